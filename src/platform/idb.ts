@@ -1,0 +1,73 @@
+// The one IndexedDB database of the app, with a versioned schema and explicit migrations.
+// Reachable from the page and from Workers alike (idb wraps the IndexedDB API present in both).
+// Secrets (machine/node keys, SSH private keys) are read only by the node in its Worker; the
+// page reads profiles and settings, and gets public keys through the node.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+
+export const DB_NAME = 'tailtab';
+export const DB_VERSION = 2;
+
+export interface ProfileRecord {
+  id: string;
+  name: string;
+  controlUrl: string;
+  hostname: string;
+  allowInsecureDerp?: boolean;
+  controlKey?: string;
+  lastUsedAt: number;
+}
+
+export interface SshKeyRecord {
+  id: string;
+  name: string;
+  /** Raw Ed25519 seed (32 bytes). Leaves IndexedDB only by the person's explicit export. */
+  seed: Uint8Array;
+  publicKey: string;
+  createdAt: number;
+}
+
+export interface KnownHostRecord {
+  host: string;
+  keyType: string;
+  fingerprint: string;
+  addedAt: number;
+}
+
+export interface TailtabDb extends DBSchema {
+  profiles: { key: string; value: ProfileRecord };
+  /** Per-profile key/value state of the node: machine key, node key, login state. */
+  nodeState: { key: [string, string]; value: { profileId: string; key: string; value: unknown } };
+  settings: { key: string; value: { key: string; value: unknown } };
+  sshKeys: { key: string; value: SshKeyRecord };
+  knownHosts: { key: string; value: KnownHostRecord };
+}
+
+/**
+ * Migrations run in order from the stored version; each one only adds (never drops data a person
+ * may need). v1: profiles, nodeState, settings. v2: sshKeys and knownHosts.
+ */
+export function openTailtabDb(name = DB_NAME): Promise<IDBPDatabase<TailtabDb>> {
+  return openDB<TailtabDb>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('profiles', { keyPath: 'id' });
+        db.createObjectStore('nodeState', { keyPath: ['profileId', 'key'] });
+        db.createObjectStore('settings', { keyPath: 'key' });
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('sshKeys', { keyPath: 'id' });
+        db.createObjectStore('knownHosts', { keyPath: 'host' });
+      }
+    },
+  });
+}
+
+/** Deletes the whole database: "wipe everything" in Settings, and the end of an ephemeral session. */
+export async function deleteTailtabDb(name = DB_NAME): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => resolve();
+  });
+}

@@ -1,0 +1,246 @@
+// <tailtab-app>: the whole app a person uses. It talks to the node only through NodeApi (the node
+// lives in a Worker); it keeps profiles in IndexedDB; it never sees a private key.
+import { LitElement, css, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from './node-api.js';
+import { openTailtabDb, deleteTailtabDb, type ProfileRecord } from '../platform/idb.js';
+import { shared } from './styles.js';
+import type { ConnectDefaults } from './views/connect.js';
+import type { OpenRequest } from './views/machines.js';
+import type { TerminalsView } from './views/terminals.js';
+import './views/connect.js';
+import './views/machines.js';
+import './views/terminals.js';
+import './views/webview.js';
+import './views/status.js';
+import './views/settings.js';
+
+type Route = 'machines' | 'terminals' | 'web' | 'status' | 'settings';
+const ROUTES: { id: Route; label: string }[] = [
+  { id: 'machines', label: 'Machines' },
+  { id: 'terminals', label: 'Terminals' },
+  { id: 'web', label: 'Web' },
+  { id: 'status', label: 'Status' },
+  { id: 'settings', label: 'Settings' },
+];
+
+const EMPTY: NodeStatusView = { state: 'stopped', peers: [], derp: [] };
+
+export function profileIdFor(controlUrl: string, hostname: string): string {
+  return `${controlUrl.replace(/\/+$/, '')}#${hostname}`;
+}
+
+@customElement('tailtab-app')
+export class TailtabApp extends LitElement {
+  static override styles = [
+    shared,
+    css`
+      :host { min-height: 100vh; background: var(--bg); }
+      header { display: flex; align-items: center; gap: 1rem; padding: 0.5rem 1rem; border-bottom: 1px solid var(--border); background: var(--panel); flex-wrap: wrap; }
+      header h1 { font-size: 1.1rem; margin: 0; }
+      nav { display: flex; gap: 0.25rem; flex-wrap: wrap; }
+      nav a { padding: 0.35rem 0.7rem; border-radius: 8px; color: var(--fg); text-decoration: none; }
+      nav a[aria-current='page'] { background: var(--accent); color: #fff; }
+      main { padding: 1rem; }
+      .self { margin-left: auto; font-size: 0.9rem; color: var(--muted); }
+      .modal { position: fixed; inset: 0; background: #0008; display: grid; place-items: center; padding: 1rem; z-index: 10; }
+    `,
+  ];
+
+  @property({ attribute: false }) node?: NodeApi;
+  @property({ attribute: false }) defaults: ConnectDefaults & { autoConnect?: boolean } = {};
+  @state() private status: NodeStatusView = EMPTY;
+  @state() private route: Route = 'machines';
+  @state() private profiles: ProfileRecord[] = [];
+  @state() private log: LogLine[] = [];
+  @state() private sshPeer?: PeerView;
+  @state() private sshKeys: SshKeyView[] = [];
+  @state() private webTarget = '';
+  @state() private proxyReady = false;
+  private pendingProfile?: ProfileRecord;
+  private ephemeral = false;
+  private unsubscribe?: () => void;
+
+  override async connectedCallback() {
+    super.connectedCallback();
+    this.route = this.routeFromHash();
+    addEventListener('hashchange', () => (this.route = this.routeFromHash()));
+    addEventListener('pagehide', () => {
+      // Kiosk mode: the node logs out, so control forgets it, and nothing stays behind.
+      if (this.ephemeral) void this.node?.down({ logout: true });
+    });
+    if (!this.node) return;
+    this.unsubscribe = this.node.subscribe((ev) => {
+      if (ev.type === 'status') this.onStatus(ev.status);
+      else this.log = [...this.log.slice(-999), ev.line];
+    });
+    this.onStatus(await this.node.status());
+    this.profiles = await this.loadProfiles();
+    void this.startProxy();
+    if (this.status.state === 'stopped') {
+      const last = this.profiles[0];
+      if (this.defaults.autoConnect && this.defaults.controlUrl) {
+        await this.connect({ controlUrl: this.defaults.controlUrl, authKey: this.defaults.authKey, hostname: this.defaults.hostname || 'tailtab', ephemeral: !!this.defaults.ephemeral, profileId: '', allowInsecureDerp: this.defaults.allowInsecureDerp });
+      } else if (last) {
+        // A remembered profile: log in again with its stored keys (no auth key needed).
+        await this.useProfile(last);
+      }
+    }
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.unsubscribe?.();
+  }
+
+  private routeFromHash(): Route {
+    const h = location.hash.replace(/^#\/?/, '') as Route;
+    return ROUTES.some((r) => r.id === h) ? h : 'machines';
+  }
+
+  private async startProxy() {
+    if (!('serviceWorker' in navigator) || !this.node) return;
+    try {
+      await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+      const reg = await navigator.serviceWorker.ready;
+      const hand = async () => {
+        const ch = new MessageChannel();
+        await this.node!.httpProxyPort(ch.port1);
+        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+        this.proxyReady = true;
+      };
+      navigator.serviceWorker.addEventListener('message', (e) => {
+        if ((e.data as { type?: string })?.type === 'tailtab-need-port') void hand();
+      });
+      await hand();
+    } catch (e) {
+      this.log = [...this.log, { at: Date.now(), level: 'warn', text: `web view unavailable: ${(e as Error).message}` }];
+    }
+  }
+
+  private onStatus(s: NodeStatusView) {
+    const wasRunning = this.status.state === 'running';
+    this.status = s;
+    if (s.state === 'running' && !wasRunning && this.pendingProfile) {
+      void this.saveProfile(this.pendingProfile);
+      this.pendingProfile = undefined;
+    }
+  }
+
+  private async loadProfiles(): Promise<ProfileRecord[]> {
+    try {
+      const db = await openTailtabDb();
+      const all = await db.getAll('profiles');
+      db.close();
+      return all.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
+    } catch {
+      return [];
+    }
+  }
+
+  private async saveProfile(p: ProfileRecord) {
+    const db = await openTailtabDb();
+    await db.put('profiles', { ...p, lastUsedAt: Date.now() });
+    db.close();
+    this.profiles = await this.loadProfiles();
+  }
+
+  private async connect(cfg: UpConfig) {
+    if (!this.node) return;
+    const profileId = profileIdFor(cfg.controlUrl, cfg.hostname);
+    this.ephemeral = cfg.ephemeral;
+    this.pendingProfile = cfg.ephemeral
+      ? undefined
+      : { id: profileId, name: `${cfg.hostname} @ ${new URL(cfg.controlUrl).host}`, controlUrl: cfg.controlUrl, hostname: cfg.hostname, allowInsecureDerp: cfg.allowInsecureDerp, controlKey: cfg.controlKey, lastUsedAt: Date.now() };
+    try {
+      await this.node.up({ ...cfg, profileId });
+    } catch (e) {
+      this.status = { ...this.status, state: 'error', error: (e as Error).message };
+    }
+  }
+
+  private useProfile(p: ProfileRecord) {
+    return this.connect({ controlUrl: p.controlUrl, hostname: p.hostname, ephemeral: false, profileId: p.id, allowInsecureDerp: p.allowInsecureDerp, controlKey: p.controlKey });
+  }
+
+  private async openPeer(req: OpenRequest) {
+    if (req.kind === 'web') {
+      this.webTarget = `http://${req.peer.ips[0] ?? req.peer.fqdn}/`;
+      location.hash = '#web';
+      return;
+    }
+    this.sshKeys = await this.node!.sshKeys().catch(() => []);
+    this.sshPeer = req.peer;
+  }
+
+  private startSsh(e: CustomEvent<{ options: SshOpenOptions; title: string }>) {
+    this.sshPeer = undefined;
+    location.hash = '#terminals';
+    const tabs = this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
+    // The terminals view is rendered on the next update when the route changes.
+    void this.updateComplete.then(() => {
+      const t = (this.renderRoot.querySelector('tt-terminals') as TerminalsView | null) ?? tabs;
+      t?.open(e.detail.options, e.detail.title);
+    });
+  }
+
+  private async signOut() {
+    await this.node?.down({ logout: true });
+    this.profiles = await this.loadProfiles();
+  }
+
+  private async wipe() {
+    await this.node?.wipe();
+    await deleteTailtabDb();
+    this.profiles = [];
+    location.hash = '';
+    location.reload();
+  }
+
+  private async deleteProfile(id: string) {
+    const db = await openTailtabDb();
+    await db.delete('profiles', id);
+    db.close();
+    this.profiles = await this.loadProfiles();
+  }
+
+  override render() {
+    const st = this.status;
+    const running = st.state === 'running';
+    return html`
+      <header>
+        <h1>tailtab</h1>
+        ${running
+          ? html`<nav aria-label="Main">
+              ${ROUTES.map((r) => html`<a href="#${r.id}" aria-current=${this.route === r.id ? 'page' : 'false'}>${r.label}</a>`)}
+            </nav>`
+          : ''}
+        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state}</span>
+      </header>
+      <main
+        @connect=${(e: CustomEvent<UpConfig>) => this.connect(e.detail)}
+        @use-profile=${(e: CustomEvent<ProfileRecord>) => this.useProfile(e.detail)}
+        @open=${(e: CustomEvent<OpenRequest>) => this.openPeer(e.detail)}
+        @ssh-start=${this.startSsh}
+        @cancel=${() => (this.sshPeer = undefined)}
+        @sign-out=${this.signOut}
+        @wipe=${this.wipe}
+        @delete-profile=${(e: CustomEvent<string>) => this.deleteProfile(e.detail)}
+      >
+        ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
+        ${this.sshPeer ? html`<div class="modal"><tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys}></tt-ssh-dialog></div>` : ''}
+      </main>
+    `;
+  }
+
+  private renderRoute() {
+    // Terminals stay mounted (hidden) so sessions survive switching views.
+    return html`
+      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers}></tt-machines>` : ''}
+      <tt-terminals .node=${this.node} ?hidden=${this.route !== 'terminals'}></tt-terminals>
+      ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady}></tt-webview>` : ''}
+      ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
+      ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}
+    `;
+  }
+}

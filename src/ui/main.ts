@@ -1,0 +1,25 @@
+// The app's entry: start the node Worker, read the embedded defaults (the demo tailnet writes
+// /tailtab-config.json), and mount <tailtab-app>.
+import './app.js';
+import type { TailtabApp } from './app.js';
+import { createNodeClient } from './node-client.js';
+import type { ConnectDefaults } from './views/connect.js';
+
+async function loadDefaults(): Promise<ConnectDefaults & { autoConnect?: boolean }> {
+  try {
+    const res = await fetch('/tailtab-config.json', { cache: 'no-store' });
+    if (!res.ok) return {};
+    return (await res.json()) as ConnectDefaults & { autoConnect?: boolean };
+  } catch {
+    return {};
+  }
+}
+
+const defaults = await loadDefaults();
+const params = new URLSearchParams(location.search);
+if (params.get('ephemeral') === '1') defaults.ephemeral = true;
+// Created here (not in index.html) so the node and defaults are in place before it connects.
+const app = document.createElement('tailtab-app') as TailtabApp;
+app.defaults = defaults;
+app.node = createNodeClient();
+document.body.prepend(app);

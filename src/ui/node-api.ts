@@ -1,0 +1,124 @@
+// The contract between the page (ui/) and the node running in a Worker.
+// Only plain, structured-clonable data crosses it (docs/architecture.md "Runtime split"):
+// the page never holds node keys, and every byte of SSH runs in the Worker.
+
+export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
+
+export interface UpConfig {
+  controlUrl: string;
+  /** Pre-auth key; without it the node asks for interactive login (authUrl in status). */
+  authKey?: string;
+  hostname: string;
+  /** Kiosk mode: ephemeral node, nothing kept after the tab closes. */
+  ephemeral: boolean;
+  /** Profile whose stored keys and login to use (ignored when ephemeral). */
+  profileId: string;
+  /** Plain ws:// to DERP (a local test rig only). */
+  allowInsecureDerp?: boolean;
+  /** The control server's key when /key cannot be read from this origin (CORS). */
+  controlKey?: string;
+}
+
+export interface PeerView {
+  id: string;
+  name: string;
+  fqdn: string;
+  ips: string[];
+  os: string;
+  online: boolean;
+  lastSeen?: string;
+  relayRegion?: number;
+  relayRegionName?: string;
+  handshakeAgeMs?: number;
+  rxBytes: number;
+  txBytes: number;
+  tailscaleSsh?: boolean;
+}
+
+export interface DerpRegionView {
+  regionId: number;
+  regionName: string;
+  state: string;
+  home: boolean;
+  rttMs?: number;
+  bytesIn: number;
+  bytesOut: number;
+  drops: number;
+  lastError?: string;
+}
+
+export interface NodeStatusView {
+  state: NodeState;
+  error?: string;
+  authUrl?: string;
+  self?: { name: string; fqdn: string; ips: string[]; user?: string };
+  peers: PeerView[];
+  derp: DerpRegionView[];
+}
+
+export interface LogLine {
+  at: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  text: string;
+}
+
+export type NodeEvent = { type: 'status'; status: NodeStatusView } | { type: 'log'; line: LogLine };
+
+export type SshAuth =
+  | { type: 'none' }
+  | { type: 'password'; password: string }
+  | { type: 'key'; keyId: string };
+
+export interface SshOpenOptions {
+  host: string;
+  port?: number;
+  username: string;
+  auth: SshAuth;
+  cols: number;
+  rows: number;
+  /** Tailscale SSH: the tailnet authenticates the host, host-key pinning is skipped (and said). */
+  tailnetAuthenticated?: boolean;
+}
+
+export interface SshSessionHandle {
+  id: string;
+  /** Bytes from the remote terminal (stdout and stderr interleaved as a pty gives them). */
+  output: ReadableStream<Uint8Array>;
+  write(data: Uint8Array): void;
+  resize(cols: number, rows: number): void;
+  close(): void;
+  exit: Promise<{ code?: number; signal?: string; error?: string }>;
+  /** What was decided about the host key, for the person to see. */
+  hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' };
+}
+
+export interface SshKeyView {
+  id: string;
+  name: string;
+  publicKey: string; // OpenSSH authorized_keys line
+  createdAt: number;
+}
+
+export interface KnownHostView {
+  host: string;
+  fingerprint: string;
+  addedAt: number;
+}
+
+export interface NodeApi {
+  up(cfg: UpConfig): Promise<void>;
+  down(o?: { logout?: boolean }): Promise<void>;
+  status(): Promise<NodeStatusView>;
+  subscribe(cb: (ev: NodeEvent) => void): () => void;
+  ping(target: string): Promise<{ ms: number }>;
+  sshOpen(o: SshOpenOptions): Promise<SshSessionHandle>;
+  sshKeys(): Promise<SshKeyView[]>;
+  sshKeyCreate(name: string): Promise<SshKeyView>;
+  sshKeyDelete(id: string): Promise<void>;
+  knownHosts(): Promise<KnownHostView[]>;
+  knownHostDelete(host: string): Promise<void>;
+  /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */
+  httpProxyPort(port: MessagePort): Promise<void>;
+  /** Sign out and delete every key and setting this app stored. */
+  wipe(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+// A small RPC over a MessagePort (or a Worker): calls with ids, results or errors back, events
+// pushed by the callee. Only structured-clonable data and transferables cross.
+
+export type RpcRequest = { kind: 'call'; id: number; method: string; args: unknown[] };
+export type RpcReply = { kind: 'result'; id: number; value: unknown } | { kind: 'error'; id: number; message: string };
+export type RpcEvent = { kind: 'event'; event: unknown };
+export type RpcMessage = RpcRequest | RpcReply | RpcEvent;
+
+export interface PortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
+  start?(): void;
+}
+
+/** Value a handler returns to send transferables (streams, ports, buffers) along with a result. */
+export class WithTransfer<T> {
+  constructor(
+    readonly value: T,
+    readonly transfer: Transferable[],
+  ) {}
+}
+
+export class RpcClient {
+  private seq = 1;
+  private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private listeners = new Set<(ev: unknown) => void>();
+
+  constructor(private port: PortLike) {
+    port.addEventListener('message', (e: MessageEvent) => this.onMessage(e.data as RpcMessage));
+    port.start?.();
+  }
+
+  call<T>(method: string, args: unknown[] = [], transfer: Transferable[] = []): Promise<T> {
+    const id = this.seq++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.port.postMessage({ kind: 'call', id, method, args } satisfies RpcRequest, transfer);
+    });
+  }
+
+  onEvent(cb: (ev: unknown) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private onMessage(m: RpcMessage) {
+    if (m.kind === 'event') {
+      for (const l of this.listeners) l(m.event);
+      return;
+    }
+    if (m.kind !== 'result' && m.kind !== 'error') return;
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (m.kind === 'result') w.resolve(m.value);
+    else w.reject(new Error(m.message));
+  }
+}
+
+export type RpcHandlers = Record<string, (...args: never[]) => unknown>;
+
+/** Serves handlers on a port; returns a function to push events to the caller. */
+export function serveRpc(port: PortLike, handlers: RpcHandlers): (event: unknown, transfer?: Transferable[]) => void {
+  port.addEventListener('message', async (e: MessageEvent) => {
+    const m = e.data as RpcMessage;
+    if (!m || m.kind !== 'call') return;
+    const h = Object.prototype.hasOwnProperty.call(handlers, m.method) ? handlers[m.method] : undefined;
+    try {
+      if (!h) throw new Error(`unknown method ${m.method}`);
+      const out = await (h as (...a: unknown[]) => unknown)(...m.args);
+      if (out instanceof WithTransfer) port.postMessage({ kind: 'result', id: m.id, value: out.value } satisfies RpcReply, out.transfer);
+      else port.postMessage({ kind: 'result', id: m.id, value: out } satisfies RpcReply);
+    } catch (err) {
+      port.postMessage({ kind: 'error', id: m.id, message: (err as Error)?.message ?? String(err) } satisfies RpcReply);
+    }
+  });
+  port.start?.();
+  return (event, transfer = []) => port.postMessage({ kind: 'event', event } satisfies RpcEvent, transfer);
+}

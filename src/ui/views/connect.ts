@@ -1,0 +1,143 @@
+// Connect: control server, login by pre-auth key or interactively (link + QR code, moving on by
+// itself once approved), ephemeral mode for kiosks, remembered profiles otherwise.
+import { LitElement, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { NodeStatusView, UpConfig } from '../node-api.js';
+import type { ProfileRecord } from '../../platform/idb.js';
+import { shared } from '../styles.js';
+import '../qr.js';
+
+export const TAILSCALE_CONTROL = 'https://controlplane.tailscale.com';
+
+export interface ConnectDefaults {
+  controlUrl?: string;
+  authKey?: string;
+  hostname?: string;
+  allowInsecureDerp?: boolean;
+  ephemeral?: boolean;
+}
+
+@customElement('tt-connect')
+export class ConnectView extends LitElement {
+  static override styles = [shared];
+
+  @property({ attribute: false }) status?: NodeStatusView;
+  @property({ attribute: false }) profiles: ProfileRecord[] = [];
+  @property({ attribute: false }) defaults: ConnectDefaults = {};
+  @state() private busy = false;
+  @state() private localError = '';
+
+  private value(id: string): string {
+    return (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | null)?.value.trim() ?? '';
+  }
+
+  private checked(id: string): boolean {
+    return (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | null)?.checked ?? false;
+  }
+
+  private submit(e: Event) {
+    e.preventDefault();
+    const controlUrl = this.value('control-url');
+    try {
+      const u = new URL(controlUrl);
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
+    } catch {
+      this.localError = 'The control server must be an http(s) URL, for example https://controlplane.tailscale.com or your Headscale URL.';
+      return;
+    }
+    const hostname = this.value('hostname') || this.defaults.hostname || 'tailtab';
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/.test(hostname)) {
+      this.localError = 'A machine name uses letters, digits and dashes only (at most 63).';
+      return;
+    }
+    this.localError = '';
+    const cfg: UpConfig = {
+      controlUrl,
+      authKey: this.value('auth-key') || undefined,
+      hostname,
+      ephemeral: this.checked('ephemeral'),
+      profileId: '',
+      allowInsecureDerp: this.checked('insecure-derp'),
+      controlKey: this.value('control-key') || undefined,
+    };
+    this.dispatchEvent(new CustomEvent<UpConfig>('connect', { detail: cfg, bubbles: true, composed: true }));
+  }
+
+  private useProfile(p: ProfileRecord) {
+    this.dispatchEvent(new CustomEvent<ProfileRecord>('use-profile', { detail: p, bubbles: true, composed: true }));
+  }
+
+  override render() {
+    const st = this.status;
+    const d = this.defaults;
+    const waiting = st?.state === 'needs-login' && st.authUrl;
+    const starting = st?.state === 'starting';
+    return html`
+      <div class="card" style="max-width: 560px; margin: 1.5rem auto;">
+        <h2>Connect to your tailnet</h2>
+        ${this.profiles.length
+          ? html`<div role="group" aria-label="Remembered profiles">
+              <p class="hint">Remembered on this device:</p>
+              ${this.profiles.map(
+                (p) => html`<div class="row" style="margin-bottom: .4rem">
+                  <button class="primary" @click=${() => this.useProfile(p)} ?disabled=${starting}>
+                    ${p.name}
+                  </button>
+                  <span class="hint">${p.hostname} on ${p.controlUrl}</span>
+                </div>`,
+              )}
+              <h3>Or log in again</h3>
+            </div>`
+          : ''}
+        <form @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
+          <label for="control-url">Control server</label>
+          <input id="control-url" type="url" required style="width: 100%"
+            .value=${d.controlUrl ?? TAILSCALE_CONTROL} autocomplete="url" />
+          <div class="hint">Tailscale's own, or your Headscale server's URL.</div>
+
+          <label for="auth-key">Auth key (optional)</label>
+          <input id="auth-key" type="password" style="width: 100%" .value=${d.authKey ?? ''}
+            autocomplete="off" placeholder="tskey-auth-… or a Headscale pre-auth key" />
+          <div class="hint">Without a key you get a login link to approve.</div>
+
+          <label for="hostname">This browser's machine name</label>
+          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" pattern="[a-zA-Z0-9][a-zA-Z0-9-]{0,62}" />
+
+          <div class="row" style="margin-top: .8rem">
+            <input id="ephemeral" type="checkbox" .checked=${d.ephemeral ?? false} />
+            <label for="ephemeral" style="display:inline; margin:0; font-weight: normal">
+              Kiosk mode: ephemeral node, forget everything when this tab closes
+            </label>
+          </div>
+          <details style="margin-top: .6rem">
+            <summary>Advanced</summary>
+            <div class="row" style="margin-top: .5rem">
+              <input id="insecure-derp" type="checkbox" .checked=${d.allowInsecureDerp ?? false} />
+              <label for="insecure-derp" style="display:inline; margin:0; font-weight: normal">
+                Allow plain ws:// relays (a local test tailnet only)
+              </label>
+            </div>
+            <label for="control-key">Control server key (if this page cannot read /key)</label>
+            <input id="control-key" style="width: 100%" placeholder="mkey:…" />
+          </details>
+
+          ${this.localError ? html`<p class="error" role="alert">${this.localError}</p>` : ''}
+          ${st?.error ? html`<p class="error" role="alert">${st.error}</p>` : ''}
+          <div class="row" style="margin-top: 1rem">
+            <button class="primary" type="submit" ?disabled=${starting || !!waiting}>
+              ${starting ? 'Connecting…' : 'Connect'}
+            </button>
+          </div>
+        </form>
+        ${waiting
+          ? html`<div role="status" style="margin-top: 1rem">
+              <h3>Approve this browser</h3>
+              <p>Open the link to log in; this page moves on by itself once you approve.</p>
+              <p><a href=${st!.authUrl!} target="_blank" rel="noopener noreferrer" class="mono">${st!.authUrl}</a></p>
+              <tt-qr .text=${st!.authUrl!} label="Login link as a QR code"></tt-qr>
+            </div>`
+          : ''}
+      </div>
+    `;
+  }
+}

@@ -1,0 +1,60 @@
+// Machines: the peers from the network map, searchable, one click to SSH or to the web view.
+import { LitElement, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { PeerView } from '../node-api.js';
+import { formatLastSeen, matchesQuery, shortName, trimDot } from '../format.js';
+import { shared } from '../styles.js';
+
+export interface OpenRequest {
+  peer: PeerView;
+  kind: 'ssh' | 'web';
+}
+
+@customElement('tt-machines')
+export class MachinesView extends LitElement {
+  static override styles = [shared];
+
+  @property({ attribute: false }) peers: PeerView[] = [];
+  @state() private query = '';
+
+  private open(peer: PeerView, kind: 'ssh' | 'web') {
+    this.dispatchEvent(new CustomEvent<OpenRequest>('open', { detail: { peer, kind }, bubbles: true, composed: true }));
+  }
+
+  override render() {
+    const shown = [...this.peers]
+      .filter((p) => matchesQuery(this.query, [p.name, p.fqdn, p.os, ...p.ips]))
+      .sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
+    return html`
+      <div class="row" style="justify-content: space-between; margin-bottom: .75rem">
+        <h2 style="margin:0">Machines <span class="hint">(${this.peers.length})</span></h2>
+        <input type="search" aria-label="Search machines" placeholder="Search name, IP, OS"
+          .value=${this.query} @input=${(e: Event) => (this.query = (e.target as HTMLInputElement).value)} />
+      </div>
+      ${shown.length === 0
+        ? html`<p class="hint">${this.peers.length ? 'No machine matches.' : 'No other machines in this tailnet yet.'}</p>`
+        : html`<table>
+            <thead><tr><th>Machine</th><th class="wide-only">Addresses</th><th class="wide-only">OS</th><th>Status</th><th></th></tr></thead>
+            <tbody>
+              ${shown.map(
+                (p) => html`<tr data-peer=${p.name}>
+                  <td><strong>${shortName(p.fqdn || p.name)}</strong><br /><span class="hint mono">${trimDot(p.fqdn)}</span></td>
+                  <td class="wide-only mono">${p.ips.map((ip) => html`<div>${ip}</div>`)}</td>
+                  <td class="wide-only">${p.os || '–'}</td>
+                  <td>
+                    <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span>${p.online ? 'online' : `last seen ${formatLastSeen(p.lastSeen)}`}
+                    ${p.relayRegionName ? html`<div class="hint">relay ${p.relayRegionName}</div>` : ''}
+                  </td>
+                  <td>
+                    <div class="row">
+                      <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${shortName(p.fqdn || p.name)}">SSH</button>
+                      <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${shortName(p.fqdn || p.name)}">Web</button>
+                    </div>
+                  </td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>`}
+    `;
+  }
+}

@@ -1,0 +1,77 @@
+// Settings: SSH keys (create, show public, delete), known hosts, profiles, sign out, wipe.
+import { LitElement, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { KnownHostView, NodeApi, SshKeyView } from '../node-api.js';
+import type { ProfileRecord } from '../../platform/idb.js';
+import { shared } from '../styles.js';
+
+@customElement('tt-settings')
+export class SettingsView extends LitElement {
+  static override styles = [shared];
+  @property({ attribute: false }) node?: NodeApi;
+  @property({ attribute: false }) profiles: ProfileRecord[] = [];
+  @state() private keys: SshKeyView[] = [];
+  @state() private hosts: KnownHostView[] = [];
+  @state() private error = '';
+
+  override connectedCallback() {
+    super.connectedCallback();
+    void this.refresh();
+  }
+
+  async refresh() {
+    if (!this.node) return;
+    try {
+      [this.keys, this.hosts] = await Promise.all([this.node.sshKeys(), this.node.knownHosts()]);
+    } catch (e) {
+      this.error = (e as Error).message;
+    }
+  }
+
+  private async createKey() {
+    const name = (this.renderRoot.querySelector('#key-name') as HTMLInputElement).value.trim() || 'tailtab';
+    await this.node!.sshKeyCreate(name);
+    await this.refresh();
+  }
+
+  private emit(name: string, detail?: unknown) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  override render() {
+    return html`
+      <h2>SSH keys</h2>
+      <p class="hint">Keys are made in this browser and never leave it. Paste the public key into <code>~/.ssh/authorized_keys</code> on the host.</p>
+      <div class="row">
+        <label for="key-name" style="margin:0">Name</label><input id="key-name" placeholder="laptop-browser" />
+        <button class="primary" @click=${this.createKey}>Create key</button>
+      </div>
+      ${this.keys.map(
+        (k) => html`<div class="card" style="margin-top: .5rem">
+          <div class="row"><strong>${k.name}</strong><span style="flex:1"></span>
+            <button @click=${() => navigator.clipboard.writeText(k.publicKey)}>Copy public key</button>
+            <button class="danger" @click=${async () => { if (confirm(`Delete key ${k.name}?`)) { await this.node!.sshKeyDelete(k.id); await this.refresh(); } }}>Delete</button>
+          </div>
+          <code class="public-key">${k.publicKey}</code>
+        </div>`,
+      )}
+      <h2 style="margin-top: 1.5rem">Known hosts</h2>
+      ${this.hosts.length === 0 ? html`<p class="hint">None yet.</p>` : ''}
+      <table><tbody>${this.hosts.map(
+        (h) => html`<tr><td>${h.host}</td><td class="mono">${h.fingerprint}</td>
+          <td><button class="danger" @click=${async () => { await this.node!.knownHostDelete(h.host); await this.refresh(); }}>Forget</button></td></tr>`,
+      )}</tbody></table>
+      <h2 style="margin-top: 1.5rem">Profiles</h2>
+      <table><tbody>${this.profiles.map(
+        (p) => html`<tr><td>${p.name}</td><td class="hint">${p.controlUrl}</td>
+          <td><button class="danger" @click=${() => this.emit('delete-profile', p.id)}>Remove</button></td></tr>`,
+      )}</tbody></table>
+      <h2 style="margin-top: 1.5rem">Session</h2>
+      <div class="row">
+        <button @click=${() => this.emit('sign-out')}>Sign out</button>
+        <button class="danger" @click=${() => { if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe'); }}>Wipe everything</button>
+      </div>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
+    `;
+  }
+}

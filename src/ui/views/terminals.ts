@@ -1,0 +1,113 @@
+// Terminal tabs: several SSH sessions at once, and the dialog that asks how to log in.
+import { LitElement, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../node-api.js';
+import { shortName } from '../format.js';
+import { shared } from '../styles.js';
+import './terminal.js';
+
+interface Tab {
+  id: number;
+  title: string;
+  options: SshOpenOptions;
+}
+
+@customElement('tt-ssh-dialog')
+export class SshDialog extends LitElement {
+  static override styles = [shared];
+  @property({ attribute: false }) peer?: PeerView;
+  @property({ attribute: false }) keys: SshKeyView[] = [];
+  @state() private method: 'none' | 'password' | 'key' = 'password';
+
+  override willUpdate(changed: Map<string, unknown>) {
+    if (changed.has('peer') && this.peer) this.method = this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
+  }
+
+  private submit(e: Event) {
+    e.preventDefault();
+    const q = (id: string) => (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | HTMLSelectElement).value;
+    const host = this.peer!.ips[0] ?? this.peer!.fqdn;
+    const username = q('ssh-user').trim() || 'root';
+    const auth =
+      this.method === 'none'
+        ? ({ type: 'none' } as const)
+        : this.method === 'password'
+          ? ({ type: 'password', password: q('ssh-password') } as const)
+          : ({ type: 'key', keyId: q('ssh-key') } as const);
+    const options: SshOpenOptions = {
+      host,
+      port: Number(q('ssh-port')) || 22,
+      username,
+      auth,
+      cols: 80,
+      rows: 24,
+      tailnetAuthenticated: this.method === 'none',
+    };
+    this.dispatchEvent(new CustomEvent('ssh-start', { detail: { options, title: `${username}@${shortName(this.peer!.fqdn || this.peer!.name)}` }, bubbles: true, composed: true }));
+  }
+
+  override render() {
+    if (!this.peer) return html``;
+    return html`<form class="card" @submit=${this.submit} aria-label="SSH login" style="max-width: 460px">
+      <h2>SSH to ${shortName(this.peer.fqdn || this.peer.name)}</h2>
+      <label for="ssh-user">User</label>
+      <input id="ssh-user" value="root" autocomplete="username" />
+      <label for="ssh-port">Port</label>
+      <input id="ssh-port" type="number" value="22" min="1" max="65535" />
+      <label for="ssh-method">Log in with</label>
+      <select id="ssh-method" .value=${this.method} @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}>
+        <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
+        <option value="password">Password</option>
+        <option value="key" ?disabled=${!this.keys.length}>SSH key made in this browser</option>
+      </select>
+      ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
+      ${this.method === 'key'
+        ? html`<label for="ssh-key">Key</label><select id="ssh-key">${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
+        : ''}
+      <div class="row" style="margin-top: 1rem">
+        <button class="primary" type="submit">Open terminal</button>
+        <button type="button" @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}>Cancel</button>
+      </div>
+    </form>`;
+  }
+}
+
+@customElement('tt-terminals')
+export class TerminalsView extends LitElement {
+  protected override createRenderRoot() {
+    return this;
+  }
+  @property({ attribute: false }) node?: NodeApi;
+  @state() tabs: Tab[] = [];
+  @state() active = 0;
+  private seq = 1;
+
+  open(options: SshOpenOptions, title: string) {
+    const tab = { id: this.seq++, title, options };
+    this.tabs = [...this.tabs, tab];
+    this.active = tab.id;
+  }
+
+  private closeTab(id: number) {
+    this.tabs = this.tabs.filter((t) => t.id !== id);
+    if (this.active === id) this.active = this.tabs.at(-1)?.id ?? 0;
+  }
+
+  override render() {
+    if (!this.tabs.length) return html`<p class="hint">No terminal yet: pick a machine and press SSH.</p>`;
+    return html`
+      <div class="tabs row" role="tablist" aria-label="Terminals">
+        ${this.tabs.map(
+          (t) => html`<span class="tab ${t.id === this.active ? 'active' : ''}">
+            <button role="tab" aria-selected=${t.id === this.active} @click=${() => (this.active = t.id)}>${t.title}</button>
+            <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
+          </span>`,
+        )}
+      </div>
+      ${this.tabs.map(
+        (t) => html`<tt-terminal role="tabpanel" class="term" ?hidden=${t.id !== this.active}
+          .node=${this.node} .options=${t.options}></tt-terminal>`,
+      )}
+    `;
+  }
+}
