@@ -1,0 +1,122 @@
+// <tailtab-connect>: the embeddable "connect to device" widget, configured by attributes:
+//   control-url, auth-key (an ephemeral pre-auth key is the natural choice), hostname,
+//   target (MagicDNS name or IP), port, mode ("ssh" | "http"), username, ssh-auth ("none" for
+//   Tailscale SSH | "password"), insecure-derp (test rigs only).
+// It runs its own ephemeral node in a Worker and shows a terminal or the device's web page.
+import { LitElement, css, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { NodeApi, NodeStatusView, SshOpenOptions } from './node-api.js';
+import { createNodeClient } from './node-client.js';
+import { proxyPath } from './views/webview.js';
+import './views/terminal.js';
+
+@customElement('tailtab-connect')
+export class TailtabConnect extends LitElement {
+  static override styles = css`
+    :host { display: block; font: 14px system-ui, sans-serif; border: 1px solid #ccd; border-radius: 10px; padding: 0.75rem; }
+    .status { color: #556; margin-bottom: 0.5rem; }
+    .error { color: #b00; white-space: pre-wrap; }
+    button { font: inherit; min-height: 36px; padding: 0 1rem; border-radius: 8px; }
+    iframe { width: 100%; height: 480px; border: 1px solid #ccd; border-radius: 8px; }
+  `;
+
+  @property({ attribute: 'control-url' }) controlUrl = '';
+  @property({ attribute: 'auth-key' }) authKey = '';
+  @property() hostname = 'tailtab-widget';
+  @property() target = '';
+  @property({ type: Number }) port = 0;
+  @property() mode: 'ssh' | 'http' = 'ssh';
+  @property() username = 'root';
+  @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' = 'none';
+  @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
+  @property({ type: Boolean }) autostart = false;
+
+  @state() private status?: NodeStatusView;
+  @state() private phase: 'idle' | 'connecting' | 'ready' | 'error' = 'idle';
+  @state() private error = '';
+  @state() private sshOptions?: SshOpenOptions;
+  private node?: NodeApi;
+
+  override connectedCallback() {
+    super.connectedCallback();
+    if (this.autostart) void this.start();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    void this.node?.down({ logout: true });
+  }
+
+  async start() {
+    if (this.phase === 'connecting' || this.phase === 'ready') return;
+    if (!this.controlUrl || !this.target) {
+      this.phase = 'error';
+      this.error = 'The widget needs control-url and target attributes.';
+      return;
+    }
+    this.phase = 'connecting';
+    this.node ??= createNodeClient();
+    this.node.subscribe((ev) => {
+      if (ev.type !== 'status') return;
+      this.status = ev.status;
+      if (ev.status.state === 'running' && this.phase === 'connecting') this.onRunning();
+      if (ev.status.state === 'error') {
+        this.phase = 'error';
+        this.error = ev.status.error ?? 'The node stopped.';
+      }
+    });
+    try {
+      await this.node.up({
+        controlUrl: this.controlUrl,
+        authKey: this.authKey || undefined,
+        hostname: this.hostname,
+        ephemeral: true,
+        profileId: '',
+        allowInsecureDerp: this.insecureDerp,
+      });
+      const st = await this.node.status();
+      this.status = st;
+      if (st.state === 'running') this.onRunning();
+    } catch (e) {
+      this.phase = 'error';
+      this.error = (e as Error).message;
+    }
+  }
+
+  private async onRunning() {
+    this.phase = 'ready';
+    if (this.mode === 'ssh') {
+      const password = this.sshAuth === 'password' ? prompt(`Password for ${this.username}@${this.target}`) ?? '' : '';
+      this.sshOptions = {
+        host: this.target,
+        port: this.port || 22,
+        username: this.username,
+        auth: this.sshAuth === 'password' ? { type: 'password', password } : { type: 'none' },
+        cols: 80,
+        rows: 24,
+        tailnetAuthenticated: this.sshAuth === 'none',
+      };
+    } else {
+      const ch = new MessageChannel();
+      await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+      const reg = await navigator.serviceWorker.ready;
+      await this.node!.httpProxyPort(ch.port1);
+      (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+    }
+  }
+
+  override render() {
+    const label = this.status?.state === 'needs-login' ? 'waiting for login approval' : this.phase;
+    return html`
+      <div class="status" role="status">tailtab: ${label}${this.status?.self ? ` as ${this.status.self.ips[0]}` : ''}</div>
+      ${this.phase === 'idle' ? html`<button @click=${() => this.start()}>Connect to device</button>` : ''}
+      ${this.phase === 'error' ? html`<p class="error" role="alert">${this.error}</p><button @click=${() => { this.phase = 'idle'; void this.start(); }}>Try again</button>` : ''}
+      ${this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
+        ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
+        : ''}
+      ${this.phase === 'ready' && this.mode === 'http'
+        ? html`<iframe title="Device web page" src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`
+        : ''}
+    `;
+  }
+}
