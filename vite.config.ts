@@ -1,10 +1,50 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 // Two products from one build: the app (index.html, PWA) and the embeddable widget, whose demo
 // page shows a vendor's "connect to device" button. The node runs in a module Worker.
+//
+// Same-origin control: Headscale sends no CORS header on /key, so a page on another origin cannot
+// read it. When TAILTAB_CONTROL_UPSTREAM is set (the demo sets it to the rig's Headscale), this
+// server forwards /key, /ts2021 (WebSocket) and /machine/ to it, and the page uses its own origin
+// as the control URL. TAILTAB_APP_CONFIG names a JSON file served as /tailtab-config.json (the
+// embedded defaults: control URL, auth key, relay settings).
+const upstream = process.env.TAILTAB_CONTROL_UPSTREAM;
+const configFile = process.env.TAILTAB_APP_CONFIG;
+
+function appConfig(): Plugin {
+  return {
+    name: 'tailtab-app-config',
+    configureServer(server) {
+      server.middlewares.use('/tailtab-config.json', (_req, res) => {
+        if (!configFile || !existsSync(configFile)) {
+          res.statusCode = 404;
+          res.end('{}');
+          return;
+        }
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('cache-control', 'no-store');
+        res.end(readFileSync(configFile));
+      });
+    },
+  };
+}
+
 export default defineConfig({
-  server: { host: '127.0.0.1', port: 5173, strictPort: false },
+  plugins: [appConfig()],
+  server: {
+    host: '127.0.0.1',
+    port: Number(process.env.TAILTAB_PORT ?? 5173),
+    strictPort: !!process.env.TAILTAB_PORT,
+    proxy: upstream
+      ? {
+          '/key': { target: upstream, changeOrigin: true },
+          '/ts2021': { target: upstream, changeOrigin: true, ws: true },
+          '/machine/': { target: upstream, changeOrigin: true },
+        }
+      : undefined,
+  },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   build: {
