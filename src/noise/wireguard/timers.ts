@@ -1,0 +1,181 @@
+// The per-peer WireGuard timer state machine. Spec: the WireGuard paper §6.1–§6.5 (rekeying,
+// retries, passive keepalive, key zeroing); events and their effects as in wireguard-go
+// device/timers.go and device/send.go (keepKeyFreshSending), device/receive.go (keepKeyFreshReceiving).
+import type { Clock, TimerHandle } from '../../platform/clock.js';
+import type { RandomSource } from '../../crypto/random.js';
+
+export interface WireGuardTimerConfig {
+  rekeyAfterMessages: number;
+  rejectAfterMessages: number;
+  rekeyAfterTimeMs: number;
+  rejectAfterTimeMs: number;
+  rekeyAttemptTimeMs: number;
+  rekeyTimeoutMs: number;
+  rekeyTimeoutJitterMaxMs: number;
+  keepaliveTimeoutMs: number;
+  cookieRefreshTimeMs: number;
+  /** Minimum gap between two initiations consumed from one peer (flood protection). */
+  handshakeInitiationRateMs: number;
+}
+
+/** The protocol's constants (wireguard-go device/constants.go). Counters above 2^53 cannot occur in JS numbers. */
+export const DEFAULT_TIMERS: WireGuardTimerConfig = {
+  rekeyAfterMessages: 2 ** 60,
+  rejectAfterMessages: 2 ** 64 - 2 ** 13 - 1,
+  rekeyAfterTimeMs: 120_000,
+  rejectAfterTimeMs: 180_000,
+  rekeyAttemptTimeMs: 90_000,
+  rekeyTimeoutMs: 5_000,
+  rekeyTimeoutJitterMaxMs: 334,
+  keepaliveTimeoutMs: 10_000,
+  cookieRefreshTimeMs: 120_000,
+  handshakeInitiationRateMs: 20,
+};
+
+export interface PeerTimerActions {
+  /** Send a handshake initiation; isRetry keeps the attempt counter. */
+  sendInitiation(isRetry: boolean): void;
+  /** Send a keepalive (or whatever is staged). */
+  sendKeepalive(): void;
+  /** Retries exhausted: drop the packets waiting for a session. */
+  giveUp(): void;
+  /** Wipe every key of the peer (no new session for 3 × REJECT_AFTER_TIME). */
+  zeroKeyMaterial(): void;
+}
+
+class OneShot {
+  private handle: TimerHandle | undefined;
+  constructor(
+    private readonly clock: Clock,
+    private readonly fire: () => void,
+  ) {}
+  get pending(): boolean {
+    return this.handle !== undefined;
+  }
+  mod(ms: number): void {
+    this.clock.clearTimeout(this.handle);
+    this.handle = this.clock.setTimeout(() => {
+      this.handle = undefined;
+      this.fire();
+    }, ms);
+  }
+  del(): void {
+    this.clock.clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+}
+
+export class PeerTimers {
+  handshakeAttempts = 0;
+  sentLastMinuteHandshake = false;
+  lastHandshakeAt: number | undefined;
+  private needAnotherKeepalive = false;
+  private stopped = false;
+  private readonly retransmitHandshake: OneShot;
+  private readonly sendKeepaliveTimer: OneShot;
+  private readonly newHandshake: OneShot;
+  private readonly zeroKeys: OneShot;
+  private readonly persistentKeepaliveTimer: OneShot;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+    readonly config: WireGuardTimerConfig,
+    private readonly actions: PeerTimerActions,
+    public persistentKeepaliveMs = 0,
+  ) {
+    this.retransmitHandshake = new OneShot(clock, () => this.expiredRetransmitHandshake());
+    this.sendKeepaliveTimer = new OneShot(clock, () => this.expiredSendKeepalive());
+    this.newHandshake = new OneShot(clock, () => this.actions.sendInitiation(false));
+    this.zeroKeys = new OneShot(clock, () => this.actions.zeroKeyMaterial());
+    this.persistentKeepaliveTimer = new OneShot(clock, () => {
+      if (this.persistentKeepaliveMs > 0) this.actions.sendKeepalive();
+    });
+  }
+
+  /** MaxTimerHandshakes: retries before giving up (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT). */
+  get maxHandshakes(): number {
+    return Math.floor(this.config.rekeyAttemptTimeMs / this.config.rekeyTimeoutMs);
+  }
+
+  private jitter(): number {
+    const b = this.random(4);
+    const r = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+    return this.config.rekeyTimeoutJitterMaxMs > 0 ? r % this.config.rekeyTimeoutJitterMaxMs : 0;
+  }
+
+  private expiredRetransmitHandshake(): void {
+    if (this.handshakeAttempts > this.maxHandshakes) {
+      this.sendKeepaliveTimer.del();
+      this.actions.giveUp();
+      if (!this.zeroKeys.pending) this.zeroKeys.mod(this.config.rejectAfterTimeMs * 3);
+    } else {
+      this.handshakeAttempts++;
+      this.actions.sendInitiation(true);
+    }
+  }
+
+  private expiredSendKeepalive(): void {
+    this.actions.sendKeepalive();
+    if (this.needAnotherKeepalive) {
+      this.needAnotherKeepalive = false;
+      if (!this.stopped) this.sendKeepaliveTimer.mod(this.config.keepaliveTimeoutMs);
+    }
+  }
+
+  /** After an authenticated data (non-keepalive) packet was sent. */
+  dataSent(): void {
+    if (!this.stopped && !this.newHandshake.pending) {
+      this.newHandshake.mod(this.config.keepaliveTimeoutMs + this.config.rekeyTimeoutMs + this.jitter());
+    }
+  }
+
+  /** After an authenticated data packet was received. */
+  dataReceived(): void {
+    if (this.stopped) return;
+    if (!this.sendKeepaliveTimer.pending) this.sendKeepaliveTimer.mod(this.config.keepaliveTimeoutMs);
+    else this.needAnotherKeepalive = true;
+  }
+
+  /** After any authenticated packet (keepalive, data, handshake) was sent. */
+  anyAuthenticatedPacketSent(): void {
+    this.sendKeepaliveTimer.del();
+  }
+
+  /** After any authenticated packet was received. */
+  anyAuthenticatedPacketReceived(): void {
+    this.newHandshake.del();
+  }
+
+  /** After an initiation was sent. */
+  handshakeInitiated(): void {
+    if (!this.stopped) this.retransmitHandshake.mod(this.config.rekeyTimeoutMs + this.jitter());
+  }
+
+  /** After a response was consumed, or a responder session was confirmed by the first data. */
+  handshakeComplete(): void {
+    this.retransmitHandshake.del();
+    this.handshakeAttempts = 0;
+    this.sentLastMinuteHandshake = false;
+    this.lastHandshakeAt = this.clock.now();
+  }
+
+  /** After a keypair was derived (either role). */
+  sessionDerived(): void {
+    if (!this.stopped) this.zeroKeys.mod(this.config.rejectAfterTimeMs * 3);
+  }
+
+  /** Before an authenticated packet is sent or after one is received. */
+  anyAuthenticatedPacketTraversal(): void {
+    if (!this.stopped && this.persistentKeepaliveMs > 0) this.persistentKeepaliveTimer.mod(this.persistentKeepaliveMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.retransmitHandshake.del();
+    this.sendKeepaliveTimer.del();
+    this.newHandshake.del();
+    this.zeroKeys.del();
+    this.persistentKeepaliveTimer.del();
+  }
+}
