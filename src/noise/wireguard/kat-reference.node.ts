@@ -4,9 +4,9 @@
 // Nothing here shares code with src/crypto (which uses @noble), so agreement is real evidence.
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 
-export const cat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p))));
-export const HASH = (...parts: Uint8Array[]) => new Uint8Array(createHash('blake2s256').update(cat(...parts)).digest());
-export const HMAC = (key: Uint8Array, ...parts: Uint8Array[]) =>
+export const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p))));
+export const HASH = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(createHash('blake2s256').update(cat(...parts)).digest());
+export const HMAC = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array =>
   new Uint8Array(createHmac('blake2s256', key).update(cat(...parts)).digest());
 
 /** Noise HKDF (WireGuard paper §5.4, KDF_n). */
