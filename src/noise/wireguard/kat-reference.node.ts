@@ -13,7 +13,7 @@ export const HMAC = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array =>
 export function KDF(ck: Uint8Array, input: Uint8Array, n: number): Uint8Array[] {
   const t0 = HMAC(ck, input);
   const out: Uint8Array[] = [];
-  let prev = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   for (let i = 1; i <= n; i++) {
     prev = HMAC(t0, prev, Uint8Array.of(i));
     out.push(prev);
