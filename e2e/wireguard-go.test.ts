@@ -11,6 +11,8 @@ import { generateKeyPair, type KeyPair } from '../src/crypto/x25519.js';
 import { realClock } from '../src/platform/clock.js';
 import { WireGuardDevice } from '../src/noise/wireguard/device.js';
 import { requireBinaries, WireGuardGo } from './helpers/wg-go.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import type { Browser, Page } from 'playwright-core';
 import { icmpv4Echo, icmpv6Echo, ipv4Addr, parseEcho, parseIp, parseUdp, udpv4, udpv6, type ParsedPacket } from './helpers/wg-packets.js';
 
 const KERNEL_V4 = '100.64.0.1';
@@ -18,6 +20,7 @@ const KERNEL_V6 = 'fd7a:115c:a1e0::1';
 const OURS_V4 = '100.64.0.2';
 const OURS_V6 = 'fd7a:115c:a1e0::2';
 const RESPONDER_V4 = '100.64.0.3';
+const BROWSER_V4 = '100.64.0.4';
 
 /** A WireGuardDevice on a UDP socket on 127.0.0.1, with an inbox the test can wait on. */
 class UdpWireGuard {
@@ -252,5 +255,93 @@ describe('WireGuard interop with Debian wireguard-go', () => {
     responder.device.send(kernel, udpv4(RESPONDER_V4, 9999, KERNEL_V4, port, new TextEncoder().encode('we answer')));
     const back = await Promise.race([got, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer at the kernel')), 10_000))]);
     expect(back.toString()).toBe('we answer');
+  });
+  describe('the same device inside Chromium, on the WebCrypto ChaCha20-Poly1305 path', () => {
+    const browserKeys = generateKeyPair(secureRandom);
+    const relay = createSocket('udp4'); // the page has no UDP: Node relays its datagrams
+    const inbox: ParsedPacket[] = [];
+    let server: AppServer | undefined;
+    let browser: Browser | undefined;
+    let page: Page;
+
+    beforeAll(async () => {
+      await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
+      wg.setPeer({ publicKeyB64: toBase64(browserKeys.publicKey), allowedIps: [`${BROWSER_V4}/32`], endpoint: `127.0.0.1:${relay.address().port}` });
+      server = await startAppServer();
+      browser = await launchChromium();
+      page = await browser.newPage();
+      await page.exposeFunction('wgSendToUdp', (b64: string) => relay.send(Buffer.from(b64, 'base64'), wgPort, '127.0.0.1'));
+      await page.exposeFunction('wgDeliver', (b64: string) => {
+        const p = parseIp(new Uint8Array(Buffer.from(b64, 'base64')));
+        if (p) inbox.push(p);
+      });
+      await page.goto(server.url + '/', { waitUntil: 'domcontentloaded' });
+      // A string, not a function: the test transform would inject helpers the page lacks.
+      await page.evaluate(`(async () => {
+        const { WireGuardDevice } = await import('/src/noise/wireguard/device.ts');
+        const { realClock } = await import('/src/platform/clock.ts');
+        const { secureRandom } = await import('/src/crypto/random.ts');
+        const { fromHex, toBase64, fromBase64 } = await import('/src/crypto/bytes.ts');
+        const dev = new WireGuardDevice({
+          privateKey: fromHex('${Buffer.from(browserKeys.privateKey).toString('hex')}'),
+          clock: realClock, random: secureRandom, wallClockMs: () => Date.now(),
+          send: (_pk, d) => window.wgSendToUdp(toBase64(d)),
+          onPacket: (_pk, ip) => window.wgDeliver(toBase64(ip)),
+        });
+        const kernel = fromHex('${Buffer.from(kernelKeys.publicKey).toString('hex')}');
+        dev.addPeer(kernel);
+        window.wg = { dev, kernel, engine: (await dev.aeadEngine()).name,
+          send: (b64) => dev.send(kernel, fromBase64(b64)),
+          receive: (b64) => dev.receive(fromBase64(b64), kernel) };
+      })()`);
+      relay.on('message', (m) => void page.evaluate(`window.wg.receive('${m.toString('base64')}')`).catch(() => undefined));
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      try {
+        relay.close();
+      } catch {
+        /* not bound */
+      }
+    });
+
+    const waitInbox = async (pred: (p: ParsedPacket) => boolean, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const i = inbox.findIndex(pred);
+        if (i >= 0) return inbox.splice(i, 1)[0];
+        if (Date.now() > deadline) throw new Error(`timeout; page stats ${JSON.stringify(await page.evaluate('window.wg.dev.stats'))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const sendFromPage = (ip: Uint8Array) => page.evaluate(`window.wg.send('${Buffer.from(ip).toString('base64')}')`);
+
+    it('uses WebCrypto, completes the handshake and gets the kernel ICMP echo reply', async () => {
+      expect(await page.evaluate('window.wg.engine')).toBe('webcrypto');
+      const data = secureRandom(56);
+      await sendFromPage(icmpv4Echo(BROWSER_V4, KERNEL_V4, 0x5454, 900, data));
+      const reply = await waitInbox(isEchoReply(900));
+      expect(equalBytes(parseEcho(reply.payload).data, data)).toBe(true);
+      expect(wg.latestHandshakes().get(toBase64(browserKeys.publicKey))).toBeGreaterThan(0);
+    });
+
+    it('a burst of 200 MTU-sized UDP datagrams comes back from the echo server complete and in order', async () => {
+      for (let i = 0; i < 200; i++) {
+        const data = new Uint8Array(1200).fill(i & 0xff);
+        data[0] = i >> 8;
+        data[1] = i & 0xff;
+        await sendFromPage(udpv4(BROWSER_V4, 42000, KERNEL_V4, 7777, data));
+      }
+      const seen: number[] = [];
+      while (seen.length < 200) {
+        const r = await waitInbox((p) => p.proto === 17 && parseUdp(p.payload).dport === 42000);
+        const d = parseUdp(r.payload).data;
+        expect(d.length).toBe(1200);
+        seen.push((d[0] << 8) | d[1]);
+      }
+      expect(seen).toEqual([...Array(200).keys()]);
+    });
   });
 });
