@@ -43,4 +43,61 @@ describe('WireGuardDevice between two instances', () => {
     await net.pump();
     expect(net.inbox(b).map((p) => p.length)).toEqual(Array.from({ length: 500 }, (_, i) => 60 + i));
   });
+
+  it('both sides initiating at the same moment still converge to one working session', async () => {
+    const { net, a, b } = await connectedPair();
+    a.send(b.publicKey, ipv4Packet(61));
+    b.send(a.publicKey, ipv4Packet(62));
+    expect(a.stats.handshakeInitiationsSent + b.stats.handshakeInitiationsSent).toBe(2);
+    await net.advance(30_000, 100);
+    expect(net.inbox(b).map((p) => p.length)).toEqual([61]);
+    expect(net.inbox(a).map((p) => p.length)).toEqual([62]);
+    a.send(b.publicKey, ipv4Packet(63));
+    b.send(a.publicKey, ipv4Packet(64));
+    await net.pump();
+    expect(net.inbox(b).at(-1)!.length).toBe(63);
+    expect(net.inbox(a).at(-1)!.length).toBe(64);
+  });
+
+  it('a removed peer gets nothing and its sessions are forgotten; re-adding starts afresh', async () => {
+    const { net, a, b } = await connectedPair();
+    a.send(b.publicKey, ipv4Packet(70));
+    await net.pump();
+    b.removePeer(a.publicKey);
+    expect(b.hasPeer(a.publicKey)).toBe(false);
+    expect(b.peerStatus(a.publicKey)).toBeUndefined();
+    a.send(b.publicKey, ipv4Packet(71));
+    await net.pump();
+    expect(b.stats.rxDropUnknownIndex).toBe(1);
+    b.send(a.publicKey, ipv4Packet(72));
+    expect(b.stats.txDropNoPeer).toBe(1);
+    b.addPeer(a.publicKey);
+    await net.advance(20_000, 500); // a stops hearing back and re-handshakes
+    a.send(b.publicKey, ipv4Packet(73));
+    await net.pump();
+    expect(net.inbox(b).map((p) => p.length)).toEqual([70, 73]);
+  });
+
+  it('close() stops everything and later calls are harmless', async () => {
+    const { net, a, b } = await connectedPair();
+    a.send(b.publicKey, ipv4Packet(70));
+    await net.pump();
+    b.close();
+    b.close();
+    a.send(b.publicKey, ipv4Packet(71));
+    await net.pump();
+    expect(b.stats.rxDropClosed).toBeGreaterThan(0);
+    expect(() => b.send(a.publicKey, ipv4Packet(1))).not.toThrow();
+    expect(net.clock.pending).toBeGreaterThan(0); // a's timers only
+    await net.advance(600_000, 10_000);
+    expect(b.stats.handshakeInitiationsSent).toBe(0);
+  });
+
+  it('rejects configuration errors loudly (they are not network input)', () => {
+    const net = new TestNet();
+    const a = net.device();
+    expect(() => a.addPeer(new Uint8Array(31))).toThrow();
+    expect(() => a.addPeer(new Uint8Array(32))).toThrow(); // the all-zero (low-order) point
+    expect(() => a.addPeer(a.publicKey)).toThrow();
+  });
 });
