@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { generateKeyPair } from '../crypto/x25519.js';
+import { seededRandom } from '../crypto/random.js';
+import { DiscoCodec, bytes16ToIp, decodeDiscoPlaintext, encodeDiscoPlaintext, ipToBytes16, looksLikeDisco, DERP_MAGIC_IP } from './disco.js';
+import { RouteTable, buildRouteTable, parseIp, parsePrefix } from './routes.js';
+import { PacketFilter } from './filter.js';
+import { resolveHost } from './magicdns.js';
+
+const rnd = seededRandom(7);
+
+describe('disco', () => {
+  const a = generateKeyPair(rnd), b = generateKeyPair(rnd);
+  const ca = new DiscoCodec(a.privateKey, a.publicKey, rnd);
+  const cb = new DiscoCodec(b.privateKey, b.publicKey, rnd);
+
+  it('seals a ping that the peer opens, and the pong carries the DERP magic source', () => {
+    const txId = rnd(12), nodeKey = rnd(32);
+    const pkt = ca.seal(b.publicKey, { type: 'ping', txId, nodeKey, padding: 0 });
+    expect(looksLikeDisco(pkt)).toBe(true);
+    const got = cb.open(pkt);
+    if (typeof got === 'string') throw new Error(got);
+    expect(got.sender).toEqual(a.publicKey);
+    expect(got.message).toEqual({ type: 'ping', txId, nodeKey, padding: 0 });
+    const pong = cb.seal(a.publicKey, { type: 'pong', txId, src: { ip: DERP_MAGIC_IP, port: 901 } });
+    const back = ca.open(pong);
+    if (typeof back === 'string') throw new Error(back);
+    expect(back.message).toEqual({ type: 'pong', txId, src: { ip: '127.3.3.40', port: 901 } });
+  });
+
+  it('rejects tampered boxes and non-disco input without throwing', () => {
+    const pkt = ca.seal(b.publicKey, { type: 'callMeMaybe', endpoints: [{ ip: 'fd7a:115c:a1e0::1', port: 41641 }] });
+    const bad = pkt.slice(); bad[bad.length - 1]! ^= 1;
+    expect(cb.open(bad)).toBe('badBox');
+    expect(cb.open(new Uint8Array([1, 2, 3]))).toBe('notDisco');
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), (junk, pos) => {
+      const m = pkt.slice(); if (m.length) m[pos % m.length]! ^= 0x5a;
+      expect(['notDisco', 'badBox', 'badPayload']).toContain(typeof cb.open(junk) === 'string' ? cb.open(junk) : 'badBox');
+      const r = cb.open(m);
+      expect(typeof r === 'string').toBe(true);
+      decodeDiscoPlaintext(junk);
+    }), { numRuns: 200 });
+  });
+
+  it('round-trips plaintexts and IP encodings', () => {
+    const m = { type: 'callMeMaybe' as const, endpoints: [{ ip: '100.64.0.1', port: 1 }, { ip: 'fd7a:115c:a1e0::5', port: 65535 }] };
+    expect(decodeDiscoPlaintext(encodeDiscoPlaintext(m))).toEqual(m);
+    expect(bytes16ToIp(ipToBytes16('::1'))).toBe('::1');
+    expect(bytes16ToIp(ipToBytes16('fd7a:115c:a1e0:ab12:4843:cd96:6258:b240'))).toBe('fd7a:115c:a1e0:ab12:4843:cd96:6258:b240');
+    expect(bytes16ToIp(ipToBytes16('1:0:0:2::3'))).toBe('1:0:0:2::3');
+  });
+});
+
+describe('routes', () => {
+  it('picks the longest prefix in both families', () => {
+    const t = new RouteTable<string>();
+    t.insert(parsePrefix('100.64.0.0/10')!, 'wide');
+    t.insert(parsePrefix('100.64.0.7/32')!, 'host');
+    t.insert(parsePrefix('fd7a:115c:a1e0::/48')!, 'v6wide');
+    t.insert(parsePrefix('fd7a:115c:a1e0::7/128')!, 'v6host');
+    expect(t.lookup(parseIp('100.64.0.7')!)).toBe('host');
+    expect(t.lookup(parseIp('100.100.1.1')!)).toBe('wide');
+    expect(t.lookup(parseIp('10.0.0.1')!)).toBeUndefined();
+    expect(t.lookup(parseIp('fd7a:115c:a1e0::7')!)).toBe('v6host');
+    expect(t.lookup(parseIp('fd7a:115c:a1e0::8')!)).toBe('v6wide');
+  });
+  it('falls back to Addresses and counts bad prefixes', () => {
+    const { table, badPrefixes } = buildRouteTable([{ id: 1, addresses: ['100.64.0.2/32'] }, { id: 2, allowedIPs: ['nonsense', '100.64.0.3/32'] }]);
+    expect(badPrefixes).toBe(1);
+    expect(table.lookup(parseIp('100.64.0.2')!)?.id).toBe(1);
+    expect(table.lookup(parseIp('100.64.0.3')!)?.id).toBe(2);
+  });
+});
+
+function ipv4Packet(proto: number, src: string, dst: string, sport: number, dport: number, extra = 20): Uint8Array {
+  const p = new Uint8Array(20 + extra);
+  p[0] = 0x45; p[9] = proto;
+  p.set(parseIp(src)!, 12); p.set(parseIp(dst)!, 16);
+  if (proto === 1) { p[20] = 8; p[24] = sport >> 8; p[25] = sport & 0xff; }
+  else { p[20] = sport >> 8; p[21] = sport & 0xff; p[22] = dport >> 8; p[23] = dport & 0xff; }
+  return p;
+}
+
+describe('filter', () => {
+  it('applies rules, lets replies to our flows in, and counts drops', () => {
+    const f = new PacketFilter(2);
+    f.setLocalAddresses(['100.64.0.1/32']);
+    f.setRules([{ SrcIPs: ['100.64.0.2-100.64.0.5'], DstPorts: [{ IP: '*', Ports: { First: 22, Last: 80 } }] }]);
+    expect(f.check(ipv4Packet(6, '100.64.0.3', '100.64.0.1', 5000, 22))).toBe('accept');
+    expect(f.check(ipv4Packet(6, '100.64.0.3', '100.64.0.1', 5000, 81))).toBe('drop');
+    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 5000, 22))).toBe('drop');
+    expect(f.check(ipv4Packet(132, '100.64.0.3', '100.64.0.1', 5000, 22))).toBe('drop');
+    expect(f.check(ipv4Packet(1, '100.64.0.3', '100.64.0.1', 7, 7))).toBe('accept');
+    expect(f.check(ipv4Packet(6, '100.64.0.3', '100.64.0.8', 5000, 22))).toBe('drop');
+    expect(f.check(new Uint8Array([0x45, 0]))).toBe('drop');
+    expect(f.stats.droppedByRule).toBe(3);
+    expect(f.stats.droppedNotForUs).toBe(1);
+    expect(f.stats.droppedMalformed).toBe(1);
+    // Our outbound flow to a denied source: its replies pass; bounded table evicts the oldest.
+    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40000, 443));
+    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('accept');
+    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40001, 443));
+    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40002, 443));
+    expect(f.flowCount).toBe(2);
+    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('drop');
+  });
+  it('never throws on random packets', () => {
+    const f = new PacketFilter();
+    f.setRules([{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }]);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (p) => { f.check(p); f.noteOutbound(p); }), { numRuns: 500 });
+  });
+});
+
+describe('magicdns', () => {
+  const peers = [
+    { name: 'alpha.tail.example.', addresses: ['100.64.0.2/32', 'fd7a:115c:a1e0::2/128'] },
+    { name: 'beta.tail.example.', addresses: ['100.64.0.3/32'] },
+  ];
+  it('resolves short names, FQDNs with and without dot, and literals', () => {
+    expect(resolveHost('alpha', peers)?.[0]?.ip).toBe('100.64.0.2');
+    expect(resolveHost('ALPHA.tail.example.', peers)?.[0]?.ip).toBe('100.64.0.2');
+    expect(resolveHost('alpha.tail.example', peers, { preferV6: true })?.[0]?.ip).toBe('fd7a:115c:a1e0::2');
+    expect(resolveHost('fd7a:115c:a1e0::9', peers)).toEqual([{ ip: 'fd7a:115c:a1e0::9', v6: true }]);
+    expect(resolveHost('gamma', peers)).toBeNull();
+  });
+});
