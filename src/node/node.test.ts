@@ -1,0 +1,127 @@
+// TailnetNode wiring with in-memory stand-ins for control, DERP and netstack (unit test only; the
+// interop proof is e2e/node.test.ts against real Headscale, derper and tailscaled).
+import { describe, expect, it } from 'vitest';
+import { toHex } from '../crypto/bytes.js';
+import { seededRandom } from '../crypto/random.js';
+import { generateKeyPair } from '../crypto/x25519.js';
+import type { FilterRule } from './filter.js';
+import { parseIp } from './routes.js';
+import { TailnetNode, type NodeLayers, type NodeNetMap, type NetStackLike } from './node.js';
+
+type Relay = Map<string, (src: Uint8Array, pkt: Uint8Array, region: number) => void>;
+
+function icmpEcho(src: string, dst: string, type: number, id: number, proto = 1): Uint8Array {
+  const p = new Uint8Array(28);
+  p[0] = 0x45; p[3] = 28; p[8] = 64; p[9] = proto;
+  p.set(parseIp(src)!, 12); p.set(parseIp(dst)!, 16);
+  p[20] = type; p[24] = id >> 8; p[25] = id & 0xff;
+  return p;
+}
+
+// A tiny stack: answers echo requests, resolves pings on echo replies.
+function fakeStack(addr: string, output: (ip: Uint8Array) => void): NetStackLike & { got: Uint8Array[] } {
+  const waiting = new Map<number, () => void>();
+  let nextId = 1;
+  const got: Uint8Array[] = [];
+  return {
+    got,
+    input(ip) {
+      got.push(ip);
+      const src = Array.from(ip.subarray(12, 16)).join('.');
+      if (ip[9] === 1 && ip[20] === 8) output(icmpEcho(addr, src, 0, (ip[24]! << 8) | ip[25]!));
+      if (ip[9] === 1 && ip[20] === 0) waiting.get((ip[24]! << 8) | ip[25]!)?.();
+    },
+    connect: () => Promise.reject(new Error('no tcp in fake')),
+    listen: () => undefined,
+    ping(dst) {
+      const id = nextId++;
+      return new Promise((resolve) => { waiting.set(id, () => resolve(1)); output(icmpEcho(addr, dst, 8, id)); });
+    },
+    close() {},
+  };
+}
+
+function makeNode(relay: Relay, name: string, addr: string, home: number) {
+  const random = seededRandom(addr.length * 31 + home);
+  const nodeKey = generateKeyPair(random);
+  let emit!: (nm: NodeNetMap) => void;
+  let discoPub!: Uint8Array;
+  let preferred = 0;
+  let stack!: ReturnType<typeof fakeStack>;
+  const layers: NodeLayers = {
+    async startControl(o) {
+      discoPub = o.discoPublicKey;
+      return { nodePrivateKey: nodeKey.privateKey, onNetMap(cb) { emit = cb; }, setPreferredDerp(r) { preferred = r; }, close() {} };
+    },
+    createDerpPool(o) {
+      return {
+        start() { relay.set(toHex(nodeKey.publicKey), o.onPacket); },
+        setDerpMap() {},
+        send(region, dst, pkt) { const to = relay.get(toHex(dst)); queueMicrotask(() => to?.(nodeKey.publicKey, pkt, region)); },
+        close() { relay.delete(toHex(nodeKey.publicKey)); },
+      };
+    },
+    createNetStack(o) { return (stack = fakeStack(o.addresses[0]!, o.output)); },
+  };
+  const node = new TailnetNode(layers);
+  return {
+    node, name, addr, home, nodeKey,
+    get stack() { return stack; },
+    get discoPub() { return discoPub; },
+    get preferred() { return preferred; },
+    emit: (nm: NodeNetMap) => emit(nm),
+    up: () => node.up({ controlUrl: 'http://control.invalid', hostname: name, random, homeRegion: home }),
+  };
+}
+
+const derpMap = { regions: [{ regionId: 901, nodes: [] }, { regionId: 902, nodes: [] }] };
+const allowAll: FilterRule[] = [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }];
+
+function netmapFor(self: ReturnType<typeof makeNode>, other: ReturnType<typeof makeNode>, filter: FilterRule[]): NodeNetMap {
+  return {
+    self: { name: `${self.name}.tail.example.`, addresses: [`${self.addr}/32`] },
+    peers: [{ id: other.name, name: `${other.name}.tail.example.`, nodeKey: other.nodeKey.publicKey, discoKey: other.discoPub, addresses: [`${other.addr}/32`], homeDerp: other.home, online: true }],
+    derpMap, packetFilter: filter,
+  };
+}
+
+async function settle(ms = 30) { await new Promise((r) => setTimeout(r, ms)); }
+
+describe('TailnetNode wiring', () => {
+  it('pings a peer by MagicDNS name through WireGuard over its home region; filter drops what rules deny', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
+    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
+    const upA = a.up(), upB = b.up();
+    await settle(1);
+    a.emit(netmapFor(a, b, allowAll));
+    b.emit(netmapFor(b, a, allowAll));
+    await Promise.all([upA, upB]);
+    expect(a.node.status().state).toBe('running');
+    expect(a.preferred).toBe(901);
+    expect(a.node.status().self?.discoKey).toMatch(/^discokey:[0-9a-f]{64}$/);
+    const r = await a.node.ping('beta');
+    expect(r.ip).toBe('100.64.0.2');
+    const st = a.node.status();
+    expect(st.peers[0]!.relayRegion).toBe(902);
+    expect(st.peers[0]!.handshakeAgeMs).toBeGreaterThanOrEqual(0);
+    expect(st.peers[0]!.txBytes).toBeGreaterThan(0);
+    expect(await a.node.discoPing('beta.tail.example.')).toBeGreaterThanOrEqual(0);
+
+    // b now allows nothing inbound: a's echo request is dropped and counted, b's own ping still works.
+    b.emit(netmapFor(b, a, []));
+    const before = b.stack.got.length;
+    const lost = a.node.ping('100.64.0.2');
+    await settle();
+    expect(b.stack.got.length).toBe(before);
+    expect(b.node.status().counters['filter.droppedByRule']).toBeGreaterThan(0);
+    await b.node.ping('alpha');
+    void lost;
+    // TSMP and other unknown protocols are ignored and counted.
+    (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound(icmpEcho('100.64.0.1', '100.64.0.2', 0, 0, 99));
+    await settle();
+    expect(b.node.status().counters.rxUnknownProto).toBe(1);
+    await a.node.down(); await b.node.down();
+    expect(a.node.status().state).toBe('stopped');
+  });
+});

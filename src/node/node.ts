@@ -1,0 +1,397 @@
+// TailnetNode: the node runtime that ties control/, derp-client/, noise/ and netstack/ together.
+// Packet path (docs/architecture.md): netstack output -> AllowedIPs route -> WireGuardDevice.send ->
+// magicsock -> DERP region of the peer. Inbound: DERP -> disco or WireGuard -> filter -> netstack.
+// The lower layers are reached through the small structural interfaces below so the node runs the
+// same in a Worker, a page or Node.js; node/defaults wires the real implementations.
+
+import { toHex } from '../crypto/bytes.js';
+import { keyToText } from '../crypto/keys.js';
+import { secureRandom, type RandomSource } from '../crypto/random.js';
+import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
+import { realClock, type Clock } from '../platform/clock.js';
+import { WireGuardDevice } from '../noise/wireguard/device.js';
+import { DiscoCodec } from './disco.js';
+import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
+import { Magicsock } from './magicsock.js';
+import { resolveHost } from './magicdns.js';
+import { buildRouteTable, parseIp, type RouteTable } from './routes.js';
+
+// ---- what the node needs from the other layers ----
+
+export interface DerpMapLike { regions: { regionId: number; regionCode?: string; regionName?: string; nodes: unknown[] }[] }
+
+export interface NetMapPeer {
+  id: string;
+  name: string;
+  nodeKey: Uint8Array;
+  discoKey?: Uint8Array;
+  addresses: string[];
+  allowedIPs?: string[] | null;
+  homeDerp?: number;
+  online?: boolean;
+  os?: string;
+}
+
+export interface NodeNetMap {
+  self: { name: string; addresses: string[]; user?: string };
+  peers: NetMapPeer[];
+  derpMap?: DerpMapLike;
+  packetFilter?: FilterRule[] | null;
+  domain?: string;
+}
+
+export interface ControlSession {
+  nodePrivateKey: Uint8Array;
+  onNetMap(cb: (nm: NodeNetMap) => void): void;
+  onState?(cb: (state: string, detail?: string) => void): void;
+  /** Report our home DERP region (Hostinfo.NetInfo.PreferredDERP). */
+  setPreferredDerp(regionId: number): void;
+  close(): void | Promise<void>;
+}
+
+export interface ControlStartOptions {
+  controlUrl: string; authKey?: string; hostname: string; ephemeral?: boolean; storage: unknown;
+  webSocketFactory: unknown; clock: Clock; random: RandomSource; discoPublicKey: Uint8Array;
+  onAuthUrl?: (url: string) => void; controlKey?: string; log: (t: string) => void;
+}
+
+export interface DerpPoolLike {
+  start(): void | Promise<void>;
+  setDerpMap(m: DerpMapLike): void;
+  setHomeRegion?(regionId: number): void;
+  send(regionId: number, dstNodeKey: Uint8Array, packet: Uint8Array): void;
+  chooseHomeRegion?(): Promise<number | undefined> | number | undefined;
+  status?(): unknown;
+  close(): void;
+}
+
+export interface DerpPoolStartOptions {
+  privateKey: Uint8Array; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: unknown;
+  clock: Clock; random: RandomSource; allowInsecure?: boolean;
+  onPacket: (srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number) => void;
+}
+
+export interface TcpConnectionLike {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  close(): void | Promise<void>;
+  abort?(reason?: unknown): void;
+  closed?: Promise<unknown>;
+}
+
+export interface NetStackLike {
+  input(ipPacket: Uint8Array): void;
+  connect(addr: string, port: number): Promise<TcpConnectionLike>;
+  listen(port: number): unknown;
+  ping?(addr: string, o?: unknown): Promise<unknown>;
+  stats?: unknown;
+  close(): void;
+}
+
+export interface NetStackStartOptions {
+  addresses: string[]; clock: Clock; random: RandomSource; mtu: number; output: (ip: Uint8Array) => void;
+}
+
+export interface NodeLayers {
+  startControl(o: ControlStartOptions): Promise<ControlSession>;
+  createDerpPool(o: DerpPoolStartOptions): DerpPoolLike;
+  createNetStack(o: NetStackStartOptions): NetStackLike;
+}
+
+export interface UpConfig {
+  controlUrl: string;
+  authKey?: string;
+  hostname: string;
+  ephemeral?: boolean;
+  storage?: unknown;
+  webSocketFactory?: unknown;
+  clock?: Clock;
+  random?: RandomSource;
+  allowInsecureDerp?: boolean;
+  controlKey?: string;
+  onAuthUrl?: (url: string) => void;
+  /** Wall clock for WireGuard TAI64N timestamps (must increase across restarts). */
+  wallClockMs?: () => number;
+  homeRegion?: number;
+}
+
+export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
+
+export interface PeerStatus {
+  id: string; name: string; nodeKey: string; ips: string[]; online?: boolean; os?: string;
+  relayRegion?: number; handshakeAgeMs?: number; rxBytes: number; txBytes: number;
+}
+
+export interface NodeStatus {
+  state: NodeState; error?: string; authUrl?: string;
+  self?: { name: string; ips: string[]; nodeKey: string; discoKey: string; user?: string };
+  homeRegion?: number;
+  peers: PeerStatus[];
+  derp?: unknown;
+  counters: Record<string, number>;
+}
+
+export type NodeEventMap = { state: NodeState; netmap: NodeNetMap; log: string; peers: PeerStatus[] };
+
+export class TailnetNode {
+  private state: NodeState = 'stopped';
+  private error?: string;
+  private authUrl?: string;
+  private clock: Clock = realClock;
+  private random: RandomSource = secureRandom;
+  private control?: ControlSession;
+  private derp?: DerpPoolLike;
+  private wg?: WireGuardDevice;
+  private stack?: NetStackLike;
+  private magic?: Magicsock;
+  private readonly filter = new PacketFilter();
+  private routes?: RouteTable<NetMapPeer>;
+  private netmap?: NodeNetMap;
+  private nodePublicKey?: Uint8Array;
+  private discoPublicKey?: Uint8Array;
+  private homeRegion?: number;
+  private readonly listeners = new Map<string, Set<(v: unknown) => void>>();
+  private readonly pongWaiters = new Map<string, (ok: boolean) => void>();
+  private netmapReady?: { promise: Promise<void>; resolve: () => void };
+  readonly counters = {
+    txNoRoute: 0, txToSelf: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0,
+  };
+
+  constructor(private readonly layers: NodeLayers) {}
+
+  on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void): () => void {
+    let set = this.listeners.get(ev);
+    if (!set) this.listeners.set(ev, (set = new Set()));
+    set.add(cb as (v: unknown) => void);
+    return () => set!.delete(cb as (v: unknown) => void);
+  }
+
+  private emit<K extends keyof NodeEventMap>(ev: K, v: NodeEventMap[K]): void {
+    for (const cb of this.listeners.get(ev) ?? []) {
+      try { cb(v); } catch { /* a listener's bug must not break the node */ }
+    }
+  }
+
+  private log(text: string): void { this.emit('log', text); }
+
+  private setState(s: NodeState, err?: string): void {
+    this.state = s;
+    this.error = err;
+    this.emit('state', s);
+  }
+
+  /** Logs in and starts following the network map; resolves once the first netmap is applied. */
+  async up(cfg: UpConfig): Promise<void> {
+    if (this.state === 'running' || this.state === 'starting') throw new Error(`node is ${this.state}`);
+    this.clock = cfg.clock ?? realClock;
+    this.random = cfg.random ?? secureRandom;
+    this.setState('starting');
+    let resolve!: () => void;
+    this.netmapReady = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    this.netmapReady.resolve = resolve;
+    const disco = generateKeyPair(this.random);
+    this.discoPublicKey = disco.publicKey;
+    const discoCodec = new DiscoCodec(disco.privateKey, disco.publicKey, this.random);
+    try {
+      this.control = await this.layers.startControl({
+        controlUrl: cfg.controlUrl, authKey: cfg.authKey, hostname: cfg.hostname, ephemeral: cfg.ephemeral,
+        storage: cfg.storage, webSocketFactory: cfg.webSocketFactory, clock: this.clock, random: this.random,
+        discoPublicKey: disco.publicKey, controlKey: cfg.controlKey, log: (t) => this.log(t),
+        onAuthUrl: (url) => { this.authUrl = url; this.setState('needs-login'); cfg.onAuthUrl?.(url); },
+      });
+    } catch (e) {
+      this.setState('error', String((e as Error)?.message ?? e));
+      throw e;
+    }
+    const priv = this.control.nodePrivateKey;
+    this.nodePublicKey = publicKeyOf(priv);
+    this.magic = new Magicsock({
+      disco: discoCodec, random: this.random,
+      derpSend: (r, k, p) => this.derp?.send(r, k, p),
+      wireguardReceive: (d, from) => this.wg?.receive(d, from),
+      homeRegion: () => this.homeRegion,
+      onPong: (_from, tx) => { const w = this.pongWaiters.get(toHex(tx)); if (w) w(true); },
+      log: (t) => this.log(t),
+    });
+    this.wg = new WireGuardDevice({
+      privateKey: priv, clock: this.clock, random: this.random,
+      wallClockMs: cfg.wallClockMs,
+      send: (peer, d) => this.magic?.sendWireGuard(peer, d),
+      onPacket: (peer, ip) => this.inbound(peer, ip),
+    });
+    this.homeRegion = cfg.homeRegion;
+    const allowInsecure = cfg.allowInsecureDerp;
+    this.control.onState?.((s, detail) => this.log(`control: ${s}${detail ? ` (${detail})` : ''}`));
+    this.control.onNetMap((nm) => {
+      try { this.applyNetMap(nm, cfg, allowInsecure); } catch (e) { this.log(`netmap apply failed: ${String(e)}`); }
+    });
+    await this.netmapReady.promise;
+  }
+
+  private applyNetMap(nm: NodeNetMap, cfg: UpConfig, allowInsecure?: boolean): void {
+    this.counters.netmaps++;
+    const first = !this.netmap;
+    this.netmap = nm;
+    // Routes, filter and peers.
+    const peers = nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false));
+    this.routes = buildRouteTable(peers).table;
+    this.filter.setLocalAddresses(nm.self.addresses);
+    this.filter.setRules(nm.packetFilter ?? []);
+    this.magic!.setPeers(peers.map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })));
+    const want = new Set(peers.map((p) => toHex(p.nodeKey)));
+    for (const key of this.knownWgPeers) if (!want.has(key)) { this.wg!.removePeer(this.knownWgPeerKeys.get(key)!); this.knownWgPeers.delete(key); this.knownWgPeerKeys.delete(key); }
+    for (const p of peers) {
+      const k = toHex(p.nodeKey);
+      if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(p.nodeKey); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, p.nodeKey); }
+    }
+    // DERP.
+    if (nm.derpMap) {
+      if (!this.derp) {
+        const regions = nm.derpMap.regions.map((r) => r.regionId).sort((a, b) => a - b);
+        this.homeRegion ??= regions[0];
+        this.derp = this.layers.createDerpPool({
+          privateKey: this.control!.nodePrivateKey, derpMap: nm.derpMap, homeRegion: this.homeRegion,
+          webSocketFactory: cfg.webSocketFactory, clock: this.clock, random: this.random, allowInsecure,
+          onPacket: (src, pkt, region) => this.magic?.receiveDerp(src, pkt, region),
+        });
+        void Promise.resolve(this.derp.start()).catch((e) => this.log(`derp start: ${String(e)}`));
+        if (this.homeRegion) this.control!.setPreferredDerp(this.homeRegion);
+      } else {
+        this.derp.setDerpMap(nm.derpMap);
+      }
+    }
+    // Netstack once we know our addresses.
+    if (!this.stack && nm.self.addresses.length) {
+      this.stack = this.layers.createNetStack({
+        addresses: nm.self.addresses.map((a) => a.split('/')[0]!), clock: this.clock, random: this.random, mtu: 1280,
+        output: (ip) => this.outbound(ip),
+      });
+    }
+    this.emit('netmap', nm);
+    this.emit('peers', this.peerStatuses());
+    if (first) {
+      this.setState('running');
+      this.netmapReady?.resolve();
+    }
+  }
+
+  private readonly knownWgPeers = new Set<string>();
+  private readonly knownWgPeerKeys = new Map<string, Uint8Array>();
+
+  /** netstack output: route by AllowedIPs, note the flow, encrypt to the peer. */
+  private outbound(ip: Uint8Array): void {
+    const s = summarize(ip);
+    if (!s || !this.routes) { this.counters.txNoRoute++; return; }
+    const peer = this.routes.lookup(s.dst);
+    if (!peer) { this.counters.txNoRoute++; return; }
+    this.filter.noteOutbound(ip);
+    this.wg!.send(peer.nodeKey, ip);
+  }
+
+  /** A decrypted packet from a peer: filter, then netstack. */
+  private inbound(_peer: Uint8Array, ip: Uint8Array): void {
+    const s = summarize(ip);
+    if (s && s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
+      // TSMP (99) and anything else we do not speak.
+      this.counters.rxUnknownProto++;
+      return;
+    }
+    if (this.filter.check(ip) === 'drop') { this.counters.rxFiltered++; return; }
+    if (!this.stack) { this.counters.rxNoStack++; return; }
+    this.stack.input(ip);
+  }
+
+  private requireRunning(): void {
+    if (this.state !== 'running' || !this.stack || !this.netmap) throw new Error(`node is not running (${this.state})`);
+  }
+
+  /** Resolves a MagicDNS name or IP literal to an address of the tailnet. */
+  resolve(host: string, o: { preferV6?: boolean } = {}): string {
+    const nm = this.netmap;
+    const r = resolveHost(host, nm ? [...nm.peers, { name: nm.self.name, addresses: nm.self.addresses }] : [], o);
+    if (!r?.length) throw new Error(`unknown host ${host}`);
+    return r[0]!.ip;
+  }
+
+  async dial(host: string, port: number): Promise<TcpConnectionLike> {
+    this.requireRunning();
+    return this.stack!.connect(this.resolve(host), port);
+  }
+
+  listen(port: number): unknown {
+    this.requireRunning();
+    return this.stack!.listen(port);
+  }
+
+  /** ICMP echo over the tailnet; returns the round-trip time in ms. */
+  async ping(host: string, o: { preferV6?: boolean; timeoutMs?: number } = {}): Promise<{ ms: number; ip: string }> {
+    this.requireRunning();
+    const ip = this.resolve(host, o);
+    if (!this.stack!.ping) throw new Error('netstack has no ping');
+    const t0 = this.clock.now();
+    const r = await this.stack!.ping(ip, { timeoutMs: o.timeoutMs ?? 10_000 });
+    const ms = typeof r === 'number' ? r : typeof (r as { rttMs?: number })?.rttMs === 'number' ? (r as { rttMs: number }).rttMs : this.clock.now() - t0;
+    return { ms, ip };
+  }
+
+  /** Disco ping over DERP (no netstack involved); resolves with the RTT in ms. */
+  async discoPing(host: string, timeoutMs = 5000): Promise<number> {
+    this.requireRunning();
+    const ip = parseIp(this.resolve(host))!;
+    const peer = this.routes?.lookup(ip);
+    if (!peer) throw new Error(`no route to ${host}`);
+    const tx = this.magic!.sendDiscoPing(peer.nodeKey, this.nodePublicKey!);
+    if (!tx) throw new Error(`no disco key or region for ${host}`);
+    const t0 = this.clock.now();
+    const key = toHex(tx);
+    return new Promise<number>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => { this.pongWaiters.delete(key); reject(new Error('disco ping timed out')); }, timeoutMs);
+      this.pongWaiters.set(key, () => { this.clock.clearTimeout(timer); this.pongWaiters.delete(key); resolve(this.clock.now() - t0); });
+    });
+  }
+
+  private peerStatuses(): PeerStatus[] {
+    const now = this.clock.now();
+    return (this.netmap?.peers ?? []).map((p) => {
+      const ws = this.wg?.peerStatus(p.nodeKey);
+      return {
+        id: p.id, name: p.name, nodeKey: keyToText('nodekey', p.nodeKey), ips: p.addresses.map((a) => a.split('/')[0]!),
+        online: p.online, os: p.os, relayRegion: this.magic?.regionFor(p.nodeKey),
+        handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
+        rxBytes: ws?.rxBytes ?? 0, txBytes: ws?.txBytes ?? 0,
+      };
+    });
+  }
+
+  status(): NodeStatus {
+    const nm = this.netmap;
+    const counters: Record<string, number> = { ...this.counters };
+    for (const [k, v] of Object.entries(this.filter.stats)) counters[`filter.${k}`] = v;
+    for (const [k, v] of Object.entries(this.magic?.stats ?? {})) counters[`magicsock.${k}`] = v;
+    for (const [k, v] of Object.entries(this.wg?.stats ?? {})) if (v) counters[`wg.${k}`] = v;
+    return {
+      state: this.state, error: this.error, authUrl: this.authUrl,
+      self: nm && this.nodePublicKey && this.discoPublicKey ? {
+        name: nm.self.name, ips: nm.self.addresses.map((a) => a.split('/')[0]!), user: nm.self.user,
+        nodeKey: keyToText('nodekey', this.nodePublicKey), discoKey: keyToText('discokey', this.discoPublicKey),
+      } : undefined,
+      homeRegion: this.homeRegion,
+      peers: this.peerStatuses(),
+      derp: this.derp?.status?.(),
+      counters,
+    };
+  }
+
+  async down(): Promise<void> {
+    for (const w of this.pongWaiters.values()) w(false);
+    this.pongWaiters.clear();
+    try { this.stack?.close(); } catch { /* closing anyway */ }
+    try { this.wg?.close(); } catch { /* closing anyway */ }
+    try { this.derp?.close(); } catch { /* closing anyway */ }
+    try { await this.control?.close(); } catch { /* closing anyway */ }
+    this.stack = undefined; this.wg = undefined; this.derp = undefined; this.control = undefined;
+    this.magic = undefined; this.netmap = undefined; this.routes = undefined;
+    this.knownWgPeers.clear(); this.knownWgPeerKeys.clear();
+    this.setState('stopped');
+  }
+}
