@@ -170,6 +170,16 @@ export class PacketFilter {
       return 'accept';
     }
     const isIcmp = s.proto === Proto.ICMP || s.proto === Proto.ICMPv6;
+    // As wgengine/filter runIn4/runIn6: ICMP echo replies and errors pass (they answer something
+    // we sent), and TCP segments other than a bare SYN pass (no new session starts without a SYN).
+    if (isIcmp && (s.proto === Proto.ICMP ? s.icmpType === 0 || s.icmpType === 3 || s.icmpType === 11 || s.icmpType === 12 : s.icmpType === 129 || (s.icmpType >= 0 && s.icmpType < 128))) {
+      this.stats.acceptedReplies++;
+      return 'accept';
+    }
+    if (s.proto === Proto.TCP && (s.tcpFlags & 0x12) !== 0x02) {
+      this.stats.acceptedReplies++;
+      return 'accept';
+    }
     for (const r of this.rules) {
       if (!r.protos.has(s.proto)) continue;
       if (!r.srcs.some((m) => matches(m, s.src))) continue;

@@ -72,12 +72,13 @@ describe('routes', () => {
   });
 });
 
-function ipv4Packet(proto: number, src: string, dst: string, sport: number, dport: number, extra = 20): Uint8Array {
+function ipv4Packet(proto: number, src: string, dst: string, sport: number, dport: number, extra = 20, tcpFlags = 0x02): Uint8Array {
   const p = new Uint8Array(20 + extra);
   p[0] = 0x45; p[9] = proto;
   p.set(parseIp(src)!, 12); p.set(parseIp(dst)!, 16);
   if (proto === 1) { p[20] = 8; p[24] = sport >> 8; p[25] = sport & 0xff; }
   else { p[20] = sport >> 8; p[21] = sport & 0xff; p[22] = dport >> 8; p[23] = dport & 0xff; }
+  if (proto === 6) p[33] = tcpFlags;
   return p;
 }
 
@@ -96,13 +97,18 @@ describe('filter', () => {
     expect(f.stats.droppedByRule).toBe(3);
     expect(f.stats.droppedNotForUs).toBe(1);
     expect(f.stats.droppedMalformed).toBe(1);
-    // Our outbound flow to a denied source: its replies pass; bounded table evicts the oldest.
-    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40000, 443));
-    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('accept');
-    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40001, 443));
-    f.noteOutbound(ipv4Packet(6, '100.64.0.1', '100.64.0.9', 40002, 443));
+    // Our outbound UDP flow to a denied source: its replies pass; the bounded table evicts the oldest.
+    f.noteOutbound(ipv4Packet(17, '100.64.0.1', '100.64.0.9', 40000, 443));
+    expect(f.check(ipv4Packet(17, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('accept');
+    f.noteOutbound(ipv4Packet(17, '100.64.0.1', '100.64.0.9', 40001, 443));
+    f.noteOutbound(ipv4Packet(17, '100.64.0.1', '100.64.0.9', 40002, 443));
     expect(f.flowCount).toBe(2);
-    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('drop');
+    expect(f.check(ipv4Packet(17, '100.64.0.9', '100.64.0.1', 443, 40000))).toBe('drop');
+    // As tailscale's filter: TCP without a bare SYN and ICMP echo replies pass from anyone.
+    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000, 20, 0x12))).toBe('accept');
+    expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000, 20, 0x10))).toBe('accept');
+    const reply = ipv4Packet(1, '100.64.0.9', '100.64.0.1', 7, 7); reply[20] = 0;
+    expect(f.check(reply)).toBe('accept');
   });
   it('never throws on random packets', () => {
     const f = new PacketFilter();
