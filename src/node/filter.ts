@@ -16,6 +16,7 @@ export interface PacketSummary {
   v6: boolean; proto: number; src: Uint8Array; dst: Uint8Array; srcPort: number; dstPort: number;
   /** ICMP(v6) type, or -1. */ icmpType: number;
   /** TCP flags, or 0. */ tcpFlags: number;
+  /** A fragment other than the first (no transport header). */ fragmentNonFirst: boolean;
 }
 
 /** Parses an IPv4/IPv6 header (skipping common IPv6 extension headers); null when malformed. */
@@ -47,7 +48,7 @@ export function summarize(p: Uint8Array): PacketSummary | null {
       }
     }
   } else return null;
-  const s: PacketSummary = { v6: ver === 6, proto, src, dst, srcPort: 0, dstPort: 0, icmpType: -1, tcpFlags: 0 };
+  const s: PacketSummary = { v6: ver === 6, proto, src, dst, srcPort: 0, dstPort: 0, icmpType: -1, tcpFlags: 0, fragmentNonFirst };
   if (fragmentNonFirst) return s;
   if (proto === Proto.TCP || proto === Proto.UDP || proto === Proto.SCTP) {
     if (p.length < off + 4) return null;
@@ -164,29 +165,45 @@ export class PacketFilter {
       this.stats.droppedNotForUs++;
       return 'drop';
     }
-    // Reply to something we sent: reverse tuple is in the flow table.
-    if (this.flows.has(PacketFilter.key(s.proto, s.dst, s.dstPort, s.src, s.srcPort))) {
-      this.stats.acceptedReplies++;
-      return 'accept';
-    }
+    // The order and cases follow wgengine/filter runIn4/runIn6 (tailscale v1.102.3), checked by
+    // e2e/node-filter.test.ts against that code.
+    if (s.fragmentNonFirst) { this.stats.acceptedReplies++; return 'accept'; }
     const isIcmp = s.proto === Proto.ICMP || s.proto === Proto.ICMPv6;
-    // As wgengine/filter runIn4/runIn6: ICMP echo replies and errors pass (they answer something
-    // we sent), and TCP segments other than a bare SYN pass (no new session starts without a SYN).
-    if (isIcmp && (s.proto === Proto.ICMP ? s.icmpType === 0 || s.icmpType === 3 || s.icmpType === 11 || s.icmpType === 12 : s.icmpType === 129 || (s.icmpType >= 0 && s.icmpType < 128))) {
-      this.stats.acceptedReplies++;
-      return 'accept';
-    }
-    if (s.proto === Proto.TCP && (s.tcpFlags & 0x12) !== 0x02) {
-      this.stats.acceptedReplies++;
-      return 'accept';
-    }
-    for (const r of this.rules) {
-      if (!r.protos.has(s.proto)) continue;
-      if (!r.srcs.some((m) => matches(m, s.src))) continue;
-      // ICMP has no ports: tailscale matches on destination IP only.
-      if (r.dsts.some((d) => matches(d.ip, s.dst) && (isIcmp || (s.dstPort >= d.first && s.dstPort <= d.last)))) {
+    if (isIcmp) {
+      // Echo replies and errors answer something we sent.
+      const t = s.icmpType;
+      const reply = s.proto === Proto.ICMP ? t === 0 || t === 3 || t === 11 || t === 12 : t === 129 || (t >= 1 && t <= 4);
+      if (reply) { this.stats.acceptedReplies++; return 'accept'; }
+      // Any port open from this source to this destination allows ICMP to it, whatever IPProto says.
+      if (this.rules.some((r) => r.srcs.some((m) => matches(m, s.src)) && r.dsts.some((d) => matches(d.ip, s.dst)))) {
         this.stats.accepted++;
         return 'accept';
+      }
+    } else if (s.proto === Proto.TCP || s.proto === Proto.UDP || s.proto === Proto.SCTP) {
+      // A segment other than a bare SYN cannot open a session: it belongs to one of ours.
+      if (s.proto === Proto.TCP && (s.tcpFlags & 0x12) !== 0x02) { this.stats.acceptedReplies++; return 'accept'; }
+      if (s.proto !== Proto.TCP && this.flows.has(PacketFilter.key(s.proto, s.dst, s.dstPort, s.src, s.srcPort))) {
+        this.stats.acceptedReplies++;
+        return 'accept';
+      }
+      for (const r of this.rules) {
+        if (!r.protos.has(s.proto) || !r.srcs.some((m) => matches(m, s.src))) continue;
+        if (r.dsts.some((d) => matches(d.ip, s.dst) && s.dstPort >= d.first && s.dstPort <= d.last)) {
+          this.stats.accepted++;
+          return 'accept';
+        }
+      }
+    } else if (s.proto === Proto.TSMP) {
+      this.stats.accepted++;
+      return 'accept';
+    } else {
+      // Portless protocols: the rule must name the protocol and open all ports.
+      for (const r of this.rules) {
+        if (!r.protos.has(s.proto) || !r.srcs.some((m) => matches(m, s.src))) continue;
+        if (r.dsts.some((d) => matches(d.ip, s.dst) && d.first === 0 && d.last === 65535)) {
+          this.stats.accepted++;
+          return 'accept';
+        }
       }
     }
     this.stats.droppedByRule++;
