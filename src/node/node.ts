@@ -256,6 +256,17 @@ export class TailnetNode {
         });
         void Promise.resolve(this.derp.start()).catch((e) => this.log(`derp start: ${String(e)}`));
         if (this.homeRegion) this.control!.setPreferredDerp(this.homeRegion);
+        if (cfg.homeRegion === undefined && this.derp.chooseHomeRegion) {
+          // Measured latency may pick a better home than the lowest region id; tell control and the pool.
+          const pool = this.derp;
+          void Promise.resolve(pool.chooseHomeRegion!()).then((r) => {
+            if (!r || r === this.homeRegion || this.derp !== pool) return;
+            this.homeRegion = r;
+            pool.setHomeRegion?.(r);
+            this.control?.setPreferredDerp(r);
+            this.log(`home DERP region ${r}`);
+          }).catch((e: unknown) => this.log(`choosing home region: ${String(e)}`));
+        }
       } else {
         this.derp.setDerpMap(nm.derpMap);
       }
