@@ -1,0 +1,216 @@
+// DERP frame codec, protocol version 2 (tailscale/tailscale derp/derp.go).
+// A frame is: type byte, big-endian u32 payload length, payload. Over WebSocket the
+// frames form a byte stream: one message may hold part of a frame or several frames.
+
+export const PROTOCOL_VERSION = 2;
+export const KEY_LEN = 32;
+export const NONCE_LEN = 24;
+/** derp.go MaxPacketSize. */
+export const MAX_PACKET_SIZE = 64 << 10;
+/** Largest frame payload we accept (a packet plus its 32-byte key, with headroom as derp.go's maxFrameSize). */
+export const MAX_FRAME_SIZE = 1 << 20;
+export const FRAME_HEADER_LEN = 5;
+/** "DERP🔑" */
+export const MAGIC = new Uint8Array([0x44, 0x45, 0x52, 0x50, 0xf0, 0x9f, 0x94, 0x91]);
+
+export const FrameType = {
+  ServerKey: 0x01,
+  ClientInfo: 0x02,
+  ServerInfo: 0x03,
+  SendPacket: 0x04,
+  RecvPacket: 0x05,
+  KeepAlive: 0x06,
+  NotePreferred: 0x07,
+  PeerGone: 0x08,
+  Ping: 0x12,
+  Pong: 0x13,
+  Health: 0x14,
+  Restarting: 0x15,
+} as const;
+
+export type Frame =
+  | { type: 'serverKey'; serverKey: Uint8Array }
+  | { type: 'clientInfo'; clientKey: Uint8Array; sealed: Uint8Array }
+  | { type: 'serverInfo'; sealed: Uint8Array }
+  | { type: 'sendPacket'; dstKey: Uint8Array; packet: Uint8Array }
+  | { type: 'recvPacket'; srcKey: Uint8Array; packet: Uint8Array }
+  | { type: 'keepAlive' }
+  | { type: 'notePreferred'; preferred: boolean }
+  | { type: 'peerGone'; peerKey: Uint8Array; reason: number }
+  | { type: 'ping'; data: Uint8Array }
+  | { type: 'pong'; data: Uint8Array }
+  | { type: 'health'; problem: string }
+  | { type: 'restarting'; reconnectInMs: number; tryForMs: number }
+  | { type: 'unknown'; frameType: number; payload: Uint8Array };
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: string };
+
+function frame(type: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_LEN + payload.length);
+  out[0] = type;
+  new DataView(out.buffer).setUint32(1, payload.length, false);
+  out.set(payload, FRAME_HEADER_LEN);
+  return out;
+}
+
+function cat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const o = new Uint8Array(a.length + b.length);
+  o.set(a, 0);
+  o.set(b, a.length);
+  return o;
+}
+
+function u32pair(a: number, b: number): Uint8Array {
+  const o = new Uint8Array(8);
+  const dv = new DataView(o.buffer);
+  dv.setUint32(0, a >>> 0, false);
+  dv.setUint32(4, b >>> 0, false);
+  return o;
+}
+
+/** Encodes a frame; throws only on programmer error (wrong key length, oversized packet). */
+export function encodeFrame(f: Frame): Uint8Array {
+  switch (f.type) {
+    case 'serverKey':
+      checkLen(f.serverKey, KEY_LEN);
+      return frame(FrameType.ServerKey, cat(MAGIC, f.serverKey));
+    case 'clientInfo':
+      checkLen(f.clientKey, KEY_LEN);
+      return frame(FrameType.ClientInfo, cat(f.clientKey, f.sealed));
+    case 'serverInfo':
+      return frame(FrameType.ServerInfo, f.sealed);
+    case 'sendPacket':
+      checkLen(f.dstKey, KEY_LEN);
+      if (f.packet.length > MAX_PACKET_SIZE) throw new RangeError('derp: packet too large');
+      return frame(FrameType.SendPacket, cat(f.dstKey, f.packet));
+    case 'recvPacket':
+      checkLen(f.srcKey, KEY_LEN);
+      if (f.packet.length > MAX_PACKET_SIZE) throw new RangeError('derp: packet too large');
+      return frame(FrameType.RecvPacket, cat(f.srcKey, f.packet));
+    case 'keepAlive':
+      return frame(FrameType.KeepAlive, new Uint8Array(0));
+    case 'notePreferred':
+      return frame(FrameType.NotePreferred, new Uint8Array([f.preferred ? 1 : 0]));
+    case 'peerGone':
+      checkLen(f.peerKey, KEY_LEN);
+      return frame(FrameType.PeerGone, cat(f.peerKey, new Uint8Array([f.reason & 0xff])));
+    case 'ping':
+      checkLen(f.data, 8);
+      return frame(FrameType.Ping, f.data);
+    case 'pong':
+      checkLen(f.data, 8);
+      return frame(FrameType.Pong, f.data);
+    case 'health':
+      return frame(FrameType.Health, new TextEncoder().encode(f.problem));
+    case 'restarting':
+      return frame(FrameType.Restarting, u32pair(f.reconnectInMs, f.tryForMs));
+    case 'unknown':
+      return frame(f.frameType, f.payload);
+  }
+}
+
+function checkLen(b: Uint8Array, n: number): void {
+  if (b.length !== n) throw new RangeError(`derp: expected ${n} bytes, got ${b.length}`);
+}
+
+function eqMagic(p: Uint8Array): boolean {
+  for (let i = 0; i < MAGIC.length; i++) if (p[i] !== MAGIC[i]) return false;
+  return true;
+}
+
+/** Decodes one frame's payload. Never throws; malformed payloads give an error value. */
+export function decodeFramePayload(type: number, p: Uint8Array): DecodeResult {
+  const bad = (error: string): DecodeResult => ({ ok: false, error });
+  const ok = (frame: Frame): DecodeResult => ({ ok: true, frame });
+  switch (type) {
+    case FrameType.ServerKey:
+      // derp_client.go recvServerKey: at least magic + key; extra bytes are ignored.
+      if (p.length < MAGIC.length + KEY_LEN) return bad('server key frame too short');
+      if (!eqMagic(p)) return bad('server key frame: wrong magic');
+      return ok({ type: 'serverKey', serverKey: p.slice(MAGIC.length, MAGIC.length + KEY_LEN) });
+    case FrameType.ClientInfo:
+      if (p.length < KEY_LEN + NONCE_LEN) return bad('client info frame too short');
+      return ok({ type: 'clientInfo', clientKey: p.slice(0, KEY_LEN), sealed: p.slice(KEY_LEN) });
+    case FrameType.ServerInfo:
+      if (p.length < NONCE_LEN) return bad('server info frame too short');
+      return ok({ type: 'serverInfo', sealed: p.slice() });
+    case FrameType.SendPacket:
+    case FrameType.RecvPacket: {
+      if (p.length < KEY_LEN) return bad('packet frame too short');
+      if (p.length - KEY_LEN > MAX_PACKET_SIZE) return bad('packet too large');
+      const key = p.slice(0, KEY_LEN);
+      const packet = p.slice(KEY_LEN);
+      return ok(type === FrameType.SendPacket ? { type: 'sendPacket', dstKey: key, packet } : { type: 'recvPacket', srcKey: key, packet });
+    }
+    case FrameType.KeepAlive:
+      return ok({ type: 'keepAlive' });
+    case FrameType.NotePreferred:
+      if (p.length < 1) return bad('note preferred frame too short');
+      return ok({ type: 'notePreferred', preferred: p[0] !== 0 });
+    case FrameType.PeerGone:
+      if (p.length < KEY_LEN) return bad('peer gone frame too short');
+      // derp_client.go: reason byte is optional (older servers), default 0 = disconnected.
+      return ok({ type: 'peerGone', peerKey: p.slice(0, KEY_LEN), reason: p.length > KEY_LEN ? p[KEY_LEN] : 0 });
+    case FrameType.Ping:
+    case FrameType.Pong:
+      if (p.length < 8) return bad('ping/pong frame too short');
+      return ok({ type: type === FrameType.Ping ? 'ping' : 'pong', data: p.slice(0, 8) });
+    case FrameType.Health:
+      return ok({ type: 'health', problem: new TextDecoder('utf-8', { fatal: false }).decode(p) });
+    case FrameType.Restarting: {
+      if (p.length < 8) return bad('restarting frame too short');
+      const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      return ok({ type: 'restarting', reconnectInMs: dv.getUint32(0, false), tryForMs: dv.getUint32(4, false) });
+    }
+    default:
+      // derp_client.go: unknown frame types are skipped for forward compatibility.
+      return ok({ type: 'unknown', frameType: type, payload: p.slice() });
+  }
+}
+
+export type ReassemblerEvent = DecodeResult;
+
+/**
+ * Reassembles a DERP byte stream from arbitrary chunks. push() returns the decoded frames (or
+ * error values) completed by this chunk. An oversized length is a fatal error: the stream
+ * cannot be resynchronised, so the caller must close the connection.
+ */
+export class FrameReassembler {
+  private buf = new Uint8Array(0);
+  private fatal: string | undefined;
+
+  constructor(private readonly maxFrameSize = MAX_FRAME_SIZE) {}
+
+  get failed(): string | undefined {
+    return this.fatal;
+  }
+
+  /** Bytes buffered that do not yet form a complete frame. */
+  get pendingBytes(): number {
+    return this.buf.length;
+  }
+
+  push(chunk: Uint8Array): DecodeResult[] {
+    if (this.fatal !== undefined) return [];
+    const out: DecodeResult[] = [];
+    let data = this.buf.length ? cat(this.buf, chunk) : chunk;
+    let off = 0;
+    while (data.length - off >= FRAME_HEADER_LEN) {
+      const type = data[off];
+      const len = ((data[off + 1] << 24) | (data[off + 2] << 16) | (data[off + 3] << 8) | data[off + 4]) >>> 0;
+      if (len > this.maxFrameSize) {
+        this.fatal = `frame too large (${len} bytes, type 0x${type.toString(16)})`;
+        out.push({ ok: false, error: this.fatal });
+        this.buf = new Uint8Array(0);
+        return out;
+      }
+      if (data.length - off < FRAME_HEADER_LEN + len) break;
+      const payload = data.subarray(off + FRAME_HEADER_LEN, off + FRAME_HEADER_LEN + len);
+      out.push(decodeFramePayload(type, payload));
+      off += FRAME_HEADER_LEN + len;
+    }
+    this.buf = data.slice(off);
+    data = this.buf;
+    return out;
+  }
+}
