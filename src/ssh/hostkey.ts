@@ -1,0 +1,139 @@
+// Server host key formats and signature verification: ssh-ed25519 (RFC 8709), ecdsa-sha2-nistp256
+// (RFC 5656 §3.1), rsa-sha2-256/512 (RFC 8332, RSASSA-PKCS1-v1_5 of RFC 8017 §8.2.2 computed
+// with bigint). Fingerprints as OpenSSH prints them: "SHA256:" + unpadded base64 of SHA-256(blob).
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { equalBytes, toBase64 } from '../crypto/bytes.js';
+import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
+
+export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256'] as const;
+
+export type HostKey =
+  | { type: 'ssh-ed25519'; publicKey: Uint8Array; blob: Uint8Array }
+  | { type: 'ecdsa-sha2-nistp256'; point: Uint8Array; blob: Uint8Array }
+  | { type: 'ssh-rsa'; e: bigint; n: bigint; bits: number; blob: Uint8Array };
+
+export function fingerprint(blob: Uint8Array): string {
+  return 'SHA256:' + toBase64(sha256(blob)).replace(/=+$/, '');
+}
+
+export function parseHostKey(blob: Uint8Array): HostKey {
+  const r = new Reader(blob);
+  const type = r.text();
+  if (type === 'ssh-ed25519') {
+    const pk = r.string();
+    r.end('ssh-ed25519 key');
+    if (pk.length !== 32) throw new SshDecodeError('ssh-ed25519 key is not 32 bytes');
+    return { type, publicKey: pk, blob };
+  }
+  if (type === 'ecdsa-sha2-nistp256') {
+    const curve = r.text();
+    const q = r.string();
+    r.end('ecdsa key');
+    if (curve !== 'nistp256' || q.length !== 65 || q[0] !== 4) throw new SshDecodeError('malformed nistp256 key');
+    return { type, point: q, blob };
+  }
+  if (type === 'ssh-rsa') {
+    const e = r.mpint();
+    const n = r.mpint();
+    r.end('ssh-rsa key');
+    const bits = n.toString(2).length;
+    // RFC 8332 §3: keys under 2048 bits should be refused; OpenSSH refuses < 1024. We require 2048.
+    if (bits < 2048 || bits > 16384) throw new SshDecodeError(`RSA host key of ${bits} bits refused`);
+    if (e < 3n || e % 2n === 0n) throw new SshDecodeError('bad RSA public exponent');
+    return { type, e, n, bits, blob };
+  }
+  throw new SshDecodeError(`unsupported host key type ${JSON.stringify(type.slice(0, 40))}`);
+}
+
+function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let result = 1n;
+  let b = base % mod;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % mod;
+    b = (b * b) % mod;
+    e >>= 1n;
+  }
+  return result;
+}
+
+// DigestInfo DER prefixes, RFC 8017 §9.2 note 1.
+const SHA256_PREFIX = Uint8Array.from([0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]);
+const SHA512_PREFIX = Uint8Array.from([0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40]);
+
+function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha256' | 'sha512', sig: Uint8Array, data: Uint8Array): boolean {
+  const k = Math.ceil(key.bits / 8);
+  // RFC 8332 §3: the signature blob is exactly the modulus length (OpenSSH may send it shorter;
+  // it left-pads, so we accept shorter too).
+  if (sig.length > k || sig.length === 0) return false;
+  let s = 0n;
+  for (const b of sig) s = (s << 8n) | BigInt(b);
+  if (s >= key.n) return false;
+  const em = bigintToBytes(modPow(s, key.e, key.n), k);
+  const digest = hashName === 'sha256' ? sha256(data) : sha512(data);
+  const prefix = hashName === 'sha256' ? SHA256_PREFIX : SHA512_PREFIX;
+  const tLen = prefix.length + digest.length;
+  if (k < tLen + 11) return false;
+  const expected = new Uint8Array(k);
+  expected[0] = 0;
+  expected[1] = 1;
+  expected.fill(0xff, 2, k - tLen - 1);
+  expected[k - tLen - 1] = 0;
+  expected.set(prefix, k - tLen);
+  expected.set(digest, k - digest.length);
+  return equalBytes(em, expected);
+}
+
+/**
+ * Verify a signature blob (string algorithm, string signature) over data with the host key.
+ * `algorithm` is the negotiated host key algorithm; the blob must name it.
+ */
+export function verifySignature(key: HostKey, algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): boolean {
+  const r = new Reader(signatureBlob);
+  const sigAlg = r.text();
+  const sig = r.string();
+  r.end('signature');
+  if (sigAlg !== algorithm) return false;
+  switch (key.type) {
+    case 'ssh-ed25519':
+      if (algorithm !== 'ssh-ed25519' || sig.length !== 64) return false;
+      try {
+        return ed25519.verify(sig, data, key.publicKey);
+      } catch {
+        return false;
+      }
+    case 'ecdsa-sha2-nistp256': {
+      if (algorithm !== 'ecdsa-sha2-nistp256') return false;
+      const sr = new Reader(sig);
+      const rr = sr.mpint();
+      const ss = sr.mpint();
+      sr.end('ecdsa signature');
+      const n = p256.Point.CURVE().n;
+      if (rr <= 0n || rr >= n || ss <= 0n || ss >= n) return false;
+      const compact = new Uint8Array(64);
+      compact.set(bigintToBytes(rr, 32), 0);
+      compact.set(bigintToBytes(ss, 32), 32);
+      try {
+        // RFC 5656 §6.2.1: SHA-256 of the data; noble prehashes with sha256 by default.
+        return p256.verify(compact, data, key.point, { lowS: false });
+      } catch {
+        return false;
+      }
+    }
+    case 'ssh-rsa':
+      if (algorithm === 'rsa-sha2-256') return rsaVerify(key, 'sha256', sig, data);
+      if (algorithm === 'rsa-sha2-512') return rsaVerify(key, 'sha512', sig, data);
+      return false; // ssh-rsa (SHA-1) is not offered.
+  }
+}
+
+/** Which host key algorithm names a key can sign with. */
+export function algorithmsForKeyType(type: HostKey['type']): string[] {
+  return type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type];
+}
+
+export function encodeSignatureBlob(algorithm: string, sig: Uint8Array): Uint8Array {
+  return new Writer().string(algorithm).string(sig).finish();
+}

@@ -1,0 +1,468 @@
+// SSH transport layer client state machine (RFC 4253): identification exchange (§4.2), binary
+// packets (§6, packet.ts), key exchange and re-exchange (§7–§9, kex.ts) with strict KEX
+// (OpenSSH PROTOCOL, Terrapin), EXT_INFO (RFC 8308), DISCONNECT/IGNORE/DEBUG/UNIMPLEMENTED (§11).
+// Upper layers see an ordered queue of their messages (numbers >= 50, plus SERVICE_ACCEPT).
+import type { Clock, TimerHandle } from '../../platform/clock.js';
+import type { RandomSource } from '../../crypto/random.js';
+import { equalBytes } from '../../crypto/bytes.js';
+import { aes128Gcm, aes256Gcm } from './aes-gcm.js';
+import { chacha20Poly1305 } from './chacha20-poly1305.js';
+import type { CipherSpec } from './cipher.js';
+import { PacketDecoder, PacketEncoder, SshProtocolError } from './packet.js';
+import {
+  clientKexInit,
+  curve25519Shared,
+  curve25519Start,
+  decodeEcdhReply,
+  decodeKexInit,
+  deriveKey,
+  encodeEcdhInit,
+  encodeKexInit,
+  exchangeHash,
+  negotiate,
+  type EcdhState,
+  type KexOffer,
+  type Negotiated,
+} from '../kex.js';
+import { fingerprint, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
+import { DISCONNECT, MSG } from '../messages.js';
+import { Reader, SshDecodeError, Writer } from '../wire.js';
+
+export interface ByteDuplex {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+export interface HostKeyInfo {
+  /** Negotiated signature algorithm, e.g. "rsa-sha2-512". */
+  algorithm: string;
+  keyType: HostKey['type'];
+  blob: Uint8Array;
+  fingerprint: string;
+}
+
+/** Resolve to accept the server's host key; throw (with a message for the user) to refuse it. */
+export type HostKeyVerifier = (info: HostKeyInfo) => Promise<void> | void;
+
+export class SshError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SshError';
+  }
+}
+
+const CIPHERS: Record<string, CipherSpec> = {
+  [chacha20Poly1305.name]: chacha20Poly1305,
+  [aes128Gcm.name]: aes128Gcm,
+  [aes256Gcm.name]: aes256Gcm,
+};
+
+export interface TransportOptions {
+  random: RandomSource;
+  clock: Clock;
+  hostKeyVerifier: HostKeyVerifier;
+  offer: KexOffer;
+  clientVersion?: string;
+  /** Re-exchange keys after this many bytes in either direction (RFC 4253 §9 suggests 1 GB). */
+  rekeyBytes?: number;
+  /** ... or after this long (RFC 4253 §9 suggests one hour). */
+  rekeyIntervalMs?: number;
+}
+
+export interface TransportStats {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  kexCount: number;
+  ignored: number;
+  unimplementedFromPeer: number;
+}
+
+type KexPhase = 'idle' | 'awaitKexInit' | 'awaitEcdhReply' | 'awaitNewKeys';
+
+export class Transport {
+  readonly clientVersion: string;
+  serverVersion = '';
+  sessionId: Uint8Array | undefined;
+  negotiated: Negotiated | undefined;
+  hostKey: HostKeyInfo | undefined;
+  /** From EXT_INFO server-sig-algs (RFC 8308 §3.1), if the server sent it. */
+  serverSigAlgs: string[] | undefined;
+  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, kexCount: 0, ignored: 0, unimplementedFromPeer: 0 };
+
+  private readonly encoder: PacketEncoder;
+  private readonly decoder = new PacketDecoder();
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private writeChain: Promise<void> = Promise.resolve();
+
+  private phase: KexPhase = 'idle';
+  /** Between sending our KEXINIT and our NEWKEYS, upper-layer messages wait here (RFC 4253 §7.1). */
+  private held: Uint8Array[] = [];
+  private ourKexInit: Uint8Array | undefined;
+  private theirKexInit: Uint8Array | undefined;
+  private ecdh: EcdhState | undefined;
+  private pendingKeys: { outCipher: CipherSpec; inCipher: CipherSpec; sharedMpint: Uint8Array; h: Uint8Array } | undefined;
+  private skipGuessedPacket = false;
+  private initialKexDone = false;
+  private bytesSinceKex = 0;
+  private rekeyTimer: TimerHandle | undefined;
+  private kexWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  private queue: Uint8Array[] = [];
+  private recvWaiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | undefined;
+  private closedResolve!: (e: Error | undefined) => void;
+  /** Resolves once the connection is gone: undefined for a local close, the error otherwise. */
+  readonly closed: Promise<Error | undefined> = new Promise((r) => (this.closedResolve = r));
+
+  constructor(
+    private readonly duplex: ByteDuplex,
+    private readonly opts: TransportOptions,
+  ) {
+    this.clientVersion = opts.clientVersion ?? 'SSH-2.0-tailtab_0.1';
+    this.encoder = new PacketEncoder(opts.random);
+    this.writer = duplex.writable.getWriter();
+    this.reader = duplex.readable.getReader();
+  }
+
+  /** Exchange versions and run the first key exchange. */
+  async start(): Promise<void> {
+    const done = this.waitKex();
+    this.writeRaw(new TextEncoder().encode(this.clientVersion + '\r\n'));
+    this.beginKex();
+    void this.readLoop();
+    await done;
+  }
+
+  get isClosed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  private waitKex(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure) reject(this.failure);
+      else this.kexWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** Start a key re-exchange (RFC 4253 §9) and resolve when new keys are in use both ways. */
+  rekey(): Promise<void> {
+    const done = this.waitKex();
+    if (this.phase === 'idle') this.beginKex();
+    return done;
+  }
+
+  private writeRaw(bytes: Uint8Array): Promise<void> {
+    this.stats.bytesOut += bytes.length;
+    this.bytesSinceKex += bytes.length;
+    const w = this.writer;
+    this.writeChain = this.writeChain.then(() => w.write(bytes));
+    const p = this.writeChain;
+    p.catch((e) => this.fail(new SshError(`connection write failed: ${errText(e)}`)));
+    return p;
+  }
+
+  private sendPacket(payload: Uint8Array): Promise<void> {
+    this.stats.packetsOut++;
+    return this.writeRaw(this.encoder.encode(payload));
+  }
+
+  /** Send an upper-layer message; held back while a key exchange is in progress. */
+  send(payload: Uint8Array): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.phase === 'awaitKexInit' || this.phase === 'awaitEcdhReply' || !this.initialKexDone && this.phase !== 'awaitNewKeys') {
+      this.held.push(payload);
+      return this.writeChain;
+    }
+    const p = this.sendPacket(payload);
+    this.maybeRekey();
+    return p;
+  }
+
+  /** The next upper-layer message; rejects once the connection has failed or closed. */
+  recv(): Promise<Uint8Array> {
+    const next = this.queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.recvWaiters.push({ resolve, reject }));
+  }
+
+  private deliver(payload: Uint8Array): void {
+    const w = this.recvWaiters.shift();
+    if (w) w.resolve(payload);
+    else this.queue.push(payload);
+  }
+
+  private maybeRekey(): void {
+    const limit = this.opts.rekeyBytes ?? 1 << 30;
+    if (this.phase === 'idle' && this.initialKexDone && this.bytesSinceKex >= limit) this.beginKex();
+  }
+
+  private beginKex(): void {
+    if (this.failure) return;
+    const init = clientKexInit(this.opts.random, this.opts.offer, !this.initialKexDone);
+    this.ourKexInit = encodeKexInit(init);
+    this.phase = 'awaitKexInit';
+    void this.sendPacket(this.ourKexInit);
+    if (this.theirKexInit) this.continueKex();
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      await this.readVersion();
+      for (;;) {
+        let payload: Uint8Array | null;
+        while ((payload = this.decoder.next()) !== null) {
+          this.stats.packetsIn++;
+          await this.handlePacket(payload);
+          if (this.failure) return;
+        }
+        if (!(await this.readMore())) return;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private async readMore(): Promise<boolean> {
+    const { value, done } = await this.reader.read();
+    if (this.failure) return false;
+    if (done) throw new SshError('the server closed the connection');
+    this.stats.bytesIn += value.length;
+    this.bytesSinceKex += value.length;
+    this.decoder.push(value);
+    return true;
+  }
+
+  private async readVersion(): Promise<void> {
+    // RFC 4253 §4.2: the server may send other lines first; the version line starts with "SSH-".
+    for (let lines = 0; lines < 50; ) {
+      const line = this.decoder.takeLine(8192);
+      if (line === null) {
+        if (!(await this.readMore())) return;
+        continue;
+      }
+      lines++;
+      if (!line.startsWith('SSH-')) continue;
+      if (!line.startsWith('SSH-2.0-') && !line.startsWith('SSH-1.99-')) throw new SshProtocolError(`server speaks an unsupported protocol version: ${line.slice(0, 80)}`, 8);
+      if (line.length > 253) throw new SshProtocolError('server identification string too long');
+      this.serverVersion = line;
+      return;
+    }
+    throw new SshProtocolError('no SSH identification string from the server (is this an SSH server?)');
+  }
+
+  private async handlePacket(payload: Uint8Array): Promise<void> {
+    const type = payload[0];
+    if (this.skipGuessedPacket && type >= 30 && type <= 49) {
+      this.skipGuessedPacket = false;
+      return;
+    }
+    // Strict KEX: during the first exchange only KEXINIT, ECDH and NEWKEYS may arrive, and
+    // KEXINIT must be the very first packet (OpenSSH PROTOCOL 1.10).
+    if (!this.initialKexDone && this.negotiated?.strict && type !== MSG.KEX_ECDH_REPLY && type !== MSG.NEWKEYS) {
+      throw new SshProtocolError(`strict key exchange violated: unexpected message ${type} during the initial key exchange`);
+    }
+    switch (type) {
+      case MSG.DISCONNECT: {
+        const r = new Reader(payload);
+        r.byte();
+        const code = r.uint32();
+        const text = r.text();
+        throw new SshError(`server disconnected: ${sanitize(text) || 'no reason given'} (code ${code})`);
+      }
+      case MSG.IGNORE:
+      case MSG.DEBUG:
+        this.stats.ignored++;
+        return;
+      case MSG.UNIMPLEMENTED:
+        this.stats.unimplementedFromPeer++;
+        return;
+      case MSG.KEXINIT:
+        return this.onKexInit(payload);
+      case MSG.KEX_ECDH_REPLY:
+        return this.onEcdhReply(payload);
+      case MSG.NEWKEYS:
+        return this.onNewKeys(payload);
+      case MSG.EXT_INFO:
+        return this.onExtInfo(payload);
+    }
+    if (type >= 20 && type <= 49) throw new SshProtocolError(`unexpected key exchange message ${type} (phase ${this.phase})`);
+    if (!this.initialKexDone) throw new SshProtocolError(`message ${type} before the key exchange finished`);
+    if (type < 5 || type > 255 || payload.length === 0) throw new SshProtocolError(`unexpected message ${type}`);
+    this.deliver(payload);
+  }
+
+  private onKexInit(payload: Uint8Array): void {
+    if (this.theirKexInit || this.phase === 'awaitEcdhReply' || this.phase === 'awaitNewKeys') throw new SshProtocolError('KEXINIT during a key exchange');
+    const theirs = decodeKexInit(payload);
+    this.theirKexInit = payload;
+    if (!this.initialKexDone && this.decoder.seq !== 1) {
+      // Not fatal without strict KEX; checked after negotiation below.
+    }
+    const ours = decodeKexInit(this.ourKexInit ?? encodeKexInit(clientKexInit(this.opts.random, this.opts.offer, !this.initialKexDone)));
+    const neg = negotiate(ours, theirs);
+    if (!this.initialKexDone && neg.strict && this.decoder.seq !== 1) throw new SshProtocolError('strict key exchange violated: KEXINIT was not the first packet');
+    if (this.initialKexDone && this.negotiated) neg.strict = this.negotiated.strict;
+    this.negotiated = neg;
+    if (theirs.firstKexFollows && (theirs.kex[0] !== neg.kex || theirs.hostKey[0] !== neg.hostKey)) this.skipGuessedPacket = true;
+    if (this.phase === 'idle') this.beginKex(); // the server started a re-exchange
+    else this.continueKex();
+  }
+
+  private continueKex(): void {
+    this.ecdh = curve25519Start(this.opts.random);
+    this.phase = 'awaitEcdhReply';
+    void this.sendPacket(encodeEcdhInit(this.ecdh.publicKey));
+  }
+
+  private async onEcdhReply(payload: Uint8Array): Promise<void> {
+    if (this.phase !== 'awaitEcdhReply' || !this.ecdh || !this.negotiated || !this.ourKexInit || !this.theirKexInit) throw new SshProtocolError('unexpected KEX_ECDH_REPLY');
+    const reply = decodeEcdhReply(payload);
+    const sharedMpint = curve25519Shared(this.ecdh, reply.serverPublic);
+    const h = exchangeHash({
+      clientVersion: this.clientVersion,
+      serverVersion: this.serverVersion,
+      clientKexInit: this.ourKexInit,
+      serverKexInit: this.theirKexInit,
+      hostKeyBlob: reply.hostKeyBlob,
+      clientPublic: this.ecdh.publicKey,
+      serverPublic: reply.serverPublic,
+      sharedMpint,
+    });
+    let key: HostKey;
+    try {
+      key = parseHostKey(reply.hostKeyBlob);
+    } catch (e) {
+      throw new SshProtocolError(`server host key: ${errText(e)}`, DISCONNECT.HOST_KEY_NOT_VERIFIABLE);
+    }
+    if (!verifySignature(key, this.negotiated.hostKey, reply.signature, h)) {
+      throw new SshProtocolError(`the server's ${this.negotiated.hostKey} signature of the key exchange does not verify`, DISCONNECT.KEY_EXCHANGE_FAILED);
+    }
+    const info: HostKeyInfo = { algorithm: this.negotiated.hostKey, keyType: key.type, blob: reply.hostKeyBlob, fingerprint: fingerprint(reply.hostKeyBlob) };
+    if (this.hostKey) {
+      // A re-exchange must present the same host key (the session is already authenticated).
+      if (!equalBytes(this.hostKey.blob, info.blob)) throw new SshProtocolError(`host key changed during re-exchange: ${this.hostKey.fingerprint} became ${info.fingerprint}`, DISCONNECT.HOST_KEY_NOT_VERIFIABLE);
+    } else {
+      try {
+        await this.opts.hostKeyVerifier(info);
+      } catch (e) {
+        throw new HostKeyRefused(errText(e));
+      }
+      this.hostKey = info;
+    }
+    if (!this.sessionId) this.sessionId = h;
+    const neg = this.negotiated;
+    this.pendingKeys = { outCipher: CIPHERS[neg.cipherCtoS], inCipher: CIPHERS[neg.cipherStoC], sharedMpint, h };
+    // Send NEWKEYS and switch our direction (RFC 4253 §7.3), then release held messages.
+    void this.sendPacket(new Uint8Array([MSG.NEWKEYS]));
+    const out = this.pendingKeys.outCipher;
+    const sid = this.sessionId;
+    this.encoder.cipher = out.create(deriveKey(sharedMpint, h, 'C', sid, out.keyLength), deriveKey(sharedMpint, h, 'A', sid, Math.max(out.ivLength, 1)));
+    if (neg.strict) this.encoder.seq = 0;
+    this.phase = 'awaitNewKeys';
+    const held = this.held;
+    this.held = [];
+    for (const p of held) void this.sendPacket(p);
+  }
+
+  private onNewKeys(payload: Uint8Array): void {
+    if (this.phase !== 'awaitNewKeys' || !this.pendingKeys || !this.sessionId || payload.length !== 1) throw new SshProtocolError('unexpected NEWKEYS');
+    const { inCipher, sharedMpint, h } = this.pendingKeys;
+    const sid = this.sessionId;
+    this.decoder.cipher = inCipher.create(deriveKey(sharedMpint, h, 'D', sid, inCipher.keyLength), deriveKey(sharedMpint, h, 'B', sid, Math.max(inCipher.ivLength, 1)));
+    if (this.negotiated?.strict) this.decoder.seq = 0;
+    this.pendingKeys = undefined;
+    this.ecdh = undefined;
+    this.theirKexInit = undefined;
+    this.ourKexInit = undefined;
+    this.phase = 'idle';
+    this.initialKexDone = true;
+    this.bytesSinceKex = 0;
+    this.stats.kexCount++;
+    this.armRekeyTimer();
+    const waiters = this.kexWaiters;
+    this.kexWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private armRekeyTimer(): void {
+    this.opts.clock.clearTimeout(this.rekeyTimer);
+    const ms = this.opts.rekeyIntervalMs ?? 3600_000;
+    this.rekeyTimer = this.opts.clock.setTimeout(() => {
+      if (this.phase === 'idle' && !this.failure) this.beginKex();
+    }, ms);
+  }
+
+  private onExtInfo(payload: Uint8Array): void {
+    const r = new Reader(payload);
+    r.byte();
+    const n = r.uint32();
+    if (n > 64) throw new SshDecodeError('too many extensions');
+    for (let i = 0; i < n; i++) {
+      const name = r.text();
+      const value = r.string();
+      if (name === 'server-sig-algs') this.serverSigAlgs = new Reader(new Writer().string(value).finish()).nameList();
+    }
+  }
+
+  /** Tear down with an error: tell the server why (best effort), reject everything pending. */
+  fail(e: unknown): void {
+    if (this.failure) return;
+    const err = e instanceof SshError ? e : new SshError(describe(e));
+    this.failure = err;
+    if (e instanceof SshProtocolError || e instanceof SshDecodeError || e instanceof HostKeyRefused) {
+      const code = e instanceof SshProtocolError ? e.reason : e instanceof HostKeyRefused ? DISCONNECT.HOST_KEY_NOT_VERIFIABLE : DISCONNECT.PROTOCOL_ERROR;
+      try {
+        void this.sendPacket(new Writer().byte(MSG.DISCONNECT).uint32(code).string(err.message.slice(0, 200)).string('').finish()).catch(() => {});
+      } catch {
+        /* the encoder may be unusable; the connection is going away anyway */
+      }
+    }
+    this.shutdown(err);
+  }
+
+  /** Close politely (DISCONNECT by application) and release the byte stream. */
+  close(): void {
+    if (this.failure) return;
+    const err = new SshError('connection closed');
+    this.failure = err;
+    void this.sendPacket(new Writer().byte(MSG.DISCONNECT).uint32(DISCONNECT.BY_APPLICATION).string('bye').string('').finish()).catch(() => {});
+    this.shutdown(err, true);
+  }
+
+  private shutdown(err: Error, local = false): void {
+    this.opts.clock.clearTimeout(this.rekeyTimer);
+    for (const w of this.kexWaiters) w.reject(err);
+    this.kexWaiters = [];
+    for (const w of this.recvWaiters) w.reject(err);
+    this.recvWaiters = [];
+    this.held = [];
+    this.writeChain.then(() => this.writer.close()).catch(() => {}).finally(() => this.reader.cancel().catch(() => {}));
+    this.closedResolve(local ? undefined : err);
+  }
+}
+
+export class HostKeyRefused extends SshError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostKeyRefused';
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof SshProtocolError) return `SSH protocol error: ${e.message}`;
+  if (e instanceof SshDecodeError) return `SSH protocol error: malformed message (${e.message})`;
+  return errText(e);
+}
+
+/** Server-provided text shown to a user: strip control characters (RFC 4251 §9.2). */
+export function sanitize(text: string): string {
+  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').slice(0, 1000);
+}
