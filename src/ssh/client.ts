@@ -1,0 +1,187 @@
+// The SSH client API: connect (transport + user auth), sessions (shell or exec, with a pty),
+// direct-tcpip forwards, rekey, keepalive, close. Works on any byte duplex (a netstack TCP
+// connection in the app, a Node socket adapter in tests).
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import { realClock } from '../platform/clock.js';
+import { secureRandom, type RandomSource } from '../crypto/random.js';
+import { Transport, SshError, type ByteDuplex, type HostKeyInfo, type HostKeyVerifier } from './transport/transport.js';
+import { authenticate, type AuthMethod } from './userauth.js';
+import { Connection, channelDuplex, type Channel, type ExitInfo, type PtyOptions } from './connection.js';
+import { DEFAULT_OFFER, type KexOffer } from './kex.js';
+import { MSG } from './messages.js';
+import { Writer } from './wire.js';
+
+export type { ByteDuplex, HostKeyInfo, HostKeyVerifier, AuthMethod, ExitInfo, PtyOptions };
+
+export interface SshConnectOptions {
+  username: string;
+  auth: AuthMethod[];
+  hostKeyVerifier: HostKeyVerifier;
+  random?: RandomSource;
+  clock?: Clock;
+  onBanner?: (text: string) => void;
+  /** Restrict or reorder algorithms (tests use it to force each cipher and host key type). */
+  ciphers?: readonly string[];
+  hostKeyAlgorithms?: readonly string[];
+  rekeyBytes?: number;
+  rekeyIntervalMs?: number;
+  /** Send keepalive@openssh.com this often (0 = never); fail after 3 unanswered. */
+  keepaliveMs?: number;
+}
+
+export interface SshSession {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  stdin: WritableStream<Uint8Array>;
+  resize(cols: number, rows: number): Promise<void>;
+  signal(name: string): Promise<void>;
+  exit: Promise<ExitInfo>;
+  close(): void;
+}
+
+/** RFC 4254 §8 terminal modes: keep it minimal (TTY_OP_END only) and let the server default. */
+const NO_MODES = new Uint8Array([0]);
+
+export class SshClient {
+  private readonly conn: Connection;
+  private keepaliveTimer: TimerHandle | undefined;
+  private unanswered = 0;
+  /** Resolves when the connection ends: undefined after close(), else the error that ended it. */
+  readonly closed: Promise<Error | undefined>;
+
+  private constructor(
+    private readonly t: Transport,
+    private readonly clock: Clock,
+    private readonly keepaliveMs: number,
+  ) {
+    this.conn = new Connection(t);
+    this.closed = t.closed;
+  }
+
+  static async connect(duplex: ByteDuplex, o: SshConnectOptions): Promise<SshClient> {
+    const clock = o.clock ?? realClock;
+    const offer: KexOffer = { ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
+    const t = new Transport(duplex, {
+      random: o.random ?? secureRandom,
+      clock,
+      hostKeyVerifier: o.hostKeyVerifier,
+      offer,
+      rekeyBytes: o.rekeyBytes,
+      rekeyIntervalMs: o.rekeyIntervalMs,
+    });
+    try {
+      await t.start();
+      await authenticate(t, { username: o.username, methods: o.auth, onBanner: o.onBanner });
+    } catch (e) {
+      t.fail(e);
+      throw e instanceof Error ? e : new SshError(String(e));
+    }
+    const client = new SshClient(t, clock, o.keepaliveMs ?? 0);
+    client.pump();
+    client.armKeepalive();
+    return client;
+  }
+
+  get hostKey(): HostKeyInfo {
+    return this.t.hostKey!;
+  }
+  get algorithms() {
+    return this.t.negotiated!;
+  }
+  get serverVersion(): string {
+    return this.t.serverVersion;
+  }
+  get stats() {
+    return { transport: this.t.stats, connection: this.conn.stats };
+  }
+  get serverSigAlgs(): string[] | undefined {
+    return this.t.serverSigAlgs;
+  }
+
+  private pump(): void {
+    void (async () => {
+      for (;;) {
+        let msg: Uint8Array;
+        try {
+          msg = await this.t.recv();
+        } catch (e) {
+          this.conn.shutdown(e as Error);
+          this.clock.clearTimeout(this.keepaliveTimer);
+          return;
+        }
+        try {
+          if (msg[0] === MSG.REQUEST_SUCCESS || msg[0] === MSG.REQUEST_FAILURE) this.unanswered = 0;
+          this.conn.handle(msg);
+        } catch (e) {
+          this.t.fail(e);
+        }
+      }
+    })();
+  }
+
+  private armKeepalive(): void {
+    if (!this.keepaliveMs) return;
+    this.keepaliveTimer = this.clock.setTimeout(() => {
+      if (this.t.isClosed) return;
+      if (++this.unanswered > 3) {
+        this.t.fail(new SshError('the server stopped answering keepalives'));
+        return;
+      }
+      this.conn.globalRequest('keepalive@openssh.com', true).catch(() => {});
+      this.armKeepalive();
+    }, this.keepaliveMs);
+  }
+
+  /** A session channel with a shell (no command) or a command; a pty if asked. */
+  async openSession(o: { pty?: PtyOptions; command?: string; env?: Record<string, string> } = {}): Promise<SshSession> {
+    const ch = await this.conn.openChannel('session');
+    try {
+      for (const [k, v] of Object.entries(o.env ?? {})) await ch.request('env', false, (w) => w.string(k).string(v));
+      if (o.pty) {
+        const { term, cols, rows } = o.pty;
+        const ok = await ch.request('pty-req', true, (w) => w.string(term).uint32(cols).uint32(rows).uint32(0).uint32(0).string(NO_MODES));
+        if (!ok) throw new SshError('the server refused to allocate a terminal (pty-req)');
+      }
+      const ok =
+        o.command !== undefined ? await ch.request('exec', true, (w) => w.string(o.command!)) : await ch.request('shell', true);
+      if (!ok) throw new SshError(o.command !== undefined ? 'the server refused to run the command' : 'the server refused to start a shell');
+    } catch (e) {
+      ch.close();
+      throw e;
+    }
+    return sessionOf(ch);
+  }
+
+  /** direct-tcpip (RFC 4254 §7.2): a byte stream to host:port as seen from the server. */
+  async forward(host: string, port: number): Promise<ByteDuplex> {
+    const ch = await this.conn.openChannel('direct-tcpip', (w) => w.string(host).uint32(port).string('127.0.0.1').uint32(0));
+    return channelDuplex(ch);
+  }
+
+  rekey(): Promise<void> {
+    return this.t.rekey();
+  }
+
+  close(): void {
+    this.clock.clearTimeout(this.keepaliveTimer);
+    this.conn.shutdown(new SshError('connection closed'));
+    this.t.close();
+  }
+}
+
+function sessionOf(ch: Channel): SshSession {
+  return {
+    stdout: ch.stdout,
+    stderr: ch.stderr,
+    stdin: ch.stdin,
+    async resize(cols, rows) {
+      await ch.request('window-change', false, (w: Writer) => w.uint32(cols).uint32(rows).uint32(0).uint32(0));
+    },
+    async signal(name) {
+      // RFC 4254 §6.9: signal name without the "SIG" prefix.
+      await ch.request('signal', false, (w: Writer) => w.string(name.replace(/^SIG/, '')));
+    },
+    exit: ch.exit,
+    close: () => ch.close(),
+  };
+}
