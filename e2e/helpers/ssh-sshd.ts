@@ -1,0 +1,181 @@
+// Node-only test glue: Debian's OpenSSH sshd on loopback with its own config, generated host keys
+// and authorized_keys in a temp dir, and the test user "tailtab" (password set here). Stopped by PID.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import type { ByteDuplex } from '../../src/ssh/transport/transport.js';
+
+export const SSHD = '/usr/sbin/sshd';
+export const USER = 'tailtab';
+export const PASSWORD = 'tailtab-e2e-pw';
+
+export interface Sshd {
+  port: number;
+  user: string;
+  password: string;
+  dir: string;
+  /** sha256 fingerprints by key type as ssh-keygen -l prints them. */
+  hostKeyFingerprints: Record<string, string>;
+  addAuthorizedKey(line: string): void;
+  /** Replace the host keys (simulating a reinstalled host) and restart on the same port. */
+  regenerateHostKeys(): Promise<void>;
+  stop(): Promise<void>;
+  log: string[];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function startSshd(): Promise<Sshd> {
+  if (!existsSync(SSHD)) throw new Error(`missing ${SSHD}: install Debian package openssh-server`);
+  try {
+    execFileSync('id', [USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
+  }
+  execFileSync('chpasswd', [], { input: `${USER}:${PASSWORD}\n` });
+  mkdirSync('/run/sshd', { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'ssh-sshd-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const types = ['ed25519', 'ecdsa', 'rsa'];
+  const fingerprints: Record<string, string> = {};
+  const genKeys = () => {
+    for (const t of types) {
+      const f = join(dir, `host_${t}`);
+      execFileSync('rm', ['-f', f, f + '.pub']);
+      execFileSync('ssh-keygen', ['-q', '-t', t, ...(t === 'rsa' ? ['-b', '3072'] : []), '-N', '', '-f', f]);
+      fingerprints[t] = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', f + '.pub'], { encoding: 'utf8' }).split(' ')[1];
+    }
+  };
+  genKeys();
+  const authKeys = join(dir, 'authorized_keys');
+  writeFileSync(authKeys, '');
+  chmodSync(authKeys, 0o644);
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      ...types.map((t) => `HostKey ${join(dir, `host_${t}`)}`),
+      `AuthorizedKeysFile ${authKeys}`,
+      'StrictModes no',
+      'PasswordAuthentication yes',
+      'KbdInteractiveAuthentication yes',
+      'PubkeyAuthentication yes',
+      'UsePAM no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'Subsystem sftp internal-sftp',
+      'LogLevel VERBOSE',
+      `AllowUsers ${USER}`,
+      '',
+    ].join('\n'),
+  );
+  const log: string[] = [];
+  let proc: ChildProcess | undefined;
+  const launch = async () => {
+    proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr!.on('data', (d) => log.push(String(d)));
+    // Wait until it accepts connections.
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+      if (ok) return;
+      if (proc.exitCode !== null) throw new Error(`sshd exited (${proc.exitCode}): ${log.join('')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`sshd did not start: ${log.join('')}`);
+  };
+  const stopProc = async () => {
+    const p = proc;
+    if (!p || p.exitCode !== null || p.pid === undefined) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    process.kill(p.pid, 'SIGTERM');
+    await exited;
+  };
+  await launch();
+  return {
+    port,
+    user: USER,
+    password: PASSWORD,
+    dir,
+    hostKeyFingerprints: fingerprints,
+    addAuthorizedKey: (line) => appendFileSync(authKeys, line + '\n'),
+    async regenerateHostKeys() {
+      await stopProc();
+      genKeys();
+      await launch();
+    },
+    stop: stopProc,
+    log,
+  };
+}
+
+/** A Node TCP socket as the byte duplex the SSH client takes. */
+export function connectDuplex(port: number): Promise<ByteDuplex & { socket: net.Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.setNoDelay(true);
+      const readable = new ReadableStream<Uint8Array>({
+        start(c) {
+          socket.on('data', (d: Buffer) => {
+            c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.length));
+            if ((c.desiredSize ?? 1) <= 0) socket.pause();
+          });
+          socket.on('end', () => {
+            try {
+              c.close();
+            } catch {}
+          });
+          socket.on('error', (e) => {
+            try {
+              c.error(e);
+            } catch {}
+          });
+        },
+        pull() {
+          socket.resume();
+        },
+        cancel() {
+          socket.destroy();
+        },
+      }, { highWaterMark: 1 << 20, size: (c) => c.length });
+      const writable = new WritableStream<Uint8Array>({
+        write(chunk) {
+          return new Promise((res, rej) => socket.write(chunk, (e) => (e ? rej(e) : res())));
+        },
+        close() {
+          socket.end();
+        },
+        abort() {
+          socket.destroy();
+        },
+      });
+      resolve({ readable, writable, socket });
+    });
+  });
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}

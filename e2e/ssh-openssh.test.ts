@@ -1,0 +1,192 @@
+// Our SSH client against Debian's real OpenSSH sshd on loopback (inside the test's netns).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../src/crypto/bytes.js';
+import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
+import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
+import { knownHostsVerifier, MemoryKnownHosts, HostKeyChangedError } from '../src/ssh/known-hosts.js';
+import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.js';
+
+let sshd: Sshd;
+const clients: SshClient[] = [];
+
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await sshd?.stop();
+});
+
+async function connect(extra: Partial<SshConnectOptions> = {}, store = new MemoryKnownHosts()): Promise<SshClient> {
+  const duplex = await connectDuplex(sshd.port);
+  const c = await SshClient.connect(duplex, {
+    username: sshd.user,
+    auth: [{ type: 'password', password: sshd.password }],
+    hostKeyVerifier: knownHostsVerifier(store, `127.0.0.1:${sshd.port}`),
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+
+async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of s as unknown as AsyncIterable<Uint8Array>) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Read a terminal stream until its accumulated text matches. */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, re: RegExp, acc = { text: '' }): Promise<string> {
+  const dec = new TextDecoder();
+  while (!re.test(acc.text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended before ${re}; got ${JSON.stringify(acc.text.slice(-300))}`);
+    acc.text += dec.decode(value, { stream: true });
+  }
+  return acc.text;
+}
+
+async function run(c: SshClient, command: string) {
+  const s = await c.openSession({ command });
+  await s.stdin.close();
+  const [out, err, exit] = await Promise.all([readAll(s.stdout), readAll(s.stderr), s.exit]);
+  return { out: new TextDecoder().decode(out), err: new TextDecoder().decode(err), exit };
+}
+
+describe('SSH client vs OpenSSH sshd', () => {
+  it('logs in with a password, runs a command and reads its exit status', async () => {
+    const c = await connect();
+    expect(c.serverVersion).toMatch(/^SSH-2\.0-OpenSSH_/);
+    expect(c.algorithms.strict).toBe(true);
+    const r = await run(c, 'echo "hello $(whoami)"; echo oops >&2; exit 7');
+    expect(r.out).toBe('hello tailtab\n');
+    expect(r.err).toBe('oops\n');
+    expect(r.exit.code).toBe(7);
+    c.close();
+  });
+
+  it('logs in with a freshly generated Ed25519 key added to authorized_keys', async () => {
+    const key = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
+    sshd.addAuthorizedKey(authorizedKeysLine(key, 'e2e'));
+    const c = await connect({ auth: [{ type: 'publickey', key }] });
+    expect((await run(c, 'whoami')).out).toBe('tailtab\n');
+    c.close();
+    // The wrong key is refused with a clear message.
+    const other = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
+    await expect(connect({ auth: [{ type: 'publickey', key: other }] })).rejects.toThrow(/authentication failed.*publickey/);
+  });
+
+  it('keyboard-interactive is refused cleanly when the server has no PAM, and falls through to password', async () => {
+    const c = await connect({ auth: [{ type: 'keyboard-interactive', respond: () => [sshd.password] }, { type: 'password', password: sshd.password }] });
+    expect((await run(c, 'true')).exit.code).toBe(0);
+    c.close();
+  });
+
+  it('interactive pty shell: typed input echoes, a resize is seen by stty size, signals and exit', async () => {
+    const c = await connect();
+    const s = await c.openSession({ pty: { term: 'xterm-256color', cols: 80, rows: 24 } });
+    const reader = s.stdout.getReader();
+    const w = s.stdin.getWriter();
+    const acc = { text: '' };
+    await w.write(new TextEncoder().encode('echo typed-$((6*7))\n'));
+    await readUntil(reader, /echo typed-\$\(\(6\*7\)\)/, acc); // the echo of what we typed
+    await readUntil(reader, /typed-42/, acc); // the output
+    await w.write(new TextEncoder().encode('stty size\n'));
+    await readUntil(reader, /24 80/, acc);
+    await s.resize(132, 50);
+    acc.text = '';
+    await w.write(new TextEncoder().encode('stty size\n'));
+    await readUntil(reader, /50 132/, acc);
+    await w.write(new TextEncoder().encode('exit 3\n'));
+    expect((await s.exit).code).toBe(3);
+    c.close();
+  });
+
+  it('50 MB of remote output arrives intact (sha256 compared with the remote sha256sum), with a rekey mid-stream', async () => {
+    const c = await connect();
+    const cmd = 'head -c 50000000 /dev/urandom > /tmp/ssh-e2e-50m && sha256sum /tmp/ssh-e2e-50m | cut -d" " -f1';
+    const remoteSum = (await run(c, cmd)).out.trim();
+    expect(remoteSum).toMatch(/^[0-9a-f]{64}$/);
+    const s = await c.openSession({ command: 'cat /tmp/ssh-e2e-50m; rm -f /tmp/ssh-e2e-50m' });
+    await s.stdin.close();
+    const h = sha256.create();
+    let n = 0;
+    let rekeyed: Promise<void> | undefined;
+    const kexBefore = c.stats.transport.kexCount;
+    for await (const chunk of s.stdout as unknown as AsyncIterable<Uint8Array>) {
+      h.update(chunk);
+      n += chunk.length;
+      if (!rekeyed && n > 10_000_000) rekeyed = c.rekey();
+    }
+    await rekeyed;
+    expect(c.stats.transport.kexCount).toBe(kexBefore + 1);
+    expect(n).toBe(50_000_000);
+    expect(toHex(h.digest())).toBe(remoteSum);
+    expect((await s.exit).code).toBe(0);
+    c.close();
+  });
+
+  for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com']) {
+    it(`negotiates ${cipher}`, async () => {
+      const c = await connect({ ciphers: [cipher] });
+      expect(c.algorithms.cipherCtoS).toBe(cipher);
+      expect(c.algorithms.cipherStoC).toBe(cipher);
+      expect((await run(c, 'head -c 300000 /dev/zero | wc -c')).out.trim()).toBe('300000');
+      c.close();
+    });
+  }
+
+  for (const [alg, type] of [
+    ['ssh-ed25519', 'ed25519'],
+    ['ecdsa-sha2-nistp256', 'ecdsa'],
+    ['rsa-sha2-512', 'rsa'],
+    ['rsa-sha2-256', 'rsa'],
+  ] as const) {
+    it(`verifies a ${alg} host key signature and shows the same fingerprint as ssh-keygen`, async () => {
+      const c = await connect({ hostKeyAlgorithms: [alg] });
+      expect(c.hostKey.algorithm).toBe(alg);
+      expect(c.hostKey.fingerprint).toBe(sshd.hostKeyFingerprints[type]);
+      c.close();
+    });
+  }
+
+  it('direct-tcpip forwarding reaches a port as seen from the server', async () => {
+    const c = await connect();
+    const fwd = await c.forward('127.0.0.1', sshd.port);
+    const reader = fwd.readable.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toMatch(/^SSH-2\.0-OpenSSH/);
+    await reader.cancel();
+    c.close();
+  });
+
+  it('a changed host key is refused, naming both fingerprints (run last: restarts sshd)', async () => {
+    const store = new MemoryKnownHosts();
+    const first = await connect({ hostKeyAlgorithms: ['ssh-ed25519'] }, store);
+    const oldFp = first.hostKey.fingerprint;
+    first.close();
+    await sshd.regenerateHostKeys();
+    const newFp = sshd.hostKeyFingerprints.ed25519;
+    expect(newFp).not.toBe(oldFp);
+    const err = await connect({ hostKeyAlgorithms: ['ssh-ed25519'] }, store).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.message).toContain(oldFp);
+    expect(err!.message).toContain(newFp);
+    expect(err!.message).toMatch(/changed/);
+    expect(HostKeyChangedError).toBeDefined();
+  });
+});
