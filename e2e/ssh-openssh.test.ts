@@ -87,7 +87,7 @@ describe('SSH client vs OpenSSH sshd', () => {
     await expect(connect({ auth: [{ type: 'publickey', key: other }] })).rejects.toThrow(/authentication failed.*publickey/);
   });
 
-  it('keyboard-interactive is refused cleanly when the server has no PAM, and falls through to password', async () => {
+  it('without PAM sshd does not offer keyboard-interactive: the client skips it and falls through to password', async () => {
     const c = await connect({ auth: [{ type: 'keyboard-interactive', respond: () => [sshd.password] }, { type: 'password', password: sshd.password }] });
     expect((await run(c, 'true')).exit.code).toBe(0);
     c.close();
