@@ -97,6 +97,9 @@ export function tail(text: string, lines = 30): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
+/** Thrown inside a waitFor check to stop waiting at once (e.g. the process exited). */
+export class GiveUp extends Error {}
+
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 100, onTimeout?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -105,7 +108,10 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     try {
       const v = await check();
       if (v !== undefined) return v;
-    } catch (e) { lastErr = e; }
+    } catch (e) {
+      if (e instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${e.message}`);
+      lastErr = e;
+    }
     if (Date.now() > deadline) {
       const extra = onTimeout ? `\n${onTimeout()}` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}${extra}`);

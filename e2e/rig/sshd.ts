@@ -7,7 +7,7 @@ import { appendFile, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/pro
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { spawnLogged, tail, waitFor, type RigProcess } from './proc.js';
+import { GiveUp, spawnLogged, tail, waitFor, type RigProcess } from './proc.js';
 import { freePort, tcpOpen } from './net.js';
 
 const run = promisify(execFile);
@@ -104,7 +104,7 @@ export async function startSshd(o: { dir: string; port?: number }): Promise<Sshd
   const logPath = join(dir, 'sshd.log');
   const proc: RigProcess = spawnLogged({ name: 'sshd', cmd: '/usr/sbin/sshd', args: ['-D', '-e', '-f', configPath], logPath });
   await waitFor(`sshd on 127.0.0.1:${port}`, async () => {
-    if (proc.hasExited()) throw new Error(`sshd exited:\n${tail(proc.log())}`);
+    if (proc.hasExited()) throw new GiveUp(`sshd exited:\n${tail(proc.log())}`);
     return (await tcpOpen(port)) || undefined;
   }, 15_000, 50, () => tail(proc.log()));
 
