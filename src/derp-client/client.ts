@@ -1,0 +1,454 @@
+// One DERP region connection over WebSocket: protocol v2 (tailscale/tailscale derp/derp.go,
+// derp/derp_client.go, derp/derphttp/derphttp_client.go). Explicit states:
+//   idle → connecting (socket opening) → awaitingServerKey → awaitingServerInfo → connected
+//   any error → backoff → connecting …;  close() → closed (final).
+// Bad input from the server (wrong magic, oversized or truncated frames, boxes that do not open)
+// is counted, closes the socket and reconnects with backoff; nothing throws out of this class.
+import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
+import { publicKeyOf } from '../crypto/x25519.js';
+import type { RandomSource } from '../crypto/random.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import { encodeFrame, FrameReassembler, KEY_LEN, MAX_PACKET_SIZE, PROTOCOL_VERSION, type Frame } from './frames.js';
+
+/** The subset of the browser WebSocket API we use (the `ws` package matches it too). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  readonly bufferedAmount?: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
+
+export type DerpClientState =
+  | 'idle'
+  | 'connecting'
+  | 'awaitingServerKey'
+  | 'awaitingServerInfo'
+  | 'connected'
+  | 'backoff'
+  | 'closed';
+
+export interface DerpClientStats {
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Packets dropped: send queue overflow, oversized, or closed client. */
+  drops: number;
+  /** Malformed frames / protocol violations from the server. */
+  malformed: number;
+  keepAlivesIn: number;
+  pingsAnswered: number;
+  pongsIn: number;
+  connects: number;
+  reconnects: number;
+  rttMs?: number;
+  lastError?: string;
+  health?: string;
+}
+
+export interface DerpClientOptions {
+  url: string;
+  privateKey: Uint8Array;
+  webSocketFactory: WebSocketFactory;
+  clock: Clock;
+  random: RandomSource;
+  onPacket: (srcKey: Uint8Array, packet: Uint8Array) => void;
+  onPeerGone?: (peerKey: Uint8Array, reason: number) => void;
+  onStateChange?: (state: DerpClientState) => void;
+  preferred?: boolean;
+  /** Max packets waiting while not connected (or the socket is congested); oldest dropped. */
+  maxQueuedPackets?: number;
+  /** Above this many bytes buffered in the socket, packets wait in our bounded queue. */
+  maxBufferedBytes?: number;
+  /** Backoff bounds (ms). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Our own Ping interval for RTT and liveness (ms). */
+  pingIntervalMs?: number;
+  /** No frame from the server for this long → the connection is dead (derper keepalive is 60 s). */
+  readTimeoutMs?: number;
+  /** Handshake (open → ServerInfo) must finish within this (ms). */
+  handshakeTimeoutMs?: number;
+}
+
+const WS_OPEN = 1;
+
+export class DerpClient {
+  private st: DerpClientState = 'idle';
+  private ws?: WebSocketLike;
+  private reasm = new FrameReassembler();
+  private queue: Uint8Array[] = [];
+  private attempt = 0;
+  private timer?: TimerHandle;
+  private pingTimer?: TimerHandle;
+  private readTimer?: TimerHandle;
+  private flushTimer?: TimerHandle;
+  private pingSent = new Map<string, number>();
+  private sharedKey?: Uint8Array;
+  private preferred: boolean;
+  private restartUntil = 0;
+  readonly publicKey: Uint8Array;
+  readonly stats: DerpClientStats = {
+    bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0,
+    keepAlivesIn: 0, pingsAnswered: 0, pongsIn: 0, connects: 0, reconnects: 0,
+  };
+  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred'>> & DerpClientOptions;
+
+  constructor(o: DerpClientOptions) {
+    this.o = {
+      maxQueuedPackets: 512,
+      maxBufferedBytes: 4 << 20,
+      minBackoffMs: 500,
+      maxBackoffMs: 30_000,
+      pingIntervalMs: 20_000,
+      readTimeoutMs: 75_000,
+      handshakeTimeoutMs: 15_000,
+      ...o,
+    };
+    this.preferred = !!o.preferred;
+    this.publicKey = publicKeyOf(o.privateKey);
+  }
+
+  get state(): DerpClientState {
+    return this.st;
+  }
+
+  get url(): string {
+    return this.o.url;
+  }
+
+  start(): void {
+    if (this.st === 'idle') this.connect();
+  }
+
+  /** Tells the server whether this is our home region (NotePreferred). */
+  setPreferred(p: boolean): void {
+    if (this.preferred === p) return;
+    this.preferred = p;
+    if (this.st === 'connected') this.write(encodeFrame({ type: 'notePreferred', preferred: p }));
+  }
+
+  /** Queues or sends one packet to dstKey. Never throws. */
+  send(dstKey: Uint8Array, packet: Uint8Array): void {
+    if (this.st === 'closed' || dstKey.length !== KEY_LEN || packet.length > MAX_PACKET_SIZE) {
+      this.stats.drops++;
+      return;
+    }
+    const f = encodeFrame({ type: 'sendPacket', dstKey, packet });
+    if (this.st === 'connected' && this.queue.length === 0 && !this.congested()) {
+      this.write(f);
+      this.stats.packetsOut++;
+      return;
+    }
+    this.enqueue(f);
+    if (this.st === 'idle') this.connect();
+    if (this.st === 'connected') this.scheduleFlush();
+  }
+
+  close(): void {
+    if (this.st === 'closed') return;
+    this.teardown();
+    this.stats.drops += this.queue.length;
+    this.queue = [];
+    this.setState('closed');
+  }
+
+  get queuedPackets(): number {
+    return this.queue.length;
+  }
+
+  // --- internals ---
+
+  private setState(s: DerpClientState): void {
+    if (this.st === s) return;
+    this.st = s;
+    try {
+      this.o.onStateChange?.(s);
+    } catch {
+      /* observers must not break the connection */
+    }
+  }
+
+  private enqueue(f: Uint8Array): void {
+    this.queue.push(f);
+    while (this.queue.length > this.o.maxQueuedPackets) {
+      this.queue.shift();
+      this.stats.drops++;
+    }
+  }
+
+  private congested(): boolean {
+    return (this.ws?.bufferedAmount ?? 0) > this.o.maxBufferedBytes;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = this.o.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.congested() ? 5 : 0);
+  }
+
+  private flush(): void {
+    while (this.st === 'connected' && this.queue.length && !this.congested()) {
+      this.write(this.queue.shift()!);
+      this.stats.packetsOut++;
+    }
+    if (this.st === 'connected' && this.queue.length) this.scheduleFlush();
+  }
+
+  private write(b: Uint8Array): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WS_OPEN) return;
+    try {
+      ws.send(b);
+      this.stats.bytesOut += b.length;
+    } catch (e) {
+      this.fail(`send failed: ${errText(e)}`);
+    }
+  }
+
+  private connect(): void {
+    this.clearTimer();
+    this.reasm = new FrameReassembler();
+    this.sharedKey = undefined;
+    this.setState('connecting');
+    let ws: WebSocketLike;
+    try {
+      ws = this.o.webSocketFactory(this.o.url, ['derp']);
+      ws.binaryType = 'arraybuffer';
+    } catch (e) {
+      this.fail(`cannot open WebSocket: ${errText(e)}`);
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.setState('awaitingServerKey');
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      try {
+        this.onData(ev.data);
+      } catch (e) {
+        // Defensive: a bug in handling must not escape into the WebSocket's event loop.
+        this.stats.malformed++;
+        this.fail(`internal error: ${errText(e)}`);
+      }
+    };
+    ws.onerror = () => {
+      if (this.ws !== ws) return;
+      this.fail('WebSocket error');
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.fail(`connection closed by server${ev?.code ? ` (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` : ''}`);
+    };
+    this.timer = this.o.clock.setTimeout(() => {
+      if (this.st !== 'connected') this.fail('handshake timed out');
+    }, this.o.handshakeTimeoutMs);
+  }
+
+  private onData(data: unknown): void {
+    let chunk: Uint8Array;
+    if (data instanceof ArrayBuffer) chunk = new Uint8Array(data);
+    else if (data instanceof Uint8Array) chunk = data;
+    else {
+      this.stats.malformed++;
+      this.fail('text message on a DERP WebSocket');
+      return;
+    }
+    this.stats.bytesIn += chunk.length;
+    this.armReadTimer();
+    for (const r of this.reasm.push(chunk)) {
+      if (this.ws === undefined) return;
+      if (!r.ok) {
+        this.stats.malformed++;
+        this.fail(`bad frame from server: ${r.error}`);
+        return;
+      }
+      this.onFrame(r.frame);
+    }
+  }
+
+  private onFrame(f: Frame): void {
+    switch (this.st) {
+      case 'connecting':
+      case 'awaitingServerKey':
+        if (f.type !== 'serverKey') return this.protocolError(`expected server key, got ${f.type}`);
+        this.sharedKey = boxBeforeNm(this.o.privateKey, f.serverKey);
+        this.sendClientInfo();
+        this.setState('awaitingServerInfo');
+        return;
+      case 'awaitingServerInfo':
+        if (f.type !== 'serverInfo') return this.protocolError(`expected server info, got ${f.type}`);
+        if (!this.sharedKey || openNonceAndBox(this.sharedKey, f.sealed) === null) {
+          return this.protocolError('server info does not open with the server key');
+        }
+        this.onConnected();
+        return;
+      case 'connected':
+        return this.onConnectedFrame(f);
+      default:
+        return;
+    }
+  }
+
+  private sendClientInfo(): void {
+    // derp_client.go clientInfo JSON: {"version":2,"CanAckPings":true}
+    const json = new TextEncoder().encode(JSON.stringify({ version: PROTOCOL_VERSION, CanAckPings: true }));
+    const sealed = sealWithRandomNonce(this.sharedKey!, json, this.o.random);
+    this.write(encodeFrame({ type: 'clientInfo', clientKey: this.publicKey, sealed }));
+  }
+
+  private onConnected(): void {
+    this.clearTimer();
+    if (this.stats.connects > 0) this.stats.reconnects++;
+    this.stats.connects++;
+    this.attempt = 0;
+    this.restartUntil = 0;
+    this.setState('connected');
+    if (this.preferred) this.write(encodeFrame({ type: 'notePreferred', preferred: true }));
+    this.sendPing();
+    this.flush();
+  }
+
+  private onConnectedFrame(f: Frame): void {
+    switch (f.type) {
+      case 'recvPacket':
+        this.stats.packetsIn++;
+        try {
+          this.o.onPacket(f.srcKey, f.packet);
+        } catch {
+          /* a consumer's bug must not kill the region connection */
+        }
+        return;
+      case 'keepAlive':
+        this.stats.keepAlivesIn++;
+        return;
+      case 'ping':
+        this.stats.pingsAnswered++;
+        this.write(encodeFrame({ type: 'pong', data: f.data }));
+        return;
+      case 'pong': {
+        const k = hex8(f.data);
+        const sent = this.pingSent.get(k);
+        if (sent !== undefined) {
+          this.pingSent.delete(k);
+          this.stats.pongsIn++;
+          this.stats.rttMs = this.o.clock.now() - sent;
+        }
+        return;
+      }
+      case 'peerGone':
+        try {
+          this.o.onPeerGone?.(f.peerKey, f.reason);
+        } catch {
+          /* ignore consumer errors */
+        }
+        return;
+      case 'health':
+        this.stats.health = f.problem || undefined;
+        return;
+      case 'restarting':
+        // derp.go frameRestarting: reconnect after reconnectIn, keep trying for tryFor.
+        this.restartUntil = this.o.clock.now() + f.reconnectInMs + f.tryForMs;
+        this.stats.lastError = `server restarting; reconnect in ${f.reconnectInMs} ms`;
+        this.teardown();
+        this.setState('backoff');
+        this.timer = this.o.clock.setTimeout(() => this.connect(), f.reconnectInMs);
+        return;
+      case 'serverKey':
+      case 'serverInfo':
+      case 'clientInfo':
+      case 'sendPacket':
+        return this.protocolError(`unexpected ${f.type} frame`);
+      default:
+        return; // unknown frame types are skipped (forward compatibility)
+    }
+  }
+
+  private sendPing(): void {
+    if (this.st !== 'connected') return;
+    const data = this.o.random(8);
+    if (this.pingSent.size > 16) this.pingSent.clear();
+    this.pingSent.set(hex8(data), this.o.clock.now());
+    this.write(encodeFrame({ type: 'ping', data }));
+    this.o.clock.clearTimeout(this.pingTimer);
+    this.pingTimer = this.o.clock.setTimeout(() => this.sendPing(), this.o.pingIntervalMs);
+  }
+
+  private armReadTimer(): void {
+    this.o.clock.clearTimeout(this.readTimer);
+    this.readTimer = this.o.clock.setTimeout(() => {
+      this.fail(`no data from server for ${Math.round(this.o.readTimeoutMs / 1000)} s`);
+    }, this.o.readTimeoutMs);
+  }
+
+  private protocolError(msg: string): void {
+    this.stats.malformed++;
+    this.fail(msg);
+  }
+
+  /** Closes the current socket and schedules a reconnect with exponential backoff and jitter. */
+  private fail(msg: string): void {
+    if (this.st === 'closed' || this.st === 'backoff' || this.st === 'idle') return;
+    this.stats.lastError = msg;
+    this.teardown();
+    this.setState('backoff');
+    const delay = this.nextBackoff();
+    this.timer = this.o.clock.setTimeout(() => this.connect(), delay);
+  }
+
+  /** Next delay: min·2^attempt capped at max, scaled by a random factor in [0.5, 1). */
+  nextBackoff(): number {
+    const inRestartWindow = this.restartUntil > this.o.clock.now();
+    const base = inRestartWindow
+      ? this.o.minBackoffMs
+      : Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    const r = this.o.random(4);
+    const u = ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
+    return Math.round(base * (0.5 + 0.5 * (u / 2 ** 32)));
+  }
+
+  private clearTimer(): void {
+    this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private teardown(): void {
+    this.clearTimer();
+    this.o.clock.clearTimeout(this.pingTimer);
+    this.o.clock.clearTimeout(this.readTimer);
+    this.o.clock.clearTimeout(this.flushTimer);
+    this.pingTimer = this.readTimer = this.flushTimer = undefined;
+    this.pingSent.clear();
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+      try {
+        ws.close();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
+
+function hex8(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
