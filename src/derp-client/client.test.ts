@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { DerpClient, type WebSocketLike } from './client.js';
+import { encodeFrame, MAGIC } from './frames.js';
+import { VirtualClock } from '../platform/clock.js';
+import { seededRandom } from '../crypto/random.js';
+import { generateKeyPair } from '../crypto/x25519.js';
+import { boxBeforeNm, sealWithRandomNonce } from '../crypto/box.js';
+
+class FakeWs implements WebSocketLike {
+  binaryType = 'blob'; readyState = 0; bufferedAmount = 0; sent: Uint8Array[] = []; closed = false;
+  onopen: WebSocketLike['onopen'] = null; onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null; onerror: WebSocketLike['onerror'] = null;
+  send(d: Uint8Array) { this.sent.push(d); }
+  close() { this.closed = true; this.readyState = 3; }
+  open() { this.readyState = 1; this.onopen?.({}); }
+  deliver(b: Uint8Array) { this.onmessage?.({ data: b.slice().buffer }); }
+}
+
+function setup() {
+  const clock = new VirtualClock();
+  const random = seededRandom(7);
+  const server = generateKeyPair(random);
+  const me = generateKeyPair(random);
+  const sockets: FakeWs[] = [];
+  const got: Uint8Array[] = [];
+  const c = new DerpClient({ url: 'ws://x/derp', privateKey: me.privateKey, clock, random,
+    webSocketFactory: () => { const w = new FakeWs(); sockets.push(w); return w; }, onPacket: (_s, p) => got.push(p) });
+  const handshake = (w: FakeWs) => {
+    w.open();
+    w.deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
+    const k = boxBeforeNm(server.privateKey, me.publicKey);
+    w.deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
+  };
+  return { clock, c, sockets, got, handshake, server };
+}
+
+describe('DerpClient with a hostile fake server', () => {
+  const badInputs: [string, Uint8Array][] = [
+    ['wrong magic', (() => { const p = new Uint8Array(40); p.set(MAGIC); p[0] = 0; return encodeFrame({ type: 'unknown', frameType: 1, payload: p }); })()],
+    ['oversized', new Uint8Array([5, 0x7f, 0xff, 0xff, 0xff])],
+    ['truncated server key', encodeFrame({ type: 'unknown', frameType: 1, payload: new Uint8Array(10) })],
+    ['unknown before key', encodeFrame({ type: 'unknown', frameType: 0x42, payload: new Uint8Array(3) })],
+  ];
+  for (const [name, bytes] of badInputs) {
+    it(`${name}: clean close, counted, reconnect after backoff`, () => {
+      const { clock, c, sockets } = setup();
+      c.start();
+      sockets[0].open();
+      expect(() => sockets[0].deliver(bytes)).not.toThrow();
+      expect(sockets[0].closed).toBe(true);
+      expect(c.state).toBe('backoff');
+      expect(c.stats.malformed).toBe(1);
+      expect(c.stats.lastError).toBeTruthy();
+      clock.advance(249);
+      expect(sockets.length).toBe(1); // no reconnect storm: at least min backoff × 0.5
+      clock.advance(251);
+      expect(sockets.length).toBe(2);
+    });
+  }
+
+  it('connects, receives packets split across messages, answers pings', () => {
+    const { c, sockets, got, handshake } = setup();
+    c.start();
+    handshake(sockets[0]);
+    expect(c.state).toBe('connected');
+    const f = encodeFrame({ type: 'recvPacket', srcKey: new Uint8Array(32), packet: new Uint8Array([1, 2, 3]) });
+    sockets[0].deliver(f.slice(0, 3)); sockets[0].deliver(f.slice(3));
+    expect(got).toEqual([new Uint8Array([1, 2, 3])]);
+    sockets[0].deliver(encodeFrame({ type: 'ping', data: new Uint8Array(8).fill(9) }));
+    expect(sockets[0].sent.at(-1)).toEqual(encodeFrame({ type: 'pong', data: new Uint8Array(8).fill(9) }));
+  });
+
+  it('backoff grows exponentially with jitter and is capped', () => {
+    const { c } = setup();
+    const d = Array.from({ length: 12 }, () => c.nextBackoff());
+    for (let i = 0; i < 6; i++) { expect(d[i]).toBeGreaterThanOrEqual(250 * 2 ** i); expect(d[i]).toBeLessThanOrEqual(500 * 2 ** i); }
+    for (const x of d) expect(x).toBeLessThanOrEqual(30_000);
+  });
+
+  it('Restarting frame reconnects after the given delay', () => {
+    const { clock, c, sockets, handshake } = setup();
+    c.start(); handshake(sockets[0]);
+    sockets[0].deliver(encodeFrame({ type: 'restarting', reconnectInMs: 5000, tryForMs: 10000 }));
+    expect(c.state).toBe('backoff');
+    clock.advance(4999); expect(sockets.length).toBe(1);
+    clock.advance(1); expect(sockets.length).toBe(2);
+  });
+
+  it('send queue is bounded: oldest dropped and counted', () => {
+    const { c, sockets, handshake } = setup();
+    c.start();
+    for (let i = 0; i < 600; i++) c.send(new Uint8Array(32), new Uint8Array([i & 0xff]));
+    expect(c.queuedPackets).toBe(512);
+    expect(c.stats.drops).toBe(88);
+    handshake(sockets[0]);
+    expect(c.stats.packetsOut).toBe(512);
+  });
+});
