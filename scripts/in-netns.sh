@@ -6,4 +6,6 @@ set -euo pipefail
 if [ $# -eq 0 ]; then echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-exec $SUDO unshare --net -- bash -c 'ip link set lo up && exec "$@"' in-netns "$@"
+# ping_group_range is per netns and closed by default: tailscaled's netcheck measures DERP
+# latency with unprivileged ICMP when UDP is blocked, which the rig needs to pin home regions.
+exec $SUDO unshare --net -- bash -c 'ip link set lo up && sysctl -q -w net.ipv4.ping_group_range="0 2147483647" && exec "$@"' in-netns "$@"

@@ -47,7 +47,7 @@ export interface RigPeerSpec {
   authKey?: string;
 }
 
-export interface RigDerpRegion { regionId: number; regionCode: string; host: string; port: number; url: string }
+export interface RigDerpRegion { regionId: number; regionCode: string; host: string; port: number; url: string; stunPort: number }
 
 export interface RigPeer {
   name: string;
@@ -101,6 +101,8 @@ export interface Rig {
   setPolicy(policy: object): Promise<void>;
   httpPort: number;
   sshd?: Sshd;
+  /** Resolves when every peer lists every other peer online with its home DERP region. */
+  waitConverged(timeoutMs?: number): Promise<void>;
   /** PIDs of every process of this rig that is running now. */
   pids(): number[];
   stop(): Promise<void>;
@@ -176,13 +178,15 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     for (let i = 0; i < derpCount; i++) {
       const port = o.derpPorts?.[i] ?? (await freePort());
       const regionId = 900 + i;
-      derpRegions.push({ regionId, regionCode: `rig${regionId}`, host: '127.0.0.1', port, url: `http://127.0.0.1:${port}` });
+      // STUN is on (UDP, own port): netcheck needs a latency sample of a region (STUN, or ICMP when
+      // UDP is blocked, which it only tries for nodes with a STUN port) before it honours a forced home.
+      derpRegions.push({ regionId, regionCode: `rig${regionId}`, host: '127.0.0.1', port, url: `http://127.0.0.1:${port}`, stunPort: await freePort() });
     }
     const startDerper = async (i: number) => {
       const r = derpRegions[i]!;
       const p = spawnLogged({
         name: `derper:${r.regionId}`, cmd: bin.derper,
-        args: ['-a', `127.0.0.1:${r.port}`, '-c', join(dir, `derper-${r.regionId}.json`), '-stun=false', '-hostname', '127.0.0.1'],
+        args: ['-a', `127.0.0.1:${r.port}`, '-c', join(dir, `derper-${r.regionId}.json`), `-stun-port=${r.stunPort}`, '-hostname', '127.0.0.1'],
         logPath: join(dir, `derper-${r.regionId}.log`),
       });
       procs.set(`derper:${r.regionId}`, p);
@@ -204,7 +208,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       `        hostname: 127.0.0.1`,
       `        ipv4: 127.0.0.1`,
       `        ipv6: "none"`,
-      `        stunport: -1`,
+      `        stunport: ${r.stunPort}`,
       `        stunonly: false`,
       `        derpport: ${r.port}`,
     ].join('\n')).join('\n') + '\n';
@@ -373,6 +377,20 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         process.kill(p.pid, 'SIGHUP');
         await waitFor('headscale to reload the policy', () => (/reload/i.test(p.log().slice(before)) ? true : undefined), 10_000, 50);
       },
+      async waitConverged(timeoutMs = 60_000) {
+        await waitFor('every peer to see every other peer online with its home DERP', async () => {
+          for (const me of peers) {
+            const st = await me.status();
+            const seen = Object.values(st.Peer ?? {});
+            for (const other of peers) {
+              if (other === me) continue;
+              const p = seen.find((x) => x.PublicKey === other.nodeKey);
+              if (!p || !p.Online || regionOf(p.Relay) !== other.homeRegion) return undefined;
+            }
+          }
+          return true;
+        }, timeoutMs, 200);
+      },
       httpPort: web.port,
       sshd,
       pids: () => [...procs.values()].filter((p) => !p.hasExited()).map((p) => p.pid).concat(sshd ? [sshd.pid] : []),
@@ -382,6 +400,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       },
     };
     for (const spec of o.peers ?? [{ name: 'peer1' }]) await addPeer(spec);
+    await rig.waitConverged();
     return rig;
   } catch (e) {
     await stopAllOfRig();
