@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's one test command (`npm test`, also run by .ci/run): installs what is needed, type-checks,
+# runs the unit tests, then every e2e test inside a loopback-only network namespace. Fails on any failure;
+# nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n\033[1m[test] %s\033[0m\n' "$*"; }
+t0=$SECONDS
+step "install (scripts/install.sh)"
+bash scripts/install.sh
+step "type-check (tsc --noEmit)"
+npx tsc --noEmit -p .
+step "unit tests (vitest --project unit)"
+npx vitest run --project unit
+step "e2e tests against the real programs, in a loopback-only network namespace"
+bash scripts/in-netns.sh npx vitest run --project e2e
+step "all tests passed in $((SECONDS - t0)) s"
