@@ -1,0 +1,251 @@
+// The network map and how each MapResponse changes it, following the delta semantics of
+// tailscale control/controlclient/map.go (mapSession.updateStateFromResponse /
+// updatePeersStateFromResponse) and tailcfg.MapResponse's field comments.
+import { keyFromText } from '../crypto/keys.js';
+import type {
+  DERPMap, DERPRegion, DNSConfig, FilterRule, MapResponse, Node, NodeID, PeerChange, SSHPolicy, UserProfile,
+} from './tailcfg.js';
+
+export interface NetworkMap {
+  /** Our own node as control sees it (addresses, name, key expiry); null before the first map. */
+  self: Node | null;
+  /** Peers by node ID. */
+  peers: ReadonlyMap<NodeID, Node>;
+  derpMap: DERPMap | null;
+  dns: DNSConfig | null;
+  /** Named packet-filter chunks; the effective filter is their concatenation by sorted name. */
+  packetFilters: ReadonlyMap<string, FilterRule[]>;
+  packetFilter: FilterRule[];
+  userProfiles: ReadonlyMap<number, UserProfile>;
+  domain: string;
+  sshPolicy: SSHPolicy | null;
+  health: string[];
+  /** How many MapResponses have been applied (keepalives included). */
+  seq: number;
+}
+
+export interface NetMapStats {
+  applied: number;
+  keepAlives: number;
+  ignoredPatches: number;
+}
+
+export function emptyNetworkMap(): NetworkMap {
+  return {
+    self: null, peers: new Map(), derpMap: null, dns: null, packetFilters: new Map(), packetFilter: [],
+    userProfiles: new Map(), domain: '', sshPolicy: null, health: [], seq: 0,
+  };
+}
+
+const LEGACY_DERP_PREFIX = '127.3.3.40:';
+
+/** Fills HomeDERP from the legacy "DERP":"127.3.3.40:N" form when a server sends only that. */
+export function normalizeNode(n: Node): Node {
+  if (!n.HomeDERP && typeof n.DERP === 'string' && n.DERP.startsWith(LEGACY_DERP_PREFIX)) {
+    const r = Number(n.DERP.slice(LEGACY_DERP_PREFIX.length));
+    if (Number.isInteger(r) && r > 0) return { ...n, HomeDERP: r };
+  }
+  return n;
+}
+
+/** Capability version 112: nil AllowedIPs means the same as Addresses. */
+export function effectiveAllowedIPs(n: Node): string[] {
+  return n.AllowedIPs ?? n.Addresses ?? [];
+}
+
+function isNode(v: unknown): v is Node {
+  return !!v && typeof v === 'object' && typeof (v as Node).ID === 'number' && typeof (v as Node).Key === 'string';
+}
+
+function applyPatch(n: Node, p: PeerChange): Node {
+  const out: Node = { ...n };
+  if (p.DERPRegion !== undefined && p.DERPRegion !== 0) out.HomeDERP = p.DERPRegion;
+  if (p.Cap !== undefined && p.Cap !== 0) out.Cap = p.Cap;
+  if (p.CapMap !== undefined && p.CapMap !== null) out.CapMap = p.CapMap;
+  if (p.Endpoints !== undefined && p.Endpoints !== null) out.Endpoints = p.Endpoints;
+  if (p.Key) out.Key = p.Key;
+  if (p.KeySignature) out.KeySignature = p.KeySignature;
+  if (p.DiscoKey) out.DiscoKey = p.DiscoKey;
+  if (p.Online !== undefined && p.Online !== null) out.Online = p.Online;
+  if (p.LastSeen) out.LastSeen = p.LastSeen;
+  if (p.KeyExpiry) out.KeyExpiry = p.KeyExpiry;
+  return out;
+}
+
+function mergeDerpMap(prev: DERPMap | null, dm: DERPMap): DERPMap {
+  // A DERPMap with nil Regions keeps the previous regions (map.go); nil entries delete a region.
+  const regions: Record<string, DERPRegion | null> = {};
+  const base = dm.Regions ?? prev?.Regions ?? {};
+  for (const [id, r] of Object.entries(base)) if (r) regions[id] = r;
+  return {
+    ...dm,
+    HomeParams: dm.HomeParams ?? prev?.HomeParams ?? null,
+    Regions: regions,
+  };
+}
+
+/**
+ * Returns a NEW NetworkMap with `resp` applied (the old one is untouched, so a consumer holding it
+ * never sees it change). `now` stamps PeerSeenChange=true. Unknown or ill-typed fields are skipped.
+ */
+export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: string, stats?: NetMapStats): NetworkMap {
+  const nm: NetworkMap = { ...prev, seq: prev.seq + 1 };
+  if (stats) stats.applied++;
+  if (resp.KeepAlive && Object.keys(resp).length === 1) {
+    if (stats) stats.keepAlives++;
+    return nm;
+  }
+  if (isNode(resp.Node)) nm.self = normalizeNode(resp.Node);
+  if (resp.DERPMap && typeof resp.DERPMap === 'object') nm.derpMap = mergeDerpMap(prev.derpMap, resp.DERPMap);
+  if (resp.DNSConfig && typeof resp.DNSConfig === 'object') nm.dns = resp.DNSConfig;
+  if (typeof resp.Domain === 'string' && resp.Domain) nm.domain = resp.Domain;
+  if (resp.SSHPolicy && typeof resp.SSHPolicy === 'object') nm.sshPolicy = resp.SSHPolicy;
+  if (Array.isArray(resp.Health)) nm.health = resp.Health.filter((h) => typeof h === 'string');
+
+  if (Array.isArray(resp.UserProfiles)) {
+    const up = new Map(prev.userProfiles);
+    for (const u of resp.UserProfiles) if (u && typeof u.ID === 'number') up.set(u.ID, u);
+    nm.userProfiles = up;
+  }
+
+  // Packet filters: a non-nil PacketFilter replaces everything (as chunk "base"); otherwise
+  // PacketFilters is a delta of named chunks where "*": null clears all first.
+  if (Array.isArray(resp.PacketFilter)) {
+    nm.packetFilters = new Map([['base', resp.PacketFilter]]);
+  } else if (resp.PacketFilters && typeof resp.PacketFilters === 'object') {
+    const pf = new Map(prev.packetFilters);
+    if ('*' in resp.PacketFilters) pf.clear();
+    for (const [name, rules] of Object.entries(resp.PacketFilters)) {
+      if (name === '*') continue;
+      if (Array.isArray(rules)) pf.set(name, rules);
+      else pf.delete(name);
+    }
+    nm.packetFilters = pf;
+  }
+  if (nm.packetFilters !== prev.packetFilters) {
+    nm.packetFilter = [...nm.packetFilters.keys()].sort().flatMap((k) => nm.packetFilters.get(k) ?? []);
+  }
+
+  // Peers: a non-nil Peers is a full replacement; otherwise apply the deltas in map.go's order.
+  const touchesPeers = Array.isArray(resp.Peers) || resp.PeersChanged || resp.PeersRemoved || resp.PeersChangedPatch
+    || resp.OnlineChange || resp.PeerSeenChange;
+  if (touchesPeers) {
+    let peers: Map<NodeID, Node>;
+    if (Array.isArray(resp.Peers)) {
+      peers = new Map();
+      for (const p of resp.Peers) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
+    } else {
+      peers = new Map(prev.peers);
+      if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) peers.delete(id);
+      if (Array.isArray(resp.PeersChanged)) for (const p of resp.PeersChanged) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
+      if (resp.PeerSeenChange && typeof resp.PeerSeenChange === 'object') {
+        for (const [id, seen] of Object.entries(resp.PeerSeenChange)) {
+          const n = peers.get(Number(id));
+          if (n) peers.set(n.ID, { ...n, LastSeen: seen ? now : null });
+        }
+      }
+      if (resp.OnlineChange && typeof resp.OnlineChange === 'object') {
+        for (const [id, online] of Object.entries(resp.OnlineChange)) {
+          const n = peers.get(Number(id));
+          if (n && typeof online === 'boolean') peers.set(n.ID, { ...n, Online: online });
+        }
+      }
+      if (Array.isArray(resp.PeersChangedPatch)) {
+        for (const p of resp.PeersChangedPatch) {
+          const n = p && typeof p.NodeID === 'number' ? peers.get(p.NodeID) : undefined;
+          if (!n || !p) {
+            if (stats) stats.ignoredPatches++;
+            continue;
+          }
+          peers.set(n.ID, applyPatch(n, p));
+        }
+      }
+    }
+    nm.peers = peers;
+  }
+  return nm;
+}
+
+/** Peers sorted by ID (stable order for UIs and tests). */
+export function peerList(nm: NetworkMap): Node[] {
+  return [...nm.peers.values()].sort((a, b) => a.ID - b.ID);
+}
+
+// ---- the plain-data shape node/ consumes (structurally node.ts NodeNetMap; no import upward) ----
+
+export interface PlainNetMapPeer {
+  id: string;
+  name: string;
+  nodeKey: Uint8Array;
+  discoKey?: Uint8Array;
+  addresses: string[];
+  allowedIPs?: string[] | null;
+  homeDerp?: number;
+  online?: boolean;
+  os?: string;
+}
+
+export interface PlainDerpRegion {
+  regionId: number;
+  regionCode?: string;
+  regionName?: string;
+  nodes: { name: string; regionId: number; hostName: string; ipv4?: string; ipv6?: string; derpPort?: number; insecureForTests?: boolean; stunPort?: number }[];
+}
+
+export interface PlainNetMap {
+  self: { name: string; addresses: string[]; user?: string };
+  peers: PlainNetMapPeer[];
+  derpMap?: { regions: PlainDerpRegion[] };
+  packetFilter?: FilterRule[] | null;
+  domain?: string;
+}
+
+function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined): Uint8Array | undefined {
+  if (!text) return undefined;
+  try {
+    return keyFromText(kind, text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
+  const selfUser = nm.self?.User !== undefined ? nm.userProfiles.get(nm.self.User)?.LoginName : undefined;
+  const peers: PlainNetMapPeer[] = [];
+  for (const p of peerList(nm)) {
+    const nodeKey = keyOrUndefined('nodekey', p.Key);
+    if (!nodeKey) continue;
+    peers.push({
+      id: String(p.ID),
+      name: p.Name,
+      nodeKey,
+      discoKey: keyOrUndefined('discokey', p.DiscoKey),
+      addresses: p.Addresses ?? [],
+      allowedIPs: effectiveAllowedIPs(p),
+      homeDerp: p.HomeDERP || undefined,
+      online: p.Online ?? undefined,
+      os: p.Hostinfo?.OS,
+    });
+  }
+  const regions: PlainDerpRegion[] = [];
+  for (const r of Object.values(nm.derpMap?.Regions ?? {})) {
+    if (!r) continue;
+    regions.push({
+      regionId: r.RegionID,
+      regionCode: r.RegionCode,
+      regionName: r.RegionName,
+      nodes: (r.Nodes ?? []).map((n) => ({
+        name: n.Name, regionId: n.RegionID, hostName: n.HostName, ipv4: n.IPv4, ipv6: n.IPv6,
+        derpPort: n.DERPPort, insecureForTests: n.InsecureForTests, stunPort: n.STUNPort,
+      })),
+    });
+  }
+  regions.sort((a, b) => a.regionId - b.regionId);
+  return {
+    self: { name: nm.self?.Name ?? '', addresses: nm.self?.Addresses ?? [], user: selfUser },
+    peers,
+    derpMap: nm.derpMap ? { regions } : undefined,
+    packetFilter: nm.packetFilter,
+    domain: nm.domain,
+  };
+}
