@@ -1,0 +1,123 @@
+// The browser control transport: WebSocket to /ts2021 with the Noise initiation in the
+// X-Tailscale-Handshake query parameter and subprotocol "tailscale-control-protocol"
+// (tailscale control/controlhttp/client_js.go; server: controlhttpserver.AcceptHTTP). After the
+// upgrade the socket is a byte stream: message boundaries mean nothing.
+import { toBase64 } from '../crypto/bytes.js';
+import type { RandomSource } from '../crypto/random.js';
+import type { Clock } from '../platform/clock.js';
+import { clientHandshake, initiateHandshake, type ByteDuplex, type ControlNoiseConn } from '../noise/controlbase.js';
+
+export const CONTROL_SUBPROTOCOL = 'tailscale-control-protocol';
+export const HANDSHAKE_PARAM = 'X-Tailscale-Handshake';
+
+/** The parts of the browser WebSocket API we use (Node: see transport.node.ts). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array | ArrayBuffer): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
+}
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
+
+export class ControlTransportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlTransportError';
+  }
+}
+
+/** ws(s)://host/ts2021?X-Tailscale-Handshake=<base64 std, URL-encoded>. */
+export function controlWebSocketUrl(controlUrl: string, initiation: Uint8Array): string {
+  const u = new URL(controlUrl);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ControlTransportError(`control URL must be http(s): ${controlUrl}`);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = u.pathname.replace(/\/+$/, '') + '/ts2021';
+  u.search = `?${HANDSHAKE_PARAM}=${encodeURIComponent(toBase64(initiation))}`;
+  return u.toString();
+}
+
+function toBytes(data: unknown): Uint8Array | null {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+/** Opens a WebSocket and exposes it as a byte duplex; rejects if it fails to open. */
+export function openWebSocketDuplex(
+  factory: WebSocketFactory, url: string, protocols: string[], clock?: Clock, openTimeoutMs = 15_000,
+): Promise<ByteDuplex & { close(): void }> {
+  return new Promise((resolve, reject) => {
+    let ws: WebSocketLike;
+    try {
+      ws = factory(url, protocols);
+    } catch (e) {
+      reject(new ControlTransportError(`cannot open control WebSocket: ${String(e)}`));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    let opened = false;
+    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+    let ended = false;
+    const timer = clock?.setTimeout(() => {
+      if (!opened) { ws.close(); reject(new ControlTransportError(`control WebSocket did not open within ${openTimeoutMs} ms`)); }
+    }, openTimeoutMs);
+    const readable = new ReadableStream<Uint8Array>({
+      start(c) { ctrl = c; },
+      cancel() { ended = true; ws.close(); },
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write(chunk) {
+        if (ended) throw new ControlTransportError('control WebSocket is closed');
+        ws.send(chunk);
+      },
+      close() { ended = true; ws.close(1000); },
+      abort() { ended = true; ws.close(); },
+    });
+    ws.onopen = () => {
+      opened = true;
+      if (timer) clock?.clearTimeout(timer);
+      resolve({ readable, writable, close: () => { ended = true; ws.close(); } });
+    };
+    ws.onmessage = (ev) => {
+      const b = toBytes(ev.data);
+      if (b && !ended) ctrl.enqueue(b.slice());
+    };
+    ws.onerror = () => {
+      if (!opened) reject(new ControlTransportError(`control WebSocket to ${url.split('?')[0]} failed to open`));
+    };
+    ws.onclose = (ev) => {
+      if (timer) clock?.clearTimeout(timer);
+      if (!opened) { reject(new ControlTransportError(`control WebSocket closed before opening (code ${ev?.code ?? '?'})`)); return; }
+      if (!ended) { ended = true; try { ctrl.close(); } catch { /* already errored */ } }
+    };
+  });
+}
+
+export interface DialControlOptions {
+  controlUrl: string;
+  controlPublicKey: Uint8Array;
+  machinePrivateKey: Uint8Array;
+  protocolVersion: number;
+  webSocketFactory: WebSocketFactory;
+  random: RandomSource;
+  clock?: Clock;
+}
+
+/** WebSocket + Noise: returns the decrypted byte stream ready for HTTP/2. */
+export async function dialControl(o: DialControlOptions): Promise<ControlNoiseConn & { close(): void }> {
+  const init = initiateHandshake({
+    protocolVersion: o.protocolVersion, machinePrivateKey: o.machinePrivateKey, controlPublicKey: o.controlPublicKey, random: o.random,
+  });
+  const ws = await openWebSocketDuplex(o.webSocketFactory, controlWebSocketUrl(o.controlUrl, init.message), [CONTROL_SUBPROTOCOL], o.clock);
+  try {
+    const conn = await clientHandshake(ws, { ...o, init, sendInitiation: false });
+    return Object.assign(conn, { close: () => ws.close() });
+  } catch (e) {
+    ws.close();
+    throw e;
+  }
+}
