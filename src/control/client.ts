@@ -1,0 +1,444 @@
+// The Tailscale control client: register (pre-auth key or interactive AuthURL + Followup
+// long-poll), the streaming map poll and logout, over ts2021 (WebSocket + Noise + HTTP/2).
+// Follows tailscale control/controlclient/direct.go (doLogin, sendMapRequest) and what
+// headscale hscontrol/noise.go + poll.go accept. States are explicit (ControlClientState).
+import { toHex, fromHex } from '../crypto/bytes.js';
+import { keyFromText, keyToText } from '../crypto/keys.js';
+import type { RandomSource } from '../crypto/random.js';
+import { generatePrivateKey, publicKeyOf } from '../crypto/x25519.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import { Http2Client, type Http2Response } from './h2/client.js';
+import { fetchControlKey, type FetchLike } from './key.js';
+import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE } from './mapstream.js';
+import { applyMapResponse, emptyNetworkMap, type NetMapStats, type NetworkMap } from './netmap.js';
+import type { ControlState, ControlStore } from './storage.js';
+import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
+import { dialControl, type WebSocketFactory } from './transport.js';
+
+export type ControlClientState =
+  | 'idle' // nothing started
+  | 'registering' // a /machine/register is in flight
+  | 'needs-login' // control wants a person to open AuthURL (we long-poll meanwhile)
+  | 'logged-in' // registered; no map stream yet
+  | 'connecting' // dialling for the map stream
+  | 'streaming' // map stream open and delivering
+  | 'reconnecting' // waiting out the backoff after a failed stream; last map kept
+  | 'key-expired' // node key expired: login() again
+  | 'logged-out'
+  | 'stopped';
+
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface ControlClientOptions {
+  controlUrl: string;
+  store: ControlStore;
+  webSocketFactory: WebSocketFactory;
+  clock: Clock;
+  random: RandomSource;
+  /** Our disco public key (the node owns it; control must see it non-zero or peers drop us). */
+  discoPublicKey: Uint8Array;
+  /** The control key given in configuration ("mkey:…"), skipping GET /key (CORS). */
+  controlKey?: string;
+  fetch?: FetchLike;
+  log?: (line: string) => void;
+  /** Wall-clock RFC 3339 time, for PeerSeenChange stamps only. */
+  wallTime?: () => string;
+  os?: string;
+  ipnVersion?: string;
+  maxMapMessage?: number;
+  /** No map message for this long = dead stream (Headscale sends keepalives every ~60 s). */
+  watchdogMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface LoginOptions {
+  authKey?: string;
+  ephemeral?: boolean;
+  hostname: string;
+  onAuthUrl?: (url: string) => void;
+}
+
+export interface ControlClientStats extends NetMapStats {
+  mapStreams: number;
+  reconnects: number;
+  streamErrors: number;
+  malformedMaps: number;
+  lastError: string;
+}
+
+const ZERO_NODE_KEY = keyToText('nodekey', new Uint8Array(32));
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+/** A time in the past: RegisterRequest.Expiry before now asks control to expire the node key (logout). */
+const PAST_TIME = '1970-01-01T00:02:03Z';
+
+interface Session {
+  h2: Http2Client;
+  close(): void;
+}
+
+export class ControlClient {
+  state: ControlClientState = 'idle';
+  netMap: NetworkMap = emptyNetworkMap();
+  readonly stats: ControlClientStats = {
+    applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, lastError: '',
+  };
+  private st: ControlState | null = null;
+  private controlKey: Uint8Array | null = null;
+  private session: Session | null = null;
+  private netMapCbs: ((nm: NetworkMap) => void)[] = [];
+  private stateCbs: ((s: ControlClientState, detail?: string) => void)[] = [];
+  private hostinfo: Hostinfo = {};
+  private preferredDerp = 0;
+  private running = false;
+  private attempt = 0;
+  private backoffTimer: TimerHandle | undefined;
+  private backoffWake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private log: (line: string) => void;
+
+  constructor(private readonly o: ControlClientOptions) {
+    this.log = o.log ?? (() => {});
+  }
+
+  onNetMap(cb: (nm: NetworkMap) => void): void {
+    this.netMapCbs.push(cb);
+  }
+  onState(cb: (s: ControlClientState, detail?: string) => void): void {
+    this.stateCbs.push(cb);
+  }
+
+  private setState(s: ControlClientState, detail?: string): void {
+    if (this.state === s && !detail) return;
+    this.state = s;
+    for (const cb of this.stateCbs) {
+      try { cb(s, detail); } catch { /* a listener's bug must not stop the client */ }
+    }
+  }
+
+  /** Loads or creates keys. The machine key is created once and never replaced. */
+  private async ensureState(): Promise<ControlState> {
+    if (this.st) return this.st;
+    let st = await this.o.store.load();
+    if (!st || !st.machinePrivateKey) {
+      st = { ...(st ?? {}), machinePrivateKey: toHex(generatePrivateKey(this.o.random)) };
+    }
+    if (!st.nodePrivateKey) st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+    st.controlUrl = this.o.controlUrl;
+    await this.o.store.save(st);
+    this.st = st;
+    return st;
+  }
+
+  get machinePublicKey(): Uint8Array | null {
+    return this.st ? publicKeyOf(fromHex(this.st.machinePrivateKey)) : null;
+  }
+  get nodePrivateKey(): Uint8Array {
+    if (!this.st?.nodePrivateKey) throw new ControlError('no node key yet: call login() first');
+    return fromHex(this.st.nodePrivateKey);
+  }
+  get nodePublicKey(): Uint8Array {
+    return publicKeyOf(this.nodePrivateKey);
+  }
+  get loggedIn(): boolean {
+    return !!this.st?.loggedIn;
+  }
+
+  /** Reported as Hostinfo.NetInfo.PreferredDERP; re-sent on the next map request. */
+  setPreferredDerp(regionId: number): void {
+    if (regionId === this.preferredDerp) return;
+    this.preferredDerp = regionId;
+    // A new map request carries it: restart the stream (as tailscaled does on Hostinfo changes).
+    if (this.running && this.session) this.dropSession('preferred DERP changed');
+  }
+
+  private async getControlKey(): Promise<Uint8Array> {
+    if (this.controlKey) return this.controlKey;
+    this.controlKey = this.o.controlKey
+      ? keyFromText('mkey', this.o.controlKey)
+      : await fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch);
+    return this.controlKey;
+  }
+
+  private async getSession(): Promise<Session> {
+    if (this.session) return this.session;
+    const st = await this.ensureState();
+    const conn = await dialControl({
+      controlUrl: this.o.controlUrl,
+      controlPublicKey: await this.getControlKey(),
+      machinePrivateKey: fromHex(st.machinePrivateKey),
+      protocolVersion: CAPABILITY_VERSION,
+      webSocketFactory: this.o.webSocketFactory,
+      random: this.o.random,
+      clock: this.o.clock,
+    });
+    const s: Session = {
+      h2: new Http2Client(conn, {
+        clock: this.o.clock,
+        onClose: () => { if (this.session === s) this.session = null; },
+        onGoAway: () => { if (this.session === s) this.session = null; },
+      }),
+      close: () => { try { s.h2.close(); } catch { /* closing anyway */ } conn.close(); },
+    };
+    this.session = s;
+    return s;
+  }
+
+  private dropSession(why: string): void {
+    const s = this.session;
+    this.session = null;
+    if (s) {
+      this.log(`control: closing connection (${why})`);
+      s.close();
+    }
+  }
+
+  private async post(path: string, body: unknown): Promise<Http2Response> {
+    const s = await this.getSession();
+    const host = new URL(this.o.controlUrl).host;
+    try {
+      return await s.h2.request({
+        method: 'POST', path, authority: host, scheme: 'http',
+        headers: [['content-type', 'application/json']],
+        body: new TextEncoder().encode(JSON.stringify(body)),
+      });
+    } catch (e) {
+      this.dropSession(`request failed: ${String(e)}`);
+      throw e;
+    }
+  }
+
+  private buildHostinfo(hostname?: string): Hostinfo {
+    if (hostname) this.hostinfo.Hostname = hostname;
+    return {
+      IPNVersion: this.o.ipnVersion ?? 'tailtab-0.1.0',
+      OS: this.o.os ?? 'js',
+      Hostname: this.hostinfo.Hostname,
+      NoLogsNoSupport: true,
+      Userspace: true,
+      NetInfo: { PreferredDERP: this.preferredDerp },
+    };
+  }
+
+  private async register(req: RegisterRequest): Promise<RegisterResponse> {
+    const res = await this.post('/machine/register', req);
+    const text = await res.text();
+    if (res.status !== 200) throw new ControlError(`register: HTTP ${res.status}: ${text.slice(0, 200)}`);
+    let rr: RegisterResponse;
+    try { rr = JSON.parse(text); } catch { throw new ControlError('register: answer is not JSON'); }
+    if (rr.Error) throw new ControlError(`control refused the login: ${rr.Error}`);
+    return rr;
+  }
+
+  /**
+   * Registers our node key. With authKey: a pre-auth key login. Without: first tries the stored
+   * login (same machine + node key = no re-auth), else reports AuthURL via onAuthUrl and waits
+   * (Followup long-poll) until a person approves it.
+   */
+  async login(o: LoginOptions): Promise<RegisterResponse> {
+    const st = await this.ensureState();
+    this.setState('registering');
+    const oldKey = st.oldNodePrivateKey ? keyToText('nodekey', publicKeyOf(fromHex(st.oldNodePrivateKey))) : ZERO_NODE_KEY;
+    const base: RegisterRequest = {
+      Version: CAPABILITY_VERSION,
+      NodeKey: keyToText('nodekey', this.nodePublicKey),
+      OldNodeKey: oldKey,
+      Expiry: ZERO_TIME,
+      Hostinfo: this.buildHostinfo(o.hostname),
+      Ephemeral: !!o.ephemeral,
+      Auth: o.authKey ? { AuthKey: o.authKey } : null,
+    };
+    try {
+      let rr = await this.register(base);
+      if (rr.NodeKeyExpired) {
+        await this.rotateNodeKey();
+        this.setState('key-expired', 'node key expired: log in again');
+        throw new ControlError('the node key has expired; log in again');
+      }
+      let followups = 0;
+      while (!rr.MachineAuthorized && rr.AuthURL) {
+        this.setState('needs-login', rr.AuthURL);
+        if (followups === 0) o.onAuthUrl?.(rr.AuthURL);
+        followups++;
+        // The followup blocks at control until approved (or its own timeout: then ask again).
+        rr = await this.register({ ...base, Auth: null, Followup: rr.AuthURL });
+      }
+      if (!rr.MachineAuthorized) throw new ControlError('control did not authorize this machine (no AuthURL either)');
+      st.loggedIn = true;
+      st.oldNodePrivateKey = undefined;
+      st.loginName = rr.Login?.LoginName ?? st.loginName;
+      await this.o.store.save(st);
+      this.setState('logged-in');
+      return rr;
+    } catch (e) {
+      if (this.state === 'registering' || this.state === 'needs-login') this.setState('idle', String(e));
+      throw e;
+    }
+  }
+
+  private async rotateNodeKey(): Promise<void> {
+    const st = await this.ensureState();
+    st.oldNodePrivateKey = st.nodePrivateKey;
+    st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+    st.loggedIn = false;
+    await this.o.store.save(st);
+  }
+
+  /** Expires our node key at control and forgets the login (the machine key stays). */
+  async logout(): Promise<void> {
+    const st = await this.ensureState();
+    await this.stopLoop();
+    try {
+      await this.register({
+        Version: CAPABILITY_VERSION,
+        NodeKey: keyToText('nodekey', this.nodePublicKey),
+        OldNodeKey: ZERO_NODE_KEY,
+        Expiry: PAST_TIME,
+        Hostinfo: this.buildHostinfo(),
+        Auth: null,
+      });
+    } finally {
+      st.loggedIn = false;
+      st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+      await this.o.store.save(st);
+      this.dropSession('logged out');
+      this.netMap = emptyNetworkMap();
+      this.setState('logged-out');
+    }
+  }
+
+  /** Starts the map stream loop (after login). Reconnects with backoff; the last map is kept. */
+  start(): void {
+    if (this.running) return;
+    if (!this.st?.loggedIn) throw new ControlError('start(): not logged in');
+    this.running = true;
+    this.loop = this.runLoop();
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.mapOnce();
+        if (!this.running) break;
+        throw new ControlError('map stream ended');
+      } catch (e) {
+        if (!this.running) break;
+        this.stats.streamErrors++;
+        if (e instanceof MapStreamError) this.stats.malformedMaps++;
+        this.stats.lastError = e instanceof Error ? e.message : String(e);
+        this.log(`control: map stream failed: ${this.stats.lastError}`);
+        this.dropSession('map stream failed');
+        if (this.state === 'key-expired') { this.running = false; break; }
+        this.setState('reconnecting', this.stats.lastError);
+        await this.backoff();
+        this.stats.reconnects++;
+      }
+    }
+  }
+
+  private backoff(): Promise<void> {
+    const base = this.o.backoffBaseMs ?? 1000;
+    const max = this.o.backoffMaxMs ?? 30_000;
+    const exp = Math.min(max, base * 2 ** Math.min(this.attempt, 16));
+    this.attempt++;
+    // Full jitter in [exp/2, exp): many nodes restarting together do not stampede control.
+    const r = this.o.random(2);
+    const frac = ((r[0] << 8) | r[1]) / 65536;
+    const ms = exp / 2 + (exp / 2) * frac;
+    return new Promise((resolve) => {
+      this.backoffWake = resolve;
+      this.backoffTimer = this.o.clock.setTimeout(() => { this.backoffWake = null; resolve(); }, ms);
+    });
+  }
+
+  private async mapOnce(): Promise<void> {
+    this.setState('connecting');
+    const req: MapRequest = {
+      Version: CAPABILITY_VERSION,
+      Compress: '',
+      KeepAlive: true,
+      NodeKey: keyToText('nodekey', this.nodePublicKey),
+      DiscoKey: keyToText('discokey', this.o.discoPublicKey),
+      Stream: true,
+      Hostinfo: this.buildHostinfo(),
+      Endpoints: [],
+    };
+    const res = await this.post('/machine/map', req);
+    if (res.status !== 200) {
+      const t = await res.text().catch(() => '');
+      if (res.status === 401 || res.status === 403) {
+        // Headscale answers so for unknown/expired node keys.
+        this.st!.loggedIn = false;
+        await this.o.store.save(this.st!);
+        this.setState('key-expired', `control rejected the node key: HTTP ${res.status} ${t.slice(0, 100)}`);
+        this.running = false;
+      }
+      throw new ControlError(`map: HTTP ${res.status}: ${t.slice(0, 200)}`);
+    }
+    this.stats.mapStreams++;
+    let first = true;
+    let watchdog: TimerHandle | undefined;
+    const wd = this.o.watchdogMs ?? 120_000;
+    const body = res.body;
+    const arm = () => {
+      this.o.clock.clearTimeout(watchdog);
+      watchdog = this.o.clock.setTimeout(() => {
+        this.log(`control: no map message for ${wd} ms`);
+        body.cancel(new ControlError('map stream watchdog')).catch(() => {});
+        this.dropSession('watchdog');
+      }, wd);
+    };
+    arm();
+    try {
+      for await (const msg of readMapStream(body, this.o.maxMapMessage ?? DEFAULT_MAX_MAP_MESSAGE)) {
+        if (!this.running) break;
+        arm();
+        this.applyMessage(msg, first);
+        if (first && !isKeepAliveOnly(msg)) {
+          first = false;
+          this.attempt = 0;
+          this.setState('streaming');
+        }
+      }
+    } finally {
+      this.o.clock.clearTimeout(watchdog);
+    }
+  }
+
+  private applyMessage(msg: MapResponse, firstOfStream: boolean): void {
+    // A new stream starts a new map session (map.go): its first full map replaces, not patches.
+    const base = firstOfStream && !isKeepAliveOnly(msg) ? { ...emptyNetworkMap(), seq: this.netMap.seq } : this.netMap;
+    const now = this.o.wallTime ? this.o.wallTime() : new Date(0).toISOString();
+    this.netMap = applyMapResponse(base, msg, now, this.stats);
+    if (isKeepAliveOnly(msg)) return;
+    const self = this.netMap.self;
+    if (self?.Expired) this.setState('key-expired', 'control reports our node key expired');
+    for (const cb of this.netMapCbs) {
+      try { cb(this.netMap); } catch (e) { this.log(`control: netmap listener threw: ${String(e)}`); }
+    }
+  }
+
+  private async stopLoop(): Promise<void> {
+    this.running = false;
+    this.o.clock.clearTimeout(this.backoffTimer);
+    this.backoffWake?.();
+    this.backoffWake = null;
+    this.dropSession('stopping');
+    await this.loop?.catch(() => {});
+    this.loop = null;
+  }
+
+  async close(): Promise<void> {
+    await this.stopLoop();
+    this.setState('stopped');
+  }
+}
+
+function isKeepAliveOnly(m: MapResponse): boolean {
+  return !!m.KeepAlive && Object.keys(m).every((k) => k === 'KeepAlive' || k === 'ControlTime');
+}
