@@ -1,0 +1,117 @@
+// The control client against REAL Headscale v0.29.2 (e2e/rig): ts2021 over WebSocket, Noise,
+// our HTTP/2, register and the streaming map poll, with real tailscaled peers in the tailnet.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRig, type Rig } from './rig/index.js';
+import { makeControlClient, waitForMap, waitForState } from './helpers/control-client.js';
+import { MemoryStore } from '../src/control/storage.js';
+import { peerList } from '../src/control/netmap.js';
+import { keyToText } from '../src/crypto/keys.js';
+import type { ControlClient } from '../src/control/client.js';
+
+let rig: Rig;
+const clients: ControlClient[] = [];
+const log: string[] = [];
+
+beforeAll(async () => {
+  rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }], sshd: false });
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => {});
+  await rig?.stop();
+});
+
+async function headscaleNodes(): Promise<{ id: number; name: string; given_name?: string; node_key?: string; machine_key?: string }[]> {
+  return JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) ?? [];
+}
+
+describe('control client against Headscale v0.29.2', () => {
+  const store = new MemoryStore();
+  let first: ControlClient;
+
+  it('registers with a pre-auth key and receives a map listing the tailscaled peer', async () => {
+    first = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(first);
+    const rr = await first.login({ authKey: rig.authKey, hostname: 'tailtab-e2e' });
+    expect(rr.MachineAuthorized).toBe(true);
+    first.setPreferredDerp(900);
+    first.start();
+    const p1 = rig.peer('peer1');
+    const nm = await waitForMap(first, (m) => peerList(m).some((p) => p.Key === p1.nodeKey), 'peer1 in the map');
+    const peer = peerList(nm).find((p) => p.Key === p1.nodeKey)!;
+    expect(peer.Addresses).toEqual(expect.arrayContaining([`${p1.ipv4}/32`, `${p1.ipv6}/128`]));
+    expect(peer.Name).toBe(`${p1.fqdn}.`);
+    expect(peer.HomeDERP).toBe(900);
+    expect(peer.DiscoKey).toMatch(/^discokey:[0-9a-f]{64}$/);
+    expect(nm.self?.Key).toBe(keyToText('nodekey', first.nodePublicKey));
+    expect(nm.self?.Name).toBe(`tailtab-e2e.${rig.baseDomain}.`);
+    expect(nm.self?.Addresses?.some((a) => a.startsWith('100.'))).toBe(true);
+    expect(Object.keys(nm.derpMap?.Regions ?? {}).sort()).toEqual(rig.derpRegions.map((r) => String(r.regionId)).sort());
+    expect(nm.dns?.Domains ?? []).toContain(rig.baseDomain); // MagicDNS search domain
+    // Headscale sees us with our node key, and the tailscaled peer sees us too.
+    const ours = (await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e');
+    expect(ours.length).toBe(1);
+    await expect.poll(async () => JSON.stringify(await p1.status()), { timeout: 30_000 }).toContain('tailtab-e2e');
+  });
+
+  it('a peer added and removed in the tailnet shows up as a delta on the open stream', async () => {
+    const streamsBefore = first.stats.mapStreams;
+    const p2 = await rig.addPeer({ name: 'peer2', homeRegion: 901 });
+    const nm = await waitForMap(first, (m) => peerList(m).some((p) => p.Key === p2.nodeKey), 'peer2 added');
+    expect(peerList(nm).find((p) => p.Key === p2.nodeKey)!.Name).toBe(`${p2.fqdn}.`);
+    await rig.removePeer('peer2');
+    await waitForMap(first, (m) => !peerList(m).some((p) => p.Key === p2.nodeKey), 'peer2 removed');
+    expect(first.stats.mapStreams).toBe(streamsBefore); // same stream: deltas, not a reconnect
+    expect(peerList(first.netMap).some((p) => p.Key === rig.peer('peer1').nodeKey)).toBe(true);
+  });
+
+  it('survives Headscale restarting mid-stream: reconnects and the map continues', async () => {
+    const before = first.stats.reconnects;
+    let sawEmpty = false;
+    first.onNetMap((m) => { if (m.peers.size === 0) sawEmpty = true; });
+    await rig.restart('headscale');
+    await expect.poll(() => first.stats.reconnects, { timeout: 60_000 }).toBeGreaterThan(before);
+    await waitForState(first, 'streaming');
+    await waitForMap(first, (m) => peerList(m).some((p) => p.Key === rig.peer('peer1').nodeKey), 'peer1 after restart');
+    expect(sawEmpty).toBe(false); // the last map was kept while reconnecting
+  });
+
+  it('restarts with the same storage as the same machine, without re-auth', async () => {
+    const machine = keyToText('mkey', first.machinePublicKey!);
+    const nodeKey = keyToText('nodekey', first.nodePublicKey);
+    const selfId = first.netMap.self!.ID;
+    await first.close();
+    const second = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(second);
+    let authUrl = '';
+    const rr = await second.login({ hostname: 'tailtab-e2e', onAuthUrl: (u) => { authUrl = u; } });
+    expect(authUrl).toBe('');
+    expect(rr.MachineAuthorized).toBe(true);
+    expect(keyToText('mkey', second.machinePublicKey!)).toBe(machine);
+    expect(keyToText('nodekey', second.nodePublicKey)).toBe(nodeKey);
+    second.start();
+    const nm = await waitForMap(second, (m) => !!m.self, 'self after restart');
+    expect(nm.self!.ID).toBe(selfId);
+    expect((await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e').length).toBe(1);
+    await second.close();
+  });
+
+  it('an interactive login approved with `headscale auth register` succeeds', async () => {
+    const c = makeControlClient(rig.headscaleUrl, new MemoryStore(), log);
+    clients.push(c);
+    let approved: Promise<string> | undefined;
+    const rr = await c.login({
+      hostname: 'tailtab-interactive',
+      onAuthUrl: (url) => {
+        const authId = url.split('/').filter(Boolean).pop()!;
+        approved = rig.headscale(['auth', 'register', '--user', rig.user.name, '--auth-id', authId]);
+      },
+    });
+    expect(approved).toBeDefined();
+    await approved;
+    expect(rr.MachineAuthorized).toBe(true);
+    c.start();
+    const nm = await waitForMap(c, (m) => peerList(m).some((p) => p.Key === rig.peer('peer1').nodeKey), 'peer1 for the interactive node');
+    expect(nm.self!.Name).toBe(`tailtab-interactive.${rig.baseDomain}.`);
+    await c.close();
+  });
+});
