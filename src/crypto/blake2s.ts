@@ -32,7 +32,7 @@ export function kdf(chainingKey: Uint8Array, input: Uint8Array, n: 3): [Uint8Arr
 export function kdf(chainingKey: Uint8Array, input: Uint8Array, n: 1 | 2 | 3): Uint8Array[] {
   const prk = hmacBlake2s(chainingKey, input);
   const out: Uint8Array[] = [];
-  let prev = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   for (let i = 1; i <= n; i++) {
     prev = hmacBlake2s(prk, prev, Uint8Array.of(i));
     out.push(prev);
