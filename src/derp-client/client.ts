@@ -54,6 +54,11 @@ export interface DerpClientStats {
 
 export interface DerpClientOptions {
   url: string;
+  /**
+   * Other nodes of the same region, tried in order when a connection attempt fails
+   * (derphttp_client.go dialRegion walks the region's nodes the same way).
+   */
+  fallbackUrls?: string[];
   privateKey: Uint8Array;
   webSocketFactory: WebSocketFactory;
   clock: Clock;
@@ -93,12 +98,16 @@ export class DerpClient {
   private sharedKey?: Uint8Array;
   private preferred: boolean;
   private restartUntil = 0;
+  private readonly urls: string[];
+  private urlIdx = 0;
+  /** Nodes tried since the last successful connection (failover round). */
+  private nodesTried = 0;
   readonly publicKey: Uint8Array;
   readonly stats: DerpClientStats = {
     bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0,
     keepAlivesIn: 0, pingsAnswered: 0, pongsIn: 0, connects: 0, reconnects: 0,
   };
-  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred'>> & DerpClientOptions;
+  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls'>> & DerpClientOptions;
 
   constructor(o: DerpClientOptions) {
     this.o = {
@@ -112,6 +121,7 @@ export class DerpClient {
       ...o,
     };
     this.preferred = !!o.preferred;
+    this.urls = [o.url, ...(o.fallbackUrls ?? []).filter((u) => u !== o.url)];
     this.publicKey = publicKeyOf(o.privateKey);
   }
 
@@ -119,8 +129,14 @@ export class DerpClient {
     return this.st;
   }
 
+  /** The node URL in use (or being tried) now. */
   get url(): string {
-    return this.o.url;
+    return this.urls[this.urlIdx];
+  }
+
+  /** Every node URL of the region, in failover order. */
+  get allUrls(): readonly string[] {
+    return this.urls;
   }
 
   start(): void {
@@ -221,7 +237,7 @@ export class DerpClient {
     this.setState('connecting');
     let ws: WebSocketLike;
     try {
-      ws = this.o.webSocketFactory(this.o.url, ['derp']);
+      ws = this.o.webSocketFactory(this.url, ['derp']);
       ws.binaryType = 'arraybuffer';
     } catch (e) {
       this.fail(`cannot open WebSocket: ${errText(e)}`);
@@ -312,7 +328,9 @@ export class DerpClient {
     if (this.stats.connects > 0) this.stats.reconnects++;
     this.stats.connects++;
     this.attempt = 0;
+    this.nodesTried = 0;
     this.restartUntil = 0;
+    this.stats.health = undefined; // a new connection starts healthy until the server says otherwise
     this.setState('connected');
     if (this.preferred) this.write(encodeFrame({ type: 'notePreferred', preferred: true }));
     this.sendPing();
@@ -354,7 +372,9 @@ export class DerpClient {
         }
         return;
       case 'health':
-        this.stats.health = f.problem || undefined;
+        // derp.go frameHealth: a message for the user about this connection; empty = healthy again.
+        // Bounded so a hostile server cannot make the status grow without limit.
+        this.stats.health = f.problem ? f.problem.slice(0, 512) : undefined;
         return;
       case 'restarting':
         // derp.go frameRestarting: reconnect after reconnectIn, keep trying for tryFor.
@@ -402,7 +422,20 @@ export class DerpClient {
     this.stats.lastError = msg;
     this.teardown();
     this.setState('backoff');
-    const delay = this.nextBackoff();
+    let delay: number;
+    if (this.urls.length > 1 && this.nodesTried < this.urls.length - 1) {
+      // Fail over to the region's next node after a short jittered pause, without growing
+      // the backoff: the region is only "down" once every node failed in this round.
+      this.nodesTried++;
+      this.urlIdx = (this.urlIdx + 1) % this.urls.length;
+      delay = this.jitter(this.o.minBackoffMs);
+    } else {
+      if (this.urls.length > 1) {
+        this.nodesTried = 0;
+        this.urlIdx = (this.urlIdx + 1) % this.urls.length;
+      }
+      delay = this.nextBackoff();
+    }
     this.timer = this.o.clock.setTimeout(() => this.connect(), delay);
   }
 
@@ -413,6 +446,11 @@ export class DerpClient {
       ? this.o.minBackoffMs
       : Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.min(this.attempt, 20));
     this.attempt++;
+    return this.jitter(base);
+  }
+
+  /** base scaled by a random factor in [0.5, 1). */
+  private jitter(base: number): number {
     const r = this.o.random(4);
     const u = ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
     return Math.round(base * (0.5 + 0.5 * (u / 2 ** 32)));

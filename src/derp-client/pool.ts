@@ -40,7 +40,16 @@ export interface DerpRegionStatus {
   packetsIn: number;
   packetsOut: number;
   drops: number;
+  /** Malformed frames from the server (each one ended that connection). */
+  malformed?: number;
+  reconnects?: number;
   lastError?: string;
+  /** The server's Health frame text: a problem the person should see (absent = healthy). */
+  health?: string;
+  /** The node URL in use or being tried. */
+  url?: string;
+  /** Last measured /derp/latency-check round trip (ms), if probed. */
+  latencyMs?: number;
 }
 
 export interface DerpPoolOptions {
@@ -51,8 +60,11 @@ export interface DerpPoolOptions {
   clock: Clock;
   random: RandomSource;
   allowInsecure?: boolean;
-  /** Measures one round trip to a URL in ms (rejects on failure). */
-  fetchLatency?: (url: string) => Promise<number>;
+  /**
+   * Measures one round trip to a URL in ms (rejects on failure). Default: an HTTP GET through the
+   * global fetch (httpLatencyProber); null disables probing (home = configured or first region).
+   */
+  fetchLatency?: ((url: string) => Promise<number>) | null;
   onPacket: (srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number) => void;
   onPeerGone?: (nodeKey: Uint8Array, reason: number, regionId: number) => void;
   onStatus?: () => void;
@@ -65,6 +77,7 @@ export interface DerpPoolOptions {
 interface RegionConn {
   regionId: number;
   client: DerpClient;
+  /** All node URLs of the region joined: a DERP map change to any of them reopens the region. */
   url: string;
   nodeIndex: number;
   lastActivity: number;
@@ -88,6 +101,26 @@ export function latencyCheckUrl(node: DerpNode, allowInsecure: boolean): string 
   return derpNodeUrl(node, allowInsecure, '/derp/latency-check').replace(/^ws/, 'http');
 }
 
+/**
+ * The default latency probe: GET <node>/derp/latency-check (derphttp server answers 200 with
+ * Access-Control-Allow-Origin "*", so a page may probe cross-origin) and time the round trip.
+ * The clock must be a real one here: the probe measures wall-clock network time.
+ */
+export function httpLatencyProber(
+  fetchFn: (url: string, init?: { cache?: string; signal?: AbortSignal }) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }> = (u, i) =>
+    globalThis.fetch(u, i as RequestInit),
+  now: () => number = () => performance.now(),
+  timeoutMs = 5000,
+): (url: string) => Promise<number> {
+  return async (url) => {
+    const t0 = now();
+    const r = await fetchFn(url, { cache: 'no-store', signal: AbortSignal.timeout(timeoutMs) });
+    await r.arrayBuffer();
+    if (!r.ok) throw new Error(`latency check ${url}: HTTP ${r.status}`);
+    return now() - t0;
+  };
+}
+
 export class DerpPool {
   private map: DerpMap;
   private home?: number;
@@ -96,6 +129,7 @@ export class DerpPool {
   private closed = false;
   private readonly idleCloseMs: number;
   private readonly failedAfter: number;
+  private latency = new Map<number, number>();
 
   constructor(private readonly o: DerpPoolOptions) {
     this.map = o.derpMap;
@@ -141,8 +175,7 @@ export class DerpPool {
     this.map = m;
     for (const [id, c] of [...this.conns]) {
       const r = this.region(id);
-      const node = r?.nodes[c.nodeIndex % Math.max(1, r.nodes.length)];
-      if (!r || !node || derpNodeUrl(node, !!this.o.allowInsecure) !== c.url) this.drop(id);
+      if (!r || r.nodes.length === 0 || this.regionUrls(r).join(' ') !== c.url) this.drop(id);
     }
     if (this.started && this.home !== undefined && this.region(this.home)) this.ensure(this.home);
     this.notify();
@@ -160,8 +193,8 @@ export class DerpPool {
     const candidates = this.map.regions.filter((r) => !r.avoid && r.nodes.length > 0);
     if (candidates.length === 0) throw new Error('DERP map has no usable region');
     let best: { id: number; ms: number } | undefined;
-    if (this.o.fetchLatency) {
-      const probe = this.o.fetchLatency;
+    const probe = this.o.fetchLatency === undefined ? (typeof globalThis.fetch === 'function' ? httpLatencyProber() : null) : this.o.fetchLatency;
+    if (probe) {
       const results = await Promise.all(
         candidates.map(async (r) => {
           // Best of two probes: the first may include connection setup.
@@ -176,7 +209,11 @@ export class DerpPool {
           return { id: r.regionId, ms };
         }),
       );
-      for (const x of results) if (Number.isFinite(x.ms) && (!best || x.ms < best.ms)) best = x;
+      for (const x of results) {
+        if (Number.isFinite(x.ms)) this.latency.set(x.id, x.ms);
+        else this.latency.delete(x.id);
+        if (Number.isFinite(x.ms) && (!best || x.ms < best.ms)) best = x;
+      }
     }
     const id = best?.id ?? (this.home !== undefined && this.region(this.home) ? this.home : candidates[0].regionId);
     this.setHomeRegion(id);
@@ -200,10 +237,20 @@ export class DerpPool {
         packetsIn: s?.packetsIn ?? 0,
         packetsOut: s?.packetsOut ?? 0,
         drops: s?.drops ?? 0,
+        malformed: s?.malformed ?? 0,
+        reconnects: s?.reconnects ?? 0,
         lastError: s?.lastError,
+        health: s?.health,
+        url: c?.client.url,
+        latencyMs: this.latency.get(id),
       });
     }
     return out;
+  }
+
+  /** Latency measured by the last chooseHomeRegion(), per region id (ms); unreachable regions absent. */
+  latencies(): Map<number, number> {
+    return new Map(this.latency);
   }
 
   /** The underlying connection (tests and diagnostics). */
@@ -240,13 +287,18 @@ export class DerpPool {
     return this.open(r, 0, 0);
   }
 
+  /** The region's node URLs in map order (the first is preferred, the rest are failover). */
+  private regionUrls(r: DerpRegion): string[] {
+    return r.nodes.map((n) => derpNodeUrl(n, !!this.o.allowInsecure));
+  }
+
   private open(r: DerpRegion, nodeIndex: number, failures: number): RegionConn {
-    const node = r.nodes[nodeIndex % r.nodes.length];
-    const url = derpNodeUrl(node, !!this.o.allowInsecure);
+    const urls = this.regionUrls(r);
     const regionId = r.regionId;
     let conn: RegionConn;
     const client = new DerpClient({
-      url,
+      url: urls[nodeIndex % urls.length],
+      fallbackUrls: urls,
       privateKey: this.o.privateKey,
       webSocketFactory: this.o.webSocketFactory,
       clock: this.o.clock,
@@ -263,7 +315,7 @@ export class DerpPool {
         this.notify();
       },
     });
-    conn = { regionId, client, url, nodeIndex, lastActivity: this.o.clock.now(), failures };
+    conn = { regionId, client, url: urls.join(' '), nodeIndex, lastActivity: this.o.clock.now(), failures };
     this.conns.set(regionId, conn);
     client.start();
     if (regionId !== this.home) this.touch(conn);
