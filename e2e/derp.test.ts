@@ -7,6 +7,7 @@ import { generateKeyPair } from '../src/crypto/x25519.js';
 import { secureRandom } from '../src/crypto/random.js';
 import { equalBytes } from '../src/crypto/bytes.js';
 import { realClock } from '../src/platform/clock.js';
+import { freePort } from './rig/net.js';
 
 let rig: Rig;
 let map: DerpMap;
@@ -19,11 +20,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => { for (const p of pools) p.close(); await rig?.stop(); });
 
-function node(home: number) {
+function node(home: number, derpMap: DerpMap = map) {
   const kp = generateKeyPair(secureRandom);
   const got: { src: Uint8Array; pkt: Uint8Array; region: number }[] = [];
   const gone: Uint8Array[] = [];
-  const pool = new DerpPool({ privateKey: kp.privateKey, derpMap: map, homeRegion: home, webSocketFactory: nodeWebSocketFactory,
+  const pool = new DerpPool({ privateKey: kp.privateKey, derpMap, homeRegion: home, webSocketFactory: nodeWebSocketFactory,
     clock: realClock, random: secureRandom, allowInsecure: true,
     onPacket: (src, pkt, region) => got.push({ src, pkt, region }), onPeerGone: (k) => gone.push(k) });
   pools.push(pool);
@@ -85,4 +86,38 @@ describe('DERP client against real derper', () => {
     a.pool.send(r, b.kp.publicKey, new Uint8Array([7, 7]));
     await until('traffic after restart', () => b.got.length > 0);
   }, 60_000);
+
+  it('fails over to the second node of a region when the first does not answer', async () => {
+    const real = map.regions[0];
+    const dead = await freePort(); // nothing listens here: connection refused
+    const twoNodes: DerpMap = { regions: [{ ...real, nodes: [{ ...real.nodes[0], name: 'dead', derpPort: dead }, real.nodes[0]] }] };
+    const a = node(real.regionId, twoNodes), b = node(real.regionId);
+    await until('a connected via the second node', () => connected(a.pool, real.regionId), 20_000);
+    const st = a.pool.status()[0];
+    expect(st.url).toBe(`ws://${real.nodes[0].hostName}:${real.nodes[0].derpPort}/derp`);
+    expect(st.lastError).toBeTruthy(); // the refused first node, in words
+    await until('b connected', () => connected(b.pool, real.regionId));
+    a.pool.send(real.regionId, b.kp.publicKey, new Uint8Array([4, 2]));
+    await until('b got it', () => b.got.length > 0);
+    expect(equalBytes(b.got[0].src, a.kp.publicKey)).toBe(true);
+  }, 30_000);
+
+  it('chooses the home region by GET /derp/latency-check (CORS *), skipping an unreachable region', async () => {
+    const dead = await freePort();
+    const withDead: DerpMap = { regions: [
+      { regionId: 1, regionCode: 'dead', regionName: 'dead', nodes: [{ name: '1a', regionId: 1, hostName: '127.0.0.1', derpPort: dead }] },
+      ...map.regions,
+    ] };
+    const r = await fetch(`http://${map.regions[0].nodes[0].hostName}:${map.regions[0].nodes[0].derpPort}/derp/latency-check`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('access-control-allow-origin')).toBe('*'); // a page may probe it cross-origin
+    const a = node(1, withDead); // configured home is the dead region; no fetchLatency: the default prober
+    const home = await a.pool.chooseHomeRegion();
+    expect(map.regions.map((x) => x.regionId)).toContain(home);
+    const lat = a.pool.latencies();
+    expect([...lat.keys()].sort()).toEqual(map.regions.map((x) => x.regionId).sort());
+    for (const ms of lat.values()) expect(ms).toBeGreaterThan(0);
+    await until('new home connected', () => connected(a.pool, home));
+    expect(a.pool.status().find((s) => s.regionId === home)!.home).toBe(true);
+  }, 30_000);
 });
