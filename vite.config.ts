@@ -1,4 +1,4 @@
-import { defineConfig, type Plugin } from 'vite';
+import { build, defineConfig, type Plugin } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -31,8 +31,37 @@ function appConfig(): Plugin {
   };
 }
 
+// The widget for vendors' pages: one ES module (dist/widget/tailtab-widget.js, plus the node
+// Worker it starts), self-contained, built right after the app by the same `vite build`.
+function widgetBundle(): Plugin {
+  let skip = false;
+  return {
+    name: 'tailtab-widget-bundle',
+    apply: 'build',
+    configResolved(c) {
+      skip = c.build.lib !== false || !!process.env.TAILTAB_NO_WIDGET_BUNDLE;
+    },
+    async closeBundle() {
+      if (skip) return;
+      await build({
+        configFile: false,
+        publicDir: false,
+        logLevel: 'warn',
+        worker: { format: 'es' },
+        build: {
+          target: 'es2022',
+          outDir: resolve(import.meta.dirname, 'dist/widget'),
+          emptyOutDir: true,
+          sourcemap: true,
+          lib: { entry: resolve(import.meta.dirname, 'src/ui/widget.ts'), formats: ['es'], fileName: () => 'tailtab-widget.js' },
+        },
+      });
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [appConfig()],
+  plugins: [appConfig(), widgetBundle()],
   server: {
     host: '127.0.0.1',
     port: Number(process.env.TAILTAB_PORT ?? 5173),

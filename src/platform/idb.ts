@@ -30,6 +30,8 @@ export interface KnownHostRecord {
   host: string;
   keyType: string;
   fingerprint: string;
+  /** The host key blob (base64), compared byte for byte on the next connection. */
+  keyBlob?: string;
   addedAt: number;
 }
 

@@ -66,8 +66,9 @@ export class TailtabApp extends LitElement {
     this.route = this.routeFromHash();
     addEventListener('hashchange', () => (this.route = this.routeFromHash()));
     addEventListener('pagehide', () => {
-      // Kiosk mode: the node logs out, so control forgets it, and nothing stays behind.
-      if (this.ephemeral) void this.node?.down({ logout: true });
+      // Tell the Worker this window is gone: its sessions end, and in kiosk mode the last window
+      // takes the node with it (logged out, so control forgets it, and nothing stays behind).
+      void this.node?.release();
     });
     if (!this.node) return;
     this.unsubscribe = this.node.subscribe((ev) => {
@@ -75,7 +76,9 @@ export class TailtabApp extends LitElement {
       else this.log = [...this.log.slice(-999), ev.line];
     });
     this.onStatus(await this.node.status());
-    this.profiles = await this.loadProfiles();
+    this.log = await this.node.logTail().catch(() => []);
+    // Kiosk mode reads nothing from IndexedDB (and so creates no database there).
+    this.profiles = this.defaults.ephemeral ? [] : await this.loadProfiles();
     void this.startProxy();
     if (this.status.state === 'stopped') {
       const last = this.profiles[0];

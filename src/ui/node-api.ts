@@ -105,20 +105,38 @@ export interface KnownHostView {
   addedAt: number;
 }
 
+/** A host seen for the first time: the person is asked before its key is remembered. */
+export interface HostKeyPrompt {
+  host: string;
+  fingerprint: string;
+  keyType: string;
+}
+
+export interface SshOpenHooks {
+  /** Asked on first contact with a host (not for Tailscale SSH); without it the key is trusted on first use. */
+  confirmHostKey?: (p: HostKeyPrompt) => Promise<boolean>;
+}
+
 export interface NodeApi {
   up(cfg: UpConfig): Promise<void>;
   down(o?: { logout?: boolean }): Promise<void>;
   status(): Promise<NodeStatusView>;
   subscribe(cb: (ev: NodeEvent) => void): () => void;
   ping(target: string): Promise<{ ms: number }>;
-  sshOpen(o: SshOpenOptions): Promise<SshSessionHandle>;
+  sshOpen(o: SshOpenOptions, hooks?: SshOpenHooks): Promise<SshSessionHandle>;
   sshKeys(): Promise<SshKeyView[]>;
   sshKeyCreate(name: string): Promise<SshKeyView>;
   sshKeyDelete(id: string): Promise<void>;
+  /** The private key in OpenSSH format: the one way it leaves this browser, on explicit request. */
+  sshKeyExport(id: string): Promise<string>;
   knownHosts(): Promise<KnownHostView[]>;
   knownHostDelete(host: string): Promise<void>;
   /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */
   httpProxyPort(port: MessagePort): Promise<void>;
   /** Sign out and delete every key and setting this app stored. */
   wipe(): Promise<void>;
+  /** This window is going away (pagehide); the last window of an ephemeral session logs the node out. */
+  release(): Promise<void>;
+  /** Recent log lines (for a window that attaches to a node another window started). */
+  logTail(): Promise<LogLine[]>;
 }

@@ -1,14 +1,21 @@
 // The page's handle on the node: a module Worker (src/ui/worker/node-worker.ts) that owns the
 // node, its keys and every SSH session; this side only forwards calls and terminal bytes.
-import type { NodeApi, NodeEvent, SshOpenOptions, SshSessionHandle } from './node-api.js';
+import type { HostKeyPrompt, NodeApi, NodeEvent, SshOpenHooks, SshOpenOptions, SshSessionHandle } from './node-api.js';
 import { RpcClient, type PortLike } from './rpc.js';
 
-type WorkerEvent = NodeEvent | { type: 'ssh-exit'; id: string; code?: number; signal?: string; error?: string };
+type ExitInfo = { code?: number; signal?: string; error?: string };
+type WorkerEvent =
+  | NodeEvent
+  | ({ type: 'ssh-exit'; id: string } & ExitInfo)
+  | ({ type: 'host-key-prompt'; promptId: string } & HostKeyPrompt);
+
+let promptSeq = 0;
 
 export function createNodeClientOnPort(port: PortLike): NodeApi {
   const rpc = new RpcClient(port);
-  const exits = new Map<string, (e: { code?: number; signal?: string; error?: string }) => void>();
-  const early = new Map<string, { code?: number; signal?: string; error?: string }>();
+  const exits = new Map<string, (e: ExitInfo) => void>();
+  const early = new Map<string, ExitInfo>();
+  const confirmers = new Map<string, (p: HostKeyPrompt) => Promise<boolean>>();
   const listeners = new Set<(ev: NodeEvent) => void>();
   rpc.onEvent((raw) => {
     const ev = raw as WorkerEvent;
@@ -18,6 +25,12 @@ export function createNodeClientOnPort(port: PortLike): NodeApi {
       if (done) done(info);
       else early.set(ev.id, info);
       exits.delete(ev.id);
+      return;
+    }
+    if (ev.type === 'host-key-prompt') {
+      const ask = confirmers.get(ev.promptId);
+      const answer = ask ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType }) : Promise.resolve(false);
+      void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
       return;
     }
     for (const l of listeners) l(ev);
@@ -31,9 +44,16 @@ export function createNodeClientOnPort(port: PortLike): NodeApi {
       return () => listeners.delete(cb);
     },
     ping: (target) => rpc.call('ping', [target]),
-    async sshOpen(o: SshOpenOptions): Promise<SshSessionHandle> {
-      const r = await rpc.call<{ id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] }>('sshOpen', [o]);
-      const exit = new Promise<{ code?: number; signal?: string; error?: string }>((resolve) => {
+    async sshOpen(o: SshOpenOptions, hooks: SshOpenHooks = {}): Promise<SshSessionHandle> {
+      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
+      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      let r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] };
+      try {
+        r = await rpc.call('sshOpen', [{ ...o, promptId }]);
+      } finally {
+        if (promptId) confirmers.delete(promptId);
+      }
+      const exit = new Promise<ExitInfo>((resolve) => {
         const e = early.get(r.id);
         if (e) {
           early.delete(r.id);
@@ -53,23 +73,28 @@ export function createNodeClientOnPort(port: PortLike): NodeApi {
     sshKeys: () => rpc.call('sshKeys'),
     sshKeyCreate: (name) => rpc.call('sshKeyCreate', [name]),
     sshKeyDelete: (id) => rpc.call('sshKeyDelete', [id]),
+    sshKeyExport: (id) => rpc.call('sshKeyExport', [id]),
     knownHosts: () => rpc.call('knownHosts'),
     knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
     httpProxyPort: (p) => rpc.call('httpProxyPort', [p], [p]),
     wipe: () => rpc.call('wipe'),
+    release: () => rpc.call('release'),
+    logTail: () => rpc.call('logTail'),
   };
 }
 
 /**
  * A SharedWorker where the browser has one, so several windows of the app share one node (one
- * node key, one set of sessions) instead of fighting over it; a dedicated Worker otherwise.
+ * node key, one set of sessions) instead of fighting over it; a dedicated Worker otherwise (or
+ * when asked: `?worker=dedicated`). `name` separates nodes: the widget runs its own.
  */
-export function createNodeClient(): NodeApi {
-  const url = new URL('./worker/node-worker.ts', import.meta.url);
-  if (typeof SharedWorker !== 'undefined') {
-    const shared = new SharedWorker(url, { type: 'module', name: 'tailtab-node' });
+export function createNodeClient(o: { name?: string; dedicated?: boolean } = {}): NodeApi {
+  const name = o.name ?? 'tailtab-node';
+  const dedicated = o.dedicated ?? (typeof location !== 'undefined' && new URLSearchParams(location.search).get('worker') === 'dedicated');
+  if (!dedicated && typeof SharedWorker !== 'undefined') {
+    const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
     return createNodeClientOnPort(shared.port);
   }
-  const worker = new Worker(url, { type: 'module', name: 'tailtab-node' });
+  const worker = new Worker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
   return createNodeClientOnPort(worker as unknown as PortLike);
 }

@@ -3,7 +3,11 @@
 //   target (MagicDNS name or IP), port, mode ("ssh" | "http"), username, ssh-auth ("none" for
 //   Tailscale SSH | "password"), insecure-derp (test rigs only).
 // It runs its own ephemeral node in a Worker and shows a terminal or the device's web page.
-import { LitElement, css, html } from 'lit';
+import { LitElement, css, html, unsafeCSS } from 'lit';
+// The terminal renders inside this element's shadow root, where the page's stylesheets do not
+// reach: xterm.js's and the terminal's own rules come along with the widget.
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import appCss from './global.css?inline';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from './node-api.js';
 import { createNodeClient } from './node-client.js';
@@ -12,13 +16,13 @@ import './views/terminal.js';
 
 @customElement('tailtab-connect')
 export class TailtabConnect extends LitElement {
-  static override styles = css`
+  static override styles = [unsafeCSS(xtermCss), unsafeCSS(appCss.replace(/@import[^;]+;/g, '').replace(/:root/g, ':host')), css`
     :host { display: block; font: 14px system-ui, sans-serif; border: 1px solid #ccd; border-radius: 10px; padding: 0.75rem; }
     .status { color: #556; margin-bottom: 0.5rem; }
     .error { color: #b00; white-space: pre-wrap; }
     button { font: inherit; min-height: 36px; padding: 0 1rem; border-radius: 8px; }
     iframe { width: 100%; height: 480px; border: 1px solid #ccd; border-radius: 8px; }
-  `;
+  `];
 
   @property({ attribute: 'control-url' }) controlUrl = '';
   @property({ attribute: 'auth-key' }) authKey = '';
@@ -28,6 +32,8 @@ export class TailtabConnect extends LitElement {
   @property() mode: 'ssh' | 'http' = 'ssh';
   @property() username = 'root';
   @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' = 'none';
+  /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked. */
+  @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
   @property({ type: Boolean }) autostart = false;
 
@@ -44,7 +50,8 @@ export class TailtabConnect extends LitElement {
 
   override disconnectedCallback() {
     super.disconnectedCallback();
-    void this.node?.down({ logout: true });
+    // The widget's node is ephemeral: leaving the page logs it out.
+    void this.node?.release();
   }
 
   async start() {
@@ -55,7 +62,9 @@ export class TailtabConnect extends LitElement {
       return;
     }
     this.phase = 'connecting';
-    this.node ??= createNodeClient();
+    // Its own node (not the app's, should both be open on one origin), ephemeral.
+    this.node ??= createNodeClient({ name: 'tailtab-widget' });
+    addEventListener('pagehide', () => void this.node?.release(), { once: true });
     this.node.subscribe((ev) => {
       if (ev.type !== 'status') return;
       this.status = ev.status;
@@ -86,7 +95,7 @@ export class TailtabConnect extends LitElement {
   private async onRunning() {
     this.phase = 'ready';
     if (this.mode === 'ssh') {
-      const password = this.sshAuth === 'password' ? prompt(`Password for ${this.username}@${this.target}`) ?? '' : '';
+      const password = this.sshAuth === 'password' ? this.password || (prompt(`Password for ${this.username}@${this.target}`) ?? '') : '';
       this.sshOptions = {
         host: this.target,
         port: this.port || 22,

@@ -5,7 +5,7 @@ import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import type { NodeApi, SshOpenOptions, SshSessionHandle } from '../node-api.js';
+import type { HostKeyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../node-api.js';
 
 const enc = new TextEncoder();
 
@@ -41,6 +41,7 @@ export class TerminalView extends LitElement {
   @state() private hostNote = '';
   @state() private ctrlArmed = false;
   @state() private altArmed = false;
+  @state() private hostPrompt?: HostKeyPrompt & { answer: (ok: boolean) => void };
 
   private term?: Terminal;
   private fit?: FitAddon;
@@ -96,7 +97,10 @@ export class TerminalView extends LitElement {
     this.message = '';
     this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
     try {
-      const s = await this.node.sshOpen({ ...this.options, cols: this.term.cols, rows: this.term.rows });
+      const s = await this.node.sshOpen(
+        { ...this.options, cols: this.term.cols, rows: this.term.rows },
+        { confirmHostKey: (p) => this.askHostKey(p) },
+      );
       this.session = s;
       this.phase = 'open';
       this.hostNote =
@@ -119,6 +123,21 @@ export class TerminalView extends LitElement {
       this.message = (e as Error).message || String(e);
     }
     this.term.writeln(`\r\n\x1b[33m${this.message}\x1b[0m`);
+  }
+
+  /** ssh(1)'s first-contact question, asked in the page; the Worker waits for the answer. */
+  private askHostKey(p: HostKeyPrompt): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.hostPrompt = {
+        ...p,
+        answer: (ok) => {
+          this.hostPrompt = undefined;
+          resolve(ok);
+          if (ok) this.term?.focus();
+        },
+      };
+      void this.updateComplete.then(() => (this.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus());
+    });
   }
 
   private async pump(s: SshSessionHandle) {
@@ -161,6 +180,18 @@ export class TerminalView extends LitElement {
         <button @click=${this.paste} aria-label="Paste">Paste</button>
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}
       </div>
+      ${this.hostPrompt
+        ? html`<div class="host-prompt card" role="alertdialog" aria-labelledby="hk-title" aria-describedby="hk-text">
+            <strong id="hk-title">First connection to ${this.hostPrompt.host}</strong>
+            <p id="hk-text">Its ${this.hostPrompt.keyType} host key has the fingerprint
+              <code class="mono">${this.hostPrompt.fingerprint}</code>. Compare it with the one the host's owner gives you.
+              Trust it and remember it for next time?</p>
+            <div class="row">
+              <button class="primary" @click=${() => this.hostPrompt?.answer(true)}>Trust and connect</button>
+              <button @click=${() => this.hostPrompt?.answer(false)}>Cancel</button>
+            </div>
+          </div>`
+        : ''}
       <div class="term-box" style="flex: 1; min-height: 200px;"></div>
       ${touch || this.hasAttribute('keybar')
         ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys">

@@ -1,0 +1,206 @@
+// NodeService (the node Worker's NodeApi) over real MessageChannels, with a scripted node in
+// place of TailnetNode: what windows see (status, shared node, refusals), what never crosses to a
+// page (private keys, the auth key), and what an ephemeral session leaves behind (nothing).
+import { describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { fromBase64, toBase64, toHex } from '../../crypto/bytes.js';
+import { seededRandom } from '../../crypto/random.js';
+import type { NodeEventMap, NodeNetMap, NodeState, NodeStatus, UpConfig as NodeUpConfig } from '../../node/node.js';
+import type { NodeApi, NodeEvent, UpConfig } from '../node-api.js';
+import { createNodeClientOnPort } from '../node-client.js';
+import { NodeService, openSshPrivateKey, toStatusView, type NodeLike } from './node-service.js';
+import { MemoryWorkerStore } from './store.js';
+
+const NM: NodeNetMap = {
+  self: { name: 'browser.tailtab.test.', addresses: ['100.64.0.9/32', 'fd7a:115c:a1e0::9/128'], user: 'tailtab' },
+  peers: [
+    { id: '1', name: 'peer1.tailtab.test.', nodeKey: new Uint8Array(32).fill(1), addresses: ['100.64.0.1/32'], homeDerp: 900, online: true, os: 'linux' },
+    { id: '2', name: 'peer2.tailtab.test.', nodeKey: new Uint8Array(32).fill(2), addresses: ['100.64.0.2/32'], homeDerp: 901, online: false, os: 'linux' },
+  ],
+  derpMap: { regions: [{ regionId: 900, regionCode: 'rig900', regionName: 'Rig 900', nodes: [] }, { regionId: 901, regionCode: 'rig901', regionName: 'Rig 901', nodes: [] }] },
+};
+
+class ScriptedNode implements NodeLike {
+  state: NodeState = 'stopped';
+  ups: NodeUpConfig[] = [];
+  loggedOut = 0;
+  failWith?: string;
+  private ls = new Map<string, Set<(v: unknown) => void>>();
+  on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void) {
+    if (!this.ls.has(ev)) this.ls.set(ev, new Set());
+    this.ls.get(ev)!.add(cb as (v: unknown) => void);
+    return () => this.ls.get(ev)!.delete(cb as (v: unknown) => void);
+  }
+  emit<K extends keyof NodeEventMap>(ev: K, v: NodeEventMap[K]) {
+    for (const cb of this.ls.get(ev) ?? []) cb(v);
+  }
+  async up(cfg: NodeUpConfig) {
+    this.ups.push(cfg);
+    this.state = 'starting';
+    this.emit('state', 'starting');
+    this.emit('log', `registering with key ${cfg.authKey}`);
+    if (this.failWith) {
+      this.state = 'error';
+      throw new Error(this.failWith);
+    }
+    // The control store given by the service must work (it is where the login is kept).
+    const store = cfg.storage as { save(s: unknown): Promise<void> };
+    await store.save({ machinePrivateKey: 'ab'.repeat(32), loggedIn: true });
+    this.state = 'running';
+    this.emit('netmap', NM);
+    this.emit('state', 'running');
+  }
+  async down() { this.state = 'stopped'; this.emit('state', 'stopped'); }
+  async logout() { this.loggedOut++; await this.down(); }
+  status(): NodeStatus {
+    return {
+      state: this.state,
+      self: this.state === 'running' ? { name: NM.self.name, ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'], nodeKey: 'nodekey:00', discoKey: 'discokey:00' } : undefined,
+      peers: this.state === 'running'
+        ? [{ id: '1', name: 'peer1.tailtab.test.', nodeKey: 'nodekey:01', ips: ['100.64.0.1'], online: true, os: 'linux', relayRegion: 900, handshakeAgeMs: 1200, rxBytes: 10, txBytes: 20 },
+           { id: '2', name: 'peer2.tailtab.test.', nodeKey: 'nodekey:02', ips: ['100.64.0.2'], online: false, os: 'linux', rxBytes: 0, txBytes: 0 }]
+        : [],
+      derp: this.state === 'running' ? [{ regionId: 900, state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0 }] : undefined,
+      counters: {},
+    };
+  }
+  async ping() { return { ms: 3, ip: '100.64.0.1' }; }
+  async dial(): Promise<never> { throw new Error('no netstack in this test'); }
+}
+
+/** A service with windows attached over MessageChannels; every message a window receives is kept. */
+function setup(o: { fail?: string } = {}) {
+  const node = new ScriptedNode();
+  node.failWith = o.fail;
+  const persistent = new MemoryWorkerStore();
+  const svc = new NodeService({ createNode: async () => node, persistentStore: persistent, random: seededRandom(7), statusIntervalMs: 60_000 });
+  const seen: unknown[] = [];
+  const windows: NodeApi[] = [];
+  const open = () => {
+    const ch = new MessageChannel();
+    svc.attach(ch.port1 as unknown as Parameters<NodeService['attach']>[0]);
+    ch.port2.addEventListener('message', (e) => seen.push(e.data));
+    const api = createNodeClientOnPort(ch.port2 as unknown as Parameters<typeof createNodeClientOnPort>[0]);
+    windows.push(api);
+    return api;
+  };
+  return { node, persistent, svc, seen, open, close: () => { /* ports are GC'd */ } };
+}
+
+const CFG: UpConfig = { controlUrl: 'http://127.0.0.1:8080', authKey: 'hskey-auth-SECRETSECRET', hostname: 'browser', ephemeral: false, profileId: '' };
+
+function events(api: NodeApi): NodeEvent[] {
+  const out: NodeEvent[] = [];
+  api.subscribe((e) => out.push(e));
+  return out;
+}
+
+describe('toStatusView', () => {
+  it('gives the page names, MagicDNS names, IPs, relay region names and DERP RTTs', () => {
+    const node = new ScriptedNode();
+    node.state = 'running';
+    const v = toStatusView(node.status(), NM);
+    expect(v.self).toEqual({ name: 'browser', fqdn: 'browser.tailtab.test', ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'], user: undefined });
+    expect(v.peers.map((p) => [p.name, p.fqdn, p.online, p.relayRegionName])).toEqual([
+      ['peer1', 'peer1.tailtab.test', true, 'Rig 900'],
+      ['peer2', 'peer2.tailtab.test', false, 'Rig 901'],
+    ]);
+    expect(v.derp).toEqual([{ regionId: 900, regionName: 'Rig 900', state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0, lastError: undefined }]);
+  });
+});
+
+describe('NodeService', () => {
+  it('brings the node up, pushes status to every window, and lets a second window join the same node', async () => {
+    const t = setup();
+    const a = t.open();
+    const b = t.open();
+    const evB = events(b);
+    await a.up(CFG);
+    const st = await b.status();
+    expect(st.state).toBe('running');
+    expect(st.peers.map((p) => p.name)).toEqual(['peer1', 'peer2']);
+    await expect.poll(() => evB.some((e) => e.type === 'status' && e.status.state === 'running')).toBe(true);
+    // The second window asks for the same login: it joins; the node is not brought up twice.
+    await b.up({ ...CFG, authKey: undefined });
+    expect(t.node.ups.length).toBe(1);
+    // A different machine name while connected is refused in words, not by breaking the first window.
+    await expect(b.up({ ...CFG, hostname: 'other' })).rejects.toThrow(/already connected as browser.*Sign out there first/);
+    expect((await a.status()).state).toBe('running');
+  });
+
+  it('never lets the auth key reach a window, neither in log lines nor in errors', async () => {
+    const t = setup({ fail: 'register: invalid key hskey-auth-SECRETSECRET' });
+    const a = t.open();
+    const ev = events(a);
+    await expect(a.up(CFG)).rejects.toThrow(/auth key was refused/);
+    await expect.poll(() => ev.filter((e) => e.type === 'log').length).toBeGreaterThan(1);
+    expect(JSON.stringify(t.seen)).not.toContain('SECRETSECRET');
+    expect(ev.some((e) => e.type === 'log' && e.line.text.includes('<auth key>'))).toBe(true);
+    expect((await a.status()).state).toBe('error');
+  });
+
+  it('creates Ed25519 SSH keys whose private half never crosses to a window unless exported', async () => {
+    const t = setup();
+    const a = t.open();
+    const k = await a.sshKeyCreate('laptop');
+    expect(k.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/=]+ laptop$/);
+    const [rec] = await t.persistent.sshKeys();
+    expect(rec!.seed.length).toBe(32);
+    // The public key on the line is the seed's.
+    const blob = fromBase64(k.publicKey.split(' ')[1]!);
+    expect(toHex(blob.subarray(blob.length - 32))).toBe(toHex(ed25519.getPublicKey(rec!.seed)));
+    expect((await a.sshKeys()).map((x) => x.name)).toEqual(['laptop']);
+    const wire = JSON.stringify(t.seen, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v));
+    expect(wire).not.toContain(toHex(rec!.seed));
+    expect(wire).not.toContain(toBase64(rec!.seed));
+    // Explicit export: OpenSSH format that contains the seed.
+    const pem = await a.sshKeyExport(k.id);
+    expect(pem).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+    await a.sshKeyDelete(k.id);
+    expect(await a.sshKeys()).toEqual([]);
+  });
+
+  it('an ephemeral session keeps its login in memory only and logs out when its last window goes', async () => {
+    const t = setup();
+    const a = t.open();
+    const b = t.open();
+    await a.up({ ...CFG, ephemeral: true });
+    await a.sshKeyCreate('kiosk');
+    expect(await t.persistent.sshKeys()).toEqual([]);
+    expect(await t.persistent.controlStore('http://127.0.0.1:8080#browser').load()).toBeNull();
+    await a.release();
+    expect(t.node.loggedOut).toBe(0); // window b is still open
+    expect((await b.status()).state).toBe('running');
+    await b.release();
+    expect(t.node.loggedOut).toBe(1);
+    expect(t.node.state).toBe('stopped');
+    const c = t.open();
+    expect(await c.sshKeys()).toEqual([]);
+  });
+
+  it('a remembered profile keeps its login in the persistent store; sign-out marks it logged out', async () => {
+    const t = setup();
+    const a = t.open();
+    await a.up(CFG);
+    const store = t.persistent.controlStore('http://127.0.0.1:8080#browser');
+    expect((await store.load())?.loggedIn).toBe(true);
+    await a.down({ logout: true });
+    expect(t.node.loggedOut).toBe(1);
+    expect((await store.load())?.loggedIn).toBe(false);
+  });
+});
+
+describe('openSshPrivateKey', () => {
+  it('writes the openssh-key-v1 layout: magic, no cipher, one key, padded private section', () => {
+    const seed = new Uint8Array(32).fill(9);
+    const pem = openSshPrivateKey(seed, 'c', seededRandom(1));
+    const b = fromBase64(pem.split('\n').slice(1, -2).join(''));
+    expect(new TextDecoder().decode(b.subarray(0, 15))).toBe('openssh-key-v1\0');
+    const text = new TextDecoder('latin1').decode(b);
+    expect(text).toContain('none');
+    expect(text).toContain('ssh-ed25519');
+    // The 64-byte private field is seed || public key.
+    const pub = ed25519.getPublicKey(seed);
+    expect(toHex(b)).toContain(toHex(new Uint8Array([...seed, ...pub])));
+  });
+});
