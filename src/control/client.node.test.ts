@@ -1,0 +1,259 @@
+// ControlClient against a hostile control server: our ts2021 Noise responder (respondHandshake)
+// in front of Node's own HTTP/2 server (nghttp2), reached through a fake WebSocket. The server
+// answers register normally and then serves map streams whose framing or JSON is broken. What a
+// user must see: the client never crashes, counts each bad stream, reconnects, and keeps the last
+// good network map meanwhile.
+import { afterEach, describe, expect, it } from 'vitest';
+import * as http2 from 'node:http2';
+import { Duplex } from 'node:stream';
+import { ControlClient, type ControlClientState } from './client.js';
+import { MemoryStore } from './storage.js';
+import { encodeMapMessage } from './mapstream.js';
+import { peerList, type NetworkMap } from './netmap.js';
+import type { MapResponse, Node } from './tailcfg.js';
+import type { WebSocketLike } from './transport.js';
+import { respondHandshake, RecordCipher, HEADER_LEN, MAX_PLAINTEXT_SIZE, MSG_RECORD } from '../noise/controlbase.js';
+import { fromBase64 } from '../crypto/bytes.js';
+import { keyToText } from '../crypto/keys.js';
+import { generateKeyPair } from '../crypto/x25519.js';
+import { seededRandom } from '../crypto/random.js';
+import { realClock } from '../platform/clock.js';
+
+type MapScript = (res: http2.ServerHttp2Stream, req: MapRequestSeen) => void;
+interface MapRequestSeen { NodeKey: string; DiscoKey: string; Stream: boolean; Version: number }
+
+/** A WebSocket whose far end is a ts2021 server: Noise records around an HTTP/2 byte stream. */
+class FakeControlSocket implements WebSocketLike {
+  binaryType = 'blob';
+  readyState = 0;
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  private tx!: RecordCipher;
+  private rx!: RecordCipher;
+  private inBuf = new Uint8Array(0);
+  private h2side!: Duplex;
+
+  constructor(url: string, private readonly srv: FakeControl) {
+    const init = fromBase64(decodeURIComponent(new URL(url).searchParams.get('X-Tailscale-Handshake')!));
+    queueMicrotask(() => {
+      const { response, keys } = respondHandshake({ initiation: init, controlPrivateKey: srv.key.privateKey, random: seededRandom(3) });
+      this.tx = new RecordCipher(keys.tx);
+      this.rx = new RecordCipher(keys.rx);
+      this.readyState = 1;
+      this.onopen?.({});
+      this.toClient(response);
+      const self = this;
+      this.h2side = new Duplex({
+        read() {},
+        write(chunk: Buffer, _enc, cb) {
+          for (let off = 0; off < chunk.length; off += MAX_PLAINTEXT_SIZE) {
+            self.toClient(self.tx.seal(new Uint8Array(chunk.subarray(off, off + MAX_PLAINTEXT_SIZE))));
+          }
+          cb();
+        },
+        final(cb) { self.close(); cb(); },
+        destroy(_e, cb) { self.close(); cb(null); },
+      });
+      srv.sockets.add(this);
+      srv.h2.emit('connection', this.h2side);
+    });
+  }
+
+  private toClient(b: Uint8Array): void {
+    if (this.readyState !== 1) return;
+    const copy = b.slice();
+    queueMicrotask(() => { if (this.readyState === 1) this.onmessage?.({ data: copy.buffer }); });
+  }
+
+  send(data: Uint8Array | ArrayBuffer): void {
+    if (this.readyState !== 1) return;
+    const b = data instanceof Uint8Array ? data : new Uint8Array(data);
+    const nb = new Uint8Array(this.inBuf.length + b.length);
+    nb.set(this.inBuf);
+    nb.set(b, this.inBuf.length);
+    this.inBuf = nb;
+    while (this.inBuf.length >= HEADER_LEN) {
+      const len = (this.inBuf[1] << 8) | this.inBuf[2];
+      if (this.inBuf.length < HEADER_LEN + len) break;
+      if (this.inBuf[0] !== MSG_RECORD) { this.close(); return; }
+      const p = this.rx.open(this.inBuf.subarray(HEADER_LEN, HEADER_LEN + len));
+      this.inBuf = this.inBuf.slice(HEADER_LEN + len);
+      if (!p) { this.close(); return; }
+      this.h2side.push(Buffer.from(p));
+    }
+  }
+
+  close(): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.srv.sockets.delete(this);
+    try { this.h2side?.push(null); this.h2side?.destroy(); } catch { /* gone */ }
+    queueMicrotask(() => this.onclose?.({ code: 1000 }));
+  }
+}
+
+class FakeControl {
+  readonly key = generateKeyPair(seededRandom(99));
+  readonly h2 = http2.createServer();
+  readonly sockets = new Set<FakeControlSocket>();
+  readonly mapRequests: MapRequestSeen[] = [];
+  registers = 0;
+  constructor(private readonly scripts: MapScript[]) {
+    this.h2.on('stream', (stream, headers) => {
+      stream.on('error', () => {});
+      const parts: Buffer[] = [];
+      stream.on('data', (d: Buffer) => parts.push(d));
+      stream.on('end', () => {
+        const body = JSON.parse(Buffer.concat(parts).toString() || '{}');
+        if (headers[':path'] === '/machine/register') {
+          this.registers++;
+          stream.respond({ ':status': 200, 'content-type': 'application/json' });
+          stream.end(JSON.stringify({ MachineAuthorized: true, User: { ID: 1 }, Login: { ID: 1, LoginName: 'tester' } }));
+        } else if (headers[':path'] === '/machine/map') {
+          this.mapRequests.push(body);
+          const script = this.scripts[Math.min(this.mapRequests.length - 1, this.scripts.length - 1)];
+          stream.respond({ ':status': 200 });
+          script(stream, body);
+        } else {
+          stream.respond({ ':status': 404 });
+          stream.end();
+        }
+      });
+    });
+  }
+  factory = (url: string) => new FakeControlSocket(url, this);
+  stop(): void {
+    for (const s of [...this.sockets]) s.close();
+  }
+}
+
+const nodeKey = (i: number) => 'nodekey:' + i.toString(16).padStart(64, '0');
+const peer = (id: number): Node => ({ ID: id, Name: `peer${id}.example.`, Key: nodeKey(id), Addresses: [`100.64.0.${id}/32`], DERP: '127.3.3.40:900' });
+const fullMap = (self: string, peers: Node[]): MapResponse => ({
+  Node: { ID: 1, Name: 'me.example.', Key: self, Addresses: ['100.64.0.1/32'] },
+  Peers: peers,
+  DERPMap: { Regions: { '900': { RegionID: 900, RegionCode: 'r900', RegionName: 'R900', Nodes: [] } } },
+  Domain: 'example',
+});
+
+const fakes: FakeControl[] = [];
+const clients: ControlClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const f of fakes.splice(0)) f.stop();
+});
+
+function makeClient(fake: FakeControl, maxMapMessage?: number) {
+  const c = new ControlClient({
+    controlUrl: 'http://control.test', store: new MemoryStore(), webSocketFactory: fake.factory,
+    controlKey: keyToText('mkey', fake.key.publicKey), clock: realClock, random: seededRandom(5),
+    discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
+  });
+  const states: ControlClientState[] = [];
+  const maps: NetworkMap[] = [];
+  c.onState((s) => states.push(s));
+  c.onNetMap((m) => maps.push(m));
+  clients.push(c);
+  const log: string[] = [];
+  c.onState((s, d) => log.push(`${s} ${d ?? ''}`));
+  dbg = () => ({ state: c.state, stats: c.stats, maps: fake.mapRequests.length, log });
+  return { c, states, maps };
+}
+
+let dbg: () => unknown = () => null;
+async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(dbg())}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Writes raw bytes on the map stream and leaves it open (the client must close it). */
+const raw = (b: Uint8Array): MapScript => (res) => { res.write(Buffer.from(b)); };
+const lenPrefix = (n: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; };
+const concat = (...p: Uint8Array[]) => { const o = new Uint8Array(p.reduce((a, x) => a + x.length, 0)); let off = 0; for (const x of p) { o.set(x, off); off += x.length; } return o; };
+
+describe('ControlClient with a control server that sends malformed map streams', () => {
+  it('bad length prefix, bad JSON, oversized, non-object and truncated messages: counted, reconnect, last good map kept', async () => {
+    let selfKey = '';
+    const good = (peers: Node[]): MapScript => (res, req) => { selfKey = req.NodeKey; res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, peers)))); };
+    const fake = new FakeControl([
+      // 1: a good full map, then a length prefix far above the 64 KiB limit set below (also what a
+      //    desynchronised stream looks like).
+      (res, req) => { good([peer(2)])(res, req); setTimeout(() => res.write(Buffer.from(concat(encodeMapMessage({ KeepAlive: true }), lenPrefix(0xffff_fff0)))), 20); },
+      // 2: a well-framed message that is not JSON.
+      raw(concat(lenPrefix(9), new TextEncoder().encode('{"Peers":'))),
+      // 3: a complete but oversized message (over maxMapMessage = 64 KiB).
+      raw(encodeMapMessage({ Peers: Array.from({ length: 800 }, (_, i) => peer(i + 10)) })),
+      // 4: valid JSON, but not an object.
+      raw(encodeMapMessage(new TextEncoder().encode('[1,2,3]'))),
+      // 5: the server ends the stream in the middle of a message.
+      (res) => { res.end(Buffer.from(concat(lenPrefix(100), new Uint8Array(10)))); },
+      good([peer(2), peer(3)]),
+    ]);
+    fakes.push(fake);
+    const { c, maps } = makeClient(fake, 64 << 10);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('first map', () => peerList(c.netMap).length === 1);
+    expect(c.state).toBe('streaming');
+    await until('the last, good stream', () => peerList(c.netMap).length === 2);
+    expect(c.state).toBe('streaming');
+    expect(fake.mapRequests.length).toBe(6);
+    expect(c.stats.streamErrors).toBe(5);
+    expect(c.stats.malformedMaps).toBe(5);
+    expect(c.stats.reconnects).toBe(5);
+    expect(c.stats.mapStreams).toBe(6);
+    // Every map the node saw while the server misbehaved still held peer 2: nothing was lost.
+    expect(maps.every((m) => peerList(m).some((p) => p.Key === nodeKey(2)))).toBe(true);
+    expect(maps.map((m) => peerList(m).length)).toEqual([1, 2]);
+    expect(selfKey).toBe(keyToText('nodekey', c.nodePublicKey));
+    expect(fake.registers).toBe(1); // a broken stream is not a reason to log in again
+  });
+
+  it('reports each kind of breakage in words', async () => {
+    const errors: string[] = [];
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+        setTimeout(() => res.write(Buffer.from(lenPrefix(0xffff_fff0))), 20);
+      },
+      raw(concat(lenPrefix(3), new TextEncoder().encode('{{{'))),
+      (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))),
+    ]);
+    fakes.push(fake);
+    const { c } = makeClient(fake, 64 << 10);
+    c.onState((s, d) => { if (s === 'reconnecting' && d) errors.push(d); });
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('third stream', () => fake.mapRequests.length === 3 && c.state === 'streaming');
+    expect(errors).toEqual([
+      'map message of 4294967280 bytes exceeds the 65536-byte limit',
+      'map message is not valid JSON (3 bytes)',
+    ]);
+    expect(peerList(c.netMap).length).toBe(1);
+  });
+
+  it('an HTTP/2 reset of the map stream and a dropped connection are survived the same way', async () => {
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+        setTimeout(() => res.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 20);
+      },
+      () => setTimeout(() => { for (const s of [...fake.sockets]) s.close(); }, 20),
+      (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2), peer(4)])))),
+    ]);
+    fakes.push(fake);
+    const { c, maps } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('recovered map', () => peerList(c.netMap).length === 2, 15_000);
+    expect(c.stats.reconnects).toBe(2);
+    expect(c.stats.streamErrors).toBe(2);
+    expect(c.stats.malformedMaps).toBe(0); // transport failures are not counted as malformed maps
+    expect(maps.every((m) => peerList(m).length >= 1)).toBe(true);
+  });
+});
