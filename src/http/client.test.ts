@@ -1,0 +1,380 @@
+// HttpClient against a real node:http server (and raw net servers for broken ones) on loopback,
+// through a net.Socket → web-streams adapter standing in for the netstack socket.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import { gzipSync, deflateSync, deflateRawSync } from 'node:zlib';
+import { HttpClient, HttpError } from './client.js';
+import { netDialer } from './net-socket.test-helper.js';
+
+function pattern(n: number, seed = 7): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+let server: Server;
+let port = 0;
+let connections = 0;
+let maxConcurrent = 0;
+let open = 0;
+const BIG = 32 * 1024 * 1024;
+let bigProgress = { written: 0 };
+
+function handler(req: IncomingMessage, res: ServerResponse) {
+  const u = new URL(req.url!, 'http://x');
+  const p = u.pathname;
+  if (p === '/hello') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('hello world');
+  if (p === '/chunked') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('part1-');
+    setTimeout(() => res.end('part2'), 20);
+    return;
+  }
+  if (p === '/echo') {
+    const parts: Buffer[] = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ method: req.method, te: req.headers['transfer-encoding'] ?? null, cl: req.headers['content-length'] ?? null, sha: sha(body), len: body.length, host: req.headers.host }),
+      );
+    });
+    return;
+  }
+  if (p === '/gzip') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.from('gzipped text '.repeat(1000))));
+  if (p === '/deflate') return void res.writeHead(200, { 'content-encoding': 'deflate' }).end(deflateSync(Buffer.from('zlib text '.repeat(1000))));
+  if (p === '/deflate-raw') return void res.writeHead(200, { 'content-encoding': 'deflate' }).end(deflateRawSync(Buffer.from('raw text '.repeat(1000))));
+  if (p === '/gzip-corrupt') {
+    const g = gzipSync(Buffer.from('x'.repeat(5000)));
+    g[20] ^= 0xff;
+    g[21] ^= 0xff;
+    return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(g);
+  }
+  if (p === '/big') {
+    const total = Number(u.searchParams.get('n') ?? BIG);
+    res.writeHead(200, { 'content-length': total });
+    const data = pattern(1 << 20);
+    let off = 0;
+    bigProgress = { written: 0 };
+    const pump = () => {
+      while (off < total) {
+        const n = Math.min(data.length, total - off);
+        const ok = res.write(data.subarray(0, n));
+        off += n;
+        bigProgress.written = off;
+        if (!ok) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+    return;
+  }
+  if (p === '/redirect') return void res.writeHead(302, { location: '/hello' }).end('moved');
+  if (p === '/redirect-303') return void res.writeHead(303, { location: '/echo' }).end();
+  if (p === '/redirect-307') return void res.writeHead(307, { location: '/echo' }).end();
+  if (p === '/redirect-away') return void res.writeHead(302, { location: 'http://evil.example:80/x' }).end();
+  if (p === '/redirect-loop') return void res.writeHead(302, { location: '/redirect-loop' }).end();
+  if (p === '/no-content') return void res.writeHead(204).end();
+  if (p === '/hang') return; // never answers
+  if (p === '/stall-body') {
+    res.writeHead(200, { 'content-length': 100 });
+    res.write('only ten b');
+    return; // and nothing more
+  }
+  if (p === '/slow') return void setTimeout(() => res.writeHead(200).end('slow'), 50);
+  res.writeHead(404).end('not found');
+}
+
+beforeAll(async () => {
+  server = createServer(handler);
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (s) => {
+    connections++;
+    open++;
+    maxConcurrent = Math.max(maxConcurrent, open);
+    s.on('close', () => open--);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as net.AddressInfo).port;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+
+describe('HttpClient against node:http', () => {
+  it('GETs a Content-Length body and reuses one keep-alive connection for 20 requests', async () => {
+    const dial = netDialer();
+    const c = new HttpClient({ dial });
+    const before = connections;
+    for (let i = 0; i < 20; i++) {
+      const r = await c.request({ url: url('/hello') });
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe('hello world');
+    }
+    expect(dial.opened).toBe(1);
+    expect(connections - before).toBe(1);
+    c.close();
+  });
+
+  it('reads a chunked response', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const r = await c.request({ url: url('/chunked') });
+    expect(r.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await r.text()).toBe('part1-part2');
+    c.close();
+  });
+
+  it('sends a Uint8Array body with Content-Length and a stream body chunked; the server gets every byte', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const data = pattern(3 * 1024 * 1024 + 17);
+    const a = JSON.parse(await (await c.request({ method: 'POST', url: url('/echo'), body: data, headers: { 'content-type': 'application/octet-stream' } })).text());
+    expect(a).toMatchObject({ method: 'POST', cl: String(data.length), te: null, sha: sha(data), host: `127.0.0.1:${port}` });
+    let off = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (off >= data.length) return ctrl.close();
+        ctrl.enqueue(data.slice(off, off + 100_000));
+        off += 100_000;
+      },
+    });
+    const b = JSON.parse(await (await c.request({ method: 'PUT', url: url('/echo'), body: stream })).text());
+    expect(b).toMatchObject({ method: 'PUT', te: 'chunked', cl: null, sha: sha(data), len: data.length });
+    c.close();
+  });
+
+  it('decodes gzip, zlib deflate and raw deflate, and drops the encoding headers it undid', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const g = await c.request({ url: url('/gzip') });
+    expect(g.decoded).toBe(true);
+    expect(g.headers.get('content-encoding')).toBeNull();
+    expect(await g.text()).toBe('gzipped text '.repeat(1000));
+    expect(await (await c.request({ url: url('/deflate') })).text()).toBe('zlib text '.repeat(1000));
+    expect(await (await c.request({ url: url('/deflate-raw') })).text()).toBe('raw text '.repeat(1000));
+    const raw = await c.request({ url: url('/gzip'), decompress: false });
+    expect(raw.headers.get('content-encoding')).toBe('gzip');
+    expect((await raw.bytes())[0]).toBe(0x1f);
+    c.close();
+  });
+
+  it('a corrupt gzip body fails with HttpError decode', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const r = await c.request({ url: url('/gzip-corrupt') });
+    const err = await r.bytes().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err.code).toBe('decode');
+    c.close();
+  });
+
+  it('streams 32 MiB with backpressure: a stalled reader stops the server, then everything arrives intact', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const r = await c.request({ url: url('/big') });
+    const reader = r.body.getReader();
+    const h = createHash('sha256');
+    const first = await reader.read();
+    h.update(first.value!);
+    let got = first.value!.length;
+    // Stop reading; the server can only fill socket buffers (kernel + our 64 KiB queue).
+    await new Promise((res) => setTimeout(res, 300));
+    const writtenWhileStalled = bigProgress.written;
+    expect(writtenWhileStalled).toBeLessThan(BIG / 2);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      h.update(value);
+      got += value.length;
+    }
+    expect(got).toBe(BIG);
+    const expected = createHash('sha256');
+    const block = pattern(1 << 20);
+    for (let i = 0; i < BIG / block.length; i++) expected.update(block);
+    expect(h.digest('hex')).toBe(expected.digest('hex'));
+    c.close();
+  });
+
+  it('follows a same-host redirect, turns POST into GET on 303, keeps the body on 307', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const r = await c.request({ url: url('/redirect') });
+    expect(r.redirected).toBe(true);
+    expect(r.url).toBe(url('/hello'));
+    expect(await r.text()).toBe('hello world');
+    const r303 = JSON.parse(await (await c.request({ method: 'POST', url: url('/redirect-303'), body: 'a=1' })).text());
+    expect(r303.method).toBe('GET');
+    const r307 = JSON.parse(await (await c.request({ method: 'POST', url: url('/redirect-307'), body: 'a=1' })).text());
+    expect(r307).toMatchObject({ method: 'POST', len: 3 });
+    const manual = await c.request({ url: url('/redirect'), redirect: 'manual' });
+    expect(manual.status).toBe(302);
+    expect(manual.headers.get('location')).toBe('/hello');
+    await manual.body.cancel();
+    c.close();
+  });
+
+  it('refuses a redirect out of the allowed hosts, and a redirect loop, with HttpError redirect', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const away = await c.request({ url: url('/redirect-away') }).catch((e) => e);
+    expect(away).toBeInstanceOf(HttpError);
+    expect(away.code).toBe('redirect');
+    expect(away.message).toContain('evil.example');
+    const loop = await c.request({ url: url('/redirect-loop') }).catch((e) => e);
+    expect(loop.code).toBe('redirect');
+    expect(loop.message).toMatch(/more than 10 redirects/);
+    c.close();
+  });
+
+  it('handles 204 and HEAD without waiting for a body, and reuses the connection', async () => {
+    const dial = netDialer();
+    const c = new HttpClient({ dial });
+    const r = await c.request({ url: url('/no-content') });
+    expect(r.status).toBe(204);
+    const h = await c.request({ method: 'HEAD', url: url('/big?n=1234') });
+    expect(h.headers.get('content-length')).toBe('1234');
+    expect(await h.text()).toBe('');
+    expect(await (await c.request({ url: url('/hello') })).text()).toBe('hello world');
+    expect(dial.opened).toBe(1);
+    c.close();
+  });
+
+  it('keeps at most maxConnectionsPerHost connections for parallel requests', async () => {
+    const dial = netDialer();
+    const c = new HttpClient({ dial, maxConnectionsPerHost: 2 });
+    const rs = await Promise.all(Array.from({ length: 10 }, () => c.request({ url: url('/slow') }).then((r) => r.text())));
+    expect(rs).toEqual(Array(10).fill('slow'));
+    expect(dial.opened).toBe(2);
+    c.close();
+  });
+
+  it('times out a silent server (head) and a stalled body with HttpError timeout', async () => {
+    const c = new HttpClient({ dial: netDialer(), headersTimeoutMs: 200, bodyTimeoutMs: 200 });
+    const e1 = await c.request({ url: url('/hang') }).catch((e) => e);
+    expect(e1).toBeInstanceOf(HttpError);
+    expect(e1.code).toBe('timeout');
+    const r = await c.request({ url: url('/stall-body') });
+    const e2 = await r.text().catch((e) => e);
+    expect(e2.code).toBe('timeout');
+    expect(e2.message).toMatch(/after 10/);
+    c.close();
+  });
+
+  it('a refused connection is HttpError connect', async () => {
+    const free = await new Promise<number>((res) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => res(p));
+      });
+    });
+    const c = new HttpClient({ dial: netDialer() });
+    const e = await c.request({ url: `http://127.0.0.1:${free}/` }).catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('connect');
+    expect(e.message).toContain(`127.0.0.1:${free}`);
+  });
+
+  it('aborting mid-body errors the body with HttpError aborted', async () => {
+    const c = new HttpClient({ dial: netDialer() });
+    const ac = new AbortController();
+    const r = await c.request({ url: url('/big?n=8000000'), signal: ac.signal });
+    const reader = r.body.getReader();
+    await reader.read();
+    ac.abort();
+    const e = await reader.read().catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('aborted');
+    c.close();
+  });
+
+  it('drops an idle connection the server closed and carries on with a new one', async () => {
+    const s = createServer((_q, res) => res.end('ok'));
+    s.keepAliveTimeout = 100;
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const p = (s.address() as net.AddressInfo).port;
+    const dial = netDialer();
+    const c = new HttpClient({ dial });
+    expect(await (await c.request({ url: `http://127.0.0.1:${p}/` })).text()).toBe('ok');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await (await c.request({ url: `http://127.0.0.1:${p}/` })).text()).toBe('ok');
+    expect(dial.opened).toBe(2);
+    c.close();
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  });
+});
+
+describe('HttpClient against broken servers', () => {
+  /** A raw TCP server that answers every connection with `reply()` and then closes (or not). */
+  async function rawServer(reply: () => Uint8Array, closeAfter = true) {
+    const socks = new Set<net.Socket>();
+    const s = net.createServer((sock) => {
+      socks.add(sock);
+      sock.on('error', () => {});
+      sock.once('data', () => {
+        sock.write(reply());
+        if (closeAfter) sock.end();
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return {
+      port: (s.address() as net.AddressInfo).port,
+      close: () => new Promise<void>((r) => { for (const x of socks) x.destroy(); s.close(() => r()); }),
+    };
+  }
+
+  const base = new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+
+  it('property: mutated responses end in a response or an HttpError, never a hang or another error', async () => {
+    let current = base;
+    const srv = await rawServer(() => current);
+    const c = new HttpClient({ dial: netDialer(), headersTimeoutMs: 2000, bodyTimeoutMs: 2000 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 4 }), async (muts) => {
+        const b = Array.from(base);
+        for (const [pos, val, ins] of muts) {
+          const i = pos % b.length;
+          if (ins) b.splice(i, 0, val);
+          else b[i] = val;
+        }
+        current = Uint8Array.from(b);
+        try {
+          const r = await c.request({ url: `http://127.0.0.1:${srv.port}/` });
+          await r.bytes();
+        } catch (e) {
+          if (!(e instanceof HttpError)) throw e;
+        }
+      }),
+      { numRuns: 150 },
+    );
+    c.close();
+    await srv.close();
+  });
+
+  it('garbage on a connection left open times out with HttpError instead of hanging', async () => {
+    const srv = await rawServer(() => new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'), false);
+    const c = new HttpClient({ dial: netDialer(), headersTimeoutMs: 300, bodyTimeoutMs: 300 });
+    const r = await c.request({ url: `http://127.0.0.1:${srv.port}/` });
+    const e = await r.bytes().catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('timeout');
+    c.close();
+    await srv.close();
+  });
+
+  it('a server that speaks something else gets a clear protocol error', async () => {
+    const srv = await rawServer(() => new TextEncoder().encode('SSH-2.0-OpenSSH_9.2p1\r\n'));
+    const c = new HttpClient({ dial: netDialer() });
+    const e = await c.request({ url: `http://127.0.0.1:${srv.port}/` }).catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('protocol');
+    expect(e.message).toContain('SSH-2.0');
+    c.close();
+    await srv.close();
+  });
+});
