@@ -15,6 +15,7 @@ import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
 import { buildRouteTable, parseIp, type RouteTable } from './routes.js';
+import { IPPROTO_TSMP, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
 
@@ -154,7 +155,7 @@ export class TailnetNode {
   private readonly pongWaiters = new Map<string, (ok: boolean) => void>();
   private netmapReady?: { promise: Promise<void>; resolve: () => void };
   readonly counters = {
-    txNoRoute: 0, txToSelf: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0,
+    txNoRoute: 0, txToSelf: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
   };
 
   constructor(private readonly layers: NodeLayers) {}
@@ -300,8 +301,13 @@ export class TailnetNode {
   }
 
   /** A decrypted packet from a peer: filter, then netstack. */
-  private inbound(_peer: Uint8Array, ip: Uint8Array): void {
+  private inbound(peer: Uint8Array, ip: Uint8Array): void {
     const s = summarize(ip);
+    if (s?.proto === IPPROTO_TSMP) {
+      // TSMP pings are answered before the filter, as tailscale's tstun does.
+      const pong = tsmpPongFor(ip);
+      if (pong) { this.counters.tsmpPongs++; this.wg?.send(peer, pong); return; }
+    }
     if (s && s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
       // TSMP (99) and anything else we do not speak.
       this.counters.rxUnknownProto++;

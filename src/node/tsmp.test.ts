@@ -1,0 +1,50 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { tsmpPongFor } from './tsmp.js';
+
+function ping4(data: number[]): Uint8Array {
+  const p = new Uint8Array(29);
+  p[0] = 0x45; p[3] = 29; p[8] = 64; p[9] = 99;
+  p.set([100, 64, 0, 2], 12); p.set([100, 64, 0, 1], 16);
+  p[20] = 0x70; p.set(data, 21);
+  return p;
+}
+
+describe('TSMP ping -> pong', () => {
+  it('answers an IPv4 ping with the 8 bytes echoed, addresses swapped and a valid header checksum', () => {
+    const pong = tsmpPongFor(ping4([1, 2, 3, 4, 5, 6, 7, 8]))!;
+    expect(pong.length).toBe(31);
+    expect([...pong.subarray(12, 16)]).toEqual([100, 64, 0, 1]);
+    expect([...pong.subarray(16, 20)]).toEqual([100, 64, 0, 2]);
+    expect(pong[9]).toBe(99);
+    expect([...pong.subarray(20)]).toEqual([0x6f, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0]);
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += (pong[i]! << 8) | pong[i + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(sum).toBe(0xffff);
+  });
+
+  it('answers IPv6 pings; ignores pongs, short payloads, other protocols and fragments', () => {
+    const p6 = new Uint8Array(49);
+    p6[0] = 0x60; p6[5] = 9; p6[6] = 99; p6[7] = 64; p6[8] = 0xfd; p6[24] = 0xfe; p6[40] = 0x70;
+    const pong = tsmpPongFor(p6)!;
+    expect(pong[8]).toBe(0xfe);
+    expect(pong[24]).toBe(0xfd);
+    expect(pong[40]).toBe(0x6f);
+    const notPing = ping4([0, 0, 0, 0, 0, 0, 0, 0]); notPing[20] = 0x6f;
+    expect(tsmpPongFor(notPing)).toBeNull();
+    const icmp = ping4([0, 0, 0, 0, 0, 0, 0, 0]); icmp[9] = 1;
+    expect(tsmpPongFor(icmp)).toBeNull();
+    const short = ping4([0, 0, 0, 0, 0, 0, 0, 0]); short[3] = 28;
+    expect(tsmpPongFor(short)).toBeNull();
+    const frag = ping4([0, 0, 0, 0, 0, 0, 0, 0]); frag[6] = 0x20;
+    expect(tsmpPongFor(frag)).toBeNull();
+  });
+
+  it('never throws on random or mutated packets', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => { tsmpPongFor(b); }));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 28 }), fc.integer({ min: 0, max: 255 }), (i, v) => {
+      const p = ping4([9, 9, 9, 9, 9, 9, 9, 9]); p[i] = v; tsmpPongFor(p);
+    }));
+  });
+});
