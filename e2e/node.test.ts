@@ -79,4 +79,23 @@ describe('tailtab node in a real tailnet', () => {
     expect(node.status().counters['wg.handshakesCompleted']).toBeGreaterThan(0);
     expect(node.status().counters.tsmpPongs).toBeGreaterThan(0);
   });
+
+  it('survives the tailscaled peer restarting (new process, new WireGuard session)', async () => {
+    const before = node.status().counters['wg.handshakesCompleted'] ?? 0;
+    await rig.restart('peer:peer1');
+    const out = await peer1.tailscale(['ping', '--tsmp', '--c=2', selfIp()], { timeoutMs: 60_000 });
+    expect(out).toMatch(/pong from tailtab-node/);
+    expect(node.status().counters['wg.handshakesCompleted']).toBeGreaterThan(before);
+    expect(await node.discoPing('peer1')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('survives our home derper restarting: reconnects and peers reach us again', async () => {
+    const derp = () => (node.status().derp as { regionId: number; state: string }[]).find((r) => r.regionId === 900)?.state;
+    expect(derp()).toBe('connected');
+    await rig.restart('derper:900');
+    await expect.poll(derp, { timeout: 30_000, interval: 200 }).toBe('connected');
+    const out = await peer1.tailscale(['ping', '--c=3', '--until-direct=false', selfIp()], { timeoutMs: 60_000 });
+    expect(out).toMatch(/pong from tailtab-node .* via DERP\(rig900\)/);
+    expect(await node.discoPing('peer1')).toBeGreaterThanOrEqual(0);
+  });
 });
