@@ -20,7 +20,20 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-async function headscaleNodes(): Promise<{ id: number; name: string; given_name?: string; node_key?: string; machine_key?: string }[]> {
+interface HsNode { id: number | string; name: string; given_name?: string; node_key?: string; machine_key?: string; expiry?: string | { seconds: number | string } }
+/** Headscale's node expiry as ms since the epoch (absent/zero = never expires). */
+function expiryMs(n: HsNode): number {
+  const e = n.expiry;
+  if (!e) return 0;
+  return typeof e === 'string' ? Date.parse(e) : Number(e.seconds) * 1000;
+}
+async function headscaleNode(name: string): Promise<HsNode> {
+  const n = (await headscaleNodes()).find((x) => x.given_name === name || x.name === name);
+  if (!n) throw new Error(`headscale has no node ${name}`);
+  return n;
+}
+
+async function headscaleNodes(): Promise<HsNode[]> {
   return JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) ?? [];
 }
 
@@ -114,4 +127,71 @@ describe('control client against Headscale v0.29.2', () => {
     expect(nm.self!.Name).toBe(`tailtab-interactive.${rig.baseDomain}.`);
     await c.close();
   });
+
+  it('node key expired by `headscale nodes expire`: the client says so, and a new login keeps the same node', async () => {
+    const store = new MemoryStore();
+    const c = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(c);
+    await c.login({ authKey: rig.authKey, hostname: 'tailtab-expiry' });
+    c.start();
+    const nm = await waitForMap(c, (m) => !!m.self && peerList(m).length > 0, 'self and peers');
+    const id = nm.self!.ID;
+    const firstKey = keyToText('nodekey', c.nodePublicKey);
+    let detail = '';
+    c.onState((s, d) => { if (s === 'key-expired') detail = d ?? ''; });
+    await rig.headscale(['nodes', 'expire', '-i', String(id)]);
+    await waitForState(c, 'key-expired', 30_000);
+    expect(detail).toMatch(/^the node key expired at \d{4}-.*: log in again$/);
+    expect(c.netMap.self!.Expired).toBe(true);
+    expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true });
+    await c.close();
+
+    // The app restarts: it knows it must log in; with a pre-auth key it registers a NEW node key
+    // (OldNodeKey = the expired one) and Headscale keeps the same node: same ID, name and addresses.
+    const again = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(again);
+    expect(() => again.start()).toThrow(/not logged in/);
+    const rr = await again.login({ authKey: rig.authKey, hostname: 'tailtab-expiry' });
+    expect(rr.MachineAuthorized).toBe(true);
+    expect(keyToText('nodekey', again.nodePublicKey)).not.toBe(firstKey);
+    again.start();
+    const nm2 = await waitForMap(again, (m) => !!m.self && !m.self.Expired, 'a fresh, unexpired self');
+    expect(nm2.self!.ID).toBe(id);
+    expect(nm2.self!.Addresses).toEqual(nm.self!.Addresses);
+    expect(again.state).toBe('streaming');
+    const hs = await headscaleNode('tailtab-expiry');
+    expect(hs.node_key).toBe(keyToText('nodekey', again.nodePublicKey));
+    expect(expiryMs(hs) === 0 || expiryMs(hs) > Date.now()).toBe(true);
+    await again.close();
+  });
+
+  it('logout expires the node key at Headscale; the machine key stays and a later login works', async () => {
+    const store = new MemoryStore();
+    const c = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(c);
+    await c.login({ authKey: rig.authKey, hostname: 'tailtab-logout' });
+    c.start();
+    await waitForMap(c, (m) => !!m.self, 'self');
+    const machine = keyToText('mkey', c.machinePublicKey!);
+    const nodeKey = keyToText('nodekey', c.nodePublicKey);
+    const before = await headscaleNode('tailtab-logout');
+    expect(expiryMs(before) === 0 || expiryMs(before) > Date.now()).toBe(true);
+    await c.logout();
+    expect(c.state).toBe('logged-out');
+    expect(c.netMap.peers.size).toBe(0); // nothing of the tailnet is kept after logout
+    const after = await headscaleNode('tailtab-logout');
+    expect(after.node_key).toBe(nodeKey);
+    expect(expiryMs(after)).toBeGreaterThan(0);
+    expect(expiryMs(after)).toBeLessThanOrEqual(Date.now()); // Headscale lists it as expired
+    const st = await store.load();
+    expect(st!.loggedIn).toBe(false);
+    expect(keyToText('mkey', c.machinePublicKey!)).toBe(machine);
+    // Logging in again: same machine, a new node key.
+    const rr = await c.login({ authKey: rig.authKey, hostname: 'tailtab-logout' });
+    expect(rr.MachineAuthorized).toBe(true);
+    expect(keyToText('nodekey', c.nodePublicKey)).not.toBe(nodeKey);
+    expect(keyToText('mkey', c.machinePublicKey!)).toBe(machine);
+    await c.close();
+  });
 });
+

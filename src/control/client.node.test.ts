@@ -99,6 +99,7 @@ class FakeControl {
   readonly h2 = http2.createServer();
   readonly sockets = new Set<FakeControlSocket>();
   readonly mapRequests: MapRequestSeen[] = [];
+  readonly registerRequests: { NodeKey: string; OldNodeKey: string; Auth?: { AuthKey?: string } | null }[] = [];
   registers = 0;
   constructor(private readonly scripts: MapScript[]) {
     this.h2.on('stream', (stream, headers) => {
@@ -109,6 +110,7 @@ class FakeControl {
         const body = JSON.parse(Buffer.concat(parts).toString() || '{}');
         if (headers[':path'] === '/machine/register') {
           this.registers++;
+          this.registerRequests.push(body);
           stream.respond({ ':status': 200, 'content-type': 'application/json' });
           stream.end(JSON.stringify({ MachineAuthorized: true, User: { ID: 1 }, Login: { ID: 1, LoginName: 'tester' } }));
         } else if (headers[':path'] === '/machine/map') {
@@ -145,9 +147,9 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number) {
+function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore()) {
   const c = new ControlClient({
-    controlUrl: 'http://control.test', store: new MemoryStore(), webSocketFactory: fake.factory,
+    controlUrl: 'http://control.test', store, webSocketFactory: fake.factory,
     controlKey: keyToText('mkey', fake.key.publicKey), clock: realClock, random: seededRandom(5),
     discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
   });
@@ -257,3 +259,49 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(maps.every((m) => peerList(m).length >= 1)).toBe(true);
   });
 });
+
+describe('ControlClient: node key expiry reported by control', () => {
+  it('Node.Expired in the map → key-expired, no reconnecting once the stream ends, remembered in storage; the next login uses a new node key with OldNodeKey', async () => {
+    const expiredSelf = (req: MapRequestSeen): MapResponse => {
+      const m = fullMap(req.NodeKey, [peer(2)]);
+      return { ...m, Node: { ...m.Node!, Expired: true, KeyExpiry: '2026-01-01T00:00:00Z' } };
+    };
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+        setTimeout(() => res.write(Buffer.from(encodeMapMessage(expiredSelf(req)))), 20);
+        setTimeout(() => res.end(), 40); // control ends the stream
+      },
+      (res, req) => res.write(Buffer.from(encodeMapMessage(expiredSelf(req)))),
+    ]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const { c, states } = makeClient(fake, undefined, store);
+    const details: string[] = [];
+    c.onState((s, d) => { if (s === 'key-expired' && d) details.push(d); });
+    await c.login({ hostname: 'me', authKey: 'k' });
+    const firstKey = keyToText('nodekey', c.nodePublicKey);
+    c.start();
+    await until('the stream to end', () => c.stats.streamErrors === 1);
+    await new Promise((r) => setTimeout(r, 100)); // many backoff periods (5-20 ms)
+    expect(c.state).toBe('key-expired');
+    // With an expired key there is nothing to reconnect for until a person logs in again.
+    expect(fake.mapRequests.length).toBe(1);
+    expect(states.filter((s) => s === 'streaming').length).toBe(1);
+    expect(details[0]).toBe('the node key expired at 2026-01-01T00:00:00Z: log in again');
+    expect(details.length).toBe(1); // said once, not on every map
+    expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true, nodeKeyExpiry: '2026-01-01T00:00:00Z' });
+    await c.close();
+
+    const { c: c2 } = makeClient(fake, undefined, store);
+    expect(() => c2.start()).toThrow(/not logged in/);
+    await c2.login({ hostname: 'me', authKey: 'k2' });
+    const reg = fake.registerRequests.at(-1)!;
+    expect(reg.OldNodeKey).toBe(firstKey);
+    expect(reg.NodeKey).not.toBe(firstKey);
+    expect(reg.NodeKey).toBe(keyToText('nodekey', c2.nodePublicKey));
+    expect(await store.load()).toMatchObject({ loggedIn: true });
+    expect((await store.load())!.nodeKeyExpired).toBeUndefined();
+  });
+});
+

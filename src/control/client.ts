@@ -101,6 +101,8 @@ export class ControlClient {
   private backoffWake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private log: (line: string) => void;
+  /** The last map said our node key expired (Node.Expired). */
+  private selfExpired = false;
 
   constructor(private readonly o: ControlClientOptions) {
     this.log = o.log ?? (() => {});
@@ -242,6 +244,11 @@ export class ControlClient {
    */
   async login(o: LoginOptions): Promise<RegisterResponse> {
     const st = await this.ensureState();
+    if (st.nodeKeyExpired) {
+      // direct.go doLogin: an expired key is never re-sent; a new one is registered with the old
+      // one as OldNodeKey, so control keeps the same node (addresses, name) for this machine.
+      await this.rotateNodeKey();
+    }
     this.setState('registering');
     const oldKey = st.oldNodePrivateKey ? keyToText('nodekey', publicKeyOf(fromHex(st.oldNodePrivateKey))) : ZERO_NODE_KEY;
     const base: RegisterRequest = {
@@ -271,6 +278,9 @@ export class ControlClient {
       if (!rr.MachineAuthorized) throw new ControlError('control did not authorize this machine (no AuthURL either)');
       st.loggedIn = true;
       st.oldNodePrivateKey = undefined;
+      st.nodeKeyExpired = undefined;
+      st.nodeKeyExpiry = undefined;
+      this.selfExpired = false;
       st.loginName = rr.Login?.LoginName ?? st.loginName;
       await this.o.store.save(st);
       this.setState('logged-in');
@@ -283,7 +293,9 @@ export class ControlClient {
 
   private async rotateNodeKey(): Promise<void> {
     const st = await this.ensureState();
-    st.oldNodePrivateKey = st.nodePrivateKey;
+    // Keep the first old key across repeated attempts: that is the one control knows.
+    st.oldNodePrivateKey = st.oldNodePrivateKey ?? st.nodePrivateKey;
+    st.nodeKeyExpired = undefined;
     st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
     st.loggedIn = false;
     await this.o.store.save(st);
@@ -402,7 +414,7 @@ export class ControlClient {
         if (first && !isKeepAliveOnly(msg)) {
           first = false;
           this.attempt = 0;
-          this.setState('streaming');
+          if (!this.selfExpired) this.setState('streaming');
         }
       }
     } finally {
@@ -417,7 +429,22 @@ export class ControlClient {
     this.netMap = applyMapResponse(base, msg, now, this.stats);
     if (isKeepAliveOnly(msg)) return;
     const self = this.netMap.self;
-    if (self?.Expired) this.setState('key-expired', 'control reports our node key expired');
+    if (self && !!self.Expired !== this.selfExpired) {
+      this.selfExpired = !!self.Expired;
+      if (this.selfExpired) {
+        // The stream goes on (control still sends maps), but the node cannot talk to peers until
+        // a person logs in again; remember it so a restarted app asks for a login too.
+        if (this.st) {
+          this.st.loggedIn = false;
+          this.st.nodeKeyExpired = true;
+          this.st.nodeKeyExpiry = self.KeyExpiry ?? undefined;
+          void this.o.store.save(this.st).catch((e) => this.log(`control: saving state: ${String(e)}`));
+        }
+        this.setState('key-expired', `the node key expired${self.KeyExpiry ? ` at ${self.KeyExpiry}` : ''}: log in again`);
+      } else if (this.state === 'key-expired') {
+        this.setState('streaming'); // control extended or re-enabled the key
+      }
+    }
     for (const cb of this.netMapCbs) {
       try { cb(this.netMap); } catch (e) { this.log(`control: netmap listener threw: ${String(e)}`); }
     }

@@ -13,6 +13,8 @@ export interface ControlState {
   /** Login name and node name control gave us, for display. */
   loginName?: string;
   nodeKeyExpiry?: string;
+  /** Control said our node key expired: the next login() uses a new node key (OldNodeKey = this one). */
+  nodeKeyExpired?: boolean;
 }
 
 export interface ControlStore {
