@@ -1,0 +1,154 @@
+// Pure rewriting for the web-view proxy: mapping between tailnet URLs and our /proxy/ paths, and
+// what a proxied app's headers must become so it renders inside our frame without reaching
+// beyond it. The proxied app runs on OUR origin (that is how the Service Worker can serve it), so
+// headers that would act on the whole origin are removed (see each rule below).
+import { HttpError } from './errors.js';
+import type { HeaderList } from './wire.js';
+
+export const PROXY_PREFIX = '/proxy/';
+
+/** http://host:port/path?q → /proxy/<host>/<port>/path?q (the form the Service Worker serves). */
+export function toProxyPath(u: URL, prefix = PROXY_PREFIX): string {
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return `${prefix}${encodeURIComponent(host)}/${u.port || '80'}${u.pathname || '/'}${u.search}${u.hash}`;
+}
+
+/** /proxy/<host>/<port>/rest → http://host:port/rest, or null if it is not a proxy path. */
+export function fromProxyPath(pathAndQuery: string, prefix = PROXY_PREFIX): URL | null {
+  if (!pathAndQuery.startsWith(prefix)) return null;
+  const m = /^([^/?#]+)\/(\d{1,5})(\/[^#]*|\?[^#]*)?$/.exec(pathAndQuery.slice(prefix.length));
+  if (!m) return null;
+  let host: string;
+  try {
+    host = decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+  // A host name or an IP literal only: no "@", "/" or ":" tricks that would make URL() pick another host.
+  if (!/^[A-Za-z0-9.-]+$/.test(host) && !/^[0-9A-Fa-f:.]+$/.test(host)) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  let rest = m[3] ?? '/';
+  if (rest.startsWith('?')) rest = '/' + rest;
+  try {
+    // Concatenated, not resolved: a rest of "//x" is a path here, not a network-path reference.
+    return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}${rest}`);
+  } catch {
+    return null;
+  }
+}
+
+/** A URL reference found in a response header, resolved against the request URL and mapped into the proxy if it is http. */
+export function rewriteUrlRef(ref: string, base: URL, prefix = PROXY_PREFIX): string {
+  let u: URL;
+  try {
+    u = new URL(ref, base);
+  } catch {
+    return ref;
+  }
+  // https and other schemes leave the tailnet view: the frame goes there directly (if it can).
+  if (u.protocol !== 'http:') return ref;
+  return toProxyPath(u, prefix);
+}
+
+// Hop-by-hop (RFC 9110 §7.6.1) and framing fields: the Service Worker's Response re-frames the body.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+// Fields that would act on our whole origin (the tailtab app and its stored keys), not on the frame:
+//  - Set-Cookie: consumed by the node's CookieJar (a Service Worker cannot set cookies anyway).
+//  - Strict-Transport-Security, Clear-Site-Data: would pin or wipe tailtab's own origin.
+//  - Service-Worker-Allowed: would widen what a script could register as a worker on our origin.
+//  - X-Frame-Options: the whole point is to show the app in our frame.
+//  - Alt-Svc: points at the tailnet host's own endpoints, meaningless for our origin.
+const DROP = new Set(['set-cookie', 'set-cookie2', 'strict-transport-security', 'clear-site-data', 'service-worker-allowed', 'x-frame-options', 'alt-svc']);
+
+/**
+ * Response fields for the Service Worker's Response: hop-by-hop and origin-wide fields removed,
+ * Location / Content-Location / Refresh mapped into /proxy/, CSP frame-ancestors removed and the
+ * app's own origin in CSP source lists replaced by 'self' (which is now our origin, where every
+ * proxied resource is served), Referrer-Policy pinned to same-origin so that absolute-path
+ * requests of the page still carry the Referer the Service Worker maps them by.
+ */
+export function rewriteResponseHeaders(headers: HeaderList, requestUrl: URL, prefix = PROXY_PREFIX): HeaderList {
+  const out: HeaderList = [];
+  const appOrigin = requestUrl.origin;
+  for (const [k, v] of headers) {
+    const n = k.toLowerCase();
+    if (HOP.has(n) || DROP.has(n)) continue;
+    if (n === 'location' || n === 'content-location') {
+      out.push([k, rewriteUrlRef(v, requestUrl, prefix)]);
+    } else if (n === 'refresh') {
+      // "5; url=/next" (HTML's refresh syntax, also sent as a header).
+      out.push([k, v.replace(/(url\s*=\s*['"]?)([^'";]+)/i, (_m, a: string, url: string) => a + rewriteUrlRef(url.trim(), requestUrl, prefix))]);
+    } else if (n === 'content-security-policy' || n === 'content-security-policy-report-only') {
+      const csp = rewriteCsp(v, appOrigin);
+      if (csp) out.push([k, csp]);
+    } else if (n === 'referrer-policy') {
+      continue;
+    } else {
+      out.push([k, v]);
+    }
+  }
+  out.push(['Referrer-Policy', 'same-origin']);
+  return out;
+}
+
+/** CSP (W3C CSP3): drop frame-ancestors (we are the ancestor) and map the app's origin to 'self'. */
+export function rewriteCsp(policy: string, appOrigin: string): string {
+  const esc = appOrigin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return policy
+    .split(',')
+    .map((p) =>
+      p
+        .split(';')
+        .map((d) => d.trim())
+        .filter((d) => d && !/^frame-ancestors(\s|$)/i.test(d))
+        .map((d) => d.replace(new RegExp(`(^|\\s)${esc}(/\\S*)?(?=\\s|$)`, 'g'), "$1'self'"))
+        .join('; '),
+    )
+    .filter((p) => p)
+    .join(', ');
+}
+
+// Request fields the browser set for our origin that must not reach the tailnet host, or that the
+// client sets itself (Host, framing, Accept-Encoding matching what it can decode).
+const REQ_DROP = new Set([
+  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'content-length', 'cookie', 'origin', 'referer', 'accept-encoding', 'service-worker', 'service-worker-navigation-preload',
+]);
+
+export interface ProxiedRequestHeaders {
+  headers: HeaderList;
+}
+
+/**
+ * Request fields for the tailnet host: the page's own fields, with Referer and Origin translated
+ * from our /proxy/ URLs back to the app's URLs (apps check Origin against CSRF), and the node's
+ * cookies for that host.
+ */
+export function proxiedRequestHeaders(
+  incoming: HeaderList,
+  target: URL,
+  method: string,
+  referrerPath: string | null,
+  cookie: string | null,
+  prefix = PROXY_PREFIX,
+): HeaderList {
+  const out: HeaderList = incoming.filter(([k]) => !REQ_DROP.has(k.toLowerCase()));
+  const ref = referrerPath ? fromProxyPath(referrerPath, prefix) : null;
+  if (ref) out.push(['Referer', ref.href]);
+  if (method !== 'GET' && method !== 'HEAD') out.push(['Origin', (ref ?? target).origin]);
+  if (cookie) out.push(['Cookie', cookie]);
+  return out;
+}
+
+/** The target of a proxy request message: only http:// URLs. */
+export function parseTarget(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HttpError('bad-request', `invalid URL ${JSON.stringify(url.slice(0, 100))}`);
+  }
+  if (u.protocol !== 'http:') throw new HttpError('unsupported', `the web view only proxies http:// URLs, not ${u.protocol}`);
+  return u;
+}

@@ -1,0 +1,203 @@
+// The node side of the web-view proxy. The Service Worker (public/sw.js) turns each fetch of a
+// /proxy/<host>/<port>/… frame into a message on a MessagePort; this answers them with the
+// HttpClient over the tailnet and streams the body back.
+//
+// Messages (SW → node):
+//   {type:'request', id, method, url:'http://host:port/path', headers:[[k,v]], body?:ArrayBuffer, referrer?:'/proxy/…'}
+//   {type:'ack', id, bytes}      the SW handed `bytes` of body to the browser: credit for more
+//   {type:'cancel', id}          the browser no longer wants the body
+// Messages (node → SW):
+//   {type:'response', id, status, statusText, headers:[[k,v]]}
+//   {type:'chunk', id, data:ArrayBuffer} (transferred)   {type:'end', id}   {type:'error', id, message}
+//
+// Flow control: a MessagePort has no backpressure, so the node keeps at most `windowBytes` of
+// body un-acknowledged per response; a slow frame therefore slows the tailnet TCP connection
+// instead of filling the Service Worker's memory.
+import { realClock, type Clock, type TimerHandle } from '../platform/clock.js';
+import type { HttpClient } from './client.js';
+import { HttpError } from './errors.js';
+import { CookieJar } from './cookies.js';
+import { parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, PROXY_PREFIX } from './proxy-rewrite.js';
+import type { HeaderList } from './wire.js';
+
+/** The part of MessagePort (DOM or node:worker_threads) used here. */
+export interface MessagePortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  start?(): void;
+  close?(): void;
+}
+
+export interface HttpProxyOptions {
+  /** Shared by every port of one node, so logins survive a Service Worker restart. Default: one jar per HttpClient. */
+  cookies?: CookieJar;
+  /** Which targets may be fetched (the node passes "is a tailnet peer"); refused ones get an error. */
+  allowTarget?: (host: string, port: number) => boolean;
+  /** Un-acknowledged body bytes per response (default 1 MiB). */
+  windowBytes?: number;
+  /** Give up on a response whose frame stopped acknowledging for this long (default 120 s). */
+  stallTimeoutMs?: number;
+  clock?: Clock;
+  /** Optional log line per request and failure (no cookies or bodies in it). */
+  log?: (line: string) => void;
+}
+
+export interface HttpProxyHandle {
+  /** Cancels every request in flight and stops answering the port. */
+  close(): void;
+  readonly stats: { requests: number; errors: number; malformed: number; bytes: number; active: number };
+}
+
+const jars = new WeakMap<HttpClient, CookieJar>();
+
+interface Pending {
+  ac: AbortController;
+  inflight: number;
+  wake: (() => void) | null;
+  cancelled: boolean;
+}
+
+function isHeaderList(x: unknown): x is HeaderList {
+  return Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
+}
+
+export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: HttpProxyOptions = {}): HttpProxyHandle {
+  const clock = opts.clock ?? realClock;
+  let jar = opts.cookies ?? jars.get(client);
+  if (!jar) jars.set(client, (jar = new CookieJar(clock)));
+  const cookies = jar;
+  const windowBytes = opts.windowBytes ?? 1 << 20;
+  const stallMs = opts.stallTimeoutMs ?? 120_000;
+  const pending = new Map<number, Pending>();
+  const stats = { requests: 0, errors: 0, malformed: 0, bytes: 0, active: 0 };
+  let closed = false;
+
+  const post = (m: unknown, transfer?: Transferable[]) => {
+    if (closed) return;
+    try {
+      port.postMessage(m, transfer ?? []);
+    } catch {
+      /* the other side is gone; in-flight requests end through their stall timeout */
+    }
+  };
+
+  async function handle(id: number, m: Record<string, unknown>): Promise<void> {
+    const p: Pending = { ac: new AbortController(), inflight: 0, wake: null, cancelled: false };
+    pending.set(id, p);
+    stats.requests++;
+    stats.active++;
+    let target: URL | undefined;
+    try {
+      target = parseTarget(String(m.url));
+      const host = target.hostname.replace(/^\[|\]$/g, '');
+      const tport = Number(target.port || 80);
+      if (opts.allowTarget && !opts.allowTarget(host, tport)) {
+        throw new HttpError('bad-request', `${host}:${tport} is not a machine in this tailnet`);
+      }
+      const method = String(m.method ?? 'GET').toUpperCase();
+      const referrer = typeof m.referrer === 'string' ? m.referrer : null;
+      const headers = proxiedRequestHeaders(m.headers as HeaderList, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
+      const body = m.body instanceof ArrayBuffer && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
+      // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
+      const res = await client.request({ method, url: target, headers, body, redirect: 'manual', signal: p.ac.signal });
+      cookies.setFromResponse(target, res.headers.getAll('set-cookie'), res.headers.get('date'));
+      post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX) });
+      opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
+      const reader = res.body.getReader();
+      try {
+        for (;;) {
+          while (p.inflight >= windowBytes && !p.cancelled) {
+            await new Promise<void>((resolve, reject) => {
+              let t: TimerHandle | undefined = undefined;
+              p.wake = () => {
+                clock.clearTimeout(t);
+                p.wake = null;
+                resolve();
+              };
+              t = clock.setTimeout(() => {
+                p.wake = null;
+                reject(new HttpError('timeout', `the frame stopped reading for ${stallMs} ms`));
+              }, stallMs);
+            });
+          }
+          if (p.cancelled) {
+            await reader.cancel().catch(() => {});
+            return;
+          }
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (p.cancelled) {
+            await reader.cancel().catch(() => {});
+            return;
+          }
+          // A copy of exactly this chunk, so the transfer does not detach a shared read buffer.
+          const data = value.slice().buffer;
+          p.inflight += value.length;
+          stats.bytes += value.length;
+          post({ type: 'chunk', id, data }, [data]);
+        }
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        throw e;
+      }
+      post({ type: 'end', id });
+    } catch (e) {
+      if (p.cancelled) return;
+      stats.errors++;
+      const msg = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+      opts.log?.(`web view ${target?.host ?? '?'}: ${msg}`);
+      post({ type: 'error', id, message: msg, code: e instanceof HttpError ? e.code : 'internal' });
+    } finally {
+      pending.delete(id);
+      stats.active--;
+    }
+  }
+
+  port.onmessage = (ev: MessageEvent) => {
+    if (closed) return;
+    const m = ev.data as Record<string, unknown> | null;
+    // Malformed messages are counted and, where they carry an id, answered; never thrown.
+    if (!m || typeof m !== 'object' || typeof m.id !== 'number') {
+      stats.malformed++;
+      return;
+    }
+    const id = m.id;
+    if (m.type === 'request') {
+      if (pending.has(id) || typeof m.url !== 'string' || !isHeaderList(m.headers) || (m.body !== undefined && !(m.body instanceof ArrayBuffer))) {
+        stats.malformed++;
+        post({ type: 'error', id, message: 'malformed proxy request message' });
+        return;
+      }
+      void handle(id, m);
+    } else if (m.type === 'ack') {
+      const p = pending.get(id);
+      if (p && typeof m.bytes === 'number' && m.bytes > 0) {
+        p.inflight = Math.max(0, p.inflight - m.bytes);
+        p.wake?.();
+      }
+    } else if (m.type === 'cancel') {
+      const p = pending.get(id);
+      if (p) {
+        p.cancelled = true;
+        p.ac.abort();
+        p.wake?.();
+      }
+    } else {
+      stats.malformed++;
+    }
+  };
+  port.start?.();
+
+  return {
+    stats,
+    close() {
+      closed = true;
+      port.onmessage = null;
+      for (const p of pending.values()) {
+        p.cancelled = true;
+        p.ac.abort();
+        p.wake?.();
+      }
+    },
+  };
+}
