@@ -4,7 +4,7 @@
 // deterministic downloads of any size with a known SHA-256 for data-path tests.
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 
 /** Deterministic byte stream (xorshift32, fixed seed): byte i of /bytes/<n> for any n. */
 export function deterministicBytes(offset: number, length: number): Uint8Array {
@@ -77,6 +77,78 @@ const INDEX_HTML = `<!doctype html>
 `;
 const APP_JS = `document.getElementById('script-status').textContent = 'script ran';\n`;
 const STYLE_CSS = `body { font-family: sans-serif; } h1 { color: rgb(31, 111, 235); }\n`;
+// The /app/ test web app for the web-view proxy: like a real self-hosted app it references its
+// assets by absolute path (/app/app.js), sends gzip/deflate-encoded assets, forbids framing
+// (X-Frame-Options, CSP frame-ancestors) and keeps a cookie across a POST → 303 → GET form flow.
+export const APP_TITLE = 'tailtab test app';
+const APP_HTML_HEAD = `<!doctype html>
+<html><head><meta charset="utf-8"><title>${APP_TITLE}</title><link rel="stylesheet" href="/app/style.css"></head>
+<body>
+<h1 id="title">Test app on a tailnet host</h1>
+<p id="script-status">script not run</p>
+<p id="api-status">api not called</p>
+`;
+const APP_HTML_TAIL = `<img id="img" src="/app/image.png" alt="checkerboard" width="64" height="64">
+<form id="form" method="POST" action="/app/submit"><input id="message" name="message" value="hi"><button id="send" type="submit">Send</button></form>
+<p><a id="download" href="/bytes/20971520">20 MiB download</a></p>
+<script src="/app/app.js"></script>
+</body></html>
+`;
+// Runs only if the proxy served it (script-src 'self'); also calls an API by absolute path.
+const APP_APP_JS = `document.getElementById('script-status').textContent = 'script ran';
+fetch('/app/api/info').then((r) => r.json()).then((j) => { document.getElementById('api-status').textContent = 'api says ' + j.greeting; },
+  (e) => { document.getElementById('api-status').textContent = 'api failed: ' + e; });
+`;
+const APP_STYLE_CSS = `body { font-family: sans-serif; } h1 { color: rgb(31, 111, 235); }\n`;
+const APP_FRAME_DENY = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'self'; frame-ancestors 'none'",
+};
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return null;
+}
+
+/** Serves /app/…; returns false for other paths. */
+function serveApp(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, path: string, png: Buffer): boolean {
+  if (req.method === 'GET' && (path === '/app' || path === '/app/')) {
+    // Sent chunked in two writes: exercises Transfer-Encoding: chunked through the proxy.
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...APP_FRAME_DENY });
+    res.write(APP_HTML_HEAD);
+    res.end(APP_HTML_TAIL);
+  } else if (req.method === 'GET' && path === '/app/app.js') {
+    res.writeHead(200, { 'content-type': 'text/javascript', 'content-encoding': 'gzip' }).end(gzipSync(APP_APP_JS));
+  } else if (req.method === 'GET' && path === '/app/style.css') {
+    res.writeHead(200, { 'content-type': 'text/css', 'content-encoding': 'deflate' }).end(deflateSync(APP_STYLE_CSS));
+  } else if (req.method === 'GET' && path === '/app/image.png') {
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
+  } else if (req.method === 'GET' && path === '/app/api/info') {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(JSON.stringify({ greeting: 'hello from the api' })));
+  } else if (req.method === 'POST' && path === '/app/submit') {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const message = new URLSearchParams(Buffer.concat(parts).toString('utf8')).get('message') ?? '';
+      res.writeHead(303, { location: `/app/result?message=${encodeURIComponent(message)}`, 'set-cookie': `last=${encodeURIComponent(message)}; Path=/app; HttpOnly` }).end();
+    });
+  } else if (req.method === 'GET' && path === '/app/result') {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const html = `<!doctype html><html><head><meta charset="utf-8"><title>${APP_TITLE}: result</title></head><body>
+<p id="posted">${escapeHtml(url.searchParams.get('message') ?? '')}</p>
+<p id="cookie">${escapeHtml(cookieValue(req.headers.cookie, 'last') ?? '(no cookie)')}</p>
+<a id="back" href="/app/">back</a></body></html>`;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...APP_FRAME_DENY }).end(html);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /** Largest /bytes/<n> served (1 GiB). */
 export const MAX_BYTES = 1 << 30;
 
@@ -87,6 +159,9 @@ export function startWebServer(port = 0): Promise<WebServer> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
+    if (path === '/app' || path.startsWith('/app/')) {
+      if (serveApp(req, res, path, png)) return;
+    }
     if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(INDEX_HTML);
     } else if (req.method === 'GET' && path === '/app.js') {
