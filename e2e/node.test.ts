@@ -7,6 +7,11 @@ import { startRig, type Rig, type RigPeer } from './rig/index.js';
 import { TailnetNode } from '../src/node/node.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { MemoryStore } from '../src/control/storage.js';
+import type { TcpConnectionLike } from '../src/node/node.js';
+import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { bytesSha256, rigBinaries } from './rig/index.js';
+import { httpGetOver, socksConnect } from './helpers/node-tailnet.js';
 
 let rig: Rig;
 let node: TailnetNode;
@@ -35,6 +40,31 @@ afterAll(async () => {
   await node?.down();
   await rig?.stop();
 });
+
+async function readUntil(c: TcpConnectionLike, delim: string): Promise<string> {
+  const r = c.readable.getReader();
+  let t = '';
+  while (!t.includes(delim)) {
+    const { value, done } = await r.read();
+    if (done) break;
+    t += new TextDecoder().decode(value);
+  }
+  r.releaseLock();
+  return t;
+}
+
+/** `tailscale nc` keeps stdin open until our answer arrives (it exits when either direction ends). */
+function tailscaleNc(peer: RigPeer, ip: string, port: number, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(rigBinaries().tailscale, [`--socket=${peer.socket}`, 'nc', ip, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`tailscale nc timed out: ${err}`)); }, 30_000);
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) p.stdin.end(); });
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', () => { clearTimeout(t); resolve(out); });
+    p.stdin.write(input);
+  });
+}
 
 const selfIp = (v6 = false) => node.status().self!.ips.find((ip) => ip.includes(':') === v6)!;
 
@@ -78,6 +108,79 @@ describe('tailtab node in a real tailnet', () => {
     expect(seen.rxBytes).toBeGreaterThan(0);
     expect(node.status().counters['wg.handshakesCompleted']).toBeGreaterThan(0);
     expect(node.status().counters.tsmpPongs).toBeGreaterThan(0);
+  });
+
+  it('pings tailscaled peers over ICMP by MagicDNS name and by IP, IPv4 and IPv6, on both regions', async () => {
+    const byName = await node.ping('peer1');
+    expect(byName.ip).toBe(peer1.ipv4);
+    expect(byName.ms).toBeGreaterThanOrEqual(0);
+    expect((await node.ping(peer1.ipv6)).ip).toBe(peer1.ipv6);
+    expect((await node.ping(peer2.fqdn, { preferV6: true })).ip).toBe(peer2.ipv6);
+    expect((await node.ping(peer2.ipv4)).ip).toBe(peer2.ipv4);
+    expect(node.status().counters['netstack.icmpEchoRepliesReceived']).toBeGreaterThanOrEqual(4);
+    await expect(node.ping('no-such-host')).rejects.toThrow(/unknown host/);
+  });
+
+  it('downloads from the HTTP server behind each peer (IPv4 and IPv6) with the right SHA-256', async () => {
+    const n = 4 << 20;
+    for (const [host, peer] of [[peer1.fqdn, peer1], [peer2.ipv6, peer2]] as const) {
+      const conn = await node.dial(host, rig.httpPort);
+      const r = await httpGetOver(conn, peer.ipv4, `/bytes/${n}`);
+      expect(r.status).toMatch(/^HTTP\/1\.[01] 200/);
+      expect(r.body.length).toBe(n);
+      expect(r.sha256).toBe(bytesSha256(n));
+    }
+  });
+
+  it('a tailscaled peer reaches a port our node listens on (`tailscale nc`, and SOCKS5 over IPv6)', async () => {
+    const l = node.listen(7001);
+    const served: string[] = [];
+    const serve = (async () => {
+      for await (const c of l) {
+        const got = (await readUntil(c, '\n')).trim();
+        served.push(got);
+        const w = c.writable.getWriter();
+        await w.write(new TextEncoder().encode(`hello ${got}\n`));
+        await w.close();
+      }
+    })();
+    expect(await tailscaleNc(peer1, selfIp(), 7001, 'peer1\n')).toBe('hello peer1\n');
+    const s = await socksConnect(peer2, selfIp(true), 7001);
+    s.write('peer2 via v6\n');
+    const reply = await new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+    expect(reply).toBe('hello peer2 via v6\n');
+    expect(served).toEqual(['peer1', 'peer2 via v6']);
+    l.close();
+    await serve.catch(() => {});
+  });
+
+  it('enforces the packet filter from the map: a port the policy denies is dropped, others still work', async () => {
+    const allowed = node.listen(7003);
+    const denied = node.listen(7002);
+    const echo = async (l: typeof allowed) => { for await (const c of l) void c.readable.pipeTo(c.writable).catch(() => {}); };
+    void echo(allowed).catch(() => {});
+    void echo(denied).catch(() => {});
+    const reach = async (port: number) => {
+      try {
+        const s = await socksConnect(peer1, selfIp(), port, 4000);
+        s.destroy();
+        return 'open';
+      } catch { return 'blocked'; }
+    };
+    expect(await reach(7002)).toBe('open');
+    try {
+      await rig.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['*:1-7001', '*:7003-65535'] }], ssh: [] });
+      await expect.poll(() => reach(7002), { timeout: 40_000, interval: 500 }).toBe('blocked');
+      expect(node.status().counters['filter.droppedByRule']).toBeGreaterThan(0);
+      expect(await reach(7003)).toBe('open');
+      // Our own connections out are unaffected (replies match our flows).
+      expect((await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, '/health')).body.toString()).toBe('ok\n');
+    } finally {
+      await rig.setPolicy(JSON.parse(readFileSync(new URL('./rig/templates/policy.json', import.meta.url), 'utf8')) as object);
+    }
+    await expect.poll(() => reach(7002), { timeout: 40_000, interval: 500 }).toBe('open');
+    allowed.close();
+    denied.close();
   });
 
   it('survives the tailscaled peer restarting (new process, new WireGuard session)', async () => {

@@ -24,7 +24,7 @@ function layers(dialed: string[]): NodeLayers {
     },
     createDerpPool: () => ({ start() {}, setDerpMap() {}, send() {}, close() {} }),
     createNetStack: () => ({
-      input() {}, listen() {}, close() {},
+      input() {}, listen() { throw new Error('no listen in fake'); }, close() {},
       async connect(addr, port) {
         dialed.push(`${addr}:${port}`);
         const t = new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { ctl.enqueue(new TextEncoder().encode(new TextDecoder().decode(c).toUpperCase())); } });

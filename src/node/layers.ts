@@ -11,11 +11,7 @@ import { IdbStore, MemoryStore, type ControlStore } from '../control/storage.js'
 import type { WebSocketFactory as ControlWebSocketFactory } from '../control/transport.js';
 import type { WebSocketFactory as DerpWebSocketFactory } from '../derp-client/client.js';
 import { DerpPool, type DerpMap } from '../derp-client/pool.js';
-// TODO(netstack): import { createNetStack as createRealNetStack } from '../netstack/index.js';
-const createRealNetStack = (_o: NetStackStartOptions): NetStackLike => {
-  const missing = () => { throw new LayersMissingError('tailtab node: netstack/ is not in this build yet'); };
-  return { input() {}, connect: async () => missing(), listen: missing, close() {} };
-};
+import { createNetStack as createRealNetStack } from '../netstack/index.js';
 import type {
   ControlSession, DerpMapLike, DerpPoolLike, NetStackLike, NetStackStartOptions, NodeLayers, NodeNetMap,
 } from './node.js';

@@ -32,7 +32,7 @@ function fakeStack(addr: string, output: (ip: Uint8Array) => void): NetStackLike
       if (ip[9] === 1 && ip[20] === 0) waiting.get((ip[24]! << 8) | ip[25]!)?.();
     },
     connect: () => Promise.reject(new Error('no tcp in fake')),
-    listen: () => undefined,
+    listen: () => { throw new Error('no listen in fake'); },
     ping(dst) {
       const id = nextId++;
       return new Promise((resolve) => { waiting.set(id, () => resolve(1)); output(icmpEcho(addr, dst, 8, id)); });

@@ -80,12 +80,18 @@ export interface TcpConnectionLike {
   closed?: Promise<unknown>;
 }
 
+export interface TcpListenerLike extends AsyncIterable<TcpConnectionLike> {
+  readonly port?: number;
+  accept(): Promise<TcpConnectionLike>;
+  close(): void;
+}
+
 export interface NetStackLike {
   input(ipPacket: Uint8Array): void;
-  connect(addr: string, port: number): Promise<TcpConnectionLike>;
-  listen(port: number): unknown;
-  ping?(addr: string, o?: unknown): Promise<unknown>;
-  stats?: unknown;
+  connect(addr: string, port: number, o?: { timeoutMs?: number }): Promise<TcpConnectionLike>;
+  listen(port: number): TcpListenerLike;
+  ping?(addr: string, o?: { timeoutMs?: number; size?: number }): Promise<{ rttMs: number } | number>;
+  stats?: Record<string, number>;
   close(): void;
 }
 
@@ -330,12 +336,14 @@ export class TailnetNode {
     return r[0]!.ip;
   }
 
-  async dial(host: string, port: number): Promise<TcpConnectionLike> {
+  /** TCP connection to a tailnet host (MagicDNS name or IP) through netstack. */
+  async dial(host: string, port: number, o: { timeoutMs?: number; preferV6?: boolean } = {}): Promise<TcpConnectionLike> {
     this.requireRunning();
-    return this.stack!.connect(this.resolve(host), port);
+    return this.stack!.connect(this.resolve(host, o), port, { timeoutMs: o.timeoutMs });
   }
 
-  listen(port: number): unknown {
+  /** Accepts TCP connections from the tailnet on our addresses (the inbound filter still applies). */
+  listen(port: number): TcpListenerLike {
     this.requireRunning();
     return this.stack!.listen(port);
   }
@@ -386,6 +394,7 @@ export class TailnetNode {
     for (const [k, v] of Object.entries(this.filter.stats)) counters[`filter.${k}`] = v;
     for (const [k, v] of Object.entries(this.magic?.stats ?? {})) counters[`magicsock.${k}`] = v;
     for (const [k, v] of Object.entries(this.wg?.stats ?? {})) if (v) counters[`wg.${k}`] = v;
+    for (const [k, v] of Object.entries(this.stack?.stats ?? {})) if (v) counters[`netstack.${k}`] = v;
     return {
       state: this.state, error: this.error, authUrl: this.authUrl,
       self: nm && this.nodePublicKey && this.discoPublicKey ? {
