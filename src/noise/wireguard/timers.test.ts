@@ -162,4 +162,29 @@ describe('WireGuard timers', () => {
     await net.advance(100_500, 500);
     expect(a.stats.txKeepalives - k0).toBe(4);
   });
+
+  it('an initiator that only receives rekeys once its session is REJECT - KEEPALIVE - REKEY_TIMEOUT (165 s) old', async () => {
+    // keepKeyFreshReceiving (wireguard-go receive.go): the send-side REKEY_AFTER_TIME rule is switched
+    // off here so only the receive-side rule can start the handshake.
+    const { net, a, b } = await established({ timers: { rekeyAfterTimeMs: 10 ** 9 } });
+    const start = net.clock.now();
+    let rekeyAt = -1;
+    for (let t = 0; t < 175 && rekeyAt < 0; t++) {
+      await net.advance(1000, 1000);
+      b.send(a.publicKey, ipv4Packet(60)); // a only answers with keepalives
+      await net.pump();
+      if (a.stats.handshakeInitiationsSent === 2) rekeyAt = net.clock.now() - start;
+    }
+    expect(rekeyAt).toBeGreaterThan(165_000);
+    expect(rekeyAt).toBeLessThanOrEqual(167_000);
+    expect(a.stats.handshakesCompleted).toBe(2);
+    expect(b.stats.handshakeInitiationsSent).toBe(0); // the responder never rekeys on time
+    // Exactly one such "last minute" handshake per session.
+    await net.advance(10_000, 1000);
+    expect(a.stats.handshakeInitiationsSent).toBe(2);
+    b.send(a.publicKey, ipv4Packet(61));
+    await net.pump();
+    expect(net.inbox(a).at(-1)!.length).toBe(61);
+  });
 });
+
