@@ -64,6 +64,15 @@ describe('control client against Headscale v0.29.2', () => {
     const ours = (await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e');
     expect(ours.length).toBe(1);
     await expect.poll(async () => JSON.stringify(await p1.status()), { timeout: 30_000 }).toContain('tailtab-e2e');
+    // What we reported in Hostinfo reached the other side: tailscaled relays to us via region 900
+    // (our PreferredDERP) and knows our non-zero disco key.
+    const ourRegion = rig.derpRegions.find((r) => r.regionId === 900)!.regionCode;
+    await expect.poll(async () => {
+      const st = await p1.status();
+      return Object.values(st.Peer ?? {}).find((p) => p.HostName === 'tailtab-e2e')?.Relay;
+    }, { timeout: 30_000 }).toBe(ourRegion);
+    const hs = (await headscaleNodes()).find((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e') as HsNode & { disco_key?: string };
+    expect(hs.disco_key).toBe(keyToText('discokey', first.discoPublicKey));
   });
 
   it('a peer added and removed in the tailnet shows up as a delta on the open stream', async () => {

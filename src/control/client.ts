@@ -147,6 +147,10 @@ export class ControlClient {
   get nodePublicKey(): Uint8Array {
     return publicKeyOf(this.nodePrivateKey);
   }
+  /** The disco key we announce in map requests. */
+  get discoPublicKey(): Uint8Array {
+    return this.o.discoPublicKey;
+  }
   get loggedIn(): boolean {
     return !!this.st?.loggedIn;
   }

@@ -2,7 +2,7 @@
 // sockets: idle on-demand regions, dead-connection detection, latency-based home choice, Health,
 // bad frames on an established connection, and failover between the nodes of one region.
 import { describe, expect, it } from 'vitest';
-import { DerpPool, httpLatencyProber, type DerpMap } from './pool.js';
+import { DerpPool, derpNodeUrl, httpLatencyProber, latencyCheckUrl, type DerpMap } from './pool.js';
 import type { WebSocketLike } from './client.js';
 import { encodeFrame, FrameReassembler, type Frame } from './frames.js';
 import { VirtualClock } from '../platform/clock.js';
@@ -339,5 +339,18 @@ describe('failover between the nodes of one region', () => {
     expect(n1.length).toBe(1); // region 1 reopened (first node again) with the new failover list
     expect(st(1)?.state).toBe('connecting');
     expect(pool.client(1)!.allUrls).toEqual(['ws://n1:3340/derp', 'ws://n2:3340/derp']);
+  });
+});
+
+describe('DERP node URLs', () => {
+  const node = { name: '1a', regionId: 1, hostName: 'derp1.example.com' };
+  it('are wss:// unless the map marks the node insecure-for-tests or the pool allows it', () => {
+    expect(derpNodeUrl(node, false)).toBe('wss://derp1.example.com/derp');
+    expect(derpNodeUrl({ ...node, derpPort: 8443 }, false)).toBe('wss://derp1.example.com:8443/derp');
+    expect(derpNodeUrl({ ...node, insecureForTests: true, derpPort: 3340 }, false)).toBe('ws://derp1.example.com:3340/derp');
+    expect(derpNodeUrl(node, true)).toBe('ws://derp1.example.com/derp');
+    expect(derpNodeUrl({ ...node, hostName: 'fd7a::1' }, false)).toBe('wss://[fd7a::1]/derp');
+    expect(latencyCheckUrl(node, false)).toBe('https://derp1.example.com/derp/latency-check');
+    expect(latencyCheckUrl({ ...node, insecureForTests: true }, false)).toBe('http://derp1.example.com/derp/latency-check');
   });
 });
