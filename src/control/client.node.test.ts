@@ -147,9 +147,9 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore()) {
+function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number) {
   const c = new ControlClient({
-    controlUrl: 'http://control.test', store, webSocketFactory: fake.factory,
+    controlUrl: 'http://control.test', store, watchdogMs, webSocketFactory: fake.factory,
     controlKey: keyToText('mkey', fake.key.publicKey), clock: realClock, random: seededRandom(5),
     discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
   });
@@ -302,6 +302,26 @@ describe('ControlClient: node key expiry reported by control', () => {
     expect(reg.NodeKey).toBe(keyToText('nodekey', c2.nodePublicKey));
     expect(await store.load()).toMatchObject({ loggedIn: true });
     expect((await store.load())!.nodeKeyExpired).toBeUndefined();
+  });
+});
+
+describe('ControlClient: a map stream that goes silent', () => {
+  it('is declared dead by the watchdog and re-established, keeping the map meanwhile', async () => {
+    const fake = new FakeControl([
+      (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))), // then nothing, stream left open
+      (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2), peer(3)])))),
+    ]);
+    fakes.push(fake);
+    const { c, maps } = makeClient(fake, undefined, new MemoryStore(), 300);
+    const reasons: string[] = [];
+    c.onState((s, d) => { if (s === 'reconnecting' && d) reasons.push(d); });
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('the second stream', () => peerList(c.netMap).length === 2, 10_000);
+    expect(fake.mapRequests.length).toBe(2);
+    expect(reasons).toEqual(['no map message for 300 ms: the stream is dead']);
+    expect(maps.every((m) => peerList(m).length >= 1)).toBe(true);
+    expect(c.state).toBe('streaming');
   });
 });
 

@@ -401,9 +401,11 @@ export class ControlClient {
     let watchdog: TimerHandle | undefined;
     const wd = this.o.watchdogMs ?? 120_000;
     const body = res.body;
+    let watchdogFired = false;
     const arm = () => {
       this.o.clock.clearTimeout(watchdog);
       watchdog = this.o.clock.setTimeout(() => {
+        watchdogFired = true;
         this.log(`control: no map message for ${wd} ms`);
         body.cancel(new ControlError('map stream watchdog')).catch(() => {});
         this.dropSession('watchdog');
@@ -421,9 +423,14 @@ export class ControlClient {
           if (!this.selfExpired) this.setState('streaming');
         }
       }
+    } catch (e) {
+      // Whatever the cancelled stream reports, say why we cut it.
+      if (watchdogFired) throw new ControlError(`no map message for ${wd} ms: the stream is dead`);
+      throw e;
     } finally {
       this.o.clock.clearTimeout(watchdog);
     }
+    if (watchdogFired) throw new ControlError(`no map message for ${wd} ms: the stream is dead`);
   }
 
   private applyMessage(msg: MapResponse, firstOfStream: boolean): void {
