@@ -95,4 +95,26 @@ describe('DerpClient with a hostile fake server', () => {
     handshake(sockets[0]);
     expect(c.stats.packetsOut).toBe(512);
   });
+
+  it('a congested socket (slow relay): packets wait in the bounded queue, oldest dropped, then drain in order', () => {
+    const { clock, c, sockets, handshake } = setup();
+    c.start();
+    handshake(sockets[0]);
+    const w = sockets[0];
+    const sentBefore = w.sent.length;
+    w.bufferedAmount = 8 << 20; // above the 4 MiB default: the relay is not keeping up
+    for (let i = 0; i < 1000; i++) c.send(new Uint8Array(32), Uint8Array.of(i >> 8, i & 0xff));
+    expect(w.sent.length).toBe(sentBefore); // nothing more pushed into the socket's buffer
+    expect(c.queuedPackets).toBe(512);
+    expect(c.stats.drops).toBe(488);
+    clock.advance(100);
+    expect(w.sent.length).toBe(sentBefore); // still congested: still waiting
+    w.bufferedAmount = 0;
+    clock.advance(5);
+    expect(c.queuedPackets).toBe(0);
+    const seqs = w.sent.slice(sentBefore).map((f) => (f[5 + 32] << 8) | f[5 + 33]);
+    expect(seqs).toEqual(Array.from({ length: 512 }, (_, i) => 488 + i)); // the newest 512, in order
+    expect(c.state).toBe('connected');
+  });
 });
+
