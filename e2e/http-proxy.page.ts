@@ -47,8 +47,13 @@ function wsDial(host: string, port: number): Promise<Conn> {
 }
 
 const client = new HttpClient({ dial: wsDial });
-const w = window as unknown as { proxyStats: unknown[]; proxyReady: boolean; portsHanded: number };
+const w = window as unknown as { proxyStats: unknown[]; proxyReady: boolean; portsHanded: number; stopNode: () => void };
 w.proxyStats = [];
+const handles: { close(): void }[] = [];
+// Simulates a node Worker that died: its ports stay open but nothing answers any more.
+w.stopNode = () => {
+  for (const h of handles.splice(0)) h.close();
+};
 w.portsHanded = 0;
 
 async function start() {
@@ -58,6 +63,7 @@ async function start() {
   const hand = () => {
     const ch = new MessageChannel();
     const h = serveHttpProxy(ch.port1, client);
+    handles.push(h);
     w.proxyStats.push(h.stats);
     w.portsHanded++;
     (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);

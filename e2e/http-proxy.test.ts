@@ -74,13 +74,18 @@ afterAll(async () => {
 
 const proxied = (path: string) => `/proxy/${HOST}/${web.port}${path}`;
 
+let views = 0;
+/** Loads `path` of the web app in the frame and waits for that very document (a fresh query each time). */
 async function view(path: string): Promise<Frame> {
-  await page.evaluate((src) => {
-    (document.getElementById('view') as HTMLIFrameElement).src = src;
-  }, proxied(path));
-  const frame = await (await page.$('#view'))!.contentFrame();
-  await frame!.waitForLoadState('load');
-  return frame!;
+  const src = proxied(path) + (path.includes('?') ? '&' : '?') + `view=${++views}`;
+  const frame = (await (await page.$('#view'))!.contentFrame())!;
+  await Promise.all([
+    frame.waitForURL(app.url + src, { waitUntil: 'load', timeout: 30_000 }),
+    page.evaluate((s) => {
+      (document.getElementById('view') as HTMLIFrameElement).src = s;
+    }, src),
+  ]);
+  return frame;
 }
 
 describe('web-view proxy in Chromium', () => {
@@ -99,7 +104,7 @@ describe('web-view proxy in Chromium', () => {
     expect(img).toEqual({ w: 16, h: 16 });
     expect(await frame.evaluate(() => getComputedStyle(document.querySelector('h1')!).color)).toBe('rgb(31, 111, 235)');
     // The frame's address is the proxy path of the app, and keep-alive kept the connection count low.
-    expect(frame.url()).toBe(`${app.url}${proxied('/app/')}`);
+    expect(frame.url()).toBe(`${app.url}${proxied('/app/')}?view=${views}`);
     const used = bridgeConnections - before;
     console.log(`page load used ${used} tailnet connection(s) for 6 requests`);
     expect(used).toBeGreaterThan(0);
@@ -146,6 +151,21 @@ describe('web-view proxy in Chromium', () => {
     await frame.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
     expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(handed);
   });
+
+  it('a node that stopped answering is detected (ping without pong), said in the frame, and a new port recovers', async () => {
+    await page.evaluate(() => (window as unknown as { stopNode: () => void }).stopNode());
+    const handed = await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded);
+    await page.evaluate((src) => {
+      (document.getElementById('view') as HTMLIFrameElement).src = src;
+    }, proxied('/app/?after-stop'));
+    const frame = (await (await page.$('#view'))!.contentFrame())!;
+    await frame.waitForFunction(() => document.body?.textContent?.includes('tailtab web view'), undefined, { timeout: 40_000 });
+    expect(await frame.textContent('body')).toContain('the tailtab node stopped answering');
+    // The Service Worker dropped the dead port: the next request asks the page for a new one.
+    const again = await view('/app/');
+    await again.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(handed);
+  }, 90_000);
 
   it('a host the node cannot reach shows a clear error page in the frame', async () => {
     await page.evaluate(() => {

@@ -19,7 +19,11 @@
 
 const SHELL_CACHE = 'tailtab-shell-v1';
 const PROXY_PREFIX = '/proxy/';
-const HEAD_TIMEOUT_MS = 90000;
+// The node gives up on a response head after 300 s (long polls); if it is silent for 15 s we ask
+// whether it is alive at all ('ping'), and a node that does not 'pong' within 5 s is gone.
+const HEAD_TIMEOUT_MS = 330000;
+const PING_AFTER_MS = 15000;
+const PONG_WITHIN_MS = 5000;
 let nodePort = null;
 let portWaiters = [];
 let nextId = 1;
@@ -66,7 +70,9 @@ function onNodeMessage(event) {
   const m = event.data;
   const p = m && pending.get(m.id);
   if (!p) return;
-  if (m.type === 'response') {
+  if (m.type === 'pong') {
+    p.lastPong = Date.now();
+  } else if (m.type === 'response') {
     p.head = m;
     p.resolve(m);
   } else if (m.type === 'chunk') {
@@ -146,19 +152,31 @@ async function proxy(request, target) {
   } catch (_) {
     /* about:client and the like */
   }
-  const p = { id, port, queue: [], controller: null, wanted: false, ended: false, closed: false, head: null };
+  const p = { id, port, queue: [], controller: null, wanted: false, ended: false, closed: false, head: null, lastPong: 0 };
   const head = await new Promise((resolve, reject) => {
     p.resolve = resolve;
     p.reject = reject;
     pending.set(id, p);
     port.postMessage({ type: 'request', id, method: request.method, url: targetUrl(target), headers, body, referrer }, body ? [body] : []);
-    setTimeout(() => {
-      if (p.head || !pending.has(id)) return;
+    const started = Date.now();
+    const giveUp = (message) => {
       pending.delete(id);
-      // A node that never answers is likely gone (its Worker restarted): ask for a new port next time.
+      // A node that does not answer is likely gone (its Worker restarted): ask for a new port next time.
       if (nodePort === port) nodePort = null;
-      reject(new Error(`no answer from the tailtab node within ${HEAD_TIMEOUT_MS / 1000} s`));
-    }, HEAD_TIMEOUT_MS);
+      reject(new Error(message));
+    };
+    const check = () => {
+      if (p.head || !pending.has(id)) return;
+      if (Date.now() - started >= HEAD_TIMEOUT_MS) return giveUp(`no answer from the tailtab node within ${HEAD_TIMEOUT_MS / 1000} s`);
+      const asked = Date.now();
+      port.postMessage({ type: 'ping', id });
+      setTimeout(() => {
+        if (p.head || !pending.has(id)) return;
+        if (!(p.lastPong >= asked)) return giveUp('the tailtab node stopped answering');
+        setTimeout(check, PING_AFTER_MS);
+      }, PONG_WITHIN_MS);
+    };
+    setTimeout(check, PING_AFTER_MS);
   });
   if (!(head.status >= 200 && head.status <= 599)) {
     port.postMessage({ type: 'cancel', id });

@@ -55,6 +55,8 @@ export interface HttpRequestInit {
   signal?: AbortSignal;
   /** Overrides the client's headersTimeoutMs for this request. */
   timeoutMs?: number;
+  /** Overrides the client's bodyTimeoutMs (longest silence between body bytes) for this request. */
+  bodyTimeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -237,7 +239,7 @@ export class HttpClient {
             headers: list,
             body,
             headersTimeoutMs: init.timeoutMs ?? this.o.headersTimeoutMs,
-            bodyTimeoutMs: this.o.bodyTimeoutMs,
+            bodyTimeoutMs: init.bodyTimeoutMs ?? this.o.bodyTimeoutMs,
             signal: init.signal,
           },
           (reusable, ka) => this.pool.release(conn, reusable, ka),

@@ -224,6 +224,12 @@ describe('serveHttpProxy', () => {
     expect(b.error).toMatch(/not a machine in this tailnet/);
     expect(c.error).toMatch(/could not connect to 127\.0\.0\.1:1/);
     expect(d.error).toMatch(/malformed/);
+    const pong = new Promise((r) => {
+      const old = s.sw.onmessage!;
+      s.sw.onmessage = (ev) => (ev.data.type === 'pong' ? r(ev.data) : old(ev));
+    });
+    s.sw.postMessage({ type: 'ping', id: 77 });
+    expect(await pong).toEqual({ type: 'pong', id: 77 });
     for (const junk of [null, 42, 'x', { type: 'request' }, { id: 'x' }, { id: 99, type: 'weird' }]) s.sw.postMessage(junk);
     await new Promise((r) => setTimeout(r, 50));
     expect(h.stats.malformed).toBeGreaterThanOrEqual(6);

@@ -6,6 +6,7 @@
 //   {type:'request', id, method, url:'http://host:port/path', headers:[[k,v]], body?:ArrayBuffer, referrer?:'/proxy/…'}
 //   {type:'ack', id, bytes}      the SW handed `bytes` of body to the browser: credit for more
 //   {type:'cancel', id}          the browser no longer wants the body
+//   {type:'ping', id}            is the node still there? (answered with {type:'pong', id})
 // Messages (node → SW):
 //   {type:'response', id, status, statusText, headers:[[k,v]]}
 //   {type:'chunk', id, data:ArrayBuffer} (transferred)   {type:'end', id}   {type:'error', id, message}
@@ -37,6 +38,12 @@ export interface HttpProxyOptions {
   windowBytes?: number;
   /** Give up on a response whose frame stopped acknowledging for this long (default 120 s). */
   stallTimeoutMs?: number;
+  /**
+   * Wait this long for a response head (default 300 s, like a browser: long-polling apps hold
+   * requests open) and for the next body bytes (default 300 s: Server-Sent Events streams idle).
+   */
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
   clock?: Clock;
   /** Optional log line per request and failure (no cookies or bodies in it). */
   log?: (line: string) => void;
@@ -99,7 +106,16 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       const headers = proxiedRequestHeaders(m.headers as HeaderList, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
       const body = m.body instanceof ArrayBuffer && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
       // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
-      const res = await client.request({ method, url: target, headers, body, redirect: 'manual', signal: p.ac.signal });
+      const res = await client.request({
+        method,
+        url: target,
+        headers,
+        body,
+        redirect: 'manual',
+        signal: p.ac.signal,
+        timeoutMs: opts.headersTimeoutMs ?? 300_000,
+        bodyTimeoutMs: opts.bodyTimeoutMs ?? 300_000,
+      });
       cookies.setFromResponse(target, res.headers.getAll('set-cookie'), res.headers.get('date'));
       post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX) });
       opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
@@ -175,6 +191,9 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
         p.inflight = Math.max(0, p.inflight - m.bytes);
         p.wake?.();
       }
+    } else if (m.type === 'ping') {
+      // The Service Worker checks the node is alive while a response is slow to come.
+      post({ type: 'pong', id });
     } else if (m.type === 'cancel') {
       const p = pending.get(id);
       if (p) {
