@@ -78,14 +78,14 @@ export interface TcpListener extends AsyncIterable<TcpConnection> {
 
 const STAT_KEYS = [
   'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropped', 'inputErrors',
-  'ipv4Fragments', 'ipv4Reassembled',
+  'ipFragments', 'ipReassembled',
   'icmpEchoRequestsAnswered', 'icmpEchoRepliesReceived', 'icmpUnreachableReceived', 'icmpUnreachableSent', 'icmpPacketTooBig',
   'udpRxDatagrams', 'udpTxDatagrams', 'udpRxQueueFull', 'udpNoSocket',
   'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations',
   'tcpFastRecoveries', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
-  'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpNoAck',
+  'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
   'tcpAckTooNew', 'tcpAckTooOld', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
-  'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpActive',
+  'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
 ] as const;
 
 const V4_DEFAULT_TTL = 64;
@@ -180,12 +180,12 @@ export class NetStack {
     let p = r.value;
     if (!this.ours.has(ipKey(p.dst))) return this.drop('notForUs');
     if (p.isFragment) {
-      if (p.version === 6) this.stats.ipv4Fragments++;
-      else this.stats.ipv4Fragments++;
+      // IPv4 fragments (RFC 791) and IPv6 fragment headers (RFC 8200 §4.5) share one bounded reassembler.
+      this.stats.ipFragments++;
       const fr = this.frags.add(p, this.clock.now());
       if ('drop' in fr) return this.drop(fr.drop);
       if ('pending' in fr) return;
-      this.stats.ipv4Reassembled++;
+      this.stats.ipReassembled++;
       p = fr.done;
     }
     switch (p.proto) {
@@ -241,6 +241,8 @@ export class NetStack {
     l.halfOpen.add(c);
     this.halfOpen++;
     this.conns.set(c.key, c);
+    this.stats.tcpConnections = this.conns.size;
+    this.stats.tcpHalfOpen = this.halfOpen;
     c.acceptSyn(seg);
   }
 
@@ -252,7 +254,7 @@ export class NetStack {
       return;
     }
     this.stats.tcpConnectionsAccepted++;
-    this.stats.tcpActive++;
+    this.stats.tcpHalfOpen = this.halfOpen;
     l.deliver(c);
   }
 
@@ -260,7 +262,8 @@ export class NetStack {
     if (this.conns.get(c.key) === c) this.conns.delete(c.key);
     const l = this.listeners.get(c.listenerPort);
     if (l && l.halfOpen.delete(c)) this.halfOpen--;
-    else if (c.listenerPort >= 0 || c.wasOpened) this.stats.tcpActive = Math.max(0, this.stats.tcpActive - 1);
+    this.stats.tcpHalfOpen = this.halfOpen;
+    this.stats.tcpConnections = this.conns.size;
   }
 
   /** RST for a segment that has no connection (RFC 9293 §3.10.7.1). */
@@ -451,6 +454,7 @@ export class NetStack {
     const lport = this.ephemeralPort(dst, port, src);
     const c = new TcpConn(this.host, src.slice(), lport, dst, port, this.isn(src, lport, dst, port), this.u32(), true);
     this.conns.set(c.key, c);
+    this.stats.tcpConnections = this.conns.size;
     this.stats.tcpConnectionsOpened++;
     const timeoutMs = o.timeoutMs ?? 30_000;
     const t = this.clock.setTimeout(() => {
@@ -461,10 +465,7 @@ export class NetStack {
     }, timeoutMs);
     c.start();
     try {
-      const r = await c.opened;
-      c.wasOpened = true;
-      this.stats.tcpActive++;
-      return r;
+      return await c.opened;
     } finally {
       this.clock.clearTimeout(t);
     }

@@ -132,8 +132,6 @@ export class TcpConn implements TcpConnection {
   readonly opened: Promise<TcpConn>;
   /** Which listener spawned us (passive open), for the backlog accounting. */
   listenerPort = -1;
-  /** Set by the stack once an active open succeeded (for the active-connection count). */
-  wasOpened = false;
 
   // ---- send side (offsets; SYN = 0)
   private readonly iss: number;
@@ -481,7 +479,7 @@ export class TcpConn implements TcpConnection {
         return;
       }
       this.host.stats.tcpOutOfWindow++;
-      if (!(seg.flags & RST)) this.sendAck(); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+      if (!(seg.flags & RST)) this.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
       if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timeWaitAt = now + this.host.cfg.timeWaitMs;
       this.armTimer();
       return;
@@ -520,7 +518,7 @@ export class TcpConn implements TcpConnection {
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt) this.tsRecent = seg.timestamps[0];
+    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.tsRecent = seg.timestamps[0];
 
     const ackOff = this.sndUna + seqDiff(seg.ack, this.sndSeq(this.sndUna));
     if (this.state === 'SYN_RECEIVED') {
@@ -662,18 +660,20 @@ export class TcpConn implements TcpConnection {
         this.persistProbes = 0;
       }
     }
-    if (ackOff > this.sndUna) {
-      this.onAckAdvance(ackOff, seg, now);
-      return;
+    if (ackOff > this.sndUna) this.onAckAdvance(ackOff, seg, now);
+    else {
+      // Duplicate ACK: RFC 5681 §2's definition (no data, same window), or — RFC 6675 §2 — any ACK
+      // that brings new SACK information, which also covers ACKs riding on the peer's data.
+      const isDup = ackOff === this.sndUna && outstanding && (newSack || (len === 0 && !(seg.flags & FIN) && !windowChanged));
+      if (isDup) {
+        this.host.stats.tcpDupAcks++;
+        this.dupAcks++;
+      }
     }
-    // Duplicate ACK (RFC 5681 §2 definition; RFC 6675 also counts ACKs that bring new SACK info).
-    const isDup = ackOff === this.sndUna && outstanding && len === 0 && !(seg.flags & FIN) && (!windowChanged || newSack);
-    if (!isDup) return;
-    this.host.stats.tcpDupAcks++;
-    this.dupAcks++;
-    if (this.inRecovery) return; // transmit() sends what pipe allows
+    if (this.inRecovery || this.sndUna < this.recoverPoint || this.sndUna >= this.sndMax) return;
+    // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
     const lost = this.sackOk && this.sb.lostBoundary(this.mss) > this.sndUna;
-    if ((this.dupAcks >= 3 || lost) && this.sndUna >= this.recoverPoint) this.enterRecovery();
+    if (this.dupAcks >= 3 || lost) this.enterRecovery();
   }
 
   private enterRecovery(): void {
@@ -693,8 +693,7 @@ export class TcpConn implements TcpConnection {
     const sackedEnd = this.sb.nextSackedStart(s);
     const n = Math.min(this.mss, Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
     if (n <= 0) return;
-    this.sendRange(s, n, true);
-    this.highRxt = Math.max(this.highRxt, s + n);
+    this.highRxt = Math.max(this.highRxt, this.sendRange(s, n, true));
   }
 
   private onAckAdvance(ackOff: number, seg: TcpSegment, now: number): void {
@@ -853,8 +852,7 @@ export class TcpConn implements TcpConnection {
           }
           const n = Math.min(this.mss, this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
           if (n <= 0) break;
-          this.sendRange(s, n, true);
-          this.highRxt = s + n;
+          this.highRxt = this.sendRange(s, n, true);
           sent = true;
           break;
         }
@@ -925,14 +923,16 @@ export class TcpConn implements TcpConnection {
   }
 
   /** Emits the segment covering offsets [s, s+n) (data and possibly the FIN). */
-  private sendRange(s: number, n: number, isRetransmit: boolean): void {
+  /** Returns the offset after the last byte actually sent. */
+  private sendRange(s: number, n: number, isRetransmit: boolean): number {
     const dataLen = Math.max(0, Math.min(s + n, this.dataEnd) - s);
     const fin = this.finQueued && s + n > this.dataEnd;
     let flags = ACK;
     if (fin) flags |= FIN;
     if (dataLen > 0 && s + dataLen === this.dataEnd) flags |= PSH;
-    this.emit(flags, s, dataLen);
-    const end = s + dataLen + (fin ? 1 : 0);
+    const sent = this.emit(flags, s, dataLen);
+    // SACK blocks may have shortened the segment (options share the MTU): account for what went out.
+    const end = s + sent + (fin && sent === dataLen ? 1 : 0);
     const now = this.host.clock.now();
     if (isRetransmit) {
       this.host.stats.tcpRetransmits++;
@@ -948,11 +948,31 @@ export class TcpConn implements TcpConnection {
     }
     if (this.rtoAt === 0) this.rtoAt = now + this.rtt.rto;
     this.lastSendAt = now;
+    return end;
   }
 
   private sendAck(): void {
-    this.emit(ACK, Math.max(this.sndNxt, this.sndUna), 0);
+    // SND.MAX, not SND.NXT: after an RTO rewinds SND.NXT, an ACK numbered below what the peer already
+    // holds would be unacceptable to it and draw an ACK back (an ACK storm).
+    this.emit(ACK, this.sndMax, 0);
   }
+
+  /**
+   * The ACK owed for an unacceptable segment (§3.10.7.4). For zero-length segments it is rate-limited
+   * (like Linux's tcp_oow_rate_limited), so two stacks that disagree can never ping-pong ACKs.
+   */
+  private sendOowAck(segLen: number, now: number): void {
+    if (segLen === 0) {
+      if (now - this.lastOowAckAt < 200) {
+        this.host.stats.tcpOowAcksSuppressed++;
+        return;
+      }
+      this.lastOowAckAt = now;
+    }
+    this.sendAck();
+  }
+
+  private lastOowAckAt = -Infinity;
 
   private flushAck(): void {
     if (this.ackNow) {
@@ -963,7 +983,7 @@ export class TcpConn implements TcpConnection {
   }
 
   /** Builds and sends one segment: IP header + TCP header + options + data. */
-  private emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): void {
+  private emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): number {
     const v4 = this.localIp.length === 4;
     const ipLen = v4 ? 20 : 40;
     let o: TcpOptions;
@@ -978,7 +998,11 @@ export class TcpConn implements TcpConnection {
     }
     const optLen = optionsLength(o);
     const maxData = this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - optLen;
-    if (dataLen > maxData) dataLen = maxData; // never exceed the MTU (options grew)
+    if (dataLen > maxData) {
+      // Never exceed the MTU (options grew); the FIN then waits for the next segment.
+      dataLen = maxData;
+      flags &= ~FIN;
+    }
     const tcpLen = TCP_HEADER_LEN + optLen + dataLen;
     const pkt = new Uint8Array(ipLen + tcpLen);
     if (dataLen > 0) this.sendBuf.copyOut(pkt, ipLen + TCP_HEADER_LEN + optLen, seqOff - this.bufBase, dataLen);
@@ -1011,6 +1035,7 @@ export class TcpConn implements TcpConnection {
     }
     this.host.stats.tcpSegmentsSent++;
     this.host.output(pkt);
+    return dataLen;
   }
 
   /** The 16-bit window field; keeps the advertised right edge from moving left (RFC 9293 §3.8.6.2.2). */
@@ -1129,7 +1154,8 @@ export class TcpConn implements TcpConnection {
     }
     // RFC 5681 §3.1 eq. 4 / RFC 9438 §4.8: ssthresh from the flight, cwnd = loss window.
     this.cc.onRto(this.sndMax - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndMax));
-    this.sb.clear(); // RFC 2018 §8: after an RTO the SACK information is not trusted
+    // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back
+    // below resends only the holes instead of everything in flight. Linux does the same.
     this.inRecovery = false;
     this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
     this.dupAcks = 0;
