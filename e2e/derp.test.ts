@@ -8,6 +8,11 @@ import { secureRandom } from '../src/crypto/random.js';
 import { equalBytes } from '../src/crypto/bytes.js';
 import { realClock } from '../src/platform/clock.js';
 import { freePort } from './rig/net.js';
+import { spawnLogged, waitFor } from './rig/proc.js';
+import { rigBinaries } from './rig/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let rig: Rig;
 let map: DerpMap;
@@ -120,4 +125,32 @@ describe('DERP client against real derper', () => {
     await until('new home connected', () => connected(a.pool, home));
     expect(a.pool.status().find((s) => s.regionId === home)!.home).toBe(true);
   }, 30_000);
+
+  it('when the region node it uses dies, the client fails over to the next node and traffic flows there', async () => {
+    // A third, short-lived derper process as the region's first node; the rig's derper is the second.
+    const real = map.regions[0];
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'derper-extra-'));
+    const extra = spawnLogged({
+      name: 'derper:extra', cmd: rigBinaries().derper, logPath: join(dir, 'derper.log'),
+      args: ['-a', `127.0.0.1:${port}`, '-c', join(dir, 'derper.json'), `-stun-port=${await freePort()}`, '-hostname', '127.0.0.1'],
+    });
+    try {
+      await waitFor('extra derper', async () => ((await fetch(`http://127.0.0.1:${port}/derp/probe`).catch(() => undefined))?.ok ? true : undefined), 20_000, 50);
+      const twoNodes: DerpMap = { regions: [{ ...real, nodes: [{ ...real.nodes[0], name: 'extra', derpPort: port }, real.nodes[0]] }] };
+      const a = node(real.regionId, twoNodes), b = node(real.regionId);
+      await until('a on the first node', () => connected(a.pool, real.regionId));
+      expect(a.pool.status()[0].url).toBe(`ws://127.0.0.1:${port}/derp`);
+      await until('b connected', () => connected(b.pool, real.regionId));
+      await extra.stop();
+      await until('a failed over to the second node', () => connected(a.pool, real.regionId) && a.pool.status()[0].url !== `ws://127.0.0.1:${port}/derp`, 20_000);
+      expect(a.pool.status()[0]).toMatchObject({ url: `ws://${real.nodes[0].hostName}:${real.nodes[0].derpPort}/derp`, reconnects: 1 });
+      a.pool.send(real.regionId, b.kp.publicKey, new Uint8Array([1]));
+      b.pool.send(real.regionId, a.kp.publicKey, new Uint8Array([2]));
+      await until('traffic both ways on the second node', () => a.got.length > 0 && b.got.length > 0);
+    } finally {
+      await extra.stop();
+    }
+  }, 60_000);
 });
+
