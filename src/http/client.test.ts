@@ -265,6 +265,19 @@ describe('HttpClient against node:http', () => {
     c.close();
   });
 
+  it('refuses header injection before using a connection, and the pool stays usable', async () => {
+    const dial = netDialer();
+    const c = new HttpClient({ dial, maxConnectionsPerHost: 1 });
+    for (let i = 0; i < 3; i++) {
+      const e = await c.request({ url: url('/hello'), headers: { 'x-a': 'b\r\nInjected: yes' } }).catch((x) => x);
+      expect(e).toBeInstanceOf(HttpError);
+      expect(e.code).toBe('bad-request');
+    }
+    expect(await (await c.request({ url: url('/hello') })).text()).toBe('hello world');
+    expect(c.stats()).toMatchObject({ active: 0, idle: 1, opened: 1 });
+    c.close();
+  });
+
   it('a refused connection is HttpError connect', async () => {
     const free = await new Promise<number>((res) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {

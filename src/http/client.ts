@@ -8,12 +8,12 @@ import { HttpError } from './errors.js';
 import { ConnectionPool, type PoolStats } from './pool.js';
 import type { Dialer, Conn } from './connection.js';
 import { decodableCodings, decodeBody } from './decode.js';
-import { Headers1, hostHeader, toHeaderList, type HeadersInput, type HeaderList } from './wire.js';
+import { HttpHeaders, encodeRequestHead, hostHeader, toHeaderList, type HeadersInput, type HeaderList } from './wire.js';
 
 export { HttpError } from './errors.js';
 export type { HttpErrorCode } from './errors.js';
 export type { Dialer, Conn, HeaderList, HeadersInput, PoolStats };
-export { Headers1 } from './wire.js';
+export { HttpHeaders } from './wire.js';
 
 export interface HttpClientOptions {
   dial: Dialer;
@@ -64,7 +64,7 @@ export interface HttpResponse {
   statusText: string;
   /** The response fields, repeated ones (Set-Cookie) kept apart. When the body was decoded,
    *  Content-Encoding and Content-Length are removed, as they no longer describe it. */
-  headers: Headers1;
+  headers: HttpHeaders;
   /** The final URL (after redirects). */
   url: string;
   redirected: boolean;
@@ -170,7 +170,7 @@ export class HttpClient {
     let target = resolveTarget(init);
     let method = (init.method ?? 'GET').toUpperCase();
     let body: Uint8Array | ReadableStream<Uint8Array> | null = typeof init.body === 'string' ? new TextEncoder().encode(init.body) : (init.body ?? null);
-    const headers = new Headers1(toHeaderList(init.headers).filter(([k]) => !OWN_HEADERS.has(k.toLowerCase())));
+    const headers = new HttpHeaders(toHeaderList(init.headers).filter(([k]) => !OWN_HEADERS.has(k.toLowerCase())));
     const decompress = init.decompress ?? true;
     const first = target.url;
     for (let hops = 0; ; hops++) {
@@ -211,7 +211,7 @@ export class HttpClient {
   private async once(
     t: Target,
     method: string,
-    h: Headers1,
+    h: HttpHeaders,
     body: Uint8Array | ReadableStream<Uint8Array> | null,
     init: HttpRequestInit,
     decompress: boolean,
@@ -227,6 +227,8 @@ export class HttpClient {
     // RFC 9110 §8.6: a body-less POST/PUT/PATCH still says Content-Length: 0.
     else if (['POST', 'PUT', 'PATCH'].includes(method)) list.push(['Content-Length', '0']);
 
+    // Refuse an unencodable request (header injection, bad method or target) before taking a connection.
+    encodeRequestHead({ method, target: t.path, headers: list });
     const replayable = !(body instanceof ReadableStream);
     for (let attempt = 0; ; attempt++) {
       const conn = await this.pool.acquire(t.host, t.port, init.signal, attempt > 0);
@@ -244,10 +246,11 @@ export class HttpClient {
           },
           (reusable, ka) => this.pool.release(conn, reusable, ka),
         );
-        const headers = new Headers1(r.head.headers.map(([k, v]) => [k, v]));
+        const headers = new HttpHeaders(r.head.headers.map(([k, v]) => [k, v]));
         let stream = r.body;
         let decoded = false;
-        if (decompress && r.framing !== 'none') {
+        // An empty body stays empty whatever its Content-Encoding says (as browsers treat it).
+        if (decompress && r.framing !== 'none' && r.contentLength !== 0) {
           const codings = decodableCodings(headers.get('content-encoding'));
           if (codings && codings.length) {
             stream = decodeBody(stream, codings);

@@ -152,7 +152,13 @@ export class HttpConnection {
     };
 
     // Request: head, then the body by Content-Length or chunked (RFC 9112 §6, §7.1).
-    const head = encodeRequestHead({ method: req.method, target: req.target, headers: req.headers });
+    let head: Uint8Array;
+    try {
+      head = encodeRequestHead({ method: req.method, target: req.target, headers: req.headers });
+    } catch (e) {
+      done(false, null);
+      throw e;
+    }
     let sendDone = false;
     let sendError: HttpError | null = null;
     const sending = (async () => {

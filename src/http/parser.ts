@@ -11,7 +11,7 @@
 // is Failed and stays so. Every buffered element is bounded, so no input makes it grow or wait
 // without end: a line longer than its limit is an error, not more buffering.
 import { HttpError } from './errors.js';
-import { isToken, latin1Decode, listValues, Headers1, type HeaderList } from './wire.js';
+import { isToken, latin1Decode, listValues, HttpHeaders, type HeaderList } from './wire.js';
 
 export interface ResponseHead {
   version: '1.0' | '1.1';
@@ -274,7 +274,7 @@ export class ResponseParser {
   // RFC 9112 §6.3: message body length.
   private onHeadEnd(out: ParserEvent[]): void {
     const head: ResponseHead = { version: this.version, status: this.status, statusText: this.statusText, headers: this.headers };
-    const h = new Headers1(this.headers);
+    const h = new HttpHeaders(this.headers);
     if (this.status < 200) {
       if (this.status === 101) throw new HttpError('unsupported', 'the server switched protocols (101), which this client never asks for');
       if (++this.infoCount > this.maxInfo) throw new HttpError('protocol', `more than ${this.maxInfo} informational responses`);

@@ -33,7 +33,7 @@ export function toHeaderList(h: HeadersInput | undefined): HeaderList {
 }
 
 /** Case-insensitive access to a HeaderList. */
-export class Headers1 {
+export class HttpHeaders {
   constructor(readonly list: HeaderList = []) {}
   /** All values of `name` joined with ", " (RFC 9110 §5.3), or null. */
   get(name: string): string | null {
