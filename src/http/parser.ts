@@ -67,7 +67,8 @@ export class ResponseParser {
   private readonly maxHead: number;
   private readonly maxHeaders: number;
   private readonly maxInfo: number;
-  private line: number[] = [];
+  private lineParts: Uint8Array[] = [];
+  private lineLen = 0;
   private headBytes = 0;
   private infoCount = 0;
   private version: '1.0' | '1.1' = '1.1';
@@ -168,24 +169,39 @@ export class ResponseParser {
         default: {
           // A line-oriented state: collect up to LF, within this state's limit.
           const limit = this.lineLimit();
-          let j = i;
-          while (j < chunk.length && chunk[j] !== LF) j++;
+          let j = chunk.indexOf(LF, i);
+          if (j < 0) j = chunk.length;
           const take = j - i;
-          if (this.line.length + take > limit) throw this.tooLong();
-          for (let k = i; k < j; k++) this.line.push(chunk[k]);
+          if (this.lineLen + take > limit) throw this.tooLong();
+          if (take) {
+            // Copied: the caller may reuse its buffer before the line is complete.
+            this.lineParts.push(chunk.slice(i, j));
+            this.lineLen += take;
+          }
           if (this.state === State.StatusLine || this.state === State.Headers || this.state === State.Trailers) this.headBytes += take + (j < chunk.length ? 1 : 0);
           if (j === chunk.length) {
             i = j;
             break;
           }
           i = j + 1;
+          let line: Uint8Array;
+          if (this.lineParts.length === 1) line = this.lineParts[0];
+          else {
+            line = new Uint8Array(this.lineLen);
+            let o = 0;
+            for (const part of this.lineParts) {
+              line.set(part, o);
+              o += part.length;
+            }
+          }
+          this.lineParts = [];
+          this.lineLen = 0;
           // RFC 9112 §2.2: CRLF ends a line; a bare LF is accepted; a bare CR anywhere else is invalid.
-          let end = this.line.length;
-          if (end > 0 && this.line[end - 1] === CR) end--;
-          for (let k = 0; k < end; k++) if (this.line[k] === CR) throw new HttpError('protocol', 'bare CR in the response head');
-          const bytes = Uint8Array.from(this.line.slice(0, end));
-          this.line = [];
-          this.onLine(bytes, out);
+          let end = line.length;
+          if (end > 0 && line[end - 1] === CR) end--;
+          const cr = line.indexOf(CR);
+          if (cr >= 0 && cr < end) throw new HttpError('protocol', 'bare CR in the response head');
+          this.onLine(line.subarray(0, end), out);
         }
       }
     }
