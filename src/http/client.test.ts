@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync, deflateSync, deflateRawSync } from 'node:zlib';
 import { HttpClient, HttpError } from './client.js';
 import { netDialer } from './net-socket.test-helper.js';
+import { VirtualClock } from '../platform/clock.js';
 
 function pattern(n: number, seed = 7): Uint8Array {
   const b = new Uint8Array(n);
@@ -380,6 +381,30 @@ describe('HttpClient against broken servers', () => {
     await srv.close();
   });
 
+  it('a server that answers 413 without reading a 20 MB upload: the answer arrives, no deadlock, connection not reused', async () => {
+    const socks: net.Socket[] = [];
+    const s = net.createServer((sock) => {
+      socks.push(sock);
+      sock.on('error', () => {});
+      sock.once('data', () => {
+        sock.pause(); // stop reading: the client's writes fill the TCP window and block
+        sock.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n\r\ntoo large');
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const p = (s.address() as net.AddressInfo).port;
+    const dial = netDialer();
+    const c = new HttpClient({ dial });
+    const r = await c.request({ method: 'POST', url: `http://127.0.0.1:${p}/upload`, body: pattern(20 * 1024 * 1024) });
+    expect(r.status).toBe(413);
+    expect(await r.text()).toBe('too large');
+    await new Promise((res) => setTimeout(res, 1200));
+    expect(c.stats()).toMatchObject({ idle: 0, active: 0 });
+    c.close();
+    for (const x of socks) x.destroy();
+    await new Promise((res) => s.close(res));
+  });
+
   it('a server that speaks something else gets a clear protocol error', async () => {
     const srv = await rawServer(() => new TextEncoder().encode('SSH-2.0-OpenSSH_9.2p1\r\n'));
     const c = new HttpClient({ dial: netDialer() });
@@ -389,5 +414,67 @@ describe('HttpClient against broken servers', () => {
     expect(e.message).toContain('SSH-2.0');
     c.close();
     await srv.close();
+  });
+});
+
+describe('HttpClient on a VirtualClock with an in-memory connection', () => {
+  /** A scripted server: `onRequest(text)` returns the bytes to answer with (or null to stay silent). */
+  function memoryDialer(onRequest: (req: string) => string | null) {
+    const conns: { closed: boolean }[] = [];
+    const dial = async () => {
+      const state = { closed: false };
+      conns.push(state);
+      let toClient!: ReadableStreamDefaultController<Uint8Array>;
+      const readable = new ReadableStream<Uint8Array>({ start: (c) => void (toClient = c) });
+      let buf = '';
+      const writable = new WritableStream<Uint8Array>({
+        write(chunk) {
+          buf += new TextDecoder('latin1').decode(chunk);
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const req = buf.slice(0, end + 4);
+          buf = buf.slice(end + 4);
+          const answer = onRequest(req);
+          if (answer !== null) toClient.enqueue(new TextEncoder().encode(answer));
+        },
+      });
+      return { readable, writable, close: () => void (state.closed = true) };
+    };
+    return { dial, conns };
+  }
+
+  it('a silent server fails the request after exactly headersTimeoutMs of clock time', async () => {
+    const clock = new VirtualClock();
+    const m = memoryDialer(() => null);
+    const c = new HttpClient({ dial: m.dial, clock, headersTimeoutMs: 30_000 });
+    let settled: unknown = 'pending';
+    const p = c.request({ url: 'http://nas/' }).then(() => 'ok', (e) => e);
+    void p.then((v) => (settled = v));
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(29_999);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe('pending');
+    clock.advance(1);
+    const e = await p;
+    expect(e).toBeInstanceOf(HttpError);
+    expect((e as HttpError).code).toBe('timeout');
+    expect(m.conns[0].closed).toBe(true);
+  });
+
+  it('an idle keep-alive connection is closed after min(idle timeout, server Keep-Alive − 1 s)', async () => {
+    const clock = new VirtualClock();
+    const m = memoryDialer(() => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\r\nok');
+    const c = new HttpClient({ dial: m.dial, clock, idleTimeoutMs: 30_000 });
+    expect(await (await c.request({ url: 'http://nas/' })).text()).toBe('ok');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(c.stats()).toMatchObject({ idle: 1, active: 0 });
+    clock.advance(3_999);
+    expect(c.stats().idle).toBe(1);
+    clock.advance(1);
+    expect(c.stats().idle).toBe(0);
+    expect(m.conns[0].closed).toBe(true);
+    // The next request dials again.
+    expect(await (await c.request({ url: 'http://nas/' })).text()).toBe('ok');
+    expect(m.conns.length).toBe(2);
   });
 });

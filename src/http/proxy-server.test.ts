@@ -15,7 +15,8 @@ import { VirtualClock } from '../platform/clock.js';
 
 let server: Server;
 let port = 0;
-const BIG = 4 * 1024 * 1024;
+// Well above what loopback socket buffers can absorb, so a held-back server is visible.
+const BIG = 32 * 1024 * 1024;
 let bigWritten = 0;
 const big = (() => {
   const b = new Uint8Array(BIG);
@@ -174,8 +175,10 @@ describe('serveHttpProxy', () => {
     const client = new HttpClient({ dial: netDialer() });
     const h = serveHttpProxy(s.node, client, { windowBytes: 256 * 1024 });
     const a = s.send({ url: `http://127.0.0.1:${port}/big` });
-    await new Promise((r) => setTimeout(r, 300));
-    const received = a.body.reduce((n, b) => n + b.length, 0);
+    const got = () => a.body.reduce((n, b) => n + b.length, 0);
+    for (let i = 0; i < 100 && got() < 256 * 1024; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300)); // would more come without acknowledgements?
+    const received = got();
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThanOrEqual(256 * 1024 + 65536);
     expect(bigWritten).toBeLessThan(BIG); // the server is held back through TCP
