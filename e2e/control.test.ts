@@ -202,5 +202,22 @@ describe('control client against Headscale v0.29.2', () => {
     expect(keyToText('mkey', c.machinePublicKey!)).toBe(machine);
     await c.close();
   });
+
+  it('a node key that expires by time (`headscale nodes expire --expiry <soon>`) is reported when the time comes', async () => {
+    const store = new MemoryStore();
+    const c = makeControlClient(rig.headscaleUrl, store, log);
+    clients.push(c);
+    await c.login({ authKey: rig.authKey, hostname: 'tailtab-expiry-time' });
+    c.start();
+    const nm = await waitForMap(c, (m) => !!m.self, 'self');
+    const expiry = new Date(Date.now() + 4000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await rig.headscale(['nodes', 'expire', '-i', String(nm.self!.ID), '--expiry', expiry]);
+    await waitForMap(c, (m) => !!m.self?.KeyExpiry && Date.parse(m.self.KeyExpiry) === Date.parse(expiry), 'the new KeyExpiry in the map', 15_000);
+    expect(c.state).toBe('streaming'); // not yet
+    await waitForState(c, 'key-expired', 20_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiry));
+    expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true });
+    await c.close();
+  });
 });
 

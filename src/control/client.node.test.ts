@@ -17,7 +17,7 @@ import { fromBase64 } from '../crypto/bytes.js';
 import { keyToText } from '../crypto/keys.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { seededRandom } from '../crypto/random.js';
-import { realClock } from '../platform/clock.js';
+import { realClock, type Clock } from '../platform/clock.js';
 
 type MapScript = (res: http2.ServerHttp2Stream, req: MapRequestSeen) => void;
 interface MapRequestSeen { NodeKey: string; DiscoKey: string; Stream: boolean; Version: number }
@@ -147,10 +147,10 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number) {
+function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock) {
   const c = new ControlClient({
-    controlUrl: 'http://control.test', store, watchdogMs, webSocketFactory: fake.factory,
-    controlKey: keyToText('mkey', fake.key.publicKey), clock: realClock, random: seededRandom(5),
+    controlUrl: 'http://control.test', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
+    controlKey: keyToText('mkey', fake.key.publicKey), clock, random: seededRandom(5),
     discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
   });
   const states: ControlClientState[] = [];
@@ -322,6 +322,68 @@ describe('ControlClient: a map stream that goes silent', () => {
     expect(reasons).toEqual(['no map message for 300 ms: the stream is dead']);
     expect(maps.every((m) => peerList(m).length >= 1)).toBe(true);
     expect(c.state).toBe('streaming');
+  });
+});
+
+describe('ControlClient: node key expiry by time', () => {
+  it('a KeyExpiry in the map is noticed when its time comes, without a word from control', async () => {
+    const expiry = new Date(Date.now() + 400).toISOString();
+    const fake = new FakeControl([
+      (res, req) => {
+        const m = fullMap(req.NodeKey, [peer(2)]);
+        res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: expiry } })));
+      },
+    ]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const { c } = makeClient(fake, undefined, store);
+    let detail = '';
+    c.onState((s, d) => { if (s === 'key-expired') detail = d ?? ''; });
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('streaming', () => c.state === 'streaming');
+    await until('key-expired', () => c.state === 'key-expired', 5_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiry));
+    expect(detail).toBe(`the node key expired at ${expiry}: log in again`);
+    expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true });
+  });
+
+  it('a key that expires in 180 days does not trip the timer now (setTimeout\'s 2^31 ms limit)', async () => {
+    const fake = new FakeControl([
+      (res, req) => {
+        const m = fullMap(req.NodeKey, [peer(2)]);
+        res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: new Date(Date.now() + 180 * 86_400_000).toISOString() } })));
+      },
+    ]);
+    fakes.push(fake);
+    const delays: number[] = [];
+    const recording: Clock = { ...realClock, setTimeout: (fn, ms) => { delays.push(ms); return realClock.setTimeout(fn, ms); } };
+    const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, recording);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('streaming', () => c.state === 'streaming');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.state).toBe('streaming');
+    expect(Math.max(...delays)).toBe(2 ** 31 - 1); // the expiry timer, capped: no 1 ms overflow re-fire loop
+    expect(delays.filter((d) => d === 2 ** 31 - 1).length).toBe(1);
+  });
+
+  it('control lifting the expiry (Expired false again) brings the client back to streaming and logged in', async () => {
+    const fake = new FakeControl([
+      (res, req) => {
+        const m = fullMap(req.NodeKey, [peer(2)]);
+        res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, Expired: true, KeyExpiry: '2026-01-01T00:00:00Z' } })));
+        setTimeout(() => res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: '2036-01-01T00:00:00Z' } }))), 30);
+      },
+    ]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const { c, states } = makeClient(fake, undefined, store);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('expired then back', () => states.includes('key-expired') && c.state === 'streaming');
+    expect(await store.load()).toMatchObject({ loggedIn: true });
+    expect((await store.load())!.nodeKeyExpired).toBeUndefined();
   });
 });
 

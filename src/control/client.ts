@@ -103,6 +103,8 @@ export class ControlClient {
   private log: (line: string) => void;
   /** The last map said our node key expired (Node.Expired). */
   private selfExpired = false;
+  private expiryAt: string | undefined;
+  private expiryTimer: TimerHandle | undefined;
 
   constructor(private readonly o: ControlClientOptions) {
     this.log = o.log ?? (() => {});
@@ -440,28 +442,75 @@ export class ControlClient {
     this.netMap = applyMapResponse(base, msg, now, this.stats);
     if (isKeepAliveOnly(msg)) return;
     const self = this.netMap.self;
-    if (self && !!self.Expired !== this.selfExpired) {
-      this.selfExpired = !!self.Expired;
-      if (this.selfExpired) {
-        // The stream goes on (control still sends maps), but the node cannot talk to peers until
-        // a person logs in again; remember it so a restarted app asks for a login too.
-        if (this.st) {
-          this.st.loggedIn = false;
-          this.st.nodeKeyExpired = true;
-          this.st.nodeKeyExpiry = self.KeyExpiry ?? undefined;
-          void this.o.store.save(this.st).catch((e) => this.log(`control: saving state: ${String(e)}`));
+    if (self) {
+      if (!!self.Expired !== this.selfExpired) {
+        if (self.Expired) this.markSelfExpired(self.KeyExpiry ?? undefined);
+        else {
+          // Control extended or re-enabled the key (or our timer ran ahead of control's clock).
+          this.selfExpired = false;
+          if (this.st?.nodeKeyExpired) {
+            this.st.loggedIn = true;
+            this.st.nodeKeyExpired = undefined;
+            this.st.nodeKeyExpiry = undefined;
+            void this.o.store.save(this.st).catch((e) => this.log(`control: saving state: ${String(e)}`));
+          }
+          if (this.state === 'key-expired') this.setState('streaming');
         }
-        this.setState('key-expired', `the node key expired${self.KeyExpiry ? ` at ${self.KeyExpiry}` : ''}: log in again`);
-      } else if (this.state === 'key-expired') {
-        this.setState('streaming'); // control extended or re-enabled the key
       }
+      this.scheduleExpiry(self.Expired ? undefined : self.KeyExpiry ?? undefined);
     }
     for (const cb of this.netMapCbs) {
       try { cb(this.netMap); } catch (e) { this.log(`control: netmap listener threw: ${String(e)}`); }
     }
   }
 
+  /**
+   * Our node key has expired: the stream may go on (control still sends maps), but the node cannot
+   * talk to peers until a person logs in again; remember it so a restarted app asks for a login too.
+   */
+  private markSelfExpired(expiry: string | undefined): void {
+    if (this.selfExpired) return;
+    this.selfExpired = true;
+    this.scheduleExpiry(undefined);
+    if (this.st) {
+      this.st.loggedIn = false;
+      this.st.nodeKeyExpired = true;
+      this.st.nodeKeyExpiry = expiry;
+      void this.o.store.save(this.st).catch((e) => this.log(`control: saving state: ${String(e)}`));
+    }
+    this.setState('key-expired', `the node key expired${expiry ? ` at ${expiry}` : ''}: log in again`);
+  }
+
+  /**
+   * Like tailscaled (ipnlocal keyExpired timer), notice the expiry when its time comes even if
+   * control sends nothing then. Needs wallTime; timers are re-armed in steps below the 2^31 ms
+   * setTimeout limit, as keys typically live 180 days.
+   */
+  private scheduleExpiry(expiry: string | undefined): void {
+    if (expiry === this.expiryAt) return;
+    this.expiryAt = expiry;
+    this.o.clock.clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (!expiry || !this.o.wallTime) return;
+    const at = Date.parse(expiry);
+    if (!Number.isFinite(at) || at <= 0) return; // Go's zero time: the key never expires
+    const arm = () => {
+      const left = at - Date.parse(this.o.wallTime!());
+      if (!Number.isFinite(left)) return;
+      if (left <= 0) {
+        this.expiryTimer = undefined;
+        this.markSelfExpired(expiry);
+        return;
+      }
+      this.expiryTimer = this.o.clock.setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    };
+    const left = at - Date.parse(this.o.wallTime());
+    // Already past when control sent it: trust control's Expired flag, not our possibly skewed clock.
+    if (left > 0) this.expiryTimer = this.o.clock.setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+  }
+
   private async stopLoop(): Promise<void> {
+    this.scheduleExpiry(undefined);
     this.running = false;
     this.o.clock.clearTimeout(this.backoffTimer);
     this.backoffWake?.();
