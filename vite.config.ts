@@ -66,6 +66,9 @@ export default defineConfig({
     host: '127.0.0.1',
     port: Number(process.env.TAILTAB_PORT ?? 5173),
     strictPort: !!process.env.TAILTAB_PORT,
+    // Tests (TAILTAB_NO_HMR=1) get a fixed snapshot: no file watching, no reload of the page
+    // when someone edits the tree mid-journey.
+    ...(process.env.TAILTAB_NO_HMR ? { hmr: false, watch: null } : {}),
     proxy: upstream
       ? {
           '/key': { target: upstream, changeOrigin: true },

@@ -45,7 +45,7 @@ export interface AppServer {
 export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
   const port = await freePort();
   const proc: ChildProcess = spawn('npx', ['vite', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
-    env: { ...process.env, ...env, TAILTAB_PORT: String(port) },
+    env: { ...process.env, TAILTAB_NO_HMR: '1', ...env, TAILTAB_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

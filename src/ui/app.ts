@@ -179,12 +179,8 @@ export class TailtabApp extends LitElement {
   private startSsh(e: CustomEvent<{ options: SshOpenOptions; title: string }>) {
     this.sshPeer = undefined;
     location.hash = '#terminals';
-    const tabs = this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
-    // The terminals view is rendered on the next update when the route changes.
-    void this.updateComplete.then(() => {
-      const t = (this.renderRoot.querySelector('tt-terminals') as TerminalsView | null) ?? tabs;
-      t?.open(e.detail.options, e.detail.title);
-    });
+    const t = this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
+    t?.open(e.detail.options, e.detail.title);
   }
 
   private async signOut() {
@@ -231,16 +227,16 @@ export class TailtabApp extends LitElement {
         @delete-profile=${(e: CustomEvent<string>) => this.deleteProfile(e.detail)}
       >
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
+        ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
+        <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
         ${this.sshPeer ? html`<div class="modal"><tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys}></tt-ssh-dialog></div>` : ''}
       </main>
     `;
   }
 
   private renderRoute() {
-    // Terminals stay mounted (hidden) so sessions survive switching views.
     return html`
       ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers}></tt-machines>` : ''}
-      <tt-terminals .node=${this.node} ?hidden=${this.route !== 'terminals'}></tt-terminals>
       ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
       ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}

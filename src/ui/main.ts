@@ -1,5 +1,7 @@
 // The app's entry: start the node Worker, read the embedded defaults (the demo tailnet writes
 // /tailtab-config.json), and mount <tailtab-app>.
+// The page's stylesheet (xterm.js's rules included), bundled by Vite.
+import './global.css';
 import './app.js';
 import type { TailtabApp } from './app.js';
 import { createNodeClient } from './node-client.js';
@@ -18,6 +20,11 @@ async function loadDefaults(): Promise<ConnectDefaults & { autoConnect?: boolean
 const defaults = await loadDefaults();
 const params = new URLSearchParams(location.search);
 if (params.get('ephemeral') === '1') defaults.ephemeral = true;
+// ?fresh=1: the first-visit form as a new user meets it (server filled in, no key, no auto-connect).
+if (params.get('fresh') === '1') {
+  defaults.autoConnect = false;
+  delete defaults.authKey;
+}
 // Created here (not in index.html) so the node and defaults are in place before it connects.
 const app = document.createElement('tailtab-app') as TailtabApp;
 app.defaults = defaults;

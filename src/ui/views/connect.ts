@@ -101,7 +101,7 @@ export class ConnectView extends LitElement {
           <div class="hint">Without a key you get a login link to approve.</div>
 
           <label for="hostname">This browser's machine name</label>
-          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" pattern="[a-zA-Z0-9][a-zA-Z0-9-]{0,62}" />
+          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" pattern="[a-zA-Z0-9][a-zA-Z0-9\\-]{0,62}" />
 
           <div class="row" style="margin-top: .8rem">
             <input id="ephemeral" type="checkbox" .checked=${d.ephemeral ?? false} />

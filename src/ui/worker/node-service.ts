@@ -27,6 +27,8 @@ export interface NodeLike {
   on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void): () => void;
   ping(host: string, o?: { timeoutMs?: number }): Promise<{ ms: number; ip: string }>;
   dial(host: string, port: number): Promise<TcpConnectionLike>;
+  /** MagicDNS name or IP → tailnet address; throws for anything outside the tailnet. */
+  resolve?(host: string): string;
 }
 
 export interface NodeServiceDeps {
