@@ -122,6 +122,13 @@ describe('web-view proxy in Chromium', () => {
     expect(await frame.textContent('#cookie')).toBe(message);
   });
 
+  it("an absolute http:// link to the app's own origin (built from Host) stays inside the proxy", async () => {
+    const frame = await view('/app/');
+    expect(await frame.getAttribute('#abs-link', 'href')).toBe(proxied('/app/result?message=absolute%20link'));
+    await Promise.all([frame.waitForURL(/\/app\/result\?/, { timeout: 20_000 }), frame.click('#abs-link')]);
+    expect(await frame.textContent('#posted')).toBe('absolute link');
+  });
+
   it('a 20 MiB download through the proxy arrives intact (SHA-256), fetched by the app and as a link download', async () => {
     const frame = await view('/app/');
     const t0 = Date.now();

@@ -199,7 +199,7 @@ async function proxy(request, target) {
   if ([204, 205, 304].includes(head.status) || request.method === 'HEAD' || isRedirect) {
     if (!p.ended) port.postMessage({ type: 'cancel', id });
     pending.delete(id);
-    return new Response(null, { status: head.status, statusText: head.statusText || '', headers: outHeaders });
+    return makeResponse(null, head, outHeaders);
   }
   const stream = new ReadableStream(
     {
@@ -224,7 +224,16 @@ async function proxy(request, target) {
     },
     { highWaterMark: 0 },
   );
-  return new Response(stream, { status: head.status, statusText: head.statusText || '', headers: outHeaders });
+  return makeResponse(stream, head, outHeaders);
+}
+
+function makeResponse(body, head, headers) {
+  try {
+    return new Response(body, { status: head.status, statusText: head.statusText || '', headers });
+  } catch (_) {
+    // A reason phrase the Response constructor refuses: it carries no meaning (RFC 9112 §4).
+    return new Response(body, { status: head.status, headers });
+  }
 }
 
 async function proxyTargetForClient(event, url) {

@@ -120,6 +120,9 @@ function serveApp(req: import('node:http').IncomingMessage, res: import('node:ht
     // Sent chunked in two writes: exercises Transfer-Encoding: chunked through the proxy.
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...APP_FRAME_DENY });
     res.write(APP_HTML_HEAD);
+    // Like apps that build absolute links from the Host they were asked for.
+    const host = escapeHtml(String(req.headers.host ?? '127.0.0.1'));
+    res.write(`<p><a id="abs-link" href="http://${host}/app/result?message=absolute%20link">absolute link</a></p>\n`);
     res.end(APP_HTML_TAIL);
   } else if (req.method === 'GET' && path === '/app/app.js') {
     res.writeHead(200, { 'content-type': 'text/javascript', 'content-encoding': 'gzip' }).end(gzipSync(APP_APP_JS));

@@ -152,3 +152,89 @@ export function parseTarget(url: string): URL {
   if (u.protocol !== 'http:') throw new HttpError('unsupported', `the web view only proxies http:// URLs, not ${u.protocol}`);
   return u;
 }
+
+/**
+ * Absolute links to the app's own origin written into its HTML or CSS ("http://nas:8080/x", or
+ * "http://nas/x" for port 80) would take the frame out of the proxy; they become "/proxy/nas/8080/x".
+ * A streaming rewriter: bytes are handled as latin1 so UTF-8 passes through untouched, and a
+ * tail shorter than one match is held back between chunks, so a link split across chunks is
+ * found too. Other hosts' URLs and everything else pass unchanged.
+ */
+export class OriginLinkRewriter {
+  private carry = '';
+  private readonly re: RegExp;
+  private readonly hold: number;
+
+  constructor(
+    private readonly target: URL,
+    private readonly prefix = PROXY_PREFIX,
+  ) {
+    const host = target.hostname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // The name must end where it ends: not "http://nas.evil" or "http://nas:80800".
+    this.re = new RegExp(`http://${host}(?::(\\d+))?(?![\\w.:-])`, 'gi');
+    this.hold = `http://${target.hostname}:65535`.length + 1;
+  }
+
+  private replace(text: string, cut: number): { out: string; rest: string } {
+    const port = Number(this.target.port || 80);
+    const base = `${this.prefix}${encodeURIComponent(this.target.hostname.replace(/^\[|\]$/g, ''))}/${port}`;
+    let out = '';
+    let emitted = 0;
+    this.re.lastIndex = 0;
+    for (let m = this.re.exec(text); m; m = this.re.exec(text)) {
+      if (m.index >= cut) break;
+      const p = m[1] === undefined ? 80 : Number(m[1]);
+      out += text.slice(emitted, m.index) + (p === port ? base : m[0]);
+      emitted = m.index + m[0].length;
+    }
+    const until = Math.max(cut, emitted);
+    out += text.slice(emitted, until);
+    return { out, rest: text.slice(until) };
+  }
+
+  push(chunk: Uint8Array): Uint8Array {
+    let s = this.carry;
+    for (let i = 0; i < chunk.length; i += 8192) s += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
+    const cut = s.length - this.hold;
+    if (cut <= 0) {
+      this.carry = s;
+      return new Uint8Array(0);
+    }
+    const { out, rest } = this.replace(s, cut);
+    this.carry = rest;
+    return latin1(out);
+  }
+
+  flush(): Uint8Array {
+    const { out } = this.replace(this.carry, this.carry.length);
+    this.carry = '';
+    return latin1(out);
+  }
+
+  /** The same as a TransformStream. */
+  static stream(target: URL, prefix = PROXY_PREFIX): TransformStream<Uint8Array, Uint8Array> {
+    const r = new OriginLinkRewriter(target, prefix);
+    return new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        const o = r.push(chunk);
+        if (o.length) c.enqueue(o);
+      },
+      flush(c) {
+        const o = r.flush();
+        if (o.length) c.enqueue(o);
+      },
+    });
+  }
+}
+
+function latin1(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+/** Whether a response body is markup or a stylesheet whose links we rewrite. */
+export function rewritesLinks(contentType: string | null): boolean {
+  const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  return t === 'text/html' || t === 'application/xhtml+xml' || t === 'text/css';
+}

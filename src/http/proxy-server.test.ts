@@ -10,7 +10,7 @@ import { HttpClient } from './client.js';
 import { netDialer } from './net-socket.test-helper.js';
 import { serveHttpProxy, type MessagePortLike } from './proxy-server.js';
 import { CookieJar } from './cookies.js';
-import { fromProxyPath, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
+import { fromProxyPath, OriginLinkRewriter, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
 import { VirtualClock } from '../platform/clock.js';
 
 let server: Server;
@@ -281,6 +281,41 @@ describe('proxy rewriting (pure)', () => {
       ['Referrer-Policy', 'same-origin'],
     ]);
     expect(rewriteCsp("frame-ancestors 'none'", 'http://x')).toBe('');
+  });
+});
+
+describe('OriginLinkRewriter', () => {
+  const run = (target: string, text: string, cuts: number[]) => {
+    const r = new OriginLinkRewriter(new URL(target));
+    const bytes = Buffer.from(text, 'utf8');
+    const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+    const out: Uint8Array[] = [];
+    let prev = 0;
+    for (const c of [...points, bytes.length]) {
+      out.push(r.push(bytes.subarray(prev, c)));
+      prev = c;
+    }
+    out.push(r.flush());
+    return Buffer.concat(out).toString('utf8');
+  };
+
+  it("maps the app's own absolute links and nothing else", () => {
+    const html = '<a href="http://nas:8080/x">a</a> <a href="HTTP://NAS:8080">b</a> http://nas:80800/ http://nas.evil:8080/ http://other:8080/ http://nas/y é';
+    expect(run('http://nas:8080/', html, [])).toBe(
+      '<a href="/proxy/nas/8080/x">a</a> <a href="/proxy/nas/8080">b</a> http://nas:80800/ http://nas.evil:8080/ http://other:8080/ http://nas/y é',
+    );
+    expect(run('http://nas/', 'src="http://nas/app.js" http://nas:80/z http://nas:81/', [])).toBe('src="/proxy/nas/80/app.js" /proxy/nas/80/z http://nas:81/');
+  });
+
+  it('property: the result does not depend on how the body is split into chunks', () => {
+    const piece = fc.constantFrom('http://nas:8080', 'http://nas:8080/a', 'http://nas', 'http://nas:80', 'http://nas-2:8080', 'http://', 'nas', ':8080', ' ', '"', 'é', '✓', 'x'.repeat(40));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom('http://nas:8080/', 'http://nas/'), (parts, cuts, target) => {
+        const text = parts.join('');
+        expect(run(target, text, cuts)).toBe(run(target, text, []));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -18,7 +18,7 @@ import { realClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { HttpClient } from './client.js';
 import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
-import { parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, PROXY_PREFIX } from './proxy-rewrite.js';
+import { OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
 import type { HeaderList } from './wire.js';
 
 /** The part of MessagePort (DOM or node:worker_threads) used here. */
@@ -104,22 +104,30 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       const method = String(m.method ?? 'GET').toUpperCase();
       const referrer = typeof m.referrer === 'string' ? m.referrer : null;
       const headers = proxiedRequestHeaders(m.headers as HeaderList, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
-      const body = m.body instanceof ArrayBuffer && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
+      const reqBody = m.body instanceof ArrayBuffer && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
       // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
       const res = await client.request({
         method,
         url: target,
         headers,
-        body,
+        body: reqBody,
         redirect: 'manual',
         signal: p.ac.signal,
         timeoutMs: opts.headersTimeoutMs ?? 300_000,
         bodyTimeoutMs: opts.bodyTimeoutMs ?? 300_000,
       });
       cookies.setFromResponse(target, res.headers.getAll('set-cookie'), res.headers.get('date'));
-      post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX) });
+      let outHeaders = rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX);
+      let body = res.body;
+      // Absolute links to the app's own origin in its HTML/CSS are mapped into the proxy too
+      // (only on bodies we can read: decoded or never encoded). Their length changes.
+      if (rewritesLinks(res.headers.get('content-type')) && !res.headers.has('content-encoding')) {
+        body = body.pipeThrough(OriginLinkRewriter.stream(target, PROXY_PREFIX));
+        outHeaders = outHeaders.filter(([k]) => k.toLowerCase() !== 'content-length');
+      }
+      post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: outHeaders });
       opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
-      const reader = res.body.getReader();
+      const reader = body.getReader();
       try {
         for (;;) {
           while (p.inflight >= windowBytes && !p.cancelled) {
