@@ -26,7 +26,25 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
+  await warmImports(page, ['/src/control/client.ts', '/src/control/storage.ts', '/src/control/key.ts', '/src/control/netmap.ts', '/src/platform/clock.ts', '/src/crypto/random.ts', '/src/crypto/keys.ts']);
 }, 300_000);
+
+/**
+ * Vite may discover a dependency (e.g. idb) only when a page first imports it, re-optimize, and
+ * reload the page, which fails the import in flight. Import everything once, retrying after reloads.
+ */
+async function warmImports(p: Page, modules: string[]): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await p.evaluate(`Promise.all(${JSON.stringify(modules)}.map((m) => import(m)))`);
+      return;
+    } catch (e) {
+      if (i >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+      await p.reload({ waitUntil: 'domcontentloaded' });
+    }
+  }
+}
 afterAll(async () => {
   await browser?.close();
   await app?.stop();

@@ -28,7 +28,25 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
+  await warmImports(page, ['/src/derp-client/pool.ts', '/src/crypto/x25519.ts', '/src/crypto/random.ts', '/src/platform/clock.ts', '/src/crypto/bytes.ts']);
 }, 300_000);
+
+/**
+ * Vite may discover a dependency (e.g. idb) only when a page first imports it, re-optimize, and
+ * reload the page, which fails the import in flight. Import everything once, retrying after reloads.
+ */
+async function warmImports(p: Page, modules: string[]): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await p.evaluate(`Promise.all(${JSON.stringify(modules)}.map((m) => import(m)))`);
+      return;
+    } catch (e) {
+      if (i >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+      await p.reload({ waitUntil: 'domcontentloaded' });
+    }
+  }
+}
 afterAll(async () => {
   nodePool?.close();
   await page?.evaluate('globalThis.__pool?.close()').catch(() => {});
