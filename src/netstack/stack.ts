@@ -79,13 +79,13 @@ export interface TcpListener extends AsyncIterable<TcpConnection> {
 const STAT_KEYS = [
   'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropped', 'inputErrors',
   'ipFragments', 'ipReassembled',
-  'icmpEchoRequestsAnswered', 'icmpEchoRepliesReceived', 'icmpUnreachableReceived', 'icmpUnreachableSent', 'icmpPacketTooBig',
+  'icmpEchoRequestsAnswered', 'icmpEchoRepliesReceived', 'icmpUnreachableReceived', 'icmpIgnoredBadSeq', 'icmpUnreachableSent', 'icmpPacketTooBig',
   'udpRxDatagrams', 'udpTxDatagrams', 'udpRxQueueFull', 'udpNoSocket',
   'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations',
-  'tcpFastRecoveries', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
+  'tcpFastRecoveries', 'tcpLostRetransmits', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
   'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
   'tcpAckTooNew', 'tcpAckTooOld', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
-  'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
+  'tcpTimeWaitReused', 'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
 ] as const;
 
 const V4_DEFAULT_TTL = 64;
@@ -215,7 +215,11 @@ export class NetStack {
     if (f & SYN && f & FIN) return this.drop('tcpBadFlags'); // SYN+FIN never happens legitimately
     if (f & SYN && f & RST) return this.drop('tcpBadFlags');
     const conn = this.conns.get(connKey(p.src, seg.srcPort, p.dst, seg.dstPort));
-    if (conn) return conn.onSegment(seg);
+    if (conn) {
+      if (!(f & SYN && !(f & ACK) && this.listeners.has(seg.dstPort) && conn.acceptsNewIncarnation(seg))) return conn.onSegment(seg);
+      this.stats.tcpTimeWaitReused++;
+      conn.terminate(undefined); // the old incarnation's TIME_WAIT ends; the SYN goes to the listener
+    }
     // No connection: a listener takes SYNs (RFC 9293 §3.10.7.2), otherwise answer with RST (§3.10.7.1).
     const l = this.listeners.get(seg.dstPort);
     if (l && !l.closed) {
@@ -346,7 +350,7 @@ export class NetStack {
     if (qp.proto === PROTO_TCP) {
       const c = this.conns.get(connKey(qp.dst, qp.dstPort, qp.src, qp.srcPort));
       if (!c) return this.drop('icmpNoConnection');
-      c.onIcmpError(hard, what);
+      c.onIcmpError(hard, what, qp.seq);
     } else if ((qp.proto === PROTO_ICMP && !v6) || (qp.proto === PROTO_ICMPV6 && v6)) {
       // Quoted echo request: the ping fails now rather than at its timeout. Bytes 4..8 are id, seq.
       const seq = qp.seq & 0xffff;

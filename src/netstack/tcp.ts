@@ -197,6 +197,8 @@ export class TcpConn implements TcpConnection {
   private highRxt = 0; // highest offset retransmitted in this recovery
   private dupAcks = 0;
   private cwndLimited = false;
+  /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
+  private rxtMark = -1;
 
   private softError?: string;
   private resolveClosed!: () => void;
@@ -670,6 +672,15 @@ export class TcpConn implements TcpConnection {
         this.dupAcks++;
       }
     }
+    if (this.inRecovery && this.rxtMark >= 0 && this.sb.sackedIn(this.rxtMark, this.sndMax) > 2 * this.mss) {
+      // Lost retransmission: data sent after our retransmission of the first hole is SACKed well
+      // beyond DupThresh while the hole is still open, so that retransmission was lost too (the
+      // idea of Linux's lost-retransmit marking and RACK, RFC 8985 §6.2). Without this only an RTO,
+      // with cwnd back at one segment, would repair it.
+      this.host.stats.tcpLostRetransmits++;
+      this.highRxt = this.sndUna;
+      this.rxtMark = -1;
+    }
     if (this.inRecovery || this.sndUna < this.recoverPoint || this.sndUna >= this.sndMax) return;
     // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
     const lost = this.sackOk && this.sb.lostBoundary(this.mss) > this.sndUna;
@@ -693,6 +704,7 @@ export class TcpConn implements TcpConnection {
     const sackedEnd = this.sb.nextSackedStart(s);
     const n = Math.min(this.mss, Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
     if (n <= 0) return;
+    this.rxtMark = this.sndMax;
     this.highRxt = Math.max(this.highRxt, this.sendRange(s, n, true));
   }
 
@@ -714,6 +726,7 @@ export class TcpConn implements TcpConnection {
     if (this.inRecovery) {
       if (ackOff >= this.recoverPoint) {
         this.inRecovery = false; // RFC 6675 §5: recovery ends when RecoveryPoint is acknowledged
+        this.rxtMark = -1;
         this.cc.cwnd = Math.max(this.cc.ssthresh, 2 * this.mss);
       } else if (!this.sackOk) {
         // NewReno partial ACK (RFC 6582 §3.2 step 3): resend the next hole.
@@ -852,6 +865,7 @@ export class TcpConn implements TcpConnection {
           }
           const n = Math.min(this.mss, this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
           if (n <= 0) break;
+          if (s === this.sndUna) this.rxtMark = this.sndMax;
           this.highRxt = this.sendRange(s, n, true);
           sent = true;
           break;
@@ -1083,7 +1097,13 @@ export class TcpConn implements TcpConnection {
       this.keepAliveAt = this.keepAliveProbes === 0 ? base + cfg.keepAliveIdleMs : this.keepAliveAt;
     }
     let at = Infinity;
-    for (const t of [this.rtoAt, this.delAckAt, this.persistAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At]) if (t > 0 && t < at) at = t;
+    // (No array here: this runs for every segment.)
+    if (this.rtoAt > 0 && this.rtoAt < at) at = this.rtoAt;
+    if (this.delAckAt > 0 && this.delAckAt < at) at = this.delAckAt;
+    if (this.persistAt > 0 && this.persistAt < at) at = this.persistAt;
+    if (this.keepAliveAt > 0 && this.keepAliveAt < at) at = this.keepAliveAt;
+    if (this.timeWaitAt > 0 && this.timeWaitAt < at) at = this.timeWaitAt;
+    if (this.finWait2At > 0 && this.finWait2At < at) at = this.finWait2At;
     if (at === Infinity) {
       if (this.timer) this.host.clock.clearTimeout(this.timer);
       this.timer = undefined;
@@ -1157,6 +1177,7 @@ export class TcpConn implements TcpConnection {
     // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back
     // below resends only the holes instead of everything in flight. Linux does the same.
     this.inRecovery = false;
+    this.rxtMark = -1;
     this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
     this.dupAcks = 0;
     this.sndNxt = this.sndUna;
@@ -1200,8 +1221,15 @@ export class TcpConn implements TcpConnection {
   // ------------------------------------------------------------------ errors and teardown
 
   /** ICMP destination unreachable quoting one of our segments (RFC 5461 / RFC 1122 §4.2.3.9). */
-  onIcmpError(hard: boolean, what: string): void {
+  onIcmpError(hard: boolean, what: string, quotedSeq: number): void {
     if (this.isClosed) return;
+    // RFC 5927 §4.1: act only if the quoted sequence number is one we have sent and not yet had
+    // acknowledged; blind ICMP attacks must guess it.
+    const off = this.sndUna + seqDiff(quotedSeq, this.sndSeq(this.sndUna));
+    if (off < this.sndUna || off >= Math.max(this.sndMax, this.sndUna + 1)) {
+      this.host.stats.icmpIgnoredBadSeq++;
+      return;
+    }
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' || hard) {
       const code = what.includes('port') || what.includes('prohibited') ? 'ECONNREFUSED' : 'EHOSTUNREACH';
       this.terminate(new NetStackError(code, `${this.state === 'SYN_SENT' ? 'connect' : 'tcp'} ${this.remoteInfo}: ${what}`));
@@ -1252,6 +1280,17 @@ export class TcpConn implements TcpConnection {
     this.readClosed = true;
     this.finished = true;
     this.host.release(this);
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a connection in TIME_WAIT when it cannot be
+   * confused with the old incarnation: its timestamp is newer, or (without timestamps) its sequence
+   * number is above the old RCV.NXT.
+   */
+  acceptsNewIncarnation(seg: TcpSegment): boolean {
+    if (this.state !== 'TIME_WAIT') return false;
+    if (this.tsOk && seg.timestamps) return seqDiff(seg.timestamps[0], this.tsRecent) > 0;
+    return seqDiff(seg.seq, this.rcvSeq(this.rcvNxt)) > 0;
   }
 
   /** Not narrowed by TypeScript's control flow (state changes inside called methods). */
