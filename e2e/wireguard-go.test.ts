@@ -114,6 +114,23 @@ async function pingUntilAnswered(wg: UdpWireGuard, peer: Uint8Array, firstSeq: n
   throw new Error(`no echo reply within ${timeoutMs} ms; stats ${JSON.stringify(wg.device.stats)}`);
 }
 
+/**
+ * Vite may discover a dependency (e.g. @noble/ciphers) only when a page first imports it,
+ * re-optimize, and reload the page, which fails the import in flight. Import once, retrying.
+ */
+async function warmImports(p: Page, modules: string[]): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await p.evaluate(`Promise.all(${JSON.stringify(modules)}.map((m) => import(m)))`);
+      return;
+    } catch (e) {
+      if (i >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+      await p.reload({ waitUntil: 'domcontentloaded' });
+    }
+  }
+}
+
 describe('WireGuard interop with Debian wireguard-go', () => {
   const kernelKeys = generateKeyPair(secureRandom);
   const ifname = `wgtt${process.pid % 100000}`;
@@ -276,6 +293,7 @@ describe('WireGuard interop with Debian wireguard-go', () => {
         if (p) inbox.push(p);
       });
       await page.goto(server.url + '/', { waitUntil: 'domcontentloaded' });
+      await warmImports(page, ['/src/noise/wireguard/device.ts', '/src/platform/clock.ts', '/src/crypto/random.ts', '/src/crypto/bytes.ts']);
       // A string, not a function: the test transform would inject helpers the page lacks.
       await page.evaluate(`(async () => {
         const { WireGuardDevice } = await import('/src/noise/wireguard/device.ts');
