@@ -35,11 +35,13 @@ function appConfig(): Plugin {
 // Worker it starts), self-contained, built right after the app by the same `vite build`.
 function widgetBundle(): Plugin {
   let skip = false;
+  let outDir = resolve(import.meta.dirname, 'dist/widget');
   return {
     name: 'tailtab-widget-bundle',
     apply: 'build',
     configResolved(c) {
       skip = c.build.lib !== false || !!process.env.TAILTAB_NO_WIDGET_BUNDLE;
+      outDir = resolve(c.root, c.build.outDir, 'widget');
     },
     async closeBundle() {
       if (skip) return;
@@ -50,7 +52,7 @@ function widgetBundle(): Plugin {
         worker: { format: 'es' },
         build: {
           target: 'es2022',
-          outDir: resolve(import.meta.dirname, 'dist/widget'),
+          outDir,
           emptyOutDir: true,
           sourcemap: true,
           lib: { entry: resolve(import.meta.dirname, 'src/ui/widget.ts'), formats: ['es'], fileName: () => 'tailtab-widget.js' },

@@ -43,6 +43,7 @@ export class TailtabApp extends LitElement {
       nav a[aria-current='page'] { background: var(--accent); color: #fff; }
       main { padding: 1rem; }
       .self { margin-left: auto; font-size: 0.9rem; color: var(--muted); }
+      header button.end { border-color: var(--danger); color: var(--danger); }
       .modal { position: fixed; inset: 0; background: #0008; display: grid; place-items: center; padding: 1rem; z-index: 10; }
     `,
   ];
@@ -58,7 +59,7 @@ export class TailtabApp extends LitElement {
   @state() private webTarget = '';
   @state() private proxyReady = false;
   private pendingProfile?: ProfileRecord;
-  private ephemeral = false;
+  @state() private ephemeral = false;
   private unsubscribe?: () => void;
 
   override async connectedCallback() {
@@ -185,7 +186,8 @@ export class TailtabApp extends LitElement {
 
   private async signOut() {
     await this.node?.down({ logout: true });
-    this.profiles = await this.loadProfiles();
+    // Kiosk mode never touches IndexedDB, not even to list profiles.
+    if (!this.ephemeral) this.profiles = await this.loadProfiles();
   }
 
   private async wipe() {
@@ -215,6 +217,9 @@ export class TailtabApp extends LitElement {
             </nav>`
           : ''}
         <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state}</span>
+        ${running && this.ephemeral
+          ? html`<button class="end" @click=${this.signOut} title="Log this browser out of the tailnet and forget everything">End session</button>`
+          : ''}
       </header>
       <main
         @connect=${(e: CustomEvent<UpConfig>) => this.connect(e.detail)}

@@ -1,0 +1,303 @@
+// The app as a person meets it, in Chromium (Debian's, via playwright-core) against a real local
+// tailnet: Headscale v0.29.2, two derpers and tailscaled peers (the rig), the app served by vite
+// with the control paths proxied to Headscale (same origin: Headscale sends no CORS headers).
+// Journeys: a new user pastes a pre-auth key and sees the machines; an SSH terminal to OpenSSH
+// behind a peer (password login, host-key prompt); a web view of a peer's web server; a reload
+// keeps the login (IndexedDB); an ephemeral session leaves nothing (IndexedDB empty, node gone
+// from Headscale); the widget demo page connects by itself (Tailscale SSH); PWA and phone width.
+// Screenshots: test-results/ui-*.png. Run inside a loopback-only netns:
+//   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ui.test.ts
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
+
+const SHOTS = join(REPO_ROOT, 'test-results');
+mkdirSync(SHOTS, { recursive: true });
+
+interface HsNode { id: string | number; name?: string; given_name?: string; ip_addresses?: string[] }
+
+async function headscaleNodes(rig: Rig): Promise<HsNode[]> {
+  return JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[];
+}
+const named = (nodes: HsNode[], name: string) => nodes.filter((n) => n.given_name === name || n.name === name);
+
+/** Text currently shown by the xterm.js terminal (its DOM renderer's rows). */
+async function terminalText(page: Page, scope = 'tt-terminal:not([hidden])'): Promise<string> {
+  return page.locator(`${scope} .xterm-rows`).first().innerText().catch(() => '');
+}
+
+/** Every enabled interactive element (through shadow roots) that has no accessible name. */
+async function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const walk = (root: Document | ShadowRoot) => {
+      for (const el of root.querySelectorAll<HTMLElement>('button, input, select, textarea, a[href]')) {
+        if ((el as HTMLInputElement).type === 'hidden' || el.closest('.xterm')) continue;
+        const id = el.id;
+        const label =
+          el.getAttribute('aria-label') ||
+          el.getAttribute('aria-labelledby') ||
+          (id && (root as ParentNode).querySelector(`label[for="${id}"]`)?.textContent) ||
+          el.closest('label')?.textContent ||
+          (el.tagName !== 'INPUT' && el.tagName !== 'SELECT' ? el.textContent : '') ||
+          el.getAttribute('title');
+        if (!label || !label.trim()) out.push(el.outerHTML.slice(0, 120));
+      }
+      for (const host of root.querySelectorAll('*')) if (host.shadowRoot) walk(host.shadowRoot);
+    };
+    walk(document);
+    return out;
+  });
+}
+
+describe('ui: the app in Chromium against the rig', () => {
+  let rig: Rig;
+  let app: AppServer;
+  let browser: Browser;
+  let ctx: BrowserContext;
+  let page: Page;
+  let configPath: string;
+  let selfIp = '';
+  const writeConfig = (c: object) => writeFileSync(configPath, JSON.stringify(c));
+
+  beforeAll(async () => {
+    rig = await startRig({
+      peers: [
+        { name: 'peer1', homeRegion: 900 },
+        { name: 'peer2', homeRegion: 901, ssh: true },
+      ],
+    });
+    configPath = join(rig.dir, 'app-config.json');
+    writeConfig({});
+    app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+    // What a first-time visitor of a self-hosted tailtab sees: the server filled in, no key.
+    writeConfig({ controlUrl: app.url, allowInsecureDerp: true });
+    browser = await launchChromium();
+    ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    page = await ctx.newPage();
+    page.on('console', (m) => { if (m.type() === 'error' && !/vite|ERR_INTERNET_DISCONNECTED/.test(m.text())) console.log(`[page] ${m.text()}`); });
+    page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  });
+
+  afterEach(async ({ task }) => {
+    // A failed journey leaves a picture of every open page behind.
+    if (task.result?.state !== 'fail' || !browser) return;
+    let i = 0;
+    for (const c of browser.contexts()) for (const p of c.pages()) {
+      await p.screenshot({ path: join(SHOTS, `ui-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}-${i++}.png`), fullPage: true }).catch(() => {});
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await app?.stop();
+    await rig?.stop();
+  });
+
+  it('a new user opens the page, pastes a pre-auth key and sees the rig\'s machines', async () => {
+    await page.goto(app.url + '/');
+    await expect.poll(() => page.locator('#control-url').inputValue(), { timeout: 20_000 }).toBe(app.url);
+    await page.locator('#auth-key').fill(rig.authKey);
+    await page.locator('#hostname').fill('ui-browser');
+    await page.screenshot({ path: join(SHOTS, 'ui-1-connect.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Connect' }).click();
+    const rows = page.locator('tt-machines tr[data-peer]');
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(2);
+    const text = await page.locator('tt-machines table').innerText();
+    for (const p of rig.peers) {
+      expect(text).toContain(p.name);
+      expect(text).toContain(p.ipv4);
+      expect(text).toContain(p.fqdn);
+    }
+    selfIp = (await page.locator('header [role=status]').innerText()).split('·')[1]?.trim() ?? '';
+    expect(selfIp).toMatch(/^100\.\d+\.\d+\.\d+$/);
+    expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
+    // The peers see us too: tailscaled lists our node in its status.
+    await expect.poll(async () => {
+      const st = await rig.peer('peer1').status();
+      return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
+    }, { timeout: 30_000 }).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'ui-2-machines.png'), fullPage: true });
+  });
+
+  it('opens an SSH terminal to OpenSSH on a peer, confirms the host key, runs a command and sees its output', async () => {
+    const sshd = rig.sshd!;
+    await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
+    await page.locator('#ssh-user').fill(sshd.user);
+    await page.locator('#ssh-port').fill(String(sshd.port));
+    await page.locator('#ssh-method').selectOption('password');
+    await page.locator('#ssh-password').fill(sshd.password);
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    // First contact: the fingerprint is shown and must be one of the server's real host keys.
+    const prompt = page.locator('tt-terminal .host-prompt');
+    await prompt.waitFor({ timeout: 60_000 });
+    const shown = await prompt.locator('code').innerText();
+    expect(sshd.hostKeyFingerprints).toContain(shown.trim());
+    await page.screenshot({ path: join(SHOTS, 'ui-3-host-key.png'), fullPage: true });
+    await prompt.getByRole('button', { name: 'Trust and connect' }).click();
+    await expect.poll(() => terminalText(page), { timeout: 30_000 }).toMatch(new RegExp(`${sshd.user}@\\S*\\$`));
+    await page.keyboard.type('echo "tailtab says $((6*7))"; whoami\n');
+    await expect.poll(() => terminalText(page), { timeout: 20_000 }).toMatch(/tailtab says 42\s+tailtab/);
+    await page.screenshot({ path: join(SHOTS, 'ui-4-terminal.png'), fullPage: true });
+    await page.keyboard.type('exit 3\n');
+    await expect.poll(() => page.locator('tt-terminal .term-state').innerText(), { timeout: 20_000 }).toContain('exit status 3');
+    // The key is remembered now: Settings lists it.
+    await page.goto(app.url + '/#settings');
+    await expect.poll(() => page.locator('tt-settings td.mono').allInnerTexts(), { timeout: 20_000 }).toContain(shown.trim());
+  });
+
+  it('opens a web view of a peer\'s web server through the Service Worker proxy', async () => {
+    const peer = rig.peer('peer1');
+    await page.goto(app.url + '/#machines');
+    await page.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: /^Open web view/ }).click();
+    const address = page.locator('tt-webview #address');
+    await address.fill(`http://${peer.ipv4}:${rig.httpPort}/`);
+    await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+    const frame = page.frameLocator('tt-webview iframe');
+    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    // Subresources (the stylesheet, the image) come through the tailnet too.
+    const imgOk = await frame.locator('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0).catch(() => false);
+    expect(imgOk).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'ui-5-webview.png'), fullPage: true });
+  });
+
+  it('reloads and is still logged in as the same machine (login kept in IndexedDB)', async () => {
+    await page.goto(app.url + '/#machines');
+    await page.reload();
+    const rows = page.locator('tt-machines tr[data-peer]');
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('header [role=status]').innerText()).toContain(selfIp);
+    expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
+    const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    expect(dbs).toContain('tailtab');
+  });
+
+  it('an ephemeral session leaves nothing behind: IndexedDB empty and the node gone from Headscale', async () => {
+    const storedRecords = (p: Page) => p.evaluate(async () => {
+      const out: Record<string, number> = {};
+      for (const d of await indexedDB.databases()) {
+        const db = await new Promise<IDBDatabase>((res, rej) => { const r = indexedDB.open(d.name!); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+        let n = 0;
+        for (const s of Array.from(db.objectStoreNames)) {
+          n += await new Promise<number>((res) => { const q = db.transaction(s).objectStore(s).count(); q.onsuccess = () => res(q.result); });
+        }
+        db.close();
+        out[d.name!] = n;
+      }
+      return out;
+    });
+    const kioskSession = async (name: string) => {
+      const kctx = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+      const kiosk = await kctx.newPage();
+      await kiosk.goto(app.url + '/?ephemeral=1');
+      await expect.poll(() => kiosk.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
+      await kiosk.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
+      await kiosk.locator('#hostname').fill(name);
+      await kiosk.getByRole('button', { name: 'Connect' }).click();
+      await expect.poll(() => kiosk.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      expect(named(await headscaleNodes(rig), name)).toHaveLength(1);
+      return { kctx, kiosk };
+    };
+    // 1. The tab is simply closed. The Worker dies with it, so the node cannot always finish a
+    //    logout; control deletes the ephemeral node once it has been gone for its inactivity
+    //    timeout (2 min in the rig). Nothing was ever written to IndexedDB.
+    const closed = await kioskSession('ui-kiosk-closed');
+    await closed.kiosk.screenshot({ path: join(SHOTS, 'ui-6-kiosk.png'), fullPage: true });
+    await closed.kiosk.close({ runBeforeUnload: true });
+    const closedAt = Date.now();
+    const after = await closed.kctx.newPage();
+    await after.goto(app.url + '/?ephemeral=1');
+    expect(await storedRecords(after)).toEqual({});
+    // 2. "End session": logged out at control at once, and Headscale deletes the node right away.
+    const ended = await kioskSession('ui-kiosk-ended');
+    await ended.kiosk.getByRole('button', { name: 'End session' }).click();
+    await expect.poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-ended').length, { timeout: 10_000, interval: 250 }).toBe(0);
+    await expect.poll(() => ended.kiosk.locator('#control-url').isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await storedRecords(ended.kiosk)).toEqual({});
+    await expect.poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-closed').length, { timeout: 150_000 - (Date.now() - closedAt), interval: 1000 }).toBe(0);
+    await closed.kctx.close();
+    await ended.kctx.close();
+  }, 300_000);
+
+  it('the widget demo page connects to a device on its own (Tailscale SSH)', async () => {
+    const target = rig.peer('peer2');
+    writeConfig({
+      controlUrl: app.url, allowInsecureDerp: true,
+      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: target.fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
+    });
+    const wctx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    const w = await wctx.newPage();
+    await w.goto(app.url + '/widget-demo.html?autostart');
+    const term = 'tailtab-connect tt-terminal';
+    await expect.poll(() => w.locator(`${term} .term-state`).innerText().catch(() => ''), { timeout: 90_000 }).toMatch(/Tailscale SSH/);
+    await w.locator(`${term} .xterm`).click();
+    await w.keyboard.type('echo "widget $((40+2))"\n');
+    await expect.poll(() => terminalText(w, term), { timeout: 20_000 }).toContain('widget 42');
+    expect(await w.locator('tailtab-connect [role=status]').first().innerText()).toMatch(/ready as 100\./);
+    await w.screenshot({ path: join(SHOTS, 'ui-7-widget.png'), fullPage: true });
+    await wctx.close();
+  });
+
+  it('is an installable PWA: manifest fields, icons, a Service Worker controlling the page, an offline shell', async () => {
+    const manifest = await page.evaluate(async () => {
+      const href = document.querySelector('link[rel=manifest]')!.getAttribute('href')!;
+      return (await fetch(href)).json();
+    });
+    expect(manifest).toMatchObject({ name: 'tailtab', short_name: 'tailtab', start_url: '/', display: 'standalone' });
+    const sizes = (manifest.icons as { src: string; sizes: string; type: string }[]).map((i) => i.sizes);
+    expect(sizes).toEqual(expect.arrayContaining(['192x192', '512x512']));
+    for (const icon of manifest.icons as { src: string; sizes: string }[]) {
+      const dims = await page.evaluate(async (src) => {
+        const bmp = await createImageBitmap(await (await fetch(src)).blob());
+        return `${bmp.width}x${bmp.height}`;
+      }, icon.src);
+      expect(dims).toBe(icon.sizes);
+    }
+    await page.goto(app.url + '/#machines');
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), { timeout: 20_000 }).toBe(true);
+    // Offline: the app shell still loads from the Service Worker's cache.
+    await ctx.setOffline(true);
+    try {
+      await page.reload();
+      await expect.poll(() => page.locator('tailtab-app header h1').innerText().catch(() => ''), { timeout: 20_000 }).toBe('tailtab');
+      await page.screenshot({ path: join(SHOTS, 'ui-8-offline.png'), fullPage: true });
+    } finally {
+      await ctx.setOffline(false);
+    }
+  });
+
+  it('works at a phone\'s width with labelled controls and a sensible keyboard order', async () => {
+    const pctx = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+    const phone = await pctx.newPage();
+    await phone.goto(app.url + '/?fresh=1');
+    await phone.locator('#control-url').waitFor();
+    expect(await unlabelled(phone)).toEqual([]);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    // Tab order follows the form: server, key, name, kiosk box.
+    const order: string[] = [];
+    await phone.locator('#control-url').focus();
+    for (let i = 0; i < 4; i++) {
+      order.push(await phone.evaluate(() => {
+        let a: Element | null = document.activeElement;
+        while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+        return a?.id ?? '';
+      }));
+      await phone.keyboard.press('Tab');
+    }
+    expect(order).toEqual(['control-url', 'auth-key', 'hostname', 'ephemeral']);
+    await phone.screenshot({ path: join(SHOTS, 'ui-9-phone-connect.png'), fullPage: true });
+    // The connected app at phone width: the machine list fits, the terminal has its key bar.
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto(app.url + '/#machines');
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    expect(await unlabelled(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'ui-10-phone-machines.png'), fullPage: true });
+    await pctx.close();
+  });
+});
