@@ -34,7 +34,8 @@ self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim(
 
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'tailtab-node-port' && event.ports[0]) {
-    if (nodePort && nodePort !== event.ports[0]) failAll('the tailtab node was restarted');
+    // Several tabs may each answer 'tailtab-need-port': the newest port serves new requests, and
+    // requests already sent on an older one finish there (a dead one is found by ping/pong).
     nodePort = event.ports[0];
     nodePort.onmessage = onNodeMessage;
     const ws = portWaiters;
@@ -42,13 +43,6 @@ self.addEventListener('message', (event) => {
     for (const w of ws) w.resolve(nodePort);
   }
 });
-
-function failAll(message) {
-  for (const [id, p] of pending) {
-    pending.delete(id);
-    fail(p, message);
-  }
-}
 
 function fail(p, message) {
   if (p.head) {

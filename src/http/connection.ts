@@ -266,7 +266,8 @@ export class HttpConnection {
                 if (ev.kind === 'data') {
                   if (ev.data.length === 0) continue;
                   bodyRead += ev.data.length;
-                  // The parser's data is a view of the read buffer; the transport does not reuse it.
+                  // A view into the chunk the transport enqueued, which the Streams standard makes
+                  // ours once read; passed on without a copy.
                   ctrl.enqueue(ev.data);
                   return;
                 }
