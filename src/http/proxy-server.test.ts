@@ -242,6 +242,40 @@ describe('serveHttpProxy', () => {
   });
 });
 
+describe('serveHttpProxy with arbitrary messages', () => {
+  it('property: any message is answered or counted, never thrown, and nothing stays in flight', async () => {
+    const posted: { type: string; id: number }[] = [];
+    const port: MessagePortLike = { onmessage: null, postMessage: (m) => void posted.push(m as { type: string; id: number }) };
+    const client = new HttpClient({ dial: () => Promise.reject(new Error('no route')) });
+    const h = serveHttpProxy(port, client);
+    const requestLike = fc.record(
+      {
+        type: fc.constantFrom('request', 'ack', 'cancel', 'ping', 'other'),
+        id: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.string()),
+        method: fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD'), fc.string()),
+        url: fc.oneof(fc.constantFrom('http://nas:8080/x', 'https://nas/', 'ftp://x', 'http://[::1]:1/'), fc.string()),
+        headers: fc.oneof(fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 3 }), fc.anything()),
+        body: fc.oneof(fc.constant(undefined), fc.constant(new ArrayBuffer(3)), fc.anything()),
+        bytes: fc.anything(),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(requestLike, fc.anything()), { maxLength: 20 }), async (msgs) => {
+        for (const m of msgs) port.onmessage!({ data: m } as MessageEvent);
+        await new Promise((r) => setTimeout(r, 0));
+      }),
+      { numRuns: 200 },
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.stats.active).toBe(0);
+    const finals = posted.filter((m) => m.type === 'end' || m.type === 'error');
+    expect(finals.length).toBeGreaterThan(0);
+    h.close();
+    client.close();
+  });
+});
+
 describe('proxy rewriting (pure)', () => {
   it('maps tailnet URLs to /proxy/ paths and back', () => {
     fc.assert(
