@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRig, type Rig } from './rig/index.js';
 import { makeControlClient, waitForMap, waitForState } from './helpers/control-client.js';
 import { MemoryStore } from '../src/control/storage.js';
-import { peerList } from '../src/control/netmap.js';
+import { peerList, toPlainNetMap } from '../src/control/netmap.js';
 import { keyToText } from '../src/crypto/keys.js';
 import type { ControlClient } from '../src/control/client.js';
 
@@ -217,6 +217,25 @@ describe('control client against Headscale v0.29.2', () => {
     await waitForState(c, 'key-expired', 20_000);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiry));
     expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true });
+    await c.close();
+  });
+
+  it('a tailscaled peer whose key Headscale expires is marked Expired and left out of the map the node configures', async () => {
+    // Last in this file: it expires the rig's peer1.
+    const c = makeControlClient(rig.headscaleUrl, new MemoryStore(), log);
+    clients.push(c);
+    await c.login({ authKey: rig.authKey, hostname: 'tailtab-peer-expiry' });
+    c.start();
+    const p1 = rig.peer('peer1');
+    const nm = await waitForMap(c, (m) => peerList(m).some((p) => p.Key === p1.nodeKey), 'peer1');
+    expect(toPlainNetMap(nm).peers.some((p) => p.name === `${p1.fqdn}.`)).toBe(true);
+    const id = peerList(nm).find((p) => p.Key === p1.nodeKey)!.ID;
+    await rig.headscale(['nodes', 'expire', '-i', String(id)]);
+    const after = await waitForMap(c, (m) => !!peerList(m).find((p) => p.ID === id)?.Expired, 'peer1 marked expired', 30_000);
+    const plain = toPlainNetMap(after);
+    expect(plain.peers.some((p) => p.name === `${p1.fqdn}.`)).toBe(false);
+    expect(plain.expiredPeers).toContain(`${p1.fqdn}.`);
+    expect(c.state).toBe('streaming'); // our own key is fine
     await c.close();
   });
 });

@@ -62,6 +62,18 @@ describe('netmap delta application (controlclient/map.go semantics)', () => {
     expect(effectiveAllowedIPs(node(5, { AllowedIPs: ['10.0.0.0/8'] }))).toEqual(['10.0.0.0/8']);
   });
 
+  it('peers control marks expired are left out of the plain map the node configures (nmcfg), and named', () => {
+    let nm = applyMapResponse(emptyNetworkMap(), { Node: node(1), Peers: [node(2), node(3)] }, NOW);
+    expect(toPlainNetMap(nm).peers.map((p) => p.id)).toEqual(['2', '3']);
+    nm = applyMapResponse(nm, { PeersChanged: [node(3, { Expired: true, KeyExpiry: '2026-01-01T00:00:00Z' })] }, NOW);
+    const plain = toPlainNetMap(nm);
+    expect(plain.peers.map((p) => p.id)).toEqual(['2']);
+    expect(plain.expiredPeers).toEqual(['n3.ts.net.']);
+    nm = applyMapResponse(nm, { PeersChanged: [node(3)] }, NOW); // re-authenticated: a fresh node without Expired
+    expect(toPlainNetMap(nm).peers.map((p) => p.id)).toEqual(['2', '3']);
+    expect(toPlainNetMap(nm).expiredPeers).toBeUndefined();
+  });
+
   it('property: random delta sequences agree with a simple model and never throw', () => {
     const id = fc.integer({ min: 1, max: 8 });
     const op = fc.oneof(

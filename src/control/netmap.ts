@@ -198,6 +198,8 @@ export interface PlainNetMap {
   derpMap?: { regions: PlainDerpRegion[] };
   packetFilter?: FilterRule[] | null;
   domain?: string;
+  /** Names of peers left out of `peers` because control marked their node key expired. */
+  expiredPeers?: string[];
 }
 
 function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined): Uint8Array | undefined {
@@ -212,7 +214,14 @@ function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined):
 export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
   const selfUser = nm.self?.User !== undefined ? nm.userProfiles.get(nm.self.User)?.LoginName : undefined;
   const peers: PlainNetMapPeer[] = [];
+  const expiredPeers: string[] = [];
   for (const p of peerList(nm)) {
+    // wgengine/wgcfg/nmcfg WGCfg skips expired peers: control has (or will have) rotated their
+    // node key, so no session with them should be set up or kept.
+    if (p.Expired) {
+      expiredPeers.push(p.Name);
+      continue;
+    }
     const nodeKey = keyOrUndefined('nodekey', p.Key);
     if (!nodeKey) continue;
     peers.push({
@@ -247,5 +256,6 @@ export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
     derpMap: nm.derpMap ? { regions } : undefined,
     packetFilter: nm.packetFilter,
     domain: nm.domain,
+    ...(expiredPeers.length ? { expiredPeers } : {}),
   };
 }
