@@ -44,12 +44,13 @@ export class RttEstimator {
 
   /** Current RTO in ms, including exponential backoff (§5.5), clamped to [min, max]. */
   get rto(): number {
-    const v = this.base * 2 ** this.backoffShift;
-    return Math.min(this.cfg.maxMs, Math.max(this.cfg.minMs, v));
+    // §5.5 doubles the RTO as it stands, i.e. after the §2.4 floor.
+    const v = Math.max(this.cfg.minMs, this.base) * 2 ** this.backoffShift;
+    return Math.min(this.cfg.maxMs, v);
   }
 
   backoff(): void {
-    if (this.base * 2 ** this.backoffShift < this.cfg.maxMs) this.backoffShift++;
+    if (Math.max(this.cfg.minMs, this.base) * 2 ** this.backoffShift < this.cfg.maxMs) this.backoffShift++;
   }
 
   resetBackoff(): void {

@@ -434,7 +434,8 @@ export class TcpConn implements TcpConnection {
     // by min(half the buffer, one MSS); a window that was closed is announced at once.
     if (this.state === 'CLOSED' || this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED') return;
     const before = this.rcvAdvEdge - this.rcvNxt;
-    const avail = this.freeRecvSpace();
+    // What the 16-bit field can carry at our scale is the most we could announce.
+    const avail = Math.min(this.freeRecvSpace(), 65535 * 2 ** this.rcvWscale);
     // Like Linux (tcp_cleanup_rbuf), only worth a segment if the window at least doubles.
     const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
     if (avail - before >= threshold && avail >= 2 * before && this.rcvFinOff < 0) {
