@@ -129,6 +129,19 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
   let stack: NetStack;
   let wgPort = 0;
   const servers: Server[] = [];
+  // Path impairment at our end of the tunnel (the namespace has no netem): loss and reordering in
+  // both directions, so the kernel's loss recovery and ours meet.
+  let lossRate = 0;
+  let reorderRate = 0;
+  let impairedDrops = 0;
+  const impair = (p: Uint8Array, deliver: (p: Uint8Array) => void) => {
+    if (lossRate > 0 && Math.random() < lossRate) {
+      impairedDrops++;
+      return;
+    }
+    if (reorderRate > 0 && Math.random() < reorderRate) setTimeout(() => deliver(p), 3 + Math.random() * 5);
+    else deliver(p);
+  };
   const udpSockets: UdpSock[] = [];
 
   beforeAll(async () => {
@@ -145,10 +158,10 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
       random: secureRandom,
       wallClockMs: () => Date.now(),
       send: (_peer, d) => udp.send(d, wgPort, '127.0.0.1'),
-      onPacket: (_peer, ip) => stack.input(ip),
+      onPacket: (_peer, ip) => impair(ip, (p) => stack.input(p)),
     });
     udp.on('message', (m) => dev.receive(new Uint8Array(m.buffer, m.byteOffset, m.length), kernelKeys.publicKey));
-    stack = createNetStack({ addresses: [OURS_V4, OURS_V6], clock: realClock, random: secureRandom, output: (p) => dev.send(kernelKeys.publicKey, p) });
+    stack = createNetStack({ addresses: [OURS_V4, OURS_V6], clock: realClock, random: secureRandom, output: (p) => impair(p, (q) => dev.send(kernelKeys.publicKey, q)) });
     wg = new WireGuardGo(ifname, toBase64(kernelKeys.privateKey), wgPort, [`${KERNEL_V4}/24`, `${KERNEL_V6}/64`]);
     await wg.start([{ publicKeyB64: toBase64(ourKeys.publicKey), allowedIps: [`${OURS_V4}/32`, `${OURS_V6}/128`], endpoint: `127.0.0.1:${udp.address().port}` }]);
     dev.addPeer(kernelKeys.publicKey);
@@ -241,6 +254,35 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
     expect(c.remoteAddress).toBe(KERNEL_V6);
     expect(await closed).toBe(false);
     l.close();
+  }, 180_000);
+
+  it('with 3% loss and 3% reordering in both directions: 8 MB each way, SHA-256 equal, clean close', async () => {
+    const up = randomBytes(8 * MB);
+    const down = randomBytes(8 * MB);
+    let kernelResult!: Promise<{ n: number; sha: string }>;
+    let kernelClosed!: Promise<boolean>;
+    const port = await kernelServer(KERNEL_V4, (s) => {
+      kernelClosed = new Promise((r) => s.on('close', (hadError) => r(hadError)));
+      kernelResult = readAllKernel(s);
+      void writeAllKernel(s, down);
+    });
+    const c = await stack.connect(KERNEL_V4, port);
+    const rtxBefore = stack.stats.tcpRetransmits;
+    lossRate = 0.03;
+    reorderRate = 0.03;
+    try {
+      const [got] = await withTimeout(Promise.all([readAllOurs(c), writeAllOurs(c, up)]), 150_000, 'lossy transfer');
+      expect(got.sha).toBe(sha(down));
+      const k = await kernelResult;
+      expect(k.sha).toBe(sha(up));
+      await withTimeout(c.closed, 30_000, 'our close');
+      expect(await withTimeout(kernelClosed, 30_000, 'kernel close')).toBe(false);
+    } finally {
+      lossRate = 0;
+      reorderRate = 0;
+    }
+    expect(impairedDrops).toBeGreaterThan(100);
+    expect(stack.stats.tcpRetransmits - rtxBefore).toBeGreaterThan(50);
   }, 180_000);
 
   it('the kernel closes first: we read to the end, close, and nobody sees a reset', async () => {
