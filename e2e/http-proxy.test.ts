@@ -1,10 +1,12 @@
 // The web-view proxy in Chromium (Debian's, via playwright-core): public/sw.js + serveHttpProxy +
 // HttpClient render the rig's /app/ test web app (e2e/rig/webserver.ts) in an iframe.
 //
-// A component test of src/http and the Service Worker: the page e2e/http-proxy.page.html plays the
-// node Worker (HttpClient + serveHttpProxy on the port the Service Worker asks for), and its dialer
-// reaches the web server through a loopback WebSocket→TCP bridge started here, standing in for the
-// node's tailnet TCP (the node is not the subject; the full tailnet journey lives in e2e/ui.test.ts).
+// A component test of src/http and the Service Worker: the page e2e/http-proxy.page.html hands
+// ports like the app does, and a dedicated Worker (e2e/http-proxy.worker.ts) plays the node
+// Worker (HttpClient + serveHttpProxy). Its dialer reaches the web server through a loopback
+// WebSocket→TCP bridge started here, standing in for the node's tailnet TCP (the node is not the
+// subject here; e2e/http-tailnet.test.ts runs the same client and proxy over our node to a
+// tailscaled peer, and the app's full journey lives in e2e/ui.test.ts).
 // The bridge knows one host name, "web-peer", so a request that escaped the proxy mapping would fail.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/http-proxy.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
