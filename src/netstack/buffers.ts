@@ -157,6 +157,17 @@ export class ReceiveAssembler {
     return out;
   }
 
+  /** Number of merged ranges held (what SACK blocks can report). */
+  rangeCount(): number {
+    let n = 0;
+    let end = -1;
+    for (const s of this.segs) {
+      if (s.start > end) n++;
+      end = Math.max(end, s.start + s.data.length);
+    }
+    return n;
+  }
+
   /** Merged ranges held. */
   ranges(): Range[] {
     const out: Range[] = [];

@@ -665,9 +665,11 @@ export class TcpConn implements TcpConnection {
     }
     if (ackOff > this.sndUna) this.onAckAdvance(ackOff, seg, now);
     else {
-      // Duplicate ACK: RFC 5681 §2's definition (no data, same window), or — RFC 6675 §2 — any ACK
-      // that brings new SACK information, which also covers ACKs riding on the peer's data.
-      const isDup = ackOff === this.sndUna && outstanding && (newSack || (len === 0 && !(seg.flags & FIN) && !windowChanged));
+      // Duplicate ACK: with SACK, RFC 6675 §2 counts only ACKs that bring new SACK information (which
+      // also covers ACKs riding on the peer's data, and ignores the ACKs a duplicated segment draws);
+      // without SACK, RFC 5681 §2's definition (no data, same window).
+      const isDup =
+        ackOff === this.sndUna && outstanding && (this.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
       if (isDup) {
         this.host.stats.tcpDupAcks++;
         this.dupAcks++;
@@ -703,7 +705,7 @@ export class TcpConn implements TcpConnection {
   private retransmitFirstHole(): void {
     const s = this.sndUna;
     const sackedEnd = this.sb.nextSackedStart(s);
-    const n = Math.min(this.mss, Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
+    const n = Math.min(this.segSize(), Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
     if (n <= 0) return;
     this.rxtMark = this.sndMax;
     this.highRxt = Math.max(this.highRxt, this.sendRange(s, n, true));
@@ -864,7 +866,7 @@ export class TcpConn implements TcpConnection {
             s = se;
             continue;
           }
-          const n = Math.min(this.mss, this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
+          const n = Math.min(this.segSize(), this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
           if (n <= 0) break;
           if (s === this.sndUna) this.rxtMark = this.sndMax;
           this.highRxt = this.sendRange(s, n, true);
@@ -909,7 +911,7 @@ export class TcpConn implements TcpConnection {
     if (s < this.sndMax) limit = Math.min(limit, this.sb.nextSackedStart(s), this.sndMax); // retransmission span
     const dataLeft = Math.max(0, Math.min(limit, this.dataEnd) - s);
     const usable = edge - s;
-    let n = Math.min(this.mss, dataLeft);
+    let n = Math.min(this.segSize(), dataLeft);
     if (usable < n) {
       // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial segment only if it is at least
       // half the largest window the peer offered, or when nothing is in flight.
@@ -924,6 +926,17 @@ export class TcpConn implements TcpConnection {
     if (n === 0 && !withFin) return false;
     this.sendRange(s, n + (withFin ? 1 : 0), s < this.sndMax);
     return true;
+  }
+
+  /**
+   * Payload bytes a data segment can carry right now: the MSS less the SACK blocks we would attach
+   * (options share the MTU). Sizing segments with it keeps a retransmitted hole in one segment.
+   */
+  private segSize(): number {
+    if (!this.sackOk || this.ooo.empty) return this.mss;
+    const blocks = Math.min(this.ooo.rangeCount(), this.tsOk ? 3 : 4);
+    const ipLen = this.localIp.length === 4 ? 20 : 40;
+    return Math.max(1, Math.min(this.mss, this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - (this.tsOk ? 12 : 0) - (4 + 8 * blocks)));
   }
 
   /** Pipe per RFC 6675 §4 SetPipe, using the lost boundary and HighRxt. */
