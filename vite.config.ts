@@ -79,6 +79,9 @@ export default defineConfig({
         }
       : undefined,
   },
+  // Scan the Worker too, so its dependencies are pre-bundled at start rather than discovered on
+  // the first visit (which makes Vite reload the page).
+  optimizeDeps: { entries: ['index.html', 'widget-demo.html', 'src/ui/worker/node-worker.ts'] },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   build: {

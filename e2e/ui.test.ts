@@ -175,6 +175,38 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(dbs).toContain('tailtab');
   });
 
+  it('two windows share one node (SharedWorker) with their own terminals; a dedicated Worker works too', async () => {
+    const second = await ctx.newPage();
+    await second.goto(app.url + '/#machines');
+    await expect.poll(() => second.locator('tt-machines tr[data-peer]').count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(await second.locator('header [role=status]').innerText()).toContain(selfIp);
+    expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
+    // The second window opens a Tailscale SSH session of its own on the shared node.
+    await second.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
+    await second.locator('#ssh-user').fill('root');
+    await second.locator('#ssh-method').selectOption('none');
+    await second.getByRole('button', { name: 'Open terminal' }).click();
+    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH/);
+    await second.locator('tt-terminal .xterm').click();
+    await second.keyboard.type('echo "second window $((7*6))"\n');
+    await expect.poll(() => terminalText(second), { timeout: 20_000 }).toContain('second window 42');
+    await second.close({ runBeforeUnload: true });
+    // The first window's node carries on.
+    await page.goto(app.url + '/#status');
+    await expect.poll(() => page.locator('tt-status').locator('text=running').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.locator('header [role=status]').innerText()).toContain(selfIp);
+
+    const dctx = await browser.newContext();
+    const d = await dctx.newPage();
+    await d.goto(app.url + '/?worker=dedicated');
+    await d.locator('#auth-key').fill(rig.authKey);
+    await d.locator('#hostname').fill('ui-dedicated');
+    await d.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => d.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(named(await headscaleNodes(rig), 'ui-dedicated')).toHaveLength(1);
+    await dctx.close();
+  });
+
   it('an ephemeral session leaves nothing behind: IndexedDB empty and the node gone from Headscale', async () => {
     const storedRecords = (p: Page) => p.evaluate(async () => {
       const out: Record<string, number> = {};

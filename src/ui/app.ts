@@ -234,7 +234,12 @@ export class TailtabApp extends LitElement {
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
         <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
-        ${this.sshPeer ? html`<div class="modal"><tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys}></tt-ssh-dialog></div>` : ''}
+        ${this.sshPeer
+          ? html`<div class="modal" role="dialog" aria-modal="true" aria-label="SSH login"
+              @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') this.sshPeer = undefined; }}>
+              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys}></tt-ssh-dialog>
+            </div>`
+          : ''}
       </main>
     `;
   }

@@ -23,6 +23,11 @@ export class SshDialog extends LitElement {
     if (changed.has('peer') && this.peer) this.method = this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
   }
 
+  override updated(changed: Map<string, unknown>) {
+    // Keyboard users land in the dialog: the first field takes focus when it opens.
+    if (changed.has('peer') && this.peer) (this.renderRoot.querySelector('#ssh-user') as HTMLInputElement | null)?.focus();
+  }
+
   private submit(e: Event) {
     e.preventDefault();
     const q = (id: string) => (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | HTMLSelectElement).value;
