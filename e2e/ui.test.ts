@@ -173,6 +173,16 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
     const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     expect(dbs).toContain('tailtab');
+    // A reload may find the SharedWorker still alive; a new browser context holding only this
+    // one's IndexedDB cannot: its node starts from the stored keys, as the same machine.
+    const state = await ctx.storageState({ indexedDB: true });
+    const rctx = await browser.newContext({ storageState: state });
+    const again = await rctx.newPage();
+    await again.goto(app.url + '/');
+    await expect.poll(() => again.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(await again.locator('header [role=status]').innerText()).toContain(selfIp);
+    expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
+    await rctx.close();
   });
 
   it('two windows share one node (SharedWorker) with their own terminals; a dedicated Worker works too', async () => {
