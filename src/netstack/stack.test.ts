@@ -512,3 +512,93 @@ describe('netstack: ICMP echo and UDP', () => {
     expect(Array.from((await r.read()).value!.data)).toEqual([0]);
   });
 });
+
+describe('netstack: many connections, loopback, ICMP errors on established connections', () => {
+  it('40 concurrent connections over a lossy link each deliver their own bytes exactly', async () => {
+    const { clock, a, b } = pair(30, { delayMs: 15, jitterMs: 10, loss: 0.03, duplicate: 0.02 });
+    const l = b.listen(7);
+    void (async () => {
+      for (;;) {
+        const c = await l.accept();
+        void (async () => {
+          const got = await readAll(c);
+          await writeAll(c, got); // echo everything back, then FIN
+        })();
+      }
+    })().catch(() => undefined);
+    const runs = Array.from({ length: 40 }, async (_, i) => {
+      const data = pattern(20_000 + i * 1000, 100 + i);
+      const c = await a.connect(i % 2 ? 'fd7a:115c:a1e0::2' : '100.64.0.2', 7);
+      const [back] = await Promise.all([readAll(c), writeAll(c, data, 4096)]);
+      await c.closed;
+      return sha(back) === sha(data);
+    });
+    const ok = await drive(clock, Promise.all(runs), 900_000, 5);
+    expect(ok.every(Boolean)).toBe(true);
+    await runUntil(clock, () => a.connectionCount === 0 && b.connectionCount === 0, 200_000, 100);
+  });
+
+  it('a connection to one of our own addresses is looped back inside the stack', async () => {
+    const clock = new VirtualClock(0);
+    const { createNetStack } = await import('./index.js');
+    let wire = 0;
+    const s = createNetStack({ addresses: ['100.64.0.5'], clock, random: seededRandom(1), output: () => wire++ });
+    const l = s.listen(22);
+    const sp = l.accept();
+    const c = await drive(clock, s.connect('100.64.0.5', 22));
+    const sc = await drive(clock, sp);
+    await drive(clock, writeAll(c, pattern(100_000, 5)));
+    expect(sha(await drive(clock, readAll(sc)))).toBe(sha(pattern(100_000, 5)));
+    expect(wire).toBe(0);
+    expect((await drive(clock, s.ping('100.64.0.5'))).rttMs).toBeLessThanOrEqual(1); // no link: one test-loop step at most
+  });
+
+  it('ICMP on an established connection: a soft error (host unreachable) is kept, a hard one (port unreachable) resets; a wrong quoted sequence is ignored', async () => {
+    const { clock, net, a, b } = pair(31, { delayMs: 5 });
+    b.listen(80);
+    const c = await drive(clock, a.connect('100.64.0.2', 80));
+    // Capture one of our data segments to quote it.
+    let quoted: Uint8Array | undefined;
+    net.tap = (pkt) => {
+      const t = tcpOf(pkt);
+      if (t && t.payload.length > 0 && !quoted) quoted = pkt.slice(0, 28);
+    };
+    net.filter = () => false; // the data is lost; the ICMP error comes instead
+    const w = c.writable.getWriter();
+    void w.write(Uint8Array.of(1, 2, 3)).catch(() => undefined);
+    expect(quoted).toBeDefined();
+    const icmp = (code: number, q: Uint8Array) => {
+      const out = new Uint8Array(20 + 8 + q.length);
+      out.set(q, 28);
+      out[20] = 3;
+      out[21] = code;
+      const ck = (buf: Uint8Array, s: number, e: number) => {
+        let sum = 0;
+        for (let i = s; i < e; i += 2) sum += (buf[i] << 8) | (buf[i + 1] ?? 0);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+        return ~sum & 0xffff;
+      };
+      const c1 = ck(out, 20, out.length);
+      out[22] = c1 >> 8;
+      out[23] = c1 & 0xff;
+      out.set([0x45, 0, out.length >> 8, out.length & 0xff, 0, 0, 0, 0, 64, 1], 0);
+      out.set([100, 64, 0, 2], 12);
+      out.set([100, 64, 0, 1], 16);
+      const c2 = ck(out, 0, 20);
+      out[10] = c2 >> 8;
+      out[11] = c2 & 0xff;
+      return out;
+    };
+    const bad = quoted!.slice();
+    bad[24] ^= 0x80; // a sequence number we never sent
+    a.input(icmp(3, bad));
+    expect(c.state).toBe('ESTABLISHED');
+    expect(a.stats.icmpIgnoredBadSeq).toBe(1);
+    a.input(icmp(1, quoted!)); // host unreachable: soft
+    expect(c.state).toBe('ESTABLISHED');
+    a.input(icmp(3, quoted!)); // port unreachable: hard
+    expect(c.state).toBe('CLOSED');
+    await expect(c.closed).rejects.toMatchObject({ code: 'ECONNREFUSED', message: expect.stringContaining('port unreachable') });
+    void b;
+  });
+});
