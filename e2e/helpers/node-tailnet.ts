@@ -93,11 +93,14 @@ export async function httpGetVia(peer: RigPeer, ip: string, port: number, path: 
 export interface LoopServer { port: number; server: Server; close(): Promise<void> }
 
 function listen(server: Server): Promise<LoopServer> {
+  // close() must not wait for connections whose far end vanished (e.g. our node went down first).
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
-      resolve({ port, server, close: () => new Promise<void>((r) => server.close(() => r())) });
+      resolve({ port, server, close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of sockets) s.destroy(); }) });
     });
   });
 }

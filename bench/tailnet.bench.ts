@@ -1,0 +1,196 @@
+// Issue 7's tailnet benchmark: our node (Node.js) <-> tailscaled peer <-> the peer's loopback
+// servers, over one real derper, against the ceiling: the same measurements between two native
+// tailscaled peers over the same derper (both DERP-only, all homed on region 900).
+// 64 MiB download (GET /bytes/<n> of the rig web server), 64 MiB upload (a loopback sink that
+// answers the byte count and SHA-256), TCP round trip (1 byte through a loopback echo server) and
+// ICMP round trip (ours: node.ping; native: `tailscale ping --icmp`).
+// The rig must run in a loopback-only netns: when not already inside one (TAILTAB_IN_NETNS=1),
+// run() re-executes this file through scripts/in-netns.sh and reads its rows from stdout.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bytesSha256, deterministicBytes, REPO_ROOT, startRig, type RigPeer } from '../e2e/rig/index.js';
+import { httpGetOver, httpGetVia, readAll, sinkHeader, socksConnect, startEcho, startSink } from '../e2e/helpers/node-tailnet.js';
+import { createNodeLayers } from '../src/node/layers.node.js';
+import { TailnetNode } from '../src/node/node.js';
+import type { BenchRow } from './run.js';
+
+const SIZE = 64 << 20;
+const RTT_SAMPLES = 50;
+const ICMP_SAMPLES = 10;
+
+const progress = (t: string) => process.stderr.write(`bench tailnet: ${t}\n`);
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const mbps = (bytes: number, ms: number) => bytes / (1 << 20) / (ms / 1000);
+
+/** Parses a Go time.Duration string ("1.234ms", "850µs", "2s"). */
+function goDurationMs(t: string): number {
+  const m = /^([\d.]+)(ns|µs|us|ms|s)$/.exec(t);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 's' ? v * 1000 : m[2] === 'ms' ? v : m[2] === 'ns' ? v / 1e6 : v / 1000;
+}
+
+interface Side {
+  download(): Promise<number>; upload(): Promise<number>; tcpRtt(): Promise<number>; icmpRtt(): Promise<number>;
+}
+
+export function uploadChunks(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < SIZE; off += 1 << 16) out.push(deterministicBytes(off, Math.min(1 << 16, SIZE - off)));
+  return out;
+}
+
+export function nativeSide(from: RigPeer, to: RigPeer, httpPort: number, sinkPort: number, echoPort: number, chunks: Uint8Array[], want: string): Side {
+  return {
+    async download() {
+      const t0 = performance.now();
+      const r = await httpGetVia(from, to.ipv4, httpPort, `/bytes/${SIZE}`);
+      const ms = performance.now() - t0;
+      if (r.body.length !== SIZE || r.sha256 !== bytesSha256(SIZE)) throw new Error('native download corrupted');
+      return mbps(SIZE, ms);
+    },
+    async upload() {
+      const s = await socksConnect(from, to.ipv4, sinkPort);
+      const t0 = performance.now();
+      const reply = new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+      s.write(sinkHeader(SIZE));
+      for (const c of chunks) if (!s.write(c)) await new Promise((r) => s.once('drain', r));
+      const text = await reply;
+      const ms = performance.now() - t0;
+      if (text.trim() !== `${SIZE} ${want}`) throw new Error(`native upload: sink says ${text.trim()}`);
+      return mbps(SIZE, ms);
+    },
+    async tcpRtt() {
+      const s = await socksConnect(from, to.ipv4, echoPort);
+      const samples: number[] = [];
+      for (let i = 0; i < RTT_SAMPLES; i++) {
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => { s.once('data', () => resolve()); s.write(Buffer.from([i & 0xff])); });
+        samples.push(performance.now() - t0);
+      }
+      s.destroy();
+      return median(samples);
+    },
+    async icmpRtt() {
+      const out = await from.tailscale(['ping', '--icmp', `--c=${ICMP_SAMPLES}`, '--until-direct=false', to.ipv4], { timeoutMs: 60_000 });
+      const ms = [...out.matchAll(/ in ([\d.]+(?:ns|µs|us|ms|s))/g)].map((m) => goDurationMs(m[1]!)).filter((x) => Number.isFinite(x));
+      if (!ms.length) throw new Error(`tailscale ping --icmp: no pongs:\n${out}`);
+      return median(ms);
+    },
+  };
+}
+
+export function nodeSide(node: TailnetNode, to: RigPeer, httpPort: number, sinkPort: number, echoPort: number, chunks: Uint8Array[], want: string): Side {
+  return {
+    async download() {
+      const conn = await node.dial(to.ipv4, httpPort);
+      const t0 = performance.now();
+      const r = await httpGetOver(conn, to.ipv4, `/bytes/${SIZE}`);
+      const ms = performance.now() - t0;
+      if (r.body.length !== SIZE || r.sha256 !== bytesSha256(SIZE)) throw new Error(`our download corrupted (${r.body.length} bytes)`);
+      return mbps(SIZE, ms);
+    },
+    async upload() {
+      const conn = await node.dial(to.ipv4, sinkPort);
+      const t0 = performance.now();
+      const reply = readAll(conn);
+      const w = conn.writable.getWriter();
+      await w.write(sinkHeader(SIZE));
+      for (const c of chunks) await w.write(c);
+      const text = (await reply).toString();
+      const ms = performance.now() - t0;
+      if (text.trim() !== `${SIZE} ${want}`) throw new Error(`our upload: sink says ${text.trim()}`);
+      return mbps(SIZE, ms);
+    },
+    async tcpRtt() {
+      const conn = await node.dial(to.ipv4, echoPort);
+      const w = conn.writable.getWriter();
+      const r = conn.readable.getReader();
+      const samples: number[] = [];
+      for (let i = 0; i < RTT_SAMPLES; i++) {
+        const t0 = performance.now();
+        await w.write(new Uint8Array([i & 0xff]));
+        const { value } = await r.read();
+        if (!value?.length) throw new Error('echo closed');
+        samples.push(performance.now() - t0);
+      }
+      await conn.close();
+      return median(samples);
+    },
+    async icmpRtt() {
+      const samples: number[] = [];
+      for (let i = 0; i < ICMP_SAMPLES; i++) samples.push((await node.ping(to.ipv4)).ms);
+      return median(samples);
+    },
+  };
+}
+
+export async function measure(): Promise<BenchRow[]> {
+  const rig = await startRig({
+    peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }, { name: 'peer2', homeRegion: 900, derpOnly: true }],
+    derpers: 1, sshd: false,
+  });
+  const sink = await startSink();
+  const echo = await startEcho();
+  const node = new TailnetNode(createNodeLayers());
+  try {
+    await rig.waitConverged();
+    await node.up({
+      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-bench', allowInsecureDerp: true,
+      wallClockMs: () => Date.now(), homeRegion: 900,
+    });
+    const [p1, p2] = [rig.peer('peer1'), rig.peer('peer2')];
+    const chunks = uploadChunks();
+    const h = createHash('sha256');
+    for (const c of chunks) h.update(c);
+    const want = h.digest('hex');
+    const native = nativeSide(p1, p2, rig.httpPort, sink.port, echo.port, chunks, want);
+    const ours = nodeSide(node, p2, rig.httpPort, sink.port, echo.port, chunks, want);
+    // Warm both paths (WireGuard handshakes, tailscaled's netstack) before timing anything.
+    progress('warming up both paths');
+    await native.tcpRtt();
+    await ours.tcpRtt();
+    const rows: BenchRow[] = [];
+    const both = async (name: string, unit: string, higherIsBetter: boolean, f: (s: Side) => Promise<number>) => {
+      progress(`${name}: native…`);
+      const n = await f(native);
+      progress(`${name}: tailtab…`);
+      const o = await f(ours);
+      const ratio = o / n;
+      rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
+        note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
+      rows.push({ name: `${name}: tailtab node ↔ tailscaled`, value: o, unit,
+        note: `${ratio.toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+    };
+    await both('64 MiB download', 'MB/s', true, (s) => s.download());
+    await both('64 MiB upload', 'MB/s', true, (s) => s.upload());
+    await both('TCP RTT (median of 50)', 'ms', false, (s) => s.tcpRtt());
+    await both('ICMP RTT (median of 10)', 'ms', false, (s) => s.icmpRtt());
+    return rows;
+  } finally {
+    await node.down().catch(() => {});
+    await sink.close();
+    await echo.close();
+    await rig.stop();
+  }
+}
+
+export async function run(): Promise<BenchRow[]> {
+  if (process.env.TAILTAB_IN_NETNS === '1') return measure();
+  const self = fileURLToPath(import.meta.url);
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const p = execFile('bash', [join(REPO_ROOT, 'scripts/in-netns.sh'), 'env', 'TAILTAB_IN_NETNS=1', join(REPO_ROOT, 'node_modules/.bin/tsx'), self],
+      { cwd: REPO_ROOT, maxBuffer: 1 << 20, timeout: 15 * 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
+    p.stderr?.pipe(process.stderr);
+  });
+  const line = stdout.trim().split('\n').filter((l) => l.startsWith('[')).pop();
+  if (!line) throw new Error(`tailnet bench printed no rows:\n${stdout}`);
+  return JSON.parse(line) as BenchRow[];
+}
+
+// `tsx bench/tailnet.bench.ts` (what run() executes inside the netns): print the rows as JSON.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.env.TAILTAB_IN_NETNS === '1') {
+  measure().then((rows) => { console.log(JSON.stringify(rows)); process.exit(0); }, (e: unknown) => { console.error(e); process.exit(1); });
+}
