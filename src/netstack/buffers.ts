@@ -118,7 +118,7 @@ export class ReceiveAssembler {
 
   /** Inserts data at offset start (already trimmed to the window), dropping what is already held. */
   insert(start: number, data: Uint8Array): void {
-    let end = start + data.length;
+    const end = start + data.length;
     // Trim against existing segments; store only new bytes (copies, the packet buffer is not ours).
     const pieces: { start: number; data: Uint8Array }[] = [];
     let cur = start;
@@ -137,7 +137,6 @@ export class ReceiveAssembler {
       this.segs.splice(i, 0, p);
       this.bytes += p.data.length;
     }
-    end = start + data.length;
     this.recent = [start, ...this.recent.filter((x) => x !== start)].slice(0, 8);
   }
 

@@ -299,4 +299,36 @@ describe('stack input: hostile packets are dropped and counted, never thrown', (
     expect(t.value.mss).toBe(1240);
     expect(t.value.ack).toBe(2);
   });
+
+  it('IPv6 extension headers (hop-by-hop, destination options) are walked past to the TCP header', () => {
+    const { s: st, out } = victim();
+    const syn = tcpPacket(A6, B6, { sport: 4000, dport: 80, seq: 1, ack: 0, flags: SYN, window: 100, mss: 1220 }, new Uint8Array(0));
+    const tcp = syn.subarray(40);
+    const ext = Uint8Array.of(60, 0, 1, 4, 0, 0, 0, 0, /* dst opts: */ 6, 0, 1, 4, 0, 0, 0, 0);
+    const pkt = new Uint8Array(40 + ext.length + tcp.length);
+    pkt.set(ext, 40);
+    pkt.set(tcp, 40 + ext.length);
+    encodeIpHeader(pkt, { src: A6, dst: B6, proto: 0, payloadLength: ext.length + tcp.length });
+    st.input(pkt);
+    expect(out.length).toBe(1);
+    const ip = decodeIp(out[0]);
+    if (!ip.ok) throw new Error('bad');
+    const t = decodeTcp(ip.value.payload, ip.value.src, ip.value.dst);
+    expect(t.ok && t.value.flags).toBe(SYN | ACK);
+  });
+
+  it('an unknown protocol draws ICMP protocol unreachable (IPv4) / parameter problem (IPv6)', () => {
+    const { s: st, out } = victim();
+    for (const [src, dst] of [[A4, B4], [A6, B6]]) {
+      const pkt = new Uint8Array((src.length === 4 ? 20 : 40) + 8);
+      encodeIpHeader(pkt, { src, dst, proto: 253, payloadLength: 8 });
+      st.input(pkt);
+    }
+    expect(out.length).toBe(2);
+    const i4 = decodeIp(out[0]);
+    const i6 = decodeIp(out[1]);
+    if (!i4.ok || !i6.ok) throw new Error('bad');
+    expect([i4.value.proto, i4.value.payload[0], i4.value.payload[1]]).toEqual([PROTO_ICMP, 3, 2]);
+    expect([i6.value.proto, i6.value.payload[0], i6.value.payload[1], i6.value.payload[7]]).toEqual([PROTO_ICMPV6, 4, 1, 6]);
+  });
 });

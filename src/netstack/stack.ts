@@ -160,11 +160,10 @@ export class NetStack {
       this.stats.rxPackets++;
       this.stats.rxBytes += ipPacket.length;
       this.inputInner(ipPacket);
-    } catch (e) {
+    } catch {
       // A bug, not a bad packet: count it rather than letting one packet take the node down.
       this.stats.inputErrors++;
       this.drop('internalError');
-      void e;
     }
   }
 
@@ -201,7 +200,10 @@ export class NetStack {
         return this.inputIcmp(p);
       default:
         this.drop('unknownProtocol');
-        this.sendUnreachable(p, p.version === 4 ? 2 : 4, true); // protocol unreachable
+        // IPv4: protocol unreachable (RFC 792). IPv6: parameter problem, unrecognized Next Header,
+        // pointing at the field (RFC 8200 §4; only when there are no extension headers before it).
+        if (p.version === 4) this.sendUnreachable(p, 2);
+        else if (p.headerLength === 40) this.sendUnreachable(p, 1, 4, 6);
     }
   }
 
@@ -299,7 +301,7 @@ export class NetStack {
     const s = this.udp.get(d.dstPort);
     if (!s) {
       this.stats.udpNoSocket++;
-      this.sendUnreachable(p, p.version === 4 ? 3 : 4, false); // port unreachable
+      this.sendUnreachable(p, p.version === 4 ? 3 : 4); // port unreachable
       return;
     }
     this.stats.udpRxDatagrams++;
@@ -393,7 +395,7 @@ export class NetStack {
   }
 
   /** ICMP destination unreachable quoting p (RFC 792; RFC 4443 §3.1), rate-limited (RFC 4443 §2.4(f)). */
-  private sendUnreachable(p: IpPacket, code: number, _proto: boolean): void {
+  private sendUnreachable(p: IpPacket, code: number, v6Type = ICMP6_DEST_UNREACH, rest = 0): void {
     const now = this.clock.now();
     this.icmpTokens = Math.min(50, this.icmpTokens + ((now - this.icmpTokensAt) / 1000) * 100);
     this.icmpTokensAt = now;
@@ -404,7 +406,7 @@ export class NetStack {
     const max = v6 ? 1280 - 48 : 576 - 28;
     const quote = p.packet.subarray(0, Math.min(p.packet.length, max));
     this.stats.icmpUnreachableSent++;
-    this.sendIcmp(p.dst.slice(), p.src.slice(), v6 ? ICMP6_DEST_UNREACH : ICMP4_DEST_UNREACH, code, 0, quote);
+    this.sendIcmp(p.dst.slice(), p.src.slice(), v6 ? v6Type : ICMP4_DEST_UNREACH, code, rest, quote);
   }
 
   // ------------------------------------------------------------------ sockets

@@ -211,3 +211,21 @@ describe('TCP on a simulated link: Karn, NewReno fallback', () => {
     expect(a.stats.tcpFastRecoveries).toBeGreaterThan(0);
   });
 });
+
+describe('TCP write coalescing', () => {
+  for (const nagle of [false, true]) {
+    it(`Nagle ${nagle ? 'on: small writes wait for the ACK and go out together' : 'off (default): every small write leaves at once'}`, async () => {
+      const s = new Scripted({ nagle });
+      const c = await s.open({ mss: 1000 });
+      const w = c.writable.getWriter();
+      for (let i = 0; i < 10; i++) await w.write(Uint8Array.of(i));
+      const segs = s.out.filter((x) => x.payload.length > 0);
+      if (!nagle) expect(segs.map((x) => x.payload.length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+      else {
+        expect(segs.map((x) => x.payload.length)).toEqual([1]);
+        s.send(ACK, s.peerSeq, s.ourIsn + 2);
+        expect(s.out.filter((x) => x.payload.length > 0).map((x) => x.payload.length)).toEqual([1, 9]);
+      }
+    });
+  }
+});

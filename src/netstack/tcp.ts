@@ -62,6 +62,11 @@ export interface TcpConfig {
   windowScale: number;
   timestamps: boolean;
   sack: boolean;
+  /**
+   * Nagle's algorithm (RFC 896, RFC 9293 §3.7.4): hold a partial segment while data is unacknowledged.
+   * Off by default: SSH keystrokes and request/response traffic want each write sent at once.
+   */
+  nagle: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -81,6 +86,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   windowScale: 7,
   timestamps: true,
   sack: true,
+  nagle: false,
 };
 
 /** What a connection needs from the stack that owns it. */
@@ -924,6 +930,7 @@ export class TcpConn implements TcpConnection {
     }
     const withFin = this.finQueued && s + n === this.dataEnd && limit === finEnd;
     if (n === 0 && !withFin) return false;
+    if (this.host.cfg.nagle && n < this.segSize() && !withFin && s >= this.sndMax && this.sndMax > this.sndUna) return false; // Nagle
     this.sendRange(s, n + (withFin ? 1 : 0), s < this.sndMax);
     return true;
   }

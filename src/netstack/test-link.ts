@@ -3,7 +3,7 @@
 import { seededRandom, type RandomSource } from '../crypto/random.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { VirtualClock } from '../platform/clock.js';
-import { ipKey } from './addr.js';
+import { ipKey, parseIp } from './addr.js';
 import { createNetStack, type NetStack, type NetStackOptions } from './index.js';
 
 export interface LinkOptions {
@@ -99,16 +99,8 @@ export class SimLink {
 const keyCache = new Map<string, Uint8Array>();
 function parseKey(a: string): Uint8Array {
   let k = keyCache.get(a);
-  if (!k) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    k = parseIpCached(a);
-    keyCache.set(a, k);
-  }
+  if (!k) keyCache.set(a, (k = parseIp(a)!));
   return k;
-}
-import { parseIp } from './addr.js';
-function parseIpCached(a: string): Uint8Array {
-  return parseIp(a)!;
 }
 
 /** Runs the virtual clock in steps, letting promises settle between steps, until done() or maxMs. */
