@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startRig, type Rig } from './rig/index.js';
+import { bytesSha256, REPO_ROOT, startRig, type Rig } from './rig/index.js';
+import { createHash } from 'node:crypto';
 
 let rig: Rig;
 const stateDir = mkdtempSync(join(tmpdir(), 'tailtab-cli-'));
@@ -58,4 +59,25 @@ describe('tailtab CLI against the rig', () => {
     expect(nodes.filter((n) => (n.given_name ?? n.name) === 'tailtab-cli').length).toBe(1);
   });
 
+
+  it('`ping <peer>` gets ICMP echo replies over the tailnet, by MagicDNS name and over IPv6', async () => {
+    const p1 = rig.peer('peer1');
+    const r = await cli(['ping', 'peer1', '--count', '2', '--state', state]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toMatch(new RegExp(`pong from peer1 \\(${p1.ipv4.replace(/\./g, '\\.')}\\) in [\\d.]+ ms\\n.*pong from peer1`, 's'));
+    const r6 = await cli(['ping', p1.fqdn, '-6', '--state', state]);
+    expect(r6.code).toBe(0);
+    expect(r6.stdout.toString()).toContain(`(${p1.ipv6})`);
+    const bad = await cli(['ping', 'no-such-peer', '--state', state]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown host no-such-peer/);
+  });
+
+  it('`nc <peer> <port>` carries stdin to the peer and the answer to stdout (HTTP through the tailnet)', async () => {
+    const r = await cli(['nc', 'peer1', String(rig.httpPort), '--state', state], { input: 'GET /bytes/100000 HTTP/1.0\r\nHost: peer1\r\n\r\n' });
+    expect(r.code).toBe(0);
+    const body = r.stdout.subarray(r.stdout.indexOf('\r\n\r\n') + 4);
+    expect(r.stdout.toString('latin1')).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(bytesSha256(100000));
+  });
 });
