@@ -5,7 +5,8 @@
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/node-browser.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startRig, type Rig, type RigPeer } from './rig/index.js';
+import { bytesSha256, startRig, type Rig, type RigPeer } from './rig/index.js';
+import { socksConnect } from './helpers/node-tailnet.js';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
 
 let rig: Rig;
@@ -67,5 +68,45 @@ describe('tailtab node in Chromium', () => {
     expect(await inPage<number>(`return node.discoPing('peer2');`)).toBeGreaterThanOrEqual(0);
     const st = await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));');
     expect(st.peers.find((p) => p.nodeKey === peer2.nodeKey)!.handshakeAgeMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('pings peers by MagicDNS name and IP (v4 and v6) and fetches a file over TCP with the right SHA-256', async () => {
+    const pings = await inPage<{ ip: string }[]>(`
+      return [await node.ping('peer1'), await node.ping(${JSON.stringify(peer1.ipv6)}), await node.ping(${JSON.stringify(peer2.fqdn)}, { preferV6: true })];`);
+    expect(pings.map((p) => p.ip)).toEqual([peer1.ipv4, peer1.ipv6, peer2.ipv6]);
+    const n = 2 << 20;
+    const r = await inPage<{ head: string; length: number; sha256: string }>(`
+      const conn = await node.dial('peer2', ${rig.httpPort});
+      const w = conn.writable.getWriter();
+      await w.write(new TextEncoder().encode('GET /bytes/${n} HTTP/1.0\\r\\nHost: peer2\\r\\n\\r\\n'));
+      w.releaseLock();
+      const parts = []; let total = 0;
+      for await (const c of conn.readable) { parts.push(c); total += c.length; }
+      const all = new Uint8Array(total); let o = 0; for (const p of parts) { all.set(p, o); o += p.length; }
+      let sep = 0; while (!(all[sep] === 13 && all[sep + 1] === 10 && all[sep + 2] === 13 && all[sep + 3] === 10)) sep++;
+      const body = all.subarray(sep + 4);
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+      return { head: new TextDecoder().decode(all.subarray(0, sep)), length: body.length, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('') };`);
+    expect(r.head).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(r.length).toBe(n);
+    expect(r.sha256).toBe(bytesSha256(n));
+  });
+
+  it('a tailscaled peer reaches a port the page listens on', async () => {
+    await inPage(`
+      const l = node.listen(7001);
+      window.__served = [];
+      (async () => { for await (const c of l) {
+        const r = c.readable.getReader(); let t = '';
+        while (!t.includes('\\n')) { const { value, done } = await r.read(); if (done) break; t += new TextDecoder().decode(value); }
+        r.releaseLock(); window.__served.push(t.trim());
+        const w = c.writable.getWriter(); await w.write(new TextEncoder().encode('page says hi to ' + t)); await w.close();
+      } })();`);
+    const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) => x.startsWith('100.'))!;
+    const s = await socksConnect(peer2, ip, 7001);
+    s.write('peer2\n');
+    const reply = await new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+    expect(reply).toBe('page says hi to peer2\n');
+    expect(await inPage<string[]>('return window.__served;')).toEqual(['peer2']);
   });
 });
