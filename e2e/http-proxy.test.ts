@@ -81,8 +81,10 @@ let views = 0;
 async function view(path: string): Promise<Frame> {
   const src = proxied(path) + (path.includes('?') ? '&' : '?') + `view=${++views}`;
   const frame = (await (await page.$('#view'))!.contentFrame())!;
+  const n = views;
   await Promise.all([
-    frame.waitForURL(app.url + src, { waitUntil: 'load', timeout: 30_000 }),
+    // The frame script turns /proxy/<host>/<port>/app/?view=n into /app/?view=n before load.
+    frame.waitForURL((u) => u.searchParams.get('view') === String(n), { waitUntil: 'load', timeout: 30_000 }),
     page.evaluate((s) => {
       (document.getElementById('view') as HTMLIFrameElement).src = s;
     }, src),
@@ -105,8 +107,9 @@ describe('web-view proxy in Chromium', () => {
     });
     expect(img).toEqual({ w: 16, h: 16 });
     expect(await frame.evaluate(() => getComputedStyle(document.querySelector('h1')!).color)).toBe('rgb(31, 111, 235)');
-    // The frame's address is the proxy path of the app, and keep-alive kept the connection count low.
-    expect(frame.url()).toBe(`${app.url}${proxied('/app/')}?view=${views}`);
+    // The frame shows the app its own path (the frame script), and keep-alive kept the connection count low.
+    expect(frame.url()).toBe(`${app.url}/app/?view=${views}`);
+    expect(await frame.textContent('#path')).toBe('/app/');
     const used = bridgeConnections - before;
     console.log(`page load used ${used} tailnet connection(s) for 6 requests`);
     expect(used).toBeGreaterThan(0);
@@ -118,7 +121,7 @@ describe('web-view proxy in Chromium', () => {
     const message = 'hello tailnet & <friends> ✓';
     await frame.fill('#message', message);
     await Promise.all([frame.waitForURL(/\/app\/result\?/, { timeout: 20_000 }), frame.click('#send')]);
-    expect(frame.url()).toContain(proxied('/app/result?message='));
+    expect(frame.url()).toContain(`${app.url}/app/result?message=`);
     expect(await frame.textContent('#posted')).toBe(message);
     // Set on the 303 by the app, kept by the node's cookie jar, sent with the GET that followed.
     expect(await frame.textContent('#cookie')).toBe(message);
@@ -129,6 +132,22 @@ describe('web-view proxy in Chromium', () => {
     expect(await frame.getAttribute('#abs-link', 'href')).toBe(proxied('/app/result?message=absolute%20link'));
     await Promise.all([frame.waitForURL(/\/app\/result\?/, { timeout: 20_000 }), frame.click('#abs-link')]);
     expect(await frame.textContent('#posted')).toBe('absolute link');
+  });
+
+  it('a single-page app: a client-side route and its API call, then a reload of that route, stay with the app', async () => {
+    const frame = await view('/app/');
+    await frame.click('#spa-nav');
+    await frame.waitForFunction(() => document.getElementById('spa-status')?.textContent !== '', undefined, { timeout: 20_000 });
+    expect(await frame.textContent('#spa-status')).toBe('/app/spa/page2 hello from the api');
+    await frame.evaluate(() => {
+      (window as unknown as { beforeReload: boolean }).beforeReload = true;
+      location.reload();
+    });
+    // A new document (no marker) on the same client-side route, fully loaded.
+    await frame.waitForFunction(() => !(window as unknown as { beforeReload?: boolean }).beforeReload && document.readyState === 'complete', undefined, { timeout: 20_000 });
+    expect(frame.url()).toBe(`${app.url}/app/spa/page2`);
+    expect(await frame.title()).toBe(APP_TITLE);
+    await frame.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
   });
 
   it('a 20 MiB download through the proxy arrives intact (SHA-256), fetched by the app and as a link download', async () => {

@@ -3,7 +3,7 @@
 // Proxy: a frame loads /proxy/<host>/<port>/<path>. This worker cannot reach the tailnet itself;
 // the page hands it a MessagePort connected to the node (which runs in a dedicated Worker; the
 // node side is serveHttpProxy in src/http/proxy-server.ts), and each request travels over it:
-//   → {type:'request', id, method, url, headers:[[k,v]], body?:ArrayBuffer, referrer?:'/proxy/…'}
+//   → {type:'request', id, method, url, headers:[[k,v]], body?:ArrayBuffer, referrer?:'/proxy/…', destination}
 //   ← {type:'response', id, status, statusText, headers:[[k,v]]}  (headers already rewritten by the node)
 //   ← {type:'chunk', id, data:ArrayBuffer} … {type:'end', id} | {type:'error', id, message}
 //   → {type:'ack', id, bytes} as the browser takes body bytes (the node sends at most a window ahead)
@@ -11,11 +11,19 @@
 // When this worker restarts it has lost the port: it asks its window clients for a new one
 // ('tailtab-need-port'; the page answers with {type:'tailtab-node-port'} and the port).
 //
-// A page served under /proxy/<host>/<port>/ that asks for an absolute path ("/static/app.js") is
-// mapped back to its host by the request's Referer (pinned to same-origin by the node) or, when a
-// page suppressed it, by the requesting client's URL.
+// Mapping requests to tailnet hosts. A frame document loaded from /proxy/<host>/<port>/<path>
+// starts with the frame script (/__tailtab/frame.js, injected by the node), which replaces the
+// frame's URL by the app's own path (<path>): single-page apps route by location.pathname and
+// would not recognise /proxy/… . From then on the frame's requests are tied to the host by their
+// client: each document or worker loaded through the proxy is remembered by its client id
+// (persisted in Cache Storage, so a restart of this worker keeps it). Order of rules:
+//   1. /proxy/<host>/<port>/… names its target;
+//   2. a Referer under /proxy/ (a stylesheet's url(/x), a page without the frame script);
+//   3. the requesting client's remembered host (any request of a proxied document or worker);
+//   4. a frame navigation (link, form post, reload) from a proxied frame document: that frame's
+//      host, found among the nested window clients by URL, else the last host shown in a frame.
 // Not possible this way: WebSockets opened by the proxied app (a Service Worker never sees them),
-// absolute http://host/ URLs written into the app's HTML or JS, and https:// targets.
+// absolute http://host/ URLs in the app's JavaScript, and https:// targets.
 
 const SHELL_CACHE = 'tailtab-shell-v1';
 const PROXY_PREFIX = '/proxy/';
@@ -24,6 +32,18 @@ const PROXY_PREFIX = '/proxy/';
 const HEAD_TIMEOUT_MS = 330000;
 const PING_AFTER_MS = 15000;
 const PONG_WITHIN_MS = 5000;
+const MAP_CACHE = 'tailtab-proxy-clients-v1';
+const FRAME_SCRIPT_PATH = '/__tailtab/frame.js';
+// Runs first in a proxied frame document: show the app its own path (see above).
+const FRAME_SCRIPT = `(function () {
+  var m = /^\\/proxy\\/[^\\/]+\\/\\d{1,5}(?=\\/|$)/.exec(location.pathname);
+  if (!m || window.top === window) return;
+  try { history.replaceState(history.state, '', (location.pathname.slice(m[0].length) || '/') + location.search + location.hash); } catch (e) {}
+})();
+`;
+const clientTargets = new Map();
+let lastFrameTarget = null;
+let remembered = 0;
 let nodePort = null;
 let portWaiters = [];
 let nextId = 1;
@@ -139,19 +159,13 @@ async function proxy(request, target) {
   const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
   const headers = [];
   request.headers.forEach((v, k) => headers.push([k, v]));
-  let referrer;
-  try {
-    const r = request.referrer ? new URL(request.referrer) : null;
-    if (r && r.origin === self.location.origin) referrer = r.pathname + r.search;
-  } catch (_) {
-    /* about:client and the like */
-  }
+  const referrer = proxiedReferrer(request, target);
   const p = { id, port, queue: [], controller: null, wanted: false, ended: false, closed: false, head: null, lastPong: 0 };
   const head = await new Promise((resolve, reject) => {
     p.resolve = resolve;
     p.reject = reject;
     pending.set(id, p);
-    port.postMessage({ type: 'request', id, method: request.method, url: targetUrl(target), headers, body, referrer }, body ? [body] : []);
+    port.postMessage({ type: 'request', id, method: request.method, url: targetUrl(target), headers, body, referrer, destination: request.destination }, body ? [body] : []);
     const started = Date.now();
     const giveUp = (message) => {
       pending.delete(id);
@@ -230,22 +244,116 @@ function makeResponse(body, head, headers) {
   }
 }
 
-async function proxyTargetForClient(event, url) {
-  if (url.pathname.startsWith(PROXY_PREFIX)) return parseProxyPath(url.pathname + url.search);
-  // An absolute path ("/app.js") asked for by a proxied page belongs to that page's host.
-  let base = null;
+function mapKey(name) {
+  return new Request(`${self.location.origin}/__tailtab/map/${encodeURIComponent(name)}`);
+}
+
+async function store(name, t) {
   try {
-    const ref = event.request.referrer ? new URL(event.request.referrer) : null;
-    if (ref && ref.origin === self.location.origin) base = parseProxyPath(ref.pathname);
+    const c = await caches.open(MAP_CACHE);
+    await c.put(mapKey(name), new Response(JSON.stringify({ host: t.host, port: t.port })));
   } catch (_) {
-    /* no usable referrer */
+    /* storage refused: the in-memory map still works until this worker stops */
   }
-  if (!base && event.clientId) {
-    const c = await self.clients.get(event.clientId);
-    if (c) base = parseProxyPath(new URL(c.url).pathname);
+}
+
+async function load(name) {
+  try {
+    const c = await caches.open(MAP_CACHE);
+    const r = await c.match(mapKey(name));
+    return r ? await r.json() : null;
+  } catch (_) {
+    return null;
   }
-  if (!base) return null;
-  return { host: base.host, port: base.port, rest: url.pathname + url.search };
+}
+
+async function remember(clientId, t) {
+  if (!clientId || !t) return;
+  const old = clientTargets.get(clientId);
+  if (old && old.host === t.host && old.port === t.port) return;
+  clientTargets.set(clientId, { host: t.host, port: t.port });
+  await store('client:' + clientId, t);
+  if (++remembered % 50 === 0) void prune();
+}
+
+async function recall(clientId) {
+  if (!clientId) return null;
+  if (clientTargets.has(clientId)) return clientTargets.get(clientId);
+  const t = await load('client:' + clientId);
+  if (t) clientTargets.set(clientId, t);
+  return t;
+}
+
+/** Forget clients that no longer exist. */
+async function prune() {
+  try {
+    const c = await caches.open(MAP_CACHE);
+    for (const req of await c.keys()) {
+      const name = decodeURIComponent(new URL(req.url).pathname.slice('/__tailtab/map/'.length));
+      if (!name.startsWith('client:')) continue;
+      const id = name.slice('client:'.length);
+      if (!(await self.clients.get(id))) {
+        clientTargets.delete(id);
+        await c.delete(req);
+      }
+    }
+  } catch (_) {
+    /* best effort */
+  }
+}
+
+function sameOriginUrl(s) {
+  try {
+    const u = s ? new URL(s) : null;
+    return u && u.origin === self.location.origin ? u : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+async function proxyTargetForClient(event, url) {
+  const req = event.request;
+  const rest = url.pathname + url.search;
+  // 1. The path names the target.
+  if (url.pathname.startsWith(PROXY_PREFIX)) return parseProxyPath(rest);
+  // 2. A Referer under /proxy/ (pinned to same-origin by the node, so it is there).
+  const ref = sameOriginUrl(req.referrer);
+  const byRef = ref && parseProxyPath(ref.pathname);
+  if (byRef) return { host: byRef.host, port: byRef.port, rest };
+  // 3. The requesting document or worker was loaded through the proxy.
+  if (event.clientId) {
+    let t = await recall(event.clientId);
+    if (!t) {
+      const c = await self.clients.get(event.clientId);
+      const p = c && parseProxyPath(new URL(c.url).pathname);
+      if (p) await remember(event.clientId, (t = { host: p.host, port: p.port }));
+    }
+    if (t) return { host: t.host, port: t.port, rest };
+  }
+  // 4. A frame navigating itself (links, form posts, reload) has no client id here.
+  if (req.mode === 'navigate' && (req.destination === 'iframe' || req.destination === 'frame')) {
+    if (ref) {
+      const frames = (await self.clients.matchAll({ type: 'window' })).filter((c) => c.frameType === 'nested' && c.url === ref.href);
+      const known = [];
+      for (const c of frames) {
+        const t = await recall(c.id);
+        if (t && !known.some((k) => k.host === t.host && k.port === t.port)) known.push(t);
+      }
+      if (known.length === 1) return { host: known[0].host, port: known[0].port, rest };
+    }
+    const last = lastFrameTarget || (lastFrameTarget = await load('last-frame'));
+    if (last) return { host: last.host, port: last.port, rest };
+  }
+  return null;
+}
+
+/** The Referer for the app: the page's own URL, under /proxy/ (the node translates it back). */
+function proxiedReferrer(req, target) {
+  const r = sameOriginUrl(req.referrer);
+  if (!r) return undefined;
+  if (r.pathname.startsWith(PROXY_PREFIX)) return r.pathname + r.search;
+  if (r.pathname.startsWith('/__tailtab/')) return undefined;
+  return `${PROXY_PREFIX}${encodeURIComponent(target.host)}/${target.port}${r.pathname}${r.search}`;
 }
 
 async function shell(request) {
@@ -276,10 +384,20 @@ function errorPage(status, message) {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin) return;
+  if (url.pathname === FRAME_SCRIPT_PATH) {
+    event.respondWith(new Response(FRAME_SCRIPT, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' } }));
+    return;
+  }
   event.respondWith(
     (async () => {
       const target = await proxyTargetForClient(event, url);
       if (target) {
+        // A document or worker loaded through the proxy: its later requests belong to this host.
+        if (event.resultingClientId) await remember(event.resultingClientId, target);
+        if (event.request.mode === 'navigate' && (event.request.destination === 'iframe' || event.request.destination === 'frame')) {
+          lastFrameTarget = { host: target.host, port: target.port };
+          await store('last-frame', lastFrameTarget);
+        }
         try {
           return await proxy(event.request, target);
         } catch (e) {

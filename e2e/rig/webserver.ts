@@ -87,6 +87,8 @@ const APP_HTML_HEAD = `<!doctype html>
 <h1 id="title">Test app on a tailnet host</h1>
 <p id="script-status">script not run</p>
 <p id="api-status">api not called</p>
+<p id="path"></p>
+<p><button id="spa-nav" type="button">client-side route</button> <span id="spa-status"></span></p>
 `;
 const APP_HTML_TAIL = `<img id="img" src="/app/image.png" alt="checkerboard" width="64" height="64">
 <form id="form" method="POST" action="/app/submit"><input id="message" name="message" value="hi"><button id="send" type="submit">Send</button></form>
@@ -96,8 +98,16 @@ const APP_HTML_TAIL = `<img id="img" src="/app/image.png" alt="checkerboard" wid
 `;
 // Runs only if the proxy served it (script-src 'self'); also calls an API by absolute path.
 const APP_APP_JS = `document.getElementById('script-status').textContent = 'script ran';
+// What a single-page app's router would route by.
+document.getElementById('path').textContent = location.pathname;
 fetch('/app/api/info').then((r) => r.json()).then((j) => { document.getElementById('api-status').textContent = 'api says ' + j.greeting; },
   (e) => { document.getElementById('api-status').textContent = 'api failed: ' + e; });
+// A single-page app's client-side route: the URL changes without a request, then an API call.
+document.getElementById('spa-nav').addEventListener('click', () => {
+  history.pushState({}, '', '/app/spa/page2');
+  fetch('/app/api/info').then((r) => r.json()).then((j) => { document.getElementById('spa-status').textContent = location.pathname + ' ' + j.greeting; },
+    (e) => { document.getElementById('spa-status').textContent = 'failed: ' + e; });
+});
 `;
 const APP_STYLE_CSS = `body { font-family: sans-serif; } h1 { color: rgb(31, 111, 235); }\n`;
 const APP_FRAME_DENY = {
@@ -116,7 +126,8 @@ function cookieValue(header: string | undefined, name: string): string | null {
 
 /** Serves /app/…; returns false for other paths. */
 function serveApp(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, path: string, png: Buffer): boolean {
-  if (req.method === 'GET' && (path === '/app' || path === '/app/')) {
+  // /app/spa/… is the single-page app's fallback: the same page for any client-side route.
+  if (req.method === 'GET' && (path === '/app' || path === '/app/' || path.startsWith('/app/spa/'))) {
     // Sent chunked in two writes: exercises Transfer-Encoding: chunked through the proxy.
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...APP_FRAME_DENY });
     res.write(APP_HTML_HEAD);

@@ -238,3 +238,66 @@ export function rewritesLinks(contentType: string | null): boolean {
   const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
   return t === 'text/html' || t === 'application/xhtml+xml' || t === 'text/css';
 }
+
+/** Served by the Service Worker itself; loaded first by every proxied frame document. */
+export const FRAME_SCRIPT_PATH = '/__tailtab/frame.js';
+const FRAME_TAG = `<script src="${FRAME_SCRIPT_PATH}"></script>`;
+
+/**
+ * Puts the frame script first in a proxied HTML document: right after `<!doctype …>` if the
+ * document starts with one (so the document mode is unchanged), else at the very start. The HTML
+ * parser places a script met before `<html>`/`<head>` in the implied head, and later `<html>`
+ * attributes still apply (HTML § "before html" / "in head" insertion modes). Holds back at most
+ * 1 KiB while looking for the doctype's end.
+ */
+export class FrameScriptInjector {
+  private buf = '';
+  private done = false;
+
+  push(chunk: Uint8Array): Uint8Array {
+    if (this.done) return chunk;
+    for (let i = 0; i < chunk.length; i += 8192) this.buf += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
+    return this.decide(false);
+  }
+
+  flush(): Uint8Array {
+    if (this.done) return new Uint8Array(0);
+    return this.decide(true);
+  }
+
+  private decide(final: boolean): Uint8Array {
+    const s = this.buf;
+    // Optional UTF-8 BOM (as latin1) and whitespace before the doctype.
+    const lead = /^(\xef\xbb\xbf)?[\t\n\f\r ]*/.exec(s)![0].length;
+    const rest = s.slice(lead);
+    const probe = '<!doctype';
+    if (rest.length < probe.length && probe.startsWith(rest.toLowerCase()) && !final && s.length < 1024) return new Uint8Array(0);
+    let at = 0;
+    if (rest.slice(0, probe.length).toLowerCase() === probe) {
+      const gt = rest.indexOf('>');
+      if (gt < 0) {
+        if (!final && s.length < 1024) return new Uint8Array(0);
+        at = 0; // not a doctype we understand: put the script first anyway
+      } else {
+        at = lead + gt + 1;
+      }
+    }
+    this.done = true;
+    this.buf = '';
+    return latin1(s.slice(0, at) + FRAME_TAG + s.slice(at));
+  }
+
+  static stream(): TransformStream<Uint8Array, Uint8Array> {
+    const r = new FrameScriptInjector();
+    return new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        const o = r.push(chunk);
+        if (o.length) c.enqueue(o);
+      },
+      flush(c) {
+        const o = r.flush();
+        if (o.length) c.enqueue(o);
+      },
+    });
+  }
+}

@@ -10,7 +10,7 @@ import { HttpClient } from './client.js';
 import { netDialer } from './net-socket.test-helper.js';
 import { serveHttpProxy, type MessagePortLike } from './proxy-server.js';
 import { CookieJar } from './cookies.js';
-import { fromProxyPath, OriginLinkRewriter, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
+import { FrameScriptInjector, fromProxyPath, OriginLinkRewriter, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
 import { VirtualClock } from '../platform/clock.js';
 
 let server: Server;
@@ -349,6 +349,39 @@ describe('OriginLinkRewriter', () => {
         expect(run(target, text, cuts)).toBe(run(target, text, []));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('FrameScriptInjector', () => {
+  const inject = (html: string, cuts: number[] = []) => {
+    const r = new FrameScriptInjector();
+    const b = Buffer.from(html, 'utf8');
+    const points = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
+    const out: Uint8Array[] = [];
+    let prev = 0;
+    for (const c of [...points, b.length]) {
+      out.push(r.push(b.subarray(prev, c)));
+      prev = c;
+    }
+    out.push(r.flush());
+    return Buffer.concat(out).toString('utf8');
+  };
+  const tag = '<script src="/__tailtab/frame.js"></script>';
+
+  it('goes after the doctype, or first when there is none', () => {
+    expect(inject('<!DOCTYPE html>\n<html><head>é')).toBe(`<!DOCTYPE html>${tag}\n<html><head>é`);
+    expect(inject('\ufeff  <!doctype html><p>x')).toBe(`\ufeff  <!doctype html>${tag}<p>x`);
+    expect(inject('<html><body>x')).toBe(`${tag}<html><body>x`);
+    expect(inject('')).toBe(tag);
+  });
+
+  it('property: the same output however the document is split', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('<!doctype html>', '<!DOCTYPE html PUBLIC "x">', '', '  ', '<!doc', '\ufeff'), fc.string({ maxLength: 60 }), fc.array(fc.nat(), { maxLength: 6 }), (a, b, cuts) => {
+        expect(inject(a + b, cuts)).toBe(inject(a + b));
+        expect(inject(a + b).split(tag).length).toBe(2);
+      }),
     );
   });
 });

@@ -3,7 +3,8 @@
 // HttpClient over the tailnet and streams the body back.
 //
 // Messages (SW → node):
-//   {type:'request', id, method, url:'http://host:port/path', headers:[[k,v]], body?:ArrayBuffer, referrer?:'/proxy/…'}
+//   {type:'request', id, method, url:'http://host:port/path', headers:[[k,v]], body?:ArrayBuffer,
+//    referrer?:'/proxy/…', destination?:'iframe'|…}   (destination as in Fetch's Request.destination)
 //   {type:'ack', id, bytes}      the SW handed `bytes` of body to the browser: credit for more
 //   {type:'cancel', id}          the browser no longer wants the body
 //   {type:'ping', id}            is the node still there? (answered with {type:'pong', id})
@@ -18,7 +19,7 @@ import { realClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { HttpClient } from './client.js';
 import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
-import { OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
+import { FrameScriptInjector, OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
 import type { HeaderList } from './wire.js';
 
 /** The part of MessagePort (DOM or node:worker_threads) used here. */
@@ -124,6 +125,12 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       if (rewritesLinks(res.headers.get('content-type')) && !res.headers.has('content-encoding')) {
         body = body.pipeThrough(OriginLinkRewriter.stream(target, PROXY_PREFIX));
         outHeaders = outHeaders.filter(([k]) => k.toLowerCase() !== 'content-length');
+        // A document loaded into the web-view frame gets the frame script first (see sw.js):
+        // it gives the app its own paths back, which single-page apps' routers need.
+        const ct = (res.headers.get('content-type') ?? '').toLowerCase();
+        if ((m.destination === 'iframe' || m.destination === 'frame') && ct.startsWith('text/html') && method !== 'HEAD') {
+          body = body.pipeThrough(FrameScriptInjector.stream());
+        }
       }
       post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: outHeaders });
       opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
