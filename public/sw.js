@@ -20,8 +20,9 @@
 //   1. /proxy/<host>/<port>/… names its target;
 //   2. a Referer under /proxy/ (a stylesheet's url(/x), a page without the frame script);
 //   3. the requesting client's remembered host (any request of a proxied document or worker);
-//   4. a frame navigation (link, form post, reload) from a proxied frame document: that frame's
-//      host, found among the nested window clients by URL, else the last host shown in a frame.
+//   4. a frame navigation (link, form post, reload) started from our origin: the host of the
+//      frame document it comes from (nested window clients by URL), else the last host shown in
+//      a frame.
 // Not possible this way: WebSockets opened by the proxied app (a Service Worker never sees them),
 // absolute http://host/ URLs in the app's JavaScript, and https:// targets.
 
@@ -330,17 +331,16 @@ async function proxyTargetForClient(event, url) {
     }
     if (t) return { host: t.host, port: t.port, rest };
   }
-  // 4. A frame navigating itself (links, form posts, reload) has no client id here.
-  if (req.mode === 'navigate' && (req.destination === 'iframe' || req.destination === 'frame')) {
-    if (ref) {
-      const frames = (await self.clients.matchAll({ type: 'window' })).filter((c) => c.frameType === 'nested' && c.url === ref.href);
-      const known = [];
-      for (const c of frames) {
-        const t = await recall(c.id);
-        if (t && !known.some((k) => k.host === t.host && k.port === t.port)) known.push(t);
-      }
-      if (known.length === 1) return { host: known[0].host, port: known[0].port, rest };
+  // 4. A frame navigating itself (links, form posts, reload) has no client id here. Only for
+  //    navigations started from our origin: a page elsewhere framing a tailtab URL is not a web view.
+  if (ref && req.mode === 'navigate' && (req.destination === 'iframe' || req.destination === 'frame')) {
+    const frames = (await self.clients.matchAll({ type: 'window' })).filter((c) => c.frameType === 'nested' && c.url === ref.href);
+    const known = [];
+    for (const c of frames) {
+      const t = await recall(c.id);
+      if (t && !known.some((k) => k.host === t.host && k.port === t.port)) known.push(t);
     }
+    if (known.length === 1) return { host: known[0].host, port: known[0].port, rest };
     const last = lastFrameTarget || (lastFrameTarget = await load('last-frame'));
     if (last) return { host: last.host, port: last.port, rest };
   }
