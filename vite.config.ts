@@ -14,19 +14,24 @@ const upstream = process.env.TAILTAB_CONTROL_UPSTREAM;
 const configFile = process.env.TAILTAB_APP_CONFIG;
 
 function appConfig(): Plugin {
+  const serve = (_req: unknown, res: import('node:http').ServerResponse) => {
+    if (!configFile || !existsSync(configFile)) {
+      res.statusCode = 404;
+      res.end('{}');
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'no-store');
+    res.end(readFileSync(configFile));
+  };
   return {
     name: 'tailtab-app-config',
     configureServer(server) {
-      server.middlewares.use('/tailtab-config.json', (_req, res) => {
-        if (!configFile || !existsSync(configFile)) {
-          res.statusCode = 404;
-          res.end('{}');
-          return;
-        }
-        res.setHeader('content-type', 'application/json');
-        res.setHeader('cache-control', 'no-store');
-        res.end(readFileSync(configFile));
-      });
+      server.middlewares.use('/tailtab-config.json', serve);
+    },
+    // `vite preview` serves the production build the same way (its proxy is server.proxy's).
+    configurePreviewServer(server) {
+      server.middlewares.use('/tailtab-config.json', serve);
     },
   };
 }

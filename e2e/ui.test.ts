@@ -7,6 +7,7 @@
 // from Headscale); the widget demo page connects by itself (Tailscale SSH); PWA and phone width.
 // Screenshots: test-results/ui-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ui.test.ts
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -149,6 +150,27 @@ describe('ui: the app in Chromium against the rig', () => {
     await expect.poll(() => page.locator('tt-settings td.mono').allInnerTexts(), { timeout: 20_000 }).toContain(shown.trim());
   });
 
+  it('makes an SSH key in the browser and logs in with it (host key already known: no prompt)', async () => {
+    const sshd = rig.sshd!;
+    await page.goto(app.url + '/#settings');
+    await page.locator('#key-name').fill('ui-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const pub = page.locator('tt-settings code.public-key').first();
+    await expect.poll(() => pub.innerText().catch(() => ''), { timeout: 10_000 }).toMatch(/^ssh-ed25519 AAAA\S+ ui-key$/);
+    await sshd.addAuthorizedKey(await pub.innerText());
+    await page.goto(app.url + '/#machines');
+    await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
+    await page.locator('#ssh-user').fill(sshd.user);
+    await page.locator('#ssh-port').fill(String(sshd.port));
+    await page.locator('#ssh-method').selectOption('key');
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    const state = page.locator('tt-terminal:not([hidden]) .term-state');
+    await expect.poll(() => state.innerText(), { timeout: 30_000 }).toMatch(/Host key SHA256:\S+ matches/);
+    await page.keyboard.type('echo "key login $((2*21))"\n');
+    await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain('key login 42');
+    await page.screenshot({ path: join(SHOTS, 'ui-4b-key-login.png'), fullPage: true });
+  });
+
   it('opens a web view of a peer\'s web server through the Service Worker proxy', async () => {
     const peer = rig.peer('peer1');
     await page.goto(app.url + '/#machines');
@@ -175,7 +197,9 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(dbs).toContain('tailtab');
     // A reload may find the SharedWorker still alive; a new browser context holding only this
     // one's IndexedDB cannot: its node starts from the stored keys, as the same machine.
+    // (One node at a time: two live copies of one node key would fight over the DERP slot.)
     const state = await ctx.storageState({ indexedDB: true });
+    await page.close({ runBeforeUnload: true });
     const rctx = await browser.newContext({ storageState: state });
     const again = await rctx.newPage();
     await again.goto(app.url + '/');
@@ -183,6 +207,13 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(await again.locator('header [role=status]').innerText()).toContain(selfIp);
     expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
     await rctx.close();
+    // And back in the first context, whose Worker is gone with its last window: a new one
+    // starts from IndexedDB the same way.
+    page = await ctx.newPage();
+    page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+    await page.goto(app.url + '/#machines');
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('header [role=status]').innerText()).toContain(selfIp);
   });
 
   it('two windows share one node (SharedWorker) with their own terminals; a dedicated Worker works too', async () => {
@@ -282,6 +313,42 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(await w.locator('tailtab-connect [role=status]').first().innerText()).toMatch(/ready as 100\./);
     await w.screenshot({ path: join(SHOTS, 'ui-7-widget.png'), fullPage: true });
     await wctx.close();
+  });
+
+  it('the production build works: the built app connects, and the widget bundle runs on a plain vendor page', async () => {
+    const out = join(rig.dir, 'dist');
+    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    const widgetKey = await rig.createAuthKey({ ephemeral: true, reusable: true });
+    const target = rig.peer('peer2');
+    const prod = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath }, { preview: out });
+    try {
+      // A vendor's page: one script tag and one element, nothing else of tailtab.
+      writeFileSync(join(out, 'vendor.html'), `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vendor</title>
+        <script type="module" src="/widget/tailtab-widget.js"></script></head><body><h1>Vendor</h1>
+        <tailtab-connect control-url="${prod.url}" auth-key="${widgetKey}" target="${target.fqdn}" mode="ssh" username="root" ssh-auth="none" insecure-derp autostart></tailtab-connect>
+        </body></html>`);
+      writeConfig({ controlUrl: prod.url, allowInsecureDerp: true });
+      const pctx = await browser.newContext();
+      const p = await pctx.newPage();
+      await p.goto(prod.url + '/');
+      await p.locator('#auth-key').fill(rig.authKey);
+      await p.locator('#hostname').fill('ui-prod');
+      await p.getByRole('button', { name: 'Connect' }).click();
+      await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      await p.screenshot({ path: join(SHOTS, 'ui-11-production-app.png'), fullPage: true });
+      const v = await pctx.newPage();
+      await v.goto(prod.url + '/vendor.html');
+      const term = 'tailtab-connect tt-terminal';
+      await expect.poll(() => v.locator(`${term} .term-state`).innerText().catch(() => ''), { timeout: 90_000 }).toMatch(/Tailscale SSH/);
+      await v.locator(`${term} .xterm`).click();
+      await v.keyboard.type('echo "bundle $((40+2))"\n');
+      await expect.poll(() => terminalText(v, term), { timeout: 20_000 }).toContain('bundle 42');
+      await v.screenshot({ path: join(SHOTS, 'ui-12-production-widget.png'), fullPage: true });
+      await pctx.close();
+    } finally {
+      writeConfig({ controlUrl: app.url, allowInsecureDerp: true });
+      await prod.stop();
+    }
   });
 
   it('is an installable PWA: manifest fields, icons, a Service Worker controlling the page, an offline shell', async () => {

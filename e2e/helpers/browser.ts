@@ -41,10 +41,16 @@ export interface AppServer {
   stop(): Promise<void>;
 }
 
-/** Starts `vite` (dev server) for the app on a free loopback port, with the given environment. */
-export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
+/**
+ * Starts `vite` (dev server) for the app on a free loopback port, with the given environment;
+ * with `preview: <dir>`, `vite preview` of a production build in that folder instead.
+ */
+export async function startAppServer(env: Record<string, string> = {}, o: { preview?: string } = {}): Promise<AppServer> {
   const port = await freePort();
-  const proc: ChildProcess = spawn('npx', ['vite', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+  const args = o.preview
+    ? ['vite', 'preview', '--outDir', o.preview, '--port', String(port), '--strictPort', '--host', '127.0.0.1']
+    : ['vite', '--port', String(port), '--strictPort', '--host', '127.0.0.1'];
+  const proc: ChildProcess = spawn('npx', args, {
     env: { ...process.env, TAILTAB_NO_HMR: '1', ...env, TAILTAB_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

@@ -34,6 +34,17 @@ export class SettingsView extends LitElement {
     await this.refresh();
   }
 
+  /** The only way a private key leaves this browser: asked for, confirmed, saved as a file. */
+  private async exportKey(k: SshKeyView) {
+    if (!confirm(`Save the PRIVATE key "${k.name}" to a file? Anyone with that file can log in where this key is authorized.`)) return;
+    const text = await this.node!.sshKeyExport(k.id);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
+    a.download = `id_ed25519_${k.name}`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
   private emit(name: string, detail?: unknown) {
     this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
   }
@@ -43,13 +54,14 @@ export class SettingsView extends LitElement {
       <h2>SSH keys</h2>
       <p class="hint">Keys are made in this browser and never leave it. Paste the public key into <code>~/.ssh/authorized_keys</code> on the host.</p>
       <div class="row">
-        <label for="key-name" style="margin:0">Name</label><input id="key-name" placeholder="laptop-browser" />
+        <label for="key-name" style="margin:0">Key name</label><input id="key-name" placeholder="laptop-browser" />
         <button class="primary" @click=${this.createKey}>Create key</button>
       </div>
       ${this.keys.map(
         (k) => html`<div class="card" style="margin-top: .5rem">
           <div class="row"><strong>${k.name}</strong><span style="flex:1"></span>
-            <button @click=${() => navigator.clipboard.writeText(k.publicKey)}>Copy public key</button>
+            <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label="Copy public key of ${k.name}">Copy public key</button>
+            <button @click=${() => this.exportKey(k)} aria-label="Export private key of ${k.name}">Export private key</button>
             <button class="danger" @click=${async () => { if (confirm(`Delete key ${k.name}?`)) { await this.node!.sshKeyDelete(k.id); await this.refresh(); } }}>Delete</button>
           </div>
           <code class="public-key">${k.publicKey}</code>
