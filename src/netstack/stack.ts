@@ -315,6 +315,8 @@ export class NetStack {
     const m = r.value;
     if ((!v6 && m.type === ICMP4_ECHO_REQUEST) || (v6 && m.type === ICMP6_ECHO_REQUEST)) {
       if (m.code !== 0) return this.drop('icmpBadCode');
+      // A reassembled (fragmented) request may be larger than the MTU we send; we do not fragment.
+      if (p.headerLength + p.payload.length > this.mtu) return this.drop('icmpEchoTooBig');
       this.stats.icmpEchoRequestsAnswered++;
       return this.sendIcmp(p.dst, p.src, v6 ? ICMP6_ECHO_REPLY : ICMP4_ECHO_REPLY, 0, m.rest, m.body);
     }

@@ -498,7 +498,7 @@ export class TcpConn implements TcpConnection {
     if (seg.flags & RST) {
       if (segOff !== this.rcvNxt) {
         this.host.stats.tcpChallengeAcks++;
-        this.sendAck();
+        this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
         return;
       }
       this.host.stats.tcpRstReceived++;
@@ -517,7 +517,7 @@ export class TcpConn implements TcpConnection {
     // Fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, drop).
     if (seg.flags & SYN) {
       this.host.stats.tcpChallengeAcks++;
-      this.sendAck();
+      this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
       return;
     }
 
