@@ -101,6 +101,14 @@ describe('ui: the app in Chromium against the rig', () => {
   it('a new user opens the page, pastes a pre-auth key and sees the rig\'s machines', async () => {
     await page.goto(app.url + '/');
     await expect.poll(() => page.locator('#control-url').inputValue(), { timeout: 20_000 }).toBe(app.url);
+    // A mistyped key first: refused in words, the form stays.
+    await page.locator('#auth-key').fill('hskey-auth-' + 'x'.repeat(12) + '-' + 'y'.repeat(64));
+    await page.locator('#hostname').fill('ui-browser');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    const alert = page.locator('tt-connect [role=alert]');
+    await expect.poll(() => alert.innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/auth key was refused/i);
+    expect(await alert.innerText()).not.toContain('y'.repeat(64));
+    await page.screenshot({ path: join(SHOTS, 'ui-0-wrong-key.png'), fullPage: true });
     await page.locator('#auth-key').fill(rig.authKey);
     await page.locator('#hostname').fill('ui-browser');
     await page.screenshot({ path: join(SHOTS, 'ui-1-connect.png'), fullPage: true });
@@ -122,6 +130,24 @@ describe('ui: the app in Chromium against the rig', () => {
       return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
     }, { timeout: 30_000 }).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'ui-2-machines.png'), fullPage: true });
+  });
+
+  it('logs in interactively: the login link and its QR code are shown, and the page moves on once approved', async () => {
+    const ictx = await browser.newContext();
+    const p = await ictx.newPage();
+    await p.goto(app.url + '/?fresh=1');
+    await p.locator('#hostname').fill('ui-interactive');
+    await p.getByRole('button', { name: 'Connect' }).click();
+    const link = p.locator('tt-connect a[href*="/register/"]');
+    await link.waitFor({ timeout: 30_000 });
+    const url = (await link.getAttribute('href'))!;
+    expect(url.startsWith(rig.headscaleUrl)).toBe(true);
+    expect(await p.getByRole('img', { name: 'Login link as a QR code' }).count()).toBe(1);
+    await p.screenshot({ path: join(SHOTS, 'ui-1b-interactive-login.png'), fullPage: true });
+    await rig.headscale(['auth', 'register', '--user', rig.user.name, '--auth-id', url.split('/').filter(Boolean).pop()!]);
+    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(named(await headscaleNodes(rig), 'ui-interactive')).toHaveLength(1);
+    await ictx.close();
   });
 
   it('opens an SSH terminal to OpenSSH on a peer, confirms the host key, runs a command and sees its output', async () => {

@@ -24,6 +24,14 @@ const ROUTES: { id: Route; label: string }[] = [
   { id: 'settings', label: 'Settings' },
 ];
 
+const STATE_WORDS: Record<NodeStatusView['state'], string> = {
+  stopped: 'not connected',
+  starting: 'connecting…',
+  'needs-login': 'waiting for login approval',
+  running: 'connected',
+  error: 'not connected (error)',
+};
+
 const EMPTY: NodeStatusView = { state: 'stopped', peers: [], derp: [] };
 
 export function profileIdFor(controlUrl: string, hostname: string): string {
@@ -216,7 +224,7 @@ export class TailtabApp extends LitElement {
               ${ROUTES.map((r) => html`<a href="#${r.id}" aria-current=${this.route === r.id ? 'page' : 'false'}>${r.label}</a>`)}
             </nav>`
           : ''}
-        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state}</span>
+        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : STATE_WORDS[st.state]}</span>
         ${running && this.ephemeral
           ? html`<button class="end" @click=${this.signOut} title="Log this browser out of the tailnet and forget everything">End session</button>`
           : ''}
