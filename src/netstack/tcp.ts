@@ -123,6 +123,8 @@ export interface TcpConnection extends TcpConnectionInfo {
 }
 
 const u32 = (x: number) => x >>> 0;
+/** Receive batch buffer size (see deliver). */
+const RX_BATCH = 64 * 1024;
 /** Signed distance a - b of two 32-bit sequence numbers (RFC 9293 §3.4 modular comparison). */
 const seqDiff = (a: number, b: number) => (a - b) | 0;
 
@@ -451,7 +453,7 @@ export class TcpConn implements TcpConnection {
   }
 
   private freeRecvSpace(): number {
-    const queued = this.host.cfg.recvBuffer - (this.readCtrl.desiredSize ?? 0);
+    const queued = this.host.cfg.recvBuffer - (this.readCtrl.desiredSize ?? 0) + this.rxFill;
     return Math.max(0, this.host.cfg.recvBuffer - Math.max(0, queued));
   }
 
@@ -795,14 +797,55 @@ export class TcpConn implements TcpConnection {
     }
   }
 
+  /**
+   * In-order bytes go to the reader. They are copied (the packet buffer belongs to the caller of
+   * input()) into a batch buffer that is enqueued once per microtask, so a burst of segments reaches
+   * the reader as one chunk instead of one stream operation per segment.
+   */
   private deliver(data: Uint8Array): void {
     this.host.stats.tcpRxBytes += data.length;
     if (this.readCancelled || this.readClosed) return;
-    // Copy: the packet buffer belongs to the caller of input().
-    this.readCtrl.enqueue(data.slice());
+    let b = this.rxBuf;
+    if (!b || this.rxFill + data.length > b.length) {
+      this.flushRx();
+      b = this.rxBuf = new Uint8Array(Math.max(RX_BATCH, data.length));
+    }
+    b.set(data, this.rxFill);
+    this.rxFill += data.length;
+    if (!this.rxFlushQueued) {
+      this.rxFlushQueued = true;
+      queueMicrotask(() => {
+        this.rxFlushQueued = false;
+        this.flushRx();
+      });
+    }
   }
 
+  private rxBuf?: Uint8Array;
+  private rxFill = 0;
+  private rxFlushQueued = false;
+
+  private flushRx(): void {
+    const b = this.rxBuf;
+    const n = this.rxFill;
+    if (!b || n === 0) return;
+    let chunk: Uint8Array;
+    if (n * 4 < b.length) {
+      // A small batch is copied out (and the buffer reused) so a tiny chunk never pins a whole
+      // batch buffer while it waits in the reader's queue.
+      chunk = b.slice(0, n);
+    } else {
+      chunk = b.subarray(0, n); // the reader owns this buffer now
+      this.rxBuf = undefined;
+    }
+    this.rxFill = 0;
+    if (this.readCancelled || this.readClosed) return;
+    this.readCtrl.enqueue(chunk);
+  }
+
+
   private receiveFin(now: number): void {
+    this.flushRx();
     this.rcvNxt += 1;
     this.readClosed = true;
     this.ackNow = true;
@@ -1288,6 +1331,7 @@ export class TcpConn implements TcpConnection {
     } else {
       if (!this.readClosed && !this.readCancelled) {
         try {
+          this.flushRx();
           this.readCtrl.close();
         } catch {
           /* stream already done */
