@@ -5,12 +5,14 @@
 import { FileStore } from '../control/storage.node.js';
 import { MemoryStore, type ControlStore } from '../control/storage.js';
 import { nodeWebSocketFactory } from '../derp-client/websocket.node.js';
+import { nodeCryptoEngine } from './aead.node.js';
 import { createLayers, type LayerPlatform } from './layers.js';
 import type { NodeLayers } from './node.js';
 
 /** The real layers for Node.js. `ws` sockets with binaryType 'arraybuffer' and a swallowed 'error' event. */
 export function createNodeLayers(platform: LayerPlatform = {}): NodeLayers {
-  return createLayers({ webSocketFactory: nodeWebSocketFactory as LayerPlatform['webSocketFactory'], ...platform });
+  const engine = nodeCryptoEngine();
+  return createLayers({ webSocketFactory: nodeWebSocketFactory as LayerPlatform['webSocketFactory'], aeadEngine: () => engine, ...platform });
 }
 
 /** Control state for the CLI: a JSON file (0600) when a path is given, else memory. */

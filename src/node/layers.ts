@@ -11,6 +11,7 @@ import { IdbStore, MemoryStore, type ControlStore } from '../control/storage.js'
 import type { WebSocketFactory as ControlWebSocketFactory } from '../control/transport.js';
 import type { WebSocketFactory as DerpWebSocketFactory } from '../derp-client/client.js';
 import { DerpPool, type DerpMap } from '../derp-client/pool.js';
+import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import { createNetStack as createRealNetStack } from '../netstack/index.js';
 import type {
   ControlSession, DerpMapLike, DerpPoolLike, NetStackLike, NetStackStartOptions, NodeLayers, NodeNetMap,
@@ -24,6 +25,8 @@ export interface LayerPlatform {
   webSocketFactory?: NodeWebSocketFactory;
   /** Round trip to a DERP latency-check URL in ms, for choosing the home region. */
   fetchLatency?: (url: string) => Promise<number>;
+  /** WireGuard AEAD engine (Node: node:crypto, see aead.node.ts); default: WebCrypto if it has ChaCha20-Poly1305, else noble. */
+  aeadEngine?: () => AeadEngine | Promise<AeadEngine>;
   /** Replaces the netstack (tests). */
   createNetStack?: (o: NetStackStartOptions) => NetStackLike;
 }
@@ -133,6 +136,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         close: () => pool.close(),
       } as DerpPoolLike & { pool: DerpPool };
     },
+    aeadEngine: platform.aeadEngine,
     createNetStack(o) {
       return (platform.createNetStack ?? createRealNetStack)(o);
     },

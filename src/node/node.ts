@@ -10,6 +10,7 @@ import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
 import { realClock, type Clock } from '../platform/clock.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
+import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
@@ -103,6 +104,8 @@ export interface NodeLayers {
   startControl(o: ControlStartOptions): Promise<ControlSession>;
   createDerpPool(o: DerpPoolStartOptions): DerpPoolLike;
   createNetStack(o: NetStackStartOptions): NetStackLike;
+  /** The WireGuard data-path AEAD for this platform (default: the device's WebCrypto/noble detection). */
+  aeadEngine?(): AeadEngine | Promise<AeadEngine> | undefined;
 }
 
 export interface UpConfig {
@@ -222,7 +225,7 @@ export class TailnetNode {
     });
     this.wg = new WireGuardDevice({
       privateKey: priv, clock: this.clock, random: this.random,
-      wallClockMs: cfg.wallClockMs,
+      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(),
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
     });
