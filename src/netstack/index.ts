@@ -16,7 +16,8 @@
 //
 //   TcpConnection: readable (ReadableStream<Uint8Array>, ends at the peer's FIN, errors on reset),
 //   writable (WritableStream<Uint8Array>, write() waits while the send buffer is full; close() = FIN),
-//   close() (graceful: FIN after queued data, stop reading; resolves when the FIN is acknowledged),
+//   close() (graceful: FIN after the data the writable has handed over, stop reading; resolves when
+//   the FIN is acknowledged; to flush writes still queued in a writer, await writer.close() instead),
 //   abort(reason?) (RST), closed (resolves on a clean end, rejects on reset/timeout/abort),
 //   localAddress, localPort, remoteAddress, remotePort, state.
 import { NetStack, type NetStackOptions } from './stack.js';
