@@ -127,6 +127,108 @@ export function nodeSide(node: TailnetNode, to: RigPeer, httpPort: number, sinkP
   };
 }
 
+// The same four measurements from a Chromium page (our node over the browser layers: the page's
+// WebSocket, WebCrypto where it has ChaCha20-Poly1305). Strings, not functions, go to the page.
+const PAGE_BENCH = `
+window.__bench = (() => {
+  const node = window.__node;
+  const enc = new TextEncoder();
+  const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+  async function readAll(conn) {
+    const parts = []; let total = 0;
+    for await (const c of conn.readable) { parts.push(c); total += c.length; }
+    const all = new Uint8Array(total); let o = 0; for (const p of parts) { all.set(p, o); o += p.length; }
+    return all;
+  }
+  return {
+    async download(ip, port, n) {
+      const conn = await node.dial(ip, port);
+      const t0 = performance.now();
+      const w = conn.writable.getWriter();
+      await w.write(enc.encode('GET /bytes/' + n + ' HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'));
+      w.releaseLock();
+      const all = await readAll(conn);
+      const ms = performance.now() - t0;
+      let sep = 0; while (!(all[sep] === 13 && all[sep + 1] === 10 && all[sep + 2] === 13 && all[sep + 3] === 10)) sep++;
+      const body = all.subarray(sep + 4);
+      return { ms, length: body.length, sha256: hex(await crypto.subtle.digest('SHA-256', body)) };
+    },
+    async upload(ip, port, n) {
+      const data = new Uint8Array(n);
+      for (let o = 0; o < n; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(n, o + 65536)));
+      const want = hex(await crypto.subtle.digest('SHA-256', data));
+      const conn = await node.dial(ip, port);
+      const t0 = performance.now();
+      const reply = readAll(conn);
+      const w = conn.writable.getWriter();
+      const head = new Uint8Array(8); new DataView(head.buffer).setBigUint64(0, BigInt(n));
+      await w.write(head);
+      for (let o = 0; o < n; o += 65536) await w.write(data.subarray(o, Math.min(n, o + 65536)));
+      const text = new TextDecoder().decode(await reply).trim();
+      return { ms: performance.now() - t0, ok: text === n + ' ' + want, text };
+    },
+    async tcpRtt(ip, port, samples) {
+      const conn = await node.dial(ip, port);
+      const w = conn.writable.getWriter(); const r = conn.readable.getReader();
+      const out = [];
+      for (let i = 0; i < samples; i++) {
+        const t0 = performance.now();
+        await w.write(new Uint8Array([i & 255]));
+        await r.read();
+        out.push(performance.now() - t0);
+      }
+      await conn.close();
+      return out;
+    },
+    async icmpRtt(ip, samples) {
+      const out = [];
+      for (let i = 0; i < samples; i++) out.push((await node.ping(ip)).ms);
+      return out;
+    },
+  };
+})();
+`;
+
+async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void> }> {
+  const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.js');
+  const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
+  const browser = await launchChromium();
+  const stop = async () => { await browser.close().catch(() => {}); await app.stop(); };
+  try {
+    const page = await browser.newPage();
+    await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
+    await page.evaluate(`(async () => {
+      const { TailnetNode } = await import('/src/node/node.ts');
+      const { createLayers } = await import('/src/node/layers.ts');
+      const node = new TailnetNode(createLayers());
+      window.__node = node;
+      await node.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'tailtab-bench-page',
+        allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900 });
+    })()`);
+    await page.evaluate(PAGE_BENCH);
+    const call = <T>(expr: string) => page.evaluate(`window.__bench.${expr}`) as Promise<T>;
+    const ip = JSON.stringify(to.ipv4);
+    const side: Side = {
+      async download() {
+        const r = await call<{ ms: number; length: number; sha256: string }>(`download(${ip}, ${rig.httpPort}, ${SIZE})`);
+        if (r.length !== SIZE || r.sha256 !== bytesSha256(SIZE)) throw new Error(`page download corrupted (${r.length} bytes)`);
+        return mbps(SIZE, r.ms);
+      },
+      async upload() {
+        const r = await call<{ ms: number; ok: boolean; text: string }>(`upload(${ip}, ${sinkPort}, ${SIZE})`);
+        if (!r.ok) throw new Error(`page upload: sink says ${r.text}`);
+        return mbps(SIZE, r.ms);
+      },
+      async tcpRtt() { return median(await call<number[]>(`tcpRtt(${ip}, ${echoPort}, ${RTT_SAMPLES})`)); },
+      async icmpRtt() { return median(await call<number[]>(`icmpRtt(${ip}, ${ICMP_SAMPLES})`)); },
+    };
+    return { side, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
 export async function measure(): Promise<BenchRow[]> {
   const rig = await startRig({
     peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }, { name: 'peer2', homeRegion: 900, derpOnly: true }],
@@ -135,6 +237,7 @@ export async function measure(): Promise<BenchRow[]> {
   const sink = await startSink();
   const echo = await startEcho();
   const node = new TailnetNode(createNodeLayers());
+  let stopPage: (() => Promise<void>) | undefined;
   try {
     await rig.waitConverged();
     await node.up({
@@ -152,17 +255,22 @@ export async function measure(): Promise<BenchRow[]> {
     progress('warming up both paths');
     await native.tcpRtt();
     await ours.tcpRtt();
+    progress('starting Chromium with a page node');
+    const page = await chromiumSide(rig, p2, sink.port, echo.port);
+    stopPage = page.stop;
+    await page.side.tcpRtt();
     const rows: BenchRow[] = [];
     const both = async (name: string, unit: string, higherIsBetter: boolean, f: (s: Side) => Promise<number>) => {
       progress(`${name}: native…`);
       const n = await f(native);
-      progress(`${name}: tailtab…`);
-      const o = await f(ours);
-      const ratio = o / n;
       rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
         note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
-      rows.push({ name: `${name}: tailtab node ↔ tailscaled`, value: o, unit,
-        note: `${ratio.toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+      for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium page)', page.side]] as const) {
+        progress(`${name}: ${label}…`);
+        const o = await f(side);
+        rows.push({ name: `${name}: ${label} ↔ tailscaled`, value: o, unit,
+          note: `${(o / n).toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+      }
     };
     await both('64 MiB download', 'MB/s', true, (s) => s.download());
     await both('64 MiB upload', 'MB/s', true, (s) => s.upload());
@@ -170,6 +278,7 @@ export async function measure(): Promise<BenchRow[]> {
     await both('ICMP RTT (median of 10)', 'ms', false, (s) => s.icmpRtt());
     return rows;
   } finally {
+    await stopPage?.().catch(() => {});
     await node.down().catch(() => {});
     await sink.close();
     await echo.close();
