@@ -405,6 +405,34 @@ describe('ui: the app in Chromium against the rig', () => {
     }
   });
 
+  it('on a touch phone the terminal has a key bar: Ctrl then c interrupts, the up arrow recalls history', async () => {
+    const tctx = await browser.newContext({ viewport: { width: 390, height: 780 }, isMobile: true, hasTouch: true });
+    const phone = await tctx.newPage();
+    await phone.goto(app.url + '/');
+    await phone.locator('#auth-key').fill(rig.authKey);
+    await phone.locator('#hostname').fill('ui-phone');
+    await phone.getByRole('button', { name: 'Connect' }).tap();
+    await expect.poll(() => phone.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await phone.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).tap();
+    await phone.locator('#ssh-user').fill('root');
+    await phone.locator('#ssh-method').selectOption('none');
+    await phone.getByRole('button', { name: 'Open terminal' }).tap();
+    await expect.poll(() => phone.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH/);
+    const bar = phone.getByRole('toolbar', { name: 'Terminal keys' });
+    await bar.waitFor();
+    await phone.keyboard.type('sleep 300\n');
+    await bar.getByRole('button', { name: 'Ctrl' }).tap();
+    await phone.keyboard.type('c');
+    await phone.keyboard.type('echo "phone $((40+2))"\n');
+    await expect.poll(() => terminalText(phone), { timeout: 20_000 }).toMatch(/\^C[\s\S]*phone 42/);
+    await bar.getByRole('button', { name: 'Up arrow' }).tap();
+    await phone.keyboard.press('Enter');
+    await expect.poll(async () => (await terminalText(phone)).match(/^phone 42/gm)?.length ?? 0, { timeout: 20_000 }).toBe(2);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: join(SHOTS, 'ui-13-phone-terminal.png'), fullPage: true });
+    await tctx.close();
+  });
+
   it('works at a phone\'s width with labelled controls and a sensible keyboard order', async () => {
     const pctx = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
     const phone = await pctx.newPage();

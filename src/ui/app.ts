@@ -5,6 +5,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from './node-api.js';
 import { openTailtabDb, deleteTailtabDb, type ProfileRecord } from '../platform/idb.js';
 import { shared } from './styles.js';
+import { terminalStyles } from './terminal-styles.js';
 import type { ConnectDefaults } from './views/connect.js';
 import type { OpenRequest } from './views/machines.js';
 import type { TerminalsView } from './views/terminals.js';
@@ -42,6 +43,7 @@ export function profileIdFor(controlUrl: string, hostname: string): string {
 export class TailtabApp extends LitElement {
   static override styles = [
     shared,
+    ...terminalStyles,
     css`
       :host { min-height: 100vh; background: var(--bg); }
       header { display: flex; align-items: center; gap: 1rem; padding: 0.5rem 1rem; border-bottom: 1px solid var(--border); background: var(--panel); flex-wrap: wrap; }

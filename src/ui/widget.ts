@@ -3,11 +3,9 @@
 //   target (MagicDNS name or IP), port, mode ("ssh" | "http"), username, ssh-auth ("none" for
 //   Tailscale SSH | "password"), insecure-derp (test rigs only).
 // It runs its own ephemeral node in a Worker and shows a terminal or the device's web page.
-import { LitElement, css, html, unsafeCSS } from 'lit';
-// The terminal renders inside this element's shadow root, where the page's stylesheets do not
-// reach: xterm.js's and the terminal's own rules come along with the widget.
-import xtermCss from '@xterm/xterm/css/xterm.css?inline';
-import appCss from './global.css?inline';
+import { LitElement, css, html } from 'lit';
+// The terminal renders inside this element's shadow root: its styles come along with the widget.
+import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from './node-api.js';
 import { createNodeClient } from './node-client.js';
@@ -16,7 +14,7 @@ import './views/terminal.js';
 
 @customElement('tailtab-connect')
 export class TailtabConnect extends LitElement {
-  static override styles = [unsafeCSS(xtermCss), unsafeCSS(appCss.replace(/@import[^;]+;/g, '').replace(/:root/g, ':host')), css`
+  static override styles = [hostColors, ...terminalStyles, css`
     :host { display: block; font: 14px system-ui, sans-serif; border: 1px solid #ccd; border-radius: 10px; padding: 0.75rem; }
     .status { color: #556; margin-bottom: 0.5rem; }
     .error { color: #b00; white-space: pre-wrap; }

@@ -194,7 +194,9 @@ export class TerminalView extends LitElement {
         : ''}
       <div class="term-box" style="flex: 1; min-height: 200px;"></div>
       ${touch || this.hasAttribute('keybar')
-        ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys">
+        ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys"
+            @pointerdown=${(e: Event) => e.preventDefault() /* keep the focus (and the on-screen keyboard) in the terminal */}
+            @click=${() => this.term?.focus()}>
             ${KEYS.map((k) => html`<button aria-label=${k.aria} @click=${() => this.send(k.seq)}>${k.label}</button>`)}
             <button aria-pressed=${this.ctrlArmed} @click=${() => (this.ctrlArmed = !this.ctrlArmed)}>Ctrl</button>
             <button aria-pressed=${this.altArmed} @click=${() => (this.altArmed = !this.altArmed)}>Alt</button>
