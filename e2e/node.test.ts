@@ -221,4 +221,19 @@ describe('tailtab node in a real tailnet', () => {
     const out = await peer1.tailscale(['ping', '--c=3', '--until-direct=false', selfIp()], { timeoutMs: 60_000 });
     expect(out).toMatch(/pong from tailtab-node .* via DERP\(rig900\)/);
   });
+
+  it('logout expires our node key at control: an ephemeral node leaves the tailnet', async () => {
+    const eph = new TailnetNode(createNodeLayers());
+    await eph.up({
+      controlUrl: rig.headscaleUrl, authKey: await rig.createAuthKey({ ephemeral: true }), hostname: 'tailtab-eph', ephemeral: true,
+      allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    });
+    const seen = async () => Object.values((await peer1.status()).Peer ?? {}).some((p) => p.HostName === 'tailtab-eph');
+    await expect.poll(seen, { timeout: 30_000, interval: 500 }).toBe(true);
+    await eph.logout();
+    expect(eph.status().state).toBe('stopped');
+    await expect.poll(seen, { timeout: 30_000, interval: 500 }).toBe(false);
+    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string }[];
+    expect(nodes.some((n) => (n.given_name ?? n.name) === 'tailtab-eph')).toBe(false);
+  });
 });

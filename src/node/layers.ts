@@ -115,6 +115,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         onNetMap(cb) { cbs.push(cb); if (last) cb(last); },
         onState(cb) { client.onState(cb); },
         setPreferredDerp(r) { client.setPreferredDerp(r); },
+        logout: () => client.logout(),
         close: () => client.close(),
       };
     },

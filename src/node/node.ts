@@ -48,6 +48,8 @@ export interface ControlSession {
   onState?(cb: (state: string, detail?: string) => void): void;
   /** Report our home DERP region (Hostinfo.NetInfo.PreferredDERP). */
   setPreferredDerp(regionId: number): void;
+  /** Expires our node key at control (Headscale deletes an ephemeral node at once). */
+  logout?(): Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -409,6 +411,16 @@ export class TailnetNode {
       derp: this.derp?.status?.(),
       counters,
     };
+  }
+
+  /** Logs out at control (the node key is expired; the next up() needs an auth key or a login), then down(). */
+  async logout(): Promise<void> {
+    const c = this.control;
+    try {
+      if (c?.logout) await c.logout();
+    } finally {
+      await this.down();
+    }
   }
 
   async down(): Promise<void> {
