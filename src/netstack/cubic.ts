@@ -80,9 +80,34 @@ export class Cubic {
     this.cwnd = this.mss;
   }
 
+  /** The whole state, so a reduction found to be spurious (RFC 4015) can be undone. */
+  snapshot(): CubicState {
+    return { cwnd: this.cwnd, ssthresh: this.ssthresh, wMax: this.wMax, k: this.k, epochStart: this.epochStart, wEst: this.wEst, cwndPrior: this.cwndPrior };
+  }
+
+  restore(s: CubicState): void {
+    this.cwnd = s.cwnd;
+    this.ssthresh = s.ssthresh;
+    this.wMax = s.wMax;
+    this.k = s.k;
+    this.epochStart = -1; // a new epoch starts from the restored window
+    this.wEst = s.wEst;
+    this.cwndPrior = s.cwndPrior;
+  }
+
   /** Idle restart (RFC 5681 §4.1 / RFC 9438 §5.8): after an idle RTO, restart from the initial window. */
   onIdle(): void {
     this.epochStart = -1;
     this.cwnd = Math.min(this.cwnd, Math.min(10 * this.mss, Math.max(2 * this.mss, 14600)));
   }
+}
+
+export interface CubicState {
+  cwnd: number;
+  ssthresh: number;
+  wMax: number;
+  k: number;
+  epochStart: number;
+  wEst: number;
+  cwndPrior: number;
 }

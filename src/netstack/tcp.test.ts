@@ -229,3 +229,46 @@ describe('TCP write coalescing', () => {
     });
   }
 });
+
+describe('spurious retransmission timeouts (Eifel, RFC 3522/4015)', () => {
+  /** 3 MB over a 20 ms link whose ACKs sent between 200 and 260 ms take 1.5 s longer (a stalled relay). */
+  async function spike(ts: boolean) {
+    const clock = new VirtualClock(0);
+    const net = new SimLink(clock, 9, { delayMs: 20 });
+    const a = net.stack(['100.64.0.1'], { tcp: { timestamps: ts } });
+    const b = net.stack(['100.64.0.2'], { tcp: { timestamps: ts } });
+    const l = b.listen(80);
+    const data = new Uint8Array(3 << 20).map((_, i) => (i * 11) & 0xff);
+    const got = (async () => {
+      const c = await l.accept();
+      const r = c.readable.getReader();
+      const parts: Uint8Array[] = [];
+      for (;;) {
+        const x = await r.read();
+        if (x.done) break;
+        parts.push(x.value);
+      }
+      return Buffer.concat(parts);
+    })();
+    const c = await drive(clock, a.connect('100.64.0.2', 80));
+    net.extraDelay = (pkt) => (pkt[19] === 1 && clock.now() >= 200 && clock.now() < 260 ? 1500 : 0);
+    const w = c.writable.getWriter();
+    await drive(clock, (async () => {
+      for (let i = 0; i < data.length; i += 65536) await w.write(data.subarray(i, i + 65536));
+      await w.close();
+    })(), 600_000);
+    expect(Buffer.from(data).equals(await drive(clock, got))).toBe(true);
+    return { ms: clock.now(), stats: a.stats };
+  }
+
+  it('with timestamps the timeout is recognised as spurious and the window reduction undone; without, it costs a slow start', async () => {
+    const withTs = await spike(true);
+    const without = await spike(false);
+    expect(withTs.stats.tcpRtoExpirations).toBeGreaterThan(0);
+    expect(without.stats.tcpRtoExpirations).toBeGreaterThan(0);
+    expect(withTs.stats.tcpSpuriousRtos).toBe(1);
+    expect(without.stats.tcpSpuriousRtos).toBe(0);
+    // Virtual time: the undo keeps the window, so the same transfer ends much sooner.
+    expect(withTs.ms).toBeLessThan(without.ms * 0.75);
+  });
+});

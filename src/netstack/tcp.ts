@@ -14,7 +14,7 @@
 // sequence numbers are converted only when a segment is encoded or decoded.
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { ByteQueue, ReceiveAssembler, Scoreboard } from './buffers.js';
-import { Cubic } from './cubic.js';
+import { Cubic, type CubicState } from './cubic.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
 import { formatIp } from './addr.js';
@@ -207,6 +207,8 @@ export class TcpConn implements TcpConnection {
   private cwndLimited = false;
   /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
   private rxtMark = -1;
+  /** Eifel (RFC 3522/4015): the TSval of the first RTO retransmission and the state before it. */
+  private rtoUndo?: { ts: number; cc: CubicState };
 
   private softError?: string;
   private resolveClosed!: () => void;
@@ -721,6 +723,19 @@ export class TcpConn implements TcpConnection {
 
   private onAckAdvance(ackOff: number, seg: TcpSegment, now: number): void {
     const acked = ackOff - this.sndUna;
+    if (this.rtoUndo) {
+      // RFC 3522 §3.2: the first ACK after an RTO retransmission that echoes an older TSval than the
+      // retransmission's was caused by the original segment: the timeout was spurious (a delay spike,
+      // e.g. a stalled relay). RFC 4015 response: undo the window reduction and carry on with new
+      // data instead of resending everything in flight.
+      const ecr = seg.timestamps?.[1];
+      if (ecr !== undefined && ecr !== 0 && seqDiff(ecr, this.rtoUndo.ts) < 0) {
+        this.host.stats.tcpSpuriousRtos++;
+        this.cc.restore(this.rtoUndo.cc);
+        this.sndNxt = Math.max(this.sndNxt, this.sndMax);
+      }
+      this.rtoUndo = undefined;
+    }
     this.sampleRtt(ackOff, seg, now);
     // Free acknowledged bytes (the SYN and FIN occupy no buffer space).
     const dataAcked = Math.min(ackOff, this.dataEnd) - this.bufBase;
@@ -1236,6 +1251,9 @@ export class TcpConn implements TcpConnection {
       this.sendSyn();
       return;
     }
+    // Eifel detection (RFC 3522) needs timestamps: remember what the first timeout of this episode
+    // changes, and the TSval its retransmission carries.
+    if (this.retries === 1 && this.tsOk) this.rtoUndo = { ts: this.tsNow(), cc: this.cc.snapshot() };
     // RFC 5681 §3.1 eq. 4 / RFC 9438 §4.8: ssthresh from the flight, cwnd = loss window.
     this.cc.onRto(this.sndMax - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndMax));
     // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back

@@ -27,6 +27,8 @@ export class SimLink {
   opts: LinkOptions;
   /** Return false to drop a packet (after loss); for targeted tests. */
   filter: (pkt: Uint8Array) => boolean = () => true;
+  /** Extra delay for a packet (delay spikes in one direction), in ms. */
+  extraDelay: (pkt: Uint8Array) => number = () => 0;
   /** Every packet put on the link (before loss), for inspection. */
   tap?: (pkt: Uint8Array) => void;
   delivered = 0;
@@ -63,7 +65,7 @@ export class SimLink {
     const copies = this.rnd() < this.opts.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const now = this.clock.now();
-      let at = now + this.opts.delayMs + this.rnd() * this.opts.jitterMs;
+      let at = now + this.opts.delayMs + this.rnd() * this.opts.jitterMs + this.extraDelay(pkt);
       if (this.opts.bytesPerMs > 0) {
         this.busyUntil = Math.max(this.busyUntil, now) + pkt.length / this.opts.bytesPerMs;
         at += this.busyUntil - now;
