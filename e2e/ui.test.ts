@@ -150,6 +150,27 @@ describe('ui: the app in Chromium against the rig', () => {
     await ictx.close();
   });
 
+  it('a control server on another origin: the CORS block on /key is explained; with its key given, the page connects directly', async () => {
+    const cctx = await browser.newContext();
+    const p = await cctx.newPage();
+    await p.goto(app.url + '/?fresh=1');
+    await p.locator('#control-url').fill(rig.headscaleUrl);
+    await p.locator('#auth-key').fill(rig.authKey);
+    await p.locator('#hostname').fill('ui-direct');
+    await p.getByRole('button', { name: 'Connect' }).click();
+    const alert = p.locator('tt-connect [role=alert]');
+    await expect.poll(() => alert.innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/blocked reading .*\/key.*CORS/s);
+    await p.screenshot({ path: join(SHOTS, 'ui-1c-cors.png'), fullPage: true });
+    // The key a person would get with curl; the WebSocket to /ts2021 needs no CORS.
+    const { publicKey } = (await (await fetch(`${rig.headscaleUrl}/key?v=113`)).json()) as { publicKey: string };
+    await p.locator('tt-connect summary').click();
+    await p.locator('#control-key').fill(publicKey);
+    await p.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(named(await headscaleNodes(rig), 'ui-direct')).toHaveLength(1);
+    await cctx.close();
+  });
+
   it('opens an SSH terminal to OpenSSH on a peer, confirms the host key, runs a command and sees its output', async () => {
     const sshd = rig.sshd!;
     await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
