@@ -1,6 +1,9 @@
 // Our stack against itself over a simulated link on a VirtualClock.
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+
+// Simulated transfers of megabytes: generous per-test time on a loaded CI machine (virtual time is fixed).
+vi.setConfig({ testTimeout: 60_000 });
 import { VirtualClock } from '../platform/clock.js';
 import { drive, SimLink } from './test-link.js';
 import type { NetStack, TcpConnection } from './index.js';

@@ -1,7 +1,10 @@
 // TCP protocol behaviour against a scripted peer (hand-built segments) and on a simulated link:
 // RFC 5961 hardening, option negotiation with minimal peers, Karn's rule, RTO backoff, NewReno
 // fallback without SACK, window scaling.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+
+// Simulated transfers of megabytes: generous per-test time on a loaded CI machine (virtual time is fixed).
+vi.setConfig({ testTimeout: 60_000 });
 import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
 import { parseIp } from './addr.js';
