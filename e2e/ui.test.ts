@@ -484,4 +484,28 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.screenshot({ path: join(SHOTS, 'ui-10-phone-machines.png'), fullPage: true });
     await pctx.close();
   });
+  it('"Wipe everything" signs out and leaves no key, profile or login in IndexedDB', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.goto(app.url + '/#settings');
+    await page.locator('#key-name').fill('wipe-me');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await expect.poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 }).toContainEqual(expect.stringMatching(/ wipe-me$/));
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Wipe everything' }).click();
+    await page.locator('#control-url').waitFor({ timeout: 30_000 });
+    const counts = await page.evaluate(async () => {
+      let n = 0;
+      for (const d of await indexedDB.databases()) {
+        const db = await new Promise<IDBDatabase>((res, rej) => { const r = indexedDB.open(d.name!); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+        for (const s of Array.from(db.objectStoreNames)) {
+          n += await new Promise<number>((res) => { const q = db.transaction(s).objectStore(s).count(); q.onsuccess = () => res(q.result); });
+        }
+        db.close();
+      }
+      return n;
+    });
+    expect(counts).toBe(0);
+    expect(await page.locator('tt-connect').getByRole('group', { name: 'Remembered profiles' }).count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'ui-14-wiped.png'), fullPage: true });
+  });
 });
