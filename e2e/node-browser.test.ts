@@ -62,6 +62,11 @@ describe('tailtab node in Chromium', () => {
 
   it('a tailscaled peer gets disco and TSMP pongs from the page over DERP, on both regions', async () => {
     const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) => x.startsWith('100.'))!;
+    // Wait until Headscale has told both tailscaled peers about the page's node.
+    for (const p of [peer1, peer2]) {
+      await expect.poll(async () => Object.values((await p.status()).Peer ?? {}).some((x) => x.HostName === 'tailtab-page' && x.Online),
+        { timeout: 30_000, interval: 500 }).toBe(true);
+    }
     expect(await peer1.tailscale(['ping', '--c=2', '--until-direct=false', ip], { timeoutMs: 60_000 }))
       .toMatch(/pong from tailtab-page \(100\.[\d.]+\) via DERP\(rig900\)/);
     expect(await peer2.tailscale(['ping', '--tsmp', '--c=2', ip], { timeoutMs: 60_000 })).toMatch(/pong from tailtab-page/);

@@ -80,12 +80,14 @@ describe('tailtab node in a real tailnet', () => {
       expect(seen!.ips).toEqual(expect.arrayContaining([p.ipv4, p.ipv6]));
       expect(seen!.relayRegion).toBe(p.homeRegion);
     }
-    // tailscaled sees us, homed on region 900.
-    await expect.poll(async () => {
-      const s = await peer1.status();
-      const us = Object.values(s.Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
-      return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
-    }, { timeout: 30_000, interval: 500 }).toBe('tailtab-node online=true relay=rig900');
+    // Both tailscaled peers see us online, homed on region 900.
+    for (const p of [peer1, peer2]) {
+      await expect.poll(async () => {
+        const s = await p.status();
+        const us = Object.values(s.Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
+        return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
+      }, { timeout: 30_000, interval: 500 }).toBe('tailtab-node online=true relay=rig900');
+    }
   });
 
   it('`tailscale ping` (disco) from a tailscaled peer gets pongs from our node over DERP', async () => {
