@@ -81,7 +81,7 @@ const STAT_KEYS = [
   'ipFragments', 'ipReassembled',
   'icmpEchoRequestsAnswered', 'icmpEchoRepliesReceived', 'icmpUnreachableReceived', 'icmpIgnoredBadSeq', 'icmpUnreachableSent', 'icmpPacketTooBig',
   'udpRxDatagrams', 'udpTxDatagrams', 'udpRxQueueFull', 'udpNoSocket',
-  'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations', 'tcpSpuriousRtos',
+  'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations', 'tcpSpuriousRtos', 'tcpTailLossProbes', 'tcpEarlyRetransmits',
   'tcpFastRecoveries', 'tcpLostRetransmits', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
   'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
   'tcpAckTooNew', 'tcpAckTooOld', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',

@@ -234,7 +234,7 @@ describe('TCP write coalescing', () => {
 });
 
 describe('spurious retransmission timeouts (Eifel, RFC 3522/4015)', () => {
-  /** 3 MB over a 20 ms link whose ACKs sent between 200 and 260 ms take 1.5 s longer (a stalled relay). */
+  /** 3 MB over a 20 ms link whose ACKs sent between 200 and 700 ms take 1.5 s longer (a stalled relay). */
   async function spike(ts: boolean) {
     const clock = new VirtualClock(0);
     const net = new SimLink(clock, 9, { delayMs: 20 });
@@ -254,7 +254,7 @@ describe('spurious retransmission timeouts (Eifel, RFC 3522/4015)', () => {
       return Buffer.concat(parts);
     })();
     const c = await drive(clock, a.connect('100.64.0.2', 80));
-    net.extraDelay = (pkt) => (pkt[19] === 1 && clock.now() >= 200 && clock.now() < 260 ? 1500 : 0);
+    net.extraDelay = (pkt) => (pkt[19] === 1 && clock.now() >= 200 && clock.now() < 700 ? 1500 : 0);
     const w = c.writable.getWriter();
     await drive(clock, (async () => {
       for (let i = 0; i < data.length; i += 65536) await w.write(data.subarray(i, i + 65536));
@@ -273,5 +273,44 @@ describe('spurious retransmission timeouts (Eifel, RFC 3522/4015)', () => {
     expect(without.stats.tcpSpuriousRtos).toBe(0);
     // Virtual time: the undo keeps the window, so the same transfer ends much sooner.
     expect(withTs.ms).toBeLessThan(without.ms * 0.75);
+  });
+});
+
+describe('tail loss probe (RFC 8985 §7)', () => {
+  it('the last two segments of a write lost: a probe after about two RTTs plus early retransmit repair them, not the RTO', async () => {
+    const clock = new VirtualClock(0);
+    const net = new SimLink(clock, 10, { delayMs: 20 });
+    const a = net.stack(['100.64.0.1']);
+    const b = net.stack(['100.64.0.2']);
+    const l = b.listen(80);
+    const sp = l.accept();
+    const c = await drive(clock, a.connect('100.64.0.2', 80));
+    const sc = await drive(clock, sp);
+    let dropped = 0;
+    let dataSegs = 0;
+    net.filter = (pkt) => {
+      // Drop the 4th and 5th data segments of the write (the tail), once each.
+      if (pkt[9] === 6 && pkt[19] === 2 && pkt.length > 60) {
+        dataSegs++;
+        if (dataSegs === 4 || dataSegs === 5) {
+          dropped++;
+          return false;
+        }
+      }
+      return true;
+    };
+    const r = sc.readable.getReader();
+    const w = c.writable.getWriter();
+    const t0 = clock.now();
+    await w.write(new Uint8Array(5 * 1228).fill(1));
+    let got = 0;
+    while (got < 5 * 1228) got += (await drive(clock, r.read())).value!.length;
+    expect(dropped).toBe(2);
+    expect(a.stats.tcpTailLossProbes).toBe(1); // resends the last segment: its SACK exposes the hole
+    expect(a.stats.tcpEarlyRetransmits).toBe(1); // two segments outstanding: one duplicate suffices
+    expect(a.stats.tcpRtoExpirations).toBe(0);
+    // Delayed ACK of segment 3 (40 ms) + PTO 2*SRTT (80 ms) + probe and retransmission round trips;
+    // without them, two RTOs (200 ms, then 400 ms backed off) would be needed.
+    expect(clock.now() - t0).toBeLessThan(300);
   });
 });

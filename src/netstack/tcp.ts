@@ -207,6 +207,9 @@ export class TcpConn implements TcpConnection {
   private cwndLimited = false;
   /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
   private rxtMark = -1;
+  /** Tail loss probe (RFC 8985 §7): when the probe timeout fires, and whether a probe is out. */
+  private tlpAt = 0;
+  private tlpOut = false;
   /** Eifel (RFC 3522/4015): the TSval of the first RTO retransmission and the state before it. */
   private rtoUndo?: { ts: number; cc: CubicState };
 
@@ -697,13 +700,28 @@ export class TcpConn implements TcpConnection {
     if (this.inRecovery || this.sndUna < this.recoverPoint || this.sndUna >= this.sndMax) return;
     // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
     const lost = this.sackOk && this.sb.lostBoundary(this.mss) > this.sndUna;
-    if (this.dupAcks >= 3 || lost) this.enterRecovery();
+    if (this.dupAcks >= 3 || lost) {
+      this.enterRecovery();
+      return;
+    }
+    // Early retransmit (RFC 5827 §3.2, SACK variant): with fewer than four segments outstanding and
+    // nothing new to send, three duplicates can never arrive; lower the threshold to oseg - 1.
+    if (this.sackOk && this.sb.sacked > 0 && this.dupAcks > 0) {
+      const oseg = Math.ceil((this.sndMax - this.sndUna) / this.mss);
+      const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
+      const nothingNew = this.sndNxt >= finEnd || this.sndNxt >= this.sndUna + this.sndWnd;
+      if (oseg < 4 && nothingNew && this.dupAcks >= Math.max(1, oseg - 1)) {
+        this.host.stats.tcpEarlyRetransmits++;
+        this.enterRecovery();
+      }
+    }
   }
 
   private enterRecovery(): void {
     // RFC 6675 §5 steps (1)-(4): RecoveryPoint = HighData, cwnd = ssthresh = CC reduction.
     this.host.stats.tcpFastRecoveries++;
     this.inRecovery = true;
+    this.tlpAt = 0;
     this.recoverPoint = this.sndMax;
     this.highRxt = this.sndUna;
     this.cc.onCongestion();
@@ -765,6 +783,8 @@ export class TcpConn implements TcpConnection {
     if (this.sndUna >= this.sndMax) this.rtoAt = 0;
     else this.rtoAt = now + this.rtt.rto;
     this.refillFromPending();
+    this.tlpOut = false;
+    this.schedulePto(now);
     if (this.finQueued && this.sndUna > this.dataEnd) this.onFinAcked(now);
   }
 
@@ -891,6 +911,7 @@ export class TcpConn implements TcpConnection {
   private enterTimeWait(now: number): void {
     this.setState('TIME_WAIT');
     this.rtoAt = 0;
+    this.tlpAt = 0;
     this.persistAt = 0;
     this.keepAliveAt = 0;
     this.finWait2At = 0;
@@ -912,6 +933,7 @@ export class TcpConn implements TcpConnection {
     if (st === 'SYN_SENT' || st === 'SYN_RECEIVED' || st === 'CLOSED' || st === 'TIME_WAIT') return;
     const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
     this.cwndLimited = false;
+    const maxBefore = this.sndMax;
     for (let guard = 0; guard < 10_000; guard++) {
       const wndEdge = this.sndUna + this.sndWnd;
       if (this.inRecovery) {
@@ -961,6 +983,7 @@ export class TcpConn implements TcpConnection {
       }
       if (!this.sendNew(finEnd, Math.min(wndEdge, this.sndNxt + cwndRoom), cwndRoom)) break;
     }
+    if (this.sndMax > maxBefore) this.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
     if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.persistAt === 0) {
       // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
       this.persistAt = this.host.clock.now() + this.rtt.rto;
@@ -1178,6 +1201,7 @@ export class TcpConn implements TcpConnection {
     let at = Infinity;
     // (No array here: this runs for every segment.)
     if (this.rtoAt > 0 && this.rtoAt < at) at = this.rtoAt;
+    if (this.tlpAt > 0 && this.tlpAt < at) at = this.tlpAt;
     if (this.delAckAt > 0 && this.delAckAt < at) at = this.delAckAt;
     if (this.persistAt > 0 && this.persistAt < at) at = this.persistAt;
     if (this.keepAliveAt > 0 && this.keepAliveAt < at) at = this.keepAliveAt;
@@ -1210,6 +1234,7 @@ export class TcpConn implements TcpConnection {
       }
       if (this.rtoAt > 0 && now >= this.rtoAt) this.onRto(now);
       if (this.isClosed) return;
+      if (this.tlpAt > 0 && now >= this.tlpAt) this.onPto(now);
       if (this.delAckAt > 0 && now >= this.delAckAt) {
         this.host.stats.tcpDelayedAcks++;
         this.sendAck();
@@ -1220,6 +1245,39 @@ export class TcpConn implements TcpConnection {
     } finally {
       this.armTimer();
     }
+  }
+
+  /**
+   * RFC 8985 §7.2: arm the probe timeout, PTO = 2*SRTT (+ the worst-case delayed ACK when one segment
+   * is in flight), if it would fire before the RTO. Needs SACK (the probe's ACK reveals the hole)
+   * and an RTT sample; one probe per tail episode.
+   */
+  private schedulePto(now: number): void {
+    this.tlpAt = 0;
+    if (!this.sackOk || !this.rtt.sampled || this.inRecovery || this.tlpOut || this.sndMax <= this.sndUna || this.sndWnd === 0) return;
+    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT' && this.state !== 'FIN_WAIT_1' && this.state !== 'CLOSING' && this.state !== 'LAST_ACK') return;
+    let pto = 2 * this.rtt.srtt;
+    if (this.sndMax - this.sndUna <= this.mss) pto += 200; // WCDelAckT
+    pto = Math.max(pto, 10);
+    const at = now + pto;
+    if (this.rtoAt > 0 && at >= this.rtoAt) return;
+    this.tlpAt = at;
+  }
+
+  /** RFC 8985 §7.3: send one probe — new data if the windows allow, else the last segment again. */
+  private onPto(now: number): void {
+    this.tlpAt = 0;
+    if (this.inRecovery || this.sndMax <= this.sndUna || this.isClosed) return;
+    this.host.stats.tcpTailLossProbes++;
+    this.tlpOut = true;
+    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
+    let sent = false;
+    if (this.sndNxt === this.sndMax && this.sndNxt < finEnd && this.sndNxt < this.sndUna + this.sndWnd) sent = this.sendNew(finEnd, this.sndUna + this.sndWnd);
+    if (!sent) {
+      const s = Math.max(this.sndUna, this.sndMax - this.segSize());
+      this.sendRange(s, this.sndMax - s, true);
+    }
+    this.rtoAt = now + this.rtt.rto; // §7.3: the RTO restarts after a probe
   }
 
   private onRto(now: number): void {
@@ -1260,6 +1318,8 @@ export class TcpConn implements TcpConnection {
     // below resends only the holes instead of everything in flight. Linux does the same.
     this.inRecovery = false;
     this.rxtMark = -1;
+    this.tlpAt = 0;
+    this.tlpOut = false;
     this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
     this.dupAcks = 0;
     this.sndNxt = this.sndUna;
@@ -1329,7 +1389,7 @@ export class TcpConn implements TcpConnection {
     this.setState('CLOSED');
     if (this.timer) this.host.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.rtoAt = this.delAckAt = this.persistAt = this.keepAliveAt = this.timeWaitAt = this.finWait2At = 0;
+    this.rtoAt = this.delAckAt = this.persistAt = this.keepAliveAt = this.timeWaitAt = this.finWait2At = this.tlpAt = 0;
     this.ooo.clear();
     this.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
