@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, launchPersistentChromium, startAppServer, type AppServer } from './helpers/browser.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -415,7 +415,26 @@ describe('ui: the app in Chromium against the rig', () => {
     }
     await page.goto(app.url + '/#machines');
     await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), { timeout: 20_000 }).toBe(true);
-    // Offline: the app shell still loads from the Service Worker's cache.
+    // Chromium's own verdict (what makes it offer "Install"), in a profile on disk: test contexts
+    // are incognito, where nothing is installable.
+    const profile = join(rig.dir, 'chromium-profile');
+    const pctx = await launchPersistentChromium(profile);
+    try {
+      const p = pctx.pages()[0] ?? (await pctx.newPage());
+      await p.goto(app.url + '/?fresh=1');
+      await expect.poll(() => p.evaluate(() => navigator.serviceWorker.ready.then(() => true)), { timeout: 20_000 }).toBe(true);
+      const cdp = await pctx.newCDPSession(p);
+      const parsed = (await cdp.send('Page.getAppManifest')) as { errors: { message: string }[] };
+      expect(parsed.errors).toEqual([]);
+      const inst = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+      expect(inst.installabilityErrors.map((e) => e.errorId)).toEqual([]);
+    } finally {
+      await pctx.close();
+    }
+    // Offline: the app shell still loads from the Service Worker's cache (filled by a visit the
+    // worker controlled, as a second visit would).
+    await page.reload();
+    await page.locator('tailtab-app header h1').waitFor();
     await ctx.setOffline(true);
     try {
       await page.reload();
