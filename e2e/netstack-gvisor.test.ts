@@ -113,6 +113,9 @@ describe('netstack against gVisor (tailscaled userspace networking)', () => {
         r.releaseLock();
         return { n, sha: h.digest('hex') };
       })();
+      // Start sending once the client has spoken: socksConnect (a shared helper) drops bytes that
+      // arrive with the SOCKS reply, before the test has attached its listener.
+      while (want < 0) await new Promise((res) => setTimeout(res, 5));
       const [got] = await Promise.all([reading, writeAll(c, [ours], false)]);
       await c.close(); // our FIN, after both directions are complete
       return { got, c };
