@@ -238,4 +238,25 @@ describe('tailtab node in a real tailnet', () => {
     const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string }[];
     expect(nodes.some((n) => (n.given_name ?? n.name) === 'tailtab-eph')).toBe(false);
   });
+
+  it('reports needs-login when control expires our node key', async () => {
+    const n3 = new TailnetNode(createNodeLayers());
+    await n3.up({
+      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-expire', allowInsecureDerp: true,
+      wallClockMs: () => Date.now(), homeRegion: 900,
+    });
+    try {
+      const states: string[] = [];
+      n3.on('state', (s) => states.push(s));
+      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { id: number; given_name?: string; name?: string }[];
+      const me = nodes.find((n) => (n.given_name ?? n.name) === 'tailtab-expire')!;
+      await rig.headscale(['nodes', 'expire', '--identifier', String(me.id), '--force']);
+      await expect.poll(() => n3.status().state, { timeout: 30_000, interval: 200 }).toBe('needs-login');
+      expect(states).toContain('needs-login');
+      expect(n3.status().error).toMatch(/expired/);
+      await expect(n3.ping('peer1')).rejects.toThrow(/not running/);
+    } finally {
+      await n3.down();
+    }
+  });
 });

@@ -233,7 +233,11 @@ export class TailnetNode {
     });
     this.homeRegion = cfg.homeRegion;
     const allowInsecure = cfg.allowInsecureDerp;
-    this.control.onState?.((s, detail) => this.log(`control: ${s}${detail ? ` (${detail})` : ''}`));
+    this.control.onState?.((s, detail) => {
+      this.log(`control: ${s}${detail ? ` (${detail})` : ''}`);
+      // Control expired or dropped our node key: peers stop accepting us, so say so (a new login is needed).
+      if ((s === 'key-expired' || s === 'logged-out') && this.state === 'running') this.setState('needs-login', detail ?? s);
+    });
     this.control.onNetMap((nm) => {
       try { this.applyNetMap(nm, cfg, allowInsecure); } catch (e) { this.log(`netmap apply failed: ${String(e)}`); }
     });
