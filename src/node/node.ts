@@ -195,6 +195,8 @@ export class TailnetNode {
   /** Logs in and starts following the network map; resolves once the first netmap is applied. */
   async up(cfg: UpConfig): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') throw new Error(`node is ${this.state}`);
+    // After needs-login or an error the old session may still be open: start clean.
+    if (this.control || this.derp || this.stack) await this.down();
     this.clock = cfg.clock ?? realClock;
     this.random = cfg.random ?? secureRandom;
     this.setState('starting');
