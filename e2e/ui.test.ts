@@ -218,6 +218,23 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.screenshot({ path: join(SHOTS, 'ui-4b-key-login.png'), fullPage: true });
   });
 
+  it('Status shows this node, the DERP regions with RTT, per-peer handshake and bytes, and a log without secrets', async () => {
+    await page.goto(app.url + '/#status');
+    const status = page.locator('tt-status');
+    await expect.poll(() => status.locator('table').first().innerText(), { timeout: 20_000 }).toMatch(/Rig 90[01] \(home\)\s+connected\s+\d+(\.\d+)? ms/);
+    // peer2 carried the SSH sessions: a recent handshake and bytes both ways.
+    const row = status.locator('table').nth(1).locator('tr', { hasText: 'peer2' });
+    await expect.poll(() => row.innerText(), { timeout: 20_000 }).toMatch(/peer2\s+\d+[smhd] ago\s+\d+(\.\d)? [KM]?B \/ \d+(\.\d)? [KM]?B/);
+    expect(await row.innerText()).not.toMatch(/\b0 B \/|\/ 0 B/);
+    const log = await status.getByRole('log').innerText();
+    expect(log).toMatch(/connecting to .* as ui-browser/);
+    expect(log).not.toContain(rig.authKey);
+    expect(await status.innerText().catch(() => '')).not.toContain(rig.authKey);
+    // The terminals stay alive but out of sight on other pages.
+    expect(await page.locator('tt-terminals').isVisible()).toBe(false);
+    await page.screenshot({ path: join(SHOTS, 'ui-4c-status.png'), fullPage: true });
+  });
+
   it('opens a web view of a peer\'s web server through the Service Worker proxy', async () => {
     const peer = rig.peer('peer1');
     await page.goto(app.url + '/#machines');

@@ -110,8 +110,10 @@ export class TerminalView extends LitElement {
             ? `First connection: host key ${s.hostKey.fingerprint} remembered.`
             : `Host key ${s.hostKey.fingerprint} matches.`;
       this.term.focus();
-      void this.pump(s);
+      const pumped = this.pump(s);
       const exit = await s.exit;
+      // The last bytes (a shell's "logout") may still be on their way: show them before the verdict.
+      await Promise.race([pumped, new Promise((r) => setTimeout(r, 1000))]);
       this.phase = 'ended';
       this.message = exit.error
         ? `Session ended: ${exit.error}`
