@@ -33,3 +33,35 @@ it('carries calls, results, errors, events and transferred streams across a Mess
   port1.close();
   port2.close();
 });
+
+it('answers malformed calls from a page with errors (or drops them) and keeps serving', async () => {
+  const fc = await import('fast-check');
+  const sent: unknown[] = [];
+  let onMessage!: (e: MessageEvent) => void;
+  const port = {
+    postMessage: (m: unknown) => void sent.push(m),
+    addEventListener: (_t: 'message', l: (e: MessageEvent) => void) => void (onMessage = l),
+  };
+  serveRpc(port, { add: (a: number, b: number) => a + b, constructor: () => 'not a method' });
+  await fc.assert(
+    fc.asyncProperty(fc.anything().filter((d) => !(d && (d as { method?: unknown }).method === 'add' && Array.isArray((d as { args?: unknown }).args))), async (data) => {
+      sent.length = 0;
+      onMessage({ data } as MessageEvent);
+      await new Promise((r) => setTimeout(r, 0));
+      // Anything that is not a well-formed call is either ignored or answered with an error.
+      for (const m of sent) expect((m as { kind: string }).kind).toBe('error');
+    }),
+    { numRuns: 300 },
+  );
+  // Hand-made bad calls: no args, args not an array, a name from Object.prototype.
+  for (const data of [{ kind: 'call', id: 1, method: 'add' }, { kind: 'call', id: 2, method: 'add', args: 5 }, { kind: 'call', id: 3, method: 'toString', args: [] }]) {
+    sent.length = 0;
+    onMessage({ data } as MessageEvent);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(sent).toEqual([expect.objectContaining({ kind: 'error', id: data.id })]);
+  }
+  sent.length = 0;
+  onMessage({ data: { kind: 'call', id: 4, method: 'add', args: [2, 3] } } as MessageEvent);
+  await new Promise((r) => setTimeout(r, 0));
+  expect(sent).toEqual([{ kind: 'result', id: 4, value: 5 }]);
+});
