@@ -42,7 +42,7 @@ export class MachinesView extends LitElement {
                   <td class="wide-only mono">${p.ips.map((ip) => html`<div>${ip}</div>`)}</td>
                   <td class="wide-only">${p.os || '–'}</td>
                   <td>
-                    <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span>${p.online ? 'online' : `last seen ${formatLastSeen(p.lastSeen)}`}
+                    <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span>${p.online ? 'online' : p.lastSeen ? `last seen ${formatLastSeen(p.lastSeen)}` : 'offline'}
                     ${p.relayRegionName ? html`<div class="hint">relay ${p.relayRegionName}</div>` : ''}
                   </td>
                   <td>
