@@ -27,6 +27,10 @@
 // absolute http://host/ URLs in the app's JavaScript, and https:// targets.
 
 const SHELL_CACHE = 'tailtab-shell-v1';
+// Registered as /sw.js?proxy=off on tailtab's own origin when the web view runs on a separate
+// origin (src/ui/proxy-origin.ts): then this origin never serves /proxy/, so no tailnet app can be
+// loaded next to tailtab's keys.
+const PROXY_ON = new URL(self.location.href).searchParams.get('proxy') !== 'off';
 const PROXY_PREFIX = '/proxy/';
 // The node gives up on a response head after 300 s (long polls); if it is silent for 15 s we ask
 // whether it is alive at all ('ping'), and a node that does not 'pong' within 5 s is gone.
@@ -384,6 +388,14 @@ function errorPage(status, message) {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin) return;
+  if (!PROXY_ON) {
+    if (url.pathname.startsWith(PROXY_PREFIX) || url.pathname === FRAME_SCRIPT_PATH) {
+      event.respondWith(errorPage(404, 'on this origin the web view is off; open it from tailtab, which shows it on its separate proxy origin'));
+    } else {
+      event.respondWith(shell(event.request));
+    }
+    return;
+  }
   if (url.pathname === FRAME_SCRIPT_PATH) {
     event.respondWith(new Response(FRAME_SCRIPT, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' } }));
     return;

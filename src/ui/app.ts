@@ -12,6 +12,7 @@ import type { TerminalsView } from './views/terminals.js';
 import './views/connect.js';
 import './views/machines.js';
 import './views/terminals.js';
+import { chooseProxyOrigin, startProxyHost } from './proxy-origin.js';
 import './views/webview.js';
 import './views/status.js';
 import './views/settings.js';
@@ -59,7 +60,7 @@ export class TailtabApp extends LitElement {
   ];
 
   @property({ attribute: false }) node?: NodeApi;
-  @property({ attribute: false }) defaults: ConnectDefaults & { autoConnect?: boolean } = {};
+  @property({ attribute: false }) defaults: ConnectDefaults & { autoConnect?: boolean; proxyOrigin?: string } = {};
   @state() private status: NodeStatusView = EMPTY;
   @state() private route: Route = 'machines';
   @state() private profiles: ProfileRecord[] = [];
@@ -68,6 +69,7 @@ export class TailtabApp extends LitElement {
   @state() private sshKeys: SshKeyView[] = [];
   @state() private webTarget = '';
   @state() private proxyReady = false;
+  @state() private proxyOrigin = '';
   private pendingProfile?: ProfileRecord;
   @state() private ephemeral = false;
   private unsubscribe?: () => void;
@@ -114,13 +116,34 @@ export class TailtabApp extends LitElement {
 
   private async startProxy() {
     if (!('serviceWorker' in navigator) || !this.node) return;
+    const newPort = async () => {
+      const ch = new MessageChannel();
+      await this.node!.httpProxyPort(ch.port1);
+      return ch.port2;
+    };
     try {
-      await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+      // Proxied apps run on their own origin when one is available (src/ui/proxy-origin.ts), so
+      // their scripts cannot reach this origin's IndexedDB or the node.
+      const warn = (text: string) => (this.log = [...this.log, { at: Date.now(), level: 'warn', text }]);
+      let proxyOrigin = chooseProxyOrigin(this.defaults.proxyOrigin, location);
+      if (proxyOrigin) {
+        try {
+          await startProxyHost(proxyOrigin, newPort, { onError: warn });
+        } catch (e) {
+          warn(`web view isolation unavailable (${(e as Error).message}); the web view runs on tailtab's own origin`);
+          proxyOrigin = undefined;
+        }
+      }
+      await navigator.serviceWorker.register(proxyOrigin ? '/sw.js?proxy=off' : '/sw.js', { scope: '/' });
       const reg = await navigator.serviceWorker.ready;
+      if (proxyOrigin) {
+        this.proxyOrigin = proxyOrigin;
+        this.proxyReady = true;
+        return;
+      }
       const hand = async () => {
-        const ch = new MessageChannel();
-        await this.node!.httpProxyPort(ch.port1);
-        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+        const port = await newPort();
+        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [port]);
         this.proxyReady = true;
       };
       navigator.serviceWorker.addEventListener('message', (e) => {
@@ -257,7 +280,7 @@ export class TailtabApp extends LitElement {
   private renderRoute() {
     return html`
       ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers}></tt-machines>` : ''}
-      ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady}></tt-webview>` : ''}
+      ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
       ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}
     `;

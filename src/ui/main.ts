@@ -7,17 +7,26 @@ import type { TailtabApp } from './app.js';
 import { createNodeClient } from './node-client.js';
 import type { ConnectDefaults } from './views/connect.js';
 
-async function loadDefaults(): Promise<ConnectDefaults & { autoConnect?: boolean }> {
+async function loadDefaults(): Promise<ConnectDefaults & { autoConnect?: boolean; proxyOrigin?: string }> {
   try {
     const res = await fetch('/tailtab-config.json', { cache: 'no-store' });
     if (!res.ok) return {};
-    return (await res.json()) as ConnectDefaults & { autoConnect?: boolean };
+    return (await res.json()) as ConnectDefaults & { autoConnect?: boolean; proxyOrigin?: string };
   } catch {
     return {};
   }
 }
 
 const defaults = await loadDefaults();
+// A relative control URL ("/") in the config means this page's own origin (the demo's server
+// forwards the control paths), so the same config works under any name the page is opened by.
+if (defaults.controlUrl) {
+  try {
+    defaults.controlUrl = new URL(defaults.controlUrl, location.href).href.replace(/\/$/, '');
+  } catch {
+    /* left as given: the connect form shows it and says what is wrong */
+  }
+}
 const params = new URLSearchParams(location.search);
 if (params.get('ephemeral') === '1') defaults.ephemeral = true;
 // ?fresh=1: the first-visit form as a new user meets it (server filled in, no key, no auto-connect).

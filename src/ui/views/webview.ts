@@ -23,6 +23,8 @@ export class WebView extends LitElement {
   static override styles = [shared];
   @property() target = '';
   @property({ type: Boolean }) proxyReady = false;
+  /** Origin the proxied app runs on; '' = tailtab's own (see src/ui/proxy-origin.ts). */
+  @property() proxyOrigin = '';
   @state() private error = '';
 
   private go(e: Event) {
@@ -48,7 +50,10 @@ export class WebView extends LitElement {
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${!this.proxyReady ? html`<p class="hint">Starting the web proxy…</p>` : ''}
       ${src && this.proxyReady
-        ? html`<iframe title="Web view of ${this.target}" src=${src} style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"></iframe>`
+        ? html`<iframe title="Web view of ${this.target}" src=${this.proxyOrigin + src} style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"></iframe>`
+        : ''}
+      ${this.proxyReady && !this.proxyOrigin
+        ? html`<p class="error" role="note">This web view shares tailtab's own origin: the app shown here could read tailtab's keys and act as you. Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").</p>`
         : ''}
       <p class="hint">Pages, scripts, styles, images and form posts go through the tailnet. WebSockets inside the app do not.</p>
     `;

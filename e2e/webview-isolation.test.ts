@@ -1,0 +1,95 @@
+// The web view's proxied apps run on a separate origin (src/ui/proxy-origin.ts): the app loads
+// and works through the tailnet, but its scripts cannot reach tailtab's IndexedDB (node keys,
+// SSH keys), and tailtab's own origin refuses to serve /proxy/ at all.
+// Real parts: Headscale, two derpers and a tailscaled peer from the rig; Chromium; our app
+// served by vite and opened as http://tailtab.localhost:<port> (the demo's name); the proxy origin
+// is its sibling proxy.tailtab.localhost:<port> — same site, another origin.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { INDEX_TITLE, startRig, type Rig } from './rig/index.js';
+
+describe('web view isolation: proxied apps on their own origin', () => {
+  let rig: Rig;
+  let app: AppServer;
+  let browser: Browser;
+  let page: Page;
+  let appUrl = '';
+
+  beforeAll(async () => {
+    rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }] });
+    const configPath = join(rig.dir, 'isolation-config.json');
+    writeFileSync(configPath, '{}');
+    app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+    appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
+    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'iso-browser', autoConnect: true, allowInsecureDerp: true }));
+    browser = await launchChromium();
+    page = await (await browser.newContext()).newPage();
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page] ${m.text()}`); });
+    page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await app?.stop();
+    await rig?.stop();
+  });
+
+  it('shows the peer\'s web app from the proxy origin, and that app cannot see tailtab\'s storage', async () => {
+    await page.goto(appUrl + '/#machines');
+    await expect.poll(() => page.locator('tt-machines tr[data-peer="peer1"]').count(), { timeout: 90_000 }).toBe(1);
+    const dbsHere = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    // A remembered (not ephemeral) login: the node's keys are in this origin's IndexedDB.
+    expect(dbsHere.some((n) => n?.startsWith('tailtab'))).toBe(true);
+
+    await page.goto(appUrl + '/#web');
+    await page.locator('tt-webview #address').fill(`http://${rig.peer('peer1').ipv4}:${rig.httpPort}/`);
+    await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+    const iframe = page.locator('tt-webview iframe');
+    await expect.poll(() => iframe.count(), { timeout: 30_000 }).toBe(1).catch(async (e) => {
+      throw new Error(`no web view frame; the page says: ${await page.locator("tt-webview").evaluate((e) => e.shadowRoot?.textContent ?? "")}\n${await page.goto(appUrl + '/#status').then(() => page.locator("tt-status").evaluate((e) => e.shadowRoot?.textContent ?? ""))}`, { cause: e });
+    });
+    await expect.poll(() => iframe.getAttribute('src'), { timeout: 60_000 }).toMatch(/^http:\/\/proxy\.tailtab\.localhost:\d+\/proxy\//);
+    // No "shares tailtab's origin" warning when isolated.
+    expect(await page.locator('tt-webview').innerText()).not.toMatch(/shares tailtab's own origin/);
+
+    const frame = page.frameLocator('tt-webview iframe');
+    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    const seen = await frame.locator('html').evaluate(async () => ({
+      origin: location.origin,
+      dbs: (await indexedDB.databases()).map((d) => d.name),
+      parentReadable: (() => {
+        try {
+          return !!window.parent.document;
+        } catch {
+          return false;
+        }
+      })(),
+    }));
+    expect(seen.origin).toMatch(/^http:\/\/proxy\.tailtab\.localhost:\d+$/);
+    expect(seen.dbs).not.toContain('tailtab');
+    expect(seen.dbs).not.toContain('tailtab-control');
+    expect(seen.parentReadable).toBe(false);
+    const imgOk = await frame.locator('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+    expect(imgOk).toBe(true);
+  });
+
+  it('tailtab\'s own origin does not serve /proxy/', async () => {
+    const res = await page.goto(`${appUrl}/proxy/${rig.peer('peer1').ipv4}/${rig.httpPort}/`);
+    expect(await page.title()).not.toBe(INDEX_TITLE);
+    expect(res?.status()).toBe(404);
+    expect(await page.locator('body').innerText()).toMatch(/web view is off/);
+  });
+
+  it('where no separate origin exists (127.0.0.1), the web view says plainly that it shares tailtab\'s origin', async () => {
+    const other = await (await browser.newContext()).newPage();
+    await other.goto(app.url + '/#machines');
+    await expect.poll(() => other.locator('tt-machines tr[data-peer="peer1"]').count(), { timeout: 90_000 }).toBe(1);
+    await other.goto(app.url + '/#web');
+    const text = () => other.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '');
+    await expect.poll(text, { timeout: 30_000 }).toMatch(/shares tailtab's own origin/);
+    await other.context().close();
+  });
+});

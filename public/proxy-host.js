@@ -1,0 +1,26 @@
+// The web view's proxy host (see src/ui/proxy-origin.ts): runs on the proxy origin, inside a
+// hidden frame of the tailtab page whose origin is given as #app=<origin>. Messages are taken
+// only from that parent window and origin, and sent only to it.
+(function () {
+  const app = new URLSearchParams(location.hash.slice(1)).get('app');
+  if (!app || window.parent === window || !('serviceWorker' in navigator)) return;
+  const say = (m) => window.parent.postMessage(m, app);
+  navigator.serviceWorker
+    .register('/sw.js', { scope: '/' })
+    .then(() => navigator.serviceWorker.ready)
+    .then((reg) => {
+      navigator.serviceWorker.addEventListener('message', (e) => {
+        if (e.data && e.data.type === 'tailtab-need-port') say({ type: 'tailtab-need-port' });
+      });
+      window.addEventListener('message', (e) => {
+        if (e.origin !== app || e.source !== window.parent) return;
+        if (e.data && e.data.type === 'tailtab-node-port' && e.ports[0]) {
+          const sw = navigator.serviceWorker.controller || reg.active;
+          if (sw) sw.postMessage({ type: 'tailtab-node-port' }, [e.ports[0]]);
+          else say({ type: 'tailtab-proxy-host-error', message: 'no active Service Worker' });
+        }
+      });
+      say({ type: 'tailtab-proxy-host-ready' });
+    })
+    .catch((e) => say({ type: 'tailtab-proxy-host-error', message: String((e && e.message) || e) }));
+})();
