@@ -18,7 +18,10 @@ STATE=$PWD/.rig/state.json
 [ -f "$STATE" ] || { say "the rig did not come up (see .rig/rig.log)"; exit 1; }
 
 PORT=${TAILTAB_PORT:-5173}
-ORIGIN="http://127.0.0.1:$PORT"
+# The page is opened as tailtab.localhost (browsers resolve *.localhost to loopback): its web view
+# then runs proxied apps on the sibling origin proxy.tailtab.localhost, away from tailtab's keys.
+ORIGIN="http://tailtab.localhost:$PORT"
+LOOPBACK="http://127.0.0.1:$PORT"
 CONFIG=$PWD/.rig/app-config.json
 HEADSCALE_BIN=$PWD/.rig/bin/headscale-v0.29.2/headscale
 
@@ -35,8 +38,8 @@ state, out, origin, widget_key = sys.argv[1:5]
 s = json.load(open(state))
 peer = next((p for p in s["peers"] if p.get("ssh")), s["peers"][0])
 cfg = {
-    # The page's own origin: vite forwards the control paths to Headscale.
-    "controlUrl": origin,
+    # "/" = the page's own origin (under any name): vite forwards the control paths to Headscale.
+    "controlUrl": "/",
     "authKey": s["authKey"],
     "hostname": "demo-browser",
     "allowInsecureDerp": True,
@@ -68,12 +71,13 @@ TAILTAB_CONTROL_UPSTREAM=$HS_URL TAILTAB_APP_CONFIG=$CONFIG TAILTAB_PORT=$PORT \
   node node_modules/vite/bin/vite.js --port "$PORT" --strictPort --host 127.0.0.1 &
 VITE_PID=$!
 for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "$ORIGIN/" 2>/dev/null && break
+  curl -fsS -o /dev/null "$LOOPBACK/" 2>/dev/null && break
   kill -0 "$VITE_PID" 2>/dev/null || { say "vite exited"; exit 1; }
   sleep 0.2
 done
 say "the app:         $ORIGIN/   (connects to the demo tailnet by itself)"
 say "the widget demo: $ORIGIN/widget-demo.html?autostart"
+say "also served at $LOOPBACK/ (there the web view shares tailtab's origin and says so)"
 say "new-user flow:   $ORIGIN/?fresh=1 with the key from $CONFIG; kiosk mode: $ORIGIN/?ephemeral=1"
 say "control: $HS_URL (proxied as $ORIGIN/key, /ts2021, /machine/); Ctrl-C stops everything"
 wait "$VITE_PID"
