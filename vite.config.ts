@@ -86,7 +86,17 @@ export default defineConfig({
   },
   // Scan the Worker too, so its dependencies are pre-bundled at start rather than discovered on
   // the first visit (which makes Vite reload the page).
-  optimizeDeps: { entries: ['index.html', 'widget-demo.html', 'src/ui/worker/node-worker.ts'] },
+  // Browser tests also import core modules by URL (page.evaluate(import('/src/…'))), which no entry
+  // reaches: every browser dependency is listed so none is discovered late.
+  optimizeDeps: {
+    entries: ['index.html', 'widget-demo.html', 'src/ui/worker/node-worker.ts', 'e2e/*.page.html', 'e2e/*.worker.ts'],
+    include: [
+      'lit', 'lit/decorators.js', 'idb', 'uqr', '@xterm/xterm', '@xterm/addon-fit',
+      '@noble/curves/ed25519.js', '@noble/curves/nist.js', '@noble/hashes/sha2.js', '@noble/hashes/hmac.js',
+      '@noble/hashes/blake2.js', '@noble/ciphers/chacha.js', '@noble/ciphers/salsa.js', '@noble/ciphers/aes.js',
+      '@noble/ciphers/_poly1305.js',
+    ],
+  },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   build: {
