@@ -21,6 +21,7 @@ export interface SshConnectOptions {
   clock?: Clock;
   onBanner?: (text: string) => void;
   /** Restrict or reorder algorithms (tests use it to force each cipher and host key type). */
+  kex?: readonly string[];
   ciphers?: readonly string[];
   hostKeyAlgorithms?: readonly string[];
   rekeyBytes?: number;
@@ -60,7 +61,7 @@ export class SshClient {
 
   static async connect(duplex: ByteDuplex, o: SshConnectOptions): Promise<SshClient> {
     const clock = o.clock ?? realClock;
-    const offer: KexOffer = { ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
+    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
     const t = new Transport(duplex, {
       random: o.random ?? secureRandom,
       clock,

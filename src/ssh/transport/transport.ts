@@ -11,8 +11,6 @@ import type { CipherSpec } from './cipher.js';
 import { PacketDecoder, PacketEncoder, SshProtocolError } from './packet.js';
 import {
   clientKexInit,
-  curve25519Shared,
-  curve25519Start,
   decodeEcdhReply,
   decodeKexInit,
   deriveKey,
@@ -20,7 +18,8 @@ import {
   encodeKexInit,
   exchangeHash,
   negotiate,
-  type EcdhState,
+  startKexMethod,
+  type KexMethodState,
   type KexOffer,
   type Negotiated,
 } from '../kex.js';
@@ -102,7 +101,7 @@ export class Transport {
   private held: Uint8Array[] = [];
   private ourKexInit: Uint8Array | undefined;
   private theirKexInit: Uint8Array | undefined;
-  private ecdh: EcdhState | undefined;
+  private kexState: KexMethodState | undefined;
   private pendingKeys: { outCipher: CipherSpec; inCipher: CipherSpec; sharedMpint: Uint8Array; h: Uint8Array } | undefined;
   private skipGuessedPacket = false;
   private initialKexDone = false;
@@ -313,22 +312,22 @@ export class Transport {
   }
 
   private continueKex(): void {
-    this.ecdh = curve25519Start(this.opts.random);
+    this.kexState = startKexMethod(this.negotiated!.kex, this.opts.random);
     this.phase = 'awaitEcdhReply';
-    void this.sendPacket(encodeEcdhInit(this.ecdh.publicKey));
+    void this.sendPacket(encodeEcdhInit(this.kexState.clientPublic));
   }
 
   private async onEcdhReply(payload: Uint8Array): Promise<void> {
-    if (this.phase !== 'awaitEcdhReply' || !this.ecdh || !this.negotiated || !this.ourKexInit || !this.theirKexInit) throw new SshProtocolError('unexpected KEX_ECDH_REPLY');
+    if (this.phase !== 'awaitEcdhReply' || !this.kexState || !this.negotiated || !this.ourKexInit || !this.theirKexInit) throw new SshProtocolError('unexpected KEX_ECDH_REPLY');
     const reply = decodeEcdhReply(payload);
-    const sharedMpint = curve25519Shared(this.ecdh, reply.serverPublic);
+    const sharedMpint = this.kexState.shared(reply.serverPublic);
     const h = exchangeHash({
       clientVersion: this.clientVersion,
       serverVersion: this.serverVersion,
       clientKexInit: this.ourKexInit,
       serverKexInit: this.theirKexInit,
       hostKeyBlob: reply.hostKeyBlob,
-      clientPublic: this.ecdh.publicKey,
+      clientPublic: this.kexState.clientPublic,
       serverPublic: reply.serverPublic,
       sharedMpint,
     });
@@ -375,7 +374,7 @@ export class Transport {
     this.decoder.cipher = inCipher.create(deriveKey(sharedMpint, h, 'D', sid, inCipher.keyLength), deriveKey(sharedMpint, h, 'B', sid, Math.max(inCipher.ivLength, 1)));
     if (this.negotiated?.strict) this.decoder.seq = 0;
     this.pendingKeys = undefined;
-    this.ecdh = undefined;
+    this.kexState = undefined;
     this.theirKexInit = undefined;
     this.ourKexInit = undefined;
     this.phase = 'idle';
