@@ -36,7 +36,13 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(): Promise<Sshd> {
+export interface SshdOptions {
+  /** Authenticate through PAM: password auth off, so the password is asked by PAM's prompt
+   * over keyboard-interactive (RFC 4256), as on a stock Debian host with PasswordAuthentication no. */
+  pam?: boolean;
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`missing ${SSHD}: install Debian package openssh-server`);
   try {
     execFileSync('id', [USER], { stdio: 'ignore' });
@@ -71,10 +77,10 @@ export async function startSshd(): Promise<Sshd> {
       ...types.map((t) => `HostKey ${join(dir, `host_${t}`)}`),
       `AuthorizedKeysFile ${authKeys}`,
       'StrictModes no',
-      'PasswordAuthentication yes',
+      `PasswordAuthentication ${opts.pam ? 'no' : 'yes'}`,
       'KbdInteractiveAuthentication yes',
       'PubkeyAuthentication yes',
-      'UsePAM no',
+      `UsePAM ${opts.pam ? 'yes' : 'no'}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
       'Subsystem sftp internal-sftp',
       'LogLevel VERBOSE',
