@@ -85,6 +85,8 @@ const STAT_KEYS = [
   'tcpFastRecoveries', 'tcpLostRetransmits', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
   'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
   'tcpAckTooNew', 'tcpAckTooOld', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
+  'tcpPureAcksSent', 'tcpSackAcksSent', 'tcpSackBlocksSent', 'tcpDsacksSent', 'tcpDupSegmentsReceived', 'tcpHolesFilled', 'tcpSlowHoleRepairs',
+  'tcpOooMaxBytes', 'tcpZeroWindowsSent',
   'tcpTimeWaitReused', 'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
 ] as const;
 

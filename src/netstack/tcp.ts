@@ -71,7 +71,11 @@ export interface TcpConfig {
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   mtu: 1280,
-  recvBuffer: 1 << 20,
+  // 4 MiB, like the upper end of Linux's tcp_rmem autotuning (6 MiB) and gVisor's in tailscaled
+  // (8 MiB): over DERP our reader is often the bottleneck, queues build, and a 1 MiB window left the
+  // sender no new data to send during loss recovery, so each lost retransmission cost it a 200 ms RTO
+  // (tailnet bench). Memory is only used while the reader falls behind or a hole is being repaired.
+  recvBuffer: 4 << 20,
   sendBuffer: 1 << 20,
   delayedAckMs: 40,
   maxRetransmits: 12,
@@ -495,6 +499,7 @@ export class TcpConn implements TcpConnection {
         return;
       }
       this.host.stats.tcpOutOfWindow++;
+      if (segLen > 0 && segOff < this.rcvNxt) this.host.stats.tcpDupSegmentsReceived++;
       if (!(seg.flags & RST)) this.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
       if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timeWaitAt = now + this.host.cfg.timeWaitMs;
       this.armTimer();
@@ -816,6 +821,11 @@ export class TcpConn implements TcpConnection {
       this.rcvNxt += data.length;
       if (!this.ooo.empty) {
         // A hole was filled: deliver what follows and ACK at once (RFC 5681 §4.2).
+        const stats = this.host.stats;
+        stats.tcpHolesFilled++;
+        // How long the hole at RCV.NXT stayed open tells the sender's repair: about one RTT is a fast
+        // retransmit, 200 ms and more is the sender's RTO (its minimum) or a tail probe.
+        if (this.host.clock.now() - this.oooSince >= 150) stats.tcpSlowHoleRepairs++;
         for (const d of this.ooo.take(this.rcvNxt)) {
           this.deliver(d);
           this.rcvNxt += d.length;
@@ -826,8 +836,11 @@ export class TcpConn implements TcpConnection {
       if (this.unackedSegs >= 2) this.ackNow = true;
     } else {
       // Out of order: keep it and send an immediate duplicate ACK with SACK (RFC 5681 §4.2, RFC 2018).
-      this.host.stats.tcpOutOfOrder++;
+      const stats = this.host.stats;
+      stats.tcpOutOfOrder++;
+      if (this.ooo.empty) this.oooSince = this.host.clock.now();
       this.ooo.insert(off, data);
+      if (this.ooo.bytes > stats.tcpOooMaxBytes) stats.tcpOooMaxBytes = this.ooo.bytes;
       this.ackNow = true;
     }
   }
@@ -856,6 +869,8 @@ export class TcpConn implements TcpConnection {
     }
   }
 
+  /** When the out-of-order queue last went from empty to non-empty (stats only). */
+  private oooSince = 0;
   private rxBuf?: Uint8Array;
   private rxFill = 0;
   private rxFlushQueued = false;
@@ -1110,6 +1125,8 @@ export class TcpConn implements TcpConnection {
       if (this.sackOk && !this.ooo.empty && !(flags & RST)) {
         const blocks = this.ooo.sackBlocks(this.tsOk ? 3 : 4);
         o.sack = blocks.map((b) => [this.rcvSeq(b.start), this.rcvSeq(b.end)] as [number, number]);
+        this.host.stats.tcpSackBlocksSent += blocks.length;
+        if (dataLen === 0) this.host.stats.tcpSackAcksSent++;
       }
     }
     const optLen = optionsLength(o);
@@ -1149,7 +1166,12 @@ export class TcpConn implements TcpConnection {
       this.unackedSegs = 0;
       this.delAckAt = 0;
     }
-    this.host.stats.tcpSegmentsSent++;
+    const stats = this.host.stats;
+    stats.tcpSegmentsSent++;
+    if (dataLen === 0 && !(flags & (SYN | FIN | RST))) {
+      stats.tcpPureAcksSent++;
+      if (wnd === 0) stats.tcpZeroWindowsSent++;
+    }
     this.host.output(pkt);
     return dataLen;
   }

@@ -13,6 +13,11 @@ export interface LinkOptions {
   duplicate: number; // probability 0..1
   /** Bytes per ms the link carries (0 = unlimited); packets queue behind each other. */
   bytesPerMs: number;
+  /**
+   * Drop-tail bound on the bytes waiting for that bandwidth (0 = unbounded): a packet that would
+   * queue behind more is dropped, like a relay's per-client send queue (derper's holds 32 packets).
+   */
+  queueBytes: number;
 }
 
 export class SimLink {
@@ -33,6 +38,8 @@ export class SimLink {
   tap?: (pkt: Uint8Array) => void;
   delivered = 0;
   dropped = 0;
+  /** Of dropped: packets that found the bottleneck queue full. */
+  queueDrops = 0;
 
   constructor(clock: Clock, seed: number, opts: Partial<LinkOptions> = {}) {
     this.clock = clock;
@@ -41,7 +48,7 @@ export class SimLink {
       const b = r(4);
       return (((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0) / 2 ** 32;
     };
-    this.opts = { delayMs: 5, jitterMs: 0, loss: 0, duplicate: 0, bytesPerMs: 0, ...opts };
+    this.opts = { delayMs: 5, jitterMs: 0, loss: 0, duplicate: 0, bytesPerMs: 0, queueBytes: 0, ...opts };
   }
 
   /** A stack on this link. */
@@ -61,6 +68,14 @@ export class SimLink {
     if (this.rnd() < this.opts.loss || !this.filter(pkt)) {
       this.dropped++;
       return;
+    }
+    if (this.opts.queueBytes > 0 && this.opts.bytesPerMs > 0) {
+      const backlog = Math.max(0, this.busyUntil - this.clock.now()) * this.opts.bytesPerMs;
+      if (backlog + pkt.length > this.opts.queueBytes) {
+        this.dropped++;
+        this.queueDrops++;
+        return;
+      }
     }
     const copies = this.rnd() < this.opts.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
