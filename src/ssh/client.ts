@@ -6,12 +6,11 @@ import { realClock } from '../platform/clock.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { Transport, SshError, type ByteDuplex, type HostKeyInfo, type HostKeyVerifier } from './transport/transport.js';
 import { authenticate, type AuthMethod } from './userauth.js';
-import { Connection, channelDuplex, type Channel, type ExitInfo, type PtyOptions } from './connection.js';
+import { Connection, channelDuplex, type Channel, type ChannelStats, type ExitInfo, type PtyOptions } from './connection.js';
 import { DEFAULT_OFFER, type KexOffer } from './kex.js';
-import { MSG } from './messages.js';
 import { Writer } from './wire.js';
 
-export type { ByteDuplex, HostKeyInfo, HostKeyVerifier, AuthMethod, ExitInfo, PtyOptions };
+export type { ByteDuplex, HostKeyInfo, HostKeyVerifier, AuthMethod, ExitInfo, PtyOptions, ChannelStats };
 
 export interface SshConnectOptions {
   username: string;
@@ -26,8 +25,10 @@ export interface SshConnectOptions {
   hostKeyAlgorithms?: readonly string[];
   rekeyBytes?: number;
   rekeyIntervalMs?: number;
-  /** Send keepalive@openssh.com this often (0 = never); fail after 3 unanswered. */
+  /** Send keepalive@openssh.com (want-reply) this often (0 = never), like ServerAliveInterval. */
   keepaliveMs?: number;
+  /** Disconnect when this many keepalives in a row went unanswered (default 3, like ServerAliveCountMax). */
+  keepaliveMaxMissed?: number;
 }
 
 export interface SshSession {
@@ -35,9 +36,18 @@ export interface SshSession {
   stderr: ReadableStream<Uint8Array>;
   stdin: WritableStream<Uint8Array>;
   resize(cols: number, rows: number): Promise<void>;
+  /** RFC 4254 §6.9: deliver a signal ("INT", "TERM", "SIGHUP"...) to the remote process. */
   signal(name: string): Promise<void>;
+  /** Resolves when the channel closes: exit-status code, or exit-signal name (§6.10). */
   exit: Promise<ExitInfo>;
+  /** Channel data bytes so far: received (stdout+stderr, stderr alone) and sent (stdin). */
+  stats(): ChannelStats;
   close(): void;
+}
+
+export interface KeepaliveStats {
+  sent: number;
+  answered: number;
 }
 
 /** RFC 4254 §8 terminal modes: keep it minimal (TTY_OP_END only) and let the server default. */
@@ -47,6 +57,7 @@ export class SshClient {
   private readonly conn: Connection;
   private keepaliveTimer: TimerHandle | undefined;
   private unanswered = 0;
+  private readonly keepalive: KeepaliveStats = { sent: 0, answered: 0 };
   /** Resolves when the connection ends: undefined after close(), else the error that ended it. */
   readonly closed: Promise<Error | undefined>;
 
@@ -54,6 +65,7 @@ export class SshClient {
     private readonly t: Transport,
     private readonly clock: Clock,
     private readonly keepaliveMs: number,
+    private readonly keepaliveMaxMissed: number,
   ) {
     this.conn = new Connection(t);
     this.closed = t.closed;
@@ -77,7 +89,7 @@ export class SshClient {
       t.fail(e);
       throw e instanceof Error ? e : new SshError(String(e));
     }
-    const client = new SshClient(t, clock, o.keepaliveMs ?? 0);
+    const client = new SshClient(t, clock, o.keepaliveMs ?? 0, Math.max(1, o.keepaliveMaxMissed ?? 3));
     client.pump();
     client.armKeepalive();
     return client;
@@ -93,7 +105,7 @@ export class SshClient {
     return this.t.serverVersion;
   }
   get stats() {
-    return { transport: this.t.stats, connection: this.conn.stats };
+    return { transport: this.t.stats, connection: this.conn.stats, keepalive: this.keepalive };
   }
   get serverSigAlgs(): string[] | undefined {
     return this.t.serverSigAlgs;
@@ -111,7 +123,6 @@ export class SshClient {
           return;
         }
         try {
-          if (msg[0] === MSG.REQUEST_SUCCESS || msg[0] === MSG.REQUEST_FAILURE) this.unanswered = 0;
           this.conn.handle(msg);
         } catch (e) {
           this.t.fail(e);
@@ -120,15 +131,28 @@ export class SshClient {
     })();
   }
 
+  /**
+   * OpenSSH's ServerAlive scheme (ssh_config(5)): every keepaliveMs a keepalive@openssh.com
+   * global request with want-reply; any reply (success, failure or UNIMPLEMENTED) proves the
+   * server alive. When keepaliveMaxMissed are still unanswered as the next falls due, give up.
+   */
   private armKeepalive(): void {
     if (!this.keepaliveMs) return;
     this.keepaliveTimer = this.clock.setTimeout(() => {
       if (this.t.isClosed) return;
-      if (++this.unanswered > 3) {
-        this.t.fail(new SshError('the server stopped answering keepalives'));
+      if (this.unanswered >= this.keepaliveMaxMissed) {
+        this.t.fail(new SshError(`the server stopped answering: ${this.unanswered} keepalives unanswered, ${Math.round(this.keepaliveMs / 1000)} s apart`));
         return;
       }
-      this.conn.globalRequest('keepalive@openssh.com', true).catch(() => {});
+      this.unanswered++;
+      this.keepalive.sent++;
+      this.conn.globalRequest('keepalive@openssh.com', true).then(
+        () => {
+          this.unanswered = 0;
+          this.keepalive.answered++;
+        },
+        () => {},
+      );
       this.armKeepalive();
     }, this.keepaliveMs);
   }
@@ -183,6 +207,7 @@ function sessionOf(ch: Channel): SshSession {
       await ch.request('signal', false, (w: Writer) => w.string(name.replace(/^SIG/, '')));
     },
     exit: ch.exit,
+    stats: () => ({ ...ch.stats }),
     close: () => ch.close(),
   };
 }

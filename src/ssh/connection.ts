@@ -21,6 +21,18 @@ export interface ConnectionStats {
   channelsOpened: number;
   globalRequestsRefused: number;
   droppedMessages: number;
+  /** Our requests the server answered with SSH_MSG_UNIMPLEMENTED (ended as refused). */
+  requestsUnimplemented: number;
+}
+
+/** Per-channel byte counts of channel data (payload only, not SSH framing). */
+export interface ChannelStats {
+  /** stdout + stderr bytes received. */
+  bytesIn: number;
+  /** Of bytesIn, extended data (stderr). */
+  stderrBytesIn: number;
+  /** stdin bytes sent. */
+  bytesOut: number;
 }
 
 type Pending = { resolve: (ok: boolean) => void; reject: (e: Error) => void };
@@ -37,6 +49,7 @@ export class Channel {
   private closeSent = false;
   closed = false;
   exitInfo: ExitInfo = {};
+  readonly stats: ChannelStats = { bytesIn: 0, stderrBytesIn: 0, bytesOut: 0 };
   private exitResolve!: (e: ExitInfo) => void;
   readonly exit: Promise<ExitInfo> = new Promise((r) => (this.exitResolve = r));
   openResolve?: (ok: true) => void;
@@ -88,6 +101,7 @@ export class Channel {
       }
       const n = Math.min(chunk.length - off, this.remoteWindow, this.remoteMaxPacket);
       this.remoteWindow -= n;
+      this.stats.bytesOut += n;
       await this.conn.send(new Writer(n + 16).byte(MSG.CHANNEL_DATA).uint32(this.remoteId).string(chunk.subarray(off, off + n)).finish());
       off += n;
     }
@@ -104,9 +118,20 @@ export class Channel {
     if (this.closed) return Promise.reject(new SshError('channel is closed'));
     const w = new Writer().byte(MSG.CHANNEL_REQUEST).uint32(this.remoteId).string(name).bool(wantReply);
     body?.(w);
-    const p = wantReply ? new Promise<boolean>((resolve, reject) => this.requestReplies.push({ resolve, reject })) : Promise.resolve(true);
-    void this.conn.send(w.finish());
-    return p;
+    if (!wantReply) {
+      void this.conn.send(w.finish());
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const pending: Pending = { resolve, reject };
+      this.requestReplies.push(pending);
+      // A server that does not know CHANNEL_REQUEST at all answers UNIMPLEMENTED: refused.
+      void this.conn.send(w.finish(), () => {
+        this.requestReplies = this.requestReplies.filter((p) => p !== pending);
+        this.conn.stats.requestsUnimplemented++;
+        resolve(false);
+      });
+    });
   }
 
   close(): void {
@@ -119,6 +144,8 @@ export class Channel {
   onData(data: Uint8Array, ext: boolean): void {
     if (data.length > this.localWindow) throw new SshProtocolError('server sent more channel data than the window allows');
     this.localWindow -= data.length;
+    this.stats.bytesIn += data.length;
+    if (ext) this.stats.stderrBytesIn += data.length;
     const ctl = ext ? this.errCtl : this.outCtl;
     try {
       ctl.enqueue(data.slice());
@@ -188,12 +215,12 @@ export class Connection {
   private readonly channels = new Map<number, Channel>();
   private nextId = 0;
   private globalReplies: Pending[] = [];
-  readonly stats: ConnectionStats = { channelsOpened: 0, globalRequestsRefused: 0, droppedMessages: 0 };
+  readonly stats: ConnectionStats = { channelsOpened: 0, globalRequestsRefused: 0, droppedMessages: 0, requestsUnimplemented: 0 };
 
   constructor(private readonly t: Transport) {}
 
-  send(payload: Uint8Array): Promise<void> {
-    return this.t.send(payload);
+  send(payload: Uint8Array, onUnimplemented?: () => void): Promise<void> {
+    return this.t.send(payload, onUnimplemented);
   }
 
   async openChannel(type: string, extra?: (w: Writer) => void): Promise<Channel> {
@@ -214,9 +241,24 @@ export class Connection {
 
   /** A global request (RFC 4254 §4) such as keepalive@openssh.com. */
   globalRequest(name: string, wantReply: boolean): Promise<boolean> {
-    const p = wantReply ? new Promise<boolean>((resolve, reject) => this.globalReplies.push({ resolve, reject })) : Promise.resolve(true);
-    void this.t.send(new Writer().byte(MSG.GLOBAL_REQUEST).string(name).bool(wantReply).finish()).catch(() => {});
-    return p;
+    const msg = new Writer().byte(MSG.GLOBAL_REQUEST).string(name).bool(wantReply).finish();
+    if (!wantReply) {
+      void this.t.send(msg).catch(() => {});
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const pending: Pending = { resolve, reject };
+      this.globalReplies.push(pending);
+      // UNIMPLEMENTED instead of REQUEST_FAILURE (seen from minimal servers): take this request
+      // out of the reply queue so later replies still match their requests (RFC 4254 §4 order).
+      void this.t
+        .send(msg, () => {
+          this.globalReplies = this.globalReplies.filter((p) => p !== pending);
+          this.stats.requestsUnimplemented++;
+          resolve(false);
+        })
+        .catch(() => {});
+    });
   }
 
   private channel(id: number): Channel {

@@ -75,8 +75,26 @@ export interface TransportStats {
   bytesOut: number;
   kexCount: number;
   ignored: number;
+  /** SSH_MSG_UNIMPLEMENTED received: the server did not know one of our messages. */
   unimplementedFromPeer: number;
+  /** SSH_MSG_UNIMPLEMENTED we sent for server messages we do not know (RFC 4253 §11.4). */
+  unimplementedSent: number;
 }
+
+/** Messages above the transport layer we understand; anything else gets SSH_MSG_UNIMPLEMENTED. */
+const KNOWN_UPPER = new Set<number>([
+  MSG.SERVICE_ACCEPT,
+  MSG.USERAUTH_FAILURE,
+  MSG.USERAUTH_SUCCESS,
+  MSG.USERAUTH_BANNER,
+  MSG.USERAUTH_INFO_REQUEST,
+  MSG.GLOBAL_REQUEST,
+  MSG.REQUEST_SUCCESS,
+  MSG.REQUEST_FAILURE,
+  ...Array.from({ length: MSG.CHANNEL_FAILURE - MSG.CHANNEL_OPEN + 1 }, (_, i) => MSG.CHANNEL_OPEN + i),
+]);
+/** How many sent packets we remember for matching a later SSH_MSG_UNIMPLEMENTED. */
+const UNIMPLEMENTED_WATCH = 256;
 
 type KexPhase = 'idle' | 'awaitKexInit' | 'awaitEcdhReply' | 'awaitNewKeys';
 
@@ -88,7 +106,7 @@ export class Transport {
   hostKey: HostKeyInfo | undefined;
   /** From EXT_INFO server-sig-algs (RFC 8308 §3.1), if the server sent it. */
   serverSigAlgs: string[] | undefined;
-  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, kexCount: 0, ignored: 0, unimplementedFromPeer: 0 };
+  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, kexCount: 0, ignored: 0, unimplementedFromPeer: 0, unimplementedSent: 0 };
 
   private readonly encoder: PacketEncoder;
   private readonly decoder = new PacketDecoder();
@@ -98,7 +116,9 @@ export class Transport {
 
   private phase: KexPhase = 'idle';
   /** Between sending our KEXINIT and our NEWKEYS, upper-layer messages wait here (RFC 4253 §7.1). */
-  private held: Uint8Array[] = [];
+  private held: { payload: Uint8Array; onUnimplemented?: () => void }[] = [];
+  /** Outgoing sequence number -> what to do if the server answers it with UNIMPLEMENTED. */
+  private unimplementedWatch = new Map<number, () => void>();
   private ourKexInit: Uint8Array | undefined;
   private theirKexInit: Uint8Array | undefined;
   private kexState: KexMethodState | undefined;
@@ -163,19 +183,27 @@ export class Transport {
     return p;
   }
 
-  private sendPacket(payload: Uint8Array): Promise<void> {
+  private sendPacket(payload: Uint8Array, onUnimplemented?: () => void): Promise<void> {
     this.stats.packetsOut++;
+    if (onUnimplemented) {
+      this.unimplementedWatch.set(this.encoder.seq, onUnimplemented);
+      if (this.unimplementedWatch.size > UNIMPLEMENTED_WATCH) this.unimplementedWatch.delete(this.unimplementedWatch.keys().next().value!);
+    }
     return this.writeRaw(this.encoder.encode(payload));
   }
 
-  /** Send an upper-layer message; held back while a key exchange is in progress. */
-  send(payload: Uint8Array): Promise<void> {
+  /**
+   * Send an upper-layer message; held back while a key exchange is in progress. onUnimplemented
+   * runs if the server answers this very packet with SSH_MSG_UNIMPLEMENTED (RFC 4253 §11.4), so a
+   * request waiting for a reply can be ended instead of waiting forever.
+   */
+  send(payload: Uint8Array, onUnimplemented?: () => void): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.phase === 'awaitKexInit' || this.phase === 'awaitEcdhReply' || !this.initialKexDone && this.phase !== 'awaitNewKeys') {
-      this.held.push(payload);
+      this.held.push({ payload, onUnimplemented });
       return this.writeChain;
     }
-    const p = this.sendPacket(payload);
+    const p = this.sendPacket(payload, onUnimplemented);
     this.maybeRekey();
     return p;
   }
@@ -215,7 +243,8 @@ export class Transport {
         let payload: Uint8Array | null;
         while ((payload = this.decoder.next()) !== null) {
           this.stats.packetsIn++;
-          await this.handlePacket(payload);
+          // The decoder has already counted this packet; UNIMPLEMENTED names its own number.
+          await this.handlePacket(payload, (this.decoder.seq - 1) >>> 0);
           if (this.failure) return;
         }
         if (!(await this.readMore())) return;
@@ -253,7 +282,7 @@ export class Transport {
     throw new SshProtocolError('no SSH identification string from the server (is this an SSH server?)');
   }
 
-  private async handlePacket(payload: Uint8Array): Promise<void> {
+  private async handlePacket(payload: Uint8Array, seq: number): Promise<void> {
     const type = payload[0];
     if (this.skipGuessedPacket && type >= 30 && type <= 49) {
       this.skipGuessedPacket = false;
@@ -277,8 +306,7 @@ export class Transport {
         this.stats.ignored++;
         return;
       case MSG.UNIMPLEMENTED:
-        this.stats.unimplementedFromPeer++;
-        return;
+        return this.onUnimplemented(payload);
       case MSG.KEXINIT:
         return this.onKexInit(payload);
       case MSG.KEX_ECDH_REPLY:
@@ -290,8 +318,25 @@ export class Transport {
     }
     if (type >= 20 && type <= 49) throw new SshProtocolError(`unexpected key exchange message ${type} (phase ${this.phase})`);
     if (!this.initialKexDone) throw new SshProtocolError(`message ${type} before the key exchange finished`);
-    if (type < 5 || type > 255 || payload.length === 0) throw new SshProtocolError(`unexpected message ${type}`);
+    if (payload.length === 0) throw new SshProtocolError('empty message');
+    if (!KNOWN_UPPER.has(type)) {
+      // RFC 4253 §11.4: answer every unrecognized message, in order, with its sequence number.
+      // Sent directly (transport-layer messages are allowed during a re-exchange, §7.1).
+      this.stats.unimplementedSent++;
+      void this.sendPacket(new Writer(8).byte(MSG.UNIMPLEMENTED).uint32(seq).finish());
+      return;
+    }
     this.deliver(payload);
+  }
+
+  private onUnimplemented(payload: Uint8Array): void {
+    const r = new Reader(payload);
+    r.byte();
+    const seq = r.uint32();
+    this.stats.unimplementedFromPeer++;
+    const f = this.unimplementedWatch.get(seq);
+    this.unimplementedWatch.delete(seq);
+    f?.();
   }
 
   private onKexInit(payload: Uint8Array): void {
@@ -360,11 +405,15 @@ export class Transport {
     const out = this.pendingKeys.outCipher;
     const sid = this.sessionId;
     this.encoder.cipher = out.create(deriveKey(sharedMpint, h, 'C', sid, out.keyLength), deriveKey(sharedMpint, h, 'A', sid, Math.max(out.ivLength, 1)));
-    if (neg.strict) this.encoder.seq = 0;
+    if (neg.strict) {
+      this.encoder.seq = 0;
+      // Numbers restart: old entries would match the wrong packets.
+      this.unimplementedWatch.clear();
+    }
     this.phase = 'awaitNewKeys';
     const held = this.held;
     this.held = [];
-    for (const p of held) void this.sendPacket(p);
+    for (const p of held) void this.sendPacket(p.payload, p.onUnimplemented);
   }
 
   private onNewKeys(payload: Uint8Array): void {
