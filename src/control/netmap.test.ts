@@ -37,6 +37,21 @@ describe('netmap delta application (controlclient/map.go semantics)', () => {
     expect(toPlainNetMap(nm).derpMap!.regions.map((x) => x.regionId)).toEqual([900]);
   });
 
+  it('plain peers carry last seen and Tailscale SSH host keys only when control sent them', () => {
+    const nodeKey = 'nodekey:' + '11'.repeat(32);
+    const nm = applyMapResponse(emptyNetworkMap(), {
+      Node: node(1),
+      Peers: [
+        node(2, { Key: nodeKey, LastSeen: '2026-11-24T10:00:00Z', Hostinfo: { OS: 'linux', sshHostKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA'] } }),
+        node(3, { Key: nodeKey, Hostinfo: { OS: 'linux' } }),
+      ],
+    }, NOW);
+    const [a, b] = toPlainNetMap(nm).peers;
+    expect(a).toMatchObject({ id: '2', lastSeen: '2026-11-24T10:00:00Z', sshHostKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA'] });
+    expect(b!.lastSeen).toBeUndefined();
+    expect(b!.sshHostKeys).toBeUndefined();
+  });
+
   it('packet filters: PacketFilter resets to base; named chunks add/remove; "*" clears', () => {
     const rule = (s: string) => ({ SrcIPs: [s], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] });
     let nm = applyMapResponse(emptyNetworkMap(), { PacketFilter: [rule('a')] }, NOW);

@@ -183,6 +183,11 @@ export interface PlainNetMapPeer {
   homeDerp?: number;
   online?: boolean;
   os?: string;
+  /** When control last saw the peer connected (RFC 3339), for offline peers. */
+  lastSeen?: string;
+  /** The peer's SSH host keys (Hostinfo.sshHostKeys, OpenSSH "type base64" lines); non-empty
+   *  means it runs Tailscale SSH (tailcfg Hostinfo.TailscaleSSHEnabled). */
+  sshHostKeys?: string[];
 }
 
 export interface PlainDerpRegion {
@@ -234,6 +239,8 @@ export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
       homeDerp: p.HomeDERP || undefined,
       online: p.Online ?? undefined,
       os: p.Hostinfo?.OS,
+      ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
+      ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
     });
   }
   const regions: PlainDerpRegion[] = [];

@@ -32,6 +32,8 @@ export interface NetMapPeer {
   homeDerp?: number;
   online?: boolean;
   os?: string;
+  lastSeen?: string;
+  sshHostKeys?: string[];
 }
 
 export interface NodeNetMap {
@@ -131,6 +133,7 @@ export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'er
 
 export interface PeerStatus {
   id: string; name: string; nodeKey: string; ips: string[]; online?: boolean; os?: string;
+  lastSeen?: string; sshHostKeys?: string[];
   relayRegion?: number; handshakeAgeMs?: number; rxBytes: number; txBytes: number;
 }
 
@@ -392,7 +395,7 @@ export class TailnetNode {
       const ws = this.wg?.peerStatus(p.nodeKey);
       return {
         id: p.id, name: p.name, nodeKey: keyToText('nodekey', p.nodeKey), ips: p.addresses.map((a) => a.split('/')[0]!),
-        online: p.online, os: p.os, relayRegion: this.magic?.regionFor(p.nodeKey),
+        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey),
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
         rxBytes: ws?.rxBytes ?? 0, txBytes: ws?.txBytes ?? 0,
       };

@@ -97,6 +97,8 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
       ips: p.ips,
       os: p.os ?? '',
       online: !!p.online,
+      ...(p.lastSeen ? { lastSeen: p.lastSeen } : {}),
+      tailscaleSsh: !!p.sshHostKeys?.length,
       relayRegion: relay,
       relayRegionName: relay !== undefined ? regionName.get(relay) : undefined,
       handshakeAgeMs: p.handshakeAgeMs,
