@@ -292,7 +292,8 @@ describe('ui: the app in Chromium against the rig', () => {
     // peer2 runs Tailscale SSH (its host keys are in the map), so the dialog offers it first.
     expect(await second.locator('#ssh-method').inputValue()).toBe('none');
     await second.getByRole('button', { name: 'Open terminal' }).click();
-    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH/);
+    // The host key is pinned by the keys peer2's tailscaled published in the map.
+    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH: host key SHA256:\S+ is one its machine published to the tailnet/);
     await second.locator('tt-terminal .xterm').click();
     await second.keyboard.type('echo "second window $((7*6))"\n');
     await expect.poll(() => terminalText(second), { timeout: 20_000 }).toContain('second window 42');

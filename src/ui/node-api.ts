@@ -89,7 +89,7 @@ export interface SshSessionHandle {
   close(): void;
   exit: Promise<{ code?: number; signal?: string; error?: string }>;
   /** What was decided about the host key, for the person to see. */
-  hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' };
+  hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
 }
 
 export interface SshKeyView {

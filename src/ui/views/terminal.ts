@@ -106,6 +106,8 @@ export class TerminalView extends LitElement {
       this.hostNote =
         s.hostKey.verdict === 'tailnet'
           ? 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.'
+          : s.hostKey.verdict === 'tailnet-pinned'
+            ? `Tailscale SSH: host key ${s.hostKey.fingerprint} is one its machine published to the tailnet.`
           : s.hostKey.verdict === 'first-use'
             ? `First connection: host key ${s.hostKey.fingerprint} remembered.`
             : `Host key ${s.hostKey.fingerprint} matches.`;

@@ -7,6 +7,7 @@ import { toBase64, toHex } from '../../crypto/bytes.js';
 import { secureRandom, type RandomSource } from '../../crypto/random.js';
 import type { NodeEventMap, NodeNetMap, NodeStatus, TcpConnectionLike, UpConfig as NodeUpConfig } from '../../node/node.js';
 import { SshClient, type AuthMethod, type HostKeyInfo, type HostKeyVerifier, type SshSession } from '../../ssh/client.js';
+import { tailnetHostKeysVerifier } from '../../ssh/tailnet-host-keys.js';
 import { knownHostsVerifier, tailnetAuthenticatedVerifier, type HostKeyEvent, type KnownHostsStore } from '../../ssh/known-hosts.js';
 import { authorizedKeysLine, ed25519KeyFromSeed, generateEd25519Key, publicKeyBlob } from '../../ssh/keys.js';
 import { Writer } from '../../ssh/wire.js';
@@ -387,10 +388,17 @@ export class NodeService {
 
   // ---- SSH sessions ----
 
-  private hostKeyVerifier(owner: Client, o: SshOpenOptions & { promptId?: string }, hostId: string, decided: (v: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' }) => void): HostKeyVerifier {
+  private hostKeyVerifier(owner: Client, o: SshOpenOptions & { promptId?: string }, hostId: string, decided: (v: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' }) => void): HostKeyVerifier {
     const onEvent = (e: HostKeyEvent) =>
       decided({ fingerprint: e.fingerprint, verdict: e.kind === 'known' ? 'known' : e.kind === 'first-use' ? 'first-use' : 'tailnet' });
-    if (o.tailnetAuthenticated) return tailnetAuthenticatedVerifier(hostId, onEvent);
+    if (o.tailnetAuthenticated) {
+      // The peer's published SSH host keys (map Hostinfo.sshHostKeys) pin the key, as `tailscale
+      // ssh` does; only without them is the tailnet's authentication of the machine all we have.
+      const listed = this.peerSshHostKeys(o.host);
+      return listed.length
+        ? tailnetHostKeysVerifier(hostId, listed, (e) => decided({ fingerprint: e.fingerprint, verdict: 'tailnet-pinned' }))
+        : tailnetAuthenticatedVerifier(hostId, onEvent);
+    }
     const store = this.store;
     return async (info: HostKeyInfo) => {
       const rec = await store.knownHost(hostId);
@@ -413,6 +421,18 @@ export class NodeService {
     };
   }
 
+  private peerSshHostKeys(host: string): string[] {
+    const node = this.node;
+    if (!node?.resolve) return [];
+    let ip: string;
+    try {
+      ip = node.resolve(host);
+    } catch {
+      return [];
+    }
+    return node.status().peers.find((p) => p.ips.includes(ip))?.sshHostKeys ?? [];
+  }
+
   private async sshOpen(owner: Client, o: SshOpenOptions & { promptId?: string }) {
     const node = await this.requireRunning();
     const port = o.port ?? 22;
@@ -427,7 +447,7 @@ export class NodeService {
       if (!rec) throw new Error('That SSH key no longer exists in this browser.');
       auth = [{ type: 'publickey', key: ed25519KeyFromSeed(rec.seed) }];
     }
-    let hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' } = { fingerprint: '', verdict: 'first-use' };
+    let hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' } = { fingerprint: '', verdict: 'first-use' };
     let conn: TcpConnectionLike;
     try {
       conn = await node.dial(o.host, port);
