@@ -164,6 +164,31 @@ describe('SSH client vs OpenSSH sshd', () => {
     });
   }
 
+  it('a signal (RFC 4254 §6.9) stops the remote command and its exit-signal is reported; byte counters match', async () => {
+    const c = await connect();
+    const s = await c.openSession({ command: 'echo started; exec cat > /dev/null' });
+    const reader = s.stdout.getReader();
+    await readUntil(reader, /started\n/);
+    const w = s.stdin.getWriter();
+    await w.write(new Uint8Array(12345));
+    // cat is still reading (no EOF sent), so only the signal can end it.
+    await s.signal('SIGTERM');
+    const exit = await s.exit;
+    expect(exit.signal).toBe('TERM');
+    expect(exit.code).toBeUndefined();
+    expect(s.stats()).toEqual({ bytesIn: 'started\n'.length, stderrBytesIn: 0, bytesOut: 12345 });
+    c.close();
+  });
+
+  it('keepalive@openssh.com is answered by sshd and the connection stays up', async () => {
+    const c = await connect({ keepaliveMs: 100, keepaliveMaxMissed: 2 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(c.stats.keepalive.sent).toBeGreaterThanOrEqual(4);
+    expect(c.stats.keepalive.answered).toBeGreaterThanOrEqual(c.stats.keepalive.sent - 1);
+    expect((await run(c, 'echo alive')).out).toBe('alive\n');
+    c.close();
+  });
+
   it('direct-tcpip forwarding reaches a port as seen from the server', async () => {
     const c = await connect();
     const fwd = await c.forward('127.0.0.1', sshd.port);

@@ -32,6 +32,33 @@ async function readText(s: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 describe('Tailscale SSH through our node', () => {
+  it('Tailscale SSH ignores "signal" requests (tailssh never reads gliderssh Session.Signals); stdin EOF ends the command; byte counters', async () => {
+    const c = await SshClient.connect(await node.dial('sshpeer', 22), {
+      username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
+    });
+    const s = await c.openSession({ command: 'echo started; exec wc -c' });
+    const reader = s.stdout.getReader();
+    let seen = '';
+    while (!seen.includes('started\n')) seen += new TextDecoder().decode((await reader.read()).value);
+    const w = s.stdin.getWriter();
+    await w.write(new Uint8Array(4000));
+    // RFC 4254 §6.9 signal without want-reply: sent, but tailscaled v1.102.3 buffers and drops it,
+    // so wc keeps running until stdin ends and then reports what it read.
+    await s.signal('TERM');
+    await w.close();
+    while (!/4000\n/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    const exit = await s.exit;
+    expect(seen).toMatch(/^started\n\s*4000\n$/);
+    expect(exit).toMatchObject({ code: 0 });
+    expect(exit.signal).toBeUndefined();
+    expect(s.stats()).toMatchObject({ bytesIn: seen.length, bytesOut: 4000 });
+    c.close();
+  }, 60_000);
+
   it('runs a command as root with auth "none" and reads its output and exit status', async () => {
     const notes: string[] = [];
     const conn = await node.dial('sshpeer', 22);
@@ -49,6 +76,14 @@ describe('Tailscale SSH through our node', () => {
     expect(out).toMatch(/^hello from /);
     expect(err).toBe('err\n');
     expect(exit.code).toBe(3);
+    // A re-exchange on the same connection runs the ML-KEM hybrid again; the session keys change
+    // and a new command still works.
+    await c.rekey();
+    expect(c.stats.transport.kexCount).toBe(2);
+    const again = await c.openSession({ command: 'echo after-rekey' });
+    const [out2, exit2] = await Promise.all([readText(again.stdout), again.exit]);
+    expect(out2).toBe('after-rekey\n');
+    expect(exit2.code).toBe(0);
     c.close();
   });
 
