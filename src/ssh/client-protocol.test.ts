@@ -2,6 +2,7 @@
 // ML-KEM hybrid key exchange, SSH_MSG_UNIMPLEMENTED both ways (RFC 4253 §11.4), keepalive with
 // missed replies, signals and exit-signal (RFC 4254 §6.9–6.10), per-session byte counters.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -61,6 +62,21 @@ describe('mlkem768x25519-sha256', () => {
     expect(() => st.shared(qs.subarray(1))).toThrow(SshProtocolError);
     expect(() => st.shared(new Uint8Array(1088 + 32))).toThrow(SshProtocolError); // all-zero X25519 point
     expect(() => curve25519Start(rnd).shared(new Uint8Array(31))).toThrow(SshProtocolError);
+  });
+
+  it('fuzz: any server Q_S gives a 32-byte K (right size) or SshProtocolError, never another error', () => {
+    const st = mlkem768x25519Start(seededRandom(6));
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 1200 }), fc.uint8Array({ minLength: 1120, maxLength: 1120 })), (qs) => {
+        try {
+          expect(st.shared(qs).length).toBe(4 + 32);
+          expect(qs.length).toBe(1120);
+        } catch (e) {
+          if (!(e instanceof SshProtocolError)) throw e;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
