@@ -94,7 +94,7 @@ export default defineConfig({
       'lit', 'lit/decorators.js', 'idb', 'uqr', '@xterm/xterm', '@xterm/addon-fit',
       '@noble/curves/ed25519.js', '@noble/curves/nist.js', '@noble/hashes/sha2.js', '@noble/hashes/hmac.js',
       '@noble/hashes/blake2.js', '@noble/ciphers/chacha.js', '@noble/ciphers/salsa.js', '@noble/ciphers/aes.js',
-      '@noble/ciphers/_poly1305.js',
+      '@noble/ciphers/_poly1305.js', '@noble/post-quantum/ml-kem.js',
     ],
   },
   preview: { host: '127.0.0.1' },
