@@ -127,67 +127,93 @@ export function nodeSide(node: TailnetNode, to: RigPeer, httpPort: number, sinkP
   };
 }
 
-// The same four measurements from a Chromium page (our node over the browser layers: the page's
-// WebSocket, WebCrypto where it has ChaCha20-Poly1305). Strings, not functions, go to the page.
-const PAGE_BENCH = `
-window.__bench = (() => {
-  const node = window.__node;
-  const enc = new TextEncoder();
-  const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
-  async function readAll(conn) {
-    const parts = []; let total = 0;
-    for await (const c of conn.readable) { parts.push(c); total += c.length; }
-    const all = new Uint8Array(total); let o = 0; for (const p of parts) { all.set(p, o); o += p.length; }
-    return all;
-  }
-  return {
-    async download(ip, port, n) {
-      const conn = await node.dial(ip, port);
+// The same four measurements from Chromium, in the production shape: the node runs in a dedicated
+// module Worker (like src/ui/worker/node-worker.ts, over the browser layers: the Worker's WebSocket,
+// WebCrypto where it has ChaCha20-Poly1305) and so does the consumer of the bytes, as the app's SSH
+// sessions and HTTP proxy do; the page only starts it and relays calls. Strings, not functions, go to
+// the Worker.
+const WORKER_BENCH = `
+const { TailnetNode } = await import(self.origin + '/src/node/node.ts');
+const { createLayers } = await import(self.origin + '/src/node/layers.ts');
+const node = new TailnetNode(createLayers());
+const enc = new TextEncoder();
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+async function readAll(conn) {
+  const parts = []; let total = 0;
+  for await (const c of conn.readable) { parts.push(c); total += c.length; }
+  const all = new Uint8Array(total); let o = 0; for (const p of parts) { all.set(p, o); o += p.length; }
+  return all;
+}
+const bench = {
+  up: (c) => node.up({ ...c, wallClockMs: () => Date.now() }),
+  async download(ip, port, n) {
+    const conn = await node.dial(ip, port);
+    const t0 = performance.now();
+    const w = conn.writable.getWriter();
+    await w.write(enc.encode('GET /bytes/' + n + ' HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'));
+    w.releaseLock();
+    const all = await readAll(conn);
+    const ms = performance.now() - t0;
+    let sep = 0; while (!(all[sep] === 13 && all[sep + 1] === 10 && all[sep + 2] === 13 && all[sep + 3] === 10)) sep++;
+    const body = all.subarray(sep + 4);
+    return { ms, length: body.length, sha256: hex(await crypto.subtle.digest('SHA-256', body)) };
+  },
+  async upload(ip, port, n) {
+    const data = new Uint8Array(n);
+    for (let o = 0; o < n; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(n, o + 65536)));
+    const want = hex(await crypto.subtle.digest('SHA-256', data));
+    const conn = await node.dial(ip, port);
+    const t0 = performance.now();
+    const reply = readAll(conn);
+    const w = conn.writable.getWriter();
+    const head = new Uint8Array(8); new DataView(head.buffer).setBigUint64(0, BigInt(n));
+    await w.write(head);
+    for (let o = 0; o < n; o += 65536) await w.write(data.subarray(o, Math.min(n, o + 65536)));
+    const text = new TextDecoder().decode(await reply).trim();
+    return { ms: performance.now() - t0, ok: text === n + ' ' + want, text };
+  },
+  async tcpRtt(ip, port, samples) {
+    const conn = await node.dial(ip, port);
+    const w = conn.writable.getWriter(); const r = conn.readable.getReader();
+    const out = [];
+    for (let i = 0; i < samples; i++) {
       const t0 = performance.now();
-      const w = conn.writable.getWriter();
-      await w.write(enc.encode('GET /bytes/' + n + ' HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'));
-      w.releaseLock();
-      const all = await readAll(conn);
-      const ms = performance.now() - t0;
-      let sep = 0; while (!(all[sep] === 13 && all[sep + 1] === 10 && all[sep + 2] === 13 && all[sep + 3] === 10)) sep++;
-      const body = all.subarray(sep + 4);
-      return { ms, length: body.length, sha256: hex(await crypto.subtle.digest('SHA-256', body)) };
-    },
-    async upload(ip, port, n) {
-      const data = new Uint8Array(n);
-      for (let o = 0; o < n; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(n, o + 65536)));
-      const want = hex(await crypto.subtle.digest('SHA-256', data));
-      const conn = await node.dial(ip, port);
-      const t0 = performance.now();
-      const reply = readAll(conn);
-      const w = conn.writable.getWriter();
-      const head = new Uint8Array(8); new DataView(head.buffer).setBigUint64(0, BigInt(n));
-      await w.write(head);
-      for (let o = 0; o < n; o += 65536) await w.write(data.subarray(o, Math.min(n, o + 65536)));
-      const text = new TextDecoder().decode(await reply).trim();
-      return { ms: performance.now() - t0, ok: text === n + ' ' + want, text };
-    },
-    async tcpRtt(ip, port, samples) {
-      const conn = await node.dial(ip, port);
-      const w = conn.writable.getWriter(); const r = conn.readable.getReader();
-      const out = [];
-      for (let i = 0; i < samples; i++) {
-        const t0 = performance.now();
-        await w.write(new Uint8Array([i & 255]));
-        await r.read();
-        out.push(performance.now() - t0);
-      }
-      await conn.close();
-      return out;
-    },
-    async icmpRtt(ip, samples) {
-      const out = [];
-      for (let i = 0; i < samples; i++) out.push((await node.ping(ip)).ms);
-      return out;
-    },
-  };
-})();
+      await w.write(new Uint8Array([i & 255]));
+      await r.read();
+      out.push(performance.now() - t0);
+    }
+    await conn.close();
+    return out;
+  },
+  async icmpRtt(ip, samples) {
+    const out = [];
+    for (let i = 0; i < samples; i++) out.push((await node.ping(ip)).ms);
+    return out;
+  },
+};
+self.onmessage = async (e) => {
+  const { id, fn, args } = e.data;
+  try { self.postMessage({ id, value: await bench[fn](...args) }); }
+  catch (err) { self.postMessage({ id, error: String(err?.stack ?? err) }); }
+};
+self.postMessage({ ready: true });
 `;
+
+// Runs in the page: starts the Worker and relays calls to it.
+const PAGE_RELAY = `(async () => {
+  const url = URL.createObjectURL(new Blob([${JSON.stringify('__WORKER__')}], { type: 'text/javascript' }));
+  const worker = new Worker(url, { type: 'module', name: 'tailtab-bench-node' });
+  const pending = new Map(); let next = 0;
+  await new Promise((resolve, reject) => {
+    worker.onerror = (e) => reject(new Error('bench worker failed: ' + (e.message || e)));
+    worker.onmessage = (e) => {
+      if (e.data.ready) { resolve(); return; }
+      const p = pending.get(e.data.id); pending.delete(e.data.id);
+      if (e.data.error !== undefined) p.reject(new Error(e.data.error)); else p.resolve(e.data.value);
+    };
+  });
+  window.__bench = (fn, ...args) => new Promise((resolve, reject) => { const id = next++; pending.set(id, { resolve, reject }); worker.postMessage({ id, fn, args }); });
+})()`;
 
 async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void> }> {
   const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.js');
@@ -197,16 +223,10 @@ async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPe
   try {
     const page = await browser.newPage();
     await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
-    await page.evaluate(`(async () => {
-      const { TailnetNode } = await import('/src/node/node.ts');
-      const { createLayers } = await import('/src/node/layers.ts');
-      const node = new TailnetNode(createLayers());
-      window.__node = node;
-      await node.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'tailtab-bench-page',
-        allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900 });
-    })()`);
-    await page.evaluate(PAGE_BENCH);
-    const call = <T>(expr: string) => page.evaluate(`window.__bench.${expr}`) as Promise<T>;
+    await page.evaluate(PAGE_RELAY.replace(JSON.stringify('__WORKER__'), JSON.stringify(WORKER_BENCH)));
+    await page.evaluate(`window.__bench('up', { controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)},
+      hostname: 'tailtab-bench-worker', allowInsecureDerp: true, homeRegion: 900 })`);
+    const call = <T>(expr: string) => page.evaluate(`window.__bench(${expr.replace(/^(\w+)\(/, "'$1', ")}`) as Promise<T>;
     const ip = JSON.stringify(to.ipv4);
     const side: Side = {
       async download() {
@@ -255,7 +275,7 @@ export async function measure(): Promise<BenchRow[]> {
     progress('warming up both paths');
     await native.tcpRtt();
     await ours.tcpRtt();
-    progress('starting Chromium with a page node');
+    progress('starting Chromium with a node in a dedicated Worker');
     const page = await chromiumSide(rig, p2, sink.port, echo.port);
     stopPage = page.stop;
     await page.side.tcpRtt();
@@ -265,7 +285,7 @@ export async function measure(): Promise<BenchRow[]> {
       const n = await f(native);
       rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
         note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
-      for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium page)', page.side]] as const) {
+      for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium Worker)', page.side]] as const) {
         progress(`${name}: ${label}…`);
         const o = await f(side);
         rows.push({ name: `${name}: ${label} ↔ tailscaled`, value: o, unit,
