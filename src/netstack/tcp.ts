@@ -1229,13 +1229,11 @@ export class TcpConn implements TcpConnection {
     if (this.keepAliveAt > 0 && this.keepAliveAt < at) at = this.keepAliveAt;
     if (this.timeWaitAt > 0 && this.timeWaitAt < at) at = this.timeWaitAt;
     if (this.finWait2At > 0 && this.finWait2At < at) at = this.finWait2At;
-    if (at === Infinity) {
-      if (this.timer) this.host.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-      return;
-    }
-    // Keep an earlier timer (it re-arms when it fires); replace only if the new deadline is sooner.
-    if (this.timer && this.timerAt <= at) return;
+    // Keep an earlier timer, even one no deadline needs any more: when it fires, onTimer finds nothing
+    // due and re-arms for what is left. Replace it only if a deadline is sooner. Clearing and setting
+    // a timer for every segment (the delayed-ACK deadline comes and goes with every other segment)
+    // was ~10% of a browser Worker's busy time in a download profile.
+    if (at === Infinity || (this.timer && this.timerAt <= at)) return;
     if (this.timer) this.host.clock.clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = this.host.clock.setTimeout(() => this.onTimer(), Math.max(0, at - now));
