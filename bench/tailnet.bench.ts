@@ -146,6 +146,7 @@ async function readAll(conn) {
 }
 const bench = {
   up: (c) => node.up({ ...c, wallClockMs: () => Date.now() }),
+  counters: () => JSON.parse(JSON.stringify(node.status().counters)),
   async download(ip, port, n) {
     const conn = await node.dial(ip, port);
     const t0 = performance.now();
@@ -215,7 +216,7 @@ const PAGE_RELAY = `(async () => {
   window.__bench = (fn, ...args) => new Promise((resolve, reject) => { const id = next++; pending.set(id, { resolve, reject }); worker.postMessage({ id, fn, args }); });
 })()`;
 
-async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void> }> {
+export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void>; counters(): Promise<Record<string, number>>; browser: unknown }> {
   const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.js');
   const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
   const browser = await launchChromium();
@@ -242,7 +243,7 @@ async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPe
       async tcpRtt() { return median(await call<number[]>(`tcpRtt(${ip}, ${echoPort}, ${RTT_SAMPLES})`)); },
       async icmpRtt() { return median(await call<number[]>(`icmpRtt(${ip}, ${ICMP_SAMPLES})`)); },
     };
-    return { side, stop };
+    return { side, stop, browser, counters: () => page.evaluate(`window.__bench('counters')`) as Promise<Record<string, number>> };
   } catch (e) {
     await stop();
     throw e;

@@ -10,6 +10,7 @@ import { toPlainNetMap } from '../control/netmap.js';
 import { IdbStore, MemoryStore, type ControlStore } from '../control/storage.js';
 import type { WebSocketFactory as ControlWebSocketFactory } from '../control/transport.js';
 import type { WebSocketFactory as DerpWebSocketFactory } from '../derp-client/client.js';
+import { coalescingWebSocketFactory } from '../derp-client/coalesce.js';
 import { DerpPool, type DerpMap } from '../derp-client/pool.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import { createNetStack as createRealNetStack } from '../netstack/index.js';
@@ -85,6 +86,13 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
     if (!f) throw new LayersMissingError('tailtab node: no WebSocket on this platform; pass webSocketFactory (Node: use layers.node.ts)');
     return f;
   };
+  // DERP frames over the platform's own WebSocket (browser, Worker) share messages until the next
+  // task (derp-client/coalesce.ts: one IPC per message there). A given factory — Node's `ws`, which
+  // corks its socket per tick instead (websocket.node.ts), or a test's — is used as it is.
+  const derpWsFactory = (given: unknown): DerpWebSocketFactory => {
+    const f = wsFactory(given) as DerpWebSocketFactory;
+    return given === undefined && platform.webSocketFactory === undefined ? coalescingWebSocketFactory(f) : f;
+  };
   return {
     async startControl(o): Promise<RealControlSession> {
       if (o.storage !== undefined && !isControlStore(o.storage)) throw new Error('UpConfig.storage must be a ControlStore (load/save)');
@@ -122,7 +130,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
     createDerpPool(o) {
       const pool = new DerpPool({
         privateKey: o.privateKey, derpMap: toDerpMap(o.derpMap), homeRegion: o.homeRegion,
-        webSocketFactory: wsFactory(o.webSocketFactory) as DerpWebSocketFactory, clock: o.clock, random: o.random,
+        webSocketFactory: derpWsFactory(o.webSocketFactory), clock: o.clock, random: o.random,
         allowInsecure: o.allowInsecure, fetchLatency: platform.fetchLatency ?? fetchLatencyProbe(),
         onPacket: o.onPacket,
       });
