@@ -176,7 +176,8 @@ export class TerminalView extends LitElement {
     const touch = matchMedia('(pointer: coarse)').matches;
     return html`
       <div class="term-head row">
-        <span class="term-state" role="status">${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span>
+        <!-- Fingerprints are one long word: let them wrap, or a phone page scrolls sideways. -->
+        <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0">${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span>
         <span style="flex:1"></span>
         <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="Smaller text">A−</button>
         <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="Larger text">A+</button>
