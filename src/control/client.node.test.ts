@@ -216,6 +216,25 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(fake.registers).toBe(1); // a broken stream is not a reason to log in again
   });
 
+  it('logout goes out on the connection already open (no new WebSocket or handshake), so a closing tab can still say it', async () => {
+    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    fakes.push(fake);
+    let sockets = 0;
+    const factory = fake.factory;
+    fake.factory = (url: string) => { sockets++; return factory(url); };
+    const { c } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('first map', () => peerList(c.netMap).length === 1);
+    const before = sockets;
+    await c.logout();
+    expect(sockets).toBe(before);
+    const last = fake.registerRequests.at(-1) as { Expiry?: string };
+    expect(fake.registers).toBe(2);
+    expect(new Date(last.Expiry!).getTime()).toBeLessThan(Date.now());
+    expect(c.state).toBe('logged-out');
+  });
+
   it('reports each kind of breakage in words', async () => {
     const errors: string[] = [];
     const fake = new FakeControl([

@@ -310,16 +310,29 @@ export class ControlClient {
   /** Expires our node key at control and forgets the login (the machine key stays). */
   async logout(): Promise<void> {
     const st = await this.ensureState();
+    const req: RegisterRequest = {
+      Version: CAPABILITY_VERSION,
+      NodeKey: keyToText('nodekey', this.nodePublicKey),
+      OldNodeKey: ZERO_NODE_KEY,
+      Expiry: PAST_TIME,
+      Hostinfo: this.buildHostinfo(),
+      Auth: null,
+    };
+    // Say it on the connection that is already open: one request, no new WebSocket or Noise
+    // handshake. A kiosk tab being closed leaves its Worker only moments; the request must be on
+    // the wire before the Worker goes, or control keeps the node until its inactivity timeout.
+    let done = false;
+    if (this.session) {
+      try {
+        await this.register(req);
+        done = true;
+      } catch {
+        /* the open connection failed: retried below on a fresh one */
+      }
+    }
     await this.stopLoop();
     try {
-      await this.register({
-        Version: CAPABILITY_VERSION,
-        NodeKey: keyToText('nodekey', this.nodePublicKey),
-        OldNodeKey: ZERO_NODE_KEY,
-        Expiry: PAST_TIME,
-        Hostinfo: this.buildHostinfo(),
-        Auth: null,
-      });
+      if (!done) await this.register(req);
     } finally {
       st.loggedIn = false;
       st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
