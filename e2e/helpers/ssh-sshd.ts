@@ -1,15 +1,15 @@
 // Node-only test glue: Debian's OpenSSH sshd on loopback with its own config, generated host keys
-// and authorized_keys in a temp dir, and the test user "tailtab" (password set here). Stopped by PID.
+// and authorized_keys in a temp dir, and the test user "tailtab" (password shared with the rig's sshd). Stopped by PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import type { ByteDuplex } from '../../src/ssh/transport/transport.js';
+import { rigPassword } from '../rig/sshd.js';
 
 export const SSHD = '/usr/sbin/sshd';
 export const USER = 'tailtab';
-export const PASSWORD = 'tailtab-e2e-pw';
 
 export interface Sshd {
   port: number;
@@ -49,7 +49,10 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   } catch {
     execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
   }
-  execFileSync('chpasswd', [], { input: `${USER}:${PASSWORD}\n` });
+  // The user's password is machine-wide: use the rig's, so a rig started meanwhile (another test
+  // run on this machine) does not change it under us.
+  const password = await rigPassword();
+  execFileSync('chpasswd', [], { input: `${USER}:${password}\n` });
   mkdirSync('/run/sshd', { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'ssh-sshd-'));
   chmodSync(dir, 0o755);
@@ -120,7 +123,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   return {
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     dir,
     hostKeyFingerprints: fingerprints,
     addAuthorizedKey: (line) => appendFileSync(authKeys, line + '\n'),

@@ -29,7 +29,8 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-async function rigPassword(): Promise<string> {
+/** The test user's password, shared by every sshd this machine's tests start (see PASSWORD_FILE). */
+export async function rigPassword(): Promise<string> {
   if (existsSync(PASSWORD_FILE)) return (await readFile(PASSWORD_FILE, 'utf8')).trim();
   const pw = randomBytes(12).toString('base64url');
   await writeFile(PASSWORD_FILE, pw + '\n', { mode: 0o600 });
