@@ -31,11 +31,16 @@ function socksConnect(peer: RigPeer, host: string, port: number, timeoutMs = 20_
       }
       if (stage === 1 && buf.length >= 10) {
         clearTimeout(timer);
+        // Bytes the server sent right behind the reply must reach the caller: pause so nothing is
+        // emitted while no 'data' listener is attached, put them back, and resume only after the
+        // caller's continuation (a microtask) had the chance to attach its listener.
+        s.pause();
         s.off('data', onData);
         if (buf[1] !== 0) { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`)); return; }
         const rest = buf.subarray(10);
         if (rest.length) s.unshift(rest);
         resolve(s);
+        setImmediate(() => s.resume());
       }
     };
     s.on('data', onData);

@@ -29,11 +29,16 @@ export function socksConnect(peer: RigPeer, host: string, port: number, timeoutM
       const replyLen = buf[3] === 4 ? 22 : 10;
       if (stage === 1 && buf.length >= replyLen) {
         clearTimeout(timer);
+        // Bytes the server sent right behind the reply must reach the caller: pause so nothing is
+        // emitted while no 'data' listener is attached, put them back, and resume only after the
+        // caller's continuation (a microtask) had the chance to attach its listener.
+        s.pause();
         s.off('data', onData);
         if (buf[1] !== 0) { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`)); return; }
         const rest = buf.subarray(replyLen);
         if (rest.length) s.unshift(rest);
         resolve(s);
+        setImmediate(() => s.resume());
       }
     };
     s.on('data', onData);
