@@ -84,7 +84,7 @@ const STAT_KEYS = [
   'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations', 'tcpSpuriousRtos', 'tcpTailLossProbes', 'tcpEarlyRetransmits',
   'tcpFastRecoveries', 'tcpLostRetransmits', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
   'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
-  'tcpAckTooNew', 'tcpAckTooOld', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
+  'tcpAckTooNew', 'tcpAckTooOld', 'tcpPawsRejected', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
   'tcpPureAcksSent', 'tcpSackAcksSent', 'tcpSackBlocksSent', 'tcpDsacksSent', 'tcpDupSegmentsReceived', 'tcpHolesFilled', 'tcpSlowHoleRepairs',
   'tcpOooMaxBytes', 'tcpZeroWindowsSent',
   'tcpTimeWaitReused', 'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',

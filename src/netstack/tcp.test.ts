@@ -154,6 +154,39 @@ describe('TCP against a scripted peer', () => {
     expect(c.state).toBe('CLOSE_WAIT');
     expect(s.out.at(-1)!.ack).toBe((s.peerSeq + 3) >>> 0);
   });
+
+  it('PAWS (RFC 7323 §5): data with a timestamp older than the last in-order one is dropped and ACKed; a fresh timestamp gets it in', async () => {
+    const s = new Scripted();
+    const c = await s.open({ mss: 1000, timestamps: [1000, 0] });
+    const r = c.readable.getReader();
+    const ack = s.ourIsn + 1;
+    s.send(ACK, s.peerSeq, ack, { payload: Uint8Array.of(1), timestamps: [2000, 0] });
+    expect(Array.from((await r.read()).value!)).toEqual([1]);
+    s.peerSeq++;
+    s.out.length = 0;
+    // An old duplicate carrying "new" sequence numbers (as after a wrap): not delivered.
+    s.send(ACK, s.peerSeq, ack, { payload: Uint8Array.of(2), timestamps: [1500, 0] });
+    expect(s.stack.stats.tcpPawsRejected).toBe(1);
+    expect(s.out.map((x) => [x.flags, x.ack])).toEqual([[ACK, s.peerSeq]]);
+    expect(s.out[0].timestamps![1]).toBe(2000); // TS.Recent unchanged
+    // The same bytes with a current timestamp are accepted.
+    s.send(ACK, s.peerSeq, ack, { payload: Uint8Array.of(3), timestamps: [2001, 0] });
+    expect(Array.from((await r.read()).value!)).toEqual([3]);
+    s.peerSeq++;
+    // A RST is never PAWS-checked (§5.3 R1): the exact one still resets.
+    s.send(RST, s.peerSeq, 0, { timestamps: [1, 0] });
+    expect(c.state).toBe('CLOSED');
+  });
+
+  it('PAWS: after 24 days of silence an older timestamp is taken as the new TS.Recent (the peer clock may have wrapped)', async () => {
+    const s = new Scripted({ keepAliveIdleMs: 0 });
+    const c = await s.open({ mss: 1000, timestamps: [4_000_000_000, 0] });
+    const r = c.readable.getReader();
+    s.clock.advance(25 * 24 * 3600 * 1000);
+    s.send(ACK, s.peerSeq, s.ourIsn + 1, { payload: Uint8Array.of(9), timestamps: [5, 0] });
+    expect(Array.from((await r.read()).value!)).toEqual([9]);
+    expect(s.stack.stats.tcpPawsRejected).toBe(0);
+  });
 });
 
 describe('TCP on a simulated link: Karn, NewReno fallback', () => {

@@ -131,6 +131,8 @@ const u32 = (x: number) => x >>> 0;
 const RX_BATCH = 64 * 1024;
 /** Signed distance a - b of two 32-bit sequence numbers (RFC 9293 §3.4 modular comparison). */
 const seqDiff = (a: number, b: number) => (a - b) | 0;
+/** RFC 7323 §5.5: TS.Recent older than 24 days no longer vouches for anything. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 export class TcpConn implements TcpConnection {
   state: TcpState;
@@ -179,6 +181,8 @@ export class TcpConn implements TcpConnection {
   private mss = 536; // effective send MSS (payload bytes per segment)
   private tsOk = false;
   private tsRecent = 0;
+  /** When tsRecent was last set: PAWS trusts it for 24 days only (RFC 7323 §5.5). */
+  private tsRecentAt = 0;
   private readonly tsOffset: number;
   private sackOk = false;
   private wsOk = false;
@@ -302,7 +306,7 @@ export class TcpConn implements TcpConnection {
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = 0;
     this.sndWl2 = 0;
-    if (seg.timestamps) this.tsRecent = seg.timestamps[0];
+    if (seg.timestamps) this.setTsRecent(seg.timestamps[0]);
     this.sendSyn();
   }
 
@@ -481,6 +485,22 @@ export class TcpConn implements TcpConnection {
     const segLen = len + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
     const wnd = Math.max(0, this.rcvAdvEdge - this.rcvNxt);
 
+    // PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
+    // old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
+    // segment lifetime) or a stale retransmission — and is dropped with an ACK, as unacceptable.
+    // Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
+    if (this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0) {
+      if (now - this.tsRecentAt > PAWS_IDLE_MS) {
+        this.setTsRecent(seg.timestamps[0]);
+      } else {
+        this.host.stats.tcpPawsRejected++;
+        if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
+        this.sendOowAck(segLen, now);
+        this.armTimer();
+        return;
+      }
+    }
+
     // First: sequence acceptability (§3.10.7.4 table).
     let acceptable: boolean;
     if (segLen === 0) acceptable = wnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff < this.rcvNxt + wnd;
@@ -539,7 +559,7 @@ export class TcpConn implements TcpConnection {
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.tsRecent = seg.timestamps[0];
+    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
 
     const ackOff = this.sndUna + seqDiff(seg.ack, this.sndSeq(this.sndUna));
     if (this.state === 'SYN_RECEIVED') {
@@ -630,7 +650,7 @@ export class TcpConn implements TcpConnection {
     this.irs = seg.seq;
     this.rcvNxt = 1;
     this.negotiate(seg);
-    if (this.tsOk && seg.timestamps) this.tsRecent = seg.timestamps[0];
+    if (this.tsOk && seg.timestamps) this.setTsRecent(seg.timestamps[0]);
     if (!ackOk) {
       // Simultaneous open (§3.10.7.3 fourth): SYN_RECEIVED and SYN-ACK.
       this.state = 'SYN_RECEIVED';
@@ -1204,6 +1224,11 @@ export class TcpConn implements TcpConnection {
 
   private rcvSeq(off: number): number {
     return u32(this.irs + off);
+  }
+
+  private setTsRecent(tsVal: number): void {
+    this.tsRecent = tsVal;
+    this.tsRecentAt = this.host.clock.now();
   }
 
   private tsNow(): number {
