@@ -83,16 +83,28 @@ export function createNodeClientOnPort(port: PortLike): NodeApi {
   };
 }
 
+/** Not in TypeScript's lib.dom yet (SharedWorkerOptions.extendedLifetime). */
+const EXTENDED_LIFETIME = { extendedLifetime: true };
+
 /**
  * A SharedWorker where the browser has one, so several windows of the app share one node (one
  * node key, one set of sessions) instead of fighting over it; a dedicated Worker otherwise (or
  * when asked: `?worker=dedicated`). `name` separates nodes: the widget runs its own.
+ *
+ * `extendedLifetime` (HTML "SharedWorkerOptions", Chrome ≥ 148; ignored where unknown) keeps the
+ * SharedWorker running for a while after its last window is gone. Without it a closed kiosk tab
+ * takes the Worker down before the ephemeral node's logout has left (its 'release' is received,
+ * but the Worker is terminated with the page), and control keeps the node until its ephemeral
+ * inactivity timeout; with it the logout completes (e2e/kiosk-close.test.ts, Chromium 156: node
+ * deleted by Headscale 0.3–0.6 s after the tab closed; without it still there after 20 s). Every
+ * window must ask the same: Chrome refuses to join a SharedWorker started with the other setting.
  */
 export function createNodeClient(o: { name?: string; dedicated?: boolean } = {}): NodeApi {
   const name = o.name ?? 'tailtab-node';
   const dedicated = o.dedicated ?? (typeof location !== 'undefined' && new URLSearchParams(location.search).get('worker') === 'dedicated');
   if (!dedicated && typeof SharedWorker !== 'undefined') {
-    const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
+    // Spread before `type`: Vite reads `type` from this literal to bundle the Worker as a module.
+    const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), { ...EXTENDED_LIFETIME, type: 'module', name });
     return createNodeClientOnPort(shared.port);
   }
   const worker = new Worker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });

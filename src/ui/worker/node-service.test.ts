@@ -50,7 +50,10 @@ class ScriptedNode implements NodeLike {
     this.emit('netmap', NM);
     this.emit('state', 'running');
   }
-  async down() { this.state = 'stopped'; this.emit('state', 'stopped'); }
+  /** When set, down() waits for it (a logout or shutdown that takes a while). */
+  downGate?: Promise<void>;
+  downStarted?: () => void;
+  async down() { this.downStarted?.(); await this.downGate; this.state = 'stopped'; this.emit('state', 'stopped'); }
   async logout() { this.loggedOut++; await this.down(); }
   status(): NodeStatus {
     return {
@@ -176,6 +179,37 @@ describe('NodeService', () => {
     expect(t.node.state).toBe('stopped');
     const c = t.open();
     expect(await c.sshKeys()).toEqual([]);
+  });
+
+  it('the last window of a remembered session takes the node down without logging out; a window opened meanwhile sees it after', async () => {
+    const t = setup();
+    const a = t.open();
+    await a.up(CFG);
+    const store = t.persistent.controlStore('http://127.0.0.1:8080#browser');
+    // The Worker may outlive its windows (extendedLifetime): nothing may stay online without one.
+    let open!: () => void;
+    t.node.downGate = new Promise((r) => (open = r));
+    const started = new Promise<void>((r) => (t.node.downStarted = r));
+    const gone = a.release();
+    await started;
+    const b = t.open(); // a reload of the same tab, arriving while the node goes down
+    const st = b.status();
+    open();
+    await gone;
+    expect((await st).state).toBe('stopped');
+    expect(t.node.state).toBe('stopped');
+    expect(t.node.loggedOut).toBe(0);
+    expect((await store.load())?.loggedIn).toBe(true);
+    await b.up({ ...CFG, authKey: undefined });
+    expect((await b.status()).state).toBe('running');
+  });
+
+  it('a window released twice (pagehide, then the element removed) logs an ephemeral node out once', async () => {
+    const t = setup();
+    const a = t.open();
+    await a.up({ ...CFG, ephemeral: true });
+    await Promise.all([a.release(), a.release()]);
+    expect(t.node.loggedOut).toBe(1);
   });
 
   it('a remembered profile keeps its login in the persistent store; sign-out marks it logged out', async () => {

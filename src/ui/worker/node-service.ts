@@ -170,6 +170,8 @@ export class NodeService {
   private secrets: string[] = [];
   private ticker?: ReturnType<typeof setInterval>;
   private upError?: string;
+  /** The last window's release taking the node down (a window arriving meanwhile waits for it). */
+  private leaving?: Promise<void>;
   private readonly random: RandomSource;
   private readonly now: () => number;
 
@@ -237,9 +239,11 @@ export class NodeService {
     const client: Client = { push: (ev) => push(ev), sessions: new Set(), released: false };
     this.clients.add(client);
     push = serveRpc(port, {
-      up: (cfg: UpConfig) => this.up(cfg),
+      // A window opened (a reload) while the last one's release is still taking the node down
+      // sees the node after that, not a session about to end under it.
+      up: async (cfg: UpConfig) => { await this.leaving; return this.up(cfg); },
       down: (o: { logout?: boolean } = {}) => this.down(o),
-      status: () => this.statusView(),
+      status: async () => { await this.leaving; return this.statusView(); },
       logTail: () => [...this.log],
       ping: async (target: string) => {
         const node = await this.requireRunning();
@@ -339,12 +343,25 @@ export class NodeService {
     this.pushStatus();
   }
 
-  /** A window is going away. The last window of an ephemeral session takes the node with it. */
-  private async release(client: Client): Promise<void> {
+  /**
+   * A window is going away. The last window takes the node with it: an ephemeral session is logged
+   * out (control then deletes the node at once), a remembered one only goes down (its login stays
+   * for the next visit). The Worker may outlive its windows (node-client.ts: extendedLifetime, so
+   * that this logout completes after a closed tab); a node left running there would stay online
+   * with nobody to see it.
+   */
+  private release(client: Client): Promise<void> {
+    if (client.released) return this.leaving ?? Promise.resolve();
     client.released = true;
     for (const id of client.sessions) this.sshClose(id);
     this.clients.delete(client);
-    if (this.current?.cfg.ephemeral && this.clients.size === 0) await this.down({ logout: true });
+    if (this.clients.size > 0 || !this.node || this.leaving) return this.leaving ?? Promise.resolve();
+    const logout = !!this.current?.cfg.ephemeral;
+    const leaving: Promise<void> = this.down({ logout })
+      .catch((e: unknown) => this.addLog('warn', `going down: ${(e as Error)?.message ?? e}`))
+      .finally(() => { if (this.leaving === leaving) this.leaving = undefined; });
+    this.leaving = leaving;
+    return leaving;
   }
 
   async wipe(): Promise<void> {

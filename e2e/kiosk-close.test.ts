@@ -1,0 +1,116 @@
+// Issue 9: a kiosk (ephemeral) session whose tab is simply CLOSED, without "End session", must
+// still leave the tailnet at once: the node is logged out at control, and Headscale deletes an
+// ephemeral node as soon as it is logged out (instead of after node.ephemeral.inactivity_timeout,
+// 2 min in the rig's headscale.yaml). Same for the embeddable widget, whose node is always
+// ephemeral. Chromium against the real Headscale of the rig; the tab is closed as a person closes
+// it (page.close(): pagehide fires, the document goes), the browser itself keeps running.
+//   bash scripts/in-netns.sh npx vitest run --project e2e e2e/kiosk-close.test.ts
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { startRig, type Rig } from './rig/index.js';
+
+// `online` is left out of the JSON when false (protobuf JSON).
+interface HsNode { id: string | number; name?: string; given_name?: string; online?: boolean }
+
+// Well below the rig's 2 min ephemeral inactivity timeout: only a logout explains the node going.
+const GONE_WITHIN_MS = 20_000;
+
+describe('kiosk: closing the tab logs the ephemeral node out', () => {
+  let rig: Rig;
+  let app: AppServer;
+  let browser: Browser;
+  let configPath: string;
+
+  const nodesNamed = async (name: string) =>
+    (JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[]).filter((n) => n.given_name === name || n.name === name);
+
+  const watch = (p: Page) => {
+    p.on('console', (m) => { if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[page] ${m.text()}`); });
+    p.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  };
+
+  /** Closes the tab (not the browser) and waits until Headscale no longer lists the node. */
+  const closeTabAndExpectGone = async (ctx: BrowserContext, page: Page, name: string) => {
+    // The context (the browser profile) stays open, as the browser does when one tab is closed.
+    const keep = await ctx.newPage();
+    await keep.goto('about:blank');
+    const closedAt = Date.now();
+    await page.close();
+    await expect.poll(async () => (await nodesNamed(name)).length, { timeout: GONE_WITHIN_MS, interval: 250 }).toBe(0);
+    console.log(`[kiosk-close] ${name}: gone from Headscale ${Date.now() - closedAt} ms after the tab closed`);
+    await ctx.close();
+  };
+
+  beforeAll(async () => {
+    rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900, ssh: true }] });
+    configPath = join(rig.dir, 'app-config.json');
+    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', allowInsecureDerp: true }));
+    app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await app?.stop();
+    await rig?.stop();
+  });
+
+  it('the app in kiosk mode: the tab is closed without "End session", and the node is gone from Headscale', async () => {
+    const name = 'kiosk-closed-tab';
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/?ephemeral=1');
+    await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
+    await page.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
+    await page.locator('#hostname').fill(name);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => page.getByRole('button', { name: 'End session' }).isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await nodesNamed(name)).toHaveLength(1);
+    await closeTabAndExpectGone(ctx, page, name);
+  });
+
+  it('a remembered (not kiosk) session: closing its last tab takes the node offline, and it stays registered', async () => {
+    // The Worker outlives the tab now (extendedLifetime); the node must not run on in it unseen.
+    const name = 'remembered-closed-tab';
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/');
+    await page.locator('#auth-key').fill(rig.authKey);
+    await page.locator('#hostname').fill(name);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    expect(!!(await nodesNamed(name))[0]?.online).toBe(true);
+    const keep = await ctx.newPage();
+    await page.close();
+    await expect.poll(async () => !!(await nodesNamed(name))[0]?.online, { timeout: GONE_WITHIN_MS, interval: 250 }).toBe(false);
+    expect(await nodesNamed(name)).toHaveLength(1);
+    // Opening the app again logs in with the remembered keys: same node, online again.
+    await keep.goto(app.url + '/');
+    await expect.poll(() => keep.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(async () => !!(await nodesNamed(name))[0]?.online, { timeout: 20_000, interval: 250 }).toBe(true);
+    expect(await nodesNamed(name)).toHaveLength(1);
+    await ctx.close();
+  });
+
+  it('the widget on a vendor page: the tab is closed, and its ephemeral node is gone from Headscale', async () => {
+    const name = 'tailtab-widget';
+    writeFileSync(configPath, JSON.stringify({
+      controlUrl: '/', allowInsecureDerp: true,
+      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
+    }));
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/widget-demo.html?autostart');
+    await expect.poll(() => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/ready as 100\./);
+    expect(await nodesNamed(name)).toHaveLength(1);
+    await closeTabAndExpectGone(ctx, page, name);
+  });
+});
