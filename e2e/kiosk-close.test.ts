@@ -98,6 +98,29 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     await ctx.close();
   });
 
+  it('a window of an older tailtab (its SharedWorker without extendedLifetime) is open: a new window says so instead of hanging', async () => {
+    const ctx = await browser.newContext();
+    const old = await ctx.newPage();
+    // The older version: the same Worker script and name, started without extendedLifetime.
+    await old.addInitScript(() => {
+      const Shared = globalThis.SharedWorker;
+      globalThis.SharedWorker = function (url: string | URL, o?: WorkerOptions & { extendedLifetime?: boolean }) {
+        const { extendedLifetime: _dropped, ...rest } = o ?? {};
+        return new Shared(url, rest);
+      } as unknown as typeof SharedWorker;
+    });
+    await old.goto(app.url + '/');
+    await expect.poll(() => old.locator('#control-url').isVisible(), { timeout: 20_000 }).toBe(true);
+    const page = await ctx.newPage();
+    await page.goto(app.url + '/');
+    await expect.poll(() => page.locator('tt-connect [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/another tailtab window is open.*close it and reload/i);
+    await old.close();
+    await page.reload();
+    await expect.poll(() => page.locator('#control-url').isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await page.locator('tt-connect [role=alert]').count()).toBe(0);
+    await ctx.close();
+  });
+
   it('the widget on a vendor page: the tab is closed, and its ephemeral node is gone from Headscale', async () => {
     const name = 'tailtab-widget';
     writeFileSync(configPath, JSON.stringify({

@@ -88,7 +88,13 @@ export class TailtabApp extends LitElement {
       if (ev.type === 'status') this.onStatus(ev.status);
       else this.log = [...this.log.slice(-999), ev.line];
     });
-    this.onStatus(await this.node.status());
+    try {
+      this.onStatus(await this.node.status());
+    } catch (e) {
+      // The node Worker never answers (node-client.ts): show why instead of a form that hangs.
+      this.status = { ...EMPTY, state: 'error', error: (e as Error).message };
+      return;
+    }
     this.log = await this.node.logTail().catch(() => []);
     // Kiosk mode reads nothing from IndexedDB (and so creates no database there).
     this.profiles = this.defaults.ephemeral ? [] : await this.loadProfiles();

@@ -11,8 +11,9 @@ type WorkerEvent =
 
 let promptSeq = 0;
 
-export function createNodeClientOnPort(port: PortLike): NodeApi {
+export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<string> } = {}): NodeApi {
   const rpc = new RpcClient(port);
+  void o.failed?.then((message) => rpc.fail(message));
   const exits = new Map<string, (e: ExitInfo) => void>();
   const early = new Map<string, ExitInfo>();
   const confirmers = new Map<string, (p: HostKeyPrompt) => Promise<boolean>>();
@@ -105,7 +106,14 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
   if (!dedicated && typeof SharedWorker !== 'undefined') {
     // Spread before `type`: Vite reads `type` from this literal to bundle the Worker as a module.
     const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), { ...EXTENDED_LIFETIME, type: 'module', name });
-    return createNodeClientOnPort(shared.port);
+    // Chrome fires 'error' when it cannot connect this window, e.g. a window of an older tailtab
+    // (no extendedLifetime) still runs the node: say so rather than wait forever.
+    const failed = new Promise<string>((resolve) =>
+      shared.addEventListener('error', () =>
+        resolve('tailtab could not start its node in this window. If another tailtab window is open (perhaps an older version), close it and reload this one.'),
+      ),
+    );
+    return createNodeClientOnPort(shared.port, { failed });
   }
   const worker = new Worker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
   return createNodeClientOnPort(worker as unknown as PortLike);

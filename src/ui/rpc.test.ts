@@ -65,3 +65,13 @@ it('answers malformed calls from a page with errors (or drops them) and keeps se
   await new Promise((r) => setTimeout(r, 0));
   expect(sent).toEqual([{ kind: 'result', id: 4, value: 5 }]);
 });
+
+it('rejects waiting and later calls once the other side is known never to answer', async () => {
+  const { port1 } = new MessageChannel();
+  const client = new RpcClient(port1);
+  const waiting = client.call('status');
+  client.fail('the node Worker could not start');
+  await expect(waiting).rejects.toThrow('the node Worker could not start');
+  await expect(client.call('up', [{}])).rejects.toThrow('the node Worker could not start');
+  port1.close();
+});

@@ -24,6 +24,7 @@ export class RpcClient {
   private seq = 1;
   private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private listeners = new Set<(ev: unknown) => void>();
+  private failed?: string;
 
   constructor(private port: PortLike) {
     port.addEventListener('message', (e: MessageEvent) => this.onMessage(e.data as RpcMessage));
@@ -31,11 +32,23 @@ export class RpcClient {
   }
 
   call<T>(method: string, args: unknown[] = [], transfer: Transferable[] = []): Promise<T> {
+    if (this.failed !== undefined) return Promise.reject(new Error(this.failed));
     const id = this.seq++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.port.postMessage({ kind: 'call', id, method, args } satisfies RpcRequest, transfer);
     });
+  }
+
+  /**
+   * The other side will never answer (its Worker failed to start): every waiting and later call
+   * is rejected with `message` instead of hanging.
+   */
+  fail(message: string): void {
+    this.failed = message;
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) w.reject(new Error(message));
   }
 
   onEvent(cb: (ev: unknown) => void): () => void {
