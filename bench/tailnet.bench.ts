@@ -6,8 +6,19 @@
 // ICMP round trip (ours: node.ping; native: `tailscale ping --icmp`).
 // The rig must run in a loopback-only netns: when not already inside one (TAILTAB_IN_NETNS=1),
 // run() re-executes this file through scripts/in-netns.sh and reads its rows from stdout.
+// Narrowing a run (environment):
+//   TAILTAB_TAILNET_ONLY=download,upload   measurements whose name contains one of these words;
+//   TAILTAB_TAILNET_SIDES=native,chromium  sides among native, node, chromium (ratios need native);
+//   TAILTAB_TAILNET_AEAD=noble             the Chromium Worker's WireGuard AEAD (default: WebCrypto);
+//   TAILTAB_TAILNET_WORKER_TCP='{"recvBuffer":65536}'  netstack TcpConfig overrides in that Worker;
+//   TAILTAB_TAILNET_COUNTERS=1             prints the Chromium Worker's counter deltas per measurement;
+//   TAILTAB_TAILNET_REPEAT=3               each measurement N times on the same rig (one row each);
+//   TAILTAB_TAILNET_PROFILE=/tmp/prof      CPU-profiles the Chromium Worker (CDP Profiler) during
+//     each of its measurements into <dir>/chromium-<n>.cpuprofile; bench/cpuprofile-summary.ts
+//     prints self time by function.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytesSha256, deterministicBytes, REPO_ROOT, startRig, type RigPeer } from '../e2e/rig/index.js';
@@ -21,6 +32,13 @@ const RTT_SAMPLES = 50;
 const ICMP_SAMPLES = 10;
 
 const progress = (t: string) => process.stderr.write(`bench tailnet: ${t}\n`);
+const listEnv = (name: string) => (process.env[name] ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+const ONLY = listEnv('TAILTAB_TAILNET_ONLY');
+const SIDES = listEnv('TAILTAB_TAILNET_SIDES');
+const REPEAT = Math.max(1, Number(process.env.TAILTAB_TAILNET_REPEAT ?? 1) || 1);
+const PROFILE_DIR = process.env.TAILTAB_TAILNET_PROFILE;
+const wantSide = (s: 'native' | 'node' | 'chromium') => SIDES.length === 0 || SIDES.includes(s);
+const wantMeasure = (name: string) => ONLY.length === 0 || ONLY.some((w) => name.toLowerCase().includes(w));
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 const mbps = (bytes: number, ms: number) => bytes / (1 << 20) / (ms / 1000);
 
@@ -135,7 +153,23 @@ export function nodeSide(node: TailnetNode, to: RigPeer, httpPort: number, sinkP
 const WORKER_BENCH = `
 const { TailnetNode } = await import(self.origin + '/src/node/node.ts');
 const { createLayers } = await import(self.origin + '/src/node/layers.ts');
-const node = new TailnetNode(createLayers());
+// WebSocket messages in and out of the Worker (one IPC to the network service each), for counters().
+const wsStats = { 'ws.messagesIn': 0, 'ws.bytesIn': 0, 'ws.messagesOut': 0, 'ws.bytesOut': 0 };
+self.WebSocket = class extends self.WebSocket {
+  constructor(url, protocols) {
+    super(url, protocols);
+    this.addEventListener('message', (e) => { wsStats['ws.messagesIn']++; wsStats['ws.bytesIn'] += e.data.byteLength ?? e.data.length ?? 0; });
+  }
+  send(d) { wsStats['ws.messagesOut']++; wsStats['ws.bytesOut'] += d.byteLength ?? d.length ?? 0; super.send(d); }
+};
+const aeadName = __AEAD__;
+const aead = aeadName ? await import(self.origin + '/src/noise/wireguard/aead-batch.ts') : undefined;
+const tcpConfig = __TCP__;
+const { createNetStack } = await import(self.origin + '/src/netstack/index.ts');
+const node = new TailnetNode(createLayers({
+  ...(aeadName === 'noble' ? { aeadEngine: () => aead.nobleEngine } : {}),
+  ...(tcpConfig ? { createNetStack: (o) => createNetStack({ ...o, tcp: tcpConfig }) } : {}),
+}));
 const enc = new TextEncoder();
 const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
 async function readAll(conn) {
@@ -146,7 +180,7 @@ async function readAll(conn) {
 }
 const bench = {
   up: (c) => node.up({ ...c, wallClockMs: () => Date.now() }),
-  counters: () => JSON.parse(JSON.stringify(node.status().counters)),
+  counters: () => ({ ...JSON.parse(JSON.stringify(node.status().counters)), ...wsStats }),
   async download(ip, port, n) {
     const conn = await node.dial(ip, port);
     const t0 = performance.now();
@@ -216,6 +250,36 @@ const PAGE_RELAY = `(async () => {
   window.__bench = (fn, ...args) => new Promise((resolve, reject) => { const id = next++; pending.set(id, { resolve, reject }); worker.postMessage({ id, fn, args }); });
 })()`;
 
+/**
+ * CDP Profiler on the page's dedicated Worker: the page's CDP session auto-attaches to it (non-flat
+ * mode, so the messages travel through Target.sendMessageToTarget on this one session).
+ */
+async function workerProfiler(page: import('playwright-core').Page): Promise<{ start(): Promise<void>; stop(): Promise<unknown> }> {
+  const cdp = await page.context().newCDPSession(page);
+  let next = 1;
+  const waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
+  const attached = new Promise<string>((resolve) => {
+    cdp.on('Target.attachedToTarget', (e: { sessionId: string; targetInfo: { type: string } }) => { if (e.targetInfo.type === 'worker') resolve(e.sessionId); });
+  });
+  cdp.on('Target.receivedMessageFromTarget', (e: { message: string }) => {
+    const m = JSON.parse(e.message) as { id?: number; result?: unknown; error?: unknown };
+    if (m.id !== undefined) { waiting.get(m.id)?.(m); waiting.delete(m.id); }
+  });
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  const sessionId = await attached;
+  const send = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => {
+    const id = next++;
+    waiting.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result)));
+    void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+  });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 200 });
+  return {
+    start: async () => { await send('Profiler.start'); },
+    stop: async () => ((await send('Profiler.stop')) as { profile: unknown }).profile,
+  };
+}
+
 export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void>; counters(): Promise<Record<string, number>>; browser: unknown }> {
   const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.js');
   const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
@@ -224,10 +288,31 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
   try {
     const page = await browser.newPage();
     await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
-    await page.evaluate(PAGE_RELAY.replace(JSON.stringify('__WORKER__'), JSON.stringify(WORKER_BENCH)));
+    const worker = WORKER_BENCH.replace('__AEAD__', JSON.stringify(process.env.TAILTAB_TAILNET_AEAD ?? ''))
+      .replace('__TCP__', process.env.TAILTAB_TAILNET_WORKER_TCP ?? 'undefined');
+    await page.evaluate(PAGE_RELAY.replace(JSON.stringify('__WORKER__'), JSON.stringify(worker)));
     await page.evaluate(`window.__bench('up', { controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)},
       hostname: 'tailtab-bench-worker', allowInsecureDerp: true, homeRegion: 900 })`);
-    const call = <T>(expr: string) => page.evaluate(`window.__bench(${expr.replace(/^(\w+)\(/, "'$1', ")}`) as Promise<T>;
+    const profiler = PROFILE_DIR ? await workerProfiler(page) : undefined;
+    let profiles = 0;
+    const counters = () => page.evaluate(`window.__bench('counters')`) as Promise<Record<string, number>>;
+    const call = async <T>(expr: string) => {
+      const before = profiler || process.env.TAILTAB_TAILNET_COUNTERS ? await counters() : {};
+      await profiler?.start();
+      const r = await (page.evaluate(`window.__bench(${expr.replace(/^(\w+)\(/, "'$1', ")}`) as Promise<T>);
+      if (profiler || process.env.TAILTAB_TAILNET_COUNTERS) {
+        const after = await counters();
+        const delta = Object.entries(after).filter(([k, v]) => typeof v === 'number' && v !== (before[k] ?? 0)).map(([k, v]) => `${k}=${v - (before[k] ?? 0)}`);
+        progress(`counters during ${expr.replace(/\(.*/, '')}: ${delta.join(' ')}`);
+      }
+      if (profiler && PROFILE_DIR) {
+        mkdirSync(PROFILE_DIR, { recursive: true });
+        const file = join(PROFILE_DIR, `chromium-${++profiles}-${expr.replace(/\(.*/, '')}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(await profiler.stop()));
+        progress(`profile written: ${file}`);
+      }
+      return r;
+    };
     const ip = JSON.stringify(to.ipv4);
     const side: Side = {
       async download() {
@@ -243,7 +328,7 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
       async tcpRtt() { return median(await call<number[]>(`tcpRtt(${ip}, ${echoPort}, ${RTT_SAMPLES})`)); },
       async icmpRtt() { return median(await call<number[]>(`icmpRtt(${ip}, ${ICMP_SAMPLES})`)); },
     };
-    return { side, stop, browser, counters: () => page.evaluate(`window.__bench('counters')`) as Promise<Record<string, number>> };
+    return { side, stop, browser, counters };
   } catch (e) {
     await stop();
     throw e;
@@ -261,7 +346,7 @@ export async function measure(): Promise<BenchRow[]> {
   let stopPage: (() => Promise<void>) | undefined;
   try {
     await rig.waitConverged();
-    await node.up({
+    if (wantSide('node')) await node.up({
       controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-bench', allowInsecureDerp: true,
       wallClockMs: () => Date.now(), homeRegion: 900,
     });
@@ -270,27 +355,50 @@ export async function measure(): Promise<BenchRow[]> {
     const h = createHash('sha256');
     for (const c of chunks) h.update(c);
     const want = h.digest('hex');
-    const native = nativeSide(p1, p2, rig.httpPort, sink.port, echo.port, chunks, want);
-    const ours = nodeSide(node, p2, rig.httpPort, sink.port, echo.port, chunks, want);
-    // Warm both paths (WireGuard handshakes, tailscaled's netstack) before timing anything.
-    progress('warming up both paths');
-    await native.tcpRtt();
-    await ours.tcpRtt();
-    progress('starting Chromium with a node in a dedicated Worker');
-    const page = await chromiumSide(rig, p2, sink.port, echo.port);
-    stopPage = page.stop;
-    await page.side.tcpRtt();
+    const native = wantSide('native') ? nativeSide(p1, p2, rig.httpPort, sink.port, echo.port, chunks, want) : undefined;
+    const ours = wantSide('node') ? nodeSide(node, p2, rig.httpPort, sink.port, echo.port, chunks, want) : undefined;
+    // Warm the paths (WireGuard handshakes, tailscaled's netstack) before timing anything.
+    progress('warming up');
+    await native?.tcpRtt();
+    await ours?.tcpRtt();
+    let page: Awaited<ReturnType<typeof chromiumSide>> | undefined;
+    if (wantSide('chromium')) {
+      progress('starting Chromium with a node in a dedicated Worker');
+      page = await chromiumSide(rig, p2, sink.port, echo.port);
+      stopPage = page.stop;
+      await page.side.tcpRtt();
+    }
+    // derper's own counters around each measurement: drops in its per-client send queue
+    // (queue_head/queue_tail) are the losses TCP sees on a DERP path.
+    const derpVarz = async () => {
+      const r = await fetch(`${rig.derpRegions[0]!.url}/debug/varz`).then((x) => x.text()).catch(() => '');
+      return new Map(r.split('\n').filter((l) => /^derp_packets_(dropped|recv|sent)/.test(l)).map((l) => { const i = l.lastIndexOf(' '); return [l.slice(0, i), Number(l.slice(i + 1))] as const; }));
+    };
+    const withDerpStats = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+      const before = await derpVarz();
+      const r = await f();
+      const after = await derpVarz();
+      progress(`derper during ${what}: ${[...after].filter(([k, v]) => v !== (before.get(k) ?? 0)).map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`).join(' ')}`);
+      return r;
+    };
     const rows: BenchRow[] = [];
     const both = async (name: string, unit: string, higherIsBetter: boolean, f: (s: Side) => Promise<number>) => {
-      progress(`${name}: native…`);
-      const n = await f(native);
-      rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
-        note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
-      for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium Worker)', page.side]] as const) {
-        progress(`${name}: ${label}…`);
-        const o = await f(side);
-        rows.push({ name: `${name}: ${label} ↔ tailscaled`, value: o, unit,
-          note: `${(o / n).toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+      if (!wantMeasure(name)) return;
+      for (let i = 0; i < REPEAT; i++) {
+        let n: number | undefined;
+        if (native) {
+          progress(`${name}: native…`);
+          n = await withDerpStats(`${name}, native`, () => f(native));
+          rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
+            note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
+        }
+        for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium Worker)', page?.side]] as const) {
+          if (!side) continue;
+          progress(`${name}: ${label}…`);
+          const o = await withDerpStats(`${name}, ${label}`, () => f(side));
+          rows.push({ name: `${name}: ${label} ↔ tailscaled`, value: o, unit,
+            note: n === undefined ? '' : `${(o / n).toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+        }
       }
     };
     await both('64 MiB download', 'MB/s', true, (s) => s.download());
