@@ -4,6 +4,10 @@
 // 2 min in the rig's headscale.yaml). Same for the embeddable widget, whose node is always
 // ephemeral. Chromium against the real Headscale of the rig; the tab is closed as a person closes
 // it (page.close(): pagehide fires, the document goes), the browser itself keeps running.
+// Two things make it work: the node's SharedWorker asks for extendedLifetime (src/ui/node-client.ts),
+// so it finishes the logout after the tab is gone; and the logout goes out on the control
+// connection already open (src/control/client.ts), which is what still works with a dedicated
+// Worker, torn down with its page.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/kiosk-close.test.ts
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,6 +74,23 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     await page.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     await expect.poll(() => page.getByRole('button', { name: 'End session' }).isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await nodesNamed(name)).toHaveLength(1);
+    await closeTabAndExpectGone(ctx, page, name);
+  });
+
+  it('with a dedicated Worker (no SharedWorker, no extendedLifetime) too: the logout leaves on the open control connection before the Worker goes', async () => {
+    // The Worker gets the page's release and starts the logout in its last moments; one HTTP/2
+    // request on the connection already open is on the wire in time, a new connection would not be.
+    const name = 'kiosk-dedicated-closed-tab';
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/?ephemeral=1&worker=dedicated');
+    await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
+    await page.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
+    await page.locator('#hostname').fill(name);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });

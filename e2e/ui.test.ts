@@ -530,7 +530,10 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.getByRole('button', { name: 'Create key' }).click();
     await expect.poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 }).toContainEqual(expect.stringMatching(/ wipe-me$/));
     page.once('dialog', (d) => void d.accept());
+    // The app reloads itself once everything is wiped; the form may show a moment before that.
+    const reloaded = page.waitForEvent('load', { timeout: 30_000 });
     await page.getByRole('button', { name: 'Wipe everything' }).click();
+    await reloaded;
     await page.locator('#control-url').waitFor({ timeout: 30_000 });
     const counts = await page.evaluate(async () => {
       let n = 0;

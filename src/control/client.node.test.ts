@@ -235,6 +235,29 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(c.state).toBe('logged-out');
   });
 
+  it('a new preferred DERP restarts the map stream on the open connection: no reconnect, and a logout right then still goes out on it', async () => {
+    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    fakes.push(fake);
+    let sockets = 0;
+    const factory = fake.factory;
+    fake.factory = (url: string) => { sockets++; return factory(url); };
+    const { c, states } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('first map', () => peerList(c.netMap).length === 1);
+    const before = sockets;
+    c.setPreferredDerp(900);
+    const derpOf = (i: number) => (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo?.PreferredDERP;
+    await until('a second map request', () => fake.mapRequests.length === 2);
+    expect(derpOf(1)).toBe(900);
+    await c.logout();
+    expect(sockets).toBe(before);
+    expect(states).not.toContain('reconnecting');
+    expect(c.stats.streamErrors).toBe(0);
+    expect(fake.registers).toBe(2);
+    expect(c.state).toBe('logged-out');
+  });
+
   it('reports each kind of breakage in words', async () => {
     const errors: string[] = [];
     const fake = new FakeControl([

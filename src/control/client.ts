@@ -100,6 +100,10 @@ export class ControlClient {
   private backoffTimer: TimerHandle | undefined;
   private backoffWake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  /** The map request in flight carries outdated Hostinfo: end its stream and send a new one. */
+  private restartStream = false;
+  /** Ends the current map stream (RST_STREAM), keeping the connection. */
+  private cancelMapStream: (() => void) | null = null;
   private log: (line: string) => void;
   /** The last map said our node key expired (Node.Expired). */
   private selfExpired = false;
@@ -161,8 +165,15 @@ export class ControlClient {
   setPreferredDerp(regionId: number): void {
     if (regionId === this.preferredDerp) return;
     this.preferredDerp = regionId;
-    // A new map request carries it: restart the stream (as tailscaled does on Hostinfo changes).
-    if (this.running && this.session) this.dropSession('preferred DERP changed');
+    // A new map request carries it: restart the stream (as tailscaled does on Hostinfo changes),
+    // as a new HTTP/2 stream on the connection already open, the old one reset. Not by dropping
+    // the connection: that went through 'reconnecting' and a backoff, and left no connection for
+    // a logout meanwhile — a kiosk tab closed then has no time to dial a new one (its Worker goes
+    // with the page), so the ephemeral node stayed at control.
+    if (this.running) {
+      this.restartStream = true;
+      this.cancelMapStream?.();
+    }
   }
 
   private async getControlKey(): Promise<Uint8Array> {
@@ -356,9 +367,12 @@ export class ControlClient {
       try {
         await this.mapOnce();
         if (!this.running) break;
+        if (this.takeRestart()) continue;
         throw new ControlError('map stream ended');
       } catch (e) {
         if (!this.running) break;
+        // Ended on purpose for a newer map request: send it at once, on the same connection.
+        if (this.takeRestart()) continue;
         this.stats.streamErrors++;
         if (e instanceof MapStreamError) this.stats.malformedMaps++;
         this.stats.lastError = e instanceof Error ? e.message : String(e);
@@ -370,6 +384,12 @@ export class ControlClient {
         this.stats.reconnects++;
       }
     }
+  }
+
+  private takeRestart(): boolean {
+    const r = this.restartStream;
+    this.restartStream = false;
+    return r;
   }
 
   private backoff(): Promise<void> {
@@ -389,6 +409,8 @@ export class ControlClient {
 
   private async mapOnce(): Promise<void> {
     this.setState('connecting');
+    // This request carries the Hostinfo of now: only later changes need another one.
+    this.restartStream = false;
     const req: MapRequest = {
       Version: CAPABILITY_VERSION,
       Compress: '',
@@ -415,7 +437,20 @@ export class ControlClient {
     let first = true;
     let watchdog: TimerHandle | undefined;
     const wd = this.o.watchdogMs ?? 120_000;
-    const body = res.body;
+    // The body through a reader we hold, so the stream can be ended while readMapStream has it
+    // locked: cancelling that reader resets the HTTP/2 stream and ends the body cleanly.
+    const raw = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (c) => {
+        const { value, done } = await raw.read();
+        if (done) c.close();
+        else c.enqueue(value);
+      },
+      cancel: (why) => raw.cancel(why),
+    }, { highWaterMark: 0 });
+    const cancelThis = () => { raw.cancel(new ControlError('map stream restarted')).catch(() => {}); };
+    this.cancelMapStream = cancelThis;
+    if (this.restartStream) cancelThis(); // changed while the request was on its way
     let watchdogFired = false;
     const arm = () => {
       this.o.clock.clearTimeout(watchdog);
@@ -444,6 +479,7 @@ export class ControlClient {
       throw e;
     } finally {
       this.o.clock.clearTimeout(watchdog);
+      if (this.cancelMapStream === cancelThis) this.cancelMapStream = null;
     }
     if (watchdogFired) throw new ControlError(`no map message for ${wd} ms: the stream is dead`);
   }
