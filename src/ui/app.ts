@@ -83,6 +83,10 @@ export class TailtabApp extends LitElement {
       // takes the node with it (logged out, so control forgets it, and nothing stays behind).
       void this.node?.release();
     });
+    // Back from the back/forward cache: this window was released above (its node may be down by
+    // now, and the Worker no longer sends it anything), so start over as a fresh visit would.
+    // (Not seen in the e2e: headless Chromium did not keep this page in that cache.)
+    addEventListener('pageshow', (e) => { if ((e as PageTransitionEvent).persisted) location.reload(); });
     if (!this.node) return;
     this.unsubscribe = this.node.subscribe((ev) => {
       if (ev.type === 'status') this.onStatus(ev.status);
