@@ -72,11 +72,11 @@ class ScriptedNode implements NodeLike {
 }
 
 /** A service with windows attached over MessageChannels; every message a window receives is kept. */
-function setup(o: { fail?: string } = {}) {
+function setup(o: { fail?: string; leaveWaitMs?: number } = {}) {
   const node = new ScriptedNode();
   node.failWith = o.fail;
   const persistent = new MemoryWorkerStore();
-  const svc = new NodeService({ createNode: async () => node, persistentStore: persistent, random: seededRandom(7), statusIntervalMs: 60_000 });
+  const svc = new NodeService({ createNode: async () => node, persistentStore: persistent, random: seededRandom(7), statusIntervalMs: 60_000, leaveWaitMs: o.leaveWaitMs });
   const seen: unknown[] = [];
   const windows: NodeApi[] = [];
   const open = () => {
@@ -201,6 +201,18 @@ describe('NodeService', () => {
     expect(t.node.loggedOut).toBe(0);
     expect((await store.load())?.loggedIn).toBe(true);
     await b.up({ ...CFG, authKey: undefined });
+    expect((await b.status()).state).toBe('running');
+  });
+
+  it('a window arriving while the last one\'s logout hangs (control unreachable) is served after a while anyway', async () => {
+    const t = setup({ leaveWaitMs: 30 });
+    const a = t.open();
+    await a.up({ ...CFG, ephemeral: true });
+    const started = new Promise<void>((r) => (t.node.downStarted = r));
+    t.node.downGate = new Promise(() => {}); // never goes down
+    void a.release();
+    await started;
+    const b = t.open();
     expect((await b.status()).state).toBe('running');
   });
 

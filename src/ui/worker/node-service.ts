@@ -43,6 +43,11 @@ export interface NodeServiceDeps {
   httpProxy?: (port: MessagePort, node: NodeLike) => void | Promise<void>;
   /** How often to push status while running (handshake ages, bytes, DERP RTT). */
   statusIntervalMs?: number;
+  /**
+   * How long a window arriving during the last window's release waits for the node to go down
+   * before it is served anyway (a logout towards an unreachable control server can take long).
+   */
+  leaveWaitMs?: number;
 }
 
 /** Events the Worker pushes besides NodeEvent. */
@@ -241,9 +246,9 @@ export class NodeService {
     push = serveRpc(port, {
       // A window opened (a reload) while the last one's release is still taking the node down
       // sees the node after that, not a session about to end under it.
-      up: async (cfg: UpConfig) => { await this.leaving; return this.up(cfg); },
+      up: async (cfg: UpConfig) => { await this.leftOrTired(); return this.up(cfg); },
       down: (o: { logout?: boolean } = {}) => this.down(o),
-      status: async () => { await this.leaving; return this.statusView(); },
+      status: async () => { await this.leftOrTired(); return this.statusView(); },
       logTail: () => [...this.log],
       ping: async (target: string) => {
         const node = await this.requireRunning();
@@ -362,6 +367,15 @@ export class NodeService {
       .finally(() => { if (this.leaving === leaving) this.leaving = undefined; });
     this.leaving = leaving;
     return leaving;
+  }
+
+  /** Resolves when the last window's release has taken the node down, or after leaveWaitMs. */
+  private leftOrTired(): Promise<void> {
+    const leaving = this.leaving;
+    if (!leaving) return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tired = new Promise<void>((r) => (timer = setTimeout(r, this.deps.leaveWaitMs ?? 5000)));
+    return Promise.race([leaving, tired]).finally(() => clearTimeout(timer));
   }
 
   async wipe(): Promise<void> {
