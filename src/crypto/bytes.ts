@@ -28,10 +28,12 @@ export function isAllZero(a: Uint8Array): boolean {
 }
 
 const HEX = '0123456789abcdef';
+/** Two hex digits per byte value: one string append per byte (keys are hexed per packet on the data path). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => HEX[i >> 4] + HEX[i & 15]);
 
 export function toHex(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i] >> 4] + HEX[b[i] & 15];
+  for (let i = 0; i < b.length; i++) s += HEX_BYTE[b[i]];
   return s;
 }
 

@@ -139,7 +139,10 @@ export function decodeFramePayload(type: number, p: Uint8Array): DecodeResult {
       if (p.length < KEY_LEN) return bad('packet frame too short');
       if (p.length - KEY_LEN > MAX_PACKET_SIZE) return bad('packet too large');
       const key = p.slice(0, KEY_LEN);
-      const packet = p.slice(KEY_LEN);
+      // A view, not a copy: the data path's bytes (every WireGuard packet) are read once by the
+      // receiver and never written, and the chunk they live in is not reused (FrameReassembler
+      // copies only its unfinished tail).
+      const packet = p.subarray(KEY_LEN);
       return ok(type === FrameType.SendPacket ? { type: 'sendPacket', dstKey: key, packet } : { type: 'recvPacket', srcKey: key, packet });
     }
     case FrameType.KeepAlive:

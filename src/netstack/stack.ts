@@ -146,7 +146,33 @@ export class NetStack {
       nextIpId: () => (self.ipId = (self.ipId + 1) & 0xffff),
       release: (c) => self.release(c),
       established: (c) => self.passiveEstablished(c),
+      get acksHeld() { return self.acksHeld; },
+      holdAck: (c) => { self.heldAcks.add(c); },
     };
+  }
+
+  // ------------------------------------------------------------------ ACK batching
+
+  private acksHeld = false;
+  private readonly heldAcks = new Set<TcpConn>();
+
+  /**
+   * The caller has more packets already received (e.g. still being decrypted) that will reach
+   * input() next: connections hold the every-second-segment ACK (up to MAX_HELD_ACK_SEGMENTS)
+   * until releaseAcks(). Out-of-order data, a filled hole, FIN and window updates are still
+   * acknowledged at once. Fewer pure ACKs mean less work per byte on every hop of a relayed path.
+   */
+  holdAcks(): void {
+    this.acksHeld = true;
+  }
+
+  /** The batch ended: every connection sends the ACK it held. Idempotent. */
+  releaseAcks(): void {
+    this.acksHeld = false;
+    if (this.heldAcks.size === 0) return;
+    const conns = [...this.heldAcks];
+    this.heldAcks.clear();
+    for (const c of conns) c.releaseHeldAck();
   }
 
   get addresses(): string[] {
@@ -267,6 +293,7 @@ export class NetStack {
   }
 
   private release(c: TcpConn): void {
+    this.heldAcks.delete(c);
     if (this.conns.get(c.key) === c) this.conns.delete(c.key);
     const l = this.listeners.get(c.listenerPort);
     if (l && l.halfOpen.delete(c)) this.halfOpen--;

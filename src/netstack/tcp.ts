@@ -104,7 +104,22 @@ export interface TcpHost {
   release(conn: TcpConn): void;
   /** A passive connection became ESTABLISHED: hand it to its listener. */
   established(conn: TcpConn): void;
+  /**
+   * True while the caller of input() has more packets already received and queued (NetStack.holdAcks):
+   * the every-second-segment ACK then waits for releaseAcks(), as a receiver with GRO/NAPI batching
+   * acknowledges a whole batch at once instead of every other segment of it.
+   */
+  readonly acksHeld?: boolean;
+  /** The connection owes an ACK that waits for releaseAcks(). */
+  holdAck?(conn: TcpConn): void;
 }
+
+/**
+ * A held ACK still goes out once this many in-order segments are unacknowledged: the sender's next
+ * burst is about what one ACK acknowledges, and a DERP server queues at most 32 packets per client
+ * (derp_server.go perClientSendQueueDepth), so a stretch ACK must not free much more than that.
+ */
+export const MAX_HELD_ACK_SEGMENTS = 8;
 
 export interface TcpConnectionInfo {
   localAddress: string;
@@ -853,7 +868,8 @@ export class TcpConn implements TcpConnection {
         this.ackNow = true;
       }
       this.unackedSegs++;
-      if (this.unackedSegs >= 2) this.ackNow = true;
+      if (this.host.acksHeld && this.unackedSegs < MAX_HELD_ACK_SEGMENTS) this.host.holdAck?.(this);
+      else if (this.unackedSegs >= 2) this.ackNow = true;
     } else {
       // Out of order: keep it and send an immediate duplicate ACK with SACK (RFC 5681 §4.2, RFC 2018).
       const stats = this.host.stats;
@@ -1124,6 +1140,14 @@ export class TcpConn implements TcpConnection {
   }
 
   private lastOowAckAt = -Infinity;
+
+  /** NetStack.releaseAcks: the batch of input ended; send the ACK this connection held back. */
+  releaseHeldAck(): void {
+    if (this.unackedSegs > 0 && this.state !== 'CLOSED') {
+      this.sendAck();
+      this.armTimer();
+    }
+  }
 
   private flushAck(): void {
     if (this.ackNow) {

@@ -141,9 +141,11 @@ export class PacketFilter {
   }
 
   /** Records an outbound packet's flow so the peer's replies are let in. */
-  noteOutbound(packet: Uint8Array): void {
-    const s = summarize(packet);
-    if (!s) return;
+  noteOutbound(packet: Uint8Array, summary?: PacketSummary | null): void {
+    const s = summary === undefined ? summarize(packet) : summary;
+    // check() never looks TCP up here (a segment other than a bare SYN passes as a reply), so TCP
+    // flows are not recorded: this runs for every packet we send, ACKs of a download included.
+    if (!s || s.proto === Proto.TCP) return;
     const proto = s.proto === Proto.ICMPv6 || s.proto === Proto.ICMP ? s.proto : s.proto;
     const k = PacketFilter.key(proto, s.src, s.srcPort, s.dst, s.dstPort);
     if (this.flows.has(k)) { this.flows.delete(k); this.flows.set(k, true); return; }
@@ -158,8 +160,8 @@ export class PacketFilter {
   get flowCount(): number { return this.flows.size; }
 
   /** Decides whether an inbound IP packet may reach our netstack. */
-  check(packet: Uint8Array): Verdict {
-    const s = summarize(packet);
+  check(packet: Uint8Array, summary?: PacketSummary | null): Verdict {
+    const s = summary === undefined ? summarize(packet) : summary;
     if (!s) { this.stats.droppedMalformed++; return 'drop'; }
     if (this.localAddrs.length && !this.localAddrs.some((a) => a.length === s.dst.length && cmpBytes(a, s.dst) === 0)) {
       this.stats.droppedNotForUs++;

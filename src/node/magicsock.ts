@@ -39,6 +39,23 @@ export class Magicsock {
 
   constructor(private readonly o: MagicsockOptions) {}
 
+  // Every packet names its peer by a 32-byte key (a fresh array per DERP frame); a bulk transfer
+  // names the same peer over and over, so the last key's map id is kept instead of re-hexed.
+  private lastKey: Uint8Array | undefined;
+  private lastId = '';
+
+  private idOf(k: Uint8Array): string {
+    const last = this.lastKey;
+    if (last && last.length === k.length) {
+      let same = true;
+      for (let i = 0; i < k.length; i++) if (last[i] !== k[i]) { same = false; break; }
+      if (same) return this.lastId;
+    }
+    this.lastKey = k.slice();
+    this.lastId = toHex(k);
+    return this.lastId;
+  }
+
   setPeers(peers: MagicPeer[]): void {
     this.peers.clear();
     for (const p of peers) this.peers.set(toHex(p.nodeKey), p);
@@ -50,7 +67,7 @@ export class Magicsock {
 
   /** The DERP region a peer is reached through: its HomeDERP, else where it last spoke from, else ours. */
   regionFor(nodeKey: Uint8Array): number | undefined {
-    const id = toHex(nodeKey);
+    const id = this.idOf(nodeKey);
     const home = this.peers.get(id)?.homeDerp;
     if (home) return home;
     return this.lastRegion.get(id) ?? this.o.homeRegion();
@@ -78,7 +95,7 @@ export class Magicsock {
   /** DerpPool's onPacket callback. */
   receiveDerp(srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number): void {
     this.stats.rxDerpPackets++;
-    const id = toHex(srcNodeKey);
+    const id = this.idOf(srcNodeKey);
     if (!this.peers.has(id)) { this.stats.rxFromUnknownPeer++; }
     this.lastRegion.set(id, regionId);
     if (this.lastRegion.size > 4096) this.lastRegion.delete(this.lastRegion.keys().next().value!);

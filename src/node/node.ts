@@ -93,6 +93,9 @@ export interface TcpListenerLike extends AsyncIterable<TcpConnectionLike> {
 
 export interface NetStackLike {
   input(ipPacket: Uint8Array): void;
+  /** More input is already on its way: hold every-second-segment ACKs until releaseAcks(). */
+  holdAcks?(): void;
+  releaseAcks?(): void;
   connect(addr: string, port: number, o?: { timeoutMs?: number }): Promise<TcpConnectionLike>;
   listen(port: number): TcpListenerLike;
   ping?(addr: string, o?: { timeoutMs?: number; size?: number }): Promise<{ rttMs: number } | number>;
@@ -235,6 +238,7 @@ export class TailnetNode {
       wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(),
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
+      onReceiveIdle: () => this.stack?.releaseAcks?.(),
     });
     this.homeRegion = cfg.homeRegion;
     const allowInsecure = cfg.allowInsecureDerp;
@@ -316,7 +320,7 @@ export class TailnetNode {
     if (!s || !this.routes) { this.counters.txNoRoute++; return; }
     const peer = this.routes.lookup(s.dst);
     if (!peer) { this.counters.txNoRoute++; return; }
-    this.filter.noteOutbound(ip);
+    this.filter.noteOutbound(ip, s);
     this.wg!.send(peer.nodeKey, ip);
   }
 
@@ -333,8 +337,12 @@ export class TailnetNode {
       this.counters.rxUnknownProto++;
       return;
     }
-    if (this.filter.check(ip) === 'drop') { this.counters.rxFiltered++; return; }
+    if (this.filter.check(ip, s) === 'drop') { this.counters.rxFiltered++; return; }
     if (!this.stack) { this.counters.rxNoStack++; return; }
+    // Packets behind this one are already being decrypted: one ACK for the batch (released by the
+    // device's onReceiveIdle) instead of one per two segments, for each of which our WebCrypto,
+    // WebSocket, the derper and the sending peer do per-packet work.
+    if ((this.wg?.receiveBacklog ?? 0) > 0) this.stack.holdAcks?.();
     this.stack.input(ip);
   }
 

@@ -10,7 +10,10 @@ import { nonceLE, open as nobleOpen, seal as nobleSeal } from '../../crypto/aead
 export interface PacketCipher {
   /** ciphertext || tag of plaintext under the 64-bit counter. */
   seal(counter: number, plaintext: Uint8Array): Promise<Uint8Array>;
-  /** The plaintext, or null when the tag does not verify. Never rejects. */
+  /**
+   * The plaintext, or null when the tag does not verify. Never rejects. The ciphertext (and a seal's
+   * plaintext) is read before the call returns, so callers may pass views of buffers they reuse.
+   */
   open(counter: number, ciphertext: Uint8Array): Promise<Uint8Array | null>;
 }
 
@@ -25,13 +28,22 @@ export const nobleEngine: AeadEngine = {
   cipher(key: Uint8Array): PacketCipher {
     const k = key.slice();
     return {
-      seal: (counter, plaintext) => Promise.resolve(nobleSeal(k, nonceLE(counter), plaintext)),
-      open: (counter, ciphertext) => Promise.resolve(nobleOpen(k, nonceLE(counter), ciphertext)),
+      seal: (counter, plaintext) => Promise.resolve(nobleSeal(k, packetNonce(counter), plaintext)),
+      open: (counter, ciphertext) => Promise.resolve(nobleOpen(k, packetNonce(counter), ciphertext)),
     };
   },
 };
 
 const ALG = 'ChaCha20-Poly1305';
+
+/** nonceLE without a BigInt per packet: counters here are below 2^53 (JS numbers). */
+function packetNonce(counter: number): Uint8Array {
+  const n = new Uint8Array(12);
+  const dv = new DataView(n.buffer);
+  dv.setUint32(4, counter >>> 0, true);
+  dv.setUint32(8, Math.floor(counter / 0x1_0000_0000) >>> 0, true);
+  return n;
+}
 
 function webCryptoEngineFor(subtle: SubtleCrypto): AeadEngine {
   return {
@@ -39,16 +51,19 @@ function webCryptoEngineFor(subtle: SubtleCrypto): AeadEngine {
     cipher(key: Uint8Array): PacketCipher {
       // 'raw-secret' is the import format the WebCrypto "modern algorithms" draft gives ChaCha20-Poly1305.
       const cryptoKey = subtle.importKey('raw-secret' as 'raw', key.slice(), { name: ALG }, false, ['encrypt', 'decrypt']);
-      cryptoKey.catch(() => undefined); // failures surface through seal/open
+      // Once imported, the key is used directly: an `await` of the settled import per packet is one
+      // more microtask per packet on the data path.
+      let ready: CryptoKey | undefined;
+      cryptoKey.then((k) => (ready = k), () => undefined); // failures surface through seal/open
       return {
         async seal(counter, plaintext) {
-          const ct = await subtle.encrypt({ name: ALG, iv: nonceLE(counter) } as Algorithm, await cryptoKey, plaintext as BufferSource);
+          const ct = await subtle.encrypt({ name: ALG, iv: packetNonce(counter) } as Algorithm, ready ?? (await cryptoKey), plaintext as BufferSource);
           return new Uint8Array(ct);
         },
         async open(counter, ciphertext) {
           if (ciphertext.length < 16) return null;
           try {
-            const pt = await subtle.decrypt({ name: ALG, iv: nonceLE(counter) } as Algorithm, await cryptoKey, ciphertext as BufferSource);
+            const pt = await subtle.decrypt({ name: ALG, iv: packetNonce(counter) } as Algorithm, ready ?? (await cryptoKey), ciphertext as BufferSource);
             return new Uint8Array(pt);
           } catch {
             return null;

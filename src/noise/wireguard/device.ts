@@ -70,6 +70,11 @@ export interface WireGuardDeviceOptions {
   maxStagedPackets?: number;
   /** Tunnel MTU, for padding (wireguard-go calculatePaddingSize). Default 1280 (Tailscale's). */
   mtu?: number;
+  /**
+   * Every transport packet received so far has been decrypted and delivered (receiveBacklog fell
+   * to 0): the end of a receive batch, where the node lets netstack send the ACKs it held back.
+   */
+  onReceiveIdle?: () => void;
 }
 
 export interface WireGuardPeerStatus {
@@ -500,8 +505,24 @@ export class WireGuardDevice {
       return;
     }
     const counter = header.counter;
-    const ciphertext = d.slice(TRANSPORT_HEADER_SIZE);
-    peer.rxQueue.push(kp.receiver.open(counter, ciphertext), (pt) => this.deliver(peer, kp, counter, pt ?? null));
+    // A view: every engine reads the ciphertext before open() returns (WebCrypto copies it at call time).
+    const ciphertext = d.subarray(TRANSPORT_HEADER_SIZE);
+    this.rxInFlight++;
+    peer.rxQueue.push(kp.receiver.open(counter, ciphertext), (pt) => {
+      this.rxInFlight--;
+      try {
+        this.deliver(peer, kp, counter, pt ?? null);
+      } finally {
+        if (this.rxInFlight === 0) this.o.onReceiveIdle?.();
+      }
+    });
+  }
+
+  private rxInFlight = 0;
+
+  /** Transport packets received but not yet decrypted and delivered (all peers). */
+  get receiveBacklog(): number {
+    return this.rxInFlight;
   }
 
   /** Runs in arrival order per peer, after decryption (wireguard-go RoutineSequentialReceiver). */

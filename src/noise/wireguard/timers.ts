@@ -43,25 +43,56 @@ export interface PeerTimerActions {
   zeroKeyMaterial(): void;
 }
 
+/**
+ * A restartable one-shot timer that is cheap to re-arm and cancel. The data path re-arms and cancels
+ * these per packet (dataSent/anyAuthenticatedPacketReceived, dataReceived/anyAuthenticatedPacketSent,
+ * as wireguard-go does with Go timers); a platform setTimeout/clearTimeout pair per packet was a
+ * visible share of a Chromium Worker's download profile. So mod()/del() only move a deadline; the
+ * platform timer is re-armed only when the deadline moves earlier, and when it fires for a deadline
+ * that moved later it sleeps again for the rest. Expiry happens at the same time as before.
+ */
 class OneShot {
   private handle: TimerHandle | undefined;
+  private armedAt = 0; // when the platform timer fires
+  private deadline: number | undefined;
   constructor(
     private readonly clock: Clock,
     private readonly fire: () => void,
   ) {}
   get pending(): boolean {
-    return this.handle !== undefined;
+    return this.deadline !== undefined;
   }
   mod(ms: number): void {
-    this.clock.clearTimeout(this.handle);
-    this.handle = this.clock.setTimeout(() => {
-      this.handle = undefined;
-      this.fire();
-    }, ms);
+    const at = this.clock.now() + ms;
+    this.deadline = at;
+    if (this.handle !== undefined && this.armedAt <= at) return; // wakes up in time, sleeps on
+    this.arm(at, ms);
   }
   del(): void {
+    this.deadline = undefined; // a platform timer still armed finds no deadline and stops
+  }
+  /** del() that also releases the platform timer (stop). */
+  cancel(): void {
+    this.deadline = undefined;
     this.clock.clearTimeout(this.handle);
     this.handle = undefined;
+  }
+  private arm(at: number, ms: number): void {
+    this.clock.clearTimeout(this.handle);
+    this.armedAt = at;
+    this.handle = this.clock.setTimeout(() => this.wake(), Math.max(0, ms));
+  }
+  private wake(): void {
+    this.handle = undefined;
+    const d = this.deadline;
+    if (d === undefined) return;
+    const now = this.clock.now();
+    if (now < d) {
+      this.arm(d, d - now);
+      return;
+    }
+    this.deadline = undefined;
+    this.fire();
   }
 }
 
@@ -98,9 +129,19 @@ export class PeerTimers {
     return Math.floor(this.config.rekeyAttemptTimeMs / this.config.rekeyTimeoutMs);
   }
 
+  // Jitter bytes drawn 256 at a time: dataSent() needs 4 per sent packet once a packet was received.
+  private jitterPool: Uint8Array = new Uint8Array(0);
+  private jitterOff = 0;
+
   private jitter(): number {
-    const b = this.random(4);
-    const r = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+    if (this.jitterOff + 4 > this.jitterPool.length) {
+      this.jitterPool = this.random(256);
+      this.jitterOff = 0;
+    }
+    const b = this.jitterPool;
+    const o = this.jitterOff;
+    this.jitterOff += 4;
+    const r = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
     return this.config.rekeyTimeoutJitterMaxMs > 0 ? r % this.config.rekeyTimeoutJitterMaxMs : 0;
   }
 
@@ -172,10 +213,10 @@ export class PeerTimers {
 
   stop(): void {
     this.stopped = true;
-    this.retransmitHandshake.del();
-    this.sendKeepaliveTimer.del();
-    this.newHandshake.del();
-    this.zeroKeys.del();
-    this.persistentKeepaliveTimer.del();
+    this.retransmitHandshake.cancel();
+    this.sendKeepaliveTimer.cancel();
+    this.newHandshake.cancel();
+    this.zeroKeys.cancel();
+    this.persistentKeepaliveTimer.cancel();
   }
 }
