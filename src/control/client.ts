@@ -457,7 +457,9 @@ export class ControlClient {
       watchdog = this.o.clock.setTimeout(() => {
         watchdogFired = true;
         this.log(`control: no map message for ${wd} ms`);
-        body.cancel(new ControlError('map stream watchdog')).catch(() => {});
+        // The reader we hold, not `body`: readMapStream has `body` locked, and cancelling a locked
+        // stream is refused (a rejected promise, nothing reset).
+        raw.cancel(new ControlError('map stream watchdog')).catch(() => {});
         this.dropSession('watchdog');
       }, wd);
     };
