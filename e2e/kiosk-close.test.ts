@@ -157,4 +157,44 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });
+
+  it('the widget taken out of the vendor page logs its node out; moved within the page it keeps its session; put back it connects again', async () => {
+    const name = 'tailtab-widget';
+    writeFileSync(configPath, JSON.stringify({
+      controlUrl: '/', allowInsecureDerp: true,
+      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
+    }));
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/widget-demo.html?autostart');
+    const status = () => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => '');
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
+    const first = await nodesNamed(name);
+    expect(first).toHaveLength(1);
+
+    // A framework re-parenting the element (removed and inserted in one task): same node, still ready.
+    await page.evaluate(() => {
+      const el = document.querySelector('tailtab-connect')!;
+      const box = document.createElement('div');
+      document.body.append(box);
+      box.append(el);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await status()).toMatch(/ready as 100\./);
+    expect((await nodesNamed(name)).map((n) => n.id)).toEqual(first.map((n) => n.id));
+
+    // The vendor closes its "connect to device" dialog: the element leaves the page, the node leaves the tailnet.
+    await page.evaluate(() => { (window as unknown as { parked: Element }).parked = document.querySelector('tailtab-connect')!; (window as unknown as { parked: Element }).parked.remove(); });
+    await expect.poll(async () => (await nodesNamed(name)).length, { timeout: GONE_WITHIN_MS, interval: 250 }).toBe(0);
+
+    // Opened again: a new ephemeral node, connected and ready.
+    await page.evaluate(() => document.body.append((window as unknown as { parked: Element }).parked));
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
+    const again = await nodesNamed(name);
+    expect(again).toHaveLength(1);
+    expect(again[0]!.id).not.toBe(first[0]!.id);
+    await closeTabAndExpectGone(ctx, page, name);
+  });
 });

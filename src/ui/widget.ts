@@ -40,6 +40,7 @@ export class TailtabConnect extends LitElement {
   @state() private error = '';
   @state() private sshOptions?: SshOpenOptions;
   private node?: NodeApi;
+  private unsubscribe?: () => void;
 
   override connectedCallback() {
     super.connectedCallback();
@@ -48,8 +49,20 @@ export class TailtabConnect extends LitElement {
 
   override disconnectedCallback() {
     super.disconnectedCallback();
-    // The widget's node is ephemeral: leaving the page logs it out.
-    void this.node?.release();
+    // The widget's node is ephemeral: taken out of the page, it logs out. A move within the page
+    // (removed and inserted again in the same task, as frameworks do when re-parenting) is not a
+    // leave: it is connected again before this microtask runs, and keeps its session.
+    queueMicrotask(() => {
+      if (this.isConnected || !this.node) return;
+      const node = this.node;
+      this.node = undefined;
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+      this.phase = 'idle';
+      this.status = undefined;
+      this.sshOptions = undefined;
+      void node.release();
+    });
   }
 
   async start() {
@@ -63,7 +76,8 @@ export class TailtabConnect extends LitElement {
     // Its own node (not the app's, should both be open on one origin), ephemeral.
     this.node ??= createNodeClient({ name: 'tailtab-widget' });
     addEventListener('pagehide', () => void this.node?.release(), { once: true });
-    this.node.subscribe((ev) => {
+    this.unsubscribe?.();
+    this.unsubscribe = this.node.subscribe((ev) => {
       if (ev.type !== 'status') return;
       this.status = ev.status;
       if (ev.status.state === 'running' && this.phase === 'connecting') this.onRunning();
