@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
-import { INDEX_TITLE, startRig, type Rig } from './rig/index.js';
+import { INDEX_TITLE, WS_TITLE, startRig, type Rig } from './rig/index.js';
 
 describe('web view isolation: proxied apps on their own origin', () => {
   let rig: Rig;
@@ -74,6 +74,38 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(seen.parentReadable).toBe(false);
     const imgOk = await frame.locator('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
     expect(imgOk).toBe(true);
+  });
+
+  it('a WebSocket the proxied page opens (relative to itself) reaches the peer through the node: text, bytes, a Blob and 100 kB echo, and it closes cleanly', async () => {
+    // The rig web server's /app/ws/ page: its script does new WebSocket(ws://<its host>/app/ws/echo).
+    // Its host is our proxy origin; the frame script's shim tunnels it through the Service
+    // Worker's node port to our node, which speaks RFC 6455 to the `ws` echo server over the tailnet.
+    const started = Date.now();
+    await page.locator('tt-webview #address').fill(`http://${rig.peer('peer1').ipv4}:${rig.httpPort}/app/ws/`);
+    await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+    const frame = page.frameLocator('tt-webview iframe');
+    const text = (sel: string) => frame.locator(sel).textContent({ timeout: 2000 }).catch(() => '');
+    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(WS_TITLE);
+    await expect.poll(() => text('#ws-closed'), { timeout: 60_000 }).not.toBe('');
+    console.log(`web view WebSocket page: loaded, 4 echoes and closed ${Date.now() - started} ms after Go`);
+    expect(await text('#ws-state')).toBe('open, protocol echo.v1');
+    expect(await text('#ws-text')).toBe('text: hello über tailnet');
+    expect(await text('#ws-binary')).toBe('binary: 0,1,2,253,254,255');
+    expect(await text('#ws-blob')).toBe('blob: blob says hi');
+    expect(await text('#ws-big')).toBe('big: 100000 bytes, sum 700000');
+    expect(await text('#ws-closed')).toBe('closed 1000 done clean=true');
+    expect(await text('#ws-error')).toBe('');
+    // Only the app's own URLs are tunnelled: another origin gets the browser's real WebSocket.
+    const kinds = await frame.locator('html').evaluate(() => {
+      const other = new WebSocket('ws://127.0.0.1:9/');
+      other.close();
+      const own = new WebSocket('/app/ws/echo');
+      own.close();
+      return { otherNative: !(other instanceof WebSocket), ownShim: own instanceof WebSocket, url: own.url };
+    });
+    expect(kinds.otherNative).toBe(true);
+    expect(kinds.ownShim).toBe(true);
+    expect(kinds.url).toMatch(/^ws:\/\/proxy\.tailtab\.localhost:\d+\/app\/ws\/echo$/);
   });
 
   it('tailtab\'s own origin does not serve /proxy/', async () => {

@@ -23,8 +23,9 @@
 //   4. a frame navigation (link, form post, reload) started from our origin: the host of the
 //      frame document it comes from (nested window clients by URL), else the last host shown in
 //      a frame.
-// Not possible this way: WebSockets opened by the proxied app (a Service Worker never sees them),
-// absolute http://host/ URLs in the app's JavaScript, and https:// targets.
+// WebSockets of the proxied app never reach this worker as fetches; the frame script tunnels them
+// through the node instead (see frameScript). Not possible this way: absolute http://host/ URLs
+// in the app's JavaScript, and https:// targets.
 
 const SHELL_CACHE = 'tailtab-shell-v1';
 // Registered as /sw.js?proxy=off on tailtab's own origin when the web view runs on a separate
@@ -39,13 +40,215 @@ const PING_AFTER_MS = 15000;
 const PONG_WITHIN_MS = 5000;
 const MAP_CACHE = 'tailtab-proxy-clients-v1';
 const FRAME_SCRIPT_PATH = '/__tailtab/frame.js';
-// Runs first in a proxied frame document: show the app its own path (see above).
-const FRAME_SCRIPT = `(function () {
-  var m = /^\\/proxy\\/[^\\/]+\\/\\d{1,5}(?=\\/|$)/.exec(location.pathname);
+// Runs first in a proxied frame document (served from the source of frameScript below, so it
+// stays a same-origin script that a `script-src 'self'` CSP allows; no inline script):
+//  1. shows the app its own path (see above);
+//  2. replaces window.WebSocket with a class that tunnels WebSockets to the proxied host through
+//     the node: a Service Worker never sees WebSocket handshakes, and the browser cannot reach
+//     tailnet addresses, so the page hands a MessagePort to this worker ('tailtab-websocket'),
+//     which passes it to the node (serveHttpProxy → src/http/proxy-websocket.ts, an RFC 6455
+//     client over the node's TCP). The page and the node then talk over that port directly.
+//     Only URLs of the proxied app (our origin, relative ones, or the app's own http origin) are
+//     tunnelled; URLs to other origins get the browser's real WebSocket. WebSockets made before
+//     this script ran, or in the app's Workers, are not seen.
+function frameScript() {
+  var m = /^\/proxy\/([^\/]+)\/(\d{1,5})(?=\/|$)/.exec(location.pathname);
   if (!m || window.top === window) return;
-  try { history.replaceState(history.state, '', (location.pathname.slice(m[0].length) || '/') + location.search + location.hash); } catch (e) {}
-})();
-`;
+  var prefix = m[0];
+  var appHost = '';
+  try {
+    appHost = decodeURIComponent(m[1]).toLowerCase();
+  } catch (e) {}
+  var appPort = m[2];
+  try {
+    history.replaceState(history.state, '', (location.pathname.slice(prefix.length) || '/') + location.search + location.hash);
+  } catch (e) {}
+
+  var Native = window.WebSocket;
+  var sw = navigator.serviceWorker;
+  if (!Native || !sw || !window.MessageChannel) return;
+  var CONNECT_TIMEOUT_MS = 60000;
+  var live = new Set();
+  var encoder = new TextEncoder();
+  var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+  function domError(message, name) {
+    return new DOMException("Failed to construct 'WebSocket': " + message, name);
+  }
+
+  // The WebSocket URL steps (WHATWG WebSockets §3.1): relative URLs resolve against the document,
+  // http(s) become ws(s), fragments are refused. Returns the /proxy/ path to tunnel, or null.
+  function tunnelPath(u) {
+    if (u.host === location.host) {
+      return u.pathname.indexOf('/proxy/') === 0 ? u.pathname + u.search : prefix + u.pathname + u.search;
+    }
+    var h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (u.protocol === 'ws:' && h === appHost && (u.port || '80') === appPort) return prefix + u.pathname + u.search;
+    return null;
+  }
+
+  var handlers = ['open', 'message', 'error', 'close'];
+
+  class WebSocket extends EventTarget {
+    constructor(url, protocols) {
+      var u;
+      try {
+        u = new URL(String(url), document.baseURI);
+      } catch (e) {
+        throw domError("The URL '" + url + "' is invalid.", 'SyntaxError');
+      }
+      if (u.protocol === 'http:') u.protocol = 'ws:';
+      else if (u.protocol === 'https:') u.protocol = 'wss:';
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw domError("The URL's scheme must be either 'http', 'https', 'ws', or 'wss'.", 'SyntaxError');
+      if (u.hash) throw domError("The URL contains a fragment identifier ('" + u.hash + "').", 'SyntaxError');
+      var path = tunnelPath(u);
+      if (path === null) return arguments.length > 1 ? new Native(url, protocols) : new Native(url);
+      super();
+      var list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : Array.from(protocols, String);
+      for (var i = 0; i < list.length; i++) {
+        if (!TOKEN.test(list[i]) || list.indexOf(list[i]) !== i) throw domError("The subprotocol '" + list[i] + "' is invalid or duplicated.", 'SyntaxError');
+      }
+      var self = this;
+      this._url = u.href;
+      this._state = 0;
+      this._protocol = '';
+      this._extensions = '';
+      this._binaryType = 'blob';
+      this._buffered = 0;
+      this._abandoned = false; // close() while CONNECTING: the end is a failure (1006), as in browsers
+      this._queue = Promise.resolve();
+      this._on = {};
+      handlers.forEach(function (t) {
+        self.addEventListener(t, function (e) {
+          var h = self._on[t];
+          if (typeof h === 'function') h.call(self, e);
+        });
+      });
+      var ch = new MessageChannel();
+      this._port = ch.port1;
+      ch.port1.onmessage = function (e) {
+        self._receive(e.data);
+      };
+      this._timer = setTimeout(function () {
+        self._end(1006, '', false);
+      }, CONNECT_TIMEOUT_MS);
+      live.add(this);
+      var worker = sw.controller ? Promise.resolve(sw.controller) : sw.ready.then(function (r) { return r.active; });
+      worker.then(function (w) {
+        w.postMessage({ type: 'tailtab-websocket', path: path, protocols: list }, [ch.port2]);
+      }).catch(function () {
+        self._end(1006, '', false);
+      });
+    }
+    get url() { return this._url; }
+    get readyState() { return this._state; }
+    get protocol() { return this._protocol; }
+    get extensions() { return this._extensions; }
+    get bufferedAmount() { return this._buffered; }
+    get binaryType() { return this._binaryType; }
+    set binaryType(v) {
+      if (v === 'blob' || v === 'arraybuffer') this._binaryType = v;
+    }
+    _receive(m) {
+      if (!m || typeof m !== 'object') return;
+      if (m.type === 'open' && this._state === 0) {
+        clearTimeout(this._timer);
+        this._state = 1;
+        this._protocol = String(m.protocol || '');
+        this._extensions = String(m.extensions || '');
+        this.dispatchEvent(new Event('open'));
+      } else if (m.type === 'message' && this._state === 1) {
+        var d = m.data;
+        if (typeof d !== 'string') d = this._binaryType === 'blob' ? new Blob([d]) : d;
+        this.dispatchEvent(new MessageEvent('message', { data: d, origin: new URL(this._url).origin }));
+      } else if (m.type === 'sent') {
+        this._buffered = Math.max(0, this._buffered - (Number(m.bytes) || 0));
+      } else if (m.type === 'close') {
+        this._end(Number(m.code) || 1006, String(m.reason || ''), !!m.wasClean);
+      }
+    }
+    _end(code, reason, wasClean) {
+      if (this._state === 3) return;
+      clearTimeout(this._timer);
+      if (this._abandoned) {
+        code = 1006;
+        reason = '';
+        wasClean = false;
+      }
+      this._state = 3;
+      live.delete(this);
+      try {
+        this._port.close();
+      } catch (e) {}
+      if (!wasClean) this.dispatchEvent(new Event('error'));
+      this.dispatchEvent(new CloseEvent('close', { code: code, reason: reason, wasClean: wasClean }));
+    }
+    send(data) {
+      if (this._state === 0) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+      var port = this._port;
+      var size;
+      var take;
+      if (typeof data === 'string' || !(data instanceof Blob || data instanceof ArrayBuffer || ArrayBuffer.isView(data))) {
+        var s = String(data);
+        size = encoder.encode(s).length;
+        take = function () { return s; };
+      } else if (data instanceof Blob) {
+        size = data.size;
+        take = function () { return data.arrayBuffer(); };
+      } else {
+        // A copy now: the caller may reuse its buffer right after send() returns.
+        var copy = data instanceof ArrayBuffer ? data.slice(0) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice().buffer;
+        size = copy.byteLength;
+        take = function () { return copy; };
+      }
+      // After close() browsers count but do not send (WHATWG WebSockets, send() step 3).
+      this._buffered += size;
+      if (this._state !== 1) return;
+      // One queue keeps the order when a Blob (read asynchronously) comes before other data.
+      this._queue = this._queue.then(take).then(function (d) {
+        port.postMessage({ type: 'send', data: d }, typeof d === 'string' ? [] : [d]);
+      }).catch(function () {});
+    }
+    close(code, reason) {
+      if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+        throw new DOMException("Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. " + code + ' is neither.', 'InvalidAccessError');
+      }
+      var r = reason === undefined ? '' : String(reason);
+      if (encoder.encode(r).length > 123) throw new DOMException("Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.", 'SyntaxError');
+      if (this._state >= 2) return;
+      if (this._state === 0) this._abandoned = true;
+      this._state = 2;
+      var port = this._port;
+      var msg = { type: 'close', code: code === undefined ? 1000 : code, reason: r };
+      this._queue = this._queue.then(function () {
+        port.postMessage(msg);
+      });
+    }
+  }
+  handlers.forEach(function (t) {
+    Object.defineProperty(WebSocket.prototype, 'on' + t, {
+      get: function () { return this._on[t] || null; },
+      set: function (h) { this._on[t] = typeof h === 'function' ? h : null; },
+      configurable: true,
+      enumerable: true,
+    });
+  });
+  ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (n, i) {
+    Object.defineProperty(WebSocket, n, { value: i, enumerable: true });
+    Object.defineProperty(WebSocket.prototype, n, { value: i, enumerable: true });
+  });
+  // Leaving the page ends its sockets like a browser does (1001 "going away"); otherwise the
+  // node's connection would stay open with no one reading it.
+  window.addEventListener('pagehide', function () {
+    live.forEach(function (ws) {
+      try {
+        ws._port.postMessage({ type: 'close', code: 1001, reason: '' });
+      } catch (e) {}
+    });
+  });
+  window.WebSocket = WebSocket;
+}
+const FRAME_SCRIPT = '(' + frameScript.toString() + ')();\n';
 const clientTargets = new Map();
 let lastFrameTarget = null;
 let remembered = 0;
@@ -66,8 +269,27 @@ self.addEventListener('message', (event) => {
     const ws = portWaiters;
     portWaiters = [];
     for (const w of ws) w.resolve(nodePort);
+  } else if (event.data && event.data.type === 'tailtab-websocket' && event.ports[0]) {
+    event.waitUntil(openWebSocket(event.data, event.ports[0]));
   }
 });
+
+// A WebSocket of a proxied page (frameScript's shim): its port goes on to the node with the
+// target, and the page and the node talk directly from then on (src/http/proxy-websocket.ts).
+// The target comes from the /proxy/<host>/<port>/ path the shim built; the node allows only
+// tailnet machines, as for any proxied request.
+async function openWebSocket(m, pagePort) {
+  const refuse = () => pagePort.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+  const t = PROXY_ON && typeof m.path === 'string' ? parseProxyPath(m.path) : null;
+  const protocols = Array.isArray(m.protocols) ? m.protocols.filter((p) => typeof p === 'string') : [];
+  if (!t) return refuse();
+  try {
+    const port = await getPort();
+    port.postMessage({ type: 'websocket', id: nextId++, url: targetUrl(t), protocols }, [pagePort]);
+  } catch (_) {
+    refuse();
+  }
+}
 
 function fail(p, message) {
   if (p.head) {

@@ -410,5 +410,5 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
 }
 
 export { startSshd, type Sshd } from './sshd.js';
-export { startWebServer, bytesSha256, deterministicBytes, INDEX_TITLE } from './webserver.js';
+export { startWebServer, bytesSha256, deterministicBytes, INDEX_TITLE, WS_TITLE } from './webserver.js';
 export { tcpOpen, freePort } from './net.js';

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
+import { WebSocketServer } from 'ws';
 
 /** Deterministic byte stream (xorshift32, fixed seed): byte i of /bytes/<n> for any n. */
 export function deterministicBytes(offset: number, length: number): Uint8Array {
@@ -109,6 +110,52 @@ document.getElementById('spa-nav').addEventListener('click', () => {
     (e) => { document.getElementById('spa-status').textContent = 'failed: ' + e; });
 });
 `;
+// /app/ws/: a page whose script opens a WebSocket relative to itself (ws://<its host>/app/ws/echo,
+// as apps build them from location), sends text, bytes, a Blob and 100 kB, shows the echoes and
+// closes. Through the web view the page's origin is tailtab's proxy origin: only the frame
+// script's WebSocket shim makes this reach the tailnet host.
+export const WS_TITLE = 'tailtab WebSocket test';
+const WS_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>${WS_TITLE}</title></head>
+<body>
+<h1>WebSocket echo</h1>
+<p id="ws-state">not started</p>
+<p id="ws-text"></p>
+<p id="ws-binary"></p>
+<p id="ws-blob"></p>
+<p id="ws-big"></p>
+<p id="ws-closed"></p>
+<p id="ws-error"></p>
+<script src="/app/ws/page.js"></script>
+</body></html>
+`;
+const WS_PAGE_JS = `const show = (id, t) => { document.getElementById(id).textContent = t; };
+const url = new URL('echo', location.href);
+url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const ws = new WebSocket(url.href, ['echo.v1']);
+ws.binaryType = 'arraybuffer';
+show('ws-state', 'connecting to ' + url.pathname);
+let got = 0;
+ws.onopen = () => {
+  show('ws-state', 'open, protocol ' + ws.protocol);
+  ws.send('hello über tailnet');
+  ws.send(new Uint8Array([0, 1, 2, 253, 254, 255]));
+  ws.send(new Blob(['blob says hi']));
+  ws.send(new Uint8Array(100000).fill(7));
+};
+ws.onmessage = (e) => {
+  if (typeof e.data === 'string') show('ws-text', 'text: ' + e.data);
+  else {
+    const b = new Uint8Array(e.data);
+    if (b.length === 100000) show('ws-big', 'big: ' + b.length + ' bytes, sum ' + b.reduce((a, x) => a + x, 0));
+    else if (b[0] === 0) show('ws-binary', 'binary: ' + Array.from(b).join(','));
+    else show('ws-blob', 'blob: ' + new TextDecoder().decode(b));
+  }
+  if (++got === 4) ws.close(1000, 'done');
+};
+ws.onerror = () => show('ws-error', 'error');
+ws.onclose = (e) => show('ws-closed', 'closed ' + e.code + ' ' + e.reason + ' clean=' + e.wasClean);
+`;
 const APP_STYLE_CSS = `body { font-family: sans-serif; } h1 { color: rgb(31, 111, 235); }\n`;
 const APP_FRAME_DENY = {
   'x-frame-options': 'DENY',
@@ -135,6 +182,10 @@ function serveApp(req: import('node:http').IncomingMessage, res: import('node:ht
     const host = escapeHtml(String(req.headers.host ?? '127.0.0.1'));
     res.write(`<p><a id="abs-link" href="http://${host}/app/result?message=absolute%20link">absolute link</a></p>\n`);
     res.end(APP_HTML_TAIL);
+  } else if (req.method === 'GET' && (path === '/app/ws' || path === '/app/ws/')) {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...APP_FRAME_DENY }).end(WS_HTML);
+  } else if (req.method === 'GET' && path === '/app/ws/page.js') {
+    res.writeHead(200, { 'content-type': 'text/javascript' }).end(WS_PAGE_JS);
   } else if (req.method === 'GET' && path === '/app/app.js') {
     res.writeHead(200, { 'content-type': 'text/javascript', 'content-encoding': 'gzip' }).end(gzipSync(APP_APP_JS));
   } else if (req.method === 'GET' && path === '/app/style.css') {
@@ -212,6 +263,16 @@ export function startWebServer(port = 0): Promise<WebServer> {
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
+  });
+  // /app/ws/echo: a WebSocket echo (the `ws` package), text as text and binary as binary;
+  // subprotocol echo.v1 when offered. Other upgrade paths are refused.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20, handleProtocols: (ps) => (ps.has('echo.v1') ? 'echo.v1' : false) });
+  server.on('upgrade', (req, sock, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== '/app/ws/echo') {
+      sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, sock, head, (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

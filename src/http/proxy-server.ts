@@ -8,6 +8,9 @@
 //   {type:'ack', id, bytes}      the SW handed `bytes` of body to the browser: credit for more
 //   {type:'cancel', id}          the browser no longer wants the body
 //   {type:'ping', id}            is the node still there? (answered with {type:'pong', id})
+//   {type:'websocket', id, url:'http://host:port/path', protocols:string[]} with a MessagePort
+//                                a WebSocket of the proxied page (the frame script's shim); the
+//                                port then carries that socket (proxy-websocket.ts). Needs `dial`.
 // Messages (node → SW):
 //   {type:'response', id, status, statusText, headers:[[k,v]]}
 //   {type:'chunk', id, data:ArrayBuffer} (transferred)   {type:'end', id}   {type:'error', id, message}
@@ -21,6 +24,8 @@ import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
 import { FrameScriptInjector, OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
 import type { HeaderList } from './wire.js';
+import type { Dialer } from './connection.js';
+import { bridgeWebSocket } from './proxy-websocket.js';
 
 /** The part of MessagePort (DOM or node:worker_threads) used here. */
 export interface MessagePortLike {
@@ -45,6 +50,10 @@ export interface HttpProxyOptions {
    */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /** The TCP dialer for WebSockets of proxied pages (the node's); without it they are refused. */
+  dial?: Dialer;
+  /** Largest WebSocket message taken from a server (default 16 MiB; beyond it: close 1009). */
+  maxWebSocketMessageBytes?: number;
   clock?: Clock;
   /** Optional log line per request and failure (no cookies or bodies in it). */
   log?: (line: string) => void;
@@ -53,7 +62,7 @@ export interface HttpProxyOptions {
 export interface HttpProxyHandle {
   /** Cancels every request in flight and stops answering the port. */
   close(): void;
-  readonly stats: { requests: number; errors: number; malformed: number; bytes: number; active: number };
+  readonly stats: { requests: number; errors: number; malformed: number; bytes: number; active: number; websockets: number };
 }
 
 const jars = new WeakMap<HttpClient, CookieJar>();
@@ -77,7 +86,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
   const windowBytes = opts.windowBytes ?? 1 << 20;
   const stallMs = opts.stallTimeoutMs ?? 120_000;
   const pending = new Map<number, Pending>();
-  const stats = { requests: 0, errors: 0, malformed: 0, bytes: 0, active: 0 };
+  const stats = { requests: 0, errors: 0, malformed: 0, bytes: 0, active: 0, websockets: 0 };
   let closed = false;
 
   const post = (m: unknown, transfer?: Transferable[]) => {
@@ -184,6 +193,30 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     }
   }
 
+  function openWebSocket(page: MessagePortLike, url: string, protocols: string[]): void {
+    const refuse = (why: string) => {
+      stats.errors++;
+      opts.log?.(`web view WebSocket refused: ${why}`);
+      try {
+        page.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+      } catch {
+        /* the page is gone */
+      }
+    };
+    let target: URL;
+    try {
+      target = parseTarget(url);
+    } catch (e) {
+      return refuse((e as Error).message);
+    }
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const tport = Number(target.port || 80);
+    if (opts.allowTarget && !opts.allowTarget(host, tport)) return refuse(`${host}:${tport} is not a machine in this tailnet`);
+    if (!opts.dial) return refuse('this node has no dialer for WebSockets');
+    stats.websockets++;
+    bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, clock, log: opts.log });
+  }
+
   port.onmessage = (ev: MessageEvent) => {
     if (closed) return;
     const m = ev.data as Record<string, unknown> | null;
@@ -206,6 +239,15 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
         p.inflight = Math.max(0, p.inflight - m.bytes);
         p.wake?.();
       }
+    } else if (m.type === 'websocket') {
+      const page = ev.ports?.[0] as unknown as MessagePortLike | undefined;
+      const protocols = m.protocols === undefined ? [] : m.protocols;
+      if (!page || typeof m.url !== 'string' || !Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) {
+        stats.malformed++;
+        page?.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+        return;
+      }
+      openWebSocket(page, m.url, protocols as string[]);
     } else if (m.type === 'ping') {
       // The Service Worker checks the node is alive while a response is slow to come.
       post({ type: 'pong', id });
@@ -227,6 +269,8 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     close() {
       closed = true;
       port.onmessage = null;
+      // WebSockets live on their own ports and outlive a replaced Service Worker port; they end
+      // only with the page (its close) or with the node.
       for (const p of pending.values()) {
         p.cancelled = true;
         p.ac.abort();

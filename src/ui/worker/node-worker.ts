@@ -51,6 +51,8 @@ const service = new NodeService({
     let client = clients.get(node);
     if (!client) clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
     serveHttpProxy(port as unknown as MessagePortLike, client, {
+      // WebSockets of proxied pages (the frame script's shim) get their own TCP connections.
+      dial: (host, p) => node.dial(host, p) as Promise<Conn>,
       // Only machines of the tailnet: the Service Worker proxy is no way out to anywhere else.
       allowTarget: (host) => {
         try {
