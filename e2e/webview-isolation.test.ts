@@ -85,16 +85,27 @@ describe('web view isolation: proxied apps on their own origin', () => {
     await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
     const frame = page.frameLocator('tt-webview iframe');
     const text = (sel: string) => frame.locator(sel).textContent({ timeout: 2000 }).catch(() => '');
-    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(WS_TITLE);
-    await expect.poll(() => text('#ws-closed'), { timeout: 60_000 }).not.toBe('');
+    const echoed = async () => {
+      await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(WS_TITLE);
+      await expect.poll(() => text('#ws-closed'), { timeout: 60_000 }).not.toBe('');
+      expect(await text('#ws-state')).toBe('open, protocol echo.v1');
+      expect(await text('#ws-text')).toBe('text: hello über tailnet');
+      expect(await text('#ws-binary')).toBe('binary: 0,1,2,253,254,255');
+      expect(await text('#ws-blob')).toBe('blob: blob says hi');
+      expect(await text('#ws-big')).toBe('big: 100000 bytes, sum 700000');
+      expect(await text('#ws-closed')).toBe('closed 1000 done clean=true');
+      expect(await text('#ws-error')).toBe('');
+    };
+    await echoed();
     console.log(`web view WebSocket page: loaded, 4 echoes and closed ${Date.now() - started} ms after Go`);
-    expect(await text('#ws-state')).toBe('open, protocol echo.v1');
-    expect(await text('#ws-text')).toBe('text: hello über tailnet');
-    expect(await text('#ws-binary')).toBe('binary: 0,1,2,253,254,255');
-    expect(await text('#ws-blob')).toBe('blob: blob says hi');
-    expect(await text('#ws-big')).toBe('big: 100000 bytes, sum 700000');
-    expect(await text('#ws-closed')).toBe('closed 1000 done clean=true');
-    expect(await text('#ws-error')).toBe('');
+    // A reload of the frame: its address is now the app's own path (no /proxy/ in it), and the
+    // page's WebSocket still finds its host.
+    await frame.locator('html').evaluate(() => {
+      document.title = 'before reload';
+      location.reload();
+    });
+    await echoed();
+    expect(await frame.locator('html').evaluate(() => location.pathname)).toBe('/app/ws/');
     // Only the app's own URLs are tunnelled: another origin gets the browser's real WebSocket.
     const kinds = await frame.locator('html').evaluate(() => {
       const other = new WebSocket('ws://127.0.0.1:9/');

@@ -52,17 +52,21 @@ const FRAME_SCRIPT_PATH = '/__tailtab/frame.js';
 //     tunnelled; URLs to other origins get the browser's real WebSocket. WebSockets made before
 //     this script ran, or in the app's Workers, are not seen.
 function frameScript() {
+  if (window.top === window) return;
   var m = /^\/proxy\/([^\/]+)\/(\d{1,5})(?=\/|$)/.exec(location.pathname);
-  if (!m || window.top === window) return;
-  var prefix = m[0];
+  // A frame that reloads (or navigates) after step 1 has the app's path, not /proxy/…: then the
+  // Service Worker knows its host by its client id, and the shim sends plain paths.
+  var prefix = m ? m[0] : '';
   var appHost = '';
-  try {
-    appHost = decodeURIComponent(m[1]).toLowerCase();
-  } catch (e) {}
-  var appPort = m[2];
-  try {
-    history.replaceState(history.state, '', (location.pathname.slice(prefix.length) || '/') + location.search + location.hash);
-  } catch (e) {}
+  var appPort = m ? m[2] : '';
+  if (m) {
+    try {
+      appHost = decodeURIComponent(m[1]).toLowerCase();
+    } catch (e) {}
+    try {
+      history.replaceState(history.state, '', (location.pathname.slice(prefix.length) || '/') + location.search + location.hash);
+    } catch (e) {}
+  }
 
   var Native = window.WebSocket;
   var sw = navigator.serviceWorker;
@@ -83,7 +87,7 @@ function frameScript() {
       return u.pathname.indexOf('/proxy/') === 0 ? u.pathname + u.search : prefix + u.pathname + u.search;
     }
     var h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (u.protocol === 'ws:' && h === appHost && (u.port || '80') === appPort) return prefix + u.pathname + u.search;
+    if (appHost && u.protocol === 'ws:' && h === appHost && (u.port || '80') === appPort) return prefix + u.pathname + u.search;
     return null;
   }
 
@@ -270,17 +274,23 @@ self.addEventListener('message', (event) => {
     portWaiters = [];
     for (const w of ws) w.resolve(nodePort);
   } else if (event.data && event.data.type === 'tailtab-websocket' && event.ports[0]) {
-    event.waitUntil(openWebSocket(event.data, event.ports[0]));
+    event.waitUntil(openWebSocket(event.data, event.ports[0], event.source));
   }
 });
 
 // A WebSocket of a proxied page (frameScript's shim): its port goes on to the node with the
 // target, and the page and the node talk directly from then on (src/http/proxy-websocket.ts).
-// The target comes from the /proxy/<host>/<port>/ path the shim built; the node allows only
+// The target comes from the /proxy/<host>/<port>/ path the shim built, else (a frame reloaded on
+// the app's own path) from the host remembered for the page's client; the node allows only
 // tailnet machines, as for any proxied request.
-async function openWebSocket(m, pagePort) {
+async function openWebSocket(m, pagePort, source) {
   const refuse = () => pagePort.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
-  const t = PROXY_ON && typeof m.path === 'string' ? parseProxyPath(m.path) : null;
+  const path = typeof m.path === 'string' && m.path[0] === '/' ? m.path : null;
+  let t = PROXY_ON && path ? parseProxyPath(path) : null;
+  if (!t && PROXY_ON && path && source && source.id) {
+    const c = await recall(source.id);
+    if (c) t = { host: c.host, port: c.port, rest: path };
+  }
   const protocols = Array.isArray(m.protocols) ? m.protocols.filter((p) => typeof p === 'string') : [];
   if (!t) return refuse();
   try {
