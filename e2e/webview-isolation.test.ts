@@ -117,6 +117,44 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(kinds.otherNative).toBe(true);
     expect(kinds.ownShim).toBe(true);
     expect(kinds.url).toMatch(/^ws:\/\/proxy\.tailtab\.localhost:\d+\/app\/ws\/echo$/);
+    // What apps rely on besides echoes: a Blob by default, bufferedAmount, the browser's
+    // argument checks, a server close code coming back, and a refused upgrade as error + 1006.
+    const api = await frame.locator('html').evaluate(async () => {
+      const errors: string[] = [];
+      const blob = await new Promise<Record<string, unknown>>((resolve) => {
+        const w = new WebSocket('echo', 'echo.v1');
+        try {
+          w.send('too early');
+        } catch (e) {
+          errors.push((e as DOMException).name);
+        }
+        try {
+          w.close(1001);
+        } catch (e) {
+          errors.push((e as DOMException).name);
+        }
+        let buffered = -1;
+        w.onopen = () => {
+          w.send(new Uint16Array([1, 0x0302]));
+          buffered = w.bufferedAmount;
+        };
+        w.onmessage = async (e) => {
+          const bytes = e.data instanceof Blob ? Array.from(new Uint8Array(await e.data.arrayBuffer())).join(',') : 'not a Blob';
+          w.addEventListener('close', (c) => resolve({ bytes, buffered, after: w.bufferedAmount, code: c.code, reason: c.reason, clean: c.wasClean, state: w.readyState }));
+          w.close(4000, 'client done');
+        };
+      });
+      const refused = await new Promise<string>((resolve) => {
+        const w = new WebSocket('/app/no-such-socket');
+        const seen: string[] = [];
+        w.onerror = () => seen.push('error');
+        w.onclose = (c) => resolve([...seen, `close ${c.code} clean=${c.wasClean}`].join(' '));
+      });
+      return { errors, blob, refused };
+    });
+    expect(api.errors).toEqual(['InvalidStateError', 'InvalidAccessError']);
+    expect(api.blob).toEqual({ bytes: '1,0,2,3', buffered: 4, after: 0, code: 4000, reason: 'client done', clean: true, state: 3 });
+    expect(api.refused).toBe('error close 1006 clean=false');
   });
 
   it('tailtab\'s own origin does not serve /proxy/', async () => {
