@@ -14,7 +14,7 @@ import type { CookieJar } from './cookies.js';
 import { HttpError } from './errors.js';
 import { hostHeader, type HeaderList } from './wire.js';
 import { connectWebSocket, type WebSocketClient } from './websocket-client.js';
-import { CLOSE_ABNORMAL, validProtocols } from './websocket.js';
+import { CLOSE_ABNORMAL, isValidWireCloseCode, validProtocols } from './websocket.js';
 import type { Clock } from '../platform/clock.js';
 import type { MessagePortLike } from './proxy-server.js';
 
@@ -66,7 +66,9 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
       const bytes = typeof data === 'string' ? new TextEncoder().encode(data).length : data.length;
       void ws.send(data).then(() => post({ type: 'sent', bytes }));
     } else if (m.type === 'close') {
-      const code = typeof m.code === 'number' ? m.code : 1000;
+      // The shim allows 1000, 3000–4999 and 1001 (page going away); anything else from a page
+      // that bypassed it is sent as 1000 rather than as a code the RFC forbids on the wire.
+      const code = typeof m.code === 'number' && isValidWireCloseCode(m.code) ? m.code : 1000;
       const reason = typeof m.reason === 'string' ? m.reason : '';
       if (ws) ws.close(code, reason);
       else earlyClose = true;
