@@ -112,10 +112,11 @@ describe('web view isolation: proxied apps on their own origin', () => {
       other.close();
       const own = new WebSocket('/app/ws/echo');
       own.close();
-      return { otherNative: !(other instanceof WebSocket), ownShim: own instanceof WebSocket, url: own.url };
+      return { otherNative: !(other instanceof WebSocket), ownShim: own instanceof WebSocket, url: own.url, tag: Object.prototype.toString.call(own), open: WebSocket.OPEN };
     });
     expect(kinds.otherNative).toBe(true);
     expect(kinds.ownShim).toBe(true);
+    expect([kinds.tag, kinds.open]).toEqual(['[object WebSocket]', 1]);
     expect(kinds.url).toMatch(/^ws:\/\/proxy\.tailtab\.localhost:\d+\/app\/ws\/echo$/);
     // What apps rely on besides echoes: a Blob by default, bufferedAmount, the browser's
     // argument checks, a server close code coming back, and a refused upgrade as error + 1006.

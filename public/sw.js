@@ -237,6 +237,7 @@ function frameScript() {
       enumerable: true,
     });
   });
+  Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
   ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (n, i) {
     Object.defineProperty(WebSocket, n, { value: i, enumerable: true });
     Object.defineProperty(WebSocket.prototype, n, { value: i, enumerable: true });
