@@ -76,7 +76,7 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(imgOk).toBe(true);
   });
 
-  it('a WebSocket the proxied page opens (relative to itself) reaches the peer through the node: text, bytes, a Blob and 100 kB echo, and it closes cleanly', async () => {
+  it('a WebSocket the proxied page opens (relative to itself) reaches the peer through the node: text, bytes, a Blob and 100 kB echo, 2 MiB arrive past the flow-control window, and it closes cleanly', async () => {
     // The rig web server's /app/ws/ page: its script does new WebSocket(ws://<its host>/app/ws/echo).
     // Its host is our proxy origin; the frame script's shim tunnels it through the Service
     // Worker's node port to our node, which speaks RFC 6455 to the `ws` echo server over the tailnet.
@@ -93,11 +93,12 @@ describe('web view isolation: proxied apps on their own origin', () => {
       expect(await text('#ws-binary')).toBe('binary: 0,1,2,253,254,255');
       expect(await text('#ws-blob')).toBe('blob: blob says hi');
       expect(await text('#ws-big')).toBe('big: 100000 bytes, sum 700000');
+      expect(await text('#ws-flood')).toBe('flood: 2097152 bytes');
       expect(await text('#ws-closed')).toBe('closed 1000 done clean=true');
       expect(await text('#ws-error')).toBe('');
     };
     await echoed();
-    console.log(`web view WebSocket page: loaded, 4 echoes and closed ${Date.now() - started} ms after Go`);
+    console.log(`web view WebSocket page: loaded, 4 echoes, 2 MiB flood and closed ${Date.now() - started} ms after Go`);
     // A reload of the frame: its address is now the app's own path (no /proxy/ in it), and the
     // page's WebSocket still finds its host.
     await frame.locator('html').evaluate(() => {

@@ -161,10 +161,15 @@ function frameScript() {
         this._protocol = String(m.protocol || '');
         this._extensions = String(m.extensions || '');
         this.dispatchEvent(new Event('open'));
-      } else if (m.type === 'message' && this._state === 1) {
+      } else if (m.type === 'message') {
         var d = m.data;
-        if (typeof d !== 'string') d = this._binaryType === 'blob' ? new Blob([d]) : d;
-        this.dispatchEvent(new MessageEvent('message', { data: d, origin: new URL(this._url).origin }));
+        var n = typeof d === 'string' ? d.length : d.byteLength;
+        if (this._state === 1) {
+          if (typeof d !== 'string') d = this._binaryType === 'blob' ? new Blob([d]) : d;
+          this.dispatchEvent(new MessageEvent('message', { data: d, origin: new URL(this._url).origin }));
+        }
+        // Taken: the node reads on (it pauses its TCP reads while 1 MiB is unacknowledged).
+        this._port.postMessage({ type: 'ack', bytes: n });
       } else if (m.type === 'sent') {
         this._buffered = Math.max(0, this._buffered - (Number(m.bytes) || 0));
       } else if (m.type === 'close') {

@@ -111,8 +111,8 @@ document.getElementById('spa-nav').addEventListener('click', () => {
 });
 `;
 // /app/ws/: a page whose script opens a WebSocket relative to itself (ws://<its host>/app/ws/echo,
-// as apps build them from location), sends text, bytes, a Blob and 100 kB, shows the echoes and
-// closes. Through the web view the page's origin is tailtab's proxy origin: only the frame
+// as apps build them from location), sends text, bytes, a Blob and 100 kB, shows the echoes,
+// then asks for a 2 MiB flood (more than the proxy's 1 MiB flow-control window) and closes. Through the web view the page's origin is tailtab's proxy origin: only the frame
 // script's WebSocket shim makes this reach the tailnet host.
 export const WS_TITLE = 'tailtab WebSocket test';
 const WS_HTML = `<!doctype html>
@@ -124,6 +124,7 @@ const WS_HTML = `<!doctype html>
 <p id="ws-binary"></p>
 <p id="ws-blob"></p>
 <p id="ws-big"></p>
+<p id="ws-flood"></p>
 <p id="ws-closed"></p>
 <p id="ws-error"></p>
 <script src="/app/ws/page.js"></script>
@@ -136,6 +137,7 @@ const ws = new WebSocket(url.href, ['echo.v1']);
 ws.binaryType = 'arraybuffer';
 show('ws-state', 'connecting to ' + url.pathname);
 let got = 0;
+let flood = 0;
 ws.onopen = () => {
   show('ws-state', 'open, protocol ' + ws.protocol);
   ws.send('hello über tailnet');
@@ -144,14 +146,16 @@ ws.onopen = () => {
   ws.send(new Uint8Array(100000).fill(7));
 };
 ws.onmessage = (e) => {
+  if (e.data === 'flood done') { show('ws-flood', 'flood: ' + flood + ' bytes'); ws.close(1000, 'done'); return; }
   if (typeof e.data === 'string') show('ws-text', 'text: ' + e.data);
   else {
     const b = new Uint8Array(e.data);
+    if (b.length === 65536) { flood += b.length; return; }
     if (b.length === 100000) show('ws-big', 'big: ' + b.length + ' bytes, sum ' + b.reduce((a, x) => a + x, 0));
     else if (b[0] === 0) show('ws-binary', 'binary: ' + Array.from(b).join(','));
     else show('ws-blob', 'blob: ' + new TextDecoder().decode(b));
   }
-  if (++got === 4) ws.close(1000, 'done');
+  if (++got === 4) ws.send('flood');
 };
 ws.onerror = () => show('ws-error', 'error');
 ws.onclose = (e) => show('ws-closed', 'closed ' + e.code + ' ' + e.reason + ' clean=' + e.wasClean);
@@ -264,15 +268,25 @@ export function startWebServer(port = 0): Promise<WebServer> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  // /app/ws/echo: a WebSocket echo (the `ws` package), text as text and binary as binary;
-  // subprotocol echo.v1 when offered. Other upgrade paths are refused.
+  // /app/ws/echo: a WebSocket echo (the `ws` package), text as text and binary as binary (the
+  // text "flood" is answered with 2 MiB in 32 binary messages and "flood done"); subprotocol
+  // echo.v1 when offered. Other upgrade paths are refused.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20, handleProtocols: (ps) => (ps.has('echo.v1') ? 'echo.v1' : false) });
   server.on('upgrade', (req, sock, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/app/ws/echo') {
       sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, sock, head, (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+    wss.handleUpgrade(req, sock, head, (ws) =>
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary && data.toString() === 'flood') {
+          // 2 MiB in 64 KiB messages, then a marker: for flow control towards a page.
+          for (let i = 0; i < 32; i++) ws.send(Buffer.alloc(65536, i));
+          ws.send('flood done');
+        } else {
+          ws.send(data, { binary: isBinary });
+        }
+      }));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

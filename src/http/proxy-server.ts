@@ -40,7 +40,7 @@ export interface HttpProxyOptions {
   cookies?: CookieJar;
   /** Which targets may be fetched (the node passes "is a tailnet peer"); refused ones get an error. */
   allowTarget?: (host: string, port: number) => boolean;
-  /** Un-acknowledged body bytes per response (default 1 MiB). */
+  /** Un-acknowledged body bytes per response, and message bytes per WebSocket (default 1 MiB). */
   windowBytes?: number;
   /** Give up on a response whose frame stopped acknowledging for this long (default 120 s). */
   stallTimeoutMs?: number;
@@ -214,7 +214,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     if (opts.allowTarget && !opts.allowTarget(host, tport)) return refuse(`${host}:${tport} is not a machine in this tailnet`);
     if (!opts.dial) return refuse('this node has no dialer for WebSockets');
     stats.websockets++;
-    bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, clock, log: opts.log });
+    bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, windowBytes, clock, log: opts.log });
   }
 
   port.onmessage = (ev: MessageEvent) => {

@@ -22,6 +22,10 @@ beforeAll(async () => {
     wss.handleUpgrade(req, sock, head, (ws) => {
       ws.on('message', (d, bin) => {
         if (!bin && d.toString() === 'bye') ws.close(4000, 'as asked');
+        else if (!bin && d.toString() === 'flood') {
+          for (let i = 0; i < 64; i++) ws.send(new Uint8Array(65536).fill(i));
+          ws.send('flood done');
+        }
         else ws.send(d, { binary: bin });
       });
     });
@@ -73,6 +77,31 @@ describe('serveHttpProxy: WebSockets of proxied pages', () => {
     ws.port.postMessage({ type: 'close', code: 1000, reason: 'done' });
     await expect.poll(() => ws.got.at(-1)).toEqual({ type: 'close', code: 1000, reason: 'done', wasClean: true });
     expect(s.handle.stats.websockets).toBe(1);
+    s.close();
+  });
+
+  it('flow control: a page that does not acknowledge holds the server back at the window; acks let the rest through', async () => {
+    const s = setup({ windowBytes: 256 * 1024 });
+    const ws = s.open('/flood');
+    await expect.poll(() => ws.got.some((m) => m.type === 'open')).toBe(true);
+    ws.port.postMessage({ type: 'send', data: 'flood' });
+    const received = () => ws.got.filter((m) => m.type === 'message' && m.data instanceof ArrayBuffer).reduce((a, m) => a + (m.data as ArrayBuffer).byteLength, 0);
+    await expect.poll(received).toBeGreaterThanOrEqual(256 * 1024);
+    await new Promise((r) => setTimeout(r, 300));
+    // Paused after the window (plus what one read of the socket held), far short of the 4 MiB sent.
+    expect(received()).toBeLessThan(1024 * 1024);
+    let acked = 0;
+    const ackAll = () => {
+      const n = received() - acked;
+      if (n > 0) ws.port.postMessage({ type: 'ack', bytes: n });
+      acked += n;
+    };
+    const pump = setInterval(ackAll, 5);
+    await expect.poll(() => ws.got.some((m) => m.type === 'message' && m.data === 'flood done'), { timeout: 10_000 }).toBe(true);
+    clearInterval(pump);
+    expect(received()).toBe(64 * 65536);
+    ws.port.postMessage({ type: 'close' });
+    await expect.poll(() => ws.got.at(-1)?.type).toBe('close');
     s.close();
   });
 

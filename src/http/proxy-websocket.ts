@@ -7,6 +7,11 @@
 //                {type:'sent', bytes}        `bytes` of earlier sends are written (bufferedAmount)
 //                {type:'close', code, reason, wasClean}
 //   page → node: {type:'send', data: string | ArrayBuffer}   {type:'close', code?, reason?}
+//                {type:'ack', bytes}   the page dispatched messages of this size (string length
+//                                      for text, byteLength for binary)
+// Flow control: a MessagePort has no backpressure, so the node stops reading the server's
+// TCP once `windowBytes` of messages are un-acknowledged; a page that falls behind (a console
+// flooding output) slows the server instead of filling the page's memory.
 // Why the node speaks RFC 6455 itself: a Service Worker never sees WebSocket handshakes, and the
 // browser cannot reach tailnet addresses, so the only socket to the app is the node's TCP.
 import type { Dialer } from './connection.js';
@@ -25,6 +30,8 @@ export interface WebSocketBridgeOptions {
   protocols: string[];
   cookies: CookieJar;
   maxMessageBytes?: number;
+  /** Un-acknowledged message bytes towards the page before reading pauses (default 1 MiB). */
+  windowBytes?: number;
   clock?: Clock;
   random?: (n: number) => Uint8Array;
   log?: (line: string) => void;
@@ -42,6 +49,8 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
   // Page messages that arrive before the handshake is done: a close ends it early; sends are
   // impossible (the shim throws InvalidStateError while CONNECTING, as browsers do).
   let earlyClose = false;
+  const windowBytes = o.windowBytes ?? 1 << 20;
+  let inflight = 0;
   const post = (m: unknown, transfer: Transferable[] = []) => {
     try {
       page.postMessage(m, transfer);
@@ -58,13 +67,16 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
   };
 
   page.onmessage = (ev: MessageEvent) => {
-    const m = ev.data as { type?: unknown; data?: unknown; code?: unknown; reason?: unknown } | null;
+    const m = ev.data as { type?: unknown; data?: unknown; code?: unknown; reason?: unknown; bytes?: unknown } | null;
     if (!m || typeof m !== 'object') return;
     if (m.type === 'send' && ws) {
       const data = typeof m.data === 'string' ? m.data : m.data instanceof ArrayBuffer ? new Uint8Array(m.data) : null;
       if (data === null) return;
       const bytes = typeof data === 'string' ? new TextEncoder().encode(data).length : data.length;
       void ws.send(data).then(() => post({ type: 'sent', bytes }));
+    } else if (m.type === 'ack' && typeof m.bytes === 'number' && m.bytes > 0) {
+      inflight = Math.max(0, inflight - m.bytes);
+      if (inflight < windowBytes) ws?.resumeReading();
     } else if (m.type === 'close') {
       // The shim allows 1000, 3000–4999 and 1001 (page going away); anything else from a page
       // that bypassed it is sent as 1000 rather than as a code the RFC forbids on the wire.
@@ -92,6 +104,8 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
       o.log?.(`web view WebSocket ${hostHeader(host, port)}${o.target.pathname} open${ws.protocol ? ` (${ws.protocol})` : ''}`);
       if (ended) return ws.abort();
       ws.onmessage = (d) => {
+        inflight += typeof d === 'string' ? d.length : d.byteLength;
+        if (inflight >= windowBytes) ws?.pauseReading();
         if (typeof d === 'string') post({ type: 'message', data: d });
         else {
           const buf = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? (d.buffer as ArrayBuffer) : (d.slice().buffer as ArrayBuffer);

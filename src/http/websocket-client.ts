@@ -58,6 +58,7 @@ export class WebSocketClient {
   private sentClose = false;
   private gotClose: { code: number; reason: string } | null = null;
   private timer: TimerHandle | undefined;
+  private paused: { promise: Promise<void>; resolve: () => void } | null = null;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly decoder: FrameDecoder;
@@ -101,8 +102,27 @@ export class WebSocketClient {
   close(code = 1000, reason = ''): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
+    // The server's Close may be behind data nobody will read now: read on to find it.
+    this.resumeReading();
     this.sendClose(code, reason);
     this.timer = this.clock.setTimeout(() => this.finish({ code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: 'the server did not complete the close handshake' }), this.closeTimeoutMs);
+  }
+
+  /**
+   * Stops reading from the connection (after the current read's messages), so a consumer that
+   * falls behind holds the server back through TCP's window instead of buffering without bound.
+   */
+  pauseReading(): void {
+    if (this.paused || this.state === 'closed') return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.paused = { promise, resolve };
+  }
+
+  resumeReading(): void {
+    const p = this.paused;
+    this.paused = null;
+    p?.resolve();
   }
 
   /** Drops the connection without a close handshake (the page is gone). */
@@ -126,17 +146,24 @@ export class WebSocketClient {
     void this.write(OP_CLOSE, body);
   }
 
+  // A method, not a field comparison: the state changes while a read is awaited.
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   /** Reads until the stream ends; started by connectWebSocket. */
   async run(first: Uint8Array): Promise<void> {
     if (first.length && !this.handle(this.decoder.push(first))) return;
     for (;;) {
+      if (this.paused) await this.paused.promise;
+      if (this.isClosed()) return;
       let r: ReadableStreamReadResult<Uint8Array>;
       try {
         r = await this.reader.read();
       } catch (e) {
         return this.finish(this.gotClose && this.sentClose ? { ...this.gotClose, wasClean: true } : { code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: `connection error: ${(e as Error)?.message ?? e}` });
       }
-      if (this.state === 'closed') return;
+      if (this.isClosed()) return;
       if (r.done) {
         // §7.1.5: clean only if Close frames went both ways before TCP ended.
         return this.finish(this.gotClose && this.sentClose ? { ...this.gotClose, wasClean: true } : { code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: 'the connection closed without a close handshake' });
@@ -174,6 +201,7 @@ export class WebSocketClient {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.clock.clearTimeout(this.timer);
+    this.resumeReading();
     // Let a Close frame just queued go out before the connection closes.
     void this.writer.close().catch(() => {}).finally(() => {
       this.reader.cancel().catch(() => {});
