@@ -43,6 +43,18 @@ describe('coalescingWebSocketFactory', () => {
     expect(sent.reduce((a, m) => a + m.length, 0)).toBe(10 * packet(1200, 0).length);
   });
 
+  it('a message goes out as soon as it holds maxFrames frames (ACKs of a long burst are not all held to its end)', async () => {
+    const { ws, sent } = fakeSocket();
+    const c = coalescingWebSocketFactory(() => ws, 16 * 1024, 8)('wss://x/derp', ['derp']);
+    for (let i = 0; i < 20; i++) c.send(packet(40, i));
+    expect(sent.length).toBe(2); // frames 0-7 and 8-15 without waiting for the next task
+    await nextTask();
+    expect(sent.length).toBe(3);
+    const r = new FrameReassembler();
+    const back = sent.flatMap((m) => r.push(m));
+    expect(back.map((f) => (f.ok && f.frame.type === 'sendPacket' ? f.frame.packet[0] : -1))).toEqual([...Array(20).keys()]);
+  });
+
   it('nothing is sent after close', async () => {
     const { ws, sent } = fakeSocket();
     const c = coalescingWebSocketFactory(() => ws)('wss://x/derp', ['derp']);
