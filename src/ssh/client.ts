@@ -177,6 +177,21 @@ export class SshClient {
     return sessionOf(ch);
   }
 
+  /**
+   * A session channel running a subsystem (RFC 4254 §6.5), e.g. "sftp": the server starts the
+   * program configured for that name and the channel carries its protocol on stdin/stdout.
+   */
+  async subsystem(name: string): Promise<SshSession> {
+    const ch = await this.conn.openChannel('session');
+    try {
+      if (!(await ch.request('subsystem', true, (w) => w.string(name)))) throw new SshError(`the server refused the "${name}" subsystem`);
+    } catch (e) {
+      ch.close();
+      throw e;
+    }
+    return sessionOf(ch);
+  }
+
   /** direct-tcpip (RFC 4254 §7.2): a byte stream to host:port as seen from the server. */
   async forward(host: string, port: number): Promise<ByteDuplex> {
     const ch = await this.conn.openChannel('direct-tcpip', (w) => w.string(host).uint32(port).string('127.0.0.1').uint32(0));
