@@ -1,12 +1,16 @@
 // SSH bulk receive throughput: a large remote `head -c N /dev/zero` through our client vs
-// OpenSSH's own `ssh` client, same sshd on loopback, same cipher.
+// OpenSSH's own `ssh` client, same sshd on loopback, same cipher; then SFTP upload/download
+// through our SftpClient vs OpenSSH's `sftp` on the same sshd (internal-sftp).
 import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchRow } from './run.js';
 import { SshClient } from '../src/ssh/client.js';
 import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
 import { secureRandom } from '../src/crypto/random.js';
-import { connectDuplex, startSshd } from '../e2e/helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd } from '../e2e/helpers/ssh-sshd.js';
+import { SftpClient } from '../src/ssh/sftp.js';
+import type { Ed25519UserKey } from '../src/ssh/keys.js';
 
 const BYTES = 200_000_000;
 
@@ -19,7 +23,8 @@ export async function run(): Promise<BenchRow[]> {
     const keyFile = join(sshd.dir, 'client_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
     sshd.addAuthorizedKey(execFileSync('cat', [keyFile + '.pub'], { encoding: 'utf8' }).trim());
-    for (const cipher of ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com']) {
+    // TAILTAB_SSH_ONLY=sftp skips the cipher rows.
+    for (const cipher of process.env.TAILTAB_SSH_ONLY === 'sftp' ? [] : ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com']) {
       const cmd = `head -c ${BYTES} /dev/zero`;
       // OpenSSH reference.
       const t0 = performance.now();
@@ -43,8 +48,49 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ name: `receive ${cipher} (OpenSSH ssh)`, value: +refMBs.toFixed(1), unit: 'MB/s' });
       rows.push({ name: `receive ${cipher} (tailtab, Node)`, value: +ourMBs.toFixed(1), unit: 'MB/s', note: `${(ourMBs / refMBs).toFixed(2)}× OpenSSH` });
     }
+    rows.push(...(await sftpRows(sshd, key, keyFile)));
   } finally {
     await sshd.stop();
   }
   return rows;
+}
+
+const SFTP_BYTES = 64 * 1024 * 1024;
+
+/** SFTP upload then download of 64 MiB (internal-sftp): our client (32 KiB × 16) vs OpenSSH's `sftp` (its defaults). */
+async function sftpRows(sshd: Sshd, key: Ed25519UserKey, keyFile: string): Promise<BenchRow[]> {
+  const local = join(sshd.dir, 'sftp-bench.bin');
+  const data = new Uint8Array(SFTP_BYTES);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  writeFileSync(local, data);
+  const remote = `/tmp/tailtab-sftp-bench-${process.pid}.bin`;
+  const sftpBatch = (batch: string): number => {
+    const b = join(sshd.dir, 'sftp-batch');
+    writeFileSync(b, batch);
+    const t0 = performance.now();
+    execFileSync('sftp', ['-q', '-b', b, '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${sshd.user}@127.0.0.1`], { stdio: 'ignore' });
+    return performance.now() - t0;
+  };
+  const login = sftpBatch('pwd\n'); // subtracted: both rows time the transfer alone
+  const refUp = sftpBatch(`put ${local} ${remote}\n`) - login;
+  const refDown = sftpBatch(`get ${remote} ${local}.back\n`) - login;
+  const ssh = await SshClient.connect(await connectDuplex(sshd.port), { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {} });
+  const sftp = await SftpClient.open(ssh);
+  let t = performance.now();
+  await sftp.writeFile(remote, data);
+  const ourUp = performance.now() - t;
+  t = performance.now();
+  const back = await sftp.readFile(remote);
+  const ourDown = performance.now() - t;
+  await sftp.remove(remote);
+  sftp.close();
+  ssh.close();
+  if (back.length !== SFTP_BYTES) throw new Error(`sftp short read: ${back.length}`);
+  const mbs = (ms: number) => SFTP_BYTES / 1e3 / ms;
+  return [
+    { name: 'sftp upload 64 MiB (OpenSSH sftp)', value: +mbs(refUp).toFixed(1), unit: 'MB/s' },
+    { name: 'sftp upload 64 MiB (tailtab, Node)', value: +mbs(ourUp).toFixed(1), unit: 'MB/s', note: `${(refUp / ourUp).toFixed(2)}× OpenSSH` },
+    { name: 'sftp download 64 MiB (OpenSSH sftp)', value: +mbs(refDown).toFixed(1), unit: 'MB/s' },
+    { name: 'sftp download 64 MiB (tailtab, Node)', value: +mbs(ourDown).toFixed(1), unit: 'MB/s', note: `${(refDown / ourDown).toFixed(2)}× OpenSSH` },
+  ];
 }
