@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { Reader, Writer } from './wire.js';
 import { FX, FXF, FXP, SftpFramer, decodeReply, encodeAttrs, encodeOpen, encodeRead, encodeWrite, fileType, MAX_PACKET } from './sftp-codec.js';
 import { SftpClient, SftpError, SftpSessionError, statusError } from './sftp.js';
+import { VirtualClock } from '../platform/clock.js';
 
 const pkt = (body: (w: Writer) => void) => {
   const w = new Writer();
@@ -116,6 +117,8 @@ interface FakeOptions {
   reorder?: boolean;
   /** Replace the reply to a request type with these raw bytes (framed). */
   corrupt?: { type: number; reply: Uint8Array };
+  /** Every request the server saw, by type. */
+  seen?: number[];
 }
 
 function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
@@ -130,6 +133,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
   const answer = (p: Uint8Array): Uint8Array => {
     const r = new Reader(p);
     const type = r.byte();
+    o.seen?.push(type);
     if (type === FXP.INIT) return pkt((w) => w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1'));
     const id = r.uint32();
     if (o.corrupt?.type === type) return o.corrupt.reply;
@@ -139,6 +143,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const path = r.text();
         const flags = r.uint32();
         if (path.startsWith('/secret')) return status(id, FX.PERMISSION_DENIED, 'Permission denied');
+        if (path.startsWith('/full')) files.set(path, new Uint8Array(0));
         if (flags & FXF.TRUNC) files.set(path, new Uint8Array(0));
         if (!files.has(path)) return status(id, FX.NO_SUCH_FILE, 'No such file');
         const h = String(nextHandle++);
@@ -169,6 +174,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
       }
       case FXP.WRITE: {
         const path = handles.get(r.text())!.path;
+        if (path.startsWith('/full')) return status(id, FX.FAILURE, 'No space left on device');
         const off = u64();
         const data = r.string();
         const f = files.get(path)!;
@@ -256,6 +262,35 @@ describe('sftp client (scripted server)', () => {
     await expect(c1.stat('/x')).rejects.toThrow(/answered stat with packet type 102/);
     const c2 = await SftpClient.start(fakeServer(new Map(), { corrupt: { type: FXP.STAT, reply: pkt((w) => w.byte(FXP.ATTRS).uint32(999).uint32(0)) } }));
     await expect(c2.stat('/x')).rejects.toThrow(/request 999, which is not outstanding/);
+  });
+
+  it('cancelling a download closes the remote file; a failed write aborts the upload, cancels the source and closes the file', async () => {
+    const seen: number[] = [];
+    const c = await SftpClient.start(fakeServer(new Map([['/big', rand(2_000_000)]]), { seen }));
+    const reader = (await c.download('/big')).getReader();
+    expect((await reader.read()).value!.length).toBe(32768);
+    await reader.cancel();
+    expect(seen.filter((t) => t === FXP.CLOSE)).toHaveLength(1);
+    expect(seen.filter((t) => t === FXP.READ).length).toBeLessThanOrEqual(17);
+    let cancelled: unknown;
+    const src = new ReadableStream<Uint8Array>({ pull: (ctl) => ctl.enqueue(new Uint8Array(100_000)), cancel: (why) => void (cancelled = why) });
+    await expect(c.upload('/full/x', src)).rejects.toThrow('cannot write "/full/x": failed (server: No space left on device)');
+    expect(cancelled).toBeInstanceOf(SftpError);
+    expect(seen.filter((t) => t === FXP.CLOSE)).toHaveLength(2);
+    expect(await c.stat('/big')).toMatchObject({ size: 2_000_000 });
+  });
+
+  it('a server that never answers INIT fails open() after the timeout', async () => {
+    const clock = new VirtualClock();
+    const silent = new TransformStream<Uint8Array, Uint8Array>();
+    const p = SftpClient.start({ readable: silent.readable, writable: new WritableStream() }, { clock, initTimeoutMs: 10_000 });
+    clock.advance(9_999);
+    let settled = false;
+    p.catch(() => {}).finally(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await expect(p).rejects.toThrow('the SFTP server did not answer INIT within 10 s; session closed');
   });
 
   it('the server going away fails pending requests with a "session ended" error', async () => {

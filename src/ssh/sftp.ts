@@ -4,6 +4,7 @@
 // defaults to 64 × 32 KiB) so a transfer costs about one round trip per window, not per chunk.
 // Memory stays bounded by concurrency × chunk size. Wire format: sftp-codec.ts.
 import type { SshClient } from './client.js';
+import { realClock, type Clock } from '../platform/clock.js';
 import { sanitize } from './transport/transport.js';
 import {
   FX,
@@ -96,6 +97,12 @@ export interface SftpEntry extends SftpNameEntry {
   type?: FileType;
 }
 
+export interface SftpStartOptions {
+  clock?: Clock;
+  /** Give up when the server has not answered INIT by then (default 15 s). */
+  initTimeoutMs?: number;
+}
+
 const DEFAULT_CHUNK = 32 * 1024;
 const DEFAULT_CONCURRENCY = 16;
 
@@ -122,7 +129,7 @@ export class SftpClient {
   }
 
   /** Open the "sftp" subsystem on a new session channel of an SSH connection. */
-  static async open(ssh: SshClient): Promise<SftpClient> {
+  static async open(ssh: SshClient, o: SftpStartOptions = {}): Promise<SftpClient> {
     const s = await ssh.subsystem('sftp');
     // Drain stderr (keeps the channel window open) and keep its tail for error messages.
     let tail = '';
@@ -132,16 +139,26 @@ export class SftpClient {
         for await (const c of s.stderr as unknown as AsyncIterable<Uint8Array>) tail = (tail + dec.decode(c, { stream: true })).slice(-512);
       } catch {}
     })();
-    return SftpClient.start({ readable: s.stdout, writable: s.stdin, close: () => s.close(), stderrTail: () => tail });
+    return SftpClient.start({ readable: s.stdout, writable: s.stdin, close: () => s.close(), stderrTail: () => tail }, o);
   }
 
   /** Run the protocol over any duplex (INIT → VERSION). */
-  static async start(d: SftpDuplex): Promise<SftpClient> {
+  static async start(d: SftpDuplex, o: SftpStartOptions = {}): Promise<SftpClient> {
     const c = new SftpClient(d);
+    const clock = o.clock ?? realClock;
+    const timeoutMs = o.initTimeoutMs ?? 15_000;
     const version = new Promise<SftpReply>((resolve, reject) => (c.versionWaiter = { resolve, reject }));
+    // A server that accepted the subsystem but never speaks SFTP (a wrong Subsystem line, a
+    // shell banner) would otherwise leave open() waiting for as long as the connection lives.
+    const timer = clock.setTimeout(() => c.fail(new SftpSessionError(`the SFTP server did not answer INIT within ${timeoutMs / 1000} s; session closed`)), timeoutMs);
     c.readLoop();
     c.writer.write(encodeInit()).catch((e) => c.fail(new SftpSessionError(`SFTP session: write failed: ${errText(e)}`)));
-    const v = await version;
+    let v: SftpReply;
+    try {
+      v = await version;
+    } finally {
+      clock.clearTimeout(timer);
+    }
     if (v.type !== FXP.VERSION) throw new SftpSessionError('SFTP: no VERSION reply');
     // filexfer-02 §4: the server answers with the version it will use, never above ours.
     if (v.version !== SFTP_VERSION) {
