@@ -137,7 +137,7 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     const up = sftpCmd(`put ${local} ${path}\n`) - base;
     const down = sftpCmd(`get ${path} ${local}.back\n`) - base;
     expect(toHex(sha256(readFileSync(`${local}.back`)))).toBe(want);
-    console.log(`OpenSSH sftp (same sshd, 32 KiB × 64): upload ${mbps(data.length, up)} MB/s, download ${mbps(data.length, down)} MB/s`);
+    console.log(`OpenSSH sftp (same sshd, its defaults): upload ${mbps(data.length, up)} MB/s, download ${mbps(data.length, down)} MB/s`);
     await sftp.remove(path);
   });
 
