@@ -2,7 +2,7 @@
 // OpenSSH's own `ssh` client, same sshd on loopback, same cipher; then SFTP upload/download
 // through our SftpClient vs OpenSSH's `sftp` on the same sshd (internal-sftp).
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchRow } from './run.js';
 import { SshClient } from '../src/ssh/client.js';
@@ -85,6 +85,8 @@ async function sftpRows(sshd: Sshd, key: Ed25519UserKey, keyFile: string): Promi
   await sftp.remove(remote);
   sftp.close();
   ssh.close();
+  rmSync(local, { force: true });
+  rmSync(`${local}.back`, { force: true });
   if (back.length !== SFTP_BYTES) throw new Error(`sftp short read: ${back.length}`);
   const mbs = (ms: number) => SFTP_BYTES / 1e3 / ms;
   return [

@@ -4,7 +4,7 @@
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ssh-sftp.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/crypto/bytes.js';
@@ -137,6 +137,8 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     const up = sftpCmd(`put ${local} ${path}\n`) - base;
     const down = sftpCmd(`get ${path} ${local}.back\n`) - base;
     expect(toHex(sha256(readFileSync(`${local}.back`)))).toBe(want);
+    rmSync(local);
+    rmSync(`${local}.back`);
     console.log(`OpenSSH sftp (same sshd, its defaults): upload ${mbps(data.length, up)} MB/s, download ${mbps(data.length, down)} MB/s`);
     await sftp.remove(path);
   });
