@@ -1,7 +1,7 @@
 // Node-only test glue: Debian's OpenSSH sshd on loopback with its own config, generated host keys
 // and authorized_keys in a temp dir, and the test user "tailtab" (password shared with the rig's sshd). Stopped by PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -132,7 +132,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       genKeys();
       await launch();
     },
-    stop: stopProc,
+    // The host keys, config and authorized_keys go with the server (one temp folder per run otherwise).
+    async stop() {
+      await stopProc();
+      rmSync(dir, { recursive: true, force: true });
+    },
     log,
   };
 }
