@@ -8,8 +8,9 @@
 // Screenshots: test-results/ui-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ui.test.ts
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, launchPersistentChromium, startAppServer, type AppServer } from './helpers/browser.js';
@@ -216,6 +217,52 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.keyboard.type('echo "key login $((2*21))"\n');
     await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain('key login 42');
     await page.screenshot({ path: join(SHOTS, 'ui-4b-key-login.png'), fullPage: true });
+  });
+
+  it('moves files over SFTP: the home listing, an upload with progress, the download equal by SHA-256, a refused folder in words', async () => {
+    const sshd = rig.sshd!;
+    await page.goto(app.url + '/#machines');
+    await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+    await page.locator('#ssh-user').fill(sshd.user);
+    await page.locator('#ssh-port').fill(String(sshd.port));
+    await page.locator('#ssh-method').selectOption('password');
+    await page.locator('#ssh-password').fill(sshd.password);
+    await page.getByRole('button', { name: 'Open files' }).click();
+    // The same host-key check as the terminal: the key trusted there is recognised here.
+    await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Host key SHA256:\S+ matches/);
+    const title = page.locator('tt-files #files-title');
+    await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(/: \/\S+$/);
+    const home = (await title.innerText()).split(': ').pop()!.trim();
+    expect(home).toBe(execFileSync('getent', ['passwd', sshd.user], { encoding: 'utf8' }).split(':')[5]);
+    // Upload known random bytes (odd size: several SFTP writes and a short last one).
+    const bytes = randomBytes(200_003);
+    const name = `ui-upload-${randomBytes(4).toString('hex')}.bin`;
+    await page.locator('tt-files #files-upload').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes });
+    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 }).toBe(`Uploaded ${name} (195 KB).`);
+    const row = page.locator(`tt-files tr[data-name="${name}"]`);
+    await expect.poll(() => row.locator('td.num').getAttribute('title').catch(() => ''), { timeout: 20_000 }).toBe('200003 bytes');
+    expect(await row.locator('td.num').innerText()).toBe('195 KB');
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    expect(sha(readFileSync(join(home, name)))).toBe(sha(bytes));
+    // Download it back through the browser's own download.
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: `Download ${name}` }).click()]);
+    expect(download.suggestedFilename()).toBe(name);
+    expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
+    await page.screenshot({ path: join(SHOTS, 'ui-4d-files.png'), fullPage: true });
+    // Up one folder and back in by keyboard.
+    await page.locator('tt-files').getByRole('button', { name: `Up to ${dirname(home)}` }).click();
+    await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(new RegExp(`: ${dirname(home)}$`));
+    await page.locator('tt-files').getByRole('button', { name: `Open folder ${basename(home)}` }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(new RegExp(`: ${home}$`));
+    // A folder this user may not read: refused in words, the listing stays where it was.
+    await page.locator('tt-files #files-path').fill('/root');
+    await page.locator('tt-files').getByRole('button', { name: 'Go', exact: true }).click();
+    await expect.poll(() => page.locator('tt-files [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/cannot list "\/root": permission denied/);
+    expect(await title.innerText()).toMatch(new RegExp(`: ${home}$`));
+    expect(await unlabelled(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'ui-4e-files-denied.png'), fullPage: true });
+    rmSync(join(home, name), { force: true });
   });
 
   it('Status shows this node, the DERP regions with RTT, per-peer handshake and bytes, and a log without secrets', async () => {

@@ -12,15 +12,18 @@ import type { TerminalsView } from './views/terminals.js';
 import './views/connect.js';
 import './views/machines.js';
 import './views/terminals.js';
+import './views/files.js';
+import type { FilesTarget } from './views/files.js';
 import { chooseProxyOrigin, startProxyHost } from './proxy-origin.js';
 import './views/webview.js';
 import './views/status.js';
 import './views/settings.js';
 
-type Route = 'machines' | 'terminals' | 'web' | 'status' | 'settings';
+type Route = 'machines' | 'terminals' | 'files' | 'web' | 'status' | 'settings';
 const ROUTES: { id: Route; label: string }[] = [
   { id: 'machines', label: 'Machines' },
   { id: 'terminals', label: 'Terminals' },
+  { id: 'files', label: 'Files' },
   { id: 'web', label: 'Web' },
   { id: 'status', label: 'Status' },
   { id: 'settings', label: 'Settings' },
@@ -66,6 +69,8 @@ export class TailtabApp extends LitElement {
   @state() private profiles: ProfileRecord[] = [];
   @state() private log: LogLine[] = [];
   @state() private sshPeer?: PeerView;
+  @state() private sshPurpose: 'ssh' | 'files' = 'ssh';
+  @state() private filesTarget?: FilesTarget;
   @state() private sshKeys: SshKeyView[] = [];
   @state() private webTarget = '';
   @state() private proxyReady = false;
@@ -217,11 +222,18 @@ export class TailtabApp extends LitElement {
       return;
     }
     this.sshKeys = await this.node!.sshKeys().catch(() => []);
+    this.sshPurpose = req.kind === 'files' ? 'files' : 'ssh';
     this.sshPeer = req.peer;
   }
 
-  private startSsh(e: CustomEvent<{ options: SshOpenOptions; title: string }>) {
+  private startSsh(e: CustomEvent<{ options: SshOpenOptions; title: string; purpose?: 'ssh' | 'files' }>) {
     this.sshPeer = undefined;
+    if (e.detail.purpose === 'files') {
+      const { cols: _c, rows: _r, ...options } = e.detail.options;
+      this.filesTarget = { options, title: e.detail.title };
+      location.hash = '#files';
+      return;
+    }
     location.hash = '#terminals';
     const t = this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
     t?.open(e.detail.options, e.detail.title);
@@ -277,10 +289,11 @@ export class TailtabApp extends LitElement {
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
         <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
+        <tt-files .node=${this.node} .target=${this.filesTarget} ?hidden=${!running || this.route !== 'files'}></tt-files>
         ${this.sshPeer
-          ? html`<div class="modal" role="dialog" aria-modal="true" aria-label="SSH login"
+          ? html`<div class="modal" role="dialog" aria-modal="true" aria-label=${this.sshPurpose === 'files' ? 'Files login' : 'SSH login'}
               @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') this.sshPeer = undefined; }}>
-              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys}></tt-ssh-dialog>
+              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys} .purpose=${this.sshPurpose}></tt-ssh-dialog>
             </div>`
           : ''}
       </main>

@@ -80,6 +80,32 @@ export interface SshOpenOptions {
   tailnetAuthenticated?: boolean;
 }
 
+/** File transfer (SFTP) logs in exactly as the terminal does, without a terminal size. */
+export type SftpOpenOptions = Omit<SshOpenOptions, 'cols' | 'rows'>;
+
+/** One directory entry as the page lists it (remote names are shown as text, never as markup). */
+export interface FileEntryView {
+  name: string;
+  dir: boolean;
+  size?: number;
+  /** Seconds since the epoch (SFTP v3 mtime). */
+  mtime?: number;
+}
+
+export interface SftpSessionHandle {
+  id: string;
+  /** The remote home directory (realpath of "."). */
+  home: string;
+  hostKey: SshSessionHandle['hostKey'];
+  /** The folder's absolute path (as the server resolves it) and its entries, directories first. */
+  list(path: string): Promise<{ path: string; entries: FileEntryView[] }>;
+  /** The file's bytes, read from the host as the stream is pulled. */
+  download(path: string): Promise<{ size?: number; data: ReadableStream<Uint8Array> }>;
+  /** Writes `data` to `path` (created or truncated); resolves with the bytes written. */
+  upload(path: string, data: ReadableStream<Uint8Array>): Promise<number>;
+  close(): void;
+}
+
 export interface SshSessionHandle {
   id: string;
   /** Bytes from the remote terminal (stdout and stderr interleaved as a pty gives them). */
@@ -124,6 +150,8 @@ export interface NodeApi {
   subscribe(cb: (ev: NodeEvent) => void): () => void;
   ping(target: string): Promise<{ ms: number }>;
   sshOpen(o: SshOpenOptions, hooks?: SshOpenHooks): Promise<SshSessionHandle>;
+  /** An SFTP session for moving files to and from the host (same login and host-key checks as sshOpen). */
+  sftpOpen(o: SftpOpenOptions, hooks?: SshOpenHooks): Promise<SftpSessionHandle>;
   sshKeys(): Promise<SshKeyView[]>;
   sshKeyCreate(name: string): Promise<SshKeyView>;
   sshKeyDelete(id: string): Promise<void>;

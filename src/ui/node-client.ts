@@ -1,6 +1,6 @@
 // The page's handle on the node: a module Worker (src/ui/worker/node-worker.ts) that owns the
 // node, its keys and every SSH session; this side only forwards calls and terminal bytes.
-import type { HostKeyPrompt, NodeApi, NodeEvent, SshOpenHooks, SshOpenOptions, SshSessionHandle } from './node-api.js';
+import type { HostKeyPrompt, NodeApi, NodeEvent, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle } from './node-api.js';
 import { RpcClient, type PortLike } from './rpc.js';
 
 type ExitInfo = { code?: number; signal?: string; error?: string };
@@ -69,6 +69,24 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
         write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
         resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
         close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
+      };
+    },
+    async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
+      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
+      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      let r: { id: string; home: string; hostKey: SftpSessionHandle['hostKey'] };
+      try {
+        r = await rpc.call('sftpOpen', [{ ...o, promptId }]);
+      } finally {
+        if (promptId) confirmers.delete(promptId);
+      }
+      return {
+        ...r,
+        list: (path) => rpc.call('sftpList', [r.id, path]),
+        download: (path) => rpc.call('sftpDownload', [r.id, path]),
+        // The stream is transferred to the Worker, which pulls from it as SFTP writes are acknowledged.
+        upload: (path, data) => rpc.call('sftpUpload', [r.id, path, data], [data as unknown as Transferable]),
+        close: () => void rpc.call('sftpClose', [r.id]).catch(() => {}),
       };
     },
     sshKeys: () => rpc.call('sshKeys'),

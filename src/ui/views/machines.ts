@@ -1,4 +1,4 @@
-// Machines: the peers from the network map, searchable, one click to SSH or to the web view.
+// Machines: the peers from the network map, searchable, one click to SSH, files or the web view.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { PeerView } from '../node-api.js';
@@ -7,7 +7,7 @@ import { shared } from '../styles.js';
 
 export interface OpenRequest {
   peer: PeerView;
-  kind: 'ssh' | 'web';
+  kind: 'ssh' | 'web' | 'files';
 }
 
 @customElement('tt-machines')
@@ -17,7 +17,7 @@ export class MachinesView extends LitElement {
   @property({ attribute: false }) peers: PeerView[] = [];
   @state() private query = '';
 
-  private open(peer: PeerView, kind: 'ssh' | 'web') {
+  private open(peer: PeerView, kind: OpenRequest['kind']) {
     this.dispatchEvent(new CustomEvent<OpenRequest>('open', { detail: { peer, kind }, bubbles: true, composed: true }));
   }
 
@@ -48,6 +48,7 @@ export class MachinesView extends LitElement {
                   <td>
                     <div class="row">
                       <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${shortName(p.fqdn || p.name)}">SSH</button>
+                      <button @click=${() => this.open(p, 'files')} aria-label="Files on ${shortName(p.fqdn || p.name)}">Files</button>
                       <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${shortName(p.fqdn || p.name)}">Web</button>
                     </div>
                   </td>

@@ -17,6 +17,8 @@ export class SshDialog extends LitElement {
   static override styles = [shared];
   @property({ attribute: false }) peer?: PeerView;
   @property({ attribute: false }) keys: SshKeyView[] = [];
+  /** What the login is for: a terminal, or the file browser (same login, same host-key checks). */
+  @property() purpose: 'ssh' | 'files' = 'ssh';
   @state() private method: 'none' | 'password' | 'key' = 'password';
 
   override willUpdate(changed: Map<string, unknown>) {
@@ -48,13 +50,13 @@ export class SshDialog extends LitElement {
       rows: 24,
       tailnetAuthenticated: this.method === 'none',
     };
-    this.dispatchEvent(new CustomEvent('ssh-start', { detail: { options, title: `${username}@${shortName(this.peer!.fqdn || this.peer!.name)}` }, bubbles: true, composed: true }));
+    this.dispatchEvent(new CustomEvent('ssh-start', { detail: { options, title: `${username}@${shortName(this.peer!.fqdn || this.peer!.name)}`, purpose: this.purpose }, bubbles: true, composed: true }));
   }
 
   override render() {
     if (!this.peer) return html``;
-    return html`<form class="card" @submit=${this.submit} aria-label="SSH login" style="max-width: 460px">
-      <h2>SSH to ${shortName(this.peer.fqdn || this.peer.name)}</h2>
+    return html`<form class="card" @submit=${this.submit} aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'} style="max-width: 460px">
+      <h2>${this.purpose === 'files' ? 'Files on' : 'SSH to'} ${shortName(this.peer.fqdn || this.peer.name)}</h2>
       <label for="ssh-user">User</label>
       <input id="ssh-user" value="root" autocomplete="username" />
       <label for="ssh-port">Port</label>
@@ -70,7 +72,7 @@ export class SshDialog extends LitElement {
         ? html`<label for="ssh-key">Key</label><select id="ssh-key">${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
         : ''}
       <div class="row" style="margin-top: 1rem">
-        <button class="primary" type="submit">Open terminal</button>
+        <button class="primary" type="submit">${this.purpose === 'files' ? 'Open files' : 'Open terminal'}</button>
         <button type="button" @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}>Cancel</button>
       </div>
     </form>`;

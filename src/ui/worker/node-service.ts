@@ -8,12 +8,13 @@ import { secureRandom, type RandomSource } from '../../crypto/random.js';
 import type { NodeEventMap, NodeNetMap, NodeStatus, TcpConnectionLike, UpConfig as NodeUpConfig } from '../../node/node.js';
 import { SshClient, type AuthMethod, type HostKeyInfo, type HostKeyVerifier, type SshSession } from '../../ssh/client.js';
 import { tailnetHostKeysVerifier } from '../../ssh/tailnet-host-keys.js';
+import { SftpClient } from '../../ssh/sftp.js';
 import { knownHostsVerifier, tailnetAuthenticatedVerifier, type HostKeyEvent, type KnownHostsStore } from '../../ssh/known-hosts.js';
 import { authorizedKeysLine, ed25519KeyFromSeed, generateEd25519Key, publicKeyBlob } from '../../ssh/keys.js';
 import { Writer } from '../../ssh/wire.js';
 import type { KnownHostRecord, SshKeyRecord } from '../../platform/idb.js';
 import type {
-  DerpRegionView, KnownHostView, LogLine, NodeEvent, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig,
+  DerpRegionView, FileEntryView, KnownHostView, LogLine, NodeEvent, NodeStatusView, PeerView, SftpOpenOptions, SshKeyView, SshOpenOptions, UpConfig,
 } from '../node-api.js';
 import { serveRpc, WithTransfer, type PortLike } from '../rpc.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
@@ -59,7 +60,36 @@ export type WorkerEvent =
 interface Client {
   push(ev: WorkerEvent): void;
   sessions: Set<string>;
+  /** File-transfer sessions (SFTP) this window opened; closed with the window. */
+  sftp: Set<string>;
   released: boolean;
+}
+
+interface SftpRecord {
+  owner: Client;
+  ssh: SshClient;
+  sftp: SftpClient;
+  conn: TcpConnectionLike;
+}
+
+type HostKeyVerdict = { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
+
+/** SFTP attributes → what the page lists (S_IFDIR is 0o040000, POSIX <sys/stat.h>). */
+export function toFileEntry(e: { filename: string; attrs: { size?: number; mtime?: number; permissions?: number } }): FileEntryView {
+  const p = e.attrs.permissions;
+  return {
+    name: e.filename,
+    dir: p !== undefined && (p & 0o170000) === 0o040000,
+    size: e.attrs.size,
+    mtime: e.attrs.mtime,
+  };
+}
+
+/** Directories first, then by name; "." and ".." dropped (the page offers its own "..'). */
+export function sortEntries(list: FileEntryView[]): FileEntryView[] {
+  return list
+    .filter((e) => e.name !== '.' && e.name !== '..')
+    .sort((a, b) => Number(b.dir) - Number(a.dir) || a.name.localeCompare(b.name));
 }
 
 interface SshRecord {
@@ -168,6 +198,7 @@ export class NodeService {
   private netmap?: NodeNetMap;
   private readonly clients = new Set<Client>();
   private readonly sessions = new Map<string, SshRecord>();
+  private readonly sftps = new Map<string, SftpRecord>();
   private readonly prompts = new Map<string, (ok: boolean) => void>();
   private readonly log: LogLine[] = [];
   private readonly memory = new MemoryWorkerStore();
@@ -241,7 +272,7 @@ export class NodeService {
   /** Serves NodeApi on one window's port. */
   attach(port: PortLike): void {
     let push: (ev: unknown, transfer?: Transferable[]) => void = () => {};
-    const client: Client = { push: (ev) => push(ev), sessions: new Set(), released: false };
+    const client: Client = { push: (ev) => push(ev), sessions: new Set(), sftp: new Set(), released: false };
     this.clients.add(client);
     push = serveRpc(port, {
       // A window opened (a reload) while the last one's release is still taking the node down
@@ -259,6 +290,11 @@ export class NodeService {
       sshWrite: (id: string, data: Uint8Array) => this.sshWrite(id, data),
       sshResize: (id: string, cols: number, rows: number) => this.sessions.get(id)?.session.resize(cols, rows),
       sshClose: (id: string) => this.sshClose(id),
+      sftpOpen: (o: SftpOpenOptions & { promptId?: string }) => this.sftpOpen(client, o),
+      sftpList: (id: string, path: string) => this.sftpList(id, path),
+      sftpDownload: (id: string, path: string) => this.sftpDownload(id, path),
+      sftpUpload: (id: string, path: string, data: ReadableStream<Uint8Array>) => this.sftpRecord(id).sftp.upload(path, data),
+      sftpClose: (id: string) => this.sftpClose(id),
       hostKeyAnswer: (promptId: string, ok: boolean) => { this.prompts.get(promptId)?.(!!ok); },
       sshKeys: () => this.sshKeys(),
       sshKeyCreate: (name: string) => this.sshKeyCreate(name),
@@ -322,6 +358,7 @@ export class NodeService {
 
   async down(o: { logout?: boolean } = {}): Promise<void> {
     for (const id of [...this.sessions.keys()]) this.sshClose(id);
+    for (const id of [...this.sftps.keys()]) this.sftpClose(id);
     const node = this.node;
     const wasEphemeral = !!this.current?.cfg.ephemeral;
     if (node && node.status().state !== 'stopped') {
@@ -359,6 +396,7 @@ export class NodeService {
     if (client.released) return this.leaving ?? Promise.resolve();
     client.released = true;
     for (const id of client.sessions) this.sshClose(id);
+    for (const id of [...client.sftp]) this.sftpClose(id);
     this.clients.delete(client);
     if (this.clients.size > 0 || !this.node || this.leaving) return this.leaving ?? Promise.resolve();
     const logout = !!this.current?.cfg.ephemeral;
@@ -419,7 +457,7 @@ export class NodeService {
 
   // ---- SSH sessions ----
 
-  private hostKeyVerifier(owner: Client, o: SshOpenOptions & { promptId?: string }, hostId: string, decided: (v: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' }) => void): HostKeyVerifier {
+  private hostKeyVerifier(owner: Client, o: Pick<SshOpenOptions, 'host' | 'tailnetAuthenticated'> & { promptId?: string }, hostId: string, decided: (v: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' }) => void): HostKeyVerifier {
     const onEvent = (e: HostKeyEvent) =>
       decided({ fingerprint: e.fingerprint, verdict: e.kind === 'known' ? 'known' : e.kind === 'first-use' ? 'first-use' : 'tailnet' });
     if (o.tailnetAuthenticated) {
@@ -464,7 +502,11 @@ export class NodeService {
     return node.status().peers.find((p) => p.ips.includes(ip))?.sshHostKeys ?? [];
   }
 
-  private async sshOpen(owner: Client, o: SshOpenOptions & { promptId?: string }) {
+  /**
+   * Dials the host over the tailnet and logs in: the one path both the terminal and file transfer
+   * take, so both get the same host-key checks (known hosts, prompt, or the tailnet's published keys).
+   */
+  private async sshConnect(owner: Client, o: (SshOpenOptions | SftpOpenOptions) & { promptId?: string }): Promise<{ ssh: SshClient; conn: TcpConnectionLike; hostKey: () => HostKeyVerdict }> {
     const node = await this.requireRunning();
     const port = o.port ?? 22;
     const hostId = port === 22 ? o.host : `[${o.host}]:${port}`;
@@ -478,25 +520,36 @@ export class NodeService {
       if (!rec) throw new Error('That SSH key no longer exists in this browser.');
       auth = [{ type: 'publickey', key: ed25519KeyFromSeed(rec.seed) }];
     }
-    let hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' } = { fingerprint: '', verdict: 'first-use' };
+    let hostKey: HostKeyVerdict = { fingerprint: '', verdict: 'first-use' };
     let conn: TcpConnectionLike;
     try {
       conn = await node.dial(o.host, port);
     } catch (e) {
       throw new Error(`Cannot reach ${o.host}:${port} over the tailnet: ${(e as Error).message}`);
     }
-    let ssh: SshClient;
-    let session: SshSession;
     try {
-      ssh = await SshClient.connect(conn, {
+      const ssh = await SshClient.connect(conn, {
         username: o.username,
         auth,
         random: this.random,
         keepaliveMs: 30_000,
         hostKeyVerifier: this.hostKeyVerifier(owner, o, hostId, (v) => (hostKey = v)),
       });
+      return { ssh, conn, hostKey: () => hostKey };
+    } catch (e) {
+      try { await conn.close(); } catch { /* closing anyway */ }
+      throw e;
+    }
+  }
+
+  private async sshOpen(owner: Client, o: SshOpenOptions & { promptId?: string }) {
+    const { ssh, conn, hostKey: decided } = await this.sshConnect(owner, o);
+    const hostKey = decided();
+    let session: SshSession;
+    try {
       session = await ssh.openSession({ pty: { term: 'xterm-256color', cols: o.cols, rows: o.rows } });
     } catch (e) {
+      try { ssh.close(); } catch { /* closing anyway */ }
       try { await conn.close(); } catch { /* closing anyway */ }
       throw e;
     }
@@ -548,6 +601,59 @@ export class NodeService {
     if (!s) return;
     try { s.session.close(); } catch { /* closing anyway */ }
     setTimeout(() => { if (!s.closed) { s.closed = true; this.sessions.delete(id); s.owner.sessions.delete(id); s.owner.push({ type: 'ssh-exit', id, error: 'closed' }); try { s.ssh.close(); } catch { /* */ } } }, 2000);
+  }
+
+  // ---- file transfer (SFTP, ssh/sftp.ts) ----
+
+  private async sftpOpen(owner: Client, o: SftpOpenOptions & { promptId?: string }) {
+    const { ssh, conn, hostKey } = await this.sshConnect(owner, o);
+    let sftp: SftpClient;
+    let home: string;
+    try {
+      sftp = await SftpClient.open(ssh);
+      home = await sftp.realpath('.');
+    } catch (e) {
+      try { ssh.close(); } catch { /* closing anyway */ }
+      try { await conn.close(); } catch { /* closing anyway */ }
+      throw e;
+    }
+    const id = toHex(this.random(8));
+    this.sftps.set(id, { owner, ssh, sftp, conn });
+    owner.sftp.add(id);
+    void sftp.ended.then(() => this.sftpClose(id));
+    return { id, home, hostKey: hostKey() };
+  }
+
+  private sftpRecord(id: string): SftpRecord {
+    const r = this.sftps.get(id);
+    if (!r) throw new Error('The file session has ended; open Files again.');
+    return r;
+  }
+
+  private async sftpList(id: string, path: string): Promise<{ path: string; entries: FileEntryView[] }> {
+    const { sftp } = this.sftpRecord(id);
+    const real = await sftp.realpath(path);
+    return { path: real, entries: sortEntries((await sftp.list(real)).map(toFileEntry)) };
+  }
+
+  /**
+   * The file's bytes as a stream handed to the page (transferred, not copied): SftpClient.download
+   * keeps at most 16 × 32 KiB requests in flight and only reads on as the page pulls.
+   */
+  private async sftpDownload(id: string, path: string) {
+    const { sftp } = this.sftpRecord(id);
+    const size = (await sftp.stat(path)).size;
+    const data = await sftp.download(path);
+    return new WithTransfer({ size, data }, [data as unknown as Transferable]);
+  }
+
+  private sftpClose(id: string): void {
+    const r = this.sftps.get(id);
+    if (!r) return;
+    this.sftps.delete(id);
+    r.owner.sftp.delete(id);
+    try { r.sftp.close(); } catch { /* closing anyway */ }
+    try { r.ssh.close(); } catch { /* closing anyway */ }
   }
 }
 

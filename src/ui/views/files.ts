@@ -1,0 +1,232 @@
+// Files: move files to and from a machine over SFTP (the Worker runs the session; see
+// NodeApi.sftpOpen). Remote names are untrusted text: they only ever go into Lit text bindings,
+// never into markup, and a download's name is given to <a download> as a property.
+import { LitElement, css, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../node-api.js';
+import { formatBytes } from '../format.js';
+import { formatMtime, joinPath, parentPath } from '../remote-path.js';
+import { shared } from '../styles.js';
+
+export interface FilesTarget {
+  options: SftpOpenOptions;
+  title: string;
+}
+
+/** A stream that passes bytes through and reports the running total (upload progress). */
+function counting(onBytes: (total: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  let total = 0;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      total += chunk.byteLength;
+      onBytes(total);
+      ctl.enqueue(chunk);
+    },
+  });
+}
+
+@customElement('tt-files')
+export class FilesView extends LitElement {
+  static override styles = [
+    shared,
+    css`
+      :host([hidden]) { display: none; }
+      .name-btn { border: none; background: none; padding: 0; min-height: 0; color: var(--accent); text-decoration: underline; text-align: left; }
+      td.num { text-align: right; white-space: nowrap; }
+      .toolbar { margin: 0.5rem 0 0.75rem; gap: 1rem; align-items: end; }
+      .toolbar label { margin: 0 0 0.2rem; }
+      h2:focus { outline: none; }
+    `,
+  ];
+
+  @property({ attribute: false }) node?: NodeApi;
+  @property({ attribute: false }) target?: FilesTarget;
+  @state() private phase: 'idle' | 'connecting' | 'open' | 'failed' = 'idle';
+  @state() private path = '';
+  @state() private entries: FileEntryView[] = [];
+  @state() private progress = '';
+  @state() private error = '';
+  @state() private hostNote = '';
+  @state() private busy = false;
+  @state() private hostPrompt?: HostKeyPrompt & { answer: (ok: boolean) => void };
+  private session?: SftpSessionHandle;
+
+  override updated(changed: Map<string, unknown>) {
+    if (changed.has('target') && this.target) void this.connect();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  private askHostKey(p: HostKeyPrompt): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.hostPrompt = { ...p, answer: (ok) => { this.hostPrompt = undefined; resolve(ok); } };
+      void this.updateComplete.then(() => (this.renderRoot.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus());
+    });
+  }
+
+  private async connect() {
+    if (!this.node || !this.target) return;
+    this.session?.close();
+    this.session = undefined;
+    this.phase = 'connecting';
+    this.error = '';
+    this.progress = '';
+    this.entries = [];
+    try {
+      const s = await this.node.sftpOpen(this.target.options, { confirmHostKey: (p) => this.askHostKey(p) });
+      this.session = s;
+      this.hostNote =
+        s.hostKey.verdict === 'tailnet' ? 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.'
+        : s.hostKey.verdict === 'tailnet-pinned' ? `Tailscale SSH: host key ${s.hostKey.fingerprint} is one its machine published to the tailnet.`
+        : s.hostKey.verdict === 'first-use' ? `First connection: host key ${s.hostKey.fingerprint} remembered.`
+        : `Host key ${s.hostKey.fingerprint} matches the one remembered.`;
+      this.phase = 'open';
+      await this.go(s.home);
+    } catch (e) {
+      this.phase = 'failed';
+      this.error = `Could not open files on ${this.target.title}: ${(e as Error).message}`;
+    }
+  }
+
+  /** Lists `path`; on failure the current folder stays and the reason is shown. */
+  private async go(path: string) {
+    if (!this.session) return;
+    this.busy = true;
+    this.error = '';
+    try {
+      const r = await this.session.list(path);
+      this.path = r.path;
+      this.entries = r.entries;
+      await this.updateComplete;
+      (this.renderRoot.querySelector('#files-title') as HTMLElement | null)?.focus();
+    } catch (e) {
+      this.error = (e as Error).message;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async download(entry: FileEntryView) {
+    if (!this.session) return;
+    const path = joinPath(this.path, entry.name);
+    this.error = '';
+    this.busy = true;
+    try {
+      const { size, data } = await this.session.download(path);
+      const parts: Uint8Array[] = [];
+      let got = 0;
+      const reader = data.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        got += value.byteLength;
+        this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`;
+      }
+      const url = URL.createObjectURL(new Blob(parts as BlobPart[]));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = entry.name;
+      a.hidden = true;
+      this.renderRoot.appendChild(a);
+      a.click();
+      a.remove();
+      // The browser reads the object URL after click() returns: revoke once it has had the chance.
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
+    } catch (e) {
+      this.progress = '';
+      this.error = (e as Error).message;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async upload(e: Event) {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    if (!file || !this.session) return;
+    const path = joinPath(this.path, file.name);
+    this.error = '';
+    this.busy = true;
+    this.progress = `Uploading ${file.name}: 0 B of ${formatBytes(file.size)}`;
+    try {
+      const data = file.stream().pipeThrough(counting((n) => (this.progress = `Uploading ${file.name}: ${formatBytes(n)} of ${formatBytes(file.size)}`)));
+      const written = await this.session.upload(path, data);
+      this.progress = `Uploaded ${file.name} (${formatBytes(written)}).`;
+      input.value = '';
+      await this.go(this.path);
+    } catch (err) {
+      this.progress = '';
+      this.error = (err as Error).message;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private goTo(e: Event) {
+    e.preventDefault();
+    const v = (this.renderRoot.querySelector('#files-path') as HTMLInputElement).value.trim();
+    if (v) void this.go(v.startsWith('/') ? v : joinPath(this.path, v));
+  }
+
+  override render() {
+    if (!this.target) return html`<p class="hint">No files open yet: pick a machine and press Files.</p>`;
+    return html`
+      <h2 id="files-title" tabindex="-1">Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}</h2>
+      ${this.hostPrompt
+        ? html`<div class="host-prompt card" role="alertdialog" aria-labelledby="fhk-title" aria-describedby="fhk-text">
+            <strong id="fhk-title">First connection to ${this.hostPrompt.host}</strong>
+            <p id="fhk-text">Its ${this.hostPrompt.keyType} host key has the fingerprint
+              <code class="mono">${this.hostPrompt.fingerprint}</code>. Compare it with the one the host's owner gives you.
+              Trust it and remember it for next time?</p>
+            <div class="row">
+              <button class="primary" @click=${() => this.hostPrompt?.answer(true)}>Trust and connect</button>
+              <button @click=${() => this.hostPrompt?.answer(false)}>Cancel</button>
+            </div>
+          </div>`
+        : ''}
+      ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">Connecting to ${this.target.title}…</p>` : ''}
+      ${this.phase === 'open' ? html`<p class="hint files-host">${this.hostNote}</p>` : ''}
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
+      ${this.phase === 'failed' ? html`<button @click=${() => this.connect()}>Try again</button>` : ''}
+      ${this.phase === 'open' ? this.renderListing() : ''}
+    `;
+  }
+
+  private renderListing() {
+    return html`
+      <div class="row toolbar">
+        <form class="row" @submit=${this.goTo} style="align-items: end">
+          <div><label for="files-path">Go to folder</label><input id="files-path" class="mono" placeholder="/path/on/host" /></div>
+          <button type="submit" ?disabled=${this.busy}>Go</button>
+        </form>
+        <div><label for="files-upload">Upload a file here</label><input id="files-upload" type="file" ?disabled=${this.busy} @change=${this.upload} /></div>
+      </div>
+      <p class="hint" role="status" aria-live="polite">${this.progress}</p>
+      <table aria-labelledby="files-title">
+        <thead><tr><th>Name</th><th class="num">Size</th><th class="wide-only">Modified</th><th></th></tr></thead>
+        <tbody>
+          ${this.path !== '/'
+            ? html`<tr><td colspan="4"><button class="name-btn" aria-label="Up to ${parentPath(this.path)}" @click=${() => this.go(parentPath(this.path))}>..</button></td></tr>`
+            : ''}
+          ${this.entries.map(
+            (e) => html`<tr data-name=${e.name}>
+              <td>${e.dir
+                ? html`<button class="name-btn" aria-label="Open folder ${e.name}" @click=${() => this.go(joinPath(this.path, e.name))}>${e.name}/</button>`
+                : html`<span class="mono">${e.name}</span>`}</td>
+              <td class="num" title=${e.dir || e.size === undefined ? '' : `${e.size} bytes`}>${e.dir || e.size === undefined ? '' : formatBytes(e.size)}</td>
+              <td class="wide-only">${formatMtime(e.mtime)}</td>
+              <td>${e.dir ? '' : html`<button ?disabled=${this.busy} aria-label="Download ${e.name}" @click=${() => this.download(e)}>Download</button>`}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${this.entries.length ? '' : html`<p class="hint">This folder is empty.</p>`}
+    `;
+  }
+}
