@@ -2,14 +2,15 @@
 // tailnet: Headscale v0.29.2, two derpers and tailscaled peers (the rig), the app served by vite
 // with the control paths proxied to Headscale (same origin: Headscale sends no CORS headers).
 // Journeys: a new user pastes a pre-auth key and sees the machines; an SSH terminal to OpenSSH
-// behind a peer (password login, host-key prompt); a web view of a peer's web server; a reload
+// behind a peer (password login, host-key prompt); Files (SFTP upload/download, to OpenSSH and to
+// Tailscale SSH); a web view of a peer's web server; a reload
 // keeps the login (IndexedDB); an ephemeral session leaves nothing (IndexedDB empty, node gone
 // from Headscale); the widget demo page connects by itself (Tailscale SSH); PWA and phone width.
 // Screenshots: test-results/ui-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ui.test.ts
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -263,6 +264,37 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(await unlabelled(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'ui-4e-files-denied.png'), fullPage: true });
     rmSync(join(home, name), { force: true });
+  });
+
+  it('moves files over Tailscale SSH as root: the host key pinned by the tailnet, tailscaled\'s own SFTP server', async () => {
+    // A folder on this machine (peer2's tailscaled runs here, as root) with a file to fetch.
+    const dir = mkdtempSync('/tmp/tailtab-ui-files-');
+    try {
+      const bytes = randomBytes(150_001);
+      writeFileSync(join(dir, 'from-peer.bin'), bytes);
+      await page.goto(app.url + '/#machines');
+      await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+      await page.locator('#ssh-user').fill('root');
+      expect(await page.locator('#ssh-method').inputValue()).toBe('none');
+      await page.getByRole('button', { name: 'Open files' }).click();
+      await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Tailscale SSH: host key SHA256:\S+ is one its machine published to the tailnet/);
+      const title = page.locator('tt-files #files-title');
+      await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(/^Files on root@peer2: \/root$/);
+      await page.locator('tt-files #files-path').fill(dir);
+      await page.locator('tt-files').getByRole('button', { name: 'Go', exact: true }).click();
+      const row = page.locator('tt-files tr[data-name="from-peer.bin"]');
+      await expect.poll(() => row.locator('td.num').getAttribute('title').catch(() => ''), { timeout: 20_000 }).toBe('150001 bytes');
+      const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: 'Download from-peer.bin' }).click()]);
+      expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
+      const up = randomBytes(70_000);
+      await page.locator('tt-files #files-upload').setInputFiles({ name: 'to-peer.bin', mimeType: 'application/octet-stream', buffer: up });
+      await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 }).toBe('Uploaded to-peer.bin (68 KB).');
+      expect(sha(readFileSync(join(dir, 'to-peer.bin')))).toBe(sha(up));
+      await page.screenshot({ path: join(SHOTS, 'ui-4f-files-tailscale-ssh.png'), fullPage: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('Status shows this node, the DERP regions with RTT, per-peer handshake and bytes, and a log without secrets', async () => {
