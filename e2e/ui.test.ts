@@ -250,6 +250,12 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(download.suggestedFilename()).toBe(name);
     expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
     await page.screenshot({ path: join(SHOTS, 'ui-4d-files.png'), fullPage: true });
+    // The same name again: the person is asked first; saying no leaves the file as it was.
+    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.dismiss(); }));
+    await page.locator('tt-files #files-upload').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: randomBytes(10) });
+    expect(await asked).toContain(`${name} is already in ${home}. Replace it?`);
+    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 }).toBe(`Kept the existing ${name}; nothing uploaded.`);
+    expect(sha(readFileSync(join(home, name)))).toBe(sha(bytes));
     // Up one folder and back in by keyboard.
     await page.locator('tt-files').getByRole('button', { name: `Up to ${dirname(home)}` }).click();
     await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(new RegExp(`: ${dirname(home)}$`));

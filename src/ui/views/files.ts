@@ -152,6 +152,14 @@ export class FilesView extends LitElement {
     if (!file || !this.session) return;
     const path = joinPath(this.path, file.name);
     this.error = '';
+    // SFTP OPEN with TRUNC replaces a file silently: ask first, as a file manager does.
+    const existing = this.entries.find((x) => x.name === file.name);
+    if (existing && (existing.dir || !confirm(`${file.name} is already in ${this.path}. Replace it?`))) {
+      this.progress = existing.dir ? '' : `Kept the existing ${file.name}; nothing uploaded.`;
+      if (existing.dir) this.error = `${file.name} is a folder in ${this.path}; pick another file name.`;
+      input.value = '';
+      return;
+    }
     this.busy = true;
     this.progress = `Uploading ${file.name}: 0 B of ${formatBytes(file.size)}`;
     try {
