@@ -303,6 +303,29 @@ describe('ui: the app in Chromium against the rig', () => {
     }
   });
 
+  it('a window\'s file session ends when the window closes (its SSH connection to the host is gone)', async () => {
+    const sshd = rig.sshd!;
+    // Connections sshd has accepted and not yet closed (peer2's tailscaled forwards ours to it).
+    const sshdConnections = () => execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${sshd.port} )`], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    const before = sshdConnections();
+    const other = await ctx.newPage();
+    try {
+      await other.goto(app.url + '/#machines');
+      await other.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+      await other.locator('#ssh-user').fill(sshd.user);
+      await other.locator('#ssh-port').fill(String(sshd.port));
+      await other.locator('#ssh-method').selectOption('password');
+      await other.locator('#ssh-password').fill(sshd.password);
+      await other.getByRole('button', { name: 'Open files' }).click();
+      await expect.poll(() => other.locator('tt-files #files-title').innerText(), { timeout: 60_000 }).toMatch(/: \/\S+$/);
+      expect(sshdConnections()).toBe(before + 1);
+    } finally {
+      await other.close();
+    }
+    // pagehide → release: the Worker (shared with the first window, which stays) closes that session.
+    await expect.poll(sshdConnections, { timeout: 20_000 }).toBe(before);
+  });
+
   it('Status shows this node, the DERP regions with RTT, per-peer handshake and bytes, and a log without secrets', async () => {
     await page.goto(app.url + '/#status');
     const status = page.locator('tt-status');
