@@ -32,7 +32,7 @@ export class FilesView extends LitElement {
     css`
       :host([hidden]) { display: none; }
       .name-btn { border: none; background: none; padding: 0; min-height: 0; color: var(--accent); text-decoration: underline; text-align: left; }
-      td.num { text-align: right; white-space: nowrap; }
+      td.num, th.num { text-align: right; white-space: nowrap; }
       .toolbar { margin: 0.5rem 0 0.75rem; gap: 1rem; align-items: end; }
       .toolbar label { margin: 0 0 0.2rem; }
       h2:focus { outline: none; }
