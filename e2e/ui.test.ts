@@ -249,6 +249,11 @@ describe('ui: the app in Chromium against the rig', () => {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: `Download ${name}` }).click()]);
     expect(download.suggestedFilename()).toBe(name);
     expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
+    // Streamed to disk by the Service Worker, not collected into a Blob in the page (a blob: URL):
+    // the download came from the worker's one-time route, and asking for it again finds nothing.
+    expect(download.url()).toMatch(new RegExp(`^${app.url}/__tailtab/download/[0-9a-f-]{36}/${name}$`));
+    expect(await page.evaluate((u) => fetch(u).then((r) => r.status), download.url())).toBe(404);
+    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 }).toBe(`Downloaded ${name} (195 KB).`);
     await page.screenshot({ path: join(SHOTS, 'ui-4d-files.png'), fullPage: true });
     // The same name again: the person is asked first; saying no leaves the file as it was.
     const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.dismiss(); }));
@@ -293,6 +298,7 @@ describe('ui: the app in Chromium against the rig', () => {
       const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
       const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: 'Download from-peer.bin' }).click()]);
       expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
+      expect(download.url()).toMatch(/\/__tailtab\/download\/[0-9a-f-]{36}\/from-peer\.bin$/);
       const up = randomBytes(70_000);
       await page.locator('tt-files #files-upload').setInputFiles({ name: 'to-peer.bin', mimeType: 'application/octet-stream', buffer: up });
       await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 }).toBe('Uploaded to-peer.bin (68 KB).');

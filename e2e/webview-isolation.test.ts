@@ -4,7 +4,7 @@
 // Real parts: Headscale, two derpers and a tailscaled peer from the rig; Chromium; our app
 // served by vite and opened as http://tailtab.localhost:<port> (the demo's name); the proxy origin
 // is its sibling proxy.tailtab.localhost:<port> — same site, another origin.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +164,50 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(await page.title()).not.toBe(INDEX_TITLE);
     expect(res?.status()).toBe(404);
     expect(await page.locator('body').innerText()).toMatch(/web view is off/);
+  });
+
+  it('tailtab\'s own origin (its worker with the proxy off) streams a download to disk under a one-time id, with a UTF-8 name', async () => {
+    await page.goto(appUrl + '/');
+    await page.waitForFunction(() => !!navigator.serviceWorker.controller, undefined, { timeout: 30_000 });
+    const name = 'résumé (v2).bin';
+    const size = 5 * 1024 * 1024 + 7;
+    // The page side of src/ui/sw-download.ts, by hand: a generated stream (never a whole buffer)
+    // handed to the worker, then a hidden frame opening the route.
+    const [download, id] = await Promise.all([
+      page.waitForEvent('download', { timeout: 30_000 }),
+      page.evaluate(async ({ name, size }) => {
+        let sent = 0;
+        const stream = new ReadableStream<Uint8Array>({
+          pull(c) {
+            const n = Math.min(64 * 1024, size - sent);
+            if (n === 0) return c.close();
+            const b = new Uint8Array(n);
+            for (let i = 0; i < n; i++) b[i] = (sent + i) & 0xff;
+            sent += n;
+            c.enqueue(b);
+          },
+        }, { highWaterMark: 0 });
+        const id = crypto.randomUUID();
+        const ch = new MessageChannel();
+        const ready = new Promise((r) => (ch.port1.onmessage = (e) => r(e.data.type)));
+        navigator.serviceWorker.controller!.postMessage({ type: 'tailtab-download', id, name, size, stream }, [ch.port2, stream as unknown as Transferable]);
+        if ((await ready) !== 'ready') throw new Error('not taken');
+        const f = document.createElement('iframe');
+        f.hidden = true;
+        f.src = `/__tailtab/download/${id}/x`;
+        document.body.appendChild(f);
+        return id;
+      }, { name, size }),
+    ]);
+    expect(download.url()).toBe(`${appUrl}/__tailtab/download/${id}/x`);
+    // The name comes from the worker's Content-Disposition filename* (RFC 6266), not from the URL.
+    expect(download.suggestedFilename()).toBe(name);
+    const got = readFileSync((await download.path())!);
+    expect(got.length).toBe(size);
+    expect(got.every((b, i) => b === (i & 0xff))).toBe(true);
+    // Served once: the same URL again, or a made-up id, finds nothing.
+    expect(await page.evaluate((u) => fetch(u).then((r) => r.status), download.url())).toBe(404);
+    expect(await page.evaluate(() => fetch('/__tailtab/download/00000000-0000-4000-8000-000000000000/x').then((r) => r.status))).toBe(404);
   });
 
   it('where no separate origin exists (127.0.0.1), the web view says plainly that it shares tailtab\'s origin', async () => {

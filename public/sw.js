@@ -279,6 +279,8 @@ self.addEventListener('message', (event) => {
     const ws = portWaiters;
     portWaiters = [];
     for (const w of ws) w.resolve(nodePort);
+  } else if (event.data && event.data.type === 'tailtab-download' && event.ports[0]) {
+    takeDownload(event.data, event.ports[0]);
   } else if (event.data && event.data.type === 'tailtab-websocket' && event.ports[0]) {
     event.waitUntil(openWebSocket(event.data, event.ports[0], event.source));
   }
@@ -305,6 +307,58 @@ async function openWebSocket(m, pagePort, source) {
   } catch (_) {
     refuse();
   }
+}
+
+// Downloads from tailtab's own pages (the Files view, src/ui/sw-download.ts). The page streams a
+// file to disk without holding it: it transfers the ReadableStream here under a random one-time id
+// ({type:'tailtab-download', id, name, size?, stream} with a reply port; a message without a stream
+// is a probe, answered so the page knows this worker version serves downloads), then navigates a
+// hidden frame to /__tailtab/download/<id>/<name>, which this worker answers with the stream as an
+// attachment; the browser's download manager writes it to disk as it arrives. An id is served once
+// and forgotten (another request for it gets 404), and one not asked for within 30 s is dropped
+// and its stream cancelled (the page's SFTP read stops).
+const DOWNLOAD_PREFIX = '/__tailtab/download/';
+const DOWNLOAD_TTL_MS = 30000;
+const downloads = new Map();
+
+function takeDownload(m, port) {
+  if (!(m.stream instanceof ReadableStream)) {
+    port.postMessage({ type: 'ready', id: m.id });
+    return;
+  }
+  if (typeof m.id !== 'string' || !/^[0-9a-f-]{32,64}$/.test(m.id) || downloads.has(m.id)) {
+    m.stream.cancel().catch(() => {});
+    port.postMessage({ type: 'error', id: m.id, message: 'refused download id' });
+    return;
+  }
+  const name = typeof m.name === 'string' && m.name ? m.name : 'download';
+  const size = Number.isSafeInteger(m.size) && m.size >= 0 ? m.size : undefined;
+  const timer = setTimeout(() => {
+    if (!downloads.delete(m.id)) return;
+    m.stream.cancel(new Error('download not taken')).catch(() => {});
+    port.postMessage({ type: 'expired', id: m.id });
+  }, DOWNLOAD_TTL_MS);
+  downloads.set(m.id, { stream: m.stream, name, size, timer, port });
+  port.postMessage({ type: 'ready', id: m.id });
+}
+
+/** RFC 6266 §4.3 with an RFC 8187 filename* for names that are not plain ASCII. */
+function contentDisposition(name) {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const ext = encodeURIComponent(name).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${ext}`;
+}
+
+function serveDownload(request, url) {
+  const id = url.pathname.slice(DOWNLOAD_PREFIX.length).split('/')[0];
+  const d = request.method === 'GET' ? downloads.get(id) : undefined;
+  if (!d) return new Response('This download has already been taken or has expired.\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  downloads.delete(id);
+  clearTimeout(d.timer);
+  d.port.postMessage({ type: 'taken', id });
+  const headers = { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(d.name), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+  if (d.size !== undefined) headers['content-length'] = String(d.size);
+  return new Response(d.stream, { headers });
 }
 
 function fail(p, message) {
@@ -626,6 +680,11 @@ function errorPage(status, message) {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin) return;
+  // Before the proxy: in either mode this path belongs to tailtab, never to a proxied app.
+  if (url.pathname.startsWith(DOWNLOAD_PREFIX)) {
+    event.respondWith(serveDownload(event.request, url));
+    return;
+  }
   if (!PROXY_ON) {
     if (url.pathname.startsWith(PROXY_PREFIX) || url.pathname === FRAME_SCRIPT_PATH) {
       event.respondWith(errorPage(404, 'on this origin the web view is off; open it from tailtab, which shows it on its separate proxy origin'));

@@ -1,12 +1,14 @@
 // Files: move files to and from a machine over SFTP (the Worker runs the session; see
 // NodeApi.sftpOpen). Remote names are untrusted text: they only ever go into Lit text bindings,
-// never into markup, and a download's name is given to <a download> as a property.
+// never into markup, and a download's name is given to <a download> as a property (Blob fallback)
+// or to the Service Worker as data (streamed downloads, src/ui/sw-download.ts).
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
 import { shared } from '../styles.js';
+import { downloadWorker, streamDownloadViaServiceWorker } from '../sw-download.js';
 
 export interface FilesTarget {
   options: SftpOpenOptions;
@@ -117,6 +119,15 @@ export class FilesView extends LitElement {
     this.busy = true;
     try {
       const { size, data } = await this.session.download(path);
+      const show = (got: number) => (this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`);
+      // Streamed to disk by the Service Worker when one serves this page (a multi-GB file never
+      // sits in the tab); otherwise collected into a Blob below.
+      const sw = await downloadWorker();
+      if (sw) {
+        const got = await streamDownloadViaServiceWorker(sw, data, entry.name, size, this.renderRoot, { onBytes: show });
+        this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
+        return;
+      }
       const parts: Uint8Array[] = [];
       let got = 0;
       const reader = data.getReader();
@@ -125,7 +136,7 @@ export class FilesView extends LitElement {
         if (done) break;
         parts.push(value);
         got += value.byteLength;
-        this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`;
+        show(got);
       }
       const url = URL.createObjectURL(new Blob(parts as BlobPart[]));
       const a = document.createElement('a');
