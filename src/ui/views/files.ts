@@ -4,6 +4,7 @@
 // or to the Service Worker as data (streamed downloads, src/ui/sw-download.ts).
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
 import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
@@ -50,7 +51,7 @@ export class FilesView extends LitElement {
   @state() private error = '';
   @state() private hostNote = '';
   @state() private busy = false;
-  @state() private hostPrompt?: HostKeyPrompt & { answer: (ok: boolean) => void };
+  @state() private hostPrompt?: PendingHostKeyPrompt;
   private session?: SftpSessionHandle;
 
   override updated(changed: Map<string, unknown>) {
@@ -81,11 +82,7 @@ export class FilesView extends LitElement {
     try {
       const s = await this.node.sftpOpen(this.target.options, { confirmHostKey: (p) => this.askHostKey(p) });
       this.session = s;
-      this.hostNote =
-        s.hostKey.verdict === 'tailnet' ? 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.'
-        : s.hostKey.verdict === 'tailnet-pinned' ? `Tailscale SSH: host key ${s.hostKey.fingerprint} is one its machine published to the tailnet.`
-        : s.hostKey.verdict === 'first-use' ? `First connection: host key ${s.hostKey.fingerprint} remembered.`
-        : `Host key ${s.hostKey.fingerprint} matches the one remembered.`;
+      this.hostNote = hostKeyNote(s.hostKey);
       this.phase = 'open';
       await this.go(s.home);
     } catch (e) {
@@ -197,18 +194,7 @@ export class FilesView extends LitElement {
     if (!this.target) return html`<p class="hint">No files open yet: pick a machine and press Files.</p>`;
     return html`
       <h2 id="files-title" tabindex="-1">Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}</h2>
-      ${this.hostPrompt
-        ? html`<div class="host-prompt card" role="alertdialog" aria-labelledby="fhk-title" aria-describedby="fhk-text">
-            <strong id="fhk-title">First connection to ${this.hostPrompt.host}</strong>
-            <p id="fhk-text">Its ${this.hostPrompt.keyType} host key has the fingerprint
-              <code class="mono">${this.hostPrompt.fingerprint}</code>. Compare it with the one the host's owner gives you.
-              Trust it and remember it for next time?</p>
-            <div class="row">
-              <button class="primary" @click=${() => this.hostPrompt?.answer(true)}>Trust and connect</button>
-              <button @click=${() => this.hostPrompt?.answer(false)}>Cancel</button>
-            </div>
-          </div>`
-        : ''}
+      ${hostKeyPromptTemplate(this.hostPrompt, 'fhk')}
       ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">Connecting to ${this.target.title}…</p>` : ''}
       ${this.phase === 'open' ? html`<p class="hint files-host">${this.hostNote}</p>` : ''}
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}

@@ -5,6 +5,7 @@ import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
+import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
 import type { HostKeyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../node-api.js';
 
 const enc = new TextEncoder();
@@ -41,7 +42,7 @@ export class TerminalView extends LitElement {
   @state() private hostNote = '';
   @state() private ctrlArmed = false;
   @state() private altArmed = false;
-  @state() private hostPrompt?: HostKeyPrompt & { answer: (ok: boolean) => void };
+  @state() private hostPrompt?: PendingHostKeyPrompt;
 
   private term?: Terminal;
   private fit?: FitAddon;
@@ -103,14 +104,7 @@ export class TerminalView extends LitElement {
       );
       this.session = s;
       this.phase = 'open';
-      this.hostNote =
-        s.hostKey.verdict === 'tailnet'
-          ? 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.'
-          : s.hostKey.verdict === 'tailnet-pinned'
-            ? `Tailscale SSH: host key ${s.hostKey.fingerprint} is one its machine published to the tailnet.`
-          : s.hostKey.verdict === 'first-use'
-            ? `First connection: host key ${s.hostKey.fingerprint} remembered.`
-            : `Host key ${s.hostKey.fingerprint} matches.`;
+      this.hostNote = hostKeyNote(s.hostKey);
       this.term.focus();
       const pumped = this.pump(s);
       const exit = await s.exit;
@@ -185,18 +179,7 @@ export class TerminalView extends LitElement {
         <button @click=${this.paste} aria-label="Paste">Paste</button>
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}
       </div>
-      ${this.hostPrompt
-        ? html`<div class="host-prompt card" role="alertdialog" aria-labelledby="hk-title" aria-describedby="hk-text">
-            <strong id="hk-title">First connection to ${this.hostPrompt.host}</strong>
-            <p id="hk-text">Its ${this.hostPrompt.keyType} host key has the fingerprint
-              <code class="mono">${this.hostPrompt.fingerprint}</code>. Compare it with the one the host's owner gives you.
-              Trust it and remember it for next time?</p>
-            <div class="row">
-              <button class="primary" @click=${() => this.hostPrompt?.answer(true)}>Trust and connect</button>
-              <button @click=${() => this.hostPrompt?.answer(false)}>Cancel</button>
-            </div>
-          </div>`
-        : ''}
+      ${hostKeyPromptTemplate(this.hostPrompt, 'hk')}
       <div class="term-box" style="flex: 1; min-height: 200px;"></div>
       ${touch || this.hasAttribute('keybar')
         ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys"
