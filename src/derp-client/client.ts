@@ -7,7 +7,7 @@
 import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
 import { publicKeyOf } from '../crypto/x25519.js';
 import type { RandomSource } from '../crypto/random.js';
-import type { Clock, TimerHandle } from '../platform/clock.js';
+import { DeadlineTimer, type Clock, type TimerHandle } from '../platform/clock.js';
 import { encodeFrame, FrameReassembler, KEY_LEN, MAX_PACKET_SIZE, PROTOCOL_VERSION, type Frame } from './frames.js';
 
 /** The subset of the browser WebSocket API we use (the `ws` package matches it too). */
@@ -92,7 +92,7 @@ export class DerpClient {
   private attempt = 0;
   private timer?: TimerHandle;
   private pingTimer?: TimerHandle;
-  private readTimer?: TimerHandle;
+  private readonly readTimer: DeadlineTimer;
   private flushTimer?: TimerHandle;
   private pingSent = new Map<string, number>();
   private sharedKey?: Uint8Array;
@@ -123,6 +123,9 @@ export class DerpClient {
     this.preferred = !!o.preferred;
     this.urls = [o.url, ...(o.fallbackUrls ?? []).filter((u) => u !== o.url)];
     this.publicKey = publicKeyOf(o.privateKey);
+    this.readTimer = new DeadlineTimer(this.o.clock, () =>
+      this.fail(`no data from server for ${Math.round(this.o.readTimeoutMs / 1000)} s`),
+    );
   }
 
   get state(): DerpClientState {
@@ -404,26 +407,9 @@ export class DerpClient {
     this.pingTimer = this.o.clock.setTimeout(() => this.sendPing(), this.o.pingIntervalMs);
   }
 
-  /**
-   * Notes data from the server. The read timeout only moves a timestamp: a timer re-set per
-   * WebSocket message (a clearTimeout + setTimeout pair) was a visible share of a Chromium Worker's
-   * download profile. The one timer wakes when the oldest possible deadline is due and sleeps again
-   * for the rest if data arrived since.
-   */
+  /** Notes data from the server: the read timeout only moves a deadline (DeadlineTimer). */
   private armReadTimer(): void {
-    this.lastReadAt = this.o.clock.now();
-    if (this.readTimer === undefined) this.sleepUntilReadDeadline(this.o.readTimeoutMs);
-  }
-
-  private lastReadAt = 0;
-
-  private sleepUntilReadDeadline(ms: number): void {
-    this.readTimer = this.o.clock.setTimeout(() => {
-      this.readTimer = undefined;
-      const left = this.lastReadAt + this.o.readTimeoutMs - this.o.clock.now();
-      if (left > 0) this.sleepUntilReadDeadline(left);
-      else this.fail(`no data from server for ${Math.round(this.o.readTimeoutMs / 1000)} s`);
-    }, ms);
+    this.readTimer.mod(this.o.readTimeoutMs);
   }
 
   private protocolError(msg: string): void {
@@ -479,9 +465,9 @@ export class DerpClient {
   private teardown(): void {
     this.clearTimer();
     this.o.clock.clearTimeout(this.pingTimer);
-    this.o.clock.clearTimeout(this.readTimer);
+    this.readTimer.cancel();
     this.o.clock.clearTimeout(this.flushTimer);
-    this.pingTimer = this.readTimer = this.flushTimer = undefined;
+    this.pingTimer = this.flushTimer = undefined;
     this.pingSent.clear();
     const ws = this.ws;
     this.ws = undefined;

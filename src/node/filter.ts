@@ -146,8 +146,7 @@ export class PacketFilter {
     // check() never looks TCP up here (a segment other than a bare SYN passes as a reply), so TCP
     // flows are not recorded: this runs for every packet we send, ACKs of a download included.
     if (!s || s.proto === Proto.TCP) return;
-    const proto = s.proto === Proto.ICMPv6 || s.proto === Proto.ICMP ? s.proto : s.proto;
-    const k = PacketFilter.key(proto, s.src, s.srcPort, s.dst, s.dstPort);
+    const k = PacketFilter.key(s.proto, s.src, s.srcPort, s.dst, s.dstPort);
     if (this.flows.has(k)) { this.flows.delete(k); this.flows.set(k, true); return; }
     this.flows.set(k, true);
     if (this.flows.size > this.maxFlows) {

@@ -80,3 +80,56 @@ export class VirtualClock implements Clock {
     this.t = end;
   }
 }
+
+/**
+ * A restartable one-shot timer that is cheap to re-arm and cancel, for deadlines the data path moves
+ * per packet (WireGuard's timers, as wireguard-go re-arms Go timers; DERP's read timeout); a
+ * platform setTimeout/clearTimeout pair per packet was a visible share of a Chromium Worker's
+ * download profile. So mod()/del() only move a deadline; the
+ * platform timer is re-armed only when the deadline moves earlier, and when it fires for a deadline
+ * that moved later it sleeps again for the rest. Expiry happens at the same time as before.
+ */
+export class DeadlineTimer {
+  private handle: TimerHandle | undefined;
+  private armedAt = 0; // when the platform timer fires
+  private deadline: number | undefined;
+  constructor(
+    private readonly clock: Clock,
+    private readonly fire: () => void,
+  ) {}
+  get pending(): boolean {
+    return this.deadline !== undefined;
+  }
+  mod(ms: number): void {
+    const at = this.clock.now() + ms;
+    this.deadline = at;
+    if (this.handle !== undefined && this.armedAt <= at) return; // wakes up in time, sleeps on
+    this.arm(at, ms);
+  }
+  del(): void {
+    this.deadline = undefined; // a platform timer still armed finds no deadline and stops
+  }
+  /** del() that also releases the platform timer (stop). */
+  cancel(): void {
+    this.deadline = undefined;
+    this.clock.clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+  private arm(at: number, ms: number): void {
+    this.clock.clearTimeout(this.handle);
+    this.armedAt = at;
+    this.handle = this.clock.setTimeout(() => this.wake(), Math.max(0, ms));
+  }
+  private wake(): void {
+    this.handle = undefined;
+    const d = this.deadline;
+    if (d === undefined) return;
+    const now = this.clock.now();
+    if (now < d) {
+      this.arm(d, d - now);
+      return;
+    }
+    this.deadline = undefined;
+    this.fire();
+  }
+}

@@ -1,7 +1,7 @@
 // The per-peer WireGuard timer state machine. Spec: the WireGuard paper §6.1–§6.5 (rekeying,
 // retries, passive keepalive, key zeroing); events and their effects as in wireguard-go
 // device/timers.go and device/send.go (keepKeyFreshSending), device/receive.go (keepKeyFreshReceiving).
-import type { Clock, TimerHandle } from '../../platform/clock.js';
+import { DeadlineTimer, type Clock } from '../../platform/clock.js';
 import type { RandomSource } from '../../crypto/random.js';
 
 export interface WireGuardTimerConfig {
@@ -43,70 +43,17 @@ export interface PeerTimerActions {
   zeroKeyMaterial(): void;
 }
 
-/**
- * A restartable one-shot timer that is cheap to re-arm and cancel. The data path re-arms and cancels
- * these per packet (dataSent/anyAuthenticatedPacketReceived, dataReceived/anyAuthenticatedPacketSent,
- * as wireguard-go does with Go timers); a platform setTimeout/clearTimeout pair per packet was a
- * visible share of a Chromium Worker's download profile. So mod()/del() only move a deadline; the
- * platform timer is re-armed only when the deadline moves earlier, and when it fires for a deadline
- * that moved later it sleeps again for the rest. Expiry happens at the same time as before.
- */
-class OneShot {
-  private handle: TimerHandle | undefined;
-  private armedAt = 0; // when the platform timer fires
-  private deadline: number | undefined;
-  constructor(
-    private readonly clock: Clock,
-    private readonly fire: () => void,
-  ) {}
-  get pending(): boolean {
-    return this.deadline !== undefined;
-  }
-  mod(ms: number): void {
-    const at = this.clock.now() + ms;
-    this.deadline = at;
-    if (this.handle !== undefined && this.armedAt <= at) return; // wakes up in time, sleeps on
-    this.arm(at, ms);
-  }
-  del(): void {
-    this.deadline = undefined; // a platform timer still armed finds no deadline and stops
-  }
-  /** del() that also releases the platform timer (stop). */
-  cancel(): void {
-    this.deadline = undefined;
-    this.clock.clearTimeout(this.handle);
-    this.handle = undefined;
-  }
-  private arm(at: number, ms: number): void {
-    this.clock.clearTimeout(this.handle);
-    this.armedAt = at;
-    this.handle = this.clock.setTimeout(() => this.wake(), Math.max(0, ms));
-  }
-  private wake(): void {
-    this.handle = undefined;
-    const d = this.deadline;
-    if (d === undefined) return;
-    const now = this.clock.now();
-    if (now < d) {
-      this.arm(d, d - now);
-      return;
-    }
-    this.deadline = undefined;
-    this.fire();
-  }
-}
-
 export class PeerTimers {
   handshakeAttempts = 0;
   sentLastMinuteHandshake = false;
   lastHandshakeAt: number | undefined;
   private needAnotherKeepalive = false;
   private stopped = false;
-  private readonly retransmitHandshake: OneShot;
-  private readonly sendKeepaliveTimer: OneShot;
-  private readonly newHandshake: OneShot;
-  private readonly zeroKeys: OneShot;
-  private readonly persistentKeepaliveTimer: OneShot;
+  private readonly retransmitHandshake: DeadlineTimer;
+  private readonly sendKeepaliveTimer: DeadlineTimer;
+  private readonly newHandshake: DeadlineTimer;
+  private readonly zeroKeys: DeadlineTimer;
+  private readonly persistentKeepaliveTimer: DeadlineTimer;
 
   constructor(
     private readonly clock: Clock,
@@ -115,11 +62,11 @@ export class PeerTimers {
     private readonly actions: PeerTimerActions,
     public persistentKeepaliveMs = 0,
   ) {
-    this.retransmitHandshake = new OneShot(clock, () => this.expiredRetransmitHandshake());
-    this.sendKeepaliveTimer = new OneShot(clock, () => this.expiredSendKeepalive());
-    this.newHandshake = new OneShot(clock, () => this.actions.sendInitiation(false));
-    this.zeroKeys = new OneShot(clock, () => this.actions.zeroKeyMaterial());
-    this.persistentKeepaliveTimer = new OneShot(clock, () => {
+    this.retransmitHandshake = new DeadlineTimer(clock, () => this.expiredRetransmitHandshake());
+    this.sendKeepaliveTimer = new DeadlineTimer(clock, () => this.expiredSendKeepalive());
+    this.newHandshake = new DeadlineTimer(clock, () => this.actions.sendInitiation(false));
+    this.zeroKeys = new DeadlineTimer(clock, () => this.actions.zeroKeyMaterial());
+    this.persistentKeepaliveTimer = new DeadlineTimer(clock, () => {
       if (this.persistentKeepaliveMs > 0) this.actions.sendKeepalive();
     });
   }
