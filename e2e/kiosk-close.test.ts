@@ -48,6 +48,36 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     await ctx.close();
   };
 
+  /** Opens the app at `path` in a fresh browser profile and connects as `name`; resolves once machines show. */
+  const connectApp = async (path: string, name: string, authKey: string) => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + path);
+    if (path.includes('ephemeral=1')) await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
+    await page.locator('#auth-key').fill(authKey);
+    await page.locator('#hostname').fill(name);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    return { ctx, page };
+  };
+
+  /** The vendor demo page with the widget set to Tailscale SSH on peer1; resolves once it is ready. */
+  const openWidget = async () => {
+    writeFileSync(configPath, JSON.stringify({
+      controlUrl: '/', allowInsecureDerp: true,
+      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
+    }));
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(app.url + '/widget-demo.html?autostart');
+    const status = () => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => '');
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
+    return { ctx, page, status };
+  };
+
   beforeAll(async () => {
     rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900, ssh: true }] });
     configPath = join(rig.dir, 'app-config.json');
@@ -64,15 +94,7 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
 
   it('the app in kiosk mode: the tab is closed without "End session", and the node is gone from Headscale', async () => {
     const name = 'kiosk-closed-tab';
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    watch(page);
-    await page.goto(app.url + '/?ephemeral=1');
-    await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
-    await page.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
-    await page.locator('#hostname').fill(name);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    const { ctx, page } = await connectApp('/?ephemeral=1', name, await rig.createAuthKey({ ephemeral: true }));
     await expect.poll(() => page.getByRole('button', { name: 'End session' }).isVisible(), { timeout: 10_000 }).toBe(true);
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
@@ -82,15 +104,7 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     // The Worker gets the page's release and starts the logout in its last moments; one HTTP/2
     // request on the connection already open is on the wire in time, a new connection would not be.
     const name = 'kiosk-dedicated-closed-tab';
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    watch(page);
-    await page.goto(app.url + '/?ephemeral=1&worker=dedicated');
-    await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
-    await page.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
-    await page.locator('#hostname').fill(name);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    const { ctx, page } = await connectApp('/?ephemeral=1&worker=dedicated', name, await rig.createAuthKey({ ephemeral: true }));
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });
@@ -98,14 +112,7 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
   it('a remembered (not kiosk) session: closing its last tab takes the node offline, and it stays registered', async () => {
     // The Worker outlives the tab now (extendedLifetime); the node must not run on in it unseen.
     const name = 'remembered-closed-tab';
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    watch(page);
-    await page.goto(app.url + '/');
-    await page.locator('#auth-key').fill(rig.authKey);
-    await page.locator('#hostname').fill(name);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    const { ctx, page } = await connectApp('/', name, rig.authKey);
     expect(!!(await nodesNamed(name))[0]?.online).toBe(true);
     const keep = await ctx.newPage();
     await page.close();
@@ -144,33 +151,14 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
 
   it('the widget on a vendor page: the tab is closed, and its ephemeral node is gone from Headscale', async () => {
     const name = 'tailtab-widget';
-    writeFileSync(configPath, JSON.stringify({
-      controlUrl: '/', allowInsecureDerp: true,
-      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
-    }));
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    watch(page);
-    await page.goto(app.url + '/widget-demo.html?autostart');
-    await expect.poll(() => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/ready as 100\./);
+    const { ctx, page } = await openWidget();
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });
 
   it('the widget taken out of the vendor page logs its node out; moved within the page it keeps its session; put back it connects again', async () => {
     const name = 'tailtab-widget';
-    writeFileSync(configPath, JSON.stringify({
-      controlUrl: '/', allowInsecureDerp: true,
-      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
-    }));
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    watch(page);
-    await page.goto(app.url + '/widget-demo.html?autostart');
-    const status = () => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => '');
-    await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
+    const { ctx, page, status } = await openWidget();
     const first = await nodesNamed(name);
     expect(first).toHaveLength(1);
 
