@@ -5,6 +5,7 @@
 // Memory stays bounded by concurrency × chunk size. Wire format: sftp-codec.ts.
 import type { SshClient } from './client.js';
 import { realClock, type Clock } from '../platform/clock.js';
+import { concatBytes } from '../crypto/bytes.js';
 import { sanitize } from './transport/transport.js';
 import {
   FX,
@@ -489,18 +490,8 @@ export class SftpClient {
 
   async readFile(path: string, o: TransferOptions = {}): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    let n = 0;
-    for await (const c of (await this.download(path, o)) as unknown as AsyncIterable<Uint8Array>) {
-      parts.push(c);
-      n += c.length;
-    }
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    for await (const c of (await this.download(path, o)) as unknown as AsyncIterable<Uint8Array>) parts.push(c);
+    return concatBytes(...parts);
   }
 
   async writeFile(path: string, data: Uint8Array | string, o: TransferOptions & { mode?: number } = {}): Promise<number> {
