@@ -407,35 +407,34 @@ describe('netstack: flow control and timers', () => {
     expect(a.connectionCount).toBe(0);
   });
 
-  it('delayed ACKs: about one ACK per two full segments on a bulk transfer', async () => {
-    const { clock, net, a, b } = pair(18);
-    let data = 0;
-    let pureAcks = 0;
+  /** Counts the data segments and pure ACKs crossing the link. */
+  const countSegments = (net: { tap?: (pkt: Uint8Array) => void }) => {
+    const seen = { data: 0, pureAcks: 0 };
     net.tap = (pkt) => {
       const t = tcpOf(pkt);
       if (!t) return;
-      if (t.payload.length > 0) data++;
-      else if (t.flags === ACK) pureAcks++;
+      if (t.payload.length > 0) seen.data++;
+      else if (t.flags === ACK) seen.pureAcks++;
     };
+    return seen;
+  };
+
+  it('delayed ACKs: about one ACK per two full segments on a bulk transfer', async () => {
+    const { clock, net, a, b } = pair(18);
+    const seen = countSegments(net);
     const l = b.listen(80);
     const srv = (async () => readAll(await l.accept()))();
     const c = await drive(clock, a.connect('100.64.0.2', 80));
     await drive(clock, writeAll(c, pattern(2 << 20, 1)));
     await drive(clock, srv);
+    const { data, pureAcks } = seen;
     expect(pureAcks).toBeLessThan(data * 0.7);
     expect(pureAcks).toBeGreaterThan(data * 0.4);
   });
 
   it('held ACKs: a receiver told more input is queued sends one ACK per batch (at most 8 segments each); bytes intact', async () => {
     const { clock, net, a, b } = pair(23, { delayMs: 5 });
-    let data = 0;
-    let pureAcks = 0;
-    net.tap = (pkt) => {
-      const t = tcpOf(pkt);
-      if (!t) return;
-      if (t.payload.length > 0) data++;
-      else if (t.flags === ACK) pureAcks++;
-    };
+    const seen = countSegments(net);
     // The node's shape: hold while a batch is being fed in, release when it ends (here: the
     // simulated link hands over every packet due at one instant synchronously).
     const input = b.input.bind(b);
@@ -457,6 +456,7 @@ describe('netstack: flow control and timers', () => {
     const c = await drive(clock, a.connect('100.64.0.2', 80));
     await drive(clock, writeAll(c, sent));
     expect(sha(await drive(clock, srv))).toBe(sha(sent));
+    const { data, pureAcks } = seen;
     expect(pureAcks).toBeLessThan(data / 4);
     expect(pureAcks).toBeGreaterThan(data / 9);
   });
