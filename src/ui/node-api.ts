@@ -106,6 +106,9 @@ export interface SftpSessionHandle {
   close(): void;
 }
 
+/** How a connected host's key was vouched for: remembered, just trusted, or by the tailnet (pinned to its published keys or not). */
+export type HostKeyVerdict = { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
+
 export interface SshSessionHandle {
   id: string;
   /** Bytes from the remote terminal (stdout and stderr interleaved as a pty gives them). */
@@ -115,7 +118,7 @@ export interface SshSessionHandle {
   close(): void;
   exit: Promise<{ code?: number; signal?: string; error?: string }>;
   /** What was decided about the host key, for the person to see. */
-  hostKey: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
+  hostKey: HostKeyVerdict;
 }
 
 export interface SshKeyView {

@@ -2,12 +2,12 @@
 // (ssh(1)'s "authenticity of host … can't be established", asked in the page while the Worker
 // waits) and the one-line note saying how the connected host's key was checked.
 import { html, type TemplateResult } from 'lit';
-import type { HostKeyPrompt, SshSessionHandle } from '../node-api.js';
+import type { HostKeyPrompt, HostKeyVerdict } from '../node-api.js';
 
 export type PendingHostKeyPrompt = HostKeyPrompt & { answer: (ok: boolean) => void };
 
 /** How the host key of an open session was vouched for, in words. */
-export function hostKeyNote(hostKey: SshSessionHandle['hostKey']): string {
+export function hostKeyNote(hostKey: HostKeyVerdict): string {
   switch (hostKey.verdict) {
     case 'tailnet':
       return 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.';

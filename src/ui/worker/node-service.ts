@@ -14,7 +14,7 @@ import { authorizedKeysLine, ed25519KeyFromSeed, generateEd25519Key, publicKeyBl
 import { Writer } from '../../ssh/wire.js';
 import type { KnownHostRecord, SshKeyRecord } from '../../platform/idb.js';
 import type {
-  DerpRegionView, FileEntryView, KnownHostView, LogLine, NodeEvent, NodeStatusView, PeerView, SftpOpenOptions, SshKeyView, SshOpenOptions, UpConfig,
+  DerpRegionView, FileEntryView, HostKeyVerdict, KnownHostView, LogLine, NodeEvent, NodeStatusView, PeerView, SftpOpenOptions, SshKeyView, SshOpenOptions, UpConfig,
 } from '../node-api.js';
 import { serveRpc, WithTransfer, type PortLike } from '../rpc.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
@@ -71,8 +71,6 @@ interface SftpRecord {
   sftp: SftpClient;
   conn: TcpConnectionLike;
 }
-
-type HostKeyVerdict = { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
 
 /** SFTP attributes → what the page lists (S_IFDIR is 0o040000, POSIX <sys/stat.h>). */
 export function toFileEntry(e: { filename: string; attrs: { size?: number; mtime?: number; permissions?: number } }): FileEntryView {
@@ -457,7 +455,7 @@ export class NodeService {
 
   // ---- SSH sessions ----
 
-  private hostKeyVerifier(owner: Client, o: Pick<SshOpenOptions, 'host' | 'tailnetAuthenticated'> & { promptId?: string }, hostId: string, decided: (v: { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' }) => void): HostKeyVerifier {
+  private hostKeyVerifier(owner: Client, o: Pick<SshOpenOptions, 'host' | 'tailnetAuthenticated'> & { promptId?: string }, hostId: string, decided: (v: HostKeyVerdict) => void): HostKeyVerifier {
     const onEvent = (e: HostKeyEvent) =>
       decided({ fingerprint: e.fingerprint, verdict: e.kind === 'known' ? 'known' : e.kind === 'first-use' ? 'first-use' : 'tailnet' });
     if (o.tailnetAuthenticated) {
@@ -506,7 +504,7 @@ export class NodeService {
    * Dials the host over the tailnet and logs in: the one path both the terminal and file transfer
    * take, so both get the same host-key checks (known hosts, prompt, or the tailnet's published keys).
    */
-  private async sshConnect(owner: Client, o: (SshOpenOptions | SftpOpenOptions) & { promptId?: string }): Promise<{ ssh: SshClient; conn: TcpConnectionLike; hostKey: () => HostKeyVerdict }> {
+  private async sshConnect(owner: Client, o: (SshOpenOptions | SftpOpenOptions) & { promptId?: string }): Promise<{ ssh: SshClient; conn: TcpConnectionLike; hostKey: HostKeyVerdict }> {
     const node = await this.requireRunning();
     const port = o.port ?? 22;
     const hostId = port === 22 ? o.host : `[${o.host}]:${port}`;
@@ -535,7 +533,7 @@ export class NodeService {
         keepaliveMs: 30_000,
         hostKeyVerifier: this.hostKeyVerifier(owner, o, hostId, (v) => (hostKey = v)),
       });
-      return { ssh, conn, hostKey: () => hostKey };
+      return { ssh, conn, hostKey }; // decided by the verifier during connect
     } catch (e) {
       try { await conn.close(); } catch { /* closing anyway */ }
       throw e;
@@ -543,8 +541,7 @@ export class NodeService {
   }
 
   private async sshOpen(owner: Client, o: SshOpenOptions & { promptId?: string }) {
-    const { ssh, conn, hostKey: decided } = await this.sshConnect(owner, o);
-    const hostKey = decided();
+    const { ssh, conn, hostKey } = await this.sshConnect(owner, o);
     let session: SshSession;
     try {
       session = await ssh.openSession({ pty: { term: 'xterm-256color', cols: o.cols, rows: o.rows } });
@@ -621,7 +618,7 @@ export class NodeService {
     this.sftps.set(id, { owner, ssh, sftp, conn });
     owner.sftp.add(id);
     void sftp.ended.then(() => this.sftpClose(id));
-    return { id, home, hostKey: hostKey() };
+    return { id, home, hostKey };
   }
 
   private sftpRecord(id: string): SftpRecord {
