@@ -65,10 +65,38 @@ describe('routes', () => {
     expect(t.lookup(parseIp('fd7a:115c:a1e0::8')!)).toBe('v6wide');
   });
   it('falls back to Addresses and counts bad prefixes', () => {
-    const { table, badPrefixes } = buildRouteTable([{ id: 1, addresses: ['100.64.0.2/32'] }, { id: 2, allowedIPs: ['nonsense', '100.64.0.3/32'] }]);
+    const { table, badPrefixes } = buildRouteTable([{ id: '1', addresses: ['100.64.0.2/32'] }, { id: '2', addresses: ['100.64.0.3/32'], allowedIPs: ['nonsense', '100.64.0.3/32'] }]);
     expect(badPrefixes).toBe(1);
-    expect(table.lookup(parseIp('100.64.0.2')!)?.id).toBe(1);
-    expect(table.lookup(parseIp('100.64.0.3')!)?.id).toBe(2);
+    expect(table.lookup(parseIp('100.64.0.2')!)?.id).toBe('1');
+    expect(table.lookup(parseIp('100.64.0.3')!)?.id).toBe('2');
+  });
+  // A subnet router and an exit node, as Headscale sends them once their routes are approved.
+  const router = { id: 'router', addresses: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128'], allowedIPs: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128', '10.77.0.0/24', '192.0.2.9/32'] };
+  const exit = { id: 'exit', addresses: ['100.64.0.6/32'], allowedIPs: ['100.64.0.6/32', '0.0.0.0/0', '::/0'] };
+  it('leaves out subnet routes and exit routes the person did not choose, as tailscaled does', () => {
+    const b = buildRouteTable([router, exit]);
+    expect(b.skippedSubnetRoutes).toBe(2); // the /24 and a single IP that is not the router's own
+    expect(b.skippedExitRoutes).toBe(2);
+    expect(b.table.lookup(parseIp('100.64.0.5')!)?.id).toBe('router');
+    expect(b.table.lookup(parseIp('fd7a:115c:a1e0::5')!)?.id).toBe('router');
+    expect(b.table.lookup(parseIp('100.64.0.6')!)?.id).toBe('exit');
+    expect(b.table.lookup(parseIp('10.77.0.3')!)).toBeUndefined();
+    expect(b.table.lookup(parseIp('192.0.2.9')!)).toBeUndefined();
+    expect(b.table.lookup(parseIp('198.51.100.1')!)).toBeUndefined();
+    expect(b.table.lookup(parseIp('2001:db8::1')!)).toBeUndefined();
+  });
+  it('uses subnet routes with acceptRoutes, and default routes only of the chosen exit node', () => {
+    const subnets = buildRouteTable([router, exit], { acceptRoutes: true });
+    expect(subnets.table.lookup(parseIp('10.77.0.3')!)?.id).toBe('router');
+    expect(subnets.table.lookup(parseIp('192.0.2.9')!)?.id).toBe('router');
+    expect(subnets.table.lookup(parseIp('198.51.100.1')!)).toBeUndefined();
+    const viaExit = buildRouteTable([router, exit], { exitNodeId: 'exit' });
+    expect(viaExit.table.lookup(parseIp('198.51.100.1')!)?.id).toBe('exit');
+    expect(viaExit.table.lookup(parseIp('2001:db8::1')!)?.id).toBe('exit');
+    expect(viaExit.table.lookup(parseIp('10.77.0.3')!)?.id).toBe('exit'); // router's subnet still off
+    expect(viaExit.table.lookup(parseIp('100.64.0.5')!)?.id).toBe('router');
+    // A peer that is not the chosen exit node gets no default route even with acceptRoutes.
+    expect(buildRouteTable([exit], { acceptRoutes: true, exitNodeId: 'router' }).table.lookup(parseIp('198.51.100.1')!)).toBeUndefined();
   });
 });
 

@@ -124,4 +124,68 @@ describe('TailnetNode wiring', () => {
     await a.node.down(); await b.node.down();
     expect(a.node.status().state).toBe('stopped');
   });
+
+  // The attacker is a peer with a real WireGuard session to us that writes another machine's
+  // address (or an address behind a route we did not choose) as the source of its packets.
+  it('drops and counts packets whose source is not routed to the peer that sent them (cryptokey routing)', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
+    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
+    const upA = a.up(), upB = b.up();
+    await settle(1);
+    a.emit(netmapFor(a, b, allowAll));
+    // b knows a third machine, gamma, and alpha advertises a subnet that b has not accepted.
+    const nmB = netmapFor(b, a, allowAll);
+    nmB.peers[0]!.allowedIPs = ['100.64.0.1/32', '10.77.0.0/24'];
+    const gammaKey = generateKeyPair(seededRandom(7)).publicKey;
+    nmB.peers.push({ id: 'gamma', name: 'gamma.tail.example.', nodeKey: gammaKey, addresses: ['100.64.0.3/32'], homeDerp: 901 });
+    b.emit(nmB);
+    await Promise.all([upA, upB]);
+    const send = (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound.bind(a.node);
+    // a routes 100.64.0.2 to b; the forged source addresses ride inside a's genuine session.
+    send(icmpEcho('100.64.0.3', '100.64.0.2', 8, 41)); // gamma's address
+    send(icmpEcho('10.77.0.9', '100.64.0.2', 8, 42)); // a subnet b did not accept
+    send(icmpEcho('198.51.100.7', '100.64.0.2', 8, 43)); // an address nobody routes
+    await settle();
+    const seen = () => b.stack.got.map((p) => (p[24]! << 8) | p[25]!);
+    expect(seen()).toEqual([]);
+    expect(b.node.status().counters.rxSpoofedSource).toBe(3);
+    // Legitimate traffic in the same session still flows.
+    send(icmpEcho('100.64.0.1', '100.64.0.2', 8, 44));
+    await settle();
+    expect(seen()).toEqual([44]);
+    // Once b accepts alpha's subnet route, alpha may speak for it.
+    b.node.setRoutePrefs({ acceptRoutes: true });
+    send(icmpEcho('10.77.0.9', '100.64.0.2', 8, 45));
+    send(icmpEcho('100.64.0.3', '100.64.0.2', 8, 46)); // still gamma's, still refused
+    await settle();
+    expect(seen()).toEqual([44, 45]);
+    expect(b.node.status().counters.rxSpoofedSource).toBe(4);
+    await a.node.down(); await b.node.down();
+  });
+
+  it('refuses IP literals that no route reaches, and reaches them once the route is chosen', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
+    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
+    const upA = a.up(), upB = b.up();
+    await settle(1);
+    const nmA = netmapFor(a, b, allowAll);
+    nmA.peers[0]!.allowedIPs = ['100.64.0.2/32', '10.77.0.0/24', '0.0.0.0/0'];
+    a.emit(nmA);
+    b.emit(netmapFor(b, a, allowAll));
+    await Promise.all([upA, upB]);
+    expect(a.node.resolve('100.64.0.2')).toBe('100.64.0.2');
+    expect(a.node.resolve('100.64.0.1')).toBe('100.64.0.1');
+    expect(() => a.node.resolve('10.77.0.9')).toThrow(/not reachable through the tailnet/);
+    expect(() => a.node.resolve('198.51.100.7')).toThrow(/not reachable through the tailnet/);
+    a.node.setRoutePrefs({ acceptRoutes: true });
+    expect(a.node.resolve('10.77.0.9')).toBe('10.77.0.9');
+    expect(() => a.node.resolve('198.51.100.7')).toThrow(/not reachable/);
+    expect(() => a.node.setRoutePrefs({ exitNodeId: 'nobody' })).toThrow(/not a peer/);
+    a.node.setRoutePrefs({ exitNodeId: 'beta' });
+    expect(a.node.resolve('198.51.100.7')).toBe('198.51.100.7');
+    expect(() => a.node.resolve('10.77.0.9')).not.toThrow(); // through the exit node now
+    await a.node.down(); await b.node.down();
+  });
 });

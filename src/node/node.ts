@@ -4,7 +4,7 @@
 // The lower layers are reached through the small structural interfaces below so the node runs the
 // same in a Worker, a page or Node.js; node/defaults wires the real implementations.
 
-import { toHex } from '../crypto/bytes.js';
+import { equalBytes, toHex } from '../crypto/bytes.js';
 import { keyToText } from '../crypto/keys.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
@@ -15,7 +15,7 @@ import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
-import { buildRouteTable, parseIp, type RouteTable } from './routes.js';
+import { buildRouteTable, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
 import { IPPROTO_TSMP, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
@@ -130,6 +130,8 @@ export interface UpConfig {
   /** Wall clock for WireGuard TAI64N timestamps (must increase across restarts). */
   wallClockMs?: () => number;
   homeRegion?: number;
+  /** Subnet routes and exit node, off unless the person chose them (setRoutePrefs changes them later). */
+  routes?: RoutePrefs;
 }
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
@@ -164,6 +166,7 @@ export class TailnetNode {
   private magic?: Magicsock;
   private readonly filter = new PacketFilter();
   private routes?: RouteTable<NetMapPeer>;
+  private routePrefs: RoutePrefs = {};
   private netmap?: NodeNetMap;
   private nodePublicKey?: Uint8Array;
   private discoPublicKey?: Uint8Array;
@@ -172,7 +175,7 @@ export class TailnetNode {
   private readonly pongWaiters = new Map<string, (ok: boolean) => void>();
   private netmapReady?: { promise: Promise<void>; resolve: () => void };
   readonly counters = {
-    txNoRoute: 0, txToSelf: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
+    txNoRoute: 0, txToSelf: 0, rxSpoofedSource: 0, rxMalformed: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
   };
 
   constructor(private readonly layers: NodeLayers) {}
@@ -205,6 +208,7 @@ export class TailnetNode {
     if (this.control || this.derp || this.stack) await this.down();
     this.clock = cfg.clock ?? realClock;
     this.random = cfg.random ?? secureRandom;
+    this.routePrefs = { ...cfg.routes };
     this.setState('starting');
     let resolve!: () => void;
     this.netmapReady = { promise: new Promise<void>((r) => (resolve = r)), resolve };
@@ -259,7 +263,7 @@ export class TailnetNode {
     this.netmap = nm;
     // Routes, filter and peers.
     const peers = nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false));
-    this.routes = buildRouteTable(peers).table;
+    this.rebuildRoutes(peers);
     this.filter.setLocalAddresses(nm.self.addresses);
     this.filter.setRules(nm.packetFilter ?? []);
     this.magic!.setPeers(peers.map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })));
@@ -311,6 +315,25 @@ export class TailnetNode {
     }
   }
 
+  private rebuildRoutes(peers: NetMapPeer[]): void {
+    const built = buildRouteTable(peers, this.routePrefs);
+    this.routes = built.table;
+    if (built.skippedSubnetRoutes || built.skippedExitRoutes) {
+      this.log(`routes: ${built.skippedSubnetRoutes} subnet and ${built.skippedExitRoutes} exit-node routes not in use (not chosen)`);
+    }
+  }
+
+  /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */
+  setRoutePrefs(prefs: RoutePrefs): void {
+    if (prefs.exitNodeId !== undefined && !this.netmap?.peers.some((p) => p.id === prefs.exitNodeId)) {
+      throw new Error(`exit node ${prefs.exitNodeId} is not a peer in the tailnet`);
+    }
+    this.routePrefs = { ...prefs };
+    if (this.netmap) this.rebuildRoutes(this.netmap.peers.filter((p) => p.nodeKey?.length === 32));
+  }
+
+  get routePreferences(): RoutePrefs { return { ...this.routePrefs }; }
+
   private readonly knownWgPeers = new Set<string>();
   private readonly knownWgPeerKeys = new Map<string, Uint8Array>();
 
@@ -324,15 +347,21 @@ export class TailnetNode {
     this.wg!.send(peer.nodeKey, ip);
   }
 
-  /** A decrypted packet from a peer: filter, then netstack. */
+  /** A decrypted packet from a peer: cryptokey routing, filter, then netstack. */
   private inbound(peer: Uint8Array, ip: Uint8Array): void {
     const s = summarize(ip);
+    if (!s) { this.counters.rxMalformed++; return; }
+    // Cryptokey routing (WireGuard paper §2; wireguard-go device/receive.go): the source address
+    // must be one the sending peer's AllowedIPs route to that same peer, or the peer is speaking for
+    // another machine (or a subnet/exit route we did not choose) and the packet is dropped.
+    const owner = this.routes?.lookup(s.src);
+    if (!owner || !equalBytes(owner.nodeKey, peer)) { this.counters.rxSpoofedSource++; return; }
     if (s?.proto === IPPROTO_TSMP) {
       // TSMP pings are answered before the filter, as tailscale's tstun does.
       const pong = tsmpPongFor(ip);
       if (pong) { this.counters.tsmpPongs++; this.wg?.send(peer, pong); return; }
     }
-    if (s && s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
+    if (s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
       // TSMP (99) and anything else we do not speak.
       this.counters.rxUnknownProto++;
       return;
@@ -350,12 +379,20 @@ export class TailnetNode {
     if (this.state !== 'running' || !this.stack || !this.netmap) throw new Error(`node is not running (${this.state})`);
   }
 
-  /** Resolves a MagicDNS name or IP literal to an address of the tailnet. */
+  /**
+   * Resolves a MagicDNS name or IP literal to an address of the tailnet. An IP literal must be one
+   * our routes reach (a peer's address, or a subnet/exit route the person turned on): anything else
+   * would leave through no peer, and the caller should hear why rather than wait for a timeout.
+   */
   resolve(host: string, o: { preferV6?: boolean } = {}): string {
     const nm = this.netmap;
     const r = resolveHost(host, nm ? [...nm.peers, { name: nm.self.name, addresses: nm.self.addresses }] : [], o);
     if (!r?.length) throw new Error(`unknown host ${host}`);
-    return r[0]!.ip;
+    const ip = r[0]!.ip;
+    if (!r[0]!.name && !nm?.self.addresses.some((a) => a.split('/')[0] === ip) && !this.routes?.lookup(parseIp(ip)!)) {
+      throw new Error(`${ip} is not reachable through the tailnet (not a machine's address, and no subnet route or exit node in use covers it)`);
+    }
+    return ip;
   }
 
   /** TCP connection to a tailnet host (MagicDNS name or IP) through netstack. */

@@ -82,18 +82,56 @@ export class RouteTable<T> {
   }
 }
 
-/** Builds the table from peers' AllowedIPs (falling back to Addresses). Bad prefixes are counted. */
-export function buildRouteTable<P extends { allowedIPs?: string[] | null; addresses?: string[] | null }>(
+/** What the person chose to use beyond peers' own addresses (tailscaled's --accept-routes, --exit-node). */
+export interface RoutePrefs {
+  /** Use subnet routes that peers advertise (and control approved). Off by default, as in tailscaled. */
+  acceptRoutes?: boolean;
+  /** The peer (NetMapPeer.id) chosen as exit node: only its default routes (0.0.0.0/0, ::/0) are used. */
+  exitNodeId?: string;
+}
+
+export interface RouteTableBuild<P> {
+  table: RouteTable<P>;
+  badPrefixes: number;
+  /** Subnet routes left out because acceptRoutes is off. */
+  skippedSubnetRoutes: number;
+  /** Default routes left out because their peer is not the chosen exit node. */
+  skippedExitRoutes: number;
+}
+
+/** A prefix a peer routes for others: anything but the default route and the peer's own addresses
+ *  (tailscale wgengine/wgcfg/nmcfg cidrIsSubnet). */
+function isSubnetRoute(p: Prefix, ownAddresses: readonly string[]): boolean {
+  if (p.bits === 0) return false;
+  if (p.bits !== p.bytes.length * 8) return true;
+  return !ownAddresses.some((a) => {
+    const own = parsePrefix(a);
+    return own !== null && own.bits === p.bits && own.v6 === p.v6 && own.bytes.every((b, i) => b === p.bytes[i]);
+  });
+}
+
+/**
+ * Builds the table from peers' AllowedIPs (falling back to Addresses) as tailscaled configures
+ * WireGuard (nmcfg.WGCfg): a peer's own addresses always; its subnet routes only with
+ * prefs.acceptRoutes; its default routes only when it is prefs.exitNodeId. The same table routes
+ * outbound packets and checks the source of inbound ones (cryptokey routing), so a route the person
+ * did not choose neither carries our traffic nor lets that peer speak for those addresses.
+ */
+export function buildRouteTable<P extends { id?: string; allowedIPs?: string[] | null; addresses?: string[] | null }>(
   peers: Iterable<P>,
-): { table: RouteTable<P>; badPrefixes: number } {
+  prefs: RoutePrefs = {},
+): RouteTableBuild<P> {
   const table = new RouteTable<P>();
-  let badPrefixes = 0;
+  const out: RouteTableBuild<P> = { table, badPrefixes: 0, skippedSubnetRoutes: 0, skippedExitRoutes: 0 };
   for (const peer of peers) {
-    for (const text of peer.allowedIPs ?? peer.addresses ?? []) {
+    const own = peer.addresses ?? [];
+    for (const text of peer.allowedIPs ?? own) {
       const p = parsePrefix(text);
-      if (p) table.insert(p, peer);
-      else badPrefixes++;
+      if (!p) { out.badPrefixes++; continue; }
+      if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) { out.skippedExitRoutes++; continue; }
+      if (!prefs.acceptRoutes && isSubnetRoute(p, own)) { out.skippedSubnetRoutes++; continue; }
+      table.insert(p, peer);
     }
   }
-  return { table, badPrefixes };
+  return out;
 }
