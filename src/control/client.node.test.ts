@@ -258,6 +258,30 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(c.state).toBe('logged-out');
   });
 
+  it('sends no NetInfo until a home region is known, then remembers it: a returning client reports it in its first map request', async () => {
+    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const netInfoOf = (i: number) => (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo;
+    const first = makeClient(fake, undefined, store).c;
+    await first.login({ hostname: 'me', authKey: 'k' });
+    first.start();
+    await until('first map', () => peerList(first.netMap).length === 1);
+    // PreferredDERP 0 would make Headscale forget our relay and peers drop our handshakes.
+    expect(netInfoOf(0)).toBeUndefined();
+    first.setPreferredDerp(901);
+    await until('a second map request', () => fake.mapRequests.length === 2);
+    expect(netInfoOf(1)).toEqual({ PreferredDERP: 901 });
+    await first.close();
+    // The next visit, same storage: its very first map request already names region 901.
+    const again = makeClient(fake, undefined, store).c;
+    await again.login({ hostname: 'me' });
+    expect(again.preferredDerpRegion).toBe(901);
+    again.start();
+    await until('the returning map request', () => fake.mapRequests.length === 3);
+    expect(netInfoOf(2)).toEqual({ PreferredDERP: 901 });
+  });
+
   it('reports each kind of breakage in words', async () => {
     const errors: string[] = [];
     const fake = new FakeControl([

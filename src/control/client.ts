@@ -140,6 +140,7 @@ export class ControlClient {
     st.controlUrl = this.o.controlUrl;
     await this.o.store.save(st);
     this.st = st;
+    if (!this.preferredDerp && Number.isInteger(st.preferredDerp) && st.preferredDerp! > 0) this.preferredDerp = st.preferredDerp!;
     return st;
   }
 
@@ -161,10 +162,19 @@ export class ControlClient {
     return !!this.st?.loggedIn;
   }
 
-  /** Reported as Hostinfo.NetInfo.PreferredDERP; re-sent on the next map request. */
+  /** The home DERP region we report: set this run, or remembered from the last one (0: none yet). */
+  get preferredDerpRegion(): number {
+    return this.preferredDerp;
+  }
+
+  /** Reported as Hostinfo.NetInfo.PreferredDERP; re-sent on the next map request, remembered for the next run. */
   setPreferredDerp(regionId: number): void {
     if (regionId === this.preferredDerp) return;
     this.preferredDerp = regionId;
+    if (this.st && this.st.preferredDerp !== regionId) {
+      this.st.preferredDerp = regionId;
+      void this.o.store.save(this.st).catch((e) => this.log(`control: saving state: ${String(e)}`));
+    }
     // A new map request carries it: restart the stream (as tailscaled does on Hostinfo changes),
     // as a new HTTP/2 stream on the connection already open, the old one reset. Not by dropping
     // the connection: that went through 'reconnecting' and a backoff, and left no connection for
@@ -240,7 +250,12 @@ export class ControlClient {
       Hostname: this.hostinfo.Hostname,
       NoLogsNoSupport: true,
       Userspace: true,
-      NetInfo: { PreferredDERP: this.preferredDerp },
+      // No NetInfo until we know a home region: Headscale replaces the NetInfo it holds with the one
+      // a map request carries (hscontrol poll.go keeps the old one only when none is sent), and
+      // PreferredDERP 0 would tell every peer we have no relay, so a returning node's first
+      // WireGuard handshake went unanswered until the 5 s retry. tailscaled likewise sends NetInfo
+      // only once netcheck has a result.
+      ...(this.preferredDerp > 0 ? { NetInfo: { PreferredDERP: this.preferredDerp } } : {}),
     };
   }
 

@@ -15,6 +15,9 @@ export interface ControlState {
   nodeKeyExpiry?: string;
   /** Control said our node key expired: the next login() uses a new node key (OldNodeKey = this one). */
   nodeKeyExpired?: boolean;
+  /** Our home DERP region last run: the first map request of the next run reports it, so peers
+   *  can reach us before we have measured anything (see ControlClient.buildHostinfo). */
+  preferredDerp?: number;
 }
 
 export interface ControlStore {

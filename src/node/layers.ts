@@ -123,6 +123,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         onNetMap(cb) { cbs.push(cb); if (last) cb(last); },
         onState(cb) { client.onState(cb); },
         setPreferredDerp(r) { client.setPreferredDerp(r); },
+        get preferredDerp() { return client.preferredDerpRegion; },
         logout: () => client.logout(),
         close: () => client.close(),
       };

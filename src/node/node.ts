@@ -50,6 +50,8 @@ export interface ControlSession {
   onState?(cb: (state: string, detail?: string) => void): void;
   /** Report our home DERP region (Hostinfo.NetInfo.PreferredDERP). */
   setPreferredDerp(regionId: number): void;
+  /** The home region remembered from the last run (0 or undefined: none). */
+  readonly preferredDerp?: number;
   /** Expires our node key at control (Headscale deletes an ephemeral node at once). */
   logout?(): Promise<void>;
   close(): void | Promise<void>;
@@ -277,7 +279,10 @@ export class TailnetNode {
     if (nm.derpMap) {
       if (!this.derp) {
         const regions = nm.derpMap.regions.map((r) => r.regionId).sort((a, b) => a - b);
-        this.homeRegion ??= regions[0];
+        // Last run's home (already reported in our first map request) keeps peers' view of us
+        // unchanged; else the lowest region until latency picks one.
+        const remembered = this.control!.preferredDerp;
+        this.homeRegion ??= remembered && regions.includes(remembered) ? remembered : regions[0];
         this.derp = this.layers.createDerpPool({
           privateKey: this.control!.nodePrivateKey, derpMap: nm.derpMap, homeRegion: this.homeRegion,
           webSocketFactory: cfg.webSocketFactory, clock: this.clock, random: this.random, allowInsecure,
