@@ -95,13 +95,16 @@ class FakeControlSocket implements WebSocketLike {
 }
 
 class FakeControl {
-  readonly key = generateKeyPair(seededRandom(99));
+  readonly key: ReturnType<typeof generateKeyPair>;
+  /** What /machine/register answers (default: authorized). */
+  registerScript: () => object = () => ({ MachineAuthorized: true, User: { ID: 1 }, Login: { ID: 1, LoginName: 'tester' } });
   readonly h2 = http2.createServer();
   readonly sockets = new Set<FakeControlSocket>();
   readonly mapRequests: MapRequestSeen[] = [];
   readonly registerRequests: { NodeKey: string; OldNodeKey: string; Auth?: { AuthKey?: string } | null }[] = [];
   registers = 0;
-  constructor(private readonly scripts: MapScript[]) {
+  constructor(private readonly scripts: MapScript[], keySeed = 99) {
+    this.key = generateKeyPair(seededRandom(keySeed));
     this.h2.on('stream', (stream, headers) => {
       stream.on('error', () => {});
       const parts: Buffer[] = [];
@@ -112,7 +115,7 @@ class FakeControl {
           this.registers++;
           this.registerRequests.push(body);
           stream.respond({ ':status': 200, 'content-type': 'application/json' });
-          stream.end(JSON.stringify({ MachineAuthorized: true, User: { ID: 1 }, Login: { ID: 1, LoginName: 'tester' } }));
+          stream.end(JSON.stringify(this.registerScript()));
         } else if (headers[':path'] === '/machine/map') {
           this.mapRequests.push(body);
           const script = this.scripts[Math.min(this.mapRequests.length - 1, this.scripts.length - 1)];
@@ -149,7 +152,7 @@ afterEach(async () => {
 
 function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock) {
   const c = new ControlClient({
-    controlUrl: 'http://control.test', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
+    controlUrl: 'http://control.localhost', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
     controlKey: keyToText('mkey', fake.key.publicKey), clock, random: seededRandom(5),
     discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
   });
@@ -280,6 +283,43 @@ describe('ControlClient with a control server that sends malformed map streams',
     again.start();
     await until('the returning map request', () => fake.mapRequests.length === 3);
     expect(netInfoOf(2)).toEqual({ PreferredDERP: 901 });
+  });
+
+  it('pins the control key on first use and refuses a changed one with both fingerprints', async () => {
+    const store = new MemoryStore();
+    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    fakes.push(fake);
+    const first = makeClient(fake, undefined, store).c;
+    await first.login({ hostname: 'me', authKey: 'k' });
+    const pinned = (await store.load())!.controlPublicKey;
+    expect(pinned).toBe(keyToText('mkey', fake.key.publicKey));
+    await first.close();
+    // Another server answers in its place (or the server was reinstalled): a new key.
+    const impostor = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }], 100);
+    fakes.push(impostor);
+    const again = makeClient(impostor, undefined, store).c;
+    const err = await again.login({ hostname: 'me', authKey: 'k' }).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/control server's key changed/);
+    expect(err?.message).toContain(pinned!);
+    expect(err?.message).toContain(keyToText('mkey', impostor.key.publicKey));
+    expect(impostor.registers).toBe(0);
+    expect((await store.load())!.controlPublicKey).toBe(pinned);
+  });
+
+  it('refuses a javascript: login link from control, and a plain-http control URL for a remote host', async () => {
+    const fake = new FakeControl([]);
+    fakes.push(fake);
+    fake.registerScript = () => ({ AuthURL: 'javascript:alert(document.cookie)', MachineAuthorized: false });
+    const { c } = makeClient(fake);
+    const urls: string[] = [];
+    const err = await c.login({ hostname: 'me', onAuthUrl: (u) => urls.push(u) }).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/login link we will not show: the login link is javascript:/);
+    expect(urls).toEqual([]);
+    expect(c.state).not.toBe('needs-login');
+    expect(() => new ControlClient({
+      controlUrl: 'http://hs.example', store: new MemoryStore(), wallTime: () => '', webSocketFactory: fake.factory,
+      clock: realClock, random: seededRandom(1), discoPublicKey: new Uint8Array(32),
+    })).toThrow(/plain http: use https/);
   });
 
   it('reports each kind of breakage in words', async () => {

@@ -14,6 +14,7 @@ import { applyMapResponse, emptyNetworkMap, type NetMapStats, type NetworkMap } 
 import type { ControlState, ControlStore } from './storage.js';
 import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
 import { dialControl, type WebSocketFactory } from './transport.js';
+import { controlUrlProblem, loginUrlProblem } from './urls.js';
 
 export type ControlClientState =
   | 'idle' // nothing started
@@ -112,6 +113,8 @@ export class ControlClient {
 
   constructor(private readonly o: ControlClientOptions) {
     this.log = o.log ?? (() => {});
+    const problem = controlUrlProblem(o.controlUrl);
+    if (problem) throw new ControlError(problem);
   }
 
   onNetMap(cb: (nm: NetworkMap) => void): void {
@@ -137,6 +140,8 @@ export class ControlClient {
       st = { ...(st ?? {}), machinePrivateKey: toHex(generatePrivateKey(this.o.random)) };
     }
     if (!st.nodePrivateKey) st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+    // The pinned key belongs to the server the profile used; the person pointing it elsewhere starts a new pin.
+    if (st.controlUrl !== undefined && st.controlUrl !== this.o.controlUrl) st.controlPublicKey = undefined;
     st.controlUrl = this.o.controlUrl;
     await this.o.store.save(st);
     this.st = st;
@@ -186,12 +191,27 @@ export class ControlClient {
     }
   }
 
+  /**
+   * The control server's key, pinned in this profile on first use: a later key that differs is
+   * refused with both fingerprints (someone answering /key in the server's place, or a server
+   * reinstalled; only the person can tell, by signing out of the profile to accept a new one).
+   */
   private async getControlKey(): Promise<Uint8Array> {
     if (this.controlKey) return this.controlKey;
-    this.controlKey = this.o.controlKey
+    const key = this.o.controlKey
       ? keyFromText('mkey', this.o.controlKey)
       : await fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch);
-    return this.controlKey;
+    const st = await this.ensureState();
+    const seen = keyToText('mkey', key);
+    if (st.controlPublicKey && st.controlPublicKey !== seen) {
+      throw new ControlError(`the control server's key changed: this profile knows ${st.controlPublicKey}, the server now says ${seen}. Refusing to connect. If the server was really reinstalled, use a new profile (or wipe this one) to trust the new key.`);
+    }
+    if (!st.controlPublicKey) {
+      st.controlPublicKey = seen;
+      await this.o.store.save(st);
+    }
+    this.controlKey = key;
+    return key;
   }
 
   private async getSession(): Promise<Session> {
@@ -301,6 +321,8 @@ export class ControlClient {
       }
       let followups = 0;
       while (!rr.MachineAuthorized && rr.AuthURL) {
+        const bad = loginUrlProblem(rr.AuthURL);
+        if (bad) throw new ControlError(`control sent a login link we will not show: ${bad}`);
         this.setState('needs-login', rr.AuthURL);
         if (followups === 0) o.onAuthUrl?.(rr.AuthURL);
         followups++;

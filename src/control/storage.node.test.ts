@@ -29,7 +29,7 @@ describe('FileStore', () => {
     writeFileSync(path, '{"machinePrivateKey": "ab');
     await expect(new FileStore(path).load()).rejects.toThrow(/is not valid JSON: repair it, or delete it/);
     const c = new ControlClient({
-      controlUrl: 'http://control.test', store: new FileStore(path), clock: new VirtualClock(), random: seededRandom(1),
+      controlUrl: 'http://control.localhost', store: new FileStore(path), clock: new VirtualClock(), random: seededRandom(1),
       discoPublicKey: new Uint8Array(32).fill(1), controlKey: 'mkey:' + '00'.repeat(32),
       webSocketFactory: () => { throw new Error('no network in this test'); },
     });
@@ -42,7 +42,7 @@ describe('FileStore', () => {
   it('the machine key is created once and kept across client restarts', async () => {
     const path = join(tmp(), 'control.json');
     const mk = () => new ControlClient({
-      controlUrl: 'http://control.test', store: new FileStore(path), clock: new VirtualClock(), random: seededRandom(Math.random() * 1e9),
+      controlUrl: 'http://control.localhost', store: new FileStore(path), clock: new VirtualClock(), random: seededRandom(Math.random() * 1e9),
       discoPublicKey: new Uint8Array(32).fill(1), controlKey: 'mkey:' + '00'.repeat(32),
       webSocketFactory: () => { throw new Error('offline'); },
     });

@@ -18,6 +18,8 @@ export interface ControlState {
   /** Our home DERP region last run: the first map request of the next run reports it, so peers
    *  can reach us before we have measured anything (see ControlClient.buildHostinfo). */
   preferredDerp?: number;
+  /** The control server's key ("mkey:…"), pinned on first use. */
+  controlPublicKey?: string;
 }
 
 export interface ControlStore {

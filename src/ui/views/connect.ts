@@ -4,6 +4,7 @@ import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeStatusView, UpConfig } from '../node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
+import { loginUrlProblem } from '../../control/urls.js';
 import { shared } from '../styles.js';
 import '../qr.js';
 
@@ -70,7 +71,8 @@ export class ConnectView extends LitElement {
   override render() {
     const st = this.status;
     const d = this.defaults;
-    const waiting = st?.state === 'needs-login' && st.authUrl;
+    // The control client already refuses other links; checked again where it becomes an href.
+    const waiting = st?.state === 'needs-login' && st.authUrl && loginUrlProblem(st.authUrl) === null;
     const starting = st?.state === 'starting';
     return html`
       <div class="card" style="max-width: 560px; margin: 1.5rem auto;">
