@@ -10,6 +10,8 @@ step "install (scripts/install.sh)"
 bash scripts/install.sh
 step "type-check (tsc --noEmit)"
 npx tsc --noEmit -p .
+step "lint (eslint: layer order of src/, no DOM in core code)"
+npx eslint .
 step "unit tests (vitest --project unit)"
 npx vitest run --project unit
 step "e2e tests against the real programs, in a loopback-only network namespace"

@@ -1,0 +1,32 @@
+// Lint: the layer order of src/ (scripts/lint/layers.js) and core code that never touches the DOM.
+// Style is the code's own; this lints what a reviewer would otherwise have to catch by eye.
+import tseslint from 'typescript-eslint';
+import tailtab from './scripts/lint/layers.js';
+
+const DOM_GLOBALS = ['window', 'document', 'localStorage', 'sessionStorage'].map((name) => ({
+  name, message: 'core code runs in a Worker and under Node.js: the DOM belongs to src/ui/',
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.rig/**', 'test-results/**', 'public/**'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tseslint.parser, ecmaVersion: 2023, sourceType: 'module' },
+    plugins: { tailtab, '@typescript-eslint': tseslint.plugin },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      'tailtab/layers': 'error',
+      'no-debugger': 'error',
+      'no-dupe-keys': 'error',
+      'no-self-compare': 'error',
+      'no-unsafe-finally': 'error',
+      'no-unreachable': 'error',
+      'no-constant-binary-expression': 'error',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/ui/**', 'src/**/*.test.ts'],
+    rules: { 'no-restricted-globals': ['error', ...DOM_GLOBALS] },
+  },
+);
