@@ -239,6 +239,36 @@ describe('tailtab node in a real tailnet', () => {
     expect(nodes.some((n) => (n.given_name ?? n.name) === 'tailtab-eph')).toBe(false);
   });
 
+  // A returning visit: same stored login, new disco key, WireGuard session gone. The first map
+  // request names the home region remembered from the last run, so peers keep a DERP path to us
+  // and answer our very first handshake (before: PreferredDERP 0 made peer1 drop it, 'no UDP or
+  // DERP addr', and the first reply waited for WireGuard's 5 s retry).
+  it('a returning node\'s first handshake is answered: one initiation, no retry', async () => {
+    const store = new MemoryStore();
+    const start = async () => {
+      const n = new TailnetNode(createNodeLayers());
+      await n.up({ controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-return', storage: store, allowInsecureDerp: true, wallClockMs: () => Date.now() });
+      return n;
+    };
+    const first = await start();
+    try {
+      await expect.poll(async () => (await store.load())?.preferredDerp, { timeout: 20_000 }).toBeGreaterThan(0);
+      await httpGetOver(await first.dial('peer1', rig.httpPort, { timeoutMs: 20_000 }), peer1.ipv4, '/health');
+    } finally {
+      await first.down();
+    }
+    for (let visit = 0; visit < 3; visit++) {
+      const again = await start();
+      try {
+        const r = await httpGetOver(await again.dial('peer1', rig.httpPort, { timeoutMs: 20_000 }), peer1.ipv4, '/health');
+        expect(r.body.toString()).toBe('ok\n');
+        expect(again.status().counters['wg.handshakeInitiationsSent'], `visit ${visit + 1}`).toBe(1);
+      } finally {
+        await again.down();
+      }
+    }
+  });
+
   it('reports needs-login when control expires our node key', async () => {
     const n3 = new TailnetNode(createNodeLayers());
     await n3.up({
