@@ -1,6 +1,7 @@
 import { build, defineConfig, type Plugin } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { cspForHost } from './scripts/csp.js';
 
 // Two products from one build: the app (index.html, PWA) and the embeddable widget, whose demo
 // page shows a vendor's "connect to device" button. The node runs in a module Worker.
@@ -32,6 +33,32 @@ function appConfig(): Plugin {
     // `vite preview` serves the production build the same way (its proxy is server.proxy's).
     configurePreviewServer(server) {
       server.middlewares.use('/tailtab-config.json', serve);
+    },
+  };
+}
+
+// Every response carries tailtab's Content-Security-Policy (scripts/csp.ts), the proxy origin's
+// own where the request is for it; the config file's proxyOrigin/appOrigin name the origins.
+function contentSecurityPolicy(): Plugin {
+  const origins = (): { proxyOrigin?: string; appOrigin?: string } => {
+    try {
+      return configFile && existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
+    } catch {
+      return {};
+    }
+  };
+  const use = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: () => void) => {
+    const { proxyOrigin, appOrigin } = origins();
+    res.setHeader('content-security-policy', cspForHost(req.headers.host, { proxyOrigin, appOrigin }));
+    next();
+  };
+  return {
+    name: 'tailtab-csp',
+    configureServer(server) {
+      server.middlewares.use(use);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(use);
     },
   };
 }
@@ -68,7 +95,7 @@ function widgetBundle(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [appConfig(), widgetBundle()],
+  plugins: [contentSecurityPolicy(), appConfig(), widgetBundle()],
   server: {
     host: '127.0.0.1',
     port: Number(process.env.TAILTAB_PORT ?? 5173),
