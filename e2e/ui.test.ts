@@ -356,6 +356,12 @@ describe('ui: the app in Chromium against the rig', () => {
     const address = page.locator('tt-webview #address');
     await address.fill(`http://${peer.ipv4}:${rig.httpPort}/`);
     await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+    // On 127.0.0.1 there is no separate origin: nothing is shown until the person accepts the risk.
+    const anyway = page.locator('tt-webview').getByRole('button', { name: 'Show it anyway for this session' });
+    await expect.poll(() => anyway.count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.locator('tt-webview iframe').count()).toBe(0);
+    expect(await page.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '')).toMatch(/would share tailtab's own origin/);
+    await anyway.click();
     const frame = page.frameLocator('tt-webview iframe');
     await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
     // Subresources (the stylesheet, the image) come through the tailnet too.

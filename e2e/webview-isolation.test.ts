@@ -1,10 +1,12 @@
-// The web view's proxied apps run on a separate origin (src/ui/proxy-origin.ts): the app loads
-// and works through the tailnet, but its scripts cannot reach tailtab's IndexedDB (node keys,
-// SSH keys), and tailtab's own origin refuses to serve /proxy/ at all.
-// Real parts: Headscale, two derpers and a tailscaled peer from the rig; Chromium; our app
-// served by vite and opened as http://tailtab.localhost:<port> (the demo's name); the proxy origin
-// is its sibling proxy.tailtab.localhost:<port> — same site, another origin.
+// The web view's proxied apps each run on an origin of their own (src/ui/proxy-origin.ts:
+// p<port>-<machine>.proxy.tailtab.localhost): the app loads and works through the tailnet, but its
+// scripts cannot reach tailtab's IndexedDB (node keys, SSH keys), another app's pages or the
+// cookies the node holds for it, the node's port, or tailtab's top window; tailtab's own origin
+// refuses to serve /proxy/ at all.
+// Real parts: Headscale, two derpers and two tailscaled peers from the rig; Chromium; our app
+// served by vite and opened as http://tailtab.localhost:<port> (the demo's name).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +19,10 @@ describe('web view isolation: proxied apps on their own origin', () => {
   let browser: Browser;
   let page: Page;
   let appUrl = '';
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }] });
+    rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }, { name: 'peer2', homeRegion: 901 }] });
     const configPath = join(rig.dir, 'isolation-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
@@ -27,7 +30,13 @@ describe('web view isolation: proxied apps on their own origin', () => {
     writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'iso-browser', autoConnect: true, allowInsecureDerp: true }));
     browser = await launchChromium();
     page = await (await browser.newContext()).newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page] ${m.text()}`); });
+    page.on('console', (m) => {
+      // Tailtab's pages only: a proxied app's own CSP (the rig's app sends one) refusing its own
+      // requests is that app's business, not a flaw of ours.
+      const from = m.location().url;
+      if (/Content Security Policy/.test(m.text()) && (from.startsWith(appUrl) || from.includes('/proxy-host.html'))) cspViolations.push(`${from}: ${m.text()}`);
+      if (m.type() === 'error' || m.type() === 'warning') console.log(`[page] ${m.text()}`);
+    });
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   });
 
@@ -51,7 +60,8 @@ describe('web view isolation: proxied apps on their own origin', () => {
     await expect.poll(() => iframe.count(), { timeout: 30_000 }).toBe(1).catch(async (e) => {
       throw new Error(`no web view frame; the page says: ${await page.locator("tt-webview").evaluate((e) => e.shadowRoot?.textContent ?? "")}\n${await page.goto(appUrl + '/#status').then(() => page.locator("tt-status").evaluate((e) => e.shadowRoot?.textContent ?? ""))}`, { cause: e });
     });
-    await expect.poll(() => iframe.getAttribute('src'), { timeout: 60_000 }).toMatch(/^http:\/\/proxy\.tailtab\.localhost:\d+\/proxy\//);
+    const label = `p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}`;
+    await expect.poll(() => iframe.getAttribute('src'), { timeout: 60_000 }).toMatch(new RegExp(`^http://${label}\\.proxy\\.tailtab\\.localhost:\\d+/proxy/`));
     // No "shares tailtab's origin" warning when isolated.
     expect(await page.locator('tt-webview').innerText()).not.toMatch(/shares tailtab's own origin/);
 
@@ -68,7 +78,7 @@ describe('web view isolation: proxied apps on their own origin', () => {
         }
       })(),
     }));
-    expect(seen.origin).toMatch(/^http:\/\/proxy\.tailtab\.localhost:\d+$/);
+    expect(seen.origin).toMatch(new RegExp(`^http://${label}\\.proxy\\.tailtab\\.localhost:\\d+$`));
     expect(seen.dbs).not.toContain('tailtab');
     expect(seen.dbs).not.toContain('tailtab-control');
     expect(seen.parentReadable).toBe(false);
@@ -118,7 +128,7 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(kinds.otherNative).toBe(true);
     expect(kinds.ownShim).toBe(true);
     expect([kinds.tag, kinds.open]).toEqual(['[object WebSocket]', 1]);
-    expect(kinds.url).toMatch(/^ws:\/\/proxy\.tailtab\.localhost:\d+\/app\/ws\/echo$/);
+    expect(kinds.url).toMatch(/^ws:\/\/p\d+-[\d-]+\.proxy\.tailtab\.localhost:\d+\/app\/ws\/echo$/);
     // What apps rely on besides echoes: a Blob by default, bufferedAmount, the browser's
     // argument checks, a server close code coming back, and a refused upgrade as error + 1006.
     const api = await frame.locator('html').evaluate(async () => {
@@ -210,13 +220,105 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(await page.evaluate(() => fetch('/__tailtab/download/00000000-0000-4000-8000-000000000000/x').then((r) => r.status))).toBe(404);
   });
 
-  it('where no separate origin exists (127.0.0.1), the web view says plainly that it shares tailtab\'s origin', async () => {
+  // The attacker is a tailnet web app the person opens in the web view (peer1's), after having
+  // logged in to another one (peer2's). Its scripts are played here by evaluating inside its frame:
+  // exactly what a script of its own could do there.
+  it('a hostile app cannot read another app\'s logged-in pages, slip the Service Worker a port of its own, or navigate tailtab away', async () => {
+    const [p1, p2] = [rig.peer('peer1').ipv4, rig.peer('peer2').ipv4];
+    const open = async (url: string) => {
+      await page.goto(appUrl + '/#web');
+      await page.locator('tt-webview #address').fill(url);
+      await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+      const frame = page.frameLocator('tt-webview iframe');
+      await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).not.toBe('');
+      return frame;
+    };
+    // The victim: peer2's app, logged in (its form sets an HttpOnly session cookie the node keeps).
+    const secret = `secret-${Date.now()}`;
+    const victim = await open(`http://${p2}:${rig.httpPort}/app/`);
+    await victim.locator('input[name=message]').fill(secret);
+    await victim.locator('form button, form input[type=submit]').first().click();
+    await expect.poll(() => victim.locator('#cookie').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 30_000 }).toBe(secret);
+    const victimOrigin = await victim.locator('html').evaluate(() => location.origin);
+
+    // The attacker: peer1's app, on its own origin.
+    const evil = await open(`http://${p1}:${rig.httpPort}/app/`);
+    const attempts = await evil.locator("html").evaluate(async (_html, { p2, port, victimOrigin, secret }) => {
+      const out: Record<string, unknown> = { origin: location.origin };
+      // 1. The victim's logged-in page through this origin's proxy path.
+      const r = await fetch(`/proxy/${p2}/${port}/app/result`, { credentials: 'include' });
+      const body = await r.text();
+      out.sameOriginProxy = { status: r.status, leaked: body.includes(secret) };
+      // 2. The victim's own origin, directly (its Service Worker does not serve other origins' fetches).
+      out.crossOrigin = await fetch(`${victimOrigin}/proxy/${p2}/${port}/app/result`, { credentials: 'include' })
+        .then(async (x) => ({ read: true, leaked: (await x.text()).includes(secret) }), () => ({ read: false, leaked: false }));
+      // 3. A node port of its own making, handed to the Service Worker like the proxy-host frame does.
+      const ch = new MessageChannel();
+      let hijacked = 0;
+      ch.port1.onmessage = () => { hijacked++; };
+      navigator.serviceWorker.controller?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+      await new Promise((res) => setTimeout(res, 300));
+      const after = await fetch('/app/', { cache: 'no-store' });
+      await new Promise((res) => setTimeout(res, 1000));
+      out.fakePort = { hijacked, stillServed: after.status };
+      // 4. tailtab's storage and page.
+      out.dbs = (await indexedDB.databases()).map((d) => d.name);
+      out.parentReadable = (() => { try { return !!window.parent.document.title; } catch { return false; } })();
+      // 5. A button that navigates tailtab's top window when clicked (a user gesture in the frame).
+      const b = document.createElement('button');
+      b.id = 'evil-top';
+      b.textContent = 'evil';
+      b.onclick = () => { try { (window.top as Window).location.href = 'http://evil.localhost/'; } catch (e) { b.dataset.refused = String(e); } };
+      document.body.append(b);
+      return out;
+    }, { p2, port: rig.httpPort, victimOrigin, secret });
+    expect(attempts.origin).not.toBe(victimOrigin);
+    expect(attempts.sameOriginProxy).toEqual({ status: 403, leaked: false });
+    expect(attempts.crossOrigin).toMatchObject({ leaked: false });
+    expect(attempts.fakePort).toEqual({ hijacked: 0, stillServed: 200 });
+    expect(attempts.dbs).toEqual([]);
+    expect(attempts.parentReadable).toBe(false);
+    const before = page.url();
+    await evil.locator('#evil-top').click();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(page.url()).toBe(before);
+    // The victim app still works normally for the person (its session intact).
+    const again = await open(`http://${p2}:${rig.httpPort}/app/result`);
+    expect(await again.locator('#cookie').textContent()).toBe(secret);
+  });
+
+  it('where no separate origin exists (127.0.0.1), the web view shows nothing until the person accepts the risk for the session', async () => {
     const other = await (await browser.newContext()).newPage();
     await other.goto(app.url + '/#machines');
     await expect.poll(() => other.locator('tt-machines tr[data-peer="peer1"]').count(), { timeout: 90_000 }).toBe(1);
     await other.goto(app.url + '/#web');
+    await other.locator('tt-webview #address').fill(`http://${rig.peer('peer1').ipv4}:${rig.httpPort}/`);
+    await other.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
     const text = () => other.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '');
-    await expect.poll(text, { timeout: 30_000 }).toMatch(/shares tailtab's own origin/);
+    await expect.poll(text, { timeout: 30_000 }).toMatch(/would share tailtab's own origin/);
+    expect(await other.locator('tt-webview iframe').count()).toBe(0);
+    await other.locator('tt-webview').getByRole('button', { name: 'Show it anyway for this session' }).click();
+    const frame = other.frameLocator('tt-webview iframe');
+    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    expect(await text()).toMatch(/shares tailtab's own origin/);
     await other.context().close();
+  });
+
+  // The journeys above ran under the CSP the server sends (scripts/csp.ts); a policy that broke
+  // them would show here as violations, and a missing header as its absence.
+  it('every page above carried tailtab\'s Content-Security-Policy and broke none of it', async () => {
+    expect(cspViolations).toEqual([]);
+    // As the browser asks: by name (Host), on the server's loopback address.
+    const cspFor = (host: string, path: string) => new Promise<string>((resolve, reject) => {
+      const u = new URL(app.url);
+      httpGet({ host: u.hostname, port: Number(u.port), path, headers: { host } }, (res) => {
+        res.resume();
+        resolve(String(res.headers['content-security-policy'] ?? ''));
+      }).on('error', reject);
+    });
+    const appHost = new URL(appUrl).host;
+    expect(await cspFor(appHost, '/')).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
+    expect(await cspFor(appHost, '/src/ui/main.ts')).toMatch(/script-src 'self'/);
+    expect(await cspFor(`p80-x.proxy.${appHost}`, '/proxy-host.html')).toMatch(new RegExp(`frame-ancestors ${appUrl.replace(/[.]/g, '[.]')}$`));
   });
 });

@@ -6,7 +6,7 @@
   if (!app || window.parent === window || !('serviceWorker' in navigator)) return;
   const say = (m) => window.parent.postMessage(m, app);
   navigator.serviceWorker
-    .register('/sw.js', { scope: '/' })
+    .register('/sw.js?proxy=host', { scope: '/' })
     .then(() => navigator.serviceWorker.ready)
     .then((reg) => {
       navigator.serviceWorker.addEventListener('message', (e) => {

@@ -31,8 +31,30 @@ const SHELL_CACHE = 'tailtab-shell-v1';
 // Registered as /sw.js?proxy=off on tailtab's own origin when the web view runs on a separate
 // origin (src/ui/proxy-origin.ts): then this origin never serves /proxy/, so no tailnet app can be
 // loaded next to tailtab's keys.
-const PROXY_ON = new URL(self.location.href).searchParams.get('proxy') !== 'off';
+const PROXY_MODE = new URL(self.location.href).searchParams.get('proxy');
+const PROXY_ON = PROXY_MODE !== 'off';
 const PROXY_PREFIX = '/proxy/';
+// Registered as /sw.js?proxy=host by the proxy-host frame on a target's own origin
+// (p<port>-<machine>.<proxy origin>, src/ui/proxy-origin.ts targetLabel): this worker then serves
+// that one host and port, and takes node ports only from its proxy-host frame. (The node binds
+// each such port to the same target, so this is the second of two locks, not the only one.)
+const BOUND = PROXY_MODE === 'host' ? boundTarget(self.location.hostname) : null;
+const PROXY_HOST_PATH = '/proxy-host.html';
+
+function boundTarget(hostname) {
+  const m = /^p(\d{1,5})-([a-z0-9-]{1,57})\./.exec(hostname);
+  if (!m) return { host: '', port: 0 }; // a proxy-host origin without a target label serves nothing
+  const host = /^\d{1,3}(-\d{1,3}){3}$/.test(m[2]) ? m[2].replace(/-/g, '.') : m[2];
+  return { host, port: Number(m[1]) };
+}
+
+/** Whether a /proxy/ target is this origin's own (a MagicDNS name matches by its machine label). */
+function isBoundTarget(t) {
+  if (!BOUND) return true;
+  if (Number(t.port) !== BOUND.port) return false;
+  const h = String(t.host).toLowerCase().replace(/\.$/, '');
+  return h === BOUND.host || (!/^\d+(\.\d+){3}$/.test(h) && h.split('.')[0] === BOUND.host);
+}
 // The node gives up on a response head after 300 s (long polls); if it is silent for 15 s we ask
 // whether it is alive at all ('ping'), and a node that does not 'pong' within 5 s is gone.
 const HEAD_TIMEOUT_MS = 330000;
@@ -272,6 +294,9 @@ self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim(
 
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'tailtab-node-port' && event.ports[0]) {
+    // On a target's own origin only the proxy-host frame hands ports (a page of the proxied app
+    // is on the same origin and could post one of its own making).
+    if (BOUND && !(event.source && event.source.url && new URL(event.source.url).pathname === PROXY_HOST_PATH)) return;
     // Several tabs may each answer 'tailtab-need-port': the newest port serves new requests, and
     // requests already sent on an older one finish there (a dead one is found by ping/pong).
     nodePort = event.ports[0];
@@ -300,7 +325,7 @@ async function openWebSocket(m, pagePort, source) {
     if (c) t = { host: c.host, port: c.port, rest: path };
   }
   const protocols = Array.isArray(m.protocols) ? m.protocols.filter((p) => typeof p === 'string') : [];
-  if (!t) return refuse();
+  if (!t || !isBoundTarget(t)) return refuse();
   try {
     const port = await getPort();
     port.postMessage({ type: 'websocket', id: nextId++, url: targetUrl(t), protocols }, [pagePort]);
@@ -700,6 +725,9 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(
     (async () => {
       const target = await proxyTargetForClient(event, url);
+      if (target && !isBoundTarget(target)) {
+        return errorPage(403, `this frame shows ${BOUND.host}:${BOUND.port} only; open ${target.host}:${target.port} from tailtab's web view`);
+      }
       if (target) {
         // A document or worker loaded through the proxy: its later requests belong to this host.
         if (event.resultingClientId) await remember(event.resultingClientId, target);

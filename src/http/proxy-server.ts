@@ -109,7 +109,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       const host = target.hostname.replace(/^\[|\]$/g, '');
       const tport = Number(target.port || 80);
       if (opts.allowTarget && !opts.allowTarget(host, tport)) {
-        throw new HttpError('bad-request', `${host}:${tport} is not a machine in this tailnet`);
+        throw new HttpError('bad-request', `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`);
       }
       const method = String(m.method ?? 'GET').toUpperCase();
       const referrer = typeof m.referrer === 'string' ? m.referrer : null;
@@ -211,7 +211,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     }
     const host = target.hostname.replace(/^\[|\]$/g, '');
     const tport = Number(target.port || 80);
-    if (opts.allowTarget && !opts.allowTarget(host, tport)) return refuse(`${host}:${tport} is not a machine in this tailnet`);
+    if (opts.allowTarget && !opts.allowTarget(host, tport)) return refuse(`${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`);
     if (!opts.dial) return refuse('this node has no dialer for WebSockets');
     stats.websockets++;
     bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, windowBytes, clock, log: opts.log });

@@ -14,7 +14,7 @@ import './views/machines.js';
 import './views/terminals.js';
 import './views/files.js';
 import type { FilesTarget } from './views/files.js';
-import { chooseProxyOrigin, startProxyHost } from './proxy-origin.js';
+import { chooseProxyOrigin, startProxyHost, targetProxyOrigin, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
 import './views/webview.js';
 import './views/status.js';
 import './views/settings.js';
@@ -129,26 +129,40 @@ export class TailtabApp extends LitElement {
     return ROUTES.some((r) => r.id === h) ? h : 'machines';
   }
 
+  /** Proxy-host frames by target origin: one origin, Service Worker and node port per target. */
+  private readonly proxyHosts = new Map<string, Promise<ProxyHostHandle>>();
+
+  /** A node port bound to one target: the node refuses any other host or port on it. */
+  private async newProxyPort(target?: ProxyTarget): Promise<MessagePort> {
+    const ch = new MessageChannel();
+    await this.node!.httpProxyPort(ch.port1, target);
+    return ch.port2;
+  }
+
+  /**
+   * The origin the web view shows `target` on (src/ui/proxy-origin.ts): its own subdomain of the
+   * proxy origin, whose Service Worker gets node ports bound to that target only. A failure is
+   * reported, never answered by showing the app on tailtab's origin instead.
+   */
+  private openProxyFor = (target: ProxyTarget): Promise<string> => {
+    const origin = targetProxyOrigin(this.proxyOrigin, target);
+    let host = this.proxyHosts.get(origin);
+    if (!host) {
+      const warn = (text: string) => (this.log = [...this.log, { at: Date.now(), level: 'warn', text }]);
+      host = startProxyHost(origin, () => this.newProxyPort(target), { onError: warn });
+      host.catch(() => this.proxyHosts.delete(origin));
+      this.proxyHosts.set(origin, host);
+    }
+    return host.then(() => origin);
+  };
+
   private async startProxy() {
     if (!('serviceWorker' in navigator) || !this.node) return;
-    const newPort = async () => {
-      const ch = new MessageChannel();
-      await this.node!.httpProxyPort(ch.port1);
-      return ch.port2;
-    };
+    const newPort = () => this.newProxyPort();
     try {
-      // Proxied apps run on their own origin when one is available (src/ui/proxy-origin.ts), so
-      // their scripts cannot reach this origin's IndexedDB or the node.
-      const warn = (text: string) => (this.log = [...this.log, { at: Date.now(), level: 'warn', text }]);
-      let proxyOrigin = chooseProxyOrigin(this.defaults.proxyOrigin, location);
-      if (proxyOrigin) {
-        try {
-          await startProxyHost(proxyOrigin, newPort, { onError: warn });
-        } catch (e) {
-          warn(`web view isolation unavailable (${(e as Error).message}); the web view runs on tailtab's own origin`);
-          proxyOrigin = undefined;
-        }
-      }
+      // Proxied apps run on origins of their own when a proxy origin is available, so their
+      // scripts cannot reach this origin's IndexedDB or the node, nor each other.
+      const proxyOrigin = chooseProxyOrigin(this.defaults.proxyOrigin, location);
       await navigator.serviceWorker.register(proxyOrigin ? '/sw.js?proxy=off' : '/sw.js', { scope: '/' });
       const reg = await navigator.serviceWorker.ready;
       if (proxyOrigin) {
@@ -303,7 +317,7 @@ export class TailtabApp extends LitElement {
   private renderRoute() {
     return html`
       ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers}></tt-machines>` : ''}
-      ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin}></tt-webview>` : ''}
+      ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin} .openProxy=${this.openProxyFor}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
       ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}
     `;

@@ -163,7 +163,8 @@ export interface NodeApi {
   knownHosts(): Promise<KnownHostView[]>;
   knownHostDelete(host: string): Promise<void>;
   /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */
-  httpProxyPort(port: MessagePort): Promise<void>;
+  /** Serves the web-view proxy on `port`; with `target`, only that host and port (its own origin). */
+  httpProxyPort(port: MessagePort, target?: { host: string; port: number }): Promise<void>;
   /** Sign out and delete every key and setting this app stored. */
   wipe(): Promise<void>;
   /** This window is going away (pagehide); the last window of an ephemeral session logs the node out. */

@@ -95,7 +95,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     sshKeyExport: (id) => rpc.call('sshKeyExport', [id]),
     knownHosts: () => rpc.call('knownHosts'),
     knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
-    httpProxyPort: (p) => rpc.call('httpProxyPort', [p], [p]),
+    httpProxyPort: (p, target) => rpc.call('httpProxyPort', [p, target], [p]),
     wipe: () => rpc.call('wipe'),
     release: () => rpc.call('release'),
     logTail: () => rpc.call('logTail'),

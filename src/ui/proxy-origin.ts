@@ -38,6 +38,56 @@ export function chooseProxyOrigin(configured: string | undefined, here: { protoc
   return `${here.protocol}//proxy.${h}${here.port ? `:${here.port}` : ''}`;
 }
 
+/** A tailnet target of the web view: a MagicDNS name (short or full) or IPv4 literal, and a port. */
+export interface ProxyTarget { host: string; port: number }
+
+/**
+ * The DNS label of a target's own origin: `p<port>-<machine>` (`p8080-nas`, `p80-100-64-0-5`).
+ * One origin per host and port, so one proxied app cannot read another's pages or cookies, nor
+ * script another's frames. A full MagicDNS name contributes its machine label (unique in a tailnet).
+ * Port first: a label may not have "--" in its 3rd and 4th characters (IDNA), which "db--80" would.
+ */
+export function targetLabel(t: ProxyTarget): string {
+  if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`port ${t.port} is not a TCP port`);
+  const host = t.host.toLowerCase().replace(/\.$/, '');
+  let name: string;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) name = host.replace(/\./g, '-');
+  else if (host.includes(':')) throw new Error(`the isolated web view needs a machine name, not the IPv6 address ${t.host}`);
+  else name = host.split('.')[0]!;
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name)) throw new Error(`"${t.host}" is not a machine name the web view can give its own origin`);
+  const label = `p${t.port}-${name}`;
+  if (label.length > 63) throw new Error(`"${t.host}" is too long a name for the web view's own origin (63 characters per DNS label)`);
+  return label;
+}
+
+/** Parses a label made by targetLabel back into {host, port} (host: machine name or IPv4). */
+export function parseTargetLabel(label: string): ProxyTarget | null {
+  const m = /^p(\d{1,5})-([a-z0-9-]{1,57})$/.exec(label);
+  if (!m) return null;
+  const port = Number(m[1]);
+  if (port < 1 || port > 65535) return null;
+  const host = /^\d{1,3}(-\d{1,3}){3}$/.test(m[2]!) ? m[2]!.replace(/-/g, '.') : m[2]!;
+  return { host, port };
+}
+
+/** The origin a target's app runs on: `<label>.<proxy origin's host>`, same scheme and port. */
+export function targetProxyOrigin(proxyOrigin: string, t: ProxyTarget): string {
+  const base = new URL(proxyOrigin);
+  return `${base.protocol}//${targetLabel(t)}.${base.host}`;
+}
+
+/** The target of a web-view address (http://host:port/…), or null. */
+export function targetOf(address: string): ProxyTarget | null {
+  let u: URL;
+  try {
+    u = new URL(/^[a-z]+:\/\//i.test(address) ? address : `http://${address}`);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:') return null;
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };
+}
+
 export interface ProxyHostHandle {
   frame: HTMLIFrameElement;
   close(): void;

@@ -9,7 +9,7 @@ import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from './node-api.js';
 import { createNodeClient } from './node-client.js';
-import { proxyPath } from './views/webview.js';
+import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 
 @customElement('tailtab-connect')
@@ -136,7 +136,7 @@ export class TailtabConnect extends LitElement {
         ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
         : ''}
       ${this.phase === 'ready' && this.mode === 'http'
-        ? html`<iframe title="Device web page" src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`
+        ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`
         : ''}
     `;
   }

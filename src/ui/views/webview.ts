@@ -5,6 +5,14 @@
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { shared } from '../styles.js';
+import { targetOf, type ProxyTarget } from '../proxy-origin.js';
+
+/**
+ * What a proxied app may do in its frame: run its scripts on its (proxy) origin, submit forms,
+ * open popups and dialogs, download. Not granted: navigating tailtab's top window
+ * (allow-top-navigation*) — a same-site frame could otherwise replace the page the person trusts.
+ */
+export const WEB_VIEW_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads';
 
 export function proxyPath(target: string): string | undefined {
   let u: URL;
@@ -21,11 +29,18 @@ export function proxyPath(target: string): string | undefined {
 @customElement('tt-webview')
 export class WebView extends LitElement {
   static override styles = [shared];
+  /** Set once the person chose to show apps on tailtab's own origin: for this page's life only. */
+  private static sameOriginAllowed = false;
   @property() target = '';
   @property({ type: Boolean }) proxyReady = false;
-  /** Origin the proxied app runs on; '' = tailtab's own (see src/ui/proxy-origin.ts). */
+  /** The proxy origin whose subdomains the proxied apps run on; '' = none (see src/ui/proxy-origin.ts). */
   @property() proxyOrigin = '';
+  /** Starts (or reuses) the target's own origin and resolves with it. */
+  @property({ attribute: false }) openProxy?: (t: ProxyTarget) => Promise<string>;
   @state() private error = '';
+  /** The origin the current target's frame loads from, once its proxy host is up. */
+  @state() private frameOrigin: string | undefined;
+  private opening = '';
 
   private go(e: Event) {
     e.preventDefault();
@@ -39,6 +54,39 @@ export class WebView extends LitElement {
     this.target = input.value.trim();
   }
 
+  override willUpdate(changed: Map<string, unknown>) {
+    if (!changed.has('target') && !changed.has('proxyOrigin') && !changed.has('proxyReady')) return;
+    const t = this.target ? targetOf(this.target) : null;
+    const key = t && this.proxyOrigin && this.proxyReady ? `${this.proxyOrigin} ${t.host}:${t.port}` : '';
+    if (key === this.opening) return;
+    this.opening = key;
+    this.frameOrigin = undefined;
+    this.error = '';
+    if (!key || !t || !this.openProxy) return;
+    this.openProxy(t).then(
+      (origin) => { if (this.opening === key) this.frameOrigin = origin; },
+      (err: Error) => { if (this.opening === key) this.error = `The web view could not open ${t.host}:${t.port} on its own origin: ${err.message}`; },
+    );
+  }
+
+  private allowSameOrigin() {
+    WebView.sameOriginAllowed = true;
+    this.requestUpdate();
+  }
+
+  private frame(src: string) {
+    if (this.proxyOrigin) {
+      return this.frameOrigin !== undefined ? this.iframe(this.frameOrigin + src) : html`<p class="hint">Opening the app on its own origin…</p>`;
+    }
+    if (WebView.sameOriginAllowed) return this.iframe(src);
+    return html`<p class="error" role="note">This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.</p>
+      <button @click=${this.allowSameOrigin}>Show it anyway for this session</button>`;
+  }
+
+  private iframe(url: string) {
+    return html`<iframe title="Web view of ${this.target}" src=${url} sandbox=${WEB_VIEW_SANDBOX} style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"></iframe>`;
+  }
+
   override render() {
     const src = this.target ? proxyPath(this.target) : undefined;
     return html`
@@ -49,13 +97,11 @@ export class WebView extends LitElement {
       </form>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${!this.proxyReady ? html`<p class="hint">Starting the web proxy…</p>` : ''}
-      ${src && this.proxyReady
-        ? html`<iframe title="Web view of ${this.target}" src=${this.proxyOrigin + src} style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"></iframe>`
-        : ''}
-      ${this.proxyReady && !this.proxyOrigin
+      ${src && this.proxyReady && !this.error ? this.frame(src) : ''}
+      ${this.proxyReady && !this.proxyOrigin && WebView.sameOriginAllowed
         ? html`<p class="error" role="note">This web view shares tailtab's own origin: the app shown here could read tailtab's keys and act as you. Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").</p>`
         : ''}
-      <p class="hint">Pages, scripts, styles, images and form posts go through the tailnet. WebSockets inside the app do not.</p>
+      <p class="hint">Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go through the tailnet.</p>
     `;
   }
 }

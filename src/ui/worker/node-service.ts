@@ -3,6 +3,7 @@
 // SSH sessions that run entirely here, SSH keys and known hosts kept by a WorkerStore, and the
 // Service Worker's web-view proxy. Nothing here touches the DOM; the page sees only plain data,
 // public keys, and terminal bytes.
+import type { ProxyBinding } from '../../http/proxy-target.js';
 import { toBase64, toHex } from '../../crypto/bytes.js';
 import { secureRandom, type RandomSource } from '../../crypto/random.js';
 import type { NodeEventMap, NodeNetMap, NodeStatus, TcpConnectionLike, UpConfig as NodeUpConfig } from '../../node/node.js';
@@ -33,6 +34,14 @@ export interface NodeLike {
   resolve?(host: string): string;
 }
 
+function proxyBinding(v: unknown): ProxyBinding {
+  const t = v as Partial<ProxyBinding> | null;
+  if (!t || typeof t.host !== 'string' || !t.host || !Number.isInteger(t.port) || t.port! < 1 || t.port! > 65535) {
+    throw new Error('a web-view proxy target is a host name and a TCP port');
+  }
+  return { host: t.host, port: t.port! };
+}
+
 export interface NodeServiceDeps {
   createNode(): Promise<NodeLike>;
   /** IndexedDB in a browser Worker. Ephemeral sessions use a memory store instead. */
@@ -41,7 +50,7 @@ export interface NodeServiceDeps {
   random?: RandomSource;
   now?: () => number;
   /** Serves the Service Worker's proxy protocol (public/sw.js) on `port` over node.dial. */
-  httpProxy?: (port: MessagePort, node: NodeLike) => void | Promise<void>;
+  httpProxy?: (port: MessagePort, node: NodeLike, target?: ProxyBinding) => void | Promise<void>;
   /** How often to push status while running (handshake ages, bytes, DERP RTT). */
   statusIntervalMs?: number;
   /**
@@ -301,9 +310,9 @@ export class NodeService {
       knownHosts: async (): Promise<KnownHostView[]> =>
         (await this.store.knownHosts()).map((h) => ({ host: h.host, fingerprint: h.fingerprint, addedAt: h.addedAt })),
       knownHostDelete: (host: string) => this.store.deleteKnownHost(host),
-      httpProxyPort: async (p: MessagePort) => {
+      httpProxyPort: async (p: MessagePort, target?: unknown) => {
         if (!this.deps.httpProxy) throw new Error('the web-view proxy is not part of this build');
-        await this.deps.httpProxy(p, await this.getNode());
+        await this.deps.httpProxy(p, await this.getNode(), target === undefined ? undefined : proxyBinding(target));
       },
       release: () => this.release(client),
       wipe: () => this.wipe(),

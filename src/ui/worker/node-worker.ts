@@ -5,6 +5,7 @@
 /// <reference lib="webworker" />
 import { HttpClient, type Conn } from '../../http/client.js';
 import { serveHttpProxy, type MessagePortLike } from '../../http/proxy-server.js';
+import { proxyTargetFilter } from '../../http/proxy-target.js';
 import { TailnetNode, type NodeLayers } from '../../node/node.js';
 import { loadDefaultLayers } from '../../node/layers.js';
 import type { PortLike } from '../rpc.js';
@@ -47,20 +48,14 @@ async function createNode(): Promise<NodeLike> {
 const service = new NodeService({
   createNode,
   persistentStore: new IdbWorkerStore(),
-  httpProxy: (port, node) => {
+  httpProxy: (port, node, bound) => {
     let client = clients.get(node);
     if (!client) clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
     serveHttpProxy(port as unknown as MessagePortLike, client, {
       // WebSockets of proxied pages (the frame script's shim) get their own TCP connections.
       dial: (host, p) => node.dial(host, p) as Promise<Conn>,
-      // Only machines of the tailnet: the Service Worker proxy is no way out to anywhere else.
-      allowTarget: (host) => {
-        try {
-          return !!node.resolve?.(host);
-        } catch {
-          return false;
-        }
-      },
+      // Tailnet machines only; a port bound to a target's own origin, that target only.
+      allowTarget: proxyTargetFilter((host) => node.resolve?.(host), bound),
     });
   },
 });
