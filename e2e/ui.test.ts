@@ -643,12 +643,15 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.screenshot({ path: join(SHOTS, 'ui-10-phone-machines.png'), fullPage: true });
     await pctx.close();
   });
-  it('"Wipe everything" signs out and leaves no key, profile or login in IndexedDB', async () => {
+  it('"Wipe everything" signs out and leaves no key, profile or login in IndexedDB, nor an offline copy of the app', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.goto(app.url + '/#settings');
     await page.locator('#key-name').fill('wipe-me');
     await page.getByRole('button', { name: 'Create key' }).click();
     await expect.poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 }).toContainEqual(expect.stringMatching(/ wipe-me$/));
+    // The offline shell holds the app, never the embedded config (it may carry an auth key).
+    const cachedBefore = await page.evaluate(async () => ({ config: !!(await caches.match('/tailtab-config.json')), shell: !!(await caches.match('/')) }));
+    expect(cachedBefore).toEqual({ config: false, shell: true });
     page.once('dialog', (d) => void d.accept());
     // The app reloads itself once everything is wiped; the form may show a moment before that.
     const reloaded = page.waitForEvent('load', { timeout: 30_000 });
@@ -667,6 +670,7 @@ describe('ui: the app in Chromium against the rig', () => {
       return n;
     });
     expect(counts).toBe(0);
+    expect(await page.evaluate(async () => !!(await caches.match('/')))).toBe(false);
     expect(await page.locator('tt-connect').getByRole('group', { name: 'Remembered profiles' }).count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'ui-14-wiped.png'), fullPage: true });
   });

@@ -677,11 +677,21 @@ function proxiedReferrer(req, target) {
   return `${PROXY_PREFIX}${encodeURIComponent(target.host)}/${target.port}${r.pathname}${r.search}`;
 }
 
+// Never kept offline: the embedded config (it may hold an auth key) and anything its server said
+// not to store. The rest of the shell is code, icons and the manifest.
+const NEVER_CACHED = new Set(['/tailtab-config.json']);
+
+function cacheable(request, res) {
+  if (!res.ok || request.method !== 'GET') return false;
+  if (NEVER_CACHED.has(new URL(request.url).pathname)) return false;
+  return !/no-store/i.test(res.headers.get('cache-control') || '');
+}
+
 async function shell(request) {
   const cache = await caches.open(SHELL_CACHE);
   try {
     const res = await fetch(request);
-    if (res.ok && request.method === 'GET') await cache.put(request, res.clone());
+    if (cacheable(request, res)) await cache.put(request, res.clone());
     return res;
   } catch (e) {
     const hit = await cache.match(request, { ignoreSearch: request.mode === 'navigate' });

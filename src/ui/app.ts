@@ -259,9 +259,12 @@ export class TailtabApp extends LitElement {
     if (!this.ephemeral) this.profiles = await this.loadProfiles();
   }
 
+  /** Everything this origin holds: the node's keys and logins, the offline shell, the Service Worker. */
   private async wipe() {
     await this.node?.wipe();
     await deleteTailtabDb();
+    if ('caches' in globalThis) for (const k of await caches.keys()) await caches.delete(k);
+    for (const r of (await navigator.serviceWorker?.getRegistrations?.()) ?? []) await r.unregister();
     this.profiles = [];
     location.hash = '';
     location.reload();
