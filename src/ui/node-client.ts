@@ -1,7 +1,8 @@
 // The page's handle on the node: a module Worker (src/ui/worker/node-worker.ts) that owns the
 // node, its keys and every SSH session; this side only forwards calls and terminal bytes.
 import type { HostKeyPrompt, NodeApi, NodeEvent, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle } from './node-api.js';
-import { RpcClient, type PortLike } from './rpc.js';
+import { RpcClient } from './rpc.js';
+import type { PortLike } from '../platform/port.js';
 
 type ExitInfo = { code?: number; signal?: string; error?: string };
 type WorkerEvent =

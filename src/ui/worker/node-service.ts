@@ -16,7 +16,9 @@ import type { KnownHostRecord, SshKeyRecord } from '../../platform/idb.js';
 import type {
   DerpRegionView, FileEntryView, HostKeyVerdict, KnownHostView, LogLine, NodeEvent, NodeStatusView, PeerView, SftpOpenOptions, SshKeyView, SshOpenOptions, UpConfig,
 } from '../node-api.js';
-import { serveRpc, WithTransfer, type PortLike } from '../rpc.js';
+import { serveRpc, WithTransfer } from '../rpc.js';
+import type { PortLike } from '../../platform/port.js';
+import type { WebSocketFactory } from '../../platform/websocket.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
 
 /** The parts of TailnetNode (node/node.ts) the service uses. */
@@ -37,7 +39,7 @@ export interface NodeServiceDeps {
   createNode(): Promise<NodeLike>;
   /** IndexedDB in a browser Worker. Ephemeral sessions use a memory store instead. */
   persistentStore: WorkerStore;
-  webSocketFactory?: unknown;
+  webSocketFactory?: WebSocketFactory;
   random?: RandomSource;
   now?: () => number;
   /** Serves the Service Worker's proxy protocol (public/sw.js) on `port` over node.dial. */

@@ -4,10 +4,10 @@
 // scope itself is the port. Keys and sockets live here; nothing here touches the DOM.
 /// <reference lib="webworker" />
 import { HttpClient, type Conn } from '../../http/client.js';
-import { serveHttpProxy, type MessagePortLike } from '../../http/proxy-server.js';
+import { serveHttpProxy } from '../../http/proxy-server.js';
+import type { MessagePortLike, PortLike } from '../../platform/port.js';
 import { TailnetNode, type NodeLayers } from '../../node/node.js';
 import { loadDefaultLayers } from '../../node/layers.js';
-import type { PortLike } from '../rpc.js';
 import { NodeService, type NodeLike } from './node-service.js';
 import { IdbWorkerStore } from './store.js';
 
