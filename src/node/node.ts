@@ -1,5 +1,5 @@
 // TailnetNode: the node runtime that ties control/, derp-client/, noise/ and netstack/ together.
-// Packet path (docs/architecture.md): netstack output -> AllowedIPs route -> WireGuardDevice.send ->
+// Packet path (node/README.md): netstack output -> AllowedIPs route -> WireGuardDevice.send ->
 // magicsock -> DERP region of the peer. Inbound: DERP -> disco or WireGuard -> filter -> netstack.
 // The lower layers are reached through the small structural interfaces below so the node runs the
 // same in a Worker, a page or Node.js; node/defaults wires the real implementations.
