@@ -16,16 +16,26 @@ export function joinChunks(parts: readonly Uint8Array[], total?: number): Uint8A
   return out;
 }
 
-/** Reads `s` to its end and returns every byte it gave (the stream stays locked to the reader). */
-export async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/**
+ * Reads `s` to its end: its chunks in order and their summed length; `onBytes` hears the running
+ * total after each chunk (a progress display). The stream stays locked to the reader.
+ */
+export async function readChunks(s: ReadableStream<Uint8Array>, onBytes?: (total: number) => void): Promise<{ parts: Uint8Array[]; total: number }> {
   const parts: Uint8Array[] = [];
-  let n = 0;
+  let total = 0;
   const r = s.getReader();
   for (;;) {
     const { done, value } = await r.read();
     if (done) break;
     parts.push(value);
-    n += value.length;
+    total += value.length;
+    onBytes?.(total);
   }
-  return joinChunks(parts, n);
+  return { parts, total };
+}
+
+/** Reads `s` to its end and returns every byte it gave, as one array. */
+export async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const { parts, total } = await readChunks(s);
+  return joinChunks(parts, total);
 }

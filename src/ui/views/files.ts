@@ -10,6 +10,7 @@ import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
 import { shared } from '../styles.js';
 import { downloadWorker, streamDownloadViaServiceWorker } from '../sw-download.js';
+import { readChunks } from '../../platform/streams.js';
 
 export interface FilesTarget {
   options: SftpOpenOptions;
@@ -125,16 +126,7 @@ export class FilesView extends LitElement {
         this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
         return;
       }
-      const parts: Uint8Array[] = [];
-      let got = 0;
-      const reader = data.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        parts.push(value);
-        got += value.byteLength;
-        show(got);
-      }
+      const { parts, total: got } = await readChunks(data, show);
       const url = URL.createObjectURL(new Blob(parts as BlobPart[]));
       const a = document.createElement('a');
       a.href = url;
