@@ -3,7 +3,8 @@
 // through the test's loopback WebSocket→TCP bridge instead of the tailnet.
 /// <reference lib="webworker" />
 import { HttpClient, type Conn } from '../src/http/client.js';
-import { serveHttpProxy, type HttpProxyHandle, type MessagePortLike } from '../src/http/proxy-server.js';
+import { serveHttpProxy, type HttpProxyHandle } from '../src/http/proxy-server.js';
+import type { MessagePortLike } from '../src/platform/port.js';
 
 let client: HttpClient | undefined;
 const handles: HttpProxyHandle[] = [];

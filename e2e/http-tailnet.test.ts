@@ -12,7 +12,8 @@ import { TailnetNode } from '../src/node/node.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { MemoryStore } from '../src/control/storage.js';
 import { HttpClient, HttpError, type Conn } from '../src/http/client.js';
-import { serveHttpProxy, type MessagePortLike } from '../src/http/proxy-server.js';
+import { serveHttpProxy } from '../src/http/proxy-server.js';
+import type { MessagePortLike } from '../src/platform/port.js';
 import { connectWebSocket, type WsCloseInfo } from '../src/http/websocket-client.js';
 
 let rig: Rig;

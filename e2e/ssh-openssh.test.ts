@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/crypto/bytes.js';
+import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
 import { knownHostsVerifier, MemoryKnownHosts, HostKeyChangedError } from '../src/ssh/known-hosts.js';
@@ -28,22 +29,6 @@ async function connect(extra: Partial<SshConnectOptions> = {}, store = new Memor
   });
   clients.push(c);
   return c;
-}
-
-async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of s as unknown as AsyncIterable<Uint8Array>) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Read a terminal stream until its accumulated text matches. */

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import type { ByteDuplex } from '../../src/ssh/transport/transport.js';
+import type { ByteDuplex } from '../../src/platform/duplex.js';
 import { rigPassword } from '../rig/sshd.js';
 
 export const SSHD = '/usr/sbin/sshd';

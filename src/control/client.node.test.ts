@@ -11,7 +11,7 @@ import { MemoryStore } from './storage.js';
 import { encodeMapMessage } from './mapstream.js';
 import { peerList, type NetworkMap } from './netmap.js';
 import type { MapResponse, Node } from './tailcfg.js';
-import type { WebSocketLike } from './transport.js';
+import type { WebSocketLike } from '../platform/websocket.js';
 import { respondHandshake, RecordCipher, HEADER_LEN, MAX_PLAINTEXT_SIZE, MSG_RECORD } from '../noise/controlbase.js';
 import { fromBase64 } from '../crypto/bytes.js';
 import { keyToText } from '../crypto/keys.js';

@@ -13,7 +13,8 @@ import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE } from './mapstr
 import { applyMapResponse, emptyNetworkMap, type NetMapStats, type NetworkMap } from './netmap.js';
 import type { ControlState, ControlStore } from './storage.js';
 import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
-import { dialControl, type WebSocketFactory } from './transport.js';
+import { dialControl } from './transport.js';
+import type { WebSocketFactory } from '../platform/websocket.js';
 import { controlUrlProblem, loginUrlProblem } from './urls.js';
 
 export type ControlClientState =

@@ -1,6 +1,6 @@
 // Node glue: a control WebSocketFactory backed by the `ws` package (Node 20 has no global WebSocket).
 import WebSocket from 'ws';
-import type { WebSocketFactory, WebSocketLike } from './transport.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 
 export const nodeControlWebSocketFactory: WebSocketFactory = (url, protocols) => {
   const ws = new WebSocket(url, protocols);

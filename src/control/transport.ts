@@ -5,23 +5,12 @@
 import { toBase64 } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
 import type { Clock } from '../platform/clock.js';
-import { clientHandshake, initiateHandshake, type ByteDuplex, type ControlNoiseConn } from '../noise/controlbase.js';
+import { clientHandshake, initiateHandshake, type ControlNoiseConn } from '../noise/controlbase.js';
+import type { ByteDuplex } from '../platform/duplex.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 
 export const CONTROL_SUBPROTOCOL = 'tailscale-control-protocol';
 export const HANDSHAKE_PARAM = 'X-Tailscale-Handshake';
-
-/** The parts of the browser WebSocket API we use (Node: see transport.node.ts). */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array | ArrayBuffer): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
-}
-export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 export class ControlTransportError extends Error {
   constructor(message: string) {

@@ -1,15 +1,8 @@
-// Byte helpers shared by every layer. Small, pure, no dependencies.
+// Byte helpers shared by every layer. Small and pure (joining chunks is platform/streams.ts's).
+import { joinChunks } from '../platform/streams.js';
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return joinChunks(parts);
 }
 
 /** Constant-time equality for MACs, tags and keys: the time depends on the length only. */

@@ -1,4 +1,4 @@
-// Randomness is injected into every protocol layer (see docs: "Time, randomness, I/O").
+// Randomness is injected into every protocol layer, as time is (platform/README.md).
 // This module supplies the default source; tests pass a deterministic one.
 
 export type RandomSource = (length: number) => Uint8Array;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DerpClient, type WebSocketLike } from './client.js';
+import { DerpClient } from './client.js';
+import type { WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, MAGIC } from './frames.js';
 import { VirtualClock } from '../platform/clock.js';
 import { seededRandom } from '../crypto/random.js';

@@ -8,21 +8,8 @@ import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box
 import { publicKeyOf } from '../crypto/x25519.js';
 import type { RandomSource } from '../crypto/random.js';
 import { DeadlineTimer, type Clock, type TimerHandle } from '../platform/clock.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler, KEY_LEN, MAX_PACKET_SIZE, PROTOCOL_VERSION, type Frame } from './frames.js';
-
-/** The subset of the browser WebSocket API we use (the `ws` package matches it too). */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  readonly bufferedAmount?: number;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 export type DerpClientState =
   | 'idle'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coalescingWebSocketFactory } from './coalesce.js';
-import type { WebSocketLike } from './client.js';
+import type { WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler } from './frames.js';
 
 function fakeSocket() {

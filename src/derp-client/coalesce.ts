@@ -4,7 +4,7 @@
 // across message boundaries; e2e/node-browser passes with merged messages), so whole frames written before the
 // next task can share one message. A cap keeps any message — and so the burst derper forwards
 // at once into its 32-packet per-client queue — to what the sender produced back to back anyway.
-import type { WebSocketFactory, WebSocketLike } from './client.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 
 /**
  * Runs f after the tasks already queued: in a browser each WebCrypto result and each WebSocket

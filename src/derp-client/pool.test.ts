@@ -3,7 +3,7 @@
 // bad frames on an established connection, and failover between the nodes of one region.
 import { describe, expect, it } from 'vitest';
 import { DerpPool, derpNodeUrl, httpLatencyProber, latencyCheckUrl, type DerpMap } from './pool.js';
-import type { WebSocketLike } from './client.js';
+import type { WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler, type Frame } from './frames.js';
 import { VirtualClock } from '../platform/clock.js';
 import { seededRandom } from '../crypto/random.js';

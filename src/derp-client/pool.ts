@@ -5,7 +5,8 @@
 // region's /derp/latency-check (derphttp server sends CORS "*" there).
 import type { RandomSource } from '../crypto/random.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
-import { DerpClient, type DerpClientState, type WebSocketFactory } from './client.js';
+import { DerpClient, type DerpClientState } from './client.js';
+import type { WebSocketFactory } from '../platform/websocket.js';
 
 export interface DerpMap {
   regions: DerpRegion[];

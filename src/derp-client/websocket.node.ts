@@ -1,7 +1,7 @@
 // Node glue: a WebSocketFactory backed by the `ws` package (Node 20 has no global WebSocket).
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { WebSocketFactory, WebSocketLike } from './client.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 
 export const nodeWebSocketFactory: WebSocketFactory = (url, protocols) => {
   const ws = new WebSocket(url, protocols);

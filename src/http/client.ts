@@ -4,6 +4,7 @@
 // responses with backpressure, gzip/deflate decoding, redirects only where a policy allows
 // (by default: the same host), timeouts, and one error type (HttpError).
 import { realClock, type Clock } from '../platform/clock.js';
+import { readAll } from '../platform/streams.js';
 import { HttpError } from './errors.js';
 import { ConnectionPool, type PoolStats } from './pool.js';
 import type { Dialer, Conn } from './connection.js';
@@ -112,25 +113,6 @@ function resolveTarget(init: HttpRequestInit): Target {
     throw new HttpError('bad-request', `invalid host ${JSON.stringify(init.host)}`);
   }
   return { host: init.host, port, path, url };
-}
-
-async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  const r = s.getReader();
-  for (;;) {
-    const { done, value } = await r.read();
-    if (done) break;
-    parts.push(value);
-    n += value.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export class HttpClient {

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { HttpClient } from './client.js';
 import { netDialer } from './net-socket.test-helper.js';
-import { serveHttpProxy, type MessagePortLike } from './proxy-server.js';
+import { serveHttpProxy } from './proxy-server.js';
+import type { MessagePortLike } from '../platform/port.js';
 import { CookieJar } from './cookies.js';
 import { FrameScriptInjector, fromProxyPath, OriginLinkRewriter, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
 import { VirtualClock } from '../platform/clock.js';
@@ -224,7 +225,7 @@ describe('serveHttpProxy', () => {
     const d = s.send({ url: `http://127.0.0.1:${port}/`, headers: 'nope' });
     await Promise.all([a.done, b.done, c.done, d.done]);
     expect(a.error).toMatch(/only proxies http/);
-    expect(b.error).toMatch(/not a machine in this tailnet/);
+    expect(b.error).toMatch(/is not a machine this web view may reach \(not in the tailnet/);
     expect(c.error).toMatch(/could not connect to 127\.0\.0\.1:1/);
     expect(d.error).toMatch(/malformed/);
     const pong = new Promise((r) => {

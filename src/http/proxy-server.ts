@@ -19,6 +19,7 @@
 // body un-acknowledged per response; a slow frame therefore slows the tailnet TCP connection
 // instead of filling the Service Worker's memory.
 import { realClock, type Clock, type TimerHandle } from '../platform/clock.js';
+import type { MessagePortLike } from '../platform/port.js';
 import type { HttpClient } from './client.js';
 import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
@@ -26,14 +27,6 @@ import { FrameScriptInjector, OriginLinkRewriter, parseTarget, proxiedRequestHea
 import type { HeaderList } from './wire.js';
 import type { Dialer } from './connection.js';
 import { bridgeWebSocket } from './proxy-websocket.js';
-
-/** The part of MessagePort (DOM or node:worker_threads) used here. */
-export interface MessagePortLike {
-  postMessage(message: unknown, transfer?: Transferable[]): void;
-  onmessage: ((ev: MessageEvent) => void) | null;
-  start?(): void;
-  close?(): void;
-}
 
 export interface HttpProxyOptions {
   /** Shared by every port of one node, so logins survive a Service Worker restart. Default: one jar per HttpClient. */

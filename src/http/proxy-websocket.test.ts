@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { HttpClient } from './client.js';
 import { netDialer } from './net-socket.test-helper.js';
-import { serveHttpProxy, type HttpProxyOptions, type MessagePortLike } from './proxy-server.js';
+import { serveHttpProxy, type HttpProxyOptions } from './proxy-server.js';
+import type { MessagePortLike } from '../platform/port.js';
 import { CookieJar } from './cookies.js';
 
 let server: Server;

@@ -21,7 +21,7 @@ import { hostHeader, type HeaderList } from './wire.js';
 import { connectWebSocket, type WebSocketClient } from './websocket-client.js';
 import { CLOSE_ABNORMAL, isValidWireCloseCode, validProtocols } from './websocket.js';
 import type { Clock } from '../platform/clock.js';
-import type { MessagePortLike } from './proxy-server.js';
+import type { MessagePortLike } from '../platform/port.js';
 
 export interface WebSocketBridgeOptions {
   dial: Dialer;

@@ -6,6 +6,7 @@
 // UTF-8 in a text message, 1009 a message larger than we take. No extensions are offered, so
 // RSV bits must be 0 (§5.2). I/O lives in websocket-client.ts.
 import { sha1 } from '@noble/hashes/legacy.js';
+import { joinChunks } from '../platform/streams.js';
 import { HttpError } from './errors.js';
 import { encodeRequestHead, isToken, latin1Decode, latin1Encode, type HeaderList } from './wire.js';
 
@@ -233,7 +234,7 @@ export class FrameDecoder {
     this.chunks.push(chunk.slice());
     this.have += chunk.length;
     if (this.have < this.need) return [];
-    let buf = this.chunks.length === 1 ? this.chunks[0] : concat(this.chunks, this.have);
+    let buf = this.chunks.length === 1 ? this.chunks[0] : joinChunks(this.chunks, this.have);
     const out: WsEvent[] = [];
     let off = 0;
     this.need = 2;
@@ -305,7 +306,7 @@ export class FrameDecoder {
       this.fragBytes += len;
       if (fin) {
         const msgOp = this.fragOp;
-        const data = this.frags.length === 1 ? this.frags[0] : concat(this.frags, this.fragBytes);
+        const data = this.frags.length === 1 ? this.frags[0] : joinChunks(this.frags, this.fragBytes);
         this.fragOp = -1;
         this.frags = [];
         this.fragBytes = 0;
@@ -345,14 +346,4 @@ export class FrameDecoder {
     out.push({ type: 'close', code, reason });
     return -1;
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

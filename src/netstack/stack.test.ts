@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 // Simulated transfers of megabytes: generous per-test time on a loaded CI machine (virtual time is fixed).
 vi.setConfig({ testTimeout: 60_000 });
 import { VirtualClock } from '../platform/clock.js';
+import { readAll as readStream } from '../platform/streams.js';
 import { drive, SimLink } from './test-link.js';
 import { DEFAULT_TCP_CONFIG, type NetStack, type TcpConnection } from './index.js';
 import { NetStackError } from './errors.js';
@@ -25,23 +26,8 @@ function pattern(n: number, seed: number): Uint8Array {
   return d;
 }
 
-async function readAll(c: TcpConnection): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  const r = c.readable.getReader();
-  for (;;) {
-    const { done, value } = await r.read();
-    if (done) break;
-    parts.push(value);
-    n += value.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+function readAll(c: TcpConnection): Promise<Uint8Array> {
+  return readStream(c.readable);
 }
 
 async function writeAll(c: TcpConnection, data: Uint8Array, chunk = 65536): Promise<void> {

@@ -12,7 +12,7 @@ import type { NodeLayers } from './node.js';
 /** The real layers for Node.js. `ws` sockets with binaryType 'arraybuffer' and a swallowed 'error' event. */
 export function createNodeLayers(platform: LayerPlatform = {}): NodeLayers {
   const engine = nodeCryptoEngine();
-  return createLayers({ webSocketFactory: nodeWebSocketFactory as LayerPlatform['webSocketFactory'], aeadEngine: () => engine, ...platform });
+  return createLayers({ webSocketFactory: nodeWebSocketFactory, aeadEngine: () => engine, ...platform });
 }
 
 /** Control state for the CLI: a JSON file (0600) when a path is given, else memory. */

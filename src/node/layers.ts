@@ -8,22 +8,18 @@
 import { ControlClient } from '../control/client.js';
 import { toPlainNetMap } from '../control/netmap.js';
 import { IdbStore, MemoryStore, type ControlStore } from '../control/storage.js';
-import type { WebSocketFactory as ControlWebSocketFactory } from '../control/transport.js';
-import type { WebSocketFactory as DerpWebSocketFactory } from '../derp-client/client.js';
 import { coalescingWebSocketFactory } from '../derp-client/coalesce.js';
 import { DerpPool, type DerpMap } from '../derp-client/pool.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
+import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 import { createNetStack as createRealNetStack } from '../netstack/index.js';
 import type {
   ControlSession, DerpMapLike, DerpPoolLike, NetStackLike, NetStackStartOptions, NodeLayers, NodeNetMap,
 } from './node.js';
 
-/** A WebSocket factory both control/ and derp-client/ accept (binary frames as ArrayBuffer). */
-export type NodeWebSocketFactory = (url: string, protocols: string[]) => unknown;
-
 export interface LayerPlatform {
   /** Default WebSocket factory when UpConfig.webSocketFactory is not given. */
-  webSocketFactory?: NodeWebSocketFactory;
+  webSocketFactory?: WebSocketFactory;
   /** Round trip to a DERP latency-check URL in ms, for choosing the home region. */
   fetchLatency?: (url: string) => Promise<number>;
   /** WireGuard AEAD engine (Node: node:crypto, see aead.node.ts); default: WebCrypto if it has ChaCha20-Poly1305, else noble. */
@@ -35,8 +31,8 @@ export interface LayerPlatform {
 export class LayersMissingError extends Error {}
 
 /** A factory over the global WebSocket (browsers, Workers, Node >= 22). */
-export function globalWebSocketFactory(): NodeWebSocketFactory | undefined {
-  const WS = (globalThis as { WebSocket?: new (url: string, protocols?: string[]) => { binaryType: string } }).WebSocket;
+export function globalWebSocketFactory(): WebSocketFactory | undefined {
+  const WS = (globalThis as { WebSocket?: new (url: string, protocols?: string[]) => WebSocketLike }).WebSocket;
   if (!WS) return undefined;
   return (url, protocols) => {
     const ws = new WS(url, protocols);
@@ -81,24 +77,25 @@ function isControlStore(s: unknown): s is ControlStore {
 export interface RealControlSession extends ControlSession { client: ControlClient }
 
 export function createLayers(platform: LayerPlatform = {}): NodeLayers {
-  const wsFactory = (given: unknown): NodeWebSocketFactory => {
-    const f = (given as NodeWebSocketFactory | undefined) ?? platform.webSocketFactory ?? globalWebSocketFactory();
+  const wsFactory = (given: WebSocketFactory | undefined): WebSocketFactory => {
+    const f = given ?? platform.webSocketFactory ?? globalWebSocketFactory();
     if (!f) throw new LayersMissingError('tailtab node: no WebSocket on this platform; pass webSocketFactory (Node: use layers.node.ts)');
     return f;
   };
   // DERP frames over the platform's own WebSocket (browser, Worker) share messages until the next
   // task (derp-client/coalesce.ts: one IPC per message there). A given factory — Node's `ws`, which
   // corks its socket per tick instead (websocket.node.ts), or a test's — is used as it is.
-  const derpWsFactory = (given: unknown): DerpWebSocketFactory => {
-    const f = wsFactory(given) as DerpWebSocketFactory;
+  const derpWsFactory = (given: WebSocketFactory | undefined): WebSocketFactory => {
+    const f = wsFactory(given);
     return given === undefined && platform.webSocketFactory === undefined ? coalescingWebSocketFactory(f) : f;
   };
   return {
     async startControl(o): Promise<RealControlSession> {
+      // Typed, but a JavaScript caller can still pass anything: refuse it here, not at the first save.
       if (o.storage !== undefined && !isControlStore(o.storage)) throw new Error('UpConfig.storage must be a ControlStore (load/save)');
-      const store = (o.storage as ControlStore | undefined) ?? new MemoryStore();
+      const store = o.storage ?? new MemoryStore();
       const client = new ControlClient({
-        controlUrl: o.controlUrl, store, webSocketFactory: wsFactory(o.webSocketFactory) as ControlWebSocketFactory,
+        controlUrl: o.controlUrl, store, webSocketFactory: wsFactory(o.webSocketFactory),
         clock: o.clock, random: o.random, discoPublicKey: o.discoPublicKey, controlKey: o.controlKey,
         wallTime: () => new Date().toISOString(), log: o.log,
       });

@@ -1,5 +1,5 @@
 // TailnetNode: the node runtime that ties control/, derp-client/, noise/ and netstack/ together.
-// Packet path (docs/architecture.md): netstack output -> AllowedIPs route -> WireGuardDevice.send ->
+// Packet path (node/README.md): netstack output -> AllowedIPs route -> WireGuardDevice.send ->
 // magicsock -> DERP region of the peer. Inbound: DERP -> disco or WireGuard -> filter -> netstack.
 // The lower layers are reached through the small structural interfaces below so the node runs the
 // same in a Worker, a page or Node.js; node/defaults wires the real implementations.
@@ -8,7 +8,9 @@ import { equalBytes, toHex } from '../crypto/bytes.js';
 import { keyToText } from '../crypto/keys.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
+import type { ControlStore } from '../control/storage.js';
 import { realClock, type Clock } from '../platform/clock.js';
+import type { WebSocketFactory } from '../platform/websocket.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import { DiscoCodec } from './disco.js';
@@ -58,8 +60,8 @@ export interface ControlSession {
 }
 
 export interface ControlStartOptions {
-  controlUrl: string; authKey?: string; hostname: string; ephemeral?: boolean; storage: unknown;
-  webSocketFactory: unknown; clock: Clock; random: RandomSource; discoPublicKey: Uint8Array;
+  controlUrl: string; authKey?: string; hostname: string; ephemeral?: boolean; storage: ControlStore | undefined;
+  webSocketFactory: WebSocketFactory | undefined; clock: Clock; random: RandomSource; discoPublicKey: Uint8Array;
   onAuthUrl?: (url: string) => void; controlKey?: string; log: (t: string) => void;
 }
 
@@ -74,7 +76,7 @@ export interface DerpPoolLike {
 }
 
 export interface DerpPoolStartOptions {
-  privateKey: Uint8Array; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: unknown;
+  privateKey: Uint8Array; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: WebSocketFactory | undefined;
   clock: Clock; random: RandomSource; allowInsecure?: boolean;
   onPacket: (srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number) => void;
 }
@@ -122,8 +124,10 @@ export interface UpConfig {
   authKey?: string;
   hostname: string;
   ephemeral?: boolean;
-  storage?: unknown;
-  webSocketFactory?: unknown;
+  /** Where control keeps this node's login and keys (default: memory, see layers.ts). */
+  storage?: ControlStore;
+  /** Default: the platform's (layers.ts: the global WebSocket; Node.js passes `ws`). */
+  webSocketFactory?: WebSocketFactory;
   clock?: Clock;
   random?: RandomSource;
   allowInsecureDerp?: boolean;

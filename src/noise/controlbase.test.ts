@@ -9,8 +9,8 @@ import {
   MAX_PLAINTEXT_SIZE,
   RecordCipher,
   respondHandshake,
-  type ByteDuplex,
 } from './controlbase.js';
+import type { ByteDuplex } from '../platform/duplex.js';
 import { seededRandom } from '../crypto/random.js';
 import { publicKeyOf } from '../crypto/x25519.js';
 import { concatBytes, toHex, utf8 } from '../crypto/bytes.js';

@@ -13,11 +13,7 @@ import { hash, kdf } from '../crypto/blake2s.js';
 import { nonceBE, open, seal, TAG_LENGTH } from '../crypto/aead.js';
 import { generateKeyPair, publicKeyOf, sharedSecret } from '../crypto/x25519.js';
 import type { RandomSource } from '../crypto/random.js';
-
-export interface ByteDuplex {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
+import type { ByteDuplex } from '../platform/duplex.js';
 
 export const PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_BLAKE2s';
 export const PROLOGUE_PREFIX = 'Tailscale Control Protocol v';

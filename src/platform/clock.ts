@@ -1,4 +1,4 @@
-// Time is injected below node/ (docs/architecture.md "Time, randomness, I/O").
+// Time is injected below node/ (platform/README.md: I/O is given, never found).
 // Protocol code takes a Clock; the node passes realClock, tests pass a VirtualClock and advance it.
 
 export type TimerHandle = { readonly id: number };

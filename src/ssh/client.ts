@@ -4,13 +4,14 @@
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { realClock } from '../platform/clock.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
-import { Transport, SshError, type ByteDuplex, type HostKeyInfo, type HostKeyVerifier } from './transport/transport.js';
+import { Transport, SshError, type HostKeyInfo, type HostKeyVerifier } from './transport/transport.js';
+import type { ByteDuplex } from '../platform/duplex.js';
 import { authenticate, type AuthMethod } from './userauth.js';
 import { Connection, channelDuplex, type Channel, type ChannelStats, type ExitInfo, type PtyOptions } from './connection.js';
 import { DEFAULT_OFFER, type KexOffer } from './kex.js';
 import { Writer } from './wire.js';
 
-export type { ByteDuplex, HostKeyInfo, HostKeyVerifier, AuthMethod, ExitInfo, PtyOptions, ChannelStats };
+export type { HostKeyInfo, HostKeyVerifier, AuthMethod, ExitInfo, PtyOptions, ChannelStats };
 
 export interface SshConnectOptions {
   username: string;

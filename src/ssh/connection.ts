@@ -4,7 +4,8 @@
 import { MSG } from './messages.js';
 import { Reader, Writer } from './wire.js';
 import { SshProtocolError } from './transport/packet.js';
-import { sanitize, SshError, type ByteDuplex, type Transport } from './transport/transport.js';
+import { sanitize, SshError, type Transport } from './transport/transport.js';
+import type { ByteDuplex } from '../platform/duplex.js';
 
 /** Our receive window per channel and largest packet we accept (OpenSSH uses 2 MiB / 32 KiB). */
 const WINDOW = 2 * 1024 * 1024;

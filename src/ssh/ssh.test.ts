@@ -12,7 +12,8 @@ import { authorizedKeysLine, generateEd25519Key, publicKeyBlob, signEd25519 } fr
 import { knownHostsVerifier, MemoryKnownHosts, tailnetAuthenticatedVerifier } from './known-hosts.js';
 import { SshClient } from './client.js';
 import { Connection } from './connection.js';
-import { SshError, type ByteDuplex, type HostKeyInfo } from './transport/transport.js';
+import { SshError, type HostKeyInfo } from './transport/transport.js';
+import type { ByteDuplex } from '../platform/duplex.js';
 import { MSG } from './messages.js';
 
 const rnd = seededRandom(7);

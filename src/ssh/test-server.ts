@@ -12,7 +12,7 @@ import { generateEd25519Key, publicKeyBlob, signEd25519 } from './keys.js';
 import { MSG } from './messages.js';
 import { chacha20Poly1305 } from './transport/chacha20-poly1305.js';
 import { PacketDecoder, PacketEncoder } from './transport/packet.js';
-import type { ByteDuplex } from './transport/transport.js';
+import type { ByteDuplex } from '../platform/duplex.js';
 import { Reader, Writer } from './wire.js';
 
 export interface TestServerPeer {

@@ -2,7 +2,7 @@
 // lives in a Worker); it keeps profiles in IndexedDB; it never sees a private key.
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from './node-api.js';
+import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from '../app/node-api.js';
 import { openTailtabDb, deleteTailtabDb, type ProfileRecord } from '../platform/idb.js';
 import { shared } from './styles.js';
 import { terminalStyles } from './terminal-styles.js';

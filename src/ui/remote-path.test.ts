@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { joinPath, parentPath } from './remote-path.js';
-import { sortEntries, toFileEntry } from './worker/node-service.js';
+import { sortEntries, toFileEntry } from '../app/sftp-sessions.js';
 
 describe('remote paths', () => {
   it('joins and goes up', () => {

@@ -7,7 +7,7 @@ import { LitElement, css, html } from 'lit';
 // The terminal renders inside this element's shadow root: its styles come along with the widget.
 import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { NodeApi, NodeStatusView, SshOpenOptions } from './node-api.js';
+import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js';
 import { createNodeClient } from './node-client.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';

@@ -6,14 +6,13 @@
 
 import type { Clock } from '../../platform/clock.js';
 import { realClock } from '../../platform/clock.js';
+import { readAll } from '../../platform/streams.js';
 import {
   CONNECTION_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, ErrorCode, FrameError, FrameReader, FrameType,
   MAX_WINDOW, Setting, encodeFrame, type Frame,
 } from './frames.js';
 import { HpackDecoder, HpackEncoder, HpackError, type HeaderField } from './hpack.js';
-import type { ByteDuplex } from './types.js';
-
-export type { ByteDuplex } from './types.js';
+import type { ByteDuplex } from '../../platform/duplex.js';
 
 export interface Http2Response {
   status: number;
@@ -613,21 +612,7 @@ export class Http2Client {
         if (s.phase !== 'closed' && !s.ended) this.resetStream(s, ErrorCode.CANCEL, new Http2Error('response body cancelled', ErrorCode.CANCEL));
       },
     }, { highWaterMark: 0 });
-    const bytes = async () => {
-      const parts: Uint8Array[] = [];
-      let n = 0;
-      const rd = body.getReader();
-      for (;;) {
-        const { done, value } = await rd.read();
-        if (done) break;
-        parts.push(value);
-        n += value.length;
-      }
-      const out = new Uint8Array(n);
-      let o = 0;
-      for (const p of parts) { out.set(p, o); o += p.length; }
-      return out;
-    };
+    const bytes = () => readAll(body);
     return { status, headers, body, bytes, text: async () => decoder.decode(await bytes()) };
   }
 

@@ -1,7 +1,7 @@
 // Node-only glue: a net.Socket (or any Duplex) as a ByteDuplex of web streams, for tests and CLI use.
 
 import type { Socket } from 'node:net';
-import type { ByteDuplex } from './types.js';
+import type { ByteDuplex } from '../../platform/duplex.js';
 
 export function socketToByteDuplex(sock: Socket): ByteDuplex {
   const readable = new ReadableStream<Uint8Array>({

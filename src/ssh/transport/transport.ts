@@ -3,6 +3,7 @@
 // (OpenSSH PROTOCOL, Terrapin), EXT_INFO (RFC 8308), DISCONNECT/IGNORE/DEBUG/UNIMPLEMENTED (§11).
 // Upper layers see an ordered queue of their messages (numbers >= 50, plus SERVICE_ACCEPT).
 import type { Clock, TimerHandle } from '../../platform/clock.js';
+import type { ByteDuplex } from '../../platform/duplex.js';
 import type { RandomSource } from '../../crypto/random.js';
 import { equalBytes } from '../../crypto/bytes.js';
 import { aes128Gcm, aes256Gcm } from './aes-gcm.js';
@@ -26,11 +27,6 @@ import {
 import { fingerprint, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
 import { DISCONNECT, MSG } from '../messages.js';
 import { Reader, SshDecodeError, Writer } from '../wire.js';
-
-export interface ByteDuplex {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
 
 export interface HostKeyInfo {
   /** Negotiated signature algorithm, e.g. "rsa-sha2-512". */

@@ -2,7 +2,7 @@
 // itself once approved), ephemeral mode for kiosks, remembered profiles otherwise.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { NodeStatusView, UpConfig } from '../node-api.js';
+import type { NodeStatusView, UpConfig } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
 import { loginUrlProblem } from '../../control/urls.js';
 import { shared } from '../styles.js';

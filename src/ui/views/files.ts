@@ -5,11 +5,12 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
-import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../node-api.js';
+import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../../app/node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
 import { shared } from '../styles.js';
 import { downloadWorker, streamDownloadViaServiceWorker } from '../sw-download.js';
+import { readChunks } from '../../platform/streams.js';
 
 export interface FilesTarget {
   options: SftpOpenOptions;
@@ -125,16 +126,7 @@ export class FilesView extends LitElement {
         this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
         return;
       }
-      const parts: Uint8Array[] = [];
-      let got = 0;
-      const reader = data.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        parts.push(value);
-        got += value.byteLength;
-        show(got);
-      }
+      const { parts, total: got } = await readChunks(data, show);
       const url = URL.createObjectURL(new Blob(parts as BlobPart[]));
       const a = document.createElement('a');
       a.href = url;

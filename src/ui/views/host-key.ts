@@ -2,7 +2,7 @@
 // (ssh(1)'s "authenticity of host … can't be established", asked in the page while the Worker
 // waits) and the one-line note saying how the connected host's key was checked.
 import { html, type TemplateResult } from 'lit';
-import type { HostKeyPrompt, HostKeyVerdict } from '../node-api.js';
+import type { HostKeyPrompt, HostKeyVerdict } from '../../app/node-api.js';
 
 export type PendingHostKeyPrompt = HostKeyPrompt & { answer: (ok: boolean) => void };
 

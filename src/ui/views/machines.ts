@@ -1,7 +1,7 @@
 // Machines: the peers from the network map, searchable, one click to SSH, files or the web view.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { PeerView } from '../node-api.js';
+import type { PeerView } from '../../app/node-api.js';
 import { formatLastSeen, matchesQuery, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
 

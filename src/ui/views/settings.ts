@@ -1,7 +1,7 @@
 // Settings: SSH keys (create, show public, delete), known hosts, profiles, sign out, wipe.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { KnownHostView, NodeApi, SshKeyView } from '../node-api.js';
+import type { KnownHostView, NodeApi, SshKeyView } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
 import { shared } from '../styles.js';
 

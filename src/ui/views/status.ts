@@ -1,7 +1,7 @@
 // Status: this node, DERP regions with RTT, per-peer handshake age and bytes, and a log panel.
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { LogLine, NodeStatusView } from '../node-api.js';
+import type { LogLine, NodeStatusView } from '../../app/node-api.js';
 import { formatAge, formatBytes, shortName } from '../format.js';
 import { shared } from '../styles.js';
 

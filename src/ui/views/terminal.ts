@@ -6,7 +6,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
-import type { HostKeyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../node-api.js';
+import type { HostKeyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../../app/node-api.js';
 
 const enc = new TextEncoder();
 

@@ -1,7 +1,7 @@
 // Terminal tabs: several SSH sessions at once, and the dialog that asks how to log in.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../node-api.js';
+import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../../app/node-api.js';
 import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import './terminal.js';

@@ -1,7 +1,7 @@
 // Web view: a tailnet host's web app in a frame. The frame loads /proxy/<host>/<port>/<path>,
 // which the Service Worker (public/sw.js) answers by asking the node to fetch over the tailnet.
-// What cannot work this way: WebSockets opened by the proxied app (a Service Worker cannot
-// intercept them), and absolute links to other origins.
+// The proxied app's WebSockets go through the frame script's shim (README "WebSockets in the web
+// view"; a Service Worker cannot intercept them itself); absolute links to other origins leave.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { shared } from '../styles.js';

@@ -1,63 +1,20 @@
-// The node Worker: one TailnetNode (node/node.ts over the real layers of node/layers.ts) serving
-// NodeApi to every page attached. As a SharedWorker each window connects through `connect`, and
-// all share one node, one login and one set of SSH sessions; as a dedicated Worker the global
-// scope itself is the port. Keys and sockets live here; nothing here touches the DOM.
+// The node Worker's entry: the app layer's NodeService (app/node-service.ts) over one TailnetNode
+// (app/worker-node.ts), SSH keys and known hosts in IndexedDB (app/store.ts), and the web-view
+// proxy (app/web-proxy.ts), serving NodeApi to every page attached. As a SharedWorker each window
+// connects through `connect`, and all share one node, one login and one set of SSH sessions; as a
+// dedicated Worker the global scope itself is the port. Keys and sockets live here; nothing here
+// touches the DOM.
 /// <reference lib="webworker" />
-import { HttpClient, type Conn } from '../../http/client.js';
-import { serveHttpProxy, type MessagePortLike } from '../../http/proxy-server.js';
-import { proxyTargetFilter } from '../../http/proxy-target.js';
-import { TailnetNode, type NodeLayers } from '../../node/node.js';
-import { loadDefaultLayers } from '../../node/layers.js';
-import type { PortLike } from '../rpc.js';
-import { NodeService, type NodeLike } from './node-service.js';
-import { IdbWorkerStore } from './store.js';
-
-// One HTTP client (connection pool, cookie jar) per node, for every port the Service Worker gets.
-const clients = new WeakMap<NodeLike, HttpClient>();
-
-/**
- * TailnetNode plus logout: the control session made by the layers (layers.ts RealControlSession)
- * carries the ControlClient, whose logout() expires the node key at control (Headscale then
- * deletes an ephemeral node at once).
- */
-async function createNode(): Promise<NodeLike> {
-  const base = await loadDefaultLayers();
-  let session: { client?: { logout(): Promise<void> } } | undefined;
-  const layers: NodeLayers = {
-    ...base,
-    startControl: async (o) => {
-      const s = await base.startControl(o);
-      session = s as typeof session;
-      return s;
-    },
-  };
-  const node = new TailnetNode(layers);
-  return Object.assign(node, {
-    async logout() {
-      const s = session;
-      session = undefined;
-      try {
-        await s?.client?.logout();
-      } finally {
-        await node.down();
-      }
-    },
-  });
-}
+import { NodeService } from '../../app/node-service.js';
+import { IdbWorkerStore } from '../../app/store.js';
+import { webProxy } from '../../app/web-proxy.js';
+import { createWorkerNode } from '../../app/worker-node.js';
+import type { PortLike } from '../../platform/port.js';
 
 const service = new NodeService({
-  createNode,
+  createNode: createWorkerNode,
   persistentStore: new IdbWorkerStore(),
-  httpProxy: (port, node, bound) => {
-    let client = clients.get(node);
-    if (!client) clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
-    serveHttpProxy(port as unknown as MessagePortLike, client, {
-      // WebSockets of proxied pages (the frame script's shim) get their own TCP connections.
-      dial: (host, p) => node.dial(host, p) as Promise<Conn>,
-      // Tailnet machines only; a port bound to a target's own origin, that target only.
-      allowTarget: proxyTargetFilter((host) => node.resolve?.(host), bound),
-    });
-  },
+  httpProxy: webProxy(),
 });
 
 const scope = globalThis as unknown as { addEventListener(t: string, cb: (e: MessageEvent) => void): void; onconnect?: unknown };

@@ -1,16 +1,13 @@
 // A small RPC over a MessagePort (or a Worker): calls with ids, results or errors back, events
 // pushed by the callee. Only structured-clonable data and transferables cross.
 
+import type { PortLike } from '../platform/port.js';
+
 export type RpcRequest = { kind: 'call'; id: number; method: string; args: unknown[] };
 export type RpcReply = { kind: 'result'; id: number; value: unknown } | { kind: 'error'; id: number; message: string };
 export type RpcEvent = { kind: 'event'; event: unknown };
 export type RpcMessage = RpcRequest | RpcReply | RpcEvent;
 
-export interface PortLike {
-  postMessage(message: unknown, transfer?: Transferable[]): void;
-  addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
-  start?(): void;
-}
 
 /** Value a handler returns to send transferables (streams, ports, buffers) along with a result. */
 export class WithTransfer<T> {

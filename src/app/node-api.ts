@@ -1,6 +1,7 @@
-// The contract between the page (ui/) and the node running in a Worker.
-// Only plain, structured-clonable data crosses it (docs/architecture.md "Runtime split"):
-// the page never holds node keys, and every byte of SSH runs in the Worker.
+// The contract between the page (ui/) and the app layer running in the node's Worker
+// (app/node-service.ts serves it, app/node-client.ts calls it over app/rpc.ts). Only plain,
+// structured-clonable data crosses it: the page never holds node keys, and every byte of SSH runs
+// in the Worker.
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
 
@@ -140,6 +141,12 @@ export interface HostKeyPrompt {
   fingerprint: string;
   keyType: string;
 }
+
+/** What the Worker pushes to a window: NodeEvents to every window, the rest to the window concerned. */
+export type WorkerEvent =
+  | NodeEvent
+  | { type: 'ssh-exit'; id: string; code?: number; signal?: string; error?: string }
+  | ({ type: 'host-key-prompt'; promptId: string } & HostKeyPrompt);
 
 export interface SshOpenHooks {
   /** Asked on first contact with a host (not for Tailscale SSH); without it the key is trusted on first use. */

@@ -3,8 +3,8 @@
 // (kiosk mode) uses the memory variant: nothing reaches IndexedDB, so closing the tab leaves
 // nothing behind. Only the Worker reads SSH private keys; the page gets public halves.
 import type { IDBPDatabase } from 'idb';
-import { MemoryStore, type ControlState, type ControlStore } from '../../control/storage.js';
-import { deleteTailtabDb, openTailtabDb, type KnownHostRecord, type SshKeyRecord, type TailtabDb } from '../../platform/idb.js';
+import { MemoryStore, type ControlState, type ControlStore } from '../control/storage.js';
+import { deleteTailtabDb, openTailtabDb, type KnownHostRecord, type SshKeyRecord, type TailtabDb } from '../platform/idb.js';
 
 /** The control client's default database (control/storage.ts IdbStore): wiped too, in case. */
 export const CONTROL_DB_NAME = 'tailtab-control';

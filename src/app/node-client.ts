@@ -1,0 +1,102 @@
+// The page's side of NodeApi (node-api.ts) over a port to the node's Worker (node-service.ts
+// serves the other side): calls forwarded over rpc.ts, terminal bytes and files as transferred
+// streams, host-key questions put to the page's hooks. Which Worker, and how it is started, is the
+// page's business (ui/node-client.ts).
+import type { HostKeyPrompt, NodeApi, NodeEvent, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
+import { RpcClient } from './rpc.js';
+import type { PortLike } from '../platform/port.js';
+
+type ExitInfo = { code?: number; signal?: string; error?: string };
+
+let promptSeq = 0;
+
+export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<string> } = {}): NodeApi {
+  const rpc = new RpcClient(port);
+  void o.failed?.then((message) => rpc.fail(message));
+  const exits = new Map<string, (e: ExitInfo) => void>();
+  const early = new Map<string, ExitInfo>();
+  const confirmers = new Map<string, (p: HostKeyPrompt) => Promise<boolean>>();
+  const listeners = new Set<(ev: NodeEvent) => void>();
+  rpc.onEvent((raw) => {
+    const ev = raw as WorkerEvent;
+    if (ev.type === 'ssh-exit') {
+      const done = exits.get(ev.id);
+      const info = { code: ev.code, signal: ev.signal, error: ev.error };
+      if (done) done(info);
+      else early.set(ev.id, info);
+      exits.delete(ev.id);
+      return;
+    }
+    if (ev.type === 'host-key-prompt') {
+      const ask = confirmers.get(ev.promptId);
+      const answer = ask ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType }) : Promise.resolve(false);
+      void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
+      return;
+    }
+    for (const l of listeners) l(ev);
+  });
+  return {
+    up: (cfg) => rpc.call('up', [cfg]),
+    down: (o) => rpc.call('down', [o ?? {}]),
+    status: () => rpc.call('status'),
+    subscribe(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    ping: (target) => rpc.call('ping', [target]),
+    async sshOpen(o: SshOpenOptions, hooks: SshOpenHooks = {}): Promise<SshSessionHandle> {
+      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
+      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      let r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] };
+      try {
+        r = await rpc.call('sshOpen', [{ ...o, promptId }]);
+      } finally {
+        if (promptId) confirmers.delete(promptId);
+      }
+      const exit = new Promise<ExitInfo>((resolve) => {
+        const e = early.get(r.id);
+        if (e) {
+          early.delete(r.id);
+          resolve(e);
+        } else exits.set(r.id, resolve);
+      });
+      return {
+        id: r.id,
+        output: r.output,
+        hostKey: r.hostKey,
+        exit,
+        write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
+        resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
+        close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
+      };
+    },
+    async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
+      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
+      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      let r: { id: string; home: string; hostKey: SftpSessionHandle['hostKey'] };
+      try {
+        r = await rpc.call('sftpOpen', [{ ...o, promptId }]);
+      } finally {
+        if (promptId) confirmers.delete(promptId);
+      }
+      return {
+        ...r,
+        list: (path) => rpc.call('sftpList', [r.id, path]),
+        download: (path) => rpc.call('sftpDownload', [r.id, path]),
+        // The stream is transferred to the Worker, which pulls from it as SFTP writes are acknowledged.
+        upload: (path, data) => rpc.call('sftpUpload', [r.id, path, data], [data as unknown as Transferable]),
+        close: () => void rpc.call('sftpClose', [r.id]).catch(() => {}),
+      };
+    },
+    sshKeys: () => rpc.call('sshKeys'),
+    sshKeyCreate: (name) => rpc.call('sshKeyCreate', [name]),
+    sshKeyDelete: (id) => rpc.call('sshKeyDelete', [id]),
+    sshKeyExport: (id) => rpc.call('sshKeyExport', [id]),
+    knownHosts: () => rpc.call('knownHosts'),
+    knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
+    httpProxyPort: (p, target) => rpc.call('httpProxyPort', [p, target], [p]),
+    wipe: () => rpc.call('wipe'),
+    release: () => rpc.call('release'),
+    logTail: () => rpc.call('logTail'),
+  };
+}

@@ -1,0 +1,60 @@
+// Status mapping (pure): the node's NodeStatus and last netmap → the NodeStatusView a page shows
+// (short names, MagicDNS names, relay region names, DERP state), with errors passed through redact.
+import type { NodeNetMap, NodeStatus } from '../node/node.js';
+import type { DerpRegionView, NodeStatusView, PeerView } from './node-api.js';
+
+function shortName(fqdn: string): string {
+  return fqdn.replace(/\.$/, '').split('.')[0] ?? fqdn;
+}
+
+interface DerpStatusLike {
+  regionId: number; state: string; home: boolean; rttMs?: number; bytesIn?: number; bytesOut?: number; drops?: number; lastError?: string;
+}
+
+/** NodeStatus (+ the last netmap for names and DERP region names) → the page's NodeStatusView. */
+export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact: (s: string) => string = (s) => s): NodeStatusView {
+  const regionName = new Map<number, string>();
+  for (const r of nm?.derpMap?.regions ?? []) regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
+  const byId = new Map((nm?.peers ?? []).map((p) => [p.id, p]));
+  const peers: PeerView[] = st.peers.map((p) => {
+    const fqdn = (byId.get(p.id)?.name ?? p.name).replace(/\.$/, '');
+    const relay = p.relayRegion ?? byId.get(p.id)?.homeDerp;
+    return {
+      id: p.id,
+      name: shortName(fqdn),
+      fqdn,
+      ips: p.ips,
+      os: p.os ?? '',
+      online: !!p.online,
+      ...(p.lastSeen ? { lastSeen: p.lastSeen } : {}),
+      tailscaleSsh: !!p.sshHostKeys?.length,
+      relayRegion: relay,
+      relayRegionName: relay !== undefined ? regionName.get(relay) : undefined,
+      handshakeAgeMs: p.handshakeAgeMs,
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+    };
+  });
+  const derp: DerpRegionView[] = Array.isArray(st.derp)
+    ? (st.derp as DerpStatusLike[]).map((d) => ({
+        regionId: d.regionId,
+        regionName: regionName.get(d.regionId) ?? String(d.regionId),
+        state: d.state,
+        home: d.home,
+        rttMs: d.rttMs,
+        bytesIn: d.bytesIn ?? 0,
+        bytesOut: d.bytesOut ?? 0,
+        drops: d.drops ?? 0,
+        lastError: d.lastError ? redact(d.lastError) : undefined,
+      }))
+    : [];
+  const selfFqdn = (st.self?.name ?? nm?.self.name ?? '').replace(/\.$/, '');
+  return {
+    state: st.state,
+    error: st.error ? redact(st.error) : undefined,
+    authUrl: st.state === 'needs-login' ? st.authUrl : undefined,
+    self: st.self ? { name: shortName(selfFqdn), fqdn: selfFqdn, ips: st.self.ips, user: st.self.user } : undefined,
+    peers,
+    derp,
+  };
+}
