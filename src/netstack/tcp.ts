@@ -12,13 +12,13 @@
 // Internally every position is a stream offset (a plain number: the SYN is offset 0, the first data
 // byte 1, the FIN after the last data byte), so no comparison ever deals with 32-bit wrap-around;
 // sequence numbers are converted only when a segment is encoded or decoded.
-import type { Clock, TimerHandle } from '../platform/clock.js';
 import { ByteQueue, ReceiveAssembler, Scoreboard } from './buffers.js';
 import { Cubic, type CubicState } from './cubic.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
+import { TcpTimers } from './tcp-timers.js';
 import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
 import { MAX_HELD_ACK_SEGMENTS, seqDiff, u32, type TcpConnection, type TcpHost, type TcpState } from './tcp-types.js';
 
@@ -96,16 +96,10 @@ export class TcpConn implements TcpConnection {
   private timedSeg = -1; // Karn: offset whose ACK gives an RTT sample (only when no timestamps)
   private timedAt = 0;
   private retries = 0;
-  private rtoAt = 0; // 0 = not running
-  private delAckAt = 0;
-  private persistAt = 0;
   private persistProbes = 0;
-  private keepAliveAt = 0;
   private keepAliveProbes = 0;
-  private timeWaitAt = 0;
-  private finWait2At = 0;
-  private timer?: TimerHandle;
-  private timerAt = 0;
+  /** Every deadline of this connection, served by one platform timer. */
+  readonly timers = new TcpTimers();
   private lastRecvAt: number;
   private lastSendAt: number;
 
@@ -118,8 +112,7 @@ export class TcpConn implements TcpConnection {
   private cwndLimited = false;
   /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
   private rxtMark = -1;
-  /** Tail loss probe (RFC 8985 §7): when the probe timeout fires, and whether a probe is out. */
-  private tlpAt = 0;
+  /** Tail loss probe (RFC 8985 §7): a probe is out (the deadline is timers.tlp). */
   private tlpOut = false;
   /** Eifel (RFC 3522/4015): the TSval of the first RTO retransmission and the state before it. */
   private rtoUndo?: { ts: number; cc: CubicState };
@@ -251,7 +244,7 @@ export class TcpConn implements TcpConnection {
       this.timedSeg = 0;
       this.timedAt = this.host.clock.now();
     }
-    this.rtoAt = this.host.clock.now() + this.rtt.rto;
+    this.timers.rto = this.host.clock.now() + this.rtt.rto;
     this.armTimer();
   }
 
@@ -424,7 +417,7 @@ export class TcpConn implements TcpConnection {
       this.host.stats.tcpOutOfWindow++;
       if (segLen > 0 && segOff < this.rcvNxt) this.host.stats.tcpDupSegmentsReceived++;
       if (!(seg.flags & RST)) this.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-      if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timeWaitAt = now + this.host.cfg.timeWaitMs;
+      if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timers.timeWait = now + this.host.cfg.timeWaitMs;
       this.armTimer();
       return;
     }
@@ -523,7 +516,7 @@ export class TcpConn implements TcpConnection {
     else if (seg.flags & FIN && this.readClosed) {
       // A retransmitted FIN (our ACK was lost); in TIME_WAIT it restarts the 2MSL timer (§3.10.7.4).
       this.ackNow = true;
-      if (this.state === 'TIME_WAIT') this.timeWaitAt = now + this.host.cfg.timeWaitMs;
+      if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
 
     this.transmit();
@@ -570,7 +563,7 @@ export class TcpConn implements TcpConnection {
     this.sndUna = 1;
     this.bufBase = 1;
     this.retries = 0;
-    this.rtoAt = 0;
+    this.timers.rto = 0;
     this.setState('ESTABLISHED');
     this.sendAck();
     this.resolveOpened(this);
@@ -600,7 +593,7 @@ export class TcpConn implements TcpConnection {
       this.sndWl1 = segOff;
       this.sndWl2 = ackOff;
       if (wnd > 0) {
-        this.persistAt = 0;
+        this.timers.persist = 0;
         this.persistProbes = 0;
       }
     }
@@ -649,7 +642,7 @@ export class TcpConn implements TcpConnection {
     // RFC 6675 §5 steps (1)-(4): RecoveryPoint = HighData, cwnd = ssthresh = CC reduction.
     this.host.stats.tcpFastRecoveries++;
     this.inRecovery = true;
-    this.tlpAt = 0;
+    this.timers.tlp = 0;
     this.recoverPoint = this.sndMax;
     this.highRxt = this.sndUna;
     this.cc.onCongestion();
@@ -708,8 +701,8 @@ export class TcpConn implements TcpConnection {
       this.cc.onAck(acked, now, this.rtt.srtt);
     }
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    if (this.sndUna >= this.sndMax) this.rtoAt = 0;
-    else this.rtoAt = now + this.rtt.rto;
+    if (this.sndUna >= this.sndMax) this.timers.rto = 0;
+    else this.timers.rto = now + this.rtt.rto;
     this.refillFromPending();
     this.tlpOut = false;
     this.schedulePto(now);
@@ -720,7 +713,7 @@ export class TcpConn implements TcpConnection {
     for (const w of this.finAckedWaiters.splice(0)) w.resolve();
     if (this.state === 'FIN_WAIT_1') {
       this.setState('FIN_WAIT_2');
-      if (this.readCancelled) this.finWait2At = now + this.host.cfg.finWait2Ms;
+      if (this.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
     } else if (this.state === 'CLOSING') this.enterTimeWait(now);
     else if (this.state === 'LAST_ACK') this.terminate(undefined);
   }
@@ -849,12 +842,12 @@ export class TcpConn implements TcpConnection {
 
   private enterTimeWait(now: number): void {
     this.setState('TIME_WAIT');
-    this.rtoAt = 0;
-    this.tlpAt = 0;
-    this.persistAt = 0;
-    this.keepAliveAt = 0;
-    this.finWait2At = 0;
-    this.timeWaitAt = now + this.host.cfg.timeWaitMs;
+    this.timers.rto = 0;
+    this.timers.tlp = 0;
+    this.timers.persist = 0;
+    this.timers.keepAlive = 0;
+    this.timers.finWait2 = 0;
+    this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     this.resolveClosed();
     this.finished = true;
     this.armTimer();
@@ -923,9 +916,9 @@ export class TcpConn implements TcpConnection {
       if (!this.sendNew(finEnd, Math.min(wndEdge, this.sndNxt + cwndRoom), cwndRoom)) break;
     }
     if (this.sndMax > maxBefore) this.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
-    if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.persistAt === 0) {
+    if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.timers.persist === 0) {
       // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
-      this.persistAt = this.host.clock.now() + this.rtt.rto;
+      this.timers.persist = this.host.clock.now() + this.rtt.rto;
     }
     this.armTimer();
   }
@@ -1001,7 +994,7 @@ export class TcpConn implements TcpConnection {
       this.sndMax = end;
       this.host.stats.tcpTxBytes += dataLen;
     }
-    if (this.rtoAt === 0) this.rtoAt = now + this.rtt.rto;
+    if (this.timers.rto === 0) this.timers.rto = now + this.rtt.rto;
     this.lastSendAt = now;
     return end;
   }
@@ -1042,7 +1035,7 @@ export class TcpConn implements TcpConnection {
       this.sendAck();
       return;
     }
-    if (this.unackedSegs > 0 && this.delAckAt === 0) this.delAckAt = this.host.clock.now() + this.host.cfg.delayedAckMs;
+    if (this.unackedSegs > 0 && this.timers.delAck === 0) this.timers.delAck = this.host.clock.now() + this.host.cfg.delayedAckMs;
   }
 
   /** Builds and sends one segment: IP header + TCP header + options + data. */
@@ -1096,7 +1089,7 @@ export class TcpConn implements TcpConnection {
     if (ackFlag) {
       this.ackNow = false;
       this.unackedSegs = 0;
-      this.delAckAt = 0;
+      this.timers.delAck = 0;
     }
     const stats = this.host.stats;
     stats.tcpSegmentsSent++;
@@ -1151,54 +1144,38 @@ export class TcpConn implements TcpConnection {
 
   private armTimer(): void {
     if (this.isClosed) return;
-    const now = this.host.clock.now();
     const cfg = this.host.cfg;
     if (cfg.keepAliveIdleMs > 0 && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
       const base = Math.max(this.lastRecvAt, this.lastSendAt);
-      this.keepAliveAt = this.keepAliveProbes === 0 ? base + cfg.keepAliveIdleMs : this.keepAliveAt;
+      this.timers.keepAlive = this.keepAliveProbes === 0 ? base + cfg.keepAliveIdleMs : this.timers.keepAlive;
     }
-    let at = Infinity;
-    // (No array here: this runs for every segment.)
-    if (this.rtoAt > 0 && this.rtoAt < at) at = this.rtoAt;
-    if (this.tlpAt > 0 && this.tlpAt < at) at = this.tlpAt;
-    if (this.delAckAt > 0 && this.delAckAt < at) at = this.delAckAt;
-    if (this.persistAt > 0 && this.persistAt < at) at = this.persistAt;
-    if (this.keepAliveAt > 0 && this.keepAliveAt < at) at = this.keepAliveAt;
-    if (this.timeWaitAt > 0 && this.timeWaitAt < at) at = this.timeWaitAt;
-    if (this.finWait2At > 0 && this.finWait2At < at) at = this.finWait2At;
-    // Keep an earlier timer, even one no deadline needs any more: when it fires, onTimer finds nothing
-    // due and re-arms for what is left. Replace it only if a deadline is sooner. Clearing and setting
-    // a timer for every segment (the delayed-ACK deadline comes and goes with every other segment)
-    // was ~10% of a browser Worker's busy time in a download profile.
-    if (at === Infinity || (this.timer && this.timerAt <= at)) return;
-    if (this.timer) this.host.clock.clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = this.host.clock.setTimeout(() => this.onTimer(), Math.max(0, at - now));
+    this.timers.arm(this.host.clock, this);
   }
 
-  private onTimer(): void {
-    this.timer = undefined;
+  /** The platform timer fired: run every deadline that is due, in this order, then re-arm. */
+  onTimer(): void {
+    this.timers.handle = undefined;
     if (this.isClosed) return;
     const now = this.host.clock.now();
     try {
-      if (this.timeWaitAt > 0 && now >= this.timeWaitAt) {
+      if (this.timers.timeWait > 0 && now >= this.timers.timeWait) {
         this.terminate(undefined);
         return;
       }
-      if (this.finWait2At > 0 && now >= this.finWait2At && this.state === 'FIN_WAIT_2') {
+      if (this.timers.finWait2 > 0 && now >= this.timers.finWait2 && this.state === 'FIN_WAIT_2') {
         this.terminate(undefined);
         return;
       }
-      if (this.rtoAt > 0 && now >= this.rtoAt) this.onRto(now);
+      if (this.timers.rto > 0 && now >= this.timers.rto) this.onRto(now);
       if (this.isClosed) return;
-      if (this.tlpAt > 0 && now >= this.tlpAt) this.onPto(now);
-      if (this.delAckAt > 0 && now >= this.delAckAt) {
+      if (this.timers.tlp > 0 && now >= this.timers.tlp) this.onPto(now);
+      if (this.timers.delAck > 0 && now >= this.timers.delAck) {
         this.host.stats.tcpDelayedAcks++;
         this.sendAck();
       }
-      if (this.persistAt > 0 && now >= this.persistAt) this.onPersist(now);
+      if (this.timers.persist > 0 && now >= this.timers.persist) this.onPersist(now);
       if (this.isClosed) return;
-      if (this.keepAliveAt > 0 && now >= this.keepAliveAt) this.onKeepAlive(now);
+      if (this.timers.keepAlive > 0 && now >= this.timers.keepAlive) this.onKeepAlive(now);
     } finally {
       this.armTimer();
     }
@@ -1210,20 +1187,20 @@ export class TcpConn implements TcpConnection {
    * and an RTT sample; one probe per tail episode.
    */
   private schedulePto(now: number): void {
-    this.tlpAt = 0;
+    this.timers.tlp = 0;
     if (!this.sackOk || !this.rtt.sampled || this.inRecovery || this.tlpOut || this.sndMax <= this.sndUna || this.sndWnd === 0) return;
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT' && this.state !== 'FIN_WAIT_1' && this.state !== 'CLOSING' && this.state !== 'LAST_ACK') return;
     let pto = 2 * this.rtt.srtt;
     if (this.sndMax - this.sndUna <= this.mss) pto += 200; // WCDelAckT
     pto = Math.max(pto, 10);
     const at = now + pto;
-    if (this.rtoAt > 0 && at >= this.rtoAt) return;
-    this.tlpAt = at;
+    if (this.timers.rto > 0 && at >= this.timers.rto) return;
+    this.timers.tlp = at;
   }
 
   /** RFC 8985 §7.3: send one probe — new data if the windows allow, else the last segment again. */
   private onPto(now: number): void {
-    this.tlpAt = 0;
+    this.timers.tlp = 0;
     if (this.inRecovery || this.sndMax <= this.sndUna || this.isClosed) return;
     this.host.stats.tcpTailLossProbes++;
     this.tlpOut = true;
@@ -1234,17 +1211,17 @@ export class TcpConn implements TcpConnection {
       const s = Math.max(this.sndUna, this.sndMax - this.segSize());
       this.sendRange(s, this.sndMax - s, true);
     }
-    this.rtoAt = now + this.rtt.rto; // §7.3: the RTO restarts after a probe
+    this.timers.rto = now + this.rtt.rto; // §7.3: the RTO restarts after a probe
   }
 
   private onRto(now: number): void {
-    this.rtoAt = 0;
+    this.timers.rto = 0;
     const cfg = this.host.cfg;
     const handshake = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED';
     if (!handshake && this.sndUna >= this.sndMax) return;
     if (!handshake && this.sndWnd === 0) {
       // The peer closed its window: probing, not retransmission, keeps the connection going.
-      if (this.persistAt === 0) this.persistAt = now + this.rtt.rto;
+      if (this.timers.persist === 0) this.timers.persist = now + this.rtt.rto;
       return;
     }
     this.retries++;
@@ -1275,18 +1252,18 @@ export class TcpConn implements TcpConnection {
     // below resends only the holes instead of everything in flight. Linux does the same.
     this.inRecovery = false;
     this.rxtMark = -1;
-    this.tlpAt = 0;
+    this.timers.tlp = 0;
     this.tlpOut = false;
     this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
     this.dupAcks = 0;
     this.sndNxt = this.sndUna;
     this.highRxt = this.sndUna;
     this.transmit();
-    if (this.rtoAt === 0) this.rtoAt = now + this.rtt.rto;
+    if (this.timers.rto === 0) this.timers.rto = now + this.rtt.rto;
   }
 
   private onPersist(now: number): void {
-    this.persistAt = 0;
+    this.timers.persist = 0;
     const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
     if (this.sndWnd > 0 || this.sndNxt >= finEnd) return;
     this.persistProbes++;
@@ -1301,7 +1278,7 @@ export class TcpConn implements TcpConnection {
     this.host.stats.tcpWindowProbes++;
     this.emit(ACK, this.sndUna - 1, 0);
     this.rtt.backoff();
-    this.persistAt = now + Math.min(this.rtt.rto, 60_000);
+    this.timers.persist = now + Math.min(this.rtt.rto, 60_000);
   }
 
   private onKeepAlive(now: number): void {
@@ -1314,7 +1291,7 @@ export class TcpConn implements TcpConnection {
     this.keepAliveProbes++;
     this.host.stats.tcpKeepAlives++;
     this.emit(ACK, this.sndUna - 1, 0);
-    this.keepAliveAt = now + cfg.keepAliveIntervalMs;
+    this.timers.keepAlive = now + cfg.keepAliveIntervalMs;
   }
 
   // ------------------------------------------------------------------ errors and teardown
@@ -1344,9 +1321,7 @@ export class TcpConn implements TcpConnection {
     if (this.isClosed) return;
     const wasSynSent = this.state === 'SYN_SENT';
     this.setState('CLOSED');
-    if (this.timer) this.host.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.rtoAt = this.delAckAt = this.persistAt = this.keepAliveAt = this.timeWaitAt = this.finWait2At = this.tlpAt = 0;
+    this.timers.stopAll(this.host.clock);
     this.ooo.clear();
     this.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
