@@ -18,6 +18,7 @@ import { NetStackError } from './errors.js';
 import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
+import { TcpSocket } from './tcp-socket.js';
 import { TcpTimers } from './tcp-timers.js';
 import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
 import { MAX_HELD_ACK_SEGMENTS, seqDiff, u32, type TcpConnection, type TcpHost, type TcpState } from './tcp-types.js';
@@ -32,8 +33,6 @@ export {
   type TcpState,
 } from './tcp-types.js';
 
-/** Receive batch buffer size (see deliver). */
-const RX_BATCH = 64 * 1024;
 /** RFC 7323 §5.5: TS.Recent older than 24 days no longer vouches for anything. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -60,22 +59,17 @@ export class TcpConn implements TcpConnection {
   private sndWl1 = -1;
   private sndWl2 = -1;
   private sndWscale = 0;
-  private readonly sendBuf = new ByteQueue();
+  readonly sendBuf = new ByteQueue();
   private bufBase = 1; // offset of sendBuf's first byte
-  private finQueued = false; // FIN follows the last queued byte
-  private finRequested = false; // close() called while a write was still pending
-  private pendingWrite?: { chunk: Uint8Array; pos: number; resolve: () => void; reject: (e: unknown) => void };
+  finQueued = false; // FIN follows the last queued byte
 
   // ---- receive side (offsets; peer SYN = 0)
   private irs = 0;
   private rcvNxt = 0;
   private rcvAdvEdge = 0; // highest right edge we advertised
   private rcvWscale = 0;
-  private readonly ooo = new ReceiveAssembler();
+  readonly ooo = new ReceiveAssembler();
   private rcvFinOff = -1; // offset of the peer's FIN once seen (possibly out of order)
-  private readCancelled = false;
-  private readClosed = false;
-  private readCtrl!: ReadableStreamDefaultController<Uint8Array>;
   private unackedSegs = 0; // in-order segments received since our last ACK
   private ackNow = false;
 
@@ -118,15 +112,11 @@ export class TcpConn implements TcpConnection {
   private rtoUndo?: { ts: number; cc: CubicState };
 
   private softError?: string;
-  private resolveClosed!: () => void;
-  private rejectClosed!: (e: unknown) => void;
-  private resolveOpened!: (c: TcpConn) => void;
-  private rejectOpened!: (e: unknown) => void;
-  private finAckedWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private finished = false;
+  /** The web streams and promises the application sees. */
+  readonly sock: TcpSocket;
 
   constructor(
-    private readonly host: TcpHost,
+    readonly host: TcpHost,
     readonly localIp: Uint8Array,
     readonly localPort: number,
     readonly remoteIp: Uint8Array,
@@ -146,37 +136,11 @@ export class TcpConn implements TcpConnection {
     this.ourMss = cfg.mtu - ipHeaderLength(localIp.length === 4 ? 4 : 6) - TCP_HEADER_LEN;
     this.cc = new Cubic(Math.min(536, this.ourMss));
     this.lastRecvAt = this.lastSendAt = host.clock.now();
-    this.closed = new Promise<void>((res, rej) => {
-      this.resolveClosed = res;
-      this.rejectClosed = rej;
-    });
-    this.closed.catch(() => undefined); // observed through the streams too; never an unhandled rejection
-    this.opened = new Promise<TcpConn>((res, rej) => {
-      this.resolveOpened = res;
-      this.rejectOpened = rej;
-    });
-    this.opened.catch(() => undefined);
-    this.readable = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          this.readCtrl = c;
-        },
-        pull: () => this.onReaderPulled(),
-        cancel: () => {
-          this.readCancelled = true;
-          this.ooo.clear();
-        },
-      },
-      { highWaterMark: cfg.recvBuffer, size: (c) => c.byteLength },
-    );
-    this.writable = new WritableStream<Uint8Array>(
-      {
-        write: (chunk) => this.appWrite(chunk),
-        close: () => this.shutdownWrite(),
-        abort: (reason) => this.abort(reason),
-      },
-      { highWaterMark: 1 },
-    );
+    this.sock = new TcpSocket(this);
+    this.readable = this.sock.readable;
+    this.writable = this.sock.writable;
+    this.closed = this.sock.closed;
+    this.opened = this.sock.opened;
   }
 
   private readonly ourMss: number;
@@ -250,88 +214,38 @@ export class TcpConn implements TcpConnection {
 
   // ------------------------------------------------------------------ app side
 
-  private appWrite(chunk: Uint8Array): Promise<void> | void {
-    if (!(chunk instanceof Uint8Array)) throw new NetStackError('EINVAL', 'TcpConnection.writable accepts Uint8Array chunks only');
-    if (this.finQueued || this.finRequested || !this.canSend()) {
-      throw this.writeError();
-    }
-    const space = this.host.cfg.sendBuffer - this.sendBuf.length;
-    if (chunk.length <= space) {
-      this.sendBuf.push(chunk);
-      this.transmit();
-      return;
-    }
-    if (space > 0) this.sendBuf.push(chunk, 0, space);
-    this.transmit();
-    return new Promise<void>((resolve, reject) => {
-      this.pendingWrite = { chunk, pos: Math.max(0, space), resolve, reject };
-    });
-  }
-
-  private writeError(): NetStackError {
-    return new NetStackError('EPIPE', `tcp ${this.remoteInfo}: connection is closed for writing (${this.state})`);
-  }
-
-  private canSend(): boolean {
+  canSend(): boolean {
     return this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT';
-  }
-
-  /** Moves the rest of a waiting write into the send buffer as ACKs free space. */
-  private refillFromPending(): void {
-    const p = this.pendingWrite;
-    if (!p) return;
-    const space = this.host.cfg.sendBuffer - this.sendBuf.length;
-    if (space <= 0) return;
-    const n = Math.min(space, p.chunk.length - p.pos);
-    this.sendBuf.push(p.chunk, p.pos, p.pos + n);
-    p.pos += n;
-    if (p.pos >= p.chunk.length) {
-      this.pendingWrite = undefined;
-      p.resolve();
-      if (this.finRequested) this.queueFin();
-    }
   }
 
   /** Half-close: FIN after the queued data (writable.close(), or part of close()). */
   shutdownWrite(): Promise<void> {
-    if (this.state === 'CLOSED') return this.closedForWrite();
-    if (this.finQueued || this.finRequested) return this.finAcked();
+    if (this.state === 'CLOSED') return this.sock.closedForWrite();
+    if (this.finQueued || this.sock.finRequested) return this.sock.finAcked();
     if (this.state === 'SYN_SENT') {
       this.terminate(undefined);
       return Promise.resolve();
     }
-    if (this.pendingWrite) this.finRequested = true;
+    if (this.sock.pendingWrite) this.sock.finRequested = true;
     else this.queueFin();
-    return this.finAcked();
+    return this.sock.finAcked();
   }
 
-  private closedForWrite(): Promise<void> {
-    return this.finished && this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
-  }
-
-  private queueFin(): void {
+  queueFin(): void {
     if (this.finQueued) return;
-    this.finRequested = false;
+    this.sock.finRequested = false;
     this.finQueued = true;
     if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1');
     else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK');
     this.transmit();
   }
 
-  private finAcked(): Promise<void> {
-    if (this.finIsAcked() || this.state === 'CLOSED') return this.closedForWrite();
-    return new Promise((resolve, reject) => this.finAckedWaiters.push({ resolve, reject }));
-  }
-
-  private finIsAcked(): boolean {
+  finIsAcked(): boolean {
     return this.finQueued && this.sndUna > this.dataEnd;
   }
 
   async close(): Promise<void> {
-    if (!this.readCancelled && !this.readClosed) {
-      this.readCancelled = true;
-      this.ooo.clear();
-    }
+    this.sock.cancelRead();
     return this.shutdownWrite();
   }
 
@@ -346,24 +260,19 @@ export class TcpConn implements TcpConnection {
     this.terminate(new NetStackError('ECONNABORTED', `tcp ${this.remoteInfo}: ${msg}`));
   }
 
-  private onReaderPulled(): void {
+  onReaderPulled(): void {
     // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): announce the opened window only once it grew
     // by min(half the buffer, one MSS); a window that was closed is announced at once.
     if (this.state === 'CLOSED' || this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED') return;
     const before = this.rcvAdvEdge - this.rcvNxt;
     // What the 16-bit field can carry at our scale is the most we could announce.
-    const avail = Math.min(this.freeRecvSpace(), 65535 * 2 ** this.rcvWscale);
+    const avail = Math.min(this.sock.freeRecvSpace(), 65535 * 2 ** this.rcvWscale);
     // Like Linux (tcp_cleanup_rbuf), only worth a segment if the window at least doubles.
     const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
     if (avail - before >= threshold && avail >= 2 * before && this.rcvFinOff < 0) {
       this.host.stats.tcpWindowUpdates++;
       this.sendAck();
     }
-  }
-
-  private freeRecvSpace(): number {
-    const queued = this.host.cfg.recvBuffer - (this.readCtrl.desiredSize ?? 0) + this.rxFill;
-    return Math.max(0, this.host.cfg.recvBuffer - Math.max(0, queued));
   }
 
   // ------------------------------------------------------------------ segment arrival
@@ -470,7 +379,7 @@ export class TcpConn implements TcpConnection {
       this.setState('ESTABLISHED');
       this.onAckAdvance(ackOff, seg, now);
       if (this.listenerPort >= 0) this.host.established(this);
-      else this.resolveOpened(this); // simultaneous open
+      else this.sock.resolveOpened(this); // simultaneous open
     } else {
       if (ackOff > this.sndMax) {
         // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
@@ -512,8 +421,8 @@ export class TcpConn implements TcpConnection {
     }
 
     // Eighth: FIN (possibly one that arrived earlier, out of order, and is now reached).
-    if (this.rcvFinOff >= 0 && this.rcvFinOff === this.rcvNxt && !this.readClosed) this.receiveFin(now);
-    else if (seg.flags & FIN && this.readClosed) {
+    if (this.rcvFinOff >= 0 && this.rcvFinOff === this.rcvNxt && !this.sock.readClosed) this.receiveFin(now);
+    else if (seg.flags & FIN && this.sock.readClosed) {
       // A retransmitted FIN (our ACK was lost); in TIME_WAIT it restarts the 2MSL timer (§3.10.7.4).
       this.ackNow = true;
       if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
@@ -566,7 +475,7 @@ export class TcpConn implements TcpConnection {
     this.timers.rto = 0;
     this.setState('ESTABLISHED');
     this.sendAck();
-    this.resolveOpened(this);
+    this.sock.resolveOpened(this);
     this.transmit();
     this.armTimer();
   }
@@ -703,17 +612,17 @@ export class TcpConn implements TcpConnection {
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna >= this.sndMax) this.timers.rto = 0;
     else this.timers.rto = now + this.rtt.rto;
-    this.refillFromPending();
+    this.sock.refillFromPending();
     this.tlpOut = false;
     this.schedulePto(now);
     if (this.finQueued && this.sndUna > this.dataEnd) this.onFinAcked(now);
   }
 
   private onFinAcked(now: number): void {
-    for (const w of this.finAckedWaiters.splice(0)) w.resolve();
+    for (const w of this.sock.finAckedWaiters.splice(0)) w.resolve();
     if (this.state === 'FIN_WAIT_1') {
       this.setState('FIN_WAIT_2');
-      if (this.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
+      if (this.sock.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
     } else if (this.state === 'CLOSING') this.enterTimeWait(now);
     else if (this.state === 'LAST_ACK') this.terminate(undefined);
   }
@@ -733,7 +642,7 @@ export class TcpConn implements TcpConnection {
 
   private receiveData(off: number, data: Uint8Array): void {
     if (off === this.rcvNxt) {
-      this.deliver(data);
+      this.sock.deliver(data);
       this.rcvNxt += data.length;
       if (!this.ooo.empty) {
         // A hole was filled: deliver what follows and ACK at once (RFC 5681 §4.2).
@@ -743,7 +652,7 @@ export class TcpConn implements TcpConnection {
         // retransmit, 200 ms and more is the sender's RTO (its minimum) or a tail probe.
         if (this.host.clock.now() - this.oooSince >= 150) stats.tcpSlowHoleRepairs++;
         for (const d of this.ooo.take(this.rcvNxt)) {
-          this.deliver(d);
+          this.sock.deliver(d);
           this.rcvNxt += d.length;
         }
         this.ackNow = true;
@@ -762,67 +671,15 @@ export class TcpConn implements TcpConnection {
     }
   }
 
-  /**
-   * In-order bytes go to the reader. They are copied (the packet buffer belongs to the caller of
-   * input()) into a batch buffer that is enqueued once per microtask, so a burst of segments reaches
-   * the reader as one chunk instead of one stream operation per segment.
-   */
-  private deliver(data: Uint8Array): void {
-    this.host.stats.tcpRxBytes += data.length;
-    if (this.readCancelled || this.readClosed) return;
-    let b = this.rxBuf;
-    if (!b || this.rxFill + data.length > b.length) {
-      this.flushRx();
-      b = this.rxBuf = new Uint8Array(Math.max(RX_BATCH, data.length));
-    }
-    b.set(data, this.rxFill);
-    this.rxFill += data.length;
-    if (!this.rxFlushQueued) {
-      this.rxFlushQueued = true;
-      queueMicrotask(() => {
-        this.rxFlushQueued = false;
-        this.flushRx();
-      });
-    }
-  }
-
   /** When the out-of-order queue last went from empty to non-empty (stats only). */
   private oooSince = 0;
-  private rxBuf?: Uint8Array;
-  private rxFill = 0;
-  private rxFlushQueued = false;
-
-  private flushRx(): void {
-    const b = this.rxBuf;
-    const n = this.rxFill;
-    if (!b || n === 0) return;
-    let chunk: Uint8Array;
-    if (n * 4 < b.length) {
-      // A small batch is copied out (and the buffer reused) so a tiny chunk never pins a whole
-      // batch buffer while it waits in the reader's queue.
-      chunk = b.slice(0, n);
-    } else {
-      chunk = b.subarray(0, n); // the reader owns this buffer now
-      this.rxBuf = undefined;
-    }
-    this.rxFill = 0;
-    if (this.readCancelled || this.readClosed) return;
-    this.readCtrl.enqueue(chunk);
-  }
 
 
   private receiveFin(now: number): void {
-    this.flushRx();
+    this.sock.flushRx();
     this.rcvNxt += 1;
-    this.readClosed = true;
     this.ackNow = true;
-    if (!this.readCancelled) {
-      try {
-        this.readCtrl.close();
-      } catch {
-        /* already cancelled */
-      }
-    }
+    this.sock.endOfStream();
     switch (this.state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
@@ -848,8 +705,8 @@ export class TcpConn implements TcpConnection {
     this.timers.keepAlive = 0;
     this.timers.finWait2 = 0;
     this.timers.timeWait = now + this.host.cfg.timeWaitMs;
-    this.resolveClosed();
-    this.finished = true;
+    this.sock.resolveClosed();
+    this.sock.finished = true;
     this.armTimer();
   }
 
@@ -860,7 +717,7 @@ export class TcpConn implements TcpConnection {
   }
 
   /** Sends what the windows allow (RFC 6675 §5 NextSeg during recovery, else new data). */
-  private transmit(): void {
+  transmit(): void {
     const st = this.state;
     if (st === 'SYN_SENT' || st === 'SYN_RECEIVED' || st === 'CLOSED' || st === 'TIME_WAIT') return;
     const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
@@ -1103,7 +960,7 @@ export class TcpConn implements TcpConnection {
 
   /** The 16-bit window field; keeps the advertised right edge from moving left (RFC 9293 §3.8.6.2.2). */
   private advertiseWindow(): number {
-    const avail = this.readCancelled || this.readClosed ? this.host.cfg.recvBuffer : this.freeRecvSpace();
+    const avail = this.sock.readCancelled || this.sock.readClosed ? this.host.cfg.recvBuffer : this.sock.freeRecvSpace();
     let edge = this.rcvNxt + avail;
     const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
     if (edge < this.rcvAdvEdge || (edge - this.rcvAdvEdge < threshold && this.rcvAdvEdge - this.rcvNxt >= threshold)) edge = Math.max(edge, this.rcvAdvEdge);
@@ -1314,8 +1171,6 @@ export class TcpConn implements TcpConnection {
     this.softError = what; // soft errors only explain a later timeout
   }
 
-  private closeError?: NetStackError;
-
   /** Ends the connection: err undefined = clean. Releases all state. */
   terminate(err: NetStackError | undefined): void {
     if (this.isClosed) return;
@@ -1325,35 +1180,8 @@ export class TcpConn implements TcpConnection {
     this.ooo.clear();
     this.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
-    this.closeError = err;
-    if (e) {
-      this.rejectOpened(e);
-      if (!this.readClosed && !this.readCancelled) {
-        try {
-          this.readCtrl.error(e);
-        } catch {
-          /* stream already done */
-        }
-      }
-      this.pendingWrite?.reject(e);
-      for (const w of this.finAckedWaiters.splice(0)) w.reject(e);
-      if (!this.finished) this.rejectClosed(e);
-    } else {
-      if (!this.readClosed && !this.readCancelled) {
-        try {
-          this.flushRx();
-          this.readCtrl.close();
-        } catch {
-          /* stream already done */
-        }
-      }
-      this.pendingWrite?.reject(this.writeError());
-      for (const w of this.finAckedWaiters.splice(0)) w.resolve();
-      this.resolveClosed();
-    }
-    this.pendingWrite = undefined;
-    this.readClosed = true;
-    this.finished = true;
+    this.sock.closeError = err;
+    this.sock.settle(e);
     this.host.release(this);
   }
 
