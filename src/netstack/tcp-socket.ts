@@ -64,10 +64,10 @@ export class TcpSocket {
         start: (c) => {
           this.readCtrl = c;
         },
-        pull: () => conn.onReaderPulled(),
+        pull: () => conn.rcv.onReaderPulled(),
         cancel: () => {
           this.readCancelled = true;
-          conn.ooo.clear();
+          conn.rcv.ooo.clear();
         },
       },
       { highWaterMark: cfg.recvBuffer, size: (c) => c.byteLength },
@@ -201,7 +201,7 @@ export class TcpSocket {
   cancelRead(): void {
     if (!this.readCancelled && !this.readClosed) {
       this.readCancelled = true;
-      this.conn.ooo.clear();
+      this.conn.rcv.ooo.clear();
     }
   }
 

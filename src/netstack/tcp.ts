@@ -12,12 +12,13 @@
 // Internally every position is a stream offset (a plain number: the SYN is offset 0, the first data
 // byte 1, the FIN after the last data byte), so no comparison ever deals with 32-bit wrap-around;
 // sequence numbers are converted only when a segment is encoded or decoded.
-import { ByteQueue, ReceiveAssembler, Scoreboard } from './buffers.js';
+import { ByteQueue, Scoreboard } from './buffers.js';
 import { Cubic, type CubicState } from './cubic.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
+import { TcpReceiver } from './tcp-recv.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TcpTimers } from './tcp-timers.js';
 import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
@@ -53,7 +54,7 @@ export class TcpConn implements TcpConnection {
   private readonly iss: number;
   private sndUna = 0;
   private sndNxt = 0;
-  private sndMax = 0;
+  sndMax = 0;
   private sndWnd = 0;
   private maxSndWnd = 0;
   private sndWl1 = -1;
@@ -63,19 +64,12 @@ export class TcpConn implements TcpConnection {
   private bufBase = 1; // offset of sendBuf's first byte
   finQueued = false; // FIN follows the last queued byte
 
-  // ---- receive side (offsets; peer SYN = 0)
-  private irs = 0;
-  private rcvNxt = 0;
-  private rcvAdvEdge = 0; // highest right edge we advertised
-  private rcvWscale = 0;
-  readonly ooo = new ReceiveAssembler();
-  private rcvFinOff = -1; // offset of the peer's FIN once seen (possibly out of order)
-  private unackedSegs = 0; // in-order segments received since our last ACK
-  private ackNow = false;
+  /** The receive side: acceptability, reassembly, advertised window, when to ACK. */
+  readonly rcv: TcpReceiver;
 
   // ---- options
   private peerMss = 536;
-  private mss = 536; // effective send MSS (payload bytes per segment)
+  mss = 536; // effective send MSS (payload bytes per segment)
   private tsOk = false;
   private tsRecent = 0;
   /** When tsRecent was last set: PAWS trusts it for 24 days only (RFC 7323 §5.5). */
@@ -129,6 +123,7 @@ export class TcpConn implements TcpConnection {
     this.localAddress = formatIp(localIp);
     this.remoteAddress = formatIp(remoteIp);
     this.iss = u32(iss);
+    this.rcv = new TcpReceiver(this);
     this.tsOffset = tsOffset;
     this.state = active ? 'SYN_SENT' : 'SYN_RECEIVED';
     const cfg = host.cfg;
@@ -159,8 +154,8 @@ export class TcpConn implements TcpConnection {
 
   /** Passive open from a SYN seen by a listener (RFC 9293 §3.10.7.2 LISTEN, third check). */
   acceptSyn(seg: TcpSegment): void {
-    this.irs = seg.seq;
-    this.rcvNxt = 1;
+    this.rcv.irs = seg.seq;
+    this.rcv.nxt = 1;
     this.negotiate(seg);
     this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
     this.maxSndWnd = this.sndWnd;
@@ -179,7 +174,7 @@ export class TcpConn implements TcpConnection {
     this.sackOk = cfg.sack && seg.sackPermitted === true;
     this.wsOk = seg.windowScale !== undefined && cfg.windowScale > 0;
     this.sndWscale = this.wsOk ? seg.windowScale! : 0;
-    this.rcvWscale = this.wsOk ? cfg.windowScale : 0;
+    this.rcv.wscale = this.wsOk ? cfg.windowScale : 0;
     this.mss = Math.max(64, Math.min(this.peerMss, this.ourMss) - (this.tsOk ? 12 : 0));
     this.cc.mss = this.mss;
     this.cc.cwnd = Math.min(10 * this.mss, Math.max(2 * this.mss, 14600));
@@ -194,13 +189,13 @@ export class TcpConn implements TcpConnection {
       if (cfg.sack) o.sackPermitted = true;
       if (cfg.timestamps) o.timestamps = [this.tsNow(), 0];
     } else {
-      if (this.wsOk) o.windowScale = this.rcvWscale;
+      if (this.wsOk) o.windowScale = this.rcv.wscale;
       if (this.sackOk) o.sackPermitted = true;
       if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
     }
     // The window in a SYN is unscaled (RFC 7323 §2.2).
     const wnd = Math.min(65535, this.host.cfg.recvBuffer);
-    this.rcvAdvEdge = this.rcvNxt + wnd;
+    this.rcv.advEdge = this.rcv.nxt + wnd;
     this.emit(active ? SYN : SYN | ACK, 0, 0, o, wnd);
     this.sndMax = Math.max(this.sndMax, 1);
     this.sndNxt = 1;
@@ -260,21 +255,6 @@ export class TcpConn implements TcpConnection {
     this.terminate(new NetStackError('ECONNABORTED', `tcp ${this.remoteInfo}: ${msg}`));
   }
 
-  onReaderPulled(): void {
-    // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): announce the opened window only once it grew
-    // by min(half the buffer, one MSS); a window that was closed is announced at once.
-    if (this.state === 'CLOSED' || this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED') return;
-    const before = this.rcvAdvEdge - this.rcvNxt;
-    // What the 16-bit field can carry at our scale is the most we could announce.
-    const avail = Math.min(this.sock.freeRecvSpace(), 65535 * 2 ** this.rcvWscale);
-    // Like Linux (tcp_cleanup_rbuf), only worth a segment if the window at least doubles.
-    const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
-    if (avail - before >= threshold && avail >= 2 * before && this.rcvFinOff < 0) {
-      this.host.stats.tcpWindowUpdates++;
-      this.sendAck();
-    }
-  }
-
   // ------------------------------------------------------------------ segment arrival
 
   /** RFC 9293 §3.10.7.3/§3.10.7.4: a segment for this connection. Never throws. */
@@ -285,10 +265,9 @@ export class TcpConn implements TcpConnection {
     if (this.state === 'SYN_SENT') return this.onSegmentSynSent(seg);
     if (this.isClosed) return;
 
-    const segOff = this.rcvNxt + seqDiff(seg.seq, this.rcvSeq(this.rcvNxt));
+    const segOff = this.rcv.nxt + seqDiff(seg.seq, this.rcv.seq(this.rcv.nxt));
     let len = seg.payload.length;
     const segLen = len + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
-    const wnd = Math.max(0, this.rcvAdvEdge - this.rcvNxt);
 
     // PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
     // old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
@@ -300,32 +279,23 @@ export class TcpConn implements TcpConnection {
       } else {
         this.host.stats.tcpPawsRejected++;
         if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
-        this.sendOowAck(segLen, now);
+        this.rcv.sendOowAck(segLen, now);
         this.armTimer();
         return;
       }
     }
 
     // First: sequence acceptability (§3.10.7.4 table).
-    let acceptable: boolean;
-    if (segLen === 0) acceptable = wnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff < this.rcvNxt + wnd;
-    else if (wnd === 0) acceptable = false;
-    else {
-      const last = segOff + segLen - 1;
-      acceptable = (segOff >= this.rcvNxt && segOff < this.rcvNxt + wnd) || (last >= this.rcvNxt && last < this.rcvNxt + wnd);
-    }
-    // A zero-length segment at exactly RCV.NXT is always fine (pure ACKs when our window is 0).
-    if (!acceptable && segLen === 0 && segOff === this.rcvNxt) acceptable = true;
-    if (!acceptable) {
-      if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.irs) {
+    if (!this.rcv.acceptable(segOff, segLen)) {
+      if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.rcv.irs) {
         // The peer retransmitted its SYN: our SYN-ACK was lost.
         this.host.stats.tcpSynAckRetransmits++;
         this.sendSyn();
         return;
       }
       this.host.stats.tcpOutOfWindow++;
-      if (segLen > 0 && segOff < this.rcvNxt) this.host.stats.tcpDupSegmentsReceived++;
-      if (!(seg.flags & RST)) this.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+      if (segLen > 0 && segOff < this.rcv.nxt) this.host.stats.tcpDupSegmentsReceived++;
+      if (!(seg.flags & RST)) this.rcv.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
       if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timers.timeWait = now + this.host.cfg.timeWaitMs;
       this.armTimer();
       return;
@@ -333,9 +303,9 @@ export class TcpConn implements TcpConnection {
 
     // Second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK).
     if (seg.flags & RST) {
-      if (segOff !== this.rcvNxt) {
+      if (segOff !== this.rcv.nxt) {
         this.host.stats.tcpChallengeAcks++;
-        this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+        this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
         return;
       }
       this.host.stats.tcpRstReceived++;
@@ -354,7 +324,7 @@ export class TcpConn implements TcpConnection {
     // Fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, drop).
     if (seg.flags & SYN) {
       this.host.stats.tcpChallengeAcks++;
-      this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+      this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
       return;
     }
 
@@ -364,7 +334,7 @@ export class TcpConn implements TcpConnection {
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (this.tsOk && seg.timestamps && segOff <= this.rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
 
     const ackOff = this.sndUna + seqDiff(seg.ack, this.sndSeq(this.sndUna));
     if (this.state === 'SYN_RECEIVED') {
@@ -384,13 +354,13 @@ export class TcpConn implements TcpConnection {
       if (ackOff > this.sndMax) {
         // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
         this.host.stats.tcpAckTooNew++;
-        this.sendAck();
+        this.rcv.sendAck();
         return;
       }
       if (ackOff < this.sndUna - Math.max(this.maxSndWnd, 65535)) {
         // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
         this.host.stats.tcpAckTooOld++;
-        this.sendAck();
+        this.rcv.sendAck();
         return;
       }
       this.processAck(ackOff, segOff, seg, len, now);
@@ -401,35 +371,35 @@ export class TcpConn implements TcpConnection {
     let off = segOff;
     let data = seg.payload;
     if (len > 0 && (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2')) {
-      if (off < this.rcvNxt) {
-        data = data.subarray(this.rcvNxt - off);
-        off = this.rcvNxt;
+      if (off < this.rcv.nxt) {
+        data = data.subarray(this.rcv.nxt - off);
+        off = this.rcv.nxt;
       }
       // Trim what lies beyond the advertised window (the FIN then is beyond as well).
-      const maxEnd = Math.max(this.rcvAdvEdge, this.rcvNxt);
+      const maxEnd = Math.max(this.rcv.advEdge, this.rcv.nxt);
       let finInWindow = (seg.flags & FIN) !== 0;
       if (off + data.length > maxEnd) {
         data = data.subarray(0, Math.max(0, maxEnd - off));
         finInWindow = false;
-        this.ackNow = true;
+        this.rcv.ackNow = true;
       }
       len = data.length;
-      if (len > 0) this.receiveData(off, data);
-      if (finInWindow) this.rcvFinOff = off + len;
-    } else if (seg.flags & FIN && segOff + len >= this.rcvNxt) {
-      this.rcvFinOff = segOff + len;
+      if (len > 0) this.rcv.receiveData(off, data);
+      if (finInWindow) this.rcv.finOff = off + len;
+    } else if (seg.flags & FIN && segOff + len >= this.rcv.nxt) {
+      this.rcv.finOff = segOff + len;
     }
 
     // Eighth: FIN (possibly one that arrived earlier, out of order, and is now reached).
-    if (this.rcvFinOff >= 0 && this.rcvFinOff === this.rcvNxt && !this.sock.readClosed) this.receiveFin(now);
+    if (this.rcv.finOff >= 0 && this.rcv.finOff === this.rcv.nxt && !this.sock.readClosed) this.receiveFin(now);
     else if (seg.flags & FIN && this.sock.readClosed) {
       // A retransmitted FIN (our ACK was lost); in TIME_WAIT it restarts the 2MSL timer (§3.10.7.4).
-      this.ackNow = true;
+      this.rcv.ackNow = true;
       if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
 
     this.transmit();
-    this.flushAck();
+    this.rcv.flushAck();
     this.armTimer();
   }
 
@@ -452,8 +422,8 @@ export class TcpConn implements TcpConnection {
       return;
     }
     if (!(seg.flags & SYN)) return;
-    this.irs = seg.seq;
-    this.rcvNxt = 1;
+    this.rcv.irs = seg.seq;
+    this.rcv.nxt = 1;
     this.negotiate(seg);
     if (this.tsOk && seg.timestamps) this.setTsRecent(seg.timestamps[0]);
     if (!ackOk) {
@@ -474,7 +444,7 @@ export class TcpConn implements TcpConnection {
     this.retries = 0;
     this.timers.rto = 0;
     this.setState('ESTABLISHED');
-    this.sendAck();
+    this.rcv.sendAck();
     this.sock.resolveOpened(this);
     this.transmit();
     this.armTimer();
@@ -640,45 +610,11 @@ export class TcpConn implements TcpConnection {
     }
   }
 
-  private receiveData(off: number, data: Uint8Array): void {
-    if (off === this.rcvNxt) {
-      this.sock.deliver(data);
-      this.rcvNxt += data.length;
-      if (!this.ooo.empty) {
-        // A hole was filled: deliver what follows and ACK at once (RFC 5681 §4.2).
-        const stats = this.host.stats;
-        stats.tcpHolesFilled++;
-        // How long the hole at RCV.NXT stayed open tells the sender's repair: about one RTT is a fast
-        // retransmit, 200 ms and more is the sender's RTO (its minimum) or a tail probe.
-        if (this.host.clock.now() - this.oooSince >= 150) stats.tcpSlowHoleRepairs++;
-        for (const d of this.ooo.take(this.rcvNxt)) {
-          this.sock.deliver(d);
-          this.rcvNxt += d.length;
-        }
-        this.ackNow = true;
-      }
-      this.unackedSegs++;
-      if (this.host.acksHeld && this.unackedSegs < MAX_HELD_ACK_SEGMENTS) this.host.holdAck?.(this);
-      else if (this.unackedSegs >= 2) this.ackNow = true;
-    } else {
-      // Out of order: keep it and send an immediate duplicate ACK with SACK (RFC 5681 §4.2, RFC 2018).
-      const stats = this.host.stats;
-      stats.tcpOutOfOrder++;
-      if (this.ooo.empty) this.oooSince = this.host.clock.now();
-      this.ooo.insert(off, data);
-      if (this.ooo.bytes > stats.tcpOooMaxBytes) stats.tcpOooMaxBytes = this.ooo.bytes;
-      this.ackNow = true;
-    }
-  }
-
-  /** When the out-of-order queue last went from empty to non-empty (stats only). */
-  private oooSince = 0;
-
 
   private receiveFin(now: number): void {
     this.sock.flushRx();
-    this.rcvNxt += 1;
-    this.ackNow = true;
+    this.rcv.nxt += 1;
+    this.rcv.ackNow = true;
     this.sock.endOfStream();
     switch (this.state) {
       case 'SYN_RECEIVED':
@@ -810,8 +746,8 @@ export class TcpConn implements TcpConnection {
    * (options share the MTU). Sizing segments with it keeps a retransmitted hole in one segment.
    */
   private segSize(): number {
-    if (!this.sackOk || this.ooo.empty) return this.mss;
-    const blocks = Math.min(this.ooo.rangeCount(), this.tsOk ? 3 : 4);
+    if (!this.sackOk || this.rcv.ooo.empty) return this.mss;
+    const blocks = Math.min(this.rcv.ooo.rangeCount(), this.tsOk ? 3 : 4);
     const ipLen = this.localIp.length === 4 ? 20 : 40;
     return Math.max(1, Math.min(this.mss, this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - (this.tsOk ? 12 : 0) - (4 + 8 * blocks)));
   }
@@ -856,47 +792,16 @@ export class TcpConn implements TcpConnection {
     return end;
   }
 
-  private sendAck(): void {
-    // SND.MAX, not SND.NXT: after an RTO rewinds SND.NXT, an ACK numbered below what the peer already
-    // holds would be unacceptable to it and draw an ACK back (an ACK storm).
-    this.emit(ACK, this.sndMax, 0);
-  }
-
-  /**
-   * The ACK owed for an unacceptable segment (§3.10.7.4). For zero-length segments it is rate-limited
-   * (like Linux's tcp_oow_rate_limited), so two stacks that disagree can never ping-pong ACKs.
-   */
-  private sendOowAck(segLen: number, now: number): void {
-    if (segLen === 0) {
-      if (now - this.lastOowAckAt < 200) {
-        this.host.stats.tcpOowAcksSuppressed++;
-        return;
-      }
-      this.lastOowAckAt = now;
-    }
-    this.sendAck();
-  }
-
-  private lastOowAckAt = -Infinity;
-
   /** NetStack.releaseAcks: the batch of input ended; send the ACK this connection held back. */
   releaseHeldAck(): void {
-    if (this.unackedSegs > 0 && this.state !== 'CLOSED') {
-      this.sendAck();
+    if (this.rcv.unackedSegs > 0 && this.state !== 'CLOSED') {
+      this.rcv.sendAck();
       this.armTimer();
     }
   }
 
-  private flushAck(): void {
-    if (this.ackNow) {
-      this.sendAck();
-      return;
-    }
-    if (this.unackedSegs > 0 && this.timers.delAck === 0) this.timers.delAck = this.host.clock.now() + this.host.cfg.delayedAckMs;
-  }
-
   /** Builds and sends one segment: IP header + TCP header + options + data. */
-  private emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): number {
+  emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): number {
     const v4 = this.localIp.length === 4;
     const ipLen = v4 ? 20 : 40;
     let o: TcpOptions;
@@ -904,9 +809,9 @@ export class TcpConn implements TcpConnection {
     else {
       o = {};
       if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
-      if (this.sackOk && !this.ooo.empty && !(flags & RST)) {
-        const blocks = this.ooo.sackBlocks(this.tsOk ? 3 : 4);
-        o.sack = blocks.map((b) => [this.rcvSeq(b.start), this.rcvSeq(b.end)] as [number, number]);
+      if (this.sackOk && !this.rcv.ooo.empty && !(flags & RST)) {
+        const blocks = this.rcv.ooo.sackBlocks(this.tsOk ? 3 : 4);
+        o.sack = blocks.map((b) => [this.rcv.seq(b.start), this.rcv.seq(b.end)] as [number, number]);
         this.host.stats.tcpSackBlocksSent += blocks.length;
         if (dataLen === 0) this.host.stats.tcpSackAcksSent++;
       }
@@ -923,7 +828,7 @@ export class TcpConn implements TcpConnection {
     if (dataLen > 0) this.sendBuf.copyOut(pkt, ipLen + TCP_HEADER_LEN + optLen, seqOff - this.bufBase, dataLen);
     let wnd: number;
     if (synWnd !== undefined) wnd = synWnd;
-    else wnd = this.advertiseWindow();
+    else wnd = this.rcv.advertiseWindow();
     const ackFlag = (flags & ACK) !== 0;
     encodeTcpHeader(
       pkt,
@@ -932,7 +837,7 @@ export class TcpConn implements TcpConnection {
         srcPort: this.localPort,
         dstPort: this.remotePort,
         seq: this.sndSeq(seqOff),
-        ack: ackFlag ? this.rcvSeq(this.rcvNxt) : 0,
+        ack: ackFlag ? this.rcv.seq(this.rcv.nxt) : 0,
         flags,
         window: wnd,
         urgent: 0,
@@ -943,11 +848,7 @@ export class TcpConn implements TcpConnection {
       this.remoteIp,
     );
     encodeIpHeader(pkt, { src: this.localIp, dst: this.remoteIp, proto: PROTO_TCP, payloadLength: tcpLen, id: v4 ? this.host.nextIpId() : 0, dontFragment: true });
-    if (ackFlag) {
-      this.ackNow = false;
-      this.unackedSegs = 0;
-      this.timers.delAck = 0;
-    }
+    if (ackFlag) this.rcv.onAckSent();
     const stats = this.host.stats;
     stats.tcpSegmentsSent++;
     if (dataLen === 0 && !(flags & (SYN | FIN | RST))) {
@@ -956,17 +857,6 @@ export class TcpConn implements TcpConnection {
     }
     this.host.output(pkt);
     return dataLen;
-  }
-
-  /** The 16-bit window field; keeps the advertised right edge from moving left (RFC 9293 §3.8.6.2.2). */
-  private advertiseWindow(): number {
-    const avail = this.sock.readCancelled || this.sock.readClosed ? this.host.cfg.recvBuffer : this.sock.freeRecvSpace();
-    let edge = this.rcvNxt + avail;
-    const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
-    if (edge < this.rcvAdvEdge || (edge - this.rcvAdvEdge < threshold && this.rcvAdvEdge - this.rcvNxt >= threshold)) edge = Math.max(edge, this.rcvAdvEdge);
-    const field = Math.min(65535, Math.floor((edge - this.rcvNxt) / 2 ** this.rcvWscale));
-    this.rcvAdvEdge = Math.max(this.rcvAdvEdge, this.rcvNxt + field * 2 ** this.rcvWscale);
-    return field;
   }
 
   private emitRstFor(ackField: number): void {
@@ -982,10 +872,6 @@ export class TcpConn implements TcpConnection {
 
   private sndSeq(off: number): number {
     return u32(this.iss + off);
-  }
-
-  private rcvSeq(off: number): number {
-    return u32(this.irs + off);
   }
 
   private setTsRecent(tsVal: number): void {
@@ -1028,7 +914,7 @@ export class TcpConn implements TcpConnection {
       if (this.timers.tlp > 0 && now >= this.timers.tlp) this.onPto(now);
       if (this.timers.delAck > 0 && now >= this.timers.delAck) {
         this.host.stats.tcpDelayedAcks++;
-        this.sendAck();
+        this.rcv.sendAck();
       }
       if (this.timers.persist > 0 && now >= this.timers.persist) this.onPersist(now);
       if (this.isClosed) return;
@@ -1177,7 +1063,7 @@ export class TcpConn implements TcpConnection {
     const wasSynSent = this.state === 'SYN_SENT';
     this.setState('CLOSED');
     this.timers.stopAll(this.host.clock);
-    this.ooo.clear();
+    this.rcv.ooo.clear();
     this.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
     this.sock.closeError = err;
@@ -1193,7 +1079,7 @@ export class TcpConn implements TcpConnection {
   acceptsNewIncarnation(seg: TcpSegment): boolean {
     if (this.state !== 'TIME_WAIT') return false;
     if (this.tsOk && seg.timestamps) return seqDiff(seg.timestamps[0], this.tsRecent) > 0;
-    return seqDiff(seg.seq, this.rcvSeq(this.rcvNxt)) > 0;
+    return seqDiff(seg.seq, this.rcv.seq(this.rcv.nxt)) > 0;
   }
 
   /** Not narrowed by TypeScript's control flow (state changes inside called methods). */
@@ -1217,13 +1103,13 @@ export class TcpConn implements TcpConnection {
       inflight: this.sndMax - this.sndUna,
       sackOk: this.sackOk,
       tsOk: this.tsOk,
-      wscale: [this.sndWscale, this.rcvWscale],
+      wscale: [this.sndWscale, this.rcv.wscale],
     };
   }
 
   /** Bytes held by this connection (send queue + out-of-order), for bounds tests. */
   get bufferedBytes(): number {
-    return this.sendBuf.length + this.ooo.bytes;
+    return this.sendBuf.length + this.rcv.ooo.bytes;
   }
 }
 
