@@ -12,13 +12,14 @@
 // Internally every position is a stream offset (a plain number: the SYN is offset 0, the first data
 // byte 1, the FIN after the last data byte), so no comparison ever deals with 32-bit wrap-around;
 // sequence numbers are converted only when a segment is encoded or decoded.
-import { ByteQueue, Scoreboard } from './buffers.js';
-import { Cubic, type CubicState } from './cubic.js';
+import { ByteQueue } from './buffers.js';
+import { Cubic } from './cubic.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
 import { TcpReceiver } from './tcp-recv.js';
+import { TcpRecovery } from './tcp-recovery.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TcpTimers } from './tcp-timers.js';
 import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
@@ -52,10 +53,10 @@ export class TcpConn implements TcpConnection {
 
   // ---- send side (offsets; SYN = 0)
   private readonly iss: number;
-  private sndUna = 0;
-  private sndNxt = 0;
+  sndUna = 0;
+  sndNxt = 0;
   sndMax = 0;
-  private sndWnd = 0;
+  sndWnd = 0;
   private maxSndWnd = 0;
   private sndWl1 = -1;
   private sndWl2 = -1;
@@ -70,20 +71,20 @@ export class TcpConn implements TcpConnection {
   // ---- options
   private peerMss = 536;
   mss = 536; // effective send MSS (payload bytes per segment)
-  private tsOk = false;
+  tsOk = false;
   private tsRecent = 0;
   /** When tsRecent was last set: PAWS trusts it for 24 days only (RFC 7323 §5.5). */
   private tsRecentAt = 0;
   private readonly tsOffset: number;
-  private sackOk = false;
+  sackOk = false;
   private wsOk = false;
 
   // ---- timing and congestion
-  private readonly rtt: RttEstimator;
-  private readonly cc: Cubic;
-  private timedSeg = -1; // Karn: offset whose ACK gives an RTT sample (only when no timestamps)
+  readonly rtt: RttEstimator;
+  readonly cc: Cubic;
+  timedSeg = -1; // Karn: offset whose ACK gives an RTT sample (only when no timestamps)
   private timedAt = 0;
-  private retries = 0;
+  retries = 0;
   private persistProbes = 0;
   private keepAliveProbes = 0;
   /** Every deadline of this connection, served by one platform timer. */
@@ -91,21 +92,11 @@ export class TcpConn implements TcpConnection {
   private lastRecvAt: number;
   private lastSendAt: number;
 
-  // ---- loss recovery (RFC 6675)
-  private readonly sb = new Scoreboard();
-  private inRecovery = false;
-  private recoverPoint = 0; // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  private highRxt = 0; // highest offset retransmitted in this recovery
-  private dupAcks = 0;
   private cwndLimited = false;
-  /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
-  private rxtMark = -1;
-  /** Tail loss probe (RFC 8985 §7): a probe is out (the deadline is timers.tlp). */
-  private tlpOut = false;
-  /** Eifel (RFC 3522/4015): the TSval of the first RTO retransmission and the state before it. */
-  private rtoUndo?: { ts: number; cc: CubicState };
+  /** Loss recovery: SACK scoreboard, RFC 6675 recovery, TLP, RTO, Eifel. */
+  readonly recovery: TcpRecovery;
 
-  private softError?: string;
+  softError?: string;
   /** The web streams and promises the application sees. */
   readonly sock: TcpSocket;
 
@@ -124,6 +115,7 @@ export class TcpConn implements TcpConnection {
     this.remoteAddress = formatIp(remoteIp);
     this.iss = u32(iss);
     this.rcv = new TcpReceiver(this);
+    this.recovery = new TcpRecovery(this);
     this.tsOffset = tsOffset;
     this.state = active ? 'SYN_SENT' : 'SYN_RECEIVED';
     const cfg = host.cfg;
@@ -180,7 +172,7 @@ export class TcpConn implements TcpConnection {
     this.cc.cwnd = Math.min(10 * this.mss, Math.max(2 * this.mss, 14600));
   }
 
-  private sendSyn(): void {
+  sendSyn(): void {
     const cfg = this.host.cfg;
     const o: TcpOptions = { mss: this.ourMss };
     const active = this.state === 'SYN_SENT';
@@ -454,16 +446,7 @@ export class TcpConn implements TcpConnection {
   private processAck(ackOff: number, segOff: number, seg: TcpSegment, len: number, now: number): void {
     const wnd = seg.window << this.sndWscale;
     const outstanding = this.sndMax > this.sndUna;
-    // SACK blocks (RFC 2018 §3): only those inside (SND.UNA, SND.MAX] are believed.
-    let newSack = false;
-    if (this.sackOk && seg.sack) {
-      for (const [l, r] of seg.sack) {
-        const s = this.sndUna + seqDiff(l, this.sndSeq(this.sndUna));
-        const e = this.sndUna + seqDiff(r, this.sndSeq(this.sndUna));
-        if (s >= e || e > this.sndMax || s < ackOff) continue;
-        if (this.sb.add(Math.max(s, this.sndUna), e)) newSack = true;
-      }
-    }
+    const newSack = this.recovery.takeSack(seg, ackOff);
     const windowChanged = wnd !== this.sndWnd;
     // Window update rule (§3.10.7.4): only from a newer segment, or a newer ACK of the same segment.
     if (this.sndWl1 < segOff || (this.sndWl1 === segOff && this.sndWl2 <= ackOff)) {
@@ -485,75 +468,15 @@ export class TcpConn implements TcpConnection {
         ackOff === this.sndUna && outstanding && (this.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
       if (isDup) {
         this.host.stats.tcpDupAcks++;
-        this.dupAcks++;
+        this.recovery.dupAcks++;
       }
     }
-    if (this.inRecovery && this.rxtMark >= 0 && this.sb.sackedIn(this.rxtMark, this.sndMax) > 2 * this.mss) {
-      // Lost retransmission: data sent after our retransmission of the first hole is SACKed well
-      // beyond DupThresh while the hole is still open, so that retransmission was lost too (the
-      // idea of Linux's lost-retransmit marking and RACK, RFC 8985 §6.2). Without this only an RTO,
-      // with cwnd back at one segment, would repair it.
-      this.host.stats.tcpLostRetransmits++;
-      this.highRxt = this.sndUna;
-      this.rxtMark = -1;
-    }
-    if (this.inRecovery || this.sndUna < this.recoverPoint || this.sndUna >= this.sndMax) return;
-    // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
-    const lost = this.sackOk && this.sb.lostBoundary(this.mss) > this.sndUna;
-    if (this.dupAcks >= 3 || lost) {
-      this.enterRecovery();
-      return;
-    }
-    // Early retransmit (RFC 5827 §3.2, SACK variant): with fewer than four segments outstanding and
-    // nothing new to send, three duplicates can never arrive; lower the threshold to oseg - 1.
-    if (this.sackOk && this.sb.sacked > 0 && this.dupAcks > 0) {
-      const oseg = Math.ceil((this.sndMax - this.sndUna) / this.mss);
-      const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-      const nothingNew = this.sndNxt >= finEnd || this.sndNxt >= this.sndUna + this.sndWnd;
-      if (oseg < 4 && nothingNew && this.dupAcks >= Math.max(1, oseg - 1)) {
-        this.host.stats.tcpEarlyRetransmits++;
-        this.enterRecovery();
-      }
-    }
-  }
-
-  private enterRecovery(): void {
-    // RFC 6675 §5 steps (1)-(4): RecoveryPoint = HighData, cwnd = ssthresh = CC reduction.
-    this.host.stats.tcpFastRecoveries++;
-    this.inRecovery = true;
-    this.timers.tlp = 0;
-    this.recoverPoint = this.sndMax;
-    this.highRxt = this.sndUna;
-    this.cc.onCongestion();
-    this.timedSeg = -1; // Karn
-    // The first lost segment goes out regardless of pipe (§5 step 4.2 / RFC 5681 fast retransmit).
-    this.retransmitFirstHole();
-  }
-
-  private retransmitFirstHole(): void {
-    const s = this.sndUna;
-    const sackedEnd = this.sb.nextSackedStart(s);
-    const n = Math.min(this.segSize(), Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
-    if (n <= 0) return;
-    this.rxtMark = this.sndMax;
-    this.highRxt = Math.max(this.highRxt, this.sendRange(s, n, true));
+    this.recovery.afterAck();
   }
 
   private onAckAdvance(ackOff: number, seg: TcpSegment, now: number): void {
     const acked = ackOff - this.sndUna;
-    if (this.rtoUndo) {
-      // RFC 3522 §3.2: the first ACK after an RTO retransmission that echoes an older TSval than the
-      // retransmission's was caused by the original segment: the timeout was spurious (a delay spike,
-      // e.g. a stalled relay). RFC 4015 response: undo the window reduction and carry on with new
-      // data instead of resending everything in flight.
-      const ecr = seg.timestamps?.[1];
-      if (ecr !== undefined && ecr !== 0 && seqDiff(ecr, this.rtoUndo.ts) < 0) {
-        this.host.stats.tcpSpuriousRtos++;
-        this.cc.restore(this.rtoUndo.cc);
-        this.sndNxt = Math.max(this.sndNxt, this.sndMax);
-      }
-      this.rtoUndo = undefined;
-    }
+    this.recovery.detectSpuriousRto(seg);
     this.sampleRtt(ackOff, seg, now);
     // Free acknowledged bytes (the SYN and FIN occupy no buffer space).
     const dataAcked = Math.min(ackOff, this.dataEnd) - this.bufBase;
@@ -563,28 +486,18 @@ export class TcpConn implements TcpConnection {
     }
     this.sndUna = ackOff;
     if (this.sndNxt < ackOff) this.sndNxt = ackOff;
-    this.sb.ack(ackOff);
+    this.recovery.sb.ack(ackOff);
     this.retries = 0;
-    this.dupAcks = 0;
+    this.recovery.dupAcks = 0;
     this.rtt.resetBackoff();
-    if (this.inRecovery) {
-      if (ackOff >= this.recoverPoint) {
-        this.inRecovery = false; // RFC 6675 §5: recovery ends when RecoveryPoint is acknowledged
-        this.rxtMark = -1;
-        this.cc.cwnd = Math.max(this.cc.ssthresh, 2 * this.mss);
-      } else if (!this.sackOk) {
-        // NewReno partial ACK (RFC 6582 §3.2 step 3): resend the next hole.
-        this.retransmitFirstHole();
-      }
-    } else if (this.cwndLimited) {
-      this.cc.onAck(acked, now, this.rtt.srtt);
-    }
+    if (this.recovery.inRecovery) this.recovery.onCumulativeAck(ackOff);
+    else if (this.cwndLimited) this.cc.onAck(acked, now, this.rtt.srtt);
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna >= this.sndMax) this.timers.rto = 0;
     else this.timers.rto = now + this.rtt.rto;
     this.sock.refillFromPending();
-    this.tlpOut = false;
-    this.schedulePto(now);
+    this.recovery.tlpOut = false;
+    this.recovery.schedulePto(now);
     if (this.finQueued && this.sndUna > this.dataEnd) this.onFinAcked(now);
   }
 
@@ -652,6 +565,16 @@ export class TcpConn implements TcpConnection {
     return this.bufBase + this.sendBuf.length;
   }
 
+  /** Offset after everything queued, FIN included. */
+  get finEnd(): number {
+    return this.dataEnd + (this.finQueued ? 1 : 0);
+  }
+
+  /** A sequence number the peer sent us (an ICMP quote, say) as one of our offsets near SND.UNA. */
+  offsetOf(seq: number): number {
+    return this.sndUna + seqDiff(seq, this.sndSeq(this.sndUna));
+  }
+
   /** Sends what the windows allow (RFC 6675 §5 NextSeg during recovery, else new data). */
   transmit(): void {
     const st = this.state;
@@ -661,30 +584,14 @@ export class TcpConn implements TcpConnection {
     const maxBefore = this.sndMax;
     for (let guard = 0; guard < 10_000; guard++) {
       const wndEdge = this.sndUna + this.sndWnd;
-      if (this.inRecovery) {
-        const pipe = this.pipe();
+      if (this.recovery.inRecovery) {
+        const pipe = this.recovery.pipe();
         if (this.cc.cwnd - pipe < this.mss) {
           this.cwndLimited = true;
           break;
         }
         // Rule 1: the first lost, not yet retransmitted, unSACKed segment.
-        const lostB = this.sackOk ? this.sb.lostBoundary(this.mss) : -1;
-        let s = Math.max(this.highRxt, this.sndUna);
-        let sent = false;
-        while (s < lostB) {
-          const se = this.sb.sackedEnd(s);
-          if (se >= 0) {
-            s = se;
-            continue;
-          }
-          const n = Math.min(this.segSize(), this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
-          if (n <= 0) break;
-          if (s === this.sndUna) this.rxtMark = this.sndMax;
-          this.highRxt = this.sendRange(s, n, true);
-          sent = true;
-          break;
-        }
-        if (sent) continue;
+        if (this.recovery.sendNextLost(finEnd)) continue;
         // Rule 2: new data, if the receive window allows.
         if (this.sndNxt < finEnd && this.sndNxt < Math.max(wndEdge, this.sndUna + 1)) {
           if (!this.sendNew(finEnd, wndEdge)) break;
@@ -695,20 +602,20 @@ export class TcpConn implements TcpConnection {
       // Normal transmission: after an RTO sndNxt < sndMax and we go back through the data (go-back-N,
       // skipping SACKed ranges, which are cleared on RTO per RFC 2018 §8 anyway).
       if (this.sndNxt >= finEnd) break;
-      const flight = this.sndNxt - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndNxt);
+      const flight = this.sndNxt - this.sndUna - this.recovery.sb.sackedIn(this.sndUna, this.sndNxt);
       const cwndRoom = this.cc.cwnd - flight;
       if (cwndRoom <= 0) {
         this.cwndLimited = true;
         break;
       }
-      const se = this.sb.sackedEnd(this.sndNxt);
+      const se = this.recovery.sb.sackedEnd(this.sndNxt);
       if (se >= 0 && this.sndNxt < this.sndMax) {
         this.sndNxt = Math.min(se, this.sndMax);
         continue;
       }
       if (!this.sendNew(finEnd, Math.min(wndEdge, this.sndNxt + cwndRoom), cwndRoom)) break;
     }
-    if (this.sndMax > maxBefore) this.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
+    if (this.sndMax > maxBefore) this.recovery.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
     if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.timers.persist === 0) {
       // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
       this.timers.persist = this.host.clock.now() + this.rtt.rto;
@@ -717,10 +624,10 @@ export class TcpConn implements TcpConnection {
   }
 
   /** Sends one segment from sndNxt. Returns false if nothing could be sent. */
-  private sendNew(finEnd: number, edge: number, cwndRoom = Infinity): boolean {
+  sendNew(finEnd: number, edge: number, cwndRoom = Infinity): boolean {
     const s = this.sndNxt;
     let limit = finEnd;
-    if (s < this.sndMax) limit = Math.min(limit, this.sb.nextSackedStart(s), this.sndMax); // retransmission span
+    if (s < this.sndMax) limit = Math.min(limit, this.recovery.sb.nextSackedStart(s), this.sndMax); // retransmission span
     const dataLeft = Math.max(0, Math.min(limit, this.dataEnd) - s);
     const usable = edge - s;
     let n = Math.min(this.segSize(), dataLeft);
@@ -745,27 +652,16 @@ export class TcpConn implements TcpConnection {
    * Payload bytes a data segment can carry right now: the MSS less the SACK blocks we would attach
    * (options share the MTU). Sizing segments with it keeps a retransmitted hole in one segment.
    */
-  private segSize(): number {
+  segSize(): number {
     if (!this.sackOk || this.rcv.ooo.empty) return this.mss;
     const blocks = Math.min(this.rcv.ooo.rangeCount(), this.tsOk ? 3 : 4);
     const ipLen = this.localIp.length === 4 ? 20 : 40;
     return Math.max(1, Math.min(this.mss, this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - (this.tsOk ? 12 : 0) - (4 + 8 * blocks)));
   }
 
-  /** Pipe per RFC 6675 §4 SetPipe, using the lost boundary and HighRxt. */
-  private pipe(): number {
-    const una = this.sndUna;
-    const max = this.sndMax;
-    const lostB = this.sackOk ? Math.max(una, this.sb.lostBoundary(this.mss)) : una;
-    const notLost = max - lostB - this.sb.sackedIn(lostB, max);
-    const rxtEnd = Math.min(this.highRxt, max);
-    const retransmitted = rxtEnd > una ? rxtEnd - una - this.sb.sackedIn(una, rxtEnd) : 0;
-    return Math.max(0, notLost) + retransmitted;
-  }
-
   /** Emits the segment covering offsets [s, s+n) (data and possibly the FIN). */
   /** Returns the offset after the last byte actually sent. */
-  private sendRange(s: number, n: number, isRetransmit: boolean): number {
+  sendRange(s: number, n: number, isRetransmit: boolean): number {
     const dataLen = Math.max(0, Math.min(s + n, this.dataEnd) - s);
     const fin = this.finQueued && s + n > this.dataEnd;
     let flags = ACK;
@@ -879,7 +775,7 @@ export class TcpConn implements TcpConnection {
     this.tsRecentAt = this.host.clock.now();
   }
 
-  private tsNow(): number {
+  tsNow(): number {
     return u32(Math.floor(this.host.clock.now()) + this.tsOffset);
   }
 
@@ -909,9 +805,9 @@ export class TcpConn implements TcpConnection {
         this.terminate(undefined);
         return;
       }
-      if (this.timers.rto > 0 && now >= this.timers.rto) this.onRto(now);
+      if (this.timers.rto > 0 && now >= this.timers.rto) this.recovery.onRto(now);
       if (this.isClosed) return;
-      if (this.timers.tlp > 0 && now >= this.timers.tlp) this.onPto(now);
+      if (this.timers.tlp > 0 && now >= this.timers.tlp) this.recovery.onPto(now);
       if (this.timers.delAck > 0 && now >= this.timers.delAck) {
         this.host.stats.tcpDelayedAcks++;
         this.rcv.sendAck();
@@ -922,87 +818,6 @@ export class TcpConn implements TcpConnection {
     } finally {
       this.armTimer();
     }
-  }
-
-  /**
-   * RFC 8985 §7.2: arm the probe timeout, PTO = 2*SRTT (+ the worst-case delayed ACK when one segment
-   * is in flight), if it would fire before the RTO. Needs SACK (the probe's ACK reveals the hole)
-   * and an RTT sample; one probe per tail episode.
-   */
-  private schedulePto(now: number): void {
-    this.timers.tlp = 0;
-    if (!this.sackOk || !this.rtt.sampled || this.inRecovery || this.tlpOut || this.sndMax <= this.sndUna || this.sndWnd === 0) return;
-    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT' && this.state !== 'FIN_WAIT_1' && this.state !== 'CLOSING' && this.state !== 'LAST_ACK') return;
-    let pto = 2 * this.rtt.srtt;
-    if (this.sndMax - this.sndUna <= this.mss) pto += 200; // WCDelAckT
-    pto = Math.max(pto, 10);
-    const at = now + pto;
-    if (this.timers.rto > 0 && at >= this.timers.rto) return;
-    this.timers.tlp = at;
-  }
-
-  /** RFC 8985 §7.3: send one probe — new data if the windows allow, else the last segment again. */
-  private onPto(now: number): void {
-    this.timers.tlp = 0;
-    if (this.inRecovery || this.sndMax <= this.sndUna || this.isClosed) return;
-    this.host.stats.tcpTailLossProbes++;
-    this.tlpOut = true;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    let sent = false;
-    if (this.sndNxt === this.sndMax && this.sndNxt < finEnd && this.sndNxt < this.sndUna + this.sndWnd) sent = this.sendNew(finEnd, this.sndUna + this.sndWnd);
-    if (!sent) {
-      const s = Math.max(this.sndUna, this.sndMax - this.segSize());
-      this.sendRange(s, this.sndMax - s, true);
-    }
-    this.timers.rto = now + this.rtt.rto; // §7.3: the RTO restarts after a probe
-  }
-
-  private onRto(now: number): void {
-    this.timers.rto = 0;
-    const cfg = this.host.cfg;
-    const handshake = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED';
-    if (!handshake && this.sndUna >= this.sndMax) return;
-    if (!handshake && this.sndWnd === 0) {
-      // The peer closed its window: probing, not retransmission, keeps the connection going.
-      if (this.timers.persist === 0) this.timers.persist = now + this.rtt.rto;
-      return;
-    }
-    this.retries++;
-    const limit = this.state === 'SYN_SENT' ? cfg.maxSynRetransmits : this.state === 'SYN_RECEIVED' ? cfg.maxSynAckRetransmits : cfg.maxRetransmits;
-    if (this.retries > limit) {
-      const what = this.state === 'SYN_SENT' ? 'connect' : 'tcp';
-      const why = this.softError ? ` (last error: ${this.softError})` : '';
-      this.host.stats.tcpTimeouts++;
-      if (!handshake) this.emit(RST | ACK, this.sndMax, 0);
-      this.terminate(new NetStackError('ETIMEDOUT', `${what} ${this.remoteInfo}: timed out after ${this.retries - 1} retransmissions${why}`));
-      return;
-    }
-    this.rtt.backoff(); // RFC 6298 §5.5
-    this.host.stats.tcpRtoExpirations++;
-    this.timedSeg = -1; // Karn: nothing retransmitted is timed
-    if (handshake) {
-      this.host.stats.tcpRetransmits++;
-      if (this.state === 'SYN_RECEIVED') this.host.stats.tcpSynAckRetransmits++;
-      this.sendSyn();
-      return;
-    }
-    // Eifel detection (RFC 3522) needs timestamps: remember what the first timeout of this episode
-    // changes, and the TSval its retransmission carries.
-    if (this.retries === 1 && this.tsOk) this.rtoUndo = { ts: this.tsNow(), cc: this.cc.snapshot() };
-    // RFC 5681 §3.1 eq. 4 / RFC 9438 §4.8: ssthresh from the flight, cwnd = loss window.
-    this.cc.onRto(this.sndMax - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndMax));
-    // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back
-    // below resends only the holes instead of everything in flight. Linux does the same.
-    this.inRecovery = false;
-    this.rxtMark = -1;
-    this.timers.tlp = 0;
-    this.tlpOut = false;
-    this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
-    this.dupAcks = 0;
-    this.sndNxt = this.sndUna;
-    this.highRxt = this.sndUna;
-    this.transmit();
-    if (this.timers.rto === 0) this.timers.rto = now + this.rtt.rto;
   }
 
   private onPersist(now: number): void {
@@ -1064,7 +879,7 @@ export class TcpConn implements TcpConnection {
     this.setState('CLOSED');
     this.timers.stopAll(this.host.clock);
     this.rcv.ooo.clear();
-    this.sb.clear();
+    this.recovery.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
     this.sock.closeError = err;
     this.sock.settle(e);
@@ -1083,7 +898,7 @@ export class TcpConn implements TcpConnection {
   }
 
   /** Not narrowed by TypeScript's control flow (state changes inside called methods). */
-  private get isClosed(): boolean {
+  get isClosed(): boolean {
     return this.state === 'CLOSED';
   }
 
