@@ -37,13 +37,14 @@ export class TcpRecovery {
   /** SACK blocks (RFC 2018 §3): only those inside (SND.UNA, SND.MAX] are believed. True if any was new. */
   takeSack(seg: TcpSegment, ackOff: number): boolean {
     const c = this.conn;
+    const snd = c.snd;
     let newSack = false;
     if (c.sackOk && seg.sack) {
       for (const [l, r] of seg.sack) {
-        const s = c.offsetOf(l);
-        const e = c.offsetOf(r);
-        if (s >= e || e > c.sndMax || s < ackOff) continue;
-        if (this.sb.add(Math.max(s, c.sndUna), e)) newSack = true;
+        const s = snd.offsetOf(l);
+        const e = snd.offsetOf(r);
+        if (s >= e || e > snd.max || s < ackOff) continue;
+        if (this.sb.add(Math.max(s, snd.una), e)) newSack = true;
       }
     }
     return newSack;
@@ -52,18 +53,19 @@ export class TcpRecovery {
   /** After each ACK: a lost retransmission, or a reason to enter recovery (RFC 6675 §5, RFC 5827). */
   afterAck(): void {
     const c = this.conn;
-    if (this.inRecovery && this.rxtMark >= 0 && this.sb.sackedIn(this.rxtMark, c.sndMax) > 2 * c.mss) {
+    const snd = c.snd;
+    if (this.inRecovery && this.rxtMark >= 0 && this.sb.sackedIn(this.rxtMark, snd.max) > 2 * c.mss) {
       // Lost retransmission: data sent after our retransmission of the first hole is SACKed well
       // beyond DupThresh while the hole is still open, so that retransmission was lost too (the
       // idea of Linux's lost-retransmit marking and RACK, RFC 8985 §6.2). Without this only an RTO,
       // with cwnd back at one segment, would repair it.
       c.host.stats.tcpLostRetransmits++;
-      this.highRxt = c.sndUna;
+      this.highRxt = snd.una;
       this.rxtMark = -1;
     }
-    if (this.inRecovery || c.sndUna < this.recoverPoint || c.sndUna >= c.sndMax) return;
+    if (this.inRecovery || snd.una < this.recoverPoint || snd.una >= snd.max) return;
     // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
-    const lost = c.sackOk && this.sb.lostBoundary(c.mss) > c.sndUna;
+    const lost = c.sackOk && this.sb.lostBoundary(c.mss) > snd.una;
     if (this.dupAcks >= 3 || lost) {
       this.enter();
       return;
@@ -71,9 +73,9 @@ export class TcpRecovery {
     // Early retransmit (RFC 5827 §3.2, SACK variant): with fewer than four segments outstanding and
     // nothing new to send, three duplicates can never arrive; lower the threshold to oseg - 1.
     if (c.sackOk && this.sb.sacked > 0 && this.dupAcks > 0) {
-      const oseg = Math.ceil((c.sndMax - c.sndUna) / c.mss);
-      const finEnd = c.finEnd;
-      const nothingNew = c.sndNxt >= finEnd || c.sndNxt >= c.sndUna + c.sndWnd;
+      const oseg = Math.ceil((snd.max - snd.una) / c.mss);
+      const finEnd = snd.finEnd;
+      const nothingNew = snd.nxt >= finEnd || snd.nxt >= snd.una + snd.wnd;
       if (oseg < 4 && nothingNew && this.dupAcks >= Math.max(1, oseg - 1)) {
         c.host.stats.tcpEarlyRetransmits++;
         this.enter();
@@ -87,22 +89,22 @@ export class TcpRecovery {
     c.host.stats.tcpFastRecoveries++;
     this.inRecovery = true;
     c.timers.tlp = 0;
-    this.recoverPoint = c.sndMax;
-    this.highRxt = c.sndUna;
+    this.recoverPoint = c.snd.max;
+    this.highRxt = c.snd.una;
     c.cc.onCongestion();
-    c.timedSeg = -1; // Karn
+    c.snd.timedSeg = -1; // Karn
     // The first lost segment goes out regardless of pipe (§5 step 4.2 / RFC 5681 fast retransmit).
     this.retransmitFirstHole();
   }
 
   private retransmitFirstHole(): void {
-    const c = this.conn;
-    const s = c.sndUna;
+    const snd = this.conn.snd;
+    const s = snd.una;
     const sackedEnd = this.sb.nextSackedStart(s);
-    const n = Math.min(c.segSize(), Math.min(sackedEnd, c.finEnd) - s);
+    const n = Math.min(snd.segSize(), Math.min(sackedEnd, snd.finEnd) - s);
     if (n <= 0) return;
-    this.rxtMark = c.sndMax;
-    this.highRxt = Math.max(this.highRxt, c.sendRange(s, n, true));
+    this.rxtMark = snd.max;
+    this.highRxt = Math.max(this.highRxt, snd.sendRange(s, n, true));
   }
 
   /** SND.UNA advanced while in recovery. */
@@ -130,7 +132,7 @@ export class TcpRecovery {
     if (ecr !== undefined && ecr !== 0 && seqDiff(ecr, this.rtoUndo.ts) < 0) {
       c.host.stats.tcpSpuriousRtos++;
       c.cc.restore(this.rtoUndo.cc);
-      c.sndNxt = Math.max(c.sndNxt, c.sndMax);
+      c.snd.nxt = Math.max(c.snd.nxt, c.snd.max);
     }
     this.rtoUndo = undefined;
   }
@@ -138,8 +140,8 @@ export class TcpRecovery {
   /** Pipe per RFC 6675 §4 SetPipe, using the lost boundary and HighRxt. */
   pipe(): number {
     const c = this.conn;
-    const una = c.sndUna;
-    const max = c.sndMax;
+    const una = c.snd.una;
+    const max = c.snd.max;
     const lostB = c.sackOk ? Math.max(una, this.sb.lostBoundary(c.mss)) : una;
     const notLost = max - lostB - this.sb.sackedIn(lostB, max);
     const rxtEnd = Math.min(this.highRxt, max);
@@ -150,18 +152,19 @@ export class TcpRecovery {
   /** RFC 6675 §4 NextSeg rule 1: sends the first lost, not yet retransmitted, unSACKed segment, if any. */
   sendNextLost(finEnd: number): boolean {
     const c = this.conn;
+    const snd = c.snd;
     const lostB = c.sackOk ? this.sb.lostBoundary(c.mss) : -1;
-    let s = Math.max(this.highRxt, c.sndUna);
+    let s = Math.max(this.highRxt, snd.una);
     while (s < lostB) {
       const se = this.sb.sackedEnd(s);
       if (se >= 0) {
         s = se;
         continue;
       }
-      const n = Math.min(c.segSize(), this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
+      const n = Math.min(snd.segSize(), this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
       if (n <= 0) break;
-      if (s === c.sndUna) this.rxtMark = c.sndMax;
-      this.highRxt = c.sendRange(s, n, true);
+      if (s === snd.una) this.rxtMark = snd.max;
+      this.highRxt = snd.sendRange(s, n, true);
       return true;
     }
     return false;
@@ -176,11 +179,12 @@ export class TcpRecovery {
    */
   schedulePto(now: number): void {
     const c = this.conn;
+    const snd = c.snd;
     c.timers.tlp = 0;
-    if (!c.sackOk || !c.rtt.sampled || this.inRecovery || this.tlpOut || c.sndMax <= c.sndUna || c.sndWnd === 0) return;
+    if (!c.sackOk || !c.rtt.sampled || this.inRecovery || this.tlpOut || snd.max <= snd.una || snd.wnd === 0) return;
     if (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE_WAIT' && c.state !== 'FIN_WAIT_1' && c.state !== 'CLOSING' && c.state !== 'LAST_ACK') return;
     let pto = 2 * c.rtt.srtt;
-    if (c.sndMax - c.sndUna <= c.mss) pto += 200; // WCDelAckT
+    if (snd.max - snd.una <= c.mss) pto += 200; // WCDelAckT
     pto = Math.max(pto, 10);
     const at = now + pto;
     if (c.timers.rto > 0 && at >= c.timers.rto) return;
@@ -190,16 +194,17 @@ export class TcpRecovery {
   /** RFC 8985 §7.3: send one probe — new data if the windows allow, else the last segment again. */
   onPto(now: number): void {
     const c = this.conn;
+    const snd = c.snd;
     c.timers.tlp = 0;
-    if (this.inRecovery || c.sndMax <= c.sndUna || c.isClosed) return;
+    if (this.inRecovery || snd.max <= snd.una || c.isClosed) return;
     c.host.stats.tcpTailLossProbes++;
     this.tlpOut = true;
-    const finEnd = c.finEnd;
+    const finEnd = snd.finEnd;
     let sent = false;
-    if (c.sndNxt === c.sndMax && c.sndNxt < finEnd && c.sndNxt < c.sndUna + c.sndWnd) sent = c.sendNew(finEnd, c.sndUna + c.sndWnd);
+    if (snd.nxt === snd.max && snd.nxt < finEnd && snd.nxt < snd.una + snd.wnd) sent = snd.sendNew(finEnd, snd.una + snd.wnd);
     if (!sent) {
-      const s = Math.max(c.sndUna, c.sndMax - c.segSize());
-      c.sendRange(s, c.sndMax - s, true);
+      const s = Math.max(snd.una, snd.max - snd.segSize());
+      snd.sendRange(s, snd.max - s, true);
     }
     c.timers.rto = now + c.rtt.rto; // §7.3: the RTO restarts after a probe
   }
@@ -207,11 +212,12 @@ export class TcpRecovery {
   /** The retransmission timer expired (RFC 6298 §5.4-5.7). */
   onRto(now: number): void {
     const c = this.conn;
+    const snd = c.snd;
     c.timers.rto = 0;
     const cfg = c.host.cfg;
     const handshake = c.state === 'SYN_SENT' || c.state === 'SYN_RECEIVED';
-    if (!handshake && c.sndUna >= c.sndMax) return;
-    if (!handshake && c.sndWnd === 0) {
+    if (!handshake && snd.una >= snd.max) return;
+    if (!handshake && snd.wnd === 0) {
       // The peer closed its window: probing, not retransmission, keeps the connection going.
       if (c.timers.persist === 0) c.timers.persist = now + c.rtt.rto;
       return;
@@ -222,13 +228,13 @@ export class TcpRecovery {
       const what = c.state === 'SYN_SENT' ? 'connect' : 'tcp';
       const why = c.softError ? ` (last error: ${c.softError})` : '';
       c.host.stats.tcpTimeouts++;
-      if (!handshake) c.emit(RST | ACK, c.sndMax, 0);
+      if (!handshake) snd.emit(RST | ACK, snd.max, 0);
       c.terminate(new NetStackError('ETIMEDOUT', `${what} ${c.remoteInfo}: timed out after ${c.retries - 1} retransmissions${why}`));
       return;
     }
     c.rtt.backoff(); // RFC 6298 §5.5
     c.host.stats.tcpRtoExpirations++;
-    c.timedSeg = -1; // Karn: nothing retransmitted is timed
+    snd.timedSeg = -1; // Karn: nothing retransmitted is timed
     if (handshake) {
       c.host.stats.tcpRetransmits++;
       if (c.state === 'SYN_RECEIVED') c.host.stats.tcpSynAckRetransmits++;
@@ -239,18 +245,18 @@ export class TcpRecovery {
     // changes, and the TSval its retransmission carries.
     if (c.retries === 1 && c.tsOk) this.rtoUndo = { ts: c.tsNow(), cc: c.cc.snapshot() };
     // RFC 5681 §3.1 eq. 4 / RFC 9438 §4.8: ssthresh from the flight, cwnd = loss window.
-    c.cc.onRto(c.sndMax - c.sndUna - this.sb.sackedIn(c.sndUna, c.sndMax));
+    c.cc.onRto(snd.max - snd.una - this.sb.sackedIn(snd.una, snd.max));
     // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back
     // below resends only the holes instead of everything in flight. Linux does the same.
     this.inRecovery = false;
     this.rxtMark = -1;
     c.timers.tlp = 0;
     this.tlpOut = false;
-    this.recoverPoint = c.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
+    this.recoverPoint = snd.max; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
     this.dupAcks = 0;
-    c.sndNxt = c.sndUna;
-    this.highRxt = c.sndUna;
-    c.transmit();
+    snd.nxt = snd.una;
+    this.highRxt = snd.una;
+    snd.transmit();
     if (c.timers.rto === 0) c.timers.rto = now + c.rtt.rto;
   }
 }

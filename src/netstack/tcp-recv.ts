@@ -121,7 +121,7 @@ export class TcpReceiver {
   sendAck(): void {
     // SND.MAX, not SND.NXT: after an RTO rewinds SND.NXT, an ACK numbered below what the peer already
     // holds would be unacceptable to it and draw an ACK back (an ACK storm).
-    this.conn.emit(ACK, this.conn.sndMax, 0);
+    this.conn.snd.emit(ACK, this.conn.snd.max, 0);
   }
 
   /**

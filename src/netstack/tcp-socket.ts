@@ -87,17 +87,17 @@ export class TcpSocket {
   private appWrite(chunk: Uint8Array): Promise<void> | void {
     const c = this.conn;
     if (!(chunk instanceof Uint8Array)) throw new NetStackError('EINVAL', 'TcpConnection.writable accepts Uint8Array chunks only');
-    if (c.finQueued || this.finRequested || !c.canSend()) {
+    if (c.snd.finQueued || this.finRequested || !c.canSend()) {
       throw this.writeError();
     }
-    const space = c.host.cfg.sendBuffer - c.sendBuf.length;
+    const space = c.host.cfg.sendBuffer - c.snd.buf.length;
     if (chunk.length <= space) {
-      c.sendBuf.push(chunk);
-      c.transmit();
+      c.snd.buf.push(chunk);
+      c.snd.transmit();
       return;
     }
-    if (space > 0) c.sendBuf.push(chunk, 0, space);
-    c.transmit();
+    if (space > 0) c.snd.buf.push(chunk, 0, space);
+    c.snd.transmit();
     return new Promise<void>((resolve, reject) => {
       this.pendingWrite = { chunk, pos: Math.max(0, space), resolve, reject };
     });
@@ -112,10 +112,10 @@ export class TcpSocket {
     const p = this.pendingWrite;
     if (!p) return;
     const c = this.conn;
-    const space = c.host.cfg.sendBuffer - c.sendBuf.length;
+    const space = c.host.cfg.sendBuffer - c.snd.buf.length;
     if (space <= 0) return;
     const n = Math.min(space, p.chunk.length - p.pos);
-    c.sendBuf.push(p.chunk, p.pos, p.pos + n);
+    c.snd.buf.push(p.chunk, p.pos, p.pos + n);
     p.pos += n;
     if (p.pos >= p.chunk.length) {
       this.pendingWrite = undefined;
@@ -130,7 +130,7 @@ export class TcpSocket {
 
   /** Resolves when our FIN is acknowledged (or at once if it is, or the connection is gone). */
   finAcked(): Promise<void> {
-    if (this.conn.finIsAcked() || this.conn.state === 'CLOSED') return this.closedForWrite();
+    if (this.conn.snd.finIsAcked() || this.conn.state === 'CLOSED') return this.closedForWrite();
     return new Promise((resolve, reject) => this.finAckedWaiters.push({ resolve, reject }));
   }
 

@@ -1,29 +1,29 @@
-// One TCP connection: the RFC 9293 state machine (§3.3.2 states, §3.10 event processing) with
-// window scaling and timestamps (RFC 7323), SACK (RFC 2018), RTO (RFC 6298, rtt.ts), SACK-based loss
-// recovery (RFC 6675), CUBIC congestion control (RFC 9438, cubic.ts), delayed ACKs (RFC 9293
-// §3.8.6.3 / RFC 5681 §4.2), zero-window probing (§3.8.6.1), keepalive (RFC 1122 §4.2.3.6),
-// RST/SYN/ACK hardening (RFC 5961) and ISNs per RFC 6528 (the stack supplies them).
+// One TCP connection: the RFC 9293 state machine (§3.3.2 states, §3.10 event processing), option
+// negotiation in the handshake (RFC 9293 §3.7.1 MSS, RFC 7323 §2-§4 window scale and timestamps,
+// RFC 2018 §2 SACK-permitted), PAWS (RFC 7323 §5), RST/SYN/ACK hardening (RFC 5961), keepalive
+// (RFC 1122 §4.2.3.6), ICMP errors (RFC 5927) and ISNs per RFC 6528 (the stack supplies them).
 //
-// Why RFC 6675 rather than NewReno (RFC 6582) for recovery: every peer we meet (Linux, gVisor in
-// tailscaled) negotiates SACK, and with SACK several losses in one window are repaired in about one
-// RTT instead of one per RTT. Without SACK the same code degrades to NewReno behaviour (the first
-// unacknowledged segment is resent on entry and on each partial ACK).
+// The connection is split by role, as gVisor's tcpip splits it, each part a small object of plain
+// fields reachable from here: `snd` (tcp-send.ts: send buffer, segmentation, window, ACK processing),
+// `rcv` (tcp-recv.ts: acceptability, reassembly, advertised window, ACK policy), `recovery`
+// (tcp-recovery.ts: RFC 6675 SACK recovery, TLP, RTO, Eifel), `timers` (tcp-timers.ts: every
+// deadline) and `sock` (tcp-socket.ts: the web streams). RTT and CUBIC are rtt.ts and cubic.ts.
 //
 // Internally every position is a stream offset (a plain number: the SYN is offset 0, the first data
 // byte 1, the FIN after the last data byte), so no comparison ever deals with 32-bit wrap-around;
 // sequence numbers are converted only when a segment is encoded or decoded.
-import { ByteQueue } from './buffers.js';
 import { Cubic } from './cubic.js';
 import { NetStackError } from './errors.js';
-import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
+import { ipHeaderLength } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
+import { ACK, FIN, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
 import { TcpReceiver } from './tcp-recv.js';
 import { TcpRecovery } from './tcp-recovery.js';
+import { TcpSender } from './tcp-send.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TcpTimers } from './tcp-timers.js';
-import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
-import { MAX_HELD_ACK_SEGMENTS, seqDiff, u32, type TcpConnection, type TcpHost, type TcpState } from './tcp-types.js';
+import { seqDiff, u32, type TcpConnection, type TcpHost, type TcpState } from './tcp-types.js';
 
 export {
   DEFAULT_TCP_CONFIG,
@@ -51,54 +51,36 @@ export class TcpConn implements TcpConnection {
   /** Which listener spawned us (passive open), for the backlog accounting. */
   listenerPort = -1;
 
-  // ---- send side (offsets; SYN = 0)
-  private readonly iss: number;
-  sndUna = 0;
-  sndNxt = 0;
-  sndMax = 0;
-  sndWnd = 0;
-  private maxSndWnd = 0;
-  private sndWl1 = -1;
-  private sndWl2 = -1;
-  private sndWscale = 0;
-  readonly sendBuf = new ByteQueue();
-  private bufBase = 1; // offset of sendBuf's first byte
-  finQueued = false; // FIN follows the last queued byte
-
-  /** The receive side: acceptability, reassembly, advertised window, when to ACK. */
+  readonly snd: TcpSender;
   readonly rcv: TcpReceiver;
+  readonly recovery: TcpRecovery;
+  readonly timers = new TcpTimers();
+  readonly sock: TcpSocket;
 
-  // ---- options
-  private peerMss = 536;
-  mss = 536; // effective send MSS (payload bytes per segment)
+  // ---- options agreed in the handshake
+  /** The MSS we announce: MTU less the IP and TCP headers. */
+  readonly ourMss: number;
+  peerMss = 536;
+  /** Effective send MSS (payload bytes per segment). */
+  mss = 536;
   tsOk = false;
-  private tsRecent = 0;
+  tsRecent = 0;
   /** When tsRecent was last set: PAWS trusts it for 24 days only (RFC 7323 §5.5). */
-  private tsRecentAt = 0;
-  private readonly tsOffset: number;
+  tsRecentAt = 0;
+  readonly tsOffset: number;
   sackOk = false;
-  private wsOk = false;
+  wsOk = false;
 
   // ---- timing and congestion
   readonly rtt: RttEstimator;
   readonly cc: Cubic;
-  timedSeg = -1; // Karn: offset whose ACK gives an RTT sample (only when no timestamps)
-  private timedAt = 0;
+  /** Retransmissions of the segment at SND.UNA (or of the SYN) since the last ACK. */
   retries = 0;
-  private persistProbes = 0;
-  private keepAliveProbes = 0;
-  /** Every deadline of this connection, served by one platform timer. */
-  readonly timers = new TcpTimers();
-  private lastRecvAt: number;
-  private lastSendAt: number;
-
-  private cwndLimited = false;
-  /** Loss recovery: SACK scoreboard, RFC 6675 recovery, TLP, RTO, Eifel. */
-  readonly recovery: TcpRecovery;
-
+  keepAliveProbes = 0;
+  lastRecvAt: number;
+  lastSendAt: number;
+  /** The last soft ICMP error, to explain a later timeout (RFC 1122 §4.2.3.9). */
   softError?: string;
-  /** The web streams and promises the application sees. */
-  readonly sock: TcpSocket;
 
   constructor(
     readonly host: TcpHost,
@@ -113,7 +95,7 @@ export class TcpConn implements TcpConnection {
     this.key = connKey(remoteIp, remotePort, localIp, localPort);
     this.localAddress = formatIp(localIp);
     this.remoteAddress = formatIp(remoteIp);
-    this.iss = u32(iss);
+    this.snd = new TcpSender(this, iss);
     this.rcv = new TcpReceiver(this);
     this.recovery = new TcpRecovery(this);
     this.tsOffset = tsOffset;
@@ -130,8 +112,6 @@ export class TcpConn implements TcpConnection {
     this.opened = this.sock.opened;
   }
 
-  private readonly ourMss: number;
-
   get remoteInfo(): string {
     return `${this.remoteIp.length === 16 ? `[${this.remoteAddress}]` : this.remoteAddress}:${this.remotePort}`;
   }
@@ -140,7 +120,7 @@ export class TcpConn implements TcpConnection {
 
   /** Active open: send SYN (RFC 9293 §3.10.1). */
   start(): void {
-    this.sndNxt = 0;
+    this.snd.nxt = 0;
     this.sendSyn();
   }
 
@@ -149,10 +129,10 @@ export class TcpConn implements TcpConnection {
     this.rcv.irs = seg.seq;
     this.rcv.nxt = 1;
     this.negotiate(seg);
-    this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = 0;
-    this.sndWl2 = 0;
+    this.snd.wnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+    this.snd.maxWnd = this.snd.wnd;
+    this.snd.wl1 = 0;
+    this.snd.wl2 = 0;
     if (seg.timestamps) this.setTsRecent(seg.timestamps[0]);
     this.sendSyn();
   }
@@ -165,13 +145,14 @@ export class TcpConn implements TcpConnection {
     this.tsOk = cfg.timestamps && seg.timestamps !== undefined;
     this.sackOk = cfg.sack && seg.sackPermitted === true;
     this.wsOk = seg.windowScale !== undefined && cfg.windowScale > 0;
-    this.sndWscale = this.wsOk ? seg.windowScale! : 0;
+    this.snd.wscale = this.wsOk ? seg.windowScale! : 0;
     this.rcv.wscale = this.wsOk ? cfg.windowScale : 0;
     this.mss = Math.max(64, Math.min(this.peerMss, this.ourMss) - (this.tsOk ? 12 : 0));
     this.cc.mss = this.mss;
     this.cc.cwnd = Math.min(10 * this.mss, Math.max(2 * this.mss, 14600));
   }
 
+  /** SYN (active) or SYN-ACK (passive), first or again. */
   sendSyn(): void {
     const cfg = this.host.cfg;
     const o: TcpOptions = { mss: this.ourMss };
@@ -188,18 +169,28 @@ export class TcpConn implements TcpConnection {
     // The window in a SYN is unscaled (RFC 7323 §2.2).
     const wnd = Math.min(65535, this.host.cfg.recvBuffer);
     this.rcv.advEdge = this.rcv.nxt + wnd;
-    this.emit(active ? SYN : SYN | ACK, 0, 0, o, wnd);
-    this.sndMax = Math.max(this.sndMax, 1);
-    this.sndNxt = 1;
+    this.snd.emit(active ? SYN : SYN | ACK, 0, 0, o, wnd);
+    this.snd.max = Math.max(this.snd.max, 1);
+    this.snd.nxt = 1;
     if (this.retries === 0 && !this.tsOk) {
-      this.timedSeg = 0;
-      this.timedAt = this.host.clock.now();
+      this.snd.timedSeg = 0;
+      this.snd.timedAt = this.host.clock.now();
     }
     this.timers.rto = this.host.clock.now() + this.rtt.rto;
     this.armTimer();
   }
 
-  // ------------------------------------------------------------------ app side
+  setTsRecent(tsVal: number): void {
+    this.tsRecent = tsVal;
+    this.tsRecentAt = this.host.clock.now();
+  }
+
+  /** Our TSval (RFC 7323 §4.1): the clock in ms plus this connection's random offset. */
+  tsNow(): number {
+    return u32(Math.floor(this.host.clock.now()) + this.tsOffset);
+  }
+
+  // ------------------------------------------------------------------ application calls
 
   canSend(): boolean {
     return this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT';
@@ -207,28 +198,26 @@ export class TcpConn implements TcpConnection {
 
   /** Half-close: FIN after the queued data (writable.close(), or part of close()). */
   shutdownWrite(): Promise<void> {
-    if (this.state === 'CLOSED') return this.sock.closedForWrite();
-    if (this.finQueued || this.sock.finRequested) return this.sock.finAcked();
+    const sock = this.sock;
+    if (this.state === 'CLOSED') return sock.closedForWrite();
+    if (this.snd.finQueued || sock.finRequested) return sock.finAcked();
     if (this.state === 'SYN_SENT') {
       this.terminate(undefined);
       return Promise.resolve();
     }
-    if (this.sock.pendingWrite) this.sock.finRequested = true;
+    if (sock.pendingWrite) sock.finRequested = true;
     else this.queueFin();
-    return this.sock.finAcked();
+    return sock.finAcked();
   }
 
+  /** RFC 9293 §3.10.4 CLOSE: the FIN takes the next offset after the queued data. */
   queueFin(): void {
-    if (this.finQueued) return;
+    if (this.snd.finQueued) return;
     this.sock.finRequested = false;
-    this.finQueued = true;
+    this.snd.finQueued = true;
     if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1');
     else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK');
-    this.transmit();
-  }
-
-  finIsAcked(): boolean {
-    return this.finQueued && this.sndUna > this.dataEnd;
+    this.snd.transmit();
   }
 
   async close(): Promise<void> {
@@ -240,7 +229,7 @@ export class TcpConn implements TcpConnection {
     if (this.isClosed) return;
     if (this.state !== 'SYN_SENT' && this.state !== 'TIME_WAIT') {
       // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>.
-      this.emit(RST | ACK, this.sndMax, 0);
+      this.snd.emit(RST | ACK, this.snd.max, 0);
       this.host.stats.tcpRstSent++;
     }
     const msg = reason instanceof Error ? reason.message : reason === undefined ? 'aborted by the application' : String(reason);
@@ -328,34 +317,34 @@ export class TcpConn implements TcpConnection {
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
     if (this.tsOk && seg.timestamps && segOff <= this.rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
 
-    const ackOff = this.sndUna + seqDiff(seg.ack, this.sndSeq(this.sndUna));
+    const ackOff = this.snd.offsetOf(seg.ack);
     if (this.state === 'SYN_RECEIVED') {
-      if (ackOff <= this.sndUna || ackOff > this.sndMax) {
-        this.emitRstFor(seg.ack);
+      if (ackOff <= this.snd.una || ackOff > this.snd.max) {
+        this.snd.emitRstFor(seg.ack);
         return;
       }
-      this.sndWl1 = segOff;
-      this.sndWl2 = ackOff;
-      this.sndWnd = seg.window << this.sndWscale;
-      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+      this.snd.wl1 = segOff;
+      this.snd.wl2 = ackOff;
+      this.snd.wnd = seg.window << this.snd.wscale;
+      this.snd.maxWnd = Math.max(this.snd.maxWnd, this.snd.wnd);
       this.setState('ESTABLISHED');
-      this.onAckAdvance(ackOff, seg, now);
+      this.snd.onAckAdvance(ackOff, seg, now);
       if (this.listenerPort >= 0) this.host.established(this);
       else this.sock.resolveOpened(this); // simultaneous open
     } else {
-      if (ackOff > this.sndMax) {
+      if (ackOff > this.snd.max) {
         // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
         this.host.stats.tcpAckTooNew++;
         this.rcv.sendAck();
         return;
       }
-      if (ackOff < this.sndUna - Math.max(this.maxSndWnd, 65535)) {
+      if (ackOff < this.snd.una - Math.max(this.snd.maxWnd, 65535)) {
         // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
         this.host.stats.tcpAckTooOld++;
         this.rcv.sendAck();
         return;
       }
-      this.processAck(ackOff, segOff, seg, len, now);
+      this.snd.processAck(ackOff, segOff, seg, len, now);
       if (this.isClosed) return;
     }
 
@@ -390,18 +379,19 @@ export class TcpConn implements TcpConnection {
       if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
 
-    this.transmit();
+    this.snd.transmit();
     this.rcv.flushAck();
     this.armTimer();
   }
 
   private onSegmentSynSent(seg: TcpSegment): void {
     // RFC 9293 §3.10.7.3.
+    const snd = this.snd;
     let ackOk = false;
     if (seg.flags & ACK) {
-      const ackOff = seqDiff(seg.ack, this.iss);
-      if (ackOff <= 0 || ackOff > this.sndMax) {
-        if (!(seg.flags & RST)) this.emitRstFor(seg.ack);
+      const ackOff = seqDiff(seg.ack, snd.iss);
+      if (ackOff <= 0 || ackOff > snd.max) {
+        if (!(seg.flags & RST)) snd.emitRstFor(seg.ack);
         this.host.stats.tcpBadSynAck++;
         return;
       }
@@ -421,109 +411,28 @@ export class TcpConn implements TcpConnection {
     if (!ackOk) {
       // Simultaneous open (§3.10.7.3 fourth): SYN_RECEIVED and SYN-ACK.
       this.state = 'SYN_RECEIVED';
-      this.sndWnd = seg.window;
+      snd.wnd = seg.window;
       this.sendSyn();
       return;
     }
     const now = this.host.clock.now();
-    this.sndWnd = seg.window << 0; // the SYN-ACK's window is unscaled
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = 0;
-    this.sndWl2 = 1;
-    this.sampleRtt(1, seg, now);
-    this.sndUna = 1;
-    this.bufBase = 1;
+    snd.wnd = seg.window << 0; // the SYN-ACK's window is unscaled
+    snd.maxWnd = snd.wnd;
+    snd.wl1 = 0;
+    snd.wl2 = 1;
+    snd.sampleRtt(1, seg, now);
+    snd.una = 1;
+    snd.bufBase = 1;
     this.retries = 0;
     this.timers.rto = 0;
     this.setState('ESTABLISHED');
     this.rcv.sendAck();
     this.sock.resolveOpened(this);
-    this.transmit();
+    snd.transmit();
     this.armTimer();
   }
 
-  /** ACK processing in synchronized states (§3.10.7.4 fifth check, RFC 6675 §5 recovery). */
-  private processAck(ackOff: number, segOff: number, seg: TcpSegment, len: number, now: number): void {
-    const wnd = seg.window << this.sndWscale;
-    const outstanding = this.sndMax > this.sndUna;
-    const newSack = this.recovery.takeSack(seg, ackOff);
-    const windowChanged = wnd !== this.sndWnd;
-    // Window update rule (§3.10.7.4): only from a newer segment, or a newer ACK of the same segment.
-    if (this.sndWl1 < segOff || (this.sndWl1 === segOff && this.sndWl2 <= ackOff)) {
-      this.sndWnd = wnd;
-      this.maxSndWnd = Math.max(this.maxSndWnd, wnd);
-      this.sndWl1 = segOff;
-      this.sndWl2 = ackOff;
-      if (wnd > 0) {
-        this.timers.persist = 0;
-        this.persistProbes = 0;
-      }
-    }
-    if (ackOff > this.sndUna) this.onAckAdvance(ackOff, seg, now);
-    else {
-      // Duplicate ACK: with SACK, RFC 6675 §2 counts only ACKs that bring new SACK information (which
-      // also covers ACKs riding on the peer's data, and ignores the ACKs a duplicated segment draws);
-      // without SACK, RFC 5681 §2's definition (no data, same window).
-      const isDup =
-        ackOff === this.sndUna && outstanding && (this.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
-      if (isDup) {
-        this.host.stats.tcpDupAcks++;
-        this.recovery.dupAcks++;
-      }
-    }
-    this.recovery.afterAck();
-  }
-
-  private onAckAdvance(ackOff: number, seg: TcpSegment, now: number): void {
-    const acked = ackOff - this.sndUna;
-    this.recovery.detectSpuriousRto(seg);
-    this.sampleRtt(ackOff, seg, now);
-    // Free acknowledged bytes (the SYN and FIN occupy no buffer space).
-    const dataAcked = Math.min(ackOff, this.dataEnd) - this.bufBase;
-    if (dataAcked > 0) {
-      this.sendBuf.drop(dataAcked);
-      this.bufBase += dataAcked;
-    }
-    this.sndUna = ackOff;
-    if (this.sndNxt < ackOff) this.sndNxt = ackOff;
-    this.recovery.sb.ack(ackOff);
-    this.retries = 0;
-    this.recovery.dupAcks = 0;
-    this.rtt.resetBackoff();
-    if (this.recovery.inRecovery) this.recovery.onCumulativeAck(ackOff);
-    else if (this.cwndLimited) this.cc.onAck(acked, now, this.rtt.srtt);
-    // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    if (this.sndUna >= this.sndMax) this.timers.rto = 0;
-    else this.timers.rto = now + this.rtt.rto;
-    this.sock.refillFromPending();
-    this.recovery.tlpOut = false;
-    this.recovery.schedulePto(now);
-    if (this.finQueued && this.sndUna > this.dataEnd) this.onFinAcked(now);
-  }
-
-  private onFinAcked(now: number): void {
-    for (const w of this.sock.finAckedWaiters.splice(0)) w.resolve();
-    if (this.state === 'FIN_WAIT_1') {
-      this.setState('FIN_WAIT_2');
-      if (this.sock.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
-    } else if (this.state === 'CLOSING') this.enterTimeWait(now);
-    else if (this.state === 'LAST_ACK') this.terminate(undefined);
-  }
-
-  private sampleRtt(ackOff: number, seg: TcpSegment, now: number): void {
-    if (this.tsOk && seg.timestamps && seg.timestamps[1] !== 0) {
-      // RFC 7323 §4.1: the echoed TSval gives an unambiguous sample, retransmission or not.
-      const r = u32(u32(now + this.tsOffset) - seg.timestamps[1]);
-      if (r < 600_000) this.rtt.sample(r);
-      return;
-    }
-    if (this.timedSeg >= 0 && ackOff > this.timedSeg) {
-      this.rtt.sample(now - this.timedAt);
-      this.timedSeg = -1;
-    }
-  }
-
-
+  /** The peer's FIN reached RCV.NXT (§3.10.7.4 eighth check). */
   private receiveFin(now: number): void {
     this.sock.flushRx();
     this.rcv.nxt += 1;
@@ -535,7 +444,7 @@ export class TcpConn implements TcpConnection {
         this.setState('CLOSE_WAIT');
         break;
       case 'FIN_WAIT_1':
-        if (this.finIsAcked()) this.enterTimeWait(now);
+        if (this.snd.finIsAcked()) this.enterTimeWait(now);
         else this.setState('CLOSING');
         break;
       case 'FIN_WAIT_2':
@@ -546,146 +455,28 @@ export class TcpConn implements TcpConnection {
     }
   }
 
+  /** Our FIN is acknowledged (FIN_WAIT_1 → FIN_WAIT_2, CLOSING → TIME_WAIT, LAST_ACK → CLOSED). */
+  onFinAcked(now: number): void {
+    for (const w of this.sock.finAckedWaiters.splice(0)) w.resolve();
+    if (this.state === 'FIN_WAIT_1') {
+      this.setState('FIN_WAIT_2');
+      if (this.sock.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
+    } else if (this.state === 'CLOSING') this.enterTimeWait(now);
+    else if (this.state === 'LAST_ACK') this.terminate(undefined);
+  }
+
   private enterTimeWait(now: number): void {
     this.setState('TIME_WAIT');
-    this.timers.rto = 0;
-    this.timers.tlp = 0;
-    this.timers.persist = 0;
-    this.timers.keepAlive = 0;
-    this.timers.finWait2 = 0;
-    this.timers.timeWait = now + this.host.cfg.timeWaitMs;
+    const t = this.timers;
+    t.rto = 0;
+    t.tlp = 0;
+    t.persist = 0;
+    t.keepAlive = 0;
+    t.finWait2 = 0;
+    t.timeWait = now + this.host.cfg.timeWaitMs;
     this.sock.resolveClosed();
     this.sock.finished = true;
     this.armTimer();
-  }
-
-  // ------------------------------------------------------------------ transmission
-
-  private get dataEnd(): number {
-    return this.bufBase + this.sendBuf.length;
-  }
-
-  /** Offset after everything queued, FIN included. */
-  get finEnd(): number {
-    return this.dataEnd + (this.finQueued ? 1 : 0);
-  }
-
-  /** A sequence number the peer sent us (an ICMP quote, say) as one of our offsets near SND.UNA. */
-  offsetOf(seq: number): number {
-    return this.sndUna + seqDiff(seq, this.sndSeq(this.sndUna));
-  }
-
-  /** Sends what the windows allow (RFC 6675 §5 NextSeg during recovery, else new data). */
-  transmit(): void {
-    const st = this.state;
-    if (st === 'SYN_SENT' || st === 'SYN_RECEIVED' || st === 'CLOSED' || st === 'TIME_WAIT') return;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    this.cwndLimited = false;
-    const maxBefore = this.sndMax;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const wndEdge = this.sndUna + this.sndWnd;
-      if (this.recovery.inRecovery) {
-        const pipe = this.recovery.pipe();
-        if (this.cc.cwnd - pipe < this.mss) {
-          this.cwndLimited = true;
-          break;
-        }
-        // Rule 1: the first lost, not yet retransmitted, unSACKed segment.
-        if (this.recovery.sendNextLost(finEnd)) continue;
-        // Rule 2: new data, if the receive window allows.
-        if (this.sndNxt < finEnd && this.sndNxt < Math.max(wndEdge, this.sndUna + 1)) {
-          if (!this.sendNew(finEnd, wndEdge)) break;
-          continue;
-        }
-        break;
-      }
-      // Normal transmission: after an RTO sndNxt < sndMax and we go back through the data (go-back-N,
-      // skipping SACKed ranges, which are cleared on RTO per RFC 2018 §8 anyway).
-      if (this.sndNxt >= finEnd) break;
-      const flight = this.sndNxt - this.sndUna - this.recovery.sb.sackedIn(this.sndUna, this.sndNxt);
-      const cwndRoom = this.cc.cwnd - flight;
-      if (cwndRoom <= 0) {
-        this.cwndLimited = true;
-        break;
-      }
-      const se = this.recovery.sb.sackedEnd(this.sndNxt);
-      if (se >= 0 && this.sndNxt < this.sndMax) {
-        this.sndNxt = Math.min(se, this.sndMax);
-        continue;
-      }
-      if (!this.sendNew(finEnd, Math.min(wndEdge, this.sndNxt + cwndRoom), cwndRoom)) break;
-    }
-    if (this.sndMax > maxBefore) this.recovery.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
-    if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.timers.persist === 0) {
-      // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
-      this.timers.persist = this.host.clock.now() + this.rtt.rto;
-    }
-    this.armTimer();
-  }
-
-  /** Sends one segment from sndNxt. Returns false if nothing could be sent. */
-  sendNew(finEnd: number, edge: number, cwndRoom = Infinity): boolean {
-    const s = this.sndNxt;
-    let limit = finEnd;
-    if (s < this.sndMax) limit = Math.min(limit, this.recovery.sb.nextSackedStart(s), this.sndMax); // retransmission span
-    const dataLeft = Math.max(0, Math.min(limit, this.dataEnd) - s);
-    const usable = edge - s;
-    let n = Math.min(this.segSize(), dataLeft);
-    if (usable < n) {
-      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial segment only if it is at least
-      // half the largest window the peer offered, or when nothing is in flight.
-      const room = Math.max(0, usable);
-      if (room >= this.maxSndWnd / 2 || (this.sndMax <= this.sndUna && room > 0)) n = room;
-      else {
-        if (cwndRoom < this.mss) this.cwndLimited = true;
-        return false;
-      }
-    }
-    const withFin = this.finQueued && s + n === this.dataEnd && limit === finEnd;
-    if (n === 0 && !withFin) return false;
-    if (this.host.cfg.nagle && n < this.segSize() && !withFin && s >= this.sndMax && this.sndMax > this.sndUna) return false; // Nagle
-    this.sendRange(s, n + (withFin ? 1 : 0), s < this.sndMax);
-    return true;
-  }
-
-  /**
-   * Payload bytes a data segment can carry right now: the MSS less the SACK blocks we would attach
-   * (options share the MTU). Sizing segments with it keeps a retransmitted hole in one segment.
-   */
-  segSize(): number {
-    if (!this.sackOk || this.rcv.ooo.empty) return this.mss;
-    const blocks = Math.min(this.rcv.ooo.rangeCount(), this.tsOk ? 3 : 4);
-    const ipLen = this.localIp.length === 4 ? 20 : 40;
-    return Math.max(1, Math.min(this.mss, this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - (this.tsOk ? 12 : 0) - (4 + 8 * blocks)));
-  }
-
-  /** Emits the segment covering offsets [s, s+n) (data and possibly the FIN). */
-  /** Returns the offset after the last byte actually sent. */
-  sendRange(s: number, n: number, isRetransmit: boolean): number {
-    const dataLen = Math.max(0, Math.min(s + n, this.dataEnd) - s);
-    const fin = this.finQueued && s + n > this.dataEnd;
-    let flags = ACK;
-    if (fin) flags |= FIN;
-    if (dataLen > 0 && s + dataLen === this.dataEnd) flags |= PSH;
-    const sent = this.emit(flags, s, dataLen);
-    // SACK blocks may have shortened the segment (options share the MTU): account for what went out.
-    const end = s + sent + (fin && sent === dataLen ? 1 : 0);
-    const now = this.host.clock.now();
-    if (isRetransmit) {
-      this.host.stats.tcpRetransmits++;
-      if (this.timedSeg >= s && this.timedSeg < end) this.timedSeg = -1; // Karn
-    } else if (this.timedSeg < 0 && !this.tsOk) {
-      this.timedSeg = s;
-      this.timedAt = now;
-    }
-    if (this.sndNxt < end) this.sndNxt = end;
-    if (this.sndMax < end) {
-      this.sndMax = end;
-      this.host.stats.tcpTxBytes += dataLen;
-    }
-    if (this.timers.rto === 0) this.timers.rto = now + this.rtt.rto;
-    this.lastSendAt = now;
-    return end;
   }
 
   /** NetStack.releaseAcks: the batch of input ended; send the ACK this connection held back. */
@@ -696,92 +487,9 @@ export class TcpConn implements TcpConnection {
     }
   }
 
-  /** Builds and sends one segment: IP header + TCP header + options + data. */
-  emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): number {
-    const v4 = this.localIp.length === 4;
-    const ipLen = v4 ? 20 : 40;
-    let o: TcpOptions;
-    if (synOpts) o = synOpts;
-    else {
-      o = {};
-      if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
-      if (this.sackOk && !this.rcv.ooo.empty && !(flags & RST)) {
-        const blocks = this.rcv.ooo.sackBlocks(this.tsOk ? 3 : 4);
-        o.sack = blocks.map((b) => [this.rcv.seq(b.start), this.rcv.seq(b.end)] as [number, number]);
-        this.host.stats.tcpSackBlocksSent += blocks.length;
-        if (dataLen === 0) this.host.stats.tcpSackAcksSent++;
-      }
-    }
-    const optLen = optionsLength(o);
-    const maxData = this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - optLen;
-    if (dataLen > maxData) {
-      // Never exceed the MTU (options grew); the FIN then waits for the next segment.
-      dataLen = maxData;
-      flags &= ~FIN;
-    }
-    const tcpLen = TCP_HEADER_LEN + optLen + dataLen;
-    const pkt = new Uint8Array(ipLen + tcpLen);
-    if (dataLen > 0) this.sendBuf.copyOut(pkt, ipLen + TCP_HEADER_LEN + optLen, seqOff - this.bufBase, dataLen);
-    let wnd: number;
-    if (synWnd !== undefined) wnd = synWnd;
-    else wnd = this.rcv.advertiseWindow();
-    const ackFlag = (flags & ACK) !== 0;
-    encodeTcpHeader(
-      pkt,
-      ipLen,
-      {
-        srcPort: this.localPort,
-        dstPort: this.remotePort,
-        seq: this.sndSeq(seqOff),
-        ack: ackFlag ? this.rcv.seq(this.rcv.nxt) : 0,
-        flags,
-        window: wnd,
-        urgent: 0,
-        ...o,
-        payloadLength: dataLen,
-      },
-      this.localIp,
-      this.remoteIp,
-    );
-    encodeIpHeader(pkt, { src: this.localIp, dst: this.remoteIp, proto: PROTO_TCP, payloadLength: tcpLen, id: v4 ? this.host.nextIpId() : 0, dontFragment: true });
-    if (ackFlag) this.rcv.onAckSent();
-    const stats = this.host.stats;
-    stats.tcpSegmentsSent++;
-    if (dataLen === 0 && !(flags & (SYN | FIN | RST))) {
-      stats.tcpPureAcksSent++;
-      if (wnd === 0) stats.tcpZeroWindowsSent++;
-    }
-    this.host.output(pkt);
-    return dataLen;
-  }
-
-  private emitRstFor(ackField: number): void {
-    // <SEQ=SEG.ACK><CTL=RST> (§3.10.7.3 / §3.10.7.4).
-    const v4 = this.localIp.length === 4;
-    const ipLen = v4 ? 20 : 40;
-    const pkt = new Uint8Array(ipLen + TCP_HEADER_LEN);
-    encodeTcpHeader(pkt, ipLen, { srcPort: this.localPort, dstPort: this.remotePort, seq: ackField, ack: 0, flags: RST, window: 0, urgent: 0, payloadLength: 0 }, this.localIp, this.remoteIp);
-    encodeIpHeader(pkt, { src: this.localIp, dst: this.remoteIp, proto: PROTO_TCP, payloadLength: TCP_HEADER_LEN, id: v4 ? this.host.nextIpId() : 0, dontFragment: true });
-    this.host.stats.tcpRstSent++;
-    this.host.output(pkt);
-  }
-
-  private sndSeq(off: number): number {
-    return u32(this.iss + off);
-  }
-
-  private setTsRecent(tsVal: number): void {
-    this.tsRecent = tsVal;
-    this.tsRecentAt = this.host.clock.now();
-  }
-
-  tsNow(): number {
-    return u32(Math.floor(this.host.clock.now()) + this.tsOffset);
-  }
-
   // ------------------------------------------------------------------ timers
 
-  private armTimer(): void {
+  armTimer(): void {
     if (this.isClosed) return;
     const cfg = this.host.cfg;
     if (cfg.keepAliveIdleMs > 0 && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
@@ -793,50 +501,32 @@ export class TcpConn implements TcpConnection {
 
   /** The platform timer fired: run every deadline that is due, in this order, then re-arm. */
   onTimer(): void {
-    this.timers.handle = undefined;
+    const t = this.timers;
+    t.handle = undefined;
     if (this.isClosed) return;
     const now = this.host.clock.now();
     try {
-      if (this.timers.timeWait > 0 && now >= this.timers.timeWait) {
+      if (t.timeWait > 0 && now >= t.timeWait) {
         this.terminate(undefined);
         return;
       }
-      if (this.timers.finWait2 > 0 && now >= this.timers.finWait2 && this.state === 'FIN_WAIT_2') {
+      if (t.finWait2 > 0 && now >= t.finWait2 && this.state === 'FIN_WAIT_2') {
         this.terminate(undefined);
         return;
       }
-      if (this.timers.rto > 0 && now >= this.timers.rto) this.recovery.onRto(now);
+      if (t.rto > 0 && now >= t.rto) this.recovery.onRto(now);
       if (this.isClosed) return;
-      if (this.timers.tlp > 0 && now >= this.timers.tlp) this.recovery.onPto(now);
-      if (this.timers.delAck > 0 && now >= this.timers.delAck) {
+      if (t.tlp > 0 && now >= t.tlp) this.recovery.onPto(now);
+      if (t.delAck > 0 && now >= t.delAck) {
         this.host.stats.tcpDelayedAcks++;
         this.rcv.sendAck();
       }
-      if (this.timers.persist > 0 && now >= this.timers.persist) this.onPersist(now);
+      if (t.persist > 0 && now >= t.persist) this.snd.onPersist(now);
       if (this.isClosed) return;
-      if (this.timers.keepAlive > 0 && now >= this.timers.keepAlive) this.onKeepAlive(now);
+      if (t.keepAlive > 0 && now >= t.keepAlive) this.onKeepAlive(now);
     } finally {
       this.armTimer();
     }
-  }
-
-  private onPersist(now: number): void {
-    this.timers.persist = 0;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    if (this.sndWnd > 0 || this.sndNxt >= finEnd) return;
-    this.persistProbes++;
-    if (this.persistProbes > this.host.cfg.maxPersistProbes && now - this.lastRecvAt > this.rtt.rto * 2) {
-      this.host.stats.tcpTimeouts++;
-      this.terminate(new NetStackError('ETIMEDOUT', `tcp ${this.remoteInfo}: peer stopped answering zero-window probes`));
-      return;
-    }
-    // A window probe: an ACK with an old sequence number, which the peer must answer with an ACK
-    // carrying its current window (the same form as a keepalive, RFC 1122 §4.2.3.6). It consumes no
-    // sequence space, so it never interacts with retransmission.
-    this.host.stats.tcpWindowProbes++;
-    this.emit(ACK, this.sndUna - 1, 0);
-    this.rtt.backoff();
-    this.timers.persist = now + Math.min(this.rtt.rto, 60_000);
   }
 
   private onKeepAlive(now: number): void {
@@ -848,7 +538,7 @@ export class TcpConn implements TcpConnection {
     }
     this.keepAliveProbes++;
     this.host.stats.tcpKeepAlives++;
-    this.emit(ACK, this.sndUna - 1, 0);
+    this.snd.emit(ACK, this.snd.una - 1, 0);
     this.timers.keepAlive = now + cfg.keepAliveIntervalMs;
   }
 
@@ -859,8 +549,8 @@ export class TcpConn implements TcpConnection {
     if (this.isClosed) return;
     // RFC 5927 §4.1: act only if the quoted sequence number is one we have sent and not yet had
     // acknowledged; blind ICMP attacks must guess it.
-    const off = this.sndUna + seqDiff(quotedSeq, this.sndSeq(this.sndUna));
-    if (off < this.sndUna || off >= Math.max(this.sndMax, this.sndUna + 1)) {
+    const off = this.snd.offsetOf(quotedSeq);
+    if (off < this.snd.una || off >= Math.max(this.snd.max, this.snd.una + 1)) {
       this.host.stats.icmpIgnoredBadSeq++;
       return;
     }
@@ -914,17 +604,17 @@ export class TcpConn implements TcpConnection {
       srtt: this.rtt.srtt,
       rto: this.rtt.rto,
       mss: this.mss,
-      sndWnd: this.sndWnd,
-      inflight: this.sndMax - this.sndUna,
+      sndWnd: this.snd.wnd,
+      inflight: this.snd.max - this.snd.una,
       sackOk: this.sackOk,
       tsOk: this.tsOk,
-      wscale: [this.sndWscale, this.rcv.wscale],
+      wscale: [this.snd.wscale, this.rcv.wscale],
     };
   }
 
   /** Bytes held by this connection (send queue + out-of-order), for bounds tests. */
   get bufferedBytes(): number {
-    return this.sendBuf.length + this.rcv.ooo.bytes;
+    return this.snd.buf.length + this.rcv.ooo.bytes;
   }
 }
 
