@@ -246,142 +246,157 @@ export class TcpConn implements TcpConnection {
     if (this.state === 'SYN_SENT') return this.onSegmentSynSent(seg);
     if (this.isClosed) return;
 
-    const segOff = this.rcv.nxt + seqDiff(seg.seq, this.rcv.seq(this.rcv.nxt));
-    let len = seg.payload.length;
+    const rcv = this.rcv;
+    const segOff = rcv.nxt + seqDiff(seg.seq, rcv.seq(rcv.nxt));
+    const len = seg.payload.length;
     const segLen = len + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
 
-    // PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
-    // old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
-    // segment lifetime) or a stale retransmission — and is dropped with an ACK, as unacceptable.
-    // Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
-    if (this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0) {
-      if (now - this.tsRecentAt > PAWS_IDLE_MS) {
-        this.setTsRecent(seg.timestamps[0]);
-      } else {
-        this.host.stats.tcpPawsRejected++;
-        if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
-        this.rcv.sendOowAck(segLen, now);
-        this.armTimer();
-        return;
-      }
-    }
-
+    if (this.pawsRejects(seg, segLen, now)) return;
     // First: sequence acceptability (§3.10.7.4 table).
-    if (!this.rcv.acceptable(segOff, segLen)) {
-      if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.rcv.irs) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost.
-        this.host.stats.tcpSynAckRetransmits++;
-        this.sendSyn();
-        return;
-      }
-      this.host.stats.tcpOutOfWindow++;
-      if (segLen > 0 && segOff < this.rcv.nxt) this.host.stats.tcpDupSegmentsReceived++;
-      if (!(seg.flags & RST)) this.rcv.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-      if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timers.timeWait = now + this.host.cfg.timeWaitMs;
-      this.armTimer();
-      return;
-    }
-
+    if (!rcv.acceptable(segOff, segLen)) return this.onUnacceptable(seg, segOff, segLen, now);
     // Second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK).
-    if (seg.flags & RST) {
-      if (segOff !== this.rcv.nxt) {
-        this.host.stats.tcpChallengeAcks++;
-        this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
-        return;
-      }
-      this.host.stats.tcpRstReceived++;
-      if (this.state === 'SYN_RECEIVED' && this.listenerPort >= 0) {
-        this.terminate(undefined); // back to LISTEN: the half-open entry just goes away
-        return;
-      }
-      const err =
-        this.state === 'SYN_RECEIVED'
-          ? new NetStackError('ECONNREFUSED', `tcp ${this.remoteInfo}: connection refused`)
-          : new NetStackError('ECONNRESET', `tcp ${this.remoteInfo}: connection reset by peer`);
-      this.terminate(this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err);
-      return;
-    }
-
+    if (seg.flags & RST) return this.onRst(segOff, now);
     // Fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, drop).
     if (seg.flags & SYN) {
       this.host.stats.tcpChallengeAcks++;
-      this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+      rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
       return;
     }
-
     // Fifth: ACK.
     if (!(seg.flags & ACK)) {
       this.host.stats.tcpNoAck++;
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= this.rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (this.tsOk && seg.timestamps && segOff <= rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (!this.onAck(seg, segOff, len, now)) return;
+    // Sixth to eighth: data and FIN.
+    this.onData(seg, segOff, now);
 
-    const ackOff = this.snd.offsetOf(seg.ack);
+    this.snd.transmit();
+    rcv.flushAck();
+    this.armTimer();
+  }
+
+  /**
+   * PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
+   * old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
+   * segment lifetime) or a stale retransmission — and is dropped with an ACK, as unacceptable.
+   * Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
+   */
+  private pawsRejects(seg: TcpSegment, segLen: number, now: number): boolean {
+    if (!(this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0)) return false;
+    if (now - this.tsRecentAt > PAWS_IDLE_MS) {
+      this.setTsRecent(seg.timestamps[0]);
+      return false;
+    }
+    this.host.stats.tcpPawsRejected++;
+    if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
+    this.rcv.sendOowAck(segLen, now);
+    this.armTimer();
+    return true;
+  }
+
+  private onUnacceptable(seg: TcpSegment, segOff: number, segLen: number, now: number): void {
+    if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.rcv.irs) {
+      // The peer retransmitted its SYN: our SYN-ACK was lost.
+      this.host.stats.tcpSynAckRetransmits++;
+      this.sendSyn();
+      return;
+    }
+    this.host.stats.tcpOutOfWindow++;
+    if (segLen > 0 && segOff < this.rcv.nxt) this.host.stats.tcpDupSegmentsReceived++;
+    if (!(seg.flags & RST)) this.rcv.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timers.timeWait = now + this.host.cfg.timeWaitMs;
+    this.armTimer();
+  }
+
+  private onRst(segOff: number, now: number): void {
+    if (segOff !== this.rcv.nxt) {
+      this.host.stats.tcpChallengeAcks++;
+      this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+      return;
+    }
+    this.host.stats.tcpRstReceived++;
+    if (this.state === 'SYN_RECEIVED' && this.listenerPort >= 0) {
+      this.terminate(undefined); // back to LISTEN: the half-open entry just goes away
+      return;
+    }
+    const err =
+      this.state === 'SYN_RECEIVED'
+        ? new NetStackError('ECONNREFUSED', `tcp ${this.remoteInfo}: connection refused`)
+        : new NetStackError('ECONNRESET', `tcp ${this.remoteInfo}: connection reset by peer`);
+    this.terminate(this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err);
+  }
+
+  /** §3.10.7.4 fifth check. False if the segment is dropped here (or the connection ended). */
+  private onAck(seg: TcpSegment, segOff: number, len: number, now: number): boolean {
+    const snd = this.snd;
+    const ackOff = snd.offsetOf(seg.ack);
     if (this.state === 'SYN_RECEIVED') {
-      if (ackOff <= this.snd.una || ackOff > this.snd.max) {
-        this.snd.emitRstFor(seg.ack);
-        return;
+      if (ackOff <= snd.una || ackOff > snd.max) {
+        snd.emitRstFor(seg.ack);
+        return false;
       }
-      this.snd.wl1 = segOff;
-      this.snd.wl2 = ackOff;
-      this.snd.wnd = seg.window << this.snd.wscale;
-      this.snd.maxWnd = Math.max(this.snd.maxWnd, this.snd.wnd);
+      snd.wl1 = segOff;
+      snd.wl2 = ackOff;
+      snd.wnd = seg.window << snd.wscale;
+      snd.maxWnd = Math.max(snd.maxWnd, snd.wnd);
       this.setState('ESTABLISHED');
-      this.snd.onAckAdvance(ackOff, seg, now);
+      snd.onAckAdvance(ackOff, seg, now);
       if (this.listenerPort >= 0) this.host.established(this);
       else this.sock.resolveOpened(this); // simultaneous open
-    } else {
-      if (ackOff > this.snd.max) {
-        // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
-        this.host.stats.tcpAckTooNew++;
-        this.rcv.sendAck();
-        return;
-      }
-      if (ackOff < this.snd.una - Math.max(this.snd.maxWnd, 65535)) {
-        // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
-        this.host.stats.tcpAckTooOld++;
-        this.rcv.sendAck();
-        return;
-      }
-      this.snd.processAck(ackOff, segOff, seg, len, now);
-      if (this.isClosed) return;
+      return true;
     }
+    if (ackOff > snd.max) {
+      // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
+      this.host.stats.tcpAckTooNew++;
+      this.rcv.sendAck();
+      return false;
+    }
+    if (ackOff < snd.una - Math.max(snd.maxWnd, 65535)) {
+      // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
+      this.host.stats.tcpAckTooOld++;
+      this.rcv.sendAck();
+      return false;
+    }
+    snd.processAck(ackOff, segOff, seg, len, now);
+    return !this.isClosed;
+  }
 
-    // Sixth/seventh: data.
+  /** §3.10.7.4 sixth to eighth checks: the segment text, then the FIN. */
+  private onData(seg: TcpSegment, segOff: number, now: number): void {
+    const rcv = this.rcv;
     let off = segOff;
     let data = seg.payload;
+    let len = data.length;
     if (len > 0 && (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2')) {
-      if (off < this.rcv.nxt) {
-        data = data.subarray(this.rcv.nxt - off);
-        off = this.rcv.nxt;
+      if (off < rcv.nxt) {
+        data = data.subarray(rcv.nxt - off);
+        off = rcv.nxt;
       }
       // Trim what lies beyond the advertised window (the FIN then is beyond as well).
-      const maxEnd = Math.max(this.rcv.advEdge, this.rcv.nxt);
+      const maxEnd = Math.max(rcv.advEdge, rcv.nxt);
       let finInWindow = (seg.flags & FIN) !== 0;
       if (off + data.length > maxEnd) {
         data = data.subarray(0, Math.max(0, maxEnd - off));
         finInWindow = false;
-        this.rcv.ackNow = true;
+        rcv.ackNow = true;
       }
       len = data.length;
-      if (len > 0) this.rcv.receiveData(off, data);
-      if (finInWindow) this.rcv.finOff = off + len;
-    } else if (seg.flags & FIN && segOff + len >= this.rcv.nxt) {
-      this.rcv.finOff = segOff + len;
+      if (len > 0) rcv.receiveData(off, data);
+      if (finInWindow) rcv.finOff = off + len;
+    } else if (seg.flags & FIN && segOff + len >= rcv.nxt) {
+      rcv.finOff = segOff + len;
     }
 
     // Eighth: FIN (possibly one that arrived earlier, out of order, and is now reached).
-    if (this.rcv.finOff >= 0 && this.rcv.finOff === this.rcv.nxt && !this.sock.readClosed) this.receiveFin(now);
+    if (rcv.finOff >= 0 && rcv.finOff === rcv.nxt && !this.sock.readClosed) this.receiveFin(now);
     else if (seg.flags & FIN && this.sock.readClosed) {
       // A retransmitted FIN (our ACK was lost); in TIME_WAIT it restarts the 2MSL timer (§3.10.7.4).
-      this.rcv.ackNow = true;
+      rcv.ackNow = true;
       if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
-
-    this.snd.transmit();
-    this.rcv.flushAck();
-    this.armTimer();
   }
 
   private onSegmentSynSent(seg: TcpSegment): void {
