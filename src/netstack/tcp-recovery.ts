@@ -12,6 +12,7 @@
 import { Scoreboard } from './buffers.js';
 import type { CubicState } from './cubic.js';
 import { NetStackError } from './errors.js';
+import { sendSyn } from './tcp-handshake.js';
 import { ACK, RST, type TcpSegment } from './tcp-segment.js';
 import type { TcpConn } from './tcp.js';
 import { seqDiff } from './tcp-types.js';
@@ -238,7 +239,7 @@ export class TcpRecovery {
     if (handshake) {
       c.host.stats.tcpRetransmits++;
       if (c.state === 'SYN_RECEIVED') c.host.stats.tcpSynAckRetransmits++;
-      c.sendSyn();
+      sendSyn(c);
       return;
     }
     // Eifel detection (RFC 3522) needs timestamps: remember what the first timeout of this episode

@@ -17,7 +17,8 @@ import { NetStackError } from './errors.js';
 import { ipHeaderLength } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
-import { ACK, FIN, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
+import { ACK, FIN, RST, SYN, TCP_HEADER_LEN, type TcpSegment } from './tcp-segment.js';
+import * as handshake from './tcp-handshake.js';
 import { TcpReceiver } from './tcp-recv.js';
 import { TcpRecovery } from './tcp-recovery.js';
 import { TcpSender } from './tcp-send.js';
@@ -121,63 +122,12 @@ export class TcpConn implements TcpConnection {
   /** Active open: send SYN (RFC 9293 §3.10.1). */
   start(): void {
     this.snd.nxt = 0;
-    this.sendSyn();
+    handshake.sendSyn(this);
   }
 
   /** Passive open from a SYN seen by a listener (RFC 9293 §3.10.7.2 LISTEN, third check). */
   acceptSyn(seg: TcpSegment): void {
-    this.rcv.irs = seg.seq;
-    this.rcv.nxt = 1;
-    this.negotiate(seg);
-    this.snd.wnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
-    this.snd.maxWnd = this.snd.wnd;
-    this.snd.wl1 = 0;
-    this.snd.wl2 = 0;
-    if (seg.timestamps) this.setTsRecent(seg.timestamps[0]);
-    this.sendSyn();
-  }
-
-  private negotiate(seg: TcpSegment): void {
-    const cfg = this.host.cfg;
-    const v6 = this.localIp.length === 16;
-    // RFC 9293 §3.7.1: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
-    this.peerMss = seg.mss ?? (v6 ? 1220 : 536);
-    this.tsOk = cfg.timestamps && seg.timestamps !== undefined;
-    this.sackOk = cfg.sack && seg.sackPermitted === true;
-    this.wsOk = seg.windowScale !== undefined && cfg.windowScale > 0;
-    this.snd.wscale = this.wsOk ? seg.windowScale! : 0;
-    this.rcv.wscale = this.wsOk ? cfg.windowScale : 0;
-    this.mss = Math.max(64, Math.min(this.peerMss, this.ourMss) - (this.tsOk ? 12 : 0));
-    this.cc.mss = this.mss;
-    this.cc.cwnd = Math.min(10 * this.mss, Math.max(2 * this.mss, 14600));
-  }
-
-  /** SYN (active) or SYN-ACK (passive), first or again. */
-  sendSyn(): void {
-    const cfg = this.host.cfg;
-    const o: TcpOptions = { mss: this.ourMss };
-    const active = this.state === 'SYN_SENT';
-    if (active) {
-      if (cfg.windowScale > 0) o.windowScale = cfg.windowScale;
-      if (cfg.sack) o.sackPermitted = true;
-      if (cfg.timestamps) o.timestamps = [this.tsNow(), 0];
-    } else {
-      if (this.wsOk) o.windowScale = this.rcv.wscale;
-      if (this.sackOk) o.sackPermitted = true;
-      if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
-    }
-    // The window in a SYN is unscaled (RFC 7323 §2.2).
-    const wnd = Math.min(65535, this.host.cfg.recvBuffer);
-    this.rcv.advEdge = this.rcv.nxt + wnd;
-    this.snd.emit(active ? SYN : SYN | ACK, 0, 0, o, wnd);
-    this.snd.max = Math.max(this.snd.max, 1);
-    this.snd.nxt = 1;
-    if (this.retries === 0 && !this.tsOk) {
-      this.snd.timedSeg = 0;
-      this.snd.timedAt = this.host.clock.now();
-    }
-    this.timers.rto = this.host.clock.now() + this.rtt.rto;
-    this.armTimer();
+    handshake.passiveOpen(this, seg);
   }
 
   setTsRecent(tsVal: number): void {
@@ -243,7 +193,7 @@ export class TcpConn implements TcpConnection {
     const now = this.host.clock.now();
     this.lastRecvAt = now;
     this.keepAliveProbes = 0;
-    if (this.state === 'SYN_SENT') return this.onSegmentSynSent(seg);
+    if (this.state === 'SYN_SENT') return handshake.synSentSegment(this, seg);
     if (this.isClosed) return;
 
     const rcv = this.rcv;
@@ -301,7 +251,7 @@ export class TcpConn implements TcpConnection {
     if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.rcv.irs) {
       // The peer retransmitted its SYN: our SYN-ACK was lost.
       this.host.stats.tcpSynAckRetransmits++;
-      this.sendSyn();
+      handshake.sendSyn(this);
       return;
     }
     this.host.stats.tcpOutOfWindow++;
@@ -397,54 +347,6 @@ export class TcpConn implements TcpConnection {
       rcv.ackNow = true;
       if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
-  }
-
-  private onSegmentSynSent(seg: TcpSegment): void {
-    // RFC 9293 §3.10.7.3.
-    const snd = this.snd;
-    let ackOk = false;
-    if (seg.flags & ACK) {
-      const ackOff = seqDiff(seg.ack, snd.iss);
-      if (ackOff <= 0 || ackOff > snd.max) {
-        if (!(seg.flags & RST)) snd.emitRstFor(seg.ack);
-        this.host.stats.tcpBadSynAck++;
-        return;
-      }
-      ackOk = true;
-    }
-    if (seg.flags & RST) {
-      if (!ackOk) return;
-      this.host.stats.tcpRstReceived++;
-      this.terminate(new NetStackError('ECONNREFUSED', `connect ${this.remoteInfo}: connection refused`));
-      return;
-    }
-    if (!(seg.flags & SYN)) return;
-    this.rcv.irs = seg.seq;
-    this.rcv.nxt = 1;
-    this.negotiate(seg);
-    if (this.tsOk && seg.timestamps) this.setTsRecent(seg.timestamps[0]);
-    if (!ackOk) {
-      // Simultaneous open (§3.10.7.3 fourth): SYN_RECEIVED and SYN-ACK.
-      this.state = 'SYN_RECEIVED';
-      snd.wnd = seg.window;
-      this.sendSyn();
-      return;
-    }
-    const now = this.host.clock.now();
-    snd.wnd = seg.window << 0; // the SYN-ACK's window is unscaled
-    snd.maxWnd = snd.wnd;
-    snd.wl1 = 0;
-    snd.wl2 = 1;
-    snd.sampleRtt(1, seg, now);
-    snd.una = 1;
-    snd.bufBase = 1;
-    this.retries = 0;
-    this.timers.rto = 0;
-    this.setState('ESTABLISHED');
-    this.rcv.sendAck();
-    this.sock.resolveOpened(this);
-    snd.transmit();
-    this.armTimer();
   }
 
   /** The peer's FIN reached RCV.NXT (§3.10.7.4 eighth check). */
@@ -607,7 +509,7 @@ export class TcpConn implements TcpConnection {
     return this.state === 'CLOSED';
   }
 
-  private setState(s: TcpState): void {
+  setState(s: TcpState): void {
     this.state = s;
   }
 
