@@ -1,151 +1,41 @@
-// One TCP connection: the RFC 9293 state machine (§3.3.2 states, §3.10 event processing) with
-// window scaling and timestamps (RFC 7323), SACK (RFC 2018), RTO (RFC 6298, rtt.ts), SACK-based loss
-// recovery (RFC 6675), CUBIC congestion control (RFC 9438, cubic.ts), delayed ACKs (RFC 9293
-// §3.8.6.3 / RFC 5681 §4.2), zero-window probing (§3.8.6.1), keepalive (RFC 1122 §4.2.3.6),
-// RST/SYN/ACK hardening (RFC 5961) and ISNs per RFC 6528 (the stack supplies them).
+// One TCP connection: the RFC 9293 state machine (§3.3.2 states, §3.10 event processing), option
+// negotiation in the handshake (RFC 9293 §3.7.1 MSS, RFC 7323 §2-§4 window scale and timestamps,
+// RFC 2018 §2 SACK-permitted), PAWS (RFC 7323 §5), RST/SYN/ACK hardening (RFC 5961), keepalive
+// (RFC 1122 §4.2.3.6), ICMP errors (RFC 5927) and ISNs per RFC 6528 (the stack supplies them).
 //
-// Why RFC 6675 rather than NewReno (RFC 6582) for recovery: every peer we meet (Linux, gVisor in
-// tailscaled) negotiates SACK, and with SACK several losses in one window are repaired in about one
-// RTT instead of one per RTT. Without SACK the same code degrades to NewReno behaviour (the first
-// unacknowledged segment is resent on entry and on each partial ACK).
+// The connection is split by role, as gVisor's tcpip splits it, each part a small object of plain
+// fields reachable from here: `snd` (tcp-send.ts: send buffer, segmentation, window, ACK processing),
+// `rcv` (tcp-recv.ts: acceptability, reassembly, advertised window, ACK policy), `recovery`
+// (tcp-recovery.ts: RFC 6675 SACK recovery, TLP, RTO, Eifel), `timers` (tcp-timers.ts: every
+// deadline) and `sock` (tcp-socket.ts: the web streams). RTT and CUBIC are rtt.ts and cubic.ts.
 //
 // Internally every position is a stream offset (a plain number: the SYN is offset 0, the first data
 // byte 1, the FIN after the last data byte), so no comparison ever deals with 32-bit wrap-around;
 // sequence numbers are converted only when a segment is encoded or decoded.
-import type { Clock, TimerHandle } from '../platform/clock.js';
-import { ByteQueue, ReceiveAssembler, Scoreboard } from './buffers.js';
-import { Cubic, type CubicState } from './cubic.js';
+import { Cubic } from './cubic.js';
 import { NetStackError } from './errors.js';
-import { encodeIpHeader, ipHeaderLength, PROTO_TCP } from './ip.js';
+import { ipHeaderLength } from './ip.js';
 import { formatIp } from './addr.js';
 import { RttEstimator } from './rtt.js';
-import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
+import { ACK, FIN, RST, SYN, TCP_HEADER_LEN, type TcpSegment } from './tcp-segment.js';
+import * as handshake from './tcp-handshake.js';
+import { TcpReceiver } from './tcp-recv.js';
+import { TcpRecovery } from './tcp-recovery.js';
+import { TcpSender } from './tcp-send.js';
+import { TcpSocket } from './tcp-socket.js';
+import { TcpTimers } from './tcp-timers.js';
+import { seqDiff, u32, type TcpConnection, type TcpHost, type TcpState } from './tcp-types.js';
 
-export type TcpState =
-  | 'SYN_SENT'
-  | 'SYN_RECEIVED'
-  | 'ESTABLISHED'
-  | 'FIN_WAIT_1'
-  | 'FIN_WAIT_2'
-  | 'CLOSE_WAIT'
-  | 'CLOSING'
-  | 'LAST_ACK'
-  | 'TIME_WAIT'
-  | 'CLOSED';
+export {
+  DEFAULT_TCP_CONFIG,
+  MAX_HELD_ACK_SEGMENTS,
+  type TcpConfig,
+  type TcpConnection,
+  type TcpConnectionInfo,
+  type TcpHost,
+  type TcpState,
+} from './tcp-types.js';
 
-export interface TcpConfig {
-  /** Link MTU; MSS = MTU - IP header - 20 (RFC 9293 §3.7.1, RFC 8200 minimum 1280). */
-  mtu: number;
-  /** Receive buffer bytes: the most we advertise and queue for the reader. */
-  recvBuffer: number;
-  /** Send buffer bytes: writes wait (backpressure) while this much is unacknowledged/unsent. */
-  sendBuffer: number;
-  /** Delayed ACK timeout (RFC 9293 §3.8.6.3 requires < 0.5 s; Linux uses 40 ms minimum). */
-  delayedAckMs: number;
-  /** Data retransmissions of one segment before the connection fails (RFC 1122 R2, ~100 s and more). */
-  maxRetransmits: number;
-  /** SYN retransmissions before connect fails (with 1 s initial RTO: 1+2+4+8+16 s). */
-  maxSynRetransmits: number;
-  /** SYN-ACK retransmissions for a half-open passive connection before it is forgotten. */
-  maxSynAckRetransmits: number;
-  /** TIME_WAIT duration, 2*MSL (RFC 9293 §3.4.2; Linux uses 60 s). */
-  timeWaitMs: number;
-  /** How long FIN_WAIT_2 waits for the peer's FIN after our side is fully closed (Linux tcp_fin_timeout). */
-  finWait2Ms: number;
-  /** Keepalive (RFC 1122 §4.2.3.6): idle time before the first probe; 0 = off (the RFC's default). */
-  keepAliveIdleMs: number;
-  keepAliveIntervalMs: number;
-  keepAliveCount: number;
-  /** Unanswered zero-window probes before giving up (a peer that vanished while its window was 0). */
-  maxPersistProbes: number;
-  /** Our window-scale shift (RFC 7323 §2.2); 0..14. */
-  windowScale: number;
-  timestamps: boolean;
-  sack: boolean;
-  /**
-   * Nagle's algorithm (RFC 896, RFC 9293 §3.7.4): hold a partial segment while data is unacknowledged.
-   * Off by default: SSH keystrokes and request/response traffic want each write sent at once.
-   */
-  nagle: boolean;
-}
-
-export const DEFAULT_TCP_CONFIG: TcpConfig = {
-  mtu: 1280,
-  // 4 MiB, like the upper end of Linux's tcp_rmem autotuning (6 MiB) and gVisor's in tailscaled
-  // (8 MiB): over DERP our reader is often the bottleneck, queues build, and a 1 MiB window left the
-  // sender no new data to send during loss recovery, so each lost retransmission cost it a 200 ms RTO
-  // (tailnet bench). Memory is only used while the reader falls behind or a hole is being repaired.
-  recvBuffer: 4 << 20,
-  sendBuffer: 1 << 20,
-  delayedAckMs: 40,
-  maxRetransmits: 12,
-  maxSynRetransmits: 5,
-  maxSynAckRetransmits: 4,
-  timeWaitMs: 60_000,
-  finWait2Ms: 60_000,
-  keepAliveIdleMs: 0,
-  keepAliveIntervalMs: 75_000,
-  keepAliveCount: 9,
-  maxPersistProbes: 20,
-  windowScale: 7,
-  timestamps: true,
-  sack: true,
-  nagle: false,
-};
-
-/** What a connection needs from the stack that owns it. */
-export interface TcpHost {
-  readonly clock: Clock;
-  readonly stats: Record<string, number>;
-  readonly cfg: TcpConfig;
-  output(packet: Uint8Array): void;
-  nextIpId(): number;
-  /** The connection reached CLOSED: forget it. */
-  release(conn: TcpConn): void;
-  /** A passive connection became ESTABLISHED: hand it to its listener. */
-  established(conn: TcpConn): void;
-  /**
-   * True while the caller of input() has more packets already received and queued (NetStack.holdAcks):
-   * the every-second-segment ACK then waits for releaseAcks(), as a receiver with GRO/NAPI batching
-   * acknowledges a whole batch at once instead of every other segment of it.
-   */
-  readonly acksHeld?: boolean;
-  /** The connection owes an ACK that waits for releaseAcks(). */
-  holdAck?(conn: TcpConn): void;
-}
-
-/**
- * A held ACK still goes out once this many in-order segments are unacknowledged: the sender's next
- * burst is about what one ACK acknowledges, and a DERP server queues at most 32 packets per client
- * (derp_server.go perClientSendQueueDepth), so a stretch ACK must not free much more than that.
- */
-export const MAX_HELD_ACK_SEGMENTS = 8;
-
-export interface TcpConnectionInfo {
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-}
-
-/** The socket: web streams with backpressure plus graceful close / abort. */
-export interface TcpConnection extends TcpConnectionInfo {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
-  /** Graceful close: FIN after the queued data, stop reading; resolves when our FIN is acknowledged. */
-  close(): Promise<void>;
-  /** Abortive close: RST now, queued data discarded. */
-  abort(reason?: unknown): void;
-  /** Resolves when the connection ends cleanly, rejects with a NetStackError on reset/timeout/abort. */
-  readonly closed: Promise<void>;
-  readonly state: TcpState;
-}
-
-const u32 = (x: number) => x >>> 0;
-/** Receive batch buffer size (see deliver). */
-const RX_BATCH = 64 * 1024;
-/** Signed distance a - b of two 32-bit sequence numbers (RFC 9293 §3.4 modular comparison). */
-const seqDiff = (a: number, b: number) => (a - b) | 0;
 /** RFC 7323 §5.5: TS.Recent older than 24 days no longer vouches for anything. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -162,90 +52,39 @@ export class TcpConn implements TcpConnection {
   /** Which listener spawned us (passive open), for the backlog accounting. */
   listenerPort = -1;
 
-  // ---- send side (offsets; SYN = 0)
-  private readonly iss: number;
-  private sndUna = 0;
-  private sndNxt = 0;
-  private sndMax = 0;
-  private sndWnd = 0;
-  private maxSndWnd = 0;
-  private sndWl1 = -1;
-  private sndWl2 = -1;
-  private sndWscale = 0;
-  private readonly sendBuf = new ByteQueue();
-  private bufBase = 1; // offset of sendBuf's first byte
-  private finQueued = false; // FIN follows the last queued byte
-  private finRequested = false; // close() called while a write was still pending
-  private pendingWrite?: { chunk: Uint8Array; pos: number; resolve: () => void; reject: (e: unknown) => void };
+  readonly snd: TcpSender;
+  readonly rcv: TcpReceiver;
+  readonly recovery: TcpRecovery;
+  readonly timers = new TcpTimers();
+  readonly sock: TcpSocket;
 
-  // ---- receive side (offsets; peer SYN = 0)
-  private irs = 0;
-  private rcvNxt = 0;
-  private rcvAdvEdge = 0; // highest right edge we advertised
-  private rcvWscale = 0;
-  private readonly ooo = new ReceiveAssembler();
-  private rcvFinOff = -1; // offset of the peer's FIN once seen (possibly out of order)
-  private readCancelled = false;
-  private readClosed = false;
-  private readCtrl!: ReadableStreamDefaultController<Uint8Array>;
-  private unackedSegs = 0; // in-order segments received since our last ACK
-  private ackNow = false;
-
-  // ---- options
-  private peerMss = 536;
-  private mss = 536; // effective send MSS (payload bytes per segment)
-  private tsOk = false;
-  private tsRecent = 0;
+  // ---- options agreed in the handshake
+  /** The MSS we announce: MTU less the IP and TCP headers. */
+  readonly ourMss: number;
+  peerMss = 536;
+  /** Effective send MSS (payload bytes per segment). */
+  mss = 536;
+  tsOk = false;
+  tsRecent = 0;
   /** When tsRecent was last set: PAWS trusts it for 24 days only (RFC 7323 §5.5). */
-  private tsRecentAt = 0;
-  private readonly tsOffset: number;
-  private sackOk = false;
-  private wsOk = false;
+  tsRecentAt = 0;
+  readonly tsOffset: number;
+  sackOk = false;
+  wsOk = false;
 
   // ---- timing and congestion
-  private readonly rtt: RttEstimator;
-  private readonly cc: Cubic;
-  private timedSeg = -1; // Karn: offset whose ACK gives an RTT sample (only when no timestamps)
-  private timedAt = 0;
-  private retries = 0;
-  private rtoAt = 0; // 0 = not running
-  private delAckAt = 0;
-  private persistAt = 0;
-  private persistProbes = 0;
-  private keepAliveAt = 0;
-  private keepAliveProbes = 0;
-  private timeWaitAt = 0;
-  private finWait2At = 0;
-  private timer?: TimerHandle;
-  private timerAt = 0;
-  private lastRecvAt: number;
-  private lastSendAt: number;
-
-  // ---- loss recovery (RFC 6675)
-  private readonly sb = new Scoreboard();
-  private inRecovery = false;
-  private recoverPoint = 0; // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  private highRxt = 0; // highest offset retransmitted in this recovery
-  private dupAcks = 0;
-  private cwndLimited = false;
-  /** SND.MAX when the segment at SND.UNA was last retransmitted (lost-retransmission detection). */
-  private rxtMark = -1;
-  /** Tail loss probe (RFC 8985 §7): when the probe timeout fires, and whether a probe is out. */
-  private tlpAt = 0;
-  private tlpOut = false;
-  /** Eifel (RFC 3522/4015): the TSval of the first RTO retransmission and the state before it. */
-  private rtoUndo?: { ts: number; cc: CubicState };
-
-  private softError?: string;
-  private resolveClosed!: () => void;
-  private rejectClosed!: (e: unknown) => void;
-  private resolveOpened!: (c: TcpConn) => void;
-  private rejectOpened!: (e: unknown) => void;
-  private finAckedWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private finished = false;
+  readonly rtt: RttEstimator;
+  readonly cc: Cubic;
+  /** Retransmissions of the segment at SND.UNA (or of the SYN) since the last ACK. */
+  retries = 0;
+  keepAliveProbes = 0;
+  lastRecvAt: number;
+  lastSendAt: number;
+  /** The last soft ICMP error, to explain a later timeout (RFC 1122 §4.2.3.9). */
+  softError?: string;
 
   constructor(
-    private readonly host: TcpHost,
+    readonly host: TcpHost,
     readonly localIp: Uint8Array,
     readonly localPort: number,
     readonly remoteIp: Uint8Array,
@@ -257,7 +96,9 @@ export class TcpConn implements TcpConnection {
     this.key = connKey(remoteIp, remotePort, localIp, localPort);
     this.localAddress = formatIp(localIp);
     this.remoteAddress = formatIp(remoteIp);
-    this.iss = u32(iss);
+    this.snd = new TcpSender(this, iss);
+    this.rcv = new TcpReceiver(this);
+    this.recovery = new TcpRecovery(this);
     this.tsOffset = tsOffset;
     this.state = active ? 'SYN_SENT' : 'SYN_RECEIVED';
     const cfg = host.cfg;
@@ -265,40 +106,12 @@ export class TcpConn implements TcpConnection {
     this.ourMss = cfg.mtu - ipHeaderLength(localIp.length === 4 ? 4 : 6) - TCP_HEADER_LEN;
     this.cc = new Cubic(Math.min(536, this.ourMss));
     this.lastRecvAt = this.lastSendAt = host.clock.now();
-    this.closed = new Promise<void>((res, rej) => {
-      this.resolveClosed = res;
-      this.rejectClosed = rej;
-    });
-    this.closed.catch(() => undefined); // observed through the streams too; never an unhandled rejection
-    this.opened = new Promise<TcpConn>((res, rej) => {
-      this.resolveOpened = res;
-      this.rejectOpened = rej;
-    });
-    this.opened.catch(() => undefined);
-    this.readable = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          this.readCtrl = c;
-        },
-        pull: () => this.onReaderPulled(),
-        cancel: () => {
-          this.readCancelled = true;
-          this.ooo.clear();
-        },
-      },
-      { highWaterMark: cfg.recvBuffer, size: (c) => c.byteLength },
-    );
-    this.writable = new WritableStream<Uint8Array>(
-      {
-        write: (chunk) => this.appWrite(chunk),
-        close: () => this.shutdownWrite(),
-        abort: (reason) => this.abort(reason),
-      },
-      { highWaterMark: 1 },
-    );
+    this.sock = new TcpSocket(this);
+    this.readable = this.sock.readable;
+    this.writable = this.sock.writable;
+    this.closed = this.sock.closed;
+    this.opened = this.sock.opened;
   }
-
-  private readonly ourMss: number;
 
   get remoteInfo(): string {
     return `${this.remoteIp.length === 16 ? `[${this.remoteAddress}]` : this.remoteAddress}:${this.remotePort}`;
@@ -308,149 +121,57 @@ export class TcpConn implements TcpConnection {
 
   /** Active open: send SYN (RFC 9293 §3.10.1). */
   start(): void {
-    this.sndNxt = 0;
-    this.sendSyn();
+    this.snd.nxt = 0;
+    handshake.sendSyn(this);
   }
 
   /** Passive open from a SYN seen by a listener (RFC 9293 §3.10.7.2 LISTEN, third check). */
   acceptSyn(seg: TcpSegment): void {
-    this.irs = seg.seq;
-    this.rcvNxt = 1;
-    this.negotiate(seg);
-    this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = 0;
-    this.sndWl2 = 0;
-    if (seg.timestamps) this.setTsRecent(seg.timestamps[0]);
-    this.sendSyn();
+    handshake.passiveOpen(this, seg);
   }
 
-  private negotiate(seg: TcpSegment): void {
-    const cfg = this.host.cfg;
-    const v6 = this.localIp.length === 16;
-    // RFC 9293 §3.7.1: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
-    this.peerMss = seg.mss ?? (v6 ? 1220 : 536);
-    this.tsOk = cfg.timestamps && seg.timestamps !== undefined;
-    this.sackOk = cfg.sack && seg.sackPermitted === true;
-    this.wsOk = seg.windowScale !== undefined && cfg.windowScale > 0;
-    this.sndWscale = this.wsOk ? seg.windowScale! : 0;
-    this.rcvWscale = this.wsOk ? cfg.windowScale : 0;
-    this.mss = Math.max(64, Math.min(this.peerMss, this.ourMss) - (this.tsOk ? 12 : 0));
-    this.cc.mss = this.mss;
-    this.cc.cwnd = Math.min(10 * this.mss, Math.max(2 * this.mss, 14600));
+  setTsRecent(tsVal: number): void {
+    this.tsRecent = tsVal;
+    this.tsRecentAt = this.host.clock.now();
   }
 
-  private sendSyn(): void {
-    const cfg = this.host.cfg;
-    const o: TcpOptions = { mss: this.ourMss };
-    const active = this.state === 'SYN_SENT';
-    if (active) {
-      if (cfg.windowScale > 0) o.windowScale = cfg.windowScale;
-      if (cfg.sack) o.sackPermitted = true;
-      if (cfg.timestamps) o.timestamps = [this.tsNow(), 0];
-    } else {
-      if (this.wsOk) o.windowScale = this.rcvWscale;
-      if (this.sackOk) o.sackPermitted = true;
-      if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
-    }
-    // The window in a SYN is unscaled (RFC 7323 §2.2).
-    const wnd = Math.min(65535, this.host.cfg.recvBuffer);
-    this.rcvAdvEdge = this.rcvNxt + wnd;
-    this.emit(active ? SYN : SYN | ACK, 0, 0, o, wnd);
-    this.sndMax = Math.max(this.sndMax, 1);
-    this.sndNxt = 1;
-    if (this.retries === 0 && !this.tsOk) {
-      this.timedSeg = 0;
-      this.timedAt = this.host.clock.now();
-    }
-    this.rtoAt = this.host.clock.now() + this.rtt.rto;
-    this.armTimer();
+  /** Our TSval (RFC 7323 §4.1): the clock in ms plus this connection's random offset. */
+  tsNow(): number {
+    return u32(Math.floor(this.host.clock.now()) + this.tsOffset);
   }
 
-  // ------------------------------------------------------------------ app side
+  // ------------------------------------------------------------------ application calls
 
-  private appWrite(chunk: Uint8Array): Promise<void> | void {
-    if (!(chunk instanceof Uint8Array)) throw new NetStackError('EINVAL', 'TcpConnection.writable accepts Uint8Array chunks only');
-    if (this.finQueued || this.finRequested || !this.canSend()) {
-      throw this.writeError();
-    }
-    const space = this.host.cfg.sendBuffer - this.sendBuf.length;
-    if (chunk.length <= space) {
-      this.sendBuf.push(chunk);
-      this.transmit();
-      return;
-    }
-    if (space > 0) this.sendBuf.push(chunk, 0, space);
-    this.transmit();
-    return new Promise<void>((resolve, reject) => {
-      this.pendingWrite = { chunk, pos: Math.max(0, space), resolve, reject };
-    });
-  }
-
-  private writeError(): NetStackError {
-    return new NetStackError('EPIPE', `tcp ${this.remoteInfo}: connection is closed for writing (${this.state})`);
-  }
-
-  private canSend(): boolean {
+  canSend(): boolean {
     return this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT';
-  }
-
-  /** Moves the rest of a waiting write into the send buffer as ACKs free space. */
-  private refillFromPending(): void {
-    const p = this.pendingWrite;
-    if (!p) return;
-    const space = this.host.cfg.sendBuffer - this.sendBuf.length;
-    if (space <= 0) return;
-    const n = Math.min(space, p.chunk.length - p.pos);
-    this.sendBuf.push(p.chunk, p.pos, p.pos + n);
-    p.pos += n;
-    if (p.pos >= p.chunk.length) {
-      this.pendingWrite = undefined;
-      p.resolve();
-      if (this.finRequested) this.queueFin();
-    }
   }
 
   /** Half-close: FIN after the queued data (writable.close(), or part of close()). */
   shutdownWrite(): Promise<void> {
-    if (this.state === 'CLOSED') return this.closedForWrite();
-    if (this.finQueued || this.finRequested) return this.finAcked();
+    const sock = this.sock;
+    if (this.state === 'CLOSED') return sock.closedForWrite();
+    if (this.snd.finQueued || sock.finRequested) return sock.finAcked();
     if (this.state === 'SYN_SENT') {
       this.terminate(undefined);
       return Promise.resolve();
     }
-    if (this.pendingWrite) this.finRequested = true;
+    if (sock.pendingWrite) sock.finRequested = true;
     else this.queueFin();
-    return this.finAcked();
+    return sock.finAcked();
   }
 
-  private closedForWrite(): Promise<void> {
-    return this.finished && this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
-  }
-
-  private queueFin(): void {
-    if (this.finQueued) return;
-    this.finRequested = false;
-    this.finQueued = true;
+  /** RFC 9293 §3.10.4 CLOSE: the FIN takes the next offset after the queued data. */
+  queueFin(): void {
+    if (this.snd.finQueued) return;
+    this.sock.finRequested = false;
+    this.snd.finQueued = true;
     if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1');
     else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK');
-    this.transmit();
-  }
-
-  private finAcked(): Promise<void> {
-    if (this.finIsAcked() || this.state === 'CLOSED') return this.closedForWrite();
-    return new Promise((resolve, reject) => this.finAckedWaiters.push({ resolve, reject }));
-  }
-
-  private finIsAcked(): boolean {
-    return this.finQueued && this.sndUna > this.dataEnd;
+    this.snd.transmit();
   }
 
   async close(): Promise<void> {
-    if (!this.readCancelled && !this.readClosed) {
-      this.readCancelled = true;
-      this.ooo.clear();
-    }
+    this.sock.cancelRead();
     return this.shutdownWrite();
   }
 
@@ -458,31 +179,11 @@ export class TcpConn implements TcpConnection {
     if (this.isClosed) return;
     if (this.state !== 'SYN_SENT' && this.state !== 'TIME_WAIT') {
       // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>.
-      this.emit(RST | ACK, this.sndMax, 0);
+      this.snd.emit(RST | ACK, this.snd.max, 0);
       this.host.stats.tcpRstSent++;
     }
     const msg = reason instanceof Error ? reason.message : reason === undefined ? 'aborted by the application' : String(reason);
     this.terminate(new NetStackError('ECONNABORTED', `tcp ${this.remoteInfo}: ${msg}`));
-  }
-
-  private onReaderPulled(): void {
-    // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): announce the opened window only once it grew
-    // by min(half the buffer, one MSS); a window that was closed is announced at once.
-    if (this.state === 'CLOSED' || this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED') return;
-    const before = this.rcvAdvEdge - this.rcvNxt;
-    // What the 16-bit field can carry at our scale is the most we could announce.
-    const avail = Math.min(this.freeRecvSpace(), 65535 * 2 ** this.rcvWscale);
-    // Like Linux (tcp_cleanup_rbuf), only worth a segment if the window at least doubles.
-    const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
-    if (avail - before >= threshold && avail >= 2 * before && this.rcvFinOff < 0) {
-      this.host.stats.tcpWindowUpdates++;
-      this.sendAck();
-    }
-  }
-
-  private freeRecvSpace(): number {
-    const queued = this.host.cfg.recvBuffer - (this.readCtrl.desiredSize ?? 0) + this.rxFill;
-    return Math.max(0, this.host.cfg.recvBuffer - Math.max(0, queued));
   }
 
   // ------------------------------------------------------------------ segment arrival
@@ -492,463 +193,175 @@ export class TcpConn implements TcpConnection {
     const now = this.host.clock.now();
     this.lastRecvAt = now;
     this.keepAliveProbes = 0;
-    if (this.state === 'SYN_SENT') return this.onSegmentSynSent(seg);
+    if (this.state === 'SYN_SENT') return handshake.synSentSegment(this, seg);
     if (this.isClosed) return;
 
-    const segOff = this.rcvNxt + seqDiff(seg.seq, this.rcvSeq(this.rcvNxt));
-    let len = seg.payload.length;
+    const rcv = this.rcv;
+    const segOff = rcv.nxt + seqDiff(seg.seq, rcv.seq(rcv.nxt));
+    const len = seg.payload.length;
     const segLen = len + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
-    const wnd = Math.max(0, this.rcvAdvEdge - this.rcvNxt);
 
-    // PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
-    // old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
-    // segment lifetime) or a stale retransmission — and is dropped with an ACK, as unacceptable.
-    // Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
-    if (this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0) {
-      if (now - this.tsRecentAt > PAWS_IDLE_MS) {
-        this.setTsRecent(seg.timestamps[0]);
-      } else {
-        this.host.stats.tcpPawsRejected++;
-        if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
-        this.sendOowAck(segLen, now);
-        this.armTimer();
-        return;
-      }
-    }
-
+    if (this.pawsRejects(seg, segLen, now)) return;
     // First: sequence acceptability (§3.10.7.4 table).
-    let acceptable: boolean;
-    if (segLen === 0) acceptable = wnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff < this.rcvNxt + wnd;
-    else if (wnd === 0) acceptable = false;
-    else {
-      const last = segOff + segLen - 1;
-      acceptable = (segOff >= this.rcvNxt && segOff < this.rcvNxt + wnd) || (last >= this.rcvNxt && last < this.rcvNxt + wnd);
-    }
-    // A zero-length segment at exactly RCV.NXT is always fine (pure ACKs when our window is 0).
-    if (!acceptable && segLen === 0 && segOff === this.rcvNxt) acceptable = true;
-    if (!acceptable) {
-      if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.irs) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost.
-        this.host.stats.tcpSynAckRetransmits++;
-        this.sendSyn();
-        return;
-      }
-      this.host.stats.tcpOutOfWindow++;
-      if (segLen > 0 && segOff < this.rcvNxt) this.host.stats.tcpDupSegmentsReceived++;
-      if (!(seg.flags & RST)) this.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-      if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timeWaitAt = now + this.host.cfg.timeWaitMs;
-      this.armTimer();
-      return;
-    }
-
+    if (!rcv.acceptable(segOff, segLen)) return this.onUnacceptable(seg, segOff, segLen, now);
     // Second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK).
-    if (seg.flags & RST) {
-      if (segOff !== this.rcvNxt) {
-        this.host.stats.tcpChallengeAcks++;
-        this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
-        return;
-      }
-      this.host.stats.tcpRstReceived++;
-      if (this.state === 'SYN_RECEIVED' && this.listenerPort >= 0) {
-        this.terminate(undefined); // back to LISTEN: the half-open entry just goes away
-        return;
-      }
-      const err =
-        this.state === 'SYN_RECEIVED'
-          ? new NetStackError('ECONNREFUSED', `tcp ${this.remoteInfo}: connection refused`)
-          : new NetStackError('ECONNRESET', `tcp ${this.remoteInfo}: connection reset by peer`);
-      this.terminate(this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err);
-      return;
-    }
-
+    if (seg.flags & RST) return this.onRst(segOff, now);
     // Fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, drop).
     if (seg.flags & SYN) {
       this.host.stats.tcpChallengeAcks++;
-      this.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+      rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
       return;
     }
-
     // Fifth: ACK.
     if (!(seg.flags & ACK)) {
       this.host.stats.tcpNoAck++;
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= this.rcvNxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (this.tsOk && seg.timestamps && segOff <= rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (!this.onAck(seg, segOff, len, now)) return;
+    // Sixth to eighth: data and FIN.
+    this.onData(seg, segOff, now);
 
-    const ackOff = this.sndUna + seqDiff(seg.ack, this.sndSeq(this.sndUna));
-    if (this.state === 'SYN_RECEIVED') {
-      if (ackOff <= this.sndUna || ackOff > this.sndMax) {
-        this.emitRstFor(seg.ack);
-        return;
-      }
-      this.sndWl1 = segOff;
-      this.sndWl2 = ackOff;
-      this.sndWnd = seg.window << this.sndWscale;
-      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
-      this.setState('ESTABLISHED');
-      this.onAckAdvance(ackOff, seg, now);
-      if (this.listenerPort >= 0) this.host.established(this);
-      else this.resolveOpened(this); // simultaneous open
-    } else {
-      if (ackOff > this.sndMax) {
-        // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
-        this.host.stats.tcpAckTooNew++;
-        this.sendAck();
-        return;
-      }
-      if (ackOff < this.sndUna - Math.max(this.maxSndWnd, 65535)) {
-        // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
-        this.host.stats.tcpAckTooOld++;
-        this.sendAck();
-        return;
-      }
-      this.processAck(ackOff, segOff, seg, len, now);
-      if (this.isClosed) return;
+    this.snd.transmit();
+    rcv.flushAck();
+    this.armTimer();
+  }
+
+  /**
+   * PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than the newest in-order one is an
+   * old duplicate — from before a sequence-number wrap (4 GiB at tunnel speeds comes round within a
+   * segment lifetime) or a stale retransmission — and is dropped with an ACK, as unacceptable.
+   * Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
+   */
+  private pawsRejects(seg: TcpSegment, segLen: number, now: number): boolean {
+    if (!(this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0)) return false;
+    if (now - this.tsRecentAt > PAWS_IDLE_MS) {
+      this.setTsRecent(seg.timestamps[0]);
+      return false;
     }
+    this.host.stats.tcpPawsRejected++;
+    if (segLen > 0) this.host.stats.tcpDupSegmentsReceived++;
+    this.rcv.sendOowAck(segLen, now);
+    this.armTimer();
+    return true;
+  }
 
-    // Sixth/seventh: data.
+  private onUnacceptable(seg: TcpSegment, segOff: number, segLen: number, now: number): void {
+    if (this.state === 'SYN_RECEIVED' && seg.flags & SYN && !(seg.flags & ACK) && u32(seg.seq) === this.rcv.irs) {
+      // The peer retransmitted its SYN: our SYN-ACK was lost.
+      this.host.stats.tcpSynAckRetransmits++;
+      handshake.sendSyn(this);
+      return;
+    }
+    this.host.stats.tcpOutOfWindow++;
+    if (segLen > 0 && segOff < this.rcv.nxt) this.host.stats.tcpDupSegmentsReceived++;
+    if (!(seg.flags & RST)) this.rcv.sendOowAck(segLen, now); // §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    if (this.state === 'TIME_WAIT' && seg.flags & FIN) this.timers.timeWait = now + this.host.cfg.timeWaitMs;
+    this.armTimer();
+  }
+
+  private onRst(segOff: number, now: number): void {
+    if (segOff !== this.rcv.nxt) {
+      this.host.stats.tcpChallengeAcks++;
+      this.rcv.sendOowAck(0, now); // rate-limited (RFC 5961 §7)
+      return;
+    }
+    this.host.stats.tcpRstReceived++;
+    if (this.state === 'SYN_RECEIVED' && this.listenerPort >= 0) {
+      this.terminate(undefined); // back to LISTEN: the half-open entry just goes away
+      return;
+    }
+    const err =
+      this.state === 'SYN_RECEIVED'
+        ? new NetStackError('ECONNREFUSED', `tcp ${this.remoteInfo}: connection refused`)
+        : new NetStackError('ECONNRESET', `tcp ${this.remoteInfo}: connection reset by peer`);
+    this.terminate(this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err);
+  }
+
+  /** §3.10.7.4 fifth check. False if the segment is dropped here (or the connection ended). */
+  private onAck(seg: TcpSegment, segOff: number, len: number, now: number): boolean {
+    const snd = this.snd;
+    const ackOff = snd.offsetOf(seg.ack);
+    if (this.state === 'SYN_RECEIVED') {
+      if (ackOff <= snd.una || ackOff > snd.max) {
+        snd.emitRstFor(seg.ack);
+        return false;
+      }
+      snd.wl1 = segOff;
+      snd.wl2 = ackOff;
+      snd.wnd = seg.window << snd.wscale;
+      snd.maxWnd = Math.max(snd.maxWnd, snd.wnd);
+      this.setState('ESTABLISHED');
+      snd.onAckAdvance(ackOff, seg, now);
+      if (this.listenerPort >= 0) this.host.established(this);
+      else this.sock.resolveOpened(this); // simultaneous open
+      return true;
+    }
+    if (ackOff > snd.max) {
+      // Acks something not yet sent (§3.10.7.4 fifth): ACK and drop.
+      this.host.stats.tcpAckTooNew++;
+      this.rcv.sendAck();
+      return false;
+    }
+    if (ackOff < snd.una - Math.max(snd.maxWnd, 65535)) {
+      // RFC 5961 §5.2: an ACK too far in the past; challenge and drop.
+      this.host.stats.tcpAckTooOld++;
+      this.rcv.sendAck();
+      return false;
+    }
+    snd.processAck(ackOff, segOff, seg, len, now);
+    return !this.isClosed;
+  }
+
+  /** §3.10.7.4 sixth to eighth checks: the segment text, then the FIN. */
+  private onData(seg: TcpSegment, segOff: number, now: number): void {
+    const rcv = this.rcv;
     let off = segOff;
     let data = seg.payload;
+    let len = data.length;
     if (len > 0 && (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2')) {
-      if (off < this.rcvNxt) {
-        data = data.subarray(this.rcvNxt - off);
-        off = this.rcvNxt;
+      if (off < rcv.nxt) {
+        data = data.subarray(rcv.nxt - off);
+        off = rcv.nxt;
       }
       // Trim what lies beyond the advertised window (the FIN then is beyond as well).
-      const maxEnd = Math.max(this.rcvAdvEdge, this.rcvNxt);
+      const maxEnd = Math.max(rcv.advEdge, rcv.nxt);
       let finInWindow = (seg.flags & FIN) !== 0;
       if (off + data.length > maxEnd) {
         data = data.subarray(0, Math.max(0, maxEnd - off));
         finInWindow = false;
-        this.ackNow = true;
+        rcv.ackNow = true;
       }
       len = data.length;
-      if (len > 0) this.receiveData(off, data);
-      if (finInWindow) this.rcvFinOff = off + len;
-    } else if (seg.flags & FIN && segOff + len >= this.rcvNxt) {
-      this.rcvFinOff = segOff + len;
+      if (len > 0) rcv.receiveData(off, data);
+      if (finInWindow) rcv.finOff = off + len;
+    } else if (seg.flags & FIN && segOff + len >= rcv.nxt) {
+      rcv.finOff = segOff + len;
     }
 
     // Eighth: FIN (possibly one that arrived earlier, out of order, and is now reached).
-    if (this.rcvFinOff >= 0 && this.rcvFinOff === this.rcvNxt && !this.readClosed) this.receiveFin(now);
-    else if (seg.flags & FIN && this.readClosed) {
+    if (rcv.finOff >= 0 && rcv.finOff === rcv.nxt && !this.sock.readClosed) this.receiveFin(now);
+    else if (seg.flags & FIN && this.sock.readClosed) {
       // A retransmitted FIN (our ACK was lost); in TIME_WAIT it restarts the 2MSL timer (§3.10.7.4).
-      this.ackNow = true;
-      if (this.state === 'TIME_WAIT') this.timeWaitAt = now + this.host.cfg.timeWaitMs;
-    }
-
-    this.transmit();
-    this.flushAck();
-    this.armTimer();
-  }
-
-  private onSegmentSynSent(seg: TcpSegment): void {
-    // RFC 9293 §3.10.7.3.
-    let ackOk = false;
-    if (seg.flags & ACK) {
-      const ackOff = seqDiff(seg.ack, this.iss);
-      if (ackOff <= 0 || ackOff > this.sndMax) {
-        if (!(seg.flags & RST)) this.emitRstFor(seg.ack);
-        this.host.stats.tcpBadSynAck++;
-        return;
-      }
-      ackOk = true;
-    }
-    if (seg.flags & RST) {
-      if (!ackOk) return;
-      this.host.stats.tcpRstReceived++;
-      this.terminate(new NetStackError('ECONNREFUSED', `connect ${this.remoteInfo}: connection refused`));
-      return;
-    }
-    if (!(seg.flags & SYN)) return;
-    this.irs = seg.seq;
-    this.rcvNxt = 1;
-    this.negotiate(seg);
-    if (this.tsOk && seg.timestamps) this.setTsRecent(seg.timestamps[0]);
-    if (!ackOk) {
-      // Simultaneous open (§3.10.7.3 fourth): SYN_RECEIVED and SYN-ACK.
-      this.state = 'SYN_RECEIVED';
-      this.sndWnd = seg.window;
-      this.sendSyn();
-      return;
-    }
-    const now = this.host.clock.now();
-    this.sndWnd = seg.window << 0; // the SYN-ACK's window is unscaled
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = 0;
-    this.sndWl2 = 1;
-    this.sampleRtt(1, seg, now);
-    this.sndUna = 1;
-    this.bufBase = 1;
-    this.retries = 0;
-    this.rtoAt = 0;
-    this.setState('ESTABLISHED');
-    this.sendAck();
-    this.resolveOpened(this);
-    this.transmit();
-    this.armTimer();
-  }
-
-  /** ACK processing in synchronized states (§3.10.7.4 fifth check, RFC 6675 §5 recovery). */
-  private processAck(ackOff: number, segOff: number, seg: TcpSegment, len: number, now: number): void {
-    const wnd = seg.window << this.sndWscale;
-    const outstanding = this.sndMax > this.sndUna;
-    // SACK blocks (RFC 2018 §3): only those inside (SND.UNA, SND.MAX] are believed.
-    let newSack = false;
-    if (this.sackOk && seg.sack) {
-      for (const [l, r] of seg.sack) {
-        const s = this.sndUna + seqDiff(l, this.sndSeq(this.sndUna));
-        const e = this.sndUna + seqDiff(r, this.sndSeq(this.sndUna));
-        if (s >= e || e > this.sndMax || s < ackOff) continue;
-        if (this.sb.add(Math.max(s, this.sndUna), e)) newSack = true;
-      }
-    }
-    const windowChanged = wnd !== this.sndWnd;
-    // Window update rule (§3.10.7.4): only from a newer segment, or a newer ACK of the same segment.
-    if (this.sndWl1 < segOff || (this.sndWl1 === segOff && this.sndWl2 <= ackOff)) {
-      this.sndWnd = wnd;
-      this.maxSndWnd = Math.max(this.maxSndWnd, wnd);
-      this.sndWl1 = segOff;
-      this.sndWl2 = ackOff;
-      if (wnd > 0) {
-        this.persistAt = 0;
-        this.persistProbes = 0;
-      }
-    }
-    if (ackOff > this.sndUna) this.onAckAdvance(ackOff, seg, now);
-    else {
-      // Duplicate ACK: with SACK, RFC 6675 §2 counts only ACKs that bring new SACK information (which
-      // also covers ACKs riding on the peer's data, and ignores the ACKs a duplicated segment draws);
-      // without SACK, RFC 5681 §2's definition (no data, same window).
-      const isDup =
-        ackOff === this.sndUna && outstanding && (this.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
-      if (isDup) {
-        this.host.stats.tcpDupAcks++;
-        this.dupAcks++;
-      }
-    }
-    if (this.inRecovery && this.rxtMark >= 0 && this.sb.sackedIn(this.rxtMark, this.sndMax) > 2 * this.mss) {
-      // Lost retransmission: data sent after our retransmission of the first hole is SACKed well
-      // beyond DupThresh while the hole is still open, so that retransmission was lost too (the
-      // idea of Linux's lost-retransmit marking and RACK, RFC 8985 §6.2). Without this only an RTO,
-      // with cwnd back at one segment, would repair it.
-      this.host.stats.tcpLostRetransmits++;
-      this.highRxt = this.sndUna;
-      this.rxtMark = -1;
-    }
-    if (this.inRecovery || this.sndUna < this.recoverPoint || this.sndUna >= this.sndMax) return;
-    // RFC 6675 §5: enter recovery on DupThresh duplicates or when IsLost(HighACK + 1).
-    const lost = this.sackOk && this.sb.lostBoundary(this.mss) > this.sndUna;
-    if (this.dupAcks >= 3 || lost) {
-      this.enterRecovery();
-      return;
-    }
-    // Early retransmit (RFC 5827 §3.2, SACK variant): with fewer than four segments outstanding and
-    // nothing new to send, three duplicates can never arrive; lower the threshold to oseg - 1.
-    if (this.sackOk && this.sb.sacked > 0 && this.dupAcks > 0) {
-      const oseg = Math.ceil((this.sndMax - this.sndUna) / this.mss);
-      const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-      const nothingNew = this.sndNxt >= finEnd || this.sndNxt >= this.sndUna + this.sndWnd;
-      if (oseg < 4 && nothingNew && this.dupAcks >= Math.max(1, oseg - 1)) {
-        this.host.stats.tcpEarlyRetransmits++;
-        this.enterRecovery();
-      }
+      rcv.ackNow = true;
+      if (this.state === 'TIME_WAIT') this.timers.timeWait = now + this.host.cfg.timeWaitMs;
     }
   }
 
-  private enterRecovery(): void {
-    // RFC 6675 §5 steps (1)-(4): RecoveryPoint = HighData, cwnd = ssthresh = CC reduction.
-    this.host.stats.tcpFastRecoveries++;
-    this.inRecovery = true;
-    this.tlpAt = 0;
-    this.recoverPoint = this.sndMax;
-    this.highRxt = this.sndUna;
-    this.cc.onCongestion();
-    this.timedSeg = -1; // Karn
-    // The first lost segment goes out regardless of pipe (§5 step 4.2 / RFC 5681 fast retransmit).
-    this.retransmitFirstHole();
-  }
-
-  private retransmitFirstHole(): void {
-    const s = this.sndUna;
-    const sackedEnd = this.sb.nextSackedStart(s);
-    const n = Math.min(this.segSize(), Math.min(sackedEnd, this.dataEnd + (this.finQueued ? 1 : 0)) - s);
-    if (n <= 0) return;
-    this.rxtMark = this.sndMax;
-    this.highRxt = Math.max(this.highRxt, this.sendRange(s, n, true));
-  }
-
-  private onAckAdvance(ackOff: number, seg: TcpSegment, now: number): void {
-    const acked = ackOff - this.sndUna;
-    if (this.rtoUndo) {
-      // RFC 3522 §3.2: the first ACK after an RTO retransmission that echoes an older TSval than the
-      // retransmission's was caused by the original segment: the timeout was spurious (a delay spike,
-      // e.g. a stalled relay). RFC 4015 response: undo the window reduction and carry on with new
-      // data instead of resending everything in flight.
-      const ecr = seg.timestamps?.[1];
-      if (ecr !== undefined && ecr !== 0 && seqDiff(ecr, this.rtoUndo.ts) < 0) {
-        this.host.stats.tcpSpuriousRtos++;
-        this.cc.restore(this.rtoUndo.cc);
-        this.sndNxt = Math.max(this.sndNxt, this.sndMax);
-      }
-      this.rtoUndo = undefined;
-    }
-    this.sampleRtt(ackOff, seg, now);
-    // Free acknowledged bytes (the SYN and FIN occupy no buffer space).
-    const dataAcked = Math.min(ackOff, this.dataEnd) - this.bufBase;
-    if (dataAcked > 0) {
-      this.sendBuf.drop(dataAcked);
-      this.bufBase += dataAcked;
-    }
-    this.sndUna = ackOff;
-    if (this.sndNxt < ackOff) this.sndNxt = ackOff;
-    this.sb.ack(ackOff);
-    this.retries = 0;
-    this.dupAcks = 0;
-    this.rtt.resetBackoff();
-    if (this.inRecovery) {
-      if (ackOff >= this.recoverPoint) {
-        this.inRecovery = false; // RFC 6675 §5: recovery ends when RecoveryPoint is acknowledged
-        this.rxtMark = -1;
-        this.cc.cwnd = Math.max(this.cc.ssthresh, 2 * this.mss);
-      } else if (!this.sackOk) {
-        // NewReno partial ACK (RFC 6582 §3.2 step 3): resend the next hole.
-        this.retransmitFirstHole();
-      }
-    } else if (this.cwndLimited) {
-      this.cc.onAck(acked, now, this.rtt.srtt);
-    }
-    // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    if (this.sndUna >= this.sndMax) this.rtoAt = 0;
-    else this.rtoAt = now + this.rtt.rto;
-    this.refillFromPending();
-    this.tlpOut = false;
-    this.schedulePto(now);
-    if (this.finQueued && this.sndUna > this.dataEnd) this.onFinAcked(now);
-  }
-
-  private onFinAcked(now: number): void {
-    for (const w of this.finAckedWaiters.splice(0)) w.resolve();
-    if (this.state === 'FIN_WAIT_1') {
-      this.setState('FIN_WAIT_2');
-      if (this.readCancelled) this.finWait2At = now + this.host.cfg.finWait2Ms;
-    } else if (this.state === 'CLOSING') this.enterTimeWait(now);
-    else if (this.state === 'LAST_ACK') this.terminate(undefined);
-  }
-
-  private sampleRtt(ackOff: number, seg: TcpSegment, now: number): void {
-    if (this.tsOk && seg.timestamps && seg.timestamps[1] !== 0) {
-      // RFC 7323 §4.1: the echoed TSval gives an unambiguous sample, retransmission or not.
-      const r = u32(u32(now + this.tsOffset) - seg.timestamps[1]);
-      if (r < 600_000) this.rtt.sample(r);
-      return;
-    }
-    if (this.timedSeg >= 0 && ackOff > this.timedSeg) {
-      this.rtt.sample(now - this.timedAt);
-      this.timedSeg = -1;
-    }
-  }
-
-  private receiveData(off: number, data: Uint8Array): void {
-    if (off === this.rcvNxt) {
-      this.deliver(data);
-      this.rcvNxt += data.length;
-      if (!this.ooo.empty) {
-        // A hole was filled: deliver what follows and ACK at once (RFC 5681 §4.2).
-        const stats = this.host.stats;
-        stats.tcpHolesFilled++;
-        // How long the hole at RCV.NXT stayed open tells the sender's repair: about one RTT is a fast
-        // retransmit, 200 ms and more is the sender's RTO (its minimum) or a tail probe.
-        if (this.host.clock.now() - this.oooSince >= 150) stats.tcpSlowHoleRepairs++;
-        for (const d of this.ooo.take(this.rcvNxt)) {
-          this.deliver(d);
-          this.rcvNxt += d.length;
-        }
-        this.ackNow = true;
-      }
-      this.unackedSegs++;
-      if (this.host.acksHeld && this.unackedSegs < MAX_HELD_ACK_SEGMENTS) this.host.holdAck?.(this);
-      else if (this.unackedSegs >= 2) this.ackNow = true;
-    } else {
-      // Out of order: keep it and send an immediate duplicate ACK with SACK (RFC 5681 §4.2, RFC 2018).
-      const stats = this.host.stats;
-      stats.tcpOutOfOrder++;
-      if (this.ooo.empty) this.oooSince = this.host.clock.now();
-      this.ooo.insert(off, data);
-      if (this.ooo.bytes > stats.tcpOooMaxBytes) stats.tcpOooMaxBytes = this.ooo.bytes;
-      this.ackNow = true;
-    }
-  }
-
-  /**
-   * In-order bytes go to the reader. They are copied (the packet buffer belongs to the caller of
-   * input()) into a batch buffer that is enqueued once per microtask, so a burst of segments reaches
-   * the reader as one chunk instead of one stream operation per segment.
-   */
-  private deliver(data: Uint8Array): void {
-    this.host.stats.tcpRxBytes += data.length;
-    if (this.readCancelled || this.readClosed) return;
-    let b = this.rxBuf;
-    if (!b || this.rxFill + data.length > b.length) {
-      this.flushRx();
-      b = this.rxBuf = new Uint8Array(Math.max(RX_BATCH, data.length));
-    }
-    b.set(data, this.rxFill);
-    this.rxFill += data.length;
-    if (!this.rxFlushQueued) {
-      this.rxFlushQueued = true;
-      queueMicrotask(() => {
-        this.rxFlushQueued = false;
-        this.flushRx();
-      });
-    }
-  }
-
-  /** When the out-of-order queue last went from empty to non-empty (stats only). */
-  private oooSince = 0;
-  private rxBuf?: Uint8Array;
-  private rxFill = 0;
-  private rxFlushQueued = false;
-
-  private flushRx(): void {
-    const b = this.rxBuf;
-    const n = this.rxFill;
-    if (!b || n === 0) return;
-    let chunk: Uint8Array;
-    if (n * 4 < b.length) {
-      // A small batch is copied out (and the buffer reused) so a tiny chunk never pins a whole
-      // batch buffer while it waits in the reader's queue.
-      chunk = b.slice(0, n);
-    } else {
-      chunk = b.subarray(0, n); // the reader owns this buffer now
-      this.rxBuf = undefined;
-    }
-    this.rxFill = 0;
-    if (this.readCancelled || this.readClosed) return;
-    this.readCtrl.enqueue(chunk);
-  }
-
-
+  /** The peer's FIN reached RCV.NXT (§3.10.7.4 eighth check). */
   private receiveFin(now: number): void {
-    this.flushRx();
-    this.rcvNxt += 1;
-    this.readClosed = true;
-    this.ackNow = true;
-    if (!this.readCancelled) {
-      try {
-        this.readCtrl.close();
-      } catch {
-        /* already cancelled */
-      }
-    }
+    this.sock.flushRx();
+    this.rcv.nxt += 1;
+    this.rcv.ackNow = true;
+    this.sock.endOfStream();
     switch (this.state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
         this.setState('CLOSE_WAIT');
         break;
       case 'FIN_WAIT_1':
-        if (this.finIsAcked()) this.enterTimeWait(now);
+        if (this.snd.finIsAcked()) this.enterTimeWait(now);
         else this.setState('CLOSING');
         break;
       case 'FIN_WAIT_2':
@@ -959,461 +372,78 @@ export class TcpConn implements TcpConnection {
     }
   }
 
+  /** Our FIN is acknowledged (FIN_WAIT_1 → FIN_WAIT_2, CLOSING → TIME_WAIT, LAST_ACK → CLOSED). */
+  onFinAcked(now: number): void {
+    for (const w of this.sock.finAckedWaiters.splice(0)) w.resolve();
+    if (this.state === 'FIN_WAIT_1') {
+      this.setState('FIN_WAIT_2');
+      if (this.sock.readCancelled) this.timers.finWait2 = now + this.host.cfg.finWait2Ms;
+    } else if (this.state === 'CLOSING') this.enterTimeWait(now);
+    else if (this.state === 'LAST_ACK') this.terminate(undefined);
+  }
+
   private enterTimeWait(now: number): void {
     this.setState('TIME_WAIT');
-    this.rtoAt = 0;
-    this.tlpAt = 0;
-    this.persistAt = 0;
-    this.keepAliveAt = 0;
-    this.finWait2At = 0;
-    this.timeWaitAt = now + this.host.cfg.timeWaitMs;
-    this.resolveClosed();
-    this.finished = true;
+    const t = this.timers;
+    t.rto = 0;
+    t.tlp = 0;
+    t.persist = 0;
+    t.keepAlive = 0;
+    t.finWait2 = 0;
+    t.timeWait = now + this.host.cfg.timeWaitMs;
+    this.sock.resolveClosed();
+    this.sock.finished = true;
     this.armTimer();
   }
-
-  // ------------------------------------------------------------------ transmission
-
-  private get dataEnd(): number {
-    return this.bufBase + this.sendBuf.length;
-  }
-
-  /** Sends what the windows allow (RFC 6675 §5 NextSeg during recovery, else new data). */
-  private transmit(): void {
-    const st = this.state;
-    if (st === 'SYN_SENT' || st === 'SYN_RECEIVED' || st === 'CLOSED' || st === 'TIME_WAIT') return;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    this.cwndLimited = false;
-    const maxBefore = this.sndMax;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const wndEdge = this.sndUna + this.sndWnd;
-      if (this.inRecovery) {
-        const pipe = this.pipe();
-        if (this.cc.cwnd - pipe < this.mss) {
-          this.cwndLimited = true;
-          break;
-        }
-        // Rule 1: the first lost, not yet retransmitted, unSACKed segment.
-        const lostB = this.sackOk ? this.sb.lostBoundary(this.mss) : -1;
-        let s = Math.max(this.highRxt, this.sndUna);
-        let sent = false;
-        while (s < lostB) {
-          const se = this.sb.sackedEnd(s);
-          if (se >= 0) {
-            s = se;
-            continue;
-          }
-          const n = Math.min(this.segSize(), this.sb.nextSackedStart(s) - s, lostB - s, finEnd - s);
-          if (n <= 0) break;
-          if (s === this.sndUna) this.rxtMark = this.sndMax;
-          this.highRxt = this.sendRange(s, n, true);
-          sent = true;
-          break;
-        }
-        if (sent) continue;
-        // Rule 2: new data, if the receive window allows.
-        if (this.sndNxt < finEnd && this.sndNxt < Math.max(wndEdge, this.sndUna + 1)) {
-          if (!this.sendNew(finEnd, wndEdge)) break;
-          continue;
-        }
-        break;
-      }
-      // Normal transmission: after an RTO sndNxt < sndMax and we go back through the data (go-back-N,
-      // skipping SACKed ranges, which are cleared on RTO per RFC 2018 §8 anyway).
-      if (this.sndNxt >= finEnd) break;
-      const flight = this.sndNxt - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndNxt);
-      const cwndRoom = this.cc.cwnd - flight;
-      if (cwndRoom <= 0) {
-        this.cwndLimited = true;
-        break;
-      }
-      const se = this.sb.sackedEnd(this.sndNxt);
-      if (se >= 0 && this.sndNxt < this.sndMax) {
-        this.sndNxt = Math.min(se, this.sndMax);
-        continue;
-      }
-      if (!this.sendNew(finEnd, Math.min(wndEdge, this.sndNxt + cwndRoom), cwndRoom)) break;
-    }
-    if (this.sndMax > maxBefore) this.schedulePto(this.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
-    if (this.sndWnd === 0 && this.sndNxt < finEnd && this.sndMax <= this.sndUna && this.persistAt === 0) {
-      // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
-      this.persistAt = this.host.clock.now() + this.rtt.rto;
-    }
-    this.armTimer();
-  }
-
-  /** Sends one segment from sndNxt. Returns false if nothing could be sent. */
-  private sendNew(finEnd: number, edge: number, cwndRoom = Infinity): boolean {
-    const s = this.sndNxt;
-    let limit = finEnd;
-    if (s < this.sndMax) limit = Math.min(limit, this.sb.nextSackedStart(s), this.sndMax); // retransmission span
-    const dataLeft = Math.max(0, Math.min(limit, this.dataEnd) - s);
-    const usable = edge - s;
-    let n = Math.min(this.segSize(), dataLeft);
-    if (usable < n) {
-      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial segment only if it is at least
-      // half the largest window the peer offered, or when nothing is in flight.
-      const room = Math.max(0, usable);
-      if (room >= this.maxSndWnd / 2 || (this.sndMax <= this.sndUna && room > 0)) n = room;
-      else {
-        if (cwndRoom < this.mss) this.cwndLimited = true;
-        return false;
-      }
-    }
-    const withFin = this.finQueued && s + n === this.dataEnd && limit === finEnd;
-    if (n === 0 && !withFin) return false;
-    if (this.host.cfg.nagle && n < this.segSize() && !withFin && s >= this.sndMax && this.sndMax > this.sndUna) return false; // Nagle
-    this.sendRange(s, n + (withFin ? 1 : 0), s < this.sndMax);
-    return true;
-  }
-
-  /**
-   * Payload bytes a data segment can carry right now: the MSS less the SACK blocks we would attach
-   * (options share the MTU). Sizing segments with it keeps a retransmitted hole in one segment.
-   */
-  private segSize(): number {
-    if (!this.sackOk || this.ooo.empty) return this.mss;
-    const blocks = Math.min(this.ooo.rangeCount(), this.tsOk ? 3 : 4);
-    const ipLen = this.localIp.length === 4 ? 20 : 40;
-    return Math.max(1, Math.min(this.mss, this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - (this.tsOk ? 12 : 0) - (4 + 8 * blocks)));
-  }
-
-  /** Pipe per RFC 6675 §4 SetPipe, using the lost boundary and HighRxt. */
-  private pipe(): number {
-    const una = this.sndUna;
-    const max = this.sndMax;
-    const lostB = this.sackOk ? Math.max(una, this.sb.lostBoundary(this.mss)) : una;
-    const notLost = max - lostB - this.sb.sackedIn(lostB, max);
-    const rxtEnd = Math.min(this.highRxt, max);
-    const retransmitted = rxtEnd > una ? rxtEnd - una - this.sb.sackedIn(una, rxtEnd) : 0;
-    return Math.max(0, notLost) + retransmitted;
-  }
-
-  /** Emits the segment covering offsets [s, s+n) (data and possibly the FIN). */
-  /** Returns the offset after the last byte actually sent. */
-  private sendRange(s: number, n: number, isRetransmit: boolean): number {
-    const dataLen = Math.max(0, Math.min(s + n, this.dataEnd) - s);
-    const fin = this.finQueued && s + n > this.dataEnd;
-    let flags = ACK;
-    if (fin) flags |= FIN;
-    if (dataLen > 0 && s + dataLen === this.dataEnd) flags |= PSH;
-    const sent = this.emit(flags, s, dataLen);
-    // SACK blocks may have shortened the segment (options share the MTU): account for what went out.
-    const end = s + sent + (fin && sent === dataLen ? 1 : 0);
-    const now = this.host.clock.now();
-    if (isRetransmit) {
-      this.host.stats.tcpRetransmits++;
-      if (this.timedSeg >= s && this.timedSeg < end) this.timedSeg = -1; // Karn
-    } else if (this.timedSeg < 0 && !this.tsOk) {
-      this.timedSeg = s;
-      this.timedAt = now;
-    }
-    if (this.sndNxt < end) this.sndNxt = end;
-    if (this.sndMax < end) {
-      this.sndMax = end;
-      this.host.stats.tcpTxBytes += dataLen;
-    }
-    if (this.rtoAt === 0) this.rtoAt = now + this.rtt.rto;
-    this.lastSendAt = now;
-    return end;
-  }
-
-  private sendAck(): void {
-    // SND.MAX, not SND.NXT: after an RTO rewinds SND.NXT, an ACK numbered below what the peer already
-    // holds would be unacceptable to it and draw an ACK back (an ACK storm).
-    this.emit(ACK, this.sndMax, 0);
-  }
-
-  /**
-   * The ACK owed for an unacceptable segment (§3.10.7.4). For zero-length segments it is rate-limited
-   * (like Linux's tcp_oow_rate_limited), so two stacks that disagree can never ping-pong ACKs.
-   */
-  private sendOowAck(segLen: number, now: number): void {
-    if (segLen === 0) {
-      if (now - this.lastOowAckAt < 200) {
-        this.host.stats.tcpOowAcksSuppressed++;
-        return;
-      }
-      this.lastOowAckAt = now;
-    }
-    this.sendAck();
-  }
-
-  private lastOowAckAt = -Infinity;
 
   /** NetStack.releaseAcks: the batch of input ended; send the ACK this connection held back. */
   releaseHeldAck(): void {
-    if (this.unackedSegs > 0 && this.state !== 'CLOSED') {
-      this.sendAck();
+    if (this.rcv.unackedSegs > 0 && this.state !== 'CLOSED') {
+      this.rcv.sendAck();
       this.armTimer();
     }
-  }
-
-  private flushAck(): void {
-    if (this.ackNow) {
-      this.sendAck();
-      return;
-    }
-    if (this.unackedSegs > 0 && this.delAckAt === 0) this.delAckAt = this.host.clock.now() + this.host.cfg.delayedAckMs;
-  }
-
-  /** Builds and sends one segment: IP header + TCP header + options + data. */
-  private emit(flags: number, seqOff: number, dataLen: number, synOpts?: TcpOptions, synWnd?: number): number {
-    const v4 = this.localIp.length === 4;
-    const ipLen = v4 ? 20 : 40;
-    let o: TcpOptions;
-    if (synOpts) o = synOpts;
-    else {
-      o = {};
-      if (this.tsOk) o.timestamps = [this.tsNow(), this.tsRecent];
-      if (this.sackOk && !this.ooo.empty && !(flags & RST)) {
-        const blocks = this.ooo.sackBlocks(this.tsOk ? 3 : 4);
-        o.sack = blocks.map((b) => [this.rcvSeq(b.start), this.rcvSeq(b.end)] as [number, number]);
-        this.host.stats.tcpSackBlocksSent += blocks.length;
-        if (dataLen === 0) this.host.stats.tcpSackAcksSent++;
-      }
-    }
-    const optLen = optionsLength(o);
-    const maxData = this.host.cfg.mtu - ipLen - TCP_HEADER_LEN - optLen;
-    if (dataLen > maxData) {
-      // Never exceed the MTU (options grew); the FIN then waits for the next segment.
-      dataLen = maxData;
-      flags &= ~FIN;
-    }
-    const tcpLen = TCP_HEADER_LEN + optLen + dataLen;
-    const pkt = new Uint8Array(ipLen + tcpLen);
-    if (dataLen > 0) this.sendBuf.copyOut(pkt, ipLen + TCP_HEADER_LEN + optLen, seqOff - this.bufBase, dataLen);
-    let wnd: number;
-    if (synWnd !== undefined) wnd = synWnd;
-    else wnd = this.advertiseWindow();
-    const ackFlag = (flags & ACK) !== 0;
-    encodeTcpHeader(
-      pkt,
-      ipLen,
-      {
-        srcPort: this.localPort,
-        dstPort: this.remotePort,
-        seq: this.sndSeq(seqOff),
-        ack: ackFlag ? this.rcvSeq(this.rcvNxt) : 0,
-        flags,
-        window: wnd,
-        urgent: 0,
-        ...o,
-        payloadLength: dataLen,
-      },
-      this.localIp,
-      this.remoteIp,
-    );
-    encodeIpHeader(pkt, { src: this.localIp, dst: this.remoteIp, proto: PROTO_TCP, payloadLength: tcpLen, id: v4 ? this.host.nextIpId() : 0, dontFragment: true });
-    if (ackFlag) {
-      this.ackNow = false;
-      this.unackedSegs = 0;
-      this.delAckAt = 0;
-    }
-    const stats = this.host.stats;
-    stats.tcpSegmentsSent++;
-    if (dataLen === 0 && !(flags & (SYN | FIN | RST))) {
-      stats.tcpPureAcksSent++;
-      if (wnd === 0) stats.tcpZeroWindowsSent++;
-    }
-    this.host.output(pkt);
-    return dataLen;
-  }
-
-  /** The 16-bit window field; keeps the advertised right edge from moving left (RFC 9293 §3.8.6.2.2). */
-  private advertiseWindow(): number {
-    const avail = this.readCancelled || this.readClosed ? this.host.cfg.recvBuffer : this.freeRecvSpace();
-    let edge = this.rcvNxt + avail;
-    const threshold = Math.min(this.host.cfg.recvBuffer / 2, this.mss);
-    if (edge < this.rcvAdvEdge || (edge - this.rcvAdvEdge < threshold && this.rcvAdvEdge - this.rcvNxt >= threshold)) edge = Math.max(edge, this.rcvAdvEdge);
-    const field = Math.min(65535, Math.floor((edge - this.rcvNxt) / 2 ** this.rcvWscale));
-    this.rcvAdvEdge = Math.max(this.rcvAdvEdge, this.rcvNxt + field * 2 ** this.rcvWscale);
-    return field;
-  }
-
-  private emitRstFor(ackField: number): void {
-    // <SEQ=SEG.ACK><CTL=RST> (§3.10.7.3 / §3.10.7.4).
-    const v4 = this.localIp.length === 4;
-    const ipLen = v4 ? 20 : 40;
-    const pkt = new Uint8Array(ipLen + TCP_HEADER_LEN);
-    encodeTcpHeader(pkt, ipLen, { srcPort: this.localPort, dstPort: this.remotePort, seq: ackField, ack: 0, flags: RST, window: 0, urgent: 0, payloadLength: 0 }, this.localIp, this.remoteIp);
-    encodeIpHeader(pkt, { src: this.localIp, dst: this.remoteIp, proto: PROTO_TCP, payloadLength: TCP_HEADER_LEN, id: v4 ? this.host.nextIpId() : 0, dontFragment: true });
-    this.host.stats.tcpRstSent++;
-    this.host.output(pkt);
-  }
-
-  private sndSeq(off: number): number {
-    return u32(this.iss + off);
-  }
-
-  private rcvSeq(off: number): number {
-    return u32(this.irs + off);
-  }
-
-  private setTsRecent(tsVal: number): void {
-    this.tsRecent = tsVal;
-    this.tsRecentAt = this.host.clock.now();
-  }
-
-  private tsNow(): number {
-    return u32(Math.floor(this.host.clock.now()) + this.tsOffset);
   }
 
   // ------------------------------------------------------------------ timers
 
-  private armTimer(): void {
+  armTimer(): void {
     if (this.isClosed) return;
-    const now = this.host.clock.now();
     const cfg = this.host.cfg;
     if (cfg.keepAliveIdleMs > 0 && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
       const base = Math.max(this.lastRecvAt, this.lastSendAt);
-      this.keepAliveAt = this.keepAliveProbes === 0 ? base + cfg.keepAliveIdleMs : this.keepAliveAt;
+      this.timers.keepAlive = this.keepAliveProbes === 0 ? base + cfg.keepAliveIdleMs : this.timers.keepAlive;
     }
-    let at = Infinity;
-    // (No array here: this runs for every segment.)
-    if (this.rtoAt > 0 && this.rtoAt < at) at = this.rtoAt;
-    if (this.tlpAt > 0 && this.tlpAt < at) at = this.tlpAt;
-    if (this.delAckAt > 0 && this.delAckAt < at) at = this.delAckAt;
-    if (this.persistAt > 0 && this.persistAt < at) at = this.persistAt;
-    if (this.keepAliveAt > 0 && this.keepAliveAt < at) at = this.keepAliveAt;
-    if (this.timeWaitAt > 0 && this.timeWaitAt < at) at = this.timeWaitAt;
-    if (this.finWait2At > 0 && this.finWait2At < at) at = this.finWait2At;
-    // Keep an earlier timer, even one no deadline needs any more: when it fires, onTimer finds nothing
-    // due and re-arms for what is left. Replace it only if a deadline is sooner. Clearing and setting
-    // a timer for every segment (the delayed-ACK deadline comes and goes with every other segment)
-    // was ~10% of a browser Worker's busy time in a download profile.
-    if (at === Infinity || (this.timer && this.timerAt <= at)) return;
-    if (this.timer) this.host.clock.clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = this.host.clock.setTimeout(() => this.onTimer(), Math.max(0, at - now));
+    this.timers.arm(this.host.clock, this);
   }
 
-  private onTimer(): void {
-    this.timer = undefined;
+  /** The platform timer fired: run every deadline that is due, in this order, then re-arm. */
+  onTimer(): void {
+    const t = this.timers;
+    t.handle = undefined;
     if (this.isClosed) return;
     const now = this.host.clock.now();
     try {
-      if (this.timeWaitAt > 0 && now >= this.timeWaitAt) {
+      if (t.timeWait > 0 && now >= t.timeWait) {
         this.terminate(undefined);
         return;
       }
-      if (this.finWait2At > 0 && now >= this.finWait2At && this.state === 'FIN_WAIT_2') {
+      if (t.finWait2 > 0 && now >= t.finWait2 && this.state === 'FIN_WAIT_2') {
         this.terminate(undefined);
         return;
       }
-      if (this.rtoAt > 0 && now >= this.rtoAt) this.onRto(now);
+      if (t.rto > 0 && now >= t.rto) this.recovery.onRto(now);
       if (this.isClosed) return;
-      if (this.tlpAt > 0 && now >= this.tlpAt) this.onPto(now);
-      if (this.delAckAt > 0 && now >= this.delAckAt) {
+      if (t.tlp > 0 && now >= t.tlp) this.recovery.onPto(now);
+      if (t.delAck > 0 && now >= t.delAck) {
         this.host.stats.tcpDelayedAcks++;
-        this.sendAck();
+        this.rcv.sendAck();
       }
-      if (this.persistAt > 0 && now >= this.persistAt) this.onPersist(now);
+      if (t.persist > 0 && now >= t.persist) this.snd.onPersist(now);
       if (this.isClosed) return;
-      if (this.keepAliveAt > 0 && now >= this.keepAliveAt) this.onKeepAlive(now);
+      if (t.keepAlive > 0 && now >= t.keepAlive) this.onKeepAlive(now);
     } finally {
       this.armTimer();
     }
-  }
-
-  /**
-   * RFC 8985 §7.2: arm the probe timeout, PTO = 2*SRTT (+ the worst-case delayed ACK when one segment
-   * is in flight), if it would fire before the RTO. Needs SACK (the probe's ACK reveals the hole)
-   * and an RTT sample; one probe per tail episode.
-   */
-  private schedulePto(now: number): void {
-    this.tlpAt = 0;
-    if (!this.sackOk || !this.rtt.sampled || this.inRecovery || this.tlpOut || this.sndMax <= this.sndUna || this.sndWnd === 0) return;
-    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT' && this.state !== 'FIN_WAIT_1' && this.state !== 'CLOSING' && this.state !== 'LAST_ACK') return;
-    let pto = 2 * this.rtt.srtt;
-    if (this.sndMax - this.sndUna <= this.mss) pto += 200; // WCDelAckT
-    pto = Math.max(pto, 10);
-    const at = now + pto;
-    if (this.rtoAt > 0 && at >= this.rtoAt) return;
-    this.tlpAt = at;
-  }
-
-  /** RFC 8985 §7.3: send one probe — new data if the windows allow, else the last segment again. */
-  private onPto(now: number): void {
-    this.tlpAt = 0;
-    if (this.inRecovery || this.sndMax <= this.sndUna || this.isClosed) return;
-    this.host.stats.tcpTailLossProbes++;
-    this.tlpOut = true;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    let sent = false;
-    if (this.sndNxt === this.sndMax && this.sndNxt < finEnd && this.sndNxt < this.sndUna + this.sndWnd) sent = this.sendNew(finEnd, this.sndUna + this.sndWnd);
-    if (!sent) {
-      const s = Math.max(this.sndUna, this.sndMax - this.segSize());
-      this.sendRange(s, this.sndMax - s, true);
-    }
-    this.rtoAt = now + this.rtt.rto; // §7.3: the RTO restarts after a probe
-  }
-
-  private onRto(now: number): void {
-    this.rtoAt = 0;
-    const cfg = this.host.cfg;
-    const handshake = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED';
-    if (!handshake && this.sndUna >= this.sndMax) return;
-    if (!handshake && this.sndWnd === 0) {
-      // The peer closed its window: probing, not retransmission, keeps the connection going.
-      if (this.persistAt === 0) this.persistAt = now + this.rtt.rto;
-      return;
-    }
-    this.retries++;
-    const limit = this.state === 'SYN_SENT' ? cfg.maxSynRetransmits : this.state === 'SYN_RECEIVED' ? cfg.maxSynAckRetransmits : cfg.maxRetransmits;
-    if (this.retries > limit) {
-      const what = this.state === 'SYN_SENT' ? 'connect' : 'tcp';
-      const why = this.softError ? ` (last error: ${this.softError})` : '';
-      this.host.stats.tcpTimeouts++;
-      if (!handshake) this.emit(RST | ACK, this.sndMax, 0);
-      this.terminate(new NetStackError('ETIMEDOUT', `${what} ${this.remoteInfo}: timed out after ${this.retries - 1} retransmissions${why}`));
-      return;
-    }
-    this.rtt.backoff(); // RFC 6298 §5.5
-    this.host.stats.tcpRtoExpirations++;
-    this.timedSeg = -1; // Karn: nothing retransmitted is timed
-    if (handshake) {
-      this.host.stats.tcpRetransmits++;
-      if (this.state === 'SYN_RECEIVED') this.host.stats.tcpSynAckRetransmits++;
-      this.sendSyn();
-      return;
-    }
-    // Eifel detection (RFC 3522) needs timestamps: remember what the first timeout of this episode
-    // changes, and the TSval its retransmission carries.
-    if (this.retries === 1 && this.tsOk) this.rtoUndo = { ts: this.tsNow(), cc: this.cc.snapshot() };
-    // RFC 5681 §3.1 eq. 4 / RFC 9438 §4.8: ssthresh from the flight, cwnd = loss window.
-    this.cc.onRto(this.sndMax - this.sndUna - this.sb.sackedIn(this.sndUna, this.sndMax));
-    // RFC 6675 §5.1: keep the SACK scoreboard across the RTO (reneging is rare), so the go-back
-    // below resends only the holes instead of everything in flight. Linux does the same.
-    this.inRecovery = false;
-    this.rxtMark = -1;
-    this.tlpAt = 0;
-    this.tlpOut = false;
-    this.recoverPoint = this.sndMax; // RFC 6582 §3.2 step 4: no fast retransmit for old duplicates
-    this.dupAcks = 0;
-    this.sndNxt = this.sndUna;
-    this.highRxt = this.sndUna;
-    this.transmit();
-    if (this.rtoAt === 0) this.rtoAt = now + this.rtt.rto;
-  }
-
-  private onPersist(now: number): void {
-    this.persistAt = 0;
-    const finEnd = this.dataEnd + (this.finQueued ? 1 : 0);
-    if (this.sndWnd > 0 || this.sndNxt >= finEnd) return;
-    this.persistProbes++;
-    if (this.persistProbes > this.host.cfg.maxPersistProbes && now - this.lastRecvAt > this.rtt.rto * 2) {
-      this.host.stats.tcpTimeouts++;
-      this.terminate(new NetStackError('ETIMEDOUT', `tcp ${this.remoteInfo}: peer stopped answering zero-window probes`));
-      return;
-    }
-    // A window probe: an ACK with an old sequence number, which the peer must answer with an ACK
-    // carrying its current window (the same form as a keepalive, RFC 1122 §4.2.3.6). It consumes no
-    // sequence space, so it never interacts with retransmission.
-    this.host.stats.tcpWindowProbes++;
-    this.emit(ACK, this.sndUna - 1, 0);
-    this.rtt.backoff();
-    this.persistAt = now + Math.min(this.rtt.rto, 60_000);
   }
 
   private onKeepAlive(now: number): void {
@@ -1425,8 +455,8 @@ export class TcpConn implements TcpConnection {
     }
     this.keepAliveProbes++;
     this.host.stats.tcpKeepAlives++;
-    this.emit(ACK, this.sndUna - 1, 0);
-    this.keepAliveAt = now + cfg.keepAliveIntervalMs;
+    this.snd.emit(ACK, this.snd.una - 1, 0);
+    this.timers.keepAlive = now + cfg.keepAliveIntervalMs;
   }
 
   // ------------------------------------------------------------------ errors and teardown
@@ -1436,8 +466,8 @@ export class TcpConn implements TcpConnection {
     if (this.isClosed) return;
     // RFC 5927 §4.1: act only if the quoted sequence number is one we have sent and not yet had
     // acknowledged; blind ICMP attacks must guess it.
-    const off = this.sndUna + seqDiff(quotedSeq, this.sndSeq(this.sndUna));
-    if (off < this.sndUna || off >= Math.max(this.sndMax, this.sndUna + 1)) {
+    const off = this.snd.offsetOf(quotedSeq);
+    if (off < this.snd.una || off >= Math.max(this.snd.max, this.snd.una + 1)) {
       this.host.stats.icmpIgnoredBadSeq++;
       return;
     }
@@ -1449,48 +479,17 @@ export class TcpConn implements TcpConnection {
     this.softError = what; // soft errors only explain a later timeout
   }
 
-  private closeError?: NetStackError;
-
   /** Ends the connection: err undefined = clean. Releases all state. */
   terminate(err: NetStackError | undefined): void {
     if (this.isClosed) return;
     const wasSynSent = this.state === 'SYN_SENT';
     this.setState('CLOSED');
-    if (this.timer) this.host.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.rtoAt = this.delAckAt = this.persistAt = this.keepAliveAt = this.timeWaitAt = this.finWait2At = this.tlpAt = 0;
-    this.ooo.clear();
-    this.sb.clear();
+    this.timers.stopAll(this.host.clock);
+    this.rcv.ooo.clear();
+    this.recovery.sb.clear();
     const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
-    this.closeError = err;
-    if (e) {
-      this.rejectOpened(e);
-      if (!this.readClosed && !this.readCancelled) {
-        try {
-          this.readCtrl.error(e);
-        } catch {
-          /* stream already done */
-        }
-      }
-      this.pendingWrite?.reject(e);
-      for (const w of this.finAckedWaiters.splice(0)) w.reject(e);
-      if (!this.finished) this.rejectClosed(e);
-    } else {
-      if (!this.readClosed && !this.readCancelled) {
-        try {
-          this.flushRx();
-          this.readCtrl.close();
-        } catch {
-          /* stream already done */
-        }
-      }
-      this.pendingWrite?.reject(this.writeError());
-      for (const w of this.finAckedWaiters.splice(0)) w.resolve();
-      this.resolveClosed();
-    }
-    this.pendingWrite = undefined;
-    this.readClosed = true;
-    this.finished = true;
+    this.sock.closeError = err;
+    this.sock.settle(e);
     this.host.release(this);
   }
 
@@ -1502,15 +501,15 @@ export class TcpConn implements TcpConnection {
   acceptsNewIncarnation(seg: TcpSegment): boolean {
     if (this.state !== 'TIME_WAIT') return false;
     if (this.tsOk && seg.timestamps) return seqDiff(seg.timestamps[0], this.tsRecent) > 0;
-    return seqDiff(seg.seq, this.rcvSeq(this.rcvNxt)) > 0;
+    return seqDiff(seg.seq, this.rcv.seq(this.rcv.nxt)) > 0;
   }
 
   /** Not narrowed by TypeScript's control flow (state changes inside called methods). */
-  private get isClosed(): boolean {
+  get isClosed(): boolean {
     return this.state === 'CLOSED';
   }
 
-  private setState(s: TcpState): void {
+  setState(s: TcpState): void {
     this.state = s;
   }
 
@@ -1522,17 +521,17 @@ export class TcpConn implements TcpConnection {
       srtt: this.rtt.srtt,
       rto: this.rtt.rto,
       mss: this.mss,
-      sndWnd: this.sndWnd,
-      inflight: this.sndMax - this.sndUna,
+      sndWnd: this.snd.wnd,
+      inflight: this.snd.max - this.snd.una,
       sackOk: this.sackOk,
       tsOk: this.tsOk,
-      wscale: [this.sndWscale, this.rcvWscale],
+      wscale: [this.snd.wscale, this.rcv.wscale],
     };
   }
 
   /** Bytes held by this connection (send queue + out-of-order), for bounds tests. */
   get bufferedBytes(): number {
-    return this.sendBuf.length + this.ooo.bytes;
+    return this.snd.buf.length + this.rcv.ooo.bytes;
   }
 }
 
