@@ -19,6 +19,14 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages --------------------------------------------------------------------------
 PKGS=(chromium openssh-server wireguard-go wireguard-tools iproute2 python3 util-linux procps ca-certificates)
+# nginx: e2e/nginx-deploy.test.ts runs the self-hosting site (scripts/nginx-site.ts) as its own process.
+PKGS+=(nginx)
+# Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
