@@ -13,7 +13,10 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startAppServer } from './helpers/browser.js';
 import { MemoryStore } from '../src/control/storage.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
@@ -171,5 +174,49 @@ describe('subnet routes and exit nodes the person chooses', () => {
     node.setRoutePrefs({});
     await expect(node.dial(BEYOND_EXIT, beyondPort, { timeoutMs: 5_000 })).rejects.toThrow(/not reachable/);
     await expect(node.dial(SUBNET_HOST, subnetPort, { timeoutMs: 5_000 })).rejects.toThrow(/not reachable/);
+  });
+});
+
+// The same choice made by a person in the app (Chromium): the machines list shows the router's
+// subnet and exit-node offer; the web view cannot reach the subnet's server until "Use subnet
+// routes" is ticked, then shows it (on its own origin, through the Worker's node).
+describe('the person chooses routes in the app', () => {
+  it('a server behind the subnet router is refused in the web view, then shown once "Use subnet routes" is on', async () => {
+    const configPath = join(rig.dir, 'routes-app-config.json');
+    writeFileSync(configPath, '{}');
+    const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+    const browser = await launchChromium();
+    try {
+      writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'routes-browser', autoConnect: true, allowInsecureDerp: true, ephemeral: true }));
+      const appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(appUrl + '/#machines');
+      const row = page.locator('tt-machines tr[data-peer="router"]');
+      await expect.poll(() => row.count(), { timeout: 90_000 }).toBe(1);
+      await expect.poll(() => row.locator('[data-routes]').innerText().catch(() => ''), { timeout: 30_000 }).toBe(`routes ${SUBNET} (not in use)`);
+      expect(await row.getByRole('button', { name: 'Use router as exit node' }).count()).toBe(1);
+
+      const show = async () => {
+        await page.goto(appUrl + '/#web');
+        await page.locator('tt-webview #address').fill(`http://${SUBNET_HOST}:${subnetPort}/`);
+        await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+      };
+      await show();
+      const shadowText = () => page.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '');
+      const frame = page.frameLocator('tt-webview iframe');
+      // Not routed: the proxied request is refused by the node, in words, in the frame.
+      await expect.poll(() => frame.locator('body').innerText({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toMatch(/not a machine this web view may reach/);
+      expect(await shadowText()).not.toContain('behind the subnet router');
+
+      await page.goto(appUrl + '/#machines');
+      await page.locator('tt-machines #accept-routes').check();
+      await expect.poll(() => row.locator('[data-routes]').innerText().catch(() => ''), { timeout: 20_000 }).toBe(`routes ${SUBNET}`);
+      await show();
+      await expect.poll(() => frame.locator('body').innerText({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe('behind the subnet router');
+      await page.screenshot({ path: join(process.cwd(), 'test-results', 'routes-subnet-webview.png'), fullPage: true });
+    } finally {
+      await browser.close().catch(() => {});
+      await app.stop();
+    }
   });
 });

@@ -18,6 +18,8 @@ export interface NodeLike {
   dial(host: string, port: number): Promise<TcpConnectionLike>;
   /** MagicDNS name or IP → tailnet address; throws for anything outside the tailnet. */
   resolve?(host: string): string;
+  /** Subnet routes on/off and the exit node (TailnetNode.setRoutePrefs). */
+  setRoutePrefs?(prefs: { acceptRoutes?: boolean; exitNodeId?: string }): void;
 }
 
 /** One window attached to the service, and the sessions it opened (closed when it goes). */

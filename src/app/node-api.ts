@@ -34,7 +34,16 @@ export interface PeerView {
   rxBytes: number;
   txBytes: number;
   tailscaleSsh?: boolean;
+  /** Subnet routes this machine advertises (used only when "use subnet routes" is on). */
+  subnetRoutes?: string[];
+  /** This machine offers itself as an exit node. */
+  offersExitNode?: boolean;
+  /** This machine is the chosen exit node: all other traffic leaves through it. */
+  isExitNode?: boolean;
 }
+
+/** The routes the person chose, as tailscale up --accept-routes / --exit-node. */
+export interface RoutePrefsView { acceptRoutes?: boolean; exitNodeId?: string }
 
 export interface DerpRegionView {
   regionId: number;
@@ -55,6 +64,7 @@ export interface NodeStatusView {
   self?: { name: string; fqdn: string; ips: string[]; user?: string };
   peers: PeerView[];
   derp: DerpRegionView[];
+  routes?: RoutePrefsView;
 }
 
 export interface LogLine {
@@ -169,6 +179,8 @@ export interface NodeApi {
   sshKeyExport(id: string): Promise<string>;
   knownHosts(): Promise<KnownHostView[]>;
   knownHostDelete(host: string): Promise<void>;
+  /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */
+  setRoutePrefs(prefs: RoutePrefsView): Promise<void>;
   /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */
   /** Serves the web-view proxy on `port`; with `target`, only that host and port (its own origin). */
   httpProxyPort(port: MessagePort, target?: { host: string; port: number }): Promise<void>;

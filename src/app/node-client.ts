@@ -94,6 +94,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     sshKeyExport: (id) => rpc.call('sshKeyExport', [id]),
     knownHosts: () => rpc.call('knownHosts'),
     knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
+    setRoutePrefs: (prefs) => rpc.call('setRoutePrefs', [prefs]),
     httpProxyPort: (p, target) => rpc.call('httpProxyPort', [p, target], [p]),
     wipe: () => rpc.call('wipe'),
     release: () => rpc.call('release'),

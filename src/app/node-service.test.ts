@@ -57,12 +57,18 @@ class ScriptedNode implements NodeLike {
   downStarted?: () => void;
   async down() { this.downStarted?.(); await this.downGate; this.state = 'stopped'; this.emit('state', 'stopped'); }
   async logout() { this.loggedOut++; await this.down(); }
+  routes: { acceptRoutes?: boolean; exitNodeId?: string } = {};
+  setRoutePrefs(p: { acceptRoutes?: boolean; exitNodeId?: string }) {
+    if (p.exitNodeId && !['1', '2'].includes(p.exitNodeId)) throw new Error(`exit node ${p.exitNodeId} is not a peer in the tailnet`);
+    this.routes = { ...p };
+  }
   status(): NodeStatus {
     return {
+      routes: this.routes,
       state: this.state,
       self: this.state === 'running' ? { name: NM.self.name, ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'], nodeKey: 'nodekey:00', discoKey: 'discokey:00' } : undefined,
       peers: this.state === 'running'
-        ? [{ id: '1', name: 'peer1.tailtab.test.', nodeKey: 'nodekey:01', ips: ['100.64.0.1'], online: true, os: 'linux', relayRegion: 900, handshakeAgeMs: 1200, rxBytes: 10, txBytes: 20 },
+        ? [{ id: '1', name: 'peer1.tailtab.test.', nodeKey: 'nodekey:01', ips: ['100.64.0.1'], online: true, os: 'linux', relayRegion: 900, handshakeAgeMs: 1200, rxBytes: 10, txBytes: 20, subnetRoutes: ['10.77.0.0/24'], exitNode: true },
            { id: '2', name: 'peer2.tailtab.test.', nodeKey: 'nodekey:02', ips: ['100.64.0.2'], online: false, os: 'linux', rxBytes: 0, txBytes: 0 }]
         : [],
       derp: this.state === 'running' ? [{ regionId: 900, state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0 }] : undefined,
@@ -131,6 +137,25 @@ describe('NodeService', () => {
     // A different machine name while connected is refused in words, not by breaking the first window.
     await expect(b.up({ ...CFG, hostname: 'other' })).rejects.toThrow(/already connected as browser.*Sign out there first/);
     expect((await a.status()).state).toBe('running');
+  });
+
+  it('turns subnet routes on and chooses an exit node for every window; refuses malformed choices in words', async () => {
+    const t = setup();
+    const a = t.open();
+    const b = t.open();
+    await a.up(CFG);
+    let st = await b.status();
+    expect(st.routes).toEqual({ acceptRoutes: false });
+    expect(st.peers[0]).toMatchObject({ name: 'peer1', subnetRoutes: ['10.77.0.0/24'], offersExitNode: true });
+    expect(st.peers[0]!.isExitNode).toBeUndefined();
+    await a.setRoutePrefs({ acceptRoutes: true, exitNodeId: '1' });
+    st = await b.status();
+    expect(st.routes).toEqual({ acceptRoutes: true, exitNodeId: '1' });
+    expect(st.peers[0]!.isExitNode).toBe(true);
+    await expect(a.setRoutePrefs({ acceptRoutes: 'yes' as unknown as boolean })).rejects.toThrow(/true or false/);
+    await expect(a.setRoutePrefs({ exitNodeId: '99' })).rejects.toThrow(/not a peer/);
+    await a.setRoutePrefs({});
+    expect((await b.status()).routes).toEqual({ acceptRoutes: false });
   });
 
   it('never lets the auth key reach a window, neither in log lines nor in errors', async () => {

@@ -5,8 +5,6 @@
 // host keys (host-keys.ts) — kept in a WorkerStore (store.ts), and the Service Worker's web-view
 // proxy (web-proxy.ts). Nothing here touches the DOM; the page sees only plain data, public keys,
 // and terminal bytes.
-import type { ProxyBinding } from '../http/proxy-target.js';
-import { proxyBinding } from './web-proxy.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
 import type { NodeNetMap } from '../node/node.js';
 import type { PortLike } from '../platform/port.js';
@@ -21,6 +19,16 @@ import { SftpSessions } from './sftp-sessions.js';
 import { SshKeyring } from './ssh-keys.js';
 import { SshSessions } from './ssh-sessions.js';
 import { toStatusView } from './status.js';
+import type { ProxyBinding } from '../http/proxy-target.js';
+import { proxyBinding } from './web-proxy.js';
+
+/** Route preferences as they cross from a window (plain data, checked). */
+function routePrefs(v: unknown): { acceptRoutes?: boolean; exitNodeId?: string } {
+  const p = (v ?? {}) as { acceptRoutes?: unknown; exitNodeId?: unknown };
+  if (p.acceptRoutes !== undefined && typeof p.acceptRoutes !== 'boolean') throw new Error('acceptRoutes is true or false');
+  if (p.exitNodeId !== undefined && (typeof p.exitNodeId !== 'string' || !p.exitNodeId)) throw new Error('an exit node is named by its machine id');
+  return { acceptRoutes: p.acceptRoutes as boolean | undefined, ...(p.exitNodeId ? { exitNodeId: p.exitNodeId as string } : {}) };
+}
 
 export interface NodeServiceDeps {
   createNode(): Promise<NodeLike>;
@@ -158,6 +166,12 @@ export class NodeService {
       sshKeyExport: (id: string) => this.keys.export(id),
       knownHosts: () => this.hostKeys.knownHosts(),
       knownHostDelete: (host: string) => this.hostKeys.forget(host),
+      setRoutePrefs: async (prefs: unknown) => {
+        const node = await this.requireRunning();
+        if (!node.setRoutePrefs) throw new Error('this node cannot use subnet routes or exit nodes');
+        node.setRoutePrefs(routePrefs(prefs));
+        this.pushStatus();
+      },
       httpProxyPort: async (p: MessagePort, target?: unknown) => {
         if (!this.deps.httpProxy) throw new Error('the web-view proxy is not part of this build');
         await this.deps.httpProxy(p, await this.getNode(), target === undefined ? undefined : proxyBinding(target));

@@ -33,6 +33,9 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
       handshakeAgeMs: p.handshakeAgeMs,
       rxBytes: p.rxBytes,
       txBytes: p.txBytes,
+      ...(p.subnetRoutes?.length ? { subnetRoutes: p.subnetRoutes } : {}),
+      ...(p.exitNode ? { offersExitNode: true } : {}),
+      ...(st.routes?.exitNodeId === p.id ? { isExitNode: true } : {}),
     };
   });
   const derp: DerpRegionView[] = Array.isArray(st.derp)
@@ -56,5 +59,6 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
     self: st.self ? { name: shortName(selfFqdn), fqdn: selfFqdn, ips: st.self.ips, user: st.self.user } : undefined,
     peers,
     derp,
+    routes: { acceptRoutes: !!st.routes?.acceptRoutes, ...(st.routes?.exitNodeId ? { exitNodeId: st.routes.exitNodeId } : {}) },
   };
 }

@@ -32,4 +32,11 @@ describe('which targets a web-view proxy port reaches', () => {
     expect(allow('gone', 80)).toBe(false);
     expect(allow('peer1', 80)).toBe(false);
   });
+  it('a bound name is resolved at each request, so a route turned on later is followed', () => {
+    const routed = new Set<string>();
+    const allow = proxyTargetFilter((h) => (routed.has(h) ? h : undefined), { host: '10.77.0.9', port: 80 });
+    expect(allow('10.77.0.9', 80)).toBe(false);
+    routed.add('10.77.0.9');
+    expect(allow('10.77.0.9', 80)).toBe(true);
+  });
 });

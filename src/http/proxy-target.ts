@@ -15,11 +15,12 @@ export function proxyTargetFilter(resolve: (host: string) => string | undefined,
       return undefined;
     }
   };
-  const boundAddr = bound ? addr(bound.host) : undefined;
+  // Resolved at each request, not once: routes change (a subnet route turned on, a peer's new
+  // address), and the bound name must follow them like every other name does.
   return (host, port) => {
     const a = addr(host);
     if (!a) return false;
     if (!bound) return true;
-    return port === bound.port && boundAddr !== undefined && a === boundAddr;
+    return port === bound.port && a === addr(bound.host);
   };
 }

@@ -4,7 +4,8 @@
 //   nc <peer> <port>     stdin -> TCP over the tailnet -> stdout
 // Flags (or env): --control-url (TAILTAB_CONTROL_URL), --auth-key (TAILTAB_AUTH_KEY),
 // --state (TAILTAB_STATE: file storage), --hostname (TAILTAB_HOSTNAME), --ephemeral,
-// --allow-insecure-derp (TAILTAB_ALLOW_INSECURE_DERP=1), --count N (ping).
+// --allow-insecure-derp (TAILTAB_ALLOW_INSECURE_DERP=1), --accept-routes, --exit-node <machine>
+// (as tailscale up's flags: subnet routes and exit nodes are used only when asked), --count N (ping).
 
 import { TailnetNode, type NodeLayers, type UpConfig } from './node.js';
 
@@ -22,7 +23,7 @@ export interface CliArgs { command: string; positional: string[]; flags: Record<
 export function parseArgs(argv: string[]): CliArgs {
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
-  const boolFlags = new Set(['ephemeral', 'allow-insecure-derp', '6', 'verbose']);
+  const boolFlags = new Set(['ephemeral', 'allow-insecure-derp', 'accept-routes', '6', 'verbose']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a.startsWith('-') && a !== '-') {
@@ -36,7 +37,7 @@ export function parseArgs(argv: string[]): CliArgs {
   return { command: positional.shift() ?? 'help', positional, flags };
 }
 
-const USAGE = 'usage: tailtab [--control-url URL] [--auth-key KEY] [--state FILE] [--hostname H] [--ephemeral] [--allow-insecure-derp] (status | ping <peer> [-6] [--count N] | nc <peer> <port>)\n';
+const USAGE = 'usage: tailtab [--control-url URL] [--auth-key KEY] [--state FILE] [--hostname H] [--ephemeral] [--allow-insecure-derp] [--accept-routes] [--exit-node MACHINE] (status | ping <peer> [-6] [--count N] | nc <peer> <port>)\n';
 
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Promise<number> {
@@ -59,6 +60,10 @@ export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Pro
       onAuthUrl: (u) => io.stderr(`To log in, visit: ${u}\n`),
       ...(await io.platform({ stateFile, ephemeral })),
     });
+    const exitNode = flag('exit-node', 'TAILTAB_EXIT_NODE');
+    const exitPeer = exitNode ? node.status().peers.find((p) => [p.id, p.name.replace(/\.$/, ''), p.name.split('.')[0], ...p.ips].includes(exitNode)) : undefined;
+    if (exitNode && !exitPeer) { io.stderr(`tailtab: --exit-node ${exitNode}: no such machine in the tailnet\n`); return 2; }
+    if (flags['accept-routes'] === true || exitPeer) node.setRoutePrefs({ acceptRoutes: flags['accept-routes'] === true, ...(exitPeer ? { exitNodeId: exitPeer.id } : {}) });
     const enc = new TextEncoder();
     if (command === 'status') {
       await io.stdout(enc.encode(JSON.stringify(node.status(), null, 2) + '\n'));

@@ -17,7 +17,7 @@ import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
-import { buildRouteTable, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
+import { buildRouteTable, offeredRoutes, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
 import { IPPROTO_TSMP, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
@@ -146,6 +146,10 @@ export interface PeerStatus {
   id: string; name: string; nodeKey: string; ips: string[]; online?: boolean; os?: string;
   lastSeen?: string; sshHostKeys?: string[];
   relayRegion?: number; handshakeAgeMs?: number; rxBytes: number; txBytes: number;
+  /** Subnet routes the peer advertises (used only with RoutePrefs.acceptRoutes). */
+  subnetRoutes?: string[];
+  /** The peer offers itself as an exit node (used only when chosen). */
+  exitNode?: boolean;
 }
 
 export interface NodeStatus {
@@ -155,6 +159,8 @@ export interface NodeStatus {
   peers: PeerStatus[];
   derp?: unknown;
   counters: Record<string, number>;
+  /** The routes the person chose (subnet routes on or off, the exit node). */
+  routes: RoutePrefs;
 }
 
 export type NodeEventMap = { state: NodeState; netmap: NodeNetMap; log: string; peers: PeerStatus[] };
@@ -447,7 +453,10 @@ export class TailnetNode {
     const now = this.clock.now();
     return (this.netmap?.peers ?? []).map((p) => {
       const ws = this.wg?.peerStatus(p.nodeKey);
+      const offered = offeredRoutes(p);
       return {
+        ...(offered.subnets.length ? { subnetRoutes: offered.subnets } : {}),
+        ...(offered.exitNode ? { exitNode: true } : {}),
         id: p.id, name: p.name, nodeKey: keyToText('nodekey', p.nodeKey), ips: p.addresses.map((a) => a.split('/')[0]!),
         online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey),
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
@@ -473,6 +482,7 @@ export class TailnetNode {
       peers: this.peerStatuses(),
       derp: this.derp?.status?.(),
       counters,
+      routes: { ...this.routePrefs },
     };
   }
 

@@ -110,6 +110,20 @@ function isSubnetRoute(p: Prefix, ownAddresses: readonly string[]): boolean {
   });
 }
 
+/** What a peer offers beyond its own addresses: subnet routes, and whether it is an exit node. */
+export function offeredRoutes(peer: { allowedIPs?: string[] | null; addresses?: string[] | null }): { subnets: string[]; exitNode: boolean } {
+  const own = peer.addresses ?? [];
+  const subnets: string[] = [];
+  let exitNode = false;
+  for (const text of peer.allowedIPs ?? []) {
+    const p = parsePrefix(text);
+    if (!p) continue;
+    if (p.bits === 0) exitNode = true;
+    else if (isSubnetRoute(p, own)) subnets.push(text);
+  }
+  return { subnets, exitNode };
+}
+
 /**
  * Builds the table from peers' AllowedIPs (falling back to Addresses) as tailscaled configures
  * WireGuard (nmcfg.WGCfg): a peer's own addresses always; its subnet routes only with

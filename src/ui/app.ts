@@ -129,6 +129,12 @@ export class TailtabApp extends LitElement {
     return ROUTES.some((r) => r.id === h) ? h : 'machines';
   }
 
+  private onRoutes = (e: CustomEvent<{ acceptRoutes?: boolean; exitNodeId?: string }>) => {
+    void this.node?.setRoutePrefs(e.detail).catch((err: Error) => {
+      this.log = [...this.log, { at: Date.now(), level: 'warn', text: `routes: ${err.message}` }];
+    });
+  };
+
   /** Proxy-host frames by target origin: one origin, Service Worker and node port per target. */
   private readonly proxyHosts = new Map<string, Promise<ProxyHostHandle>>();
 
@@ -319,7 +325,7 @@ export class TailtabApp extends LitElement {
 
   private renderRoute() {
     return html`
-      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers}></tt-machines>` : ''}
+      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers} .routes=${this.status.routes ?? {}} @routes=${this.onRoutes}></tt-machines>` : ''}
       ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin} .openProxy=${this.openProxyFor}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
       ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}

@@ -1,7 +1,7 @@
 // Machines: the peers from the network map, searchable, one click to SSH, files or the web view.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { PeerView } from '../../app/node-api.js';
+import type { PeerView, RoutePrefsView } from '../../app/node-api.js';
 import { formatLastSeen, matchesQuery, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
 
@@ -15,7 +15,36 @@ export class MachinesView extends LitElement {
   static override styles = [shared];
 
   @property({ attribute: false }) peers: PeerView[] = [];
+  /** The routes in use: subnet routes on or off, the exit node. */
+  @property({ attribute: false }) routes: RoutePrefsView = {};
   @state() private query = '';
+
+  /** Asks the app to apply new route choices (event 'routes', detail RoutePrefsView). */
+  private choose(prefs: RoutePrefsView) {
+    this.dispatchEvent(new CustomEvent<RoutePrefsView>('routes', { detail: prefs, bubbles: true, composed: true }));
+  }
+
+  private routeControls() {
+    const advertisers = this.peers.filter((p) => p.subnetRoutes?.length).length;
+    const exit = this.peers.find((p) => p.isExitNode);
+    if (!advertisers && !exit) return '';
+    return html`<div class="row" style="margin-bottom: .75rem">
+      ${advertisers
+        ? html`<label style="margin:0"><input type="checkbox" id="accept-routes" .checked=${!!this.routes.acceptRoutes}
+            @change=${(e: Event) => this.choose({ ...this.routes, acceptRoutes: (e.target as HTMLInputElement).checked })} />
+            Use subnet routes (${advertisers} ${advertisers === 1 ? 'machine advertises' : 'machines advertise'} them)</label>`
+        : ''}
+      ${exit ? html`<span class="hint" role="status">Exit node: ${shortName(exit.fqdn || exit.name)} — all other traffic leaves through it.</span>` : ''}
+    </div>`;
+  }
+
+  private exitButton(p: PeerView) {
+    if (!p.offersExitNode) return '';
+    const name = shortName(p.fqdn || p.name);
+    return p.isExitNode
+      ? html`<button @click=${() => this.choose({ acceptRoutes: this.routes.acceptRoutes })} aria-label="Stop using ${name} as exit node">Stop exit node</button>`
+      : html`<button @click=${() => this.choose({ ...this.routes, exitNodeId: p.id })} aria-label="Use ${name} as exit node">Use as exit node</button>`;
+  }
 
   private open(peer: PeerView, kind: OpenRequest['kind']) {
     this.dispatchEvent(new CustomEvent<OpenRequest>('open', { detail: { peer, kind }, bubbles: true, composed: true }));
@@ -31,6 +60,7 @@ export class MachinesView extends LitElement {
         <input type="search" aria-label="Search machines" placeholder="Search name, IP, OS"
           .value=${this.query} @input=${(e: Event) => (this.query = (e.target as HTMLInputElement).value)} />
       </div>
+      ${this.routeControls()}
       ${shown.length === 0
         ? html`<p class="hint">${this.peers.length ? 'No machine matches.' : 'No other machines in this tailnet yet.'}</p>`
         : html`<table>
@@ -38,7 +68,9 @@ export class MachinesView extends LitElement {
             <tbody>
               ${shown.map(
                 (p) => html`<tr data-peer=${p.name}>
-                  <td><strong>${shortName(p.fqdn || p.name)}</strong><br /><span class="hint mono">${trimDot(p.fqdn)}</span></td>
+                  <td><strong>${shortName(p.fqdn || p.name)}</strong><br /><span class="hint mono">${trimDot(p.fqdn)}</span>
+                    ${p.subnetRoutes?.length ? html`<div class="hint mono" data-routes>routes ${p.subnetRoutes.join(', ')}${this.routes.acceptRoutes ? '' : ' (not in use)'}</div>` : ''}
+                    ${p.offersExitNode ? html`<div class="hint">${p.isExitNode ? 'exit node in use' : 'offers an exit node'}</div>` : ''}</td>
                   <td class="wide-only mono">${p.ips.map((ip) => html`<div>${ip}</div>`)}</td>
                   <td class="wide-only">${p.os || '–'}</td>
                   <td>
@@ -50,6 +82,7 @@ export class MachinesView extends LitElement {
                       <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${shortName(p.fqdn || p.name)}">SSH</button>
                       <button @click=${() => this.open(p, 'files')} aria-label="Files on ${shortName(p.fqdn || p.name)}">Files</button>
                       <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${shortName(p.fqdn || p.name)}">Web</button>
+                      ${this.exitButton(p)}
                     </div>
                   </td>
                 </tr>`,
