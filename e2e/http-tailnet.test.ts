@@ -142,7 +142,7 @@ describe('serveHttpProxy over our node to a tailscaled peer', () => {
     expect(post.headers.find(([k]) => k.toLowerCase() === 'location')?.[1]).toBe(`${prefix}/app/result?message=kept`);
     const result = await ask({ url: `${base()}/app/result?message=kept` });
     expect(result.body).toContain('<p id="cookie">kept</p>');
-    await expect(ask({ url: `http://${peer.ipv4}:${rig.httpPort}/` })).rejects.toThrow(/not a machine in this tailnet/);
+    await expect(ask({ url: `http://${peer.ipv4}:${rig.httpPort}/` })).rejects.toThrow(/is not a machine this web view may reach/);
     h.close();
     ch.port1.close();
     ch.port2.close();
