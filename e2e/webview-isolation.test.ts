@@ -304,6 +304,38 @@ describe('web view isolation: proxied apps on their own origin', () => {
     await other.context().close();
   });
 
+  // The widget on a vendor's page (widget-demo.html): the device's web page through a Service
+  // Worker scoped to /proxy/, which never controls, caches or reroutes the vendor's own pages.
+  it('the widget shows a device\'s web page without taking over the vendor\'s origin', async () => {
+    const cfgPath = join(rig.dir, 'isolation-config.json');
+    const before = readFileSync(cfgPath, 'utf8');
+    writeFileSync(cfgPath, JSON.stringify({
+      ...JSON.parse(before), controlUrl: '/', widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').ipv4, widgetPort: rig.httpPort, widgetMode: 'http',
+    }));
+    const vendor = await (await browser.newContext()).newPage();
+    try {
+      await vendor.goto(app.url + '/widget-demo.html?autostart');
+      const frame = vendor.frameLocator('tailtab-connect iframe');
+      await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 90_000 }).toBe(INDEX_TITLE);
+      const seen = await vendor.evaluate(async () => ({
+        scopes: (await navigator.serviceWorker.getRegistrations()).map((r) => new URL(r.scope).pathname),
+        controlsVendorPage: !!navigator.serviceWorker.controller,
+        // Anything kept besides the worker's own frame→device map (/__tailtab/map/…) would be the vendor's.
+        cached: (await Promise.all((await caches.keys()).map(async (k) => (await (await caches.open(k)).keys()).map((r) => new URL(r.url).pathname))))
+          .flat().filter((p) => !p.startsWith('/__tailtab/map/')),
+      }));
+      expect(seen).toEqual({ scopes: ['/proxy/'], controlsVendorPage: false, cached: [] });
+      // A reload of the vendor's page is the vendor's, not the worker's.
+      await vendor.reload();
+      expect(await vendor.evaluate(() => !!navigator.serviceWorker.controller)).toBe(false);
+      expect(await vendor.title()).toMatch(/Acme/);
+    } finally {
+      writeFileSync(cfgPath, before);
+      await vendor.context().close();
+    }
+  });
+
   // The journeys above ran under the CSP the server sends (scripts/csp.ts); a policy that broke
   // them would show here as violations, and a missing header as its absence.
   it('every page above carried tailtab\'s Content-Security-Policy and broke none of it', async () => {

@@ -682,6 +682,8 @@ function proxiedReferrer(req, target) {
 const NEVER_CACHED = new Set(['/tailtab-config.json']);
 
 function cacheable(request, res) {
+  // The widget's worker (?proxy=widget, scope /proxy/ on a vendor's origin) keeps nothing.
+  if (PROXY_MODE === 'widget') return false;
   if (!res.ok || request.method !== 'GET') return false;
   if (NEVER_CACHED.has(new URL(request.url).pathname)) return false;
   return !/no-store/i.test(res.headers.get('cache-control') || '');

@@ -34,6 +34,7 @@ export class TailtabConnect extends LitElement {
   @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
   @property({ type: Boolean }) autostart = false;
+  @state() private deviceProxyReady = false;
 
   @state() private status?: NodeStatusView;
   @state() private phase: 'idle' | 'connecting' | 'ready' | 'error' = 'idle';
@@ -61,6 +62,7 @@ export class TailtabConnect extends LitElement {
       this.phase = 'idle';
       this.status = undefined;
       this.sshOptions = undefined;
+      this.deviceProxyReady = false;
       void node.release();
     });
   }
@@ -118,12 +120,40 @@ export class TailtabConnect extends LitElement {
         tailnetAuthenticated: this.sshAuth === 'none',
       };
     } else {
-      const ch = new MessageChannel();
-      await navigator.serviceWorker.register('/sw.js', { scope: '/' });
-      const reg = await navigator.serviceWorker.ready;
-      await this.node!.httpProxyPort(ch.port1);
-      (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+      await this.startDeviceProxy({ host: this.target, port: this.port || 80 }).catch((e: Error) => {
+        this.phase = 'error';
+        this.error = `The device's web page could not be opened: ${e.message}`;
+      });
     }
+  }
+
+  /**
+   * The device's web page on the vendor's origin, through a Service Worker scoped to /proxy/: it
+   * controls the device's frame only — never the vendor's own pages, which it neither caches nor
+   * reroutes (`?proxy=widget` keeps nothing offline) — and the node port it gets is bound to the
+   * device's address and port.
+   */
+  private async startDeviceProxy(target: { host: string; port: number }) {
+    const reg = await navigator.serviceWorker.register('/sw.js?proxy=widget', { scope: '/proxy/' });
+    const worker = reg.active ?? (await new Promise<ServiceWorker>((resolve, reject) => {
+      const w = reg.installing ?? reg.waiting;
+      if (!w) return reject(new Error('the device proxy did not start'));
+      w.addEventListener('statechange', () => {
+        if (w.state === 'activated') resolve(w);
+        else if (w.state === 'redundant') reject(new Error('the device proxy was replaced while starting'));
+      });
+    }));
+    const hand = async () => {
+      const ch = new MessageChannel();
+      await this.node!.httpProxyPort(ch.port1, target);
+      (reg.active ?? worker).postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+    };
+    // A restarted worker has lost its port and asks its window clients (this page) for another.
+    navigator.serviceWorker.addEventListener('message', (e) => {
+      if ((e.data as { type?: string })?.type === 'tailtab-need-port' && e.source === (reg.active ?? worker)) void hand();
+    });
+    await hand();
+    this.deviceProxyReady = true;
   }
 
   override render() {
@@ -135,7 +165,7 @@ export class TailtabConnect extends LitElement {
       ${this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
         ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
         : ''}
-      ${this.phase === 'ready' && this.mode === 'http'
+      ${this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
         ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`
         : ''}
     `;
