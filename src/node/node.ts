@@ -13,6 +13,7 @@ import { realClock, type Clock } from '../platform/clock.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
+import type { WireGuardTimerConfig } from '../noise/wireguard/timers.js';
 import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
@@ -138,6 +139,11 @@ export interface UpConfig {
   homeRegion?: number;
   /** Subnet routes and exit node, off unless the person chose them (setRoutePrefs changes them later). */
   routes?: RoutePrefs;
+  /**
+   * WireGuard protocol constants (default: WireGuard's, plus tailtab's first-contact retries).
+   * For tests and measurements, e.g. `{ firstContactRetriesMs: [] }` for plain WireGuard retries.
+   */
+  wireguardTimers?: Partial<WireGuardTimerConfig>;
 }
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
@@ -245,7 +251,7 @@ export class TailnetNode {
     });
     this.wg = new WireGuardDevice({
       privateKey: priv, clock: this.clock, random: this.random,
-      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(),
+      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(), timers: cfg.wireguardTimers,
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
       onReceiveIdle: () => this.stack?.releaseAcks?.(),
