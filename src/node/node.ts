@@ -19,7 +19,7 @@ import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
 import { buildRouteTable, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
-import { IPPROTO_TSMP, tsmpPongFor } from './tsmp.js';
+import { IPPROTO_TSMP, parseTsmpDiscoAdvert, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
 
@@ -188,6 +188,8 @@ export class TailnetNode {
   private netmapReady?: { promise: Promise<void>; resolve: () => void };
   readonly counters = {
     txNoRoute: 0, txToSelf: 0, rxSpoofedSource: 0, rxMalformed: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
+    /** TSMP disco key advertisements (capver 144) received; ...NewKey: not the disco key the netmap has for that peer. */
+    tsmpDiscoAdverts: 0, tsmpDiscoAdvertsNewKey: 0,
   };
 
   constructor(private readonly layers: NodeLayers) {}
@@ -375,6 +377,14 @@ export class TailnetNode {
       // TSMP pings are answered before the filter, as tailscale's tstun does.
       const pong = tsmpPongFor(ip);
       if (pong) { this.counters.tsmpPongs++; this.wg?.send(peer, pong); return; }
+      // Newer peers announce their disco key after each handshake: read, counted, nothing else
+      // (control's map stays the source of disco keys for magicsock).
+      const advert = parseTsmpDiscoAdvert(ip);
+      if (advert) {
+        this.counters.tsmpDiscoAdverts++;
+        if (!advert.empty && !(owner.discoKey && equalBytes(owner.discoKey, advert.discoKey))) this.counters.tsmpDiscoAdvertsNewKey++;
+        return;
+      }
     }
     if (s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
       // TSMP (99) and anything else we do not speak.
