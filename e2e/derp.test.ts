@@ -31,6 +31,8 @@ function node(home: number, derpMap: DerpMap = map) {
   const gone: Uint8Array[] = [];
   const pool = new DerpPool({ privateKey: kp.privateKey, derpMap, homeRegion: home, webSocketFactory: nodeWebSocketFactory,
     clock: realClock, random: secureRandom, allowInsecure: true,
+    // As the node sends it (layers.ts): every test here also shows derper v1.102.3 takes a ClientInfo with AppName.
+    appName: 'tailtab',
     onPacket: (src, pkt, region) => got.push({ src, pkt, region }), onPeerGone: (k) => gone.push(k) });
   pools.push(pool);
   pool.start();

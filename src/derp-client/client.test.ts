@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DerpClient } from './client.js';
+import { DerpClient, type DerpClientOptions } from './client.js';
 import type { WebSocketLike } from '../platform/websocket.js';
-import { encodeFrame, MAGIC } from './frames.js';
+import { encodeFrame, FrameReassembler, MAGIC } from './frames.js';
 import { VirtualClock } from '../platform/clock.js';
 import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
-import { boxBeforeNm, sealWithRandomNonce } from '../crypto/box.js';
+import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
 
 class FakeWs implements WebSocketLike {
   binaryType = 'blob'; readyState = 0; bufferedAmount = 0; sent: Uint8Array[] = []; closed = false;
@@ -17,7 +17,7 @@ class FakeWs implements WebSocketLike {
   deliver(b: Uint8Array) { this.onmessage?.({ data: b.slice().buffer }); }
 }
 
-function setup() {
+function setup(extra: Partial<DerpClientOptions> = {}) {
   const clock = new VirtualClock();
   const random = seededRandom(7);
   const server = generateKeyPair(random);
@@ -25,14 +25,22 @@ function setup() {
   const sockets: FakeWs[] = [];
   const got: Uint8Array[] = [];
   const c = new DerpClient({ url: 'ws://x/derp', privateKey: me.privateKey, clock, random,
-    webSocketFactory: () => { const w = new FakeWs(); sockets.push(w); return w; }, onPacket: (_s, p) => got.push(p) });
+    webSocketFactory: () => { const w = new FakeWs(); sockets.push(w); return w; }, onPacket: (_s, p) => got.push(p), ...extra });
   const handshake = (w: FakeWs) => {
     w.open();
     w.deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
     const k = boxBeforeNm(server.privateKey, me.publicKey);
     w.deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
   };
-  return { clock, c, sockets, got, handshake, server };
+  /** The JSON our ClientInfo frame carried on socket w (opened with the server's key). */
+  const clientInfo = (w: FakeWs): Record<string, unknown> => {
+    const f = new FrameReassembler().push(w.sent.reduce((a, b) => { const o = new Uint8Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; }, new Uint8Array(0)))
+      .find((r) => r.ok && r.frame.type === 'clientInfo');
+    if (!f?.ok || f.frame.type !== 'clientInfo') throw new Error('no clientInfo frame');
+    const json = openNonceAndBox(boxBeforeNm(server.privateKey, me.publicKey), f.frame.sealed);
+    return JSON.parse(new TextDecoder().decode(json!)) as Record<string, unknown>;
+  };
+  return { clock, c, sockets, got, handshake, server, clientInfo };
 }
 
 describe('DerpClient with a hostile fake server', () => {
@@ -69,6 +77,17 @@ describe('DerpClient with a hostile fake server', () => {
     expect(got).toEqual([new Uint8Array([1, 2, 3])]);
     sockets[0].deliver(encodeFrame({ type: 'ping', data: new Uint8Array(8).fill(9) }));
     expect(sockets[0].sent.at(-1)).toEqual(encodeFrame({ type: 'pong', data: new Uint8Array(8).fill(9) }));
+  });
+
+  it('ClientInfo: version 2, CanAckPings, and AppName only when one is given', () => {
+    const named = setup({ appName: 'tailtab' });
+    named.c.start();
+    named.handshake(named.sockets[0]);
+    expect(named.clientInfo(named.sockets[0])).toEqual({ version: 2, CanAckPings: true, AppName: 'tailtab' });
+    const plain = setup();
+    plain.c.start();
+    plain.handshake(plain.sockets[0]);
+    expect(plain.clientInfo(plain.sockets[0])).toEqual({ version: 2, CanAckPings: true });
   });
 
   it('backoff grows exponentially with jitter and is capped', () => {

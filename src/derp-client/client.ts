@@ -67,6 +67,11 @@ export interface DerpClientOptions {
   readTimeoutMs?: number;
   /** Handshake (open → ServerInfo) must finish within this (ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * Opaque application name sent in ClientInfo (`AppName`, derp_client.go; servers use it for
+   * stats, older ones ignore the field). Omitted when empty.
+   */
+  appName?: string;
 }
 
 const WS_OPEN = 1;
@@ -94,7 +99,7 @@ export class DerpClient {
     bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0,
     keepAlivesIn: 0, pingsAnswered: 0, pongsIn: 0, connects: 0, reconnects: 0,
   };
-  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls'>> & DerpClientOptions;
+  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls' | 'appName'>> & DerpClientOptions;
 
   constructor(o: DerpClientOptions) {
     this.o = {
@@ -307,8 +312,10 @@ export class DerpClient {
   }
 
   private sendClientInfo(): void {
-    // derp_client.go clientInfo JSON: {"version":2,"CanAckPings":true}
-    const json = new TextEncoder().encode(JSON.stringify({ version: PROTOCOL_VERSION, CanAckPings: true }));
+    // derp_client.go ClientInfo JSON: {"version":2,"CanAckPings":true[,"AppName":"…"]}
+    const info: Record<string, unknown> = { version: PROTOCOL_VERSION, CanAckPings: true };
+    if (this.o.appName) info.AppName = this.o.appName;
+    const json = new TextEncoder().encode(JSON.stringify(info));
     const sealed = sealWithRandomNonce(this.sharedKey!, json, this.o.random);
     this.write(encodeFrame({ type: 'clientInfo', clientKey: this.publicKey, sealed }));
   }

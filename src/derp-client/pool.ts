@@ -73,6 +73,8 @@ export interface DerpPoolOptions {
   idleCloseMs?: number;
   /** Consecutive failed connects after which a region is reported 'failed' (it keeps retrying). */
   failedAfter?: number;
+  /** Application name each region's ClientInfo carries (DerpClientOptions.appName). */
+  appName?: string;
 }
 
 interface RegionConn {
@@ -304,6 +306,7 @@ export class DerpPool {
       webSocketFactory: this.o.webSocketFactory,
       clock: this.o.clock,
       random: this.o.random,
+      appName: this.o.appName,
       preferred: regionId === this.home,
       onPacket: (src, pkt) => {
         this.touch(conn);

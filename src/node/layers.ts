@@ -130,7 +130,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         privateKey: o.privateKey, derpMap: toDerpMap(o.derpMap), homeRegion: o.homeRegion,
         webSocketFactory: derpWsFactory(o.webSocketFactory), clock: o.clock, random: o.random,
         allowInsecure: o.allowInsecure, fetchLatency: platform.fetchLatency ?? fetchLatencyProbe(),
-        onPacket: o.onPacket,
+        onPacket: o.onPacket, appName: 'tailtab',
       });
       return {
         pool,

@@ -121,6 +121,17 @@ describe('TailnetNode wiring', () => {
     (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound(icmpEcho('100.64.0.1', '100.64.0.2', 0, 0, 99));
     await settle();
     expect(b.node.status().counters.rxUnknownProto).toBe(1);
+    // A TSMP disco key advertisement (capver 144 peers send one after each handshake) is read and
+    // counted, not an unknown protocol; a key that is not the netmap's is counted as new.
+    const advert = new Uint8Array(20 + 33);
+    advert[0] = 0x45; advert[3] = advert.length; advert[8] = 64; advert[9] = 99;
+    advert.set([100, 64, 0, 1], 12); advert.set([100, 64, 0, 2], 16);
+    advert[20] = 0x61; advert.fill(7, 21);
+    (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound(advert);
+    await settle();
+    expect(b.node.status().counters.tsmpDiscoAdverts).toBe(1);
+    expect(b.node.status().counters.tsmpDiscoAdvertsNewKey).toBe(1);
+    expect(b.node.status().counters.rxUnknownProto).toBe(1);
     await a.node.down(); await b.node.down();
     expect(a.node.status().state).toBe('stopped');
   });

@@ -13,12 +13,13 @@ import { realClock, type Clock } from '../platform/clock.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
+import type { WireGuardTimerConfig } from '../noise/wireguard/timers.js';
 import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
 import { buildRouteTable, offeredRoutes, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
-import { IPPROTO_TSMP, tsmpPongFor } from './tsmp.js';
+import { IPPROTO_TSMP, parseTsmpDiscoAdvert, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
 
@@ -138,6 +139,11 @@ export interface UpConfig {
   homeRegion?: number;
   /** Subnet routes and exit node, off unless the person chose them (setRoutePrefs changes them later). */
   routes?: RoutePrefs;
+  /**
+   * WireGuard protocol constants (default: WireGuard's, plus tailtab's first-contact retries).
+   * For tests and measurements, e.g. `{ firstContactRetriesMs: [] }` for plain WireGuard retries.
+   */
+  wireguardTimers?: Partial<WireGuardTimerConfig>;
 }
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
@@ -188,6 +194,8 @@ export class TailnetNode {
   private netmapReady?: { promise: Promise<void>; resolve: () => void };
   readonly counters = {
     txNoRoute: 0, txToSelf: 0, rxSpoofedSource: 0, rxMalformed: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
+    /** TSMP disco key advertisements (capver 144) received; ...NewKey: not the disco key the netmap has for that peer. */
+    tsmpDiscoAdverts: 0, tsmpDiscoAdvertsNewKey: 0,
   };
 
   constructor(private readonly layers: NodeLayers) {}
@@ -251,7 +259,7 @@ export class TailnetNode {
     });
     this.wg = new WireGuardDevice({
       privateKey: priv, clock: this.clock, random: this.random,
-      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(),
+      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(), timers: cfg.wireguardTimers,
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
       onReceiveIdle: () => this.stack?.releaseAcks?.(),
@@ -375,6 +383,14 @@ export class TailnetNode {
       // TSMP pings are answered before the filter, as tailscale's tstun does.
       const pong = tsmpPongFor(ip);
       if (pong) { this.counters.tsmpPongs++; this.wg?.send(peer, pong); return; }
+      // Newer peers announce their disco key after each handshake: read, counted, nothing else
+      // (control's map stays the source of disco keys for magicsock).
+      const advert = parseTsmpDiscoAdvert(ip);
+      if (advert) {
+        this.counters.tsmpDiscoAdverts++;
+        if (!advert.empty && !(owner.discoKey && equalBytes(owner.discoKey, advert.discoKey))) this.counters.tsmpDiscoAdvertsNewKey++;
+        return;
+      }
     }
     if (s.proto !== Proto.TCP && s.proto !== Proto.UDP && s.proto !== Proto.ICMP && s.proto !== Proto.ICMPv6) {
       // TSMP (99) and anything else we do not speak.

@@ -42,7 +42,7 @@ import {
   TRANSPORT_HEADER_SIZE,
   writeTransportHeader,
 } from './messages.js';
-import { DEFAULT_TIMERS, PeerTimers, type WireGuardTimerConfig } from './timers.js';
+import { DEFAULT_TIMERS, type InitiationKind, PeerTimers, type WireGuardTimerConfig } from './timers.js';
 
 export interface WireGuardDeviceOptions {
   privateKey: Uint8Array;
@@ -142,6 +142,7 @@ const STAT_KEYS = [
   'txDropGaveUp',
   'txDropEncrypt',
   'handshakeInitiationsSent',
+  'handshakeEarlyRetries',
   'handshakeInitiationsReceived',
   'handshakeResponsesSent',
   'handshakeResponsesReceived',
@@ -238,7 +239,7 @@ export class WireGuardDevice {
       this.o.random,
       this.cfg,
       {
-        sendInitiation: (isRetry) => this.sendInitiation(peer, isRetry),
+        sendInitiation: (kind) => this.sendInitiation(peer, kind),
         sendKeepalive: () => this.sendKeepalive(peer),
         giveUp: () => {
           this.stats.handshakesGivenUp++;
@@ -590,7 +591,7 @@ export class WireGuardDevice {
     if (peer.staged.length === 0 || peer.removed) return;
     const kp = peer.keypairs.current;
     if (!this.usableForSending(kp)) {
-      this.sendInitiation(peer, false);
+      this.sendInitiation(peer, 'fresh');
       return;
     }
     const batch = peer.staged;
@@ -646,7 +647,7 @@ export class WireGuardDevice {
       kp.sendCounter > this.cfg.rekeyAfterMessages ||
       (kp.isInitiator && this.o.clock.now() - kp.createdAt > this.cfg.rekeyAfterTimeMs)
     ) {
-      this.sendInitiation(peer, false);
+      this.sendInitiation(peer, 'fresh');
     }
   }
 
@@ -656,18 +657,24 @@ export class WireGuardDevice {
     const c = this.cfg;
     if (kp && kp.isInitiator && this.o.clock.now() - kp.createdAt > c.rejectAfterTimeMs - c.keepaliveTimeoutMs - c.rekeyTimeoutMs) {
       peer.timers.sentLastMinuteHandshake = true;
-      this.sendInitiation(peer, false);
+      this.sendInitiation(peer, 'fresh');
     }
   }
 
   // ---- handshake ----------------------------------------------------------------------------
 
-  private sendInitiation(peer: Peer, isRetry: boolean): void {
+  private sendInitiation(peer: Peer, kind: InitiationKind): void {
     if (peer.removed || this.closed) return;
-    if (!isRetry) peer.timers.handshakeAttempts = 0;
-    const now = this.o.clock.now();
-    if (now - peer.lastSentHandshakeAt < this.cfg.rekeyTimeoutMs) return; // at most one per REKEY_TIMEOUT
-    peer.lastSentHandshakeAt = now;
+    if (kind === 'early') {
+      // A first-contact retry (timers.ts) replaces only an initiation still unanswered; it leaves
+      // the REKEY_TIMEOUT rate limit below anchored at the fresh initiation.
+      if (peer.handshake.state !== 'initiationSent') return;
+    } else {
+      if (kind === 'fresh') peer.timers.handshakeAttempts = 0;
+      const now = this.o.clock.now();
+      if (now - peer.lastSentHandshakeAt < this.cfg.rekeyTimeoutMs) return; // at most one per REKEY_TIMEOUT
+      peer.lastSentHandshakeAt = now;
+    }
     this.clearHandshake(peer);
     const index = this.newIndex({ peer });
     const { message, state } = createInitiation({
@@ -683,8 +690,9 @@ export class WireGuardDevice {
     peer.timers.anyAuthenticatedPacketTraversal();
     peer.timers.anyAuthenticatedPacketSent();
     this.stats.handshakeInitiationsSent++;
+    if (kind === 'early') this.stats.handshakeEarlyRetries++;
     this.transmit(peer, bytes);
-    peer.timers.handshakeInitiated();
+    peer.timers.handshakeInitiated(kind);
   }
 
   private sendResponse(peer: Peer, consumed: ConsumedInitiation): void {

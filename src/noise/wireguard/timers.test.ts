@@ -55,8 +55,9 @@ describe('WireGuard timers', () => {
   });
 
   it('retries every REKEY_TIMEOUT (5 s + jitter) and gives up after REKEY_ATTEMPT_TIME (90 s): 20 attempts', async () => {
+    // The plain WireGuard schedule: first-contact retries switched off (they are tested below).
     const net = new TestNet();
-    const a = net.device();
+    const a = net.device({ timers: { firstContactRetriesMs: [] } });
     const b = net.device();
     a.addPeer(b.publicKey);
     net.filter = () => false; // b never hears anything

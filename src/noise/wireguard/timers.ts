@@ -16,6 +16,12 @@ export interface WireGuardTimerConfig {
   cookieRefreshTimeMs: number;
   /** Minimum gap between two initiations consumed from one peer (flood protection). */
   handshakeInitiationRateMs: number;
+  /**
+   * Early retries of a first handshake (not in the WireGuard paper; see PeerTimers): the gaps in ms
+   * between successive initiations while a peer we never completed a handshake with in this session
+   * stays silent. Only the ones that fall before the first REKEY_TIMEOUT retry are sent. [] = none.
+   */
+  firstContactRetriesMs: readonly number[];
 }
 
 /** The protocol's constants (wireguard-go device/constants.go). Counters above 2^53 cannot occur in JS numbers. */
@@ -30,11 +36,18 @@ export const DEFAULT_TIMERS: WireGuardTimerConfig = {
   keepaliveTimeoutMs: 10_000,
   cookieRefreshTimeMs: 120_000,
   handshakeInitiationRateMs: 20,
+  firstContactRetriesMs: [250, 500, 1000],
 };
 
+/** What caused an initiation: new data or a rekey, a REKEY_TIMEOUT retry, or an early first-contact retry. */
+export type InitiationKind = 'fresh' | 'retry' | 'early';
+
 export interface PeerTimerActions {
-  /** Send a handshake initiation; isRetry keeps the attempt counter. */
-  sendInitiation(isRetry: boolean): void;
+  /**
+   * Send a handshake initiation; 'retry' keeps the attempt counter; 'early' is a first-contact retry
+   * (sent only while our last initiation is still unanswered).
+   */
+  sendInitiation(kind: InitiationKind): void;
   /** Send a keepalive (or whatever is staged). */
   sendKeepalive(): void;
   /** Retries exhausted: drop the packets waiting for a session. */
@@ -43,6 +56,22 @@ export interface PeerTimerActions {
   zeroKeyMaterial(): void;
 }
 
+/*
+ * First contact. A Tailscale peer learns our node key from control, and our first initiation can
+ * reach it before control has told it about us: it drops the initiation unanswered, and plain
+ * WireGuard tries again only after REKEY_TIMEOUT (5 s), which a person sees as a stalled prompt.
+ * So while we have never completed a handshake with a peer in this session, a fresh initiation
+ * (not a retry, not inside a running series of retries) is followed by a few early retries
+ * (firstContactRetriesMs: after 0.25 s, 0.5 s more, 1 s more). Each is a whole new initiation
+ * (new ephemeral, index and timestamp, MACs with any cookie we hold, as wireguard-go builds every
+ * retransmission). They stop at the first authenticated packet from the peer, at a completed
+ * handshake, or when the next one would not come before the normal retry. They neither move the
+ * REKEY_TIMEOUT schedule (its retries stay at 5 s + jitter after the fresh initiation, then every
+ * 5 s + jitter) nor count as attempts, so the give-up after REKEY_ATTEMPT_TIME is where it was;
+ * nor do they count for the one-initiation-per-REKEY_TIMEOUT limit on new data. At most
+ * firstContactRetriesMs.length extra initiations per series, one series per REKEY_ATTEMPT_TIME
+ * while the peer stays silent.
+ */
 export class PeerTimers {
   handshakeAttempts = 0;
   sentLastMinuteHandshake = false;
@@ -54,6 +83,13 @@ export class PeerTimers {
   private readonly newHandshake: DeadlineTimer;
   private readonly zeroKeys: DeadlineTimer;
   private readonly persistentKeepaliveTimer: DeadlineTimer;
+  private readonly earlyRetry: DeadlineTimer;
+  /** Index into firstContactRetriesMs of the next early retry. */
+  private earlyIndex = 0;
+  /** When the pending REKEY_TIMEOUT retry falls due (early retries must come before it). */
+  private retransmitDueAt = 0;
+  /** Early first-contact retries sent (all series). */
+  earlyRetriesSent = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -64,7 +100,8 @@ export class PeerTimers {
   ) {
     this.retransmitHandshake = new DeadlineTimer(clock, () => this.expiredRetransmitHandshake());
     this.sendKeepaliveTimer = new DeadlineTimer(clock, () => this.expiredSendKeepalive());
-    this.newHandshake = new DeadlineTimer(clock, () => this.actions.sendInitiation(false));
+    this.newHandshake = new DeadlineTimer(clock, () => this.actions.sendInitiation('fresh'));
+    this.earlyRetry = new DeadlineTimer(clock, () => this.actions.sendInitiation('early'));
     this.zeroKeys = new DeadlineTimer(clock, () => this.actions.zeroKeyMaterial());
     this.persistentKeepaliveTimer = new DeadlineTimer(clock, () => {
       if (this.persistentKeepaliveMs > 0) this.actions.sendKeepalive();
@@ -99,7 +136,7 @@ export class PeerTimers {
       if (!this.zeroKeys.pending) this.zeroKeys.mod(this.config.rejectAfterTimeMs * 3);
     } else {
       this.handshakeAttempts++;
-      this.actions.sendInitiation(true);
+      this.actions.sendInitiation('retry');
     }
   }
 
@@ -133,16 +170,39 @@ export class PeerTimers {
   /** After any authenticated packet was received. */
   anyAuthenticatedPacketReceived(): void {
     this.newHandshake.del();
+    this.earlyRetry.del(); // the peer knows us: no more first-contact retries
   }
 
   /** After an initiation was sent. */
-  handshakeInitiated(): void {
-    if (!this.stopped) this.retransmitHandshake.mod(this.config.rekeyTimeoutMs + this.jitter());
+  handshakeInitiated(kind: InitiationKind = 'fresh'): void {
+    if (this.stopped) return;
+    if (kind === 'early') {
+      this.earlyRetriesSent++;
+      this.earlyIndex++;
+      this.scheduleEarlyRetry();
+      return; // the REKEY_TIMEOUT retry stays where the fresh initiation put it
+    }
+    const inSeries = this.retransmitHandshake.pending;
+    const ms = this.config.rekeyTimeoutMs + this.jitter();
+    this.retransmitHandshake.mod(ms);
+    this.retransmitDueAt = this.clock.now() + ms;
+    this.earlyRetry.del();
+    if (kind === 'fresh' && !inSeries && this.lastHandshakeAt === undefined) {
+      this.earlyIndex = 0;
+      this.scheduleEarlyRetry();
+    }
+  }
+
+  private scheduleEarlyRetry(): void {
+    const gap = this.config.firstContactRetriesMs[this.earlyIndex];
+    if (gap === undefined || this.clock.now() + gap >= this.retransmitDueAt) return;
+    this.earlyRetry.mod(gap);
   }
 
   /** After a response was consumed, or a responder session was confirmed by the first data. */
   handshakeComplete(): void {
     this.retransmitHandshake.del();
+    this.earlyRetry.del();
     this.handshakeAttempts = 0;
     this.sentLastMinuteHandshake = false;
     this.lastHandshakeAt = this.clock.now();
@@ -165,5 +225,6 @@ export class PeerTimers {
     this.newHandshake.cancel();
     this.zeroKeys.cancel();
     this.persistentKeepaliveTimer.cancel();
+    this.earlyRetry.cancel();
   }
 }
