@@ -9,6 +9,7 @@ import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js';
 import { createNodeClient } from './node-client.js';
+import { NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 
@@ -122,7 +123,7 @@ export class TailtabConnect extends LitElement {
       await navigator.serviceWorker.register('/sw.js', { scope: '/' });
       const reg = await navigator.serviceWorker.ready;
       await this.node!.httpProxyPort(ch.port1);
-      (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+      (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: NODE_PORT } satisfies NodePortMessage, [ch.port2]);
     }
   }
 
