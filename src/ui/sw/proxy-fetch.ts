@@ -95,7 +95,9 @@ function onNodeMessage(event: MessageEvent): void {
     nodeMessageStats.malformed++;
     const p = d.id !== undefined ? pending.get(d.id) : undefined;
     if (p) {
+      // Never sent by our node: end that request here and at the node, as for an error.
       pending.delete(p.id);
+      postToNode(p.port, { type: 'cancel', id: p.id });
       fail(p, `malformed message from the tailtab node (${d.reason})`);
     }
     return;
