@@ -2,9 +2,11 @@ import { build, defineConfig, type Plugin } from 'vite';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cspForHost } from './scripts/csp.js';
+import { serviceWorker } from './scripts/vite-sw-plugin.js';
 
 // Two products from one build: the app (index.html, PWA) and the embeddable widget, whose demo
-// page shows a vendor's "connect to device" button. The node runs in a module Worker.
+// page shows a vendor's "connect to device" button. The node runs in a module Worker; the Service
+// Worker (src/ui/sw/) is built to /sw.js by scripts/vite-sw-plugin.ts.
 //
 // Same-origin control: Headscale sends no CORS header on /key, so a page on another origin cannot
 // read it. When TAILTAB_CONTROL_UPSTREAM is set (the demo sets it to the rig's Headscale), this
@@ -95,7 +97,7 @@ function widgetBundle(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [contentSecurityPolicy(), appConfig(), widgetBundle()],
+  plugins: [contentSecurityPolicy(), appConfig(), serviceWorker(), widgetBundle()],
   server: {
     host: '127.0.0.1',
     port: Number(process.env.TAILTAB_PORT ?? 5173),

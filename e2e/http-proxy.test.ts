@@ -1,4 +1,4 @@
-// The web-view proxy in Chromium (Debian's, via playwright-core): public/sw.js + serveHttpProxy +
+// The web-view proxy in Chromium (Debian's, via playwright-core): the Service Worker (src/ui/sw/) + serveHttpProxy +
 // HttpClient render the rig's /app/ test web app (e2e/rig/webserver.ts) in an iframe.
 //
 // A component test of src/http and the Service Worker: the page e2e/http-proxy.page.html hands

@@ -37,7 +37,7 @@ export interface NodeServiceDeps {
   webSocketFactory?: WebSocketFactory;
   random?: RandomSource;
   now?: () => number;
-  /** Serves the Service Worker's proxy protocol (public/sw.js) on `port` over node.dial. */
+  /** Serves the Service Worker's proxy protocol (http/proxy-protocol.ts, ui/sw/) on `port` over node.dial. */
   httpProxy?: (port: MessagePort, node: NodeLike, target?: ProxyBinding) => void | Promise<void>;
   /** How often to push status while running (handshake ages, bytes, DERP RTT). */
   statusIntervalMs?: number;

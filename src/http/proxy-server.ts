@@ -1,19 +1,7 @@
-// The node side of the web-view proxy. The Service Worker (public/sw.js) turns each fetch of a
+// The node side of the web-view proxy. The Service Worker (src/ui/sw/) turns each fetch of a
 // /proxy/<host>/<port>/… frame into a message on a MessagePort; this answers them with the
-// HttpClient over the tailnet and streams the body back.
-//
-// Messages (SW → node):
-//   {type:'request', id, method, url:'http://host:port/path', headers:[[k,v]], body?:ArrayBuffer,
-//    referrer?:'/proxy/…', destination?:'iframe'|…}   (destination as in Fetch's Request.destination)
-//   {type:'ack', id, bytes}      the SW handed `bytes` of body to the browser: credit for more
-//   {type:'cancel', id}          the browser no longer wants the body
-//   {type:'ping', id}            is the node still there? (answered with {type:'pong', id})
-//   {type:'websocket', id, url:'http://host:port/path', protocols:string[]} with a MessagePort
-//                                a WebSocket of the proxied page (the frame script's shim); the
-//                                port then carries that socket (proxy-websocket.ts). Needs `dial`.
-// Messages (node → SW):
-//   {type:'response', id, status, statusText, headers:[[k,v]]}
-//   {type:'chunk', id, data:ArrayBuffer} (transferred)   {type:'end', id}   {type:'error', id, message}
+// HttpClient over the tailnet and streams the body back. The messages both ways, and the decoder
+// every incoming one passes, are in proxy-protocol.ts.
 //
 // Flow control: a MessagePort has no backpressure, so the node keeps at most `windowBytes` of
 // body un-acknowledged per response; a slow frame therefore slows the tailnet TCP connection
@@ -24,9 +12,9 @@ import type { HttpClient } from './client.js';
 import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
 import { FrameScriptInjector, OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
-import type { HeaderList } from './wire.js';
 import type { Dialer } from './connection.js';
 import { bridgeWebSocket } from './proxy-websocket.js';
+import { decodeToNode, type ProxyFromNode, type ProxyToNodeDecoded, type Refused } from './proxy-protocol.js';
 
 export interface HttpProxyOptions {
   /** Shared by every port of one node, so logins survive a Service Worker restart. Default: one jar per HttpClient. */
@@ -67,10 +55,6 @@ interface Pending {
   cancelled: boolean;
 }
 
-function isHeaderList(x: unknown): x is HeaderList {
-  return Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
-}
-
 export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: HttpProxyOptions = {}): HttpProxyHandle {
   const clock = opts.clock ?? realClock;
   let jar = opts.cookies ?? jars.get(client);
@@ -82,7 +66,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
   const stats = { requests: 0, errors: 0, malformed: 0, bytes: 0, active: 0, websockets: 0 };
   let closed = false;
 
-  const post = (m: unknown, transfer?: Transferable[]) => {
+  const post = (m: ProxyFromNode, transfer?: Transferable[]) => {
     if (closed) return;
     try {
       port.postMessage(m, transfer ?? []);
@@ -91,23 +75,24 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     }
   };
 
-  async function handle(id: number, m: Record<string, unknown>): Promise<void> {
+  async function handle(m: Extract<ProxyToNodeDecoded, { type: 'request' }>): Promise<void> {
+    const id = m.id;
     const p: Pending = { ac: new AbortController(), inflight: 0, wake: null, cancelled: false };
     pending.set(id, p);
     stats.requests++;
     stats.active++;
     let target: URL | undefined;
     try {
-      target = parseTarget(String(m.url));
+      target = parseTarget(m.url);
       const host = target.hostname.replace(/^\[|\]$/g, '');
       const tport = Number(target.port || 80);
       if (opts.allowTarget && !opts.allowTarget(host, tport)) {
         throw new HttpError('bad-request', `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`);
       }
       const method = String(m.method ?? 'GET').toUpperCase();
-      const referrer = typeof m.referrer === 'string' ? m.referrer : null;
-      const headers = proxiedRequestHeaders(m.headers as HeaderList, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
-      const reqBody = m.body instanceof ArrayBuffer && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
+      const referrer = m.referrer ?? null;
+      const headers = proxiedRequestHeaders(m.headers, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
+      const reqBody = m.body && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
       // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
       const res = await client.request({
         method,
@@ -127,7 +112,7 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       if (rewritesLinks(res.headers.get('content-type')) && !res.headers.has('content-encoding')) {
         body = body.pipeThrough(OriginLinkRewriter.stream(target, PROXY_PREFIX));
         outHeaders = outHeaders.filter(([k]) => k.toLowerCase() !== 'content-length');
-        // A document loaded into the web-view frame gets the frame script first (see sw.js):
+        // A document loaded into the web-view frame gets the frame script first (src/ui/sw/frame-script.ts):
         // it gives the app its own paths back, which single-page apps' routers need.
         const ct = (res.headers.get('content-type') ?? '').toLowerCase();
         if ((m.destination === 'iframe' || m.destination === 'frame') && ct.startsWith('text/html') && method !== 'HEAD') {
@@ -210,50 +195,44 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, windowBytes, clock, log: opts.log });
   }
 
-  port.onmessage = (ev: MessageEvent) => {
-    if (closed) return;
-    const m = ev.data as Record<string, unknown> | null;
-    // Malformed messages are counted and, where they carry an id, answered; never thrown.
-    if (!m || typeof m !== 'object' || typeof m.id !== 'number') {
-      stats.malformed++;
-      return;
-    }
-    const id = m.id;
-    if (m.type === 'request') {
-      if (pending.has(id) || typeof m.url !== 'string' || !isHeaderList(m.headers) || (m.body !== undefined && !(m.body instanceof ArrayBuffer))) {
-        stats.malformed++;
-        post({ type: 'error', id, message: 'malformed proxy request message' });
-        return;
-      }
-      void handle(id, m);
-    } else if (m.type === 'ack') {
-      const p = pending.get(id);
-      if (p && typeof m.bytes === 'number' && m.bytes > 0) {
+  // One small function per message type; what arrives was decoded first (proxy-protocol.ts).
+  const handlers: { [K in ProxyToNodeDecoded['type']]: (m: Extract<ProxyToNodeDecoded, { type: K }>) => void } = {
+    request(m) {
+      if (pending.has(m.id)) return refuse({ ok: false, id: m.id, type: 'request', reason: 'request id already in flight' });
+      void handle(m);
+    },
+    ack(m) {
+      const p = pending.get(m.id);
+      if (p && m.bytes > 0) {
         p.inflight = Math.max(0, p.inflight - m.bytes);
         p.wake?.();
       }
-    } else if (m.type === 'websocket') {
-      const page = ev.ports?.[0] as unknown as MessagePortLike | undefined;
-      const protocols = m.protocols === undefined ? [] : m.protocols;
-      if (!page || typeof m.url !== 'string' || !Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) {
-        stats.malformed++;
-        page?.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
-        return;
-      }
-      openWebSocket(page, m.url, protocols as string[]);
-    } else if (m.type === 'ping') {
-      // The Service Worker checks the node is alive while a response is slow to come.
-      post({ type: 'pong', id });
-    } else if (m.type === 'cancel') {
-      const p = pending.get(id);
+    },
+    websocket: (m) => openWebSocket(m.page, m.url, m.protocols),
+    // The Service Worker checks the node is alive while a response is slow to come.
+    ping: (m) => post({ type: 'pong', id: m.id }),
+    cancel(m) {
+      const p = pending.get(m.id);
       if (p) {
         p.cancelled = true;
         p.ac.abort();
         p.wake?.();
       }
-    } else {
-      stats.malformed++;
-    }
+    },
+  };
+
+  // Malformed messages are counted and, where they carry an id, answered; never thrown.
+  function refuse(bad: Refused): void {
+    stats.malformed++;
+    if (bad.type === 'request' && bad.id !== undefined) post({ type: 'error', id: bad.id, message: 'malformed proxy request message' });
+    else if (bad.type === 'websocket') bad.page?.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+  }
+
+  port.onmessage = (ev: MessageEvent) => {
+    if (closed) return;
+    const d = decodeToNode(ev.data, ev.ports ?? []);
+    if (!d.ok) return refuse(d);
+    (handlers[d.msg.type] as (m: ProxyToNodeDecoded) => void)(d.msg);
   };
   port.start?.();
 

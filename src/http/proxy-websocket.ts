@@ -1,5 +1,5 @@
 // The node side of a WebSocket opened by a proxied web-view page. The page's `WebSocket` is
-// replaced by the frame script's shim (public/sw.js, FRAME_SCRIPT); the shim hands a MessagePort
+// replaced by the frame script's shim (ui/sw/frame-script.ts); the shim hands a MessagePort
 // to the Service Worker, which passes it with the target URL to serveHttpProxy, which calls
 // this. From then on the page and the node talk directly over that port:
 //   node → page: {type:'open', protocol, extensions:''}

@@ -15,6 +15,7 @@ import './views/terminals.js';
 import './views/files.js';
 import type { FilesTarget } from './views/files.js';
 import { chooseProxyOrigin, startProxyHost, targetProxyOrigin, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
+import { NEED_PORT, NODE_PORT, type NeedPortMessage, type NodePortMessage } from './sw/messages.js';
 import './views/webview.js';
 import './views/status.js';
 import './views/settings.js';
@@ -178,11 +179,11 @@ export class TailtabApp extends LitElement {
       }
       const hand = async () => {
         const port = await newPort();
-        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: 'tailtab-node-port' }, [port]);
+        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: NODE_PORT } satisfies NodePortMessage, [port]);
         this.proxyReady = true;
       };
       navigator.serviceWorker.addEventListener('message', (e) => {
-        if ((e.data as { type?: string })?.type === 'tailtab-need-port') void hand();
+        if ((e.data as NeedPortMessage | null)?.type === NEED_PORT) void hand();
       });
       await hand();
     } catch (e) {

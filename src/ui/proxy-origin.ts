@@ -10,6 +10,8 @@
 // Without a separate origin the web view still works on tailtab's own origin, and says plainly
 // that the app it shows can reach tailtab's data.
 
+import { NEED_PORT, NODE_PORT, type NodePortMessage, type ProxyHostToApp } from './sw/messages.js';
+
 export const PROXY_HOST_PATH = '/proxy-host.html';
 
 /**
@@ -129,7 +131,7 @@ export function startProxyHost(
     const hand = async () => {
       try {
         const port = await newPort();
-        frame.contentWindow?.postMessage({ type: 'tailtab-node-port' }, proxyOrigin, [port]);
+        frame.contentWindow?.postMessage({ type: NODE_PORT } satisfies NodePortMessage, proxyOrigin, [port]);
         if (!settled) {
           settled = true;
           clearTimeout(timer);
@@ -142,8 +144,8 @@ export function startProxyHost(
     // Only the frame we made, from the origin we chose, may ask for ports.
     const onMessage = (e: MessageEvent) => {
       if (e.origin !== proxyOrigin || e.source !== frame.contentWindow) return;
-      const m = e.data as { type?: string; message?: string } | null;
-      if (m?.type === 'tailtab-proxy-host-ready' || m?.type === 'tailtab-need-port') void hand();
+      const m = e.data as ProxyHostToApp | null;
+      if (m?.type === 'tailtab-proxy-host-ready' || m?.type === NEED_PORT) void hand();
       else if (m?.type === 'tailtab-proxy-host-error') fail(`web view proxy on ${proxyOrigin}: ${String(m.message ?? 'failed')}`);
     };
     window.addEventListener('message', onMessage);

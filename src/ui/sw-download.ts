@@ -1,5 +1,5 @@
 // Save a stream as a browser download without holding it in the page: the stream goes to the
-// Service Worker (public/sw.js, "Downloads") under a random one-time id, and a hidden frame
+// Service Worker (sw/downloads.ts) under a random one-time id, and a hidden frame
 // navigates to /__tailtab/download/<id>/<name>, which the worker answers as an attachment; the
 // browser's download manager then writes the bytes to disk as they arrive. (A Blob would keep the
 // whole file in the tab's memory first.) Without a controlling Service Worker that serves the
@@ -14,13 +14,15 @@ export interface StreamDownloadOptions {
   answerWithinMs?: number;
 }
 
+import type { DownloadKeepAliveMessage, DownloadMessage, DownloadReply } from './sw/messages.js';
+
 const PROBE_MS = 3000;
 const KEEPALIVE_MS = 10_000;
 
-type Reply = { type: 'ready' | 'taken' | 'expired' | 'error'; id?: string; message?: string };
+type Reply = DownloadReply;
 
 /** Post a message with a reply port; resolve with the first reply, or null after `ms`. */
-function ask(sw: ServiceWorker, msg: object, transfer: Transferable[], ms: number, onLater?: (r: Reply) => void): Promise<Reply | null> {
+function ask(sw: ServiceWorker, msg: DownloadMessage, transfer: Transferable[], ms: number, onLater?: (r: Reply) => void): Promise<Reply | null> {
   const ch = new MessageChannel();
   return new Promise((resolve) => {
     let first = true;
@@ -106,7 +108,7 @@ export async function streamDownloadViaServiceWorker(
   host.appendChild(frame);
   // A message from the page extends an idle Service Worker's life (Chromium stops one ~30 s after
   // its last event); a long download would otherwise risk losing the worker mid-stream.
-  const keepAlive = setInterval(() => sw.postMessage({ type: 'tailtab-download-keepalive' }), KEEPALIVE_MS);
+  const keepAlive = setInterval(() => sw.postMessage({ type: 'tailtab-download-keepalive' } satisfies DownloadKeepAliveMessage), KEEPALIVE_MS);
   try {
     return await finished;
   } finally {

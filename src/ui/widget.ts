@@ -9,6 +9,7 @@ import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js';
 import { createNodeClient } from './node-client.js';
+import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 
@@ -146,11 +147,11 @@ export class TailtabConnect extends LitElement {
     const hand = async () => {
       const ch = new MessageChannel();
       await this.node!.httpProxyPort(ch.port1, target);
-      (reg.active ?? worker).postMessage({ type: 'tailtab-node-port' }, [ch.port2]);
+      (reg.active ?? worker).postMessage({ type: NODE_PORT } satisfies NodePortMessage, [ch.port2]);
     };
     // A restarted worker has lost its port and asks its window clients (this page) for another.
     navigator.serviceWorker.addEventListener('message', (e) => {
-      if ((e.data as { type?: string })?.type === 'tailtab-need-port' && e.source === (reg.active ?? worker)) void hand();
+      if ((e.data as { type?: string })?.type === NEED_PORT && e.source === (reg.active ?? worker)) void hand();
     });
     await hand();
     this.deviceProxyReady = true;

@@ -1,5 +1,5 @@
 // Web view: a tailnet host's web app in a frame. The frame loads /proxy/<host>/<port>/<path>,
-// which the Service Worker (public/sw.js) answers by asking the node to fetch over the tailnet.
+// which the Service Worker (sw/main.ts, served as /sw.js) answers by asking the node to fetch over the tailnet.
 // The proxied app's WebSockets go through the frame script's shim (README "WebSockets in the web
 // view"; a Service Worker cannot intercept them itself); absolute links to other origins leave.
 import { LitElement, html } from 'lit';
