@@ -40,6 +40,10 @@ export interface SshdOptions {
   /** Authenticate through PAM: password auth off, so the password is asked by PAM's prompt
    * over keyboard-interactive (RFC 4256), as on a stock Debian host with PasswordAuthentication no. */
   pam?: boolean;
+  /** Host key types to generate (default ed25519, ecdsa, rsa-3072); "ecdsa-384", "rsa-1024" pick a size. */
+  hostKeys?: string[];
+  /** More sshd_config lines, e.g. "KexAlgorithms ecdh-sha2-nistp256" to restrict one case. */
+  extraConfig?: string[];
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -57,13 +61,15 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'ssh-sshd-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const types = ['ed25519', 'ecdsa', 'rsa'];
+  const types = opts.hostKeys ?? ['ed25519', 'ecdsa', 'rsa'];
   const fingerprints: Record<string, string> = {};
   const genKeys = () => {
     for (const t of types) {
       const f = join(dir, `host_${t}`);
       execFileSync('rm', ['-f', f, f + '.pub']);
-      execFileSync('ssh-keygen', ['-q', '-t', t, ...(t === 'rsa' ? ['-b', '3072'] : []), '-N', '', '-f', f]);
+      const [kind, size] = t.split('-');
+      const bits = size ?? (kind === 'rsa' ? '3072' : undefined);
+      execFileSync('ssh-keygen', ['-q', '-t', kind, ...(bits ? ['-b', bits] : []), '-N', '', '-f', f]);
       fingerprints[t] = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', f + '.pub'], { encoding: 'utf8' }).split(' ')[1];
     }
   };
@@ -88,6 +94,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'Subsystem sftp internal-sftp',
       'LogLevel VERBOSE',
       `AllowUsers ${USER}`,
+      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   );

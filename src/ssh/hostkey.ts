@@ -1,17 +1,27 @@
-// Server host key formats and signature verification: ssh-ed25519 (RFC 8709), ecdsa-sha2-nistp256
-// (RFC 5656 §3.1), rsa-sha2-256/512 (RFC 8332, RSASSA-PKCS1-v1_5 of RFC 8017 §8.2.2 computed
+// Server host key formats and signature verification: ssh-ed25519 (RFC 8709),
+// ecdsa-sha2-nistp256/384/521 (RFC 5656 §3.1), rsa-sha2-256/512 (RFC 8332, RSASSA-PKCS1-v1_5 of RFC 8017 §8.2.2 computed
 // with bigint). Fingerprints as OpenSSH prints them: "SHA256:" + unpadded base64 of SHA-256(blob).
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { p256 } from '@noble/curves/nist.js';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { equalBytes, toBase64 } from '../crypto/bytes.js';
 import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
 
-export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256'] as const;
+export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'] as const;
+
+export type EcdsaType = 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521';
+/** Curve, SSH curve name and field size per ECDSA key type (RFC 5656 §6.2.1: the hash follows the size). */
+export const ECDSA_CURVES = {
+  'ecdsa-sha2-nistp256': { curve: p256, id: 'nistp256', size: 32 },
+  'ecdsa-sha2-nistp384': { curve: p384, id: 'nistp384', size: 48 },
+  'ecdsa-sha2-nistp521': { curve: p521, id: 'nistp521', size: 66 },
+} as const;
+/** Smallest RSA modulus we accept (RFC 8332 §3 says 2048; OpenSSH refuses only < 1024). */
+export const MIN_RSA_BITS = 2048;
 
 export type HostKey =
   | { type: 'ssh-ed25519'; publicKey: Uint8Array; blob: Uint8Array }
-  | { type: 'ecdsa-sha2-nistp256'; point: Uint8Array; blob: Uint8Array }
+  | { type: EcdsaType; point: Uint8Array; blob: Uint8Array }
   | { type: 'ssh-rsa'; e: bigint; n: bigint; bits: number; blob: Uint8Array };
 
 export function fingerprint(blob: Uint8Array): string {
@@ -27,12 +37,13 @@ export function parseHostKey(blob: Uint8Array): HostKey {
     if (pk.length !== 32) throw new SshDecodeError('ssh-ed25519 key is not 32 bytes');
     return { type, publicKey: pk, blob };
   }
-  if (type === 'ecdsa-sha2-nistp256') {
+  if (type in ECDSA_CURVES) {
+    const c = ECDSA_CURVES[type as EcdsaType];
     const curve = r.text();
     const q = r.string();
     r.end('ecdsa key');
-    if (curve !== 'nistp256' || q.length !== 65 || q[0] !== 4) throw new SshDecodeError('malformed nistp256 key');
-    return { type, point: q, blob };
+    if (curve !== c.id || q.length !== 1 + 2 * c.size || q[0] !== 4) throw new SshDecodeError(`malformed ${c.id} key`);
+    return { type: type as EcdsaType, point: q, blob };
   }
   if (type === 'ssh-rsa') {
     const e = r.mpint();
@@ -40,7 +51,12 @@ export function parseHostKey(blob: Uint8Array): HostKey {
     r.end('ssh-rsa key');
     const bits = n.toString(2).length;
     // RFC 8332 §3: keys under 2048 bits should be refused; OpenSSH refuses < 1024. We require 2048.
-    if (bits < 2048 || bits > 16384) throw new SshDecodeError(`RSA host key of ${bits} bits refused`);
+    if (bits < MIN_RSA_BITS) {
+      throw new SshDecodeError(
+        `its RSA host key is only ${bits} bits; tailtab requires at least ${MIN_RSA_BITS}. On the device, make a new one (ssh-keygen -t rsa -b 3072 -f /etc/ssh/ssh_host_rsa_key, or dropbearkey -t rsa -s 3072) or enable its Ed25519/ECDSA host key`,
+      );
+    }
+    if (bits > 16384) throw new SshDecodeError(`RSA host key of ${bits} bits refused (over 16384)`);
     if (e < 3n || e % 2n === 0n) throw new SshDecodeError('bad RSA public exponent');
     return { type, e, n, bits, blob };
   }
@@ -104,20 +120,23 @@ export function verifySignature(key: HostKey, algorithm: string, signatureBlob: 
       } catch {
         return false;
       }
-    case 'ecdsa-sha2-nistp256': {
-      if (algorithm !== 'ecdsa-sha2-nistp256') return false;
+    case 'ecdsa-sha2-nistp256':
+    case 'ecdsa-sha2-nistp384':
+    case 'ecdsa-sha2-nistp521': {
+      if (algorithm !== key.type) return false;
+      const { curve, size } = ECDSA_CURVES[key.type];
       const sr = new Reader(sig);
       const rr = sr.mpint();
       const ss = sr.mpint();
       sr.end('ecdsa signature');
-      const n = p256.Point.CURVE().n;
+      const n = curve.Point.CURVE().n;
       if (rr <= 0n || rr >= n || ss <= 0n || ss >= n) return false;
-      const compact = new Uint8Array(64);
-      compact.set(bigintToBytes(rr, 32), 0);
-      compact.set(bigintToBytes(ss, 32), 32);
+      const compact = new Uint8Array(2 * size);
+      compact.set(bigintToBytes(rr, size), 0);
+      compact.set(bigintToBytes(ss, size), size);
       try {
-        // RFC 5656 §6.2.1: SHA-256 of the data; noble prehashes with sha256 by default.
-        return p256.verify(compact, data, key.point, { lowS: false });
+        // RFC 5656 §6.2.1: SHA-256/384/512 by curve size; noble's p256/p384/p521 prehash with exactly those.
+        return curve.verify(compact, data, key.point, { lowS: false });
       } catch {
         return false;
       }

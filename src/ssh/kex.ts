@@ -1,24 +1,51 @@
 // Key exchange: KEXINIT and algorithm negotiation (RFC 4253 §7.1), curve25519-sha256 (RFC 8731)
 // and the post-quantum hybrid mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex, OpenSSH
-// 9.9+ and golang.org/x/crypto/ssh's default) with the exchange hash of RFC 5656 §4, key
-// derivation (RFC 4253 §7.2), strict KEX
+// 9.9+ and golang.org/x/crypto/ssh's default) with the exchange hash of RFC 5656 §4; for older or
+// smaller servers ecdh-sha2-nistp256/384/521 (RFC 5656 §4), diffie-hellman-group14-sha256 and
+// -group16-sha512 (RFC 8268, RFC 4253 §8) and diffie-hellman-group-exchange-sha256 (RFC 4419);
+// key derivation (RFC 4253 §7.2), strict KEX
 // (OpenSSH PROTOCOL "kex-strict-*-v00@openssh.com", the Terrapin countermeasure) and the
 // ext-info-c indicator (RFC 8308 §2.1).
 import { x25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { RandomSource } from '../crypto/random.js';
 import { isAllZero } from '../crypto/bytes.js';
 import { HOST_KEY_ALGORITHMS } from './hostkey.js';
 import { SshProtocolError } from './transport/packet.js';
-import { Reader, SshDecodeError, Writer } from './wire.js';
+import { bigintToBytes, bytesToBigint, Reader, SshDecodeError, Writer } from './wire.js';
+import { modpGroup14, modpGroup16 } from './pi.js';
 import { MSG } from './messages.js';
 
 export const MLKEM768X25519 = 'mlkem768x25519-sha256';
 /** Preference order: the PQ hybrid first (protects recorded traffic against a future quantum
- * computer), curve25519 as the fallback every OpenSSH since 7.4 speaks (Debian's 9.2 here). */
-export const KEX_ALGORITHMS = [MLKEM768X25519, 'curve25519-sha256', 'curve25519-sha256@libssh.org'] as const;
-export const CIPHER_ALGORITHMS = ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'] as const;
+ * computer), curve25519 as the fallback every OpenSSH since 7.4 speaks (Debian's 9.2 here), then
+ * what older and embedded servers have: NIST ECDH, group exchange, the fixed MODP groups. */
+export const KEX_ALGORITHMS = [
+  MLKEM768X25519,
+  'curve25519-sha256',
+  'curve25519-sha256@libssh.org',
+  'ecdh-sha2-nistp256',
+  'ecdh-sha2-nistp384',
+  'ecdh-sha2-nistp521',
+  'diffie-hellman-group-exchange-sha256',
+  'diffie-hellman-group16-sha512',
+  'diffie-hellman-group14-sha256',
+] as const;
+/** AEAD modes first; AES-CTR with an HMAC for servers without them (Dropbear, older appliances). */
+export const CIPHER_ALGORITHMS = [
+  'chacha20-poly1305@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-gcm@openssh.com',
+  'aes256-ctr',
+  'aes192-ctr',
+  'aes128-ctr',
+] as const;
+/** Encrypt-then-MAC first (the MAC covers the ciphertext, so nothing is decrypted unauthenticated). */
+export const MAC_ALGORITHMS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'] as const;
+/** Ciphers that authenticate themselves: the negotiated MAC is not used with them. */
+export const AEAD_CIPHERS: ReadonlySet<string> = new Set(['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com']);
 export const STRICT_KEX_CLIENT = 'kex-strict-c-v00@openssh.com';
 export const STRICT_KEX_SERVER = 'kex-strict-s-v00@openssh.com';
 export const EXT_INFO_CLIENT = 'ext-info-c';
@@ -60,6 +87,8 @@ export interface KexOffer {
   /** Key exchange methods in preference order (default KEX_ALGORITHMS). */
   kex?: readonly string[];
   ciphers: readonly string[];
+  /** MACs for the non-AEAD ciphers (default MAC_ALGORITHMS). */
+  macs?: readonly string[];
   hostKeyAlgorithms: readonly string[];
 }
 
@@ -73,9 +102,9 @@ export function clientKexInit(random: RandomSource, offer: KexOffer, initial: bo
     hostKey: [...offer.hostKeyAlgorithms],
     cipherCtoS: ciphers,
     cipherStoC: ciphers,
-    // AEAD ciphers carry their own MAC; a MAC is still negotiated, list one we never use alone.
-    macCtoS: ['hmac-sha2-256-etm@openssh.com'],
-    macStoC: ['hmac-sha2-256-etm@openssh.com'],
+    // Only used with a non-AEAD cipher (AEAD ones carry their own tag).
+    macCtoS: [...(offer.macs ?? MAC_ALGORITHMS)],
+    macStoC: [...(offer.macs ?? MAC_ALGORITHMS)],
     compCtoS: ['none'],
     compStoC: ['none'],
     langCtoS: [],
@@ -91,12 +120,46 @@ export interface Negotiated {
   hostKey: string;
   cipherCtoS: string;
   cipherStoC: string;
+  /** undefined when the cipher in that direction is AEAD. */
+  macCtoS: string | undefined;
+  macStoC: string | undefined;
   strict: boolean;
   serverExtInfo: boolean;
 }
 
+/** Server-only algorithms we refuse on purpose, with what to change on the device instead. */
+const LEGACY_ADVICE: Record<string, (server: string[]) => string | undefined> = {
+  'key exchange': (s) =>
+    s.some((k) => /^diffie-hellman-group(1|14|-exchange)-sha1$/.test(k))
+      ? 'it only offers SHA-1 key exchange (diffie-hellman-*-sha1), which tailtab refuses; enable curve25519-sha256 or diffie-hellman-group14-sha256 on the device (OpenSSH: KexAlgorithms in sshd_config; Dropbear ≥ 2020.79 has them built in)'
+      : undefined,
+  'host key': (s) =>
+    s.includes('ssh-rsa')
+      ? 'it only signs with ssh-rsa (RSA with SHA-1), which tailtab refuses; enable rsa-sha2-256/rsa-sha2-512 (OpenSSH ≥ 7.2: HostKeyAlgorithms in sshd_config) or give the device an Ed25519 or ECDSA host key (ssh-keygen -A)'
+      : s.includes('ssh-dss')
+        ? 'it only has a DSA (ssh-dss) host key, which tailtab refuses; give the device an Ed25519 or ECDSA host key (ssh-keygen -A)'
+        : undefined,
+  'client-to-server MAC': (s) => macAdvice(s),
+  'server-to-client MAC': (s) => macAdvice(s),
+  'client-to-server cipher': (s) => cipherAdvice(s),
+  'server-to-client cipher': (s) => cipherAdvice(s),
+};
+
+function macAdvice(s: string[]): string | undefined {
+  return s.some((m) => m.startsWith('hmac-sha1') || m.startsWith('hmac-md5') || m.startsWith('umac-'))
+    ? 'it only offers SHA-1/MD5/UMAC message authentication, which tailtab refuses; enable hmac-sha2-256 (OpenSSH: MACs in sshd_config) or an AES-GCM / chacha20-poly1305 cipher'
+    : undefined;
+}
+function cipherAdvice(s: string[]): string | undefined {
+  return s.some((c) => c.endsWith('-cbc') || c === '3des-cbc' || c.startsWith('arcfour'))
+    ? 'it only offers CBC or RC4 ciphers, which tailtab refuses; enable aes128-ctr or aes128-gcm@openssh.com (OpenSSH: Ciphers in sshd_config)'
+    : undefined;
+}
+
 function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
+  const advice = LEGACY_ADVICE[what]?.(server);
+  if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice} (server offers ${server.join(',')})`, 3);
   throw new SshProtocolError(`no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`, 3);
 }
 
@@ -106,8 +169,10 @@ export function negotiate(client: KexInit, server: KexInit): Negotiated {
   const hostKey = pick('host key', client.hostKey, server.hostKey);
   const cipherCtoS = pick('client-to-server cipher', client.cipherCtoS, server.cipherCtoS);
   const cipherStoC = pick('server-to-client cipher', client.cipherStoC, server.cipherStoC);
-  // With AEAD ciphers the MAC list is ignored (RFC 5647 §5.1 as OpenSSH implements it), but
-  // compression must agree on "none".
+  // With AEAD ciphers the MAC list is ignored (RFC 5647 §5.1 as OpenSSH implements it: no MAC is
+  // chosen at all); compression must agree on "none".
+  const macCtoS = AEAD_CIPHERS.has(cipherCtoS) ? undefined : pick('client-to-server MAC', client.macCtoS, server.macCtoS);
+  const macStoC = AEAD_CIPHERS.has(cipherStoC) ? undefined : pick('server-to-client MAC', client.macStoC, server.macStoC);
   pick('client-to-server compression', client.compCtoS, server.compCtoS);
   pick('server-to-client compression', client.compStoC, server.compStoC);
   return {
@@ -115,6 +180,8 @@ export function negotiate(client: KexInit, server: KexInit): Negotiated {
     hostKey,
     cipherCtoS,
     cipherStoC,
+    macCtoS,
+    macStoC,
     strict: server.kex.includes(STRICT_KEX_SERVER),
     serverExtInfo: server.kex.includes('ext-info-s'),
   };
@@ -180,10 +247,193 @@ export function mlkem768x25519Start(random: RandomSource): KexMethodState {
   };
 }
 
-/** The state for a negotiated key exchange method (only names from KEX_ALGORITHMS get here). */
-export function startKexMethod(name: string, random: RandomSource): KexMethodState {
-  if (name === MLKEM768X25519) return mlkem768x25519Start(random);
-  if (name === 'curve25519-sha256' || name === 'curve25519-sha256@libssh.org') return curve25519Start(random);
+export type HashFn = (data: Uint8Array) => Uint8Array;
+
+/** The hash each method uses for H and key derivation (RFC 5656 §6.2.1, RFC 8268 §3). */
+export function kexHash(name: string): HashFn {
+  if (name === 'ecdh-sha2-nistp384') return sha384;
+  if (name === 'ecdh-sha2-nistp521' || name === 'diffie-hellman-group16-sha512') return sha512;
+  return sha256;
+}
+
+const NIST = { 'ecdh-sha2-nistp256': p256, 'ecdh-sha2-nistp384': p384, 'ecdh-sha2-nistp521': p521 } as const;
+
+/**
+ * ecdh-sha2-nistp* (RFC 5656 §4, §7.1): Q_C and Q_S are uncompressed points (SEC1 2.3.3), the
+ * server's is validated on the curve (§4: "MUST verify"), K is the x coordinate as an mpint.
+ */
+export function nistEcdhStart(name: keyof typeof NIST, random: RandomSource): KexMethodState {
+  const curve = NIST[name];
+  const len = curve.lengths.secretKey!;
+  // A scalar in [1, n−1] from injected randomness: reduce 8 extra bytes to keep the bias negligible.
+  const n = curve.Point.CURVE().n;
+  const d = (bytesToBigint(random(len + 8)) % (n - 1n)) + 1n;
+  const priv = bigintToBytes(d, len);
+  const pointLen = curve.lengths.publicKeyUncompressed!;
+  return {
+    clientPublic: curve.getPublicKey(priv, false),
+    shared(serverPublic) {
+      if (serverPublic.length !== pointLen || serverPublic[0] !== 4) throw new SshProtocolError(`server ${name} public key is not an uncompressed point of ${pointLen} bytes`, 3);
+      let x: Uint8Array;
+      try {
+        x = curve.getSharedSecret(priv, serverPublic, true).subarray(1);
+      } catch {
+        throw new SshProtocolError(`server sent an invalid ${name} public key (not on the curve)`, 3);
+      }
+      return new Writer(80).mpintBytes(x).finish();
+    },
+  };
+}
+
+export function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let result = 1n;
+  let b = base % mod;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % mod;
+    b = (b * b) % mod;
+    e >>= 1n;
+  }
+  return result;
+}
+
+function mpint(v: bigint): Uint8Array {
+  const hex = v.toString(16);
+  const bytes = bigintToBytes(v, Math.ceil(hex.length / 2));
+  return new Writer(bytes.length + 8).mpintBytes(bytes).finish();
+}
+
+/** Finite-field DH over (p, g): x from 512 random bits (2× the 256-bit strength we aim at, as OpenSSH). */
+function dhStart(p: bigint, g: bigint, random: RandomSource) {
+  const x = bytesToBigint(random(64)) | 1n;
+  const e = modPow(g, x, p);
+  return {
+    e,
+    shared(f: bigint): Uint8Array {
+      // RFC 4253 §8: values not in [1, p−1] must not be sent or accepted; 1 and p−1 give a
+      // trivial K, so refuse those too (as OpenSSH dh_pub_is_valid does).
+      if (f <= 1n || f >= p - 1n) throw new SshProtocolError('server Diffie-Hellman value is out of range', 3);
+      return mpint(modPow(f, x, p));
+    },
+  };
+}
+
+/** Context every method needs for the exchange hash. */
+export interface KexContext {
+  clientVersion: string;
+  serverVersion: string;
+  clientKexInit: Uint8Array;
+  serverKexInit: Uint8Array;
+}
+
+export interface KexResult {
+  hostKeyBlob: Uint8Array;
+  signature: Uint8Array;
+  h: Uint8Array;
+  /** K encoded for key derivation (mpint, or string for the ML-KEM hybrid). */
+  k: Uint8Array;
+  hash: HashFn;
+}
+
+/** One run of a negotiated method: the first message, then each server message (30..49) in turn. */
+export interface KexRun {
+  readonly first: Uint8Array;
+  receive(payload: Uint8Array): { send: Uint8Array } | { result: KexResult };
+}
+
+export const MSG_KEXDH_INIT = 30;
+export const MSG_KEXDH_REPLY = 31;
+export const MSG_KEX_DH_GEX_GROUP = 31;
+export const MSG_KEX_DH_GEX_INIT = 32;
+export const MSG_KEX_DH_GEX_REPLY = 33;
+export const MSG_KEX_DH_GEX_REQUEST = 34;
+/** RFC 4419 §3 / RFC 8270: at least 2048 bits; we ask for 4096 and accept up to 8192. */
+export const GEX_MIN = 2048;
+export const GEX_PREFERRED = 4096;
+export const GEX_MAX = 8192;
+
+function expect(payload: Uint8Array, type: number, what: string): Reader {
+  const r = new Reader(payload);
+  const t = r.byte();
+  if (t !== type) throw new SshProtocolError(`unexpected key exchange message ${t} (waiting for ${what})`);
+  return r;
+}
+
+function ecdhLike(state: KexMethodState, hash: HashFn, ctx: KexContext): KexRun {
+  return {
+    first: encodeEcdhInit(state.clientPublic),
+    receive(payload) {
+      const reply = decodeEcdhReply(payload);
+      const k = state.shared(reply.serverPublic);
+      const h = exchangeHash({ ...ctx, hostKeyBlob: reply.hostKeyBlob, clientPublic: state.clientPublic, serverPublic: reply.serverPublic, sharedMpint: k }, hash);
+      return { result: { hostKeyBlob: reply.hostKeyBlob, signature: reply.signature, h, k, hash } };
+    },
+  };
+}
+
+function hashPrefix(ctx: KexContext, hostKeyBlob: Uint8Array): Writer {
+  return new Writer(2048).string(ctx.clientVersion).string(ctx.serverVersion).string(ctx.clientKexInit).string(ctx.serverKexInit).string(hostKeyBlob);
+}
+
+/** diffie-hellman-group14-sha256 / group16-sha512 (RFC 4253 §8 with RFC 8268's hashes). */
+function fixedGroupDh(p: bigint, hash: HashFn, random: RandomSource, ctx: KexContext): KexRun {
+  const dh = dhStart(p, 2n, random);
+  return {
+    first: new Writer(600).byte(MSG_KEXDH_INIT).raw(mpint(dh.e)).finish(),
+    receive(payload) {
+      const r = expect(payload, MSG_KEXDH_REPLY, 'KEXDH_REPLY');
+      const hostKeyBlob = r.string();
+      const f = r.mpint();
+      const signature = r.string();
+      r.end('KEXDH_REPLY');
+      const k = dh.shared(f);
+      const h = hash(hashPrefix(ctx, hostKeyBlob).raw(mpint(dh.e)).raw(mpint(f)).raw(k).finish());
+      return { result: { hostKeyBlob, signature, h, k, hash } };
+    },
+  };
+}
+
+/** diffie-hellman-group-exchange-sha256 (RFC 4419): the server picks the group. */
+function groupExchange(random: RandomSource, ctx: KexContext): KexRun {
+  let group: { p: bigint; g: bigint; dh: ReturnType<typeof dhStart> } | undefined;
+  return {
+    first: new Writer(16).byte(MSG_KEX_DH_GEX_REQUEST).uint32(GEX_MIN).uint32(GEX_PREFERRED).uint32(GEX_MAX).finish(),
+    receive(payload) {
+      if (!group) {
+        const r = expect(payload, MSG_KEX_DH_GEX_GROUP, 'KEX_DH_GEX_GROUP');
+        const p = r.mpint();
+        const g = r.mpint();
+        r.end('KEX_DH_GEX_GROUP');
+        const bits = p.toString(2).length;
+        if (bits < GEX_MIN || bits > GEX_MAX) throw new SshProtocolError(`server offered a ${bits}-bit Diffie-Hellman group; tailtab needs ${GEX_MIN}–${GEX_MAX} bits`, 3);
+        if ((p & 1n) === 0n || g <= 1n || g >= p - 1n) throw new SshProtocolError('server offered a malformed Diffie-Hellman group', 3);
+        group = { p, g, dh: dhStart(p, g, random) };
+        return { send: new Writer(1100).byte(MSG_KEX_DH_GEX_INIT).raw(mpint(group.dh.e)).finish() };
+      }
+      const r = expect(payload, MSG_KEX_DH_GEX_REPLY, 'KEX_DH_GEX_REPLY');
+      const hostKeyBlob = r.string();
+      const f = r.mpint();
+      const signature = r.string();
+      r.end('KEX_DH_GEX_REPLY');
+      const k = group.dh.shared(f);
+      const h = sha256(
+        hashPrefix(ctx, hostKeyBlob).uint32(GEX_MIN).uint32(GEX_PREFERRED).uint32(GEX_MAX)
+          .raw(mpint(group.p)).raw(mpint(group.g)).raw(mpint(group.dh.e)).raw(mpint(f)).raw(k).finish(),
+      );
+      return { result: { hostKeyBlob, signature, h, k, hash: sha256 } };
+    },
+  };
+}
+
+/** Start the negotiated method (only names from KEX_ALGORITHMS get here). */
+export function startKex(name: string, random: RandomSource, ctx: KexContext): KexRun {
+  const hash = kexHash(name);
+  if (name === MLKEM768X25519) return ecdhLike(mlkem768x25519Start(random), hash, ctx);
+  if (name === 'curve25519-sha256' || name === 'curve25519-sha256@libssh.org') return ecdhLike(curve25519Start(random), hash, ctx);
+  if (name in NIST) return ecdhLike(nistEcdhStart(name as keyof typeof NIST, random), hash, ctx);
+  if (name === 'diffie-hellman-group14-sha256') return fixedGroupDh(modpGroup14(), hash, random, ctx);
+  if (name === 'diffie-hellman-group16-sha512') return fixedGroupDh(modpGroup16(), hash, random, ctx);
+  if (name === 'diffie-hellman-group-exchange-sha256') return groupExchange(random, ctx);
   throw new SshProtocolError(`key exchange method ${name} is not implemented`, 3);
 }
 
@@ -220,7 +470,8 @@ export interface ExchangeHashInput {
   sharedMpint: Uint8Array;
 }
 
-export function exchangeHash(x: ExchangeHashInput): Uint8Array {
+/** H for the ECDH-shaped methods (RFC 5656 §4). */
+export function exchangeHash(x: ExchangeHashInput, hash: HashFn = sha256): Uint8Array {
   const w = new Writer(1024)
     .string(x.clientVersion)
     .string(x.serverVersion)
@@ -230,15 +481,14 @@ export function exchangeHash(x: ExchangeHashInput): Uint8Array {
     .string(x.clientPublic)
     .string(x.serverPublic)
     .raw(x.sharedMpint);
-  return sha256(w.finish());
+  return hash(w.finish());
 }
 
 /** RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1 || ...). */
-export function deriveKey(sharedMpint: Uint8Array, h: Uint8Array, letter: string, sessionId: Uint8Array, length: number): Uint8Array {
-  const base = new Writer(128).raw(sharedMpint).raw(h);
-  let out = sha256(new Writer(128).raw(sharedMpint).raw(h).byte(letter.charCodeAt(0)).raw(sessionId).finish());
+export function deriveKey(sharedMpint: Uint8Array, h: Uint8Array, letter: string, sessionId: Uint8Array, length: number, hash: HashFn = sha256): Uint8Array {
+  let out = hash(new Writer(128).raw(sharedMpint).raw(h).byte(letter.charCodeAt(0)).raw(sessionId).finish());
   while (out.length < length) {
-    const more = sha256(new Writer(256).raw(base.finish()).raw(out).finish());
+    const more = hash(new Writer(256).raw(sharedMpint).raw(h).raw(out).finish());
     const next = new Uint8Array(out.length + more.length);
     next.set(out);
     next.set(more, out.length);

@@ -174,8 +174,23 @@ describe('message decoders under fuzzing', () => {
 
   it('negotiation names the missing algorithm', () => {
     const ours = clientKexInit(rnd, DEFAULT_OFFER, true);
-    const theirs = { ...ours, cipherStoC: ['aes128-ctr'] };
-    expect(() => negotiate(ours, theirs)).toThrow(/no common server-to-client cipher.*aes128-ctr/);
+    const theirs = { ...ours, cipherStoC: ['twofish-ctr'] };
+    expect(() => negotiate(ours, theirs)).toThrow(/no common server-to-client cipher.*twofish-ctr/);
+  });
+
+  it('legacy-only servers are refused with what to change on the device', () => {
+    const ours = clientKexInit(rnd, DEFAULT_OFFER, true);
+    const ctr = { ...ours, cipherCtoS: ['aes128-ctr'], cipherStoC: ['aes128-ctr'] };
+    expect(() => negotiate(ours, { ...ctr, macStoC: ['hmac-sha1', 'hmac-md5'] })).toThrow(/server-to-client MAC.*SHA-1.*enable hmac-sha2-256.*MACs in sshd_config/);
+    expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(/only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/);
+    expect(() => negotiate(ours, { ...ours, kex: ['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1'] })).toThrow(/SHA-1 key exchange.*KexAlgorithms/);
+    expect(() => negotiate(ours, { ...ours, cipherCtoS: ['aes128-cbc', '3des-cbc'] })).toThrow(/CBC.*aes128-ctr/);
+    // With an AEAD cipher the MAC lists do not matter (no MAC is chosen).
+    const aead = negotiate(ours, { ...ours, macCtoS: ['hmac-sha1'], macStoC: ['hmac-sha1'] });
+    expect(aead.macCtoS).toBeUndefined();
+    // A CTR cipher picks the first common MAC, EtM first.
+    expect(negotiate(ours, ctr).macStoC).toBe('hmac-sha2-256-etm@openssh.com');
+    expect(negotiate(ours, { ...ctr, macStoC: ['hmac-sha1', 'hmac-sha2-512'] }).macStoC).toBe('hmac-sha2-512');
   });
 });
 

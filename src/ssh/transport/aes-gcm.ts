@@ -8,6 +8,7 @@ import type { CipherSpec, PacketCipher } from './cipher.js';
 class AesGcmCipher implements PacketCipher {
   readonly blockSize = 16;
   readonly tagLength = 16;
+  readonly lengthAligned = false;
   private readonly iv: Uint8Array;
   constructor(
     readonly name: string,
@@ -50,11 +51,13 @@ export const aes128Gcm: CipherSpec = {
   name: 'aes128-gcm@openssh.com',
   keyLength: 16,
   ivLength: 12,
+  aead: true,
   create: (key, iv) => new AesGcmCipher('aes128-gcm@openssh.com', key, iv),
 };
 export const aes256Gcm: CipherSpec = {
   name: 'aes256-gcm@openssh.com',
   keyLength: 32,
   ivLength: 12,
+  aead: true,
   create: (key, iv) => new AesGcmCipher('aes256-gcm@openssh.com', key, iv),
 };

@@ -21,6 +21,7 @@ class ChaChaPolyCipher implements PacketCipher {
   readonly name = 'chacha20-poly1305@openssh.com';
   readonly blockSize = 8;
   readonly tagLength = 16;
+  readonly lengthAligned = false;
   private readonly mainKey: Uint8Array;
   private readonly headerKey: Uint8Array;
   constructor(key: Uint8Array) {
@@ -55,5 +56,6 @@ export const chacha20Poly1305: CipherSpec = {
   name: 'chacha20-poly1305@openssh.com',
   keyLength: 64,
   ivLength: 0,
+  aead: true,
   create: (key) => new ChaChaPolyCipher(key),
 };

@@ -1,13 +1,16 @@
-// The packet cipher interface of the binary packet protocol (RFC 4253 §6) for the AEAD modes we
-// offer. Both chacha20-poly1305@openssh.com and aes*-gcm@openssh.com (RFC 5647 §7.3) authenticate
-// the 4-byte length together with the rest, so padding aligns everything after the length field
-// (OpenSSH packet.c: "packet length is not encrypted for EtM modes" aadlen rule).
+// The packet cipher interface of the binary packet protocol (RFC 4253 §6). The AEAD modes
+// (chacha20-poly1305@openssh.com, aes*-gcm@openssh.com per RFC 5647 §7.3) and the encrypt-then-MAC
+// HMACs (*-etm@openssh.com) keep the 4-byte length out of the alignment, so padding aligns
+// everything after it (OpenSSH packet.c "aadlen"); the classic MAC-then-encrypt mode (RFC 4253
+// §6.4) and the none cipher align the whole packet, length included.
 
 export interface PacketCipher {
   readonly name: string;
   /** Alignment of padding_length..padding (the length field itself excluded). */
   readonly blockSize: number;
   readonly tagLength: number;
+  /** True when the 4-byte length field counts toward the block alignment (none, MAC-then-encrypt). */
+  readonly lengthAligned: boolean;
   /** Wire bytes for the plaintext packet uint32 length | byte padlen | payload | padding. */
   seal(seq: number, packet: Uint8Array): Uint8Array;
   /** packet_length from the first 4 wire bytes (decrypted for chacha20-poly1305). */
@@ -21,6 +24,7 @@ export class NoneCipher implements PacketCipher {
   readonly name = 'none';
   readonly blockSize = 8;
   readonly tagLength = 0;
+  readonly lengthAligned = true;
   seal(_seq: number, packet: Uint8Array): Uint8Array {
     return packet;
   }
@@ -32,9 +36,20 @@ export class NoneCipher implements PacketCipher {
   }
 }
 
+/** HMAC as negotiated (RFC 4253 §6.4, RFC 6668; OpenSSH PROTOCOL §1.5 for the -etm variants). */
+export interface MacSpec {
+  name: string;
+  keyLength: number;
+  tagLength: number;
+  etm: boolean;
+  mac(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
 export interface CipherSpec {
   name: string;
   keyLength: number;
   ivLength: number;
-  create(key: Uint8Array, iv: Uint8Array): PacketCipher;
+  /** AEAD ciphers ignore the negotiated MAC; the others need one (create's third argument). */
+  aead: boolean;
+  create(key: Uint8Array, iv: Uint8Array, mac?: { spec: MacSpec; key: Uint8Array }): PacketCipher;
 }

@@ -25,9 +25,9 @@ export class PacketEncoder {
   constructor(private readonly random: RandomSource) {}
   encode(payload: Uint8Array): Uint8Array {
     const bs = this.cipher.blockSize;
-    // Alignment covers padding_length..padding; the length field is excluded for our AEAD modes,
-    // and for the none cipher the whole packet must align (RFC 4253 §6), so count it there.
-    const counted = 1 + payload.length + (this.cipher.tagLength === 0 ? 4 : 0);
+    // Alignment covers padding_length..padding; the length field is excluded for AEAD and EtM
+    // modes, and for none and MAC-then-encrypt the whole packet must align (RFC 4253 §6).
+    const counted = 1 + payload.length + (this.cipher.lengthAligned ? 4 : 0);
     let pad = bs - (counted % bs);
     if (pad < 4) pad += bs;
     const packet = new Uint8Array(4 + 1 + payload.length + pad);
@@ -127,7 +127,7 @@ export class PacketDecoder {
       if (this.buffered < 4) return null;
       const len = c.length(this.seq, this.peek(4));
       if (len < 5 || len > MAX_PACKET_LENGTH) throw new SshProtocolError(`bad packet length ${len}`);
-      const aligned = c.tagLength === 0 ? len + 4 : len;
+      const aligned = c.lengthAligned ? len + 4 : len;
       if (aligned % c.blockSize !== 0) throw new SshProtocolError(`packet length ${len} not a multiple of the block size`);
       this.pendingLength = len;
     }

