@@ -3,6 +3,11 @@
 // a fallback), legacy-only servers refused with words, the person's own ssh-keygen keys, and the
 // handshake timeout against a silent port and an HTTP server. Each login runs `echo ok; exit 3`.
 import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseOpenSshPrivateKey } from '../src/ssh/keyfile.js';
 import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
@@ -124,4 +129,41 @@ describe('legacy-only servers are refused, saying what to change on the device',
     refused({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] }, /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/));
   it('an RSA host key under 2048 bits', () => refused({ hostKeys: ['rsa-1024'] }, /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/));
   it('SHA-1 key exchange only', () => refused({ extraConfig: ['KexAlgorithms diffie-hellman-group14-sha1'] }, /SHA-1 key exchange.*KexAlgorithms/));
+});
+
+describe("the person's own keys, made by ssh-keygen", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssh-userkeys-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const keygen = (name: string, args: string[]) => {
+    const f = join(dir, name);
+    execFileSync('ssh-keygen', ['-q', ...args, '-C', name, '-f', f]);
+    return { text: readFileSync(f, 'utf8'), pub: readFileSync(f + '.pub', 'utf8').trim() };
+  };
+  for (const [name, args, passphrase, algorithm] of [
+    ['rsa-3072', ['-t', 'rsa', '-b', '3072', '-N', ''], undefined, 'rsa-sha2-512'],
+    ['ecdsa-256', ['-t', 'ecdsa', '-b', '256', '-N', ''], undefined, 'ecdsa-sha2-nistp256'],
+    ['ecdsa-521', ['-t', 'ecdsa', '-b', '521', '-N', 'secret words'], 'secret words', 'ecdsa-sha2-nistp521'],
+    ['ed25519-encrypted', ['-t', 'ed25519', '-N', 'correct horse'], 'correct horse', 'ssh-ed25519'],
+  ] as const) {
+    it(`${name} key${passphrase ? ' (passphrase, bcrypt + aes256-ctr)' : ''} logs in with ${algorithm}`, async () => {
+      const made = keygen(name, [...args]);
+      const { key } = parseOpenSshPrivateKey(made.text, passphrase);
+      expect(key.type === 'ssh-rsa' ? 'rsa-sha2-512' : key.type).toBe(algorithm);
+      const s = await sshd({ extraConfig: ['PasswordAuthentication no', 'KbdInteractiveAuthentication no'] });
+      s.addAuthorizedKey(made.pub);
+      const c = await login(s, { auth: [{ type: 'publickey', key }] });
+      await echoOk(c);
+      expect(s.log.join('')).toContain(`Accepted publickey for ${s.user}`);
+      await stopAfter(s, c);
+    });
+  }
+  it('rsa-sha2-256 when the server accepts only that for user keys', async () => {
+    const made = keygen('rsa-256', ['-t', 'rsa', '-b', '3072', '-N', '']);
+    const s = await sshd({ extraConfig: ['PasswordAuthentication no', 'PubkeyAcceptedAlgorithms rsa-sha2-256'] });
+    s.addAuthorizedKey(made.pub);
+    const c = await login(s, { auth: [{ type: 'publickey', key: parseOpenSshPrivateKey(made.text).key }] });
+    await echoOk(c);
+    expect(s.log.join('')).toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
+    await stopAfter(s, c);
+  });
 });

@@ -81,6 +81,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   writeFileSync(
     config,
     [
+      // First: sshd keeps the first value it reads for a keyword, so these override the defaults.
+      ...(opts.extraConfig ?? []),
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
       ...types.map((t) => `HostKey ${join(dir, `host_${t}`)}`),
@@ -94,7 +96,6 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'Subsystem sftp internal-sftp',
       'LogLevel VERBOSE',
       `AllowUsers ${USER}`,
-      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   );

@@ -1,9 +1,10 @@
 // User authentication (RFC 4252): the ssh-userauth service request, then methods in the caller's
-// order: none, password (§8), publickey with Ed25519 (§7, RFC 8709), keyboard-interactive
+// order: none, password (§8), publickey (§7) with Ed25519 (RFC 8709), ECDSA (RFC 5656) or RSA
+// signing rsa-sha2-512/256 as the server's server-sig-algs allow (RFC 8332, 8308), keyboard-interactive
 // (RFC 4256). Banners (§5.4) go to a callback, control characters stripped.
 import { MSG, DISCONNECT } from './messages.js';
 import { Reader, Writer } from './wire.js';
-import { publicKeyBlob, signEd25519, type Ed25519UserKey } from './keys.js';
+import { publicKeyBlob, signatureAlgorithms, signUserKey, type UserKey } from './keys.js';
 import { sanitize, SshError, type Transport } from './transport/transport.js';
 import { SshProtocolError } from './transport/packet.js';
 
@@ -20,7 +21,7 @@ export interface KeyboardInteractiveChallenge {
 export type AuthMethod =
   | { type: 'none' }
   | { type: 'password'; password: string }
-  | { type: 'publickey'; key: Ed25519UserKey }
+  | { type: 'publickey'; key: UserKey }
   | { type: 'keyboard-interactive'; respond: (c: KeyboardInteractiveChallenge) => Promise<string[]> | string[] };
 
 export class AuthenticationFailed extends SshError {
@@ -79,24 +80,42 @@ async function tryMethod(t: Transport, o: AuthOptions, m: AuthMethod): Promise<t
       break;
     case 'publickey': {
       const blob = publicKeyBlob(m.key);
-      // Sign directly rather than probing first (RFC 4252 §7 allows both).
-      const signed = new Writer()
-        .string(t.sessionId!)
-        .byte(MSG.USERAUTH_REQUEST)
-        .string(o.username)
-        .string(SERVICE)
-        .string('publickey')
-        .bool(true)
-        .string('ssh-ed25519')
-        .string(blob)
-        .finish();
-      await t.send(request(o.username, 'publickey').bool(true).string('ssh-ed25519').string(blob).string(signEd25519(m.key, signed)).finish());
-      break;
+      const algorithms = signatureAlgorithms(m.key, t.serverSigAlgs);
+      if (algorithms.length === 0) {
+        // server-sig-algs lists no rsa-sha2-*: it only verifies ssh-rsa (SHA-1) signatures.
+        throw new AuthenticationFailed(
+          `the server accepts RSA keys only with ssh-rsa (SHA-1) signatures, which tailtab refuses; use an Ed25519 or ECDSA key, or enable rsa-sha2-256/512 on the server (OpenSSH ≥ 7.2: PubkeyAcceptedAlgorithms) (it lists ${t.serverSigAlgs!.join(',')})`,
+          [],
+        );
+      }
+      // Sign directly rather than probing first (RFC 4252 §7 allows both). An RSA key tries
+      // rsa-sha2-512 then -256: server-sig-algs lists what the server knows, not what its
+      // PubkeyAcceptedAlgorithms allows (OpenSSH 9.2).
+      for (let i = 0; ; i++) {
+        const algorithm = algorithms[i];
+        const signed = new Writer()
+          .string(t.sessionId!)
+          .byte(MSG.USERAUTH_REQUEST)
+          .string(o.username)
+          .string(SERVICE)
+          .string('publickey')
+          .bool(true)
+          .string(algorithm)
+          .string(blob)
+          .finish();
+        await t.send(request(o.username, 'publickey').bool(true).string(algorithm).string(blob).string(signUserKey(m.key, algorithm, signed)).finish());
+        const result = await reply(t, o, m);
+        if (result === true || i === algorithms.length - 1 || !result.includes('publickey')) return result;
+      }
     }
     case 'keyboard-interactive':
       await t.send(request(o.username, 'keyboard-interactive').string('').string('').finish());
       break;
   }
+  return reply(t, o, m);
+}
+
+async function reply(t: Transport, o: AuthOptions, m: AuthMethod): Promise<true | string[]> {
   for (;;) {
     const msg = await t.recv();
     const r = new Reader(msg);
