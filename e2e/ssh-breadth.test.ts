@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseOpenSshPrivateKey } from '../src/ssh/keyfile.js';
+import http from 'node:http';
+import net from 'node:net';
 import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
@@ -165,5 +167,44 @@ describe("the person's own keys, made by ssh-keygen", () => {
     await echoOk(c);
     expect(s.log.join('')).toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
     await stopAfter(s, c);
+  });
+});
+
+describe('ports that are not SSH fail within the handshake timeout, with words', () => {
+  const listen = (server: net.Server) =>
+    new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  const attempt = async (port: number) => {
+    const started = Date.now();
+    const err = await SshClient.connect(await connectDuplex(port), {
+      username: 'x',
+      auth: [{ type: 'password', password: 'x' }],
+      hostKeyVerifier: () => {},
+      handshakeTimeoutMs: 3000,
+    }).then(
+      () => new Error('connected?'),
+      (e: Error) => e,
+    );
+    return { err, ms: Date.now() - started };
+  };
+
+  it('a silent port (accepts, never speaks) fails at the deadline', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => void sockets.push(s));
+    const port = await listen(server);
+    const { err, ms } = await attempt(port);
+    expect(err.message).toMatch(/no SSH answer from the server within 3 s; nothing was received from it \(is an SSH server listening on this port\?\)/);
+    expect(ms).toBeGreaterThanOrEqual(2900);
+    expect(ms).toBeLessThan(4500);
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+
+  it('an HTTP server: the error quotes its status line, well within the deadline', async () => {
+    const server = http.createServer((_req, res) => res.end('hello'));
+    const port = await listen(server);
+    const { err, ms } = await attempt(port);
+    expect(err.message).toMatch(/instead of an SSH identification it sent "HTTP\/1\.1 400 Bad Request" — this port does not look like an SSH server/);
+    expect(ms).toBeLessThan(3000);
+    server.close();
   });
 });

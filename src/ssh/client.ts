@@ -23,9 +23,16 @@ export interface SshConnectOptions {
   /** Restrict or reorder algorithms (tests use it to force each cipher and host key type). */
   kex?: readonly string[];
   ciphers?: readonly string[];
+  macs?: readonly string[];
   hostKeyAlgorithms?: readonly string[];
   rekeyBytes?: number;
   rekeyIntervalMs?: number;
+  /**
+   * The whole handshake (version exchange, key exchange, login) must finish within this long
+   * (default 30 s), not counting time spent waiting for the person (host key prompt,
+   * keyboard-interactive answers). A silent or non-SSH port fails with a sentence saying so.
+   */
+  handshakeTimeoutMs?: number;
   /** Send keepalive@openssh.com (want-reply) this often (0 = never), like ServerAliveInterval. */
   keepaliveMs?: number;
   /** Disconnect when this many keepalives in a row went unanswered (default 3, like ServerAliveCountMax). */
@@ -74,21 +81,49 @@ export class SshClient {
 
   static async connect(duplex: ByteDuplex, o: SshConnectOptions): Promise<SshClient> {
     const clock = o.clock ?? realClock;
-    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
-    const t = new Transport(duplex, {
+    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, macs: o.macs, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
+    const timeoutMs = o.handshakeTimeoutMs ?? 30_000;
+    let timer: TimerHandle | undefined;
+    let t: Transport | undefined;
+    const arm = () => {
+      timer = clock.setTimeout(() => {
+        const tr = t!;
+        const secs = `${Math.round(timeoutMs / 100) / 10} s`;
+        const msg =
+          tr.handshakeStage === 'version'
+            ? tr.notSshMessage(`no SSH answer from the server within ${secs}`)
+            : `the SSH handshake did not finish within ${secs} (stuck at ${tr.handshakeStage === 'kex' ? 'the key exchange' : 'login'})`;
+        tr.fail(new SshError(msg));
+      }, timeoutMs);
+    };
+    const disarm = () => clock.clearTimeout(timer);
+    /** The person's time (prompts) does not count against the handshake deadline. */
+    const paused = <A extends unknown[], R>(f: (...a: A) => R) => async (...a: A): Promise<Awaited<R>> => {
+      disarm();
+      try {
+        return await f(...a);
+      } finally {
+        if (!t?.isClosed) arm();
+      }
+    };
+    const auth = o.auth.map((m) => (m.type === 'keyboard-interactive' ? { ...m, respond: paused(m.respond) } : m));
+    t = new Transport(duplex, {
       random: o.random ?? secureRandom,
       clock,
-      hostKeyVerifier: o.hostKeyVerifier,
+      hostKeyVerifier: paused(o.hostKeyVerifier),
       offer,
       rekeyBytes: o.rekeyBytes,
       rekeyIntervalMs: o.rekeyIntervalMs,
     });
+    arm();
     try {
       await t.start();
-      await authenticate(t, { username: o.username, methods: o.auth, onBanner: o.onBanner });
+      await authenticate(t, { username: o.username, methods: auth, onBanner: o.onBanner });
     } catch (e) {
       t.fail(e);
       throw e instanceof Error ? e : new SshError(String(e));
+    } finally {
+      disarm();
     }
     const client = new SshClient(t, clock, o.keepaliveMs ?? 0, Math.max(1, o.keepaliveMaxMissed ?? 3));
     client.pump();

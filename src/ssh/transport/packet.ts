@@ -106,6 +106,12 @@ export class PacketDecoder {
     return out;
   }
 
+  /** Up to n buffered bytes as text, control characters dropped (for quoting a non-SSH peer). */
+  peekText(n: number): string {
+    const bytes = this.buffered > 0 ? this.peek(Math.min(this.buffered, n)) : new Uint8Array(0);
+    return new TextDecoder().decode(bytes).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').replace(/\n/g, ' ').trim();
+  }
+
   /** Bytes of a line-oriented prefix (the identification string exchange, RFC 4253 §4.2). */
   takeLine(maxLength: number): string | null {
     const all = this.buffered > 0 ? this.peek(Math.min(this.buffered, maxLength)) : new Uint8Array(0);

@@ -99,6 +99,8 @@ type KexPhase = 'idle' | 'awaitKexInit' | 'awaitKexReply' | 'awaitNewKeys';
 export class Transport {
   readonly clientVersion: string;
   serverVersion = '';
+  /** The first thing the server sent that was not its SSH identification (quoted in errors). */
+  private firstForeignLine: string | undefined;
   sessionId: Uint8Array | undefined;
   negotiated: Negotiated | undefined;
   hostKey: HostKeyInfo | undefined;
@@ -262,22 +264,44 @@ export class Transport {
     return true;
   }
 
+  /** Where the handshake is, for a timeout message. */
+  get handshakeStage(): 'version' | 'kex' | 'auth' {
+    return !this.serverVersion ? 'version' : !this.initialKexDone ? 'kex' : 'auth';
+  }
+
+  /** Why there is no SSH here, quoting what the server did send (if anything). */
+  notSshMessage(what: string): string {
+    const seen = this.firstForeignLine ?? (this.stats.bytesIn > 0 ? this.decoder.peekText(80) : undefined);
+    if (seen === undefined) return `${what}; nothing was received from it (is an SSH server listening on this port?)`;
+    return `${what}; instead of an SSH identification it sent ${JSON.stringify(seen)} — this port does not look like an SSH server`;
+  }
+
   private async readVersion(): Promise<void> {
     // RFC 4253 §4.2: the server may send other lines first; the version line starts with "SSH-".
     for (let lines = 0; lines < 50; ) {
       const line = this.decoder.takeLine(8192);
       if (line === null) {
-        if (!(await this.readMore())) return;
+        let more: boolean;
+        try {
+          more = await this.readMore();
+        } catch (e) {
+          if (e instanceof SshError && !this.failure) throw new SshError(this.notSshMessage('the server closed the connection before its SSH version'));
+          throw e;
+        }
+        if (!more) return;
         continue;
       }
       lines++;
-      if (!line.startsWith('SSH-')) continue;
+      if (!line.startsWith('SSH-')) {
+        this.firstForeignLine ??= sanitize(line).slice(0, 100);
+        continue;
+      }
       if (!line.startsWith('SSH-2.0-') && !line.startsWith('SSH-1.99-')) throw new SshProtocolError(`server speaks an unsupported protocol version: ${line.slice(0, 80)}`, 8);
       if (line.length > 253) throw new SshProtocolError('server identification string too long');
       this.serverVersion = line;
       return;
     }
-    throw new SshProtocolError('no SSH identification string from the server (is this an SSH server?)');
+    throw new SshProtocolError(this.notSshMessage('no SSH identification string from the server in its first 50 lines'));
   }
 
   private async handlePacket(payload: Uint8Array, seq: number): Promise<void> {
