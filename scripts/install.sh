@@ -2,7 +2,7 @@
 # Installs everything tailtab's tests and demo need, and says what it does. Idempotent: each step
 # is skipped when its result is already present. Runs OUTSIDE any network namespace (it needs the
 # Debian mirror, the npm registry and the Go module proxy).
-#   - Debian packages: chromium, openssh-server, wireguard-go, wireguard-tools, iproute2, python3,
+#   - Debian packages: chromium, openssh-server, dropbear-bin, wireguard-go, wireguard-tools, iproute2, python3,
 #     util-linux (unshare), procps (pgrep), golang toolchain is expected (Go >= 1.26).
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json.
 #   - the pinned Go programs of the rig under .rig/bin/<version>/.
@@ -21,6 +21,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS=(chromium openssh-server wireguard-go wireguard-tools iproute2 python3 util-linux procps ca-certificates)
 # nginx: e2e/nginx-deploy.test.ts runs the self-hosting site (scripts/nginx-site.ts) as its own process.
 PKGS+=(nginx)
+# dropbear-bin: e2e/ssh-dropbear.test.ts runs Dropbear (the SSH server of routers and appliances)
+# as its own process; the -bin package has no service of its own.
+PKGS+=(dropbear-bin)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

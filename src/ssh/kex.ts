@@ -127,6 +127,8 @@ export interface Negotiated {
   serverExtInfo: boolean;
 }
 
+const ALL_SUPPORTED: ReadonlySet<string> = new Set([...KEX_ALGORITHMS, ...CIPHER_ALGORITHMS, ...MAC_ALGORITHMS, ...HOST_KEY_ALGORITHMS, 'none']);
+
 /** Server-only algorithms we refuse on purpose, with what to change on the device instead. */
 const LEGACY_ADVICE: Record<string, (server: string[]) => string | undefined> = {
   'key exchange': (s) =>
@@ -158,7 +160,8 @@ function cipherAdvice(s: string[]): string | undefined {
 
 function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
-  const advice = LEGACY_ADVICE[what]?.(server);
+  // Advice only when the server has nothing we could speak at all (not when our offer was narrowed).
+  const advice = server.some((a) => ALL_SUPPORTED.has(a)) ? undefined : LEGACY_ADVICE[what]?.(server);
   if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice} (server offers ${server.join(',')})`, 3);
   throw new SshProtocolError(`no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`, 3);
 }
