@@ -119,18 +119,39 @@ describe('OpenSSH host key types', () => {
   });
 });
 
-describe('legacy-only servers are refused, saying what to change on the device', () => {
-  const refused = async (opts: SshdOptions, words: RegExp) => {
+describe('legacy-only servers are refused, saying what to change on the device; the legacy-device opt-in connects', () => {
+  const refusedThenOptIn = async (opts: SshdOptions, words: RegExp, check: (c: SshClient) => void) => {
     const s = await sshd(opts);
     await expect(login(s)).rejects.toThrow(words);
-    await s.stop();
-    servers.splice(servers.indexOf(s), 1);
+    await expect(login(s)).rejects.toThrow(/connect to it as a legacy device/);
+    const c = await login(s, { legacyDevice: true });
+    check(c);
+    await echoOk(c);
+    await stopAfter(s, c);
   };
-  it('hmac-sha1 only', () => refused({ extraConfig: ['Ciphers aes128-ctr', 'MACs hmac-sha1'] }, /only offers SHA-1\/MD5\/UMAC.*enable hmac-sha2-256.*MACs in sshd_config/));
+  it('hmac-sha1 only', () =>
+    refusedThenOptIn({ extraConfig: ['Ciphers aes128-ctr', 'MACs hmac-sha1'] }, /only offers SHA-1\/MD5\/UMAC.*enable hmac-sha2-256.*MACs in sshd_config/, (c) =>
+      expect(c.algorithms.macStoC).toBe('hmac-sha1'),
+    ));
+  it('hmac-sha1-etm only', () =>
+    refusedThenOptIn({ extraConfig: ['Ciphers aes256-ctr', 'MACs hmac-sha1-etm@openssh.com'] }, /only offers SHA-1/, (c) => expect(c.algorithms.macCtoS).toBe('hmac-sha1-etm@openssh.com')));
   it('ssh-rsa (SHA-1) host key signatures only', () =>
-    refused({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] }, /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/));
-  it('an RSA host key under 2048 bits', () => refused({ hostKeys: ['rsa-1024'] }, /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/));
-  it('SHA-1 key exchange only', () => refused({ extraConfig: ['KexAlgorithms diffie-hellman-group14-sha1'] }, /SHA-1 key exchange.*KexAlgorithms/));
+    refusedThenOptIn({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] }, /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/, (c) =>
+      expect(c.hostKey.algorithm).toBe('ssh-rsa'),
+    ));
+  it('an RSA host key under 2048 bits', () =>
+    refusedThenOptIn({ hostKeys: ['rsa-1024'] }, /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/, (c) => expect(c.hostKey.keyType).toBe('ssh-rsa')));
+  for (const kex of ['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1']) {
+    it(`SHA-1 key exchange only (${kex})`, () =>
+      refusedThenOptIn({ extraConfig: [`KexAlgorithms ${kex}`] }, /SHA-1 key exchange.*KexAlgorithms/, (c) => expect(c.algorithms.kex).toBe(kex)));
+  }
+  it('the opt-in still prefers modern algorithms when the server has them', async () => {
+    const s = await sshd({ hostKeys: ['rsa-3072'] });
+    const c = await login(s, { legacyDevice: true });
+    expect([c.algorithms.kex, c.hostKey.algorithm, c.algorithms.cipherCtoS]).toEqual(['curve25519-sha256', 'rsa-sha2-512', 'chacha20-poly1305@openssh.com']);
+    await echoOk(c);
+    await stopAfter(s, c);
+  });
 });
 
 describe("the person's own keys, made by ssh-keygen", () => {

@@ -25,6 +25,12 @@ export interface SshConnectOptions {
   ciphers?: readonly string[];
   macs?: readonly string[];
   hostKeyAlgorithms?: readonly string[];
+  /**
+   * Per-host "legacy device" opt-in: also accept, after everything better, SHA-1 key exchange
+   * (diffie-hellman-group14-sha1, -group-exchange-sha1), ssh-rsa host key signatures, hmac-sha1
+   * and RSA host keys of 1024–2047 bits. For old appliances that cannot be updated; never default.
+   */
+  legacyDevice?: boolean;
   rekeyBytes?: number;
   rekeyIntervalMs?: number;
   /**
@@ -81,7 +87,7 @@ export class SshClient {
 
   static async connect(duplex: ByteDuplex, o: SshConnectOptions): Promise<SshClient> {
     const clock = o.clock ?? realClock;
-    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, macs: o.macs, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms };
+    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, macs: o.macs, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms, legacy: o.legacyDevice };
     const timeoutMs = o.handshakeTimeoutMs ?? 30_000;
     let timer: TimerHandle | undefined;
     let t: Transport | undefined;

@@ -4,6 +4,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha1 } from '@noble/hashes/legacy.js';
 import { equalBytes, toBase64 } from '../crypto/bytes.js';
 import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
 
@@ -18,6 +19,8 @@ export const ECDSA_CURVES = {
 } as const;
 /** Smallest RSA modulus we accept (RFC 8332 §3 says 2048; OpenSSH refuses only < 1024). */
 export const MIN_RSA_BITS = 2048;
+/** With the legacy-device opt-in: OpenSSH's own floor. */
+export const LEGACY_MIN_RSA_BITS = 1024;
 
 export type HostKey =
   | { type: 'ssh-ed25519'; publicKey: Uint8Array; blob: Uint8Array }
@@ -28,7 +31,7 @@ export function fingerprint(blob: Uint8Array): string {
   return 'SHA256:' + toBase64(sha256(blob)).replace(/=+$/, '');
 }
 
-export function parseHostKey(blob: Uint8Array): HostKey {
+export function parseHostKey(blob: Uint8Array, minRsaBits = MIN_RSA_BITS): HostKey {
   const r = new Reader(blob);
   const type = r.text();
   if (type === 'ssh-ed25519') {
@@ -51,9 +54,9 @@ export function parseHostKey(blob: Uint8Array): HostKey {
     r.end('ssh-rsa key');
     const bits = n.toString(2).length;
     // RFC 8332 §3: keys under 2048 bits should be refused; OpenSSH refuses < 1024. We require 2048.
-    if (bits < MIN_RSA_BITS) {
+    if (bits < minRsaBits) {
       throw new SshDecodeError(
-        `its RSA host key is only ${bits} bits; tailtab requires at least ${MIN_RSA_BITS}. On the device, make a new one (ssh-keygen -t rsa -b 3072 -f /etc/ssh/ssh_host_rsa_key, or dropbearkey -t rsa -s 3072) or enable its Ed25519/ECDSA host key`,
+        `its RSA host key is only ${bits} bits; tailtab requires at least ${minRsaBits}. On the device, make a new one (ssh-keygen -t rsa -b 3072 -f /etc/ssh/ssh_host_rsa_key, or dropbearkey -t rsa -s 3072) or enable its Ed25519/ECDSA host key${minRsaBits > LEGACY_MIN_RSA_BITS && bits >= LEGACY_MIN_RSA_BITS ? ' — or, if the device cannot be changed, connect to it as a legacy device' : ''}`,
       );
     }
     if (bits > 16384) throw new SshDecodeError(`RSA host key of ${bits} bits refused (over 16384)`);
@@ -77,9 +80,10 @@ function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
 
 // DigestInfo DER prefixes, RFC 8017 §9.2 note 1.
 const SHA256_PREFIX = Uint8Array.from([0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]);
+const SHA1_PREFIX = Uint8Array.from([0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14]);
 const SHA512_PREFIX = Uint8Array.from([0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40]);
 
-function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha256' | 'sha512', sig: Uint8Array, data: Uint8Array): boolean {
+function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha1' | 'sha256' | 'sha512', sig: Uint8Array, data: Uint8Array): boolean {
   const k = Math.ceil(key.bits / 8);
   // RFC 8332 §3: the signature blob is exactly the modulus length (OpenSSH may send it shorter;
   // it left-pads, so we accept shorter too).
@@ -88,8 +92,8 @@ function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha256
   for (const b of sig) s = (s << 8n) | BigInt(b);
   if (s >= key.n) return false;
   const em = bigintToBytes(modPow(s, key.e, key.n), k);
-  const digest = hashName === 'sha256' ? sha256(data) : sha512(data);
-  const prefix = hashName === 'sha256' ? SHA256_PREFIX : SHA512_PREFIX;
+  const digest = hashName === 'sha1' ? sha1(data) : hashName === 'sha256' ? sha256(data) : sha512(data);
+  const prefix = hashName === 'sha1' ? SHA1_PREFIX : hashName === 'sha256' ? SHA256_PREFIX : SHA512_PREFIX;
   const tLen = prefix.length + digest.length;
   if (k < tLen + 11) return false;
   const expected = new Uint8Array(k);
@@ -106,7 +110,7 @@ function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha256
  * Verify a signature blob (string algorithm, string signature) over data with the host key.
  * `algorithm` is the negotiated host key algorithm; the blob must name it.
  */
-export function verifySignature(key: HostKey, algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): boolean {
+export function verifySignature(key: HostKey, algorithm: string, signatureBlob: Uint8Array, data: Uint8Array, allowSha1 = false): boolean {
   const r = new Reader(signatureBlob);
   const sigAlg = r.text();
   const sig = r.string();
@@ -144,7 +148,9 @@ export function verifySignature(key: HostKey, algorithm: string, signatureBlob: 
     case 'ssh-rsa':
       if (algorithm === 'rsa-sha2-256') return rsaVerify(key, 'sha256', sig, data);
       if (algorithm === 'rsa-sha2-512') return rsaVerify(key, 'sha512', sig, data);
-      return false; // ssh-rsa (SHA-1) is not offered.
+      // ssh-rsa (SHA-1) only with the legacy-device opt-in.
+      if (algorithm === 'ssh-rsa' && allowSha1) return rsaVerify(key, 'sha1', sig, data);
+      return false;
   }
 }
 

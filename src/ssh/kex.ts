@@ -9,6 +9,7 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha1 } from '@noble/hashes/legacy.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { RandomSource } from '../crypto/random.js';
 import { isAllZero } from '../crypto/bytes.js';
@@ -44,6 +45,14 @@ export const CIPHER_ALGORITHMS = [
 ] as const;
 /** Encrypt-then-MAC first (the MAC covers the ciphertext, so nothing is decrypted unauthenticated). */
 export const MAC_ALGORITHMS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'] as const;
+/**
+ * Only with the per-host "legacy device" opt-in (`KexOffer.legacy`), appended after everything
+ * else: SHA-1 key exchange, ssh-rsa (RSA/SHA-1) host key signatures, hmac-sha1. Old appliances
+ * that cannot be updated speak nothing better; SHA-1 collisions are practical, so never by default.
+ */
+export const LEGACY_KEX = ['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1'] as const;
+export const LEGACY_HOST_KEY = ['ssh-rsa'] as const;
+export const LEGACY_MACS = ['hmac-sha1-etm@openssh.com', 'hmac-sha1'] as const;
 /** Ciphers that authenticate themselves: the negotiated MAC is not used with them. */
 export const AEAD_CIPHERS: ReadonlySet<string> = new Set(['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com']);
 export const STRICT_KEX_CLIENT = 'kex-strict-c-v00@openssh.com';
@@ -90,21 +99,25 @@ export interface KexOffer {
   /** MACs for the non-AEAD ciphers (default MAC_ALGORITHMS). */
   macs?: readonly string[];
   hostKeyAlgorithms: readonly string[];
+  /** The "legacy device" opt-in: also offer LEGACY_KEX / LEGACY_HOST_KEY / LEGACY_MACS, last. */
+  legacy?: boolean;
 }
 
 export function clientKexInit(random: RandomSource, offer: KexOffer, initial: boolean): KexInit {
   // Strict KEX and ext-info-c are only meaningful in the first KEXINIT (PROTOCOL, RFC 8308 §2.1).
-  const kex = [...(offer.kex ?? KEX_ALGORITHMS), ...(initial ? [EXT_INFO_CLIENT, STRICT_KEX_CLIENT] : [])];
+  const legacy = offer.legacy === true;
+  const kex = [...(offer.kex ?? KEX_ALGORITHMS), ...(legacy ? LEGACY_KEX : []), ...(initial ? [EXT_INFO_CLIENT, STRICT_KEX_CLIENT] : [])];
+  const macs = [...(offer.macs ?? MAC_ALGORITHMS), ...(legacy ? LEGACY_MACS : [])];
   const ciphers = [...offer.ciphers];
   return {
     cookie: random(16),
     kex,
-    hostKey: [...offer.hostKeyAlgorithms],
+    hostKey: [...offer.hostKeyAlgorithms, ...(legacy ? LEGACY_HOST_KEY : [])],
     cipherCtoS: ciphers,
     cipherStoC: ciphers,
     // Only used with a non-AEAD cipher (AEAD ones carry their own tag).
-    macCtoS: [...(offer.macs ?? MAC_ALGORITHMS)],
-    macStoC: [...(offer.macs ?? MAC_ALGORITHMS)],
+    macCtoS: macs,
+    macStoC: [...macs],
     compCtoS: ['none'],
     compStoC: ['none'],
     langCtoS: [],
@@ -127,6 +140,7 @@ export interface Negotiated {
   serverExtInfo: boolean;
 }
 
+const LEGACY_SET: ReadonlySet<string> = new Set([...LEGACY_KEX, ...LEGACY_HOST_KEY, ...LEGACY_MACS]);
 const ALL_SUPPORTED: ReadonlySet<string> = new Set([...KEX_ALGORITHMS, ...CIPHER_ALGORITHMS, ...MAC_ALGORITHMS, ...HOST_KEY_ALGORITHMS, 'none']);
 
 /** Server-only algorithms we refuse on purpose, with what to change on the device instead. */
@@ -162,7 +176,8 @@ function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
   // Advice only when the server has nothing we could speak at all (not when our offer was narrowed).
   const advice = server.some((a) => ALL_SUPPORTED.has(a)) ? undefined : LEGACY_ADVICE[what]?.(server);
-  if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice} (server offers ${server.join(',')})`, 3);
+  const optIn = client.some((a) => (LEGACY_SET as ReadonlySet<string>).has(a)) ? '' : ' — or, if the device cannot be changed, connect to it as a legacy device (accepts SHA-1)';
+  if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice}${optIn} (server offers ${server.join(',')})`, 3);
   throw new SshProtocolError(`no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`, 3);
 }
 
@@ -256,6 +271,7 @@ export type HashFn = (data: Uint8Array) => Uint8Array;
 export function kexHash(name: string): HashFn {
   if (name === 'ecdh-sha2-nistp384') return sha384;
   if (name === 'ecdh-sha2-nistp521' || name === 'diffie-hellman-group16-sha512') return sha512;
+  if (name.endsWith('-sha1')) return sha1;
   return sha256;
 }
 
@@ -397,7 +413,7 @@ function fixedGroupDh(p: bigint, hash: HashFn, random: RandomSource, ctx: KexCon
 }
 
 /** diffie-hellman-group-exchange-sha256 (RFC 4419): the server picks the group. */
-function groupExchange(random: RandomSource, ctx: KexContext): KexRun {
+function groupExchange(random: RandomSource, ctx: KexContext, hash: HashFn): KexRun {
   let group: { p: bigint; g: bigint; dh: ReturnType<typeof dhStart> } | undefined;
   return {
     first: new Writer(16).byte(MSG_KEX_DH_GEX_REQUEST).uint32(GEX_MIN).uint32(GEX_PREFERRED).uint32(GEX_MAX).finish(),
@@ -419,11 +435,11 @@ function groupExchange(random: RandomSource, ctx: KexContext): KexRun {
       const signature = r.string();
       r.end('KEX_DH_GEX_REPLY');
       const k = group.dh.shared(f);
-      const h = sha256(
+      const h = hash(
         hashPrefix(ctx, hostKeyBlob).uint32(GEX_MIN).uint32(GEX_PREFERRED).uint32(GEX_MAX)
           .raw(mpint(group.p)).raw(mpint(group.g)).raw(mpint(group.dh.e)).raw(mpint(f)).raw(k).finish(),
       );
-      return { result: { hostKeyBlob, signature, h, k, hash: sha256 } };
+      return { result: { hostKeyBlob, signature, h, k, hash } };
     },
   };
 }
@@ -436,7 +452,8 @@ export function startKex(name: string, random: RandomSource, ctx: KexContext): K
   if (name in NIST) return ecdhLike(nistEcdhStart(name as keyof typeof NIST, random), hash, ctx);
   if (name === 'diffie-hellman-group14-sha256') return fixedGroupDh(modpGroup14(), hash, random, ctx);
   if (name === 'diffie-hellman-group16-sha512') return fixedGroupDh(modpGroup16(), hash, random, ctx);
-  if (name === 'diffie-hellman-group-exchange-sha256') return groupExchange(random, ctx);
+  if (name === 'diffie-hellman-group-exchange-sha256' || name === 'diffie-hellman-group-exchange-sha1') return groupExchange(random, ctx, hash);
+  if (name === 'diffie-hellman-group14-sha1') return fixedGroupDh(modpGroup14(), hash, random, ctx);
   throw new SshProtocolError(`key exchange method ${name} is not implemented`, 3);
 }
 

@@ -185,6 +185,15 @@ describe('message decoders under fuzzing', () => {
     expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(/only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/);
     expect(() => negotiate(ours, { ...ours, kex: ['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1'] })).toThrow(/SHA-1 key exchange.*KexAlgorithms/);
     expect(() => negotiate(ours, { ...ours, cipherCtoS: ['aes128-cbc', '3des-cbc'] })).toThrow(/CBC.*aes128-ctr/);
+    // Without the opt-in the words also point at it; with it, SHA-1 is offered only after the rest.
+    expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(/connect to it as a legacy device/);
+    const legacy = clientKexInit(rnd, { ...DEFAULT_OFFER, legacy: true }, true);
+    expect(legacy.hostKey.at(-1)).toBe('ssh-rsa');
+    expect(legacy.macCtoS.slice(-2)).toEqual(['hmac-sha1-etm@openssh.com', 'hmac-sha1']);
+    expect(legacy.kex.filter((k) => k.includes('sha1'))).toEqual(['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1']);
+    expect(legacy.kex.indexOf('diffie-hellman-group14-sha1')).toBeGreaterThan(legacy.kex.indexOf('diffie-hellman-group14-sha256'));
+    expect(negotiate(legacy, { ...ours, hostKey: ['ssh-rsa'] }).hostKey).toBe('ssh-rsa');
+    expect(ours.kex.some((k) => k.includes('sha1')) || ours.hostKey.includes('ssh-rsa') || ours.macCtoS.includes('hmac-sha1')).toBe(false);
     // With an AEAD cipher the MAC lists do not matter (no MAC is chosen).
     const aead = negotiate(ours, { ...ours, macCtoS: ['hmac-sha1'], macStoC: ['hmac-sha1'] });
     expect(aead.macCtoS).toBeUndefined();

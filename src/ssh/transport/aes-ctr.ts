@@ -11,11 +11,17 @@
 import { ctr } from '@noble/ciphers/aes.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha1 } from '@noble/hashes/legacy.js';
 import { equalBytes } from '../../crypto/bytes.js';
 import type { CipherSpec, MacSpec, PacketCipher } from './cipher.js';
 
-function macSpec(name: string, size: 32 | 64, etm: boolean): MacSpec {
-  const mac = size === 32 ? (key: Uint8Array, data: Uint8Array) => hmac(sha256, key, data) : (key: Uint8Array, data: Uint8Array) => hmac(sha512, key, data);
+function macSpec(name: string, size: 20 | 32 | 64, etm: boolean): MacSpec {
+  const mac =
+    size === 20
+      ? (key: Uint8Array, data: Uint8Array) => hmac(sha1, key, data)
+      : size === 32
+        ? (key: Uint8Array, data: Uint8Array) => hmac(sha256, key, data)
+        : (key: Uint8Array, data: Uint8Array) => hmac(sha512, key, data);
   return { name, keyLength: size, tagLength: size, etm, mac };
 }
 
@@ -25,6 +31,9 @@ export const MACS: Record<string, MacSpec> = Object.fromEntries(
     macSpec('hmac-sha2-512-etm@openssh.com', 64, true),
     macSpec('hmac-sha2-256', 32, false),
     macSpec('hmac-sha2-512', 64, false),
+    // Negotiated only with the legacy-device opt-in (kex.ts LEGACY_MACS).
+    macSpec('hmac-sha1-etm@openssh.com', 20, true),
+    macSpec('hmac-sha1', 20, false),
   ].map((m) => [m.name, m]),
 );
 

@@ -23,7 +23,7 @@ import {
   type KexRun,
   type Negotiated,
 } from '../kex.js';
-import { fingerprint, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
+import { fingerprint, LEGACY_MIN_RSA_BITS, MIN_RSA_BITS, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
 import { DISCONNECT, MSG } from '../messages.js';
 import { Reader, SshDecodeError, Writer } from '../wire.js';
 
@@ -399,11 +399,11 @@ export class Transport {
     const reply = { hostKeyBlob, signature };
     let key: HostKey;
     try {
-      key = parseHostKey(reply.hostKeyBlob);
+      key = parseHostKey(reply.hostKeyBlob, this.opts.offer.legacy ? LEGACY_MIN_RSA_BITS : MIN_RSA_BITS);
     } catch (e) {
       throw new SshProtocolError(`server host key: ${errText(e)}`, DISCONNECT.HOST_KEY_NOT_VERIFIABLE);
     }
-    if (!verifySignature(key, this.negotiated.hostKey, reply.signature, h)) {
+    if (!verifySignature(key, this.negotiated.hostKey, reply.signature, h, this.opts.offer.legacy === true)) {
       throw new SshProtocolError(`the server's ${this.negotiated.hostKey} signature of the key exchange does not verify`, DISCONNECT.KEY_EXCHANGE_FAILED);
     }
     const info: HostKeyInfo = { algorithm: this.negotiated.hostKey, keyType: key.type, blob: reply.hostKeyBlob, fingerprint: fingerprint(reply.hostKeyBlob) };
