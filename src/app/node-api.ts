@@ -89,6 +89,12 @@ export interface SshOpenOptions {
   rows: number;
   /** Tailscale SSH: the tailnet authenticates the host, host-key pinning is skipped (and said). */
   tailnetAuthenticated?: boolean;
+  /**
+   * "Legacy device" for this host: also accept SHA-1 key exchange, ssh-rsa host signatures,
+   * hmac-sha1 and 1024–2047-bit RSA host keys (SshConnectOptions.legacyDevice). Off unless the
+   * person turned it on for this host after the refusal told them why; no UI sets it yet.
+   */
+  legacyDevice?: boolean;
 }
 
 /** File transfer (SFTP) logs in exactly as the terminal does, without a terminal size. */

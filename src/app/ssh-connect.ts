@@ -45,6 +45,7 @@ export async function connectSsh(
       auth,
       random: ctx.random,
       keepaliveMs: 30_000,
+      legacyDevice: o.legacyDevice === true,
       hostKeyVerifier: hostKeys.verifier(owner, o, hostId, (v) => (hostKey = v)),
     });
     return { ssh, conn, hostKey }; // decided by the verifier during connect
