@@ -80,6 +80,24 @@ describe('NIST ECDH and finite-field DH (RFC 5656, 8268, 4419)', () => {
   });
 });
 
+describe('server key exchange replies under fuzzing', () => {
+  it('KEXDH_REPLY, GEX_GROUP then GEX_REPLY, ECDH_REPLY: random bodies give SshProtocolError/SshDecodeError only', () => {
+    const methods = ['diffie-hellman-group14-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group-exchange-sha256', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp521', 'curve25519-sha256'];
+    fc.assert(
+      fc.property(fc.nat(methods.length - 1), fc.integer({ min: 30, max: 49 }), fc.uint8Array({ maxLength: 300 }), (m, type, body) => {
+        const run = startKex(methods[m], rnd, ctx);
+        try {
+          if (methods[m].includes('exchange')) run.receive(new Writer().byte(MSG_KEX_DH_GEX_GROUP).raw(mpint(modpGroup14())).raw(mpint(2n)).finish());
+          run.receive(new Uint8Array([type, ...body]));
+        } catch (e) {
+          if (!(e instanceof SshProtocolError || e instanceof SshDecodeError)) throw e;
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 function mpint(v: bigint): Uint8Array {
   let hex = v.toString(16);
   if (hex.length % 2) hex = '0' + hex;
