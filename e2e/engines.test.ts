@@ -75,13 +75,15 @@ const TERMINAL = 'tt-terminal:not([hidden]) .xterm-rows';
 
 for (const engine of ENGINES) {
   describe.sequential(`the app in ${engine}`, () => {
+    // Started in the first test rather than a hook: a missing engine is then a failed test in red,
+    // and every later test of it fails too (never reported as skipped).
     let b: EngineDriver;
+    let startError: unknown;
+    const need = () => {
+      if (!b) throw new Error(`${engine} did not start: ${String(startError)}`);
+    };
     const shot = (name: string) => b.screenshot(join(SHOTS, `engine-${engine}-${name}.png`));
 
-    beforeAll(async () => {
-      b = await launchEngine(engine, { viewport: { width: 1280, height: 860 } });
-      console.log(`[${engine}] ${b.version}`);
-    }, 120_000);
     afterEach(async ({ task }) => {
       if (task.result?.state === 'fail' && b) await shot(`failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
     });
@@ -89,7 +91,14 @@ for (const engine of ENGINES) {
       await b?.close();
     });
 
-    it('records what the engine offers the app (SharedWorker, WebCrypto curves, stream transfer)', async () => {
+    it('starts, and records what the engine offers the app (SharedWorker, WebCrypto curves, stream transfer)', async () => {
+      try {
+        b = await launchEngine(engine, { viewport: { width: 1280, height: 860 } });
+      } catch (e) {
+        startError = e;
+        throw e;
+      }
+      console.log(`[${engine}] ${b.version}`);
       await b.goto(app.url + '/?fresh=1');
       const features = await b.evaluate<Record<string, string>>(FEATURES);
       console.log(`[${engine}] ${JSON.stringify(features)}`);
@@ -98,9 +107,10 @@ for (const engine of ENGINES) {
       expect(features.secureContext).toBe('yes');
       expect(features.moduleWorker).toBe('yes');
       expect(features.serviceWorker).toBe('yes');
-    }, 60_000);
+    }, 120_000);
 
     it('connects with a pre-auth key and lists the rig\'s machines', async () => {
+      need();
       await b.goto(app.url + '/');
       await until('the embedded control URL', () => b.value('#control-url'), (v) => v === app.url, 30_000);
       await b.fill('#auth-key', rig.authKey);
@@ -124,6 +134,7 @@ for (const engine of ENGINES) {
     }, 150_000);
 
     it('opens an SSH terminal to OpenSSH, trusts the host key, runs a command and sees its output', async () => {
+      need();
       const sshd = rig.sshd!;
       await b.click('tt-machines >> tr[data-peer="peer2"] >> button[aria-label^="SSH"]');
       await b.waitFor('#ssh-user', 10_000);
@@ -147,6 +158,7 @@ for (const engine of ENGINES) {
     }, 150_000);
 
     it('shows a peer\'s web server in the web view (Service Worker proxy)', async () => {
+      need();
       const peer = rig.peer('peer1');
       await b.goto(app.url + '/#machines');
       await b.waitFor('tt-machines >> tr[data-peer="peer1"]', 60_000);
