@@ -46,6 +46,10 @@ export interface EngineDriver {
   fill(selector: string, value: string): Promise<void>;
   /** Picks an option of a <select> (and fires 'change' as a person's choice would). */
   select(selector: string, value: string): Promise<void>;
+  /** Picks a file from disk in an <input type=file>, as a person choosing it would. */
+  setFile(selector: string, path: string): Promise<void>;
+  /** Where the browser saves downloads by itself, if it does so without asking (Firefox). */
+  readonly downloadsDir?: string;
   /** Types into whatever has the focus; '\n' presses Enter. */
   keys(text: string): Promise<void>;
   screenshot(path: string): Promise<void>;
@@ -90,10 +94,16 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null>, ti
 
 class FirefoxDriver implements EngineDriver {
   readonly engine = 'firefox' as const;
-  constructor(private browser: PBrowser, private page: PPage, readonly version: string) {}
+  constructor(
+    private browser: PBrowser,
+    private page: PPage,
+    readonly version: string,
+    readonly downloadsDir: string,
+  ) {}
 
   static async launch(o: { viewport: { width: number; height: number } }): Promise<FirefoxDriver> {
     if (!existsSync(FIREFOX)) throw new Error(`Firefox not found at ${FIREFOX}: run scripts/install.sh (apt-get install firefox-esr)`);
+    const downloadsDir = mkdtempSync(join(tmpdir(), 'tailtab-firefox-downloads-'));
     const browser = await puppeteer.launch({
       browser: 'firefox',
       executablePath: FIREFOX,
@@ -103,12 +113,17 @@ class FirefoxDriver implements EngineDriver {
         // No background traffic: the tests run with loopback only.
         'network.captive-portal-service.enabled': false,
         'network.connectivity-service.enabled': false,
+        // Downloads are saved into downloadsDir without a question.
+        'browser.download.folderList': 2,
+        'browser.download.dir': downloadsDir,
+        'browser.download.useDownloadDir': true,
+        'browser.download.always_ask_before_handling_new_types': false,
       },
     });
     const page = (await browser.pages())[0] ?? (await browser.newPage());
     page.on('pageerror', (e) => console.log(`[firefox page error] ${e instanceof Error ? e.message : String(e)}`));
     page.on('console', (m) => { if (m.type() === 'error') console.log(`[firefox console] ${m.text()}`); });
-    return new FirefoxDriver(browser, page, await browser.version());
+    return new FirefoxDriver(browser, page, await browser.version(), downloadsDir);
   }
 
   private async handle(selector: string): Promise<ElementHandle<Element>> {
@@ -157,6 +172,11 @@ class FirefoxDriver implements EngineDriver {
     await el.select(value);
     await el.dispose();
   }
+  async setFile(selector: string, path: string) {
+    const el = (await this.handle(selector)) as ElementHandle<HTMLInputElement>;
+    await el.uploadFile(path);
+    await el.dispose();
+  }
   async keys(text: string) {
     await this.page.keyboard.type(text);
   }
@@ -165,6 +185,7 @@ class FirefoxDriver implements EngineDriver {
   }
   async close() {
     await this.browser.close().catch(() => {});
+    rmSync(this.downloadsDir, { recursive: true, force: true });
   }
 }
 
@@ -273,6 +294,9 @@ class WebKitDriver implements EngineDriver {
       el,
       value,
     );
+  }
+  async setFile(selector: string, path: string) {
+    await (await this.element(selector)).sendKeys(path);
   }
   async keys(text: string) {
     const parts = text.split('\n');
