@@ -646,7 +646,11 @@ async function proxyTargetForClient(event, url) {
   if (event.clientId) {
     let t = await recall(event.clientId);
     if (!t) {
-      const c = await self.clients.get(event.clientId);
+      // Not clients.get(): in Firefox it waits until the client is execution-ready, and a module
+      // Worker is not until every import is fetched — through this very handler, so a reload of
+      // tailtab (controlled now) never got its node SharedWorker running. matchAll does not wait.
+      const all = await self.clients.matchAll({ type: 'all', includeUncontrolled: true });
+      const c = all.find((x) => x.id === event.clientId);
       const p = c && parseProxyPath(new URL(c.url).pathname);
       if (p) await remember(event.clientId, (t = { host: p.host, port: p.port }));
     }
