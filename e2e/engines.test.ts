@@ -86,6 +86,7 @@ for (const engine of ENGINES) {
     let b: EngineDriver;
     let startError: unknown;
     let streamsTransfer = false;
+    let selfIp = '';
     const need = () => {
       if (!b) throw new Error(`${engine} did not start: ${String(startError)}`);
     };
@@ -131,7 +132,7 @@ for (const engine of ENGINES) {
         expect(table).toContain(p.name);
         expect(table).toContain(p.ipv4);
       }
-      const selfIp = (await b.text('header [role=status]')).split('·')[1]?.trim() ?? '';
+      selfIp = (await b.text('header [role=status]')).split('·')[1]?.trim() ?? '';
       expect(selfIp).toMatch(/^100\.\d+\.\d+\.\d+$/);
       // The tailscaled peer sees this browser's node too.
       await until('peer1 to see the node', async () => {
@@ -232,6 +233,16 @@ for (const engine of ENGINES) {
       expect(got).toEqual({ title: INDEX_TITLE, img: true });
       await shot('webview');
     }, 150_000);
+
+    it('reloads and is still connected as the same machine', async () => {
+      need();
+      await b.goto(app.url + '/#machines');
+      await b.reload();
+      await b.waitFor('tt-machines >> tr[data-peer="peer1"]', 60_000);
+      expect(await b.text('header [role=status]')).toContain(selfIp);
+      const dbs = await b.evaluate<string[]>(`indexedDB.databases().then((l) => l.map((d) => d.name))`);
+      expect(dbs).toContain('tailtab');
+    }, 120_000);
   });
 }
 

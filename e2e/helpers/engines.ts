@@ -30,6 +30,8 @@ export interface EngineDriver {
   /** Browser name and version as the engine reports it. */
   readonly version: string;
   goto(url: string): Promise<void>;
+  /** Reloads the page. */
+  reload(): Promise<void>;
   /** Evaluates a JavaScript expression in the page (a promise is awaited); the result must be JSON-like. */
   evaluate<T>(expression: string): Promise<T>;
   /** Number of elements matching a deep selector. */
@@ -109,6 +111,7 @@ class FirefoxDriver implements EngineDriver {
       executablePath: FIREFOX,
       headless: true,
       defaultViewport: o.viewport,
+      dumpio: process.env.TAILTAB_DUMPIO === '1',
       extraPrefsFirefox: {
         // No background traffic: the tests run with loopback only.
         'network.captive-portal-service.enabled': false,
@@ -138,6 +141,9 @@ class FirefoxDriver implements EngineDriver {
 
   async goto(url: string) {
     await this.page.goto(url, { waitUntil: 'load' });
+  }
+  async reload() {
+    await this.page.reload({ waitUntil: 'load' });
   }
   async evaluate<T>(expression: string): Promise<T> {
     return (await this.page.evaluate(`(async () => (${expression}))()`)) as T;
@@ -262,6 +268,9 @@ class WebKitDriver implements EngineDriver {
 
   async goto(url: string) {
     await this.driver.get(url);
+  }
+  async reload() {
+    await this.driver.navigate().refresh();
   }
   async evaluate<T>(expression: string): Promise<T> {
     // WebDriver awaits a returned promise.
