@@ -8,7 +8,7 @@
 // Selectors pierce shadow roots: `a >> b` finds `b` anywhere below a match of `a` (light DOM or
 // shadow DOM, at any depth), and a single part is looked for in the document and every shadow
 // root in it. Page code is passed as strings, not functions: the test runner's transform would
-// add helpers the page lacks.
+// add helpers the page lacks. TAILTAB_DUMPIO=1 prints Firefox's own output (its worker errors).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
