@@ -8,7 +8,7 @@ const DOM_GLOBALS = ['window', 'document', 'localStorage', 'sessionStorage'].map
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.rig/**', 'test-results/**', 'public/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'lib/**', '.rig/**', 'test-results/**', 'public/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser, ecmaVersion: 2023, sourceType: 'module' },

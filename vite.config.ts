@@ -82,6 +82,10 @@ function widgetBundle(): Plugin {
       await build({
         configFile: false,
         publicDir: false,
+        // The Worker's URL relative to the bundle (new URL('./assets/…', import.meta.url)), not
+        // '/assets/…' at the page's root: the bundle works wherever it is served from, and a
+        // bundler that takes it from the npm package ('tailtab/widget') finds the Worker beside it.
+        base: './',
         logLevel: 'warn',
         worker: { format: 'es' },
         build: {

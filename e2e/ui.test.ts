@@ -176,6 +176,11 @@ describe('ui: the app in Chromium against the rig', () => {
   it('opens an SSH terminal to OpenSSH on a peer, confirms the host key, runs a command and sees its output', async () => {
     const sshd = rig.sshd!;
     await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
+    // Shell text in the user field is refused where it is typed, in words, and nothing is opened.
+    await page.locator('#ssh-user').fill('uname -a; ls /');
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    expect(await page.locator('#ssh-problem').innerText()).toMatch(/A user name is letters, digits/);
+    expect(await page.locator('tt-terminal').count()).toBe(0);
     await page.locator('#ssh-user').fill(sshd.user);
     await page.locator('#ssh-port').fill(String(sshd.port));
     await page.locator('#ssh-method').selectOption('password');
@@ -288,7 +293,7 @@ describe('ui: the app in Chromium against the rig', () => {
       await page.locator('#ssh-user').fill('root');
       expect(await page.locator('#ssh-method').inputValue()).toBe('none');
       await page.getByRole('button', { name: 'Open files' }).click();
-      await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Tailscale SSH: host key SHA256:\S+ is one its machine published to the tailnet/);
+      await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
       const title = page.locator('tt-files #files-title');
       await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(/^Files on root@peer2: \/root$/);
       await page.locator('tt-files #files-path').fill(dir);
@@ -413,7 +418,7 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(await second.locator('#ssh-method').inputValue()).toBe('none');
     await second.getByRole('button', { name: 'Open terminal' }).click();
     // The host key is pinned by the keys peer2's tailscaled published in the map.
-    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH: host key SHA256:\S+ is one its machine published to the tailnet/);
+    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
     await second.locator('tt-terminal .xterm').click();
     await second.keyboard.type('echo "second window $((7*6))"\n');
     await expect.poll(() => terminalText(second), { timeout: 20_000 }).toContain('second window 42');
@@ -646,6 +651,8 @@ describe('ui: the app in Chromium against the rig', () => {
   it('"Wipe everything" signs out and leaves no key, profile or login in IndexedDB, nor an offline copy of the app', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.goto(app.url + '/#settings');
+    // The browser was asked to keep the remembered login's storage, and its answer is shown.
+    await expect.poll(() => page.locator('#storage-state').innerText(), { timeout: 20_000 }).toMatch(/^Storage: this browser (keeps|may clear) your keys and logins/);
     await page.locator('#key-name').fill('wipe-me');
     await page.getByRole('button', { name: 'Create key' }).click();
     await expect.poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 }).toContainEqual(expect.stringMatching(/ wipe-me$/));

@@ -2,8 +2,9 @@
 # Installs everything tailtab's tests and demo need, and says what it does. Idempotent: each step
 # is skipped when its result is already present. Runs OUTSIDE any network namespace (it needs the
 # Debian mirror, the npm registry and the Go module proxy).
-#   - Debian packages: chromium, openssh-server, dropbear-bin, wireguard-go, wireguard-tools, iproute2, python3,
-#     util-linux (unshare), procps (pgrep), golang toolchain is expected (Go >= 1.26).
+#   - Debian packages: chromium, firefox-esr, webkit2gtk-driver (WebKitWebDriver + MiniBrowser), xvfb
+#     (MiniBrowser has no headless mode), openssh-server, dropbear-bin, wireguard-go, wireguard-tools, iproute2,
+#     python3, util-linux (unshare), procps (pgrep), golang toolchain is expected (Go >= 1.26).
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json.
 #   - the pinned Go programs of the rig under .rig/bin/<version>/.
 #   - the local user `tailtab` that the rig's OpenSSH server logs in.
@@ -18,7 +19,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages --------------------------------------------------------------------------
-PKGS=(chromium openssh-server wireguard-go wireguard-tools iproute2 python3 util-linux procps ca-certificates)
+PKGS=(chromium firefox-esr webkit2gtk-driver xvfb openssh-server wireguard-go wireguard-tools iproute2 python3 util-linux procps ca-certificates)
 # nginx: e2e/nginx-deploy.test.ts runs the self-hosting site (scripts/nginx-site.ts) as its own process.
 PKGS+=(nginx)
 # dropbear-bin: e2e/ssh-dropbear.test.ts runs Dropbear (the SSH server of routers and appliances)

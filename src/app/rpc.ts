@@ -1,7 +1,9 @@
 // A small RPC over a MessagePort (or a Worker): calls with ids, results or errors back, events
-// pushed by the callee. Only structured-clonable data and transferables cross.
+// pushed by the callee. Only structured-clonable data and transferables cross; ReadableStreams in
+// a transfer list go as ports where the browser cannot transfer them (WebKit; stream-port.ts).
 
 import type { PortLike } from '../platform/port.js';
+import { portsToStreams, streamsToPorts } from './stream-port.js';
 
 export type RpcRequest = { kind: 'call'; id: number; method: string; args: unknown[] };
 export type RpcReply = { kind: 'result'; id: number; value: unknown } | { kind: 'error'; id: number; message: string };
@@ -33,7 +35,8 @@ export class RpcClient {
     const id = this.seq++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ kind: 'call', id, method, args } satisfies RpcRequest, transfer);
+      const out = streamsToPorts(args, transfer);
+      this.port.postMessage({ kind: 'call', id, method, args: out.message } satisfies RpcRequest, out.transfer);
     });
   }
 
@@ -55,14 +58,15 @@ export class RpcClient {
 
   private onMessage(m: RpcMessage) {
     if (m.kind === 'event') {
-      for (const l of this.listeners) l(m.event);
+      const event = portsToStreams(m.event);
+      for (const l of this.listeners) l(event);
       return;
     }
     if (m.kind !== 'result' && m.kind !== 'error') return;
     const w = this.waiting.get(m.id);
     if (!w) return;
     this.waiting.delete(m.id);
-    if (m.kind === 'result') w.resolve(m.value);
+    if (m.kind === 'result') w.resolve(portsToStreams(m.value));
     else w.reject(new Error(m.message));
   }
 }
@@ -77,13 +81,19 @@ export function serveRpc(port: PortLike, handlers: RpcHandlers): (event: unknown
     const h = Object.prototype.hasOwnProperty.call(handlers, m.method) ? handlers[m.method] : undefined;
     try {
       if (!h) throw new Error(`unknown method ${m.method}`);
-      const out = await (h as (...a: unknown[]) => unknown)(...m.args);
-      if (out instanceof WithTransfer) port.postMessage({ kind: 'result', id: m.id, value: out.value } satisfies RpcReply, out.transfer);
+      const out = await (h as (...a: unknown[]) => unknown)(...(Array.isArray(m.args) ? portsToStreams(m.args) : m.args));
+      if (out instanceof WithTransfer) {
+        const sent = streamsToPorts(out.value, out.transfer);
+        port.postMessage({ kind: 'result', id: m.id, value: sent.message } satisfies RpcReply, sent.transfer);
+      }
       else port.postMessage({ kind: 'result', id: m.id, value: out } satisfies RpcReply);
     } catch (err) {
       port.postMessage({ kind: 'error', id: m.id, message: (err as Error)?.message ?? String(err) } satisfies RpcReply);
     }
   });
   port.start?.();
-  return (event, transfer = []) => port.postMessage({ kind: 'event', event } satisfies RpcEvent, transfer);
+  return (event, transfer = []) => {
+    const sent = streamsToPorts(event, transfer);
+    port.postMessage({ kind: 'event', event: sent.message } satisfies RpcEvent, sent.transfer);
+  };
 }

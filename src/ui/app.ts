@@ -78,6 +78,8 @@ export class TailtabApp extends LitElement {
   @state() private proxyOrigin = '';
   private pendingProfile?: ProfileRecord;
   @state() private ephemeral = false;
+  /** Whether the browser promised to keep this origin's storage (keys, logins): undefined = not asked. */
+  @state() private storagePersisted: boolean | undefined;
   private unsubscribe?: () => void;
 
   override async connectedCallback() {
@@ -197,6 +199,11 @@ export class TailtabApp extends LitElement {
     if (s.state === 'running' && !wasRunning && this.pendingProfile) {
       void this.saveProfile(this.pendingProfile);
       this.pendingProfile = undefined;
+    }
+    // A remembered login lives in IndexedDB, which a browser may clear under storage pressure
+    // unless it has granted persistence: ask once it is worth keeping (never in kiosk mode).
+    if (s.state === 'running' && !wasRunning && !this.ephemeral && this.storagePersisted === undefined) {
+      void navigator.storage?.persist?.().then((ok) => (this.storagePersisted = ok), () => (this.storagePersisted = false));
     }
   }
 
@@ -329,7 +336,7 @@ export class TailtabApp extends LitElement {
       ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers} .routes=${this.status.routes ?? {}} @routes=${this.onRoutes}></tt-machines>` : ''}
       ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin} .openProxy=${this.openProxyFor}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
-      ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles}></tt-settings>` : ''}
+      ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles} .ephemeral=${this.ephemeral} .storagePersisted=${this.storagePersisted}></tt-settings>` : ''}
     `;
   }
 }

@@ -5,6 +5,8 @@
 // whole file in the tab's memory first.) Without a controlling Service Worker that serves the
 // route, streamDownloadViaServiceWorker returns false and the caller keeps its Blob fallback.
 
+import { canTransferStreams } from '../app/stream-port.js';
+
 export interface StreamDownloadOptions {
   /** Bytes passed on so far (progress). */
   onBytes?: (total: number) => void;
@@ -42,10 +44,14 @@ function ask(sw: ServiceWorker, msg: DownloadMessage, transfer: Transferable[], 
   });
 }
 
-/** The worker serving downloads for this page, or null (none, or an older version without the route). */
+/**
+ * The worker serving downloads for this page, or null (none, an older version without the route,
+ * or a browser that cannot hand it a stream: WebKit cannot transfer a ReadableStream, so there
+ * the caller's Blob fallback is used).
+ */
 export async function downloadWorker(ms = PROBE_MS): Promise<ServiceWorker | null> {
   const sw = typeof navigator !== 'undefined' ? navigator.serviceWorker?.controller : null;
-  if (!sw || typeof MessageChannel === 'undefined') return null;
+  if (!sw || typeof MessageChannel === 'undefined' || !canTransferStreams()) return null;
   const r = await ask(sw, { type: 'tailtab-download', id: 'probe' }, [], ms);
   return r?.type === 'ready' ? sw : null;
 }

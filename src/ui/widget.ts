@@ -12,6 +12,7 @@ import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
+import type { TailtabConnectElement } from '../widget.js';
 
 @customElement('tailtab-connect')
 export class TailtabConnect extends LitElement {
@@ -172,3 +173,8 @@ export class TailtabConnect extends LitElement {
     `;
   }
 }
+
+// The package's 'tailtab/widget' types (src/widget.ts) must describe this element: a property
+// renamed or retyped here fails the type check instead of shipping declarations that lie.
+type Described<T extends TailtabConnectElement> = T;
+export type TailtabConnectChecked = Described<TailtabConnect>;

@@ -68,6 +68,12 @@ export async function rememberFrameTarget(t: Target): Promise<void> {
   await store('last-frame', lastFrameTarget);
 }
 
+/** A client by id without waiting for it to be execution-ready (see proxyTargetForClient). */
+async function clientById(id: string): Promise<Client | undefined> {
+  const all = await sw.clients.matchAll({ type: 'all', includeUncontrolled: true });
+  return all.find((x) => x.id === id);
+}
+
 /** Forget clients that no longer exist. */
 async function prune(): Promise<void> {
   try {
@@ -76,7 +82,7 @@ async function prune(): Promise<void> {
       const name = decodeURIComponent(new URL(req.url).pathname.slice(MAP_PATH.length));
       if (!name.startsWith('client:')) continue;
       const id = name.slice('client:'.length);
-      if (!(await sw.clients.get(id))) {
+      if (!(await clientById(id))) {
         clientTargets.delete(id);
         await c.delete(req);
       }
@@ -104,7 +110,10 @@ export async function proxyTargetForClient(event: FetchEvent, url: URL): Promise
   if (event.clientId) {
     let t = await recall(event.clientId);
     if (!t) {
-      const c = await sw.clients.get(event.clientId);
+      // Not clients.get(): in Firefox it waits until the client is execution-ready, and a module
+      // Worker is not until every import is fetched — through this very handler, so a reload of
+      // tailtab (controlled now) never got its node SharedWorker running. matchAll does not wait.
+      const c = await clientById(event.clientId);
       const p = c && parseProxyPath(new URL(c.url).pathname);
       if (p) await remember(event.clientId, (t = { host: p.host, port: p.port }));
     }

@@ -12,7 +12,7 @@ export function hostKeyNote(hostKey: HostKeyVerdict): string {
     case 'tailnet':
       return 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.';
     case 'tailnet-pinned':
-      return `Tailscale SSH: host key ${hostKey.fingerprint} is one its machine published to the tailnet.`;
+      return `Tailscale SSH: the host key ${hostKey.fingerprint} matches the one this machine published to the tailnet.`;
     case 'first-use':
       return `First connection: host key ${hostKey.fingerprint} remembered.`;
     default:

@@ -10,6 +10,9 @@ export class SettingsView extends LitElement {
   static override styles = [shared];
   @property({ attribute: false }) node?: NodeApi;
   @property({ attribute: false }) profiles: ProfileRecord[] = [];
+  @property({ attribute: false }) ephemeral = false;
+  /** The browser's answer to navigator.storage.persist(); undefined while not asked. */
+  @property({ attribute: false }) storagePersisted: boolean | undefined;
   @state() private keys: SshKeyView[] = [];
   @state() private hosts: KnownHostView[] = [];
   @state() private error = '';
@@ -79,6 +82,13 @@ export class SettingsView extends LitElement {
           <td><button class="danger" @click=${() => this.emit('delete-profile', p.id)}>Remove</button></td></tr>`,
       )}</tbody></table>
       <h2 style="margin-top: 1.5rem">Session</h2>
+      <p class="hint" id="storage-state" role="status">${this.ephemeral
+        ? 'Kiosk session: nothing is kept in this browser.'
+        : this.storagePersisted === true
+          ? 'Storage: this browser keeps your keys and logins until you wipe them.'
+          : this.storagePersisted === false
+            ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Export keys you need.'
+            : 'Storage: not yet known.'}</p>
       <div class="row">
         <button @click=${() => this.emit('sign-out')}>Sign out</button>
         <button class="danger" @click=${() => { if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe'); }}>Wipe everything</button>

@@ -4,6 +4,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../../app/node-api.js';
 import { shortName } from '../format.js';
 import { shared } from '../styles.js';
+import { portProblem, sshUserProblem } from '../validate.js';
 import './terminal.js';
 
 interface Tab {
@@ -20,6 +21,8 @@ export class SshDialog extends LitElement {
   /** What the login is for: a terminal, or the file browser (same login, same host-key checks). */
   @property() purpose: 'ssh' | 'files' = 'ssh';
   @state() private method: 'none' | 'password' | 'key' = 'password';
+  /** What is wrong with the form as typed, in words (shown, and nothing is opened). */
+  @state() private problem = '';
 
   override willUpdate(changed: Map<string, unknown>) {
     if (changed.has('peer') && this.peer) this.method = this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
@@ -34,7 +37,9 @@ export class SshDialog extends LitElement {
     e.preventDefault();
     const q = (id: string) => (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | HTMLSelectElement).value;
     const host = this.peer!.ips[0] ?? this.peer!.fqdn;
-    const username = q('ssh-user').trim() || 'root';
+    const username = q('ssh-user').trim();
+    this.problem = sshUserProblem(username) ?? portProblem(q('ssh-port')) ?? '';
+    if (this.problem) return;
     const auth =
       this.method === 'none'
         ? ({ type: 'none' } as const)
@@ -43,7 +48,7 @@ export class SshDialog extends LitElement {
           : ({ type: 'key', keyId: q('ssh-key') } as const);
     const options: SshOpenOptions = {
       host,
-      port: Number(q('ssh-port')) || 22,
+      port: Number(q('ssh-port')),
       username,
       auth,
       cols: 80,
@@ -71,6 +76,7 @@ export class SshDialog extends LitElement {
       ${this.method === 'key'
         ? html`<label for="ssh-key">Key</label><select id="ssh-key">${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
         : ''}
+      ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
         <button class="primary" type="submit">${this.purpose === 'files' ? 'Open files' : 'Open terminal'}</button>
         <button type="button" @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}>Cancel</button>

@@ -1,0 +1,35 @@
+// 'tailtab/widget': the types of the <tailtab-connect> custom element. The element itself is the
+// Vite-built bundle dist/widget/tailtab-widget.js (src/ui/widget.ts, with lit, xterm.js and the
+// node's Worker inside); importing 'tailtab/widget' registers it. Kept in step with the element by
+// a compile-time check in src/ui/widget.ts.
+
+/** The attributes of <tailtab-connect>, as properties. */
+export interface TailtabConnectElement extends HTMLElement {
+  /** attribute control-url */
+  controlUrl: string;
+  /** attribute auth-key: an ephemeral pre-auth key is the natural choice. */
+  authKey: string;
+  hostname: string;
+  /** MagicDNS name or IP of the device. */
+  target: string;
+  port: number;
+  mode: 'ssh' | 'http';
+  username: string;
+  /** attribute ssh-auth: "none" for Tailscale SSH, "password" to ask the person (or use `password`). */
+  sshAuth: 'none' | 'password';
+  password: string;
+  /** attribute insecure-derp: plain ws:// relays (test rigs only). */
+  insecureDerp: boolean;
+  autostart: boolean;
+  /** Starts the ephemeral node and connects (what the button does). */
+  start(): Promise<void>;
+}
+
+/** The element's class (registered as 'tailtab-connect' when the module is imported). */
+export declare const TailtabConnect: { new (): TailtabConnectElement; prototype: TailtabConnectElement };
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'tailtab-connect': TailtabConnectElement;
+  }
+}
