@@ -243,7 +243,7 @@ describe('tailtab node in a real tailnet', () => {
   // request names the home region remembered from the last run, so peers keep a DERP path to us
   // and answer our very first handshake (before: PreferredDERP 0 made peer1 drop it, 'no UDP or
   // DERP addr', and the first reply waited for WireGuard's 5 s retry).
-  it('a returning node\'s first handshake is answered: one initiation, no retry', async () => {
+  it('a returning node\'s first handshake is answered without WireGuard\'s 5 s retry', async () => {
     const store = new MemoryStore();
     const start = async () => {
       const n = new TailnetNode(createNodeLayers());
@@ -262,7 +262,10 @@ describe('tailtab node in a real tailnet', () => {
       try {
         const r = await httpGetOver(await again.dial('peer1', rig.httpPort, { timeoutMs: 20_000 }), peer1.ipv4, '/health');
         expect(r.body.toString()).toBe('ok\n');
-        expect(again.status().counters['wg.handshakeInitiationsSent'], `visit ${visit + 1}`).toBe(1);
+        // One initiation on WireGuard's own schedule: early first-contact retries (0.25 s…) may add
+        // some under load, but none waited for the 5 s REKEY_TIMEOUT.
+        const c = again.status().counters;
+        expect((c['wg.handshakeInitiationsSent'] ?? 0) - (c['wg.handshakeEarlyRetries'] ?? 0), `visit ${visit + 1}`).toBe(1);
       } finally {
         await again.down();
       }

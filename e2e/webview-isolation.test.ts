@@ -238,7 +238,9 @@ describe('web view isolation: proxied apps on their own origin', () => {
     const victim = await open(`http://${p2}:${rig.httpPort}/app/`);
     await victim.locator('input[name=message]').fill(secret);
     await victim.locator('form button, form input[type=submit]').first().click();
-    await expect.poll(() => victim.locator('#cookie').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 30_000 }).toBe(secret);
+    await expect.poll(() => victim.locator('#cookie').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 30_000 }).toBe(secret).catch(async (e) => {
+      throw new Error(`the victim's form post did not come back logged in; its frame shows: ${await victim.locator('body').innerText({ timeout: 2000 }).catch(() => '(nothing)')}`, { cause: e });
+    });
     const victimOrigin = await victim.locator('html').evaluate(() => location.origin);
 
     // The attacker: peer1's app, on its own origin.
@@ -352,5 +354,32 @@ describe('web view isolation: proxied apps on their own origin', () => {
     expect(await cspFor(appHost, '/')).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
     expect(await cspFor(appHost, '/src/ui/main.ts')).toMatch(/script-src 'self'/);
     expect(await cspFor(`p80-x.proxy.${appHost}`, '/proxy-host.html')).toMatch(new RegExp(`frame-ancestors ${appUrl.replace(/[.]/g, '[.]')}$`));
+  });
+
+  // Last: it wipes the session. The apps' own origins keep a Service Worker (and whatever the app
+  // stored); "Wipe everything" must not leave those behind either.
+  it('"Wipe everything" also unregisters the Service Workers of the apps\' own origins', async () => {
+    const appOrigin = `http://p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}.proxy.${new URL(appUrl).host}`;
+    const registrations = async () => {
+      const probe = await page.context().newPage();
+      try {
+        await probe.goto(`${appOrigin}/proxy-host.html`); // without #app its script does nothing
+        return await probe.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length);
+      } finally {
+        await probe.close();
+      }
+    };
+    // The app was shown in this browser: its origin has a worker now.
+    await page.goto(appUrl + '/#web');
+    await page.locator('tt-webview #address').fill(`http://${rig.peer('peer1').ipv4}:${rig.httpPort}/`);
+    await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+    await expect.poll(() => page.frameLocator('tt-webview iframe').locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    expect(await registrations()).toBe(1);
+    await page.goto(appUrl + '/#settings');
+    page.once('dialog', (d) => void d.accept());
+    const reloaded = page.waitForEvent('load', { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Wipe everything' }).click();
+    await reloaded;
+    expect(await registrations()).toBe(0);
   });
 });

@@ -275,6 +275,8 @@ export class TailtabApp extends LitElement {
 
   /** Everything this origin holds: the node's keys and logins, the offline shell, the Service Worker. */
   private async wipe() {
+    // The apps' own origins first (each forgets its worker, caches and storage), while their frames live.
+    await Promise.allSettled([...this.proxyHosts.values()].map((h) => h.then((x) => x.forget())));
     await this.node?.wipe();
     await deleteTailtabDb();
     if ('caches' in globalThis) for (const k of await caches.keys()) await caches.delete(k);

@@ -93,6 +93,8 @@ export function targetOf(address: string): ProxyTarget | null {
 export interface ProxyHostHandle {
   frame: HTMLIFrameElement;
   close(): void;
+  /** Unregisters that origin's Service Worker and clears its caches and storage (tailtab's Wipe); bounded. */
+  forget(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -118,6 +120,19 @@ export function startProxyHost(
       close() {
         window.removeEventListener('message', onMessage);
         frame.remove();
+      },
+      forget(timeoutMs = 3000) {
+        return new Promise<void>((done) => {
+          const t = setTimeout(done, timeoutMs);
+          const onDone = (e: MessageEvent) => {
+            if (e.origin !== proxyOrigin || e.source !== frame.contentWindow || (e.data as { type?: string })?.type !== 'tailtab-proxy-host-forgotten') return;
+            clearTimeout(t);
+            window.removeEventListener('message', onDone);
+            done();
+          };
+          window.addEventListener('message', onDone);
+          frame.contentWindow?.postMessage({ type: 'tailtab-proxy-host-forget' }, proxyOrigin);
+        });
       },
     };
     const fail = (message: string) => {
