@@ -37,6 +37,19 @@ export function emptyNetworkMap(): NetworkMap {
   };
 }
 
+/**
+ * Most peers one map may list. A full map of this many realistic peers is ~160 MB of JSON; more is
+ * refused in words (the stream reconnects) rather than held until the tab runs out of memory.
+ */
+export const MAX_PEERS = 100_000;
+
+export class NetMapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NetMapError';
+  }
+}
+
 const LEGACY_DERP_PREFIX = '127.3.3.40:';
 
 /** Fills HomeDERP from the legacy "DERP":"127.3.3.40:N" form when a server sends only that. */
@@ -87,6 +100,9 @@ function mergeDerpMap(prev: DERPMap | null, dm: DERPMap): DERPMap {
 /**
  * Returns a NEW NetworkMap with `resp` applied (the old one is untouched, so a consumer holding it
  * never sees it change). `now` stamps PeerSeenChange=true. Unknown or ill-typed fields are skipped.
+ * A peer's Node object is replaced when a delta touches it and kept otherwise (toPlainNetMap and
+ * the node rely on that to do per delta only the work of the peers it changed). Throws
+ * NetMapError when the map would hold more than MAX_PEERS peers.
  */
 export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: string, stats?: NetMapStats): NetworkMap {
   const nm: NetworkMap = { ...prev, seq: prev.seq + 1 };
@@ -132,6 +148,9 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
   if (touchesPeers) {
     let peers: Map<NodeID, Node>;
     if (Array.isArray(resp.Peers)) {
+      if (resp.Peers.length > MAX_PEERS) {
+        throw new NetMapError(`control sent a map of ${resp.Peers.length} peers, more than the ${MAX_PEERS} this node holds`);
+      }
       peers = new Map();
       for (const p of resp.Peers) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
     } else {
@@ -161,6 +180,9 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
         }
       }
     }
+    if (peers.size > MAX_PEERS) {
+      throw new NetMapError(`control sent a map of ${peers.size} peers, more than the ${MAX_PEERS} this node holds`);
+    }
     nm.peers = peers;
   }
   return nm;
@@ -168,7 +190,13 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
 
 /** Peers sorted by ID (stable order for UIs and tests). */
 export function peerList(nm: NetworkMap): Node[] {
-  return [...nm.peers.values()].sort((a, b) => a.ID - b.ID);
+  const list = [...nm.peers.values()];
+  // Deltas keep the map's order (an upsert stays in place, a newcomer, usually the highest ID, goes
+  // last), so the list is nearly always sorted already: check in O(n), sort only when not.
+  for (let i = 1; i < list.length; i++) {
+    if (list[i - 1]!.ID > list[i]!.ID) return list.sort((a, b) => a.ID - b.ID);
+  }
+  return list;
 }
 
 // ---- the plain-data shape node/ consumes (structurally node.ts NodeNetMap; no import upward) ----
@@ -216,6 +244,35 @@ function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined):
   }
 }
 
+/**
+ * The plain peer made from each Node object (null: left out, no usable key). applyMapResponse
+ * replaces a Node object whenever anything about it changes and keeps it otherwise, so a delta
+ * that touches 10 of 10,000 peers converts 10, and the node sees the other 9,990 as the very same
+ * objects (node.ts tells changed peers by identity).
+ */
+const plainPeers = new WeakMap<Node, PlainNetMapPeer | null>();
+
+function plainPeer(p: Node): PlainNetMapPeer | null {
+  const cached = plainPeers.get(p);
+  if (cached !== undefined) return cached;
+  const nodeKey = keyOrUndefined('nodekey', p.Key);
+  const out: PlainNetMapPeer | null = !nodeKey ? null : {
+    id: String(p.ID),
+    name: p.Name,
+    nodeKey,
+    discoKey: keyOrUndefined('discokey', p.DiscoKey),
+    addresses: p.Addresses ?? [],
+    allowedIPs: effectiveAllowedIPs(p),
+    homeDerp: p.HomeDERP || undefined,
+    online: p.Online ?? undefined,
+    os: p.Hostinfo?.OS,
+    ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
+    ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
+  };
+  plainPeers.set(p, out);
+  return out;
+}
+
 export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
   const selfUser = nm.self?.User !== undefined ? nm.userProfiles.get(nm.self.User)?.LoginName : undefined;
   const peers: PlainNetMapPeer[] = [];
@@ -227,21 +284,8 @@ export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
       expiredPeers.push(p.Name);
       continue;
     }
-    const nodeKey = keyOrUndefined('nodekey', p.Key);
-    if (!nodeKey) continue;
-    peers.push({
-      id: String(p.ID),
-      name: p.Name,
-      nodeKey,
-      discoKey: keyOrUndefined('discokey', p.DiscoKey),
-      addresses: p.Addresses ?? [],
-      allowedIPs: effectiveAllowedIPs(p),
-      homeDerp: p.HomeDERP || undefined,
-      online: p.Online ?? undefined,
-      os: p.Hostinfo?.OS,
-      ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
-      ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
-    });
+    const plain = plainPeer(p);
+    if (plain) peers.push(plain);
   }
   const regions: PlainDerpRegion[] = [];
   for (const r of Object.values(nm.derpMap?.Regions ?? {})) {

@@ -61,6 +61,15 @@ export class Magicsock {
     for (const p of peers) this.peers.set(toHex(p.nodeKey), p);
   }
 
+  /** Adds or updates one peer (a delta), leaving the others as they are. */
+  upsertPeer(p: MagicPeer): void {
+    this.peers.set(toHex(p.nodeKey), p);
+  }
+
+  removePeer(nodeKey: Uint8Array): void {
+    this.peers.delete(toHex(nodeKey));
+  }
+
   peer(nodeKey: Uint8Array): MagicPeer | undefined {
     return this.peers.get(toHex(nodeKey));
   }
