@@ -183,9 +183,9 @@ export async function run(): Promise<BenchRow[]> {
   const port: PortLike = {
     addEventListener() {},
     postMessage(m: unknown) {
-      const ev = (m as { event?: { type?: string; status?: { peers?: unknown[] }; peers?: { upsert?: unknown[] } } }).event;
+      const ev = (m as { event?: { type?: string; status?: { peers?: unknown[] }; peersDiff?: { upsert?: unknown[] } } }).event;
       if (ev?.type !== 'status') return;
-      posted.push({ bytes: v8.serialize(m).length, peers: (ev.status?.peers?.length ?? 0) + (ev.peers?.upsert?.length ?? 0) });
+      posted.push({ bytes: v8.serialize(m).length, peers: (ev.status?.peers?.length ?? 0) + (ev.peersDiff?.upsert?.length ?? 0) });
     },
   };
   svc.attach(port);
@@ -237,12 +237,23 @@ export async function run(): Promise<BenchRow[]> {
   const wires = Array.from({ length: DELTAS }, (_, i) => encodeMapMessage(delta(i, liveIds, () => next++)));
   const per: number[] = [];
   const perKind = new Map<string, number[]>();
+  const stage = { decode: 0, apply: 0, plain: 0, node: 0 };
   const tAll = performance.now();
   for (let i = 0; i < DELTAS; i++) {
     const s = performance.now();
+    let a = performance.now();
     for (const m of decoder.push(wires[i]!)) {
+      let b = performance.now();
+      stage.decode += b - a;
       nm = applyMapResponse(nm, m, new Date().toISOString());
-      control.emit(toPlainNetMap(nm) as NodeNetMap);
+      a = performance.now();
+      stage.apply += a - b;
+      const plainMap = toPlainNetMap(nm) as NodeNetMap;
+      b = performance.now();
+      stage.plain += b - a;
+      control.emit(plainMap);
+      a = performance.now();
+      stage.node += a - b;
     }
     const d = ms(s);
     per.push(d);
@@ -256,6 +267,7 @@ export async function run(): Promise<BenchRow[]> {
   rows.push({ name: `${DELTAS} deltas: total`, value: tDeltas, unit: 'ms' });
   rows.push({ name: 'per delta: mean', value: tDeltas / DELTAS, unit: 'ms', note: 'issue target ≤5 ms per 100-patch delta' });
   rows.push({ name: 'per delta: p50 / p99', value: quantile(per, 0.5), unit: 'ms', note: `p99 ${quantile(per, 0.99).toFixed(2)} ms, max ${Math.max(...per).toFixed(2)} ms` });
+  rows.push({ name: 'per delta: framing+JSON / applyMapResponse / toPlainNetMap / node', value: (stage.decode + stage.apply + stage.plain + stage.node) / DELTAS, unit: 'ms', note: [stage.decode, stage.apply, stage.plain, stage.node].map((x) => (x / DELTAS).toFixed(2)).join(' / ') });
   for (const [k, xs] of perKind) rows.push({ name: `per delta: ${k} (mean)`, value: xs.reduce((a, b) => a + b, 0) / xs.length, unit: 'ms' });
   const deltaBytes = deltaPosts.reduce((a, p) => a + p.bytes, 0);
   rows.push({ name: `status messages to the window for ${DELTAS} deltas`, value: deltaPosts.length, unit: 'messages', note: `${(deltaBytes / 2 ** 20).toFixed(1)} MiB in all, peers in them ${deltaPosts.reduce((a, p) => a + p.peers, 0)}` });

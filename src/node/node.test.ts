@@ -6,6 +6,8 @@ import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import type { FilterRule } from './filter.js';
 import { buildRouteTable, parseIp } from './routes.js';
+import { applyMapResponse, emptyNetworkMap, toPlainNetMap } from '../control/netmap.js';
+import type { MapResponse, Node } from '../control/tailcfg.js';
 import { TailnetNode, type NodeLayers, type NodeNetMap, type NetStackLike } from './node.js';
 
 type Relay = Map<string, (src: Uint8Array, pkt: Uint8Array, region: number) => void>;
@@ -221,7 +223,7 @@ describe('TailnetNode with a large map and deltas (issue 16: O(changes) per delt
     let keys = 0;
     // Distinct keys (any 32 bytes but the low-order points are valid peer keys for the device).
     const keyOf = () => { const k = random(32); k[0] = keys & 255; k[1] = keys++ >> 8; k[2] = 0x55; return k; };
-    let peers = Array.from({ length: 600 }, (_, i) => peerOf(i + 1, keyOf()));
+    let peers = Array.from({ length: 300 }, (_, i) => peerOf(i + 1, keyOf()));
     const map = (ps: typeof peers): NodeNetMap => ({ self: { name: 'alpha.tail.example.', addresses: ['100.100.0.1/32'] }, peers: ps, derpMap, packetFilter: allowAll });
     a.emit(map(peers));
     await up;
@@ -239,7 +241,7 @@ describe('TailnetNode with a large map and deltas (issue 16: O(changes) per delt
     expect(inner.routes.lookup(parseIp('100.64.0.17')!)).toBe(peers[16]);
 
     let next = 1000;
-    for (let step = 0; step < 200; step++) {
+    for (let step = 0; step < 100; step++) {
       const r = random(1)[0]!;
       const at = r % peers.length;
       const p = peers[at]!;
@@ -270,7 +272,58 @@ describe('TailnetNode with a large map and deltas (issue 16: O(changes) per delt
     expect(a.node.status().peers.map((p) => p.id).sort()).toEqual(peers.map((p) => p.id).sort());
     const knownKeys = (a.node as unknown as { knownWgPeers: Set<string> }).knownWgPeers;
     expect([...knownKeys].sort()).toEqual(peers.map((q) => toHex(q.nodeKey)).sort());
-    expect(adds.length).toBeLessThan(200);
+    expect(adds.length).toBeLessThan(100);
+    await a.node.down();
+  });
+});
+
+describe('TailnetNode fed by control/netmap deltas (peerDelta)', () => {
+  it('applies only the delta, and ends where a full rebuild of the same map ends', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.100.0.1', 901);
+    const up = a.up();
+    await settle(1);
+    const random = seededRandom(7);
+    let keys = 0;
+    const keyText = () => { const k = random(32); k[0] = keys & 255; k[1] = keys++ >> 8; k[2] = 0x55; return `nodekey:${toHex(k)}`; };
+    const node = (id: number): Node => ({
+      ID: id, Name: `p${id}.tail.example.`, Key: keyText(), Addresses: [`100.64.${id >> 8}.${id & 255}/32`],
+      AllowedIPs: [`100.64.${id >> 8}.${id & 255}/32`, ...(id % 9 === 0 ? [`10.${id & 255}.0.0/16`] : [])], HomeDERP: 901, Online: true,
+    });
+    const self: Node = { ID: 1, Name: 'alpha.tail.example.', Key: keyText(), Addresses: ['100.100.0.1/32'] };
+    let nm = applyMapResponse(emptyNetworkMap(), { Node: self, Peers: Array.from({ length: 200 }, (_, i) => node(i + 2)), DERPMap: { Regions: { 901: { RegionID: 901, RegionCode: 'a', RegionName: 'A', Nodes: [] } } }, PacketFilter: allowAll as MapResponse['PacketFilter'] }, 'now');
+    a.emit(toPlainNetMap(nm) as NodeNetMap);
+    await up;
+    a.node.setRoutePrefs({ acceptRoutes: true });
+    const inner = a.node as unknown as { routes: { lookup(ip: Uint8Array): { id: string } | undefined }; peerById: Map<string, unknown>; knownWgPeers: Set<string> };
+    let next = 1000;
+    let deltas = 0;
+    for (let step = 0; step < 90; step++) {
+      const ids = [...nm.peers.keys()];
+      const pick = () => ids[random(1)[0]! % ids.length]!;
+      const r = step % 6;
+      const resp: MapResponse = r === 0 ? { PeersChangedPatch: [{ NodeID: pick(), DERPRegion: 902 }, { NodeID: pick(), Key: keyText() }] }
+        : r === 1 ? { OnlineChange: { [String(pick())]: false } }
+        : r === 2 ? { PeerSeenChange: { [String(pick())]: true } }
+        : r === 3 ? { PeersRemoved: [pick()], PeersChanged: [node(next++)] }
+        : r === 4 ? { PeersChanged: [{ ...nm.peers.get(pick())!, AllowedIPs: [...nm.peers.get(pick())!.AllowedIPs!, `172.16.${step}.0/24`] }] }
+        : { PeersChanged: [{ ...node(next++), Key: 'nodekey:zz' }] }; // an unusable key: left out
+      nm = applyMapResponse(nm, resp, 'now');
+      const plain = toPlainNetMap(nm) as NodeNetMap;
+      if (plain.peerDelta) deltas++;
+      a.emit(plain);
+      const full = buildRouteTable(plain.peers, { acceptRoutes: true }).table;
+      for (const p of plain.peers) for (const text of p.allowedIPs ?? []) {
+        const ip = parseIp(text.split('/')[0]!)!;
+        expect(inner.routes.lookup(ip)?.id).toBe(full.lookup(ip)?.id);
+      }
+      expect([...inner.peerById.keys()].sort()).toEqual(plain.peers.map((p) => p.id).sort());
+      expect([...inner.knownWgPeers].sort()).toEqual(plain.peers.map((p) => toHex(p.nodeKey)).sort());
+      // The plain list equals one made from scratch (sorted by ID, expired and keyless peers out).
+      expect(plain.peers.map((p) => p.id)).toEqual([...nm.peers.values()].filter((n) => /^nodekey:[0-9a-f]{64}$/.test(n.Key)).map((n) => n.ID).sort((x, y) => x - y).map(String));
+      for (const p of plain.peers) expect([p.online, p.homeDerp]).toEqual([nm.peers.get(Number(p.id))!.Online, nm.peers.get(Number(p.id))!.HomeDERP]);
+    }
+    expect(deltas).toBe(90);
     await a.node.down();
   });
 });

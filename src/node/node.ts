@@ -45,6 +45,10 @@ export interface NodeNetMap {
   derpMap?: DerpMapLike;
   packetFilter?: FilterRule[] | null;
   domain?: string;
+  /** Stands for `peers`: the same object while no peer changed (control/netmap.ts toPlainNetMap). */
+  peersVersion?: object;
+  /** `peers` as a change of the list whose peersVersion was `from` (applied alone when that is the node's). */
+  peerDelta?: { from: object; changed: NetMapPeer[]; removed: string[] };
 }
 
 export interface ControlSession {
@@ -305,9 +309,17 @@ export class TailnetNode {
     this.counters.netmaps++;
     const first = !this.netmap;
     this.netmap = nm;
-    // Routes, filter and peers.
-    const peers = nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false));
-    this.applyPeers(peers);
+    // Routes, filter and peers: from control's delta when it follows the list applied last (a
+    // delta's cost), else by comparing the whole list.
+    const d = nm.peerDelta;
+    if (this.routes && nm.peersVersion && nm.peersVersion === this.peersVersion) {
+      // No peer changed.
+    } else if (this.routes && d && this.peersVersion && d.from === this.peersVersion) {
+      this.applyPeerDelta(d.changed, d.removed);
+    } else {
+      this.applyPeers(nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false)));
+    }
+    this.peersVersion = nm.peersVersion;
     this.filter.setLocalAddresses(nm.self.addresses);
     const rules = nm.packetFilter ?? [];
     if (rules !== this.lastRules) { this.filter.setRules(rules); this.lastRules = rules; }
@@ -387,6 +399,33 @@ export class TailnetNode {
       for (const p of next.values()) this.ensureWgPeer(p.nodeKey);
       return;
     }
+    this.applyChanges(changed, removed);
+  }
+
+  /** A delta from control: the peers changed or added, and the ids removed (peerById is updated in place). */
+  private applyPeerDelta(changedPeers: NetMapPeer[], removedIds: string[]): void {
+    const changed: { old?: NetMapPeer; now: NetMapPeer }[] = [];
+    const removed: NetMapPeer[] = [];
+    for (const id of removedIds) {
+      const old = this.peerById.get(id);
+      if (old) { removed.push(old); this.peerById.delete(id); }
+    }
+    for (const p of changedPeers) {
+      const old = this.peerById.get(p.id);
+      if (p.nodeKey?.length !== 32) {
+        this.counters.badPeerKeys++;
+        if (old) { removed.push(old); this.peerById.delete(p.id); }
+        continue;
+      }
+      if (old === p) continue;
+      changed.push({ old, now: p });
+      this.peerById.set(p.id, p);
+    }
+    this.applyChanges(changed, removed);
+  }
+
+  /** WireGuard, magicsock and routes for a few changed peers (peerById already holds the new ones). */
+  private applyChanges(changed: { old?: NetMapPeer; now: NetMapPeer }[], removed: NetMapPeer[]): void {
     if (!changed.length && !removed.length) return;
     this.updateRoutes(changed, removed);
     const unref = (p: NetMapPeer) => {
@@ -492,6 +531,8 @@ export class TailnetNode {
   /** How many peers' routes claim each prefix (prefixKey): a prefix claimed twice needs a rebuild to change. */
   private readonly routeClaims = new Map<string, number>();
   private lastRules?: FilterRule[];
+  /** NodeNetMap.peersVersion of the map applied last. */
+  private peersVersion?: object;
   /** How many current peers have each node key (hex): WireGuard and magicsock hold one entry per key. */
   private readonly keyRefs = new Map<string, number>();
   private readonly knownWgPeerKeys = new Map<string, Uint8Array>();
@@ -657,7 +698,7 @@ export class TailnetNode {
     this.stack = undefined; this.wg = undefined; this.derp = undefined; this.control = undefined;
     this.magic = undefined; this.netmap = undefined; this.routes = undefined;
     this.knownWgPeers.clear(); this.knownWgPeerKeys.clear();
-    this.peerById = new Map(); this.routeClaims.clear(); this.keyRefs.clear(); this.lastRules = undefined;
+    this.peerById = new Map(); this.routeClaims.clear(); this.keyRefs.clear(); this.peersVersion = undefined; this.lastRules = undefined;
     this.setState('stopped');
   }
 }
