@@ -41,7 +41,7 @@ export interface NodeServiceDeps {
   httpProxy?: (port: MessagePort, node: NodeLike, target?: ProxyBinding) => void | Promise<void>;
   /** How often to push status while running (handshake ages, bytes, DERP RTT). */
   statusIntervalMs?: number;
-  /** Map changes closer together than this share one status push (default 250 ms). */
+  /** Map changes closer together than this share one status push (default 250 ms, up to 2 s for big tailnets). */
   statusMinIntervalMs?: number;
   /**
    * How long a window arriving during the last window's release waits for the node to go down
@@ -163,7 +163,9 @@ export class NodeService {
    */
   private pushSoon = (): void => {
     if (this.pushTimer !== undefined) return;
-    const wait = this.lastPushAt + (this.deps.statusMinIntervalMs ?? 250) - this.now();
+    // A status costs O(peers) to make: a big tailnet gets it less often (10,000 peers: every 1 s).
+    const min = this.deps.statusMinIntervalMs ?? Math.max(250, Math.min(2000, (this.netmap?.peers.length ?? 0) / 10));
+    const wait = this.lastPushAt + min - this.now();
     if (wait <= 0) { this.pushStatus(); return; }
     this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pushStatus(); }, wait);
   };

@@ -75,8 +75,8 @@ export class Magicsock {
   }
 
   /** The DERP region a peer is reached through: its HomeDERP, else where it last spoke from, else ours. */
-  regionFor(nodeKey: Uint8Array): number | undefined {
-    const id = this.idOf(nodeKey);
+  regionFor(nodeKey: Uint8Array, hex?: string): number | undefined {
+    const id = hex ?? this.idOf(nodeKey);
     const home = this.peers.get(id)?.homeDerp;
     if (home) return home;
     return this.lastRegion.get(id) ?? this.o.homeRegion();

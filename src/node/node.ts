@@ -645,12 +645,12 @@ export class TailnetNode {
   private peerStatuses(): PeerStatus[] {
     const now = this.clock.now();
     return (this.netmap?.peers ?? []).map((p) => {
-      const ws = this.wg?.peerStatus(p.nodeKey);
+      const ws = this.wg?.peerStatus(p.nodeKey, keyHex(p));
       const fixed = peerStatusParts(p);
       return {
         ...fixed.routes,
         id: p.id, name: p.name, nodeKey: fixed.nodeKey, ips: fixed.ips,
-        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey),
+        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey, keyHex(p)),
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
         rxBytes: ws?.rxBytes ?? 0, txBytes: ws?.txBytes ?? 0,
       };
