@@ -18,7 +18,7 @@ import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
-import { buildRouteTable, offeredRoutes, parseIp, peerRoutes, prefixKey, type Prefix, type RoutePrefs, type RouteTable } from './routes.js';
+import { RouteTable, offeredRoutes, parseIp, peerRoutes, prefixKey, type Prefix, type RoutePrefs } from './routes.js';
 import { IPPROTO_TSMP, parseTsmpDiscoAdvert, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
@@ -460,12 +460,17 @@ export class TailnetNode {
   }
 
   private rebuildRoutes(peers: Iterable<NetMapPeer>): void {
-    const built = buildRouteTable(peers, this.routePrefs);
-    this.routes = built.table;
+    // buildRouteTable's rules (routes.ts), with each prefix's claimants counted on the way.
+    const built = { table: new RouteTable<NetMapPeer>(), badPrefixes: 0, skippedSubnetRoutes: 0, skippedExitRoutes: 0 };
     this.routeClaims.clear();
-    for (const p of this.peerById.values()) {
-      for (const r of peerRoutes(p, this.routePrefs)) { const k = prefixKey(r); this.routeClaims.set(k, (this.routeClaims.get(k) ?? 0) + 1); }
+    for (const peer of peers) {
+      for (const r of peerRoutes(peer, this.routePrefs, built)) {
+        built.table.insert(r, peer);
+        const k = prefixKey(r);
+        this.routeClaims.set(k, (this.routeClaims.get(k) ?? 0) + 1);
+      }
     }
+    this.routes = built.table;
     if (built.skippedSubnetRoutes || built.skippedExitRoutes) {
       this.log(`routes: ${built.skippedSubnetRoutes} subnet and ${built.skippedExitRoutes} exit-node routes not in use (not chosen)`);
     }
