@@ -157,16 +157,17 @@ export class NodeService {
   };
 
   /**
-   * A push for a map change: at once when none went out in the last statusMinIntervalMs, else one
-   * at the end of that interval for all the changes meanwhile. A busy tailnet sends several deltas
+   * A push for a map change: in the next task when none went out in the last statusMinIntervalMs,
+   * else one at the end of that interval for all the changes meanwhile. A busy tailnet sends several deltas
    * a second, and each status is O(peers) to make.
    */
   private pushSoon = (): void => {
     if (this.pushTimer !== undefined) return;
     // A status costs O(peers) to make: a big tailnet gets it less often (10,000 peers: every 1 s).
     const min = this.deps.statusMinIntervalMs ?? Math.max(250, Math.min(2000, (this.netmap?.peers.length ?? 0) / 10));
-    const wait = this.lastPushAt + min - this.now();
-    if (wait <= 0) { this.pushStatus(); return; }
+    // Never at once: the node's state change that often follows in the same task pushes anyway
+    // (and cancels this one), so a first map of 10,000 peers is made into one status, not two.
+    const wait = Math.max(0, this.lastPushAt + min - this.now());
     this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pushStatus(); }, wait);
   };
 

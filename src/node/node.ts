@@ -396,7 +396,7 @@ export class TailnetNode {
       this.keyRefs.clear();
       for (const p of next.values()) { const k = keyHex(p); this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1); }
       for (const key of this.knownWgPeers) if (!this.keyRefs.has(key)) this.dropWgPeer(key);
-      for (const p of next.values()) this.ensureWgPeer(p.nodeKey);
+      for (const p of next.values()) this.ensureWgPeer(p.nodeKey, keyHex(p));
       return;
     }
     this.applyChanges(changed, removed);
@@ -441,14 +441,13 @@ export class TailnetNode {
       const k = keyHex(now);
       this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1);
       this.magic!.upsertPeer({ nodeKey: now.nodeKey, discoKey: now.discoKey, homeDerp: now.homeDerp });
-      this.ensureWgPeer(now.nodeKey);
+      this.ensureWgPeer(now.nodeKey, k);
     }
     for (const { old } of changed) if (old) unref(old);
     for (const old of removed) unref(old);
   }
 
-  private ensureWgPeer(key: Uint8Array): void {
-    const k = toHex(key);
+  private ensureWgPeer(key: Uint8Array, k = toHex(key)): void {
     if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(key); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, key); }
   }
 

@@ -177,7 +177,9 @@ export function peerRoutes(
     const p = parsePrefix(text);
     if (!p) { if (counts) counts.badPrefixes++; continue; }
     if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) { if (counts) counts.skippedExitRoutes++; continue; }
-    if (!prefs.acceptRoutes && isSubnetRoute(p, own)) { if (counts) counts.skippedSubnetRoutes++; continue; }
+    // The usual prefix is the peer's own address, given in the same words: no need to parse them all.
+    const ownAddress = p.bits === p.bytes.length * 8 && own.includes(text);
+    if (!prefs.acceptRoutes && !ownAddress && isSubnetRoute(p, own)) { if (counts) counts.skippedSubnetRoutes++; continue; }
     out.push(p);
   }
   return out;
