@@ -3,7 +3,7 @@
 // and the session's store, randomness and time.
 import type { RandomSource } from '../crypto/random.js';
 import type { NodeEventMap, NodeStatus, TcpConnectionLike, UpConfig as NodeUpConfig } from '../node/node.js';
-import type { WorkerEvent } from './node-api.js';
+import type { PeerView, WorkerEvent } from './node-api.js';
 import type { WorkerStore } from './store.js';
 
 /** The parts of TailnetNode (node/node.ts) the app uses. */
@@ -29,6 +29,8 @@ export interface AppWindow {
   /** File-transfer sessions (SFTP) this window opened. */
   sftp: Set<string>;
   released: boolean;
+  /** The peers this window was last sent, by id (NodeService sends it only what changed since). */
+  sentPeers?: Map<string, PeerView>;
 }
 
 export interface AppContext {

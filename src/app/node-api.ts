@@ -159,8 +159,21 @@ export interface HostKeyPrompt {
 }
 
 /** What the Worker pushes to a window: NodeEvents to every window, the rest to the window concerned. */
+/**
+ * Status as it crosses to a window: the first one whole; after that, `peersDiff` instead of the
+ * peer list (status.peers is then empty): the peers that changed since the window's last status,
+ * and the ids of those gone. A tailnet of 10,000 machines is megabytes of PeerViews, and a status
+ * goes out every 2 s and on every map change; node-client.ts puts the whole list back together.
+ */
+export interface StatusWireEvent {
+  type: 'status';
+  status: NodeStatusView;
+  peersDiff?: { upsert: PeerView[]; remove: string[] };
+}
+
 export type WorkerEvent =
-  | NodeEvent
+  | Exclude<NodeEvent, { type: 'status' }>
+  | StatusWireEvent
   | { type: 'ssh-exit'; id: string; code?: number; signal?: string; error?: string }
   | ({ type: 'host-key-prompt'; promptId: string } & HostKeyPrompt);
 

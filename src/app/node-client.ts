@@ -2,7 +2,7 @@
 // serves the other side): calls forwarded over rpc.ts, terminal bytes and files as transferred
 // streams, host-key questions put to the page's hooks. Which Worker, and how it is started, is the
 // page's business (ui/node-client.ts).
-import type { HostKeyPrompt, NodeApi, NodeEvent, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
+import type { HostKeyPrompt, NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
 import { RpcClient } from './rpc.js';
 import type { PortLike } from '../platform/port.js';
 
@@ -17,8 +17,19 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
   const early = new Map<string, ExitInfo>();
   const confirmers = new Map<string, (p: HostKeyPrompt) => Promise<boolean>>();
   const listeners = new Set<(ev: NodeEvent) => void>();
+  // The peers as the Worker's status events built them up (whole first, then diffs: node-api.ts StatusWireEvent).
+  let peers = new Map<string, PeerView>();
   rpc.onEvent((raw) => {
-    const ev = raw as WorkerEvent;
+    let ev = raw as WorkerEvent;
+    if (ev.type === 'status') {
+      if (!ev.peersDiff) {
+        peers = new Map(ev.status.peers.map((p) => [p.id, p]));
+      } else {
+        for (const id of ev.peersDiff.remove) peers.delete(id);
+        for (const p of ev.peersDiff.upsert) peers.set(p.id, p);
+      }
+      ev = { type: 'status', status: { ...ev.status, peers: [...peers.values()] } };
+    }
     if (ev.type === 'ssh-exit') {
       const done = exits.get(ev.id);
       const info = { code: ev.code, signal: ev.signal, error: ev.error };

@@ -262,3 +262,49 @@ describe('NodeService', () => {
     expect((await store.load())?.loggedIn).toBe(false);
   });
 });
+
+describe('NodeService status of a large tailnet', () => {
+  it('sends a window its peers whole once, then only what changed; the window sees the whole list', async () => {
+    const t = setup();
+    const a = t.open();
+    const evA = events(a);
+    await a.up(CFG);
+    const peerAt = (i: number, online: boolean) => ({ id: String(i), name: `p${i}.tailtab.test.`, nodeKey: `nodekey:${i}`, ips: [`100.64.${i >> 8}.${i & 255}`], online, os: 'linux', rxBytes: 0, txBytes: 0 });
+    let peers = Array.from({ length: 300 }, (_, i) => peerAt(i + 1, true));
+    const base = t.node.status.bind(t.node);
+    t.node.status = () => ({ ...base(), peers });
+    const lastStatus = () => [...evA].reverse().find((e) => e.type === 'status')?.status;
+    const wire = () => t.seen.flatMap((m) => {
+      const ev = (m as { kind?: string; event?: { type?: string; peersDiff?: { upsert: unknown[]; remove: string[] }; status?: { peers: unknown[] } } }).event;
+      return (m as { kind?: string }).kind === 'event' && ev?.type === 'status' ? [ev] : [];
+    });
+    t.node.emit('netmap', NM);
+    await expect.poll(() => lastStatus()?.peers.length).toBe(300);
+
+    // One peer goes offline, one leaves, one joins: the window is sent those three, and has all.
+    const sentBefore = wire().length;
+    peers = [...peers.slice(1).map((p) => (p.id === '17' ? peerAt(17, false) : p)), peerAt(999, true)];
+    await new Promise((r) => setTimeout(r, 300));
+    t.node.emit('netmap', NM);
+    await expect.poll(() => lastStatus()?.peers.length === 300 && lastStatus()?.peers.some((p) => p.id === '999')).toBe(true);
+    const diff = wire().slice(sentBefore).at(-1)!;
+    expect(diff.status!.peers).toEqual([]);
+    expect(diff.peersDiff!.remove).toEqual(['1']);
+    expect(diff.peersDiff!.upsert.map((p) => (p as { id: string }).id).sort()).toEqual(['17', '999']);
+    const seen = lastStatus()!.peers;
+    expect(seen.find((p) => p.id === '17')!.online).toBe(false);
+    expect(new Set(seen.map((p) => p.id))).toEqual(new Set(peers.map((p) => p.id)));
+    expect(seen).toEqual(expect.arrayContaining(toStatusView({ ...base(), peers }, NM).peers));
+
+    // Map changes in quick succession share one push.
+    const n = wire().length;
+    for (let i = 0; i < 20; i++) t.node.emit('netmap', NM);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(wire().length - n).toBeLessThanOrEqual(2);
+    // A second window gets the whole list first.
+    const b = t.open();
+    const evB = events(b);
+    t.node.emit('netmap', NM);
+    await expect.poll(() => [...evB].reverse().find((e) => e.type === 'status')?.status.peers.length, { timeout: 2000 }).toBe(300);
+  });
+});

@@ -9,7 +9,7 @@ import { secureRandom, type RandomSource } from '../crypto/random.js';
 import type { NodeNetMap } from '../node/node.js';
 import type { PortLike } from '../platform/port.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
-import type { LogLine, NodeStatusView, SftpOpenOptions, SshOpenOptions, UpConfig, WorkerEvent } from './node-api.js';
+import type { LogLine, NodeStatusView, PeerView, SftpOpenOptions, SshOpenOptions, StatusWireEvent, UpConfig, WorkerEvent } from './node-api.js';
 import { serveRpc } from './rpc.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
 import type { AppContext, AppWindow, NodeLike } from './context.js';
@@ -41,6 +41,8 @@ export interface NodeServiceDeps {
   httpProxy?: (port: MessagePort, node: NodeLike, target?: ProxyBinding) => void | Promise<void>;
   /** How often to push status while running (handshake ages, bytes, DERP RTT). */
   statusIntervalMs?: number;
+  /** Map changes closer together than this share one status push (default 250 ms, up to 2 s for big tailnets). */
+  statusMinIntervalMs?: number;
   /**
    * How long a window arriving during the last window's release waits for the node to go down
    * before it is served anyway (a logout towards an unreachable control server can take long).
@@ -49,6 +51,40 @@ export interface NodeServiceDeps {
 }
 
 const MAX_LOG = 500;
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === b || (!!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]));
+}
+
+/** Whether a window already has this peer as it is now (every PeerView field; lists by content). */
+function samePeer(a: PeerView, b: PeerView): boolean {
+  for (const k of Object.keys(b) as (keyof PeerView)[]) {
+    const x = a[k], y = b[k];
+    if (x === y) continue;
+    if (Array.isArray(x) && Array.isArray(y) && sameList(x as string[], y as string[])) continue;
+    return false;
+  }
+  return Object.keys(a).length === Object.keys(b).length;
+}
+
+/** The status event for one window: whole the first time, then the peers that changed since its last. */
+function statusFor(c: AppWindow, status: NodeStatusView): StatusWireEvent {
+  const sent = c.sentPeers;
+  const now = new Map<string, PeerView>();
+  for (const p of status.peers) now.set(p.id, p);
+  c.sentPeers = now;
+  if (!sent) return { type: 'status', status };
+  const upsert: PeerView[] = [];
+  for (const p of status.peers) {
+    const was = sent.get(p.id);
+    if (!was || !samePeer(was, p)) upsert.push(p);
+  }
+  const remove: string[] = [];
+  if (sent.size !== now.size - upsert.filter((p) => !sent.has(p.id)).length) {
+    for (const id of sent.keys()) if (!now.has(id)) remove.push(id);
+  }
+  return { type: 'status', status: { ...status, peers: [] }, peersDiff: { upsert, remove } };
+}
 
 export class NodeService {
   private node?: NodeLike;
@@ -60,6 +96,8 @@ export class NodeService {
   private current?: { cfg: UpConfig; profileId: string };
   private secrets: string[] = [];
   private ticker?: ReturnType<typeof setInterval>;
+  private pushTimer?: ReturnType<typeof setTimeout>;
+  private lastPushAt = Number.NEGATIVE_INFINITY;
   private upError?: string;
   /** The last window's release taking the node down (a window arriving meanwhile waits for it). */
   private leaving?: Promise<void>;
@@ -111,8 +149,26 @@ export class NodeService {
   }
 
   private pushStatus = (): void => {
+    if (this.pushTimer !== undefined) { clearTimeout(this.pushTimer); this.pushTimer = undefined; }
+    this.lastPushAt = this.now();
     if (!this.clients.size) return;
-    this.broadcast({ type: 'status', status: this.statusView() });
+    const status = this.statusView();
+    for (const c of this.clients) c.push(statusFor(c, status));
+  };
+
+  /**
+   * A push for a map change: in the next task when none went out in the last statusMinIntervalMs,
+   * else one at the end of that interval for all the changes meanwhile. A busy tailnet sends several deltas
+   * a second, and each status is O(peers) to make.
+   */
+  private pushSoon = (): void => {
+    if (this.pushTimer !== undefined) return;
+    // A status costs O(peers) to make: a big tailnet gets it less often (10,000 peers: every 1 s).
+    const min = this.deps.statusMinIntervalMs ?? Math.max(250, Math.min(2000, (this.netmap?.peers.length ?? 0) / 10));
+    // Never at once: the node's state change that often follows in the same task pushes anyway
+    // (and cancels this one), so a first map of 10,000 peers is made into one status, not two.
+    const wait = Math.max(0, this.lastPushAt + min - this.now());
+    this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pushStatus(); }, wait);
   };
 
   private async getNode(): Promise<NodeLike> {
@@ -125,8 +181,8 @@ export class NodeService {
         this.addLog('info', `node ${s}`);
         this.pushStatus();
       });
-      n.on('netmap', (nm) => { this.netmap = nm; this.pushStatus(); });
-      n.on('peers', () => this.pushStatus());
+      // (Not 'peers' too: the node emits it right after 'netmap', for the same change.)
+      n.on('netmap', (nm) => { this.netmap = nm; this.pushSoon(); });
       n.on('log', (t) => this.addLog(/fail|error|refused|timed out/i.test(t) ? 'warn' : 'info', t));
       return n;
     });

@@ -11,11 +11,20 @@ interface DerpStatusLike {
   regionId: number; state: string; home: boolean; rttMs?: number; bytesIn?: number; bytesOut?: number; drops?: number; lastError?: string;
 }
 
+/** The netmap's peers by id, made once per netmap (a status goes out every 2 s; 10,000 peers). */
+const byIdOf = new WeakMap<NodeNetMap, Map<string, NodeNetMap['peers'][number]>>();
+function peersById(nm: NodeNetMap | undefined): Map<string, NodeNetMap['peers'][number]> {
+  if (!nm) return new Map();
+  let m = byIdOf.get(nm);
+  if (!m) byIdOf.set(nm, (m = new Map(nm.peers.map((p) => [p.id, p]))));
+  return m;
+}
+
 /** NodeStatus (+ the last netmap for names and DERP region names) → the page's NodeStatusView. */
 export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact: (s: string) => string = (s) => s): NodeStatusView {
   const regionName = new Map<number, string>();
   for (const r of nm?.derpMap?.regions ?? []) regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
-  const byId = new Map((nm?.peers ?? []).map((p) => [p.id, p]));
+  const byId = peersById(nm);
   const peers: PeerView[] = st.peers.map((p) => {
     const fqdn = (byId.get(p.id)?.name ?? p.name).replace(/\.$/, '');
     const relay = p.relayRegion ?? byId.get(p.id)?.homeDerp;

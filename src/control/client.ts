@@ -10,7 +10,7 @@ import type { Clock, TimerHandle } from '../platform/clock.js';
 import { Http2Client, type Http2Response } from './h2/client.js';
 import { fetchControlKey, type FetchLike } from './key.js';
 import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE } from './mapstream.js';
-import { applyMapResponse, emptyNetworkMap, type NetMapStats, type NetworkMap } from './netmap.js';
+import { applyMapResponse, emptyNetworkMap, NetMapError, type NetMapStats, type NetworkMap } from './netmap.js';
 import type { ControlState, ControlStore } from './storage.js';
 import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
 import { dialControl } from './transport.js';
@@ -412,7 +412,7 @@ export class ControlClient {
         // Ended on purpose for a newer map request: send it at once, on the same connection.
         if (this.takeRestart()) continue;
         this.stats.streamErrors++;
-        if (e instanceof MapStreamError) this.stats.malformedMaps++;
+        if (e instanceof MapStreamError || e instanceof NetMapError) this.stats.malformedMaps++;
         this.stats.lastError = e instanceof Error ? e.message : String(e);
         this.log(`control: map stream failed: ${this.stats.lastError}`);
         this.dropSession('map stream failed');

@@ -41,6 +41,33 @@ describe('map stream framing (4-byte LE length + JSON)', () => {
     expect(dec.stats.malformed).toBe(1);
   });
 
+  it('default cap: a 16 MB map (10,000 peers) in 16 KiB chunks passes; a hostile 4 GiB header is refused at once, in words', () => {
+    const big = { Domain: 'x', Health: [] as string[], DNSConfig: { Domains: Array.from({ length: 16 }, () => 'a'.repeat(1 << 20)) } } as MapResponse;
+    const enc = encodeMapMessage(big);
+    expect(enc.length).toBeGreaterThan(16 << 20);
+    const dec = new MapStreamDecoder();
+    const got: MapResponse[] = [];
+    for (let o = 0; o < enc.length; o += 16384) got.push(...dec.push(enc.subarray(o, o + 16384)));
+    expect(got).toHaveLength(1);
+    expect((got[0] as { DNSConfig: { Domains: string[] } }).DNSConfig.Domains[15]).toHaveLength(1 << 20);
+    expect(dec.pending).toBe(0);
+    const hostile = new MapStreamDecoder();
+    expect(() => hostile.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x7b))).toThrow(/4294967295 bytes exceeds the 134217728-byte limit/);
+    expect(hostile.pending).toBe(0);
+  });
+
+  it('a header split over chunks, and a message split inside a chunk, decode', () => {
+    const a = encodeMapMessage({ Domain: 'one' }), b = encodeMapMessage({ Domain: 'two' });
+    const all = new Uint8Array([...a, ...b]);
+    const dec = new MapStreamDecoder();
+    expect(dec.push(all.subarray(0, 1))).toEqual([]);
+    expect(dec.push(all.subarray(1, 3))).toEqual([]);
+    expect(dec.push(all.subarray(3, a.length + 2))).toEqual([{ Domain: 'one' }]);
+    expect(dec.pending).toBe(2);
+    expect(dec.push(all.subarray(a.length + 2))).toEqual([{ Domain: 'two' }]);
+    expect(dec.pending).toBe(0);
+  });
+
   it('non-JSON and non-object JSON fail with MapStreamError', () => {
     expect(() => new MapStreamDecoder().push(encodeMapMessage(utf8.encode('{nope')))).toThrow(/not valid JSON/);
     expect(() => new MapStreamDecoder().push(encodeMapMessage(utf8.encode('[1]')))).toThrow(/not a JSON object/);

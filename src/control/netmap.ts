@@ -22,6 +22,12 @@ export interface NetworkMap {
   health: string[];
   /** How many MapResponses have been applied (keepalives included). */
   seq: number;
+  /**
+   * When `peers` came from the previous map's `peers` (the map `from`) by deltas: the IDs upserted
+   * or patched, and those removed. Absent after a full replacement (and when peers did not change:
+   * then `peers` is the previous map's own object).
+   */
+  peerDelta?: { from: ReadonlyMap<NodeID, Node>; changed: NodeID[]; removed: NodeID[] };
 }
 
 export interface NetMapStats {
@@ -35,6 +41,19 @@ export function emptyNetworkMap(): NetworkMap {
     self: null, peers: new Map(), derpMap: null, dns: null, packetFilters: new Map(), packetFilter: [],
     userProfiles: new Map(), domain: '', sshPolicy: null, health: [], seq: 0,
   };
+}
+
+/**
+ * Most peers one map may list. A full map of this many realistic peers is ~160 MB of JSON; more is
+ * refused in words (the stream reconnects) rather than held until the tab runs out of memory.
+ */
+export const MAX_PEERS = 100_000;
+
+export class NetMapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NetMapError';
+  }
 }
 
 const LEGACY_DERP_PREFIX = '127.3.3.40:';
@@ -87,9 +106,12 @@ function mergeDerpMap(prev: DERPMap | null, dm: DERPMap): DERPMap {
 /**
  * Returns a NEW NetworkMap with `resp` applied (the old one is untouched, so a consumer holding it
  * never sees it change). `now` stamps PeerSeenChange=true. Unknown or ill-typed fields are skipped.
+ * A peer's Node object is replaced when a delta touches it and kept otherwise (toPlainNetMap and
+ * the node rely on that to do per delta only the work of the peers it changed). Throws
+ * NetMapError when the map would hold more than MAX_PEERS peers.
  */
 export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: string, stats?: NetMapStats): NetworkMap {
-  const nm: NetworkMap = { ...prev, seq: prev.seq + 1 };
+  const nm: NetworkMap = { ...prev, seq: prev.seq + 1, peerDelta: undefined };
   if (stats) stats.applied++;
   if (resp.KeepAlive && Object.keys(resp).length === 1) {
     if (stats) stats.keepAlives++;
@@ -132,22 +154,27 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
   if (touchesPeers) {
     let peers: Map<NodeID, Node>;
     if (Array.isArray(resp.Peers)) {
+      if (resp.Peers.length > MAX_PEERS) {
+        throw new NetMapError(`control sent a map of ${resp.Peers.length} peers, more than the ${MAX_PEERS} this node holds`);
+      }
       peers = new Map();
       for (const p of resp.Peers) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
     } else {
       peers = new Map(prev.peers);
-      if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) peers.delete(id);
-      if (Array.isArray(resp.PeersChanged)) for (const p of resp.PeersChanged) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
+      const changed = new Set<NodeID>();
+      const removed: NodeID[] = [];
+      if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) if (peers.delete(id)) removed.push(id);
+      if (Array.isArray(resp.PeersChanged)) for (const p of resp.PeersChanged) if (isNode(p)) { peers.set(p.ID, normalizeNode(p)); changed.add(p.ID); }
       if (resp.PeerSeenChange && typeof resp.PeerSeenChange === 'object') {
         for (const [id, seen] of Object.entries(resp.PeerSeenChange)) {
           const n = peers.get(Number(id));
-          if (n) peers.set(n.ID, { ...n, LastSeen: seen ? now : null });
+          if (n) { peers.set(n.ID, { ...n, LastSeen: seen ? now : null }); changed.add(n.ID); }
         }
       }
       if (resp.OnlineChange && typeof resp.OnlineChange === 'object') {
         for (const [id, online] of Object.entries(resp.OnlineChange)) {
           const n = peers.get(Number(id));
-          if (n && typeof online === 'boolean') peers.set(n.ID, { ...n, Online: online });
+          if (n && typeof online === 'boolean') { peers.set(n.ID, { ...n, Online: online }); changed.add(n.ID); }
         }
       }
       if (Array.isArray(resp.PeersChangedPatch)) {
@@ -158,8 +185,13 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
             continue;
           }
           peers.set(n.ID, applyPatch(n, p));
+          changed.add(n.ID);
         }
       }
+      nm.peerDelta = { from: prev.peers, changed: [...changed], removed: removed.filter((id) => !changed.has(id)) };
+    }
+    if (peers.size > MAX_PEERS) {
+      throw new NetMapError(`control sent a map of ${peers.size} peers, more than the ${MAX_PEERS} this node holds`);
     }
     nm.peers = peers;
   }
@@ -168,7 +200,13 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
 
 /** Peers sorted by ID (stable order for UIs and tests). */
 export function peerList(nm: NetworkMap): Node[] {
-  return [...nm.peers.values()].sort((a, b) => a.ID - b.ID);
+  const list = [...nm.peers.values()];
+  // Deltas keep the map's order (an upsert stays in place, a newcomer, usually the highest ID, goes
+  // last), so the list is nearly always sorted already: check in O(n), sort only when not.
+  for (let i = 1; i < list.length; i++) {
+    if (list[i - 1]!.ID > list[i]!.ID) return list.sort((a, b) => a.ID - b.ID);
+  }
+  return list;
 }
 
 // ---- the plain-data shape node/ consumes (structurally node.ts NodeNetMap; no import upward) ----
@@ -205,6 +243,13 @@ export interface PlainNetMap {
   domain?: string;
   /** Names of peers left out of `peers` because control marked their node key expired. */
   expiredPeers?: string[];
+  /** Stands for this `peers` list: the same object as long as no peer changed. */
+  peersVersion?: object;
+  /**
+   * How `peers` differs from the list whose peersVersion was `from`: the peers added or changed (new
+   * objects), and the ids of those gone. A consumer that applied `from` may apply just this.
+   */
+  peerDelta?: { from: object; changed: PlainNetMapPeer[]; removed: string[] };
 }
 
 function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined): Uint8Array | undefined {
@@ -216,33 +261,105 @@ function keyOrUndefined(kind: 'nodekey' | 'discokey', text: string | undefined):
   }
 }
 
+/**
+ * The plain peer made from each Node object (null: left out, no usable key). applyMapResponse
+ * replaces a Node object whenever anything about it changes and keeps it otherwise, so a delta
+ * that touches 10 of 10,000 peers converts 10, and the node sees the other 9,990 as the very same
+ * objects (node.ts tells changed peers by identity).
+ */
+const plainPeers = new WeakMap<Node, PlainNetMapPeer | null>();
+
+function plainPeer(p: Node): PlainNetMapPeer | null {
+  const cached = plainPeers.get(p);
+  if (cached !== undefined) return cached;
+  const nodeKey = keyOrUndefined('nodekey', p.Key);
+  const out: PlainNetMapPeer | null = !nodeKey ? null : {
+    id: String(p.ID),
+    name: p.Name,
+    nodeKey,
+    discoKey: keyOrUndefined('discokey', p.DiscoKey),
+    addresses: p.Addresses ?? [],
+    allowedIPs: effectiveAllowedIPs(p),
+    homeDerp: p.HomeDERP || undefined,
+    online: p.Online ?? undefined,
+    os: p.Hostinfo?.OS,
+    ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
+    ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
+  };
+  plainPeers.set(p, out);
+  return out;
+}
+
+/** The plain peer list made for each NetworkMap.peers (sorted by ID), to be patched by the next delta. */
+const plainLists = new WeakMap<ReadonlyMap<NodeID, Node>, { peers: PlainNetMapPeer[]; expired: string[] }>();
+
+function byId(list: PlainNetMapPeer[], id: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Number(list[mid]!.id) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The previous list with a delta applied, without walking every peer: O(changes · log peers)
+ * plus one copy of the array. Undefined when it cannot be (no previous list, an expired peer).
+ */
+function patchedList(nm: NetworkMap): { peers: PlainNetMapPeer[]; expired: string[]; changed: PlainNetMapPeer[]; removed: string[] } | undefined {
+  const d = nm.peerDelta;
+  const prev = d && plainLists.get(d.from);
+  if (!d || !prev || prev.expired.length) return undefined;
+  const peers = prev.peers.slice();
+  const changed: PlainNetMapPeer[] = [];
+  const removed: string[] = [];
+  const drop = (id: number) => {
+    const i = byId(peers, id);
+    if (i < peers.length && peers[i]!.id === String(id)) { peers.splice(i, 1); removed.push(String(id)); }
+  };
+  for (const id of d.removed) drop(id);
+  for (const id of d.changed) {
+    const n = nm.peers.get(id);
+    if (!n || n.Expired) return undefined;
+    const plain = plainPeer(n);
+    if (!plain) { drop(id); continue; }
+    const i = byId(peers, id);
+    if (i < peers.length && peers[i]!.id === plain.id) peers[i] = plain;
+    else peers.splice(i, 0, plain);
+    changed.push(plain);
+  }
+  return { peers, expired: [], changed, removed };
+}
+
 export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
   const selfUser = nm.self?.User !== undefined ? nm.userProfiles.get(nm.self.User)?.LoginName : undefined;
-  const peers: PlainNetMapPeer[] = [];
-  const expiredPeers: string[] = [];
-  for (const p of peerList(nm)) {
-    // wgengine/wgcfg/nmcfg WGCfg skips expired peers: control has (or will have) rotated their
-    // node key, so no session with them should be set up or kept.
-    if (p.Expired) {
-      expiredPeers.push(p.Name);
-      continue;
+  let list = plainLists.get(nm.peers);
+  let peerDelta: PlainNetMap['peerDelta'];
+  if (!list) {
+    const patched = patchedList(nm);
+    if (patched) {
+      list = { peers: patched.peers, expired: patched.expired };
+      peerDelta = { from: nm.peerDelta!.from, changed: patched.changed, removed: patched.removed };
+    } else {
+      const peers: PlainNetMapPeer[] = [];
+      const expired: string[] = [];
+      for (const p of peerList(nm)) {
+        // wgengine/wgcfg/nmcfg WGCfg skips expired peers: control has (or will have) rotated their
+        // node key, so no session with them should be set up or kept.
+        if (p.Expired) {
+          expired.push(p.Name);
+          continue;
+        }
+        const plain = plainPeer(p);
+        if (plain) peers.push(plain);
+      }
+      list = { peers, expired };
     }
-    const nodeKey = keyOrUndefined('nodekey', p.Key);
-    if (!nodeKey) continue;
-    peers.push({
-      id: String(p.ID),
-      name: p.Name,
-      nodeKey,
-      discoKey: keyOrUndefined('discokey', p.DiscoKey),
-      addresses: p.Addresses ?? [],
-      allowedIPs: effectiveAllowedIPs(p),
-      homeDerp: p.HomeDERP || undefined,
-      online: p.Online ?? undefined,
-      os: p.Hostinfo?.OS,
-      ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
-      ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
-    });
+    plainLists.set(nm.peers, list);
   }
+  const peers = list.peers;
+  const expiredPeers = list.expired;
   const regions: PlainDerpRegion[] = [];
   for (const r of Object.values(nm.derpMap?.Regions ?? {})) {
     if (!r) continue;
@@ -264,5 +381,7 @@ export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
     packetFilter: nm.packetFilter,
     domain: nm.domain,
     ...(expiredPeers.length ? { expiredPeers } : {}),
+    peersVersion: nm.peers,
+    ...(peerDelta ? { peerDelta } : {}),
   };
 }

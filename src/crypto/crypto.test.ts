@@ -4,7 +4,7 @@ import { equalBytes, fromHex, toHex, fromBase64, toBase64 } from './bytes.js';
 import { boxBeforeNm, boxSealAfterNm, boxOpenAfterNm, sealWithRandomNonce, openNonceAndBox } from './box.js';
 import { hash, hmacBlake2s, kdf } from './blake2s.js';
 import { seal, open, nonceLE, nonceBE } from './aead.js';
-import { generateKeyPair, sharedSecret } from './x25519.js';
+import { generateKeyPair, isLowOrderPoint, sharedSecret } from './x25519.js';
 import { keyFromText, keyToText } from './keys.js';
 import { seededRandom } from './random.js';
 
@@ -88,6 +88,25 @@ describe('X25519 and key text', () => {
     const B = fromHex('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
     expect(toHex(sharedSecret(a, B))).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
     expect(() => sharedSecret(a, new Uint8Array(32))).toThrow(/low-order|invalid/);
+  });
+  it('isLowOrderPoint finds exactly the keys whose X25519 is all-zero (checked against the DH)', () => {
+    const a = generateKeyPair(seededRandom(5)).privateKey;
+    const lowOrder = ['00', '01', 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'];
+    for (const h of lowOrder) {
+      const k = fromHex(h.padEnd(64, '0'));
+      for (const key of [k, Uint8Array.from(k, (b, i) => (i === 31 ? b | 0x80 : b))]) {
+        expect(isLowOrderPoint(key)).toBe(true);
+        expect(() => sharedSecret(a, key)).toThrow();
+      }
+    }
+    const r = seededRandom(6);
+    for (let i = 0; i < 200; i++) {
+      const k = r(32);
+      expect(isLowOrderPoint(k)).toBe(false);
+      expect(() => sharedSecret(a, k)).not.toThrow();
+    }
   });
   it('round-trips nodekey text and base64, and rejects the wrong prefix', () => {
     const k = seededRandom(3)(32);

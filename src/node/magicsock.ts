@@ -61,13 +61,22 @@ export class Magicsock {
     for (const p of peers) this.peers.set(toHex(p.nodeKey), p);
   }
 
+  /** Adds or updates one peer (a delta), leaving the others as they are. */
+  upsertPeer(p: MagicPeer): void {
+    this.peers.set(toHex(p.nodeKey), p);
+  }
+
+  removePeer(nodeKey: Uint8Array): void {
+    this.peers.delete(toHex(nodeKey));
+  }
+
   peer(nodeKey: Uint8Array): MagicPeer | undefined {
     return this.peers.get(toHex(nodeKey));
   }
 
   /** The DERP region a peer is reached through: its HomeDERP, else where it last spoke from, else ours. */
-  regionFor(nodeKey: Uint8Array): number | undefined {
-    const id = this.idOf(nodeKey);
+  regionFor(nodeKey: Uint8Array, hex?: string): number | undefined {
+    const id = hex ?? this.idOf(nodeKey);
     const home = this.peers.get(id)?.homeDerp;
     if (home) return home;
     return this.lastRegion.get(id) ?? this.o.homeRegion();

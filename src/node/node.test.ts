@@ -5,7 +5,9 @@ import { toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import type { FilterRule } from './filter.js';
-import { parseIp } from './routes.js';
+import { buildRouteTable, parseIp } from './routes.js';
+import { applyMapResponse, emptyNetworkMap, toPlainNetMap } from '../control/netmap.js';
+import type { MapResponse, Node } from '../control/tailcfg.js';
 import { TailnetNode, type NodeLayers, type NodeNetMap, type NetStackLike } from './node.js';
 
 type Relay = Map<string, (src: Uint8Array, pkt: Uint8Array, region: number) => void>;
@@ -198,5 +200,130 @@ describe('TailnetNode wiring', () => {
     expect(a.node.resolve('198.51.100.7')).toBe('198.51.100.7');
     expect(() => a.node.resolve('10.77.0.9')).not.toThrow(); // through the exit node now
     await a.node.down(); await b.node.down();
+  });
+});
+
+describe('TailnetNode with a large map and deltas (issue 16: O(changes) per delta)', () => {
+  type Internals = {
+    wg: { addPeer(k: Uint8Array): void; removePeer(k: Uint8Array): void; hasPeer(k: Uint8Array): boolean };
+    routes: { lookup(ip: Uint8Array): { id: string; nodeKey: Uint8Array } | undefined };
+    magic: { peer(k: Uint8Array): { homeDerp?: number } | undefined };
+  };
+  const peerOf = (i: number, key: Uint8Array, extra: Partial<NodeNetMap['peers'][number]> = {}): NodeNetMap['peers'][number] => ({
+    id: String(i), name: `p${i}.tail.example.`, nodeKey: key, addresses: [`100.64.${i >> 8}.${i & 255}/32`],
+    allowedIPs: [`100.64.${i >> 8}.${i & 255}/32`, ...(i % 7 === 0 ? [`10.${i & 255}.0.0/16`] : [])], homeDerp: 901, online: true, ...extra,
+  });
+
+  it('a delta rebuilds nothing for unchanged peers, and the result equals a full rebuild after every delta', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.100.0.1', 901);
+    const up = a.up();
+    await settle(1);
+    const random = seededRandom(42);
+    let keys = 0;
+    // Distinct keys (any 32 bytes but the low-order points are valid peer keys for the device).
+    const keyOf = () => { const k = random(32); k[0] = keys & 255; k[1] = keys++ >> 8; k[2] = 0x55; return k; };
+    let peers = Array.from({ length: 300 }, (_, i) => peerOf(i + 1, keyOf()));
+    const map = (ps: typeof peers): NodeNetMap => ({ self: { name: 'alpha.tail.example.', addresses: ['100.100.0.1/32'] }, peers: ps, derpMap, packetFilter: allowAll });
+    a.emit(map(peers));
+    await up;
+    a.node.setRoutePrefs({ acceptRoutes: true });
+    const inner = a.node as unknown as Internals;
+    const adds: number[] = [], removes: number[] = [];
+    const realAdd = inner.wg.addPeer.bind(inner.wg), realRemove = inner.wg.removePeer.bind(inner.wg);
+    inner.wg.addPeer = (k) => { adds.push(1); realAdd(k); };
+    inner.wg.removePeer = (k) => { removes.push(1); realRemove(k); };
+
+    // One peer's online flag: one new object, nothing added to or removed from WireGuard.
+    peers = peers.map((p) => (p.id === '17' ? { ...p, online: false } : p));
+    a.emit(map(peers));
+    expect(adds.length + removes.length).toBe(0);
+    expect(inner.routes.lookup(parseIp('100.64.0.17')!)).toBe(peers[16]);
+
+    let next = 1000;
+    for (let step = 0; step < 100; step++) {
+      const r = random(1)[0]!;
+      const at = r % peers.length;
+      const p = peers[at]!;
+      if (r % 5 === 0) peers = peers.filter((_, i) => i !== at); // removed
+      else if (r % 5 === 1) peers = [...peers, peerOf(next++, keyOf())]; // added
+      else if (r % 5 === 2) peers = peers.map((q, i) => (i === at ? { ...q, nodeKey: keyOf() } : q)); // re-keyed
+      else if (r % 5 === 3) peers = peers.map((q, i) => (i === at ? { ...q, allowedIPs: [...(q.allowedIPs ?? []), `172.16.${step}.0/24`] } : q)); // new route
+      else peers = peers.map((q, i) => (i === at ? { ...q, homeDerp: 902, online: !q.online } : q)); // patch
+      if (step % 50 === 49) {
+        // Two peers claim the same subnet: the later one holds it, as a rebuild has it.
+        const x = peers[3]!, y = peers[4]!;
+        peers = peers.map((q) => (q === x || q === y ? { ...q, allowedIPs: [...(q.allowedIPs ?? []), '192.168.77.0/24'] } : q));
+      }
+      a.emit(map(peers));
+      void p;
+      const full = buildRouteTable(peers, { acceptRoutes: true }).table;
+      for (const q of peers) {
+        for (const text of q.allowedIPs ?? []) {
+          const ip = parseIp(text.split('/')[0]!)!;
+          expect(inner.routes.lookup(ip)).toBe(full.lookup(ip));
+        }
+        expect(inner.wg.hasPeer(q.nodeKey)).toBe(true);
+        expect(inner.magic.peer(q.nodeKey)?.homeDerp, `step ${step} kind ${r % 5} peer ${q.id}`).toBe(q.homeDerp);
+      }
+      expect(inner.routes.lookup(parseIp('192.168.77.1')!)).toBe(full.lookup(parseIp('192.168.77.1')!));
+    }
+    // Every WireGuard peer belongs to a current peer (nothing left behind by removals and re-keys).
+    expect(a.node.status().peers.map((p) => p.id).sort()).toEqual(peers.map((p) => p.id).sort());
+    const knownKeys = (a.node as unknown as { knownWgPeers: Set<string> }).knownWgPeers;
+    expect([...knownKeys].sort()).toEqual(peers.map((q) => toHex(q.nodeKey)).sort());
+    expect(adds.length).toBeLessThan(100);
+    await a.node.down();
+  });
+});
+
+describe('TailnetNode fed by control/netmap deltas (peerDelta)', () => {
+  it('applies only the delta, and ends where a full rebuild of the same map ends', async () => {
+    const relay: Relay = new Map();
+    const a = makeNode(relay, 'alpha', '100.100.0.1', 901);
+    const up = a.up();
+    await settle(1);
+    const random = seededRandom(7);
+    let keys = 0;
+    const keyText = () => { const k = random(32); k[0] = keys & 255; k[1] = keys++ >> 8; k[2] = 0x55; return `nodekey:${toHex(k)}`; };
+    const node = (id: number): Node => ({
+      ID: id, Name: `p${id}.tail.example.`, Key: keyText(), Addresses: [`100.64.${id >> 8}.${id & 255}/32`],
+      AllowedIPs: [`100.64.${id >> 8}.${id & 255}/32`, ...(id % 9 === 0 ? [`10.${id & 255}.0.0/16`] : [])], HomeDERP: 901, Online: true,
+    });
+    const self: Node = { ID: 1, Name: 'alpha.tail.example.', Key: keyText(), Addresses: ['100.100.0.1/32'] };
+    let nm = applyMapResponse(emptyNetworkMap(), { Node: self, Peers: Array.from({ length: 200 }, (_, i) => node(i + 2)), DERPMap: { Regions: { 901: { RegionID: 901, RegionCode: 'a', RegionName: 'A', Nodes: [] } } }, PacketFilter: allowAll as MapResponse['PacketFilter'] }, 'now');
+    a.emit(toPlainNetMap(nm) as NodeNetMap);
+    await up;
+    a.node.setRoutePrefs({ acceptRoutes: true });
+    const inner = a.node as unknown as { routes: { lookup(ip: Uint8Array): { id: string } | undefined }; peerById: Map<string, unknown>; knownWgPeers: Set<string> };
+    let next = 1000;
+    let deltas = 0;
+    for (let step = 0; step < 90; step++) {
+      const ids = [...nm.peers.keys()];
+      const pick = () => ids[random(1)[0]! % ids.length]!;
+      const r = step % 6;
+      const resp: MapResponse = r === 0 ? { PeersChangedPatch: [{ NodeID: pick(), DERPRegion: 902 }, { NodeID: pick(), Key: keyText() }] }
+        : r === 1 ? { OnlineChange: { [String(pick())]: false } }
+        : r === 2 ? { PeerSeenChange: { [String(pick())]: true } }
+        : r === 3 ? { PeersRemoved: [pick()], PeersChanged: [node(next++)] }
+        : r === 4 ? { PeersChanged: [{ ...nm.peers.get(pick())!, AllowedIPs: [...nm.peers.get(pick())!.AllowedIPs!, `172.16.${step}.0/24`] }] }
+        : { PeersChanged: [{ ...node(next++), Key: 'nodekey:zz' }] }; // an unusable key: left out
+      nm = applyMapResponse(nm, resp, 'now');
+      const plain = toPlainNetMap(nm) as NodeNetMap;
+      if (plain.peerDelta) deltas++;
+      a.emit(plain);
+      const full = buildRouteTable(plain.peers, { acceptRoutes: true }).table;
+      for (const p of plain.peers) for (const text of p.allowedIPs ?? []) {
+        const ip = parseIp(text.split('/')[0]!)!;
+        expect(inner.routes.lookup(ip)?.id).toBe(full.lookup(ip)?.id);
+      }
+      expect([...inner.peerById.keys()].sort()).toEqual(plain.peers.map((p) => p.id).sort());
+      expect([...inner.knownWgPeers].sort()).toEqual(plain.peers.map((p) => toHex(p.nodeKey)).sort());
+      // The plain list equals one made from scratch (sorted by ID, expired and keyless peers out).
+      expect(plain.peers.map((p) => p.id)).toEqual([...nm.peers.values()].filter((n) => /^nodekey:[0-9a-f]{64}$/.test(n.Key)).map((n) => n.ID).sort((x, y) => x - y).map(String));
+      for (const p of plain.peers) expect([p.online, p.homeDerp]).toEqual([nm.peers.get(Number(p.id))!.Online, nm.peers.get(Number(p.id))!.HomeDERP]);
+    }
+    expect(deltas).toBe(90);
+    await a.node.down();
   });
 });

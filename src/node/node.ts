@@ -18,7 +18,7 @@ import { DiscoCodec } from './disco.js';
 import { PacketFilter, Proto, summarize, type FilterRule } from './filter.js';
 import { Magicsock } from './magicsock.js';
 import { resolveHost } from './magicdns.js';
-import { buildRouteTable, offeredRoutes, parseIp, type RoutePrefs, type RouteTable } from './routes.js';
+import { RouteTable, offeredRoutes, parseIp, peerRoutes, prefixKey, type Prefix, type RoutePrefs } from './routes.js';
 import { IPPROTO_TSMP, parseTsmpDiscoAdvert, tsmpPongFor } from './tsmp.js';
 
 // ---- what the node needs from the other layers ----
@@ -45,6 +45,10 @@ export interface NodeNetMap {
   derpMap?: DerpMapLike;
   packetFilter?: FilterRule[] | null;
   domain?: string;
+  /** Stands for `peers`: the same object while no peer changed (control/netmap.ts toPlainNetMap). */
+  peersVersion?: object;
+  /** `peers` as a change of the list whose peersVersion was `from` (applied alone when that is the node's). */
+  peerDelta?: { from: object; changed: NetMapPeer[]; removed: string[] };
 }
 
 export interface ControlSession {
@@ -169,6 +173,30 @@ export interface NodeStatus {
   routes: RoutePrefs;
 }
 
+/** A peer's node key as hex, made once per peer object (a map of 10,000 is mostly the same objects). */
+const keyHexes = new WeakMap<NetMapPeer, string>();
+function keyHex(p: NetMapPeer): string {
+  let k = keyHexes.get(p);
+  if (k === undefined) keyHexes.set(p, (k = toHex(p.nodeKey)));
+  return k;
+}
+
+/** The parts of a peer's status that follow from its map entry alone, made once per peer object. */
+const statusParts = new WeakMap<NetMapPeer, { nodeKey: string; ips: string[]; routes: { subnetRoutes?: string[]; exitNode?: true } }>();
+function peerStatusParts(p: NetMapPeer) {
+  let parts = statusParts.get(p);
+  if (!parts) {
+    const offered = offeredRoutes(p);
+    parts = {
+      nodeKey: keyToText('nodekey', p.nodeKey),
+      ips: p.addresses.map((a) => a.split('/')[0]!),
+      routes: { ...(offered.subnets.length ? { subnetRoutes: offered.subnets } : {}), ...(offered.exitNode ? { exitNode: true as const } : {}) },
+    };
+    statusParts.set(p, parts);
+  }
+  return parts;
+}
+
 export type NodeEventMap = { state: NodeState; netmap: NodeNetMap; log: string; peers: PeerStatus[] };
 
 export class TailnetNode {
@@ -281,18 +309,20 @@ export class TailnetNode {
     this.counters.netmaps++;
     const first = !this.netmap;
     this.netmap = nm;
-    // Routes, filter and peers.
-    const peers = nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false));
-    this.rebuildRoutes(peers);
-    this.filter.setLocalAddresses(nm.self.addresses);
-    this.filter.setRules(nm.packetFilter ?? []);
-    this.magic!.setPeers(peers.map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })));
-    const want = new Set(peers.map((p) => toHex(p.nodeKey)));
-    for (const key of this.knownWgPeers) if (!want.has(key)) { this.wg!.removePeer(this.knownWgPeerKeys.get(key)!); this.knownWgPeers.delete(key); this.knownWgPeerKeys.delete(key); }
-    for (const p of peers) {
-      const k = toHex(p.nodeKey);
-      if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(p.nodeKey); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, p.nodeKey); }
+    // Routes, filter and peers: from control's delta when it follows the list applied last (a
+    // delta's cost), else by comparing the whole list.
+    const d = nm.peerDelta;
+    if (this.routes && nm.peersVersion && nm.peersVersion === this.peersVersion) {
+      // No peer changed.
+    } else if (this.routes && d && this.peersVersion && d.from === this.peersVersion) {
+      this.applyPeerDelta(d.changed, d.removed);
+    } else {
+      this.applyPeers(nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false)));
     }
+    this.peersVersion = nm.peersVersion;
+    this.filter.setLocalAddresses(nm.self.addresses);
+    const rules = nm.packetFilter ?? [];
+    if (rules !== this.lastRules) { this.filter.setRules(rules); this.lastRules = rules; }
     // DERP.
     if (nm.derpMap) {
       if (!this.derp) {
@@ -331,18 +361,160 @@ export class TailnetNode {
       });
     }
     this.emit('netmap', nm);
-    this.emit('peers', this.peerStatuses());
+    // Every peer's status is O(peers): made only for someone listening.
+    if (this.listeners.get('peers')?.size) this.emit('peers', this.peerStatuses());
     if (first) {
       this.setState('running');
       this.netmapReady?.resolve();
     }
   }
 
-  private rebuildRoutes(peers: NetMapPeer[]): void {
-    const built = buildRouteTable(peers, this.routePrefs);
+  /**
+   * Brings WireGuard, magicsock and the route table to `peers`. Control's deltas change a few peers
+   * and keep the others as the very same objects (control/netmap.ts toPlainNetMap), so the peers
+   * that differ by identity are the work: a delta flipping one peer's online flag in a tailnet of
+   * 10,000 touches one peer here, not 10,000 (a full rebuild is for the first map, new route
+   * choices, and a map where most peers changed).
+   */
+  private applyPeers(peers: NetMapPeer[]): void {
+    const prev = this.peerById;
+    const next = new Map<string, NetMapPeer>();
+    for (const p of peers) next.set(p.id, p);
+    const changed: { old?: NetMapPeer; now: NetMapPeer }[] = [];
+    for (const p of next.values()) {
+      const old = prev.get(p.id);
+      if (old !== p) changed.push({ old, now: p });
+    }
+    const removed: NetMapPeer[] = [];
+    if (next.size !== prev.size + changed.filter((c) => !c.old).length) {
+      for (const [id, old] of prev) if (!next.has(id)) removed.push(old);
+    }
+    this.peerById = next;
+    if (!this.routes || changed.length + removed.length > Math.max(64, next.size / 4)) {
+      this.rebuildRoutes(next.values());
+      this.magic!.setPeers([...next.values()].map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })));
+      this.keyRefs.clear();
+      for (const p of next.values()) { const k = keyHex(p); this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1); }
+      for (const key of this.knownWgPeers) if (!this.keyRefs.has(key)) this.dropWgPeer(key);
+      for (const p of next.values()) this.ensureWgPeer(p.nodeKey, keyHex(p));
+      return;
+    }
+    this.applyChanges(changed, removed);
+  }
+
+  /** A delta from control: the peers changed or added, and the ids removed (peerById is updated in place). */
+  private applyPeerDelta(changedPeers: NetMapPeer[], removedIds: string[]): void {
+    const changed: { old?: NetMapPeer; now: NetMapPeer }[] = [];
+    const removed: NetMapPeer[] = [];
+    for (const id of removedIds) {
+      const old = this.peerById.get(id);
+      if (old) { removed.push(old); this.peerById.delete(id); }
+    }
+    for (const p of changedPeers) {
+      const old = this.peerById.get(p.id);
+      if (p.nodeKey?.length !== 32) {
+        this.counters.badPeerKeys++;
+        if (old) { removed.push(old); this.peerById.delete(p.id); }
+        continue;
+      }
+      if (old === p) continue;
+      changed.push({ old, now: p });
+      this.peerById.set(p.id, p);
+    }
+    this.applyChanges(changed, removed);
+  }
+
+  /** WireGuard, magicsock and routes for a few changed peers (peerById already holds the new ones). */
+  private applyChanges(changed: { old?: NetMapPeer; now: NetMapPeer }[], removed: NetMapPeer[]): void {
+    if (!changed.length && !removed.length) return;
+    this.updateRoutes(changed, removed);
+    const unref = (p: NetMapPeer) => {
+      const k = keyHex(p);
+      const n = (this.keyRefs.get(k) ?? 1) - 1;
+      if (n > 0) { this.keyRefs.set(k, n); return; }
+      this.keyRefs.delete(k);
+      this.magic!.removePeer(p.nodeKey);
+      this.dropWgPeer(k);
+    };
+    // New references first, then the old ones let go: a key that moved between peers stays.
+    for (const { now } of changed) {
+      const k = keyHex(now);
+      this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1);
+      this.magic!.upsertPeer({ nodeKey: now.nodeKey, discoKey: now.discoKey, homeDerp: now.homeDerp });
+      this.ensureWgPeer(now.nodeKey, k);
+    }
+    for (const { old } of changed) if (old) unref(old);
+    for (const old of removed) unref(old);
+  }
+
+  private ensureWgPeer(key: Uint8Array, k = toHex(key)): void {
+    if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(key); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, key); }
+  }
+
+  private dropWgPeer(k: string): void {
+    if (!this.knownWgPeers.has(k)) return;
+    this.wg!.removePeer(this.knownWgPeerKeys.get(k)!);
+    this.knownWgPeers.delete(k);
+    this.knownWgPeerKeys.delete(k);
+  }
+
+  private rebuildRoutes(peers: Iterable<NetMapPeer>): void {
+    // buildRouteTable's rules (routes.ts), with each prefix's claimants counted on the way.
+    const built = { table: new RouteTable<NetMapPeer>(), badPrefixes: 0, skippedSubnetRoutes: 0, skippedExitRoutes: 0 };
+    this.routeClaims.clear();
+    for (const peer of peers) {
+      for (const r of peerRoutes(peer, this.routePrefs, built)) {
+        built.table.insert(r, peer);
+        const k = prefixKey(r);
+        this.routeClaims.set(k, (this.routeClaims.get(k) ?? 0) + 1);
+      }
+    }
     this.routes = built.table;
     if (built.skippedSubnetRoutes || built.skippedExitRoutes) {
       this.log(`routes: ${built.skippedSubnetRoutes} subnet and ${built.skippedExitRoutes} exit-node routes not in use (not chosen)`);
+    }
+  }
+
+  /**
+   * The route table after a few peers changed, without a rebuild: each changed peer's routes are
+   * removed and added again (or, when they are the same, pointed at its new object). A prefix that
+   * two peers claim makes which one wins depend on their order: then the table is rebuilt.
+   */
+  private updateRoutes(changed: { old?: NetMapPeer; now: NetMapPeer }[], removed: NetMapPeer[]): void {
+    const table = this.routes!;
+    const prefs = this.routePrefs;
+    const same = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined) =>
+      a === b || (!!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]));
+    const drop: { p: Prefix; peer: NetMapPeer }[] = [];
+    const add: { p: Prefix; peer: NetMapPeer }[] = [];
+    const repoint: { p: Prefix; from: NetMapPeer; to: NetMapPeer }[] = [];
+    for (const old of removed) for (const p of peerRoutes(old, prefs)) drop.push({ p, peer: old });
+    for (const { old, now } of changed) {
+      if (old && same(old.allowedIPs, now.allowedIPs) && same(old.addresses, now.addresses)) {
+        for (const p of peerRoutes(now, prefs)) repoint.push({ p, from: old, to: now });
+        continue;
+      }
+      if (old) for (const p of peerRoutes(old, prefs)) drop.push({ p, peer: old });
+      for (const p of peerRoutes(now, prefs)) add.push({ p, peer: now });
+    }
+    const claims = this.routeClaims;
+    const delta = new Map<string, number>();
+    for (const d of drop) { const k = prefixKey(d.p); delta.set(k, (delta.get(k) ?? 0) - 1); }
+    for (const a of add) { const k = prefixKey(a.p); delta.set(k, (delta.get(k) ?? 0) + 1); }
+    // A prefix claimed by two peers, before or after: which one holds it depends on their order.
+    let shared = false;
+    for (const [k, d] of delta) {
+      const before = claims.get(k) ?? 0;
+      if (before > 1 || before + d > 1) { shared = true; break; }
+    }
+    if (shared) { this.rebuildRoutes(this.peerById.values()); return; }
+    for (const d of drop) table.remove(d.p, d.peer);
+    for (const a of add) table.insert(a.p, a.peer);
+    for (const r of repoint) table.replace(r.p, r.from, r.to);
+    for (const [k, d] of delta) {
+      const n = (claims.get(k) ?? 0) + d;
+      if (n > 0) claims.set(k, n);
+      else claims.delete(k);
     }
   }
 
@@ -352,12 +524,21 @@ export class TailnetNode {
       throw new Error(`exit node ${prefs.exitNodeId} is not a peer in the tailnet`);
     }
     this.routePrefs = { ...prefs };
-    if (this.netmap) this.rebuildRoutes(this.netmap.peers.filter((p) => p.nodeKey?.length === 32));
+    if (this.netmap) this.rebuildRoutes(this.peerById.values());
   }
 
   get routePreferences(): RoutePrefs { return { ...this.routePrefs }; }
 
   private readonly knownWgPeers = new Set<string>();
+  /** The peers (with a usable key) of the map last applied, by id. */
+  private peerById = new Map<string, NetMapPeer>();
+  /** How many peers' routes claim each prefix (prefixKey): a prefix claimed twice needs a rebuild to change. */
+  private readonly routeClaims = new Map<string, number>();
+  private lastRules?: FilterRule[];
+  /** NodeNetMap.peersVersion of the map applied last. */
+  private peersVersion?: object;
+  /** How many current peers have each node key (hex): WireGuard and magicsock hold one entry per key. */
+  private readonly keyRefs = new Map<string, number>();
   private readonly knownWgPeerKeys = new Map<string, Uint8Array>();
 
   /** netstack output: route by AllowedIPs, note the flow, encrypt to the peer. */
@@ -468,13 +649,12 @@ export class TailnetNode {
   private peerStatuses(): PeerStatus[] {
     const now = this.clock.now();
     return (this.netmap?.peers ?? []).map((p) => {
-      const ws = this.wg?.peerStatus(p.nodeKey);
-      const offered = offeredRoutes(p);
+      const ws = this.wg?.peerStatus(p.nodeKey, keyHex(p));
+      const fixed = peerStatusParts(p);
       return {
-        ...(offered.subnets.length ? { subnetRoutes: offered.subnets } : {}),
-        ...(offered.exitNode ? { exitNode: true } : {}),
-        id: p.id, name: p.name, nodeKey: keyToText('nodekey', p.nodeKey), ips: p.addresses.map((a) => a.split('/')[0]!),
-        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey),
+        ...fixed.routes,
+        id: p.id, name: p.name, nodeKey: fixed.nodeKey, ips: fixed.ips,
+        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey, keyHex(p)),
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
         rxBytes: ws?.rxBytes ?? 0, txBytes: ws?.txBytes ?? 0,
       };
@@ -522,6 +702,7 @@ export class TailnetNode {
     this.stack = undefined; this.wg = undefined; this.derp = undefined; this.control = undefined;
     this.magic = undefined; this.netmap = undefined; this.routes = undefined;
     this.knownWgPeers.clear(); this.knownWgPeerKeys.clear();
+    this.peerById = new Map(); this.routeClaims.clear(); this.keyRefs.clear(); this.peersVersion = undefined; this.lastRules = undefined;
     this.setState('stopped');
   }
 }

@@ -75,6 +75,30 @@ export class RouteTable<T> {
     return best;
   }
 
+  /** The node of exactly this prefix, or undefined (with create: made on the way). */
+  private nodeFor(prefix: Prefix): TrieNode<T> | undefined {
+    let n: TrieNode<T> | undefined = prefix.v6 ? this.v6 : this.v4;
+    for (let i = 0; n && i < prefix.bits; i++) n = n.children[(prefix.bytes[i >> 3]! >> (7 - (i & 7))) & 1];
+    return n;
+  }
+
+  /** Removes the route of exactly this prefix if its value is `value` (empty branches are left: cheap, and reused). */
+  remove(prefix: Prefix, value: T): boolean {
+    const n = this.nodeFor(prefix);
+    if (!n || n.value === undefined || n.value !== value) return false;
+    n.value = undefined;
+    this.size--;
+    return true;
+  }
+
+  /** Gives the route of exactly this prefix a new value, if it has `from` (a peer's newer object). */
+  replace(prefix: Prefix, from: T, to: T): boolean {
+    const n = this.nodeFor(prefix);
+    if (!n || n.value !== from) return false;
+    n.value = to;
+    return true;
+  }
+
   clear(): void {
     this.v4 = { children: [undefined, undefined] };
     this.v6 = { children: [undefined, undefined] };
@@ -137,15 +161,36 @@ export function buildRouteTable<P extends { id?: string; allowedIPs?: string[] |
 ): RouteTableBuild<P> {
   const table = new RouteTable<P>();
   const out: RouteTableBuild<P> = { table, badPrefixes: 0, skippedSubnetRoutes: 0, skippedExitRoutes: 0 };
-  for (const peer of peers) {
-    const own = peer.addresses ?? [];
-    for (const text of peer.allowedIPs ?? own) {
-      const p = parsePrefix(text);
-      if (!p) { out.badPrefixes++; continue; }
-      if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) { out.skippedExitRoutes++; continue; }
-      if (!prefs.acceptRoutes && isSubnetRoute(p, own)) { out.skippedSubnetRoutes++; continue; }
-      table.insert(p, peer);
-    }
+  for (const peer of peers) for (const p of peerRoutes(peer, prefs, out)) table.insert(p, peer);
+  return out;
+}
+
+/** The prefixes buildRouteTable puts in the table for one peer (counting what it leaves out into `counts`). */
+export function peerRoutes(
+  peer: { id?: string; allowedIPs?: string[] | null; addresses?: string[] | null },
+  prefs: RoutePrefs = {},
+  counts?: { badPrefixes: number; skippedSubnetRoutes: number; skippedExitRoutes: number },
+): Prefix[] {
+  const own = peer.addresses ?? [];
+  const out: Prefix[] = [];
+  for (const text of peer.allowedIPs ?? own) {
+    const p = parsePrefix(text);
+    if (!p) { if (counts) counts.badPrefixes++; continue; }
+    if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) { if (counts) counts.skippedExitRoutes++; continue; }
+    // The usual prefix is the peer's own address, given in the same words: no need to parse them all.
+    const ownAddress = p.bits === p.bytes.length * 8 && own.includes(text);
+    if (!prefs.acceptRoutes && !ownAddress && isSubnetRoute(p, own)) { if (counts) counts.skippedSubnetRoutes++; continue; }
+    out.push(p);
   }
   return out;
+}
+
+/** A prefix as a map key: family, length and the significant bits (host bits past the length ignored). */
+export function prefixKey(p: Prefix): string {
+  let s = `${p.v6 ? 6 : 4}/${p.bits}/`;
+  for (let i = 0; i * 8 < p.bits; i++) {
+    const left = p.bits - i * 8;
+    s += (left >= 8 ? p.bytes[i]! : p.bytes[i]! & ((0xff << (8 - left)) & 0xff)).toString(16).padStart(2, '0');
+  }
+  return s;
 }

@@ -1,9 +1,24 @@
 // Machines: the peers from the network map, searchable, one click to SSH, files or the web view.
+// A tailnet may have 10,000 machines: the list shows a page of rows (more on request), sorted once
+// per status and searched over a lower-cased text kept per peer, so neither typing nor a status
+// push touches 10,000 DOM rows.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { PeerView, RoutePrefsView } from '../../app/node-api.js';
-import { formatLastSeen, matchesQuery, shortName, trimDot } from '../format.js';
+import { formatLastSeen, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
+
+/** Rows shown at first, and added by "Show more". */
+export const MACHINES_PAGE = 100;
+
+const collator = new Intl.Collator(undefined, { sensitivity: 'variant' });
+const searchText = new WeakMap<PeerView, string>();
+/** One lower-cased text per peer: a word matches it exactly when it matches one of the fields. */
+function haystack(p: PeerView): string {
+  let t = searchText.get(p);
+  if (t === undefined) searchText.set(p, (t = [p.name, p.fqdn, p.os, ...p.ips].filter(Boolean).join('\n').toLowerCase()));
+  return t;
+}
 
 export interface OpenRequest {
   peer: PeerView;
@@ -18,6 +33,26 @@ export class MachinesView extends LitElement {
   /** The routes in use: subnet routes on or off, the exit node. */
   @property({ attribute: false }) routes: RoutePrefsView = {};
   @state() private query = '';
+  /** How many matching rows are shown (grows by MACHINES_PAGE with "Show more"; a new search starts over). */
+  @state() private limit = MACHINES_PAGE;
+  private sortedOf?: PeerView[];
+  private sorted: PeerView[] = [];
+
+  /** Online first, then by name; kept until the peer list is a new one. */
+  private sortedPeers(): PeerView[] {
+    if (this.sortedOf !== this.peers) {
+      this.sortedOf = this.peers;
+      this.sorted = [...this.peers].sort((a, b) => Number(b.online) - Number(a.online) || collator.compare(a.name, b.name));
+    }
+    return this.sorted;
+  }
+
+  private matching(): PeerView[] {
+    const words = this.query.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const all = this.sortedPeers();
+    if (!words.length) return all;
+    return all.filter((p) => { const h = haystack(p); return words.every((w) => h.includes(w)); });
+  }
 
   /** Asks the app to apply new route choices (event 'routes', detail RoutePrefsView). */
   private choose(prefs: RoutePrefsView) {
@@ -51,14 +86,13 @@ export class MachinesView extends LitElement {
   }
 
   override render() {
-    const shown = [...this.peers]
-      .filter((p) => matchesQuery(this.query, [p.name, p.fqdn, p.os, ...p.ips]))
-      .sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
+    const matches = this.matching();
+    const shown = matches.slice(0, this.limit);
     return html`
       <div class="row" style="justify-content: space-between; margin-bottom: .75rem">
         <h2 style="margin:0">Machines <span class="hint">(${this.peers.length})</span></h2>
         <input type="search" aria-label="Search machines" placeholder="Search name, IP, OS"
-          .value=${this.query} @input=${(e: Event) => (this.query = (e.target as HTMLInputElement).value)} />
+          .value=${this.query} @input=${(e: Event) => { this.query = (e.target as HTMLInputElement).value; this.limit = MACHINES_PAGE; }} />
       </div>
       ${this.routeControls()}
       ${shown.length === 0
@@ -88,7 +122,13 @@ export class MachinesView extends LitElement {
                 </tr>`,
               )}
             </tbody>
-          </table>`}
+          </table>
+          ${matches.length > shown.length
+            ? html`<div class="row" style="margin-top: .75rem" data-more>
+                <span class="hint" role="status">Showing ${shown.length} of ${matches.length}${this.query.trim() ? ' matches' : ' machines'}: search to narrow the list.</span>
+                <button @click=${() => (this.limit += MACHINES_PAGE)}>Show ${Math.min(MACHINES_PAGE, matches.length - shown.length)} more</button>
+              </div>`
+            : ''}`}
     `;
   }
 }
