@@ -89,13 +89,19 @@ function netmapFor(self: ReturnType<typeof makeNode>, other: ReturnType<typeof m
 
 async function settle(ms = 30) { await new Promise((r) => setTimeout(r, ms)); }
 
+/** Two nodes, alpha (region 901) and beta (902), sharing one in-memory relay, each up() started. */
+async function twoNodes() {
+  const relay: Relay = new Map();
+  const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
+  const b = makeNode(relay, 'beta', '100.64.0.2', 902);
+  const upA = a.up(), upB = b.up();
+  await settle(1);
+  return { a, b, upA, upB };
+}
+
 describe('TailnetNode wiring', () => {
   it('pings a peer by MagicDNS name through WireGuard over its home region; filter drops what rules deny', async () => {
-    const relay: Relay = new Map();
-    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
-    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
-    const upA = a.up(), upB = b.up();
-    await settle(1);
+    const { a, b, upA, upB } = await twoNodes();
     a.emit(netmapFor(a, b, allowAll));
     b.emit(netmapFor(b, a, allowAll));
     await Promise.all([upA, upB]);
@@ -141,11 +147,7 @@ describe('TailnetNode wiring', () => {
   // The attacker is a peer with a real WireGuard session to us that writes another machine's
   // address (or an address behind a route we did not choose) as the source of its packets.
   it('drops and counts packets whose source is not routed to the peer that sent them (cryptokey routing)', async () => {
-    const relay: Relay = new Map();
-    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
-    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
-    const upA = a.up(), upB = b.up();
-    await settle(1);
+    const { a, b, upA, upB } = await twoNodes();
     a.emit(netmapFor(a, b, allowAll));
     // b knows a third machine, gamma, and alpha advertises a subnet that b has not accepted.
     const nmB = netmapFor(b, a, allowAll);
@@ -178,11 +180,7 @@ describe('TailnetNode wiring', () => {
   });
 
   it('refuses IP literals that no route reaches, and reaches them once the route is chosen', async () => {
-    const relay: Relay = new Map();
-    const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
-    const b = makeNode(relay, 'beta', '100.64.0.2', 902);
-    const upA = a.up(), upB = b.up();
-    await settle(1);
+    const { a, b, upA, upB } = await twoNodes();
     const nmA = netmapFor(a, b, allowAll);
     nmA.peers[0]!.allowedIPs = ['100.64.0.2/32', '10.77.0.0/24', '0.0.0.0/0'];
     a.emit(nmA);
