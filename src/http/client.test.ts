@@ -7,7 +7,7 @@ import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { gzipSync, deflateSync, deflateRawSync } from 'node:zlib';
 import { HttpClient, HttpError } from './client.js';
-import { netDialer } from './net-socket.test-helper.js';
+import { netDialer } from './net-socket.testkit.js';
 import { VirtualClock } from '../platform/clock.js';
 
 function pattern(n: number, seed = 7): Uint8Array {

@@ -1,4 +1,4 @@
-// The client against a scripted in-memory server (test-server.ts) on a VirtualClock: the
+// The client against a scripted in-memory server (test-server.testkit.ts) on a VirtualClock: the
 // ML-KEM hybrid key exchange, SSH_MSG_UNIMPLEMENTED both ways (RFC 4253 §11.4), keepalive with
 // missed replies, signals and exit-signal (RFC 4254 §6.9–6.10), per-session byte counters.
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { SshClient, type SshConnectOptions } from './client.js';
 import { curve25519Start, mlkem768x25519Start } from './kex.js';
 import { MSG } from './messages.js';
 import { SshProtocolError } from './transport/packet.js';
-import { testServer, type TestServerPeer } from './test-server.js';
+import { testServer, type TestServerPeer } from './test-server.testkit.js';
 import { Reader, Writer } from './wire.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 2));

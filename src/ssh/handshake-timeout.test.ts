@@ -3,7 +3,7 @@ import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import { SshClient } from './client.js';
-import { testServer } from './test-server.js';
+import { testServer } from './test-server.testkit.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 2));
 
