@@ -6,12 +6,12 @@ import { describe, expect, it, vi } from 'vitest';
 vi.setConfig({ testTimeout: 60_000 });
 import { VirtualClock } from '../platform/clock.js';
 import { readAll as readStream } from '../platform/streams.js';
-import { drive, SimLink } from './sim-link.testkit.js';
+import { drive, runUntil } from '../platform/virtual-time.testkit.js';
+import { SimLink } from './sim-link.testkit.js';
 import { DEFAULT_TCP_CONFIG, type NetStack, type TcpConnection } from './index.js';
 import { NetStackError } from './errors.js';
 import { decodeIp } from './ip.js';
 import { decodeTcp, SYN, ACK } from './tcp-segment.js';
-import { runUntil } from './sim-link.testkit.js';
 import { seededRandom } from '../crypto/random.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
