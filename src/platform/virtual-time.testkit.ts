@@ -8,6 +8,16 @@ export function nextTurn(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Lets the event loop turn, no time passing, until done() holds or maxTurns have gone by; returns
+ * done(). For in-memory peers whose work is all promise reactions: a test asserts on the state it
+ * waited for, never on a guess at how many wall-clock milliseconds the work takes.
+ */
+export async function turnsUntil(done: () => boolean, maxTurns = 100): Promise<boolean> {
+  for (let i = 0; i < maxTurns && !done(); i++) await nextTurn();
+  return done();
+}
+
 /** Runs the virtual clock in steps, letting promises settle between steps, until done() or maxMs. */
 export async function runUntil(clock: VirtualClock, done: () => boolean, maxMs: number, stepMs = 1): Promise<number> {
   const start = clock.now();
