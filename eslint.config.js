@@ -25,6 +25,13 @@ export default tseslint.config(
     },
   },
   {
+    // Test support is `*.testkit.ts`, imported by tests, other kits and bench only: never by code
+    // that ships (scripts/npm-pack.test.ts checks the package holds none).
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts', 'src/**/*.testkit.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/*.testkit.js'], message: 'test kits are for tests and bench only' }] }] },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/ui/**', 'src/**/*.test.ts'],
     rules: { 'no-restricted-globals': ['error', ...DOM_GLOBALS] },

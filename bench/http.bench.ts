@@ -5,7 +5,7 @@ import { createServer, request as nodeRequest, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BenchRow } from './run.js';
 import { HttpClient } from '../src/http/client.js';
-import { netDialer } from '../src/http/net-socket.test-helper.js';
+import { netDialer } from '../src/http/net-socket.testkit.js';
 
 const BIG = 256 * 1024 * 1024;
 const SMALL_REQUESTS = 2000;

@@ -5,7 +5,7 @@
 import { createCipheriv } from 'node:crypto';
 import { nobleEngine, type AeadEngine } from '../src/noise/wireguard/aead-batch.js';
 import { benchAead, benchDevice, type BenchRow } from '../src/noise/wireguard/bench-core.js';
-import { launchChromium, startAppServer } from '../e2e/helpers/browser.js';
+import { launchChromium, startAppServer } from '../e2e/helpers/browser.testkit.js';
 
 const now = () => performance.now();
 

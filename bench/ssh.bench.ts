@@ -8,7 +8,7 @@ import type { BenchRow } from './run.js';
 import { SshClient } from '../src/ssh/client.js';
 import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
 import { secureRandom } from '../src/crypto/random.js';
-import { connectDuplex, startSshd, type Sshd } from '../e2e/helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd } from '../e2e/helpers/ssh-sshd.testkit.js';
 import { SftpClient } from '../src/ssh/sftp.js';
 import type { Ed25519UserKey } from '../src/ssh/keys.js';
 

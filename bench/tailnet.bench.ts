@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytesSha256, deterministicBytes, REPO_ROOT, startRig, type RigPeer } from '../e2e/rig/index.js';
-import { httpGetOver, httpGetVia, readAll, sinkHeader, socksConnect, startEcho, startSink } from '../e2e/helpers/node-tailnet.js';
+import { httpGetOver, httpGetVia, readAll, sinkHeader, socksConnect, startEcho, startSink } from '../e2e/helpers/node-tailnet.testkit.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
 import type { BenchRow } from './run.js';
@@ -281,7 +281,7 @@ async function workerProfiler(page: import('playwright-core').Page): Promise<{ s
 }
 
 export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void>; counters(): Promise<Record<string, number>>; browser: unknown }> {
-  const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.js');
+  const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.testkit.js');
   const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
   const browser = await launchChromium();
   const stop = async () => { await browser.close().catch(() => {}); await app.stop(); };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startRig, type Rig } from './rig/index.js';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { fetchControlKey } from '../src/control/key.js';
 import { CAPABILITY_VERSION } from '../src/control/tailcfg.js';
 import { keyToText } from '../src/crypto/keys.js';

@@ -2,7 +2,7 @@
 // our HTTP/2, register and the streaming map poll, with real tailscaled peers in the tailnet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRig, type Rig } from './rig/index.js';
-import { makeControlClient, waitForMap, waitForState } from './helpers/control-client.js';
+import { makeControlClient, waitForMap, waitForState } from './helpers/control-client.testkit.js';
 import { MemoryStore } from '../src/control/storage.js';
 import { peerList, toPlainNetMap } from '../src/control/netmap.js';
 import { keyToText } from '../src/crypto/keys.js';

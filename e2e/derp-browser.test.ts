@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startRig, type Rig } from './rig/index.js';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { DerpPool, type DerpMap } from '../src/derp-client/pool.js';
 import { nodeWebSocketFactory } from '../src/derp-client/websocket.node.js';
 import { generateKeyPair } from '../src/crypto/x25519.js';

@@ -6,7 +6,7 @@
 // an SSH terminal to OpenSSH (password, first-contact host-key prompt), runs a command and sees
 // its output; moves a file over SFTP both ways (SHA-256 equal); then a web view of a peer's web
 // server through the Service Worker. The first test records what the engine offers the app.
-// Written once against e2e/helpers/engines.ts; an engine that is missing fails the test (never
+// Written once against e2e/helpers/engines.testkit.ts; an engine that is missing fails the test (never
 // skips). Screenshots: test-results/engine-<engine>-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/engines.test.ts
 import { execFileSync } from 'node:child_process';
@@ -15,8 +15,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAppServer, type AppServer } from './helpers/browser.js';
-import { deep, ENGINES, launchEngine, type EngineDriver } from './helpers/engines.js';
+import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
+import { deep, ENGINES, launchEngine, type EngineDriver } from './helpers/engines.testkit.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');

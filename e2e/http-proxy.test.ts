@@ -15,7 +15,7 @@ import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { WebSocketServer } from 'ws';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { startWebServer, bytesSha256, APP_TITLE, type WebServer } from './rig/webserver.js';
 
 const HOST = 'web-peer';

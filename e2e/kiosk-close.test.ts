@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { startRig, type Rig } from './rig/index.js';
 
 // `online` is left out of the JSON when false (protobuf JSON).

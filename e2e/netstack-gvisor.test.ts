@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/control/storage.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode, type TcpConnectionLike } from '../src/node/node.js';
-import { readAll, sinkHeader, socksConnect, startEcho, startSink, type LoopServer } from './helpers/node-tailnet.js';
+import { readAll, sinkHeader, socksConnect, startEcho, startSink, type LoopServer } from './helpers/node-tailnet.testkit.js';
 import { startRig, type Rig, type RigPeer } from './rig/index.js';
 
 const MB = 1 << 20;

@@ -16,7 +16,7 @@ import { generateKeyPair } from '../src/crypto/x25519.js';
 import { createNetStack, type NetStack, type TcpConnection } from '../src/netstack/index.js';
 import { WireGuardDevice } from '../src/noise/wireguard/device.js';
 import { realClock } from '../src/platform/clock.js';
-import { requireBinaries, WireGuardGo } from './helpers/wg-go.js';
+import { requireBinaries, WireGuardGo } from './helpers/wg-go.testkit.js';
 
 const KERNEL_V4 = '100.64.0.1';
 const KERNEL_V6 = 'fd7a:115c:a1e0::1';

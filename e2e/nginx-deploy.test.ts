@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nginxMain, nginxSite } from '../scripts/nginx-site.js';
-import { freePort, launchChromium } from './helpers/browser.js';
+import { freePort, launchChromium } from './helpers/browser.testkit.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const NGINX = '/usr/sbin/nginx';

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { bytesSha256, startRig, type Rig, type RigPeer } from './rig/index.js';
-import { socksConnect } from './helpers/node-tailnet.js';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { socksConnect } from './helpers/node-tailnet.testkit.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 
 let rig: Rig;
 let app: AppServer;

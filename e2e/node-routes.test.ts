@@ -16,12 +16,12 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startAppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer } from './helpers/browser.testkit.js';
 import { MemoryStore } from '../src/control/storage.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
 import { parseIp } from '../src/node/routes.js';
-import { httpGetOver } from './helpers/node-tailnet.js';
+import { httpGetOver } from './helpers/node-tailnet.testkit.js';
 import { startRig, type Rig, type RigPeer } from './rig/index.js';
 
 const SUBNET = '198.51.100.0/24';

@@ -11,7 +11,7 @@ import type { TcpConnectionLike } from '../src/node/node.js';
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { bytesSha256, rigBinaries } from './rig/index.js';
-import { httpGetOver, socksConnect } from './helpers/node-tailnet.js';
+import { httpGetOver, socksConnect } from './helpers/node-tailnet.testkit.js';
 
 let rig: Rig;
 let node: TailnetNode;

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
-import { connectDuplex, startSshd, type Sshd, type SshdOptions } from './helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd, type SshdOptions } from './helpers/ssh-sshd.testkit.js';
 
 const servers: Sshd[] = [];
 afterAll(async () => {

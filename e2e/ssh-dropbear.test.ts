@@ -11,8 +11,8 @@ import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { parseOpenSshPrivateKey } from '../src/ssh/keyfile.js';
 import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
-import { startDropbear, type Dropbear } from './helpers/dropbear.js';
-import { connectDuplex } from './helpers/ssh-sshd.js';
+import { startDropbear, type Dropbear } from './helpers/dropbear.testkit.js';
+import { connectDuplex } from './helpers/ssh-sshd.testkit.js';
 
 let db: Dropbear;
 const dir = mkdtempSync(join(tmpdir(), 'dropbear-keys-'));

@@ -6,7 +6,7 @@ import { readAll } from '../src/platform/streams.js';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
 import { knownHostsVerifier, MemoryKnownHosts, HostKeyChangedError } from '../src/ssh/known-hosts.js';
-import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.testkit.js';
 
 let sshd: Sshd;
 const clients: SshClient[] = [];

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshClient, type SshConnectOptions } from '../src/ssh/client.js';
 import { AuthenticationFailed, type KeyboardInteractiveChallenge } from '../src/ssh/userauth.js';
 import { knownHostsVerifier, MemoryKnownHosts } from '../src/ssh/known-hosts.js';
-import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.testkit.js';
 
 let sshd: Sshd;
 

@@ -11,7 +11,7 @@ import { toHex } from '../src/crypto/bytes.js';
 import { SshClient } from '../src/ssh/client.js';
 import { SftpClient, SftpError } from '../src/ssh/sftp.js';
 import { generateEd25519Key, authorizedKeysLine } from '../src/ssh/keys.js';
-import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.js';
+import { connectDuplex, startSshd, type Sshd } from './helpers/ssh-sshd.testkit.js';
 
 let sshd: Sshd;
 let ssh: SshClient;

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { basename, dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, launchPersistentChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, launchPersistentChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');

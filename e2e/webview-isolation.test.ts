@@ -10,7 +10,7 @@ import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { INDEX_TITLE, WS_TITLE, startRig, type Rig } from './rig/index.js';
 
 describe('web view isolation: proxied apps on their own origin', () => {

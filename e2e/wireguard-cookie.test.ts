@@ -16,8 +16,8 @@ import { realClock } from '../src/platform/clock.js';
 import { WireGuardDevice, type WireGuardDeviceOptions } from '../src/noise/wireguard/device.js';
 import { mac1Key } from '../src/noise/wireguard/cookie.js';
 import { INITIATION_SIZE, mac1Input, MESSAGE_COOKIE_REPLY } from '../src/noise/wireguard/messages.js';
-import { requireBinaries, WireGuardGo } from './helpers/wg-go.js';
-import { icmpv4Echo, parseEcho, parseIp, parseUdp, udpv4, type ParsedPacket } from './helpers/wg-packets.js';
+import { requireBinaries, WireGuardGo } from './helpers/wg-go.testkit.js';
+import { icmpv4Echo, parseEcho, parseIp, parseUdp, udpv4, type ParsedPacket } from './helpers/wg-packets.testkit.js';
 
 const KERNEL_V4 = '100.64.9.1';
 const OURS_V4 = '100.64.9.2';

@@ -10,10 +10,10 @@ import { secureRandom } from '../src/crypto/random.js';
 import { generateKeyPair, type KeyPair } from '../src/crypto/x25519.js';
 import { realClock } from '../src/platform/clock.js';
 import { WireGuardDevice } from '../src/noise/wireguard/device.js';
-import { requireBinaries, WireGuardGo } from './helpers/wg-go.js';
-import { launchChromium, startAppServer, type AppServer } from './helpers/browser.js';
+import { requireBinaries, WireGuardGo } from './helpers/wg-go.testkit.js';
+import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import type { Browser, Page } from 'playwright-core';
-import { icmpv4Echo, icmpv6Echo, ipv4Addr, parseEcho, parseIp, parseUdp, udpv4, udpv6, type ParsedPacket } from './helpers/wg-packets.js';
+import { icmpv4Echo, icmpv6Echo, ipv4Addr, parseEcho, parseIp, parseUdp, udpv4, udpv6, type ParsedPacket } from './helpers/wg-packets.testkit.js';
 
 const KERNEL_V4 = '100.64.0.1';
 const KERNEL_V6 = 'fd7a:115c:a1e0::1';

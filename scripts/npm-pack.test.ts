@@ -89,7 +89,7 @@ describe('npm pack', () => {
   });
 
   it('holds no tests, test kits, sources, e2e or rig files', () => {
-    const forbidden = /(^|\/)(e2e|\.rig|src|bench|scripts|node_modules|test-results)\/|\.test\.|test-helper|test-link|test-server|kat-reference|\.ts$(?<!\.d\.ts)/;
+    const forbidden = /(^|\/)(e2e|\.rig|src|bench|scripts|node_modules|test-results)\/|\.test\.|\.testkit\.|\.ts$(?<!\.d\.ts)/;
     expect([...files].filter((f) => forbidden.test(f))).toEqual([]);
     // The UI and the CLI are not part of lib/ (the widget is the bundle).
     expect([...files].filter((f) => /^lib\/(ui|app)\/|^lib\/node\/cli/.test(f))).toEqual([]);

@@ -7,8 +7,9 @@ import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { gzipSync, deflateSync, deflateRawSync } from 'node:zlib';
 import { HttpClient, HttpError } from './client.js';
-import { netDialer } from './net-socket.test-helper.js';
+import { netDialer } from './net-socket.testkit.js';
 import { VirtualClock } from '../platform/clock.js';
+import { turnsUntil } from '../platform/virtual-time.testkit.js';
 
 function pattern(n: number, seed = 7): Uint8Array {
   const b = new Uint8Array(n);
@@ -445,14 +446,15 @@ describe('HttpClient on a VirtualClock with an in-memory connection', () => {
 
   it('a silent server fails the request after exactly headersTimeoutMs of clock time', async () => {
     const clock = new VirtualClock();
-    const m = memoryDialer(() => null);
+    let heard = false;
+    const m = memoryDialer(() => ((heard = true), null));
     const c = new HttpClient({ dial: m.dial, clock, headersTimeoutMs: 30_000 });
     let settled: unknown = 'pending';
     const p = c.request({ url: 'http://nas/' }).then(() => 'ok', (e) => e);
     void p.then((v) => (settled = v));
-    await new Promise((r) => setTimeout(r, 10));
+    expect(await turnsUntil(() => heard && clock.pending > 0)).toBe(true); // the request is out, its deadline armed
     clock.advance(29_999);
-    await new Promise((r) => setTimeout(r, 10));
+    await turnsUntil(() => settled !== 'pending', 20);
     expect(settled).toBe('pending');
     clock.advance(1);
     const e = await p;
@@ -466,7 +468,7 @@ describe('HttpClient on a VirtualClock with an in-memory connection', () => {
     const m = memoryDialer(() => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\r\nok');
     const c = new HttpClient({ dial: m.dial, clock, idleTimeoutMs: 30_000 });
     expect(await (await c.request({ url: 'http://nas/' })).text()).toBe('ok');
-    await new Promise((r) => setTimeout(r, 10));
+    await turnsUntil(() => c.stats().idle === 1);
     expect(c.stats()).toMatchObject({ idle: 1, active: 0 });
     clock.advance(3_999);
     expect(c.stats().idle).toBe(1);

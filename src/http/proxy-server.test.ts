@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { HttpClient } from './client.js';
-import { netDialer } from './net-socket.test-helper.js';
+import { netDialer } from './net-socket.testkit.js';
 import { serveHttpProxy } from './proxy-server.js';
 import type { MessagePortLike } from '../platform/port.js';
 import { CookieJar } from './cookies.js';

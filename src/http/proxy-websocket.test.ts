@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { HttpClient } from './client.js';
-import { netDialer } from './net-socket.test-helper.js';
+import { netDialer } from './net-socket.testkit.js';
 import { serveHttpProxy, type HttpProxyOptions } from './proxy-server.js';
 import type { MessagePortLike } from '../platform/port.js';
 import { CookieJar } from './cookies.js';

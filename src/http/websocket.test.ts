@@ -8,7 +8,7 @@ import {
   acceptFor, checkHandshake, closePayload, encodeFrame, encodeHandshake, parseHandshakeResponse, type WsEvent,
 } from './websocket.js';
 import { connectWebSocket, type WebSocketClient, type WsCloseInfo } from './websocket-client.js';
-import { socketConn } from './net-socket.test-helper.js';
+import { socketConn } from './net-socket.testkit.js';
 import { latin1Decode, latin1Encode } from './wire.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -8,7 +8,8 @@ import { VirtualClock } from '../platform/clock.js';
 import { parseIp } from './addr.js';
 import { encodeIpHeader, PROTO_TCP } from './ip.js';
 import { encodeTcpHeader } from './tcp-segment.js';
-import { drive, SimLink } from './test-link.js';
+import { drive } from '../platform/virtual-time.testkit.js';
+import { SimLink } from './sim-link.testkit.js';
 import type { TcpConnection } from './index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -6,12 +6,12 @@ import { describe, expect, it, vi } from 'vitest';
 vi.setConfig({ testTimeout: 60_000 });
 import { VirtualClock } from '../platform/clock.js';
 import { readAll as readStream } from '../platform/streams.js';
-import { drive, SimLink } from './test-link.js';
+import { drive, runUntil } from '../platform/virtual-time.testkit.js';
+import { SimLink } from './sim-link.testkit.js';
 import { DEFAULT_TCP_CONFIG, type NetStack, type TcpConnection } from './index.js';
 import { NetStackError } from './errors.js';
 import { decodeIp } from './ip.js';
 import { decodeTcp, SYN, ACK } from './tcp-segment.js';
-import { runUntil } from './test-link.js';
 import { seededRandom } from '../crypto/random.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -369,7 +369,7 @@ describe('netstack: flow control and timers', () => {
 
   it('keepalive detects a peer that vanished while idle', async () => {
     const clock = new VirtualClock(0);
-    const { SimLink } = await import('./test-link.js');
+    const { SimLink } = await import('./sim-link.testkit.js');
     const net = new SimLink(clock, 16, { delayMs: 5 });
     const a = net.stack(['100.64.0.1'], { tcp: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 2_000, keepAliveCount: 3 } });
     const b = net.stack(['100.64.0.2']);
@@ -545,7 +545,7 @@ describe('netstack: ICMP echo and UDP', () => {
 
   it('a UDP socket whose reader is behind drops (and counts) instead of growing', async () => {
     const clock = new VirtualClock(0);
-    const { SimLink } = await import('./test-link.js');
+    const { SimLink } = await import('./sim-link.testkit.js');
     const net = new SimLink(clock, 24, { delayMs: 1 });
     const a = net.stack(['100.64.0.1']);
     const b = net.stack(['100.64.0.2'], { udpQueue: 16 });

@@ -11,7 +11,8 @@ import { parseIp } from './addr.js';
 import { createNetStack, type NetStack, type TcpConnection } from './index.js';
 import { decodeIp, encodeIpHeader, PROTO_TCP } from './ip.js';
 import { ACK, decodeTcp, encodeTcpHeader, FIN, RST, SYN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
-import { drive, runUntil, SimLink } from './test-link.js';
+import { drive, runUntil } from '../platform/virtual-time.testkit.js';
+import { SimLink } from './sim-link.testkit.js';
 
 const US = parseIp('100.64.0.1')!;
 const PEER = parseIp('100.64.0.9')!;

@@ -3,6 +3,7 @@ import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { toHex } from '../crypto/bytes.js';
 import { VirtualClock } from '../platform/clock.js';
+import { nextTurn, turnsUntil } from '../platform/virtual-time.testkit.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
 import { DiscoCodec } from './disco.js';
 import { Magicsock } from './magicsock.js';
@@ -51,11 +52,11 @@ describe('magicsock', () => {
     b.ms.setPeers([{ nodeKey: a.node.publicKey, discoKey: a.disco.publicKey, homeDerp: 901 }]);
     a.dev.addPeer(b.node.publicKey); b.dev.addPeer(a.node.publicKey);
     a.dev.send(b.node.publicKey, ipv4());
-    for (let i = 0; i < 50 && b.received.length === 0; i++) { await new Promise((r) => setTimeout(r, 5)); await a.dev.flush(); await b.dev.flush(); }
+    for (let i = 0; i < 50 && b.received.length === 0; i++) { await nextTurn(); await a.dev.flush(); await b.dev.flush(); }
     expect(b.received.length).toBe(1);
     expect(sentRegions.includes(902) && sentRegions.includes(901)).toBe(true);
     const tx = a.ms.sendDiscoPing(b.node.publicKey, a.node.publicKey)!;
-    await new Promise((r) => setTimeout(r, 5));
+    await turnsUntil(() => a.pongs.length > 0);
     expect(b.ms.stats.pingsAnswered).toBe(1);
     expect(a.pongs).toEqual([tx]);
     // Garbage that carries the disco magic is counted, not thrown.

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
+import { turnsUntil } from '../platform/virtual-time.testkit.js';
 import type { FilterRule } from './filter.js';
 import { buildRouteTable, parseIp } from './routes.js';
 import { applyMapResponse, emptyNetworkMap, toPlainNetMap } from '../control/netmap.js';
@@ -71,6 +72,8 @@ function makeNode(relay: Relay, name: string, addr: string, home: number) {
     get stack() { return stack; },
     get discoPub() { return discoPub; },
     get preferred() { return preferred; },
+    /** up() has reached control and listens for netmaps. */
+    get listening() { return emit !== undefined; },
     emit: (nm: NodeNetMap) => emit(nm),
     up: () => node.up({ controlUrl: 'http://control.invalid', hostname: name, random, homeRegion: home }),
   };
@@ -87,7 +90,6 @@ function netmapFor(self: ReturnType<typeof makeNode>, other: ReturnType<typeof m
   };
 }
 
-async function settle(ms = 30) { await new Promise((r) => setTimeout(r, ms)); }
 
 /** Two nodes, alpha (region 901) and beta (902), sharing one in-memory relay, each up() started. */
 async function twoNodes() {
@@ -95,7 +97,7 @@ async function twoNodes() {
   const a = makeNode(relay, 'alpha', '100.64.0.1', 901);
   const b = makeNode(relay, 'beta', '100.64.0.2', 902);
   const upA = a.up(), upB = b.up();
-  await settle(1);
+  await turnsUntil(() => a.listening && b.listening);
   return { a, b, upA, upB };
 }
 
@@ -120,14 +122,14 @@ describe('TailnetNode wiring', () => {
     b.emit(netmapFor(b, a, []));
     const before = b.stack.got.length;
     const lost = a.node.ping('100.64.0.2');
-    await settle();
+    await turnsUntil(() => b.node.status().counters['filter.droppedByRule'] > 0);
     expect(b.stack.got.length).toBe(before);
     expect(b.node.status().counters['filter.droppedByRule']).toBeGreaterThan(0);
     await b.node.ping('alpha');
     void lost;
     // TSMP and other unknown protocols are ignored and counted.
     (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound(icmpEcho('100.64.0.1', '100.64.0.2', 0, 0, 99));
-    await settle();
+    await turnsUntil(() => b.node.status().counters.rxUnknownProto === 1);
     expect(b.node.status().counters.rxUnknownProto).toBe(1);
     // A TSMP disco key advertisement (capver 144 peers send one after each handshake) is read and
     // counted, not an unknown protocol; a key that is not the netmap's is counted as new.
@@ -136,7 +138,7 @@ describe('TailnetNode wiring', () => {
     advert.set([100, 64, 0, 1], 12); advert.set([100, 64, 0, 2], 16);
     advert[20] = 0x61; advert.fill(7, 21);
     (a.node as unknown as { outbound(ip: Uint8Array): void }).outbound(advert);
-    await settle();
+    await turnsUntil(() => b.node.status().counters.tsmpDiscoAdverts === 1);
     expect(b.node.status().counters.tsmpDiscoAdverts).toBe(1);
     expect(b.node.status().counters.tsmpDiscoAdvertsNewKey).toBe(1);
     expect(b.node.status().counters.rxUnknownProto).toBe(1);
@@ -161,19 +163,19 @@ describe('TailnetNode wiring', () => {
     send(icmpEcho('100.64.0.3', '100.64.0.2', 8, 41)); // gamma's address
     send(icmpEcho('10.77.0.9', '100.64.0.2', 8, 42)); // a subnet b did not accept
     send(icmpEcho('198.51.100.7', '100.64.0.2', 8, 43)); // an address nobody routes
-    await settle();
+    await turnsUntil(() => b.node.status().counters.rxSpoofedSource === 3);
     const seen = () => b.stack.got.map((p) => (p[24]! << 8) | p[25]!);
     expect(seen()).toEqual([]);
     expect(b.node.status().counters.rxSpoofedSource).toBe(3);
     // Legitimate traffic in the same session still flows.
     send(icmpEcho('100.64.0.1', '100.64.0.2', 8, 44));
-    await settle();
+    await turnsUntil(() => seen().length > 0);
     expect(seen()).toEqual([44]);
     // Once b accepts alpha's subnet route, alpha may speak for it.
     b.node.setRoutePrefs({ acceptRoutes: true });
     send(icmpEcho('10.77.0.9', '100.64.0.2', 8, 45));
     send(icmpEcho('100.64.0.3', '100.64.0.2', 8, 46)); // still gamma's, still refused
-    await settle();
+    await turnsUntil(() => seen().length > 1 && b.node.status().counters.rxSpoofedSource === 4);
     expect(seen()).toEqual([44, 45]);
     expect(b.node.status().counters.rxSpoofedSource).toBe(4);
     await a.node.down(); await b.node.down();
@@ -216,7 +218,7 @@ describe('TailnetNode with a large map and deltas (issue 16: O(changes) per delt
     const relay: Relay = new Map();
     const a = makeNode(relay, 'alpha', '100.100.0.1', 901);
     const up = a.up();
-    await settle(1);
+    await turnsUntil(() => a.listening);
     const random = seededRandom(42);
     let keys = 0;
     // Distinct keys (any 32 bytes but the low-order points are valid peer keys for the device).
@@ -280,7 +282,7 @@ describe('TailnetNode fed by control/netmap deltas (peerDelta)', () => {
     const relay: Relay = new Map();
     const a = makeNode(relay, 'alpha', '100.100.0.1', 901);
     const up = a.up();
-    await settle(1);
+    await turnsUntil(() => a.listening);
     const random = seededRandom(7);
     let keys = 0;
     const keyText = () => { const k = random(32); k[0] = keys & 255; k[1] = keys++ >> 8; k[2] = 0x55; return `nodekey:${toHex(k)}`; };

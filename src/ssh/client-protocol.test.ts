@@ -1,4 +1,4 @@
-// The client against a scripted in-memory server (test-server.ts) on a VirtualClock: the
+// The client against a scripted in-memory server (test-server.testkit.ts) on a VirtualClock: the
 // ML-KEM hybrid key exchange, SSH_MSG_UNIMPLEMENTED both ways (RFC 4253 §11.4), keepalive with
 // missed replies, signals and exit-signal (RFC 4254 §6.9–6.10), per-session byte counters.
 import { describe, expect, it } from 'vitest';
@@ -8,14 +8,13 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
+import { turnsUntil } from '../platform/virtual-time.testkit.js';
 import { SshClient, type SshConnectOptions } from './client.js';
 import { curve25519Start, mlkem768x25519Start } from './kex.js';
 import { MSG } from './messages.js';
 import { SshProtocolError } from './transport/packet.js';
-import { testServer, type TestServerPeer } from './test-server.js';
+import { testServer, type TestServerPeer } from './test-server.testkit.js';
 import { Reader, Writer } from './wire.js';
-
-const tick = () => new Promise((r) => setTimeout(r, 2));
 
 function connect(script: (p: TestServerPeer) => Promise<void>, extra: Partial<SshConnectOptions> & { serverKex?: string[] } = {}) {
   const { serverKex, ...opts } = extra;
@@ -97,11 +96,11 @@ describe('SSH_MSG_UNIMPLEMENTED (RFC 4253 §11.4)', () => {
       sessionOpened = true;
       await idle();
     });
-    for (let i = 0; i < 50 && answers.length < 2; i++) await tick();
+    await turnsUntil(() => answers.length === 2);
     expect(answers).toEqual(sent);
     // The connection still works after the unknown messages.
     const ch = c.openSession({ command: 'x' }).catch(() => {});
-    for (let i = 0; i < 50 && !sessionOpened; i++) await tick();
+    await turnsUntil(() => sessionOpened);
     expect(sessionOpened).toBe(true);
     expect(c.stats.transport.unimplementedSent).toBe(2);
     c.close();
@@ -156,12 +155,13 @@ describe('keepalive (keepalive@openssh.com, want-reply) on a virtual clock', () 
     void c.closed.then((e) => (ended = e));
     for (let t = 15; t <= 75; t += 15) {
       clock.advance(15_000);
-      for (let i = 0; i < 10; i++) await tick();
+      await turnsUntil(() => seen.length === t / 15); // keepalive #t/15 reached the server
+      await turnsUntil(() => ended !== undefined, 20);
       expect(ended, `still up at ${t} s`).toBeUndefined();
     }
     expect(c.stats.keepalive).toEqual({ sent: 5, answered: 2 });
     clock.advance(15_000); // 90 s: #3, #4, #5 unanswered
-    for (let i = 0; i < 10 && !ended; i++) await tick();
+    await turnsUntil(() => ended !== undefined);
     expect(ended?.message).toMatch(/stopped answering: 3 keepalives unanswered, 15 s apart/);
     expect(seen).toEqual(Array(5).fill('keepalive@openssh.com true'));
   });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
+import { nextTurn } from '../platform/virtual-time.testkit.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import { SshClient } from './client.js';
-import { testServer } from './test-server.js';
+import { testServer } from './test-server.testkit.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 2));
 
 /** A peer that sends `reply` (if any) once it hears our version line, then maybe closes. */
 function peer(reply?: string, close = false): ByteDuplex {
@@ -43,9 +43,9 @@ describe('handshake timeout and non-SSH ports', () => {
     const clock = new VirtualClock();
     const p = connect(peer(), clock);
     const caught = p.catch((e: Error) => e);
-    await tick();
+    await nextTurn();
     clock.advance(9_999);
-    await tick();
+    await nextTurn();
     clock.advance(1);
     const e = await caught;
     expect(String(e)).toMatch(/no SSH answer from the server within 10 s; nothing was received from it \(is an SSH server listening on this port\?\)/);
@@ -60,7 +60,7 @@ describe('handshake timeout and non-SSH ports', () => {
   it('a port that talks but never says SSH- is quoted at the deadline (no newline either)', async () => {
     const clock = new VirtualClock();
     const caught = connect(peer('\x00\x01binary banner without newline'), clock).catch((x: Error) => x);
-    await tick();
+    await nextTurn();
     clock.advance(10_000);
     expect(String(await caught)).toMatch(/within 10 s; instead of an SSH identification it sent "binary banner without newline"/);
   });
@@ -69,7 +69,7 @@ describe('handshake timeout and non-SSH ports', () => {
     const clock = new VirtualClock();
     // Version, then nothing: stuck in the key exchange.
     const caught = connect(peer('SSH-2.0-OpenSSH_9.9\r\n'), clock).catch((x: Error) => x);
-    await tick();
+    await nextTurn();
     clock.advance(10_000);
     expect(String(await caught)).toMatch(/handshake did not finish within 10 s \(stuck at the key exchange\)/);
   });

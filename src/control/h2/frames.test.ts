@@ -8,6 +8,7 @@ import {
 import { Http2Client } from './client.js';
 import { HpackEncoder } from './hpack.js';
 import { VirtualClock } from '../../platform/clock.js';
+import { nextTurn, turnsUntil } from '../../platform/virtual-time.testkit.js';
 
 function readAll(b: Uint8Array, max = 1 << 24): (Frame | FrameError)[] {
   const r = new FrameReader(max);
@@ -75,6 +76,7 @@ function pipePair() {
   return {
     duplex: { readable, writable },
     send: (b: Uint8Array) => { try { serverCtl.enqueue(b); } catch { /* closed */ } },
+    sentCount: () => toServer.length,
     end: () => { try { serverCtl.close(); } catch { /* closed */ } },
     sentFrames: () => {
       const all = new Uint8Array(toServer.reduce((n, b) => n + b.length, 0));
@@ -85,7 +87,11 @@ function pipePair() {
     },
   };
 }
-const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Waits (no time passing) until the client's HEADERS for stream 1 has reached the scripted server. */
+async function requestOut(p: ReturnType<typeof pipePair>): Promise<void> {
+  const out = await turnsUntil(() => p.sentCount() > 0 && p.sentFrames().some((f) => 'type' in f && f.type === FrameType.HEADERS && f.streamId === 1));
+  expect(out, 'the request reached the server').toBe(true);
+}
 
 describe('client against a scripted server', () => {
   it('answers SETTINGS and PING, and maps a RST to the request only', async () => {
@@ -94,7 +100,7 @@ describe('client against a scripted server', () => {
     p.send(encodeFrame({ type: FrameType.SETTINGS, ack: false, settings: [[3, 10]] }));
     p.send(encodeFrame({ type: FrameType.PING, ack: false, data: Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9) }));
     const req = c.request({ method: 'GET', path: '/x' });
-    await tick();
+    await requestOut(p);
     p.send(encodeFrame({ type: FrameType.RST_STREAM, streamId: 1, code: ErrorCode.REFUSED_STREAM }));
     await expect(req).rejects.toMatchObject({ code: ErrorCode.REFUSED_STREAM, retryable: true });
     const sent = p.sentFrames();
@@ -109,7 +115,7 @@ describe('client against a scripted server', () => {
     let closed: Error | undefined;
     const c = new Http2Client(p.duplex, { clock: new VirtualClock(), onClose: (e) => (closed = e) });
     const req = c.request({ method: 'GET', path: '/x' });
-    await tick();
+    await requestOut(p);
     p.send(encodeFrame({ type: FrameType.HEADERS, streamId: 1, endStream: false, endHeaders: true, block: Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f) }));
     await expect(req).rejects.toThrow(/COMPRESSION_ERROR/);
     await c.closed;
@@ -122,7 +128,7 @@ describe('client against a scripted server', () => {
     const p = pipePair();
     const c = new Http2Client(p.duplex, { clock: new VirtualClock(), streamWindow: 1000 });
     const req = c.request({ method: 'GET', path: '/x' });
-    await tick();
+    await requestOut(p);
     const enc = new HpackEncoder();
     p.send(encodeFrame({ type: FrameType.HEADERS, streamId: 1, endStream: false, endHeaders: true, block: enc.encode([[':status', '200']]) }));
     const res = await req;
@@ -151,9 +157,9 @@ describe('client against a scripted server', () => {
       const c = new Http2Client(p.duplex, { clock: new VirtualClock() });
       const reqs = [c.request({ method: 'GET', path: '/a' }), c.request({ method: 'POST', path: '/b', body: new Uint8Array(100) })];
       const settled = reqs.map((r) => r.then(async (res) => { await res.bytes().catch(() => undefined); }, () => undefined));
-      await tick();
+      await nextTurn();
       for (const ch of chunks) p.send(ch);
-      await tick();
+      await nextTurn();
       p.end();
       await Promise.all(settled);
       await c.closed;

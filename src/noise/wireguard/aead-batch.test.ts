@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { seal } from '../../crypto/aead.js';
 import { type AeadEngine, defaultAeadEngine, detectWebCryptoEngine, nobleEngine, OrderedQueue } from './aead-batch.js';
-import { ipv4Packet, TestNet } from './test-link.js';
+import { ipv4Packet, TestNet } from './test-net.testkit.js';
 
 /** An engine that answers like noble but after random delays, so results complete out of order. */
 function jitteryEngine(seed: number): AeadEngine {

@@ -7,7 +7,7 @@ import { mac } from '../../crypto/blake2s.js';
 import { mac1Key } from './cookie.js';
 import type { WireGuardDevice } from './device.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_TRANSPORT, messageType } from './messages.js';
-import { ipv4Packet, TestNet, type Wire } from './test-link.js';
+import { ipv4Packet, TestNet, type Wire } from './test-net.testkit.js';
 
 /** Two devices that have exchanged every message type; the link's datagrams are recorded. */
 async function recordedPair() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../crypto/bytes.js';
-import { ipv4Packet, TestNet } from './test-link.js';
+import { ipv4Packet, TestNet } from './test-net.testkit.js';
 
 async function connectedPair(net = new TestNet()) {
   const a = net.device();

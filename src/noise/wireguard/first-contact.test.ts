@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../crypto/bytes.js';
 import { decodeInitiation, MESSAGE_INITIATION, messageType } from './messages.js';
-import { ipv4Packet, TestNet } from './test-link.js';
+import { ipv4Packet, TestNet } from './test-net.testkit.js';
 import type { WireGuardDevice, WireGuardDeviceOptions } from './device.js';
 
 /** A device whose initiations are recorded with the virtual time they were sent at. */

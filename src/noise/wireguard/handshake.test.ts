@@ -1,5 +1,5 @@
 // Known-answer tests: our handshake (src/noise/wireguard, on @noble) against an independent
-// from-spec recomputation on node:crypto (kat-reference.node.ts), for fixed keys, ephemerals,
+// from-spec recomputation on node:crypto (kat-reference.testkit.ts), for fixed keys, ephemerals,
 // timestamp and indices.
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from '../../crypto/bytes.js';
@@ -18,7 +18,7 @@ import {
   timestampAfter,
 } from './handshake.js';
 import { decodeCookieReply, decodeInitiation, decodeResponse, encodeCookieReply, encodeInitiation, encodeResponse } from './messages.js';
-import { AEAD, AEAD_OPEN, BLAKE2S, cat, DH, HASH, KDF, MAC, X25519_PUB, XAEAD, XAEAD_OPEN } from './kat-reference.node.js';
+import { AEAD, AEAD_OPEN, BLAKE2S, cat, DH, HASH, KDF, MAC, X25519_PUB, XAEAD, XAEAD_OPEN } from './kat-reference.testkit.js';
 import { nobleEngine } from './aead-batch.js';
 
 const clamp = (k: Uint8Array) => {

@@ -2,7 +2,7 @@
 // a VirtualClock over an in-memory link.
 import { describe, expect, it } from 'vitest';
 import { messageType, MESSAGE_INITIATION, MESSAGE_TRANSPORT } from './messages.js';
-import { ipv4Packet, TestNet } from './test-link.js';
+import { ipv4Packet, TestNet } from './test-net.testkit.js';
 import { equalBytes } from '../../crypto/bytes.js';
 import type { WireGuardDevice } from './device.js';
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { seededRandom } from '../../crypto/random.js';
 import { VirtualClock } from '../../platform/clock.js';
 import { SshClient } from '../client.js';
-import { testServer, type TestServerPeer } from '../test-server.js';
+import { testServer, type TestServerPeer } from '../test-server.testkit.js';
 import { SshError } from './transport.js';
 
 const MODES = [

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { rigPassword } from '../rig/sshd.js';
-import { USER } from './ssh-sshd.js';
+import { USER } from './ssh-sshd.testkit.js';
 
 export const DROPBEAR = '/usr/sbin/dropbear';
 

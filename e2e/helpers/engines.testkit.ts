@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser as PBrowser, type ElementHandle, type Page as PPage } from 'puppeteer-core';
 import { Builder, Key, type WebDriver, type WebElement } from 'selenium-webdriver';
-import { freePort } from './browser.js';
+import { freePort } from './browser.testkit.js';
 
 export type EngineName = 'firefox' | 'webkit';
 export const ENGINES: EngineName[] = ['firefox', 'webkit'];

@@ -1,8 +1,8 @@
 // Test support (imported by *.test.ts and bench only): stacks joined by a simulated link on a
 // VirtualClock (or the real clock) with configurable delay, jitter (reordering), loss and duplication.
+// Drive the clock with platform/virtual-time.testkit.ts (runUntil, drive).
 import { seededRandom, type RandomSource } from '../crypto/random.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
-import { VirtualClock } from '../platform/clock.js';
 import { ipKey, parseIp } from './addr.js';
 import { createNetStack, type NetStack, type NetStackOptions } from './index.js';
 
@@ -118,37 +118,4 @@ function parseKey(a: string): Uint8Array {
   let k = keyCache.get(a);
   if (!k) keyCache.set(a, (k = parseIp(a)!));
   return k;
-}
-
-/** Runs the virtual clock in steps, letting promises settle between steps, until done() or maxMs. */
-export async function runUntil(clock: VirtualClock, done: () => boolean, maxMs: number, stepMs = 1): Promise<number> {
-  const start = clock.now();
-  while (!done()) {
-    if (clock.now() - start > maxMs) throw new Error(`runUntil: not done after ${maxMs} virtual ms`);
-    clock.advance(stepMs);
-    await new Promise((r) => setImmediate(r));
-  }
-  return clock.now() - start;
-}
-
-/** Drives the virtual clock while awaiting p. */
-export async function drive<T>(clock: VirtualClock, p: Promise<T>, maxMs = 600_000, stepMs = 1): Promise<T> {
-  let settled = false;
-  let value: T | undefined;
-  let error: unknown;
-  let failed = false;
-  p.then(
-    (v) => {
-      settled = true;
-      value = v;
-    },
-    (e) => {
-      settled = true;
-      failed = true;
-      error = e;
-    },
-  );
-  await runUntil(clock, () => settled, maxMs, stepMs);
-  if (failed) throw error;
-  return value as T;
 }

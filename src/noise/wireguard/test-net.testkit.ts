@@ -3,6 +3,7 @@
 import { seededRandom } from '../../crypto/random.js';
 import { generateKeyPair } from '../../crypto/x25519.js';
 import { VirtualClock } from '../../platform/clock.js';
+import { advanceInSteps, nextTurn } from '../../platform/virtual-time.testkit.js';
 import { nobleEngine } from './aead-batch.js';
 import { WireGuardDevice, type WireGuardDeviceOptions } from './device.js';
 import { toHex } from '../../crypto/bytes.js';
@@ -49,7 +50,7 @@ export class TestNet {
   async flushAll(): Promise<void> {
     for (let i = 0; i < 3; i++) {
       await Promise.all([...this.devices.values()].map((d) => d.flush()));
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
     }
   }
 
@@ -72,10 +73,7 @@ export class TestNet {
 
   /** Advances virtual time in steps, pumping the link after each step. */
   async advance(ms: number, stepMs = 100): Promise<void> {
-    for (let t = 0; t < ms; t += stepMs) {
-      this.clock.advance(Math.min(stepMs, ms - t));
-      await this.pump();
-    }
+    await advanceInSteps(this.clock, ms, stepMs, () => this.pump());
   }
 }
 
