@@ -180,6 +180,8 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     // Opened again: a new ephemeral node, connected and ready.
     await page.evaluate(() => document.body.append((window as unknown as { parked: Element }).parked));
     await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
+    // Listed by Headscale (once in ~6 full runs the list lagged the widget's "ready" by a moment).
+    await expect.poll(async () => (await nodesNamed(name)).length, { timeout: 20_000, interval: 250 }).toBe(1);
     const again = await nodesNamed(name);
     expect(again).toHaveLength(1);
     expect(again[0]!.id).not.toBe(first[0]!.id);
