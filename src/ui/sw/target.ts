@@ -2,6 +2,8 @@
 // and which one a worker bound to a target's own origin may serve. No worker state here.
 
 /** A tailnet host and port as the proxy paths carry them (the port as written in the path). */
+import { parseTargetLabel } from '../proxy-origin.js';
+
 export interface Target {
   host: string;
   port: string;
@@ -25,10 +27,8 @@ export const PROXY_PREFIX = '/proxy/';
  * src/ui/proxy-origin.ts targetLabel). A proxy-host origin without a target label serves nothing.
  */
 export function boundTarget(hostname: string): BoundTarget {
-  const m = /^p(\d{1,5})-([a-z0-9-]{1,57})\./.exec(hostname);
-  if (!m) return { host: '', port: 0 };
-  const host = /^\d{1,3}(-\d{1,3}){3}$/.test(m[2]!) ? m[2]!.replace(/-/g, '.') : m[2]!;
-  return { host, port: Number(m[1]) };
+  // The label is the one the page made (proxy-origin.ts targetLabel); read back by its own parser.
+  return parseTargetLabel(hostname.split('.')[0] ?? '') ?? { host: '', port: 0 };
 }
 
 /** Whether a /proxy/ target is this origin's own (a MagicDNS name matches by its machine label). */
