@@ -5,7 +5,7 @@
 // Every process is started through ./proc.ts: one log file each in the rig's temp dir, stopped by
 // PID on stop(), on process exit and on SIGINT/SIGTERM.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -142,6 +142,22 @@ function fill(template: string, vars: Record<string, string | number>): string {
   });
 }
 
+/**
+ * Tailscale SSH logs in as root through root's login shell, which reads root's dotfiles on this
+ * machine: a CI host's `pyenv init` there waited 60 s on a lock left behind by a killed shell and
+ * wrote to stderr, failing the SSH tests. As root, tailscaled runs in its own mount namespace
+ * with an empty folder bound over /root, so a session meets a clean root account and the host's
+ * /root is never touched. `unshare` and `sh` exec in turn: the PID stays tailscaled's.
+ */
+function withPrivateRootHome(cmd: string, args: string[], home: string): { cmd: string; args: string[] } {
+  if (process.getuid?.() !== 0) return { cmd, args };
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  return {
+    cmd: 'unshare',
+    args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', home, cmd, ...args],
+  };
+}
+
 const PEER_ENV = {
   TS_NO_LOGS_NO_SUPPORT: 'true',
   TS_DISABLE_PORTMAPPER: '1',
@@ -257,10 +273,10 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       const spec = peerSpecs.get(name)!;
       const pdir = join(dir, 'peers', name);
       await mkdir(pdir, { recursive: true });
+      const tsArgs = ['--tun=userspace-networking', `--statedir=${pdir}`, `--state=${join(pdir, 'tailscaled.state')}`,
+        `--socket=${join(pdir, 'tailscaled.sock')}`, '--port=0', `--socks5-server=127.0.0.1:${spec.socks5Port}`];
       const p = spawnLogged({
-        name: `peer:${name}`, cmd: bin.tailscaled,
-        args: ['--tun=userspace-networking', `--statedir=${pdir}`, `--state=${join(pdir, 'tailscaled.state')}`,
-          `--socket=${join(pdir, 'tailscaled.sock')}`, '--port=0', `--socks5-server=127.0.0.1:${spec.socks5Port}`],
+        name: `peer:${name}`, ...withPrivateRootHome(bin.tailscaled, tsArgs, join(pdir, 'root-home')),
         env: { ...PEER_ENV, TS_LOGS_DIR: pdir, ...(spec.derpOnly ? { TS_DEBUG_ALWAYS_USE_DERP: '1' } : {}) },
         logPath: join(dir, `peer-${name}.log`),
       });
