@@ -78,7 +78,8 @@ export type NodeEvent = { type: 'status'; status: NodeStatusView } | { type: 'lo
 export type SshAuth =
   | { type: 'none' }
   | { type: 'password'; password: string }
-  | { type: 'key'; keyId: string };
+  /** A key of this browser: the one chosen, or (no keyId) every key, oldest first, as ssh -i tries several. */
+  | { type: 'key'; keyId?: string };
 
 export interface SshOpenOptions {
   host: string;
@@ -141,8 +142,30 @@ export interface SshSessionHandle {
 export interface SshKeyView {
   id: string;
   name: string;
+  /** 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa', … */
+  type: string;
+  /** SHA256:… as ssh-keygen -l prints it. */
+  fingerprint: string;
   publicKey: string; // OpenSSH authorized_keys line
   createdAt: number;
+  /** Made or imported with "allow export": only such a key can be exported. */
+  exportable: boolean;
+  /** 'webcrypto': a non-extractable CryptoKey; 'raw': bytes (this engine lacks the algorithm). */
+  custody: 'webcrypto' | 'raw';
+  source: 'generated' | 'imported';
+}
+
+/** An import either stored the key or says why not (the code lets the page ask for a passphrase). */
+export type SshKeyImportResult =
+  | { ok: true; key: SshKeyView }
+  | { ok: false; code: 'passphrase-needed' | 'wrong-passphrase' | 'malformed' | 'unsupported' | 'duplicate'; message: string };
+
+export interface SshKeyImportOptions {
+  /** Shown in the list and used as the public line's comment; default the file's comment. */
+  name?: string;
+  passphrase?: string;
+  /** Keep an exportable copy (default off: the key can never leave this browser). */
+  allowExport?: boolean;
 }
 
 export interface KnownHostView {
@@ -192,10 +215,17 @@ export interface NodeApi {
   /** An SFTP session for moving files to and from the host (same login and host-key checks as sshOpen). */
   sftpOpen(o: SftpOpenOptions, hooks?: SshOpenHooks): Promise<SftpSessionHandle>;
   sshKeys(): Promise<SshKeyView[]>;
-  sshKeyCreate(name: string): Promise<SshKeyView>;
+  sshKeyCreate(name: string, o?: { allowExport?: boolean }): Promise<SshKeyView>;
+  /** The person's private key file (OpenSSH, PEM/PKCS#8/PKCS#1/SEC1) as text. */
+  sshKeyImport(text: string, o?: SshKeyImportOptions): Promise<SshKeyImportResult>;
   sshKeyDelete(id: string): Promise<void>;
-  /** The private key in OpenSSH format: the one way it leaves this browser, on explicit request. */
-  sshKeyExport(id: string): Promise<string>;
+  /**
+   * The private key as an OpenSSH file, passphrase-protected when one is given: the one way it
+   * leaves this browser. Call it from the click handler: without a fresh user gesture
+   * (navigator.userActivation, where the browser has it) it refuses; so does a key stored
+   * without "allow export".
+   */
+  sshKeyExport(id: string, o?: { passphrase?: string }): Promise<string>;
   knownHosts(): Promise<KnownHostView[]>;
   knownHostDelete(host: string): Promise<void>;
   /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */

@@ -4,6 +4,7 @@
 // page's business (ui/node-client.ts).
 import type { HostKeyPrompt, NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
 import { RpcClient } from './rpc.js';
+import { gestureProblem } from './gesture.js';
 import type { PortLike } from '../platform/port.js';
 
 type ExitInfo = { code?: number; signal?: string; error?: string };
@@ -100,9 +101,14 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       };
     },
     sshKeys: () => rpc.call('sshKeys'),
-    sshKeyCreate: (name) => rpc.call('sshKeyCreate', [name]),
+    sshKeyCreate: (name, o) => rpc.call('sshKeyCreate', [name, o]),
+    sshKeyImport: (text, o) => rpc.call('sshKeyImport', [text, o]),
     sshKeyDelete: (id) => rpc.call('sshKeyDelete', [id]),
-    sshKeyExport: (id) => rpc.call('sshKeyExport', [id]),
+    // Checked here, in the page, synchronously in the caller's click handler (gesture.ts).
+    sshKeyExport: (id, o) => {
+      const problem = gestureProblem();
+      return problem ? Promise.reject(new Error(problem)) : rpc.call('sshKeyExport', [id, o]);
+    },
     knownHosts: () => rpc.call('knownHosts'),
     knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
     setRoutePrefs: (prefs) => rpc.call('setRoutePrefs', [prefs]),

@@ -3,7 +3,7 @@
 // page (private keys, the auth key), and what an ephemeral session leaves behind (nothing).
 import { describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { fromBase64, toBase64, toHex } from '../crypto/bytes.js';
+import { fromBase64, toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
 import type { NodeEventMap, NodeNetMap, NodeState, NodeStatus, UpConfig as NodeUpConfig } from '../node/node.js';
 import type { NodeLike } from './context.js';
@@ -12,6 +12,15 @@ import { createNodeClientOnPort } from './node-client.js';
 import { NodeService } from './node-service.js';
 import { toStatusView } from './status.js';
 import { MemoryWorkerStore } from './store.js';
+import { NO_GESTURE } from './gesture.js';
+import { SshKeyring } from './ssh-keys.js';
+import type { AppContext } from './context.js';
+import { readFileSync } from 'node:fs';
+import { webcrypto } from 'node:crypto';
+import { parseOpenSshPrivateKey } from '../ssh/keyfile.js';
+import type { Subtle } from '../ssh/key-custody.js';
+import { parseHostKey, verifySignature } from '../ssh/hostkey.js';
+import { authorizedKeysLine, ed25519KeyFromSeed } from '../ssh/keys.js';
 
 const NM: NodeNetMap = {
   self: { name: 'browser.tailtab.test.', addresses: ['100.64.0.9/32', 'fd7a:115c:a1e0::9/128'], user: 'tailtab' },
@@ -169,25 +178,108 @@ describe('NodeService', () => {
     expect((await a.status()).state).toBe('error');
   });
 
-  it('creates Ed25519 SSH keys whose private half never crosses to a window unless exported', async () => {
+  it('creates Ed25519 SSH keys held as non-extractable CryptoKeys: no private bytes stored, export refused', async () => {
     const t = setup();
     const a = t.open();
     const k = await a.sshKeyCreate('laptop');
     expect(k.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/=]+ laptop$/);
+    expect(k).toMatchObject({ type: 'ssh-ed25519', custody: 'webcrypto', exportable: false, source: 'generated' });
+    expect(k.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     const [rec] = await t.persistent.sshKeys();
-    expect(rec!.seed.length).toBe(32);
-    // The public key on the line is the seed's.
-    const blob = fromBase64(k.publicKey.split(' ')[1]!);
-    expect(toHex(blob.subarray(blob.length - 32))).toBe(toHex(ed25519.getPublicKey(rec!.seed)));
-    expect((await a.sshKeys()).map((x) => x.name)).toEqual(['laptop']);
-    const wire = JSON.stringify(t.seen, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v));
-    expect(wire).not.toContain(toHex(rec!.seed));
-    expect(wire).not.toContain(toBase64(rec!.seed));
-    // Explicit export: OpenSSH format that contains the seed.
-    const pem = await a.sshKeyExport(k.id);
-    expect(pem).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+    expect(rec!.signingKeys!['ssh-ed25519']!.extractable).toBe(false);
+    expect(rec!.privateFields).toBeUndefined();
+    expect(rec!.exportable).toBeUndefined();
+    expect(rec!.seed).toBeUndefined();
+    await expect(a.sshKeyExport(k.id)).rejects.toThrow(/stored without "allow export"/);
     await a.sshKeyDelete(k.id);
     expect(await a.sshKeys()).toEqual([]);
+  });
+
+  it('a key made with "allow export": its private half crosses to a window only in the export, passphrase-protected when asked', async () => {
+    const t = setup();
+    const a = t.open();
+    const k = await a.sshKeyCreate('laptop', { allowExport: true });
+    expect(k).toMatchObject({ exportable: true, custody: 'webcrypto' });
+    const [rec] = await t.persistent.sshKeys();
+    const seed = rec!.exportable!.subarray(rec!.exportable!.length - 64, rec!.exportable!.length - 32);
+    expect(toHex(ed25519.getPublicKey(seed))).toBe(toHex(fromBase64(k.publicKey.split(' ')[1]!).subarray(-32)));
+    const wire = () => JSON.stringify(t.seen, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v));
+    expect(wire()).not.toContain(toHex(seed));
+    const plain = await a.sshKeyExport(k.id);
+    expect(plain).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+    expect(parseOpenSshPrivateKey(plain).key).toMatchObject({ privateKey: seed });
+    const locked = await a.sshKeyExport(k.id, { passphrase: 'hunter22' });
+    expect(() => parseOpenSshPrivateKey(locked)).toThrow(/protected by a passphrase/);
+    expect(parseOpenSshPrivateKey(locked, 'hunter22').key).toMatchObject({ privateKey: seed });
+  });
+
+  it('without a fresh user gesture (navigator.userActivation inactive) export is refused in the page and never reaches the Worker', async () => {
+    const t = setup();
+    const a = t.open();
+    const k = await a.sshKeyCreate('laptop', { allowExport: true });
+    const g = globalThis as { navigator?: unknown };
+    const saved = Object.getOwnPropertyDescriptor(g, 'navigator');
+    const calls = () => t.seen.length;
+    try {
+      Object.defineProperty(g, 'navigator', { value: { userActivation: { isActive: false } }, configurable: true });
+      const before = calls();
+      await expect(a.sshKeyExport(k.id)).rejects.toThrow(NO_GESTURE);
+      expect(calls()).toBe(before);
+      Object.defineProperty(g, 'navigator', { value: { userActivation: { isActive: true } }, configurable: true });
+      expect(await a.sshKeyExport(k.id)).toMatch(/OPENSSH PRIVATE KEY/);
+    } finally {
+      if (saved) Object.defineProperty(g, 'navigator', saved);
+      else delete g.navigator;
+    }
+  });
+
+  it('imports the person\'s key files: asks for a passphrase, says a wrong one, refuses a duplicate and a DSA key in words; listed in the order logins try them', async () => {
+    const t = setup();
+    const a = t.open();
+    const file = (n: string) => readFileSync(new URL(`../ssh/testdata/${n}`, import.meta.url), 'utf8');
+    expect(await a.sshKeyImport(file('ed25519-pass.key'))).toMatchObject({ ok: false, code: 'passphrase-needed' });
+    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'nope' })).toEqual({ ok: false, code: 'wrong-passphrase', message: 'wrong passphrase for this key' });
+    const ed = await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass' });
+    expect(ed).toMatchObject({ ok: true, key: { name: 'kat@tailtab', type: 'ssh-ed25519', custody: 'webcrypto', exportable: false, source: 'imported' } });
+    expect(ed.ok && ed.key.publicKey).toBe(file('ed25519-pass.key.pub').trim());
+    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass' })).toMatchObject({ ok: false, code: 'duplicate', message: 'this key is already here, as "kat@tailtab"' });
+    const rsa = await a.sshKeyImport(file('rsa2048-pkcs1.pem'), { name: 'old rsa' });
+    expect(rsa).toMatchObject({ ok: true, key: { name: 'old-rsa', type: 'ssh-rsa', custody: 'webcrypto' } });
+    const dsa = await a.sshKeyImport('-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n');
+    expect(dsa).toMatchObject({ ok: false, code: 'unsupported' });
+    expect(!dsa.ok && dsa.message).toMatch(/DSA keys are obsolete/);
+    const recs = await t.persistent.sshKeys();
+    expect(recs.map((r) => Object.keys(r.signingKeys ?? {}))).toEqual([['ssh-ed25519'], ['rsa-sha2-512', 'rsa-sha2-256']]);
+    expect(recs.every((r) => !r.privateFields && !r.exportable)).toBe(true);
+    expect((await a.sshKeys()).map((k) => k.name)).toEqual(['kat@tailtab', 'old-rsa']);
+  });
+
+  it('an engine without Ed25519 keeps raw bytes for that key only, and still signs; a v2 record (raw seed) is moved into a CryptoKey', async () => {
+    const store = new MemoryWorkerStore();
+    const ctx = { store: () => store, random: seededRandom(3), now: () => 1000 } as unknown as AppContext;
+    const subtle = webcrypto.subtle;
+    const noEd = { ...Object.fromEntries(['importKey', 'sign', 'exportKey'].map((m) => [m, (subtle as never as Record<string, (...x: unknown[]) => unknown>)[m]!.bind(subtle)])) } as unknown as Subtle;
+    const imp = noEd.importKey;
+    noEd.importKey = ((...x: Parameters<Subtle['importKey']>) => ((x[2] as Algorithm).name === 'Ed25519' ? Promise.reject(new DOMException('no', 'NotSupportedError')) : imp(...x))) as Subtle['importKey'];
+    noEd.generateKey = (() => Promise.reject(new DOMException('no', 'NotSupportedError'))) as Subtle['generateKey'];
+    const ring = new SshKeyring(ctx, noEd);
+    const k = await ring.create('old-engine');
+    expect(k.custody).toBe('raw');
+    const [rec] = await store.sshKeys();
+    expect(rec!.privateFields!.length).toBeGreaterThan(64);
+    const [signer] = await ring.signers();
+    const data = new Uint8Array([1, 2, 3]);
+    expect(verifySignature(parseHostKey(signer!.publicBlob), 'ssh-ed25519', await signer!.sign('ssh-ed25519', data), data)).toBe(true);
+    // A record as v2 wrote it: the raw seed.
+    const seed = new Uint8Array(32).fill(5);
+    const line = authorizedKeysLine(ed25519KeyFromSeed(seed), 'v2');
+    await store.deleteSshKey(rec!.id);
+    await store.putSshKey({ id: 'v2', name: 'v2', seed: seed.slice(), publicKey: line, createdAt: 1 });
+    const modern = new SshKeyring(ctx, webcrypto.subtle as unknown as Subtle);
+    expect(await modern.list()).toMatchObject([{ id: 'v2', custody: 'webcrypto', exportable: true, publicKey: line }]);
+    const [moved] = await store.sshKeys();
+    expect(moved!.seed).toBeUndefined();
+    expect(moved!.signingKeys!['ssh-ed25519']!.extractable).toBe(false);
   });
 
   it('an ephemeral session keeps its login in memory only and logs out when its last window goes', async () => {

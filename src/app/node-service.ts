@@ -9,7 +9,7 @@ import { secureRandom, type RandomSource } from '../crypto/random.js';
 import type { NodeNetMap } from '../node/node.js';
 import type { PortLike } from '../platform/port.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
-import type { LogLine, NodeStatusView, PeerView, SftpOpenOptions, SshOpenOptions, StatusWireEvent, UpConfig, WorkerEvent } from './node-api.js';
+import type { LogLine, NodeStatusView, PeerView, SftpOpenOptions, SshKeyImportOptions, SshOpenOptions, StatusWireEvent, UpConfig, WorkerEvent } from './node-api.js';
 import { serveRpc } from './rpc.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
 import type { AppContext, AppWindow, NodeLike } from './context.js';
@@ -217,9 +217,11 @@ export class NodeService {
       sftpClose: (id: string) => this.sftp.close(id),
       hostKeyAnswer: (promptId: string, ok: boolean) => this.hostKeys.answer(promptId, ok),
       sshKeys: () => this.keys.list(),
-      sshKeyCreate: (name: string) => this.keys.create(name),
+      sshKeyCreate: (name: string, o?: { allowExport?: boolean }) => this.keys.create(String(name ?? ''), { allowExport: o?.allowExport === true }),
+      sshKeyImport: (text: string, o?: SshKeyImportOptions) =>
+        this.keys.import(text, { name: typeof o?.name === 'string' ? o.name : undefined, passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined, allowExport: o?.allowExport === true }),
       sshKeyDelete: (id: string) => this.keys.delete(id),
-      sshKeyExport: (id: string) => this.keys.export(id),
+      sshKeyExport: (id: string, o?: { passphrase?: string }) => this.keys.export(id, { passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined }),
       knownHosts: () => this.hostKeys.knownHosts(),
       knownHostDelete: (host: string) => this.hostKeys.forget(host),
       setRoutePrefs: async (prefs: unknown) => {

@@ -1,13 +1,13 @@
 // One SSH login over the tailnet: dial the host through the node, authenticate (none, password
-// with keyboard-interactive as its echo, or a key from this session's store) and check the host
+// with keyboard-interactive as its echo, or the keys in this session's store: one, or each in turn) and check the host
 // key (host-keys.ts). The terminal (ssh-sessions.ts) and file transfer (sftp-sessions.ts) both
 // log in here, so both get the same checks.
 import { SshClient, type AuthMethod } from '../ssh/client.js';
-import { ed25519KeyFromSeed } from '../ssh/keys.js';
 import type { TcpConnectionLike } from '../node/node.js';
 import type { HostKeyVerdict, SftpOpenOptions, SshOpenOptions } from './node-api.js';
 import type { AppContext, AppWindow } from './context.js';
 import type { HostKeyChecks } from './host-keys.js';
+import { SshKeyring } from './ssh-keys.js';
 
 export interface SshLogin {
   ssh: SshClient;
@@ -28,9 +28,10 @@ export async function connectSsh(
     const pw = o.auth.password;
     auth = [{ type: 'password', password: pw }, { type: 'keyboard-interactive', respond: (c) => c.prompts.map(() => pw) }];
   } else {
-    const rec = await ctx.store().sshKey(o.auth.keyId);
-    if (!rec) throw new Error('That SSH key no longer exists in this browser.');
-    auth = [{ type: 'publickey', key: ed25519KeyFromSeed(rec.seed) }];
+    // One key, or all of them in order (the server says "publickey" again after each refusal).
+    const signers = await new SshKeyring(ctx).signers(o.auth.keyId || undefined);
+    if (!signers.length) throw new Error(o.auth.keyId ? 'That SSH key no longer exists in this browser.' : 'There is no SSH key in this browser yet: make or import one in Settings.');
+    auth = signers.map((key) => ({ type: 'publickey', key }));
   }
   let hostKey: HostKeyVerdict = { fingerprint: '', verdict: 'first-use' };
   let conn: TcpConnectionLike;

@@ -1,26 +1,137 @@
-// The person's SSH keys: Ed25519 keys made in the Worker and kept in this session's store. The
-// page sees names and public halves; a private key leaves only when the person exports it.
+// The person's SSH keys: Ed25519 keys made here, and their own keys imported from a file (OpenSSH
+// or PEM, ssh/keyfile-pem.ts parsePrivateKeyFile). Custody (ssh/key-custody.ts): each key is
+// stored as non-extractable WebCrypto CryptoKeys where the engine has the algorithm, raw bytes
+// only where it has not. The page sees names, types, fingerprints and public lines; a private key
+// leaves only by export, which only a key made or imported with "allow export" has.
 import { toHex } from '../crypto/bytes.js';
-import { authorizedKeysLine, generateEd25519Key, openSshPrivateKey } from '../ssh/keys.js';
+import { cryptoKeySigner, generateEd25519SigningKey, toSigningKeys, type SigningKeys, type Subtle } from '../ssh/key-custody.js';
+import { KeyFileError, readPrivateKeyFields } from '../ssh/keyfile.js';
+import { parsePrivateKeyFile } from '../ssh/keyfile-pem.js';
+import { privateKeyFields, writeOpenSshPrivateKey } from '../ssh/keyfile-write.js';
+import { fingerprint } from '../ssh/hostkey.js';
+import { authorizedKeysLine, ed25519KeyFromSeed, generateEd25519Key, publicKeyBlob, rawSigner, type SshSigner, type UserKey } from '../ssh/keys.js';
+import { fromBase64 } from '../crypto/bytes.js';
 import type { SshKeyRecord } from '../platform/idb.js';
-import type { SshKeyView } from './node-api.js';
+import type { SshKeyImportResult, SshKeyView } from './node-api.js';
 import type { AppContext } from './context.js';
 
+/** Key files bigger than this are not keys (an RSA-16384 OpenSSH file is ~12 KiB). */
+const MAX_KEY_FILE = 64 * 1024;
+
+function blobOf(k: SshKeyRecord): Uint8Array {
+  return fromBase64(k.publicKey.split(' ')[1] ?? '');
+}
+
 function view(k: SshKeyRecord): SshKeyView {
-  return { id: k.id, name: k.name, publicKey: k.publicKey, createdAt: k.createdAt };
+  return {
+    id: k.id,
+    name: k.name,
+    type: k.type ?? 'ssh-ed25519',
+    fingerprint: fingerprint(blobOf(k)),
+    publicKey: k.publicKey,
+    createdAt: k.createdAt,
+    exportable: !!k.exportable,
+    custody: k.signingKeys ? 'webcrypto' : 'raw',
+    source: k.source ?? 'generated',
+  };
+}
+
+function cleanName(name: string, fallback: string): string {
+  return (name.trim() || fallback).replace(/[^\w.@-]+/g, '-').slice(0, 64);
+}
+
+/** Zero what can be zeroed of a key once it is stored (bigints cannot be). */
+function scrub(key: UserKey): void {
+  if (key.type !== 'ssh-rsa') key.privateKey.fill(0);
 }
 
 export class SshKeyring {
-  constructor(private readonly ctx: AppContext) {}
+  private readonly subtle: Subtle | undefined;
 
-  async list(): Promise<SshKeyView[]> {
-    return (await this.ctx.store().sshKeys()).sort((a, b) => a.createdAt - b.createdAt).map(view);
+  constructor(
+    private readonly ctx: AppContext,
+    subtle: Subtle | undefined = globalThis.crypto?.subtle,
+  ) {
+    this.subtle = subtle;
   }
 
-  async create(name: string): Promise<SshKeyView> {
-    const clean = (name || 'tailtab').replace(/[^\w.@-]+/g, '-').slice(0, 64);
-    const key = generateEd25519Key(this.ctx.random);
-    const rec: SshKeyRecord = { id: toHex(this.ctx.random(8)), name: clean, seed: key.privateKey, publicKey: authorizedKeysLine(key, clean), createdAt: this.ctx.now() };
+  /** Every key, oldest first (the order logins try them in); v2 records are converted here. */
+  private async records(): Promise<SshKeyRecord[]> {
+    const all = (await this.ctx.store().sshKeys()).sort((a, b) => a.createdAt - b.createdAt);
+    return Promise.all(all.map((k) => (k.seed ? this.upgrade(k) : k)));
+  }
+
+  /**
+   * A key stored before custody (raw seed): moved into a CryptoKey where the engine can hold it.
+   * It stays exportable — export had no gate then, and a person may rely on it.
+   */
+  private async upgrade(k: SshKeyRecord): Promise<SshKeyRecord> {
+    const key = ed25519KeyFromSeed(k.seed!);
+    const fields = privateKeyFields(key);
+    const signingKeys = await toSigningKeys(this.subtle, key, publicKeyBlob(key));
+    const rec: SshKeyRecord = { id: k.id, name: k.name, publicKey: k.publicKey, createdAt: k.createdAt, type: key.type, source: 'generated', signingKeys, privateFields: signingKeys ? undefined : fields, exportable: fields.slice() };
+    await this.ctx.store().putSshKey(rec);
+    k.seed!.fill(0);
+    return rec;
+  }
+
+  async list(): Promise<SshKeyView[]> {
+    return (await this.records()).map(view);
+  }
+
+  async create(name: string, o: { allowExport?: boolean } = {}): Promise<SshKeyView> {
+    const clean = cleanName(name, 'tailtab');
+    // Without export, the engine makes the key: its private half never exists as bytes here.
+    const made = o.allowExport ? undefined : await generateEd25519SigningKey(this.subtle);
+    if (made) {
+      const line = authorizedKeysLine({ type: 'ssh-ed25519', publicKey: made.publicKey, privateKey: new Uint8Array(0) }, clean);
+      return this.put({ name: clean, type: 'ssh-ed25519', publicKey: line, signingKeys: made.keys, source: 'generated' });
+    }
+    return this.store(generateEd25519Key(this.ctx.random), clean, !!o.allowExport, 'generated');
+  }
+
+  /** The person's key file (text): stored as a key, or why not, in a sentence with a code. */
+  async import(text: string, o: { name?: string; passphrase?: string; allowExport?: boolean } = {}): Promise<SshKeyImportResult> {
+    if (typeof text !== 'string' || text.length > MAX_KEY_FILE) return { ok: false, code: 'malformed', message: 'this file is too big to be a private key; choose the key file itself (e.g. ~/.ssh/id_ed25519)' };
+    let parsed;
+    try {
+      parsed = parsePrivateKeyFile(text, o.passphrase);
+    } catch (e) {
+      if (e instanceof KeyFileError) return { ok: false, code: e.code, message: e.message };
+      return { ok: false, code: 'malformed', message: `the key file could not be read (${(e as Error).message})` };
+    }
+    const line = authorizedKeysLine(parsed.key, '');
+    const same = (await this.records()).find((k) => k.publicKey.split(' ').slice(0, 2).join(' ') === line);
+    if (same) {
+      scrub(parsed.key);
+      return { ok: false, code: 'duplicate', message: `this key is already here, as "${same.name}"` };
+    }
+    const fallback = parsed.comment || parsed.key.type.replace(/^ssh-|^ecdsa-sha2-/, '');
+    return { ok: true, key: await this.store(parsed.key, cleanName(o.name ?? '', cleanName(fallback, 'imported')), !!o.allowExport, 'imported') };
+  }
+
+  private async store(key: UserKey, name: string, allowExport: boolean, source: SshKeyRecord['source']): Promise<SshKeyView> {
+    const blob = publicKeyBlob(key);
+    const signingKeys: SigningKeys | undefined = await toSigningKeys(this.subtle, key, blob);
+    const fields = privateKeyFields(key);
+    const rec = await this.put({
+      name,
+      type: key.type,
+      publicKey: authorizedKeysLine(key, name),
+      source,
+      signingKeys,
+      privateFields: signingKeys ? undefined : fields,
+      exportable: allowExport ? fields.slice() : undefined,
+    });
+    if (signingKeys) fields.fill(0);
+    scrub(key);
+    return rec;
+  }
+
+  private async put(r: Omit<SshKeyRecord, 'id' | 'createdAt'>): Promise<SshKeyView> {
+    // createdAt orders logins: strictly increasing even within one millisecond.
+    const last = (await this.ctx.store().sshKeys()).reduce((m, k) => Math.max(m, k.createdAt), 0);
+    const rec: SshKeyRecord = { ...r, id: toHex(this.ctx.random(8)), createdAt: Math.max(this.ctx.now(), last + 1) };
     await this.ctx.store().putSshKey(rec);
     return view(rec);
   }
@@ -29,10 +140,32 @@ export class SshKeyring {
     return this.ctx.store().deleteSshKey(id);
   }
 
-  /** The one way a private key leaves the store: the person asked to export it. */
-  async export(id: string): Promise<string> {
-    const k = await this.ctx.store().sshKey(id);
-    if (!k) throw new Error('no such key');
-    return openSshPrivateKey(k.seed, k.name, this.ctx.random);
+  /** Signers for a login: the one key chosen, or every key in order. */
+  async signers(keyId?: string): Promise<SshSigner[]> {
+    const recs = (await this.records()).filter((k) => keyId === undefined || k.id === keyId);
+    return recs.map((k) => {
+      const type = (k.type ?? 'ssh-ed25519') as UserKey['type'];
+      if (k.signingKeys && this.subtle) return cryptoKeySigner(this.subtle, type, blobOf(k), k.signingKeys);
+      if (!k.privateFields) throw new Error(`the SSH key "${k.name}" is held by this browser's WebCrypto, which this context cannot use`);
+      return rawSigner(readPrivateKeyFields(k.privateFields));
+    });
+  }
+
+  /**
+   * The one way a private key leaves the store: the person asked, from a click (the page checks
+   * the gesture, app/gesture.ts), for a key made or imported with "allow export".
+   */
+  async export(id: string, o: { passphrase?: string } = {}): Promise<string> {
+    const k = (await this.records()).find((r) => r.id === id);
+    if (!k) throw new Error('That SSH key no longer exists in this browser.');
+    if (!k.exportable) {
+      throw new Error(`The key "${k.name}" was stored without "allow export": its private half cannot leave this browser. If you need a copy elsewhere, make or import a key with "allow export" on.`);
+    }
+    const key = readPrivateKeyFields(k.exportable);
+    try {
+      return writeOpenSshPrivateKey(key, k.name, { passphrase: o.passphrase || undefined, random: this.ctx.random });
+    } finally {
+      scrub(key);
+    }
   }
 }

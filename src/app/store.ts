@@ -43,7 +43,7 @@ export class MemoryWorkerStore implements WorkerStore {
     return s;
   }
   async wipe() {
-    for (const k of this.keys.values()) k.seed.fill(0);
+    for (const k of this.keys.values()) for (const b of [k.seed, k.privateFields, k.exportable]) b?.fill(0);
     this.keys.clear();
     this.hosts.clear();
     this.control.clear();

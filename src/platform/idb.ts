@@ -20,10 +20,27 @@ export interface ProfileRecord {
 export interface SshKeyRecord {
   id: string;
   name: string;
-  /** Raw Ed25519 seed (32 bytes). Leaves IndexedDB only by the person's explicit export. */
-  seed: Uint8Array;
+  /** authorized_keys line. */
   publicKey: string;
   createdAt: number;
+  /** 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa', … (v2 records without it are Ed25519). */
+  type?: string;
+  /** 'generated' here or 'imported' from the person's file. */
+  source?: 'generated' | 'imported';
+  /**
+   * Non-extractable WebCrypto keys by SSH signature algorithm (ssh/key-custody.ts): IndexedDB
+   * stores the CryptoKey itself (structured clone), whose private half no script can read.
+   */
+  signingKeys?: Record<string, CryptoKey>;
+  /**
+   * Secret: the key's openssh-key-v1 private fields, only where the engine cannot hold the key as
+   * a CryptoKey (an engine without Ed25519 in WebCrypto).
+   */
+  privateFields?: Uint8Array;
+  /** Secret: the same, kept only when the person chose "allow export" when making or importing it. */
+  exportable?: Uint8Array;
+  /** v2 records: the raw Ed25519 seed; ssh-keys.ts converts such a record on first use. */
+  seed?: Uint8Array;
 }
 
 export interface KnownHostRecord {

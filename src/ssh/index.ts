@@ -11,9 +11,12 @@ export {
   type FileType, type SftpAttrs, type SftpNameEntry, type SftpEntry, type SftpStats, type SftpStartOptions, type TransferOptions,
 } from './sftp.js';
 export {
-  generateEd25519Key, ed25519KeyFromSeed, publicKeyBlob, authorizedKeysLine, userKeyFingerprint, openSshPrivateKey,
-  type Ed25519UserKey,
+  generateEd25519Key, ed25519KeyFromSeed, publicKeyBlob, authorizedKeysLine, userKeyFingerprint,
+  type Ed25519UserKey, type UserKey, type SshSigner,
 } from './keys.js';
+export { openSshPrivateKey, writeOpenSshPrivateKey } from './keyfile-write.js';
+export { KeyFileError, parseOpenSshPrivateKey } from './keyfile.js';
+export { parsePrivateKeyFile, isEncryptedPrivateKeyFile } from './keyfile-pem.js';
 export {
   MemoryKnownHosts, HostKeyChangedError, knownHostsVerifier, tailnetAuthenticatedVerifier,
   type KnownHostsStore, type HostKeyEvent,

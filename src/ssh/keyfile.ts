@@ -131,6 +131,23 @@ function parse(bin: Uint8Array, passphrase: string | undefined): ImportedKey {
   return { key, comment };
 }
 
+/**
+ * One key's private fields in openssh-key-v1 order (type, then type-specific), as
+ * privateKeyFields (keyfile-write.ts) writes them: checked for consistency (the private half gives
+ * the public one, RSA's parts agree), so every way in — file, PEM, storage — gets the same checks.
+ */
+export function readPrivateKeyFields(fields: Uint8Array): UserKey {
+  try {
+    const r = new Reader(fields);
+    const key = readPrivate(r);
+    r.end('private key fields');
+    return key;
+  } catch (e) {
+    if (e instanceof KeyFileError) throw e;
+    throw new KeyFileError(`the key is damaged (${e instanceof Error ? e.message : String(e)})`, 'malformed');
+  }
+}
+
 function readPrivate(r: Reader): UserKey {
   const type = r.text();
   if (type === 'ssh-ed25519') {

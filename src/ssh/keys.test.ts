@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromBase64, toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
-import { openSshPrivateKey } from './keys.js';
+import { openSshPrivateKey } from './keyfile-write.js';
 
 describe('openSshPrivateKey', () => {
   it('writes the openssh-key-v1 layout: magic, no cipher, one key, padded private section', () => {

@@ -2,8 +2,9 @@
 // of the person's own keys imported from an OpenSSH private key file (keyfile.ts: Ed25519, ECDSA
 // nistp256/384/521 per RFC 5656, RSA signing rsa-sha2-256/512 per RFC 8332); the Ed25519 key's
 // public half in OpenSSH authorized_keys form ("ssh-ed25519 <base64 blob> comment", sshd(8)
-// AUTHORIZED_KEYS FILE FORMAT). The private key stays raw bytes; storage is the caller's job, and
-// so is the choice to write it out as an OpenSSH private key file (openSshPrivateKey).
+// AUTHORIZED_KEYS FILE FORMAT). The private key stays raw bytes here; storage is the caller's job
+// (app/ssh-keys.ts keeps it as a non-extractable WebCrypto key, key-custody.ts), and so is the
+// choice to write it out as an OpenSSH private key file (keyfile-write.ts).
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import type { RandomSource } from '../crypto/random.js';
@@ -40,6 +41,25 @@ export interface RsaUserKey {
 
 export type UserKey = Ed25519UserKey | EcdsaUserKey | RsaUserKey;
 
+/**
+ * A user key as authentication uses it: the public blob and a way to sign — a non-extractable
+ * WebCrypto key (key-custody.ts) or, where the engine lacks the algorithm, the raw key (rawSigner).
+ */
+export interface SshSigner {
+  readonly type: UserKey['type'];
+  readonly publicBlob: Uint8Array;
+  /** Signature blob (string algorithm, string signature) over data. */
+  sign(algorithm: string, data: Uint8Array): Promise<Uint8Array>;
+}
+
+export function rawSigner(key: UserKey): SshSigner {
+  return { type: key.type, publicBlob: publicKeyBlob(key), sign: async (algorithm, data) => signUserKey(key, algorithm, data) };
+}
+
+export function asSigner(key: UserKey | SshSigner): SshSigner {
+  return 'sign' in key ? key : rawSigner(key);
+}
+
 export function generateEd25519Key(random: RandomSource): Ed25519UserKey {
   const privateKey = random(32);
   return { type: 'ssh-ed25519', privateKey, publicKey: ed25519.getPublicKey(privateKey) };
@@ -73,7 +93,7 @@ export function userKeyFingerprint(key: UserKey): string {
  * Signature algorithms the key can use, best first. RSA: rsa-sha2-512/256 (RFC 8332), never
  * ssh-rsa (SHA-1); when the server listed server-sig-algs (RFC 8308), only those it accepts.
  */
-export function signatureAlgorithms(key: UserKey, serverSigAlgs?: readonly string[]): string[] {
+export function signatureAlgorithms(key: Pick<UserKey, 'type'>, serverSigAlgs?: readonly string[]): string[] {
   if (key.type !== 'ssh-rsa') return [key.type];
   const mine = ['rsa-sha2-512', 'rsa-sha2-256'];
   if (!serverSigAlgs) return mine;
@@ -124,30 +144,4 @@ export function signUserKey(key: UserKey, algorithm: string, data: Uint8Array): 
 /** Signature blob (string "ssh-ed25519", string sig) over data. */
 export function signEd25519(key: Ed25519UserKey, data: Uint8Array): Uint8Array {
   return new Writer(96).string('ssh-ed25519').string(ed25519.sign(data, key.privateKey)).finish();
-}
-
-/**
- * The key as an OpenSSH private key file (PROTOCOL.key in openssh-portable: "openssh-key-v1",
- * unencrypted, one key). Only for the person's explicit export; `random` fills the check bytes.
- */
-export function openSshPrivateKey(seed: Uint8Array, comment: string, random: RandomSource): string {
-  const key = ed25519KeyFromSeed(seed);
-  const check = random(4);
-  const priv = new Writer(256)
-    .raw(check).raw(check)
-    .string('ssh-ed25519').string(key.publicKey)
-    .string(new Uint8Array([...seed, ...key.publicKey]))
-    .string(comment);
-  let body = priv.finish();
-  const pad = (8 - (body.length % 8)) % 8;
-  body = new Uint8Array([...body, ...Array.from({ length: pad }, (_, i) => i + 1)]);
-  const blob = new Writer(512)
-    .raw(new TextEncoder().encode('openssh-key-v1\0'))
-    .string('none').string('none').string(new Uint8Array(0))
-    .uint32(1)
-    .string(publicKeyBlob(key))
-    .string(body)
-    .finish();
-  const b64 = toBase64(blob).replace(/.{1,70}/g, '$&\n');
-  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}-----END OPENSSH PRIVATE KEY-----\n`;
 }

@@ -4,7 +4,7 @@
 // (RFC 4256). Banners (§5.4) go to a callback, control characters stripped.
 import { MSG, DISCONNECT } from './messages.js';
 import { Reader, Writer } from './wire.js';
-import { publicKeyBlob, signatureAlgorithms, signUserKey, type UserKey } from './keys.js';
+import { asSigner, signatureAlgorithms, type SshSigner, type UserKey } from './keys.js';
 import { sanitize, SshError, type Transport } from './transport/transport.js';
 import { SshProtocolError } from './transport/packet.js';
 
@@ -21,7 +21,7 @@ export interface KeyboardInteractiveChallenge {
 export type AuthMethod =
   | { type: 'none' }
   | { type: 'password'; password: string }
-  | { type: 'publickey'; key: UserKey }
+  | { type: 'publickey'; key: UserKey | SshSigner }
   | { type: 'keyboard-interactive'; respond: (c: KeyboardInteractiveChallenge) => Promise<string[]> | string[] };
 
 export class AuthenticationFailed extends SshError {
@@ -79,8 +79,9 @@ async function tryMethod(t: Transport, o: AuthOptions, m: AuthMethod): Promise<t
       await t.send(request(o.username, 'password').bool(false).string(m.password).finish());
       break;
     case 'publickey': {
-      const blob = publicKeyBlob(m.key);
-      const algorithms = signatureAlgorithms(m.key, t.serverSigAlgs);
+      const signer = asSigner(m.key);
+      const blob = signer.publicBlob;
+      const algorithms = signatureAlgorithms(signer, t.serverSigAlgs);
       if (algorithms.length === 0) {
         // server-sig-algs lists no rsa-sha2-*: it only verifies ssh-rsa (SHA-1) signatures.
         throw new AuthenticationFailed(
@@ -103,7 +104,7 @@ async function tryMethod(t: Transport, o: AuthOptions, m: AuthMethod): Promise<t
           .string(algorithm)
           .string(blob)
           .finish();
-        await t.send(request(o.username, 'publickey').bool(true).string(algorithm).string(blob).string(signUserKey(m.key, algorithm, signed)).finish());
+        await t.send(request(o.username, 'publickey').bool(true).string(algorithm).string(blob).string(await signer.sign(algorithm, signed)).finish());
         const result = await reply(t, o, m);
         if (result === true || i === algorithms.length - 1 || !result.includes('publickey')) return result;
       }
