@@ -1,9 +1,11 @@
-// Settings: SSH keys (create, show public, delete), known hosts, profiles, sign out, wipe.
+// Settings: SSH keys (ssh-keys.ts: create, import, list, export, delete), known hosts, profiles,
+// sign out, wipe.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { KnownHostView, NodeApi, SshKeyView } from '../../app/node-api.js';
+import type { KnownHostView, NodeApi } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
 import { shared } from '../styles.js';
+import './ssh-keys.js';
 
 @customElement('tt-settings')
 export class SettingsView extends LitElement {
@@ -13,7 +15,6 @@ export class SettingsView extends LitElement {
   @property({ attribute: false }) ephemeral = false;
   /** The browser's answer to navigator.storage.persist(); undefined while not asked. */
   @property({ attribute: false }) storagePersisted: boolean | undefined;
-  @state() private keys: SshKeyView[] = [];
   @state() private hosts: KnownHostView[] = [];
   @state() private error = '';
 
@@ -25,27 +26,11 @@ export class SettingsView extends LitElement {
   async refresh() {
     if (!this.node) return;
     try {
-      [this.keys, this.hosts] = await Promise.all([this.node.sshKeys(), this.node.knownHosts()]);
+      this.hosts = await this.node.knownHosts();
+      await (this.renderRoot.querySelector('tt-ssh-keys') as { refresh(): Promise<void> } | null)?.refresh();
     } catch (e) {
       this.error = (e as Error).message;
     }
-  }
-
-  private async createKey() {
-    const name = (this.renderRoot.querySelector('#key-name') as HTMLInputElement).value.trim() || 'tailtab';
-    await this.node!.sshKeyCreate(name);
-    await this.refresh();
-  }
-
-  /** The only way a private key leaves this browser: asked for, confirmed, saved as a file. */
-  private async exportKey(k: SshKeyView) {
-    if (!confirm(`Save the PRIVATE key "${k.name}" to a file? Anyone with that file can log in where this key is authorized.`)) return;
-    const text = await this.node!.sshKeyExport(k.id);
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
-    a.download = `id_ed25519_${k.name}`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
 
   private emit(name: string, detail?: unknown) {
@@ -54,22 +39,7 @@ export class SettingsView extends LitElement {
 
   override render() {
     return html`
-      <h2>SSH keys</h2>
-      <p class="hint">Keys are made in this browser and never leave it. Paste the public key into <code>~/.ssh/authorized_keys</code> on the host.</p>
-      <div class="row">
-        <label for="key-name" style="margin:0">Key name</label><input id="key-name" placeholder="laptop-browser" />
-        <button class="primary" @click=${this.createKey}>Create key</button>
-      </div>
-      ${this.keys.map(
-        (k) => html`<div class="card" style="margin-top: .5rem">
-          <div class="row"><strong>${k.name}</strong><span style="flex:1"></span>
-            <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label="Copy public key of ${k.name}">Copy public key</button>
-            <button @click=${() => this.exportKey(k)} aria-label="Export private key of ${k.name}">Export private key</button>
-            <button class="danger" @click=${async () => { if (confirm(`Delete key ${k.name}?`)) { await this.node!.sshKeyDelete(k.id); await this.refresh(); } }}>Delete</button>
-          </div>
-          <code class="public-key">${k.publicKey}</code>
-        </div>`,
-      )}
+      <tt-ssh-keys .node=${this.node}></tt-ssh-keys>
       <h2 style="margin-top: 1.5rem">Known hosts</h2>
       ${this.hosts.length === 0 ? html`<p class="hint">None yet.</p>` : ''}
       <table><tbody>${this.hosts.map(

@@ -45,7 +45,7 @@ export class SshDialog extends LitElement {
         ? ({ type: 'none' } as const)
         : this.method === 'password'
           ? ({ type: 'password', password: q('ssh-password') } as const)
-          : ({ type: 'key', keyId: q('ssh-key') } as const);
+          : ({ type: 'key', keyId: q('ssh-key') || undefined } as const);
     const options: SshOpenOptions = {
       host,
       port: Number(q('ssh-port')),
@@ -70,11 +70,11 @@ export class SshDialog extends LitElement {
       <select id="ssh-method" .value=${this.method} @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}>
         <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
         <option value="password">Password</option>
-        <option value="key" ?disabled=${!this.keys.length}>SSH key made in this browser</option>
+        <option value="key" ?disabled=${!this.keys.length}>SSH key kept in this browser</option>
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
       ${this.method === 'key'
-        ? html`<label for="ssh-key">Key</label><select id="ssh-key">${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
+        ? html`<label for="ssh-key">Key</label><select id="ssh-key"><option value="">All my keys, in order</option>${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
         : ''}
       ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
