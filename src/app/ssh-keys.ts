@@ -69,7 +69,7 @@ export class SshKeyring {
     const key = ed25519KeyFromSeed(k.seed!);
     const fields = privateKeyFields(key);
     const signingKeys = await toSigningKeys(this.subtle, key, publicKeyBlob(key));
-    const rec: SshKeyRecord = { id: k.id, name: k.name, publicKey: k.publicKey, createdAt: k.createdAt, type: key.type, source: 'generated', signingKeys, privateFields: signingKeys ? undefined : fields, exportable: fields.slice() };
+    const rec: SshKeyRecord = { id: k.id, name: k.name, publicKey: k.publicKey, createdAt: k.createdAt, type: key.type, source: 'generated', ...(signingKeys ? { signingKeys } : { privateFields: fields.slice() }), exportable: fields };
     await this.ctx.store().putSshKey(rec);
     k.seed!.fill(0);
     return rec;
@@ -114,14 +114,14 @@ export class SshKeyring {
     const blob = publicKeyBlob(key);
     const signingKeys: SigningKeys | undefined = await toSigningKeys(this.subtle, key, blob);
     const fields = privateKeyFields(key);
+    // Absent, not undefined: a stored record names only what it holds.
     const rec = await this.put({
       name,
       type: key.type,
       publicKey: authorizedKeysLine(key, name),
       source,
-      signingKeys,
-      privateFields: signingKeys ? undefined : fields,
-      exportable: allowExport ? fields.slice() : undefined,
+      ...(signingKeys ? { signingKeys } : { privateFields: fields }),
+      ...(allowExport ? { exportable: fields.slice() } : {}),
     });
     if (signingKeys) fields.fill(0);
     scrub(key);

@@ -196,8 +196,8 @@ export class SshKeysView extends LitElement {
         <label style="margin:0;font-weight:normal"><input id="key-allow-export" type="checkbox" /> Allow export</label>
         <button class="primary" @click=${this.createKey}>Create key</button>
       </div>
-      <details style="margin-top:.75rem" ?open=${this.keys.length === 0 || !!this.importProblem}>
-        <summary>Import your own key (OpenSSH, PEM or PKCS#8: ed25519, ecdsa, rsa)</summary>
+      <section aria-label="Import a key">
+        <h3>Import your own key <span class="hint">(OpenSSH, PEM or PKCS#8: ed25519, ecdsa, rsa)</span></h3>
         <label for="key-file">Private key file</label>
         <input id="key-file" type="file" @change=${this.pickFile} />
         ${this.fileLabel ? html`<span class="hint" id="key-file-chosen">${this.fileLabel}</span>` : ''}
@@ -215,7 +215,7 @@ export class SshKeysView extends LitElement {
           <button class="primary" ?disabled=${this.importBusy} @click=${this.importKey}>${this.importBusy ? 'Importing…' : 'Import key'}</button>
         </div>
         ${this.importProblem ? html`<p class="error" role="alert" id="import-problem">${this.importProblem}</p>` : ''}
-      </details>
+      </section>
       ${this.keys.map((k) => this.renderKey(k))}
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
     `;
