@@ -40,8 +40,8 @@ const PRF: Record<string, Hash> = {
 };
 const AES_CBC_OIDS: Record<string, number> = { '2.16.840.1.101.3.4.1.2': 16, '2.16.840.1.101.3.4.1.22': 24, '2.16.840.1.101.3.4.1.42': 32 };
 const AES_CBC_NAMES: Record<string, number> = { 'AES-128-CBC': 16, 'AES-192-CBC': 24, 'AES-256-CBC': 32 };
-/** PBKDF2 iterations beyond this would freeze the tab; OpenSSL writes 2048. */
-const MAX_ITERATIONS = 10_000_000;
+/** PBKDF2 iterations beyond this would hold the Worker for many seconds; OpenSSL writes 2048. */
+const MAX_ITERATIONS = 2_000_000;
 
 const CONVERT = 'convert a copy with `ssh-keygen -p -f <file>` (it asks the passphrase and rewrites the file in OpenSSH format) and import that';
 
