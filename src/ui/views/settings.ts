@@ -57,7 +57,7 @@ export class SettingsView extends LitElement {
         : this.storagePersisted === true
           ? 'Storage: this browser keeps your keys and logins until you wipe them.'
           : this.storagePersisted === false
-            ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Export keys you need.'
+            ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of SSH keys you cannot replace (made or imported with "Allow export").'
             : 'Storage: not yet known.'}</p>
       <div class="row">
         <button @click=${() => this.emit('sign-out')}>Sign out</button>
