@@ -77,7 +77,7 @@ export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner
 }
 
 /** The methods for this login, in OpenSSH's spirit: what the person gave first, the rest asked. */
-async function authMethods(ctx: AppContext, prompts: LoginPrompts, owner: AppWindow, o: LoginOptions, hostId: string): Promise<AuthMethod[]> {
+export async function authMethods(ctx: AppContext, prompts: LoginPrompts, owner: AppWindow, o: LoginOptions, hostId: string): Promise<AuthMethod[]> {
   if (o.auth.type === 'none') return [{ type: 'none' }];
   const given = o.auth.type === 'password' ? o.auth.password : undefined;
   let passwordUsed = false;
