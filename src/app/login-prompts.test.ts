@@ -57,9 +57,10 @@ describe('answers from the typed password', () => {
     expect(await r).toBeUndefined();
   });
 
-  it('"interactive" asks keyboard-interactive before password, and the password method asks too', async () => {
+  it('"interactive" (or an empty password field) asks keyboard-interactive before password, and the password method asks too', async () => {
     const prompts = new LoginPrompts();
     const w = window();
+    expect((await methods({ type: 'password', password: '' }, prompts, w)).map((x) => x.type)).toEqual(['keyboard-interactive', 'password']);
     const m = await methods({ type: 'interactive' }, prompts, w);
     expect(m.map((x) => x.type)).toEqual(['keyboard-interactive', 'password']);
     const pw = m[1] as Extract<AuthMethod, { type: 'password' }>;

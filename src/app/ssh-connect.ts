@@ -79,7 +79,8 @@ export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner
 /** The methods for this login, in OpenSSH's spirit: what the person gave first, the rest asked. */
 export async function authMethods(ctx: AppContext, prompts: LoginPrompts, owner: AppWindow, o: LoginOptions, hostId: string): Promise<AuthMethod[]> {
   if (o.auth.type === 'none') return [{ type: 'none' }];
-  const given = o.auth.type === 'password' ? o.auth.password : undefined;
+  // An empty password field means "ask me" (sshd refuses empty passwords by default anyway).
+  const given = o.auth.type === 'password' && o.auth.password !== '' ? o.auth.password : undefined;
   let passwordUsed = false;
   const ask = async (c: KeyboardInteractiveChallenge): Promise<string[] | undefined> => {
     if (!o.promptId) return undefined;
