@@ -25,6 +25,9 @@ PKGS+=(nginx)
 # dropbear-bin: e2e/ssh-dropbear.test.ts runs Dropbear (the SSH server of routers and appliances)
 # as its own process; the -bin package has no service of its own.
 PKGS+=(dropbear-bin)
+# libpam-google-authenticator: e2e/ssh-auth-ui.test.ts gives sshd a real TOTP "Verification code:"
+# PAM prompt (RFC 6238, the code computed by the test) over keyboard-interactive.
+PKGS+=(libpam-google-authenticator)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

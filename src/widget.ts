@@ -15,7 +15,10 @@ export interface TailtabConnectElement extends HTMLElement {
   port: number;
   mode: 'ssh' | 'http';
   username: string;
-  /** attribute ssh-auth: "none" for Tailscale SSH, "password" to ask the person (or use `password`). */
+  /**
+   * attribute ssh-auth: "none" for Tailscale SSH; "password" to ask the person in the widget's
+   * terminal whatever the server asks (password, a 2FA "Verification code:"), or to use `password`.
+   */
   sshAuth: 'none' | 'password';
   password: string;
   /** attribute insecure-derp: plain ws:// relays (test rigs only). */

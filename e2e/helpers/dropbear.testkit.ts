@@ -17,7 +17,7 @@ export interface Dropbear {
   user: string;
   password: string;
   version: string;
-  /** SHA256 fingerprint of the Ed25519 host key, as ssh-keygen -l prints it. */
+  /** SHA256 fingerprint of the host key, as ssh-keygen -l prints it. */
   hostKeyFingerprint: string;
   addAuthorizedKey(line: string): void;
   stop(): Promise<void>;
@@ -35,7 +35,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startDropbear(): Promise<Dropbear> {
+/** hostKey: "ed25519" (the default), or "rsa-1024" for an old device's short RSA key. */
+export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}): Promise<Dropbear> {
   // No skipping: a missing server is a failed test that says what to install.
   if (!existsSync(DROPBEAR)) throw new Error(`missing ${DROPBEAR}: install Debian package dropbear-bin (scripts/install.sh does)`);
   try {
@@ -46,11 +47,12 @@ export async function startDropbear(): Promise<Dropbear> {
   const password = await rigPassword();
   execFileSync('chpasswd', [], { input: `${USER}:${password}\n` });
   const dir = mkdtempSync(join(tmpdir(), 'dropbear-'));
-  const hostKey = join(dir, 'host_ed25519');
-  execFileSync('dropbearkey', ['-t', 'ed25519', '-f', hostKey], { stdio: 'ignore' });
+  const rsa = o.hostKey === 'rsa-1024';
+  const hostKey = join(dir, rsa ? 'host_rsa' : 'host_ed25519');
+  execFileSync('dropbearkey', rsa ? ['-t', 'rsa', '-s', '1024', '-f', hostKey] : ['-t', 'ed25519', '-f', hostKey], { stdio: 'ignore' });
   const pubLine = execFileSync('dropbearkey', ['-y', '-f', hostKey], { encoding: 'utf8' })
     .split('\n')
-    .find((l) => l.startsWith('ssh-ed25519 '))!;
+    .find((l) => l.startsWith(rsa ? 'ssh-rsa ' : 'ssh-ed25519 '))!;
   writeFileSync(join(dir, 'host.pub'), pubLine + '\n');
   const hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host.pub')], { encoding: 'utf8' }).split(' ')[1];
   const v = spawnSync(DROPBEAR, ['-V'], { encoding: 'utf8' });

@@ -44,6 +44,12 @@ export interface SshdOptions {
   hostKeys?: string[];
   /** More sshd_config lines, e.g. "KexAlgorithms ecdh-sha2-nistp256" to restrict one case. */
   extraConfig?: string[];
+  /**
+   * With pam: this sshd's own /etc/pam.d/sshd (e.g. pam_unix then pam_google_authenticator),
+   * bind-mounted over the system's in a mount namespace of its own, so the machine's PAM
+   * configuration and other tests' sshds are untouched.
+   */
+  pamConfig?: string;
 }
 
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
@@ -102,7 +108,12 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const log: string[] = [];
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (opts.pamConfig !== undefined) {
+      const pam = join(dir, 'pam.d-sshd');
+      writeFileSync(pam, opts.pamConfig);
+      // `unshare` and `sh` exec in turn: the PID stays sshd's (stopped by it below).
+      proc = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/pam.d/sshd && exec "$@"', pam, SSHD, '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } else proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d) => log.push(String(d)));
     // Wait until it accepts connections.
     for (let i = 0; i < 100; i++) {

@@ -8,10 +8,13 @@ import type { HostKeyInfo, HostKeyVerifier } from '../ssh/client.js';
 import type { KnownHostRecord } from '../platform/idb.js';
 import type { HostKeyVerdict, KnownHostView, SshOpenOptions } from './node-api.js';
 import type { AppContext, AppWindow } from './context.js';
+import { LoginPrompts } from './login-prompts.js';
 
 export class HostKeyChecks {
   /** First-contact questions waiting for the person's answer, by prompt id. */
   private readonly prompts = new Map<string, (ok: boolean) => void>();
+  /** The login's other questions (keyboard-interactive, legacy device), asked of the same window. */
+  readonly login = new LoginPrompts();
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -21,7 +24,14 @@ export class HostKeyChecks {
   }
 
   async knownHosts(): Promise<KnownHostView[]> {
-    return (await this.ctx.store().knownHosts()).map((h) => ({ host: h.host, fingerprint: h.fingerprint, addedAt: h.addedAt }));
+    return (await this.ctx.store().knownHosts()).map((h) => ({ host: h.host, fingerprint: h.fingerprint, addedAt: h.addedAt, ...(h.legacyDevice ? { legacyDevice: true } : {}) }));
+  }
+
+  /** The Settings switch: a known host stops (or starts) being a legacy device. */
+  async setLegacy(host: string, allow: boolean): Promise<void> {
+    const rec = await this.ctx.store().knownHost(host);
+    if (!rec) throw new Error(`${host} is not a known host.`);
+    await this.ctx.store().putKnownHost({ ...rec, legacyDevice: allow === true });
   }
 
   forget(host: string): Promise<void> {

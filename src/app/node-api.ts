@@ -79,7 +79,9 @@ export type SshAuth =
   | { type: 'none' }
   | { type: 'password'; password: string }
   /** A key of this browser: the one chosen, or (no keyId) every key, oldest first, as ssh -i tries several. */
-  | { type: 'key'; keyId?: string };
+  | { type: 'key'; keyId?: string }
+  /** Nothing given beforehand: whatever the server asks (a password, a 2FA code) is asked of the person. */
+  | { type: 'interactive' };
 
 export interface SshOpenOptions {
   host: string;
@@ -93,7 +95,8 @@ export interface SshOpenOptions {
   /**
    * "Legacy device" for this host: also accept SHA-1 key exchange, ssh-rsa host signatures,
    * hmac-sha1 and 1024–2047-bit RSA host keys (SshConnectOptions.legacyDevice). Off unless the
-   * person turned it on for this host after the refusal told them why; no UI sets it yet.
+   * person turned it on for this host after the refusal told them why. The app also sets it
+   * itself for a known host the person consented for (KnownHostView.legacyDevice).
    */
   legacyDevice?: boolean;
 }
@@ -172,6 +175,28 @@ export interface KnownHostView {
   host: string;
   fingerprint: string;
   addedAt: number;
+  /** The person chose "Connect anyway (legacy device)" for it: SHA-1 and short RSA keys accepted. */
+  legacyDevice?: boolean;
+}
+
+/**
+ * A question the server asks during login: keyboard-interactive (RFC 4256: PAM's "Verification
+ * code:", a password), or the password a password-only server wants when none was given. The
+ * texts are the server's, control sequences removed (ssh/display-text.ts); show them as text.
+ */
+export interface AuthPrompt {
+  host: string;
+  username: string;
+  name: string;
+  instruction: string;
+  /** echo false: the answer is secret (shown masked). */
+  prompts: { prompt: string; echo: boolean }[];
+}
+
+/** The device needs algorithms tailtab refuses by default; `reason` is the refusal, in words. */
+export interface LegacyPrompt {
+  host: string;
+  reason: string;
 }
 
 /** A host seen for the first time: the person is asked before its key is remembered. */
@@ -198,11 +223,21 @@ export type WorkerEvent =
   | Exclude<NodeEvent, { type: 'status' }>
   | StatusWireEvent
   | { type: 'ssh-exit'; id: string; code?: number; signal?: string; error?: string }
-  | ({ type: 'host-key-prompt'; promptId: string } & HostKeyPrompt);
+  | ({ type: 'host-key-prompt'; promptId: string } & HostKeyPrompt)
+  /** Login questions and notices for the login `promptId`; answered by `askId` (loginAnswer). */
+  | ({ type: 'auth-prompt'; promptId: string; askId: string } & AuthPrompt)
+  | ({ type: 'legacy-prompt'; promptId: string; askId: string } & LegacyPrompt)
+  | { type: 'ssh-banner'; promptId: string; text: string };
 
 export interface SshOpenHooks {
   /** Asked on first contact with a host (not for Tailscale SSH); without it the key is trusted on first use. */
   confirmHostKey?: (p: HostKeyPrompt) => Promise<boolean>;
+  /** Asked what the server asks during login; undefined = declined. Without it only a plain password prompt is answered (from the password given). */
+  askAuth?: (p: AuthPrompt) => Promise<string[] | undefined>;
+  /** The server's pre-login banner (RFC 4252 §5.4), to show before any question. */
+  banner?: (text: string) => void;
+  /** Asked when the device needs the legacy-device opt-in; true connects anyway and remembers it with the host. */
+  confirmLegacy?: (p: LegacyPrompt) => Promise<boolean>;
 }
 
 export interface NodeApi {
@@ -228,6 +263,8 @@ export interface NodeApi {
   sshKeyExport(id: string, o?: { passphrase?: string }): Promise<string>;
   knownHosts(): Promise<KnownHostView[]>;
   knownHostDelete(host: string): Promise<void>;
+  /** Stops (false) treating a known host as a legacy device; it is asked again next time. */
+  knownHostLegacy(host: string, allow: boolean): Promise<void>;
   /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */
   setRoutePrefs(prefs: RoutePrefsView): Promise<void>;
   /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */

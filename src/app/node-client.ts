@@ -2,7 +2,7 @@
 // serves the other side): calls forwarded over rpc.ts, terminal bytes and files as transferred
 // streams, host-key questions put to the page's hooks. Which Worker, and how it is started, is the
 // page's business (ui/node-client.ts).
-import type { HostKeyPrompt, NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
+import type { NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
 import { RpcClient } from './rpc.js';
 import { gestureProblem } from './gesture.js';
 import type { PortLike } from '../platform/port.js';
@@ -16,7 +16,8 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
   void o.failed?.then((message) => rpc.fail(message));
   const exits = new Map<string, (e: ExitInfo) => void>();
   const early = new Map<string, ExitInfo>();
-  const confirmers = new Map<string, (p: HostKeyPrompt) => Promise<boolean>>();
+  // The hooks of each login in progress, by its prompt id (host key, login questions, banner).
+  const logins = new Map<string, SshOpenHooks>();
   const listeners = new Set<(ev: NodeEvent) => void>();
   // The peers as the Worker's status events built them up (whole first, then diffs: node-api.ts StatusWireEvent).
   let peers = new Map<string, PeerView>();
@@ -40,13 +41,39 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       return;
     }
     if (ev.type === 'host-key-prompt') {
-      const ask = confirmers.get(ev.promptId);
-      const answer = ask ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType }) : Promise.resolve(false);
+      // Without a confirmHostKey hook the key is trusted on first use (SshOpenHooks); a login
+      // already over (no hooks left) is refused.
+      const hooks = logins.get(ev.promptId);
+      const ask = hooks?.confirmHostKey;
+      const answer = ask ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType }) : Promise.resolve(!!hooks);
       void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
+      return;
+    }
+    if (ev.type === 'auth-prompt') {
+      const ask = logins.get(ev.promptId)?.askAuth;
+      const answer = ask ? ask({ host: ev.host, username: ev.username, name: ev.name, instruction: ev.instruction, prompts: ev.prompts }) : Promise.resolve(undefined);
+      void answer.catch(() => undefined).then((a) => rpc.call('loginAnswer', [ev.askId, a ?? null]));
+      return;
+    }
+    if (ev.type === 'legacy-prompt') {
+      const ask = logins.get(ev.promptId)?.confirmLegacy;
+      const answer = ask ? ask({ host: ev.host, reason: ev.reason }) : Promise.resolve(false);
+      void answer.catch(() => false).then((ok) => rpc.call('loginAnswer', [ev.askId, ok === true]));
+      return;
+    }
+    if (ev.type === 'ssh-banner') {
+      logins.get(ev.promptId)?.banner?.(ev.text);
       return;
     }
     for (const l of listeners) l(ev);
   });
+  /** A prompt id for a login with any hook (the Worker asks nothing of a login without one). */
+  const loginHooks = (hooks: SshOpenHooks): string | undefined => {
+    if (!hooks.confirmHostKey && !hooks.askAuth && !hooks.banner && !hooks.confirmLegacy) return undefined;
+    const promptId = `p${++promptSeq}-${Math.random().toString(36).slice(2)}`;
+    logins.set(promptId, hooks);
+    return promptId;
+  };
   return {
     up: (cfg) => rpc.call('up', [cfg]),
     down: (o) => rpc.call('down', [o ?? {}]),
@@ -57,13 +84,12 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     },
     ping: (target) => rpc.call('ping', [target]),
     async sshOpen(o: SshOpenOptions, hooks: SshOpenHooks = {}): Promise<SshSessionHandle> {
-      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
-      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      const promptId = loginHooks(hooks);
       let r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] };
       try {
         r = await rpc.call('sshOpen', [{ ...o, promptId }]);
       } finally {
-        if (promptId) confirmers.delete(promptId);
+        if (promptId) logins.delete(promptId);
       }
       const exit = new Promise<ExitInfo>((resolve) => {
         const e = early.get(r.id);
@@ -83,13 +109,12 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       };
     },
     async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
-      const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
-      if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);
+      const promptId = loginHooks(hooks);
       let r: { id: string; home: string; hostKey: SftpSessionHandle['hostKey'] };
       try {
         r = await rpc.call('sftpOpen', [{ ...o, promptId }]);
       } finally {
-        if (promptId) confirmers.delete(promptId);
+        if (promptId) logins.delete(promptId);
       }
       return {
         ...r,
@@ -111,6 +136,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     },
     knownHosts: () => rpc.call('knownHosts'),
     knownHostDelete: (host) => rpc.call('knownHostDelete', [host]),
+    knownHostLegacy: (host, allow) => rpc.call('knownHostLegacy', [host, allow]),
     setRoutePrefs: (prefs) => rpc.call('setRoutePrefs', [prefs]),
     httpProxyPort: (p, target) => rpc.call('httpProxyPort', [p, target], [p]),
     wipe: () => rpc.call('wipe'),

@@ -216,6 +216,7 @@ export class NodeService {
       sftpUpload: (id: string, path: string, data: ReadableStream<Uint8Array>) => this.sftp.upload(id, path, data),
       sftpClose: (id: string) => this.sftp.close(id),
       hostKeyAnswer: (promptId: string, ok: boolean) => this.hostKeys.answer(promptId, ok),
+      loginAnswer: (askId: string, value: unknown) => this.hostKeys.login.answer(askId, value),
       sshKeys: () => this.keys.list(),
       sshKeyCreate: (name: string, o?: { allowExport?: boolean }) => this.keys.create(String(name ?? ''), { allowExport: o?.allowExport === true }),
       sshKeyImport: (text: string, o?: SshKeyImportOptions) =>
@@ -224,6 +225,7 @@ export class NodeService {
       sshKeyExport: (id: string, o?: { passphrase?: string }) => this.keys.export(id, { passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined }),
       knownHosts: () => this.hostKeys.knownHosts(),
       knownHostDelete: (host: string) => this.hostKeys.forget(host),
+      knownHostLegacy: (host: string, allow: boolean) => this.hostKeys.setLegacy(host, allow),
       setRoutePrefs: async (prefs: unknown) => {
         const node = await this.requireRunning();
         if (!node.setRoutePrefs) throw new Error('this node cannot use subnet routes or exit nodes');

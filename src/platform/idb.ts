@@ -50,6 +50,8 @@ export interface KnownHostRecord {
   /** The host key blob (base64), compared byte for byte on the next connection. */
   keyBlob?: string;
   addedAt: number;
+  /** The person chose "connect anyway (legacy device)" for this host: SHA-1 / short RSA accepted. */
+  legacyDevice?: boolean;
 }
 
 export interface TailtabDb extends DBSchema {

@@ -104,15 +104,22 @@ export class SshClient {
     };
     const disarm = () => clock.clearTimeout(timer);
     /** The person's time (prompts) does not count against the handshake deadline. */
+    // A connection that ends while the person is still answering (the server's LoginGraceTime)
+    // ends the wait too, with the connection's error.
     const paused = <A extends unknown[], R>(f: (...a: A) => R) => async (...a: A): Promise<Awaited<R>> => {
       disarm();
       try {
-        return await f(...a);
+        const ended = t!.closed.then((e) => Promise.reject(e ?? new SshError('connection closed')));
+        return await Promise.race([Promise.resolve(f(...a)), ended]);
       } finally {
         if (!t?.isClosed) arm();
       }
     };
-    const auth = o.auth.map((m) => (m.type === 'keyboard-interactive' ? { ...m, respond: paused(m.respond) } : m));
+    const auth = o.auth.map((m): AuthMethod =>
+      m.type === 'keyboard-interactive' ? { ...m, respond: paused(m.respond) }
+      : m.type === 'password' && typeof m.password !== 'string' ? { ...m, password: paused(m.password) }
+      : m,
+    );
     t = new Transport(duplex, {
       random: o.random ?? secureRandom,
       clock,

@@ -4,7 +4,9 @@ import { VirtualClock } from '../platform/clock.js';
 import { nextTurn } from '../platform/virtual-time.testkit.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import { SshClient } from './client.js';
-import { testServer } from './test-server.testkit.js';
+import { testServer, type TestServerPeer } from './test-server.testkit.js';
+import { MSG } from './messages.js';
+import { Writer } from './wire.js';
 
 
 /** A peer that sends `reply` (if any) once it hears our version line, then maybe closes. */
@@ -89,5 +91,56 @@ describe('handshake timeout and non-SSH ports', () => {
     const c = await p;
     expect(c.serverVersion).toMatch(/^SSH-2\.0-/);
     c.close();
+  });
+
+  describe('a keyboard-interactive question (RFC 4256)', () => {
+    /** After the "none" probe: one INFO_REQUEST "Verification code:", then `then`. */
+    const asking = (then: (p: TestServerPeer) => Promise<void>) => async (p: TestServerPeer) => {
+      await p.recv(); // none
+      p.send(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['keyboard-interactive']).bool(false).finish());
+      await p.recv(); // keyboard-interactive
+      p.send(new Writer().byte(MSG.USERAUTH_INFO_REQUEST).string('').string('').string('').uint32(1).string('Verification code: ').bool(false).finish());
+      await then(p);
+    };
+    const kbd = (clock: VirtualClock, duplex: ByteDuplex, respond: () => Promise<string[] | undefined>) =>
+      SshClient.connect(duplex, { username: 'u', auth: [{ type: 'keyboard-interactive', respond }], hostKeyVerifier: () => {}, random: seededRandom(5), clock, handshakeTimeoutMs: 10_000 });
+
+    it('the person\'s time answering does not count against the deadline', async () => {
+      const clock = new VirtualClock();
+      let answered = '';
+      const duplex = testServer({
+        random: seededRandom(6),
+        login: asking(async (p) => {
+          const r = await p.recv();
+          answered = new TextDecoder().decode(r.subarray(9));
+          p.send(new Uint8Array([MSG.USERAUTH_SUCCESS]));
+        }),
+        script: () => new Promise(() => {}),
+      });
+      const c = await kbd(clock, duplex, () => new Promise((r) => setTimeout(() => (clock.advance(60_000), r(['123456'])), 5)));
+      expect(answered).toBe('123456');
+      c.close();
+    });
+
+    it('a server that gives up while the question is open ends the wait with its reason', async () => {
+      const clock = new VirtualClock();
+      const duplex = testServer({
+        random: seededRandom(7),
+        login: asking(async (p) => {
+          // OpenSSH's LoginGraceTime: "Timeout before authentication", then the connection closes.
+          p.send(new Writer().byte(MSG.DISCONNECT).uint32(2).string('Timeout before authentication').string('').finish());
+        }),
+        script: () => new Promise(() => {}),
+      });
+      const e = await kbd(clock, duplex, () => new Promise(() => {})).catch((x: Error) => x);
+      expect(String(e)).toMatch(/server disconnected: Timeout before authentication/);
+    });
+
+    it('a question declined by the person ends the login with a sentence', async () => {
+      const clock = new VirtualClock();
+      const duplex = testServer({ random: seededRandom(8), login: asking(() => new Promise(() => {})), script: () => new Promise(() => {}) });
+      const e = await kbd(clock, duplex, async () => undefined).catch((x: Error) => x);
+      expect(String(e)).toMatch(/login cancelled: the server's question was not answered/);
+    });
   });
 });

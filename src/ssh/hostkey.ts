@@ -7,6 +7,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { equalBytes, toBase64 } from '../crypto/bytes.js';
 import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
+import { LEGACY_DEVICE_HINT } from './legacy-device.js';
 
 export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'] as const;
 
@@ -56,7 +57,7 @@ export function parseHostKey(blob: Uint8Array, minRsaBits = MIN_RSA_BITS): HostK
     // RFC 8332 §3: keys under 2048 bits should be refused; OpenSSH refuses < 1024. We require 2048.
     if (bits < minRsaBits) {
       throw new SshDecodeError(
-        `its RSA host key is only ${bits} bits; tailtab requires at least ${minRsaBits}. On the device, make a new one (ssh-keygen -t rsa -b 3072 -f /etc/ssh/ssh_host_rsa_key, or dropbearkey -t rsa -s 3072) or enable its Ed25519/ECDSA host key${minRsaBits > LEGACY_MIN_RSA_BITS && bits >= LEGACY_MIN_RSA_BITS ? ' — or, if the device cannot be changed, connect to it as a legacy device' : ''}`,
+        `its RSA host key is only ${bits} bits; tailtab requires at least ${minRsaBits}. On the device, make a new one (ssh-keygen -t rsa -b 3072 -f /etc/ssh/ssh_host_rsa_key, or dropbearkey -t rsa -s 3072) or enable its Ed25519/ECDSA host key${minRsaBits > LEGACY_MIN_RSA_BITS && bits >= LEGACY_MIN_RSA_BITS ? ` — or, ${LEGACY_DEVICE_HINT}` : ''}`,
       );
     }
     if (bits > 16384) throw new SshDecodeError(`RSA host key of ${bits} bits refused (over 16384)`);

@@ -18,6 +18,7 @@ import { SshProtocolError } from './transport/packet.js';
 import { bigintToBytes, bytesToBigint, Reader, SshDecodeError, Writer } from './wire.js';
 import { modpGroup14, modpGroup16 } from './pi.js';
 import { MSG } from './messages.js';
+import { LEGACY_DEVICE_HINT } from './legacy-device.js';
 
 export const MLKEM768X25519 = 'mlkem768x25519-sha256';
 /** Preference order: the PQ hybrid first (protects recorded traffic against a future quantum
@@ -176,7 +177,7 @@ function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
   // Advice only when the server has nothing we could speak at all (not when our offer was narrowed).
   const advice = server.some((a) => ALL_SUPPORTED.has(a)) ? undefined : LEGACY_ADVICE[what]?.(server);
-  const optIn = client.some((a) => (LEGACY_SET as ReadonlySet<string>).has(a)) ? '' : ' — or, if the device cannot be changed, connect to it as a legacy device (accepts SHA-1)';
+  const optIn = client.some((a) => (LEGACY_SET as ReadonlySet<string>).has(a)) ? '' : ` — or, ${LEGACY_DEVICE_HINT} (accepts SHA-1)`;
   if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice}${optIn} (server offers ${server.join(',')})`, 3);
   throw new SshProtocolError(`no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`, 3);
 }

@@ -41,6 +41,8 @@ export interface TestServerOptions {
   mac?: string;
   /** Runs after the client logged in. */
   script: (peer: TestServerPeer) => Promise<void>;
+  /** Replaces "accept the first request": answers the user-auth requests itself (after SERVICE_ACCEPT). */
+  login?: (peer: TestServerPeer) => Promise<void>;
 }
 
 const SERVER_VERSION = 'SSH-2.0-tailtab_test_server';
@@ -129,13 +131,17 @@ export function testServer(o: TestServerOptions): ByteDuplex {
     // ssh-userauth service, then accept the first request whatever the method.
     await recv();
     send(new Writer().byte(MSG.SERVICE_ACCEPT).string('ssh-userauth').finish());
-    await recv();
-    send(new Uint8Array([MSG.USERAUTH_SUCCESS]));
     const sendSealed = (packet: Uint8Array) => {
       write(enc.cipher.seal(enc.seq, packet));
       enc.seq = (enc.seq + 1) >>> 0;
     };
-    await o.script({ kex, recv, send, sendSealed, writeRaw: write, lastRecvSeq: () => (dec.seq - 1) >>> 0 });
+    const peer: TestServerPeer = { kex, recv, send, sendSealed, writeRaw: write, lastRecvSeq: () => (dec.seq - 1) >>> 0 };
+    if (o.login) await o.login(peer);
+    else {
+      await recv();
+      send(new Uint8Array([MSG.USERAUTH_SUCCESS]));
+    }
+    await o.script(peer);
   })().catch(() => void w.close().catch(() => {}));
 
   return { readable: toClient.readable, writable: fromClient.writable };

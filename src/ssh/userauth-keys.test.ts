@@ -2,7 +2,8 @@
 // refusal that still lists "publickey" moves on to the next, and the server sees a signature it
 // can verify over exactly the RFC 4252 §7 data. A scripted server on a fake transport.
 import { describe, expect, it } from 'vitest';
-import { webcrypto } from 'node:crypto';
+import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { parsePemPrivateKey } from './keyfile-pem.js';
 import { seededRandom } from '../crypto/random.js';
 import { parseHostKey, verifySignature } from './hostkey.js';
 import { cryptoKeySigner, toSigningKeys, type Subtle } from './key-custody.js';
@@ -31,7 +32,10 @@ describe('publickey with several keys', () => {
         const r = new Reader(p.subarray(1));
         const user = r.text();
         r.text();
-        expect(r.text()).toBe('publickey');
+        const method = r.text();
+        // The "none" probe first (as OpenSSH asks): its answer lists what the server takes.
+        if (method === 'none') return void replies.push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey', 'password']).bool(false).finish());
+        expect(method).toBe('publickey');
         expect(r.bool()).toBe(true);
         const alg = r.text();
         const blob = r.string();
@@ -49,5 +53,43 @@ describe('publickey with several keys', () => {
     const method = await authenticate(t, { username: 'me', methods: signers.map((key) => ({ type: 'publickey' as const, key })) });
     expect(method).toBe('publickey');
     expect(offered.map((b) => publicKeyBlob(keys.find((k) => publicKeyBlob(k).every((x, i) => x === b[i]))!))).toEqual([publicKeyBlob(keys[0]), publicKeyBlob(keys[1])]);
+  });
+
+  it('passes over an RSA key the server can only verify with SHA-1 when another key can sign, and says why when none can', async () => {
+    const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const rsa = parsePemPrivateKey(rsaPem).key;
+    const ed = generateEd25519Key(seededRandom(5));
+    const script = (accepted: Uint8Array) => {
+      const offered: string[] = [];
+      const replies: Uint8Array[] = [];
+      const t = {
+        sessionId: new Uint8Array(32),
+        serverSigAlgs: ['ssh-ed25519', 'ssh-rsa'], // no rsa-sha2-*: an old server
+        fail: () => {},
+        async send(p: Uint8Array) {
+          if (p[0] === MSG.SERVICE_REQUEST) return void replies.push(new Uint8Array([MSG.SERVICE_ACCEPT]));
+          const r = new Reader(p.subarray(1));
+          r.text();
+          r.text();
+          const method = r.text();
+          if (method !== 'publickey') return void replies.push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish());
+          r.bool();
+          offered.push(r.text());
+          const blob = r.string();
+          const ok = blob.length === accepted.length && blob.every((b, i) => b === accepted[i]);
+          replies.push(ok ? new Uint8Array([MSG.USERAUTH_SUCCESS]) : new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish());
+        },
+        async recv() {
+          return replies.shift()!;
+        },
+      } as unknown as Transport;
+      return { t, offered };
+    };
+    const a = script(publicKeyBlob(ed));
+    expect(await authenticate(a.t, { username: 'me', methods: [{ type: 'publickey', key: rsa }, { type: 'publickey', key: ed }] })).toBe('publickey');
+    expect(a.offered).toEqual(['ssh-ed25519']);
+    const b = script(publicKeyBlob(ed));
+    await expect(authenticate(b.t, { username: 'me', methods: [{ type: 'publickey', key: rsa }] })).rejects.toThrow(/ssh-rsa \(SHA-1\) signatures, which tailtab refuses/);
+    expect(b.offered).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 // <tailtab-connect>: the embeddable "connect to device" widget, configured by attributes:
 //   control-url, auth-key (an ephemeral pre-auth key is the natural choice), hostname,
 //   target (MagicDNS name or IP), port, mode ("ssh" | "http"), username, ssh-auth ("none" for
-//   Tailscale SSH | "password"), insecure-derp (test rigs only).
+//   Tailscale SSH | "password": what the server asks — the password, a 2FA code — is asked in the
+//   widget's terminal, unless the page gives `password`), insecure-derp (test rigs only).
 // It runs its own ephemeral node in a Worker and shows a terminal or the device's web page.
 import { LitElement, css, html } from 'lit';
 // The terminal renders inside this element's shadow root: its styles come along with the widget.
@@ -32,7 +33,7 @@ export class TailtabConnect extends LitElement {
   @property() mode: 'ssh' | 'http' = 'ssh';
   @property() username = 'root';
   @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' = 'none';
-  /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked. */
+  /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked in the terminal. */
   @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
   @property({ type: Boolean }) autostart = false;
@@ -111,12 +112,13 @@ export class TailtabConnect extends LitElement {
   private async onRunning() {
     this.phase = 'ready';
     if (this.mode === 'ssh') {
-      const password = this.sshAuth === 'password' ? this.password || (prompt(`Password for ${this.username}@${this.target}`) ?? '') : '';
       this.sshOptions = {
         host: this.target,
         port: this.port || 22,
         username: this.username,
-        auth: this.sshAuth === 'password' ? { type: 'password', password } : { type: 'none' },
+        // Without a password from the page, the terminal asks whatever the server asks (its
+        // password prompt, a verification code), as ssh(1) would.
+        auth: this.sshAuth !== 'password' ? { type: 'none' } : this.password ? { type: 'password', password: this.password } : { type: 'interactive' },
         cols: 80,
         rows: 24,
         tailnetAuthenticated: this.sshAuth === 'none',

@@ -5,6 +5,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
+import { authPromptTemplate, legacyPromptTemplate, type PendingAuthPrompt, type PendingLegacyPrompt } from './login-prompt.js';
 import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../../app/node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
@@ -53,6 +54,8 @@ export class FilesView extends LitElement {
   @state() private hostNote = '';
   @state() private busy = false;
   @state() private hostPrompt?: PendingHostKeyPrompt;
+  @state() private authPrompt?: PendingAuthPrompt;
+  @state() private legacyPrompt?: PendingLegacyPrompt;
   private session?: SftpSessionHandle;
 
   override updated(changed: Map<string, unknown>) {
@@ -81,7 +84,12 @@ export class FilesView extends LitElement {
     this.progress = '';
     this.entries = [];
     try {
-      const s = await this.node.sftpOpen(this.target.options, { confirmHostKey: (p) => this.askHostKey(p) });
+      const s = await this.node.sftpOpen(this.target.options, {
+        confirmHostKey: (p) => this.askHostKey(p),
+        // The same login questions as the terminal's (login-prompt.ts); no terminal for a banner here.
+        askAuth: (p) => new Promise((resolve) => (this.authPrompt = { ...p, answer: (a) => { this.authPrompt = undefined; resolve(a); } })),
+        confirmLegacy: (p) => new Promise((resolve) => (this.legacyPrompt = { ...p, answer: (ok) => { this.legacyPrompt = undefined; resolve(ok); } })),
+      });
       this.session = s;
       this.hostNote = hostKeyNote(s.hostKey);
       this.phase = 'open';
@@ -90,6 +98,8 @@ export class FilesView extends LitElement {
       this.phase = 'failed';
       this.error = `Could not open files on ${this.target.title}: ${(e as Error).message}`;
     }
+    this.authPrompt?.answer(undefined);
+    this.legacyPrompt?.answer(false);
   }
 
   /** Lists `path`; on failure the current folder stays and the reason is shown. */
@@ -187,6 +197,8 @@ export class FilesView extends LitElement {
     return html`
       <h2 id="files-title" tabindex="-1">Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}</h2>
       ${hostKeyPromptTemplate(this.hostPrompt, 'fhk')}
+      ${legacyPromptTemplate(this.legacyPrompt, 'flg')}
+      ${authPromptTemplate(this.authPrompt, 'fap')}
       ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">Connecting to ${this.target.title}…</p>` : ''}
       ${this.phase === 'open' ? html`<p class="hint files-host">${this.hostNote}</p>` : ''}
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}

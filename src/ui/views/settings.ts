@@ -44,7 +44,11 @@ export class SettingsView extends LitElement {
       ${this.hosts.length === 0 ? html`<p class="hint">None yet.</p>` : ''}
       <table><tbody>${this.hosts.map(
         (h) => html`<tr><td>${h.host}</td><td class="mono">${h.fingerprint}</td>
-          <td><button class="danger" @click=${async () => { await this.node!.knownHostDelete(h.host); await this.refresh(); }}>Forget</button></td></tr>`,
+          <td><button class="danger" @click=${async () => { await this.node!.knownHostDelete(h.host); await this.refresh(); }}>Forget</button></td>
+          <td>${h.legacyDevice
+            ? html`<span class="legacy-device">Legacy device (SHA-1 allowed)</span>
+              <button aria-label=${`Stop allowing SHA-1 for ${h.host}`} @click=${async () => { await this.node!.knownHostLegacy(h.host, false); await this.refresh(); }}>Stop allowing</button>`
+            : ''}</td></tr>`,
       )}</tbody></table>
       <h2 style="margin-top: 1.5rem">Profiles</h2>
       <table><tbody>${this.profiles.map(

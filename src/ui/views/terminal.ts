@@ -1,12 +1,14 @@
 // One SSH terminal: xterm.js fitted to its box, bytes to and from the node's SSH session (which
-// runs in the Worker), host-key verdict, exit status, reconnect, font size, copy/paste, and a key
-// bar for touch devices (Esc, Ctrl, Alt, Tab, arrows) that also raises the on-screen keyboard.
+// runs in the Worker), host-key verdict, the login's questions (keyboard-interactive prompts, the
+// legacy-device choice) and the server's banner, exit status, reconnect, font size, copy/paste, and
+// a key bar for touch devices (Esc, Ctrl, Alt, Tab, arrows) that also raises the on-screen keyboard.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
-import type { HostKeyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../../app/node-api.js';
+import { authPromptTemplate, legacyPromptTemplate, type PendingAuthPrompt, type PendingLegacyPrompt } from './login-prompt.js';
+import type { AuthPrompt, HostKeyPrompt, LegacyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../../app/node-api.js';
 
 const enc = new TextEncoder();
 
@@ -27,6 +29,8 @@ export function ctrlByte(key: string): string | undefined {
   return undefined;
 }
 
+let terminalSeq = 0;
+
 @customElement('tt-terminal')
 export class TerminalView extends LitElement {
   // Light DOM: xterm.js needs its stylesheet, which is global.
@@ -43,7 +47,11 @@ export class TerminalView extends LitElement {
   @state() private ctrlArmed = false;
   @state() private altArmed = false;
   @state() private hostPrompt?: PendingHostKeyPrompt;
+  @state() private authPrompt?: PendingAuthPrompt;
+  @state() private legacyPrompt?: PendingLegacyPrompt;
 
+  /** Unique within the page (several terminals share one shadow root): the prompts' ids. */
+  private readonly uid = `t${++terminalSeq}`;
   private term?: Terminal;
   private fit?: FitAddon;
   private session?: SshSessionHandle;
@@ -100,7 +108,13 @@ export class TerminalView extends LitElement {
     try {
       const s = await this.node.sshOpen(
         { ...this.options, cols: this.term.cols, rows: this.term.rows },
-        { confirmHostKey: (p) => this.askHostKey(p) },
+        {
+          confirmHostKey: (p) => this.askHostKey(p),
+          askAuth: (p) => this.askAuth(p),
+          confirmLegacy: (p) => this.askLegacy(p),
+          // The banner (RFC 4252 §5.4) is the server's text, sequences already removed: shown as is.
+          banner: (text) => this.term?.write(text.replace(/\n/g, '\r\n') + (text.endsWith('\n') ? '' : '\r\n')),
+        },
       );
       this.session = s;
       this.phase = 'open';
@@ -120,6 +134,9 @@ export class TerminalView extends LitElement {
       this.phase = 'ended';
       this.message = (e as Error).message || String(e);
     }
+    // A question still shown belongs to a login that is over.
+    this.authPrompt?.answer(undefined);
+    this.legacyPrompt?.answer(false);
     this.term.writeln(`\r\n\x1b[33m${this.message}\x1b[0m`);
   }
 
@@ -135,6 +152,35 @@ export class TerminalView extends LitElement {
         },
       };
       void this.updateComplete.then(() => (this.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus());
+    });
+  }
+
+  /** What the server asks during login (a password, a verification code), as a small form. */
+  private askAuth(p: AuthPrompt): Promise<string[] | undefined> {
+    return new Promise((resolve) => {
+      this.authPrompt = {
+        ...p,
+        answer: (a) => {
+          this.authPrompt = undefined;
+          resolve(a);
+          if (a) this.term?.focus();
+        },
+      };
+      void this.updateComplete.then(() => (this.querySelector('.auth-prompt input') as HTMLInputElement | null)?.focus());
+    });
+  }
+
+  /** The library refused the device for SHA-1 or a short RSA key: connect anyway? */
+  private askLegacy(p: LegacyPrompt): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.legacyPrompt = {
+        ...p,
+        answer: (ok) => {
+          this.legacyPrompt = undefined;
+          resolve(ok);
+        },
+      };
+      void this.updateComplete.then(() => (this.querySelector('.legacy-prompt button.primary') as HTMLButtonElement | null)?.focus());
     });
   }
 
@@ -180,6 +226,8 @@ export class TerminalView extends LitElement {
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}
       </div>
       ${hostKeyPromptTemplate(this.hostPrompt, 'hk')}
+      ${legacyPromptTemplate(this.legacyPrompt, `lg-${this.uid}`)}
+      ${authPromptTemplate(this.authPrompt, `ap-${this.uid}`)}
       <div class="term-box" style="flex: 1; min-height: 200px;"></div>
       ${touch || this.hasAttribute('keybar')
         ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys"
