@@ -15,12 +15,12 @@ export const BACKOFF_STEP_MS = 10;
 export const DERP_BACKOFF_CAP_MS = 5_000;
 export const CONTROL_BACKOFF_CAP_MS = 30_000;
 
-/** The un-jittered delay after the n-th consecutive failure (n ≥ 1): min(n²·10 ms, cap). */
-export function backoffBaseMs(n: number, capMs: number): number {
+/** The un-jittered delay after the n-th consecutive failure (n ≥ 1): min(n²·step, cap), step 10 ms. */
+export function backoffBaseMs(n: number, capMs: number, stepMs = BACKOFF_STEP_MS): number {
   if (!(n >= 1)) return 0;
   // n is capped before squaring: a counter left running for days must not overflow into NaN/Infinity.
   const m = Math.min(n, 1e6);
-  return Math.min(m * m * BACKOFF_STEP_MS, capMs);
+  return Math.min(m * m * stepMs, capMs);
 }
 
 /** A factor in [0.5, 1.5) from 4 random bytes (Go: rand.Float64() + 0.5). */
@@ -31,8 +31,8 @@ export function jitterFactor(random: RandomBytes): number {
 }
 
 /** The delay after the n-th consecutive failure, jittered. */
-export function backoffDelayMs(n: number, capMs: number, random: RandomBytes): number {
-  return Math.round(backoffBaseMs(n, capMs) * jitterFactor(random));
+export function backoffDelayMs(n: number, capMs: number, random: RandomBytes, stepMs = BACKOFF_STEP_MS): number {
+  return Math.round(backoffBaseMs(n, capMs, stepMs) * jitterFactor(random));
 }
 
 /** Consecutive failures of one connection and the delay before the next try (util/backoff Backoff). */
@@ -43,12 +43,14 @@ export class Backoff {
   constructor(
     readonly capMs: number,
     private readonly random: RandomBytes,
+    /** The curve's unit (tailscaled: 10 ms); tests against real servers may stretch it. */
+    readonly stepMs = BACKOFF_STEP_MS,
   ) {}
 
   /** Notes a failure; returns how long to wait before the next try (ms). */
   fail(): number {
     this.failures++;
-    return backoffDelayMs(this.failures, this.capMs, this.random);
+    return backoffDelayMs(this.failures, this.capMs, this.random, this.stepMs);
   }
 
   /** A success: the next failure waits 10 ms again. */
