@@ -539,7 +539,7 @@ export class ControlClient {
         // Headscale answers so for unknown/expired node keys (or a node deleted at control).
         this.st!.loggedIn = false;
         await this.o.store.save(this.st!);
-        const why = `control refused this machine's map request (HTTP ${res.status}${t.trim() ? `: ${t.trim().slice(0, 100)}` : ''}): the node key is unknown or expired there, or the machine was removed. Log in again.`;
+        const why = `control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP ${res.status}${t.trim() ? `: ${t.trim().slice(0, 100)}` : ''})`;
         this.stats.lastError = why;
         this.setState('key-expired', why);
         this.running = false;

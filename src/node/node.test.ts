@@ -44,9 +44,11 @@ function fakeStack(addr: string, output: (ip: Uint8Array) => void): NetStackLike
   };
 }
 
-function makeNode(relay: Relay, name: string, addr: string, home: number) {
+/** restarts: how many times this machine restarted before (same node key, new disco key). */
+function makeNode(relay: Relay, name: string, addr: string, home: number, restarts = 0) {
   const random = seededRandom(addr.length * 31 + home);
   const nodeKey = generateKeyPair(random);
+  if (restarts) random(32 * restarts);
   let emit!: (nm: NodeNetMap) => void;
   let discoPub!: Uint8Array;
   let preferred = 0;
@@ -98,7 +100,7 @@ async function twoNodes() {
   const b = makeNode(relay, 'beta', '100.64.0.2', 902);
   const upA = a.up(), upB = b.up();
   await turnsUntil(() => a.listening && b.listening);
-  return { a, b, upA, upB };
+  return { a, b, upA, upB, relay };
 }
 
 describe('TailnetNode wiring', () => {
@@ -144,6 +146,50 @@ describe('TailnetNode wiring', () => {
     expect(b.node.status().counters.rxUnknownProto).toBe(1);
     await a.node.down(); await b.node.down();
     expect(a.node.status().state).toBe('stopped');
+  });
+
+  it('a peer that restarted (new disco key in the map) gets its session reset and is reached at once; a key first announced over TSMP resets nothing', async () => {
+    const { a, b, upA, upB, relay } = await twoNodes();
+    const debug: string[] = [];
+    a.node.on('debug', (t) => debug.push(t));
+    a.emit(netmapFor(a, b, allowAll));
+    b.emit(netmapFor(b, a, allowAll));
+    await Promise.all([upA, upB]);
+    await a.node.ping('beta');
+    expect(debug).toContain('wg: beta: handshake initiation sent');
+    expect(debug).toContain('wg: beta: handshake response received');
+    // beta restarts: same node key, new disco key, no WireGuard session.
+    await b.node.down();
+    const b2 = makeNode(relay, 'beta', '100.64.0.2', 902, 1);
+    const upB2 = b2.up();
+    await turnsUntil(() => b2.listening);
+    b2.emit(netmapFor(b2, a, allowAll));
+    await upB2;
+    expect(toHex(b2.nodeKey.publicKey)).toBe(toHex(b.nodeKey.publicKey));
+    expect(toHex(b2.discoPub)).not.toBe(toHex(b.discoPub));
+    // Control tells alpha about the new disco key: the old session goes, the next ping handshakes
+    // at once (without the reset it was sealed with keys beta no longer has, for 15 s).
+    debug.length = 0;
+    a.emit(netmapFor(a, b2, allowAll));
+    expect(a.node.status().counters.peerResets).toBe(1);
+    expect(debug[0]).toBe('wg: beta: session reset');
+    expect((await a.node.ping('beta')).ip).toBe('100.64.0.2');
+    expect(b2.node.status().counters['wg.rxDropUnknownIndex'] ?? 0).toBe(0);
+    // beta announces yet another disco key over TSMP (a working session): when control's map then
+    // shows that key, the session stays (tailscaled: tsmpLearnedDisco).
+    const advert = new Uint8Array(20 + 33);
+    advert[0] = 0x45; advert[3] = advert.length; advert[8] = 64; advert[9] = 99;
+    advert.set([100, 64, 0, 2], 12); advert.set([100, 64, 0, 1], 16);
+    advert[20] = 0x61; advert.fill(7, 21);
+    (b2.node as unknown as { outbound(ip: Uint8Array): void }).outbound(advert);
+    await turnsUntil(() => a.node.status().counters.tsmpDiscoAdvertsNewKey === 1);
+    const withKey = (k: Uint8Array) => { const nm = netmapFor(a, b2, allowAll); nm.peers[0] = { ...nm.peers[0]!, discoKey: k }; return nm; };
+    a.emit(withKey(new Uint8Array(32).fill(7)));
+    expect(a.node.status().counters.peerResets).toBe(1);
+    // A change control reports that no TSMP advert announced: a restart again.
+    a.emit(withKey(new Uint8Array(32).fill(8)));
+    expect(a.node.status().counters.peerResets).toBe(2);
+    await a.node.down(); await b2.node.down();
   });
 
   // The attacker is a peer with a real WireGuard session to us that writes another machine's
