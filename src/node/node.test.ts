@@ -5,6 +5,7 @@ import { toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { turnsUntil } from '../platform/virtual-time.testkit.js';
+import { VirtualClock } from '../platform/clock.js';
 import type { FilterRule } from './filter.js';
 import { buildRouteTable, parseIp } from './routes.js';
 import { applyMapResponse, emptyNetworkMap, toPlainNetMap } from '../control/netmap.js';
@@ -371,5 +372,51 @@ describe('TailnetNode fed by control/netmap deltas (peerDelta)', () => {
     }
     expect(deltas).toBe(90);
     await a.node.down();
+  });
+});
+
+describe('TailnetNode.up() never waits for good', () => {
+  function controlOnly(lastError?: string) {
+    let stateCb: ((s: string, d?: string) => void) | undefined;
+    let closed = false;
+    const layers: NodeLayers = {
+      async startControl() {
+        return {
+          nodePrivateKey: generateKeyPair(seededRandom(1)).privateKey, onNetMap() {}, setPreferredDerp() {},
+          onState(cb) { stateCb = cb; }, status: () => ({ state: 'reconnecting', lastError }), close() { closed = true; },
+        };
+      },
+      createDerpPool() { throw new Error('no map, no DERP'); },
+      createNetStack() { throw new Error('no map, no netstack'); },
+    };
+    return {
+      node: new TailnetNode(layers), state: (s: string, d?: string) => stateCb!(s, d),
+      get listening() { return stateCb !== undefined; }, get closed() { return closed; },
+    };
+  }
+
+  it('fails with control\'s words when control refuses the node (401 on the map request)', async () => {
+    const t = controlOnly();
+    const failed = t.node.up({ controlUrl: 'http://control.invalid', hostname: 'me' }).catch((e: Error) => e.message);
+    await turnsUntil(() => t.listening);
+    expect(t.node.status().state).toBe('starting');
+    t.state('key-expired', 'control refused this machine\'s map request: … Log in again. (HTTP 401)');
+    expect(await failed).toBe('control refused this machine\'s map request: … Log in again. (HTTP 401)');
+    expect(t.node.status()).toMatchObject({ state: 'error', error: 'control refused this machine\'s map request: … Log in again. (HTTP 401)' });
+    expect(t.closed).toBe(true);
+  });
+
+  it('fails when no map comes within firstMapTimeoutMs, saying control\'s last error', async () => {
+    const clock = new VirtualClock();
+    const t = controlOnly('control did not answer the map request (POST /machine/map) within 30 s (stage: map response head)');
+    const failed = t.node.up({ controlUrl: 'http://control.invalid', hostname: 'me', clock, firstMapTimeoutMs: 90_000 }).catch((e: Error) => e.message);
+    await turnsUntil(() => clock.pending > 0);
+    clock.advance(89_999);
+    await turnsUntil(() => false, 5);
+    expect(t.node.status().state).toBe('starting');
+    clock.advance(1);
+    expect(await failed).toBe('no network map from control within 90 s after logging in; last error: control did not answer the map request (POST /machine/map) within 30 s (stage: map response head)');
+    expect(t.node.status().state).toBe('error');
+    expect(t.closed).toBe(true);
   });
 });
