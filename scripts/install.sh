@@ -25,6 +25,8 @@ PKGS+=(nginx)
 # dropbear-bin: e2e/ssh-dropbear.test.ts runs Dropbear (the SSH server of routers and appliances)
 # as its own process; the -bin package has no service of its own.
 PKGS+=(dropbear-bin)
+# nftables: e2e/faults.test.ts drops 5% of the packets in its own network namespace during a transfer.
+PKGS+=(nftables)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -279,13 +279,14 @@ export class WireGuardDevice {
    * the peer from wireguard-go, re-created on demand): the peer restarted and its old session is
    * dead, so the next packet starts a handshake at once instead of being sealed with keys the peer
    * no longer has until the 15 s new-handshake timer (KEEPALIVE + REKEY_TIMEOUT) gives up on them.
-   * Returns false when the peer is unknown.
+   * A peer we had a session with gets a new initiation at once. Returns false when the peer is unknown.
    */
   resetPeer(publicKey: Uint8Array): boolean {
     const peer = this.peers.get(toHex(publicKey));
     if (!peer || this.closed) return false;
     const staged = peer.staged;
     const keepalive = peer.timers.persistentKeepaliveMs;
+    const hadSession = this.usableForSending(peer.keypairs.current);
     peer.staged = [];
     this.removePeer(publicKey);
     this.addPeer(publicKey);
@@ -297,6 +298,11 @@ export class WireGuardDevice {
       this.sendStaged(fresh);
     } else if (keepalive > 0) {
       this.sendKeepalive(fresh);
+    } else if (hadSession) {
+      // We were talking to it: have a new session ready when the next packet (a TCP retransmission)
+      // comes, rather than starting the handshake then. (tailscaled re-creates the peer lazily, on
+      // the next packet; this saves that packet's wait for one handshake round trip.)
+      this.sendInitiation(fresh, 'fresh');
     }
     return true;
   }

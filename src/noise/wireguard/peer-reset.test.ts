@@ -55,7 +55,10 @@ describe('WireGuardDevice.resetPeer (a peer restarted)', () => {
     events.length = 0;
     expect(a.resetPeer(b.publicKey)).toBe(true);
     expect(a.peerStatus(b.publicKey)).toMatchObject({ hasSession: false, handshakeAttempts: 0 });
+    // We had a session: the new handshake starts with the reset, before any packet.
     const t0 = net.clock.now();
+    await net.pump();
+    expect(a.peerStatus(b.publicKey)).toMatchObject({ hasSession: true });
     a.send(b.publicKey, ipv4Packet(60, 7));
     await net.pump();
     expect(net.clock.now() - t0).toBe(0);
