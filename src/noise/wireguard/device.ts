@@ -292,6 +292,7 @@ export class WireGuardDevice {
     this.addPeer(publicKey);
     const fresh = this.peers.get(toHex(publicKey))!;
     fresh.timers.persistentKeepaliveMs = keepalive;
+    fresh.timers.restarted();
     this.event(fresh, { type: 'reset' });
     if (staged.length) {
       fresh.staged = staged;

@@ -8,6 +8,7 @@ import { seededRandom } from '../../crypto/random.js';
 import { generateKeyPair } from '../../crypto/x25519.js';
 import { toHex } from '../../crypto/bytes.js';
 import type { HandshakeEvent } from './device.js';
+import { MESSAGE_INITIATION, messageType } from './messages.js';
 import { ipv4Packet, TestNet } from './test-net.testkit.js';
 
 function restartScenario() {
@@ -82,4 +83,29 @@ describe('WireGuardDevice.resetPeer (a peer restarted)', () => {
     expect(net.inbox(b2).map((p) => p[10])).toEqual([1, 2]);
     expect(toHex(b2.publicKey)).toBe(toHex(b.publicKey));
   });
+
+  it('a restarted peer that is not ready yet gets an initiation about every second until the REKEY_TIMEOUT retry, and is reached as soon as it answers', async () => {
+    const { net, a, b, restartB } = restartScenario();
+    a.send(b.publicKey, ipv4Packet(60));
+    await net.pump();
+    const b2 = restartB();
+    const sentAt: number[] = [];
+    const t0 = net.clock.now();
+    let ready = false;
+    net.filter = (w) => {
+      if (toHex(w.from) === toHex(a.publicKey) && messageType(w.datagram) === MESSAGE_INITIATION) sentAt.push(net.clock.now() - t0);
+      return ready; // b2 has no relay yet: nothing reaches it
+    };
+    a.resetPeer(b.publicKey);
+    a.send(b.publicKey, ipv4Packet(60, 3)); // waits for the session
+    await net.pump();
+    await net.advance(3000, 50);
+    expect(sentAt).toEqual([0, 250, 750, 1750, 2750]);
+    ready = true; // b2 is ready: the next early retry (3.75 s) reaches it, and the waiting packet follows
+    await net.advance(1000, 50);
+    expect(sentAt).toEqual([0, 250, 750, 1750, 2750, 3750]);
+    expect(net.inbox(b2).map((p) => p[10])).toEqual([3]);
+    expect(a.peerStatus(b.publicKey)!.hasSession).toBe(true);
+  });
 });
+
