@@ -170,6 +170,34 @@ describe('faults in a real tailnet', () => {
       `WireGuard resets ${node.status().counters.peerResets - resetsBefore}`);
   }, 180_000);
 
+  it('the machine deleted at Headscale while running: the refused map request says so in words (needs-login), no endless reconnecting', async () => {
+    const doomed = new TailnetNode(createNodeLayers());
+    await doomed.up({
+      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-doomed', storage: new MemoryStore(),
+      allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    });
+    try {
+      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { id: string | number; given_name?: string; name?: string }[];
+      const me = nodes.find((x) => (x.given_name ?? x.name) === 'tailtab-doomed');
+      expect(me).toBeDefined();
+      const t0 = now();
+      await rig.headscale(['nodes', 'delete', '--identifier', String(me!.id), '--force']);
+      // Headscale v0.29.2 keeps serving a deleted node's open map stream; its next map request is the
+      // one refused. A control restart makes every node send one.
+      await rig.restart('headscale');
+      doomed.on('log', (t) => log.push(`doomed: ${t}`));
+      await expect.poll(() => doomed.status().state, { timeout: 60_000, interval: 50 }).toBe('needs-login').catch((e: Error) => {
+        throw new Error(`${e.message}\n${log.filter((l) => l.startsWith('doomed')).slice(-20).join('\n')}`);
+      });
+      const st = doomed.status();
+      expect(st.error).toMatch(/^control refused this machine's map request: .* Log in again\. \(HTTP 40[134]/);
+      expect(st.control?.state).toBe('key-expired');
+      console.log(`[faults] machine deleted at control: "${st.error}" after ${secs(now() - t0)}`);
+    } finally {
+      await doomed.down();
+    }
+  }, 120_000);
+
   it.skipIf(!existsSync('/usr/sbin/nft'))('5% packet loss on the relay\'s TCP (nftables in this netns): a 16 MiB download arrives intact', async () => {
     const port = rig.derpRegions.find((r) => r.regionId === 900)!.port;
     const timed = async () => {

@@ -529,6 +529,18 @@ describe('ControlClient: a map request that control never answers, or refuses', 
     expect(peerList(c.netMap).length).toBe(1);
   });
 
+  it('404 on the map request (Headscale: the machine was deleted): the same sentence, no retrying', async () => {
+    const fake = new FakeControl([() => {}]);
+    fakes.push(fake);
+    fake.mapStatus = 404;
+    const { c } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('key-expired', () => c.state === 'key-expired');
+    expect(c.status().lastError).toBe("control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 404: node not found)");
+    expect(fake.mapRequests.length).toBe(1);
+  });
+
   it('401 on the map request: key-expired with a sentence saying to log in again, and no retrying', async () => {
     const fake = new FakeControl([() => {}]);
     fakes.push(fake);

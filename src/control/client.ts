@@ -535,8 +535,10 @@ export class ControlClient {
       () => this.dropSession('map request timed out'));
     if (res.status !== 200) {
       const t = await res.text().catch(() => '');
-      if (res.status === 401 || res.status === 403) {
-        // Headscale answers so for unknown/expired node keys (or a node deleted at control).
+      if (res.status === 401 || res.status === 403 || res.status === 404) {
+        // Headscale answers 401/403 for unknown/expired node keys and 404 "node not found" once the
+        // machine was deleted there (v0.29.2; measured in e2e/faults.test.ts). Retrying cannot help
+        // (tailscaled does retry, and shows nothing): the person has to log in again, so say so.
         this.st!.loggedIn = false;
         await this.o.store.save(this.st!);
         const why = `control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP ${res.status}${t.trim() ? `: ${t.trim().slice(0, 100)}` : ''})`;
