@@ -64,7 +64,7 @@ async function reachable(host: string, path = '/health', within = 60_000): Promi
 }
 
 describe('faults in a real tailnet', () => {
-  it('kill -9 of our home derper mid-download: the relay comes back on the n² backoff and all 64 MiB arrive intact', async () => {
+  it('kill -9 of our home derper mid-download, down 10 s: the relay comes back on the n² backoff and all 64 MiB arrive intact', async () => {
     await expect.poll(() => region(900)?.state, { timeout: 30_000, interval: 20 }).toBe('connected');
     const n = 64 << 20;
     let got = 0;
@@ -78,6 +78,10 @@ describe('faults in a real tailnet', () => {
     await expect.poll(() => got, { timeout: 60_000, interval: 20 }).toBeGreaterThan(4 << 20);
     const killedAt = now();
     await rig.kill('derper:900'); // SIGKILL: no Restarting frame, connections just die
+    // Down for 10 s (the scenario, not a wait for an event): long enough for several failed
+    // reconnects, so the backoff's schedule decides how soon after its return we are back.
+    await new Promise((r) => setTimeout(r, 10_000));
+    const failures = (node.status().derp as (Region & { failures?: number })[]).find((r) => r.regionId === 900)?.failures;
     await rig.start('derper:900');
     upAt = now();
     await expect.poll(() => region(900)?.state, { timeout: 30_000, interval: 5 }).toBe('connected');
@@ -85,7 +89,7 @@ describe('faults in a real tailnet', () => {
     const r = await transfer;
     expect(r.body.length).toBe(n);
     expect(r.sha256).toBe(bytesSha256(n));
-    console.log(`[faults] derper kill -9: down ${secs(upAt - killedAt)}; our relay connected ${secs(connectedAt - upAt)} after the derper was back; ` +
+    console.log(`[faults] derper kill -9: down ${secs(upAt - killedAt)} (${failures} failed reconnects meanwhile); our relay connected ${secs(connectedAt - upAt)} after the derper was back; ` +
       `data flowing again ${firstAfterUp !== undefined ? secs(firstAfterUp - upAt) : '(already done)'} after; 64 MiB SHA-256 equal`);
   }, 180_000);
 
