@@ -28,6 +28,8 @@ PKGS+=(dropbear-bin)
 # libpam-google-authenticator: e2e/ssh-auth-ui.test.ts gives sshd a real TOTP "Verification code:"
 # PAM prompt (RFC 6238, the code computed by the test) over keyboard-interactive.
 PKGS+=(libpam-google-authenticator)
+# nftables: e2e/faults.test.ts drops 5% of the packets in its own network namespace during a transfer.
+PKGS+=(nftables)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -97,7 +97,14 @@ export interface Rig {
   peer(name: string): RigPeer;
   addPeer(spec: RigPeerSpec): Promise<RigPeer>;
   removePeer(name: string): Promise<void>;
-  restart(what: 'headscale' | `derper:${number}` | `peer:${string}`): Promise<void>;
+  restart(what: RigTarget): Promise<void>;
+  /**
+   * Stops one process by its PID with `signal` (default SIGKILL: `kill -9`, no goodbye to anyone)
+   * and waits for it to exit; start(what) brings it back with the same configuration and state.
+   */
+  kill(what: RigTarget, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a process kill() stopped (a peer: until it is Running again with its home region). */
+  start(what: RigTarget): Promise<void>;
   setPolicy(policy: object): Promise<void>;
   httpPort: number;
   sshd?: Sshd;
@@ -107,6 +114,8 @@ export interface Rig {
   pids(): number[];
   stop(): Promise<void>;
 }
+
+export type RigTarget = 'headscale' | `derper:${number}` | `peer:${string}`;
 
 export interface RigBinaries { tailscaled: string; tailscale: string; derper: string; headscale: string }
 
@@ -362,19 +371,30 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         }
       },
       async restart(what) {
+        await rig.kill(what, 'SIGTERM');
+        await rig.start(what);
+      },
+      async kill(what, signal = 'SIGKILL') {
+        if (what !== 'headscale' && !what.startsWith('derper:') && !what.startsWith('peer:')) throw new Error(`kill: unknown target ${what}`);
+        if (what.startsWith('peer:')) rig.peer(what.slice('peer:'.length));
+        const p = procs.get(what);
+        if (!p || p.hasExited()) return;
+        if (signal === 'SIGTERM') { await p.stop(); return; }
+        try { process.kill(p.pid, signal); } catch { /* already gone */ }
+        await p.exited;
+      },
+      async start(what) {
+        if (procs.get(what) && !procs.get(what)!.hasExited()) throw new Error(`start: ${what} is running`);
         if (what === 'headscale') {
-          await procs.get('headscale')?.stop();
           await startHeadscale();
         } else if (what.startsWith('derper:')) {
           const id = Number(what.slice('derper:'.length));
           const i = derpRegions.findIndex((r) => r.regionId === id);
           if (i < 0) throw new Error(`no derper ${id}`);
-          await procs.get(what)?.stop();
           await startDerper(i);
         } else if (what.startsWith('peer:')) {
           const name = what.slice('peer:'.length);
           const peer = rig.peer(name);
-          await procs.get(what)?.stop();
           const p = await startTailscaled(name);
           const spec = peerSpecs.get(name)!;
           if (spec.homeRegion) await tsCli(name)(['debug', 'force-prefer-derp', String(spec.homeRegion)]);
@@ -382,7 +402,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
           peer.pid = p.pid;
           peer.homeRegion = regionOf(st.Self.Relay);
         } else {
-          throw new Error(`restart: unknown target ${what}`);
+          throw new Error(`start: unknown target ${what}`);
         }
       },
       async setPolicy(policy) {

@@ -55,6 +55,16 @@ export interface DerpRegionView {
   bytesOut: number;
   drops: number;
   lastError?: string;
+  /** While the region is down: milliseconds until the next connection attempt. */
+  retryInMs?: number;
+}
+
+/** Control's side of the connection, for the status view: why it is down and when the next try is. */
+export interface ControlView {
+  /** streaming, connecting, reconnecting, key-expired, … (control/client.ts ControlClientState). */
+  state: string;
+  error?: string;
+  retryInMs?: number;
 }
 
 export interface NodeStatusView {
@@ -64,6 +74,7 @@ export interface NodeStatusView {
   self?: { name: string; fqdn: string; ips: string[]; user?: string };
   peers: PeerView[];
   derp: DerpRegionView[];
+  control?: ControlView;
   routes?: RoutePrefsView;
 }
 

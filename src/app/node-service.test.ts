@@ -127,6 +127,19 @@ describe('toStatusView', () => {
     ]);
     expect(v.derp).toEqual([{ regionId: 900, regionName: 'Rig 900', state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0, lastError: undefined }]);
   });
+
+  it('says why a relay or control is down and when the next try is; secrets in errors are redacted', () => {
+    const node = new ScriptedNode();
+    node.state = 'running';
+    const st = node.status();
+    st.derp = [{ regionId: 900, state: 'backoff', home: true, bytesIn: 0, bytesOut: 0, drops: 0, lastError: 'connection closed by server (code 1006)', retryInMs: 2400 }];
+    st.control = { state: 'reconnecting', lastError: 'control did not answer … with key SECRET (stage: map response head)', retryInMs: 700, failures: 3 };
+    const v = toStatusView(st, NM, (t) => t.replace('SECRET', '<redacted>'));
+    expect(v.derp[0]).toMatchObject({ state: 'backoff', lastError: 'connection closed by server (code 1006)', retryInMs: 2400 });
+    expect(v.control).toEqual({ state: 'reconnecting', error: 'control did not answer … with key <redacted> (stage: map response head)', retryInMs: 700 });
+    st.control = { state: 'streaming', failures: 0 };
+    expect(toStatusView(st, NM).control).toEqual({ state: 'streaming' });
+  });
 });
 
 describe('NodeService', () => {

@@ -184,6 +184,7 @@ export class NodeService {
       // (Not 'peers' too: the node emits it right after 'netmap', for the same change.)
       n.on('netmap', (nm) => { this.netmap = nm; this.pushSoon(); });
       n.on('log', (t) => this.addLog(/fail|error|refused|timed out/i.test(t) ? 'warn' : 'info', t));
+      n.on('debug', (t) => this.addLog('debug', t));
       return n;
     });
     return this.nodePromise;

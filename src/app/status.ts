@@ -1,7 +1,7 @@
 // Status mapping (pure): the node's NodeStatus and last netmap → the NodeStatusView a page shows
 // (short names, MagicDNS names, relay region names, DERP state), with errors passed through redact.
 import type { NodeNetMap, NodeStatus } from '../node/node.js';
-import type { DerpRegionView, NodeStatusView, PeerView } from './node-api.js';
+import type { ControlView, DerpRegionView, NodeStatusView, PeerView } from './node-api.js';
 
 function shortName(fqdn: string): string {
   return fqdn.replace(/\.$/, '').split('.')[0] ?? fqdn;
@@ -9,6 +9,7 @@ function shortName(fqdn: string): string {
 
 interface DerpStatusLike {
   regionId: number; state: string; home: boolean; rttMs?: number; bytesIn?: number; bytesOut?: number; drops?: number; lastError?: string;
+  retryInMs?: number;
 }
 
 /** The netmap's peers by id, made once per netmap (a status goes out every 2 s; 10,000 peers). */
@@ -58,8 +59,16 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
         bytesOut: d.bytesOut ?? 0,
         drops: d.drops ?? 0,
         lastError: d.lastError ? redact(d.lastError) : undefined,
+        ...(d.state !== 'connected' && d.retryInMs !== undefined ? { retryInMs: d.retryInMs } : {}),
       }))
     : [];
+  const control: ControlView | undefined = st.control
+    ? {
+        state: st.control.state,
+        ...(st.control.lastError ? { error: redact(st.control.lastError) } : {}),
+        ...(st.control.retryInMs !== undefined ? { retryInMs: st.control.retryInMs } : {}),
+      }
+    : undefined;
   const selfFqdn = (st.self?.name ?? nm?.self.name ?? '').replace(/\.$/, '');
   return {
     state: st.state,
@@ -68,6 +77,7 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
     self: st.self ? { name: shortName(selfFqdn), fqdn: selfFqdn, ips: st.self.ips, user: st.self.user } : undefined,
     peers,
     derp,
+    ...(control ? { control } : {}),
     routes: { acceptRoutes: !!st.routes?.acceptRoutes, ...(st.routes?.exitNodeId ? { exitNodeId: st.routes.exitNodeId } : {}) },
   };
 }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as http2 from 'node:http2';
 import { Duplex } from 'node:stream';
-import { ControlClient, type ControlClientState } from './client.js';
+import { ControlClient, type ControlClientOptions, type ControlClientState } from './client.js';
 import { MemoryStore } from './storage.js';
 import { encodeMapMessage } from './mapstream.js';
 import { peerList, type NetworkMap } from './netmap.js';
@@ -103,6 +103,8 @@ class FakeControl {
   readonly mapRequests: MapRequestSeen[] = [];
   readonly registerRequests: { NodeKey: string; OldNodeKey: string; Auth?: { AuthKey?: string } | null }[] = [];
   registers = 0;
+  /** The map request's answer: 200 and the script (default), another status, or null: no answer at all. */
+  mapStatus: number | null = 200;
   constructor(private readonly scripts: MapScript[], keySeed = 99) {
     this.key = generateKeyPair(seededRandom(keySeed));
     this.h2.on('stream', (stream, headers) => {
@@ -118,6 +120,12 @@ class FakeControl {
           stream.end(JSON.stringify(this.registerScript()));
         } else if (headers[':path'] === '/machine/map') {
           this.mapRequests.push(body);
+          if (this.mapStatus === null) return; // silent: no response head, ever
+          if (this.mapStatus !== 200) {
+            stream.respond({ ':status': this.mapStatus });
+            stream.end('node not found');
+            return;
+          }
           const script = this.scripts[Math.min(this.mapRequests.length - 1, this.scripts.length - 1)];
           stream.respond({ ':status': 200 });
           script(stream, body);
@@ -150,8 +158,9 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock) {
+function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock, extra: Partial<ControlClientOptions> = {}) {
   const c = new ControlClient({
+    ...extra,
     controlUrl: 'http://control.localhost', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
     controlKey: keyToText('mkey', fake.key.publicKey), clock, random: seededRandom(5),
     discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
@@ -493,3 +502,57 @@ describe('ControlClient: node key expiry by time', () => {
   });
 });
 
+
+describe('ControlClient: a map request that control never answers, or refuses', () => {
+  it('no response head within the deadline: an error naming the stage, then retries on the backoff; the status says why and when', async () => {
+    const fake = new FakeControl([(res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))))]);
+    fakes.push(fake);
+    fake.mapStatus = null;
+    const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, realClock, { timeouts: { mapHeadMs: 200 }, backoffBaseMs: 100, backoffMaxMs: 400 });
+    const errors: string[] = [];
+    c.onState((s, d) => { if (s === 'reconnecting' && d) errors.push(d); });
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('a failed map request', () => c.state === 'reconnecting');
+    expect(errors[0]).toBe('control did not answer the map request (POST /machine/map) within 0.2 s (stage: map response head)');
+    const st = c.status();
+    expect(st.state).toBe('reconnecting');
+    expect(st.lastError).toContain('stage: map response head');
+    expect(st.retryInMs).toBeGreaterThanOrEqual(0);
+    expect(st.retryInMs).toBeLessThanOrEqual(150); // the first step: 100 ms ×[0.5, 1.5)
+    await until('three failed map requests', () => fake.mapRequests.length >= 3, 10_000);
+    expect(c.status().failures).toBeGreaterThanOrEqual(2);
+    // Control answers again: the stream comes back, the error is gone from the status.
+    fake.mapStatus = 200;
+    await until('streaming', () => c.state === 'streaming', 10_000);
+    expect(c.status()).toEqual({ state: 'streaming', failures: 0 });
+    expect(peerList(c.netMap).length).toBe(1);
+  });
+
+  it('404 on the map request (Headscale: the machine was deleted): the same sentence, no retrying', async () => {
+    const fake = new FakeControl([() => {}]);
+    fakes.push(fake);
+    fake.mapStatus = 404;
+    const { c } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('key-expired', () => c.state === 'key-expired');
+    expect(c.status().lastError).toBe("control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 404: node not found)");
+    expect(fake.mapRequests.length).toBe(1);
+  });
+
+  it('401 on the map request: key-expired with a sentence saying to log in again, and no retrying', async () => {
+    const fake = new FakeControl([() => {}]);
+    fakes.push(fake);
+    fake.mapStatus = 401;
+    const { c, states } = makeClient(fake);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('key-expired', () => c.state === 'key-expired');
+    expect(c.status().lastError).toBe("control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 401: node not found)");
+    expect(states).not.toContain('reconnecting');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fake.mapRequests.length).toBe(1);
+    expect(c.loggedIn).toBe(false);
+  });
+});

@@ -6,14 +6,16 @@ import { toHex, fromHex } from '../crypto/bytes.js';
 import { keyFromText, keyToText } from '../crypto/keys.js';
 import type { RandomSource } from '../crypto/random.js';
 import { generatePrivateKey, publicKeyOf } from '../crypto/x25519.js';
+import { Backoff, CONTROL_BACKOFF_CAP_MS } from '../platform/backoff.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
+import { withDeadline } from '../platform/deadline.js';
 import { Http2Client, type Http2Response } from './h2/client.js';
 import { fetchControlKey, type FetchLike } from './key.js';
 import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE } from './mapstream.js';
 import { applyMapResponse, emptyNetworkMap, NetMapError, type NetMapStats, type NetworkMap } from './netmap.js';
 import type { ControlState, ControlStore } from './storage.js';
 import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
-import { dialControl } from './transport.js';
+import { dialControl, fmtSeconds } from './transport.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
 import { controlUrlProblem, loginUrlProblem } from './urls.js';
 
@@ -55,8 +57,40 @@ export interface ControlClientOptions {
   maxMapMessage?: number;
   /** No map message for this long = dead stream (Headscale sends keepalives every ~60 s). */
   watchdogMs?: number;
+  /** The reconnect curve's unit (default 10 ms: n²·10 ms after the n-th failure, tailscale util/backoff). */
   backoffBaseMs?: number;
+  /** The reconnect backoff's cap (default 30 s, as tailscaled's mapRoutine in controlclient/auto.go). */
   backoffMaxMs?: number;
+  /** Deadlines of each stage of reaching control (ms); a stage that overruns fails with its name. */
+  timeouts?: Partial<ControlTimeouts>;
+}
+
+/** How long each stage of reaching control may take before it fails with an error naming it. */
+export interface ControlTimeouts {
+  /** GET /key (the server's Noise key). */
+  keyMs: number;
+  /** The WebSocket upgrade on /ts2021. */
+  openMs: number;
+  /** The server's Noise handshake response after the WebSocket opened. */
+  handshakeMs: number;
+  /** POST /machine/register: the whole answer (not the Followup long-poll, which waits for a person). */
+  registerMs: number;
+  /** POST /machine/map: the response head (the stream itself has the watchdog). */
+  mapHeadMs: number;
+}
+
+export const DEFAULT_CONTROL_TIMEOUTS: ControlTimeouts = {
+  keyMs: 15_000, openMs: 15_000, handshakeMs: 15_000, registerMs: 30_000, mapHeadMs: 30_000,
+};
+
+/** What the status view shows about control: the state, why it is down and when the next try is. */
+export interface ControlStatus {
+  state: ControlClientState;
+  lastError?: string;
+  /** While waiting to reconnect: milliseconds until the next attempt. */
+  retryInMs?: number;
+  /** Consecutive failed map streams (0 once one delivered a map). */
+  failures: number;
 }
 
 export interface LoginOptions {
@@ -98,7 +132,9 @@ export class ControlClient {
   private hostinfo: Hostinfo = {};
   private preferredDerp = 0;
   private running = false;
-  private attempt = 0;
+  private readonly backoffs: Backoff;
+  private retryAt: number | undefined;
+  private readonly timeouts: ControlTimeouts;
   private backoffTimer: TimerHandle | undefined;
   private backoffWake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -114,8 +150,22 @@ export class ControlClient {
 
   constructor(private readonly o: ControlClientOptions) {
     this.log = o.log ?? (() => {});
+    this.timeouts = { ...DEFAULT_CONTROL_TIMEOUTS, ...o.timeouts };
+    this.backoffs = new Backoff(o.backoffMaxMs ?? CONTROL_BACKOFF_CAP_MS, o.random, o.backoffBaseMs);
     const problem = controlUrlProblem(o.controlUrl);
     if (problem) throw new ControlError(problem);
+  }
+
+  /** The state, the last error and when the next attempt comes (for the status view). */
+  status(): ControlStatus {
+    const waiting = this.state === 'reconnecting' && this.retryAt !== undefined;
+    return {
+      state: this.state,
+      // The error that took the stream down, until a new stream delivers.
+      ...(this.stats.lastError && this.state !== 'streaming' ? { lastError: this.stats.lastError } : {}),
+      ...(waiting ? { retryInMs: Math.max(0, this.retryAt! - this.o.clock.now()) } : {}),
+      failures: this.backoffs.failures,
+    };
   }
 
   onNetMap(cb: (nm: NetworkMap) => void): void {
@@ -199,9 +249,15 @@ export class ControlClient {
    */
   private async getControlKey(): Promise<Uint8Array> {
     if (this.controlKey) return this.controlKey;
-    const key = this.o.controlKey
-      ? keyFromText('mkey', this.o.controlKey)
-      : await fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch);
+    let key: Uint8Array;
+    if (this.o.controlKey) key = keyFromText('mkey', this.o.controlKey);
+    else {
+      const abort = typeof AbortController === 'function' ? new AbortController() : undefined;
+      const ms = this.timeouts.keyMs;
+      key = await withDeadline(fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch, abort?.signal), ms, this.o.clock,
+        () => new ControlError(`the control server at ${new URL(this.o.controlUrl).origin} did not answer GET /key within ${fmtSeconds(ms)} (stage: /key fetch)`),
+        () => abort?.abort());
+    }
     const st = await this.ensureState();
     const seen = keyToText('mkey', key);
     if (st.controlPublicKey && st.controlPublicKey !== seen) {
@@ -226,6 +282,8 @@ export class ControlClient {
       webSocketFactory: this.o.webSocketFactory,
       random: this.o.random,
       clock: this.o.clock,
+      openTimeoutMs: this.timeouts.openMs,
+      handshakeTimeoutMs: this.timeouts.handshakeMs,
     });
     const s: Session = {
       h2: new Http2Client(conn, {
@@ -281,8 +339,23 @@ export class ControlClient {
   }
 
   private async register(req: RegisterRequest): Promise<RegisterResponse> {
-    const res = await this.post('/machine/register', req);
-    const text = await res.text();
+    let status: number, text: string;
+    if (req.Followup) {
+      // Blocks at control until a person approves the login: no deadline (the view shows the link).
+      const res = await this.post('/machine/register', req);
+      status = res.status;
+      text = await res.text();
+    } else {
+      await this.getSession(); // its stages (/key, WebSocket, Noise) have deadlines of their own
+      const ms = this.timeouts.registerMs;
+      ({ status, text } = await withDeadline((async () => {
+        const res = await this.post('/machine/register', req);
+        return { status: res.status, text: await res.text() };
+      })(), ms, this.o.clock,
+      () => new ControlError(`control accepted the connection but did not answer POST /machine/register within ${fmtSeconds(ms)} (stage: register)`),
+      () => this.dropSession('register timed out')));
+    }
+    const res = { status };
     if (res.status !== 200) throw new ControlError(`register: HTTP ${res.status}: ${text.slice(0, 200)}`);
     let rr: RegisterResponse;
     try { rr = JSON.parse(text); } catch { throw new ControlError('register: answer is not JSON'); }
@@ -430,18 +503,14 @@ export class ControlClient {
     return r;
   }
 
+  /** Waits n²·step ms (×0.5–1.5) after the n-th consecutive failure, capped (platform/backoff.ts). */
   private backoff(): Promise<void> {
-    const base = this.o.backoffBaseMs ?? 1000;
-    const max = this.o.backoffMaxMs ?? 30_000;
-    const exp = Math.min(max, base * 2 ** Math.min(this.attempt, 16));
-    this.attempt++;
-    // Full jitter in [exp/2, exp): many nodes restarting together do not stampede control.
-    const r = this.o.random(2);
-    const frac = ((r[0] << 8) | r[1]) / 65536;
-    const ms = exp / 2 + (exp / 2) * frac;
+    const ms = this.backoffs.fail();
+    this.retryAt = this.o.clock.now() + ms;
+    this.log(`control: next try in ${fmtSeconds(Math.round(ms / 100) * 100)}`);
     return new Promise((resolve) => {
       this.backoffWake = resolve;
-      this.backoffTimer = this.o.clock.setTimeout(() => { this.backoffWake = null; resolve(); }, ms);
+      this.backoffTimer = this.o.clock.setTimeout(() => { this.backoffWake = null; this.retryAt = undefined; resolve(); }, ms);
     });
   }
 
@@ -459,15 +528,24 @@ export class ControlClient {
       Hostinfo: this.buildHostinfo(),
       Endpoints: [],
     };
-    const res = await this.post('/machine/map', req);
+    await this.getSession(); // its stages (/key, WebSocket, Noise) have deadlines of their own
+    const headMs = this.timeouts.mapHeadMs;
+    const res = await withDeadline(this.post('/machine/map', req), headMs, this.o.clock,
+      () => new ControlError(`control did not answer the map request (POST /machine/map) within ${fmtSeconds(headMs)} (stage: map response head)`),
+      () => this.dropSession('map request timed out'));
     if (res.status !== 200) {
       const t = await res.text().catch(() => '');
-      if (res.status === 401 || res.status === 403) {
-        // Headscale answers so for unknown/expired node keys.
+      if (res.status === 401 || res.status === 403 || res.status === 404) {
+        // Headscale answers 401/403 for unknown/expired node keys and 404 "node not found" once the
+        // machine was deleted there (v0.29.2; measured in e2e/faults.test.ts). Retrying cannot help
+        // (tailscaled does retry, and shows nothing): the person has to log in again, so say so.
         this.st!.loggedIn = false;
         await this.o.store.save(this.st!);
-        this.setState('key-expired', `control rejected the node key: HTTP ${res.status} ${t.slice(0, 100)}`);
+        const why = `control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP ${res.status}${t.trim() ? `: ${t.trim().slice(0, 100)}` : ''})`;
+        this.stats.lastError = why;
+        this.setState('key-expired', why);
         this.running = false;
+        throw new ControlError(why);
       }
       throw new ControlError(`map: HTTP ${res.status}: ${t.slice(0, 200)}`);
     }
@@ -509,7 +587,7 @@ export class ControlClient {
         this.applyMessage(msg, first);
         if (first && !isKeepAliveOnly(msg)) {
           first = false;
-          this.attempt = 0;
+          this.backoffs.reset();
           if (!this.selfExpired) this.setState('streaming');
         }
       }

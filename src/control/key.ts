@@ -35,7 +35,7 @@ function pageOrigin(): string | null {
   return typeof loc?.origin === 'string' && loc.origin !== 'null' ? loc.origin : null;
 }
 
-export async function fetchControlKey(controlUrl: string, capVersion: number, fetchFn?: FetchLike): Promise<Uint8Array> {
+export async function fetchControlKey(controlUrl: string, capVersion: number, fetchFn?: FetchLike, signal?: AbortSignal): Promise<Uint8Array> {
   const f = fetchFn ?? (globalThis.fetch as unknown as FetchLike | undefined);
   if (!f) throw new ControlKeyError('no fetch available to read the control key; pass controlKey in the configuration');
   const url = new URL(controlUrl);
@@ -43,7 +43,7 @@ export async function fetchControlKey(controlUrl: string, capVersion: number, fe
   url.search = `?v=${capVersion}`;
   let res: Awaited<ReturnType<FetchLike>>;
   try {
-    res = await f(url.toString());
+    res = await f(url.toString(), signal ? { signal } : undefined);
   } catch (e) {
     const origin = pageOrigin();
     if (e instanceof TypeError && origin && origin !== url.origin) {

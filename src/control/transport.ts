@@ -5,6 +5,7 @@
 import { toBase64 } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
 import type { Clock } from '../platform/clock.js';
+import { withDeadline } from '../platform/deadline.js';
 import { clientHandshake, initiateHandshake, type ControlNoiseConn } from '../noise/controlbase.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
@@ -27,6 +28,10 @@ export function controlWebSocketUrl(controlUrl: string, initiation: Uint8Array):
   u.pathname = u.pathname.replace(/\/+$/, '') + '/ts2021';
   u.search = `?${HANDSHAKE_PARAM}=${encodeURIComponent(toBase64(initiation))}`;
   return u.toString();
+}
+
+export function fmtSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function toBytes(data: unknown): Uint8Array | null {
@@ -52,7 +57,7 @@ export function openWebSocketDuplex(
     let ctrl!: ReadableStreamDefaultController<Uint8Array>;
     let ended = false;
     const timer = clock?.setTimeout(() => {
-      if (!opened) { ws.close(); reject(new ControlTransportError(`control WebSocket did not open within ${openTimeoutMs} ms`)); }
+      if (!opened) { ws.close(); reject(new ControlTransportError(`the control WebSocket to ${url.split('?')[0]} did not open within ${fmtSeconds(openTimeoutMs)} (stage: WebSocket upgrade)`)); }
     }, openTimeoutMs);
     const readable = new ReadableStream<Uint8Array>({
       start(c) { ctrl = c; },
@@ -94,6 +99,10 @@ export interface DialControlOptions {
   webSocketFactory: WebSocketFactory;
   random: RandomSource;
   clock?: Clock;
+  /** The WebSocket must open within this (ms; default 15 s). */
+  openTimeoutMs?: number;
+  /** The server's Noise response must come within this after the WebSocket opened (ms; default 15 s; needs clock). */
+  handshakeTimeoutMs?: number;
 }
 
 /** WebSocket + Noise: returns the decrypted byte stream ready for HTTP/2. */
@@ -101,9 +110,17 @@ export async function dialControl(o: DialControlOptions): Promise<ControlNoiseCo
   const init = initiateHandshake({
     protocolVersion: o.protocolVersion, machinePrivateKey: o.machinePrivateKey, controlPublicKey: o.controlPublicKey, random: o.random,
   });
-  const ws = await openWebSocketDuplex(o.webSocketFactory, controlWebSocketUrl(o.controlUrl, init.message), [CONTROL_SUBPROTOCOL], o.clock);
+  const ws = await openWebSocketDuplex(o.webSocketFactory, controlWebSocketUrl(o.controlUrl, init.message), [CONTROL_SUBPROTOCOL], o.clock, o.openTimeoutMs);
   try {
-    const conn = await clientHandshake(ws, { ...o, init, sendInitiation: false });
+    const hsMs = o.handshakeTimeoutMs ?? 15_000;
+    let answered = false;
+    const handshake = clientHandshake(ws, { ...o, init, sendInitiation: false, onResponse: () => { answered = true; } });
+    const conn = o.clock
+      ? await withDeadline(handshake, hsMs, o.clock, () => new ControlTransportError(answered
+        ? `the control server answered the Noise handshake on /ts2021 but sent nothing after it (no HTTP/2 settings) within ${fmtSeconds(hsMs)} (stage: Noise handshake)`
+        : `the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within ${fmtSeconds(hsMs)} (stage: Noise handshake)`,
+      ), () => ws.close())
+      : await handshake;
     return Object.assign(conn, { close: () => ws.close() });
   } catch (e) {
     ws.close();

@@ -15,6 +15,8 @@ class FakeWs implements WebSocketLike {
   close() { this.closed = true; this.readyState = 3; }
   open() { this.readyState = 1; this.onopen?.({}); }
   deliver(b: Uint8Array) { this.onmessage?.({ data: b.slice().buffer }); }
+  /** The connection breaks (or never comes up): the server is gone. */
+  fail() { this.readyState = 3; this.onclose?.({ code: 1006 } as never); }
 }
 
 function setup(extra: Partial<DerpClientOptions> = {}) {
@@ -60,9 +62,9 @@ describe('DerpClient with a hostile fake server', () => {
       expect(c.state).toBe('backoff');
       expect(c.stats.malformed).toBe(1);
       expect(c.stats.lastError).toBeTruthy();
-      clock.advance(249);
-      expect(sockets.length).toBe(1); // no reconnect storm: at least min backoff × 0.5
-      clock.advance(251);
+      clock.advance(4);
+      expect(sockets.length).toBe(1); // no reconnect storm: at least the first step (10 ms) × 0.5
+      clock.advance(11);
       expect(sockets.length).toBe(2);
     });
   }
@@ -90,11 +92,34 @@ describe('DerpClient with a hostile fake server', () => {
     expect(plain.clientInfo(plain.sockets[0])).toEqual({ version: 2, CanAckPings: true });
   });
 
-  it('backoff grows exponentially with jitter and is capped', () => {
-    const { c } = setup();
-    const d = Array.from({ length: 12 }, () => c.nextBackoff());
-    for (let i = 0; i < 6; i++) { expect(d[i]).toBeGreaterThanOrEqual(250 * 2 ** i); expect(d[i]).toBeLessThanOrEqual(500 * 2 ** i); }
-    for (const x of d) expect(x).toBeLessThanOrEqual(30_000);
+  it('reconnects on tailscaled\'s schedule: n²·10 ms after the n-th failure, jittered, capped at 5 s, reset by a success', () => {
+    const { clock, c, sockets, handshake } = setup();
+    c.start();
+    handshake(sockets[0]);
+    // The relay goes away: each failed attempt waits longer, on the n² curve (×0.5–1.5 jitter).
+    const waits: number[] = [];
+    for (let n = 1; n <= 25; n++) {
+      sockets[sockets.length - 1].fail();
+      expect(c.state).toBe('backoff');
+      const wait = c.retryInMs!;
+      waits.push(wait);
+      const base = Math.min(n * n * 10, 5000);
+      expect(wait).toBeGreaterThanOrEqual(Math.floor(base * 0.5));
+      expect(wait).toBeLessThanOrEqual(Math.ceil(base * 1.5));
+      const before = sockets.length;
+      clock.advance(wait - 1);
+      expect(sockets.length).toBe(before);
+      clock.advance(1);
+      expect(sockets.length).toBe(before + 1); // the next attempt, exactly when it was due
+    }
+    expect(Math.max(...waits)).toBeLessThanOrEqual(7500);
+    expect(c.stats.lastError).toBeTruthy();
+    // Back: the schedule starts over at 10 ms.
+    handshake(sockets[sockets.length - 1]);
+    expect(c.state).toBe('connected');
+    expect(c.retryInMs).toBeUndefined();
+    sockets[sockets.length - 1].fail();
+    expect(c.retryInMs!).toBeLessThanOrEqual(15);
   });
 
   it('Restarting frame reconnects after the given delay', () => {

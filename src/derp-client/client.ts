@@ -7,6 +7,7 @@
 import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
 import { publicKeyOf } from '../crypto/x25519.js';
 import type { RandomSource } from '../crypto/random.js';
+import { Backoff, backoffDelayMs, DERP_BACKOFF_CAP_MS } from '../platform/backoff.js';
 import { DeadlineTimer, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler, KEY_LEN, MAX_PACKET_SIZE, PROTOCOL_VERSION, type Frame } from './frames.js';
@@ -58,8 +59,10 @@ export interface DerpClientOptions {
   maxQueuedPackets?: number;
   /** Above this many bytes buffered in the socket, packets wait in our bounded queue. */
   maxBufferedBytes?: number;
-  /** Backoff bounds (ms). */
-  minBackoffMs?: number;
+  /**
+   * Cap of the reconnect backoff (ms; default 5 s). The curve is tailscaled's: n²·10 ms after the
+   * n-th consecutive failure, jittered ×0.5–1.5 (platform/backoff.ts, magicsock/derp.go).
+   */
   maxBackoffMs?: number;
   /** Our own Ping interval for RTT and liveness (ms). */
   pingIntervalMs?: number;
@@ -81,7 +84,9 @@ export class DerpClient {
   private ws?: WebSocketLike;
   private reasm = new FrameReassembler();
   private queue: Uint8Array[] = [];
-  private attempt = 0;
+  private readonly backoff: Backoff;
+  /** When the pending reconnect is due (clock ms), while in backoff. */
+  private retryAt: number | undefined;
   private timer?: TimerHandle;
   private pingTimer?: TimerHandle;
   private readonly readTimer: DeadlineTimer;
@@ -101,12 +106,16 @@ export class DerpClient {
   };
   private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls' | 'appName'>> & DerpClientOptions;
 
+  /** Milliseconds until the next connection attempt while waiting out a backoff (else undefined). */
+  get retryInMs(): number | undefined {
+    return this.st === 'backoff' && this.retryAt !== undefined ? Math.max(0, this.retryAt - this.o.clock.now()) : undefined;
+  }
+
   constructor(o: DerpClientOptions) {
     this.o = {
       maxQueuedPackets: 512,
       maxBufferedBytes: 4 << 20,
-      minBackoffMs: 500,
-      maxBackoffMs: 30_000,
+      maxBackoffMs: DERP_BACKOFF_CAP_MS,
       pingIntervalMs: 20_000,
       readTimeoutMs: 75_000,
       handshakeTimeoutMs: 15_000,
@@ -115,6 +124,7 @@ export class DerpClient {
     this.preferred = !!o.preferred;
     this.urls = [o.url, ...(o.fallbackUrls ?? []).filter((u) => u !== o.url)];
     this.publicKey = publicKeyOf(o.privateKey);
+    this.backoff = new Backoff(this.o.maxBackoffMs, this.o.random);
     this.readTimer = new DeadlineTimer(this.o.clock, () =>
       this.fail(`no data from server for ${Math.round(this.o.readTimeoutMs / 1000)} s`),
     );
@@ -324,7 +334,7 @@ export class DerpClient {
     this.clearTimer();
     if (this.stats.connects > 0) this.stats.reconnects++;
     this.stats.connects++;
-    this.attempt = 0;
+    this.backoff.reset();
     this.nodesTried = 0;
     this.restartUntil = 0;
     this.stats.health = undefined; // a new connection starts healthy until the server says otherwise
@@ -379,7 +389,7 @@ export class DerpClient {
         this.stats.lastError = `server restarting; reconnect in ${f.reconnectInMs} ms`;
         this.teardown();
         this.setState('backoff');
-        this.timer = this.o.clock.setTimeout(() => this.connect(), f.reconnectInMs);
+        this.schedule(f.reconnectInMs);
         return;
       case 'serverKey':
       case 'serverInfo':
@@ -411,7 +421,7 @@ export class DerpClient {
     this.fail(msg);
   }
 
-  /** Closes the current socket and schedules a reconnect with exponential backoff and jitter. */
+  /** Closes the current socket and schedules a reconnect after tailscaled's backoff (platform/backoff.ts). */
   private fail(msg: string): void {
     if (this.st === 'closed' || this.st === 'backoff' || this.st === 'idle') return;
     this.stats.lastError = msg;
@@ -419,11 +429,11 @@ export class DerpClient {
     this.setState('backoff');
     let delay: number;
     if (this.urls.length > 1 && this.nodesTried < this.urls.length - 1) {
-      // Fail over to the region's next node after a short jittered pause, without growing
-      // the backoff: the region is only "down" once every node failed in this round.
+      // Fail over to the region's next node after the shortest step, without growing the
+      // backoff: the region is only "down" once every node failed in this round.
       this.nodesTried++;
       this.urlIdx = (this.urlIdx + 1) % this.urls.length;
-      delay = this.jitter(this.o.minBackoffMs);
+      delay = backoffDelayMs(1, this.o.maxBackoffMs, this.o.random);
     } else {
       if (this.urls.length > 1) {
         this.nodesTried = 0;
@@ -431,24 +441,22 @@ export class DerpClient {
       }
       delay = this.nextBackoff();
     }
-    this.timer = this.o.clock.setTimeout(() => this.connect(), delay);
+    this.schedule(delay);
   }
 
-  /** Next delay: min·2^attempt capped at max, scaled by a random factor in [0.5, 1). */
+  private schedule(delayMs: number): void {
+    this.retryAt = this.o.clock.now() + delayMs;
+    this.timer = this.o.clock.setTimeout(() => this.connect(), delayMs);
+  }
+
+  /**
+   * The delay before the next attempt: n²·10 ms after the n-th consecutive failure, capped
+   * (maxBackoffMs, 5 s as magicsock's derp-N backoff), jittered ×[0.5, 1.5). While a server that
+   * said it is restarting (frameRestarting) is within its try-for window, at most 500 ms.
+   */
   nextBackoff(): number {
-    const inRestartWindow = this.restartUntil > this.o.clock.now();
-    const base = inRestartWindow
-      ? this.o.minBackoffMs
-      : Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.min(this.attempt, 20));
-    this.attempt++;
-    return this.jitter(base);
-  }
-
-  /** base scaled by a random factor in [0.5, 1). */
-  private jitter(base: number): number {
-    const r = this.o.random(4);
-    const u = ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
-    return Math.round(base * (0.5 + 0.5 * (u / 2 ** 32)));
+    const d = this.backoff.fail();
+    return this.restartUntil > this.o.clock.now() ? Math.min(d, 500) : d;
   }
 
   private clearTimer(): void {

@@ -293,7 +293,7 @@ describe('failover between the nodes of one region', () => {
     first.onerror?.({}); // connection refused
     expect(first.closed).toBe(true);
     expect(st(1)?.state).toBe('backoff');
-    clock.advance(500); // a short jittered pause, not the growing backoff
+    clock.advance(15); // the shortest step, not the growing backoff
     const second = open('n2')[0];
     expect(second).toBeDefined();
     handshake(second);
@@ -314,13 +314,14 @@ describe('failover between the nodes of one region', () => {
       last = clock.now();
       w.onclose?.({ code: 1006 });
       const n = sockets.length;
-      while (sockets.length === n) clock.advance(10);
+      while (sockets.length === n) clock.advance(1);
     }
     expect(urls).toEqual(['n1', 'n2', 'n1', 'n2', 'n1', 'n2', 'n1', 'n2']);
-    // Switching node: ≤ 500 ms; after a full failed round: exponential (min 500 · 2^k · [0.5, 1)).
-    expect(delays[1]).toBeLessThanOrEqual(510);
-    expect(delays[3]).toBeLessThanOrEqual(510);
-    expect(delays[6]).toBeGreaterThanOrEqual(1000); // round 3 failed: backoff 2000·[0.5,1)
+    // Switching node: the first step (10 ms ×[0.5, 1.5)); after the k-th failed round: k²·10 ms ×[0.5, 1.5).
+    for (const i of [1, 3, 5, 7]) expect(delays[i]).toBeLessThanOrEqual(15);
+    expect(delays[4]).toBeGreaterThanOrEqual(20); // round 2 failed: 40 ms ×[0.5, 1.5)
+    expect(delays[6]).toBeGreaterThanOrEqual(45); // round 3 failed: 90 ms ×[0.5, 1.5)
+    expect(delays[6]).toBeLessThanOrEqual(135)
     sockets.at(-1)!.onclose?.({ code: 1006 });
     expect(st(1)?.state).toBe('failed');
     expect(sockets.every((w) => w.closed)).toBe(true); // no socket leaked across attempts

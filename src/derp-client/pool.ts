@@ -45,6 +45,10 @@ export interface DerpRegionStatus {
   malformed?: number;
   reconnects?: number;
   lastError?: string;
+  /** While waiting to reconnect: milliseconds until the next attempt. */
+  retryInMs?: number;
+  /** Consecutive failed connection attempts (0 once connected). */
+  failures?: number;
   /** The server's Health frame text: a problem the person should see (absent = healthy). */
   health?: string;
   /** The node URL in use or being tried. */
@@ -243,6 +247,8 @@ export class DerpPool {
         malformed: s?.malformed ?? 0,
         reconnects: s?.reconnects ?? 0,
         lastError: s?.lastError,
+        retryInMs: c?.client.retryInMs,
+        failures: c?.failures ?? 0,
         health: s?.health,
         url: c?.client.url,
         latencyMs: this.latency.get(id),

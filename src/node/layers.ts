@@ -119,6 +119,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         get nodePrivateKey() { return client.nodePrivateKey; },
         onNetMap(cb) { cbs.push(cb); if (last) cb(last); },
         onState(cb) { client.onState(cb); },
+        status: () => client.status(),
         setPreferredDerp(r) { client.setPreferredDerp(r); },
         get preferredDerp() { return client.preferredDerpRegion; },
         logout: () => client.logout(),

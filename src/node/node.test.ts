@@ -5,6 +5,7 @@ import { toHex } from '../crypto/bytes.js';
 import { seededRandom } from '../crypto/random.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { turnsUntil } from '../platform/virtual-time.testkit.js';
+import { VirtualClock } from '../platform/clock.js';
 import type { FilterRule } from './filter.js';
 import { buildRouteTable, parseIp } from './routes.js';
 import { applyMapResponse, emptyNetworkMap, toPlainNetMap } from '../control/netmap.js';
@@ -44,9 +45,11 @@ function fakeStack(addr: string, output: (ip: Uint8Array) => void): NetStackLike
   };
 }
 
-function makeNode(relay: Relay, name: string, addr: string, home: number) {
+/** restarts: how many times this machine restarted before (same node key, new disco key). */
+function makeNode(relay: Relay, name: string, addr: string, home: number, restarts = 0) {
   const random = seededRandom(addr.length * 31 + home);
   const nodeKey = generateKeyPair(random);
+  if (restarts) random(32 * restarts);
   let emit!: (nm: NodeNetMap) => void;
   let discoPub!: Uint8Array;
   let preferred = 0;
@@ -98,7 +101,7 @@ async function twoNodes() {
   const b = makeNode(relay, 'beta', '100.64.0.2', 902);
   const upA = a.up(), upB = b.up();
   await turnsUntil(() => a.listening && b.listening);
-  return { a, b, upA, upB };
+  return { a, b, upA, upB, relay };
 }
 
 describe('TailnetNode wiring', () => {
@@ -144,6 +147,50 @@ describe('TailnetNode wiring', () => {
     expect(b.node.status().counters.rxUnknownProto).toBe(1);
     await a.node.down(); await b.node.down();
     expect(a.node.status().state).toBe('stopped');
+  });
+
+  it('a peer that restarted (new disco key in the map) gets its session reset and is reached at once; a key first announced over TSMP resets nothing', async () => {
+    const { a, b, upA, upB, relay } = await twoNodes();
+    const debug: string[] = [];
+    a.node.on('debug', (t) => debug.push(t));
+    a.emit(netmapFor(a, b, allowAll));
+    b.emit(netmapFor(b, a, allowAll));
+    await Promise.all([upA, upB]);
+    await a.node.ping('beta');
+    expect(debug).toContain('wg: beta: handshake initiation sent');
+    expect(debug).toContain('wg: beta: handshake response received');
+    // beta restarts: same node key, new disco key, no WireGuard session.
+    await b.node.down();
+    const b2 = makeNode(relay, 'beta', '100.64.0.2', 902, 1);
+    const upB2 = b2.up();
+    await turnsUntil(() => b2.listening);
+    b2.emit(netmapFor(b2, a, allowAll));
+    await upB2;
+    expect(toHex(b2.nodeKey.publicKey)).toBe(toHex(b.nodeKey.publicKey));
+    expect(toHex(b2.discoPub)).not.toBe(toHex(b.discoPub));
+    // Control tells alpha about the new disco key: the old session goes, the next ping handshakes
+    // at once (without the reset it was sealed with keys beta no longer has, for 15 s).
+    debug.length = 0;
+    a.emit(netmapFor(a, b2, allowAll));
+    expect(a.node.status().counters.peerResets).toBe(1);
+    expect(debug[0]).toBe('wg: beta: session reset');
+    expect((await a.node.ping('beta')).ip).toBe('100.64.0.2');
+    expect(b2.node.status().counters['wg.rxDropUnknownIndex'] ?? 0).toBe(0);
+    // beta announces yet another disco key over TSMP (a working session): when control's map then
+    // shows that key, the session stays (tailscaled: tsmpLearnedDisco).
+    const advert = new Uint8Array(20 + 33);
+    advert[0] = 0x45; advert[3] = advert.length; advert[8] = 64; advert[9] = 99;
+    advert.set([100, 64, 0, 2], 12); advert.set([100, 64, 0, 1], 16);
+    advert[20] = 0x61; advert.fill(7, 21);
+    (b2.node as unknown as { outbound(ip: Uint8Array): void }).outbound(advert);
+    await turnsUntil(() => a.node.status().counters.tsmpDiscoAdvertsNewKey === 1);
+    const withKey = (k: Uint8Array) => { const nm = netmapFor(a, b2, allowAll); nm.peers[0] = { ...nm.peers[0]!, discoKey: k }; return nm; };
+    a.emit(withKey(new Uint8Array(32).fill(7)));
+    expect(a.node.status().counters.peerResets).toBe(1);
+    // A change control reports that no TSMP advert announced: a restart again.
+    a.emit(withKey(new Uint8Array(32).fill(8)));
+    expect(a.node.status().counters.peerResets).toBe(2);
+    await a.node.down(); await b2.node.down();
   });
 
   // The attacker is a peer with a real WireGuard session to us that writes another machine's
@@ -325,5 +372,51 @@ describe('TailnetNode fed by control/netmap deltas (peerDelta)', () => {
     }
     expect(deltas).toBe(90);
     await a.node.down();
+  });
+});
+
+describe('TailnetNode.up() never waits for good', () => {
+  function controlOnly(lastError?: string) {
+    let stateCb: ((s: string, d?: string) => void) | undefined;
+    let closed = false;
+    const layers: NodeLayers = {
+      async startControl() {
+        return {
+          nodePrivateKey: generateKeyPair(seededRandom(1)).privateKey, onNetMap() {}, setPreferredDerp() {},
+          onState(cb) { stateCb = cb; }, status: () => ({ state: 'reconnecting', lastError }), close() { closed = true; },
+        };
+      },
+      createDerpPool() { throw new Error('no map, no DERP'); },
+      createNetStack() { throw new Error('no map, no netstack'); },
+    };
+    return {
+      node: new TailnetNode(layers), state: (s: string, d?: string) => stateCb!(s, d),
+      get listening() { return stateCb !== undefined; }, get closed() { return closed; },
+    };
+  }
+
+  it('fails with control\'s words when control refuses the node (401 on the map request)', async () => {
+    const t = controlOnly();
+    const failed = t.node.up({ controlUrl: 'http://control.invalid', hostname: 'me' }).catch((e: Error) => e.message);
+    await turnsUntil(() => t.listening);
+    expect(t.node.status().state).toBe('starting');
+    t.state('key-expired', 'control refused this machine\'s map request: … Log in again. (HTTP 401)');
+    expect(await failed).toBe('control refused this machine\'s map request: … Log in again. (HTTP 401)');
+    expect(t.node.status()).toMatchObject({ state: 'error', error: 'control refused this machine\'s map request: … Log in again. (HTTP 401)' });
+    expect(t.closed).toBe(true);
+  });
+
+  it('fails when no map comes within firstMapTimeoutMs, saying control\'s last error', async () => {
+    const clock = new VirtualClock();
+    const t = controlOnly('control did not answer the map request (POST /machine/map) within 30 s (stage: map response head)');
+    const failed = t.node.up({ controlUrl: 'http://control.invalid', hostname: 'me', clock, firstMapTimeoutMs: 90_000 }).catch((e: Error) => e.message);
+    await turnsUntil(() => clock.pending > 0);
+    clock.advance(89_999);
+    await turnsUntil(() => false, 5);
+    expect(t.node.status().state).toBe('starting');
+    clock.advance(1);
+    expect(await failed).toBe('no network map from control within 90 s after logging in; last error: control did not answer the map request (POST /machine/map) within 30 s (stage: map response head)');
+    expect(t.node.status().state).toBe('error');
+    expect(t.closed).toBe(true);
   });
 });

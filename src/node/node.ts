@@ -11,7 +11,7 @@ import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
 import type { ControlStore } from '../control/storage.js';
 import { realClock, type Clock } from '../platform/clock.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
-import { WireGuardDevice } from '../noise/wireguard/device.js';
+import { WireGuardDevice, type HandshakeEvent } from '../noise/wireguard/device.js';
 import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import type { WireGuardTimerConfig } from '../noise/wireguard/timers.js';
 import { DiscoCodec } from './disco.js';
@@ -55,6 +55,8 @@ export interface ControlSession {
   nodePrivateKey: Uint8Array;
   onNetMap(cb: (nm: NodeNetMap) => void): void;
   onState?(cb: (state: string, detail?: string) => void): void;
+  /** Control's state, why it is down and when the next try is (control/client.ts ControlStatus). */
+  status?(): ControlStatusLike;
   /** Report our home DERP region (Hostinfo.NetInfo.PreferredDERP). */
   setPreferredDerp(regionId: number): void;
   /** The home region remembered from the last run (0 or undefined: none). */
@@ -63,6 +65,8 @@ export interface ControlSession {
   logout?(): Promise<void>;
   close(): void | Promise<void>;
 }
+
+export interface ControlStatusLike { state: string; lastError?: string; retryInMs?: number; failures?: number }
 
 export interface ControlStartOptions {
   controlUrl: string; authKey?: string; hostname: string; ephemeral?: boolean; storage: ControlStore | undefined;
@@ -148,6 +152,12 @@ export interface UpConfig {
    * For tests and measurements, e.g. `{ firstContactRetriesMs: [] }` for plain WireGuard retries.
    */
   wireguardTimers?: Partial<WireGuardTimerConfig>;
+  /**
+   * up() fails when no network map came within this (ms; default 90 s) after the login, saying
+   * control's last error: control's stages each have their own deadline and the map stream
+   * retries on its backoff meanwhile, but up() itself never waits for good.
+   */
+  firstMapTimeoutMs?: number;
 }
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
@@ -168,9 +178,16 @@ export interface NodeStatus {
   homeRegion?: number;
   peers: PeerStatus[];
   derp?: unknown;
+  /** Control's state (streaming, reconnecting…), its last error and the next try. */
+  control?: ControlStatusLike;
   counters: Record<string, number>;
   /** The routes the person chose (subnet routes on or off, the exit node). */
   routes: RoutePrefs;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
 }
 
 /** A peer's node key as hex, made once per peer object (a map of 10,000 is mostly the same objects). */
@@ -197,7 +214,8 @@ function peerStatusParts(p: NetMapPeer) {
   return parts;
 }
 
-export type NodeEventMap = { state: NodeState; netmap: NodeNetMap; log: string; peers: PeerStatus[] };
+/** `debug`: detail for a debug log (WireGuard handshakes per peer), emitted only while someone listens. */
+export type NodeEventMap = { state: NodeState; netmap: NodeNetMap; log: string; debug: string; peers: PeerStatus[] };
 
 export class TailnetNode {
   private state: NodeState = 'stopped';
@@ -219,11 +237,13 @@ export class TailnetNode {
   private homeRegion?: number;
   private readonly listeners = new Map<string, Set<(v: unknown) => void>>();
   private readonly pongWaiters = new Map<string, (ok: boolean) => void>();
-  private netmapReady?: { promise: Promise<void>; resolve: () => void };
+  private netmapReady?: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
   readonly counters = {
     txNoRoute: 0, txToSelf: 0, rxSpoofedSource: 0, rxMalformed: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
     /** TSMP disco key advertisements (capver 144) received; ...NewKey: not the disco key the netmap has for that peer. */
     tsmpDiscoAdverts: 0, tsmpDiscoAdvertsNewKey: 0,
+    /** WireGuard sessions reset because a peer's disco key changed (it restarted). */
+    peerResets: 0,
   };
 
   constructor(private readonly layers: NodeLayers) {}
@@ -259,8 +279,9 @@ export class TailnetNode {
     this.routePrefs = { ...cfg.routes };
     this.setState('starting');
     let resolve!: () => void;
-    this.netmapReady = { promise: new Promise<void>((r) => (resolve = r)), resolve };
-    this.netmapReady.resolve = resolve;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((r, j) => { resolve = r; reject = j; });
+    this.netmapReady = { promise, resolve, reject };
     const disco = generateKeyPair(this.random);
     this.discoPublicKey = disco.publicKey;
     const discoCodec = new DiscoCodec(disco.privateKey, disco.publicKey, this.random);
@@ -290,19 +311,56 @@ export class TailnetNode {
       wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(), timers: cfg.wireguardTimers,
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
+      onHandshakeEvent: (peer, ev) => this.handshakeDebug(peer, ev),
       onReceiveIdle: () => this.stack?.releaseAcks?.(),
     });
     this.homeRegion = cfg.homeRegion;
     const allowInsecure = cfg.allowInsecureDerp;
+    const ready = this.netmapReady;
+    const refused = (s: string, detail?: string) => {
+      // Control expired or dropped our node key: peers stop accepting us, so say so (a new login is needed).
+      if (s !== 'key-expired' && s !== 'logged-out') return;
+      if (this.state === 'running') this.setState('needs-login', detail ?? s);
+      else if (this.state === 'starting') ready.reject(new Error(detail ?? `control: ${s}`));
+    };
     this.control.onState?.((s, detail) => {
       this.log(`control: ${s}${detail ? ` (${detail})` : ''}`);
-      // Control expired or dropped our node key: peers stop accepting us, so say so (a new login is needed).
-      if ((s === 'key-expired' || s === 'logged-out') && this.state === 'running') this.setState('needs-login', detail ?? s);
+      refused(s, detail);
     });
+    const now = this.control.status?.();
+    if (now) refused(now.state, now.lastError);
     this.control.onNetMap((nm) => {
       try { this.applyNetMap(nm, cfg, allowInsecure); } catch (e) { this.log(`netmap apply failed: ${String(e)}`); }
     });
-    await this.netmapReady.promise;
+    const firstMapMs = cfg.firstMapTimeoutMs ?? 90_000;
+    const control = this.control;
+    const timer = this.clock.setTimeout(() => {
+      const last = control.status?.().lastError;
+      ready.reject(new Error(`no network map from control within ${Math.round(firstMapMs / 1000)} s after logging in${last ? `; last error: ${last}` : ''}`));
+    }, firstMapMs);
+    try {
+      await ready.promise;
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      await this.down();
+      this.setState('error', msg);
+      throw e;
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+
+  /** A WireGuard handshake message sent or received, for the debug log (names and kinds only, no key material). */
+  private handshakeDebug(peer: Uint8Array, ev: HandshakeEvent): void {
+    if (!this.listeners.get('debug')?.size) return;
+    const k = toHex(peer);
+    let name = `nodekey:${k.slice(0, 8)}…`;
+    for (const p of this.peerById.values()) if (keyHex(p) === k) { name = p.name.replace(/\.$/, '').split('.')[0] || name; break; }
+    const what = ev.type === 'initiation-sent'
+      ? `handshake initiation sent${ev.kind === 'early' ? ' (first-contact retry)' : ev.kind === 'retry' ? ` (retry ${ev.attempt})` : ''}`
+      : ev.type === 'gave-up' ? `handshake given up after ${ev.attempts} retries`
+        : ev.type === 'reset' ? 'session reset' : `handshake ${ev.type.replace('-', ' ')}`;
+    this.emit('debug', `wg: ${name}: ${what}`);
   }
 
   private applyNetMap(nm: NodeNetMap, cfg: UpConfig, allowInsecure?: boolean): void {
@@ -397,6 +455,7 @@ export class TailnetNode {
       for (const p of next.values()) { const k = keyHex(p); this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1); }
       for (const key of this.knownWgPeers) if (!this.keyRefs.has(key)) this.dropWgPeer(key);
       for (const p of next.values()) this.ensureWgPeer(p.nodeKey, keyHex(p));
+      for (const { old, now } of changed) if (old && keyHex(old) === keyHex(now)) this.noteDiscoChange(now, old.discoKey, now.discoKey);
       return;
     }
     this.applyChanges(changed, removed);
@@ -437,15 +496,39 @@ export class TailnetNode {
       this.dropWgPeer(k);
     };
     // New references first, then the old ones let go: a key that moved between peers stays.
-    for (const { now } of changed) {
+    for (const { old, now } of changed) {
       const k = keyHex(now);
       this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1);
       this.magic!.upsertPeer({ nodeKey: now.nodeKey, discoKey: now.discoKey, homeDerp: now.homeDerp });
       this.ensureWgPeer(now.nodeKey, k);
+      if (old && keyHex(old) === k) this.noteDiscoChange(now, old.discoKey, now.discoKey);
     }
     for (const { old } of changed) if (old) unref(old);
     for (const old of removed) unref(old);
   }
+
+  /**
+   * A peer's disco key changed: it restarted (a new disco key every start, same node key), so its
+   * WireGuard session is dead and is reset, as tailscaled's nodeBackend.discoChangedLocked +
+   * ResetDevicePeer do (ipn/ipnlocal/node_backend.go, wgengine/userspace.go): the next packet
+   * starts a handshake at once rather than after the 15 s new-handshake timer. Not when the new
+   * key came first in a TSMP advertisement: that arrived over a working session, which is kept.
+   */
+  private noteDiscoChange(peer: NetMapPeer, prev: Uint8Array | undefined, cur: Uint8Array | undefined): void {
+    if (!prev || !cur || prev.length !== 32 || cur.length !== 32 || equalBytes(prev, cur) || isZero(prev) || isZero(cur)) return;
+    const k = keyHex(peer);
+    const viaTsmp = this.tsmpLearnedDisco.get(k);
+    if (viaTsmp !== undefined) {
+      this.tsmpLearnedDisco.delete(k);
+      if (viaTsmp === toHex(cur)) return;
+    }
+    if (!this.wg?.resetPeer(peer.nodeKey)) return;
+    this.counters.peerResets++;
+    this.log(`peer ${peer.name.replace(/\.$/, '').split('.')[0]} restarted (new disco key): WireGuard session reset`);
+  }
+
+  /** Disco keys peers announced over TSMP (by node key hex), until control's map shows the same change. */
+  private readonly tsmpLearnedDisco = new Map<string, string>();
 
   private ensureWgPeer(key: Uint8Array, k = toHex(key)): void {
     if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(key); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, key); }
@@ -569,7 +652,16 @@ export class TailnetNode {
       const advert = parseTsmpDiscoAdvert(ip);
       if (advert) {
         this.counters.tsmpDiscoAdverts++;
-        if (!advert.empty && !(owner.discoKey && equalBytes(owner.discoKey, advert.discoKey))) this.counters.tsmpDiscoAdvertsNewKey++;
+        if (!advert.empty && !(owner.discoKey && equalBytes(owner.discoKey, advert.discoKey))) {
+          // A new disco key over a working session (tailscaled: controlclient direct.go updates the
+          // peer's disco key, LocalBackend.PatchDiscoKey notes it so the map delta that follows does
+          // not reset the session). Disco messages go to the new key from now on.
+          this.counters.tsmpDiscoAdvertsNewKey++;
+          const k = keyHex(owner);
+          if (this.tsmpLearnedDisco.size >= 4096 && !this.tsmpLearnedDisco.has(k)) this.tsmpLearnedDisco.delete(this.tsmpLearnedDisco.keys().next().value!);
+          this.tsmpLearnedDisco.set(k, toHex(advert.discoKey));
+          this.magic?.upsertPeer({ nodeKey: owner.nodeKey, discoKey: advert.discoKey.slice(), homeDerp: owner.homeDerp });
+        }
         return;
       }
     }
@@ -677,6 +769,7 @@ export class TailnetNode {
       homeRegion: this.homeRegion,
       peers: this.peerStatuses(),
       derp: this.derp?.status?.(),
+      control: this.control?.status?.(),
       counters,
       routes: { ...this.routePrefs },
     };
@@ -702,6 +795,7 @@ export class TailnetNode {
     this.stack = undefined; this.wg = undefined; this.derp = undefined; this.control = undefined;
     this.magic = undefined; this.netmap = undefined; this.routes = undefined;
     this.knownWgPeers.clear(); this.knownWgPeerKeys.clear();
+    this.tsmpLearnedDisco.clear();
     this.peerById = new Map(); this.routeClaims.clear(); this.keyRefs.clear(); this.peersVersion = undefined; this.lastRules = undefined;
     this.setState('stopped');
   }

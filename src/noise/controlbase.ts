@@ -250,6 +250,8 @@ export interface ClientHandshakeOptions extends InitiateOptions {
    */
   sendInitiation?: boolean;
   init?: HandshakeInit;
+  /** The server's handshake response was accepted (what follows is the early-payload peek). */
+  onResponse?: () => void;
 }
 
 /**
@@ -277,6 +279,7 @@ export async function clientHandshake(transport: ByteDuplex, o: ClientHandshakeO
     const body = await reader.readExact(len);
     if (!body && len > 0) throw new ControlNoiseError('noise: connection closed during the handshake response');
     const keys = init.finish(concatBytes(hdr, body ?? new Uint8Array(0)));
+    o.onResponse?.();
     return await wrapTransport(reader, writer, keys);
   } catch (err) {
     return fail(err);

@@ -304,7 +304,7 @@ export class TailtabApp extends LitElement {
               ${ROUTES.map((r) => html`<a href="#${r.id}" aria-current=${this.route === r.id ? 'page' : 'false'}>${r.label}</a>`)}
             </nav>`
           : ''}
-        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : STATE_WORDS[st.state]}</span>
+        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state === 'needs-login' && !st.authUrl && st.error ? 'signed out by control: log in again' : STATE_WORDS[st.state]}</span>
         ${running && this.ephemeral
           ? html`<button class="end" @click=${this.signOut} title="Log this browser out of the tailnet and forget everything">End session</button>`
           : ''}

@@ -54,6 +54,11 @@ export interface WireGuardDeviceOptions {
   onPacket: (peerPublicKey: Uint8Array, ipPacket: Uint8Array) => void;
   onHandshake?: (peerPublicKey: Uint8Array) => void;
   /**
+   * Each handshake message sent or received, per peer (for a debug log: no key material). The
+   * first-contact retries (timers.ts) show as initiations with kind 'early'.
+   */
+  onHandshakeEvent?: (peerPublicKey: Uint8Array, ev: HandshakeEvent) => void;
+  /**
    * Wall-clock time in ms since the Unix epoch, for the TAI64N timestamp of initiations. Peers reject
    * an initiation whose timestamp is not later than the last one they saw from us, so this must keep
    * increasing across restarts of the node: pass `() => Date.now()` in production. Defaults to
@@ -76,6 +81,15 @@ export interface WireGuardDeviceOptions {
    */
   onReceiveIdle?: () => void;
 }
+
+/** A handshake message sent or received (WireGuardDeviceOptions.onHandshakeEvent). */
+export type HandshakeEvent =
+  | { type: 'initiation-sent'; kind: InitiationKind; attempt: number }
+  | { type: 'initiation-received' }
+  | { type: 'response-sent' }
+  | { type: 'response-received' }
+  | { type: 'gave-up'; attempts: number }
+  | { type: 'reset' };
 
 export interface WireGuardPeerStatus {
   lastHandshakeAt?: number;
@@ -245,6 +259,7 @@ export class WireGuardDevice {
         sendKeepalive: () => this.sendKeepalive(peer),
         giveUp: () => {
           this.stats.handshakesGivenUp++;
+          this.event(peer, { type: 'gave-up', attempts: peer.timers.handshakeAttempts });
           this.stats.txDropGaveUp += peer.staged.length;
           peer.staged = [];
         },
@@ -255,6 +270,42 @@ export class WireGuardDevice {
     this.peers.set(id, peer);
     // wireguard-go sends a keepalive when a peer with persistent keepalive comes up: it starts the session.
     if (keepaliveMs > 0) this.sendKeepalive(peer);
+  }
+
+  /**
+   * Forgets a peer's session (keypairs, handshake, timers, the replay state of its initiations) as
+   * if it were new, keeping the packets waiting for a session and its keepalive setting: what
+   * tailscaled does when a peer's disco key changes (wgengine/userspace.go ResetDevicePeer removes
+   * the peer from wireguard-go, re-created on demand): the peer restarted and its old session is
+   * dead, so the next packet starts a handshake at once instead of being sealed with keys the peer
+   * no longer has until the 15 s new-handshake timer (KEEPALIVE + REKEY_TIMEOUT) gives up on them.
+   * A peer we had a session with gets a new initiation at once. Returns false when the peer is unknown.
+   */
+  resetPeer(publicKey: Uint8Array): boolean {
+    const peer = this.peers.get(toHex(publicKey));
+    if (!peer || this.closed) return false;
+    const staged = peer.staged;
+    const keepalive = peer.timers.persistentKeepaliveMs;
+    const hadSession = this.usableForSending(peer.keypairs.current);
+    peer.staged = [];
+    this.removePeer(publicKey);
+    this.addPeer(publicKey);
+    const fresh = this.peers.get(toHex(publicKey))!;
+    fresh.timers.persistentKeepaliveMs = keepalive;
+    fresh.timers.restarted();
+    this.event(fresh, { type: 'reset' });
+    if (staged.length) {
+      fresh.staged = staged;
+      this.sendStaged(fresh);
+    } else if (keepalive > 0) {
+      this.sendKeepalive(fresh);
+    } else if (hadSession) {
+      // We were talking to it: have a new session ready when the next packet (a TCP retransmission)
+      // comes, rather than starting the handshake then. (tailscaled re-creates the peer lazily, on
+      // the next packet; this saves that packet's wait for one handshake round trip.)
+      this.sendInitiation(fresh, 'fresh');
+    }
+    return true;
   }
 
   removePeer(publicKey: Uint8Array): void {
@@ -424,6 +475,7 @@ export class WireGuardDevice {
     this.clearHandshake(peer);
     peer.handshake = { state: 'initiationConsumed', consumed };
     this.stats.handshakeInitiationsReceived++;
+    this.event(peer, { type: 'initiation-received' });
     peer.rxBytes += d.length;
     peer.timers.anyAuthenticatedPacketTraversal();
     peer.timers.anyAuthenticatedPacketReceived();
@@ -449,6 +501,7 @@ export class WireGuardDevice {
       return;
     }
     this.stats.handshakeResponsesReceived++;
+    this.event(peer, { type: 'response-received' });
     peer.rxBytes += d.length;
     peer.timers.anyAuthenticatedPacketTraversal();
     peer.timers.anyAuthenticatedPacketReceived();
@@ -694,6 +747,7 @@ export class WireGuardDevice {
     peer.timers.anyAuthenticatedPacketSent();
     this.stats.handshakeInitiationsSent++;
     if (kind === 'early') this.stats.handshakeEarlyRetries++;
+    this.event(peer, { type: 'initiation-sent', kind, attempt: peer.timers.handshakeAttempts });
     this.transmit(peer, bytes);
     peer.timers.handshakeInitiated(kind);
   }
@@ -726,6 +780,7 @@ export class WireGuardDevice {
     peer.timers.anyAuthenticatedPacketTraversal();
     peer.timers.anyAuthenticatedPacketSent();
     this.stats.handshakeResponsesSent++;
+    this.event(peer, { type: 'response-sent' });
     this.transmit(peer, bytes);
   }
 
@@ -738,6 +793,15 @@ export class WireGuardDevice {
       } catch {
         this.stats.callbackErrors++;
       }
+    }
+  }
+
+  private event(peer: Peer, ev: HandshakeEvent): void {
+    if (!this.o.onHandshakeEvent) return;
+    try {
+      this.o.onHandshakeEvent(peer.publicKey, ev);
+    } catch {
+      this.stats.callbackErrors++;
     }
   }
 

@@ -22,6 +22,14 @@ export interface WireGuardTimerConfig {
    * stays silent. Only the ones that fall before the first REKEY_TIMEOUT retry are sent. [] = none.
    */
   firstContactRetriesMs: readonly number[];
+  /**
+   * The same early retries for a peer that restarted (its WireGuard state was reset because its
+   * disco key changed, WireGuardDevice.resetPeer): control tells us about the new disco key as the
+   * peer logs in, seconds before it has its relay connection and map and can answer; retrying
+   * about every second until the first REKEY_TIMEOUT retry reaches it within a second of that
+   * (measured on the rig: ready 2–4 s after the map delta). [] = as a new peer.
+   */
+  peerRestartRetriesMs: readonly number[];
 }
 
 /** The protocol's constants (wireguard-go device/constants.go). Counters above 2^53 cannot occur in JS numbers. */
@@ -37,6 +45,7 @@ export const DEFAULT_TIMERS: WireGuardTimerConfig = {
   cookieRefreshTimeMs: 120_000,
   handshakeInitiationRateMs: 20,
   firstContactRetriesMs: [250, 500, 1000],
+  peerRestartRetriesMs: [250, 500, 1000, 1000, 1000, 1000],
 };
 
 /** What caused an initiation: new data or a rekey, a REKEY_TIMEOUT retry, or an early first-contact retry. */
@@ -84,8 +93,10 @@ export class PeerTimers {
   private readonly zeroKeys: DeadlineTimer;
   private readonly persistentKeepaliveTimer: DeadlineTimer;
   private readonly earlyRetry: DeadlineTimer;
-  /** Index into firstContactRetriesMs of the next early retry. */
+  /** Index into the early-retry gaps of the next early retry. */
   private earlyIndex = 0;
+  /** The early-retry gaps in use: first contact, or a peer that restarted (restarted()). */
+  private earlyGaps: readonly number[];
   /** When the pending REKEY_TIMEOUT retry falls due (early retries must come before it). */
   private retransmitDueAt = 0;
   /** Early first-contact retries sent (all series). */
@@ -98,6 +109,7 @@ export class PeerTimers {
     private readonly actions: PeerTimerActions,
     public persistentKeepaliveMs = 0,
   ) {
+    this.earlyGaps = config.firstContactRetriesMs;
     this.retransmitHandshake = new DeadlineTimer(clock, () => this.expiredRetransmitHandshake());
     this.sendKeepaliveTimer = new DeadlineTimer(clock, () => this.expiredSendKeepalive());
     this.newHandshake = new DeadlineTimer(clock, () => this.actions.sendInitiation('fresh'));
@@ -194,9 +206,14 @@ export class PeerTimers {
   }
 
   private scheduleEarlyRetry(): void {
-    const gap = this.config.firstContactRetriesMs[this.earlyIndex];
+    const gap = this.earlyGaps[this.earlyIndex];
     if (gap === undefined || this.clock.now() + gap >= this.retransmitDueAt) return;
     this.earlyRetry.mod(gap);
+  }
+
+  /** The peer restarted (its state was reset): the next first-contact series uses peerRestartRetriesMs. */
+  restarted(): void {
+    if (this.config.peerRestartRetriesMs.length) this.earlyGaps = this.config.peerRestartRetriesMs;
   }
 
   /** After a response was consumed, or a responder session was confirmed by the first data. */
@@ -206,6 +223,7 @@ export class PeerTimers {
     this.handshakeAttempts = 0;
     this.sentLastMinuteHandshake = false;
     this.lastHandshakeAt = this.clock.now();
+    this.earlyGaps = this.config.firstContactRetriesMs;
   }
 
   /** After a keypair was derived (either role). */

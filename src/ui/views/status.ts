@@ -5,6 +5,12 @@ import type { LogLine, NodeStatusView } from '../../app/node-api.js';
 import { formatAge, formatBytes, shortName } from '../format.js';
 import { shared } from '../styles.js';
 
+/** ", next try in 3 s" while a connection waits out its backoff (text only: lit escapes it). */
+function retry(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms < 1000 ? ', trying again now' : `, next try in ${Math.ceil(ms / 1000)} s`;
+}
+
 @customElement('tt-status')
 export class StatusView extends LitElement {
   static override styles = [shared];
@@ -23,6 +29,10 @@ export class StatusView extends LitElement {
               <div><strong>Addresses:</strong> <span class="mono">${st.self.ips.join(', ')}</span></div>`
           : ''}
         ${st.error ? html`<p class="error" role="alert">${st.error}</p>` : ''}
+        ${st.control
+          ? html`<div data-testid="control-state"><strong>Control:</strong> ${st.control.state}${retry(st.control.retryInMs)}</div>
+              ${st.control.error && st.control.state !== 'streaming' ? html`<div class="hint">${st.control.error}</div>` : ''}`
+          : ''}
       </div>
       <h3>Relays (DERP)</h3>
       <table>
@@ -30,7 +40,7 @@ export class StatusView extends LitElement {
         <tbody>${st.derp.map(
           (r) => html`<tr>
             <td>${r.regionName} ${r.home ? html`<strong>(home)</strong>` : ''}</td>
-            <td>${r.state}${r.lastError ? html`<div class="hint">${r.lastError}</div>` : ''}</td>
+            <td>${r.state}${retry(r.retryInMs)}${r.lastError && r.state !== 'connected' ? html`<div class="hint">${r.lastError}</div>` : ''}</td>
             <td>${r.rttMs !== undefined ? `${r.rttMs.toFixed(1)} ms` : '–'}</td>
             <td class="wide-only">${formatBytes(r.bytesIn)} / ${formatBytes(r.bytesOut)}</td>
             <td class="wide-only">${r.drops}</td>
