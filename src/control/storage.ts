@@ -1,13 +1,16 @@
 // Persistent state of the control client: the machine key (created once, kept forever: Headscale
 // binds node keys to it), the node key, and whether that node key is logged in.
+// Private keys are kept as the store allows (crypto/static-key.ts): a non-extractable WebCrypto
+// CryptoKey where the store holds objects (IndexedDB, memory) and the engine has X25519, else hex.
 import { openDB, type IDBPDatabase } from 'idb';
+import { webCryptoX25519Available, type KeyCustody, type StoredX25519Key } from '../crypto/static-key.js';
 
 export interface ControlState {
-  /** hex private keys */
-  machinePrivateKey: string;
-  nodePrivateKey?: string;
+  /** Private keys: hex of the raw bytes, or a non-extractable CryptoKey with its public half. */
+  machinePrivateKey: StoredX25519Key;
+  nodePrivateKey?: StoredX25519Key;
   /** The previous node key while rotating (RegisterRequest.OldNodeKey). */
-  oldNodePrivateKey?: string;
+  oldNodePrivateKey?: StoredX25519Key;
   loggedIn?: boolean;
   controlUrl?: string;
   /** Login name and node name control gave us, for display. */
@@ -25,9 +28,36 @@ export interface ControlState {
 export interface ControlStore {
   load(): Promise<ControlState | null>;
   save(s: ControlState): Promise<void>;
+  /**
+   * 'cryptokey' when this store keeps CryptoKey objects: keys are then made (and raw keys found
+   * in it moved into) non-extractable WebCrypto keys where the engine has X25519. Absent: 'raw'.
+   */
+  keyCustody?(): Promise<KeyCustody>;
+}
+
+/**
+ * 'cryptokey' when the engine has WebCrypto X25519 and `put` can store a CryptoKey (structured
+ * clone of CryptoKey: Chromium, Firefox; a WebKit build without a key-wrapping master key refuses
+ * it): a throwaway key is written through `put` and removed through `remove`.
+ */
+export async function probeCryptoKeyStorage(put: (v: unknown) => Promise<void>, remove: () => Promise<void>): Promise<KeyCustody> {
+  if (!(await webCryptoX25519Available())) return 'raw';
+  try {
+    const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
+    await put({ probe: pair.privateKey });
+    await remove();
+    return 'cryptokey';
+  } catch {
+    await remove().catch(() => {});
+    return 'raw';
+  }
 }
 
 export class MemoryStore implements ControlStore {
+  constructor(private readonly custody: KeyCustody = 'cryptokey') {}
+  async keyCustody(): Promise<KeyCustody> {
+    return this.custody;
+  }
   private s: ControlState | null = null;
   async load(): Promise<ControlState | null> {
     return this.s ? { ...this.s } : null;
@@ -55,5 +85,13 @@ export class IdbStore implements ControlStore {
   }
   async save(s: ControlState): Promise<void> {
     await (await this.open()).put('state', { ...s }, this.profile);
+  }
+  private custody?: Promise<KeyCustody>;
+  keyCustody(): Promise<KeyCustody> {
+    this.custody ??= this.open().then((db) => probeCryptoKeyStorage(
+      async (v) => { await db.put('state', v, `${this.profile}\u0000probe`); },
+      async () => { await db.delete('state', `${this.profile}\u0000probe`); },
+    ));
+    return this.custody;
   }
 }

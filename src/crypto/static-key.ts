@@ -163,6 +163,17 @@ export async function fromStoredKey(s: StoredX25519Key, custody: KeyCustody): Pr
   }
 }
 
+/** The public half of a stored key, without touching a CryptoKey. */
+export function storedPublicKey(s: StoredX25519Key): Uint8Array {
+  if (typeof s !== 'string') return s.publicKey.slice();
+  const raw = fromHex(s);
+  try {
+    return publicKeyOf(raw);
+  } finally {
+    raw.fill(0);
+  }
+}
+
 /** Raw bytes (tests, Node.js callers) or a key object, as one interface. */
 export function asStaticKey(k: Uint8Array | StaticX25519Key): StaticX25519Key {
   return k instanceof Uint8Array ? new RawX25519Key(k) : k;
