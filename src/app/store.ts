@@ -100,6 +100,7 @@ export class IdbWorkerStore implements WorkerStore {
       keyCustody: () => {
         this.custody ??= probeCryptoKeyStorage(
           async (value) => { await (await this.open()).put('nodeState', { profileId: '', key: 'cryptokey-probe', value }); },
+          async () => (await (await this.open()).get('nodeState', ['', 'cryptokey-probe']))?.value,
           async () => { await (await this.open()).delete('nodeState', ['', 'cryptokey-probe']); },
         );
         return this.custody;

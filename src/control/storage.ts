@@ -36,20 +36,27 @@ export interface ControlStore {
 }
 
 /**
- * 'cryptokey' when the engine has WebCrypto X25519 and `put` can store a CryptoKey (structured
- * clone of CryptoKey: Chromium, Firefox; a WebKit build without a key-wrapping master key refuses
- * it): a throwaway key is written through `put` and removed through `remove`.
+ * 'cryptokey' when the engine has WebCrypto X25519 and the store gives a CryptoKey back that still
+ * works: a throwaway key is written (`put`), read back (`get`), used, and removed. Chromium and
+ * Firefox keep CryptoKeys in IndexedDB; WebKitGTK 2.50 without a Secret Service to wrap them
+ * commits the write but reads back nothing — there the keys stay hex, as before.
  */
-export async function probeCryptoKeyStorage(put: (v: unknown) => Promise<void>, remove: () => Promise<void>): Promise<KeyCustody> {
+export async function probeCryptoKeyStorage(
+  put: (v: unknown) => Promise<void>, get: () => Promise<unknown>, remove: () => Promise<void>,
+): Promise<KeyCustody> {
   if (!(await webCryptoX25519Available())) return 'raw';
   try {
-    const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
+    const s = crypto.subtle;
+    const pair = (await s.generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
     await put({ probe: pair.privateKey });
-    await remove();
+    const back = ((await get()) as { probe?: unknown } | undefined)?.probe;
+    if (!(back instanceof CryptoKey) || back.extractable) return 'raw';
+    await s.deriveBits({ name: 'X25519', public: pair.publicKey } as EcdhKeyDeriveParams, back, 256);
     return 'cryptokey';
   } catch {
-    await remove().catch(() => {});
     return 'raw';
+  } finally {
+    await remove().catch(() => {});
   }
 }
 
@@ -88,9 +95,11 @@ export class IdbStore implements ControlStore {
   }
   private custody?: Promise<KeyCustody>;
   keyCustody(): Promise<KeyCustody> {
+    const key = `${this.profile}\u0000probe`;
     this.custody ??= this.open().then((db) => probeCryptoKeyStorage(
-      async (v) => { await db.put('state', v, `${this.profile}\u0000probe`); },
-      async () => { await db.delete('state', `${this.profile}\u0000probe`); },
+      async (v) => { await db.put('state', v, key); },
+      () => db.get('state', key),
+      async () => { await db.delete('state', key); },
     ));
     return this.custody;
   }
