@@ -554,28 +554,24 @@ export class WireGuardDevice {
       return;
     }
     if (!peer.staticStaticPending) {
-      let sync = true;
       let done: () => void = () => {};
-      const ready = new Promise<void>((r) => (done = r));
-      peer.staticStaticPending = ready;
+      peer.staticStaticPending = new Promise<void>((r) => (done = r));
       this.withDh(() => this.key.dh(peer.publicKey), (ss) => {
         peer.staticStaticPending = undefined;
         if (peer.removed) ss.fill(0);
         else peer.staticStatic = ss;
         done();
-        if (!sync) this.initiateIfWanted(peer);
       }, () => {
         peer.staticStaticPending = undefined;
         this.stats.internalErrors++; // addPeer refused low-order keys: our key itself failed
         done();
       });
-      sync = false;
-      if (peer.staticStatic) {
-        next();
-        return;
-      }
+      // A synchronous key has answered already.
+      if (peer.staticStatic) return next();
+      if (!peer.staticStaticPending) return failed();
     }
-    const p = peer.staticStaticPending!.then(() => {
+    // Waiters continue in the order they asked (e.g. our wanted initiation before their initiation).
+    const p = peer.staticStaticPending.then(() => {
       this.derivations.delete(p);
       // A peer removed meanwhile goes on to `next`, which counts it gone.
       this.guard(peer.staticStatic || peer.removed ? next : failed);
