@@ -10,7 +10,9 @@ async function chromiumRows(): Promise<BenchRow[]> {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    await page.goto(server.url + '/', { waitUntil: 'domcontentloaded' });
+    // A document of the app's origin that runs none of the app (whose node Worker and views
+    // would share the thread the timings are taken on): the module's own source, shown as text.
+    await page.goto(server.url + '/src/noise/handshake-bench-core.ts', { waitUntil: 'domcontentloaded' });
     // A string, not a function: tsx's transform would inject helpers (__name) the page lacks.
     return (await page.evaluate(`(async () => {
       const core = await import('/src/noise/handshake-bench-core.ts');
