@@ -61,7 +61,8 @@ interface PageLogin {
   peerName: string;
   peerAddresses: string[];
   peerHomeDerp: number;
-  stored: { machinePrivateKey: boolean; nodePrivateKey: boolean; loggedIn: boolean };
+  /** How each private key is kept: 'non-extractable CryptoKey', 'hex' or what else was found. */
+  stored: { machinePrivateKey: string; nodePrivateKey: string; loggedIn: boolean };
 }
 
 /**
@@ -79,6 +80,9 @@ function pageLogin(o: { controlUrl: string; controlKey?: string; authKey?: strin
     const { peerList } = await import('/src/control/netmap.ts');
     const store = new IdbStore(o.profile);
     const before = await store.load();
+    const form = (k) => typeof k === 'string' ? (/^[0-9a-f]{64}$/.test(k) ? 'hex' : 'other string')
+      : k && k.privateKey instanceof CryptoKey && k.privateKey.algorithm.name === 'X25519' && k.privateKey.extractable === false && k.privateKey.usages.join() === 'deriveBits'
+        ? 'non-extractable CryptoKey' : 'other: ' + Object.prototype.toString.call(k && k.privateKey);
     const c = new ControlClient({
       controlUrl: o.controlUrl, controlKey: o.controlKey, store,
       webSocketFactory: (url, protocols) => new WebSocket(url, protocols),
@@ -102,7 +106,7 @@ function pageLogin(o: { controlUrl: string; controlKey?: string; authKey?: strin
         hadStoredState: !!before, machineKey: keyToText('mkey', c.machinePublicKey), nodeKey: keyToText('nodekey', c.nodePublicKey),
         authorized: !!rr.MachineAuthorized, authUrl, selfName: nm.self.Name, peerName: peer.Name, peerAddresses: peer.Addresses,
         peerHomeDerp: peer.HomeDERP,
-        stored: { machinePrivateKey: /^[0-9a-f]{64}$/.test(after.machinePrivateKey), nodePrivateKey: /^[0-9a-f]{64}$/.test(after.nodePrivateKey), loggedIn: !!after.loggedIn },
+        stored: { machinePrivateKey: form(after.machinePrivateKey), nodePrivateKey: form(after.nodePrivateKey), loggedIn: !!after.loggedIn },
       };
     } finally {
       await c.close();
@@ -140,7 +144,8 @@ describe('control client in Chromium against Headscale v0.29.2', () => {
     expect(first.peerName).toBe(`${p1.fqdn}.`);
     expect(first.peerAddresses).toEqual(expect.arrayContaining([`${p1.ipv4}/32`, `${p1.ipv6}/128`]));
     expect(first.peerHomeDerp).toBe(900);
-    expect(first.stored).toEqual({ machinePrivateKey: true, nodePrivateKey: true, loggedIn: true });
+    // Chromium has X25519 in WebCrypto: the keys are CryptoKeys the page cannot export (SECURITY.md).
+    expect(first.stored).toEqual({ machinePrivateKey: 'non-extractable CryptoKey', nodePrivateKey: 'non-extractable CryptoKey', loggedIn: true });
     expect(await headscaleNodeNames()).toContain('tailtab-chromium');
   });
 

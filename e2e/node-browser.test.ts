@@ -8,6 +8,10 @@ import type { Browser, Page } from 'playwright-core';
 import { bytesSha256, startRig, type Rig, type RigPeer } from './rig/index.js';
 import { socksConnect } from './helpers/node-tailnet.testkit.js';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
+import { toHex } from '../src/crypto/bytes.js';
+import { keyToText } from '../src/crypto/keys.js';
+import { secureRandom } from '../src/crypto/random.js';
+import { generateKeyPair, publicKeyOf } from '../src/crypto/x25519.js';
 
 let rig: Rig;
 let app: AppServer;
@@ -42,10 +46,16 @@ const inPage = <T>(body: string): Promise<T> => page.evaluate(`(async () => { co
 interface PageStatus { state: string; self: { name: string; ips: string[] }; peers: { nodeKey: string; ips: string[]; relayRegion?: number; handshakeAgeMs?: number }[]; homeRegion: number; counters: Record<string, number> }
 
 describe('tailtab node in Chromium', () => {
+  // The profile starts as an older tailtab left it: raw private keys (hex) in IndexedDB. Coming up
+  // moves them into non-extractable CryptoKeys (crypto/static-key.ts) under the same public keys.
+  const rawMachine = generateKeyPair(secureRandom).privateKey;
+  const rawNode = generateKeyPair(secureRandom).privateKey;
+
   it('comes up from a page with the pre-auth key and IndexedDB state, and lists both peers', async () => {
     const st = await page.evaluate(`(async () => {
       const { TailnetNode } = await import('/src/node/node.ts');
       const { createLayers, defaultStore } = await import('/src/node/layers.ts');
+      await defaultStore('node-browser-e2e').save({ machinePrivateKey: ${JSON.stringify(toHex(rawMachine))}, nodePrivateKey: ${JSON.stringify(toHex(rawNode))} });
       const node = new TailnetNode(createLayers());
       window.__node = node;
       window.__log = [];
@@ -58,6 +68,34 @@ describe('tailtab node in Chromium', () => {
     expect(st.self.name).toBe(`tailtab-page.${rig.baseDomain}.`);
     for (const p of [peer1, peer2]) expect(st.peers.find((x) => x.nodeKey === p.nodeKey)?.ips).toContain(p.ipv4);
     expect(await inPage<boolean>(`return !!(await indexedDB.databases()).find((d) => d.name === 'tailtab-control');`)).toBe(true);
+  });
+
+  it('keeps its node and machine keys as non-extractable CryptoKeys, no raw private bytes left in IndexedDB, same identity', async () => {
+    const stored = await inPage<{ forms: string[]; found: string[] }>(`
+      const raw = ${JSON.stringify([toHex(rawMachine), toHex(rawNode)])};
+      const db = await new Promise((res, rej) => { const r = indexedDB.open('tailtab-control'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      const values = await new Promise((res, rej) => { const r = db.transaction('state').objectStore('state').getAll(); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      db.close();
+      const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+      const found = [];
+      const walk = (v) => {
+        if (typeof v === 'string') { for (const k of raw) if (v.includes(k)) found.push('string'); }
+        else if (v instanceof Uint8Array || v instanceof ArrayBuffer) { const h = hex(new Uint8Array(v)); for (const k of raw) if (h.includes(k)) found.push('bytes'); }
+        else if (v && typeof v === 'object' && !(v instanceof CryptoKey)) for (const x of Object.values(v)) walk(x);
+      };
+      walk(values);
+      const form = (k) => k && k.privateKey instanceof CryptoKey
+        ? k.privateKey.algorithm.name + (k.privateKey.extractable ? ' extractable' : ' non-extractable') : typeof k;
+      const st = values.find((v) => v && v.machinePrivateKey);
+      return { forms: [form(st.machinePrivateKey), form(st.nodePrivateKey)], found };`);
+    expect(stored.forms).toEqual(['X25519 non-extractable', 'X25519 non-extractable']);
+    expect(stored.found).toEqual([]);
+    // Same identity: the tailscaled peer knows the page by the public half of the node key it was
+    // given; Headscale by that of the machine key.
+    await expect.poll(async () => Object.values((await peer1.status()).Peer ?? {}).find((x) => x.HostName === 'tailtab-page')?.PublicKey,
+      { timeout: 30_000, interval: 500 }).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string; machine_key?: string }[];
+    expect(nodes.find((n) => (n.given_name ?? n.name) === 'tailtab-page')?.machine_key).toBe(keyToText('mkey', publicKeyOf(rawMachine)));
   });
 
   it('a tailscaled peer gets disco and TSMP pongs from the page over DERP, on both regions', async () => {

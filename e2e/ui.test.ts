@@ -411,20 +411,21 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
     const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     expect(dbs).toContain('tailtab');
-    // A reload may find the SharedWorker still alive; a new browser context holding only this
-    // one's IndexedDB cannot: its node starts from the stored keys, as the same machine.
-    // (One node at a time: two live copies of one node key would fight over the DERP slot.)
-    const state = await ctx.storageState({ indexedDB: true });
+    // The node and machine keys are kept as non-extractable CryptoKeys, no raw bytes beside them
+    // (SECURITY.md). (So a copy of IndexedDB through script — Playwright's storageState — cannot
+    // carry them to another context: that is the point.)
+    const keys = await page.evaluate(`(async () => {
+      const db = await new Promise((res, rej) => { const r = indexedDB.open('tailtab'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      const all = await new Promise((res, rej) => { const r = db.transaction('nodeState').objectStore('nodeState').getAll(); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      db.close();
+      const st = all.find((r) => r.key === 'control').value;
+      const form = (k) => k && k.privateKey instanceof CryptoKey ? (k.privateKey.extractable ? 'extractable' : 'non-extractable') + ' ' + k.privateKey.algorithm.name : typeof k;
+      return [form(st.machinePrivateKey), form(st.nodePrivateKey)];
+    })()`);
+    expect(keys).toEqual(['non-extractable X25519', 'non-extractable X25519']);
+    // A reload may find the SharedWorker still alive; with its last window closed it is gone,
+    // and a new one starts from the stored keys, as the same machine.
     await page.close({ runBeforeUnload: true });
-    const rctx = await browser.newContext({ storageState: state });
-    const again = await rctx.newPage();
-    await again.goto(app.url + '/');
-    await expect.poll(() => again.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
-    expect(await again.locator('header [role=status]').innerText()).toContain(selfIp);
-    expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
-    await rctx.close();
-    // And back in the first context, whose Worker is gone with its last window: a new one
-    // starts from IndexedDB the same way.
     page = await ctx.newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
     await page.goto(app.url + '/#machines');

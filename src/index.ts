@@ -12,6 +12,7 @@ export {
   type LayerPlatform,
 } from './node/layers.js';
 export { MemoryStore, IdbStore, type ControlStore, type ControlState } from './control/storage.js';
+export type { StaticX25519Key, StoredX25519Key, KeyCustody } from './crypto/static-key.js';
 export { ControlError } from './control/client.js';
 export type { WebSocketFactory, WebSocketLike } from './platform/websocket.js';
 export { realClock, VirtualClock, type Clock } from './platform/clock.js';

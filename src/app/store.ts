@@ -3,7 +3,8 @@
 // (kiosk mode) uses the memory variant: nothing reaches IndexedDB, so closing the tab leaves
 // nothing behind. Only the Worker reads SSH private keys; the page gets public halves.
 import type { IDBPDatabase } from 'idb';
-import { MemoryStore, type ControlState, type ControlStore } from '../control/storage.js';
+import { MemoryStore, probeCryptoKeyStorage, type ControlState, type ControlStore } from '../control/storage.js';
+import type { KeyCustody } from '../crypto/static-key.js';
 import { deleteTailtabDb, openTailtabDb, type KnownHostRecord, type SshKeyRecord, type TailtabDb } from '../platform/idb.js';
 
 /** The control client's default database (control/storage.ts IdbStore): wiped too, in case. */
@@ -86,11 +87,24 @@ export class IdbWorkerStore implements WorkerStore {
   async knownHost(host: string) { return (await this.open()).get('knownHosts', host); }
   async putKnownHost(h: KnownHostRecord) { await (await this.open()).put('knownHosts', h); }
   async deleteKnownHost(host: string) { await (await this.open()).delete('knownHosts', host); }
-  /** The login state lives in the app's database (nodeState, keyed [profileId, 'control']). */
+  private custody?: Promise<KeyCustody>;
+
+  /**
+   * The login state lives in the app's database (nodeState, keyed [profileId, 'control']). Its
+   * machine and node keys are non-extractable CryptoKeys where this engine can keep them there.
+   */
   controlStore(profileId: string): ControlStore {
     return {
       load: async () => ((await (await this.open()).get('nodeState', [profileId, 'control']))?.value as ControlState | undefined) ?? null,
       save: async (st) => { await (await this.open()).put('nodeState', { profileId, key: 'control', value: { ...st } }); },
+      keyCustody: () => {
+        this.custody ??= probeCryptoKeyStorage(
+          async (value) => { await (await this.open()).put('nodeState', { profileId: '', key: 'cryptokey-probe', value }); },
+          async () => (await (await this.open()).get('nodeState', ['', 'cryptokey-probe']))?.value,
+          async () => { await (await this.open()).delete('nodeState', ['', 'cryptokey-probe']); },
+        );
+        return this.custody;
+      },
     };
   }
   async wipe() {

@@ -13,9 +13,10 @@ import { peerList, type NetworkMap } from './netmap.js';
 import type { MapResponse, Node } from './tailcfg.js';
 import type { WebSocketLike } from '../platform/websocket.js';
 import { respondHandshake, RecordCipher, HEADER_LEN, MAX_PLAINTEXT_SIZE, MSG_RECORD } from '../noise/controlbase.js';
-import { fromBase64 } from '../crypto/bytes.js';
+import { fromBase64, toHex } from '../crypto/bytes.js';
+import { WebCryptoX25519Key } from '../crypto/static-key.js';
 import { keyToText } from '../crypto/keys.js';
-import { generateKeyPair } from '../crypto/x25519.js';
+import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
 import { seededRandom } from '../crypto/random.js';
 import { realClock, type Clock } from '../platform/clock.js';
 
@@ -38,7 +39,8 @@ class FakeControlSocket implements WebSocketLike {
   constructor(url: string, private readonly srv: FakeControl) {
     const init = fromBase64(decodeURIComponent(new URL(url).searchParams.get('X-Tailscale-Handshake')!));
     queueMicrotask(() => {
-      const { response, keys } = respondHandshake({ initiation: init, controlPrivateKey: srv.key.privateKey, random: seededRandom(3) });
+      const { response, keys, machinePublicKey } = respondHandshake({ initiation: init, controlPrivateKey: srv.key.privateKey, random: seededRandom(3) });
+      srv.machineKeys.push(toHex(machinePublicKey));
       this.tx = new RecordCipher(keys.tx);
       this.rx = new RecordCipher(keys.rx);
       this.readyState = 1;
@@ -101,6 +103,8 @@ class FakeControl {
   readonly h2 = http2.createServer();
   readonly sockets = new Set<FakeControlSocket>();
   readonly mapRequests: MapRequestSeen[] = [];
+  /** The machine key of each Noise handshake (hex). */
+  readonly machineKeys: string[] = [];
   readonly registerRequests: { NodeKey: string; OldNodeKey: string; Auth?: { AuthKey?: string } | null }[] = [];
   registers = 0;
   /** The map request's answer: 200 and the script (default), another status, or null: no answer at all. */
@@ -554,5 +558,72 @@ describe('ControlClient: a map request that control never answers, or refuses', 
     await new Promise((r) => setTimeout(r, 100));
     expect(fake.mapRequests.length).toBe(1);
     expect(c.loggedIn).toBe(false);
+  });
+});
+
+describe('ControlClient: where the machine and node keys live', () => {
+  const rawMachine = generateKeyPair(seededRandom(41)).privateKey;
+  const rawNode = generateKeyPair(seededRandom(42)).privateKey;
+  const oneMap: MapScript = (res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); };
+
+  it('a profile that kept raw keys moves them into non-extractable CryptoKeys, and control sees the same machine and node', async () => {
+    const fake = new FakeControl([oneMap]);
+    fakes.push(fake);
+    const store = new MemoryStore('cryptokey');
+    await store.save({ machinePrivateKey: toHex(rawMachine), nodePrivateKey: toHex(rawNode), loggedIn: true });
+    const { c } = makeClient(fake, undefined, store);
+    await c.login({ hostname: 'me' });
+    c.start();
+    await until('a map', () => peerList(c.netMap).length === 1);
+    // Same identity at control: the Noise handshake's machine key and the registered node key.
+    expect(fake.machineKeys[0]).toBe(toHex(publicKeyOf(rawMachine)));
+    expect(fake.registerRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    expect(fake.mapRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    // The store now holds CryptoKeys that cannot be exported, and no raw private bytes.
+    const st = (await store.load())!;
+    for (const k of [st.machinePrivateKey, st.nodePrivateKey]) {
+      expect(typeof k).toBe('object');
+      const ck = (k as { privateKey: CryptoKey }).privateKey;
+      expect(ck).toBeInstanceOf(CryptoKey);
+      expect(ck.extractable).toBe(false);
+      await expect(crypto.subtle.exportKey('pkcs8', ck)).rejects.toThrow();
+    }
+    const text = JSON.stringify(st, (_k, v: unknown) => (v instanceof Uint8Array ? toHex(v) : v));
+    expect(text).not.toContain(toHex(rawMachine));
+    expect(text).not.toContain(toHex(rawNode));
+    expect(c.nodeKey).toBeInstanceOf(WebCryptoX25519Key);
+    // A later run loads the CryptoKeys as they are (nothing to migrate) and is still the same node.
+    await c.close();
+    const fake2 = new FakeControl([oneMap]);
+    fakes.push(fake2);
+    const again = makeClient(fake2, undefined, store).c;
+    await again.login({ hostname: 'me' });
+    expect(fake2.machineKeys[0]).toBe(toHex(publicKeyOf(rawMachine)));
+    expect(fake2.registerRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    const ck = (k: unknown) => (k as { privateKey: CryptoKey }).privateKey;
+    expect(ck((await store.load())!.machinePrivateKey)).toBe(ck(st.machinePrivateKey)); // the same CryptoKey, not a new key
+  });
+
+  it("a store that keeps text (a file: custody 'raw') keeps hex keys, made and used by noble", async () => {
+    const fake = new FakeControl([oneMap]);
+    fakes.push(fake);
+    const store = new MemoryStore('raw');
+    const { c } = makeClient(fake, undefined, store);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    const st = (await store.load())!;
+    expect(st.machinePrivateKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(st.nodePrivateKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(fake.machineKeys[0]).toBe(toHex(publicKeyOf(Uint8Array.from(Buffer.from(st.machinePrivateKey as string, 'hex')))));
+    expect(c.nodeKey.kind).toBe('raw');
+  });
+
+  it('a damaged stored key is refused in words, not replaced by a new machine', async () => {
+    const fake = new FakeControl([oneMap]);
+    fakes.push(fake);
+    const store = new MemoryStore('cryptokey');
+    await store.save({ machinePrivateKey: 'not a key', loggedIn: true });
+    const { c } = makeClient(fake, undefined, store);
+    await expect(c.login({ hostname: 'me' })).rejects.toThrow(/damaged.*new machine/);
+    expect((await store.load())!.machinePrivateKey).toBe('not a key');
   });
 });

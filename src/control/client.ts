@@ -2,11 +2,12 @@
 // long-poll), the streaming map poll and logout, over ts2021 (WebSocket + Noise + HTTP/2).
 // Follows tailscale control/controlclient/direct.go (doLogin, sendMapRequest) and what
 // headscale hscontrol/noise.go + poll.go accept. States are explicit (ControlClientState).
-import { toHex, fromHex } from '../crypto/bytes.js';
 import { keyFromText, keyToText } from '../crypto/keys.js';
 import type { RandomSource } from '../crypto/random.js';
-import { generatePrivateKey, publicKeyOf } from '../crypto/x25519.js';
 import { Backoff, CONTROL_BACKOFF_CAP_MS } from '../platform/backoff.js';
+import {
+  fromStoredKey, generateStaticX25519Key, isStoredKey, storedPublicKey, toStoredKey, type KeyCustody, type StaticX25519Key,
+} from '../crypto/static-key.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { withDeadline } from '../platform/deadline.js';
 import { Http2Client, type Http2Response } from './h2/client.js';
@@ -125,6 +126,9 @@ export class ControlClient {
     applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, lastError: '',
   };
   private st: ControlState | null = null;
+  private custody: KeyCustody = 'raw';
+  private machineKey: StaticX25519Key | null = null;
+  private nodeKeyObj: StaticX25519Key | null = null;
   private controlKey: Uint8Array | null = null;
   private session: Session | null = null;
   private netMapCbs: ((nm: NetworkMap) => void)[] = [];
@@ -183,14 +187,30 @@ export class ControlClient {
     }
   }
 
-  /** Loads or creates keys. The machine key is created once and never replaced. */
+  /**
+   * Loads or creates keys. The machine key is created once and never replaced. Where the store
+   * keeps CryptoKeys, keys are made non-extractable, and raw keys an older version stored are
+   * imported into such keys and saved over (the raw bytes leave the record; the public keys, and
+   * so this node's identity at control, stay the same).
+   */
   private async ensureState(): Promise<ControlState> {
     if (this.st) return this.st;
-    let st = await this.o.store.load();
-    if (!st || !st.machinePrivateKey) {
-      st = { ...(st ?? {}), machinePrivateKey: toHex(generatePrivateKey(this.o.random)) };
-    }
-    if (!st.nodePrivateKey) st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+    const loaded = await this.o.store.load();
+    this.custody = (await this.o.store.keyCustody?.()) ?? 'raw';
+    const key = async (stored: unknown): Promise<StaticX25519Key | null> => {
+      if (stored === undefined || stored === null || stored === '') return null;
+      // A damaged key must not silently become a new machine (a new node at control).
+      if (!isStoredKey(stored)) throw new ControlError('the stored machine or node key is damaged: sign out of this profile (or wipe it) to start as a new machine');
+      return (await fromStoredKey(stored, this.custody)).key;
+    };
+    const machine = (await key(loaded?.machinePrivateKey)) ?? (await generateStaticX25519Key(this.custody, this.o.random));
+    const node = (await key(loaded?.nodePrivateKey)) ?? (await generateStaticX25519Key(this.custody, this.o.random));
+    const old = await key(loaded?.oldNodePrivateKey);
+    const st: ControlState = { ...(loaded ?? {}), machinePrivateKey: toStoredKey(machine), nodePrivateKey: toStoredKey(node) };
+    if (old) st.oldNodePrivateKey = toStoredKey(old);
+    else delete st.oldNodePrivateKey;
+    this.machineKey = machine;
+    this.nodeKeyObj = node;
     // The pinned key belongs to the server the profile used; the person pointing it elsewhere starts a new pin.
     if (st.controlUrl !== undefined && st.controlUrl !== this.o.controlUrl) st.controlPublicKey = undefined;
     st.controlUrl = this.o.controlUrl;
@@ -201,14 +221,21 @@ export class ControlClient {
   }
 
   get machinePublicKey(): Uint8Array | null {
-    return this.st ? publicKeyOf(fromHex(this.st.machinePrivateKey)) : null;
+    return this.machineKey ? this.machineKey.publicKey.slice() : null;
   }
-  get nodePrivateKey(): Uint8Array {
-    if (!this.st?.nodePrivateKey) throw new ControlError('no node key yet: call login() first');
-    return fromHex(this.st.nodePrivateKey);
+  /** The node key (WireGuard static, DERP): a non-extractable WebCrypto key or raw bytes behind one interface. */
+  get nodeKey(): StaticX25519Key {
+    if (!this.nodeKeyObj) throw new ControlError('no node key yet: call login() first');
+    return this.nodeKeyObj;
   }
   get nodePublicKey(): Uint8Array {
-    return publicKeyOf(this.nodePrivateKey);
+    return this.nodeKey.publicKey.slice();
+  }
+
+  /** A new node key in the store's custody, made current (rotation, logout). */
+  private async newNodeKey(st: ControlState): Promise<void> {
+    this.nodeKeyObj = await generateStaticX25519Key(this.custody, this.o.random);
+    st.nodePrivateKey = toStoredKey(this.nodeKeyObj);
   }
   /** The disco key we announce in map requests. */
   get discoPublicKey(): Uint8Array {
@@ -277,7 +304,7 @@ export class ControlClient {
     const conn = await dialControl({
       controlUrl: this.o.controlUrl,
       controlPublicKey: await this.getControlKey(),
-      machinePrivateKey: fromHex(st.machinePrivateKey),
+      machineKey: this.machineKey!,
       protocolVersion: CAPABILITY_VERSION,
       webSocketFactory: this.o.webSocketFactory,
       random: this.o.random,
@@ -376,7 +403,7 @@ export class ControlClient {
       await this.rotateNodeKey();
     }
     this.setState('registering');
-    const oldKey = st.oldNodePrivateKey ? keyToText('nodekey', publicKeyOf(fromHex(st.oldNodePrivateKey))) : ZERO_NODE_KEY;
+    const oldKey = st.oldNodePrivateKey ? keyToText('nodekey', storedPublicKey(st.oldNodePrivateKey)) : ZERO_NODE_KEY;
     const base: RegisterRequest = {
       Version: CAPABILITY_VERSION,
       NodeKey: keyToText('nodekey', this.nodePublicKey),
@@ -424,7 +451,7 @@ export class ControlClient {
     // Keep the first old key across repeated attempts: that is the one control knows.
     st.oldNodePrivateKey = st.oldNodePrivateKey ?? st.nodePrivateKey;
     st.nodeKeyExpired = undefined;
-    st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+    await this.newNodeKey(st);
     st.loggedIn = false;
     await this.o.store.save(st);
   }
@@ -457,7 +484,7 @@ export class ControlClient {
       if (!done) await this.register(req);
     } finally {
       st.loggedIn = false;
-      st.nodePrivateKey = toHex(generatePrivateKey(this.o.random));
+      await this.newNodeKey(st);
       await this.o.store.save(st);
       this.dropSession('logged out');
       this.netMap = emptyNetworkMap();

@@ -26,6 +26,10 @@ export class FileStore implements ControlStore {
     return v as ControlState;
   }
   async save(s: ControlState): Promise<void> {
+    // A file holds text: keys stay hex here (no keyCustody: the client makes raw keys for us).
+    for (const k of [s.machinePrivateKey, s.nodePrivateKey, s.oldNodePrivateKey]) {
+      if (k !== undefined && typeof k !== 'string') throw new Error(`control state file ${this.path}: a WebCrypto key cannot be written to a file`);
+    }
     const tmp = `${this.path}.tmp`;
     await fs.writeFile(tmp, JSON.stringify(s), { mode: 0o600 });
     await fs.rename(tmp, this.path);

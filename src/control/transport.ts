@@ -6,6 +6,7 @@ import { toBase64 } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
 import type { Clock } from '../platform/clock.js';
 import { withDeadline } from '../platform/deadline.js';
+import type { StaticX25519Key } from '../crypto/static-key.js';
 import { clientHandshake, initiateHandshake, type ControlNoiseConn } from '../noise/controlbase.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
@@ -94,7 +95,8 @@ export function openWebSocketDuplex(
 export interface DialControlOptions {
   controlUrl: string;
   controlPublicKey: Uint8Array;
-  machinePrivateKey: Uint8Array;
+  /** Raw bytes or a key object (a non-extractable WebCrypto key, crypto/static-key.ts). */
+  machineKey: Uint8Array | StaticX25519Key;
   protocolVersion: number;
   webSocketFactory: WebSocketFactory;
   random: RandomSource;
@@ -107,8 +109,8 @@ export interface DialControlOptions {
 
 /** WebSocket + Noise: returns the decrypted byte stream ready for HTTP/2. */
 export async function dialControl(o: DialControlOptions): Promise<ControlNoiseConn & { close(): void }> {
-  const init = initiateHandshake({
-    protocolVersion: o.protocolVersion, machinePrivateKey: o.machinePrivateKey, controlPublicKey: o.controlPublicKey, random: o.random,
+  const init = await initiateHandshake({
+    protocolVersion: o.protocolVersion, machineKey: o.machineKey, controlPublicKey: o.controlPublicKey, random: o.random,
   });
   const ws = await openWebSocketDuplex(o.webSocketFactory, controlWebSocketUrl(o.controlUrl, init.message), [CONTROL_SUBPROTOCOL], o.clock, o.openTimeoutMs);
   try {

@@ -27,7 +27,11 @@ function fromWordsLE(w: Uint32Array): Uint8Array {
 
 /** The shared box key for (our private, their public); cache it per peer. */
 export function boxBeforeNm(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  const shared = x25519.getSharedSecret(privateKey, publicKey);
+  return boxKeyFromShared(x25519.getSharedSecret(privateKey, publicKey));
+}
+
+/** The box key from an X25519 result computed elsewhere (a WebCrypto static key); wipes `shared`. */
+export function boxKeyFromShared(shared: Uint8Array): Uint8Array {
   const out = new Uint32Array(8);
   hsalsa(SIGMA, toWordsLE(shared), new Uint32Array(4), out);
   shared.fill(0);

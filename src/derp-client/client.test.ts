@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { importWebCryptoX25519Key } from '../crypto/static-key.js';
 import { DerpClient, type DerpClientOptions } from './client.js';
 import type { WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler, MAGIC } from './frames.js';
@@ -163,3 +164,39 @@ describe('DerpClient with a hostile fake server', () => {
   });
 });
 
+
+describe('DerpClient with a non-extractable WebCrypto node key (asynchronous DH)', () => {
+  it('connects once the DH is done; a reconnection to the same server needs none; a low-order server key is refused', async () => {
+    const key = await importWebCryptoX25519Key(generateKeyPair(seededRandom(12)).privateKey);
+    let dhs = 0;
+    const counted = { kind: key.kind, publicKey: key.publicKey, dh: (p: Uint8Array) => (dhs++, key.dh(p)) };
+    const { c, sockets, server, clock } = setup({ privateKey: counted });
+    const random = seededRandom(8);
+    const k = boxBeforeNm(server.privateKey, key.publicKey);
+    c.start();
+    sockets[0].open();
+    sockets[0].deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
+    expect(c.state).not.toBe('awaitingServerInfo'); // still deriving
+    await vi.waitFor(() => expect(c.state).toBe('awaitingServerInfo'), { timeout: 5000, interval: 1 });
+    // Our ClientInfo opens with the server's box key for our public key.
+    const ci = new FrameReassembler().push(sockets[0].sent.at(-1)!).find((r) => r.ok && r.frame.type === 'clientInfo');
+    if (!ci?.ok || ci.frame.type !== 'clientInfo') throw new Error('no clientInfo frame');
+    expect(JSON.parse(new TextDecoder().decode(openNonceAndBox(k, ci.frame.sealed)!)).version).toBe(2);
+    sockets[0].deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
+    expect(c.state).toBe('connected');
+    // The connection drops; the next one to the same server is keyed at once.
+    sockets[0].onclose?.({ code: 1006 });
+    clock.advance(1000);
+    sockets[1].open();
+    sockets[1].deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
+    expect(c.state).toBe('awaitingServerInfo');
+    expect(dhs).toBe(1);
+    // A server whose key is a low-order point: refused in words, never a ClientInfo.
+    const bad = setup({ privateKey: key });
+    bad.c.start();
+    bad.sockets[0].open();
+    bad.sockets[0].deliver(encodeFrame({ type: 'serverKey', serverKey: new Uint8Array(32) }));
+    await vi.waitFor(() => expect(bad.c.stats.lastError).toMatch(/server key is invalid/), { timeout: 5000, interval: 1 });
+    expect(bad.sockets[0].closed).toBe(true);
+  });
+});

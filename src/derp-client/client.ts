@@ -4,8 +4,9 @@
 //   any error → backoff → connecting …;  close() → closed (final).
 // Bad input from the server (wrong magic, oversized or truncated frames, boxes that do not open)
 // is counted, closes the socket and reconnects with backoff; nothing throws out of this class.
-import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
-import { publicKeyOf } from '../crypto/x25519.js';
+import { boxKeyFromShared, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
+import { asStaticKey, type StaticX25519Key } from '../crypto/static-key.js';
+import { toHex } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
 import { Backoff, backoffDelayMs, DERP_BACKOFF_CAP_MS } from '../platform/backoff.js';
 import { DeadlineTimer, type Clock, type TimerHandle } from '../platform/clock.js';
@@ -47,7 +48,8 @@ export interface DerpClientOptions {
    * (derphttp_client.go dialRegion walks the region's nodes the same way).
    */
   fallbackUrls?: string[];
-  privateKey: Uint8Array;
+  /** The node key: raw bytes, or a key object (a non-extractable WebCrypto key, crypto/static-key.ts). */
+  privateKey: Uint8Array | StaticX25519Key;
   webSocketFactory: WebSocketFactory;
   clock: Clock;
   random: RandomSource;
@@ -93,6 +95,11 @@ export class DerpClient {
   private flushTimer?: TimerHandle;
   private pingSent = new Map<string, number>();
   private sharedKey?: Uint8Array;
+  private readonly key: StaticX25519Key;
+  /** Box keys per server key: a reconnection to the same server needs no DH (a few servers per region). */
+  private readonly boxKeys = new Map<string, Uint8Array>();
+  /** The connection whose server key our key's DH is working on (asynchronous keys only). */
+  private derivingFor?: WebSocketLike;
   private preferred: boolean;
   private restartUntil = 0;
   private readonly urls: string[];
@@ -123,7 +130,8 @@ export class DerpClient {
     };
     this.preferred = !!o.preferred;
     this.urls = [o.url, ...(o.fallbackUrls ?? []).filter((u) => u !== o.url)];
-    this.publicKey = publicKeyOf(o.privateKey);
+    this.key = asStaticKey(o.privateKey);
+    this.publicKey = this.key.publicKey;
     this.backoff = new Backoff(this.o.maxBackoffMs, this.o.random);
     this.readTimer = new DeadlineTimer(this.o.clock, () =>
       this.fail(`no data from server for ${Math.round(this.o.readTimeoutMs / 1000)} s`),
@@ -303,10 +311,8 @@ export class DerpClient {
       case 'connecting':
       case 'awaitingServerKey':
         if (f.type !== 'serverKey') return this.protocolError(`expected server key, got ${f.type}`);
-        this.sharedKey = boxBeforeNm(this.o.privateKey, f.serverKey);
-        this.sendClientInfo();
-        this.setState('awaitingServerInfo');
-        return;
+        if (this.derivingFor && this.derivingFor === this.ws) return this.protocolError('a second server key before our client info');
+        return this.keyWith(f.serverKey);
       case 'awaitingServerInfo':
         if (f.type !== 'serverInfo') return this.protocolError(`expected server info, got ${f.type}`);
         if (!this.sharedKey || openNonceAndBox(this.sharedKey, f.sealed) === null) {
@@ -319,6 +325,49 @@ export class DerpClient {
       default:
         return;
     }
+  }
+
+  /** Box key for the server's key (cached, or our key's DH, awaited when asynchronous), then ClientInfo. */
+  private keyWith(serverKey: Uint8Array): void {
+    const id = toHex(serverKey);
+    const known = this.boxKeys.get(id);
+    const remember = (k: Uint8Array) => {
+      if (this.boxKeys.size >= 8) this.boxKeys.clear();
+      this.boxKeys.set(id, k);
+    };
+    const keyed = (k: Uint8Array) => {
+      remember(k);
+      this.sharedKey = k;
+      this.sendClientInfo();
+      this.setState('awaitingServerInfo');
+    };
+    if (known) return keyed(known);
+    let shared: Uint8Array | Promise<Uint8Array>;
+    try {
+      shared = this.key.dh(serverKey);
+    } catch {
+      return this.protocolError('the server key is invalid (a low-order point)');
+    }
+    if (shared instanceof Uint8Array) return keyed(boxKeyFromShared(shared));
+    const ws = this.ws;
+    this.derivingFor = ws;
+    shared.then(
+      (s) => {
+        if (this.derivingFor === ws) this.derivingFor = undefined;
+        // The connection may have failed or been replaced meanwhile: the box key is still good
+        // for the next connection to that server, but there is no ClientInfo to send on this one.
+        const current = this.ws === ws && (this.st === 'connecting' || this.st === 'awaitingServerKey');
+        if (!current) {
+          remember(boxKeyFromShared(s));
+          return;
+        }
+        keyed(boxKeyFromShared(s));
+      },
+      () => {
+        if (this.derivingFor === ws) this.derivingFor = undefined;
+        if (this.ws === ws) this.protocolError('the server key is invalid (a low-order point)');
+      },
+    );
   }
 
   private sendClientInfo(): void {

@@ -4,6 +4,7 @@
 // (magicsock derpInactiveCleanupTime). The home region is chosen by measured latency to each
 // region's /derp/latency-check (derphttp server sends CORS "*" there).
 import type { RandomSource } from '../crypto/random.js';
+import type { StaticX25519Key } from '../crypto/static-key.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { DerpClient, type DerpClientState } from './client.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
@@ -58,7 +59,8 @@ export interface DerpRegionStatus {
 }
 
 export interface DerpPoolOptions {
-  privateKey: Uint8Array;
+  /** The node key: raw bytes, or a key object (a non-extractable WebCrypto key, crypto/static-key.ts). */
+  privateKey: Uint8Array | StaticX25519Key;
   derpMap: DerpMap;
   homeRegion?: number;
   webSocketFactory: WebSocketFactory;

@@ -116,7 +116,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
       }
       return {
         client,
-        get nodePrivateKey() { return client.nodePrivateKey; },
+        get nodePrivateKey() { return client.nodeKey; },
         onNetMap(cb) { cbs.push(cb); if (last) cb(last); },
         onState(cb) { client.onState(cb); },
         status: () => client.status(),

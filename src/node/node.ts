@@ -7,7 +7,8 @@
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import { keyToText } from '../crypto/keys.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
-import { generateKeyPair, publicKeyOf } from '../crypto/x25519.js';
+import { asStaticKey, type StaticX25519Key } from '../crypto/static-key.js';
+import { generateKeyPair } from '../crypto/x25519.js';
 import type { ControlStore } from '../control/storage.js';
 import { realClock, type Clock } from '../platform/clock.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
@@ -52,7 +53,8 @@ export interface NodeNetMap {
 }
 
 export interface ControlSession {
-  nodePrivateKey: Uint8Array;
+  /** The node key: raw bytes, or a key object (a non-extractable WebCrypto key, crypto/static-key.ts). */
+  nodePrivateKey: Uint8Array | StaticX25519Key;
   onNetMap(cb: (nm: NodeNetMap) => void): void;
   onState?(cb: (state: string, detail?: string) => void): void;
   /** Control's state, why it is down and when the next try is (control/client.ts ControlStatus). */
@@ -85,7 +87,7 @@ export interface DerpPoolLike {
 }
 
 export interface DerpPoolStartOptions {
-  privateKey: Uint8Array; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: WebSocketFactory | undefined;
+  privateKey: Uint8Array | StaticX25519Key; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: WebSocketFactory | undefined;
   clock: Clock; random: RandomSource; allowInsecure?: boolean;
   onPacket: (srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number) => void;
 }
@@ -296,8 +298,8 @@ export class TailnetNode {
       this.setState('error', String((e as Error)?.message ?? e));
       throw e;
     }
-    const priv = this.control.nodePrivateKey;
-    this.nodePublicKey = publicKeyOf(priv);
+    const priv = asStaticKey(this.control.nodePrivateKey);
+    this.nodePublicKey = priv.publicKey;
     this.magic = new Magicsock({
       disco: discoCodec, random: this.random,
       derpSend: (r, k, p) => this.derp?.send(r, k, p),

@@ -13,6 +13,7 @@ import {
 import type { ByteDuplex } from '../platform/duplex.js';
 import { seededRandom } from '../crypto/random.js';
 import { publicKeyOf } from '../crypto/x25519.js';
+import { importWebCryptoX25519Key, type StaticX25519Key } from '../crypto/static-key.js';
 import { concatBytes, toHex, utf8 } from '../crypto/bytes.js';
 
 // Independent recomputation of the IK initiation with node:crypto (BLAKE2s, HMAC, X25519, ChaCha).
@@ -68,10 +69,16 @@ machinePriv[0] &= 248; machinePriv[31] = (machinePriv[31] & 127) | 64;
 controlPriv[0] &= 248; controlPriv[31] = (controlPriv[31] & 127) | 64;
 const controlPub = publicKeyOf(controlPriv);
 
-describe('control Noise IK handshake', () => {
-  it('initiation matches an independent node:crypto recomputation (fixed keys)', () => {
+// Every test with the machine key as raw bytes (noble) and as a non-extractable WebCrypto key.
+const MACHINE_KEYS: [string, () => Promise<Uint8Array | StaticX25519Key>][] = [
+  ['raw bytes (noble)', async () => machinePriv],
+  ['a non-extractable WebCrypto key', () => importWebCryptoX25519Key(machinePriv)],
+];
+
+describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_name, machineKey) => {
+  it('initiation matches an independent node:crypto recomputation (fixed keys)', async () => {
     const ephRandom = seededRandom(7);
-    const init = initiateHandshake({ protocolVersion: 131, machinePrivateKey: machinePriv, controlPublicKey: controlPub, random: seededRandom(7) });
+    const init = await initiateHandshake({ protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(7) });
     // Recompute with the same ephemeral.
     const ePriv = ephRandom(32);
     ePriv[0] &= 248; ePriv[31] = (ePriv[31] & 127) | 64;
@@ -93,11 +100,11 @@ describe('control Noise IK handshake', () => {
   });
 
   it('completes against our responder, and records flow both ways with BE nonces', async () => {
-    const init = initiateHandshake({ protocolVersion: 131, machinePrivateKey: machinePriv, controlPublicKey: controlPub, random: seededRandom(1) });
+    const init = await initiateHandshake({ protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(1) });
     const r = respondHandshake({ initiation: init.message, controlPrivateKey: controlPriv, random: seededRandom(2) });
     expect(r.response.length).toBe(51);
     expect(toHex(r.machinePublicKey)).toBe(toHex(publicKeyOf(machinePriv)));
-    const keys = init.finish(r.response);
+    const keys = await init.finish(r.response);
     expect(toHex(keys.tx)).toBe(toHex(r.keys.rx));
     expect(toHex(keys.rx)).toBe(toHex(r.keys.tx));
     // Record 1 (counter 1) equals node's ChaCha with the big-endian nonce.
@@ -108,20 +115,23 @@ describe('control Noise IK handshake', () => {
     expect([...f.subarray(0, 3)]).toEqual([4, 0, 21]);
   });
 
-  it('rejects a tampered response, a wrong control key and a server error message', () => {
-    const mk = () => initiateHandshake({ protocolVersion: 131, machinePrivateKey: machinePriv, controlPublicKey: controlPub, random: seededRandom(3) });
-    const init = mk();
+  it('rejects a tampered response, a wrong control key and a server error message', async () => {
+    const key = await machineKey();
+    const mk = () => initiateHandshake({ protocolVersion: 131, machineKey: key, controlPublicKey: controlPub, random: seededRandom(3) });
+    const init = await mk();
     const r = respondHandshake({ initiation: init.message, controlPrivateKey: controlPriv, random: seededRandom(4) });
     const bad = r.response.slice();
     bad[40] ^= 1;
-    expect(() => init.finish(bad)).toThrow(ControlNoiseError);
+    await expect(init.finish(bad)).rejects.toThrow(ControlNoiseError);
     const wrongPriv = controlPriv.slice();
     wrongPriv[5] ^= 1;
-    const init2 = mk();
+    const init2 = await mk();
     expect(() => respondHandshake({ initiation: init2.message, controlPrivateKey: wrongPriv, random: seededRandom(4) })).toThrow(ControlNoiseError);
-    const init3 = mk();
+    const init3 = await mk();
     const err = concatBytes(Uint8Array.of(3, 0, 11), utf8.encode('bad version'));
-    expect(() => init3.finish(err)).toThrow(/bad version/);
+    await expect(init3.finish(err)).rejects.toThrow(/bad version/);
+    // A low-order control key is refused before anything is sent.
+    await expect(initiateHandshake({ protocolVersion: 131, machineKey: key, controlPublicKey: new Uint8Array(32), random: seededRandom(3) })).rejects.toThrow(ControlNoiseError);
   });
 
   it('runs over a byte stream: split chunks, early payload stripped, large writes framed <= 4096', async () => {
@@ -163,7 +173,7 @@ describe('control Noise IK handshake', () => {
       }
       return frames;
     })();
-    const conn = await clientHandshake(client, { protocolVersion: 131, machinePrivateKey: machinePriv, controlPublicKey: controlPub, random: seededRandom(5) });
+    const conn = await clientHandshake(client, { protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(5) });
     expect(conn.earlyPayload).toEqual({ nodeKeyChallenge: 'chalpub:00' });
     const rd = conn.readable.getReader();
     let text = '';
@@ -175,12 +185,13 @@ describe('control Noise IK handshake', () => {
   });
 
   it('garbage instead of a response never hangs or throws anything but ControlNoiseError', async () => {
+    const key = await machineKey();
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 80 }), async (junk) => {
         const [client, server] = pipePair();
         const sw = server.writable.getWriter();
         server.readable.getReader().read().catch(() => {});
-        const p = clientHandshake(client, { protocolVersion: 131, machinePrivateKey: machinePriv, controlPublicKey: controlPub, random: seededRandom(5), sendInitiation: false });
+        const p = clientHandshake(client, { protocolVersion: 131, machineKey: key, controlPublicKey: controlPub, random: seededRandom(5), sendInitiation: false });
         const settled = p.then(() => null, (e: unknown) => e);
         await sw.write(junk).catch(() => {});
         await sw.close().catch(() => {});

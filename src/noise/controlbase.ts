@@ -11,6 +11,7 @@
 import { concatBytes, equalBytes, utf8, wipe } from '../crypto/bytes.js';
 import { hash, kdf } from '../crypto/blake2s.js';
 import { nonceBE, open, seal, TAG_LENGTH } from '../crypto/aead.js';
+import { asStaticKey, type StaticX25519Key } from '../crypto/static-key.js';
 import { generateKeyPair, publicKeyOf, sharedSecret } from '../crypto/x25519.js';
 import type { RandomSource } from '../crypto/random.js';
 import type { ByteDuplex } from '../platform/duplex.js';
@@ -79,8 +80,8 @@ class SymmetricState {
 export interface HandshakeInit {
   /** The 101-byte initiation message (goes in X-Tailscale-Handshake on the WebSocket path). */
   message: Uint8Array;
-  /** Completes the handshake from the server's 51-byte response. */
-  finish(response: Uint8Array): TransportKeys;
+  /** Completes the handshake from the server's 51-byte response (asynchronous: the machine key's DH may be WebCrypto's). */
+  finish(response: Uint8Array): Promise<TransportKeys>;
 }
 
 export interface TransportKeys {
@@ -93,13 +94,14 @@ export interface TransportKeys {
 
 export interface InitiateOptions {
   protocolVersion: number;
-  machinePrivateKey: Uint8Array;
+  /** The machine key: raw bytes, or a key object (a non-extractable WebCrypto key, crypto/static-key.ts). */
+  machineKey: Uint8Array | StaticX25519Key;
   controlPublicKey: Uint8Array;
   random: RandomSource;
 }
 
 /** Builds the initiation (IK message 1: -> e, es, s, ss) and returns a closure for message 2. */
-export function initiateHandshake(o: InitiateOptions): HandshakeInit {
+export async function initiateHandshake(o: InitiateOptions): Promise<HandshakeInit> {
   if (!Number.isInteger(o.protocolVersion) || o.protocolVersion < 0 || o.protocolVersion > 0xffff) {
     throw new ControlNoiseError(`noise: bad protocol version ${o.protocolVersion}`);
   }
@@ -108,10 +110,18 @@ export function initiateHandshake(o: InitiateOptions): HandshakeInit {
   s.mixHash(o.controlPublicKey);
   const e = generateKeyPair(o.random);
   s.mixHash(e.publicKey);
-  s.mixKey(sharedSecret(e.privateKey, o.controlPublicKey));
-  const machinePub = publicKeyOf(o.machinePrivateKey);
-  const encS = s.encryptAndHash(machinePub);
-  s.mixKey(sharedSecret(o.machinePrivateKey, o.controlPublicKey));
+  const machine = asStaticKey(o.machineKey);
+  let es: Uint8Array, ss: Uint8Array;
+  try {
+    es = sharedSecret(e.privateKey, o.controlPublicKey);
+    ss = await machine.dh(o.controlPublicKey);
+  } catch {
+    throw new ControlNoiseError('noise: the control key is invalid (a low-order point)');
+  }
+  s.mixKey(es);
+  const encS = s.encryptAndHash(machine.publicKey);
+  s.mixKey(ss);
+  wipe(ss);
   const tag = s.encryptAndHash(new Uint8Array(0));
   const msg = new Uint8Array(INITIATION_LEN);
   const dv = new DataView(msg.buffer);
@@ -124,7 +134,7 @@ export function initiateHandshake(o: InitiateOptions): HandshakeInit {
   let done = false;
   return {
     message: msg,
-    finish(response: Uint8Array): TransportKeys {
+    async finish(response: Uint8Array): Promise<TransportKeys> {
       if (done) throw new ControlNoiseError('noise: handshake already finished');
       done = true;
       if (response.length >= HEADER_LEN && response[0] === MSG_ERROR) {
@@ -140,7 +150,7 @@ export function initiateHandshake(o: InitiateOptions): HandshakeInit {
       let ee: Uint8Array, se: Uint8Array;
       try {
         ee = sharedSecret(e.privateKey, re);
-        se = sharedSecret(o.machinePrivateKey, re);
+        se = await machine.dh(re);
       } catch {
         throw new ControlNoiseError('noise: server ephemeral key is invalid');
       }
@@ -259,7 +269,7 @@ export interface ClientHandshakeOptions extends InitiateOptions {
  * after checking for (and removing) an early payload.
  */
 export async function clientHandshake(transport: ByteDuplex, o: ClientHandshakeOptions): Promise<ControlNoiseConn> {
-  const init = o.init ?? initiateHandshake(o);
+  const init = o.init ?? (await initiateHandshake(o));
   const writer = transport.writable.getWriter();
   const reader = new ByteReader(transport.readable);
   const fail = async (err: unknown): Promise<never> => {
@@ -278,7 +288,7 @@ export async function clientHandshake(transport: ByteDuplex, o: ClientHandshakeO
     if (hdr[0] === MSG_RESPONSE && len !== 48) throw new ControlNoiseError(`noise: bad response length ${len}`);
     const body = await reader.readExact(len);
     if (!body && len > 0) throw new ControlNoiseError('noise: connection closed during the handshake response');
-    const keys = init.finish(concatBytes(hdr, body ?? new Uint8Array(0)));
+    const keys = await init.finish(concatBytes(hdr, body ?? new Uint8Array(0)));
     o.onResponse?.();
     return await wrapTransport(reader, writer, keys);
   } catch (err) {

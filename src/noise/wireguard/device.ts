@@ -3,20 +3,35 @@
 // §6 timers); behaviour modelled on wireguard-go device/{receive,send,timers,peer}.go.
 // Over Tailscale the "endpoint" of a peer is its node key: datagrams go out through opts.send and
 // come in through receive(); magicsock (DERP, later direct paths) lives above this layer.
+//
+// Our static key may be a WebCrypto CryptoKey whose X25519 is asynchronous (crypto/static-key.ts).
+// Handshake messages then finish in a later task; transport data never waits for it. The rules
+// that keep this a plain state machine (tested in device-async.test.ts):
+//  - a derivation in flight holds no claim on the peer: everything it changes (timestamps, the
+//    handshake state, indices, keypairs) changes synchronously after its last await, and only
+//    after re-checking the world: device open, peer still present, and for a response, the peer
+//    still waiting on that very initiation (`peer.handshake === hs`, else "superseded");
+//  - everything that uses an ephemeral private key runs before any await or after that check,
+//    so a newer initiation (which zeroes the old ephemeral) can never feed a half-finished one;
+//  - with a raw key the DH is synchronous and each message finishes in the call that received it;
+//  - at most MAX_DERIVATIONS DHs wait at a time (handshake floods stay bounded; MAC1, cookies and
+//    the rate limiter still run first).
 import { equalBytes, toHex } from '../../crypto/bytes.js';
 import type { RandomSource } from '../../crypto/random.js';
-import { generatePrivateKey, isLowOrderPoint, publicKeyOf } from '../../crypto/x25519.js';
+import { asStaticKey, type StaticX25519Key } from '../../crypto/static-key.js';
+import { generatePrivateKey, isLowOrderPoint } from '../../crypto/x25519.js';
 import type { Clock } from '../../platform/clock.js';
 import { type AeadEngine, defaultAeadEngine, OrderedQueue, type PacketCipher } from './aead-batch.js';
 import { CookieChecker, CookieGenerator, LoadMonitor, RateLimiter } from './cookie.js';
 import {
   type ConsumedInitiation,
-  consumeInitiation,
-  consumeResponse,
-  createInitiation,
   createResponse,
+  type InitiationStatic,
+  initiationMessage,
   type InitiatorState,
-  type StaticIdentity,
+  openInitiationStatic,
+  openInitiationTimestamp,
+  openResponse,
   tai64n,
   timestampAfter,
 } from './handshake.js';
@@ -30,6 +45,7 @@ import {
   encodeCookieReply,
   encodeInitiation,
   encodeResponse,
+  type Initiation,
   INITIATION_SIZE,
   KEEPALIVE_SIZE,
   MAX_MESSAGE_SIZE,
@@ -38,6 +54,7 @@ import {
   MESSAGE_RESPONSE,
   MESSAGE_TRANSPORT,
   messageType,
+  type Response,
   RESPONSE_SIZE,
   TRANSPORT_HEADER_SIZE,
   writeTransportHeader,
@@ -45,7 +62,8 @@ import {
 import { DEFAULT_TIMERS, type InitiationKind, PeerTimers, type WireGuardTimerConfig } from './timers.js';
 
 export interface WireGuardDeviceOptions {
-  privateKey: Uint8Array;
+  /** Our static key: raw bytes, or a key object (a non-extractable WebCrypto key, see crypto/static-key.ts). */
+  privateKey: Uint8Array | StaticX25519Key;
   clock: Clock;
   random: RandomSource;
   /** Send a WireGuard datagram towards a peer (the node sends it over DERP; the interop test over UDP). */
@@ -119,7 +137,16 @@ interface Peer {
   readonly txQueue: OrderedQueue;
   readonly rxQueue: OrderedQueue;
   removed: boolean;
+  /** DH(our static, their static), once per peer (wireguard-go precomputedStaticStatic). */
+  staticStatic?: Uint8Array;
+  /** That DH while an asynchronous key computes it. */
+  staticStaticPending?: Promise<void>;
+  /** An initiation asked for while staticStatic was computing: sent when it is ready. */
+  initiationWanted?: InitiationKind;
 }
+
+/** Asynchronous DHs of our static key waiting at once (the rest are dropped and counted). */
+export const MAX_DERIVATIONS = 64;
 
 type IndexEntry = { peer: Peer; keypair?: Keypair };
 
@@ -148,6 +175,8 @@ const STAT_KEYS = [
   'rxDropCookieReplyInvalid',
   'rxDropPeerGone',
   'rxDropClosed',
+  'rxDropHandshakeBusy',
+  'rxDropHandshakeSuperseded',
   'txPackets',
   'txKeepalives',
   'txDropNoPeer',
@@ -176,7 +205,7 @@ const MAX_PLAINTEXT = MAX_MESSAGE_SIZE - KEEPALIVE_SIZE;
 export class WireGuardDevice {
   readonly stats: Record<WireGuardStatKey, number> & Record<string, number>;
   readonly publicKey: Uint8Array;
-  private readonly identity: StaticIdentity;
+  private readonly key: StaticX25519Key;
   private readonly cfg: WireGuardTimerConfig;
   private readonly peers = new Map<string, Peer>();
   private readonly indices = new Map<number, IndexEntry>();
@@ -191,9 +220,9 @@ export class WireGuardDevice {
   private closed = false;
 
   constructor(private readonly o: WireGuardDeviceOptions) {
-    if (o.privateKey.length !== 32) throw new Error('wireguard: private key must be 32 bytes');
-    this.publicKey = publicKeyOf(o.privateKey);
-    this.identity = { privateKey: o.privateKey.slice(), publicKey: this.publicKey };
+    if (o.privateKey instanceof Uint8Array && o.privateKey.length !== 32) throw new Error('wireguard: private key must be 32 bytes');
+    this.key = asStaticKey(o.privateKey);
+    this.publicKey = this.key.publicKey;
     this.cfg = { ...DEFAULT_TIMERS, ...o.timers };
     this.stats = Object.fromEntries(STAT_KEYS.map((k) => [k, 0])) as WireGuardDevice['stats'];
     this.checker = new CookieChecker(this.publicKey, o.clock, o.random, this.cfg.cookieRefreshTimeMs);
@@ -316,6 +345,9 @@ export class WireGuardDevice {
     peer.removed = true;
     peer.timers.stop();
     this.zeroKeyMaterial(peer);
+    peer.staticStatic?.fill(0);
+    peer.staticStatic = undefined;
+    peer.initiationWanted = undefined;
     peer.staged = [];
   }
 
@@ -364,12 +396,63 @@ export class WireGuardDevice {
     }
   }
 
-  /** Resolves when every packet handed in so far has been encrypted/decrypted and delivered. */
+  /** Resolves when every packet handed in so far has been encrypted/decrypted and delivered, and every handshake DH finished. */
   async flush(): Promise<void> {
     for (;;) {
       const busy = [...this.peers.values()].filter((p) => p.rxQueue.pending > 0 || p.txQueue.pending > 0);
-      if (busy.length === 0) return;
-      await Promise.all(busy.flatMap((p) => [p.rxQueue.idle(), p.txQueue.idle()]));
+      if (busy.length === 0 && this.derivations.size === 0) return;
+      await Promise.all([...busy.flatMap((p) => [p.rxQueue.idle(), p.txQueue.idle()]), ...this.derivations]);
+    }
+  }
+
+  /** Handshake DHs of our static key in flight (asynchronous keys only). */
+  get handshakeDerivations(): number {
+    return this.derivations.size;
+  }
+
+  private readonly derivations = new Set<Promise<void>>();
+
+  /**
+   * Runs `next` with `dh`'s result: in this call when it is a value (a raw key), else when the
+   * promise settles, tracked and bounded. `failed` runs when the DH refuses (a low-order point).
+   */
+  private withDh(dh: () => Uint8Array | Promise<Uint8Array>, next: (v: Uint8Array) => void, failed: () => void): void {
+    let v: Uint8Array | Promise<Uint8Array>;
+    try {
+      v = dh();
+    } catch {
+      failed();
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      next(v);
+      return;
+    }
+    const p: Promise<void> = v.then(
+      (r) => {
+        this.derivations.delete(p);
+        this.guard(() => next(r));
+      },
+      () => {
+        this.derivations.delete(p);
+        this.guard(failed);
+      },
+    );
+    this.derivations.add(p);
+  }
+
+  /** Whether another asynchronous DH may start (a synchronous key is never busy). */
+  private derivationSlot(): boolean {
+    if (this.key.kind === 'raw' || this.derivations.size < MAX_DERIVATIONS) return true;
+    this.stats.rxDropHandshakeBusy++;
+    return false;
+  }
+
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch {
+      this.stats.internalErrors++;
     }
   }
 
@@ -450,17 +533,49 @@ export class WireGuardDevice {
 
   private receiveInitiation(d: Uint8Array): void {
     const msg = decodeInitiation(d);
-    const consumed = msg && consumeInitiation(this.identity, msg);
+    if (!msg) {
+      this.stats.rxDropHandshakeInvalid++;
+      return;
+    }
+    if (!this.derivationSlot()) return;
+    // es = DH(our static, their ephemeral) opens their static key; then the peer's static-static.
+    this.withDh(() => this.key.dh(msg.ephemeral), (es) => {
+      if (this.closed) {
+        this.stats.rxDropClosed++;
+        return;
+      }
+      const half = openInitiationStatic(this.publicKey, msg, es);
+      es.fill(0);
+      if (!half) {
+        this.stats.rxDropHandshakeInvalid++;
+        return;
+      }
+      const peer = this.peers.get(toHex(half.remoteStatic));
+      if (!peer) {
+        this.stats.rxDropUnknownPeer++;
+        return;
+      }
+      this.withStaticStatic(peer, () => this.finishInitiation(d, msg, half, peer), () => this.stats.rxDropHandshakeInvalid++);
+    }, () => this.stats.rxDropHandshakeInvalid++);
+  }
+
+  /** The rest of message 1, once the peer's static-static is known; all state changes happen here, in one go. */
+  private finishInitiation(d: Uint8Array, msg: Initiation, half: InitiationStatic, peer: Peer): void {
+    if (this.closed) {
+      this.stats.rxDropClosed++;
+      return;
+    }
+    if (peer.removed || !peer.staticStatic) {
+      this.stats.rxDropPeerGone++;
+      return;
+    }
+    const consumed = openInitiationTimestamp(half, msg, peer.staticStatic);
     if (!consumed) {
       this.stats.rxDropHandshakeInvalid++;
       return;
     }
-    const peer = this.peers.get(toHex(consumed.remoteStatic));
-    if (!peer) {
-      this.stats.rxDropUnknownPeer++;
-      return;
-    }
     // wireguard-go ConsumeMessageInitiation: replay (timestamp must grow) and flood protection.
+    // Checked now, after every await: of two copies in flight, the first to finish wins.
     if (!timestampAfter(consumed.timestamp, peer.lastTimestamp)) {
       this.stats.rxDropStaleTimestamp++;
       return;
@@ -472,6 +587,8 @@ export class WireGuardDevice {
     }
     peer.lastTimestamp = consumed.timestamp;
     peer.lastInitiationConsumedAt = now;
+    // Our own initiation, if one is out, is abandoned (as wireguard-go): its response, even one
+    // whose DH is in flight now, will find the handshake superseded.
     this.clearHandshake(peer);
     peer.handshake = { state: 'initiationConsumed', consumed };
     this.stats.handshakeInitiationsReceived++;
@@ -480,6 +597,44 @@ export class WireGuardDevice {
     peer.timers.anyAuthenticatedPacketTraversal();
     peer.timers.anyAuthenticatedPacketReceived();
     this.sendResponse(peer, consumed);
+  }
+
+  /** Runs `next` once peer.staticStatic is known: at once, or when our key has computed it. */
+  private withStaticStatic(peer: Peer, next: () => void, failed: () => void): void {
+    if (peer.staticStatic) {
+      next();
+      return;
+    }
+    if (!peer.staticStaticPending) {
+      let done: () => void = () => {};
+      peer.staticStaticPending = new Promise<void>((r) => (done = r));
+      this.withDh(() => this.key.dh(peer.publicKey), (ss) => {
+        peer.staticStaticPending = undefined;
+        if (peer.removed) ss.fill(0);
+        else peer.staticStatic = ss;
+        done();
+      }, () => {
+        peer.staticStaticPending = undefined;
+        this.stats.internalErrors++; // addPeer refused low-order keys: our key itself failed
+        done();
+      });
+      // A synchronous key has answered already.
+      if (peer.staticStatic) return next();
+      if (!peer.staticStaticPending) return failed();
+    }
+    // Waiters continue in the order they asked (e.g. our wanted initiation before their initiation).
+    const p = peer.staticStaticPending.then(() => {
+      this.derivations.delete(p);
+      // A peer removed meanwhile goes on to `next`, which counts it gone.
+      this.guard(peer.staticStatic || peer.removed ? next : failed);
+    });
+    this.derivations.add(p);
+  }
+
+  private initiateIfWanted(peer: Peer): void {
+    const kind = peer.initiationWanted;
+    peer.initiationWanted = undefined;
+    if (kind) this.sendInitiation(peer, kind);
   }
 
   private receiveResponse(d: Uint8Array): void {
@@ -494,8 +649,30 @@ export class WireGuardDevice {
       this.stats.rxDropUnexpectedResponse++;
       return;
     }
+    if (!this.derivationSlot()) return;
     const peer = entry.peer;
-    const keys = consumeResponse(this.identity, hs.initiator, msg);
+    // se = DH(our static, their ephemeral); the ephemeral half (ee) runs in openResponse, after the check below.
+    this.withDh(() => this.key.dh(msg.ephemeral), (se) => this.finishResponse(d, msg, peer, hs, se), () => this.stats.rxDropHandshakeInvalid++);
+  }
+
+  private finishResponse(d: Uint8Array, msg: Response, peer: Peer, hs: Extract<HandshakeState, { state: 'initiationSent' }>, se: Uint8Array): void {
+    if (this.closed) {
+      this.stats.rxDropClosed++;
+      return;
+    }
+    if (peer.removed) {
+      this.stats.rxDropPeerGone++;
+      return;
+    }
+    // While se was computed, a newer initiation (ours or the peer's) may have replaced this one,
+    // or a copy of this response finished first: its ephemeral key is gone, its index freed.
+    const entry = this.indices.get(msg.receiver);
+    if (peer.handshake !== hs || !entry || entry.peer !== peer || entry.keypair) {
+      this.stats.rxDropHandshakeSuperseded++;
+      return;
+    }
+    const keys = openResponse(hs.initiator, msg, se);
+    se.fill(0);
     if (!keys) {
       this.stats.rxDropHandshakeInvalid++;
       return;
@@ -721,6 +898,13 @@ export class WireGuardDevice {
 
   private sendInitiation(peer: Peer, kind: InitiationKind): void {
     if (peer.removed || this.closed) return;
+    if (!peer.staticStatic) {
+      // First handshake with this peer and an asynchronous key: compute the static-static once,
+      // then send (the rate limit below is judged then). A fresh wish outranks a retry.
+      if (kind !== 'early' && peer.initiationWanted !== 'fresh') peer.initiationWanted = kind;
+      this.withStaticStatic(peer, () => this.initiateIfWanted(peer), () => (peer.initiationWanted = undefined));
+      return;
+    }
     if (kind === 'early') {
       // A first-contact retry (timers.ts) replaces only an initiation still unanswered; it leaves
       // the REKEY_TIMEOUT rate limit below anchored at the fresh initiation.
@@ -733,8 +917,9 @@ export class WireGuardDevice {
     }
     this.clearHandshake(peer);
     const index = this.newIndex({ peer });
-    const { message, state } = createInitiation({
-      local: this.identity,
+    const { message, state } = initiationMessage({
+      localPublic: this.publicKey,
+      staticStatic: peer.staticStatic,
       remoteStatic: peer.publicKey,
       ephemeralPrivate: generatePrivateKey(this.o.random),
       timestamp: tai64n(this.wall()),

@@ -20,6 +20,7 @@ import {
 import { decodeCookieReply, decodeInitiation, decodeResponse, encodeCookieReply, encodeInitiation, encodeResponse } from './messages.js';
 import { AEAD, AEAD_OPEN, BLAKE2S, cat, DH, HASH, KDF, MAC, X25519_PUB, XAEAD, XAEAD_OPEN } from './kat-reference.testkit.js';
 import { nobleEngine } from './aead-batch.js';
+import { importWebCryptoX25519Key, RawX25519Key, type StaticX25519Key } from '../../crypto/static-key.js';
 
 const clamp = (k: Uint8Array) => {
   k[0] &= 248;
@@ -119,76 +120,87 @@ describe('WireGuard handshake known answers (vs. an independent node:crypto reco
     expect(timestampAfter(tai64n(WALL_MS - 1000), tai64n(WALL_MS))).toBe(false);
   });
 
-  it('initiation bytes (incl. mac1) equal the reference, and the responder consumes them', () => {
-    const { message, state } = createInitiation({
-      local: { privateKey: initiatorStatic, publicKey: initiatorPub },
-      remoteStatic: responderPub,
-      ephemeralPrivate: initiatorEphemeral.slice(),
-      timestamp: tai64n(WALL_MS),
-      sender: SENDER_I,
+});
+
+// The same known answers whichever implementation holds our static key: @noble over raw bytes
+// (synchronous) or a non-extractable WebCrypto CryptoKey (asynchronous deriveBits).
+const KEYS: [string, (k: Uint8Array) => Promise<StaticX25519Key>][] = [
+  ['noble (raw bytes)', async (k) => new RawX25519Key(k)],
+  ['WebCrypto (non-extractable CryptoKey)', importWebCryptoX25519Key],
+];
+describe.each(KEYS)('handshake messages vs. the reference, static key by %s', (_name, mk) => {
+  const ref = referenceHandshake();
+  const clock = new VirtualClock();
+    it('initiation bytes (incl. mac1) equal the reference, and the responder consumes them', async () => {
+      const { message, state } = await createInitiation({
+        local: await mk(initiatorStatic),
+        remoteStatic: responderPub,
+        ephemeralPrivate: initiatorEphemeral.slice(),
+        timestamp: tai64n(WALL_MS),
+        sender: SENDER_I,
+      });
+      const bytes = encodeInitiation(message);
+      new CookieGenerator(responderPub, clock).addMacs(bytes);
+      expect(toHex(bytes)).toBe(toHex(ref.initiation));
+      expect(state.localIndex).toBe(SENDER_I);
+
+      const consumed = await consumeInitiation(await mk(responderStatic), decodeInitiation(ref.initiation)!);
+      expect(consumed).not.toBeNull();
+      expect(toHex(consumed!.remoteStatic)).toBe(toHex(initiatorPub));
+      expect(toHex(consumed!.timestamp)).toBe(toHex(ref.ts));
+      expect(consumed!.remoteIndex).toBe(SENDER_I);
     });
-    const bytes = encodeInitiation(message);
-    new CookieGenerator(responderPub, clock).addMacs(bytes);
-    expect(toHex(bytes)).toBe(toHex(ref.initiation));
-    expect(state.localIndex).toBe(SENDER_I);
 
-    const consumed = consumeInitiation({ privateKey: responderStatic, publicKey: responderPub }, decodeInitiation(ref.initiation)!);
-    expect(consumed).not.toBeNull();
-    expect(toHex(consumed!.remoteStatic)).toBe(toHex(initiatorPub));
-    expect(toHex(consumed!.timestamp)).toBe(toHex(ref.ts));
-    expect(consumed!.remoteIndex).toBe(SENDER_I);
-  });
+    it('response bytes and transport keys equal the reference on both sides', async () => {
+      const responder = await mk(responderStatic);
+      const consumed = (await consumeInitiation(responder, decodeInitiation(ref.initiation)!))!;
+      const r = createResponse({ consumed, ephemeralPrivate: responderEphemeral.slice(), sender: SENDER_R })!;
+      const bytes = encodeResponse(r.message);
+      new CookieGenerator(initiatorPub, clock).addMacs(bytes);
+      expect(toHex(bytes)).toBe(toHex(ref.response));
+      expect(toHex(r.keys.receiveKey)).toBe(toHex(ref.initiatorSend));
+      expect(toHex(r.keys.sendKey)).toBe(toHex(ref.initiatorRecv));
 
-  it('response bytes and transport keys equal the reference on both sides', async () => {
-    const responder = { privateKey: responderStatic, publicKey: responderPub };
-    const consumed = consumeInitiation(responder, decodeInitiation(ref.initiation)!)!;
-    const r = createResponse({ consumed, ephemeralPrivate: responderEphemeral.slice(), sender: SENDER_R })!;
-    const bytes = encodeResponse(r.message);
-    new CookieGenerator(initiatorPub, clock).addMacs(bytes);
-    expect(toHex(bytes)).toBe(toHex(ref.response));
-    expect(toHex(r.keys.receiveKey)).toBe(toHex(ref.initiatorSend));
-    expect(toHex(r.keys.sendKey)).toBe(toHex(ref.initiatorRecv));
+      const { state } = await createInitiation({
+        local: await mk(initiatorStatic),
+        remoteStatic: responderPub,
+        ephemeralPrivate: initiatorEphemeral.slice(),
+        timestamp: tai64n(WALL_MS),
+        sender: SENDER_I,
+      });
+      const keys = (await consumeResponse(await mk(initiatorStatic), state, decodeResponse(ref.response)!))!;
+      expect(toHex(keys.sendKey)).toBe(toHex(ref.initiatorSend));
+      expect(toHex(keys.receiveKey)).toBe(toHex(ref.initiatorRecv));
 
-    const { state } = createInitiation({
-      local: { privateKey: initiatorStatic, publicKey: initiatorPub },
-      remoteStatic: responderPub,
-      ephemeralPrivate: initiatorEphemeral.slice(),
-      timestamp: tai64n(WALL_MS),
-      sender: SENDER_I,
+      // First transport packet (counter 0) sealed by our data path equals the reference AEAD.
+      const payload = utf8.encode('first packet');
+      const sealed = await nobleEngine.cipher(keys.sendKey).seal(0, payload);
+      expect(toHex(sealed)).toBe(toHex(AEAD(ref.initiatorSend, 0n, payload, new Uint8Array(0))));
+      const big = 2 ** 40 + 5;
+      const sealedBig = await nobleEngine.cipher(keys.sendKey).seal(big, payload);
+      expect(toHex(AEAD_OPEN(ref.initiatorSend, BigInt(big), sealedBig, new Uint8Array(0))!)).toBe(toHex(payload));
     });
-    const keys = consumeResponse({ privateKey: initiatorStatic, publicKey: initiatorPub }, state, decodeResponse(ref.response)!)!;
-    expect(toHex(keys.sendKey)).toBe(toHex(ref.initiatorSend));
-    expect(toHex(keys.receiveKey)).toBe(toHex(ref.initiatorRecv));
 
-    // First transport packet (counter 0) sealed by our data path equals the reference AEAD.
-    const payload = utf8.encode('first packet');
-    const sealed = await nobleEngine.cipher(keys.sendKey).seal(0, payload);
-    expect(toHex(sealed)).toBe(toHex(AEAD(ref.initiatorSend, 0n, payload, new Uint8Array(0))));
-    const big = 2 ** 40 + 5;
-    const sealedBig = await nobleEngine.cipher(keys.sendKey).seal(big, payload);
-    expect(toHex(AEAD_OPEN(ref.initiatorSend, BigInt(big), sealedBig, new Uint8Array(0))!)).toBe(toHex(payload));
-  });
-
-  it('a tampered response or initiation is rejected', () => {
-    const responder = { privateKey: responderStatic, publicKey: responderPub };
-    for (const offset of [8, 40, 88, 100]) {
-      const bad = ref.initiation.slice();
-      bad[offset] ^= 1;
-      expect(consumeInitiation(responder, decodeInitiation(bad)!)).toBeNull();
-    }
-    const { state } = createInitiation({
-      local: { privateKey: initiatorStatic, publicKey: initiatorPub },
-      remoteStatic: responderPub,
-      ephemeralPrivate: initiatorEphemeral.slice(),
-      timestamp: tai64n(WALL_MS),
-      sender: SENDER_I,
+    it('a tampered response or initiation is rejected', async () => {
+      const responder = await mk(responderStatic);
+      for (const offset of [8, 40, 88, 100]) {
+        const bad = ref.initiation.slice();
+        bad[offset] ^= 1;
+        expect(await consumeInitiation(responder, decodeInitiation(bad)!)).toBeNull();
+      }
+      const { state } = await createInitiation({
+        local: await mk(initiatorStatic),
+        remoteStatic: responderPub,
+        ephemeralPrivate: initiatorEphemeral.slice(),
+        timestamp: tai64n(WALL_MS),
+        sender: SENDER_I,
+      });
+      for (const offset of [12, 44, 59]) {
+        const bad = ref.response.slice();
+        bad[offset] ^= 0x80;
+        expect(await consumeResponse(await mk(initiatorStatic), state, decodeResponse(bad)!)).toBeNull();
+      }
     });
-    for (const offset of [12, 44, 59]) {
-      const bad = ref.response.slice();
-      bad[offset] ^= 0x80;
-      expect(consumeResponse({ privateKey: initiatorStatic, publicKey: initiatorPub }, state, decodeResponse(bad)!)).toBeNull();
-    }
-  });
 });
 
 describe('MAC1, MAC2 and cookie replies (vs. the reference)', () => {

@@ -2,9 +2,15 @@
 // state. Spec: the WireGuard paper §5.4.2–§5.4.5; order of operations as in wireguard-go
 // device/noise-protocol.go (CreateMessageInitiation, ConsumeMessageInitiation,
 // CreateMessageResponse, ConsumeMessageResponse, BeginSymmetricSession). MACs are added by cookie.ts.
+//
+// Our static private key may be a WebCrypto CryptoKey whose X25519 is asynchronous
+// (crypto/static-key.ts). So each step that needs it takes that DH result as an input and stays
+// a pure synchronous function; the caller (device.ts) awaits the DH between steps and decides
+// what the world looks like afterwards. The async wrappers at the end compose the steps.
 import { utf8, wipe } from '../../crypto/bytes.js';
 import { hash, kdf } from '../../crypto/blake2s.js';
 import { open, seal } from '../../crypto/aead.js';
+import type { StaticX25519Key } from '../../crypto/static-key.js';
 import { publicKeyOf, sharedSecret } from '../../crypto/x25519.js';
 import type { Initiation, Response } from './messages.js';
 
@@ -16,11 +22,6 @@ export const INITIAL_HASH = hash(INITIAL_CHAIN_KEY, utf8.encode(IDENTIFIER));
 const ZERO_NONCE = new Uint8Array(12);
 const NO_PSK = new Uint8Array(32); // Tailscale configures no preshared key: Q = 0^32.
 const ZERO16 = new Uint8Array(16);
-
-export interface StaticIdentity {
-  privateKey: Uint8Array;
-  publicKey: Uint8Array;
-}
 
 /** What the initiator keeps between sending the initiation and receiving the response. */
 export interface InitiatorState {
@@ -70,10 +71,12 @@ export function timestampAfter(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Initiator, message 1 (paper §5.4.2). Returns the message with zero MACs and the state to keep.
- * Throws only on a low-order remote static key (a configuration error, not network input).
+ * `staticStatic` = DH(our static, their static), fixed per peer (wireguard-go keeps it as
+ * precomputedStaticStatic). Throws only on a low-order remote static key (a configuration error).
  */
-export function createInitiation(p: {
-  local: StaticIdentity;
+export function initiationMessage(p: {
+  localPublic: Uint8Array;
+  staticStatic: Uint8Array;
   remoteStatic: Uint8Array;
   ephemeralPrivate: Uint8Array;
   timestamp: Uint8Array;
@@ -86,9 +89,9 @@ export function createInitiation(p: {
   h = mixHash(h, ephemeral);
   let key: Uint8Array;
   [ck, key] = kdf(ck, sharedSecret(p.ephemeralPrivate, p.remoteStatic), 2);
-  const encryptedStatic = seal(key, ZERO_NONCE, p.local.publicKey, h);
+  const encryptedStatic = seal(key, ZERO_NONCE, p.localPublic, h);
   h = mixHash(h, encryptedStatic);
-  [ck, key] = kdf(ck, sharedSecret(p.local.privateKey, p.remoteStatic), 2);
+  [ck, key] = kdf(ck, p.staticStatic, 2);
   const encryptedTimestamp = seal(key, ZERO_NONCE, p.timestamp, h);
   h = mixHash(h, encryptedTimestamp);
   wipe(key);
@@ -98,26 +101,37 @@ export function createInitiation(p: {
   };
 }
 
-/** Responder, message 1. Null when it does not decrypt (or carries a low-order key). */
-export function consumeInitiation(local: StaticIdentity, msg: Initiation): ConsumedInitiation | null {
-  try {
-    let h = mixHash(INITIAL_HASH, local.publicKey);
-    h = mixHash(h, msg.ephemeral);
-    let [ck] = kdf(INITIAL_CHAIN_KEY, msg.ephemeral, 1);
-    let key: Uint8Array;
-    [ck, key] = kdf(ck, sharedSecret(local.privateKey, msg.ephemeral), 2);
-    const remoteStatic = open(key, ZERO_NONCE, msg.encryptedStatic, h);
-    if (!remoteStatic) return null;
-    h = mixHash(h, msg.encryptedStatic);
-    [ck, key] = kdf(ck, sharedSecret(local.privateKey, remoteStatic), 2);
-    const timestamp = open(key, ZERO_NONCE, msg.encryptedTimestamp, h);
-    wipe(key);
-    if (!timestamp) return null;
-    h = mixHash(h, msg.encryptedTimestamp);
-    return { hash: h, chainKey: ck, remoteStatic, remoteEphemeral: msg.ephemeral, remoteIndex: msg.sender, timestamp };
-  } catch {
-    return null; // low-order ephemeral or static point
-  }
+/** The responder's state after decrypting the initiator's static key (the first half of message 1). */
+export interface InitiationStatic {
+  hash: Uint8Array;
+  chainKey: Uint8Array;
+  remoteStatic: Uint8Array;
+}
+
+/**
+ * Responder, message 1, first half: `es` = DH(our static, msg.ephemeral). Null when the static
+ * key does not decrypt. The caller looks up the peer by `remoteStatic` and gets its static-static.
+ */
+export function openInitiationStatic(localPublic: Uint8Array, msg: Initiation, es: Uint8Array): InitiationStatic | null {
+  let h = mixHash(INITIAL_HASH, localPublic);
+  h = mixHash(h, msg.ephemeral);
+  let [ck] = kdf(INITIAL_CHAIN_KEY, msg.ephemeral, 1);
+  let key: Uint8Array;
+  [ck, key] = kdf(ck, es, 2);
+  const remoteStatic = open(key, ZERO_NONCE, msg.encryptedStatic, h);
+  wipe(key);
+  if (!remoteStatic || remoteStatic.length !== 32) return null;
+  return { hash: mixHash(h, msg.encryptedStatic), chainKey: ck, remoteStatic };
+}
+
+/** Responder, message 1, second half: `staticStatic` = DH(our static, half.remoteStatic). Null when the timestamp does not decrypt. */
+export function openInitiationTimestamp(half: InitiationStatic, msg: Initiation, staticStatic: Uint8Array): ConsumedInitiation | null {
+  const [ck, key] = kdf(half.chainKey, staticStatic, 2);
+  const timestamp = open(key, ZERO_NONCE, msg.encryptedTimestamp, half.hash);
+  wipe(key);
+  if (!timestamp) return null;
+  const h = mixHash(half.hash, msg.encryptedTimestamp);
+  return { hash: h, chainKey: ck, remoteStatic: half.remoteStatic, remoteEphemeral: msg.ephemeral, remoteIndex: msg.sender, timestamp };
 }
 
 /** Responder, message 2 (paper §5.4.3), and the transport keys it now holds (§5.4.5). */
@@ -150,18 +164,16 @@ export function createResponse(p: {
   }
 }
 
-/** Initiator, message 2: authenticates the transcript and derives the transport keys. */
-export function consumeResponse(
-  local: StaticIdentity,
-  state: InitiatorState,
-  msg: Response,
-  presharedKey?: Uint8Array,
-): SessionKeys | null {
+/**
+ * Initiator, message 2: authenticates the transcript and derives the transport keys. `se` =
+ * DH(our static, msg.ephemeral); `state.ephemeralPrivate` must still be intact.
+ */
+export function openResponse(state: InitiatorState, msg: Response, se: Uint8Array, presharedKey?: Uint8Array): SessionKeys | null {
   try {
     let h = mixHash(state.hash, msg.ephemeral);
     let [ck] = kdf(state.chainKey, msg.ephemeral, 1);
     [ck] = kdf(ck, sharedSecret(state.ephemeralPrivate, msg.ephemeral), 1);
-    [ck] = kdf(ck, sharedSecret(local.privateKey, msg.ephemeral), 1);
+    [ck] = kdf(ck, se, 1);
     const [ck2, tau, key] = kdf(ck, presharedKey ?? NO_PSK, 3);
     h = mixHash(h, tau);
     const ok = open(key, ZERO_NONCE, msg.encryptedNothing, h);
@@ -172,4 +184,48 @@ export function consumeResponse(
   } catch {
     return null;
   }
+}
+
+// ---- the steps composed, for callers with nothing to decide between them (tests, tools) ------
+
+/** Initiator, message 1, with our static key object. */
+export async function createInitiation(p: {
+  local: StaticX25519Key;
+  remoteStatic: Uint8Array;
+  ephemeralPrivate: Uint8Array;
+  timestamp: Uint8Array;
+  sender: number;
+}): Promise<{ message: Initiation; state: InitiatorState }> {
+  const staticStatic = await p.local.dh(p.remoteStatic);
+  try {
+    return initiationMessage({ ...p, localPublic: p.local.publicKey, staticStatic });
+  } finally {
+    wipe(staticStatic);
+  }
+}
+
+/** Responder, message 1. Null when it does not decrypt (or carries a low-order key). */
+export async function consumeInitiation(local: StaticX25519Key, msg: Initiation): Promise<ConsumedInitiation | null> {
+  try {
+    const half = openInitiationStatic(local.publicKey, msg, await local.dh(msg.ephemeral));
+    return half && openInitiationTimestamp(half, msg, await local.dh(half.remoteStatic));
+  } catch {
+    return null; // low-order ephemeral or static point
+  }
+}
+
+/** Initiator, message 2, with our static key object. */
+export async function consumeResponse(
+  local: StaticX25519Key,
+  state: InitiatorState,
+  msg: Response,
+  presharedKey?: Uint8Array,
+): Promise<SessionKeys | null> {
+  let se: Uint8Array;
+  try {
+    se = await local.dh(msg.ephemeral);
+  } catch {
+    return null;
+  }
+  return openResponse(state, msg, se, presharedKey);
 }
