@@ -46,6 +46,24 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     }
     for (const l of listeners) l(ev);
   });
+  const sshHandle = (r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] }): SshSessionHandle => {
+    const exit = new Promise<ExitInfo>((resolve) => {
+      const e = early.get(r.id);
+      if (e) {
+        early.delete(r.id);
+        resolve(e);
+      } else exits.set(r.id, resolve);
+    });
+    return {
+      id: r.id,
+      output: r.output,
+      hostKey: r.hostKey,
+      exit,
+      write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
+      resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
+      close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
+    };
+  };
   return {
     up: (cfg) => rpc.call('up', [cfg]),
     down: (o) => rpc.call('down', [o ?? {}]),
@@ -64,23 +82,12 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       } finally {
         if (promptId) confirmers.delete(promptId);
       }
-      const exit = new Promise<ExitInfo>((resolve) => {
-        const e = early.get(r.id);
-        if (e) {
-          early.delete(r.id);
-          resolve(e);
-        } else exits.set(r.id, resolve);
-      });
-      return {
-        id: r.id,
-        output: r.output,
-        hostKey: r.hostKey,
-        exit,
-        write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
-        resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
-        close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
-      };
+      return sshHandle(r);
     },
+    async sshAttach(id: string): Promise<SshSessionHandle> {
+      return sshHandle(await rpc.call('sshAttach', [id]));
+    },
+    probe: (host, port) => rpc.call('probe', [host, port]),
     async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
       const promptId = hooks.confirmHostKey ? `p${++promptSeq}-${Math.random().toString(36).slice(2)}` : undefined;
       if (promptId) confirmers.set(promptId, hooks.confirmHostKey!);

@@ -36,6 +36,8 @@ export class TerminalView extends LitElement {
 
   @property({ attribute: false }) node?: NodeApi;
   @property({ attribute: false }) options?: SshOpenOptions;
+  /** A session still running in the node's Worker (this page was reloaded): shown again, not opened anew. */
+  @property({ attribute: false }) attachId?: string;
   @property({ type: Number }) fontSize = 14;
   @state() private phase: 'connecting' | 'open' | 'ended' = 'connecting';
   @state() private message = '';
@@ -91,18 +93,37 @@ export class TerminalView extends LitElement {
     this.session.write(enc.encode(out));
   }
 
-  /** Starts (or restarts, after an exit) the SSH session. */
+  /** Starts (or restarts, after an exit) the SSH session; or attaches to the one still running. */
   async connect() {
     if (!this.node || !this.options || !this.term) return;
     this.phase = 'connecting';
     this.message = '';
-    this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
+    const attachId = this.attachId;
+    this.attachId = undefined;
+    if (!attachId && this.options.auth.type === 'password' && !this.options.auth.password) {
+      // A password is never kept, not even for this tab: a new login asks for it again.
+      this.dispatchEvent(new CustomEvent('relogin', { detail: this.options, bubbles: true, composed: true }));
+      this.phase = 'ended';
+      this.message = this.options.username ? `Log in again to ${this.options.username}@${this.options.host}: the password is not kept.` : 'Log in again.';
+      return;
+    }
+    if (!attachId) this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
     try {
-      const s = await this.node.sshOpen(
-        { ...this.options, cols: this.term.cols, rows: this.term.rows },
-        { confirmHostKey: (p) => this.askHostKey(p) },
-      );
+      let s: SshSessionHandle;
+      try {
+        s = attachId
+          ? await this.node.sshAttach(attachId)
+          : await this.node.sshOpen({ ...this.options, cols: this.term.cols, rows: this.term.rows }, { confirmHostKey: (p) => this.askHostKey(p) });
+      } catch (e) {
+        if (!attachId) throw e;
+        throw new Error(this.node.workerKind === 'dedicated'
+          ? 'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.'
+          : 'This terminal\'s session ended while the page was away. Press Reconnect for a new session.');
+      }
       this.session = s;
+      this.dispatchEvent(new CustomEvent('session', { detail: s.id, bubbles: true, composed: true }));
+      // Attached: the host's idea of the window size may be another tab's; tell it ours (a full-screen program redraws).
+      if (attachId) s.resize(this.term.cols, this.term.rows);
       this.phase = 'open';
       this.hostNote = hostKeyNote(s.hostKey);
       this.term.focus();
