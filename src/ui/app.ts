@@ -124,6 +124,8 @@ export class TailtabApp extends LitElement {
     this.log = await this.node.logTail().catch(() => []);
     // Kiosk mode reads nothing from IndexedDB (and so creates no database there).
     this.profiles = this.defaults.ephemeral ? [] : await this.loadProfiles();
+    // The node was already running (a reload, a new tab): its profile is the last one used.
+    if (this.status.state === 'running') void this.loadSaved();
     void this.startProxy();
     if (this.status.state === 'stopped') {
       const last = this.profiles[0];

@@ -194,8 +194,8 @@ export class TerminalView extends LitElement {
         <!-- Fingerprints are one long word: let them wrap, or a phone page scrolls sideways. -->
         <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0">${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span>
         <span style="flex:1"></span>
-        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="Smaller text">A−</button>
-        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="Larger text">A+</button>
+        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">A−</button>
+        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="A+ larger text">A+</button>
         <button @click=${this.copy} aria-label="Copy selection">Copy</button>
         <button @click=${this.paste} aria-label="Paste">Paste</button>
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}

@@ -177,10 +177,11 @@ export class TerminalsView extends LitElement {
   override render() {
     if (!this.tabs.length) return html`<p class="hint">No terminal yet: pick a machine and press SSH.</p>`;
     return html`
-      <div class="tabs row" role="tablist" aria-label="Terminals">
+      <!-- A toolbar, not a tablist: each terminal has a close button beside its own (a tablist may hold tabs only). -->
+      <div class="tabs row" role="toolbar" aria-label="Terminals">
         ${this.tabs.map(
           (t) => html`<span class="tab ${t.id === this.active ? 'active' : ''}">
-            <button role="tab" aria-selected=${t.id === this.active} @click=${() => (this.active = t.id)}>${t.title}</button>
+            <button data-tab aria-pressed=${t.id === this.active ? 'true' : 'false'} @click=${() => (this.active = t.id)}>${t.title}</button>
             <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
           </span>`,
         )}
@@ -189,7 +190,7 @@ export class TerminalsView extends LitElement {
         this.tabs,
         (t) => t.id,
         // Keyed: closing one tab must not hand its element (and session) to the next.
-        (t) => html`<tt-terminal role="tabpanel" class="term" ?hidden=${t.id !== this.active} aria-label=${t.title}
+        (t) => html`<tt-terminal role="region" class="term" ?hidden=${t.id !== this.active} aria-label=${t.title}
           .node=${this.node} .options=${t.options} .attachId=${t.attachId} @session=${(e: CustomEvent<string>) => this.onSession(t, e.detail)}></tt-terminal>`,
       )}
     `;
