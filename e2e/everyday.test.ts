@@ -159,6 +159,25 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     await page.screenshot({ path: join(SHOTS, 'everyday-4-after-reload.png'), fullPage: true });
   });
 
+  it('with a dedicated Worker (the node ends with its page) a reload says the terminal ended and offers Reconnect', async () => {
+    const dctx = await browser.newContext();
+    try {
+      const p = watch(await dctx.newPage());
+      await p.goto(app.url + '/?worker=dedicated#machines');
+      await p.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).click({ timeout: 60_000 });
+      await p.getByRole('button', { name: 'Open terminal' }).click();
+      await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+      await p.reload();
+      const state = p.locator('tt-terminal:not([hidden]) .term-state');
+      await expect.poll(() => state.innerText().catch(() => ''), { timeout: 30_000 })
+        .toBe('This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.');
+      await p.locator('tt-terminal:not([hidden])').getByRole('button', { name: 'Reconnect' }).click();
+      await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+    } finally {
+      await dctx.close();
+    }
+  });
+
   it('a returning visit reopens the last visit\'s terminals in one click; the dialog starts from the user and port used last', async () => {
     const sshd = rig.sshd!;
     // The last tab goes; a new one is a new visit (not a reload of the old tab).
