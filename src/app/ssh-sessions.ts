@@ -30,6 +30,8 @@ interface SshRecord {
   sink?: ReadableStreamDefaultController<Uint8Array>;
   /** Ends a detached session nobody came back for. */
   reaper?: ReturnType<typeof setTimeout>;
+  /** Asked to close (the person closed its tab): not kept for a reload. */
+  closing?: boolean;
   closed: boolean;
 }
 
@@ -140,7 +142,7 @@ export class SshSessions {
    */
   detach(id: string, graceMs: number): void {
     const rec = this.sessions.get(id);
-    if (!rec || rec.closed) return;
+    if (!rec || rec.closed || rec.closing) return;
     rec.owner?.sessions.delete(id);
     rec.owner = undefined;
     this.endSink(rec);
@@ -151,7 +153,7 @@ export class SshSessions {
   /** Sessions no window shows (detached), e.g. to keep the node up for them. */
   detachedCount(): number {
     let n = 0;
-    for (const r of this.sessions.values()) if (!r.owner && !r.closed) n++;
+    for (const r of this.sessions.values()) if (!r.owner && !r.closed && !r.closing) n++;
     return n;
   }
 
@@ -169,6 +171,7 @@ export class SshSessions {
   close(id: string): void {
     const s = this.sessions.get(id);
     if (!s) return;
+    s.closing = true;
     clearTimeout(s.reaper);
     try { s.session.close(); } catch { /* closing anyway */ }
     setTimeout(() => { if (!s.closed) { s.closed = true; this.sessions.delete(id); s.owner?.sessions.delete(id); s.owner?.push({ type: 'ssh-exit', id, error: 'closed' }); try { s.ssh.close(); } catch { /* */ } } }, 2000);

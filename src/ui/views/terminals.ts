@@ -72,6 +72,14 @@ export class SshDialog extends LitElement {
     if (changed.has('peer') && this.peer) (this.renderRoot.querySelector('#ssh-user') as HTMLInputElement | null)?.focus();
   }
 
+  /** Tailscale SSH answers on port 22 only: the method follows the port on such a machine. */
+  private portChanged = (e: Event) => {
+    if (!this.peer?.tailscaleSsh) return;
+    const port = (e.target as HTMLInputElement).value.trim();
+    if (port === '22') this.method = 'none';
+    else if (this.method === 'none') this.method = this.keys.length ? 'key' : 'password';
+  };
+
   private submit(e: Event) {
     e.preventDefault();
     const q = (id: string) => (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | HTMLSelectElement).value;
@@ -104,7 +112,7 @@ export class SshDialog extends LitElement {
       <label for="ssh-user">User</label>
       <input id="ssh-user" value=${this.preset?.user ?? 'root'} autocomplete="username" />
       <label for="ssh-port">Port</label>
-      <input id="ssh-port" type="number" value=${String(this.preset?.port ?? 22)} min="1" max="65535" />
+      <input id="ssh-port" type="number" value=${String(this.preset?.port ?? 22)} min="1" max="65535" @input=${this.portChanged} />
       ${this.probe && !this.probe.open
         ? html`<p class="hint" role="status" id="ssh-probe">Nothing answered on port ${this.probe.port} of ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}: no SSH server listens there. Try another port, or start an SSH server on that machine.</p>`
         : ''}
