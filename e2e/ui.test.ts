@@ -318,6 +318,8 @@ describe('ui: the app in Chromium against the rig', () => {
       await page.goto(app.url + '/#machines');
       await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
       await page.locator('#ssh-user').fill('root');
+      // The dialog starts from the last login to peer2 (OpenSSH on its own port); port 22 is Tailscale SSH.
+      await page.locator('#ssh-port').fill('22');
       expect(await page.locator('#ssh-method').inputValue()).toBe('none');
       await page.getByRole('button', { name: 'Open files' }).click();
       await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
@@ -425,6 +427,11 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(keys).toEqual(['non-extractable X25519', 'non-extractable X25519']);
     // A reload may find the SharedWorker still alive; with its last window closed it is gone,
     // and a new one starts from the stored keys, as the same machine.
+    // Terminals left open would keep this node up for a minute after its window (for a reload):
+    // close them, so that closing the window takes the node down.
+    await page.goto(app.url + '/#terminals');
+    const closers = page.locator('tt-terminals button[aria-label^="Close "]');
+    while (await closers.count()) await closers.first().click();
     await page.close({ runBeforeUnload: true });
     page = await ctx.newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
@@ -442,6 +449,7 @@ describe('ui: the app in Chromium against the rig', () => {
     // The second window opens a Tailscale SSH session of its own on the shared node.
     await second.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
     await second.locator('#ssh-user').fill('root');
+    await second.locator('#ssh-port').fill('22'); // preset to the last login to peer2 (OpenSSH's port)
     // peer2 runs Tailscale SSH (its host keys are in the map), so the dialog offers it first.
     expect(await second.locator('#ssh-method').inputValue()).toBe('none');
     await second.getByRole('button', { name: 'Open terminal' }).click();

@@ -25,27 +25,31 @@ LOOPBACK="http://127.0.0.1:$PORT"
 CONFIG=$PWD/.rig/app-config.json
 HEADSCALE_BIN=$PWD/.rig/bin/headscale-v0.29.2/headscale
 
-# The reusable key logs the app in; the widget gets an ephemeral one (it leaves no node behind).
+# Both the app and the widget log in with a reusable *ephemeral* key: every fresh browser profile
+# that opens the demo registers a node (demo-browser, demo-browser-1, …), and an ephemeral one is
+# deleted by Headscale once it has been offline for node.ephemeral.inactivity_timeout (2 min in the
+# rig), so the demo tailnet does not fill up. A profile that comes back later logs in again with
+# the same key (its stored login is refused, control/client.ts registers anew).
 RIG_DIR=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["dir"])' "$STATE")
 USER_ID=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["user"]["id"])' "$STATE")
-WIDGET_KEY=$("$HEADSCALE_BIN" -c "$RIG_DIR/headscale.yaml" preauthkeys create --user "$USER_ID" --reusable --ephemeral -e 24h -o json \
+DEMO_KEY=$("$HEADSCALE_BIN" -c "$RIG_DIR/headscale.yaml" preauthkeys create --user "$USER_ID" --reusable --ephemeral -e 24h -o json \
   | python3 -c 'import json,sys;print(json.load(sys.stdin)["key"])')
 
 umask 077
-python3 - "$STATE" "$CONFIG" "$ORIGIN" "$WIDGET_KEY" <<'PY'
+python3 - "$STATE" "$CONFIG" "$ORIGIN" "$DEMO_KEY" <<'PY'
 import json, sys
-state, out, origin, widget_key = sys.argv[1:5]
+state, out, origin, demo_key = sys.argv[1:5]
 s = json.load(open(state))
 peer = next((p for p in s["peers"] if p.get("ssh")), s["peers"][0])
 cfg = {
     # "/" = the page's own origin (under any name): vite forwards the control paths to Headscale.
     "controlUrl": "/",
-    "authKey": s["authKey"],
+    "authKey": demo_key,
     "hostname": "demo-browser",
     "allowInsecureDerp": True,
     "autoConnect": True,
     # The widget demo: Tailscale SSH to a peer, as root (the rig's policy allows it).
-    "widgetAuthKey": widget_key,
+    "widgetAuthKey": demo_key,
     "widgetTarget": peer["fqdn"],
     "widgetMode": "ssh",
     "widgetUser": "root",

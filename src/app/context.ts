@@ -15,7 +15,7 @@ export interface NodeLike {
   status(): NodeStatus;
   on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void): () => void;
   ping(host: string, o?: { timeoutMs?: number }): Promise<{ ms: number; ip: string }>;
-  dial(host: string, port: number): Promise<TcpConnectionLike>;
+  dial(host: string, port: number, o?: { timeoutMs?: number }): Promise<TcpConnectionLike>;
   /** MagicDNS name or IP → tailnet address; throws for anything outside the tailnet. */
   resolve?(host: string): string;
   /** Subnet routes on/off and the exit node (TailnetNode.setRoutePrefs). */

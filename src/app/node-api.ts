@@ -34,6 +34,8 @@ export interface PeerView {
   rxBytes: number;
   txBytes: number;
   tailscaleSsh?: boolean;
+  /** Another browser node (tailtab, or Tailscale's own tsconnect): it serves no SSH, files or web. */
+  browserNode?: boolean;
   /** Subnet routes this machine advertises (used only when "use subnet routes" is on). */
   subnetRoutes?: string[];
   /** This machine offers itself as an exit node. */
@@ -258,6 +260,15 @@ export interface NodeApi {
   subscribe(cb: (ev: NodeEvent) => void): () => void;
   ping(target: string): Promise<{ ms: number }>;
   sshOpen(o: SshOpenOptions, hooks?: SshOpenHooks): Promise<SshSessionHandle>;
+  /**
+   * Shows a session that still runs in the node's Worker (this page was reloaded): what it printed
+   * lately (a bounded scrollback), then its live output. Refused in words when it has ended.
+   */
+  sshAttach(id: string): Promise<SshSessionHandle>;
+  /** Whether host:port accepts a TCP connection (one connect, short deadline); asked per person's action, never as a scan. */
+  probe(host: string, port: number): Promise<{ open: boolean; reason?: string }>;
+  /** 'dedicated': the node (and every terminal) ends with this page; 'shared': it outlives a reload. */
+  readonly workerKind?: 'shared' | 'dedicated';
   /** An SFTP session for moving files to and from the host (same login and host-key checks as sshOpen). */
   sftpOpen(o: SftpOpenOptions, hooks?: SshOpenHooks): Promise<SftpSessionHandle>;
   sshKeys(): Promise<SshKeyView[]>;

@@ -74,6 +74,24 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     logins.set(promptId, hooks);
     return promptId;
   };
+  const sshHandle = (r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] }): SshSessionHandle => {
+    const exit = new Promise<ExitInfo>((resolve) => {
+      const e = early.get(r.id);
+      if (e) {
+        early.delete(r.id);
+        resolve(e);
+      } else exits.set(r.id, resolve);
+    });
+    return {
+      id: r.id,
+      output: r.output,
+      hostKey: r.hostKey,
+      exit,
+      write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
+      resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
+      close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
+    };
+  };
   return {
     up: (cfg) => rpc.call('up', [cfg]),
     down: (o) => rpc.call('down', [o ?? {}]),
@@ -91,23 +109,12 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       } finally {
         if (promptId) logins.delete(promptId);
       }
-      const exit = new Promise<ExitInfo>((resolve) => {
-        const e = early.get(r.id);
-        if (e) {
-          early.delete(r.id);
-          resolve(e);
-        } else exits.set(r.id, resolve);
-      });
-      return {
-        id: r.id,
-        output: r.output,
-        hostKey: r.hostKey,
-        exit,
-        write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
-        resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
-        close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
-      };
+      return sshHandle(r);
     },
+    async sshAttach(id: string): Promise<SshSessionHandle> {
+      return sshHandle(await rpc.call('sshAttach', [id]));
+    },
+    probe: (host, port) => rpc.call('probe', [host, port]),
     async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
       const promptId = loginHooks(hooks);
       let r: { id: string; home: string; hostKey: SftpSessionHandle['hostKey'] };

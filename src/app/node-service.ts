@@ -48,6 +48,12 @@ export interface NodeServiceDeps {
    * before it is served anyway (a logout towards an unreachable control server can take long).
    */
   leaveWaitMs?: number;
+  /**
+   * How long a remembered (not ephemeral) session's terminals and node outlive the last window
+   * (a reload, a closed tab) before they end: a window arriving meanwhile attaches to them again.
+   * 0 (the default here): at once, as an ephemeral session always does.
+   */
+  detachGraceMs?: number;
 }
 
 const MAX_LOG = 500;
@@ -101,6 +107,8 @@ export class NodeService {
   private upError?: string;
   /** The last window's release taking the node down (a window arriving meanwhile waits for it). */
   private leaving?: Promise<void>;
+  /** The last window of a remembered session went: the node goes down when this fires (detachGraceMs). */
+  private idleTimer?: ReturnType<typeof setTimeout>;
   private readonly hostKeys: HostKeyChecks;
   private readonly ssh: SshSessions;
   private readonly sftp: SftpSessions;
@@ -195,6 +203,9 @@ export class NodeService {
     let push: (ev: unknown, transfer?: Transferable[]) => void = () => {};
     const client: AppWindow = { push: (ev) => push(ev), sessions: new Set(), sftp: new Set(), released: false };
     this.clients.add(client);
+    // A window came back (a reload) before the grace ran out: the node and its terminals stay.
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     push = serveRpc(port, {
       // A window opened (a reload) while the last one's release is still taking the node down
       // sees the node after that, not a session about to end under it.
@@ -208,7 +219,9 @@ export class NodeService {
         return { ms: r.ms };
       },
       sshOpen: (o: SshOpenOptions & { promptId?: string }) => this.ssh.open(client, o),
+      sshAttach: (id: string) => this.ssh.attach(client, String(id)),
       sshWrite: (id: string, data: Uint8Array) => this.ssh.write(id, data),
+      probe: (host: string, port: number) => this.probe(String(host), Number(port)),
       sshResize: (id: string, cols: number, rows: number) => this.ssh.resize(id, cols, rows),
       sshClose: (id: string) => this.ssh.close(id),
       sftpOpen: (o: SftpOpenOptions & { promptId?: string }) => this.sftp.open(client, o),
@@ -287,6 +300,8 @@ export class NodeService {
   }
 
   async down(o: { logout?: boolean } = {}): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     for (const id of this.ssh.ids()) this.ssh.close(id);
     for (const id of this.sftp.ids()) this.sftp.close(id);
     const node = this.node;
@@ -325,11 +340,26 @@ export class NodeService {
   private release(client: AppWindow): Promise<void> {
     if (client.released) return this.leaving ?? Promise.resolve();
     client.released = true;
-    for (const id of client.sessions) this.ssh.close(id);
+    // A remembered session's terminals wait for the window to come back (a reload); a kiosk's end.
+    const grace = this.current?.cfg.ephemeral ? 0 : this.deps.detachGraceMs ?? 0;
+    for (const id of [...client.sessions]) grace > 0 ? this.ssh.detach(id, grace) : this.ssh.close(id);
     for (const id of [...client.sftp]) this.sftp.close(id);
     this.clients.delete(client);
     if (this.clients.size > 0 || !this.node || this.leaving) return this.leaving ?? Promise.resolve();
-    const logout = !!this.current?.cfg.ephemeral;
+    if (grace > 0 && this.ssh.detachedCount() > 0) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        if (this.clients.size === 0) void this.takeDown(false);
+      }, grace);
+      return Promise.resolve();
+    }
+    return this.takeDown(!!this.current?.cfg.ephemeral);
+  }
+
+  /** The last window is gone: the node goes down (an ephemeral one logged out first). */
+  private takeDown(logout: boolean): Promise<void> {
+    if (this.leaving) return this.leaving;
     const leaving: Promise<void> = this.down({ logout })
       .catch((e: unknown) => this.addLog('warn', `going down: ${(e as Error)?.message ?? e}`))
       .finally(() => { if (this.leaving === leaving) this.leaving = undefined; });
@@ -351,6 +381,23 @@ export class NodeService {
     await this.memory.wipe();
     await this.deps.persistentStore.wipe();
     this.log.length = 0;
+  }
+
+  /**
+   * Whether something listens on host:port: one TCP connect with a short deadline, closed at once
+   * (the person opened that machine's row or dialog; nothing is scanned on its own).
+   */
+  private async probe(host: string, port: number): Promise<{ open: boolean; reason?: string }> {
+    const node = await this.requireRunning();
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${port} is not a port number`);
+    try {
+      const c = await node.dial(host, port, { timeoutMs: 4000 });
+      void Promise.resolve(c.close()).catch(() => {});
+      return { open: true };
+    } catch (e) {
+      const m = (e as Error)?.message ?? String(e);
+      return { open: false, reason: /refused|reset|RST/i.test(m) ? 'refused' : /time/i.test(m) ? 'no answer' : m };
+    }
   }
 
   private async requireRunning(): Promise<NodeLike> {

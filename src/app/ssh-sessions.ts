@@ -1,6 +1,9 @@
 // Terminal sessions: an SSH login (ssh-connect.ts) with a pty, run entirely in the Worker. The
 // page gets one output stream (stdout and stderr as the pty interleaves them, transferred, not
 // copied), writes keystrokes by session id, and hears 'ssh-exit' when the session ends.
+// A session outlives the window that opened it for a while (detach): the Worker keeps reading it
+// into a bounded scrollback (scrollback.ts), and a reloaded page attaches to it again, as
+// `tmux attach` does: the scrollback first, then the live bytes.
 import { toHex } from '../crypto/bytes.js';
 import type { SshClient, SshSession } from '../ssh/client.js';
 import type { TcpConnectionLike } from '../node/node.js';
@@ -9,21 +12,37 @@ import { WithTransfer } from './rpc.js';
 import type { AppContext, AppWindow } from './context.js';
 import type { HostKeyChecks } from './host-keys.js';
 import { connectSsh } from './ssh-connect.js';
+import { Scrollback, type ScrollbackLimits } from './scrollback.js';
+
+type ExitInfo = { code?: number; signal?: string; error?: string };
 
 interface SshRecord {
   id: string;
-  owner: AppWindow;
+  /** The window showing it; none while detached (its window reloading or closed). */
+  owner?: AppWindow;
   ssh: SshClient;
   session: SshSession;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   conn: TcpConnectionLike;
+  hostKey: HostKeyVerdict;
+  scrollback: Scrollback;
+  /** The attached window's output stream. */
+  sink?: ReadableStreamDefaultController<Uint8Array>;
+  /** Ends a detached session nobody came back for. */
+  reaper?: ReturnType<typeof setTimeout>;
+  /** Asked to close (the person closed its tab): not kept for a reload. */
+  closing?: boolean;
   closed: boolean;
+}
+
+export interface SshSessionsOptions {
+  scrollback?: ScrollbackLimits;
 }
 
 export class SshSessions {
   private readonly sessions = new Map<string, SshRecord>();
 
-  constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks) {}
+  constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks, private readonly o: SshSessionsOptions = {}) {}
 
   /** Every open session's id. */
   ids(): string[] {
@@ -41,32 +60,33 @@ export class SshSessions {
       throw e;
     }
     const id = toHex(this.ctx.random(8));
-    const rec: SshRecord = { id, owner, ssh, session, writer: session.stdin.getWriter(), conn, closed: false };
+    const rec: SshRecord = { id, ssh, session, writer: session.stdin.getWriter(), conn, hostKey, scrollback: new Scrollback(this.o.scrollback), closed: false };
     this.sessions.set(id, rec);
-    owner.sessions.add(id);
-    // One stream for the terminal: stdout and stderr as the pty interleaves them.
+    const output = this.bind(rec, owner);
+    // One stream for the terminal: stdout and stderr as the pty interleaves them, kept in the
+    // scrollback and passed to whichever window is attached.
     let open = 2;
-    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-    const output = new ReadableStream<Uint8Array>({ start: (c) => { ctrl = c; } });
     const drain = async (s: ReadableStream<Uint8Array>) => {
       const r = s.getReader();
       try {
         for (;;) {
           const { value, done } = await r.read();
           if (done) break;
-          ctrl.enqueue(value);
+          rec.scrollback.push(value);
+          try { rec.sink?.enqueue(value); } catch { rec.sink = undefined; /* cancelled by the page */ }
         }
       } catch { /* the exit reports why */ }
-      if (--open === 0) try { ctrl.close(); } catch { /* cancelled by the page */ }
+      if (--open === 0) this.endSink(rec);
     };
     void drain(session.stdout);
     void drain(session.stderr);
-    const finish = (info: { code?: number; signal?: string; error?: string }) => {
+    const finish = (info: ExitInfo) => {
       if (rec.closed) return;
       rec.closed = true;
+      clearTimeout(rec.reaper);
       this.sessions.delete(id);
-      owner.sessions.delete(id);
-      owner.push({ type: 'ssh-exit', id, ...info });
+      rec.owner?.sessions.delete(id);
+      rec.owner?.push({ type: 'ssh-exit', id, ...info });
       try { ssh.close(); } catch { /* closing anyway */ }
     };
     session.exit.then(
@@ -75,6 +95,66 @@ export class SshSessions {
     );
     ssh.closed.then((err) => { if (err) finish({ error: err.message }); });
     return new WithTransfer({ id, output, hostKey }, [output as unknown as Transferable]);
+  }
+
+  /** Makes `owner` the session's window with a new output stream, whose first bytes are `replay`. */
+  private bind(rec: SshRecord, owner: AppWindow, replay?: Uint8Array): ReadableStream<Uint8Array> {
+    this.endSink(rec);
+    rec.owner?.sessions.delete(rec.id);
+    rec.owner = owner;
+    owner.sessions.add(rec.id);
+    clearTimeout(rec.reaper);
+    rec.reaper = undefined;
+    return new ReadableStream<Uint8Array>({
+      start: (c) => {
+        rec.sink = c;
+        if (replay?.length) c.enqueue(replay);
+      },
+      cancel: () => { if (rec.sink) rec.sink = undefined; },
+    });
+  }
+
+  private endSink(rec: SshRecord): void {
+    const s = rec.sink;
+    rec.sink = undefined;
+    try { s?.close(); } catch { /* already closed or cancelled */ }
+  }
+
+  /**
+   * A window takes over a running session (a reload of the page that opened it): what the
+   * scrollback holds, then the live output. A window that still shows it hears that it moved.
+   */
+  attach(owner: AppWindow, id: string): WithTransfer<{ id: string; output: ReadableStream<Uint8Array>; hostKey: HostKeyVerdict }> {
+    const rec = this.sessions.get(id);
+    if (!rec || rec.closed) throw new Error('This terminal session has ended: it is no longer running in this browser.');
+    const before = rec.owner;
+    if (before && before !== owner && !before.released) {
+      before.sessions.delete(id);
+      before.push({ type: 'ssh-exit', id, error: 'This terminal is now shown in another window.' });
+    }
+    const output = this.bind(rec, owner, rec.scrollback.snapshot());
+    return new WithTransfer({ id, output, hostKey: rec.hostKey }, [output as unknown as Transferable]);
+  }
+
+  /**
+   * The window showing the session is gone (a reload, a closed tab): the session goes on unseen,
+   * into its scrollback, for `graceMs`; then it is closed unless a window attached meanwhile.
+   */
+  detach(id: string, graceMs: number): void {
+    const rec = this.sessions.get(id);
+    if (!rec || rec.closed || rec.closing) return;
+    rec.owner?.sessions.delete(id);
+    rec.owner = undefined;
+    this.endSink(rec);
+    clearTimeout(rec.reaper);
+    rec.reaper = setTimeout(() => { if (!rec.owner) this.close(id); }, graceMs);
+  }
+
+  /** Sessions no window shows (detached), e.g. to keep the node up for them. */
+  detachedCount(): number {
+    let n = 0;
+    for (const r of this.sessions.values()) if (!r.owner && !r.closed && !r.closing) n++;
+    return n;
   }
 
   write(id: string, data: Uint8Array): void {
@@ -91,7 +171,9 @@ export class SshSessions {
   close(id: string): void {
     const s = this.sessions.get(id);
     if (!s) return;
+    s.closing = true;
+    clearTimeout(s.reaper);
     try { s.session.close(); } catch { /* closing anyway */ }
-    setTimeout(() => { if (!s.closed) { s.closed = true; this.sessions.delete(id); s.owner.sessions.delete(id); s.owner.push({ type: 'ssh-exit', id, error: 'closed' }); try { s.ssh.close(); } catch { /* */ } } }, 2000);
+    setTimeout(() => { if (!s.closed) { s.closed = true; this.sessions.delete(id); s.owner?.sessions.delete(id); s.owner?.push({ type: 'ssh-exit', id, error: 'closed' }); try { s.ssh.close(); } catch { /* */ } } }, 2000);
   }
 }

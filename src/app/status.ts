@@ -38,6 +38,9 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
       online: !!p.online,
       ...(p.lastSeen ? { lastSeen: p.lastSeen } : {}),
       tailscaleSsh: !!p.sshHostKeys?.length,
+      // Hostinfo.OS "js": a node in a browser or JavaScript runtime (tailtab, Tailscale's tsconnect),
+      // which runs no SSH, SFTP or web server for others.
+      ...(p.os === 'js' ? { browserNode: true } : {}),
       relayRegion: relay,
       relayRegionName: relay !== undefined ? regionName.get(relay) : undefined,
       handshakeAgeMs: p.handshakeAgeMs,

@@ -109,6 +109,8 @@ class FakeControl {
   registers = 0;
   /** The map request's answer: 200 and the script (default), another status, or null: no answer at all. */
   mapStatus: number | null = 200;
+  /** An HTTP status to refuse a map request with (Headscale: 404 for a node key it does not know). */
+  mapRefusal: (req: MapRequestSeen) => number = () => 0;
   constructor(private readonly scripts: MapScript[], keySeed = 99) {
     this.key = generateKeyPair(seededRandom(keySeed));
     this.h2.on('stream', (stream, headers) => {
@@ -130,6 +132,8 @@ class FakeControl {
             stream.end('node not found');
             return;
           }
+          const refused = this.mapRefusal(body);
+          if (refused) { stream.respond({ ':status': refused }); stream.end('node not found'); return; }
           const script = this.scripts[Math.min(this.mapRequests.length - 1, this.scripts.length - 1)];
           stream.respond({ ':status': 200 });
           script(stream, body);
@@ -625,5 +629,66 @@ describe('ControlClient: where the machine and node keys live', () => {
     const { c } = makeClient(fake, undefined, store);
     await expect(c.login({ hostname: 'me' })).rejects.toThrow(/damaged.*new machine/);
     expect((await store.load())!.machinePrivateKey).toBe('not a key');
+  });
+});
+
+describe('ControlClient: a returning node', () => {
+  const serve: MapScript = (res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); };
+
+  it('goes straight to the map request with its stored login: no register round trip, same node key', async () => {
+    const fake = new FakeControl([serve]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const first = makeClient(fake, undefined, store).c;
+    await first.login({ hostname: 'me', authKey: 'k' });
+    first.start();
+    await until('first map', () => peerList(first.netMap).length === 1);
+    const key = keyToText('nodekey', first.nodePublicKey);
+    await first.close();
+    expect(fake.registers).toBe(1);
+    // The next visit: the same storage, the auth key given again (the demo's config does so).
+    const { c, states } = makeClient(fake, undefined, store);
+    await c.login({ hostname: 'me', authKey: 'k' });
+    expect(fake.registers).toBe(1);
+    expect(c.resumedLogins).toBe(1);
+    expect(fake.mapRequests.length).toBe(2); // sent by login() itself, answered before it resolved
+    c.start();
+    await until('the returning map', () => peerList(c.netMap).length === 1);
+    expect(fake.mapRequests.length).toBe(2); // start() used that response: no second request
+    expect(fake.mapRequests[1]!.NodeKey).toBe(key);
+    expect(states).toContain('streaming');
+  });
+
+  it('registers again when control no longer knows the stored key (node deleted): then streams as before', async () => {
+    const fake = new FakeControl([serve]);
+    fakes.push(fake);
+    const store = new MemoryStore();
+    const first = makeClient(fake, undefined, store).c;
+    await first.login({ hostname: 'me', authKey: 'k' });
+    await first.close();
+    // Control forgot the node (an admin deleted it): the first map request is refused once.
+    let refusals = 1;
+    fake.mapRefusal = () => (refusals-- > 0 ? 404 : 0);
+    const c = makeClient(fake, undefined, store).c;
+    await c.login({ hostname: 'me', authKey: 'k' });
+    expect(c.resumedLogins).toBe(0);
+    expect(fake.registers).toBe(2);
+    c.start();
+    await until('a map after registering again', () => peerList(c.netMap).length === 1);
+    expect(c.state).toBe('streaming');
+  });
+
+  it('still refuses a control server whose key changed, before anything is sent', async () => {
+    const store = new MemoryStore();
+    const fake = new FakeControl([serve]);
+    fakes.push(fake);
+    const first = makeClient(fake, undefined, store).c;
+    await first.login({ hostname: 'me', authKey: 'k' });
+    await first.close();
+    const impostor = new FakeControl([serve], 100);
+    fakes.push(impostor);
+    const again = makeClient(impostor, undefined, store).c;
+    await expect(again.login({ hostname: 'me' })).rejects.toThrow(/control server's key changed/);
+    expect(impostor.mapRequests.length).toBe(0);
   });
 });

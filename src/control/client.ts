@@ -99,6 +99,8 @@ export interface LoginOptions {
   ephemeral?: boolean;
   hostname: string;
   onAuthUrl?: (url: string) => void;
+  /** Register even when the stored login looks usable (default: a returning node skips it). */
+  forceRegister?: boolean;
 }
 
 export interface ControlClientStats extends NetMapStats {
@@ -151,6 +153,10 @@ export class ControlClient {
   private selfExpired = false;
   private expiryAt: string | undefined;
   private expiryTimer: TimerHandle | undefined;
+  /** A returning node's first map response, taken by login() in place of a register round trip; start() reads it. */
+  private firstMap: Http2Response | null = null;
+  /** How many logins this client skipped register for (a returning visit), for tests and status. */
+  resumedLogins = 0;
 
   constructor(private readonly o: ControlClientOptions) {
     this.log = o.log ?? (() => {});
@@ -353,6 +359,9 @@ export class ControlClient {
     return {
       IPNVersion: this.o.ipnVersion ?? 'tailtab-0.1.0',
       OS: this.o.os ?? 'js',
+      // Lets other tailtab nodes (and people reading the admin console) tell a browser node, which
+      // serves no SSH, files or web, from a machine that does (tsconnect says "tsconnect" here).
+      App: 'tailtab',
       Hostname: this.hostinfo.Hostname,
       NoLogsNoSupport: true,
       Userspace: true,
@@ -397,6 +406,10 @@ export class ControlClient {
    */
   async login(o: LoginOptions): Promise<RegisterResponse> {
     const st = await this.ensureState();
+    if (st.loggedIn && !st.nodeKeyExpired && !o.forceRegister) {
+      const resumed = await this.resume(o);
+      if (resumed) return resumed;
+    }
     if (st.nodeKeyExpired) {
       // direct.go doLogin: an expired key is never re-sent; a new one is registered with the old
       // one as OldNodeKey, so control keeps the same node (addresses, name) for this machine.
@@ -444,6 +457,40 @@ export class ControlClient {
       if (this.state === 'registering' || this.state === 'needs-login') this.setState('idle', String(e));
       throw e;
     }
+  }
+
+  /**
+   * A returning node (stored login, same machine and node key): no /machine/register, the map
+   * request goes out at once on the new connection, as tailscaled does when it starts with a
+   * persisted, unexpired login (controlclient: the map poll runs without a new doLogin). Register
+   * told us nothing new there: control authorizes the same keys again. Resolves once control
+   * accepted the map request (its response is kept for start()); null when control no longer knows
+   * the key (HTTP 4xx: deleted, expired, logged out elsewhere), and login() then registers as for a
+   * new node. The control key is still checked against the pinned one (getSession).
+   */
+  private async resume(o: LoginOptions): Promise<RegisterResponse | null> {
+    this.setState('registering');
+    let res: Http2Response;
+    try {
+      res = await this.postMap(this.mapRequest(o.hostname));
+    } catch (e) {
+      this.setState('idle', String(e));
+      throw e;
+    }
+    if (res.status === 200) {
+      this.firstMap = res;
+      this.resumedLogins++;
+      this.selfExpired = false;
+      this.setState('logged-in');
+      return { MachineAuthorized: true, Login: this.st?.loginName ? { LoginName: this.st.loginName } as RegisterResponse['Login'] : undefined };
+    }
+    const t = await res.text().catch(() => '');
+    if (res.status >= 400 && res.status < 500) {
+      this.log(`control: the stored login was not accepted (HTTP ${res.status} ${t.slice(0, 100)}): registering again`);
+      return null;
+    }
+    this.setState('idle', `map: HTTP ${res.status}`);
+    throw new ControlError(`map: HTTP ${res.status}: ${t.slice(0, 200)}`);
   }
 
   private async rotateNodeKey(): Promise<void> {
@@ -541,25 +588,36 @@ export class ControlClient {
     });
   }
 
-  private async mapOnce(): Promise<void> {
-    this.setState('connecting');
-    // This request carries the Hostinfo of now: only later changes need another one.
-    this.restartStream = false;
-    const req: MapRequest = {
+  private mapRequest(hostname?: string): MapRequest {
+    return {
       Version: CAPABILITY_VERSION,
       Compress: '',
       KeepAlive: true,
       NodeKey: keyToText('nodekey', this.nodePublicKey),
       DiscoKey: keyToText('discokey', this.o.discoPublicKey),
       Stream: true,
-      Hostinfo: this.buildHostinfo(),
+      Hostinfo: this.buildHostinfo(hostname),
       Endpoints: [],
     };
+  }
+
+  /** The map request with the stage's deadline: no response head in time is an error naming it. */
+  private async postMap(req: MapRequest): Promise<Http2Response> {
     await this.getSession(); // its stages (/key, WebSocket, Noise) have deadlines of their own
     const headMs = this.timeouts.mapHeadMs;
-    const res = await withDeadline(this.post('/machine/map', req), headMs, this.o.clock,
+    return withDeadline(this.post('/machine/map', req), headMs, this.o.clock,
       () => new ControlError(`control did not answer the map request (POST /machine/map) within ${fmtSeconds(headMs)} (stage: map response head)`),
       () => this.dropSession('map request timed out'));
+  }
+
+  private async mapOnce(): Promise<void> {
+    // The response login() already has (a returning node), else a new request.
+    const early = this.firstMap;
+    this.firstMap = null;
+    this.setState('connecting');
+    // This request carries the Hostinfo of now: only later changes need another one.
+    if (!early) this.restartStream = false;
+    const res = early ?? await this.postMap(this.mapRequest());
     if (res.status !== 200) {
       const t = await res.text().catch(() => '');
       if (res.status === 401 || res.status === 403 || res.status === 404) {
@@ -705,6 +763,8 @@ export class ControlClient {
 
   private async stopLoop(): Promise<void> {
     this.scheduleExpiry(undefined);
+    this.firstMap?.body.cancel().catch(() => {});
+    this.firstMap = null;
     this.running = false;
     this.o.clock.clearTimeout(this.backoffTimer);
     this.backoffWake?.();

@@ -8,7 +8,9 @@ import { shared } from './styles.js';
 import { terminalStyles } from './terminal-styles.js';
 import type { ConnectDefaults } from './views/connect.js';
 import type { OpenRequest } from './views/machines.js';
-import type { TerminalsView } from './views/terminals.js';
+import { isReload, type TerminalsView } from './views/terminals.js';
+import { connectionId, forgetConnection, fromOptions, loadConnections, loadLastVisit, loadReopenSetting, loginMethodOf, rememberConnection, saveLastVisit, saveReopenSetting, toOptions, type SavedConnection, type VisitTerminal } from './saved-connections.js';
+import { shortName } from './format.js';
 import './views/connect.js';
 import './views/machines.js';
 import './views/terminals.js';
@@ -78,6 +80,18 @@ export class TailtabApp extends LitElement {
   @state() private proxyOrigin = '';
   private pendingProfile?: ProfileRecord;
   @state() private ephemeral = false;
+  /** The profile now in use (remembered profiles only): its saved connections and last visit. */
+  private profileId = '';
+  @state() private saved: SavedConnection[] = [];
+  /** The terminals of the last visit, offered for one click on a returning visit (not on a reload). */
+  @state() private lastVisit: VisitTerminal[] = [];
+  @state() private reopenAuto = false;
+  /** The last visit was read: from now on this visit's terminals replace it. */
+  private visitLoaded = false;
+  private readonly returningVisit = !isReload();
+  /** What a probe found about SSH on a machine, by peer id (asked when the person opens it). */
+  @state() private sshProbe = new Map<string, { port: number; open: boolean; reason?: string }>();
+  @state() private dialogPreset?: SavedConnection;
   /** Whether the browser promised to keep this origin's storage (keys, logins): undefined = not asked. */
   @state() private storagePersisted: boolean | undefined;
   private unsubscribe?: () => void;
@@ -110,6 +124,8 @@ export class TailtabApp extends LitElement {
     this.log = await this.node.logTail().catch(() => []);
     // Kiosk mode reads nothing from IndexedDB (and so creates no database there).
     this.profiles = this.defaults.ephemeral ? [] : await this.loadProfiles();
+    // The node was already running (a reload, a new tab): its profile is the last one used.
+    if (this.status.state === 'running') void this.loadSaved();
     void this.startProxy();
     if (this.status.state === 'stopped') {
       const last = this.profiles[0];
@@ -196,6 +212,7 @@ export class TailtabApp extends LitElement {
   private onStatus(s: NodeStatusView) {
     const wasRunning = this.status.state === 'running';
     this.status = s;
+    if (s.state === 'running' && !wasRunning) void this.loadSaved();
     if (s.state === 'running' && !wasRunning && this.pendingProfile) {
       void this.saveProfile(this.pendingProfile);
       this.pendingProfile = undefined;
@@ -205,6 +222,71 @@ export class TailtabApp extends LitElement {
     if (s.state === 'running' && !wasRunning && !this.ephemeral && this.storagePersisted === undefined) {
       void navigator.storage?.persist?.().then((ok) => (this.storagePersisted = ok), () => (this.storagePersisted = false));
     }
+  }
+
+  /** Saved connections, the last visit and its setting for the profile in use (none in kiosk mode). */
+  private async loadSaved() {
+    if (this.ephemeral || this.defaults.ephemeral) return;
+    if (!this.profileId) this.profileId = this.profiles[0]?.id ?? this.pendingProfile?.id ?? '';
+    if (!this.profileId || this.visitLoaded) return;
+    try {
+      const { value, dropped } = await loadConnections(this.profileId);
+      this.saved = value;
+      if (dropped) this.warn(`${dropped} saved connection record(s) were damaged and are ignored.`);
+      this.reopenAuto = await loadReopenSetting();
+      const visit = this.returningVisit ? await loadLastVisit(this.profileId) : [];
+      this.visitLoaded = true;
+      this.lastVisit = visit.filter((t) => this.saved.some((c) => c.id === t.connectionId));
+      if (this.lastVisit.length && this.reopenAuto) this.reopenVisit();
+    } catch (e) {
+      this.visitLoaded = true;
+      this.warn(`saved connections unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  private warn(text: string) {
+    this.log = [...this.log, { at: Date.now(), level: 'warn', text }];
+  }
+
+  /** This visit's terminals, remembered for the next visit (once the last one was read). */
+  private onTerminalsChanged(list: { title: string; options: SshOpenOptions }[]) {
+    if (!this.visitLoaded || !this.profileId || this.ephemeral) return;
+    const terms = list.map((t) => ({ title: t.title, connectionId: connectionId({ host: t.options.host, user: t.options.username, port: t.options.port ?? 22, method: loginMethodOf(t.options.auth) }) }));
+    if (terms.length) this.lastVisit = [];
+    void saveLastVisit(this.profileId, terms).catch((e: Error) => this.warn(`remembering this visit's terminals: ${e.message}`));
+  }
+
+  /** Opens a saved connection: at once, or through the dialog when a password is needed. */
+  private reopen(c: SavedConnection) {
+    const peer = this.peerFor(c);
+    if (c.method === 'password' || !peer) {
+      if (peer) void this.openPeer({ peer, kind: 'ssh' }, c);
+      return;
+    }
+    location.hash = '#terminals';
+    this.terminals()?.open(toOptions(c), c.label);
+  }
+
+  private reopenVisit() {
+    const visit = this.lastVisit;
+    this.lastVisit = [];
+    for (const t of visit) {
+      const c = this.saved.find((x) => x.id === t.connectionId);
+      if (c) this.reopen(c);
+    }
+  }
+
+  private async forgetSaved(id: string) {
+    if (!this.profileId) return;
+    this.saved = await forgetConnection(this.profileId, id).catch(() => this.saved);
+  }
+
+  private peerFor(c: { host: string; fqdn?: string }): PeerView | undefined {
+    return this.status.peers.find((p) => p.ips.includes(c.host)) ?? (c.fqdn ? this.status.peers.find((p) => p.fqdn === c.fqdn) : undefined);
+  }
+
+  private terminals(): TerminalsView | null {
+    return this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
   }
 
   private async loadProfiles(): Promise<ProfileRecord[]> {
@@ -229,6 +311,7 @@ export class TailtabApp extends LitElement {
     if (!this.node) return;
     const profileId = profileIdFor(cfg.controlUrl, cfg.hostname);
     this.ephemeral = cfg.ephemeral;
+    if (!cfg.ephemeral && profileId !== this.profileId) { this.profileId = profileId; this.visitLoaded = false; }
     this.pendingProfile = cfg.ephemeral
       ? undefined
       : { id: profileId, name: `${cfg.hostname} @ ${new URL(cfg.controlUrl).host}`, controlUrl: cfg.controlUrl, hostname: cfg.hostname, allowInsecureDerp: cfg.allowInsecureDerp, controlKey: cfg.controlKey, lastUsedAt: Date.now() };
@@ -243,19 +326,36 @@ export class TailtabApp extends LitElement {
     return this.connect({ controlUrl: p.controlUrl, hostname: p.hostname, ephemeral: false, profileId: p.id, allowInsecureDerp: p.allowInsecureDerp, controlKey: p.controlKey });
   }
 
-  private async openPeer(req: OpenRequest) {
+  private async openPeer(req: OpenRequest, preset?: SavedConnection) {
+    if (req.peer.browserNode) return; // nothing to open on a browser node (machines.ts offers nothing)
     if (req.kind === 'web') {
       this.webTarget = `http://${req.peer.ips[0] ?? req.peer.fqdn}/`;
       location.hash = '#web';
       return;
     }
+    // The user and port used last time for this host, not always "root" on 22.
+    this.dialogPreset = preset ?? this.saved.find((c) => c.fqdn === req.peer.fqdn || req.peer.ips.includes(c.host));
     this.sshKeys = await this.node!.sshKeys().catch(() => []);
     this.sshPurpose = req.kind === 'files' ? 'files' : 'ssh';
     this.sshPeer = req.peer;
+    // Is anything listening? One connect, only now that the person asked for this machine.
+    const port = this.dialogPreset?.port ?? 22;
+    const host = req.peer.ips[0];
+    if (host && !req.peer.tailscaleSsh) {
+      void this.node!.probe(host, port).then((r) => {
+        this.sshProbe = new Map(this.sshProbe).set(req.peer.id, { port, ...r });
+      }, () => {});
+    }
   }
 
   private startSsh(e: CustomEvent<{ options: SshOpenOptions; title: string; purpose?: 'ssh' | 'files' }>) {
+    const peer = this.sshPeer;
     this.sshPeer = undefined;
+    if (peer && this.profileId && !this.ephemeral) {
+      // How this host was reached, for next time: never the password.
+      const c = fromOptions(e.detail.options, peer.fqdn, `${e.detail.options.username}@${shortName(peer.fqdn || peer.name)}`, Date.now());
+      void rememberConnection(this.profileId, c).then((list) => (this.saved = list), (err: Error) => this.warn(`saving the connection: ${err.message}`));
+    }
     if (e.detail.purpose === 'files') {
       const { cols: _c, rows: _r, ...options } = e.detail.options;
       this.filesTarget = { options, title: e.detail.title };
@@ -263,8 +363,7 @@ export class TailtabApp extends LitElement {
       return;
     }
     location.hash = '#terminals';
-    const t = this.renderRoot.querySelector('tt-terminals') as TerminalsView | null;
-    t?.open(e.detail.options, e.detail.title);
+    this.terminals()?.open(e.detail.options, e.detail.title);
   }
 
   private async signOut() {
@@ -318,6 +417,11 @@ export class TailtabApp extends LitElement {
         @sign-out=${this.signOut}
         @wipe=${this.wipe}
         @delete-profile=${(e: CustomEvent<string>) => this.deleteProfile(e.detail)}
+        @terminals-changed=${(e: CustomEvent<{ title: string; options: SshOpenOptions }[]>) => this.onTerminalsChanged(e.detail)}
+        @reopen=${(e: CustomEvent<SavedConnection>) => this.reopen(e.detail)}
+        @reopen-visit=${() => this.reopenVisit()}
+        @forget-connection=${(e: CustomEvent<string>) => this.forgetSaved(e.detail)}
+        @reopen-setting=${(e: CustomEvent<boolean>) => { this.reopenAuto = e.detail; void saveReopenSetting(e.detail).catch(() => {}); }}
       >
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
@@ -326,7 +430,7 @@ export class TailtabApp extends LitElement {
         ${this.sshPeer
           ? html`<div class="modal" role="dialog" aria-modal="true" aria-label=${this.sshPurpose === 'files' ? 'Files login' : 'SSH login'}
               @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') this.sshPeer = undefined; }}>
-              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys} .purpose=${this.sshPurpose}></tt-ssh-dialog>
+              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys} .purpose=${this.sshPurpose} .preset=${this.dialogPreset} .probe=${this.sshProbe.get(this.sshPeer.id)}></tt-ssh-dialog>
             </div>`
           : ''}
       </main>
@@ -335,10 +439,11 @@ export class TailtabApp extends LitElement {
 
   private renderRoute() {
     return html`
-      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers} .routes=${this.status.routes ?? {}} @routes=${this.onRoutes}></tt-machines>` : ''}
+      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers} .routes=${this.status.routes ?? {}} @routes=${this.onRoutes}
+        .recent=${this.saved} .lastVisit=${this.lastVisit} .sshProbe=${this.sshProbe}></tt-machines>` : ''}
       ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin} .openProxy=${this.openProxyFor}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
-      ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles} .ephemeral=${this.ephemeral} .storagePersisted=${this.storagePersisted}></tt-settings>` : ''}
+      ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles} .ephemeral=${this.ephemeral} .storagePersisted=${this.storagePersisted} .reopenAuto=${this.reopenAuto}></tt-settings>` : ''}
     `;
   }
 }

@@ -34,8 +34,8 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
         resolve('tailtab could not start its node in this window. If another tailtab window is open (perhaps an older version), close it and reload this one.'),
       ),
     );
-    return createNodeClientOnPort(shared.port, { failed });
+    return { ...createNodeClientOnPort(shared.port, { failed }), workerKind: 'shared' };
   }
   const worker = new Worker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
-  return createNodeClientOnPort(worker as unknown as PortLike);
+  return { ...createNodeClientOnPort(worker as unknown as PortLike), workerKind: 'dedicated' };
 }

@@ -7,6 +7,13 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { PeerView, RoutePrefsView } from '../../app/node-api.js';
 import { formatLastSeen, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
+import type { SavedConnection, VisitTerminal } from '../saved-connections.js';
+
+const METHOD_WORDS: Record<SavedConnection['method'], string> = {
+  none: 'Tailscale SSH',
+  password: 'password',
+  key: 'SSH key',
+};
 
 /** Rows shown at first, and added by "Show more". */
 export const MACHINES_PAGE = 100;
@@ -32,6 +39,12 @@ export class MachinesView extends LitElement {
   @property({ attribute: false }) peers: PeerView[] = [];
   /** The routes in use: subnet routes on or off, the exit node. */
   @property({ attribute: false }) routes: RoutePrefsView = {};
+  /** Saved connections, most recent first ("Recent"). */
+  @property({ attribute: false }) recent: SavedConnection[] = [];
+  /** The last visit's terminals, offered for one click on a returning visit. */
+  @property({ attribute: false }) lastVisit: VisitTerminal[] = [];
+  /** What probing a machine's SSH port found (asked when the person opened it), by peer id. */
+  @property({ attribute: false }) sshProbe = new Map<string, { port: number; open: boolean; reason?: string }>();
   @state() private query = '';
   /** How many matching rows are shown (grows by MACHINES_PAGE with "Show more"; a new search starts over). */
   @state() private limit = MACHINES_PAGE;
@@ -85,10 +98,57 @@ export class MachinesView extends LitElement {
     this.dispatchEvent(new CustomEvent<OpenRequest>('open', { detail: { peer, kind }, bubbles: true, composed: true }));
   }
 
+  private emit(name: string, detail?: unknown) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  /** "Recent": the saved connections, each one click away; the last visit's terminals above them. */
+  private recentSection() {
+    if (!this.recent.length) return '';
+    const byIp = new Map<string, PeerView>();
+    for (const p of this.peers) for (const ip of p.ips) byIp.set(ip, p);
+    const byName = new Map(this.peers.map((p) => [p.fqdn, p]));
+    return html`<section aria-labelledby="recent-title" style="margin-bottom: 1rem">
+      <h2 id="recent-title" style="margin:0 0 .5rem">Recent</h2>
+      ${this.lastVisit.length
+        ? html`<div class="row card" data-last-visit style="margin-bottom: .5rem">
+            <span>Your last visit had ${this.lastVisit.length === 1 ? 'a terminal' : `${this.lastVisit.length} terminals`} open: ${this.lastVisit.map((t) => t.title).join(', ')}.</span>
+            <button class="primary" @click=${() => this.emit('reopen-visit')}>Reopen ${this.lastVisit.length === 1 ? 'it' : 'them'}</button>
+          </div>`
+        : ''}
+      <ul class="recent" style="list-style: none; padding: 0; margin: 0">
+        ${this.recent.slice(0, 8).map((c) => {
+          const peer = byIp.get(c.host) ?? byName.get(c.fqdn);
+          const gone = !peer;
+          return html`<li class="row" data-recent=${c.label} style="margin: .25rem 0">
+            <button @click=${() => this.emit('reopen', c)} ?disabled=${gone} aria-label="Open ${c.label} (${METHOD_WORDS[c.method]}, port ${c.port})">${c.label}</button>
+            <span class="hint">${METHOD_WORDS[c.method]}${c.port !== 22 ? `, port ${c.port}` : ''}${gone ? ' — this machine is not in the tailnet now' : peer && !peer.online ? ' — offline' : ''}</span>
+            <button @click=${() => this.emit('forget-connection', c.id)} aria-label="Forget ${c.label}">Forget</button>
+          </li>`;
+        })}
+      </ul>
+    </section>`;
+  }
+
+  /** SSH, Files and Web, where they can work: a browser node serves none of them. */
+  private actions(p: PeerView) {
+    const name = shortName(p.fqdn || p.name);
+    if (p.browserNode) return html`<span class="hint" data-browser-node>A browser node: nothing to open here.</span>`;
+    const probe = this.sshProbe.get(p.id);
+    return html`<div class="row">
+      <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
+      <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
+      <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${name}">Web</button>
+      ${this.exitButton(p)}
+    </div>
+    ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
+  }
+
   override render() {
     const matches = this.matching();
     const shown = matches.slice(0, this.limit);
     return html`
+      ${this.recentSection()}
       <div class="row" style="justify-content: space-between; margin-bottom: .75rem">
         <h2 style="margin:0">Machines <span class="hint">(${this.peers.length})</span></h2>
         <input type="search" aria-label="Search machines" placeholder="Search name, IP, OS"
@@ -111,14 +171,7 @@ export class MachinesView extends LitElement {
                     <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span>${p.online ? 'online' : p.lastSeen ? `last seen ${formatLastSeen(p.lastSeen)}` : 'offline'}
                     ${p.relayRegionName ? html`<div class="hint">relay ${p.relayRegionName}</div>` : ''}
                   </td>
-                  <td>
-                    <div class="row">
-                      <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${shortName(p.fqdn || p.name)}">SSH</button>
-                      <button @click=${() => this.open(p, 'files')} aria-label="Files on ${shortName(p.fqdn || p.name)}">Files</button>
-                      <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${shortName(p.fqdn || p.name)}">Web</button>
-                      ${this.exitButton(p)}
-                    </div>
-                  </td>
+                  <td>${this.actions(p)}</td>
                 </tr>`,
               )}
             </tbody>

@@ -15,6 +15,8 @@ export class SettingsView extends LitElement {
   @property({ attribute: false }) ephemeral = false;
   /** The browser's answer to navigator.storage.persist(); undefined while not asked. */
   @property({ attribute: false }) storagePersisted: boolean | undefined;
+  /** Reopen the last visit's terminals by themselves on a returning visit. */
+  @property({ attribute: false }) reopenAuto = false;
   @state() private hosts: KnownHostView[] = [];
   @state() private error = '';
 
@@ -63,6 +65,9 @@ export class SettingsView extends LitElement {
           : this.storagePersisted === false
             ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of SSH keys you cannot replace (made or imported with "Allow export").'
             : 'Storage: not yet known.'}</p>
+      ${this.ephemeral ? '' : html`<label style="margin: .5rem 0"><input type="checkbox" id="reopen-auto" .checked=${this.reopenAuto}
+          @change=${(e: Event) => this.emit('reopen-setting', (e.target as HTMLInputElement).checked)} />
+          On a new visit, reopen the last visit's terminals by themselves</label>`}
       <div class="row">
         <button @click=${() => this.emit('sign-out')}>Sign out</button>
         <button class="danger" @click=${() => { if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe'); }}>Wipe everything</button>

@@ -40,6 +40,8 @@ export class TerminalView extends LitElement {
 
   @property({ attribute: false }) node?: NodeApi;
   @property({ attribute: false }) options?: SshOpenOptions;
+  /** A session still running in the node's Worker (this page was reloaded): shown again, not opened anew. */
+  @property({ attribute: false }) attachId?: string;
   @property({ type: Number }) fontSize = 14;
   @state() private phase: 'connecting' | 'open' | 'ended' = 'connecting';
   @state() private message = '';
@@ -99,24 +101,41 @@ export class TerminalView extends LitElement {
     this.session.write(enc.encode(out));
   }
 
-  /** Starts (or restarts, after an exit) the SSH session. */
+  /** Starts (or restarts, after an exit) the SSH session; or attaches to the one still running. */
   async connect() {
     if (!this.node || !this.options || !this.term) return;
     this.phase = 'connecting';
     this.message = '';
-    this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
+    const attachId = this.attachId;
+    this.attachId = undefined;
+    // A password is never kept, not even for this tab: a reopened password login has an empty one,
+    // and the server's password question is then put to the person (ssh-connect.ts).
+    if (!attachId) this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
     try {
-      const s = await this.node.sshOpen(
-        { ...this.options, cols: this.term.cols, rows: this.term.rows },
-        {
-          confirmHostKey: (p) => this.askHostKey(p),
-          askAuth: (p) => this.askAuth(p),
-          confirmLegacy: (p) => this.askLegacy(p),
-          // The banner (RFC 4252 §5.4) is the server's text, sequences already removed: shown as is.
-          banner: (text) => this.term?.write(text.replace(/\n/g, '\r\n') + (text.endsWith('\n') ? '' : '\r\n')),
-        },
-      );
+      let s: SshSessionHandle;
+      try {
+        s = attachId
+          ? await this.node.sshAttach(attachId)
+          : await this.node.sshOpen(
+            { ...this.options, cols: this.term.cols, rows: this.term.rows },
+            {
+              confirmHostKey: (p) => this.askHostKey(p),
+              askAuth: (p) => this.askAuth(p),
+              confirmLegacy: (p) => this.askLegacy(p),
+              // The banner (RFC 4252 §5.4) is the server's text, sequences already removed: shown as is.
+              banner: (text) => this.term?.write(text.replace(/\n/g, '\r\n') + (text.endsWith('\n') ? '' : '\r\n')),
+            },
+          );
+      } catch (e) {
+        if (!attachId) throw e;
+        throw new Error(this.node.workerKind === 'dedicated'
+          ? 'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.'
+          : 'This terminal\'s session ended while the page was away. Press Reconnect for a new session.');
+      }
       this.session = s;
+      this.dispatchEvent(new CustomEvent('session', { detail: s.id, bubbles: true, composed: true }));
+      // Attached: the host's idea of the window size may be another tab's; tell it ours (a full-screen program redraws).
+      if (attachId) s.resize(this.term.cols, this.term.rows);
       this.phase = 'open';
       this.hostNote = hostKeyNote(s.hostKey);
       this.term.focus();
@@ -219,8 +238,8 @@ export class TerminalView extends LitElement {
         <!-- Fingerprints are one long word: let them wrap, or a phone page scrolls sideways. -->
         <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0">${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span>
         <span style="flex:1"></span>
-        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="Smaller text">A−</button>
-        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="Larger text">A+</button>
+        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">A−</button>
+        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="A+ larger text">A+</button>
         <button @click=${this.copy} aria-label="Copy selection">Copy</button>
         <button @click=${this.paste} aria-label="Paste">Paste</button>
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}

@@ -1,16 +1,48 @@
 // Terminal tabs: several SSH sessions at once, and the dialog that asks how to log in.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { repeat } from 'lit/directives/repeat.js';
 import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../../app/node-api.js';
 import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
+import type { SavedConnection } from '../saved-connections.js';
 import './terminal.js';
 
 interface Tab {
   id: number;
   title: string;
   options: SshOpenOptions;
+  /** The Worker's session id, once open: a reload attaches to it again. */
+  sessionId?: string;
+  /** Set on a tab restored after a reload: its tt-terminal attaches instead of logging in. */
+  attachId?: string;
+}
+
+/** This tab's terminals across a reload (sessionStorage: per tab, gone with it; never a password). */
+const TABS_KEY = 'tailtab.terminals';
+
+/** The options as they may be written down: the password left out. */
+export function withoutSecret(o: SshOpenOptions): SshOpenOptions {
+  return o.auth.type === 'password' ? { ...o, auth: { type: 'password', password: '' } } : o;
+}
+
+function readTabs(): { title: string; options: SshOpenOptions; sessionId?: string }[] | undefined {
+  try {
+    const raw = sessionStorage.getItem(TABS_KEY);
+    if (raw === null) return undefined;
+    const v = JSON.parse(raw) as unknown;
+    if (!Array.isArray(v)) return [];
+    return v.filter((t): t is { title: string; options: SshOpenOptions; sessionId?: string } =>
+      !!t && typeof t.title === 'string' && !!t.options && typeof t.options.host === 'string' && typeof t.options.username === 'string' && !!t.options.auth && typeof t.options.auth.type === 'string');
+  } catch {
+    return [];
+  }
+}
+
+/** Whether this page is a reload of a tab that already ran tailtab (not a new visit). */
+export function isReload(): boolean {
+  try { return sessionStorage.getItem(TABS_KEY) !== null; } catch { return false; }
 }
 
 @customElement('tt-ssh-dialog')
@@ -20,18 +52,33 @@ export class SshDialog extends LitElement {
   @property({ attribute: false }) keys: SshKeyView[] = [];
   /** What the login is for: a terminal, or the file browser (same login, same host-key checks). */
   @property() purpose: 'ssh' | 'files' = 'ssh';
+  /** How this host was reached last time (user, port, method): the form starts from it. */
+  @property({ attribute: false }) preset?: SavedConnection;
+  /** What a connect to the SSH port found, when one was tried. */
+  @property({ attribute: false }) probe?: { port: number; open: boolean; reason?: string };
   @state() private method: 'none' | 'password' | 'key' = 'password';
   /** What is wrong with the form as typed, in words (shown, and nothing is opened). */
   @state() private problem = '';
 
   override willUpdate(changed: Map<string, unknown>) {
-    if (changed.has('peer') && this.peer) this.method = this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
+    if (changed.has('peer') && this.peer) {
+      const last = this.preset?.method;
+      this.method = last && (last !== 'key' || this.keys.length) && (last !== 'none' || this.peer.tailscaleSsh) ? last : this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
+    }
   }
 
   override updated(changed: Map<string, unknown>) {
     // Keyboard users land in the dialog: the first field takes focus when it opens.
     if (changed.has('peer') && this.peer) (this.renderRoot.querySelector('#ssh-user') as HTMLInputElement | null)?.focus();
   }
+
+  /** Tailscale SSH answers on port 22 only: the method follows the port on such a machine. */
+  private portChanged = (e: Event) => {
+    if (!this.peer?.tailscaleSsh) return;
+    const port = (e.target as HTMLInputElement).value.trim();
+    if (port === '22') this.method = 'none';
+    else if (this.method === 'none') this.method = this.keys.length ? 'key' : 'password';
+  };
 
   private submit(e: Event) {
     e.preventDefault();
@@ -63,9 +110,12 @@ export class SshDialog extends LitElement {
     return html`<form class="card" @submit=${this.submit} aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'} style="max-width: 460px">
       <h2>${this.purpose === 'files' ? 'Files on' : 'SSH to'} ${shortName(this.peer.fqdn || this.peer.name)}</h2>
       <label for="ssh-user">User</label>
-      <input id="ssh-user" value="root" autocomplete="username" />
+      <input id="ssh-user" value=${this.preset?.user ?? 'root'} autocomplete="username" />
       <label for="ssh-port">Port</label>
-      <input id="ssh-port" type="number" value="22" min="1" max="65535" />
+      <input id="ssh-port" type="number" value=${String(this.preset?.port ?? 22)} min="1" max="65535" @input=${this.portChanged} />
+      ${this.probe && !this.probe.open
+        ? html`<p class="hint" role="status" id="ssh-probe">Nothing answered on port ${this.probe.port} of ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}: no SSH server listens there. Try another port, or start an SSH server on that machine.</p>`
+        : ''}
       <label for="ssh-method">Log in with</label>
       <select id="ssh-method" .value=${this.method} @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}>
         <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
@@ -74,7 +124,7 @@ export class SshDialog extends LitElement {
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
       ${this.method === 'key'
-        ? html`<label for="ssh-key">Key</label><select id="ssh-key"><option value="">All my keys, in order</option>${this.keys.map((k) => html`<option value=${k.id}>${k.name}</option>`)}</select>`
+        ? html`<label for="ssh-key">Key</label><select id="ssh-key"><option value="">All my keys, in order</option>${this.keys.map((k) => html`<option value=${k.id} ?selected=${k.id === this.preset?.keyId}>${k.name}</option>`)}</select>`
         : ''}
       ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
@@ -95,31 +145,61 @@ export class TerminalsView extends LitElement {
   @state() active = 0;
   private seq = 1;
 
+  override connectedCallback() {
+    super.connectedCallback();
+    // A reload: the terminals this tab had, each attaching to its session in the Worker.
+    const saved = readTabs();
+    if (saved && !this.tabs.length) {
+      this.tabs = saved.map((t) => ({ id: this.seq++, title: t.title, options: t.options, sessionId: t.sessionId, attachId: t.sessionId }));
+      this.active = this.tabs.at(-1)?.id ?? 0;
+    }
+    this.persist();
+  }
+
   open(options: SshOpenOptions, title: string) {
     const tab = { id: this.seq++, title, options };
     this.tabs = [...this.tabs, tab];
     this.active = tab.id;
+    this.persist();
   }
 
   private closeTab(id: number) {
     this.tabs = this.tabs.filter((t) => t.id !== id);
     if (this.active === id) this.active = this.tabs.at(-1)?.id ?? 0;
+    this.persist();
+  }
+
+  /** Writes the tabs down for a reload, and tells the app (which remembers the visit's terminals). */
+  private persist() {
+    const list = this.tabs.map((t) => ({ title: t.title, options: withoutSecret(t.options), sessionId: t.sessionId }));
+    try { sessionStorage.setItem(TABS_KEY, JSON.stringify(list)); } catch { /* storage refused: no reattach after a reload */ }
+    this.dispatchEvent(new CustomEvent('terminals-changed', { detail: list.map(({ title, options }) => ({ title, options })), bubbles: true, composed: true }));
+  }
+
+  private onSession(t: Tab, id: string) {
+    t.sessionId = id;
+    t.attachId = undefined;
+    this.persist();
   }
 
   override render() {
     if (!this.tabs.length) return html`<p class="hint">No terminal yet: pick a machine and press SSH.</p>`;
     return html`
-      <div class="tabs row" role="tablist" aria-label="Terminals">
+      <!-- A toolbar, not a tablist: each terminal has a close button beside its own (a tablist may hold tabs only). -->
+      <div class="tabs row" role="toolbar" aria-label="Terminals">
         ${this.tabs.map(
           (t) => html`<span class="tab ${t.id === this.active ? 'active' : ''}">
-            <button role="tab" aria-selected=${t.id === this.active} @click=${() => (this.active = t.id)}>${t.title}</button>
+            <button data-tab aria-pressed=${t.id === this.active ? 'true' : 'false'} @click=${() => (this.active = t.id)}>${t.title}</button>
             <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
           </span>`,
         )}
       </div>
-      ${this.tabs.map(
-        (t) => html`<tt-terminal role="tabpanel" class="term" ?hidden=${t.id !== this.active}
-          .node=${this.node} .options=${t.options}></tt-terminal>`,
+      ${repeat(
+        this.tabs,
+        (t) => t.id,
+        // Keyed: closing one tab must not hand its element (and session) to the next.
+        (t) => html`<tt-terminal role="region" class="term" ?hidden=${t.id !== this.active} aria-label=${t.title}
+          .node=${this.node} .options=${t.options} .attachId=${t.attachId} @session=${(e: CustomEvent<string>) => this.onSession(t, e.detail)}></tt-terminal>`,
       )}
     `;
   }

@@ -12,6 +12,8 @@ import { createWorkerNode } from '../../app/worker-node.js';
 import type { PortLike } from '../../platform/port.js';
 
 const service = new NodeService({
+  // A reload finds its terminals still running (the SharedWorker outlives the page for a while).
+  detachGraceMs: 60_000,
   createNode: createWorkerNode,
   persistentStore: new IdbWorkerStore(),
   httpProxy: webProxy(),
