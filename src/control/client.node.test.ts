@@ -581,7 +581,7 @@ describe('ControlClient: where the machine and node keys live', () => {
     await until('a map', () => peerList(c.netMap).length === 1);
     // Same identity at control: the Noise handshake's machine key and the registered node key.
     expect(fake.machineKeys[0]).toBe(toHex(publicKeyOf(rawMachine)));
-    expect(fake.registerRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    // (A returning login goes straight to the map request, without register: that names the node.)
     expect(fake.mapRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
     // The store now holds CryptoKeys that cannot be exported, and no raw private bytes.
     const st = (await store.load())!;
@@ -603,7 +603,7 @@ describe('ControlClient: where the machine and node keys live', () => {
     const again = makeClient(fake2, undefined, store).c;
     await again.login({ hostname: 'me' });
     expect(fake2.machineKeys[0]).toBe(toHex(publicKeyOf(rawMachine)));
-    expect(fake2.registerRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    expect(fake2.mapRequests[0].NodeKey).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
     const ck = (k: unknown) => (k as { privateKey: CryptoKey }).privateKey;
     expect(ck((await store.load())!.machinePrivateKey)).toBe(ck(st.machinePrivateKey)); // the same CryptoKey, not a new key
   });
