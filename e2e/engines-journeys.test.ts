@@ -5,7 +5,7 @@
 // app; a hostile tailnet web app refused every attack; a phone's width (390×844) with the key bar
 // and touch scrolling where the engine can be a touch screen. Then Chromium as other browsers are:
 // without SharedWorker (Chrome on Android), with storage, Service Worker or Worker refused; and
-// Firefox in private mode. Every journey fails on an uncaught page error.
+// Firefox and WebKit in private mode. Every journey fails on an uncaught page error.
 // Against the real rig (Headscale, two derpers, two tailscaled peers with Tailscale SSH and a web
 // app), the app served by vite as http://tailtab.localhost:<port> (so the web view has origins of
 // its own). One rig, one browser per engine (a second one only for the phone, where being a phone
@@ -419,28 +419,29 @@ describe.runIf(ENGINES_RUN.includes('chromium')).sequential('Chromium as other b
   }, 120_000);
 });
 
-describe.runIf(ENGINES_RUN.includes('firefox')).sequential('Firefox in private mode', () => {
+// Private browsing for real where the browser has it: Firefox (prefs) and MiniBrowser (--private).
+for (const engine of (['firefox', 'webkit'] as EngineName[]).filter((e) => ENGINES_RUN.includes(e))) describe.sequential(`${engine} in private mode`, () => {
   let f: EngineDriver;
   afterAll(async () => {
     await f?.close();
   });
   it('says what a private window refuses, in sentences, and still connects and lists the machines', async () => {
-    f = await launchEngine('firefox' as EngineName, { privateMode: true });
+    f = await launchEngine(engine, { privateMode: true });
     await f.goto(appUrl + '/?fresh=1');
     await f.waitFor('#auth-key', 30_000);
     const offered = await f.evaluate<Record<string, boolean>>(`({ serviceWorker: typeof navigator.serviceWorker?.register === 'function', indexedDB: !!globalThis.indexedDB, sharedWorker: typeof SharedWorker === 'function' })`);
-    console.log(`[firefox private] ${JSON.stringify(offered)}`);
+    console.log(`[${engine} private] ${JSON.stringify(offered)}`);
     await f.fill('#auth-key', rig.authKey);
-    await f.fill('#hostname', 'journey-firefox-private');
+    await f.fill('#hostname', `journey-${engine}-private`);
     await f.click('tt-connect >> form button.primary[type=submit]');
     await until('the machines', () => f.count('tt-machines >> tr[data-peer="peer1"]'), (n) => n === 1, 90_000);
     // What private mode refuses differs by version: whatever the Service Worker's fate, the app says it or uses it.
     const registered = await f.evaluate<number>(`navigator.serviceWorker ? navigator.serviceWorker.getRegistrations().then((r) => r.length, () => 0) : 0`);
     const notes = await f.evaluate<string[]>(`[...document.querySelector('tailtab-app').shadowRoot.querySelectorAll('[role=note]')].map((e) => e.innerText)`);
-    console.log(`[firefox private] Service Worker registrations: ${registered}; notes: ${JSON.stringify(notes)}`);
+    console.log(`[${engine} private] Service Worker registrations: ${registered}; notes: ${JSON.stringify(notes)}`);
     if (registered === 0) expect(notes).toContain(NO_SERVICE_WORKER);
     else expect(notes).toEqual([]);
-    await f.screenshot(join(SHOTS, 'journey-firefox-private.png'));
+    await f.screenshot(join(SHOTS, `journey-${engine}-private.png`));
     expect(await f.errors()).toEqual([]);
   }, 240_000);
 });

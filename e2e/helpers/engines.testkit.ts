@@ -30,7 +30,7 @@ export const ALL_ENGINES: EngineName[] = ['chromium', 'firefox', 'webkit'];
 
 export interface LaunchOptions {
   viewport: { width: number; height: number };
-  /** Firefox only: every window private (prefs browser.privatebrowsing.autostart). */
+  /** Private browsing: Firefox's prefs browser.privatebrowsing.autostart; MiniBrowser's --private. */
   privateMode?: boolean;
   /**
    * A phone, as far as each engine can be one: Chromium with DevTools' mobile and touch
@@ -355,7 +355,7 @@ class WebKitDriver implements EngineDriver {
         .usingServer(`http://127.0.0.1:${port}`)
         .withCapabilities({
           browserName: 'MiniBrowser',
-          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', ...(o.phone ? ['--full-screen'] : [])] },
+          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', ...(o.phone ? ['--full-screen'] : []), ...(o.privateMode ? ['--private'] : [])] },
         })
         .build();
       const caps = await driver.getCapabilities();
