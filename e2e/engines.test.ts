@@ -1,6 +1,6 @@
-// The core journey in the browser engines other than Chromium, each a real engine from Debian:
-// Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK (Safari's engine; WebKitWebDriver
-// driving MiniBrowser under Xvfb). Against the real rig (Headscale, two derpers, tailscaled peers,
+// The core journey in the three browser engines, each a real engine from Debian: Chromium
+// (playwright-core), Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK (Safari's
+// engine; WebKitWebDriver driving MiniBrowser under Xvfb). Against the real rig (Headscale, two derpers, tailscaled peers,
 // OpenSSH behind peer2), the app served by vite with control proxied to Headscale, as in
 // e2e/ui.test.ts: a person opens the app, connects with a pre-auth key, sees the machines, opens
 // an SSH terminal to OpenSSH (password, first-contact host-key prompt), runs a command and sees
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
-import { deep, ENGINES, launchEngine, type EngineDriver } from './helpers/engines.testkit.js';
+import { ALL_ENGINES, deep, launchEngine, type EngineDriver, type EngineName } from './helpers/engines.testkit.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -79,7 +79,10 @@ const FEATURES = `(async () => {
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const TERMINAL = 'tt-terminal:not([hidden]) .xterm-rows';
 
-for (const engine of ENGINES) {
+// TAILTAB_ENGINES=webkit,firefox runs only those (while working on one engine); CI runs all.
+const ENGINES_RUN = (process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES) as EngineName[];
+
+for (const engine of ENGINES_RUN) {
   describe.sequential(`the app in ${engine}`, () => {
     // Started in the first test rather than a hook: a missing engine is then a failed test in red,
     // and every later test of it fails too (never reported as skipped).

@@ -1,5 +1,6 @@
-// Other browser engines than Chromium, from Debian packages, behind one small driver so a journey
-// is written once and run per engine:
+// The three browser engines, from Debian packages, behind one small driver so a journey is
+// written once and run per engine:
+//   - Chromium (/usr/bin/chromium), driven by playwright-core, headless;
 //   - Firefox ESR (/usr/bin/firefox-esr), driven by puppeteer-core over WebDriver BiDi, headless;
 //   - WebKitGTK (Safari's engine): WebKitWebDriver driving MiniBrowser, under Xvfb (MiniBrowser has
 //     no headless mode), through selenium-webdriver.
@@ -13,12 +14,32 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser as CBrowser, BrowserContext as CContext, ElementHandle as CElement, Page as CPage } from 'playwright-core';
 import puppeteer, { type Browser as PBrowser, type ElementHandle, type Page as PPage } from 'puppeteer-core';
 import { Builder, Key, type WebDriver, type WebElement } from 'selenium-webdriver';
-import { freePort } from './browser.testkit.js';
+import * as seleniumInput from 'selenium-webdriver/lib/input.js';
 
-export type EngineName = 'firefox' | 'webkit';
-export const ENGINES: EngineName[] = ['firefox', 'webkit'];
+// W3C touch pointer actions (selenium-webdriver has them; its type definitions do not).
+interface TouchMove { origin: WebElement; x: number; y: number; duration?: number }
+interface TouchPointer { move(m: TouchMove): unknown; press(): unknown; release(): unknown }
+const { Pointer } = seleniumInput as unknown as { Pointer: (new (id: string, type: string) => TouchPointer) & { Type: { TOUCH: string } } };
+import { freePort, launchChromium } from './browser.testkit.js';
+
+export type EngineName = 'chromium' | 'firefox' | 'webkit';
+export const ALL_ENGINES: EngineName[] = ['chromium', 'firefox', 'webkit'];
+
+export interface LaunchOptions {
+  viewport: { width: number; height: number };
+  /** Private browsing: Firefox's prefs browser.privatebrowsing.autostart; MiniBrowser's --private. */
+  privateMode?: boolean;
+  /**
+   * A phone, as far as each engine can be one: Chromium with DevTools' mobile and touch
+   * emulation; Firefox with touch events on and a coarse primary pointer (prefs); WebKit with
+   * MiniBrowser full screen on a screen of the viewport's size (its window is at least 447 px
+   * wide otherwise) — WebKitGTK has no touch emulation at all.
+   */
+  phone?: boolean;
+}
 
 export const FIREFOX = process.env.TAILTAB_FIREFOX ?? '/usr/bin/firefox-esr';
 export const WEBKIT_DRIVER = process.env.TAILTAB_WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDriver';
@@ -55,6 +76,30 @@ export interface EngineDriver {
   /** Types into whatever has the focus; '\n' presses Enter. */
   keys(text: string): Promise<void>;
   screenshot(path: string): Promise<void>;
+  /** Changes the page's viewport (the window's inner size); `touch` also emulates a touch screen where the driver can. */
+  setViewport(width: number, height: number, o?: { touch?: boolean }): Promise<void>;
+  /** Evaluates an expression inside the first frame matching a deep selector (cross-origin frames too). */
+  frameEvaluate<T>(frameSelector: string, expression: string): Promise<T>;
+  /**
+   * Opens `url` in a new tab behind the current one, which stays current. (In WebKitGTK a tab
+   * opened by WebDriver is not shown, and a page not shown does not paint: journeys stay in the first tab.)
+   */
+  openTab(url: string): Promise<void>;
+  /** Closes the current tab as a person does (the browser keeps running); the newest other tab becomes current. */
+  closeTab(): Promise<void>;
+  /**
+   * A finger dragged up `dy` px from the middle of the first match (touch events, as on a phone);
+   * throws 'unsupported' where the driver cannot make touch input.
+   */
+  swipe(selector: string, dy: number): Promise<void>;
+  /** A real click (a user gesture) on an element inside the first frame matching a deep selector. */
+  frameClick(frameSelector: string, selector: string): Promise<void>;
+  /**
+   * Uncaught exceptions and unhandled rejections the pages raised so far. Chromium and Firefox
+   * report every one; in WebKit (WebDriver classic runs no script before the page's own) only
+   * those after each page's load.
+   */
+  errors(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -96,14 +141,27 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null>, ti
 
 class FirefoxDriver implements EngineDriver {
   readonly engine = 'firefox' as const;
+  private readonly pageErrors: string[] = [];
+  private tabs: PPage[] = [];
   constructor(
     private browser: PBrowser,
     private page: PPage,
     readonly version: string,
     readonly downloadsDir: string,
-  ) {}
+  ) {
+    this.watch(page);
+  }
 
-  static async launch(o: { viewport: { width: number; height: number } }): Promise<FirefoxDriver> {
+  private watch(page: PPage) {
+    page.on('pageerror', (e) => {
+      const text = e instanceof Error ? e.message : String(e);
+      this.pageErrors.push(text);
+      console.log(`[firefox page error] ${text}`);
+    });
+    page.on('console', (m) => { if (m.type() === 'error') console.log(`[firefox console] ${m.text()}`); });
+  }
+
+  static async launch(o: LaunchOptions): Promise<FirefoxDriver> {
     if (!existsSync(FIREFOX)) throw new Error(`Firefox not found at ${FIREFOX}: run scripts/install.sh (apt-get install firefox-esr)`);
     const downloadsDir = mkdtempSync(join(tmpdir(), 'tailtab-firefox-downloads-'));
     const browser = await puppeteer.launch({
@@ -121,11 +179,13 @@ class FirefoxDriver implements EngineDriver {
         'browser.download.dir': downloadsDir,
         'browser.download.useDownloadDir': true,
         'browser.download.always_ask_before_handling_new_types': false,
+        ...(o.privateMode ? { 'browser.privatebrowsing.autostart': true } : {}),
+        // A touch screen as the primary pointer: touch events, and (pointer: coarse) matches.
+        ...(o.phone ? { 'dom.w3c_touch_events.enabled': 1, 'ui.primaryPointerCapabilities': 1, 'ui.allPointerCapabilities': 1 } : {}),
       },
     });
     const page = (await browser.pages())[0] ?? (await browser.newPage());
-    page.on('pageerror', (e) => console.log(`[firefox page error] ${e instanceof Error ? e.message : String(e)}`));
-    page.on('console', (m) => { if (m.type() === 'error') console.log(`[firefox console] ${m.text()}`); });
+    await page.setViewport(o.viewport);
     return new FirefoxDriver(browser, page, await browser.version(), downloadsDir);
   }
 
@@ -189,6 +249,47 @@ class FirefoxDriver implements EngineDriver {
   async screenshot(path: string) {
     await this.page.screenshot({ path: path as `${string}.png`, fullPage: true });
   }
+  async setViewport(width: number, height: number, o: { touch?: boolean } = {}) {
+    // hasTouch is WebDriver BiDi's emulation.setTouchOverride.
+    await this.page.setViewport({ width, height, hasTouch: !!o.touch });
+  }
+  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
+    const el = await this.handle(frameSelector);
+    const frame = await el.contentFrame();
+    await el.dispose();
+    if (!frame) throw new Error(`${frameSelector} is not a frame`);
+    return (await frame.evaluate(`(async () => (${expression}))()`)) as T;
+  }
+  async frameClick(frameSelector: string, selector: string) {
+    const el = await this.handle(frameSelector);
+    const frame = await el.contentFrame();
+    await el.dispose();
+    if (!frame) throw new Error(`${frameSelector} is not a frame`);
+    await frame.click(selector);
+  }
+  async errors() {
+    return [...this.pageErrors];
+  }
+  async openTab(url: string) {
+    const page = await this.browser.newPage();
+    this.watch(page);
+    this.tabs.push(page);
+    await page.goto(url, { waitUntil: 'load' });
+    await this.page.bringToFront();
+  }
+  async closeTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    await this.page.close();
+    this.page = next;
+    await next.bringToFront();
+  }
+  async swipe(selector: string, dy: number) {
+    const r = await this.evaluate<{ x: number; y: number }>(`(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`);
+    const t = await this.page.touchscreen.touchStart(r.x, r.y + dy / 2);
+    for (let i = 1; i <= 5; i++) await t.move(r.x, r.y + dy / 2 - (dy * i) / 5);
+    await t.end();
+  }
   async close() {
     await this.browser.close().catch(() => {});
     rmSync(this.downloadsDir, { recursive: true, force: true });
@@ -197,8 +298,15 @@ class FirefoxDriver implements EngineDriver {
 
 // --- WebKitGTK over WebDriver (selenium-webdriver, WebKitWebDriver, MiniBrowser, Xvfb) -------
 
+/** Page script: records uncaught errors from now on (WebDriver classic has no page-error event). */
+const RECORD_ERRORS = `if (!window.__ttErrors) { window.__ttErrors = [];
+  addEventListener('error', (e) => window.__ttErrors.push(String(e.message)));
+  addEventListener('unhandledrejection', (e) => window.__ttErrors.push('unhandled rejection: ' + String(e.reason && e.reason.message || e.reason))); }`;
+
 class WebKitDriver implements EngineDriver {
   readonly engine = 'webkit' as const;
+  private readonly pageErrors: string[] = [];
+  private tabs: string[] = [];
   constructor(
     private driver: WebDriver,
     readonly version: string,
@@ -206,7 +314,7 @@ class WebKitDriver implements EngineDriver {
     private tmp: string,
   ) {}
 
-  static async launch(o: { viewport: { width: number; height: number } }): Promise<WebKitDriver> {
+  static async launch(o: LaunchOptions): Promise<WebKitDriver> {
     for (const [path, pkg] of [[WEBKIT_DRIVER, 'webkit2gtk-driver'], [MINIBROWSER, 'webkit2gtk-driver (libwebkit2gtk-4.1-0)'], [XVFB, 'xvfb']]) {
       if (!existsSync(path)) throw new Error(`${path} not found: run scripts/install.sh (apt-get install ${pkg})`);
     }
@@ -215,7 +323,7 @@ class WebKitDriver implements EngineDriver {
     const stop = () => { for (const p of procs) try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } };
     try {
       // A display of our own: Xvfb picks a free number and prints it on the given fd.
-      const xvfb = spawn(XVFB, ['-displayfd', '3', '-screen', '0', `${o.viewport.width}x${o.viewport.height + 100}x24`, '-nolisten', 'tcp'], {
+      const xvfb = spawn(XVFB, ['-displayfd', '3', '-screen', '0', `${o.viewport.width}x${o.viewport.height + (o.phone ? 0 : 100)}x24`, '-nolisten', 'tcp'], {
         stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -247,12 +355,13 @@ class WebKitDriver implements EngineDriver {
         .usingServer(`http://127.0.0.1:${port}`)
         .withCapabilities({
           browserName: 'MiniBrowser',
-          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', ...(o.phone ? ['--full-screen'] : []), ...(o.privateMode ? ['--private'] : [])] },
         })
         .build();
-      await driver.manage().window().setRect({ width: o.viewport.width, height: o.viewport.height, x: 0, y: 0 }).catch(() => {});
       const caps = await driver.getCapabilities();
-      return new WebKitDriver(driver, `${String(caps.get('browserName'))}/${String(caps.get('browserVersion'))}`, procs, tmp);
+      const d = new WebKitDriver(driver, `${String(caps.get('browserName'))}/${String(caps.get('browserVersion'))}`, procs, tmp);
+      await d.setViewport(o.viewport.width, o.viewport.height).catch(() => {});
+      return d;
     } catch (e) {
       stop();
       rmSync(tmp, { recursive: true, force: true });
@@ -266,11 +375,21 @@ class WebKitDriver implements EngineDriver {
     return el;
   }
 
+  /** Collects the errors the page recorded, then records on (a new document starts empty). */
+  private async harvest() {
+    const got = (await this.driver.executeScript(`const e = window.__ttErrors || []; window.__ttErrors = undefined; ${RECORD_ERRORS}; return e;`).catch(() => [])) as string[];
+    for (const e of got) console.log(`[webkit page error] ${e}`);
+    this.pageErrors.push(...got);
+  }
   async goto(url: string) {
+    await this.harvest();
     await this.driver.get(url);
+    await this.harvest();
   }
   async reload() {
+    await this.harvest();
     await this.driver.navigate().refresh();
+    await this.harvest();
   }
   async evaluate<T>(expression: string): Promise<T> {
     // WebDriver awaits a returned promise.
@@ -317,9 +436,70 @@ class WebKitDriver implements EngineDriver {
     await this.driver.actions().sendKeys(...seq).perform();
   }
   async screenshot(path: string) {
+    await this.harvest();
     writeFileSync(path, Buffer.from(await this.driver.takeScreenshot(), 'base64'));
   }
+  async setViewport(width: number, height: number) {
+    // The window's size includes MiniBrowser's own bars: add what they take. (No touch emulation
+    // in WebKitGTK: it has touch events only with a real touch screen.)
+    const win = this.driver.manage().window();
+    await win.setRect({ width, height, x: 0, y: 0 });
+    const inner = await this.evaluate<{ w: number; h: number }>('({ w: innerWidth, h: innerHeight })');
+    if (inner.w !== width || inner.h !== height) {
+      const outer = await win.getRect();
+      await win.setRect({ width: outer.width + width - inner.w, height: outer.height + height - inner.h, x: 0, y: 0 });
+    }
+  }
+  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
+    const el = await this.element(frameSelector);
+    await this.driver.switchTo().frame(el);
+    try {
+      return (await this.driver.executeScript(`return (async () => (${expression}))();`)) as T;
+    } finally {
+      await this.driver.switchTo().defaultContent();
+    }
+  }
+  async frameClick(frameSelector: string, selector: string) {
+    const el = await this.element(frameSelector);
+    await this.driver.switchTo().frame(el);
+    try {
+      await (await this.driver.findElement({ css: selector })).click();
+    } finally {
+      await this.driver.switchTo().defaultContent();
+    }
+  }
+  async errors() {
+    await this.harvest();
+    return [...this.pageErrors];
+  }
+  async openTab(url: string) {
+    await this.harvest();
+    const current = await this.driver.getWindowHandle();
+    await this.driver.switchTo().newWindow('tab');
+    this.tabs.push(await this.driver.getWindowHandle());
+    await this.goto(url);
+    await this.driver.switchTo().window(current);
+  }
+  async closeTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    await this.harvest();
+    await this.driver.close();
+    await this.driver.switchTo().window(next);
+  }
+  async swipe(selector: string, dy: number) {
+    const el = await this.element(selector);
+    const finger = new Pointer('finger', Pointer.Type.TOUCH);
+    try {
+      await (this.driver.actions({ async: true }) as unknown as { insert(d: TouchPointer, ...a: unknown[]): { perform(): Promise<void> } }).insert(finger,
+        finger.move({ origin: el, x: 0, y: Math.round(dy / 2) }), finger.press(),
+        finger.move({ origin: el, x: 0, y: -Math.round(dy / 2), duration: 300 }), finger.release()).perform();
+    } catch (e) {
+      throw new Error(`unsupported: ${String(e)}`);
+    }
+  }
   async close() {
+    await this.harvest().catch(() => {});
     await this.driver.quit().catch(() => {});
     for (const p of this.procs.reverse()) {
       try {
@@ -332,7 +512,156 @@ class WebKitDriver implements EngineDriver {
   }
 }
 
-export async function launchEngine(engine: EngineName, o: { viewport?: { width: number; height: number } } = {}): Promise<EngineDriver> {
-  const viewport = o.viewport ?? { width: 1280, height: 860 };
-  return engine === 'firefox' ? FirefoxDriver.launch({ viewport }) : WebKitDriver.launch({ viewport });
+// --- Chromium (playwright-core) ------------------------------------------------------------
+
+export class ChromiumDriver implements EngineDriver {
+  readonly engine = 'chromium' as const;
+  private readonly pageErrors: string[] = [];
+  private tabs: CPage[] = [];
+  constructor(
+    /** The browser, for Chromium-only journeys that need a context of their own. */
+    readonly browser: CBrowser,
+    private ctx: CContext,
+    private page: CPage,
+    readonly version: string,
+    readonly downloadsDir: string,
+  ) {
+    this.watch(page);
+  }
+
+  static async launch(o: LaunchOptions): Promise<ChromiumDriver> {
+    const browser = await launchChromium();
+    const downloadsDir = mkdtempSync(join(tmpdir(), 'tailtab-chromium-downloads-'));
+    const ctx = await browser.newContext({ viewport: o.viewport, acceptDownloads: true, ...(o.phone ? { isMobile: true, hasTouch: true } : {}) });
+    const page = await ctx.newPage();
+    return new ChromiumDriver(browser, ctx, page, `chromium/${browser.version()}`, downloadsDir);
+  }
+
+  /** Records the page's uncaught errors; a download is saved into downloadsDir under its own name, as a browser does. */
+  watch(page: CPage) {
+    page.on('pageerror', (e) => {
+      this.pageErrors.push(e.message);
+      console.log(`[chromium page error] ${e.message}`);
+    });
+    page.on('console', (m) => { if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[chromium console] ${m.text()}`); });
+    page.on('download', (d) => void d.saveAs(join(this.downloadsDir, d.suggestedFilename())).catch(() => {}));
+  }
+
+  private async handle(selector: string): Promise<CElement<Element>> {
+    const h = await this.page.evaluateHandle(`${deep(selector)}[0] ?? null`);
+    const el = h.asElement() as CElement<Element> | null;
+    if (!el) {
+      await h.dispose();
+      throw new Error(`no element matches ${selector}`);
+    }
+    return el;
+  }
+  async goto(url: string) {
+    await this.page.goto(url, { waitUntil: 'load' });
+  }
+  async reload() {
+    await this.page.reload({ waitUntil: 'load' });
+  }
+  async evaluate<T>(expression: string): Promise<T> {
+    return (await this.page.evaluate(`(async () => (${expression}))()`)) as T;
+  }
+  count(selector: string) {
+    return this.evaluate<number>(`${deep(selector)}.length`);
+  }
+  text(selector: string) {
+    return this.evaluate<string>(`${deep(selector)}[0]?.innerText ?? ''`);
+  }
+  value(selector: string) {
+    return this.evaluate<string>(`${deep(selector)}[0]?.value ?? ''`);
+  }
+  async waitFor(selector: string, timeoutMs = 30_000) {
+    await poll(selector, async () => ((await this.count(selector)) > 0 ? true : undefined), timeoutMs);
+  }
+  async click(selector: string) {
+    const el = await this.handle(selector);
+    await el.click();
+    await el.dispose();
+  }
+  async fill(selector: string, value: string) {
+    const el = await this.handle(selector);
+    await el.fill('');
+    await el.type(value);
+    await el.dispose();
+  }
+  async select(selector: string, value: string) {
+    const el = await this.handle(selector);
+    await el.selectOption(value);
+    await el.dispose();
+  }
+  async setFile(selector: string, path: string) {
+    const el = await this.handle(selector);
+    await el.setInputFiles(path);
+    await el.dispose();
+  }
+  async keys(text: string) {
+    await this.page.keyboard.type(text);
+  }
+  async screenshot(path: string) {
+    await this.page.screenshot({ path, fullPage: true });
+  }
+  private cdp?: { page: CPage; session: Awaited<ReturnType<CContext['newCDPSession']>> };
+  /** One DevTools session per page: emulation set on a session ends with it. */
+  private async session() {
+    if (this.cdp?.page !== this.page) this.cdp = { page: this.page, session: await this.ctx.newCDPSession(this.page) };
+    return this.cdp.session;
+  }
+  async setViewport(width: number, height: number, o: { touch?: boolean } = {}) {
+    await this.page.setViewportSize({ width, height });
+    // DevTools' touch emulation: touch events, maxTouchPoints and (pointer: coarse), as on a phone.
+    await (await this.session()).send('Emulation.setTouchEmulationEnabled', { enabled: !!o.touch, maxTouchPoints: o.touch ? 5 : 1 });
+  }
+  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
+    const el = await this.handle(frameSelector);
+    const frame = await el.contentFrame();
+    await el.dispose();
+    if (!frame) throw new Error(`${frameSelector} is not a frame`);
+    return (await frame.evaluate(`(async () => (${expression}))()`)) as T;
+  }
+  async frameClick(frameSelector: string, selector: string) {
+    const el = await this.handle(frameSelector);
+    const frame = await el.contentFrame();
+    await el.dispose();
+    if (!frame) throw new Error(`${frameSelector} is not a frame`);
+    await frame.click(selector);
+  }
+  async errors() {
+    return [...this.pageErrors];
+  }
+  async openTab(url: string) {
+    const page = await this.ctx.newPage();
+    this.watch(page);
+    this.tabs.push(page);
+    await page.goto(url, { waitUntil: 'load' });
+    await this.page.bringToFront();
+  }
+  async closeTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    await this.page.close();
+    this.page = next;
+    await next.bringToFront();
+  }
+  async swipe(selector: string, dy: number) {
+    const r = await this.evaluate<{ x: number; y: number }>(`(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`);
+    const cdp = await this.session();
+    const at = (y: number) => [{ x: r.x, y }];
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(r.y + dy / 2) });
+    for (let i = 1; i <= 5; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(r.y + dy / 2 - (dy * i) / 5) });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  }
+  async close() {
+    await this.browser.close().catch(() => {});
+    rmSync(this.downloadsDir, { recursive: true, force: true });
+  }
+}
+
+export async function launchEngine(engine: EngineName, o: Partial<LaunchOptions> = {}): Promise<EngineDriver> {
+  const opts: LaunchOptions = { viewport: { width: 1280, height: 860 }, ...o };
+  if (engine === 'chromium') return ChromiumDriver.launch(opts);
+  return engine === 'firefox' ? FirefoxDriver.launch(opts) : WebKitDriver.launch(opts);
 }

@@ -4,6 +4,7 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from '../app/node-api.js';
 import { openTailtabDb, deleteTailtabDb, type ProfileRecord } from '../platform/idb.js';
+import { limitations, NO_SERVICE_WORKER } from './features.js';
 import { shared } from './styles.js';
 import { terminalStyles } from './terminal-styles.js';
 import type { ConnectDefaults } from './views/connect.js';
@@ -61,11 +62,18 @@ export class TailtabApp extends LitElement {
       main { padding: 1rem; }
       .self { margin-left: auto; font-size: 0.9rem; color: var(--muted); }
       header button.end { border-color: var(--danger); color: var(--danger); }
+      .note { margin: 0.5rem 1rem 0; }
       .modal { position: fixed; inset: 0; background: #0008; display: grid; place-items: center; padding: 1rem; z-index: 10; }
     `,
   ];
 
   @property({ attribute: false }) node?: NodeApi;
+  /** Why this browser cannot run tailtab at all (src/ui/features.ts), shown instead of the app. */
+  @property({ attribute: false }) unsupported?: string;
+  /** Whether the node is shared with this origin's other windows (a SharedWorker). */
+  @property({ attribute: false }) sharedNode = true;
+  /** What works less well in this browser, one sentence each. */
+  @state() private notes: string[] = [];
   @property({ attribute: false }) defaults: ConnectDefaults & { autoConnect?: boolean; proxyOrigin?: string } = {};
   @state() private status: NodeStatusView = EMPTY;
   @state() private route: Route = 'machines';
@@ -110,6 +118,7 @@ export class TailtabApp extends LitElement {
     // (Not seen in the e2e: headless Chromium did not keep this page in that cache.)
     addEventListener('pageshow', (e) => { if ((e as PageTransitionEvent).persisted) location.reload(); });
     if (!this.node) return;
+    void limitations({ sharedNode: this.sharedNode, ephemeral: !!this.defaults.ephemeral }).then((n) => (this.notes = [...n, ...this.notes.filter((x) => !n.includes(x))]));
     this.unsubscribe = this.node.subscribe((ev) => {
       if (ev.type === 'status') this.onStatus(ev.status);
       else this.log = [...this.log.slice(-999), ev.line];
@@ -205,7 +214,9 @@ export class TailtabApp extends LitElement {
       });
       await hand();
     } catch (e) {
+      // A browser that has the API but refuses it here (a private window): said in the notes too.
       this.log = [...this.log, { at: Date.now(), level: 'warn', text: `web view unavailable: ${(e as Error).message}` }];
+      if (!this.notes.includes(NO_SERVICE_WORKER)) this.notes = [...this.notes, NO_SERVICE_WORKER];
     }
   }
 
@@ -301,9 +312,14 @@ export class TailtabApp extends LitElement {
   }
 
   private async saveProfile(p: ProfileRecord) {
-    const db = await openTailtabDb();
-    await db.put('profiles', { ...p, lastUsedAt: Date.now() });
-    db.close();
+    try {
+      const db = await openTailtabDb();
+      await db.put('profiles', { ...p, lastUsedAt: Date.now() });
+      db.close();
+    } catch {
+      // Storage refused (a private window): the notes above say the login is not remembered.
+      return;
+    }
     this.profiles = await this.loadProfiles();
   }
 
@@ -408,6 +424,8 @@ export class TailtabApp extends LitElement {
           ? html`<button class="end" @click=${this.signOut} title="Log this browser out of the tailnet and forget everything">End session</button>`
           : ''}
       </header>
+      ${this.unsupported ? html`<p class="error" role="alert">${this.unsupported}</p>` : ''}
+      ${this.notes.map((n) => html`<p class="hint note" role="note">${n}</p>`)}
       <main
         @connect=${(e: CustomEvent<UpConfig>) => this.connect(e.detail)}
         @use-profile=${(e: CustomEvent<ProfileRecord>) => this.useProfile(e.detail)}

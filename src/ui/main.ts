@@ -4,7 +4,8 @@
 import './global.css';
 import './app.js';
 import type { TailtabApp } from './app.js';
-import { createNodeClient } from './node-client.js';
+import { missingRequirement } from './features.js';
+import { createNodeClient, sharesNodeAcrossWindows } from './node-client.js';
 import type { ConnectDefaults } from './views/connect.js';
 
 async function loadDefaults(): Promise<ConnectDefaults & { autoConnect?: boolean; proxyOrigin?: string }> {
@@ -37,5 +38,8 @@ if (params.get('fresh') === '1') {
 // Created here (not in index.html) so the node and defaults are in place before it connects.
 const app = document.createElement('tailtab-app') as TailtabApp;
 app.defaults = defaults;
-app.node = createNodeClient();
+// A browser without what tailtab cannot run without gets that said, not a node that throws.
+app.unsupported = missingRequirement();
+app.sharedNode = sharesNodeAcrossWindows();
+if (!app.unsupported) app.node = createNodeClient();
 document.body.prepend(app);

@@ -9,6 +9,7 @@ import { LitElement, css, html } from 'lit';
 import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js';
+import { missingRequirement } from './features.js';
 import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
@@ -75,6 +76,14 @@ export class TailtabConnect extends LitElement {
     if (!this.controlUrl || !this.target) {
       this.phase = 'error';
       this.error = 'The widget needs control-url and target attributes.';
+      return;
+    }
+    const missing = missingRequirement() ?? (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function'
+      ? 'This browser gives tailtab no Service Worker here (a private window?), which the device\'s web page needs.'
+      : undefined);
+    if (missing) {
+      this.phase = 'error';
+      this.error = missing;
       return;
     }
     this.phase = 'connecting';

@@ -70,7 +70,40 @@ export class TerminalView extends LitElement {
     this.term.onResize(({ cols, rows }) => this.session?.resize(cols, rows));
     this.resizeObserver = new ResizeObserver(() => this.fit?.fit());
     this.resizeObserver.observe(box);
+    this.scrollByTouch(box);
     void this.connect();
+  }
+
+  /**
+   * A finger dragged over the terminal scrolls its history, as on a phone. xterm.js has touch
+   * scrolling of its own, but it listens on the document and matches the event's target against
+   * its element; inside a shadow root (this terminal is in the app's and the widget's) the target
+   * it sees is the shadow host, so it never scrolls (Chromium and Firefox, e2e/engines-journeys).
+   */
+  private scrollByTouch(box: HTMLElement) {
+    let lastY: number | undefined;
+    let rest = 0;
+    box.addEventListener('touchstart', (e) => {
+      lastY = e.touches.length === 1 ? e.touches[0]!.clientY : undefined;
+      rest = 0;
+    }, { passive: true });
+    box.addEventListener('touchmove', (e) => {
+      const term = this.term;
+      if (lastY === undefined || e.touches.length !== 1 || !term || term.rows === 0) return;
+      const y = e.touches[0]!.clientY;
+      rest += lastY - y;
+      lastY = y;
+      const lineHeight = box.clientHeight / term.rows;
+      const lines = Math.trunc(rest / lineHeight);
+      if (lines !== 0) {
+        term.scrollLines(lines);
+        rest -= lines * lineHeight;
+      }
+      // The drag is the terminal's, not the page's.
+      e.preventDefault();
+    }, { passive: false });
+    box.addEventListener('touchend', () => (lastY = undefined), { passive: true });
+    box.addEventListener('touchcancel', () => (lastY = undefined), { passive: true });
   }
 
   override disconnectedCallback() {
