@@ -65,6 +65,8 @@ export interface NodeStatusView {
   peers: PeerView[];
   derp: DerpRegionView[];
   routes?: RoutePrefsView;
+  /** Terminal output waiting in the Worker for pages: bounded per terminal by boundBytes. */
+  terminals?: { open: number; queuedBytes: number; peakQueuedBytes: number; boundBytes: number };
 }
 
 export interface LogLine {

@@ -9,6 +9,7 @@ import { WithTransfer } from './rpc.js';
 import type { AppContext, AppWindow } from './context.js';
 import type { HostKeyChecks } from './host-keys.js';
 import { connectSsh } from './ssh-connect.js';
+import { mergeBounded, type BoundedMerge } from '../platform/streams.js';
 
 interface SshRecord {
   id: string;
@@ -18,10 +19,20 @@ interface SshRecord {
   writer: WritableStreamDefaultWriter<Uint8Array>;
   conn: TcpConnectionLike;
   closed: boolean;
+  /** The output stream and the bytes read from the session not yet taken by the page. */
+  merged?: BoundedMerge;
 }
+
+/**
+ * Bound of each terminal's Worker→page output queue. Beyond it the Worker stops reading the SSH
+ * channel; 256 KiB is a few frames of xterm.js parsing, enough to keep a fast link busy.
+ */
+export const OUTPUT_QUEUE_BYTES = 256 * 1024;
 
 export class SshSessions {
   private readonly sessions = new Map<string, SshRecord>();
+  /** Most output bytes any one terminal has had queued for its page (status shows it). */
+  private peakQueued = 0;
 
   constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks) {}
 
@@ -44,23 +55,13 @@ export class SshSessions {
     const rec: SshRecord = { id, owner, ssh, session, writer: session.stdin.getWriter(), conn, closed: false };
     this.sessions.set(id, rec);
     owner.sessions.add(id);
-    // One stream for the terminal: stdout and stderr as the pty interleaves them.
-    let open = 2;
-    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-    const output = new ReadableStream<Uint8Array>({ start: (c) => { ctrl = c; } });
-    const drain = async (s: ReadableStream<Uint8Array>) => {
-      const r = s.getReader();
-      try {
-        for (;;) {
-          const { value, done } = await r.read();
-          if (done) break;
-          ctrl.enqueue(value);
-        }
-      } catch { /* the exit reports why */ }
-      if (--open === 0) try { ctrl.close(); } catch { /* cancelled by the page */ }
-    };
-    void drain(session.stdout);
-    void drain(session.stderr);
+    // One stream for the terminal: stdout and stderr as the pty interleaves them. Bounded: the
+    // session's streams are read only while this queue has room, so a flood (`yes`) waits in the
+    // SSH channel, whose window then stays shut (RFC 4254 §5.2) and the server stops sending.
+    // The page takes from it only as fast as xterm.js parses (terminal.ts): back-pressure end to end.
+    const merged = mergeBounded([session.stdout, session.stderr], OUTPUT_QUEUE_BYTES);
+    const output = merged.output;
+    rec.merged = merged;
     const finish = (info: { code?: number; signal?: string; error?: string }) => {
       if (rec.closed) return;
       rec.closed = true;
@@ -75,6 +76,16 @@ export class SshSessions {
     );
     ssh.closed.then((err) => { if (err) finish({ error: err.message }); });
     return new WithTransfer({ id, output, hostKey }, [output as unknown as Transferable]);
+  }
+
+  /** Terminals open, their output bytes queued for pages now, and the most one has had queued. */
+  flowStats(): { open: number; queuedBytes: number; peakQueuedBytes: number; boundBytes: number } {
+    let queuedBytes = 0;
+    for (const s of this.sessions.values()) {
+      queuedBytes += s.merged?.queued() ?? 0;
+      this.peakQueued = Math.max(this.peakQueued, s.merged?.peak() ?? 0);
+    }
+    return { open: this.sessions.size, queuedBytes, peakQueuedBytes: this.peakQueued, boundBytes: OUTPUT_QUEUE_BYTES };
   }
 
   write(id: string, data: Uint8Array): void {

@@ -23,6 +23,10 @@ export class StatusView extends LitElement {
               <div><strong>Addresses:</strong> <span class="mono">${st.self.ips.join(', ')}</span></div>`
           : ''}
         ${st.error ? html`<p class="error" role="alert">${st.error}</p>` : ''}
+        ${st.terminals?.open
+          ? html`<div data-terminal-queue=${st.terminals.peakQueuedBytes}><strong>Terminal output waiting:</strong> ${formatBytes(st.terminals.queuedBytes)}
+              (most at once ${formatBytes(st.terminals.peakQueuedBytes)}, bound ${formatBytes(st.terminals.boundBytes)} per terminal)</div>`
+          : ''}
       </div>
       <h3>Relays (DERP)</h3>
       <table>
