@@ -83,7 +83,7 @@ describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromiu
     await expect.poll(async () => {
       heapMax = Math.max(heapMax, await pageHeap(page));
       return Date.now() - floodStart;
-    }, { timeout: 30_000, intervals: [250] }).toBeGreaterThan(3000);
+    }, { timeout: 30_000, interval: 250 }).toBeGreaterThan(3000);
     const before = await lastLine();
     expect(before).toBe('y'); // still flooding: 200 MB takes longer than this at xterm.js's pace
     const t0 = Date.now();
@@ -91,7 +91,7 @@ describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromiu
     await expect.poll(async () => {
       heapMax = Math.max(heapMax, await pageHeap(page));
       return lastLine();
-    }, { timeout: 60_000, intervals: [100] }).toMatch(promptLine);
+    }, { timeout: 60_000, interval: 100 }).toMatch(promptLine);
     const ctrlCMs = Date.now() - t0;
     expect(await terminalText(page)).not.toContain('flood-ended-42');
     // Still a working shell.
