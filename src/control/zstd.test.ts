@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../crypto/bytes.js';
@@ -60,12 +61,12 @@ describe('zstd (fzstd behind our frame checks)', () => {
         expect(e).toBeInstanceOf(ZstdError);
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => check(cat(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd), junk))));
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => check(cat(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd), junk))), fuzz(100));
     fc.assert(fc.property(fc.constantFrom(...good), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (z, edits) => {
       const m = z.slice();
       for (const [at, v] of edits) m[at % m.length] = v;
       check(m);
-    }));
+    }), fuzz(100));
   });
 });
 

@@ -2,6 +2,7 @@
 // through a net.Socket → web-streams adapter standing in for the netstack socket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
@@ -365,7 +366,7 @@ describe('HttpClient against broken servers', () => {
           if (!(e instanceof HttpError)) throw e;
         }
       }),
-      { numRuns: 150 },
+      fuzz(150),
     );
     c.close();
     await srv.close();

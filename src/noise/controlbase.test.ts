@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import {
   clientHandshake,
   ControlNoiseError,
@@ -186,7 +187,7 @@ describe('control Noise IK handshake', () => {
         await sw.close().catch(() => {});
         expect(await settled).toBeInstanceOf(ControlNoiseError);
       }),
-      { numRuns: 100 },
+      fuzz(100),
     );
   });
 });

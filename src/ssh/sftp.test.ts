@@ -2,6 +2,7 @@
 // in-memory SFTP v3 server (interop with the real OpenSSH sftp-server is e2e/ssh-sftp.test.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { Reader, Writer } from './wire.js';
 import { FX, FXF, FXP, SftpFramer, decodeReply, encodeAttrs, encodeOpen, encodeRead, encodeWrite, fileType, MAX_PACKET } from './sftp-codec.js';
 import { SftpClient, SftpError, SftpSessionError, statusError } from './sftp.js';
@@ -97,7 +98,7 @@ describe('sftp codec', () => {
           for (const p of r.value) decodeReply(p);
         }
       }),
-      { numRuns: 3000 },
+      fuzz(3000),
     );
   });
 

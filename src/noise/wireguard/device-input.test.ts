@@ -1,6 +1,7 @@
 // Hostile input: truncated, oversized, wrong-type, replayed and forged datagrams are dropped and
 // counted, never thrown; a property test feeds random and mutated messages.
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../crypto/bytes.js';
 import { mac } from '../../crypto/blake2s.js';
@@ -184,7 +185,7 @@ describe('WireGuardDevice bad input', () => {
         expect(accounted(b)).toBe(b.stats.rxDatagrams);
         expect(net.inbox(b).length).toBe(delivered); // nothing forged got through
       }),
-      { numRuns: 150 },
+      fuzz(150),
     );
     // Still working.
     a.send(b.publicKey, ipv4Packet(123));
