@@ -47,6 +47,13 @@ describe('zstd (fzstd behind our frame checks)', () => {
     expect(bomb.length).toBeLessThan(5000);
     expect(() => zstdDecode(bomb, 16 << 20)).toThrow(/more than the 16777216-byte limit/);
     expect(zstdDecodedBound(bomb, 200 << 20)).toBe(1000 * 100 * 1024);
+    // A 1 GiB window is refused whatever the content size says (fzstd allocates the window when that is 0).
+    expect(() => zstdDecode(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x40, 0xa0, 0, 0, 1, 0, 0), 256 << 20)).toThrow(/1073741824-byte window/);
+    // A content size smaller than what the blocks hold: an error, not a write past the buffer.
+    const lying = zstdStored(new Uint8Array(5000));
+    lying[5] = 10; // content size 10 (little-endian, low byte), 5,000 bytes of blocks
+    lying[6] = 0;
+    expect(() => zstdDecode(lying, 1 << 20)).toThrow(ZstdError);
     expect(() => zstdDecode(Uint8Array.of(1, 2, 3, 4, 5), 100)).toThrow(/not a zstd frame/);
     expect(() => zstdDecode(zstdStored(utf8.encode('abc')).subarray(0, 15), 100)).toThrow(/truncated/);
     expect(() => zstdDecode(new Uint8Array(0), 100)).toThrow(/no zstd frame/);

@@ -75,10 +75,9 @@ export function zstdDecodedBound(data: Uint8Array, maxOut: number): number {
       at += fcsBytes;
     }
     if (single) window = contentSize!;
-    // fzstd allocates the content size, or else the window, for the frame up front.
-    if ((contentSize ?? window) > maxOut) {
-      throw new ZstdError(`frame claims ${contentSize !== undefined ? `${contentSize} bytes of content` : `a ${window}-byte window`}, over the ${maxOut}-byte limit`);
-    }
+    // fzstd allocates the content size, or (when it is absent or 0) the window, up front.
+    if (contentSize !== undefined && contentSize > maxOut) throw new ZstdError(`frame claims ${contentSize} bytes of content, over the ${maxOut}-byte limit`);
+    if (window > maxOut) throw new ZstdError(`frame claims a ${window}-byte window, over the ${maxOut}-byte limit`);
     const blockMax = Math.min(window || BLOCK_MAX, BLOCK_MAX);
     let blocksOut = 0;
     for (let last = 0; !last; ) {
