@@ -11,6 +11,9 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
+          // One printed fast-check seed per run (FUZZ_SEED replays it); `npm run fuzz` runs longer.
+          globalSetup: ['scripts/fuzz/seed.global.ts'],
+          setupFiles: ['scripts/fuzz/seed.setup.ts'],
         },
       },
       {

@@ -2,13 +2,14 @@
 // MapResponse with 10,000 realistic peers (keys, addresses, AllowedIPs with some subnet and exit
 // routes, Hostinfo with OS/hostname/SSH host keys, HomeDERP, CapMap), then 1,000 deltas
 // (PeersChangedPatch, OnlineChange, PeerSeenChange, PeersChanged/PeersRemoved of a few peers) —
-// through the code the app runs: the map-stream decoder (framing + JSON, fed in 16 KiB HTTP/2
+// through the code the app runs: the map-stream decoder (framing + zstd + JSON, fed in 16 KiB HTTP/2
 // DATA-sized chunks), applyMapResponse, toPlainNetMap (as layers.ts hands maps to the node),
 // TailnetNode.applyNetMap (with in-memory DERP and netstack), and NodeService, whose status
 // events are posted to a fake window port and measured as structured clones (v8.serialize, what
 // postMessage copies). Not through Noise and HTTP/2: their cost is per byte, not per peer.
 //
 // `npm run bench -- scale` (SCALE_PEERS / SCALE_DELTAS override 10,000 / 1,000).
+import { execFileSync } from 'node:child_process';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { toHex } from '../src/crypto/bytes.js';
@@ -153,6 +154,20 @@ function fakeLayers(nodePrivateKey: Uint8Array, control: { emit?: (nm: NodeNetMa
 }
 
 const ms = (t0: number) => performance.now() - t0;
+
+/** One map message framed with zstd -1 (the `zstd` program), or undefined without it. */
+function zstdFramed(json: Uint8Array): Uint8Array | undefined {
+  let z: Buffer;
+  try {
+    z = execFileSync('zstd', ['-1', '-q', '-c', '--no-check'], { input: json, maxBuffer: 1 << 30 });
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(4 + z.length);
+  new DataView(out.buffer).setUint32(0, z.length, true);
+  out.set(z, 4);
+  return out;
+}
 const heapMb = () => { gc(); gc(); return process.memoryUsage().heapUsed / 2 ** 20; };
 const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; };
 
@@ -190,12 +205,22 @@ export async function run(): Promise<BenchRow[]> {
   };
   svc.attach(port);
 
-  // First map: decode, apply, hand to the node (which starts running on it).
-  const decoder = new MapStreamDecoder(Math.max(DEFAULT_MAX_MAP_MESSAGE, 64 << 20));
+  // First map: decode, apply, hand to the node (which starts running on it). As tailscaled
+  // receives it: zstd-compressed (the `zstd` program at level 1, like Headscale's zstdframe
+  // FastestCompression), decoded by fzstd; plain JSON where the program is missing.
+  const zwire = zstdFramed(wire.subarray(4));
+  const decoder = new MapStreamDecoder({ maxMessage: Math.max(DEFAULT_MAX_MAP_MESSAGE, 64 << 20), zstd: !!zwire });
   let t0 = performance.now();
   let msgs: MapResponse[] = [];
-  for (const c of chunks(wire)) msgs = msgs.concat(decoder.push(c));
+  for (const c of chunks(zwire ?? wire)) msgs = msgs.concat(decoder.push(c));
   const tDecode = ms(t0);
+  if (zwire) rows.push({ name: 'full map on the wire, zstd -1 (as Headscale sends it)', value: zwire.length / 2 ** 20, unit: 'MiB', note: `${(wire.length / zwire.length).toFixed(1)}× smaller` });
+  else rows.push({ name: 'full map zstd rows', value: 0, unit: 'skipped', note: 'the zstd program is not installed: fed plain JSON' });
+  // The same map in plain JSON, to tell the decompression's share.
+  t0 = performance.now();
+  const plainDecoder = new MapStreamDecoder(Math.max(DEFAULT_MAX_MAP_MESSAGE, 64 << 20));
+  for (const c of chunks(wire)) plainDecoder.push(c);
+  const tDecodePlain = ms(t0);
   t0 = performance.now();
   let nm: NetworkMap = applyMapResponse(emptyNetworkMap(), msgs[0]!, new Date().toISOString());
   const tApply = ms(t0);
@@ -217,7 +242,7 @@ export async function run(): Promise<BenchRow[]> {
   await up;
   await new Promise((r) => setTimeout(r, 0));
   const firstPosts = posted.splice(0);
-  rows.push({ name: 'first map: framing + JSON.parse (16 KiB chunks)', value: tDecode, unit: 'ms' });
+  rows.push({ name: `first map: framing + ${zwire ? 'zstd + ' : ''}JSON.parse (16 KiB chunks)`, value: tDecode, unit: 'ms', note: `plain JSON alone: ${tDecodePlain.toFixed(0)} ms` });
   rows.push({ name: 'first map: applyMapResponse', value: tApply, unit: 'ms' });
   rows.push({ name: 'first map: toPlainNetMap', value: tPlain, unit: 'ms' });
   rows.push({ name: 'first map: node applyNetMap + status pushes', value: tNode, unit: 'ms', note: `of which status made and posted: ${tPushFirst.toFixed(0)} ms` });
@@ -237,7 +262,8 @@ export async function run(): Promise<BenchRow[]> {
   const ev = { kind: 'event', event: { type: 'status', status: view } };
   rows.push({ name: 'full status message (structured clone)', value: v8.serialize(ev).length / 2 ** 20, unit: 'MiB', note: `${view.peers.length} peers` });
 
-  // Deltas.
+  // Deltas (plain JSON: one zstd process per delta would measure process starts, not decoding).
+  const deltaDecoder = new MapStreamDecoder();
   const liveIds = Array.from({ length: PEERS }, (_, i) => 1000 + i);
   let next = 1000 + PEERS;
   const wires = Array.from({ length: DELTAS }, (_, i) => encodeMapMessage(delta(i, liveIds, () => next++)));
@@ -248,7 +274,7 @@ export async function run(): Promise<BenchRow[]> {
   for (let i = 0; i < DELTAS; i++) {
     const s = performance.now();
     let a = performance.now();
-    for (const m of decoder.push(wires[i]!)) {
+    for (const m of deltaDecoder.push(wires[i]!)) {
       let b = performance.now();
       stage.decode += b - a;
       nm = applyMapResponse(nm, m, new Date().toISOString());

@@ -60,6 +60,11 @@ describe('control client against Headscale v0.29.2', () => {
     expect(nm.self?.Addresses?.some((a) => a.startsWith('100.'))).toBe(true);
     expect(Object.keys(nm.derpMap?.Regions ?? {}).sort()).toEqual(rig.derpRegions.map((r) => String(r.regionId)).sort());
     expect(nm.dns?.Domains ?? []).toContain(rig.baseDomain); // MagicDNS search domain
+    // We asked for zstd as tailscaled does: every map message came compressed and was decoded here.
+    expect(first.stats.compressedMaps).toBeGreaterThan(0);
+    expect(first.stats.malformedMaps).toBe(0);
+    expect(first.stats.mapDecodedBytes).toBeGreaterThan(first.stats.mapBytes);
+    console.log(`map stream from Headscale: ${first.stats.compressedMaps} zstd messages, ${first.stats.mapBytes} bytes on the wire → ${first.stats.mapDecodedBytes} bytes of JSON`);
     // Headscale sees us with our node key, and the tailscaled peer sees us too.
     const ours = (await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e');
     expect(ours.length).toBe(1);
@@ -83,6 +88,7 @@ describe('control client against Headscale v0.29.2', () => {
     await rig.removePeer('peer2');
     await waitForMap(first, (m) => !peerList(m).some((p) => p.Key === p2.nodeKey), 'peer2 removed');
     expect(first.stats.mapStreams).toBe(streamsBefore); // same stream: deltas, not a reconnect
+    expect(first.stats.malformedMaps).toBe(0); // the deltas were zstd too, and decoded
     expect(peerList(first.netMap).some((p) => p.Key === rig.peer('peer1').nodeKey)).toBe(true);
   });
 

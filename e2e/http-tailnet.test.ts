@@ -6,6 +6,7 @@
 // HTTP client and proxy work over our WireGuard + netstack TCP to a real peer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { startRig, bytesSha256, type Rig, type RigPeer } from './rig/index.js';
 import { testPng } from './rig/webserver.js';
 import { TailnetNode } from '../src/node/node.js';
@@ -98,6 +99,40 @@ describe('HttpClient over our node to a tailscaled peer', () => {
     // so the refusal shows as a failed connect or as a connection closed before any response.
     expect(['connect', 'closed']).toContain(e.code);
     expect(e.message).toMatch(/:1\b/);
+  });
+
+  it('a server behind the peer that dribbles its response head a byte every 200 ms fails at the head deadline', async () => {
+    // A real server process socket on the peer's side (tailscaled forwards to 127.0.0.1): it
+    // accepts, then sends "HTTP/1.1 200 OK\r\nX-Slow: aaaa…" one byte per 200 ms, never ending the head.
+    let sent = 0;
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const socks: net.Socket[] = [];
+    const server = net.createServer((sock) => {
+      socks.push(sock);
+      sock.on('error', () => {});
+      const head = 'HTTP/1.1 200 OK\r\nX-Slow: ' + 'a'.repeat(10_000);
+      let i = 0;
+      const t = setInterval(() => {
+        if (sock.destroyed || i >= head.length) return clearInterval(t);
+        sock.write(head[i++]!);
+        sent++;
+      }, 200);
+      timers.push(t);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const t0 = Date.now();
+    const e = await client.request({ url: `http://${peer.fqdn}:${port}/`, timeoutMs: 4000 }).catch((x) => x);
+    const ms = Date.now() - t0;
+    for (const t of timers) clearInterval(t);
+    for (const k of socks) k.destroy();
+    await new Promise((r) => server.close(r));
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('timeout');
+    // Bytes kept coming (each read would have restarted a per-read timer), yet the one deadline held.
+    expect(e.message).toMatch(/no complete response head \((\d+) bytes of it came\) from the server within 4000 ms/);
+    expect(Number(/\((\d+) bytes/.exec(e.message)![1])).toBeGreaterThan(3);
+    console.log(`dribbling head: failed after ${ms} ms (deadline 4000 ms), ${sent} bytes dribbled`);
   });
 });
 

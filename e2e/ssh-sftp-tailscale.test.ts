@@ -67,6 +67,13 @@ describe('SFTP over Tailscale SSH through our node', () => {
     expect((await sftp.stat(moved)).size).toBe(data.length);
     await sftp.rename(moved, path);
     expect((await sftp.list('/tmp')).some((e) => e.filename === path.slice(5))).toBe(true);
+    // The app's upload: a temporary file renamed over the target (posix-rename when offered, else
+    // remove + rename), keeping the replaced file's mode; no temporary file left behind.
+    const small = data.subarray(0, 100_000);
+    expect(await sftp.uploadAtomic(path, new Blob([small]).stream())).toBe(small.length);
+    expect(toHex(sha256(await sftp.readFile(path)))).toBe(toHex(sha256(small)));
+    expect((await sftp.stat(path)).permissions! & 0o777).toBe(0o640);
+    expect((await sftp.list('/tmp')).filter((e) => e.filename.endsWith('.tailtab-upload'))).toEqual([]);
     await sftp.remove(path);
     await expect(sftp.stat(path)).rejects.toThrow(`cannot stat "${path}": no such file or directory`);
     console.log(`tailtab sftp over the tailnet (DERP-only, Node): upload ${(data.length / 1e3 / upMs).toFixed(1)} MB/s, download ${(data.length / 1e3 / downMs).toFixed(1)} MB/s`);

@@ -143,6 +143,77 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     await sftp.remove(path);
   });
 
+  it('uploadAtomic: a connection killed mid-upload leaves the original intact (SHA-256); a completed one replaces it, keeps its mode, leaves no temp file', async () => {
+    const path = `${home}/${tag}-atomic.bin`;
+    const original = randomBytes(4 * 1024 * 1024);
+    expect(await sftp.uploadAtomic(path, streamOf(original), { mode: 0o640 })).toBe(original.length);
+    const originalSha = toHex(sha256(original));
+    const remoteSha = async () => (await run(`sha256sum ${path}`)).out.split(' ')[0];
+    const temps = async () => (await sftp.list(home)).map((e) => e.filename).filter((n) => n.endsWith('.tailtab-upload'));
+    expect(await remoteSha()).toBe(originalSha);
+    expect((await sftp.stat(path)).permissions! & 0o777).toBe(0o640);
+    expect(await temps()).toEqual([]);
+
+    // A second connection uploads a replacement and is killed (TCP destroyed) after 2 MiB.
+    const duplex = await connectDuplex(sshd.port);
+    const key = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
+    sshd.addAuthorizedKey(authorizedKeysLine(key, 'sftp-e2e-kill'));
+    const ssh2 = await SshClient.connect(duplex, { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {} });
+    const sftp2 = await SftpClient.open(ssh2);
+    const replacement = randomBytes(8 * 1024 * 1024);
+    let pulled = 0;
+    const killing = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (pulled >= 2 * 1024 * 1024) {
+          duplex.socket.destroy();
+          return new Promise(() => {}); // the connection is gone; this source never ends
+        }
+        c.enqueue(replacement.slice(pulled, pulled + 65536));
+        pulled += 65536;
+      },
+    });
+    const failed = await sftp2.uploadAtomic(path, killing).then(() => 'completed', (e: Error) => e.message);
+    expect(failed).not.toBe('completed');
+    ssh2.close();
+    // The original is whole: same bytes, same size, same mode.
+    expect(await remoteSha()).toBe(originalSha);
+    expect((await sftp.stat(path)).size).toBe(original.length);
+    // What the killed upload left: at most its temporary file, never a truncated original.
+    const left = await temps();
+    expect(left.length).toBeLessThanOrEqual(1);
+    for (const t of left) await sftp.remove(`${home}/${t}`);
+
+    // A completed replacement: the new bytes, the old mode, no temporary file.
+    expect(await sftp.uploadAtomic(path, streamOf(replacement))).toBe(replacement.length);
+    expect(await remoteSha()).toBe(toHex(sha256(replacement)));
+    expect((await sftp.stat(path)).permissions! & 0o777).toBe(0o640);
+    expect(await temps()).toEqual([]);
+    // A folder is not replaced by a file.
+    await sftp.mkdir(`${home}/${tag}-adir`);
+    await expect(sftp.uploadAtomic(`${home}/${tag}-adir`, streamOf(original))).rejects.toThrow(/it is a folder/);
+    await sftp.rmdir(`${home}/${tag}-adir`);
+    await sftp.remove(path);
+  });
+
+  it('a download shorter than the size stat\'ed at its start fails in words', async () => {
+    const path = `${home}/${tag}-shrinks.bin`;
+    await sftp.writeFile(path, randomBytes(2 * 1024 * 1024));
+    const size = (await sftp.stat(path)).size!;
+    const stream = await sftp.download(path, { size, concurrency: 1 });
+    const r = stream.getReader();
+    expect((await r.read()).value!.length).toBeGreaterThan(0);
+    // The file is cut to 100 KB on the host while it is being read.
+    await run(`truncate -s 100000 ${path}`);
+    let err: Error | undefined;
+    try {
+      for (;;) if ((await r.read()).done) break;
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).toMatch(/ended after 100000 of its 2097152 bytes.*download it again/);
+    await sftp.remove(path);
+  });
+
   it('a missing file and a permission-denied path give clear errors; the session keeps working', async () => {
     await expect(sftp.download(`${home}/${tag}-missing`)).rejects.toThrow(`cannot open "${home}/${tag}-missing": no such file or directory`);
     await expect(sftp.readFile('/etc/shadow')).rejects.toThrow('cannot open "/etc/shadow": permission denied');

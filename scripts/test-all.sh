@@ -12,7 +12,7 @@ step "type-check (tsc --noEmit)"
 npx tsc --noEmit -p .
 step "lint (eslint: layer order of src/, no DOM in core code)"
 npx eslint .
-step "unit tests (vitest --project unit)"
+step "unit tests (vitest --project unit; property tests with a fresh fast-check seed, printed: FUZZ_SEED replays)"
 npx vitest run --project unit
 step "e2e tests against the real programs, in a loopback-only network namespace"
 bash scripts/in-netns.sh npx vitest run --project e2e

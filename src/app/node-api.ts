@@ -78,6 +78,8 @@ export interface NodeStatusView {
   derp: DerpRegionView[];
   control?: ControlView;
   routes?: RoutePrefsView;
+  /** Terminal output waiting in the Worker for pages: bounded per terminal by boundBytes. */
+  terminals?: { open: number; queuedBytes: number; peakQueuedBytes: number; boundBytes: number };
 }
 
 export interface LogLine {

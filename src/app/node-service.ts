@@ -151,7 +151,7 @@ export class NodeService {
 
   private statusView(): NodeStatusView {
     if (!this.node) return { state: this.upError ? 'error' : 'stopped', error: this.upError, peers: [], derp: [] };
-    const v = toStatusView(this.node.status(), this.netmap, this.redact);
+    const v = { ...toStatusView(this.node.status(), this.netmap, this.redact), terminals: this.ssh.flowStats() };
     if (v.state === 'stopped' && this.upError) return { ...v, state: 'error', error: this.upError };
     return v;
   }

@@ -85,12 +85,13 @@ export class SftpSessions {
   async download(id: string, path: string): Promise<WithTransfer<{ size: number | undefined; data: ReadableStream<Uint8Array> }>> {
     const { sftp } = this.record(id);
     const size = (await sftp.stat(path)).size;
-    const data = await sftp.download(path);
+    const data = await sftp.download(path, { size });
     return new WithTransfer({ size, data }, [data as unknown as Transferable]);
   }
 
   upload(id: string, path: string, data: ReadableStream<Uint8Array>): Promise<number> {
-    return this.record(id).sftp.upload(path, data);
+    // To a temporary name, then renamed over the target: an interrupted upload leaves the original.
+    return this.record(id).sftp.uploadAtomic(path, data, { random: this.ctx.random });
   }
 
   close(id: string): void {

@@ -13,6 +13,7 @@ import type { AppContext, AppWindow } from './context.js';
 import type { HostKeyChecks } from './host-keys.js';
 import { connectSsh } from './ssh-connect.js';
 import { Scrollback, type ScrollbackLimits } from './scrollback.js';
+import { mergeBounded, type BoundedMerge } from '../platform/streams.js';
 
 type ExitInfo = { code?: number; signal?: string; error?: string };
 
@@ -33,7 +34,19 @@ interface SshRecord {
   /** Asked to close (the person closed its tab): not kept for a reload. */
   closing?: boolean;
   closed: boolean;
+  /** The output stream and the bytes read from the session not yet taken by the page. */
+  merged?: BoundedMerge;
+  /** The attached window asked for the next chunk (its stream's pull). */
+  demand?: boolean;
+  /** Wakes the output pump: demand came, or the window went. */
+  wake?: () => void;
 }
+
+/**
+ * Bound of each terminal's Worker→page output queue. Beyond it the Worker stops reading the SSH
+ * channel; 256 KiB is a few frames of xterm.js parsing, enough to keep a fast link busy.
+ */
+export const OUTPUT_QUEUE_BYTES = 256 * 1024;
 
 export interface SshSessionsOptions {
   scrollback?: ScrollbackLimits;
@@ -41,6 +54,8 @@ export interface SshSessionsOptions {
 
 export class SshSessions {
   private readonly sessions = new Map<string, SshRecord>();
+  /** Most output bytes any one terminal has had queued for its page (status shows it). */
+  private peakQueued = 0;
 
   constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks, private readonly o: SshSessionsOptions = {}) {}
 
@@ -63,23 +78,15 @@ export class SshSessions {
     const rec: SshRecord = { id, ssh, session, writer: session.stdin.getWriter(), conn, hostKey, scrollback: new Scrollback(this.o.scrollback), closed: false };
     this.sessions.set(id, rec);
     const output = this.bind(rec, owner);
-    // One stream for the terminal: stdout and stderr as the pty interleaves them, kept in the
-    // scrollback and passed to whichever window is attached.
-    let open = 2;
-    const drain = async (s: ReadableStream<Uint8Array>) => {
-      const r = s.getReader();
-      try {
-        for (;;) {
-          const { value, done } = await r.read();
-          if (done) break;
-          rec.scrollback.push(value);
-          try { rec.sink?.enqueue(value); } catch { rec.sink = undefined; /* cancelled by the page */ }
-        }
-      } catch { /* the exit reports why */ }
-      if (--open === 0) this.endSink(rec);
-    };
-    void drain(session.stdout);
-    void drain(session.stderr);
+    // One stream for the terminal: stdout and stderr as the pty interleaves them. Bounded: the
+    // session's streams are read only while this queue has room, so a flood (`yes`) waits in the
+    // SSH channel, whose window then stays shut (RFC 4254 §5.2) and the server stops sending.
+    // While a window is attached, a chunk leaves the queue only when that window's stream asks
+    // for one (pull), and the page asks only as fast as xterm.js parses (terminal.ts):
+    // back-pressure end to end. Every chunk also goes to the scrollback for a reload; while no
+    // window is attached the session is read freely into the (bounded) scrollback.
+    rec.merged = mergeBounded([session.stdout, session.stderr], OUTPUT_QUEUE_BYTES);
+    void this.pump(rec, rec.merged.output);
     const finish = (info: ExitInfo) => {
       if (rec.closed) return;
       rec.closed = true;
@@ -97,6 +104,24 @@ export class SshSessions {
     return new WithTransfer({ id, output, hostKey }, [output as unknown as Transferable]);
   }
 
+  private async pump(rec: SshRecord, merged: ReadableStream<Uint8Array>): Promise<void> {
+    const r = merged.getReader();
+    try {
+      for (;;) {
+        while (rec.sink && !rec.demand) await new Promise<void>((resolve) => (rec.wake = resolve));
+        rec.wake = undefined;
+        const { value, done } = await r.read();
+        if (done) break;
+        rec.scrollback.push(value);
+        if (rec.sink) {
+          rec.demand = false;
+          try { rec.sink.enqueue(value); } catch { rec.sink = undefined; /* cancelled by the page */ }
+        }
+      }
+    } catch { /* the exit reports why */ }
+    this.endSink(rec);
+  }
+
   /** Makes `owner` the session's window with a new output stream, whose first bytes are `replay`. */
   private bind(rec: SshRecord, owner: AppWindow, replay?: Uint8Array): ReadableStream<Uint8Array> {
     this.endSink(rec);
@@ -105,18 +130,23 @@ export class SshSessions {
     owner.sessions.add(rec.id);
     clearTimeout(rec.reaper);
     rec.reaper = undefined;
+    rec.demand = false;
+    // highWaterMark 0: pull comes only when the page reads, so nothing queues here beyond a chunk.
     return new ReadableStream<Uint8Array>({
       start: (c) => {
         rec.sink = c;
         if (replay?.length) c.enqueue(replay);
       },
-      cancel: () => { if (rec.sink) rec.sink = undefined; },
-    });
+      pull: () => { rec.demand = true; rec.wake?.(); },
+      cancel: () => { if (rec.sink) rec.sink = undefined; rec.wake?.(); },
+    }, { highWaterMark: 0 });
   }
 
   private endSink(rec: SshRecord): void {
     const s = rec.sink;
     rec.sink = undefined;
+    rec.demand = false;
+    rec.wake?.();
     try { s?.close(); } catch { /* already closed or cancelled */ }
   }
 
@@ -148,6 +178,16 @@ export class SshSessions {
     this.endSink(rec);
     clearTimeout(rec.reaper);
     rec.reaper = setTimeout(() => { if (!rec.owner) this.close(id); }, graceMs);
+  }
+
+  /** Terminals open, their output bytes queued for pages now, and the most one has had queued. */
+  flowStats(): { open: number; queuedBytes: number; peakQueuedBytes: number; boundBytes: number } {
+    let queuedBytes = 0;
+    for (const s of this.sessions.values()) {
+      queuedBytes += s.merged?.queued() ?? 0;
+      this.peakQueued = Math.max(this.peakQueued, s.merged?.peak() ?? 0);
+    }
+    return { open: this.sessions.size, queuedBytes, peakQueuedBytes: this.peakQueued, boundBytes: OUTPUT_QUEUE_BYTES };
   }
 
   /** Sessions no window shows (detached), e.g. to keep the node up for them. */

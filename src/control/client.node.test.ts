@@ -9,6 +9,7 @@ import { Duplex } from 'node:stream';
 import { ControlClient, type ControlClientOptions, type ControlClientState } from './client.js';
 import { MemoryStore } from './storage.js';
 import { encodeMapMessage } from './mapstream.js';
+import { encodeZstdMapMessage } from './zstd.testkit.js';
 import { peerList, type NetworkMap } from './netmap.js';
 import type { MapResponse, Node } from './tailcfg.js';
 import type { WebSocketLike } from '../platform/websocket.js';
@@ -21,7 +22,7 @@ import { seededRandom } from '../crypto/random.js';
 import { realClock, type Clock } from '../platform/clock.js';
 
 type MapScript = (res: http2.ServerHttp2Stream, req: MapRequestSeen) => void;
-interface MapRequestSeen { NodeKey: string; DiscoKey: string; Stream: boolean; Version: number }
+interface MapRequestSeen { NodeKey: string; DiscoKey: string; Stream: boolean; Version: number; Compress?: string }
 
 /** A WebSocket whose far end is a ts2021 server: Noise records around an HTTP/2 byte stream. */
 class FakeControlSocket implements WebSocketLike {
@@ -166,12 +167,14 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock, extra: Partial<ControlClientOptions> = {}) {
+function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock, extra: Partial<ControlClientOptions> = {}, mapCompression: 'zstd' | 'none' = 'none') {
+  // The scripted servers below write plain JSON (and hand-made broken frames): the client asks for
+  // no compression unless a test is about zstd.
   const c = new ControlClient({
     ...extra,
     controlUrl: 'http://control.localhost', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
     controlKey: keyToText('mkey', fake.key.publicKey), clock, random: seededRandom(5),
-    discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage,
+    discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage, mapCompression,
   });
   const states: ControlClientState[] = [];
   const maps: NetworkMap[] = [];
@@ -234,6 +237,28 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(maps.map((m) => peerList(m).length)).toEqual([1, 2]);
     expect(selfKey).toBe(keyToText('nodekey', c.nodePublicKey));
     expect(fake.registers).toBe(1); // a broken stream is not a reason to log in again
+  });
+
+  it('asks for zstd by default, as tailscaled does, and decodes the zstd messages; a plain-JSON answer to it is a malformed map', async () => {
+    const compress: (string | undefined)[] = [];
+    const fake = new FakeControl([
+      (res, req) => { compress.push(req.Compress); res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); },
+      (res, req) => {
+        compress.push(req.Compress);
+        res.write(Buffer.from(encodeZstdMapMessage(fullMap(req.NodeKey, [peer(2), peer(3)]))));
+        setTimeout(() => res.write(Buffer.from(encodeZstdMapMessage({ KeepAlive: true }))), 10);
+      },
+    ]);
+    fakes.push(fake);
+    const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, realClock, {}, 'zstd');
+    await c.login({ hostname: 'me', authKey: 'k' });
+    c.start();
+    await until('the zstd map', () => peerList(c.netMap).length === 2);
+    await until('the zstd keepalive', () => c.stats.compressedMaps === 2);
+    expect(compress).toEqual(['zstd', 'zstd']);
+    expect(c.stats.malformedMaps).toBe(1);
+    expect(c.stats.lastError).toMatch(/not valid zstd/);
+    expect(c.stats.mapDecodedBytes).toBeGreaterThan(0);
   });
 
   it('logout goes out on the connection already open (no new WebSocket or handshake), so a closing tab can still say it', async () => {

@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from '../platform/clock.js';
 import { withDeadline } from '../platform/deadline.js';
 import { Http2Client, type Http2Response } from './h2/client.js';
 import { fetchControlKey, type FetchLike } from './key.js';
-import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE } from './mapstream.js';
+import { MapStreamError, readMapStream, DEFAULT_MAX_MAP_MESSAGE, type MapStreamStats } from './mapstream.js';
 import { applyMapResponse, emptyNetworkMap, NetMapError, type NetMapStats, type NetworkMap } from './netmap.js';
 import type { ControlState, ControlStore } from './storage.js';
 import { CAPABILITY_VERSION, type Hostinfo, type MapRequest, type MapResponse, type RegisterRequest, type RegisterResponse } from './tailcfg.js';
@@ -56,6 +56,8 @@ export interface ControlClientOptions {
   os?: string;
   ipnVersion?: string;
   maxMapMessage?: number;
+  /** Ask control to zstd-compress map messages, as tailscaled does (default 'zstd'). */
+  mapCompression?: 'zstd' | 'none';
   /** No map message for this long = dead stream (Headscale sends keepalives every ~60 s). */
   watchdogMs?: number;
   /** The reconnect curve's unit (default 10 ms: n²·10 ms after the n-th failure, tailscale util/backoff). */
@@ -108,6 +110,10 @@ export interface ControlClientStats extends NetMapStats {
   reconnects: number;
   streamErrors: number;
   malformedMaps: number;
+  /** Map messages that came zstd-compressed and were decoded; their compressed and decoded bytes. */
+  compressedMaps: number;
+  mapBytes: number;
+  mapDecodedBytes: number;
   lastError: string;
 }
 
@@ -125,7 +131,7 @@ export class ControlClient {
   state: ControlClientState = 'idle';
   netMap: NetworkMap = emptyNetworkMap();
   readonly stats: ControlClientStats = {
-    applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, lastError: '',
+    applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, compressedMaps: 0, mapBytes: 0, mapDecodedBytes: 0, lastError: '',
   };
   private st: ControlState | null = null;
   private custody: KeyCustody = 'raw';
@@ -591,7 +597,7 @@ export class ControlClient {
   private mapRequest(hostname?: string): MapRequest {
     return {
       Version: CAPABILITY_VERSION,
-      Compress: '',
+      Compress: this.o.mapCompression === 'none' ? '' : 'zstd',
       KeepAlive: true,
       NodeKey: keyToText('nodekey', this.nodePublicKey),
       DiscoKey: keyToText('discokey', this.o.discoPublicKey),
@@ -666,7 +672,16 @@ export class ControlClient {
     };
     arm();
     try {
-      for await (const msg of readMapStream(body, this.o.maxMapMessage ?? DEFAULT_MAX_MAP_MESSAGE)) {
+      let streamStats: MapStreamStats | undefined;
+      let counted = { compressed: 0, bytes: 0, decodedBytes: 0 };
+      const mapOpts = { maxMessage: this.o.maxMapMessage ?? DEFAULT_MAX_MAP_MESSAGE, zstd: this.o.mapCompression !== 'none' };
+      for await (const msg of readMapStream(body, mapOpts, (s) => (streamStats = s))) {
+        if (streamStats) {
+          this.stats.compressedMaps += streamStats.compressed - counted.compressed;
+          this.stats.mapBytes += streamStats.bytes - counted.bytes;
+          this.stats.mapDecodedBytes += streamStats.decodedBytes - counted.decodedBytes;
+          counted = { compressed: streamStats.compressed, bytes: streamStats.bytes, decodedBytes: streamStats.decodedBytes };
+        }
         if (!this.running) break;
         arm();
         this.applyMessage(msg, first);

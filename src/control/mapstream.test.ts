@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { encodeMapMessage, MapStreamDecoder, MapStreamError, readMapStream } from './mapstream.js';
 import { utf8 } from '../crypto/bytes.js';
 import type { MapResponse } from './tailcfg.js';
@@ -26,7 +27,7 @@ describe('map stream framing (4-byte LE length + JSON)', () => {
       for (const c of splitAt(all, cuts)) got.push(...dec.push(c));
       expect(got).toEqual(msgs);
       expect(dec.pending).toBe(0);
-    }));
+    }), fuzz(100));
   });
 
   it('little-endian length: 0x05 0 0 0 then 5 bytes', () => {
@@ -82,7 +83,7 @@ describe('map stream framing (4-byte LE length + JSON)', () => {
       } catch (e) {
         expect(e).toBeInstanceOf(MapStreamError);
       }
-    }));
+    }), fuzz(100));
   });
 
   it('mutated valid streams: only MapStreamError or objects', () => {
@@ -94,7 +95,7 @@ describe('map stream framing (4-byte LE length + JSON)', () => {
       all[pos % all.length] ^= x;
       const dec = new MapStreamDecoder(1 << 16);
       try { dec.push(all); } catch (e) { expect(e).toBeInstanceOf(MapStreamError); }
-    }));
+    }), fuzz(100));
   });
 
   it('readMapStream reports a truncated stream', async () => {

@@ -1,9 +1,12 @@
 // The map stream framing of POST /machine/map with Stream:true: each message is a 4-byte
 // LITTLE-endian length followed by that many bytes of JSON tailcfg.MapResponse
 // (control/controlclient/direct.go sendMapRequest; headscale hscontrol/poll.go writes the same).
-// We never ask for compression (Compress:""), so the bytes are plain JSON.
+// With Compress:"zstd" (what tailscaled asks for) the length counts the zstd-encoded bytes and
+// each message is one or more zstd frames of that JSON (hscontrol/poll.go writeMap; direct.go
+// readMapResponseMessage/decodeMsg); with Compress:"" the bytes are plain JSON.
 import { utf8 } from '../crypto/bytes.js';
 import type { MapResponse } from './tailcfg.js';
+import { zstdDecode } from './zstd.js';
 
 /**
  * Bound on one message. A full map of 10,000 peers is ~16 MB of JSON (tailscaled asks for zstd and
@@ -11,6 +14,21 @@ import type { MapResponse } from './tailcfg.js';
  * before anything is buffered, so a hostile server gets a worded error, not our memory.
  */
 export const DEFAULT_MAX_MAP_MESSAGE = 128 << 20;
+/**
+ * Bound on one message's JSON after zstd decoding: a 100,000-peer map is ~160 MB of JSON (~1.6 KB
+ * a peer); 256 MiB leaves room and stays under V8's largest string (2^29 − 24 characters), which
+ * JSON.parse needs the text in. tailscaled's bound is 1 GiB (maxDecodedMapResponseSize).
+ */
+export const DEFAULT_MAX_DECODED_MAP_MESSAGE = 256 << 20;
+
+export interface MapStreamOptions {
+  /** Bound on one message as framed (compressed when zstd). */
+  maxMessage?: number;
+  /** The stream's messages are zstd (we asked Compress:"zstd"). */
+  zstd?: boolean;
+  /** Bound on one message's JSON after decoding. */
+  maxDecoded?: number;
+}
 
 export class MapStreamError extends Error {
   constructor(message: string) {
@@ -21,8 +39,12 @@ export class MapStreamError extends Error {
 
 export interface MapStreamStats {
   messages: number;
+  /** Bytes as they came (compressed, with the length prefixes). */
   bytes: number;
   malformed: number;
+  /** Messages that were zstd-decoded, and the JSON bytes they decoded to. */
+  compressed: number;
+  decodedBytes: number;
 }
 
 /**
@@ -35,8 +57,16 @@ export class MapStreamDecoder {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private failed: MapStreamError | null = null;
-  readonly stats: MapStreamStats = { messages: 0, bytes: 0, malformed: 0 };
-  constructor(private readonly maxMessage = DEFAULT_MAX_MAP_MESSAGE) {}
+  readonly stats: MapStreamStats = { messages: 0, bytes: 0, malformed: 0, compressed: 0, decodedBytes: 0 };
+  private readonly maxMessage: number;
+  private readonly zstd: boolean;
+  private readonly maxDecoded: number;
+  constructor(o: MapStreamOptions | number = {}) {
+    const opts = typeof o === 'number' ? { maxMessage: o } : o;
+    this.maxMessage = opts.maxMessage ?? DEFAULT_MAX_MAP_MESSAGE;
+    this.zstd = !!opts.zstd;
+    this.maxDecoded = opts.maxDecoded ?? DEFAULT_MAX_DECODED_MAP_MESSAGE;
+  }
 
   push(chunk: Uint8Array): MapResponse[] {
     if (this.failed) throw this.failed;
@@ -55,7 +85,16 @@ export class MapStreamDecoder {
       }
       if (this.buffered - 4 < len) break;
       this.take(4);
-      const body = this.take(len);
+      let body = this.take(len);
+      if (this.zstd) {
+        try {
+          body = zstdDecode(body, this.maxDecoded);
+        } catch (e) {
+          return this.fail(`map message is not valid zstd (${len} bytes): ${(e as Error).message}`);
+        }
+        this.stats.compressed++;
+      }
+      this.stats.decodedBytes += body.length;
       let v: unknown;
       try {
         v = JSON.parse(utf8.decode(body));
@@ -139,9 +178,11 @@ export function encodeMapMessage(msg: MapResponse | Uint8Array): Uint8Array {
 /** Reads map messages from a byte stream; throws MapStreamError on malformed input. */
 export async function* readMapStream(
   body: ReadableStream<Uint8Array>,
-  maxMessage = DEFAULT_MAX_MAP_MESSAGE,
+  o: MapStreamOptions | number = {},
+  stats?: (s: MapStreamStats) => void,
 ): AsyncGenerator<MapResponse> {
-  const dec = new MapStreamDecoder(maxMessage);
+  const dec = new MapStreamDecoder(o);
+  stats?.(dec.stats);
   const reader = body.getReader();
   try {
     for (;;) {

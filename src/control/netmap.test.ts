@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { applyMapResponse, effectiveAllowedIPs, emptyNetworkMap, peerList, toPlainNetMap } from './netmap.js';
 import type { MapResponse, Node } from './tailcfg.js';
 
@@ -117,6 +118,6 @@ describe('netmap delta application (controlclient/map.go semantics)', () => {
         expect([...nm.peers.keys()].sort()).toEqual([...model.keys()].sort());
       }
       toPlainNetMap(nm);
-    }));
+    }), fuzz(100));
   });
 });

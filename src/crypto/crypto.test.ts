@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { equalBytes, fromHex, toHex, fromBase64, toBase64 } from './bytes.js';
 import { boxBeforeNm, boxSealAfterNm, boxOpenAfterNm, sealWithRandomNonce, openNonceAndBox } from './box.js';
 import { hash, hmacBlake2s, kdf } from './blake2s.js';
@@ -39,7 +40,7 @@ describe('NaCl box', () => {
         const sealed = sealWithRandomNonce(ab, msg, rnd);
         expect(equalBytes(openNonceAndBox(ba, sealed)!, msg)).toBe(true);
         expect(openNonceAndBox(ba, junk)).toBeNull();
-      }),
+      }), fuzz(100)
     );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { decodeFramePayload, encodeFrame, FrameReassembler, MAGIC, type Frame, type DecodeResult } from './frames.js';
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -31,7 +32,7 @@ describe('DERP frames', () => {
       const enc = encodeFrame(f);
       const r = new FrameReassembler().push(enc);
       expect(r).toEqual([{ ok: true, frame: f }]);
-    }));
+    }), fuzz(100));
   });
 
   it('random chunking gives identical frames', () => {
@@ -46,7 +47,39 @@ describe('DERP frames', () => {
       expect(got).toEqual(whole);
       expect(whole.map((x) => (x.ok ? x.frame : null))).toEqual(frames);
       expect(ra.pendingBytes).toBe(0);
-    }));
+    }), fuzz(100));
+  });
+
+  it('a 64 KiB frame in 1-byte chunks is joined once, not re-copied per chunk; at most one frame is held', () => {
+    const f: Frame = { type: 'recvPacket', srcKey: new Uint8Array(32).fill(1), packet: new Uint8Array(64 * 1024 - 100).map((_, i) => i & 0xff) };
+    const enc = encodeFrame(f);
+    const ra = new FrameReassembler();
+    const got: DecodeResult[] = [];
+    let most = 0;
+    for (let i = 0; i < enc.length; i++) {
+      got.push(...ra.push(enc.subarray(i, i + 1)));
+      most = Math.max(most, ra.pendingBytes);
+    }
+    expect(got).toEqual([{ ok: true, frame: f }]);
+    expect(ra.copiedBytes).toBe(enc.length); // the old buffer-concatenation copied ~2 GB here
+    expect(most).toBeLessThan(enc.length);
+    expect(ra.pendingBytes).toBe(0);
+    // A frame within one chunk is decoded from it, with no joining copy.
+    const one = new FrameReassembler();
+    one.push(concat([enc, enc]));
+    expect(one.copiedBytes).toBe(0);
+  });
+
+  it('a length over the bound is refused at its header, before anything is buffered', () => {
+    const ra = new FrameReassembler(1000);
+    const r = ra.push(Uint8Array.of(5, 0, 0, 0x03, 0xe9));
+    expect(r).toEqual([{ ok: false, error: 'frame too large (1001 bytes, type 0x5)' }]);
+    expect(ra.failed).toMatch(/too large/);
+    expect(ra.pendingBytes).toBe(0);
+    // Split header: the same answer once the header is whole.
+    const rb = new FrameReassembler(1000);
+    expect(rb.push(Uint8Array.of(5, 0, 0))).toEqual([]);
+    expect(rb.push(Uint8Array.of(0x03, 0xe9, 1, 2, 3))).toEqual([{ ok: false, error: 'frame too large (1001 bytes, type 0x5)' }]);
   });
 
   it('never throws on random or mutated input', () => {
@@ -55,7 +88,7 @@ describe('DERP frames', () => {
       for (const [i, v] of muts) if (s.length) s[i % s.length] = v;
       const ra = new FrameReassembler(1 << 16);
       expect(() => ra.push(s)).not.toThrow();
-    }));
+    }), fuzz(100));
   });
 
   it('rejects wrong magic, short frames and oversized lengths as error values', () => {

@@ -176,11 +176,20 @@ export type ReassemblerEvent = DecodeResult;
 /**
  * Reassembles a DERP byte stream from arbitrary chunks. push() returns the decoded frames (or
  * error values) completed by this chunk. An oversized length is a fatal error: the stream
- * cannot be resynchronised, so the caller must close the connection.
+ * cannot be resynchronised, so the caller must close the connection. Bounded: at most one frame
+ * (maxFrameSize) plus its header is ever held. A frame arriving in many small chunks is kept as
+ * a list of them and joined once when complete (not re-copied with every chunk, which made a
+ * 64 KiB frame in 1-byte WebSocket messages cost 2 GB of copying); frames lying whole within one
+ * chunk are decoded from it without a copy.
  */
 export class FrameReassembler {
-  private buf = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** Payload length of the frame being collected in `chunks`, once its header is whole (else −1). */
+  private frameLen = -1;
   private fatal: string | undefined;
+  /** Byte copies made to join frames that spanned chunks (for tests and benchmarks). */
+  copiedBytes = 0;
 
   constructor(private readonly maxFrameSize = MAX_FRAME_SIZE) {}
 
@@ -190,30 +199,88 @@ export class FrameReassembler {
 
   /** Bytes buffered that do not yet form a complete frame. */
   get pendingBytes(): number {
-    return this.buf.length;
+    return this.buffered;
   }
 
   push(chunk: Uint8Array): DecodeResult[] {
     if (this.fatal !== undefined) return [];
     const out: DecodeResult[] = [];
-    let data = this.buf.length ? cat(this.buf, chunk) : chunk;
+    const data = chunk;
     let off = 0;
-    while (data.length - off >= FRAME_HEADER_LEN) {
-      const type = data[off];
-      const len = ((data[off + 1] << 24) | (data[off + 2] << 16) | (data[off + 3] << 8) | data[off + 4]) >>> 0;
-      if (len > this.maxFrameSize) {
-        this.fatal = `frame too large (${len} bytes, type 0x${type.toString(16)})`;
-        out.push({ ok: false, error: this.fatal });
-        this.buf = new Uint8Array(0);
+    if (this.buffered) {
+      // Complete the frame that is in the list first, taking from the new chunk only what it needs.
+      // Its length is read once, when its header is whole.
+      if (this.frameLen < 0) {
+        const head = this.peek(FRAME_HEADER_LEN, chunk);
+        if (!head) {
+          this.keep(chunk, 0);
+          return out;
+        }
+        const n = ((head[1]! << 24) | (head[2]! << 16) | (head[3]! << 8) | head[4]!) >>> 0;
+        if (n > this.maxFrameSize) return this.tooLarge(out, head[0]!, n);
+        this.frameLen = n;
+      }
+      const len = this.frameLen;
+      const need = FRAME_HEADER_LEN + len - this.buffered;
+      if (chunk.length < need) {
+        this.keep(chunk, 0);
         return out;
       }
+      const whole = new Uint8Array(FRAME_HEADER_LEN + len);
+      let at = 0;
+      for (const c of this.chunks) {
+        whole.set(c, at);
+        at += c.length;
+      }
+      whole.set(chunk.subarray(0, need), at);
+      this.copiedBytes += whole.length;
+      this.chunks = [];
+      this.buffered = 0;
+      this.frameLen = -1;
+      out.push(decodeFramePayload(whole[0]!, whole.subarray(FRAME_HEADER_LEN)));
+      off = need;
+    }
+    while (data.length - off >= FRAME_HEADER_LEN) {
+      const type = data[off]!;
+      const len = ((data[off + 1]! << 24) | (data[off + 2]! << 16) | (data[off + 3]! << 8) | data[off + 4]!) >>> 0;
+      if (len > this.maxFrameSize) return this.tooLarge(out, type, len);
       if (data.length - off < FRAME_HEADER_LEN + len) break;
-      const payload = data.subarray(off + FRAME_HEADER_LEN, off + FRAME_HEADER_LEN + len);
-      out.push(decodeFramePayload(type, payload));
+      out.push(decodeFramePayload(type, data.subarray(off + FRAME_HEADER_LEN, off + FRAME_HEADER_LEN + len)));
       off += FRAME_HEADER_LEN + len;
     }
-    this.buf = data.slice(off);
-    data = this.buf;
+    if (off < data.length) this.keep(data, off);
+    return out;
+  }
+
+  /** Keeps data[off..] (a copy: the caller may reuse its buffer). */
+  private keep(data: Uint8Array, off: number): void {
+    const rest = data.slice(off);
+    if (!rest.length) return;
+    this.chunks.push(rest);
+    this.buffered += rest.length;
+  }
+
+  /** The first n bytes of the buffered list followed by `next`, or undefined if there are fewer. */
+  private peek(n: number, next: Uint8Array): Uint8Array | undefined {
+    if (this.buffered + next.length < n) return undefined;
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (let i = 0; at < n; i++) {
+      const c = i < this.chunks.length ? this.chunks[i]! : next;
+      const k = Math.min(c.length, n - at);
+      out.set(c.subarray(0, k), at);
+      at += k;
+    }
+    return out;
+  }
+
+  private tooLarge(out: DecodeResult[], type: number, len: number): DecodeResult[] {
+    this.fatal = `frame too large (${len} bytes, type 0x${type.toString(16)})`;
+    out.push({ ok: false, error: this.fatal });
+    this.chunks = [];
+    this.buffered = 0;
     return out;
   }
 }

@@ -2,6 +2,7 @@
 // through a net.Socket → web-streams adapter standing in for the netstack socket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
@@ -365,7 +366,7 @@ describe('HttpClient against broken servers', () => {
           if (!(e instanceof HttpError)) throw e;
         }
       }),
-      { numRuns: 150 },
+      fuzz(150),
     );
     c.close();
     await srv.close();
@@ -461,6 +462,53 @@ describe('HttpClient on a VirtualClock with an in-memory connection', () => {
     expect(e).toBeInstanceOf(HttpError);
     expect((e as HttpError).code).toBe('timeout');
     expect(m.conns[0].closed).toBe(true);
+  });
+
+  it('a server dribbling its head one byte every 200 ms fails at the one head deadline, not per read', async () => {
+    const clock = new VirtualClock();
+    let toClient: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let closed = false;
+    const dial = async () => ({
+      readable: new ReadableStream<Uint8Array>({ start: (c) => void (toClient = c) }),
+      writable: new WritableStream<Uint8Array>(),
+      close: () => void (closed = true),
+    });
+    const c = new HttpClient({ dial, clock, headersTimeoutMs: 30_000 });
+    let settled: unknown = 'pending';
+    const p = c.request({ url: 'http://nas/' }).then(() => 'ok', (e) => e);
+    void p.then((v) => (settled = v));
+    expect(await turnsUntil(() => toClient !== undefined && clock.pending > 0)).toBe(true);
+    // A head that never ends: "HTTP/1.1 200 OK\r\nX: aaaa…", one byte per 200 ms of clock time.
+    const head = new TextEncoder().encode('HTTP/1.1 200 OK\r\nX-Slow: ' + 'a'.repeat(1000));
+    let sent = 0;
+    while (settled === 'pending' && sent < head.length) {
+      toClient!.enqueue(head.subarray(sent, sent + 1));
+      sent++;
+      await turnsUntil(() => false, 5); // let the client read it (and re-arm, were it per read)
+      clock.advance(200);
+      await turnsUntil(() => settled !== 'pending', 5);
+    }
+    const e = await p;
+    expect(e).toBeInstanceOf(HttpError);
+    expect((e as HttpError).code).toBe('timeout');
+    expect((e as HttpError).message).toMatch(/complete response head .* within 30000 ms/);
+    // 30 s at one byte per 200 ms: the 150th byte's tick ends it, whatever the server still had.
+    expect(sent).toBe(150);
+    expect(closed).toBe(true);
+  });
+
+  it('a redirect to https: on a tailnet host names the http: URL to use instead', async () => {
+    const m = memoryDialer(() => 'HTTP/1.1 301 Moved\r\nLocation: https://nas/login?x=1\r\nContent-Length: 0\r\n\r\n');
+    const c = new HttpClient({ dial: m.dial });
+    const e = await c.request({ url: 'http://nas/' }).catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.code).toBe('redirect');
+    expect(e.message).toContain('TLS to tailnet hosts is not supported');
+    expect(e.message).toContain('use http://nas/login?x=1 instead');
+    // Another host stays refused as leaving the allowed hosts.
+    const m2 = memoryDialer(() => 'HTTP/1.1 302 Found\r\nLocation: https://evil.example/\r\nContent-Length: 0\r\n\r\n');
+    const e2 = await new HttpClient({ dial: m2.dial }).request({ url: 'http://nas/' }).catch((x) => x);
+    expect(e2.message).toContain('leaves the allowed tailnet hosts');
   });
 
   it('an idle keep-alive connection is closed after min(idle timeout, server Keep-Alive − 1 s)', async () => {

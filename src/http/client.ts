@@ -170,6 +170,19 @@ export class HttpClient {
       } catch {
         throw new HttpError('redirect', `invalid redirect Location ${JSON.stringify(loc.slice(0, 100))}`);
       }
+      if (to.protocol === 'https:') {
+        // Tailnet hosts are reached over WireGuard; this client has no TLS. Name the http: URL
+        // that reaches the same place, so a person can follow it by hand (issue 16).
+        const plain = new URL(to.href);
+        plain.protocol = 'http:';
+        if (plain.port === '443' || to.port === '') plain.port = '';
+        if (this.o.redirectPolicy(plain, target.url)) {
+          throw new HttpError(
+            'redirect',
+            `${target.url.href} redirects to ${to.href}, but TLS to tailnet hosts is not supported (the tailnet already encrypts the traffic); use ${plain.href} instead`,
+          );
+        }
+      }
       if (to.protocol !== 'http:' || !this.o.redirectPolicy(to, target.url)) {
         throw new HttpError('redirect', `redirect from ${target.url.href} to ${to.href} leaves the allowed tailnet hosts; not followed`);
       }

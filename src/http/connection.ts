@@ -98,8 +98,8 @@ export class HttpConnection {
     }
   }
 
-  /** A read that gives up after `ms` (closing the connection) or when `signal` fires. */
-  private timedRead(ms: number, what: string, signal?: AbortSignal): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /** A read that gives up after `ms` (closing the connection) or when `signal` fires; the error names `budgetMs`, the whole allowance. */
+  private timedRead(ms: number, what: string, signal?: AbortSignal, budgetMs = ms): Promise<ReadableStreamReadResult<Uint8Array>> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const finish = () => {
@@ -117,7 +117,7 @@ export class HttpConnection {
         if (settled) return;
         finish();
         this.close();
-        reject(new HttpError('timeout', `no ${what} from the server within ${ms} ms`));
+        reject(new HttpError('timeout', `no ${what} from the server within ${budgetMs} ms`));
       }, ms);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort);
@@ -159,6 +159,7 @@ export class HttpConnection {
       done(false, null);
       throw e;
     }
+    const headDeadline = this.clock.now() + req.headersTimeoutMs;
     let sendDone = false;
     let sendError: HttpError | null = null;
     const sending = (async () => {
@@ -195,12 +196,15 @@ export class HttpConnection {
       sendError = asHttpError(e, 'closed', 'sending the request failed');
     });
 
-    // Response head (skipping 1xx, RFC 9110 §15.2).
+    // Response head (skipping 1xx, RFC 9110 §15.2). One deadline from sending the request to the
+    // complete head: a server dribbling its head a byte at a time cannot restart it with each read.
     const queued: ParserEvent[] = [];
     let first: Extract<ParserEvent, { kind: 'head' }> | undefined;
     try {
       while (!first) {
-        const r = await this.timedRead(req.headersTimeoutMs, 'response', req.signal);
+        const left = Math.max(0, headDeadline - this.clock.now());
+        const what = parser.bytesSeen === 0 ? 'response' : `complete response head (${parser.bytesSeen} bytes of it came)`;
+        const r = await this.timedRead(left, what, req.signal, req.headersTimeoutMs);
         const evs = r.done ? parser.finish() : parser.push(r.value);
         for (const ev of evs) {
           if (!first && ev.kind === 'head') first = ev;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { ResponseParser, type ParserEvent } from './parser.js';
 import { HttpError } from './errors.js';
 import { encodeRequestHead, encodeChunk, latin1Encode, latin1Decode } from './wire.js';
@@ -47,7 +48,7 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
         expect(r.error).toBeUndefined();
         expect(r.body).toBe('hello world');
         expect(r.events.some((e) => e.kind === 'trailers')).toBe(true);
-      }),
+      }), fuzz(100)
     );
   });
 
@@ -139,7 +140,7 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
         const r = parseAll(bytes, cuts, m); // throws (failing the property) on anything but HttpError
         if (!r.error) expect(r.events.at(-1)?.kind).toBe('end');
       }),
-      { numRuns: 2000 },
+      fuzz(2000),
     );
   });
 
@@ -179,7 +180,7 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
         expect((r.events.find((e) => e.kind === 'head') as { head: { status: number } }).head.status).toBe(status);
         expect(r.body).toBe(latin1Decode(body));
       }),
-      { numRuns: 500 },
+      fuzz(500),
     );
   });
 
@@ -195,7 +196,7 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
         }
         parseAll(Uint8Array.from(b), [], 'GET');
       }),
-      { numRuns: 2000 },
+      fuzz(2000),
     );
   });
 });
@@ -226,7 +227,7 @@ describe('request head encoding', () => {
         expect(s.indexOf('\r\n\r\n')).toBe(s.length - 4);
         expect(s.split('\r\n').length).toBe(hs.length + 3);
       }),
-      { numRuns: 1000 },
+      fuzz(1000),
     );
   });
 });

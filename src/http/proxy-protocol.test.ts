@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { decodeFromNode, decodeToNode } from './proxy-protocol.js';
 
 const port = { postMessage: () => {}, onmessage: null };
@@ -48,7 +49,7 @@ describe('proxy protocol decoders', () => {
         expect(typeof a.ok).toBe('boolean');
         expect(typeof b.ok).toBe('boolean');
       }),
-      { numRuns: 500 },
+      fuzz(500),
     );
   });
 });

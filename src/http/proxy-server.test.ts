@@ -2,6 +2,7 @@
 // against a real node:http app on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -266,7 +267,7 @@ describe('serveHttpProxy with arbitrary messages', () => {
         for (const m of msgs) port.onmessage!({ data: m } as MessageEvent);
         await new Promise((r) => setTimeout(r, 0));
       }),
-      { numRuns: 200 },
+      fuzz(200),
     );
     await new Promise((r) => setTimeout(r, 20));
     expect(h.stats.active).toBe(0);
@@ -289,7 +290,7 @@ describe('proxy rewriting (pure)', () => {
           const back = fromProxyPath(toProxyPath(u));
           expect(back?.href).toBe(u.href.replace(/#.*$/, ''));
         },
-      ),
+      ), fuzz(100)
     );
     expect(fromProxyPath('/proxy/nas/99999/')).toBeNull();
     expect(fromProxyPath('/app.js')).toBeNull();
@@ -349,7 +350,7 @@ describe('OriginLinkRewriter', () => {
         const text = parts.join('');
         expect(run(target, text, cuts)).toBe(run(target, text, []));
       }),
-      { numRuns: 500 },
+      fuzz(500),
     );
   });
 });
@@ -382,7 +383,7 @@ describe('FrameScriptInjector', () => {
       fc.property(fc.constantFrom('<!doctype html>', '<!DOCTYPE html PUBLIC "x">', '', '  ', '<!doc', '\ufeff'), fc.string({ maxLength: 60 }), fc.array(fc.nat(), { maxLength: 6 }), (a, b, cuts) => {
         expect(inject(a + b, cuts)).toBe(inject(a + b));
         expect(inject(a + b).split(tag).length).toBe(2);
-      }),
+      }), fuzz(100)
     );
   });
 });
@@ -415,7 +416,7 @@ describe('CookieJar (RFC 6265 subset)', () => {
       fc.property(fc.array(fc.string({ maxLength: 80 }), { maxLength: 5 }), fc.option(fc.string({ maxLength: 40 })), (lines, date) => {
         jar.setFromResponse(new URL('http://h/p/q'), lines, date);
         jar.cookieHeader(new URL('http://h/p/z'));
-      }),
+      }), fuzz(100)
     );
   });
 });

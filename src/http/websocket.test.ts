@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
@@ -131,7 +132,7 @@ describe('RFC 6455 codec', () => {
         if (ends.length) expect(evs.at(-1)).toBe(ends[0]);
         for (const e of evs) if (e.type === 'fail') expect([CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_DATA, CLOSE_TOO_BIG]).toContain(e.code);
       }),
-      { numRuns: 3000 },
+      fuzz(3000),
     );
   });
 
@@ -148,7 +149,7 @@ describe('RFC 6455 codec', () => {
         }
         expect(evs.map((e) => (e.type === 'text' || e.type === 'binary' ? e.data : e))).toEqual(msgs);
       }),
-      { numRuns: 300 },
+      fuzz(300),
     );
   });
 });

@@ -106,9 +106,23 @@ export interface Range {
 }
 
 /** Out-of-order receive segments above rcvNxt, kept sorted and non-overlapping. */
+/**
+ * Most separate pieces the out-of-order queue holds. Its bytes are bounded by the receive window
+ * (segments outside it are refused before), but not its count: a peer sending 1-byte segments
+ * with gaps between them would make a window of 1 MiB into ~500,000 entries, each an object and
+ * a copy, and every insert O(entries). 1,024 pieces hold a whole 1 MiB window of full-size
+ * segments with holes between each (a lossy bulk transfer); beyond it a new piece is dropped
+ * (the sender retransmits it; nothing SACKed is reneged on, RFC 2018 §8) and counted.
+ */
+export const MAX_OOO_PIECES = 1024;
+
 export class ReceiveAssembler {
   private segs: { start: number; data: Uint8Array }[] = [];
   bytes = 0;
+  /** Segments (or parts of them) dropped because the queue held MAX_OOO_PIECES already. */
+  dropped = 0;
+
+  constructor(private readonly maxPieces = MAX_OOO_PIECES) {}
   /** Ranges in order of most recent arrival, for SACK blocks (RFC 2018 §4: first block = newest). */
   private recent: number[] = [];
 
@@ -116,8 +130,11 @@ export class ReceiveAssembler {
     return this.segs.length === 0;
   }
 
-  /** Inserts data at offset start (already trimmed to the window), dropping what is already held. */
-  insert(start: number, data: Uint8Array): void {
+  /**
+   * Inserts data at offset start (already trimmed to the window), dropping what is already held.
+   * Returns false when it was dropped for want of room (see MAX_OOO_PIECES).
+   */
+  insert(start: number, data: Uint8Array): boolean {
     const end = start + data.length;
     // Trim against existing segments; store only new bytes (copies, the packet buffer is not ours).
     const pieces: { start: number; data: Uint8Array }[] = [];
@@ -131,6 +148,10 @@ export class ReceiveAssembler {
       if (cur >= end) break;
     }
     if (cur < end) pieces.push({ start: cur, data: data.slice(cur - start, end - start) });
+    if (this.segs.length + pieces.length > this.maxPieces) {
+      this.dropped++;
+      return false;
+    }
     for (const p of pieces) {
       let i = this.segs.length;
       while (i > 0 && this.segs[i - 1].start > p.start) i--;
@@ -138,6 +159,7 @@ export class ReceiveAssembler {
       this.bytes += p.data.length;
     }
     this.recent = [start, ...this.recent.filter((x) => x !== start)].slice(0, 8);
+    return true;
   }
 
   /** Removes and returns the segments that are contiguous from offset nxt (skipping bytes below it). */

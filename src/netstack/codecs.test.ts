@@ -1,6 +1,7 @@
 // Header codecs: known answers, round trips, and random/mutated packets fed to a stack, which must
 // drop and count them and never throw (nor hit an internal error).
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
@@ -62,7 +63,7 @@ describe('checksum (RFC 1071)', () => {
         buf[0] = c >> 8;
         buf[1] = c & 0xff;
         return checksum(buf) === 0;
-      }),
+      }), fuzz(100)
     );
   });
   it('pseudo-header sum covers addresses, protocol and length', () => {
@@ -90,7 +91,7 @@ describe('addresses', () => {
   it('round-trips any address', () => {
     fc.assert(fc.property(fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 16, maxLength: 16 })), (b) => {
       expect(Array.from(parseIp(formatIp(b))!)).toEqual(Array.from(b));
-    }));
+    }), fuzz(100));
   });
 });
 
@@ -137,7 +138,7 @@ describe('TCP segment codec', () => {
           expect(Array.from(seg.payload)).toEqual(Array.from(payload));
         },
       ),
-      { numRuns: 300 },
+      fuzz(300),
     );
   });
 
@@ -150,7 +151,7 @@ describe('TCP segment codec', () => {
         const ip = decodeIp(m);
         if (!ip.ok) return true;
         return !decodeTcp(ip.value.payload, ip.value.src, ip.value.dst).ok;
-      }),
+      }), fuzz(100)
     );
   });
 
@@ -182,7 +183,7 @@ describe('UDP and ICMP codecs', () => {
       if (!ip.ok) return false;
       const u = decodeUdp(ip.value.payload, s, d);
       return u.ok && u.value.srcPort === sp && u.value.dstPort === dp && Buffer.from(u.value.payload).equals(Buffer.from(data));
-    }));
+    }), fuzz(100));
     const p4 = udpPacket(A4, B4, 1, 2, Uint8Array.of(1, 2, 3));
     p4[26] = p4[27] = 0;
     expect(decodeUdp(p4.subarray(20), A4, B4).ok).toBe(true);
@@ -216,7 +217,7 @@ describe('stack input: hostile packets are dropped and counted, never thrown', (
       const before = s.stats.rxPackets;
       s.input(b);
       expect(s.stats.rxPackets).toBe(before + 1);
-    }), { numRuns: 2000 });
+    }), fuzz(2000));
     expect(s.stats.inputErrors).toBe(0);
     expect(s.stats.rxDropped).toBeGreaterThan(1900);
   });
@@ -229,7 +230,7 @@ describe('stack input: hostile packets are dropped and counted, never thrown', (
       pkt.set(body, v6 ? 40 : 20);
       encodeIpHeader(pkt, { src, dst, proto, payloadLength: body.length });
       s.input(pkt);
-    }), { numRuns: 2000 });
+    }), fuzz(2000));
     expect(s.stats.inputErrors).toBe(0);
   });
 
@@ -265,7 +266,7 @@ describe('stack input: hostile packets are dropped and counted, never thrown', (
       }
       s.input(p);
       clock.advance(50);
-    }), { numRuns: 3000 });
+    }), fuzz(3000));
     expect(s.stats.inputErrors).toBe(0);
     expect(s.stats.drop_tcpBadChecksum).toBeGreaterThan(0);
     expect(s.stats.drop_ipBadChecksum).toBeGreaterThan(0);

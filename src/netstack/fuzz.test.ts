@@ -2,6 +2,7 @@
 // numbers and options, the stack must not hit an internal error, and an honest transfer on the same
 // connection either completes byte-exact or ends with a clean error (never hangs, never corrupts).
 import fc from 'fast-check';
+import { fuzz, fuzzTestTimeout } from '../platform/fuzz.testkit.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../platform/clock.js';
@@ -108,7 +109,7 @@ describe('fuzzed segments into live connections', () => {
           expect(outcome).toMatch(/^(exact|corrupt:\d+|error:E[A-Z]+)$/);
         },
       ),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
+      fuzz(40),
     );
-  }, 120_000);
+  }, fuzzTestTimeout(120_000));
 });

@@ -1,8 +1,9 @@
 // Unit tests of the TCP building blocks: RTO estimator (RFC 6298), CUBIC (RFC 9438), buffers, the
 // SACK scoreboard (RFC 6675) and IPv4 fragment reassembly, with fast-check against simple models.
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
-import { ByteQueue, ReceiveAssembler, Scoreboard } from './buffers.js';
+import { ByteQueue, MAX_OOO_PIECES, ReceiveAssembler, Scoreboard } from './buffers.js';
 import { Cubic } from './cubic.js';
 import { Reassembler } from './fragments.js';
 import type { IpPacket } from './ip.js';
@@ -118,7 +119,7 @@ describe('ByteQueue', () => {
           }
         },
       ),
-      { numRuns: 100 },
+      fuzz(100),
     );
   });
 });
@@ -150,8 +151,33 @@ describe('ReceiveAssembler', () => {
         expect(nxt).toBe(len);
         expect(out).toEqual(Array.from(data));
       }),
-      { numRuns: 200 },
+      fuzz(200),
     );
+  });
+  it('holds at most MAX_OOO_PIECES pieces: 1-byte segments with gaps beyond it are dropped and counted, the rest still reassembles', () => {
+    const ra = new ReceiveAssembler();
+    const data = new Uint8Array(2 * 5000).map((_, i) => i & 0xff);
+    // A hostile pattern: every other byte, 5,000 separate pieces.
+    for (let i = 0; i < 5000; i++) ra.insert(2 * i + 1, data.subarray(2 * i + 1, 2 * i + 2));
+    expect(ra.rangeCount()).toBe(MAX_OOO_PIECES);
+    expect(ra.dropped).toBe(5000 - MAX_OOO_PIECES);
+    expect(ra.bytes).toBe(MAX_OOO_PIECES);
+    // A duplicate of a held piece adds nothing and is not a drop.
+    ra.insert(1, data.subarray(1, 2));
+    expect(ra.dropped).toBe(5000 - MAX_OOO_PIECES);
+    // The sender retransmits everything in order: the held pieces join it, nothing is lost or doubled.
+    let nxt = 0;
+    const out: number[] = [];
+    while (nxt < data.length) {
+      out.push(data[nxt]!);
+      nxt++;
+      for (const d of ra.take(nxt)) {
+        out.push(...d);
+        nxt += d.length;
+      }
+    }
+    expect(out).toEqual(Array.from(data));
+    expect(ra.empty).toBe(true);
   });
   it('the first SACK block is the one holding the most recent arrival (RFC 2018 §4)', () => {
     const ra = new ReceiveAssembler();
@@ -200,7 +226,7 @@ describe('Scoreboard (RFC 6675)', () => {
           break;
         }
       }),
-      { numRuns: 200 },
+      fuzz(200),
     );
   });
 });
@@ -230,7 +256,7 @@ describe('IPv4 fragment reassembly', () => {
         }
         expect(done).toBe(1);
         expect(r.size).toBe(0);
-      }),
+      }), fuzz(100)
     );
   });
 

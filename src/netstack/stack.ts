@@ -86,7 +86,7 @@ const STAT_KEYS = [
   'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
   'tcpAckTooNew', 'tcpAckTooOld', 'tcpPawsRejected', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
   'tcpPureAcksSent', 'tcpSackAcksSent', 'tcpSackBlocksSent', 'tcpDsacksSent', 'tcpDupSegmentsReceived', 'tcpHolesFilled', 'tcpSlowHoleRepairs',
-  'tcpOooMaxBytes', 'tcpZeroWindowsSent',
+  'tcpOooMaxBytes', 'tcpOooDropped', 'tcpZeroWindowsSent',
   'tcpTimeWaitReused', 'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
 ] as const;
 

@@ -81,7 +81,7 @@ export class TcpReceiver {
       const stats = c.host.stats;
       stats.tcpOutOfOrder++;
       if (this.ooo.empty) this.oooSince = c.host.clock.now();
-      this.ooo.insert(off, data);
+      if (!this.ooo.insert(off, data)) stats.tcpOooDropped++;
       if (this.ooo.bytes > stats.tcpOooMaxBytes) stats.tcpOooMaxBytes = this.ooo.bytes;
       this.ackNow = true;
     }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { nobleEngine } from '../noise/wireguard/aead-batch.js';
 import { nodeCryptoEngine } from './aead.node.js';
@@ -17,7 +18,7 @@ describe('node:crypto AEAD engine', () => {
         bad[flip % bad.length]! ^= 1 << (flip % 8);
         expect(await a.open(counter, bad)).toBeNull();
         expect(await a.open(counter + 1, ct)).toBeNull();
-      }), { numRuns: 200 });
+      }), fuzz(200));
     expect(await node.cipher(new Uint8Array(32)).open(0, new Uint8Array(15))).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { seededRandom } from '../crypto/random.js';
 import { DiscoCodec, bytes16ToIp, decodeDiscoPlaintext, encodeDiscoPlaintext, ipToBytes16, looksLikeDisco, DERP_MAGIC_IP } from './disco.js';
@@ -39,7 +40,7 @@ describe('disco', () => {
       const r = cb.open(m);
       expect(typeof r === 'string').toBe(true);
       decodeDiscoPlaintext(junk);
-    }), { numRuns: 200 });
+    }), fuzz(200));
   });
 
   it('round-trips plaintexts and IP encodings', () => {
@@ -141,7 +142,7 @@ describe('filter', () => {
   it('never throws on random packets', () => {
     const f = new PacketFilter();
     f.setRules([{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }]);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (p) => { f.check(p); f.noteOutbound(p); }), { numRuns: 500 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (p) => { f.check(p); f.noteOutbound(p); }), fuzz(500));
   });
 });
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { parseTsmpDiscoAdvert, tsmpPongFor } from './tsmp.js';
 
@@ -42,10 +43,10 @@ describe('TSMP ping -> pong', () => {
   });
 
   it('never throws on random or mutated packets', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => { tsmpPongFor(b); }));
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => { tsmpPongFor(b); }), fuzz(100));
     fc.assert(fc.property(fc.integer({ min: 0, max: 28 }), fc.integer({ min: 0, max: 255 }), (i, v) => {
       const p = ping4([9, 9, 9, 9, 9, 9, 9, 9]); p[i] = v; tsmpPongFor(p);
-    }));
+    }), fuzz(100));
   });
 
   it('reads a disco key advertisement (capver 144: \'a\' + 32-byte key), v4 and v6; no pong for it', () => {
@@ -72,6 +73,6 @@ describe('TSMP ping -> pong', () => {
   });
 
   it('never throws reading random or mutated advertisements', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => { parseTsmpDiscoAdvert(b); }));
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => { parseTsmpDiscoAdvert(b); }), fuzz(100));
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import {
   clientHandshake,
   ControlNoiseError,
@@ -197,7 +198,7 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
         await sw.close().catch(() => {});
         expect(await settled).toBeInstanceOf(ControlNoiseError);
       }),
-      { numRuns: 100 },
+      fuzz(100),
     );
   });
 });

@@ -222,23 +222,44 @@ export class RecordCipher {
 
 /** Pulls exact byte counts from a ReadableStream, keeping the remainder. */
 export class ByteReader {
-  private buf: Uint8Array = new Uint8Array(0);
+  // A list of the chunks read, joined once per readExact that spans them (not re-copied with
+  // every read: a 64 KiB record arriving in small WebSocket messages is copied once).
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
   private reader: ReadableStreamDefaultReader<Uint8Array>;
   constructor(readable: ReadableStream<Uint8Array>) {
     this.reader = readable.getReader();
   }
   /** Returns exactly n bytes, or null at a clean end of stream before any of them arrived. */
   async readExact(n: number): Promise<Uint8Array | null> {
-    while (this.buf.length < n) {
+    while (this.buffered < n) {
       const { value, done } = await this.reader.read();
       if (done) {
-        if (this.buf.length === 0) return null;
-        throw new ControlNoiseError(`noise: stream ended mid-message (${this.buf.length}/${n} bytes)`);
+        if (this.buffered === 0) return null;
+        throw new ControlNoiseError(`noise: stream ended mid-message (${this.buffered}/${n} bytes)`);
       }
-      if (value && value.length) this.buf = this.buf.length ? concatBytes(this.buf, value) : value.slice();
+      if (value && value.length) {
+        this.chunks.push(value.slice()); // ours: the source may reuse its buffer
+        this.buffered += value.length;
+      }
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      out.set(c.subarray(0, k), at);
+      at += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
     return out;
   }
   cancel(reason?: unknown): Promise<void> {

@@ -3,6 +3,7 @@
 // missed replies, signals and exit-signal (RFC 4254 §6.9–6.10), per-session byte counters.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -74,7 +75,7 @@ describe('mlkem768x25519-sha256', () => {
           if (!(e instanceof SshProtocolError)) throw e;
         }
       }),
-      { numRuns: 300 },
+      fuzz(300),
     );
   });
 });

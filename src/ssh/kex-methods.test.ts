@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { seededRandom } from '../crypto/random.js';
 import { modPow, nistEcdhStart, startKex, MSG_KEXDH_REPLY, MSG_KEX_DH_GEX_GROUP } from './kex.js';
@@ -44,7 +45,7 @@ describe('NIST ECDH and finite-field DH (RFC 5656, 8268, 4419)', () => {
             if (!(e instanceof SshProtocolError)) throw e;
           }
         }),
-        { numRuns: 300 },
+        fuzz(300),
       );
     });
   }
@@ -75,7 +76,7 @@ describe('NIST ECDH and finite-field DH (RFC 5656, 8268, 4419)', () => {
           if (!(e instanceof SshProtocolError || e instanceof SshDecodeError)) throw e;
         }
       }),
-      { numRuns: 300 },
+      fuzz(300),
     );
   });
 });
@@ -93,7 +94,7 @@ describe('server key exchange replies under fuzzing', () => {
           if (!(e instanceof SshProtocolError || e instanceof SshDecodeError)) throw e;
         }
       }),
-      { numRuns: 200 },
+      fuzz(200),
     );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { readFileSync } from 'node:fs';
 import { p384 } from '@noble/curves/nist.js';
 import { bcryptPbkdf } from './bcrypt-pbkdf.js';
@@ -101,7 +102,7 @@ describe('OpenSSH private key files', () => {
           if (!(e instanceof KeyFileError)) throw e;
         }
       }),
-      { numRuns: 1500 },
+      fuzz(1500),
     );
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), (s) => {
@@ -111,7 +112,7 @@ describe('OpenSSH private key files', () => {
           if (!(e instanceof KeyFileError)) throw e;
         }
       }),
-      { numRuns: 500 },
+      fuzz(500),
     );
   });
 });

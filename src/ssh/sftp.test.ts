@@ -2,6 +2,7 @@
 // in-memory SFTP v3 server (interop with the real OpenSSH sftp-server is e2e/ssh-sftp.test.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { Reader, Writer } from './wire.js';
 import { FX, FXF, FXP, SftpFramer, decodeReply, encodeAttrs, encodeOpen, encodeRead, encodeWrite, fileType, MAX_PACKET } from './sftp-codec.js';
 import { SftpClient, SftpError, SftpSessionError, statusError } from './sftp.js';
@@ -97,7 +98,7 @@ describe('sftp codec', () => {
           for (const p of r.value) decodeReply(p);
         }
       }),
-      { numRuns: 3000 },
+      fuzz(3000),
     );
   });
 
@@ -119,6 +120,10 @@ interface FakeOptions {
   corrupt?: { type: number; reply: Uint8Array };
   /** Every request the server saw, by type. */
   seen?: number[];
+  /** Announce no extensions (no posix-rename@openssh.com). */
+  noExtensions?: boolean;
+  /** Fail every WRITE to a path starting with this. */
+  failWritesTo?: string;
 }
 
 function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
@@ -134,7 +139,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
     const r = new Reader(p);
     const type = r.byte();
     o.seen?.push(type);
-    if (type === FXP.INIT) return pkt((w) => w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1'));
+    if (type === FXP.INIT) return pkt((w) => (o.noExtensions ? w.byte(FXP.VERSION).uint32(3) : w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1')));
     const id = r.uint32();
     if (o.corrupt?.type === type) return o.corrupt.reply;
     const u64 = () => r.uint32() * 2 ** 32 + r.uint32();
@@ -144,7 +149,8 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const flags = r.uint32();
         if (path.startsWith('/secret')) return status(id, FX.PERMISSION_DENIED, 'Permission denied');
         if (path.startsWith('/full')) files.set(path, new Uint8Array(0));
-        if (flags & FXF.TRUNC) files.set(path, new Uint8Array(0));
+        if (flags & FXF.EXCL && files.has(path)) return status(id, FX.FAILURE, 'File exists');
+        if (flags & (FXF.TRUNC | FXF.EXCL)) files.set(path, new Uint8Array(0));
         if (!files.has(path)) return status(id, FX.NO_SUCH_FILE, 'No such file');
         const h = String(nextHandle++);
         handles.set(h, { path });
@@ -174,7 +180,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
       }
       case FXP.WRITE: {
         const path = handles.get(r.text())!.path;
-        if (path.startsWith('/full')) return status(id, FX.FAILURE, 'No space left on device');
+        if (path.startsWith('/full') || (o.failWritesTo && path.startsWith(o.failWritesTo))) return status(id, FX.FAILURE, 'No space left on device');
         const off = u64();
         const data = r.string();
         const f = files.get(path)!;
@@ -187,6 +193,25 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
       case FXP.CLOSE:
         handles.delete(r.text());
         return status(id, FX.OK);
+      case FXP.REMOVE: {
+        const path = r.text();
+        return files.delete(path) ? status(id, FX.OK) : status(id, FX.NO_SUCH_FILE, 'No such file');
+      }
+      case FXP.RENAME:
+      case FXP.EXTENDED: {
+        if (type === FXP.EXTENDED && r.text() !== 'posix-rename@openssh.com') return status(id, FX.OP_UNSUPPORTED);
+        const from = r.text();
+        const to = r.text();
+        const f = files.get(from);
+        if (!f) return status(id, FX.NO_SUCH_FILE, 'No such file');
+        if (type === FXP.RENAME && files.has(to)) return status(id, FX.FAILURE, 'File exists'); // OpenSSH: link(2) then unlink
+        files.delete(from);
+        files.set(to, f);
+        return status(id, FX.OK);
+      }
+      case FXP.SETSTAT:
+        return files.has(r.text()) ? status(id, FX.OK) : status(id, FX.NO_SUCH_FILE, 'No such file');
+      case FXP.LSTAT:
       case FXP.STAT: {
         const f = files.get(r.text());
         return f ? pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644 })) : status(id, FX.NO_SUCH_FILE, 'No such file');
@@ -237,6 +262,36 @@ describe('sftp client (scripted server)', () => {
       ['empty', 'file'],
       ['f', 'file'],
     ]);
+  });
+
+  it('uploadAtomic writes a new temporary file and renames it over the target, with or without posix-rename; a failed upload leaves the original', async () => {
+    for (const noExtensions of [false, true]) {
+      const files = new Map<string, Uint8Array>([['/d/f', new Uint8Array([1, 2, 3])]]);
+      const seen: number[] = [];
+      const c = await SftpClient.start(fakeServer(files, { noExtensions, seen, failWritesTo: '/d/.g.' }));
+      const data = rand(100_000);
+      expect(await c.uploadAtomic('/d/f', new Blob([data]).stream(), { random: () => new Uint8Array(6).fill(0xab) })).toBe(data.length);
+      expect(same(files.get('/d/f')!, data)).toBe(true);
+      expect([...files.keys()]).toEqual(['/d/f']); // no temporary file left
+      expect(seen.includes(FXP.EXTENDED)).toBe(!noExtensions);
+      expect(seen.includes(FXP.REMOVE)).toBe(noExtensions); // remove, then plain RENAME
+      // A new file needs no remove.
+      expect(await c.uploadAtomic('/d/new', new Blob([data]).stream())).toBe(data.length);
+      expect(same(files.get('/d/new')!, data)).toBe(true);
+      // A write failure: the original stays, the temporary file is removed.
+      files.set('/d/g', new Uint8Array([9]));
+      await expect(c.uploadAtomic('/d/g', new Blob([data]).stream())).rejects.toThrow(/No space left/);
+      expect(files.get('/d/g')).toEqual(new Uint8Array([9]));
+      expect([...files.keys()].filter((k) => k.includes('tailtab-upload'))).toEqual([]);
+    }
+  });
+
+  it('a download that ends before the size known at its start fails in words', async () => {
+    const files = new Map<string, Uint8Array>([['/f', rand(50_000)]]);
+    const c = await SftpClient.start(fakeServer(files));
+    await expect(c.readFile('/f')).resolves.toHaveLength(50_000);
+    const s = await c.download('/f', { size: 80_000 });
+    await expect(new Response(s).arrayBuffer()).rejects.toThrow('the download of "/f" ended after 50000 of its 80000 bytes');
   });
 
   it('a missing file and a permission-denied path reject with the path; the session stays usable', async () => {

@@ -5,7 +5,8 @@
 // Memory stays bounded by concurrency × chunk size. Wire format: sftp-codec.ts.
 import type { SshClient } from './client.js';
 import { realClock, type Clock } from '../platform/clock.js';
-import { concatBytes } from '../crypto/bytes.js';
+import { concatBytes, toHex } from '../crypto/bytes.js';
+import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { sanitize } from './transport/transport.js';
 import {
   FX,
@@ -366,10 +367,15 @@ export class SftpClient {
    * then keeps `concurrency` READs of `chunkSize` outstanding and delivers bytes in order.
    * Cancelling the stream closes the remote file.
    */
-  async download(path: string, o: TransferOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  async download(path: string, o: TransferOptions & { size?: number } = {}): Promise<ReadableStream<Uint8Array>> {
     const chunkSize = o.chunkSize ?? DEFAULT_CHUNK;
     const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY);
     const handle = await this.openHandle(path, FXF.READ);
+    // The size at the start: a stream that ends short of it is an error, not a complete file
+    // (a file truncated meanwhile, or a server that stopped early, must not be saved as whole).
+    let size = o.size;
+    if (size === undefined) size = await this.fstat(handle, path).then((a) => a.size, () => undefined);
+    let delivered = 0;
     type Req = { offset: number; len: number; reply: Promise<SftpReply> };
     const queue: Req[] = [];
     let next = 0;
@@ -404,6 +410,13 @@ export class SftpClient {
           if (r.type === FXP.STATUS && r.code === FX.EOF) {
             // Everything queued after the head lies beyond the end too.
             await finish();
+            if (size !== undefined && delivered < size) {
+              throw new SftpError(
+                `the download of ${JSON.stringify(path)} ended after ${delivered} of its ${size} bytes: the file got shorter while it was read, or the server stopped early; download it again`,
+                FX.EOF,
+                path,
+              );
+            }
             ctl.close();
             return;
           }
@@ -417,6 +430,7 @@ export class SftpClient {
           }
           // A short read (filexfer-02 §6.4 allows it) is not EOF: ask for the rest before anything later.
           if (data.length < head.len) queue.unshift(issue(head.offset + data.length, head.len - data.length));
+          delivered += data.length;
           ctl.enqueue(data);
         },
         cancel: () => finish(),
@@ -430,13 +444,13 @@ export class SftpClient {
    * coalesced into `chunkSize` WRITEs with `concurrency` outstanding. Resolves to the byte count
    * after the server confirmed every write and the close.
    */
-  async upload(path: string, source: ReadableStream<Uint8Array>, o: TransferOptions & { mode?: number } = {}): Promise<number> {
+  async upload(path: string, source: ReadableStream<Uint8Array>, o: TransferOptions & { mode?: number; exclusive?: boolean } = {}): Promise<number> {
     const chunkSize = o.chunkSize ?? DEFAULT_CHUNK;
     const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY);
     const reader = source.getReader();
     let handle: Uint8Array;
     try {
-      handle = await this.openHandle(path, FXF.WRITE | FXF.CREAT | FXF.TRUNC, { permissions: o.mode ?? 0o644 });
+      handle = await this.openHandle(path, FXF.WRITE | FXF.CREAT | (o.exclusive ? FXF.EXCL : FXF.TRUNC), { permissions: o.mode ?? 0o644 });
     } catch (e) {
       await reader.cancel(e).catch(() => {});
       throw e;
@@ -486,6 +500,60 @@ export class SftpClient {
     // CLOSE reports late write errors (e.g. a full disk on flush), so it is checked.
     await this.closeHandle(handle, path);
     return offset;
+  }
+
+  /**
+   * Upload that never leaves a half-written file at `path`: the bytes go to a new temporary file
+   * beside it (`.<name>.<random>.tailtab-upload`, created exclusively), which then replaces the
+   * target in one step with posix-rename@openssh.com (rename(2) semantics, OpenSSH PROTOCOL §4.3)
+   * when the server offers it, else by REMOVE then RENAME (filexfer-02 §6.5 refuses an existing
+   * target; there a moment without the file is unavoidable, but never a truncated one). An
+   * interrupted upload leaves the original as it was (and at worst the temporary file, removed
+   * when the session is still there to do it). A replaced file keeps its permission bits; a
+   * symbolic link's target is replaced, not the link. Resolves to the byte count.
+   */
+  async uploadAtomic(path: string, source: ReadableStream<Uint8Array>, o: TransferOptions & { mode?: number; random?: RandomSource } = {}): Promise<number> {
+    let target = path;
+    let existing: SftpAttrs | undefined;
+    try {
+      existing = await this.lstat(path);
+      if (existing.permissions !== undefined && (existing.permissions & 0o170000) === 0o120000) {
+        target = await this.realpath(path);
+        existing = await this.stat(target);
+      }
+    } catch (e) {
+      if (!(e instanceof SftpError) || e.code !== FX.NO_SUCH_FILE) {
+        await source.cancel(e).catch(() => {});
+        throw e;
+      }
+      existing = undefined;
+    }
+    if (existing?.permissions !== undefined && (existing.permissions & 0o170000) === 0o040000) {
+      const e = new SftpError(`cannot upload to ${JSON.stringify(path)}: it is a folder`, FX.FAILURE, path);
+      await source.cancel(e).catch(() => {});
+      throw e;
+    }
+    const slash = target.lastIndexOf('/');
+    const dir = slash >= 0 ? target.slice(0, slash + 1) : '';
+    const base = target.slice(slash + 1);
+    const tmp = `${dir}.${base.slice(0, 100)}.${toHex((o.random ?? secureRandom)(6))}.tailtab-upload`;
+    const mode = existing?.permissions !== undefined ? existing.permissions & 0o7777 : (o.mode ?? 0o644);
+    let n: number;
+    try {
+      n = await this.upload(tmp, source, { ...o, mode, exclusive: true });
+      // open(2) applied the server's umask to the mode; the file being replaced had exactly these bits.
+      if (existing?.permissions !== undefined) await this.setstat(tmp, { permissions: mode }).catch(() => {});
+      if (this.extensions.has('posix-rename@openssh.com')) {
+        await this.simple('rename', tmp, (id) => encodeExtended(id, 'posix-rename@openssh.com', [tmp, target]));
+      } else {
+        if (existing) await this.remove(target);
+        await this.simple('rename', tmp, (id) => encodeRename(id, tmp, target));
+      }
+    } catch (e) {
+      if (!this.failure) await this.remove(tmp).catch(() => {});
+      throw e;
+    }
+    return n;
   }
 
   async readFile(path: string, o: TransferOptions = {}): Promise<Uint8Array> {

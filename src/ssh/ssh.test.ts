@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../platform/fuzz.testkit.js';
 import { seededRandom } from '../crypto/random.js';
 import { VirtualClock } from '../platform/clock.js';
 import { Reader, SshDecodeError, Writer } from './wire.js';
@@ -33,7 +34,7 @@ describe('wire', () => {
         expect(r.nameList()).toEqual(names);
         expect(r.mpint()).toBe(big);
         r.end('test');
-      }),
+      }), fuzz(100)
     );
   });
   it('refuses truncated and negative input with SshDecodeError', () => {
@@ -69,7 +70,7 @@ describe('binary packets and ciphers', () => {
           }
           expect(got).toEqual(payloads);
         }),
-        { numRuns: 30 },
+        fuzz(30),
       );
       const key = rnd(spec.keyLength);
       const iv = rnd(12);
@@ -96,7 +97,7 @@ describe('binary packets and ciphers', () => {
           if (!(e instanceof SshProtocolError)) throw e;
         }
       }),
-      { numRuns: 2000 },
+      fuzz(2000),
     );
     // Mutations of a valid plaintext packet stream.
     const enc = new PacketEncoder(rnd);
@@ -114,7 +115,7 @@ describe('binary packets and ciphers', () => {
           if (!isCleanError(e)) throw e;
         }
       }),
-      { numRuns: 2000 },
+      fuzz(2000),
     );
   });
 });
@@ -149,7 +150,7 @@ describe('message decoders under fuzzing', () => {
           }
         }
       }),
-      { numRuns: 3000 },
+      fuzz(3000),
     );
   });
 
@@ -168,7 +169,7 @@ describe('message decoders under fuzzing', () => {
           if (!isCleanError(e)) throw e;
         }
       }),
-      { numRuns: 3000 },
+      fuzz(3000),
     );
   });
 
@@ -282,7 +283,7 @@ describe('a server that breaks the protocol ends the session with a clear error'
         );
         expect(err).toBeInstanceOf(SshError);
       }),
-      { numRuns: 200 },
+      fuzz(200),
     );
   });
 });

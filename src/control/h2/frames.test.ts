@@ -2,6 +2,7 @@
 // frames by a scripted fake server: errors become GOAWAY/RST and a closed connection, never a throw.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import {
   CONNECTION_PREFACE, ErrorCode, FrameError, FrameReader, FrameType, encodeFrame, encodeFrameRaw, type Frame,
 } from './frames.js';
@@ -63,7 +64,7 @@ describe('frames', () => {
         prev = Math.max(prev, c);
         for (let f = r.next(); f && !(f instanceof FrameError); f = r.next()) expect(f.type).toBeDefined();
       }
-    }), { seed: 3, numRuns: 3000 });
+    }), fuzz(3000));
   });
 });
 
@@ -165,6 +166,6 @@ describe('client against a scripted server', () => {
       await c.closed;
       // Every request settled (awaited above) and no stream is left open after the transport ended.
       expect(c.stats.streamsActive).toBe(0);
-    }), { seed: 11, numRuns: 300 });
+    }), fuzz(300));
   });
 });

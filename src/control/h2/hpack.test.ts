@@ -1,6 +1,7 @@
 // HPACK known answers from RFC 7541 Appendix C (with and without Huffman), and fuzzing.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { HpackDecoder, HpackEncoder, HpackError, decodeInteger, encodeInteger, huffmanDecode, huffmanEncode } from './hpack.js';
 
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((h) => parseInt(h, 16)));
@@ -80,7 +81,7 @@ describe('Huffman', () => {
   it('round-trips any bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
       expect(huffmanDecode(huffmanEncode(b))).toEqual(b);
-    }), { seed: 42, numRuns: 500 });
+    }), fuzz(500));
   });
 });
 
@@ -91,7 +92,7 @@ describe('HPACK fuzz', () => {
       const e = new HpackEncoder({ huffman: huff ? true : 'auto' });
       const d = new HpackDecoder();
       for (const b of blocks) expect(d.decode(e.encode(b))).toEqual(b);
-    }), { seed: 7, numRuns: 300 });
+    }), fuzz(300));
   });
 
   it('random and mutated blocks never throw: a list or an HpackError', () => {
@@ -108,7 +109,7 @@ describe('HPACK fuzz', () => {
         expect(Array.isArray(r) || r instanceof HpackError).toBe(true);
         expect(d.table.size).toBeLessThanOrEqual(d.table.maxSize);
       }
-    }), { seed: 1, numRuns: 3000 });
+    }), fuzz(3000));
   });
 
   it('refuses an oversized integer and a size update above our setting', () => {

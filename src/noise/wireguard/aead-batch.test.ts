@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { seal } from '../../crypto/aead.js';
 import { type AeadEngine, defaultAeadEngine, detectWebCryptoEngine, nobleEngine, OrderedQueue } from './aead-batch.js';
@@ -30,7 +31,7 @@ describe('aead-batch', () => {
         await q.idle();
         expect(out).toEqual(delays.map((_, i) => i));
       }),
-      { numRuns: 30 },
+      fuzz(30),
     );
   });
 

@@ -1,6 +1,7 @@
 // Hostile input: truncated, oversized, wrong-type, replayed and forged datagrams are dropped and
 // counted, never thrown; a property test feeds random and mutated messages.
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../crypto/bytes.js';
 import { mac } from '../../crypto/blake2s.js';
@@ -8,6 +9,7 @@ import { mac1Key } from './cookie.js';
 import type { WireGuardDevice } from './device.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_TRANSPORT, messageType } from './messages.js';
 import { ipv4Packet, TestNet, type Wire } from './test-net.testkit.js';
+import { nobleEngine, type AeadEngine } from './aead-batch.js';
 
 /** Two devices that have exchanged every message type; the link's datagrams are recorded. */
 async function recordedPair() {
@@ -64,6 +66,46 @@ describe('WireGuardDevice bad input', () => {
     expect(b.stats.rxDropTooLong).toBe(1);
     expect(b.stats.internalErrors).toBe(0);
     expect(net.inbox(b)).toHaveLength(1); // only the genuine first packet
+  });
+
+  it('packets waiting for decryption are bounded per peer: beyond maxQueuedPerPeer they are dropped and counted', async () => {
+    // An engine whose open() waits while the gate is shut: a receiver slower than its sender.
+    let shut = false;
+    let waiting: (() => void)[] = [];
+    const gated: AeadEngine = {
+      name: 'noble',
+      cipher(key) {
+        const c = nobleEngine.cipher(key);
+        return {
+          seal: (n, p) => c.seal(n, p),
+          open: async (n, p) => {
+            if (shut) await new Promise<void>((r) => waiting.push(r));
+            return c.open(n, p);
+          },
+        };
+      },
+    };
+    const net = new TestNet();
+    const a = net.device();
+    const b = net.device({ aead: gated, maxQueuedPerPeer: 8 });
+    a.addPeer(b.publicKey);
+    b.addPeer(a.publicKey);
+    a.send(b.publicKey, ipv4Packet(100, 1));
+    await net.pump();
+    expect(net.inbox(b)).toHaveLength(1);
+    shut = true;
+    for (let i = 0; i < 20; i++) a.send(b.publicKey, ipv4Packet(100, 2));
+    await a.flush();
+    for (const w of net.wires.splice(0)) b.receive(w.datagram, w.from);
+    expect(b.receiveBacklog).toBe(8);
+    expect(b.stats.rxDropBacklog).toBe(12);
+    shut = false;
+    for (const r of waiting) r();
+    waiting = [];
+    await net.flushAll();
+    expect(net.inbox(b)).toHaveLength(1 + 8);
+    expect(b.receiveBacklog).toBe(0);
+    expect(accounted(b)).toBe(b.stats.rxDatagrams);
   });
 
   it('wrong types, including non-zero reserved bytes', () => {
@@ -184,7 +226,7 @@ describe('WireGuardDevice bad input', () => {
         expect(accounted(b)).toBe(b.stats.rxDatagrams);
         expect(net.inbox(b).length).toBe(delivered); // nothing forged got through
       }),
-      { numRuns: 150 },
+      fuzz(150),
     );
     // Still working.
     a.send(b.publicKey, ipv4Packet(123));

@@ -91,6 +91,12 @@ export interface WireGuardDeviceOptions {
   underLoadThreshold?: number;
   /** Packets queued per peer while no session exists (oldest dropped first). Default 128. */
   maxStagedPackets?: number;
+  /**
+   * Packets per peer and direction waiting for the AEAD engine (WebCrypto is asynchronous), beyond
+   * which new ones are dropped and counted (rxDropBacklog, txDropBacklog), as wireguard-go bounds
+   * its per-peer inbound and outbound queues (device/queueconstants_default.go: 1024 each).
+   */
+  maxQueuedPerPeer?: number;
   /** Tunnel MTU, for padding (wireguard-go calculatePaddingSize). Default 1280 (Tailscale's). */
   mtu?: number;
   /**
@@ -177,11 +183,13 @@ const STAT_KEYS = [
   'rxDropClosed',
   'rxDropHandshakeBusy',
   'rxDropHandshakeSuperseded',
+  'rxDropBacklog',
   'txPackets',
   'txKeepalives',
   'txDropNoPeer',
   'txDropTooLong',
   'txDropQueueFull',
+  'txDropBacklog',
   'txDropGaveUp',
   'txDropEncrypt',
   'handshakeInitiationsSent',
@@ -214,6 +222,7 @@ export class WireGuardDevice {
   private readonly limiter: RateLimiter;
   private readonly wall: () => number;
   private readonly maxStaged: number;
+  private readonly maxQueued: number;
   private readonly mtu: number;
   private engine: AeadEngine | undefined;
   private readonly enginePromise: Promise<AeadEngine>;
@@ -230,6 +239,7 @@ export class WireGuardDevice {
     this.limiter = new RateLimiter(o.clock);
     this.wall = o.wallClockMs ?? (() => o.clock.now());
     this.maxStaged = o.maxStagedPackets ?? 128;
+    this.maxQueued = o.maxQueuedPerPeer ?? 1024;
     this.mtu = o.mtu ?? 1280;
     const aead = o.aead ?? defaultAeadEngine();
     if ('cipher' in aead) {
@@ -738,6 +748,11 @@ export class WireGuardDevice {
       this.stats.rxDropReplay++;
       return;
     }
+    // Decryption is asynchronous: a sender faster than our engine must not grow the queue without bound.
+    if (peer.rxQueue.pending >= this.maxQueued) {
+      this.stats.rxDropBacklog++;
+      return;
+    }
     const counter = header.counter;
     // A view: every engine reads the ciphertext before open() returns (WebCrypto copies it at call time).
     const ciphertext = d.subarray(TRANSPORT_HEADER_SIZE);
@@ -830,6 +845,10 @@ export class WireGuardDevice {
     const batch = peer.staged;
     peer.staged = [];
     for (const packet of batch) {
+      if (peer.txQueue.pending >= this.maxQueued) {
+        this.stats.txDropBacklog++;
+        continue;
+      }
       const counter = kp.sendCounter++;
       const plaintext = this.pad(packet);
       peer.txQueue.push(kp.sender.seal(counter, plaintext), (ct, err) => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import {
   COOKIE_REPLY_SIZE,
@@ -33,7 +34,7 @@ describe('WireGuard message codecs', () => {
         // a message is never mistaken for another type
         expect(decodeResponse(i)).toBeNull();
         expect(decodeInitiation(c)).toBeNull();
-      }),
+      }), fuzz(100)
     );
   });
 
@@ -44,7 +45,7 @@ describe('WireGuard message codecs', () => {
         writeTransportHeader(d, r, counter);
         expect(d[0]).toBe(4);
         expect(decodeTransportHeader(d)).toEqual({ receiver: r, counter });
-      }),
+      }), fuzz(100)
     );
     const d = new Uint8Array(32);
     d[0] = 4;
@@ -57,7 +58,7 @@ describe('WireGuard message codecs', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
         for (const f of [decodeInitiation, decodeResponse, decodeCookieReply, decodeTransportHeader]) expect(() => f(b)).not.toThrow();
-      }),
+      }), fuzz(100)
     );
   });
 });

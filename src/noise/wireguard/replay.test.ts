@@ -1,6 +1,7 @@
 // Replay window edge cases, the sequence of the Linux kernel's/wireguard-go's replay test, with
 // our window size (REPLAY_WINDOW = 8160) and a limit that JavaScript numbers hold exactly.
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { REPLAY_WINDOW, ReplayFilter } from './replay.js';
 
@@ -77,7 +78,7 @@ describe('ReplayFilter (RFC 6479 sliding window)', () => {
           }
           highest = Math.max(highest, c);
         }
-      }),
+      }), fuzz(100)
     );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { seededRandom } from '../../crypto/random.js';
 import { aes128Ctr, aes192Ctr, aes256Ctr, MACS } from './aes-ctr.js';
 import type { CipherSpec, PacketCipher } from './cipher.js';
@@ -49,7 +50,7 @@ describe('aes-ctr with HMAC (MAC-then-encrypt and encrypt-then-MAC)', () => {
           }
           expect(got).toEqual(payloads);
         }),
-        { numRuns: 40 },
+        fuzz(40),
       );
     });
   }
@@ -79,7 +80,7 @@ describe('aes-ctr with HMAC (MAC-then-encrypt and encrypt-then-MAC)', () => {
           }
           expect(out).toBeNull();
         }),
-        { numRuns: 200 },
+        fuzz(200),
       );
     }
   });
@@ -118,7 +119,7 @@ describe('aes-ctr with HMAC (MAC-then-encrypt and encrypt-then-MAC)', () => {
           if (!(e instanceof SshProtocolError)) throw e;
         }
       }),
-      { numRuns: 2000 },
+      fuzz(2000),
     );
   });
 });

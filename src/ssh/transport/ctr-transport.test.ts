@@ -3,6 +3,7 @@
 // session with a clear SshError, never an exception out of the transport.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fuzz } from '../../platform/fuzz.testkit.js';
 import { seededRandom } from '../../crypto/random.js';
 import { VirtualClock } from '../../platform/clock.js';
 import { SshClient } from '../client.js';
@@ -71,7 +72,7 @@ describe('aes-ctr + HMAC inside the transport', () => {
           if (err === 'open') c.close();
           else expect(err).toBeInstanceOf(SshError);
         }),
-        { numRuns: 25 },
+        fuzz(25),
       );
     });
 
@@ -86,7 +87,7 @@ describe('aes-ctr + HMAC inside the transport', () => {
           if (r === 'open') c.close();
           else expect(r).toBeInstanceOf(SshError);
         }),
-        { numRuns: 25 },
+        fuzz(25),
       );
     });
   }

@@ -33,6 +33,10 @@ export class StatusView extends LitElement {
           ? html`<div data-testid="control-state"><strong>Control:</strong> ${st.control.state}${retry(st.control.retryInMs)}</div>
               ${st.control.error && st.control.state !== 'streaming' ? html`<div class="hint">${st.control.error}</div>` : ''}`
           : ''}
+        ${st.terminals?.open
+          ? html`<div data-terminal-queue=${st.terminals.peakQueuedBytes}><strong>Terminal output waiting:</strong> ${formatBytes(st.terminals.queuedBytes)}
+              (most at once ${formatBytes(st.terminals.peakQueuedBytes)}, bound ${formatBytes(st.terminals.boundBytes)} per terminal)</div>`
+          : ''}
       </div>
       <h3>Relays (DERP)</h3>
       <table>

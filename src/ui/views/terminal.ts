@@ -11,6 +11,9 @@ import { authPromptTemplate, legacyPromptTemplate, type PendingAuthPrompt, type 
 import type { AuthPrompt, HostKeyPrompt, LegacyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../../app/node-api.js';
 
 const enc = new TextEncoder();
+/** Bytes handed to xterm.js and not yet parsed, at most (then reading pauses until PENDING_LOW). */
+const PENDING_HIGH = 128 * 1024;
+const PENDING_LOW = 16 * 1024;
 
 const KEYS: { label: string; seq: string; aria: string }[] = [
   { label: 'Esc', seq: '\x1b', aria: 'Escape' },
@@ -236,13 +239,30 @@ export class TerminalView extends LitElement {
     });
   }
 
+  /**
+   * Output → xterm.js with its write callback as the brake (xterm.js "flow control" guide): at
+   * most PENDING_HIGH bytes handed over and not yet parsed; above it, no more is read from the
+   * stream until xterm has caught up to PENDING_LOW. The stream's own queue (in the Worker) and
+   * the SSH window then fill and the server stops sending, so a flood cannot overflow xterm's
+   * write buffer, and Ctrl-C (sent on the other direction, never queued behind output) is
+   * followed by at most these bounded queues' worth of old output.
+   */
   private async pump(s: SshSessionHandle) {
     const reader = s.output.getReader();
+    let pending = 0;
+    let resume: (() => void) | undefined;
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        this.term?.write(value);
+        const term = this.term;
+        if (!term) continue;
+        pending += value.byteLength;
+        term.write(value, () => {
+          pending -= value.byteLength;
+          if (resume && pending <= PENDING_LOW) { resume(); resume = undefined; }
+        });
+        if (pending > PENDING_HIGH) await new Promise<void>((r) => (resume = r));
       }
     } catch {
       /* the exit promise reports why */
