@@ -88,7 +88,7 @@ export class ControlClient {
   state: ControlClientState = 'idle';
   netMap: NetworkMap = emptyNetworkMap();
   readonly stats: ControlClientStats = {
-    applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, lastError: '',
+    applied: 0, keepAlives: 0, ignoredPatches: 0, unknownMapFields: 0, lastUnknownMapField: '', mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, lastError: '',
   };
   private st: ControlState | null = null;
   private controlKey: Uint8Array | null = null;

@@ -43,6 +43,8 @@ export interface DerpRegionStatus {
   drops: number;
   /** Malformed frames from the server (each one ended that connection). */
   malformed?: number;
+  /** Frames of a type we do not know (a newer derper), skipped and counted. */
+  unknownFrames?: number;
   reconnects?: number;
   lastError?: string;
   /** The server's Health frame text: a problem the person should see (absent = healthy). */
@@ -241,6 +243,7 @@ export class DerpPool {
         packetsOut: s?.packetsOut ?? 0,
         drops: s?.drops ?? 0,
         malformed: s?.malformed ?? 0,
+        unknownFrames: s?.unknownFrames ?? 0,
         reconnects: s?.reconnects ?? 0,
         lastError: s?.lastError,
         health: s?.health,

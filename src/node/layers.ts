@@ -121,6 +121,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         onState(cb) { client.onState(cb); },
         setPreferredDerp(r) { client.setPreferredDerp(r); },
         get preferredDerp() { return client.preferredDerpRegion; },
+        get stats() { return client.stats; },
         logout: () => client.logout(),
         close: () => client.close(),
       };
