@@ -6,13 +6,13 @@
 #     (MiniBrowser has no headless mode), openssh-server, dropbear-bin, wireguard-go, wireguard-tools, iproute2,
 #     python3, util-linux (unshare), procps (pgrep), golang toolchain is expected (Go >= 1.26).
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json.
-#   - the pinned Go programs of the rig under .rig/bin/<version>/.
+#   - the Go programs of the rig under .rig/bin/<program>-<version>/: the pinned versions and the
+#     cells of the version matrix (e2e/rig/versions.json), plus any TAILTAB_TAILSCALE_VERSION,
+#     TAILTAB_DERPER_VERSION, TAILTAB_HEADSCALE_VERSION given (TAILTAB_SKIP_MATRIX=1 skips the matrix).
 #   - the local user `tailtab` that the rig's OpenSSH server logs in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TAILSCALE_VERSION=v1.102.3
-HEADSCALE_VERSION=v0.29.2
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 
 SUDO=""
@@ -64,26 +64,65 @@ if ! command -v go >/dev/null; then
   say "ERROR: the Go toolchain (>= 1.26) is needed to build tailscaled/derper/headscale; install it (e.g. apt-get install golang-go from a recent suite) and re-run"
   exit 1
 fi
-build() { # build <dir> <pkg@version> <binary>
-  local dir=$1 pkg=$2 bin=$3
-  if [ -x "$dir/$bin" ]; then say "present: $dir/$bin"; return; fi
-  say "building $pkg into $dir (first build takes a few minutes; cached afterwards)"
+# Which versions: e2e/rig/versions.json is the one list (the rig and e2e/versions.test.ts read it
+# too); the env vars add versions for a run of any combination (README "The rig's versions").
+want_list=$(python3 - <<'PY'
+import json, os, re
+v = json.load(open('e2e/rig/versions.json'))
+cells = [v['pinned']]
+if os.environ.get('TAILTAB_SKIP_MATRIX') != '1':
+    cells += v['matrix']
+ts, derp, hs = [], [], []
+for c in cells:
+    ts.append(c['tailscale']); derp.append(c['derper']); hs.append(c['headscale'])
+env = lambda k: os.environ.get(k) or None
+# As the rig reads them (e2e/rig/index.ts rigVersions): derper follows tailscaled unless given.
+for x, lst in ((env('TAILTAB_TAILSCALE_VERSION'), ts), (env('TAILTAB_DERPER_VERSION') or env('TAILTAB_TAILSCALE_VERSION'), derp), (env('TAILTAB_HEADSCALE_VERSION'), hs)):
+    if x: lst.append(x)
+for x in ts + derp + hs:
+    if not re.fullmatch(r'v\d+\.\d+\.\d+', x): raise SystemExit(f'not a release version: {x!r} (want vMAJOR.MINOR.PATCH)')
+bins = {}  # (kind, version) -> binaries, in order: one `go build` per version
+for x in ts: bins.setdefault(('tailscale', x), []).extend(['tailscaled', 'tailscale'])
+for x in derp: bins.setdefault(('tailscale', x), []).append('derper')
+for x in hs: bins.setdefault(('headscale', x), []).append('headscale')
+for (kind, ver), b in bins.items(): print(kind, ver, ','.join(dict.fromkeys(b)))
+PY
+)
+# build <kind> <version> <bin,bin>: builds the missing binaries of one version from the module's
+# source (`go mod download` + `go build`, one compile for all of them) into a temp folder, then
+# moves each into .rig/bin/<kind>-<version>/ (other work trees share .rig/bin: a binary is either
+# absent or complete, and a lock keeps two installs from building the same version at once).
+# GOTOOLCHAIN=auto: a version whose go.mod needs a newer Go (tailscale v1.104 needs 1.27.4) gets
+# that toolchain from the Go module proxy, and only for its own build.
+build() {
+  local kind=$1 ver=$2 bins=$3 dir mod pkgs=() missing=() want=() b t0 srcdir tmp
+  dir=$ROOT/.rig/bin/$kind-$ver
+  IFS=, read -ra want <<<"$bins"
+  for b in "${want[@]}"; do [ -x "$dir/$b" ] || missing+=("$b"); done
+  if [ ${#missing[@]} -eq 0 ]; then say "present: $dir/{$bins}"; return; fi
   mkdir -p "$dir"
-  if ! GOBIN="$dir" GOFLAGS=-buildvcs=false go install "$pkg"; then
-    # `go install pkg@v` also asks the proxy for the module's version list (deprecation check),
-    # which the proxy refuses for some modules (403). Building from the downloaded module source
-    # gives the same binary of the same pinned version.
-    say "go install failed; building $pkg from its downloaded module source instead"
-    local mod=${pkg%@*} ver=${pkg##*@} modroot srcdir
-    modroot=$(echo "$mod" | sed -E 's#/cmd/[^/]+$##')
-    srcdir=$(go mod download -json "$modroot@$ver" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
-    (cd "$srcdir" && GOFLAGS=-buildvcs=false go build -o "$dir/$bin" "./${mod#"$modroot"/}")
+  exec 9>"$dir/.build.lock"; flock 9
+  missing=(); for b in "${want[@]}"; do [ -x "$dir/$b" ] || missing+=("$b"); done
+  if [ ${#missing[@]} -eq 0 ]; then say "present: $dir/{$bins}"; exec 9>&-; return; fi
+  case $kind in
+    tailscale) mod=tailscale.com; for b in "${missing[@]}"; do pkgs+=("./cmd/$b"); done ;;
+    headscale) mod=github.com/juanfont/headscale; pkgs=(./cmd/headscale) ;;
+  esac
+  say "building $kind $ver: ${missing[*]} (a few minutes on 2 cores; cached afterwards)"
+  t0=$SECONDS
+  srcdir=$(cd /tmp && GOTOOLCHAIN=auto GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d.get("Dir") or sys.exit(d.get("Error","no Dir")))')
+  tmp=$(mktemp -d "$dir/.build.XXXXXX")
+  if ! (cd "$srcdir" && GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false go build -o "$tmp/" "${pkgs[@]}"); then
+    rm -rf "$tmp"
+    say "ERROR: could not build $kind $ver (see the go build errors above; a 403 from the module proxy means it does not serve a dependency of that version)"
+    exit 1
   fi
+  for b in "${missing[@]}"; do mv -f "$tmp/$b" "$dir/$b"; done
+  rmdir "$tmp"
+  say "built $kind $ver (${missing[*]}) in $((SECONDS - t0)) s with $(cd "$srcdir" && GOTOOLCHAIN=auto go version | cut -d' ' -f3)"
+  exec 9>&-
 }
-TS_DIR=$ROOT/.rig/bin/tailscale-$TAILSCALE_VERSION
-HS_DIR=$ROOT/.rig/bin/headscale-$HEADSCALE_VERSION
-for b in tailscaled tailscale derper; do build "$TS_DIR" "tailscale.com/cmd/$b@$TAILSCALE_VERSION" "$b"; done
-build "$HS_DIR" "github.com/juanfont/headscale/cmd/headscale@$HEADSCALE_VERSION" headscale
+while read -r kind ver bins; do build "$kind" "$ver" "$bins"; done <<<"$want_list"
 
 # --- the rig's SSH login user -----------------------------------------------------------------
 if ! id tailtab >/dev/null 2>&1; then

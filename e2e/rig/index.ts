@@ -1,11 +1,12 @@
-// The rig: a real local tailnet made of the unmodified programs (Headscale v0.29.2, two derper and
-// tailscaled v1.102.3), Debian's OpenSSH and our HTTP server, all on 127.0.0.1 with free ports.
+// The rig: a real local tailnet made of the unmodified programs (Headscale, two derper and
+// tailscaled; pinned versions in ./versions.json, others by RigOptions.versions or the env vars of
+// rigVersions), Debian's OpenSSH and our HTTP server, all on 127.0.0.1 with free ports.
 // Run it inside a network namespace that has only loopback (scripts/in-netns.sh, or the named
 // netns of scripts/rig.sh): tailscaled probes internet hosts otherwise.
 // Every process is started through ./proc.ts: one log file each in the rig's temp dir, stopped by
 // PID on stop(), on process exit and on SIGINT/SIGTERM.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,10 +16,36 @@ import { GiveUp, spawnLogged, tail, waitFor, type RigProcess } from './proc.js';
 import { startSshd, type Sshd } from './sshd.js';
 import { startWebServer, type WebServer } from './webserver.js';
 
-export const TAILSCALE_VERSION = 'v1.102.3';
-export const HEADSCALE_VERSION = 'v0.29.2';
+/** The versions of the rig's Go programs: tailscaled with its CLI, derper, and Headscale, each on its own. */
+export interface RigVersions { tailscale: string; derper: string; headscale: string }
+const VERSIONS = JSON.parse(readFileSync(fileURLToPath(new URL('./versions.json', import.meta.url)), 'utf8')) as { pinned: RigVersions; matrix: RigVersions[] };
+/** What every e2e test runs against unless told otherwise (scripts/install.sh builds them). */
+export const PINNED_VERSIONS: Readonly<RigVersions> = VERSIONS.pinned;
+/** The cells of the version matrix (e2e/versions.test.ts); install.sh builds each. */
+export const MATRIX_CELLS: readonly Readonly<RigVersions>[] = VERSIONS.matrix;
+export const TAILSCALE_VERSION = PINNED_VERSIONS.tailscale;
+export const HEADSCALE_VERSION = PINNED_VERSIONS.headscale;
 export const BASE_DOMAIN = 'tailtab.test';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * The versions a rig runs: the pinned ones, each replaced by its env var when set —
+ * TAILTAB_TAILSCALE_VERSION (tailscaled and the tailscale CLI), TAILTAB_DERPER_VERSION (default:
+ * the tailscale version given, else pinned), TAILTAB_HEADSCALE_VERSION — then by `over`.
+ */
+export function rigVersions(over: Partial<RigVersions> = {}, env: Record<string, string | undefined> = process.env): RigVersions {
+  const ts = env.TAILTAB_TAILSCALE_VERSION || undefined;
+  const v: RigVersions = {
+    tailscale: over.tailscale ?? ts ?? PINNED_VERSIONS.tailscale,
+    derper: over.derper ?? (env.TAILTAB_DERPER_VERSION || ts) ?? PINNED_VERSIONS.derper,
+    headscale: over.headscale ?? (env.TAILTAB_HEADSCALE_VERSION || undefined) ?? PINNED_VERSIONS.headscale,
+  };
+  for (const [k, x] of Object.entries(v)) {
+    // A path component of .rig/bin: only release tags.
+    if (!/^v\d+\.\d+\.\d+$/.test(x)) throw new Error(`rig ${k} version ${JSON.stringify(x)} is not a release tag like v1.102.3`);
+  }
+  return v;
+}
 const TEMPLATES = fileURLToPath(new URL('./templates/', import.meta.url));
 
 export interface RigOptions {
@@ -33,6 +60,8 @@ export interface RigOptions {
   derpPorts?: number[];
   /** Keep the temp dir (logs, configs) after stop(). Also: env TAILTAB_RIG_KEEP=1. */
   keepDir?: boolean;
+  /** Versions of the programs (default: rigVersions(), the pinned ones or the env's). */
+  versions?: Partial<RigVersions>;
 }
 
 export interface RigPeerSpec {
@@ -86,6 +115,10 @@ export interface TailscalePeerStatus {
 
 export interface Rig {
   dir: string;
+  /** The versions of the programs this rig runs. */
+  versions: RigVersions;
+  /** The binaries it runs (the tailscale CLI of the peers' version, for `tailscale nc` and the like). */
+  binaries: RigBinaries;
   headscaleUrl: string;
   derpRegions: RigDerpRegion[];
   user: { id: string; name: string };
@@ -119,15 +152,18 @@ export type RigTarget = 'headscale' | `derper:${number}` | `peer:${string}`;
 
 export interface RigBinaries { tailscaled: string; tailscale: string; derper: string; headscale: string }
 
-/** The pinned binaries built by scripts/install.sh. Throws a clear error when one is missing. */
-export function rigBinaries(): RigBinaries {
-  const ts = join(REPO_ROOT, '.rig/bin', `tailscale-${TAILSCALE_VERSION}`);
-  const hs = join(REPO_ROOT, '.rig/bin', `headscale-${HEADSCALE_VERSION}`);
+/** The binaries of those versions, built by scripts/install.sh. Throws a clear error when one is missing. */
+export function rigBinaries(v: RigVersions = rigVersions()): RigBinaries {
+  const dir = (kind: string, ver: string) => join(REPO_ROOT, '.rig/bin', `${kind}-${ver}`);
   const b: RigBinaries = {
-    tailscaled: join(ts, 'tailscaled'), tailscale: join(ts, 'tailscale'), derper: join(ts, 'derper'), headscale: join(hs, 'headscale'),
+    tailscaled: join(dir('tailscale', v.tailscale), 'tailscaled'), tailscale: join(dir('tailscale', v.tailscale), 'tailscale'),
+    derper: join(dir('tailscale', v.derper), 'derper'), headscale: join(dir('headscale', v.headscale), 'headscale'),
   };
   const missing = Object.values(b).filter((p) => !existsSync(p));
-  if (missing.length) throw new Error(`rig binaries missing: ${missing.join(', ')}. Run: bash scripts/install.sh`);
+  if (missing.length) {
+    throw new Error(`rig binaries missing: ${missing.join(', ')}. Run: TAILTAB_TAILSCALE_VERSION=${v.tailscale} `
+      + `TAILTAB_DERPER_VERSION=${v.derper} TAILTAB_HEADSCALE_VERSION=${v.headscale} bash scripts/install.sh`);
+  }
   return b;
 }
 
@@ -177,7 +213,8 @@ const PEER_ENV = {
 };
 
 export async function startRig(o: RigOptions = {}): Promise<Rig> {
-  const bin = rigBinaries();
+  const versions = rigVersions(o.versions);
+  const bin = rigBinaries(versions);
   const dir = await mkdtemp(join(tmpdir(), 'tailtab-rig-'));
   const keepDir = o.keepDir ?? process.env.TAILTAB_RIG_KEEP === '1';
   const procs = new Map<string, RigProcess>();
@@ -350,7 +387,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     };
 
     const rig: Rig = {
-      dir, headscaleUrl, derpRegions, user, authKey, baseDomain: BASE_DOMAIN,
+      dir, versions, binaries: bin, headscaleUrl, derpRegions, user, authKey, baseDomain: BASE_DOMAIN,
       createAuthKey, headscale, peers,
       peer(name) {
         const p = peers.find((x) => x.name === name);

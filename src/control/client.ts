@@ -131,7 +131,7 @@ export class ControlClient {
   state: ControlClientState = 'idle';
   netMap: NetworkMap = emptyNetworkMap();
   readonly stats: ControlClientStats = {
-    applied: 0, keepAlives: 0, ignoredPatches: 0, mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, compressedMaps: 0, mapBytes: 0, mapDecodedBytes: 0, lastError: '',
+    applied: 0, keepAlives: 0, ignoredPatches: 0, unknownMapFields: 0, lastUnknownMapField: '', mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, compressedMaps: 0, mapBytes: 0, mapDecodedBytes: 0, lastError: '',
   };
   private st: ControlState | null = null;
   private custody: KeyCustody = 'raw';

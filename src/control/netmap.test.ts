@@ -120,4 +120,34 @@ describe('netmap delta application (controlclient/map.go semantics)', () => {
       toPlainNetMap(nm);
     }), fuzz(100));
   });
+
+  it('fields a newer control server adds are skipped and counted, the map applies as without them', () => {
+    const stats = { applied: 0, keepAlives: 0, ignoredPatches: 0, unknownMapFields: 0, lastUnknownMapField: '' };
+    const plain = applyMapResponse(emptyNetworkMap(), { Node: node(1), Peers: [node(2)], Domain: 'ts.net' }, NOW);
+    // Names tailcfg v1.102.3 does not have: one on the response, one on our Node (capability 148's
+    // Node.StableTailnetID), and a hostile one of any type.
+    const newer = { Node: { ...node(1), StableTailnetID: 'T123' }, Peers: [node(2)], Domain: 'ts.net', FutureThing: { a: [1] }, ['x'.repeat(200)]: null };
+    const nm = applyMapResponse(emptyNetworkMap(), newer as unknown as MapResponse, NOW, stats);
+    expect(toPlainNetMap(nm)).toEqual(toPlainNetMap(plain));
+    expect(stats).toMatchObject({ applied: 1, unknownMapFields: 3 });
+    expect(stats.lastUnknownMapField).toBe('Node.StableTailnetID');
+    applyMapResponse(nm, { ['y'.repeat(200)]: 1 } as unknown as MapResponse, NOW, stats);
+    expect(stats.lastUnknownMapField).toBe(`MapResponse.${'y'.repeat(68)}`); // bounded
+    stats.unknownMapFields = 3;
+    // Fields of v1.102.3 that we read or knowingly leave alone are not counted.
+    applyMapResponse(nm, { KeepAlive: true }, NOW, stats);
+    applyMapResponse(nm, { ControlTime: NOW, Debug: {}, ClientVersion: {}, Seq: 2, DefaultAutoUpdate: true, Node: { ...node(1), Cap: 148, HomeDERP: 900 } } as unknown as MapResponse, NOW, stats);
+    expect(stats).toMatchObject({ applied: 4, unknownMapFields: 3 });
+  });
+
+  it('property: counting unknown fields never throws on any JSON object, whatever its Node is', () => {
+    const stats = { applied: 0, keepAlives: 0, ignoredPatches: 0, unknownMapFields: 0, lastUnknownMapField: '' };
+    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), (top, n) => {
+      const before = stats.unknownMapFields;
+      const r = { ...top, Node: n };
+      applyMapResponse(emptyNetworkMap(), r as unknown as MapResponse, NOW, stats);
+      expect(stats.unknownMapFields).toBeGreaterThanOrEqual(before);
+      expect(stats.lastUnknownMapField.length).toBeLessThanOrEqual(80);
+    }));
+  });
 });

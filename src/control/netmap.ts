@@ -5,6 +5,7 @@ import { keyFromText } from '../crypto/keys.js';
 import type {
   DERPMap, DERPRegion, DNSConfig, FilterRule, MapResponse, Node, NodeID, PeerChange, SSHPolicy, UserProfile,
 } from './tailcfg.js';
+import { countUnknownMapFields, type UnknownFieldStats } from './map-fields.js';
 
 export interface NetworkMap {
   /** Our own node as control sees it (addresses, name, key expiry); null before the first map. */
@@ -30,7 +31,7 @@ export interface NetworkMap {
   peerDelta?: { from: ReadonlyMap<NodeID, Node>; changed: NodeID[]; removed: NodeID[] };
 }
 
-export interface NetMapStats {
+export interface NetMapStats extends UnknownFieldStats {
   applied: number;
   keepAlives: number;
   ignoredPatches: number;
@@ -112,7 +113,10 @@ function mergeDerpMap(prev: DERPMap | null, dm: DERPMap): DERPMap {
  */
 export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: string, stats?: NetMapStats): NetworkMap {
   const nm: NetworkMap = { ...prev, seq: prev.seq + 1, peerDelta: undefined };
-  if (stats) stats.applied++;
+  if (stats) {
+    stats.applied++;
+    countUnknownMapFields(resp, stats);
+  }
   if (resp.KeepAlive && Object.keys(resp).length === 1) {
     if (stats) stats.keepAlives++;
     return nm;

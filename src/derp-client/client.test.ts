@@ -82,6 +82,22 @@ describe('DerpClient with a hostile fake server', () => {
     expect(sockets[0].sent.at(-1)).toEqual(encodeFrame({ type: 'pong', data: new Uint8Array(8).fill(9) }));
   });
 
+  it('a frame type it does not know (a newer derper) is skipped and counted: the connection stays, packets still flow', () => {
+    const { c, sockets, got, handshake } = setup();
+    c.start();
+    handshake(sockets[0]);
+    // 0x7f is no type derp.go defines; a newer server may send such frames to any client.
+    for (let i = 0; i < 3; i++) sockets[0].deliver(encodeFrame({ type: 'unknown', frameType: 0x7f, payload: new Uint8Array([i, 1, 2, 3]) }));
+    sockets[0].deliver(encodeFrame({ type: 'unknown', frameType: 0x7e, payload: new Uint8Array(0) }));
+    sockets[0].deliver(encodeFrame({ type: 'recvPacket', srcKey: new Uint8Array(32), packet: new Uint8Array([4, 5]) }));
+    expect(c.state).toBe('connected');
+    expect(sockets[0].closed).toBe(false);
+    expect(c.stats.unknownFrames).toBe(4);
+    expect(c.stats.malformed).toBe(0);
+    expect(c.stats.lastError).toBeUndefined();
+    expect(got).toEqual([new Uint8Array([4, 5])]);
+  });
+
   it('ClientInfo: version 2, CanAckPings, and AppName only when one is given', () => {
     const named = setup({ appName: 'tailtab' });
     named.c.start();

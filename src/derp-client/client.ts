@@ -31,6 +31,11 @@ export interface DerpClientStats {
   drops: number;
   /** Malformed frames / protocol violations from the server. */
   malformed: number;
+  /**
+   * Frames of a type this client does not know, skipped (derp_client.go recvTimeout skips them:
+   * newer derpers may send new types). Counted, never logged per frame.
+   */
+  unknownFrames: number;
   keepAlivesIn: number;
   pingsAnswered: number;
   pongsIn: number;
@@ -108,7 +113,7 @@ export class DerpClient {
   private nodesTried = 0;
   readonly publicKey: Uint8Array;
   readonly stats: DerpClientStats = {
-    bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0,
+    bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0, unknownFrames: 0,
     keepAlivesIn: 0, pingsAnswered: 0, pongsIn: 0, connects: 0, reconnects: 0,
   };
   private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls' | 'appName'>> & DerpClientOptions;
@@ -446,7 +451,8 @@ export class DerpClient {
       case 'sendPacket':
         return this.protocolError(`unexpected ${f.type} frame`);
       default:
-        return; // unknown frame types are skipped (forward compatibility)
+        this.stats.unknownFrames++; // unknown frame types are skipped (forward compatibility)
+        return;
     }
   }
 

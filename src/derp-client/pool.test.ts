@@ -187,14 +187,15 @@ describe('DerpClient: bad frames on an established connection', () => {
     });
   }
 
-  it('unknown frame types are skipped without closing (forward compatibility)', () => {
+  it('unknown frame types are skipped without closing and counted in the region status (forward compatibility)', () => {
     const { pool, handshake, open, st } = setup();
     pool.start();
     const w = open('d1')[0];
     handshake(w);
     w.deliver(encodeFrame({ type: 'unknown', frameType: 0x7e, payload: new Uint8Array(9) }));
+    w.deliver(encodeFrame({ type: 'unknown', frameType: 0x7f, payload: new Uint8Array(0) }));
     expect(w.closed).toBe(false);
-    expect(st(1)).toMatchObject({ state: 'connected', malformed: 0 });
+    expect(st(1)).toMatchObject({ state: 'connected', malformed: 0, unknownFrames: 2 });
   });
 });
 

@@ -44,6 +44,8 @@ export interface DerpRegionStatus {
   drops: number;
   /** Malformed frames from the server (each one ended that connection). */
   malformed?: number;
+  /** Frames of a type we do not know (a newer derper), skipped and counted. */
+  unknownFrames?: number;
   reconnects?: number;
   lastError?: string;
   /** While waiting to reconnect: milliseconds until the next attempt. */
@@ -247,6 +249,7 @@ export class DerpPool {
         packetsOut: s?.packetsOut ?? 0,
         drops: s?.drops ?? 0,
         malformed: s?.malformed ?? 0,
+        unknownFrames: s?.unknownFrames ?? 0,
         reconnects: s?.reconnects ?? 0,
         lastError: s?.lastError,
         retryInMs: c?.client.retryInMs,

@@ -18,6 +18,7 @@ const TXID_LEN = 12;
 const EP_LEN = 18;
 
 export const DiscoType = { Ping: 0x01, Pong: 0x02, CallMeMaybe: 0x03 } as const;
+const KNOWN_DISCO_TYPES: ReadonlySet<number> = new Set(Object.values(DiscoType));
 
 /** The address tailscaled puts in a pong for a DERP-sourced ping: 127.3.3.40:<regionId> (tailcfg.DerpMagicIP). */
 export const DERP_MAGIC_IP = '127.3.3.40';
@@ -206,7 +207,7 @@ export class DiscoCodec {
   }
 
   /** Opens a packet; returns the sender and message, or a reason string on failure (never throws). */
-  open(packet: Uint8Array): { sender: Uint8Array; message: DiscoMessage } | 'notDisco' | 'badBox' | 'badPayload' {
+  open(packet: Uint8Array): { sender: Uint8Array; message: DiscoMessage } | 'notDisco' | 'badBox' | 'badPayload' | 'unknownType' {
     if (!looksLikeDisco(packet)) return 'notDisco';
     const sender = discoSender(packet);
     if (equalBytes(sender, this.publicKey)) return 'badBox';
@@ -218,7 +219,9 @@ export class DiscoCodec {
     }
     if (!plain) return 'badBox';
     const message = decodeDiscoPlaintext(plain);
-    if (!message) return 'badPayload';
+    // A type we do not speak (disco.go has more: peer-relay messages, and newer peers may add
+    // others) is a peer's forward step, not its fault: told apart from a malformed one of ours.
+    if (!message) return plain.length >= 2 && !KNOWN_DISCO_TYPES.has(plain[0]!) ? 'unknownType' : 'badPayload';
     return { sender, message };
   }
 }

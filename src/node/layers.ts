@@ -122,6 +122,7 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         status: () => client.status(),
         setPreferredDerp(r) { client.setPreferredDerp(r); },
         get preferredDerp() { return client.preferredDerpRegion; },
+        get stats() { return client.stats; },
         logout: () => client.logout(),
         close: () => client.close(),
       };

@@ -5,7 +5,9 @@ import { toHex } from '../crypto/bytes.js';
 import { VirtualClock } from '../platform/clock.js';
 import { nextTurn, turnsUntil } from '../platform/virtual-time.testkit.js';
 import { WireGuardDevice } from '../noise/wireguard/device.js';
-import { DiscoCodec } from './disco.js';
+import { boxBeforeNm, sealWithRandomNonce } from '../crypto/box.js';
+import { concatBytes } from '../crypto/bytes.js';
+import { DISCO_MAGIC, DiscoCodec } from './disco.js';
 import { Magicsock } from './magicsock.js';
 
 // An in-memory stand-in for DERP relays (unit test only): delivers by destination node key and
@@ -62,5 +64,23 @@ describe('magicsock', () => {
     // Garbage that carries the disco magic is counted, not thrown.
     b.ms.receiveDerp(a.node.publicKey, new Uint8Array([0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac, ...new Uint8Array(80)]), 901);
     expect(b.ms.stats.rxDiscoBad).toBe(1);
+  });
+
+  it('a disco message of a type it does not speak (a newer peer) is dropped and counted apart from garbage, unanswered', async () => {
+    const { make, sentRegions } = setup();
+    const a = make(901), b = make(902);
+    b.ms.setPeers([{ nodeKey: a.node.publicKey, discoKey: a.disco.publicKey, homeDerp: 901 }]);
+    // A correctly sealed disco packet from a's disco key with type 0x7f (disco.go defines none).
+    const sealed = (type: number) => concatBytes(DISCO_MAGIC, a.disco.publicKey,
+      sealWithRandomNonce(boxBeforeNm(a.disco.privateKey, b.disco.publicKey), new Uint8Array([type, 0, 1, 2, 3]), seededRandom(3)));
+    const before = sentRegions.length;
+    b.ms.receiveDerp(a.node.publicKey, sealed(0x7f), 901);
+    b.ms.receiveDerp(a.node.publicKey, sealed(0x7e), 901);
+    await nextTurn();
+    expect(b.ms.stats).toMatchObject({ rxDisco: 2, rxDiscoUnknownType: 2, rxDiscoBad: 0, pingsAnswered: 0 });
+    expect(sentRegions.length).toBe(before);
+    // A known type that is too short is still malformed.
+    b.ms.receiveDerp(a.node.publicKey, sealed(0x02), 901);
+    expect(b.ms.stats).toMatchObject({ rxDiscoUnknownType: 2, rxDiscoBad: 1 });
   });
 });

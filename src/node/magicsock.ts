@@ -11,7 +11,7 @@ import { DERP_MAGIC_IP, DiscoCodec, looksLikeDisco } from './disco.js';
 export interface MagicPeer { nodeKey: Uint8Array; discoKey?: Uint8Array; homeDerp?: number }
 
 export interface MagicsockStats {
-  rxDerpPackets: number; rxWireGuard: number; rxDisco: number; rxDiscoBad: number; rxFromUnknownPeer: number;
+  rxDerpPackets: number; rxWireGuard: number; rxDisco: number; rxDiscoBad: number; rxDiscoUnknownType: number; rxFromUnknownPeer: number;
   pingsAnswered: number; pongsReceived: number; callMeMaybeReceived: number;
   txWireGuard: number; txDisco: number; txNoRegion: number;
 }
@@ -31,7 +31,7 @@ export interface MagicsockOptions {
 export class Magicsock {
   private readonly peers = new Map<string, MagicPeer>();
   readonly stats: MagicsockStats = {
-    rxDerpPackets: 0, rxWireGuard: 0, rxDisco: 0, rxDiscoBad: 0, rxFromUnknownPeer: 0,
+    rxDerpPackets: 0, rxWireGuard: 0, rxDisco: 0, rxDiscoBad: 0, rxDiscoUnknownType: 0, rxFromUnknownPeer: 0,
     pingsAnswered: 0, pongsReceived: 0, callMeMaybeReceived: 0, txWireGuard: 0, txDisco: 0, txNoRegion: 0,
   };
   /** Region each peer last reached us from; answers go back the same way. */
@@ -115,6 +115,7 @@ export class Magicsock {
     }
     this.stats.rxDisco++;
     const r = this.o.disco.open(packet);
+    if (r === 'unknownType') { this.stats.rxDiscoUnknownType++; return; }
     if (typeof r === 'string') { this.stats.rxDiscoBad++; return; }
     const m = r.message;
     if (m.type === 'ping') {

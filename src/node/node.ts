@@ -65,6 +65,8 @@ export interface ControlSession {
   readonly preferredDerp?: number;
   /** Expires our node key at control (Headscale deletes an ephemeral node at once). */
   logout?(): Promise<void>;
+  /** Counters of the control client (map messages, unknown map fields…): numbers go to status().counters as control.*. */
+  readonly stats?: object;
   close(): void | Promise<void>;
 }
 
@@ -762,6 +764,7 @@ export class TailnetNode {
     for (const [k, v] of Object.entries(this.magic?.stats ?? {})) counters[`magicsock.${k}`] = v;
     for (const [k, v] of Object.entries(this.wg?.stats ?? {})) if (v) counters[`wg.${k}`] = v;
     for (const [k, v] of Object.entries(this.stack?.stats ?? {})) if (v) counters[`netstack.${k}`] = v;
+    for (const [k, v] of Object.entries(this.control?.stats ?? {})) if (typeof v === 'number' && v) counters[`control.${k}`] = v;
     return {
       state: this.state, error: this.error, authUrl: this.authUrl,
       self: nm && this.nodePublicKey && this.discoPublicKey ? {
