@@ -358,7 +358,7 @@ describe('web view isolation: proxied apps on their own origin', () => {
 
   // Last: it wipes the session. The apps' own origins keep a Service Worker (and whatever the app
   // stored); "Wipe everything" must not leave those behind either.
-  it('"Wipe everything" also unregisters the Service Workers of the apps\' own origins', async () => {
+  it('"Wipe everything" also unregisters the Service Workers of the apps\' own origins, those of earlier visits too', async () => {
     const appOrigin = `http://p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}.proxy.${new URL(appUrl).host}`;
     const registrations = async () => {
       const probe = await page.context().newPage();
@@ -375,6 +375,8 @@ describe('web view isolation: proxied apps on their own origin', () => {
     await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
     await expect.poll(() => page.frameLocator('tt-webview iframe').locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
     expect(await registrations()).toBe(1);
+    // A later visit: this page has no frame on that origin open, yet Wipe must reach it.
+    await page.reload();
     await page.goto(appUrl + '/#settings');
     page.once('dialog', (d) => void d.accept());
     const reloaded = page.waitForEvent('load', { timeout: 30_000 });

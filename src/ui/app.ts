@@ -17,7 +17,7 @@ import './views/machines.js';
 import './views/terminals.js';
 import './views/files.js';
 import type { FilesTarget } from './views/files.js';
-import { chooseProxyOrigin, startProxyHost, targetProxyOrigin, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
+import { chooseProxyOrigin, clearUsedProxyOrigins, forgetProxyOrigin, rememberProxyOrigin, startProxyHost, targetProxyOrigin, usedProxyOrigins, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
 import { NEED_PORT, NODE_PORT, type NeedPortMessage, type NodePortMessage } from './sw/messages.js';
 import './views/webview.js';
 import './views/status.js';
@@ -184,6 +184,7 @@ export class TailtabApp extends LitElement {
     if (!host) {
       const warn = (text: string) => (this.log = [...this.log, { at: Date.now(), level: 'warn', text }]);
       host = startProxyHost(origin, () => this.newProxyPort(target), { onError: warn });
+      rememberProxyOrigin(origin);
       host.catch(() => this.proxyHosts.delete(origin));
       this.proxyHosts.set(origin, host);
     }
@@ -391,7 +392,14 @@ export class TailtabApp extends LitElement {
   /** Everything this origin holds: the node's keys and logins, the offline shell, the Service Worker. */
   private async wipe() {
     // The apps' own origins first (each forgets its worker, caches and storage), while their frames live.
-    await Promise.allSettled([...this.proxyHosts.values()].map((h) => h.then((x) => x.forget())));
+    // Origins of earlier visits, which no frame of this page has open, are loaded once to forget.
+    const earlier = usedProxyOrigins().filter((o) => !this.proxyHosts.has(o));
+    await Promise.allSettled([
+      ...[...this.proxyHosts.values()].map((h) => h.then((x) => x.forget())),
+      ...earlier.map((o) => forgetProxyOrigin(o)),
+    ]);
+    clearUsedProxyOrigins();
+    try { sessionStorage.clear(); } catch { /* nothing kept */ }
     await this.node?.wipe();
     await deleteTailtabDb();
     if ('caches' in globalThis) for (const k of await caches.keys()) await caches.delete(k);

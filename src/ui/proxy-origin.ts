@@ -90,6 +90,62 @@ export function targetOf(address: string): ProxyTarget | null {
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };
 }
 
+const USED_KEY = 'tailtab-proxy-origins';
+const MAX_USED = 500;
+
+/**
+ * The per-target origins this browser has shown apps on, kept (bounded) so that "Wipe everything"
+ * can reach those of earlier visits too, not only the ones this page opened.
+ */
+export function rememberProxyOrigin(origin: string): void {
+  try {
+    const used = usedProxyOrigins().filter((o) => o !== origin);
+    localStorage.setItem(USED_KEY, JSON.stringify([origin, ...used].slice(0, MAX_USED)));
+  } catch { /* storage refused (private window): this visit's frames are still forgotten */ }
+}
+
+export function usedProxyOrigins(): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(USED_KEY) ?? '[]') as unknown;
+    return Array.isArray(v) ? v.filter((o): o is string => typeof o === 'string' && /^https?:\/\/[^/]+$/.test(o)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function clearUsedProxyOrigins(): void {
+  try { localStorage.removeItem(USED_KEY); } catch { /* nothing kept */ }
+}
+
+/**
+ * Wipe for an origin no frame of this page has open: load its proxy host, ask it to forget (its
+ * Service Worker, caches and storage), and remove the frame; bounded by `timeoutMs`.
+ */
+export function forgetProxyOrigin(proxyOrigin: string, timeoutMs = 5000): Promise<void> {
+  const frame = document.createElement('iframe');
+  frame.hidden = true;
+  frame.setAttribute('aria-hidden', 'true');
+  frame.tabIndex = -1;
+  frame.src = `${proxyOrigin}${PROXY_HOST_PATH}#app=${encodeURIComponent(location.origin)}`;
+  return new Promise<void>((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      window.removeEventListener('message', onMessage);
+      frame.remove();
+      done();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const onMessage = (e: MessageEvent) => {
+      if (e.origin !== proxyOrigin || e.source !== frame.contentWindow) return;
+      const type = (e.data as { type?: string } | null)?.type;
+      if (type === 'tailtab-proxy-host-ready' || type === NEED_PORT) frame.contentWindow?.postMessage({ type: 'tailtab-proxy-host-forget' }, proxyOrigin);
+      else if (type === 'tailtab-proxy-host-forgotten' || type === 'tailtab-proxy-host-error') finish();
+    };
+    window.addEventListener('message', onMessage);
+    document.body.append(frame);
+  });
+}
+
 export interface ProxyHostHandle {
   frame: HTMLIFrameElement;
   close(): void;
