@@ -25,6 +25,10 @@ PKGS+=(nginx)
 # dropbear-bin: e2e/ssh-dropbear.test.ts runs Dropbear (the SSH server of routers and appliances)
 # as its own process; the -bin package has no service of its own.
 PKGS+=(dropbear-bin)
+# The Desktop (VNC) journey, e2e/desktop-vnc.test.ts: TigerVNC's Xvnc (an X server with VNC built
+# in) and vncpasswd, xsetroot to paint a known colour, an xterm to type into (with its fonts),
+# xclip for the X clipboard, xdotool to read what the server saw.
+PKGS+=(tigervnc-standalone-server tigervnc-tools x11-xserver-utils xterm xfonts-base xclip xdotool)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -313,7 +313,7 @@ export class DesktopView extends LitElement {
       <div class="row">
         <div><label for="vnc-host">Machine</label><input id="vnc-host" .value=${this.host} placeholder="name or 100.x.y.z" /></div>
         <div><label for="vnc-port">Port</label><input id="vnc-port" type="number" min="1" max="65535" .value=${String(this.port)} /></div>
-        <button class="primary" type="submit">${this.phase === 'ended' ? 'Connect again' : 'Connect'}</button>
+        <button class="primary" type="submit">Connect</button>
       </div>
       <p class="hint">VNC listens on 5900 + the display number (display :1 → 5901). The server's password is asked for when it wants one. The connection runs inside the tailnet's encryption.</p>
     </form>`;
