@@ -4,7 +4,7 @@
 // speaks a TCP protocol "over a WebSocket" through websockify — can use a tailnet host's port
 // directly, with nothing installed on the host:
 //
-//   const ws = new TcpSocket(node.tcpDial('desktop', 5901));
+//   const ws = new TcpSocket(node.tcpDial('desktop', 5901));   // or TailnetNode.dial(…)
 //   ws.onmessage = (e) => handle(new Uint8Array(e.data));   // each chunk as it arrived
 //   ws.onopen = () => ws.send(bytes);
 //
@@ -16,7 +16,18 @@
 // previous one returned, so a slow page slows the host, not the page's memory. Sends are queued
 // on the stream; more than `maxBuffered` bytes waiting (default 8 MiB) closes the connection
 // with an error instead of growing without bound. No DOM: only EventTarget, Event, MessageEvent.
-import type { TcpStreamHandle } from './node-api.js';
+
+/**
+ * What a TcpSocket runs over: NodeApi.tcpDial's TcpStreamHandle in a page, or TailnetNode.dial's
+ * connection (node.ts TcpConnectionLike) wherever the node itself runs.
+ */
+export interface TcpSocketStreams {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  close(): void | Promise<void>;
+  /** "host:port", for `url`. */
+  remote?: string;
+}
 
 export interface TcpSocketOptions {
   /** What `url` says (for logs and code that reads it); default "tcp://<host>:<port>" once known. */
@@ -69,7 +80,7 @@ export class TcpSocket extends EventTarget {
   onclose: Handler<TcpCloseEvent> = null;
   onerror: Handler<TcpErrorEvent> = null;
 
-  private handle?: TcpStreamHandle;
+  private handle?: TcpSocketStreams;
   private writer?: WritableStreamDefaultWriter<Uint8Array>;
   private reader?: ReadableStreamDefaultReader<Uint8Array>;
   private readonly maxBuffered: number;
@@ -77,7 +88,7 @@ export class TcpSocket extends EventTarget {
   private closeSent = false;
 
   /** `dial`: a connection being made (NodeApi.tcpDial: 'open' when it is) or one already open (OPEN at once, no 'open'). */
-  constructor(dial: Promise<TcpStreamHandle> | TcpStreamHandle, o: TcpSocketOptions = {}) {
+  constructor(dial: Promise<TcpSocketStreams> | TcpSocketStreams, o: TcpSocketOptions = {}) {
     super();
     this.url = o.url ?? '';
     this.maxBuffered = o.maxBuffered ?? DEFAULT_MAX_BUFFERED;
@@ -85,7 +96,7 @@ export class TcpSocket extends EventTarget {
     if (dial instanceof Promise) {
       dial.then(
         (h) => {
-          if (this.readyState !== TcpSocket.CONNECTING) { h.close(); return; }
+          if (this.readyState !== TcpSocket.CONNECTING) { void Promise.resolve(h.close()).catch(() => {}); return; }
           this.attach(h);
           this.fire(new Event('open'), this.onopen);
           void this.readLoop();
@@ -101,9 +112,9 @@ export class TcpSocket extends EventTarget {
     }
   }
 
-  private attach(h: TcpStreamHandle): void {
+  private attach(h: TcpSocketStreams): void {
     this.handle = h;
-    this.url ||= `tcp://${h.remote}`;
+    this.url ||= h.remote ? `tcp://${h.remote}` : '';
     this.writer = h.writable.getWriter();
     this.reader = h.readable.getReader();
     this.readyState = TcpSocket.OPEN;
@@ -146,7 +157,7 @@ export class TcpSocket extends EventTarget {
   private shutdown(): void {
     this.reader?.cancel().catch(() => {});
     this.writer?.close().catch(() => {});
-    this.handle?.close();
+    try { void Promise.resolve(this.handle?.close()).catch(() => {}); } catch { /* closing anyway */ }
   }
 
   private async readLoop(): Promise<void> {
