@@ -75,6 +75,8 @@ export class TcpSocket extends EventTarget {
   readyState = TcpSocket.CONNECTING;
   /** Bytes given to send() and not yet taken by the connection. */
   bufferedAmount = 0;
+  /** Who ended it, once it ended: close() here, the host (end of stream), or an error. */
+  endedBy?: 'local' | 'host' | 'error';
   onopen: Handler<Event> = null;
   onmessage: Handler<MessageEvent> = null;
   onclose: Handler<TcpCloseEvent> = null;
@@ -150,6 +152,7 @@ export class TcpSocket extends EventTarget {
   close(code = 1000, reason = ''): void {
     if (this.readyState === TcpSocket.CLOSING || this.readyState === TcpSocket.CLOSED) return;
     this.readyState = TcpSocket.CLOSING;
+    this.endedBy ??= 'local';
     this.shutdown();
     queueMicrotask(() => this.finish(code, reason, true));
   }
@@ -174,6 +177,7 @@ export class TcpSocket extends EventTarget {
       if (r.done) {
         // The host closed its side: as a WebSocket whose server went away cleanly.
         this.readyState = TcpSocket.CLOSING;
+        this.endedBy ??= 'host';
         this.shutdown();
         this.finish(1000, 'the host closed the connection', true);
         return;
@@ -197,6 +201,7 @@ export class TcpSocket extends EventTarget {
   private fail(message: string): void {
     if (this.readyState === TcpSocket.CLOSED) return;
     this.readyState = TcpSocket.CLOSING;
+    this.endedBy ??= 'error';
     this.shutdown();
     this.fire(new TcpErrorEvent(message), this.onerror);
     this.finish(1006, message, false);

@@ -62,11 +62,26 @@ export interface VncEnd {
   channelError?: string;
   /** The person pressed Disconnect. */
   byUser?: boolean;
+  /** Who ended the TCP connection (TcpSocket.endedBy): 'local' without byUser means noVNC gave up on the server's data. */
+  endedBy?: 'local' | 'host' | 'error';
+  /** The page itself refused what the server sent (e.g. a desktop too large to draw), in words. */
+  refused?: string;
+}
+
+/** The largest desktop the view draws: a side, and the pixels of the whole (a canvas of 4 bytes per pixel). */
+export const MAX_DESKTOP_SIDE = 16384;
+export const MAX_DESKTOP_PIXELS = 8192 * 8192;
+
+/** Why a desktop of w×h is not drawn, or undefined when it can be. */
+export function desktopSizeProblem(w: number, h: number, where: string): string | undefined {
+  if (w <= MAX_DESKTOP_SIDE && h <= MAX_DESKTOP_SIDE && w * h <= MAX_DESKTOP_PIXELS) return undefined;
+  return `The VNC server at ${where} announced a ${w}×${h} desktop, larger than this page draws (at most ${MAX_DESKTOP_SIDE} pixels a side, ${MAX_DESKTOP_PIXELS / 1024 / 1024} megapixels); the connection was closed.`;
 }
 
 /** The sentence shown when a connection ends, or '' when there is nothing to say. */
 export function vncEndSentence(e: VncEnd): string {
   if (e.dialError) return e.dialError;
+  if (e.refused) return e.refused;
   if (e.byUser) return '';
   if (e.securityFailure) {
     const said = e.securityFailure.reason ? ` (it said: "${e.securityFailure.reason.slice(0, 200)}")` : '';
@@ -77,7 +92,10 @@ export function vncEndSentence(e: VncEnd): string {
   const sec = e.handshake && securityProblem(e.handshake, e.where);
   if (sec && !e.wasConnected) return sec;
   if (e.channelError) return `The connection to ${e.where} failed: ${e.channelError}`;
+  if (!e.wasConnected && !e.handshake?.serverVersion) return `${e.where} accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?`;
+  if (e.endedBy === 'host') return `The VNC server at ${e.where} closed the connection.`;
+  // noVNC closed the connection itself, unasked: what the server sent made no sense to it.
+  if (e.endedBy === 'local' && !e.clean) return `The VNC server at ${e.where} sent data the VNC client could not read (a protocol error); the connection was closed.`;
   if (e.wasConnected) return e.clean ? `The VNC server at ${e.where} closed the connection.` : `The connection to ${e.where} was lost.`;
-  if (!e.handshake?.serverVersion) return `${e.where} accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?`;
   return `The VNC server at ${e.where} ended the connection before the desktop was shown.`;
 }

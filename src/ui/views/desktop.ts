@@ -10,7 +10,7 @@ import type { NodeApi } from '../../app/node-api.js';
 import { RfbHandshakeSniffer } from '../../app/rfb-handshake.js';
 import { TcpSocket, type TcpErrorEvent } from '../../app/tcp-socket.js';
 import { shared } from '../styles.js';
-import { KEY_COMBOS, keysymFor, vncEndSentence, type VncEnd } from '../vnc.js';
+import { desktopSizeProblem, KEY_COMBOS, keysymFor, vncEndSentence, type VncEnd } from '../vnc.js';
 
 export interface DesktopTarget {
   /** What to dial: a tailnet address or MagicDNS name. */
@@ -140,12 +140,14 @@ export class DesktopView extends LitElement {
     // The socket and the RFB client are made in one task: the socket's first bytes go to noVNC.
     const socket = new TcpSocket(handle, { tap: { received: (b) => sniff.received(b), sent: (b) => sniff.sent(b) } });
     socket.addEventListener('error', (e) => { end.channelError = (e as TcpErrorEvent).message; });
+    socket.addEventListener('close', () => { end.endedBy = socket.endedBy; });
     this.socket = socket;
     const rfb = new RfbClass(screen, socket, { shared: true });
     this.rfb = rfb;
     rfb.scaleViewport = this.fit;
     rfb.viewOnly = this.viewOnly;
     rfb.background = '#282828';
+    this.guardSize(screen, rfb, end);
     rfb.addEventListener('credentialsrequired', ((e: CustomEvent<{ types: string[] }>) => {
       if (this.end !== end) return;
       if (e.detail.types.includes('username')) {
@@ -174,6 +176,8 @@ export class DesktopView extends LitElement {
     });
     rfb.addEventListener('disconnect', ((e: CustomEvent<{ clean: boolean }>) => {
       end.clean = e.detail.clean;
+      // noVNC closes the socket and says 'disconnect' in one go, before the socket's own 'close'.
+      end.endedBy ??= socket.endedBy;
       if (this.rfb === rfb) this.rfb = undefined;
       if (this.socket === socket) this.socket = undefined;
       if (this.end === end) this.finish(end);
@@ -186,6 +190,27 @@ export class DesktopView extends LitElement {
       }
     }) as EventListener);
     rfb.addEventListener('clipboard', ((e: CustomEvent<{ text: string }>) => void this.fromRemoteClipboard(String(e.detail.text ?? ''))) as EventListener);
+  }
+
+  /**
+   * noVNC sizes its canvas to what the server announces (ServerInit, later DesktopSize), up to
+   * 65535×65535: a desktop too large to draw (memory) ends the connection in words. The canvas's
+   * width and height attributes change with every resize; they are watched, not polled.
+   */
+  private guardSize(screen: HTMLElement, rfb: RFB, end: VncEnd) {
+    const check = () => {
+      const c = screen.querySelector('canvas');
+      if (!c || this.rfb !== rfb) return;
+      const problem = desktopSizeProblem(c.width, c.height, end.where);
+      if (problem && !end.refused) {
+        end.refused = problem;
+        rfb.disconnect();
+      }
+    };
+    const watch = new MutationObserver(check);
+    watch.observe(screen, { subtree: true, childList: true, attributes: true, attributeFilter: ['width', 'height'] });
+    rfb.addEventListener('disconnect', () => watch.disconnect());
+    check();
   }
 
   private finish(end: VncEnd, message?: string) {
