@@ -32,6 +32,7 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
   const dir = mkdtempSync(join(tmpdir(), 'desktop-vnc-'));
   const proof = join(dir, 'vnc-proof');
   const keyProof = join(dir, 'key-proof');
+  let configPath = '';
 
   const desktop = () => page.locator('tt-desktop');
   const alertText = () => desktop().locator('p.error[role="alert"]').innerText().catch(() => '');
@@ -56,7 +57,7 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     vnc.spawn('xterm', '/usr/bin/xterm', ['-geometry', '80x10+0+0', '-fa', 'DejaVu Sans Mono', '-fs', '11', '-e', 'bash', '--norc', '-c', `cd ${dir} && exec bash --norc`]);
     // TLS only: VeNCrypt with anonymous TLS and a password (what a browser cannot do on raw TCP).
     tlsOnly = await startXvnc({ dir: rig.dir, name: 'tls-only', password: PASSWORD, securityTypes: 'TLSVnc' });
-    const configPath = join(rig.dir, 'desktop-config.json');
+    configPath = join(rig.dir, 'desktop-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
     writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'desktop-browser', autoConnect: true, allowInsecureDerp: true }));
@@ -189,5 +190,26 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
         'Allow "VncAuth" on the server as well (TigerVNC: -SecurityTypes VncAuth,TLSVnc); the tailnet already encrypts the connection.',
     );
     await page.screenshot({ path: join(SHOTS, 'desktop-7-tls-only.png') });
+  });
+
+  it('the widget\'s mode="vnc" on a vendor\'s page: the password asked in the widget, the desktop shown, the page\'s title left alone', async () => {
+    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'desktop-browser', autoConnect: true, allowInsecureDerp: true,
+      widgetMode: 'vnc', widgetTarget: rig.peer('peer1').ipv4, widgetPort: vnc.port }));
+    const w = await page.context().newPage();
+    try {
+      await w.goto(app.url + '/widget-demo.html?autostart');
+      const title = await w.title();
+      const pw = w.locator('tailtab-connect tt-desktop #vnc-password');
+      await pw.waitFor({ timeout: 90_000 });
+      await pw.fill(PASSWORD);
+      await w.locator('tailtab-connect tt-desktop').getByRole('button', { name: 'Unlock' }).click();
+      const wc = w.locator('tailtab-connect tt-desktop .screen canvas');
+      await expect.poll(() => wc.evaluate((c: HTMLCanvasElement) => c.width === 1024 ? [...c.getContext('2d')!.getImageData(1000, 740, 1, 1).data.slice(0, 3)] : []).catch(() => []), { timeout: 60_000 }).toEqual([255, 0, 0]);
+      expect(await w.locator('tailtab-connect tt-desktop .desktop-name').innerText()).toBe(DESKTOP);
+      expect(await w.title()).toBe(title);
+      await w.screenshot({ path: join(SHOTS, 'desktop-8-widget.png') });
+    } finally {
+      await w.close();
+    }
   });
 });
