@@ -74,7 +74,9 @@ export class TcpSessions {
           pull: async (ctl) => {
             try {
               const r = await rec.reader.read();
-              if (r.done) { ctl.close(); this.close(id); } else ctl.enqueue(r.value);
+              if (r.done) { ctl.close(); this.close(id); }
+              // A view into a larger buffer would cross to the page with all of that buffer (structured clone).
+              else ctl.enqueue(r.value.byteLength === r.value.buffer.byteLength ? r.value : r.value.slice());
             } catch (e) {
               ctl.error(e);
               this.close(id);
