@@ -30,6 +30,10 @@ PKGS+=(dropbear-bin)
 PKGS+=(libpam-google-authenticator)
 # nftables: e2e/faults.test.ts drops 5% of the packets in its own network namespace during a transfer.
 PKGS+=(nftables)
+# The Desktop (VNC) journey, e2e/desktop-vnc.test.ts: TigerVNC's Xvnc (an X server with VNC built
+# in) and vncpasswd, xsetroot to paint a known colour, an xterm to type into (with its fonts),
+# xclip for the X clipboard, xdotool to read what the server saw.
+PKGS+=(tigervnc-standalone-server tigervnc-tools x11-xserver-utils xterm xfonts-base xclip xdotool)
 # Debian's postinst would start packaged services (nginx on :80, sshd); the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -12,14 +12,17 @@ export interface TailtabConnectElement extends HTMLElement {
   hostname: string;
   /** MagicDNS name or IP of the device. */
   target: string;
+  /** Default 22 for ssh, 80 for http, 5900 for vnc (5900 + display number). */
   port: number;
-  mode: 'ssh' | 'http';
+  /** "ssh": a terminal; "http": the device's web page; "vnc": its desktop (a VNC server). */
+  mode: 'ssh' | 'http' | 'vnc';
   username: string;
   /**
    * attribute ssh-auth: "none" for Tailscale SSH; "password" to ask the person in the widget's
    * terminal whatever the server asks (password, a 2FA "Verification code:"), or to use `password`.
    */
   sshAuth: 'none' | 'password';
+  /** The SSH password (ssh-auth="password") or the VNC password (mode="vnc"); without it the person is asked. */
   password: string;
   /** attribute insecure-derp: plain ws:// relays (test rigs only). */
   insecureDerp: boolean;

@@ -28,6 +28,8 @@ export interface AppWindow {
   sessions: Set<string>;
   /** File-transfer sessions (SFTP) this window opened. */
   sftp: Set<string>;
+  /** Raw TCP connections (tcpDial) this window opened. */
+  tcp?: Set<string>;
   released: boolean;
   /** The peers this window was last sent, by id (NodeService sends it only what changed since). */
   sentPeers?: Map<string, PeerView>;

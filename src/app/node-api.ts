@@ -142,6 +142,22 @@ export interface SftpSessionHandle {
   close(): void;
 }
 
+/**
+ * A raw TCP connection to a tailnet host's port (NodeApi.tcpDial), as web streams: write bytes to
+ * `writable`, read the host's bytes from `readable`. Back-pressure holds end to end: the Worker
+ * reads from the host only as fast as `readable` is read, and `writable`'s writes resolve as the
+ * connection takes them. app/tcp-socket.ts wraps one in a WebSocket-shaped object.
+ */
+export interface TcpStreamHandle {
+  id: string;
+  /** "host:port" as dialled (the name the caller gave). */
+  remote: string;
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  /** Closes both directions at once (closing `writable` alone sends the host an end of stream). */
+  close(): void;
+}
+
 /** How a connected host's key was vouched for: remembered, just trusted, or by the tailnet (pinned to its published keys or not). */
 export type HostKeyVerdict = { fingerprint: string; verdict: 'known' | 'first-use' | 'tailnet' | 'tailnet-pinned' };
 
@@ -291,6 +307,13 @@ export interface NodeApi {
   knownHostLegacy(host: string, allow: boolean): Promise<void>;
   /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */
   setRoutePrefs(prefs: RoutePrefsView): Promise<void>;
+  /**
+   * A TCP connection to `port` of a machine of the tailnet (MagicDNS name or tailnet address; a
+   * subnet-route or exit-node address only when that route is in use, as for SSH and the web
+   * view). Rejects in words: refused (nothing listens), timed out, not a tailnet machine. The
+   * connection belongs to this window and closes with it.
+   */
+  tcpDial(host: string, port: number): Promise<TcpStreamHandle>;
   /** A MessagePort over which the Service Worker proxy sends HTTP requests into the tailnet. */
   /** Serves the web-view proxy on `port`; with `target`, only that host and port (its own origin). */
   httpProxyPort(port: MessagePort, target?: { host: string; port: number }): Promise<void>;

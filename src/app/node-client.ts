@@ -2,7 +2,7 @@
 // serves the other side): calls forwarded over rpc.ts, terminal bytes and files as transferred
 // streams, host-key questions put to the page's hooks. Which Worker, and how it is started, is the
 // page's business (ui/node-client.ts).
-import type { NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, WorkerEvent } from './node-api.js';
+import type { NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, TcpStreamHandle, WorkerEvent } from './node-api.js';
 import { RpcClient } from './rpc.js';
 import { gestureProblem } from './gesture.js';
 import type { PortLike } from '../platform/port.js';
@@ -131,6 +131,13 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
         upload: (path, data) => rpc.call('sftpUpload', [r.id, path, data], [data as unknown as Transferable]),
         close: () => void rpc.call('sftpClose', [r.id]).catch(() => {}),
       };
+    },
+    async tcpDial(host: string, port: number): Promise<TcpStreamHandle> {
+      // The page's bytes go as a stream the Worker pipes into the connection (transferred, or a
+      // pull-driven port where streams cannot be: stream-port.ts), so writes wait for the host.
+      const up = new TransformStream<Uint8Array, Uint8Array>();
+      const r = await rpc.call<{ id: string; remote: string; readable: ReadableStream<Uint8Array> }>('tcpDial', [host, port, up.readable], [up.readable as unknown as Transferable]);
+      return { ...r, writable: up.writable, close: () => { void up.writable.abort().catch(() => {}); void rpc.call('tcpClose', [r.id]).catch(() => {}); } };
     },
     sshKeys: () => rpc.call('sshKeys'),
     sshKeyCreate: (name, o) => rpc.call('sshKeyCreate', [name, o]),

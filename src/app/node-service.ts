@@ -3,7 +3,7 @@
 // dedicated Worker serves one page), its status and log pushed to them, and the sessions they
 // open — terminals (ssh-sessions.ts), file transfer (sftp-sessions.ts), SSH keys (ssh-keys.ts),
 // host keys (host-keys.ts) — kept in a WorkerStore (store.ts), and the Service Worker's web-view
-// proxy (web-proxy.ts). Nothing here touches the DOM; the page sees only plain data, public keys,
+// proxy (web-proxy.ts), and raw TCP connections (tcp-sessions.ts). Nothing here touches the DOM; the page sees only plain data, public keys,
 // and terminal bytes.
 import { secureRandom, type RandomSource } from '../crypto/random.js';
 import type { NodeNetMap } from '../node/node.js';
@@ -18,6 +18,7 @@ import { HostKeyChecks } from './host-keys.js';
 import { SftpSessions } from './sftp-sessions.js';
 import { SshKeyring } from './ssh-keys.js';
 import { SshSessions } from './ssh-sessions.js';
+import { TcpSessions } from './tcp-sessions.js';
 import { toStatusView } from './status.js';
 import type { ProxyBinding } from '../http/proxy-target.js';
 import { proxyBinding } from './web-proxy.js';
@@ -112,6 +113,7 @@ export class NodeService {
   private readonly hostKeys: HostKeyChecks;
   private readonly ssh: SshSessions;
   private readonly sftp: SftpSessions;
+  private readonly tcp: TcpSessions;
   private readonly keys: SshKeyring;
   private readonly now: () => number;
 
@@ -126,6 +128,7 @@ export class NodeService {
     this.hostKeys = new HostKeyChecks(ctx);
     this.ssh = new SshSessions(ctx, this.hostKeys);
     this.sftp = new SftpSessions(ctx, this.hostKeys);
+    this.tcp = new TcpSessions(ctx);
     this.keys = new SshKeyring(ctx);
     this.now = ctx.now;
   }
@@ -201,7 +204,7 @@ export class NodeService {
   /** Serves NodeApi on one window's port. */
   attach(port: PortLike): void {
     let push: (ev: unknown, transfer?: Transferable[]) => void = () => {};
-    const client: AppWindow = { push: (ev) => push(ev), sessions: new Set(), sftp: new Set(), released: false };
+    const client: AppWindow = { push: (ev) => push(ev), sessions: new Set(), sftp: new Set(), tcp: new Set(), released: false };
     this.clients.add(client);
     // A window came back (a reload) before the grace ran out: the node and its terminals stay.
     clearTimeout(this.idleTimer);
@@ -229,6 +232,8 @@ export class NodeService {
       sftpDownload: (id: string, path: string) => this.sftp.download(id, path),
       sftpUpload: (id: string, path: string, data: ReadableStream<Uint8Array>) => this.sftp.upload(id, path, data),
       sftpClose: (id: string) => this.sftp.close(id),
+      tcpDial: (host: unknown, port: unknown, up: unknown) => this.tcp.open(client, host, port, up),
+      tcpClose: (id: string) => this.tcp.close(id),
       hostKeyAnswer: (promptId: string, ok: boolean) => this.hostKeys.answer(promptId, ok),
       loginAnswer: (askId: string, value: unknown) => this.hostKeys.login.answer(askId, value),
       sshKeys: () => this.keys.list(),
@@ -304,6 +309,7 @@ export class NodeService {
     this.idleTimer = undefined;
     for (const id of this.ssh.ids()) this.ssh.close(id);
     for (const id of this.sftp.ids()) this.sftp.close(id);
+    for (const id of this.tcp.ids()) this.tcp.close(id);
     const node = this.node;
     const wasEphemeral = !!this.current?.cfg.ephemeral;
     if (node && node.status().state !== 'stopped') {
@@ -344,6 +350,7 @@ export class NodeService {
     const grace = this.current?.cfg.ephemeral ? 0 : this.deps.detachGraceMs ?? 0;
     for (const id of [...client.sessions]) grace > 0 ? this.ssh.detach(id, grace) : this.ssh.close(id);
     for (const id of [...client.sftp]) this.sftp.close(id);
+    this.tcp.closeAll(client);
     this.clients.delete(client);
     if (this.clients.size > 0 || !this.node || this.leaving) return this.leaving ?? Promise.resolve();
     if (grace > 0 && this.ssh.detachedCount() > 0) {

@@ -20,15 +20,18 @@ import type { FilesTarget } from './views/files.js';
 import { chooseProxyOrigin, clearUsedProxyOrigins, forgetProxyOrigin, rememberProxyOrigin, startProxyHost, targetProxyOrigin, usedProxyOrigins, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
 import { NEED_PORT, NODE_PORT, type NeedPortMessage, type NodePortMessage } from './sw/messages.js';
 import './views/webview.js';
+import './views/desktop.js';
+import type { DesktopTarget } from './views/desktop.js';
 import './views/status.js';
 import './views/settings.js';
 
-type Route = 'machines' | 'terminals' | 'files' | 'web' | 'status' | 'settings';
+type Route = 'machines' | 'terminals' | 'files' | 'web' | 'desktop' | 'status' | 'settings';
 const ROUTES: { id: Route; label: string }[] = [
   { id: 'machines', label: 'Machines' },
   { id: 'terminals', label: 'Terminals' },
   { id: 'files', label: 'Files' },
   { id: 'web', label: 'Web' },
+  { id: 'desktop', label: 'Desktop' },
   { id: 'status', label: 'Status' },
   { id: 'settings', label: 'Settings' },
 ];
@@ -84,6 +87,7 @@ export class TailtabApp extends LitElement {
   @state() private filesTarget?: FilesTarget;
   @state() private sshKeys: SshKeyView[] = [];
   @state() private webTarget = '';
+  @state() private desktopTarget?: DesktopTarget;
   @state() private proxyReady = false;
   @state() private proxyOrigin = '';
   private pendingProfile?: ProfileRecord;
@@ -350,6 +354,11 @@ export class TailtabApp extends LitElement {
       location.hash = '#web';
       return;
     }
+    if (req.kind === 'desktop') {
+      this.desktopTarget = { host: req.peer.ips[0] ?? req.peer.fqdn, name: req.peer.name };
+      location.hash = '#desktop';
+      return;
+    }
     // The user and port used last time for this host, not always "root" on 22.
     this.dialogPreset = preset ?? this.saved.find((c) => c.fqdn === req.peer.fqdn || req.peer.ips.includes(c.host));
     this.sshKeys = await this.node!.sshKeys().catch(() => []);
@@ -453,6 +462,7 @@ export class TailtabApp extends LitElement {
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
         <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
         <tt-files .node=${this.node} .target=${this.filesTarget} ?hidden=${!running || this.route !== 'files'}></tt-files>
+        <tt-desktop .node=${this.node} .target=${this.desktopTarget} ownsTitle ?hidden=${!running || this.route !== 'desktop'}></tt-desktop>
         ${this.sshPeer
           ? html`<div class="modal" role="dialog" aria-modal="true" aria-label=${this.sshPurpose === 'files' ? 'Files login' : 'SSH login'}
               @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') this.sshPeer = undefined; }}>

@@ -1,9 +1,11 @@
 // <tailtab-connect>: the embeddable "connect to device" widget, configured by attributes:
 //   control-url, auth-key (an ephemeral pre-auth key is the natural choice), hostname,
-//   target (MagicDNS name or IP), port, mode ("ssh" | "http"), username, ssh-auth ("none" for
-//   Tailscale SSH | "password": what the server asks — the password, a 2FA code — is asked in the
-//   widget's terminal, unless the page gives `password`), insecure-derp (test rigs only).
-// It runs its own ephemeral node in a Worker and shows a terminal or the device's web page.
+//   target (MagicDNS name or IP), port, mode ("ssh" | "http" | "vnc"), username, ssh-auth ("none"
+//   for Tailscale SSH | "password": what the server asks — the password, a 2FA code — is asked in
+//   the widget's terminal, unless the page gives `password`), password (SSH or VNC), insecure-derp
+//   (test rigs only).
+// It runs its own ephemeral node in a Worker and shows a terminal, the device's web page, or its
+// desktop (VNC, views/desktop.ts; noVNC is loaded only then).
 import { LitElement, css, html } from 'lit';
 // The terminal renders inside this element's shadow root: its styles come along with the widget.
 import { hostColors, terminalStyles } from './terminal-styles.js';
@@ -14,6 +16,8 @@ import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
+import './views/desktop.js';
+import type { DesktopTarget } from './views/desktop.js';
 import type { TailtabConnectElement } from '../widget.js';
 
 @customElement('tailtab-connect')
@@ -31,7 +35,7 @@ export class TailtabConnect extends LitElement {
   @property() hostname = 'tailtab-widget';
   @property() target = '';
   @property({ type: Number }) port = 0;
-  @property() mode: 'ssh' | 'http' = 'ssh';
+  @property() mode: 'ssh' | 'http' | 'vnc' = 'ssh';
   @property() username = 'root';
   @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' = 'none';
   /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked in the terminal. */
@@ -44,6 +48,7 @@ export class TailtabConnect extends LitElement {
   @state() private phase: 'idle' | 'connecting' | 'ready' | 'error' = 'idle';
   @state() private error = '';
   @state() private sshOptions?: SshOpenOptions;
+  @state() private vncTarget?: DesktopTarget;
   private node?: NodeApi;
   private unsubscribe?: () => void;
 
@@ -66,6 +71,7 @@ export class TailtabConnect extends LitElement {
       this.phase = 'idle';
       this.status = undefined;
       this.sshOptions = undefined;
+      this.vncTarget = undefined;
       this.deviceProxyReady = false;
       void node.release();
     });
@@ -132,6 +138,9 @@ export class TailtabConnect extends LitElement {
         rows: 24,
         tailnetAuthenticated: this.sshAuth === 'none',
       };
+    } else if (this.mode === 'vnc') {
+      // One object for the session: tt-desktop reconnects when its target changes.
+      this.vncTarget = { host: this.target, name: this.target, port: this.port || 5900 };
     } else {
       await this.startDeviceProxy({ host: this.target, port: this.port || 80 }).catch((e: Error) => {
         this.phase = 'error';
@@ -177,6 +186,9 @@ export class TailtabConnect extends LitElement {
       ${this.phase === 'error' ? html`<p class="error" role="alert">${this.error}</p><button @click=${() => { this.phase = 'idle'; void this.start(); }}>Try again</button>` : ''}
       ${this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
         ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
+        : ''}
+      ${this.phase === 'ready' && this.mode === 'vnc' && this.vncTarget
+        ? html`<tt-desktop .node=${this.node} .target=${this.vncTarget} .password=${this.password} autoconnect></tt-desktop>`
         : ''}
       ${this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
         ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`

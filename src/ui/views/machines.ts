@@ -1,4 +1,4 @@
-// Machines: the peers from the network map, searchable, one click to SSH, files or the web view.
+// Machines: the peers from the network map, searchable, one click to SSH, files, the web view or the desktop (VNC).
 // A tailnet may have 10,000 machines: the list shows a page of rows (more on request), sorted once
 // per status and searched over a lower-cased text kept per peer, so neither typing nor a status
 // push touches 10,000 DOM rows.
@@ -29,7 +29,7 @@ function haystack(p: PeerView): string {
 
 export interface OpenRequest {
   peer: PeerView;
-  kind: 'ssh' | 'web' | 'files';
+  kind: 'ssh' | 'web' | 'files' | 'desktop';
 }
 
 @customElement('tt-machines')
@@ -139,6 +139,7 @@ export class MachinesView extends LitElement {
       <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
       <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
       <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${name}">Web</button>
+      <button @click=${() => this.open(p, 'desktop')} aria-label="Desktop of ${name} (VNC)">Desktop</button>
       ${this.exitButton(p)}
     </div>
     ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
