@@ -40,9 +40,10 @@ function appConfig(): Plugin {
 }
 
 // Every response carries tailtab's Content-Security-Policy (scripts/csp.ts), the proxy origin's
-// own where the request is for it; the config file's proxyOrigin/appOrigin name the origins.
+// own where the request is for it; the config file's proxyOrigin/appOrigin name the origins, and
+// widgetOrigins the vendor pages that embed the widget with proxy-origin.
 function contentSecurityPolicy(): Plugin {
-  const origins = (): { proxyOrigin?: string; appOrigin?: string } => {
+  const origins = (): { proxyOrigin?: string; appOrigin?: string; widgetOrigins?: string[] } => {
     try {
       return configFile && existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};
     } catch {
@@ -50,8 +51,8 @@ function contentSecurityPolicy(): Plugin {
     }
   };
   const use = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: () => void) => {
-    const { proxyOrigin, appOrigin } = origins();
-    res.setHeader('content-security-policy', cspForHost(req.headers.host, { proxyOrigin, appOrigin }));
+    const { proxyOrigin, appOrigin, widgetOrigins } = origins();
+    res.setHeader('content-security-policy', cspForHost(req.headers.host, { proxyOrigin, appOrigin, widgetOrigins: Array.isArray(widgetOrigins) ? widgetOrigins : [] }));
     next();
   };
   return {

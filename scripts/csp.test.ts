@@ -27,4 +27,10 @@ describe('Content-Security-Policy', () => {
     expect(directive(cspForHost('p80-nas.proxy.example.com', o), 'frame-ancestors')).toBe('frame-ancestors https://tailtab.example.com');
     expect(directive(cspForHost('proxy.example.com', o), 'frame-ancestors')).toBe('frame-ancestors https://tailtab.example.com');
   });
+  it('vendor pages named as embedding the widget with proxy-origin may frame the proxy origin too, nothing else changes', () => {
+    const o = { scheme: 'https', proxyOrigin: 'https://proxy.example.com', appOrigin: 'https://tailtab.example.com', widgetOrigins: ['https://support.acme.example/help/'] };
+    expect(directive(cspForHost('p80-nas.proxy.example.com', o), 'frame-ancestors')).toBe('frame-ancestors https://tailtab.example.com https://support.acme.example');
+    expect(directive(cspForHost('tailtab.example.com', o), 'frame-ancestors')).toBe("frame-ancestors 'none'");
+    expect(directive(cspForHost('p80-nas.proxy.example.com', { ...o, widgetOrigins: [] }), 'frame-ancestors')).toBe('frame-ancestors https://tailtab.example.com');
+  });
 });

@@ -40,7 +40,8 @@ export function appCsp(o: AppCspOptions = {}): string {
 
 /**
  * The policy for what the server itself answers on the proxy origin (proxy-host.html, its script,
- * sw.js): only tailtab's own app origin may frame it. Proxied apps are answered by the Service
+ * sw.js): only tailtab's own app origin may frame it, and the vendor pages named as embedding the
+ * widget with `proxy-origin` (src/ui/widget.ts), whose proxy-host frame and device frame live here. Proxied apps are answered by the Service
  * Worker with their own headers, not this.
  */
 export function proxyOriginCsp(appOrigins: string[]): string {
@@ -60,15 +61,17 @@ export function proxyOriginCsp(appOrigins: string[]): string {
  * proxy host is the configured proxy origin's, or `proxy.<name>` for an app on `<name>.localhost`
  * (the demo).
  */
-export function cspForHost(host: string | undefined, o: { scheme?: string; proxyOrigin?: string; appOrigin?: string } = {}): string {
+export function cspForHost(host: string | undefined, o: { scheme?: string; proxyOrigin?: string; appOrigin?: string; widgetOrigins?: string[] } = {}): string {
   const scheme = o.scheme ?? 'http';
   const h = (host ?? '').toLowerCase();
   const configured = o.proxyOrigin ? new URL(o.proxyOrigin) : undefined;
+  // Vendors' pages that embed <tailtab-connect proxy-origin=…> frame the proxy origin like the app does.
+  const widgets = (o.widgetOrigins ?? []).map((w) => new URL(w).origin);
   if (configured && (h === configured.host || h.endsWith(`.${configured.host}`))) {
-    return proxyOriginCsp(o.appOrigin ? [new URL(o.appOrigin).origin] : []);
+    return proxyOriginCsp([...(o.appOrigin ? [new URL(o.appOrigin).origin] : []), ...widgets]);
   }
   const demo = /^(?:[^.:]+\.)?proxy\.([^:]+\.localhost(?::\d+)?)$/.exec(h);
-  if (demo) return proxyOriginCsp([`${scheme}://${demo[1]}`]);
+  if (demo) return proxyOriginCsp([`${scheme}://${demo[1]}`, ...widgets]);
   const frames: string[] = [];
   if (configured) frames.push(`${configured.protocol}//*.${configured.host}`);
   if (/^[^:]+\.localhost(:\d+)?$/.test(h)) frames.push(`${scheme}://*.proxy.${h}`);

@@ -24,6 +24,8 @@ export interface NginxSiteOptions {
   serverExtra?: string[];
   /** A /tailtab-config.json to serve (embedded defaults; never cached). */
   configFile?: string;
+  /** Vendor pages' origins that embed the widget with proxy-origin (they frame the proxy origin). */
+  widgetOrigins?: string[];
 }
 
 const q = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
@@ -34,7 +36,7 @@ export function nginxSite(o: NginxSiteOptions): string {
   const portPart = port && !['80', '443'].includes(port) ? `:${port}` : '';
   const appOrigin = `${o.scheme}://${o.appHost}${portPart}`;
   const app = appCsp({ frameOrigins: [`${o.scheme}://*.${o.proxyHost}${portPart}`] });
-  const proxy = proxyOriginCsp([appOrigin]);
+  const proxy = proxyOriginCsp([appOrigin, ...(o.widgetOrigins ?? []).map((w) => new URL(w).origin)]);
   const extra = (o.serverExtra ?? []).map((l) => `    ${l}`).join('\n');
   // add_header in a location drops the server's add_header lines (nginx inheritance), so every
   // location that adds its own header repeats the policy.

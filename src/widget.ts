@@ -27,6 +27,12 @@ export interface TailtabConnectElement extends HTMLElement {
   /** attribute insecure-derp: plain ws:// relays (test rigs only). */
   insecureDerp: boolean;
   autostart: boolean;
+  /**
+   * attribute proxy-origin (mode="http", recommended): an origin serving tailtab's build
+   * (proxy-host.html, sw.js), e.g. "https://proxy.tailtab.example". The device's page then runs on
+   * an origin of its own under it (p<port>-<machine>.proxy.tailtab.example), not the vendor's.
+   */
+  proxyOrigin: string;
   /** Starts the ephemeral node and connects (what the button does). */
   start(): Promise<void>;
 }

@@ -3,7 +3,8 @@
 //   target (MagicDNS name or IP), port, mode ("ssh" | "http" | "vnc"), username, ssh-auth ("none"
 //   for Tailscale SSH | "password": what the server asks — the password, a 2FA code — is asked in
 //   the widget's terminal, unless the page gives `password`), password (SSH or VNC), insecure-derp
-//   (test rigs only).
+//   (test rigs only), proxy-origin (mode="http": show the device's page on its own origin under
+//   this one, as the app's web view does — the recommended setup, see startDeviceProxy).
 // It runs its own ephemeral node in a Worker and shows a terminal, the device's web page, or its
 // desktop (VNC, views/desktop.ts; noVNC is loaded only then).
 import { LitElement, css, html } from 'lit';
@@ -14,6 +15,7 @@ import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js
 import { missingRequirement } from './features.js';
 import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
+import { chooseProxyOrigin, startProxyHost, targetProxyOrigin, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 import './views/desktop.js';
@@ -42,7 +44,16 @@ export class TailtabConnect extends LitElement {
   @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
   @property({ type: Boolean }) autostart = false;
+  /**
+   * attribute proxy-origin: an http(s) origin serving tailtab's build (proxy-host.html, sw.js),
+   * e.g. https://proxy.tailtab.example. The device's page then runs on p<port>-<machine>.<its
+   * host>, never on the vendor's origin.
+   */
+  @property({ attribute: 'proxy-origin' }) proxyOrigin = '';
   @state() private deviceProxyReady = false;
+  /** Where the device's frame loads from: '' = this (the vendor's) origin, else the device's own origin. */
+  @state() private deviceOrigin = '';
+  private proxyHost?: ProxyHostHandle;
 
   @state() private status?: NodeStatusView;
   @state() private phase: 'idle' | 'connecting' | 'ready' | 'error' = 'idle';
@@ -73,6 +84,9 @@ export class TailtabConnect extends LitElement {
       this.sshOptions = undefined;
       this.vncTarget = undefined;
       this.deviceProxyReady = false;
+      this.deviceOrigin = '';
+      this.proxyHost?.close();
+      this.proxyHost = undefined;
       void node.release();
     });
   }
@@ -83,6 +97,15 @@ export class TailtabConnect extends LitElement {
       this.phase = 'error';
       this.error = 'The widget needs control-url and target attributes.';
       return;
+    }
+    if (this.mode === 'http' && this.proxyOrigin) {
+      try {
+        chooseProxyOrigin(this.proxyOrigin, location);
+      } catch (e) {
+        this.phase = 'error';
+        this.error = `The widget's proxy-origin attribute: ${(e as Error).message}.`;
+        return;
+      }
     }
     const missing = missingRequirement() ?? (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function'
       ? 'This browser gives tailtab no Service Worker here (a private window?), which the device\'s web page needs.'
@@ -150,12 +173,38 @@ export class TailtabConnect extends LitElement {
   }
 
   /**
-   * The device's web page on the vendor's origin, through a Service Worker scoped to /proxy/: it
-   * controls the device's frame only — never the vendor's own pages, which it neither caches nor
-   * reroutes (`?proxy=widget` keeps nothing offline) — and the node port it gets is bound to the
-   * device's address and port.
+   * With proxy-origin (recommended): the device's page on an origin of its own, exactly as the
+   * app's web view shows a tailnet app (src/ui/proxy-origin.ts): a hidden proxy-host frame on that
+   * origin registers the Service Worker there and gets node ports bound to this device and port.
+   * The device's scripts then cannot read the vendor origin's storage or host-only cookies, and
+   * nothing is registered on the vendor's origin at all.
    */
-  private async startDeviceProxy(target: { host: string; port: number }) {
+  private async startIsolatedProxy(target: ProxyTarget) {
+    const origin = targetProxyOrigin(chooseProxyOrigin(this.proxyOrigin, location)!, target);
+    const newPort = async () => {
+      const ch = new MessageChannel();
+      await this.node!.httpProxyPort(ch.port1, target);
+      return ch.port2;
+    };
+    this.proxyHost = await startProxyHost(origin, newPort, {
+      onError: (message) => {
+        this.phase = 'error';
+        this.error = `The device's web page stopped: ${message}`;
+      },
+    });
+    this.deviceOrigin = origin;
+    this.deviceProxyReady = true;
+  }
+
+  /**
+   * Without proxy-origin: the device's web page on the vendor's origin, through a Service Worker
+   * scoped to /proxy/: it controls the device's frame only — never the vendor's own pages, which
+   * it neither caches nor reroutes (`?proxy=widget` keeps nothing offline) — and the node port it
+   * gets is bound to the device's address and port. The device's scripts share the vendor's
+   * origin (SECURITY.md).
+   */
+  private async startDeviceProxy(target: ProxyTarget) {
+    if (this.proxyOrigin) return this.startIsolatedProxy(target);
     const reg = await navigator.serviceWorker.register('/sw.js?proxy=widget', { scope: '/proxy/' });
     const worker = reg.active ?? (await new Promise<ServiceWorker>((resolve, reject) => {
       const w = reg.installing ?? reg.waiting;
@@ -175,6 +224,7 @@ export class TailtabConnect extends LitElement {
       if ((e.data as { type?: string })?.type === NEED_PORT && e.source === (reg.active ?? worker)) void hand();
     });
     await hand();
+    this.deviceOrigin = '';
     this.deviceProxyReady = true;
   }
 
@@ -191,7 +241,7 @@ export class TailtabConnect extends LitElement {
         ? html`<tt-desktop .node=${this.node} .target=${this.vncTarget} .password=${this.password} autoconnect></tt-desktop>`
         : ''}
       ${this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
-        ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${proxyPath(`http://${this.target}:${this.port || 80}/`) ?? ''}></iframe>`
+        ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${this.deviceOrigin + (proxyPath(`http://${this.target}:${this.port || 80}/`) ?? '')}></iframe>`
         : ''}
     `;
   }
