@@ -338,6 +338,82 @@ describe('web view isolation: proxied apps on their own origin', () => {
     }
   });
 
+  // The recommended setup: <tailtab-connect proxy-origin=…>. The device's page runs on its own
+  // origin under the proxy origin (the app's per-target scheme), so the device — here the rig's
+  // app, whose scripts are played by evaluating inside its frame — is a stranger to the vendor's
+  // page: none of the vendor's storage, cookies or IndexedDB, no access to its document, and no
+  // Service Worker of tailtab's on the vendor's origin at all.
+  it('with proxy-origin, the widget shows the device\'s page on its own origin, and that page cannot read the vendor\'s storage', async () => {
+    const cfgPath = join(rig.dir, 'isolation-config.json');
+    const before = readFileSync(cfgPath, 'utf8');
+    const vendorOrigin = new URL(appUrl).origin;
+    const proxyOrigin = `http://proxy.${new URL(appUrl).host}`;
+    writeFileSync(cfgPath, JSON.stringify({
+      ...JSON.parse(before), controlUrl: '/', widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').ipv4, widgetPort: rig.httpPort, widgetMode: 'http', widgetProxyOrigin: proxyOrigin,
+    }));
+    const vendor = await (await browser.newContext()).newPage();
+    vendor.on('console', (m) => {
+      const from = m.location().url;
+      if (/Content Security Policy/.test(m.text()) && (from.startsWith(vendorOrigin) || from.includes('/proxy-host.html'))) cspViolations.push(`${from}: ${m.text()}`);
+      if (m.type() === 'error' || m.type() === 'warning') console.log(`[vendor] ${m.text()}`);
+    });
+    try {
+      // The vendor's page (on tailtab.localhost here: the same site as the proxy origin, as a
+      // vendor would use proxy.<its domain>) keeps things of its own.
+      await vendor.goto(appUrl + '/widget-demo.html?autostart');
+      const secret = `vendor-${Date.now()}`;
+      await vendor.evaluate(async (secret) => {
+        localStorage.setItem('vendor-secret', secret);
+        sessionStorage.setItem('vendor-secret', secret);
+        document.cookie = `vendor_session=${secret}; path=/`;
+        await new Promise((resolve, reject) => {
+          const r = indexedDB.open('vendor-db');
+          r.onsuccess = () => { r.result.close(); resolve(null); };
+          r.onerror = () => reject(r.error);
+        });
+      }, secret);
+      const iframe = vendor.locator('tailtab-connect iframe');
+      await expect.poll(() => iframe.count(), { timeout: 90_000 }).toBe(1).catch(async (e) => {
+        throw new Error(`no device frame; the widget says: ${await vendor.locator('tailtab-connect').evaluate((el) => el.shadowRoot?.textContent ?? '')}`, { cause: e });
+      });
+      const label = `p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}`;
+      const deviceOrigin = `http://${label}.${new URL(proxyOrigin).host}`;
+      expect(await iframe.getAttribute('src')).toMatch(new RegExp(`^${deviceOrigin.replace(/\./g, '\\.')}/proxy/`));
+      expect(await iframe.getAttribute('sandbox')).not.toMatch(/allow-top-navigation/);
+      const frame = vendor.frameLocator('tailtab-connect iframe');
+      await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+      expect(await frame.locator('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+
+      // What a script of the device's page can see of the vendor's.
+      const seen = await frame.locator('html').evaluate(async (_html, secret) => ({
+        origin: location.origin,
+        local: Object.keys(localStorage).map((k) => localStorage.getItem(k)).filter((v) => v === secret).length,
+        session: Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)).filter((v) => v === secret).length,
+        cookie: document.cookie.includes(secret),
+        dbs: (await indexedDB.databases()).map((d) => d.name),
+        parentReadable: (() => { try { return !!window.parent.document.title; } catch { return false; } })(),
+        parentStorage: (() => { try { return (window.parent as Window).localStorage.getItem('vendor-secret'); } catch { return null; } })(),
+      }), secret);
+      expect(seen).toEqual({ origin: deviceOrigin, local: 0, session: 0, cookie: false, dbs: [], parentReadable: false, parentStorage: null });
+
+      // The vendor's origin: its storage is still its own, and tailtab registered nothing there.
+      const vendorSide = await vendor.evaluate(async () => ({
+        registrations: (await navigator.serviceWorker.getRegistrations()).map((r) => r.scope),
+        controlled: !!navigator.serviceWorker.controller,
+        secret: localStorage.getItem('vendor-secret'),
+        dbs: (await indexedDB.databases()).map((d) => d.name),
+        cacheNames: await caches.keys(),
+      }));
+      expect(vendorSide).toMatchObject({ registrations: [], controlled: false, secret, cacheNames: [] });
+      expect(vendorSide.dbs).toContain('vendor-db');
+      expect(await vendor.title()).toMatch(/Acme/);
+    } finally {
+      writeFileSync(cfgPath, before);
+      await vendor.context().close();
+    }
+  });
+
   // The journeys above ran under the CSP the server sends (scripts/csp.ts); a policy that broke
   // them would show here as violations, and a missing header as its absence.
   it('every page above carried tailtab\'s Content-Security-Policy and broke none of it', async () => {
