@@ -181,6 +181,9 @@ export class TailtabConnect extends LitElement {
    */
   private async startIsolatedProxy(target: ProxyTarget) {
     const origin = targetProxyOrigin(chooseProxyOrigin(this.proxyOrigin, location)!, target);
+    // "Try again" starts afresh: the earlier frame (and its message listener) goes.
+    this.proxyHost?.close();
+    this.proxyHost = undefined;
     const newPort = async () => {
       const ch = new MessageChannel();
       await this.node!.httpProxyPort(ch.port1, target);
