@@ -21,21 +21,11 @@ import { offeredRoutes, parseIp, type RoutePrefs } from './routes.js';
 import { keyHex } from './node-core.js';
 import { NodePeers } from './node-peers.js';
 import type {
-  DerpMapLike,
   NetMapPeer,
   NodeNetMap,
-  ControlSession,
-  ControlStatusLike,
-  ControlStartOptions,
-  DerpPoolLike,
-  DerpPoolStartOptions,
   TcpConnectionLike,
   TcpListenerLike,
-  NetStackLike,
-  NetStackStartOptions,
-  NodeLayers,
   UpConfig,
-  NodeState,
   PeerStatus,
   NodeStatus,
   NodeEventMap,
