@@ -135,7 +135,7 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
     await input.fill(totp(totpKey));
     await ask.getByRole('button', { name: 'Continue' }).click();
     await echoOkExit3();
-    expect(totpSshd.log.join('')).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${USER} `));
+    await expect.poll(() => totpSshd.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${USER} `));
   });
 
   it('AuthenticationMethods publickey,password and password,publickey: with a browser key, the page asks the password when the server wants it', async () => {
@@ -158,7 +158,7 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
         await ask.getByRole('button', { name: 'Continue' }).click();
         await echoOkExit3();
         const [first, second] = chain.split(',');
-        expect(s.log.join('')).toMatch(new RegExp(`Partial ${first} for ${USER}[\\s\\S]*Accepted ${second} for ${USER}`));
+        await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Partial ${first} for ${USER}[\\s\\S]*Accepted ${second} for ${USER}`));
       } finally {
         await s.stop();
       }

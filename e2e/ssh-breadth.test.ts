@@ -176,7 +176,7 @@ describe("the person's own keys, made by ssh-keygen", () => {
       s.addAuthorizedKey(made.pub);
       const c = await login(s, { auth: [{ type: 'publickey', key }] });
       await echoOk(c);
-      expect(s.log.join('')).toContain(`Accepted publickey for ${s.user}`);
+      await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toContain(`Accepted publickey for ${s.user}`);
       await stopAfter(s, c);
     });
   }
@@ -186,7 +186,7 @@ describe("the person's own keys, made by ssh-keygen", () => {
     s.addAuthorizedKey(made.pub);
     const c = await login(s, { auth: [{ type: 'publickey', key: parseOpenSshPrivateKey(made.text).key }] });
     await echoOk(c);
-    expect(s.log.join('')).toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
+    await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
     await stopAfter(s, c);
   });
 });

@@ -64,7 +64,7 @@ describe('Dropbear', () => {
     const made = keygen('ed', ['-t', 'ed25519', '-N', 'pw']);
     db.addAuthorizedKey(made.pub);
     const c = await login({ auth: [{ type: 'publickey', key: parseOpenSshPrivateKey(made.text, 'pw').key }] });
-    expect(db.log.join('')).toMatch(/Pubkey auth succeeded for 'tailtab' with ssh-ed25519 key/);
+    await expect.poll(() => db.log.join(''), { timeout: 10_000 }).toMatch(/Pubkey auth succeeded for 'tailtab' with ssh-ed25519 key/);
     await echoOk(c);
   });
 

@@ -65,7 +65,7 @@ describe('keyboard-interactive through PAM (OpenSSH sshd, UsePAM yes)', () => {
     expect(out).toBe(`${sshd.user}\n`);
     expect(exit.code).toBe(5);
     // sshd's own log says which path let us in.
-    expect(sshd.log.join('')).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${sshd.user} `));
+    await expect.poll(() => sshd.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${sshd.user} `));
     c.close();
   });
 
@@ -162,7 +162,7 @@ describe('partial success: AuthenticationMethods chains against OpenSSH (RFC 425
           expect(exit.code).toBe(3);
           c.close();
           // sshd logs each step ("Partial publickey for …", then "Accepted password for …"): both, in the server's order.
-          expect(s.log.join('')).toMatch(expectLog);
+          await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toMatch(expectLog);
         } finally {
           await s.stop();
         }
