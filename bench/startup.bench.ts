@@ -11,14 +11,13 @@
 // (TAILTAB_IN_NETNS=1 unset), run() re-executes this file through scripts/in-netns.sh.
 //   npm run bench -- startup
 //   TAILTAB_STARTUP_RUNS=20 TAILTAB_STARTUP_MODES=early npm run bench -- startup
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { REPO_ROOT, startRig } from '../e2e/rig/index.js';
+import { startRig } from '../e2e/rig/index.js';
 import { MemoryStore } from '../src/control/storage.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
 import type { BenchRow } from './run.js';
+import { printRowsIfMain, runInNetns } from './in-netns.js';
 
 const RUNS = Math.max(1, Number(process.env.TAILTAB_STARTUP_RUNS ?? 10) || 10);
 const MODES = (process.env.TAILTAB_STARTUP_MODES ?? 'plain,early').split(',').map((m) => m.trim()).filter((m): m is Mode => m === 'plain' || m === 'early');
@@ -68,20 +67,9 @@ async function measure(): Promise<BenchRow[]> {
   return rows;
 }
 
-export async function run(): Promise<BenchRow[]> {
-  if (process.env.TAILTAB_IN_NETNS === '1') return measure();
-  const self = fileURLToPath(import.meta.url);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const p = execFile('bash', [join(REPO_ROOT, 'scripts/in-netns.sh'), 'env', 'TAILTAB_IN_NETNS=1', join(REPO_ROOT, 'node_modules/.bin/tsx'), self],
-      { cwd: REPO_ROOT, maxBuffer: 1 << 20, timeout: 15 * 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
-    p.stderr?.pipe(process.stderr);
-  });
-  const line = stdout.trim().split('\n').filter((l) => l.startsWith('[')).pop();
-  if (!line) throw new Error(`startup bench printed no rows:\n${stdout}`);
-  return JSON.parse(line) as BenchRow[];
+export function run(): Promise<BenchRow[]> {
+  return runInNetns(import.meta.url, 'startup', measure);
 }
 
 // `tsx bench/startup.bench.ts` (what run() executes inside the netns): print the rows as JSON.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.env.TAILTAB_IN_NETNS === '1') {
-  measure().then((rows) => { console.log(JSON.stringify(rows)); process.exit(0); }, (e: unknown) => { console.error(e); process.exit(1); });
-}
+printRowsIfMain(import.meta.url, measure);

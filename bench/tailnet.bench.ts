@@ -16,16 +16,15 @@
 //   TAILTAB_TAILNET_PROFILE=/tmp/prof      CPU-profiles the Chromium Worker (CDP Profiler) during
 //     each of its measurements into <dir>/chromium-<n>.cpuprofile; bench/cpuprofile-summary.ts
 //     prints self time by function.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bytesSha256, deterministicBytes, REPO_ROOT, startRig, type RigPeer } from '../e2e/rig/index.js';
+import { bytesSha256, deterministicBytes, startRig, type RigPeer } from '../e2e/rig/index.js';
 import { httpGetOver, httpGetVia, readAll, sinkHeader, socksConnect, startEcho, startSink } from '../e2e/helpers/node-tailnet.testkit.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
 import type { BenchRow } from './run.js';
+import { printRowsIfMain, runInNetns } from './in-netns.js';
 
 const SIZE = 64 << 20;
 const RTT_SAMPLES = 50;
@@ -415,20 +414,9 @@ export async function measure(): Promise<BenchRow[]> {
   }
 }
 
-export async function run(): Promise<BenchRow[]> {
-  if (process.env.TAILTAB_IN_NETNS === '1') return measure();
-  const self = fileURLToPath(import.meta.url);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const p = execFile('bash', [join(REPO_ROOT, 'scripts/in-netns.sh'), 'env', 'TAILTAB_IN_NETNS=1', join(REPO_ROOT, 'node_modules/.bin/tsx'), self],
-      { cwd: REPO_ROOT, maxBuffer: 1 << 20, timeout: 15 * 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
-    p.stderr?.pipe(process.stderr);
-  });
-  const line = stdout.trim().split('\n').filter((l) => l.startsWith('[')).pop();
-  if (!line) throw new Error(`tailnet bench printed no rows:\n${stdout}`);
-  return JSON.parse(line) as BenchRow[];
+export function run(): Promise<BenchRow[]> {
+  return runInNetns(import.meta.url, 'tailnet', measure);
 }
 
 // `tsx bench/tailnet.bench.ts` (what run() executes inside the netns): print the rows as JSON.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.env.TAILTAB_IN_NETNS === '1') {
-  measure().then((rows) => { console.log(JSON.stringify(rows)); process.exit(0); }, (e: unknown) => { console.error(e); process.exit(1); });
-}
+printRowsIfMain(import.meta.url, measure);

@@ -9,16 +9,15 @@
 // Both peers and the page use DERP only (a browser has no UDP), one derper, as bench/tailnet.
 // Runs itself inside a loopback-only netns (scripts/in-netns.sh), like bench/tailnet.bench.ts.
 // TAILTAB_VNC_FRAMES (default 16) updates are timed per side, after one untimed warm-up update.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { REPO_ROOT, startRig } from '../e2e/rig/index.js';
+import { startRig } from '../e2e/rig/index.js';
 import { socksConnect } from '../e2e/helpers/node-tailnet.testkit.js';
 import { startXvnc } from '../e2e/helpers/xvnc.testkit.js';
 import { chunkReader, rawUpdates } from './rfb-raw.js';
 import type { BenchRow } from './run.js';
+import { printRowsIfMain, runInNetns } from './in-netns.js';
 
 const FRAMES = Math.max(1, Number(process.env.TAILTAB_VNC_FRAMES ?? 16) || 16);
 const progress = (t: string) => process.stderr.write(`bench vnc: ${t}\n`);
@@ -75,20 +74,9 @@ export async function measure(): Promise<BenchRow[]> {
   }
 }
 
-export async function run(): Promise<BenchRow[]> {
-  if (process.env.TAILTAB_IN_NETNS === '1') return measure();
-  const self = fileURLToPath(import.meta.url);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const p = execFile('bash', [join(REPO_ROOT, 'scripts/in-netns.sh'), 'env', 'TAILTAB_IN_NETNS=1', join(REPO_ROOT, 'node_modules/.bin/tsx'), self],
-      { cwd: REPO_ROOT, maxBuffer: 1 << 20, timeout: 15 * 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
-    p.stderr?.pipe(process.stderr);
-  });
-  const line = stdout.trim().split('\n').filter((l) => l.startsWith('[')).pop();
-  if (!line) throw new Error(`vnc bench printed no rows:\n${stdout}`);
-  return JSON.parse(line) as BenchRow[];
+export function run(): Promise<BenchRow[]> {
+  return runInNetns(import.meta.url, 'vnc', measure);
 }
 
 // `tsx bench/vnc.bench.ts` (what run() executes inside the netns): print the rows as JSON.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.env.TAILTAB_IN_NETNS === '1') {
-  measure().then((rows) => { console.log(JSON.stringify(rows)); process.exit(0); }, (e: unknown) => { console.error(e); process.exit(1); });
-}
+printRowsIfMain(import.meta.url, measure);

@@ -202,7 +202,9 @@ describe('faults in a real tailnet', () => {
     }
   }, 120_000);
 
-  it.skipIf(!existsSync('/usr/sbin/nft'))('5% packet loss on the relay\'s TCP (nftables in this netns): a 16 MiB download arrives intact', async () => {
+  // Without nftables (scripts/install.sh installs it) this skips on a developer's machine; under CI
+  // it runs, and a missing nft fails it loudly.
+  it.skipIf(!process.env.CI && !existsSync('/usr/sbin/nft'))('5% packet loss on the relay\'s TCP (nftables in this netns): a 16 MiB download arrives intact', async () => {
     const port = rig.derpRegions.find((r) => r.regionId === 900)!.port;
     const timed = async () => {
       const t0 = now();
