@@ -213,7 +213,7 @@ export function peerList(nm: NetworkMap): Node[] {
   return list;
 }
 
-// ---- the plain-data shape node/ consumes (structurally node.ts NodeNetMap; no import upward) ----
+// ---- the plain-data shape node/ consumes (node-types.ts NodeNetMap; its peers are PlainNetMapPeer) ----
 
 export interface PlainNetMapPeer {
   id: string;

@@ -2,6 +2,7 @@
 // status and events.
 import type { RandomSource } from '../crypto/random.js';
 import type { StaticX25519Key } from '../crypto/static-key.js';
+import type { PlainNetMapPeer } from '../control/netmap.js';
 import type { ControlStore } from '../control/storage.js';
 import type { Clock } from '../platform/clock.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
@@ -14,19 +15,8 @@ import type { RoutePrefs } from './routes.js';
 
 export interface DerpMapLike { regions: { regionId: number; regionCode?: string; regionName?: string; nodes: unknown[] }[] }
 
-export interface NetMapPeer {
-  id: string;
-  name: string;
-  nodeKey: Uint8Array;
-  discoKey?: Uint8Array;
-  addresses: string[];
-  allowedIPs?: string[] | null;
-  homeDerp?: number;
-  online?: boolean;
-  os?: string;
-  lastSeen?: string;
-  sshHostKeys?: string[];
-}
+/** A peer as control/netmap.ts hands it over (toPlainNetMap): one definition, not a copy. */
+export type NetMapPeer = PlainNetMapPeer;
 
 export interface NodeNetMap {
   self: { name: string; addresses: string[]; user?: string };
