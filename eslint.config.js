@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint';
 import tailtab from './scripts/lint/layers.js';
 
 const DOM_GLOBALS = ['window', 'document', 'localStorage', 'sessionStorage'].map((name) => ({
-  name, message: 'core code runs in a Worker and under Node.js: the DOM belongs to src/ui/',
+  name,
+  message: 'core code runs in a Worker and under Node.js: the DOM belongs to src/ui/',
 }));
 
 export default tseslint.config(
@@ -29,7 +30,12 @@ export default tseslint.config(
     // that ships (scripts/npm-pack.test.ts checks the package holds none).
     files: ['src/**/*.ts'],
     ignores: ['src/**/*.test.ts', 'src/**/*.testkit.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/*.testkit.js'], message: 'test kits are for tests and bench only' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/*.testkit.js'], message: 'test kits are for tests and bench only' }] },
+      ],
+    },
   },
   {
     files: ['src/**/*.ts'],

@@ -52,7 +52,14 @@ function contentSecurityPolicy(): Plugin {
   };
   const use = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: () => void) => {
     const { proxyOrigin, appOrigin, widgetOrigins } = origins();
-    res.setHeader('content-security-policy', cspForHost(req.headers.host, { proxyOrigin, appOrigin, widgetOrigins: Array.isArray(widgetOrigins) ? widgetOrigins : [] }));
+    res.setHeader(
+      'content-security-policy',
+      cspForHost(req.headers.host, {
+        proxyOrigin,
+        appOrigin,
+        widgetOrigins: Array.isArray(widgetOrigins) ? widgetOrigins : [],
+      }),
+    );
     next();
   };
   return {
@@ -94,7 +101,11 @@ function widgetBundle(): Plugin {
           outDir,
           emptyOutDir: true,
           sourcemap: true,
-          lib: { entry: resolve(import.meta.dirname, 'src/ui/widget.ts'), formats: ['es'], fileName: () => 'tailtab-widget.js' },
+          lib: {
+            entry: resolve(import.meta.dirname, 'src/ui/widget.ts'),
+            formats: ['es'],
+            fileName: () => 'tailtab-widget.js',
+          },
         },
       });
     },
@@ -125,10 +136,22 @@ export default defineConfig({
   optimizeDeps: {
     entries: ['index.html', 'widget-demo.html', 'src/ui/worker/node-worker.ts', 'e2e/*.page.html', 'e2e/*.worker.ts'],
     include: [
-      'lit', 'lit/decorators.js', 'idb', 'uqr', '@xterm/xterm', '@xterm/addon-fit',
-      '@noble/curves/ed25519.js', '@noble/curves/nist.js', '@noble/hashes/sha2.js', '@noble/hashes/hmac.js',
-      '@noble/hashes/blake2.js', '@noble/ciphers/chacha.js', '@noble/ciphers/salsa.js', '@noble/ciphers/aes.js',
-      '@noble/ciphers/_poly1305.js', '@noble/post-quantum/ml-kem.js',
+      'lit',
+      'lit/decorators.js',
+      'idb',
+      'uqr',
+      '@xterm/xterm',
+      '@xterm/addon-fit',
+      '@noble/curves/ed25519.js',
+      '@noble/curves/nist.js',
+      '@noble/hashes/sha2.js',
+      '@noble/hashes/hmac.js',
+      '@noble/hashes/blake2.js',
+      '@noble/ciphers/chacha.js',
+      '@noble/ciphers/salsa.js',
+      '@noble/ciphers/aes.js',
+      '@noble/ciphers/_poly1305.js',
+      '@noble/post-quantum/ml-kem.js',
     ],
   },
   preview: { host: '127.0.0.1' },

@@ -26,12 +26,18 @@ function sizes(files: string[]): { raw: number; gzip: number } {
 export async function run(): Promise<BenchRow[]> {
   const out = join(ROOT, '.cache', 'bench-dist');
   rmSync(out, { recursive: true, force: true });
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const html = readFileSync(join(out, 'index.html'), 'utf8');
-  const refs = [...html.matchAll(/<(?:script[^>]*\bsrc|link[^>]*\bhref)="\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) => join(out, m[1]!));
+  const refs = [...html.matchAll(/<(?:script[^>]*\bsrc|link[^>]*\bhref)="\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) =>
+    join(out, m[1]!),
+  );
   if (!refs.length) throw new Error('no assets referenced by index.html');
   const app = sizes([...new Set(refs)]);
   const workers = readdirSync(join(out, 'assets')).filter((f) => /^node-worker-.*\.js$/.test(f));

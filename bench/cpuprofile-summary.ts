@@ -3,11 +3,24 @@
 //   npx tsx bench/cpuprofile-summary.ts /tmp/prof/chromium-1-download.cpuprofile [top=40]
 import { readFileSync } from 'node:fs';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 const [file, topArg] = process.argv.slice(2);
-if (!file) { console.error('usage: cpuprofile-summary.ts FILE [top]'); process.exit(2); }
+if (!file) {
+  console.error('usage: cpuprofile-summary.ts FILE [top]');
+  process.exit(2);
+}
 const top = Number(topArg ?? 40);
 const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -24,7 +37,8 @@ for (const [id, us] of selfUs) {
   fn.set(key, (fn.get(key) ?? 0) + us);
   files.set(short(cf.url), (files.get(short(cf.url)) ?? 0) + us);
 }
-const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms`;
+const pct = (us: number) =>
+  `${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms`;
 console.log(`profile ${file}: ${(total / 1000).toFixed(0)} ms, ${p.samples.length} samples`);
 console.log('\nself time by function:');
 for (const [k, us] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${k}`);

@@ -66,13 +66,24 @@ export async function run(): Promise<BenchRow[]> {
     if (n !== BIG) throw new Error('HttpClient short read');
     const ourMBs = BIG / 1048576 / ((performance.now() - t) / 1000);
     t = performance.now();
-    for (let i = 0; i < SMALL_REQUESTS; i++) await (await client.request({ url: `http://127.0.0.1:${port}/small` })).bytes();
+    for (let i = 0; i < SMALL_REQUESTS; i++)
+      await (await client.request({ url: `http://127.0.0.1:${port}/small` })).bytes();
     const ourRps = SMALL_REQUESTS / ((performance.now() - t) / 1000);
     const opened = client.stats().opened;
     client.close();
 
-    rows.push({ name: 'HttpClient 256 MiB download', value: ourMBs, unit: 'MiB/s', note: `${(ourMBs / nodeMBs).toFixed(2)}× node:http (${nodeMBs.toFixed(0)} MiB/s)` });
-    rows.push({ name: `HttpClient ${SMALL_REQUESTS} sequential keep-alive GETs`, value: ourRps, unit: 'req/s', note: `${(ourRps / nodeRps).toFixed(2)}× node:http (${nodeRps.toFixed(0)} req/s); ${opened} connection(s)` });
+    rows.push({
+      name: 'HttpClient 256 MiB download',
+      value: ourMBs,
+      unit: 'MiB/s',
+      note: `${(ourMBs / nodeMBs).toFixed(2)}× node:http (${nodeMBs.toFixed(0)} MiB/s)`,
+    });
+    rows.push({
+      name: `HttpClient ${SMALL_REQUESTS} sequential keep-alive GETs`,
+      value: ourRps,
+      unit: 'req/s',
+      note: `${(ourRps / nodeRps).toFixed(2)}× node:http (${nodeRps.toFixed(0)} req/s); ${opened} connection(s)`,
+    });
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

@@ -7,7 +7,12 @@ import { secureRandom } from '../src/crypto/random.js';
 import { realClock } from '../src/platform/clock.js';
 import { createNetStack, type NetStack, type TcpConnection } from '../src/netstack/index.js';
 
-export interface BenchRow { name: string; value: number; unit: string; note?: string }
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
 
 function linkedPair(): { a: NetStack; b: NetStack } {
   const queues = new Map<NetStack, Uint8Array[]>();
@@ -108,7 +113,8 @@ async function kernelBulk(bytes: number): Promise<number> {
   await new Promise<void>((r) => s.once('connect', () => r()));
   const chunk = Buffer.alloc(256 * 1024, 0x5a);
   const t0 = performance.now();
-  for (let sent = 0; sent < bytes; sent += chunk.length) if (!s.write(chunk)) await new Promise<void>((r) => s.once('drain', () => r()));
+  for (let sent = 0; sent < bytes; sent += chunk.length)
+    if (!s.write(chunk)) await new Promise<void>((r) => s.once('drain', () => r()));
   s.end();
   const n = await finished;
   const sec = (performance.now() - t0) / 1000;
@@ -159,9 +165,29 @@ export async function run(): Promise<BenchRow[]> {
   const rtt = await ourRtt(2000);
   const krtt = await kernelRtt(2000);
   return [
-    { name: 'netstack bulk TCP, our stack <-> our stack (in-memory link, 64 MB)', value: +ours.toFixed(1), unit: 'MB/s', note: `${(ours / kernel).toFixed(2)}x kernel loopback` },
-    { name: 'kernel loopback TCP (Node net, 127.0.0.1, 64 MB)', value: +kernel.toFixed(1), unit: 'MB/s', note: 'reference' },
-    { name: 'netstack 64 B request/response RTT, median', value: +median(rtt).toFixed(1), unit: 'µs', note: `p99 ${p99(rtt).toFixed(0)} µs; ${(median(rtt) / median(krtt)).toFixed(2)}x kernel loopback` },
-    { name: 'kernel loopback 64 B request/response RTT, median', value: +median(krtt).toFixed(1), unit: 'µs', note: 'reference' },
+    {
+      name: 'netstack bulk TCP, our stack <-> our stack (in-memory link, 64 MB)',
+      value: +ours.toFixed(1),
+      unit: 'MB/s',
+      note: `${(ours / kernel).toFixed(2)}x kernel loopback`,
+    },
+    {
+      name: 'kernel loopback TCP (Node net, 127.0.0.1, 64 MB)',
+      value: +kernel.toFixed(1),
+      unit: 'MB/s',
+      note: 'reference',
+    },
+    {
+      name: 'netstack 64 B request/response RTT, median',
+      value: +median(rtt).toFixed(1),
+      unit: 'µs',
+      note: `p99 ${p99(rtt).toFixed(0)} µs; ${(median(rtt) / median(krtt)).toFixed(2)}x kernel loopback`,
+    },
+    {
+      name: 'kernel loopback 64 B request/response RTT, median',
+      value: +median(krtt).toFixed(1),
+      unit: 'µs',
+      note: 'reference',
+    },
   ];
 }

@@ -21,32 +21,64 @@ function rate(fn: (i: number) => void, minMs = 300): number {
 
 function tcpSyn(src: number, dport: number): Uint8Array {
   const p = new Uint8Array(40);
-  p[0] = 0x45; p[3] = 40; p[8] = 64; p[9] = 6;
-  p.set([100, 64, (src >> 8) & 0xff, src & 0xff], 12); p.set([100, 64, 0, 1], 16);
-  p[22] = dport >> 8; p[23] = dport & 0xff; p[32] = 0x50; p[33] = 0x02;
+  p[0] = 0x45;
+  p[3] = 40;
+  p[8] = 64;
+  p[9] = 6;
+  p.set([100, 64, (src >> 8) & 0xff, src & 0xff], 12);
+  p.set([100, 64, 0, 1], 16);
+  p[22] = dport >> 8;
+  p[23] = dport & 0xff;
+  p[32] = 0x50;
+  p[33] = 0x02;
   return p;
 }
 
 export async function run(): Promise<BenchRow[]> {
   const f = new PacketFilter();
   f.setLocalAddresses(['100.64.0.1/32']);
-  f.setRules(Array.from({ length: 50 }, (_, i) => ({ SrcIPs: [`100.64.${i}.0/24`], DstPorts: [{ IP: '*', Ports: { First: 1000 + i, Last: 1000 + i } }] })));
+  f.setRules(
+    Array.from({ length: 50 }, (_, i) => ({
+      SrcIPs: [`100.64.${i}.0/24`],
+      DstPorts: [{ IP: '*', Ports: { First: 1000 + i, Last: 1000 + i } }],
+    })),
+  );
   const pkts = Array.from({ length: 256 }, (_, i) => tcpSyn(i * 37, 1000 + (i % 60)));
   const filterRate = rate((i) => f.check(pkts[i & 255]!));
 
   const t = new RouteTable<number>();
-  for (let i = 0; i < 1000; i++) { t.insert(parsePrefix(`100.${64 + (i >> 8)}.${i & 255}.1/32`)!, i); t.insert(parsePrefix(`fd7a:115c:a1e0::${i.toString(16)}/128`)!, i); }
-  const ips = Array.from({ length: 256 }, (_, i) => parseIp(i & 1 ? `fd7a:115c:a1e0::${i.toString(16)}` : `100.64.${i}.1`)!);
+  for (let i = 0; i < 1000; i++) {
+    t.insert(parsePrefix(`100.${64 + (i >> 8)}.${i & 255}.1/32`)!, i);
+    t.insert(parsePrefix(`fd7a:115c:a1e0::${i.toString(16)}/128`)!, i);
+  }
+  const ips = Array.from({ length: 256 }, (_, i) =>
+    parseIp(i & 1 ? `fd7a:115c:a1e0::${i.toString(16)}` : `100.64.${i}.1`)!,
+  );
   const routeRate = rate((i) => t.lookup(ips[i & 255]!));
 
-  const a = generateKeyPair(secureRandom), b = generateKeyPair(secureRandom);
-  const ca = new DiscoCodec(a.privateKey, a.publicKey, secureRandom), cb = new DiscoCodec(b.privateKey, b.publicKey, secureRandom);
-  const txId = secureRandom(12), nodeKey = secureRandom(32);
-  const discoRate = rate(() => { cb.open(ca.seal(b.publicKey, { type: 'ping', txId, nodeKey, padding: 0 })); }, 300);
+  const a = generateKeyPair(secureRandom),
+    b = generateKeyPair(secureRandom);
+  const ca = new DiscoCodec(a.privateKey, a.publicKey, secureRandom),
+    cb = new DiscoCodec(b.privateKey, b.publicKey, secureRandom);
+  const txId = secureRandom(12),
+    nodeKey = secureRandom(32);
+  const discoRate = rate(() => {
+    cb.open(ca.seal(b.publicKey, { type: 'ping', txId, nodeKey, padding: 0 }));
+  }, 300);
 
   return [
-    { name: 'filter verdict (50 rules, TCP SYN)', value: Math.round(filterRate), unit: 'packets/s', note: 'in-process; no native reference' },
-    { name: 'AllowedIPs lookup (2000 prefixes, v4+v6)', value: Math.round(routeRate), unit: 'lookups/s', note: 'in-process' },
+    {
+      name: 'filter verdict (50 rules, TCP SYN)',
+      value: Math.round(filterRate),
+      unit: 'packets/s',
+      note: 'in-process; no native reference',
+    },
+    {
+      name: 'AllowedIPs lookup (2000 prefixes, v4+v6)',
+      value: Math.round(routeRate),
+      unit: 'lookups/s',
+      note: 'in-process',
+    },
     { name: 'disco ping seal+open', value: Math.round(discoRate), unit: 'messages/s', note: 'in-process' },
   ];
 }

@@ -29,7 +29,9 @@ const opensslEngine: AeadEngine = {
 
 function withRatio(rows: BenchRow[], nativeSealPps: number): BenchRow[] {
   return rows.map((r) =>
-    r.unit === 'packets/s' && r.name.includes(' seal ') ? { ...r, note: `${r.note ?? ''}; ${(r.value / nativeSealPps).toFixed(2)}× OpenSSL`.replace(/^; /, '') } : r,
+    r.unit === 'packets/s' && r.name.includes(' seal ')
+      ? { ...r, note: `${r.note ?? ''}; ${(r.value / nativeSealPps).toFixed(2)}× OpenSSL`.replace(/^; /, '') }
+      : r,
   );
 }
 
@@ -53,7 +55,13 @@ async function chromiumRows(): Promise<BenchRow[]> {
       return { rows: out, hasWebCrypto: !!web };
     })()`)) as { rows: BenchRow[]; hasWebCrypto: boolean };
     const rows = result.rows;
-    if (!result.hasWebCrypto) rows.push({ name: 'chromium webcrypto ChaCha20-Poly1305', value: 0, unit: 'available', note: 'not available: noble used' });
+    if (!result.hasWebCrypto)
+      rows.push({
+        name: 'chromium webcrypto ChaCha20-Poly1305',
+        value: 0,
+        unit: 'available',
+        note: 'not available: noble used',
+      });
     return rows;
   } finally {
     await browser.close();

@@ -19,7 +19,10 @@ const RUNS = Math.max(1, Number(process.env.TAILTAB_RETURNING_RUNS ?? 10) || 10)
 type Mode = 'register' | 'resume';
 const MODES: Mode[] = ['register', 'resume'];
 const progress = (t: string) => process.stderr.write(`bench returning: ${t}\n`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 
 async function measure(): Promise<BenchRow[]> {
   const rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }], derpers: 1, sshd: false });
@@ -42,7 +45,8 @@ async function measure(): Promise<BenchRow[]> {
         await waitForMap(c, (nm) => !!nm.self && nm.seq > 0, 'the returning map');
         const ms = performance.now() - t0;
         await c.close();
-        if ((mode === 'resume') !== (c.resumedLogins === 1)) throw new Error(`${mode}: resumedLogins ${c.resumedLogins}`);
+        if ((mode === 'resume') !== (c.resumedLogins === 1))
+          throw new Error(`${mode}: resumedLogins ${c.resumedLogins}`);
         results.get(mode)!.push(ms);
         progress(`run ${run} ${mode}: login → first map in ${ms.toFixed(0)} ms`);
       }
@@ -54,8 +58,17 @@ async function measure(): Promise<BenchRow[]> {
   const med = new Map<Mode, number>();
   for (const [mode, ms] of results) {
     med.set(mode, median(ms));
-    rows.push({ name: `${mode}: returning login → first map, median`, value: median(ms), unit: 'ms', note: `runs: ${ms.map((x) => x.toFixed(0)).join(' ')}` });
-    rows.push({ name: `${mode}: returning login → first map, max of ${ms.length}`, value: Math.max(...ms), unit: 'ms' });
+    rows.push({
+      name: `${mode}: returning login → first map, median`,
+      value: median(ms),
+      unit: 'ms',
+      note: `runs: ${ms.map((x) => x.toFixed(0)).join(' ')}`,
+    });
+    rows.push({
+      name: `${mode}: returning login → first map, max of ${ms.length}`,
+      value: Math.max(...ms),
+      unit: 'ms',
+    });
   }
   rows.push({ name: 'resume / register (median)', value: med.get('resume')! / med.get('register')!, unit: 'ratio' });
   return rows;

@@ -12,14 +12,24 @@ export interface ByteConn {
 }
 
 /** A ByteConn over chunk callbacks: `push` each chunk as it arrives, `end` when the stream ends. */
-export function chunkReader(write: (b: Uint8Array) => void, close: () => void): ByteConn & { push(b: Uint8Array): void; end(err?: Error): void } {
+export function chunkReader(
+  write: (b: Uint8Array) => void,
+  close: () => void,
+): ByteConn & { push(b: Uint8Array): void; end(err?: Error): void } {
   const chunks: Uint8Array[] = [];
   let have = 0;
   let ended: Error | undefined;
   let wake: (() => void) | undefined;
   return {
-    push(b) { chunks.push(b); have += b.length; wake?.(); },
-    end(err) { ended = err ?? new Error('the connection ended'); wake?.(); },
+    push(b) {
+      chunks.push(b);
+      have += b.length;
+      wake?.();
+    },
+    end(err) {
+      ended = err ?? new Error('the connection ended');
+      wake?.();
+    },
     async read(n) {
       while (have < n) {
         if (ended) throw ended;
@@ -33,7 +43,8 @@ export function chunkReader(write: (b: Uint8Array) => void, close: () => void): 
         const take = Math.min(c.length, n - at);
         out.set(c.subarray(0, take), at);
         at += take;
-        if (take === c.length) chunks.shift(); else chunks[0] = c.subarray(take);
+        if (take === c.length) chunks.shift();
+        else chunks[0] = c.subarray(take);
       }
       have -= n;
       return out;
@@ -47,7 +58,11 @@ const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
 const u32 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 /** Handshake, then `frames` full-screen raw updates; returns the bytes and milliseconds of those updates. */
-export async function rawUpdates(c: ByteConn, frames: number, now: () => number): Promise<{ width: number; height: number; bytes: number; ms: number }> {
+export async function rawUpdates(
+  c: ByteConn,
+  frames: number,
+  now: () => number,
+): Promise<{ width: number; height: number; bytes: number; ms: number }> {
   const version = new TextDecoder().decode(await c.read(12));
   if (!version.startsWith('RFB 003.')) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
   c.write(new TextEncoder().encode('RFB 003.008\n'));
@@ -58,14 +73,19 @@ export async function rawUpdates(c: ByteConn, frames: number, now: () => number)
   if (u32(await c.read(4), 0) !== 0) throw new Error('security result: failed');
   c.write(new Uint8Array([1])); // ClientInit: shared
   const init = await c.read(24);
-  const width = u16(init, 0), height = u16(init, 2), bpp = init[4]!;
+  const width = u16(init, 0),
+    height = u16(init, 2),
+    bpp = init[4]!;
   await c.read(u32(init, 20)); // the desktop's name
   c.write(new Uint8Array([2, 0, 0, 1, 0, 0, 0, 0])); // SetEncodings: Raw only
   const request = new Uint8Array([3, 0, 0, 0, 0, 0, width >> 8, width & 255, height >> 8, height & 255]);
   let bytes = 0;
   let t0 = 0;
   for (let f = 0; f <= frames; f++) {
-    if (f === 1) { t0 = now(); bytes = 0; } // the first update warms the path; not timed
+    if (f === 1) {
+      t0 = now();
+      bytes = 0;
+    } // the first update warms the path; not timed
     c.write(request);
     for (;;) {
       const head = await c.read(4);
@@ -74,10 +94,16 @@ export async function rawUpdates(c: ByteConn, frames: number, now: () => number)
       let pixels = 0;
       for (let r = 0; r < rects; r++) {
         const rh = await c.read(12);
-        const w = u16(rh, 4), h = u16(rh, 6), enc = u32(rh, 8);
+        const w = u16(rh, 4),
+          h = u16(rh, 6),
+          enc = u32(rh, 8);
         if (enc !== 0) throw new Error(`unexpected encoding ${enc}`);
         const size = w * h * (bpp / 8);
-        for (let left = size; left > 0;) { const k = Math.min(left, 1 << 20); await c.read(k); left -= k; }
+        for (let left = size; left > 0;) {
+          const k = Math.min(left, 1 << 20);
+          await c.read(k);
+          left -= k;
+        }
         bytes += 16 + size;
         pixels += w * h;
       }

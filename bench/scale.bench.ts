@@ -57,7 +57,11 @@ function peerNode(i: number): Node {
     DiscoKey: `discokey:${hex(32)}`,
     Addresses: [v4, v6],
     AllowedIPs: allowed,
-    Endpoints: [`203.0.${(i >> 8) & 255}.${i & 255}:41641`, `192.168.1.${i & 255}:41641`, `[2001:db8::${i.toString(16)}]:41641`],
+    Endpoints: [
+      `203.0.${(i >> 8) & 255}.${i & 255}:41641`,
+      `192.168.1.${i & 255}:41641`,
+      `[2001:db8::${i.toString(16)}]:41641`,
+    ],
     HomeDERP: 1 + (i % REGIONS),
     Hostinfo: {
       IPNVersion: '1.102.3-t0123456789-gabcdef012345',
@@ -68,12 +72,11 @@ function peerNode(i: number): Node {
       GoVersion: 'go1.26.0',
       Machine: 'x86_64',
       ...(i % 50 === 7 ? { RoutableIPs: allowed.slice(2) } : {}),
-      Services: [{ Proto: 'tcp', Port: 22 }, { Proto: 'peerapi4', Port: 40000 + (i % 1000) }],
-      sshHostKeys: [
-        `ssh-ed25519 ${b64(51)}`,
-        `ecdsa-sha2-nistp256 ${b64(104)}`,
-        `ssh-rsa ${b64(279)}`,
+      Services: [
+        { Proto: 'tcp', Port: 22 },
+        { Proto: 'peerapi4', Port: 40000 + (i % 1000) },
       ],
+      sshHostKeys: [`ssh-ed25519 ${b64(51)}`, `ecdsa-sha2-nistp256 ${b64(104)}`, `ssh-rsa ${b64(279)}`],
       NetInfo: { PreferredDERP: 1 + (i % REGIONS), WorkingUDP: true, LinkType: 'wired' },
     },
     Created: '2026-01-02T03:04:05Z',
@@ -81,7 +84,11 @@ function peerNode(i: number): Node {
     LastSeen: '2026-12-01T10:00:00Z',
     Online: i % 3 !== 0,
     MachineAuthorized: true,
-    CapMap: { 'https://tailscale.com/cap/file-sharing': null, 'https://tailscale.com/cap/ssh': null, 'https://tailscale.com/cap/is-admin': null },
+    CapMap: {
+      'https://tailscale.com/cap/file-sharing': null,
+      'https://tailscale.com/cap/ssh': null,
+      'https://tailscale.com/cap/is-admin': null,
+    },
     ComputedName: host,
     ComputedNameWithHost: host,
   };
@@ -91,7 +98,9 @@ function fullMap(self: Node): MapResponse {
   const regions: NonNullable<MapResponse['DERPMap']>['Regions'] = {};
   for (let r = 1; r <= REGIONS; r++) {
     regions[String(r)] = {
-      RegionID: r, RegionCode: `r${r}`, RegionName: `Region ${r}`,
+      RegionID: r,
+      RegionCode: `r${r}`,
+      RegionName: `Region ${r}`,
       Nodes: [{ Name: `${r}a`, RegionID: r, HostName: `derp${r}.example.com`, IPv4: `198.51.100.${r}` }],
     };
   }
@@ -102,7 +111,11 @@ function fullMap(self: Node): MapResponse {
     DNSConfig: { Domains: ['tail1234.ts.net'], Proxied: true },
     Domain: 'tail1234.ts.net',
     PacketFilter: [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }],
-    UserProfiles: Array.from({ length: 50 }, (_, u) => ({ ID: u + 1, LoginName: `user${u}@example.com`, DisplayName: `User ${u}` })),
+    UserProfiles: Array.from({ length: 50 }, (_, u) => ({
+      ID: u + 1,
+      LoginName: `user${u}@example.com`,
+      DisplayName: `User ${u}`,
+    })),
   } as MapResponse;
 }
 
@@ -110,12 +123,27 @@ function fullMap(self: Node): MapResponse {
 function delta(i: number, liveIds: number[], nextId: () => number): MapResponse {
   const pick = () => liveIds[Math.floor((random(2)[0]! * 256 + random(1)[0]!) % liveIds.length)]!;
   switch (i % 10) {
-    case 0: case 1: case 2: case 3:
-      return { PeersChangedPatch: Array.from({ length: 10 }, () => ({ NodeID: pick(), DERPRegion: 1 + (i % REGIONS), Endpoints: [`203.0.113.${i & 255}:41641`] })) };
-    case 4: case 5:
-      return { OnlineChange: Object.fromEntries(Array.from({ length: 5 }, (_, k) => [String(pick()), (i + k) % 2 === 0])) };
-    case 6: case 7:
-      return { PeerSeenChange: Object.fromEntries(Array.from({ length: 5 }, (_, k) => [String(pick()), (i + k) % 2 === 0])) };
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+      return {
+        PeersChangedPatch: Array.from({ length: 10 }, () => ({
+          NodeID: pick(),
+          DERPRegion: 1 + (i % REGIONS),
+          Endpoints: [`203.0.113.${i & 255}:41641`],
+        })),
+      };
+    case 4:
+    case 5:
+      return {
+        OnlineChange: Object.fromEntries(Array.from({ length: 5 }, (_, k) => [String(pick()), (i + k) % 2 === 0])),
+      };
+    case 6:
+    case 7:
+      return {
+        PeerSeenChange: Object.fromEntries(Array.from({ length: 5 }, (_, k) => [String(pick()), (i + k) % 2 === 0])),
+      };
     case 8: {
       // A peer re-keyed and one re-added.
       const old = pick();
@@ -142,13 +170,27 @@ function chunks(b: Uint8Array, size = CHUNK): Uint8Array[] {
 function fakeLayers(nodePrivateKey: Uint8Array, control: { emit?: (nm: NodeNetMap) => void }): NodeLayers {
   return {
     async startControl() {
-      return { nodePrivateKey, onNetMap(cb) { control.emit = cb; }, setPreferredDerp() {}, close() {} };
+      return {
+        nodePrivateKey,
+        onNetMap(cb) {
+          control.emit = cb;
+        },
+        setPreferredDerp() {},
+        close() {},
+      };
     },
     createDerpPool() {
       return { start() {}, setDerpMap() {}, send() {}, close() {} };
     },
     createNetStack() {
-      return { input() {}, connect: () => Promise.reject(new Error('none')), listen: () => { throw new Error('none'); }, close() {} };
+      return {
+        input() {},
+        connect: () => Promise.reject(new Error('none')),
+        listen: () => {
+          throw new Error('none');
+        },
+        close() {},
+      };
     },
   };
 }
@@ -168,39 +210,71 @@ function zstdFramed(json: Uint8Array): Uint8Array | undefined {
   out.set(z, 4);
   return out;
 }
-const heapMb = () => { gc(); gc(); return process.memoryUsage().heapUsed / 2 ** 20; };
-const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; };
+const heapMb = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const heap0 = heapMb();
   const selfKey = generateKeyPair(random);
   const self: Node = {
-    ID: 1, Name: 'browser.tail1234.ts.net.', Key: `nodekey:${toHex(selfKey.publicKey)}`, User: 1,
-    Addresses: ['100.100.0.1/32', 'fd7a:115c:a1e0::ffff:1/128'], MachineAuthorized: true, KeyExpiry: '2027-06-01T00:00:00Z',
+    ID: 1,
+    Name: 'browser.tail1234.ts.net.',
+    Key: `nodekey:${toHex(selfKey.publicKey)}`,
+    User: 1,
+    Addresses: ['100.100.0.1/32', 'fd7a:115c:a1e0::ffff:1/128'],
+    MachineAuthorized: true,
+    KeyExpiry: '2027-06-01T00:00:00Z',
   };
   const wire = encodeMapMessage(fullMap(self));
-  rows.push({ name: `full map of ${PEERS} peers on the wire (JSON, uncompressed)`, value: wire.length / 2 ** 20, unit: 'MiB' });
+  rows.push({
+    name: `full map of ${PEERS} peers on the wire (JSON, uncompressed)`,
+    value: wire.length / 2 ** 20,
+    unit: 'MiB',
+  });
 
   // The default cap: does a map of this size get through at all?
   let refusal = '';
   try {
     const d = new MapStreamDecoder();
     for (const c of chunks(wire)) d.push(c);
-  } catch (e) { refusal = (e as Error).message; }
-  rows.push({ name: `default map-message cap (${DEFAULT_MAX_MAP_MESSAGE / 2 ** 20} MiB) takes the full map`, value: refusal ? 0 : 1, unit: 'yes=1', note: refusal || 'accepted' });
+  } catch (e) {
+    refusal = (e as Error).message;
+  }
+  rows.push({
+    name: `default map-message cap (${DEFAULT_MAX_MAP_MESSAGE / 2 ** 20} MiB) takes the full map`,
+    value: refusal ? 0 : 1,
+    unit: 'yes=1',
+    note: refusal || 'accepted',
+  });
 
   // A node and the app's service, with one window listening.
   const control: { emit?: (nm: NodeNetMap) => void } = {};
   const node = new TailnetNode(fakeLayers(selfKey.privateKey, control));
-  const svc = new NodeService({ createNode: async () => node, persistentStore: new MemoryWorkerStore(), statusIntervalMs: 3_600_000 });
+  const svc = new NodeService({
+    createNode: async () => node,
+    persistentStore: new MemoryWorkerStore(),
+    statusIntervalMs: 3_600_000,
+  });
   const posted: { bytes: number; peers: number }[] = [];
   const port: PortLike = {
     addEventListener() {},
     postMessage(m: unknown) {
-      const ev = (m as { event?: { type?: string; status?: { peers?: unknown[] }; peersDiff?: { upsert?: unknown[] } } }).event;
+      const ev = (
+        m as { event?: { type?: string; status?: { peers?: unknown[] }; peersDiff?: { upsert?: unknown[] } } }
+      ).event;
       if (ev?.type !== 'status') return;
-      posted.push({ bytes: v8.serialize(m).length, peers: (ev.status?.peers?.length ?? 0) + (ev.peersDiff?.upsert?.length ?? 0) });
+      posted.push({
+        bytes: v8.serialize(m).length,
+        peers: (ev.status?.peers?.length ?? 0) + (ev.peersDiff?.upsert?.length ?? 0),
+      });
     },
   };
   svc.attach(port);
@@ -214,8 +288,20 @@ export async function run(): Promise<BenchRow[]> {
   let msgs: MapResponse[] = [];
   for (const c of chunks(zwire ?? wire)) msgs = msgs.concat(decoder.push(c));
   const tDecode = ms(t0);
-  if (zwire) rows.push({ name: 'full map on the wire, zstd -1 (as Headscale sends it)', value: zwire.length / 2 ** 20, unit: 'MiB', note: `${(wire.length / zwire.length).toFixed(1)}× smaller` });
-  else rows.push({ name: 'full map zstd rows', value: 0, unit: 'skipped', note: 'the zstd program is not installed: fed plain JSON' });
+  if (zwire)
+    rows.push({
+      name: 'full map on the wire, zstd -1 (as Headscale sends it)',
+      value: zwire.length / 2 ** 20,
+      unit: 'MiB',
+      note: `${(wire.length / zwire.length).toFixed(1)}× smaller`,
+    });
+  else
+    rows.push({
+      name: 'full map zstd rows',
+      value: 0,
+      unit: 'skipped',
+      note: 'the zstd program is not installed: fed plain JSON',
+    });
   // The same map in plain JSON, to tell the decompression's share.
   t0 = performance.now();
   const plainDecoder = new MapStreamDecoder(Math.max(DEFAULT_MAX_MAP_MESSAGE, 64 << 20));
@@ -224,7 +310,12 @@ export async function run(): Promise<BenchRow[]> {
   t0 = performance.now();
   let nm: NetworkMap = applyMapResponse(emptyNetworkMap(), msgs[0]!, new Date().toISOString());
   const tApply = ms(t0);
-  const up = svc.up({ controlUrl: 'http://control.invalid', hostname: 'browser', ephemeral: false, profileId: 'bench' });
+  const up = svc.up({
+    controlUrl: 'http://control.invalid',
+    hostname: 'browser',
+    ephemeral: false,
+    profileId: 'bench',
+  });
   while (!control.emit) await new Promise((r) => setTimeout(r, 1));
   posted.length = 0;
   t0 = performance.now();
@@ -234,7 +325,11 @@ export async function run(): Promise<BenchRow[]> {
   let tPush = 0;
   const svcPush = svc as unknown as { pushStatus(): void };
   const realPush = svcPush.pushStatus;
-  svcPush.pushStatus = () => { const s = performance.now(); realPush(); tPush += ms(s); };
+  svcPush.pushStatus = () => {
+    const s = performance.now();
+    realPush();
+    tPush += ms(s);
+  };
   t0 = performance.now();
   control.emit(plain);
   const tNode = ms(t0);
@@ -242,12 +337,32 @@ export async function run(): Promise<BenchRow[]> {
   await up;
   await new Promise((r) => setTimeout(r, 0));
   const firstPosts = posted.splice(0);
-  rows.push({ name: `first map: framing + ${zwire ? 'zstd + ' : ''}JSON.parse (16 KiB chunks)`, value: tDecode, unit: 'ms', note: `plain JSON alone: ${tDecodePlain.toFixed(0)} ms` });
+  rows.push({
+    name: `first map: framing + ${zwire ? 'zstd + ' : ''}JSON.parse (16 KiB chunks)`,
+    value: tDecode,
+    unit: 'ms',
+    note: `plain JSON alone: ${tDecodePlain.toFixed(0)} ms`,
+  });
   rows.push({ name: 'first map: applyMapResponse', value: tApply, unit: 'ms' });
   rows.push({ name: 'first map: toPlainNetMap', value: tPlain, unit: 'ms' });
-  rows.push({ name: 'first map: node applyNetMap + status pushes', value: tNode, unit: 'ms', note: `of which status made and posted: ${tPushFirst.toFixed(0)} ms` });
-  rows.push({ name: 'first map: total', value: tDecode + tApply + tPlain + tNode, unit: 'ms', note: 'issue target ≤200 ms' });
-  rows.push({ name: 'first map: status messages to the window', value: firstPosts.length, unit: 'messages', note: `${(firstPosts.reduce((a, p) => a + p.bytes, 0) / 2 ** 20).toFixed(2)} MiB in all` });
+  rows.push({
+    name: 'first map: node applyNetMap + status pushes',
+    value: tNode,
+    unit: 'ms',
+    note: `of which status made and posted: ${tPushFirst.toFixed(0)} ms`,
+  });
+  rows.push({
+    name: 'first map: total',
+    value: tDecode + tApply + tPlain + tNode,
+    unit: 'ms',
+    note: 'issue target ≤200 ms',
+  });
+  rows.push({
+    name: 'first map: status messages to the window',
+    value: firstPosts.length,
+    unit: 'messages',
+    note: `${(firstPosts.reduce((a, p) => a + p.bytes, 0) / 2 ** 20).toFixed(2)} MiB in all`,
+  });
 
   // Route table, plain map and status view on their own.
   t0 = performance.now();
@@ -260,7 +375,12 @@ export async function run(): Promise<BenchRow[]> {
   const view = toStatusView(node.status(), plain);
   rows.push({ name: 'node.status() + toStatusView', value: ms(t0), unit: 'ms' });
   const ev = { kind: 'event', event: { type: 'status', status: view } };
-  rows.push({ name: 'full status message (structured clone)', value: v8.serialize(ev).length / 2 ** 20, unit: 'MiB', note: `${view.peers.length} peers` });
+  rows.push({
+    name: 'full status message (structured clone)',
+    value: v8.serialize(ev).length / 2 ** 20,
+    unit: 'MiB',
+    note: `${view.peers.length} peers`,
+  });
 
   // Deltas (plain JSON: one zstd process per delta would measure process starts, not decoding).
   const deltaDecoder = new MapStreamDecoder();
@@ -289,7 +409,18 @@ export async function run(): Promise<BenchRow[]> {
     }
     const d = ms(s);
     per.push(d);
-    const kind = ['patch×10', 'patch×10', 'patch×10', 'patch×10', 'online×5', 'online×5', 'seen×5', 'seen×5', 'changed×1', 'removed+added'][i % 10]!;
+    const kind = [
+      'patch×10',
+      'patch×10',
+      'patch×10',
+      'patch×10',
+      'online×5',
+      'online×5',
+      'seen×5',
+      'seen×5',
+      'changed×1',
+      'removed+added',
+    ][i % 10]!;
     perKind.set(kind, [...(perKind.get(kind) ?? []), d]);
   }
   const tDeltas = ms(tAll);
@@ -297,12 +428,33 @@ export async function run(): Promise<BenchRow[]> {
   await new Promise((r) => setTimeout(r, 1500));
   const deltaPosts = posted.splice(0);
   rows.push({ name: `${DELTAS} deltas: total`, value: tDeltas, unit: 'ms' });
-  rows.push({ name: 'per delta: mean', value: tDeltas / DELTAS, unit: 'ms', note: 'issue target ≤5 ms per 100-patch delta' });
-  rows.push({ name: 'per delta: p50 / p99', value: quantile(per, 0.5), unit: 'ms', note: `p99 ${quantile(per, 0.99).toFixed(2)} ms, max ${Math.max(...per).toFixed(2)} ms` });
-  rows.push({ name: 'per delta: framing+JSON / applyMapResponse / toPlainNetMap / node', value: (stage.decode + stage.apply + stage.plain + stage.node) / DELTAS, unit: 'ms', note: [stage.decode, stage.apply, stage.plain, stage.node].map((x) => (x / DELTAS).toFixed(2)).join(' / ') });
-  for (const [k, xs] of perKind) rows.push({ name: `per delta: ${k} (mean)`, value: xs.reduce((a, b) => a + b, 0) / xs.length, unit: 'ms' });
+  rows.push({
+    name: 'per delta: mean',
+    value: tDeltas / DELTAS,
+    unit: 'ms',
+    note: 'issue target ≤5 ms per 100-patch delta',
+  });
+  rows.push({
+    name: 'per delta: p50 / p99',
+    value: quantile(per, 0.5),
+    unit: 'ms',
+    note: `p99 ${quantile(per, 0.99).toFixed(2)} ms, max ${Math.max(...per).toFixed(2)} ms`,
+  });
+  rows.push({
+    name: 'per delta: framing+JSON / applyMapResponse / toPlainNetMap / node',
+    value: (stage.decode + stage.apply + stage.plain + stage.node) / DELTAS,
+    unit: 'ms',
+    note: [stage.decode, stage.apply, stage.plain, stage.node].map((x) => (x / DELTAS).toFixed(2)).join(' / '),
+  });
+  for (const [k, xs] of perKind)
+    rows.push({ name: `per delta: ${k} (mean)`, value: xs.reduce((a, b) => a + b, 0) / xs.length, unit: 'ms' });
   const deltaBytes = deltaPosts.reduce((a, p) => a + p.bytes, 0);
-  rows.push({ name: `status messages to the window for ${DELTAS} deltas`, value: deltaPosts.length, unit: 'messages', note: `${(deltaBytes / 2 ** 20).toFixed(1)} MiB in all, peers in them ${deltaPosts.reduce((a, p) => a + p.peers, 0)}` });
+  rows.push({
+    name: `status messages to the window for ${DELTAS} deltas`,
+    value: deltaPosts.length,
+    unit: 'messages',
+    note: `${(deltaBytes / 2 ** 20).toFixed(1)} MiB in all, peers in them ${deltaPosts.reduce((a, p) => a + p.peers, 0)}`,
+  });
 
   // A periodic status tick with nothing changed.
   posted.length = 0;
@@ -312,9 +464,18 @@ export async function run(): Promise<BenchRow[]> {
   await new Promise((r) => setTimeout(r, 0));
   const tick = posted.splice(0);
   rows.push({ name: 'status tick (nothing changed): time', value: tTick, unit: 'ms' });
-  rows.push({ name: 'status tick (nothing changed): message size', value: tick.reduce((a, p) => a + p.bytes, 0) / 1024, unit: 'KiB' });
+  rows.push({
+    name: 'status tick (nothing changed): message size',
+    value: tick.reduce((a, p) => a + p.bytes, 0) / 1024,
+    unit: 'KiB',
+  });
 
-  rows.push({ name: 'heap after (map + node + service)', value: heapMb() - heap0, unit: 'MiB', note: `${nm.peers.size} peers` });
+  rows.push({
+    name: 'heap after (map + node + service)',
+    value: heapMb() - heap0,
+    unit: 'MiB',
+    note: `${nm.peers.size} peers`,
+  });
   await svc.down();
   return rows;
 }

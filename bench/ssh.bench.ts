@@ -38,23 +38,49 @@ export async function run(): Promise<BenchRow[]> {
       const label = mac ? `${cipher} + ${mac}` : cipher;
       // OpenSSH reference: the same command, minus a login-only run (process start, key exchange
       // and auth), so both rows time the transfer alone.
-      const sshArgs = ['-i', keyFile, '-c', cipher, ...(mac ? ['-m', mac] : []), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-p', String(sshd.port), `${sshd.user}@127.0.0.1`];
+      const sshArgs = [
+        '-i',
+        keyFile,
+        '-c',
+        cipher,
+        ...(mac ? ['-m', mac] : []),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'LogLevel=ERROR',
+        '-p',
+        String(sshd.port),
+        `${sshd.user}@127.0.0.1`,
+      ];
       const sshRun = (command: string) => {
         const t0 = performance.now();
         return new Promise<{ n: number; ms: number }>((resolve, reject) => {
           const p = spawn('ssh', [...sshArgs, command], { stdio: ['ignore', 'pipe', 'inherit'] });
           let n = 0;
           p.stdout.on('data', (d: Buffer) => (n += d.length));
-          p.on('exit', (code) => (code === 0 ? resolve({ n, ms: performance.now() - t0 }) : reject(new Error(`ssh exited ${code}`))));
+          p.on('exit', (code) =>
+            code === 0 ? resolve({ n, ms: performance.now() - t0 }) : reject(new Error(`ssh exited ${code}`)),
+          );
         });
       };
       const login = await sshRun('true');
       const ref = await sshRun(cmd);
       const refMBs = ref.n / 1e6 / ((ref.ms - login.ms) / 1000);
       // Ours, in this Node process (the browser runs the same code in a Worker).
-      const c = await SshClient.connect(await connectDuplex(sshd.port), { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {}, ciphers: [cipher], ...(mac ? { macs: [mac] } : {}) });
+      const c = await SshClient.connect(await connectDuplex(sshd.port), {
+        username: sshd.user,
+        auth: [{ type: 'publickey', key }],
+        hostKeyVerifier: () => {},
+        ciphers: [cipher],
+        ...(mac ? { macs: [mac] } : {}),
+      });
       const got = c.algorithms;
-      if (got.cipherStoC !== cipher || (mac && got.macStoC !== mac)) throw new Error(`negotiated ${got.cipherStoC} ${got.macStoC ?? ''}, not ${label}`);
+      if (got.cipherStoC !== cipher || (mac && got.macStoC !== mac))
+        throw new Error(`negotiated ${got.cipherStoC} ${got.macStoC ?? ''}, not ${label}`);
       const t1 = performance.now();
       const s = await c.openSession({ command: cmd });
       await s.stdin.close();
@@ -63,8 +89,18 @@ export async function run(): Promise<BenchRow[]> {
       const ourMBs = n1 / 1e6 / ((performance.now() - t1) / 1000);
       c.close();
       if (ref.n !== BYTES || n1 !== BYTES) throw new Error(`short read: ssh ${ref.n}, ours ${n1}`);
-      rows.push({ name: `receive ${label} (OpenSSH ssh)`, value: +refMBs.toFixed(1), unit: 'MB/s', note: 'loopback 127.0.0.1, same sshd' });
-      rows.push({ name: `receive ${label} (tailtab, Node)`, value: +ourMBs.toFixed(1), unit: 'MB/s', note: `${(ourMBs / refMBs).toFixed(2)}× OpenSSH` });
+      rows.push({
+        name: `receive ${label} (OpenSSH ssh)`,
+        value: +refMBs.toFixed(1),
+        unit: 'MB/s',
+        note: 'loopback 127.0.0.1, same sshd',
+      });
+      rows.push({
+        name: `receive ${label} (tailtab, Node)`,
+        value: +ourMBs.toFixed(1),
+        unit: 'MB/s',
+        note: `${(ourMBs / refMBs).toFixed(2)}× OpenSSH`,
+      });
     }
     if (process.env.TAILTAB_SSH_ONLY !== 'ciphers') rows.push(...(await sftpRows(sshd, key, keyFile)));
   } finally {
@@ -86,13 +122,36 @@ async function sftpRows(sshd: Sshd, key: Ed25519UserKey, keyFile: string): Promi
     const b = join(sshd.dir, 'sftp-batch');
     writeFileSync(b, batch);
     const t0 = performance.now();
-    execFileSync('sftp', ['-q', '-b', b, '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${sshd.user}@127.0.0.1`], { stdio: 'ignore' });
+    execFileSync(
+      'sftp',
+      [
+        '-q',
+        '-b',
+        b,
+        '-i',
+        keyFile,
+        '-P',
+        String(sshd.port),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        `${sshd.user}@127.0.0.1`,
+      ],
+      { stdio: 'ignore' },
+    );
     return performance.now() - t0;
   };
   const login = sftpBatch('pwd\n'); // subtracted: both rows time the transfer alone
   const refUp = sftpBatch(`put ${local} ${remote}\n`) - login;
   const refDown = sftpBatch(`get ${remote} ${local}.back\n`) - login;
-  const ssh = await SshClient.connect(await connectDuplex(sshd.port), { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {} });
+  const ssh = await SshClient.connect(await connectDuplex(sshd.port), {
+    username: sshd.user,
+    auth: [{ type: 'publickey', key }],
+    hostKeyVerifier: () => {},
+  });
   const sftp = await SftpClient.open(ssh);
   let t = performance.now();
   await sftp.writeFile(remote, data);
@@ -109,8 +168,18 @@ async function sftpRows(sshd: Sshd, key: Ed25519UserKey, keyFile: string): Promi
   const mbs = (ms: number) => SFTP_BYTES / 1e3 / ms;
   return [
     { name: 'sftp upload 64 MiB (OpenSSH sftp)', value: +mbs(refUp).toFixed(1), unit: 'MB/s' },
-    { name: 'sftp upload 64 MiB (tailtab, Node)', value: +mbs(ourUp).toFixed(1), unit: 'MB/s', note: `${(refUp / ourUp).toFixed(2)}× OpenSSH` },
+    {
+      name: 'sftp upload 64 MiB (tailtab, Node)',
+      value: +mbs(ourUp).toFixed(1),
+      unit: 'MB/s',
+      note: `${(refUp / ourUp).toFixed(2)}× OpenSSH`,
+    },
     { name: 'sftp download 64 MiB (OpenSSH sftp)', value: +mbs(refDown).toFixed(1), unit: 'MB/s' },
-    { name: 'sftp download 64 MiB (tailtab, Node)', value: +mbs(ourDown).toFixed(1), unit: 'MB/s', note: `${(refDown / ourDown).toFixed(2)}× OpenSSH` },
+    {
+      name: 'sftp download 64 MiB (tailtab, Node)',
+      value: +mbs(ourDown).toFixed(1),
+      unit: 'MB/s',
+      note: `${(refDown / ourDown).toFixed(2)}× OpenSSH`,
+    },
   ];
 }

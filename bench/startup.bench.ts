@@ -20,11 +20,17 @@ import type { BenchRow } from './run.js';
 import { printRowsIfMain, runInNetns } from './in-netns.js';
 
 const RUNS = Math.max(1, Number(process.env.TAILTAB_STARTUP_RUNS ?? 10) || 10);
-const MODES = (process.env.TAILTAB_STARTUP_MODES ?? 'plain,early').split(',').map((m) => m.trim()).filter((m): m is Mode => m === 'plain' || m === 'early');
+const MODES = (process.env.TAILTAB_STARTUP_MODES ?? 'plain,early')
+  .split(',')
+  .map((m) => m.trim())
+  .filter((m): m is Mode => m === 'plain' || m === 'early');
 type Mode = 'plain' | 'early';
 
 const progress = (t: string) => process.stderr.write(`bench startup: ${t}\n`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 
 async function measure(): Promise<BenchRow[]> {
   const rig = await startRig({ peers: [{ name: 'sshpeer', homeRegion: 901, derpOnly: true, ssh: true }], sshd: false });
@@ -37,8 +43,13 @@ async function measure(): Promise<BenchRow[]> {
         const authKey = await rig.createAuthKey({ ephemeral: true });
         try {
           await node.up({
-            controlUrl: rig.headscaleUrl, authKey, hostname: `startup-${mode}-${run}`, storage: new MemoryStore(),
-            allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+            controlUrl: rig.headscaleUrl,
+            authKey,
+            hostname: `startup-${mode}-${run}`,
+            storage: new MemoryStore(),
+            allowInsecureDerp: true,
+            wallClockMs: () => Date.now(),
+            homeRegion: 900,
             wireguardTimers: mode === 'plain' ? { firstContactRetriesMs: [] } : undefined,
           });
           const t0 = performance.now();
@@ -60,7 +71,12 @@ async function measure(): Promise<BenchRow[]> {
   for (const [mode, rs] of results) {
     const ms = rs.map((r) => r.ms);
     const list = ms.map((x) => x.toFixed(0)).join(' ');
-    rows.push({ name: `${mode}: up → first TCP connect, max of ${ms.length}`, value: Math.max(...ms), unit: 'ms', note: `runs: ${list}` });
+    rows.push({
+      name: `${mode}: up → first TCP connect, max of ${ms.length}`,
+      value: Math.max(...ms),
+      unit: 'ms',
+      note: `runs: ${list}`,
+    });
     rows.push({ name: `${mode}: up → first TCP connect, median`, value: median(ms), unit: 'ms' });
     rows.push({ name: `${mode}: runs over 2 s`, value: ms.filter((x) => x > 2000).length, unit: `of ${ms.length}` });
   }

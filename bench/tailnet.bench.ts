@@ -20,7 +20,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesSha256, deterministicBytes, startRig, type RigPeer } from '../e2e/rig/index.js';
-import { httpGetOver, httpGetVia, readAll, sinkHeader, socksConnect, startEcho, startSink } from '../e2e/helpers/node-tailnet.testkit.js';
+import {
+  httpGetOver,
+  httpGetVia,
+  readAll,
+  sinkHeader,
+  socksConnect,
+  startEcho,
+  startSink,
+} from '../e2e/helpers/node-tailnet.testkit.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode } from '../src/node/node.js';
 import type { BenchRow } from './run.js';
@@ -31,14 +39,21 @@ const RTT_SAMPLES = 50;
 const ICMP_SAMPLES = 10;
 
 const progress = (t: string) => process.stderr.write(`bench tailnet: ${t}\n`);
-const listEnv = (name: string) => (process.env[name] ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+const listEnv = (name: string) =>
+  (process.env[name] ?? '')
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean);
 const ONLY = listEnv('TAILTAB_TAILNET_ONLY');
 const SIDES = listEnv('TAILTAB_TAILNET_SIDES');
 const REPEAT = Math.max(1, Number(process.env.TAILTAB_TAILNET_REPEAT ?? 1) || 1);
 const PROFILE_DIR = process.env.TAILTAB_TAILNET_PROFILE;
 const wantSide = (s: 'native' | 'node' | 'chromium') => SIDES.length === 0 || SIDES.includes(s);
 const wantMeasure = (name: string) => ONLY.length === 0 || ONLY.some((w) => name.toLowerCase().includes(w));
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 const mbps = (bytes: number, ms: number) => bytes / (1 << 20) / (ms / 1000);
 
 /** Parses a Go time.Duration string ("1.234ms", "850µs", "2s"). */
@@ -50,7 +65,10 @@ function goDurationMs(t: string): number {
 }
 
 interface Side {
-  download(): Promise<number>; upload(): Promise<number>; tcpRtt(): Promise<number>; icmpRtt(): Promise<number>;
+  download(): Promise<number>;
+  upload(): Promise<number>;
+  tcpRtt(): Promise<number>;
+  icmpRtt(): Promise<number>;
 }
 
 export function uploadChunks(): Uint8Array[] {
@@ -59,7 +77,15 @@ export function uploadChunks(): Uint8Array[] {
   return out;
 }
 
-export function nativeSide(from: RigPeer, to: RigPeer, httpPort: number, sinkPort: number, echoPort: number, chunks: Uint8Array[], want: string): Side {
+export function nativeSide(
+  from: RigPeer,
+  to: RigPeer,
+  httpPort: number,
+  sinkPort: number,
+  echoPort: number,
+  chunks: Uint8Array[],
+  want: string,
+): Side {
   return {
     async download() {
       const t0 = performance.now();
@@ -71,7 +97,14 @@ export function nativeSide(from: RigPeer, to: RigPeer, httpPort: number, sinkPor
     async upload() {
       const s = await socksConnect(from, to.ipv4, sinkPort);
       const t0 = performance.now();
-      const reply = new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+      const reply = new Promise<string>((resolve, reject) => {
+        let t = '';
+        s.on('data', (d: Buffer) => {
+          t += d.toString();
+        });
+        s.on('end', () => resolve(t));
+        s.on('error', reject);
+      });
       s.write(sinkHeader(SIZE));
       for (const c of chunks) if (!s.write(c)) await new Promise((r) => s.once('drain', r));
       const text = await reply;
@@ -84,29 +117,45 @@ export function nativeSide(from: RigPeer, to: RigPeer, httpPort: number, sinkPor
       const samples: number[] = [];
       for (let i = 0; i < RTT_SAMPLES; i++) {
         const t0 = performance.now();
-        await new Promise<void>((resolve) => { s.once('data', () => resolve()); s.write(Buffer.from([i & 0xff])); });
+        await new Promise<void>((resolve) => {
+          s.once('data', () => resolve());
+          s.write(Buffer.from([i & 0xff]));
+        });
         samples.push(performance.now() - t0);
       }
       s.destroy();
       return median(samples);
     },
     async icmpRtt() {
-      const out = await from.tailscale(['ping', '--icmp', `--c=${ICMP_SAMPLES}`, '--until-direct=false', to.ipv4], { timeoutMs: 60_000 });
-      const ms = [...out.matchAll(/ in ([\d.]+(?:ns|µs|us|ms|s))/g)].map((m) => goDurationMs(m[1]!)).filter((x) => Number.isFinite(x));
+      const out = await from.tailscale(['ping', '--icmp', `--c=${ICMP_SAMPLES}`, '--until-direct=false', to.ipv4], {
+        timeoutMs: 60_000,
+      });
+      const ms = [...out.matchAll(/ in ([\d.]+(?:ns|µs|us|ms|s))/g)]
+        .map((m) => goDurationMs(m[1]!))
+        .filter((x) => Number.isFinite(x));
       if (!ms.length) throw new Error(`tailscale ping --icmp: no pongs:\n${out}`);
       return median(ms);
     },
   };
 }
 
-export function nodeSide(node: TailnetNode, to: RigPeer, httpPort: number, sinkPort: number, echoPort: number, chunks: Uint8Array[], want: string): Side {
+export function nodeSide(
+  node: TailnetNode,
+  to: RigPeer,
+  httpPort: number,
+  sinkPort: number,
+  echoPort: number,
+  chunks: Uint8Array[],
+  want: string,
+): Side {
   return {
     async download() {
       const conn = await node.dial(to.ipv4, httpPort);
       const t0 = performance.now();
       const r = await httpGetOver(conn, to.ipv4, `/bytes/${SIZE}`);
       const ms = performance.now() - t0;
-      if (r.body.length !== SIZE || r.sha256 !== bytesSha256(SIZE)) throw new Error(`our download corrupted (${r.body.length} bytes)`);
+      if (r.body.length !== SIZE || r.sha256 !== bytesSha256(SIZE))
+        throw new Error(`our download corrupted (${r.body.length} bytes)`);
       return mbps(SIZE, ms);
     },
     async upload() {
@@ -253,42 +302,62 @@ const PAGE_RELAY = `(async () => {
  * CDP Profiler on the page's dedicated Worker: the page's CDP session auto-attaches to it (non-flat
  * mode, so the messages travel through Target.sendMessageToTarget on this one session).
  */
-async function workerProfiler(page: import('playwright-core').Page): Promise<{ start(): Promise<void>; stop(): Promise<unknown> }> {
+async function workerProfiler(
+  page: import('playwright-core').Page,
+): Promise<{ start(): Promise<void>; stop(): Promise<unknown> }> {
   const cdp = await page.context().newCDPSession(page);
   let next = 1;
   const waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
   const attached = new Promise<string>((resolve) => {
-    cdp.on('Target.attachedToTarget', (e: { sessionId: string; targetInfo: { type: string } }) => { if (e.targetInfo.type === 'worker') resolve(e.sessionId); });
+    cdp.on('Target.attachedToTarget', (e: { sessionId: string; targetInfo: { type: string } }) => {
+      if (e.targetInfo.type === 'worker') resolve(e.sessionId);
+    });
   });
   cdp.on('Target.receivedMessageFromTarget', (e: { message: string }) => {
     const m = JSON.parse(e.message) as { id?: number; result?: unknown; error?: unknown };
-    if (m.id !== undefined) { waiting.get(m.id)?.(m); waiting.delete(m.id); }
+    if (m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    }
   });
   await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
   const sessionId = await attached;
-  const send = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => {
-    const id = next++;
-    waiting.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result)));
-    void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
-  });
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = next++;
+      waiting.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result)));
+      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+    });
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: 200 });
   return {
-    start: async () => { await send('Profiler.start'); },
+    start: async () => {
+      await send('Profiler.start');
+    },
     stop: async () => ((await send('Profiler.stop')) as { profile: unknown }).profile,
   };
 }
 
-export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to: RigPeer, sinkPort: number, echoPort: number): Promise<{ side: Side; stop(): Promise<void>; counters(): Promise<Record<string, number>>; browser: unknown }> {
+export async function chromiumSide(
+  rig: Awaited<ReturnType<typeof startRig>>,
+  to: RigPeer,
+  sinkPort: number,
+  echoPort: number,
+): Promise<{ side: Side; stop(): Promise<void>; counters(): Promise<Record<string, number>>; browser: unknown }> {
   const { launchChromium, startAppServer } = await import('../e2e/helpers/browser.testkit.js');
   const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
   const browser = await launchChromium();
-  const stop = async () => { await browser.close().catch(() => {}); await app.stop(); };
+  const stop = async () => {
+    await browser.close().catch(() => {});
+    await app.stop();
+  };
   try {
     const page = await browser.newPage();
     await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
-    const worker = WORKER_BENCH.replace('__AEAD__', JSON.stringify(process.env.TAILTAB_TAILNET_AEAD ?? ''))
-      .replace('__TCP__', process.env.TAILTAB_TAILNET_WORKER_TCP ?? 'undefined');
+    const worker = WORKER_BENCH.replace('__AEAD__', JSON.stringify(process.env.TAILTAB_TAILNET_AEAD ?? '')).replace(
+      '__TCP__',
+      process.env.TAILTAB_TAILNET_WORKER_TCP ?? 'undefined',
+    );
     await page.evaluate(PAGE_RELAY.replace(JSON.stringify('__WORKER__'), JSON.stringify(worker)));
     await page.evaluate(`window.__bench('up', { controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)},
       hostname: 'tailtab-bench-worker', allowInsecureDerp: true, homeRegion: 900 })`);
@@ -301,7 +370,9 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
       const r = await (page.evaluate(`window.__bench(${expr.replace(/^(\w+)\(/, "'$1', ")}`) as Promise<T>);
       if (profiler || process.env.TAILTAB_TAILNET_COUNTERS) {
         const after = await counters();
-        const delta = Object.entries(after).filter(([k, v]) => typeof v === 'number' && v !== (before[k] ?? 0)).map(([k, v]) => `${k}=${v - (before[k] ?? 0)}`);
+        const delta = Object.entries(after)
+          .filter(([k, v]) => typeof v === 'number' && v !== (before[k] ?? 0))
+          .map(([k, v]) => `${k}=${v - (before[k] ?? 0)}`);
         progress(`counters during ${expr.replace(/\(.*/, '')}: ${delta.join(' ')}`);
       }
       if (profiler && PROFILE_DIR) {
@@ -315,8 +386,11 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
     const ip = JSON.stringify(to.ipv4);
     const side: Side = {
       async download() {
-        const r = await call<{ ms: number; length: number; sha256: string }>(`download(${ip}, ${rig.httpPort}, ${SIZE})`);
-        if (r.length !== SIZE || r.sha256 !== bytesSha256(SIZE)) throw new Error(`page download corrupted (${r.length} bytes)`);
+        const r = await call<{ ms: number; length: number; sha256: string }>(
+          `download(${ip}, ${rig.httpPort}, ${SIZE})`,
+        );
+        if (r.length !== SIZE || r.sha256 !== bytesSha256(SIZE))
+          throw new Error(`page download corrupted (${r.length} bytes)`);
         return mbps(SIZE, r.ms);
       },
       async upload() {
@@ -324,8 +398,12 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
         if (!r.ok) throw new Error(`page upload: sink says ${r.text}`);
         return mbps(SIZE, r.ms);
       },
-      async tcpRtt() { return median(await call<number[]>(`tcpRtt(${ip}, ${echoPort}, ${RTT_SAMPLES})`)); },
-      async icmpRtt() { return median(await call<number[]>(`icmpRtt(${ip}, ${ICMP_SAMPLES})`)); },
+      async tcpRtt() {
+        return median(await call<number[]>(`tcpRtt(${ip}, ${echoPort}, ${RTT_SAMPLES})`));
+      },
+      async icmpRtt() {
+        return median(await call<number[]>(`icmpRtt(${ip}, ${ICMP_SAMPLES})`));
+      },
     };
     return { side, stop, browser, counters };
   } catch (e) {
@@ -336,8 +414,12 @@ export async function chromiumSide(rig: Awaited<ReturnType<typeof startRig>>, to
 
 export async function measure(): Promise<BenchRow[]> {
   const rig = await startRig({
-    peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }, { name: 'peer2', homeRegion: 900, derpOnly: true }],
-    derpers: 1, sshd: false,
+    peers: [
+      { name: 'peer1', homeRegion: 900, derpOnly: true },
+      { name: 'peer2', homeRegion: 900, derpOnly: true },
+    ],
+    derpers: 1,
+    sshd: false,
   });
   const sink = await startSink();
   const echo = await startEcho();
@@ -345,16 +427,23 @@ export async function measure(): Promise<BenchRow[]> {
   let stopPage: (() => Promise<void>) | undefined;
   try {
     await rig.waitConverged();
-    if (wantSide('node')) await node.up({
-      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-bench', allowInsecureDerp: true,
-      wallClockMs: () => Date.now(), homeRegion: 900,
-    });
+    if (wantSide('node'))
+      await node.up({
+        controlUrl: rig.headscaleUrl,
+        authKey: rig.authKey,
+        hostname: 'tailtab-bench',
+        allowInsecureDerp: true,
+        wallClockMs: () => Date.now(),
+        homeRegion: 900,
+      });
     const [p1, p2] = [rig.peer('peer1'), rig.peer('peer2')];
     const chunks = uploadChunks();
     const h = createHash('sha256');
     for (const c of chunks) h.update(c);
     const want = h.digest('hex');
-    const native = wantSide('native') ? nativeSide(p1, p2, rig.httpPort, sink.port, echo.port, chunks, want) : undefined;
+    const native = wantSide('native')
+      ? nativeSide(p1, p2, rig.httpPort, sink.port, echo.port, chunks, want)
+      : undefined;
     const ours = wantSide('node') ? nodeSide(node, p2, rig.httpPort, sink.port, echo.port, chunks, want) : undefined;
     // Warm the paths (WireGuard handshakes, tailscaled's netstack) before timing anything.
     progress('warming up');
@@ -370,14 +459,29 @@ export async function measure(): Promise<BenchRow[]> {
     // derper's own counters around each measurement: drops in its per-client send queue
     // (queue_head/queue_tail) are the losses TCP sees on a DERP path.
     const derpVarz = async () => {
-      const r = await fetch(`${rig.derpRegions[0]!.url}/debug/varz`).then((x) => x.text()).catch(() => '');
-      return new Map(r.split('\n').filter((l) => /^derp_packets_(dropped|recv|sent)/.test(l)).map((l) => { const i = l.lastIndexOf(' '); return [l.slice(0, i), Number(l.slice(i + 1))] as const; }));
+      const r = await fetch(`${rig.derpRegions[0]!.url}/debug/varz`)
+        .then((x) => x.text())
+        .catch(() => '');
+      return new Map(
+        r
+          .split('\n')
+          .filter((l) => /^derp_packets_(dropped|recv|sent)/.test(l))
+          .map((l) => {
+            const i = l.lastIndexOf(' ');
+            return [l.slice(0, i), Number(l.slice(i + 1))] as const;
+          }),
+      );
     };
     const withDerpStats = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
       const before = await derpVarz();
       const r = await f();
       const after = await derpVarz();
-      progress(`derper during ${what}: ${[...after].filter(([k, v]) => v !== (before.get(k) ?? 0)).map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`).join(' ')}`);
+      progress(
+        `derper during ${what}: ${[...after]
+          .filter(([k, v]) => v !== (before.get(k) ?? 0))
+          .map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`)
+          .join(' ')}`,
+      );
       return r;
     };
     const rows: BenchRow[] = [];
@@ -388,15 +492,29 @@ export async function measure(): Promise<BenchRow[]> {
         if (native) {
           progress(`${name}: native…`);
           n = await withDerpStats(`${name}, native`, () => f(native));
-          rows.push({ name: `${name}: native tailscaled ↔ tailscaled`, value: n, unit,
-            note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling' });
+          rows.push({
+            name: `${name}: native tailscaled ↔ tailscaled`,
+            value: n,
+            unit,
+            note: name.startsWith('ICMP') ? 'ceiling (tailscale ping --icmp prints whole ms)' : 'ceiling',
+          });
         }
-        for (const [label, side] of [['tailtab node (Node.js)', ours], ['tailtab node (Chromium Worker)', page?.side]] as const) {
+        for (const [label, side] of [
+          ['tailtab node (Node.js)', ours],
+          ['tailtab node (Chromium Worker)', page?.side],
+        ] as const) {
           if (!side) continue;
           progress(`${name}: ${label}…`);
           const o = await withDerpStats(`${name}, ${label}`, () => f(side));
-          rows.push({ name: `${name}: ${label} ↔ tailscaled`, value: o, unit,
-            note: n === undefined ? '' : `${(o / n).toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}` });
+          rows.push({
+            name: `${name}: ${label} ↔ tailscaled`,
+            value: o,
+            unit,
+            note:
+              n === undefined
+                ? ''
+                : `${(o / n).toFixed(2)}× native${higherIsBetter ? ' (higher is better)' : ' (lower is better)'}`,
+          });
         }
       }
     };

@@ -25,8 +25,12 @@ const mbps = (bytes: number, ms: number) => bytes / (1 << 20) / (ms / 1000);
 
 export async function measure(): Promise<BenchRow[]> {
   const rig = await startRig({
-    peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }, { name: 'peer2', homeRegion: 900, derpOnly: true }],
-    derpers: 1, sshd: false,
+    peers: [
+      { name: 'peer1', homeRegion: 900, derpOnly: true },
+      { name: 'peer2', homeRegion: 900, derpOnly: true },
+    ],
+    derpers: 1,
+    sshd: false,
   });
   const dir = mkdtempSync(join(tmpdir(), 'vnc-bench-'));
   const vnc = await startXvnc({ dir, name: 'bench', geometry: '1024x768' });
@@ -40,29 +44,49 @@ export async function measure(): Promise<BenchRow[]> {
     const row = (label: string, r: { bytes: number; ms: number }, native?: { bytes: number; ms: number }) => {
       const fps = (FRAMES * 1000) / r.ms;
       const nfps = native ? (FRAMES * 1000) / native.ms : undefined;
-      rows.push({ name: `full-screen raw updates (1024×768×32 bpp): ${label}`, value: fps, unit: 'updates/s', note: nfps ? `${(fps / nfps).toFixed(2)}× native` : 'ceiling' });
+      rows.push({
+        name: `full-screen raw updates (1024×768×32 bpp): ${label}`,
+        value: fps,
+        unit: 'updates/s',
+        note: nfps ? `${(fps / nfps).toFixed(2)}× native` : 'ceiling',
+      });
       rows.push({ name: `  the same as bytes: ${label}`, value: mbps(r.bytes, r.ms), unit: 'MB/s' });
     };
 
-    progress('native: Node.js through peer2\'s tailscaled');
+    progress("native: Node.js through peer2's tailscaled");
     const s = await socksConnect(p2, p1.ipv4, vnc.port);
-    const conn = chunkReader((b) => s.write(b), () => s.destroy());
+    const conn = chunkReader(
+      (b) => s.write(b),
+      () => s.destroy(),
+    );
     s.on('data', (d: Buffer) => conn.push(new Uint8Array(d.buffer, d.byteOffset, d.length)));
     s.on('close', () => conn.end());
     const native = await rawUpdates(conn, FRAMES, () => performance.now());
     s.destroy();
     row('native tailscaled ↔ tailscaled', native);
 
-    progress('tailtab: Chromium, the app\'s node Worker, tcpDial + TcpSocket');
+    progress("tailtab: Chromium, the app's node Worker, tcpDial + TcpSocket");
     const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
     const browser = await launchChromium();
-    stopPage = async () => { await browser.close().catch(() => {}); await app.stop(); };
+    stopPage = async () => {
+      await browser.close().catch(() => {});
+      await app.stop();
+    };
     const page = await browser.newPage();
     page.on('pageerror', (e) => progress(`page error: ${e.message}`));
     await page.goto(app.url + '/bench/vnc.page.html');
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', undefined, { timeout: 60_000 });
-    await page.evaluate(`window.__vnc.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'tailtab-vnc-bench', ephemeral: true, profileId: '', allowInsecureDerp: true })`);
-    const ours = (await page.evaluate(`window.__vnc.raw(${JSON.stringify(p1.ipv4)}, ${vnc.port}, ${FRAMES})`)) as { bytes: number; ms: number; width: number; height: number };
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', undefined, {
+      timeout: 60_000,
+    });
+    await page.evaluate(
+      `window.__vnc.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'tailtab-vnc-bench', ephemeral: true, profileId: '', allowInsecureDerp: true })`,
+    );
+    const ours = (await page.evaluate(`window.__vnc.raw(${JSON.stringify(p1.ipv4)}, ${vnc.port}, ${FRAMES})`)) as {
+      bytes: number;
+      ms: number;
+      width: number;
+      height: number;
+    };
     if (ours.width !== 1024 || ours.height !== 768) throw new Error(`page saw a ${ours.width}×${ours.height} desktop`);
     row('tailtab in Chromium (Worker node) ↔ tailscaled', ours, native);
     return rows;

@@ -18,7 +18,10 @@ const node = createNodeClient({ name: 'tailtab-vnc-bench' });
   },
   async raw(host: string, port: number, frames: number) {
     const ws = new TcpSocket(await node.tcpDial(host, port));
-    const conn = chunkReader((b) => ws.send(b), () => ws.close());
+    const conn = chunkReader(
+      (b) => ws.send(b),
+      () => ws.close(),
+    );
     ws.onmessage = (e) => conn.push(new Uint8Array(e.data as ArrayBuffer));
     ws.onclose = (e) => conn.end(new Error(`closed: ${e.reason}`));
     try {

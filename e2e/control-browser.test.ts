@@ -26,7 +26,15 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
-  await warmImports(page, ['/src/control/client.ts', '/src/control/storage.ts', '/src/control/key.ts', '/src/control/netmap.ts', '/src/platform/clock.ts', '/src/crypto/random.ts', '/src/crypto/keys.ts']);
+  await warmImports(page, [
+    '/src/control/client.ts',
+    '/src/control/storage.ts',
+    '/src/control/key.ts',
+    '/src/control/netmap.ts',
+    '/src/platform/clock.ts',
+    '/src/crypto/random.ts',
+    '/src/crypto/keys.ts',
+  ]);
 }, 300_000);
 
 /**
@@ -69,7 +77,14 @@ interface PageLogin {
  * Logs in from the page and waits for a map listing peerKey. A string, not a function: the test
  * runner's transform would add helpers the page lacks.
  */
-function pageLogin(o: { controlUrl: string; controlKey?: string; authKey?: string; profile: string; hostname: string; peerKey: string }): Promise<PageLogin> {
+function pageLogin(o: {
+  controlUrl: string;
+  controlKey?: string;
+  authKey?: string;
+  profile: string;
+  hostname: string;
+  peerKey: string;
+}): Promise<PageLogin> {
   return page.evaluate(`(async () => {
     const o = ${JSON.stringify(o)};
     const { ControlClient } = await import('/src/control/client.ts');
@@ -115,7 +130,10 @@ function pageLogin(o: { controlUrl: string; controlKey?: string; authKey?: strin
 }
 
 async function headscaleNodeNames(): Promise<string[]> {
-  const nodes = (JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) ?? []) as { name: string; given_name?: string }[];
+  const nodes = (JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) ?? []) as {
+    name: string;
+    given_name?: string;
+  }[];
   return nodes.map((n) => n.given_name ?? n.name);
 }
 
@@ -137,7 +155,13 @@ describe('control client in Chromium against Headscale v0.29.2', () => {
   let first: PageLogin;
   it('logs in with a pre-auth key through the same-origin app server; the map lists the tailscaled peer', async () => {
     const p1 = rig.peer('peer1');
-    first = await pageLogin({ controlUrl: app.url, authKey: rig.authKey, profile: 'same-origin', hostname: 'tailtab-chromium', peerKey: p1.nodeKey });
+    first = await pageLogin({
+      controlUrl: app.url,
+      authKey: rig.authKey,
+      profile: 'same-origin',
+      hostname: 'tailtab-chromium',
+      peerKey: p1.nodeKey,
+    });
     expect(first.hadStoredState).toBe(false);
     expect(first.authorized).toBe(true);
     expect(first.selfName).toBe(`tailtab-chromium.${rig.baseDomain}.`);
@@ -145,13 +169,22 @@ describe('control client in Chromium against Headscale v0.29.2', () => {
     expect(first.peerAddresses).toEqual(expect.arrayContaining([`${p1.ipv4}/32`, `${p1.ipv6}/128`]));
     expect(first.peerHomeDerp).toBe(900);
     // Chromium has X25519 in WebCrypto: the keys are CryptoKeys the page cannot export (SECURITY.md).
-    expect(first.stored).toEqual({ machinePrivateKey: 'non-extractable CryptoKey', nodePrivateKey: 'non-extractable CryptoKey', loggedIn: true });
+    expect(first.stored).toEqual({
+      machinePrivateKey: 'non-extractable CryptoKey',
+      nodePrivateKey: 'non-extractable CryptoKey',
+      loggedIn: true,
+    });
     expect(await headscaleNodeNames()).toContain('tailtab-chromium');
   });
 
   it('after a page reload, IndexedDB makes it the same machine and node, logged in without a key or a link', async () => {
     await page.reload({ waitUntil: 'domcontentloaded' });
-    const again = await pageLogin({ controlUrl: app.url, profile: 'same-origin', hostname: 'tailtab-chromium', peerKey: rig.peer('peer1').nodeKey });
+    const again = await pageLogin({
+      controlUrl: app.url,
+      profile: 'same-origin',
+      hostname: 'tailtab-chromium',
+      peerKey: rig.peer('peer1').nodeKey,
+    });
     expect(again.hadStoredState).toBe(true);
     expect(again.authUrl).toBe('');
     expect(again.authorized).toBe(true);
@@ -162,7 +195,12 @@ describe('control client in Chromium against Headscale v0.29.2', () => {
 
   it('with the control key in configuration, the page talks to Headscale directly (cross-origin WebSocket)', async () => {
     const r = await pageLogin({
-      controlUrl: rig.headscaleUrl, controlKey, authKey: rig.authKey, profile: 'direct', hostname: 'tailtab-chromium-direct', peerKey: rig.peer('peer1').nodeKey,
+      controlUrl: rig.headscaleUrl,
+      controlKey,
+      authKey: rig.authKey,
+      profile: 'direct',
+      hostname: 'tailtab-chromium-direct',
+      peerKey: rig.peer('peer1').nodeKey,
     });
     expect(r.authorized).toBe(true);
     expect(r.machineKey).not.toBe(first.machineKey); // its own IndexedDB profile, its own machine

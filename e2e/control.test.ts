@@ -20,7 +20,14 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-interface HsNode { id: number | string; name: string; given_name?: string; node_key?: string; machine_key?: string; expiry?: string | { seconds: number | string } }
+interface HsNode {
+  id: number | string;
+  name: string;
+  given_name?: string;
+  node_key?: string;
+  machine_key?: string;
+  expiry?: string | { seconds: number | string };
+}
 /** Headscale's node expiry as ms since the epoch (absent/zero = never expires). */
 function expiryMs(n: HsNode): number {
   const e = n.expiry;
@@ -58,13 +65,17 @@ describe('control client against Headscale v0.29.2', () => {
     expect(nm.self?.Key).toBe(keyToText('nodekey', first.nodePublicKey));
     expect(nm.self?.Name).toBe(`tailtab-e2e.${rig.baseDomain}.`);
     expect(nm.self?.Addresses?.some((a) => a.startsWith('100.'))).toBe(true);
-    expect(Object.keys(nm.derpMap?.Regions ?? {}).sort()).toEqual(rig.derpRegions.map((r) => String(r.regionId)).sort());
+    expect(Object.keys(nm.derpMap?.Regions ?? {}).sort()).toEqual(
+      rig.derpRegions.map((r) => String(r.regionId)).sort(),
+    );
     expect(nm.dns?.Domains ?? []).toContain(rig.baseDomain); // MagicDNS search domain
     // We asked for zstd as tailscaled does: every map message came compressed and was decoded here.
     expect(first.stats.compressedMaps).toBeGreaterThan(0);
     expect(first.stats.malformedMaps).toBe(0);
     expect(first.stats.mapDecodedBytes).toBeGreaterThan(first.stats.mapBytes);
-    console.log(`map stream from Headscale: ${first.stats.compressedMaps} zstd messages, ${first.stats.mapBytes} bytes on the wire → ${first.stats.mapDecodedBytes} bytes of JSON`);
+    console.log(
+      `map stream from Headscale: ${first.stats.compressedMaps} zstd messages, ${first.stats.mapBytes} bytes on the wire → ${first.stats.mapDecodedBytes} bytes of JSON`,
+    );
     // Headscale sees us with our node key, and the tailscaled peer sees us too.
     const ours = (await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e');
     expect(ours.length).toBe(1);
@@ -72,11 +83,18 @@ describe('control client against Headscale v0.29.2', () => {
     // What we reported in Hostinfo reached the other side: tailscaled relays to us via region 900
     // (our PreferredDERP) and knows our non-zero disco key.
     const ourRegion = rig.derpRegions.find((r) => r.regionId === 900)!.regionCode;
-    await expect.poll(async () => {
-      const st = await p1.status();
-      return Object.values(st.Peer ?? {}).find((p) => p.HostName === 'tailtab-e2e')?.Relay;
-    }, { timeout: 30_000 }).toBe(ourRegion);
-    const hs = (await headscaleNodes()).find((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e') as HsNode & { disco_key?: string };
+    await expect
+      .poll(
+        async () => {
+          const st = await p1.status();
+          return Object.values(st.Peer ?? {}).find((p) => p.HostName === 'tailtab-e2e')?.Relay;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(ourRegion);
+    const hs = (await headscaleNodes()).find(
+      (n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e',
+    ) as HsNode & { disco_key?: string };
     expect(hs.disco_key).toBe(keyToText('discokey', first.discoPublicKey));
   });
 
@@ -95,7 +113,9 @@ describe('control client against Headscale v0.29.2', () => {
   it('survives Headscale restarting mid-stream: reconnects and the map continues', async () => {
     const before = first.stats.reconnects;
     let sawEmpty = false;
-    first.onNetMap((m) => { if (m.peers.size === 0) sawEmpty = true; });
+    first.onNetMap((m) => {
+      if (m.peers.size === 0) sawEmpty = true;
+    });
     await rig.restart('headscale');
     await expect.poll(() => first.stats.reconnects, { timeout: 60_000 }).toBeGreaterThan(before);
     await waitForState(first, 'streaming');
@@ -111,7 +131,12 @@ describe('control client against Headscale v0.29.2', () => {
     const second = makeControlClient(rig.headscaleUrl, store, log);
     clients.push(second);
     let authUrl = '';
-    const rr = await second.login({ hostname: 'tailtab-e2e', onAuthUrl: (u) => { authUrl = u; } });
+    const rr = await second.login({
+      hostname: 'tailtab-e2e',
+      onAuthUrl: (u) => {
+        authUrl = u;
+      },
+    });
     expect(authUrl).toBe('');
     expect(rr.MachineAuthorized).toBe(true);
     expect(keyToText('mkey', second.machinePublicKey!)).toBe(machine);
@@ -119,7 +144,9 @@ describe('control client against Headscale v0.29.2', () => {
     second.start();
     const nm = await waitForMap(second, (m) => !!m.self, 'self after restart');
     expect(nm.self!.ID).toBe(selfId);
-    expect((await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e').length).toBe(1);
+    expect(
+      (await headscaleNodes()).filter((n) => n.given_name === 'tailtab-e2e' || n.name === 'tailtab-e2e').length,
+    ).toBe(1);
     await second.close();
   });
 
@@ -138,7 +165,11 @@ describe('control client against Headscale v0.29.2', () => {
     await approved;
     expect(rr.MachineAuthorized).toBe(true);
     c.start();
-    const nm = await waitForMap(c, (m) => peerList(m).some((p) => p.Key === rig.peer('peer1').nodeKey), 'peer1 for the interactive node');
+    const nm = await waitForMap(
+      c,
+      (m) => peerList(m).some((p) => p.Key === rig.peer('peer1').nodeKey),
+      'peer1 for the interactive node',
+    );
     expect(nm.self!.Name).toBe(`tailtab-interactive.${rig.baseDomain}.`);
     await c.close();
   });
@@ -153,7 +184,9 @@ describe('control client against Headscale v0.29.2', () => {
     const id = nm.self!.ID;
     const firstKey = keyToText('nodekey', c.nodePublicKey);
     let detail = '';
-    c.onState((s, d) => { if (s === 'key-expired') detail = d ?? ''; });
+    c.onState((s, d) => {
+      if (s === 'key-expired') detail = d ?? '';
+    });
     await rig.headscale(['nodes', 'expire', '-i', String(id)]);
     await waitForState(c, 'key-expired', 30_000);
     expect(detail).toMatch(/^the node key expired at \d{4}-.*: log in again$/);
@@ -218,7 +251,12 @@ describe('control client against Headscale v0.29.2', () => {
     const nm = await waitForMap(c, (m) => !!m.self, 'self');
     const expiry = new Date(Date.now() + 4000).toISOString().replace(/\.\d+Z$/, 'Z');
     await rig.headscale(['nodes', 'expire', '-i', String(nm.self!.ID), '--expiry', expiry]);
-    await waitForMap(c, (m) => !!m.self?.KeyExpiry && Date.parse(m.self.KeyExpiry) === Date.parse(expiry), 'the new KeyExpiry in the map', 15_000);
+    await waitForMap(
+      c,
+      (m) => !!m.self?.KeyExpiry && Date.parse(m.self.KeyExpiry) === Date.parse(expiry),
+      'the new KeyExpiry in the map',
+      15_000,
+    );
     expect(c.state).toBe('streaming'); // not yet
     await waitForState(c, 'key-expired', 20_000);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiry));
@@ -237,7 +275,12 @@ describe('control client against Headscale v0.29.2', () => {
     expect(toPlainNetMap(nm).peers.some((p) => p.name === `${p1.fqdn}.`)).toBe(true);
     const id = peerList(nm).find((p) => p.Key === p1.nodeKey)!.ID;
     await rig.headscale(['nodes', 'expire', '-i', String(id)]);
-    const after = await waitForMap(c, (m) => !!peerList(m).find((p) => p.ID === id)?.Expired, 'peer1 marked expired', 30_000);
+    const after = await waitForMap(
+      c,
+      (m) => !!peerList(m).find((p) => p.ID === id)?.Expired,
+      'peer1 marked expired',
+      30_000,
+    );
     const plain = toPlainNetMap(after);
     expect(plain.peers.some((p) => p.name === `${p1.fqdn}.`)).toBe(false);
     expect(plain.expiredPeers).toContain(`${p1.fqdn}.`);
@@ -245,4 +288,3 @@ describe('control client against Headscale v0.29.2', () => {
     await c.close();
   });
 });
-

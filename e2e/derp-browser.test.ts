@@ -22,13 +22,27 @@ let nodePool: DerpPool | undefined;
 
 beforeAll(async () => {
   rig = await startRig({ derpers: 2, peers: [], sshd: false });
-  map = { regions: rig.derpRegions.map((r) => ({ regionId: r.regionId, regionCode: r.regionCode, regionName: r.regionCode,
-    nodes: [{ name: `${r.regionId}a`, regionId: r.regionId, hostName: r.host, derpPort: r.port, insecureForTests: true }] })) };
+  map = {
+    regions: rig.derpRegions.map((r) => ({
+      regionId: r.regionId,
+      regionCode: r.regionCode,
+      regionName: r.regionCode,
+      nodes: [
+        { name: `${r.regionId}a`, regionId: r.regionId, hostName: r.host, derpPort: r.port, insecureForTests: true },
+      ],
+    })),
+  };
   app = await startAppServer();
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
-  await warmImports(page, ['/src/derp-client/pool.ts', '/src/crypto/x25519.ts', '/src/crypto/random.ts', '/src/platform/clock.ts', '/src/crypto/bytes.ts']);
+  await warmImports(page, [
+    '/src/derp-client/pool.ts',
+    '/src/crypto/x25519.ts',
+    '/src/crypto/random.ts',
+    '/src/platform/clock.ts',
+    '/src/crypto/bytes.ts',
+  ]);
 }, 300_000);
 
 /**
@@ -91,20 +105,29 @@ describe('DERP client in Chromium against real derper', () => {
     for (const [, ms] of started.latencies) expect(ms).toBeGreaterThan(0);
     expect(started.origin).not.toBe(rig.derpRegions[0].url); // really cross-origin
 
-    const pageStatus = () => page.evaluate('globalThis.__pool.status()') as Promise<{ regionId: number; state: string; home: boolean }[]>;
+    const pageStatus = () =>
+      page.evaluate('globalThis.__pool.status()') as Promise<{ regionId: number; state: string; home: boolean }[]>;
     await until('the page connected to its home region', async () =>
-      (await pageStatus()).some((s) => s.regionId === started.home && s.home && s.state === 'connected'));
+      (await pageStatus()).some((s) => s.regionId === started.home && s.home && s.state === 'connected'),
+    );
 
     // A Node client homed on the OTHER region: traffic crosses regions both ways.
     const other = regionIds.find((id) => id !== started.home)!;
     const kp = generateKeyPair(secureRandom);
     const nodeGot: { src: string; text: string; region: number }[] = [];
     nodePool = new DerpPool({
-      privateKey: kp.privateKey, derpMap: map, homeRegion: other, webSocketFactory: nodeWebSocketFactory, clock: realClock,
-      random: secureRandom, onPacket: (src, pkt, region) => nodeGot.push({ src: toHex(src), text: new TextDecoder().decode(pkt), region }),
+      privateKey: kp.privateKey,
+      derpMap: map,
+      homeRegion: other,
+      webSocketFactory: nodeWebSocketFactory,
+      clock: realClock,
+      random: secureRandom,
+      onPacket: (src, pkt, region) => nodeGot.push({ src: toHex(src), text: new TextDecoder().decode(pkt), region }),
     });
     nodePool.start();
-    await until('node connected', () => nodePool!.status().some((s) => s.regionId === other && s.state === 'connected'));
+    await until('node connected', () =>
+      nodePool!.status().some((s) => s.regionId === other && s.state === 'connected'),
+    );
     nodePool.send(started.home, fromHex(started.publicKey), new TextEncoder().encode('hello page'));
     await until('the page got it', async () => ((await page.evaluate('globalThis.__got.length')) as number) > 0);
     const got = (await page.evaluate('globalThis.__got[0]')) as { src: string; text: string; region: number };

@@ -33,11 +33,32 @@ beforeAll(async () => {
   vnc.x('xsetroot', ['-solid', '#ff0000']);
   // The xterm covers the middle of the screen, where a driver's click on the canvas lands (the
   // pointer over it gives it the keyboard: there is no window manager).
-  vnc.spawn('xterm', '/usr/bin/xterm', ['-geometry', '80x10+200+300', '-fa', 'DejaVu Sans Mono', '-fs', '11', '-e', 'bash', '--norc', '-c', `cd ${dir} && exec bash --norc`]);
+  vnc.spawn('xterm', '/usr/bin/xterm', [
+    '-geometry',
+    '80x10+200+300',
+    '-fa',
+    'DejaVu Sans Mono',
+    '-fs',
+    '11',
+    '-e',
+    'bash',
+    '--norc',
+    '-c',
+    `cd ${dir} && exec bash --norc`,
+  ]);
   const configPath = join(rig.dir, 'desktop-engines-config.json');
   writeFileSync(configPath, '{}');
   app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-  writeFileSync(configPath, JSON.stringify({ controlUrl: app.url, authKey: rig.authKey, hostname: 'desktop-engine', autoConnect: true, allowInsecureDerp: true }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      controlUrl: app.url,
+      authKey: rig.authKey,
+      hostname: 'desktop-engine',
+      autoConnect: true,
+      allowInsecureDerp: true,
+    }),
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -54,7 +75,10 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
   for (;;) {
     last = await fn().catch(() => last);
     if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 500)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 500)}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }
@@ -66,14 +90,19 @@ for (const engine of ENGINES) {
   describe.sequential(`the desktop in ${engine}`, () => {
     let b: EngineDriver;
     let startError: unknown;
-    const need = () => { if (!b) throw new Error(`${engine} did not start: ${String(startError)}`); };
+    const need = () => {
+      if (!b) throw new Error(`${engine} did not start: ${String(startError)}`);
+    };
     const shot = (name: string) => b.screenshot(join(SHOTS, `desktop-${engine}-${name}.png`));
     const proof = join(dir, `proof-${engine}`);
 
     afterEach(async ({ task }) => {
-      if (task.result?.state === 'fail' && b) await shot(`failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
+      if (task.result?.state === 'fail' && b)
+        await shot(`failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
     });
-    afterAll(async () => { await b?.close(); });
+    afterAll(async () => {
+      await b?.close();
+    });
 
     it('Desktop → a wrong VNC password is refused in words', async () => {
       try {
@@ -83,7 +112,12 @@ for (const engine of ENGINES) {
         throw e;
       }
       await b.goto(app.url + '/#machines');
-      await until('peer1 in Machines', () => b.count('tt-machines >> tr[data-peer="peer1"]'), (n) => n === 1, 120_000);
+      await until(
+        'peer1 in Machines',
+        () => b.count('tt-machines >> tr[data-peer="peer1"]'),
+        (n) => n === 1,
+        120_000,
+      );
       await b.click('tt-machines >> tr[data-peer="peer1"] button[aria-label^="Desktop"]');
       await b.waitFor('tt-desktop >> #vnc-port', 30_000);
       await b.fill('tt-desktop >> #vnc-port', String(vnc.port));
@@ -91,8 +125,15 @@ for (const engine of ENGINES) {
       await b.waitFor('tt-desktop >> #vnc-password', 60_000);
       await b.fill('tt-desktop >> #vnc-password', 'not-it');
       await b.click('tt-desktop >> form.password button.primary');
-      const said = await until('the refusal', () => b.text(ALERT), (t) => t.includes('refused'), 30_000);
-      expect(said).toBe(`The VNC server at peer1:${vnc.port} refused the password (it said: "Authentication failure"). Check it and connect again.`);
+      const said = await until(
+        'the refusal',
+        () => b.text(ALERT),
+        (t) => t.includes('refused'),
+        30_000,
+      );
+      expect(said).toBe(
+        `The VNC server at peer1:${vnc.port} refused the password (it said: "Authentication failure"). Check it and connect again.`,
+      );
     }, 240_000);
 
     it('the right password: the painted colour on the canvas, the desktop name as the title, typed text runs remotely', async () => {
@@ -102,11 +143,30 @@ for (const engine of ENGINES) {
       await b.fill('tt-desktop >> #vnc-password', PASSWORD);
       await b.click('tt-desktop >> form.password button.primary');
       const px = `(() => { const c = ${deep(CANVAS)}[0]; if (!c || c.width !== 1024) return null; return [...c.getContext('2d').getImageData(1000, 740, 1, 1).data.slice(0, 3)]; })()`;
-      expect(await until('the red root window on the canvas', () => b.evaluate<number[] | null>(px), (v) => JSON.stringify(v) === '[255,0,0]', 60_000)).toEqual([255, 0, 0]);
-      expect(await until('the title', () => b.evaluate<string>('document.title'), (t) => t.startsWith(DESKTOP), 10_000)).toBe(`${DESKTOP} — tailtab`);
+      expect(
+        await until(
+          'the red root window on the canvas',
+          () => b.evaluate<number[] | null>(px),
+          (v) => JSON.stringify(v) === '[255,0,0]',
+          60_000,
+        ),
+      ).toEqual([255, 0, 0]);
+      expect(
+        await until(
+          'the title',
+          () => b.evaluate<string>('document.title'),
+          (t) => t.startsWith(DESKTOP),
+          10_000,
+        ),
+      ).toBe(`${DESKTOP} — tailtab`);
       await b.click(CANVAS);
       await b.keys(`echo ${engine} >> ${proof}\n`);
-      await until('the file the remote shell wrote', async () => (existsSync(proof) ? readFileSync(proof, 'utf8') : ''), (t) => t === `${engine}\n`, 30_000);
+      await until(
+        'the file the remote shell wrote',
+        async () => (existsSync(proof) ? readFileSync(proof, 'utf8') : ''),
+        (t) => t === `${engine}\n`,
+        30_000,
+      );
       await shot('connected');
     }, 180_000);
   });

@@ -23,7 +23,9 @@ function serverInit(w: number, h: number, name: string): Buffer {
   b.writeUInt16BE(w, 0);
   b.writeUInt16BE(h, 2);
   b.set([32, 24, 0, 1], 4);
-  b.writeUInt16BE(255, 8); b.writeUInt16BE(255, 10); b.writeUInt16BE(255, 12);
+  b.writeUInt16BE(255, 8);
+  b.writeUInt16BE(255, 10);
+  b.writeUInt16BE(255, 12);
   b.set([16, 8, 0], 14);
   b.writeUInt32BE(name.length, 20);
   b.write(name, 24, 'latin1');
@@ -33,25 +35,48 @@ function serverInit(w: number, h: number, name: string): Buffer {
 /** A FramebufferUpdate of one raw w×h rectangle at (0,0), filled with one byte. */
 function rawUpdate(w: number, h: number, fill: number): Buffer {
   const b = Buffer.alloc(4 + 12 + w * h * 4, fill);
-  b.writeUInt8(0, 0); b.writeUInt8(0, 1); b.writeUInt16BE(1, 2);
-  b.writeUInt16BE(0, 4); b.writeUInt16BE(0, 6); b.writeUInt16BE(w, 8); b.writeUInt16BE(h, 10); b.writeInt32BE(0, 12);
+  b.writeUInt8(0, 0);
+  b.writeUInt8(0, 1);
+  b.writeUInt16BE(1, 2);
+  b.writeUInt16BE(0, 4);
+  b.writeUInt16BE(0, 6);
+  b.writeUInt16BE(w, 8);
+  b.writeUInt16BE(h, 10);
+  b.writeInt32BE(0, 12);
   return b;
 }
 
-interface Hostile { port: number; mode: Mode; connections: number; open: number; flooded: number; close(): Promise<void> }
+interface Hostile {
+  port: number;
+  mode: Mode;
+  connections: number;
+  open: number;
+  flooded: number;
+  close(): Promise<void>;
+}
 
 /** RFB 3.8 with security type None, then misbehaves as `mode` says. */
 function startHostile(): Promise<Hostile> {
   const sockets = new Set<net.Socket>();
-  const h: Hostile = { port: 0, mode: 'huge', connections: 0, open: 0, flooded: 0, close: async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  } };
+  const h: Hostile = {
+    port: 0,
+    mode: 'huge',
+    connections: 0,
+    open: 0,
+    flooded: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
   const server = net.createServer((s) => {
     sockets.add(s);
     h.connections++;
     h.open++;
-    s.on('close', () => { h.open--; sockets.delete(s); });
+    s.on('close', () => {
+      h.open--;
+      sockets.delete(s);
+    });
     s.on('error', () => {});
     const mode = h.mode;
     let got = Buffer.alloc(0);
@@ -59,8 +84,16 @@ function startHostile(): Promise<Hostile> {
     s.write('RFB 003.008\n');
     s.on('data', (d) => {
       got = Buffer.concat([got, d]);
-      if (stage === 0 && got.length >= 12) { got = got.subarray(12); stage = 1; s.write(Buffer.from([1, 1])); }
-      if (stage === 1 && got.length >= 1) { got = got.subarray(1); stage = 2; s.write(Buffer.from([0, 0, 0, 0])); }
+      if (stage === 0 && got.length >= 12) {
+        got = got.subarray(12);
+        stage = 1;
+        s.write(Buffer.from([1, 1]));
+      }
+      if (stage === 1 && got.length >= 1) {
+        got = got.subarray(1);
+        stage = 2;
+        s.write(Buffer.from([0, 0, 0, 0]));
+      }
       if (stage === 2 && got.length >= 1) {
         got = got.subarray(1);
         stage = 3;
@@ -74,7 +107,10 @@ function startHostile(): Promise<Hostile> {
           const pump = () => {
             while (!s.destroyed) {
               h.flooded += frames[i & 1]!.length;
-              if (!s.write(frames[i++ & 1]!)) { s.once('drain', pump); return; }
+              if (!s.write(frames[i++ & 1]!)) {
+                s.once('drain', pump);
+                return;
+              }
             }
           };
           pump();
@@ -82,7 +118,12 @@ function startHostile(): Promise<Hostile> {
       }
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => { h.port = (server.address() as net.AddressInfo).port; resolve(h); }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      h.port = (server.address() as net.AddressInfo).port;
+      resolve(h);
+    }),
+  );
 }
 
 describe('desktop (VNC): a hostile RFB server behind a tailscaled peer, in Chromium', () => {
@@ -93,7 +134,11 @@ describe('desktop (VNC): a hostile RFB server behind a tailscaled peer, in Chrom
   let page: Page;
 
   const desktop = () => page.locator('tt-desktop');
-  const alertText = () => desktop().locator('p.error[role="alert"]').innerText().catch(() => '');
+  const alertText = () =>
+    desktop()
+      .locator('p.error[role="alert"]')
+      .innerText()
+      .catch(() => '');
   /** The page answers a script within 5 s (a hung main thread would not). */
   const responsive = async () => {
     const t0 = Date.now();
@@ -107,14 +152,26 @@ describe('desktop (VNC): a hostile RFB server behind a tailscaled peer, in Chrom
     const configPath = join(rig.dir, 'hostile-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'desktop-hostile', autoConnect: true, allowInsecureDerp: true }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: '/',
+        authKey: rig.authKey,
+        hostname: 'desktop-hostile',
+        autoConnect: true,
+        allowInsecureDerp: true,
+      }),
+    );
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   });
 
   afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await page?.screenshot({ path: join(SHOTS, `desktop-hostile-failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}.png`) }).catch(() => {});
+    if (task.result?.state === 'fail')
+      await page
+        ?.screenshot({ path: join(SHOTS, `desktop-hostile-failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}.png`) })
+        .catch(() => {});
   });
 
   afterAll(async () => {
@@ -131,16 +188,21 @@ describe('desktop (VNC): a hostile RFB server behind a tailscaled peer, in Chrom
     await expect.poll(() => hostile.connections, { timeout: 60_000 }).toBe(before + 1);
   }
 
-  it('Desktop on the machine, with the hostile server\'s port', async () => {
+  it("Desktop on the machine, with the hostile server's port", async () => {
     await page.goto(app.url + '/#machines');
     await expect.poll(() => page.locator('tt-machines tr[data-peer="peer1"]').count(), { timeout: 90_000 }).toBe(1);
-    await page.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: /^Desktop/ }).click();
+    await page
+      .locator('tt-machines tr[data-peer="peer1"]')
+      .getByRole('button', { name: /^Desktop/ })
+      .click();
     await desktop().locator('#vnc-port').fill(String(hostile.port));
   });
 
   const SAID: Record<'huge' | 'bad-message', (where: string) => string> = {
-    huge: (w) => `The VNC server at ${w} announced a 65535×65535 desktop, larger than this page draws (at most 16384 pixels a side, 64 megapixels); the connection was closed.`,
-    'bad-message': (w) => `The VNC server at ${w} sent data the VNC client could not read (a protocol error); the connection was closed.`,
+    huge: (w) =>
+      `The VNC server at ${w} announced a 65535×65535 desktop, larger than this page draws (at most 16384 pixels a side, 64 megapixels); the connection was closed.`,
+    'bad-message': (w) =>
+      `The VNC server at ${w} sent data the VNC client could not read (a protocol error); the connection was closed.`,
   };
   for (const mode of ['huge', 'bad-message'] as const) {
     it(`${mode}: the view ends with a sentence, the page stays responsive, the connection is closed`, async () => {
@@ -158,8 +220,12 @@ describe('desktop (VNC): a hostile RFB server behind a tailscaled peer, in Chrom
     const start = hostile.flooded;
     await expect.poll(() => hostile.flooded - start, { timeout: 30_000 }).toBeGreaterThan(8 * 1024 * 1024);
     for (let i = 0; i < 3; i++) expect(await responsive()).toBeLessThan(5000);
-    const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
-    console.log(`flood: ${((hostile.flooded - start) / 1e6).toFixed(1)} MB sent by the server so far; page JS heap ${(heap / 1e6).toFixed(1)} MB`);
+    const heap = await page.evaluate(
+      () => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0,
+    );
+    console.log(
+      `flood: ${((hostile.flooded - start) / 1e6).toFixed(1)} MB sent by the server so far; page JS heap ${(heap / 1e6).toFixed(1)} MB`,
+    );
     await page.screenshot({ path: join(SHOTS, 'desktop-hostile-flood.png') });
     await desktop().getByRole('button', { name: 'Disconnect' }).click();
     await expect.poll(() => hostile.open, { timeout: 30_000 }).toBe(0);

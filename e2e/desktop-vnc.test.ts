@@ -35,12 +35,19 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
   let configPath = '';
 
   const desktop = () => page.locator('tt-desktop');
-  const alertText = () => desktop().locator('p.error[role="alert"]').innerText().catch(() => '');
+  const alertText = () =>
+    desktop()
+      .locator('p.error[role="alert"]')
+      .innerText()
+      .catch(() => '');
   const canvas = () => desktop().locator('.screen canvas');
 
   /** The framebuffer pixel at (x, y) of noVNC's canvas, as [r, g, b]. */
   const pixel = (x: number, y: number) =>
-    canvas().evaluate((c: HTMLCanvasElement, [px, py]) => [...c.getContext('2d')!.getImageData(px!, py!, 1, 1).data.slice(0, 3)], [x, y]);
+    canvas().evaluate(
+      (c: HTMLCanvasElement, [px, py]) => [...c.getContext('2d')!.getImageData(px!, py!, 1, 1).data.slice(0, 3)],
+      [x, y],
+    );
 
   /** Clicks the canvas at framebuffer (x, y), whatever the scaling (the pointer then rests there). */
   async function clickAt(x: number, y: number) {
@@ -54,13 +61,34 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     vnc = await startXvnc({ dir: rig.dir, name: DESKTOP, password: PASSWORD });
     vnc.x('xsetroot', ['-solid', '#ff0000']);
     // An xterm in the top-left corner, running a plain bash in the test's folder.
-    vnc.spawn('xterm', '/usr/bin/xterm', ['-geometry', '80x10+0+0', '-fa', 'DejaVu Sans Mono', '-fs', '11', '-e', 'bash', '--norc', '-c', `cd ${dir} && exec bash --norc`]);
+    vnc.spawn('xterm', '/usr/bin/xterm', [
+      '-geometry',
+      '80x10+0+0',
+      '-fa',
+      'DejaVu Sans Mono',
+      '-fs',
+      '11',
+      '-e',
+      'bash',
+      '--norc',
+      '-c',
+      `cd ${dir} && exec bash --norc`,
+    ]);
     // TLS only: VeNCrypt with anonymous TLS and a password (what a browser cannot do on raw TCP).
     tlsOnly = await startXvnc({ dir: rig.dir, name: 'tls-only', password: PASSWORD, securityTypes: 'TLSVnc' });
     configPath = join(rig.dir, 'desktop-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'desktop-browser', autoConnect: true, allowInsecureDerp: true }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: '/',
+        authKey: rig.authKey,
+        hostname: 'desktop-browser',
+        autoConnect: true,
+        allowInsecureDerp: true,
+      }),
+    );
     browser = await launchChromium();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
@@ -70,7 +98,12 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
 
   afterEach(async ({ task }) => {
     if (task.result?.state === 'fail') {
-      await page?.screenshot({ path: join(SHOTS, `desktop-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => {});
+      await page
+        ?.screenshot({
+          path: join(SHOTS, `desktop-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}.png`),
+          fullPage: true,
+        })
+        .catch(() => {});
       console.log(`Xvnc log:\n${vnc?.proc.log().slice(-3000)}`);
     }
   });
@@ -85,12 +118,17 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
   });
 
   async function openDesktop(port: number) {
-    await page.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: /^Desktop/ }).click();
+    await page
+      .locator('tt-machines tr[data-peer="peer1"]')
+      .getByRole('button', { name: /^Desktop/ })
+      .click();
     await expect.poll(() => page.evaluate(() => location.hash)).toBe('#desktop');
     expect(await desktop().locator('#vnc-host').inputValue()).toBe(rig.peer('peer1').ipv4);
     expect(await desktop().locator('#vnc-port').inputValue()).toBe('5900');
     await desktop().locator('#vnc-port').fill(String(port));
-    await desktop().getByRole('button', { name: /^Connect/ }).click();
+    await desktop()
+      .getByRole('button', { name: /^Connect/ })
+      .click();
   }
 
   it('Desktop → the password is asked; a wrong one is refused in words', async () => {
@@ -102,9 +140,11 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     expect(await desktop().locator('label[for="vnc-password"]').innerText()).toBe(`VNC password for peer1:${vnc.port}`);
     await pw.fill('not-it');
     await desktop().getByRole('button', { name: 'Unlock' }).click();
-    await expect.poll(alertText, { timeout: 30_000 }).toBe(
-      `The VNC server at peer1:${vnc.port} refused the password (it said: "Authentication failure"). Check it and connect again.`,
-    );
+    await expect
+      .poll(alertText, { timeout: 30_000 })
+      .toBe(
+        `The VNC server at peer1:${vnc.port} refused the password (it said: "Authentication failure"). Check it and connect again.`,
+      );
     await page.screenshot({ path: join(SHOTS, 'desktop-1-wrong-password.png') });
   });
 
@@ -112,7 +152,15 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     await desktop().getByRole('button', { name: 'Reconnect' }).click();
     await desktop().locator('#vnc-password').fill(PASSWORD);
     await desktop().getByRole('button', { name: 'Unlock' }).click();
-    await expect.poll(() => canvas().evaluate((c: HTMLCanvasElement) => `${c.width}x${c.height}`).catch(() => ''), { timeout: 30_000 }).toBe('1024x768');
+    await expect
+      .poll(
+        () =>
+          canvas()
+            .evaluate((c: HTMLCanvasElement) => `${c.width}x${c.height}`)
+            .catch(() => ''),
+        { timeout: 30_000 },
+      )
+      .toBe('1024x768');
     // Bottom-right is the root window, painted #ff0000 by xsetroot before we connected.
     await expect.poll(() => pixel(1000, 740), { timeout: 30_000 }).toEqual([255, 0, 0]);
     expect(await pixel(600, 500)).toEqual([255, 0, 0]);
@@ -132,18 +180,22 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     await clickAt(40, 40); // the pointer over the xterm: X gives it the keyboard (no window manager)
     await page.keyboard.type(`echo tailtab >> ${proof}`);
     await page.keyboard.press('Enter');
-    await expect.poll(() => (existsSync(proof) ? readFileSync(proof, 'utf8') : ''), { timeout: 30_000 }).toBe('tailtab\n');
+    await expect
+      .poll(() => (existsSync(proof) ? readFileSync(proof, 'utf8') : ''), { timeout: 30_000 })
+      .toBe('tailtab\n');
 
     // Tab from the toolbar's "Send keys" (a key the browser keeps for focus).
     await clickAt(40, 40);
     await page.keyboard.type(`IFS= read -rsn1 k; printf %q "$k" > ${keyProof}`);
     await page.keyboard.press('Enter');
     await desktop().locator('select[aria-label="Send keys"]').selectOption('Tab');
-    await expect.poll(() => (existsSync(keyProof) ? readFileSync(keyProof, 'utf8') : ''), { timeout: 30_000 }).toBe("$'\\t'");
+    await expect
+      .poll(() => (existsSync(keyProof) ? readFileSync(keyProof, 'utf8') : ''), { timeout: 30_000 })
+      .toBe("$'\\t'");
     await page.screenshot({ path: join(SHOTS, 'desktop-3-typed.png') });
   });
 
-  it('the clipboard both ways: copied on the desktop shows in the page, sent from the page is the desktop\'s', async () => {
+  it("the clipboard both ways: copied on the desktop shows in the page, sent from the page is the desktop's", async () => {
     await desktop().getByRole('button', { name: 'Text and clipboard' }).click();
     const fromRemote = `from-the-desktop-${Date.now()}`;
     writeFileSync(join(dir, 'clip-in'), fromRemote);
@@ -155,7 +207,18 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     const fromPage = `from-the-page-${Date.now()}`;
     await desktop().locator('#vnc-text').fill(fromPage);
     await desktop().getByRole('button', { name: 'Send to remote clipboard' }).click();
-    await expect.poll(() => { try { return vnc.x('xclip', ['-o', '-selection', 'clipboard']); } catch { return ''; } }, { timeout: 30_000 }).toBe(fromPage);
+    await expect
+      .poll(
+        () => {
+          try {
+            return vnc.x('xclip', ['-o', '-selection', 'clipboard']);
+          } catch {
+            return '';
+          }
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(fromPage);
     await page.screenshot({ path: join(SHOTS, 'desktop-4-clipboard.png') });
   });
 
@@ -180,21 +243,38 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
     await page.goto(app.url + '/#machines');
     await expect.poll(() => page.locator('tt-machines tr[data-peer="peer1"]').count(), { timeout: 90_000 }).toBe(1);
     await openDesktop(closed);
-    await expect.poll(alertText, { timeout: 60_000 }).toBe(`Nothing is listening on ${rig.peer('peer1').ipv4}:${closed} (connection refused).`);
+    await expect
+      .poll(alertText, { timeout: 60_000 })
+      .toBe(`Nothing is listening on ${rig.peer('peer1').ipv4}:${closed} (connection refused).`);
     await page.screenshot({ path: join(SHOTS, 'desktop-6-closed-port.png') });
 
     await desktop().locator('#vnc-port').fill(String(tlsOnly.port));
-    await desktop().getByRole('button', { name: /^Connect/ }).click();
-    await expect.poll(alertText, { timeout: 60_000 }).toBe(
-      `The VNC server at peer1:${tlsOnly.port} requires TLS (VeNCrypt TLSVnc), which a browser cannot do on a raw connection. ` +
-        'Allow "VncAuth" on the server as well (TigerVNC: -SecurityTypes VncAuth,TLSVnc); the tailnet already encrypts the connection.',
-    );
+    await desktop()
+      .getByRole('button', { name: /^Connect/ })
+      .click();
+    await expect
+      .poll(alertText, { timeout: 60_000 })
+      .toBe(
+        `The VNC server at peer1:${tlsOnly.port} requires TLS (VeNCrypt TLSVnc), which a browser cannot do on a raw connection. ` +
+          'Allow "VncAuth" on the server as well (TigerVNC: -SecurityTypes VncAuth,TLSVnc); the tailnet already encrypts the connection.',
+      );
     await page.screenshot({ path: join(SHOTS, 'desktop-7-tls-only.png') });
   });
 
-  it('the widget\'s mode="vnc" on a vendor\'s page: the password asked in the widget, the desktop shown, the page\'s title left alone', async () => {
-    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'desktop-browser', autoConnect: true, allowInsecureDerp: true,
-      widgetMode: 'vnc', widgetTarget: rig.peer('peer1').ipv4, widgetPort: vnc.port }));
+  it("the widget's mode=\"vnc\" on a vendor's page: the password asked in the widget, the desktop shown, the page's title left alone", async () => {
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: '/',
+        authKey: rig.authKey,
+        hostname: 'desktop-browser',
+        autoConnect: true,
+        allowInsecureDerp: true,
+        widgetMode: 'vnc',
+        widgetTarget: rig.peer('peer1').ipv4,
+        widgetPort: vnc.port,
+      }),
+    );
     const w = await page.context().newPage();
     try {
       await w.goto(app.url + '/widget-demo.html?autostart');
@@ -204,7 +284,17 @@ describe('desktop (VNC): TigerVNC Xvnc behind a tailscaled peer, in Chromium', (
       await pw.fill(PASSWORD);
       await w.locator('tailtab-connect tt-desktop').getByRole('button', { name: 'Unlock' }).click();
       const wc = w.locator('tailtab-connect tt-desktop .screen canvas');
-      await expect.poll(() => wc.evaluate((c: HTMLCanvasElement) => c.width === 1024 ? [...c.getContext('2d')!.getImageData(1000, 740, 1, 1).data.slice(0, 3)] : []).catch(() => []), { timeout: 60_000 }).toEqual([255, 0, 0]);
+      await expect
+        .poll(
+          () =>
+            wc
+              .evaluate((c: HTMLCanvasElement) =>
+                c.width === 1024 ? [...c.getContext('2d')!.getImageData(1000, 740, 1, 1).data.slice(0, 3)] : [],
+              )
+              .catch(() => []),
+          { timeout: 60_000 },
+        )
+        .toEqual([255, 0, 0]);
       expect(await w.locator('tailtab-connect tt-desktop .desktop-name').innerText()).toBe(DESKTOP);
       expect(await w.title()).toBe(title);
       await w.screenshot({ path: join(SHOTS, 'desktop-8-widget.png') });

@@ -15,7 +15,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
-import { ALL_ENGINES, ChromiumDriver, launchEngine, type EngineDriver, type EngineName } from './helpers/engines.testkit.js';
+import {
+  ALL_ENGINES,
+  ChromiumDriver,
+  launchEngine,
+  type EngineDriver,
+  type EngineName,
+} from './helpers/engines.testkit.js';
 import { REPO_ROOT, startRig, type Rig } from './rig/index.js';
 import { NO_SERVICE_WORKER } from '../src/ui/features.js';
 
@@ -23,7 +29,13 @@ const SHOTS = join(REPO_ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 
 // `online` is left out of the JSON when false (protobuf JSON).
-interface HsNode { id: string | number; name?: string; given_name?: string; ip_addresses?: string[]; online?: boolean }
+interface HsNode {
+  id: string | number;
+  name?: string;
+  given_name?: string;
+  ip_addresses?: string[];
+  online?: boolean;
+}
 
 let rig: Rig;
 let app: AppServer;
@@ -44,11 +56,18 @@ beforeAll(async () => {
   app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
   appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
   // The app: the server filled in, the person gives the key. The widget demo: Tailscale SSH to peer1 as root.
-  writeFileSync(configPath, JSON.stringify({
-    controlUrl: '/', allowInsecureDerp: true,
-    widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-    widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
-  }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      controlUrl: '/',
+      allowInsecureDerp: true,
+      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+      widgetTarget: rig.peer('peer1').fqdn,
+      widgetMode: 'ssh',
+      widgetUser: 'root',
+      widgetSshAuth: 'none',
+    }),
+  );
   timings.rig = Date.now() - started;
 }, 300_000);
 
@@ -67,7 +86,10 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
   for (;;) {
     last = await fn().catch(() => last);
     if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }
@@ -83,7 +105,12 @@ async function connectApp(b: EngineDriver, hostname: string, o: { path?: string 
   await b.fill('#auth-key', rig.authKey);
   await b.fill('#hostname', hostname);
   await b.click('tt-connect >> form button.primary[type=submit]');
-  await until('the rig\'s machines', () => b.count('tt-machines >> tr[data-peer="peer1"], tr[data-peer="peer2"]'), (n) => n === 2, 90_000);
+  await until(
+    "the rig's machines",
+    () => b.count('tt-machines >> tr[data-peer="peer1"], tr[data-peer="peer2"]'),
+    (n) => n === 2,
+    90_000,
+  );
 }
 
 /** Opens an SSH terminal in the app to peer1 as root over Tailscale SSH (no password, no host-key question). */
@@ -93,19 +120,36 @@ async function appTerminal(b: EngineDriver) {
   await b.fill('#ssh-user', 'root');
   await b.select('#ssh-method', 'none');
   await b.click('tt-ssh-dialog >> form button.primary[type=submit]');
-  await until('Tailscale SSH', () => b.text(`${APP_TERM} .term-state`), (t) => /Tailscale SSH/.test(t), 60_000);
-  await until('the shell prompt', () => b.text(rowsOf(APP_TERM)), (t) => /root@\S*[#$]/.test(t), 60_000);
+  await until(
+    'Tailscale SSH',
+    () => b.text(`${APP_TERM} .term-state`),
+    (t) => /Tailscale SSH/.test(t),
+    60_000,
+  );
+  await until(
+    'the shell prompt',
+    () => b.text(rowsOf(APP_TERM)),
+    (t) => /root@\S*[#$]/.test(t),
+    60_000,
+  );
 }
 
 /** Types a command and waits for a marker it prints; returns the terminal's text. */
 async function run(b: EngineDriver, term: string, cmd: string, marker: RegExp) {
   await b.keys(`${cmd}\n`);
-  return until(`${marker} in the terminal`, () => b.text(rowsOf(term)), (t) => marker.test(t), 30_000);
+  return until(
+    `${marker} in the terminal`,
+    () => b.text(rowsOf(term)),
+    (t) => marker.test(t),
+    30_000,
+  );
 }
 
 // TAILTAB_ENGINES=webkit,firefox runs only those (while working on one engine); under CI the
 // variable is ignored: every engine runs, and one that is missing fails.
-const ENGINES_RUN = (process.env.CI ? ALL_ENGINES : process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES) as EngineName[];
+const ENGINES_RUN = (
+  process.env.CI ? ALL_ENGINES : (process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES)
+) as EngineName[];
 
 /** A screenshot, bounded: a page that does not paint must not hang the journey's clean-up. */
 const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 20_000))]);
@@ -128,7 +172,8 @@ for (const engine of ENGINES_RUN) {
     };
 
     afterEach(async ({ task }) => {
-      if (task.result?.state === 'fail' && b) await bounded(shot(b, `failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {}));
+      if (task.result?.state === 'fail' && b)
+        await bounded(shot(b, `failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {}));
     });
     afterAll(async () => {
       await b?.close();
@@ -149,8 +194,18 @@ for (const engine of ENGINES_RUN) {
     it('the widget demo reaches a prompt by itself; typed input echoes, and `stty size` follows a resize', async () => {
       need();
       await b.goto(appUrl + '/widget-demo.html?autostart');
-      await until('the widget\'s Tailscale SSH session', () => b.text(`${WIDGET_TERM} .term-state`), (t) => /Tailscale SSH/.test(t), 90_000);
-      await until('the prompt', () => b.text(rowsOf(WIDGET_TERM)), (t) => /root@\S*[#$]/.test(t), 60_000);
+      await until(
+        "the widget's Tailscale SSH session",
+        () => b.text(`${WIDGET_TERM} .term-state`),
+        (t) => /Tailscale SSH/.test(t),
+        90_000,
+      );
+      await until(
+        'the prompt',
+        () => b.text(rowsOf(WIDGET_TERM)),
+        (t) => /root@\S*[#$]/.test(t),
+        60_000,
+      );
       await b.click(`${WIDGET_TERM} .xterm`);
       const size = async (tag: string) => {
         const t = await run(b, WIDGET_TERM, `echo "${tag} $(stty size) $((40+2))"`, new RegExp(`${tag} \\d+ \\d+ 42`));
@@ -179,13 +234,28 @@ for (const engine of ENGINES_RUN) {
       need();
       await connectApp(b, `journey-${engine}`, { path: '/?fresh=1' });
       await b.goto(appUrl + '/widget-demo.html?autostart');
-      await until('the widget\'s Tailscale SSH session', () => b.text(`${WIDGET_TERM} .term-state`), (t) => /Tailscale SSH/.test(t), 90_000);
-      await until('the prompt', () => b.text(rowsOf(WIDGET_TERM)), (t) => /root@\S*[#$]/.test(t), 60_000);
+      await until(
+        "the widget's Tailscale SSH session",
+        () => b.text(`${WIDGET_TERM} .term-state`),
+        (t) => /Tailscale SSH/.test(t),
+        90_000,
+      );
+      await until(
+        'the prompt',
+        () => b.text(rowsOf(WIDGET_TERM)),
+        (t) => /root@\S*[#$]/.test(t),
+        60_000,
+      );
       await b.click(`${WIDGET_TERM} .xterm`);
       await run(b, WIDGET_TERM, 'echo "same tab $((40+2))"', /same tab 42/);
       await b.goto(appUrl + '/#machines');
       // The remembered login: the same machine again, no form.
-      await until('the machines again', () => b.count('tt-machines >> tr[data-peer="peer1"]'), (n) => n === 1, 90_000);
+      await until(
+        'the machines again',
+        () => b.count('tt-machines >> tr[data-peer="peer1"]'),
+        (n) => n === 1,
+        90_000,
+      );
       expect(await b.count('tt-connect >> [role=alert]')).toBe(0);
       await appTerminal(b);
       await b.click(`${APP_TERM} .xterm`);
@@ -194,7 +264,7 @@ for (const engine of ENGINES_RUN) {
       await noPageErrors();
     }, 300_000);
 
-    it('a hostile tailnet web app cannot read another app\'s logged-in page, slip the Service Worker a port, reach tailtab\'s storage or navigate tailtab away', async () => {
+    it("a hostile tailnet web app cannot read another app's logged-in page, slip the Service Worker a port, reach tailtab's storage or navigate tailtab away", async () => {
       need();
       const [p1, p2] = [rig.peer('peer1').ipv4, rig.peer('peer2').ipv4];
       const FRAME = 'tt-webview >> iframe';
@@ -203,27 +273,46 @@ for (const engine of ENGINES_RUN) {
         await b.waitFor('tt-webview >> #address', 30_000);
         await b.fill('tt-webview >> #address', url);
         await b.click('tt-webview >> form button.primary[type=submit]');
-        await until(`the page ${url}`, () => b.frameEvaluate<string>(FRAME, 'location.href + " " + document.title'), (t) => t.includes(new URL(url).pathname) && !t.endsWith(' '), 60_000);
+        await until(
+          `the page ${url}`,
+          () => b.frameEvaluate<string>(FRAME, 'location.href + " " + document.title'),
+          (t) => t.includes(new URL(url).pathname) && !t.endsWith(' '),
+          60_000,
+        );
       };
       // The victim: peer2's app, logged in (its form sets an HttpOnly session cookie the node keeps).
       const secret = `secret-${engine}-${Date.now()}`;
       await open(`http://${p2}:${rig.httpPort}/app/`);
-      await b.frameEvaluate(FRAME, `(() => { document.getElementById('message').value = ${JSON.stringify(secret)}; return true; })()`);
+      await b.frameEvaluate(
+        FRAME,
+        `(() => { document.getElementById('message').value = ${JSON.stringify(secret)}; return true; })()`,
+      );
       const beforePost = (await b.errors()).length;
       await b.frameClick(FRAME, '#send');
-      await until('the victim logged in', () => b.frameEvaluate<string>(FRAME, `document.getElementById('cookie')?.textContent ?? ''`), (t) => t === secret, 30_000);
+      await until(
+        'the victim logged in',
+        () => b.frameEvaluate<string>(FRAME, `document.getElementById('cookie')?.textContent ?? ''`),
+        (t) => t === secret,
+        30_000,
+      );
       const victimOrigin = await b.frameEvaluate<string>(FRAME, 'location.origin');
       // Firefox logs one console error for the form's POST → 303 → GET through the Service Worker
       // ("Failed to load ''. A ServiceWorker intercepted the request and encountered an unexpected
       // error."), though the page after the redirect arrives with its cookie: a platform message,
       // not an exception of ours; tolerated here alone and reported (README, Browsers).
       const duringPost = (await b.errors()).slice(beforePost);
-      expect(duringPost.filter((e) => !(engine === 'firefox' && /^Failed to load ‘’\. A ServiceWorker intercepted the request/.test(e)))).toEqual([]);
+      expect(
+        duringPost.filter(
+          (e) => !(engine === 'firefox' && /^Failed to load ‘’\. A ServiceWorker intercepted the request/.test(e)),
+        ),
+      ).toEqual([]);
       expect((await b.errors()).slice(checked, beforePost)).toEqual([]);
       const errorsBefore = (await b.errors()).length;
       // The attacker: peer1's app, on its own origin; its scripts are played by evaluating in its frame.
       await open(`http://${p1}:${rig.httpPort}/app/`);
-      const attempts = await b.frameEvaluate<Record<string, unknown>>(FRAME, `(async () => {
+      const attempts = await b.frameEvaluate<Record<string, unknown>>(
+        FRAME,
+        `(async () => {
         const out = { origin: location.origin };
         const r = await fetch('/proxy/${p2}/${rig.httpPort}/app/result', { credentials: 'include' });
         out.sameOriginProxy = { status: r.status, leaked: (await r.text()).includes(${JSON.stringify(secret)}) };
@@ -245,12 +334,17 @@ for (const engine of ENGINES_RUN) {
         b.onclick = () => { try { window.top.location.href = 'http://evil.localhost/'; } catch (e) { b.dataset.refused = String(e); } };
         document.body.append(b);
         return out;
-      })()`);
+      })()`,
+      );
       console.log(`[${engine}] hostile app: ${JSON.stringify(attempts)}`);
       // Firefox reports the refusals themselves as page errors (its CSP blocking the fetch of
       // another origin, the app's Service Worker failing that fetch): those, and nothing else.
       const refusals = (await b.errors()).slice(errorsBefore);
-      expect(refusals.filter((e) => !/Content-Security-Policy|Content Security Policy|A ServiceWorker intercepted the request/.test(e))).toEqual([]);
+      expect(
+        refusals.filter(
+          (e) => !/Content-Security-Policy|Content Security Policy|A ServiceWorker intercepted the request/.test(e),
+        ),
+      ).toEqual([]);
       expect(attempts.origin).not.toBe(victimOrigin);
       expect(attempts.sameOriginProxy).toEqual({ status: 403, leaked: false });
       expect(attempts.crossOrigin).toEqual({ leaked: false });
@@ -270,14 +364,24 @@ for (const engine of ENGINES_RUN) {
       checked = all.length;
     }, 300_000);
 
-    it('kiosk close: the widget\'s tab is closed, and its ephemeral node leaves Headscale', async () => {
+    it("kiosk close: the widget's tab is closed, and its ephemeral node leaves Headscale", async () => {
       need();
       // Last in this browser: its first tab goes (in WebKit a tab opened by WebDriver does not paint).
       await b.goto(appUrl + '/widget-demo.html?autostart');
-      const status = await until('the widget ready', () => b.text('tailtab-connect >> [role=status]'), (t) => /ready as 100\./.test(t), 90_000);
+      const status = await until(
+        'the widget ready',
+        () => b.text('tailtab-connect >> [role=status]'),
+        (t) => /ready as 100\./.test(t),
+        90_000,
+      );
       const widgetIp = /ready as (100\.\S+)/.exec(status)![1]!;
       const mine = async () => (await nodes()).filter((n) => n.ip_addresses?.includes(widgetIp));
-      await until('Headscale to list the widget\'s node', async () => (await mine()).length, (n) => n === 1, 20_000);
+      await until(
+        "Headscale to list the widget's node",
+        async () => (await mine()).length,
+        (n) => n === 1,
+        20_000,
+      );
       // Another tab stays open: the browser keeps running, as when a person closes one tab.
       await b.openTab(appUrl + '/widget-demo.html');
       const closedAt = Date.now();
@@ -285,34 +389,52 @@ for (const engine of ENGINES_RUN) {
       // Well below the rig's 2 min ephemeral inactivity timeout: only a logout explains the node going.
       if (engine === 'chromium') {
         // The SharedWorker asks for extendedLifetime and finishes the logout after the tab is gone.
-        await until('the widget\'s node to leave Headscale', async () => (await mine()).length, (n) => n === 0, 20_000);
-        console.log(`[${engine}] kiosk close: the widget's node left Headscale ${Date.now() - closedAt} ms after its tab closed`);
+        await until(
+          "the widget's node to leave Headscale",
+          async () => (await mine()).length,
+          (n) => n === 0,
+          20_000,
+        );
+        console.log(
+          `[${engine}] kiosk close: the widget's node left Headscale ${Date.now() - closedAt} ms after its tab closed`,
+        );
       } else {
         // No extendedLifetime: the SharedWorker goes with its last tab, racing the logout. What a
         // person can count on instead: the node is off the tailnet at once (logged out and deleted,
         // or at least offline: its control and DERP connections closed with the Worker; control
         // then deletes it after the ephemeral inactivity timeout). Which of the two, is logged.
-        const state = await until('the widget\'s node to be deleted or offline', async () => {
-          const [node] = await mine();
-          return !node ? 'deleted' : node.online ? 'online' : 'offline';
-        }, (v) => v !== 'online', 20_000);
-        console.log(`[${engine}] kiosk close: the widget's node ${state === 'deleted' ? 'left Headscale' : 'is offline (still listed)'} ${Date.now() - closedAt} ms after its tab closed`);
+        const state = await until(
+          "the widget's node to be deleted or offline",
+          async () => {
+            const [node] = await mine();
+            return !node ? 'deleted' : node.online ? 'online' : 'offline';
+          },
+          (v) => v !== 'online',
+          20_000,
+        );
+        console.log(
+          `[${engine}] kiosk close: the widget's node ${state === 'deleted' ? 'left Headscale' : 'is offline (still listed)'} ${Date.now() - closedAt} ms after its tab closed`,
+        );
       }
       await noPageErrors();
     }, 90_000);
 
-    it('at a phone\'s width (390×844): the layout fits, the key bar where the pointer is coarse, and a finger scrolls the terminal where the engine makes touch input', async () => {
+    it("at a phone's width (390×844): the layout fits, the key bar where the pointer is coarse, and a finger scrolls the terminal where the engine makes touch input", async () => {
       need();
       const phone = await launchEngine(engine, { viewport: { width: 390, height: 844 }, phone: true });
       try {
         await connectApp(phone, `journey-${engine}-phone`);
-        const fit = await phone.evaluate<{ w: number; over: number; coarse: boolean }>(`({ w: innerWidth, over: document.documentElement.scrollWidth - innerWidth, coarse: matchMedia('(pointer: coarse)').matches })`);
+        const fit = await phone.evaluate<{ w: number; over: number; coarse: boolean }>(
+          `({ w: innerWidth, over: document.documentElement.scrollWidth - innerWidth, coarse: matchMedia('(pointer: coarse)').matches })`,
+        );
         console.log(`[${engine}] phone: ${JSON.stringify(fit)}`);
         expect(fit.w).toBe(390);
         expect(fit.over).toBeLessThanOrEqual(0);
         await shot(phone, 'phone-machines');
         await appTerminal(phone);
-        expect(await phone.evaluate<number>('document.documentElement.scrollWidth - innerWidth')).toBeLessThanOrEqual(0);
+        expect(await phone.evaluate<number>('document.documentElement.scrollWidth - innerWidth')).toBeLessThanOrEqual(
+          0,
+        );
         const keyBar = await phone.count(`${APP_TERM} [role=toolbar][aria-label="Terminal keys"]`);
         // The key bar follows (pointer: coarse): Chromium's and Firefox's phone emulation give a
         // coarse pointer; WebKitGTK without a touch screen has none to give.
@@ -373,31 +495,42 @@ describe.runIf(ENGINES_RUN.includes('chromium')).sequential('Chromium as other b
     await p.locator('#auth-key').fill(rig.authKey);
     await p.locator('#hostname').fill('journey-no-sharedworker');
     await p.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 90_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 90_000 })
+      .toBeGreaterThanOrEqual(2);
     const notes = await p.locator('tailtab-app [role=note]').allInnerTexts();
-    expect(notes).toEqual(['Windows of tailtab do not share the node here: each window runs its own, with its own sessions.']);
+    expect(notes).toEqual([
+      'Windows of tailtab do not share the node here: each window runs its own, with its own sessions.',
+    ]);
     expect(await p.evaluate(() => typeof (globalThis as { SharedWorker?: unknown }).SharedWorker)).toBe('undefined');
     await p.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: /^SSH/ }).click();
     await p.locator('#ssh-user').fill('root');
     await p.locator('#ssh-method').selectOption('none');
     await p.getByRole('button', { name: 'Open terminal' }).click();
-    await expect.poll(() => p.locator('tt-terminal .term-state').innerText(), { timeout: 60_000 }).toMatch(/Tailscale SSH/);
+    await expect
+      .poll(() => p.locator('tt-terminal .term-state').innerText(), { timeout: 60_000 })
+      .toMatch(/Tailscale SSH/);
     await p.locator('tt-terminal .xterm').click();
     await p.keyboard.type('echo "dedicated $((40+2))"\n');
-    await expect.poll(() => p.locator('tt-terminal .xterm-rows').innerText(), { timeout: 30_000 }).toContain('dedicated 42');
+    await expect
+      .poll(() => p.locator('tt-terminal .xterm-rows').innerText(), { timeout: 30_000 })
+      .toContain('dedicated 42');
     await p.screenshot({ path: join(SHOTS, 'journey-chromium-no-sharedworker.png'), fullPage: true });
     expect(errors).toEqual([]);
     await ctx.close();
   }, 240_000);
 
-  it('a private window\'s refusals (no IndexedDB, no Service Worker, no storage manager): one sentence each, and the app still connects', async () => {
-    const { ctx, p, errors } = await page(`delete globalThis.indexedDB; delete Object.getPrototypeOf(globalThis).indexedDB;
+  it("a private window's refusals (no IndexedDB, no Service Worker, no storage manager): one sentence each, and the app still connects", async () => {
+    const { ctx, p, errors } =
+      await page(`delete globalThis.indexedDB; delete Object.getPrototypeOf(globalThis).indexedDB;
       delete Navigator.prototype.serviceWorker; delete Navigator.prototype.storage;`);
     await p.goto(appUrl + '/?fresh=1');
     await p.locator('#auth-key').fill(rig.authKey);
     await p.locator('#hostname').fill('journey-private');
     await p.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 90_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 90_000 })
+      .toBeGreaterThanOrEqual(2);
     const notes = await p.locator('tailtab-app [role=note]').allInnerTexts();
     expect(notes).toEqual([
       'This browser gives tailtab no storage here (a private window?): your login and keys are forgotten when this window closes.',
@@ -411,9 +544,27 @@ describe.runIf(ENGINES_RUN.includes('chromium')).sequential('Chromium as other b
   it('a browser without Web Workers: the app and the widget each say so in one sentence', async () => {
     const { ctx, p, errors } = await page('delete globalThis.Worker;');
     await p.goto(appUrl + '/');
-    await expect.poll(() => p.locator('tailtab-app [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toBe('tailtab needs Web Workers, which this browser does not offer here.');
+    await expect
+      .poll(
+        () =>
+          p
+            .locator('tailtab-app [role=alert]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe('tailtab needs Web Workers, which this browser does not offer here.');
     await p.goto(appUrl + '/widget-demo.html?autostart');
-    await expect.poll(() => p.locator('tailtab-connect [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toBe('tailtab needs Web Workers, which this browser does not offer here.');
+    await expect
+      .poll(
+        () =>
+          p
+            .locator('tailtab-connect [role=alert]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe('tailtab needs Web Workers, which this browser does not offer here.');
     await p.screenshot({ path: join(SHOTS, 'journey-chromium-no-worker.png'), fullPage: true });
     expect(errors).toEqual([]);
     await ctx.close();
@@ -421,28 +572,40 @@ describe.runIf(ENGINES_RUN.includes('chromium')).sequential('Chromium as other b
 });
 
 // Private browsing for real where the browser has it: Firefox (prefs) and MiniBrowser (--private).
-for (const engine of (['firefox', 'webkit'] as EngineName[]).filter((e) => ENGINES_RUN.includes(e))) describe.sequential(`${engine} in private mode`, () => {
-  let f: EngineDriver;
-  afterAll(async () => {
-    await f?.close();
+for (const engine of (['firefox', 'webkit'] as EngineName[]).filter((e) => ENGINES_RUN.includes(e)))
+  describe.sequential(`${engine} in private mode`, () => {
+    let f: EngineDriver;
+    afterAll(async () => {
+      await f?.close();
+    });
+    it('says what a private window refuses, in sentences, and still connects and lists the machines', async () => {
+      f = await launchEngine(engine, { privateMode: true });
+      await f.goto(appUrl + '/?fresh=1');
+      await f.waitFor('#auth-key', 30_000);
+      const offered = await f.evaluate<Record<string, boolean>>(
+        `({ serviceWorker: typeof navigator.serviceWorker?.register === 'function', indexedDB: !!globalThis.indexedDB, sharedWorker: typeof SharedWorker === 'function' })`,
+      );
+      console.log(`[${engine} private] ${JSON.stringify(offered)}`);
+      await f.fill('#auth-key', rig.authKey);
+      await f.fill('#hostname', `journey-${engine}-private`);
+      await f.click('tt-connect >> form button.primary[type=submit]');
+      await until(
+        'the machines',
+        () => f.count('tt-machines >> tr[data-peer="peer1"]'),
+        (n) => n === 1,
+        90_000,
+      );
+      // What private mode refuses differs by version: whatever the Service Worker's fate, the app says it or uses it.
+      const registered = await f.evaluate<number>(
+        `navigator.serviceWorker ? navigator.serviceWorker.getRegistrations().then((r) => r.length, () => 0) : 0`,
+      );
+      const notes = await f.evaluate<string[]>(
+        `[...document.querySelector('tailtab-app').shadowRoot.querySelectorAll('[role=note]')].map((e) => e.innerText)`,
+      );
+      console.log(`[${engine} private] Service Worker registrations: ${registered}; notes: ${JSON.stringify(notes)}`);
+      if (registered === 0) expect(notes).toContain(NO_SERVICE_WORKER);
+      else expect(notes).toEqual([]);
+      await f.screenshot(join(SHOTS, `journey-${engine}-private.png`));
+      expect(await f.errors()).toEqual([]);
+    }, 240_000);
   });
-  it('says what a private window refuses, in sentences, and still connects and lists the machines', async () => {
-    f = await launchEngine(engine, { privateMode: true });
-    await f.goto(appUrl + '/?fresh=1');
-    await f.waitFor('#auth-key', 30_000);
-    const offered = await f.evaluate<Record<string, boolean>>(`({ serviceWorker: typeof navigator.serviceWorker?.register === 'function', indexedDB: !!globalThis.indexedDB, sharedWorker: typeof SharedWorker === 'function' })`);
-    console.log(`[${engine} private] ${JSON.stringify(offered)}`);
-    await f.fill('#auth-key', rig.authKey);
-    await f.fill('#hostname', `journey-${engine}-private`);
-    await f.click('tt-connect >> form button.primary[type=submit]');
-    await until('the machines', () => f.count('tt-machines >> tr[data-peer="peer1"]'), (n) => n === 1, 90_000);
-    // What private mode refuses differs by version: whatever the Service Worker's fate, the app says it or uses it.
-    const registered = await f.evaluate<number>(`navigator.serviceWorker ? navigator.serviceWorker.getRegistrations().then((r) => r.length, () => 0) : 0`);
-    const notes = await f.evaluate<string[]>(`[...document.querySelector('tailtab-app').shadowRoot.querySelectorAll('[role=note]')].map((e) => e.innerText)`);
-    console.log(`[${engine} private] Service Worker registrations: ${registered}; notes: ${JSON.stringify(notes)}`);
-    if (registered === 0) expect(notes).toContain(NO_SERVICE_WORKER);
-    else expect(notes).toEqual([]);
-    await f.screenshot(join(SHOTS, `journey-${engine}-private.png`));
-    expect(await f.errors()).toEqual([]);
-  }, 240_000);
-});

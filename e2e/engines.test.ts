@@ -50,7 +50,10 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
   for (;;) {
     last = await fn().catch(() => last);
     if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }
@@ -81,7 +84,9 @@ const TERMINAL = 'tt-terminal:not([hidden]) .xterm-rows';
 
 // TAILTAB_ENGINES=webkit,firefox runs only those (while working on one engine); under CI the
 // variable is ignored: every engine runs, and one that is missing fails.
-const ENGINES_RUN = (process.env.CI ? ALL_ENGINES : process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES) as EngineName[];
+const ENGINES_RUN = (
+  process.env.CI ? ALL_ENGINES : (process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES)
+) as EngineName[];
 
 for (const engine of ENGINES_RUN) {
   describe.sequential(`the app in ${engine}`, () => {
@@ -97,7 +102,8 @@ for (const engine of ENGINES_RUN) {
     const shot = (name: string) => b.screenshot(join(SHOTS, `engine-${engine}-${name}.png`));
 
     afterEach(async ({ task }) => {
-      if (task.result?.state === 'fail' && b) await shot(`failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
+      if (task.result?.state === 'fail' && b)
+        await shot(`failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
     });
     afterAll(async () => {
       await b?.close();
@@ -114,7 +120,10 @@ for (const engine of ENGINES_RUN) {
       await b.goto(app.url + '/?fresh=1');
       const features = await b.evaluate<Record<string, string>>(FEATURES);
       console.log(`[${engine}] ${JSON.stringify(features)}`);
-      writeFileSync(join(SHOTS, `engine-${engine}-features.json`), JSON.stringify({ version: b.version, ...features }, null, 2) + '\n');
+      writeFileSync(
+        join(SHOTS, `engine-${engine}-features.json`),
+        JSON.stringify({ version: b.version, ...features }, null, 2) + '\n',
+      );
       streamsTransfer = features.transferReadableStream === 'yes';
       // What the app cannot do without (the rest has fallbacks: noble crypto, streams as ports, a Blob download).
       expect(features.secureContext).toBe('yes');
@@ -122,15 +131,25 @@ for (const engine of ENGINES_RUN) {
       expect(features.serviceWorker).toBe('yes');
     }, 120_000);
 
-    it('connects with a pre-auth key and lists the rig\'s machines', async () => {
+    it("connects with a pre-auth key and lists the rig's machines", async () => {
       need();
       await b.goto(app.url + '/');
-      await until('the embedded control URL', () => b.value('#control-url'), (v) => v === app.url, 30_000);
+      await until(
+        'the embedded control URL',
+        () => b.value('#control-url'),
+        (v) => v === app.url,
+        30_000,
+      );
       await b.fill('#auth-key', rig.authKey);
       await b.fill('#hostname', `engine-${engine}`);
       await b.click('tt-connect >> form button.primary[type=submit]');
       // The rig's two peers (the other engine's node may be listed too, offline).
-      await until('the rig\'s machines', () => b.count('tt-machines >> tr[data-peer="peer1"], tr[data-peer="peer2"]'), (n) => n === 2, 90_000);
+      await until(
+        "the rig's machines",
+        () => b.count('tt-machines >> tr[data-peer="peer1"], tr[data-peer="peer2"]'),
+        (n) => n === 2,
+        90_000,
+      );
       const table = await b.text('tt-machines >> table');
       for (const p of rig.peers) {
         expect(table).toContain(p.name);
@@ -139,10 +158,15 @@ for (const engine of ENGINES_RUN) {
       selfIp = (await b.text('header [role=status]')).split('·')[1]?.trim() ?? '';
       expect(selfIp).toMatch(/^100\.\d+\.\d+\.\d+$/);
       // The tailscaled peer sees this browser's node too.
-      await until('peer1 to see the node', async () => {
-        const st = await rig.peer('peer1').status();
-        return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
-      }, (v) => v, 30_000);
+      await until(
+        'peer1 to see the node',
+        async () => {
+          const st = await rig.peer('peer1').status();
+          return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
+        },
+        (v) => v,
+        30_000,
+      );
       await shot('machines');
     }, 150_000);
 
@@ -161,11 +185,21 @@ for (const engine of ENGINES_RUN) {
       const shown = (await b.text('tt-terminal .host-prompt code')).trim();
       expect(sshd.hostKeyFingerprints).toContain(shown);
       await b.click('tt-terminal .host-prompt button.primary');
-      await until('the shell prompt', () => b.text(TERMINAL), (t) => new RegExp(`${sshd.user}@\\S*\\$`).test(t), 60_000);
+      await until(
+        'the shell prompt',
+        () => b.text(TERMINAL),
+        (t) => new RegExp(`${sshd.user}@\\S*\\$`).test(t),
+        60_000,
+      );
       const marker = randomBytes(4).toString('hex');
       await b.click('tt-terminal:not([hidden]) .xterm');
       await b.keys(`echo "engine-${engine}-$((6*7))-${marker}"; whoami\n`);
-      const text = await until('the command output', () => b.text(TERMINAL), (t) => t.includes(`engine-${engine}-42-${marker}`), 30_000);
+      const text = await until(
+        'the command output',
+        () => b.text(TERMINAL),
+        (t) => t.includes(`engine-${engine}-42-${marker}`),
+        30_000,
+      );
       expect(text).toMatch(new RegExp(`engine-${engine}-42-${marker}\\s+${sshd.user}`));
       await shot('terminal');
     }, 150_000);
@@ -184,9 +218,19 @@ for (const engine of ENGINES_RUN) {
       await b.fill('#ssh-password', sshd.password);
       await b.click('tt-ssh-dialog >> form button.primary[type=submit]');
       // The host key trusted for the terminal is recognised here: no question.
-      await until('the known host key', () => b.text('tt-files >> .files-host'), (t) => /Host key SHA256:\S+ matches/.test(t), 60_000);
+      await until(
+        'the known host key',
+        () => b.text('tt-files >> .files-host'),
+        (t) => /Host key SHA256:\S+ matches/.test(t),
+        60_000,
+      );
       const home = execFileSync('getent', ['passwd', sshd.user], { encoding: 'utf8' }).split(':')[5]!;
-      await until('the home listing', () => b.text('tt-files >> #files-title'), (t) => t.endsWith(`: ${home}`), 30_000);
+      await until(
+        'the home listing',
+        () => b.text('tt-files >> #files-title'),
+        (t) => t.endsWith(`: ${home}`),
+        30_000,
+      );
       // Upload: the file is picked from disk (a real file chooser's result), streamed page → Worker.
       const bytes = randomBytes(200_003);
       const name = `engine-${engine}-${randomBytes(4).toString('hex')}.bin`;
@@ -194,7 +238,12 @@ for (const engine of ENGINES_RUN) {
       try {
         writeFileSync(join(local, name), bytes);
         await b.setFile('tt-files >> #files-upload', join(local, name));
-        await until('the upload', () => b.text('tt-files >> p[role=status][aria-live]'), (t) => t === `Uploaded ${name} (195 KB).`, 60_000);
+        await until(
+          'the upload',
+          () => b.text('tt-files >> p[role=status][aria-live]'),
+          (t) => t === `Uploaded ${name} (195 KB).`,
+          60_000,
+        );
       } finally {
         rmSync(local, { recursive: true, force: true });
       }
@@ -202,12 +251,24 @@ for (const engine of ENGINES_RUN) {
       await b.waitFor(`tt-files >> tr[data-name="${name}"]`, 20_000);
       // Download, streamed Worker → page. Where streams transfer, the Service Worker hands it to the
       // browser's download manager (saved to disk); in WebKit the page gives the browser a Blob.
-      await b.evaluate(`(() => { window.__blobs = []; const o = URL.createObjectURL; URL.createObjectURL = (x) => { if (x instanceof Blob) window.__blobs.push(x); return o.call(URL, x); }; return true; })()`);
+      await b.evaluate(
+        `(() => { window.__blobs = []; const o = URL.createObjectURL; URL.createObjectURL = (x) => { if (x instanceof Blob) window.__blobs.push(x); return o.call(URL, x); }; return true; })()`,
+      );
       await b.click(`tt-files >> tr[data-name="${name}"] >> button[aria-label="Download ${name}"]`);
-      await until('the download', () => b.text('tt-files >> p[role=status][aria-live]'), (t) => t === `Downloaded ${name} (195 KB).`, 60_000);
+      await until(
+        'the download',
+        () => b.text('tt-files >> p[role=status][aria-live]'),
+        (t) => t === `Downloaded ${name} (195 KB).`,
+        60_000,
+      );
       if (streamsTransfer) {
         const file = join(b.downloadsDir!, name);
-        const got = await until('the saved file', async () => (existsSync(file) ? readFileSync(file) : Buffer.alloc(0)), (x) => x.length === bytes.length, 30_000);
+        const got = await until(
+          'the saved file',
+          async () => (existsSync(file) ? readFileSync(file) : Buffer.alloc(0)),
+          (x) => x.length === bytes.length,
+          30_000,
+        );
         expect(sha(got)).toBe(sha(bytes));
       } else {
         const got = await b.evaluate<string>(`(async () => { const x = window.__blobs.at(-1); if (!x) return 'no blob';
@@ -218,7 +279,7 @@ for (const engine of ENGINES_RUN) {
       rmSync(join(home, name), { force: true });
     }, 180_000);
 
-    it('shows a peer\'s web server in the web view (Service Worker proxy)', async () => {
+    it("shows a peer's web server in the web view (Service Worker proxy)", async () => {
       need();
       const peer = rig.peer('peer1');
       await b.goto(app.url + '/#machines');
@@ -228,12 +289,22 @@ for (const engine of ENGINES_RUN) {
       await b.fill('tt-webview >> #address', `http://${peer.ipv4}:${rig.httpPort}/`);
       await b.click('tt-webview >> form button.primary[type=submit]');
       // On 127.0.0.1 there is no separate origin: the person accepts the risk first (as in ui.test.ts).
-      await until('the same-origin warning', () => b.count('tt-webview >> button:not(.primary)'), (n) => n >= 1, 60_000);
+      await until(
+        'the same-origin warning',
+        () => b.count('tt-webview >> button:not(.primary)'),
+        (n) => n >= 1,
+        60_000,
+      );
       await b.click('tt-webview >> button:not(.primary)');
       const frameInfo = `(() => { const f = ${deep('tt-webview >> iframe')}[0]; const d = f && f.contentDocument;
         if (!d) return null; const img = d.querySelector('img');
         return { title: d.title, img: !!img && img.complete && img.naturalWidth > 0 }; })()`;
-      const got = await until('the proxied page', () => b.evaluate<{ title: string; img: boolean } | null>(frameInfo), (v) => !!v && v.title === INDEX_TITLE && v.img, 90_000);
+      const got = await until(
+        'the proxied page',
+        () => b.evaluate<{ title: string; img: boolean } | null>(frameInfo),
+        (v) => !!v && v.title === INDEX_TITLE && v.img,
+        90_000,
+      );
       expect(got).toEqual({ title: INDEX_TITLE, img: true });
       await shot('webview');
     }, 150_000);
@@ -249,4 +320,3 @@ for (const engine of ENGINES_RUN) {
     }, 120_000);
   });
 }
-

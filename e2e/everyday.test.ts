@@ -21,22 +21,39 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** Text the visible xterm.js terminal shows. */
 async function terminalText(page: Page): Promise<string> {
-  return page.locator('tt-terminal:not([hidden]) .xterm-rows').first().innerText().catch(() => '');
+  return page
+    .locator('tt-terminal:not([hidden]) .xterm-rows')
+    .first()
+    .innerText()
+    .catch(() => '');
 }
 
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
 
 /** axe-core over the whole page (open shadow roots included): the serious and critical findings, in words. */
 async function axeSerious(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') refuses a script tag.
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(AXE, 'utf8'));
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const axe = (
+      window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }
+    ).axe;
     return (await axe.run(document, { resultTypes: ['violations'] })).violations;
   });
   return violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)).join(', ')}`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+          .slice(0, 3)
+          .map((n) => JSON.stringify(n.target))
+          .join(', ')}`,
+    );
 }
 
 describe('everyday use in Chromium: reload, returning visit, only actions that can work', () => {
@@ -53,12 +70,26 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
   };
 
   beforeAll(async () => {
-    rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900 }, { name: 'peer2', homeRegion: 901, ssh: true }] });
+    rig = await startRig({
+      peers: [
+        { name: 'peer1', homeRegion: 900 },
+        { name: 'peer2', homeRegion: 901, ssh: true },
+      ],
+    });
     const configPath = join(rig.dir, 'app-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
     // As the demo serves it: the page connects by itself with a pre-auth key.
-    writeFileSync(configPath, JSON.stringify({ controlUrl: app.url, authKey: rig.authKey, autoConnect: true, hostname: 'everyday', allowInsecureDerp: true }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: app.url,
+        authKey: rig.authKey,
+        autoConnect: true,
+        hostname: 'everyday',
+        allowInsecureDerp: true,
+      }),
+    );
     browser = await launchChromium();
     ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = watch(await ctx.newPage());
@@ -67,9 +98,15 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
   afterEach(async ({ task }) => {
     if (task.result?.state !== 'fail' || !browser) return;
     let i = 0;
-    for (const c of browser.contexts()) for (const p of c.pages()) {
-      await p.screenshot({ path: join(SHOTS, `everyday-failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}-${i++}.png`), fullPage: true }).catch(() => {});
-    }
+    for (const c of browser.contexts())
+      for (const p of c.pages()) {
+        await p
+          .screenshot({
+            path: join(SHOTS, `everyday-failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}-${i++}.png`),
+            fullPage: true,
+          })
+          .catch(() => {});
+      }
   });
 
   afterAll(async () => {
@@ -94,16 +131,38 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     // A second browser profile joins as a kiosk (ephemeral) node: another tailtab in the tailnet.
     other = await browser.newContext();
     const op = watch(await other.newPage());
-    writeFileSync(join(rig.dir, 'app-config.json'), JSON.stringify({ controlUrl: app.url, authKey: rig.authKey, autoConnect: true, hostname: 'everyday-other', allowInsecureDerp: true }));
+    writeFileSync(
+      join(rig.dir, 'app-config.json'),
+      JSON.stringify({
+        controlUrl: app.url,
+        authKey: rig.authKey,
+        autoConnect: true,
+        hostname: 'everyday-other',
+        allowInsecureDerp: true,
+      }),
+    );
     await op.goto(app.url + '/?ephemeral=1');
-    await expect.poll(() => op.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
-    writeFileSync(join(rig.dir, 'app-config.json'), JSON.stringify({ controlUrl: app.url, authKey: rig.authKey, autoConnect: true, hostname: 'everyday', allowInsecureDerp: true }));
+    await expect
+      .poll(() => op.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(3);
+    writeFileSync(
+      join(rig.dir, 'app-config.json'),
+      JSON.stringify({
+        controlUrl: app.url,
+        authKey: rig.authKey,
+        autoConnect: true,
+        hostname: 'everyday',
+        allowInsecureDerp: true,
+      }),
+    );
     const row = page.locator('tt-machines tr[data-peer="everyday-other"]');
     await row.waitFor({ timeout: 60_000 });
     expect(await row.getByRole('button').count()).toBe(0);
     expect(await row.locator('[data-browser-node]').innerText()).toBe('A browser node: nothing to open here.');
     // The rig's machines keep theirs.
-    expect(await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).count()).toBe(1);
+    expect(
+      await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).count(),
+    ).toBe(1);
     expect(await axeSerious(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'everyday-1-machines.png'), fullPage: true });
   });
@@ -123,8 +182,18 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     // Terminal 2: peer1, whose port 22 has no SSH server: the dialog says so after its probe.
     await page.goto(app.url + '/#machines');
     await page.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: 'SSH to peer1' }).click();
-    await expect.poll(() => page.locator('#ssh-probe').innerText().catch(() => ''), { timeout: 30_000 })
-      .toBe('Nothing answered on port 22 of peer1 (connection refused): no SSH server listens there. Try another port, or start an SSH server on that machine.');
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('#ssh-probe')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 30_000 },
+      )
+      .toBe(
+        'Nothing answered on port 22 of peer1 (connection refused): no SSH server listens there. Try another port, or start an SSH server on that machine.',
+      );
     await page.screenshot({ path: join(SHOTS, 'everyday-2-no-sshd.png'), fullPage: true });
     await page.locator('#ssh-user').fill(sshd.user);
     await page.locator('#ssh-port').fill(String(sshd.port));
@@ -164,13 +233,19 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     try {
       const p = watch(await dctx.newPage());
       await p.goto(app.url + '/?worker=dedicated#machines');
-      await p.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).click({ timeout: 60_000 });
+      await p
+        .locator('tt-machines tr[data-peer="peer2"]')
+        .getByRole('button', { name: 'SSH to peer2' })
+        .click({ timeout: 60_000 });
       await p.getByRole('button', { name: 'Open terminal' }).click();
       await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
       await p.reload();
       const state = p.locator('tt-terminal:not([hidden]) .term-state');
-      await expect.poll(() => state.innerText().catch(() => ''), { timeout: 30_000 })
-        .toBe('This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.');
+      await expect
+        .poll(() => state.innerText().catch(() => ''), { timeout: 30_000 })
+        .toBe(
+          'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+        );
       await p.locator('tt-terminal:not([hidden])').getByRole('button', { name: 'Reconnect' }).click();
       await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
     } finally {
@@ -178,26 +253,40 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     }
   });
 
-  it('a returning visit reopens the last visit\'s terminals in one click; the dialog starts from the user and port used last', async () => {
+  it("a returning visit reopens the last visit's terminals in one click; the dialog starts from the user and port used last", async () => {
     const sshd = rig.sshd!;
     // The last tab goes; a new one is a new visit (not a reload of the old tab).
     await page.close({ runBeforeUnload: true });
     page = watch(await ctx.newPage());
     await page.goto(app.url + '/#machines');
     const offer = page.locator('tt-machines [data-last-visit]');
-    await expect.poll(() => offer.innerText().catch(() => ''), { timeout: 60_000 })
+    await expect
+      .poll(() => offer.innerText().catch(() => ''), { timeout: 60_000 })
       .toBe(`Your last visit had 2 terminals open: root@peer2, ${sshd.user}@peer1.\nReopen them`);
-    const recent = await page.locator('tt-machines [data-recent]').evaluateAll((els) => els.map((e) => e.getAttribute('data-recent')));
+    const recent = await page
+      .locator('tt-machines [data-recent]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-recent')));
     expect(recent.sort()).toEqual(['root@peer2', `${sshd.user}@peer1`].sort());
     expect(await page.locator('tt-terminals [data-tab]').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'everyday-5-returning.png'), fullPage: true });
     await offer.getByRole('button', { name: 'Reopen them' }).click();
     // The Tailscale SSH one opens at once; the password one asks for its password, the rest preset.
-    await expect.poll(() => page.locator('#ssh-user').inputValue().catch(() => ''), { timeout: 30_000 }).toBe(sshd.user);
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('#ssh-user')
+            .inputValue()
+            .catch(() => ''),
+        { timeout: 30_000 },
+      )
+      .toBe(sshd.user);
     expect(await page.locator('#ssh-port').inputValue()).toBe(String(sshd.port));
     expect(await page.locator('#ssh-method').inputValue()).toBe('password');
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await expect.poll(() => page.locator('tt-terminals [data-tab]').allInnerTexts(), { timeout: 30_000 }).toEqual(['root@peer2']);
+    await expect
+      .poll(() => page.locator('tt-terminals [data-tab]').allInnerTexts(), { timeout: 30_000 })
+      .toEqual(['root@peer2']);
     await expect.poll(() => terminalText(page), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
     await page.locator('tt-terminal:not([hidden]) .xterm').click();
     await page.keyboard.type('echo "reopened $((5*5))"\n');

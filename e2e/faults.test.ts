@@ -35,8 +35,13 @@ beforeAll(async () => {
   node.on('log', (t) => log.push(`${new Date().toISOString()} ${t}`));
   node.on('debug', (t) => log.push(`${new Date().toISOString()} ${t}`));
   await node.up({
-    controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-faults', storage: new MemoryStore(),
-    allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'tailtab-faults',
+    storage: new MemoryStore(),
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
   });
 }, 180_000);
 afterAll(async () => {
@@ -81,7 +86,9 @@ describe('faults in a real tailnet', () => {
     // Down for 10 s (the scenario, not a wait for an event): long enough for several failed
     // reconnects, so the backoff's schedule decides how soon after its return we are back.
     await new Promise((r) => setTimeout(r, 10_000));
-    const failures = (node.status().derp as (Region & { failures?: number })[]).find((r) => r.regionId === 900)?.failures;
+    const failures = (node.status().derp as (Region & { failures?: number })[]).find(
+      (r) => r.regionId === 900,
+    )?.failures;
     await rig.start('derper:900');
     upAt = now();
     await expect.poll(() => region(900)?.state, { timeout: 30_000, interval: 5 }).toBe('connected');
@@ -89,13 +96,17 @@ describe('faults in a real tailnet', () => {
     const r = await transfer;
     expect(r.body.length).toBe(n);
     expect(r.sha256).toBe(bytesSha256(n));
-    console.log(`[faults] derper kill -9: down ${secs(upAt - killedAt)} (${failures} failed reconnects meanwhile); our relay connected ${secs(connectedAt - upAt)} after the derper was back; ` +
-      `data flowing again ${firstAfterUp !== undefined ? secs(firstAfterUp - upAt) : '(already done)'} after; 64 MiB SHA-256 equal`);
+    console.log(
+      `[faults] derper kill -9: down ${secs(upAt - killedAt)} (${failures} failed reconnects meanwhile); our relay connected ${secs(connectedAt - upAt)} after the derper was back; ` +
+        `data flowing again ${firstAfterUp !== undefined ? secs(firstAfterUp - upAt) : '(already done)'} after; 64 MiB SHA-256 equal`,
+    );
   }, 180_000);
 
   it('Headscale stopped for 30 s under an SSH session: the session lives, the map stream comes back, a peer added meanwhile becomes reachable', async () => {
     const c = await SshClient.connect(await node.dial('peer1', 22), {
-      username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer1.fqdn),
+      username: 'root',
+      auth: [{ type: 'none' }],
+      hostKeyVerifier: tailnetAuthenticatedVerifier(peer1.fqdn),
     });
     const s = await c.openSession({ command: 'cat' });
     const w = s.stdin.getWriter();
@@ -131,7 +142,9 @@ describe('faults in a real tailnet', () => {
       await echo('during');
       expect(st.lastError).toBeTruthy();
       expect(st.retryInMs).toBeGreaterThanOrEqual(0);
-      console.log(`[faults] control down: status "${st.state}", last error "${st.lastError}", next try in ${Math.round(st.retryInMs ?? 0)} ms`);
+      console.log(
+        `[faults] control down: status "${st.state}", last error "${st.lastError}", next try in ${Math.round(st.retryInMs ?? 0)} ms`,
+      );
       await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (now() - stoppedAt))));
       await echo('still');
     } finally {
@@ -143,7 +156,9 @@ describe('faults in a real tailnet', () => {
     const streamingAt = now();
     const peer3 = await joining!;
     const joinedAt = now();
-    await expect.poll(() => node.status().peers.some((p) => p.nodeKey === peer3.nodeKey), { timeout: 60_000, interval: 50 }).toBe(true);
+    await expect
+      .poll(() => node.status().peers.some((p) => p.nodeKey === peer3.nodeKey), { timeout: 60_000, interval: 50 })
+      .toBe(true);
     const inMapAt = now();
     await reachable('peer3');
     const reachedAt = now();
@@ -151,8 +166,10 @@ describe('faults in a real tailnet', () => {
     await w.close();
     await s.exit;
     c.close();
-    console.log(`[faults] Headscale down ${secs(backAt - stoppedAt)}: our map stream back ${secs(streamingAt - backAt)} after it returned; ` +
-      `peer3 logged in ${secs(joinedAt - backAt)} after, in our map ${secs(inMapAt - backAt)} after, reachable ${secs(reachedAt - backAt)} after; SSH session lived`);
+    console.log(
+      `[faults] Headscale down ${secs(backAt - stoppedAt)}: our map stream back ${secs(streamingAt - backAt)} after it returned; ` +
+        `peer3 logged in ${secs(joinedAt - backAt)} after, in our map ${secs(inMapAt - backAt)} after, reachable ${secs(reachedAt - backAt)} after; SSH session lived`,
+    );
   }, 240_000);
 
   it('a tailscaled peer restarted with the same state (kill -9, start): reached again soon after it is back', async () => {
@@ -170,18 +187,29 @@ describe('faults in a real tailnet', () => {
     const again = await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, `/bytes/${1 << 20}`);
     expect(again.sha256).toBe(bytesSha256(1 << 20));
     expect(node.status().counters.peerResets).toBeGreaterThan(resetsBefore);
-    console.log(`[faults] peer restart: reachable ${secs(took)} after tailscaled was Running again (${secs(upAt + took - killedAt)} after the kill); ` +
-      `WireGuard resets ${node.status().counters.peerResets - resetsBefore}`);
+    console.log(
+      `[faults] peer restart: reachable ${secs(took)} after tailscaled was Running again (${secs(upAt + took - killedAt)} after the kill); ` +
+        `WireGuard resets ${node.status().counters.peerResets - resetsBefore}`,
+    );
   }, 180_000);
 
   it('the machine deleted at Headscale while running: the refused map request says so in words (needs-login), no endless reconnecting', async () => {
     const doomed = new TailnetNode(createNodeLayers());
     await doomed.up({
-      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-doomed', storage: new MemoryStore(),
-      allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+      controlUrl: rig.headscaleUrl,
+      authKey: rig.authKey,
+      hostname: 'tailtab-doomed',
+      storage: new MemoryStore(),
+      allowInsecureDerp: true,
+      wallClockMs: () => Date.now(),
+      homeRegion: 900,
     });
     try {
-      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { id: string | number; given_name?: string; name?: string }[];
+      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+        id: string | number;
+        given_name?: string;
+        name?: string;
+      }[];
       const me = nodes.find((x) => (x.given_name ?? x.name) === 'tailtab-doomed');
       expect(me).toBeDefined();
       const t0 = now();
@@ -190,9 +218,17 @@ describe('faults in a real tailnet', () => {
       // one refused. A control restart makes every node send one.
       await rig.restart('headscale');
       doomed.on('log', (t) => log.push(`doomed: ${t}`));
-      await expect.poll(() => doomed.status().state, { timeout: 60_000, interval: 50 }).toBe('needs-login').catch((e: Error) => {
-        throw new Error(`${e.message}\n${log.filter((l) => l.startsWith('doomed')).slice(-20).join('\n')}`);
-      });
+      await expect
+        .poll(() => doomed.status().state, { timeout: 60_000, interval: 50 })
+        .toBe('needs-login')
+        .catch((e: Error) => {
+          throw new Error(
+            `${e.message}\n${log
+              .filter((l) => l.startsWith('doomed'))
+              .slice(-20)
+              .join('\n')}`,
+          );
+        });
       const st = doomed.status();
       expect(st.error).toMatch(/^control refused this machine's map request: .* Log in again\. \(HTTP 40[134]/);
       expect(st.control?.state).toBe('key-expired');
@@ -204,35 +240,61 @@ describe('faults in a real tailnet', () => {
 
   // Without nftables (scripts/install.sh installs it) this skips on a developer's machine; under CI
   // it runs, and a missing nft fails it loudly.
-  it.skipIf(!process.env.CI && !existsSync('/usr/sbin/nft'))('5% packet loss on the relay\'s TCP (nftables in this netns): a 16 MiB download arrives intact', async () => {
-    const port = rig.derpRegions.find((r) => r.regionId === 900)!.port;
-    const timed = async () => {
-      const t0 = now();
-      const r = await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, `/bytes/${16 << 20}`);
-      expect(r.body.length).toBe(16 << 20);
-      expect(r.sha256).toBe(bytesSha256(16 << 20));
-      return now() - t0;
-    };
-    const clean = await timed();
-    await nft(['add', 'table', 'inet', 'tailtab_faults']);
-    try {
-      await nft(['add', 'chain', 'inet', 'tailtab_faults', 'out', '{ type filter hook output priority 0; }']);
-      for (const dir of ['dport', 'sport']) await nft(['add', 'rule', 'inet', 'tailtab_faults', 'out', 'tcp', dir, String(port), 'numgen', 'random', 'mod', '100', '<', '5', 'counter', 'drop']);
-      const lossy = await timed();
-      const rules = await nft(['list', 'chain', 'inet', 'tailtab_faults', 'out']);
-      const dropped = [...rules.matchAll(/counter packets (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-      expect(dropped).toBeGreaterThan(0);
-      console.log(`[faults] bench: 16 MiB via DERP ${secs(clean)} (${((16 / clean) * 1000).toFixed(1)} MiB/s) clean, ${secs(lossy)} (${((16 / lossy) * 1000).toFixed(1)} MiB/s) ` +
-        `with 5% loss on the relay's TCP (${dropped} segments dropped); SHA-256 equal`);
-    } finally {
-      await nft(['delete', 'table', 'inet', 'tailtab_faults']);
-    }
-  }, 300_000);
+  it.skipIf(!process.env.CI && !existsSync('/usr/sbin/nft'))(
+    "5% packet loss on the relay's TCP (nftables in this netns): a 16 MiB download arrives intact",
+    async () => {
+      const port = rig.derpRegions.find((r) => r.regionId === 900)!.port;
+      const timed = async () => {
+        const t0 = now();
+        const r = await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, `/bytes/${16 << 20}`);
+        expect(r.body.length).toBe(16 << 20);
+        expect(r.sha256).toBe(bytesSha256(16 << 20));
+        return now() - t0;
+      };
+      const clean = await timed();
+      await nft(['add', 'table', 'inet', 'tailtab_faults']);
+      try {
+        await nft(['add', 'chain', 'inet', 'tailtab_faults', 'out', '{ type filter hook output priority 0; }']);
+        for (const dir of ['dport', 'sport'])
+          await nft([
+            'add',
+            'rule',
+            'inet',
+            'tailtab_faults',
+            'out',
+            'tcp',
+            dir,
+            String(port),
+            'numgen',
+            'random',
+            'mod',
+            '100',
+            '<',
+            '5',
+            'counter',
+            'drop',
+          ]);
+        const lossy = await timed();
+        const rules = await nft(['list', 'chain', 'inet', 'tailtab_faults', 'out']);
+        const dropped = [...rules.matchAll(/counter packets (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+        expect(dropped).toBeGreaterThan(0);
+        console.log(
+          `[faults] bench: 16 MiB via DERP ${secs(clean)} (${((16 / clean) * 1000).toFixed(1)} MiB/s) clean, ${secs(lossy)} (${((16 / lossy) * 1000).toFixed(1)} MiB/s) ` +
+            `with 5% loss on the relay's TCP (${dropped} segments dropped); SHA-256 equal`,
+        );
+      } finally {
+        await nft(['delete', 'table', 'inet', 'tailtab_faults']);
+      }
+    },
+    300_000,
+  );
 });
 
 function nft(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('nft', args, { timeout: 10_000 }, (err, stdout, stderr) => (err ? reject(new Error(`nft ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    execFile('nft', args, { timeout: 10_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`nft ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -245,7 +307,10 @@ describe('control servers that never answer (test doubles; the subject is our de
   });
   const listen = async <S extends NetServer | HttpServer>(s: S): Promise<number> => {
     servers.push(s);
-    s.on('connection', (sock: Socket) => { sockets.add(sock); sock.on('close', () => sockets.delete(sock)); });
+    s.on('connection', (sock: Socket) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+    });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     return (s.address() as { port: number }).port;
   };
@@ -255,20 +320,38 @@ describe('control servers that never answer (test doubles; the subject is our de
   const failedUp = async (controlUrl: string, controlKey?: string) => {
     const n = new TailnetNode(createNodeLayers());
     const t0 = now();
-    const err = await n.up({ controlUrl, controlKey, authKey: 'hskey-auth-never-used', hostname: 'tailtab-stuck', storage: new MemoryStore() })
-      .then(() => 'up() succeeded', (e: Error) => e.message);
+    const err = await n
+      .up({
+        controlUrl,
+        controlKey,
+        authKey: 'hskey-auth-never-used',
+        hostname: 'tailtab-stuck',
+        storage: new MemoryStore(),
+      })
+      .then(
+        () => 'up() succeeded',
+        (e: Error) => e.message,
+      );
     const ms = now() - t0;
     expect(n.status().state).toBe('error');
     return { err, ms };
   };
 
   it('accepts TCP and never answers: up() fails naming the stage (/key fetch, or the WebSocket upgrade with the key configured)', async () => {
-    const port = await listen(createNetServer(() => { /* accept, read nothing, say nothing */ }));
+    const port = await listen(
+      createNetServer(() => {
+        /* accept, read nothing, say nothing */
+      }),
+    );
     const url = `http://127.0.0.1:${port}`;
     const [key, upgrade] = await Promise.all([failedUp(url), failedUp(url, mkey)]);
     expect(key.err).toBe(`the control server at ${url} did not answer GET /key within 15 s (stage: /key fetch)`);
-    expect(upgrade.err).toBe(`the control WebSocket to ws://127.0.0.1:${port}/ts2021 did not open within 15 s (stage: WebSocket upgrade)`);
-    console.log(`[faults] silent control: /key stage failed after ${secs(key.ms)}, WebSocket stage after ${secs(upgrade.ms)}`);
+    expect(upgrade.err).toBe(
+      `the control WebSocket to ws://127.0.0.1:${port}/ts2021 did not open within 15 s (stage: WebSocket upgrade)`,
+    );
+    console.log(
+      `[faults] silent control: /key stage failed after ${secs(key.ms)}, WebSocket stage after ${secs(upgrade.ms)}`,
+    );
   }, 60_000);
 
   it('opens the WebSocket and never answers Noise: up() fails naming the Noise handshake', async () => {
@@ -276,14 +359,23 @@ describe('control servers that never answer (test doubles; the subject is our de
       // A /key that looks right, so the client goes on to /ts2021.
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ publicKey: mkey }));
     });
-    const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('tailscale-control-protocol') ? 'tailscale-control-protocol' : false) });
+    const wss = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (p) => (p.has('tailscale-control-protocol') ? 'tailscale-control-protocol' : false),
+    });
     let upgraded = 0;
-    http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => { upgraded++; /* and never a byte of Noise */ }));
+    http.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, () => {
+        upgraded++; /* and never a byte of Noise */
+      }),
+    );
     const port = await listen(http);
     const r = await failedUp(`http://127.0.0.1:${port}`);
     wss.close();
     expect(upgraded).toBe(1);
-    expect(r.err).toBe('the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within 15 s (stage: Noise handshake)');
+    expect(r.err).toBe(
+      'the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within 15 s (stage: Noise handshake)',
+    );
     console.log(`[faults] Noise-stuck control: failed after ${secs(r.ms)}`);
   }, 60_000);
 });

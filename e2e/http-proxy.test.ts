@@ -31,7 +31,12 @@ let page: Page;
 
 function startBridge(): Promise<void> {
   // Unknown hosts are refused at the handshake, so the page's dialer fails like a failed dial.
-  wss = new WebSocketServer({ host: '127.0.0.1', port: 0, verifyClient: (info: { req: { url?: string } }) => new URL(info.req.url ?? '/', 'http://x').searchParams.get('host') === HOST });
+  wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (info: { req: { url?: string } }) =>
+      new URL(info.req.url ?? '/', 'http://x').searchParams.get('host') === HOST,
+  });
   wss.on('connection', (ws, req) => {
     const u = new URL(req.url ?? '/', 'http://x');
     bridgeConnections++;
@@ -64,7 +69,9 @@ beforeAll(async () => {
   page = await browser.newPage();
   page.on('pageerror', (e) => console.log('page error:', e.message));
   await page.goto(`${app.url}/e2e/http-proxy.page.html?bridge=ws://127.0.0.1:${bridgePort}`);
-  await page.waitForFunction(() => (window as unknown as { proxyReady?: boolean }).proxyReady === true, undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => (window as unknown as { proxyReady?: boolean }).proxyReady === true, undefined, {
+    timeout: 60_000,
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -97,10 +104,20 @@ describe('web-view proxy in Chromium', () => {
     const before = bridgeConnections;
     const frame = await view('/app/');
     expect(await frame.title()).toBe(APP_TITLE);
-    await frame.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
-    await frame.waitForFunction(() => document.getElementById('api-status')?.textContent?.startsWith('api says'), undefined, { timeout: 20_000 });
+    await frame.waitForFunction(
+      () => document.getElementById('script-status')?.textContent === 'script ran',
+      undefined,
+      { timeout: 20_000 },
+    );
+    await frame.waitForFunction(
+      () => document.getElementById('api-status')?.textContent?.startsWith('api says'),
+      undefined,
+      { timeout: 20_000 },
+    );
     expect(await frame.textContent('#api-status')).toBe('api says hello from the api');
-    await frame.waitForFunction(() => (document.getElementById('img') as HTMLImageElement).complete, undefined, { timeout: 20_000 });
+    await frame.waitForFunction(() => (document.getElementById('img') as HTMLImageElement).complete, undefined, {
+      timeout: 20_000,
+    });
     const img = await frame.evaluate(() => {
       const i = document.getElementById('img') as HTMLImageElement;
       return { w: i.naturalWidth, h: i.naturalHeight };
@@ -137,17 +154,27 @@ describe('web-view proxy in Chromium', () => {
   it('a single-page app: a client-side route and its API call, then a reload of that route, stay with the app', async () => {
     const frame = await view('/app/');
     await frame.click('#spa-nav');
-    await frame.waitForFunction(() => document.getElementById('spa-status')?.textContent !== '', undefined, { timeout: 20_000 });
+    await frame.waitForFunction(() => document.getElementById('spa-status')?.textContent !== '', undefined, {
+      timeout: 20_000,
+    });
     expect(await frame.textContent('#spa-status')).toBe('/app/spa/page2 hello from the api');
     await frame.evaluate(() => {
       (window as unknown as { beforeReload: boolean }).beforeReload = true;
       location.reload();
     });
     // A new document (no marker) on the same client-side route, fully loaded.
-    await frame.waitForFunction(() => !(window as unknown as { beforeReload?: boolean }).beforeReload && document.readyState === 'complete', undefined, { timeout: 20_000 });
+    await frame.waitForFunction(
+      () => !(window as unknown as { beforeReload?: boolean }).beforeReload && document.readyState === 'complete',
+      undefined,
+      { timeout: 20_000 },
+    );
     expect(frame.url()).toBe(`${app.url}/app/spa/page2`);
     expect(await frame.title()).toBe(APP_TITLE);
-    await frame.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
+    await frame.waitForFunction(
+      () => document.getElementById('script-status')?.textContent === 'script ran',
+      undefined,
+      { timeout: 20_000 },
+    );
   });
 
   it('a 20 MiB download through the proxy arrives intact (SHA-256), fetched by the app and as a link download', async () => {
@@ -157,16 +184,30 @@ describe('web-view proxy in Chromium', () => {
       const r = await fetch('/bytes/' + n);
       const b = await r.arrayBuffer();
       const d = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
-      return { status: r.status, len: b.byteLength, sha: Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('') };
+      return {
+        status: r.status,
+        len: b.byteLength,
+        sha: Array.from(d, (x) => x.toString(16).padStart(2, '0')).join(''),
+      };
     }, BIG);
     const ms = Date.now() - t0;
-    console.log(`20 MiB through HttpClient + serveHttpProxy + sw.js in ${ms} ms (${((BIG / 1048576) / (ms / 1000)).toFixed(1)} MiB/s)`);
+    console.log(
+      `20 MiB through HttpClient + serveHttpProxy + sw.js in ${ms} ms (${(BIG / 1048576 / (ms / 1000)).toFixed(1)} MiB/s)`,
+    );
     expect(got).toEqual({ status: 200, len: BIG, sha: bytesSha256(BIG) });
 
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), frame.click('#download')]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      frame.click('#download'),
+    ]);
     const path = await download.path();
     const h = createHash('sha256');
-    await new Promise<void>((res, rej) => createReadStream(path).on('data', (c) => h.update(c)).on('end', () => res()).on('error', rej));
+    await new Promise<void>((res, rej) =>
+      createReadStream(path)
+        .on('data', (c) => h.update(c))
+        .on('end', () => res())
+        .on('error', rej),
+    );
     expect(h.digest('hex')).toBe(bytesSha256(BIG));
   });
 
@@ -176,8 +217,14 @@ describe('web-view proxy in Chromium', () => {
     await cdp.send('ServiceWorker.enable');
     await cdp.send('ServiceWorker.stopAllWorkers');
     const frame = await view('/app/');
-    await frame.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
-    expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(handed);
+    await frame.waitForFunction(
+      () => document.getElementById('script-status')?.textContent === 'script ran',
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(
+      handed,
+    );
   });
 
   it('a node that stopped answering is detected (ping without pong), said in the frame, and a new port recovers', async () => {
@@ -187,12 +234,20 @@ describe('web-view proxy in Chromium', () => {
       (document.getElementById('view') as HTMLIFrameElement).src = src;
     }, proxied('/app/?after-stop'));
     const frame = (await (await page.$('#view'))!.contentFrame())!;
-    await frame.waitForFunction(() => document.body?.textContent?.includes('tailtab web view'), undefined, { timeout: 40_000 });
+    await frame.waitForFunction(() => document.body?.textContent?.includes('tailtab web view'), undefined, {
+      timeout: 40_000,
+    });
     expect(await frame.textContent('body')).toContain('the tailtab node stopped answering');
     // The Service Worker dropped the dead port: the next request asks the page for a new one.
     const again = await view('/app/');
-    await again.waitForFunction(() => document.getElementById('script-status')?.textContent === 'script ran', undefined, { timeout: 20_000 });
-    expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(handed);
+    await again.waitForFunction(
+      () => document.getElementById('script-status')?.textContent === 'script ran',
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await page.evaluate(() => (window as unknown as { portsHanded: number }).portsHanded)).toBeGreaterThan(
+      handed,
+    );
   }, 90_000);
 
   it('a host the node cannot reach shows a clear error page in the frame', async () => {
@@ -200,7 +255,9 @@ describe('web-view proxy in Chromium', () => {
       (document.getElementById('view') as HTMLIFrameElement).src = '/proxy/nowhere/80/';
     });
     const frame = (await (await page.$('#view'))!.contentFrame())!;
-    await frame.waitForFunction(() => document.body?.textContent?.includes('tailtab web view'), undefined, { timeout: 30_000 });
+    await frame.waitForFunction(() => document.body?.textContent?.includes('tailtab web view'), undefined, {
+      timeout: 30_000,
+    });
     expect(await frame.textContent('body')).toMatch(/could not connect to nowhere:80/);
   });
 });

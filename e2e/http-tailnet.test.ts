@@ -27,8 +27,13 @@ beforeAll(async () => {
   peer = rig.peer('peer1');
   node = new TailnetNode(createNodeLayers());
   await node.up({
-    controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-http', storage: new MemoryStore(),
-    allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'tailtab-http',
+    storage: new MemoryStore(),
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
   });
   client = new HttpClient({ dial: (host, port) => node.dial(host, port) as Promise<Conn> });
 }, 300_000);
@@ -63,12 +68,23 @@ describe('HttpClient over our node to a tailscaled peer', () => {
 
   it('posts a form, sees the 303 (manual) and follows it (default) to the result page', async () => {
     const body = 'message=' + encodeURIComponent('over the tailnet');
-    const manual = await client.request({ method: 'POST', url: `${base()}/app/submit`, body, headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const manual = await client.request({
+      method: 'POST',
+      url: `${base()}/app/submit`,
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      redirect: 'manual',
+    });
     expect(manual.status).toBe(303);
     expect(manual.headers.get('location')).toBe('/app/result?message=over%20the%20tailnet');
     expect(manual.headers.getAll('set-cookie')[0]).toMatch(/^last=over%20the%20tailnet;/);
     await manual.body.cancel();
-    const followed = await client.request({ method: 'POST', url: `${base()}/app/submit`, body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const followed = await client.request({
+      method: 'POST',
+      url: `${base()}/app/submit`,
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(followed.redirected).toBe(true);
     expect(await followed.text()).toContain('<p id="posted">over the tailnet</p>');
   });
@@ -139,7 +155,9 @@ describe('HttpClient over our node to a tailscaled peer', () => {
 describe('serveHttpProxy over our node to a tailscaled peer', () => {
   it('answers the Service Worker messages: page with rewritten headers and links, form POST with the cookie kept', async () => {
     const ch = new MessageChannel();
-    const h = serveHttpProxy(ch.port1 as unknown as MessagePortLike, client, { allowTarget: (host) => host === peer.fqdn });
+    const h = serveHttpProxy(ch.port1 as unknown as MessagePortLike, client, {
+      allowTarget: (host) => host === peer.fqdn,
+    });
     const sw = ch.port2;
     const ask = (msg: Record<string, unknown>) =>
       new Promise<{ status: number; headers: [string, string][]; body: string }>((resolve, reject) => {
@@ -167,17 +185,24 @@ describe('serveHttpProxy over our node to a tailscaled peer', () => {
     expect(page.status).toBe(200);
     const names = page.headers.map(([k]) => k.toLowerCase());
     expect(names).not.toContain('x-frame-options');
-    expect(page.headers.find(([k]) => k.toLowerCase() === 'content-security-policy')?.[1]).not.toMatch(/frame-ancestors/);
+    expect(page.headers.find(([k]) => k.toLowerCase() === 'content-security-policy')?.[1]).not.toMatch(
+      /frame-ancestors/,
+    );
     expect(page.body).toContain(`href="${prefix}/app/result?message=absolute%20link"`);
     const post = await ask({
-      method: 'POST', url: `${base()}/app/submit`, referrer: `${prefix}/app/`,
-      headers: [['content-type', 'application/x-www-form-urlencoded']], body: new TextEncoder().encode('message=kept').buffer,
+      method: 'POST',
+      url: `${base()}/app/submit`,
+      referrer: `${prefix}/app/`,
+      headers: [['content-type', 'application/x-www-form-urlencoded']],
+      body: new TextEncoder().encode('message=kept').buffer,
     });
     expect(post.status).toBe(303);
     expect(post.headers.find(([k]) => k.toLowerCase() === 'location')?.[1]).toBe(`${prefix}/app/result?message=kept`);
     const result = await ask({ url: `${base()}/app/result?message=kept` });
     expect(result.body).toContain('<p id="cookie">kept</p>');
-    await expect(ask({ url: `http://${peer.ipv4}:${rig.httpPort}/` })).rejects.toThrow(/is not a machine this web view may reach/);
+    await expect(ask({ url: `http://${peer.ipv4}:${rig.httpPort}/` })).rejects.toThrow(
+      /is not a machine this web view may reach/,
+    );
     h.close();
     ch.port1.close();
     ch.port2.close();
@@ -185,9 +210,16 @@ describe('serveHttpProxy over our node to a tailscaled peer', () => {
 });
 
 describe('WebSocket client over our node to a tailscaled peer', () => {
-  it('handshakes with the rig\'s `ws` echo server, echoes text and 8 MiB of binary intact, closes cleanly', async () => {
+  it("handshakes with the rig's `ws` echo server, echoes text and 8 MiB of binary intact, closes cleanly", async () => {
     const conn = (await node.dial(peer.fqdn, rig.httpPort)) as Conn;
-    const ws = await connectWebSocket({ conn, host: peer.fqdn, port: rig.httpPort, target: '/app/ws/echo', protocols: ['echo.v1'], headers: [['Origin', base()]] });
+    const ws = await connectWebSocket({
+      conn,
+      host: peer.fqdn,
+      port: rig.httpPort,
+      target: '/app/ws/echo',
+      protocols: ['echo.v1'],
+      headers: [['Origin', base()]],
+    });
     expect(ws.protocol).toBe('echo.v1');
     const inbox: (string | Uint8Array)[] = [];
     let wake: (() => void) | null = null;
@@ -209,11 +241,13 @@ describe('WebSocket client over our node to a tailscaled peer', () => {
       rtts.push(performance.now() - t);
     }
     // 8 MiB in 128 messages of 64 KiB, each echoed; the server's bytes hashed as they come back.
-    const N = 128, SIZE = 65536;
-    const sent = createHash('sha256'), got = createHash('sha256');
+    const N = 128,
+      SIZE = 65536;
+    const sent = createHash('sha256'),
+      got = createHash('sha256');
     const t0 = performance.now();
     const receiving = (async () => {
-      for (let i = 0; i < N; i++) got.update(await next() as Uint8Array);
+      for (let i = 0; i < N; i++) got.update((await next()) as Uint8Array);
     })();
     for (let i = 0; i < N; i++) {
       const b = new Uint8Array(SIZE).map((_, j) => (i * 31 + j * 7) & 0xff);
@@ -224,7 +258,9 @@ describe('WebSocket client over our node to a tailscaled peer', () => {
     const ms = performance.now() - t0;
     expect(got.digest('hex')).toBe(sent.digest('hex'));
     rtts.sort((a, b) => a - b);
-    console.log(`WebSocket over the tailnet: echo RTT median ${rtts[10].toFixed(1)} ms; 8 MiB echoed (16 MiB over the wire) in ${ms.toFixed(0)} ms (${(8 / (ms / 1000)).toFixed(1)} MiB/s each way)`);
+    console.log(
+      `WebSocket over the tailnet: echo RTT median ${rtts[10].toFixed(1)} ms; 8 MiB echoed (16 MiB over the wire) in ${ms.toFixed(0)} ms (${(8 / (ms / 1000)).toFixed(1)} MiB/s each way)`,
+    );
     ws.close(1000, 'bye');
     expect(await closed).toEqual({ code: 1000, reason: 'bye', wasClean: true });
   });

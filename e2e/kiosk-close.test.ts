@@ -17,7 +17,12 @@ import { launchChromium, startAppServer, type AppServer } from './helpers/browse
 import { startRig, type Rig } from './rig/index.js';
 
 // `online` is left out of the JSON when false (protobuf JSON).
-interface HsNode { id: string | number; name?: string; given_name?: string; online?: boolean }
+interface HsNode {
+  id: string | number;
+  name?: string;
+  given_name?: string;
+  online?: boolean;
+}
 
 // Well below the rig's 2 min ephemeral inactivity timeout: only a logout explains the node going.
 const GONE_WITHIN_MS = 20_000;
@@ -29,10 +34,14 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
   let configPath: string;
 
   const nodesNamed = async (name: string) =>
-    (JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[]).filter((n) => n.given_name === name || n.name === name);
+    (JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[]).filter(
+      (n) => n.given_name === name || n.name === name,
+    );
 
   const watch = (p: Page) => {
-    p.on('console', (m) => { if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[page] ${m.text()}`); });
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[page] ${m.text()}`);
+    });
     p.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   };
 
@@ -54,26 +63,41 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     const page = await ctx.newPage();
     watch(page);
     await page.goto(app.url + path);
-    if (path.includes('ephemeral=1')) await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
+    if (path.includes('ephemeral=1'))
+      await expect.poll(() => page.locator('#ephemeral').isChecked(), { timeout: 20_000 }).toBe(true);
     await page.locator('#auth-key').fill(authKey);
     await page.locator('#hostname').fill(name);
     await page.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(1);
     return { ctx, page };
   };
 
   /** The vendor demo page with the widget set to Tailscale SSH on peer1; resolves once it is ready. */
   const openWidget = async () => {
-    writeFileSync(configPath, JSON.stringify({
-      controlUrl: '/', allowInsecureDerp: true,
-      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: rig.peer('peer1').fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
-    }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: '/',
+        allowInsecureDerp: true,
+        widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+        widgetTarget: rig.peer('peer1').fqdn,
+        widgetMode: 'ssh',
+        widgetUser: 'root',
+        widgetSshAuth: 'none',
+      }),
+    );
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     watch(page);
     await page.goto(app.url + '/widget-demo.html?autostart');
-    const status = () => page.locator('tailtab-connect [role=status]').first().innerText().catch(() => '');
+    const status = () =>
+      page
+        .locator('tailtab-connect [role=status]')
+        .first()
+        .innerText()
+        .catch(() => '');
     await expect.poll(status, { timeout: 60_000 }).toMatch(/ready as 100\./);
     return { ctx, page, status };
   };
@@ -95,7 +119,9 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
   it('the app in kiosk mode: the tab is closed without "End session", and the node is gone from Headscale', async () => {
     const name = 'kiosk-closed-tab';
     const { ctx, page } = await connectApp('/?ephemeral=1', name, await rig.createAuthKey({ ephemeral: true }));
-    await expect.poll(() => page.getByRole('button', { name: 'End session' }).isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => page.getByRole('button', { name: 'End session' }).isVisible(), { timeout: 10_000 })
+      .toBe(true);
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });
@@ -104,7 +130,11 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     // The Worker gets the page's release and starts the logout in its last moments; one HTTP/2
     // request on the connection already open is on the wire in time, a new connection would not be.
     const name = 'kiosk-dedicated-closed-tab';
-    const { ctx, page } = await connectApp('/?ephemeral=1&worker=dedicated', name, await rig.createAuthKey({ ephemeral: true }));
+    const { ctx, page } = await connectApp(
+      '/?ephemeral=1&worker=dedicated',
+      name,
+      await rig.createAuthKey({ ephemeral: true }),
+    );
     expect(await nodesNamed(name)).toHaveLength(1);
     await closeTabAndExpectGone(ctx, page, name);
   });
@@ -116,11 +146,15 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     expect(!!(await nodesNamed(name))[0]?.online).toBe(true);
     const keep = await ctx.newPage();
     await page.close();
-    await expect.poll(async () => !!(await nodesNamed(name))[0]?.online, { timeout: GONE_WITHIN_MS, interval: 250 }).toBe(false);
+    await expect
+      .poll(async () => !!(await nodesNamed(name))[0]?.online, { timeout: GONE_WITHIN_MS, interval: 250 })
+      .toBe(false);
     expect(await nodesNamed(name)).toHaveLength(1);
     // Opening the app again logs in with the remembered keys: same node, online again.
     await keep.goto(app.url + '/');
-    await expect.poll(() => keep.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(() => keep.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(1);
     await expect.poll(async () => !!(await nodesNamed(name))[0]?.online, { timeout: 20_000, interval: 250 }).toBe(true);
     expect(await nodesNamed(name)).toHaveLength(1);
     await ctx.close();
@@ -141,7 +175,16 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     await expect.poll(() => old.locator('#control-url').isVisible(), { timeout: 20_000 }).toBe(true);
     const page = await ctx.newPage();
     await page.goto(app.url + '/');
-    await expect.poll(() => page.locator('tt-connect [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/another tailtab window is open.*close it and reload/i);
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('tt-connect [role=alert]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toMatch(/another tailtab window is open.*close it and reload/i);
     await old.close();
     await page.reload();
     await expect.poll(() => page.locator('#control-url').isVisible(), { timeout: 20_000 }).toBe(true);
@@ -174,7 +217,10 @@ describe('kiosk: closing the tab logs the ephemeral node out', () => {
     expect((await nodesNamed(name)).map((n) => n.id)).toEqual(first.map((n) => n.id));
 
     // The vendor closes its "connect to device" dialog: the element leaves the page, the node leaves the tailnet.
-    await page.evaluate(() => { (window as unknown as { parked: Element }).parked = document.querySelector('tailtab-connect')!; (window as unknown as { parked: Element }).parked.remove(); });
+    await page.evaluate(() => {
+      (window as unknown as { parked: Element }).parked = document.querySelector('tailtab-connect')!;
+      (window as unknown as { parked: Element }).parked.remove();
+    });
     await expect.poll(async () => (await nodesNamed(name)).length, { timeout: GONE_WITHIN_MS, interval: 250 }).toBe(0);
 
     // Opened again: a new ephemeral node, connected and ready.

@@ -10,7 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/control/storage.js';
 import { createNodeLayers } from '../src/node/layers.node.js';
 import { TailnetNode, type TcpConnectionLike } from '../src/node/node.js';
-import { readAll, sinkHeader, socksConnect, startEcho, startSink, type LoopServer } from './helpers/node-tailnet.testkit.js';
+import {
+  readAll,
+  sinkHeader,
+  socksConnect,
+  startEcho,
+  startSink,
+  type LoopServer,
+} from './helpers/node-tailnet.testkit.js';
 import { startRig, type Rig, type RigPeer } from './rig/index.js';
 
 const MB = 1 << 20;
@@ -37,8 +44,13 @@ beforeAll(async () => {
   echo = await startEcho();
   node = new TailnetNode(createNodeLayers());
   await node.up({
-    controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'netstack-gvisor', storage: new MemoryStore(),
-    allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'netstack-gvisor',
+    storage: new MemoryStore(),
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
   });
 }, 300_000);
 
@@ -59,7 +71,10 @@ async function writeAll(c: TcpConnectionLike, parts: Uint8Array[], close: boolea
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms))]);
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms)),
+  ]);
 }
 
 describe('netstack against gVisor (tailscaled userspace networking)', () => {

@@ -35,7 +35,10 @@ async function freeUdpPort(): Promise<number> {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms))]);
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms)),
+  ]);
 }
 
 /** Reads our connection to the end, hashing as it goes. */
@@ -148,7 +151,9 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
     requireBinaries();
     const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).trim().split('\n');
     if (links.length !== 1 || !links[0].includes(' lo:')) {
-      throw new Error('run this test in a fresh network namespace: bash scripts/in-netns.sh npx vitest run --project e2e e2e/netstack-kernel.test.ts');
+      throw new Error(
+        'run this test in a fresh network namespace: bash scripts/in-netns.sh npx vitest run --project e2e e2e/netstack-kernel.test.ts',
+      );
     }
     wgPort = await freeUdpPort();
     await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
@@ -161,13 +166,28 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
       onPacket: (_peer, ip) => impair(ip, (p) => stack.input(p)),
     });
     udp.on('message', (m) => dev.receive(new Uint8Array(m.buffer, m.byteOffset, m.length), kernelKeys.publicKey));
-    stack = createNetStack({ addresses: [OURS_V4, OURS_V6], clock: realClock, random: secureRandom, output: (p) => impair(p, (q) => dev.send(kernelKeys.publicKey, q)) });
+    stack = createNetStack({
+      addresses: [OURS_V4, OURS_V6],
+      clock: realClock,
+      random: secureRandom,
+      output: (p) => impair(p, (q) => dev.send(kernelKeys.publicKey, q)),
+    });
     wg = new WireGuardGo(ifname, toBase64(kernelKeys.privateKey), wgPort, [`${KERNEL_V4}/24`, `${KERNEL_V6}/64`]);
-    await wg.start([{ publicKeyB64: toBase64(ourKeys.publicKey), allowedIps: [`${OURS_V4}/32`, `${OURS_V6}/128`], endpoint: `127.0.0.1:${udp.address().port}` }]);
+    await wg.start([
+      {
+        publicKeyB64: toBase64(ourKeys.publicKey),
+        allowedIps: [`${OURS_V4}/32`, `${OURS_V6}/128`],
+        endpoint: `127.0.0.1:${udp.address().port}`,
+      },
+    ]);
     dev.addPeer(kernelKeys.publicKey);
     // The kernel's IPv6 address is usable once duplicate address detection is done.
     const deadline = Date.now() + 10_000;
-    while (execFileSync('ip', ['-6', 'addr', 'show', 'dev', ifname], { encoding: 'utf8' }).includes('tentative') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (
+      execFileSync('ip', ['-6', 'addr', 'show', 'dev', ifname], { encoding: 'utf8' }).includes('tentative') &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 50));
   }, 60_000);
 
   afterAll(async () => {
@@ -311,7 +331,10 @@ describe('netstack against the Linux kernel TCP/IP stack (through wireguard-go)'
     const port = await kernelServer(KERNEL_V4, (s) => {
       kernelClosed = new Promise((r) => s.on('close', (e) => r(e)));
       kernelGot = readAllKernel(s);
-      kernelGot.then(() => s.end(), () => undefined);
+      kernelGot.then(
+        () => s.end(),
+        () => undefined,
+      );
       s.on('error', () => undefined);
     });
     const c = await stack.connect(KERNEL_V4, port);

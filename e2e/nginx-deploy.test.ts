@@ -23,7 +23,10 @@ let appUrl = '';
 let port = 0;
 const cspViolations: string[] = [];
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined> }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
 
 /** One GET to nginx as a browser asks for that name (Host), on the loopback address. */
 function ask(host: string, path: string): Promise<Answer> {
@@ -42,7 +45,19 @@ beforeAll(async () => {
   const base = join(rig.dir, 'nginx');
   const dist = join(base, 'dist');
   mkdirSync(base, { recursive: true });
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--outDir',
+      dist,
+      '--emptyOutDir',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: REPO_ROOT, stdio: 'inherit' },
+  );
   const configFile = join(base, 'tailtab-config.json');
   writeFileSync(configFile, JSON.stringify({ controlUrl: '/', allowInsecureDerp: true }));
   for (const d of [rig.dir, base]) chmodSync(d, 0o755);
@@ -51,8 +66,13 @@ beforeAll(async () => {
   const prefix = join(base, 'run');
   mkdirSync(prefix, { recursive: true });
   const site = nginxSite({
-    appHost: 'tailtab.localhost', proxyHost: 'proxy.tailtab.localhost', root: dist, headscale: rig.headscaleUrl,
-    listen: `127.0.0.1:${port}`, scheme: 'http', configFile,
+    appHost: 'tailtab.localhost',
+    proxyHost: 'proxy.tailtab.localhost',
+    root: dist,
+    headscale: rig.headscaleUrl,
+    listen: `127.0.0.1:${port}`,
+    scheme: 'http',
+    configFile,
   });
   writeFileSync(join(prefix, 'nginx.conf'), nginxMain(site, prefix));
   execFileSync(NGINX, ['-t', '-q', '-c', join(prefix, 'nginx.conf'), '-p', prefix]);
@@ -69,7 +89,8 @@ beforeAll(async () => {
   page = await (await browser.newContext()).newPage();
   page.on('console', (m) => {
     const from = m.location().url;
-    if (/Content Security Policy/.test(m.text()) && (from.startsWith(appUrl) || from.includes('/proxy-host.html'))) cspViolations.push(`${from}: ${m.text()}`);
+    if (/Content Security Policy/.test(m.text()) && (from.startsWith(appUrl) || from.includes('/proxy-host.html')))
+      cspViolations.push(`${from}: ${m.text()}`);
   });
 }, 300_000);
 
@@ -87,7 +108,9 @@ afterAll(async () => {
 describe('the production build behind nginx (scripts/nginx-site.ts)', () => {
   it('sends the app and proxy policies, forwards control, and serves nothing of a proxied app itself', async () => {
     const app = await ask('tailtab.localhost', '/');
-    expect(app.headers['content-security-policy']).toMatch(/script-src 'self';.*frame-src 'self' http:\/\/\*\.proxy\.tailtab\.localhost:\d+;.*frame-ancestors 'none'/);
+    expect(app.headers['content-security-policy']).toMatch(
+      /script-src 'self';.*frame-src 'self' http:\/\/\*\.proxy\.tailtab\.localhost:\d+;.*frame-ancestors 'none'/,
+    );
     const cfg = await ask('tailtab.localhost', '/tailtab-config.json');
     expect(cfg.status).toBe(200);
     expect(cfg.headers['cache-control']).toBe('no-store');
@@ -95,7 +118,9 @@ describe('the production build behind nginx (scripts/nginx-site.ts)', () => {
     expect((await ask('tailtab.localhost', '/key?v=113')).status).toBe(200);
     const host = await ask('p80-peer1.proxy.tailtab.localhost', '/proxy-host.html');
     expect(host.status).toBe(200);
-    expect(host.headers['content-security-policy']).toMatch(new RegExp(`frame-ancestors http://tailtab\\.localhost:${port}$`));
+    expect(host.headers['content-security-policy']).toMatch(
+      new RegExp(`frame-ancestors http://tailtab\\.localhost:${port}$`),
+    );
     expect((await ask('p80-peer1.proxy.tailtab.localhost', '/index.html')).status).toBe(404);
     expect((await ask('tailtab.localhost', `/proxy/${rig.peer('peer1').ipv4}/80/`)).status).toBe(404);
   });
@@ -118,7 +143,12 @@ describe('the production build behind nginx (scripts/nginx-site.ts)', () => {
     await prompt.waitFor({ timeout: 60_000 });
     expect(sshd.hostKeyFingerprints).toContain((await prompt.locator('code').innerText()).trim());
     await prompt.getByRole('button', { name: 'Trust and connect' }).click();
-    const terminal = () => page.locator('tt-terminal:not([hidden]) .xterm-rows').first().innerText().catch(() => '');
+    const terminal = () =>
+      page
+        .locator('tt-terminal:not([hidden]) .xterm-rows')
+        .first()
+        .innerText()
+        .catch(() => '');
     await expect.poll(terminal, { timeout: 30_000 }).toMatch(new RegExp(`${sshd.user}@\\S*\\$`));
     await page.keyboard.type('echo "behind nginx $((6*7))"\n');
     await expect.poll(terminal, { timeout: 20_000 }).toContain('behind nginx 42');
@@ -127,9 +157,20 @@ describe('the production build behind nginx (scripts/nginx-site.ts)', () => {
     await page.locator('tt-webview #address').fill(`http://${rig.peer('peer1').ipv4}:${rig.httpPort}/`);
     await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
     const frame = page.frameLocator('tt-webview iframe');
-    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    await expect
+      .poll(
+        () =>
+          frame
+            .locator('title')
+            .textContent({ timeout: 2000 })
+            .catch(() => ''),
+        { timeout: 60_000 },
+      )
+      .toBe(INDEX_TITLE);
     const origin = await frame.locator('html').evaluate(() => location.origin);
-    expect(origin).toBe(`http://p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}.proxy.tailtab.localhost:${port}`);
+    expect(origin).toBe(
+      `http://p${rig.httpPort}-${rig.peer('peer1').ipv4.replace(/\./g, '-')}.proxy.tailtab.localhost:${port}`,
+    );
     await page.screenshot({ path: join(REPO_ROOT, 'test-results', 'nginx-webview.png'), fullPage: true });
     expect(cspViolations).toEqual([]);
   });

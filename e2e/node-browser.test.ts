@@ -22,7 +22,10 @@ let peer2: RigPeer;
 
 beforeAll(async () => {
   rig = await startRig({
-    peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }, { name: 'peer2', homeRegion: 901, derpOnly: true }],
+    peers: [
+      { name: 'peer1', homeRegion: 900, derpOnly: true },
+      { name: 'peer2', homeRegion: 901, derpOnly: true },
+    ],
     sshd: false,
   });
   peer1 = rig.peer('peer1');
@@ -41,9 +44,16 @@ afterAll(async () => {
 });
 
 // Strings, not functions: the test runner's transform would add helpers the page lacks.
-const inPage = <T>(body: string): Promise<T> => page.evaluate(`(async () => { const node = window.__node; ${body} })()`) as Promise<T>;
+const inPage = <T>(body: string): Promise<T> =>
+  page.evaluate(`(async () => { const node = window.__node; ${body} })()`) as Promise<T>;
 
-interface PageStatus { state: string; self: { name: string; ips: string[] }; peers: { nodeKey: string; ips: string[]; relayRegion?: number; handshakeAgeMs?: number }[]; homeRegion: number; counters: Record<string, number> }
+interface PageStatus {
+  state: string;
+  self: { name: string; ips: string[] };
+  peers: { nodeKey: string; ips: string[]; relayRegion?: number; handshakeAgeMs?: number }[];
+  homeRegion: number;
+  counters: Record<string, number>;
+}
 
 describe('tailtab node in Chromium', () => {
   // The profile starts as an older tailtab left it: raw private keys (hex) in IndexedDB. Coming up
@@ -52,7 +62,7 @@ describe('tailtab node in Chromium', () => {
   const rawNode = generateKeyPair(secureRandom).privateKey;
 
   it('comes up from a page with the pre-auth key and IndexedDB state, and lists both peers', async () => {
-    const st = await page.evaluate(`(async () => {
+    const st = (await page.evaluate(`(async () => {
       const { TailnetNode } = await import('/src/node/node.ts');
       const { createLayers, defaultStore } = await import('/src/node/layers.ts');
       await defaultStore('node-browser-e2e').save({ machinePrivateKey: ${JSON.stringify(toHex(rawMachine))}, nodePrivateKey: ${JSON.stringify(toHex(rawNode))} });
@@ -63,11 +73,13 @@ describe('tailtab node in Chromium', () => {
       await node.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'tailtab-page',
         storage: defaultStore('node-browser-e2e'), allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900 });
       return JSON.parse(JSON.stringify(node.status()));
-    })()`) as PageStatus;
+    })()`)) as PageStatus;
     expect(st.state).toBe('running');
     expect(st.self.name).toBe(`tailtab-page.${rig.baseDomain}.`);
     for (const p of [peer1, peer2]) expect(st.peers.find((x) => x.nodeKey === p.nodeKey)?.ips).toContain(p.ipv4);
-    expect(await inPage<boolean>(`return !!(await indexedDB.databases()).find((d) => d.name === 'tailtab-control');`)).toBe(true);
+    expect(
+      await inPage<boolean>(`return !!(await indexedDB.databases()).find((d) => d.name === 'tailtab-control');`),
+    ).toBe(true);
   });
 
   it('keeps its node and machine keys as non-extractable CryptoKeys, no raw private bytes left in IndexedDB, same identity', async () => {
@@ -92,22 +104,43 @@ describe('tailtab node in Chromium', () => {
     expect(stored.found).toEqual([]);
     // Same identity: the tailscaled peer knows the page by the public half of the node key it was
     // given; Headscale by that of the machine key.
-    await expect.poll(async () => Object.values((await peer1.status()).Peer ?? {}).find((x) => x.HostName === 'tailtab-page')?.PublicKey,
-      { timeout: 30_000, interval: 500 }).toBe(keyToText('nodekey', publicKeyOf(rawNode)));
-    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string; machine_key?: string }[];
-    expect(nodes.find((n) => (n.given_name ?? n.name) === 'tailtab-page')?.machine_key).toBe(keyToText('mkey', publicKeyOf(rawMachine)));
+    await expect
+      .poll(
+        async () =>
+          Object.values((await peer1.status()).Peer ?? {}).find((x) => x.HostName === 'tailtab-page')?.PublicKey,
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(keyToText('nodekey', publicKeyOf(rawNode)));
+    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+      given_name?: string;
+      name?: string;
+      machine_key?: string;
+    }[];
+    expect(nodes.find((n) => (n.given_name ?? n.name) === 'tailtab-page')?.machine_key).toBe(
+      keyToText('mkey', publicKeyOf(rawMachine)),
+    );
   });
 
   it('a tailscaled peer gets disco and TSMP pongs from the page over DERP, on both regions', async () => {
-    const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) => x.startsWith('100.'))!;
+    const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) =>
+      x.startsWith('100.'),
+    )!;
     // Wait until Headscale has told both tailscaled peers about the page's node.
     for (const p of [peer1, peer2]) {
-      await expect.poll(async () => Object.values((await p.status()).Peer ?? {}).some((x) => x.HostName === 'tailtab-page' && x.Online),
-        { timeout: 30_000, interval: 500 }).toBe(true);
+      await expect
+        .poll(
+          async () =>
+            Object.values((await p.status()).Peer ?? {}).some((x) => x.HostName === 'tailtab-page' && x.Online),
+          { timeout: 30_000, interval: 500 },
+        )
+        .toBe(true);
     }
-    expect(await peer1.tailscale(['ping', '--c=2', '--until-direct=false', ip], { timeoutMs: 60_000 }))
-      .toMatch(/pong from tailtab-page \(100\.[\d.]+\) via DERP\(rig900\)/);
-    expect(await peer2.tailscale(['ping', '--tsmp', '--c=2', ip], { timeoutMs: 60_000 })).toMatch(/pong from tailtab-page/);
+    expect(await peer1.tailscale(['ping', '--c=2', '--until-direct=false', ip], { timeoutMs: 60_000 })).toMatch(
+      /pong from tailtab-page \(100\.[\d.]+\) via DERP\(rig900\)/,
+    );
+    expect(await peer2.tailscale(['ping', '--tsmp', '--c=2', ip], { timeoutMs: 60_000 })).toMatch(
+      /pong from tailtab-page/,
+    );
     expect(await inPage<number>(`return node.discoPing('peer2');`)).toBeGreaterThanOrEqual(0);
     const st = await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));');
     expect(st.peers.find((p) => p.nodeKey === peer2.nodeKey)!.handshakeAgeMs).toBeGreaterThanOrEqual(0);
@@ -145,10 +178,19 @@ describe('tailtab node in Chromium', () => {
         r.releaseLock(); window.__served.push(t.trim());
         const w = c.writable.getWriter(); await w.write(new TextEncoder().encode('page says hi to ' + t)); await w.close();
       } })();`);
-    const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) => x.startsWith('100.'))!;
+    const ip = (await inPage<PageStatus>('return JSON.parse(JSON.stringify(node.status()));')).self.ips.find((x) =>
+      x.startsWith('100.'),
+    )!;
     const s = await socksConnect(peer2, ip, 7001);
     s.write('peer2\n');
-    const reply = await new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+    const reply = await new Promise<string>((resolve, reject) => {
+      let t = '';
+      s.on('data', (d: Buffer) => {
+        t += d.toString();
+      });
+      s.on('end', () => resolve(t));
+      s.on('error', reject);
+    });
     expect(reply).toBe('page says hi to peer2\n');
     expect(await inPage<string[]>('return window.__served;')).toEqual(['peer2']);
   });

@@ -20,7 +20,9 @@ function buildGoHelper(): string {
       stdio: 'pipe',
     });
   } catch (e) {
-    throw new Error(`cannot build the Go disco helper (needs go and tailscale.com v1.102.3 in the module cache): ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
+    throw new Error(
+      `cannot build the Go disco helper (needs go and tailscale.com v1.102.3 in the module cache): ${String((e as { stderr?: Buffer }).stderr ?? e)}`,
+    );
   }
   return out;
 }
@@ -31,14 +33,22 @@ describe('disco codec vs tailscale.com/disco', () => {
     const ours = generateKeyPair(secureRandom);
     const theirs = generateKeyPair(secureRandom);
     const codec = new DiscoCodec(ours.privateKey, ours.publicKey, secureRandom);
-    const tx = secureRandom(12), nk = secureRandom(32);
+    const tx = secureRandom(12),
+      nk = secureRandom(32);
     const packets = [
       codec.seal(theirs.publicKey, { type: 'ping', txId: tx, nodeKey: nk, padding: 3 }),
       codec.seal(theirs.publicKey, { type: 'pong', txId: tx, src: { ip: DERP_MAGIC_IP, port: 902 } }),
-      codec.seal(theirs.publicKey, { type: 'callMeMaybe', endpoints: [{ ip: '100.64.0.5', port: 41641 }, { ip: 'fd7a:115c:a1e0::5', port: 7 }] }),
+      codec.seal(theirs.publicKey, {
+        type: 'callMeMaybe',
+        endpoints: [
+          { ip: '100.64.0.5', port: 41641 },
+          { ip: 'fd7a:115c:a1e0::5', port: 7 },
+        ],
+      }),
     ];
-    const res = JSON.parse(execFileSync(helper, [toHex(theirs.privateKey), toHex(ours.publicKey), ...packets.map(toHex)]).toString()) as
-      { parsed: string[]; ping: string; pong: string; cmm: string };
+    const res = JSON.parse(
+      execFileSync(helper, [toHex(theirs.privateKey), toHex(ours.publicKey), ...packets.map(toHex)]).toString(),
+    ) as { parsed: string[]; ping: string; pong: string; cmm: string };
     expect(res.parsed).toEqual([
       `ping tx=${toHex(tx)} nodekey=${toHex(nk)} padding=3`,
       `pong tx=${toHex(tx)} src=127.3.3.40:902`,
@@ -46,9 +56,20 @@ describe('disco codec vs tailscale.com/disco', () => {
     ]);
     const txGo = Uint8Array.from({ length: 12 }, (_, i) => i + 1);
     const nkGo = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
-    const open = (h: string) => { const r = codec.open(fromHex(h)); if (typeof r === 'string') throw new Error(r); expect(r.sender).toEqual(theirs.publicKey); return r.message; };
+    const open = (h: string) => {
+      const r = codec.open(fromHex(h));
+      if (typeof r === 'string') throw new Error(r);
+      expect(r.sender).toEqual(theirs.publicKey);
+      return r.message;
+    };
     expect(open(res.ping)).toEqual({ type: 'ping', txId: txGo, nodeKey: nkGo, padding: 5 });
     expect(open(res.pong)).toEqual({ type: 'pong', txId: txGo, src: { ip: '127.3.3.40', port: 901 } });
-    expect(open(res.cmm)).toEqual({ type: 'callMeMaybe', endpoints: [{ ip: 'fd7a:115c:a1e0::1', port: 41641 }, { ip: '192.168.1.2', port: 3 }] });
+    expect(open(res.cmm)).toEqual({
+      type: 'callMeMaybe',
+      endpoints: [
+        { ip: 'fd7a:115c:a1e0::1', port: 41641 },
+        { ip: '192.168.1.2', port: 3 },
+      ],
+    });
   });
 });

@@ -43,7 +43,10 @@ function onlyLoopback(): boolean {
 
 function serve(host: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer((_req, res) => { res.setHeader('Connection', 'close'); res.end(body); });
+    const s = createServer((_req, res) => {
+      res.setHeader('Connection', 'close');
+      res.end(body);
+    });
     s.once('error', reject);
     s.listen(0, host, () => resolve((s.address() as AddressInfo).port));
     servers.push(s);
@@ -53,8 +56,13 @@ function serve(host: string, body: string): Promise<number> {
 async function joinNode(hostname: string): Promise<TailnetNode> {
   const n = new TailnetNode(createNodeLayers());
   await n.up({
-    controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname, storage: new MemoryStore(),
-    allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname,
+    storage: new MemoryStore(),
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
   });
   return n;
 }
@@ -72,17 +80,27 @@ async function waitFor<T>(what: string, f: () => T | undefined | Promise<T | und
 /** An ICMP echo request from `src` to `dst` (IPv4, checksums right, so a stack would answer it). */
 function echoRequest(src: string, dst: string, id: number): Uint8Array {
   const p = new Uint8Array(28);
-  p[0] = 0x45; p[3] = 28; p[8] = 64; p[9] = 1;
-  p.set(parseIp(src)!, 12); p.set(parseIp(dst)!, 16);
+  p[0] = 0x45;
+  p[3] = 28;
+  p[8] = 64;
+  p[9] = 1;
+  p.set(parseIp(src)!, 12);
+  p.set(parseIp(dst)!, 16);
   const sum = (from: number, to: number) => {
     let s = 0;
     for (let i = from; i < to; i += 2) s += (p[i]! << 8) | p[i + 1]!;
     while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
     return ~s & 0xffff;
   };
-  const h = sum(0, 20); p[10] = h >> 8; p[11] = h & 0xff;
-  p[20] = 8; p[24] = id >> 8; p[25] = id & 0xff;
-  const c = sum(20, 28); p[22] = c >> 8; p[23] = c & 0xff;
+  const h = sum(0, 20);
+  p[10] = h >> 8;
+  p[11] = h & 0xff;
+  p[20] = 8;
+  p[24] = id >> 8;
+  p[25] = id & 0xff;
+  const c = sum(20, 28);
+  p[22] = c >> 8;
+  p[23] = c & 0xff;
   return p;
 }
 
@@ -91,7 +109,8 @@ const ipOf = (n: TailnetNode) => n.status().self!.ips.find((ip) => ip.includes('
 
 beforeAll(async () => {
   // The routes below put documentation addresses on loopback: only ever inside a throwaway netns.
-  if (!onlyLoopback()) throw new Error('e2e/node-routes.test.ts must run in a loopback-only network namespace (scripts/in-netns.sh)');
+  if (!onlyLoopback())
+    throw new Error('e2e/node-routes.test.ts must run in a loopback-only network namespace (scripts/in-netns.sh)');
   execFileSync('ip', ['addr', 'add', `${SUBNET_HOST}/32`, 'dev', 'lo']);
   execFileSync('ip', ['addr', 'add', `${BEYOND_EXIT}/32`, 'dev', 'lo']);
   subnetPort = await serve(SUBNET_HOST, 'behind the subnet router');
@@ -101,15 +120,30 @@ beforeAll(async () => {
   router = rig.peer('router');
   await router.tailscale(['set', `--advertise-routes=${SUBNET}`, '--advertise-exit-node']);
   const routerId = await waitFor('Headscale to list the router with its advertised routes', async () => {
-    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { id: number; given_name?: string; name?: string; available_routes?: string[] }[];
+    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+      id: number;
+      given_name?: string;
+      name?: string;
+      available_routes?: string[];
+    }[];
     const n = nodes.find((x) => (x.given_name ?? x.name) === 'router');
     return n && (n.available_routes ?? []).includes(SUBNET) ? n.id : undefined;
   });
-  await rig.headscale(['nodes', 'approve-routes', '--identifier', String(routerId), '--routes', `${SUBNET},0.0.0.0/0,::/0`]);
+  await rig.headscale([
+    'nodes',
+    'approve-routes',
+    '--identifier',
+    String(routerId),
+    '--routes',
+    `${SUBNET},0.0.0.0/0,::/0`,
+  ]);
   node = await joinNode('tailtab-routes');
   mallory = await joinNode('mallory');
   // Our node's map carries the approved routes once Headscale has pushed them.
-  await waitFor('the router\'s approved routes in our netmap', () => node.status().peers.some((p) => p.ips.includes(router.ipv4)) || undefined);
+  await waitFor(
+    "the router's approved routes in our netmap",
+    () => node.status().peers.some((p) => p.ips.includes(router.ipv4)) || undefined,
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -120,7 +154,7 @@ afterAll(async () => {
 });
 
 describe('cryptokey routing against a peer with a real WireGuard session', () => {
-  it('drops and counts packets a peer sends with another machine\'s source address; honest traffic still flows', async () => {
+  it("drops and counts packets a peer sends with another machine's source address; honest traffic still flows", async () => {
     const target = ipOf(node);
     const forge = (mallory as unknown as { outbound(ip: Uint8Array): void }).outbound.bind(mallory);
     // Honest first: mallory's own address, through the same session the forgeries will use.
@@ -131,7 +165,11 @@ describe('cryptokey routing against a peer with a real WireGuard session', () =>
     forge(echoRequest(router.ipv4, target, 0x5101)); // the real tailscaled's address
     forge(echoRequest(SUBNET_HOST, target, 0x5102)); // inside the router's subnet
     forge(echoRequest(BEYOND_EXIT, target, 0x5103)); // nobody's address
-    await waitFor('three forged packets counted', () => counter(node, 'rxSpoofedSource') - spoofedBefore >= 3 || undefined, 20_000);
+    await waitFor(
+      'three forged packets counted',
+      () => counter(node, 'rxSpoofedSource') - spoofedBefore >= 3 || undefined,
+      20_000,
+    );
     expect(counter(node, 'rxSpoofedSource') - spoofedBefore).toBe(3);
     // They did arrive through WireGuard (decrypted fine), so it is the source check that refused them.
     expect(counter(node, 'wg.rxPackets') - wgRxBefore).toBeGreaterThanOrEqual(3);
@@ -147,8 +185,12 @@ describe('cryptokey routing against a peer with a real WireGuard session', () =>
 describe('subnet routes and exit nodes the person chooses', () => {
   it('uses neither the approved subnet route nor the exit node until chosen', async () => {
     expect(() => node.resolve(SUBNET_HOST)).toThrow(/not reachable through the tailnet/);
-    await expect(node.dial(SUBNET_HOST, subnetPort, { timeoutMs: 5_000 })).rejects.toThrow(/not reachable through the tailnet/);
-    await expect(node.dial(BEYOND_EXIT, beyondPort, { timeoutMs: 5_000 })).rejects.toThrow(/not reachable through the tailnet/);
+    await expect(node.dial(SUBNET_HOST, subnetPort, { timeoutMs: 5_000 })).rejects.toThrow(
+      /not reachable through the tailnet/,
+    );
+    await expect(node.dial(BEYOND_EXIT, beyondPort, { timeoutMs: 5_000 })).rejects.toThrow(
+      /not reachable through the tailnet/,
+    );
     // Forced onto the wire anyway (a stale caller), a packet finds no route and is counted, not sent.
     const before = counter(node, 'txNoRoute');
     (node as unknown as { outbound(ip: Uint8Array): void }).outbound(echoRequest(ipOf(node), SUBNET_HOST, 0x5201));
@@ -187,13 +229,32 @@ describe('the person chooses routes in the app', () => {
     const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
     const browser = await launchChromium();
     try {
-      writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'routes-browser', autoConnect: true, allowInsecureDerp: true, ephemeral: true }));
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          controlUrl: '/',
+          authKey: rig.authKey,
+          hostname: 'routes-browser',
+          autoConnect: true,
+          allowInsecureDerp: true,
+          ephemeral: true,
+        }),
+      );
       const appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
       const page = await (await browser.newContext()).newPage();
       await page.goto(appUrl + '/#machines');
       const row = page.locator('tt-machines tr[data-peer="router"]');
       await expect.poll(() => row.count(), { timeout: 90_000 }).toBe(1);
-      await expect.poll(() => row.locator('[data-routes]').innerText().catch(() => ''), { timeout: 30_000 }).toBe(`routes ${SUBNET} (not in use)`);
+      await expect
+        .poll(
+          () =>
+            row
+              .locator('[data-routes]')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 30_000 },
+        )
+        .toBe(`routes ${SUBNET} (not in use)`);
       expect(await row.getByRole('button', { name: 'Use router as exit node' }).count()).toBe(1);
 
       const show = async () => {
@@ -205,14 +266,41 @@ describe('the person chooses routes in the app', () => {
       const shadowText = () => page.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '');
       const frame = page.frameLocator('tt-webview iframe');
       // Not routed: the proxied request is refused by the node, in words, in the frame.
-      await expect.poll(() => frame.locator('body').innerText({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toMatch(/not a machine this web view may reach/);
+      await expect
+        .poll(
+          () =>
+            frame
+              .locator('body')
+              .innerText({ timeout: 2000 })
+              .catch(() => ''),
+          { timeout: 60_000 },
+        )
+        .toMatch(/not a machine this web view may reach/);
       expect(await shadowText()).not.toContain('behind the subnet router');
 
       await page.goto(appUrl + '/#machines');
       await page.locator('tt-machines #accept-routes').check();
-      await expect.poll(() => row.locator('[data-routes]').innerText().catch(() => ''), { timeout: 20_000 }).toBe(`routes ${SUBNET}`);
+      await expect
+        .poll(
+          () =>
+            row
+              .locator('[data-routes]')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 20_000 },
+        )
+        .toBe(`routes ${SUBNET}`);
       await show();
-      await expect.poll(() => frame.locator('body').innerText({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe('behind the subnet router');
+      await expect
+        .poll(
+          () =>
+            frame
+              .locator('body')
+              .innerText({ timeout: 2000 })
+              .catch(() => ''),
+          { timeout: 60_000 },
+        )
+        .toBe('behind the subnet router');
       await page.screenshot({ path: join(process.cwd(), 'test-results', 'routes-subnet-webview.png'), fullPage: true });
     } finally {
       await browser.close().catch(() => {});

@@ -32,8 +32,13 @@ beforeAll(async () => {
   node = new TailnetNode(createNodeLayers());
   node.on('log', (t) => log.push(t));
   await node.up({
-    controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-node', storage: new MemoryStore(),
-    allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'tailtab-node',
+    storage: new MemoryStore(),
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
   });
 });
 afterAll(async () => {
@@ -56,12 +61,26 @@ async function readUntil(c: TcpConnectionLike, delim: string): Promise<string> {
 /** `tailscale nc` keeps stdin open until our answer arrives (it exits when either direction ends). */
 function tailscaleNc(peer: RigPeer, ip: string, port: number, input: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(rigBinaries().tailscale, [`--socket=${peer.socket}`, 'nc', ip, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`tailscale nc timed out: ${err}`)); }, 30_000);
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) p.stdin.end(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('exit', () => { clearTimeout(t); resolve(out); });
+    const p = spawn(rigBinaries().tailscale, [`--socket=${peer.socket}`, 'nc', ip, String(port)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '',
+      err = '';
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`tailscale nc timed out: ${err}`));
+    }, 30_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) p.stdin.end();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    p.on('exit', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
     p.stdin.write(input);
   });
 }
@@ -82,11 +101,16 @@ describe('tailtab node in a real tailnet', () => {
     }
     // Both tailscaled peers see us online, homed on region 900.
     for (const p of [peer1, peer2]) {
-      await expect.poll(async () => {
-        const s = await p.status();
-        const us = Object.values(s.Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
-        return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
-      }, { timeout: 30_000, interval: 500 }).toBe('tailtab-node online=true relay=rig900');
+      await expect
+        .poll(
+          async () => {
+            const s = await p.status();
+            const us = Object.values(s.Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
+            return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
+          },
+          { timeout: 30_000, interval: 500 },
+        )
+        .toBe('tailtab-node online=true relay=rig900');
     }
   });
 
@@ -125,7 +149,10 @@ describe('tailtab node in a real tailnet', () => {
 
   it('downloads from the HTTP server behind each peer (IPv4 and IPv6) with the right SHA-256', async () => {
     const n = 4 << 20;
-    for (const [host, peer] of [[peer1.fqdn, peer1], [peer2.ipv6, peer2]] as const) {
+    for (const [host, peer] of [
+      [peer1.fqdn, peer1],
+      [peer2.ipv6, peer2],
+    ] as const) {
       const conn = await node.dial(host, rig.httpPort);
       const r = await httpGetOver(conn, peer.ipv4, `/bytes/${n}`);
       expect(r.status).toMatch(/^HTTP\/1\.[01] 200/);
@@ -149,7 +176,14 @@ describe('tailtab node in a real tailnet', () => {
     expect(await tailscaleNc(peer1, selfIp(), 7001, 'peer1\n')).toBe('hello peer1\n');
     const s = await socksConnect(peer2, selfIp(true), 7001);
     s.write('peer2 via v6\n');
-    const reply = await new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+    const reply = await new Promise<string>((resolve, reject) => {
+      let t = '';
+      s.on('data', (d: Buffer) => {
+        t += d.toString();
+      });
+      s.on('end', () => resolve(t));
+      s.on('error', reject);
+    });
     expect(reply).toBe('hello peer2 via v6\n');
     expect(served).toEqual(['peer1', 'peer2 via v6']);
     l.close();
@@ -159,7 +193,9 @@ describe('tailtab node in a real tailnet', () => {
   it('enforces the packet filter from the map: a port the policy denies is dropped, others still work', async () => {
     const allowed = node.listen(7003);
     const denied = node.listen(7002);
-    const echo = async (l: typeof allowed) => { for await (const c of l) void c.readable.pipeTo(c.writable).catch(() => {}); };
+    const echo = async (l: typeof allowed) => {
+      for await (const c of l) void c.readable.pipeTo(c.writable).catch(() => {});
+    };
     void echo(allowed).catch(() => {});
     void echo(denied).catch(() => {});
     const reach = async (port: number) => {
@@ -167,7 +203,9 @@ describe('tailtab node in a real tailnet', () => {
         const s = await socksConnect(peer1, selfIp(), port, 4000);
         s.destroy();
         return 'open';
-      } catch { return 'blocked'; }
+      } catch {
+        return 'blocked';
+      }
     };
     expect(await reach(7002)).toBe('open');
     try {
@@ -176,9 +214,13 @@ describe('tailtab node in a real tailnet', () => {
       expect(node.status().counters['filter.droppedByRule']).toBeGreaterThan(0);
       expect(await reach(7003)).toBe('open');
       // Our own connections out are unaffected (replies match our flows).
-      expect((await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, '/health')).body.toString()).toBe('ok\n');
+      expect((await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, '/health')).body.toString()).toBe(
+        'ok\n',
+      );
     } finally {
-      await rig.setPolicy(JSON.parse(readFileSync(new URL('./rig/templates/policy.json', import.meta.url), 'utf8')) as object);
+      await rig.setPolicy(
+        JSON.parse(readFileSync(new URL('./rig/templates/policy.json', import.meta.url), 'utf8')) as object,
+      );
     }
     await expect.poll(() => reach(7002), { timeout: 40_000, interval: 500 }).toBe('open');
     allowed.close();
@@ -190,14 +232,21 @@ describe('tailtab node in a real tailnet', () => {
     const n = 64 << 20;
     const conn = await node.dial('peer1', rig.httpPort);
     let got = 0;
-    const transfer = httpGetOver(conn, peer1.ipv4, `/bytes/${n}`, (k) => { got += k; }).then((r) => r.body.length, (e: Error) => e.message);
+    const transfer = httpGetOver(conn, peer1.ipv4, `/bytes/${n}`, (k) => {
+      got += k;
+    }).then(
+      (r) => r.body.length,
+      (e: Error) => e.message,
+    );
     await expect.poll(() => got, { timeout: 30_000, interval: 20 }).toBeGreaterThan(1 << 20);
     await rig.restart('peer:peer1');
     conn.abort?.('peer restarted'); // tailscaled's end of it is gone; do not wait for TCP to time out
     const outcome = await transfer;
     expect(outcome).not.toBe(n); // the connection could not have completed across the restart
     // New process, new WireGuard session: TSMP, ICMP and a full download work again.
-    expect(await peer1.tailscale(['ping', '--tsmp', '--c=2', selfIp()], { timeoutMs: 60_000 })).toMatch(/pong from tailtab-node/);
+    expect(await peer1.tailscale(['ping', '--tsmp', '--c=2', selfIp()], { timeoutMs: 60_000 })).toMatch(
+      /pong from tailtab-node/,
+    );
     expect(node.status().counters['wg.handshakesCompleted']).toBeGreaterThan(before);
     expect((await node.ping('peer1')).ip).toBe(peer1.ipv4);
     const again = await httpGetOver(await node.dial('peer1', rig.httpPort), peer1.ipv4, `/bytes/${1 << 20}`);
@@ -205,13 +254,18 @@ describe('tailtab node in a real tailnet', () => {
   });
 
   it('survives our home derper restarting mid-transfer: the TCP download completes intact', async () => {
-    const derp = () => (node.status().derp as { regionId: number; state: string }[]).find((r) => r.regionId === 900)?.state;
+    const derp = () =>
+      (node.status().derp as { regionId: number; state: string }[]).find((r) => r.regionId === 900)?.state;
     expect(derp()).toBe('connected');
     const n = 64 << 20;
     const conn = await node.dial('peer1', rig.httpPort);
     let got = 0;
     let done = false;
-    const transfer = httpGetOver(conn, peer1.ipv4, `/bytes/${n}`, (k) => { got += k; }).finally(() => { done = true; });
+    const transfer = httpGetOver(conn, peer1.ipv4, `/bytes/${n}`, (k) => {
+      got += k;
+    }).finally(() => {
+      done = true;
+    });
     await expect.poll(() => got, { timeout: 30_000, interval: 20 }).toBeGreaterThan(1 << 20);
     await rig.restart('derper:900');
     // The derper went away and came back while the transfer was still running.
@@ -227,15 +281,23 @@ describe('tailtab node in a real tailnet', () => {
   it('logout expires our node key at control: an ephemeral node leaves the tailnet', async () => {
     const eph = new TailnetNode(createNodeLayers());
     await eph.up({
-      controlUrl: rig.headscaleUrl, authKey: await rig.createAuthKey({ ephemeral: true }), hostname: 'tailtab-eph', ephemeral: true,
-      allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+      controlUrl: rig.headscaleUrl,
+      authKey: await rig.createAuthKey({ ephemeral: true }),
+      hostname: 'tailtab-eph',
+      ephemeral: true,
+      allowInsecureDerp: true,
+      wallClockMs: () => Date.now(),
+      homeRegion: 900,
     });
     const seen = async () => Object.values((await peer1.status()).Peer ?? {}).some((p) => p.HostName === 'tailtab-eph');
     await expect.poll(seen, { timeout: 30_000, interval: 500 }).toBe(true);
     await eph.logout();
     expect(eph.status().state).toBe('stopped');
     await expect.poll(seen, { timeout: 30_000, interval: 500 }).toBe(false);
-    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string }[];
+    const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+      given_name?: string;
+      name?: string;
+    }[];
     expect(nodes.some((n) => (n.given_name ?? n.name) === 'tailtab-eph')).toBe(false);
   });
 
@@ -243,11 +305,18 @@ describe('tailtab node in a real tailnet', () => {
   // request names the home region remembered from the last run, so peers keep a DERP path to us
   // and answer our very first handshake (before: PreferredDERP 0 made peer1 drop it, 'no UDP or
   // DERP addr', and the first reply waited for WireGuard's 5 s retry).
-  it('a returning node\'s first handshake is answered without WireGuard\'s 5 s retry', async () => {
+  it("a returning node's first handshake is answered without WireGuard's 5 s retry", async () => {
     const store = new MemoryStore();
     const start = async () => {
       const n = new TailnetNode(createNodeLayers());
-      await n.up({ controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-return', storage: store, allowInsecureDerp: true, wallClockMs: () => Date.now() });
+      await n.up({
+        controlUrl: rig.headscaleUrl,
+        authKey: rig.authKey,
+        hostname: 'tailtab-return',
+        storage: store,
+        allowInsecureDerp: true,
+        wallClockMs: () => Date.now(),
+      });
       return n;
     };
     const first = await start();
@@ -260,12 +329,19 @@ describe('tailtab node in a real tailnet', () => {
     for (let visit = 0; visit < 3; visit++) {
       const again = await start();
       try {
-        const r = await httpGetOver(await again.dial('peer1', rig.httpPort, { timeoutMs: 20_000 }), peer1.ipv4, '/health');
+        const r = await httpGetOver(
+          await again.dial('peer1', rig.httpPort, { timeoutMs: 20_000 }),
+          peer1.ipv4,
+          '/health',
+        );
         expect(r.body.toString()).toBe('ok\n');
         // One initiation on WireGuard's own schedule: early first-contact retries (0.25 s…) may add
         // some under load, but none waited for the 5 s REKEY_TIMEOUT.
         const c = again.status().counters;
-        expect((c['wg.handshakeInitiationsSent'] ?? 0) - (c['wg.handshakeEarlyRetries'] ?? 0), `visit ${visit + 1}`).toBe(1);
+        expect(
+          (c['wg.handshakeInitiationsSent'] ?? 0) - (c['wg.handshakeEarlyRetries'] ?? 0),
+          `visit ${visit + 1}`,
+        ).toBe(1);
       } finally {
         await again.down();
       }
@@ -275,13 +351,21 @@ describe('tailtab node in a real tailnet', () => {
   it('reports needs-login when control expires our node key', async () => {
     const n3 = new TailnetNode(createNodeLayers());
     await n3.up({
-      controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-expire', allowInsecureDerp: true,
-      wallClockMs: () => Date.now(), homeRegion: 900,
+      controlUrl: rig.headscaleUrl,
+      authKey: rig.authKey,
+      hostname: 'tailtab-expire',
+      allowInsecureDerp: true,
+      wallClockMs: () => Date.now(),
+      homeRegion: 900,
     });
     try {
       const states: string[] = [];
       n3.on('state', (s) => states.push(s));
-      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { id: number; given_name?: string; name?: string }[];
+      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+        id: number;
+        given_name?: string;
+        name?: string;
+      }[];
       const me = nodes.find((n) => (n.given_name ?? n.name) === 'tailtab-expire')!;
       await rig.headscale(['nodes', 'expire', '--identifier', String(me.id), '--force']);
       await expect.poll(() => n3.status().state, { timeout: 30_000, interval: 200 }).toBe('needs-login');

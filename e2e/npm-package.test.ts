@@ -42,9 +42,19 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function run(cmd: string, args: string[], cwd: string, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+async function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
   try {
-    const { stdout } = await execFileP(cmd, args, { cwd, env: o.env ?? cleanEnv(), timeout: o.timeoutMs ?? 180_000, maxBuffer: 64 << 20 });
+    const { stdout } = await execFileP(cmd, args, {
+      cwd,
+      env: o.env ?? cleanEnv(),
+      timeout: o.timeoutMs ?? 180_000,
+      maxBuffer: 64 << 20,
+    });
     return stdout;
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
@@ -53,10 +63,16 @@ async function run(cmd: string, args: string[], cwd: string, o: { env?: NodeJS.P
 }
 
 interface Manifest {
-  name: string; version: string;
-  dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, unknown>;
-  engines?: Record<string, string>; bin?: unknown; os?: string[]; cpu?: string[];
+  name: string;
+  version: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, unknown>;
+  engines?: Record<string, string>;
+  bin?: unknown;
+  os?: string[];
+  cpu?: string[];
 }
 
 /** This repository's installed copy of `name`, as npm would find it for a dependency of `from`. */
@@ -81,7 +97,9 @@ async function startRegistry(deps: Record<string, string>, dir: string): Promise
   };
   for (const name of Object.keys(deps)) visit(name, REPO_ROOT);
   mkdirSync(dir, { recursive: true });
-  const packed = JSON.parse(await run('npm', ['pack', ...dirs.values(), '--pack-destination', dir, '--ignore-scripts', '--json'], dir)) as { name: string; filename: string }[];
+  const packed = JSON.parse(
+    await run('npm', ['pack', ...dirs.values(), '--pack-destination', dir, '--ignore-scripts', '--json'], dir),
+  ) as { name: string; filename: string }[];
   const docs = new Map<string, object>();
   const files = new Map<string, string>();
   registry = createServer((req, res) => {
@@ -103,13 +121,35 @@ async function startRegistry(deps: Record<string, string>, dir: string): Promise
     const m = JSON.parse(readFileSync(join(dirs.get(p.name)!, 'package.json'), 'utf8')) as Manifest;
     const tgz = readFileSync(join(dir, p.filename));
     files.set(p.filename, join(dir, p.filename));
-    const { name, version, dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta, engines, bin, os, cpu } = m;
-    for (const [peer, meta] of Object.entries(peerDependenciesMeta ?? {})) if ((meta as { optional?: boolean }).optional) optionalPeers.add(peer);
+    const {
+      name,
+      version,
+      dependencies,
+      optionalDependencies,
+      peerDependencies,
+      peerDependenciesMeta,
+      engines,
+      bin,
+      os,
+      cpu,
+    } = m;
+    for (const [peer, meta] of Object.entries(peerDependenciesMeta ?? {}))
+      if ((meta as { optional?: boolean }).optional) optionalPeers.add(peer);
     docs.set(name, {
-      name, 'dist-tags': { latest: version },
+      name,
+      'dist-tags': { latest: version },
       versions: {
         [version]: {
-          name, version, dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta, engines, bin, os, cpu,
+          name,
+          version,
+          dependencies,
+          optionalDependencies,
+          peerDependencies,
+          peerDependenciesMeta,
+          engines,
+          bin,
+          os,
+          cpu,
           dist: {
             tarball: `${base}-/${p.filename}`,
             shasum: createHash('sha1').update(tgz).digest('hex'),
@@ -139,8 +179,25 @@ beforeAll(async () => {
 
   app = join(tmp, 'app');
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'embed-tailtab', private: true, type: 'module' }, null, 2));
-  await run('npm', ['install', tarball, '--registry', registryUrl, '--cache', join(tmp, 'npm-cache'), '--no-audit', '--no-fund', '--no-update-notifier'], app);
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'embed-tailtab', private: true, type: 'module' }, null, 2),
+  );
+  await run(
+    'npm',
+    [
+      'install',
+      tarball,
+      '--registry',
+      registryUrl,
+      '--cache',
+      join(tmp, 'npm-cache'),
+      '--no-audit',
+      '--no-fund',
+      '--no-update-notifier',
+    ],
+    app,
+  );
 
   rig = await startRig({ peers: [{ name: 'peer1', homeRegion: 900, derpOnly: true }], sshd: false });
   peer = rig.peer('peer1');
@@ -170,7 +227,8 @@ await node.down();
 
 describe('the npm package, installed from its tarball', () => {
   it('installed only tailtab and the closure of its declared dependencies, from the tarball and the loopback registry', () => {
-    const top = readdirSync(join(app, 'node_modules')).filter((d) => !d.startsWith('.'))
+    const top = readdirSync(join(app, 'node_modules'))
+      .filter((d) => !d.startsWith('.'))
       .flatMap((d) => (d.startsWith('@') ? readdirSync(join(app, 'node_modules', d)).map((s) => `${d}/${s}`) : [d]));
     expect(top).toContain('tailtab');
     expect(top.sort()).toEqual(['tailtab', ...served].sort());
@@ -181,16 +239,22 @@ describe('the npm package, installed from its tarball', () => {
     expect(installed.filter((f) => ['src', 'e2e', 'scripts', 'bench', '.rig', 'node_modules'].includes(f))).toEqual([]);
   });
 
-  it('a 10-line ES module importing only tailtab joins the tailnet and fetches the peer\'s page through it', async () => {
+  it("a 10-line ES module importing only tailtab joins the tailnet and fetches the peer's page through it", async () => {
     writeFileSync(join(app, 'join.mjs'), JOIN_SCRIPT);
     const t0 = Date.now();
     const out = await run(process.execPath, ['join.mjs'], app, {
       timeoutMs: 120_000,
-      env: cleanEnv({ CONTROL_URL: rig.headscaleUrl, AUTH_KEY: rig.authKey, TARGET_URL: `http://${peer.fqdn}:${rig.httpPort}/health` }),
+      env: cleanEnv({
+        CONTROL_URL: rig.headscaleUrl,
+        AUTH_KEY: rig.authKey,
+        TARGET_URL: `http://${peer.fqdn}:${rig.httpPort}/health`,
+      }),
     });
     const last = out.trim().split('\n').pop()!;
     const result = JSON.parse(last) as { status: number; body: string; ip: string; from: string };
-    console.log(`npm-installed node ${result.ip} fetched /health from ${peer.fqdn} in ${Date.now() - t0} ms (process start to exit)`);
+    console.log(
+      `npm-installed node ${result.ip} fetched /health from ${peer.fqdn} in ${Date.now() - t0} ms (process start to exit)`,
+    );
     expect(result.status).toBe(200);
     expect(result.body).toBe('ok\n');
     expect(result.ip).toMatch(/^100\./);
@@ -199,7 +263,9 @@ describe('the npm package, installed from its tarball', () => {
   }, 150_000);
 
   it('resolves every subpath export, and nothing outside them', async () => {
-    writeFileSync(join(app, 'exports.mjs'), `
+    writeFileSync(
+      join(app, 'exports.mjs'),
+      `
       import * as core from 'tailtab';
       import * as nodeLayers from 'tailtab/node';
       import * as ssh from 'tailtab/ssh';
@@ -217,10 +283,15 @@ describe('the npm package, installed from its tarball', () => {
         widget: import.meta.resolve('tailtab/widget'),
         deep,
       }));
-    `);
-    const r = JSON.parse((await run(process.execPath, ['exports.mjs'], app)).trim().split('\n').pop()!) as Record<string, Record<string, string> | string>;
+    `,
+    );
+    const r = JSON.parse((await run(process.execPath, ['exports.mjs'], app)).trim().split('\n').pop()!) as Record<
+      string,
+      Record<string, string> | string
+    >;
     for (const group of ['core', 'node', 'ssh', 'http', 'netstack']) {
-      for (const [name, kind] of Object.entries(r[group] as Record<string, string>)) expect(kind, `${group}: ${name}`).toBe('function');
+      for (const [name, kind] of Object.entries(r[group] as Record<string, string>))
+        expect(kind, `${group}: ${name}`).toBe('function');
     }
     // The widget is a browser module (a custom element): resolved here, and its Worker is beside it.
     const widget = new URL(r.widget as string).pathname;
@@ -231,7 +302,9 @@ describe('the npm package, installed from its tarball', () => {
   });
 
   it('type-checks a consumer of every export under NodeNext and Bundler resolution, against the shipped .d.ts', async () => {
-    writeFileSync(join(app, 'check.ts'), `
+    writeFileSync(
+      join(app, 'check.ts'),
+      `
       import { TailnetNode, MemoryStore, type UpConfig, type NodeStatus } from 'tailtab';
       import { createNodeLayers, nodeStore } from 'tailtab/node';
       import { SshClient, SftpClient, knownHostsVerifier, MemoryKnownHosts, type SshConnectOptions } from 'tailtab/ssh';
@@ -255,12 +328,23 @@ describe('the npm package, installed from its tarball', () => {
       export const wrong: UpConfig = { controlUrl: 42 };
       // @ts-expect-error: a typo in the widget's properties is caught
       if (el) el.controlURL = '';
-    `);
+    `,
+    );
     // The declarations are checked too (no skipLibCheck); DOM's lib for the streams and the element.
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { noEmit: true, strict: true, target: 'ES2022', lib: ['ES2023', 'DOM'], types: [], skipLibCheck: false },
-      files: ['check.ts'],
-    }));
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          noEmit: true,
+          strict: true,
+          target: 'ES2022',
+          lib: ['ES2023', 'DOM'],
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['check.ts'],
+      }),
+    );
     // This repository's TypeScript is only the compiler here; everything it reads is in app/.
     const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
     await run(process.execPath, [tsc, '-p', '.', '--module', 'NodeNext', '--moduleResolution', 'NodeNext'], app);

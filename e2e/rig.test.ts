@@ -14,19 +14,31 @@ import { bytesSha256, INDEX_TITLE, startRig, type Rig, type RigPeer, type Tailsc
 function socksConnect(peer: RigPeer, host: string, port: number, timeoutMs = 20_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port: peer.socks5Port });
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} timed out`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`SOCKS5 connect to ${host}:${port} timed out`));
+    }, timeoutMs);
     let buf = Buffer.alloc(0);
     let stage = 0;
-    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
     const onData = (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       if (stage === 0 && buf.length >= 2) {
-        if (buf[0] !== 5 || buf[1] !== 0) { clearTimeout(timer); s.destroy(); reject(new Error('SOCKS5: no acceptable auth')); return; }
+        if (buf[0] !== 5 || buf[1] !== 0) {
+          clearTimeout(timer);
+          s.destroy();
+          reject(new Error('SOCKS5: no acceptable auth'));
+          return;
+        }
         buf = buf.subarray(2);
         stage = 1;
         const ip = host.split('.').map(Number);
-        const p = Buffer.alloc(2); p.writeUInt16BE(port);
+        const p = Buffer.alloc(2);
+        p.writeUInt16BE(port);
         s.write(Buffer.concat([Buffer.from([5, 1, 0, 1, ...ip]), p]));
       }
       if (stage === 1 && buf.length >= 10) {
@@ -36,7 +48,11 @@ function socksConnect(peer: RigPeer, host: string, port: number, timeoutMs = 20_
         // caller's continuation (a microtask) had the chance to attach its listener.
         s.pause();
         s.off('data', onData);
-        if (buf[1] !== 0) { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`)); return; }
+        if (buf[1] !== 0) {
+          s.destroy();
+          reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`));
+          return;
+        }
         const rest = buf.subarray(10);
         if (rest.length) s.unshift(rest);
         resolve(s);
@@ -48,11 +64,20 @@ function socksConnect(peer: RigPeer, host: string, port: number, timeoutMs = 20_
 }
 
 /** HTTP/1.0 GET through the tailnet; returns status line and body. */
-async function httpGet(from: RigPeer, ip: string, port: number, path: string): Promise<{ status: string; headers: string; body: Buffer }> {
+async function httpGet(
+  from: RigPeer,
+  ip: string,
+  port: number,
+  path: string,
+): Promise<{ status: string; headers: string; body: Buffer }> {
   const s = await socksConnect(from, ip, port);
   s.write(`GET ${path} HTTP/1.0\r\nHost: ${ip}\r\n\r\n`);
   const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => { s.on('data', (c: Buffer) => chunks.push(c)); s.on('end', resolve); s.on('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', resolve);
+    s.on('error', reject);
+  });
   const all = Buffer.concat(chunks);
   const sep = all.indexOf('\r\n\r\n');
   const head = all.subarray(0, sep).toString('latin1');
@@ -67,7 +92,10 @@ async function sshBanner(from: RigPeer, ip: string, port: number): Promise<strin
     s.on('data', (d: Buffer) => {
       text += d.toString('latin1');
       const nl = text.indexOf('\n');
-      if (nl >= 0) { s.destroy(); resolve(text.slice(0, nl).trim()); }
+      if (nl >= 0) {
+        s.destroy();
+        resolve(text.slice(0, nl).trim());
+      }
     });
     s.on('error', reject);
     s.on('end', () => resolve(text.trim()));
@@ -89,7 +117,9 @@ describe('rig: a real local tailnet', () => {
     peer1 = rig.peer('peer1');
     peer2 = rig.peer('peer2');
   });
-  afterAll(async () => { await rig?.stop(); });
+  afterAll(async () => {
+    await rig?.stop();
+  });
 
   it('gives each peer tailnet addresses, a MagicDNS name and the home DERP region it was asked for', () => {
     expect(peer1.ipv4).toMatch(/^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
@@ -102,7 +132,10 @@ describe('rig: a real local tailnet', () => {
   });
 
   it('each peer sees the other online in `tailscale status --json`, homed on the other region', async () => {
-    for (const [me, other, region] of [[peer1, peer2, 'rig901'], [peer2, peer1, 'rig900']] as const) {
+    for (const [me, other, region] of [
+      [peer1, peer2, 'rig901'],
+      [peer2, peer1, 'rig900'],
+    ] as const) {
       const st: TailscaleStatus = await me.status();
       const seen = Object.values(st.Peer ?? {}).find((p) => p.PublicKey === other.nodeKey);
       expect(seen, `${me.name} should list ${other.name}`).toBeDefined();
@@ -120,7 +153,7 @@ describe('rig: a real local tailnet', () => {
     expect(tsmp).toMatch(/pong from peer1/);
   });
 
-  it('a TCP connection through the tailnet downloads 4 MiB from the other peer\'s HTTP server intact', async () => {
+  it("a TCP connection through the tailnet downloads 4 MiB from the other peer's HTTP server intact", async () => {
     const n = 4 << 20;
     const res = await httpGet(peer1, peer2.ipv4, rig.httpPort, `/bytes/${n}`);
     expect(res.status).toMatch(/^HTTP\/1\.[01] 200/);
@@ -143,20 +176,50 @@ describe('rig: a real local tailnet', () => {
 
   it('enforces a policy change from Headscale: a denied port stops answering, restoring it brings it back', async () => {
     await rig.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['*:22'] }], ssh: [] });
-    await expect.poll(async () => {
-      try { await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health'); return 'reachable'; } catch { return 'blocked'; }
-    }, { timeout: 30_000, interval: 500 }).toBe('blocked');
-    await rig.setPolicy(JSON.parse(readFileSync(new URL('./rig/templates/policy.json', import.meta.url), 'utf8')) as object);
-    await expect.poll(async () => {
-      try { return (await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health')).body.toString(); } catch { return 'blocked'; }
-    }, { timeout: 30_000, interval: 500 }).toBe('ok\n');
+    await expect
+      .poll(
+        async () => {
+          try {
+            await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health');
+            return 'reachable';
+          } catch {
+            return 'blocked';
+          }
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe('blocked');
+    await rig.setPolicy(
+      JSON.parse(readFileSync(new URL('./rig/templates/policy.json', import.meta.url), 'utf8')) as object,
+    );
+    await expect
+      .poll(
+        async () => {
+          try {
+            return (await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health')).body.toString();
+          } catch {
+            return 'blocked';
+          }
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe('ok\n');
   });
 
   it('peers recover after their DERP server restarts', async () => {
     await rig.restart('derper:901');
-    await expect.poll(async () => {
-      try { return (await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health')).body.toString(); } catch { return 'unreachable'; }
-    }, { timeout: 60_000, interval: 1000 }).toBe('ok\n');
+    await expect
+      .poll(
+        async () => {
+          try {
+            return (await httpGet(peer1, peer2.ipv4, rig.httpPort, '/health')).body.toString();
+          } catch {
+            return 'unreachable';
+          }
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toBe('ok\n');
   });
 
   it('stop() leaves no rig process behind', async () => {
@@ -168,7 +231,11 @@ describe('rig: a real local tailnet', () => {
       expect(() => process.kill(pid, 0), `pid ${pid} still alive`).toThrow();
     }
     let left = '';
-    try { left = execFileSync('pgrep', ['-af', dir]).toString(); } catch { left = ''; }
+    try {
+      left = execFileSync('pgrep', ['-af', dir]).toString();
+    } catch {
+      left = '';
+    }
     expect(left).toBe('');
     expect(existsSync(dir)).toBe(false);
   });

@@ -27,7 +27,11 @@ mkdirSync(SHOTS, { recursive: true });
 
 /** The rows the xterm.js DOM renderer shows. */
 async function terminalText(page: Page, scope = 'tt-terminal:not([hidden])'): Promise<string> {
-  return page.locator(`${scope} .xterm-rows`).first().innerText().catch(() => '');
+  return page
+    .locator(`${scope} .xterm-rows`)
+    .first()
+    .innerText()
+    .catch(() => '');
 }
 
 // 16 lines of 76 characters (over 1,200 with the escapes removed: the old limit was 1,000) with
@@ -76,9 +80,15 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
   afterEach(async ({ task }) => {
     if (task.result?.state !== 'fail' || !browser) return;
     let i = 0;
-    for (const c of browser.contexts()) for (const p of c.pages()) {
-      await p.screenshot({ path: join(SHOTS, `ssh-auth-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}-${i++}.png`), fullPage: true }).catch(() => {});
-    }
+    for (const c of browser.contexts())
+      for (const p of c.pages()) {
+        await p
+          .screenshot({
+            path: join(SHOTS, `ssh-auth-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}-${i++}.png`),
+            fullPage: true,
+          })
+          .catch(() => {});
+      }
   });
 
   afterAll(async () => {
@@ -122,7 +132,14 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
     const ask = term().locator('form.auth-prompt');
     await ask.waitFor({ timeout: 60_000 });
     // Only the verification code is asked: PAM's "Password:" took the password from the dialog.
-    await expect.poll(() => ask.locator('label').allInnerTexts().then((a) => a.map((s) => s.trim()))).toEqual(['Verification code:']);
+    await expect
+      .poll(() =>
+        ask
+          .locator('label')
+          .allInnerTexts()
+          .then((a) => a.map((s) => s.trim())),
+      )
+      .toEqual(['Verification code:']);
     const input = ask.locator('input');
     expect(await input.getAttribute('type')).toBe('password'); // PAM asks it with echo off
     // The banner came before the question, all of it, without its escape sequences.
@@ -135,7 +152,9 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
     await input.fill(totp(totpKey));
     await ask.getByRole('button', { name: 'Continue' }).click();
     await echoOkExit3();
-    await expect.poll(() => totpSshd.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${USER} `));
+    await expect
+      .poll(() => totpSshd.log.join(''), { timeout: 10_000 })
+      .toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${USER} `));
   });
 
   it('AuthenticationMethods publickey,password and password,publickey: with a browser key, the page asks the password when the server wants it', async () => {
@@ -143,7 +162,9 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
     await page.locator('#key-name').fill('chain-key');
     await page.getByRole('button', { name: 'Create key' }).click();
     const pub = page.locator('tt-settings code.public-key').first();
-    await expect.poll(() => pub.innerText().catch(() => ''), { timeout: 10_000 }).toMatch(/^ssh-ed25519 AAAA\S+ chain-key$/);
+    await expect
+      .poll(() => pub.innerText().catch(() => ''), { timeout: 10_000 })
+      .toMatch(/^ssh-ed25519 AAAA\S+ chain-key$/);
     const line = await pub.innerText();
     for (const chain of ['publickey,password', 'password,publickey']) {
       const s = await startSshd({ extraConfig: [`AuthenticationMethods ${chain}`] });
@@ -153,12 +174,19 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
         await trustHostKey();
         const ask = term().locator('form.auth-prompt');
         await ask.waitFor({ timeout: 60_000 });
-        expect(await ask.locator('label').allInnerTexts().then((a) => a.map((s) => s.trim()))).toEqual([`${USER}@[${peerIp()}]:${s.port}'s password:`]);
+        expect(
+          await ask
+            .locator('label')
+            .allInnerTexts()
+            .then((a) => a.map((s) => s.trim())),
+        ).toEqual([`${USER}@[${peerIp()}]:${s.port}'s password:`]);
         await ask.locator('input').fill(s.password);
         await ask.getByRole('button', { name: 'Continue' }).click();
         await echoOkExit3();
         const [first, second] = chain.split(',');
-        await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Partial ${first} for ${USER}[\\s\\S]*Accepted ${second} for ${USER}`));
+        await expect
+          .poll(() => s.log.join(''), { timeout: 10_000 })
+          .toMatch(new RegExp(`Partial ${first} for ${USER}[\\s\\S]*Accepted ${second} for ${USER}`));
       } finally {
         await s.stop();
       }
@@ -179,7 +207,9 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
       await openTerminal(db.port, 'password', db.password);
       const legacy = term().locator('.legacy-prompt');
       await legacy.waitFor({ timeout: 60_000 });
-      expect(await legacy.locator('.reason').innerText()).toMatch(/RSA host key is only 1024 bits; tailtab requires at least 2048.*connect to it as a legacy device/s);
+      expect(await legacy.locator('.reason').innerText()).toMatch(
+        /RSA host key is only 1024 bits; tailtab requires at least 2048.*connect to it as a legacy device/s,
+      );
       await page.screenshot({ path: join(SHOTS, 'ssh-auth-2-legacy.png'), fullPage: true });
       await legacy.getByRole('button', { name: 'Connect anyway (legacy device)' }).click();
       // Then ssh(1)'s first-contact question about that (short) key, then the shell.
@@ -191,14 +221,18 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
 
       // Remembered with the known host: no question at all the next time.
       await openTerminal(db.port, 'password', db.password);
-      await expect.poll(() => term().locator('.term-state').innerText(), { timeout: 60_000 }).toMatch(/Host key SHA256:\S+ matches/);
+      await expect
+        .poll(() => term().locator('.term-state').innerText(), { timeout: 60_000 })
+        .toMatch(/Host key SHA256:\S+ matches/);
       expect(await term().locator('.legacy-prompt').count()).toBe(0);
       await echoOkExit3();
 
       // Settings lists it as a legacy device; "Stop allowing" forgets the choice (the key stays).
       await page.goto(app.url + '/#settings');
       const row = page.locator('tt-settings tr', { hasText: hostId });
-      await expect.poll(() => row.innerText().catch(() => ''), { timeout: 20_000 }).toContain('Legacy device (SHA-1 allowed)');
+      await expect
+        .poll(() => row.innerText().catch(() => ''), { timeout: 20_000 })
+        .toContain('Legacy device (SHA-1 allowed)');
       await page.screenshot({ path: join(SHOTS, 'ssh-auth-3-settings-legacy.png'), fullPage: true });
       await row.getByRole('button', { name: `Stop allowing SHA-1 for ${hostId}` }).click();
       await expect.poll(() => row.innerText(), { timeout: 20_000 }).not.toContain('Legacy device');
@@ -211,11 +245,19 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
   });
 
   it('the widget (ssh-auth="password", no password given) asks PAM\'s password and the verification code in its terminal', async () => {
-    writeFileSync(configPath, JSON.stringify({
-      controlUrl: app.url, allowInsecureDerp: true,
-      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: rig.peer('peer1').fqdn, widgetPort: totpSshd.port, widgetMode: 'ssh', widgetUser: USER, widgetSshAuth: 'password',
-    }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: app.url,
+        allowInsecureDerp: true,
+        widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+        widgetTarget: rig.peer('peer1').fqdn,
+        widgetPort: totpSshd.port,
+        widgetMode: 'ssh',
+        widgetUser: USER,
+        widgetSshAuth: 'password',
+      }),
+    );
     const wctx = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     try {
       const w = await wctx.newPage();
@@ -225,18 +267,42 @@ describe('ssh login in the browser: banner, 2FA prompt, partial success, legacy 
       await hk.waitFor({ timeout: 90_000 });
       await hk.getByRole('button', { name: 'Trust and connect' }).click();
       const ask = wt.locator('form.auth-prompt');
-      await expect.poll(() => ask.locator('label').allInnerTexts().then((a) => a.map((s) => s.trim())).catch(() => []), { timeout: 60_000 }).toEqual(['Password:']);
+      await expect
+        .poll(
+          () =>
+            ask
+              .locator('label')
+              .allInnerTexts()
+              .then((a) => a.map((s) => s.trim()))
+              .catch(() => []),
+          { timeout: 60_000 },
+        )
+        .toEqual(['Password:']);
       expect(await ask.locator('input').getAttribute('type')).toBe('password');
       await ask.locator('input').fill(totpSshd.password);
       await ask.getByRole('button', { name: 'Continue' }).click();
-      await expect.poll(() => ask.locator('label').allInnerTexts().then((a) => a.map((s) => s.trim())).catch(() => []), { timeout: 30_000 }).toEqual(['Verification code:']);
+      await expect
+        .poll(
+          () =>
+            ask
+              .locator('label')
+              .allInnerTexts()
+              .then((a) => a.map((s) => s.trim()))
+              .catch(() => []),
+          { timeout: 30_000 },
+        )
+        .toEqual(['Verification code:']);
       expect(await terminalText(w, 'tailtab-connect tt-terminal')).toContain('END-OF-BANNER-7f3a');
       await ask.locator('input').fill(totp(totpKey));
       await w.screenshot({ path: join(SHOTS, 'ssh-auth-4-widget-totp.png'), fullPage: true });
       await ask.getByRole('button', { name: 'Continue' }).click();
-      await expect.poll(() => terminalText(w, 'tailtab-connect tt-terminal'), { timeout: 30_000 }).toMatch(new RegExp(`${USER}@\\S*\\$`));
+      await expect
+        .poll(() => terminalText(w, 'tailtab-connect tt-terminal'), { timeout: 30_000 })
+        .toMatch(new RegExp(`${USER}@\\S*\\$`));
       await w.keyboard.type('echo "widget $((40+2))"\n');
-      await expect.poll(() => terminalText(w, 'tailtab-connect tt-terminal'), { timeout: 20_000 }).toContain('widget 42');
+      await expect
+        .poll(() => terminalText(w, 'tailtab-connect tt-terminal'), { timeout: 20_000 })
+        .toContain('widget 42');
     } finally {
       await wctx.close();
       writeFileSync(configPath, JSON.stringify({ controlUrl: app.url, allowInsecureDerp: true }));

@@ -76,11 +76,21 @@ describe('OpenSSH restricted to one key exchange method', () => {
 
 describe('OpenSSH restricted to one cipher and one MAC (the non-AEAD packet paths)', () => {
   for (const cipher of ['aes128-ctr', 'aes192-ctr', 'aes256-ctr']) {
-    for (const mac of ['hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com']) {
+    for (const mac of [
+      'hmac-sha2-256',
+      'hmac-sha2-512',
+      'hmac-sha2-256-etm@openssh.com',
+      'hmac-sha2-512-etm@openssh.com',
+    ]) {
       it(`${cipher} + ${mac}`, async () => {
         const s = await sshd({ extraConfig: [`Ciphers ${cipher}`, `MACs ${mac}`] });
         const c = await login(s);
-        expect([c.algorithms.cipherCtoS, c.algorithms.cipherStoC, c.algorithms.macCtoS, c.algorithms.macStoC]).toEqual([cipher, cipher, mac, mac]);
+        expect([c.algorithms.cipherCtoS, c.algorithms.cipherStoC, c.algorithms.macCtoS, c.algorithms.macStoC]).toEqual([
+          cipher,
+          cipher,
+          mac,
+          mac,
+        ]);
         await echoOk(c);
         // Bulk data over the MAC path, across packet boundaries: 300 kB with its remote checksum.
         const session = await c.openSession({ command: 'head -c 300000 /dev/zero | tr "\\0" x' });
@@ -130,25 +140,43 @@ describe('legacy-only servers are refused, saying what to change on the device; 
     await stopAfter(s, c);
   };
   it('hmac-sha1 only', () =>
-    refusedThenOptIn({ extraConfig: ['Ciphers aes128-ctr', 'MACs hmac-sha1'] }, /only offers SHA-1\/MD5\/UMAC.*enable hmac-sha2-256.*MACs in sshd_config/, (c) =>
-      expect(c.algorithms.macStoC).toBe('hmac-sha1'),
+    refusedThenOptIn(
+      { extraConfig: ['Ciphers aes128-ctr', 'MACs hmac-sha1'] },
+      /only offers SHA-1\/MD5\/UMAC.*enable hmac-sha2-256.*MACs in sshd_config/,
+      (c) => expect(c.algorithms.macStoC).toBe('hmac-sha1'),
     ));
   it('hmac-sha1-etm only', () =>
-    refusedThenOptIn({ extraConfig: ['Ciphers aes256-ctr', 'MACs hmac-sha1-etm@openssh.com'] }, /only offers SHA-1/, (c) => expect(c.algorithms.macCtoS).toBe('hmac-sha1-etm@openssh.com')));
+    refusedThenOptIn(
+      { extraConfig: ['Ciphers aes256-ctr', 'MACs hmac-sha1-etm@openssh.com'] },
+      /only offers SHA-1/,
+      (c) => expect(c.algorithms.macCtoS).toBe('hmac-sha1-etm@openssh.com'),
+    ));
   it('ssh-rsa (SHA-1) host key signatures only', () =>
-    refusedThenOptIn({ hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] }, /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/, (c) =>
-      expect(c.hostKey.algorithm).toBe('ssh-rsa'),
+    refusedThenOptIn(
+      { hostKeys: ['rsa-3072'], extraConfig: ['HostKeyAlgorithms ssh-rsa'] },
+      /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/,
+      (c) => expect(c.hostKey.algorithm).toBe('ssh-rsa'),
     ));
   it('an RSA host key under 2048 bits', () =>
-    refusedThenOptIn({ hostKeys: ['rsa-1024'] }, /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/, (c) => expect(c.hostKey.keyType).toBe('ssh-rsa')));
+    refusedThenOptIn(
+      { hostKeys: ['rsa-1024'] },
+      /RSA host key is only 1024 bits.*at least 2048.*ssh-keygen -t rsa -b 3072/,
+      (c) => expect(c.hostKey.keyType).toBe('ssh-rsa'),
+    ));
   for (const kex of ['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1']) {
     it(`SHA-1 key exchange only (${kex})`, () =>
-      refusedThenOptIn({ extraConfig: [`KexAlgorithms ${kex}`] }, /SHA-1 key exchange.*KexAlgorithms/, (c) => expect(c.algorithms.kex).toBe(kex)));
+      refusedThenOptIn({ extraConfig: [`KexAlgorithms ${kex}`] }, /SHA-1 key exchange.*KexAlgorithms/, (c) =>
+        expect(c.algorithms.kex).toBe(kex),
+      ));
   }
   it('the opt-in still prefers modern algorithms when the server has them', async () => {
     const s = await sshd({ hostKeys: ['rsa-3072'] });
     const c = await login(s, { legacyDevice: true });
-    expect([c.algorithms.kex, c.hostKey.algorithm, c.algorithms.cipherCtoS]).toEqual(['curve25519-sha256', 'rsa-sha2-512', 'chacha20-poly1305@openssh.com']);
+    expect([c.algorithms.kex, c.hostKey.algorithm, c.algorithms.cipherCtoS]).toEqual([
+      'curve25519-sha256',
+      'rsa-sha2-512',
+      'chacha20-poly1305@openssh.com',
+    ]);
     await echoOk(c);
     await stopAfter(s, c);
   });
@@ -186,14 +214,18 @@ describe("the person's own keys, made by ssh-keygen", () => {
     s.addAuthorizedKey(made.pub);
     const c = await login(s, { auth: [{ type: 'publickey', key: parseOpenSshPrivateKey(made.text).key }] });
     await echoOk(c);
-    await expect.poll(() => s.log.join(''), { timeout: 10_000 }).toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
+    await expect
+      .poll(() => s.log.join(''), { timeout: 10_000 })
+      .toMatch(/Accepted publickey for tailtab .* RSA SHA256:/);
     await stopAfter(s, c);
   });
 });
 
 describe('ports that are not SSH fail within the handshake timeout, with words', () => {
   const listen = (server: net.Server) =>
-    new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+    new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+    );
   const attempt = async (port: number) => {
     const started = Date.now();
     const err = await SshClient.connect(await connectDuplex(port), {
@@ -213,7 +245,9 @@ describe('ports that are not SSH fail within the handshake timeout, with words',
     const server = net.createServer((s) => void sockets.push(s));
     const port = await listen(server);
     const { err, ms } = await attempt(port);
-    expect(err.message).toMatch(/no SSH answer from the server within 3 s; nothing was received from it \(is an SSH server listening on this port\?\)/);
+    expect(err.message).toMatch(
+      /no SSH answer from the server within 3 s; nothing was received from it \(is an SSH server listening on this port\?\)/,
+    );
     expect(ms).toBeGreaterThanOrEqual(2900);
     expect(ms).toBeLessThan(4500);
     for (const s of sockets) s.destroy();
@@ -224,7 +258,9 @@ describe('ports that are not SSH fail within the handshake timeout, with words',
     const server = http.createServer((_req, res) => res.end('hello'));
     const port = await listen(server);
     const { err, ms } = await attempt(port);
-    expect(err.message).toMatch(/instead of an SSH identification it sent "HTTP\/1\.1 400 Bad Request" — this port does not look like an SSH server/);
+    expect(err.message).toMatch(
+      /instead of an SSH identification it sent "HTTP\/1\.1 400 Bad Request" — this port does not look like an SSH server/,
+    );
     expect(ms).toBeLessThan(3000);
     server.close();
   });

@@ -51,7 +51,9 @@ function keygen(name: string, args: string[]) {
 describe('Dropbear', () => {
   it('password login with its defaults (prints what was negotiated)', async () => {
     const c = await login();
-    console.log(`${db.version}: kex ${c.algorithms.kex}, cipher ${c.algorithms.cipherCtoS}/${c.algorithms.cipherStoC}, mac ${c.algorithms.macCtoS ?? '(aead)'}, host key ${c.hostKey.algorithm}; server-sig-algs ${c.serverSigAlgs?.join(',')}`);
+    console.log(
+      `${db.version}: kex ${c.algorithms.kex}, cipher ${c.algorithms.cipherCtoS}/${c.algorithms.cipherStoC}, mac ${c.algorithms.macCtoS ?? '(aead)'}, host key ${c.hostKey.algorithm}; server-sig-algs ${c.serverSigAlgs?.join(',')}`,
+    );
     expect(c.serverVersion).toMatch(/^SSH-2\.0-dropbear/);
     expect(c.hostKey.fingerprint).toBe(db.hostKeyFingerprint);
     // Dropbear 2022.83 has no ML-KEM: our curve25519 fallback, and its chacha20-poly1305.
@@ -64,7 +66,9 @@ describe('Dropbear', () => {
     const made = keygen('ed', ['-t', 'ed25519', '-N', 'pw']);
     db.addAuthorizedKey(made.pub);
     const c = await login({ auth: [{ type: 'publickey', key: parseOpenSshPrivateKey(made.text, 'pw').key }] });
-    await expect.poll(() => db.log.join(''), { timeout: 10_000 }).toMatch(/Pubkey auth succeeded for 'tailtab' with ssh-ed25519 key/);
+    await expect
+      .poll(() => db.log.join(''), { timeout: 10_000 })
+      .toMatch(/Pubkey auth succeeded for 'tailtab' with ssh-ed25519 key/);
     await echoOk(c);
   });
 
@@ -84,10 +88,17 @@ describe('Dropbear', () => {
   });
 
   it('offering it only hmac-sha2-512 names both lists (no legacy advice: it has hmac-sha2-256)', async () => {
-    await expect(login({ ciphers: ['aes128-ctr'], macs: ['hmac-sha2-512'] })).rejects.toThrow(/no common client-to-server MAC algorithm \(we offer hmac-sha2-512; server offers hmac-sha1,hmac-sha2-256\)/);
+    await expect(login({ ciphers: ['aes128-ctr'], macs: ['hmac-sha2-512'] })).rejects.toThrow(
+      /no common client-to-server MAC algorithm \(we offer hmac-sha2-512; server offers hmac-sha1,hmac-sha2-256\)/,
+    );
   });
 
-  for (const kex of ['ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521', 'diffie-hellman-group14-sha256']) {
+  for (const kex of [
+    'ecdh-sha2-nistp256',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
+    'diffie-hellman-group14-sha256',
+  ]) {
     it(`key exchange ${kex} (offered alone by us)`, async () => {
       const c = await login({ kex: [kex] });
       expect(c.algorithms.kex).toBe(kex);

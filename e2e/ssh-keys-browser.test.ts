@@ -24,7 +24,11 @@ mkdirSync(SHOTS, { recursive: true });
 const PASSPHRASE = 'correct horse battery';
 
 async function terminalText(page: Page): Promise<string> {
-  return page.locator('tt-terminal:not([hidden]) .xterm-rows').first().innerText().catch(() => '');
+  return page
+    .locator('tt-terminal:not([hidden]) .xterm-rows')
+    .first()
+    .innerText()
+    .catch(() => '');
 }
 
 describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dropbear behind a tailnet peer', () => {
@@ -43,12 +47,23 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     db = await startDropbear();
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'e2e-imported', '-f', keyFile]);
     pubLine = readFileSync(`${keyFile}.pub`, 'utf8').trim();
-    keyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${keyFile}.pub`], { encoding: 'utf8' }).split(' ')[1];
+    keyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${keyFile}.pub`], {
+      encoding: 'utf8',
+    }).split(' ')[1];
     db.addAuthorizedKey(pubLine);
     const configPath = join(rig.dir, 'keys-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-    writeFileSync(configPath, JSON.stringify({ controlUrl: '/', authKey: rig.authKey, hostname: 'keys-browser', autoConnect: true, allowInsecureDerp: true }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        controlUrl: '/',
+        authKey: rig.authKey,
+        hostname: 'keys-browser',
+        autoConnect: true,
+        allowInsecureDerp: true,
+      }),
+    );
     browser = await launchChromium();
     page = await (await browser.newContext({ acceptDownloads: true })).newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
@@ -56,7 +71,12 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
 
   afterEach(async ({ task }) => {
     if (task.result?.state === 'fail') {
-      await page?.screenshot({ path: join(SHOTS, `keys-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => {});
+      await page
+        ?.screenshot({
+          path: join(SHOTS, `keys-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}.png`),
+          fullPage: true,
+        })
+        .catch(() => {});
       console.log(`dropbear log:\n${db?.log.join('')}`);
     }
   });
@@ -69,7 +89,11 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const problem = () => page.locator('tt-ssh-keys #import-problem').innerText().catch(() => '');
+  const problem = () =>
+    page
+      .locator('tt-ssh-keys #import-problem')
+      .innerText()
+      .catch(() => '');
   const importButton = () => page.locator('tt-ssh-keys').getByRole('button', { name: 'Import key' });
 
   async function paste(text: string) {
@@ -90,16 +114,31 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     const dsaFile = join(dir, 'id_dsa');
     execFileSync('ssh-keygen', ['-q', '-t', 'dsa', '-N', '', '-f', dsaFile]);
     await paste(readFileSync(dsaFile, 'utf8'));
-    await expect.poll(problem, { timeout: 10_000 }).toMatch(/^DSA keys are obsolete and refused by current servers; make a new key/);
-    await paste('PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: from putty\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIOnB\n');
-    await expect.poll(problem, { timeout: 10_000 }).toMatch(/^This is a PuTTY key; export it from PuTTYgen as "OpenSSH key \(new format\)"/);
+    await expect
+      .poll(problem, { timeout: 10_000 })
+      .toMatch(/^DSA keys are obsolete and refused by current servers; make a new key/);
+    await paste(
+      'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: from putty\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIOnB\n',
+    );
+    await expect
+      .poll(problem, { timeout: 10_000 })
+      .toMatch(/^This is a PuTTY key; export it from PuTTYgen as "OpenSSH key \(new format\)"/);
     await page.locator('tt-ssh-keys #key-text').fill('');
 
     // The real file, picked: the page asks for its passphrase.
     await page.locator('tt-ssh-keys #key-file').setInputFiles(keyFile);
-    await expect.poll(() => page.locator('tt-ssh-keys #key-file-chosen').innerText().catch(() => '')).toMatch(/^id_ed25519 \(\d+ bytes\)$/);
+    await expect
+      .poll(() =>
+        page
+          .locator('tt-ssh-keys #key-file-chosen')
+          .innerText()
+          .catch(() => ''),
+      )
+      .toMatch(/^id_ed25519 \(\d+ bytes\)$/);
     await importButton().click();
-    await expect.poll(problem, { timeout: 10_000 }).toBe('This key is protected by a passphrase; enter it to import the key.');
+    await expect
+      .poll(problem, { timeout: 10_000 })
+      .toBe('This key is protected by a passphrase; enter it to import the key.');
     await page.locator('tt-ssh-keys #key-passphrase').fill('not the passphrase');
     await importButton().click();
     await expect.poll(problem, { timeout: 20_000 }).toBe('Wrong passphrase for this key.');
@@ -109,7 +148,9 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     await importButton().click();
     const card = page.locator('tt-ssh-keys .ssh-key[data-key="e2e-imported"]');
     await expect.poll(() => card.count(), { timeout: 20_000 }).toBe(1);
-    console.log(`import of an ssh-keygen ed25519 key (bcrypt, 16 rounds) in the Worker: ${Date.now() - t0} ms from the click to the listed key`);
+    console.log(
+      `import of an ssh-keygen ed25519 key (bcrypt, 16 rounds) in the Worker: ${Date.now() - t0} ms from the click to the listed key`,
+    );
     expect(await problem()).toBe('');
     expect(await card.locator('.key-type').innerText()).toBe('Ed25519, imported');
     expect(await card.locator('.key-fingerprint').innerText()).toBe(keyFingerprint);
@@ -121,7 +162,10 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
 
   it('IndexedDB holds a non-extractable CryptoKey for the imported key and no private bytes', async () => {
     const seen = await page.evaluate(async (pub) => {
-      const engineHasEd25519 = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign']).then(() => true, () => false);
+      const engineHasEd25519 = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign']).then(
+        () => true,
+        () => false,
+      );
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
         const r = indexedDB.open('tailtab');
         r.onsuccess = () => resolve(r.result);
@@ -134,10 +178,20 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
       });
       db.close();
       const rec = all.find((k) => k.publicKey === pub)!;
-      const bytesIn = (v: unknown): number => (v instanceof Uint8Array || v instanceof ArrayBuffer ? 1 : v && typeof v === 'object' && !(v instanceof CryptoKey) ? Object.values(v).reduce((n: number, x) => n + bytesIn(x), 0) : 0);
+      const bytesIn = (v: unknown): number =>
+        v instanceof Uint8Array || v instanceof ArrayBuffer
+          ? 1
+          : v && typeof v === 'object' && !(v instanceof CryptoKey)
+            ? Object.values(v).reduce((n: number, x) => n + bytesIn(x), 0)
+            : 0;
       const keys = (rec.signingKeys ?? {}) as Record<string, CryptoKey>;
       const ck = keys['ssh-ed25519'];
-      const exported = ck ? await crypto.subtle.exportKey('pkcs8', ck).then(() => 'exported', (e: Error) => e.name) : 'none';
+      const exported = ck
+        ? await crypto.subtle.exportKey('pkcs8', ck).then(
+            () => 'exported',
+            (e: Error) => e.name,
+          )
+        : 'none';
       return {
         engineHasEd25519,
         fields: Object.keys(rec).sort(),
@@ -171,7 +225,11 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     await page.locator('#ssh-port').fill(String(db.port));
     await page.locator('#ssh-method').selectOption('key');
     expect(await page.locator('#ssh-key').inputValue()).toBe('');
-    expect(await page.locator('#ssh-key option').allInnerTexts()).toEqual(['All my keys, in order', 'made-here', 'e2e-imported']);
+    expect(await page.locator('#ssh-key option').allInnerTexts()).toEqual([
+      'All my keys, in order',
+      'made-here',
+      'e2e-imported',
+    ]);
     await page.getByRole('button', { name: 'Open terminal' }).click();
     const prompt = page.locator('tt-terminal .host-prompt');
     await prompt.waitFor({ timeout: 60_000 });
@@ -184,7 +242,11 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     // Dropbear says which key let us in: the imported one. It listens on loopback only, so the
     // connection came through peer1's tailscaled (which dials its loopback for tailnet TCP).
     const log = db.log.join('');
-    expect(log).toMatch(new RegExp(`Pubkey auth succeeded for '${db.user}' with ssh-ed25519 key ${keyFingerprint.replace(/[+/]/g, '\\$&')} from 127\\.0\\.0\\.1:`));
+    expect(log).toMatch(
+      new RegExp(
+        `Pubkey auth succeeded for '${db.user}' with ssh-ed25519 key ${keyFingerprint.replace(/[+/]/g, '\\$&')} from 127\\.0\\.0\\.1:`,
+      ),
+    );
     expect(await page.locator('tt-terminal:not([hidden]) .term-state').innerText()).not.toMatch(/error/i);
     await page.keyboard.type('exit\n');
   });
@@ -205,7 +267,9 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     // Playwright's userGesture flag (its evaluate and locators give the page a gesture), after the
     // last real click's transient activation has lapsed.
     const cdp = await page.context().newCDPSession(page);
-    const ev = async (expression: string) => (await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })).result.value as unknown;
+    const ev = async (expression: string) =>
+      (await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })).result
+        .value as unknown;
     const deadline = Date.now() + 30_000;
     while (await ev('navigator.userActivation.isActive')) {
       if (Date.now() > deadline) throw new Error('transient user activation did not lapse in 30 s');
@@ -218,7 +282,16 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
       return !!b;
     })()`);
     expect(clicked).toBe(true);
-    await expect.poll(() => card.locator('#export-problem').innerText().catch(() => ''), { timeout: 10_000 }).toBe(NO_GESTURE);
+    await expect
+      .poll(
+        () =>
+          card
+            .locator('#export-problem')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 10_000 },
+      )
+      .toBe(NO_GESTURE);
     await cdp.detach();
 
     const download = page.waitForEvent('download', { timeout: 30_000 });

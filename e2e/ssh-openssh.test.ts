@@ -32,7 +32,11 @@ async function connect(extra: Partial<SshConnectOptions> = {}, store = new Memor
 }
 
 /** Read a terminal stream until its accumulated text matches. */
-async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, re: RegExp, acc = { text: '' }): Promise<string> {
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  re: RegExp,
+  acc = { text: '' },
+): Promise<string> {
   const dec = new TextDecoder();
   while (!re.test(acc.text)) {
     const { value, done } = await reader.read();
@@ -72,11 +76,18 @@ describe('SSH client vs OpenSSH sshd', () => {
     c.close();
     // The wrong key is refused with a clear message.
     const other = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
-    await expect(connect({ auth: [{ type: 'publickey', key: other }] })).rejects.toThrow(/authentication failed.*publickey/);
+    await expect(connect({ auth: [{ type: 'publickey', key: other }] })).rejects.toThrow(
+      /authentication failed.*publickey/,
+    );
   });
 
   it('without PAM sshd does not offer keyboard-interactive: the client skips it and falls through to password', async () => {
-    const c = await connect({ auth: [{ type: 'keyboard-interactive', respond: () => [sshd.password] }, { type: 'password', password: sshd.password }] });
+    const c = await connect({
+      auth: [
+        { type: 'keyboard-interactive', respond: () => [sshd.password] },
+        { type: 'password', password: sshd.password },
+      ],
+    });
     expect((await run(c, 'true')).exit.code).toBe(0);
     c.close();
   });

@@ -65,13 +65,17 @@ describe('keyboard-interactive through PAM (OpenSSH sshd, UsePAM yes)', () => {
     expect(out).toBe(`${sshd.user}\n`);
     expect(exit.code).toBe(5);
     // sshd's own log says which path let us in.
-    await expect.poll(() => sshd.log.join(''), { timeout: 10_000 }).toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${sshd.user} `));
+    await expect
+      .poll(() => sshd.log.join(''), { timeout: 10_000 })
+      .toMatch(new RegExp(`Accepted keyboard-interactive/pam for ${sshd.user} `));
     c.close();
   });
 
   it('a wrong answer is refused by PAM and the error names keyboard-interactive', async () => {
     let asked = 0;
-    const err = await connect([{ type: 'keyboard-interactive', respond: (ch) => (asked++, ch.prompts.map(() => 'not-the-password')) }]).then(
+    const err = await connect([
+      { type: 'keyboard-interactive', respond: (ch) => (asked++, ch.prompts.map(() => 'not-the-password')) },
+    ]).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -109,7 +113,15 @@ describe('TOTP second factor through PAM (libpam-google-authenticator)', () => {
     const asked: KeyboardInteractiveChallenge[] = [];
     const c = await SshClient.connect(await connectDuplex(totpSshd.port), {
       username: totpSshd.user,
-      auth: [{ type: 'keyboard-interactive', respond: (ch) => (asked.push(ch), ch.prompts.map((p) => (/code/i.test(p.prompt) ? totp(key) : totpSshd.password))) }],
+      auth: [
+        {
+          type: 'keyboard-interactive',
+          respond: (ch) => (
+            asked.push(ch),
+            ch.prompts.map((p) => (/code/i.test(p.prompt) ? totp(key) : totpSshd.password))
+          ),
+        },
+      ],
       hostKeyVerifier: () => {},
     });
     const prompts = asked.flatMap((a) => a.prompts);
@@ -127,9 +139,17 @@ describe('TOTP second factor through PAM (libpam-google-authenticator)', () => {
     const wrong = String((Number(totp(key)) + 500_000) % 1_000_000).padStart(6, '0');
     const err = await SshClient.connect(await connectDuplex(totpSshd.port), {
       username: totpSshd.user,
-      auth: [{ type: 'keyboard-interactive', respond: (ch) => ch.prompts.map((p) => (/code/i.test(p.prompt) ? wrong : totpSshd.password)) }],
+      auth: [
+        {
+          type: 'keyboard-interactive',
+          respond: (ch) => ch.prompts.map((p) => (/code/i.test(p.prompt) ? wrong : totpSshd.password)),
+        },
+      ],
       hostKeyVerifier: () => {},
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AuthenticationFailed);
   }, 30_000);
 });
@@ -140,7 +160,11 @@ describe('partial success: AuthenticationMethods chains against OpenSSH (RFC 425
   const cases: { chain: string; pam?: boolean; expectLog: RegExp }[] = [
     { chain: 'publickey,password', expectLog: /Partial publickey for [\s\S]*Accepted password for/ },
     { chain: 'password,publickey', expectLog: /Partial password for [\s\S]*Accepted publickey for/ },
-    { chain: 'publickey,keyboard-interactive', pam: true, expectLog: /Partial publickey for [\s\S]*Accepted keyboard-interactive\/pam for/ },
+    {
+      chain: 'publickey,keyboard-interactive',
+      pam: true,
+      expectLog: /Partial publickey for [\s\S]*Accepted keyboard-interactive\/pam for/,
+    },
   ];
   for (const { chain, pam, expectLog } of cases) {
     for (const order of ['key first', 'password first'] as const) {
@@ -148,7 +172,10 @@ describe('partial success: AuthenticationMethods chains against OpenSSH (RFC 425
         const s = await startSshd({ pam, extraConfig: [`AuthenticationMethods ${chain}`] });
         try {
           s.addAuthorizedKey(line);
-          const pw: SshConnectOptions['auth'] = [{ type: 'password', password: s.password }, { type: 'keyboard-interactive', respond: (ch) => ch.prompts.map(() => s.password) }];
+          const pw: SshConnectOptions['auth'] = [
+            { type: 'password', password: s.password },
+            { type: 'keyboard-interactive', respond: (ch) => ch.prompts.map(() => s.password) },
+          ];
           const pk: SshConnectOptions['auth'] = [{ type: 'publickey', key: user }];
           const c = await SshClient.connect(await connectDuplex(s.port), {
             username: s.user,

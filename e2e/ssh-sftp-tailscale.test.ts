@@ -21,7 +21,14 @@ beforeAll(async () => {
   rig = await startRig({ peers: [{ name: 'sftppeer', homeRegion: 901, derpOnly: true, ssh: true }], sshd: false });
   peer = rig.peer('sftppeer');
   node = new TailnetNode(createNodeLayers());
-  await node.up({ controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-sftp', allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900 });
+  await node.up({
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'tailtab-sftp',
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
+  });
 });
 afterAll(async () => {
   await node?.down();
@@ -31,7 +38,9 @@ afterAll(async () => {
 describe('SFTP over Tailscale SSH through our node', () => {
   it('uploads and downloads 8 MiB through tailscaled --ssh (its embedded pkg/sftp server), SHA-256 checked on both ends', async () => {
     const ssh = await SshClient.connect(await node.dial('sftppeer', 22), {
-      username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
+      username: 'root',
+      auth: [{ type: 'none' }],
+      hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
     });
     const sftp = await SftpClient.open(ssh);
     expect(sftp.version).toBe(3);
@@ -76,7 +85,9 @@ describe('SFTP over Tailscale SSH through our node', () => {
     expect((await sftp.list('/tmp')).filter((e) => e.filename.endsWith('.tailtab-upload'))).toEqual([]);
     await sftp.remove(path);
     await expect(sftp.stat(path)).rejects.toThrow(`cannot stat "${path}": no such file or directory`);
-    console.log(`tailtab sftp over the tailnet (DERP-only, Node): upload ${(data.length / 1e3 / upMs).toFixed(1)} MB/s, download ${(data.length / 1e3 / downMs).toFixed(1)} MB/s`);
+    console.log(
+      `tailtab sftp over the tailnet (DERP-only, Node): upload ${(data.length / 1e3 / upMs).toFixed(1)} MB/s, download ${(data.length / 1e3 / downMs).toFixed(1)} MB/s`,
+    );
     sftp.close();
     ssh.close();
   }, 170_000);

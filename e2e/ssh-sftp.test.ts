@@ -23,7 +23,11 @@ beforeAll(async () => {
   sshd = await startSshd();
   const key = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
   sshd.addAuthorizedKey(authorizedKeysLine(key, 'sftp-e2e'));
-  ssh = await SshClient.connect(await connectDuplex(sshd.port), { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {} });
+  ssh = await SshClient.connect(await connectDuplex(sshd.port), {
+    username: sshd.user,
+    auth: [{ type: 'publickey', key }],
+    hostKeyVerifier: () => {},
+  });
   sftp = await SftpClient.open(ssh);
   home = await sftp.realpath('.');
 });
@@ -99,7 +103,9 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     const downMs = performance.now() - t;
     expect(n).toBe(data.length);
     expect(toHex(h.digest())).toBe(want);
-    console.log(`tailtab sftp (Node, loopback, 32 KiB × 16): upload ${mbps(data.length, upMs)} MB/s, download ${mbps(data.length, downMs)} MB/s; max requests in flight ${sftp.stats.maxInFlight}`);
+    console.log(
+      `tailtab sftp (Node, loopback, 32 KiB × 16): upload ${mbps(data.length, upMs)} MB/s, download ${mbps(data.length, downMs)} MB/s; max requests in flight ${sftp.stats.maxInFlight}`,
+    );
 
     // stat: size and mode as created; rename; the old name is gone; remove.
     const st = await sftp.stat(path);
@@ -128,7 +134,26 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
       const b = join(sshd.dir, 'batch');
       writeFileSync(b, batch);
       const t0 = performance.now();
-      const r = spawnSync('sftp', ['-q', '-b', b, '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${sshd.user}@127.0.0.1`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'sftp',
+        [
+          '-q',
+          '-b',
+          b,
+          '-i',
+          keyFile,
+          '-P',
+          String(sshd.port),
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'LogLevel=ERROR',
+          `${sshd.user}@127.0.0.1`,
+        ],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(`sftp failed: ${r.stderr}`);
       return performance.now() - t0;
     };
@@ -139,7 +164,9 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     expect(toHex(sha256(readFileSync(`${local}.back`)))).toBe(want);
     rmSync(local);
     rmSync(`${local}.back`);
-    console.log(`OpenSSH sftp (same sshd, its defaults): upload ${mbps(data.length, up)} MB/s, download ${mbps(data.length, down)} MB/s`);
+    console.log(
+      `OpenSSH sftp (same sshd, its defaults): upload ${mbps(data.length, up)} MB/s, download ${mbps(data.length, down)} MB/s`,
+    );
     await sftp.remove(path);
   });
 
@@ -149,7 +176,8 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     expect(await sftp.uploadAtomic(path, streamOf(original), { mode: 0o640 })).toBe(original.length);
     const originalSha = toHex(sha256(original));
     const remoteSha = async () => (await run(`sha256sum ${path}`)).out.split(' ')[0];
-    const temps = async () => (await sftp.list(home)).map((e) => e.filename).filter((n) => n.endsWith('.tailtab-upload'));
+    const temps = async () =>
+      (await sftp.list(home)).map((e) => e.filename).filter((n) => n.endsWith('.tailtab-upload'));
     expect(await remoteSha()).toBe(originalSha);
     expect((await sftp.stat(path)).permissions! & 0o777).toBe(0o640);
     expect(await temps()).toEqual([]);
@@ -158,7 +186,11 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     const duplex = await connectDuplex(sshd.port);
     const key = generateEd25519Key((n) => crypto.getRandomValues(new Uint8Array(n)));
     sshd.addAuthorizedKey(authorizedKeysLine(key, 'sftp-e2e-kill'));
-    const ssh2 = await SshClient.connect(duplex, { username: sshd.user, auth: [{ type: 'publickey', key }], hostKeyVerifier: () => {} });
+    const ssh2 = await SshClient.connect(duplex, {
+      username: sshd.user,
+      auth: [{ type: 'publickey', key }],
+      hostKeyVerifier: () => {},
+    });
     const sftp2 = await SftpClient.open(ssh2);
     const replacement = randomBytes(8 * 1024 * 1024);
     let pulled = 0;
@@ -172,7 +204,10 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
         pulled += 65536;
       },
     });
-    const failed = await sftp2.uploadAtomic(path, killing).then(() => 'completed', (e: Error) => e.message);
+    const failed = await sftp2.uploadAtomic(path, killing).then(
+      () => 'completed',
+      (e: Error) => e.message,
+    );
     expect(failed).not.toBe('completed');
     ssh2.close();
     // The original is whole: same bytes, same size, same mode.
@@ -195,7 +230,7 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     await sftp.remove(path);
   });
 
-  it('a download shorter than the size stat\'ed at its start fails in words', async () => {
+  it("a download shorter than the size stat'ed at its start fails in words", async () => {
     const path = `${home}/${tag}-shrinks.bin`;
     await sftp.writeFile(path, randomBytes(2 * 1024 * 1024));
     const size = (await sftp.stat(path)).size!;
@@ -215,10 +250,15 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
   });
 
   it('a missing file and a permission-denied path give clear errors; the session keeps working', async () => {
-    await expect(sftp.download(`${home}/${tag}-missing`)).rejects.toThrow(`cannot open "${home}/${tag}-missing": no such file or directory`);
+    await expect(sftp.download(`${home}/${tag}-missing`)).rejects.toThrow(
+      `cannot open "${home}/${tag}-missing": no such file or directory`,
+    );
     await expect(sftp.readFile('/etc/shadow')).rejects.toThrow('cannot open "/etc/shadow": permission denied');
     await expect(sftp.list('/root')).rejects.toThrow('cannot list "/root": permission denied');
-    await expect(sftp.writeFile('/etc/tailtab-sftp-e2e', 'x')).rejects.toMatchObject({ code: 3, path: '/etc/tailtab-sftp-e2e' });
+    await expect(sftp.writeFile('/etc/tailtab-sftp-e2e', 'x')).rejects.toMatchObject({
+      code: 3,
+      path: '/etc/tailtab-sftp-e2e',
+    });
     await expect(sftp.remove(`${home}/${tag}-missing`)).rejects.toThrow(/no such file or directory/);
     expect((await sftp.list('/')).some((e) => e.filename === 'etc' && e.type === 'directory')).toBe(true);
   });

@@ -18,7 +18,14 @@ beforeAll(async () => {
   rig = await startRig({ peers: [{ name: 'sshpeer', homeRegion: 901, derpOnly: true, ssh: true }], sshd: false });
   peer = rig.peer('sshpeer');
   node = new TailnetNode(createNodeLayers());
-  await node.up({ controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-ssh', allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900 });
+  await node.up({
+    controlUrl: rig.headscaleUrl,
+    authKey: rig.authKey,
+    hostname: 'tailtab-ssh',
+    allowInsecureDerp: true,
+    wallClockMs: () => Date.now(),
+    homeRegion: 900,
+  });
 });
 afterAll(async () => {
   await node?.down();
@@ -34,7 +41,9 @@ async function readText(s: ReadableStream<Uint8Array>): Promise<string> {
 describe('Tailscale SSH through our node', () => {
   it('Tailscale SSH ignores "signal" requests (tailssh never reads gliderssh Session.Signals); stdin EOF ends the command; byte counters', async () => {
     const c = await SshClient.connect(await node.dial('sshpeer', 22), {
-      username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
+      username: 'root',
+      auth: [{ type: 'none' }],
+      hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
     });
     const s = await c.openSession({ command: 'echo started; exec wc -c' });
     const reader = s.stdout.getReader();
@@ -63,7 +72,8 @@ describe('Tailscale SSH through our node', () => {
     const notes: string[] = [];
     const conn = await node.dial('sshpeer', 22);
     const c = await SshClient.connect(conn, {
-      username: 'root', auth: [{ type: 'none' }],
+      username: 'root',
+      auth: [{ type: 'none' }],
       hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn, (e) => notes.push(e.kind)),
     });
     expect(c.serverVersion).toMatch(/^SSH-2\.0-Tailscale/);
@@ -71,7 +81,9 @@ describe('Tailscale SSH through our node', () => {
     // post-quantum hybrid first; our default list prefers it too.
     expect(c.algorithms.kex).toBe('mlkem768x25519-sha256');
     expect(notes).toEqual(['tailnet-authenticated']);
-    const s = await c.openSession({ command: 'echo "hello from $(hostname -s 2>/dev/null || echo host)"; echo err >&2; exit 3' });
+    const s = await c.openSession({
+      command: 'echo "hello from $(hostname -s 2>/dev/null || echo host)"; echo err >&2; exit 3',
+    });
     const [out, err, exit] = await Promise.all([readText(s.stdout), readText(s.stderr), s.exit]);
     expect(out).toMatch(/^hello from /);
     expect(err).toBe('err\n');
@@ -89,7 +101,9 @@ describe('Tailscale SSH through our node', () => {
 
   it('a second session on a fresh connection sees the environment of the SSH user (curve25519 forced)', async () => {
     const c = await SshClient.connect(await node.dial(peer.ipv4, 22), {
-      username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
+      username: 'root',
+      auth: [{ type: 'none' }],
+      hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
       kex: ['curve25519-sha256'],
     });
     expect(c.algorithms.kex).toBe('curve25519-sha256');

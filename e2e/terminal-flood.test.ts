@@ -16,11 +16,16 @@ mkdirSync(SHOTS, { recursive: true });
 
 /** Rows the xterm.js DOM renderer shows now. */
 async function terminalText(page: Page): Promise<string> {
-  return page.locator('tt-terminal:not([hidden]) .xterm-rows').first().innerText().catch(() => '');
+  return page
+    .locator('tt-terminal:not([hidden]) .xterm-rows')
+    .first()
+    .innerText()
+    .catch(() => '');
 }
 
 /** The page's JS heap (Chromium's performance.memory), in bytes. */
-const pageHeap = (p: Page) => p.evaluate(() => (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize);
+const pageHeap = (p: Page) =>
+  p.evaluate(() => (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize);
 
 describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromium, rig OpenSSH)', () => {
   let rig: Rig;
@@ -46,7 +51,9 @@ describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromiu
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[page] ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[page] ${m.text()}`);
+    });
     await page.goto(app.url + '/');
     await page.locator('#auth-key').fill(rig.authKey);
     await page.locator('#hostname').fill('flood-browser');
@@ -76,22 +83,34 @@ describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromiu
     // The shell would print the marker only if the pipeline ended by itself (Ctrl-C aborts the list).
     await page.keyboard.type('yes | head -c 200M; echo "flood-ended-$((20+22))"\n');
     // Flooding: screens full of y.
-    await expect.poll(async () => ((await terminalText(page)).match(/^y$/gm) ?? []).length, { timeout: 60_000 }).toBeGreaterThan(10);
+    await expect
+      .poll(async () => ((await terminalText(page)).match(/^y$/gm) ?? []).length, { timeout: 60_000 })
+      .toBeGreaterThan(10);
     // Let it run while sampling the page's heap: the flood keeps coming at the pace xterm.js parses.
     let heapMax = heap0;
     const floodStart = Date.now();
-    await expect.poll(async () => {
-      heapMax = Math.max(heapMax, await pageHeap(page));
-      return Date.now() - floodStart;
-    }, { timeout: 30_000, interval: 250 }).toBeGreaterThan(3000);
+    await expect
+      .poll(
+        async () => {
+          heapMax = Math.max(heapMax, await pageHeap(page));
+          return Date.now() - floodStart;
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBeGreaterThan(3000);
     const before = await lastLine();
     expect(before).toBe('y'); // still flooding: 200 MB takes longer than this at xterm.js's pace
     const t0 = Date.now();
     await page.keyboard.press('Control+C');
-    await expect.poll(async () => {
-      heapMax = Math.max(heapMax, await pageHeap(page));
-      return lastLine();
-    }, { timeout: 60_000, interval: 100 }).toMatch(promptLine);
+    await expect
+      .poll(
+        async () => {
+          heapMax = Math.max(heapMax, await pageHeap(page));
+          return lastLine();
+        },
+        { timeout: 60_000, interval: 100 },
+      )
+      .toMatch(promptLine);
     const ctrlCMs = Date.now() - t0;
     expect(await terminalText(page)).not.toContain('flood-ended-42');
     // Still a working shell.
@@ -104,7 +123,9 @@ describe('terminal flood: back-pressure from xterm.js to the SSH window (Chromiu
     await statusPage.reload();
     await queue.waitFor({ timeout: 30_000 });
     const peak = Number(await queue.getAttribute('data-terminal-queue'));
-    console.log(`flood: Ctrl-C to prompt ${ctrlCMs} ms; Worker queue peak ${(peak / 1024).toFixed(0)} KiB; page heap ${(heap0 / 2 ** 20).toFixed(1)} → max ${(heapMax / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `flood: Ctrl-C to prompt ${ctrlCMs} ms; Worker queue peak ${(peak / 1024).toFixed(0)} KiB; page heap ${(heap0 / 2 ** 20).toFixed(1)} → max ${(heapMax / 2 ** 20).toFixed(1)} MiB`,
+    );
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(256 * 1024 + 2 * 32 * 1024);
     // The page held the flood's bytes only in passing: without the brake, xterm.js's write buffer

@@ -20,7 +20,12 @@ import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 const SHOTS = join(REPO_ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 
-interface HsNode { id: string | number; name?: string; given_name?: string; ip_addresses?: string[] }
+interface HsNode {
+  id: string | number;
+  name?: string;
+  given_name?: string;
+  ip_addresses?: string[];
+}
 
 async function headscaleNodes(rig: Rig): Promise<HsNode[]> {
   return JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[];
@@ -29,7 +34,11 @@ const named = (nodes: HsNode[], name: string) => nodes.filter((n) => n.given_nam
 
 /** Text currently shown by the xterm.js terminal (its DOM renderer's rows). */
 async function terminalText(page: Page, scope = 'tt-terminal:not([hidden])'): Promise<string> {
-  return page.locator(`${scope} .xterm-rows`).first().innerText().catch(() => '');
+  return page
+    .locator(`${scope} .xterm-rows`)
+    .first()
+    .innerText()
+    .catch(() => '');
 }
 
 /** Every enabled interactive element (through shadow roots) that has no accessible name. */
@@ -81,7 +90,9 @@ describe('ui: the app in Chromium against the rig', () => {
     browser = await launchChromium();
     ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await ctx.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' && !/vite|ERR_INTERNET_DISCONNECTED/.test(m.text())) console.log(`[page] ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/vite|ERR_INTERNET_DISCONNECTED/.test(m.text())) console.log(`[page] ${m.text()}`);
+    });
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   });
 
@@ -89,9 +100,15 @@ describe('ui: the app in Chromium against the rig', () => {
     // A failed journey leaves a picture of every open page behind.
     if (task.result?.state !== 'fail' || !browser) return;
     let i = 0;
-    for (const c of browser.contexts()) for (const p of c.pages()) {
-      await p.screenshot({ path: join(SHOTS, `ui-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}-${i++}.png`), fullPage: true }).catch(() => {});
-    }
+    for (const c of browser.contexts())
+      for (const p of c.pages()) {
+        await p
+          .screenshot({
+            path: join(SHOTS, `ui-failed-${task.name.slice(0, 40).replace(/\W+/g, '-')}-${i++}.png`),
+            fullPage: true,
+          })
+          .catch(() => {});
+      }
   });
 
   afterAll(async () => {
@@ -109,7 +126,10 @@ describe('ui: the app in Chromium against the rig', () => {
     await expect.poll(() => p.locator('tt-machines h2').innerText()).toContain('(10000)');
     expect(await p.locator('tt-machines [data-more]').innerText()).toMatch(/Showing 100 of 10000 machines/);
     const renderMs = await p.evaluate(() => (window as unknown as { renderMs: number }).renderMs);
-    await p.locator('tt-machines').getByRole('button', { name: /^Show 100 more/ }).click();
+    await p
+      .locator('tt-machines')
+      .getByRole('button', { name: /^Show 100 more/ })
+      .click();
     await expect.poll(() => rows.count()).toBe(200);
     // A machine far down the list, by name: exactly it (host-9876, not host-98760: there is none).
     const t0 = Date.now();
@@ -127,7 +147,7 @@ describe('ui: the app in Chromium against the rig', () => {
     await p.close();
   });
 
-  it('a new user opens the page, pastes a pre-auth key and sees the rig\'s machines', async () => {
+  it("a new user opens the page, pastes a pre-auth key and sees the rig's machines", async () => {
     await page.goto(app.url + '/');
     await expect.poll(() => page.locator('#control-url').inputValue(), { timeout: 20_000 }).toBe(app.url);
     // A mistyped key first: refused in words, the form stays.
@@ -154,10 +174,15 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(selfIp).toMatch(/^100\.\d+\.\d+\.\d+$/);
     expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
     // The peers see us too: tailscaled lists our node in its status.
-    await expect.poll(async () => {
-      const st = await rig.peer('peer1').status();
-      return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
-    }, { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const st = await rig.peer('peer1').status();
+          return Object.values(st.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(selfIp));
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     await page.screenshot({ path: join(SHOTS, 'ui-2-machines.png'), fullPage: true });
   });
 
@@ -173,8 +198,17 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(url.startsWith(rig.headscaleUrl)).toBe(true);
     expect(await p.getByRole('img', { name: 'Login link as a QR code' }).count()).toBe(1);
     await p.screenshot({ path: join(SHOTS, 'ui-1b-interactive-login.png'), fullPage: true });
-    await rig.headscale(['auth', 'register', '--user', rig.user.name, '--auth-id', url.split('/').filter(Boolean).pop()!]);
-    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await rig.headscale([
+      'auth',
+      'register',
+      '--user',
+      rig.user.name,
+      '--auth-id',
+      url.split('/').filter(Boolean).pop()!,
+    ]);
+    await expect
+      .poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(named(await headscaleNodes(rig), 'ui-interactive')).toHaveLength(1);
     await ictx.close();
   });
@@ -188,14 +222,18 @@ describe('ui: the app in Chromium against the rig', () => {
     await p.locator('#hostname').fill('ui-direct');
     await p.getByRole('button', { name: 'Connect' }).click();
     const alert = p.locator('tt-connect [role=alert]');
-    await expect.poll(() => alert.innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/blocked reading .*\/key.*CORS/s);
+    await expect
+      .poll(() => alert.innerText().catch(() => ''), { timeout: 30_000 })
+      .toMatch(/blocked reading .*\/key.*CORS/s);
     await p.screenshot({ path: join(SHOTS, 'ui-1c-cors.png'), fullPage: true });
     // The key a person would get with curl; the WebSocket to /ts2021 needs no CORS.
     const { publicKey } = (await (await fetch(`${rig.headscaleUrl}/key?v=113`)).json()) as { publicKey: string };
     await p.locator('tt-connect summary').click();
     await p.locator('#control-key').fill(publicKey);
     await p.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(named(await headscaleNodes(rig), 'ui-direct')).toHaveLength(1);
     await cctx.close();
   });
@@ -225,10 +263,14 @@ describe('ui: the app in Chromium against the rig', () => {
     await expect.poll(() => terminalText(page), { timeout: 20_000 }).toMatch(/tailtab says 42\s+tailtab/);
     await page.screenshot({ path: join(SHOTS, 'ui-4-terminal.png'), fullPage: true });
     await page.keyboard.type('exit 3\n');
-    await expect.poll(() => page.locator('tt-terminal .term-state').innerText(), { timeout: 20_000 }).toContain('exit status 3');
+    await expect
+      .poll(() => page.locator('tt-terminal .term-state').innerText(), { timeout: 20_000 })
+      .toContain('exit status 3');
     // The key is remembered now: Settings lists it.
     await page.goto(app.url + '/#settings');
-    await expect.poll(() => page.locator('tt-settings td.mono').allInnerTexts(), { timeout: 20_000 }).toContain(shown.trim());
+    await expect
+      .poll(() => page.locator('tt-settings td.mono').allInnerTexts(), { timeout: 20_000 })
+      .toContain(shown.trim());
   });
 
   it('makes an SSH key in the browser and logs in with it (host key already known: no prompt)', async () => {
@@ -237,7 +279,9 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.locator('#key-name').fill('ui-key');
     await page.getByRole('button', { name: 'Create key' }).click();
     const pub = page.locator('tt-settings code.public-key').first();
-    await expect.poll(() => pub.innerText().catch(() => ''), { timeout: 10_000 }).toMatch(/^ssh-ed25519 AAAA\S+ ui-key$/);
+    await expect
+      .poll(() => pub.innerText().catch(() => ''), { timeout: 10_000 })
+      .toMatch(/^ssh-ed25519 AAAA\S+ ui-key$/);
     await sshd.addAuthorizedKey(await pub.innerText());
     await page.goto(app.url + '/#machines');
     await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).click();
@@ -255,14 +299,26 @@ describe('ui: the app in Chromium against the rig', () => {
   it('moves files over SFTP: the home listing, an upload with progress, the download equal by SHA-256, a refused folder in words', async () => {
     const sshd = rig.sshd!;
     await page.goto(app.url + '/#machines');
-    await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+    await page
+      .locator('tt-machines tr[data-peer="peer2"]')
+      .getByRole('button', { name: /^Files on/ })
+      .click();
     await page.locator('#ssh-user').fill(sshd.user);
     await page.locator('#ssh-port').fill(String(sshd.port));
     await page.locator('#ssh-method').selectOption('password');
     await page.locator('#ssh-password').fill(sshd.password);
     await page.getByRole('button', { name: 'Open files' }).click();
     // The same host-key check as the terminal: the key trusted there is recognised here.
-    await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Host key SHA256:\S+ matches/);
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('tt-files .files-host')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 60_000 },
+      )
+      .toMatch(/Host key SHA256:\S+ matches/);
     const title = page.locator('tt-files #files-title');
     await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(/: \/\S+$/);
     const home = (await title.innerText()).split(': ').pop()!.trim();
@@ -270,72 +326,142 @@ describe('ui: the app in Chromium against the rig', () => {
     // Upload known random bytes (odd size: several SFTP writes and a short last one).
     const bytes = randomBytes(200_003);
     const name = `ui-upload-${randomBytes(4).toString('hex')}.bin`;
-    await page.locator('tt-files #files-upload').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes });
-    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 }).toBe(`Uploaded ${name} (195 KB).`);
+    await page
+      .locator('tt-files #files-upload')
+      .setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes });
+    await expect
+      .poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 })
+      .toBe(`Uploaded ${name} (195 KB).`);
     const row = page.locator(`tt-files tr[data-name="${name}"]`);
-    await expect.poll(() => row.locator('td.num').getAttribute('title').catch(() => ''), { timeout: 20_000 }).toBe('200003 bytes');
+    await expect
+      .poll(
+        () =>
+          row
+            .locator('td.num')
+            .getAttribute('title')
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toBe('200003 bytes');
     expect(await row.locator('td.num').innerText()).toBe('195 KB');
     const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
     expect(sha(readFileSync(join(home, name)))).toBe(sha(bytes));
     // Download it back through the browser's own download.
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: `Download ${name}` }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      row.getByRole('button', { name: `Download ${name}` }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(name);
     expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
     // Streamed to disk by the Service Worker, not collected into a Blob in the page (a blob: URL):
     // the download came from the worker's one-time route, and asking for it again finds nothing.
     expect(download.url()).toMatch(new RegExp(`^${app.url}/__tailtab/download/[0-9a-f-]{36}/${name}$`));
     expect(await page.evaluate((u) => fetch(u).then((r) => r.status), download.url())).toBe(404);
-    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 }).toBe(`Downloaded ${name} (195 KB).`);
+    await expect
+      .poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 })
+      .toBe(`Downloaded ${name} (195 KB).`);
     await page.screenshot({ path: join(SHOTS, 'ui-4d-files.png'), fullPage: true });
     // The same name again: the person is asked first; saying no leaves the file as it was.
-    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.dismiss(); }));
-    await page.locator('tt-files #files-upload').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: randomBytes(10) });
+    const asked = new Promise<string>((resolve) =>
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.dismiss();
+      }),
+    );
+    await page
+      .locator('tt-files #files-upload')
+      .setInputFiles({ name, mimeType: 'application/octet-stream', buffer: randomBytes(10) });
     expect(await asked).toContain(`${name} is already in ${home}. Replace it?`);
-    await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 }).toBe(`Kept the existing ${name}; nothing uploaded.`);
+    await expect
+      .poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 20_000 })
+      .toBe(`Kept the existing ${name}; nothing uploaded.`);
     expect(sha(readFileSync(join(home, name)))).toBe(sha(bytes));
     // Up one folder and back in by keyboard.
-    await page.locator('tt-files').getByRole('button', { name: `Up to ${dirname(home)}` }).click();
+    await page
+      .locator('tt-files')
+      .getByRole('button', { name: `Up to ${dirname(home)}` })
+      .click();
     await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(new RegExp(`: ${dirname(home)}$`));
-    await page.locator('tt-files').getByRole('button', { name: `Open folder ${basename(home)}` }).focus();
+    await page
+      .locator('tt-files')
+      .getByRole('button', { name: `Open folder ${basename(home)}` })
+      .focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(new RegExp(`: ${home}$`));
     // A folder this user may not read: refused in words, the listing stays where it was.
     await page.locator('tt-files #files-path').fill('/root');
     await page.locator('tt-files').getByRole('button', { name: 'Go', exact: true }).click();
-    await expect.poll(() => page.locator('tt-files [role=alert]').innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/cannot list "\/root": permission denied/);
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('tt-files [role=alert]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 20_000 },
+      )
+      .toMatch(/cannot list "\/root": permission denied/);
     expect(await title.innerText()).toMatch(new RegExp(`: ${home}$`));
     expect(await unlabelled(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'ui-4e-files-denied.png'), fullPage: true });
     rmSync(join(home, name), { force: true });
   });
 
-  it('moves files over Tailscale SSH as root: the host key pinned by the tailnet, tailscaled\'s own SFTP server', async () => {
+  it("moves files over Tailscale SSH as root: the host key pinned by the tailnet, tailscaled's own SFTP server", async () => {
     // A folder on this machine (peer2's tailscaled runs here, as root) with a file to fetch.
     const dir = mkdtempSync('/tmp/tailtab-ui-files-');
     try {
       const bytes = randomBytes(150_001);
       writeFileSync(join(dir, 'from-peer.bin'), bytes);
       await page.goto(app.url + '/#machines');
-      await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+      await page
+        .locator('tt-machines tr[data-peer="peer2"]')
+        .getByRole('button', { name: /^Files on/ })
+        .click();
       await page.locator('#ssh-user').fill('root');
       // The dialog starts from the last login to peer2 (OpenSSH on its own port); port 22 is Tailscale SSH.
       await page.locator('#ssh-port').fill('22');
       expect(await page.locator('#ssh-method').inputValue()).toBe('none');
       await page.getByRole('button', { name: 'Open files' }).click();
-      await expect.poll(() => page.locator('tt-files .files-host').innerText().catch(() => ''), { timeout: 60_000 }).toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
+      await expect
+        .poll(
+          () =>
+            page
+              .locator('tt-files .files-host')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 60_000 },
+        )
+        .toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
       const title = page.locator('tt-files #files-title');
       await expect.poll(() => title.innerText(), { timeout: 20_000 }).toMatch(/^Files on root@peer2: \/root$/);
       await page.locator('tt-files #files-path').fill(dir);
       await page.locator('tt-files').getByRole('button', { name: 'Go', exact: true }).click();
       const row = page.locator('tt-files tr[data-name="from-peer.bin"]');
-      await expect.poll(() => row.locator('td.num').getAttribute('title').catch(() => ''), { timeout: 20_000 }).toBe('150001 bytes');
+      await expect
+        .poll(
+          () =>
+            row
+              .locator('td.num')
+              .getAttribute('title')
+              .catch(() => ''),
+          { timeout: 20_000 },
+        )
+        .toBe('150001 bytes');
       const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: 'Download from-peer.bin' }).click()]);
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 60_000 }),
+        row.getByRole('button', { name: 'Download from-peer.bin' }).click(),
+      ]);
       expect(sha(readFileSync((await download.path())!))).toBe(sha(bytes));
       expect(download.url()).toMatch(/\/__tailtab\/download\/[0-9a-f-]{36}\/from-peer\.bin$/);
       const up = randomBytes(70_000);
-      await page.locator('tt-files #files-upload').setInputFiles({ name: 'to-peer.bin', mimeType: 'application/octet-stream', buffer: up });
-      await expect.poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 }).toBe('Uploaded to-peer.bin (68 KB).');
+      await page
+        .locator('tt-files #files-upload')
+        .setInputFiles({ name: 'to-peer.bin', mimeType: 'application/octet-stream', buffer: up });
+      await expect
+        .poll(() => page.locator('tt-files [role=status]').last().innerText(), { timeout: 60_000 })
+        .toBe('Uploaded to-peer.bin (68 KB).');
       expect(sha(readFileSync(join(dir, 'to-peer.bin')))).toBe(sha(up));
       await page.screenshot({ path: join(SHOTS, 'ui-4f-files-tailscale-ssh.png'), fullPage: true });
     } finally {
@@ -343,21 +469,29 @@ describe('ui: the app in Chromium against the rig', () => {
     }
   });
 
-  it('a window\'s file session ends when the window closes (its SSH connection to the host is gone)', async () => {
+  it("a window's file session ends when the window closes (its SSH connection to the host is gone)", async () => {
     const sshd = rig.sshd!;
     // Connections sshd has accepted and not yet closed (peer2's tailscaled forwards ours to it).
-    const sshdConnections = () => execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${sshd.port} )`], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    const sshdConnections = () =>
+      execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${sshd.port} )`], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean).length;
     const before = sshdConnections();
     const other = await ctx.newPage();
     try {
       await other.goto(app.url + '/#machines');
-      await other.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^Files on/ }).click();
+      await other
+        .locator('tt-machines tr[data-peer="peer2"]')
+        .getByRole('button', { name: /^Files on/ })
+        .click();
       await other.locator('#ssh-user').fill(sshd.user);
       await other.locator('#ssh-port').fill(String(sshd.port));
       await other.locator('#ssh-method').selectOption('password');
       await other.locator('#ssh-password').fill(sshd.password);
       await other.getByRole('button', { name: 'Open files' }).click();
-      await expect.poll(() => other.locator('tt-files #files-title').innerText(), { timeout: 60_000 }).toMatch(/: \/\S+$/);
+      await expect
+        .poll(() => other.locator('tt-files #files-title').innerText(), { timeout: 60_000 })
+        .toMatch(/: \/\S+$/);
       expect(sshdConnections()).toBe(before + 1);
     } finally {
       await other.close();
@@ -369,10 +503,14 @@ describe('ui: the app in Chromium against the rig', () => {
   it('Status shows this node, the DERP regions with RTT, per-peer handshake and bytes, and a log without secrets', async () => {
     await page.goto(app.url + '/#status');
     const status = page.locator('tt-status');
-    await expect.poll(() => status.locator('table').first().innerText(), { timeout: 20_000 }).toMatch(/Rig 90[01] \(home\)\s+connected\s+\d+(\.\d+)? ms/);
+    await expect
+      .poll(() => status.locator('table').first().innerText(), { timeout: 20_000 })
+      .toMatch(/Rig 90[01] \(home\)\s+connected\s+\d+(\.\d+)? ms/);
     // peer2 carried the SSH sessions: a recent handshake and bytes both ways.
     const row = status.locator('table').nth(1).locator('tr', { hasText: 'peer2' });
-    await expect.poll(() => row.innerText(), { timeout: 20_000 }).toMatch(/peer2\s+\d+[smhd] ago\s+\d+(\.\d)? [KM]?B \/ \d+(\.\d)? [KM]?B/);
+    await expect
+      .poll(() => row.innerText(), { timeout: 20_000 })
+      .toMatch(/peer2\s+\d+[smhd] ago\s+\d+(\.\d)? [KM]?B \/ \d+(\.\d)? [KM]?B/);
     expect(await row.innerText()).not.toMatch(/\b0 B \/|\/ 0 B/);
     const log = await status.getByRole('log').innerText();
     expect(log).toMatch(/connecting to .* as ui-browser/);
@@ -383,10 +521,13 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.screenshot({ path: join(SHOTS, 'ui-4c-status.png'), fullPage: true });
   });
 
-  it('opens a web view of a peer\'s web server through the Service Worker proxy', async () => {
+  it("opens a web view of a peer's web server through the Service Worker proxy", async () => {
     const peer = rig.peer('peer1');
     await page.goto(app.url + '/#machines');
-    await page.locator('tt-machines tr[data-peer="peer1"]').getByRole('button', { name: /^Open web view/ }).click();
+    await page
+      .locator('tt-machines tr[data-peer="peer1"]')
+      .getByRole('button', { name: /^Open web view/ })
+      .click();
     const address = page.locator('tt-webview #address');
     await address.fill(`http://${peer.ipv4}:${rig.httpPort}/`);
     await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
@@ -394,12 +535,27 @@ describe('ui: the app in Chromium against the rig', () => {
     const anyway = page.locator('tt-webview').getByRole('button', { name: 'Show it anyway for this session' });
     await expect.poll(() => anyway.count(), { timeout: 30_000 }).toBe(1);
     expect(await page.locator('tt-webview iframe').count()).toBe(0);
-    expect(await page.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '')).toMatch(/would share tailtab's own origin/);
+    expect(await page.locator('tt-webview').evaluate((e) => e.shadowRoot?.textContent ?? '')).toMatch(
+      /would share tailtab's own origin/,
+    );
     await anyway.click();
     const frame = page.frameLocator('tt-webview iframe');
-    await expect.poll(() => frame.locator('title').textContent({ timeout: 2000 }).catch(() => ''), { timeout: 60_000 }).toBe(INDEX_TITLE);
+    await expect
+      .poll(
+        () =>
+          frame
+            .locator('title')
+            .textContent({ timeout: 2000 })
+            .catch(() => ''),
+        { timeout: 60_000 },
+      )
+      .toBe(INDEX_TITLE);
     // Subresources (the stylesheet, the image) come through the tailnet too.
-    const imgOk = await frame.locator('img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0).catch(() => false);
+    const imgOk = await frame
+      .locator('img')
+      .first()
+      .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)
+      .catch(() => false);
     expect(imgOk).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'ui-5-webview.png'), fullPage: true });
   });
@@ -436,14 +592,18 @@ describe('ui: the app in Chromium against the rig', () => {
     page = await ctx.newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
     await page.goto(app.url + '/#machines');
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(await page.locator('header [role=status]').innerText()).toContain(selfIp);
   });
 
   it('two windows share one node (SharedWorker) with their own terminals; a dedicated Worker works too', async () => {
     const second = await ctx.newPage();
     await second.goto(app.url + '/#machines');
-    await expect.poll(() => second.locator('tt-machines tr[data-peer]').count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => second.locator('tt-machines tr[data-peer]').count(), { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(await second.locator('header [role=status]').innerText()).toContain(selfIp);
     expect(named(await headscaleNodes(rig), 'ui-browser')).toHaveLength(1);
     // The second window opens a Tailscale SSH session of its own on the shared node.
@@ -454,14 +614,18 @@ describe('ui: the app in Chromium against the rig', () => {
     expect(await second.locator('#ssh-method').inputValue()).toBe('none');
     await second.getByRole('button', { name: 'Open terminal' }).click();
     // The host key is pinned by the keys peer2's tailscaled published in the map.
-    await expect.poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
+    await expect
+      .poll(() => second.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 })
+      .toMatch(/Tailscale SSH: the host key SHA256:\S+ matches the one this machine published to the tailnet/);
     await second.locator('tt-terminal .xterm').click();
     await second.keyboard.type('echo "second window $((7*6))"\n');
     await expect.poll(() => terminalText(second), { timeout: 20_000 }).toContain('second window 42');
     await second.close({ runBeforeUnload: true });
     // The first window's node carries on.
     await page.goto(app.url + '/#status');
-    await expect.poll(() => page.locator('tt-status').locator('text=running').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('tt-status').locator('text=running').count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.locator('header [role=status]').innerText()).toContain(selfIp);
 
     const dctx = await browser.newContext();
@@ -470,25 +634,35 @@ describe('ui: the app in Chromium against the rig', () => {
     await d.locator('#auth-key').fill(rig.authKey);
     await d.locator('#hostname').fill('ui-dedicated');
     await d.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => d.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => d.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(named(await headscaleNodes(rig), 'ui-dedicated')).toHaveLength(1);
     await dctx.close();
   });
 
   it('an ephemeral session leaves nothing behind: IndexedDB empty and the node gone from Headscale', async () => {
-    const storedRecords = (p: Page) => p.evaluate(async () => {
-      const out: Record<string, number> = {};
-      for (const d of await indexedDB.databases()) {
-        const db = await new Promise<IDBDatabase>((res, rej) => { const r = indexedDB.open(d.name!); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
-        let n = 0;
-        for (const s of Array.from(db.objectStoreNames)) {
-          n += await new Promise<number>((res) => { const q = db.transaction(s).objectStore(s).count(); q.onsuccess = () => res(q.result); });
+    const storedRecords = (p: Page) =>
+      p.evaluate(async () => {
+        const out: Record<string, number> = {};
+        for (const d of await indexedDB.databases()) {
+          const db = await new Promise<IDBDatabase>((res, rej) => {
+            const r = indexedDB.open(d.name!);
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+          });
+          let n = 0;
+          for (const s of Array.from(db.objectStoreNames)) {
+            n += await new Promise<number>((res) => {
+              const q = db.transaction(s).objectStore(s).count();
+              q.onsuccess = () => res(q.result);
+            });
+          }
+          db.close();
+          out[d.name!] = n;
         }
-        db.close();
-        out[d.name!] = n;
-      }
-      return out;
-    });
+        return out;
+      });
     const kioskSession = async (name: string) => {
       const kctx = await browser.newContext({ viewport: { width: 1024, height: 768 } });
       const kiosk = await kctx.newPage();
@@ -497,7 +671,9 @@ describe('ui: the app in Chromium against the rig', () => {
       await kiosk.locator('#auth-key').fill(await rig.createAuthKey({ ephemeral: true }));
       await kiosk.locator('#hostname').fill(name);
       await kiosk.getByRole('button', { name: 'Connect' }).click();
-      await expect.poll(() => kiosk.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(() => kiosk.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+        .toBeGreaterThanOrEqual(2);
       expect(named(await headscaleNodes(rig), name)).toHaveLength(1);
       return { kctx, kiosk };
     };
@@ -515,10 +691,17 @@ describe('ui: the app in Chromium against the rig', () => {
     // 2. "End session": logged out at control at once, and Headscale deletes the node right away.
     const ended = await kioskSession('ui-kiosk-ended');
     await ended.kiosk.getByRole('button', { name: 'End session' }).click();
-    await expect.poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-ended').length, { timeout: 10_000, interval: 250 }).toBe(0);
+    await expect
+      .poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-ended').length, { timeout: 10_000, interval: 250 })
+      .toBe(0);
     await expect.poll(() => ended.kiosk.locator('#control-url').isVisible(), { timeout: 10_000 }).toBe(true);
     expect(await storedRecords(ended.kiosk)).toEqual({});
-    await expect.poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-closed').length, { timeout: Math.max(1000, 20_000 - (Date.now() - closedAt)), interval: 250 }).toBe(0);
+    await expect
+      .poll(async () => named(await headscaleNodes(rig), 'ui-kiosk-closed').length, {
+        timeout: Math.max(1000, 20_000 - (Date.now() - closedAt)),
+        interval: 250,
+      })
+      .toBe(0);
     await closed.kctx.close();
     await ended.kctx.close();
   }, 300_000);
@@ -526,15 +709,28 @@ describe('ui: the app in Chromium against the rig', () => {
   it('the widget demo page connects to a device on its own (Tailscale SSH)', async () => {
     const target = rig.peer('peer2');
     writeConfig({
-      controlUrl: app.url, allowInsecureDerp: true,
+      controlUrl: app.url,
+      allowInsecureDerp: true,
       widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: target.fqdn, widgetMode: 'ssh', widgetUser: 'root', widgetSshAuth: 'none',
+      widgetTarget: target.fqdn,
+      widgetMode: 'ssh',
+      widgetUser: 'root',
+      widgetSshAuth: 'none',
     });
     const wctx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
     const w = await wctx.newPage();
     await w.goto(app.url + '/widget-demo.html?autostart');
     const term = 'tailtab-connect tt-terminal';
-    await expect.poll(() => w.locator(`${term} .term-state`).innerText().catch(() => ''), { timeout: 90_000 }).toMatch(/Tailscale SSH/);
+    await expect
+      .poll(
+        () =>
+          w
+            .locator(`${term} .term-state`)
+            .innerText()
+            .catch(() => ''),
+        { timeout: 90_000 },
+      )
+      .toMatch(/Tailscale SSH/);
     await w.locator(`${term} .xterm`).click();
     await w.keyboard.type('echo "widget $((40+2))"\n');
     await expect.poll(() => terminalText(w, term), { timeout: 20_000 }).toContain('widget 42');
@@ -545,16 +741,34 @@ describe('ui: the app in Chromium against the rig', () => {
 
   it('the production build works: the built app connects, and the widget bundle runs on a plain vendor page', async () => {
     const out = join(rig.dir, 'dist');
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--outDir',
+        out,
+        '--emptyOutDir',
+        '--logLevel',
+        'warn',
+      ],
+      { cwd: REPO_ROOT, stdio: 'inherit' },
+    );
     const widgetKey = await rig.createAuthKey({ ephemeral: true, reusable: true });
     const target = rig.peer('peer2');
-    const prod = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath }, { preview: out });
+    const prod = await startAppServer(
+      { TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath },
+      { preview: out },
+    );
     try {
       // A vendor's page: one script tag and one element, nothing else of tailtab.
-      writeFileSync(join(out, 'vendor.html'), `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vendor</title>
+      writeFileSync(
+        join(out, 'vendor.html'),
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vendor</title>
         <script type="module" src="/widget/tailtab-widget.js"></script></head><body><h1>Vendor</h1>
         <tailtab-connect control-url="${prod.url}" auth-key="${widgetKey}" target="${target.fqdn}" mode="ssh" username="root" ssh-auth="none" insecure-derp autostart></tailtab-connect>
-        </body></html>`);
+        </body></html>`,
+      );
       writeConfig({ controlUrl: prod.url, allowInsecureDerp: true });
       const pctx = await browser.newContext();
       const p = await pctx.newPage();
@@ -562,12 +776,23 @@ describe('ui: the app in Chromium against the rig', () => {
       await p.locator('#auth-key').fill(rig.authKey);
       await p.locator('#hostname').fill('ui-prod');
       await p.getByRole('button', { name: 'Connect' }).click();
-      await expect.poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(() => p.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+        .toBeGreaterThanOrEqual(2);
       await p.screenshot({ path: join(SHOTS, 'ui-11-production-app.png'), fullPage: true });
       const v = await pctx.newPage();
       await v.goto(prod.url + '/vendor.html');
       const term = 'tailtab-connect tt-terminal';
-      await expect.poll(() => v.locator(`${term} .term-state`).innerText().catch(() => ''), { timeout: 90_000 }).toMatch(/Tailscale SSH/);
+      await expect
+        .poll(
+          () =>
+            v
+              .locator(`${term} .term-state`)
+              .innerText()
+              .catch(() => ''),
+          { timeout: 90_000 },
+        )
+        .toMatch(/Tailscale SSH/);
       await v.locator(`${term} .xterm`).click();
       await v.keyboard.type('echo "bundle $((40+2))"\n');
       await expect.poll(() => terminalText(v, term), { timeout: 20_000 }).toContain('bundle 42');
@@ -603,7 +828,9 @@ describe('ui: the app in Chromium against the rig', () => {
     try {
       const p = pctx.pages()[0] ?? (await pctx.newPage());
       await p.goto(app.url + '/?fresh=1');
-      await expect.poll(() => p.evaluate(() => navigator.serviceWorker.ready.then(() => true)), { timeout: 20_000 }).toBe(true);
+      await expect
+        .poll(() => p.evaluate(() => navigator.serviceWorker.ready.then(() => true)), { timeout: 20_000 })
+        .toBe(true);
       const cdp = await pctx.newCDPSession(p);
       const parsed = (await cdp.send('Page.getAppManifest')) as { errors: { message: string }[] };
       expect(parsed.errors).toEqual([]);
@@ -619,7 +846,16 @@ describe('ui: the app in Chromium against the rig', () => {
     await ctx.setOffline(true);
     try {
       await page.reload();
-      await expect.poll(() => page.locator('tailtab-app header h1').innerText().catch(() => ''), { timeout: 20_000 }).toBe('tailtab');
+      await expect
+        .poll(
+          () =>
+            page
+              .locator('tailtab-app header h1')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 20_000 },
+        )
+        .toBe('tailtab');
       await page.screenshot({ path: join(SHOTS, 'ui-8-offline.png'), fullPage: true });
     } finally {
       await ctx.setOffline(false);
@@ -633,12 +869,16 @@ describe('ui: the app in Chromium against the rig', () => {
     await phone.locator('#auth-key').fill(rig.authKey);
     await phone.locator('#hostname').fill('ui-phone');
     await phone.getByRole('button', { name: 'Connect' }).tap();
-    await expect.poll(() => phone.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => phone.locator('tt-machines tr[data-peer]').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(2);
     await phone.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: /^SSH/ }).tap();
     await phone.locator('#ssh-user').fill('root');
     await phone.locator('#ssh-method').selectOption('none');
     await phone.getByRole('button', { name: 'Open terminal' }).tap();
-    await expect.poll(() => phone.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 }).toMatch(/Tailscale SSH/);
+    await expect
+      .poll(() => phone.locator('tt-terminal .term-state').innerText(), { timeout: 30_000 })
+      .toMatch(/Tailscale SSH/);
     const bar = phone.getByRole('toolbar', { name: 'Terminal keys' });
     await bar.waitFor();
     await phone.keyboard.type('sleep 300\n');
@@ -648,13 +888,15 @@ describe('ui: the app in Chromium against the rig', () => {
     await expect.poll(() => terminalText(phone), { timeout: 20_000 }).toMatch(/\^C[\s\S]*phone 42/);
     await bar.getByRole('button', { name: 'Up arrow' }).tap();
     await phone.keyboard.press('Enter');
-    await expect.poll(async () => (await terminalText(phone)).match(/^phone 42/gm)?.length ?? 0, { timeout: 20_000 }).toBe(2);
+    await expect
+      .poll(async () => (await terminalText(phone)).match(/^phone 42/gm)?.length ?? 0, { timeout: 20_000 })
+      .toBe(2);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
     await phone.screenshot({ path: join(SHOTS, 'ui-13-phone-terminal.png'), fullPage: true });
     await tctx.close();
   });
 
-  it('works at a phone\'s width with labelled controls and a sensible keyboard order', async () => {
+  it("works at a phone's width with labelled controls and a sensible keyboard order", async () => {
     const pctx = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
     const phone = await pctx.newPage();
     await phone.goto(app.url + '/?fresh=1');
@@ -666,11 +908,13 @@ describe('ui: the app in Chromium against the rig', () => {
     const order: string[] = [];
     await phone.locator('#control-url').focus();
     for (let i = 0; i < 4; i++) {
-      order.push(await phone.evaluate(() => {
-        let a: Element | null = document.activeElement;
-        while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
-        return a?.id ?? '';
-      }));
+      order.push(
+        await phone.evaluate(() => {
+          let a: Element | null = document.activeElement;
+          while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+          return a?.id ?? '';
+        }),
+      );
       await phone.keyboard.press('Tab');
     }
     expect(order).toEqual(['control-url', 'auth-key', 'hostname', 'ephemeral']);
@@ -678,7 +922,9 @@ describe('ui: the app in Chromium against the rig', () => {
     // The connected app at phone width: the machine list fits, the terminal has its key bar.
     await page.setViewportSize({ width: 375, height: 740 });
     await page.goto(app.url + '/#machines');
-    await expect.poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => page.locator('tt-machines tr[data-peer]').count(), { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(2);
     expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
     expect(await unlabelled(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'ui-10-phone-machines.png'), fullPage: true });
@@ -688,12 +934,19 @@ describe('ui: the app in Chromium against the rig', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.goto(app.url + '/#settings');
     // The browser was asked to keep the remembered login's storage, and its answer is shown.
-    await expect.poll(() => page.locator('#storage-state').innerText(), { timeout: 20_000 }).toMatch(/^Storage: this browser (keeps|may clear) your keys and logins/);
+    await expect
+      .poll(() => page.locator('#storage-state').innerText(), { timeout: 20_000 })
+      .toMatch(/^Storage: this browser (keeps|may clear) your keys and logins/);
     await page.locator('#key-name').fill('wipe-me');
     await page.getByRole('button', { name: 'Create key' }).click();
-    await expect.poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 }).toContainEqual(expect.stringMatching(/ wipe-me$/));
+    await expect
+      .poll(() => page.locator('tt-settings code.public-key').allInnerTexts(), { timeout: 20_000 })
+      .toContainEqual(expect.stringMatching(/ wipe-me$/));
     // The offline shell holds the app, never the embedded config (it may carry an auth key).
-    const cachedBefore = await page.evaluate(async () => ({ config: !!(await caches.match('/tailtab-config.json')), shell: !!(await caches.match('/')) }));
+    const cachedBefore = await page.evaluate(async () => ({
+      config: !!(await caches.match('/tailtab-config.json')),
+      shell: !!(await caches.match('/')),
+    }));
     expect(cachedBefore).toEqual({ config: false, shell: true });
     page.once('dialog', (d) => void d.accept());
     // The app reloads itself once everything is wiped; the form may show a moment before that.
@@ -704,9 +957,16 @@ describe('ui: the app in Chromium against the rig', () => {
     const counts = await page.evaluate(async () => {
       let n = 0;
       for (const d of await indexedDB.databases()) {
-        const db = await new Promise<IDBDatabase>((res, rej) => { const r = indexedDB.open(d.name!); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+        const db = await new Promise<IDBDatabase>((res, rej) => {
+          const r = indexedDB.open(d.name!);
+          r.onsuccess = () => res(r.result);
+          r.onerror = () => rej(r.error);
+        });
         for (const s of Array.from(db.objectStoreNames)) {
-          n += await new Promise<number>((res) => { const q = db.transaction(s).objectStore(s).count(); q.onsuccess = () => res(q.result); });
+          n += await new Promise<number>((res) => {
+            const q = db.transaction(s).objectStore(s).count();
+            q.onsuccess = () => res(q.result);
+          });
         }
         db.close();
       }

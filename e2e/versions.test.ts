@@ -29,7 +29,13 @@ if (!cells.length) throw new Error(`TAILTAB_MATRIX_ONLY=${only} names no cell of
 /** Our node's log lines that speak of trouble. A newer peer's unknown packets must not produce any. */
 const TROUBLE = /error|fail|warn|unknown|malformed|unexpected|invalid|bad /i;
 
-interface DerpRegion { regionId: number; state: string; unknownFrames?: number; malformed?: number; reconnects?: number }
+interface DerpRegion {
+  regionId: number;
+  state: string;
+  unknownFrames?: number;
+  malformed?: number;
+  reconnects?: number;
+}
 
 for (const cell of cells) {
   const label = `tailscaled ${cell.tailscale}, derper ${cell.derper}, Headscale ${cell.headscale}`;
@@ -51,8 +57,13 @@ for (const cell of cells) {
       node = new TailnetNode(createNodeLayers());
       node.on('log', (line) => log.push({ t: Date.now() - t0, line }));
       await node.up({
-        controlUrl: rig.headscaleUrl, authKey: rig.authKey, hostname: 'tailtab-matrix', storage: new MemoryStore(),
-        allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: 900,
+        controlUrl: rig.headscaleUrl,
+        authKey: rig.authKey,
+        hostname: 'tailtab-matrix',
+        storage: new MemoryStore(),
+        allowInsecureDerp: true,
+        wallClockMs: () => Date.now(),
+        homeRegion: 900,
       });
     });
 
@@ -62,21 +73,39 @@ for (const cell of cells) {
       await node?.down();
       await rig?.stop();
       const summary = {
-        cell, date: new Date().toISOString().slice(0, 10), seconds: (Date.now() - t0) / 1000, phases,
-        counters, derp: regions.map((r) => ({ regionId: r.regionId, unknownFrames: r.unknownFrames, malformed: r.malformed, reconnects: r.reconnects })),
+        cell,
+        date: new Date().toISOString().slice(0, 10),
+        seconds: (Date.now() - t0) / 1000,
+        phases,
+        counters,
+        derp: regions.map((r) => ({
+          regionId: r.regionId,
+          unknownFrames: r.unknownFrames,
+          malformed: r.malformed,
+          reconnects: r.reconnects,
+        })),
         log: log.map((l) => `${(l.t / 1000).toFixed(1)}s ${l.line}`),
       };
       const dir = join(REPO_ROOT, 'test-results');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `versions-${cell.tailscale}-${cell.derper}-${cell.headscale}.json`), JSON.stringify(summary, null, 2) + '\n');
-      console.log(`[versions] ${label}: ${summary.seconds.toFixed(1)} s (rig up ${phases.rigUpS?.toFixed(1)} s); `
-        + `our log: ${log.length} lines; counters: ${JSON.stringify(pick(counters))}; derp unknown frames: ${regions.map((r) => r.unknownFrames ?? 0).join('/')}`);
+      writeFileSync(
+        join(dir, `versions-${cell.tailscale}-${cell.derper}-${cell.headscale}.json`),
+        JSON.stringify(summary, null, 2) + '\n',
+      );
+      console.log(
+        `[versions] ${label}: ${summary.seconds.toFixed(1)} s (rig up ${phases.rigUpS?.toFixed(1)} s); ` +
+          `our log: ${log.length} lines; counters: ${JSON.stringify(pick(counters))}; derp unknown frames: ${regions.map((r) => r.unknownFrames ?? 0).join('/')}`,
+      );
     });
 
     it('runs the versions it names (asked of the running tailscaled, its CLI and derper)', async () => {
       const versions = await runningVersions(rig, peer);
       console.log(`[versions] cell ${label}: running ${JSON.stringify(versions)}`);
-      expect(versions).toEqual({ tailscale: bare(cell.tailscale), tailscaled: bare(cell.tailscale), derper: bare(cell.derper) });
+      expect(versions).toEqual({
+        tailscale: bare(cell.tailscale),
+        tailscaled: bare(cell.tailscale),
+        derper: bare(cell.derper),
+      });
       // Headscale built from its module source says "dev" (its version comes from the main
       // module's build info, which a build inside the module has not): the binary is the one
       // install.sh built from that module version into .rig/bin/headscale-<version>/.
@@ -86,12 +115,21 @@ for (const cell of cells) {
     it('register: our node joins with a pre-auth key; Headscale lists it and the peer sees it online', async () => {
       expect(node.status().state).toBe('running');
       expect(node.status().self!.name).toBe(`tailtab-matrix.${rig.baseDomain}.`);
-      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as { given_name?: string; name?: string; online?: boolean }[];
+      const nodes = JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as {
+        given_name?: string;
+        name?: string;
+        online?: boolean;
+      }[];
       expect(nodes.map((n) => n.given_name ?? n.name).sort()).toEqual(['peer1', 'tailtab-matrix']);
-      await expect.poll(async () => {
-        const us = Object.values((await peer.status()).Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
-        return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
-      }, { timeout: 30_000, interval: 500 }).toBe('tailtab-matrix online=true relay=rig900');
+      await expect
+        .poll(
+          async () => {
+            const us = Object.values((await peer.status()).Peer ?? {}).find((x) => x.TailscaleIPs?.includes(selfIp()));
+            return us ? `${us.HostName} online=${us.Online} relay=${us.Relay}` : 'absent';
+          },
+          { timeout: 30_000, interval: 500 },
+        )
+        .toBe('tailtab-matrix online=true relay=rig900');
     });
 
     it('map: the peer with its addresses, home region and SSH host keys', () => {
@@ -135,7 +173,14 @@ for (const cell of cells) {
       const up = randomBytes(1 << 20);
       const s = await socksConnect(peer, selfIp(), 7101);
       s.write(up);
-      const reply = await new Promise<string>((resolve, reject) => { let t = ''; s.on('data', (d: Buffer) => { t += d.toString(); }); s.on('end', () => resolve(t)); s.on('error', reject); });
+      const reply = await new Promise<string>((resolve, reject) => {
+        let t = '';
+        s.on('data', (d: Buffer) => {
+          t += d.toString();
+        });
+        s.on('end', () => resolve(t));
+        s.on('error', reject);
+      });
       expect(reply.trim()).toBe(createHash('sha256').update(up).digest('hex'));
       await served;
       l.close();
@@ -143,7 +188,9 @@ for (const cell of cells) {
 
     it('Tailscale SSH: a command as root with auth "none"', async () => {
       const c = await SshClient.connect(await node.dial('peer1', 22), {
-        username: 'root', auth: [{ type: 'none' }], hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
+        username: 'root',
+        auth: [{ type: 'none' }],
+        hostKeyVerifier: tailnetAuthenticatedVerifier(peer.fqdn),
       });
       expect(c.serverVersion).toMatch(/^SSH-2\.0-Tailscale/);
       const s = await c.openSession({ command: 'id -un; echo out; echo err >&2; exit 4' });
@@ -155,12 +202,14 @@ for (const cell of cells) {
       c.close();
     });
 
-    it('OpenSSH through the peer: password login to sshd behind the peer\'s tailnet address, host key checked', async () => {
+    it("OpenSSH through the peer: password login to sshd behind the peer's tailnet address, host key checked", async () => {
       const sshd = rig.sshd!;
       const c = await SshClient.connect(await node.dial(peer.ipv4, sshd.port), {
-        username: sshd.user, auth: [{ type: 'password', password: sshd.password }],
+        username: sshd.user,
+        auth: [{ type: 'password', password: sshd.password }],
         hostKeyVerifier: (info) => {
-          if (!sshd.hostKeyFingerprints.includes(info.fingerprint)) throw new Error(`host key ${info.fingerprint} is not the rig sshd's`);
+          if (!sshd.hostKeyFingerprints.includes(info.fingerprint))
+            throw new Error(`host key ${info.fingerprint} is not the rig sshd's`);
         },
       });
       expect(c.serverVersion).toMatch(/^SSH-2\.0-OpenSSH_/);
@@ -180,7 +229,11 @@ for (const cell of cells) {
       const conn = await node.dial('peer1', rig.httpPort);
       let got = 0;
       let done = false;
-      const transfer = httpGetOver(conn, peer.ipv4, `/bytes/${n}`, (k) => { got += k; }).finally(() => { done = true; });
+      const transfer = httpGetOver(conn, peer.ipv4, `/bytes/${n}`, (k) => {
+        got += k;
+      }).finally(() => {
+        done = true;
+      });
       await expect.poll(() => got, { timeout: 30_000, interval: 20 }).toBeGreaterThan(1 << 20);
       const tr = Date.now();
       await rig.restart('derper:900');
@@ -208,16 +261,25 @@ for (const cell of cells) {
   });
 }
 
-function bare(v: string): string { return v.replace(/^v/, ''); }
+function bare(v: string): string {
+  return v.replace(/^v/, '');
+}
 
 /** The versions tailscaled (asked over its socket), its CLI and derper report. */
-async function runningVersions(rig: Rig, peer: RigPeer): Promise<{ tailscale: string; tailscaled: string; derper: string }> {
+async function runningVersions(
+  rig: Rig,
+  peer: RigPeer,
+): Promise<{ tailscale: string; tailscaled: string; derper: string }> {
   // `tailscale version --daemon` prints "Client: <CLI version>" and "Daemon: <running tailscaled's>".
   const ts = await peer.tailscale(['version', '--daemon']);
   const field = (name: string) => new RegExp(`${name}:\\s*(\\d+\\.\\d+\\.\\d+)`).exec(ts)?.[1] ?? `? (${ts.trim()})`;
   // derper --version: "1.102.3-ERR-BuildInfo" when built from module source (no VCS stamp).
   const derper = (await run(rig.binaries.derper, ['--version'], { timeout: 10_000 })).stdout.trim();
-  return { tailscale: field('Client'), tailscaled: field('Daemon'), derper: /^\d+\.\d+\.\d+/.exec(derper)?.[0] ?? derper };
+  return {
+    tailscale: field('Client'),
+    tailscaled: field('Daemon'),
+    derper: /^\d+\.\d+\.\d+/.exec(derper)?.[0] ?? derper,
+  };
 }
 
 /** Reads exactly n bytes from one of our node's TCP connections (the writer keeps its side open). */
@@ -239,7 +301,16 @@ async function readExactly(c: TcpConnectionLike, n: number): Promise<Buffer> {
 /** The counters a version change would move, for the cell's one-line summary. */
 function pick(c: Record<string, number> | undefined): Record<string, number> {
   if (!c) return {};
-  const keys = ['tsmpPongs', 'tsmpDiscoAdverts', 'tsmpDiscoAdvertsNewKey', 'rxUnknownProto', 'magicsock.rxDiscoUnknownType',
-    'magicsock.rxDiscoBad', 'control.unknownMapFields', 'control.applied', 'wg.handshakesCompleted'];
+  const keys = [
+    'tsmpPongs',
+    'tsmpDiscoAdverts',
+    'tsmpDiscoAdvertsNewKey',
+    'rxUnknownProto',
+    'magicsock.rxDiscoUnknownType',
+    'magicsock.rxDiscoBad',
+    'control.unknownMapFields',
+    'control.applied',
+    'wg.handshakesCompleted',
+  ];
   return Object.fromEntries(keys.map((k) => [k, c[k] ?? 0]));
 }

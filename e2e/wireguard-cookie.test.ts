@@ -34,9 +34,15 @@ class UdpWireGuard {
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
     this.port = this.socket.address().port;
     this.device = new WireGuardDevice({
-      privateKey: this.keys.privateKey, clock: realClock, random: secureRandom, wallClockMs: () => Date.now(),
+      privateKey: this.keys.privateKey,
+      clock: realClock,
+      random: secureRandom,
+      wallClockMs: () => Date.now(),
       send: (_peer, datagram) => this.socket.send(datagram, remotePort, '127.0.0.1'),
-      onPacket: (_peer, ip) => { const p = parseIp(ip); if (p) this.inbox.push(p); },
+      onPacket: (_peer, ip) => {
+        const p = parseIp(ip);
+        if (p) this.inbox.push(p);
+      },
       ...extra,
     });
     this.socket.on('message', (m) => this.device.receive(new Uint8Array(m), remoteKey));
@@ -47,14 +53,19 @@ class UdpWireGuard {
     for (;;) {
       const i = this.inbox.findIndex(pred);
       if (i >= 0) return this.inbox.splice(i, 1)[0];
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stats ${JSON.stringify(this.device.stats)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; stats ${JSON.stringify(this.device.stats)}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
   close() {
     this.device?.close();
-    try { this.socket.close(); } catch { /* closed */ }
+    try {
+      this.socket.close();
+    } catch {
+      /* closed */
+    }
   }
 }
 
@@ -78,7 +89,10 @@ class Flooder {
   private timer?: NodeJS.Timeout;
   private readonly packets: Buffer[];
 
-  constructor(private readonly port: number, targetPublic: Uint8Array) {
+  constructor(
+    private readonly port: number,
+    targetPublic: Uint8Array,
+  ) {
     const k = mac1Key(targetPublic);
     this.packets = Array.from({ length: 256 }, () => {
       const m = secureRandom(INITIATION_SIZE);
@@ -87,13 +101,15 @@ class Flooder {
       m.fill(0, INITIATION_SIZE - 16);
       return Buffer.from(m);
     });
-    this.socket.on('message', (m) => { if (m[0] === MESSAGE_COOKIE_REPLY && m.length === 64) this.cookieReplies++; });
+    this.socket.on('message', (m) => {
+      if (m[0] === MESSAGE_COOKIE_REPLY && m.length === 64) this.cookieReplies++;
+    });
   }
 
   async start(burst = 600, everyMs = 20) {
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
     const tick = () => {
-      for (let i = 0; i < burst; i++) this.socket.send(this.packets[(this.sent++) & 255], this.port, '127.0.0.1');
+      for (let i = 0; i < burst; i++) this.socket.send(this.packets[this.sent++ & 255], this.port, '127.0.0.1');
     };
     tick();
     this.timer = setInterval(tick, everyMs);
@@ -101,11 +117,20 @@ class Flooder {
 
   stop() {
     clearInterval(this.timer);
-    try { this.socket.close(); } catch { /* closed */ }
+    try {
+      this.socket.close();
+    } catch {
+      /* closed */
+    }
   }
 }
 
-async function until(what: string, f: () => boolean, timeoutMs: number, detail: () => unknown = () => ''): Promise<void> {
+async function until(
+  what: string,
+  f: () => boolean,
+  timeoutMs: number,
+  detail: () => unknown = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!f()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${JSON.stringify(detail())}`);
@@ -132,15 +157,27 @@ describe('WireGuard cookie replies under load, with Debian wireguard-go', () => 
     await loaded.start(wgPort, kernelKeys.publicKey, { underLoadThreshold: 0 });
     wg = new WireGuardGo(ifname, toBase64(kernelKeys.privateKey), wgPort, [`${KERNEL_V4}/24`]);
     await wg.start([
-      { publicKeyB64: toBase64(ours.keys.publicKey), allowedIps: [`${OURS_V4}/32`], endpoint: `127.0.0.1:${ours.port}` },
-      { publicKeyB64: toBase64(loaded.keys.publicKey), allowedIps: [`${LOADED_V4}/32`], endpoint: `127.0.0.1:${loaded.port}` },
+      {
+        publicKeyB64: toBase64(ours.keys.publicKey),
+        allowedIps: [`${OURS_V4}/32`],
+        endpoint: `127.0.0.1:${ours.port}`,
+      },
+      {
+        publicKeyB64: toBase64(loaded.keys.publicKey),
+        allowedIps: [`${LOADED_V4}/32`],
+        endpoint: `127.0.0.1:${loaded.port}`,
+      },
     ]);
     await new Promise<void>((r) => kernelUdp.bind(0, KERNEL_V4, () => r()));
   });
 
   afterAll(async () => {
     flooder?.stop();
-    try { kernelUdp.close(); } catch { /* closed */ }
+    try {
+      kernelUdp.close();
+    } catch {
+      /* closed */
+    }
     ours.close();
     loaded.close();
     await wg?.stop();
@@ -150,16 +187,31 @@ describe('WireGuard cookie replies under load, with Debian wireguard-go', () => 
     flooder = new Flooder(wgPort, kernelKeys.publicKey);
     await flooder.start();
     // wireguard-go is under load once it answers the junk with cookie replies.
-    await until('wireguard-go to be under load', () => flooder!.cookieReplies > 0, 15_000, () => ({ sent: flooder!.sent }));
+    await until(
+      'wireguard-go to be under load',
+      () => flooder!.cookieReplies > 0,
+      15_000,
+      () => ({ sent: flooder!.sent }),
+    );
 
     const kernel = kernelKeys.publicKey;
     ours.device.addPeer(kernel);
     const data = secureRandom(32);
     ours.device.send(kernel, icmpv4Echo(OURS_V4, KERNEL_V4, 0x5454, 1, data));
-    await until('a cookie reply for us', () => ours.device.stats.cookieRepliesAccepted > 0, 15_000, () => ours.device.stats);
+    await until(
+      'a cookie reply for us',
+      () => ours.device.stats.cookieRepliesAccepted > 0,
+      15_000,
+      () => ours.device.stats,
+    );
     // The first initiation had no MAC2: wireguard-go refused it with a cookie instead of answering.
     expect(ours.device.stats.handshakeResponsesReceived).toBe(0);
-    await until('the handshake', () => ours.device.stats.handshakesCompleted > 0, 15_000, () => ours.device.stats);
+    await until(
+      'the handshake',
+      () => ours.device.stats.handshakesCompleted > 0,
+      15_000,
+      () => ours.device.stats,
+    );
     const repliesAtHandshake = flooder.cookieReplies;
     const reply = await ours.waitFor('the echo reply', (p) => p.proto === 1 && parseEcho(p.payload).seq === 1, 10_000);
     expect(equalBytes(parseEcho(reply.payload).data, data)).toBe(true);
@@ -179,17 +231,29 @@ describe('WireGuard cookie replies under load, with Debian wireguard-go', () => 
     loaded.device.addPeer(kernel);
     // The kernel sends first, so wireguard-go initiates.
     kernelUdp.send(Buffer.from('from the kernel'), 9999, LOADED_V4);
-    await until('our cookie reply', () => loaded.device.stats.cookieRepliesSent > 0, 15_000, () => loaded.device.stats);
+    await until(
+      'our cookie reply',
+      () => loaded.device.stats.cookieRepliesSent > 0,
+      15_000,
+      () => loaded.device.stats,
+    );
     expect(loaded.device.stats.handshakeInitiationsReceived).toBe(0); // refused until it shows a MAC2
     // wireguard-go retries after its REKEY_TIMEOUT (5 s) with MAC2 from our cookie.
-    const p = await loaded.waitFor('the kernel datagram', (x) => x.proto === 17 && parseUdp(x.payload).dport === 9999, 20_000);
+    const p = await loaded.waitFor(
+      'the kernel datagram',
+      (x) => x.proto === 17 && parseUdp(x.payload).dport === 9999,
+      20_000,
+    );
     expect(new TextDecoder().decode(parseUdp(p.payload).data)).toBe('from the kernel');
     expect(loaded.device.stats.handshakeInitiationsReceived).toBe(1);
     expect(loaded.device.stats.rxDropNeedCookie).toBeGreaterThanOrEqual(1);
     expect(wg.latestHandshakes().get(toBase64(loaded.keys.publicKey))).toBeGreaterThan(0);
     // And back through the tunnel to a socket on the kernel side.
     const got = new Promise<string>((r) => kernelUdp.once('message', (m) => r(String(m))));
-    loaded.device.send(kernel, udpv4(LOADED_V4, 9999, KERNEL_V4, kernelUdp.address().port, new TextEncoder().encode('answer')));
+    loaded.device.send(
+      kernel,
+      udpv4(LOADED_V4, 9999, KERNEL_V4, kernelUdp.address().port, new TextEncoder().encode('answer')),
+    );
     expect(await got).toBe('answer');
   }, 60_000);
 });

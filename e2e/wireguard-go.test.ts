@@ -13,7 +13,17 @@ import { WireGuardDevice } from '../src/noise/wireguard/device.js';
 import { requireBinaries, WireGuardGo } from './helpers/wg-go.testkit.js';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import type { Browser, Page } from 'playwright-core';
-import { icmpv4Echo, icmpv6Echo, ipv4Addr, parseEcho, parseIp, parseUdp, udpv4, udpv6, type ParsedPacket } from './helpers/wg-packets.testkit.js';
+import {
+  icmpv4Echo,
+  icmpv6Echo,
+  ipv4Addr,
+  parseEcho,
+  parseIp,
+  parseUdp,
+  udpv4,
+  udpv6,
+  type ParsedPacket,
+} from './helpers/wg-packets.testkit.js';
 
 const KERNEL_V4 = '100.64.0.1';
 const KERNEL_V6 = 'fd7a:115c:a1e0::1';
@@ -31,7 +41,11 @@ class UdpWireGuard {
   inbox: ParsedPacket[] = [];
   private waiters: (() => void)[] = [];
 
-  async start(remotePort: () => number, remoteKey: Uint8Array, timers: ConstructorParameters<typeof WireGuardDevice>[0]['timers']) {
+  async start(
+    remotePort: () => number,
+    remoteKey: Uint8Array,
+    timers: ConstructorParameters<typeof WireGuardDevice>[0]['timers'],
+  ) {
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
     this.port = this.socket.address().port;
     this.device = new WireGuardDevice({
@@ -86,11 +100,13 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-const isEchoReply = (seq: number, id = 0x5454) => (p: ParsedPacket) => {
-  if (!((p.version === 4 && p.proto === 1) || (p.version === 6 && p.proto === 58))) return false;
-  const e = parseEcho(p.payload);
-  return (e.type === 0 || e.type === 129) && e.id === id && e.seq === seq;
-};
+const isEchoReply =
+  (seq: number, id = 0x5454) =>
+  (p: ParsedPacket) => {
+    if (!((p.version === 4 && p.proto === 1) || (p.version === 6 && p.proto === 58))) return false;
+    const e = parseEcho(p.payload);
+    return (e.type === 0 || e.type === 129) && e.id === id && e.seq === seq;
+  };
 
 async function ping(wg: UdpWireGuard, peer: Uint8Array, seq: number, timeoutMs = 10_000): Promise<ParsedPacket> {
   const data = secureRandom(56);
@@ -101,7 +117,12 @@ async function ping(wg: UdpWireGuard, peer: Uint8Array, seq: number, timeoutMs =
 }
 
 /** Pings every 500 ms until one is answered (used while a session has to be re-established). */
-async function pingUntilAnswered(wg: UdpWireGuard, peer: Uint8Array, firstSeq: number, timeoutMs: number): Promise<number> {
+async function pingUntilAnswered(
+  wg: UdpWireGuard,
+  peer: Uint8Array,
+  firstSeq: number,
+  timeoutMs: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (let seq = firstSeq; Date.now() < deadline; seq++) {
     try {
@@ -148,7 +169,9 @@ describe('WireGuard interop with Debian wireguard-go', () => {
     requireBinaries();
     const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).trim().split('\n');
     if (links.length !== 1 || !links[0].includes(' lo:')) {
-      throw new Error('run this test in a fresh network namespace: unshare -n bash -c "ip link set lo up && npx vitest run --project e2e e2e/wireguard-go.test.ts"');
+      throw new Error(
+        'run this test in a fresh network namespace: unshare -n bash -c "ip link set lo up && npx vitest run --project e2e e2e/wireguard-go.test.ts"',
+      );
     }
     wgPort = await freeUdpPort();
     await ours.start(() => wgPort, kernelKeys.publicKey, timers);
@@ -165,8 +188,16 @@ describe('WireGuard interop with Debian wireguard-go', () => {
 
   function peerConfigs() {
     return [
-      { publicKeyB64: toBase64(ours.keys.publicKey), allowedIps: [`${OURS_V4}/32`, `${OURS_V6}/128`], endpoint: `127.0.0.1:${ours.port}` },
-      { publicKeyB64: toBase64(responder.keys.publicKey), allowedIps: [`${RESPONDER_V4}/32`], endpoint: `127.0.0.1:${responder.port}` },
+      {
+        publicKeyB64: toBase64(ours.keys.publicKey),
+        allowedIps: [`${OURS_V4}/32`, `${OURS_V6}/128`],
+        endpoint: `127.0.0.1:${ours.port}`,
+      },
+      {
+        publicKeyB64: toBase64(responder.keys.publicKey),
+        allowedIps: [`${RESPONDER_V4}/32`],
+        endpoint: `127.0.0.1:${responder.port}`,
+      },
     ];
   }
 
@@ -217,7 +248,8 @@ describe('WireGuard interop with Debian wireguard-go', () => {
     }
     // A burst: all 100 sent back to back, answers arrive in sending order.
     const burst = Array.from({ length: 100 }, (_, i) => i);
-    for (const i of burst) ours.device.send(kernel, udpv4(OURS_V4, 41000, KERNEL_V4, 7777, Uint8Array.of(i >> 8, i & 0xff)));
+    for (const i of burst)
+      ours.device.send(kernel, udpv4(OURS_V4, 41000, KERNEL_V4, 7777, Uint8Array.of(i >> 8, i & 0xff)));
     const seen: number[] = [];
     while (seen.length < burst.length) {
       const r = await ours.waitFor((p) => p.proto === 17 && parseUdp(p.payload).dport === 41000);
@@ -238,7 +270,8 @@ describe('WireGuard interop with Debian wireguard-go', () => {
     await new Promise((r) => setTimeout(r, 3500));
     await ping(ours, kernel, 200); // sending on an old session triggers the rekey (keepKeyFreshSending)
     const deadline = Date.now() + 5000;
-    while (ours.device.stats.handshakesCompleted === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (ours.device.stats.handshakesCompleted === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     expect(ours.device.stats.handshakesCompleted).toBeGreaterThan(before);
     await ping(ours, kernel, 201);
     expect(wg.latestHandshakes().get(toBase64(ours.keys.publicKey))!).toBeGreaterThan(wgBefore);
@@ -270,7 +303,10 @@ describe('WireGuard interop with Debian wireguard-go', () => {
     expect(responder.device.stats.handshakeResponsesSent).toBeGreaterThanOrEqual(1);
     // Answer from our side (a responder may send once the initiator's first packet confirmed the session).
     responder.device.send(kernel, udpv4(RESPONDER_V4, 9999, KERNEL_V4, port, new TextEncoder().encode('we answer')));
-    const back = await Promise.race([got, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer at the kernel')), 10_000))]);
+    const back = await Promise.race([
+      got,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer at the kernel')), 10_000)),
+    ]);
     expect(back.toString()).toBe('we answer');
   });
   describe('the same device inside Chromium, on the WebCrypto ChaCha20-Poly1305 path', () => {
@@ -283,17 +319,28 @@ describe('WireGuard interop with Debian wireguard-go', () => {
 
     beforeAll(async () => {
       await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
-      wg.setPeer({ publicKeyB64: toBase64(browserKeys.publicKey), allowedIps: [`${BROWSER_V4}/32`], endpoint: `127.0.0.1:${relay.address().port}` });
+      wg.setPeer({
+        publicKeyB64: toBase64(browserKeys.publicKey),
+        allowedIps: [`${BROWSER_V4}/32`],
+        endpoint: `127.0.0.1:${relay.address().port}`,
+      });
       server = await startAppServer();
       browser = await launchChromium();
       page = await browser.newPage();
-      await page.exposeFunction('wgSendToUdp', (b64: string) => relay.send(Buffer.from(b64, 'base64'), wgPort, '127.0.0.1'));
+      await page.exposeFunction('wgSendToUdp', (b64: string) =>
+        relay.send(Buffer.from(b64, 'base64'), wgPort, '127.0.0.1'),
+      );
       await page.exposeFunction('wgDeliver', (b64: string) => {
         const p = parseIp(new Uint8Array(Buffer.from(b64, 'base64')));
         if (p) inbox.push(p);
       });
       await page.goto(server.url + '/', { waitUntil: 'domcontentloaded' });
-      await warmImports(page, ['/src/noise/wireguard/device.ts', '/src/platform/clock.ts', '/src/crypto/random.ts', '/src/crypto/bytes.ts']);
+      await warmImports(page, [
+        '/src/noise/wireguard/device.ts',
+        '/src/platform/clock.ts',
+        '/src/crypto/random.ts',
+        '/src/crypto/bytes.ts',
+      ]);
       // A string, not a function: the test transform would inject helpers the page lacks.
       await page.evaluate(`(async () => {
         const { WireGuardDevice } = await import('/src/noise/wireguard/device.ts');
@@ -312,7 +359,10 @@ describe('WireGuard interop with Debian wireguard-go', () => {
           send: (b64) => dev.send(kernel, fromBase64(b64)),
           receive: (b64) => dev.receive(fromBase64(b64), kernel) };
       })()`);
-      relay.on('message', (m) => void page.evaluate(`window.wg.receive('${m.toString('base64')}')`).catch(() => undefined));
+      relay.on(
+        'message',
+        (m) => void page.evaluate(`window.wg.receive('${m.toString('base64')}')`).catch(() => undefined),
+      );
     });
 
     afterAll(async () => {
@@ -330,7 +380,8 @@ describe('WireGuard interop with Debian wireguard-go', () => {
       for (;;) {
         const i = inbox.findIndex(pred);
         if (i >= 0) return inbox.splice(i, 1)[0];
-        if (Date.now() > deadline) throw new Error(`timeout; page stats ${JSON.stringify(await page.evaluate('window.wg.dev.stats'))}`);
+        if (Date.now() > deadline)
+          throw new Error(`timeout; page stats ${JSON.stringify(await page.evaluate('window.wg.dev.stats'))}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };

@@ -8,7 +8,12 @@
   async function forget() {
     for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
     for (const k of await caches.keys()) await caches.delete(k);
-    try { localStorage.clear(); sessionStorage.clear(); } catch (_) { /* storage may be blocked */ }
+    try {
+      localStorage.clear();
+      sessionStorage.clear();
+    } catch (_) {
+      /* storage may be blocked */
+    }
     if (indexedDB.databases) for (const d of await indexedDB.databases()) if (d.name) indexedDB.deleteDatabase(d.name);
   }
   navigator.serviceWorker
@@ -23,7 +28,10 @@
         if (e.data && e.data.type === 'tailtab-proxy-host-forget') {
           // tailtab's Wipe: nothing of this app's origin stays either — its Service Worker, its
           // caches, and what the app kept in this origin's storage.
-          forget().then(() => say({ type: 'tailtab-proxy-host-forgotten' }), () => say({ type: 'tailtab-proxy-host-forgotten' }));
+          forget().then(
+            () => say({ type: 'tailtab-proxy-host-forgotten' }),
+            () => say({ type: 'tailtab-proxy-host-forgotten' }),
+          );
           return;
         }
         if (e.data && e.data.type === 'tailtab-node-port' && e.ports[0]) {

@@ -61,7 +61,10 @@ export function proxyOriginCsp(appOrigins: string[]): string {
  * proxy host is the configured proxy origin's, or `proxy.<name>` for an app on `<name>.localhost`
  * (the demo).
  */
-export function cspForHost(host: string | undefined, o: { scheme?: string; proxyOrigin?: string; appOrigin?: string; widgetOrigins?: string[] } = {}): string {
+export function cspForHost(
+  host: string | undefined,
+  o: { scheme?: string; proxyOrigin?: string; appOrigin?: string; widgetOrigins?: string[] } = {},
+): string {
   const scheme = o.scheme ?? 'http';
   const h = (host ?? '').toLowerCase();
   const configured = o.proxyOrigin ? new URL(o.proxyOrigin) : undefined;

@@ -32,7 +32,9 @@ const seed = seedArg !== undefined && seedArg !== '' ? Number(seedArg) | 0 : (Ma
 const timeMs = timeArg ? Number(timeArg) * 1000 : long ? 15 * 60_000 : 20_000;
 
 // The property tests: unit test files that size their properties with fuzz().
-const listed = execFileSync('git', ['grep', '-l', 'platform/fuzz.testkit.js', '--', 'src/**/*.test.ts'], { encoding: 'utf8' })
+const listed = execFileSync('git', ['grep', '-l', 'platform/fuzz.testkit.js', '--', 'src/**/*.test.ts'], {
+  encoding: 'utf8',
+})
   .split('\n')
   .filter(Boolean);
 const files = args.length ? listed.filter((f) => args.some((a) => f.startsWith(a) || f.includes(a))) : listed;
@@ -53,19 +55,33 @@ const env: NodeJS.ProcessEnv = {
 if (runsArg) env.FUZZ_RUNS = runsArg;
 else if (long) env.FUZZ_MIN_RUNS = '1000000';
 else env.FUZZ_SCALE = '10';
-const mode = runsArg ? `${runsArg} inputs a property` : long ? '≥1,000,000 inputs a property' : "10× each property's own runs";
-console.log(`[fuzz] seed ${seed}; ${mode}; time budget ${timeMs / 1000} s a property; ${files.length} files (replay: FUZZ_SEED=${seed} npm run fuzz${long ? ' -- --long' : ''})`);
-
-const t0 = Date.now();
-const r = spawnSync(
-  'npx',
-  ['vitest', 'run', '--project', 'unit', `--testTimeout=${timeMs * 4 + 60_000}`, ...files],
-  { env, stdio: 'inherit' },
+const mode = runsArg
+  ? `${runsArg} inputs a property`
+  : long
+    ? '≥1,000,000 inputs a property'
+    : "10× each property's own runs";
+console.log(
+  `[fuzz] seed ${seed}; ${mode}; time budget ${timeMs / 1000} s a property; ${files.length} files (replay: FUZZ_SEED=${seed} npm run fuzz${long ? ' -- --long' : ''})`,
 );
 
-interface Line { test: string; runs: number; asked: number; interrupted: boolean; failed: boolean }
+const t0 = Date.now();
+const r = spawnSync('npx', ['vitest', 'run', '--project', 'unit', `--testTimeout=${timeMs * 4 + 60_000}`, ...files], {
+  env,
+  stdio: 'inherit',
+});
+
+interface Line {
+  test: string;
+  runs: number;
+  asked: number;
+  interrupted: boolean;
+  failed: boolean;
+}
 const lines: Line[] = existsSync(report)
-  ? readFileSync(report, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line)
+  ? readFileSync(report, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Line)
   : [];
 rmSync(dir, { recursive: true, force: true });
 const byTest = new Map<string, { props: number; runs: number; min: number; cut: number; failed: number }>();
@@ -84,5 +100,7 @@ for (const [test, e] of [...byTest].sort((a, b) => a[0].localeCompare(b[0]))) {
   console.log(`  ${String(e.min).padStart(9)}  ${test.slice(0, 110)}${flag}`);
 }
 const total = lines.reduce((a, l) => a + l.runs, 0);
-console.log(`[fuzz] ${lines.length} properties, ${total.toLocaleString('en')} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s; seed ${seed} (replay: FUZZ_SEED=${seed})`);
+console.log(
+  `[fuzz] ${lines.length} properties, ${total.toLocaleString('en')} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s; seed ${seed} (replay: FUZZ_SEED=${seed})`,
+);
 process.exit(r.status ?? 1);

@@ -31,7 +31,8 @@ function icon(size: number): Buffer {
       for (let i = 0; i < 9; i++) {
         const cx = size * (0.3 + 0.2 * (i % 3));
         const cy = size * (0.3 + 0.2 * Math.floor(i / 3));
-        if ((x - cx) ** 2 + (y - cy) ** 2 <= (size * 0.07) ** 2) rgba = bright.includes(i) ? [255, 255, 255, 255] : [0x9c, 0xae, 0xf0, 255];
+        if ((x - cx) ** 2 + (y - cy) ** 2 <= (size * 0.07) ** 2)
+          rgba = bright.includes(i) ? [255, 255, 255, 255] : [0x9c, 0xae, 0xf0, 255];
       }
       raw.set(rgba, y * (size * 4 + 1) + 1 + x * 4);
     }

@@ -13,11 +13,21 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  name: string; private?: boolean; exports: Record<string, string | Record<string, string>>;
-  dependencies: Record<string, string>; devDependencies: Record<string, string>; files: string[];
+  name: string;
+  private?: boolean;
+  exports: Record<string, string | Record<string, string>>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  files: string[];
 };
 
-interface PackResult { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string; size: number }[] }
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  files: { path: string; size: number }[];
+}
 let packed: PackResult;
 let files: Set<string>;
 
@@ -26,17 +36,24 @@ beforeAll(async () => {
   // The builds prepack runs, done here so their output stays out of npm's JSON on stdout.
   await run('npm', ['run', 'build:lib'], { cwd: ROOT, maxBuffer: 16 << 20 });
   await run('npm', ['run', 'build'], { cwd: ROOT, maxBuffer: 16 << 20 });
-  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    maxBuffer: 16 << 20,
+  });
   packed = (JSON.parse(stdout) as PackResult[])[0]!;
   files = new Set(packed.files.map((f) => f.path));
-  console.log(`npm pack: ${packed.filename}, ${packed.entryCount} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked (built and listed in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `npm pack: ${packed.filename}, ${packed.entryCount} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked (built and listed in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 }, 240_000);
 
 /** Every file path an `exports` entry names, with its condition. */
 function exportTargets(): { subpath: string; condition: string; target: string }[] {
   return Object.entries(pkg.exports).flatMap(([subpath, v]) =>
-    typeof v === 'string' ? [{ subpath, condition: 'default', target: v }]
-      : Object.entries(v).map(([condition, target]) => ({ subpath, condition, target })));
+    typeof v === 'string'
+      ? [{ subpath, condition: 'default', target: v }]
+      : Object.entries(v).map(([condition, target]) => ({ subpath, condition, target })),
+  );
 }
 
 const rel = (p: string) => posix.normalize(p.replace(/^\.\//, ''));
@@ -44,14 +61,20 @@ const rel = (p: string) => posix.normalize(p.replace(/^\.\//, ''));
 /** The module specifiers a built ES module imports (static, re-export and dynamic with a literal). */
 function importsOf(code: string): string[] {
   const out: string[] = [];
-  for (const m of code.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+  for (const m of code.matchAll(
+    /^\s*(?:import|export)\s[^;]*?\sfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm,
+  )) {
     out.push((m[1] ?? m[2] ?? m[3])!);
   }
   return out;
 }
 
 /** A package name from a bare specifier: '@noble/hashes/sha2.js' → '@noble/hashes'. */
-const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (spec: string) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** The packed modules reachable from `entry`, and the bare specifiers they import. */
 function graph(entry: string): { modules: Set<string>; bare: Set<string> } {
@@ -89,7 +112,8 @@ describe('npm pack', () => {
   });
 
   it('holds no tests, test kits, sources, e2e or rig files', () => {
-    const forbidden = /(^|\/)(e2e|\.rig|src|bench|scripts|node_modules|test-results)\/|\.test\.|\.testkit\.|\.ts$(?<!\.d\.ts)/;
+    const forbidden =
+      /(^|\/)(e2e|\.rig|src|bench|scripts|node_modules|test-results)\/|\.test\.|\.testkit\.|\.ts$(?<!\.d\.ts)/;
     expect([...files].filter((f) => forbidden.test(f))).toEqual([]);
     // The UI and the CLI are not part of lib/ (the widget is the bundle).
     expect([...files].filter((f) => /^lib\/(ui|app)\/|^lib\/node\/cli/.test(f))).toEqual([]);
@@ -97,7 +121,9 @@ describe('npm pack', () => {
 
   it('has every export target, and a declaration for every one', () => {
     const targets = exportTargets();
-    expect(targets.map((t) => t.subpath)).toEqual(expect.arrayContaining(['.', './node', './ssh', './http', './netstack', './widget']));
+    expect(targets.map((t) => t.subpath)).toEqual(
+      expect.arrayContaining(['.', './node', './ssh', './http', './netstack', './widget']),
+    );
     for (const { subpath, condition, target } of targets) {
       expect(files.has(rel(target)), `exports["${subpath}"].${condition} → ${target} is packed`).toBe(true);
     }
@@ -115,7 +141,9 @@ describe('npm pack', () => {
   });
 
   it('resolves every import of the packed modules inside the package or from its dependencies', () => {
-    const entries = exportTargets().filter((t) => t.condition === 'default' && t.target.startsWith('./lib/')).map((t) => rel(t.target));
+    const entries = exportTargets()
+      .filter((t) => t.condition === 'default' && t.target.startsWith('./lib/'))
+      .map((t) => rel(t.target));
     const used = new Set<string>();
     for (const entry of entries) {
       const { bare } = graph(entry);
@@ -145,7 +173,9 @@ describe('npm pack', () => {
     for (const spec of importsOf(code)) {
       expect(spec.startsWith('.') || spec.startsWith('/'), `the widget imports ${spec}`).toBe(true);
     }
-    const worker = [...code.matchAll(/new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url/g)].map((m) => posix.join(dirname(widget), m[1]!));
+    const worker = [...code.matchAll(/new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url/g)].map((m) =>
+      posix.join(dirname(widget), m[1]!),
+    );
     expect(worker.length).toBeGreaterThan(0);
     for (const w of worker) expect(files.has(w), `the widget's Worker ${w} is packed`).toBe(true);
   });

@@ -49,7 +49,9 @@ async function bundle(entry: string, plugins: Plugin[] = []): Promise<Bundle> {
       lib: { entry, formats: ['iife'], name: 'tailtab', fileName: () => 'bundle.js' },
     },
   })) as Rolldown.RolldownOutput | Rolldown.RolldownOutput[];
-  const chunk = (Array.isArray(out) ? out : [out]).flatMap((o) => o.output).find((c): c is Rolldown.OutputChunk => c.type === 'chunk');
+  const chunk = (Array.isArray(out) ? out : [out])
+    .flatMap((o) => o.output)
+    .find((c): c is Rolldown.OutputChunk => c.type === 'chunk');
   if (!chunk) throw new Error(`building ${entry} gave no script`);
   const files = new Map<string, number>();
   for (const id of chunk.moduleIds) if (isAbsolute(id)) files.set(id, mtime(id));

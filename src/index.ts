@@ -4,11 +4,24 @@
 // layers (`ws`, node:crypto ChaCha20-Poly1305, a state file) are in 'tailtab/node'.
 export {
   TailnetNode,
-  type UpConfig, type NodeState, type NodeStatus, type PeerStatus, type NodeEventMap, type NodeLayers,
-  type NodeNetMap, type NetMapPeer, type TcpConnectionLike, type TcpListenerLike,
+  type UpConfig,
+  type NodeState,
+  type NodeStatus,
+  type PeerStatus,
+  type NodeEventMap,
+  type NodeLayers,
+  type NodeNetMap,
+  type NetMapPeer,
+  type TcpConnectionLike,
+  type TcpListenerLike,
 } from './node/node.js';
 export {
-  createLayers, loadDefaultLayers, defaultStore, globalWebSocketFactory, fetchLatencyProbe, LayersMissingError,
+  createLayers,
+  loadDefaultLayers,
+  defaultStore,
+  globalWebSocketFactory,
+  fetchLatencyProbe,
+  LayersMissingError,
   type LayerPlatform,
 } from './node/layers.js';
 export { MemoryStore, IdbStore, type ControlStore, type ControlState } from './control/storage.js';

@@ -20,12 +20,14 @@ const ARGS = [
 
 /** A Chromium profile on disk (not incognito): what installability checks need. */
 export async function launchPersistentChromium(userDataDir: string): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install.sh (apt-get install chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install.sh (apt-get install chromium)`);
   return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
 }
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install.sh (apt-get install chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install.sh (apt-get install chromium)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -53,7 +55,10 @@ export interface AppServer {
  * Starts `vite` (dev server) for the app on a free loopback port, with the given environment;
  * with `preview: <dir>`, `vite preview` of a production build in that folder instead.
  */
-export async function startAppServer(env: Record<string, string> = {}, o: { preview?: string } = {}): Promise<AppServer> {
+export async function startAppServer(
+  env: Record<string, string> = {},
+  o: { preview?: string } = {},
+): Promise<AppServer> {
   const port = await freePort();
   const args = o.preview
     ? ['vite', 'preview', '--outDir', o.preview, '--port', String(port), '--strictPort', '--host', '127.0.0.1']

@@ -38,7 +38,8 @@ function freePort(): Promise<number> {
 /** hostKey: "ed25519" (the default), or "rsa-1024" for an old device's short RSA key. */
 export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}): Promise<Dropbear> {
   // No skipping: a missing server is a failed test that says what to install.
-  if (!existsSync(DROPBEAR)) throw new Error(`missing ${DROPBEAR}: install Debian package dropbear-bin (scripts/install.sh does)`);
+  if (!existsSync(DROPBEAR))
+    throw new Error(`missing ${DROPBEAR}: install Debian package dropbear-bin (scripts/install.sh does)`);
   try {
     execFileSync('id', [USER], { stdio: 'ignore' });
   } catch {
@@ -49,12 +50,16 @@ export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}
   const dir = mkdtempSync(join(tmpdir(), 'dropbear-'));
   const rsa = o.hostKey === 'rsa-1024';
   const hostKey = join(dir, rsa ? 'host_rsa' : 'host_ed25519');
-  execFileSync('dropbearkey', rsa ? ['-t', 'rsa', '-s', '1024', '-f', hostKey] : ['-t', 'ed25519', '-f', hostKey], { stdio: 'ignore' });
+  execFileSync('dropbearkey', rsa ? ['-t', 'rsa', '-s', '1024', '-f', hostKey] : ['-t', 'ed25519', '-f', hostKey], {
+    stdio: 'ignore',
+  });
   const pubLine = execFileSync('dropbearkey', ['-y', '-f', hostKey], { encoding: 'utf8' })
     .split('\n')
     .find((l) => l.startsWith(rsa ? 'ssh-rsa ' : 'ssh-ed25519 '))!;
   writeFileSync(join(dir, 'host.pub'), pubLine + '\n');
-  const hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host.pub')], { encoding: 'utf8' }).split(' ')[1];
+  const hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host.pub')], {
+    encoding: 'utf8',
+  }).split(' ')[1];
   const v = spawnSync(DROPBEAR, ['-V'], { encoding: 'utf8' });
   const version = `${v.stdout}${v.stderr}`.trim(); // "Dropbear v2022.83" (on stderr)
 
@@ -68,7 +73,11 @@ export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}
   const port = await freePort();
   const log: string[] = [];
   // -F foreground, -E log to stderr, -m no motd, -p address:port, -r host key, -P pid file.
-  const proc: ChildProcess = spawn(DROPBEAR, ['-F', '-E', '-m', '-p', `127.0.0.1:${port}`, '-r', hostKey, '-P', join(dir, 'dropbear.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    DROPBEAR,
+    ['-F', '-E', '-m', '-p', `127.0.0.1:${port}`, '-r', hostKey, '-P', join(dir, 'dropbear.pid')],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   proc.stderr!.on('data', (d) => log.push(String(d)));
   for (let i = 0; ; i++) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -109,7 +118,9 @@ export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}
         await exited;
       }
       if (added.length && existsSync(authKeys)) {
-        const kept = readFileSync(authKeys, 'utf8').split('\n').filter((l) => !added.includes(l));
+        const kept = readFileSync(authKeys, 'utf8')
+          .split('\n')
+          .filter((l) => !added.includes(l));
         writeFileSync(authKeys, kept.join('\n'));
       }
       rmSync(dir, { recursive: true, force: true });

@@ -14,15 +14,31 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser as CBrowser, BrowserContext as CContext, ElementHandle as CElement, Page as CPage } from 'playwright-core';
+import type {
+  Browser as CBrowser,
+  BrowserContext as CContext,
+  ElementHandle as CElement,
+  Page as CPage,
+} from 'playwright-core';
 import puppeteer, { type Browser as PBrowser, type ElementHandle, type Page as PPage } from 'puppeteer-core';
 import { Builder, Key, type WebDriver, type WebElement } from 'selenium-webdriver';
 import * as seleniumInput from 'selenium-webdriver/lib/input.js';
 
 // W3C touch pointer actions (selenium-webdriver has them; its type definitions do not).
-interface TouchMove { origin: WebElement; x: number; y: number; duration?: number }
-interface TouchPointer { move(m: TouchMove): unknown; press(): unknown; release(): unknown }
-const { Pointer } = seleniumInput as unknown as { Pointer: (new (id: string, type: string) => TouchPointer) & { Type: { TOUCH: string } } };
+interface TouchMove {
+  origin: WebElement;
+  x: number;
+  y: number;
+  duration?: number;
+}
+interface TouchPointer {
+  move(m: TouchMove): unknown;
+  press(): unknown;
+  release(): unknown;
+}
+const { Pointer } = seleniumInput as unknown as {
+  Pointer: (new (id: string, type: string) => TouchPointer) & { Type: { TOUCH: string } };
+};
 import { freePort, launchChromium } from './browser.testkit.js';
 
 export type EngineName = 'chromium' | 'firefox' | 'webkit';
@@ -132,7 +148,8 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null>, ti
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -158,11 +175,14 @@ class FirefoxDriver implements EngineDriver {
       this.pageErrors.push(text);
       console.log(`[firefox page error] ${text}`);
     });
-    page.on('console', (m) => { if (m.type() === 'error') console.log(`[firefox console] ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`[firefox console] ${m.text()}`);
+    });
   }
 
   static async launch(o: LaunchOptions): Promise<FirefoxDriver> {
-    if (!existsSync(FIREFOX)) throw new Error(`Firefox not found at ${FIREFOX}: run scripts/install.sh (apt-get install firefox-esr)`);
+    if (!existsSync(FIREFOX))
+      throw new Error(`Firefox not found at ${FIREFOX}: run scripts/install.sh (apt-get install firefox-esr)`);
     const downloadsDir = mkdtempSync(join(tmpdir(), 'tailtab-firefox-downloads-'));
     const browser = await puppeteer.launch({
       browser: 'firefox',
@@ -181,7 +201,9 @@ class FirefoxDriver implements EngineDriver {
         'browser.download.always_ask_before_handling_new_types': false,
         ...(o.privateMode ? { 'browser.privatebrowsing.autostart': true } : {}),
         // A touch screen as the primary pointer: touch events, and (pointer: coarse) matches.
-        ...(o.phone ? { 'dom.w3c_touch_events.enabled': 1, 'ui.primaryPointerCapabilities': 1, 'ui.allPointerCapabilities': 1 } : {}),
+        ...(o.phone
+          ? { 'dom.w3c_touch_events.enabled': 1, 'ui.primaryPointerCapabilities': 1, 'ui.allPointerCapabilities': 1 }
+          : {}),
       },
     });
     const page = (await browser.pages())[0] ?? (await browser.newPage());
@@ -285,7 +307,9 @@ class FirefoxDriver implements EngineDriver {
     await next.bringToFront();
   }
   async swipe(selector: string, dy: number) {
-    const r = await this.evaluate<{ x: number; y: number }>(`(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`);
+    const r = await this.evaluate<{ x: number; y: number }>(
+      `(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
+    );
     const t = await this.page.touchscreen.touchStart(r.x, r.y + dy / 2);
     for (let i = 1; i <= 5; i++) await t.move(r.x, r.y + dy / 2 - (dy * i) / 5);
     await t.end();
@@ -315,18 +339,41 @@ class WebKitDriver implements EngineDriver {
   ) {}
 
   static async launch(o: LaunchOptions): Promise<WebKitDriver> {
-    for (const [path, pkg] of [[WEBKIT_DRIVER, 'webkit2gtk-driver'], [MINIBROWSER, 'webkit2gtk-driver (libwebkit2gtk-4.1-0)'], [XVFB, 'xvfb']]) {
+    for (const [path, pkg] of [
+      [WEBKIT_DRIVER, 'webkit2gtk-driver'],
+      [MINIBROWSER, 'webkit2gtk-driver (libwebkit2gtk-4.1-0)'],
+      [XVFB, 'xvfb'],
+    ]) {
       if (!existsSync(path)) throw new Error(`${path} not found: run scripts/install.sh (apt-get install ${pkg})`);
     }
     const tmp = mkdtempSync(join(tmpdir(), 'tailtab-webkit-'));
     const procs: ChildProcess[] = [];
-    const stop = () => { for (const p of procs) try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    const stop = () => {
+      for (const p of procs)
+        try {
+          process.kill(-p.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+    };
     try {
       // A display of our own: Xvfb picks a free number and prints it on the given fd.
-      const xvfb = spawn(XVFB, ['-displayfd', '3', '-screen', '0', `${o.viewport.width}x${o.viewport.height + (o.phone ? 0 : 100)}x24`, '-nolisten', 'tcp'], {
-        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
+      const xvfb = spawn(
+        XVFB,
+        [
+          '-displayfd',
+          '3',
+          '-screen',
+          '0',
+          `${o.viewport.width}x${o.viewport.height + (o.phone ? 0 : 100)}x24`,
+          '-nolisten',
+          'tcp',
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+          detached: true,
+        },
+      );
       procs.push(xvfb);
       let xerr = '';
       xvfb.stderr!.on('data', (d) => (xerr += d));
@@ -335,31 +382,61 @@ class WebKitDriver implements EngineDriver {
         const t = setTimeout(() => reject(new Error(`Xvfb did not start in 20 s:\n${xerr}`)), 20_000);
         (xvfb.stdio[3] as NodeJS.ReadableStream).on('data', (d) => {
           buf += d;
-          if (buf.includes('\n')) { clearTimeout(t); resolve(':' + buf.trim()); }
+          if (buf.includes('\n')) {
+            clearTimeout(t);
+            resolve(':' + buf.trim());
+          }
         });
-        xvfb.once('exit', (c) => { clearTimeout(t); reject(new Error(`Xvfb exited (${c}):\n${xerr}`)); });
+        xvfb.once('exit', (c) => {
+          clearTimeout(t);
+          reject(new Error(`Xvfb exited (${c}):\n${xerr}`));
+        });
       });
       const port = await freePort();
-      const env = { ...process.env, DISPLAY: display, HOME: tmp, XDG_RUNTIME_DIR: tmp, XDG_CACHE_HOME: join(tmp, 'cache'), XDG_DATA_HOME: join(tmp, 'data'), NO_AT_BRIDGE: '1' };
-      const wd = spawn(WEBKIT_DRIVER, [`--port=${port}`, '--host=127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const env = {
+        ...process.env,
+        DISPLAY: display,
+        HOME: tmp,
+        XDG_RUNTIME_DIR: tmp,
+        XDG_CACHE_HOME: join(tmp, 'cache'),
+        XDG_DATA_HOME: join(tmp, 'data'),
+        NO_AT_BRIDGE: '1',
+      };
+      const wd = spawn(WEBKIT_DRIVER, [`--port=${port}`, '--host=127.0.0.1'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
       procs.push(wd);
       let wdOut = '';
       wd.stdout!.on('data', (d) => (wdOut += d));
       wd.stderr!.on('data', (d) => (wdOut += d));
-      await poll('WebKitWebDriver', async () => {
-        if (wd.exitCode !== null) throw new Error(`WebKitWebDriver exited:\n${wdOut}`);
-        const r = await fetch(`http://127.0.0.1:${port}/status`);
-        return r.ok ? true : undefined;
-      }, 20_000);
+      await poll(
+        'WebKitWebDriver',
+        async () => {
+          if (wd.exitCode !== null) throw new Error(`WebKitWebDriver exited:\n${wdOut}`);
+          const r = await fetch(`http://127.0.0.1:${port}/status`);
+          return r.ok ? true : undefined;
+        },
+        20_000,
+      );
       const driver = await new Builder()
         .usingServer(`http://127.0.0.1:${port}`)
         .withCapabilities({
           browserName: 'MiniBrowser',
-          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', ...(o.phone ? ['--full-screen'] : []), ...(o.privateMode ? ['--private'] : [])] },
+          'webkitgtk:browserOptions': {
+            binary: MINIBROWSER,
+            args: ['--automation', ...(o.phone ? ['--full-screen'] : []), ...(o.privateMode ? ['--private'] : [])],
+          },
         })
         .build();
       const caps = await driver.getCapabilities();
-      const d = new WebKitDriver(driver, `${String(caps.get('browserName'))}/${String(caps.get('browserVersion'))}`, procs, tmp);
+      const d = new WebKitDriver(
+        driver,
+        `${String(caps.get('browserName'))}/${String(caps.get('browserVersion'))}`,
+        procs,
+        tmp,
+      );
       await d.setViewport(o.viewport.width, o.viewport.height).catch(() => {});
       return d;
     } catch (e) {
@@ -377,7 +454,9 @@ class WebKitDriver implements EngineDriver {
 
   /** Collects the errors the page recorded, then records on (a new document starts empty). */
   private async harvest() {
-    const got = (await this.driver.executeScript(`const e = window.__ttErrors || []; window.__ttErrors = undefined; ${RECORD_ERRORS}; return e;`).catch(() => [])) as string[];
+    const got = (await this.driver
+      .executeScript(`const e = window.__ttErrors || []; window.__ttErrors = undefined; ${RECORD_ERRORS}; return e;`)
+      .catch(() => [])) as string[];
     for (const e of got) console.log(`[webkit page error] ${e}`);
     this.pageErrors.push(...got);
   }
@@ -433,7 +512,10 @@ class WebKitDriver implements EngineDriver {
       if (p) seq.push(p);
       if (i < parts.length - 1) seq.push(Key.ENTER);
     });
-    await this.driver.actions().sendKeys(...seq).perform();
+    await this.driver
+      .actions()
+      .sendKeys(...seq)
+      .perform();
   }
   async screenshot(path: string) {
     await this.harvest();
@@ -491,9 +573,19 @@ class WebKitDriver implements EngineDriver {
     const el = await this.element(selector);
     const finger = new Pointer('finger', Pointer.Type.TOUCH);
     try {
-      await (this.driver.actions({ async: true }) as unknown as { insert(d: TouchPointer, ...a: unknown[]): { perform(): Promise<void> } }).insert(finger,
-        finger.move({ origin: el, x: 0, y: Math.round(dy / 2) }), finger.press(),
-        finger.move({ origin: el, x: 0, y: -Math.round(dy / 2), duration: 300 }), finger.release()).perform();
+      await (
+        this.driver.actions({ async: true }) as unknown as {
+          insert(d: TouchPointer, ...a: unknown[]): { perform(): Promise<void> };
+        }
+      )
+        .insert(
+          finger,
+          finger.move({ origin: el, x: 0, y: Math.round(dy / 2) }),
+          finger.press(),
+          finger.move({ origin: el, x: 0, y: -Math.round(dy / 2), duration: 300 }),
+          finger.release(),
+        )
+        .perform();
     } catch (e) {
       throw new Error(`unsupported: ${String(e)}`);
     }
@@ -532,7 +624,11 @@ export class ChromiumDriver implements EngineDriver {
   static async launch(o: LaunchOptions): Promise<ChromiumDriver> {
     const browser = await launchChromium();
     const downloadsDir = mkdtempSync(join(tmpdir(), 'tailtab-chromium-downloads-'));
-    const ctx = await browser.newContext({ viewport: o.viewport, acceptDownloads: true, ...(o.phone ? { isMobile: true, hasTouch: true } : {}) });
+    const ctx = await browser.newContext({
+      viewport: o.viewport,
+      acceptDownloads: true,
+      ...(o.phone ? { isMobile: true, hasTouch: true } : {}),
+    });
     const page = await ctx.newPage();
     return new ChromiumDriver(browser, ctx, page, `chromium/${browser.version()}`, downloadsDir);
   }
@@ -543,7 +639,9 @@ export class ChromiumDriver implements EngineDriver {
       this.pageErrors.push(e.message);
       console.log(`[chromium page error] ${e.message}`);
     });
-    page.on('console', (m) => { if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[chromium console] ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/vite/.test(m.text())) console.log(`[chromium console] ${m.text()}`);
+    });
     page.on('download', (d) => void d.saveAs(join(this.downloadsDir, d.suggestedFilename())).catch(() => {}));
   }
 
@@ -613,7 +711,9 @@ export class ChromiumDriver implements EngineDriver {
   async setViewport(width: number, height: number, o: { touch?: boolean } = {}) {
     await this.page.setViewportSize({ width, height });
     // DevTools' touch emulation: touch events, maxTouchPoints and (pointer: coarse), as on a phone.
-    await (await this.session()).send('Emulation.setTouchEmulationEnabled', { enabled: !!o.touch, maxTouchPoints: o.touch ? 5 : 1 });
+    await (
+      await this.session()
+    ).send('Emulation.setTouchEmulationEnabled', { enabled: !!o.touch, maxTouchPoints: o.touch ? 5 : 1 });
   }
   async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
     const el = await this.handle(frameSelector);
@@ -647,11 +747,14 @@ export class ChromiumDriver implements EngineDriver {
     await next.bringToFront();
   }
   async swipe(selector: string, dy: number) {
-    const r = await this.evaluate<{ x: number; y: number }>(`(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`);
+    const r = await this.evaluate<{ x: number; y: number }>(
+      `(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
+    );
     const cdp = await this.session();
     const at = (y: number) => [{ x: r.x, y }];
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(r.y + dy / 2) });
-    for (let i = 1; i <= 5; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(r.y + dy / 2 - (dy * i) / 5) });
+    for (let i = 1; i <= 5; i++)
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(r.y + dy / 2 - (dy * i) / 5) });
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
   }
   async close() {

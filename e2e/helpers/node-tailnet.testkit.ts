@@ -10,18 +10,30 @@ import type { TcpConnectionLike } from '../../src/node/node.js';
 export function socksConnect(peer: RigPeer, host: string, port: number, timeoutMs = 20_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port: peer.socks5Port });
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} timed out`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`SOCKS5 connect to ${host}:${port} timed out`));
+    }, timeoutMs);
     let buf = Buffer.alloc(0);
     let stage = 0;
-    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
     const onData = (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       if (stage === 0 && buf.length >= 2) {
-        if (buf[0] !== 5 || buf[1] !== 0) { clearTimeout(timer); s.destroy(); reject(new Error('SOCKS5: no acceptable auth')); return; }
+        if (buf[0] !== 5 || buf[1] !== 0) {
+          clearTimeout(timer);
+          s.destroy();
+          reject(new Error('SOCKS5: no acceptable auth'));
+          return;
+        }
         buf = buf.subarray(2);
         stage = 1;
-        const p = Buffer.alloc(2); p.writeUInt16BE(port);
+        const p = Buffer.alloc(2);
+        p.writeUInt16BE(port);
         const v6 = host.includes(':');
         const addr = v6 ? ipv6Bytes(host) : Buffer.from(host.split('.').map(Number));
         s.write(Buffer.concat([Buffer.from([5, 1, 0, v6 ? 4 : 1]), addr, p]));
@@ -34,7 +46,11 @@ export function socksConnect(peer: RigPeer, host: string, port: number, timeoutM
         // caller's continuation (a microtask) had the chance to attach its listener.
         s.pause();
         s.off('data', onData);
-        if (buf[1] !== 0) { s.destroy(); reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`)); return; }
+        if (buf[1] !== 0) {
+          s.destroy();
+          reject(new Error(`SOCKS5 connect to ${host}:${port} refused (reply ${buf[1]})`));
+          return;
+        }
         const rest = buf.subarray(replyLen);
         if (rest.length) s.unshift(rest);
         resolve(s);
@@ -68,18 +84,33 @@ export async function readAll(conn: TcpConnectionLike, onChunk?: (n: number) => 
   return Buffer.concat(parts);
 }
 
-export interface HttpResult { status: string; headers: string; body: Buffer; sha256: string }
+export interface HttpResult {
+  status: string;
+  headers: string;
+  body: Buffer;
+  sha256: string;
+}
 
 export function parseHttp(all: Buffer): HttpResult {
   const sep = all.indexOf('\r\n\r\n');
   if (sep < 0) throw new Error(`no HTTP header in ${all.length} bytes`);
   const head = all.subarray(0, sep).toString('latin1');
   const body = all.subarray(sep + 4);
-  return { status: head.split('\r\n')[0]!, headers: head, body, sha256: createHash('sha256').update(body).digest('hex') };
+  return {
+    status: head.split('\r\n')[0]!,
+    headers: head,
+    body,
+    sha256: createHash('sha256').update(body).digest('hex'),
+  };
 }
 
 /** HTTP/1.0 GET over a connection our node dialed (the server closes at the end). */
-export async function httpGetOver(conn: TcpConnectionLike, host: string, path: string, onChunk?: (n: number) => void): Promise<HttpResult> {
+export async function httpGetOver(
+  conn: TcpConnectionLike,
+  host: string,
+  path: string,
+  onChunk?: (n: number) => void,
+): Promise<HttpResult> {
   const w = conn.writable.getWriter();
   await w.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: ${host}\r\n\r\n`));
   w.releaseLock();
@@ -91,21 +122,40 @@ export async function httpGetVia(peer: RigPeer, ip: string, port: number, path: 
   const s = await socksConnect(peer, ip, port);
   s.write(`GET ${path} HTTP/1.0\r\nHost: ${ip}\r\n\r\n`);
   const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => { s.on('data', (c: Buffer) => chunks.push(c)); s.on('end', resolve); s.on('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', resolve);
+    s.on('error', reject);
+  });
   return parseHttp(Buffer.concat(chunks));
 }
 
-export interface LoopServer { port: number; server: Server; close(): Promise<void> }
+export interface LoopServer {
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
 
 function listen(server: Server): Promise<LoopServer> {
   // close() must not wait for connections whose far end vanished (e.g. our node went down first).
   const sockets = new Set<Socket>();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
-      resolve({ port, server, close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of sockets) s.destroy(); }) });
+      resolve({
+        port,
+        server,
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            for (const s of sockets) s.destroy();
+          }),
+      });
     });
   });
 }
@@ -116,24 +166,26 @@ function listen(server: Server): Promise<LoopServer> {
  * down on the client's FIN.)
  */
 export function startSink(): Promise<LoopServer> {
-  return listen(createServer((s) => {
-    const h = createHash('sha256');
-    let head = Buffer.alloc(0);
-    let want = -1;
-    let n = 0;
-    s.on('data', (d: Buffer) => {
-      if (want < 0) {
-        head = Buffer.concat([head, d]);
-        if (head.length < 8) return;
-        want = Number(head.readBigUInt64BE(0));
-        d = head.subarray(8);
-      }
-      n += d.length;
-      h.update(d);
-      if (n >= want) s.end(`${n} ${h.digest('hex')}\n`);
-    });
-    s.on('error', () => {});
-  }));
+  return listen(
+    createServer((s) => {
+      const h = createHash('sha256');
+      let head = Buffer.alloc(0);
+      let want = -1;
+      let n = 0;
+      s.on('data', (d: Buffer) => {
+        if (want < 0) {
+          head = Buffer.concat([head, d]);
+          if (head.length < 8) return;
+          want = Number(head.readBigUInt64BE(0));
+          d = head.subarray(8);
+        }
+        n += d.length;
+        h.update(d);
+        if (n >= want) s.end(`${n} ${h.digest('hex')}\n`);
+      });
+      s.on('error', () => {});
+    }),
+  );
 }
 
 export function sinkHeader(n: number): Uint8Array {
@@ -144,5 +196,10 @@ export function sinkHeader(n: number): Uint8Array {
 
 /** Echoes every byte back. */
 export function startEcho(): Promise<LoopServer> {
-  return listen(createServer((s) => { s.pipe(s); s.on('error', () => {}); }));
+  return listen(
+    createServer((s) => {
+      s.pipe(s);
+      s.on('error', () => {});
+    }),
+  );
 }

@@ -1,7 +1,16 @@
 // Node-only test glue: Debian's OpenSSH sshd on loopback with its own config, generated host keys
 // and authorized_keys in a temp dir, and the test user "tailtab" (password shared with the rig's sshd). Stopped by PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -76,7 +85,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       const [kind, size] = t.split('-');
       const bits = size ?? (kind === 'rsa' ? '3072' : undefined);
       execFileSync('ssh-keygen', ['-q', '-t', kind, ...(bits ? ['-b', bits] : []), '-N', '', '-f', f]);
-      fingerprints[t] = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', f + '.pub'], { encoding: 'utf8' }).split(' ')[1];
+      fingerprints[t] = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', f + '.pub'], {
+        encoding: 'utf8',
+      }).split(' ')[1];
     }
   };
   genKeys();
@@ -112,7 +123,25 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       const pam = join(dir, 'pam.d-sshd');
       writeFileSync(pam, opts.pamConfig);
       // `unshare` and `sh` exec in turn: the PID stays sshd's (stopped by it below).
-      proc = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/pam.d/sshd && exec "$@"', pam, SSHD, '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          'sh',
+          '-c',
+          'mount --bind "$0" /etc/pam.d/sshd && exec "$@"',
+          pam,
+          SSHD,
+          '-D',
+          '-e',
+          '-f',
+          config,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
     } else proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d) => log.push(String(d)));
     // Wait until it accepts connections.
@@ -168,30 +197,33 @@ export function connectDuplex(port: number): Promise<ByteDuplex & { socket: net.
     socket.once('connect', () => {
       socket.off('error', reject);
       socket.setNoDelay(true);
-      const readable = new ReadableStream<Uint8Array>({
-        start(c) {
-          socket.on('data', (d: Buffer) => {
-            c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.length));
-            if ((c.desiredSize ?? 1) <= 0) socket.pause();
-          });
-          socket.on('end', () => {
-            try {
-              c.close();
-            } catch {}
-          });
-          socket.on('error', (e) => {
-            try {
-              c.error(e);
-            } catch {}
-          });
+      const readable = new ReadableStream<Uint8Array>(
+        {
+          start(c) {
+            socket.on('data', (d: Buffer) => {
+              c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.length));
+              if ((c.desiredSize ?? 1) <= 0) socket.pause();
+            });
+            socket.on('end', () => {
+              try {
+                c.close();
+              } catch {}
+            });
+            socket.on('error', (e) => {
+              try {
+                c.error(e);
+              } catch {}
+            });
+          },
+          pull() {
+            socket.resume();
+          },
+          cancel() {
+            socket.destroy();
+          },
         },
-        pull() {
-          socket.resume();
-        },
-        cancel() {
-          socket.destroy();
-        },
-      }, { highWaterMark: 1 << 20, size: (c) => c.length });
+        { highWaterMark: 1 << 20, size: (c) => c.length },
+      );
       const writable = new WritableStream<Uint8Array>({
         write(chunk) {
           return new Promise((res, rej) => socket.write(chunk, (e) => (e ? rej(e) : res())));

@@ -40,7 +40,10 @@ export function totp(key: Uint8Array, now = Date.now()): string {
  * and the PAM stack that asks the password (pam_unix) and then the "Verification code:".
  */
 export function totpSetup(dir: string, user: string): { key: Uint8Array; pamConfig: string } {
-  if (!existsSync(PAM_GOOGLE_AUTHENTICATOR)) throw new Error(`missing ${PAM_GOOGLE_AUTHENTICATOR}: install Debian package libpam-google-authenticator (scripts/install.sh does)`);
+  if (!existsSync(PAM_GOOGLE_AUTHENTICATOR))
+    throw new Error(
+      `missing ${PAM_GOOGLE_AUTHENTICATOR}: install Debian package libpam-google-authenticator (scripts/install.sh does)`,
+    );
   const key = new Uint8Array(randomBytes(20));
   const gaDir = join(dir, 'ga');
   mkdirSync(gaDir, { recursive: true });

@@ -10,7 +10,8 @@ export const WG = '/usr/bin/wg';
 
 export function requireBinaries(): void {
   for (const b of [WIREGUARD_GO, WG, '/usr/sbin/ip']) {
-    if (!existsSync(b)) throw new Error(`missing ${b}: install Debian packages wireguard-go, wireguard-tools, iproute2`);
+    if (!existsSync(b))
+      throw new Error(`missing ${b}: install Debian packages wireguard-go, wireguard-tools, iproute2`);
   }
 }
 

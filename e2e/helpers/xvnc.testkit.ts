@@ -29,7 +29,10 @@ export interface Xvnc {
 function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -41,14 +44,38 @@ function freeDisplay(): number {
   }
 }
 
-export async function startXvnc(o: { dir: string; name: string; password?: string; securityTypes?: string; geometry?: string }): Promise<Xvnc> {
+export async function startXvnc(o: {
+  dir: string;
+  name: string;
+  password?: string;
+  securityTypes?: string;
+  geometry?: string;
+}): Promise<Xvnc> {
   // No skipping: a missing server is a failed test that says what to install.
-  if (!existsSync(XVNC)) throw new Error(`missing ${XVNC}: install Debian packages tigervnc-standalone-server tigervnc-tools (scripts/install.sh does)`);
+  if (!existsSync(XVNC))
+    throw new Error(
+      `missing ${XVNC}: install Debian packages tigervnc-standalone-server tigervnc-tools (scripts/install.sh does)`,
+    );
   const n = freeDisplay();
   const display = `:${n}`;
   const port = await freePort();
-  const args = [display, '-rfbport', String(port), '-localhost', '-geometry', o.geometry ?? '1024x768', '-depth', '24', '-desktop', o.name,
-    '-SecurityTypes', o.securityTypes ?? (o.password ? 'VncAuth' : 'None'), '-AlwaysShared', '-nolisten', 'tcp'];
+  const args = [
+    display,
+    '-rfbport',
+    String(port),
+    '-localhost',
+    '-geometry',
+    o.geometry ?? '1024x768',
+    '-depth',
+    '24',
+    '-desktop',
+    o.name,
+    '-SecurityTypes',
+    o.securityTypes ?? (o.password ? 'VncAuth' : 'None'),
+    '-AlwaysShared',
+    '-nolisten',
+    'tcp',
+  ];
   if (o.password) {
     const file = join(o.dir, `vncpasswd-${n}`);
     writeFileSync(file, execFileSync('vncpasswd', ['-f'], { input: `${o.password}\n` }), { mode: 0o600 });
@@ -57,13 +84,31 @@ export async function startXvnc(o: { dir: string; name: string; password?: strin
   const proc = spawnLogged({ name: `Xvnc${display}`, cmd: XVNC, args, logPath: join(o.dir, `xvnc-${n}.log`) });
   const env = { ...process.env, DISPLAY: display };
   const clients: RigProcess[] = [];
-  const x = (cmd: string, a: string[], input?: string) => execFileSync(cmd, a, { env, input, encoding: 'utf8', stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: 20_000 });
-  await waitFor(`Xvnc on ${display} (port ${port})`, async () => {
-    if (proc.hasExited()) throw new Error(`Xvnc exited:\n${proc.log()}`);
-    return (await tcpOpen(port)) || undefined;
-  }, 30_000);
+  const x = (cmd: string, a: string[], input?: string) =>
+    execFileSync(cmd, a, {
+      env,
+      input,
+      encoding: 'utf8',
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
+  await waitFor(
+    `Xvnc on ${display} (port ${port})`,
+    async () => {
+      if (proc.hasExited()) throw new Error(`Xvnc exited:\n${proc.log()}`);
+      return (await tcpOpen(port)) || undefined;
+    },
+    30_000,
+  );
   // The RFB port opens before the X display accepts clients on some builds: wait for both.
-  await waitFor(`X display ${display}`, () => { x('xsetroot', ['-name', o.name]); return true; }, 30_000);
+  await waitFor(
+    `X display ${display}`,
+    () => {
+      x('xsetroot', ['-name', o.name]);
+      return true;
+    },
+    30_000,
+  );
   return {
     display,
     port,
@@ -71,7 +116,13 @@ export async function startXvnc(o: { dir: string; name: string; password?: strin
     proc,
     x,
     spawn(name, cmd, a) {
-      const p = spawnLogged({ name, cmd, args: a, env: { DISPLAY: display }, logPath: join(o.dir, `${name}-${n}.log`) });
+      const p = spawnLogged({
+        name,
+        cmd,
+        args: a,
+        env: { DISPLAY: display },
+        logPath: join(o.dir, `${name}-${n}.log`),
+      });
       clients.push(p);
       return p;
     },

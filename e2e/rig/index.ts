@@ -17,8 +17,15 @@ import { startSshd, type Sshd } from './sshd.js';
 import { startWebServer, type WebServer } from './webserver.js';
 
 /** The versions of the rig's Go programs: tailscaled with its CLI, derper, and Headscale, each on its own. */
-export interface RigVersions { tailscale: string; derper: string; headscale: string }
-const VERSIONS = JSON.parse(readFileSync(fileURLToPath(new URL('./versions.json', import.meta.url)), 'utf8')) as { pinned: RigVersions; matrix: RigVersions[] };
+export interface RigVersions {
+  tailscale: string;
+  derper: string;
+  headscale: string;
+}
+const VERSIONS = JSON.parse(readFileSync(fileURLToPath(new URL('./versions.json', import.meta.url)), 'utf8')) as {
+  pinned: RigVersions;
+  matrix: RigVersions[];
+};
 /** What every e2e test runs against unless told otherwise (scripts/install.sh builds them). */
 export const PINNED_VERSIONS: Readonly<RigVersions> = VERSIONS.pinned;
 /** The cells of the version matrix (e2e/versions.test.ts); install.sh builds each. */
@@ -33,7 +40,10 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)
  * TAILTAB_TAILSCALE_VERSION (tailscaled and the tailscale CLI), TAILTAB_DERPER_VERSION (default:
  * the tailscale version given, else pinned), TAILTAB_HEADSCALE_VERSION — then by `over`.
  */
-export function rigVersions(over: Partial<RigVersions> = {}, env: Record<string, string | undefined> = process.env): RigVersions {
+export function rigVersions(
+  over: Partial<RigVersions> = {},
+  env: Record<string, string | undefined> = process.env,
+): RigVersions {
   const ts = env.TAILTAB_TAILSCALE_VERSION || undefined;
   const v: RigVersions = {
     tailscale: over.tailscale ?? ts ?? PINNED_VERSIONS.tailscale,
@@ -42,7 +52,8 @@ export function rigVersions(over: Partial<RigVersions> = {}, env: Record<string,
   };
   for (const [k, x] of Object.entries(v)) {
     // A path component of .rig/bin: only release tags.
-    if (!/^v\d+\.\d+\.\d+$/.test(x)) throw new Error(`rig ${k} version ${JSON.stringify(x)} is not a release tag like v1.102.3`);
+    if (!/^v\d+\.\d+\.\d+$/.test(x))
+      throw new Error(`rig ${k} version ${JSON.stringify(x)} is not a release tag like v1.102.3`);
   }
   return v;
 }
@@ -76,7 +87,14 @@ export interface RigPeerSpec {
   authKey?: string;
 }
 
-export interface RigDerpRegion { regionId: number; regionCode: string; host: string; port: number; url: string; stunPort: number }
+export interface RigDerpRegion {
+  regionId: number;
+  regionCode: string;
+  host: string;
+  port: number;
+  url: string;
+  stunPort: number;
+}
 
 export interface RigPeer {
   name: string;
@@ -109,8 +127,14 @@ export interface TailscaleStatus {
   [k: string]: unknown;
 }
 export interface TailscalePeerStatus {
-  HostName: string; DNSName: string; PublicKey: string; TailscaleIPs?: string[]; Online: boolean;
-  Relay?: string; CurAddr?: string; [k: string]: unknown;
+  HostName: string;
+  DNSName: string;
+  PublicKey: string;
+  TailscaleIPs?: string[];
+  Online: boolean;
+  Relay?: string;
+  CurAddr?: string;
+  [k: string]: unknown;
 }
 
 export interface Rig {
@@ -150,31 +174,54 @@ export interface Rig {
 
 export type RigTarget = 'headscale' | `derper:${number}` | `peer:${string}`;
 
-export interface RigBinaries { tailscaled: string; tailscale: string; derper: string; headscale: string }
+export interface RigBinaries {
+  tailscaled: string;
+  tailscale: string;
+  derper: string;
+  headscale: string;
+}
 
 /** The binaries of those versions, built by scripts/install.sh. Throws a clear error when one is missing. */
 export function rigBinaries(v: RigVersions = rigVersions()): RigBinaries {
   const dir = (kind: string, ver: string) => join(REPO_ROOT, '.rig/bin', `${kind}-${ver}`);
   const b: RigBinaries = {
-    tailscaled: join(dir('tailscale', v.tailscale), 'tailscaled'), tailscale: join(dir('tailscale', v.tailscale), 'tailscale'),
-    derper: join(dir('tailscale', v.derper), 'derper'), headscale: join(dir('headscale', v.headscale), 'headscale'),
+    tailscaled: join(dir('tailscale', v.tailscale), 'tailscaled'),
+    tailscale: join(dir('tailscale', v.tailscale), 'tailscale'),
+    derper: join(dir('tailscale', v.derper), 'derper'),
+    headscale: join(dir('headscale', v.headscale), 'headscale'),
   };
   const missing = Object.values(b).filter((p) => !existsSync(p));
   if (missing.length) {
-    throw new Error(`rig binaries missing: ${missing.join(', ')}. Run: TAILTAB_TAILSCALE_VERSION=${v.tailscale} `
-      + `TAILTAB_DERPER_VERSION=${v.derper} TAILTAB_HEADSCALE_VERSION=${v.headscale} bash scripts/install.sh`);
+    throw new Error(
+      `rig binaries missing: ${missing.join(', ')}. Run: TAILTAB_TAILSCALE_VERSION=${v.tailscale} ` +
+        `TAILTAB_DERPER_VERSION=${v.derper} TAILTAB_HEADSCALE_VERSION=${v.headscale} bash scripts/install.sh`,
+    );
   }
   return b;
 }
 
-function exec(cmd: string, args: string[], o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<string> {
+function exec(
+  cmd: string,
+  args: string[],
+  o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<string> {
   return new Promise((resolveP, reject) => {
-    const cp = execFile(cmd, args, { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 << 20, env: { ...process.env, ...o.env } }, (err, stdout, stderr) => {
-      // Auth keys are secrets: never put them in error messages.
-      const shown = args.map((a) => a.replace(/^(--authkey=).*/, '$1<redacted>')).join(' ');
-      if (err) reject(new Error(`${cmd.split('/').pop()} ${shown} failed (${err.code ?? err.signal ?? 'error'}): ${stderr.trim()}`));
-      else resolveP(stdout);
-    });
+    const cp = execFile(
+      cmd,
+      args,
+      { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 << 20, env: { ...process.env, ...o.env } },
+      (err, stdout, stderr) => {
+        // Auth keys are secrets: never put them in error messages.
+        const shown = args.map((a) => a.replace(/^(--authkey=).*/, '$1<redacted>')).join(' ');
+        if (err)
+          reject(
+            new Error(
+              `${cmd.split('/').pop()} ${shown} failed (${err.code ?? err.signal ?? 'error'}): ${stderr.trim()}`,
+            ),
+          );
+        else resolveP(stdout);
+      },
+    );
     if (o.input !== undefined) cp.stdin!.end(o.input);
     else cp.stdin!.end();
   });
@@ -199,7 +246,18 @@ function withPrivateRootHome(cmd: string, args: string[], home: string): { cmd: 
   mkdirSync(home, { recursive: true, mode: 0o700 });
   return {
     cmd: 'unshare',
-    args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', home, cmd, ...args],
+    args: [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$0" /root && exec "$@"',
+      home,
+      cmd,
+      ...args,
+    ],
   };
 }
 
@@ -242,61 +300,112 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       const regionId = 900 + i;
       // STUN is on (UDP, own port): netcheck needs a latency sample of a region (STUN, or ICMP when
       // UDP is blocked, which it only tries for nodes with a STUN port) before it honours a forced home.
-      derpRegions.push({ regionId, regionCode: `rig${regionId}`, host: '127.0.0.1', port, url: `http://127.0.0.1:${port}`, stunPort: await freePort() });
+      derpRegions.push({
+        regionId,
+        regionCode: `rig${regionId}`,
+        host: '127.0.0.1',
+        port,
+        url: `http://127.0.0.1:${port}`,
+        stunPort: await freePort(),
+      });
     }
     const startDerper = async (i: number) => {
       const r = derpRegions[i]!;
       const p = spawnLogged({
-        name: `derper:${r.regionId}`, cmd: bin.derper,
-        args: ['-a', `127.0.0.1:${r.port}`, '-c', join(dir, `derper-${r.regionId}.json`), `-stun-port=${r.stunPort}`, '-hostname', '127.0.0.1'],
+        name: `derper:${r.regionId}`,
+        cmd: bin.derper,
+        args: [
+          '-a',
+          `127.0.0.1:${r.port}`,
+          '-c',
+          join(dir, `derper-${r.regionId}.json`),
+          `-stun-port=${r.stunPort}`,
+          '-hostname',
+          '127.0.0.1',
+        ],
         logPath: join(dir, `derper-${r.regionId}.log`),
       });
       procs.set(`derper:${r.regionId}`, p);
-      await waitFor(`derper ${r.regionId} on ${r.url}`, async () => {
-        if (p.hasExited()) throw new GiveUp(`derper exited:\n${tail(p.log())}`);
-        const res = await fetch(`${r.url}/derp/probe`).catch(() => undefined);
-        return res && res.ok ? true : undefined;
-      }, 20_000, 50, () => tail(p.log()));
+      await waitFor(
+        `derper ${r.regionId} on ${r.url}`,
+        async () => {
+          if (p.hasExited()) throw new GiveUp(`derper exited:\n${tail(p.log())}`);
+          const res = await fetch(`${r.url}/derp/probe`).catch(() => undefined);
+          return res && res.ok ? true : undefined;
+        },
+        20_000,
+        50,
+        () => tail(p.log()),
+      );
     };
     await Promise.all(derpRegions.map((_, i) => startDerper(i)));
-    const derpMapYaml = 'regions:\n' + derpRegions.map((r) => [
-      `  ${r.regionId}:`,
-      `    regionid: ${r.regionId}`,
-      `    regioncode: ${r.regionCode}`,
-      `    regionname: Rig ${r.regionId}`,
-      `    nodes:`,
-      `      - name: ${r.regionId}a`,
-      `        regionid: ${r.regionId}`,
-      `        hostname: 127.0.0.1`,
-      `        ipv4: 127.0.0.1`,
-      `        ipv6: "none"`,
-      `        stunport: ${r.stunPort}`,
-      `        stunonly: false`,
-      `        derpport: ${r.port}`,
-    ].join('\n')).join('\n') + '\n';
+    const derpMapYaml =
+      'regions:\n' +
+      derpRegions
+        .map((r) =>
+          [
+            `  ${r.regionId}:`,
+            `    regionid: ${r.regionId}`,
+            `    regioncode: ${r.regionCode}`,
+            `    regionname: Rig ${r.regionId}`,
+            `    nodes:`,
+            `      - name: ${r.regionId}a`,
+            `        regionid: ${r.regionId}`,
+            `        hostname: 127.0.0.1`,
+            `        ipv4: 127.0.0.1`,
+            `        ipv6: "none"`,
+            `        stunport: ${r.stunPort}`,
+            `        stunonly: false`,
+            `        derpport: ${r.port}`,
+          ].join('\n'),
+        )
+        .join('\n') +
+      '\n';
     await writeFile(join(dir, 'derpmap.yaml'), derpMapYaml);
 
     // --- Headscale ---------------------------------------------------------------------------
     const hsPort = o.headscalePort ?? (await freePort());
     const headscaleUrl = `http://127.0.0.1:${hsPort}`;
     const hsConfig = join(dir, 'headscale.yaml');
-    await writeFile(hsConfig, fill(await readFile(join(TEMPLATES, 'headscale.yaml'), 'utf8'), {
-      SERVER_URL: headscaleUrl, PORT: hsPort, METRICS_PORT: await freePort(), GRPC_PORT: await freePort(), DIR: dir, BASE_DOMAIN,
-    }));
+    await writeFile(
+      hsConfig,
+      fill(await readFile(join(TEMPLATES, 'headscale.yaml'), 'utf8'), {
+        SERVER_URL: headscaleUrl,
+        PORT: hsPort,
+        METRICS_PORT: await freePort(),
+        GRPC_PORT: await freePort(),
+        DIR: dir,
+        BASE_DOMAIN,
+      }),
+    );
     await writeFile(join(dir, 'policy.json'), await readFile(join(TEMPLATES, 'policy.json'), 'utf8'));
     const startHeadscale = async () => {
-      const p = spawnLogged({ name: 'headscale', cmd: bin.headscale, args: ['serve', '-c', hsConfig], logPath: join(dir, 'headscale.log') });
+      const p = spawnLogged({
+        name: 'headscale',
+        cmd: bin.headscale,
+        args: ['serve', '-c', hsConfig],
+        logPath: join(dir, 'headscale.log'),
+      });
       procs.set('headscale', p);
-      await waitFor(`headscale on ${headscaleUrl}`, async () => {
-        if (p.hasExited()) throw new GiveUp(`headscale exited:\n${tail(p.log())}`);
-        const res = await fetch(`${headscaleUrl}/health`).catch(() => undefined);
-        return res && res.ok && existsSync(join(dir, 'headscale.sock')) ? true : undefined;
-      }, 30_000, 50, () => tail(p.log()));
+      await waitFor(
+        `headscale on ${headscaleUrl}`,
+        async () => {
+          if (p.hasExited()) throw new GiveUp(`headscale exited:\n${tail(p.log())}`);
+          const res = await fetch(`${headscaleUrl}/health`).catch(() => undefined);
+          return res && res.ok && existsSync(join(dir, 'headscale.sock')) ? true : undefined;
+        },
+        30_000,
+        50,
+        () => tail(p.log()),
+      );
     };
     await startHeadscale();
     const headscale = (args: string[]) => exec(bin.headscale, ['-c', hsConfig, ...args], { timeoutMs: 30_000 });
     await headscale(['users', 'create', 'tailtab']);
-    const users = JSON.parse(await headscale(['users', 'list', '-o', 'json'])) as { id: string | number; name: string }[];
+    const users = JSON.parse(await headscale(['users', 'list', '-o', 'json'])) as {
+      id: string | number;
+      name: string;
+    }[];
     const u = users.find((x) => x.name === 'tailtab');
     if (!u) throw new Error(`headscale user not created: ${JSON.stringify(users)}`);
     const user = { id: String(u.id), name: u.name };
@@ -319,45 +428,74 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       const spec = peerSpecs.get(name)!;
       const pdir = join(dir, 'peers', name);
       await mkdir(pdir, { recursive: true });
-      const tsArgs = ['--tun=userspace-networking', `--statedir=${pdir}`, `--state=${join(pdir, 'tailscaled.state')}`,
-        `--socket=${join(pdir, 'tailscaled.sock')}`, '--port=0', `--socks5-server=127.0.0.1:${spec.socks5Port}`];
+      const tsArgs = [
+        '--tun=userspace-networking',
+        `--statedir=${pdir}`,
+        `--state=${join(pdir, 'tailscaled.state')}`,
+        `--socket=${join(pdir, 'tailscaled.sock')}`,
+        '--port=0',
+        `--socks5-server=127.0.0.1:${spec.socks5Port}`,
+      ];
       const p = spawnLogged({
-        name: `peer:${name}`, ...withPrivateRootHome(bin.tailscaled, tsArgs, join(pdir, 'root-home')),
+        name: `peer:${name}`,
+        ...withPrivateRootHome(bin.tailscaled, tsArgs, join(pdir, 'root-home')),
         env: { ...PEER_ENV, TS_LOGS_DIR: pdir, ...(spec.derpOnly ? { TS_DEBUG_ALWAYS_USE_DERP: '1' } : {}) },
         logPath: join(dir, `peer-${name}.log`),
       });
       procs.set(`peer:${name}`, p);
-      await waitFor(`tailscaled ${name} socket`, async () => {
-        if (p.hasExited()) throw new GiveUp(`tailscaled ${name} exited:\n${tail(p.log())}`);
-        return existsSync(join(pdir, 'tailscaled.sock')) ? true : undefined;
-      }, 20_000, 50, () => tail(p.log()));
+      await waitFor(
+        `tailscaled ${name} socket`,
+        async () => {
+          if (p.hasExited()) throw new GiveUp(`tailscaled ${name} exited:\n${tail(p.log())}`);
+          return existsSync(join(pdir, 'tailscaled.sock')) ? true : undefined;
+        },
+        20_000,
+        50,
+        () => tail(p.log()),
+      );
       return p;
     };
-    const tsCli = (name: string) => (args: string[], co: { input?: string; timeoutMs?: number } = {}) =>
-      exec(bin.tailscale, [`--socket=${join(dir, 'peers', name, 'tailscaled.sock')}`, ...args], co);
+    const tsCli =
+      (name: string) =>
+      (args: string[], co: { input?: string; timeoutMs?: number } = {}) =>
+        exec(bin.tailscale, [`--socket=${join(dir, 'peers', name, 'tailscaled.sock')}`, ...args], co);
     const waitRunning = async (name: string, homeRegion?: number) => {
       const cli = tsCli(name);
       const p = procs.get(`peer:${name}`)!;
-      return waitFor(`peer ${name} Running with IPs${homeRegion ? ` and home DERP ${homeRegion}` : ''}`, async () => {
-        if (p.hasExited()) throw new GiveUp(`tailscaled ${name} exited:\n${tail(p.log())}`);
-        const st = JSON.parse(await cli(['status', '--json'])) as TailscaleStatus;
-        if (st.BackendState !== 'Running' || !st.Self.TailscaleIPs?.length) return undefined;
-        if (homeRegion) {
-          const want = derpRegions.find((r) => r.regionId === homeRegion)?.regionCode;
-          if (st.Self.Relay !== want) return undefined;
-        } else if (!st.Self.Relay) return undefined;
-        return st;
-      }, 60_000, 200, () => tail(p.log()));
+      return waitFor(
+        `peer ${name} Running with IPs${homeRegion ? ` and home DERP ${homeRegion}` : ''}`,
+        async () => {
+          if (p.hasExited()) throw new GiveUp(`tailscaled ${name} exited:\n${tail(p.log())}`);
+          const st = JSON.parse(await cli(['status', '--json'])) as TailscaleStatus;
+          if (st.BackendState !== 'Running' || !st.Self.TailscaleIPs?.length) return undefined;
+          if (homeRegion) {
+            const want = derpRegions.find((r) => r.regionId === homeRegion)?.regionCode;
+            if (st.Self.Relay !== want) return undefined;
+          } else if (!st.Self.Relay) return undefined;
+          return st;
+        },
+        60_000,
+        200,
+        () => tail(p.log()),
+      );
     };
     const regionOf = (code: string | undefined) => derpRegions.find((r) => r.regionCode === code)?.regionId ?? 0;
 
     const addPeer = async (spec: RigPeerSpec): Promise<RigPeer> => {
       if (peerSpecs.has(spec.name)) throw new Error(`peer ${spec.name} exists`);
-      if (spec.homeRegion && !derpRegions.some((r) => r.regionId === spec.homeRegion)) throw new Error(`no DERP region ${spec.homeRegion} in this rig`);
+      if (spec.homeRegion && !derpRegions.some((r) => r.regionId === spec.homeRegion))
+        throw new Error(`no DERP region ${spec.homeRegion} in this rig`);
       peerSpecs.set(spec.name, { ...spec, socks5Port: await freePort() });
       await startTailscaled(spec.name);
       const cli = tsCli(spec.name);
-      const upArgs = ['up', `--login-server=${headscaleUrl}`, `--authkey=${spec.authKey ?? authKey}`, `--hostname=${spec.name}`, '--accept-dns=false', '--timeout=60s'];
+      const upArgs = [
+        'up',
+        `--login-server=${headscaleUrl}`,
+        `--authkey=${spec.authKey ?? authKey}`,
+        `--hostname=${spec.name}`,
+        '--accept-dns=false',
+        '--timeout=60s',
+      ];
       if (spec.ssh) upArgs.push('--ssh');
       await cli(upArgs, { timeoutMs: 70_000 });
       if (spec.homeRegion) {
@@ -387,8 +525,17 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     };
 
     const rig: Rig = {
-      dir, versions, binaries: bin, headscaleUrl, derpRegions, user, authKey, baseDomain: BASE_DOMAIN,
-      createAuthKey, headscale, peers,
+      dir,
+      versions,
+      binaries: bin,
+      headscaleUrl,
+      derpRegions,
+      user,
+      authKey,
+      baseDomain: BASE_DOMAIN,
+      createAuthKey,
+      headscale,
+      peers,
       peer(name) {
         const p = peers.find((x) => x.name === name);
         if (!p) throw new Error(`no peer ${name}`);
@@ -402,7 +549,11 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         procs.delete(`peer:${name}`);
         peers.splice(idx, 1);
         peerSpecs.delete(name);
-        const nodes = JSON.parse(await headscale(['nodes', 'list', '-o', 'json'])) as { id: string | number; given_name?: string; name?: string }[];
+        const nodes = JSON.parse(await headscale(['nodes', 'list', '-o', 'json'])) as {
+          id: string | number;
+          given_name?: string;
+          name?: string;
+        }[];
         for (const n of nodes.filter((x) => x.given_name === name || x.name === name)) {
           await headscale(['nodes', 'delete', '--identifier', String(n.id), '--force']);
         }
@@ -412,12 +563,20 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         await rig.start(what);
       },
       async kill(what, signal = 'SIGKILL') {
-        if (what !== 'headscale' && !what.startsWith('derper:') && !what.startsWith('peer:')) throw new Error(`kill: unknown target ${what}`);
+        if (what !== 'headscale' && !what.startsWith('derper:') && !what.startsWith('peer:'))
+          throw new Error(`kill: unknown target ${what}`);
         if (what.startsWith('peer:')) rig.peer(what.slice('peer:'.length));
         const p = procs.get(what);
         if (!p || p.hasExited()) return;
-        if (signal === 'SIGTERM') { await p.stop(); return; }
-        try { process.kill(p.pid, signal); } catch { /* already gone */ }
+        if (signal === 'SIGTERM') {
+          await p.stop();
+          return;
+        }
+        try {
+          process.kill(p.pid, signal);
+        } catch {
+          /* already gone */
+        }
         await p.exited;
       },
       async start(what) {
@@ -448,25 +607,39 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         if (!p) throw new Error('headscale is not running');
         const before = p.log().length;
         process.kill(p.pid, 'SIGHUP');
-        await waitFor('headscale to reload the policy', () => (/reload/i.test(p.log().slice(before)) ? true : undefined), 10_000, 50);
+        await waitFor(
+          'headscale to reload the policy',
+          () => (/reload/i.test(p.log().slice(before)) ? true : undefined),
+          10_000,
+          50,
+        );
       },
       async waitConverged(timeoutMs = 60_000) {
-        await waitFor('every peer to see every other peer online with its home DERP', async () => {
-          for (const me of peers) {
-            const st = await me.status();
-            const seen = Object.values(st.Peer ?? {});
-            for (const other of peers) {
-              if (other === me) continue;
-              const p = seen.find((x) => x.PublicKey === other.nodeKey);
-              if (!p || !p.Online || regionOf(p.Relay) !== other.homeRegion) return undefined;
+        await waitFor(
+          'every peer to see every other peer online with its home DERP',
+          async () => {
+            for (const me of peers) {
+              const st = await me.status();
+              const seen = Object.values(st.Peer ?? {});
+              for (const other of peers) {
+                if (other === me) continue;
+                const p = seen.find((x) => x.PublicKey === other.nodeKey);
+                if (!p || !p.Online || regionOf(p.Relay) !== other.homeRegion) return undefined;
+              }
             }
-          }
-          return true;
-        }, timeoutMs, 200);
+            return true;
+          },
+          timeoutMs,
+          200,
+        );
       },
       httpPort: web.port,
       sshd,
-      pids: () => [...procs.values()].filter((p) => !p.hasExited()).map((p) => p.pid).concat(sshd ? [sshd.pid] : []),
+      pids: () =>
+        [...procs.values()]
+          .filter((p) => !p.hasExited())
+          .map((p) => p.pid)
+          .concat(sshd ? [sshd.pid] : []),
       async stop() {
         await stopAllOfRig();
         if (!keepDir) await rm(dir, { recursive: true, force: true });

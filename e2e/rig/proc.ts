@@ -23,7 +23,11 @@ function installExitHooks(): void {
   // 'exit' handlers must be synchronous: SIGKILL whatever is left.
   process.on('exit', () => {
     for (const p of live) {
-      try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -66,8 +70,16 @@ export function spawnLogged(o: SpawnOptions): RigProcess {
   if (child.pid === undefined) throw new Error(`could not start ${o.name} (${o.cmd}); see ${o.logPath}`);
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => { exitCode = code ?? (signal ? -1 : null); live.delete(proc); resolve(exitCode); });
-    child.once('error', () => { exitCode = -1; live.delete(proc); resolve(-1); });
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? (signal ? -1 : null);
+      live.delete(proc);
+      resolve(exitCode);
+    });
+    child.once('error', () => {
+      exitCode = -1;
+      live.delete(proc);
+      resolve(-1);
+    });
   });
   const proc: RigProcess = {
     name: o.name,
@@ -76,13 +88,27 @@ export function spawnLogged(o: SpawnOptions): RigProcess {
     child,
     exited,
     hasExited: () => exitCode !== undefined,
-    log: () => { try { return readFileSync(o.logPath, 'utf8'); } catch { return ''; } },
+    log: () => {
+      try {
+        return readFileSync(o.logPath, 'utf8');
+      } catch {
+        return '';
+      }
+    },
     async stop(graceMs = 3000) {
       if (exitCode !== undefined) return;
-      try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(proc.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs));
       if ((await Promise.race([exited, timer])) === 'timeout') {
-        try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(proc.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         await exited;
       }
     },
@@ -101,7 +127,13 @@ export function tail(text: string, lines = 30): string {
 export class GiveUp extends Error {}
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 100, onTimeout?: () => string): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  everyMs = 100,
+  onTimeout?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -114,7 +146,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     }
     if (Date.now() > deadline) {
       const extra = onTimeout ? `\n${onTimeout()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}${extra}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}${extra}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

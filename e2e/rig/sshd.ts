@@ -52,7 +52,8 @@ export async function startSshd(o: { dir: string; port?: number }): Promise<Sshd
   } catch {
     throw new Error(`the local user '${SSH_USER}' is missing: run scripts/install.sh (it creates it)`);
   }
-  if (!existsSync('/usr/sbin/sshd')) throw new Error('/usr/sbin/sshd is missing: run scripts/install.sh (Debian openssh-server)');
+  if (!existsSync('/usr/sbin/sshd'))
+    throw new Error('/usr/sbin/sshd is missing: run scripts/install.sh (Debian openssh-server)');
   await mkdir('/run/sshd', { recursive: true });
   const password = await rigPassword();
   await new Promise<void>((resolve, reject) => {
@@ -61,10 +62,25 @@ export async function startSshd(o: { dir: string; port?: number }): Promise<Sshd
   });
 
   const keys: string[] = [];
-  for (const [type, bits] of [['ed25519', ''], ['ecdsa', '256'], ['rsa', '3072']] as const) {
+  for (const [type, bits] of [
+    ['ed25519', ''],
+    ['ecdsa', '256'],
+    ['rsa', '3072'],
+  ] as const) {
     const path = join(dir, `ssh_host_${type}_key`);
     if (!existsSync(path)) {
-      await run('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', bits] : []), '-N', '', '-C', `tailtab-rig-${type}`, '-f', path]);
+      await run('ssh-keygen', [
+        '-q',
+        '-t',
+        type,
+        ...(bits ? ['-b', bits] : []),
+        '-N',
+        '',
+        '-C',
+        `tailtab-rig-${type}`,
+        '-f',
+        path,
+      ]);
     }
     keys.push(path);
   }
@@ -103,11 +119,22 @@ export async function startSshd(o: { dir: string; port?: number }): Promise<Sshd
   const configPath = join(dir, 'sshd_config');
   await writeFile(configPath, config);
   const logPath = join(dir, 'sshd.log');
-  const proc: RigProcess = spawnLogged({ name: 'sshd', cmd: '/usr/sbin/sshd', args: ['-D', '-e', '-f', configPath], logPath });
-  await waitFor(`sshd on 127.0.0.1:${port}`, async () => {
-    if (proc.hasExited()) throw new GiveUp(`sshd exited:\n${tail(proc.log())}`);
-    return (await tcpOpen(port)) || undefined;
-  }, 15_000, 50, () => tail(proc.log()));
+  const proc: RigProcess = spawnLogged({
+    name: 'sshd',
+    cmd: '/usr/sbin/sshd',
+    args: ['-D', '-e', '-f', configPath],
+    logPath,
+  });
+  await waitFor(
+    `sshd on 127.0.0.1:${port}`,
+    async () => {
+      if (proc.hasExited()) throw new GiveUp(`sshd exited:\n${tail(proc.log())}`);
+      return (await tcpOpen(port)) || undefined;
+    },
+    15_000,
+    50,
+    () => tail(proc.log()),
+  );
 
   return {
     port,

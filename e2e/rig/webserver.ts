@@ -16,8 +16,16 @@ export function deterministicBytes(offset: number, length: number): Uint8Array {
     const pos = offset + i;
     if (i === 0 || pos % 4 === 0) {
       x = (0x9e3779b9 ^ Math.imul(Math.floor(pos / 4) + 1, 0x85ebca6b)) >>> 0;
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
     }
     out[i] = (x >>> ((pos % 4) * 8)) & 0xff;
   }
@@ -43,25 +51,41 @@ function crc32(buf: Uint8Array): number {
 
 /** A 16×16 RGB PNG (a blue/orange checkerboard), built at start-up: a real image for the web view. */
 export function testPng(): Buffer {
-  const w = 16, h = 16;
+  const w = 16,
+    h = 16;
   const raw = Buffer.alloc(h * (1 + w * 3));
   for (let y = 0; y < h; y++) {
     raw[y * (1 + w * 3)] = 0;
     for (let x = 0; x < w; x++) {
       const o = y * (1 + w * 3) + 1 + x * 3;
       const on = ((x >> 2) + (y >> 2)) % 2 === 0;
-      raw[o] = on ? 0x1f : 0xf0; raw[o + 1] = on ? 0x6f : 0x8c; raw[o + 2] = on ? 0xeb : 0x1e;
+      raw[o] = on ? 0x1f : 0xf0;
+      raw[o + 1] = on ? 0x6f : 0x8c;
+      raw[o + 2] = on ? 0xeb : 0x1e;
     }
   }
   const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
     const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
     return Buffer.concat([len, td, crc]);
   };
   const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  ihdr[10] = 0;
+  ihdr[11] = 0;
+  ihdr[12] = 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 export const INDEX_TITLE = 'tailtab rig web app';
@@ -176,7 +200,12 @@ function cookieValue(header: string | undefined, name: string): string | null {
 }
 
 /** Serves /app/…; returns false for other paths. */
-function serveApp(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, path: string, png: Buffer): boolean {
+function serveApp(
+  req: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+  path: string,
+  png: Buffer,
+): boolean {
   // /app/spa/… is the single-page app's fallback: the same page for any client-side route.
   if (req.method === 'GET' && (path === '/app' || path === '/app/' || path.startsWith('/app/spa/'))) {
     // Sent chunked in two writes: exercises Transfer-Encoding: chunked through the proxy.
@@ -197,13 +226,20 @@ function serveApp(req: import('node:http').IncomingMessage, res: import('node:ht
   } else if (req.method === 'GET' && path === '/app/image.png') {
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
   } else if (req.method === 'GET' && path === '/app/api/info') {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(JSON.stringify({ greeting: 'hello from the api' })));
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+      .end(gzipSync(JSON.stringify({ greeting: 'hello from the api' })));
   } else if (req.method === 'POST' && path === '/app/submit') {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const message = new URLSearchParams(Buffer.concat(parts).toString('utf8')).get('message') ?? '';
-      res.writeHead(303, { location: `/app/result?message=${encodeURIComponent(message)}`, 'set-cookie': `last=${encodeURIComponent(message)}; Path=/app; HttpOnly` }).end();
+      res
+        .writeHead(303, {
+          location: `/app/result?message=${encodeURIComponent(message)}`,
+          'set-cookie': `last=${encodeURIComponent(message)}; Path=/app; HttpOnly`,
+        })
+        .end();
     });
   } else if (req.method === 'GET' && path === '/app/result') {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -221,7 +257,11 @@ function serveApp(req: import('node:http').IncomingMessage, res: import('node:ht
 /** Largest /bytes/<n> served (1 GiB). */
 export const MAX_BYTES = 1 << 30;
 
-export interface WebServer { port: number; server: Server; close(): Promise<void> }
+export interface WebServer {
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
 
 export function startWebServer(port = 0): Promise<WebServer> {
   const png = testPng();
@@ -246,12 +286,20 @@ export function startWebServer(port = 0): Promise<WebServer> {
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
         const body = Buffer.concat(parts).toString('utf8');
-        const out = JSON.stringify({ method: req.method, contentType: req.headers['content-type'] ?? null, body, fields: Object.fromEntries(new URLSearchParams(body)) });
+        const out = JSON.stringify({
+          method: req.method,
+          contentType: req.headers['content-type'] ?? null,
+          body,
+          fields: Object.fromEntries(new URLSearchParams(body)),
+        });
         res.writeHead(200, { 'content-type': 'application/json' }).end(out);
       });
     } else if (req.method === 'GET' && path.startsWith('/bytes/')) {
       const n = Number(path.slice('/bytes/'.length));
-      if (!Number.isInteger(n) || n < 0 || n > MAX_BYTES) { res.writeHead(400).end('bad size\n'); return; }
+      if (!Number.isInteger(n) || n < 0 || n > MAX_BYTES) {
+        res.writeHead(400).end('bad size\n');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
       let off = 0;
       const pump = () => {
@@ -259,7 +307,10 @@ export function startWebServer(port = 0): Promise<WebServer> {
           const len = Math.min(1 << 16, n - off);
           const ok = res.write(deterministicBytes(off, len));
           off += len;
-          if (!ok) { res.once('drain', pump); return; }
+          if (!ok) {
+            res.once('drain', pump);
+            return;
+          }
         }
         res.end();
       };
@@ -271,7 +322,11 @@ export function startWebServer(port = 0): Promise<WebServer> {
   // /app/ws/echo: a WebSocket echo (the `ws` package), text as text and binary as binary (the
   // text "flood" is answered with 2 MiB in 32 binary messages and "flood done"); subprotocol
   // echo.v1 when offered. Other upgrade paths are refused.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20, handleProtocols: (ps) => (ps.has('echo.v1') ? 'echo.v1' : false) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 16 << 20,
+    handleProtocols: (ps) => (ps.has('echo.v1') ? 'echo.v1' : false),
+  });
   server.on('upgrade', (req, sock, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/app/ws/echo') {
       sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
@@ -286,14 +341,23 @@ export function startWebServer(port = 0): Promise<WebServer> {
         } else {
           ws.send(data, { binary: isBinary });
         }
-      }));
+      }),
+    );
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
       const a = server.address();
       const p = typeof a === 'object' && a ? a.port : port;
-      resolve({ port: p, server, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+      resolve({
+        port: p,
+        server,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
     });
   });
 }

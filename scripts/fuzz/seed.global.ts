@@ -12,5 +12,8 @@ export default function setup(project: TestProject): void {
   const given = process.env.FUZZ_SEED;
   const seed = given !== undefined && given !== '' ? Number(given) | 0 : (Math.random() * 0x7fffffff) | 0;
   project.provide('fuzzSeed', seed);
-  if (!process.env.FUZZ_QUIET) console.log(`[fuzz] property tests use fast-check seed ${seed}${given ? ' (FUZZ_SEED)' : ''}; replay with FUZZ_SEED=${seed}`);
+  if (!process.env.FUZZ_QUIET)
+    console.log(
+      `[fuzz] property tests use fast-check seed ${seed}${given ? ' (FUZZ_SEED)' : ''}; replay with FUZZ_SEED=${seed}`,
+    );
 }

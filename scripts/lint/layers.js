@@ -29,11 +29,14 @@ export function layerOf(srcRoot, file) {
 export const layersRule = {
   meta: {
     type: 'problem',
-    docs: { description: 'imports follow the layer order of src/ (ui → app → node → protocol layers → crypto, platform)' },
+    docs: {
+      description: 'imports follow the layer order of src/ (ui → app → node → protocol layers → crypto, platform)',
+    },
     schema: [{ type: 'object', properties: { srcRoot: { type: 'string' } }, additionalProperties: false }],
     messages: {
       upward: "{{from}}/ may not import {{to}}/ ('{{source}}'): {{from}} may use {{allowed}}.",
-      unknown: "{{from}}/ is not a known layer of src/: add it to scripts/lint/layers.js with the layers it may import.",
+      unknown:
+        '{{from}}/ is not a known layer of src/: add it to scripts/lint/layers.js with the layers it may import.',
     },
   },
   create(context) {
@@ -50,7 +53,11 @@ export const layersRule = {
       if (!allowed) {
         context.report({ node, messageId: 'unknown', data: { from } });
       } else if (!allowed.includes(to)) {
-        context.report({ node, messageId: 'upward', data: { from, to, source, allowed: allowed.length ? allowed.join(', ') : 'nothing outside its folder' } });
+        context.report({
+          node,
+          messageId: 'upward',
+          data: { from, to, source, allowed: allowed.length ? allowed.join(', ') : 'nothing outside its folder' },
+        });
       }
     };
     return {

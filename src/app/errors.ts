@@ -4,8 +4,12 @@ import type { UpConfig } from './node-api.js';
 
 /** Clear words for the failures a person meets when connecting. */
 export function explain(msg: string, cfg: Pick<UpConfig, 'controlUrl'>): string {
-  if (/authkey|auth key|pre-?auth|invalid key|key (is )?expired|not found.*key/i.test(msg)) return `The auth key was refused by ${cfg.controlUrl}: ${msg}`;
-  if (/CORS|Failed to fetch|NetworkError|fetch failed/i.test(msg)) return msg.includes('CORS') ? msg : `Cannot reach the control server ${cfg.controlUrl} from this page (${msg}). If it is up, it may not allow this origin (CORS); serve tailtab from the same origin or give its key under Advanced.`;
+  if (/authkey|auth key|pre-?auth|invalid key|key (is )?expired|not found.*key/i.test(msg))
+    return `The auth key was refused by ${cfg.controlUrl}: ${msg}`;
+  if (/CORS|Failed to fetch|NetworkError|fetch failed/i.test(msg))
+    return msg.includes('CORS')
+      ? msg
+      : `Cannot reach the control server ${cfg.controlUrl} from this page (${msg}). If it is up, it may not allow this origin (CORS); serve tailtab from the same origin or give its key under Advanced.`;
   return msg;
 }
 

@@ -13,7 +13,9 @@ interface NavigatorLike {
 }
 
 /** undefined when the export may go ahead; else the sentence to show. */
-export function gestureProblem(nav: NavigatorLike | undefined = (globalThis as { navigator?: NavigatorLike }).navigator): string | undefined {
+export function gestureProblem(
+  nav: NavigatorLike | undefined = (globalThis as { navigator?: NavigatorLike }).navigator,
+): string | undefined {
   const ua = nav?.userActivation;
   if (ua && typeof ua.isActive === 'boolean' && !ua.isActive) return NO_GESTURE;
   return undefined;

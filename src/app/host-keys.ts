@@ -3,7 +3,12 @@
 // (ssh(1)'s "are you sure"), or — for Tailscale SSH — pinned to the keys the peer publishes in the
 // netmap. Also the page's list of known hosts.
 import { tailnetHostKeysVerifier } from '../ssh/tailnet-host-keys.js';
-import { knownHostsVerifier, tailnetAuthenticatedVerifier, type HostKeyEvent, type KnownHostsStore } from '../ssh/known-hosts.js';
+import {
+  knownHostsVerifier,
+  tailnetAuthenticatedVerifier,
+  type HostKeyEvent,
+  type KnownHostsStore,
+} from '../ssh/known-hosts.js';
 import type { HostKeyInfo, HostKeyVerifier } from '../ssh/client.js';
 import type { KnownHostRecord } from '../platform/idb.js';
 import type { HostKeyVerdict, KnownHostView, SshOpenOptions } from './node-api.js';
@@ -24,7 +29,12 @@ export class HostKeyChecks {
   }
 
   async knownHosts(): Promise<KnownHostView[]> {
-    return (await this.ctx.store().knownHosts()).map((h) => ({ host: h.host, fingerprint: h.fingerprint, addedAt: h.addedAt, ...(h.legacyDevice ? { legacyDevice: true } : {}) }));
+    return (await this.ctx.store().knownHosts()).map((h) => ({
+      host: h.host,
+      fingerprint: h.fingerprint,
+      addedAt: h.addedAt,
+      ...(h.legacyDevice ? { legacyDevice: true } : {}),
+    }));
   }
 
   /** The Settings switch: a known host stops (or starts) being a legacy device. */
@@ -39,15 +49,25 @@ export class HostKeyChecks {
   }
 
   /** The verifier for one login to `hostId`; `decided` learns how the key was vouched for. */
-  verifier(owner: AppWindow, o: Pick<SshOpenOptions, 'host' | 'tailnetAuthenticated'> & { promptId?: string }, hostId: string, decided: (v: HostKeyVerdict) => void): HostKeyVerifier {
+  verifier(
+    owner: AppWindow,
+    o: Pick<SshOpenOptions, 'host' | 'tailnetAuthenticated'> & { promptId?: string },
+    hostId: string,
+    decided: (v: HostKeyVerdict) => void,
+  ): HostKeyVerifier {
     const onEvent = (e: HostKeyEvent) =>
-      decided({ fingerprint: e.fingerprint, verdict: e.kind === 'known' ? 'known' : e.kind === 'first-use' ? 'first-use' : 'tailnet' });
+      decided({
+        fingerprint: e.fingerprint,
+        verdict: e.kind === 'known' ? 'known' : e.kind === 'first-use' ? 'first-use' : 'tailnet',
+      });
     if (o.tailnetAuthenticated) {
       // The peer's published SSH host keys (map Hostinfo.sshHostKeys) pin the key, as `tailscale
       // ssh` does; only without them is the tailnet's authentication of the machine all we have.
       const listed = this.peerSshHostKeys(o.host);
       return listed.length
-        ? tailnetHostKeysVerifier(hostId, listed, (e) => decided({ fingerprint: e.fingerprint, verdict: 'tailnet-pinned' }))
+        ? tailnetHostKeysVerifier(hostId, listed, (e) =>
+            decided({ fingerprint: e.fingerprint, verdict: 'tailnet-pinned' }),
+          )
         : tailnetAuthenticatedVerifier(hostId, onEvent);
     }
     const store = this.ctx.store();
@@ -57,14 +77,26 @@ export class HostKeyChecks {
         // First connection: the person decides, seeing the fingerprint (ssh(1)'s "are you sure").
         const ok = await new Promise<boolean>((resolve) => {
           this.prompts.set(o.promptId!, resolve);
-          owner.push({ type: 'host-key-prompt', promptId: o.promptId!, host: hostId, fingerprint: info.fingerprint, keyType: info.keyType });
+          owner.push({
+            type: 'host-key-prompt',
+            promptId: o.promptId!,
+            host: hostId,
+            fingerprint: info.fingerprint,
+            keyType: info.keyType,
+          });
         }).finally(() => this.prompts.delete(o.promptId!));
         if (!ok) throw new Error(`Host key ${info.fingerprint} of ${hostId} not accepted; not connected.`);
       }
       const adapter: KnownHostsStore = {
         get: async (h) => (await store.knownHost(h))?.keyBlob ?? undefined,
         set: async (h, blob) => {
-          const r: KnownHostRecord = { host: h, keyType: info.keyType, fingerprint: info.fingerprint, keyBlob: blob, addedAt: this.ctx.now() };
+          const r: KnownHostRecord = {
+            host: h,
+            keyType: info.keyType,
+            fingerprint: info.fingerprint,
+            keyBlob: blob,
+            addedAt: this.ctx.now(),
+          };
           await store.putKnownHost(r);
         },
       };

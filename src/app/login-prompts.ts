@@ -24,7 +24,11 @@ export class LoginPrompts {
   /** Pushes the question to `owner` and waits for its answer (undefined: declined or too late). */
   ask(owner: AppWindow, promptId: string, q: { type: 'auth-prompt' } & AuthPrompt): Promise<string[] | undefined>;
   ask(owner: AppWindow, promptId: string, q: { type: 'legacy-prompt' } & LegacyPrompt): Promise<boolean | undefined>;
-  ask(owner: AppWindow, promptId: string, q: ({ type: 'auth-prompt' } & AuthPrompt) | ({ type: 'legacy-prompt' } & LegacyPrompt)): Promise<unknown> {
+  ask(
+    owner: AppWindow,
+    promptId: string,
+    q: ({ type: 'auth-prompt' } & AuthPrompt) | ({ type: 'legacy-prompt' } & LegacyPrompt),
+  ): Promise<unknown> {
     const askId = `${promptId}#${++this.seq}`;
     return new Promise<unknown>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), ASK_DEADLINE_MS);

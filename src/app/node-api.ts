@@ -45,7 +45,10 @@ export interface PeerView {
 }
 
 /** The routes the person chose, as tailscale up --accept-routes / --exit-node. */
-export interface RoutePrefsView { acceptRoutes?: boolean; exitNodeId?: string }
+export interface RoutePrefsView {
+  acceptRoutes?: boolean;
+  exitNodeId?: string;
+}
 
 export interface DerpRegionView {
   regionId: number;
@@ -192,7 +195,11 @@ export interface SshKeyView {
 /** An import either stored the key or says why not (the code lets the page ask for a passphrase). */
 export type SshKeyImportResult =
   | { ok: true; key: SshKeyView }
-  | { ok: false; code: 'passphrase-needed' | 'wrong-passphrase' | 'malformed' | 'unsupported' | 'duplicate'; message: string };
+  | {
+      ok: false;
+      code: 'passphrase-needed' | 'wrong-passphrase' | 'malformed' | 'unsupported' | 'duplicate';
+      message: string;
+    };
 
 export interface SshKeyImportOptions {
   /** Shown in the list and used as the public line's comment; default the file's comment. */

@@ -2,7 +2,18 @@
 // serves the other side): calls forwarded over rpc.ts, terminal bytes and files as transferred
 // streams, host-key questions put to the page's hooks. Which Worker, and how it is started, is the
 // page's business (ui/node-client.ts).
-import type { NodeApi, NodeEvent, PeerView, SftpOpenOptions, SftpSessionHandle, SshOpenHooks, SshOpenOptions, SshSessionHandle, TcpStreamHandle, WorkerEvent } from './node-api.js';
+import type {
+  NodeApi,
+  NodeEvent,
+  PeerView,
+  SftpOpenOptions,
+  SftpSessionHandle,
+  SshOpenHooks,
+  SshOpenOptions,
+  SshSessionHandle,
+  TcpStreamHandle,
+  WorkerEvent,
+} from './node-api.js';
 import { RpcClient } from './rpc.js';
 import { gestureProblem } from './gesture.js';
 import type { PortLike } from '../platform/port.js';
@@ -45,13 +56,17 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       // already over (no hooks left) is refused.
       const hooks = logins.get(ev.promptId);
       const ask = hooks?.confirmHostKey;
-      const answer = ask ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType }) : Promise.resolve(!!hooks);
+      const answer = ask
+        ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType })
+        : Promise.resolve(!!hooks);
       void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
       return;
     }
     if (ev.type === 'auth-prompt') {
       const ask = logins.get(ev.promptId)?.askAuth;
-      const answer = ask ? ask({ host: ev.host, username: ev.username, name: ev.name, instruction: ev.instruction, prompts: ev.prompts }) : Promise.resolve(undefined);
+      const answer = ask
+        ? ask({ host: ev.host, username: ev.username, name: ev.name, instruction: ev.instruction, prompts: ev.prompts })
+        : Promise.resolve(undefined);
       void answer.catch(() => undefined).then((a) => rpc.call('loginAnswer', [ev.askId, a ?? null]));
       return;
     }
@@ -74,7 +89,11 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     logins.set(promptId, hooks);
     return promptId;
   };
-  const sshHandle = (r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] }): SshSessionHandle => {
+  const sshHandle = (r: {
+    id: string;
+    output: ReadableStream<Uint8Array>;
+    hostKey: SshSessionHandle['hostKey'];
+  }): SshSessionHandle => {
     const exit = new Promise<ExitInfo>((resolve) => {
       const e = early.get(r.id);
       if (e) {
@@ -136,8 +155,19 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       // The page's bytes go as a stream the Worker pipes into the connection (transferred, or a
       // pull-driven port where streams cannot be: stream-port.ts), so writes wait for the host.
       const up = new TransformStream<Uint8Array, Uint8Array>();
-      const r = await rpc.call<{ id: string; remote: string; readable: ReadableStream<Uint8Array> }>('tcpDial', [host, port, up.readable], [up.readable as unknown as Transferable]);
-      return { ...r, writable: up.writable, close: () => { void up.writable.abort().catch(() => {}); void rpc.call('tcpClose', [r.id]).catch(() => {}); } };
+      const r = await rpc.call<{ id: string; remote: string; readable: ReadableStream<Uint8Array> }>(
+        'tcpDial',
+        [host, port, up.readable],
+        [up.readable as unknown as Transferable],
+      );
+      return {
+        ...r,
+        writable: up.writable,
+        close: () => {
+          void up.writable.abort().catch(() => {});
+          void rpc.call('tcpClose', [r.id]).catch(() => {});
+        },
+      };
     },
     sshKeys: () => rpc.call('sshKeys'),
     sshKeyCreate: (name, o) => rpc.call('sshKeyCreate', [name, o]),

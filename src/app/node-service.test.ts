@@ -25,10 +25,31 @@ import { authorizedKeysLine, ed25519KeyFromSeed } from '../ssh/keys.js';
 const NM: NodeNetMap = {
   self: { name: 'browser.tailtab.test.', addresses: ['100.64.0.9/32', 'fd7a:115c:a1e0::9/128'], user: 'tailtab' },
   peers: [
-    { id: '1', name: 'peer1.tailtab.test.', nodeKey: new Uint8Array(32).fill(1), addresses: ['100.64.0.1/32'], homeDerp: 900, online: true, os: 'linux' },
-    { id: '2', name: 'peer2.tailtab.test.', nodeKey: new Uint8Array(32).fill(2), addresses: ['100.64.0.2/32'], homeDerp: 901, online: false, os: 'linux' },
+    {
+      id: '1',
+      name: 'peer1.tailtab.test.',
+      nodeKey: new Uint8Array(32).fill(1),
+      addresses: ['100.64.0.1/32'],
+      homeDerp: 900,
+      online: true,
+      os: 'linux',
+    },
+    {
+      id: '2',
+      name: 'peer2.tailtab.test.',
+      nodeKey: new Uint8Array(32).fill(2),
+      addresses: ['100.64.0.2/32'],
+      homeDerp: 901,
+      online: false,
+      os: 'linux',
+    },
   ],
-  derpMap: { regions: [{ regionId: 900, regionCode: 'rig900', regionName: 'Rig 900', nodes: [] }, { regionId: 901, regionCode: 'rig901', regionName: 'Rig 901', nodes: [] }] },
+  derpMap: {
+    regions: [
+      { regionId: 900, regionCode: 'rig900', regionName: 'Rig 900', nodes: [] },
+      { regionId: 901, regionCode: 'rig901', regionName: 'Rig 901', nodes: [] },
+    ],
+  },
 };
 
 class ScriptedNode implements NodeLike {
@@ -64,28 +85,77 @@ class ScriptedNode implements NodeLike {
   /** When set, down() waits for it (a logout or shutdown that takes a while). */
   downGate?: Promise<void>;
   downStarted?: () => void;
-  async down() { this.downStarted?.(); await this.downGate; this.state = 'stopped'; this.emit('state', 'stopped'); }
-  async logout() { this.loggedOut++; await this.down(); }
+  async down() {
+    this.downStarted?.();
+    await this.downGate;
+    this.state = 'stopped';
+    this.emit('state', 'stopped');
+  }
+  async logout() {
+    this.loggedOut++;
+    await this.down();
+  }
   routes: { acceptRoutes?: boolean; exitNodeId?: string } = {};
   setRoutePrefs(p: { acceptRoutes?: boolean; exitNodeId?: string }) {
-    if (p.exitNodeId && !['1', '2'].includes(p.exitNodeId)) throw new Error(`exit node ${p.exitNodeId} is not a peer in the tailnet`);
+    if (p.exitNodeId && !['1', '2'].includes(p.exitNodeId))
+      throw new Error(`exit node ${p.exitNodeId} is not a peer in the tailnet`);
     this.routes = { ...p };
   }
   status(): NodeStatus {
     return {
       routes: this.routes,
       state: this.state,
-      self: this.state === 'running' ? { name: NM.self.name, ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'], nodeKey: 'nodekey:00', discoKey: 'discokey:00' } : undefined,
-      peers: this.state === 'running'
-        ? [{ id: '1', name: 'peer1.tailtab.test.', nodeKey: 'nodekey:01', ips: ['100.64.0.1'], online: true, os: 'linux', relayRegion: 900, handshakeAgeMs: 1200, rxBytes: 10, txBytes: 20, subnetRoutes: ['10.77.0.0/24'], exitNode: true },
-           { id: '2', name: 'peer2.tailtab.test.', nodeKey: 'nodekey:02', ips: ['100.64.0.2'], online: false, os: 'linux', rxBytes: 0, txBytes: 0 }]
-        : [],
-      derp: this.state === 'running' ? [{ regionId: 900, state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0 }] : undefined,
+      self:
+        this.state === 'running'
+          ? {
+              name: NM.self.name,
+              ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'],
+              nodeKey: 'nodekey:00',
+              discoKey: 'discokey:00',
+            }
+          : undefined,
+      peers:
+        this.state === 'running'
+          ? [
+              {
+                id: '1',
+                name: 'peer1.tailtab.test.',
+                nodeKey: 'nodekey:01',
+                ips: ['100.64.0.1'],
+                online: true,
+                os: 'linux',
+                relayRegion: 900,
+                handshakeAgeMs: 1200,
+                rxBytes: 10,
+                txBytes: 20,
+                subnetRoutes: ['10.77.0.0/24'],
+                exitNode: true,
+              },
+              {
+                id: '2',
+                name: 'peer2.tailtab.test.',
+                nodeKey: 'nodekey:02',
+                ips: ['100.64.0.2'],
+                online: false,
+                os: 'linux',
+                rxBytes: 0,
+                txBytes: 0,
+              },
+            ]
+          : [],
+      derp:
+        this.state === 'running'
+          ? [{ regionId: 900, state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0 }]
+          : undefined,
       counters: {},
     };
   }
-  async ping() { return { ms: 3, ip: '100.64.0.1' }; }
-  async dial(): Promise<never> { throw new Error('no netstack in this test'); }
+  async ping() {
+    return { ms: 3, ip: '100.64.0.1' };
+  }
+  async dial(): Promise<never> {
+    throw new Error('no netstack in this test');
+  }
 }
 
 /** A service with windows attached over MessageChannels; every message a window receives is kept. */
@@ -93,7 +163,13 @@ function setup(o: { fail?: string; leaveWaitMs?: number } = {}) {
   const node = new ScriptedNode();
   node.failWith = o.fail;
   const persistent = new MemoryWorkerStore();
-  const svc = new NodeService({ createNode: async () => node, persistentStore: persistent, random: seededRandom(7), statusIntervalMs: 60_000, leaveWaitMs: o.leaveWaitMs });
+  const svc = new NodeService({
+    createNode: async () => node,
+    persistentStore: persistent,
+    random: seededRandom(7),
+    statusIntervalMs: 60_000,
+    leaveWaitMs: o.leaveWaitMs,
+  });
   const seen: unknown[] = [];
   const windows: NodeApi[] = [];
   const open = () => {
@@ -104,10 +180,25 @@ function setup(o: { fail?: string; leaveWaitMs?: number } = {}) {
     windows.push(api);
     return api;
   };
-  return { node, persistent, svc, seen, open, close: () => { /* ports are GC'd */ } };
+  return {
+    node,
+    persistent,
+    svc,
+    seen,
+    open,
+    close: () => {
+      /* ports are GC'd */
+    },
+  };
 }
 
-const CFG: UpConfig = { controlUrl: 'http://127.0.0.1:8080', authKey: 'hskey-auth-SECRETSECRET', hostname: 'browser', ephemeral: false, profileId: '' };
+const CFG: UpConfig = {
+  controlUrl: 'http://127.0.0.1:8080',
+  authKey: 'hskey-auth-SECRETSECRET',
+  hostname: 'browser',
+  ephemeral: false,
+  profileId: '',
+};
 
 function events(api: NodeApi): NodeEvent[] {
   const out: NodeEvent[] = [];
@@ -120,23 +211,64 @@ describe('toStatusView', () => {
     const node = new ScriptedNode();
     node.state = 'running';
     const v = toStatusView(node.status(), NM);
-    expect(v.self).toEqual({ name: 'browser', fqdn: 'browser.tailtab.test', ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'], user: undefined });
+    expect(v.self).toEqual({
+      name: 'browser',
+      fqdn: 'browser.tailtab.test',
+      ips: ['100.64.0.9', 'fd7a:115c:a1e0::9'],
+      user: undefined,
+    });
     expect(v.peers.map((p) => [p.name, p.fqdn, p.online, p.relayRegionName])).toEqual([
       ['peer1', 'peer1.tailtab.test', true, 'Rig 900'],
       ['peer2', 'peer2.tailtab.test', false, 'Rig 901'],
     ]);
-    expect(v.derp).toEqual([{ regionId: 900, regionName: 'Rig 900', state: 'connected', home: true, rttMs: 1.5, bytesIn: 5, bytesOut: 6, drops: 0, lastError: undefined }]);
+    expect(v.derp).toEqual([
+      {
+        regionId: 900,
+        regionName: 'Rig 900',
+        state: 'connected',
+        home: true,
+        rttMs: 1.5,
+        bytesIn: 5,
+        bytesOut: 6,
+        drops: 0,
+        lastError: undefined,
+      },
+    ]);
   });
 
   it('says why a relay or control is down and when the next try is; secrets in errors are redacted', () => {
     const node = new ScriptedNode();
     node.state = 'running';
     const st = node.status();
-    st.derp = [{ regionId: 900, state: 'backoff', home: true, bytesIn: 0, bytesOut: 0, drops: 0, lastError: 'connection closed by server (code 1006)', retryInMs: 2400 }];
-    st.control = { state: 'reconnecting', lastError: 'control did not answer … with key SECRET (stage: map response head)', retryInMs: 700, failures: 3 };
+    st.derp = [
+      {
+        regionId: 900,
+        state: 'backoff',
+        home: true,
+        bytesIn: 0,
+        bytesOut: 0,
+        drops: 0,
+        lastError: 'connection closed by server (code 1006)',
+        retryInMs: 2400,
+      },
+    ];
+    st.control = {
+      state: 'reconnecting',
+      lastError: 'control did not answer … with key SECRET (stage: map response head)',
+      retryInMs: 700,
+      failures: 3,
+    };
     const v = toStatusView(st, NM, (t) => t.replace('SECRET', '<redacted>'));
-    expect(v.derp[0]).toMatchObject({ state: 'backoff', lastError: 'connection closed by server (code 1006)', retryInMs: 2400 });
-    expect(v.control).toEqual({ state: 'reconnecting', error: 'control did not answer … with key <redacted> (stage: map response head)', retryInMs: 700 });
+    expect(v.derp[0]).toMatchObject({
+      state: 'backoff',
+      lastError: 'connection closed by server (code 1006)',
+      retryInMs: 2400,
+    });
+    expect(v.control).toEqual({
+      state: 'reconnecting',
+      error: 'control did not answer … with key <redacted> (stage: map response head)',
+      retryInMs: 700,
+    });
     st.control = { state: 'streaming', failures: 0 };
     expect(toStatusView(st, NM).control).toEqual({ state: 'streaming' });
   });
@@ -157,7 +289,9 @@ describe('NodeService', () => {
     await b.up({ ...CFG, authKey: undefined });
     expect(t.node.ups.length).toBe(1);
     // A different machine name while connected is refused in words, not by breaking the first window.
-    await expect(b.up({ ...CFG, hostname: 'other' })).rejects.toThrow(/already connected as browser.*Sign out there first/);
+    await expect(b.up({ ...CFG, hostname: 'other' })).rejects.toThrow(
+      /already connected as browser.*Sign out there first/,
+    );
     expect((await a.status()).state).toBe('running');
   });
 
@@ -219,7 +353,9 @@ describe('NodeService', () => {
     const wire = () => JSON.stringify(t.seen, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v));
     expect(wire()).not.toContain(toHex(seed));
     const plain = await a.sshKeyExport(k.id);
-    expect(plain).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+    expect(plain).toMatch(
+      /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/,
+    );
     expect(parseOpenSshPrivateKey(plain).key).toMatchObject({ privateKey: seed });
     const locked = await a.sshKeyExport(k.id, { passphrase: 'hunter22' });
     expect(() => parseOpenSshPrivateKey(locked)).toThrow(/protected by a passphrase/);
@@ -246,23 +382,39 @@ describe('NodeService', () => {
     }
   });
 
-  it('imports the person\'s key files: asks for a passphrase, says a wrong one, refuses a duplicate and a DSA key in words; listed in the order logins try them', async () => {
+  it("imports the person's key files: asks for a passphrase, says a wrong one, refuses a duplicate and a DSA key in words; listed in the order logins try them", async () => {
     const t = setup();
     const a = t.open();
     const file = (n: string) => readFileSync(new URL(`../ssh/testdata/${n}`, import.meta.url), 'utf8');
     expect(await a.sshKeyImport(file('ed25519-pass.key'))).toMatchObject({ ok: false, code: 'passphrase-needed' });
-    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'nope' })).toEqual({ ok: false, code: 'wrong-passphrase', message: 'wrong passphrase for this key' });
+    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'nope' })).toEqual({
+      ok: false,
+      code: 'wrong-passphrase',
+      message: 'wrong passphrase for this key',
+    });
     const ed = await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass' });
-    expect(ed).toMatchObject({ ok: true, key: { name: 'kat@tailtab', type: 'ssh-ed25519', custody: 'webcrypto', exportable: false, source: 'imported' } });
+    expect(ed).toMatchObject({
+      ok: true,
+      key: { name: 'kat@tailtab', type: 'ssh-ed25519', custody: 'webcrypto', exportable: false, source: 'imported' },
+    });
     expect(ed.ok && ed.key.publicKey).toBe(file('ed25519-pass.key.pub').trim());
-    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass' })).toMatchObject({ ok: false, code: 'duplicate', message: 'this key is already here, as "kat@tailtab"' });
+    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass' })).toMatchObject({
+      ok: false,
+      code: 'duplicate',
+      message: 'this key is already here, as "kat@tailtab"',
+    });
     const rsa = await a.sshKeyImport(file('rsa2048-pkcs1.pem'), { name: 'old rsa' });
     expect(rsa).toMatchObject({ ok: true, key: { name: 'old-rsa', type: 'ssh-rsa', custody: 'webcrypto' } });
-    const dsa = await a.sshKeyImport('-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n');
+    const dsa = await a.sshKeyImport(
+      '-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n',
+    );
     expect(dsa).toMatchObject({ ok: false, code: 'unsupported' });
     expect(!dsa.ok && dsa.message).toMatch(/DSA keys are obsolete/);
     const recs = await t.persistent.sshKeys();
-    expect(recs.map((r) => Object.keys(r.signingKeys ?? {}))).toEqual([['ssh-ed25519'], ['rsa-sha2-512', 'rsa-sha2-256']]);
+    expect(recs.map((r) => Object.keys(r.signingKeys ?? {}))).toEqual([
+      ['ssh-ed25519'],
+      ['rsa-sha2-512', 'rsa-sha2-256'],
+    ]);
     expect(recs.every((r) => !r.privateFields && !r.exportable)).toBe(true);
     expect((await a.sshKeys()).map((k) => k.name)).toEqual(['kat@tailtab', 'old-rsa']);
   });
@@ -271,9 +423,19 @@ describe('NodeService', () => {
     const store = new MemoryWorkerStore();
     const ctx = { store: () => store, random: seededRandom(3), now: () => 1000 } as unknown as AppContext;
     const subtle = webcrypto.subtle;
-    const noEd = { ...Object.fromEntries(['importKey', 'sign', 'exportKey'].map((m) => [m, (subtle as never as Record<string, (...x: unknown[]) => unknown>)[m]!.bind(subtle)])) } as unknown as Subtle;
+    const noEd = {
+      ...Object.fromEntries(
+        ['importKey', 'sign', 'exportKey'].map((m) => [
+          m,
+          (subtle as never as Record<string, (...x: unknown[]) => unknown>)[m]!.bind(subtle),
+        ]),
+      ),
+    } as unknown as Subtle;
     const imp = noEd.importKey;
-    noEd.importKey = ((...x: Parameters<Subtle['importKey']>) => ((x[2] as Algorithm).name === 'Ed25519' ? Promise.reject(new DOMException('no', 'NotSupportedError')) : imp(...x))) as Subtle['importKey'];
+    noEd.importKey = ((...x: Parameters<Subtle['importKey']>) =>
+      (x[2] as Algorithm).name === 'Ed25519'
+        ? Promise.reject(new DOMException('no', 'NotSupportedError'))
+        : imp(...x)) as Subtle['importKey'];
     noEd.generateKey = (() => Promise.reject(new DOMException('no', 'NotSupportedError'))) as Subtle['generateKey'];
     const ring = new SshKeyring(ctx, noEd);
     const k = await ring.create('old-engine');
@@ -282,7 +444,9 @@ describe('NodeService', () => {
     expect(rec!.privateFields!.length).toBeGreaterThan(64);
     const [signer] = await ring.signers();
     const data = new Uint8Array([1, 2, 3]);
-    expect(verifySignature(parseHostKey(signer!.publicBlob), 'ssh-ed25519', await signer!.sign('ssh-ed25519', data), data)).toBe(true);
+    expect(
+      verifySignature(parseHostKey(signer!.publicBlob), 'ssh-ed25519', await signer!.sign('ssh-ed25519', data), data),
+    ).toBe(true);
     // A record as v2 wrote it: the raw seed.
     const seed = new Uint8Array(32).fill(5);
     const line = authorizedKeysLine(ed25519KeyFromSeed(seed), 'v2');
@@ -336,7 +500,7 @@ describe('NodeService', () => {
     expect((await b.status()).state).toBe('running');
   });
 
-  it('a window arriving while the last one\'s logout hangs (control unreachable) is served after a while anyway', async () => {
+  it("a window arriving while the last one's logout hangs (control unreachable) is served after a while anyway", async () => {
     const t = setup({ leaveWaitMs: 30 });
     const a = t.open();
     await a.up({ ...CFG, ephemeral: true });
@@ -374,15 +538,34 @@ describe('NodeService status of a large tailnet', () => {
     const a = t.open();
     const evA = events(a);
     await a.up(CFG);
-    const peerAt = (i: number, online: boolean) => ({ id: String(i), name: `p${i}.tailtab.test.`, nodeKey: `nodekey:${i}`, ips: [`100.64.${i >> 8}.${i & 255}`], online, os: 'linux', rxBytes: 0, txBytes: 0 });
+    const peerAt = (i: number, online: boolean) => ({
+      id: String(i),
+      name: `p${i}.tailtab.test.`,
+      nodeKey: `nodekey:${i}`,
+      ips: [`100.64.${i >> 8}.${i & 255}`],
+      online,
+      os: 'linux',
+      rxBytes: 0,
+      txBytes: 0,
+    });
     let peers = Array.from({ length: 300 }, (_, i) => peerAt(i + 1, true));
     const base = t.node.status.bind(t.node);
     t.node.status = () => ({ ...base(), peers });
     const lastStatus = () => [...evA].reverse().find((e) => e.type === 'status')?.status;
-    const wire = () => t.seen.flatMap((m) => {
-      const ev = (m as { kind?: string; event?: { type?: string; peersDiff?: { upsert: unknown[]; remove: string[] }; status?: { peers: unknown[] } } }).event;
-      return (m as { kind?: string }).kind === 'event' && ev?.type === 'status' ? [ev] : [];
-    });
+    const wire = () =>
+      t.seen.flatMap((m) => {
+        const ev = (
+          m as {
+            kind?: string;
+            event?: {
+              type?: string;
+              peersDiff?: { upsert: unknown[]; remove: string[] };
+              status?: { peers: unknown[] };
+            };
+          }
+        ).event;
+        return (m as { kind?: string }).kind === 'event' && ev?.type === 'status' ? [ev] : [];
+      });
     t.node.emit('netmap', NM);
     await expect.poll(() => lastStatus()?.peers.length).toBe(300);
 
@@ -391,7 +574,9 @@ describe('NodeService status of a large tailnet', () => {
     peers = [...peers.slice(1).map((p) => (p.id === '17' ? peerAt(17, false) : p)), peerAt(999, true)];
     await new Promise((r) => setTimeout(r, 300));
     t.node.emit('netmap', NM);
-    await expect.poll(() => lastStatus()?.peers.length === 300 && lastStatus()?.peers.some((p) => p.id === '999')).toBe(true);
+    await expect
+      .poll(() => lastStatus()?.peers.length === 300 && lastStatus()?.peers.some((p) => p.id === '999'))
+      .toBe(true);
     const diff = wire().slice(sentBefore).at(-1)!;
     expect(diff.status!.peers).toEqual([]);
     expect(diff.peersDiff!.remove).toEqual(['1']);
@@ -410,6 +595,8 @@ describe('NodeService status of a large tailnet', () => {
     const b = t.open();
     const evB = events(b);
     t.node.emit('netmap', NM);
-    await expect.poll(() => [...evB].reverse().find((e) => e.type === 'status')?.status.peers.length, { timeout: 2000 }).toBe(300);
+    await expect
+      .poll(() => [...evB].reverse().find((e) => e.type === 'status')?.status.peers.length, { timeout: 2000 })
+      .toBe(300);
   });
 });

@@ -9,7 +9,17 @@ import { secureRandom, type RandomSource } from '../crypto/random.js';
 import type { NodeNetMap } from '../node/node.js';
 import type { PortLike } from '../platform/port.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
-import type { LogLine, NodeStatusView, PeerView, SftpOpenOptions, SshKeyImportOptions, SshOpenOptions, StatusWireEvent, UpConfig, WorkerEvent } from './node-api.js';
+import type {
+  LogLine,
+  NodeStatusView,
+  PeerView,
+  SftpOpenOptions,
+  SshKeyImportOptions,
+  SshOpenOptions,
+  StatusWireEvent,
+  UpConfig,
+  WorkerEvent,
+} from './node-api.js';
 import { serveRpc } from './rpc.js';
 import { MemoryWorkerStore, type WorkerStore } from './store.js';
 import type { AppContext, AppWindow, NodeLike } from './context.js';
@@ -26,9 +36,14 @@ import { proxyBinding } from './web-proxy.js';
 /** Route preferences as they cross from a window (plain data, checked). */
 function routePrefs(v: unknown): { acceptRoutes?: boolean; exitNodeId?: string } {
   const p = (v ?? {}) as { acceptRoutes?: unknown; exitNodeId?: unknown };
-  if (p.acceptRoutes !== undefined && typeof p.acceptRoutes !== 'boolean') throw new Error('acceptRoutes is true or false');
-  if (p.exitNodeId !== undefined && (typeof p.exitNodeId !== 'string' || !p.exitNodeId)) throw new Error('an exit node is named by its machine id');
-  return { acceptRoutes: p.acceptRoutes as boolean | undefined, ...(p.exitNodeId ? { exitNodeId: p.exitNodeId as string } : {}) };
+  if (p.acceptRoutes !== undefined && typeof p.acceptRoutes !== 'boolean')
+    throw new Error('acceptRoutes is true or false');
+  if (p.exitNodeId !== undefined && (typeof p.exitNodeId !== 'string' || !p.exitNodeId))
+    throw new Error('an exit node is named by its machine id');
+  return {
+    acceptRoutes: p.acceptRoutes as boolean | undefined,
+    ...(p.exitNodeId ? { exitNodeId: p.exitNodeId as string } : {}),
+  };
 }
 
 export interface NodeServiceDeps {
@@ -66,7 +81,8 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
 /** Whether a window already has this peer as it is now (every PeerView field; lists by content). */
 function samePeer(a: PeerView, b: PeerView): boolean {
   for (const k of Object.keys(b) as (keyof PeerView)[]) {
-    const x = a[k], y = b[k];
+    const x = a[k],
+      y = b[k];
     if (x === y) continue;
     if (Array.isArray(x) && Array.isArray(y) && sameList(x as string[], y as string[])) continue;
     return false;
@@ -160,7 +176,10 @@ export class NodeService {
   }
 
   private pushStatus = (): void => {
-    if (this.pushTimer !== undefined) { clearTimeout(this.pushTimer); this.pushTimer = undefined; }
+    if (this.pushTimer !== undefined) {
+      clearTimeout(this.pushTimer);
+      this.pushTimer = undefined;
+    }
     this.lastPushAt = this.now();
     if (!this.clients.size) return;
     const status = this.statusView();
@@ -179,7 +198,10 @@ export class NodeService {
     // Never at once: the node's state change that often follows in the same task pushes anyway
     // (and cancels this one), so a first map of 10,000 peers is made into one status, not two.
     const wait = Math.max(0, this.lastPushAt + min - this.now());
-    this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pushStatus(); }, wait);
+    this.pushTimer = setTimeout(() => {
+      this.pushTimer = undefined;
+      this.pushStatus();
+    }, wait);
   };
 
   private async getNode(): Promise<NodeLike> {
@@ -187,13 +209,20 @@ export class NodeService {
     this.nodePromise ??= this.deps.createNode().then((n) => {
       this.node = n;
       n.on('state', (s) => {
-        if (s === 'running' && !this.ticker) this.ticker = setInterval(this.pushStatus, this.deps.statusIntervalMs ?? 2000);
-        if (s !== 'running' && this.ticker) { clearInterval(this.ticker); this.ticker = undefined; }
+        if (s === 'running' && !this.ticker)
+          this.ticker = setInterval(this.pushStatus, this.deps.statusIntervalMs ?? 2000);
+        if (s !== 'running' && this.ticker) {
+          clearInterval(this.ticker);
+          this.ticker = undefined;
+        }
         this.addLog('info', `node ${s}`);
         this.pushStatus();
       });
       // (Not 'peers' too: the node emits it right after 'netmap', for the same change.)
-      n.on('netmap', (nm) => { this.netmap = nm; this.pushSoon(); });
+      n.on('netmap', (nm) => {
+        this.netmap = nm;
+        this.pushSoon();
+      });
       n.on('log', (t) => this.addLog(/fail|error|refused|timed out/i.test(t) ? 'warn' : 'info', t));
       n.on('debug', (t) => this.addLog('debug', t));
       return n;
@@ -204,7 +233,13 @@ export class NodeService {
   /** Serves NodeApi on one window's port. */
   attach(port: PortLike): void {
     let push: (ev: unknown, transfer?: Transferable[]) => void = () => {};
-    const client: AppWindow = { push: (ev) => push(ev), sessions: new Set(), sftp: new Set(), tcp: new Set(), released: false };
+    const client: AppWindow = {
+      push: (ev) => push(ev),
+      sessions: new Set(),
+      sftp: new Set(),
+      tcp: new Set(),
+      released: false,
+    };
     this.clients.add(client);
     // A window came back (a reload) before the grace ran out: the node and its terminals stay.
     clearTimeout(this.idleTimer);
@@ -212,9 +247,15 @@ export class NodeService {
     push = serveRpc(port, {
       // A window opened (a reload) while the last one's release is still taking the node down
       // sees the node after that, not a session about to end under it.
-      up: async (cfg: UpConfig) => { await this.leftOrTired(); return this.up(cfg); },
+      up: async (cfg: UpConfig) => {
+        await this.leftOrTired();
+        return this.up(cfg);
+      },
       down: (o: { logout?: boolean } = {}) => this.down(o),
-      status: async () => { await this.leftOrTired(); return this.statusView(); },
+      status: async () => {
+        await this.leftOrTired();
+        return this.statusView();
+      },
       logTail: () => [...this.log],
       ping: async (target: string) => {
         const node = await this.requireRunning();
@@ -237,11 +278,17 @@ export class NodeService {
       hostKeyAnswer: (promptId: string, ok: boolean) => this.hostKeys.answer(promptId, ok),
       loginAnswer: (askId: string, value: unknown) => this.hostKeys.login.answer(askId, value),
       sshKeys: () => this.keys.list(),
-      sshKeyCreate: (name: string, o?: { allowExport?: boolean }) => this.keys.create(String(name ?? ''), { allowExport: o?.allowExport === true }),
+      sshKeyCreate: (name: string, o?: { allowExport?: boolean }) =>
+        this.keys.create(String(name ?? ''), { allowExport: o?.allowExport === true }),
       sshKeyImport: (text: string, o?: SshKeyImportOptions) =>
-        this.keys.import(text, { name: typeof o?.name === 'string' ? o.name : undefined, passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined, allowExport: o?.allowExport === true }),
+        this.keys.import(text, {
+          name: typeof o?.name === 'string' ? o.name : undefined,
+          passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined,
+          allowExport: o?.allowExport === true,
+        }),
       sshKeyDelete: (id: string) => this.keys.delete(id),
-      sshKeyExport: (id: string, o?: { passphrase?: string }) => this.keys.export(id, { passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined }),
+      sshKeyExport: (id: string, o?: { passphrase?: string }) =>
+        this.keys.export(id, { passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined }),
       knownHosts: () => this.hostKeys.knownHosts(),
       knownHostDelete: (host: string) => this.hostKeys.forget(host),
       knownHostLegacy: (host: string, allow: boolean) => this.hostKeys.setLegacy(host, allow),
@@ -262,7 +309,12 @@ export class NodeService {
 
   private sameSession(cfg: UpConfig): boolean {
     const c = this.current?.cfg;
-    return !!c && c.controlUrl.replace(/\/+$/, '') === cfg.controlUrl.replace(/\/+$/, '') && c.hostname === cfg.hostname && !!c.ephemeral === !!cfg.ephemeral;
+    return (
+      !!c &&
+      c.controlUrl.replace(/\/+$/, '') === cfg.controlUrl.replace(/\/+$/, '') &&
+      c.hostname === cfg.hostname &&
+      !!c.ephemeral === !!cfg.ephemeral
+    );
   }
 
   async up(cfg: UpConfig): Promise<void> {
@@ -297,7 +349,11 @@ export class NodeService {
       const msg = this.redact(explain((e as Error)?.message ?? String(e), cfg));
       this.upError = msg;
       this.addLog('error', msg);
-      try { await node.down(); } catch { /* already down */ }
+      try {
+        await node.down();
+      } catch {
+        /* already down */
+      }
       this.pushStatus();
       throw new Error(msg);
     }
@@ -347,7 +403,7 @@ export class NodeService {
     if (client.released) return this.leaving ?? Promise.resolve();
     client.released = true;
     // A remembered session's terminals wait for the window to come back (a reload); a kiosk's end.
-    const grace = this.current?.cfg.ephemeral ? 0 : this.deps.detachGraceMs ?? 0;
+    const grace = this.current?.cfg.ephemeral ? 0 : (this.deps.detachGraceMs ?? 0);
     for (const id of [...client.sessions]) grace > 0 ? this.ssh.detach(id, grace) : this.ssh.close(id);
     for (const id of [...client.sftp]) this.sftp.close(id);
     this.tcp.closeAll(client);
@@ -369,7 +425,9 @@ export class NodeService {
     if (this.leaving) return this.leaving;
     const leaving: Promise<void> = this.down({ logout })
       .catch((e: unknown) => this.addLog('warn', `going down: ${(e as Error)?.message ?? e}`))
-      .finally(() => { if (this.leaving === leaving) this.leaving = undefined; });
+      .finally(() => {
+        if (this.leaving === leaving) this.leaving = undefined;
+      });
     this.leaving = leaving;
     return leaving;
   }

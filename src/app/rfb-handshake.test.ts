@@ -7,7 +7,10 @@ const u32 = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8)
 const cat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 };
 
@@ -20,14 +23,24 @@ function sniff(server: Uint8Array, client: Uint8Array = new Uint8Array(0)) {
 
 describe('RfbHandshakeSniffer and securityProblem', () => {
   it('TigerVNC with a VNC password: nothing to complain about', () => {
-    const v = sniff(cat(ascii('RFB 003.008\n'), new Uint8Array([1, 2]), new Uint8Array(16)), cat(ascii('RFB 003.008\n'), new Uint8Array([2])));
+    const v = sniff(
+      cat(ascii('RFB 003.008\n'), new Uint8Array([1, 2]), new Uint8Array(16)),
+      cat(ascii('RFB 003.008\n'), new Uint8Array([2])),
+    );
     expect(v).toMatchObject({ serverVersion: 'RFB 003.008', securityTypes: [2], chosenType: 2 });
     expect(securityProblem(v, 'desk:5901')).toBeUndefined();
   });
 
   it('a server offering only TLS VeNCrypt sub-types is explained, naming them', () => {
     // RFB 3.8, types [VeNCrypt]; VeNCrypt 0.2, ack 0, 2 sub-types: X509Vnc (261), TLSVnc (258).
-    const server = cat(ascii('RFB 003.008\n'), new Uint8Array([1, 19]), new Uint8Array([0, 2]), new Uint8Array([0, 2]), u32(261), u32(258));
+    const server = cat(
+      ascii('RFB 003.008\n'),
+      new Uint8Array([1, 19]),
+      new Uint8Array([0, 2]),
+      new Uint8Array([0, 2]),
+      u32(261),
+      u32(258),
+    );
     const client = cat(ascii('RFB 003.008\n'), new Uint8Array([19]), new Uint8Array([0, 2]));
     const v = sniff(server, client);
     expect(v.vencryptSubtypes).toEqual([261, 258]);
@@ -45,9 +58,9 @@ describe('RfbHandshakeSniffer and securityProblem', () => {
       'The VNC server at h:1 offers only TLS (Vino), SASL, which tailtab cannot offer. Allow "VncAuth" (a VNC password) or "None" on the server; the tailnet already encrypts the connection.',
     );
     const why = 'Too many security failures\u0007';
-    expect(securityProblem(sniff(cat(ascii('RFB 003.008\n'), new Uint8Array([0]), u32(why.length), ascii(why))), 'h:1')).toBe(
-      'The VNC server at h:1 refused the connection: "Too many security failures".',
-    );
+    expect(
+      securityProblem(sniff(cat(ascii('RFB 003.008\n'), new Uint8Array([0]), u32(why.length), ascii(why))), 'h:1'),
+    ).toBe('The VNC server at h:1 refused the connection: "Too many security failures".');
     const v33 = sniff(cat(ascii('RFB 003.003\n'), u32(2)));
     expect(v33.securityTypes).toEqual([2]);
     expect(securityProblem(v33, 'h:1')).toBeUndefined();
@@ -60,22 +73,33 @@ describe('RfbHandshakeSniffer and securityProblem', () => {
   });
 
   it('property: never throws, reads at most MAX_SNIFF bytes, and the view does not depend on how the bytes were split', () => {
-    const rfbish = fc.tuple(
-      fc.constantFrom('RFB 003.008\n', 'RFB 003.007\n', 'RFB 003.003\n', 'RFB 004.001\n', 'XYZ 003.008\n'),
-      fc.uint8Array({ maxLength: 300 }),
-    ).map(([v, rest]) => cat(ascii(v), rest));
+    const rfbish = fc
+      .tuple(
+        fc.constantFrom('RFB 003.008\n', 'RFB 003.007\n', 'RFB 003.003\n', 'RFB 004.001\n', 'XYZ 003.008\n'),
+        fc.uint8Array({ maxLength: 300 }),
+      )
+      .map(([v, rest]) => cat(ascii(v), rest));
     fc.assert(
-      fc.property(fc.oneof(rfbish, fc.uint8Array({ maxLength: 5000 })), fc.uint8Array({ maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 20 }), (server, client, cuts) => {
-        const whole = sniff(server, client);
-        const s = new RfbHandshakeSniffer();
-        let at = 0;
-        for (const n of cuts) { s.received(server.subarray(at, at + n)); s.sent(client.subarray(at, at + n)); at += n; }
-        s.received(server.subarray(at));
-        s.sent(client.subarray(at));
-        expect(s.view).toEqual(whole);
-        const said = securityProblem(s.view, 'h:1');
-        if (said !== undefined) expect(said).toMatch(/^The VNC server at h:1 /);
-      }),
+      fc.property(
+        fc.oneof(rfbish, fc.uint8Array({ maxLength: 5000 })),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 20 }),
+        (server, client, cuts) => {
+          const whole = sniff(server, client);
+          const s = new RfbHandshakeSniffer();
+          let at = 0;
+          for (const n of cuts) {
+            s.received(server.subarray(at, at + n));
+            s.sent(client.subarray(at, at + n));
+            at += n;
+          }
+          s.received(server.subarray(at));
+          s.sent(client.subarray(at));
+          expect(s.view).toEqual(whole);
+          const said = securityProblem(s.view, 'h:1');
+          if (said !== undefined) expect(said).toMatch(/^The VNC server at h:1 /);
+        },
+      ),
       { numRuns: 400 },
     );
     // An endless stream is ignored after MAX_SNIFF bytes (the sniffer keeps no more).

@@ -81,7 +81,9 @@ export class RfbHandshakeSniffer {
   }
 
   private parse(): void {
-    const s = this.server, c = this.client, v = this.view;
+    const s = this.server,
+      c = this.client,
+      v = this.view;
     if (s.length < 12) return;
     const version = String.fromCharCode(...s.subarray(0, 11));
     const m = /^RFB (\d{3})\.(\d{3})$/.exec(version);
@@ -136,13 +138,17 @@ export function securityProblem(v: RfbHandshakeView, where: string): string | un
   if (!types?.length) return undefined;
   const usable = types.filter((t) => t === 19 || CLIENT_TYPES.has(t));
   if (!usable.length) {
-    return `The VNC server at ${where} offers only ${types.map(securityName).join(', ')}, which tailtab cannot offer. ` +
-      'Allow "VncAuth" (a VNC password) or "None" on the server; the tailnet already encrypts the connection.';
+    return (
+      `The VNC server at ${where} offers only ${types.map(securityName).join(', ')}, which tailtab cannot offer. ` +
+      'Allow "VncAuth" (a VNC password) or "None" on the server; the tailnet already encrypts the connection.'
+    );
   }
   const subs = v.vencryptSubtypes;
   if (v.chosenType === 19 && subs && v.chosenSubtype === undefined && !subs.some((t) => CLIENT_VENCRYPT.has(t))) {
-    return `The VNC server at ${where} requires TLS (VeNCrypt ${subs.map(securityName).join(', ')}), which a browser cannot do on a raw connection. ` +
-      'Allow "VncAuth" on the server as well (TigerVNC: -SecurityTypes VncAuth,TLSVnc); the tailnet already encrypts the connection.';
+    return (
+      `The VNC server at ${where} requires TLS (VeNCrypt ${subs.map(securityName).join(', ')}), which a browser cannot do on a raw connection. ` +
+      'Allow "VncAuth" on the server as well (TigerVNC: -SecurityTypes VncAuth,TLSVnc); the tailnet already encrypts the connection.'
+    );
   }
   return undefined;
 }
@@ -154,7 +160,8 @@ function append(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+const u32 = (b: Uint8Array, at: number): number =>
+  ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 /** A U32-length reason string at `at`, if all of it (or MAX_SNIFF's worth) is here. */
 function reason(b: Uint8Array, at: number): string | undefined {

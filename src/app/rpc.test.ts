@@ -44,17 +44,28 @@ it('answers malformed calls from a page with errors (or drops them) and keeps se
   };
   serveRpc(port, { add: (a: number, b: number) => a + b, constructor: () => 'not a method' });
   await fc.assert(
-    fc.asyncProperty(fc.anything().filter((d) => !(d && (d as { method?: unknown }).method === 'add' && Array.isArray((d as { args?: unknown }).args))), async (data) => {
-      sent.length = 0;
-      onMessage({ data } as MessageEvent);
-      await new Promise((r) => setTimeout(r, 0));
-      // Anything that is not a well-formed call is either ignored or answered with an error.
-      for (const m of sent) expect((m as { kind: string }).kind).toBe('error');
-    }),
+    fc.asyncProperty(
+      fc
+        .anything()
+        .filter(
+          (d) => !(d && (d as { method?: unknown }).method === 'add' && Array.isArray((d as { args?: unknown }).args)),
+        ),
+      async (data) => {
+        sent.length = 0;
+        onMessage({ data } as MessageEvent);
+        await new Promise((r) => setTimeout(r, 0));
+        // Anything that is not a well-formed call is either ignored or answered with an error.
+        for (const m of sent) expect((m as { kind: string }).kind).toBe('error');
+      },
+    ),
     { numRuns: 300 },
   );
   // Hand-made bad calls: no args, args not an array, a name from Object.prototype.
-  for (const data of [{ kind: 'call', id: 1, method: 'add' }, { kind: 'call', id: 2, method: 'add', args: 5 }, { kind: 'call', id: 3, method: 'toString', args: [] }]) {
+  for (const data of [
+    { kind: 'call', id: 1, method: 'add' },
+    { kind: 'call', id: 2, method: 'add', args: 5 },
+    { kind: 'call', id: 3, method: 'toString', args: [] },
+  ]) {
     sent.length = 0;
     onMessage({ data } as MessageEvent);
     await new Promise((r) => setTimeout(r, 0));
@@ -86,14 +97,17 @@ it('carries streams as ports where the browser cannot transfer them (WebKit): bo
     const big = new Uint8Array(1000).map((_, i) => i & 0xff);
     serveRpc(port2, {
       output: () => {
-        const rs = new ReadableStream<Uint8Array>({
-          pull(c) {
-            pulled++;
-            // A view into a larger buffer: only its own bytes may arrive.
-            if (pulled <= 3) c.enqueue(big.subarray(pulled * 10, pulled * 10 + 5));
-            else c.close();
+        const rs = new ReadableStream<Uint8Array>(
+          {
+            pull(c) {
+              pulled++;
+              // A view into a larger buffer: only its own bytes may arrive.
+              if (pulled <= 3) c.enqueue(big.subarray(pulled * 10, pulled * 10 + 5));
+              else c.close();
+            },
           },
-        }, { highWaterMark: 0 });
+          { highWaterMark: 0 },
+        );
         return new WithTransfer({ id: 'a', nested: [{ output: rs }] }, [rs as unknown as Transferable]);
       },
       failing: () => {
@@ -101,7 +115,10 @@ it('carries streams as ports where the browser cannot transfer them (WebKit): bo
         return new WithTransfer({ rs }, [rs as unknown as Transferable]);
       },
       endless: () => {
-        const rs = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(4)), cancel: (why) => void (cancelled = why) });
+        const rs = new ReadableStream<Uint8Array>({
+          pull: (c) => c.enqueue(new Uint8Array(4)),
+          cancel: (why) => void (cancelled = why),
+        });
         return new WithTransfer({ rs }, [rs as unknown as Transferable]);
       },
       upload: async (name: string, data: ReadableStream<Uint8Array>) => {
@@ -119,7 +136,11 @@ it('carries streams as ports where the browser cannot transfer them (WebKit): bo
     expect(pulled).toBe(0); // nothing read before the page asks
     const chunks: number[][] = [];
     for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push([...c]);
-    expect(chunks).toEqual([[10, 11, 12, 13, 14], [20, 21, 22, 23, 24], [30, 31, 32, 33, 34]]);
+    expect(chunks).toEqual([
+      [10, 11, 12, 13, 14],
+      [20, 21, 22, 23, 24],
+      [30, 31, 32, 33, 34],
+    ]);
     const { rs: failing } = await client.call<{ rs: ReadableStream<Uint8Array> }>('failing');
     await expect(failing.getReader().read()).rejects.toThrow('connection reset');
     const { rs: endless } = await client.call<{ rs: ReadableStream<Uint8Array> }>('endless');

@@ -10,7 +10,6 @@ export type RpcReply = { kind: 'result'; id: number; value: unknown } | { kind: 
 export type RpcEvent = { kind: 'event'; event: unknown };
 export type RpcMessage = RpcRequest | RpcReply | RpcEvent;
 
-
 /** Value a handler returns to send transferables (streams, ports, buffers) along with a result. */
 export class WithTransfer<T> {
   constructor(
@@ -81,12 +80,13 @@ export function serveRpc(port: PortLike, handlers: RpcHandlers): (event: unknown
     const h = Object.prototype.hasOwnProperty.call(handlers, m.method) ? handlers[m.method] : undefined;
     try {
       if (!h) throw new Error(`unknown method ${m.method}`);
-      const out = await (h as (...a: unknown[]) => unknown)(...(Array.isArray(m.args) ? portsToStreams(m.args) : m.args));
+      const out = await (h as (...a: unknown[]) => unknown)(
+        ...(Array.isArray(m.args) ? portsToStreams(m.args) : m.args),
+      );
       if (out instanceof WithTransfer) {
         const sent = streamsToPorts(out.value, out.transfer);
         port.postMessage({ kind: 'result', id: m.id, value: sent.message } satisfies RpcReply, sent.transfer);
-      }
-      else port.postMessage({ kind: 'result', id: m.id, value: out } satisfies RpcReply);
+      } else port.postMessage({ kind: 'result', id: m.id, value: out } satisfies RpcReply);
     } catch (err) {
       port.postMessage({ kind: 'error', id: m.id, message: (err as Error)?.message ?? String(err) } satisfies RpcReply);
     }

@@ -35,21 +35,27 @@ describe('Scrollback', () => {
   });
 
   it('a flood of random output never holds more than its limits, and its tail is always the newest bytes', () => {
-    fc.assert(fc.property(
-      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 200 }),
-      fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 1, max: 50 }),
-      (chunks, maxBytes, maxLines) => {
-        const s = new Scrollback({ maxBytes, maxLines });
-        const all: number[] = [];
-        for (const c of chunks) { s.push(c); all.push(...c); }
-        const snap = s.snapshot();
-        expect(snap.length).toBe(s.bytes);
-        expect(snap.length).toBeLessThanOrEqual(maxBytes);
-        expect(snap.filter((b) => b === 0x0a).length).toBe(s.lines);
-        expect(s.lines).toBeLessThanOrEqual(maxLines);
-        expect([...snap]).toEqual(all.slice(all.length - snap.length));
-        expect(s.dropped + snap.length).toBe(all.length);
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 200 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.integer({ min: 1, max: 50 }),
+        (chunks, maxBytes, maxLines) => {
+          const s = new Scrollback({ maxBytes, maxLines });
+          const all: number[] = [];
+          for (const c of chunks) {
+            s.push(c);
+            all.push(...c);
+          }
+          const snap = s.snapshot();
+          expect(snap.length).toBe(s.bytes);
+          expect(snap.length).toBeLessThanOrEqual(maxBytes);
+          expect(snap.filter((b) => b === 0x0a).length).toBe(s.lines);
+          expect(s.lines).toBeLessThanOrEqual(maxLines);
+          expect([...snap]).toEqual(all.slice(all.length - snap.length));
+          expect(s.dropped + snap.length).toBe(all.length);
+        },
+      ),
+    );
   });
 });

@@ -24,8 +24,12 @@ export class Scrollback {
 
   constructor(private readonly limits: ScrollbackLimits = DEFAULT_SCROLLBACK) {}
 
-  get bytes(): number { return this.bytesHeld; }
-  get lines(): number { return this.linesHeld; }
+  get bytes(): number {
+    return this.bytesHeld;
+  }
+  get lines(): number {
+    return this.linesHeld;
+  }
 
   push(data: Uint8Array): void {
     if (!data.length) return;
@@ -47,7 +51,11 @@ export class Scrollback {
       const lineSurplus = Math.max(0, this.linesHeld - this.limits.maxLines);
       let cut = Math.max(0, this.bytesHeld - this.limits.maxBytes);
       if (lineSurplus >= c.lines && lineSurplus > 0) cut = c.data.length;
-      else for (let n = 0, i = 0; n < lineSurplus; n++) { i = c.data.indexOf(0x0a, i) + 1; cut = Math.max(cut, i); }
+      else
+        for (let n = 0, i = 0; n < lineSurplus; n++) {
+          i = c.data.indexOf(0x0a, i) + 1;
+          cut = Math.max(cut, i);
+        }
       if (cut >= c.data.length) {
         this.chunks[this.head++] = undefined as never;
         this.bytesHeld -= c.data.length;

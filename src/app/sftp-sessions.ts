@@ -20,7 +20,10 @@ interface SftpRecord {
 }
 
 /** SFTP attributes → what the page lists (S_IFDIR is 0o040000, POSIX <sys/stat.h>). */
-export function toFileEntry(e: { filename: string; attrs: { size?: number; mtime?: number; permissions?: number } }): FileEntryView {
+export function toFileEntry(e: {
+  filename: string;
+  attrs: { size?: number; mtime?: number; permissions?: number };
+}): FileEntryView {
   const p = e.attrs.permissions;
   return {
     name: e.filename,
@@ -40,14 +43,20 @@ export function sortEntries(list: FileEntryView[]): FileEntryView[] {
 export class SftpSessions {
   private readonly sftps = new Map<string, SftpRecord>();
 
-  constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly hostKeys: HostKeyChecks,
+  ) {}
 
   /** Every open session's id. */
   ids(): string[] {
     return [...this.sftps.keys()];
   }
 
-  async open(owner: AppWindow, o: SftpOpenOptions & { promptId?: string }): Promise<{ id: string; home: string; hostKey: HostKeyVerdict }> {
+  async open(
+    owner: AppWindow,
+    o: SftpOpenOptions & { promptId?: string },
+  ): Promise<{ id: string; home: string; hostKey: HostKeyVerdict }> {
     const { ssh, conn, hostKey } = await connectSsh(this.ctx, this.hostKeys, owner, o);
     let sftp: SftpClient;
     let home: string;
@@ -55,8 +64,16 @@ export class SftpSessions {
       sftp = await SftpClient.open(ssh);
       home = await sftp.realpath('.');
     } catch (e) {
-      try { ssh.close(); } catch { /* closing anyway */ }
-      try { await conn.close(); } catch { /* closing anyway */ }
+      try {
+        ssh.close();
+      } catch {
+        /* closing anyway */
+      }
+      try {
+        await conn.close();
+      } catch {
+        /* closing anyway */
+      }
       throw e;
     }
     const id = toHex(this.ctx.random(8));
@@ -82,7 +99,10 @@ export class SftpSessions {
    * The file's bytes as a stream handed to the page (transferred, not copied): SftpClient.download
    * keeps at most 16 × 32 KiB requests in flight and only reads on as the page pulls.
    */
-  async download(id: string, path: string): Promise<WithTransfer<{ size: number | undefined; data: ReadableStream<Uint8Array> }>> {
+  async download(
+    id: string,
+    path: string,
+  ): Promise<WithTransfer<{ size: number | undefined; data: ReadableStream<Uint8Array> }>> {
     const { sftp } = this.record(id);
     const size = (await sftp.stat(path)).size;
     const data = await sftp.download(path, { size });
@@ -99,7 +119,15 @@ export class SftpSessions {
     if (!r) return;
     this.sftps.delete(id);
     r.owner.sftp.delete(id);
-    try { r.sftp.close(); } catch { /* closing anyway */ }
-    try { r.ssh.close(); } catch { /* closing anyway */ }
+    try {
+      r.sftp.close();
+    } catch {
+      /* closing anyway */
+    }
+    try {
+      r.ssh.close();
+    } catch {
+      /* closing anyway */
+    }
   }
 }

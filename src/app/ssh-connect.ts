@@ -30,7 +30,12 @@ export interface SshLogin {
 
 type LoginOptions = (SshOpenOptions | SftpOpenOptions) & { promptId?: string };
 
-export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner: AppWindow, o: LoginOptions): Promise<SshLogin> {
+export async function connectSsh(
+  ctx: AppContext,
+  hostKeys: HostKeyChecks,
+  owner: AppWindow,
+  o: LoginOptions,
+): Promise<SshLogin> {
   const prompts = hostKeys.login;
   const node = await ctx.requireRunning();
   const port = o.port ?? 22;
@@ -57,7 +62,11 @@ export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner
       });
       return { ssh, conn, hostKey }; // decided by the verifier during connect
     } catch (e) {
-      try { await conn.close(); } catch { /* closing anyway */ }
+      try {
+        await conn.close();
+      } catch {
+        /* closing anyway */
+      }
       throw e;
     }
   };
@@ -66,7 +75,11 @@ export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner
     return await attempt(remembered);
   } catch (e) {
     if (remembered || !o.promptId || o.tailnetAuthenticated || !legacyDeviceWouldHelp(e)) throw e;
-    const ok = await prompts.ask(owner, o.promptId, { type: 'legacy-prompt', host: hostId, reason: (e as Error).message });
+    const ok = await prompts.ask(owner, o.promptId, {
+      type: 'legacy-prompt',
+      host: hostId,
+      reason: (e as Error).message,
+    });
     if (ok !== true) throw e;
     const login = await attempt(true);
     // Remembered with the host's key (written by the verifier on first use, or already known).
@@ -77,16 +90,29 @@ export async function connectSsh(ctx: AppContext, hostKeys: HostKeyChecks, owner
 }
 
 /** The methods for this login, in OpenSSH's spirit: what the person gave first, the rest asked. */
-export async function authMethods(ctx: AppContext, prompts: LoginPrompts, owner: AppWindow, o: LoginOptions, hostId: string): Promise<AuthMethod[]> {
+export async function authMethods(
+  ctx: AppContext,
+  prompts: LoginPrompts,
+  owner: AppWindow,
+  o: LoginOptions,
+  hostId: string,
+): Promise<AuthMethod[]> {
   if (o.auth.type === 'none') return [{ type: 'none' }];
   // An empty password field means "ask me" (sshd refuses empty passwords by default anyway).
   const given = o.auth.type === 'password' && o.auth.password !== '' ? o.auth.password : undefined;
   let passwordUsed = false;
   const ask = async (c: KeyboardInteractiveChallenge): Promise<string[] | undefined> => {
     if (!o.promptId) return undefined;
-    const answers = await prompts.ask(owner, o.promptId, { type: 'auth-prompt', host: hostId, username: o.username, ...c });
+    const answers = await prompts.ask(owner, o.promptId, {
+      type: 'auth-prompt',
+      host: hostId,
+      username: o.username,
+      ...c,
+    });
     // The page's answer is checked for shape: one string per prompt, or declined.
-    return Array.isArray(answers) && answers.length === c.prompts.length && answers.every((a) => typeof a === 'string') ? answers : undefined;
+    return Array.isArray(answers) && answers.length === c.prompts.length && answers.every((a) => typeof a === 'string')
+      ? answers
+      : undefined;
   };
   const keyboardInteractive: AuthMethod = {
     type: 'keyboard-interactive',
@@ -107,14 +133,23 @@ export async function authMethods(ctx: AppContext, prompts: LoginPrompts, owner:
         passwordUsed = true;
         return given;
       }
-      const a = await ask({ name: '', instruction: r.partial ? 'The server wants a password as well.' : '', prompts: [{ prompt: `${o.username}@${hostId}'s password:`, echo: false }] });
+      const a = await ask({
+        name: '',
+        instruction: r.partial ? 'The server wants a password as well.' : '',
+        prompts: [{ prompt: `${o.username}@${hostId}'s password:`, echo: false }],
+      });
       return a?.[0];
     },
   };
   if (o.auth.type === 'key') {
     // One key, or all of them in order (the server says "publickey" again after each refusal).
     const signers = await new SshKeyring(ctx).signers(o.auth.keyId || undefined);
-    if (!signers.length) throw new Error(o.auth.keyId ? 'That SSH key no longer exists in this browser.' : 'There is no SSH key in this browser yet: make or import one in Settings.');
+    if (!signers.length)
+      throw new Error(
+        o.auth.keyId
+          ? 'That SSH key no longer exists in this browser.'
+          : 'There is no SSH key in this browser yet: make or import one in Settings.',
+      );
     return [...signers.map((key): AuthMethod => ({ type: 'publickey', key })), keyboardInteractive, password];
   }
   // A typed password goes first (as it did before); with nothing typed, keyboard-interactive

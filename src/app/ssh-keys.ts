@@ -4,12 +4,26 @@
 // only where it has not. The page sees names, types, fingerprints and public lines; a private key
 // leaves only by export, which only a key made or imported with "allow export" has.
 import { toHex } from '../crypto/bytes.js';
-import { cryptoKeySigner, generateEd25519SigningKey, toSigningKeys, type SigningKeys, type Subtle } from '../ssh/key-custody.js';
+import {
+  cryptoKeySigner,
+  generateEd25519SigningKey,
+  toSigningKeys,
+  type SigningKeys,
+  type Subtle,
+} from '../ssh/key-custody.js';
 import { KeyFileError, readPrivateKeyFields } from '../ssh/keyfile.js';
 import { parsePrivateKeyFile } from '../ssh/keyfile-pem.js';
 import { privateKeyFields, writeOpenSshPrivateKey } from '../ssh/keyfile-write.js';
 import { fingerprint } from '../ssh/hostkey.js';
-import { authorizedKeysLine, ed25519KeyFromSeed, generateEd25519Key, publicKeyBlob, rawSigner, type SshSigner, type UserKey } from '../ssh/keys.js';
+import {
+  authorizedKeysLine,
+  ed25519KeyFromSeed,
+  generateEd25519Key,
+  publicKeyBlob,
+  rawSigner,
+  type SshSigner,
+  type UserKey,
+} from '../ssh/keys.js';
 import { fromBase64 } from '../crypto/bytes.js';
 import type { SshKeyRecord } from '../platform/idb.js';
 import type { SshKeyImportResult, SshKeyView } from './node-api.js';
@@ -69,7 +83,16 @@ export class SshKeyring {
     const key = ed25519KeyFromSeed(k.seed!);
     const fields = privateKeyFields(key);
     const signingKeys = await toSigningKeys(this.subtle, key, publicKeyBlob(key));
-    const rec: SshKeyRecord = { id: k.id, name: k.name, publicKey: k.publicKey, createdAt: k.createdAt, type: key.type, source: 'generated', ...(signingKeys ? { signingKeys } : { privateFields: fields.slice() }), exportable: fields };
+    const rec: SshKeyRecord = {
+      id: k.id,
+      name: k.name,
+      publicKey: k.publicKey,
+      createdAt: k.createdAt,
+      type: key.type,
+      source: 'generated',
+      ...(signingKeys ? { signingKeys } : { privateFields: fields.slice() }),
+      exportable: fields,
+    };
     await this.ctx.store().putSshKey(rec);
     k.seed!.fill(0);
     return rec;
@@ -84,15 +107,32 @@ export class SshKeyring {
     // Without export, the engine makes the key: its private half never exists as bytes here.
     const made = o.allowExport ? undefined : await generateEd25519SigningKey(this.subtle);
     if (made) {
-      const line = authorizedKeysLine({ type: 'ssh-ed25519', publicKey: made.publicKey, privateKey: new Uint8Array(0) }, clean);
-      return this.put({ name: clean, type: 'ssh-ed25519', publicKey: line, signingKeys: made.keys, source: 'generated' });
+      const line = authorizedKeysLine(
+        { type: 'ssh-ed25519', publicKey: made.publicKey, privateKey: new Uint8Array(0) },
+        clean,
+      );
+      return this.put({
+        name: clean,
+        type: 'ssh-ed25519',
+        publicKey: line,
+        signingKeys: made.keys,
+        source: 'generated',
+      });
     }
     return this.store(generateEd25519Key(this.ctx.random), clean, !!o.allowExport, 'generated');
   }
 
   /** The person's key file (text): stored as a key, or why not, in a sentence with a code. */
-  async import(text: string, o: { name?: string; passphrase?: string; allowExport?: boolean } = {}): Promise<SshKeyImportResult> {
-    if (typeof text !== 'string' || text.length > MAX_KEY_FILE) return { ok: false, code: 'malformed', message: 'this file is too big to be a private key; choose the key file itself (e.g. ~/.ssh/id_ed25519)' };
+  async import(
+    text: string,
+    o: { name?: string; passphrase?: string; allowExport?: boolean } = {},
+  ): Promise<SshKeyImportResult> {
+    if (typeof text !== 'string' || text.length > MAX_KEY_FILE)
+      return {
+        ok: false,
+        code: 'malformed',
+        message: 'this file is too big to be a private key; choose the key file itself (e.g. ~/.ssh/id_ed25519)',
+      };
     let parsed;
     try {
       parsed = parsePrivateKeyFile(text, o.passphrase);
@@ -107,10 +147,23 @@ export class SshKeyring {
       return { ok: false, code: 'duplicate', message: `this key is already here, as "${same.name}"` };
     }
     const fallback = parsed.comment || parsed.key.type.replace(/^ssh-|^ecdsa-sha2-/, '');
-    return { ok: true, key: await this.store(parsed.key, cleanName(o.name ?? '', cleanName(fallback, 'imported')), !!o.allowExport, 'imported') };
+    return {
+      ok: true,
+      key: await this.store(
+        parsed.key,
+        cleanName(o.name ?? '', cleanName(fallback, 'imported')),
+        !!o.allowExport,
+        'imported',
+      ),
+    };
   }
 
-  private async store(key: UserKey, name: string, allowExport: boolean, source: SshKeyRecord['source']): Promise<SshKeyView> {
+  private async store(
+    key: UserKey,
+    name: string,
+    allowExport: boolean,
+    source: SshKeyRecord['source'],
+  ): Promise<SshKeyView> {
     const blob = publicKeyBlob(key);
     const signingKeys: SigningKeys | undefined = await toSigningKeys(this.subtle, key, blob);
     const fields = privateKeyFields(key);
@@ -146,7 +199,8 @@ export class SshKeyring {
     return recs.map((k) => {
       const type = (k.type ?? 'ssh-ed25519') as UserKey['type'];
       if (k.signingKeys && this.subtle) return cryptoKeySigner(this.subtle, type, blobOf(k), k.signingKeys);
-      if (!k.privateFields) throw new Error(`the SSH key "${k.name}" is held by this browser's WebCrypto, which this context cannot use`);
+      if (!k.privateFields)
+        throw new Error(`the SSH key "${k.name}" is held by this browser's WebCrypto, which this context cannot use`);
       return rawSigner(readPrivateKeyFields(k.privateFields));
     });
   }
@@ -159,7 +213,9 @@ export class SshKeyring {
     const k = (await this.records()).find((r) => r.id === id);
     if (!k) throw new Error('That SSH key no longer exists in this browser.');
     if (!k.exportable) {
-      throw new Error(`The key "${k.name}" was stored without "allow export": its private half cannot leave this browser. If you need a copy elsewhere, make or import a key with "allow export" on.`);
+      throw new Error(
+        `The key "${k.name}" was stored without "allow export": its private half cannot leave this browser. If you need a copy elsewhere, make or import a key with "allow export" on.`,
+      );
     }
     const key = readPrivateKeyFields(k.exportable);
     try {

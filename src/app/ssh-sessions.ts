@@ -57,25 +57,49 @@ export class SshSessions {
   /** Most output bytes any one terminal has had queued for its page (status shows it). */
   private peakQueued = 0;
 
-  constructor(private readonly ctx: AppContext, private readonly hostKeys: HostKeyChecks, private readonly o: SshSessionsOptions = {}) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly hostKeys: HostKeyChecks,
+    private readonly o: SshSessionsOptions = {},
+  ) {}
 
   /** Every open session's id. */
   ids(): string[] {
     return [...this.sessions.keys()];
   }
 
-  async open(owner: AppWindow, o: SshOpenOptions & { promptId?: string }): Promise<WithTransfer<{ id: string; output: ReadableStream<Uint8Array>; hostKey: HostKeyVerdict }>> {
+  async open(
+    owner: AppWindow,
+    o: SshOpenOptions & { promptId?: string },
+  ): Promise<WithTransfer<{ id: string; output: ReadableStream<Uint8Array>; hostKey: HostKeyVerdict }>> {
     const { ssh, conn, hostKey } = await connectSsh(this.ctx, this.hostKeys, owner, o);
     let session: SshSession;
     try {
       session = await ssh.openSession({ pty: { term: 'xterm-256color', cols: o.cols, rows: o.rows } });
     } catch (e) {
-      try { ssh.close(); } catch { /* closing anyway */ }
-      try { await conn.close(); } catch { /* closing anyway */ }
+      try {
+        ssh.close();
+      } catch {
+        /* closing anyway */
+      }
+      try {
+        await conn.close();
+      } catch {
+        /* closing anyway */
+      }
       throw e;
     }
     const id = toHex(this.ctx.random(8));
-    const rec: SshRecord = { id, ssh, session, writer: session.stdin.getWriter(), conn, hostKey, scrollback: new Scrollback(this.o.scrollback), closed: false };
+    const rec: SshRecord = {
+      id,
+      ssh,
+      session,
+      writer: session.stdin.getWriter(),
+      conn,
+      hostKey,
+      scrollback: new Scrollback(this.o.scrollback),
+      closed: false,
+    };
     this.sessions.set(id, rec);
     const output = this.bind(rec, owner);
     // One stream for the terminal: stdout and stderr as the pty interleaves them. Bounded: the
@@ -94,13 +118,19 @@ export class SshSessions {
       this.sessions.delete(id);
       rec.owner?.sessions.delete(id);
       rec.owner?.push({ type: 'ssh-exit', id, ...info });
-      try { ssh.close(); } catch { /* closing anyway */ }
+      try {
+        ssh.close();
+      } catch {
+        /* closing anyway */
+      }
     };
     session.exit.then(
       (x) => finish({ code: x.code, signal: x.signal, error: x.message }),
       (e: unknown) => finish({ error: (e as Error)?.message ?? String(e) }),
     );
-    ssh.closed.then((err) => { if (err) finish({ error: err.message }); });
+    ssh.closed.then((err) => {
+      if (err) finish({ error: err.message });
+    });
     return new WithTransfer({ id, output, hostKey }, [output as unknown as Transferable]);
   }
 
@@ -115,10 +145,16 @@ export class SshSessions {
         rec.scrollback.push(value);
         if (rec.sink) {
           rec.demand = false;
-          try { rec.sink.enqueue(value); } catch { rec.sink = undefined; /* cancelled by the page */ }
+          try {
+            rec.sink.enqueue(value);
+          } catch {
+            rec.sink = undefined; /* cancelled by the page */
+          }
         }
       }
-    } catch { /* the exit reports why */ }
+    } catch {
+      /* the exit reports why */
+    }
     this.endSink(rec);
   }
 
@@ -132,14 +168,23 @@ export class SshSessions {
     rec.reaper = undefined;
     rec.demand = false;
     // highWaterMark 0: pull comes only when the page reads, so nothing queues here beyond a chunk.
-    return new ReadableStream<Uint8Array>({
-      start: (c) => {
-        rec.sink = c;
-        if (replay?.length) c.enqueue(replay);
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          rec.sink = c;
+          if (replay?.length) c.enqueue(replay);
+        },
+        pull: () => {
+          rec.demand = true;
+          rec.wake?.();
+        },
+        cancel: () => {
+          if (rec.sink) rec.sink = undefined;
+          rec.wake?.();
+        },
       },
-      pull: () => { rec.demand = true; rec.wake?.(); },
-      cancel: () => { if (rec.sink) rec.sink = undefined; rec.wake?.(); },
-    }, { highWaterMark: 0 });
+      { highWaterMark: 0 },
+    );
   }
 
   private endSink(rec: SshRecord): void {
@@ -147,16 +192,24 @@ export class SshSessions {
     rec.sink = undefined;
     rec.demand = false;
     rec.wake?.();
-    try { s?.close(); } catch { /* already closed or cancelled */ }
+    try {
+      s?.close();
+    } catch {
+      /* already closed or cancelled */
+    }
   }
 
   /**
    * A window takes over a running session (a reload of the page that opened it): what the
    * scrollback holds, then the live output. A window that still shows it hears that it moved.
    */
-  attach(owner: AppWindow, id: string): WithTransfer<{ id: string; output: ReadableStream<Uint8Array>; hostKey: HostKeyVerdict }> {
+  attach(
+    owner: AppWindow,
+    id: string,
+  ): WithTransfer<{ id: string; output: ReadableStream<Uint8Array>; hostKey: HostKeyVerdict }> {
     const rec = this.sessions.get(id);
-    if (!rec || rec.closed) throw new Error('This terminal session has ended: it is no longer running in this browser.');
+    if (!rec || rec.closed)
+      throw new Error('This terminal session has ended: it is no longer running in this browser.');
     const before = rec.owner;
     if (before && before !== owner && !before.released) {
       before.sessions.delete(id);
@@ -177,7 +230,9 @@ export class SshSessions {
     rec.owner = undefined;
     this.endSink(rec);
     clearTimeout(rec.reaper);
-    rec.reaper = setTimeout(() => { if (!rec.owner) this.close(id); }, graceMs);
+    rec.reaper = setTimeout(() => {
+      if (!rec.owner) this.close(id);
+    }, graceMs);
   }
 
   /** Terminals open, their output bytes queued for pages now, and the most one has had queued. */
@@ -213,7 +268,23 @@ export class SshSessions {
     if (!s) return;
     s.closing = true;
     clearTimeout(s.reaper);
-    try { s.session.close(); } catch { /* closing anyway */ }
-    setTimeout(() => { if (!s.closed) { s.closed = true; this.sessions.delete(id); s.owner?.sessions.delete(id); s.owner?.push({ type: 'ssh-exit', id, error: 'closed' }); try { s.ssh.close(); } catch { /* */ } } }, 2000);
+    try {
+      s.session.close();
+    } catch {
+      /* closing anyway */
+    }
+    setTimeout(() => {
+      if (!s.closed) {
+        s.closed = true;
+        this.sessions.delete(id);
+        s.owner?.sessions.delete(id);
+        s.owner?.push({ type: 'ssh-exit', id, error: 'closed' });
+        try {
+          s.ssh.close();
+        } catch {
+          /* */
+        }
+      }
+    }, 2000);
   }
 }

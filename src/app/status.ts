@@ -8,7 +8,14 @@ function shortName(fqdn: string): string {
 }
 
 interface DerpStatusLike {
-  regionId: number; state: string; home: boolean; rttMs?: number; bytesIn?: number; bytesOut?: number; drops?: number; lastError?: string;
+  regionId: number;
+  state: string;
+  home: boolean;
+  rttMs?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  drops?: number;
+  lastError?: string;
   retryInMs?: number;
 }
 
@@ -22,9 +29,14 @@ function peersById(nm: NodeNetMap | undefined): Map<string, NodeNetMap['peers'][
 }
 
 /** NodeStatus (+ the last netmap for names and DERP region names) → the page's NodeStatusView. */
-export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact: (s: string) => string = (s) => s): NodeStatusView {
+export function toStatusView(
+  st: NodeStatus,
+  nm: NodeNetMap | undefined,
+  redact: (s: string) => string = (s) => s,
+): NodeStatusView {
   const regionName = new Map<number, string>();
-  for (const r of nm?.derpMap?.regions ?? []) regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
+  for (const r of nm?.derpMap?.regions ?? [])
+    regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
   const byId = peersById(nm);
   const peers: PeerView[] = st.peers.map((p) => {
     const fqdn = (byId.get(p.id)?.name ?? p.name).replace(/\.$/, '');
@@ -81,6 +93,9 @@ export function toStatusView(st: NodeStatus, nm: NodeNetMap | undefined, redact:
     peers,
     derp,
     ...(control ? { control } : {}),
-    routes: { acceptRoutes: !!st.routes?.acceptRoutes, ...(st.routes?.exitNodeId ? { exitNodeId: st.routes.exitNodeId } : {}) },
+    routes: {
+      acceptRoutes: !!st.routes?.acceptRoutes,
+      ...(st.routes?.exitNodeId ? { exitNodeId: st.routes.exitNodeId } : {}),
+    },
   };
 }

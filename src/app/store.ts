@@ -5,7 +5,13 @@
 import type { IDBPDatabase } from 'idb';
 import { MemoryStore, probeCryptoKeyStorage, type ControlState, type ControlStore } from '../control/storage.js';
 import type { KeyCustody } from '../crypto/static-key.js';
-import { deleteTailtabDb, openTailtabDb, type KnownHostRecord, type SshKeyRecord, type TailtabDb } from '../platform/idb.js';
+import {
+  deleteTailtabDb,
+  openTailtabDb,
+  type KnownHostRecord,
+  type SshKeyRecord,
+  type TailtabDb,
+} from '../platform/idb.js';
 
 /** The control client's default database (control/storage.ts IdbStore): wiped too, in case. */
 export const CONTROL_DB_NAME = 'tailtab-control';
@@ -30,14 +36,30 @@ export class MemoryWorkerStore implements WorkerStore {
   private keys = new Map<string, SshKeyRecord>();
   private hosts = new Map<string, KnownHostRecord>();
   private control = new Map<string, MemoryStore>();
-  async sshKeys() { return [...this.keys.values()]; }
-  async sshKey(id: string) { return this.keys.get(id); }
-  async putSshKey(k: SshKeyRecord) { this.keys.set(k.id, k); }
-  async deleteSshKey(id: string) { this.keys.delete(id); }
-  async knownHosts() { return [...this.hosts.values()]; }
-  async knownHost(host: string) { return this.hosts.get(host); }
-  async putKnownHost(h: KnownHostRecord) { this.hosts.set(h.host, h); }
-  async deleteKnownHost(host: string) { this.hosts.delete(host); }
+  async sshKeys() {
+    return [...this.keys.values()];
+  }
+  async sshKey(id: string) {
+    return this.keys.get(id);
+  }
+  async putSshKey(k: SshKeyRecord) {
+    this.keys.set(k.id, k);
+  }
+  async deleteSshKey(id: string) {
+    this.keys.delete(id);
+  }
+  async knownHosts() {
+    return [...this.hosts.values()];
+  }
+  async knownHost(host: string) {
+    return this.hosts.get(host);
+  }
+  async putKnownHost(h: KnownHostRecord) {
+    this.hosts.set(h.host, h);
+  }
+  async deleteKnownHost(host: string) {
+    this.hosts.delete(host);
+  }
   controlStore(profileId: string): ControlStore {
     let s = this.control.get(profileId);
     if (!s) this.control.set(profileId, (s = new MemoryStore()));
@@ -79,14 +101,30 @@ export class IdbWorkerStore implements WorkerStore {
     return this.db;
   }
 
-  async sshKeys() { return (await this.open()).getAll('sshKeys'); }
-  async sshKey(id: string) { return (await this.open()).get('sshKeys', id); }
-  async putSshKey(k: SshKeyRecord) { await (await this.open()).put('sshKeys', k); }
-  async deleteSshKey(id: string) { await (await this.open()).delete('sshKeys', id); }
-  async knownHosts() { return (await this.open()).getAll('knownHosts'); }
-  async knownHost(host: string) { return (await this.open()).get('knownHosts', host); }
-  async putKnownHost(h: KnownHostRecord) { await (await this.open()).put('knownHosts', h); }
-  async deleteKnownHost(host: string) { await (await this.open()).delete('knownHosts', host); }
+  async sshKeys() {
+    return (await this.open()).getAll('sshKeys');
+  }
+  async sshKey(id: string) {
+    return (await this.open()).get('sshKeys', id);
+  }
+  async putSshKey(k: SshKeyRecord) {
+    await (await this.open()).put('sshKeys', k);
+  }
+  async deleteSshKey(id: string) {
+    await (await this.open()).delete('sshKeys', id);
+  }
+  async knownHosts() {
+    return (await this.open()).getAll('knownHosts');
+  }
+  async knownHost(host: string) {
+    return (await this.open()).get('knownHosts', host);
+  }
+  async putKnownHost(h: KnownHostRecord) {
+    await (await this.open()).put('knownHosts', h);
+  }
+  async deleteKnownHost(host: string) {
+    await (await this.open()).delete('knownHosts', host);
+  }
   private custody?: Promise<KeyCustody>;
 
   /**
@@ -95,13 +133,21 @@ export class IdbWorkerStore implements WorkerStore {
    */
   controlStore(profileId: string): ControlStore {
     return {
-      load: async () => ((await (await this.open()).get('nodeState', [profileId, 'control']))?.value as ControlState | undefined) ?? null,
-      save: async (st) => { await (await this.open()).put('nodeState', { profileId, key: 'control', value: { ...st } }); },
+      load: async () =>
+        ((await (await this.open()).get('nodeState', [profileId, 'control']))?.value as ControlState | undefined) ??
+        null,
+      save: async (st) => {
+        await (await this.open()).put('nodeState', { profileId, key: 'control', value: { ...st } });
+      },
       keyCustody: () => {
         this.custody ??= probeCryptoKeyStorage(
-          async (value) => { await (await this.open()).put('nodeState', { profileId: '', key: 'cryptokey-probe', value }); },
+          async (value) => {
+            await (await this.open()).put('nodeState', { profileId: '', key: 'cryptokey-probe', value });
+          },
           async () => (await (await this.open()).get('nodeState', ['', 'cryptokey-probe']))?.value,
-          async () => { await (await this.open()).delete('nodeState', ['', 'cryptokey-probe']); },
+          async () => {
+            await (await this.open()).delete('nodeState', ['', 'cryptokey-probe']);
+          },
         );
         return this.custody;
       },

@@ -111,7 +111,9 @@ const isPlain = (v: unknown): v is Record<string, unknown> => {
  * arrays are walked) by a port that serves it. Returns what to post.
  */
 export function streamsToPorts<T>(message: T, transfer: Transferable[]): { message: T; transfer: Transferable[] } {
-  const streams = transfer.filter((t) => (t as unknown) instanceof ReadableStream) as unknown as ReadableStream<unknown>[];
+  const streams = transfer.filter(
+    (t) => (t as unknown) instanceof ReadableStream,
+  ) as unknown as ReadableStream<unknown>[];
   if (streams.length === 0 || canTransferStreams()) return { message, transfer };
   const rest = transfer.filter((t) => !((t as unknown) instanceof ReadableStream));
   const walk = (v: unknown, depth: number): unknown => {

@@ -17,23 +17,41 @@ class EchoNode implements NodeLike {
   state: NodeStatus['state'] = 'running';
   closed = 0;
   open = 0;
-  on<K extends keyof NodeEventMap>(_ev: K, _cb: (v: NodeEventMap[K]) => void) { return () => {}; }
+  on<K extends keyof NodeEventMap>(_ev: K, _cb: (v: NodeEventMap[K]) => void) {
+    return () => {};
+  }
   async up() {}
   async down() {}
-  status(): NodeStatus { return { state: this.state, peers: [] } as unknown as NodeStatus; }
-  async ping() { return { ms: 1, ip: '100.64.0.1' }; }
+  status(): NodeStatus {
+    return { state: this.state, peers: [] } as unknown as NodeStatus;
+  }
+  async ping() {
+    return { ms: 1, ip: '100.64.0.1' };
+  }
   async dial(host: string, port: number): Promise<TcpConnectionLike> {
     if (host === 'nowhere') throw new Error('unknown host nowhere');
     if (port === 5999) throw new NetStackError('ECONNREFUSED', `connect 100.64.0.1:${port}: connection refused`);
     const echo = new TransformStream<Uint8Array, Uint8Array>();
     this.open++;
-    return { readable: echo.readable, writable: echo.writable, close: () => { this.closed++; this.open--; } };
+    return {
+      readable: echo.readable,
+      writable: echo.writable,
+      close: () => {
+        this.closed++;
+        this.open--;
+      },
+    };
   }
 }
 
 function setup() {
   const node = new EchoNode();
-  const svc = new NodeService({ createNode: async () => node, persistentStore: new MemoryWorkerStore(), random: seededRandom(3), statusIntervalMs: 60_000 });
+  const svc = new NodeService({
+    createNode: async () => node,
+    persistentStore: new MemoryWorkerStore(),
+    random: seededRandom(3),
+    statusIntervalMs: 60_000,
+  });
   const ch = new MessageChannel();
   svc.attach(ch.port1 as unknown as Parameters<NodeService['attach']>[0]);
   const api = createNodeClientOnPort(ch.port2 as unknown as Parameters<typeof createNodeClientOnPort>[0]);
@@ -65,7 +83,9 @@ describe('NodeApi.tcpDial', () => {
 
   it('refusals are sentences: nothing listening, not a tailnet machine, not a port', async () => {
     const { api } = setup();
-    await expect(api.tcpDial('peer1', 5999)).rejects.toThrow('Nothing is listening on peer1:5999 (connection refused).');
+    await expect(api.tcpDial('peer1', 5999)).rejects.toThrow(
+      'Nothing is listening on peer1:5999 (connection refused).',
+    );
     await expect(api.tcpDial('nowhere', 5900)).rejects.toThrow('nowhere is not a machine of this tailnet.');
     await expect(api.tcpDial('peer1', 70000)).rejects.toThrow('70000 is not a TCP port (1–65535).');
     expect(() => tcpTarget('', 1)).toThrow('A TCP connection needs a machine name or tailnet address.');

@@ -24,8 +24,10 @@ interface TcpRecord {
 
 /** host and port as they cross from a window (plain data, checked). */
 export function tcpTarget(host: unknown, port: unknown): { host: string; port: number } {
-  if (typeof host !== 'string' || !host.trim() || host.length > 253) throw new Error('A TCP connection needs a machine name or tailnet address.');
-  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) throw new Error(`${String(port)} is not a TCP port (1–65535).`);
+  if (typeof host !== 'string' || !host.trim() || host.length > 253)
+    throw new Error('A TCP connection needs a machine name or tailnet address.');
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+    throw new Error(`${String(port)} is not a TCP port (1–65535).`);
   return { host: host.trim(), port: port as number };
 }
 
@@ -34,8 +36,10 @@ export function dialProblem(host: string, port: number, e: unknown): string {
   const code = (e as { code?: string })?.code;
   const msg = (e as Error)?.message ?? String(e);
   const where = `${host}:${port}`;
-  if (code === 'ECONNREFUSED' || /connection refused/i.test(msg)) return `Nothing is listening on ${where} (connection refused).`;
-  if (code === 'ETIMEDOUT' || /timed out/i.test(msg)) return `${where} did not answer (timed out): is the machine online, and does the tailnet's policy allow this port?`;
+  if (code === 'ECONNREFUSED' || /connection refused/i.test(msg))
+    return `Nothing is listening on ${where} (connection refused).`;
+  if (code === 'ETIMEDOUT' || /timed out/i.test(msg))
+    return `${where} did not answer (timed out): is the machine online, and does the tailnet's policy allow this port?`;
   if (/^unknown host /.test(msg)) return `${host} is not a machine of this tailnet.`;
   return `Cannot reach ${where} over the tailnet: ${msg}`;
 }
@@ -49,13 +53,19 @@ export class TcpSessions {
     return [...this.conns.keys()];
   }
 
-  async open(owner: AppWindow, hostIn: unknown, portIn: unknown, up: unknown): Promise<WithTransfer<{ id: string; remote: string; readable: ReadableStream<Uint8Array> }>> {
+  async open(
+    owner: AppWindow,
+    hostIn: unknown,
+    portIn: unknown,
+    up: unknown,
+  ): Promise<WithTransfer<{ id: string; remote: string; readable: ReadableStream<Uint8Array> }>> {
     const upStream = up instanceof ReadableStream ? (up as ReadableStream<Uint8Array>) : undefined;
     try {
       if (!upStream) throw new Error('tcpDial needs the stream of bytes to send');
       const { host, port } = tcpTarget(hostIn, portIn);
       owner.tcp ??= new Set();
-      if (owner.tcp.size >= MAX_TCP_PER_WINDOW) throw new Error(`This window already has ${MAX_TCP_PER_WINDOW} connections open; close some first.`);
+      if (owner.tcp.size >= MAX_TCP_PER_WINDOW)
+        throw new Error(`This window already has ${MAX_TCP_PER_WINDOW} connections open; close some first.`);
       const node = await this.ctx.requireRunning();
       let conn: TcpConnectionLike;
       try {
@@ -64,7 +74,14 @@ export class TcpSessions {
         throw new Error(dialProblem(host, port, e));
       }
       const id = toHex(this.ctx.random(8));
-      const rec: TcpRecord = { id, owner, conn, reader: conn.readable.getReader(), stopUp: new AbortController(), closed: false };
+      const rec: TcpRecord = {
+        id,
+        owner,
+        conn,
+        reader: conn.readable.getReader(),
+        stopUp: new AbortController(),
+        closed: false,
+      };
       this.conns.set(id, rec);
       owner.tcp.add(id);
       // Page → host. The page closing its writable ends our sending side (a FIN); an error closes all.
@@ -74,7 +91,10 @@ export class TcpSessions {
           pull: async (ctl) => {
             try {
               const r = await rec.reader.read();
-              if (r.done) { ctl.close(); this.close(id); }
+              if (r.done) {
+                ctl.close();
+                this.close(id);
+              }
               // A view into a larger buffer would cross to the page with all of that buffer (structured clone).
               else ctl.enqueue(r.value.byteLength === r.value.buffer.byteLength ? r.value : r.value.slice());
             } catch (e) {
@@ -102,7 +122,11 @@ export class TcpSessions {
     r.owner.tcp?.delete(id);
     r.reader.cancel().catch(() => {});
     r.stopUp.abort();
-    try { void Promise.resolve(r.conn.close()).catch(() => {}); } catch { /* closing anyway */ }
+    try {
+      void Promise.resolve(r.conn.close()).catch(() => {});
+    } catch {
+      /* closing anyway */
+    }
   }
 
   /** Every connection of a window (it went away). */

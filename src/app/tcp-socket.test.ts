@@ -9,27 +9,49 @@ function fakeHandle(o: { stallWrites?: boolean } = {}) {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
   const queued: Uint8Array[] = [];
   let waiting: (() => void) | undefined;
-  const readable = new ReadableStream<Uint8Array>({
-    start: (c) => { ctl = c; },
-    pull: async (c) => {
-      pulls++;
-      while (!queued.length) await new Promise<void>((r) => (waiting = r));
-      const q = queued.shift()!;
-      if (q.length === 0) c.close(); else c.enqueue(q);
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start: (c) => {
+        ctl = c;
+      },
+      pull: async (c) => {
+        pulls++;
+        while (!queued.length) await new Promise<void>((r) => (waiting = r));
+        const q = queued.shift()!;
+        if (q.length === 0) c.close();
+        else c.enqueue(q);
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   const sent: Uint8Array[] = [];
   const writable = new WritableStream<Uint8Array>({
     write: (b) => (o.stallWrites ? new Promise<void>(() => {}) : void sent.push(b)),
   });
   let closed = 0;
-  const handle: TcpStreamHandle = { id: 'x', remote: 'desk:5901', readable, writable, close: () => { closed++; } };
+  const handle: TcpStreamHandle = {
+    id: 'x',
+    remote: 'desk:5901',
+    readable,
+    writable,
+    close: () => {
+      closed++;
+    },
+  };
   return {
     handle,
     host: {
-      send(b: Uint8Array) { queued.push(b); waiting?.(); },
-      end() { queued.push(new Uint8Array(0)); waiting?.(); },
-      fail(e: Error) { ctl.error(e); },
+      send(b: Uint8Array) {
+        queued.push(b);
+        waiting?.();
+      },
+      end() {
+        queued.push(new Uint8Array(0));
+        waiting?.();
+      },
+      fail(e: Error) {
+        ctl.error(e);
+      },
       sent,
       pulls: () => pulls,
       closed: () => closed,
@@ -43,7 +65,7 @@ const until = async (what: () => boolean) => {
 };
 
 describe('TcpSocket: a WebSocket-shaped object over tcpDial streams', () => {
-  it('open at once on an open handle; chunks arrive as ArrayBuffers; sends are copies of the caller\'s bytes', async () => {
+  it("open at once on an open handle; chunks arrive as ArrayBuffers; sends are copies of the caller's bytes", async () => {
     const { handle, host } = fakeHandle();
     const ws = new TcpSocket(handle);
     expect(ws.readyState).toBe(TcpSocket.OPEN);
@@ -62,7 +84,10 @@ describe('TcpSocket: a WebSocket-shaped object over tcpDial streams', () => {
     buf.fill(9);
     ws.send('é');
     await until(() => host.sent.length === 2);
-    expect(host.sent.map((b) => [...b])).toEqual([[2, 3], [0xc3, 0xa9]]);
+    expect(host.sent.map((b) => [...b])).toEqual([
+      [2, 3],
+      [0xc3, 0xa9],
+    ]);
   });
 
   it('reads the next chunk only after the message listeners returned (back-pressure)', async () => {
@@ -134,7 +159,9 @@ describe('TcpSocket: a WebSocket-shaped object over tcpDial streams', () => {
     ws.send(new Uint8Array(600));
     expect(ws.bufferedAmount).toBe(600);
     ws.send(new Uint8Array(600));
-    expect(errors.map((e) => e.message)).toEqual(['more than 1000 bytes are waiting to be sent; the connection was closed']);
+    expect(errors.map((e) => e.message)).toEqual([
+      'more than 1000 bytes are waiting to be sent; the connection was closed',
+    ]);
     expect(ws.readyState).toBe(TcpSocket.CLOSED);
     expect(host.closed()).toBe(1);
   });
@@ -142,27 +169,43 @@ describe('TcpSocket: a WebSocket-shaped object over tcpDial streams', () => {
   it('a message listener that throws (noVNC: receive queue full) ends the connection with its words', async () => {
     const { handle, host } = fakeHandle();
     const ws = new TcpSocket(handle);
-    ws.onmessage = () => { throw new Error('Receive queue buffer exceeded 41943040 bytes'); };
+    ws.onmessage = () => {
+      throw new Error('Receive queue buffer exceeded 41943040 bytes');
+    };
     const closes: TcpCloseEvent[] = [];
     ws.onclose = (e) => closes.push(e);
     host.send(new Uint8Array(3));
     await until(() => closes.length === 1);
-    expect([closes[0]!.code, closes[0]!.reason]).toEqual([1006, 'the data could not be handled: Receive queue buffer exceeded 41943040 bytes']);
+    expect([closes[0]!.code, closes[0]!.reason]).toEqual([
+      1006,
+      'the data could not be handled: Receive queue buffer exceeded 41943040 bytes',
+    ]);
   });
 
-  it('noVNC 1.7.0\'s Websock attaches to it as a raw channel and reads its bytes', async () => {
+  it("noVNC 1.7.0's Websock attaches to it as a raw channel and reads its bytes", async () => {
     // websock.js reads WebSocket's state constants at import (Node.js 20 has no WebSocket), and
     // its logging reads window.console.
     const g = globalThis as { WebSocket?: unknown; window?: unknown };
-    const had = g.WebSocket, hadWindow = g.window;
+    const had = g.WebSocket,
+      hadWindow = g.window;
     g.WebSocket ??= { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
     g.window ??= globalThis;
     try {
       // (The package exports only core/rfb.js, which needs a DOM; websock.js is the channel part.)
-      const file = pathToFileURL(fileURLToPath(new URL('../../node_modules/@novnc/novnc/core/websock.js', import.meta.url))).href;
-      const { default: Websock } = await import(/* @vite-ignore */ file) as { default: new () => {
-        attach(c: unknown): void; on(ev: string, f: () => void): void; readyState: string; rQlen: number; rQshiftStr(n: number): string; sQpushString(s: string): void; flush(): void;
-      } };
+      const file = pathToFileURL(
+        fileURLToPath(new URL('../../node_modules/@novnc/novnc/core/websock.js', import.meta.url)),
+      ).href;
+      const { default: Websock } = (await import(/* @vite-ignore */ file)) as {
+        default: new () => {
+          attach(c: unknown): void;
+          on(ev: string, f: () => void): void;
+          readyState: string;
+          rQlen: number;
+          rQshiftStr(n: number): string;
+          sQpushString(s: string): void;
+          flush(): void;
+        };
+      };
       const { handle, host } = fakeHandle();
       const sock = new Websock();
       let messages = 0;

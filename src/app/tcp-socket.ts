@@ -40,7 +40,11 @@ export interface TcpSocketOptions {
 
 /** The close event: as a WebSocket's CloseEvent (which Node.js lacks). */
 export class TcpCloseEvent extends Event {
-  constructor(readonly code: number, readonly reason: string, readonly wasClean: boolean) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    readonly wasClean: boolean,
+  ) {
     super('close');
   }
 }
@@ -98,7 +102,10 @@ export class TcpSocket extends EventTarget {
     if (dial instanceof Promise) {
       dial.then(
         (h) => {
-          if (this.readyState !== TcpSocket.CONNECTING) { void Promise.resolve(h.close()).catch(() => {}); return; }
+          if (this.readyState !== TcpSocket.CONNECTING) {
+            void Promise.resolve(h.close()).catch(() => {});
+            return;
+          }
           this.attach(h);
           this.fire(new Event('open'), this.onopen);
           void this.readLoop();
@@ -110,7 +117,9 @@ export class TcpSocket extends EventTarget {
       // starts its handshake itself; a second 'open' would fail it). Reading starts in a
       // microtask, so listeners set right after construction hear the first message.
       this.attach(dial);
-      queueMicrotask(() => { if (this.readyState === TcpSocket.OPEN) void this.readLoop(); });
+      queueMicrotask(() => {
+        if (this.readyState === TcpSocket.OPEN) void this.readLoop();
+      });
     }
   }
 
@@ -123,18 +132,20 @@ export class TcpSocket extends EventTarget {
   }
 
   send(data: ArrayBuffer | ArrayBufferView | string | Blob): void {
-    if (this.readyState === TcpSocket.CONNECTING) throw new DOMException('TcpSocket is still connecting', 'InvalidStateError');
+    if (this.readyState === TcpSocket.CONNECTING)
+      throw new DOMException('TcpSocket is still connecting', 'InvalidStateError');
     if (this.readyState !== TcpSocket.OPEN) return; // as a WebSocket: silently dropped once closing
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
       void data.arrayBuffer().then((b) => this.send(b));
       return;
     }
     // A copy: callers reuse their buffers (noVNC sends views into its one send queue).
-    const bytes = typeof data === 'string'
-      ? new TextEncoder().encode(data)
-      : ArrayBuffer.isView(data)
-        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
-        : new Uint8Array(data as ArrayBuffer).slice();
+    const bytes =
+      typeof data === 'string'
+        ? new TextEncoder().encode(data)
+        : ArrayBuffer.isView(data)
+          ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
+          : new Uint8Array(data as ArrayBuffer).slice();
     if (!bytes.length) return;
     if (this.bufferedAmount + bytes.length > this.maxBuffered) {
       this.fail(`more than ${this.maxBuffered} bytes are waiting to be sent; the connection was closed`);
@@ -143,7 +154,9 @@ export class TcpSocket extends EventTarget {
     this.tap?.sent?.(bytes);
     this.bufferedAmount += bytes.length;
     this.writer!.write(bytes).then(
-      () => { this.bufferedAmount -= bytes.length; },
+      () => {
+        this.bufferedAmount -= bytes.length;
+      },
       (e: unknown) => this.fail(`sending failed: ${(e as Error)?.message ?? e}`),
     );
   }
@@ -160,7 +173,11 @@ export class TcpSocket extends EventTarget {
   private shutdown(): void {
     this.reader?.cancel().catch(() => {});
     this.writer?.close().catch(() => {});
-    try { void Promise.resolve(this.handle?.close()).catch(() => {}); } catch { /* closing anyway */ }
+    try {
+      void Promise.resolve(this.handle?.close()).catch(() => {});
+    } catch {
+      /* closing anyway */
+    }
   }
 
   private async readLoop(): Promise<void> {
@@ -185,7 +202,10 @@ export class TcpSocket extends EventTarget {
       const chunk = r.value;
       if (!chunk.length) continue;
       this.tap?.received?.(chunk);
-      const exact = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk.buffer as ArrayBuffer : chunk.slice().buffer;
+      const exact =
+        chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+          ? (chunk.buffer as ArrayBuffer)
+          : chunk.slice().buffer;
       const data = this.binaryType === 'blob' && typeof Blob !== 'undefined' ? new Blob([exact]) : exact;
       try {
         this.fire(new MessageEvent('message', { data }), this.onmessage, true);

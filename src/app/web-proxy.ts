@@ -22,7 +22,8 @@ export function webProxy(): (port: MessagePort, node: NodeLike, bound?: ProxyBin
   const clients = new WeakMap<NodeLike, HttpClient>();
   return (port, node, bound) => {
     let client = clients.get(node);
-    if (!client) clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
+    if (!client)
+      clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
     serveHttpProxy(port as unknown as MessagePortLike, client, {
       // WebSockets of proxied pages (the frame script's shim) get their own TCP connections.
       dial: (host, p) => node.dial(host, p) as Promise<Conn>,

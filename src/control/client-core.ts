@@ -42,7 +42,19 @@ export abstract class ClientCore {
   state: ControlClientState = 'idle';
   netMap: NetworkMap = emptyNetworkMap();
   readonly stats: ControlClientStats = {
-    applied: 0, keepAlives: 0, ignoredPatches: 0, unknownMapFields: 0, lastUnknownMapField: '', mapStreams: 0, reconnects: 0, streamErrors: 0, malformedMaps: 0, compressedMaps: 0, mapBytes: 0, mapDecodedBytes: 0, lastError: '',
+    applied: 0,
+    keepAlives: 0,
+    ignoredPatches: 0,
+    unknownMapFields: 0,
+    lastUnknownMapField: '',
+    mapStreams: 0,
+    reconnects: 0,
+    streamErrors: 0,
+    malformedMaps: 0,
+    compressedMaps: 0,
+    mapBytes: 0,
+    mapDecodedBytes: 0,
+    lastError: '',
   };
   protected st: ControlState | null = null;
   protected custody: KeyCustody = 'raw';
@@ -87,7 +99,11 @@ export abstract class ClientCore {
     if (this.state === s && !detail) return;
     this.state = s;
     for (const cb of this.stateCbs) {
-      try { cb(s, detail); } catch { /* a listener's bug must not stop the client */ }
+      try {
+        cb(s, detail);
+      } catch {
+        /* a listener's bug must not stop the client */
+      }
     }
   }
 
@@ -104,13 +120,21 @@ export abstract class ClientCore {
     const key = async (stored: unknown): Promise<StaticX25519Key | null> => {
       if (stored === undefined || stored === null || stored === '') return null;
       // A damaged key must not silently become a new machine (a new node at control).
-      if (!isStoredKey(stored)) throw new ControlError('the stored machine or node key is damaged: sign out of this profile (or wipe it) to start as a new machine');
+      if (!isStoredKey(stored))
+        throw new ControlError(
+          'the stored machine or node key is damaged: sign out of this profile (or wipe it) to start as a new machine',
+        );
       return (await fromStoredKey(stored, this.custody)).key;
     };
-    const machine = (await key(loaded?.machinePrivateKey)) ?? (await generateStaticX25519Key(this.custody, this.o.random));
+    const machine =
+      (await key(loaded?.machinePrivateKey)) ?? (await generateStaticX25519Key(this.custody, this.o.random));
     const node = (await key(loaded?.nodePrivateKey)) ?? (await generateStaticX25519Key(this.custody, this.o.random));
     const old = await key(loaded?.oldNodePrivateKey);
-    const st: ControlState = { ...(loaded ?? {}), machinePrivateKey: toStoredKey(machine), nodePrivateKey: toStoredKey(node) };
+    const st: ControlState = {
+      ...(loaded ?? {}),
+      machinePrivateKey: toStoredKey(machine),
+      nodePrivateKey: toStoredKey(node),
+    };
     if (old) st.oldNodePrivateKey = toStoredKey(old);
     else delete st.oldNodePrivateKey;
     this.machineKey = machine;
@@ -120,7 +144,8 @@ export abstract class ClientCore {
     st.controlUrl = this.o.controlUrl;
     await this.o.store.save(st);
     this.st = st;
-    if (!this.preferredDerp && Number.isInteger(st.preferredDerp) && st.preferredDerp! > 0) this.preferredDerp = st.preferredDerp!;
+    if (!this.preferredDerp && Number.isInteger(st.preferredDerp) && st.preferredDerp! > 0)
+      this.preferredDerp = st.preferredDerp!;
     return st;
   }
 
@@ -151,14 +176,23 @@ export abstract class ClientCore {
     else {
       const abort = typeof AbortController === 'function' ? new AbortController() : undefined;
       const ms = this.timeouts.keyMs;
-      key = await withDeadline(fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch, abort?.signal), ms, this.o.clock,
-        () => new ControlError(`the control server at ${new URL(this.o.controlUrl).origin} did not answer GET /key within ${fmtSeconds(ms)} (stage: /key fetch)`),
-        () => abort?.abort());
+      key = await withDeadline(
+        fetchControlKey(this.o.controlUrl, CAPABILITY_VERSION, this.o.fetch, abort?.signal),
+        ms,
+        this.o.clock,
+        () =>
+          new ControlError(
+            `the control server at ${new URL(this.o.controlUrl).origin} did not answer GET /key within ${fmtSeconds(ms)} (stage: /key fetch)`,
+          ),
+        () => abort?.abort(),
+      );
     }
     const st = await this.ensureState();
     const seen = keyToText('mkey', key);
     if (st.controlPublicKey && st.controlPublicKey !== seen) {
-      throw new ControlError(`the control server's key changed: this profile knows ${st.controlPublicKey}, the server now says ${seen}. Refusing to connect. If the server was really reinstalled, use a new profile (or wipe this one) to trust the new key.`);
+      throw new ControlError(
+        `the control server's key changed: this profile knows ${st.controlPublicKey}, the server now says ${seen}. Refusing to connect. If the server was really reinstalled, use a new profile (or wipe this one) to trust the new key.`,
+      );
     }
     if (!st.controlPublicKey) {
       st.controlPublicKey = seen;
@@ -185,10 +219,21 @@ export abstract class ClientCore {
     const s: Session = {
       h2: new Http2Client(conn, {
         clock: this.o.clock,
-        onClose: () => { if (this.session === s) this.session = null; },
-        onGoAway: () => { if (this.session === s) this.session = null; },
+        onClose: () => {
+          if (this.session === s) this.session = null;
+        },
+        onGoAway: () => {
+          if (this.session === s) this.session = null;
+        },
       }),
-      close: () => { try { s.h2.close(); } catch { /* closing anyway */ } conn.close(); },
+      close: () => {
+        try {
+          s.h2.close();
+        } catch {
+          /* closing anyway */
+        }
+        conn.close();
+      },
     };
     this.session = s;
     return s;
@@ -208,7 +253,10 @@ export abstract class ClientCore {
     const host = new URL(this.o.controlUrl).host;
     try {
       return await s.h2.request({
-        method: 'POST', path, authority: host, scheme: 'http',
+        method: 'POST',
+        path,
+        authority: host,
+        scheme: 'http',
         headers: [['content-type', 'application/json']],
         body: new TextEncoder().encode(JSON.stringify(body)),
       });

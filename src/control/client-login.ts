@@ -28,17 +28,28 @@ export abstract class ClientLogin extends ClientMapStream {
     } else {
       await this.getSession(); // its stages (/key, WebSocket, Noise) have deadlines of their own
       const ms = this.timeouts.registerMs;
-      ({ status, text } = await withDeadline((async () => {
-        const res = await this.post('/machine/register', req);
-        return { status: res.status, text: await res.text() };
-      })(), ms, this.o.clock,
-      () => new ControlError(`control accepted the connection but did not answer POST /machine/register within ${fmtSeconds(ms)} (stage: register)`),
-      () => this.dropSession('register timed out')));
+      ({ status, text } = await withDeadline(
+        (async () => {
+          const res = await this.post('/machine/register', req);
+          return { status: res.status, text: await res.text() };
+        })(),
+        ms,
+        this.o.clock,
+        () =>
+          new ControlError(
+            `control accepted the connection but did not answer POST /machine/register within ${fmtSeconds(ms)} (stage: register)`,
+          ),
+        () => this.dropSession('register timed out'),
+      ));
     }
     const res = { status };
     if (res.status !== 200) throw new ControlError(`register: HTTP ${res.status}: ${text.slice(0, 200)}`);
     let rr: RegisterResponse;
-    try { rr = JSON.parse(text); } catch { throw new ControlError('register: answer is not JSON'); }
+    try {
+      rr = JSON.parse(text);
+    } catch {
+      throw new ControlError('register: answer is not JSON');
+    }
     if (rr.Error) throw new ControlError(`control refused the login: ${rr.Error}`);
     return rr;
   }
@@ -126,7 +137,10 @@ export abstract class ClientLogin extends ClientMapStream {
       this.resumedLogins++;
       this.selfExpired = false;
       this.setState('logged-in');
-      return { MachineAuthorized: true, Login: this.st?.loginName ? { LoginName: this.st.loginName } as RegisterResponse['Login'] : undefined };
+      return {
+        MachineAuthorized: true,
+        Login: this.st?.loginName ? ({ LoginName: this.st.loginName } as RegisterResponse['Login']) : undefined,
+      };
     }
     const t = await res.text().catch(() => '');
     if (res.status >= 400 && res.status < 500) {

@@ -37,7 +37,10 @@ export abstract class ClientMapStream extends ClientCore {
         this.stats.lastError = e instanceof Error ? e.message : String(e);
         this.log(`control: map stream failed: ${this.stats.lastError}`);
         this.dropSession('map stream failed');
-        if (this.state === 'key-expired') { this.running = false; break; }
+        if (this.state === 'key-expired') {
+          this.running = false;
+          break;
+        }
         this.setState('reconnecting', this.stats.lastError);
         await this.backoff();
         this.stats.reconnects++;
@@ -58,7 +61,11 @@ export abstract class ClientMapStream extends ClientCore {
     this.log(`control: next try in ${fmtSeconds(Math.round(ms / 100) * 100)}`);
     return new Promise((resolve) => {
       this.backoffWake = resolve;
-      this.backoffTimer = this.o.clock.setTimeout(() => { this.backoffWake = null; this.retryAt = undefined; resolve(); }, ms);
+      this.backoffTimer = this.o.clock.setTimeout(() => {
+        this.backoffWake = null;
+        this.retryAt = undefined;
+        resolve();
+      }, ms);
     });
   }
 
@@ -79,9 +86,16 @@ export abstract class ClientMapStream extends ClientCore {
   protected async postMap(req: MapRequest): Promise<Http2Response> {
     await this.getSession(); // its stages (/key, WebSocket, Noise) have deadlines of their own
     const headMs = this.timeouts.mapHeadMs;
-    return withDeadline(this.post('/machine/map', req), headMs, this.o.clock,
-      () => new ControlError(`control did not answer the map request (POST /machine/map) within ${fmtSeconds(headMs)} (stage: map response head)`),
-      () => this.dropSession('map request timed out'));
+    return withDeadline(
+      this.post('/machine/map', req),
+      headMs,
+      this.o.clock,
+      () =>
+        new ControlError(
+          `control did not answer the map request (POST /machine/map) within ${fmtSeconds(headMs)} (stage: map response head)`,
+        ),
+      () => this.dropSession('map request timed out'),
+    );
   }
 
   protected async mapOnce(): Promise<void> {
@@ -91,7 +105,7 @@ export abstract class ClientMapStream extends ClientCore {
     this.setState('connecting');
     // This request carries the Hostinfo of now: only later changes need another one.
     if (!early) this.restartStream = false;
-    const res = early ?? await this.postMap(this.mapRequest());
+    const res = early ?? (await this.postMap(this.mapRequest()));
     if (res.status !== 200) {
       const t = await res.text().catch(() => '');
       if (res.status === 401 || res.status === 403 || res.status === 404) {
@@ -115,15 +129,20 @@ export abstract class ClientMapStream extends ClientCore {
     // The body through a reader we hold, so the stream can be ended while readMapStream has it
     // locked: cancelling that reader resets the HTTP/2 stream and ends the body cleanly.
     const raw = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      pull: async (c) => {
-        const { value, done } = await raw.read();
-        if (done) c.close();
-        else c.enqueue(value);
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: async (c) => {
+          const { value, done } = await raw.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        },
+        cancel: (why) => raw.cancel(why),
       },
-      cancel: (why) => raw.cancel(why),
-    }, { highWaterMark: 0 });
-    const cancelThis = () => { raw.cancel(new ControlError('map stream restarted')).catch(() => {}); };
+      { highWaterMark: 0 },
+    );
+    const cancelThis = () => {
+      raw.cancel(new ControlError('map stream restarted')).catch(() => {});
+    };
     this.cancelMapStream = cancelThis;
     if (this.restartStream) cancelThis(); // changed while the request was on its way
     let watchdogFired = false;
@@ -142,13 +161,20 @@ export abstract class ClientMapStream extends ClientCore {
     try {
       let streamStats: MapStreamStats | undefined;
       let counted = { compressed: 0, bytes: 0, decodedBytes: 0 };
-      const mapOpts = { maxMessage: this.o.maxMapMessage ?? DEFAULT_MAX_MAP_MESSAGE, zstd: this.o.mapCompression !== 'none' };
+      const mapOpts = {
+        maxMessage: this.o.maxMapMessage ?? DEFAULT_MAX_MAP_MESSAGE,
+        zstd: this.o.mapCompression !== 'none',
+      };
       for await (const msg of readMapStream(body, mapOpts, (s) => (streamStats = s))) {
         if (streamStats) {
           this.stats.compressedMaps += streamStats.compressed - counted.compressed;
           this.stats.mapBytes += streamStats.bytes - counted.bytes;
           this.stats.mapDecodedBytes += streamStats.decodedBytes - counted.decodedBytes;
-          counted = { compressed: streamStats.compressed, bytes: streamStats.bytes, decodedBytes: streamStats.decodedBytes };
+          counted = {
+            compressed: streamStats.compressed,
+            bytes: streamStats.bytes,
+            decodedBytes: streamStats.decodedBytes,
+          };
         }
         if (!this.running) break;
         arm();
@@ -192,10 +218,14 @@ export abstract class ClientMapStream extends ClientCore {
           if (this.state === 'key-expired') this.setState('streaming');
         }
       }
-      this.scheduleExpiry(self.Expired ? undefined : self.KeyExpiry ?? undefined);
+      this.scheduleExpiry(self.Expired ? undefined : (self.KeyExpiry ?? undefined));
     }
     for (const cb of this.netMapCbs) {
-      try { cb(this.netMap); } catch (e) { this.log(`control: netmap listener threw: ${String(e)}`); }
+      try {
+        cb(this.netMap);
+      } catch (e) {
+        this.log(`control: netmap listener threw: ${String(e)}`);
+      }
     }
   }
 

@@ -69,7 +69,11 @@ export interface ControlTimeouts {
 }
 
 export const DEFAULT_CONTROL_TIMEOUTS: ControlTimeouts = {
-  keyMs: 15_000, openMs: 15_000, handshakeMs: 15_000, registerMs: 30_000, mapHeadMs: 30_000,
+  keyMs: 15_000,
+  openMs: 15_000,
+  handshakeMs: 15_000,
+  registerMs: 30_000,
+  mapHeadMs: 30_000,
 };
 
 /** What the status view shows about control: the state, why it is down and when the next try is. */

@@ -22,7 +22,13 @@ import { seededRandom } from '../crypto/random.js';
 import { realClock, type Clock } from '../platform/clock.js';
 
 type MapScript = (res: http2.ServerHttp2Stream, req: MapRequestSeen) => void;
-interface MapRequestSeen { NodeKey: string; DiscoKey: string; Stream: boolean; Version: number; Compress?: string }
+interface MapRequestSeen {
+  NodeKey: string;
+  DiscoKey: string;
+  Stream: boolean;
+  Version: number;
+  Compress?: string;
+}
 
 /** A WebSocket whose far end is a ts2021 server: Noise records around an HTTP/2 byte stream. */
 class FakeControlSocket implements WebSocketLike {
@@ -37,10 +43,17 @@ class FakeControlSocket implements WebSocketLike {
   private inBuf = new Uint8Array(0);
   private h2side!: Duplex;
 
-  constructor(url: string, private readonly srv: FakeControl) {
+  constructor(
+    url: string,
+    private readonly srv: FakeControl,
+  ) {
     const init = fromBase64(decodeURIComponent(new URL(url).searchParams.get('X-Tailscale-Handshake')!));
     queueMicrotask(() => {
-      const { response, keys, machinePublicKey } = respondHandshake({ initiation: init, controlPrivateKey: srv.key.privateKey, random: seededRandom(3) });
+      const { response, keys, machinePublicKey } = respondHandshake({
+        initiation: init,
+        controlPrivateKey: srv.key.privateKey,
+        random: seededRandom(3),
+      });
       srv.machineKeys.push(toHex(machinePublicKey));
       this.tx = new RecordCipher(keys.tx);
       this.rx = new RecordCipher(keys.rx);
@@ -56,8 +69,14 @@ class FakeControlSocket implements WebSocketLike {
           }
           cb();
         },
-        final(cb) { self.close(); cb(); },
-        destroy(_e, cb) { self.close(); cb(null); },
+        final(cb) {
+          self.close();
+          cb();
+        },
+        destroy(_e, cb) {
+          self.close();
+          cb(null);
+        },
       });
       srv.sockets.add(this);
       srv.h2.emit('connection', this.h2side);
@@ -67,7 +86,9 @@ class FakeControlSocket implements WebSocketLike {
   private toClient(b: Uint8Array): void {
     if (this.readyState !== 1) return;
     const copy = b.slice();
-    queueMicrotask(() => { if (this.readyState === 1) this.onmessage?.({ data: copy.buffer }); });
+    queueMicrotask(() => {
+      if (this.readyState === 1) this.onmessage?.({ data: copy.buffer });
+    });
   }
 
   send(data: Uint8Array | ArrayBuffer): void {
@@ -80,10 +101,16 @@ class FakeControlSocket implements WebSocketLike {
     while (this.inBuf.length >= HEADER_LEN) {
       const len = (this.inBuf[1] << 8) | this.inBuf[2];
       if (this.inBuf.length < HEADER_LEN + len) break;
-      if (this.inBuf[0] !== MSG_RECORD) { this.close(); return; }
+      if (this.inBuf[0] !== MSG_RECORD) {
+        this.close();
+        return;
+      }
       const p = this.rx.open(this.inBuf.subarray(HEADER_LEN, HEADER_LEN + len));
       this.inBuf = this.inBuf.slice(HEADER_LEN + len);
-      if (!p) { this.close(); return; }
+      if (!p) {
+        this.close();
+        return;
+      }
       this.h2side.push(Buffer.from(p));
     }
   }
@@ -92,7 +119,12 @@ class FakeControlSocket implements WebSocketLike {
     if (this.readyState === 3) return;
     this.readyState = 3;
     this.srv.sockets.delete(this);
-    try { this.h2side?.push(null); this.h2side?.destroy(); } catch { /* gone */ }
+    try {
+      this.h2side?.push(null);
+      this.h2side?.destroy();
+    } catch {
+      /* gone */
+    }
     queueMicrotask(() => this.onclose?.({ code: 1000 }));
   }
 }
@@ -100,7 +132,11 @@ class FakeControlSocket implements WebSocketLike {
 class FakeControl {
   readonly key: ReturnType<typeof generateKeyPair>;
   /** What /machine/register answers (default: authorized). */
-  registerScript: () => object = () => ({ MachineAuthorized: true, User: { ID: 1 }, Login: { ID: 1, LoginName: 'tester' } });
+  registerScript: () => object = () => ({
+    MachineAuthorized: true,
+    User: { ID: 1 },
+    Login: { ID: 1, LoginName: 'tester' },
+  });
   readonly h2 = http2.createServer();
   readonly sockets = new Set<FakeControlSocket>();
   readonly mapRequests: MapRequestSeen[] = [];
@@ -112,7 +148,10 @@ class FakeControl {
   mapStatus: number | null = 200;
   /** An HTTP status to refuse a map request with (Headscale: 404 for a node key it does not know). */
   mapRefusal: (req: MapRequestSeen) => number = () => 0;
-  constructor(private readonly scripts: MapScript[], keySeed = 99) {
+  constructor(
+    private readonly scripts: MapScript[],
+    keySeed = 99,
+  ) {
     this.key = generateKeyPair(seededRandom(keySeed));
     this.h2.on('stream', (stream, headers) => {
       stream.on('error', () => {});
@@ -134,7 +173,11 @@ class FakeControl {
             return;
           }
           const refused = this.mapRefusal(body);
-          if (refused) { stream.respond({ ':status': refused }); stream.end('node not found'); return; }
+          if (refused) {
+            stream.respond({ ':status': refused });
+            stream.end('node not found');
+            return;
+          }
           const script = this.scripts[Math.min(this.mapRequests.length - 1, this.scripts.length - 1)];
           stream.respond({ ':status': 200 });
           script(stream, body);
@@ -152,7 +195,13 @@ class FakeControl {
 }
 
 const nodeKey = (i: number) => 'nodekey:' + i.toString(16).padStart(64, '0');
-const peer = (id: number): Node => ({ ID: id, Name: `peer${id}.example.`, Key: nodeKey(id), Addresses: [`100.64.0.${id}/32`], DERP: '127.3.3.40:900' });
+const peer = (id: number): Node => ({
+  ID: id,
+  Name: `peer${id}.example.`,
+  Key: nodeKey(id),
+  Addresses: [`100.64.0.${id}/32`],
+  DERP: '127.3.3.40:900',
+});
 const fullMap = (self: string, peers: Node[]): MapResponse => ({
   Node: { ID: 1, Name: 'me.example.', Key: self, Addresses: ['100.64.0.1/32'] },
   Peers: peers,
@@ -167,14 +216,32 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) f.stop();
 });
 
-function makeClient(fake: FakeControl, maxMapMessage?: number, store = new MemoryStore(), watchdogMs?: number, clock: Clock = realClock, extra: Partial<ControlClientOptions> = {}, mapCompression: 'zstd' | 'none' = 'none') {
+function makeClient(
+  fake: FakeControl,
+  maxMapMessage?: number,
+  store = new MemoryStore(),
+  watchdogMs?: number,
+  clock: Clock = realClock,
+  extra: Partial<ControlClientOptions> = {},
+  mapCompression: 'zstd' | 'none' = 'none',
+) {
   // The scripted servers below write plain JSON (and hand-made broken frames): the client asks for
   // no compression unless a test is about zstd.
   const c = new ControlClient({
     ...extra,
-    controlUrl: 'http://control.localhost', store, watchdogMs, wallTime: () => new Date().toISOString(), webSocketFactory: fake.factory,
-    controlKey: keyToText('mkey', fake.key.publicKey), clock, random: seededRandom(5),
-    discoPublicKey: new Uint8Array(32).fill(7), backoffBaseMs: 5, backoffMaxMs: 20, maxMapMessage, mapCompression,
+    controlUrl: 'http://control.localhost',
+    store,
+    watchdogMs,
+    wallTime: () => new Date().toISOString(),
+    webSocketFactory: fake.factory,
+    controlKey: keyToText('mkey', fake.key.publicKey),
+    clock,
+    random: seededRandom(5),
+    discoPublicKey: new Uint8Array(32).fill(7),
+    backoffBaseMs: 5,
+    backoffMaxMs: 20,
+    maxMapMessage,
+    mapCompression,
   });
   const states: ControlClientState[] = [];
   const maps: NetworkMap[] = [];
@@ -197,18 +264,45 @@ async function until(what: string, f: () => boolean, ms = 10_000): Promise<void>
 }
 
 /** Writes raw bytes on the map stream and leaves it open (the client must close it). */
-const raw = (b: Uint8Array): MapScript => (res) => { res.write(Buffer.from(b)); };
-const lenPrefix = (n: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; };
-const concat = (...p: Uint8Array[]) => { const o = new Uint8Array(p.reduce((a, x) => a + x.length, 0)); let off = 0; for (const x of p) { o.set(x, off); off += x.length; } return o; };
+const raw =
+  (b: Uint8Array): MapScript =>
+  (res) => {
+    res.write(Buffer.from(b));
+  };
+const lenPrefix = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
+const concat = (...p: Uint8Array[]) => {
+  const o = new Uint8Array(p.reduce((a, x) => a + x.length, 0));
+  let off = 0;
+  for (const x of p) {
+    o.set(x, off);
+    off += x.length;
+  }
+  return o;
+};
 
 describe('ControlClient with a control server that sends malformed map streams', () => {
   it('bad length prefix, bad JSON, oversized, non-object and truncated messages: counted, reconnect, last good map kept', async () => {
     let selfKey = '';
-    const good = (peers: Node[]): MapScript => (res, req) => { selfKey = req.NodeKey; res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, peers)))); };
+    const good =
+      (peers: Node[]): MapScript =>
+      (res, req) => {
+        selfKey = req.NodeKey;
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, peers))));
+      };
     const fake = new FakeControl([
       // 1: a good full map, then a length prefix far above the 64 KiB limit set below (also what a
       //    desynchronised stream looks like).
-      (res, req) => { good([peer(2)])(res, req); setTimeout(() => res.write(Buffer.from(concat(encodeMapMessage({ KeepAlive: true }), lenPrefix(0xffff_fff0)))), 20); },
+      (res, req) => {
+        good([peer(2)])(res, req);
+        setTimeout(
+          () => res.write(Buffer.from(concat(encodeMapMessage({ KeepAlive: true }), lenPrefix(0xffff_fff0)))),
+          20,
+        );
+      },
       // 2: a well-framed message that is not JSON.
       raw(concat(lenPrefix(9), new TextEncoder().encode('{"Peers":'))),
       // 3: a complete but oversized message (over maxMapMessage = 64 KiB).
@@ -216,7 +310,9 @@ describe('ControlClient with a control server that sends malformed map streams',
       // 4: valid JSON, but not an object.
       raw(encodeMapMessage(new TextEncoder().encode('[1,2,3]'))),
       // 5: the server ends the stream in the middle of a message.
-      (res) => { res.end(Buffer.from(concat(lenPrefix(100), new Uint8Array(10)))); },
+      (res) => {
+        res.end(Buffer.from(concat(lenPrefix(100), new Uint8Array(10))));
+      },
       good([peer(2), peer(3)]),
     ]);
     fakes.push(fake);
@@ -242,7 +338,10 @@ describe('ControlClient with a control server that sends malformed map streams',
   it('asks for zstd by default, as tailscaled does, and decodes the zstd messages; a plain-JSON answer to it is a malformed map', async () => {
     const compress: (string | undefined)[] = [];
     const fake = new FakeControl([
-      (res, req) => { compress.push(req.Compress); res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); },
+      (res, req) => {
+        compress.push(req.Compress);
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+      },
       (res, req) => {
         compress.push(req.Compress);
         res.write(Buffer.from(encodeZstdMapMessage(fullMap(req.NodeKey, [peer(2), peer(3)]))));
@@ -262,11 +361,18 @@ describe('ControlClient with a control server that sends malformed map streams',
   });
 
   it('logout goes out on the connection already open (no new WebSocket or handshake), so a closing tab can still say it', async () => {
-    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+      },
+    ]);
     fakes.push(fake);
     let sockets = 0;
     const factory = fake.factory;
-    fake.factory = (url: string) => { sockets++; return factory(url); };
+    fake.factory = (url: string) => {
+      sockets++;
+      return factory(url);
+    };
     const { c } = makeClient(fake);
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
@@ -281,18 +387,27 @@ describe('ControlClient with a control server that sends malformed map streams',
   });
 
   it('a new preferred DERP restarts the map stream on the open connection: no reconnect, and a logout right then still goes out on it', async () => {
-    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+      },
+    ]);
     fakes.push(fake);
     let sockets = 0;
     const factory = fake.factory;
-    fake.factory = (url: string) => { sockets++; return factory(url); };
+    fake.factory = (url: string) => {
+      sockets++;
+      return factory(url);
+    };
     const { c, states } = makeClient(fake);
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('first map', () => peerList(c.netMap).length === 1);
     const before = sockets;
     c.setPreferredDerp(900);
-    const derpOf = (i: number) => (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo?.PreferredDERP;
+    const derpOf = (i: number) =>
+      (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo
+        ?.PreferredDERP;
     await until('a second map request', () => fake.mapRequests.length === 2);
     expect(derpOf(1)).toBe(900);
     await c.logout();
@@ -304,10 +419,15 @@ describe('ControlClient with a control server that sends malformed map streams',
   });
 
   it('sends no NetInfo until a home region is known, then remembers it: a returning client reports it in its first map request', async () => {
-    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+      },
+    ]);
     fakes.push(fake);
     const store = new MemoryStore();
-    const netInfoOf = (i: number) => (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo;
+    const netInfoOf = (i: number) =>
+      (fake.mapRequests[i] as unknown as { Hostinfo?: { NetInfo?: { PreferredDERP?: number } } }).Hostinfo?.NetInfo;
     const first = makeClient(fake, undefined, store).c;
     await first.login({ hostname: 'me', authKey: 'k' });
     first.start();
@@ -329,7 +449,11 @@ describe('ControlClient with a control server that sends malformed map streams',
 
   it('pins the control key on first use and refuses a changed one with both fingerprints', async () => {
     const store = new MemoryStore();
-    const fake = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }]);
+    const fake = new FakeControl([
+      (res, req) => {
+        res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+      },
+    ]);
     fakes.push(fake);
     const first = makeClient(fake, undefined, store).c;
     await first.login({ hostname: 'me', authKey: 'k' });
@@ -337,10 +461,20 @@ describe('ControlClient with a control server that sends malformed map streams',
     expect(pinned).toBe(keyToText('mkey', fake.key.publicKey));
     await first.close();
     // Another server answers in its place (or the server was reinstalled): a new key.
-    const impostor = new FakeControl([(res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); }], 100);
+    const impostor = new FakeControl(
+      [
+        (res, req) => {
+          res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+        },
+      ],
+      100,
+    );
     fakes.push(impostor);
     const again = makeClient(impostor, undefined, store).c;
-    const err = await again.login({ hostname: 'me', authKey: 'k' }).then(() => null, (e: Error) => e);
+    const err = await again.login({ hostname: 'me', authKey: 'k' }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/control server's key changed/);
     expect(err?.message).toContain(pinned!);
     expect(err?.message).toContain(keyToText('mkey', impostor.key.publicKey));
@@ -354,14 +488,25 @@ describe('ControlClient with a control server that sends malformed map streams',
     fake.registerScript = () => ({ AuthURL: 'javascript:alert(document.cookie)', MachineAuthorized: false });
     const { c } = makeClient(fake);
     const urls: string[] = [];
-    const err = await c.login({ hostname: 'me', onAuthUrl: (u) => urls.push(u) }).then(() => null, (e: Error) => e);
+    const err = await c.login({ hostname: 'me', onAuthUrl: (u) => urls.push(u) }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/login link we will not show: the login link is javascript:/);
     expect(urls).toEqual([]);
     expect(c.state).not.toBe('needs-login');
-    expect(() => new ControlClient({
-      controlUrl: 'http://hs.example', store: new MemoryStore(), wallTime: () => '', webSocketFactory: fake.factory,
-      clock: realClock, random: seededRandom(1), discoPublicKey: new Uint8Array(32),
-    })).toThrow(/plain http: use https/);
+    expect(
+      () =>
+        new ControlClient({
+          controlUrl: 'http://hs.example',
+          store: new MemoryStore(),
+          wallTime: () => '',
+          webSocketFactory: fake.factory,
+          clock: realClock,
+          random: seededRandom(1),
+          discoPublicKey: new Uint8Array(32),
+        }),
+    ).toThrow(/plain http: use https/);
   });
 
   it('reports each kind of breakage in words', async () => {
@@ -376,7 +521,9 @@ describe('ControlClient with a control server that sends malformed map streams',
     ]);
     fakes.push(fake);
     const { c } = makeClient(fake, 64 << 10);
-    c.onState((s, d) => { if (s === 'reconnecting' && d) errors.push(d); });
+    c.onState((s, d) => {
+      if (s === 'reconnecting' && d) errors.push(d);
+    });
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('third stream', () => fake.mapRequests.length === 3 && c.state === 'streaming');
@@ -393,7 +540,10 @@ describe('ControlClient with a control server that sends malformed map streams',
         res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
         setTimeout(() => res.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 20);
       },
-      () => setTimeout(() => { for (const s of [...fake.sockets]) s.close(); }, 20),
+      () =>
+        setTimeout(() => {
+          for (const s of [...fake.sockets]) s.close();
+        }, 20),
       (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2), peer(4)])))),
     ]);
     fakes.push(fake);
@@ -426,7 +576,9 @@ describe('ControlClient: node key expiry reported by control', () => {
     const store = new MemoryStore();
     const { c, states } = makeClient(fake, undefined, store);
     const details: string[] = [];
-    c.onState((s, d) => { if (s === 'key-expired' && d) details.push(d); });
+    c.onState((s, d) => {
+      if (s === 'key-expired' && d) details.push(d);
+    });
     await c.login({ hostname: 'me', authKey: 'k' });
     const firstKey = keyToText('nodekey', c.nodePublicKey);
     c.start();
@@ -438,7 +590,11 @@ describe('ControlClient: node key expiry reported by control', () => {
     expect(states.filter((s) => s === 'streaming').length).toBe(1);
     expect(details[0]).toBe('the node key expired at 2026-01-01T00:00:00Z: log in again');
     expect(details.length).toBe(1); // said once, not on every map
-    expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true, nodeKeyExpiry: '2026-01-01T00:00:00Z' });
+    expect(await store.load()).toMatchObject({
+      loggedIn: false,
+      nodeKeyExpired: true,
+      nodeKeyExpiry: '2026-01-01T00:00:00Z',
+    });
     await c.close();
 
     const { c: c2 } = makeClient(fake, undefined, store);
@@ -462,7 +618,9 @@ describe('ControlClient: a map stream that goes silent', () => {
     fakes.push(fake);
     const { c, maps } = makeClient(fake, undefined, new MemoryStore(), 300);
     const reasons: string[] = [];
-    c.onState((s, d) => { if (s === 'reconnecting' && d) reasons.push(d); });
+    c.onState((s, d) => {
+      if (s === 'reconnecting' && d) reasons.push(d);
+    });
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('the second stream', () => peerList(c.netMap).length === 2, 10_000);
@@ -486,7 +644,9 @@ describe('ControlClient: node key expiry by time', () => {
     const store = new MemoryStore();
     const { c } = makeClient(fake, undefined, store);
     let detail = '';
-    c.onState((s, d) => { if (s === 'key-expired') detail = d ?? ''; });
+    c.onState((s, d) => {
+      if (s === 'key-expired') detail = d ?? '';
+    });
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('streaming', () => c.state === 'streaming');
@@ -496,16 +656,29 @@ describe('ControlClient: node key expiry by time', () => {
     expect(await store.load()).toMatchObject({ loggedIn: false, nodeKeyExpired: true });
   });
 
-  it('a key that expires in 180 days does not trip the timer now (setTimeout\'s 2^31 ms limit)', async () => {
+  it("a key that expires in 180 days does not trip the timer now (setTimeout's 2^31 ms limit)", async () => {
     const fake = new FakeControl([
       (res, req) => {
         const m = fullMap(req.NodeKey, [peer(2)]);
-        res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: new Date(Date.now() + 180 * 86_400_000).toISOString() } })));
+        res.write(
+          Buffer.from(
+            encodeMapMessage({
+              ...m,
+              Node: { ...m.Node!, KeyExpiry: new Date(Date.now() + 180 * 86_400_000).toISOString() },
+            }),
+          ),
+        );
       },
     ]);
     fakes.push(fake);
     const delays: number[] = [];
-    const recording: Clock = { ...realClock, setTimeout: (fn, ms) => { delays.push(ms); return realClock.setTimeout(fn, ms); } };
+    const recording: Clock = {
+      ...realClock,
+      setTimeout: (fn, ms) => {
+        delays.push(ms);
+        return realClock.setTimeout(fn, ms);
+      },
+    };
     const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, recording);
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
@@ -520,8 +693,16 @@ describe('ControlClient: node key expiry by time', () => {
     const fake = new FakeControl([
       (res, req) => {
         const m = fullMap(req.NodeKey, [peer(2)]);
-        res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, Expired: true, KeyExpiry: '2026-01-01T00:00:00Z' } })));
-        setTimeout(() => res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: '2036-01-01T00:00:00Z' } }))), 30);
+        res.write(
+          Buffer.from(
+            encodeMapMessage({ ...m, Node: { ...m.Node!, Expired: true, KeyExpiry: '2026-01-01T00:00:00Z' } }),
+          ),
+        );
+        setTimeout(
+          () =>
+            res.write(Buffer.from(encodeMapMessage({ ...m, Node: { ...m.Node!, KeyExpiry: '2036-01-01T00:00:00Z' } }))),
+          30,
+        );
       },
     ]);
     fakes.push(fake);
@@ -535,19 +716,28 @@ describe('ControlClient: node key expiry by time', () => {
   });
 });
 
-
 describe('ControlClient: a map request that control never answers, or refuses', () => {
   it('no response head within the deadline: an error naming the stage, then retries on the backoff; the status says why and when', async () => {
-    const fake = new FakeControl([(res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))))]);
+    const fake = new FakeControl([
+      (res, req) => res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))),
+    ]);
     fakes.push(fake);
     fake.mapStatus = null;
-    const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, realClock, { timeouts: { mapHeadMs: 200 }, backoffBaseMs: 100, backoffMaxMs: 400 });
+    const { c } = makeClient(fake, undefined, new MemoryStore(), undefined, realClock, {
+      timeouts: { mapHeadMs: 200 },
+      backoffBaseMs: 100,
+      backoffMaxMs: 400,
+    });
     const errors: string[] = [];
-    c.onState((s, d) => { if (s === 'reconnecting' && d) errors.push(d); });
+    c.onState((s, d) => {
+      if (s === 'reconnecting' && d) errors.push(d);
+    });
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('a failed map request', () => c.state === 'reconnecting');
-    expect(errors[0]).toBe('control did not answer the map request (POST /machine/map) within 0.2 s (stage: map response head)');
+    expect(errors[0]).toBe(
+      'control did not answer the map request (POST /machine/map) within 0.2 s (stage: map response head)',
+    );
     const st = c.status();
     expect(st.state).toBe('reconnecting');
     expect(st.lastError).toContain('stage: map response head');
@@ -570,7 +760,9 @@ describe('ControlClient: a map request that control never answers, or refuses', 
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('key-expired', () => c.state === 'key-expired');
-    expect(c.status().lastError).toBe("control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 404: node not found)");
+    expect(c.status().lastError).toBe(
+      "control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 404: node not found)",
+    );
     expect(fake.mapRequests.length).toBe(1);
   });
 
@@ -582,7 +774,9 @@ describe('ControlClient: a map request that control never answers, or refuses', 
     await c.login({ hostname: 'me', authKey: 'k' });
     c.start();
     await until('key-expired', () => c.state === 'key-expired');
-    expect(c.status().lastError).toBe("control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 401: node not found)");
+    expect(c.status().lastError).toBe(
+      "control refused this machine's map request: its node key is unknown or expired there, or the machine was removed. Log in again. (HTTP 401: node not found)",
+    );
     expect(states).not.toContain('reconnecting');
     await new Promise((r) => setTimeout(r, 100));
     expect(fake.mapRequests.length).toBe(1);
@@ -593,7 +787,9 @@ describe('ControlClient: a map request that control never answers, or refuses', 
 describe('ControlClient: where the machine and node keys live', () => {
   const rawMachine = generateKeyPair(seededRandom(41)).privateKey;
   const rawNode = generateKeyPair(seededRandom(42)).privateKey;
-  const oneMap: MapScript = (res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); };
+  const oneMap: MapScript = (res, req) => {
+    res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+  };
 
   it('a profile that kept raw keys moves them into non-extractable CryptoKeys, and control sees the same machine and node', async () => {
     const fake = new FakeControl([oneMap]);
@@ -642,7 +838,9 @@ describe('ControlClient: where the machine and node keys live', () => {
     const st = (await store.load())!;
     expect(st.machinePrivateKey).toMatch(/^[0-9a-f]{64}$/);
     expect(st.nodePrivateKey).toMatch(/^[0-9a-f]{64}$/);
-    expect(fake.machineKeys[0]).toBe(toHex(publicKeyOf(Uint8Array.from(Buffer.from(st.machinePrivateKey as string, 'hex')))));
+    expect(fake.machineKeys[0]).toBe(
+      toHex(publicKeyOf(Uint8Array.from(Buffer.from(st.machinePrivateKey as string, 'hex')))),
+    );
     expect(c.nodeKey.kind).toBe('raw');
   });
 
@@ -658,7 +856,9 @@ describe('ControlClient: where the machine and node keys live', () => {
 });
 
 describe('ControlClient: a returning node', () => {
-  const serve: MapScript = (res, req) => { res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)])))); };
+  const serve: MapScript = (res, req) => {
+    res.write(Buffer.from(encodeMapMessage(fullMap(req.NodeKey, [peer(2)]))));
+  };
 
   it('goes straight to the map request with its stored login: no register round trip, same node key', async () => {
     const fake = new FakeControl([serve]);

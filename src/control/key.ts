@@ -6,20 +6,30 @@ import { keyFromText } from '../crypto/keys.js';
 import type { OverTLSPublicKeyResponse } from './tailcfg.js';
 
 export class ControlKeyError extends Error {
-  constructor(message: string, readonly probablyCors = false) {
+  constructor(
+    message: string,
+    readonly probablyCors = false,
+  ) {
     super(message);
     this.name = 'ControlKeyError';
   }
 }
 
-export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+export type FetchLike = (
+  url: string,
+  init?: { signal?: AbortSignal },
+) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
 
 /** Parses the /key body; accepts a bare "mkey:…" too. */
 export function parseControlKey(body: string): Uint8Array {
   let text = body.trim();
   if (text.startsWith('{')) {
     let v: OverTLSPublicKeyResponse;
-    try { v = JSON.parse(text); } catch { throw new ControlKeyError('control /key answer is not valid JSON'); }
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new ControlKeyError('control /key answer is not valid JSON');
+    }
     if (typeof v?.publicKey !== 'string') throw new ControlKeyError('control /key answer has no publicKey');
     text = v.publicKey;
   }
@@ -35,7 +45,12 @@ function pageOrigin(): string | null {
   return typeof loc?.origin === 'string' && loc.origin !== 'null' ? loc.origin : null;
 }
 
-export async function fetchControlKey(controlUrl: string, capVersion: number, fetchFn?: FetchLike, signal?: AbortSignal): Promise<Uint8Array> {
+export async function fetchControlKey(
+  controlUrl: string,
+  capVersion: number,
+  fetchFn?: FetchLike,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   const f = fetchFn ?? (globalThis.fetch as unknown as FetchLike | undefined);
   if (!f) throw new ControlKeyError('no fetch available to read the control key; pass controlKey in the configuration');
   const url = new URL(controlUrl);
@@ -55,7 +70,9 @@ export async function fetchControlKey(controlUrl: string, capVersion: number, fe
         true,
       );
     }
-    throw new ControlKeyError(`cannot reach the control server at ${url.origin}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ControlKeyError(
+      `cannot reach the control server at ${url.origin}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (!res.ok) throw new ControlKeyError(`control server answered ${res.status} for /key`);
   return parseControlKey(await res.text());

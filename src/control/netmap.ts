@@ -3,7 +3,16 @@
 // updatePeersStateFromResponse) and tailcfg.MapResponse's field comments.
 import { keyFromText } from '../crypto/keys.js';
 import type {
-  DERPMap, DERPRegion, DNSConfig, FilterRule, MapResponse, Node, NodeID, PeerChange, SSHPolicy, UserProfile,
+  DERPMap,
+  DERPRegion,
+  DNSConfig,
+  FilterRule,
+  MapResponse,
+  Node,
+  NodeID,
+  PeerChange,
+  SSHPolicy,
+  UserProfile,
 } from './tailcfg.js';
 import { countUnknownMapFields, type UnknownFieldStats } from './map-fields.js';
 
@@ -39,8 +48,17 @@ export interface NetMapStats extends UnknownFieldStats {
 
 export function emptyNetworkMap(): NetworkMap {
   return {
-    self: null, peers: new Map(), derpMap: null, dns: null, packetFilters: new Map(), packetFilter: [],
-    userProfiles: new Map(), domain: '', sshPolicy: null, health: [], seq: 0,
+    self: null,
+    peers: new Map(),
+    derpMap: null,
+    dns: null,
+    packetFilters: new Map(),
+    packetFilter: [],
+    userProfiles: new Map(),
+    domain: '',
+    sshPolicy: null,
+    health: [],
+    seq: 0,
   };
 }
 
@@ -153,13 +171,20 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
   }
 
   // Peers: a non-nil Peers is a full replacement; otherwise apply the deltas in map.go's order.
-  const touchesPeers = Array.isArray(resp.Peers) || resp.PeersChanged || resp.PeersRemoved || resp.PeersChangedPatch
-    || resp.OnlineChange || resp.PeerSeenChange;
+  const touchesPeers =
+    Array.isArray(resp.Peers) ||
+    resp.PeersChanged ||
+    resp.PeersRemoved ||
+    resp.PeersChangedPatch ||
+    resp.OnlineChange ||
+    resp.PeerSeenChange;
   if (touchesPeers) {
     let peers: Map<NodeID, Node>;
     if (Array.isArray(resp.Peers)) {
       if (resp.Peers.length > MAX_PEERS) {
-        throw new NetMapError(`control sent a map of ${resp.Peers.length} peers, more than the ${MAX_PEERS} this node holds`);
+        throw new NetMapError(
+          `control sent a map of ${resp.Peers.length} peers, more than the ${MAX_PEERS} this node holds`,
+        );
       }
       peers = new Map();
       for (const p of resp.Peers) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
@@ -168,17 +193,28 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
       const changed = new Set<NodeID>();
       const removed: NodeID[] = [];
       if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) if (peers.delete(id)) removed.push(id);
-      if (Array.isArray(resp.PeersChanged)) for (const p of resp.PeersChanged) if (isNode(p)) { peers.set(p.ID, normalizeNode(p)); changed.add(p.ID); }
+      if (Array.isArray(resp.PeersChanged))
+        for (const p of resp.PeersChanged)
+          if (isNode(p)) {
+            peers.set(p.ID, normalizeNode(p));
+            changed.add(p.ID);
+          }
       if (resp.PeerSeenChange && typeof resp.PeerSeenChange === 'object') {
         for (const [id, seen] of Object.entries(resp.PeerSeenChange)) {
           const n = peers.get(Number(id));
-          if (n) { peers.set(n.ID, { ...n, LastSeen: seen ? now : null }); changed.add(n.ID); }
+          if (n) {
+            peers.set(n.ID, { ...n, LastSeen: seen ? now : null });
+            changed.add(n.ID);
+          }
         }
       }
       if (resp.OnlineChange && typeof resp.OnlineChange === 'object') {
         for (const [id, online] of Object.entries(resp.OnlineChange)) {
           const n = peers.get(Number(id));
-          if (n && typeof online === 'boolean') { peers.set(n.ID, { ...n, Online: online }); changed.add(n.ID); }
+          if (n && typeof online === 'boolean') {
+            peers.set(n.ID, { ...n, Online: online });
+            changed.add(n.ID);
+          }
         }
       }
       if (Array.isArray(resp.PeersChangedPatch)) {
@@ -236,7 +272,16 @@ export interface PlainDerpRegion {
   regionId: number;
   regionCode?: string;
   regionName?: string;
-  nodes: { name: string; regionId: number; hostName: string; ipv4?: string; ipv6?: string; derpPort?: number; insecureForTests?: boolean; stunPort?: number }[];
+  nodes: {
+    name: string;
+    regionId: number;
+    hostName: string;
+    ipv4?: string;
+    ipv6?: string;
+    derpPort?: number;
+    insecureForTests?: boolean;
+    stunPort?: number;
+  }[];
 }
 
 export interface PlainNetMap {
@@ -277,19 +322,21 @@ function plainPeer(p: Node): PlainNetMapPeer | null {
   const cached = plainPeers.get(p);
   if (cached !== undefined) return cached;
   const nodeKey = keyOrUndefined('nodekey', p.Key);
-  const out: PlainNetMapPeer | null = !nodeKey ? null : {
-    id: String(p.ID),
-    name: p.Name,
-    nodeKey,
-    discoKey: keyOrUndefined('discokey', p.DiscoKey),
-    addresses: p.Addresses ?? [],
-    allowedIPs: effectiveAllowedIPs(p),
-    homeDerp: p.HomeDERP || undefined,
-    online: p.Online ?? undefined,
-    os: p.Hostinfo?.OS,
-    ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
-    ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
-  };
+  const out: PlainNetMapPeer | null = !nodeKey
+    ? null
+    : {
+        id: String(p.ID),
+        name: p.Name,
+        nodeKey,
+        discoKey: keyOrUndefined('discokey', p.DiscoKey),
+        addresses: p.Addresses ?? [],
+        allowedIPs: effectiveAllowedIPs(p),
+        homeDerp: p.HomeDERP || undefined,
+        online: p.Online ?? undefined,
+        os: p.Hostinfo?.OS,
+        ...(p.LastSeen ? { lastSeen: p.LastSeen } : {}),
+        ...(p.Hostinfo?.sshHostKeys?.length ? { sshHostKeys: p.Hostinfo.sshHostKeys } : {}),
+      };
   plainPeers.set(p, out);
   return out;
 }
@@ -298,7 +345,8 @@ function plainPeer(p: Node): PlainNetMapPeer | null {
 const plainLists = new WeakMap<ReadonlyMap<NodeID, Node>, { peers: PlainNetMapPeer[]; expired: string[] }>();
 
 function byId(list: PlainNetMapPeer[], id: number): number {
-  let lo = 0, hi = list.length;
+  let lo = 0,
+    hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (Number(list[mid]!.id) < id) lo = mid + 1;
@@ -311,7 +359,9 @@ function byId(list: PlainNetMapPeer[], id: number): number {
  * The previous list with a delta applied, without walking every peer: O(changes · log peers)
  * plus one copy of the array. Undefined when it cannot be (no previous list, an expired peer).
  */
-function patchedList(nm: NetworkMap): { peers: PlainNetMapPeer[]; expired: string[]; changed: PlainNetMapPeer[]; removed: string[] } | undefined {
+function patchedList(
+  nm: NetworkMap,
+): { peers: PlainNetMapPeer[]; expired: string[]; changed: PlainNetMapPeer[]; removed: string[] } | undefined {
   const d = nm.peerDelta;
   const prev = d && plainLists.get(d.from);
   if (!d || !prev || prev.expired.length) return undefined;
@@ -320,14 +370,20 @@ function patchedList(nm: NetworkMap): { peers: PlainNetMapPeer[]; expired: strin
   const removed: string[] = [];
   const drop = (id: number) => {
     const i = byId(peers, id);
-    if (i < peers.length && peers[i]!.id === String(id)) { peers.splice(i, 1); removed.push(String(id)); }
+    if (i < peers.length && peers[i]!.id === String(id)) {
+      peers.splice(i, 1);
+      removed.push(String(id));
+    }
   };
   for (const id of d.removed) drop(id);
   for (const id of d.changed) {
     const n = nm.peers.get(id);
     if (!n || n.Expired) return undefined;
     const plain = plainPeer(n);
-    if (!plain) { drop(id); continue; }
+    if (!plain) {
+      drop(id);
+      continue;
+    }
     const i = byId(peers, id);
     if (i < peers.length && peers[i]!.id === plain.id) peers[i] = plain;
     else peers.splice(i, 0, plain);
@@ -372,8 +428,14 @@ export function toPlainNetMap(nm: NetworkMap): PlainNetMap {
       regionCode: r.RegionCode,
       regionName: r.RegionName,
       nodes: (r.Nodes ?? []).map((n) => ({
-        name: n.Name, regionId: n.RegionID, hostName: n.HostName, ipv4: n.IPv4, ipv6: n.IPv6,
-        derpPort: n.DERPPort, insecureForTests: n.InsecureForTests, stunPort: n.STUNPort,
+        name: n.Name,
+        regionId: n.RegionID,
+        hostName: n.HostName,
+        ipv4: n.IPv4,
+        ipv6: n.IPv6,
+        derpPort: n.DERPPort,
+        insecureForTests: n.InsecureForTests,
+        stunPort: n.STUNPort,
       })),
     });
   }

@@ -34,7 +34,11 @@ class StuckSocket implements WebSocketLike {
       this.onopen?.({});
       if (how === 'noise-then-silence') {
         const init = fromBase64(decodeURIComponent(new URL(url).searchParams.get('X-Tailscale-Handshake')!));
-        const { response, keys } = respondHandshake({ initiation: init, controlPrivateKey: server.privateKey, random: seededRandom(2) });
+        const { response, keys } = respondHandshake({
+          initiation: init,
+          controlPrivateKey: server.privateKey,
+          random: seededRandom(2),
+        });
         this.onmessage?.({ data: response.slice().buffer });
         // An HTTP/2 server's first frame (an empty SETTINGS, RFC 9113 §3.4), then nothing more.
         const settings = new RecordCipher(keys.tx).seal(Uint8Array.of(0, 0, 0, 4, 0, 0, 0, 0, 0));
@@ -58,9 +62,18 @@ function setup(o: { how?: 'never-open' | 'no-noise' | 'noise-then-silence'; with
   const c = new ControlClient({
     // Raw (noble) keys: WebCrypto's key generation runs on real time, which virtual time would
     // outrun; the subject here is the deadlines, not key custody (static-key.test.ts).
-    controlUrl: 'http://control.localhost', store: new MemoryStore('raw'), clock, random: seededRandom(3),
-    discoPublicKey: new Uint8Array(32).fill(7), controlKey: o.withKey === false ? undefined : mkey, fetch: o.fetch,
-    webSocketFactory: (url) => { const s = new StuckSocket(url, o.how ?? 'never-open'); sockets.push(s); return s; },
+    controlUrl: 'http://control.localhost',
+    store: new MemoryStore('raw'),
+    clock,
+    random: seededRandom(3),
+    discoPublicKey: new Uint8Array(32).fill(7),
+    controlKey: o.withKey === false ? undefined : mkey,
+    fetch: o.fetch,
+    webSocketFactory: (url) => {
+      const s = new StuckSocket(url, o.how ?? 'never-open');
+      sockets.push(s);
+      return s;
+    },
   });
   return { clock, c, sockets };
 }
@@ -69,7 +82,14 @@ function setup(o: { how?: 'never-open' | 'no-noise' | 'noise-then-silence'; with
 async function loginError(clock: VirtualClock, c: ControlClient): Promise<{ message: string; ms: number }> {
   let err: Error | undefined;
   const t0 = clock.now();
-  c.login({ hostname: 'me', authKey: 'k' }).then(() => { err = new Error('login succeeded'); }, (e: Error) => { err = e; });
+  c.login({ hostname: 'me', authKey: 'k' }).then(
+    () => {
+      err = new Error('login succeeded');
+    },
+    (e: Error) => {
+      err = e;
+    },
+  );
   await runUntil(clock, () => err !== undefined, 120_000, 100);
   return { message: err!.message, ms: clock.now() - t0 };
 }
@@ -77,10 +97,15 @@ async function loginError(clock: VirtualClock, c: ControlClient): Promise<{ mess
 describe('control stage deadlines', () => {
   it('/key: a server that accepts and never answers → "/key fetch" at 15 s, and the fetch is aborted', async () => {
     let signal: AbortSignal | undefined;
-    const fetch: FetchLike = (_u, init) => { signal = init?.signal; return new Promise(() => {}); };
+    const fetch: FetchLike = (_u, init) => {
+      signal = init?.signal;
+      return new Promise(() => {});
+    };
     const { clock, c } = setup({ withKey: false, fetch });
     const e = await loginError(clock, c);
-    expect(e.message).toBe('the control server at http://control.localhost did not answer GET /key within 15 s (stage: /key fetch)');
+    expect(e.message).toBe(
+      'the control server at http://control.localhost did not answer GET /key within 15 s (stage: /key fetch)',
+    );
     expect(e.ms).toBeGreaterThanOrEqual(DEFAULT_CONTROL_TIMEOUTS.keyMs);
     expect(e.ms).toBeLessThan(DEFAULT_CONTROL_TIMEOUTS.keyMs + 200);
     expect(signal?.aborted).toBe(true);
@@ -89,7 +114,9 @@ describe('control stage deadlines', () => {
   it('/ts2021: the WebSocket upgrade never completes → "WebSocket upgrade" at 15 s, socket closed', async () => {
     const { clock, c, sockets } = setup({ how: 'never-open' });
     const e = await loginError(clock, c);
-    expect(e.message).toBe('the control WebSocket to ws://control.localhost/ts2021 did not open within 15 s (stage: WebSocket upgrade)');
+    expect(e.message).toBe(
+      'the control WebSocket to ws://control.localhost/ts2021 did not open within 15 s (stage: WebSocket upgrade)',
+    );
     expect(e.ms).toBeLessThan(DEFAULT_CONTROL_TIMEOUTS.openMs + 200);
     expect(sockets.every((s) => s.closed)).toBe(true);
   });
@@ -97,7 +124,9 @@ describe('control stage deadlines', () => {
   it('/ts2021: the WebSocket opens and Noise never answers → "Noise handshake" at 15 s, socket closed', async () => {
     const { clock, c, sockets } = setup({ how: 'no-noise' });
     const e = await loginError(clock, c);
-    expect(e.message).toBe('the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within 15 s (stage: Noise handshake)');
+    expect(e.message).toBe(
+      'the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within 15 s (stage: Noise handshake)',
+    );
     expect(e.ms).toBeGreaterThanOrEqual(DEFAULT_CONTROL_TIMEOUTS.handshakeMs);
     expect(e.ms).toBeLessThan(DEFAULT_CONTROL_TIMEOUTS.handshakeMs + 200);
     expect(sockets.every((s) => s.closed)).toBe(true);
@@ -106,7 +135,9 @@ describe('control stage deadlines', () => {
   it('register: Noise done, then no HTTP/2 answer → "register" at 30 s, connection dropped', async () => {
     const { clock, c, sockets } = setup({ how: 'noise-then-silence' });
     const e = await loginError(clock, c);
-    expect(e.message).toBe('control accepted the connection but did not answer POST /machine/register within 30 s (stage: register)');
+    expect(e.message).toBe(
+      'control accepted the connection but did not answer POST /machine/register within 30 s (stage: register)',
+    );
     expect(e.ms).toBeGreaterThanOrEqual(DEFAULT_CONTROL_TIMEOUTS.registerMs);
     expect(e.ms).toBeLessThan(DEFAULT_CONTROL_TIMEOUTS.registerMs + 200);
     expect(sockets.every((s) => s.closed)).toBe(true);

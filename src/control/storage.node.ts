@@ -18,17 +18,22 @@ export class FileStore implements ControlStore {
     try {
       v = JSON.parse(text);
     } catch {
-      throw new Error(`control state file ${this.path} is not valid JSON: repair it, or delete it to log in as a new machine`);
+      throw new Error(
+        `control state file ${this.path} is not valid JSON: repair it, or delete it to log in as a new machine`,
+      );
     }
     if (!v || typeof v !== 'object' || typeof (v as ControlState).machinePrivateKey !== 'string') {
-      throw new Error(`control state file ${this.path} has no machine key: repair it, or delete it to log in as a new machine`);
+      throw new Error(
+        `control state file ${this.path} has no machine key: repair it, or delete it to log in as a new machine`,
+      );
     }
     return v as ControlState;
   }
   async save(s: ControlState): Promise<void> {
     // A file holds text: keys stay hex here (no keyCustody: the client makes raw keys for us).
     for (const k of [s.machinePrivateKey, s.nodePrivateKey, s.oldNodePrivateKey]) {
-      if (k !== undefined && typeof k !== 'string') throw new Error(`control state file ${this.path}: a WebCrypto key cannot be written to a file`);
+      if (k !== undefined && typeof k !== 'string')
+        throw new Error(`control state file ${this.path}: a WebCrypto key cannot be written to a file`);
     }
     const tmp = `${this.path}.tmp`;
     await fs.writeFile(tmp, JSON.stringify(s), { mode: 0o600 });

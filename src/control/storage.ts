@@ -42,7 +42,9 @@ export interface ControlStore {
  * commits the write but reads back nothing — there the keys stay hex, as before.
  */
 export async function probeCryptoKeyStorage(
-  put: (v: unknown) => Promise<void>, get: () => Promise<unknown>, remove: () => Promise<void>,
+  put: (v: unknown) => Promise<void>,
+  get: () => Promise<unknown>,
+  remove: () => Promise<void>,
 ): Promise<KeyCustody> {
   if (!(await webCryptoX25519Available())) return 'raw';
   try {
@@ -77,7 +79,10 @@ export class MemoryStore implements ControlStore {
 /** IndexedDB (works in Workers) through idb; its own small database so it never races others' schemas. */
 export class IdbStore implements ControlStore {
   private db: Promise<IDBPDatabase> | null = null;
-  constructor(private readonly profile = 'default', private readonly dbName = 'tailtab-control') {}
+  constructor(
+    private readonly profile = 'default',
+    private readonly dbName = 'tailtab-control',
+  ) {}
   private open(): Promise<IDBPDatabase> {
     this.db ??= openDB(this.dbName, 1, {
       upgrade(db) {
@@ -96,11 +101,17 @@ export class IdbStore implements ControlStore {
   private custody?: Promise<KeyCustody>;
   keyCustody(): Promise<KeyCustody> {
     const key = `${this.profile}\u0000probe`;
-    this.custody ??= this.open().then((db) => probeCryptoKeyStorage(
-      async (v) => { await db.put('state', v, key); },
-      () => db.get('state', key),
-      async () => { await db.delete('state', key); },
-    ));
+    this.custody ??= this.open().then((db) =>
+      probeCryptoKeyStorage(
+        async (v) => {
+          await db.put('state', v, key);
+        },
+        () => db.get('state', key),
+        async () => {
+          await db.delete('state', key);
+        },
+      ),
+    );
     return this.custody;
   }
 }

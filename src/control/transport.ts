@@ -24,7 +24,8 @@ export class ControlTransportError extends Error {
 /** ws(s)://host/ts2021?X-Tailscale-Handshake=<base64 std, URL-encoded>. */
 export function controlWebSocketUrl(controlUrl: string, initiation: Uint8Array): string {
   const u = new URL(controlUrl);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ControlTransportError(`control URL must be http(s): ${controlUrl}`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new ControlTransportError(`control URL must be http(s): ${controlUrl}`);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.pathname = u.pathname.replace(/\/+$/, '') + '/ts2021';
   u.search = `?${HANDSHAKE_PARAM}=${encodeURIComponent(toBase64(initiation))}`;
@@ -43,7 +44,11 @@ function toBytes(data: unknown): Uint8Array | null {
 
 /** Opens a WebSocket and exposes it as a byte duplex; rejects if it fails to open. */
 export function openWebSocketDuplex(
-  factory: WebSocketFactory, url: string, protocols: string[], clock?: Clock, openTimeoutMs = 15_000,
+  factory: WebSocketFactory,
+  url: string,
+  protocols: string[],
+  clock?: Clock,
+  openTimeoutMs = 15_000,
 ): Promise<ByteDuplex & { close(): void }> {
   return new Promise((resolve, reject) => {
     let ws: WebSocketLike;
@@ -58,24 +63,49 @@ export function openWebSocketDuplex(
     let ctrl!: ReadableStreamDefaultController<Uint8Array>;
     let ended = false;
     const timer = clock?.setTimeout(() => {
-      if (!opened) { ws.close(); reject(new ControlTransportError(`the control WebSocket to ${url.split('?')[0]} did not open within ${fmtSeconds(openTimeoutMs)} (stage: WebSocket upgrade)`)); }
+      if (!opened) {
+        ws.close();
+        reject(
+          new ControlTransportError(
+            `the control WebSocket to ${url.split('?')[0]} did not open within ${fmtSeconds(openTimeoutMs)} (stage: WebSocket upgrade)`,
+          ),
+        );
+      }
     }, openTimeoutMs);
     const readable = new ReadableStream<Uint8Array>({
-      start(c) { ctrl = c; },
-      cancel() { ended = true; ws.close(); },
+      start(c) {
+        ctrl = c;
+      },
+      cancel() {
+        ended = true;
+        ws.close();
+      },
     });
     const writable = new WritableStream<Uint8Array>({
       write(chunk) {
         if (ended) throw new ControlTransportError('control WebSocket is closed');
         ws.send(chunk);
       },
-      close() { ended = true; ws.close(1000); },
-      abort() { ended = true; ws.close(); },
+      close() {
+        ended = true;
+        ws.close(1000);
+      },
+      abort() {
+        ended = true;
+        ws.close();
+      },
     });
     ws.onopen = () => {
       opened = true;
       if (timer) clock?.clearTimeout(timer);
-      resolve({ readable, writable, close: () => { ended = true; ws.close(); } });
+      resolve({
+        readable,
+        writable,
+        close: () => {
+          ended = true;
+          ws.close();
+        },
+      });
     };
     ws.onmessage = (ev) => {
       const b = toBytes(ev.data);
@@ -86,8 +116,18 @@ export function openWebSocketDuplex(
     };
     ws.onclose = (ev) => {
       if (timer) clock?.clearTimeout(timer);
-      if (!opened) { reject(new ControlTransportError(`control WebSocket closed before opening (code ${ev?.code ?? '?'})`)); return; }
-      if (!ended) { ended = true; try { ctrl.close(); } catch { /* already errored */ } }
+      if (!opened) {
+        reject(new ControlTransportError(`control WebSocket closed before opening (code ${ev?.code ?? '?'})`));
+        return;
+      }
+      if (!ended) {
+        ended = true;
+        try {
+          ctrl.close();
+        } catch {
+          /* already errored */
+        }
+      }
     };
   });
 }
@@ -110,18 +150,42 @@ export interface DialControlOptions {
 /** WebSocket + Noise: returns the decrypted byte stream ready for HTTP/2. */
 export async function dialControl(o: DialControlOptions): Promise<ControlNoiseConn & { close(): void }> {
   const init = await initiateHandshake({
-    protocolVersion: o.protocolVersion, machineKey: o.machineKey, controlPublicKey: o.controlPublicKey, random: o.random,
+    protocolVersion: o.protocolVersion,
+    machineKey: o.machineKey,
+    controlPublicKey: o.controlPublicKey,
+    random: o.random,
   });
-  const ws = await openWebSocketDuplex(o.webSocketFactory, controlWebSocketUrl(o.controlUrl, init.message), [CONTROL_SUBPROTOCOL], o.clock, o.openTimeoutMs);
+  const ws = await openWebSocketDuplex(
+    o.webSocketFactory,
+    controlWebSocketUrl(o.controlUrl, init.message),
+    [CONTROL_SUBPROTOCOL],
+    o.clock,
+    o.openTimeoutMs,
+  );
   try {
     const hsMs = o.handshakeTimeoutMs ?? 15_000;
     let answered = false;
-    const handshake = clientHandshake(ws, { ...o, init, sendInitiation: false, onResponse: () => { answered = true; } });
+    const handshake = clientHandshake(ws, {
+      ...o,
+      init,
+      sendInitiation: false,
+      onResponse: () => {
+        answered = true;
+      },
+    });
     const conn = o.clock
-      ? await withDeadline(handshake, hsMs, o.clock, () => new ControlTransportError(answered
-        ? `the control server answered the Noise handshake on /ts2021 but sent nothing after it (no HTTP/2 settings) within ${fmtSeconds(hsMs)} (stage: Noise handshake)`
-        : `the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within ${fmtSeconds(hsMs)} (stage: Noise handshake)`,
-      ), () => ws.close())
+      ? await withDeadline(
+          handshake,
+          hsMs,
+          o.clock,
+          () =>
+            new ControlTransportError(
+              answered
+                ? `the control server answered the Noise handshake on /ts2021 but sent nothing after it (no HTTP/2 settings) within ${fmtSeconds(hsMs)} (stage: Noise handshake)`
+                : `the control server opened the WebSocket on /ts2021 but sent no Noise handshake response within ${fmtSeconds(hsMs)} (stage: Noise handshake)`,
+            ),
+          () => ws.close(),
+        )
       : await handshake;
     return Object.assign(conn, { close: () => ws.close() });
   } catch (e) {

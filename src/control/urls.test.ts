@@ -3,7 +3,15 @@ import { controlUrlProblem, isLoopbackHost, loginUrlProblem } from './urls.js';
 
 describe('control and login URLs a hostile server or a typo could give', () => {
   it('takes https anywhere and http only for this machine', () => {
-    for (const ok of ['https://controlplane.tailscale.com', 'https://hs.example:8443/', 'http://127.0.0.1:8080', 'http://localhost:5173', 'http://tailtab.localhost:5173', 'http://[::1]:9000', 'http://127.9.9.9']) {
+    for (const ok of [
+      'https://controlplane.tailscale.com',
+      'https://hs.example:8443/',
+      'http://127.0.0.1:8080',
+      'http://localhost:5173',
+      'http://tailtab.localhost:5173',
+      'http://[::1]:9000',
+      'http://127.9.9.9',
+    ]) {
       expect(controlUrlProblem(ok), ok).toBeNull();
     }
     expect(controlUrlProblem('http://hs.example')).toMatch(/plain http: use https/);

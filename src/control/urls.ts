@@ -8,12 +8,19 @@ const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 /** A host name that can only mean this machine (RFC 6761 §6.3 for .localhost). */
 export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const h = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   return h === 'localhost' || h.endsWith('.localhost') || LOOPBACK_V4.test(h) || h === '::1';
 }
 
 function parse(url: string): URL | null {
-  try { return new URL(url); } catch { return null; }
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
 }
 
 /** Null when a control server URL is acceptable, else the reason in words. */
@@ -22,7 +29,9 @@ export function controlUrlProblem(url: string): string | null {
   if (!u) return `"${url}" is not a URL`;
   if (u.protocol === 'https:') return null;
   if (u.protocol === 'http:') {
-    return isLoopbackHost(u.hostname) ? null : `control server ${u.origin} is plain http: use https (http only for this machine: localhost, 127.0.0.1, *.localhost)`;
+    return isLoopbackHost(u.hostname)
+      ? null
+      : `control server ${u.origin} is plain http: use https (http only for this machine: localhost, 127.0.0.1, *.localhost)`;
   }
   return `control server URL must be https:, not ${u.protocol}`;
 }

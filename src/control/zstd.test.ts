@@ -12,7 +12,15 @@ import { encodeZstdMapMessage } from './zstd.testkit.js';
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./testdata/${name}`, import.meta.url)));
 /** SHA-256 of the JSON the fixtures were made from (zstd -3 --no-check, and zstd -19 --check). */
 const MAP300_SHA = '9b3409d8f989ab680afc844e369b29e04bdaff5acbfc61a6a4b2d41bd611a849';
-const cat = (...p: Uint8Array[]) => { const o = new Uint8Array(p.reduce((a, x) => a + x.length, 0)); let at = 0; for (const x of p) { o.set(x, at); at += x.length; } return o; };
+const cat = (...p: Uint8Array[]) => {
+  const o = new Uint8Array(p.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of p) {
+    o.set(x, at);
+    at += x.length;
+  }
+  return o;
+};
 
 describe('zstd (fzstd behind our frame checks)', () => {
   it('decodes what the zstd program compressed (with and without a checksum) to the same bytes', () => {
@@ -38,17 +46,27 @@ describe('zstd (fzstd behind our frame checks)', () => {
   it('refuses before decoding: a claimed content size or window over the cap, output over the cap, broken structure', () => {
     // 8-byte content size of 2^40: fzstd would allocate it.
     const huge = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0);
-    expect(() => zstdDecode(huge, 256 << 20)).toThrow(/claims 1099511627776 bytes of content, over the 268435456-byte limit/);
+    expect(() => zstdDecode(huge, 256 << 20)).toThrow(
+      /claims 1099511627776 bytes of content, over the 268435456-byte limit/,
+    );
     // A 2 GiB window without a content size.
     expect(() => zstdDecode(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8, 1, 0, 0), 256 << 20)).toThrow(/window/);
     // No content size, 1000 RLE blocks of 100 KiB each (~4 KB of input, 100 MB of output).
-    const rle = (last: number) => { const bh = ((100 * 1024) << 3) | (1 << 1) | last; return Uint8Array.of(bh & 255, (bh >> 8) & 255, bh >> 16, 0x41); };
-    const bomb = cat(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3), ...Array.from({ length: 1000 }, (_, i) => rle(i === 999 ? 1 : 0)));
+    const rle = (last: number) => {
+      const bh = ((100 * 1024) << 3) | (1 << 1) | last;
+      return Uint8Array.of(bh & 255, (bh >> 8) & 255, bh >> 16, 0x41);
+    };
+    const bomb = cat(
+      Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3),
+      ...Array.from({ length: 1000 }, (_, i) => rle(i === 999 ? 1 : 0)),
+    );
     expect(bomb.length).toBeLessThan(5000);
     expect(() => zstdDecode(bomb, 16 << 20)).toThrow(/more than the 16777216-byte limit/);
     expect(zstdDecodedBound(bomb, 200 << 20)).toBe(1000 * 100 * 1024);
     // A 1 GiB window is refused whatever the content size says (fzstd allocates the window when that is 0).
-    expect(() => zstdDecode(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x40, 0xa0, 0, 0, 1, 0, 0), 256 << 20)).toThrow(/1073741824-byte window/);
+    expect(() => zstdDecode(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x40, 0xa0, 0, 0, 1, 0, 0), 256 << 20)).toThrow(
+      /1073741824-byte window/,
+    );
     // A content size smaller than what the blocks hold: an error, not a write past the buffer.
     const lying = zstdStored(new Uint8Array(5000));
     lying[5] = 10; // content size 10 (little-endian, low byte), 5,000 bytes of blocks
@@ -68,12 +86,22 @@ describe('zstd (fzstd behind our frame checks)', () => {
         expect(e).toBeInstanceOf(ZstdError);
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => check(cat(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd), junk))), fuzz(100));
-    fc.assert(fc.property(fc.constantFrom(...good), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (z, edits) => {
-      const m = z.slice();
-      for (const [at, v] of edits) m[at % m.length] = v;
-      check(m);
-    }), fuzz(100));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => check(cat(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd), junk))),
+      fuzz(100),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...good),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (z, edits) => {
+          const m = z.slice();
+          for (const [at, v] of edits) m[at % m.length] = v;
+          check(m);
+        },
+      ),
+      fuzz(100),
+    );
   });
 });
 
@@ -93,7 +121,9 @@ describe('map stream with Compress:"zstd"', () => {
   });
 
   it('plain JSON where zstd was asked for, or JSON decoding past the cap, is a worded MapStreamError', () => {
-    expect(() => new MapStreamDecoder({ zstd: true }).push(encodeMapMessage({ KeepAlive: true }))).toThrow(/map message is not valid zstd \(18 bytes\): not a zstd frame/);
+    expect(() => new MapStreamDecoder({ zstd: true }).push(encodeMapMessage({ KeepAlive: true }))).toThrow(
+      /map message is not valid zstd \(18 bytes\): not a zstd frame/,
+    );
     const big = encodeZstdMapMessage({ Domain: 'x'.repeat(5000) });
     expect(() => new MapStreamDecoder({ zstd: true, maxDecoded: 4096 }).push(big)).toThrow(MapStreamError);
   });

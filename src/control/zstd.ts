@@ -67,7 +67,8 @@ export function zstdDecodedBound(data: Uint8Array, maxOut: number): number {
       const base = 2 ** (10 + (wd >> 3));
       window = base + (base / 8) * (wd & 7);
     }
-    if (dictBytes && uintLe(data, at, dictBytes) !== 0) throw new ZstdError('frame needs a dictionary (none is used by control)');
+    if (dictBytes && uintLe(data, at, dictBytes) !== 0)
+      throw new ZstdError('frame needs a dictionary (none is used by control)');
     at += dictBytes;
     let contentSize: number | undefined;
     if (fcsBytes) {
@@ -76,11 +77,12 @@ export function zstdDecodedBound(data: Uint8Array, maxOut: number): number {
     }
     if (single) window = contentSize!;
     // fzstd allocates the content size, or (when it is absent or 0) the window, up front.
-    if (contentSize !== undefined && contentSize > maxOut) throw new ZstdError(`frame claims ${contentSize} bytes of content, over the ${maxOut}-byte limit`);
+    if (contentSize !== undefined && contentSize > maxOut)
+      throw new ZstdError(`frame claims ${contentSize} bytes of content, over the ${maxOut}-byte limit`);
     if (window > maxOut) throw new ZstdError(`frame claims a ${window}-byte window, over the ${maxOut}-byte limit`);
     const blockMax = Math.min(window || BLOCK_MAX, BLOCK_MAX);
     let blocksOut = 0;
-    for (let last = 0; !last; ) {
+    for (let last = 0; !last;) {
       if (data.length - at < 3) throw new ZstdError('truncated block header');
       const bh = data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16);
       at += 3;
@@ -88,9 +90,11 @@ export function zstdDecodedBound(data: Uint8Array, maxOut: number): number {
       const type = (bh >> 1) & 3;
       const size = bh >>> 3;
       if (type === 3) throw new ZstdError('reserved block type');
-      if (type !== 2 && size > blockMax) throw new ZstdError(`block of ${size} bytes exceeds the frame's ${blockMax}-byte maximum`);
+      if (type !== 2 && size > blockMax)
+        throw new ZstdError(`block of ${size} bytes exceeds the frame's ${blockMax}-byte maximum`);
       const stored = type === 1 ? 1 : size;
-      if (type === 2 && size > blockMax) throw new ZstdError(`compressed block of ${size} bytes exceeds the frame's ${blockMax}-byte maximum`);
+      if (type === 2 && size > blockMax)
+        throw new ZstdError(`compressed block of ${size} bytes exceeds the frame's ${blockMax}-byte maximum`);
       if (data.length - at < stored) throw new ZstdError('truncated block');
       at += stored;
       blocksOut += type === 2 ? blockMax : size;
@@ -116,6 +120,7 @@ export function zstdDecode(data: Uint8Array, maxOut: number): Uint8Array {
   } catch (e) {
     throw new ZstdError(`corrupt zstd data: ${(e as Error)?.message ?? String(e)}`);
   }
-  if (out.length > bound) throw new ZstdError(`zstd data decoded to ${out.length} bytes, more than its frames allow (${bound})`);
+  if (out.length > bound)
+    throw new ZstdError(`zstd data decoded to ${out.length} bytes, more than its frames allow (${bound})`);
   return out;
 }

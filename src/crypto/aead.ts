@@ -36,7 +36,12 @@ export function xseal(key: Uint8Array, nonce24: Uint8Array, plaintext: Uint8Arra
   return xchacha20poly1305(key, nonce24, ad).encrypt(plaintext);
 }
 
-export function xopen(key: Uint8Array, nonce24: Uint8Array, ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array | null {
+export function xopen(
+  key: Uint8Array,
+  nonce24: Uint8Array,
+  ciphertext: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array | null {
   if (ciphertext.length < TAG_LENGTH) return null;
   try {
     return xchacha20poly1305(key, nonce24, ad).decrypt(ciphertext);

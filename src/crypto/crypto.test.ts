@@ -40,7 +40,8 @@ describe('NaCl box', () => {
         const sealed = sealWithRandomNonce(ab, msg, rnd);
         expect(equalBytes(openNonceAndBox(ba, sealed)!, msg)).toBe(true);
         expect(openNonceAndBox(ba, junk)).toBeNull();
-      }), fuzz(100)
+      }),
+      fuzz(100),
     );
   });
 });
@@ -92,9 +93,15 @@ describe('X25519 and key text', () => {
   });
   it('isLowOrderPoint finds exactly the keys whose X25519 is all-zero (checked against the DH)', () => {
     const a = generateKeyPair(seededRandom(5)).privateKey;
-    const lowOrder = ['00', '01', 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'];
+    const lowOrder = [
+      '00',
+      '01',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    ];
     for (const h of lowOrder) {
       const k = fromHex(h.padEnd(64, '0'));
       for (const key of [k, Uint8Array.from(k, (b, i) => (i === 31 ? b | 0x80 : b))]) {

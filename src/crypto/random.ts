@@ -15,7 +15,7 @@ export const secureRandom: RandomSource = (length) => {
 
 /** A seeded, reproducible source for tests only (xorshift128+; not cryptographic). */
 export function seededRandom(seed: number): RandomSource {
-  let s0 = (seed >>> 0) || 0x9e3779b9;
+  let s0 = seed >>> 0 || 0x9e3779b9;
   let s1 = 0x85ebca6b ^ s0;
   const next = () => {
     let x = s0;

@@ -3,8 +3,17 @@ import fc from 'fast-check';
 import { fromHex, toHex } from './bytes.js';
 import { seededRandom } from './random.js';
 import {
-  asStaticKey, fromStoredKey, generateStaticX25519Key, generateWebCryptoX25519Key, importWebCryptoX25519Key, isStoredKey,
-  RawX25519Key, toStoredKey, webCryptoX25519Available, WebCryptoX25519Key, type StaticX25519Key,
+  asStaticKey,
+  fromStoredKey,
+  generateStaticX25519Key,
+  generateWebCryptoX25519Key,
+  importWebCryptoX25519Key,
+  isStoredKey,
+  RawX25519Key,
+  toStoredKey,
+  webCryptoX25519Available,
+  WebCryptoX25519Key,
+  type StaticX25519Key,
 } from './static-key.js';
 import { generateKeyPair, publicKeyOf } from './x25519.js';
 

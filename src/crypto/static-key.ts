@@ -43,7 +43,10 @@ function subtle(): SubtleCrypto | undefined {
 /** WebCrypto X25519 with a private CryptoKey (non-extractable when we made or imported it). */
 export class WebCryptoX25519Key implements StaticX25519Key {
   readonly kind = 'webcrypto' as const;
-  constructor(readonly privateKey: CryptoKey, readonly publicKey: Uint8Array) {
+  constructor(
+    readonly privateKey: CryptoKey,
+    readonly publicKey: Uint8Array,
+  ) {
     if (publicKey.length !== 32) throw new Error('x25519: public key must be 32 bytes');
   }
   async dh(peerPublic: Uint8Array): Promise<Uint8Array> {
@@ -52,7 +55,9 @@ export class WebCryptoX25519Key implements StaticX25519Key {
     let out: Uint8Array;
     try {
       const pub = await s.importKey('raw', bytes(peerPublic), X25519, true, []);
-      out = new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub } as EcdhKeyDeriveParams, this.privateKey, 256));
+      out = new Uint8Array(
+        await s.deriveBits({ name: 'X25519', public: pub } as EcdhKeyDeriveParams, this.privateKey, 256),
+      );
     } catch {
       // Secure Curves §"X25519 derive bits" itself fails on an all-zero secret; say it our way.
       throw new Error('x25519: invalid or low-order public key');
@@ -81,8 +86,12 @@ export function webCryptoX25519Available(): Promise<boolean> {
       const a = (await s.generateKey(X25519, false, ['deriveBits'])) as CryptoKeyPair;
       const b = (await s.generateKey(X25519, false, ['deriveBits'])) as CryptoKeyPair;
       if (a.privateKey.extractable) return false;
-      const ab = new Uint8Array(await s.deriveBits({ name: 'X25519', public: b.publicKey } as EcdhKeyDeriveParams, a.privateKey, 256));
-      const ba = new Uint8Array(await s.deriveBits({ name: 'X25519', public: a.publicKey } as EcdhKeyDeriveParams, b.privateKey, 256));
+      const ab = new Uint8Array(
+        await s.deriveBits({ name: 'X25519', public: b.publicKey } as EcdhKeyDeriveParams, a.privateKey, 256),
+      );
+      const ba = new Uint8Array(
+        await s.deriveBits({ name: 'X25519', public: a.publicKey } as EcdhKeyDeriveParams, b.privateKey, 256),
+      );
       return ab.length === 32 && toHex(ab) === toHex(ba) && !isAllZero(ab);
     } catch {
       return false;
@@ -136,15 +145,22 @@ export type StoredX25519Key = string | { kind: 'webcrypto-x25519'; privateKey: C
 
 export function toStoredKey(k: StaticX25519Key): StoredX25519Key {
   if (k instanceof RawX25519Key) return toHex(k.privateKey);
-  if (k instanceof WebCryptoX25519Key) return { kind: 'webcrypto-x25519', privateKey: k.privateKey, publicKey: k.publicKey.slice() };
+  if (k instanceof WebCryptoX25519Key)
+    return { kind: 'webcrypto-x25519', privateKey: k.privateKey, publicKey: k.publicKey.slice() };
   throw new Error('x25519: this key cannot be stored');
 }
 
 export function isStoredKey(v: unknown): v is StoredX25519Key {
   if (typeof v === 'string') return /^[0-9a-f]{64}$/i.test(v);
   const o = v as { kind?: unknown; privateKey?: unknown; publicKey?: unknown } | null;
-  return !!o && o.kind === 'webcrypto-x25519' && typeof o.privateKey === 'object' && o.privateKey !== null &&
-    o.publicKey instanceof Uint8Array && o.publicKey.length === 32;
+  return (
+    !!o &&
+    o.kind === 'webcrypto-x25519' &&
+    typeof o.privateKey === 'object' &&
+    o.privateKey !== null &&
+    o.publicKey instanceof Uint8Array &&
+    o.publicKey.length === 32
+  );
 }
 
 /**
@@ -152,11 +168,15 @@ export function isStoredKey(v: unknown): v is StoredX25519Key {
  * bytes are imported into a non-extractable CryptoKey (`migrated`: the caller saves it, which
  * drops the bytes).
  */
-export async function fromStoredKey(s: StoredX25519Key, custody: KeyCustody): Promise<{ key: StaticX25519Key; migrated: boolean }> {
+export async function fromStoredKey(
+  s: StoredX25519Key,
+  custody: KeyCustody,
+): Promise<{ key: StaticX25519Key; migrated: boolean }> {
   if (typeof s !== 'string') return { key: new WebCryptoX25519Key(s.privateKey, s.publicKey), migrated: false };
   const raw = fromHex(s);
   try {
-    if (custody === 'cryptokey' && (await webCryptoX25519Available())) return { key: await importWebCryptoX25519Key(raw), migrated: true };
+    if (custody === 'cryptokey' && (await webCryptoX25519Available()))
+      return { key: await importWebCryptoX25519Key(raw), migrated: true };
     return { key: new RawX25519Key(raw), migrated: false };
   } finally {
     raw.fill(0);

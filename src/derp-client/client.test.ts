@@ -9,15 +9,34 @@ import { generateKeyPair } from '../crypto/x25519.js';
 import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
 
 class FakeWs implements WebSocketLike {
-  binaryType = 'blob'; readyState = 0; bufferedAmount = 0; sent: Uint8Array[] = []; closed = false;
-  onopen: WebSocketLike['onopen'] = null; onmessage: WebSocketLike['onmessage'] = null;
-  onclose: WebSocketLike['onclose'] = null; onerror: WebSocketLike['onerror'] = null;
-  send(d: Uint8Array) { this.sent.push(d); }
-  close() { this.closed = true; this.readyState = 3; }
-  open() { this.readyState = 1; this.onopen?.({}); }
-  deliver(b: Uint8Array) { this.onmessage?.({ data: b.slice().buffer }); }
+  binaryType = 'blob';
+  readyState = 0;
+  bufferedAmount = 0;
+  sent: Uint8Array[] = [];
+  closed = false;
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  send(d: Uint8Array) {
+    this.sent.push(d);
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  deliver(b: Uint8Array) {
+    this.onmessage?.({ data: b.slice().buffer });
+  }
   /** The connection breaks (or never comes up): the server is gone. */
-  fail() { this.readyState = 3; this.onclose?.({ code: 1006 } as never); }
+  fail() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006 } as never);
+  }
 }
 
 function setup(extra: Partial<DerpClientOptions> = {}) {
@@ -27,17 +46,38 @@ function setup(extra: Partial<DerpClientOptions> = {}) {
   const me = generateKeyPair(random);
   const sockets: FakeWs[] = [];
   const got: Uint8Array[] = [];
-  const c = new DerpClient({ url: 'ws://x/derp', privateKey: me.privateKey, clock, random,
-    webSocketFactory: () => { const w = new FakeWs(); sockets.push(w); return w; }, onPacket: (_s, p) => got.push(p), ...extra });
+  const c = new DerpClient({
+    url: 'ws://x/derp',
+    privateKey: me.privateKey,
+    clock,
+    random,
+    webSocketFactory: () => {
+      const w = new FakeWs();
+      sockets.push(w);
+      return w;
+    },
+    onPacket: (_s, p) => got.push(p),
+    ...extra,
+  });
   const handshake = (w: FakeWs) => {
     w.open();
     w.deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
     const k = boxBeforeNm(server.privateKey, me.publicKey);
-    w.deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
+    w.deliver(
+      encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }),
+    );
   };
   /** The JSON our ClientInfo frame carried on socket w (opened with the server's key). */
   const clientInfo = (w: FakeWs): Record<string, unknown> => {
-    const f = new FrameReassembler().push(w.sent.reduce((a, b) => { const o = new Uint8Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; }, new Uint8Array(0)))
+    const f = new FrameReassembler()
+      .push(
+        w.sent.reduce((a, b) => {
+          const o = new Uint8Array(a.length + b.length);
+          o.set(a);
+          o.set(b, a.length);
+          return o;
+        }, new Uint8Array(0)),
+      )
       .find((r) => r.ok && r.frame.type === 'clientInfo');
     if (!f?.ok || f.frame.type !== 'clientInfo') throw new Error('no clientInfo frame');
     const json = openNonceAndBox(boxBeforeNm(server.privateKey, me.publicKey), f.frame.sealed);
@@ -48,7 +88,15 @@ function setup(extra: Partial<DerpClientOptions> = {}) {
 
 describe('DerpClient with a hostile fake server', () => {
   const badInputs: [string, Uint8Array][] = [
-    ['wrong magic', (() => { const p = new Uint8Array(40); p.set(MAGIC); p[0] = 0; return encodeFrame({ type: 'unknown', frameType: 1, payload: p }); })()],
+    [
+      'wrong magic',
+      (() => {
+        const p = new Uint8Array(40);
+        p.set(MAGIC);
+        p[0] = 0;
+        return encodeFrame({ type: 'unknown', frameType: 1, payload: p });
+      })(),
+    ],
     ['oversized', new Uint8Array([5, 0x7f, 0xff, 0xff, 0xff])],
     ['truncated server key', encodeFrame({ type: 'unknown', frameType: 1, payload: new Uint8Array(10) })],
     ['unknown before key', encodeFrame({ type: 'unknown', frameType: 0x42, payload: new Uint8Array(3) })],
@@ -76,7 +124,8 @@ describe('DerpClient with a hostile fake server', () => {
     handshake(sockets[0]);
     expect(c.state).toBe('connected');
     const f = encodeFrame({ type: 'recvPacket', srcKey: new Uint8Array(32), packet: new Uint8Array([1, 2, 3]) });
-    sockets[0].deliver(f.slice(0, 3)); sockets[0].deliver(f.slice(3));
+    sockets[0].deliver(f.slice(0, 3));
+    sockets[0].deliver(f.slice(3));
     expect(got).toEqual([new Uint8Array([1, 2, 3])]);
     sockets[0].deliver(encodeFrame({ type: 'ping', data: new Uint8Array(8).fill(9) }));
     expect(sockets[0].sent.at(-1)).toEqual(encodeFrame({ type: 'pong', data: new Uint8Array(8).fill(9) }));
@@ -87,7 +136,8 @@ describe('DerpClient with a hostile fake server', () => {
     c.start();
     handshake(sockets[0]);
     // 0x7f is no type derp.go defines; a newer server may send such frames to any client.
-    for (let i = 0; i < 3; i++) sockets[0].deliver(encodeFrame({ type: 'unknown', frameType: 0x7f, payload: new Uint8Array([i, 1, 2, 3]) }));
+    for (let i = 0; i < 3; i++)
+      sockets[0].deliver(encodeFrame({ type: 'unknown', frameType: 0x7f, payload: new Uint8Array([i, 1, 2, 3]) }));
     sockets[0].deliver(encodeFrame({ type: 'unknown', frameType: 0x7e, payload: new Uint8Array(0) }));
     sockets[0].deliver(encodeFrame({ type: 'recvPacket', srcKey: new Uint8Array(32), packet: new Uint8Array([4, 5]) }));
     expect(c.state).toBe('connected');
@@ -109,7 +159,7 @@ describe('DerpClient with a hostile fake server', () => {
     expect(plain.clientInfo(plain.sockets[0])).toEqual({ version: 2, CanAckPings: true });
   });
 
-  it('reconnects on tailscaled\'s schedule: n²·10 ms after the n-th failure, jittered, capped at 5 s, reset by a success', () => {
+  it("reconnects on tailscaled's schedule: n²·10 ms after the n-th failure, jittered, capped at 5 s, reset by a success", () => {
     const { clock, c, sockets, handshake } = setup();
     c.start();
     handshake(sockets[0]);
@@ -141,11 +191,14 @@ describe('DerpClient with a hostile fake server', () => {
 
   it('Restarting frame reconnects after the given delay', () => {
     const { clock, c, sockets, handshake } = setup();
-    c.start(); handshake(sockets[0]);
+    c.start();
+    handshake(sockets[0]);
     sockets[0].deliver(encodeFrame({ type: 'restarting', reconnectInMs: 5000, tryForMs: 10000 }));
     expect(c.state).toBe('backoff');
-    clock.advance(4999); expect(sockets.length).toBe(1);
-    clock.advance(1); expect(sockets.length).toBe(2);
+    clock.advance(4999);
+    expect(sockets.length).toBe(1);
+    clock.advance(1);
+    expect(sockets.length).toBe(2);
   });
 
   it('send queue is bounded: oldest dropped and counted', () => {
@@ -180,7 +233,6 @@ describe('DerpClient with a hostile fake server', () => {
   });
 });
 
-
 describe('DerpClient with a non-extractable WebCrypto node key (asynchronous DH)', () => {
   it('connects once the DH is done; a reconnection to the same server needs none; a low-order server key is refused', async () => {
     const key = await importWebCryptoX25519Key(generateKeyPair(seededRandom(12)).privateKey);
@@ -198,7 +250,9 @@ describe('DerpClient with a non-extractable WebCrypto node key (asynchronous DH)
     const ci = new FrameReassembler().push(sockets[0].sent.at(-1)!).find((r) => r.ok && r.frame.type === 'clientInfo');
     if (!ci?.ok || ci.frame.type !== 'clientInfo') throw new Error('no clientInfo frame');
     expect(JSON.parse(new TextDecoder().decode(openNonceAndBox(k, ci.frame.sealed)!)).version).toBe(2);
-    sockets[0].deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
+    sockets[0].deliver(
+      encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }),
+    );
     expect(c.state).toBe('connected');
     // The connection drops; the next one to the same server is keyed at once.
     sockets[0].onclose?.({ code: 1006 });
@@ -212,7 +266,10 @@ describe('DerpClient with a non-extractable WebCrypto node key (asynchronous DH)
     bad.c.start();
     bad.sockets[0].open();
     bad.sockets[0].deliver(encodeFrame({ type: 'serverKey', serverKey: new Uint8Array(32) }));
-    await vi.waitFor(() => expect(bad.c.stats.lastError).toMatch(/server key is invalid/), { timeout: 5000, interval: 1 });
+    await vi.waitFor(() => expect(bad.c.stats.lastError).toMatch(/server key is invalid/), {
+      timeout: 5000,
+      interval: 1,
+    });
     expect(bad.sockets[0].closed).toBe(true);
   });
 });

@@ -14,13 +14,7 @@ import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 import { encodeFrame, FrameReassembler, KEY_LEN, MAX_PACKET_SIZE, PROTOCOL_VERSION, type Frame } from './frames.js';
 
 export type DerpClientState =
-  | 'idle'
-  | 'connecting'
-  | 'awaitingServerKey'
-  | 'awaitingServerInfo'
-  | 'connected'
-  | 'backoff'
-  | 'closed';
+  'idle' | 'connecting' | 'awaitingServerKey' | 'awaitingServerInfo' | 'connected' | 'backoff' | 'closed';
 
 export interface DerpClientStats {
   bytesIn: number;
@@ -113,14 +107,29 @@ export class DerpClient {
   private nodesTried = 0;
   readonly publicKey: Uint8Array;
   readonly stats: DerpClientStats = {
-    bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, drops: 0, malformed: 0, unknownFrames: 0,
-    keepAlivesIn: 0, pingsAnswered: 0, pongsIn: 0, connects: 0, reconnects: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    drops: 0,
+    malformed: 0,
+    unknownFrames: 0,
+    keepAlivesIn: 0,
+    pingsAnswered: 0,
+    pongsIn: 0,
+    connects: 0,
+    reconnects: 0,
   };
-  private readonly o: Required<Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls' | 'appName'>> & DerpClientOptions;
+  private readonly o: Required<
+    Omit<DerpClientOptions, 'onPeerGone' | 'onStateChange' | 'preferred' | 'fallbackUrls' | 'appName'>
+  > &
+    DerpClientOptions;
 
   /** Milliseconds until the next connection attempt while waiting out a backoff (else undefined). */
   get retryInMs(): number | undefined {
-    return this.st === 'backoff' && this.retryAt !== undefined ? Math.max(0, this.retryAt - this.o.clock.now()) : undefined;
+    return this.st === 'backoff' && this.retryAt !== undefined
+      ? Math.max(0, this.retryAt - this.o.clock.now())
+      : undefined;
   }
 
   constructor(o: DerpClientOptions) {
@@ -223,10 +232,13 @@ export class DerpClient {
 
   private scheduleFlush(): void {
     if (this.flushTimer) return;
-    this.flushTimer = this.o.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, this.congested() ? 5 : 0);
+    this.flushTimer = this.o.clock.setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        this.flush();
+      },
+      this.congested() ? 5 : 0,
+    );
   }
 
   private flush(): void {
@@ -282,7 +294,9 @@ export class DerpClient {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.fail(`connection closed by server${ev?.code ? ` (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` : ''}`);
+      this.fail(
+        `connection closed by server${ev?.code ? ` (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` : ''}`,
+      );
     };
     this.timer = this.o.clock.setTimeout(() => {
       if (this.st !== 'connected') this.fail('handshake timed out');
@@ -316,7 +330,8 @@ export class DerpClient {
       case 'connecting':
       case 'awaitingServerKey':
         if (f.type !== 'serverKey') return this.protocolError(`expected server key, got ${f.type}`);
-        if (this.derivingFor && this.derivingFor === this.ws) return this.protocolError('a second server key before our client info');
+        if (this.derivingFor && this.derivingFor === this.ws)
+          return this.protocolError('a second server key before our client info');
         return this.keyWith(f.serverKey);
       case 'awaitingServerInfo':
         if (f.type !== 'serverInfo') return this.protocolError(`expected server info, got ${f.type}`);

@@ -6,16 +6,26 @@ import { encodeFrame, FrameReassembler } from './frames.js';
 function fakeSocket() {
   const sent: Uint8Array[] = [];
   const ws: WebSocketLike = {
-    binaryType: 'arraybuffer', readyState: 1, bufferedAmount: 0,
-    onopen: null, onmessage: null, onclose: null, onerror: null,
-    send: (d) => { sent.push(d.slice()); },
-    close() { (ws as { readyState: number }).readyState = 3; },
+    binaryType: 'arraybuffer',
+    readyState: 1,
+    bufferedAmount: 0,
+    onopen: null,
+    onmessage: null,
+    onclose: null,
+    onerror: null,
+    send: (d) => {
+      sent.push(d.slice());
+    },
+    close() {
+      (ws as { readyState: number }).readyState = 3;
+    },
   };
   return { ws, sent };
 }
 
 const nextTask = () => new Promise((r) => setTimeout(r, 5));
-const packet = (n: number, fill: number) => encodeFrame({ type: 'sendPacket', dstKey: new Uint8Array(32).fill(1), packet: new Uint8Array(n).fill(fill) });
+const packet = (n: number, fill: number) =>
+  encodeFrame({ type: 'sendPacket', dstKey: new Uint8Array(32).fill(1), packet: new Uint8Array(n).fill(fill) });
 
 describe('coalescingWebSocketFactory', () => {
   it('frames sent back to back (before the next task) reach the server as one message that parses back into the same frames, in order', async () => {
@@ -52,7 +62,9 @@ describe('coalescingWebSocketFactory', () => {
     expect(sent.length).toBe(3);
     const r = new FrameReassembler();
     const back = sent.flatMap((m) => r.push(m));
-    expect(back.map((f) => (f.ok && f.frame.type === 'sendPacket' ? f.frame.packet[0] : -1))).toEqual([...Array(20).keys()]);
+    expect(back.map((f) => (f.ok && f.frame.type === 'sendPacket' ? f.frame.packet[0] : -1))).toEqual([
+      ...Array(20).keys(),
+    ]);
   });
 
   it('nothing is sent after close', async () => {

@@ -43,7 +43,11 @@ const SMALL_FRAME = 256;
  * download 5.7-6.3 -> 6.4-7.6 MB/s, upload 6.6-8.4 -> 7.7-8.5 MB/s (a cap of 4, or counting data
  * frames too, was slower: more messages; 16 was no better than unbounded).
  */
-export function coalescingWebSocketFactory(inner: WebSocketFactory, maxBytes = 16 * 1024, maxFrames = 8): WebSocketFactory {
+export function coalescingWebSocketFactory(
+  inner: WebSocketFactory,
+  maxBytes = 16 * 1024,
+  maxFrames = 8,
+): WebSocketFactory {
   return (url, protocols) => new CoalescingWebSocket(inner(url, protocols), maxBytes, maxFrames);
 }
 
@@ -53,20 +57,48 @@ class CoalescingWebSocket implements WebSocketLike {
   private scheduled = false;
   private smallFrames = 0;
 
-  constructor(private readonly ws: WebSocketLike, private readonly maxBytes: number, private readonly maxFrames: number) {}
+  constructor(
+    private readonly ws: WebSocketLike,
+    private readonly maxBytes: number,
+    private readonly maxFrames: number,
+  ) {}
 
-  get binaryType(): string { return this.ws.binaryType; }
-  set binaryType(t: string) { this.ws.binaryType = t; }
-  get readyState(): number { return this.ws.readyState; }
-  get bufferedAmount(): number { return (this.ws.bufferedAmount ?? 0) + this.pendingBytes; }
-  get onopen() { return this.ws.onopen; }
-  set onopen(f) { this.ws.onopen = f; }
-  get onmessage() { return this.ws.onmessage; }
-  set onmessage(f) { this.ws.onmessage = f; }
-  get onclose() { return this.ws.onclose; }
-  set onclose(f) { this.ws.onclose = f; }
-  get onerror() { return this.ws.onerror; }
-  set onerror(f) { this.ws.onerror = f; }
+  get binaryType(): string {
+    return this.ws.binaryType;
+  }
+  set binaryType(t: string) {
+    this.ws.binaryType = t;
+  }
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+  get bufferedAmount(): number {
+    return (this.ws.bufferedAmount ?? 0) + this.pendingBytes;
+  }
+  get onopen() {
+    return this.ws.onopen;
+  }
+  set onopen(f) {
+    this.ws.onopen = f;
+  }
+  get onmessage() {
+    return this.ws.onmessage;
+  }
+  set onmessage(f) {
+    this.ws.onmessage = f;
+  }
+  get onclose() {
+    return this.ws.onclose;
+  }
+  set onclose(f) {
+    this.ws.onclose = f;
+  }
+  get onerror() {
+    return this.ws.onerror;
+  }
+  set onerror(f) {
+    this.ws.onerror = f;
+  }
 
   send(data: Uint8Array): void {
     if (this.pendingBytes + data.length > this.maxBytes) this.flush();

@@ -143,7 +143,11 @@ export function decodeFramePayload(type: number, p: Uint8Array): DecodeResult {
       // receiver and never written, and the chunk they live in is not reused (FrameReassembler
       // copies only its unfinished tail).
       const packet = p.subarray(KEY_LEN);
-      return ok(type === FrameType.SendPacket ? { type: 'sendPacket', dstKey: key, packet } : { type: 'recvPacket', srcKey: key, packet });
+      return ok(
+        type === FrameType.SendPacket
+          ? { type: 'sendPacket', dstKey: key, packet }
+          : { type: 'recvPacket', srcKey: key, packet },
+      );
     }
     case FrameType.KeepAlive:
       return ok({ type: 'keepAlive' });

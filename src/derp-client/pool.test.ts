@@ -11,14 +11,30 @@ import { generateKeyPair } from '../crypto/x25519.js';
 import { boxBeforeNm, sealWithRandomNonce } from '../crypto/box.js';
 
 class FakeWs implements WebSocketLike {
-  binaryType = 'blob'; readyState = 0; bufferedAmount = 0; sent: Uint8Array[] = []; closed = false;
-  onopen: WebSocketLike['onopen'] = null; onmessage: WebSocketLike['onmessage'] = null;
-  onclose: WebSocketLike['onclose'] = null; onerror: WebSocketLike['onerror'] = null;
+  binaryType = 'blob';
+  readyState = 0;
+  bufferedAmount = 0;
+  sent: Uint8Array[] = [];
+  closed = false;
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
   constructor(readonly url: string) {}
-  send(d: Uint8Array) { this.sent.push(d.slice()); }
-  close() { this.closed = true; this.readyState = 3; }
-  open() { this.readyState = 1; this.onopen?.({}); }
-  deliver(b: Uint8Array | string) { this.onmessage?.({ data: typeof b === 'string' ? b : b.slice().buffer }); }
+  send(d: Uint8Array) {
+    this.sent.push(d.slice());
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  deliver(b: Uint8Array | string) {
+    this.onmessage?.({ data: typeof b === 'string' ? b : b.slice().buffer });
+  }
   /** The frames the client wrote, decoded. */
   frames(): Frame[] {
     const r = new FrameReassembler();
@@ -28,7 +44,10 @@ class FakeWs implements WebSocketLike {
 
 const mapOf = (...regions: { id: number; hosts: string[]; avoid?: boolean }[]): DerpMap => ({
   regions: regions.map((r) => ({
-    regionId: r.id, regionCode: `r${r.id}`, regionName: `r${r.id}`, avoid: r.avoid,
+    regionId: r.id,
+    regionCode: `r${r.id}`,
+    regionName: `r${r.id}`,
+    avoid: r.avoid,
     nodes: r.hosts.map((h, i) => ({ name: `${r.id}${'abc'[i]}`, regionId: r.id, hostName: h, derpPort: 3340 })),
   })),
 });
@@ -41,16 +60,27 @@ function setup(o: { map?: DerpMap; home?: number; fetchLatency?: ((url: string) 
   const sockets: FakeWs[] = [];
   const got: { pkt: Uint8Array; region: number }[] = [];
   const pool = new DerpPool({
-    privateKey: me.privateKey, derpMap: o.map ?? mapOf({ id: 1, hosts: ['d1'] }, { id: 2, hosts: ['d2'] }),
-    homeRegion: o.home ?? 1, clock, random, allowInsecure: true, fetchLatency: o.fetchLatency ?? null,
-    webSocketFactory: (url) => { const w = new FakeWs(url); sockets.push(w); return w; },
+    privateKey: me.privateKey,
+    derpMap: o.map ?? mapOf({ id: 1, hosts: ['d1'] }, { id: 2, hosts: ['d2'] }),
+    homeRegion: o.home ?? 1,
+    clock,
+    random,
+    allowInsecure: true,
+    fetchLatency: o.fetchLatency ?? null,
+    webSocketFactory: (url) => {
+      const w = new FakeWs(url);
+      sockets.push(w);
+      return w;
+    },
     onPacket: (_s, pkt, region) => got.push({ pkt, region }),
   });
   const handshake = (w: FakeWs) => {
     w.open();
     w.deliver(encodeFrame({ type: 'serverKey', serverKey: server.publicKey }));
     const k = boxBeforeNm(server.privateKey, me.publicKey);
-    w.deliver(encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }));
+    w.deliver(
+      encodeFrame({ type: 'serverInfo', sealed: sealWithRandomNonce(k, new TextEncoder().encode('{}'), random) }),
+    );
   };
   const open = (host: string) => sockets.filter((s) => s.url.includes(`//${host}:`) && !s.closed);
   const st = (id: number) => pool.status().find((s) => s.regionId === id);
@@ -72,7 +102,11 @@ describe('DerpPool on-demand regions', () => {
     pool.send(2, peer, new Uint8Array([1]));
     handshake(open('d2')[0]);
     expect(st(2)?.state).toBe('connected');
-    expect(open('d2')[0].frames().some((f) => f.type === 'sendPacket')).toBe(true);
+    expect(
+      open('d2')[0]
+        .frames()
+        .some((f) => f.type === 'sendPacket'),
+    ).toBe(true);
     live(50_000);
     pool.send(2, peer, new Uint8Array([2])); // traffic at t=50 s: idle clock restarts
     live(59_000);
@@ -161,9 +195,15 @@ describe('DerpClient: bad frames on an established connection', () => {
     ['oversized frame length', Uint8Array.of(0x05, 0xff, 0xff, 0xff, 0xff)],
     ['a second server key', encodeFrame({ type: 'serverKey', serverKey: new Uint8Array(32) })],
     ['a truncated ping payload', encodeFrame({ type: 'unknown', frameType: 0x12, payload: new Uint8Array(3) })],
-    ['a packet frame shorter than a key', encodeFrame({ type: 'unknown', frameType: 0x05, payload: new Uint8Array(31) })],
+    [
+      'a packet frame shorter than a key',
+      encodeFrame({ type: 'unknown', frameType: 0x05, payload: new Uint8Array(31) }),
+    ],
     ['a text WebSocket message', 'hello'],
-    ['a client-only frame (SendPacket) from the server', encodeFrame({ type: 'sendPacket', dstKey: peer, packet: new Uint8Array(4) })],
+    [
+      'a client-only frame (SendPacket) from the server',
+      encodeFrame({ type: 'sendPacket', dstKey: peer, packet: new Uint8Array(4) }),
+    ],
   ];
   for (const [name, bytes] of cases) {
     it(`${name}: counted, clean close, reconnect, traffic resumes`, () => {
@@ -224,12 +264,18 @@ describe('Health frames', () => {
 });
 
 describe('home region by latency', () => {
-  const map = mapOf({ id: 1, hosts: ['d1'] }, { id: 2, hosts: ['d2'] }, { id: 3, hosts: ['d3'] }, { id: 4, hosts: ['d4'], avoid: true });
+  const map = mapOf(
+    { id: 1, hosts: ['d1'] },
+    { id: 2, hosts: ['d2'] },
+    { id: 3, hosts: ['d3'] },
+    { id: 4, hosts: ['d4'], avoid: true },
+  );
   it('picks the region with the lowest measured latency, skips unreachable and avoided ones', async () => {
     const asked: string[] = [];
     const ms: Record<string, number> = { d1: 80, d2: 20, d4: 1 };
     const { pool, handshake, open, st } = setup({
-      map, home: 1,
+      map,
+      home: 1,
       fetchLatency: async (url) => {
         asked.push(url);
         const host = new URL(url).hostname;
@@ -241,12 +287,18 @@ describe('home region by latency', () => {
     handshake(open('d1')[0]);
     expect(await pool.chooseHomeRegion()).toBe(2);
     expect(asked.sort()).toEqual([
-      'http://d1:3340/derp/latency-check', 'http://d1:3340/derp/latency-check',
-      'http://d2:3340/derp/latency-check', 'http://d2:3340/derp/latency-check',
-      'http://d3:3340/derp/latency-check', 'http://d3:3340/derp/latency-check',
+      'http://d1:3340/derp/latency-check',
+      'http://d1:3340/derp/latency-check',
+      'http://d2:3340/derp/latency-check',
+      'http://d2:3340/derp/latency-check',
+      'http://d3:3340/derp/latency-check',
+      'http://d3:3340/derp/latency-check',
     ]);
     expect(pool.homeRegion()).toBe(2);
-    expect([...pool.latencies()].sort()).toEqual([[1, 80], [2, 20]]);
+    expect([...pool.latencies()].sort()).toEqual([
+      [1, 80],
+      [2, 20],
+    ]);
     handshake(open('d2')[0]);
     expect(open('d2')[0].frames()).toContainEqual({ type: 'notePreferred', preferred: true });
     expect(st(2)).toMatchObject({ home: true, latencyMs: 20 });
@@ -254,14 +306,21 @@ describe('home region by latency', () => {
   });
 
   it('keeps the configured home when no region answers', async () => {
-    const { pool } = setup({ map, home: 3, fetchLatency: async () => { throw new Error('offline'); } });
+    const { pool } = setup({
+      map,
+      home: 3,
+      fetchLatency: async () => {
+        throw new Error('offline');
+      },
+    });
     expect(await pool.chooseHomeRegion()).toBe(3);
   });
 
   it('takes the best of two probes per region (the first may include connection setup)', async () => {
     const calls: Record<string, number> = {};
     const { pool } = setup({
-      map: mapOf({ id: 1, hosts: ['d1'] }, { id: 2, hosts: ['d2'] }), home: 1,
+      map: mapOf({ id: 1, hosts: ['d1'] }, { id: 2, hosts: ['d2'] }),
+      home: 1,
       fetchLatency: async (url) => {
         const h = new URL(url).hostname;
         calls[h] = (calls[h] ?? 0) + 1;
@@ -275,11 +334,18 @@ describe('home region by latency', () => {
   it('the default prober times an HTTP GET with no caching and rejects non-2xx', async () => {
     let t = 1000;
     const seen: { url: string; cache?: string }[] = [];
-    const probe = httpLatencyProber(async (url, init) => {
-      seen.push({ url, cache: init?.cache });
-      t += 42;
-      return { ok: !url.includes('bad'), status: url.includes('bad') ? 502 : 200, arrayBuffer: async () => new ArrayBuffer(0) };
-    }, () => t);
+    const probe = httpLatencyProber(
+      async (url, init) => {
+        seen.push({ url, cache: init?.cache });
+        t += 42;
+        return {
+          ok: !url.includes('bad'),
+          status: url.includes('bad') ? 502 : 200,
+          arrayBuffer: async () => new ArrayBuffer(0),
+        };
+      },
+      () => t,
+    );
     expect(await probe('http://d1:3340/derp/latency-check')).toBe(42);
     expect(seen[0]).toEqual({ url: 'http://d1:3340/derp/latency-check', cache: 'no-store' });
     await expect(probe('http://bad/derp/latency-check')).rejects.toThrow(/HTTP 502/);
@@ -322,13 +388,13 @@ describe('failover between the nodes of one region', () => {
     for (const i of [1, 3, 5, 7]) expect(delays[i]).toBeLessThanOrEqual(15);
     expect(delays[4]).toBeGreaterThanOrEqual(20); // round 2 failed: 40 ms ×[0.5, 1.5)
     expect(delays[6]).toBeGreaterThanOrEqual(45); // round 3 failed: 90 ms ×[0.5, 1.5)
-    expect(delays[6]).toBeLessThanOrEqual(135)
+    expect(delays[6]).toBeLessThanOrEqual(135);
     sockets.at(-1)!.onclose?.({ code: 1006 });
     expect(st(1)?.state).toBe('failed');
     expect(sockets.every((w) => w.closed)).toBe(true); // no socket leaked across attempts
   });
 
-  it('a DERP map that changes a region\'s node list reopens that region only', () => {
+  it("a DERP map that changes a region's node list reopens that region only", () => {
     const { pool, handshake, open, st } = setup({ map: mapOf({ id: 1, hosts: ['n1'] }, { id: 2, hosts: ['d2'] }) });
     pool.start();
     handshake(open('n1')[0]);
@@ -349,10 +415,14 @@ describe('DERP node URLs', () => {
   it('are wss:// unless the map marks the node insecure-for-tests or the pool allows it', () => {
     expect(derpNodeUrl(node, false)).toBe('wss://derp1.example.com/derp');
     expect(derpNodeUrl({ ...node, derpPort: 8443 }, false)).toBe('wss://derp1.example.com:8443/derp');
-    expect(derpNodeUrl({ ...node, insecureForTests: true, derpPort: 3340 }, false)).toBe('ws://derp1.example.com:3340/derp');
+    expect(derpNodeUrl({ ...node, insecureForTests: true, derpPort: 3340 }, false)).toBe(
+      'ws://derp1.example.com:3340/derp',
+    );
     expect(derpNodeUrl(node, true)).toBe('ws://derp1.example.com/derp');
     expect(derpNodeUrl({ ...node, hostName: 'fd7a::1' }, false)).toBe('wss://[fd7a::1]/derp');
     expect(latencyCheckUrl(node, false)).toBe('https://derp1.example.com/derp/latency-check');
-    expect(latencyCheckUrl({ ...node, insecureForTests: true }, false)).toBe('http://derp1.example.com/derp/latency-check');
+    expect(latencyCheckUrl({ ...node, insecureForTests: true }, false)).toBe(
+      'http://derp1.example.com/derp/latency-check',
+    );
   });
 });

@@ -118,7 +118,10 @@ export function latencyCheckUrl(node: DerpNode, allowInsecure: boolean): string 
  * The clock must be a real one here: the probe measures wall-clock network time.
  */
 export function httpLatencyProber(
-  fetchFn: (url: string, init?: { cache?: string; signal?: AbortSignal }) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }> = (u, i) =>
+  fetchFn: (
+    url: string,
+    init?: { cache?: string; signal?: AbortSignal },
+  ) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }> = (u, i) =>
     globalThis.fetch(u, i as RequestInit),
   now: () => number = () => performance.now(),
   timeoutMs = 5000,
@@ -204,7 +207,12 @@ export class DerpPool {
     const candidates = this.map.regions.filter((r) => !r.avoid && r.nodes.length > 0);
     if (candidates.length === 0) throw new Error('DERP map has no usable region');
     let best: { id: number; ms: number } | undefined;
-    const probe = this.o.fetchLatency === undefined ? (typeof globalThis.fetch === 'function' ? httpLatencyProber() : null) : this.o.fetchLatency;
+    const probe =
+      this.o.fetchLatency === undefined
+        ? typeof globalThis.fetch === 'function'
+          ? httpLatencyProber()
+          : null
+        : this.o.fetchLatency;
     if (probe) {
       const results = await Promise.all(
         candidates.map(async (r) => {

@@ -46,15 +46,33 @@ function handler(req: IncomingMessage, res: ServerResponse) {
     req.on('data', (c) => parts.push(c));
     req.on('end', () => {
       const body = Buffer.concat(parts);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ method: req.method, te: req.headers['transfer-encoding'] ?? null, cl: req.headers['content-length'] ?? null, sha: sha(body), len: body.length, host: req.headers.host }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            method: req.method,
+            te: req.headers['transfer-encoding'] ?? null,
+            cl: req.headers['content-length'] ?? null,
+            sha: sha(body),
+            len: body.length,
+            host: req.headers.host,
+          }),
+        );
     });
     return;
   }
-  if (p === '/gzip') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.from('gzipped text '.repeat(1000))));
-  if (p === '/deflate') return void res.writeHead(200, { 'content-encoding': 'deflate' }).end(deflateSync(Buffer.from('zlib text '.repeat(1000))));
-  if (p === '/deflate-raw') return void res.writeHead(200, { 'content-encoding': 'deflate' }).end(deflateRawSync(Buffer.from('raw text '.repeat(1000))));
+  if (p === '/gzip')
+    return void res
+      .writeHead(200, { 'content-encoding': 'gzip' })
+      .end(gzipSync(Buffer.from('gzipped text '.repeat(1000))));
+  if (p === '/deflate')
+    return void res
+      .writeHead(200, { 'content-encoding': 'deflate' })
+      .end(deflateSync(Buffer.from('zlib text '.repeat(1000))));
+  if (p === '/deflate-raw')
+    return void res
+      .writeHead(200, { 'content-encoding': 'deflate' })
+      .end(deflateRawSync(Buffer.from('raw text '.repeat(1000))));
   if (p === '/gzip-corrupt') {
     const g = gzipSync(Buffer.from('x'.repeat(5000)));
     g[20] ^= 0xff;
@@ -141,8 +159,23 @@ describe('HttpClient against node:http', () => {
   it('sends a Uint8Array body with Content-Length and a stream body chunked; the server gets every byte', async () => {
     const c = new HttpClient({ dial: netDialer() });
     const data = pattern(3 * 1024 * 1024 + 17);
-    const a = JSON.parse(await (await c.request({ method: 'POST', url: url('/echo'), body: data, headers: { 'content-type': 'application/octet-stream' } })).text());
-    expect(a).toMatchObject({ method: 'POST', cl: String(data.length), te: null, sha: sha(data), host: `127.0.0.1:${port}` });
+    const a = JSON.parse(
+      await (
+        await c.request({
+          method: 'POST',
+          url: url('/echo'),
+          body: data,
+          headers: { 'content-type': 'application/octet-stream' },
+        })
+      ).text(),
+    );
+    expect(a).toMatchObject({
+      method: 'POST',
+      cl: String(data.length),
+      te: null,
+      sha: sha(data),
+      host: `127.0.0.1:${port}`,
+    });
     let off = 0;
     const stream = new ReadableStream<Uint8Array>({
       pull(ctrl) {
@@ -173,7 +206,10 @@ describe('HttpClient against node:http', () => {
   it('a corrupt gzip body fails with HttpError decode', async () => {
     const c = new HttpClient({ dial: netDialer() });
     const r = await c.request({ url: url('/gzip-corrupt') });
-    const err = await r.bytes().then(() => null, (e) => e);
+    const err = await r.bytes().then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(HttpError);
     expect(err.code).toBe('decode');
     c.close();
@@ -250,7 +286,9 @@ describe('HttpClient against node:http', () => {
   it('keeps at most maxConnectionsPerHost connections for parallel requests', async () => {
     const dial = netDialer();
     const c = new HttpClient({ dial, maxConnectionsPerHost: 2 });
-    const rs = await Promise.all(Array.from({ length: 10 }, () => c.request({ url: url('/slow') }).then((r) => r.text())));
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, () => c.request({ url: url('/slow') }).then((r) => r.text())),
+    );
     expect(rs).toEqual(Array(10).fill('slow'));
     expect(dial.opened).toBe(2);
     c.close();
@@ -340,32 +378,41 @@ describe('HttpClient against broken servers', () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     return {
       port: (s.address() as net.AddressInfo).port,
-      close: () => new Promise<void>((r) => { for (const x of socks) x.destroy(); s.close(() => r()); }),
+      close: () =>
+        new Promise<void>((r) => {
+          for (const x of socks) x.destroy();
+          s.close(() => r());
+        }),
     };
   }
 
-  const base = new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  const base = new TextEncoder().encode(
+    'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  );
 
   it('property: mutated responses end in a response or an HttpError, never a hang or another error', async () => {
     let current = base;
     const srv = await rawServer(() => current);
     const c = new HttpClient({ dial: netDialer(), headersTimeoutMs: 2000, bodyTimeoutMs: 2000 });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 4 }), async (muts) => {
-        const b = Array.from(base);
-        for (const [pos, val, ins] of muts) {
-          const i = pos % b.length;
-          if (ins) b.splice(i, 0, val);
-          else b[i] = val;
-        }
-        current = Uint8Array.from(b);
-        try {
-          const r = await c.request({ url: `http://127.0.0.1:${srv.port}/` });
-          await r.bytes();
-        } catch (e) {
-          if (!(e instanceof HttpError)) throw e;
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+        async (muts) => {
+          const b = Array.from(base);
+          for (const [pos, val, ins] of muts) {
+            const i = pos % b.length;
+            if (ins) b.splice(i, 0, val);
+            else b[i] = val;
+          }
+          current = Uint8Array.from(b);
+          try {
+            const r = await c.request({ url: `http://127.0.0.1:${srv.port}/` });
+            await r.bytes();
+          } catch (e) {
+            if (!(e instanceof HttpError)) throw e;
+          }
+        },
+      ),
       fuzz(150),
     );
     c.close();
@@ -373,7 +420,10 @@ describe('HttpClient against broken servers', () => {
   });
 
   it('garbage on a connection left open times out with HttpError instead of hanging', async () => {
-    const srv = await rawServer(() => new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'), false);
+    const srv = await rawServer(
+      () => new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'),
+      false,
+    );
     const c = new HttpClient({ dial: netDialer(), headersTimeoutMs: 300, bodyTimeoutMs: 300 });
     const r = await c.request({ url: `http://127.0.0.1:${srv.port}/` });
     const e = await r.bytes().catch((x) => x);
@@ -451,7 +501,10 @@ describe('HttpClient on a VirtualClock with an in-memory connection', () => {
     const m = memoryDialer(() => ((heard = true), null));
     const c = new HttpClient({ dial: m.dial, clock, headersTimeoutMs: 30_000 });
     let settled: unknown = 'pending';
-    const p = c.request({ url: 'http://nas/' }).then(() => 'ok', (e) => e);
+    const p = c.request({ url: 'http://nas/' }).then(
+      () => 'ok',
+      (e) => e,
+    );
     void p.then((v) => (settled = v));
     expect(await turnsUntil(() => heard && clock.pending > 0)).toBe(true); // the request is out, its deadline armed
     clock.advance(29_999);
@@ -475,7 +528,10 @@ describe('HttpClient on a VirtualClock with an in-memory connection', () => {
     });
     const c = new HttpClient({ dial, clock, headersTimeoutMs: 30_000 });
     let settled: unknown = 'pending';
-    const p = c.request({ url: 'http://nas/' }).then(() => 'ok', (e) => e);
+    const p = c.request({ url: 'http://nas/' }).then(
+      () => 'ok',
+      (e) => e,
+    );
     void p.then((v) => (settled = v));
     expect(await turnsUntil(() => toClient !== undefined && clock.pending > 0)).toBe(true);
     // A head that never ends: "HTTP/1.1 200 OK\r\nX: aaaa…", one byte per 200 ms of clock time.

@@ -9,7 +9,14 @@ import { HttpError } from './errors.js';
 import { ConnectionPool, type PoolStats } from './pool.js';
 import type { Dialer, Conn } from './connection.js';
 import { decodableCodings, decodeBody } from './decode.js';
-import { HttpHeaders, encodeRequestHead, hostHeader, toHeaderList, type HeadersInput, type HeaderList } from './wire.js';
+import {
+  HttpHeaders,
+  encodeRequestHead,
+  hostHeader,
+  toHeaderList,
+  type HeadersInput,
+  type HeaderList,
+} from './wire.js';
 
 export { HttpError } from './errors.js';
 export type { HttpErrorCode } from './errors.js';
@@ -78,7 +85,17 @@ export interface HttpResponse {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Framing and connection management are ours (RFC 9112 §6, §9.6; RFC 9110 §7.6.1).
-const OWN_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'content-length']);
+const OWN_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'trailer',
+  'content-length',
+]);
 
 interface Target {
   host: string;
@@ -95,9 +112,14 @@ function resolveTarget(init: HttpRequestInit): Target {
     } catch {
       throw new HttpError('bad-request', `invalid URL ${JSON.stringify(String(init.url))}`);
     }
-    if (u.protocol === 'https:') throw new HttpError('unsupported', 'https is not supported: this client speaks plain HTTP over the (already encrypted) tailnet');
+    if (u.protocol === 'https:')
+      throw new HttpError(
+        'unsupported',
+        'https is not supported: this client speaks plain HTTP over the (already encrypted) tailnet',
+      );
     if (u.protocol !== 'http:') throw new HttpError('bad-request', `unsupported URL scheme ${u.protocol}`);
-    if (u.username || u.password) throw new HttpError('bad-request', 'credentials in the URL are not supported; send an Authorization header');
+    if (u.username || u.password)
+      throw new HttpError('bad-request', 'credentials in the URL are not supported; send an Authorization header');
     const host = u.hostname.replace(/^\[|\]$/g, '');
     return { host, port: u.port ? Number(u.port) : 80, path: (u.pathname || '/') + u.search, url: u };
   }
@@ -151,7 +173,8 @@ export class HttpClient {
   async request(init: HttpRequestInit): Promise<HttpResponse> {
     let target = resolveTarget(init);
     let method = (init.method ?? 'GET').toUpperCase();
-    let body: Uint8Array | ReadableStream<Uint8Array> | null = typeof init.body === 'string' ? new TextEncoder().encode(init.body) : (init.body ?? null);
+    let body: Uint8Array | ReadableStream<Uint8Array> | null =
+      typeof init.body === 'string' ? new TextEncoder().encode(init.body) : (init.body ?? null);
     const headers = new HttpHeaders(toHeaderList(init.headers).filter(([k]) => !OWN_HEADERS.has(k.toLowerCase())));
     const decompress = init.decompress ?? true;
     const first = target.url;
@@ -163,7 +186,8 @@ export class HttpClient {
       }
       // RFC 9110 §15.4: follow Location (a URI reference, relative to the current URL).
       await res.body.cancel().catch(() => {});
-      if (hops >= this.o.maxRedirects) throw new HttpError('redirect', `more than ${this.o.maxRedirects} redirects starting at ${first.href}`);
+      if (hops >= this.o.maxRedirects)
+        throw new HttpError('redirect', `more than ${this.o.maxRedirects} redirects starting at ${first.href}`);
       let to: URL;
       try {
         to = new URL(loc, target.url);
@@ -184,7 +208,10 @@ export class HttpClient {
         }
       }
       if (to.protocol !== 'http:' || !this.o.redirectPolicy(to, target.url)) {
-        throw new HttpError('redirect', `redirect from ${target.url.href} to ${to.href} leaves the allowed tailnet hosts; not followed`);
+        throw new HttpError(
+          'redirect',
+          `redirect from ${target.url.href} to ${to.href} leaves the allowed tailnet hosts; not followed`,
+        );
       }
       // §15.4.4 (303) and the historic POST→GET of 301/302 (§15.4.2, §15.4.3): drop the body.
       if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
@@ -270,7 +297,15 @@ export class HttpClient {
         // RFC 9112 §9.3.1: a reused connection the server had already closed fails before any
         // response byte; an idempotent request with a replayable body is retried once on a new one.
         const err = e as HttpError & { beforeResponse?: boolean };
-        if (attempt === 0 && wasReused && err.beforeResponse && err.code === 'closed' && replayable && IDEMPOTENT.has(method)) continue;
+        if (
+          attempt === 0 &&
+          wasReused &&
+          err.beforeResponse &&
+          err.code === 'closed' &&
+          replayable &&
+          IDEMPOTENT.has(method)
+        )
+          continue;
         throw e;
       }
     }

@@ -99,7 +99,12 @@ export class HttpConnection {
   }
 
   /** A read that gives up after `ms` (closing the connection) or when `signal` fires; the error names `budgetMs`, the whole allowance. */
-  private timedRead(ms: number, what: string, signal?: AbortSignal, budgetMs = ms): Promise<ReadableStreamReadResult<Uint8Array>> {
+  private timedRead(
+    ms: number,
+    what: string,
+    signal?: AbortSignal,
+    budgetMs = ms,
+  ): Promise<ReadableStreamReadResult<Uint8Array>> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const finish = () => {
@@ -140,7 +145,10 @@ export class HttpConnection {
    * Sends one request and resolves with the response head and a body stream. `onDone(reusable)`
    * runs exactly once: when the body has been read to its end, or failed, or was cancelled.
    */
-  async exchange(req: ExchangeRequest, onDone: (reusable: boolean, keepAliveMs: number | null) => void): Promise<ExchangeResult> {
+  async exchange(
+    req: ExchangeRequest,
+    onDone: (reusable: boolean, keepAliveMs: number | null) => void,
+  ): Promise<ExchangeResult> {
     const parser = new ResponseParser({ method: req.method });
     let doneCalled = false;
     const done = (reusable: boolean, ka: number | null) => {
@@ -203,7 +211,8 @@ export class HttpConnection {
     try {
       while (!first) {
         const left = Math.max(0, headDeadline - this.clock.now());
-        const what = parser.bytesSeen === 0 ? 'response' : `complete response head (${parser.bytesSeen} bytes of it came)`;
+        const what =
+          parser.bytesSeen === 0 ? 'response' : `complete response head (${parser.bytesSeen} bytes of it came)`;
         const r = await this.timedRead(left, what, req.signal, req.headersTimeoutMs);
         const evs = r.done ? parser.finish() : parser.push(r.value);
         for (const ev of evs) {
@@ -214,7 +223,8 @@ export class HttpConnection {
     } catch (e) {
       // A write failure explains a closed connection better than the read that noticed it.
       await Promise.race([sending, new Promise((r) => queueMicrotask(() => r(undefined)))]);
-      const err = parser.bytesSeen === 0 && sendError ? sendError : asHttpError(e, 'closed', 'reading the response failed');
+      const err =
+        parser.bytesSeen === 0 && sendError ? sendError : asHttpError(e, 'closed', 'reading the response failed');
       done(false, null);
       throw Object.assign(err, { beforeResponse: parser.bytesSeen === 0 });
     }

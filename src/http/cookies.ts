@@ -115,7 +115,9 @@ export class CookieJar {
     const now = this.clock.now();
     this.cookies = this.cookies.filter((c) => c.expiresAt === null || c.expiresAt > now);
     const match = this.cookies
-      .filter((c) => (c.hostOnly ? c.domain === host : domainMatch(host, c.domain)) && pathMatch(url.pathname || '/', c.path))
+      .filter(
+        (c) => (c.hostOnly ? c.domain === host : domainMatch(host, c.domain)) && pathMatch(url.pathname || '/', c.path),
+      )
       // Secure cookies are sent too: the tailnet hop is encrypted end to end by WireGuard.
       .sort((a, b) => b.path.length - a.path.length || a.seq - b.seq);
     if (!match.length) return null;

@@ -15,7 +15,11 @@ export function decodableCodings(contentEncoding: string | null): string[] | nul
 
 export function decodeBody(body: ReadableStream<Uint8Array>, codings: string[]): ReadableStream<Uint8Array> {
   let s = body;
-  for (const c of codings) s = c === 'deflate' ? deflateAuto(s) : s.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+  for (const c of codings)
+    s =
+      c === 'deflate'
+        ? deflateAuto(s)
+        : s.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
   return mapErrors(s, 'decode', 'the response body is not valid ' + codings.join('+'));
 }
 
@@ -70,7 +74,14 @@ function deflateAuto(src: ReadableStream<Uint8Array>): ReadableStream<Uint8Array
             },
             { highWaterMark: 0 },
           );
-          out = joined.pipeThrough(new DecompressionStream(zlib ? 'deflate' : 'deflate-raw') as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
+          out = joined
+            .pipeThrough(
+              new DecompressionStream(zlib ? 'deflate' : 'deflate-raw') as unknown as TransformStream<
+                Uint8Array,
+                Uint8Array
+              >,
+            )
+            .getReader();
         }
         const r = await out.read();
         if (r.done) ctrl.close();
@@ -85,7 +96,11 @@ function deflateAuto(src: ReadableStream<Uint8Array>): ReadableStream<Uint8Array
 }
 
 /** Re-raise a stream's errors as HttpError (keeping HttpErrors from the connection as they are). */
-export function mapErrors(s: ReadableStream<Uint8Array>, code: 'decode' | 'closed', context: string): ReadableStream<Uint8Array> {
+export function mapErrors(
+  s: ReadableStream<Uint8Array>,
+  code: 'decode' | 'closed',
+  context: string,
+): ReadableStream<Uint8Array> {
   const reader = s.getReader();
   return new ReadableStream<Uint8Array>(
     {

@@ -8,7 +8,12 @@ import { encodeRequestHead, encodeChunk, latin1Encode, latin1Decode } from './wi
 const enc = (s: string) => latin1Encode(s);
 
 /** Feeds `bytes` split at `cuts`, then EOF; returns events or the HttpError. */
-function parseAll(bytes: Uint8Array, cuts: number[] = [], method = 'GET', eof = true): { events: ParserEvent[]; body: string; error?: HttpError } {
+function parseAll(
+  bytes: Uint8Array,
+  cuts: number[] = [],
+  method = 'GET',
+  eof = true,
+): { events: ParserEvent[]; body: string; error?: HttpError } {
   const p = new ResponseParser({ method });
   const events: ParserEvent[] = [];
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
@@ -23,13 +28,19 @@ function parseAll(bytes: Uint8Array, cuts: number[] = [], method = 'GET', eof = 
     if (!(e instanceof HttpError)) throw e;
     return { events, body: '', error: e };
   }
-  const body = events.filter((e) => e.kind === 'data').map((e) => latin1Decode((e as { data: Uint8Array }).data)).join('');
+  const body = events
+    .filter((e) => e.kind === 'data')
+    .map((e) => latin1Decode((e as { data: Uint8Array }).data))
+    .join('');
   return { events, body };
 }
 
 describe('HTTP/1.1 response parser (RFC 9112)', () => {
   it('reads a Content-Length response and stops at its end', () => {
-    const r = parseAll(enc('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello'), [3, 20, 40]);
+    const r = parseAll(
+      enc('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello'),
+      [3, 20, 40],
+    );
     expect(r.error).toBeUndefined();
     const head = r.events.find((e) => e.kind === 'head') as Extract<ParserEvent, { kind: 'head' }>;
     expect(head.head.status).toBe(200);
@@ -41,22 +52,30 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
   });
 
   it('reads a chunked body with extensions and trailers, split anywhere', () => {
-    const msg = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n';
+    const msg =
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n';
     fc.assert(
       fc.property(fc.array(fc.nat(), { maxLength: 8 }), (cuts) => {
         const r = parseAll(enc(msg), cuts);
         expect(r.error).toBeUndefined();
         expect(r.body).toBe('hello world');
         expect(r.events.some((e) => e.kind === 'trailers')).toBe(true);
-      }), fuzz(100)
+      }),
+      fuzz(100),
     );
   });
 
   it('skips 100 Continue and 103 Early Hints, refuses 101', () => {
-    const r = parseAll(enc('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'));
+    const r = parseAll(
+      enc(
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n',
+      ),
+    );
     expect(r.events.filter((e) => e.kind === 'informational')).toHaveLength(2);
     expect((r.events.find((e) => e.kind === 'head') as { head: { status: number } }).head.status).toBe(204);
-    expect(parseAll(enc('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n')).error?.code).toBe('unsupported');
+    expect(parseAll(enc('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n')).error?.code).toBe(
+      'unsupported',
+    );
   });
 
   it('has no body for HEAD, 204 and 304 even with Content-Length', () => {
@@ -73,9 +92,16 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
   });
 
   it('folds obs-fold lines, keeps repeated Set-Cookie apart, trims OWS', () => {
-    const r = parseAll(enc('HTTP/1.1 200 OK\r\nX-A:  one\r\n two \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n'));
+    const r = parseAll(
+      enc('HTTP/1.1 200 OK\r\nX-A:  one\r\n two \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n'),
+    );
     const h = (r.events[0] as { head: { headers: [string, string][] } }).head.headers;
-    expect(h).toEqual([['X-A', 'one two'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['Content-Length', '0']]);
+    expect(h).toEqual([
+      ['X-A', 'one two'],
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+      ['Content-Length', '0'],
+    ]);
   });
 
   it('accepts bare LF line ends and "HTTP/1.1 200" without a reason', () => {
@@ -84,7 +110,9 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
   });
 
   it('Transfer-Encoding beats Content-Length but the connection is then not reused (smuggling guard)', () => {
-    const r = parseAll(enc('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'));
+    const r = parseAll(
+      enc('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'),
+    );
     expect(r.body).toBe('ok');
     expect((r.events[0] as { keepAlive: boolean }).keepAlive).toBe(false);
   });
@@ -103,7 +131,11 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
     ['conflicting lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx', 'protocol'],
     ['negative length', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'protocol'],
     ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'protocol'],
-    ['chunk longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxx\r\n0\r\n\r\n', 'protocol'],
+    [
+      'chunk longer than its size',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxx\r\n0\r\n\r\n',
+      'protocol',
+    ],
     ['gzip transfer coding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 'unsupported'],
     ['NUL in a value', 'HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n', 'protocol'],
     ['bare CR', 'HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n', 'protocol'],
@@ -136,10 +168,15 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
 
   it('property: any byte string either parses or fails with HttpError; after EOF it is done or failed', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(), { maxLength: 5 }), fc.constantFrom('GET', 'HEAD'), (bytes, cuts, m) => {
-        const r = parseAll(bytes, cuts, m); // throws (failing the property) on anything but HttpError
-        if (!r.error) expect(r.events.at(-1)?.kind).toBe('end');
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        fc.constantFrom('GET', 'HEAD'),
+        (bytes, cuts, m) => {
+          const r = parseAll(bytes, cuts, m); // throws (failing the property) on anything but HttpError
+          if (!r.error) expect(r.events.at(-1)?.kind).toBe('end');
+        },
+      ),
       fuzz(2000),
     );
   });
@@ -148,12 +185,17 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
     .tuple(
       fc.constantFrom('1.0', '1.1'),
       fc.integer({ min: 200, max: 599 }).filter((s) => s !== 204 && s !== 304),
-      fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), fc.stringMatching(/^[ -~]{0,30}$/)), { maxLength: 6 }),
+      fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), fc.stringMatching(/^[ -~]{0,30}$/)), {
+        maxLength: 6,
+      }),
       fc.uint8Array({ maxLength: 300 }),
       fc.boolean(),
     )
     .map(([v, status, hs, body, chunked]) => {
-      const fields = hs.filter(([k]) => !/^(content-length|transfer-encoding|connection)$/i.test(k)).map(([k, val]) => `${k}: ${val.trim()}\r\n`).join('');
+      const fields = hs
+        .filter(([k]) => !/^(content-length|transfer-encoding|connection)$/i.test(k))
+        .map(([k, val]) => `${k}: ${val.trim()}\r\n`)
+        .join('');
       const useChunked = chunked && v === '1.1';
       const framing = useChunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${body.length}\r\n`;
       let b = body;
@@ -186,16 +228,23 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
 
   it('property: mutated valid responses parse or fail with HttpError, never anything else', () => {
     fc.assert(
-      fc.property(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'insert', 'delete')), { minLength: 1, maxLength: 6 }), ({ msg }, muts) => {
-        const b = Array.from(msg);
-        for (const [pos, val, op] of muts) {
-          const i = pos % (b.length + 1);
-          if (op === 'flip' && i < b.length) b[i] = val;
-          else if (op === 'insert') b.splice(i, 0, val);
-          else if (op === 'delete') b.splice(i, 1);
-        }
-        parseAll(Uint8Array.from(b), [], 'GET');
-      }),
+      fc.property(
+        valid,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        ({ msg }, muts) => {
+          const b = Array.from(msg);
+          for (const [pos, val, op] of muts) {
+            const i = pos % (b.length + 1);
+            if (op === 'flip' && i < b.length) b[i] = val;
+            else if (op === 'insert') b.splice(i, 0, val);
+            else if (op === 'delete') b.splice(i, 1);
+          }
+          parseAll(Uint8Array.from(b), [], 'GET');
+        },
+      ),
       fuzz(2000),
     );
   });
@@ -203,30 +252,44 @@ describe('HTTP/1.1 response parser (RFC 9112)', () => {
 
 describe('request head encoding', () => {
   it('writes the request line and fields', () => {
-    const b = encodeRequestHead({ method: 'POST', target: '/a?b=1', headers: [['Host', 'h:8080'], ['Content-Length', '3']] });
+    const b = encodeRequestHead({
+      method: 'POST',
+      target: '/a?b=1',
+      headers: [
+        ['Host', 'h:8080'],
+        ['Content-Length', '3'],
+      ],
+    });
     expect(latin1Decode(b)).toBe('POST /a?b=1 HTTP/1.1\r\nHost: h:8080\r\nContent-Length: 3\r\n\r\n');
   });
   it('refuses header injection and bad targets', () => {
-    expect(() => encodeRequestHead({ method: 'GET', target: '/', headers: [['X', 'a\r\nInjected: 1']] })).toThrow(HttpError);
+    expect(() => encodeRequestHead({ method: 'GET', target: '/', headers: [['X', 'a\r\nInjected: 1']] })).toThrow(
+      HttpError,
+    );
     expect(() => encodeRequestHead({ method: 'GET', target: '/ HTTP/1.0\r\n', headers: [] })).toThrow(HttpError);
     expect(() => encodeRequestHead({ method: 'G T', target: '/', headers: [] })).toThrow(HttpError);
     expect(() => encodeRequestHead({ method: 'GET', target: '/', headers: [['Bad Name', 'x']] })).toThrow(HttpError);
   });
   it('property: whatever strings go in, the output is one well-formed head or an HttpError', () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 4 }), (m, t, hs) => {
-        let out: Uint8Array;
-        try {
-          out = encodeRequestHead({ method: m, target: t, headers: hs });
-        } catch (e) {
-          expect(e).toBeInstanceOf(HttpError);
-          return;
-        }
-        const s = latin1Decode(out);
-        // Exactly one blank line, at the end: no caller string split the message.
-        expect(s.indexOf('\r\n\r\n')).toBe(s.length - 4);
-        expect(s.split('\r\n').length).toBe(hs.length + 3);
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 4 }),
+        (m, t, hs) => {
+          let out: Uint8Array;
+          try {
+            out = encodeRequestHead({ method: m, target: t, headers: hs });
+          } catch (e) {
+            expect(e).toBeInstanceOf(HttpError);
+            return;
+          }
+          const s = latin1Decode(out);
+          // Exactly one blank line, at the end: no caller string split the message.
+          expect(s.indexOf('\r\n\r\n')).toBe(s.length - 4);
+          expect(s.split('\r\n').length).toBe(hs.length + 3);
+        },
+      ),
       fuzz(1000),
     );
   });

@@ -178,7 +178,8 @@ export class ResponseParser {
             this.lineParts.push(chunk.slice(i, j));
             this.lineLen += take;
           }
-          if (this.state === State.StatusLine || this.state === State.Headers || this.state === State.Trailers) this.headBytes += take + (j < chunk.length ? 1 : 0);
+          if (this.state === State.StatusLine || this.state === State.Headers || this.state === State.Trailers)
+            this.headBytes += take + (j < chunk.length ? 1 : 0);
           if (j === chunk.length) {
             i = j;
             break;
@@ -209,12 +210,14 @@ export class ResponseParser {
   }
 
   private lineLimit(): number {
-    if (this.state === State.StatusLine || this.state === State.Headers || this.state === State.Trailers) return Math.max(0, this.maxHead - this.headBytes) + 2;
+    if (this.state === State.StatusLine || this.state === State.Headers || this.state === State.Trailers)
+      return Math.max(0, this.maxHead - this.headBytes) + 2;
     return MAX_CHUNK_LINE;
   }
 
   private tooLong(): HttpError {
-    if (this.state === State.ChunkSize || this.state === State.ChunkDataEnd) return new HttpError('protocol', `chunk-size line longer than ${MAX_CHUNK_LINE} bytes`);
+    if (this.state === State.ChunkSize || this.state === State.ChunkDataEnd)
+      return new HttpError('protocol', `chunk-size line longer than ${MAX_CHUNK_LINE} bytes`);
     return new HttpError('protocol', `response head larger than ${this.maxHead} bytes`);
   }
 
@@ -283,17 +286,25 @@ export class ResponseParser {
     // RFC 9110 §5.5: CR, LF and NUL are invalid in a field value; we reject other controls too.
     for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i);
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new HttpError('protocol', 'control character in a header value');
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f)
+        throw new HttpError('protocol', 'control character in a header value');
     }
   }
 
   // RFC 9112 §6.3: message body length.
   private onHeadEnd(out: ParserEvent[]): void {
-    const head: ResponseHead = { version: this.version, status: this.status, statusText: this.statusText, headers: this.headers };
+    const head: ResponseHead = {
+      version: this.version,
+      status: this.status,
+      statusText: this.statusText,
+      headers: this.headers,
+    };
     const h = new HttpHeaders(this.headers);
     if (this.status < 200) {
-      if (this.status === 101) throw new HttpError('unsupported', 'the server switched protocols (101), which this client never asks for');
-      if (++this.infoCount > this.maxInfo) throw new HttpError('protocol', `more than ${this.maxInfo} informational responses`);
+      if (this.status === 101)
+        throw new HttpError('unsupported', 'the server switched protocols (101), which this client never asks for');
+      if (++this.infoCount > this.maxInfo)
+        throw new HttpError('protocol', `more than ${this.maxInfo} informational responses`);
       out.push({ kind: 'informational', head });
       this.state = State.StatusLine;
       this.headBytes = 0;
@@ -306,7 +317,10 @@ export class ResponseParser {
     let contentLength: number | null = null;
     if (clValues.length) {
       // §6.3 rule 5: a list of identical decimal values is one value; anything else is invalid.
-      const parts = clValues.join(',').split(',').map((x) => x.trim());
+      const parts = clValues
+        .join(',')
+        .split(',')
+        .map((x) => x.trim());
       if (!parts.every((p) => /^[0-9]{1,15}$/.test(p)) || new Set(parts).size !== 1) {
         throw new HttpError('protocol', `invalid Content-Length ${JSON.stringify(clValues.join(', ').slice(0, 40))}`);
       }
@@ -319,7 +333,11 @@ export class ResponseParser {
     } else if (te) {
       // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
       if (this.version === '1.0') throw new HttpError('protocol', 'Transfer-Encoding in an HTTP/1.0 response');
-      if (te.length !== 1 || te[0] !== 'chunked') throw new HttpError('unsupported', `transfer coding ${JSON.stringify(te.join(', '))} (only chunked is supported)`);
+      if (te.length !== 1 || te[0] !== 'chunked')
+        throw new HttpError(
+          'unsupported',
+          `transfer coding ${JSON.stringify(te.join(', '))} (only chunked is supported)`,
+        );
       framing = 'chunked';
       // §6.3 rule 3: TE overrides CL, but the pair hints at smuggling: do not reuse the connection.
       if (contentLength !== null) keepAlive = false;

@@ -34,26 +34,66 @@ export interface ProxyRequestMessage {
   referrer?: string;
   destination?: string;
 }
-export interface ProxyAckMessage { type: 'ack'; id: number; bytes: number }
-export interface ProxyCancelMessage { type: 'cancel'; id: number }
-export interface ProxyPingMessage { type: 'ping'; id: number }
+export interface ProxyAckMessage {
+  type: 'ack';
+  id: number;
+  bytes: number;
+}
+export interface ProxyCancelMessage {
+  type: 'cancel';
+  id: number;
+}
+export interface ProxyPingMessage {
+  type: 'ping';
+  id: number;
+}
 /** Posted with the page's MessagePort as the one transferred port. */
-export interface ProxyWebSocketMessage { type: 'websocket'; id: number; url: string; protocols: string[] }
+export interface ProxyWebSocketMessage {
+  type: 'websocket';
+  id: number;
+  url: string;
+  protocols: string[];
+}
 
 /** What the Service Worker posts to the node. */
-export type ProxyToNode = ProxyRequestMessage | ProxyAckMessage | ProxyCancelMessage | ProxyPingMessage | ProxyWebSocketMessage;
+export type ProxyToNode =
+  ProxyRequestMessage | ProxyAckMessage | ProxyCancelMessage | ProxyPingMessage | ProxyWebSocketMessage;
 
-export interface ProxyResponseMessage { type: 'response'; id: number; status: number; statusText: string; headers: HeaderList }
-export interface ProxyChunkMessage { type: 'chunk'; id: number; data: ArrayBuffer }
-export interface ProxyEndMessage { type: 'end'; id: number }
-export interface ProxyErrorMessage { type: 'error'; id: number; message: string; code?: string }
-export interface ProxyPongMessage { type: 'pong'; id: number }
+export interface ProxyResponseMessage {
+  type: 'response';
+  id: number;
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+}
+export interface ProxyChunkMessage {
+  type: 'chunk';
+  id: number;
+  data: ArrayBuffer;
+}
+export interface ProxyEndMessage {
+  type: 'end';
+  id: number;
+}
+export interface ProxyErrorMessage {
+  type: 'error';
+  id: number;
+  message: string;
+  code?: string;
+}
+export interface ProxyPongMessage {
+  type: 'pong';
+  id: number;
+}
 
 /** What the node posts to the Service Worker. */
-export type ProxyFromNode = ProxyResponseMessage | ProxyChunkMessage | ProxyEndMessage | ProxyErrorMessage | ProxyPongMessage;
+export type ProxyFromNode =
+  ProxyResponseMessage | ProxyChunkMessage | ProxyEndMessage | ProxyErrorMessage | ProxyPongMessage;
 
 /** A decoded 'websocket' message: the page's port travels beside it. */
-export interface ProxyWebSocketOpen extends ProxyWebSocketMessage { page: MessagePortLike }
+export interface ProxyWebSocketOpen extends ProxyWebSocketMessage {
+  page: MessagePortLike;
+}
 /** What the node acts on: ProxyToNode with a 'websocket' message's port attached. */
 export type ProxyToNodeDecoded = Exclude<ProxyToNode, ProxyWebSocketMessage> | ProxyWebSocketOpen;
 
@@ -72,7 +112,10 @@ export interface Refused {
 export type Decoded<T> = { ok: true; msg: T } | Refused;
 
 export function isHeaderList(x: unknown): x is HeaderList {
-  return Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
+  return (
+    Array.isArray(x) &&
+    x.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')
+  );
 }
 
 type Fields = Record<string, unknown>;
@@ -81,12 +124,15 @@ function isPort(x: unknown): x is MessagePortLike {
   return !!x && typeof x === 'object' && typeof (x as { postMessage?: unknown }).postMessage === 'function';
 }
 
-const toNode: { [K in ProxyToNode['type']]: (m: Fields, id: number, ports: readonly unknown[]) => ProxyToNodeDecoded | string } = {
+const toNode: {
+  [K in ProxyToNode['type']]: (m: Fields, id: number, ports: readonly unknown[]) => ProxyToNodeDecoded | string;
+} = {
   request(m, id) {
     if (typeof m.url !== 'string') return 'request without a url';
     if (!isHeaderList(m.headers)) return 'request headers are not a list of [name, value] strings';
     if (m.body !== undefined && !(m.body instanceof ArrayBuffer)) return 'request body is not an ArrayBuffer';
-    if (m.method !== undefined && m.method !== null && typeof m.method !== 'string') return 'request method is not a string';
+    if (m.method !== undefined && m.method !== null && typeof m.method !== 'string')
+      return 'request method is not a string';
     return {
       type: 'request',
       id,
@@ -109,7 +155,8 @@ const toNode: { [K in ProxyToNode['type']]: (m: Fields, id: number, ports: reado
     const protocols = m.protocols === undefined ? [] : m.protocols;
     if (!isPort(page)) return 'websocket without a port';
     if (typeof m.url !== 'string') return 'websocket without a url';
-    if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string')) return 'websocket protocols are not strings';
+    if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string'))
+      return 'websocket protocols are not strings';
     return { type: 'websocket', id, url: m.url, protocols: protocols as string[], page };
   },
 };
@@ -121,11 +168,18 @@ export function decodeToNode(data: unknown, ports: readonly unknown[] = []): Dec
   if (typeof m.id !== 'number') return { ok: false, reason: 'no numeric id' };
   const id = m.id;
   const type = m.type;
-  const decode = typeof type === 'string' && Object.hasOwn(toNode, type) ? toNode[type as ProxyToNode['type']] : undefined;
+  const decode =
+    typeof type === 'string' && Object.hasOwn(toNode, type) ? toNode[type as ProxyToNode['type']] : undefined;
   if (!decode) return { ok: false, id, reason: `unknown type ${typeof type === 'string' ? type : typeof type}` };
   const r = decode(m, id, ports);
   if (typeof r !== 'string') return { ok: true, msg: r };
-  return { ok: false, id, type: type as string, reason: r, page: type === 'websocket' && isPort(ports[0]) ? ports[0] : undefined };
+  return {
+    ok: false,
+    id,
+    type: type as string,
+    reason: r,
+    page: type === 'websocket' && isPort(ports[0]) ? ports[0] : undefined,
+  };
 }
 
 const fromNode: { [K in ProxyFromNode['type']]: (m: Fields, id: number) => ProxyFromNode | string } = {
@@ -154,7 +208,8 @@ export function decodeFromNode(data: unknown): Decoded<ProxyFromNode> {
   if (typeof m.id !== 'number') return { ok: false, reason: 'no numeric id' };
   const id = m.id;
   const type = m.type;
-  const decode = typeof type === 'string' && Object.hasOwn(fromNode, type) ? fromNode[type as ProxyFromNode['type']] : undefined;
+  const decode =
+    typeof type === 'string' && Object.hasOwn(fromNode, type) ? fromNode[type as ProxyFromNode['type']] : undefined;
   if (!decode) return { ok: false, id, reason: `unknown type ${typeof type === 'string' ? type : typeof type}` };
   const r = decode(m, id);
   return typeof r === 'string' ? { ok: false, id, type: type as string, reason: r } : { ok: true, msg: r };

@@ -59,7 +59,15 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-e
 //  - Service-Worker-Allowed: would widen what a script could register as a worker on our origin.
 //  - X-Frame-Options: the whole point is to show the app in our frame.
 //  - Alt-Svc: points at the tailnet host's own endpoints, meaningless for our origin.
-const DROP = new Set(['set-cookie', 'set-cookie2', 'strict-transport-security', 'clear-site-data', 'service-worker-allowed', 'x-frame-options', 'alt-svc']);
+const DROP = new Set([
+  'set-cookie',
+  'set-cookie2',
+  'strict-transport-security',
+  'clear-site-data',
+  'service-worker-allowed',
+  'x-frame-options',
+  'alt-svc',
+]);
 
 /**
  * Response fields for the Service Worker's Response: hop-by-hop and origin-wide fields removed,
@@ -78,7 +86,13 @@ export function rewriteResponseHeaders(headers: HeaderList, requestUrl: URL, pre
       out.push([k, rewriteUrlRef(v, requestUrl, prefix)]);
     } else if (n === 'refresh') {
       // "5; url=/next" (HTML's refresh syntax, also sent as a header).
-      out.push([k, v.replace(/(url\s*=\s*['"]?)([^'";]+)/i, (_m, a: string, url: string) => a + rewriteUrlRef(url.trim(), requestUrl, prefix))]);
+      out.push([
+        k,
+        v.replace(
+          /(url\s*=\s*['"]?)([^'";]+)/i,
+          (_m, a: string, url: string) => a + rewriteUrlRef(url.trim(), requestUrl, prefix),
+        ),
+      ]);
     } else if (n === 'content-security-policy' || n === 'content-security-policy-report-only') {
       const csp = rewriteCsp(v, appOrigin);
       if (csp) out.push([k, csp]);
@@ -112,8 +126,21 @@ export function rewriteCsp(policy: string, appOrigin: string): string {
 // Request fields the browser set for our origin that must not reach the tailnet host, or that the
 // client sets itself (Host, framing, Accept-Encoding matching what it can decode).
 const REQ_DROP = new Set([
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'content-length', 'cookie', 'origin', 'referer', 'accept-encoding', 'service-worker', 'service-worker-navigation-preload',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'cookie',
+  'origin',
+  'referer',
+  'accept-encoding',
+  'service-worker',
+  'service-worker-navigation-preload',
 ]);
 
 export interface ProxiedRequestHeaders {
@@ -149,7 +176,8 @@ export function parseTarget(url: string): URL {
   } catch {
     throw new HttpError('bad-request', `invalid URL ${JSON.stringify(url.slice(0, 100))}`);
   }
-  if (u.protocol !== 'http:') throw new HttpError('unsupported', `the web view only proxies http:// URLs, not ${u.protocol}`);
+  if (u.protocol !== 'http:')
+    throw new HttpError('unsupported', `the web view only proxies http:// URLs, not ${u.protocol}`);
   return u;
 }
 
@@ -194,7 +222,8 @@ export class OriginLinkRewriter {
 
   push(chunk: Uint8Array): Uint8Array {
     let s = this.carry;
-    for (let i = 0; i < chunk.length; i += 8192) s += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
+    for (let i = 0; i < chunk.length; i += 8192)
+      s += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
     const cut = s.length - this.hold;
     if (cut <= 0) {
       this.carry = s;
@@ -256,7 +285,8 @@ export class FrameScriptInjector {
 
   push(chunk: Uint8Array): Uint8Array {
     if (this.done) return chunk;
-    for (let i = 0; i < chunk.length; i += 8192) this.buf += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
+    for (let i = 0; i < chunk.length; i += 8192)
+      this.buf += String.fromCharCode(...chunk.subarray(i, Math.min(chunk.length, i + 8192)));
     return this.decide(false);
   }
 
@@ -271,7 +301,8 @@ export class FrameScriptInjector {
     const lead = /^(\xef\xbb\xbf)?[\t\n\f\r ]*/.exec(s)![0].length;
     const rest = s.slice(lead);
     const probe = '<!doctype';
-    if (rest.length < probe.length && probe.startsWith(rest.toLowerCase()) && !final && s.length < 1024) return new Uint8Array(0);
+    if (rest.length < probe.length && probe.startsWith(rest.toLowerCase()) && !final && s.length < 1024)
+      return new Uint8Array(0);
     let at = 0;
     if (rest.slice(0, probe.length).toLowerCase() === probe) {
       const gt = rest.indexOf('>');

@@ -12,7 +12,14 @@ import { netDialer } from './net-socket.testkit.js';
 import { serveHttpProxy } from './proxy-server.js';
 import type { MessagePortLike } from '../platform/port.js';
 import { CookieJar } from './cookies.js';
-import { FrameScriptInjector, fromProxyPath, OriginLinkRewriter, rewriteCsp, rewriteResponseHeaders, toProxyPath } from './proxy-rewrite.js';
+import {
+  FrameScriptInjector,
+  fromProxyPath,
+  OriginLinkRewriter,
+  rewriteCsp,
+  rewriteResponseHeaders,
+  toProxyPath,
+} from './proxy-rewrite.js';
 import { VirtualClock } from '../platform/clock.js';
 
 let server: Server;
@@ -43,11 +50,26 @@ beforeAll(async () => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        res.writeHead(303, { location: '/home', 'set-cookie': [`session=${new URLSearchParams(body).get('user')}; Path=/; HttpOnly`, 'theme=dark; Max-Age=60'] });
+        res.writeHead(303, {
+          location: '/home',
+          'set-cookie': [
+            `session=${new URLSearchParams(body).get('user')}; Path=/; HttpOnly`,
+            'theme=dark; Max-Age=60',
+          ],
+        });
         res.end(JSON.stringify({ origin: req.headers.origin, referer: req.headers.referer }));
       });
     } else if (u.pathname === '/whoami') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ cookie: req.headers.cookie ?? null, host: req.headers.host, origin: req.headers.origin ?? null, referer: req.headers.referer ?? null }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            cookie: req.headers.cookie ?? null,
+            host: req.headers.host,
+            origin: req.headers.origin ?? null,
+            referer: req.headers.referer ?? null,
+          }),
+        );
     } else if (u.pathname === '/big') {
       res.writeHead(200, { 'content-length': BIG });
       let off = 0;
@@ -150,13 +172,28 @@ describe('serveHttpProxy', () => {
     const client = new HttpClient({ dial: netDialer() });
     const h = serveHttpProxy(s.node, client);
     const body = new TextEncoder().encode('user=alice').buffer;
-    const a = s.send({ method: 'POST', url: `http://127.0.0.1:${port}/login`, headers: [['content-type', 'application/x-www-form-urlencoded']], body, referrer: `/proxy/127.0.0.1/${port}/form?x=1` });
+    const a = s.send({
+      method: 'POST',
+      url: `http://127.0.0.1:${port}/login`,
+      headers: [['content-type', 'application/x-www-form-urlencoded']],
+      body,
+      referrer: `/proxy/127.0.0.1/${port}/form?x=1`,
+    });
     await a.done;
     expect(a.head!.status).toBe(303);
     expect(hdr(a, 'location')).toEqual([`/proxy/127.0.0.1/${port}/home`]);
     expect(hdr(a, 'set-cookie')).toEqual([]);
-    expect(JSON.parse(text(a))).toEqual({ origin: `http://127.0.0.1:${port}`, referer: `http://127.0.0.1:${port}/form?x=1` });
-    const b = s.send({ url: `http://127.0.0.1:${port}/whoami`, headers: [['cookie', 'evil=1'], ['host', 'wrong']] });
+    expect(JSON.parse(text(a))).toEqual({
+      origin: `http://127.0.0.1:${port}`,
+      referer: `http://127.0.0.1:${port}/form?x=1`,
+    });
+    const b = s.send({
+      url: `http://127.0.0.1:${port}/whoami`,
+      headers: [
+        ['cookie', 'evil=1'],
+        ['host', 'wrong'],
+      ],
+    });
     await b.done;
     expect(JSON.parse(text(b))).toMatchObject({ cookie: 'session=alice; theme=dark', host: `127.0.0.1:${port}` });
     h.close();
@@ -235,7 +272,8 @@ describe('serveHttpProxy', () => {
     });
     s.sw.postMessage({ type: 'ping', id: 77 });
     expect(await pong).toEqual({ type: 'pong', id: 77 });
-    for (const junk of [null, 42, 'x', { type: 'request' }, { id: 'x' }, { id: 99, type: 'weird' }]) s.sw.postMessage(junk);
+    for (const junk of [null, 42, 'x', { type: 'request' }, { id: 'x' }, { id: 99, type: 'weird' }])
+      s.sw.postMessage(junk);
     await new Promise((r) => setTimeout(r, 50));
     expect(h.stats.malformed).toBeGreaterThanOrEqual(6);
     h.close();
@@ -247,7 +285,10 @@ describe('serveHttpProxy', () => {
 describe('serveHttpProxy with arbitrary messages', () => {
   it('property: any message is answered or counted, never thrown, and nothing stays in flight', async () => {
     const posted: { type: string; id: number }[] = [];
-    const port: MessagePortLike = { onmessage: null, postMessage: (m) => void posted.push(m as { type: string; id: number }) };
+    const port: MessagePortLike = {
+      onmessage: null,
+      postMessage: (m) => void posted.push(m as { type: string; id: number }),
+    };
     const client = new HttpClient({ dial: () => Promise.reject(new Error('no route')) });
     const h = serveHttpProxy(port, client);
     const requestLike = fc.record(
@@ -286,11 +327,14 @@ describe('proxy rewriting (pure)', () => {
         fc.integer({ min: 1, max: 65535 }),
         fc.webPath(),
         (host, p, path) => {
-          const u = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${p}${path.startsWith('/') ? path : '/' + path}`);
+          const u = new URL(
+            `http://${host.includes(':') ? `[${host}]` : host}:${p}${path.startsWith('/') ? path : '/' + path}`,
+          );
           const back = fromProxyPath(toProxyPath(u));
           expect(back?.href).toBe(u.href.replace(/#.*$/, ''));
         },
-      ), fuzz(100)
+      ),
+      fuzz(100),
     );
     expect(fromProxyPath('/proxy/nas/99999/')).toBeNull();
     expect(fromProxyPath('/app.js')).toBeNull();
@@ -336,20 +380,42 @@ describe('OriginLinkRewriter', () => {
   };
 
   it("maps the app's own absolute links and nothing else", () => {
-    const html = '<a href="http://nas:8080/x">a</a> <a href="HTTP://NAS:8080">b</a> http://nas:80800/ http://nas.evil:8080/ http://other:8080/ http://nas/y é';
+    const html =
+      '<a href="http://nas:8080/x">a</a> <a href="HTTP://NAS:8080">b</a> http://nas:80800/ http://nas.evil:8080/ http://other:8080/ http://nas/y é';
     expect(run('http://nas:8080/', html, [])).toBe(
       '<a href="/proxy/nas/8080/x">a</a> <a href="/proxy/nas/8080">b</a> http://nas:80800/ http://nas.evil:8080/ http://other:8080/ http://nas/y é',
     );
-    expect(run('http://nas/', 'src="http://nas/app.js" http://nas:80/z http://nas:81/', [])).toBe('src="/proxy/nas/80/app.js" /proxy/nas/80/z http://nas:81/');
+    expect(run('http://nas/', 'src="http://nas/app.js" http://nas:80/z http://nas:81/', [])).toBe(
+      'src="/proxy/nas/80/app.js" /proxy/nas/80/z http://nas:81/',
+    );
   });
 
   it('property: the result does not depend on how the body is split into chunks', () => {
-    const piece = fc.constantFrom('http://nas:8080', 'http://nas:8080/a', 'http://nas', 'http://nas:80', 'http://nas-2:8080', 'http://', 'nas', ':8080', ' ', '"', 'é', '✓', 'x'.repeat(40));
+    const piece = fc.constantFrom(
+      'http://nas:8080',
+      'http://nas:8080/a',
+      'http://nas',
+      'http://nas:80',
+      'http://nas-2:8080',
+      'http://',
+      'nas',
+      ':8080',
+      ' ',
+      '"',
+      'é',
+      '✓',
+      'x'.repeat(40),
+    );
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom('http://nas:8080/', 'http://nas/'), (parts, cuts, target) => {
-        const text = parts.join('');
-        expect(run(target, text, cuts)).toBe(run(target, text, []));
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.constantFrom('http://nas:8080/', 'http://nas/'),
+        (parts, cuts, target) => {
+          const text = parts.join('');
+          expect(run(target, text, cuts)).toBe(run(target, text, []));
+        },
+      ),
       fuzz(500),
     );
   });
@@ -380,10 +446,16 @@ describe('FrameScriptInjector', () => {
 
   it('property: the same output however the document is split', () => {
     fc.assert(
-      fc.property(fc.constantFrom('<!doctype html>', '<!DOCTYPE html PUBLIC "x">', '', '  ', '<!doc', '\ufeff'), fc.string({ maxLength: 60 }), fc.array(fc.nat(), { maxLength: 6 }), (a, b, cuts) => {
-        expect(inject(a + b, cuts)).toBe(inject(a + b));
-        expect(inject(a + b).split(tag).length).toBe(2);
-      }), fuzz(100)
+      fc.property(
+        fc.constantFrom('<!doctype html>', '<!DOCTYPE html PUBLIC "x">', '', '  ', '<!doc', '\ufeff'),
+        fc.string({ maxLength: 60 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (a, b, cuts) => {
+          expect(inject(a + b, cuts)).toBe(inject(a + b));
+          expect(inject(a + b).split(tag).length).toBe(2);
+        },
+      ),
+      fuzz(100),
     );
   });
 });
@@ -393,7 +465,11 @@ describe('CookieJar (RFC 6265 subset)', () => {
     const clock = new VirtualClock();
     const jar = new CookieJar(clock);
     const u = new URL('http://nas:8080/app/page');
-    jar.setFromResponse(u, ['a=1; Max-Age=10', 'b=2; Expires=Wed, 21 Oct 2026 07:28:10 GMT'], 'Wed, 21 Oct 2026 07:28:00 GMT');
+    jar.setFromResponse(
+      u,
+      ['a=1; Max-Age=10', 'b=2; Expires=Wed, 21 Oct 2026 07:28:10 GMT'],
+      'Wed, 21 Oct 2026 07:28:00 GMT',
+    );
     expect(jar.cookieHeader(new URL('http://nas:8080/app/x'))).toBe('a=1; b=2');
     clock.advance(10_001);
     expect(jar.cookieHeader(new URL('http://nas:8080/app/x'))).toBeNull();
@@ -413,10 +489,15 @@ describe('CookieJar (RFC 6265 subset)', () => {
   it('property: arbitrary Set-Cookie strings never throw', () => {
     const jar = new CookieJar(new VirtualClock());
     fc.assert(
-      fc.property(fc.array(fc.string({ maxLength: 80 }), { maxLength: 5 }), fc.option(fc.string({ maxLength: 40 })), (lines, date) => {
-        jar.setFromResponse(new URL('http://h/p/q'), lines, date);
-        jar.cookieHeader(new URL('http://h/p/z'));
-      }), fuzz(100)
+      fc.property(
+        fc.array(fc.string({ maxLength: 80 }), { maxLength: 5 }),
+        fc.option(fc.string({ maxLength: 40 })),
+        (lines, date) => {
+          jar.setFromResponse(new URL('http://h/p/q'), lines, date);
+          jar.cookieHeader(new URL('http://h/p/z'));
+        },
+      ),
+      fuzz(100),
     );
   });
 });

@@ -11,7 +11,15 @@ import type { MessagePortLike } from '../platform/port.js';
 import type { HttpClient } from './client.js';
 import { HttpError } from './errors.js';
 import { CookieJar } from './cookies.js';
-import { FrameScriptInjector, OriginLinkRewriter, parseTarget, proxiedRequestHeaders, rewriteResponseHeaders, rewritesLinks, PROXY_PREFIX } from './proxy-rewrite.js';
+import {
+  FrameScriptInjector,
+  OriginLinkRewriter,
+  parseTarget,
+  proxiedRequestHeaders,
+  rewriteResponseHeaders,
+  rewritesLinks,
+  PROXY_PREFIX,
+} from './proxy-rewrite.js';
 import type { Dialer } from './connection.js';
 import { bridgeWebSocket } from './proxy-websocket.js';
 import { decodeToNode, type ProxyFromNode, type ProxyToNodeDecoded, type Refused } from './proxy-protocol.js';
@@ -43,7 +51,14 @@ export interface HttpProxyOptions {
 export interface HttpProxyHandle {
   /** Cancels every request in flight and stops answering the port. */
   close(): void;
-  readonly stats: { requests: number; errors: number; malformed: number; bytes: number; active: number; websockets: number };
+  readonly stats: {
+    requests: number;
+    errors: number;
+    malformed: number;
+    bytes: number;
+    active: number;
+    websockets: number;
+  };
 }
 
 const jars = new WeakMap<HttpClient, CookieJar>();
@@ -55,7 +70,11 @@ interface Pending {
   cancelled: boolean;
 }
 
-export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: HttpProxyOptions = {}): HttpProxyHandle {
+export function serveHttpProxy(
+  port: MessagePortLike,
+  client: HttpClient,
+  opts: HttpProxyOptions = {},
+): HttpProxyHandle {
   const clock = opts.clock ?? realClock;
   let jar = opts.cookies ?? jars.get(client);
   if (!jar) jars.set(client, (jar = new CookieJar(clock)));
@@ -87,11 +106,21 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
       const host = target.hostname.replace(/^\[|\]$/g, '');
       const tport = Number(target.port || 80);
       if (opts.allowTarget && !opts.allowTarget(host, tport)) {
-        throw new HttpError('bad-request', `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`);
+        throw new HttpError(
+          'bad-request',
+          `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
+        );
       }
       const method = String(m.method ?? 'GET').toUpperCase();
       const referrer = m.referrer ?? null;
-      const headers = proxiedRequestHeaders(m.headers, target, method, referrer, cookies.cookieHeader(target), PROXY_PREFIX);
+      const headers = proxiedRequestHeaders(
+        m.headers,
+        target,
+        method,
+        referrer,
+        cookies.cookieHeader(target),
+        PROXY_PREFIX,
+      );
       const reqBody = m.body && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
       // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
       const res = await client.request({
@@ -115,7 +144,11 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
         // A document loaded into the web-view frame gets the frame script first (src/ui/sw/frame-script.ts):
         // it gives the app its own paths back, which single-page apps' routers need.
         const ct = (res.headers.get('content-type') ?? '').toLowerCase();
-        if ((m.destination === 'iframe' || m.destination === 'frame') && ct.startsWith('text/html') && method !== 'HEAD') {
+        if (
+          (m.destination === 'iframe' || m.destination === 'frame') &&
+          ct.startsWith('text/html') &&
+          method !== 'HEAD'
+        ) {
           body = body.pipeThrough(FrameScriptInjector.stream());
         }
       }
@@ -189,16 +222,29 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
     }
     const host = target.hostname.replace(/^\[|\]$/g, '');
     const tport = Number(target.port || 80);
-    if (opts.allowTarget && !opts.allowTarget(host, tport)) return refuse(`${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`);
+    if (opts.allowTarget && !opts.allowTarget(host, tport))
+      return refuse(
+        `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
+      );
     if (!opts.dial) return refuse('this node has no dialer for WebSockets');
     stats.websockets++;
-    bridgeWebSocket(page, { dial: opts.dial, target, protocols, cookies, maxMessageBytes: opts.maxWebSocketMessageBytes, windowBytes, clock, log: opts.log });
+    bridgeWebSocket(page, {
+      dial: opts.dial,
+      target,
+      protocols,
+      cookies,
+      maxMessageBytes: opts.maxWebSocketMessageBytes,
+      windowBytes,
+      clock,
+      log: opts.log,
+    });
   }
 
   // One small function per message type; what arrives was decoded first (proxy-protocol.ts).
   const handlers: { [K in ProxyToNodeDecoded['type']]: (m: Extract<ProxyToNodeDecoded, { type: K }>) => void } = {
     request(m) {
-      if (pending.has(m.id)) return refuse({ ok: false, id: m.id, type: 'request', reason: 'request id already in flight' });
+      if (pending.has(m.id))
+        return refuse({ ok: false, id: m.id, type: 'request', reason: 'request id already in flight' });
       void handle(m);
     },
     ack(m) {
@@ -224,8 +270,10 @@ export function serveHttpProxy(port: MessagePortLike, client: HttpClient, opts: 
   // Malformed messages are counted and, where they carry an id, answered; never thrown.
   function refuse(bad: Refused): void {
     stats.malformed++;
-    if (bad.type === 'request' && bad.id !== undefined) post({ type: 'error', id: bad.id, message: 'malformed proxy request message' });
-    else if (bad.type === 'websocket') bad.page?.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+    if (bad.type === 'request' && bad.id !== undefined)
+      post({ type: 'error', id: bad.id, message: 'malformed proxy request message' });
+    else if (bad.type === 'websocket')
+      bad.page?.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
   }
 
   port.onmessage = (ev: MessageEvent) => {

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { proxyTargetFilter } from './proxy-target.js';
 
-const tailnet: Record<string, string> = { peer1: '100.64.0.1', 'peer1.tail.test': '100.64.0.1', '100.64.0.1': '100.64.0.1', peer2: '100.64.0.2', '100.64.0.2': '100.64.0.2' };
+const tailnet: Record<string, string> = {
+  peer1: '100.64.0.1',
+  'peer1.tail.test': '100.64.0.1',
+  '100.64.0.1': '100.64.0.1',
+  peer2: '100.64.0.2',
+  '100.64.0.2': '100.64.0.2',
+};
 const resolve = (h: string) => {
   const a = tailnet[h];
   if (!a) throw new Error(`unknown host ${h}`);
@@ -9,7 +15,7 @@ const resolve = (h: string) => {
 };
 
 describe('which targets a web-view proxy port reaches', () => {
-  it('an unbound port (tailtab\'s own origin) reaches any tailnet machine and nothing else', () => {
+  it("an unbound port (tailtab's own origin) reaches any tailnet machine and nothing else", () => {
     const allow = proxyTargetFilter(resolve);
     expect(allow('peer2', 80)).toBe(true);
     expect(allow('100.64.0.1', 8080)).toBe(true);

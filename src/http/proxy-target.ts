@@ -4,10 +4,16 @@
 // machine and port only, compared by the address names resolve to: whatever the scripts on that
 // origin ask for, another app's pages, and the cookies the node holds for it, stay out of reach.
 
-export interface ProxyBinding { host: string; port: number }
+export interface ProxyBinding {
+  host: string;
+  port: number;
+}
 
 /** `resolve` gives a host's tailnet address, or throws / returns nothing when it has none. */
-export function proxyTargetFilter(resolve: (host: string) => string | undefined, bound?: ProxyBinding): (host: string, port: number) => boolean {
+export function proxyTargetFilter(
+  resolve: (host: string) => string | undefined,
+  bound?: ProxyBinding,
+): (host: string, port: number) => boolean {
   const addr = (host: string): string | undefined => {
     try {
       return resolve(host) || undefined;

@@ -26,8 +26,7 @@ beforeAll(async () => {
         else if (!bin && d.toString() === 'flood') {
           for (let i = 0; i < 64; i++) ws.send(new Uint8Array(65536).fill(i));
           ws.send('flood done');
-        }
-        else ws.send(d, { binary: bin });
+        } else ws.send(d, { binary: bin });
       });
     });
   });
@@ -56,16 +55,29 @@ function setup(opts: Partial<HttpProxyOptions> = {}) {
     sw.port2.postMessage({ type: 'websocket', id: 1, url: `http://127.0.0.1:${port}${path}`, protocols }, [ch.port2]);
     return { port: ch.port1, got };
   };
-  return { handle, cookies, client, open, close: () => { handle.close(); client.close(); sw.port1.close(); sw.port2.close(); } };
+  return {
+    handle,
+    cookies,
+    client,
+    open,
+    close: () => {
+      handle.close();
+      client.close();
+      sw.port1.close();
+      sw.port2.close();
+    },
+  };
 }
 
 describe('serveHttpProxy: WebSockets of proxied pages', () => {
-  it('opens with the app\'s Origin and the node\'s cookies, echoes text and bytes, reports sent bytes, closes cleanly', async () => {
+  it("opens with the app's Origin and the node's cookies, echoes text and bytes, reports sent bytes, closes cleanly", async () => {
     const s = setup();
     // A login through the proxy left the session cookie in the node's jar.
     s.cookies.setFromResponse(new URL(`http://127.0.0.1:${port}/login`), ['session=s1; Path=/'], null);
     const ws = s.open('/live?x=1', ['v1', 'v2']);
-    await expect.poll(() => ws.got.find((m) => m.type === 'open')).toEqual({ type: 'open', protocol: 'v2', extensions: '' });
+    await expect
+      .poll(() => ws.got.find((m) => m.type === 'open'))
+      .toEqual({ type: 'open', protocol: 'v2', extensions: '' });
     expect(seen.at(-1)).toEqual({ origin: `http://127.0.0.1:${port}`, cookie: 'session=s1', url: '/live?x=1' });
     ws.port.postMessage({ type: 'send', data: 'über' });
     const bytes = new Uint8Array([9, 8, 7]).buffer;
@@ -74,7 +86,9 @@ describe('serveHttpProxy: WebSockets of proxied pages', () => {
     const msgs = ws.got.filter((m) => m.type === 'message').map((m) => m.data);
     expect(msgs[0]).toBe('über');
     expect(new Uint8Array(msgs[1] as ArrayBuffer)).toEqual(new Uint8Array([9, 8, 7]));
-    await expect.poll(() => ws.got.filter((m) => m.type === 'sent').reduce((a, m) => a + (m.bytes as number), 0)).toBe(5 + 3);
+    await expect
+      .poll(() => ws.got.filter((m) => m.type === 'sent').reduce((a, m) => a + (m.bytes as number), 0))
+      .toBe(5 + 3);
     ws.port.postMessage({ type: 'close', code: 1000, reason: 'done' });
     await expect.poll(() => ws.got.at(-1)).toEqual({ type: 'close', code: 1000, reason: 'done', wasClean: true });
     expect(s.handle.stats.websockets).toBe(1);
@@ -86,7 +100,10 @@ describe('serveHttpProxy: WebSockets of proxied pages', () => {
     const ws = s.open('/flood');
     await expect.poll(() => ws.got.some((m) => m.type === 'open')).toBe(true);
     ws.port.postMessage({ type: 'send', data: 'flood' });
-    const received = () => ws.got.filter((m) => m.type === 'message' && m.data instanceof ArrayBuffer).reduce((a, m) => a + (m.data as ArrayBuffer).byteLength, 0);
+    const received = () =>
+      ws.got
+        .filter((m) => m.type === 'message' && m.data instanceof ArrayBuffer)
+        .reduce((a, m) => a + (m.data as ArrayBuffer).byteLength, 0);
     await expect.poll(received).toBeGreaterThanOrEqual(256 * 1024);
     await new Promise((r) => setTimeout(r, 300));
     // Paused after the window (plus what one read of the socket held), far short of the 4 MiB sent.
@@ -98,7 +115,9 @@ describe('serveHttpProxy: WebSockets of proxied pages', () => {
       acked += n;
     };
     const pump = setInterval(ackAll, 5);
-    await expect.poll(() => ws.got.some((m) => m.type === 'message' && m.data === 'flood done'), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => ws.got.some((m) => m.type === 'message' && m.data === 'flood done'), { timeout: 10_000 })
+      .toBe(true);
     clearInterval(pump);
     expect(received()).toBe(64 * 65536);
     ws.port.postMessage({ type: 'close' });

@@ -95,20 +95,44 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
       const conn = await o.dial(host, port);
       // What a browser would send for the app's own page: its Origin (apps check it against
       // Host, e.g. Grafana, Home Assistant), the node's cookies for the host (session logins).
-      const headers: HeaderList = [['Origin', o.target.origin], ['User-Agent', 'tailtab'], ['Pragma', 'no-cache'], ['Cache-Control', 'no-cache']];
+      const headers: HeaderList = [
+        ['Origin', o.target.origin],
+        ['User-Agent', 'tailtab'],
+        ['Pragma', 'no-cache'],
+        ['Cache-Control', 'no-cache'],
+      ];
       const cookie = o.cookies.cookieHeader(o.target);
       if (cookie) headers.push(['Cookie', cookie]);
-      ws = await connectWebSocket({ conn, host, port, target: path, protocols: o.protocols, headers, maxMessageBytes: o.maxMessageBytes, clock: o.clock, random: o.random });
+      ws = await connectWebSocket({
+        conn,
+        host,
+        port,
+        target: path,
+        protocols: o.protocols,
+        headers,
+        maxMessageBytes: o.maxMessageBytes,
+        clock: o.clock,
+        random: o.random,
+      });
       const rh = ws.response.headers;
-      o.cookies.setFromResponse(o.target, rh.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v), rh.find(([k]) => k.toLowerCase() === 'date')?.[1] ?? null);
-      o.log?.(`web view WebSocket ${hostHeader(host, port)}${o.target.pathname} open${ws.protocol ? ` (${ws.protocol})` : ''}`);
+      o.cookies.setFromResponse(
+        o.target,
+        rh.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v),
+        rh.find(([k]) => k.toLowerCase() === 'date')?.[1] ?? null,
+      );
+      o.log?.(
+        `web view WebSocket ${hostHeader(host, port)}${o.target.pathname} open${ws.protocol ? ` (${ws.protocol})` : ''}`,
+      );
       if (ended) return ws.abort();
       ws.onmessage = (d) => {
         inflight += typeof d === 'string' ? d.length : d.byteLength;
         if (inflight >= windowBytes) ws?.pauseReading();
         if (typeof d === 'string') post({ type: 'message', data: d });
         else {
-          const buf = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? (d.buffer as ArrayBuffer) : (d.slice().buffer as ArrayBuffer);
+          const buf =
+            d.byteOffset === 0 && d.byteLength === d.buffer.byteLength
+              ? (d.buffer as ArrayBuffer)
+              : (d.slice().buffer as ArrayBuffer);
           post({ type: 'message', data: buf }, [buf]);
         }
       };
@@ -120,7 +144,9 @@ export function bridgeWebSocket(page: MessagePortLike, o: WebSocketBridgeOptions
       if (earlyClose) ws.close(1000, '');
     } catch (e) {
       // The browser API tells the page nothing more than "1006" (no reason: it could leak cross-origin details).
-      o.log?.(`web view WebSocket ${hostHeader(host, port)}${o.target.pathname}: ${e instanceof HttpError ? e.message : (e as Error)?.message ?? e}`);
+      o.log?.(
+        `web view WebSocket ${hostHeader(host, port)}${o.target.pathname}: ${e instanceof HttpError ? e.message : ((e as Error)?.message ?? e)}`,
+      );
       end(CLOSE_ABNORMAL, '', false);
     }
   })();

@@ -10,9 +10,21 @@ import type { Conn } from './connection.js';
 import { HttpError } from './errors.js';
 import { hostHeader, type HeaderList } from './wire.js';
 import {
-  CLOSE_ABNORMAL, CLOSE_NO_STATUS, FrameDecoder, OP_BINARY, OP_CLOSE, OP_PONG, OP_TEXT,
-  checkHandshake, closePayload, encodeFrame, encodeHandshake, makeKey, parseHandshakeResponse,
-  type HandshakeResponse, type WsEvent,
+  CLOSE_ABNORMAL,
+  CLOSE_NO_STATUS,
+  FrameDecoder,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_PONG,
+  OP_TEXT,
+  checkHandshake,
+  closePayload,
+  encodeFrame,
+  encodeHandshake,
+  makeKey,
+  parseHandshakeResponse,
+  type HandshakeResponse,
+  type WsEvent,
 } from './websocket.js';
 
 export interface WebSocketConnectOptions {
@@ -69,8 +81,15 @@ export class WebSocketClient {
 
   /** Use connectWebSocket(). */
   constructor(init: {
-    conn: Conn; writer: WritableStreamDefaultWriter<Uint8Array>; reader: ReadableStreamDefaultReader<Uint8Array>;
-    protocol: string; response: HandshakeResponse; decoder: FrameDecoder; random: (n: number) => Uint8Array; clock: Clock; closeTimeoutMs: number;
+    conn: Conn;
+    writer: WritableStreamDefaultWriter<Uint8Array>;
+    reader: ReadableStreamDefaultReader<Uint8Array>;
+    protocol: string;
+    response: HandshakeResponse;
+    decoder: FrameDecoder;
+    random: (n: number) => Uint8Array;
+    clock: Clock;
+    closeTimeoutMs: number;
   }) {
     this.conn = init.conn;
     this.writer = init.writer;
@@ -105,7 +124,16 @@ export class WebSocketClient {
     // The server's Close may be behind data nobody will read now: read on to find it.
     this.resumeReading();
     this.sendClose(code, reason);
-    this.timer = this.clock.setTimeout(() => this.finish({ code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: 'the server did not complete the close handshake' }), this.closeTimeoutMs);
+    this.timer = this.clock.setTimeout(
+      () =>
+        this.finish({
+          code: CLOSE_ABNORMAL,
+          reason: '',
+          wasClean: false,
+          error: 'the server did not complete the close handshake',
+        }),
+      this.closeTimeoutMs,
+    );
   }
 
   /**
@@ -161,12 +189,30 @@ export class WebSocketClient {
       try {
         r = await this.reader.read();
       } catch (e) {
-        return this.finish(this.gotClose && this.sentClose ? { ...this.gotClose, wasClean: true } : { code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: `connection error: ${(e as Error)?.message ?? e}` });
+        return this.finish(
+          this.gotClose && this.sentClose
+            ? { ...this.gotClose, wasClean: true }
+            : {
+                code: CLOSE_ABNORMAL,
+                reason: '',
+                wasClean: false,
+                error: `connection error: ${(e as Error)?.message ?? e}`,
+              },
+        );
       }
       if (this.isClosed()) return;
       if (r.done) {
         // §7.1.5: clean only if Close frames went both ways before TCP ended.
-        return this.finish(this.gotClose && this.sentClose ? { ...this.gotClose, wasClean: true } : { code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: 'the connection closed without a close handshake' });
+        return this.finish(
+          this.gotClose && this.sentClose
+            ? { ...this.gotClose, wasClean: true }
+            : {
+                code: CLOSE_ABNORMAL,
+                reason: '',
+                wasClean: false,
+                error: 'the connection closed without a close handshake',
+              },
+        );
       }
       if (!this.handle(this.decoder.push(r.value))) return;
     }
@@ -187,10 +233,18 @@ export class WebSocketClient {
         this.state = 'closing';
         this.clock.clearTimeout(this.timer);
         // §7.1.1: now the server closes TCP; we do if it does not within the timeout.
-        this.timer = this.clock.setTimeout(() => this.finish({ ...this.gotClose!, wasClean: true }), this.closeTimeoutMs);
+        this.timer = this.clock.setTimeout(
+          () => this.finish({ ...this.gotClose!, wasClean: true }),
+          this.closeTimeoutMs,
+        );
       } else if (ev.type === 'fail') {
         this.sendClose(ev.code, '');
-        this.finish({ code: CLOSE_ABNORMAL, reason: '', wasClean: false, error: `protocol error (${ev.code}): ${ev.reason}` });
+        this.finish({
+          code: CLOSE_ABNORMAL,
+          reason: '',
+          wasClean: false,
+          error: `protocol error (${ev.code}): ${ev.reason}`,
+        });
         return false;
       }
     }
@@ -203,10 +257,13 @@ export class WebSocketClient {
     this.clock.clearTimeout(this.timer);
     this.resumeReading();
     // Let a Close frame just queued go out before the connection closes.
-    void this.writer.close().catch(() => {}).finally(() => {
-      this.reader.cancel().catch(() => {});
-      Promise.resolve(this.conn.close()).catch(() => {});
-    });
+    void this.writer
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        this.reader.cancel().catch(() => {});
+        Promise.resolve(this.conn.close()).catch(() => {});
+      });
     this.onclose?.(info);
   }
 }
@@ -231,16 +288,29 @@ export async function connectWebSocket(o: WebSocketConnectOptions): Promise<WebS
   };
   let timer: TimerHandle | undefined;
   try {
-    const request = encodeHandshake({ host: hostHeader(o.host, o.port), target: o.target, key, protocols, headers: o.headers });
+    const request = encodeHandshake({
+      host: hostHeader(o.host, o.port),
+      target: o.target,
+      key,
+      protocols,
+      headers: o.headers,
+    });
     const timeoutMs = o.handshakeTimeoutMs ?? 30_000;
     const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => reject(new HttpError('timeout', `no WebSocket handshake answer from ${o.host}:${o.port} within ${timeoutMs} ms`)), timeoutMs);
+      timer = clock.setTimeout(
+        () =>
+          reject(
+            new HttpError('timeout', `no WebSocket handshake answer from ${o.host}:${o.port} within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
     });
     await Promise.race([writer.write(request), timeout]);
     let buf = new Uint8Array(0);
     for (;;) {
       const r = await Promise.race([reader.read(), timeout]);
-      if (r.done) throw new HttpError('closed', `${o.host}:${o.port} closed the connection during the WebSocket handshake`);
+      if (r.done)
+        throw new HttpError('closed', `${o.host}:${o.port} closed the connection during the WebSocket handshake`);
       const b = new Uint8Array(buf.length + r.value.length);
       b.set(buf, 0);
       b.set(r.value, buf.length);
@@ -256,8 +326,15 @@ export async function connectWebSocket(o: WebSocketConnectOptions): Promise<WebS
         throw e;
       }
       const ws = new WebSocketClient({
-        conn: o.conn, writer, reader, protocol, response: parsed.head, random, clock,
-        decoder: new FrameDecoder({ maxMessageBytes: o.maxMessageBytes }), closeTimeoutMs: o.closeTimeoutMs ?? 5000,
+        conn: o.conn,
+        writer,
+        reader,
+        protocol,
+        response: parsed.head,
+        random,
+        clock,
+        decoder: new FrameDecoder({ maxMessageBytes: o.maxMessageBytes }),
+        closeTimeoutMs: o.closeTimeoutMs ?? 5000,
       });
       const first = buf.slice(parsed.rest);
       // Frames that came with the head are decoded after the caller has attached its handlers.
@@ -266,6 +343,10 @@ export async function connectWebSocket(o: WebSocketConnectOptions): Promise<WebS
     }
   } catch (e) {
     clock.clearTimeout(timer);
-    return fail(e instanceof HttpError ? e : new HttpError('connect', `WebSocket to ${o.host}:${o.port}: ${(e as Error)?.message ?? e}`));
+    return fail(
+      e instanceof HttpError
+        ? e
+        : new HttpError('connect', `WebSocket to ${o.host}:${o.port}: ${(e as Error)?.message ?? e}`),
+    );
   }
 }

@@ -56,7 +56,17 @@ export interface HandshakeRequest {
   headers?: HeaderList;
 }
 
-const RESERVED_REQ = new Set(['host', 'upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'content-length', 'transfer-encoding']);
+const RESERVED_REQ = new Set([
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'content-length',
+  'transfer-encoding',
+]);
 
 /** §4.1: subprotocols are tokens, distinct (the browser API throws SyntaxError otherwise). */
 export function validProtocols(protocols: string[]): boolean {
@@ -102,7 +112,8 @@ export function parseHandshakeResponse(buf: Uint8Array): { head: HandshakeRespon
     }
   }
   if (end < 0) {
-    if (buf.length > MAX_HANDSHAKE_HEAD) throw new HttpError('protocol', `WebSocket handshake response head over ${MAX_HANDSHAKE_HEAD} bytes`);
+    if (buf.length > MAX_HANDSHAKE_HEAD)
+      throw new HttpError('protocol', `WebSocket handshake response head over ${MAX_HANDSHAKE_HEAD} bytes`);
     return null;
   }
   const lines = latin1Decode(buf, 0, end - 4).split('\r\n');
@@ -111,7 +122,8 @@ export function parseHandshakeResponse(buf: Uint8Array): { head: HandshakeRespon
   const headers: HeaderList = [];
   for (const line of lines.slice(1)) {
     const c = line.indexOf(':');
-    if (c <= 0 || !isToken(line.slice(0, c))) throw new HttpError('protocol', 'malformed header line in the WebSocket handshake response');
+    if (c <= 0 || !isToken(line.slice(0, c)))
+      throw new HttpError('protocol', 'malformed header line in the WebSocket handshake response');
     headers.push([line.slice(0, c), line.slice(c + 1).trim()]);
   }
   return { head: { status: Number(m[1]), statusText: m[2] ?? '', headers }, rest: end };
@@ -125,16 +137,28 @@ const field = (h: HeaderList, name: string): string[] => h.filter(([k]) => k.toL
  * only one), no extension (we offered none). Returns the chosen subprotocol ('' for none).
  */
 export function checkHandshake(head: HandshakeResponse, key: string, offered: string[]): { protocol: string } {
-  if (head.status !== 101) throw new HttpError('protocol', `the server answered the WebSocket handshake with ${head.status} ${head.statusText}`.trim());
+  if (head.status !== 101)
+    throw new HttpError(
+      'protocol',
+      `the server answered the WebSocket handshake with ${head.status} ${head.statusText}`.trim(),
+    );
   const h = head.headers;
-  if (!field(h, 'upgrade').some((v) => v.toLowerCase() === 'websocket')) throw new HttpError('protocol', 'WebSocket handshake: no "Upgrade: websocket"');
-  if (!field(h, 'connection').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'upgrade'))) throw new HttpError('protocol', 'WebSocket handshake: no "Connection: Upgrade"');
+  if (!field(h, 'upgrade').some((v) => v.toLowerCase() === 'websocket'))
+    throw new HttpError('protocol', 'WebSocket handshake: no "Upgrade: websocket"');
+  if (!field(h, 'connection').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'upgrade')))
+    throw new HttpError('protocol', 'WebSocket handshake: no "Connection: Upgrade"');
   const accept = field(h, 'sec-websocket-accept');
-  if (accept.length !== 1 || accept[0] !== acceptFor(key)) throw new HttpError('protocol', 'WebSocket handshake: wrong Sec-WebSocket-Accept');
-  if (field(h, 'sec-websocket-extensions').some((v) => v.trim())) throw new HttpError('protocol', 'WebSocket handshake: the server chose an extension we did not offer');
-  const proto = field(h, 'sec-websocket-protocol').flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s);
+  if (accept.length !== 1 || accept[0] !== acceptFor(key))
+    throw new HttpError('protocol', 'WebSocket handshake: wrong Sec-WebSocket-Accept');
+  if (field(h, 'sec-websocket-extensions').some((v) => v.trim()))
+    throw new HttpError('protocol', 'WebSocket handshake: the server chose an extension we did not offer');
+  const proto = field(h, 'sec-websocket-protocol')
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s);
   if (proto.length > 1) throw new HttpError('protocol', 'WebSocket handshake: more than one subprotocol chosen');
-  if (proto.length === 1 && !offered.includes(proto[0])) throw new HttpError('protocol', `WebSocket handshake: subprotocol ${JSON.stringify(proto[0])} was not offered`);
+  if (proto.length === 1 && !offered.includes(proto[0]))
+    throw new HttpError('protocol', `WebSocket handshake: subprotocol ${JSON.stringify(proto[0])} was not offered`);
   return { protocol: proto[0] ?? '' };
 }
 
@@ -272,10 +296,12 @@ export class FrameDecoder {
     if (b0 & 0x70) return this.fail(out, CLOSE_PROTOCOL_ERROR, 'reserved bits set without a negotiated extension');
     if (b1 & 0x80) return this.fail(out, CLOSE_PROTOCOL_ERROR, 'a server must not mask its frames');
     const control = op >= 0x8;
-    if (![OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG].includes(op)) return this.fail(out, CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
+    if (![OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG].includes(op))
+      return this.fail(out, CLOSE_PROTOCOL_ERROR, `unknown opcode ${op}`);
     let len = b1 & 0x7f;
     let p = off + 2;
-    if (control && (len > 125 || !fin)) return this.fail(out, CLOSE_PROTOCOL_ERROR, 'control frames are at most 125 bytes and never fragmented');
+    if (control && (len > 125 || !fin))
+      return this.fail(out, CLOSE_PROTOCOL_ERROR, 'control frames are at most 125 bytes and never fragmented');
     if (len === 126) {
       if (b.length - p < 2) return this.more(4);
       len = (b[p] << 8) | b[p + 1];
@@ -291,9 +317,12 @@ export class FrameDecoder {
       p += 8;
     }
     // Checked before the payload arrives, so an announced huge frame is refused without waiting for it.
-    if (!control && (op === OP_CONT ? this.fragBytes : 0) + len > this.max) return this.fail(out, CLOSE_TOO_BIG, `message over ${this.max} bytes`);
-    if (op === OP_CONT && this.fragOp < 0) return this.fail(out, CLOSE_PROTOCOL_ERROR, 'continuation frame without a message to continue');
-    if ((op === OP_TEXT || op === OP_BINARY) && this.fragOp >= 0) return this.fail(out, CLOSE_PROTOCOL_ERROR, 'new message inside a fragmented one');
+    if (!control && (op === OP_CONT ? this.fragBytes : 0) + len > this.max)
+      return this.fail(out, CLOSE_TOO_BIG, `message over ${this.max} bytes`);
+    if (op === OP_CONT && this.fragOp < 0)
+      return this.fail(out, CLOSE_PROTOCOL_ERROR, 'continuation frame without a message to continue');
+    if ((op === OP_TEXT || op === OP_BINARY) && this.fragOp >= 0)
+      return this.fail(out, CLOSE_PROTOCOL_ERROR, 'new message inside a fragmented one');
     if (b.length - p < len) return this.more(p - off + len);
     const payload = b.slice(p, p + len);
     const next = p + len;

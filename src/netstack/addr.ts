@@ -69,7 +69,7 @@ export function formatIp(b: Uint8Array): string {
   for (let i = 0; i < 8; i++) w.push((b[2 * i] << 8) | b[2 * i + 1]);
   let bestStart = -1;
   let bestLen = 1; // RFC 5952 §4.2.2: a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (w[i] !== 0) {
       i++;
       continue;

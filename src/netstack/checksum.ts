@@ -7,7 +7,11 @@ export function sumWords(buf: Uint8Array, off: number, len: number, sum = 0): nu
   let i = off;
   // Unrolled by 8 bytes: the hot path for every TCP segment.
   for (; i + 8 <= end; i += 8) {
-    sum += ((buf[i] << 8) | buf[i + 1]) + ((buf[i + 2] << 8) | buf[i + 3]) + ((buf[i + 4] << 8) | buf[i + 5]) + ((buf[i + 6] << 8) | buf[i + 7]);
+    sum +=
+      ((buf[i] << 8) | buf[i + 1]) +
+      ((buf[i + 2] << 8) | buf[i + 3]) +
+      ((buf[i + 4] << 8) | buf[i + 5]) +
+      ((buf[i + 6] << 8) | buf[i + 7]);
   }
   for (; i + 1 < end; i += 2) sum += (buf[i] << 8) | buf[i + 1];
   if (i < end) sum += buf[i] << 8; // an odd trailing byte is padded with zero

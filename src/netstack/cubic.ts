@@ -82,7 +82,15 @@ export class Cubic {
 
   /** The whole state, so a reduction found to be spurious (RFC 4015) can be undone. */
   snapshot(): CubicState {
-    return { cwnd: this.cwnd, ssthresh: this.ssthresh, wMax: this.wMax, k: this.k, epochStart: this.epochStart, wEst: this.wEst, cwndPrior: this.cwndPrior };
+    return {
+      cwnd: this.cwnd,
+      ssthresh: this.ssthresh,
+      wMax: this.wMax,
+      k: this.k,
+      epochStart: this.epochStart,
+      wEst: this.wEst,
+      cwndPrior: this.cwndPrior,
+    };
   }
 
   restore(s: CubicState): void {

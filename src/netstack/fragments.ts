@@ -26,7 +26,9 @@ export class Reassembler {
   private readonly partials = new Map<string, Partial>();
   private bytes = 0;
 
-  constructor(private readonly limits: ReassemblyLimits = { maxDatagrams: 64, maxBytes: 256 * 1024, timeoutMs: 30_000 }) {}
+  constructor(
+    private readonly limits: ReassemblyLimits = { maxDatagrams: 64, maxBytes: 256 * 1024, timeoutMs: 30_000 },
+  ) {}
 
   get size(): number {
     return this.partials.size;
@@ -45,7 +47,11 @@ export class Reassembler {
     const key = ipKey(p.src) + ipKey(p.dst) + p.proto + ':' + p.id;
     let e = this.partials.get(key);
     if (!e) {
-      while (this.partials.size >= this.limits.maxDatagrams || (this.partials.size > 0 && this.bytes + data.length > this.limits.maxBytes)) this.evictOldest();
+      while (
+        this.partials.size >= this.limits.maxDatagrams ||
+        (this.partials.size > 0 && this.bytes + data.length > this.limits.maxBytes)
+      )
+        this.evictOldest();
       if (data.length > this.limits.maxBytes) return { drop: 'fragTooLong' };
       e = { frags: [], bytes: 0, total: -1, expires: now + this.limits.timeoutMs };
       this.partials.set(key, e);
@@ -85,7 +91,16 @@ export class Reassembler {
     const first = e.first;
     this.remove(key, e);
     return {
-      done: { ...first, src: first.src.slice(), dst: first.dst.slice(), payload, packet: payload, moreFragments: false, fragmentOffset: 0, isFragment: false },
+      done: {
+        ...first,
+        src: first.src.slice(),
+        dst: first.dst.slice(),
+        payload,
+        packet: payload,
+        moreFragments: false,
+        fragmentOffset: 0,
+        isFragment: false,
+      },
     };
   }
 

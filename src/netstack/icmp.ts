@@ -27,12 +27,27 @@ export function decodeIcmp(buf: Uint8Array, v6: boolean, src: Uint8Array, dst: U
   if (finish(sumWords(buf, 0, buf.length, init)) !== 0) return fail('icmpBadChecksum');
   return {
     ok: true,
-    value: { type: buf[0], code: buf[1], rest: ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >>> 0, body: buf.subarray(8) },
+    value: {
+      type: buf[0],
+      code: buf[1],
+      rest: ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >>> 0,
+      body: buf.subarray(8),
+    },
   };
 }
 
 /** Writes an ICMP header at buf[off..] for a body already placed after it; fills the checksum. */
-export function encodeIcmpHeader(buf: Uint8Array, off: number, type: number, code: number, rest: number, bodyLength: number, v6: boolean, src: Uint8Array, dst: Uint8Array): void {
+export function encodeIcmpHeader(
+  buf: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+  bodyLength: number,
+  v6: boolean,
+  src: Uint8Array,
+  dst: Uint8Array,
+): void {
   buf[off] = type;
   buf[off + 1] = code;
   buf[off + 2] = 0;

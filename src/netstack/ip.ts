@@ -116,7 +116,8 @@ export function decodeIpv6(buf: Uint8Array): Result<IpPacket> {
     }
     break;
   }
-  if (next === EXT_HOP || next === EXT_ROUTING || next === EXT_DSTOPTS || next === EXT_FRAGMENT) return fail('ipBadExtensionHeader');
+  if (next === EXT_HOP || next === EXT_ROUTING || next === EXT_DSTOPTS || next === EXT_FRAGMENT)
+    return fail('ipBadExtensionHeader');
   return {
     ok: true,
     value: {

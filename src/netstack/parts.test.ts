@@ -127,30 +127,34 @@ describe('ByteQueue', () => {
 describe('ReceiveAssembler', () => {
   it('any order, duplicates and overlaps of segments reassemble the exact stream', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20_000 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 3000 })), { minLength: 1, maxLength: 40 }), (len, cuts) => {
-        const data = new Uint8Array(len).map((_, i) => (i * 31) & 0xff);
-        const ra = new ReceiveAssembler();
-        const segs = cuts.map(([s, n]) => [s % len, Math.min(len, (s % len) + n)] as const);
-        segs.push([0, len]); // make sure everything is covered eventually
-        let nxt = 0;
-        const out: number[] = [];
-        for (const [s, e] of segs) {
-          if (e <= nxt) continue;
-          const start = Math.max(s, nxt);
-          if (start === nxt) {
-            out.push(...data.subarray(nxt, e));
-            nxt = e;
-            for (const d of ra.take(nxt)) {
-              out.push(...d);
-              nxt += d.length;
-            }
-          } else ra.insert(start, data.subarray(start, e));
-          const blocks = ra.sackBlocks(4);
-          for (const b of blocks) expect(b.start).toBeGreaterThan(nxt);
-        }
-        expect(nxt).toBe(len);
-        expect(out).toEqual(Array.from(data));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20_000 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 3000 })), { minLength: 1, maxLength: 40 }),
+        (len, cuts) => {
+          const data = new Uint8Array(len).map((_, i) => (i * 31) & 0xff);
+          const ra = new ReceiveAssembler();
+          const segs = cuts.map(([s, n]) => [s % len, Math.min(len, (s % len) + n)] as const);
+          segs.push([0, len]); // make sure everything is covered eventually
+          let nxt = 0;
+          const out: number[] = [];
+          for (const [s, e] of segs) {
+            if (e <= nxt) continue;
+            const start = Math.max(s, nxt);
+            if (start === nxt) {
+              out.push(...data.subarray(nxt, e));
+              nxt = e;
+              for (const d of ra.take(nxt)) {
+                out.push(...d);
+                nxt += d.length;
+              }
+            } else ra.insert(start, data.subarray(start, e));
+            const blocks = ra.sackBlocks(4);
+            for (const b of blocks) expect(b.start).toBeGreaterThan(nxt);
+          }
+          expect(nxt).toBe(len);
+          expect(out).toEqual(Array.from(data));
+        },
+      ),
       fuzz(200),
     );
   });
@@ -193,39 +197,45 @@ describe('ReceiveAssembler', () => {
 describe('Scoreboard (RFC 6675)', () => {
   it('tracks SACKed bytes like a set; lostBoundary marks holes with > 2 MSS or 3 ranges SACKed above', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 300 })), { maxLength: 20 }), fc.integer({ min: 0, max: 2000 }), (adds, una) => {
-        const sb = new Scoreboard();
-        const set = new Set<number>();
-        for (const [s, n] of adds) {
-          sb.add(s, s + n);
-          for (let i = s; i < s + n; i++) set.add(i);
-        }
-        sb.ack(una);
-        for (const i of [...set]) if (i < una) set.delete(i);
-        expect(sb.sacked).toBe(set.size);
-        for (let i = 0; i < 2400; i += 7) expect(sb.sackedEnd(i) >= 0).toBe(set.has(i));
-        const mss = 100;
-        const lb = sb.lostBoundary(mss);
-        // every unSACKed offset below the boundary has the IsLost property, and the first one above does not
-        const isLost = (off: number) => {
-          let bytes = 0;
-          let ranges = 0;
-          let inRange = false;
-          for (let i = off + 1; i < 2400; i++) {
-            if (set.has(i)) {
-              bytes++;
-              if (!inRange) ranges++;
-              inRange = true;
-            } else inRange = false;
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 300 })), { maxLength: 20 }),
+        fc.integer({ min: 0, max: 2000 }),
+        (adds, una) => {
+          const sb = new Scoreboard();
+          const set = new Set<number>();
+          for (const [s, n] of adds) {
+            sb.add(s, s + n);
+            for (let i = s; i < s + n; i++) set.add(i);
           }
-          return ranges >= 3 || bytes > 2 * mss;
-        };
-        for (let i = una; i < Math.min(lb, 2400); i += 13) if (!set.has(i)) expect(isLost(i)).toBe(true);
-        if (lb >= 0) for (let i = lb; i < 2400; i++) if (!set.has(i)) {
-          expect(isLost(i)).toBe(false);
-          break;
-        }
-      }),
+          sb.ack(una);
+          for (const i of [...set]) if (i < una) set.delete(i);
+          expect(sb.sacked).toBe(set.size);
+          for (let i = 0; i < 2400; i += 7) expect(sb.sackedEnd(i) >= 0).toBe(set.has(i));
+          const mss = 100;
+          const lb = sb.lostBoundary(mss);
+          // every unSACKed offset below the boundary has the IsLost property, and the first one above does not
+          const isLost = (off: number) => {
+            let bytes = 0;
+            let ranges = 0;
+            let inRange = false;
+            for (let i = off + 1; i < 2400; i++) {
+              if (set.has(i)) {
+                bytes++;
+                if (!inRange) ranges++;
+                inRange = true;
+              } else inRange = false;
+            }
+            return ranges >= 3 || bytes > 2 * mss;
+          };
+          for (let i = una; i < Math.min(lb, 2400); i += 13) if (!set.has(i)) expect(isLost(i)).toBe(true);
+          if (lb >= 0)
+            for (let i = lb; i < 2400; i++)
+              if (!set.has(i)) {
+                expect(isLost(i)).toBe(false);
+                break;
+              }
+        },
+      ),
       fuzz(200),
     );
   });
@@ -233,30 +243,49 @@ describe('Scoreboard (RFC 6675)', () => {
 
 describe('IPv4 fragment reassembly', () => {
   const frag = (id: number, off: number, data: Uint8Array, more: boolean): IpPacket => ({
-    version: 4, src: Uint8Array.of(100, 64, 0, 1), dst: Uint8Array.of(100, 64, 0, 2), proto: 17, ttl: 64, payload: data, packet: data, headerLength: 20,
-    id, dontFragment: false, moreFragments: more, fragmentOffset: off, isFragment: true,
+    version: 4,
+    src: Uint8Array.of(100, 64, 0, 1),
+    dst: Uint8Array.of(100, 64, 0, 2),
+    proto: 17,
+    ttl: 64,
+    payload: data,
+    packet: data,
+    headerLength: 20,
+    id,
+    dontFragment: false,
+    moreFragments: more,
+    fragmentOffset: off,
+    isFragment: true,
   });
 
   it('any arrival order (with duplicates) yields the original payload exactly once', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 1, max: 1000 }), fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), (nfr, tail, order) => {
-        const size = (nfr - 1) * 800 + tail;
-        const data = new Uint8Array(size).map((_, i) => i & 0xff);
-        const frags = Array.from({ length: nfr }, (_, i) => frag(7, i * 800, data.subarray(i * 800, i === nfr - 1 ? size : (i + 1) * 800), i < nfr - 1));
-        const seq = [...order.map((o) => frags[o % nfr]), ...frags];
-        const r = new Reassembler();
-        let done = 0;
-        for (const f of seq) {
-          const x = r.add(f, 0);
-          if ('done' in x) {
-            done++;
-            expect(Array.from(x.done.payload)).toEqual(Array.from(data));
-            break;
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 20 }),
+        (nfr, tail, order) => {
+          const size = (nfr - 1) * 800 + tail;
+          const data = new Uint8Array(size).map((_, i) => i & 0xff);
+          const frags = Array.from({ length: nfr }, (_, i) =>
+            frag(7, i * 800, data.subarray(i * 800, i === nfr - 1 ? size : (i + 1) * 800), i < nfr - 1),
+          );
+          const seq = [...order.map((o) => frags[o % nfr]), ...frags];
+          const r = new Reassembler();
+          let done = 0;
+          for (const f of seq) {
+            const x = r.add(f, 0);
+            if ('done' in x) {
+              done++;
+              expect(Array.from(x.done.payload)).toEqual(Array.from(data));
+              break;
+            }
           }
-        }
-        expect(done).toBe(1);
-        expect(r.size).toBe(0);
-      }), fuzz(100)
+          expect(done).toBe(1);
+          expect(r.size).toBe(0);
+        },
+      ),
+      fuzz(100),
     );
   });
 

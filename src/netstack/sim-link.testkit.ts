@@ -52,7 +52,11 @@ export class SimLink {
   }
 
   /** A stack on this link. */
-  stack(addresses: string[], extra: Partial<NetStackOptions> = {}, random: RandomSource = seededRandom(this.stacks.size + 100)): NetStack {
+  stack(
+    addresses: string[],
+    extra: Partial<NetStackOptions> = {},
+    random: RandomSource = seededRandom(this.stacks.size + 100),
+  ): NetStack {
     const s = createNetStack({ addresses, clock: this.clock, random, output: (p) => this.send(p), ...extra });
     for (const a of s.addresses) this.stacks.set(a, s);
     return s;

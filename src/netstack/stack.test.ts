@@ -72,7 +72,6 @@ describe('netstack: two of our stacks on a clean link', () => {
   }
 });
 
-
 /** Parses a TCP packet on the link (for counting/inspection in tests). */
 function tcpOf(pkt: Uint8Array) {
   const ip = decodeIp(pkt);
@@ -222,7 +221,10 @@ describe('netstack: opening and closing', () => {
     const sp = l.accept();
     const c = await drive(clock, a.connect('100.64.0.2', 80));
     const sc = await drive(clock, sp);
-    const reading = readAll(sc).then(() => 'ended', (e: NetStackError) => e.code);
+    const reading = readAll(sc).then(
+      () => 'ended',
+      (e: NetStackError) => e.code,
+    );
     c.abort();
     expect(await drive(clock, reading)).toBe('ECONNRESET');
     await expect(sc.closed).rejects.toMatchObject({ code: 'ECONNRESET' });
@@ -234,7 +236,10 @@ describe('netstack: opening and closing', () => {
   it('connect to a port nobody listens on is refused (RST), quickly', async () => {
     const { clock, a } = pair(6);
     const t0 = clock.now();
-    await expect(drive(clock, a.connect('100.64.0.2', 81))).rejects.toMatchObject({ code: 'ECONNREFUSED', message: expect.stringContaining('refused') });
+    await expect(drive(clock, a.connect('100.64.0.2', 81))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      message: expect.stringContaining('refused'),
+    });
     expect(clock.now() - t0).toBeLessThan(100);
     await expect(drive(clock, a.connect('fd7a:115c:a1e0::2', 81))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
@@ -242,7 +247,9 @@ describe('netstack: opening and closing', () => {
   it('connect to a silent address times out with ETIMEDOUT after the SYN retries', async () => {
     const { clock, a } = pair(7);
     const t0 = clock.now();
-    await expect(drive(clock, a.connect('100.64.0.99', 80, { timeoutMs: 10_000 }), 60_000, 10)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    await expect(drive(clock, a.connect('100.64.0.99', 80, { timeoutMs: 10_000 }), 60_000, 10)).rejects.toMatchObject({
+      code: 'ETIMEDOUT',
+    });
     expect(clock.now() - t0).toBeGreaterThanOrEqual(10_000);
     expect(a.stats.tcpRetransmits).toBeGreaterThanOrEqual(3); // SYN resent at 1, 3, 7 s
     expect(a.connectionCount).toBe(0);
@@ -283,7 +290,10 @@ describe('netstack: opening and closing', () => {
       }
       return true;
     };
-    await expect(drive(clock, a.connect('100.64.0.2', 22))).rejects.toMatchObject({ code: 'ECONNREFUSED', message: expect.stringContaining('administratively prohibited') });
+    await expect(drive(clock, a.connect('100.64.0.2', 22))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      message: expect.stringContaining('administratively prohibited'),
+    });
     expect(a.stats.icmpUnreachableReceived).toBe(1);
     expect(clock.now()).toBeLessThan(100);
   });
@@ -371,7 +381,9 @@ describe('netstack: flow control and timers', () => {
     const clock = new VirtualClock(0);
     const { SimLink } = await import('./sim-link.testkit.js');
     const net = new SimLink(clock, 16, { delayMs: 5 });
-    const a = net.stack(['100.64.0.1'], { tcp: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 2_000, keepAliveCount: 3 } });
+    const a = net.stack(['100.64.0.1'], {
+      tcp: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 2_000, keepAliveCount: 3 },
+    });
     const b = net.stack(['100.64.0.2']);
     b.listen(80);
     const c = await drive(clock, a.connect('100.64.0.2', 80));
@@ -379,7 +391,10 @@ describe('netstack: flow control and timers', () => {
     expect(c.state).toBe('ESTABLISHED'); // probes answered while the peer is there
     expect(a.stats.tcpKeepAlives).toBeGreaterThan(0);
     net.filter = () => false; // the peer disappears
-    await expect(drive(clock, c.closed, 120_000, 100)).rejects.toMatchObject({ code: 'ETIMEDOUT', message: expect.stringContaining('keepalive') });
+    await expect(drive(clock, c.closed, 120_000, 100)).rejects.toMatchObject({
+      code: 'ETIMEDOUT',
+      message: expect.stringContaining('keepalive'),
+    });
   });
 
   it('a peer that vanishes mid-transfer fails the connection with ETIMEDOUT after bounded retries', async () => {
@@ -482,7 +497,22 @@ describe('netstack: half-open flood', () => {
       const src = Uint8Array.of(100, 64 + (r[0] & 63), r[1], r[2]);
       const dst = Uint8Array.of(100, 64, 0, 2);
       const pkt = new Uint8Array(40);
-      encodeTcpHeader(pkt, 20, { srcPort: 1024 + ((r[3] << 8) | r[4]) % 60000, dstPort: 80, seq: i * 7919, ack: 0, flags: SYN, window: 65535, urgent: 0, payloadLength: 0 }, src, dst);
+      encodeTcpHeader(
+        pkt,
+        20,
+        {
+          srcPort: 1024 + (((r[3] << 8) | r[4]) % 60000),
+          dstPort: 80,
+          seq: i * 7919,
+          ack: 0,
+          flags: SYN,
+          window: 65535,
+          urgent: 0,
+          payloadLength: 0,
+        },
+        src,
+        dst,
+      );
       encodeIpHeader(pkt, { src, dst, proto: 6, payloadLength: 20 });
       b.input(pkt);
       if (i % 1000 === 0) {
@@ -644,7 +674,10 @@ describe('netstack: many connections, loopback, ICMP errors on established conne
     expect(c.state).toBe('ESTABLISHED');
     a.input(icmp(3, quoted!)); // port unreachable: hard
     expect(c.state).toBe('CLOSED');
-    await expect(c.closed).rejects.toMatchObject({ code: 'ECONNREFUSED', message: expect.stringContaining('port unreachable') });
+    await expect(c.closed).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      message: expect.stringContaining('port unreachable'),
+    });
     void b;
   });
 });

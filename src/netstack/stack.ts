@@ -77,17 +77,70 @@ export interface TcpListener extends AsyncIterable<TcpConnection> {
 }
 
 const STAT_KEYS = [
-  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropped', 'inputErrors',
-  'ipFragments', 'ipReassembled',
-  'icmpEchoRequestsAnswered', 'icmpEchoRepliesReceived', 'icmpUnreachableReceived', 'icmpIgnoredBadSeq', 'icmpUnreachableSent', 'icmpPacketTooBig',
-  'udpRxDatagrams', 'udpTxDatagrams', 'udpRxQueueFull', 'udpNoSocket',
-  'tcpSegmentsReceived', 'tcpSegmentsSent', 'tcpRxBytes', 'tcpTxBytes', 'tcpRetransmits', 'tcpRtoExpirations', 'tcpSpuriousRtos', 'tcpTailLossProbes', 'tcpEarlyRetransmits',
-  'tcpFastRecoveries', 'tcpLostRetransmits', 'tcpDupAcks', 'tcpOutOfOrder', 'tcpDelayedAcks', 'tcpWindowUpdates', 'tcpWindowProbes',
-  'tcpKeepAlives', 'tcpTimeouts', 'tcpRstSent', 'tcpRstReceived', 'tcpChallengeAcks', 'tcpOutOfWindow', 'tcpOowAcksSuppressed', 'tcpNoAck',
-  'tcpAckTooNew', 'tcpAckTooOld', 'tcpPawsRejected', 'tcpBadSynAck', 'tcpSynAckRetransmits', 'tcpSynDropped', 'tcpNoSocket',
-  'tcpPureAcksSent', 'tcpSackAcksSent', 'tcpSackBlocksSent', 'tcpDsacksSent', 'tcpDupSegmentsReceived', 'tcpHolesFilled', 'tcpSlowHoleRepairs',
-  'tcpOooMaxBytes', 'tcpOooDropped', 'tcpZeroWindowsSent',
-  'tcpTimeWaitReused', 'tcpConnectionsOpened', 'tcpConnectionsAccepted', 'tcpConnections', 'tcpHalfOpen',
+  'rxPackets',
+  'rxBytes',
+  'txPackets',
+  'txBytes',
+  'rxDropped',
+  'inputErrors',
+  'ipFragments',
+  'ipReassembled',
+  'icmpEchoRequestsAnswered',
+  'icmpEchoRepliesReceived',
+  'icmpUnreachableReceived',
+  'icmpIgnoredBadSeq',
+  'icmpUnreachableSent',
+  'icmpPacketTooBig',
+  'udpRxDatagrams',
+  'udpTxDatagrams',
+  'udpRxQueueFull',
+  'udpNoSocket',
+  'tcpSegmentsReceived',
+  'tcpSegmentsSent',
+  'tcpRxBytes',
+  'tcpTxBytes',
+  'tcpRetransmits',
+  'tcpRtoExpirations',
+  'tcpSpuriousRtos',
+  'tcpTailLossProbes',
+  'tcpEarlyRetransmits',
+  'tcpFastRecoveries',
+  'tcpLostRetransmits',
+  'tcpDupAcks',
+  'tcpOutOfOrder',
+  'tcpDelayedAcks',
+  'tcpWindowUpdates',
+  'tcpWindowProbes',
+  'tcpKeepAlives',
+  'tcpTimeouts',
+  'tcpRstSent',
+  'tcpRstReceived',
+  'tcpChallengeAcks',
+  'tcpOutOfWindow',
+  'tcpOowAcksSuppressed',
+  'tcpNoAck',
+  'tcpAckTooNew',
+  'tcpAckTooOld',
+  'tcpPawsRejected',
+  'tcpBadSynAck',
+  'tcpSynAckRetransmits',
+  'tcpSynDropped',
+  'tcpNoSocket',
+  'tcpPureAcksSent',
+  'tcpSackAcksSent',
+  'tcpSackBlocksSent',
+  'tcpDsacksSent',
+  'tcpDupSegmentsReceived',
+  'tcpHolesFilled',
+  'tcpSlowHoleRepairs',
+  'tcpOooMaxBytes',
+  'tcpOooDropped',
+  'tcpZeroWindowsSent',
+  'tcpTimeWaitReused',
+  'tcpConnectionsOpened',
+  'tcpConnectionsAccepted',
+  'tcpConnections',
+  'tcpHalfOpen',
 ] as const;
 
 const V4_DEFAULT_TTL = 64;
@@ -104,7 +157,17 @@ export class NetStack {
   private readonly conns = new Map<string, TcpConn>();
   private readonly listeners = new Map<number, Listener>();
   private readonly udp = new Map<number, UdpSock>();
-  private readonly pings = new Map<number, { resolve: (r: { rttMs: number }) => void; reject: (e: unknown) => void; t0: number; data: Uint8Array; addr: Uint8Array; timer: TimerHandle }>();
+  private readonly pings = new Map<
+    number,
+    {
+      resolve: (r: { rttMs: number }) => void;
+      reject: (e: unknown) => void;
+      t0: number;
+      data: Uint8Array;
+      addr: Uint8Array;
+      timer: TimerHandle;
+    }
+  >();
   private readonly frags: Reassembler;
   private readonly secret: Uint8Array;
   private readonly host: TcpHost;
@@ -122,7 +185,8 @@ export class NetStack {
     this.random = o.random;
     this.out = o.output;
     this.mtu = o.mtu ?? 1280;
-    if (this.mtu < 1280 || this.mtu > 65535) throw new NetStackError('EINVAL', `netstack: mtu ${this.mtu} is outside 1280..65535`);
+    if (this.mtu < 1280 || this.mtu > 65535)
+      throw new NetStackError('EINVAL', `netstack: mtu ${this.mtu} is outside 1280..65535`);
     for (const a of o.addresses) {
       const b = parseIp(a.replace(/\/\d+$/, ''));
       if (!b) throw new NetStackError('EINVAL', `netstack: bad address ${JSON.stringify(a)}`);
@@ -135,7 +199,12 @@ export class NetStack {
     const r = o.random(4);
     this.ipId = (r[0] << 8) | r[1];
     this.pingId = (r[2] << 8) | r[3];
-    this.opts = { synBacklog: o.synBacklog ?? 128, acceptBacklog: o.acceptBacklog ?? 128, maxHalfOpen: o.maxHalfOpen ?? 1024, udpQueue: o.udpQueue ?? 512 };
+    this.opts = {
+      synBacklog: o.synBacklog ?? 128,
+      acceptBacklog: o.acceptBacklog ?? 128,
+      maxHalfOpen: o.maxHalfOpen ?? 1024,
+      udpQueue: o.udpQueue ?? 512,
+    };
     const cfg: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...o.tcp, mtu: this.mtu };
     const self = this;
     this.host = {
@@ -146,8 +215,12 @@ export class NetStack {
       nextIpId: () => (self.ipId = (self.ipId + 1) & 0xffff),
       release: (c) => self.release(c),
       established: (c) => self.passiveEstablished(c),
-      get acksHeld() { return self.acksHeld; },
-      holdAck: (c) => { self.heldAcks.add(c); },
+      get acksHeld() {
+        return self.acksHeld;
+      },
+      holdAck: (c) => {
+        self.heldAcks.add(c);
+      },
     };
   }
 
@@ -246,7 +319,8 @@ export class NetStack {
     if (f & SYN && f & RST) return this.drop('tcpBadFlags');
     const conn = this.conns.get(connKey(p.src, seg.srcPort, p.dst, seg.dstPort));
     if (conn) {
-      if (!(f & SYN && !(f & ACK) && this.listeners.has(seg.dstPort) && conn.acceptsNewIncarnation(seg))) return conn.onSegment(seg);
+      if (!(f & SYN && !(f & ACK) && this.listeners.has(seg.dstPort) && conn.acceptsNewIncarnation(seg)))
+        return conn.onSegment(seg);
       this.stats.tcpTimeWaitReused++;
       conn.terminate(undefined); // the old incarnation's TIME_WAIT ends; the SYN goes to the listener
     }
@@ -263,14 +337,27 @@ export class NetStack {
   }
 
   private passiveOpen(l: Listener, p: IpPacket, seg: TcpSegment): void {
-    if (l.halfOpen.size >= this.opts.synBacklog || this.halfOpen >= this.opts.maxHalfOpen || l.queue.length >= this.opts.acceptBacklog) {
+    if (
+      l.halfOpen.size >= this.opts.synBacklog ||
+      this.halfOpen >= this.opts.maxHalfOpen ||
+      l.queue.length >= this.opts.acceptBacklog
+    ) {
       // Bounded backlog: a SYN flood cannot grow state; the peer retries its SYN later.
       this.stats.tcpSynDropped++;
       return this.drop('tcpSynBacklogFull');
     }
     const src = p.dst.slice();
     const dst = p.src.slice();
-    const c = new TcpConn(this.host, src, seg.dstPort, dst, seg.srcPort, this.isn(src, seg.dstPort, dst, seg.srcPort), this.u32(), false);
+    const c = new TcpConn(
+      this.host,
+      src,
+      seg.dstPort,
+      dst,
+      seg.srcPort,
+      this.isn(src, seg.dstPort, dst, seg.srcPort),
+      this.u32(),
+      false,
+    );
     c.listenerPort = l.port;
     l.halfOpen.add(c);
     this.halfOpen++;
@@ -317,8 +404,21 @@ export class NetStack {
     }
     const src = p.dst;
     const dst = p.src;
-    encodeTcpHeader(pkt, ipLen, { srcPort: seg.dstPort, dstPort: seg.srcPort, seq, ack, flags, window: 0, urgent: 0, payloadLength: 0 }, src, dst);
-    encodeIpHeader(pkt, { src, dst, proto: PROTO_TCP, payloadLength: TCP_HEADER_LEN, id: this.host.nextIpId(), dontFragment: true });
+    encodeTcpHeader(
+      pkt,
+      ipLen,
+      { srcPort: seg.dstPort, dstPort: seg.srcPort, seq, ack, flags, window: 0, urgent: 0, payloadLength: 0 },
+      src,
+      dst,
+    );
+    encodeIpHeader(pkt, {
+      src,
+      dst,
+      proto: PROTO_TCP,
+      payloadLength: TCP_HEADER_LEN,
+      id: this.host.nextIpId(),
+      dontFragment: true,
+    });
     this.stats.tcpRstSent++;
     this.send(pkt);
   }
@@ -353,14 +453,17 @@ export class NetStack {
       const id = m.rest >>> 16;
       const seq = m.rest & 0xffff;
       const w = this.pings.get(seq);
-      if (id !== this.pingId || !w || !ipEquals(w.addr, p.src) || !eqBytes(w.data, m.body)) return this.drop('icmpUnexpectedEchoReply');
+      if (id !== this.pingId || !w || !ipEquals(w.addr, p.src) || !eqBytes(w.data, m.body))
+        return this.drop('icmpUnexpectedEchoReply');
       this.stats.icmpEchoRepliesReceived++;
       this.pings.delete(seq);
       this.clock.clearTimeout(w.timer);
       w.resolve({ rttMs: this.clock.now() - w.t0 });
       return;
     }
-    const unreach = (!v6 && m.type === ICMP4_DEST_UNREACH) || (v6 && (m.type === ICMP6_DEST_UNREACH || m.type === ICMP6_PACKET_TOO_BIG));
+    const unreach =
+      (!v6 && m.type === ICMP4_DEST_UNREACH) ||
+      (v6 && (m.type === ICMP6_DEST_UNREACH || m.type === ICMP6_PACKET_TOO_BIG));
     if (!unreach) return this.drop('icmpIgnoredType');
     const q = decodeQuoted(m.body);
     if (!q.ok) return this.drop(q.reason);
@@ -379,7 +482,9 @@ export class NetStack {
     const what = describeUnreachable(v6, m.code);
     // RFC 1122 §4.2.3.9: protocol/port unreachable are hard errors; RFC 5461 lets a connecting
     // socket fail on any of them (there is no established state to protect).
-    const hard = v6 ? m.code === 1 || m.code === 4 : m.code === 2 || m.code === 3 || m.code === 9 || m.code === 10 || m.code === 13;
+    const hard = v6
+      ? m.code === 1 || m.code === 4
+      : m.code === 2 || m.code === 3 || m.code === 9 || m.code === 10 || m.code === 13;
     if (qp.proto === PROTO_TCP) {
       const c = this.conns.get(connKey(qp.dst, qp.dstPort, qp.src, qp.srcPort));
       if (!c) return this.drop('icmpNoConnection');
@@ -421,7 +526,14 @@ export class NetStack {
     const pkt = new Uint8Array(ipLen + 8 + body.length);
     pkt.set(body, ipLen + 8);
     encodeIcmpHeader(pkt, ipLen, type, code, rest, body.length, v6, src, dst);
-    encodeIpHeader(pkt, { src, dst, proto: v6 ? PROTO_ICMPV6 : PROTO_ICMP, payloadLength: 8 + body.length, id: this.host.nextIpId(), ttl: V4_DEFAULT_TTL });
+    encodeIpHeader(pkt, {
+      src,
+      dst,
+      proto: v6 ? PROTO_ICMPV6 : PROTO_ICMP,
+      payloadLength: 8 + body.length,
+      id: this.host.nextIpId(),
+      ttl: V4_DEFAULT_TTL,
+    });
     this.send(pkt);
   }
 
@@ -485,9 +597,11 @@ export class NetStack {
     if (this.closedStack) throw new NetStackError('ESHUTDOWN', 'netstack is closed');
     const dst = parseIp(addr.replace(/^\[(.*)\]$/, '$1'));
     if (!dst) throw new NetStackError('EINVAL', `connect: bad address ${JSON.stringify(addr)}`);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NetStackError('EINVAL', `connect: bad port ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new NetStackError('EINVAL', `connect: bad port ${port}`);
     const src = this.localFor(dst);
-    if (!src) throw new NetStackError('EADDRNOTAVAIL', `connect ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`);
+    if (!src)
+      throw new NetStackError('EADDRNOTAVAIL', `connect ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`);
     const lport = this.ephemeralPort(dst, port, src);
     const c = new TcpConn(this.host, src.slice(), lport, dst, port, this.isn(src, lport, dst, port), this.u32(), true);
     this.conns.set(c.key, c);
@@ -510,7 +624,8 @@ export class NetStack {
 
   listen(port: number): TcpListener {
     if (this.closedStack) throw new NetStackError('ESHUTDOWN', 'netstack is closed');
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NetStackError('EINVAL', `listen: bad port ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new NetStackError('EINVAL', `listen: bad port ${port}`);
     if (this.listeners.has(port)) throw new NetStackError('EADDRINUSE', `listen: port ${port} is already in use`);
     const l = new Listener(port, () => {
       this.listeners.delete(port);
@@ -536,9 +651,16 @@ export class NetStack {
       }
       if (port < 0) throw new NetStackError('EADDRNOTAVAIL', 'udpBind: no free port');
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NetStackError('EINVAL', `udpBind: bad port ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new NetStackError('EINVAL', `udpBind: bad port ${port}`);
     if (this.udp.has(port)) throw new NetStackError('EADDRINUSE', `udpBind: port ${port} is already in use`);
-    const s = new UdpSock(port, this.opts.udpQueue, (addr, dport, data) => this.udpSend(port!, addr, dport, data), () => this.udp.delete(port!), this.stats);
+    const s = new UdpSock(
+      port,
+      this.opts.udpQueue,
+      (addr, dport, data) => this.udpSend(port!, addr, dport, data),
+      () => this.udp.delete(port!),
+      this.stats,
+    );
     this.udp.set(port, s);
     return s;
   }
@@ -547,16 +669,28 @@ export class NetStack {
     if (this.closedStack) throw new NetStackError('ESHUTDOWN', 'netstack is closed');
     const dst = parseIp(addr.replace(/^\[(.*)\]$/, '$1'));
     if (!dst) throw new NetStackError('EINVAL', `udp send: bad address ${JSON.stringify(addr)}`);
-    if (!Number.isInteger(dport) || dport < 1 || dport > 65535) throw new NetStackError('EINVAL', `udp send: bad port ${dport}`);
+    if (!Number.isInteger(dport) || dport < 1 || dport > 65535)
+      throw new NetStackError('EINVAL', `udp send: bad port ${dport}`);
     const src = this.localFor(dst);
-    if (!src) throw new NetStackError('EADDRNOTAVAIL', `udp send ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`);
+    if (!src)
+      throw new NetStackError('EADDRNOTAVAIL', `udp send ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`);
     const ipLen = dst.length === 4 ? 20 : 40;
     const total = ipLen + UDP_HEADER_LEN + data.length;
-    if (total > this.mtu) throw new NetStackError('EMSGSIZE', `udp send: ${data.length} bytes exceed the MTU (${this.mtu - ipLen - UDP_HEADER_LEN} max)`);
+    if (total > this.mtu)
+      throw new NetStackError(
+        'EMSGSIZE',
+        `udp send: ${data.length} bytes exceed the MTU (${this.mtu - ipLen - UDP_HEADER_LEN} max)`,
+      );
     const pkt = new Uint8Array(total);
     pkt.set(data, ipLen + UDP_HEADER_LEN);
     encodeUdpHeader(pkt, ipLen, sport, dport, data.length, src, dst);
-    encodeIpHeader(pkt, { src, dst, proto: PROTO_UDP, payloadLength: UDP_HEADER_LEN + data.length, id: this.host.nextIpId() });
+    encodeIpHeader(pkt, {
+      src,
+      dst,
+      proto: PROTO_UDP,
+      payloadLength: UDP_HEADER_LEN + data.length,
+      id: this.host.nextIpId(),
+    });
     this.stats.udpTxDatagrams++;
     this.send(pkt);
   }
@@ -567,10 +701,14 @@ export class NetStack {
     const dst = parseIp(addr.replace(/^\[(.*)\]$/, '$1'));
     if (!dst) return Promise.reject(new NetStackError('EINVAL', `ping: bad address ${JSON.stringify(addr)}`));
     const src = this.localFor(dst);
-    if (!src) return Promise.reject(new NetStackError('EADDRNOTAVAIL', `ping ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`));
+    if (!src)
+      return Promise.reject(
+        new NetStackError('EADDRNOTAVAIL', `ping ${addr}: no local IPv${dst.length === 4 ? 4 : 6} address`),
+      );
     const size = o.size ?? 56;
     const ipLen = dst.length === 4 ? 20 : 40;
-    if (!Number.isInteger(size) || size < 0 || ipLen + 8 + size > this.mtu) return Promise.reject(new NetStackError('EMSGSIZE', `ping: size ${size} does not fit the MTU`));
+    if (!Number.isInteger(size) || size < 0 || ipLen + 8 + size > this.mtu)
+      return Promise.reject(new NetStackError('EMSGSIZE', `ping: size ${size} does not fit the MTU`));
     const timeoutMs = o.timeoutMs ?? 5000;
     let seq = -1;
     for (let i = 0; i < 65536; i++) {
@@ -590,7 +728,14 @@ export class NetStack {
         }
       }, timeoutMs);
       this.pings.set(seq, { resolve, reject, t0: this.clock.now(), data, addr: dst, timer });
-      this.sendIcmp(src, dst, dst.length === 4 ? ICMP4_ECHO_REQUEST : ICMP6_ECHO_REQUEST, 0, ((this.pingId << 16) | seq) >>> 0, data);
+      this.sendIcmp(
+        src,
+        dst,
+        dst.length === 4 ? ICMP4_ECHO_REQUEST : ICMP6_ECHO_REQUEST,
+        0,
+        ((this.pingId << 16) | seq) >>> 0,
+        data,
+      );
     });
   }
 
@@ -601,7 +746,11 @@ export class NetStack {
 
   /** Connection states, for diagnostics. */
   connections(): { local: string; remote: string; state: string }[] {
-    return [...this.conns.values()].map((c) => ({ local: `${c.localAddress}:${c.localPort}`, remote: `${c.remoteAddress}:${c.remotePort}`, state: c.state }));
+    return [...this.conns.values()].map((c) => ({
+      local: `${c.localAddress}:${c.localPort}`,
+      remote: `${c.remoteAddress}:${c.remotePort}`,
+      state: c.state,
+    }));
   }
 
   /** Resets every connection, closes listeners and sockets, fails pending pings. */
@@ -628,9 +777,16 @@ function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
 function describeUnreachable(v6: boolean, code: number): string {
   if (v6) {
     return (
-      ['no route to destination', 'communication administratively prohibited', 'beyond scope of source address', 'address unreachable', 'port unreachable', 'source address failed policy', 'reject route'][code] ??
-      `destination unreachable (code ${code})`
-    ) + ' (ICMPv6)';
+      ([
+        'no route to destination',
+        'communication administratively prohibited',
+        'beyond scope of source address',
+        'address unreachable',
+        'port unreachable',
+        'source address failed policy',
+        'reject route',
+      ][code] ?? `destination unreachable (code ${code})`) + ' (ICMPv6)'
+    );
   }
   const names: Record<number, string> = {
     0: 'network unreachable',
@@ -683,7 +839,8 @@ class Listener implements TcpListener {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.queue.splice(0)) c.abort('listener closed');
-    for (const w of this.waiters.splice(0)) w.reject(new NetStackError('ESHUTDOWN', `listener on port ${this.port} is closed`));
+    for (const w of this.waiters.splice(0))
+      w.reject(new NetStackError('ESHUTDOWN', `listener on port ${this.port} is closed`));
     this.onClose();
   }
 }
@@ -700,7 +857,10 @@ class UdpSock implements UdpSocket {
     private readonly onClose: () => void,
     private readonly stats: Record<string, number>,
   ) {
-    this.readable = new ReadableStream<UdpMessage>({ start: (c) => void (this.ctrl = c), cancel: () => this.close() }, { highWaterMark: queue });
+    this.readable = new ReadableStream<UdpMessage>(
+      { start: (c) => void (this.ctrl = c), cancel: () => this.close() },
+      { highWaterMark: queue },
+    );
   }
 
   push(m: UdpMessage): void {

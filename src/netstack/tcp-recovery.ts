@@ -183,7 +183,14 @@ export class TcpRecovery {
     const snd = c.snd;
     c.timers.tlp = 0;
     if (!c.sackOk || !c.rtt.sampled || this.inRecovery || this.tlpOut || snd.max <= snd.una || snd.wnd === 0) return;
-    if (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE_WAIT' && c.state !== 'FIN_WAIT_1' && c.state !== 'CLOSING' && c.state !== 'LAST_ACK') return;
+    if (
+      c.state !== 'ESTABLISHED' &&
+      c.state !== 'CLOSE_WAIT' &&
+      c.state !== 'FIN_WAIT_1' &&
+      c.state !== 'CLOSING' &&
+      c.state !== 'LAST_ACK'
+    )
+      return;
     let pto = 2 * c.rtt.srtt;
     if (snd.max - snd.una <= c.mss) pto += 200; // WCDelAckT
     pto = Math.max(pto, 10);
@@ -202,7 +209,8 @@ export class TcpRecovery {
     this.tlpOut = true;
     const finEnd = snd.finEnd;
     let sent = false;
-    if (snd.nxt === snd.max && snd.nxt < finEnd && snd.nxt < snd.una + snd.wnd) sent = snd.sendNew(finEnd, snd.una + snd.wnd);
+    if (snd.nxt === snd.max && snd.nxt < finEnd && snd.nxt < snd.una + snd.wnd)
+      sent = snd.sendNew(finEnd, snd.una + snd.wnd);
     if (!sent) {
       const s = Math.max(snd.una, snd.max - snd.segSize());
       snd.sendRange(s, snd.max - s, true);
@@ -224,13 +232,23 @@ export class TcpRecovery {
       return;
     }
     c.retries++;
-    const limit = c.state === 'SYN_SENT' ? cfg.maxSynRetransmits : c.state === 'SYN_RECEIVED' ? cfg.maxSynAckRetransmits : cfg.maxRetransmits;
+    const limit =
+      c.state === 'SYN_SENT'
+        ? cfg.maxSynRetransmits
+        : c.state === 'SYN_RECEIVED'
+          ? cfg.maxSynAckRetransmits
+          : cfg.maxRetransmits;
     if (c.retries > limit) {
       const what = c.state === 'SYN_SENT' ? 'connect' : 'tcp';
       const why = c.softError ? ` (last error: ${c.softError})` : '';
       c.host.stats.tcpTimeouts++;
       if (!handshake) snd.emit(RST | ACK, snd.max, 0);
-      c.terminate(new NetStackError('ETIMEDOUT', `${what} ${c.remoteInfo}: timed out after ${c.retries - 1} retransmissions${why}`));
+      c.terminate(
+        new NetStackError(
+          'ETIMEDOUT',
+          `${what} ${c.remoteInfo}: timed out after ${c.retries - 1} retransmissions${why}`,
+        ),
+      );
       return;
     }
     c.rtt.backoff(); // RFC 6298 §5.5

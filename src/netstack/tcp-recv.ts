@@ -93,7 +93,8 @@ export class TcpReceiver {
     const avail = c.sock.readCancelled || c.sock.readClosed ? c.host.cfg.recvBuffer : c.sock.freeRecvSpace();
     let edge = this.nxt + avail;
     const threshold = Math.min(c.host.cfg.recvBuffer / 2, c.mss);
-    if (edge < this.advEdge || (edge - this.advEdge < threshold && this.advEdge - this.nxt >= threshold)) edge = Math.max(edge, this.advEdge);
+    if (edge < this.advEdge || (edge - this.advEdge < threshold && this.advEdge - this.nxt >= threshold))
+      edge = Math.max(edge, this.advEdge);
     const field = Math.min(65535, Math.floor((edge - this.nxt) / 2 ** this.wscale));
     this.advEdge = Math.max(this.advEdge, this.nxt + field * 2 ** this.wscale);
     return field;

@@ -109,7 +109,8 @@ export function decodeOptions(buf: Uint8Array, off: number, end: number, o: TcpO
 export function optionsLength(o: TcpOptions): number {
   let n = 0;
   if (o.mss !== undefined) n += 4;
-  if (o.sackPermitted && o.timestamps) n += 12; // SACK-permitted + TS share 12 bytes
+  if (o.sackPermitted && o.timestamps)
+    n += 12; // SACK-permitted + TS share 12 bytes
   else {
     if (o.sackPermitted) n += 4; // NOP NOP SACKOK
     if (o.timestamps) n += 12; // NOP NOP TS

@@ -9,7 +9,18 @@
 import { ByteQueue } from './buffers.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, PROTO_TCP } from './ip.js';
-import { ACK, encodeTcpHeader, FIN, optionsLength, PSH, RST, SYN, TCP_HEADER_LEN, type TcpOptions, type TcpSegment } from './tcp-segment.js';
+import {
+  ACK,
+  encodeTcpHeader,
+  FIN,
+  optionsLength,
+  PSH,
+  RST,
+  SYN,
+  TCP_HEADER_LEN,
+  type TcpOptions,
+  type TcpSegment,
+} from './tcp-segment.js';
 import type { TcpConn } from './tcp.js';
 import { seqDiff, u32 } from './tcp-types.js';
 
@@ -93,7 +104,8 @@ export class TcpSender {
       // Duplicate ACK: with SACK, RFC 6675 §2 counts only ACKs that bring new SACK information (which
       // also covers ACKs riding on the peer's data, and ignores the ACKs a duplicated segment draws);
       // without SACK, RFC 5681 §2's definition (no data, same window).
-      const isDup = ackOff === this.una && outstanding && (c.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
+      const isDup =
+        ackOff === this.una && outstanding && (c.sackOk ? newSack : len === 0 && !(seg.flags & FIN) && !windowChanged);
       if (isDup) {
         c.host.stats.tcpDupAcks++;
         rec.dupAcks++;
@@ -336,7 +348,14 @@ export class TcpSender {
       c.localIp,
       c.remoteIp,
     );
-    encodeIpHeader(pkt, { src: c.localIp, dst: c.remoteIp, proto: PROTO_TCP, payloadLength: tcpLen, id: v4 ? c.host.nextIpId() : 0, dontFragment: true });
+    encodeIpHeader(pkt, {
+      src: c.localIp,
+      dst: c.remoteIp,
+      proto: PROTO_TCP,
+      payloadLength: tcpLen,
+      id: v4 ? c.host.nextIpId() : 0,
+      dontFragment: true,
+    });
     if (ackFlag) c.rcv.onAckSent();
     const stats = c.host.stats;
     stats.tcpSegmentsSent++;
@@ -354,8 +373,30 @@ export class TcpSender {
     const v4 = c.localIp.length === 4;
     const ipLen = v4 ? 20 : 40;
     const pkt = new Uint8Array(ipLen + TCP_HEADER_LEN);
-    encodeTcpHeader(pkt, ipLen, { srcPort: c.localPort, dstPort: c.remotePort, seq: ackField, ack: 0, flags: RST, window: 0, urgent: 0, payloadLength: 0 }, c.localIp, c.remoteIp);
-    encodeIpHeader(pkt, { src: c.localIp, dst: c.remoteIp, proto: PROTO_TCP, payloadLength: TCP_HEADER_LEN, id: v4 ? c.host.nextIpId() : 0, dontFragment: true });
+    encodeTcpHeader(
+      pkt,
+      ipLen,
+      {
+        srcPort: c.localPort,
+        dstPort: c.remotePort,
+        seq: ackField,
+        ack: 0,
+        flags: RST,
+        window: 0,
+        urgent: 0,
+        payloadLength: 0,
+      },
+      c.localIp,
+      c.remoteIp,
+    );
+    encodeIpHeader(pkt, {
+      src: c.localIp,
+      dst: c.remoteIp,
+      proto: PROTO_TCP,
+      payloadLength: TCP_HEADER_LEN,
+      id: v4 ? c.host.nextIpId() : 0,
+      dontFragment: true,
+    });
     c.host.stats.tcpRstSent++;
     c.host.output(pkt);
   }

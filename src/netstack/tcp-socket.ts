@@ -86,7 +86,8 @@ export class TcpSocket {
 
   private appWrite(chunk: Uint8Array): Promise<void> | void {
     const c = this.conn;
-    if (!(chunk instanceof Uint8Array)) throw new NetStackError('EINVAL', 'TcpConnection.writable accepts Uint8Array chunks only');
+    if (!(chunk instanceof Uint8Array))
+      throw new NetStackError('EINVAL', 'TcpConnection.writable accepts Uint8Array chunks only');
     if (c.snd.finQueued || this.finRequested || !c.canSend()) {
       throw this.writeError();
     }
@@ -104,7 +105,10 @@ export class TcpSocket {
   }
 
   writeError(): NetStackError {
-    return new NetStackError('EPIPE', `tcp ${this.conn.remoteInfo}: connection is closed for writing (${this.conn.state})`);
+    return new NetStackError(
+      'EPIPE',
+      `tcp ${this.conn.remoteInfo}: connection is closed for writing (${this.conn.state})`,
+    );
   }
 
   /** Moves the rest of a waiting write into the send buffer as ACKs free space. */

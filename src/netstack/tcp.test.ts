@@ -46,7 +46,20 @@ class Scripted {
   send(flags: number, seq: number, ack: number, o: TcpOptions & { window?: number; payload?: Uint8Array } = {}): void {
     const payload = o.payload ?? new Uint8Array(0);
     const scratch = new Uint8Array(100 + payload.length);
-    const seg = { srcPort: this.peerPort, dstPort: this.ourPort, seq: seq >>> 0, ack: ack >>> 0, flags, window: o.window ?? 65535, urgent: 0, mss: o.mss, windowScale: o.windowScale, sackPermitted: o.sackPermitted, timestamps: o.timestamps, sack: o.sack };
+    const seg = {
+      srcPort: this.peerPort,
+      dstPort: this.ourPort,
+      seq: seq >>> 0,
+      ack: ack >>> 0,
+      flags,
+      window: o.window ?? 65535,
+      urgent: 0,
+      mss: o.mss,
+      windowScale: o.windowScale,
+      sackPermitted: o.sackPermitted,
+      timestamps: o.timestamps,
+      sack: o.sack,
+    };
     const hlen = encodeTcpHeader(scratch, 20, { ...seg, payloadLength: 0 }, PEER, US);
     const pkt = new Uint8Array(20 + hlen + payload.length);
     pkt.set(payload, 20 + hlen);
@@ -214,7 +227,7 @@ describe('TCP on a simulated link: Karn, NewReno fallback', () => {
     const d = (c as unknown as { debug: { srtt: number } }).debug;
     // The only sample is the handshake's 20 ms; timing the retransmitted segment from its first
     // transmission would have added a ~220 ms sample (SRTT ≈ 45 ms).
-    expect(d.srtt).toBe(20)
+    expect(d.srtt).toBe(20);
     expect(a.stats.tcpRtoExpirations).toBe(1);
   });
 
@@ -240,10 +253,14 @@ describe('TCP on a simulated link: Karn, NewReno fallback', () => {
     const dbg = (c as unknown as { debug: { sackOk: boolean; tsOk: boolean; wscale: number[] } }).debug;
     expect([dbg.sackOk, dbg.tsOk, dbg.wscale]).toEqual([false, false, [0, 0]]);
     const w = c.writable.getWriter();
-    await drive(clock, (async () => {
-      await w.write(data);
-      await w.close();
-    })(), 900_000);
+    await drive(
+      clock,
+      (async () => {
+        await w.write(data);
+        await w.close();
+      })(),
+      900_000,
+    );
     expect(Buffer.from(data).equals(await drive(clock, got))).toBe(true);
     expect(a.stats.tcpFastRecoveries).toBeGreaterThan(0);
   });
@@ -290,10 +307,14 @@ describe('spurious retransmission timeouts (Eifel, RFC 3522/4015)', () => {
     const c = await drive(clock, a.connect('100.64.0.2', 80));
     net.extraDelay = (pkt) => (pkt[19] === 1 && clock.now() >= 200 && clock.now() < 700 ? 1500 : 0);
     const w = c.writable.getWriter();
-    await drive(clock, (async () => {
-      for (let i = 0; i < data.length; i += 65536) await w.write(data.subarray(i, i + 65536));
-      await w.close();
-    })(), 600_000);
+    await drive(
+      clock,
+      (async () => {
+        for (let i = 0; i < data.length; i += 65536) await w.write(data.subarray(i, i + 65536));
+        await w.close();
+      })(),
+      600_000,
+    );
     expect(Buffer.from(data).equals(await drive(clock, got))).toBe(true);
     return { ms: clock.now(), stats: a.stats };
   }

@@ -182,7 +182,8 @@ export class TcpConn implements TcpConnection {
       this.snd.emit(RST | ACK, this.snd.max, 0);
       this.host.stats.tcpRstSent++;
     }
-    const msg = reason instanceof Error ? reason.message : reason === undefined ? 'aborted by the application' : String(reason);
+    const msg =
+      reason instanceof Error ? reason.message : reason === undefined ? 'aborted by the application' : String(reason);
     this.terminate(new NetStackError('ECONNABORTED', `tcp ${this.remoteInfo}: ${msg}`));
   }
 
@@ -218,7 +219,8 @@ export class TcpConn implements TcpConnection {
       return;
     }
     // Timestamps: remember the peer's TSval for in-order segments (RFC 7323 §4.3).
-    if (this.tsOk && seg.timestamps && segOff <= rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0) this.setTsRecent(seg.timestamps[0]);
+    if (this.tsOk && seg.timestamps && segOff <= rcv.nxt && seqDiff(seg.timestamps[0], this.tsRecent) >= 0)
+      this.setTsRecent(seg.timestamps[0]);
     if (!this.onAck(seg, segOff, len, now)) return;
     // Sixth to eighth: data and FIN.
     this.onData(seg, segOff, now);
@@ -235,7 +237,8 @@ export class TcpConn implements TcpConnection {
    * Unless TS.Recent itself is stale: after 24 days idle the peer's clock may have wrapped (§5.5).
    */
   private pawsRejects(seg: TcpSegment, segLen: number, now: number): boolean {
-    if (!(this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0)) return false;
+    if (!(this.tsOk && seg.timestamps && !(seg.flags & RST) && seqDiff(seg.timestamps[0], this.tsRecent) < 0))
+      return false;
     if (now - this.tsRecentAt > PAWS_IDLE_MS) {
       this.setTsRecent(seg.timestamps[0]);
       return false;
@@ -276,7 +279,9 @@ export class TcpConn implements TcpConnection {
       this.state === 'SYN_RECEIVED'
         ? new NetStackError('ECONNREFUSED', `tcp ${this.remoteInfo}: connection refused`)
         : new NetStackError('ECONNRESET', `tcp ${this.remoteInfo}: connection reset by peer`);
-    this.terminate(this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err);
+    this.terminate(
+      this.state === 'CLOSING' || this.state === 'LAST_ACK' || this.state === 'TIME_WAIT' ? undefined : err,
+    );
   }
 
   /** §3.10.7.4 fifth check. False if the segment is dropped here (or the connection ended). */
@@ -473,7 +478,9 @@ export class TcpConn implements TcpConnection {
     }
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' || hard) {
       const code = what.includes('port') || what.includes('prohibited') ? 'ECONNREFUSED' : 'EHOSTUNREACH';
-      this.terminate(new NetStackError(code, `${this.state === 'SYN_SENT' ? 'connect' : 'tcp'} ${this.remoteInfo}: ${what}`));
+      this.terminate(
+        new NetStackError(code, `${this.state === 'SYN_SENT' ? 'connect' : 'tcp'} ${this.remoteInfo}: ${what}`),
+      );
       return;
     }
     this.softError = what; // soft errors only explain a later timeout
@@ -487,7 +494,8 @@ export class TcpConn implements TcpConnection {
     this.timers.stopAll(this.host.clock);
     this.rcv.ooo.clear();
     this.recovery.sb.clear();
-    const e = err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
+    const e =
+      err ?? (wasSynSent ? new NetStackError('ECONNABORTED', `connect ${this.remoteInfo}: cancelled`) : undefined);
     this.sock.closeError = err;
     this.sock.settle(e);
     this.host.release(this);
@@ -514,7 +522,18 @@ export class TcpConn implements TcpConnection {
   }
 
   /** For tests and stats: a snapshot of the congestion state. */
-  get debug(): { cwnd: number; ssthresh: number; srtt: number; rto: number; mss: number; sndWnd: number; inflight: number; sackOk: boolean; tsOk: boolean; wscale: [number, number] } {
+  get debug(): {
+    cwnd: number;
+    ssthresh: number;
+    srtt: number;
+    rto: number;
+    mss: number;
+    sndWnd: number;
+    inflight: number;
+    sackOk: boolean;
+    tsOk: boolean;
+    wscale: [number, number];
+  } {
     return {
       cwnd: this.cc.cwnd,
       ssthresh: this.cc.ssthresh,

@@ -20,11 +20,26 @@ export function decodeUdp(buf: Uint8Array, src: Uint8Array, dst: Uint8Array): Re
   } else if (finish(sumWords(buf, 0, len, pseudoHeaderSum(src, dst, PROTO_UDP, len))) !== 0) {
     return fail('udpBadChecksum');
   }
-  return { ok: true, value: { srcPort: (buf[0] << 8) | buf[1], dstPort: (buf[2] << 8) | buf[3], payload: buf.subarray(UDP_HEADER_LEN, len) } };
+  return {
+    ok: true,
+    value: {
+      srcPort: (buf[0] << 8) | buf[1],
+      dstPort: (buf[2] << 8) | buf[3],
+      payload: buf.subarray(UDP_HEADER_LEN, len),
+    },
+  };
 }
 
 /** Writes the UDP header at buf[off..] for a payload already placed after it; fills the checksum. */
-export function encodeUdpHeader(buf: Uint8Array, off: number, srcPort: number, dstPort: number, payloadLength: number, src: Uint8Array, dst: Uint8Array): void {
+export function encodeUdpHeader(
+  buf: Uint8Array,
+  off: number,
+  srcPort: number,
+  dstPort: number,
+  payloadLength: number,
+  src: Uint8Array,
+  dst: Uint8Array,
+): void {
   const len = UDP_HEADER_LEN + payloadLength;
   buf[off] = srcPort >> 8;
   buf[off + 1] = srcPort & 0xff;

@@ -7,27 +7,48 @@ import type { NodeLayers } from './node.js';
 // In-memory layers (unit test only): the netmap has one peer; TCP connections echo upper-cased.
 function layers(dialed: string[]): NodeLayers {
   const random = seededRandom(5);
-  const me = generateKeyPair(random), peer = generateKeyPair(random);
+  const me = generateKeyPair(random),
+    peer = generateKeyPair(random);
   return {
     async startControl() {
       return {
         nodePrivateKey: me.privateKey,
         onNetMap(cb) {
-          queueMicrotask(() => cb({
-            self: { name: 'me.t.example.', addresses: ['100.64.0.1/32'] },
-            peers: [{ id: '1', name: 'web.t.example.', nodeKey: peer.publicKey, addresses: ['100.64.0.2/32', 'fd7a:115c:a1e0::2/128'], homeDerp: 901 }],
-            derpMap: { regions: [{ regionId: 901, nodes: [] }] }, packetFilter: [],
-          }));
+          queueMicrotask(() =>
+            cb({
+              self: { name: 'me.t.example.', addresses: ['100.64.0.1/32'] },
+              peers: [
+                {
+                  id: '1',
+                  name: 'web.t.example.',
+                  nodeKey: peer.publicKey,
+                  addresses: ['100.64.0.2/32', 'fd7a:115c:a1e0::2/128'],
+                  homeDerp: 901,
+                },
+              ],
+              derpMap: { regions: [{ regionId: 901, nodes: [] }] },
+              packetFilter: [],
+            }),
+          );
         },
-        setPreferredDerp() {}, close() {},
+        setPreferredDerp() {},
+        close() {},
       };
     },
     createDerpPool: () => ({ start() {}, setDerpMap() {}, send() {}, close() {} }),
     createNetStack: () => ({
-      input() {}, listen() { throw new Error('no listen in fake'); }, close() {},
+      input() {},
+      listen() {
+        throw new Error('no listen in fake');
+      },
+      close() {},
       async connect(addr, port) {
         dialed.push(`${addr}:${port}`);
-        const t = new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { ctl.enqueue(new TextEncoder().encode(new TextDecoder().decode(c).toUpperCase())); } });
+        const t = new TransformStream<Uint8Array, Uint8Array>({
+          transform(c, ctl) {
+            ctl.enqueue(new TextEncoder().encode(new TextDecoder().decode(c).toUpperCase()));
+          },
+        });
         return { readable: t.readable, writable: t.writable, close() {} };
       },
     }),
@@ -35,11 +56,21 @@ function layers(dialed: string[]): NodeLayers {
 }
 
 function io(stdinText: string) {
-  const out: string[] = [], err: string[] = [];
+  const out: string[] = [],
+    err: string[] = [];
   const x: CliIo = {
-    stdin: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(stdinText)); c.close(); } }),
-    stdout: (b) => { out.push(new TextDecoder().decode(b)); },
-    stderr: (s) => { err.push(s); },
+    stdin: new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(stdinText));
+        c.close();
+      },
+    }),
+    stdout: (b) => {
+      out.push(new TextDecoder().decode(b));
+    },
+    stderr: (s) => {
+      err.push(s);
+    },
     env: { TAILTAB_CONTROL_URL: 'http://control.invalid' },
     platform: async () => ({}),
   };
@@ -48,7 +79,11 @@ function io(stdinText: string) {
 
 describe('cli', () => {
   it('parses flags', () => {
-    expect(parseArgs(['--control-url', 'u', 'ping', 'web', '-6', '--count=3'])).toEqual({ command: 'ping', positional: ['web'], flags: { 'control-url': 'u', '6': true, count: '3' } });
+    expect(parseArgs(['--control-url', 'u', 'ping', 'web', '-6', '--count=3'])).toEqual({
+      command: 'ping',
+      positional: ['web'],
+      flags: { 'control-url': 'u', '6': true, count: '3' },
+    });
   });
   it('nc pipes stdin to the peer and the reply to stdout, resolving MagicDNS', async () => {
     const dialed: string[] = [];

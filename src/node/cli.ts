@@ -15,10 +15,17 @@ export interface CliIo {
   stderr: (s: string) => void;
   env: Record<string, string | undefined>;
   /** Platform bits the core cannot create itself (file storage, WebSocket factory). */
-  platform: (o: { stateFile?: string; ephemeral: boolean }) => Promise<Pick<UpConfig, 'storage' | 'webSocketFactory' | 'wallClockMs'>>;
+  platform: (o: {
+    stateFile?: string;
+    ephemeral: boolean;
+  }) => Promise<Pick<UpConfig, 'storage' | 'webSocketFactory' | 'wallClockMs'>>;
 }
 
-export interface CliArgs { command: string; positional: string[]; flags: Record<string, string | true> }
+export interface CliArgs {
+  command: string;
+  positional: string[];
+  flags: Record<string, string | true>;
+}
 
 export function parseArgs(argv: string[]): CliArgs {
   const positional: string[] = [];
@@ -37,7 +44,8 @@ export function parseArgs(argv: string[]): CliArgs {
   return { command: positional.shift() ?? 'help', positional, flags };
 }
 
-const USAGE = 'usage: tailtab [--control-url URL] [--auth-key KEY] [--state FILE] [--hostname H] [--ephemeral] [--allow-insecure-derp] [--accept-routes] [--exit-node MACHINE] (status | ping <peer> [-6] [--count N] | nc <peer> <port>)\n';
+const USAGE =
+  'usage: tailtab [--control-url URL] [--auth-key KEY] [--state FILE] [--hostname H] [--ephemeral] [--allow-insecure-derp] [--accept-routes] [--exit-node MACHINE] (status | ping <peer> [-6] [--count N] | nc <peer> <port>)\n';
 
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Promise<number> {
@@ -46,24 +54,44 @@ export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Pro
     const v = flags[name];
     return typeof v === 'string' ? v : io.env[env];
   };
-  if (command === 'help' || !['status', 'ping', 'nc'].includes(command)) { io.stderr(USAGE); return command === 'help' ? 0 : 2; }
+  if (command === 'help' || !['status', 'ping', 'nc'].includes(command)) {
+    io.stderr(USAGE);
+    return command === 'help' ? 0 : 2;
+  }
   const controlUrl = flag('control-url', 'TAILTAB_CONTROL_URL');
-  if (!controlUrl) { io.stderr('tailtab: --control-url (or TAILTAB_CONTROL_URL) is required\n'); return 2; }
+  if (!controlUrl) {
+    io.stderr('tailtab: --control-url (or TAILTAB_CONTROL_URL) is required\n');
+    return 2;
+  }
   const ephemeral = flags.ephemeral === true || io.env.TAILTAB_EPHEMERAL === '1';
   const stateFile = flag('state', 'TAILTAB_STATE');
   const node = new TailnetNode(layers);
   if (flags.verbose) node.on('log', (t) => io.stderr(`${t}\n`));
   try {
     await node.up({
-      controlUrl, authKey: flag('auth-key', 'TAILTAB_AUTH_KEY'), hostname: flag('hostname', 'TAILTAB_HOSTNAME') ?? 'tailtab-cli',
-      ephemeral, allowInsecureDerp: flags['allow-insecure-derp'] === true || io.env.TAILTAB_ALLOW_INSECURE_DERP === '1',
+      controlUrl,
+      authKey: flag('auth-key', 'TAILTAB_AUTH_KEY'),
+      hostname: flag('hostname', 'TAILTAB_HOSTNAME') ?? 'tailtab-cli',
+      ephemeral,
+      allowInsecureDerp: flags['allow-insecure-derp'] === true || io.env.TAILTAB_ALLOW_INSECURE_DERP === '1',
       onAuthUrl: (u) => io.stderr(`To log in, visit: ${u}\n`),
       ...(await io.platform({ stateFile, ephemeral })),
     });
     const exitNode = flag('exit-node', 'TAILTAB_EXIT_NODE');
-    const exitPeer = exitNode ? node.status().peers.find((p) => [p.id, p.name.replace(/\.$/, ''), p.name.split('.')[0], ...p.ips].includes(exitNode)) : undefined;
-    if (exitNode && !exitPeer) { io.stderr(`tailtab: --exit-node ${exitNode}: no such machine in the tailnet\n`); return 2; }
-    if (flags['accept-routes'] === true || exitPeer) node.setRoutePrefs({ acceptRoutes: flags['accept-routes'] === true, ...(exitPeer ? { exitNodeId: exitPeer.id } : {}) });
+    const exitPeer = exitNode
+      ? node
+          .status()
+          .peers.find((p) => [p.id, p.name.replace(/\.$/, ''), p.name.split('.')[0], ...p.ips].includes(exitNode))
+      : undefined;
+    if (exitNode && !exitPeer) {
+      io.stderr(`tailtab: --exit-node ${exitNode}: no such machine in the tailnet\n`);
+      return 2;
+    }
+    if (flags['accept-routes'] === true || exitPeer)
+      node.setRoutePrefs({
+        acceptRoutes: flags['accept-routes'] === true,
+        ...(exitPeer ? { exitNodeId: exitPeer.id } : {}),
+      });
     const enc = new TextEncoder();
     if (command === 'status') {
       await io.stdout(enc.encode(JSON.stringify(node.status(), null, 2) + '\n'));
@@ -71,7 +99,10 @@ export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Pro
     }
     if (command === 'ping') {
       const peer = positional[0];
-      if (!peer) { io.stderr(USAGE); return 2; }
+      if (!peer) {
+        io.stderr(USAGE);
+        return 2;
+      }
       const count = Number(flags.count ?? 1) || 1;
       let ok = 0;
       for (let i = 0; i < count; i++) {
@@ -88,7 +119,10 @@ export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Pro
     // nc
     const [peer, portText] = positional;
     const port = Number(portText);
-    if (!peer || !(port > 0 && port < 65536)) { io.stderr(USAGE); return 2; }
+    if (!peer || !(port > 0 && port < 65536)) {
+      io.stderr(USAGE);
+      return 2;
+    }
     const conn = await node.dial(peer, port);
     const up = io.stdin.pipeTo(conn.writable).catch((e: unknown) => io.stderr(`nc: send: ${String(e)}\n`));
     const reader = conn.readable.getReader();
@@ -110,5 +144,7 @@ export async function runCli(argv: string[], io: CliIo, layers: NodeLayers): Pro
 // `tsx src/node/cli.ts ...`: run the Node glue (kept in cli.node.ts so this file stays browser-safe).
 const isMain = typeof process !== 'undefined' && Array.isArray(process.argv) && /cli\.ts$/.test(process.argv[1] ?? '');
 if (isMain) {
-  void import('./cli.node.js').then(async (m) => { process.exitCode = await m.main(); });
+  void import('./cli.node.js').then(async (m) => {
+    process.exitCode = await m.main();
+  });
 }

@@ -23,7 +23,10 @@ const KNOWN_DISCO_TYPES: ReadonlySet<number> = new Set(Object.values(DiscoType))
 /** The address tailscaled puts in a pong for a DERP-sourced ping: 127.3.3.40:<regionId> (tailcfg.DerpMagicIP). */
 export const DERP_MAGIC_IP = '127.3.3.40';
 
-export interface IpPort { ip: string; port: number }
+export interface IpPort {
+  ip: string;
+  port: number;
+}
 
 export type DiscoMessage =
   | { type: 'ping'; txId: Uint8Array; nodeKey?: Uint8Array; padding: number }
@@ -47,7 +50,8 @@ export function ipToBytes16(ip: string): Uint8Array {
   const out = new Uint8Array(16);
   if (ip.includes('.') && !ip.includes(':')) {
     const p = ip.split('.').map(Number);
-    out[10] = 0xff; out[11] = 0xff;
+    out[10] = 0xff;
+    out[11] = 0xff;
     for (let i = 0; i < 4; i++) out[12 + i] = p[i]! & 0xff;
     return out;
   }
@@ -65,7 +69,10 @@ export function parseIPv6(ip: string): Uint8Array | null {
   let tail: number[] = [];
   const lastColon = s.lastIndexOf(':');
   if (s.slice(lastColon + 1).includes('.')) {
-    const v4 = s.slice(lastColon + 1).split('.').map(Number);
+    const v4 = s
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     if (v4.length !== 4 || v4.some((n) => !(n >= 0 && n <= 255))) return null;
     tail = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
     s = s.slice(0, lastColon + 1) + '0:0';
@@ -94,8 +101,14 @@ export function parseIPv6(ip: string): Uint8Array | null {
     if (a.length !== 8) return null;
     groups = a;
   }
-  if (tail.length) { groups[6] = tail[0]!; groups[7] = tail[1]!; }
-  for (let i = 0; i < 8; i++) { out[2 * i] = groups[i]! >> 8; out[2 * i + 1] = groups[i]! & 0xff; }
+  if (tail.length) {
+    groups[6] = tail[0]!;
+    groups[7] = tail[1]!;
+  }
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = groups[i]! >> 8;
+    out[2 * i + 1] = groups[i]! & 0xff;
+  }
   return out;
 }
 
@@ -106,12 +119,19 @@ export function bytes16ToIp(b: Uint8Array): string {
   const g: string[] = [];
   for (let i = 0; i < 8; i++) g.push(((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16));
   // RFC 5952: compress the longest run (>= 2) of zero groups.
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== '0') { i++; continue; }
+  let bestStart = -1,
+    bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === '0') j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (bestStart < 0) return g.join(':');
@@ -123,7 +143,8 @@ export function bytes16ToIp(b: Uint8Array): string {
 function encodeIpPort(ep: IpPort): Uint8Array {
   const out = new Uint8Array(EP_LEN);
   out.set(ipToBytes16(ep.ip), 0);
-  out[16] = (ep.port >> 8) & 0xff; out[17] = ep.port & 0xff;
+  out[16] = (ep.port >> 8) & 0xff;
+  out[17] = ep.port & 0xff;
   return out;
 }
 
@@ -156,7 +177,12 @@ export function decodeDiscoPlaintext(p: Uint8Array): DiscoMessage | null {
       if (body.length < TXID_LEN) return null;
       const txId = body.slice(0, TXID_LEN);
       if (body.length >= TXID_LEN + KEY_LEN) {
-        return { type: 'ping', txId, nodeKey: body.slice(TXID_LEN, TXID_LEN + KEY_LEN), padding: body.length - TXID_LEN - KEY_LEN };
+        return {
+          type: 'ping',
+          txId,
+          nodeKey: body.slice(TXID_LEN, TXID_LEN + KEY_LEN),
+          padding: body.length - TXID_LEN - KEY_LEN,
+        };
       }
       return { type: 'ping', txId, padding: 0 };
     }
@@ -177,8 +203,14 @@ export function decodeDiscoPlaintext(p: Uint8Array): DiscoMessage | null {
 // ---- sealed packets ----
 
 export interface DiscoStats {
-  received: number; sent: number; badBox: number; badPayload: number; unknownPeer: number;
-  pingsAnswered: number; pongsReceived: number; callMeMaybeReceived: number;
+  received: number;
+  sent: number;
+  badBox: number;
+  badPayload: number;
+  unknownPeer: number;
+  pingsAnswered: number;
+  pongsReceived: number;
+  callMeMaybeReceived: number;
 }
 
 /** Our disco identity: seals/opens disco packets to/from peers, caching box keys per peer. */
@@ -186,7 +218,11 @@ export class DiscoCodec {
   readonly publicKey: Uint8Array;
   private readonly shared = new Map<string, Uint8Array>();
 
-  constructor(private readonly privateKey: Uint8Array, publicKey: Uint8Array, private readonly random: RandomSource) {
+  constructor(
+    private readonly privateKey: Uint8Array,
+    publicKey: Uint8Array,
+    private readonly random: RandomSource,
+  ) {
     this.publicKey = publicKey;
   }
 
@@ -207,7 +243,9 @@ export class DiscoCodec {
   }
 
   /** Opens a packet; returns the sender and message, or a reason string on failure (never throws). */
-  open(packet: Uint8Array): { sender: Uint8Array; message: DiscoMessage } | 'notDisco' | 'badBox' | 'badPayload' | 'unknownType' {
+  open(
+    packet: Uint8Array,
+  ): { sender: Uint8Array; message: DiscoMessage } | 'notDisco' | 'badBox' | 'badPayload' | 'unknownType' {
     if (!looksLikeDisco(packet)) return 'notDisco';
     const sender = discoSender(packet);
     if (equalBytes(sender, this.publicKey)) return 'badBox';

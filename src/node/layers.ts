@@ -14,7 +14,13 @@ import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import type { WebSocketFactory, WebSocketLike } from '../platform/websocket.js';
 import { createNetStack as createRealNetStack } from '../netstack/index.js';
 import type {
-  ControlSession, DerpMapLike, DerpPoolLike, NetStackLike, NetStackStartOptions, NodeLayers, NodeNetMap,
+  ControlSession,
+  DerpMapLike,
+  DerpPoolLike,
+  NetStackLike,
+  NetStackStartOptions,
+  NodeLayers,
+  NodeNetMap,
 } from './node.js';
 
 export interface LayerPlatform {
@@ -42,7 +48,9 @@ export function globalWebSocketFactory(): WebSocketFactory | undefined {
 }
 
 /** fetch()-based latency probe; the derper answers /derp/latency-check with CORS "*". */
-export function fetchLatencyProbe(now: () => number = () => performance.now()): ((url: string) => Promise<number>) | undefined {
+export function fetchLatencyProbe(
+  now: () => number = () => performance.now(),
+): ((url: string) => Promise<number>) | undefined {
   const f = (globalThis as { fetch?: typeof fetch }).fetch;
   if (!f) return undefined;
   return async (url) => {
@@ -56,14 +64,17 @@ export function fetchLatencyProbe(now: () => number = () => performance.now()): 
 
 /** Control state store for a profile: IndexedDB when the platform has it (and not ephemeral), else memory. */
 export function defaultStore(profileId = 'default', ephemeral = false): ControlStore {
-  if (!ephemeral && typeof (globalThis as { indexedDB?: unknown }).indexedDB !== 'undefined') return new IdbStore(profileId);
+  if (!ephemeral && typeof (globalThis as { indexedDB?: unknown }).indexedDB !== 'undefined')
+    return new IdbStore(profileId);
   return new MemoryStore();
 }
 
 function toDerpMap(m: DerpMapLike): DerpMap {
   return {
     regions: m.regions.map((r) => ({
-      regionId: r.regionId, regionCode: r.regionCode ?? String(r.regionId), regionName: r.regionName ?? r.regionCode ?? String(r.regionId),
+      regionId: r.regionId,
+      regionCode: r.regionCode ?? String(r.regionId),
+      regionName: r.regionName ?? r.regionCode ?? String(r.regionId),
       nodes: r.nodes as DerpMap['regions'][number]['nodes'],
     })),
   };
@@ -74,12 +85,17 @@ function isControlStore(s: unknown): s is ControlStore {
 }
 
 /** The session TailnetNode holds; `client` is exposed for diagnostics and tests. */
-export interface RealControlSession extends ControlSession { client: ControlClient }
+export interface RealControlSession extends ControlSession {
+  client: ControlClient;
+}
 
 export function createLayers(platform: LayerPlatform = {}): NodeLayers {
   const wsFactory = (given: WebSocketFactory | undefined): WebSocketFactory => {
     const f = given ?? platform.webSocketFactory ?? globalWebSocketFactory();
-    if (!f) throw new LayersMissingError('tailtab node: no WebSocket on this platform; pass webSocketFactory (Node: use layers.node.ts)');
+    if (!f)
+      throw new LayersMissingError(
+        'tailtab node: no WebSocket on this platform; pass webSocketFactory (Node: use layers.node.ts)',
+      );
     return f;
   };
   // DERP frames over the platform's own WebSocket (browser, Worker) share messages until the next
@@ -92,12 +108,19 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
   return {
     async startControl(o): Promise<RealControlSession> {
       // Typed, but a JavaScript caller can still pass anything: refuse it here, not at the first save.
-      if (o.storage !== undefined && !isControlStore(o.storage)) throw new Error('UpConfig.storage must be a ControlStore (load/save)');
+      if (o.storage !== undefined && !isControlStore(o.storage))
+        throw new Error('UpConfig.storage must be a ControlStore (load/save)');
       const store = o.storage ?? new MemoryStore();
       const client = new ControlClient({
-        controlUrl: o.controlUrl, store, webSocketFactory: wsFactory(o.webSocketFactory),
-        clock: o.clock, random: o.random, discoPublicKey: o.discoPublicKey, controlKey: o.controlKey,
-        wallTime: () => new Date().toISOString(), log: o.log,
+        controlUrl: o.controlUrl,
+        store,
+        webSocketFactory: wsFactory(o.webSocketFactory),
+        clock: o.clock,
+        random: o.random,
+        discoPublicKey: o.discoPublicKey,
+        controlKey: o.controlKey,
+        wallTime: () => new Date().toISOString(),
+        log: o.log,
       });
       // The node subscribes after this resolves; the first map may already have arrived by then.
       let last: NodeNetMap | undefined;
@@ -108,7 +131,12 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
         for (const cb of cbs) cb(last);
       });
       try {
-        await client.login({ authKey: o.authKey, hostname: o.hostname, ephemeral: o.ephemeral, onAuthUrl: o.onAuthUrl });
+        await client.login({
+          authKey: o.authKey,
+          hostname: o.hostname,
+          ephemeral: o.ephemeral,
+          onAuthUrl: o.onAuthUrl,
+        });
         client.start();
       } catch (e) {
         await client.close().catch(() => {});
@@ -116,23 +144,42 @@ export function createLayers(platform: LayerPlatform = {}): NodeLayers {
       }
       return {
         client,
-        get nodePrivateKey() { return client.nodeKey; },
-        onNetMap(cb) { cbs.push(cb); if (last) cb(last); },
-        onState(cb) { client.onState(cb); },
+        get nodePrivateKey() {
+          return client.nodeKey;
+        },
+        onNetMap(cb) {
+          cbs.push(cb);
+          if (last) cb(last);
+        },
+        onState(cb) {
+          client.onState(cb);
+        },
         status: () => client.status(),
-        setPreferredDerp(r) { client.setPreferredDerp(r); },
-        get preferredDerp() { return client.preferredDerpRegion; },
-        get stats() { return client.stats; },
+        setPreferredDerp(r) {
+          client.setPreferredDerp(r);
+        },
+        get preferredDerp() {
+          return client.preferredDerpRegion;
+        },
+        get stats() {
+          return client.stats;
+        },
         logout: () => client.logout(),
         close: () => client.close(),
       };
     },
     createDerpPool(o) {
       const pool = new DerpPool({
-        privateKey: o.privateKey, derpMap: toDerpMap(o.derpMap), homeRegion: o.homeRegion,
-        webSocketFactory: derpWsFactory(o.webSocketFactory), clock: o.clock, random: o.random,
-        allowInsecure: o.allowInsecure, fetchLatency: platform.fetchLatency ?? fetchLatencyProbe(),
-        onPacket: o.onPacket, appName: 'tailtab',
+        privateKey: o.privateKey,
+        derpMap: toDerpMap(o.derpMap),
+        homeRegion: o.homeRegion,
+        webSocketFactory: derpWsFactory(o.webSocketFactory),
+        clock: o.clock,
+        random: o.random,
+        allowInsecure: o.allowInsecure,
+        fetchLatency: platform.fetchLatency ?? fetchLatencyProbe(),
+        onPacket: o.onPacket,
+        appName: 'tailtab',
       });
       return {
         pool,

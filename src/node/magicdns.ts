@@ -4,9 +4,16 @@
 
 import { parseIp } from './routes.js';
 
-export interface NamedPeer { name: string; addresses: string[] }
+export interface NamedPeer {
+  name: string;
+  addresses: string[];
+}
 
-export interface Resolved { ip: string; v6: boolean; name?: string }
+export interface Resolved {
+  ip: string;
+  v6: boolean;
+  name?: string;
+}
 
 function stripPrefixLen(a: string): string {
   const s = a.indexOf('/');
@@ -14,7 +21,11 @@ function stripPrefixLen(a: string): string {
 }
 
 /** Resolves a host to the peer's addresses (IPv4 first unless preferV6). Null when unknown. */
-export function resolveHost(host: string, peers: Iterable<NamedPeer>, opts: { preferV6?: boolean } = {}): Resolved[] | null {
+export function resolveHost(
+  host: string,
+  peers: Iterable<NamedPeer>,
+  opts: { preferV6?: boolean } = {},
+): Resolved[] | null {
   const h = host.trim().replace(/^\[|\]$/g, '');
   const lit = parseIp(h);
   if (lit) return [{ ip: h, v6: lit.length === 16 }];

@@ -8,12 +8,25 @@ import { toHex } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
 import { DERP_MAGIC_IP, DiscoCodec, looksLikeDisco } from './disco.js';
 
-export interface MagicPeer { nodeKey: Uint8Array; discoKey?: Uint8Array; homeDerp?: number }
+export interface MagicPeer {
+  nodeKey: Uint8Array;
+  discoKey?: Uint8Array;
+  homeDerp?: number;
+}
 
 export interface MagicsockStats {
-  rxDerpPackets: number; rxWireGuard: number; rxDisco: number; rxDiscoBad: number; rxDiscoUnknownType: number; rxFromUnknownPeer: number;
-  pingsAnswered: number; pongsReceived: number; callMeMaybeReceived: number;
-  txWireGuard: number; txDisco: number; txNoRegion: number;
+  rxDerpPackets: number;
+  rxWireGuard: number;
+  rxDisco: number;
+  rxDiscoBad: number;
+  rxDiscoUnknownType: number;
+  rxFromUnknownPeer: number;
+  pingsAnswered: number;
+  pongsReceived: number;
+  callMeMaybeReceived: number;
+  txWireGuard: number;
+  txDisco: number;
+  txNoRegion: number;
 }
 
 export interface MagicsockOptions {
@@ -31,8 +44,18 @@ export interface MagicsockOptions {
 export class Magicsock {
   private readonly peers = new Map<string, MagicPeer>();
   readonly stats: MagicsockStats = {
-    rxDerpPackets: 0, rxWireGuard: 0, rxDisco: 0, rxDiscoBad: 0, rxDiscoUnknownType: 0, rxFromUnknownPeer: 0,
-    pingsAnswered: 0, pongsReceived: 0, callMeMaybeReceived: 0, txWireGuard: 0, txDisco: 0, txNoRegion: 0,
+    rxDerpPackets: 0,
+    rxWireGuard: 0,
+    rxDisco: 0,
+    rxDiscoBad: 0,
+    rxDiscoUnknownType: 0,
+    rxFromUnknownPeer: 0,
+    pingsAnswered: 0,
+    pongsReceived: 0,
+    callMeMaybeReceived: 0,
+    txWireGuard: 0,
+    txDisco: 0,
+    txNoRegion: 0,
   };
   /** Region each peer last reached us from; answers go back the same way. */
   private readonly lastRegion = new Map<string, number>();
@@ -48,7 +71,11 @@ export class Magicsock {
     const last = this.lastKey;
     if (last && last.length === k.length) {
       let same = true;
-      for (let i = 0; i < k.length; i++) if (last[i] !== k[i]) { same = false; break; }
+      for (let i = 0; i < k.length; i++)
+        if (last[i] !== k[i]) {
+          same = false;
+          break;
+        }
       if (same) return this.lastId;
     }
     this.lastKey = k.slice();
@@ -85,7 +112,10 @@ export class Magicsock {
   /** WireGuardDevice's send callback. */
   sendWireGuard(peerNodeKey: Uint8Array, datagram: Uint8Array): void {
     const region = this.regionFor(peerNodeKey);
-    if (!region) { this.stats.txNoRegion++; return; }
+    if (!region) {
+      this.stats.txNoRegion++;
+      return;
+    }
     this.stats.txWireGuard++;
     this.o.derpSend(region, peerNodeKey, datagram);
   }
@@ -97,7 +127,11 @@ export class Magicsock {
     if (!p?.discoKey || !region) return null;
     const txId = this.o.random(12);
     this.stats.txDisco++;
-    this.o.derpSend(region, peerNodeKey, this.o.disco.seal(p.discoKey, { type: 'ping', txId, nodeKey: ourNodeKey, padding: 0 }));
+    this.o.derpSend(
+      region,
+      peerNodeKey,
+      this.o.disco.seal(p.discoKey, { type: 'ping', txId, nodeKey: ourNodeKey, padding: 0 }),
+    );
     return txId;
   }
 
@@ -105,7 +139,9 @@ export class Magicsock {
   receiveDerp(srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number): void {
     this.stats.rxDerpPackets++;
     const id = this.idOf(srcNodeKey);
-    if (!this.peers.has(id)) { this.stats.rxFromUnknownPeer++; }
+    if (!this.peers.has(id)) {
+      this.stats.rxFromUnknownPeer++;
+    }
     this.lastRegion.set(id, regionId);
     if (this.lastRegion.size > 4096) this.lastRegion.delete(this.lastRegion.keys().next().value!);
     if (!looksLikeDisco(packet)) {
@@ -115,14 +151,24 @@ export class Magicsock {
     }
     this.stats.rxDisco++;
     const r = this.o.disco.open(packet);
-    if (r === 'unknownType') { this.stats.rxDiscoUnknownType++; return; }
-    if (typeof r === 'string') { this.stats.rxDiscoBad++; return; }
+    if (r === 'unknownType') {
+      this.stats.rxDiscoUnknownType++;
+      return;
+    }
+    if (typeof r === 'string') {
+      this.stats.rxDiscoBad++;
+      return;
+    }
     const m = r.message;
     if (m.type === 'ping') {
       // Answer on the path the ping came in on: DERP region regionId, magic source address.
       this.stats.pingsAnswered++;
       this.stats.txDisco++;
-      this.o.derpSend(regionId, srcNodeKey, this.o.disco.seal(r.sender, { type: 'pong', txId: m.txId, src: { ip: DERP_MAGIC_IP, port: regionId } }));
+      this.o.derpSend(
+        regionId,
+        srcNodeKey,
+        this.o.disco.seal(r.sender, { type: 'pong', txId: m.txId, src: { ip: DERP_MAGIC_IP, port: regionId } }),
+      );
     } else if (m.type === 'pong') {
       this.stats.pongsReceived++;
       this.o.onPong?.(srcNodeKey, m.txId);

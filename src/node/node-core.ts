@@ -51,9 +51,19 @@ export abstract class NodeCore {
   protected readonly pongWaiters = new Map<string, (ok: boolean) => void>();
   protected netmapReady?: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
   readonly counters = {
-    txNoRoute: 0, txToSelf: 0, rxSpoofedSource: 0, rxMalformed: 0, rxFiltered: 0, rxUnknownProto: 0, rxNoStack: 0, netmaps: 0, badPeerKeys: 0, tsmpPongs: 0,
+    txNoRoute: 0,
+    txToSelf: 0,
+    rxSpoofedSource: 0,
+    rxMalformed: 0,
+    rxFiltered: 0,
+    rxUnknownProto: 0,
+    rxNoStack: 0,
+    netmaps: 0,
+    badPeerKeys: 0,
+    tsmpPongs: 0,
     /** TSMP disco key advertisements (capver 144) received; ...NewKey: not the disco key the netmap has for that peer. */
-    tsmpDiscoAdverts: 0, tsmpDiscoAdvertsNewKey: 0,
+    tsmpDiscoAdverts: 0,
+    tsmpDiscoAdvertsNewKey: 0,
     /** WireGuard sessions reset because a peer's disco key changed (it restarted). */
     peerResets: 0,
   };
@@ -76,11 +86,17 @@ export abstract class NodeCore {
 
   protected emit<K extends keyof NodeEventMap>(ev: K, v: NodeEventMap[K]): void {
     for (const cb of this.listeners.get(ev) ?? []) {
-      try { cb(v); } catch { /* a listener's bug must not break the node */ }
+      try {
+        cb(v);
+      } catch {
+        /* a listener's bug must not break the node */
+      }
     }
   }
 
-  protected log(text: string): void { this.emit('log', text); }
+  protected log(text: string): void {
+    this.emit('log', text);
+  }
 
   protected setState(s: NodeState, err?: string): void {
     this.state = s;

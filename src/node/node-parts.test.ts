@@ -3,7 +3,15 @@ import fc from 'fast-check';
 import { fuzz } from '../platform/fuzz.testkit.js';
 import { generateKeyPair } from '../crypto/x25519.js';
 import { seededRandom } from '../crypto/random.js';
-import { DiscoCodec, bytes16ToIp, decodeDiscoPlaintext, encodeDiscoPlaintext, ipToBytes16, looksLikeDisco, DERP_MAGIC_IP } from './disco.js';
+import {
+  DiscoCodec,
+  bytes16ToIp,
+  decodeDiscoPlaintext,
+  encodeDiscoPlaintext,
+  ipToBytes16,
+  looksLikeDisco,
+  DERP_MAGIC_IP,
+} from './disco.js';
 import { RouteTable, buildRouteTable, parseIp, parsePrefix } from './routes.js';
 import { PacketFilter } from './filter.js';
 import { resolveHost } from './magicdns.js';
@@ -11,12 +19,14 @@ import { resolveHost } from './magicdns.js';
 const rnd = seededRandom(7);
 
 describe('disco', () => {
-  const a = generateKeyPair(rnd), b = generateKeyPair(rnd);
+  const a = generateKeyPair(rnd),
+    b = generateKeyPair(rnd);
   const ca = new DiscoCodec(a.privateKey, a.publicKey, rnd);
   const cb = new DiscoCodec(b.privateKey, b.publicKey, rnd);
 
   it('seals a ping that the peer opens, and the pong carries the DERP magic source', () => {
-    const txId = rnd(12), nodeKey = rnd(32);
+    const txId = rnd(12),
+      nodeKey = rnd(32);
     const pkt = ca.seal(b.publicKey, { type: 'ping', txId, nodeKey, padding: 0 });
     expect(looksLikeDisco(pkt)).toBe(true);
     const got = cb.open(pkt);
@@ -31,23 +41,38 @@ describe('disco', () => {
 
   it('rejects tampered boxes and non-disco input without throwing', () => {
     const pkt = ca.seal(b.publicKey, { type: 'callMeMaybe', endpoints: [{ ip: 'fd7a:115c:a1e0::1', port: 41641 }] });
-    const bad = pkt.slice(); bad[bad.length - 1]! ^= 1;
+    const bad = pkt.slice();
+    bad[bad.length - 1]! ^= 1;
     expect(cb.open(bad)).toBe('badBox');
     expect(cb.open(new Uint8Array([1, 2, 3]))).toBe('notDisco');
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), (junk, pos) => {
-      const m = pkt.slice(); if (m.length) m[pos % m.length]! ^= 0x5a;
-      expect(['notDisco', 'badBox', 'badPayload']).toContain(typeof cb.open(junk) === 'string' ? cb.open(junk) : 'badBox');
-      const r = cb.open(m);
-      expect(typeof r === 'string').toBe(true);
-      decodeDiscoPlaintext(junk);
-    }), fuzz(200));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), (junk, pos) => {
+        const m = pkt.slice();
+        if (m.length) m[pos % m.length]! ^= 0x5a;
+        expect(['notDisco', 'badBox', 'badPayload']).toContain(
+          typeof cb.open(junk) === 'string' ? cb.open(junk) : 'badBox',
+        );
+        const r = cb.open(m);
+        expect(typeof r === 'string').toBe(true);
+        decodeDiscoPlaintext(junk);
+      }),
+      fuzz(200),
+    );
   });
 
   it('round-trips plaintexts and IP encodings', () => {
-    const m = { type: 'callMeMaybe' as const, endpoints: [{ ip: '100.64.0.1', port: 1 }, { ip: 'fd7a:115c:a1e0::5', port: 65535 }] };
+    const m = {
+      type: 'callMeMaybe' as const,
+      endpoints: [
+        { ip: '100.64.0.1', port: 1 },
+        { ip: 'fd7a:115c:a1e0::5', port: 65535 },
+      ],
+    };
     expect(decodeDiscoPlaintext(encodeDiscoPlaintext(m))).toEqual(m);
     expect(bytes16ToIp(ipToBytes16('::1'))).toBe('::1');
-    expect(bytes16ToIp(ipToBytes16('fd7a:115c:a1e0:ab12:4843:cd96:6258:b240'))).toBe('fd7a:115c:a1e0:ab12:4843:cd96:6258:b240');
+    expect(bytes16ToIp(ipToBytes16('fd7a:115c:a1e0:ab12:4843:cd96:6258:b240'))).toBe(
+      'fd7a:115c:a1e0:ab12:4843:cd96:6258:b240',
+    );
     expect(bytes16ToIp(ipToBytes16('1:0:0:2::3'))).toBe('1:0:0:2::3');
   });
 });
@@ -66,13 +91,20 @@ describe('routes', () => {
     expect(t.lookup(parseIp('fd7a:115c:a1e0::8')!)).toBe('v6wide');
   });
   it('falls back to Addresses and counts bad prefixes', () => {
-    const { table, badPrefixes } = buildRouteTable([{ id: '1', addresses: ['100.64.0.2/32'] }, { id: '2', addresses: ['100.64.0.3/32'], allowedIPs: ['nonsense', '100.64.0.3/32'] }]);
+    const { table, badPrefixes } = buildRouteTable([
+      { id: '1', addresses: ['100.64.0.2/32'] },
+      { id: '2', addresses: ['100.64.0.3/32'], allowedIPs: ['nonsense', '100.64.0.3/32'] },
+    ]);
     expect(badPrefixes).toBe(1);
     expect(table.lookup(parseIp('100.64.0.2')!)?.id).toBe('1');
     expect(table.lookup(parseIp('100.64.0.3')!)?.id).toBe('2');
   });
   // A subnet router and an exit node, as Headscale sends them once their routes are approved.
-  const router = { id: 'router', addresses: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128'], allowedIPs: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128', '10.77.0.0/24', '192.0.2.9/32'] };
+  const router = {
+    id: 'router',
+    addresses: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128'],
+    allowedIPs: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128', '10.77.0.0/24', '192.0.2.9/32'],
+  };
   const exit = { id: 'exit', addresses: ['100.64.0.6/32'], allowedIPs: ['100.64.0.6/32', '0.0.0.0/0', '::/0'] };
   it('leaves out subnet routes and exit routes the person did not choose, as tailscaled does', () => {
     const b = buildRouteTable([router, exit]);
@@ -97,16 +129,36 @@ describe('routes', () => {
     expect(viaExit.table.lookup(parseIp('10.77.0.3')!)?.id).toBe('exit'); // router's subnet still off
     expect(viaExit.table.lookup(parseIp('100.64.0.5')!)?.id).toBe('router');
     // A peer that is not the chosen exit node gets no default route even with acceptRoutes.
-    expect(buildRouteTable([exit], { acceptRoutes: true, exitNodeId: 'router' }).table.lookup(parseIp('198.51.100.1')!)).toBeUndefined();
+    expect(
+      buildRouteTable([exit], { acceptRoutes: true, exitNodeId: 'router' }).table.lookup(parseIp('198.51.100.1')!),
+    ).toBeUndefined();
   });
 });
 
-function ipv4Packet(proto: number, src: string, dst: string, sport: number, dport: number, extra = 20, tcpFlags = 0x02): Uint8Array {
+function ipv4Packet(
+  proto: number,
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  extra = 20,
+  tcpFlags = 0x02,
+): Uint8Array {
   const p = new Uint8Array(20 + extra);
-  p[0] = 0x45; p[9] = proto;
-  p.set(parseIp(src)!, 12); p.set(parseIp(dst)!, 16);
-  if (proto === 1) { p[20] = 8; p[24] = sport >> 8; p[25] = sport & 0xff; }
-  else { p[20] = sport >> 8; p[21] = sport & 0xff; p[22] = dport >> 8; p[23] = dport & 0xff; }
+  p[0] = 0x45;
+  p[9] = proto;
+  p.set(parseIp(src)!, 12);
+  p.set(parseIp(dst)!, 16);
+  if (proto === 1) {
+    p[20] = 8;
+    p[24] = sport >> 8;
+    p[25] = sport & 0xff;
+  } else {
+    p[20] = sport >> 8;
+    p[21] = sport & 0xff;
+    p[22] = dport >> 8;
+    p[23] = dport & 0xff;
+  }
   if (proto === 6) p[33] = tcpFlags;
   return p;
 }
@@ -136,13 +188,20 @@ describe('filter', () => {
     // As tailscale's filter: TCP without a bare SYN and ICMP echo replies pass from anyone.
     expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000, 20, 0x12))).toBe('accept');
     expect(f.check(ipv4Packet(6, '100.64.0.9', '100.64.0.1', 443, 40000, 20, 0x10))).toBe('accept');
-    const reply = ipv4Packet(1, '100.64.0.9', '100.64.0.1', 7, 7); reply[20] = 0;
+    const reply = ipv4Packet(1, '100.64.0.9', '100.64.0.1', 7, 7);
+    reply[20] = 0;
     expect(f.check(reply)).toBe('accept');
   });
   it('never throws on random packets', () => {
     const f = new PacketFilter();
     f.setRules([{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }]);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (p) => { f.check(p); f.noteOutbound(p); }), fuzz(500));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (p) => {
+        f.check(p);
+        f.noteOutbound(p);
+      }),
+      fuzz(500),
+    );
   });
 });
 

@@ -36,12 +36,18 @@ export abstract class NodePeers extends NodePackets {
     this.peerById = next;
     if (!this.routes || changed.length + removed.length > Math.max(64, next.size / 4)) {
       this.rebuildRoutes(next.values());
-      this.magic!.setPeers([...next.values()].map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })));
+      this.magic!.setPeers(
+        [...next.values()].map((p) => ({ nodeKey: p.nodeKey, discoKey: p.discoKey, homeDerp: p.homeDerp })),
+      );
       this.keyRefs.clear();
-      for (const p of next.values()) { const k = keyHex(p); this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1); }
+      for (const p of next.values()) {
+        const k = keyHex(p);
+        this.keyRefs.set(k, (this.keyRefs.get(k) ?? 0) + 1);
+      }
       for (const key of this.knownWgPeers) if (!this.keyRefs.has(key)) this.dropWgPeer(key);
       for (const p of next.values()) this.ensureWgPeer(p.nodeKey, keyHex(p));
-      for (const { old, now } of changed) if (old && keyHex(old) === keyHex(now)) this.noteDiscoChange(now, old.discoKey, now.discoKey);
+      for (const { old, now } of changed)
+        if (old && keyHex(old) === keyHex(now)) this.noteDiscoChange(now, old.discoKey, now.discoKey);
       return;
     }
     this.applyChanges(changed, removed);
@@ -53,13 +59,19 @@ export abstract class NodePeers extends NodePackets {
     const removed: NetMapPeer[] = [];
     for (const id of removedIds) {
       const old = this.peerById.get(id);
-      if (old) { removed.push(old); this.peerById.delete(id); }
+      if (old) {
+        removed.push(old);
+        this.peerById.delete(id);
+      }
     }
     for (const p of changedPeers) {
       const old = this.peerById.get(p.id);
       if (p.nodeKey?.length !== 32) {
         this.counters.badPeerKeys++;
-        if (old) { removed.push(old); this.peerById.delete(p.id); }
+        if (old) {
+          removed.push(old);
+          this.peerById.delete(p.id);
+        }
         continue;
       }
       if (old === p) continue;
@@ -76,7 +88,10 @@ export abstract class NodePeers extends NodePackets {
     const unref = (p: NetMapPeer) => {
       const k = keyHex(p);
       const n = (this.keyRefs.get(k) ?? 1) - 1;
-      if (n > 0) { this.keyRefs.set(k, n); return; }
+      if (n > 0) {
+        this.keyRefs.set(k, n);
+        return;
+      }
       this.keyRefs.delete(k);
       this.magic!.removePeer(p.nodeKey);
       this.dropWgPeer(k);
@@ -101,7 +116,16 @@ export abstract class NodePeers extends NodePackets {
    * key came first in a TSMP advertisement: that arrived over a working session, which is kept.
    */
   protected noteDiscoChange(peer: NetMapPeer, prev: Uint8Array | undefined, cur: Uint8Array | undefined): void {
-    if (!prev || !cur || prev.length !== 32 || cur.length !== 32 || equalBytes(prev, cur) || isZero(prev) || isZero(cur)) return;
+    if (
+      !prev ||
+      !cur ||
+      prev.length !== 32 ||
+      cur.length !== 32 ||
+      equalBytes(prev, cur) ||
+      isZero(prev) ||
+      isZero(cur)
+    )
+      return;
     const k = keyHex(peer);
     const viaTsmp = this.tsmpLearnedDisco.get(k);
     if (viaTsmp !== undefined) {
@@ -114,7 +138,11 @@ export abstract class NodePeers extends NodePackets {
   }
 
   protected ensureWgPeer(key: Uint8Array, k = toHex(key)): void {
-    if (!this.knownWgPeers.has(k)) { this.wg!.addPeer(key); this.knownWgPeers.add(k); this.knownWgPeerKeys.set(k, key); }
+    if (!this.knownWgPeers.has(k)) {
+      this.wg!.addPeer(key);
+      this.knownWgPeers.add(k);
+      this.knownWgPeerKeys.set(k, key);
+    }
   }
 
   protected dropWgPeer(k: string): void {
@@ -137,7 +165,9 @@ export abstract class NodePeers extends NodePackets {
     }
     this.routes = built.table;
     if (built.skippedSubnetRoutes || built.skippedExitRoutes) {
-      this.log(`routes: ${built.skippedSubnetRoutes} subnet and ${built.skippedExitRoutes} exit-node routes not in use (not chosen)`);
+      this.log(
+        `routes: ${built.skippedSubnetRoutes} subnet and ${built.skippedExitRoutes} exit-node routes not in use (not chosen)`,
+      );
     }
   }
 
@@ -165,15 +195,27 @@ export abstract class NodePeers extends NodePackets {
     }
     const claims = this.routeClaims;
     const delta = new Map<string, number>();
-    for (const d of drop) { const k = prefixKey(d.p); delta.set(k, (delta.get(k) ?? 0) - 1); }
-    for (const a of add) { const k = prefixKey(a.p); delta.set(k, (delta.get(k) ?? 0) + 1); }
+    for (const d of drop) {
+      const k = prefixKey(d.p);
+      delta.set(k, (delta.get(k) ?? 0) - 1);
+    }
+    for (const a of add) {
+      const k = prefixKey(a.p);
+      delta.set(k, (delta.get(k) ?? 0) + 1);
+    }
     // A prefix claimed by two peers, before or after: which one holds it depends on their order.
     let shared = false;
     for (const [k, d] of delta) {
       const before = claims.get(k) ?? 0;
-      if (before > 1 || before + d > 1) { shared = true; break; }
+      if (before > 1 || before + d > 1) {
+        shared = true;
+        break;
+      }
     }
-    if (shared) { this.rebuildRoutes(this.peerById.values()); return; }
+    if (shared) {
+      this.rebuildRoutes(this.peerById.values());
+      return;
+    }
     for (const d of drop) table.remove(d.p, d.peer);
     for (const a of add) table.insert(a.p, a.peer);
     for (const r of repoint) table.replace(r.p, r.from, r.to);

@@ -13,7 +13,9 @@ import type { RoutePrefs } from './routes.js';
 
 // ---- what the node needs from the other layers ----
 
-export interface DerpMapLike { regions: { regionId: number; regionCode?: string; regionName?: string; nodes: unknown[] }[] }
+export interface DerpMapLike {
+  regions: { regionId: number; regionCode?: string; regionName?: string; nodes: unknown[] }[];
+}
 
 /** A peer as control/netmap.ts hands it over (toPlainNetMap): one definition, not a copy. */
 export type NetMapPeer = PlainNetMapPeer;
@@ -48,12 +50,26 @@ export interface ControlSession {
   close(): void | Promise<void>;
 }
 
-export interface ControlStatusLike { state: string; lastError?: string; retryInMs?: number; failures?: number }
+export interface ControlStatusLike {
+  state: string;
+  lastError?: string;
+  retryInMs?: number;
+  failures?: number;
+}
 
 export interface ControlStartOptions {
-  controlUrl: string; authKey?: string; hostname: string; ephemeral?: boolean; storage: ControlStore | undefined;
-  webSocketFactory: WebSocketFactory | undefined; clock: Clock; random: RandomSource; discoPublicKey: Uint8Array;
-  onAuthUrl?: (url: string) => void; controlKey?: string; log: (t: string) => void;
+  controlUrl: string;
+  authKey?: string;
+  hostname: string;
+  ephemeral?: boolean;
+  storage: ControlStore | undefined;
+  webSocketFactory: WebSocketFactory | undefined;
+  clock: Clock;
+  random: RandomSource;
+  discoPublicKey: Uint8Array;
+  onAuthUrl?: (url: string) => void;
+  controlKey?: string;
+  log: (t: string) => void;
 }
 
 export interface DerpPoolLike {
@@ -67,8 +83,13 @@ export interface DerpPoolLike {
 }
 
 export interface DerpPoolStartOptions {
-  privateKey: Uint8Array | StaticX25519Key; derpMap: DerpMapLike; homeRegion?: number; webSocketFactory: WebSocketFactory | undefined;
-  clock: Clock; random: RandomSource; allowInsecure?: boolean;
+  privateKey: Uint8Array | StaticX25519Key;
+  derpMap: DerpMapLike;
+  homeRegion?: number;
+  webSocketFactory: WebSocketFactory | undefined;
+  clock: Clock;
+  random: RandomSource;
+  allowInsecure?: boolean;
   onPacket: (srcNodeKey: Uint8Array, packet: Uint8Array, regionId: number) => void;
 }
 
@@ -99,7 +120,11 @@ export interface NetStackLike {
 }
 
 export interface NetStackStartOptions {
-  addresses: string[]; clock: Clock; random: RandomSource; mtu: number; output: (ip: Uint8Array) => void;
+  addresses: string[];
+  clock: Clock;
+  random: RandomSource;
+  mtu: number;
+  output: (ip: Uint8Array) => void;
 }
 
 export interface NodeLayers {
@@ -145,9 +170,18 @@ export interface UpConfig {
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
 
 export interface PeerStatus {
-  id: string; name: string; nodeKey: string; ips: string[]; online?: boolean; os?: string;
-  lastSeen?: string; sshHostKeys?: string[];
-  relayRegion?: number; handshakeAgeMs?: number; rxBytes: number; txBytes: number;
+  id: string;
+  name: string;
+  nodeKey: string;
+  ips: string[];
+  online?: boolean;
+  os?: string;
+  lastSeen?: string;
+  sshHostKeys?: string[];
+  relayRegion?: number;
+  handshakeAgeMs?: number;
+  rxBytes: number;
+  txBytes: number;
   /** Subnet routes the peer advertises (used only with RoutePrefs.acceptRoutes). */
   subnetRoutes?: string[];
   /** The peer offers itself as an exit node (used only when chosen). */
@@ -155,7 +189,9 @@ export interface PeerStatus {
 }
 
 export interface NodeStatus {
-  state: NodeState; error?: string; authUrl?: string;
+  state: NodeState;
+  error?: string;
+  authUrl?: string;
   self?: { name: string; ips: string[]; nodeKey: string; discoKey: string; user?: string };
   homeRegion?: number;
   peers: PeerStatus[];

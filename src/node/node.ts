@@ -53,7 +53,10 @@ export type {
 } from './node-types.js';
 
 /** The parts of a peer's status that follow from its map entry alone, made once per peer object. */
-const statusParts = new WeakMap<NetMapPeer, { nodeKey: string; ips: string[]; routes: { subnetRoutes?: string[]; exitNode?: true } }>();
+const statusParts = new WeakMap<
+  NetMapPeer,
+  { nodeKey: string; ips: string[]; routes: { subnetRoutes?: string[]; exitNode?: true } }
+>();
 function peerStatusParts(p: NetMapPeer) {
   let parts = statusParts.get(p);
   if (!parts) {
@@ -61,7 +64,10 @@ function peerStatusParts(p: NetMapPeer) {
     parts = {
       nodeKey: keyToText('nodekey', p.nodeKey),
       ips: p.addresses.map((a) => a.split('/')[0]!),
-      routes: { ...(offered.subnets.length ? { subnetRoutes: offered.subnets } : {}), ...(offered.exitNode ? { exitNode: true as const } : {}) },
+      routes: {
+        ...(offered.subnets.length ? { subnetRoutes: offered.subnets } : {}),
+        ...(offered.exitNode ? { exitNode: true as const } : {}),
+      },
     };
     statusParts.set(p, parts);
   }
@@ -87,17 +93,32 @@ export class TailnetNode extends NodePeers {
     this.setState('starting');
     let resolve!: () => void;
     let reject!: (e: Error) => void;
-    const promise = new Promise<void>((r, j) => { resolve = r; reject = j; });
+    const promise = new Promise<void>((r, j) => {
+      resolve = r;
+      reject = j;
+    });
     this.netmapReady = { promise, resolve, reject };
     const disco = generateKeyPair(this.random);
     this.discoPublicKey = disco.publicKey;
     const discoCodec = new DiscoCodec(disco.privateKey, disco.publicKey, this.random);
     try {
       this.control = await this.layers.startControl({
-        controlUrl: cfg.controlUrl, authKey: cfg.authKey, hostname: cfg.hostname, ephemeral: cfg.ephemeral,
-        storage: cfg.storage, webSocketFactory: cfg.webSocketFactory, clock: this.clock, random: this.random,
-        discoPublicKey: disco.publicKey, controlKey: cfg.controlKey, log: (t) => this.log(t),
-        onAuthUrl: (url) => { this.authUrl = url; this.setState('needs-login'); cfg.onAuthUrl?.(url); },
+        controlUrl: cfg.controlUrl,
+        authKey: cfg.authKey,
+        hostname: cfg.hostname,
+        ephemeral: cfg.ephemeral,
+        storage: cfg.storage,
+        webSocketFactory: cfg.webSocketFactory,
+        clock: this.clock,
+        random: this.random,
+        discoPublicKey: disco.publicKey,
+        controlKey: cfg.controlKey,
+        log: (t) => this.log(t),
+        onAuthUrl: (url) => {
+          this.authUrl = url;
+          this.setState('needs-login');
+          cfg.onAuthUrl?.(url);
+        },
       });
     } catch (e) {
       this.setState('error', String((e as Error)?.message ?? e));
@@ -106,16 +127,24 @@ export class TailnetNode extends NodePeers {
     const priv = asStaticKey(this.control.nodePrivateKey);
     this.nodePublicKey = priv.publicKey;
     this.magic = new Magicsock({
-      disco: discoCodec, random: this.random,
+      disco: discoCodec,
+      random: this.random,
       derpSend: (r, k, p) => this.derp?.send(r, k, p),
       wireguardReceive: (d, from) => this.wg?.receive(d, from),
       homeRegion: () => this.homeRegion,
-      onPong: (_from, tx) => { const w = this.pongWaiters.get(toHex(tx)); if (w) w(true); },
+      onPong: (_from, tx) => {
+        const w = this.pongWaiters.get(toHex(tx));
+        if (w) w(true);
+      },
       log: (t) => this.log(t),
     });
     this.wg = new WireGuardDevice({
-      privateKey: priv, clock: this.clock, random: this.random,
-      wallClockMs: cfg.wallClockMs, aead: this.layers.aeadEngine?.(), timers: cfg.wireguardTimers,
+      privateKey: priv,
+      clock: this.clock,
+      random: this.random,
+      wallClockMs: cfg.wallClockMs,
+      aead: this.layers.aeadEngine?.(),
+      timers: cfg.wireguardTimers,
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
       onHandshakeEvent: (peer, ev) => this.handshakeDebug(peer, ev),
@@ -137,13 +166,21 @@ export class TailnetNode extends NodePeers {
     const now = this.control.status?.();
     if (now) refused(now.state, now.lastError);
     this.control.onNetMap((nm) => {
-      try { this.applyNetMap(nm, cfg, allowInsecure); } catch (e) { this.log(`netmap apply failed: ${String(e)}`); }
+      try {
+        this.applyNetMap(nm, cfg, allowInsecure);
+      } catch (e) {
+        this.log(`netmap apply failed: ${String(e)}`);
+      }
     });
     const firstMapMs = cfg.firstMapTimeoutMs ?? 90_000;
     const control = this.control;
     const timer = this.clock.setTimeout(() => {
       const last = control.status?.().lastError;
-      ready.reject(new Error(`no network map from control within ${Math.round(firstMapMs / 1000)} s after logging in${last ? `; last error: ${last}` : ''}`));
+      ready.reject(
+        new Error(
+          `no network map from control within ${Math.round(firstMapMs / 1000)} s after logging in${last ? `; last error: ${last}` : ''}`,
+        ),
+      );
     }, firstMapMs);
     try {
       await ready.promise;
@@ -162,11 +199,19 @@ export class TailnetNode extends NodePeers {
     if (!this.listeners.get('debug')?.size) return;
     const k = toHex(peer);
     let name = `nodekey:${k.slice(0, 8)}…`;
-    for (const p of this.peerById.values()) if (keyHex(p) === k) { name = p.name.replace(/\.$/, '').split('.')[0] || name; break; }
-    const what = ev.type === 'initiation-sent'
-      ? `handshake initiation sent${ev.kind === 'early' ? ' (first-contact retry)' : ev.kind === 'retry' ? ` (retry ${ev.attempt})` : ''}`
-      : ev.type === 'gave-up' ? `handshake given up after ${ev.attempts} retries`
-        : ev.type === 'reset' ? 'session reset' : `handshake ${ev.type.replace('-', ' ')}`;
+    for (const p of this.peerById.values())
+      if (keyHex(p) === k) {
+        name = p.name.replace(/\.$/, '').split('.')[0] || name;
+        break;
+      }
+    const what =
+      ev.type === 'initiation-sent'
+        ? `handshake initiation sent${ev.kind === 'early' ? ' (first-contact retry)' : ev.kind === 'retry' ? ` (retry ${ev.attempt})` : ''}`
+        : ev.type === 'gave-up'
+          ? `handshake given up after ${ev.attempts} retries`
+          : ev.type === 'reset'
+            ? 'session reset'
+            : `handshake ${ev.type.replace('-', ' ')}`;
     this.emit('debug', `wg: ${name}: ${what}`);
   }
 
@@ -187,7 +232,10 @@ export class TailnetNode extends NodePeers {
     this.peersVersion = nm.peersVersion;
     this.filter.setLocalAddresses(nm.self.addresses);
     const rules = nm.packetFilter ?? [];
-    if (rules !== this.lastRules) { this.filter.setRules(rules); this.lastRules = rules; }
+    if (rules !== this.lastRules) {
+      this.filter.setRules(rules);
+      this.lastRules = rules;
+    }
     // DERP.
     if (nm.derpMap) {
       if (!this.derp) {
@@ -197,8 +245,13 @@ export class TailnetNode extends NodePeers {
         const remembered = this.control!.preferredDerp;
         this.homeRegion ??= remembered && regions.includes(remembered) ? remembered : regions[0];
         this.derp = this.layers.createDerpPool({
-          privateKey: this.control!.nodePrivateKey, derpMap: nm.derpMap, homeRegion: this.homeRegion,
-          webSocketFactory: cfg.webSocketFactory, clock: this.clock, random: this.random, allowInsecure,
+          privateKey: this.control!.nodePrivateKey,
+          derpMap: nm.derpMap,
+          homeRegion: this.homeRegion,
+          webSocketFactory: cfg.webSocketFactory,
+          clock: this.clock,
+          random: this.random,
+          allowInsecure,
           onPacket: (src, pkt, region) => this.magic?.receiveDerp(src, pkt, region),
         });
         void Promise.resolve(this.derp.start()).catch((e) => this.log(`derp start: ${String(e)}`));
@@ -206,13 +259,15 @@ export class TailnetNode extends NodePeers {
         if (cfg.homeRegion === undefined && this.derp.chooseHomeRegion) {
           // Measured latency may pick a better home than the lowest region id; tell control and the pool.
           const pool = this.derp;
-          void Promise.resolve(pool.chooseHomeRegion!()).then((r) => {
-            if (!r || r === this.homeRegion || this.derp !== pool) return;
-            this.homeRegion = r;
-            pool.setHomeRegion?.(r);
-            this.control?.setPreferredDerp(r);
-            this.log(`home DERP region ${r}`);
-          }).catch((e: unknown) => this.log(`choosing home region: ${String(e)}`));
+          void Promise.resolve(pool.chooseHomeRegion!())
+            .then((r) => {
+              if (!r || r === this.homeRegion || this.derp !== pool) return;
+              this.homeRegion = r;
+              pool.setHomeRegion?.(r);
+              this.control?.setPreferredDerp(r);
+              this.log(`home DERP region ${r}`);
+            })
+            .catch((e: unknown) => this.log(`choosing home region: ${String(e)}`));
         }
       } else {
         this.derp.setDerpMap(nm.derpMap);
@@ -221,7 +276,10 @@ export class TailnetNode extends NodePeers {
     // Netstack once we know our addresses.
     if (!this.stack && nm.self.addresses.length) {
       this.stack = this.layers.createNetStack({
-        addresses: nm.self.addresses.map((a) => a.split('/')[0]!), clock: this.clock, random: this.random, mtu: 1280,
+        addresses: nm.self.addresses.map((a) => a.split('/')[0]!),
+        clock: this.clock,
+        random: this.random,
+        mtu: 1280,
         output: (ip) => this.outbound(ip),
       });
     }
@@ -234,7 +292,6 @@ export class TailnetNode extends NodePeers {
     }
   }
 
-
   /** Turns subnet routes on or off and chooses (or clears) the exit node; applies at once. */
   setRoutePrefs(prefs: RoutePrefs): void {
     if (prefs.exitNodeId !== undefined && !this.netmap?.peers.some((p) => p.id === prefs.exitNodeId)) {
@@ -244,7 +301,9 @@ export class TailnetNode extends NodePeers {
     if (this.netmap) this.rebuildRoutes(this.peerById.values());
   }
 
-  get routePreferences(): RoutePrefs { return { ...this.routePrefs }; }
+  get routePreferences(): RoutePrefs {
+    return { ...this.routePrefs };
+  }
 
   private requireRunning(): void {
     if (this.state !== 'running' || !this.stack || !this.netmap) throw new Error(`node is not running (${this.state})`);
@@ -261,13 +320,19 @@ export class TailnetNode extends NodePeers {
     if (!r?.length) throw new Error(`unknown host ${host}`);
     const ip = r[0]!.ip;
     if (!r[0]!.name && !nm?.self.addresses.some((a) => a.split('/')[0] === ip) && !this.routes?.lookup(parseIp(ip)!)) {
-      throw new Error(`${ip} is not reachable through the tailnet (not a machine's address, and no subnet route or exit node in use covers it)`);
+      throw new Error(
+        `${ip} is not reachable through the tailnet (not a machine's address, and no subnet route or exit node in use covers it)`,
+      );
     }
     return ip;
   }
 
   /** TCP connection to a tailnet host (MagicDNS name or IP) through netstack. */
-  async dial(host: string, port: number, o: { timeoutMs?: number; preferV6?: boolean } = {}): Promise<TcpConnectionLike> {
+  async dial(
+    host: string,
+    port: number,
+    o: { timeoutMs?: number; preferV6?: boolean } = {},
+  ): Promise<TcpConnectionLike> {
     this.requireRunning();
     return this.stack!.connect(this.resolve(host, o), port, { timeoutMs: o.timeoutMs });
   }
@@ -285,7 +350,12 @@ export class TailnetNode extends NodePeers {
     if (!this.stack!.ping) throw new Error('netstack has no ping');
     const t0 = this.clock.now();
     const r = await this.stack!.ping(ip, { timeoutMs: o.timeoutMs ?? 10_000 });
-    const ms = typeof r === 'number' ? r : typeof (r as { rttMs?: number })?.rttMs === 'number' ? (r as { rttMs: number }).rttMs : this.clock.now() - t0;
+    const ms =
+      typeof r === 'number'
+        ? r
+        : typeof (r as { rttMs?: number })?.rttMs === 'number'
+          ? (r as { rttMs: number }).rttMs
+          : this.clock.now() - t0;
     return { ms, ip };
   }
 
@@ -300,8 +370,15 @@ export class TailnetNode extends NodePeers {
     const t0 = this.clock.now();
     const key = toHex(tx);
     return new Promise<number>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => { this.pongWaiters.delete(key); reject(new Error('disco ping timed out')); }, timeoutMs);
-      this.pongWaiters.set(key, () => { this.clock.clearTimeout(timer); this.pongWaiters.delete(key); resolve(this.clock.now() - t0); });
+      const timer = this.clock.setTimeout(() => {
+        this.pongWaiters.delete(key);
+        reject(new Error('disco ping timed out'));
+      }, timeoutMs);
+      this.pongWaiters.set(key, () => {
+        this.clock.clearTimeout(timer);
+        this.pongWaiters.delete(key);
+        resolve(this.clock.now() - t0);
+      });
     });
   }
 
@@ -312,10 +389,18 @@ export class TailnetNode extends NodePeers {
       const fixed = peerStatusParts(p);
       return {
         ...fixed.routes,
-        id: p.id, name: p.name, nodeKey: fixed.nodeKey, ips: fixed.ips,
-        online: p.online, os: p.os, lastSeen: p.lastSeen, sshHostKeys: p.sshHostKeys, relayRegion: this.magic?.regionFor(p.nodeKey, keyHex(p)),
+        id: p.id,
+        name: p.name,
+        nodeKey: fixed.nodeKey,
+        ips: fixed.ips,
+        online: p.online,
+        os: p.os,
+        lastSeen: p.lastSeen,
+        sshHostKeys: p.sshHostKeys,
+        relayRegion: this.magic?.regionFor(p.nodeKey, keyHex(p)),
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
-        rxBytes: ws?.rxBytes ?? 0, txBytes: ws?.txBytes ?? 0,
+        rxBytes: ws?.rxBytes ?? 0,
+        txBytes: ws?.txBytes ?? 0,
       };
     });
   }
@@ -327,13 +412,22 @@ export class TailnetNode extends NodePeers {
     for (const [k, v] of Object.entries(this.magic?.stats ?? {})) counters[`magicsock.${k}`] = v;
     for (const [k, v] of Object.entries(this.wg?.stats ?? {})) if (v) counters[`wg.${k}`] = v;
     for (const [k, v] of Object.entries(this.stack?.stats ?? {})) if (v) counters[`netstack.${k}`] = v;
-    for (const [k, v] of Object.entries(this.control?.stats ?? {})) if (typeof v === 'number' && v) counters[`control.${k}`] = v;
+    for (const [k, v] of Object.entries(this.control?.stats ?? {}))
+      if (typeof v === 'number' && v) counters[`control.${k}`] = v;
     return {
-      state: this.state, error: this.error, authUrl: this.authUrl,
-      self: nm && this.nodePublicKey && this.discoPublicKey ? {
-        name: nm.self.name, ips: nm.self.addresses.map((a) => a.split('/')[0]!), user: nm.self.user,
-        nodeKey: keyToText('nodekey', this.nodePublicKey), discoKey: keyToText('discokey', this.discoPublicKey),
-      } : undefined,
+      state: this.state,
+      error: this.error,
+      authUrl: this.authUrl,
+      self:
+        nm && this.nodePublicKey && this.discoPublicKey
+          ? {
+              name: nm.self.name,
+              ips: nm.self.addresses.map((a) => a.split('/')[0]!),
+              user: nm.self.user,
+              nodeKey: keyToText('nodekey', this.nodePublicKey),
+              discoKey: keyToText('discokey', this.discoPublicKey),
+            }
+          : undefined,
       homeRegion: this.homeRegion,
       peers: this.peerStatuses(),
       derp: this.derp?.status?.(),
@@ -356,15 +450,41 @@ export class TailnetNode extends NodePeers {
   async down(): Promise<void> {
     for (const w of this.pongWaiters.values()) w(false);
     this.pongWaiters.clear();
-    try { this.stack?.close(); } catch { /* closing anyway */ }
-    try { this.wg?.close(); } catch { /* closing anyway */ }
-    try { this.derp?.close(); } catch { /* closing anyway */ }
-    try { await this.control?.close(); } catch { /* closing anyway */ }
-    this.stack = undefined; this.wg = undefined; this.derp = undefined; this.control = undefined;
-    this.magic = undefined; this.netmap = undefined; this.routes = undefined;
-    this.knownWgPeers.clear(); this.knownWgPeerKeys.clear();
+    try {
+      this.stack?.close();
+    } catch {
+      /* closing anyway */
+    }
+    try {
+      this.wg?.close();
+    } catch {
+      /* closing anyway */
+    }
+    try {
+      this.derp?.close();
+    } catch {
+      /* closing anyway */
+    }
+    try {
+      await this.control?.close();
+    } catch {
+      /* closing anyway */
+    }
+    this.stack = undefined;
+    this.wg = undefined;
+    this.derp = undefined;
+    this.control = undefined;
+    this.magic = undefined;
+    this.netmap = undefined;
+    this.routes = undefined;
+    this.knownWgPeers.clear();
+    this.knownWgPeerKeys.clear();
     this.tsmpLearnedDisco.clear();
-    this.peerById = new Map(); this.routeClaims.clear(); this.keyRefs.clear(); this.peersVersion = undefined; this.lastRules = undefined;
+    this.peerById = new Map();
+    this.routeClaims.clear();
+    this.keyRefs.clear();
+    this.peersVersion = undefined;
+    this.lastRules = undefined;
     this.setState('stopped');
   }
 }

@@ -3,7 +3,11 @@
 
 import { parseIPv6 } from './disco.js';
 
-export interface Prefix { bytes: Uint8Array; bits: number; v6: boolean }
+export interface Prefix {
+  bytes: Uint8Array;
+  bits: number;
+  v6: boolean;
+}
 
 export function parseIPv4(ip: string): Uint8Array | null {
   const p = ip.split('.');
@@ -46,7 +50,10 @@ export function prefixContains(p: Prefix, ip: Uint8Array): boolean {
   return true;
 }
 
-interface TrieNode<T> { children: [TrieNode<T> | undefined, TrieNode<T> | undefined]; value?: T }
+interface TrieNode<T> {
+  children: [TrieNode<T> | undefined, TrieNode<T> | undefined];
+  value?: T;
+}
 
 /** A binary trie per family; lookup returns the value of the longest matching prefix. */
 export class RouteTable<T> {
@@ -135,7 +142,10 @@ function isSubnetRoute(p: Prefix, ownAddresses: readonly string[]): boolean {
 }
 
 /** What a peer offers beyond its own addresses: subnet routes, and whether it is an exit node. */
-export function offeredRoutes(peer: { allowedIPs?: string[] | null; addresses?: string[] | null }): { subnets: string[]; exitNode: boolean } {
+export function offeredRoutes(peer: { allowedIPs?: string[] | null; addresses?: string[] | null }): {
+  subnets: string[];
+  exitNode: boolean;
+} {
   const own = peer.addresses ?? [];
   const subnets: string[] = [];
   let exitNode = false;
@@ -175,11 +185,20 @@ export function peerRoutes(
   const out: Prefix[] = [];
   for (const text of peer.allowedIPs ?? own) {
     const p = parsePrefix(text);
-    if (!p) { if (counts) counts.badPrefixes++; continue; }
-    if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) { if (counts) counts.skippedExitRoutes++; continue; }
+    if (!p) {
+      if (counts) counts.badPrefixes++;
+      continue;
+    }
+    if (p.bits === 0 && (prefs.exitNodeId === undefined || peer.id !== prefs.exitNodeId)) {
+      if (counts) counts.skippedExitRoutes++;
+      continue;
+    }
     // The usual prefix is the peer's own address, given in the same words: no need to parse them all.
     const ownAddress = p.bits === p.bytes.length * 8 && own.includes(text);
-    if (!prefs.acceptRoutes && !ownAddress && isSubnetRoute(p, own)) { if (counts) counts.skippedSubnetRoutes++; continue; }
+    if (!prefs.acceptRoutes && !ownAddress && isSubnetRoute(p, own)) {
+      if (counts) counts.skippedSubnetRoutes++;
+      continue;
+    }
     out.push(p);
   }
   return out;

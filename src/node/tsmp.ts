@@ -21,7 +21,12 @@ function ipv4Checksum(h: Uint8Array): number {
   return ~sum & 0xffff;
 }
 
-interface TsmpParts { ver: 4 | 6; payload: Uint8Array; src: Uint8Array; dst: Uint8Array }
+interface TsmpParts {
+  ver: 4 | 6;
+  payload: Uint8Array;
+  src: Uint8Array;
+  dst: Uint8Array;
+}
 
 /** The TSMP payload and addresses of a well-formed, unfragmented TSMP packet; else null. */
 function tsmpParts(ip: Uint8Array): TsmpParts | null {
@@ -35,19 +40,24 @@ function tsmpParts(ip: Uint8Array): TsmpParts | null {
     if (total < ihl || total > ip.length) return null;
     if ((((ip[6]! & 0x3f) << 8) | ip[7]!) !== 0) return null; // fragments (MF or offset) are not TSMP messages
     payload = ip.subarray(ihl, total);
-    src = ip.subarray(12, 16); dst = ip.subarray(16, 20);
+    src = ip.subarray(12, 16);
+    dst = ip.subarray(16, 20);
   } else if (ver === 6) {
     if (ip.length < 40 || ip[6] !== IPPROTO_TSMP) return null;
     const plen = (ip[4]! << 8) | ip[5]!;
     if (40 + plen > ip.length) return null;
     payload = ip.subarray(40, 40 + plen);
-    src = ip.subarray(8, 24); dst = ip.subarray(24, 40);
+    src = ip.subarray(8, 24);
+    dst = ip.subarray(24, 40);
   } else return null;
   return { ver, payload, src, dst };
 }
 
 /** A TSMP disco key advertisement: the sender's disco public key (all zero: to be ignored). */
-export interface TsmpDiscoAdvert { discoKey: Uint8Array; empty: boolean }
+export interface TsmpDiscoAdvert {
+  discoKey: Uint8Array;
+  empty: boolean;
+}
 
 /** If `ip` is a TSMP disco key advertisement ('a' + 32-byte key; longer payloads as Go reads them), its key; else null. */
 export function parseTsmpDiscoAdvert(ip: Uint8Array): TsmpDiscoAdvert | null {
@@ -68,16 +78,27 @@ export function tsmpPongFor(ip: Uint8Array): Uint8Array | null {
   body.set(payload.subarray(1, 9), 1);
   if (ver === 4) {
     const out = new Uint8Array(20 + body.length);
-    out[0] = 0x45; out[2] = out.length >> 8; out[3] = out.length & 0xff; out[8] = 64; out[9] = IPPROTO_TSMP;
-    out.set(dst, 12); out.set(src, 16);
+    out[0] = 0x45;
+    out[2] = out.length >> 8;
+    out[3] = out.length & 0xff;
+    out[8] = 64;
+    out[9] = IPPROTO_TSMP;
+    out.set(dst, 12);
+    out.set(src, 16);
     const c = ipv4Checksum(out.subarray(0, 20));
-    out[10] = c >> 8; out[11] = c & 0xff;
+    out[10] = c >> 8;
+    out[11] = c & 0xff;
     out.set(body, 20);
     return out;
   }
   const out = new Uint8Array(40 + body.length);
-  out[0] = 0x60; out[4] = body.length >> 8; out[5] = body.length & 0xff; out[6] = IPPROTO_TSMP; out[7] = 64;
-  out.set(dst, 8); out.set(src, 24);
+  out[0] = 0x60;
+  out[4] = body.length >> 8;
+  out[5] = body.length & 0xff;
+  out[6] = IPPROTO_TSMP;
+  out[7] = 64;
+  out.set(dst, 8);
+  out.set(src, 24);
   out.set(body, 40);
   return out;
 }

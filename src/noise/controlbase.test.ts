@@ -66,8 +66,10 @@ function pipePair(): [ByteDuplex, ByteDuplex] {
 
 const machinePriv = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 const controlPriv = Uint8Array.from({ length: 32 }, (_, i) => 200 - i);
-machinePriv[0] &= 248; machinePriv[31] = (machinePriv[31] & 127) | 64;
-controlPriv[0] &= 248; controlPriv[31] = (controlPriv[31] & 127) | 64;
+machinePriv[0] &= 248;
+machinePriv[31] = (machinePriv[31] & 127) | 64;
+controlPriv[0] &= 248;
+controlPriv[31] = (controlPriv[31] & 127) | 64;
 const controlPub = publicKeyOf(controlPriv);
 
 // Every test with the machine key as raw bytes (noble) and as a non-extractable WebCrypto key.
@@ -79,10 +81,16 @@ const MACHINE_KEYS: [string, () => Promise<Uint8Array | StaticX25519Key>][] = [
 describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_name, machineKey) => {
   it('initiation matches an independent node:crypto recomputation (fixed keys)', async () => {
     const ephRandom = seededRandom(7);
-    const init = await initiateHandshake({ protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(7) });
+    const init = await initiateHandshake({
+      protocolVersion: 131,
+      machineKey: await machineKey(),
+      controlPublicKey: controlPub,
+      random: seededRandom(7),
+    });
     // Recompute with the same ephemeral.
     const ePriv = ephRandom(32);
-    ePriv[0] &= 248; ePriv[31] = (ePriv[31] & 127) | 64;
+    ePriv[0] &= 248;
+    ePriv[31] = (ePriv[31] & 127) | 64;
     const ePub = publicKeyOf(ePriv);
     let h = b2s(utf8.encode('Noise_IK_25519_ChaChaPoly_BLAKE2s'));
     let ck: Buffer = h;
@@ -101,7 +109,12 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
   });
 
   it('completes against our responder, and records flow both ways with BE nonces', async () => {
-    const init = await initiateHandshake({ protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(1) });
+    const init = await initiateHandshake({
+      protocolVersion: 131,
+      machineKey: await machineKey(),
+      controlPublicKey: controlPub,
+      random: seededRandom(1),
+    });
     const r = respondHandshake({ initiation: init.message, controlPrivateKey: controlPriv, random: seededRandom(2) });
     expect(r.response.length).toBe(51);
     expect(toHex(r.machinePublicKey)).toBe(toHex(publicKeyOf(machinePriv)));
@@ -118,7 +131,13 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
 
   it('rejects a tampered response, a wrong control key and a server error message', async () => {
     const key = await machineKey();
-    const mk = () => initiateHandshake({ protocolVersion: 131, machineKey: key, controlPublicKey: controlPub, random: seededRandom(3) });
+    const mk = () =>
+      initiateHandshake({
+        protocolVersion: 131,
+        machineKey: key,
+        controlPublicKey: controlPub,
+        random: seededRandom(3),
+      });
     const init = await mk();
     const r = respondHandshake({ initiation: init.message, controlPrivateKey: controlPriv, random: seededRandom(4) });
     const bad = r.response.slice();
@@ -127,12 +146,21 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
     const wrongPriv = controlPriv.slice();
     wrongPriv[5] ^= 1;
     const init2 = await mk();
-    expect(() => respondHandshake({ initiation: init2.message, controlPrivateKey: wrongPriv, random: seededRandom(4) })).toThrow(ControlNoiseError);
+    expect(() =>
+      respondHandshake({ initiation: init2.message, controlPrivateKey: wrongPriv, random: seededRandom(4) }),
+    ).toThrow(ControlNoiseError);
     const init3 = await mk();
     const err = concatBytes(Uint8Array.of(3, 0, 11), utf8.encode('bad version'));
     await expect(init3.finish(err)).rejects.toThrow(/bad version/);
     // A low-order control key is refused before anything is sent.
-    await expect(initiateHandshake({ protocolVersion: 131, machineKey: key, controlPublicKey: new Uint8Array(32), random: seededRandom(3) })).rejects.toThrow(ControlNoiseError);
+    await expect(
+      initiateHandshake({
+        protocolVersion: 131,
+        machineKey: key,
+        controlPublicKey: new Uint8Array(32),
+        random: seededRandom(3),
+      }),
+    ).rejects.toThrow(ControlNoiseError);
   });
 
   it('runs over a byte stream: split chunks, early payload stripped, large writes framed <= 4096', async () => {
@@ -158,7 +186,12 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
       const hdr = new Uint8Array(9);
       hdr.set([0xff, 0xff, 0xff, 0x54, 0x53]);
       new DataView(hdr.buffer).setUint32(5, early.length, false);
-      const all = concatBytes(r.response, tx.seal(concatBytes(hdr.subarray(0, 3))), tx.seal(concatBytes(hdr.subarray(3), early, utf8.encode('PRI'))), tx.seal(utf8.encode(' *')));
+      const all = concatBytes(
+        r.response,
+        tx.seal(concatBytes(hdr.subarray(0, 3))),
+        tx.seal(concatBytes(hdr.subarray(3), early, utf8.encode('PRI'))),
+        tx.seal(utf8.encode(' *')),
+      );
       // deliver one byte at a time
       for (const b of all) await sw.write(Uint8Array.of(b));
       // read back client's big write
@@ -174,7 +207,12 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
       }
       return frames;
     })();
-    const conn = await clientHandshake(client, { protocolVersion: 131, machineKey: await machineKey(), controlPublicKey: controlPub, random: seededRandom(5) });
+    const conn = await clientHandshake(client, {
+      protocolVersion: 131,
+      machineKey: await machineKey(),
+      controlPublicKey: controlPub,
+      random: seededRandom(5),
+    });
     expect(conn.earlyPayload).toEqual({ nodeKeyChallenge: 'chalpub:00' });
     const rd = conn.readable.getReader();
     let text = '';
@@ -191,9 +229,21 @@ describe.each(MACHINE_KEYS)('control Noise IK handshake, machine key as %s', (_n
       fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 80 }), async (junk) => {
         const [client, server] = pipePair();
         const sw = server.writable.getWriter();
-        server.readable.getReader().read().catch(() => {});
-        const p = clientHandshake(client, { protocolVersion: 131, machineKey: key, controlPublicKey: controlPub, random: seededRandom(5), sendInitiation: false });
-        const settled = p.then(() => null, (e: unknown) => e);
+        server.readable
+          .getReader()
+          .read()
+          .catch(() => {});
+        const p = clientHandshake(client, {
+          protocolVersion: 131,
+          machineKey: key,
+          controlPublicKey: controlPub,
+          random: seededRandom(5),
+          sendInitiation: false,
+        });
+        const settled = p.then(
+          () => null,
+          (e: unknown) => e,
+        );
         await sw.write(junk).catch(() => {});
         await sw.close().catch(() => {});
         expect(await settled).toBeInstanceOf(ControlNoiseError);

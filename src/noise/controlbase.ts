@@ -33,7 +33,10 @@ export const EARLY_PAYLOAD_MAGIC = Uint8Array.of(0xff, 0xff, 0xff, 0x54, 0x53); 
 export const MAX_EARLY_PAYLOAD = 1 << 20;
 
 export class ControlNoiseError extends Error {
-  constructor(message: string, readonly serverText?: string) {
+  constructor(
+    message: string,
+    readonly serverText?: string,
+  ) {
     super(message);
     this.name = 'ControlNoiseError';
   }
@@ -142,8 +145,14 @@ export async function initiateHandshake(o: InitiateOptions): Promise<HandshakeIn
         const text = utf8.decode(response.subarray(3, 3 + len));
         throw new ControlNoiseError(`control server refused the handshake: ${text}`, text);
       }
-      if (response.length !== RESPONSE_LEN || response[0] !== MSG_RESPONSE || ((response[1] << 8) | response[2]) !== 48) {
-        throw new ControlNoiseError(`noise: unexpected handshake response (type ${response[0]}, ${response.length} bytes)`);
+      if (
+        response.length !== RESPONSE_LEN ||
+        response[0] !== MSG_RESPONSE ||
+        ((response[1] << 8) | response[2]) !== 48
+      ) {
+        throw new ControlNoiseError(
+          `noise: unexpected handshake response (type ${response[0]}, ${response.length} bytes)`,
+        );
       }
       const re = response.subarray(3, 35);
       s.mixHash(re);
@@ -167,11 +176,11 @@ export async function initiateHandshake(o: InitiateOptions): Promise<HandshakeIn
 }
 
 /** Responder side, used only by tests and fakes (IK message 1 in, message 2 out). */
-export function respondHandshake(o: {
-  initiation: Uint8Array;
-  controlPrivateKey: Uint8Array;
-  random: RandomSource;
-}): { response: Uint8Array; machinePublicKey: Uint8Array; keys: TransportKeys } {
+export function respondHandshake(o: { initiation: Uint8Array; controlPrivateKey: Uint8Array; random: RandomSource }): {
+  response: Uint8Array;
+  machinePublicKey: Uint8Array;
+  keys: TransportKeys;
+} {
   const m = o.initiation;
   if (m.length !== INITIATION_LEN || m[2] !== MSG_INITIATION || ((m[3] << 8) | m[4]) !== 96) {
     throw new ControlNoiseError('noise: malformed initiation');
@@ -194,7 +203,11 @@ export function respondHandshake(o: {
   const tag = s.encryptAndHash(new Uint8Array(0));
   const [k1, k2] = kdf(s.ck, new Uint8Array(0), 2);
   const response = concatBytes(Uint8Array.of(MSG_RESPONSE, 0, 48), e.publicKey, tag);
-  return { response, machinePublicKey: machinePub, keys: { tx: k2, rx: k1, handshakeHash: s.h, protocolVersion: version } };
+  return {
+    response,
+    machinePublicKey: machinePub,
+    keys: { tx: k2, rx: k1, handshakeHash: s.h, protocolVersion: version },
+  };
 }
 
 /** One direction's cipher state with the big-endian counter nonce (controlbase/conn.go). */

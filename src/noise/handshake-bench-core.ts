@@ -3,18 +3,28 @@
 // (asynchronous deriveBits). Not imported by the node.
 import { seededRandom } from '../crypto/random.js';
 import {
-  generateWebCryptoX25519Key, RawX25519Key, webCryptoX25519Available, type StaticX25519Key,
+  generateWebCryptoX25519Key,
+  RawX25519Key,
+  webCryptoX25519Available,
+  type StaticX25519Key,
 } from '../crypto/static-key.js';
 import { generateKeyPair, generatePrivateKey } from '../crypto/x25519.js';
 import { initiateHandshake, respondHandshake } from './controlbase.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, tai64n } from './wireguard/handshake.js';
 
-export interface BenchRow { name: string; value: number; unit: string; note?: string }
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
 
 type Kind = 'noble' | 'webcrypto';
 
 async function makeKey(kind: Kind, seed: number): Promise<StaticX25519Key> {
-  return kind === 'noble' ? new RawX25519Key(generateKeyPair(seededRandom(seed)).privateKey) : generateWebCryptoX25519Key();
+  return kind === 'noble'
+    ? new RawX25519Key(generateKeyPair(seededRandom(seed)).privateKey)
+    : generateWebCryptoX25519Key();
 }
 
 /** Runs `op` for about `ms` (after a warm-up) and returns ms per operation. */
@@ -43,7 +53,11 @@ export async function benchHandshakes(now: () => number, label: string): Promise
     // A whole first WireGuard handshake, both sides (four static-key DHs, four ephemeral ones).
     'WireGuard handshake, both sides': async (a: StaticX25519Key, b: StaticX25519Key) => {
       const { message, state } = await createInitiation({
-        local: a, remoteStatic: b.publicKey, ephemeralPrivate: generatePrivateKey(random), timestamp: tai64n(0), sender: 1,
+        local: a,
+        remoteStatic: b.publicKey,
+        ephemeralPrivate: generatePrivateKey(random),
+        timestamp: tai64n(0),
+        sender: 1,
       });
       const consumed = await consumeInitiation(b, message);
       const r = createResponse({ consumed: consumed!, ephemeralPrivate: generatePrivateKey(random), sender: 2 });
@@ -51,8 +65,15 @@ export async function benchHandshakes(now: () => number, label: string): Promise
     },
     // The control handshake (two machine-key DHs, two ephemeral); includes our noble responder.
     'ts2021 handshake, client + responder': async (a: StaticX25519Key) => {
-      const init = await initiateHandshake({ protocolVersion: 131, machineKey: a, controlPublicKey: control.publicKey, random });
-      await init.finish(respondHandshake({ initiation: init.message, controlPrivateKey: control.privateKey, random }).response);
+      const init = await initiateHandshake({
+        protocolVersion: 131,
+        machineKey: a,
+        controlPublicKey: control.publicKey,
+        random,
+      });
+      await init.finish(
+        respondHandshake({ initiation: init.message, controlPrivateKey: control.privateKey, random }).response,
+      );
     },
   };
   // Kinds alternate for three rounds and the best round counts: the machine is shared, and load
@@ -74,9 +95,20 @@ export async function benchHandshakes(now: () => number, label: string): Promise
     for (const kind of kinds) {
       const t = best.get(`${kind}\u0000${opName}`)!;
       const us = opName.startsWith('one ');
-      rows.push({ name: `${label} ${kind}: ${opName}`, value: us ? t.perOp * 1000 : t.perOp, unit: us ? 'µs' : 'ms', note: `best of 3 rounds (${t.n} in it)` });
+      rows.push({
+        name: `${label} ${kind}: ${opName}`,
+        value: us ? t.perOp * 1000 : t.perOp,
+        unit: us ? 'µs' : 'ms',
+        note: `best of 3 rounds (${t.n} in it)`,
+      });
     }
   }
-  if (kinds.length === 1) rows.push({ name: `${label} webcrypto X25519`, value: 0, unit: 'available', note: 'not in this engine: noble only' });
+  if (kinds.length === 1)
+    rows.push({
+      name: `${label} webcrypto X25519`,
+      value: 0,
+      unit: 'available',
+      note: 'not in this engine: noble only',
+    });
   return rows;
 }

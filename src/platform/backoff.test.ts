@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffBaseMs, backoffDelayMs, CONTROL_BACKOFF_CAP_MS, DERP_BACKOFF_CAP_MS, jitterFactor } from './backoff.js';
+import {
+  Backoff,
+  backoffBaseMs,
+  backoffDelayMs,
+  CONTROL_BACKOFF_CAP_MS,
+  DERP_BACKOFF_CAP_MS,
+  jitterFactor,
+} from './backoff.js';
 
 /** Random bytes that make every jitter factor the same u/2^32 fraction. */
 const fixed = (u: number) => () => {
@@ -15,7 +22,8 @@ describe('backoff (tailscale util/backoff)', () => {
     expect(schedule[22]).toBe(5000); // 23² · 10 = 5290, capped
     expect(schedule.slice(22).every((d) => d === 5000)).toBe(true);
     // A 30 s relay outage: reconnect attempts every ≤5 s by then, the first ones within a second.
-    let t = 0, n = 0;
+    let t = 0,
+      n = 0;
     while (t < 30_000) t += backoffBaseMs(++n, DERP_BACKOFF_CAP_MS);
     expect(n).toBeLessThan(30);
   });
@@ -35,7 +43,8 @@ describe('backoff (tailscale util/backoff)', () => {
     expect(backoffDelayMs(3, DERP_BACKOFF_CAP_MS, fixed(0))).toBe(45);
     expect(backoffDelayMs(30, DERP_BACKOFF_CAP_MS, fixed(0.999999))).toBe(7500);
     let seed = 1;
-    const lcg = (n: number) => Uint8Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);
+    const lcg = (n: number) =>
+      Uint8Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);
     for (let i = 0; i < 1000; i++) {
       const d = backoffDelayMs(10, DERP_BACKOFF_CAP_MS, lcg);
       expect(d).toBeGreaterThanOrEqual(500);

@@ -7,19 +7,41 @@ export class DeadlineError extends Error {
   override name = 'DeadlineError';
 }
 
-export function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock, error: () => Error, onTimeout?: () => void): Promise<T> {
+export function withDeadline<T>(
+  p: Promise<T>,
+  ms: number,
+  clock: Clock,
+  error: () => Error,
+  onTimeout?: () => void,
+): Promise<T> {
   if (!(ms > 0) || !Number.isFinite(ms)) return p;
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = clock.setTimeout(() => {
       if (done) return;
       done = true;
-      try { onTimeout?.(); } catch { /* closing anyway */ }
+      try {
+        onTimeout?.();
+      } catch {
+        /* closing anyway */
+      }
       reject(error());
     }, ms);
     p.then(
-      (v) => { if (!done) { done = true; clock.clearTimeout(timer); resolve(v); } },
-      (e: unknown) => { if (!done) { done = true; clock.clearTimeout(timer); reject(e as Error); } },
+      (v) => {
+        if (!done) {
+          done = true;
+          clock.clearTimeout(timer);
+          resolve(v);
+        }
+      },
+      (e: unknown) => {
+        if (!done) {
+          done = true;
+          clock.clearTimeout(timer);
+          reject(e as Error);
+        }
+      },
     );
   });
 }

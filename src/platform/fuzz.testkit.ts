@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { appendFileSync } from 'node:fs';
 import { expect } from 'vitest';
 
-const num = (v: string | undefined): number | undefined => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const num = (v: string | undefined): number | undefined =>
+  v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
 
 /** The parameters of one property test that would run `numRuns` inputs in an ordinary unit run. */
 export function fuzz<T = unknown>(numRuns: number): fc.Parameters<T> {
@@ -25,7 +26,17 @@ export function fuzz<T = unknown>(numRuns: number): fc.Parameters<T> {
   if (report) {
     const test = expect.getState().currentTestName ?? '?';
     const write = (d: fc.RunDetails<T>) => {
-      appendFileSync(report, JSON.stringify({ test, runs: d.numRuns, asked: runs, interrupted: d.interrupted, failed: d.failed, seed: d.seed }) + '\n');
+      appendFileSync(
+        report,
+        JSON.stringify({
+          test,
+          runs: d.numRuns,
+          asked: runs,
+          interrupted: d.interrupted,
+          failed: d.failed,
+          seed: d.seed,
+        }) + '\n',
+      );
       // What the default reporter does: a failure throws, with the seed and path to replay it.
       if (d.failed) throw new Error(fc.defaultReportMessage(d) ?? 'property failed');
     };

@@ -6,7 +6,12 @@ import { turnsUntil } from './virtual-time.testkit.js';
 function flood() {
   let made = 0;
   const s = new ReadableStream<Uint8Array>(
-    { pull: (c) => { made += 32 * 1024; c.enqueue(new Uint8Array(32 * 1024).fill(0x79)); } },
+    {
+      pull: (c) => {
+        made += 32 * 1024;
+        c.enqueue(new Uint8Array(32 * 1024).fill(0x79));
+      },
+    },
     { highWaterMark: 0 },
   );
   return { s, made: () => made };
@@ -36,8 +41,19 @@ describe('mergeBounded', () => {
   });
 
   it('interleaves two sources and ends when both have ended', async () => {
-    const a = new ReadableStream<Uint8Array>({ start: (c) => { c.enqueue(Uint8Array.of(1)); c.enqueue(Uint8Array.of(2)); c.close(); } });
-    const b = new ReadableStream<Uint8Array>({ start: (c) => { c.enqueue(Uint8Array.of(9)); c.close(); } });
+    const a = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        c.enqueue(Uint8Array.of(1));
+        c.enqueue(Uint8Array.of(2));
+        c.close();
+      },
+    });
+    const b = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        c.enqueue(Uint8Array.of(9));
+        c.close();
+      },
+    });
     const all = [...(await readAll(mergeBounded([a, b], 16).output))];
     expect([...all].sort()).toEqual([1, 2, 9]);
     expect(all.filter((x) => x !== 9)).toEqual([1, 2]);

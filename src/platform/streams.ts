@@ -20,7 +20,10 @@ export function joinChunks(parts: readonly Uint8Array[], total?: number): Uint8A
  * Reads `s` to its end: its chunks in order and their summed length; `onBytes` hears the running
  * total after each chunk (a progress display). The stream stays locked to the reader.
  */
-export async function readChunks(s: ReadableStream<Uint8Array>, onBytes?: (total: number) => void): Promise<{ parts: Uint8Array[]; total: number }> {
+export async function readChunks(
+  s: ReadableStream<Uint8Array>,
+  onBytes?: (total: number) => void,
+): Promise<{ parts: Uint8Array[]; total: number }> {
   const parts: Uint8Array[] = [];
   let total = 0;
   const r = s.getReader();

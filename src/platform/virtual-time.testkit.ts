@@ -52,7 +52,12 @@ export async function drive<T>(clock: VirtualClock, p: Promise<T>, maxMs = 600_0
 }
 
 /** Advances the clock by ms in steps of at most stepMs, awaiting after() after each step. */
-export async function advanceInSteps(clock: VirtualClock, ms: number, stepMs: number, after: () => Promise<unknown>): Promise<void> {
+export async function advanceInSteps(
+  clock: VirtualClock,
+  ms: number,
+  stepMs: number,
+  after: () => Promise<unknown>,
+): Promise<void> {
   for (let t = 0; t < ms; t += stepMs) {
     clock.advance(Math.min(stepMs, ms - t));
     await after();

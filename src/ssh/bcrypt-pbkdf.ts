@@ -104,7 +104,8 @@ function bcryptHash(sha2pass: Uint8Array, sha2salt: Uint8Array): Uint8Array {
 
 /** bcrypt_pbkdf(pass, salt, rounds) → keyLength bytes (OpenSSH: key || IV of the key file cipher). */
 export function bcryptPbkdf(pass: Uint8Array, salt: Uint8Array, rounds: number, keyLength: number): Uint8Array {
-  if (rounds < 1 || keyLength < 1 || keyLength > 1024 || salt.length === 0 || salt.length > 1 << 20) throw new RangeError('bcrypt_pbkdf: bad parameters');
+  if (rounds < 1 || keyLength < 1 || keyLength > 1024 || salt.length === 0 || salt.length > 1 << 20)
+    throw new RangeError('bcrypt_pbkdf: bad parameters');
   const stride = Math.ceil(keyLength / 32);
   const amount = Math.ceil(keyLength / stride);
   const key = new Uint8Array(keyLength);

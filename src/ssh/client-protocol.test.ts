@@ -17,10 +17,20 @@ import { SshProtocolError } from './transport/packet.js';
 import { testServer, type TestServerPeer } from './test-server.testkit.js';
 import { Reader, Writer } from './wire.js';
 
-function connect(script: (p: TestServerPeer) => Promise<void>, extra: Partial<SshConnectOptions> & { serverKex?: string[] } = {}) {
+function connect(
+  script: (p: TestServerPeer) => Promise<void>,
+  extra: Partial<SshConnectOptions> & { serverKex?: string[] } = {},
+) {
   const { serverKex, ...opts } = extra;
   const duplex = testServer({ random: seededRandom(21), kex: serverKex, script });
-  return SshClient.connect(duplex, { username: 'u', auth: [{ type: 'none' }], hostKeyVerifier: () => {}, random: seededRandom(22), clock: new VirtualClock(), ...opts });
+  return SshClient.connect(duplex, {
+    username: 'u',
+    auth: [{ type: 'none' }],
+    hostKeyVerifier: () => {},
+    random: seededRandom(22),
+    clock: new VirtualClock(),
+    ...opts,
+  });
 }
 
 const idle = () => new Promise<void>(() => {});
@@ -31,7 +41,15 @@ async function serveSessionOpen(p: TestServerPeer): Promise<number> {
   expect(open.byte()).toBe(MSG.CHANNEL_OPEN);
   expect(open.text()).toBe('session');
   const clientId = open.uint32();
-  p.send(new Writer().byte(MSG.CHANNEL_OPEN_CONFIRMATION).uint32(clientId).uint32(7).uint32(1 << 20).uint32(32768).finish());
+  p.send(
+    new Writer()
+      .byte(MSG.CHANNEL_OPEN_CONFIRMATION)
+      .uint32(clientId)
+      .uint32(7)
+      .uint32(1 << 20)
+      .uint32(32768)
+      .finish(),
+  );
   return clientId;
 }
 
@@ -57,7 +75,9 @@ describe('mlkem768x25519-sha256', () => {
     const { cipherText, sharedSecret } = ml_kem768.encapsulate(st.clientPublic.subarray(0, 1184));
     const xPriv = rnd(32);
     const qs = new Uint8Array([...cipherText, ...x25519.getPublicKey(xPriv)]);
-    const expected = sha256(new Uint8Array([...sharedSecret, ...x25519.getSharedSecret(xPriv, st.clientPublic.subarray(1184))]));
+    const expected = sha256(
+      new Uint8Array([...sharedSecret, ...x25519.getSharedSecret(xPriv, st.clientPublic.subarray(1184))]),
+    );
     expect(st.shared(qs)).toEqual(new Writer().string(expected).finish());
     expect(() => st.shared(qs.subarray(1))).toThrow(SshProtocolError);
     expect(() => st.shared(new Uint8Array(1088 + 32))).toThrow(SshProtocolError); // all-zero X25519 point
@@ -67,14 +87,17 @@ describe('mlkem768x25519-sha256', () => {
   it('fuzz: any server Q_S gives a 32-byte K (right size) or SshProtocolError, never another error', () => {
     const st = mlkem768x25519Start(seededRandom(6));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 1200 }), fc.uint8Array({ minLength: 1120, maxLength: 1120 })), (qs) => {
-        try {
-          expect(st.shared(qs).length).toBe(4 + 32);
-          expect(qs.length).toBe(1120);
-        } catch (e) {
-          if (!(e instanceof SshProtocolError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 1200 }), fc.uint8Array({ minLength: 1120, maxLength: 1120 })),
+        (qs) => {
+          try {
+            expect(st.shared(qs).length).toBe(4 + 32);
+            expect(qs.length).toBe(1120);
+          } catch (e) {
+            if (!(e instanceof SshProtocolError)) throw e;
+          }
+        },
+      ),
       fuzz(300),
     );
   });
@@ -176,7 +199,14 @@ describe('signals, exit-signal and per-session byte counters', () => {
       expect((await p.recv())[0]).toBe(MSG.CHANNEL_REQUEST); // exec
       p.send(new Writer().byte(MSG.CHANNEL_SUCCESS).uint32(id).finish());
       p.send(new Writer().byte(MSG.CHANNEL_DATA).uint32(id).string(new TextEncoder().encode('hello')).finish());
-      p.send(new Writer().byte(MSG.CHANNEL_EXTENDED_DATA).uint32(id).uint32(1).string(new TextEncoder().encode('err')).finish());
+      p.send(
+        new Writer()
+          .byte(MSG.CHANNEL_EXTENDED_DATA)
+          .uint32(id)
+          .uint32(1)
+          .string(new TextEncoder().encode('err'))
+          .finish(),
+      );
       for (;;) {
         const r = new Reader(await p.recv());
         const type = r.byte();
@@ -188,7 +218,18 @@ describe('signals, exit-signal and per-session byte counters', () => {
           break;
         }
       }
-      p.send(new Writer().byte(MSG.CHANNEL_REQUEST).uint32(id).string('exit-signal').bool(false).string('TERM').bool(false).string('Terminated\x07').string('').finish());
+      p.send(
+        new Writer()
+          .byte(MSG.CHANNEL_REQUEST)
+          .uint32(id)
+          .string('exit-signal')
+          .bool(false)
+          .string('TERM')
+          .bool(false)
+          .string('Terminated\x07')
+          .string('')
+          .finish(),
+      );
       p.send(new Writer().byte(MSG.CHANNEL_EOF).uint32(id).finish());
       p.send(new Writer().byte(MSG.CHANNEL_CLOSE).uint32(id).finish());
       await idle();

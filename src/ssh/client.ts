@@ -7,7 +7,14 @@ import { secureRandom, type RandomSource } from '../crypto/random.js';
 import { Transport, SshError, type HostKeyInfo, type HostKeyVerifier } from './transport/transport.js';
 import type { ByteDuplex } from '../platform/duplex.js';
 import { authenticate, type AuthMethod } from './userauth.js';
-import { Connection, channelDuplex, type Channel, type ChannelStats, type ExitInfo, type PtyOptions } from './connection.js';
+import {
+  Connection,
+  channelDuplex,
+  type Channel,
+  type ChannelStats,
+  type ExitInfo,
+  type PtyOptions,
+} from './connection.js';
 import { DEFAULT_OFFER, type KexOffer } from './kex.js';
 import { Writer } from './wire.js';
 
@@ -87,7 +94,13 @@ export class SshClient {
 
   static async connect(duplex: ByteDuplex, o: SshConnectOptions): Promise<SshClient> {
     const clock = o.clock ?? realClock;
-    const offer: KexOffer = { kex: o.kex, ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers, macs: o.macs, hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms, legacy: o.legacyDevice };
+    const offer: KexOffer = {
+      kex: o.kex,
+      ciphers: o.ciphers ?? DEFAULT_OFFER.ciphers,
+      macs: o.macs,
+      hostKeyAlgorithms: o.hostKeyAlgorithms ?? DEFAULT_OFFER.hostKeyAlgorithms,
+      legacy: o.legacyDevice,
+    };
     const timeoutMs = o.handshakeTimeoutMs ?? 30_000;
     let timer: TimerHandle | undefined;
     let t: Transport | undefined;
@@ -106,19 +119,23 @@ export class SshClient {
     /** The person's time (prompts) does not count against the handshake deadline. */
     // A connection that ends while the person is still answering (the server's LoginGraceTime)
     // ends the wait too, with the connection's error.
-    const paused = <A extends unknown[], R>(f: (...a: A) => R) => async (...a: A): Promise<Awaited<R>> => {
-      disarm();
-      try {
-        const ended = t!.closed.then((e) => Promise.reject(e ?? new SshError('connection closed')));
-        return await Promise.race([Promise.resolve(f(...a)), ended]);
-      } finally {
-        if (!t?.isClosed) arm();
-      }
-    };
+    const paused =
+      <A extends unknown[], R>(f: (...a: A) => R) =>
+      async (...a: A): Promise<Awaited<R>> => {
+        disarm();
+        try {
+          const ended = t!.closed.then((e) => Promise.reject(e ?? new SshError('connection closed')));
+          return await Promise.race([Promise.resolve(f(...a)), ended]);
+        } finally {
+          if (!t?.isClosed) arm();
+        }
+      };
     const auth = o.auth.map((m): AuthMethod =>
-      m.type === 'keyboard-interactive' ? { ...m, respond: paused(m.respond) }
-      : m.type === 'password' && typeof m.password !== 'string' ? { ...m, password: paused(m.password) }
-      : m,
+      m.type === 'keyboard-interactive'
+        ? { ...m, respond: paused(m.respond) }
+        : m.type === 'password' && typeof m.password !== 'string'
+          ? { ...m, password: paused(m.password) }
+          : m,
     );
     t = new Transport(duplex, {
       random: o.random ?? secureRandom,
@@ -190,7 +207,11 @@ export class SshClient {
     this.keepaliveTimer = this.clock.setTimeout(() => {
       if (this.t.isClosed) return;
       if (this.unanswered >= this.keepaliveMaxMissed) {
-        this.t.fail(new SshError(`the server stopped answering: ${this.unanswered} keepalives unanswered, ${Math.round(this.keepaliveMs / 1000)} s apart`));
+        this.t.fail(
+          new SshError(
+            `the server stopped answering: ${this.unanswered} keepalives unanswered, ${Math.round(this.keepaliveMs / 1000)} s apart`,
+          ),
+        );
         return;
       }
       this.unanswered++;
@@ -213,12 +234,19 @@ export class SshClient {
       for (const [k, v] of Object.entries(o.env ?? {})) await ch.request('env', false, (w) => w.string(k).string(v));
       if (o.pty) {
         const { term, cols, rows } = o.pty;
-        const ok = await ch.request('pty-req', true, (w) => w.string(term).uint32(cols).uint32(rows).uint32(0).uint32(0).string(NO_MODES));
+        const ok = await ch.request('pty-req', true, (w) =>
+          w.string(term).uint32(cols).uint32(rows).uint32(0).uint32(0).string(NO_MODES),
+        );
         if (!ok) throw new SshError('the server refused to allocate a terminal (pty-req)');
       }
       const ok =
-        o.command !== undefined ? await ch.request('exec', true, (w) => w.string(o.command!)) : await ch.request('shell', true);
-      if (!ok) throw new SshError(o.command !== undefined ? 'the server refused to run the command' : 'the server refused to start a shell');
+        o.command !== undefined
+          ? await ch.request('exec', true, (w) => w.string(o.command!))
+          : await ch.request('shell', true);
+      if (!ok)
+        throw new SshError(
+          o.command !== undefined ? 'the server refused to run the command' : 'the server refused to start a shell',
+        );
     } catch (e) {
       ch.close();
       throw e;
@@ -233,7 +261,8 @@ export class SshClient {
   async subsystem(name: string): Promise<SshSession> {
     const ch = await this.conn.openChannel('session');
     try {
-      if (!(await ch.request('subsystem', true, (w) => w.string(name)))) throw new SshError(`the server refused the "${name}" subsystem`);
+      if (!(await ch.request('subsystem', true, (w) => w.string(name))))
+        throw new SshError(`the server refused the "${name}" subsystem`);
     } catch (e) {
       ch.close();
       throw e;
@@ -243,7 +272,9 @@ export class SshClient {
 
   /** direct-tcpip (RFC 4254 §7.2): a byte stream to host:port as seen from the server. */
   async forward(host: string, port: number): Promise<ByteDuplex> {
-    const ch = await this.conn.openChannel('direct-tcpip', (w) => w.string(host).uint32(port).string('127.0.0.1').uint32(0));
+    const ch = await this.conn.openChannel('direct-tcpip', (w) =>
+      w.string(host).uint32(port).string('127.0.0.1').uint32(0),
+    );
     return channelDuplex(ch);
   }
 

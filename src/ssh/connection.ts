@@ -73,7 +73,10 @@ export class Channel {
       { start: (c) => void (this.outCtl = c), pull: () => this.adjustWindow(), cancel: () => this.close() },
       strategy,
     );
-    this.stderr = new ReadableStream<Uint8Array>({ start: (c) => void (this.errCtl = c), pull: () => this.adjustWindow() }, strategy);
+    this.stderr = new ReadableStream<Uint8Array>(
+      { start: (c) => void (this.errCtl = c), pull: () => this.adjustWindow() },
+      strategy,
+    );
     this.stdin = new WritableStream<Uint8Array>({
       write: (chunk) => this.write(chunk),
       close: () => this.sendEof(),
@@ -103,7 +106,13 @@ export class Channel {
       const n = Math.min(chunk.length - off, this.remoteWindow, this.remoteMaxPacket);
       this.remoteWindow -= n;
       this.stats.bytesOut += n;
-      await this.conn.send(new Writer(n + 16).byte(MSG.CHANNEL_DATA).uint32(this.remoteId).string(chunk.subarray(off, off + n)).finish());
+      await this.conn.send(
+        new Writer(n + 16)
+          .byte(MSG.CHANNEL_DATA)
+          .uint32(this.remoteId)
+          .string(chunk.subarray(off, off + n))
+          .finish(),
+      );
       off += n;
     }
   }
@@ -143,7 +152,8 @@ export class Channel {
 
   // ---- incoming ----
   onData(data: Uint8Array, ext: boolean): void {
-    if (data.length > this.localWindow) throw new SshProtocolError('server sent more channel data than the window allows');
+    if (data.length > this.localWindow)
+      throw new SshProtocolError('server sent more channel data than the window allows');
     this.localWindow -= data.length;
     this.stats.bytesIn += data.length;
     if (ext) this.stats.stderrBytesIn += data.length;
@@ -216,7 +226,12 @@ export class Connection {
   private readonly channels = new Map<number, Channel>();
   private nextId = 0;
   private globalReplies: Pending[] = [];
-  readonly stats: ConnectionStats = { channelsOpened: 0, globalRequestsRefused: 0, droppedMessages: 0, requestsUnimplemented: 0 };
+  readonly stats: ConnectionStats = {
+    channelsOpened: 0,
+    globalRequestsRefused: 0,
+    droppedMessages: 0,
+    requestsUnimplemented: 0,
+  };
 
   constructor(private readonly t: Transport) {}
 
@@ -290,7 +305,15 @@ export class Connection {
         // We never ask for forwarded channels: refuse (RFC 4254 §5.1, reason 1 administratively prohibited).
         r.text();
         const sender = r.uint32();
-        void this.t.send(new Writer().byte(MSG.CHANNEL_OPEN_FAILURE).uint32(sender).uint32(1).string('not accepted').string('').finish());
+        void this.t.send(
+          new Writer()
+            .byte(MSG.CHANNEL_OPEN_FAILURE)
+            .uint32(sender)
+            .uint32(1)
+            .string('not accepted')
+            .string('')
+            .finish(),
+        );
         return;
       }
       case MSG.CHANNEL_OPEN_CONFIRMATION: {

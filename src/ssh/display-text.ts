@@ -16,8 +16,12 @@ const ESC_SEQ = /\x1b[\x20-\x2f]*[\x30-\x7e]?/g;
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 
 export function displayText(text: string, maxChars: number): string {
-  let s = text.replace(/\r\n?/g, '\n').replace(STRING_SEQ, '').replace(CSI_SEQ, '').replace(ESC_SEQ, '').replace(CONTROLS, '');
+  let s = text
+    .replace(/\r\n?/g, '\n')
+    .replace(STRING_SEQ, '')
+    .replace(CSI_SEQ, '')
+    .replace(ESC_SEQ, '')
+    .replace(CONTROLS, '');
   if (s.length > maxChars) s = `${s.slice(0, maxChars)}\n[… cut at ${maxChars} characters]`;
   return s;
 }
-

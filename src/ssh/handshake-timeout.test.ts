@@ -8,7 +8,6 @@ import { testServer, type TestServerPeer } from './test-server.testkit.js';
 import { MSG } from './messages.js';
 import { Writer } from './wire.js';
 
-
 /** A peer that sends `reply` (if any) once it hears our version line, then maybe closes. */
 function peer(reply?: string, close = false): ByteDuplex {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
@@ -50,13 +49,20 @@ describe('handshake timeout and non-SSH ports', () => {
     await nextTurn();
     clock.advance(1);
     const e = await caught;
-    expect(String(e)).toMatch(/no SSH answer from the server within 10 s; nothing was received from it \(is an SSH server listening on this port\?\)/);
+    expect(String(e)).toMatch(
+      /no SSH answer from the server within 10 s; nothing was received from it \(is an SSH server listening on this port\?\)/,
+    );
   });
 
   it('an HTTP server that answers and closes: the error quotes its first line at once', async () => {
     const clock = new VirtualClock();
-    const e = await connect(peer('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', true), clock).catch((x: Error) => x);
-    expect(String(e)).toMatch(/closed the connection before its SSH version; instead of an SSH identification it sent "HTTP\/1\.1 400 Bad Request" — this port does not look like an SSH server/);
+    const e = await connect(
+      peer('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', true),
+      clock,
+    ).catch((x: Error) => x);
+    expect(String(e)).toMatch(
+      /closed the connection before its SSH version; instead of an SSH identification it sent "HTTP\/1\.1 400 Bad Request" — this port does not look like an SSH server/,
+    );
   });
 
   it('a port that talks but never says SSH- is quoted at the deadline (no newline either)', async () => {
@@ -64,7 +70,9 @@ describe('handshake timeout and non-SSH ports', () => {
     const caught = connect(peer('\x00\x01binary banner without newline'), clock).catch((x: Error) => x);
     await nextTurn();
     clock.advance(10_000);
-    expect(String(await caught)).toMatch(/within 10 s; instead of an SSH identification it sent "binary banner without newline"/);
+    expect(String(await caught)).toMatch(
+      /within 10 s; instead of an SSH identification it sent "binary banner without newline"/,
+    );
   });
 
   it('a stalled key exchange names the stage', async () => {
@@ -99,13 +107,30 @@ describe('handshake timeout and non-SSH ports', () => {
       await p.recv(); // none
       p.send(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['keyboard-interactive']).bool(false).finish());
       await p.recv(); // keyboard-interactive
-      p.send(new Writer().byte(MSG.USERAUTH_INFO_REQUEST).string('').string('').string('').uint32(1).string('Verification code: ').bool(false).finish());
+      p.send(
+        new Writer()
+          .byte(MSG.USERAUTH_INFO_REQUEST)
+          .string('')
+          .string('')
+          .string('')
+          .uint32(1)
+          .string('Verification code: ')
+          .bool(false)
+          .finish(),
+      );
       await then(p);
     };
     const kbd = (clock: VirtualClock, duplex: ByteDuplex, respond: () => Promise<string[] | undefined>) =>
-      SshClient.connect(duplex, { username: 'u', auth: [{ type: 'keyboard-interactive', respond }], hostKeyVerifier: () => {}, random: seededRandom(5), clock, handshakeTimeoutMs: 10_000 });
+      SshClient.connect(duplex, {
+        username: 'u',
+        auth: [{ type: 'keyboard-interactive', respond }],
+        hostKeyVerifier: () => {},
+        random: seededRandom(5),
+        clock,
+        handshakeTimeoutMs: 10_000,
+      });
 
-    it('the person\'s time answering does not count against the deadline', async () => {
+    it("the person's time answering does not count against the deadline", async () => {
       const clock = new VirtualClock();
       let answered = '';
       const duplex = testServer({
@@ -117,7 +142,11 @@ describe('handshake timeout and non-SSH ports', () => {
         }),
         script: () => new Promise(() => {}),
       });
-      const c = await kbd(clock, duplex, () => new Promise((r) => setTimeout(() => (clock.advance(60_000), r(['123456'])), 5)));
+      const c = await kbd(
+        clock,
+        duplex,
+        () => new Promise((r) => setTimeout(() => (clock.advance(60_000), r(['123456'])), 5)),
+      );
       expect(answered).toBe('123456');
       c.close();
     });
@@ -128,7 +157,9 @@ describe('handshake timeout and non-SSH ports', () => {
         random: seededRandom(7),
         login: asking(async (p) => {
           // OpenSSH's LoginGraceTime: "Timeout before authentication", then the connection closes.
-          p.send(new Writer().byte(MSG.DISCONNECT).uint32(2).string('Timeout before authentication').string('').finish());
+          p.send(
+            new Writer().byte(MSG.DISCONNECT).uint32(2).string('Timeout before authentication').string('').finish(),
+          );
         }),
         script: () => new Promise(() => {}),
       });
@@ -138,7 +169,11 @@ describe('handshake timeout and non-SSH ports', () => {
 
     it('a question declined by the person ends the login with a sentence', async () => {
       const clock = new VirtualClock();
-      const duplex = testServer({ random: seededRandom(8), login: asking(() => new Promise(() => {})), script: () => new Promise(() => {}) });
+      const duplex = testServer({
+        random: seededRandom(8),
+        login: asking(() => new Promise(() => {})),
+        script: () => new Promise(() => {}),
+      });
       const e = await kbd(clock, duplex, async () => undefined).catch((x: Error) => x);
       expect(String(e)).toMatch(/login cancelled: the server's question was not answered/);
     });

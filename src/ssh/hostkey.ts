@@ -9,7 +9,14 @@ import { equalBytes, toBase64 } from '../crypto/bytes.js';
 import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
 import { LEGACY_DEVICE_HINT } from './legacy-device.js';
 
-export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'] as const;
+export const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+] as const;
 
 export type EcdsaType = 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521';
 /** Curve, SSH curve name and field size per ECDSA key type (RFC 5656 §6.2.1: the hash follows the size). */
@@ -80,11 +87,22 @@ function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
 }
 
 // DigestInfo DER prefixes, RFC 8017 §9.2 note 1.
-const SHA256_PREFIX = Uint8Array.from([0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]);
-const SHA1_PREFIX = Uint8Array.from([0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14]);
-const SHA512_PREFIX = Uint8Array.from([0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40]);
+const SHA256_PREFIX = Uint8Array.from([
+  0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+]);
+const SHA1_PREFIX = Uint8Array.from([
+  0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+]);
+const SHA512_PREFIX = Uint8Array.from([
+  0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40,
+]);
 
-function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha1' | 'sha256' | 'sha512', sig: Uint8Array, data: Uint8Array): boolean {
+function rsaVerify(
+  key: Extract<HostKey, { type: 'ssh-rsa' }>,
+  hashName: 'sha1' | 'sha256' | 'sha512',
+  sig: Uint8Array,
+  data: Uint8Array,
+): boolean {
   const k = Math.ceil(key.bits / 8);
   // RFC 8332 §3: the signature blob is exactly the modulus length (OpenSSH may send it shorter;
   // it left-pads, so we accept shorter too).
@@ -111,7 +129,13 @@ function rsaVerify(key: Extract<HostKey, { type: 'ssh-rsa' }>, hashName: 'sha1' 
  * Verify a signature blob (string algorithm, string signature) over data with the host key.
  * `algorithm` is the negotiated host key algorithm; the blob must name it.
  */
-export function verifySignature(key: HostKey, algorithm: string, signatureBlob: Uint8Array, data: Uint8Array, allowSha1 = false): boolean {
+export function verifySignature(
+  key: HostKey,
+  algorithm: string,
+  signatureBlob: Uint8Array,
+  data: Uint8Array,
+  allowSha1 = false,
+): boolean {
   const r = new Reader(signatureBlob);
   const sigAlg = r.text();
   const sig = r.string();

@@ -45,7 +45,12 @@ export const CIPHER_ALGORITHMS = [
   'aes128-ctr',
 ] as const;
 /** Encrypt-then-MAC first (the MAC covers the ciphertext, so nothing is decrypted unauthenticated). */
-export const MAC_ALGORITHMS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'] as const;
+export const MAC_ALGORITHMS = [
+  'hmac-sha2-256-etm@openssh.com',
+  'hmac-sha2-512-etm@openssh.com',
+  'hmac-sha2-256',
+  'hmac-sha2-512',
+] as const;
 /**
  * Only with the per-host "legacy device" opt-in (`KexOffer.legacy`), appended after everything
  * else: SHA-1 key exchange, ssh-rsa (RSA/SHA-1) host key signatures, hmac-sha1. Old appliances
@@ -55,7 +60,11 @@ export const LEGACY_KEX = ['diffie-hellman-group14-sha1', 'diffie-hellman-group-
 export const LEGACY_HOST_KEY = ['ssh-rsa'] as const;
 export const LEGACY_MACS = ['hmac-sha1-etm@openssh.com', 'hmac-sha1'] as const;
 /** Ciphers that authenticate themselves: the negotiated MAC is not used with them. */
-export const AEAD_CIPHERS: ReadonlySet<string> = new Set(['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com']);
+export const AEAD_CIPHERS: ReadonlySet<string> = new Set([
+  'chacha20-poly1305@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-gcm@openssh.com',
+]);
 export const STRICT_KEX_CLIENT = 'kex-strict-c-v00@openssh.com';
 export const STRICT_KEX_SERVER = 'kex-strict-s-v00@openssh.com';
 export const EXT_INFO_CLIENT = 'ext-info-c';
@@ -77,7 +86,19 @@ export interface KexInit {
 
 export function encodeKexInit(k: KexInit): Uint8Array {
   const w = new Writer(512).byte(MSG.KEXINIT).raw(k.cookie);
-  for (const list of [k.kex, k.hostKey, k.cipherCtoS, k.cipherStoC, k.macCtoS, k.macStoC, k.compCtoS, k.compStoC, k.langCtoS, k.langStoC]) w.nameList(list);
+  for (const list of [
+    k.kex,
+    k.hostKey,
+    k.cipherCtoS,
+    k.cipherStoC,
+    k.macCtoS,
+    k.macStoC,
+    k.compCtoS,
+    k.compStoC,
+    k.langCtoS,
+    k.langStoC,
+  ])
+    w.nameList(list);
   return w.bool(k.firstKexFollows).uint32(0).finish();
 }
 
@@ -90,7 +111,20 @@ export function decodeKexInit(payload: Uint8Array): KexInit {
   r.uint32(); // reserved
   r.end('KEXINIT');
   const [kex, hostKey, cipherCtoS, cipherStoC, macCtoS, macStoC, compCtoS, compStoC, langCtoS, langStoC] = lists;
-  return { cookie, kex, hostKey, cipherCtoS, cipherStoC, macCtoS, macStoC, compCtoS, compStoC, langCtoS, langStoC, firstKexFollows };
+  return {
+    cookie,
+    kex,
+    hostKey,
+    cipherCtoS,
+    cipherStoC,
+    macCtoS,
+    macStoC,
+    compCtoS,
+    compStoC,
+    langCtoS,
+    langStoC,
+    firstKexFollows,
+  };
 }
 
 export interface KexOffer {
@@ -107,7 +141,11 @@ export interface KexOffer {
 export function clientKexInit(random: RandomSource, offer: KexOffer, initial: boolean): KexInit {
   // Strict KEX and ext-info-c are only meaningful in the first KEXINIT (PROTOCOL, RFC 8308 §2.1).
   const legacy = offer.legacy === true;
-  const kex = [...(offer.kex ?? KEX_ALGORITHMS), ...(legacy ? LEGACY_KEX : []), ...(initial ? [EXT_INFO_CLIENT, STRICT_KEX_CLIENT] : [])];
+  const kex = [
+    ...(offer.kex ?? KEX_ALGORITHMS),
+    ...(legacy ? LEGACY_KEX : []),
+    ...(initial ? [EXT_INFO_CLIENT, STRICT_KEX_CLIENT] : []),
+  ];
   const macs = [...(offer.macs ?? MAC_ALGORITHMS), ...(legacy ? LEGACY_MACS : [])];
   const ciphers = [...offer.ciphers];
   return {
@@ -142,7 +180,13 @@ export interface Negotiated {
 }
 
 const LEGACY_SET: ReadonlySet<string> = new Set([...LEGACY_KEX, ...LEGACY_HOST_KEY, ...LEGACY_MACS]);
-const ALL_SUPPORTED: ReadonlySet<string> = new Set([...KEX_ALGORITHMS, ...CIPHER_ALGORITHMS, ...MAC_ALGORITHMS, ...HOST_KEY_ALGORITHMS, 'none']);
+const ALL_SUPPORTED: ReadonlySet<string> = new Set([
+  ...KEX_ALGORITHMS,
+  ...CIPHER_ALGORITHMS,
+  ...MAC_ALGORITHMS,
+  ...HOST_KEY_ALGORITHMS,
+  'none',
+]);
 
 /** Server-only algorithms we refuse on purpose, with what to change on the device instead. */
 const LEGACY_ADVICE: Record<string, (server: string[]) => string | undefined> = {
@@ -177,21 +221,35 @@ function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
   // Advice only when the server has nothing we could speak at all (not when our offer was narrowed).
   const advice = server.some((a) => ALL_SUPPORTED.has(a)) ? undefined : LEGACY_ADVICE[what]?.(server);
-  const optIn = client.some((a) => (LEGACY_SET as ReadonlySet<string>).has(a)) ? '' : ` — or, ${LEGACY_DEVICE_HINT} (accepts SHA-1)`;
-  if (advice) throw new SshProtocolError(`no common ${what} algorithm: ${advice}${optIn} (server offers ${server.join(',')})`, 3);
-  throw new SshProtocolError(`no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`, 3);
+  const optIn = client.some((a) => (LEGACY_SET as ReadonlySet<string>).has(a))
+    ? ''
+    : ` — or, ${LEGACY_DEVICE_HINT} (accepts SHA-1)`;
+  if (advice)
+    throw new SshProtocolError(`no common ${what} algorithm: ${advice}${optIn} (server offers ${server.join(',')})`, 3);
+  throw new SshProtocolError(
+    `no common ${what} algorithm (we offer ${client.join(',')}; server offers ${server.join(',')})`,
+    3,
+  );
 }
 
 /** RFC 4253 §7.1: the first client algorithm the server also supports. */
 export function negotiate(client: KexInit, server: KexInit): Negotiated {
-  const kex = pick('key exchange', client.kex.filter((k) => k !== EXT_INFO_CLIENT && k !== STRICT_KEX_CLIENT), server.kex);
+  const kex = pick(
+    'key exchange',
+    client.kex.filter((k) => k !== EXT_INFO_CLIENT && k !== STRICT_KEX_CLIENT),
+    server.kex,
+  );
   const hostKey = pick('host key', client.hostKey, server.hostKey);
   const cipherCtoS = pick('client-to-server cipher', client.cipherCtoS, server.cipherCtoS);
   const cipherStoC = pick('server-to-client cipher', client.cipherStoC, server.cipherStoC);
   // With AEAD ciphers the MAC list is ignored (RFC 5647 §5.1 as OpenSSH implements it: no MAC is
   // chosen at all); compression must agree on "none".
-  const macCtoS = AEAD_CIPHERS.has(cipherCtoS) ? undefined : pick('client-to-server MAC', client.macCtoS, server.macCtoS);
-  const macStoC = AEAD_CIPHERS.has(cipherStoC) ? undefined : pick('server-to-client MAC', client.macStoC, server.macStoC);
+  const macCtoS = AEAD_CIPHERS.has(cipherCtoS)
+    ? undefined
+    : pick('client-to-server MAC', client.macCtoS, server.macCtoS);
+  const macStoC = AEAD_CIPHERS.has(cipherStoC)
+    ? undefined
+    : pick('server-to-client MAC', client.macStoC, server.macStoC);
   pick('client-to-server compression', client.compCtoS, server.compCtoS);
   pick('server-to-client compression', client.compStoC, server.compStoC);
   return {
@@ -254,7 +312,11 @@ export function mlkem768x25519Start(random: RandomSource): KexMethodState {
   return {
     clientPublic,
     shared(serverPublic) {
-      if (serverPublic.length !== MLKEM768_CIPHERTEXT + 32) throw new SshProtocolError(`server mlkem768x25519 reply is ${serverPublic.length} bytes, not ${MLKEM768_CIPHERTEXT + 32}`, 3);
+      if (serverPublic.length !== MLKEM768_CIPHERTEXT + 32)
+        throw new SshProtocolError(
+          `server mlkem768x25519 reply is ${serverPublic.length} bytes, not ${MLKEM768_CIPHERTEXT + 32}`,
+          3,
+        );
       // ML-KEM decapsulation never fails on a well-sized ciphertext (implicit rejection, FIPS 203 §6.3).
       const kPq = ml_kem768.decapsulate(serverPublic.subarray(0, MLKEM768_CIPHERTEXT), kem.secretKey);
       const kCl = x25519Raw(xPriv, serverPublic.subarray(MLKEM768_CIPHERTEXT));
@@ -293,7 +355,8 @@ export function nistEcdhStart(name: keyof typeof NIST, random: RandomSource): Ke
   return {
     clientPublic: curve.getPublicKey(priv, false),
     shared(serverPublic) {
-      if (serverPublic.length !== pointLen || serverPublic[0] !== 4) throw new SshProtocolError(`server ${name} public key is not an uncompressed point of ${pointLen} bytes`, 3);
+      if (serverPublic.length !== pointLen || serverPublic[0] !== 4)
+        throw new SshProtocolError(`server ${name} public key is not an uncompressed point of ${pointLen} bytes`, 3);
       let x: Uint8Array;
       try {
         x = curve.getSharedSecret(priv, serverPublic, true).subarray(1);
@@ -385,14 +448,28 @@ function ecdhLike(state: KexMethodState, hash: HashFn, ctx: KexContext): KexRun 
     receive(payload) {
       const reply = decodeEcdhReply(payload);
       const k = state.shared(reply.serverPublic);
-      const h = exchangeHash({ ...ctx, hostKeyBlob: reply.hostKeyBlob, clientPublic: state.clientPublic, serverPublic: reply.serverPublic, sharedMpint: k }, hash);
+      const h = exchangeHash(
+        {
+          ...ctx,
+          hostKeyBlob: reply.hostKeyBlob,
+          clientPublic: state.clientPublic,
+          serverPublic: reply.serverPublic,
+          sharedMpint: k,
+        },
+        hash,
+      );
       return { result: { hostKeyBlob: reply.hostKeyBlob, signature: reply.signature, h, k, hash } };
     },
   };
 }
 
 function hashPrefix(ctx: KexContext, hostKeyBlob: Uint8Array): Writer {
-  return new Writer(2048).string(ctx.clientVersion).string(ctx.serverVersion).string(ctx.clientKexInit).string(ctx.serverKexInit).string(hostKeyBlob);
+  return new Writer(2048)
+    .string(ctx.clientVersion)
+    .string(ctx.serverVersion)
+    .string(ctx.clientKexInit)
+    .string(ctx.serverKexInit)
+    .string(hostKeyBlob);
 }
 
 /** diffie-hellman-group14-sha256 / group16-sha512 (RFC 4253 §8 with RFC 8268's hashes). */
@@ -425,8 +502,13 @@ function groupExchange(random: RandomSource, ctx: KexContext, hash: HashFn): Kex
         const g = r.mpint();
         r.end('KEX_DH_GEX_GROUP');
         const bits = p.toString(2).length;
-        if (bits < GEX_MIN || bits > GEX_MAX) throw new SshProtocolError(`server offered a ${bits}-bit Diffie-Hellman group; tailtab needs ${GEX_MIN}–${GEX_MAX} bits`, 3);
-        if ((p & 1n) === 0n || g <= 1n || g >= p - 1n) throw new SshProtocolError('server offered a malformed Diffie-Hellman group', 3);
+        if (bits < GEX_MIN || bits > GEX_MAX)
+          throw new SshProtocolError(
+            `server offered a ${bits}-bit Diffie-Hellman group; tailtab needs ${GEX_MIN}–${GEX_MAX} bits`,
+            3,
+          );
+        if ((p & 1n) === 0n || g <= 1n || g >= p - 1n)
+          throw new SshProtocolError('server offered a malformed Diffie-Hellman group', 3);
         group = { p, g, dh: dhStart(p, g, random) };
         return { send: new Writer(1100).byte(MSG_KEX_DH_GEX_INIT).raw(mpint(group.dh.e)).finish() };
       }
@@ -437,8 +519,16 @@ function groupExchange(random: RandomSource, ctx: KexContext, hash: HashFn): Kex
       r.end('KEX_DH_GEX_REPLY');
       const k = group.dh.shared(f);
       const h = hash(
-        hashPrefix(ctx, hostKeyBlob).uint32(GEX_MIN).uint32(GEX_PREFERRED).uint32(GEX_MAX)
-          .raw(mpint(group.p)).raw(mpint(group.g)).raw(mpint(group.dh.e)).raw(mpint(f)).raw(k).finish(),
+        hashPrefix(ctx, hostKeyBlob)
+          .uint32(GEX_MIN)
+          .uint32(GEX_PREFERRED)
+          .uint32(GEX_MAX)
+          .raw(mpint(group.p))
+          .raw(mpint(group.g))
+          .raw(mpint(group.dh.e))
+          .raw(mpint(f))
+          .raw(k)
+          .finish(),
       );
       return { result: { hostKeyBlob, signature, h, k, hash } };
     },
@@ -449,11 +539,13 @@ function groupExchange(random: RandomSource, ctx: KexContext, hash: HashFn): Kex
 export function startKex(name: string, random: RandomSource, ctx: KexContext): KexRun {
   const hash = kexHash(name);
   if (name === MLKEM768X25519) return ecdhLike(mlkem768x25519Start(random), hash, ctx);
-  if (name === 'curve25519-sha256' || name === 'curve25519-sha256@libssh.org') return ecdhLike(curve25519Start(random), hash, ctx);
+  if (name === 'curve25519-sha256' || name === 'curve25519-sha256@libssh.org')
+    return ecdhLike(curve25519Start(random), hash, ctx);
   if (name in NIST) return ecdhLike(nistEcdhStart(name as keyof typeof NIST, random), hash, ctx);
   if (name === 'diffie-hellman-group14-sha256') return fixedGroupDh(modpGroup14(), hash, random, ctx);
   if (name === 'diffie-hellman-group16-sha512') return fixedGroupDh(modpGroup16(), hash, random, ctx);
-  if (name === 'diffie-hellman-group-exchange-sha256' || name === 'diffie-hellman-group-exchange-sha1') return groupExchange(random, ctx, hash);
+  if (name === 'diffie-hellman-group-exchange-sha256' || name === 'diffie-hellman-group-exchange-sha1')
+    return groupExchange(random, ctx, hash);
   if (name === 'diffie-hellman-group14-sha1') return fixedGroupDh(modpGroup14(), hash, random, ctx);
   throw new SshProtocolError(`key exchange method ${name} is not implemented`, 3);
 }
@@ -506,7 +598,14 @@ export function exchangeHash(x: ExchangeHashInput, hash: HashFn = sha256): Uint8
 }
 
 /** RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1 || ...). */
-export function deriveKey(sharedMpint: Uint8Array, h: Uint8Array, letter: string, sessionId: Uint8Array, length: number, hash: HashFn = sha256): Uint8Array {
+export function deriveKey(
+  sharedMpint: Uint8Array,
+  h: Uint8Array,
+  letter: string,
+  sessionId: Uint8Array,
+  length: number,
+  hash: HashFn = sha256,
+): Uint8Array {
   let out = hash(new Writer(128).raw(sharedMpint).raw(h).byte(letter.charCodeAt(0)).raw(sessionId).finish());
   while (out.length < length) {
     const more = hash(new Writer(256).raw(sharedMpint).raw(h).raw(out).finish());

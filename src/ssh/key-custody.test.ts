@@ -18,10 +18,12 @@ const keys: [string, UserKey][] = [
 /** An engine without Ed25519: importKey/generateKey throw NotSupportedError for it, as old engines do. */
 const noEd25519: Subtle = {
   importKey: ((...a: Parameters<Subtle['importKey']>) => {
-    if ((a[2] as Algorithm).name === 'Ed25519') return Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'));
+    if ((a[2] as Algorithm).name === 'Ed25519')
+      return Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'));
     return subtle.importKey(...a);
   }) as Subtle['importKey'],
-  generateKey: (() => Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'))) as Subtle['generateKey'],
+  generateKey: (() =>
+    Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'))) as Subtle['generateKey'],
   sign: subtle.sign.bind(subtle),
   exportKey: subtle.exportKey.bind(subtle),
 };
@@ -51,7 +53,11 @@ describe('key custody in WebCrypto', () => {
   });
 
   it('an engine whose signatures do not verify is not trusted with the key', async () => {
-    const wrong: Subtle = { ...noEd25519, importKey: subtle.importKey.bind(subtle), sign: async () => new Uint8Array(64).buffer };
+    const wrong: Subtle = {
+      ...noEd25519,
+      importKey: subtle.importKey.bind(subtle),
+      sign: async () => new Uint8Array(64).buffer,
+    };
     expect(await toSigningKeys(wrong, keys[0][1], publicKeyBlob(keys[0][1]))).toBeUndefined();
   });
 

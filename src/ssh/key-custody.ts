@@ -23,7 +23,10 @@ const CURVES = {
   'ecdsa-sha2-nistp521': { namedCurve: 'P-521', hash: 'SHA-512' },
 } as const;
 
-function importParams(algorithm: string): { importAlg: AlgorithmIdentifier | EcKeyImportParams | RsaHashedImportParams; signAlg: AlgorithmIdentifier | EcdsaParams } {
+function importParams(algorithm: string): {
+  importAlg: AlgorithmIdentifier | EcKeyImportParams | RsaHashedImportParams;
+  signAlg: AlgorithmIdentifier | EcdsaParams;
+} {
   if (algorithm === 'ssh-ed25519') return { importAlg: { name: 'Ed25519' }, signAlg: { name: 'Ed25519' } };
   if (algorithm === 'rsa-sha2-256' || algorithm === 'rsa-sha2-512') {
     const hash = algorithm === 'rsa-sha2-256' ? 'SHA-256' : 'SHA-512';
@@ -39,13 +42,30 @@ const big = (v: bigint) => b64u(bigintToBytes(v, Math.max(1, Math.ceil(v.toStrin
 
 /** The private key as a JWK (RFC 7517/7518; RFC 8037 for Ed25519), only to hand to importKey. */
 function jwkOf(key: UserKey): JsonWebKey {
-  if (key.type === 'ssh-ed25519') return { kty: 'OKP', crv: 'Ed25519', x: b64u(key.publicKey), d: b64u(key.privateKey) };
+  if (key.type === 'ssh-ed25519')
+    return { kty: 'OKP', crv: 'Ed25519', x: b64u(key.publicKey), d: b64u(key.privateKey) };
   if (key.type === 'ssh-rsa') {
-    return { kty: 'RSA', n: big(key.n), e: big(key.e), d: big(key.d), p: big(key.p), q: big(key.q), dp: big(key.d % (key.p - 1n)), dq: big(key.d % (key.q - 1n)), qi: big(key.iqmp) };
+    return {
+      kty: 'RSA',
+      n: big(key.n),
+      e: big(key.e),
+      d: big(key.d),
+      p: big(key.p),
+      q: big(key.q),
+      dp: big(key.d % (key.p - 1n)),
+      dq: big(key.d % (key.q - 1n)),
+      qi: big(key.iqmp),
+    };
   }
   const { size } = ECDSA_CURVES[key.type];
   const pub = key.publicKey;
-  return { kty: 'EC', crv: CURVES[key.type].namedCurve, x: b64u(pub.subarray(1, 1 + size)), y: b64u(pub.subarray(1 + size)), d: b64u(key.privateKey) };
+  return {
+    kty: 'EC',
+    crv: CURVES[key.type].namedCurve,
+    x: b64u(pub.subarray(1, 1 + size)),
+    y: b64u(pub.subarray(1 + size)),
+    d: b64u(key.privateKey),
+  };
 }
 
 /** WebCrypto's signature bytes as SSH's signature blob. */
@@ -59,7 +79,12 @@ function sshSignature(type: UserKey['type'], algorithm: string, sig: Uint8Array)
   return new Writer(sig.length + 40).string(algorithm).string(sig).finish();
 }
 
-export function cryptoKeySigner(subtle: Subtle, type: UserKey['type'], publicBlob: Uint8Array, keys: SigningKeys): SshSigner {
+export function cryptoKeySigner(
+  subtle: Subtle,
+  type: UserKey['type'],
+  publicBlob: Uint8Array,
+  keys: SigningKeys,
+): SshSigner {
   return {
     type,
     publicBlob,
@@ -86,7 +111,11 @@ async function selfTest(signer: SshSigner, algorithm: string): Promise<boolean> 
  * The key as non-extractable CryptoKeys, one per signature algorithm it can use; undefined when
  * the engine cannot hold it (the caller then keeps raw bytes and signs with noble).
  */
-export async function toSigningKeys(subtle: Subtle | undefined, key: UserKey, publicBlob: Uint8Array): Promise<SigningKeys | undefined> {
+export async function toSigningKeys(
+  subtle: Subtle | undefined,
+  key: UserKey,
+  publicBlob: Uint8Array,
+): Promise<SigningKeys | undefined> {
   if (!subtle) return undefined;
   const jwk = jwkOf(key);
   const keys: SigningKeys = {};
@@ -106,7 +135,9 @@ export async function toSigningKeys(subtle: Subtle | undefined, key: UserKey, pu
  * A new Ed25519 key made by the engine, non-extractable: its private half never exists as bytes
  * in this script. undefined where the engine has no Ed25519.
  */
-export async function generateEd25519SigningKey(subtle: Subtle | undefined): Promise<{ keys: SigningKeys; publicKey: Uint8Array } | undefined> {
+export async function generateEd25519SigningKey(
+  subtle: Subtle | undefined,
+): Promise<{ keys: SigningKeys; publicKey: Uint8Array } | undefined> {
   if (!subtle) return undefined;
   try {
     const pair = (await subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;

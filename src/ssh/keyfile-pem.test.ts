@@ -55,48 +55,82 @@ describe('PEM private keys', () => {
     const text = file(name);
     expect(isEncryptedPrivateKeyFile(text)).toBe(true);
     expect(err(() => parsePrivateKeyFile(text)).code).toBe('passphrase-needed');
-    for (const wrong of ['wrong', 'passx', 'p']) expect(err(() => parsePrivateKeyFile(text, wrong)).message).toBe('wrong passphrase for this key');
+    for (const wrong of ['wrong', 'passx', 'p'])
+      expect(err(() => parsePrivateKeyFile(text, wrong)).message).toBe('wrong passphrase for this key');
     const { key } = parsePrivateKeyFile(text, pass);
     expect(authorizedKeysLine(key, '')).toBe(pubOf(name));
   });
 
   it('DSA, truncated, an unknown label and a PuTTY key: a sentence each', () => {
-    expect(err(() => parsePrivateKeyFile('-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n')).message).toMatch(/DSA keys are obsolete/);
+    expect(
+      err(() =>
+        parsePrivateKeyFile('-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ==\n-----END DSA PRIVATE KEY-----\n'),
+      ).message,
+    ).toMatch(/DSA keys are obsolete/);
     const rsa = file('rsa2048-pkcs8.pem');
     expect(err(() => parsePrivateKeyFile(rsa.slice(0, 400))).message).toMatch(/truncated/);
     const lines = rsa.trim().split('\n');
-    expect(err(() => parsePrivateKeyFile([...lines.slice(0, 6), lines.at(-1)].join('\n'))).message).toMatch(/truncated or damaged/);
-    expect(err(() => parsePrivateKeyFile('PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n')).message).toMatch(/PuTTY.*OpenSSH key/);
-    expect(err(() => parsePrivateKeyFile('-----BEGIN SM2 PRIVATE KEY-----\nAAAA\n-----END SM2 PRIVATE KEY-----\n')).code).toBe('unsupported');
+    expect(err(() => parsePrivateKeyFile([...lines.slice(0, 6), lines.at(-1)].join('\n'))).message).toMatch(
+      /truncated or damaged/,
+    );
+    expect(err(() => parsePrivateKeyFile('PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n')).message).toMatch(
+      /PuTTY.*OpenSSH key/,
+    );
+    expect(
+      err(() => parsePrivateKeyFile('-----BEGIN SM2 PRIVATE KEY-----\nAAAA\n-----END SM2 PRIVATE KEY-----\n')).code,
+    ).toBe('unsupported');
   });
 
   it('fuzz: mutated and cut DER, random text: a KeyFileError, never another error', () => {
-    const bins = ['rsa2048-pkcs1.pem', 'ec384-pkcs8.pem', 'ec256-sec1.pem', 'ed25519-pkcs8.pem', 'rsa-enc-pkcs8.pem'].map((n) => {
+    const bins = [
+      'rsa2048-pkcs1.pem',
+      'ec384-pkcs8.pem',
+      'ec256-sec1.pem',
+      'ed25519-pkcs8.pem',
+      'rsa-enc-pkcs8.pem',
+    ].map((n) => {
       const t = file(n);
       const label = /-----BEGIN ([A-Z ]+)-----/.exec(t.slice(t.lastIndexOf('-----BEGIN')))![1];
-      return { label, der: fromBase64(t.slice(t.lastIndexOf('-----BEGIN')).replace(/-----[^-]+-----/g, '').replace(/\s+/g, '')) };
+      return {
+        label,
+        der: fromBase64(
+          t
+            .slice(t.lastIndexOf('-----BEGIN'))
+            .replace(/-----[^-]+-----/g, '')
+            .replace(/\s+/g, ''),
+        ),
+      };
     });
     fc.assert(
-      fc.property(fc.nat(bins.length - 1), fc.array(fc.tuple(fc.nat(4000), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(4000), (which, muts, cut) => {
-        const { label, der } = bins[which];
-        const b = der.slice(0, Math.max(cut % (der.length + 1), 2));
-        for (const [i, v] of muts) b[i % b.length] = v;
-        try {
-          parsePemPrivateKey(`-----BEGIN ${label}-----\n${toBase64(b)}\n-----END ${label}-----\n`, 'pw');
-        } catch (e) {
-          if (!(e instanceof KeyFileError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.nat(bins.length - 1),
+        fc.array(fc.tuple(fc.nat(4000), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(4000),
+        (which, muts, cut) => {
+          const { label, der } = bins[which];
+          const b = der.slice(0, Math.max(cut % (der.length + 1), 2));
+          for (const [i, v] of muts) b[i % b.length] = v;
+          try {
+            parsePemPrivateKey(`-----BEGIN ${label}-----\n${toBase64(b)}\n-----END ${label}-----\n`, 'pw');
+          } catch (e) {
+            if (!(e instanceof KeyFileError)) throw e;
+          }
+        },
+      ),
       { numRuns: 1500 },
     );
     fc.assert(
-      fc.property(fc.constantFrom('PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY'), fc.uint8Array({ maxLength: 300 }), (label, b) => {
-        try {
-          parsePrivateKeyFile(`-----BEGIN ${label}-----\n${toBase64(b)}\n-----END ${label}-----\n`, 'x');
-        } catch (e) {
-          if (!(e instanceof KeyFileError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.constantFrom('PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY'),
+        fc.uint8Array({ maxLength: 300 }),
+        (label, b) => {
+          try {
+            parsePrivateKeyFile(`-----BEGIN ${label}-----\n${toBase64(b)}\n-----END ${label}-----\n`, 'x');
+          } catch (e) {
+            if (!(e instanceof KeyFileError)) throw e;
+          }
+        },
+      ),
       { numRuns: 800 },
     );
   });

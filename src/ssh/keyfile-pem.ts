@@ -14,7 +14,13 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { equalBytes, fromBase64, fromHex } from '../crypto/bytes.js';
 import { DerError, DerReader } from './der.js';
 import { ECDSA_CURVES, type EcdsaType } from './hostkey.js';
-import { isEncryptedKeyFile, KeyFileError, parseOpenSshPrivateKey, readPrivateKeyFields, type ImportedKey } from './keyfile.js';
+import {
+  isEncryptedKeyFile,
+  KeyFileError,
+  parseOpenSshPrivateKey,
+  readPrivateKeyFields,
+  type ImportedKey,
+} from './keyfile.js';
 import { privateKeyFields } from './keyfile-write.js';
 import type { UserKey } from './keys.js';
 import { bigintToBytes } from './wire.js';
@@ -38,12 +44,17 @@ const PRF: Record<string, Hash> = {
   '1.2.840.113549.2.9': sha256,
   '1.2.840.113549.2.11': sha512,
 };
-const AES_CBC_OIDS: Record<string, number> = { '2.16.840.1.101.3.4.1.2': 16, '2.16.840.1.101.3.4.1.22': 24, '2.16.840.1.101.3.4.1.42': 32 };
+const AES_CBC_OIDS: Record<string, number> = {
+  '2.16.840.1.101.3.4.1.2': 16,
+  '2.16.840.1.101.3.4.1.22': 24,
+  '2.16.840.1.101.3.4.1.42': 32,
+};
 const AES_CBC_NAMES: Record<string, number> = { 'AES-128-CBC': 16, 'AES-192-CBC': 24, 'AES-256-CBC': 32 };
 /** PBKDF2 iterations beyond this would hold the Worker for many seconds; OpenSSL writes 2048. */
 const MAX_ITERATIONS = 2_000_000;
 
-const CONVERT = 'convert a copy with `ssh-keygen -p -f <file>` (it asks the passphrase and rewrites the file in OpenSSH format) and import that';
+const CONVERT =
+  'convert a copy with `ssh-keygen -p -f <file>` (it asks the passphrase and rewrites the file in OpenSSH format) and import that';
 
 interface Pem {
   label: string;
@@ -57,7 +68,11 @@ function unarmorPem(text: string): Pem | undefined {
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const label = m[1];
     if (!/PRIVATE KEY$/.test(label)) continue;
-    if (!m[0].includes('-----END ')) throw new KeyFileError(`the key file is truncated (no "-----END ${label}-----" line); copy the whole file`, 'malformed');
+    if (!m[0].includes('-----END '))
+      throw new KeyFileError(
+        `the key file is truncated (no "-----END ${label}-----" line); copy the whole file`,
+        'malformed',
+      );
     const headers = new Map<string, string>();
     const lines = m[2].split(/\r?\n/);
     let b64 = '';
@@ -66,7 +81,8 @@ function unarmorPem(text: string): Pem | undefined {
       if (h) headers.set(h[1].toLowerCase(), h[2].trim());
       else b64 += line.trim();
     }
-    if (!/^[A-Za-z0-9+/=]*$/.test(b64)) throw new KeyFileError('the key file is damaged (its base64 does not decode)', 'malformed');
+    if (!/^[A-Za-z0-9+/=]*$/.test(b64))
+      throw new KeyFileError('the key file is damaged (its base64 does not decode)', 'malformed');
     let der: Uint8Array;
     try {
       der = fromBase64(b64);
@@ -101,19 +117,25 @@ export function parsePemPrivateKey(text: string, passphrase?: string): ImportedK
     return { key: fromPem(pem, passphrase), comment: '' };
   } catch (e) {
     if (e instanceof KeyFileError) throw e;
-    if (e instanceof DerError) throw new KeyFileError(`the key file is truncated or damaged (${e.message})`, 'malformed');
-    throw new KeyFileError(`the key file could not be read (${e instanceof Error ? e.message : String(e)})`, 'malformed');
+    if (e instanceof DerError)
+      throw new KeyFileError(`the key file is truncated or damaged (${e.message})`, 'malformed');
+    throw new KeyFileError(
+      `the key file could not be read (${e instanceof Error ? e.message : String(e)})`,
+      'malformed',
+    );
   }
 }
 
 function needPassphrase(passphrase: string | undefined): string {
-  if (passphrase === undefined || passphrase === '') throw new KeyFileError('this key is protected by a passphrase; enter it to import the key', 'passphrase-needed');
+  if (passphrase === undefined || passphrase === '')
+    throw new KeyFileError('this key is protected by a passphrase; enter it to import the key', 'passphrase-needed');
   return passphrase;
 }
 
 /** AES-CBC with PKCS#7 padding; a bad pad after decryption means the passphrase was wrong. */
 function decryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  if (data.length === 0 || data.length % 16 !== 0) throw new KeyFileError('the key file is truncated or damaged (encrypted part is not whole blocks)', 'malformed');
+  if (data.length === 0 || data.length % 16 !== 0)
+    throw new KeyFileError('the key file is truncated or damaged (encrypted part is not whole blocks)', 'malformed');
   try {
     return cbc(key, iv).decrypt(data);
   } catch {
@@ -129,8 +151,13 @@ function fromPem(pem: Pem, passphrase: string | undefined): UserKey {
     // salt = IV's first 8 bytes, one iteration) — crypto/pem/pem_lib.c.
     const [cipher, ivHex] = (pem.headers.get('dek-info') ?? '').split(',').map((s) => s.trim());
     const keyLen = AES_CBC_NAMES[cipher?.toUpperCase() ?? ''];
-    if (!keyLen) throw new KeyFileError(`the key is encrypted with ${JSON.stringify((cipher ?? '').slice(0, 30))}, which tailtab does not read; ${CONVERT}`, 'unsupported');
-    if (!/^[0-9a-fA-F]{32}$/.test(ivHex ?? '')) throw new KeyFileError('the key file is damaged (bad DEK-Info IV)', 'malformed');
+    if (!keyLen)
+      throw new KeyFileError(
+        `the key is encrypted with ${JSON.stringify((cipher ?? '').slice(0, 30))}, which tailtab does not read; ${CONVERT}`,
+        'unsupported',
+      );
+    if (!/^[0-9a-fA-F]{32}$/.test(ivHex ?? ''))
+      throw new KeyFileError('the key file is damaged (bad DEK-Info IV)', 'malformed');
     const iv = fromHex(ivHex.toLowerCase());
     const pass = new TextEncoder().encode(needPassphrase(passphrase));
     const key = new Uint8Array(keyLen);
@@ -155,13 +182,17 @@ function fromPem(pem: Pem, passphrase: string | undefined): UserKey {
         decrypted = true;
         return fromPkcs8(der);
       case 'DSA PRIVATE KEY':
-        throw new KeyFileError('DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server', 'unsupported');
+        throw new KeyFileError(
+          'DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server',
+          'unsupported',
+        );
       default:
         throw new KeyFileError(`tailtab does not read "${pem.label.slice(0, 40)}" files; ${CONVERT}`, 'unsupported');
     }
   } catch (e) {
     // Decrypted with the wrong passphrase, the DER is noise (the padding check passes 1 in 256).
-    if (decrypted && (e instanceof DerError || (e instanceof KeyFileError && e.code === 'malformed'))) throw new KeyFileError('wrong passphrase for this key', 'wrong-passphrase');
+    if (decrypted && (e instanceof DerError || (e instanceof KeyFileError && e.code === 'malformed')))
+      throw new KeyFileError('wrong passphrase for this key', 'wrong-passphrase');
     throw e;
   }
 }
@@ -171,10 +202,18 @@ function decryptPkcs8(der: Uint8Array, passphrase: string | undefined): { der: U
   const epki = new DerReader(der).sequence('EncryptedPrivateKeyInfo');
   const alg = epki.sequence('AlgorithmIdentifier');
   const scheme = alg.oid();
-  if (scheme !== OID.pbes2) throw new KeyFileError(`the key is encrypted with an old scheme (${scheme}) tailtab does not read; ${CONVERT}`, 'unsupported');
+  if (scheme !== OID.pbes2)
+    throw new KeyFileError(
+      `the key is encrypted with an old scheme (${scheme}) tailtab does not read; ${CONVERT}`,
+      'unsupported',
+    );
   const params = alg.sequence('PBES2-params');
   const kdf = params.sequence('keyDerivationFunc');
-  if (kdf.oid() !== OID.pbkdf2) throw new KeyFileError(`the key's passphrase uses a key derivation tailtab does not read (only PBKDF2); ${CONVERT}`, 'unsupported');
+  if (kdf.oid() !== OID.pbkdf2)
+    throw new KeyFileError(
+      `the key's passphrase uses a key derivation tailtab does not read (only PBKDF2); ${CONVERT}`,
+      'unsupported',
+    );
   const kp = kdf.sequence('PBKDF2-params');
   const salt = kp.octets('salt');
   const iterations = kp.smallInteger('iterationCount');
@@ -185,15 +224,28 @@ function decryptPkcs8(der: Uint8Array, passphrase: string | undefined): { der: U
     const prfAlg = kp.sequence('prf');
     const prfOid = prfAlg.oid();
     prf = PRF[prfOid];
-    if (!prf) throw new KeyFileError(`the key's passphrase uses PBKDF2 with ${prfOid}, which tailtab does not read; ${CONVERT}`, 'unsupported');
+    if (!prf)
+      throw new KeyFileError(
+        `the key's passphrase uses PBKDF2 with ${prfOid}, which tailtab does not read; ${CONVERT}`,
+        'unsupported',
+      );
   }
   const enc = params.sequence('encryptionScheme');
   const encOid = enc.oid();
   const keyLen = AES_CBC_OIDS[encOid];
-  if (!keyLen) throw new KeyFileError(`the key is encrypted with ${encOid}, which tailtab does not read (AES-CBC only); ${CONVERT}`, 'unsupported');
+  if (!keyLen)
+    throw new KeyFileError(
+      `the key is encrypted with ${encOid}, which tailtab does not read (AES-CBC only); ${CONVERT}`,
+      'unsupported',
+    );
   const iv = enc.octets('IV');
-  if (iv.length !== 16 || (keyLength !== undefined && keyLength !== keyLen)) throw new KeyFileError('the key file is damaged (bad PBES2 parameters)', 'malformed');
-  if (iterations < 1 || iterations > MAX_ITERATIONS) throw new KeyFileError(`the key asks for ${iterations} PBKDF2 iterations, more than tailtab allows; ${CONVERT}`, 'unsupported');
+  if (iv.length !== 16 || (keyLength !== undefined && keyLength !== keyLen))
+    throw new KeyFileError('the key file is damaged (bad PBES2 parameters)', 'malformed');
+  if (iterations < 1 || iterations > MAX_ITERATIONS)
+    throw new KeyFileError(
+      `the key asks for ${iterations} PBKDF2 iterations, more than tailtab allows; ${CONVERT}`,
+      'unsupported',
+    );
   const data = epki.octets('encryptedData');
   const key = pbkdf2(prf, new TextEncoder().encode(needPassphrase(passphrase)), salt, { c: iterations, dkLen: keyLen });
   return { der: decryptCbc(key, iv, data) };
@@ -218,12 +270,22 @@ function fromPkcs8(der: Uint8Array): UserKey {
     if (seed.length !== 32) throw new DerError('Ed25519 key of the wrong size');
     return check({ type: 'ssh-ed25519', privateKey: seed.slice(), publicKey: ed25519.getPublicKey(seed) });
   }
-  if (oid === OID.dsa) throw new KeyFileError('DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server', 'unsupported');
-  throw new KeyFileError(`tailtab does not support this key type (${oid}); it reads ed25519, ecdsa and rsa`, 'unsupported');
+  if (oid === OID.dsa)
+    throw new KeyFileError(
+      'DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server',
+      'unsupported',
+    );
+  throw new KeyFileError(
+    `tailtab does not support this key type (${oid}); it reads ed25519, ecdsa and rsa`,
+    'unsupported',
+  );
 }
 
 function unsupportedCurve(): never {
-  throw new KeyFileError('this EC key is on a curve SSH does not use; SSH takes NIST P-256, P-384 or P-521 (or make an ed25519 key)', 'unsupported');
+  throw new KeyFileError(
+    'this EC key is on a curve SSH does not use; SSH takes NIST P-256, P-384 or P-521 (or make an ed25519 key)',
+    'unsupported',
+  );
 }
 
 /** RSAPrivateKey (RFC 8017 A.1.2): version, n, e, d, p, q, dP, dQ, qInv (= iqmp). */
@@ -242,15 +304,18 @@ function ecFromSec1(r: DerReader, fromPkcs8: EcdsaType | undefined): UserKey {
   if (r.smallInteger('version') !== 1) throw new DerError('unknown ECPrivateKey version');
   const d = r.octets('privateKey');
   const params = r.optionalContext(0);
-  const named = params ? CURVE_OIDS[params.oid('namedCurve')] ?? unsupportedCurve() : undefined;
+  const named = params ? (CURVE_OIDS[params.oid('namedCurve')] ?? unsupportedCurve()) : undefined;
   const type = named ?? fromPkcs8;
   if (!type) throw new KeyFileError('the key file is damaged (an EC key without its curve)', 'malformed');
-  if (fromPkcs8 && named && fromPkcs8 !== named) throw new KeyFileError('the key file is damaged (two different curves)', 'malformed');
+  if (fromPkcs8 && named && fromPkcs8 !== named)
+    throw new KeyFileError('the key file is damaged (two different curves)', 'malformed');
   const { curve, size } = ECDSA_CURVES[type];
-  if (d.length === 0 || d.length > size + 1) throw new KeyFileError('the key file is damaged (EC private key of the wrong size)', 'malformed');
+  if (d.length === 0 || d.length > size + 1)
+    throw new KeyFileError('the key file is damaged (EC private key of the wrong size)', 'malformed');
   let scalar = 0n;
   for (const x of d) scalar = (scalar << 8n) | BigInt(x);
-  if (scalar <= 0n || scalar >= curve.Point.CURVE().n) throw new KeyFileError('the key file is damaged (ECDSA private scalar out of range)', 'malformed');
+  if (scalar <= 0n || scalar >= curve.Point.CURVE().n)
+    throw new KeyFileError('the key file is damaged (ECDSA private scalar out of range)', 'malformed');
   const privateKey = bigintToBytes(scalar, size);
   const publicKey = curve.getPublicKey(privateKey, false);
   const pub = r.optionalContext(1);

@@ -43,7 +43,11 @@ export function writeOpenSshPrivateKey(key: UserKey, comment: string, o: WriteKe
   const encrypted = o.passphrase !== undefined && o.passphrase !== '';
   const block = encrypted ? 16 : 8;
   const check = o.random(4);
-  const w = new Writer(2048).raw(check).raw(check).raw(privateKeyFields(key)).string(comment.replace(/[\r\n]/g, ' '));
+  const w = new Writer(2048)
+    .raw(check)
+    .raw(check)
+    .raw(privateKeyFields(key))
+    .string(comment.replace(/[\r\n]/g, ' '));
   let body: Uint8Array = w.finish();
   const pad = (block - (body.length % block)) % block;
   const padded = new Uint8Array(body.length + pad);
@@ -68,7 +72,9 @@ export function writeOpenSshPrivateKey(key: UserKey, comment: string, o: WriteKe
   }
   const blob = new Writer(body.length + 512)
     .raw(new TextEncoder().encode('openssh-key-v1\0'))
-    .string(cipher).string(kdf).string(kdfOptions)
+    .string(cipher)
+    .string(kdf)
+    .string(kdfOptions)
     .uint32(1)
     .string(publicKeyBlob(key))
     .string(body)

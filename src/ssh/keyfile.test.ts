@@ -25,7 +25,9 @@ function verifies(key: UserKey, algorithm: string): boolean {
 describe('bcrypt_pbkdf', () => {
   it('matches the published vector and the key ssh-keygen encrypted', () => {
     const e = new TextEncoder();
-    expect(toHex(bcryptPbkdf(e.encode('password'), e.encode('salt'), 4, 32))).toBe('5bbf0cc293587f1c3635555c27796598d47e579071bf427e9d8fbe842aba34d9');
+    expect(toHex(bcryptPbkdf(e.encode('password'), e.encode('salt'), 4, 32))).toBe(
+      '5bbf0cc293587f1c3635555c27796598d47e579071bf427e9d8fbe842aba34d9',
+    );
     // The ssh-keygen key below only decrypts (check words equal, Ed25519 seed gives its public
     // key) if bcrypt_pbkdf produced exactly OpenSSH's key and IV.
     expect(parseOpenSshPrivateKey(ED, 'pass').comment).toBe('kat@tailtab');
@@ -78,13 +80,19 @@ describe('OpenSSH private key files', () => {
     expect(err(() => parseOpenSshPrivateKey(ED, 'wrong')).message).toBe('wrong passphrase for this key');
     expect(err(() => parseOpenSshPrivateKey(ED.slice(0, 200), 'pass')).message).toMatch(/truncated/);
     const lines = ED.trim().split('\n');
-    expect(err(() => parseOpenSshPrivateKey([...lines.slice(0, 3), lines[lines.length - 1]].join('\n'), 'pass')).message).toMatch(/truncated or damaged/);
-    expect(err(() => parseOpenSshPrivateKey('-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----')).message).toMatch(/PEM.*ssh-keygen -p/);
+    expect(
+      err(() => parseOpenSshPrivateKey([...lines.slice(0, 3), lines[lines.length - 1]].join('\n'), 'pass')).message,
+    ).toMatch(/truncated or damaged/);
+    expect(
+      err(() => parseOpenSshPrivateKey('-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----')).message,
+    ).toMatch(/PEM.*ssh-keygen -p/);
     expect(err(() => parseOpenSshPrivateKey(file('ecdsa.key.pub'))).message).toMatch(/public key/);
     expect(err(() => parseOpenSshPrivateKey('hello')).message).toMatch(/not an OpenSSH private key/);
     // A DSA key: rewrite the unencrypted ECDSA file's private section with another type name.
     const bin = fromBase64(EC.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
-    const text = new TextDecoder('latin1').decode(bin).replace('ecdsa-sha2-nistp256\0\0\0\x08nistp256', 'ssh-dss\0\0\0\x08nistp256\0\0\0\0\0\0\0\0\0\0\0\0');
+    const text = new TextDecoder('latin1')
+      .decode(bin)
+      .replace('ecdsa-sha2-nistp256\0\0\0\x08nistp256', 'ssh-dss\0\0\0\x08nistp256\0\0\0\0\0\0\0\0\0\0\0\0');
     const dss = Uint8Array.from(text, (c) => c.charCodeAt(0));
     const pem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${toBase64(dss)}\n-----END OPENSSH PRIVATE KEY-----\n`;
     expect(err(() => parseOpenSshPrivateKey(pem)).message).toMatch(/damaged|DSA/);
@@ -93,15 +101,22 @@ describe('OpenSSH private key files', () => {
   it('fuzz: mutated and random files give a KeyFileError, never another error', () => {
     const bin = fromBase64(EC.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(bin.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(bin.length), (muts, cut) => {
-        const b = bin.slice(0, Math.max(cut, 20));
-        for (const [i, v] of muts) if (i < b.length) b[i] = v;
-        try {
-          parseOpenSshPrivateKey(`-----BEGIN OPENSSH PRIVATE KEY-----\n${toBase64(b)}\n-----END OPENSSH PRIVATE KEY-----\n`, 'x');
-        } catch (e) {
-          if (!(e instanceof KeyFileError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(bin.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(bin.length),
+        (muts, cut) => {
+          const b = bin.slice(0, Math.max(cut, 20));
+          for (const [i, v] of muts) if (i < b.length) b[i] = v;
+          try {
+            parseOpenSshPrivateKey(
+              `-----BEGIN OPENSSH PRIVATE KEY-----\n${toBase64(b)}\n-----END OPENSSH PRIVATE KEY-----\n`,
+              'x',
+            );
+          } catch (e) {
+            if (!(e instanceof KeyFileError)) throw e;
+          }
+        },
+      ),
       fuzz(1500),
     );
     fc.assert(

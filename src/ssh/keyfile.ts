@@ -30,7 +30,11 @@ export interface ImportedKey {
 }
 
 const MAGIC = new TextEncoder().encode('openssh-key-v1\0');
-const CIPHERS: Record<string, { keyLength: number }> = { 'aes256-ctr': { keyLength: 32 }, 'aes192-ctr': { keyLength: 24 }, 'aes128-ctr': { keyLength: 16 } };
+const CIPHERS: Record<string, { keyLength: number }> = {
+  'aes256-ctr': { keyLength: 32 },
+  'aes192-ctr': { keyLength: 24 },
+  'aes128-ctr': { keyLength: 16 },
+};
 /** bcrypt rounds beyond this would freeze the page for minutes; ssh-keygen's default is 16. */
 const MAX_ROUNDS = 10_000;
 
@@ -51,11 +55,29 @@ function unarmor(text: string): Uint8Array {
       'unsupported',
     );
   }
-  if (/^(ssh-|ecdsa-)\S+ AAAA/.test(t)) throw new KeyFileError('this is a public key (.pub); import the private key file next to it (same name without .pub)', 'unsupported');
-  if (t.startsWith('PuTTY-User-Key-File')) throw new KeyFileError('this is a PuTTY key; export it from PuTTYgen as "OpenSSH key (new format)" and import that', 'unsupported');
-  const m = /^-----BEGIN OPENSSH PRIVATE KEY-----\s*([A-Za-z0-9+/=\s]*?)\s*(-----END OPENSSH PRIVATE KEY-----)?$/.exec(t);
-  if (!m) throw new KeyFileError('not an OpenSSH private key file (expected "-----BEGIN OPENSSH PRIVATE KEY-----")', 'malformed');
-  if (!m[2]) throw new KeyFileError('the key file is truncated (no "-----END OPENSSH PRIVATE KEY-----" line); copy the whole file', 'malformed');
+  if (/^(ssh-|ecdsa-)\S+ AAAA/.test(t))
+    throw new KeyFileError(
+      'this is a public key (.pub); import the private key file next to it (same name without .pub)',
+      'unsupported',
+    );
+  if (t.startsWith('PuTTY-User-Key-File'))
+    throw new KeyFileError(
+      'this is a PuTTY key; export it from PuTTYgen as "OpenSSH key (new format)" and import that',
+      'unsupported',
+    );
+  const m = /^-----BEGIN OPENSSH PRIVATE KEY-----\s*([A-Za-z0-9+/=\s]*?)\s*(-----END OPENSSH PRIVATE KEY-----)?$/.exec(
+    t,
+  );
+  if (!m)
+    throw new KeyFileError(
+      'not an OpenSSH private key file (expected "-----BEGIN OPENSSH PRIVATE KEY-----")',
+      'malformed',
+    );
+  if (!m[2])
+    throw new KeyFileError(
+      'the key file is truncated (no "-----END OPENSSH PRIVATE KEY-----" line); copy the whole file',
+      'malformed',
+    );
   const b64 = m[1].replace(/\s+/g, '');
   let bin: Uint8Array;
   try {
@@ -63,7 +85,8 @@ function unarmor(text: string): Uint8Array {
   } catch {
     throw new KeyFileError('the key file is damaged (its base64 does not decode)', 'malformed');
   }
-  if (bin.length < MAGIC.length || !equalBytes(bin.subarray(0, MAGIC.length), MAGIC)) throw new KeyFileError('the key file is damaged (no openssh-key-v1 header)', 'malformed');
+  if (bin.length < MAGIC.length || !equalBytes(bin.subarray(0, MAGIC.length), MAGIC))
+    throw new KeyFileError('the key file is damaged (no openssh-key-v1 header)', 'malformed');
   return bin;
 }
 
@@ -76,8 +99,12 @@ export function parseOpenSshPrivateKey(text: string, passphrase?: string): Impor
     return parse(unarmor(text), passphrase);
   } catch (e) {
     if (e instanceof KeyFileError) throw e;
-    if (e instanceof SshDecodeError) throw new KeyFileError(`the key file is truncated or damaged (${e.message})`, 'malformed');
-    throw new KeyFileError(`the key file could not be read (${e instanceof Error ? e.message : String(e)})`, 'malformed');
+    if (e instanceof SshDecodeError)
+      throw new KeyFileError(`the key file is truncated or damaged (${e.message})`, 'malformed');
+    throw new KeyFileError(
+      `the key file could not be read (${e instanceof Error ? e.message : String(e)})`,
+      'malformed',
+    );
   }
 }
 
@@ -87,13 +114,15 @@ function parse(bin: Uint8Array, passphrase: string | undefined): ImportedKey {
   const kdfName = r.text();
   const kdfOptions = r.string();
   const nKeys = r.uint32();
-  if (nKeys !== 1) throw new KeyFileError(`the key file holds ${nKeys} keys; tailtab imports files with exactly one`, 'unsupported');
+  if (nKeys !== 1)
+    throw new KeyFileError(`the key file holds ${nKeys} keys; tailtab imports files with exactly one`, 'unsupported');
   const publicBlob = r.string();
   const sealed = r.string();
   // Some writers leave trailing bytes (an AEAD tag for aes-gcm); we only read ctr and none.
   let plain: Uint8Array;
   if (cipherName === 'none') {
-    if (kdfName !== 'none') throw new KeyFileError(`the key file names kdf ${JSON.stringify(kdfName)} without a cipher`, 'malformed');
+    if (kdfName !== 'none')
+      throw new KeyFileError(`the key file names kdf ${JSON.stringify(kdfName)} without a cipher`, 'malformed');
     plain = sealed;
   } else {
     const cipher = CIPHERS[cipherName];
@@ -103,15 +132,26 @@ function parse(bin: Uint8Array, passphrase: string | undefined): ImportedKey {
         'unsupported',
       );
     }
-    if (kdfName !== 'bcrypt') throw new KeyFileError(`the key uses key derivation ${JSON.stringify(kdfName.slice(0, 40))}; tailtab reads bcrypt (what ssh-keygen writes)`, 'unsupported');
+    if (kdfName !== 'bcrypt')
+      throw new KeyFileError(
+        `the key uses key derivation ${JSON.stringify(kdfName.slice(0, 40))}; tailtab reads bcrypt (what ssh-keygen writes)`,
+        'unsupported',
+      );
     const kr = new Reader(kdfOptions);
     const salt = kr.string();
     const rounds = kr.uint32();
     kr.end('bcrypt options');
-    if (salt.length === 0 || salt.length > 1024 || rounds < 1) throw new KeyFileError('the key file is damaged (bad bcrypt parameters)', 'malformed');
-    if (rounds > MAX_ROUNDS) throw new KeyFileError(`the key asks for ${rounds} bcrypt rounds; tailtab allows at most ${MAX_ROUNDS} (re-encrypt a copy with \`ssh-keygen -p -a 100 -f <file>\`)`, 'unsupported');
-    if (passphrase === undefined || passphrase === '') throw new KeyFileError('this key is protected by a passphrase; enter it to import the key', 'passphrase-needed');
-    if (sealed.length % 16 !== 0) throw new KeyFileError('the key file is truncated or damaged (encrypted part is not whole blocks)', 'malformed');
+    if (salt.length === 0 || salt.length > 1024 || rounds < 1)
+      throw new KeyFileError('the key file is damaged (bad bcrypt parameters)', 'malformed');
+    if (rounds > MAX_ROUNDS)
+      throw new KeyFileError(
+        `the key asks for ${rounds} bcrypt rounds; tailtab allows at most ${MAX_ROUNDS} (re-encrypt a copy with \`ssh-keygen -p -a 100 -f <file>\`)`,
+        'unsupported',
+      );
+    if (passphrase === undefined || passphrase === '')
+      throw new KeyFileError('this key is protected by a passphrase; enter it to import the key', 'passphrase-needed');
+    if (sealed.length % 16 !== 0)
+      throw new KeyFileError('the key file is truncated or damaged (encrypted part is not whole blocks)', 'malformed');
     const kiv = bcryptPbkdf(new TextEncoder().encode(passphrase), salt, rounds, cipher.keyLength + 16);
     plain = ctr(kiv.subarray(0, cipher.keyLength), kiv.subarray(cipher.keyLength)).decrypt(sealed);
   }
@@ -126,8 +166,10 @@ function parse(bin: Uint8Array, passphrase: string | undefined): ImportedKey {
   const comment = pr.text();
   // Padding 1, 2, 3, ... up to the cipher block size.
   const pad = pr.rest();
-  for (let i = 0; i < pad.length; i++) if (pad[i] !== i + 1) throw new KeyFileError('the key file is damaged (bad padding)', 'malformed');
-  if (!equalBytes(publicKeyBlob(key), publicBlob)) throw new KeyFileError('the key file is damaged (public and private halves do not match)', 'malformed');
+  for (let i = 0; i < pad.length; i++)
+    if (pad[i] !== i + 1) throw new KeyFileError('the key file is damaged (bad padding)', 'malformed');
+  if (!equalBytes(publicKeyBlob(key), publicBlob))
+    throw new KeyFileError('the key file is damaged (public and private halves do not match)', 'malformed');
   return { key, comment };
 }
 
@@ -153,9 +195,11 @@ function readPrivate(r: Reader): UserKey {
   if (type === 'ssh-ed25519') {
     const pub = r.string();
     const priv = r.string();
-    if (pub.length !== 32 || priv.length !== 64) throw new KeyFileError('the key file is damaged (Ed25519 key of the wrong size)', 'malformed');
+    if (pub.length !== 32 || priv.length !== 64)
+      throw new KeyFileError('the key file is damaged (Ed25519 key of the wrong size)', 'malformed');
     const seed = priv.slice(0, 32);
-    if (!equalBytes(ed25519.getPublicKey(seed), pub) || !equalBytes(priv.subarray(32), pub)) throw new KeyFileError('the key file is damaged (Ed25519 private key does not give its public key)', 'malformed');
+    if (!equalBytes(ed25519.getPublicKey(seed), pub) || !equalBytes(priv.subarray(32), pub))
+      throw new KeyFileError('the key file is damaged (Ed25519 private key does not give its public key)', 'malformed');
     return { type, privateKey: seed, publicKey: pub.slice() };
   }
   if (type in ECDSA_CURVES) {
@@ -163,10 +207,16 @@ function readPrivate(r: Reader): UserKey {
     const curveName = r.text();
     const q = r.string();
     const d = r.mpint();
-    if (curveName !== id) throw new KeyFileError(`the key file is damaged (${type} on curve ${JSON.stringify(curveName.slice(0, 20))})`, 'malformed');
-    if (d <= 0n || d >= curve.Point.CURVE().n) throw new KeyFileError('the key file is damaged (ECDSA private scalar out of range)', 'malformed');
+    if (curveName !== id)
+      throw new KeyFileError(
+        `the key file is damaged (${type} on curve ${JSON.stringify(curveName.slice(0, 20))})`,
+        'malformed',
+      );
+    if (d <= 0n || d >= curve.Point.CURVE().n)
+      throw new KeyFileError('the key file is damaged (ECDSA private scalar out of range)', 'malformed');
     const privateKey = bigintToBytes(d, size);
-    if (!equalBytes(curve.getPublicKey(privateKey, false), q)) throw new KeyFileError('the key file is damaged (ECDSA private key does not give its public key)', 'malformed');
+    if (!equalBytes(curve.getPublicKey(privateKey, false), q))
+      throw new KeyFileError('the key file is damaged (ECDSA private key does not give its public key)', 'malformed');
     return { type: type as EcdsaType, privateKey, publicKey: q.slice() };
   }
   if (type === 'ssh-rsa') {
@@ -177,13 +227,30 @@ function readPrivate(r: Reader): UserKey {
     const p = r.mpint();
     const q = r.mpint();
     const bits = n.toString(2).length;
-    if (bits < 2048) throw new KeyFileError(`this RSA key is only ${bits} bits; servers and tailtab want at least 2048 — make a new key (ssh-keygen -t ed25519) and add it to the server`, 'unsupported');
-    if (bits > 16384 || p * q !== n || e < 3n || d <= 1n || (iqmp * q) % p !== 1n) throw new KeyFileError('the key file is damaged (inconsistent RSA parameters)', 'malformed');
+    if (bits < 2048)
+      throw new KeyFileError(
+        `this RSA key is only ${bits} bits; servers and tailtab want at least 2048 — make a new key (ssh-keygen -t ed25519) and add it to the server`,
+        'unsupported',
+      );
+    if (bits > 16384 || p * q !== n || e < 3n || d <= 1n || (iqmp * q) % p !== 1n)
+      throw new KeyFileError('the key file is damaged (inconsistent RSA parameters)', 'malformed');
     // One sign/verify round trip on a small value catches a wrong d before it reaches a server.
-    if (modPow(modPow(2n, d, n), e, n) !== 2n) throw new KeyFileError('the key file is damaged (RSA private exponent does not match)', 'malformed');
+    if (modPow(modPow(2n, d, n), e, n) !== 2n)
+      throw new KeyFileError('the key file is damaged (RSA private exponent does not match)', 'malformed');
     return { type, n, e, d, p, q, iqmp };
   }
-  if (type === 'ssh-dss') throw new KeyFileError('DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server', 'unsupported');
-  if (type.startsWith('sk-')) throw new KeyFileError('this is a security-key (FIDO) key: its private half lives on the hardware token, which a browser tab cannot use for SSH', 'unsupported');
-  throw new KeyFileError(`tailtab does not support ${JSON.stringify(type.slice(0, 60))} keys (it reads ed25519, ecdsa and rsa)`, 'unsupported');
+  if (type === 'ssh-dss')
+    throw new KeyFileError(
+      'DSA keys are obsolete and refused by current servers; make a new key (ssh-keygen -t ed25519) and add it to the server',
+      'unsupported',
+    );
+  if (type.startsWith('sk-'))
+    throw new KeyFileError(
+      'this is a security-key (FIDO) key: its private half lives on the hardware token, which a browser tab cannot use for SSH',
+      'unsupported',
+    );
+  throw new KeyFileError(
+    `tailtab does not support ${JSON.stringify(type.slice(0, 60))} keys (it reads ed25519, ecdsa and rsa)`,
+    'unsupported',
+  );
 }

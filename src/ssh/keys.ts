@@ -53,7 +53,11 @@ export interface SshSigner {
 }
 
 export function rawSigner(key: UserKey): SshSigner {
-  return { type: key.type, publicBlob: publicKeyBlob(key), sign: async (algorithm, data) => signUserKey(key, algorithm, data) };
+  return {
+    type: key.type,
+    publicBlob: publicKeyBlob(key),
+    sign: async (algorithm, data) => signUserKey(key, algorithm, data),
+  };
 }
 
 export function asSigner(key: UserKey | SshSigner): SshSigner {
@@ -75,7 +79,8 @@ function mpintOf(v: bigint): Uint8Array {
 
 export function publicKeyBlob(key: UserKey): Uint8Array {
   if (key.type === 'ssh-ed25519') return new Writer(64).string('ssh-ed25519').string(key.publicKey).finish();
-  if (key.type === 'ssh-rsa') return new Writer(600).string('ssh-rsa').mpintBytes(mpintOf(key.e)).mpintBytes(mpintOf(key.n)).finish();
+  if (key.type === 'ssh-rsa')
+    return new Writer(600).string('ssh-rsa').mpintBytes(mpintOf(key.e)).mpintBytes(mpintOf(key.n)).finish();
   return new Writer(200).string(key.type).string(ECDSA_CURVES[key.type].id).string(key.publicKey).finish();
 }
 
@@ -102,8 +107,12 @@ export function signatureAlgorithms(key: Pick<UserKey, 'type'>, serverSigAlgs?: 
 
 // DigestInfo DER prefixes, RFC 8017 §9.2 note 1.
 const DIGEST_INFO = {
-  'rsa-sha2-256': Uint8Array.from([0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]),
-  'rsa-sha2-512': Uint8Array.from([0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40]),
+  'rsa-sha2-256': Uint8Array.from([
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+  ]),
+  'rsa-sha2-512': Uint8Array.from([
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40,
+  ]),
 };
 
 /** RSASSA-PKCS1-v1_5 (RFC 8017 §8.2.1) with the CRT, checked by re-verifying before it leaves. */
@@ -120,7 +129,7 @@ function rsaSign(key: RsaUserKey, algorithm: 'rsa-sha2-256' | 'rsa-sha2-512', da
   const m = bytesToBigint(em);
   const m1 = modPow(m, key.d % (key.p - 1n), key.p);
   const m2 = modPow(m, key.d % (key.q - 1n), key.q);
-  const h = (((m1 - m2) % key.p) + key.p) % key.p * key.iqmp % key.p;
+  const h = (((((m1 - m2) % key.p) + key.p) % key.p) * key.iqmp) % key.p;
   const s = m2 + h * key.q;
   // A fault (or an inconsistent key file) must not leak a bad CRT signature (Boneh–DeMillo–Lipton).
   if (modPow(s, key.e, key.n) !== m) throw new Error('RSA signature self-check failed (inconsistent private key)');
@@ -131,13 +140,20 @@ function rsaSign(key: RsaUserKey, algorithm: 'rsa-sha2-256' | 'rsa-sha2-512', da
 export function signUserKey(key: UserKey, algorithm: string, data: Uint8Array): Uint8Array {
   if (key.type === 'ssh-ed25519') return signEd25519(key, data);
   if (key.type === 'ssh-rsa') {
-    if (algorithm !== 'rsa-sha2-256' && algorithm !== 'rsa-sha2-512') throw new Error(`RSA keys sign with rsa-sha2-256/512, not ${algorithm}`);
-    return new Writer(600).string(algorithm).string(rsaSign(key, algorithm, data)).finish();
+    if (algorithm !== 'rsa-sha2-256' && algorithm !== 'rsa-sha2-512')
+      throw new Error(`RSA keys sign with rsa-sha2-256/512, not ${algorithm}`);
+    return new Writer(600)
+      .string(algorithm)
+      .string(rsaSign(key, algorithm, data))
+      .finish();
   }
   const { curve, size } = ECDSA_CURVES[key.type];
   // RFC 5656 §3.1.2: string (mpint r, mpint s); noble hashes with the curve's SHA-2 (§6.2.1).
   const sig = curve.sign(data, key.privateKey, { lowS: false });
-  const inner = new Writer(150).mpintBytes(sig.subarray(0, size)).mpintBytes(sig.subarray(size, 2 * size)).finish();
+  const inner = new Writer(150)
+    .mpintBytes(sig.subarray(0, size))
+    .mpintBytes(sig.subarray(size, 2 * size))
+    .finish();
   return new Writer(200).string(key.type).string(inner).finish();
 }
 

@@ -43,7 +43,11 @@ export class HostKeyChangedError extends Error {
 }
 
 /** Trust on first use: record an unknown host's key, accept a matching one, refuse a changed one. */
-export function knownHostsVerifier(store: KnownHostsStore, host: string, onEvent?: (e: HostKeyEvent) => void): HostKeyVerifier {
+export function knownHostsVerifier(
+  store: KnownHostsStore,
+  host: string,
+  onEvent?: (e: HostKeyEvent) => void,
+): HostKeyVerifier {
   return async (info: HostKeyInfo) => {
     const recorded = await store.get(host);
     const presented = toBase64(info.blob);

@@ -127,9 +127,12 @@ export const encodeOpen = (id: number, path: string, pflags: number, attrs: Sftp
   frame(FXP.OPEN, id, (w) => encodeAttrs(w.string(path).uint32(pflags), attrs));
 export const encodeRead = (id: number, handle: Uint8Array, offset: number, len: number) =>
   frame(FXP.READ, id, (w) => uint64(w.string(handle), offset).uint32(len));
-export const encodeMkdir = (id: number, path: string, attrs: SftpAttrs = {}) => frame(FXP.MKDIR, id, (w) => encodeAttrs(w.string(path), attrs));
-export const encodeSetstat = (id: number, path: string, attrs: SftpAttrs) => frame(FXP.SETSTAT, id, (w) => encodeAttrs(w.string(path), attrs));
-export const encodeRename = (id: number, from: string, to: string) => frame(FXP.RENAME, id, (w) => w.string(from).string(to));
+export const encodeMkdir = (id: number, path: string, attrs: SftpAttrs = {}) =>
+  frame(FXP.MKDIR, id, (w) => encodeAttrs(w.string(path), attrs));
+export const encodeSetstat = (id: number, path: string, attrs: SftpAttrs) =>
+  frame(FXP.SETSTAT, id, (w) => encodeAttrs(w.string(path), attrs));
+export const encodeRename = (id: number, from: string, to: string) =>
+  frame(FXP.RENAME, id, (w) => w.string(from).string(to));
 /** EXTENDED request (filexfer-02 §8), e.g. posix-rename@openssh.com with its string arguments. */
 export const encodeExtended = (id: number, name: string, args: (string | Uint8Array)[]) =>
   frame(FXP.EXTENDED, id, (w) => {
@@ -216,7 +219,8 @@ export function decodeReply(p: Uint8Array): Decoded<SftpReply> {
           const n = r.uint32();
           if (n * 12 > r.remaining) throw new SshDecodeError(`name count ${n} exceeds the packet`);
           const entries: SftpNameEntry[] = [];
-          for (let i = 0; i < n; i++) entries.push({ filename: lenientText(r), longname: lenientText(r), attrs: readAttrs(r) });
+          for (let i = 0; i < n; i++)
+            entries.push({ filename: lenientText(r), longname: lenientText(r), attrs: readAttrs(r) });
           reply = { type, id, entries };
           break;
         }
@@ -269,7 +273,8 @@ export class SftpFramer {
       const s = this.start;
       const len = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
       if (len === 0) return { ok: false, error: 'empty SFTP packet' };
-      if (len > this.maxPacket) return { ok: false, error: `SFTP packet of ${len} bytes exceeds the ${this.maxPacket}-byte limit` };
+      if (len > this.maxPacket)
+        return { ok: false, error: `SFTP packet of ${len} bytes exceeds the ${this.maxPacket}-byte limit` };
       if (this.end - s - 4 < len) break;
       out.push(b.slice(s + 4, s + 4 + len));
       this.start = s + 4 + len;

@@ -4,7 +4,19 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fuzz } from '../platform/fuzz.testkit.js';
 import { Reader, Writer } from './wire.js';
-import { FX, FXF, FXP, SftpFramer, decodeReply, encodeAttrs, encodeOpen, encodeRead, encodeWrite, fileType, MAX_PACKET } from './sftp-codec.js';
+import {
+  FX,
+  FXF,
+  FXP,
+  SftpFramer,
+  decodeReply,
+  encodeAttrs,
+  encodeOpen,
+  encodeRead,
+  encodeWrite,
+  fileType,
+  MAX_PACKET,
+} from './sftp-codec.js';
 import { SftpClient, SftpError, SftpSessionError, statusError } from './sftp.js';
 import { VirtualClock } from '../platform/clock.js';
 
@@ -19,38 +31,91 @@ const body = (framed: Uint8Array) => framed.subarray(4);
 describe('sftp codec', () => {
   it('encodes OPEN, READ, WRITE as filexfer-02 lays them out', () => {
     const open = new Reader(body(encodeOpen(7, '/tmp/x', FXF.WRITE | FXF.CREAT, { permissions: 0o600 })));
-    expect([open.byte(), open.uint32(), open.text(), open.uint32(), open.uint32(), open.uint32()]).toEqual([FXP.OPEN, 7, '/tmp/x', 0x0a, 0x4, 0o600]);
+    expect([open.byte(), open.uint32(), open.text(), open.uint32(), open.uint32(), open.uint32()]).toEqual([
+      FXP.OPEN,
+      7,
+      '/tmp/x',
+      0x0a,
+      0x4,
+      0o600,
+    ]);
     open.end('OPEN');
     const h = new Uint8Array([1, 2]);
     const read = new Reader(body(encodeRead(9, h, 2 ** 33 + 5, 32768)));
-    expect([read.byte(), read.uint32(), [...read.string()], read.uint32(), read.uint32(), read.uint32()]).toEqual([FXP.READ, 9, [1, 2], 2, 5, 32768]);
+    expect([read.byte(), read.uint32(), [...read.string()], read.uint32(), read.uint32(), read.uint32()]).toEqual([
+      FXP.READ,
+      9,
+      [1, 2],
+      2,
+      5,
+      32768,
+    ]);
     const framed = encodeWrite(3, h, 10, new Uint8Array([9, 9, 9]));
     expect(new Reader(framed).uint32()).toBe(framed.length - 4);
     const wr = new Reader(body(framed));
-    expect([wr.byte(), wr.uint32(), [...wr.string()], wr.uint32(), wr.uint32(), [...wr.string()]]).toEqual([FXP.WRITE, 3, [1, 2], 0, 10, [9, 9, 9]]);
+    expect([wr.byte(), wr.uint32(), [...wr.string()], wr.uint32(), wr.uint32(), [...wr.string()]]).toEqual([
+      FXP.WRITE,
+      3,
+      [1, 2],
+      0,
+      10,
+      [9, 9, 9],
+    ]);
   });
 
   it('decodes every reply type, attrs with all flags, STATUS with or without message', () => {
-    const attrs = (w: Writer) => encodeAttrs(w, { size: 2 ** 40 + 1, uid: 1, gid: 2, permissions: 0o100644, atime: 3, mtime: 4 });
-    const v = decodeReply(body(pkt((w) => w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1'))));
-    expect(v).toEqual({ ok: true, value: { type: FXP.VERSION, version: 3, extensions: [['posix-rename@openssh.com', '1']] } });
+    const attrs = (w: Writer) =>
+      encodeAttrs(w, { size: 2 ** 40 + 1, uid: 1, gid: 2, permissions: 0o100644, atime: 3, mtime: 4 });
+    const v = decodeReply(
+      body(pkt((w) => w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1'))),
+    );
+    expect(v).toEqual({
+      ok: true,
+      value: { type: FXP.VERSION, version: 3, extensions: [['posix-rename@openssh.com', '1']] },
+    });
     const a = decodeReply(body(pkt((w) => attrs(w.byte(FXP.ATTRS).uint32(5)))));
-    expect(a).toEqual({ ok: true, value: { type: FXP.ATTRS, id: 5, attrs: { size: 2 ** 40 + 1, uid: 1, gid: 2, permissions: 0o100644, atime: 3, mtime: 4 } } });
+    expect(a).toEqual({
+      ok: true,
+      value: {
+        type: FXP.ATTRS,
+        id: 5,
+        attrs: { size: 2 ** 40 + 1, uid: 1, gid: 2, permissions: 0o100644, atime: 3, mtime: 4 },
+      },
+    });
     expect(fileType((a as { value: { attrs: object } }).value.attrs)).toBe('file');
-    const n = decodeReply(body(pkt((w) => attrs(w.byte(FXP.NAME).uint32(6).uint32(1).string('f').string('-rw-r--r-- f')))));
+    const n = decodeReply(
+      body(pkt((w) => attrs(w.byte(FXP.NAME).uint32(6).uint32(1).string('f').string('-rw-r--r-- f')))),
+    );
     expect(n.ok && n.value.type === FXP.NAME && n.value.entries[0].filename).toBe('f');
-    expect(decodeReply(body(pkt((w) => w.byte(FXP.STATUS).uint32(1).uint32(2).string('No such file').string(''))))).toEqual({
+    expect(
+      decodeReply(body(pkt((w) => w.byte(FXP.STATUS).uint32(1).uint32(2).string('No such file').string('')))),
+    ).toEqual({
       ok: true,
       value: { type: FXP.STATUS, id: 1, code: 2, message: 'No such file' },
     });
-    expect(decodeReply(body(pkt((w) => w.byte(FXP.STATUS).uint32(1).uint32(0))))).toMatchObject({ ok: true, value: { code: 0, message: '' } });
+    expect(decodeReply(body(pkt((w) => w.byte(FXP.STATUS).uint32(1).uint32(0))))).toMatchObject({
+      ok: true,
+      value: { code: 0, message: '' },
+    });
   });
 
   it('refuses malformed replies with a reason instead of throwing', () => {
-    expect(decodeReply(new Uint8Array([FXP.STATUS, 0, 0]))).toEqual({ ok: false, error: 'malformed STATUS: truncated uint32' });
-    expect(decodeReply(body(pkt((w) => w.byte(FXP.DATA).uint32(1).string('ab').byte(0))))).toMatchObject({ ok: false, error: /trailing/ });
-    expect(decodeReply(body(pkt((w) => w.byte(FXP.NAME).uint32(1).uint32(0xffffffff))))).toMatchObject({ ok: false, error: /count/ });
-    expect(decodeReply(new Uint8Array([FXP.OPEN, 0, 0, 0, 1]))).toMatchObject({ ok: false, error: /unexpected packet type 3 \(OPEN\)/ });
+    expect(decodeReply(new Uint8Array([FXP.STATUS, 0, 0]))).toEqual({
+      ok: false,
+      error: 'malformed STATUS: truncated uint32',
+    });
+    expect(decodeReply(body(pkt((w) => w.byte(FXP.DATA).uint32(1).string('ab').byte(0))))).toMatchObject({
+      ok: false,
+      error: /trailing/,
+    });
+    expect(decodeReply(body(pkt((w) => w.byte(FXP.NAME).uint32(1).uint32(0xffffffff))))).toMatchObject({
+      ok: false,
+      error: /count/,
+    });
+    expect(decodeReply(new Uint8Array([FXP.OPEN, 0, 0, 0, 1]))).toMatchObject({
+      ok: false,
+      error: /unexpected packet type 3 \(OPEN\)/,
+    });
     expect(decodeReply(new Uint8Array([]))).toMatchObject({ ok: false });
   });
 
@@ -60,11 +125,17 @@ describe('sftp codec', () => {
     const all = new Uint8Array([...a, ...b, ...a]);
     for (const cut of [1, 3, 4, 5, 17, 600, all.length - 1]) {
       const f = new SftpFramer();
-      const got = [...(f.push(all.subarray(0, cut)) as { value: Uint8Array[] }).value, ...(f.push(all.subarray(cut)) as { value: Uint8Array[] }).value];
+      const got = [
+        ...(f.push(all.subarray(0, cut)) as { value: Uint8Array[] }).value,
+        ...(f.push(all.subarray(cut)) as { value: Uint8Array[] }).value,
+      ];
       expect(got.map((p) => p.length)).toEqual([a.length - 4, b.length - 4, a.length - 4]);
       expect(f.buffered).toBe(0);
     }
-    expect(new SftpFramer().push(new Writer().uint32(MAX_PACKET + 1).finish())).toMatchObject({ ok: false, error: /exceeds/ });
+    expect(new SftpFramer().push(new Writer().uint32(MAX_PACKET + 1).finish())).toMatchObject({
+      ok: false,
+      error: /exceeds/,
+    });
     expect(new SftpFramer().push(new Uint8Array(4))).toMatchObject({ ok: false, error: /empty/ });
   });
 
@@ -74,38 +145,62 @@ describe('sftp codec', () => {
       pkt((w) => w.byte(FXP.STATUS).uint32(1).uint32(2).string('x').string('')),
       pkt((w) => w.byte(FXP.HANDLE).uint32(1).string('h')),
       pkt((w) => w.byte(FXP.DATA).uint32(1).string('data')),
-      pkt((w) => encodeAttrs(w.byte(FXP.NAME).uint32(1).uint32(2).string('a').string('b'), { size: 1, permissions: 1 }).string('c').string('d').uint32(0x80000000).uint32(1).string('k').string('v')),
-      pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(1), { size: 1, uid: 1, gid: 1, permissions: 1, atime: 1, mtime: 1 })),
+      pkt((w) =>
+        encodeAttrs(w.byte(FXP.NAME).uint32(1).uint32(2).string('a').string('b'), { size: 1, permissions: 1 })
+          .string('c')
+          .string('d')
+          .uint32(0x80000000)
+          .uint32(1)
+          .string('k')
+          .string('v'),
+      ),
+      pkt((w) =>
+        encodeAttrs(w.byte(FXP.ATTRS).uint32(1), { size: 1, uid: 1, gid: 1, permissions: 1, atime: 1, mtime: 1 }),
+      ),
       pkt((w) => w.byte(FXP.EXTENDED_REPLY).uint32(1).string('z')),
     ];
     const mutated = fc
-      .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat())
+      .tuple(
+        fc.constantFrom(...valid),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        fc.nat(),
+      )
       .map(([v, edits, cut]) => {
         const b = v.slice();
         for (const [i, x] of edits) b[i % b.length] = x;
         return b.subarray(0, Math.max(1, cut % (b.length + 1)));
       });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated), fc.array(fc.nat({ max: 300 }), { maxLength: 4 }), (bytes, cuts) => {
-        decodeReply(bytes);
-        decodeReply(bytes.subarray(Math.min(4, bytes.length)));
-        const f = new SftpFramer(1024);
-        let at = 0;
-        for (const c of [...cuts, bytes.length]) {
-          const r = f.push(bytes.subarray(at, Math.max(at, Math.min(bytes.length, at + c))));
-          at = Math.max(at, Math.min(bytes.length, at + c));
-          if (!r.ok) return;
-          for (const p of r.value) decodeReply(p);
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated),
+        fc.array(fc.nat({ max: 300 }), { maxLength: 4 }),
+        (bytes, cuts) => {
+          decodeReply(bytes);
+          decodeReply(bytes.subarray(Math.min(4, bytes.length)));
+          const f = new SftpFramer(1024);
+          let at = 0;
+          for (const c of [...cuts, bytes.length]) {
+            const r = f.push(bytes.subarray(at, Math.max(at, Math.min(bytes.length, at + c))));
+            at = Math.max(at, Math.min(bytes.length, at + c));
+            if (!r.ok) return;
+            for (const p of r.value) decodeReply(p);
+          }
+        },
+      ),
       fuzz(3000),
     );
   });
 
   it('status errors name the operation, the path and the reason', () => {
-    expect(statusError('open', '/nope', FX.NO_SUCH_FILE, 'No such file').message).toBe('cannot open "/nope": no such file or directory');
-    expect(statusError('list', '/root', FX.PERMISSION_DENIED, 'Permission denied').message).toBe('cannot list "/root": permission denied');
-    expect(statusError('rename', '/a', FX.FAILURE, 'file exists\x1b[2J').message).toBe('cannot rename "/a": failed (server: file exists[2J)');
+    expect(statusError('open', '/nope', FX.NO_SUCH_FILE, 'No such file').message).toBe(
+      'cannot open "/nope": no such file or directory',
+    );
+    expect(statusError('list', '/root', FX.PERMISSION_DENIED, 'Permission denied').message).toBe(
+      'cannot list "/root": permission denied',
+    );
+    expect(statusError('rename', '/a', FX.FAILURE, 'file exists\x1b[2J').message).toBe(
+      'cannot rename "/a": failed (server: file exists[2J)',
+    );
   });
 });
 
@@ -134,12 +229,18 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
   const out = toClient.writable.getWriter();
   const handles = new Map<string, { path: string; dir?: boolean; done?: boolean }>();
   let nextHandle = 0;
-  const status = (id: number, code: number, msg = '') => pkt((w) => w.byte(FXP.STATUS).uint32(id).uint32(code).string(msg).string(''));
+  const status = (id: number, code: number, msg = '') =>
+    pkt((w) => w.byte(FXP.STATUS).uint32(id).uint32(code).string(msg).string(''));
   const answer = (p: Uint8Array): Uint8Array => {
     const r = new Reader(p);
     const type = r.byte();
     o.seen?.push(type);
-    if (type === FXP.INIT) return pkt((w) => (o.noExtensions ? w.byte(FXP.VERSION).uint32(3) : w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1')));
+    if (type === FXP.INIT)
+      return pkt((w) =>
+        o.noExtensions
+          ? w.byte(FXP.VERSION).uint32(3)
+          : w.byte(FXP.VERSION).uint32(3).string('posix-rename@openssh.com').string('1'),
+      );
     const id = r.uint32();
     if (o.corrupt?.type === type) return o.corrupt.reply;
     const u64 = () => r.uint32() * 2 ** 32 + r.uint32();
@@ -168,7 +269,11 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const names = ['.', '..', ...[...files.keys()].map((k) => k.slice(1))];
         return pkt((w) => {
           w.byte(FXP.NAME).uint32(id).uint32(names.length);
-          for (const n of names) encodeAttrs(w.string(n).string(`-rw-r--r-- ${n}`), { size: files.get('/' + n)?.length ?? 0, permissions: n.startsWith('.') ? 0o40755 : 0o100644 });
+          for (const n of names)
+            encodeAttrs(w.string(n).string(`-rw-r--r-- ${n}`), {
+              size: files.get('/' + n)?.length ?? 0,
+              permissions: n.startsWith('.') ? 0o40755 : 0o100644,
+            });
         });
       }
       case FXP.READ: {
@@ -176,11 +281,17 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const off = u64();
         const len = Math.min(r.uint32(), o.maxRead ?? Infinity);
         if (off >= f.length) return status(id, FX.EOF, 'EOF');
-        return pkt((w) => w.byte(FXP.DATA).uint32(id).string(f.subarray(off, off + len)));
+        return pkt((w) =>
+          w
+            .byte(FXP.DATA)
+            .uint32(id)
+            .string(f.subarray(off, off + len)),
+        );
       }
       case FXP.WRITE: {
         const path = handles.get(r.text())!.path;
-        if (path.startsWith('/full') || (o.failWritesTo && path.startsWith(o.failWritesTo))) return status(id, FX.FAILURE, 'No space left on device');
+        if (path.startsWith('/full') || (o.failWritesTo && path.startsWith(o.failWritesTo)))
+          return status(id, FX.FAILURE, 'No space left on device');
         const off = u64();
         const data = r.string();
         const f = files.get(path)!;
@@ -214,7 +325,9 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
       case FXP.LSTAT:
       case FXP.STAT: {
         const f = files.get(r.text());
-        return f ? pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644 })) : status(id, FX.NO_SUCH_FILE, 'No such file');
+        return f
+          ? pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644 }))
+          : status(id, FX.NO_SUCH_FILE, 'No such file');
       }
       default:
         return status(id, FX.OP_UNSUPPORTED);
@@ -270,7 +383,9 @@ describe('sftp client (scripted server)', () => {
       const seen: number[] = [];
       const c = await SftpClient.start(fakeServer(files, { noExtensions, seen, failWritesTo: '/d/.g.' }));
       const data = rand(100_000);
-      expect(await c.uploadAtomic('/d/f', new Blob([data]).stream(), { random: () => new Uint8Array(6).fill(0xab) })).toBe(data.length);
+      expect(
+        await c.uploadAtomic('/d/f', new Blob([data]).stream(), { random: () => new Uint8Array(6).fill(0xab) }),
+      ).toBe(data.length);
       expect(same(files.get('/d/f')!, data)).toBe(true);
       expect([...files.keys()]).toEqual(['/d/f']); // no temporary file left
       expect(seen.includes(FXP.EXTENDED)).toBe(!noExtensions);
@@ -291,7 +406,9 @@ describe('sftp client (scripted server)', () => {
     const c = await SftpClient.start(fakeServer(files));
     await expect(c.readFile('/f')).resolves.toHaveLength(50_000);
     const s = await c.download('/f', { size: 80_000 });
-    await expect(new Response(s).arrayBuffer()).rejects.toThrow('the download of "/f" ended after 50000 of its 80000 bytes');
+    await expect(new Response(s).arrayBuffer()).rejects.toThrow(
+      'the download of "/f" ended after 50000 of its 80000 bytes',
+    );
   });
 
   it('a missing file and a permission-denied path reject with the path; the session stays usable', async () => {
@@ -307,15 +424,25 @@ describe('sftp client (scripted server)', () => {
     const c = await SftpClient.start(fakeServer(new Map(), { corrupt: { type: FXP.STAT, reply: bad } }));
     const err = await c.stat('/x').catch((e) => e);
     expect(err).toBeInstanceOf(SftpSessionError);
-    expect(err.message).toBe('the SFTP server sent a malformed reply (malformed ATTRS: truncated uint32); session closed');
+    expect(err.message).toBe(
+      'the SFTP server sent a malformed reply (malformed ATTRS: truncated uint32); session closed',
+    );
     await expect(c.list('/')).rejects.toBe(err);
     expect(await c.ended).toBe(err);
   });
 
   it('a reply of the wrong type or for an unknown id ends the session', async () => {
-    const c1 = await SftpClient.start(fakeServer(new Map(), { corrupt: { type: FXP.STAT, reply: pkt((w) => w.byte(FXP.HANDLE).uint32(0).string('h')) } }));
+    const c1 = await SftpClient.start(
+      fakeServer(new Map(), {
+        corrupt: { type: FXP.STAT, reply: pkt((w) => w.byte(FXP.HANDLE).uint32(0).string('h')) },
+      }),
+    );
     await expect(c1.stat('/x')).rejects.toThrow(/answered stat with packet type 102/);
-    const c2 = await SftpClient.start(fakeServer(new Map(), { corrupt: { type: FXP.STAT, reply: pkt((w) => w.byte(FXP.ATTRS).uint32(999).uint32(0)) } }));
+    const c2 = await SftpClient.start(
+      fakeServer(new Map(), {
+        corrupt: { type: FXP.STAT, reply: pkt((w) => w.byte(FXP.ATTRS).uint32(999).uint32(0)) },
+      }),
+    );
     await expect(c2.stat('/x')).rejects.toThrow(/request 999, which is not outstanding/);
   });
 
@@ -328,8 +455,13 @@ describe('sftp client (scripted server)', () => {
     expect(seen.filter((t) => t === FXP.CLOSE)).toHaveLength(1);
     expect(seen.filter((t) => t === FXP.READ).length).toBeLessThanOrEqual(17);
     let cancelled: unknown;
-    const src = new ReadableStream<Uint8Array>({ pull: (ctl) => ctl.enqueue(new Uint8Array(100_000)), cancel: (why) => void (cancelled = why) });
-    await expect(c.upload('/full/x', src)).rejects.toThrow('cannot write "/full/x": failed (server: No space left on device)');
+    const src = new ReadableStream<Uint8Array>({
+      pull: (ctl) => ctl.enqueue(new Uint8Array(100_000)),
+      cancel: (why) => void (cancelled = why),
+    });
+    await expect(c.upload('/full/x', src)).rejects.toThrow(
+      'cannot write "/full/x": failed (server: No space left on device)',
+    );
     expect(cancelled).toBeInstanceOf(SftpError);
     expect(seen.filter((t) => t === FXP.CLOSE)).toHaveLength(2);
     expect(await c.stat('/big')).toMatchObject({ size: 2_000_000 });
@@ -338,7 +470,10 @@ describe('sftp client (scripted server)', () => {
   it('a server that never answers INIT fails open() after the timeout', async () => {
     const clock = new VirtualClock();
     const silent = new TransformStream<Uint8Array, Uint8Array>();
-    const p = SftpClient.start({ readable: silent.readable, writable: new WritableStream() }, { clock, initTimeoutMs: 10_000 });
+    const p = SftpClient.start(
+      { readable: silent.readable, writable: new WritableStream() },
+      { clock, initTimeoutMs: 10_000 },
+    );
     clock.advance(9_999);
     let settled = false;
     p.catch(() => {}).finally(() => (settled = true));
@@ -351,8 +486,14 @@ describe('sftp client (scripted server)', () => {
   it('the server going away fails pending requests with a "session ended" error', async () => {
     const toClient = new TransformStream<Uint8Array, Uint8Array>();
     const w = toClient.writable.getWriter();
-    const startP = SftpClient.start({ readable: toClient.readable, writable: new WritableStream(), stderrTail: () => 'subsystem request failed' });
+    const startP = SftpClient.start({
+      readable: toClient.readable,
+      writable: new WritableStream(),
+      stderrTail: () => 'subsystem request failed',
+    });
     await w.close();
-    await expect(startP).rejects.toThrow('the SFTP session ended (the server closed the channel): subsystem request failed');
+    await expect(startP).rejects.toThrow(
+      'the SFTP session ended (the server closed the channel): subsystem request failed',
+    );
   });
 });

@@ -138,10 +138,14 @@ export class SftpClient {
     void (async () => {
       const dec = new TextDecoder();
       try {
-        for await (const c of s.stderr as unknown as AsyncIterable<Uint8Array>) tail = (tail + dec.decode(c, { stream: true })).slice(-512);
+        for await (const c of s.stderr as unknown as AsyncIterable<Uint8Array>)
+          tail = (tail + dec.decode(c, { stream: true })).slice(-512);
       } catch {}
     })();
-    return SftpClient.start({ readable: s.stdout, writable: s.stdin, close: () => s.close(), stderrTail: () => tail }, o);
+    return SftpClient.start(
+      { readable: s.stdout, writable: s.stdin, close: () => s.close(), stderrTail: () => tail },
+      o,
+    );
   }
 
   /** Run the protocol over any duplex (INIT → VERSION). */
@@ -152,9 +156,17 @@ export class SftpClient {
     const version = new Promise<SftpReply>((resolve, reject) => (c.versionWaiter = { resolve, reject }));
     // A server that accepted the subsystem but never speaks SFTP (a wrong Subsystem line, a
     // shell banner) would otherwise leave open() waiting for as long as the connection lives.
-    const timer = clock.setTimeout(() => c.fail(new SftpSessionError(`the SFTP server did not answer INIT within ${timeoutMs / 1000} s; session closed`)), timeoutMs);
+    const timer = clock.setTimeout(
+      () =>
+        c.fail(
+          new SftpSessionError(`the SFTP server did not answer INIT within ${timeoutMs / 1000} s; session closed`),
+        ),
+      timeoutMs,
+    );
     c.readLoop();
-    c.writer.write(encodeInit()).catch((e) => c.fail(new SftpSessionError(`SFTP session: write failed: ${errText(e)}`)));
+    c.writer
+      .write(encodeInit())
+      .catch((e) => c.fail(new SftpSessionError(`SFTP session: write failed: ${errText(e)}`)));
     let v: SftpReply;
     try {
       v = await version;
@@ -164,7 +176,9 @@ export class SftpClient {
     if (v.type !== FXP.VERSION) throw new SftpSessionError('SFTP: no VERSION reply');
     // filexfer-02 §4: the server answers with the version it will use, never above ours.
     if (v.version !== SFTP_VERSION) {
-      const e = new SftpSessionError(`the server speaks SFTP version ${v.version}; this client speaks version ${SFTP_VERSION}`);
+      const e = new SftpSessionError(
+        `the server speaks SFTP version ${v.version}; this client speaks version ${SFTP_VERSION}`,
+      );
       c.fail(e);
       throw e;
     }
@@ -183,15 +197,23 @@ export class SftpClient {
           const { value, done } = await reader.read();
           if (done) break;
           const framed = this.framer.push(value);
-          if (!framed.ok) return this.fail(new SftpSessionError(`the SFTP server sent a malformed reply (${framed.error}); session closed`));
+          if (!framed.ok)
+            return this.fail(
+              new SftpSessionError(`the SFTP server sent a malformed reply (${framed.error}); session closed`),
+            );
           for (const p of framed.value) {
             const d = decodeReply(p);
-            if (!d.ok) return this.fail(new SftpSessionError(`the SFTP server sent a malformed reply (${d.error}); session closed`));
+            if (!d.ok)
+              return this.fail(
+                new SftpSessionError(`the SFTP server sent a malformed reply (${d.error}); session closed`),
+              );
             if (!this.dispatch(d.value)) return;
           }
         }
         const tail = sanitize(this.d.stderrTail?.() ?? '').trim();
-        this.fail(new SftpSessionError(`the SFTP session ended (the server closed the channel)${tail ? `: ${tail}` : ''}`));
+        this.fail(
+          new SftpSessionError(`the SFTP session ended (the server closed the channel)${tail ? `: ${tail}` : ''}`),
+        );
       } catch (e) {
         this.fail(new SftpSessionError(`the SFTP session ended: ${errText(e)}`));
       }
@@ -215,7 +237,9 @@ export class SftpClient {
     }
     const p = this.pending.get(r.id);
     if (!p) {
-      this.fail(new SftpSessionError(`the SFTP server answered request ${r.id}, which is not outstanding; session closed`));
+      this.fail(
+        new SftpSessionError(`the SFTP server answered request ${r.id}, which is not outstanding; session closed`),
+      );
       return false;
     }
     this.pending.delete(r.id);
@@ -244,7 +268,9 @@ export class SftpClient {
     const reply = new Promise<SftpReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.pending.size);
-    this.writer.write(build(id)).catch((e) => this.fail(new SftpSessionError(`SFTP session: write failed: ${errText(e)}`)));
+    this.writer
+      .write(build(id))
+      .catch((e) => this.fail(new SftpSessionError(`SFTP session: write failed: ${errText(e)}`)));
     return reply;
   }
 
@@ -255,7 +281,12 @@ export class SftpClient {
     throw e;
   }
 
-  private expect<T extends SftpReply['type']>(r: SftpReply, type: T, op: string, path: string): Extract<SftpReply, { type: T }> {
+  private expect<T extends SftpReply['type']>(
+    r: SftpReply,
+    type: T,
+    op: string,
+    path: string,
+  ): Extract<SftpReply, { type: T }> {
     if (r.type === type) return r as Extract<SftpReply, { type: T }>;
     if (r.type === FXP.STATUS) throw statusError(op, path, r.code, r.message);
     return this.wrongReply(r, op);
@@ -302,7 +333,12 @@ export class SftpClient {
 
   /** Directory entries without "." and "..", sorted by name. */
   async list(path: string): Promise<SftpEntry[]> {
-    const handle = this.expect(await this.request((id) => encodePath(FXP.OPENDIR, id, path)), FXP.HANDLE, 'list', path).handle;
+    const handle = this.expect(
+      await this.request((id) => encodePath(FXP.OPENDIR, id, path)),
+      FXP.HANDLE,
+      'list',
+      path,
+    ).handle;
     const out: SftpEntry[] = [];
     try {
       for (;;) {
@@ -336,7 +372,12 @@ export class SftpClient {
    */
   async rename(from: string, to: string, o: { overwrite?: boolean } = {}): Promise<void> {
     if (o.overwrite) {
-      if (!this.extensions.has('posix-rename@openssh.com')) throw new SftpError(`cannot rename ${JSON.stringify(from)} over an existing file: the server lacks posix-rename@openssh.com`, FX.OP_UNSUPPORTED, from);
+      if (!this.extensions.has('posix-rename@openssh.com'))
+        throw new SftpError(
+          `cannot rename ${JSON.stringify(from)} over an existing file: the server lacks posix-rename@openssh.com`,
+          FX.OP_UNSUPPORTED,
+          from,
+        );
       return this.simple('rename', from, (id) => encodeExtended(id, 'posix-rename@openssh.com', [from, to]));
     }
     await this.simple('rename', from, (id) => encodeRename(id, from, to));
@@ -344,7 +385,8 @@ export class SftpClient {
 
   /** OPEN with SSH_FXF_* flags; the handle is closed with closeHandle. */
   async openHandle(path: string, pflags: number, attrs: SftpAttrs = {}): Promise<Uint8Array> {
-    return this.expect(await this.request((id) => encodeOpen(id, path, pflags, attrs)), FXP.HANDLE, 'open', path).handle;
+    return this.expect(await this.request((id) => encodeOpen(id, path, pflags, attrs)), FXP.HANDLE, 'open', path)
+      .handle;
   }
 
   async closeHandle(handle: Uint8Array, path = '(open file)'): Promise<void> {
@@ -374,7 +416,11 @@ export class SftpClient {
     // The size at the start: a stream that ends short of it is an error, not a complete file
     // (a file truncated meanwhile, or a server that stopped early, must not be saved as whole).
     let size = o.size;
-    if (size === undefined) size = await this.fstat(handle, path).then((a) => a.size, () => undefined);
+    if (size === undefined)
+      size = await this.fstat(handle, path).then(
+        (a) => a.size,
+        () => undefined,
+      );
     let delivered = 0;
     type Req = { offset: number; len: number; reply: Promise<SftpReply> };
     const queue: Req[] = [];
@@ -423,7 +469,8 @@ export class SftpClient {
           let data: Uint8Array;
           try {
             data = this.expect(r, FXP.DATA, 'read', path).data;
-            if (data.length === 0 || data.length > head.len) this.wrongReply(r, `READ of ${head.len} bytes (got ${data.length})`);
+            if (data.length === 0 || data.length > head.len)
+              this.wrongReply(r, `READ of ${head.len} bytes (got ${data.length})`);
           } catch (e) {
             await finish();
             throw e;
@@ -444,13 +491,19 @@ export class SftpClient {
    * coalesced into `chunkSize` WRITEs with `concurrency` outstanding. Resolves to the byte count
    * after the server confirmed every write and the close.
    */
-  async upload(path: string, source: ReadableStream<Uint8Array>, o: TransferOptions & { mode?: number; exclusive?: boolean } = {}): Promise<number> {
+  async upload(
+    path: string,
+    source: ReadableStream<Uint8Array>,
+    o: TransferOptions & { mode?: number; exclusive?: boolean } = {},
+  ): Promise<number> {
     const chunkSize = o.chunkSize ?? DEFAULT_CHUNK;
     const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY);
     const reader = source.getReader();
     let handle: Uint8Array;
     try {
-      handle = await this.openHandle(path, FXF.WRITE | FXF.CREAT | (o.exclusive ? FXF.EXCL : FXF.TRUNC), { permissions: o.mode ?? 0o644 });
+      handle = await this.openHandle(path, FXF.WRITE | FXF.CREAT | (o.exclusive ? FXF.EXCL : FXF.TRUNC), {
+        permissions: o.mode ?? 0o644,
+      });
     } catch (e) {
       await reader.cancel(e).catch(() => {});
       throw e;
@@ -512,7 +565,11 @@ export class SftpClient {
    * when the session is still there to do it). A replaced file keeps its permission bits; a
    * symbolic link's target is replaced, not the link. Resolves to the byte count.
    */
-  async uploadAtomic(path: string, source: ReadableStream<Uint8Array>, o: TransferOptions & { mode?: number; random?: RandomSource } = {}): Promise<number> {
+  async uploadAtomic(
+    path: string,
+    source: ReadableStream<Uint8Array>,
+    o: TransferOptions & { mode?: number; random?: RandomSource } = {},
+  ): Promise<number> {
     let target = path;
     let existing: SftpAttrs | undefined;
     try {
@@ -562,7 +619,11 @@ export class SftpClient {
     return concatBytes(...parts);
   }
 
-  async writeFile(path: string, data: Uint8Array | string, o: TransferOptions & { mode?: number } = {}): Promise<number> {
+  async writeFile(
+    path: string,
+    data: Uint8Array | string,
+    o: TransferOptions & { mode?: number } = {},
+  ): Promise<number> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     const src = new ReadableStream<Uint8Array>({
       start(c) {

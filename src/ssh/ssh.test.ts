@@ -23,18 +23,25 @@ const isCleanError = (e: unknown) => e instanceof SshDecodeError || e instanceof
 describe('wire', () => {
   it('round-trips uint32, string, name-list, mpint', () => {
     fc.assert(
-      fc.property(fc.nat({ max: 0xffffffff }), fc.uint8Array(), fc.array(fc.stringMatching(/^[a-z0-9@.-]{1,20}$/)), fc.bigInt({ min: 0n, max: 1n << 300n }), (u, s, names, big) => {
-        let hex = big.toString(16);
-        if (hex.length % 2) hex = '0' + hex;
-        const mag = big === 0n ? new Uint8Array(0) : Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-        const b = new Writer(4).uint32(u).string(s).nameList(names).mpintBytes(mag).finish();
-        const r = new Reader(b);
-        expect(r.uint32()).toBe(u);
-        expect(r.string()).toEqual(s);
-        expect(r.nameList()).toEqual(names);
-        expect(r.mpint()).toBe(big);
-        r.end('test');
-      }), fuzz(100)
+      fc.property(
+        fc.nat({ max: 0xffffffff }),
+        fc.uint8Array(),
+        fc.array(fc.stringMatching(/^[a-z0-9@.-]{1,20}$/)),
+        fc.bigInt({ min: 0n, max: 1n << 300n }),
+        (u, s, names, big) => {
+          let hex = big.toString(16);
+          if (hex.length % 2) hex = '0' + hex;
+          const mag = big === 0n ? new Uint8Array(0) : Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+          const b = new Writer(4).uint32(u).string(s).nameList(names).mpintBytes(mag).finish();
+          const r = new Reader(b);
+          expect(r.uint32()).toBe(u);
+          expect(r.string()).toEqual(s);
+          expect(r.nameList()).toEqual(names);
+          expect(r.mpint()).toBe(big);
+          r.end('test');
+        },
+      ),
+      fuzz(100),
     );
   });
   it('refuses truncated and negative input with SshDecodeError', () => {
@@ -48,28 +55,32 @@ describe('binary packets and ciphers', () => {
   for (const spec of specs) {
     it(`${spec.name}: round trip with arbitrary chunking; a flipped bit is refused`, () => {
       fc.assert(
-        fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 97 }), (payloads, chunk) => {
-          const key = rnd(spec.keyLength);
-          const iv = rnd(Math.max(spec.ivLength, 1));
-          const enc = new PacketEncoder(rnd);
-          enc.cipher = spec.create(key, iv);
-          const dec = new PacketDecoder();
-          dec.cipher = spec.create(key, iv);
-          const wire = payloads.map((p) => enc.encode(p));
-          const all = new Uint8Array(wire.reduce((n, w) => n + w.length, 0));
-          let o = 0;
-          for (const w of wire) {
-            all.set(w, o);
-            o += w.length;
-          }
-          const got: Uint8Array[] = [];
-          for (let i = 0; i < all.length; i += chunk) {
-            dec.push(all.slice(i, i + chunk));
-            let p;
-            while ((p = dec.next())) got.push(p.slice());
-          }
-          expect(got).toEqual(payloads);
-        }),
+        fc.property(
+          fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 5 }),
+          fc.integer({ min: 1, max: 97 }),
+          (payloads, chunk) => {
+            const key = rnd(spec.keyLength);
+            const iv = rnd(Math.max(spec.ivLength, 1));
+            const enc = new PacketEncoder(rnd);
+            enc.cipher = spec.create(key, iv);
+            const dec = new PacketDecoder();
+            dec.cipher = spec.create(key, iv);
+            const wire = payloads.map((p) => enc.encode(p));
+            const all = new Uint8Array(wire.reduce((n, w) => n + w.length, 0));
+            let o = 0;
+            for (const w of wire) {
+              all.set(w, o);
+              o += w.length;
+            }
+            const got: Uint8Array[] = [];
+            for (let i = 0; i < all.length; i += chunk) {
+              dec.push(all.slice(i, i + chunk));
+              let p;
+              while ((p = dec.next())) got.push(p.slice());
+            }
+            expect(got).toEqual(payloads);
+          },
+        ),
         fuzz(30),
       );
       const key = rnd(spec.keyLength);
@@ -103,18 +114,21 @@ describe('binary packets and ciphers', () => {
     const enc = new PacketEncoder(rnd);
     const valid = enc.encode(encodeKexInit(clientKexInit(rnd, DEFAULT_OFFER, true)));
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), (muts) => {
-        const b = valid.slice();
-        for (const [i, v] of muts) b[i] = v;
-        const dec = new PacketDecoder();
-        dec.push(b);
-        try {
-          const p = dec.next();
-          if (p) decodeKexInit(p);
-        } catch (e) {
-          if (!isCleanError(e)) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        (muts) => {
+          const b = valid.slice();
+          for (const [i, v] of muts) b[i] = v;
+          const dec = new PacketDecoder();
+          dec.push(b);
+          try {
+            const p = dec.next();
+            if (p) decodeKexInit(p);
+          } catch (e) {
+            if (!isCleanError(e)) throw e;
+          }
+        },
+      ),
       fuzz(2000),
     );
   });
@@ -125,7 +139,12 @@ describe('message decoders under fuzzing', () => {
   const key = generateEd25519Key(rnd);
   const samples = [
     kexinit,
-    new Writer().byte(MSG.KEX_ECDH_REPLY).string(publicKeyBlob(key)).string(rnd(32)).string(signEd25519(key, new Uint8Array(3))).finish(),
+    new Writer()
+      .byte(MSG.KEX_ECDH_REPLY)
+      .string(publicKeyBlob(key))
+      .string(rnd(32))
+      .string(signEd25519(key, new Uint8Array(3)))
+      .finish(),
     publicKeyBlob(key),
   ];
   it('KEXINIT, ECDH reply, host keys and signatures: only SshDecodeError/SshProtocolError', () => {
@@ -135,11 +154,17 @@ describe('message decoders under fuzzing', () => {
       (b: Uint8Array) => parseHostKey(b),
       (b: Uint8Array) => verifySignature(parseHostKey(publicKeyBlob(key)), 'ssh-ed25519', b, new Uint8Array(3)),
     ];
-    const mutated = fc.tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(400), fc.integer({ min: 0, max: 255 })), { maxLength: 5 }), fc.nat(400)).map(([s, muts, cut]) => {
-      const b = s.slice(0, Math.max(1, s.length - (cut % 8)));
-      for (const [i, v] of muts) b[i % b.length] = v;
-      return b;
-    });
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...samples),
+        fc.array(fc.tuple(fc.nat(400), fc.integer({ min: 0, max: 255 })), { maxLength: 5 }),
+        fc.nat(400),
+      )
+      .map(([s, muts, cut]) => {
+        const b = s.slice(0, Math.max(1, s.length - (cut % 8)));
+        for (const [i, v] of muts) b[i % b.length] = v;
+        return b;
+      });
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated), (b) => {
         for (const d of decoders) {
@@ -182,19 +207,34 @@ describe('message decoders under fuzzing', () => {
   it('legacy-only servers are refused with what to change on the device', () => {
     const ours = clientKexInit(rnd, DEFAULT_OFFER, true);
     const ctr = { ...ours, cipherCtoS: ['aes128-ctr'], cipherStoC: ['aes128-ctr'] };
-    expect(() => negotiate(ours, { ...ctr, macStoC: ['hmac-sha1', 'hmac-md5'] })).toThrow(/server-to-client MAC.*SHA-1.*enable hmac-sha2-256.*MACs in sshd_config/);
-    expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(/only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/);
-    expect(() => negotiate(ours, { ...ours, kex: ['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1'] })).toThrow(/SHA-1 key exchange.*KexAlgorithms/);
+    expect(() => negotiate(ours, { ...ctr, macStoC: ['hmac-sha1', 'hmac-md5'] })).toThrow(
+      /server-to-client MAC.*SHA-1.*enable hmac-sha2-256.*MACs in sshd_config/,
+    );
+    expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(
+      /only signs with ssh-rsa \(RSA with SHA-1\).*rsa-sha2-256/,
+    );
+    expect(() =>
+      negotiate(ours, { ...ours, kex: ['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1'] }),
+    ).toThrow(/SHA-1 key exchange.*KexAlgorithms/);
     expect(() => negotiate(ours, { ...ours, cipherCtoS: ['aes128-cbc', '3des-cbc'] })).toThrow(/CBC.*aes128-ctr/);
     // Without the opt-in the words also point at it; with it, SHA-1 is offered only after the rest.
     expect(() => negotiate(ours, { ...ours, hostKey: ['ssh-rsa'] })).toThrow(/connect to it as a legacy device/);
     const legacy = clientKexInit(rnd, { ...DEFAULT_OFFER, legacy: true }, true);
     expect(legacy.hostKey.at(-1)).toBe('ssh-rsa');
     expect(legacy.macCtoS.slice(-2)).toEqual(['hmac-sha1-etm@openssh.com', 'hmac-sha1']);
-    expect(legacy.kex.filter((k) => k.includes('sha1'))).toEqual(['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1']);
-    expect(legacy.kex.indexOf('diffie-hellman-group14-sha1')).toBeGreaterThan(legacy.kex.indexOf('diffie-hellman-group14-sha256'));
+    expect(legacy.kex.filter((k) => k.includes('sha1'))).toEqual([
+      'diffie-hellman-group14-sha1',
+      'diffie-hellman-group-exchange-sha1',
+    ]);
+    expect(legacy.kex.indexOf('diffie-hellman-group14-sha1')).toBeGreaterThan(
+      legacy.kex.indexOf('diffie-hellman-group14-sha256'),
+    );
     expect(negotiate(legacy, { ...ours, hostKey: ['ssh-rsa'] }).hostKey).toBe('ssh-rsa');
-    expect(ours.kex.some((k) => k.includes('sha1')) || ours.hostKey.includes('ssh-rsa') || ours.macCtoS.includes('hmac-sha1')).toBe(false);
+    expect(
+      ours.kex.some((k) => k.includes('sha1')) ||
+        ours.hostKey.includes('ssh-rsa') ||
+        ours.macCtoS.includes('hmac-sha1'),
+    ).toBe(false);
     // With an AEAD cipher the MAC lists do not matter (no MAC is chosen).
     const aead = negotiate(ours, { ...ours, macCtoS: ['hmac-sha1'], macStoC: ['hmac-sha1'] });
     expect(aead.macCtoS).toBeUndefined();
@@ -215,7 +255,12 @@ describe('keys and known hosts', () => {
     const store = new MemoryKnownHosts();
     const events: string[] = [];
     const v = knownHostsVerifier(store, 'h:22', (e) => events.push(e.kind));
-    const info = (blob: Uint8Array): HostKeyInfo => ({ algorithm: 'ssh-ed25519', keyType: 'ssh-ed25519', blob, fingerprint: fingerprint(blob) });
+    const info = (blob: Uint8Array): HostKeyInfo => ({
+      algorithm: 'ssh-ed25519',
+      keyType: 'ssh-ed25519',
+      blob,
+      fingerprint: fingerprint(blob),
+    });
     const a = publicKeyBlob(generateEd25519Key(seededRandom(2)));
     const b = publicKeyBlob(generateEd25519Key(seededRandom(3)));
     await v(info(a));
@@ -223,7 +268,10 @@ describe('keys and known hosts', () => {
     expect(events).toEqual(['first-use', 'known']);
     await expect(v(info(b))).rejects.toThrow(`Recorded: ${fingerprint(a)}; presented now: ${fingerprint(b)}`);
     const notes: string[] = [];
-    await tailnetAuthenticatedVerifier('ts', (e) => notes.push(e.kind === 'tailnet-authenticated' ? e.note : '')).call(null, info(b));
+    await tailnetAuthenticatedVerifier('ts', (e) => notes.push(e.kind === 'tailnet-authenticated' ? e.note : '')).call(
+      null,
+      info(b),
+    );
     expect(notes[0]).toMatch(/not checked.*tailnet/);
   });
 });
@@ -243,25 +291,74 @@ function fakeServer(script: (send: (b: Uint8Array | string) => void, end: () => 
 
 describe('a server that breaks the protocol ends the session with a clear error', () => {
   const connect = (d: ByteDuplex) =>
-    SshClient.connect(d, { username: 'u', auth: [{ type: 'none' }], hostKeyVerifier: () => {}, random: seededRandom(5), clock: new VirtualClock() });
+    SshClient.connect(d, {
+      username: 'u',
+      auth: [{ type: 'none' }],
+      hostKeyVerifier: () => {},
+      random: seededRandom(5),
+      clock: new VirtualClock(),
+    });
   const plain = (payload: Uint8Array) => new PacketEncoder(seededRandom(9)).encode(payload);
-  const serverKexInit = () => encodeKexInit({ ...clientKexInit(seededRandom(3), DEFAULT_OFFER, false), kex: ['curve25519-sha256', 'kex-strict-s-v00@openssh.com'] });
+  const serverKexInit = () =>
+    encodeKexInit({
+      ...clientKexInit(seededRandom(3), DEFAULT_OFFER, false),
+      kex: ['curve25519-sha256', 'kex-strict-s-v00@openssh.com'],
+    });
 
   const cases: [string, (send: (b: Uint8Array | string) => void, end: () => void) => void, RegExp][] = [
-    ['not an SSH server', (s, e) => (s('HTTP/1.1 400 Bad Request\r\n\r\n'), e()), /server closed the connection|no SSH identification/],
+    [
+      'not an SSH server',
+      (s, e) => (s('HTTP/1.1 400 Bad Request\r\n\r\n'), e()),
+      /server closed the connection|no SSH identification/,
+    ],
     ['SSH-1 only', (s) => s('SSH-1.5-old\r\n'), /unsupported protocol version/],
     ['closes after the version', (s, e) => (s('SSH-2.0-fake\r\n'), e()), /server closed the connection/],
     ['absurd packet length', (s) => s('SSH-2.0-fake\r\n\x7f\xff\xff\xff\x05'), /bad packet length/],
-    ['DISCONNECT', (s) => (s('SSH-2.0-fake\r\n'), s(plain(new Writer().byte(1).uint32(2).string('go away\x1b[31m').string('').finish()))), /server disconnected: go away\[31m \(code 2\)/],
-    ['no common cipher', (s) => (s('SSH-2.0-fake\r\n'), s(plain(encodeKexInit({ ...clientKexInit(seededRandom(3), DEFAULT_OFFER, false), cipherStoC: ['3des-cbc'] })))), /no common server-to-client cipher/],
-    ['strict KEX violated by an IGNORE during the first exchange', (s) => (s('SSH-2.0-fake\r\n'), s(plain(serverKexInit())), s(plain(new Uint8Array([2, 0, 0, 0, 0])))), /strict key exchange violated/],
-    ['garbage ECDH reply', (s) => (s('SSH-2.0-fake\r\n'), s(plain(serverKexInit())), s(plain(new Uint8Array([31, 0, 0, 0, 200])))), /SSH protocol error: malformed message/],
-    ['bad host key signature', (s) => {
-      const k = generateEd25519Key(seededRandom(11));
-      s('SSH-2.0-fake\r\n');
-      s(plain(serverKexInit()));
-      s(plain(new Writer().byte(31).string(publicKeyBlob(k)).string(generateEd25519Key(seededRandom(12)).publicKey).string(signEd25519(k, new Uint8Array(32))).finish()));
-    }, /signature of the key exchange does not verify/],
+    [
+      'DISCONNECT',
+      (s) => (
+        s('SSH-2.0-fake\r\n'),
+        s(plain(new Writer().byte(1).uint32(2).string('go away\x1b[31m').string('').finish()))
+      ),
+      /server disconnected: go away\[31m \(code 2\)/,
+    ],
+    [
+      'no common cipher',
+      (s) => (
+        s('SSH-2.0-fake\r\n'),
+        s(plain(encodeKexInit({ ...clientKexInit(seededRandom(3), DEFAULT_OFFER, false), cipherStoC: ['3des-cbc'] })))
+      ),
+      /no common server-to-client cipher/,
+    ],
+    [
+      'strict KEX violated by an IGNORE during the first exchange',
+      (s) => (s('SSH-2.0-fake\r\n'), s(plain(serverKexInit())), s(plain(new Uint8Array([2, 0, 0, 0, 0])))),
+      /strict key exchange violated/,
+    ],
+    [
+      'garbage ECDH reply',
+      (s) => (s('SSH-2.0-fake\r\n'), s(plain(serverKexInit())), s(plain(new Uint8Array([31, 0, 0, 0, 200])))),
+      /SSH protocol error: malformed message/,
+    ],
+    [
+      'bad host key signature',
+      (s) => {
+        const k = generateEd25519Key(seededRandom(11));
+        s('SSH-2.0-fake\r\n');
+        s(plain(serverKexInit()));
+        s(
+          plain(
+            new Writer()
+              .byte(31)
+              .string(publicKeyBlob(k))
+              .string(generateEd25519Key(seededRandom(12)).publicKey)
+              .string(signEd25519(k, new Uint8Array(32)))
+              .finish(),
+          ),
+        );
+      },
+      /signature of the key exchange does not verify/,
+    ],
   ];
   for (const [name, script, re] of cases) {
     it(name, async () => {

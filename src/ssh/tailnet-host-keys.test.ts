@@ -15,7 +15,12 @@ function ed25519Blob(fill: number): Uint8Array {
   b.fill(fill, 8 + name.length);
   return b;
 }
-const info = (blob: Uint8Array): HostKeyInfo => ({ algorithm: 'ssh-ed25519', keyType: 'ssh-ed25519', blob, fingerprint: fingerprint(blob) });
+const info = (blob: Uint8Array): HostKeyInfo => ({
+  algorithm: 'ssh-ed25519',
+  keyType: 'ssh-ed25519',
+  blob,
+  fingerprint: fingerprint(blob),
+});
 
 describe('Tailscale SSH host keys from the map', () => {
   const a = ed25519Blob(1);

@@ -9,7 +9,11 @@ import type { HostKeyInfo, HostKeyVerifier } from './transport/transport.js';
 import type { HostKeyEvent } from './known-hosts.js';
 
 export class TailnetHostKeyMismatchError extends Error {
-  constructor(readonly host: string, readonly presentedFingerprint: string, readonly listedFingerprints: string[]) {
+  constructor(
+    readonly host: string,
+    readonly presentedFingerprint: string,
+    readonly listedFingerprints: string[],
+  ) {
     super(
       `WARNING: ${host} presented SSH host key ${presentedFingerprint}, which is not one its machine published to the tailnet ` +
         `(${listedFingerprints.join(', ') || 'none readable'}). Connection refused.`,
@@ -34,7 +38,11 @@ export function hostKeyBlobs(lines: readonly string[]): string[] {
 }
 
 /** Accept only a host key listed for the peer in the map; report it as known. */
-export function tailnetHostKeysVerifier(host: string, lines: readonly string[], onEvent?: (e: HostKeyEvent) => void): HostKeyVerifier {
+export function tailnetHostKeysVerifier(
+  host: string,
+  lines: readonly string[],
+  onEvent?: (e: HostKeyEvent) => void,
+): HostKeyVerifier {
   const listed = hostKeyBlobs(lines);
   return (info: HostKeyInfo) => {
     const presented = toBase64(info.blob);

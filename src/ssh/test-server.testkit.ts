@@ -7,7 +7,15 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { RandomSource } from '../crypto/random.js';
-import { decodeKexInit, deriveKey, encodeKexInit, exchangeHash, MLKEM768X25519, STRICT_KEX_SERVER, type KexInit } from './kex.js';
+import {
+  decodeKexInit,
+  deriveKey,
+  encodeKexInit,
+  exchangeHash,
+  MLKEM768X25519,
+  STRICT_KEX_SERVER,
+  type KexInit,
+} from './kex.js';
 import { generateEd25519Key, publicKeyBlob, signEd25519 } from './keys.js';
 import { MSG } from './messages.js';
 import { chacha20Poly1305 } from './transport/chacha20-poly1305.js';
@@ -114,14 +122,31 @@ export function testServer(o: TestServerOptions): ByteDuplex {
       qs = xPub;
       k = new Writer().mpintBytes(x25519.getSharedSecret(xPriv, qc)).finish();
     }
-    const h = exchangeHash({ clientVersion, serverVersion: SERVER_VERSION, clientKexInit, serverKexInit, hostKeyBlob: hostBlob, clientPublic: qc, serverPublic: qs, sharedMpint: k });
+    const h = exchangeHash({
+      clientVersion,
+      serverVersion: SERVER_VERSION,
+      clientKexInit,
+      serverKexInit,
+      hostKeyBlob: hostBlob,
+      clientPublic: qc,
+      serverPublic: qs,
+      sharedMpint: k,
+    });
     send(new Writer().byte(MSG.KEX_ECDH_REPLY).string(hostBlob).string(qs).string(signEd25519(hostKey, h)).finish());
     send(new Uint8Array([MSG.NEWKEYS]));
-    const specs: Record<string, CipherSpec> = { [chacha20Poly1305.name]: chacha20Poly1305, [aes128Ctr.name]: aes128Ctr, [aes256Ctr.name]: aes256Ctr };
+    const specs: Record<string, CipherSpec> = {
+      [chacha20Poly1305.name]: chacha20Poly1305,
+      [aes128Ctr.name]: aes128Ctr,
+      [aes256Ctr.name]: aes256Ctr,
+    };
     const c = specs[o.cipher ?? chacha20Poly1305.name];
     const mac = MACS[o.mac ?? 'hmac-sha2-256-etm@openssh.com'];
     const build = (iv: string, key: string, integrity: string) =>
-      c.create(deriveKey(k, h, key, h, c.keyLength), deriveKey(k, h, iv, h, Math.max(c.ivLength, 1)), c.aead ? undefined : { spec: mac, key: deriveKey(k, h, integrity, h, mac.keyLength) });
+      c.create(
+        deriveKey(k, h, key, h, c.keyLength),
+        deriveKey(k, h, iv, h, Math.max(c.ivLength, 1)),
+        c.aead ? undefined : { spec: mac, key: deriveKey(k, h, integrity, h, mac.keyLength) },
+      );
     enc.cipher = build('B', 'D', 'F');
     enc.seq = 0; // strict KEX
     const newKeys = await recv();
@@ -135,7 +160,14 @@ export function testServer(o: TestServerOptions): ByteDuplex {
       write(enc.cipher.seal(enc.seq, packet));
       enc.seq = (enc.seq + 1) >>> 0;
     };
-    const peer: TestServerPeer = { kex, recv, send, sendSealed, writeRaw: write, lastRecvSeq: () => (dec.seq - 1) >>> 0 };
+    const peer: TestServerPeer = {
+      kex,
+      recv,
+      send,
+      sendSealed,
+      writeRaw: write,
+      lastRecvSeq: () => (dec.seq - 1) >>> 0,
+    };
     if (o.login) await o.login(peer);
     else {
       await recv();

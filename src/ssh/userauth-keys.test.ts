@@ -18,7 +18,11 @@ describe('publickey with several keys', () => {
     const subtle = webcrypto.subtle as unknown as Subtle;
     const random = seededRandom(4);
     const keys = [generateEd25519Key(random), generateEd25519Key(random), generateEd25519Key(random)];
-    const signers = await Promise.all(keys.map(async (k) => cryptoKeySigner(subtle, k.type, publicKeyBlob(k), (await toSigningKeys(subtle, k, publicKeyBlob(k)))!)));
+    const signers = await Promise.all(
+      keys.map(async (k) =>
+        cryptoKeySigner(subtle, k.type, publicKeyBlob(k), (await toSigningKeys(subtle, k, publicKeyBlob(k)))!),
+      ),
+    );
     const accepted = publicKeyBlob(keys[1]);
     const sessionId = new Uint8Array(32).fill(7);
     const offered: Uint8Array[] = [];
@@ -34,29 +38,53 @@ describe('publickey with several keys', () => {
         r.text();
         const method = r.text();
         // The "none" probe first (as OpenSSH asks): its answer lists what the server takes.
-        if (method === 'none') return void replies.push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey', 'password']).bool(false).finish());
+        if (method === 'none')
+          return void replies.push(
+            new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey', 'password']).bool(false).finish(),
+          );
         expect(method).toBe('publickey');
         expect(r.bool()).toBe(true);
         const alg = r.text();
         const blob = r.string();
         const sig = r.string();
         offered.push(blob);
-        const signed = new Writer().string(sessionId).byte(MSG.USERAUTH_REQUEST).string(user).string('ssh-connection').string('publickey').bool(true).string(alg).string(blob).finish();
+        const signed = new Writer()
+          .string(sessionId)
+          .byte(MSG.USERAUTH_REQUEST)
+          .string(user)
+          .string('ssh-connection')
+          .string('publickey')
+          .bool(true)
+          .string(alg)
+          .string(blob)
+          .finish();
         expect(verifySignature(parseHostKey(blob), alg, sig, signed)).toBe(true);
         const ok = blob.every((b, i) => b === accepted[i]) && blob.length === accepted.length;
-        replies.push(ok ? new Uint8Array([MSG.USERAUTH_SUCCESS]) : new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey', 'password']).bool(false).finish());
+        replies.push(
+          ok
+            ? new Uint8Array([MSG.USERAUTH_SUCCESS])
+            : new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey', 'password']).bool(false).finish(),
+        );
       },
       async recv() {
         return replies.shift()!;
       },
     } as unknown as Transport;
-    const method = await authenticate(t, { username: 'me', methods: signers.map((key) => ({ type: 'publickey' as const, key })) });
+    const method = await authenticate(t, {
+      username: 'me',
+      methods: signers.map((key) => ({ type: 'publickey' as const, key })),
+    });
     expect(method).toBe('publickey');
-    expect(offered.map((b) => publicKeyBlob(keys.find((k) => publicKeyBlob(k).every((x, i) => x === b[i]))!))).toEqual([publicKeyBlob(keys[0]), publicKeyBlob(keys[1])]);
+    expect(offered.map((b) => publicKeyBlob(keys.find((k) => publicKeyBlob(k).every((x, i) => x === b[i]))!))).toEqual([
+      publicKeyBlob(keys[0]),
+      publicKeyBlob(keys[1]),
+    ]);
   });
 
   it('passes over an RSA key the server can only verify with SHA-1 when another key can sign, and says why when none can', async () => {
-    const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     const rsa = parsePemPrivateKey(rsaPem).key;
     const ed = generateEd25519Key(seededRandom(5));
     const script = (accepted: Uint8Array) => {
@@ -72,12 +100,19 @@ describe('publickey with several keys', () => {
           r.text();
           r.text();
           const method = r.text();
-          if (method !== 'publickey') return void replies.push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish());
+          if (method !== 'publickey')
+            return void replies.push(
+              new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish(),
+            );
           r.bool();
           offered.push(r.text());
           const blob = r.string();
           const ok = blob.length === accepted.length && blob.every((b, i) => b === accepted[i]);
-          replies.push(ok ? new Uint8Array([MSG.USERAUTH_SUCCESS]) : new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish());
+          replies.push(
+            ok
+              ? new Uint8Array([MSG.USERAUTH_SUCCESS])
+              : new Writer().byte(MSG.USERAUTH_FAILURE).nameList(['publickey']).bool(false).finish(),
+          );
         },
         async recv() {
           return replies.shift()!;
@@ -86,10 +121,20 @@ describe('publickey with several keys', () => {
       return { t, offered };
     };
     const a = script(publicKeyBlob(ed));
-    expect(await authenticate(a.t, { username: 'me', methods: [{ type: 'publickey', key: rsa }, { type: 'publickey', key: ed }] })).toBe('publickey');
+    expect(
+      await authenticate(a.t, {
+        username: 'me',
+        methods: [
+          { type: 'publickey', key: rsa },
+          { type: 'publickey', key: ed },
+        ],
+      }),
+    ).toBe('publickey');
     expect(a.offered).toEqual(['ssh-ed25519']);
     const b = script(publicKeyBlob(ed));
-    await expect(authenticate(b.t, { username: 'me', methods: [{ type: 'publickey', key: rsa }] })).rejects.toThrow(/ssh-rsa \(SHA-1\) signatures, which tailtab refuses/);
+    await expect(authenticate(b.t, { username: 'me', methods: [{ type: 'publickey', key: rsa }] })).rejects.toThrow(
+      /ssh-rsa \(SHA-1\) signatures, which tailtab refuses/,
+    );
     expect(b.offered).toEqual([]);
   });
 });

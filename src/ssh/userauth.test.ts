@@ -25,7 +25,8 @@ function modelServer(chains: string[][], o: { banner?: string } = {}) {
   const started = () => chains.filter((c) => passed.every((p, i) => c[i] === p));
   const open = () => started().filter((c) => c.length > passed.length);
   const next = () => [...new Set(open().map((c) => c[passed.length]))];
-  const fail = (partial: boolean) => push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(next()).bool(partial).finish());
+  const fail = (partial: boolean) =>
+    push(new Writer().byte(MSG.USERAUTH_FAILURE).nameList(next()).bool(partial).finish());
   const verdict = (method: string, ok: boolean) => {
     const accepted = ok && next().includes(method);
     log.push(`${method}:${accepted ? 'ok' : 'no'}`);
@@ -69,8 +70,17 @@ function modelServer(chains: string[][], o: { banner?: string } = {}) {
         // PAM with a password and a TOTP code: one question hidden, the other shown.
         if (!next().includes('keyboard-interactive')) return verdict('keyboard-interactive', false);
         return push(
-          new Writer().byte(MSG.USERAUTH_INFO_REQUEST).string('').string('').string('').uint32(2)
-            .string('Password: ').bool(false).string('Verification code: ').bool(true).finish(),
+          new Writer()
+            .byte(MSG.USERAUTH_INFO_REQUEST)
+            .string('')
+            .string('')
+            .string('')
+            .uint32(2)
+            .string('Password: ')
+            .bool(false)
+            .string('Verification code: ')
+            .bool(true)
+            .finish(),
         );
       }
       fail(false);
@@ -85,11 +95,23 @@ function modelServer(chains: string[][], o: { banner?: string } = {}) {
 
 const password: AuthMethod = { type: 'password', password: PASSWORD };
 const publickey: AuthMethod = { type: 'publickey', key: KEY };
-const kbd: AuthMethod = { type: 'keyboard-interactive', respond: (c) => c.prompts.map((p) => (p.echo ? CODE : PASSWORD)) };
+const kbd: AuthMethod = {
+  type: 'keyboard-interactive',
+  respond: (c) => c.prompts.map((p) => (p.echo ? CODE : PASSWORD)),
+};
 
 describe('partial success (RFC 4252 §5.1)', () => {
-  for (const chain of [['publickey', 'password'], ['password', 'publickey'], ['publickey', 'keyboard-interactive'], ['keyboard-interactive', 'publickey']]) {
-    for (const order of [[password, publickey, kbd], [publickey, kbd, password], [kbd, password, publickey]]) {
+  for (const chain of [
+    ['publickey', 'password'],
+    ['password', 'publickey'],
+    ['publickey', 'keyboard-interactive'],
+    ['keyboard-interactive', 'publickey'],
+  ]) {
+    for (const order of [
+      [password, publickey, kbd],
+      [publickey, kbd, password],
+      [kbd, password, publickey],
+    ]) {
       it(`AuthenticationMethods ${chain.join(',')} with methods offered as ${order.map((m) => m.type).join(', ')}`, async () => {
         const { t, log } = modelServer([chain]);
         expect(await authenticate(t, { username: 'u', methods: order })).toBe(chain[1]);
@@ -101,7 +123,10 @@ describe('partial success (RFC 4252 §5.1)', () => {
 
   it('a wrong second factor fails with a sentence naming the step that passed', async () => {
     const { t } = modelServer([['publickey', 'password']]);
-    const err = await authenticate(t, { username: 'u', methods: [publickey, { type: 'password', password: 'wrong' }] }).catch((e: unknown) => e);
+    const err = await authenticate(t, {
+      username: 'u',
+      methods: [publickey, { type: 'password', password: 'wrong' }],
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthenticationFailed);
     expect((err as Error).message).toMatch(/publickey accepted as a first step; .*the server now wants password/);
   });
@@ -117,7 +142,12 @@ describe('partial success (RFC 4252 §5.1)', () => {
 
   it('a declined password is skipped, not sent', async () => {
     const { t, log } = modelServer([['password'], ['publickey']]);
-    expect(await authenticate(t, { username: 'u', methods: [{ type: 'password', password: async () => undefined }, publickey] })).toBe('publickey');
+    expect(
+      await authenticate(t, {
+        username: 'u',
+        methods: [{ type: 'password', password: async () => undefined }, publickey],
+      }),
+    ).toBe('publickey');
     // "none" first, as OpenSSH does, to learn the server's list; the password never went out.
     expect(log).toEqual(['none:no', 'publickey:ok']);
   });
@@ -125,16 +155,21 @@ describe('partial success (RFC 4252 §5.1)', () => {
   it('fuzz: any chain set and method order ends in success or AuthenticationFailed, within a bounded number of requests', async () => {
     const method = fc.constantFrom('password', 'publickey', 'keyboard-interactive');
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(method, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }), fc.shuffledSubarray([password, publickey, kbd]), async (chains, order) => {
-        const { t, log } = modelServer(chains);
-        const r = await authenticate(t, { username: 'u', methods: order }).catch((e: unknown) => e);
-        if (!(r instanceof AuthenticationFailed)) expect(typeof r).toBe('string');
-        expect(log.length).toBeLessThanOrEqual((order.length + 1) ** 2);
-        // A lone chain without repeats made only of offered methods always completes (with
-        // several chains the client may walk into one it cannot finish, as OpenSSH's would).
-        const offered = new Set<string>(order.map((m) => m.type));
-        if (chains.length === 1 && chains.some((c) => new Set(c).size === c.length && c.every((x) => offered.has(x)))) expect(typeof r).toBe('string');
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(method, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+        fc.shuffledSubarray([password, publickey, kbd]),
+        async (chains, order) => {
+          const { t, log } = modelServer(chains);
+          const r = await authenticate(t, { username: 'u', methods: order }).catch((e: unknown) => e);
+          if (!(r instanceof AuthenticationFailed)) expect(typeof r).toBe('string');
+          expect(log.length).toBeLessThanOrEqual((order.length + 1) ** 2);
+          // A lone chain without repeats made only of offered methods always completes (with
+          // several chains the client may walk into one it cannot finish, as OpenSSH's would).
+          const offered = new Set<string>(order.map((m) => m.type));
+          if (chains.length === 1 && chains.some((c) => new Set(c).size === c.length && c.every((x) => offered.has(x))))
+            expect(typeof r).toBe('string');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -156,7 +191,30 @@ describe('banner (RFC 4252 §5.4)', () => {
 
 describe('displayText', () => {
   it('fuzz: never returns an escape, C0/C1 control (but newline and tab) or bidi override', () => {
-    const chars = fc.constantFrom('\x1b', '[', ']', 'P', '\\', '\x07', '\x9b', '\x9d', '\x9c', '\r', '\n', '\t', '\u202e', '\u2067', 'a', '1', ';', 'm', ' ', 'é', '\x00', '\x7f');
+    const chars = fc.constantFrom(
+      '\x1b',
+      '[',
+      ']',
+      'P',
+      '\\',
+      '\x07',
+      '\x9b',
+      '\x9d',
+      '\x9c',
+      '\r',
+      '\n',
+      '\t',
+      '\u202e',
+      '\u2067',
+      'a',
+      '1',
+      ';',
+      'm',
+      ' ',
+      'é',
+      '\x00',
+      '\x7f',
+    );
     fc.assert(
       fc.property(fc.array(chars, { maxLength: 200 }), (a) => {
         const out = displayText(a.join(''), 150);
@@ -167,6 +225,10 @@ describe('displayText', () => {
   });
 
   it('plain text (letters, newlines, tabs) is unchanged', () => {
-    fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9 .,:\n\t]*$/), (s) => { expect(displayText(s, 1e6)).toBe(s); }));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9 .,:\n\t]*$/), (s) => {
+        expect(displayText(s, 1e6)).toBe(s);
+      }),
+    );
   });
 });

@@ -36,7 +36,10 @@ export type AuthMethod =
   | { type: 'password'; password: string | ((p: PasswordRequest) => Promise<string | undefined>) }
   | { type: 'publickey'; key: UserKey | SshSigner }
   /** Answers, one per prompt; undefined when the person declines (the method is abandoned). */
-  | { type: 'keyboard-interactive'; respond: (c: KeyboardInteractiveChallenge) => Promise<string[] | undefined> | string[] | undefined };
+  | {
+      type: 'keyboard-interactive';
+      respond: (c: KeyboardInteractiveChallenge) => Promise<string[] | undefined> | string[] | undefined;
+    };
 
 export class AuthenticationFailed extends SshError {
   constructor(
@@ -126,7 +129,13 @@ async function tryMethod(t: Transport, o: AuthOptions, m: AuthMethod, partial: b
         // server-sig-algs lists no rsa-sha2-*: it only verifies ssh-rsa (SHA-1) signatures. With
         // other keys still to offer, this one is passed over (as ssh skips an identity it cannot
         // use); the last one left says why in words.
-        if (o.methods.some((x) => x !== m && x.type === 'publickey' && signatureAlgorithms(asSigner(x.key), t.serverSigAlgs).length > 0)) return 'skipped';
+        if (
+          o.methods.some(
+            (x) =>
+              x !== m && x.type === 'publickey' && signatureAlgorithms(asSigner(x.key), t.serverSigAlgs).length > 0,
+          )
+        )
+          return 'skipped';
         throw new AuthenticationFailed(
           `the server accepts RSA keys only with ssh-rsa (SHA-1) signatures, which tailtab refuses; use an Ed25519 or ECDSA key, or enable rsa-sha2-256/512 on the server (OpenSSH ≥ 7.2: PubkeyAcceptedAlgorithms) (it lists ${t.serverSigAlgs!.join(',')})`,
           [],
@@ -147,9 +156,17 @@ async function tryMethod(t: Transport, o: AuthOptions, m: AuthMethod, partial: b
           .string(algorithm)
           .string(blob)
           .finish();
-        await t.send(request(o.username, 'publickey').bool(true).string(algorithm).string(blob).string(await signer.sign(algorithm, signed)).finish());
+        await t.send(
+          request(o.username, 'publickey')
+            .bool(true)
+            .string(algorithm)
+            .string(blob)
+            .string(await signer.sign(algorithm, signed))
+            .finish(),
+        );
         const result = await reply(t, o, m);
-        if (result === true || result.partial || i === algorithms.length - 1 || !result.methods.includes('publickey')) return result;
+        if (result === true || result.partial || i === algorithms.length - 1 || !result.methods.includes('publickey'))
+          return result;
       }
     }
     case 'keyboard-interactive':
@@ -183,11 +200,15 @@ async function reply(t: Transport, o: AuthOptions, m: AuthMethod): Promise<Outco
       if (n > 64) throw new SshProtocolError('too many keyboard-interactive prompts');
       const prompts: KeyboardInteractivePrompt[] = [];
       for (let i = 0; i < n; i++) prompts.push({ prompt: displayText(r.text(), 1000), echo: r.bool() });
-      const answers = await m.respond({ name: displayText(name, 1000), instruction: displayText(instruction, 8000), prompts });
+      const answers = await m.respond({
+        name: displayText(name, 1000),
+        instruction: displayText(instruction, 8000),
+        prompts,
+      });
       if (answers === undefined) {
         // The person declined. RFC 4256 has no cancel message; OpenSSH's client, on ^C, ends
         // the connection. We do the same, with a sentence.
-        throw new AuthenticationFailed('login cancelled: the server\'s question was not answered', []);
+        throw new AuthenticationFailed("login cancelled: the server's question was not answered", []);
       }
       if (answers.length !== n) throw new SshError(`keyboard-interactive: ${n} prompts but ${answers.length} answers`);
       const w = new Writer().byte(MSG.USERAUTH_INFO_RESPONSE).uint32(n);

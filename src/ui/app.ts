@@ -2,7 +2,15 @@
 // lives in a Worker); it keeps profiles in IndexedDB; it never sees a private key.
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { LogLine, NodeApi, NodeStatusView, PeerView, SshKeyView, SshOpenOptions, UpConfig } from '../app/node-api.js';
+import type {
+  LogLine,
+  NodeApi,
+  NodeStatusView,
+  PeerView,
+  SshKeyView,
+  SshOpenOptions,
+  UpConfig,
+} from '../app/node-api.js';
 import { openTailtabDb, deleteTailtabDb, type ProfileRecord } from '../platform/idb.js';
 import { limitations, NO_SERVICE_WORKER } from './features.js';
 import { shared } from './styles.js';
@@ -10,14 +18,38 @@ import { terminalStyles } from './terminal-styles.js';
 import type { ConnectDefaults } from './views/connect.js';
 import type { OpenRequest } from './views/machines.js';
 import { isReload, type TerminalsView } from './views/terminals.js';
-import { connectionId, forgetConnection, fromOptions, loadConnections, loadLastVisit, loadReopenSetting, loginMethodOf, rememberConnection, saveLastVisit, saveReopenSetting, toOptions, type SavedConnection, type VisitTerminal } from './saved-connections.js';
+import {
+  connectionId,
+  forgetConnection,
+  fromOptions,
+  loadConnections,
+  loadLastVisit,
+  loadReopenSetting,
+  loginMethodOf,
+  rememberConnection,
+  saveLastVisit,
+  saveReopenSetting,
+  toOptions,
+  type SavedConnection,
+  type VisitTerminal,
+} from './saved-connections.js';
 import { shortName } from './format.js';
 import './views/connect.js';
 import './views/machines.js';
 import './views/terminals.js';
 import './views/files.js';
 import type { FilesTarget } from './views/files.js';
-import { chooseProxyOrigin, clearUsedProxyOrigins, forgetProxyOrigin, rememberProxyOrigin, startProxyHost, targetProxyOrigin, usedProxyOrigins, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
+import {
+  chooseProxyOrigin,
+  clearUsedProxyOrigins,
+  forgetProxyOrigin,
+  rememberProxyOrigin,
+  startProxyHost,
+  targetProxyOrigin,
+  usedProxyOrigins,
+  type ProxyHostHandle,
+  type ProxyTarget,
+} from './proxy-origin.js';
 import { NEED_PORT, NODE_PORT, type NeedPortMessage, type NodePortMessage } from './sw/messages.js';
 import './views/webview.js';
 import './views/desktop.js';
@@ -56,17 +88,62 @@ export class TailtabApp extends LitElement {
     shared,
     ...terminalStyles,
     css`
-      :host { min-height: 100vh; background: var(--bg); }
-      header { display: flex; align-items: center; gap: 1rem; padding: 0.5rem 1rem; border-bottom: 1px solid var(--border); background: var(--panel); flex-wrap: wrap; }
-      header h1 { font-size: 1.1rem; margin: 0; }
-      nav { display: flex; gap: 0.25rem; flex-wrap: wrap; }
-      nav a { padding: 0.35rem 0.7rem; border-radius: 8px; color: var(--fg); text-decoration: none; }
-      nav a[aria-current='page'] { background: var(--accent); color: #fff; }
-      main { padding: 1rem; }
-      .self { margin-left: auto; font-size: 0.9rem; color: var(--muted); }
-      header button.end { border-color: var(--danger); color: var(--danger); }
-      .note { margin: 0.5rem 1rem 0; }
-      .modal { position: fixed; inset: 0; background: #0008; display: grid; place-items: center; padding: 1rem; z-index: 10; }
+      :host {
+        min-height: 100vh;
+        background: var(--bg);
+      }
+      header {
+        display: flex;
+        align-items: center;
+        gap: 1rem;
+        padding: 0.5rem 1rem;
+        border-bottom: 1px solid var(--border);
+        background: var(--panel);
+        flex-wrap: wrap;
+      }
+      header h1 {
+        font-size: 1.1rem;
+        margin: 0;
+      }
+      nav {
+        display: flex;
+        gap: 0.25rem;
+        flex-wrap: wrap;
+      }
+      nav a {
+        padding: 0.35rem 0.7rem;
+        border-radius: 8px;
+        color: var(--fg);
+        text-decoration: none;
+      }
+      nav a[aria-current='page'] {
+        background: var(--accent);
+        color: #fff;
+      }
+      main {
+        padding: 1rem;
+      }
+      .self {
+        margin-left: auto;
+        font-size: 0.9rem;
+        color: var(--muted);
+      }
+      header button.end {
+        border-color: var(--danger);
+        color: var(--danger);
+      }
+      .note {
+        margin: 0.5rem 1rem 0;
+      }
+      .modal {
+        position: fixed;
+        inset: 0;
+        background: #0008;
+        display: grid;
+        place-items: center;
+        padding: 1rem;
+        z-index: 10;
+      }
     `,
   ];
 
@@ -120,9 +197,13 @@ export class TailtabApp extends LitElement {
     // Back from the back/forward cache: this window was released above (its node may be down by
     // now, and the Worker no longer sends it anything), so start over as a fresh visit would.
     // (Not seen in the e2e: headless Chromium did not keep this page in that cache.)
-    addEventListener('pageshow', (e) => { if ((e as PageTransitionEvent).persisted) location.reload(); });
+    addEventListener('pageshow', (e) => {
+      if ((e as PageTransitionEvent).persisted) location.reload();
+    });
     if (!this.node) return;
-    void limitations({ sharedNode: this.sharedNode, ephemeral: !!this.defaults.ephemeral }).then((n) => (this.notes = [...n, ...this.notes.filter((x) => !n.includes(x))]));
+    void limitations({ sharedNode: this.sharedNode, ephemeral: !!this.defaults.ephemeral }).then(
+      (n) => (this.notes = [...n, ...this.notes.filter((x) => !n.includes(x))]),
+    );
     this.unsubscribe = this.node.subscribe((ev) => {
       if (ev.type === 'status') this.onStatus(ev.status);
       else this.log = [...this.log.slice(-999), ev.line];
@@ -143,7 +224,14 @@ export class TailtabApp extends LitElement {
     if (this.status.state === 'stopped') {
       const last = this.profiles[0];
       if (this.defaults.autoConnect && this.defaults.controlUrl) {
-        await this.connect({ controlUrl: this.defaults.controlUrl, authKey: this.defaults.authKey, hostname: this.defaults.hostname || 'tailtab', ephemeral: !!this.defaults.ephemeral, profileId: '', allowInsecureDerp: this.defaults.allowInsecureDerp });
+        await this.connect({
+          controlUrl: this.defaults.controlUrl,
+          authKey: this.defaults.authKey,
+          hostname: this.defaults.hostname || 'tailtab',
+          ephemeral: !!this.defaults.ephemeral,
+          profileId: '',
+          allowInsecureDerp: this.defaults.allowInsecureDerp,
+        });
       } else if (last) {
         // A remembered profile: log in again with its stored keys (no auth key needed).
         await this.useProfile(last);
@@ -211,7 +299,9 @@ export class TailtabApp extends LitElement {
       }
       const hand = async () => {
         const port = await newPort();
-        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: NODE_PORT } satisfies NodePortMessage, [port]);
+        (navigator.serviceWorker.controller ?? reg.active)?.postMessage({ type: NODE_PORT } satisfies NodePortMessage, [
+          port,
+        ]);
         this.proxyReady = true;
       };
       navigator.serviceWorker.addEventListener('message', (e) => {
@@ -220,7 +310,10 @@ export class TailtabApp extends LitElement {
       await hand();
     } catch (e) {
       // A browser that has the API but refuses it here (a private window): said in the notes too.
-      this.log = [...this.log, { at: Date.now(), level: 'warn', text: `web view unavailable: ${(e as Error).message}` }];
+      this.log = [
+        ...this.log,
+        { at: Date.now(), level: 'warn', text: `web view unavailable: ${(e as Error).message}` },
+      ];
       if (!this.notes.includes(NO_SERVICE_WORKER)) this.notes = [...this.notes, NO_SERVICE_WORKER];
     }
   }
@@ -236,7 +329,10 @@ export class TailtabApp extends LitElement {
     // A remembered login lives in IndexedDB, which a browser may clear under storage pressure
     // unless it has granted persistence: ask once it is worth keeping (never in kiosk mode).
     if (s.state === 'running' && !wasRunning && !this.ephemeral && this.storagePersisted === undefined) {
-      void navigator.storage?.persist?.().then((ok) => (this.storagePersisted = ok), () => (this.storagePersisted = false));
+      void navigator.storage?.persist?.().then(
+        (ok) => (this.storagePersisted = ok),
+        () => (this.storagePersisted = false),
+      );
     }
   }
 
@@ -267,9 +363,19 @@ export class TailtabApp extends LitElement {
   /** This visit's terminals, remembered for the next visit (once the last one was read). */
   private onTerminalsChanged(list: { title: string; options: SshOpenOptions }[]) {
     if (!this.visitLoaded || !this.profileId || this.ephemeral) return;
-    const terms = list.map((t) => ({ title: t.title, connectionId: connectionId({ host: t.options.host, user: t.options.username, port: t.options.port ?? 22, method: loginMethodOf(t.options.auth) }) }));
+    const terms = list.map((t) => ({
+      title: t.title,
+      connectionId: connectionId({
+        host: t.options.host,
+        user: t.options.username,
+        port: t.options.port ?? 22,
+        method: loginMethodOf(t.options.auth),
+      }),
+    }));
     if (terms.length) this.lastVisit = [];
-    void saveLastVisit(this.profileId, terms).catch((e: Error) => this.warn(`remembering this visit's terminals: ${e.message}`));
+    void saveLastVisit(this.profileId, terms).catch((e: Error) =>
+      this.warn(`remembering this visit's terminals: ${e.message}`),
+    );
   }
 
   /** Opens a saved connection: at once, or through the dialog when a password is needed. */
@@ -298,7 +404,10 @@ export class TailtabApp extends LitElement {
   }
 
   private peerFor(c: { host: string; fqdn?: string }): PeerView | undefined {
-    return this.status.peers.find((p) => p.ips.includes(c.host)) ?? (c.fqdn ? this.status.peers.find((p) => p.fqdn === c.fqdn) : undefined);
+    return (
+      this.status.peers.find((p) => p.ips.includes(c.host)) ??
+      (c.fqdn ? this.status.peers.find((p) => p.fqdn === c.fqdn) : undefined)
+    );
   }
 
   private terminals(): TerminalsView | null {
@@ -332,10 +441,21 @@ export class TailtabApp extends LitElement {
     if (!this.node) return;
     const profileId = profileIdFor(cfg.controlUrl, cfg.hostname);
     this.ephemeral = cfg.ephemeral;
-    if (!cfg.ephemeral && profileId !== this.profileId) { this.profileId = profileId; this.visitLoaded = false; }
+    if (!cfg.ephemeral && profileId !== this.profileId) {
+      this.profileId = profileId;
+      this.visitLoaded = false;
+    }
     this.pendingProfile = cfg.ephemeral
       ? undefined
-      : { id: profileId, name: `${cfg.hostname} @ ${new URL(cfg.controlUrl).host}`, controlUrl: cfg.controlUrl, hostname: cfg.hostname, allowInsecureDerp: cfg.allowInsecureDerp, controlKey: cfg.controlKey, lastUsedAt: Date.now() };
+      : {
+          id: profileId,
+          name: `${cfg.hostname} @ ${new URL(cfg.controlUrl).host}`,
+          controlUrl: cfg.controlUrl,
+          hostname: cfg.hostname,
+          allowInsecureDerp: cfg.allowInsecureDerp,
+          controlKey: cfg.controlKey,
+          lastUsedAt: Date.now(),
+        };
     try {
       await this.node.up({ ...cfg, profileId });
     } catch (e) {
@@ -344,7 +464,14 @@ export class TailtabApp extends LitElement {
   }
 
   private useProfile(p: ProfileRecord) {
-    return this.connect({ controlUrl: p.controlUrl, hostname: p.hostname, ephemeral: false, profileId: p.id, allowInsecureDerp: p.allowInsecureDerp, controlKey: p.controlKey });
+    return this.connect({
+      controlUrl: p.controlUrl,
+      hostname: p.hostname,
+      ephemeral: false,
+      profileId: p.id,
+      allowInsecureDerp: p.allowInsecureDerp,
+      controlKey: p.controlKey,
+    });
   }
 
   private async openPeer(req: OpenRequest, preset?: SavedConnection) {
@@ -368,9 +495,12 @@ export class TailtabApp extends LitElement {
     const port = this.dialogPreset?.port ?? 22;
     const host = req.peer.ips[0];
     if (host && !req.peer.tailscaleSsh) {
-      void this.node!.probe(host, port).then((r) => {
-        this.sshProbe = new Map(this.sshProbe).set(req.peer.id, { port, ...r });
-      }, () => {});
+      void this.node!.probe(host, port).then(
+        (r) => {
+          this.sshProbe = new Map(this.sshProbe).set(req.peer.id, { port, ...r });
+        },
+        () => {},
+      );
     }
   }
 
@@ -379,8 +509,16 @@ export class TailtabApp extends LitElement {
     this.sshPeer = undefined;
     if (peer && this.profileId && !this.ephemeral) {
       // How this host was reached, for next time: never the password.
-      const c = fromOptions(e.detail.options, peer.fqdn, `${e.detail.options.username}@${shortName(peer.fqdn || peer.name)}`, Date.now());
-      void rememberConnection(this.profileId, c).then((list) => (this.saved = list), (err: Error) => this.warn(`saving the connection: ${err.message}`));
+      const c = fromOptions(
+        e.detail.options,
+        peer.fqdn,
+        `${e.detail.options.username}@${shortName(peer.fqdn || peer.name)}`,
+        Date.now(),
+      );
+      void rememberConnection(this.profileId, c).then(
+        (list) => (this.saved = list),
+        (err: Error) => this.warn(`saving the connection: ${err.message}`),
+      );
     }
     if (e.detail.purpose === 'files') {
       const { cols: _c, rows: _r, ...options } = e.detail.options;
@@ -408,7 +546,11 @@ export class TailtabApp extends LitElement {
       ...earlier.map((o) => forgetProxyOrigin(o)),
     ]);
     clearUsedProxyOrigins();
-    try { sessionStorage.clear(); } catch { /* nothing kept */ }
+    try {
+      sessionStorage.clear();
+    } catch {
+      /* nothing kept */
+    }
     await this.node?.wipe();
     await deleteTailtabDb();
     if ('caches' in globalThis) for (const k of await caches.keys()) await caches.delete(k);
@@ -431,15 +573,27 @@ export class TailtabApp extends LitElement {
     return html`
       <header>
         <h1>tailtab</h1>
-        ${running
-          ? html`<nav aria-label="Main">
-              ${ROUTES.map((r) => html`<a href="#${r.id}" aria-current=${this.route === r.id ? 'page' : 'false'}>${r.label}</a>`)}
-            </nav>`
-          : ''}
-        <span class="self" role="status">${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state === 'needs-login' && !st.authUrl && st.error ? 'signed out by control: log in again' : STATE_WORDS[st.state]}</span>
-        ${running && this.ephemeral
-          ? html`<button class="end" @click=${this.signOut} title="Log this browser out of the tailnet and forget everything">End session</button>`
-          : ''}
+        ${
+          running
+            ? html`<nav aria-label="Main">
+                ${ROUTES.map((r) => html`<a href="#${r.id}" aria-current=${this.route === r.id ? 'page' : 'false'}>${r.label}</a>`)}
+              </nav>`
+            : ''
+        }
+        <span class="self" role="status"
+          >${running ? `${st.self?.name ?? ''} · ${st.self?.ips[0] ?? ''}` : st.state === 'needs-login' && !st.authUrl && st.error ? 'signed out by control: log in again' : STATE_WORDS[st.state]}</span
+        >
+        ${
+          running && this.ephemeral
+            ? html`<button
+                class="end"
+                @click=${this.signOut}
+                title="Log this browser out of the tailnet and forget everything"
+              >
+                End session
+              </button>`
+            : ''
+        }
       </header>
       ${this.unsupported ? html`<p class="error" role="alert">${this.unsupported}</p>` : ''}
       ${this.notes.map((n) => html`<p class="hint note" role="note">${n}</p>`)}
@@ -456,27 +610,64 @@ export class TailtabApp extends LitElement {
         @reopen=${(e: CustomEvent<SavedConnection>) => this.reopen(e.detail)}
         @reopen-visit=${() => this.reopenVisit()}
         @forget-connection=${(e: CustomEvent<string>) => this.forgetSaved(e.detail)}
-        @reopen-setting=${(e: CustomEvent<boolean>) => { this.reopenAuto = e.detail; void saveReopenSetting(e.detail).catch(() => {}); }}
+        @reopen-setting=${(e: CustomEvent<boolean>) => {
+          this.reopenAuto = e.detail;
+          void saveReopenSetting(e.detail).catch(() => {});
+        }}
       >
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
         <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
-        <tt-files .node=${this.node} .target=${this.filesTarget} ?hidden=${!running || this.route !== 'files'}></tt-files>
-        <tt-desktop .node=${this.node} .target=${this.desktopTarget} ownsTitle ?hidden=${!running || this.route !== 'desktop'}></tt-desktop>
-        ${this.sshPeer
-          ? html`<div class="modal" role="dialog" aria-modal="true" aria-label=${this.sshPurpose === 'files' ? 'Files login' : 'SSH login'}
-              @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') this.sshPeer = undefined; }}>
-              <tt-ssh-dialog .peer=${this.sshPeer} .keys=${this.sshKeys} .purpose=${this.sshPurpose} .preset=${this.dialogPreset} .probe=${this.sshProbe.get(this.sshPeer.id)}></tt-ssh-dialog>
-            </div>`
-          : ''}
+        <tt-files
+          .node=${this.node}
+          .target=${this.filesTarget}
+          ?hidden=${!running || this.route !== 'files'}
+        ></tt-files>
+        <tt-desktop
+          .node=${this.node}
+          .target=${this.desktopTarget}
+          ownsTitle
+          ?hidden=${!running || this.route !== 'desktop'}
+        ></tt-desktop>
+        ${
+          this.sshPeer
+            ? html`<div
+                class="modal"
+                role="dialog"
+                aria-modal="true"
+                aria-label=${this.sshPurpose === 'files' ? 'Files login' : 'SSH login'}
+                @keydown=${(e: KeyboardEvent) => {
+                  if (e.key === 'Escape') this.sshPeer = undefined;
+                }}
+              >
+                <tt-ssh-dialog
+                  .peer=${this.sshPeer}
+                  .keys=${this.sshKeys}
+                  .purpose=${this.sshPurpose}
+                  .preset=${this.dialogPreset}
+                  .probe=${this.sshProbe.get(this.sshPeer.id)}
+                ></tt-ssh-dialog>
+              </div>`
+            : ''
+        }
       </main>
     `;
   }
 
   private renderRoute() {
     return html`
-      ${this.route === 'machines' ? html`<tt-machines .peers=${this.status.peers} .routes=${this.status.routes ?? {}} @routes=${this.onRoutes}
-        .recent=${this.saved} .lastVisit=${this.lastVisit} .sshProbe=${this.sshProbe}></tt-machines>` : ''}
+      ${
+        this.route === 'machines'
+          ? html`<tt-machines
+              .peers=${this.status.peers}
+              .routes=${this.status.routes ?? {}}
+              @routes=${this.onRoutes}
+              .recent=${this.saved}
+              .lastVisit=${this.lastVisit}
+              .sshProbe=${this.sshProbe}
+            ></tt-machines>`
+          : ''
+      }
       ${this.route === 'web' ? html`<tt-webview .target=${this.webTarget} .proxyReady=${this.proxyReady} .proxyOrigin=${this.proxyOrigin} .openProxy=${this.openProxyFor}></tt-webview>` : ''}
       ${this.route === 'status' ? html`<tt-status .status=${this.status} .log=${this.log}></tt-status>` : ''}
       ${this.route === 'settings' ? html`<tt-settings .node=${this.node} .profiles=${this.profiles} .ephemeral=${this.ephemeral} .storagePersisted=${this.storagePersisted} .reopenAuto=${this.reopenAuto}></tt-settings>` : ''}

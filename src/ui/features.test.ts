@@ -3,7 +3,14 @@ import { canShareNode, limitations, missingRequirement, storageUsable } from './
 
 // A stand-in global with exactly the APIs given: what a browser offers is all the code may look at.
 const browser = (o: Record<string, unknown> = {}) =>
-  ({ isSecureContext: true, crypto: { subtle: {} }, Worker: function Worker() {}, WebSocket: function WebSocket() {}, navigator: { serviceWorker: { register() {} } }, ...o }) as unknown as typeof globalThis;
+  ({
+    isSecureContext: true,
+    crypto: { subtle: {} },
+    Worker: function Worker() {},
+    WebSocket: function WebSocket() {},
+    navigator: { serviceWorker: { register() {} } },
+    ...o,
+  }) as unknown as typeof globalThis;
 
 /** An IndexedDB whose open() succeeds (or fails) on the next task, as a real one does. */
 const idb = (ok: boolean) => ({
@@ -23,7 +30,9 @@ describe('features', () => {
     expect(missingRequirement(browser())).toBeUndefined();
     expect(missingRequirement(browser({ isSecureContext: false }))).toMatch(/needs a secure page/);
     expect(missingRequirement(browser({ crypto: {} }))).toMatch(/crypto\.subtle/);
-    expect(missingRequirement(browser({ Worker: undefined }))).toBe('tailtab needs Web Workers, which this browser does not offer here.');
+    expect(missingRequirement(browser({ Worker: undefined }))).toBe(
+      'tailtab needs Web Workers, which this browser does not offer here.',
+    );
     expect(missingRequirement(browser({ WebSocket: undefined }))).toMatch(/WebSockets/);
   });
 
@@ -38,7 +47,11 @@ describe('features', () => {
     expect(good.deleted).toEqual(['tailtab-probe']);
     expect(await storageUsable(browser({ indexedDB: idb(false) }))).toBe(false);
     expect(await storageUsable(browser())).toBe(false);
-    const throwing = { open() { throw new DOMException('refused', 'SecurityError'); } };
+    const throwing = {
+      open() {
+        throw new DOMException('refused', 'SecurityError');
+      },
+    };
     expect(await storageUsable(browser({ indexedDB: throwing }))).toBe(false);
     const never = { open: () => ({}) };
     expect(await storageUsable(browser({ indexedDB: never }), 10)).toBe(false);

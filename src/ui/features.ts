@@ -5,8 +5,10 @@
 
 /** The one thing missing that tailtab cannot run without, as a sentence; undefined if nothing is. */
 export function missingRequirement(g: typeof globalThis = globalThis): string | undefined {
-  if (g.isSecureContext === false) return 'tailtab needs a secure page (https:// or localhost): this browser withholds the cryptography it needs here.';
-  if (!g.crypto?.subtle) return 'tailtab needs the browser\'s Web Cryptography (crypto.subtle), which this browser does not offer here.';
+  if (g.isSecureContext === false)
+    return 'tailtab needs a secure page (https:// or localhost): this browser withholds the cryptography it needs here.';
+  if (!g.crypto?.subtle)
+    return "tailtab needs the browser's Web Cryptography (crypto.subtle), which this browser does not offer here.";
   if (typeof g.Worker !== 'function') return 'tailtab needs Web Workers, which this browser does not offer here.';
   if (typeof g.WebSocket !== 'function') return 'tailtab needs WebSockets, which this browser does not offer here.';
   return undefined;
@@ -52,11 +54,17 @@ export const NO_SERVICE_WORKER =
   'This browser gives tailtab no Service Worker here (a private window?): web views of tailnet sites will not open, and downloads are held in memory until saved.';
 
 /** What works less well in this browser, one sentence each (empty when nothing). */
-export async function limitations(o: { sharedNode: boolean; ephemeral: boolean }, g: typeof globalThis = globalThis): Promise<string[]> {
+export async function limitations(
+  o: { sharedNode: boolean; ephemeral: boolean },
+  g: typeof globalThis = globalThis,
+): Promise<string[]> {
   const out: string[] = [];
-  if (!o.sharedNode) out.push('Windows of tailtab do not share the node here: each window runs its own, with its own sessions.');
+  if (!o.sharedNode)
+    out.push('Windows of tailtab do not share the node here: each window runs its own, with its own sessions.');
   if (!o.ephemeral && !(await storageUsable(g))) {
-    out.push('This browser gives tailtab no storage here (a private window?): your login and keys are forgotten when this window closes.');
+    out.push(
+      'This browser gives tailtab no storage here (a private window?): your login and keys are forgotten when this window closes.',
+    );
   }
   const sw = (g.navigator as Navigator | undefined)?.serviceWorker;
   if (!sw || typeof sw.register !== 'function') {

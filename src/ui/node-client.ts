@@ -28,12 +28,18 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
     return { ...createNodeClientOnPort(worker as unknown as PortLike), workerKind: 'dedicated' };
   }
   // Spread before `type`: Vite reads `type` from this literal to bundle the Worker as a module.
-  const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), { ...EXTENDED_LIFETIME, type: 'module', name });
+  const shared = new SharedWorker(new URL('./worker/node-worker.ts', import.meta.url), {
+    ...EXTENDED_LIFETIME,
+    type: 'module',
+    name,
+  });
   // Chrome fires 'error' when it cannot connect this window, e.g. a window of an older tailtab
   // (no extendedLifetime) still runs the node: say so rather than wait forever.
   const failed = new Promise<string>((resolve) =>
     shared.addEventListener('error', () =>
-      resolve('tailtab could not start its node in this window. If another tailtab window is open (perhaps an older version), close it and reload this one.'),
+      resolve(
+        'tailtab could not start its node in this window. If another tailtab window is open (perhaps an older version), close it and reload this one.',
+      ),
     ),
   );
   return { ...createNodeClientOnPort(shared.port, { failed }), workerKind: 'shared' };
@@ -41,6 +47,8 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
 
 /** Whether createNodeClient gives this window a node shared with the origin's other windows (a SharedWorker). */
 export function sharesNodeAcrossWindows(o: { dedicated?: boolean } = {}): boolean {
-  const dedicated = o.dedicated ?? (typeof location !== 'undefined' && new URLSearchParams(location.search).get('worker') === 'dedicated');
+  const dedicated =
+    o.dedicated ??
+    (typeof location !== 'undefined' && new URLSearchParams(location.search).get('worker') === 'dedicated');
   return !dedicated && typeof SharedWorker === 'function';
 }

@@ -8,15 +8,21 @@ const at = (href: string) => {
 
 describe('chooseProxyOrigin', () => {
   it('uses the configured origin, reduced to its origin', () => {
-    expect(chooseProxyOrigin('https://proxy.example.com/some/path', at('https://tailtab.example.com/'))).toBe('https://proxy.example.com');
+    expect(chooseProxyOrigin('https://proxy.example.com/some/path', at('https://tailtab.example.com/'))).toBe(
+      'https://proxy.example.com',
+    );
   });
-  it('refuses a configured origin equal to tailtab\'s own, or not http(s)', () => {
-    expect(() => chooseProxyOrigin('https://tailtab.example.com/x', at('https://tailtab.example.com/'))).toThrow(/differ/);
+  it("refuses a configured origin equal to tailtab's own, or not http(s)", () => {
+    expect(() => chooseProxyOrigin('https://tailtab.example.com/x', at('https://tailtab.example.com/'))).toThrow(
+      /differ/,
+    );
     expect(() => chooseProxyOrigin('javascript:alert(1)', at('https://tailtab.example.com/'))).toThrow(/http/);
     expect(() => chooseProxyOrigin('not a url', at('https://tailtab.example.com/'))).toThrow(/not a URL/);
   });
   it('under .localhost, isolates by the sibling proxy.<name> (same site, another origin)', () => {
-    expect(chooseProxyOrigin(undefined, at('http://tailtab.localhost:5173/'))).toBe('http://proxy.tailtab.localhost:5173');
+    expect(chooseProxyOrigin(undefined, at('http://tailtab.localhost:5173/'))).toBe(
+      'http://proxy.tailtab.localhost:5173',
+    );
     expect(chooseProxyOrigin(undefined, at('http://proxy.tailtab.localhost:5173/'))).toBeUndefined();
   });
   it('on 127.0.0.1 or localhost (different sites from any other name) stays on the same origin', () => {
@@ -39,8 +45,12 @@ describe('one origin per tailnet target', () => {
     expect(parseTargetLabel('proxy')).toBeNull();
     expect(parseTargetLabel('p0-x')).toBeNull();
     expect(parseTargetLabel('p70000-x')).toBeNull();
-    expect(targetProxyOrigin('http://proxy.tailtab.localhost:5173', { host: 'peer2', port: 8080 })).toBe('http://p8080-peer2.proxy.tailtab.localhost:5173');
-    expect(targetProxyOrigin('https://proxy.example.com', { host: 'nas.tail.ts.net', port: 80 })).toBe('https://p80-nas.proxy.example.com');
+    expect(targetProxyOrigin('http://proxy.tailtab.localhost:5173', { host: 'peer2', port: 8080 })).toBe(
+      'http://p8080-peer2.proxy.tailtab.localhost:5173',
+    );
+    expect(targetProxyOrigin('https://proxy.example.com', { host: 'nas.tail.ts.net', port: 80 })).toBe(
+      'https://p80-nas.proxy.example.com',
+    );
   });
   it('refuses what cannot be a label, with words', () => {
     expect(() => targetLabel({ host: 'fd7a:115c:a1e0::1', port: 80 })).toThrow(/machine name, not the IPv6/);

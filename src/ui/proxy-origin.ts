@@ -23,7 +23,10 @@ export const PROXY_HOST_PATH = '/proxy-host.html';
  * storage is blocked (Chromium: "The user denied permission to use Service Worker"), which is
  * why 127.0.0.1 and localhost, two different sites, cannot isolate each other.
  */
-export function chooseProxyOrigin(configured: string | undefined, here: { protocol: string; hostname: string; port: string; origin: string }): string | undefined {
+export function chooseProxyOrigin(
+  configured: string | undefined,
+  here: { protocol: string; hostname: string; port: string; origin: string },
+): string | undefined {
   if (configured) {
     let u: URL;
     try {
@@ -31,7 +34,8 @@ export function chooseProxyOrigin(configured: string | undefined, here: { protoc
     } catch {
       throw new Error(`proxyOrigin "${configured}" is not a URL`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`proxyOrigin "${configured}" must be http(s)`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new Error(`proxyOrigin "${configured}" must be http(s)`);
     if (u.origin === here.origin) throw new Error('proxyOrigin must differ from the origin tailtab is served from');
     return u.origin;
   }
@@ -41,7 +45,10 @@ export function chooseProxyOrigin(configured: string | undefined, here: { protoc
 }
 
 /** A tailnet target of the web view: a MagicDNS name (short or full) or IPv4 literal, and a port. */
-export interface ProxyTarget { host: string; port: number }
+export interface ProxyTarget {
+  host: string;
+  port: number;
+}
 
 /**
  * The DNS label of a target's own origin: `p<port>-<machine>` (`p8080-nas`, `p80-100-64-0-5`).
@@ -54,11 +61,14 @@ export function targetLabel(t: ProxyTarget): string {
   const host = t.host.toLowerCase().replace(/\.$/, '');
   let name: string;
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) name = host.replace(/\./g, '-');
-  else if (host.includes(':')) throw new Error(`the isolated web view needs a machine name, not the IPv6 address ${t.host}`);
+  else if (host.includes(':'))
+    throw new Error(`the isolated web view needs a machine name, not the IPv6 address ${t.host}`);
   else name = host.split('.')[0]!;
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name)) throw new Error(`"${t.host}" is not a machine name the web view can give its own origin`);
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name))
+    throw new Error(`"${t.host}" is not a machine name the web view can give its own origin`);
   const label = `p${t.port}-${name}`;
-  if (label.length > 63) throw new Error(`"${t.host}" is too long a name for the web view's own origin (63 characters per DNS label)`);
+  if (label.length > 63)
+    throw new Error(`"${t.host}" is too long a name for the web view's own origin (63 characters per DNS label)`);
   return label;
 }
 
@@ -101,7 +111,9 @@ export function rememberProxyOrigin(origin: string): void {
   try {
     const used = usedProxyOrigins().filter((o) => o !== origin);
     localStorage.setItem(USED_KEY, JSON.stringify([origin, ...used].slice(0, MAX_USED)));
-  } catch { /* storage refused (private window): this visit's frames are still forgotten */ }
+  } catch {
+    /* storage refused (private window): this visit's frames are still forgotten */
+  }
 }
 
 export function usedProxyOrigins(): string[] {
@@ -114,7 +126,11 @@ export function usedProxyOrigins(): string[] {
 }
 
 export function clearUsedProxyOrigins(): void {
-  try { localStorage.removeItem(USED_KEY); } catch { /* nothing kept */ }
+  try {
+    localStorage.removeItem(USED_KEY);
+  } catch {
+    /* nothing kept */
+  }
 }
 
 /**
@@ -138,7 +154,8 @@ export function forgetProxyOrigin(proxyOrigin: string, timeoutMs = 5000): Promis
     const onMessage = (e: MessageEvent) => {
       if (e.origin !== proxyOrigin || e.source !== frame.contentWindow) return;
       const type = (e.data as { type?: string } | null)?.type;
-      if (type === 'tailtab-proxy-host-ready' || type === NEED_PORT) frame.contentWindow?.postMessage({ type: 'tailtab-proxy-host-forget' }, proxyOrigin);
+      if (type === 'tailtab-proxy-host-ready' || type === NEED_PORT)
+        frame.contentWindow?.postMessage({ type: 'tailtab-proxy-host-forget' }, proxyOrigin);
       else if (type === 'tailtab-proxy-host-forgotten' || type === 'tailtab-proxy-host-error') finish();
     };
     window.addEventListener('message', onMessage);
@@ -181,7 +198,12 @@ export function startProxyHost(
         return new Promise<void>((done) => {
           const t = setTimeout(done, timeoutMs);
           const onDone = (e: MessageEvent) => {
-            if (e.origin !== proxyOrigin || e.source !== frame.contentWindow || (e.data as { type?: string })?.type !== 'tailtab-proxy-host-forgotten') return;
+            if (
+              e.origin !== proxyOrigin ||
+              e.source !== frame.contentWindow ||
+              (e.data as { type?: string })?.type !== 'tailtab-proxy-host-forgotten'
+            )
+              return;
             clearTimeout(t);
             window.removeEventListener('message', onDone);
             done();
@@ -217,10 +239,14 @@ export function startProxyHost(
       if (e.origin !== proxyOrigin || e.source !== frame.contentWindow) return;
       const m = e.data as ProxyHostToApp | null;
       if (m?.type === 'tailtab-proxy-host-ready' || m?.type === NEED_PORT) void hand();
-      else if (m?.type === 'tailtab-proxy-host-error') fail(`web view proxy on ${proxyOrigin}: ${String(m.message ?? 'failed')}`);
+      else if (m?.type === 'tailtab-proxy-host-error')
+        fail(`web view proxy on ${proxyOrigin}: ${String(m.message ?? 'failed')}`);
     };
     window.addEventListener('message', onMessage);
-    const timer = setTimeout(() => fail(`web view proxy on ${proxyOrigin} did not start within ${(o.timeoutMs ?? 15000) / 1000} s`), o.timeoutMs ?? 15000);
+    const timer = setTimeout(
+      () => fail(`web view proxy on ${proxyOrigin} did not start within ${(o.timeoutMs ?? 15000) / 1000} s`),
+      o.timeoutMs ?? 15000,
+    );
     document.body.append(frame);
   });
 }

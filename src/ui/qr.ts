@@ -10,7 +10,12 @@ export class QrCode extends LitElement {
   @property() label = 'QR code';
 
   static override styles = css`
-    svg { width: 180px; height: 180px; background: #fff; border-radius: 6px; }
+    svg {
+      width: 180px;
+      height: 180px;
+      background: #fff;
+      border-radius: 6px;
+    }
   `;
 
   override render() {
@@ -20,6 +25,8 @@ export class QrCode extends LitElement {
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) if (data[y][x]) cells.push(svg`<rect x=${x} y=${y} width="1" height="1" />`);
     }
-    return html`<svg role="img" aria-label=${this.label} viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges">${cells}</svg>`;
+    return html`<svg role="img" aria-label=${this.label} viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges">
+      ${cells}
+    </svg>`;
   }
 }

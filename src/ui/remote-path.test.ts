@@ -19,6 +19,10 @@ describe('remote paths', () => {
       { filename: 'a.txt', longname: '', attrs: { size: 1, permissions: 0o100600 } },
       { filename: '..', longname: '', attrs: { permissions: 0o040755 } },
     ].map(toFileEntry);
-    expect(sortEntries(list).map((e) => [e.name, e.dir])).toEqual([['z', true], ['a.txt', false], ['b.txt', false]]);
+    expect(sortEntries(list).map((e) => [e.name, e.dir])).toEqual([
+      ['z', true],
+      ['a.txt', false],
+      ['b.txt', false],
+    ]);
   });
 });

@@ -49,40 +49,77 @@ export function loginMethodOf(auth: SshOpenOptions['auth']): LoginMethod {
 export function fromOptions(o: SshOpenOptions, fqdn: string, label: string, now: number): SavedConnection {
   const method = loginMethodOf(o.auth);
   const c = { host: o.host, user: o.username, port: o.port ?? 22, method };
-  return { id: connectionId(c), ...c, fqdn, ...(o.auth.type === 'key' ? { keyId: o.auth.keyId } : {}), label, lastUsedAt: now };
+  return {
+    id: connectionId(c),
+    ...c,
+    fqdn,
+    ...(o.auth.type === 'key' ? { keyId: o.auth.keyId } : {}),
+    label,
+    lastUsedAt: now,
+  };
 }
 
 /** The options to open a saved connection with (a password one still needs the password). */
 export function toOptions(c: SavedConnection, cols = 80, rows = 24): SshOpenOptions {
-  const auth = c.method === 'none' ? { type: 'none' as const } : c.method === 'key' ? { type: 'key' as const, keyId: c.keyId ?? '' } : { type: 'password' as const, password: '' };
+  const auth =
+    c.method === 'none'
+      ? { type: 'none' as const }
+      : c.method === 'key'
+        ? { type: 'key' as const, keyId: c.keyId ?? '' }
+        : { type: 'password' as const, password: '' };
   return { host: c.host, port: c.port, username: c.user, auth, cols, rows, tailnetAuthenticated: c.method === 'none' };
 }
 
 function isSaved(v: unknown): v is SavedConnection {
   const c = v as SavedConnection;
-  return !!c && typeof c === 'object' && typeof c.host === 'string' && typeof c.user === 'string' && typeof c.fqdn === 'string'
-    && Number.isInteger(c.port) && c.port >= 1 && c.port <= 65535 && ['none', 'password', 'key'].includes(c.method)
-    && typeof c.label === 'string' && typeof c.lastUsedAt === 'number' && (c.keyId === undefined || typeof c.keyId === 'string')
-    && c.id === connectionId(c);
+  return (
+    !!c &&
+    typeof c === 'object' &&
+    typeof c.host === 'string' &&
+    typeof c.user === 'string' &&
+    typeof c.fqdn === 'string' &&
+    Number.isInteger(c.port) &&
+    c.port >= 1 &&
+    c.port <= 65535 &&
+    ['none', 'password', 'key'].includes(c.method) &&
+    typeof c.label === 'string' &&
+    typeof c.lastUsedAt === 'number' &&
+    (c.keyId === undefined || typeof c.keyId === 'string') &&
+    c.id === connectionId(c)
+  );
 }
 
-export interface Loaded<T> { value: T; dropped: number }
+export interface Loaded<T> {
+  value: T;
+  dropped: number;
+}
 
 async function read(key: string): Promise<unknown> {
   const db = await openTailtabDb();
-  try { return (await db.get('settings', key))?.value; } finally { db.close(); }
+  try {
+    return (await db.get('settings', key))?.value;
+  } finally {
+    db.close();
+  }
 }
 
 async function write(key: string, value: unknown): Promise<void> {
   const db = await openTailtabDb();
-  try { await db.put('settings', { key, value }); } finally { db.close(); }
+  try {
+    await db.put('settings', { key, value });
+  } finally {
+    db.close();
+  }
 }
 
 export async function loadConnections(profileId: string): Promise<Loaded<SavedConnection[]>> {
   const raw = await read(connectionsKey(profileId));
   if (raw === undefined) return { value: [], dropped: 0 };
   if (!Array.isArray(raw)) return { value: [], dropped: 1 };
-  const value = raw.filter(isSaved).sort((a, b) => b.lastUsedAt - a.lastUsedAt).slice(0, MAX_SAVED);
+  const value = raw
+    .filter(isSaved)
+    .sort((a, b) => b.lastUsedAt - a.lastUsedAt)
+    .slice(0, MAX_SAVED);
   return { value, dropped: raw.length - raw.filter(isSaved).length };
 }
 
@@ -103,7 +140,11 @@ export async function forgetConnection(profileId: string, id: string): Promise<S
 
 export async function loadLastVisit(profileId: string): Promise<VisitTerminal[]> {
   const raw = await read(visitKey(profileId));
-  return Array.isArray(raw) ? raw.filter((t): t is VisitTerminal => !!t && typeof t.title === 'string' && typeof t.connectionId === 'string').slice(0, MAX_SAVED) : [];
+  return Array.isArray(raw)
+    ? raw
+        .filter((t): t is VisitTerminal => !!t && typeof t.title === 'string' && typeof t.connectionId === 'string')
+        .slice(0, MAX_SAVED)
+    : [];
 }
 
 export async function saveLastVisit(profileId: string, terminals: VisitTerminal[]): Promise<void> {

@@ -24,7 +24,13 @@ const KEEPALIVE_MS = 10_000;
 type Reply = DownloadReply;
 
 /** Post a message with a reply port; resolve with the first reply, or null after `ms`. */
-function ask(sw: ServiceWorker, msg: DownloadMessage, transfer: Transferable[], ms: number, onLater?: (r: Reply) => void): Promise<Reply | null> {
+function ask(
+  sw: ServiceWorker,
+  msg: DownloadMessage,
+  transfer: Transferable[],
+  ms: number,
+  onLater?: (r: Reply) => void,
+): Promise<Reply | null> {
   const ch = new MessageChannel();
   return new Promise((resolve) => {
     let first = true;
@@ -100,9 +106,15 @@ export async function streamDownloadViaServiceWorker(
     },
     { highWaterMark: 0 },
   );
-  const r = await ask(sw, { type: 'tailtab-download', id, name, size, stream: counted }, [counted as unknown as Transferable], opts.answerWithinMs ?? PROBE_MS, (later) => {
-    if (later.type === 'expired') settle.reject(new Error('the browser did not start the download'));
-  });
+  const r = await ask(
+    sw,
+    { type: 'tailtab-download', id, name, size, stream: counted },
+    [counted as unknown as Transferable],
+    opts.answerWithinMs ?? PROBE_MS,
+    (later) => {
+      if (later.type === 'expired') settle.reject(new Error('the browser did not start the download'));
+    },
+  );
   if (r?.type !== 'ready') {
     void reader.cancel().catch(() => {});
     throw new Error(r?.message ?? 'the Service Worker did not take the download');
@@ -114,7 +126,10 @@ export async function streamDownloadViaServiceWorker(
   host.appendChild(frame);
   // A message from the page extends an idle Service Worker's life (Chromium stops one ~30 s after
   // its last event); a long download would otherwise risk losing the worker mid-stream.
-  const keepAlive = setInterval(() => sw.postMessage({ type: 'tailtab-download-keepalive' } satisfies DownloadKeepAliveMessage), KEEPALIVE_MS);
+  const keepAlive = setInterval(
+    () => sw.postMessage({ type: 'tailtab-download-keepalive' } satisfies DownloadKeepAliveMessage),
+    KEEPALIVE_MS,
+  );
   try {
     return await finished;
   } finally {

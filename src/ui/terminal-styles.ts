@@ -9,4 +9,6 @@ import colorsCss from './global.css?inline';
 export const terminalStyles: CSSResult[] = [unsafeCSS(xtermCss), unsafeCSS(terminalCss)];
 
 /** The colour custom properties for a host on a page that does not define them (the widget). */
-export const hostColors: CSSResult = unsafeCSS(colorsCss.replace(/:root/g, ':host').replace(/html, body \{[^}]*\}/g, ''));
+export const hostColors: CSSResult = unsafeCSS(
+  colorsCss.replace(/:root/g, ':host').replace(/html, body \{[^}]*\}/g, ''),
+);

@@ -3,7 +3,8 @@ import { portProblem, sshUserProblem } from './validate.js';
 
 describe('input checked where it is typed', () => {
   it('accepts the user names people have and refuses shell text, with words', () => {
-    for (const ok of ['root', 'alice', 'svc-backup', 'john.doe', '_apt', 'HOST$', 'a'.repeat(32)]) expect(sshUserProblem(ok), ok).toBeNull();
+    for (const ok of ['root', 'alice', 'svc-backup', 'john.doe', '_apt', 'HOST$', 'a'.repeat(32)])
+      expect(sshUserProblem(ok), ok).toBeNull();
     expect(sshUserProblem('uname -a; ls /')).toMatch(/letters, digits/);
     expect(sshUserProblem('-oProxyCommand=x')).toMatch(/not first/);
     expect(sshUserProblem('a$b')).toMatch(/letters, digits/);

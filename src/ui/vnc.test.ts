@@ -17,25 +17,54 @@ describe('keysymFor', () => {
 describe('vncEndSentence', () => {
   const where = 'desk:5901';
   it('a refused password, a refused port, a server that is not VNC, a lost connection', () => {
-    expect(vncEndSentence({ where, clean: false, wasConnected: false, passwordSent: true, securityFailure: { status: 1, reason: 'Authentication failure' } }))
-      .toBe('The VNC server at desk:5901 refused the password (it said: "Authentication failure"). Check it and connect again.');
-    expect(vncEndSentence({ where, clean: false, wasConnected: false, dialError: 'Nothing is listening on desk:5901 (connection refused).' }))
-      .toBe('Nothing is listening on desk:5901 (connection refused).');
-    expect(vncEndSentence({ where, clean: false, wasConnected: false, handshake: {} }))
-      .toBe('desk:5901 accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?');
-    expect(vncEndSentence({ where, clean: false, wasConnected: true, handshake: { serverVersion: 'RFB 003.008' } })).toBe('The connection to desk:5901 was lost.');
+    expect(
+      vncEndSentence({
+        where,
+        clean: false,
+        wasConnected: false,
+        passwordSent: true,
+        securityFailure: { status: 1, reason: 'Authentication failure' },
+      }),
+    ).toBe(
+      'The VNC server at desk:5901 refused the password (it said: "Authentication failure"). Check it and connect again.',
+    );
+    expect(
+      vncEndSentence({
+        where,
+        clean: false,
+        wasConnected: false,
+        dialError: 'Nothing is listening on desk:5901 (connection refused).',
+      }),
+    ).toBe('Nothing is listening on desk:5901 (connection refused).');
+    expect(vncEndSentence({ where, clean: false, wasConnected: false, handshake: {} })).toBe(
+      'desk:5901 accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?',
+    );
+    expect(
+      vncEndSentence({ where, clean: false, wasConnected: true, handshake: { serverVersion: 'RFB 003.008' } }),
+    ).toBe('The connection to desk:5901 was lost.');
     expect(vncEndSentence({ where, clean: true, wasConnected: true, byUser: true })).toBe('');
   });
   it('a server that offers only TLS says so', () => {
-    expect(vncEndSentence({ where, clean: false, wasConnected: false, handshake: { serverVersion: 'RFB 003.008', securityTypes: [19], chosenType: 19, vencryptSubtypes: [258] } }))
-      .toMatch(/^The VNC server at desk:5901 requires TLS \(VeNCrypt TLSVnc\)/);
+    expect(
+      vncEndSentence({
+        where,
+        clean: false,
+        wasConnected: false,
+        handshake: { serverVersion: 'RFB 003.008', securityTypes: [19], chosenType: 19, vencryptSubtypes: [258] },
+      }),
+    ).toMatch(/^The VNC server at desk:5901 requires TLS \(VeNCrypt TLSVnc\)/);
   });
   it('who ended it: the host, or noVNC giving up on data it could not read', () => {
     const greeted = { serverVersion: 'RFB 003.008', securityTypes: [2], chosenType: 2 };
-    expect(vncEndSentence({ where, clean: true, wasConnected: true, endedBy: 'host', handshake: greeted })).toBe('The VNC server at desk:5901 closed the connection.');
-    expect(vncEndSentence({ where, clean: false, wasConnected: true, endedBy: 'local', handshake: greeted }))
-      .toBe('The VNC server at desk:5901 sent data the VNC client could not read (a protocol error); the connection was closed.');
-    expect(vncEndSentence({ where, clean: false, wasConnected: false, endedBy: 'local', handshake: {} })).toMatch(/did not speak VNC/);
+    expect(vncEndSentence({ where, clean: true, wasConnected: true, endedBy: 'host', handshake: greeted })).toBe(
+      'The VNC server at desk:5901 closed the connection.',
+    );
+    expect(vncEndSentence({ where, clean: false, wasConnected: true, endedBy: 'local', handshake: greeted })).toBe(
+      'The VNC server at desk:5901 sent data the VNC client could not read (a protocol error); the connection was closed.',
+    );
+    expect(vncEndSentence({ where, clean: false, wasConnected: false, endedBy: 'local', handshake: {} })).toMatch(
+      /did not speak VNC/,
+    );
   });
 });
 

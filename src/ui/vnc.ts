@@ -14,7 +14,10 @@ export function keysymFor(ch: string): number | undefined {
 }
 
 /** A key combination the page sends (each key down in order, then up in reverse). */
-export interface KeyCombo { label: string; keys: { keysym: number; code: string }[] }
+export interface KeyCombo {
+  label: string;
+  keys: { keysym: number; code: string }[];
+}
 
 const K = {
   ctrl: { keysym: 0xffe3, code: 'ControlLeft' },
@@ -92,10 +95,13 @@ export function vncEndSentence(e: VncEnd): string {
   const sec = e.handshake && securityProblem(e.handshake, e.where);
   if (sec && !e.wasConnected) return sec;
   if (e.channelError) return `The connection to ${e.where} failed: ${e.channelError}`;
-  if (!e.wasConnected && !e.handshake?.serverVersion) return `${e.where} accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?`;
+  if (!e.wasConnected && !e.handshake?.serverVersion)
+    return `${e.where} accepted the connection but did not speak VNC (no RFB greeting): is this the VNC port (5900 + display number)?`;
   if (e.endedBy === 'host') return `The VNC server at ${e.where} closed the connection.`;
   // noVNC closed the connection itself, unasked: what the server sent made no sense to it.
-  if (e.endedBy === 'local' && !e.clean) return `The VNC server at ${e.where} sent data the VNC client could not read (a protocol error); the connection was closed.`;
-  if (e.wasConnected) return e.clean ? `The VNC server at ${e.where} closed the connection.` : `The connection to ${e.where} was lost.`;
+  if (e.endedBy === 'local' && !e.clean)
+    return `The VNC server at ${e.where} sent data the VNC client could not read (a protocol error); the connection was closed.`;
+  if (e.wasConnected)
+    return e.clean ? `The VNC server at ${e.where} closed the connection.` : `The connection to ${e.where} was lost.`;
   return `The VNC server at ${e.where} ended the connection before the desktop was shown.`;
 }

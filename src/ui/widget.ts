@@ -15,7 +15,13 @@ import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js
 import { missingRequirement } from './features.js';
 import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
-import { chooseProxyOrigin, startProxyHost, targetProxyOrigin, type ProxyHostHandle, type ProxyTarget } from './proxy-origin.js';
+import {
+  chooseProxyOrigin,
+  startProxyHost,
+  targetProxyOrigin,
+  type ProxyHostHandle,
+  type ProxyTarget,
+} from './proxy-origin.js';
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 import './views/desktop.js';
@@ -24,13 +30,41 @@ import type { TailtabConnectElement } from '../widget.js';
 
 @customElement('tailtab-connect')
 export class TailtabConnect extends LitElement {
-  static override styles = [hostColors, ...terminalStyles, css`
-    :host { display: block; font: 14px system-ui, sans-serif; border: 1px solid #ccd; border-radius: 10px; padding: 0.75rem; }
-    .status { color: #556; margin-bottom: 0.5rem; }
-    .error { color: #b00; white-space: pre-wrap; }
-    button { font: inherit; min-height: 36px; padding: 0 1rem; border-radius: 8px; }
-    iframe { width: 100%; height: 480px; border: 1px solid #ccd; border-radius: 8px; }
-  `];
+  static override styles = [
+    hostColors,
+    ...terminalStyles,
+    css`
+      :host {
+        display: block;
+        font:
+          14px system-ui,
+          sans-serif;
+        border: 1px solid #ccd;
+        border-radius: 10px;
+        padding: 0.75rem;
+      }
+      .status {
+        color: #556;
+        margin-bottom: 0.5rem;
+      }
+      .error {
+        color: #b00;
+        white-space: pre-wrap;
+      }
+      button {
+        font: inherit;
+        min-height: 36px;
+        padding: 0 1rem;
+        border-radius: 8px;
+      }
+      iframe {
+        width: 100%;
+        height: 480px;
+        border: 1px solid #ccd;
+        border-radius: 8px;
+      }
+    `,
+  ];
 
   @property({ attribute: 'control-url' }) controlUrl = '';
   @property({ attribute: 'auth-key' }) authKey = '';
@@ -107,9 +141,11 @@ export class TailtabConnect extends LitElement {
         return;
       }
     }
-    const missing = missingRequirement() ?? (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function'
-      ? 'This browser gives tailtab no Service Worker here (a private window?), which the device\'s web page needs.'
-      : undefined);
+    const missing =
+      missingRequirement() ??
+      (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function'
+        ? "This browser gives tailtab no Service Worker here (a private window?), which the device's web page needs."
+        : undefined);
     if (missing) {
       this.phase = 'error';
       this.error = missing;
@@ -156,7 +192,12 @@ export class TailtabConnect extends LitElement {
         username: this.username,
         // Without a password from the page, the terminal asks whatever the server asks (its
         // password prompt, a verification code), as ssh(1) would.
-        auth: this.sshAuth !== 'password' ? { type: 'none' } : this.password ? { type: 'password', password: this.password } : { type: 'interactive' },
+        auth:
+          this.sshAuth !== 'password'
+            ? { type: 'none' }
+            : this.password
+              ? { type: 'password', password: this.password }
+              : { type: 'interactive' },
         cols: 80,
         rows: 24,
         tailnetAuthenticated: this.sshAuth === 'none',
@@ -209,14 +250,16 @@ export class TailtabConnect extends LitElement {
   private async startDeviceProxy(target: ProxyTarget) {
     if (this.proxyOrigin) return this.startIsolatedProxy(target);
     const reg = await navigator.serviceWorker.register('/sw.js?proxy=widget', { scope: '/proxy/' });
-    const worker = reg.active ?? (await new Promise<ServiceWorker>((resolve, reject) => {
-      const w = reg.installing ?? reg.waiting;
-      if (!w) return reject(new Error('the device proxy did not start'));
-      w.addEventListener('statechange', () => {
-        if (w.state === 'activated') resolve(w);
-        else if (w.state === 'redundant') reject(new Error('the device proxy was replaced while starting'));
-      });
-    }));
+    const worker =
+      reg.active ??
+      (await new Promise<ServiceWorker>((resolve, reject) => {
+        const w = reg.installing ?? reg.waiting;
+        if (!w) return reject(new Error('the device proxy did not start'));
+        w.addEventListener('statechange', () => {
+          if (w.state === 'activated') resolve(w);
+          else if (w.state === 'redundant') reject(new Error('the device proxy was replaced while starting'));
+        });
+      }));
     const hand = async () => {
       const ch = new MessageChannel();
       await this.node!.httpProxyPort(ch.port1, target);
@@ -234,18 +277,47 @@ export class TailtabConnect extends LitElement {
   override render() {
     const label = this.status?.state === 'needs-login' ? 'waiting for login approval' : this.phase;
     return html`
-      <div class="status" role="status">tailtab: ${label}${this.status?.self ? ` as ${this.status.self.ips[0]}` : ''}</div>
+      <div class="status" role="status">
+        tailtab: ${label}${this.status?.self ? ` as ${this.status.self.ips[0]}` : ''}
+      </div>
       ${this.phase === 'idle' ? html`<button @click=${() => this.start()}>Connect to device</button>` : ''}
-      ${this.phase === 'error' ? html`<p class="error" role="alert">${this.error}</p><button @click=${() => { this.phase = 'idle'; void this.start(); }}>Try again</button>` : ''}
-      ${this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
-        ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
-        : ''}
-      ${this.phase === 'ready' && this.mode === 'vnc' && this.vncTarget
-        ? html`<tt-desktop .node=${this.node} .target=${this.vncTarget} .password=${this.password} autoconnect></tt-desktop>`
-        : ''}
-      ${this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
-        ? html`<iframe title="Device web page" sandbox=${WEB_VIEW_SANDBOX} src=${this.deviceOrigin + (proxyPath(`http://${this.target}:${this.port || 80}/`) ?? '')}></iframe>`
-        : ''}
+      ${
+        this.phase === 'error'
+          ? html`<p class="error" role="alert">${this.error}</p>
+              <button
+                @click=${() => {
+                  this.phase = 'idle';
+                  void this.start();
+                }}
+              >
+                Try again
+              </button>`
+          : ''
+      }
+      ${
+        this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
+          ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
+          : ''
+      }
+      ${
+        this.phase === 'ready' && this.mode === 'vnc' && this.vncTarget
+          ? html`<tt-desktop
+              .node=${this.node}
+              .target=${this.vncTarget}
+              .password=${this.password}
+              autoconnect
+            ></tt-desktop>`
+          : ''
+      }
+      ${
+        this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
+          ? html`<iframe
+              title="Device web page"
+              sandbox=${WEB_VIEW_SANDBOX}
+              src=${this.deviceOrigin + (proxyPath(`http://${this.target}:${this.port || 80}/`) ?? '')}
+            ></iframe>`
+          : ''
+      }
     `;
   }
 }

@@ -15,14 +15,24 @@ const sessions = new Set<http2.ServerHttp2Session>();
 function bigBuffer(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
   let x = seed >>> 0;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
   return b;
 }
 const TEN_MB = bigBuffer(10 * 1024 * 1024, 7);
 
 beforeAll(async () => {
-  server = http2.createServer({ maxSessionMemory: 100, settings: { maxConcurrentStreams: 200 }, maxHeaderListPairs: 4000 });
-  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
+  server = http2.createServer({
+    maxSessionMemory: 100,
+    settings: { maxConcurrentStreams: 200 },
+    maxHeaderListPairs: 4000,
+  });
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
   server.on('stream', (stream, headers) => {
     const path = String(headers[':path']);
     const method = String(headers[':method']);
@@ -35,7 +45,11 @@ beforeAll(async () => {
       stream.on('data', (d: Buffer) => parts.push(d));
       stream.on('end', () => {
         const body = Buffer.concat(parts);
-        stream.respond({ ':status': 201, 'x-sha256': createHash('sha256').update(body).digest('hex'), 'x-len': String(body.length) });
+        stream.respond({
+          ':status': 201,
+          'x-sha256': createHash('sha256').update(body).digest('hex'),
+          'x-len': String(body.length),
+        });
         stream.end(body.subarray(0, 64));
       });
     } else if (path === '/big') {
@@ -48,10 +62,14 @@ beforeAll(async () => {
       const chunk = Buffer.alloc(32 * 1024, 0x61);
       const tick = () => {
         if (stream.destroyed || stream.closed) return;
-        if (i >= 200) { stream.end(); return; }
+        if (i >= 200) {
+          stream.end();
+          return;
+        }
         i++;
         const ok = stream.write(chunk);
-        if (ok) setImmediate(tick); else stream.once('drain', tick);
+        if (ok) setImmediate(tick);
+        else stream.once('drain', tick);
       };
       tick();
     } else if (path === '/bigheaders') {
@@ -69,7 +87,9 @@ beforeAll(async () => {
       stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
     } else if (path === '/goaway') {
       stream.respond({ ':status': 200 });
-      stream.end('bye', () => stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id, Buffer.from('maintenance')));
+      stream.end('bye', () =>
+        stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id, Buffer.from('maintenance')),
+      );
     } else if (path === '/hang') {
       // never answers; used to check GOAWAY refusal of later streams
     } else {
@@ -86,9 +106,14 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-async function connect(o: ConstructorParameters<typeof Http2Client>[1] = {}): Promise<{ c: Http2Client; sock: net.Socket }> {
+async function connect(
+  o: ConstructorParameters<typeof Http2Client>[1] = {},
+): Promise<{ c: Http2Client; sock: net.Socket }> {
   const sock = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r, j) => { sock.once('connect', r); sock.once('error', j); });
+  await new Promise<void>((r, j) => {
+    sock.once('connect', r);
+    sock.once('error', j);
+  });
   return { c: new Http2Client(socketToByteDuplex(sock), o), sock };
 }
 
@@ -101,14 +126,24 @@ describe('Http2Client against node:http2 (nghttp2)', () => {
     expect(await r.text()).toBe('hello GET');
 
     const body = bigBuffer(300_000, 3);
-    const p = await c.request({ method: 'POST', path: '/echo', body: new Uint8Array(body), headers: [['content-type', 'application/octet-stream']] });
+    const p = await c.request({
+      method: 'POST',
+      path: '/echo',
+      body: new Uint8Array(body),
+      headers: [['content-type', 'application/octet-stream']],
+    });
     expect(p.status).toBe(201);
     expect(p.headers).toContainEqual(['x-sha256', createHash('sha256').update(body).digest('hex')]);
     expect(Buffer.from(await p.bytes()).equals(body.subarray(0, 64))).toBe(true);
 
     // Streamed request body in several chunks.
     const parts = [bigBuffer(70_000, 1), bigBuffer(1, 2), bigBuffer(100_000, 4)];
-    const rs = new ReadableStream<Uint8Array>({ start(ctl) { for (const x of parts) ctl.enqueue(new Uint8Array(x)); ctl.close(); } });
+    const rs = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        for (const x of parts) ctl.enqueue(new Uint8Array(x));
+        ctl.close();
+      },
+    });
     const q = await c.request({ method: 'POST', path: '/echo', body: rs });
     expect(q.headers).toContainEqual(['x-len', '170001']);
     expect(q.headers).toContainEqual(['x-sha256', createHash('sha256').update(Buffer.concat(parts)).digest('hex')]);
@@ -119,9 +154,13 @@ describe('Http2Client against node:http2 (nghttp2)', () => {
 
   it('100 concurrent streams on one connection', async () => {
     const { c } = await connect();
-    const rs = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-      c.request({ method: 'POST', path: '/echo', body: new TextEncoder().encode(`req-${i}`) })
-        .then(async (r) => ({ r, body: await r.text() }))));
+    const rs = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        c
+          .request({ method: 'POST', path: '/echo', body: new TextEncoder().encode(`req-${i}`) })
+          .then(async (r) => ({ r, body: await r.text() })),
+      ),
+    );
     rs.forEach(({ r, body }, i) => {
       expect(r.status).toBe(201);
       expect(body).toBe(`req-${i}`);
@@ -171,7 +210,7 @@ describe('Http2Client against node:http2 (nghttp2)', () => {
     expect(r.status).toBe(200);
     const big = r.headers.filter(([k]) => k.startsWith('x-big-'));
     expect(big.length).toBe(30);
-    expect(big.find(([k]) => k === 'x-big-29')![1]).toBe('29-'.padEnd(2000, String.fromCharCode(97 + 29 % 26)));
+    expect(big.find(([k]) => k === 'x-big-29')![1]).toBe('29-'.padEnd(2000, String.fromCharCode(97 + (29 % 26))));
     expect(await r.text()).toBe('ok');
 
     const headers: [string, string][] = [];

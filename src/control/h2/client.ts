@@ -8,8 +8,17 @@ import type { Clock } from '../../platform/clock.js';
 import { realClock } from '../../platform/clock.js';
 import { readAll } from '../../platform/streams.js';
 import {
-  CONNECTION_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, ErrorCode, FrameError, FrameReader, FrameType,
-  MAX_WINDOW, Setting, encodeFrame, type Frame,
+  CONNECTION_PREFACE,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  FrameError,
+  FrameReader,
+  FrameType,
+  MAX_WINDOW,
+  Setting,
+  encodeFrame,
+  type Frame,
 } from './frames.js';
 import { HpackDecoder, HpackEncoder, HpackError, type HeaderField } from './hpack.js';
 import type { ByteDuplex } from '../../platform/duplex.js';
@@ -46,7 +55,11 @@ export interface Http2ClientOptions {
 /** A failure of one request; `code` is the RFC 9113 §7 error code. */
 export class Http2Error extends Error {
   override name = 'Http2Error';
-  constructor(message: string, readonly code: number, readonly retryable = false) {
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly retryable = false,
+  ) {
     super(message);
   }
 }
@@ -83,10 +96,26 @@ interface Stream {
 
 export class Http2Client {
   readonly stats: Record<string, number> = {
-    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, streamsOpened: 0, streamsActive: 0,
-    rstReceived: 0, rstSent: 0, pingsAnswered: 0, pingsSent: 0, goawayReceived: 0, windowUpdatesSent: 0,
-    windowUpdatesReceived: 0, settingsReceived: 0, connectionErrors: 0, streamErrors: 0, hpackErrors: 0,
-    unknownFrames: 0, dataBytesIn: 0, dataBytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    streamsOpened: 0,
+    streamsActive: 0,
+    rstReceived: 0,
+    rstSent: 0,
+    pingsAnswered: 0,
+    pingsSent: 0,
+    goawayReceived: 0,
+    windowUpdatesSent: 0,
+    windowUpdatesReceived: 0,
+    settingsReceived: 0,
+    connectionErrors: 0,
+    streamErrors: 0,
+    hpackErrors: 0,
+    unknownFrames: 0,
+    dataBytesIn: 0,
+    dataBytesOut: 0,
   };
   readonly closed: Promise<void>;
 
@@ -117,7 +146,10 @@ export class Http2Client {
   private readonly connectionWindow: number;
   private readonly ourMaxConcurrent: number;
 
-  constructor(conn: ByteDuplex, private o: Http2ClientOptions = {}) {
+  constructor(
+    conn: ByteDuplex,
+    private o: Http2ClientOptions = {},
+  ) {
     this.clock = o.clock ?? realClock;
     this.streamWindow = o.streamWindow ?? 1 << 20;
     this.connectionWindow = o.connectionWindow ?? 16 << 20;
@@ -131,7 +163,9 @@ export class Http2Client {
     // §3.4: preface, then our SETTINGS as the first frame. No server push.
     this.writeRaw(CONNECTION_PREFACE);
     this.send({
-      type: FrameType.SETTINGS, ack: false, settings: [
+      type: FrameType.SETTINGS,
+      ack: false,
+      settings: [
         [Setting.ENABLE_PUSH, 0],
         [Setting.INITIAL_WINDOW_SIZE, this.streamWindow],
         [Setting.MAX_HEADER_LIST_SIZE, 256 * 1024],
@@ -158,11 +192,24 @@ export class Http2Client {
     const hasBody = r.body !== undefined && !(r.body instanceof Uint8Array && r.body.length === 0);
     let resolve!: (r: Http2Response) => void;
     let reject!: (e: Error) => void;
-    const responseP = new Promise<Http2Response>((a, b) => { resolve = a; reject = b; });
+    const responseP = new Promise<Http2Response>((a, b) => {
+      resolve = a;
+      reject = b;
+    });
     const s: Stream = {
-      id, phase: hasBody ? 'open' : 'half-closed-local', sendWindow: this.peerInitialWindow,
-      recvWindow: this.streamWindow, unacked: 0, gotHeaders: false, resolve, reject, queue: [], queuedBytes: 0,
-      ended: false, windowWaiters: [], bodyCancelled: false,
+      id,
+      phase: hasBody ? 'open' : 'half-closed-local',
+      sendWindow: this.peerInitialWindow,
+      recvWindow: this.streamWindow,
+      unacked: 0,
+      gotHeaders: false,
+      resolve,
+      reject,
+      queue: [],
+      queuedBytes: 0,
+      ended: false,
+      windowWaiters: [],
+      bodyCancelled: false,
     };
     this.streams.set(id, s);
     this.stats.streamsOpened++;
@@ -177,7 +224,8 @@ export class Http2Client {
     for (const [k, v] of r.headers ?? []) {
       const name = k.toLowerCase();
       // §8.2.2: connection-specific fields are forbidden in HTTP/2.
-      if (['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'].includes(name)) continue;
+      if (['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'].includes(name))
+        continue;
       fields.push([name, v]);
     }
     // Encode and emit HEADERS + CONTINUATIONs synchronously: HPACK state and frame order must agree,
@@ -198,7 +246,10 @@ export class Http2Client {
     if (this.isClosed) return Promise.reject(new Http2Error('connection closed', ErrorCode.INTERNAL_ERROR));
     const data = new Uint8Array(8);
     let n = ++this.pingSeq;
-    for (let i = 7; i >= 0; i--) { data[i] = n & 0xff; n = Math.floor(n / 256); }
+    for (let i = 7; i >= 0; i--) {
+      data[i] = n & 0xff;
+      n = Math.floor(n / 256);
+    }
     const key = hexKey(data);
     return new Promise((resolve, reject) => {
       this.pings.set(key, { start: this.clock.now(), resolve, reject });
@@ -233,7 +284,12 @@ export class Http2Client {
     const first = block.subarray(0, max);
     this.send({ type: FrameType.HEADERS, streamId, endStream, endHeaders: block.length <= max, block: first });
     for (let off = max; off < block.length; off += max) {
-      this.send({ type: FrameType.CONTINUATION, streamId, endHeaders: off + max >= block.length, block: block.subarray(off, off + max) });
+      this.send({
+        type: FrameType.CONTINUATION,
+        streamId,
+        endHeaders: off + max >= block.length,
+        block: block.subarray(off, off + max),
+      });
     }
   }
 
@@ -261,13 +317,15 @@ export class Http2Client {
   private async sendData(s: Stream, data: Uint8Array, endStream: boolean): Promise<void> {
     let off = 0;
     do {
-      if (s.phase === 'closed' || this.isClosed) throw s.error ?? new Http2Error('stream closed', ErrorCode.STREAM_CLOSED);
+      if (s.phase === 'closed' || this.isClosed)
+        throw s.error ?? new Http2Error('stream closed', ErrorCode.STREAM_CLOSED);
       const want = data.length - off;
       let n = Math.min(want, this.peerMaxFrameSize);
       if (n > 0) {
         while (s.sendWindow <= 0 || this.connSendWindow <= 0) {
           await new Promise<void>((r) => (s.sendWindow <= 0 ? s.windowWaiters : this.connWindowWaiters).push(r));
-          if ((s.phase as StreamPhase) === 'closed' || this.isClosed) throw s.error ?? new Http2Error('stream closed', ErrorCode.STREAM_CLOSED);
+          if ((s.phase as StreamPhase) === 'closed' || this.isClosed)
+            throw s.error ?? new Http2Error('stream closed', ErrorCode.STREAM_CLOSED);
         }
         n = Math.min(n, s.sendWindow, this.connSendWindow);
       }
@@ -296,7 +354,11 @@ export class Http2Client {
   }
 
   private async acquireSlot(): Promise<void> {
-    while (!this.isClosed && !this.goAway && this.activeCount() >= Math.min(this.peerMaxConcurrent, this.ourMaxConcurrent)) {
+    while (
+      !this.isClosed &&
+      !this.goAway &&
+      this.activeCount() >= Math.min(this.peerMaxConcurrent, this.ourMaxConcurrent)
+    ) {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
   }
@@ -347,7 +409,8 @@ export class Http2Client {
       return;
     }
     switch (f.type) {
-      case FrameType.SETTINGS: return this.onSettings(f);
+      case FrameType.SETTINGS:
+        return this.onSettings(f);
       case FrameType.PING:
         if (f.ack) {
           const p = this.pings.get(hexKey(f.data));
@@ -360,8 +423,10 @@ export class Http2Client {
           this.send({ type: FrameType.PING, ack: true, data: f.data });
         }
         return;
-      case FrameType.GOAWAY: return this.onGoAway(f.lastStreamId, f.code, decoder.decode(f.debug));
-      case FrameType.WINDOW_UPDATE: return this.onWindowUpdate(f.streamId, f.increment);
+      case FrameType.GOAWAY:
+        return this.onGoAway(f.lastStreamId, f.code, decoder.decode(f.debug));
+      case FrameType.WINDOW_UPDATE:
+        return this.onWindowUpdate(f.streamId, f.increment);
       case FrameType.HEADERS:
         if (f.streamId % 2 === 0) {
           this.connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on a server stream id');
@@ -386,12 +451,16 @@ export class Http2Client {
           this.continuation = undefined;
           const block = new Uint8Array(c.size);
           let o = 0;
-          for (const p of c.parts) { block.set(p, o); o += p.length; }
+          for (const p of c.parts) {
+            block.set(p, o);
+            o += p.length;
+          }
           this.onHeaderBlock(c.streamId, block, c.endStream);
         }
         return;
       }
-      case FrameType.DATA: return this.onData(f.streamId, f.data, f.flowLength, f.endStream);
+      case FrameType.DATA:
+        return this.onData(f.streamId, f.data, f.flowLength, f.endStream);
       case FrameType.RST_STREAM: {
         if (f.streamId > this.highestOpened()) {
           this.connectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on idle stream');
@@ -429,7 +498,9 @@ export class Http2Client {
     this.stats.settingsReceived++;
     for (const [id, v] of f.settings) {
       switch (id) {
-        case Setting.HEADER_TABLE_SIZE: this.enc.setPeerMaxTableSize(v); break;
+        case Setting.HEADER_TABLE_SIZE:
+          this.enc.setPeerMaxTableSize(v);
+          break;
         case Setting.MAX_CONCURRENT_STREAMS:
           this.peerMaxConcurrent = v;
           break;
@@ -447,13 +518,17 @@ export class Http2Client {
           }
           break;
         }
-        case Setting.MAX_FRAME_SIZE: this.peerMaxFrameSize = v; break;
-        default: break; // unknown settings are ignored (§6.5.2)
+        case Setting.MAX_FRAME_SIZE:
+          this.peerMaxFrameSize = v;
+          break;
+        default:
+          break; // unknown settings are ignored (§6.5.2)
       }
     }
     this.send({ type: FrameType.SETTINGS, ack: true, settings: [] });
     // A raised concurrency limit may free waiting requests.
-    for (let i = this.activeCount(); i < Math.min(this.peerMaxConcurrent, this.ourMaxConcurrent); i++) this.releaseSlot();
+    for (let i = this.activeCount(); i < Math.min(this.peerMaxConcurrent, this.ourMaxConcurrent); i++)
+      this.releaseSlot();
   }
 
   private onWindowUpdate(streamId: number, inc: number): void {
@@ -587,38 +662,52 @@ export class Http2Client {
   }
 
   private makeResponse(s: Stream, status: number, headers: [string, string][]): Http2Response {
-    const body = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        for (;;) {
-          const chunk = s.queue.shift();
-          if (chunk) {
-            s.queuedBytes -= chunk.length;
-            controller.enqueue(chunk);
-            // Consumed: now the peer may send more (backpressure through flow control).
-            this.creditConnection(chunk.length);
-            this.creditStream(s, chunk.length);
-            return;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          for (;;) {
+            const chunk = s.queue.shift();
+            if (chunk) {
+              s.queuedBytes -= chunk.length;
+              controller.enqueue(chunk);
+              // Consumed: now the peer may send more (backpressure through flow control).
+              this.creditConnection(chunk.length);
+              this.creditStream(s, chunk.length);
+              return;
+            }
+            if (s.error) {
+              controller.error(s.error);
+              return;
+            }
+            if (s.ended) {
+              controller.close();
+              return;
+            }
+            await new Promise<void>((r) => (s.pullWaiter = r));
           }
-          if (s.error) { controller.error(s.error); return; }
-          if (s.ended) { controller.close(); return; }
-          await new Promise<void>((r) => (s.pullWaiter = r));
-        }
+        },
+        cancel: () => {
+          s.bodyCancelled = true;
+          this.creditConnection(s.queuedBytes);
+          s.queue = [];
+          s.queuedBytes = 0;
+          if (s.phase !== 'closed' && !s.ended)
+            this.resetStream(s, ErrorCode.CANCEL, new Http2Error('response body cancelled', ErrorCode.CANCEL));
+        },
       },
-      cancel: () => {
-        s.bodyCancelled = true;
-        this.creditConnection(s.queuedBytes);
-        s.queue = [];
-        s.queuedBytes = 0;
-        if (s.phase !== 'closed' && !s.ended) this.resetStream(s, ErrorCode.CANCEL, new Http2Error('response body cancelled', ErrorCode.CANCEL));
-      },
-    }, { highWaterMark: 0 });
+      { highWaterMark: 0 },
+    );
     const bytes = () => readAll(body);
     return { status, headers, body, bytes, text: async () => decoder.decode(await bytes()) };
   }
 
   private onRemoteEnd(s: Stream): void {
     s.ended = true;
-    if (s.pullWaiter) { const w = s.pullWaiter; s.pullWaiter = undefined; w(); }
+    if (s.pullWaiter) {
+      const w = s.pullWaiter;
+      s.pullWaiter = undefined;
+      w();
+    }
     if (s.phase === 'open') s.phase = 'half-closed-remote';
     else this.finishStream(s);
   }
@@ -636,12 +725,18 @@ export class Http2Client {
   private failStream(s: Stream, err: Error): void {
     s.error = err;
     if (!s.gotHeaders) s.reject(err);
-    if (s.pullWaiter) { const w = s.pullWaiter; s.pullWaiter = undefined; w(); }
+    if (s.pullWaiter) {
+      const w = s.pullWaiter;
+      s.pullWaiter = undefined;
+      w();
+    }
     wake(s.windowWaiters);
     // Unread data no longer matters to the peer's connection window.
     this.creditConnection(s.queuedBytes);
-    if (!s.ended) { s.queue = []; s.queuedBytes = 0; }
-    else s.error = undefined; // body complete before the reset: let the reader finish
+    if (!s.ended) {
+      s.queue = [];
+      s.queuedBytes = 0;
+    } else s.error = undefined; // body complete before the reset: let the reader finish
     this.finishStream(s);
   }
 
@@ -665,7 +760,10 @@ export class Http2Client {
     if (this.isClosed) return;
     this.stats.connectionErrors++;
     this.send({
-      type: FrameType.GOAWAY, lastStreamId: 0, code, debug: new TextEncoder().encode(message.slice(0, 200)),
+      type: FrameType.GOAWAY,
+      lastStreamId: 0,
+      code,
+      debug: new TextEncoder().encode(message.slice(0, 200)),
     });
     const err = new Http2Error(`HTTP/2 connection error ${errorCodeName(code)}: ${message}`, code);
     this.teardown(err, err);
@@ -677,18 +775,31 @@ export class Http2Client {
     // §6.8: streams above lastStreamId were not processed and may be retried elsewhere.
     for (const s of [...this.streams.values()]) {
       if (s.id > lastStreamId) {
-        this.failStream(s, new Http2Error(`server going away (${errorCodeName(code)}); request not processed`, ErrorCode.REFUSED_STREAM, true));
+        this.failStream(
+          s,
+          new Http2Error(
+            `server going away (${errorCodeName(code)}); request not processed`,
+            ErrorCode.REFUSED_STREAM,
+            true,
+          ),
+        );
       }
     }
     wake(this.slotWaiters);
-    try { this.o.onGoAway?.(lastStreamId, code, debug); } catch { /* caller's problem */ }
+    try {
+      this.o.onGoAway?.(lastStreamId, code, debug);
+    } catch {
+      /* caller's problem */
+    }
     this.maybeFinishGoAway();
   }
 
   private maybeFinishGoAway(): void {
     if (this.goAway && this.streams.size === 0 && !this.isClosed) {
-      const err = this.goAway.code === ErrorCode.NO_ERROR ? undefined
-        : new Http2Error(`server sent GOAWAY ${errorCodeName(this.goAway.code)}`, this.goAway.code, true);
+      const err =
+        this.goAway.code === ErrorCode.NO_ERROR
+          ? undefined
+          : new Http2Error(`server sent GOAWAY ${errorCodeName(this.goAway.code)}`, this.goAway.code, true);
       this.teardown(err ?? new Http2Error('connection closed after GOAWAY', ErrorCode.NO_ERROR, true), err);
     }
   }
@@ -704,7 +815,11 @@ export class Http2Client {
     wake(this.connWindowWaiters);
     this.writer.close().catch(() => undefined);
     this.reader.cancel().catch(() => undefined);
-    try { this.o.onClose?.(reported); } catch { /* ignore */ }
+    try {
+      this.o.onClose?.(reported);
+    } catch {
+      /* ignore */
+    }
     this.resolveClosed();
   }
 }

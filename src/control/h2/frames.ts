@@ -10,32 +10,64 @@ export const DEFAULT_WINDOW = 65535;
 export const MAX_WINDOW = 0x7fffffff;
 
 export const enum FrameType {
-  DATA = 0x0, HEADERS = 0x1, PRIORITY = 0x2, RST_STREAM = 0x3, SETTINGS = 0x4,
-  PUSH_PROMISE = 0x5, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9,
+  DATA = 0x0,
+  HEADERS = 0x1,
+  PRIORITY = 0x2,
+  RST_STREAM = 0x3,
+  SETTINGS = 0x4,
+  PUSH_PROMISE = 0x5,
+  PING = 0x6,
+  GOAWAY = 0x7,
+  WINDOW_UPDATE = 0x8,
+  CONTINUATION = 0x9,
 }
 
 export const Flags = {
-  END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20,
+  END_STREAM: 0x1,
+  ACK: 0x1,
+  END_HEADERS: 0x4,
+  PADDED: 0x8,
+  PRIORITY: 0x20,
 } as const;
 
 // §7 error codes.
 export const ErrorCode = {
-  NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, INTERNAL_ERROR: 0x2, FLOW_CONTROL_ERROR: 0x3,
-  SETTINGS_TIMEOUT: 0x4, STREAM_CLOSED: 0x5, FRAME_SIZE_ERROR: 0x6, REFUSED_STREAM: 0x7,
-  CANCEL: 0x8, COMPRESSION_ERROR: 0x9, CONNECT_ERROR: 0xa, ENHANCE_YOUR_CALM: 0xb,
-  INADEQUATE_SECURITY: 0xc, HTTP_1_1_REQUIRED: 0xd,
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
 } as const;
 
 // §6.5.2 settings identifiers.
 export const Setting = {
-  HEADER_TABLE_SIZE: 0x1, ENABLE_PUSH: 0x2, MAX_CONCURRENT_STREAMS: 0x3, INITIAL_WINDOW_SIZE: 0x4,
-  MAX_FRAME_SIZE: 0x5, MAX_HEADER_LIST_SIZE: 0x6,
+  HEADER_TABLE_SIZE: 0x1,
+  ENABLE_PUSH: 0x2,
+  MAX_CONCURRENT_STREAMS: 0x3,
+  INITIAL_WINDOW_SIZE: 0x4,
+  MAX_FRAME_SIZE: 0x5,
+  MAX_HEADER_LIST_SIZE: 0x6,
 } as const;
 
 export type Frame =
   | { type: FrameType.DATA; streamId: number; endStream: boolean; data: Uint8Array; flowLength: number }
-  | { type: FrameType.HEADERS; streamId: number; endStream: boolean; endHeaders: boolean; block: Uint8Array;
-      priority?: { exclusive: boolean; dependency: number; weight: number } }
+  | {
+      type: FrameType.HEADERS;
+      streamId: number;
+      endStream: boolean;
+      endHeaders: boolean;
+      block: Uint8Array;
+      priority?: { exclusive: boolean; dependency: number; weight: number };
+    }
   | { type: FrameType.PRIORITY; streamId: number; exclusive: boolean; dependency: number; weight: number }
   | { type: FrameType.RST_STREAM; streamId: number; code: number }
   | { type: FrameType.SETTINGS; ack: boolean; settings: [number, number][] }
@@ -55,7 +87,12 @@ export class FrameError {
   ) {}
 }
 
-export interface FrameHeader { length: number; type: number; flags: number; streamId: number }
+export interface FrameHeader {
+  length: number;
+  type: number;
+  flags: number;
+  streamId: number;
+}
 
 export function decodeFrameHeader(b: Uint8Array, off = 0): FrameHeader {
   return {
@@ -67,13 +104,16 @@ export function decodeFrameHeader(b: Uint8Array, off = 0): FrameHeader {
 }
 
 function readU31(b: Uint8Array, o: number): number {
-  return ((b[o]! & 0x7f) * 0x1000000) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+  return (b[o]! & 0x7f) * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 }
 function readU32(b: Uint8Array, o: number): number {
   return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 }
 function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 0xff; b[o + 1] = (v >>> 16) & 0xff; b[o + 2] = (v >>> 8) & 0xff; b[o + 3] = v & 0xff;
+  b[o] = (v >>> 24) & 0xff;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
 }
 
 /** Strip §6.1 padding. */
@@ -95,7 +135,13 @@ export function decodeFrame(h: FrameHeader, p: Uint8Array): Frame | FrameError {
       if (sid === 0) return needStream();
       const d = unpad(h, p);
       if (d instanceof FrameError) return d;
-      return { type: FrameType.DATA, streamId: sid, endStream: !!(h.flags & Flags.END_STREAM), data: d, flowLength: p.length };
+      return {
+        type: FrameType.DATA,
+        streamId: sid,
+        endStream: !!(h.flags & Flags.END_STREAM),
+        data: d,
+        flowLength: p.length,
+      };
     }
     case FrameType.HEADERS: {
       if (sid === 0) return needStream();
@@ -107,13 +153,25 @@ export function decodeFrame(h: FrameHeader, p: Uint8Array): Frame | FrameError {
         priority = { exclusive: !!(d[0]! & 0x80), dependency: readU31(d, 0), weight: d[4]! + 1 };
         d = d.subarray(5);
       }
-      return { type: FrameType.HEADERS, streamId: sid, endStream: !!(h.flags & Flags.END_STREAM),
-        endHeaders: !!(h.flags & Flags.END_HEADERS), block: d, priority };
+      return {
+        type: FrameType.HEADERS,
+        streamId: sid,
+        endStream: !!(h.flags & Flags.END_STREAM),
+        endHeaders: !!(h.flags & Flags.END_HEADERS),
+        block: d,
+        priority,
+      };
     }
     case FrameType.PRIORITY:
       if (sid === 0) return needStream();
       if (p.length !== 5) return new FrameError(ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY length', sid);
-      return { type: FrameType.PRIORITY, streamId: sid, exclusive: !!(p[0]! & 0x80), dependency: readU31(p, 0), weight: p[4]! + 1 };
+      return {
+        type: FrameType.PRIORITY,
+        streamId: sid,
+        exclusive: !!(p[0]! & 0x80),
+        dependency: readU31(p, 0),
+        weight: p[4]! + 1,
+      };
     case FrameType.RST_STREAM:
       if (sid === 0) return needStream();
       if (p.length !== 4) return new FrameError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM length');
@@ -129,7 +187,8 @@ export function decodeFrame(h: FrameHeader, p: Uint8Array): Frame | FrameError {
         const v = readU32(p, o + 2);
         // §6.5.2 value checks.
         if (id === Setting.ENABLE_PUSH && v > 1) return new FrameError(ErrorCode.PROTOCOL_ERROR, 'ENABLE_PUSH');
-        if (id === Setting.INITIAL_WINDOW_SIZE && v > MAX_WINDOW) return new FrameError(ErrorCode.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE');
+        if (id === Setting.INITIAL_WINDOW_SIZE && v > MAX_WINDOW)
+          return new FrameError(ErrorCode.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE');
         if (id === Setting.MAX_FRAME_SIZE && (v < DEFAULT_MAX_FRAME_SIZE || v > MAX_ALLOWED_FRAME_SIZE))
           return new FrameError(ErrorCode.PROTOCOL_ERROR, 'MAX_FRAME_SIZE');
         settings.push([id, v]);
@@ -141,8 +200,13 @@ export function decodeFrame(h: FrameHeader, p: Uint8Array): Frame | FrameError {
       const d = unpad(h, p);
       if (d instanceof FrameError) return d;
       if (d.length < 4) return new FrameError(ErrorCode.FRAME_SIZE_ERROR, 'PUSH_PROMISE truncated');
-      return { type: FrameType.PUSH_PROMISE, streamId: sid, promisedId: readU31(d, 0),
-        endHeaders: !!(h.flags & Flags.END_HEADERS), block: d.subarray(4) };
+      return {
+        type: FrameType.PUSH_PROMISE,
+        streamId: sid,
+        promisedId: readU31(d, 0),
+        endHeaders: !!(h.flags & Flags.END_HEADERS),
+        block: d.subarray(4),
+      };
     }
     case FrameType.PING:
       if (sid !== 0) return needConn();
@@ -210,7 +274,8 @@ export function encodeFrame(f: Exclude<Frame, { type: 'unknown' }>): Uint8Array 
     case FrameType.SETTINGS: {
       const p = new Uint8Array(6 * f.settings.length);
       f.settings.forEach(([id, v], i) => {
-        p[i * 6] = id >> 8; p[i * 6 + 1] = id & 0xff;
+        p[i * 6] = id >> 8;
+        p[i * 6 + 1] = id & 0xff;
         writeU32(p, i * 6 + 2, v);
       });
       return encodeFrameRaw(f.type, f.ack ? Flags.ACK : 0, 0, p);

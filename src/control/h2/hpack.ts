@@ -13,19 +13,67 @@ export class HpackError extends Error {
 
 // RFC 7541 Appendix A.
 export const STATIC_TABLE: readonly HeaderField[] = [
-  [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'], [':path', '/index.html'],
-  [':scheme', 'http'], [':scheme', 'https'], [':status', '200'], [':status', '204'], [':status', '206'],
-  [':status', '304'], [':status', '400'], [':status', '404'], [':status', '500'], ['accept-charset', ''],
-  ['accept-encoding', 'gzip, deflate'], ['accept-language', ''], ['accept-ranges', ''], ['accept', ''],
-  ['access-control-allow-origin', ''], ['age', ''], ['allow', ''], ['authorization', ''],
-  ['cache-control', ''], ['content-disposition', ''], ['content-encoding', ''], ['content-language', ''],
-  ['content-length', ''], ['content-location', ''], ['content-range', ''], ['content-type', ''],
-  ['cookie', ''], ['date', ''], ['etag', ''], ['expect', ''], ['expires', ''], ['from', ''], ['host', ''],
-  ['if-match', ''], ['if-modified-since', ''], ['if-none-match', ''], ['if-range', ''],
-  ['if-unmodified-since', ''], ['last-modified', ''], ['link', ''], ['location', ''], ['max-forwards', ''],
-  ['proxy-authenticate', ''], ['proxy-authorization', ''], ['range', ''], ['referer', ''], ['refresh', ''],
-  ['retry-after', ''], ['server', ''], ['set-cookie', ''], ['strict-transport-security', ''],
-  ['transfer-encoding', ''], ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
+  [':authority', ''],
+  [':method', 'GET'],
+  [':method', 'POST'],
+  [':path', '/'],
+  [':path', '/index.html'],
+  [':scheme', 'http'],
+  [':scheme', 'https'],
+  [':status', '200'],
+  [':status', '204'],
+  [':status', '206'],
+  [':status', '304'],
+  [':status', '400'],
+  [':status', '404'],
+  [':status', '500'],
+  ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'],
+  ['accept-language', ''],
+  ['accept-ranges', ''],
+  ['accept', ''],
+  ['access-control-allow-origin', ''],
+  ['age', ''],
+  ['allow', ''],
+  ['authorization', ''],
+  ['cache-control', ''],
+  ['content-disposition', ''],
+  ['content-encoding', ''],
+  ['content-language', ''],
+  ['content-length', ''],
+  ['content-location', ''],
+  ['content-range', ''],
+  ['content-type', ''],
+  ['cookie', ''],
+  ['date', ''],
+  ['etag', ''],
+  ['expect', ''],
+  ['expires', ''],
+  ['from', ''],
+  ['host', ''],
+  ['if-match', ''],
+  ['if-modified-since', ''],
+  ['if-none-match', ''],
+  ['if-range', ''],
+  ['if-unmodified-since', ''],
+  ['last-modified', ''],
+  ['link', ''],
+  ['location', ''],
+  ['max-forwards', ''],
+  ['proxy-authenticate', ''],
+  ['proxy-authorization', ''],
+  ['range', ''],
+  ['referer', ''],
+  ['refresh', ''],
+  ['retry-after', ''],
+  ['server', ''],
+  ['set-cookie', ''],
+  ['strict-transport-security', ''],
+  ['transfer-encoding', ''],
+  ['user-agent', ''],
+  ['vary', ''],
+  ['via', ''],
+  ['www-authenticate', ''],
 ];
 
 const utf8enc = new TextEncoder();
@@ -37,7 +85,11 @@ function bytesToString(b: Uint8Array): string {
 }
 function stringToBytes(s: string): Uint8Array {
   let ascii = true;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) { ascii = false; break; }
+  for (let i = 0; i < s.length; i++)
+    if (s.charCodeAt(i) > 0xff) {
+      ascii = false;
+      break;
+    }
   if (!ascii) return utf8enc.encode(s);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
@@ -93,7 +145,9 @@ for (let sym = 0; sym <= HUFFMAN_EOS; sym++) {
     const bit = (code >>> b) & 1;
     const arr = bit ? hRight : hLeft;
     if (!arr[node]) {
-      hLeft.push(0); hRight.push(0); hSym.push(-1);
+      hLeft.push(0);
+      hRight.push(0);
+      hSym.push(-1);
       arr[node] = hLeft.length - 1;
     }
     node = arr[node]!;
@@ -118,7 +172,9 @@ export function huffmanDecode(data: Uint8Array): Uint8Array | HpackError {
       if (s >= 0) {
         if (s === HUFFMAN_EOS) return new HpackError('huffman: EOS in string');
         out.push(s);
-        node = 0; depth = 0; allOnes = true;
+        node = 0;
+        depth = 0;
+        allOnes = true;
       }
     }
   }
@@ -263,7 +319,10 @@ export class HpackEncoder {
         const e = this.table.get(i)!;
         if (e[0] !== name) continue;
         if (!nameIdx) nameIdx = i;
-        if (e[1] === value) { fullIdx = i; break; }
+        if (e[1] === value) {
+          fullIdx = i;
+          break;
+        }
       }
       if (fullIdx) {
         encodeInteger(out, fullIdx, 7, 0x80); // §6.1 indexed
@@ -289,7 +348,10 @@ export class HpackDecoder {
   readonly table: DynamicTable;
   /** Our SETTINGS_HEADER_TABLE_SIZE: the ceiling for the encoder's size updates. */
   maxAllowedTableSize: number;
-  constructor(maxTableSize = 4096, private maxHeaderListSize = 256 * 1024) {
+  constructor(
+    maxTableSize = 4096,
+    private maxHeaderListSize = 256 * 1024,
+  ) {
     this.table = new DynamicTable(maxTableSize);
     this.maxAllowedTableSize = maxTableSize;
   }

@@ -4,24 +4,45 @@ import type { Socket } from 'node:net';
 import type { ByteDuplex } from '../../platform/duplex.js';
 
 export function socketToByteDuplex(sock: Socket): ByteDuplex {
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      sock.on('data', (d: Buffer) => {
-        controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-        // Backpressure: stop reading while the consumer lags.
-        if ((controller.desiredSize ?? 1) <= 0) sock.pause();
-      });
-      sock.on('end', () => { try { controller.close(); } catch { /* already closed */ } });
-      sock.on('error', (e) => { try { controller.error(e); } catch { /* already closed */ } });
-      sock.on('close', () => { try { controller.close(); } catch { /* already closed */ } });
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        sock.on('data', (d: Buffer) => {
+          controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+          // Backpressure: stop reading while the consumer lags.
+          if ((controller.desiredSize ?? 1) <= 0) sock.pause();
+        });
+        sock.on('end', () => {
+          try {
+            controller.close();
+          } catch {
+            /* already closed */
+          }
+        });
+        sock.on('error', (e) => {
+          try {
+            controller.error(e);
+          } catch {
+            /* already closed */
+          }
+        });
+        sock.on('close', () => {
+          try {
+            controller.close();
+          } catch {
+            /* already closed */
+          }
+        });
+      },
+      pull() {
+        sock.resume();
+      },
+      cancel() {
+        sock.destroy();
+      },
     },
-    pull() {
-      sock.resume();
-    },
-    cancel() {
-      sock.destroy();
-    },
-  }, { highWaterMark: 4 });
+    { highWaterMark: 4 },
+  );
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise((resolve, reject) => {

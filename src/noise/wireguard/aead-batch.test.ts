@@ -59,10 +59,10 @@ describe('aead-batch', () => {
       },
     };
     const bad = { ...good, encrypt: async () => new ArrayBuffer(83) };
-    expect((await detectWebCryptoEngine(bad as unknown as SubtleCrypto))).toBeNull();
-    expect((await detectWebCryptoEngine({} as SubtleCrypto))).toBeNull();
+    expect(await detectWebCryptoEngine(bad as unknown as SubtleCrypto)).toBeNull();
+    expect(await detectWebCryptoEngine({} as SubtleCrypto)).toBeNull();
     // With a matching encrypt but failing decrypt it is still refused (the round trip is checked).
-    expect((await detectWebCryptoEngine(good as unknown as SubtleCrypto))).toBeNull();
+    expect(await detectWebCryptoEngine(good as unknown as SubtleCrypto)).toBeNull();
   });
 
   it('a device keeps per-peer order when its AEAD completes out of order', async () => {
@@ -75,6 +75,8 @@ describe('aead-batch', () => {
     await net.pump();
     for (let i = 0; i < 300; i++) a.send(b.publicKey, ipv4Packet(60 + i));
     await net.pump();
-    expect(net.inbox(b).map((p) => p.length)).toEqual([...Array(100)].map((_, i) => 60 + i).concat([...Array(300)].map((_, i) => 60 + i)));
+    expect(net.inbox(b).map((p) => p.length)).toEqual(
+      [...Array(100)].map((_, i) => 60 + i).concat([...Array(300)].map((_, i) => 60 + i)),
+    );
   });
 });

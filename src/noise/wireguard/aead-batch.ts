@@ -50,20 +50,34 @@ function webCryptoEngineFor(subtle: SubtleCrypto): AeadEngine {
     name: 'webcrypto',
     cipher(key: Uint8Array): PacketCipher {
       // 'raw-secret' is the import format the WebCrypto "modern algorithms" draft gives ChaCha20-Poly1305.
-      const cryptoKey = subtle.importKey('raw-secret' as 'raw', key.slice(), { name: ALG }, false, ['encrypt', 'decrypt']);
+      const cryptoKey = subtle.importKey('raw-secret' as 'raw', key.slice(), { name: ALG }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
       // Once imported, the key is used directly: an `await` of the settled import per packet is one
       // more microtask per packet on the data path.
       let ready: CryptoKey | undefined;
-      cryptoKey.then((k) => (ready = k), () => undefined); // failures surface through seal/open
+      cryptoKey.then(
+        (k) => (ready = k),
+        () => undefined,
+      ); // failures surface through seal/open
       return {
         async seal(counter, plaintext) {
-          const ct = await subtle.encrypt({ name: ALG, iv: packetNonce(counter) } as Algorithm, ready ?? (await cryptoKey), plaintext as BufferSource);
+          const ct = await subtle.encrypt(
+            { name: ALG, iv: packetNonce(counter) } as Algorithm,
+            ready ?? (await cryptoKey),
+            plaintext as BufferSource,
+          );
           return new Uint8Array(ct);
         },
         async open(counter, ciphertext) {
           if (ciphertext.length < 16) return null;
           try {
-            const pt = await subtle.decrypt({ name: ALG, iv: packetNonce(counter) } as Algorithm, ready ?? (await cryptoKey), ciphertext as BufferSource);
+            const pt = await subtle.decrypt(
+              { name: ALG, iv: packetNonce(counter) } as Algorithm,
+              ready ?? (await cryptoKey),
+              ciphertext as BufferSource,
+            );
             return new Uint8Array(pt);
           } catch {
             return null;
@@ -78,7 +92,9 @@ function webCryptoEngineFor(subtle: SubtleCrypto): AeadEngine {
  * Returns the WebCrypto engine if this runtime's SubtleCrypto implements ChaCha20-Poly1305 AND it
  * agrees with @noble/ciphers on a test vector (so a half-working implementation is never used).
  */
-export async function detectWebCryptoEngine(subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle): Promise<AeadEngine | null> {
+export async function detectWebCryptoEngine(
+  subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle,
+): Promise<AeadEngine | null> {
   if (!subtle) return null;
   try {
     const engine = webCryptoEngineFor(subtle);

@@ -64,8 +64,12 @@ export class CookieGenerator {
   // Made at first use: a device with 10,000 peers hashes only for the peers it talks to.
   private mac1KeyMemo: Uint8Array | undefined;
   private encryptionKeyMemo: Uint8Array | undefined;
-  private get mac1Key(): Uint8Array { return (this.mac1KeyMemo ??= mac1Key(this.remotePublic)); }
-  private get encryptionKey(): Uint8Array { return (this.encryptionKeyMemo ??= cookieKey(this.remotePublic)); }
+  private get mac1Key(): Uint8Array {
+    return (this.mac1KeyMemo ??= mac1Key(this.remotePublic));
+  }
+  private get encryptionKey(): Uint8Array {
+    return (this.encryptionKeyMemo ??= cookieKey(this.remotePublic));
+  }
   private cookie: Uint8Array = new Uint8Array(16);
   private cookieSetAt = Number.NEGATIVE_INFINITY;
   private lastMac1: Uint8Array | undefined;
@@ -74,8 +78,7 @@ export class CookieGenerator {
     private readonly remotePublic: Uint8Array,
     private readonly clock: Clock,
     private readonly refreshMs = 120_000,
-  ) {
-  }
+  ) {}
 
   /** Fills mac1 (always) and mac2 (when we hold a fresh cookie) in place. */
   addMacs(msg: Uint8Array): void {

@@ -35,7 +35,8 @@ export abstract class DeviceCore {
   protected closed = false;
 
   constructor(protected readonly o: WireGuardDeviceOptions) {
-    if (o.privateKey instanceof Uint8Array && o.privateKey.length !== 32) throw new Error('wireguard: private key must be 32 bytes');
+    if (o.privateKey instanceof Uint8Array && o.privateKey.length !== 32)
+      throw new Error('wireguard: private key must be 32 bytes');
     this.key = asStaticKey(o.privateKey);
     this.publicKey = this.key.publicKey;
     this.cfg = { ...DEFAULT_TIMERS, ...o.timers };
@@ -53,7 +54,10 @@ export abstract class DeviceCore {
       this.enginePromise = Promise.resolve(aead);
     } else {
       this.enginePromise = aead;
-      aead.then((e) => (this.engine = e), () => undefined);
+      aead.then(
+        (e) => (this.engine = e),
+        () => undefined,
+      );
     }
   }
 
@@ -63,7 +67,11 @@ export abstract class DeviceCore {
    * Runs `next` with `dh`'s result: in this call when it is a value (a raw key), else when the
    * promise settles, tracked and bounded. `failed` runs when the DH refuses (a low-order point).
    */
-  protected withDh(dh: () => Uint8Array | Promise<Uint8Array>, next: (v: Uint8Array) => void, failed: () => void): void {
+  protected withDh(
+    dh: () => Uint8Array | Promise<Uint8Array>,
+    next: (v: Uint8Array) => void,
+    failed: () => void,
+  ): void {
     let v: Uint8Array | Promise<Uint8Array>;
     try {
       v = dh();

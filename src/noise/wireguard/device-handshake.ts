@@ -77,24 +77,32 @@ export abstract class DeviceHandshake extends DeviceSend {
     }
     if (!this.derivationSlot()) return;
     // es = DH(our static, their ephemeral) opens their static key; then the peer's static-static.
-    this.withDh(() => this.key.dh(msg.ephemeral), (es) => {
-      if (this.closed) {
-        this.stats.rxDropClosed++;
-        return;
-      }
-      const half = openInitiationStatic(this.publicKey, msg, es);
-      es.fill(0);
-      if (!half) {
-        this.stats.rxDropHandshakeInvalid++;
-        return;
-      }
-      const peer = this.peers.get(toHex(half.remoteStatic));
-      if (!peer) {
-        this.stats.rxDropUnknownPeer++;
-        return;
-      }
-      this.withStaticStatic(peer, () => this.finishInitiation(d, msg, half, peer), () => this.stats.rxDropHandshakeInvalid++);
-    }, () => this.stats.rxDropHandshakeInvalid++);
+    this.withDh(
+      () => this.key.dh(msg.ephemeral),
+      (es) => {
+        if (this.closed) {
+          this.stats.rxDropClosed++;
+          return;
+        }
+        const half = openInitiationStatic(this.publicKey, msg, es);
+        es.fill(0);
+        if (!half) {
+          this.stats.rxDropHandshakeInvalid++;
+          return;
+        }
+        const peer = this.peers.get(toHex(half.remoteStatic));
+        if (!peer) {
+          this.stats.rxDropUnknownPeer++;
+          return;
+        }
+        this.withStaticStatic(
+          peer,
+          () => this.finishInitiation(d, msg, half, peer),
+          () => this.stats.rxDropHandshakeInvalid++,
+        );
+      },
+      () => this.stats.rxDropHandshakeInvalid++,
+    );
   }
 
   /** The rest of message 1, once the peer's static-static is known; all state changes happen here, in one go. */
@@ -146,16 +154,20 @@ export abstract class DeviceHandshake extends DeviceSend {
     if (!peer.staticStaticPending) {
       let done: () => void = () => {};
       peer.staticStaticPending = new Promise<void>((r) => (done = r));
-      this.withDh(() => this.key.dh(peer.publicKey), (ss) => {
-        peer.staticStaticPending = undefined;
-        if (peer.removed) ss.fill(0);
-        else peer.staticStatic = ss;
-        done();
-      }, () => {
-        peer.staticStaticPending = undefined;
-        this.stats.internalErrors++; // addPeer refused low-order keys: our key itself failed
-        done();
-      });
+      this.withDh(
+        () => this.key.dh(peer.publicKey),
+        (ss) => {
+          peer.staticStaticPending = undefined;
+          if (peer.removed) ss.fill(0);
+          else peer.staticStatic = ss;
+          done();
+        },
+        () => {
+          peer.staticStaticPending = undefined;
+          this.stats.internalErrors++; // addPeer refused low-order keys: our key itself failed
+          done();
+        },
+      );
       // A synchronous key has answered already.
       if (peer.staticStatic) return next();
       if (!peer.staticStaticPending) return failed();
@@ -190,10 +202,20 @@ export abstract class DeviceHandshake extends DeviceSend {
     if (!this.derivationSlot()) return;
     const peer = entry.peer;
     // se = DH(our static, their ephemeral); the ephemeral half (ee) runs in openResponse, after the check below.
-    this.withDh(() => this.key.dh(msg.ephemeral), (se) => this.finishResponse(d, msg, peer, hs, se), () => this.stats.rxDropHandshakeInvalid++);
+    this.withDh(
+      () => this.key.dh(msg.ephemeral),
+      (se) => this.finishResponse(d, msg, peer, hs, se),
+      () => this.stats.rxDropHandshakeInvalid++,
+    );
   }
 
-  protected finishResponse(d: Uint8Array, msg: Response, peer: Peer, hs: Extract<HandshakeState, { state: 'initiationSent' }>, se: Uint8Array): void {
+  protected finishResponse(
+    d: Uint8Array,
+    msg: Response,
+    peer: Peer,
+    hs: Extract<HandshakeState, { state: 'initiationSent' }>,
+    se: Uint8Array,
+  ): void {
     if (this.closed) {
       this.stats.rxDropClosed++;
       return;
@@ -256,7 +278,11 @@ export abstract class DeviceHandshake extends DeviceSend {
       // First handshake with this peer and an asynchronous key: compute the static-static once,
       // then send (the rate limit below is judged then). A fresh wish outranks a retry.
       if (kind !== 'early' && peer.initiationWanted !== 'fresh') peer.initiationWanted = kind;
-      this.withStaticStatic(peer, () => this.initiateIfWanted(peer), () => (peer.initiationWanted = undefined));
+      this.withStaticStatic(
+        peer,
+        () => this.initiateIfWanted(peer),
+        () => (peer.initiationWanted = undefined),
+      );
       return;
     }
     if (kind === 'early') {

@@ -7,7 +7,13 @@ import { equalBytes } from '../../crypto/bytes.js';
 import { mac } from '../../crypto/blake2s.js';
 import { mac1Key } from './cookie.js';
 import type { WireGuardDevice } from './device.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_TRANSPORT, messageType } from './messages.js';
+import {
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_INITIATION,
+  MESSAGE_RESPONSE,
+  MESSAGE_TRANSPORT,
+  messageType,
+} from './messages.js';
 import { ipv4Packet, TestNet, type Wire } from './test-net.testkit.js';
 import { nobleEngine, type AeadEngine } from './aead-batch.js';
 
@@ -44,7 +50,14 @@ const accounted = (d: WireGuardDevice) => {
   const drops = Object.entries(s)
     .filter(([k]) => k.startsWith('rxDrop'))
     .reduce((n, [, v]) => n + v, 0);
-  return drops + s.rxPackets + s.rxKeepalives + s.handshakeInitiationsReceived + s.handshakeResponsesReceived + s.cookieRepliesAccepted;
+  return (
+    drops +
+    s.rxPackets +
+    s.rxKeepalives +
+    s.handshakeInitiationsReceived +
+    s.handshakeResponsesReceived +
+    s.cookieRepliesAccepted
+  );
 };
 
 describe('WireGuardDevice bad input', () => {
@@ -111,7 +124,13 @@ describe('WireGuardDevice bad input', () => {
   it('wrong types, including non-zero reserved bytes', () => {
     const net = new TestNet();
     const b = net.device();
-    for (const head of [[0, 0, 0, 0], [5, 0, 0, 0], [255, 255, 255, 255], [1, 1, 0, 0], [4, 0, 0, 1]]) {
+    for (const head of [
+      [0, 0, 0, 0],
+      [5, 0, 0, 0],
+      [255, 255, 255, 255],
+      [1, 1, 0, 0],
+      [4, 0, 0, 1],
+    ]) {
       const d = new Uint8Array(148);
       d.set(head);
       b.receive(d);
@@ -208,24 +227,29 @@ describe('WireGuardDevice bad input', () => {
         }
         return d;
       });
-    const typed = fc.tuple(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ minLength: 0, maxLength: 200 })).map(([t, rest]) => {
-      const d = new Uint8Array(4 + rest.length);
-      d[0] = t;
-      d.set(rest, 4);
-      return d;
-    });
+    const typed = fc
+      .tuple(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ minLength: 0, maxLength: 200 }))
+      .map(([t, rest]) => {
+        const d = new Uint8Array(4 + rest.length);
+        d[0] = t;
+        d.set(rest, 4);
+        return d;
+      });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated, typed), { maxLength: 30 }), async (ds) => {
-        const seen = b.stats.rxDatagrams;
-        const delivered = net.inbox(b).length;
-        for (const d of ds) expect(() => b.receive(d, a.publicKey)).not.toThrow();
-        await net.flushAll();
-        net.wires.length = 0; // nothing b might answer matters here
-        expect(b.stats.rxDatagrams - seen).toBe(ds.length);
-        expect(b.stats.internalErrors).toBe(0);
-        expect(accounted(b)).toBe(b.stats.rxDatagrams);
-        expect(net.inbox(b).length).toBe(delivered); // nothing forged got through
-      }),
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), mutated, typed), { maxLength: 30 }),
+        async (ds) => {
+          const seen = b.stats.rxDatagrams;
+          const delivered = net.inbox(b).length;
+          for (const d of ds) expect(() => b.receive(d, a.publicKey)).not.toThrow();
+          await net.flushAll();
+          net.wires.length = 0; // nothing b might answer matters here
+          expect(b.stats.rxDatagrams - seen).toBe(ds.length);
+          expect(b.stats.internalErrors).toBe(0);
+          expect(accounted(b)).toBe(b.stats.rxDatagrams);
+          expect(net.inbox(b).length).toBe(delivered); // nothing forged got through
+        },
+      ),
       fuzz(150),
     );
     // Still working.

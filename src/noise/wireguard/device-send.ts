@@ -87,7 +87,11 @@ export abstract class DeviceSend extends DeviceCore {
     if (peer.timers.sentLastMinuteHandshake) return;
     const kp = peer.keypairs.current;
     const c = this.cfg;
-    if (kp && kp.isInitiator && this.o.clock.now() - kp.createdAt > c.rejectAfterTimeMs - c.keepaliveTimeoutMs - c.rekeyTimeoutMs) {
+    if (
+      kp &&
+      kp.isInitiator &&
+      this.o.clock.now() - kp.createdAt > c.rejectAfterTimeMs - c.keepaliveTimeoutMs - c.rekeyTimeoutMs
+    ) {
       peer.timers.sentLastMinuteHandshake = true;
       this.sendInitiation(peer, 'fresh');
     }

@@ -17,8 +17,27 @@ import {
   tai64n,
   timestampAfter,
 } from './handshake.js';
-import { decodeCookieReply, decodeInitiation, decodeResponse, encodeCookieReply, encodeInitiation, encodeResponse } from './messages.js';
-import { AEAD, AEAD_OPEN, BLAKE2S, cat, DH, HASH, KDF, MAC, X25519_PUB, XAEAD, XAEAD_OPEN } from './kat-reference.testkit.js';
+import {
+  decodeCookieReply,
+  decodeInitiation,
+  decodeResponse,
+  encodeCookieReply,
+  encodeInitiation,
+  encodeResponse,
+} from './messages.js';
+import {
+  AEAD,
+  AEAD_OPEN,
+  BLAKE2S,
+  cat,
+  DH,
+  HASH,
+  KDF,
+  MAC,
+  X25519_PUB,
+  XAEAD,
+  XAEAD_OPEN,
+} from './kat-reference.testkit.js';
 import { nobleEngine } from './aead-batch.js';
 import { importWebCryptoX25519Key, RawX25519Key, type StaticX25519Key } from '../../crypto/static-key.js';
 
@@ -91,7 +110,9 @@ describe('WireGuard handshake known answers (vs. an independent node:crypto reco
 
   it('the reference primitives agree with published vectors (so they can judge ours)', () => {
     // RFC 7693 Appendix B: BLAKE2s-256("abc").
-    expect(toHex(BLAKE2S(new Uint8Array(0), utf8.encode('abc'), 32))).toBe('508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982');
+    expect(toHex(BLAKE2S(new Uint8Array(0), utf8.encode('abc'), 32))).toBe(
+      '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982',
+    );
     expect(toHex(BLAKE2S(new Uint8Array(0), utf8.encode('abc'), 32))).toBe(toHex(HASH(utf8.encode('abc'))));
     // RFC 7748 §6.1 X25519 test vector (Alice's public key).
     expect(toHex(X25519_PUB(fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')))).toBe(
@@ -119,7 +140,6 @@ describe('WireGuard handshake known answers (vs. an independent node:crypto reco
     expect(timestampAfter(tai64n(WALL_MS), tai64n(WALL_MS))).toBe(false);
     expect(timestampAfter(tai64n(WALL_MS - 1000), tai64n(WALL_MS))).toBe(false);
   });
-
 });
 
 // The same known answers whichever implementation holds our static key: @noble over raw bytes
@@ -131,76 +151,76 @@ const KEYS: [string, (k: Uint8Array) => Promise<StaticX25519Key>][] = [
 describe.each(KEYS)('handshake messages vs. the reference, static key by %s', (_name, mk) => {
   const ref = referenceHandshake();
   const clock = new VirtualClock();
-    it('initiation bytes (incl. mac1) equal the reference, and the responder consumes them', async () => {
-      const { message, state } = await createInitiation({
-        local: await mk(initiatorStatic),
-        remoteStatic: responderPub,
-        ephemeralPrivate: initiatorEphemeral.slice(),
-        timestamp: tai64n(WALL_MS),
-        sender: SENDER_I,
-      });
-      const bytes = encodeInitiation(message);
-      new CookieGenerator(responderPub, clock).addMacs(bytes);
-      expect(toHex(bytes)).toBe(toHex(ref.initiation));
-      expect(state.localIndex).toBe(SENDER_I);
-
-      const consumed = await consumeInitiation(await mk(responderStatic), decodeInitiation(ref.initiation)!);
-      expect(consumed).not.toBeNull();
-      expect(toHex(consumed!.remoteStatic)).toBe(toHex(initiatorPub));
-      expect(toHex(consumed!.timestamp)).toBe(toHex(ref.ts));
-      expect(consumed!.remoteIndex).toBe(SENDER_I);
+  it('initiation bytes (incl. mac1) equal the reference, and the responder consumes them', async () => {
+    const { message, state } = await createInitiation({
+      local: await mk(initiatorStatic),
+      remoteStatic: responderPub,
+      ephemeralPrivate: initiatorEphemeral.slice(),
+      timestamp: tai64n(WALL_MS),
+      sender: SENDER_I,
     });
+    const bytes = encodeInitiation(message);
+    new CookieGenerator(responderPub, clock).addMacs(bytes);
+    expect(toHex(bytes)).toBe(toHex(ref.initiation));
+    expect(state.localIndex).toBe(SENDER_I);
 
-    it('response bytes and transport keys equal the reference on both sides', async () => {
-      const responder = await mk(responderStatic);
-      const consumed = (await consumeInitiation(responder, decodeInitiation(ref.initiation)!))!;
-      const r = createResponse({ consumed, ephemeralPrivate: responderEphemeral.slice(), sender: SENDER_R })!;
-      const bytes = encodeResponse(r.message);
-      new CookieGenerator(initiatorPub, clock).addMacs(bytes);
-      expect(toHex(bytes)).toBe(toHex(ref.response));
-      expect(toHex(r.keys.receiveKey)).toBe(toHex(ref.initiatorSend));
-      expect(toHex(r.keys.sendKey)).toBe(toHex(ref.initiatorRecv));
+    const consumed = await consumeInitiation(await mk(responderStatic), decodeInitiation(ref.initiation)!);
+    expect(consumed).not.toBeNull();
+    expect(toHex(consumed!.remoteStatic)).toBe(toHex(initiatorPub));
+    expect(toHex(consumed!.timestamp)).toBe(toHex(ref.ts));
+    expect(consumed!.remoteIndex).toBe(SENDER_I);
+  });
 
-      const { state } = await createInitiation({
-        local: await mk(initiatorStatic),
-        remoteStatic: responderPub,
-        ephemeralPrivate: initiatorEphemeral.slice(),
-        timestamp: tai64n(WALL_MS),
-        sender: SENDER_I,
-      });
-      const keys = (await consumeResponse(await mk(initiatorStatic), state, decodeResponse(ref.response)!))!;
-      expect(toHex(keys.sendKey)).toBe(toHex(ref.initiatorSend));
-      expect(toHex(keys.receiveKey)).toBe(toHex(ref.initiatorRecv));
+  it('response bytes and transport keys equal the reference on both sides', async () => {
+    const responder = await mk(responderStatic);
+    const consumed = (await consumeInitiation(responder, decodeInitiation(ref.initiation)!))!;
+    const r = createResponse({ consumed, ephemeralPrivate: responderEphemeral.slice(), sender: SENDER_R })!;
+    const bytes = encodeResponse(r.message);
+    new CookieGenerator(initiatorPub, clock).addMacs(bytes);
+    expect(toHex(bytes)).toBe(toHex(ref.response));
+    expect(toHex(r.keys.receiveKey)).toBe(toHex(ref.initiatorSend));
+    expect(toHex(r.keys.sendKey)).toBe(toHex(ref.initiatorRecv));
 
-      // First transport packet (counter 0) sealed by our data path equals the reference AEAD.
-      const payload = utf8.encode('first packet');
-      const sealed = await nobleEngine.cipher(keys.sendKey).seal(0, payload);
-      expect(toHex(sealed)).toBe(toHex(AEAD(ref.initiatorSend, 0n, payload, new Uint8Array(0))));
-      const big = 2 ** 40 + 5;
-      const sealedBig = await nobleEngine.cipher(keys.sendKey).seal(big, payload);
-      expect(toHex(AEAD_OPEN(ref.initiatorSend, BigInt(big), sealedBig, new Uint8Array(0))!)).toBe(toHex(payload));
+    const { state } = await createInitiation({
+      local: await mk(initiatorStatic),
+      remoteStatic: responderPub,
+      ephemeralPrivate: initiatorEphemeral.slice(),
+      timestamp: tai64n(WALL_MS),
+      sender: SENDER_I,
     });
+    const keys = (await consumeResponse(await mk(initiatorStatic), state, decodeResponse(ref.response)!))!;
+    expect(toHex(keys.sendKey)).toBe(toHex(ref.initiatorSend));
+    expect(toHex(keys.receiveKey)).toBe(toHex(ref.initiatorRecv));
 
-    it('a tampered response or initiation is rejected', async () => {
-      const responder = await mk(responderStatic);
-      for (const offset of [8, 40, 88, 100]) {
-        const bad = ref.initiation.slice();
-        bad[offset] ^= 1;
-        expect(await consumeInitiation(responder, decodeInitiation(bad)!)).toBeNull();
-      }
-      const { state } = await createInitiation({
-        local: await mk(initiatorStatic),
-        remoteStatic: responderPub,
-        ephemeralPrivate: initiatorEphemeral.slice(),
-        timestamp: tai64n(WALL_MS),
-        sender: SENDER_I,
-      });
-      for (const offset of [12, 44, 59]) {
-        const bad = ref.response.slice();
-        bad[offset] ^= 0x80;
-        expect(await consumeResponse(await mk(initiatorStatic), state, decodeResponse(bad)!)).toBeNull();
-      }
+    // First transport packet (counter 0) sealed by our data path equals the reference AEAD.
+    const payload = utf8.encode('first packet');
+    const sealed = await nobleEngine.cipher(keys.sendKey).seal(0, payload);
+    expect(toHex(sealed)).toBe(toHex(AEAD(ref.initiatorSend, 0n, payload, new Uint8Array(0))));
+    const big = 2 ** 40 + 5;
+    const sealedBig = await nobleEngine.cipher(keys.sendKey).seal(big, payload);
+    expect(toHex(AEAD_OPEN(ref.initiatorSend, BigInt(big), sealedBig, new Uint8Array(0))!)).toBe(toHex(payload));
+  });
+
+  it('a tampered response or initiation is rejected', async () => {
+    const responder = await mk(responderStatic);
+    for (const offset of [8, 40, 88, 100]) {
+      const bad = ref.initiation.slice();
+      bad[offset] ^= 1;
+      expect(await consumeInitiation(responder, decodeInitiation(bad)!)).toBeNull();
+    }
+    const { state } = await createInitiation({
+      local: await mk(initiatorStatic),
+      remoteStatic: responderPub,
+      ephemeralPrivate: initiatorEphemeral.slice(),
+      timestamp: tai64n(WALL_MS),
+      sender: SENDER_I,
     });
+    for (const offset of [12, 44, 59]) {
+      const bad = ref.response.slice();
+      bad[offset] ^= 0x80;
+      expect(await consumeResponse(await mk(initiatorStatic), state, decodeResponse(bad)!)).toBeNull();
+    }
+  });
 });
 
 describe('MAC1, MAC2 and cookie replies (vs. the reference)', () => {
@@ -225,7 +245,12 @@ describe('MAC1, MAC2 and cookie replies (vs. the reference)', () => {
     const reply = encodeCookieReply(checker.createReply(msg, 0x01020304, source));
     // Independent decryption of the reply recovers a 16-byte cookie.
     const decoded = decodeCookieReply(reply)!;
-    const cookie = XAEAD_OPEN(HASH(utf8.encode('cookie--'), responderPub), decoded.nonce, decoded.encryptedCookie, msg.subarray(116, 132));
+    const cookie = XAEAD_OPEN(
+      HASH(utf8.encode('cookie--'), responderPub),
+      decoded.nonce,
+      decoded.encryptedCookie,
+      msg.subarray(116, 132),
+    );
     expect(cookie).not.toBeNull();
     expect(cookie!.length).toBe(16);
     expect(gen.consumeReply(decoded)).toBe(true);

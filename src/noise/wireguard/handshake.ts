@@ -97,7 +97,13 @@ export function initiationMessage(p: {
   wipe(key);
   return {
     message: { sender: p.sender, ephemeral, encryptedStatic, encryptedTimestamp, mac1: ZERO16, mac2: ZERO16 },
-    state: { hash: h, chainKey: ck, ephemeralPrivate: p.ephemeralPrivate, remoteStatic: p.remoteStatic, localIndex: p.sender },
+    state: {
+      hash: h,
+      chainKey: ck,
+      ephemeralPrivate: p.ephemeralPrivate,
+      remoteStatic: p.remoteStatic,
+      localIndex: p.sender,
+    },
   };
 }
 
@@ -112,7 +118,11 @@ export interface InitiationStatic {
  * Responder, message 1, first half: `es` = DH(our static, msg.ephemeral). Null when the static
  * key does not decrypt. The caller looks up the peer by `remoteStatic` and gets its static-static.
  */
-export function openInitiationStatic(localPublic: Uint8Array, msg: Initiation, es: Uint8Array): InitiationStatic | null {
+export function openInitiationStatic(
+  localPublic: Uint8Array,
+  msg: Initiation,
+  es: Uint8Array,
+): InitiationStatic | null {
   let h = mixHash(INITIAL_HASH, localPublic);
   h = mixHash(h, msg.ephemeral);
   let [ck] = kdf(INITIAL_CHAIN_KEY, msg.ephemeral, 1);
@@ -125,13 +135,24 @@ export function openInitiationStatic(localPublic: Uint8Array, msg: Initiation, e
 }
 
 /** Responder, message 1, second half: `staticStatic` = DH(our static, half.remoteStatic). Null when the timestamp does not decrypt. */
-export function openInitiationTimestamp(half: InitiationStatic, msg: Initiation, staticStatic: Uint8Array): ConsumedInitiation | null {
+export function openInitiationTimestamp(
+  half: InitiationStatic,
+  msg: Initiation,
+  staticStatic: Uint8Array,
+): ConsumedInitiation | null {
   const [ck, key] = kdf(half.chainKey, staticStatic, 2);
   const timestamp = open(key, ZERO_NONCE, msg.encryptedTimestamp, half.hash);
   wipe(key);
   if (!timestamp) return null;
   const h = mixHash(half.hash, msg.encryptedTimestamp);
-  return { hash: h, chainKey: ck, remoteStatic: half.remoteStatic, remoteEphemeral: msg.ephemeral, remoteIndex: msg.sender, timestamp };
+  return {
+    hash: h,
+    chainKey: ck,
+    remoteStatic: half.remoteStatic,
+    remoteEphemeral: msg.ephemeral,
+    remoteIndex: msg.sender,
+    timestamp,
+  };
 }
 
 /** Responder, message 2 (paper §5.4.3), and the transport keys it now holds (§5.4.5). */
@@ -168,7 +189,12 @@ export function createResponse(p: {
  * Initiator, message 2: authenticates the transcript and derives the transport keys. `se` =
  * DH(our static, msg.ephemeral); `state.ephemeralPrivate` must still be intact.
  */
-export function openResponse(state: InitiatorState, msg: Response, se: Uint8Array, presharedKey?: Uint8Array): SessionKeys | null {
+export function openResponse(
+  state: InitiatorState,
+  msg: Response,
+  se: Uint8Array,
+  presharedKey?: Uint8Array,
+): SessionKeys | null {
   try {
     let h = mixHash(state.hash, msg.ephemeral);
     let [ck] = kdf(state.chainKey, msg.ephemeral, 1);

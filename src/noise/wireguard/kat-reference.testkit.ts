@@ -2,12 +2,30 @@
 // primitives, built on node:crypto (OpenSSL's BLAKE2s-256, HMAC, X25519, ChaCha20-Poly1305) plus a
 // small keyed BLAKE2s from RFC 7693 and HChaCha20 derived from OpenSSL's raw ChaCha20 keystream.
 // Nothing here shares code with src/crypto (which uses @noble), so agreement is real evidence.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+} from 'node:crypto';
 
-export const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p))));
-export const HASH = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(createHash('blake2s256').update(cat(...parts)).digest());
+export const cat = (...parts: Uint8Array[]): Uint8Array =>
+  new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p))));
+export const HASH = (...parts: Uint8Array[]): Uint8Array =>
+  new Uint8Array(
+    createHash('blake2s256')
+      .update(cat(...parts))
+      .digest(),
+  );
 export const HMAC = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array =>
-  new Uint8Array(createHmac('blake2s256', key).update(cat(...parts)).digest());
+  new Uint8Array(
+    createHmac('blake2s256', key)
+      .update(cat(...parts))
+      .digest(),
+  );
 
 /** Noise HKDF (WireGuard paper §5.4, KDF_n). */
 export function KDF(ck: Uint8Array, input: Uint8Array, n: number): Uint8Array[] {
@@ -69,7 +87,12 @@ function hchacha20(key: Uint8Array, nonce16: Uint8Array): Uint8Array {
 }
 
 /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha): HChaCha20 subkey, then ChaCha20-Poly1305. */
-export function XAEAD_OPEN(key: Uint8Array, nonce24: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | null {
+export function XAEAD_OPEN(
+  key: Uint8Array,
+  nonce24: Uint8Array,
+  sealed: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array | null {
   const sub = hchacha20(key, nonce24.subarray(0, 16));
   const nonce = Buffer.concat([Buffer.alloc(4), Buffer.from(nonce24.subarray(16))]);
   try {
@@ -138,7 +161,13 @@ function compress(h: number[], block: Uint8Array, t: number, last: boolean): voi
 export function BLAKE2S(key: Uint8Array, data: Uint8Array, outLen: number): Uint8Array {
   const h = [...IV];
   h[0] = (h[0] ^ 0x01010000 ^ (key.length << 8) ^ outLen) >>> 0;
-  const input = key.length > 0 ? cat(new Uint8Array(64).fill(0).map((_, i) => key[i] ?? 0), data) : data;
+  const input =
+    key.length > 0
+      ? cat(
+          new Uint8Array(64).fill(0).map((_, i) => key[i] ?? 0),
+          data,
+        )
+      : data;
   const blocks = Math.max(1, Math.ceil(input.length / 64));
   for (let i = 0; i < blocks; i++) {
     const block = new Uint8Array(64);

@@ -44,7 +44,12 @@ describe('Keypairs rotation', () => {
     // the unconfirmed next becomes previous (it may still receive), the old current leaves
     expect(gone.map((g) => g.localIndex)).toEqual([1]);
     expect([k.current!.localIndex, k.previous!.localIndex, k.next]).toEqual([4, 3, undefined]);
-    expect(k.clear().map((g) => g.localIndex).sort()).toEqual([3, 4]);
+    expect(
+      k
+        .clear()
+        .map((g) => g.localIndex)
+        .sort(),
+    ).toEqual([3, 4]);
     expect(k.all()).toEqual([]);
   });
 });

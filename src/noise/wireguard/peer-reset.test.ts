@@ -14,7 +14,10 @@ import { ipv4Packet, TestNet } from './test-net.testkit.js';
 function restartScenario() {
   const net = new TestNet();
   const events: string[] = [];
-  const a = net.device({ onHandshakeEvent: (_k, ev: HandshakeEvent) => events.push(ev.type === 'initiation-sent' ? `${ev.type}:${ev.kind}` : ev.type) });
+  const a = net.device({
+    onHandshakeEvent: (_k, ev: HandshakeEvent) =>
+      events.push(ev.type === 'initiation-sent' ? `${ev.type}:${ev.kind}` : ev.type),
+  });
   const bKeys = generateKeyPair(seededRandom(42));
   const b = net.device({ privateKey: bKeys.privateKey });
   a.addPeer(b.publicKey);
@@ -93,7 +96,8 @@ describe('WireGuardDevice.resetPeer (a peer restarted)', () => {
     const t0 = net.clock.now();
     let ready = false;
     net.filter = (w) => {
-      if (toHex(w.from) === toHex(a.publicKey) && messageType(w.datagram) === MESSAGE_INITIATION) sentAt.push(net.clock.now() - t0);
+      if (toHex(w.from) === toHex(a.publicKey) && messageType(w.datagram) === MESSAGE_INITIATION)
+        sentAt.push(net.clock.now() - t0);
       return ready; // b2 has no relay yet: nothing reaches it
     };
     a.resetPeer(b.publicKey);
@@ -108,4 +112,3 @@ describe('WireGuardDevice.resetPeer (a peer restarted)', () => {
     expect(a.peerStatus(b.publicKey)!.hasSession).toBe(true);
   });
 });
-

@@ -16,13 +16,40 @@ describe('ReplayFilter (RFC 6479 sliding window)', () => {
     const f = new ReplayFilter();
     const T_LIM = REPLAY_WINDOW + 1;
     const cases: [number, boolean][] = [
-      [0, true], [1, true], [1, false], [9, true], [8, true], [7, true], [7, false],
-      [T_LIM, true], [T_LIM - 1, true], [T_LIM - 1, false], [T_LIM - 2, true], [2, true], [2, false],
-      [T_LIM + 16, true], [3, false], [T_LIM + 16, false], [T_LIM * 4, true], [T_LIM * 4 - (T_LIM - 1), true],
-      [10, false], [T_LIM * 4 - T_LIM, false], [T_LIM * 4 - (T_LIM + 1), false], [T_LIM * 4 - (T_LIM - 2), true],
-      [T_LIM * 4 + 1 - T_LIM, false], [0, false],
-      [LIMIT, false], [LIMIT - 1, true], [LIMIT, false], [LIMIT - 1, false], [LIMIT - 2, true],
-      [LIMIT + 1, false], [LIMIT + 2, false], [LIMIT - 2, false], [LIMIT - 3, true], [0, false],
+      [0, true],
+      [1, true],
+      [1, false],
+      [9, true],
+      [8, true],
+      [7, true],
+      [7, false],
+      [T_LIM, true],
+      [T_LIM - 1, true],
+      [T_LIM - 1, false],
+      [T_LIM - 2, true],
+      [2, true],
+      [2, false],
+      [T_LIM + 16, true],
+      [3, false],
+      [T_LIM + 16, false],
+      [T_LIM * 4, true],
+      [T_LIM * 4 - (T_LIM - 1), true],
+      [10, false],
+      [T_LIM * 4 - T_LIM, false],
+      [T_LIM * 4 - (T_LIM + 1), false],
+      [T_LIM * 4 - (T_LIM - 2), true],
+      [T_LIM * 4 + 1 - T_LIM, false],
+      [0, false],
+      [LIMIT, false],
+      [LIMIT - 1, true],
+      [LIMIT, false],
+      [LIMIT - 1, false],
+      [LIMIT - 2, true],
+      [LIMIT + 1, false],
+      [LIMIT + 2, false],
+      [LIMIT - 2, false],
+      [LIMIT - 3, true],
+      [0, false],
     ];
     cases.forEach(([n, want], i) => expect([i + 1, n, f.validate(n, LIMIT)]).toEqual([i + 1, n, want]));
   });
@@ -78,7 +105,8 @@ describe('ReplayFilter (RFC 6479 sliding window)', () => {
           }
           highest = Math.max(highest, c);
         }
-      }), fuzz(100)
+      }),
+      fuzz(100),
     );
   });
 });

@@ -22,7 +22,7 @@ export class ReplayFilter {
     if (counter > this.last) return true;
     if (this.last - counter > REPLAY_WINDOW) return false;
     const block = Math.floor(counter / BLOCK_BITS) % RING_BLOCKS;
-    return (this.ring[block] & (1 << counter % BLOCK_BITS)) === 0;
+    return (this.ring[block] & (1 << (counter % BLOCK_BITS))) === 0;
   }
 
   /**
@@ -41,7 +41,7 @@ export class ReplayFilter {
       return false;
     }
     const block = indexBlock % RING_BLOCKS;
-    const bit = 1 << counter % BLOCK_BITS;
+    const bit = 1 << (counter % BLOCK_BITS);
     const old = this.ring[block];
     if (old & bit) return false;
     this.ring[block] = old | bit;

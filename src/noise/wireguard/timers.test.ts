@@ -188,4 +188,3 @@ describe('WireGuard timers', () => {
     expect(net.inbox(a).at(-1)!.length).toBe(61);
   });
 });
-

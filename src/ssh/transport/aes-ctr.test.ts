@@ -32,24 +32,28 @@ describe('aes-ctr with HMAC (MAC-then-encrypt and encrypt-then-MAC)', () => {
     it(`${c.name} + ${m.name}: packets of any size arrive intact whatever the chunking`, () => {
       const { enc, dec } = link(c, m.name);
       fc.assert(
-        fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 64 }), (payloads, chunk) => {
-          const wire = payloads.map((p) => enc.encode(p));
-          const all = new Uint8Array(wire.reduce((n, w) => n + w.length, 0));
-          let off = 0;
-          for (const w of wire) {
-            // Alignment: whole packet (MtE) or everything after the length (EtM) is a multiple of 16.
-            expect((w.length - m.tagLength - (m.etm ? 4 : 0)) % 16).toBe(0);
-            all.set(w, off);
-            off += w.length;
-          }
-          const got: Uint8Array[] = [];
-          for (let i = 0; i < all.length; i += chunk) {
-            dec.push(all.slice(i, i + chunk));
-            let p;
-            while ((p = dec.next())) got.push(p.slice());
-          }
-          expect(got).toEqual(payloads);
-        }),
+        fc.property(
+          fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+          fc.integer({ min: 1, max: 64 }),
+          (payloads, chunk) => {
+            const wire = payloads.map((p) => enc.encode(p));
+            const all = new Uint8Array(wire.reduce((n, w) => n + w.length, 0));
+            let off = 0;
+            for (const w of wire) {
+              // Alignment: whole packet (MtE) or everything after the length (EtM) is a multiple of 16.
+              expect((w.length - m.tagLength - (m.etm ? 4 : 0)) % 16).toBe(0);
+              all.set(w, off);
+              off += w.length;
+            }
+            const got: Uint8Array[] = [];
+            for (let i = 0; i < all.length; i += chunk) {
+              dec.push(all.slice(i, i + chunk));
+              let p;
+              while ((p = dec.next())) got.push(p.slice());
+            }
+            expect(got).toEqual(payloads);
+          },
+        ),
         fuzz(40),
       );
     });

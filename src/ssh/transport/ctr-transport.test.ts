@@ -43,7 +43,9 @@ describe('aes-ctr + HMAC inside the transport', () => {
       peer.writeRaw(wire);
       const err = await c.closed;
       expect(err).toBeInstanceOf(SshError);
-      expect(err!.message).toMatch(/SSH protocol error: (message authentication failed \(corrupt or forged packet\)|bad packet length|packet length \d+ not a multiple)/);
+      expect(err!.message).toMatch(
+        /SSH protocol error: (message authentication failed \(corrupt or forged packet\)|bad packet length|packet length \d+ not a multiple)/,
+      );
     });
 
     it(`${cipher} + ${mac}: bad padding under a valid MAC ends the session saying so`, async () => {
@@ -78,15 +80,18 @@ describe('aes-ctr + HMAC inside the transport', () => {
 
     it(`fuzz (${cipher} + ${mac}): validly sealed packets with random payloads never throw out of the transport`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 80 }), { minLength: 1, maxLength: 5 }), async (payloads) => {
-          const c = await session(cipher, mac, async (p) => {
-            for (const pl of payloads) p.send(pl);
-            await idle();
-          });
-          const r = await Promise.race([c.closed, new Promise<'open'>((res) => setTimeout(() => res('open'), 20))]);
-          if (r === 'open') c.close();
-          else expect(r).toBeInstanceOf(SshError);
-        }),
+        fc.asyncProperty(
+          fc.array(fc.uint8Array({ minLength: 1, maxLength: 80 }), { minLength: 1, maxLength: 5 }),
+          async (payloads) => {
+            const c = await session(cipher, mac, async (p) => {
+              for (const pl of payloads) p.send(pl);
+              await idle();
+            });
+            const r = await Promise.race([c.closed, new Promise<'open'>((res) => setTimeout(() => res('open'), 20))]);
+            if (r === 'open') c.close();
+            else expect(r).toBeInstanceOf(SshError);
+          },
+        ),
         fuzz(25),
       );
     });

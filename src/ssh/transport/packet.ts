@@ -109,7 +109,11 @@ export class PacketDecoder {
   /** Up to n buffered bytes as text, control characters dropped (for quoting a non-SSH peer). */
   peekText(n: number): string {
     const bytes = this.buffered > 0 ? this.peek(Math.min(this.buffered, n)) : new Uint8Array(0);
-    return new TextDecoder().decode(bytes).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').replace(/\n/g, ' ').trim();
+    return new TextDecoder()
+      .decode(bytes)
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+      .replace(/\n/g, ' ')
+      .trim();
   }
 
   /** Bytes of a line-oriented prefix (the identification string exchange, RFC 4253 §4.2). */
@@ -134,7 +138,8 @@ export class PacketDecoder {
       const len = c.length(this.seq, this.peek(4));
       if (len < 5 || len > MAX_PACKET_LENGTH) throw new SshProtocolError(`bad packet length ${len}`);
       const aligned = c.lengthAligned ? len + 4 : len;
-      if (aligned % c.blockSize !== 0) throw new SshProtocolError(`packet length ${len} not a multiple of the block size`);
+      if (aligned % c.blockSize !== 0)
+        throw new SshProtocolError(`packet length ${len} not a multiple of the block size`);
       this.pendingLength = len;
     }
     const total = 4 + this.pendingLength + c.tagLength;

@@ -23,7 +23,14 @@ import {
   type KexRun,
   type Negotiated,
 } from '../kex.js';
-import { fingerprint, LEGACY_MIN_RSA_BITS, MIN_RSA_BITS, parseHostKey, verifySignature, type HostKey } from '../hostkey.js';
+import {
+  fingerprint,
+  LEGACY_MIN_RSA_BITS,
+  MIN_RSA_BITS,
+  parseHostKey,
+  verifySignature,
+  type HostKey,
+} from '../hostkey.js';
 import { DISCONNECT, MSG } from '../messages.js';
 import { Reader, SshDecodeError, Writer } from '../wire.js';
 
@@ -106,7 +113,16 @@ export class Transport {
   hostKey: HostKeyInfo | undefined;
   /** From EXT_INFO server-sig-algs (RFC 8308 §3.1), if the server sent it. */
   serverSigAlgs: string[] | undefined;
-  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, kexCount: 0, ignored: 0, unimplementedFromPeer: 0, unimplementedSent: 0 };
+  readonly stats: TransportStats = {
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    kexCount: 0,
+    ignored: 0,
+    unimplementedFromPeer: 0,
+    unimplementedSent: 0,
+  };
 
   private readonly encoder: PacketEncoder;
   private readonly decoder = new PacketDecoder();
@@ -187,7 +203,8 @@ export class Transport {
     this.stats.packetsOut++;
     if (onUnimplemented) {
       this.unimplementedWatch.set(this.encoder.seq, onUnimplemented);
-      if (this.unimplementedWatch.size > UNIMPLEMENTED_WATCH) this.unimplementedWatch.delete(this.unimplementedWatch.keys().next().value!);
+      if (this.unimplementedWatch.size > UNIMPLEMENTED_WATCH)
+        this.unimplementedWatch.delete(this.unimplementedWatch.keys().next().value!);
     }
     return this.writeRaw(this.encoder.encode(payload));
   }
@@ -199,7 +216,11 @@ export class Transport {
    */
   send(payload: Uint8Array, onUnimplemented?: () => void): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.phase === 'awaitKexInit' || this.phase === 'awaitKexReply' || !this.initialKexDone && this.phase !== 'awaitNewKeys') {
+    if (
+      this.phase === 'awaitKexInit' ||
+      this.phase === 'awaitKexReply' ||
+      (!this.initialKexDone && this.phase !== 'awaitNewKeys')
+    ) {
       this.held.push({ payload, onUnimplemented });
       return this.writeChain;
     }
@@ -278,14 +299,15 @@ export class Transport {
 
   private async readVersion(): Promise<void> {
     // RFC 4253 §4.2: the server may send other lines first; the version line starts with "SSH-".
-    for (let lines = 0; lines < 50; ) {
+    for (let lines = 0; lines < 50;) {
       const line = this.decoder.takeLine(8192);
       if (line === null) {
         let more: boolean;
         try {
           more = await this.readMore();
         } catch (e) {
-          if (e instanceof SshError && !this.failure) throw new SshError(this.notSshMessage('the server closed the connection before its SSH version'));
+          if (e instanceof SshError && !this.failure)
+            throw new SshError(this.notSshMessage('the server closed the connection before its SSH version'));
           throw e;
         }
         if (!more) return;
@@ -296,12 +318,15 @@ export class Transport {
         this.firstForeignLine ??= sanitize(line).slice(0, 100);
         continue;
       }
-      if (!line.startsWith('SSH-2.0-') && !line.startsWith('SSH-1.99-')) throw new SshProtocolError(`server speaks an unsupported protocol version: ${line.slice(0, 80)}`, 8);
+      if (!line.startsWith('SSH-2.0-') && !line.startsWith('SSH-1.99-'))
+        throw new SshProtocolError(`server speaks an unsupported protocol version: ${line.slice(0, 80)}`, 8);
       if (line.length > 253) throw new SshProtocolError('server identification string too long');
       this.serverVersion = line;
       return;
     }
-    throw new SshProtocolError(this.notSshMessage('no SSH identification string from the server in its first 50 lines'));
+    throw new SshProtocolError(
+      this.notSshMessage('no SSH identification string from the server in its first 50 lines'),
+    );
   }
 
   private async handlePacket(payload: Uint8Array, seq: number): Promise<void> {
@@ -313,7 +338,9 @@ export class Transport {
     // Strict KEX: during the first exchange only KEXINIT, ECDH and NEWKEYS may arrive, and
     // KEXINIT must be the very first packet (OpenSSH PROTOCOL 1.10).
     if (!this.initialKexDone && this.negotiated?.strict && !(type >= 30 && type <= 49) && type !== MSG.NEWKEYS) {
-      throw new SshProtocolError(`strict key exchange violated: unexpected message ${type} during the initial key exchange`);
+      throw new SshProtocolError(
+        `strict key exchange violated: unexpected message ${type} during the initial key exchange`,
+      );
     }
     switch (type) {
       case MSG.DISCONNECT: {
@@ -337,7 +364,8 @@ export class Transport {
         return this.onExtInfo(payload);
     }
     if (type >= 30 && type <= 49 && this.phase === 'awaitKexReply') return this.onKexReply(payload);
-    if (type >= 20 && type <= 49) throw new SshProtocolError(`unexpected key exchange message ${type} (phase ${this.phase})`);
+    if (type >= 20 && type <= 49)
+      throw new SshProtocolError(`unexpected key exchange message ${type} (phase ${this.phase})`);
     if (!this.initialKexDone) throw new SshProtocolError(`message ${type} before the key exchange finished`);
     if (payload.length === 0) throw new SshProtocolError('empty message');
     if (!KNOWN_UPPER.has(type)) {
@@ -361,19 +389,25 @@ export class Transport {
   }
 
   private onKexInit(payload: Uint8Array): void {
-    if (this.theirKexInit || this.phase === 'awaitKexReply' || this.phase === 'awaitNewKeys') throw new SshProtocolError('KEXINIT during a key exchange');
+    if (this.theirKexInit || this.phase === 'awaitKexReply' || this.phase === 'awaitNewKeys')
+      throw new SshProtocolError('KEXINIT during a key exchange');
     const theirs = decodeKexInit(payload);
     this.theirKexInit = payload;
     if (!this.initialKexDone && this.decoder.seq !== 1) {
       // Not fatal without strict KEX; checked after negotiation below.
     }
-    const ours = decodeKexInit(this.ourKexInit ?? encodeKexInit(clientKexInit(this.opts.random, this.opts.offer, !this.initialKexDone)));
+    const ours = decodeKexInit(
+      this.ourKexInit ?? encodeKexInit(clientKexInit(this.opts.random, this.opts.offer, !this.initialKexDone)),
+    );
     const neg = negotiate(ours, theirs);
-    if (!this.initialKexDone && neg.strict && this.decoder.seq !== 1) throw new SshProtocolError('strict key exchange violated: KEXINIT was not the first packet');
+    if (!this.initialKexDone && neg.strict && this.decoder.seq !== 1)
+      throw new SshProtocolError('strict key exchange violated: KEXINIT was not the first packet');
     if (this.initialKexDone && this.negotiated) neg.strict = this.negotiated.strict;
     this.negotiated = neg;
-    if (theirs.firstKexFollows && (theirs.kex[0] !== neg.kex || theirs.hostKey[0] !== neg.hostKey)) this.skipGuessedPacket = true;
-    if (this.phase === 'idle') this.beginKex(); // the server started a re-exchange
+    if (theirs.firstKexFollows && (theirs.kex[0] !== neg.kex || theirs.hostKey[0] !== neg.hostKey))
+      this.skipGuessedPacket = true;
+    if (this.phase === 'idle')
+      this.beginKex(); // the server started a re-exchange
     else this.continueKex();
   }
 
@@ -404,12 +438,24 @@ export class Transport {
       throw new SshProtocolError(`server host key: ${errText(e)}`, DISCONNECT.HOST_KEY_NOT_VERIFIABLE);
     }
     if (!verifySignature(key, this.negotiated.hostKey, reply.signature, h, this.opts.offer.legacy === true)) {
-      throw new SshProtocolError(`the server's ${this.negotiated.hostKey} signature of the key exchange does not verify`, DISCONNECT.KEY_EXCHANGE_FAILED);
+      throw new SshProtocolError(
+        `the server's ${this.negotiated.hostKey} signature of the key exchange does not verify`,
+        DISCONNECT.KEY_EXCHANGE_FAILED,
+      );
     }
-    const info: HostKeyInfo = { algorithm: this.negotiated.hostKey, keyType: key.type, blob: reply.hostKeyBlob, fingerprint: fingerprint(reply.hostKeyBlob) };
+    const info: HostKeyInfo = {
+      algorithm: this.negotiated.hostKey,
+      keyType: key.type,
+      blob: reply.hostKeyBlob,
+      fingerprint: fingerprint(reply.hostKeyBlob),
+    };
     if (this.hostKey) {
       // A re-exchange must present the same host key (the session is already authenticated).
-      if (!equalBytes(this.hostKey.blob, info.blob)) throw new SshProtocolError(`host key changed during re-exchange: ${this.hostKey.fingerprint} became ${info.fingerprint}`, DISCONNECT.HOST_KEY_NOT_VERIFIABLE);
+      if (!equalBytes(this.hostKey.blob, info.blob))
+        throw new SshProtocolError(
+          `host key changed during re-exchange: ${this.hostKey.fingerprint} became ${info.fingerprint}`,
+          DISCONNECT.HOST_KEY_NOT_VERIFIABLE,
+        );
     } else {
       try {
         await this.opts.hostKeyVerifier(info);
@@ -436,7 +482,8 @@ export class Transport {
   }
 
   private onNewKeys(payload: Uint8Array): void {
-    if (this.phase !== 'awaitNewKeys' || !this.pendingKeys || !this.sessionId || payload.length !== 1) throw new SshProtocolError('unexpected NEWKEYS');
+    if (this.phase !== 'awaitNewKeys' || !this.pendingKeys || !this.sessionId || payload.length !== 1)
+      throw new SshProtocolError('unexpected NEWKEYS');
     this.decoder.cipher = this.buildCipher(this.negotiated!.cipherStoC, this.negotiated!.macStoC, 'BDF');
     if (this.negotiated?.strict) this.decoder.seq = 0;
     this.pendingKeys = undefined;
@@ -492,9 +539,16 @@ export class Transport {
     const err = e instanceof SshError ? e : new SshError(describe(e));
     this.failure = err;
     if (e instanceof SshProtocolError || e instanceof SshDecodeError || e instanceof HostKeyRefused) {
-      const code = e instanceof SshProtocolError ? e.reason : e instanceof HostKeyRefused ? DISCONNECT.HOST_KEY_NOT_VERIFIABLE : DISCONNECT.PROTOCOL_ERROR;
+      const code =
+        e instanceof SshProtocolError
+          ? e.reason
+          : e instanceof HostKeyRefused
+            ? DISCONNECT.HOST_KEY_NOT_VERIFIABLE
+            : DISCONNECT.PROTOCOL_ERROR;
       try {
-        void this.sendPacket(new Writer().byte(MSG.DISCONNECT).uint32(code).string(err.message.slice(0, 200)).string('').finish()).catch(() => {});
+        void this.sendPacket(
+          new Writer().byte(MSG.DISCONNECT).uint32(code).string(err.message.slice(0, 200)).string('').finish(),
+        ).catch(() => {});
       } catch {
         /* the encoder may be unusable; the connection is going away anyway */
       }
@@ -507,7 +561,9 @@ export class Transport {
     if (this.failure) return;
     const err = new SshError('connection closed');
     this.failure = err;
-    void this.sendPacket(new Writer().byte(MSG.DISCONNECT).uint32(DISCONNECT.BY_APPLICATION).string('bye').string('').finish()).catch(() => {});
+    void this.sendPacket(
+      new Writer().byte(MSG.DISCONNECT).uint32(DISCONNECT.BY_APPLICATION).string('bye').string('').finish(),
+    ).catch(() => {});
     this.shutdown(err, true);
   }
 
@@ -518,7 +574,10 @@ export class Transport {
     for (const w of this.recvWaiters) w.reject(err);
     this.recvWaiters = [];
     this.held = [];
-    this.writeChain.then(() => this.writer.close()).catch(() => {}).finally(() => this.reader.cancel().catch(() => {}));
+    this.writeChain
+      .then(() => this.writer.close())
+      .catch(() => {})
+      .finally(() => this.reader.cancel().catch(() => {}));
     this.closedResolve(local ? undefined : err);
   }
 }

@@ -122,7 +122,9 @@ export async function proxyTargetForClient(event: FetchEvent, url: URL): Promise
   // 4. A frame navigating itself (links, form posts, reload) has no client id here. Only for
   //    navigations started from our origin: a page elsewhere framing a tailtab URL is not a web view.
   if (ref && isFrameNavigation(req)) {
-    const frames = (await sw.clients.matchAll({ type: 'window' })).filter((c) => c.frameType === 'nested' && c.url === ref.href);
+    const frames = (await sw.clients.matchAll({ type: 'window' })).filter(
+      (c) => c.frameType === 'nested' && c.url === ref.href,
+    );
     const known: Target[] = [];
     for (const c of frames) {
       const t = await recall(c.id);

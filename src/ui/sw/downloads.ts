@@ -57,11 +57,20 @@ export function contentDisposition(name: string): string {
 export function serveDownload(request: Request, url: URL): Response {
   const id = url.pathname.slice(DOWNLOAD_PREFIX.length).split('/')[0]!;
   const d = request.method === 'GET' ? downloads.get(id) : undefined;
-  if (!d) return new Response('This download has already been taken or has expired.\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  if (!d)
+    return new Response('This download has already been taken or has expired.\n', {
+      status: 404,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    });
   downloads.delete(id);
   clearTimeout(d.timer);
   reply(d.port, { type: 'taken', id });
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(d.name), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    'content-disposition': contentDisposition(d.name),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  };
   if (d.size !== undefined) headers['content-length'] = String(d.size);
   return new Response(d.stream, { headers });
 }

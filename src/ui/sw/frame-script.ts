@@ -31,7 +31,11 @@ function frameScript(): void {
       /* left empty: the app's own ws:// origin is then not recognised */
     }
     try {
-      history.replaceState(history.state, '', (location.pathname.slice(prefix.length) || '/') + location.search + location.hash);
+      history.replaceState(
+        history.state,
+        '',
+        (location.pathname.slice(prefix.length) || '/') + location.search + location.hash,
+      );
     } catch {
       /* a browser that refuses: the app sees /proxy/… paths */
     }
@@ -58,7 +62,8 @@ function frameScript(): void {
       return u.pathname.indexOf('/proxy/') === 0 ? u.pathname + u.search : prefix + u.pathname + u.search;
     }
     const h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (appHost && u.protocol === 'ws:' && h === appHost && (u.port || '80') === appPort) return prefix + u.pathname + u.search;
+    if (appHost && u.protocol === 'ws:' && h === appHost && (u.port || '80') === appPort)
+      return prefix + u.pathname + u.search;
     return null;
   }
 
@@ -85,15 +90,19 @@ function frameScript(): void {
       }
       if (u.protocol === 'http:') u.protocol = 'ws:';
       else if (u.protocol === 'https:') u.protocol = 'wss:';
-      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw domError("The URL's scheme must be either 'http', 'https', 'ws', or 'wss'.", 'SyntaxError');
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
+        throw domError("The URL's scheme must be either 'http', 'https', 'ws', or 'wss'.", 'SyntaxError');
       if (u.hash) throw domError("The URL contains a fragment identifier ('" + u.hash + "').", 'SyntaxError');
       const path = tunnelPath(u);
       // Not the proxied app's: the browser's own WebSocket (returned in place of this object).
-      if (path === null) return (arguments.length > 1 ? new Native(url, protocols) : new Native(url)) as unknown as TunnelledWebSocket;
+      if (path === null)
+        return (arguments.length > 1 ? new Native(url, protocols) : new Native(url)) as unknown as TunnelledWebSocket;
       super();
-      const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : Array.from(protocols, String);
+      const list =
+        protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : Array.from(protocols, String);
       for (let i = 0; i < list.length; i++) {
-        if (!TOKEN.test(list[i]!) || list.indexOf(list[i]!) !== i) throw domError("The subprotocol '" + list[i] + "' is invalid or duplicated.", 'SyntaxError');
+        if (!TOKEN.test(list[i]!) || list.indexOf(list[i]!) !== i)
+          throw domError("The subprotocol '" + list[i] + "' is invalid or duplicated.", 'SyntaxError');
       }
       this._url = u.href;
       this._state = 0;
@@ -123,12 +132,24 @@ function frameScript(): void {
         })
         .catch(() => this._end(1006, '', false));
     }
-    get url() { return this._url; }
-    get readyState() { return this._state; }
-    get protocol() { return this._protocol; }
-    get extensions() { return this._extensions; }
-    get bufferedAmount() { return this._buffered; }
-    get binaryType() { return this._binaryType; }
+    get url() {
+      return this._url;
+    }
+    get readyState() {
+      return this._state;
+    }
+    get protocol() {
+      return this._protocol;
+    }
+    get extensions() {
+      return this._extensions;
+    }
+    get bufferedAmount() {
+      return this._buffered;
+    }
+    get binaryType() {
+      return this._binaryType;
+    }
     set binaryType(v: BinaryType) {
       if (v === 'blob' || v === 'arraybuffer') this._binaryType = v;
     }
@@ -177,10 +198,17 @@ function frameScript(): void {
       this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
     }
     send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-      if (this._state === 0) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+      if (this._state === 0)
+        throw new DOMException(
+          "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+          'InvalidStateError',
+        );
       let size: number;
       let take: () => string | ArrayBuffer | Promise<ArrayBuffer>;
-      if (typeof data === 'string' || !(data instanceof Blob || data instanceof ArrayBuffer || ArrayBuffer.isView(data))) {
+      if (
+        typeof data === 'string' ||
+        !(data instanceof Blob || data instanceof ArrayBuffer || ArrayBuffer.isView(data))
+      ) {
         const s = String(data);
         size = encoder.encode(s).length;
         take = () => s;
@@ -189,7 +217,10 @@ function frameScript(): void {
         take = () => data.arrayBuffer();
       } else {
         // A copy now: the caller may reuse its buffer right after send() returns.
-        const copy = data instanceof ArrayBuffer ? data.slice(0) : (new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice().buffer as ArrayBuffer);
+        const copy =
+          data instanceof ArrayBuffer
+            ? data.slice(0)
+            : (new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice().buffer as ArrayBuffer);
         size = copy.byteLength;
         take = () => copy;
       }
@@ -204,10 +235,19 @@ function frameScript(): void {
     }
     close(code?: number, reason?: string): void {
       if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-        throw new DOMException("Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. " + code + ' is neither.', 'InvalidAccessError');
+        throw new DOMException(
+          "Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. " +
+            code +
+            ' is neither.',
+          'InvalidAccessError',
+        );
       }
       const r = reason === undefined ? '' : String(reason);
-      if (encoder.encode(r).length > 123) throw new DOMException("Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.", 'SyntaxError');
+      if (encoder.encode(r).length > 123)
+        throw new DOMException(
+          "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
+          'SyntaxError',
+        );
       if (this._state >= 2) return;
       if (this._state === 0) this._abandoned = true;
       this._state = 2;
@@ -217,8 +257,12 @@ function frameScript(): void {
   }
   for (const t of handlers) {
     Object.defineProperty(TunnelledWebSocket.prototype, 'on' + t, {
-      get(this: TunnelledWebSocket) { return this._on[t] || null; },
-      set(this: TunnelledWebSocket, h: unknown) { this._on[t] = typeof h === 'function' ? (h as Handler) : undefined; },
+      get(this: TunnelledWebSocket) {
+        return this._on[t] || null;
+      },
+      set(this: TunnelledWebSocket, h: unknown) {
+        this._on[t] = typeof h === 'function' ? (h as Handler) : undefined;
+      },
       configurable: true,
       enumerable: true,
     });

@@ -29,7 +29,9 @@ function fromProxyHostFrame(source: ExtendableMessageEvent['source']): boolean {
 }
 
 // One small function per message a page may post (messages.ts).
-const onPageMessage: { [K in PageMessage['type']]: (m: Extract<PageMessage, { type: K }>, event: ExtendableMessageEvent) => void } = {
+const onPageMessage: {
+  [K in PageMessage['type']]: (m: Extract<PageMessage, { type: K }>, event: ExtendableMessageEvent) => void;
+} = {
   'tailtab-node-port'(m, event) {
     // On a target's own origin only the proxy-host frame hands ports (a page of the proxied app
     // is on the same origin and could post one of its own making).
@@ -52,7 +54,10 @@ const FRAME_SCRIPT_HEADERS = { 'content-type': 'text/javascript; charset=utf-8',
 async function proxyOrShell(event: FetchEvent, url: URL): Promise<Response> {
   const target = await proxyTargetForClient(event, url);
   if (target && !isBoundTarget(BOUND, target)) {
-    return errorPage(403, `this frame shows ${BOUND!.host}:${BOUND!.port} only; open ${target.host}:${target.port} from tailtab's web view`);
+    return errorPage(
+      403,
+      `this frame shows ${BOUND!.host}:${BOUND!.port} only; open ${target.host}:${target.port} from tailtab's web view`,
+    );
   }
   if (!target) return shell(event.request, KEEP_NOTHING);
   // A document or worker loaded through the proxy: its later requests belong to this host.
@@ -76,7 +81,12 @@ sw.addEventListener('fetch', (event) => {
   }
   if (!PROXY_ON) {
     if (url.pathname.startsWith(PROXY_PREFIX) || url.pathname === FRAME_SCRIPT_PATH) {
-      event.respondWith(errorPage(404, 'on this origin the web view is off; open it from tailtab, which shows it on its separate proxy origin'));
+      event.respondWith(
+        errorPage(
+          404,
+          'on this origin the web view is off; open it from tailtab, which shows it on its separate proxy origin',
+        ),
+      );
     } else {
       event.respondWith(shell(event.request, KEEP_NOTHING));
     }

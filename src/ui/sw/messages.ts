@@ -15,7 +15,9 @@
 export const NODE_PORT = 'tailtab-node-port';
 export const NEED_PORT = 'tailtab-need-port';
 
-export interface NodePortMessage { type: 'tailtab-node-port' }
+export interface NodePortMessage {
+  type: 'tailtab-node-port';
+}
 export interface DownloadMessage {
   type: 'tailtab-download';
   id: string;
@@ -23,14 +25,22 @@ export interface DownloadMessage {
   size?: number;
   stream?: ReadableStream<Uint8Array>;
 }
-export interface DownloadKeepAliveMessage { type: 'tailtab-download-keepalive' }
-export interface WebSocketHandOffMessage { type: 'tailtab-websocket'; path: string; protocols: string[] }
+export interface DownloadKeepAliveMessage {
+  type: 'tailtab-download-keepalive';
+}
+export interface WebSocketHandOffMessage {
+  type: 'tailtab-websocket';
+  path: string;
+  protocols: string[];
+}
 
 /** What a page posts to the Service Worker. */
 export type PageToSw = NodePortMessage | DownloadMessage | DownloadKeepAliveMessage | WebSocketHandOffMessage;
 
 /** What the Service Worker posts to its window clients. */
-export interface NeedPortMessage { type: 'tailtab-need-port' }
+export interface NeedPortMessage {
+  type: 'tailtab-need-port';
+}
 
 /** The Service Worker's answers on a download's reply port. */
 export interface DownloadReply {
@@ -40,12 +50,20 @@ export interface DownloadReply {
 }
 
 /** What the proxy-host frame tells tailtab's page. */
-export type ProxyHostToApp = { type: 'tailtab-proxy-host-ready' } | NeedPortMessage | { type: 'tailtab-proxy-host-error'; message?: string };
+export type ProxyHostToApp =
+  { type: 'tailtab-proxy-host-ready' } | NeedPortMessage | { type: 'tailtab-proxy-host-error'; message?: string };
 
 /** A page message as the Service Worker acts on it: fields checked, the port attached. */
 export type PageMessage =
   | { type: 'tailtab-node-port'; port: MessagePort }
-  | { type: 'tailtab-download'; port: MessagePort; id: string | undefined; name: string | undefined; size: number | undefined; stream: ReadableStream<Uint8Array> | undefined }
+  | {
+      type: 'tailtab-download';
+      port: MessagePort;
+      id: string | undefined;
+      name: string | undefined;
+      size: number | undefined;
+      stream: ReadableStream<Uint8Array> | undefined;
+    }
   | { type: 'tailtab-download-keepalive' }
   /** `path` null when it is not an absolute path: the socket is refused (closed 1006). */
   | { type: 'tailtab-websocket'; port: MessagePort; path: string | null; protocols: string[] };
@@ -74,7 +92,10 @@ export function decodePageMessage(data: unknown, ports: readonly unknown[]): Pag
         id: typeof m.id === 'string' ? m.id : undefined,
         name: typeof m.name === 'string' && m.name ? m.name : undefined,
         size: Number.isSafeInteger(m.size) && (m.size as number) >= 0 ? (m.size as number) : undefined,
-        stream: typeof ReadableStream !== 'undefined' && m.stream instanceof ReadableStream ? (m.stream as ReadableStream<Uint8Array>) : undefined,
+        stream:
+          typeof ReadableStream !== 'undefined' && m.stream instanceof ReadableStream
+            ? (m.stream as ReadableStream<Uint8Array>)
+            : undefined,
       };
     case 'tailtab-download-keepalive':
       return { type: 'tailtab-download-keepalive' };

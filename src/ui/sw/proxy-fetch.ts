@@ -36,7 +36,8 @@ export const nodeMessageStats = { malformed: 0 };
 
 function fail(p: Pending, message: string): void {
   if (p.head) {
-    if (!p.controller) p.error = message; // the stream is about to be made; it starts errored
+    if (!p.controller)
+      p.error = message; // the stream is about to be made; it starts errored
     else if (!p.closed) {
       p.closed = true;
       try {
@@ -124,12 +125,37 @@ export async function proxy(request: Request, target: ProxyTarget): Promise<Resp
   const headers: [string, string][] = [];
   request.headers.forEach((v, k) => headers.push([k, v]));
   const referrer = proxiedReferrer(request.referrer, sw.location.origin, target);
-  const p: Pending = { id, port, queue: [], controller: null, wanted: false, ended: false, closed: false, head: null, lastPong: 0, resolve: () => {}, reject: () => {} };
+  const p: Pending = {
+    id,
+    port,
+    queue: [],
+    controller: null,
+    wanted: false,
+    ended: false,
+    closed: false,
+    head: null,
+    lastPong: 0,
+    resolve: () => {},
+    reject: () => {},
+  };
   const head = await new Promise<ProxyResponseMessage>((resolve, reject) => {
     p.resolve = resolve;
     p.reject = reject;
     pending.set(id, p);
-    postToNode(port, { type: 'request', id, method: request.method, url: targetUrl(target), headers, body, referrer, destination: request.destination }, body ? [body] : []);
+    postToNode(
+      port,
+      {
+        type: 'request',
+        id,
+        method: request.method,
+        url: targetUrl(target),
+        headers,
+        body,
+        referrer,
+        destination: request.destination,
+      },
+      body ? [body] : [],
+    );
     const started = Date.now();
     const giveUp = (message: string) => {
       pending.delete(id);
@@ -138,7 +164,8 @@ export async function proxy(request: Request, target: ProxyTarget): Promise<Resp
     };
     const check = () => {
       if (p.head || !pending.has(id)) return;
-      if (Date.now() - started >= HEAD_TIMEOUT_MS) return giveUp(`no answer from the tailtab node within ${HEAD_TIMEOUT_MS / 1000} s`);
+      if (Date.now() - started >= HEAD_TIMEOUT_MS)
+        return giveUp(`no answer from the tailtab node within ${HEAD_TIMEOUT_MS / 1000} s`);
       const asked = Date.now();
       postToNode(port, { type: 'ping', id });
       setTimeout(() => {

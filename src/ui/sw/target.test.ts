@@ -38,10 +38,24 @@ describe('Service Worker helpers (pure)', () => {
   it('decodes page messages, ignoring what it does not know', () => {
     const { port1 } = new MessageChannel();
     expect(decodePageMessage({ type: 'tailtab-node-port' }, [])).toBeNull();
-    expect(decodePageMessage({ type: 'tailtab-node-port' }, [port1])).toEqual({ type: 'tailtab-node-port', port: port1 });
-    expect(decodePageMessage({ type: 'tailtab-websocket', path: 'x', protocols: ['a', 1] }, [port1])).toEqual({ type: 'tailtab-websocket', port: port1, path: null, protocols: ['a'] });
-    expect(decodePageMessage({ type: 'tailtab-download', id: 'probe', size: -1, name: '' }, [port1])).toMatchObject({ id: 'probe', size: undefined, name: undefined, stream: undefined });
-    for (const junk of [null, 1, 'x', {}, { type: 'tailtab-need-port' }]) expect(decodePageMessage(junk, [port1])).toBeNull();
+    expect(decodePageMessage({ type: 'tailtab-node-port' }, [port1])).toEqual({
+      type: 'tailtab-node-port',
+      port: port1,
+    });
+    expect(decodePageMessage({ type: 'tailtab-websocket', path: 'x', protocols: ['a', 1] }, [port1])).toEqual({
+      type: 'tailtab-websocket',
+      port: port1,
+      path: null,
+      protocols: ['a'],
+    });
+    expect(decodePageMessage({ type: 'tailtab-download', id: 'probe', size: -1, name: '' }, [port1])).toMatchObject({
+      id: 'probe',
+      size: undefined,
+      name: undefined,
+      stream: undefined,
+    });
+    for (const junk of [null, 1, 'x', {}, { type: 'tailtab-need-port' }])
+      expect(decodePageMessage(junk, [port1])).toBeNull();
     port1.close();
   });
 

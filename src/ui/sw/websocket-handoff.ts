@@ -10,9 +10,13 @@ import { getPort, nextMessageId, postToNode } from './node-port.js';
 import { BOUND, PROXY_ON } from './scope.js';
 import { isBoundTarget, parseProxyPath, targetUrl, type ProxyTarget } from './target.js';
 
-export async function openWebSocket(m: Extract<PageMessage, { type: 'tailtab-websocket' }>, source: Client | ServiceWorker | MessagePort | null): Promise<void> {
+export async function openWebSocket(
+  m: Extract<PageMessage, { type: 'tailtab-websocket' }>,
+  source: Client | ServiceWorker | MessagePort | null,
+): Promise<void> {
   const pagePort = m.port;
-  const refuse = () => pagePort.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false } satisfies WebSocketToPage);
+  const refuse = () =>
+    pagePort.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false } satisfies WebSocketToPage);
   const path = m.path;
   let t: ProxyTarget | null = PROXY_ON && path ? parseProxyPath(path) : null;
   const clientId = source && 'id' in source && typeof source.id === 'string' ? source.id : '';

@@ -43,7 +43,8 @@ export class ConnectView extends LitElement {
       const u = new URL(controlUrl);
       if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
     } catch {
-      this.localError = 'The control server must be an http(s) URL, for example https://controlplane.tailscale.com or your Headscale URL.';
+      this.localError =
+        'The control server must be an http(s) URL, for example https://controlplane.tailscale.com or your Headscale URL.';
       return;
     }
     const hostname = this.value('hostname') || this.defaults.hostname || 'tailtab';
@@ -77,33 +78,53 @@ export class ConnectView extends LitElement {
     return html`
       <div class="card" style="max-width: 560px; margin: 1.5rem auto;">
         <h2>Connect to your tailnet</h2>
-        ${this.profiles.length
-          ? html`<div role="group" aria-label="Remembered profiles">
-              <p class="hint">Remembered on this device:</p>
-              ${this.profiles.map(
-                (p) => html`<div class="row" style="margin-bottom: .4rem">
-                  <button class="primary" @click=${() => this.useProfile(p)} ?disabled=${starting}>
-                    ${p.name}
-                  </button>
-                  <span class="hint">${p.hostname} on ${p.controlUrl}</span>
-                </div>`,
-              )}
-              <h3>Or log in again</h3>
-            </div>`
-          : ''}
+        ${
+          this.profiles.length
+            ? html`<div role="group" aria-label="Remembered profiles">
+                <p class="hint">Remembered on this device:</p>
+                ${this.profiles.map(
+                  (p) =>
+                    html`<div class="row" style="margin-bottom: .4rem">
+                      <button class="primary" @click=${() => this.useProfile(p)} ?disabled=${starting}>
+                        ${p.name}
+                      </button>
+                      <span class="hint">${p.hostname} on ${p.controlUrl}</span>
+                    </div>`,
+                )}
+                <h3>Or log in again</h3>
+              </div>`
+            : ''
+        }
         <form @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
           <label for="control-url">Control server</label>
-          <input id="control-url" type="url" required style="width: 100%"
-            .value=${d.controlUrl ?? TAILSCALE_CONTROL} autocomplete="url" />
+          <input
+            id="control-url"
+            type="url"
+            required
+            style="width: 100%"
+            .value=${d.controlUrl ?? TAILSCALE_CONTROL}
+            autocomplete="url"
+          />
           <div class="hint">Tailscale's own, or your Headscale server's URL.</div>
 
           <label for="auth-key">Auth key (optional)</label>
-          <input id="auth-key" type="password" style="width: 100%" .value=${d.authKey ?? ''}
-            autocomplete="off" placeholder="tskey-auth-… or a Headscale pre-auth key" />
+          <input
+            id="auth-key"
+            type="password"
+            style="width: 100%"
+            .value=${d.authKey ?? ''}
+            autocomplete="off"
+            placeholder="tskey-auth-… or a Headscale pre-auth key"
+          />
           <div class="hint">Without a key you get a login link to approve.</div>
 
           <label for="hostname">This browser's machine name</label>
-          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" pattern="[a-zA-Z0-9][a-zA-Z0-9\\-]{0,62}" />
+          <input
+            id="hostname"
+            .value=${d.hostname ?? ''}
+            placeholder="tailtab"
+            pattern="[a-zA-Z0-9][a-zA-Z0-9\\-]{0,62}"
+          />
 
           <div class="row" style="margin-top: .8rem">
             <input id="ephemeral" type="checkbox" .checked=${d.ephemeral ?? false} />
@@ -131,14 +152,16 @@ export class ConnectView extends LitElement {
             </button>
           </div>
         </form>
-        ${waiting
-          ? html`<div role="status" style="margin-top: 1rem">
-              <h3>Approve this browser</h3>
-              <p>Open the link to log in; this page moves on by itself once you approve.</p>
-              <p><a href=${st!.authUrl!} target="_blank" rel="noopener noreferrer" class="mono">${st!.authUrl}</a></p>
-              <tt-qr .text=${st!.authUrl!} label="Login link as a QR code"></tt-qr>
-            </div>`
-          : ''}
+        ${
+          waiting
+            ? html`<div role="status" style="margin-top: 1rem">
+                <h3>Approve this browser</h3>
+                <p>Open the link to log in; this page moves on by itself once you approve.</p>
+                <p><a href=${st!.authUrl!} target="_blank" rel="noopener noreferrer" class="mono">${st!.authUrl}</a></p>
+                <tt-qr .text=${st!.authUrl!} label="Login link as a QR code"></tt-qr>
+              </div>`
+            : ''
+        }
       </div>
     `;
   }

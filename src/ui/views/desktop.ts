@@ -30,20 +30,69 @@ export class DesktopView extends LitElement {
   static override styles = [
     shared,
     css`
-      :host([hidden]) { display: none; }
-      .screen { width: 100%; height: max(240px, calc(100dvh - 12rem)); border: 1px solid var(--border); border-radius: 8px; overflow: hidden; background: #282828; }
-      .screen.idle { display: none; }
-      .screen:fullscreen { height: 100%; border: none; border-radius: 0; }
-      .toolbar { margin: 0 0 0.5rem; }
-      .toolbar select { max-width: 11rem; }
-      button[aria-pressed='true'] { background: var(--accent); border-color: var(--accent); color: #fff; }
-      form.connect .row { align-items: end; }
-      form.connect label { margin-top: 0; }
-      #vnc-port { width: 7rem; }
-      textarea { font: inherit; width: 100%; box-sizing: border-box; min-height: 4rem; border-radius: 8px; border: 1px solid var(--border); background: var(--bg); color: var(--fg); padding: 0.4rem; }
-      .panel { margin: 0 0 0.5rem; }
-      .remote-clip { white-space: pre-wrap; max-height: 8rem; overflow: auto; }
-      @media (max-width: 640px) { .screen { height: max(200px, calc(100dvh - 15rem)); } }
+      :host([hidden]) {
+        display: none;
+      }
+      .screen {
+        width: 100%;
+        height: max(240px, calc(100dvh - 12rem));
+        border: 1px solid var(--border);
+        border-radius: 8px;
+        overflow: hidden;
+        background: #282828;
+      }
+      .screen.idle {
+        display: none;
+      }
+      .screen:fullscreen {
+        height: 100%;
+        border: none;
+        border-radius: 0;
+      }
+      .toolbar {
+        margin: 0 0 0.5rem;
+      }
+      .toolbar select {
+        max-width: 11rem;
+      }
+      button[aria-pressed='true'] {
+        background: var(--accent);
+        border-color: var(--accent);
+        color: #fff;
+      }
+      form.connect .row {
+        align-items: end;
+      }
+      form.connect label {
+        margin-top: 0;
+      }
+      #vnc-port {
+        width: 7rem;
+      }
+      textarea {
+        font: inherit;
+        width: 100%;
+        box-sizing: border-box;
+        min-height: 4rem;
+        border-radius: 8px;
+        border: 1px solid var(--border);
+        background: var(--bg);
+        color: var(--fg);
+        padding: 0.4rem;
+      }
+      .panel {
+        margin: 0 0 0.5rem;
+      }
+      .remote-clip {
+        white-space: pre-wrap;
+        max-height: 8rem;
+        overflow: auto;
+      }
+      @media (max-width: 640px) {
+        .screen {
+          height: max(200px, calc(100dvh - 15rem));
+        }
+      }
     `,
   ];
 
@@ -132,15 +181,22 @@ export class DesktopView extends LitElement {
       end.dialError = (e as Error).message;
       return this.finish(end);
     }
-    if (this.end !== end) { handle.close(); return; }
+    if (this.end !== end) {
+      handle.close();
+      return;
+    }
     await this.updateComplete;
     const screen = this.renderRoot.querySelector('.screen') as HTMLElement;
     const sniff = new RfbHandshakeSniffer();
     end.handshake = sniff.view;
     // The socket and the RFB client are made in one task: the socket's first bytes go to noVNC.
     const socket = new TcpSocket(handle, { tap: { received: (b) => sniff.received(b), sent: (b) => sniff.sent(b) } });
-    socket.addEventListener('error', (e) => { end.channelError = (e as TcpErrorEvent).message; });
-    socket.addEventListener('close', () => { end.endedBy = socket.endedBy; });
+    socket.addEventListener('error', (e) => {
+      end.channelError = (e as TcpErrorEvent).message;
+    });
+    socket.addEventListener('close', () => {
+      end.endedBy = socket.endedBy;
+    });
     this.socket = socket;
     const rfb = new RfbClass(screen, socket, { shared: true });
     this.rfb = rfb;
@@ -163,7 +219,9 @@ export class DesktopView extends LitElement {
         return;
       }
       this.phase = 'password';
-      void this.updateComplete.then(() => (this.renderRoot.querySelector('#vnc-password') as HTMLInputElement | null)?.focus());
+      void this.updateComplete.then(() =>
+        (this.renderRoot.querySelector('#vnc-password') as HTMLInputElement | null)?.focus(),
+      );
     }) as EventListener);
     rfb.addEventListener('securityfailure', ((e: CustomEvent<{ status?: number; reason?: string }>) => {
       end.securityFailure = { status: e.detail.status, reason: e.detail.reason };
@@ -189,7 +247,11 @@ export class DesktopView extends LitElement {
         document.title = `${this.desktopName || where} — tailtab`;
       }
     }) as EventListener);
-    rfb.addEventListener('clipboard', ((e: CustomEvent<{ text: string }>) => void this.fromRemoteClipboard(String(e.detail.text ?? ''))) as EventListener);
+    rfb.addEventListener(
+      'clipboard',
+      ((e: CustomEvent<{ text: string }>) =>
+        void this.fromRemoteClipboard(String(e.detail.text ?? ''))) as EventListener,
+    );
   }
 
   /**
@@ -280,7 +342,8 @@ export class DesktopView extends LitElement {
       this.text().value = t;
       this.sendClipboard();
     } catch {
-      this.clipNote = 'This browser did not let the page read your clipboard: paste into the box (Ctrl+V) and press "Send to remote clipboard".';
+      this.clipNote =
+        'This browser did not let the page read your clipboard: paste into the box (Ctrl+V) and press "Send to remote clipboard".';
     }
   }
 
@@ -290,21 +353,31 @@ export class DesktopView extends LitElement {
       await navigator.clipboard.writeText(text);
       this.clipNote = 'The remote clipboard was copied to this device.';
     } catch {
-      this.clipNote = 'The remote clipboard is shown under "Text and clipboard" (this browser did not let the page copy it by itself).';
+      this.clipNote =
+        'The remote clipboard is shown under "Text and clipboard" (this browser did not let the page copy it by itself).';
     }
   }
 
   private fullscreen() {
     const screen = this.renderRoot.querySelector('.screen') as HTMLElement | null;
-    void screen?.requestFullscreen?.().then(() => this.rfb?.focus({ preventScroll: true }), () => {});
+    void screen?.requestFullscreen?.().then(
+      () => this.rfb?.focus({ preventScroll: true }),
+      () => {},
+    );
   }
 
   private submitForm(e: Event) {
     e.preventDefault();
     const host = (this.renderRoot.querySelector('#vnc-host') as HTMLInputElement).value.trim();
     const port = Number((this.renderRoot.querySelector('#vnc-port') as HTMLInputElement).value);
-    if (!host) { this.error = 'Enter a machine of your tailnet.'; return; }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) { this.error = 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).'; return; }
+    if (!host) {
+      this.error = 'Enter a machine of your tailnet.';
+      return;
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      this.error = 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).';
+      return;
+    }
     this.host = host;
     this.port = port;
     void this.connect();
@@ -314,16 +387,23 @@ export class DesktopView extends LitElement {
     const title = this.target?.name ?? this.host;
     const live = this.phase === 'connecting' || this.phase === 'password' || this.phase === 'connected';
     return html`
-      <h2>Desktop${title ? html` of ${title}` : ''}${this.desktopName ? html`: <span class="desktop-name">${this.desktopName}</span>` : ''}</h2>
+      <h2>
+        Desktop${title ? html` of ${title}` : ''}${this.desktopName ? html`: <span class="desktop-name">${this.desktopName}</span>` : ''}
+      </h2>
       ${live ? '' : this.renderForm()}
       ${this.phase === 'connecting' ? html`<p class="hint" role="status">Connecting to ${this.where}…</p>` : ''}
-      ${this.phase === 'password'
-        ? html`<form class="row password" @submit=${this.sendPassword} style="align-items: end">
-            <div><label for="vnc-password">VNC password for ${this.where}</label><input id="vnc-password" type="password" autocomplete="off" /></div>
-            <button class="primary" type="submit">Unlock</button>
-            <button type="button" @click=${() => this.disconnect()}>Cancel</button>
-          </form>`
-        : ''}
+      ${
+        this.phase === 'password'
+          ? html`<form class="row password" @submit=${this.sendPassword} style="align-items: end">
+              <div>
+                <label for="vnc-password">VNC password for ${this.where}</label
+                ><input id="vnc-password" type="password" autocomplete="off" />
+              </div>
+              <button class="primary" type="submit">Unlock</button>
+              <button type="button" @click=${() => this.disconnect()}>Cancel</button>
+            </form>`
+          : ''
+      }
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${this.phase === 'ended' ? html`<div class="row"><button class="primary" @click=${() => this.connect()}>Reconnect</button></div>` : ''}
       ${this.phase === 'connected' ? this.renderToolbar() : ''}
@@ -336,11 +416,20 @@ export class DesktopView extends LitElement {
   private renderForm() {
     return html`<form class="connect" @submit=${this.submitForm}>
       <div class="row">
-        <div><label for="vnc-host">Machine</label><input id="vnc-host" .value=${this.host} placeholder="name or 100.x.y.z" /></div>
-        <div><label for="vnc-port">Port</label><input id="vnc-port" type="number" min="1" max="65535" .value=${String(this.port)} /></div>
+        <div>
+          <label for="vnc-host">Machine</label
+          ><input id="vnc-host" .value=${this.host} placeholder="name or 100.x.y.z" />
+        </div>
+        <div>
+          <label for="vnc-port">Port</label
+          ><input id="vnc-port" type="number" min="1" max="65535" .value=${String(this.port)} />
+        </div>
         <button class="primary" type="submit">Connect</button>
       </div>
-      <p class="hint">VNC listens on 5900 + the display number (display :1 → 5901). The server's password is asked for when it wants one. The connection runs inside the tailnet's encryption.</p>
+      <p class="hint">
+        VNC listens on 5900 + the display number (display :1 → 5901). The server's password is asked for when it wants
+        one. The connection runs inside the tailnet's encryption.
+      </p>
     </form>`;
   }
 
@@ -349,7 +438,15 @@ export class DesktopView extends LitElement {
       <button aria-pressed=${String(this.fit)} @click=${() => this.setFit(true)}>Fit</button>
       <button aria-pressed=${String(!this.fit)} @click=${() => this.setFit(false)}>1:1</button>
       <button aria-pressed=${String(this.viewOnly)} @click=${() => this.setViewOnly(!this.viewOnly)}>View only</button>
-      <button ?disabled=${this.viewOnly} @click=${() => { this.rfb?.sendCtrlAltDel(); this.rfb?.focus({ preventScroll: true }); }}>Ctrl+Alt+Del</button>
+      <button
+        ?disabled=${this.viewOnly}
+        @click=${() => {
+          this.rfb?.sendCtrlAltDel();
+          this.rfb?.focus({ preventScroll: true });
+        }}
+      >
+        Ctrl+Alt+Del
+      </button>
       <select aria-label="Send keys" ?disabled=${this.viewOnly} @change=${this.sendCombo}>
         <option value="">Send keys…</option>
         ${KEY_COMBOS.map((c) => html`<option value=${c.label}>${c.label}</option>`)}
@@ -370,7 +467,9 @@ export class DesktopView extends LitElement {
         <button ?disabled=${this.viewOnly} @click=${() => this.pasteFromDevice()}>Paste from this device</button>
       </div>
       <label>Remote clipboard</label>
-      <div class="remote-clip mono" aria-live="polite">${this.remoteClip || html`<span class="hint">(nothing copied on the remote desktop yet)</span>`}</div>
+      <div class="remote-clip mono" aria-live="polite">
+        ${this.remoteClip || html`<span class="hint">(nothing copied on the remote desktop yet)</span>`}
+      </div>
     </div>`;
   }
 }

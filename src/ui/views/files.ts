@@ -5,7 +5,12 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
-import { authPromptTemplate, legacyPromptTemplate, type PendingAuthPrompt, type PendingLegacyPrompt } from './login-prompt.js';
+import {
+  authPromptTemplate,
+  legacyPromptTemplate,
+  type PendingAuthPrompt,
+  type PendingLegacyPrompt,
+} from './login-prompt.js';
 import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../../app/node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
@@ -35,12 +40,34 @@ export class FilesView extends LitElement {
   static override styles = [
     shared,
     css`
-      :host([hidden]) { display: none; }
-      .name-btn { border: none; background: none; padding: 0; min-height: 0; color: var(--accent); text-decoration: underline; text-align: left; }
-      td.num, th.num { text-align: right; white-space: nowrap; }
-      .toolbar { margin: 0.5rem 0 0.75rem; gap: 1rem; align-items: end; }
-      .toolbar label { margin: 0 0 0.2rem; }
-      h2:focus { outline: none; }
+      :host([hidden]) {
+        display: none;
+      }
+      .name-btn {
+        border: none;
+        background: none;
+        padding: 0;
+        min-height: 0;
+        color: var(--accent);
+        text-decoration: underline;
+        text-align: left;
+      }
+      td.num,
+      th.num {
+        text-align: right;
+        white-space: nowrap;
+      }
+      .toolbar {
+        margin: 0.5rem 0 0.75rem;
+        gap: 1rem;
+        align-items: end;
+      }
+      .toolbar label {
+        margin: 0 0 0.2rem;
+      }
+      h2:focus {
+        outline: none;
+      }
     `,
   ];
 
@@ -70,8 +97,16 @@ export class FilesView extends LitElement {
 
   private askHostKey(p: HostKeyPrompt): Promise<boolean> {
     return new Promise((resolve) => {
-      this.hostPrompt = { ...p, answer: (ok) => { this.hostPrompt = undefined; resolve(ok); } };
-      void this.updateComplete.then(() => (this.renderRoot.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus());
+      this.hostPrompt = {
+        ...p,
+        answer: (ok) => {
+          this.hostPrompt = undefined;
+          resolve(ok);
+        },
+      };
+      void this.updateComplete.then(() =>
+        (this.renderRoot.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus(),
+      );
     });
   }
 
@@ -87,8 +122,28 @@ export class FilesView extends LitElement {
       const s = await this.node.sftpOpen(this.target.options, {
         confirmHostKey: (p) => this.askHostKey(p),
         // The same login questions as the terminal's (login-prompt.ts); no terminal for a banner here.
-        askAuth: (p) => new Promise((resolve) => (this.authPrompt = { ...p, answer: (a) => { this.authPrompt = undefined; resolve(a); } })),
-        confirmLegacy: (p) => new Promise((resolve) => (this.legacyPrompt = { ...p, answer: (ok) => { this.legacyPrompt = undefined; resolve(ok); } })),
+        askAuth: (p) =>
+          new Promise(
+            (resolve) =>
+              (this.authPrompt = {
+                ...p,
+                answer: (a) => {
+                  this.authPrompt = undefined;
+                  resolve(a);
+                },
+              }),
+          ),
+        confirmLegacy: (p) =>
+          new Promise(
+            (resolve) =>
+              (this.legacyPrompt = {
+                ...p,
+                answer: (ok) => {
+                  this.legacyPrompt = undefined;
+                  resolve(ok);
+                },
+              }),
+          ),
       });
       this.session = s;
       this.hostNote = hostKeyNote(s.hostKey);
@@ -127,12 +182,15 @@ export class FilesView extends LitElement {
     this.busy = true;
     try {
       const { size, data } = await this.session.download(path);
-      const show = (got: number) => (this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`);
+      const show = (got: number) =>
+        (this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`);
       // Streamed to disk by the Service Worker when one serves this page (a multi-GB file never
       // sits in the tab); otherwise collected into a Blob below.
       const sw = await downloadWorker();
       if (sw) {
-        const got = await streamDownloadViaServiceWorker(sw, data, entry.name, size, this.renderRoot, { onBytes: show });
+        const got = await streamDownloadViaServiceWorker(sw, data, entry.name, size, this.renderRoot, {
+          onBytes: show,
+        });
         this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
         return;
       }
@@ -173,7 +231,11 @@ export class FilesView extends LitElement {
     this.busy = true;
     this.progress = `Uploading ${file.name}: 0 B of ${formatBytes(file.size)}`;
     try {
-      const data = file.stream().pipeThrough(counting((n) => (this.progress = `Uploading ${file.name}: ${formatBytes(n)} of ${formatBytes(file.size)}`)));
+      const data = file
+        .stream()
+        .pipeThrough(
+          counting((n) => (this.progress = `Uploading ${file.name}: ${formatBytes(n)} of ${formatBytes(file.size)}`)),
+        );
       const written = await this.session.upload(path, data);
       this.progress = `Uploaded ${file.name} (${formatBytes(written)}).`;
       input.value = '';
@@ -195,9 +257,10 @@ export class FilesView extends LitElement {
   override render() {
     if (!this.target) return html`<p class="hint">No files open yet: pick a machine and press Files.</p>`;
     return html`
-      <h2 id="files-title" tabindex="-1">Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}</h2>
-      ${hostKeyPromptTemplate(this.hostPrompt, 'fhk')}
-      ${legacyPromptTemplate(this.legacyPrompt, 'flg')}
+      <h2 id="files-title" tabindex="-1">
+        Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}
+      </h2>
+      ${hostKeyPromptTemplate(this.hostPrompt, 'fhk')} ${legacyPromptTemplate(this.legacyPrompt, 'flg')}
       ${authPromptTemplate(this.authPrompt, 'fap')}
       ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">Connecting to ${this.target.title}…</p>` : ''}
       ${this.phase === 'open' ? html`<p class="hint files-host">${this.hostNote}</p>` : ''}
@@ -211,27 +274,67 @@ export class FilesView extends LitElement {
     return html`
       <div class="row toolbar">
         <form class="row" @submit=${this.goTo} style="align-items: end">
-          <div><label for="files-path">Go to folder</label><input id="files-path" class="mono" placeholder="/path/on/host" /></div>
+          <div>
+            <label for="files-path">Go to folder</label
+            ><input id="files-path" class="mono" placeholder="/path/on/host" />
+          </div>
           <button type="submit" ?disabled=${this.busy}>Go</button>
         </form>
-        <div><label for="files-upload">Upload a file here</label><input id="files-upload" type="file" ?disabled=${this.busy} @change=${this.upload} /></div>
+        <div>
+          <label for="files-upload">Upload a file here</label
+          ><input id="files-upload" type="file" ?disabled=${this.busy} @change=${this.upload} />
+        </div>
       </div>
       <p class="hint" role="status" aria-live="polite">${this.progress}</p>
       <table aria-labelledby="files-title">
-        <thead><tr><th>Name</th><th class="num">Size</th><th class="wide-only">Modified</th><th></th></tr></thead>
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th class="num">Size</th>
+            <th class="wide-only">Modified</th>
+            <th></th>
+          </tr>
+        </thead>
         <tbody>
-          ${this.path !== '/'
-            ? html`<tr><td colspan="4"><button class="name-btn" aria-label="Up to ${parentPath(this.path)}" @click=${() => this.go(parentPath(this.path))}>..</button></td></tr>`
-            : ''}
+          ${
+            this.path !== '/'
+              ? html`<tr>
+                  <td colspan="4">
+                    <button
+                      class="name-btn"
+                      aria-label="Up to ${parentPath(this.path)}"
+                      @click=${() => this.go(parentPath(this.path))}
+                    >
+                      ..
+                    </button>
+                  </td>
+                </tr>`
+              : ''
+          }
           ${this.entries.map(
-            (e) => html`<tr data-name=${e.name}>
-              <td>${e.dir
-                ? html`<button class="name-btn" aria-label="Open folder ${e.name}" @click=${() => this.go(joinPath(this.path, e.name))}>${e.name}/</button>`
-                : html`<span class="mono">${e.name}</span>`}</td>
-              <td class="num" title=${e.dir || e.size === undefined ? '' : `${e.size} bytes`}>${e.dir || e.size === undefined ? '' : formatBytes(e.size)}</td>
-              <td class="wide-only">${formatMtime(e.mtime)}</td>
-              <td>${e.dir ? '' : html`<button ?disabled=${this.busy} aria-label="Download ${e.name}" @click=${() => this.download(e)}>Download</button>`}</td>
-            </tr>`,
+            (e) =>
+              html`<tr data-name=${e.name}>
+                <td>
+                  ${
+                    e.dir
+                      ? html`<button
+                          class="name-btn"
+                          aria-label="Open folder ${e.name}"
+                          @click=${() => this.go(joinPath(this.path, e.name))}
+                        >
+                          ${e.name}/
+                        </button>`
+                      : html`<span class="mono">${e.name}</span>`
+                  }
+                </td>
+                <td class="num" title=${e.dir || e.size === undefined ? '' : `${e.size} bytes`}>
+                  ${e.dir || e.size === undefined ? '' : formatBytes(e.size)}
+                </td>
+                <td class="wide-only">${formatMtime(e.mtime)}</td>
+                <td>
+                  ${e.dir ? '' : html`<button ?disabled=${this.busy} aria-label="Download ${e.name}" @click=${() => this.download(e)}>Download</button>`}
+                </td>
+              </tr>`,
           )}
         </tbody>
       </table>

@@ -23,11 +23,17 @@ export function hostKeyNote(hostKey: HostKeyVerdict): string {
 /** The trust-on-first-use question; `idPrefix` keeps its ARIA ids unique within one page. */
 export function hostKeyPromptTemplate(p: PendingHostKeyPrompt | undefined, idPrefix: string): TemplateResult | '' {
   if (!p) return '';
-  return html`<div class="host-prompt card" role="alertdialog" aria-labelledby="${idPrefix}-title" aria-describedby="${idPrefix}-text">
+  return html`<div
+    class="host-prompt card"
+    role="alertdialog"
+    aria-labelledby="${idPrefix}-title"
+    aria-describedby="${idPrefix}-text"
+  >
     <strong id="${idPrefix}-title">First connection to ${p.host}</strong>
-    <p id="${idPrefix}-text">Its ${p.keyType} host key has the fingerprint
-      <code class="mono">${p.fingerprint}</code>. Compare it with the one the host's owner gives you.
-      Trust it and remember it for next time?</p>
+    <p id="${idPrefix}-text">
+      Its ${p.keyType} host key has the fingerprint <code class="mono">${p.fingerprint}</code>. Compare it with the one
+      the host's owner gives you. Trust it and remember it for next time?
+    </p>
     <div class="row">
       <button class="primary" @click=${() => p.answer(true)}>Trust and connect</button>
       <button @click=${() => p.answer(false)}>Cancel</button>

@@ -21,8 +21,15 @@ export function authPromptTemplate(p: PendingAuthPrompt | undefined, idPrefix: s
     <strong id="${idPrefix}-title">${p.name || `Login to ${p.username}@${p.host}`}</strong>
     ${p.instruction ? html`<p class="instruction">${p.instruction}</p>` : ''}
     ${p.prompts.map(
-      (q, i) => html`<label for="${idPrefix}-a${i}">${q.prompt}</label>
-        <input id="${idPrefix}-a${i}" type=${q.echo ? 'text' : 'password'} autocomplete=${q.echo ? 'one-time-code' : 'off'} spellcheck="false" autocapitalize="off" />`,
+      (q, i) =>
+        html`<label for="${idPrefix}-a${i}">${q.prompt}</label>
+          <input
+            id="${idPrefix}-a${i}"
+            type=${q.echo ? 'text' : 'password'}
+            autocomplete=${q.echo ? 'one-time-code' : 'off'}
+            spellcheck="false"
+            autocapitalize="off"
+          />`,
     )}
     <div class="row">
       <button class="primary" type="submit">Continue</button>
@@ -34,11 +41,18 @@ export function authPromptTemplate(p: PendingAuthPrompt | undefined, idPrefix: s
 /** The refusal in the library's words, and the choice to connect anyway (remembered with the host). */
 export function legacyPromptTemplate(p: PendingLegacyPrompt | undefined, idPrefix: string): TemplateResult | '' {
   if (!p) return '';
-  return html`<div class="host-prompt legacy-prompt" role="alertdialog" aria-labelledby="${idPrefix}-ltitle" aria-describedby="${idPrefix}-ltext">
+  return html`<div
+    class="host-prompt legacy-prompt"
+    role="alertdialog"
+    aria-labelledby="${idPrefix}-ltitle"
+    aria-describedby="${idPrefix}-ltext"
+  >
     <strong id="${idPrefix}-ltitle">${p.host} uses old, weak security</strong>
     <p id="${idPrefix}-ltext" class="reason">${p.reason}</p>
-    <p>If this is an old device you cannot update, you can connect anyway: tailtab then also accepts SHA-1
-      and short RSA keys for this host only, and remembers the choice (Settings lists it and can forget it).</p>
+    <p>
+      If this is an old device you cannot update, you can connect anyway: tailtab then also accepts SHA-1 and short RSA
+      keys for this host only, and remembers the choice (Settings lists it and can forget it).
+    </p>
     <div class="row">
       <button class="primary" @click=${() => p.answer(true)}>Connect anyway (legacy device)</button>
       <button @click=${() => p.answer(false)}>Cancel</button>

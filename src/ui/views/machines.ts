@@ -23,7 +23,8 @@ const searchText = new WeakMap<PeerView, string>();
 /** One lower-cased text per peer: a word matches it exactly when it matches one of the fields. */
 function haystack(p: PeerView): string {
   let t = searchText.get(p);
-  if (t === undefined) searchText.set(p, (t = [p.name, p.fqdn, p.os, ...p.ips].filter(Boolean).join('\n').toLowerCase()));
+  if (t === undefined)
+    searchText.set(p, (t = [p.name, p.fqdn, p.os, ...p.ips].filter(Boolean).join('\n').toLowerCase()));
   return t;
 }
 
@@ -55,7 +56,9 @@ export class MachinesView extends LitElement {
   private sortedPeers(): PeerView[] {
     if (this.sortedOf !== this.peers) {
       this.sortedOf = this.peers;
-      this.sorted = [...this.peers].sort((a, b) => Number(b.online) - Number(a.online) || collator.compare(a.name, b.name));
+      this.sorted = [...this.peers].sort(
+        (a, b) => Number(b.online) - Number(a.online) || collator.compare(a.name, b.name),
+      );
     }
     return this.sorted;
   }
@@ -64,7 +67,10 @@ export class MachinesView extends LitElement {
     const words = this.query.trim().toLowerCase().split(/\s+/).filter(Boolean);
     const all = this.sortedPeers();
     if (!words.length) return all;
-    return all.filter((p) => { const h = haystack(p); return words.every((w) => h.includes(w)); });
+    return all.filter((p) => {
+      const h = haystack(p);
+      return words.every((w) => h.includes(w));
+    });
   }
 
   /** Asks the app to apply new route choices (event 'routes', detail RoutePrefsView). */
@@ -77,11 +83,20 @@ export class MachinesView extends LitElement {
     const exit = this.peers.find((p) => p.isExitNode);
     if (!advertisers && !exit) return '';
     return html`<div class="row" style="margin-bottom: .75rem">
-      ${advertisers
-        ? html`<label style="margin:0"><input type="checkbox" id="accept-routes" .checked=${!!this.routes.acceptRoutes}
-            @change=${(e: Event) => this.choose({ ...this.routes, acceptRoutes: (e.target as HTMLInputElement).checked })} />
-            Use subnet routes (${advertisers} ${advertisers === 1 ? 'machine advertises' : 'machines advertise'} them)</label>`
-        : ''}
+      ${
+        advertisers
+          ? html`<label style="margin:0"
+              ><input
+                type="checkbox"
+                id="accept-routes"
+                .checked=${!!this.routes.acceptRoutes}
+                @change=${(e: Event) => this.choose({ ...this.routes, acceptRoutes: (e.target as HTMLInputElement).checked })}
+              />
+              Use subnet routes (${advertisers} ${advertisers === 1 ? 'machine advertises' : 'machines advertise'}
+              them)</label
+            >`
+          : ''
+      }
       ${exit ? html`<span class="hint" role="status">Exit node: ${shortName(exit.fqdn || exit.name)} — all other traffic leaves through it.</span>` : ''}
     </div>`;
   }
@@ -90,8 +105,18 @@ export class MachinesView extends LitElement {
     if (!p.offersExitNode) return '';
     const name = shortName(p.fqdn || p.name);
     return p.isExitNode
-      ? html`<button @click=${() => this.choose({ acceptRoutes: this.routes.acceptRoutes })} aria-label="Stop using ${name} as exit node">Stop exit node</button>`
-      : html`<button @click=${() => this.choose({ ...this.routes, exitNodeId: p.id })} aria-label="Use ${name} as exit node">Use as exit node</button>`;
+      ? html`<button
+          @click=${() => this.choose({ acceptRoutes: this.routes.acceptRoutes })}
+          aria-label="Stop using ${name} as exit node"
+        >
+          Stop exit node
+        </button>`
+      : html`<button
+          @click=${() => this.choose({ ...this.routes, exitNodeId: p.id })}
+          aria-label="Use ${name} as exit node"
+        >
+          Use as exit node
+        </button>`;
   }
 
   private open(peer: PeerView, kind: OpenRequest['kind']) {
@@ -110,19 +135,35 @@ export class MachinesView extends LitElement {
     const byName = new Map(this.peers.map((p) => [p.fqdn, p]));
     return html`<section aria-labelledby="recent-title" style="margin-bottom: 1rem">
       <h2 id="recent-title" style="margin:0 0 .5rem">Recent</h2>
-      ${this.lastVisit.length
-        ? html`<div class="row card" data-last-visit style="margin-bottom: .5rem">
-            <span>Your last visit had ${this.lastVisit.length === 1 ? 'a terminal' : `${this.lastVisit.length} terminals`} open: ${this.lastVisit.map((t) => t.title).join(', ')}.</span>
-            <button class="primary" @click=${() => this.emit('reopen-visit')}>Reopen ${this.lastVisit.length === 1 ? 'it' : 'them'}</button>
-          </div>`
-        : ''}
+      ${
+        this.lastVisit.length
+          ? html`<div class="row card" data-last-visit style="margin-bottom: .5rem">
+              <span
+                >Your last visit had
+                ${this.lastVisit.length === 1 ? 'a terminal' : `${this.lastVisit.length} terminals`} open:
+                ${this.lastVisit.map((t) => t.title).join(', ')}.</span
+              >
+              <button class="primary" @click=${() => this.emit('reopen-visit')}>
+                Reopen ${this.lastVisit.length === 1 ? 'it' : 'them'}
+              </button>
+            </div>`
+          : ''
+      }
       <ul class="recent" style="list-style: none; padding: 0; margin: 0">
         ${this.recent.slice(0, 8).map((c) => {
           const peer = byIp.get(c.host) ?? byName.get(c.fqdn);
           const gone = !peer;
           return html`<li class="row" data-recent=${c.label} style="margin: .25rem 0">
-            <button @click=${() => this.emit('reopen', c)} ?disabled=${gone} aria-label="Open ${c.label} (${METHOD_WORDS[c.method]}, port ${c.port})">${c.label}</button>
-            <span class="hint">${METHOD_WORDS[c.method]}${c.port !== 22 ? `, port ${c.port}` : ''}${gone ? ' — this machine is not in the tailnet now' : peer && !peer.online ? ' — offline' : ''}</span>
+            <button
+              @click=${() => this.emit('reopen', c)}
+              ?disabled=${gone}
+              aria-label="Open ${c.label} (${METHOD_WORDS[c.method]}, port ${c.port})"
+            >
+              ${c.label}
+            </button>
+            <span class="hint"
+              >${METHOD_WORDS[c.method]}${c.port !== 22 ? `, port ${c.port}` : ''}${gone ? ' — this machine is not in the tailnet now' : peer && !peer.online ? ' — offline' : ''}</span
+            >
             <button @click=${() => this.emit('forget-connection', c.id)} aria-label="Forget ${c.label}">Forget</button>
           </li>`;
         })}
@@ -136,13 +177,13 @@ export class MachinesView extends LitElement {
     if (p.browserNode) return html`<span class="hint" data-browser-node>A browser node: nothing to open here.</span>`;
     const probe = this.sshProbe.get(p.id);
     return html`<div class="row">
-      <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
-      <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
-      <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${name}">Web</button>
-      <button @click=${() => this.open(p, 'desktop')} aria-label="Desktop of ${name} (VNC)">Desktop</button>
-      ${this.exitButton(p)}
-    </div>
-    ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
+        <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
+        <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
+        <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${name}">Web</button>
+        <button @click=${() => this.open(p, 'desktop')} aria-label="Desktop of ${name} (VNC)">Desktop</button>
+        ${this.exitButton(p)}
+      </div>
+      ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
   }
 
   override render() {
@@ -152,37 +193,70 @@ export class MachinesView extends LitElement {
       ${this.recentSection()}
       <div class="row" style="justify-content: space-between; margin-bottom: .75rem">
         <h2 style="margin:0">Machines <span class="hint">(${this.peers.length})</span></h2>
-        <input type="search" aria-label="Search machines" placeholder="Search name, IP, OS"
-          .value=${this.query} @input=${(e: Event) => { this.query = (e.target as HTMLInputElement).value; this.limit = MACHINES_PAGE; }} />
+        <input
+          type="search"
+          aria-label="Search machines"
+          placeholder="Search name, IP, OS"
+          .value=${this.query}
+          @input=${(e: Event) => {
+            this.query = (e.target as HTMLInputElement).value;
+            this.limit = MACHINES_PAGE;
+          }}
+        />
       </div>
       ${this.routeControls()}
-      ${shown.length === 0
-        ? html`<p class="hint">${this.peers.length ? 'No machine matches.' : 'No other machines in this tailnet yet.'}</p>`
-        : html`<table>
-            <thead><tr><th>Machine</th><th class="wide-only">Addresses</th><th class="wide-only">OS</th><th>Status</th><th></th></tr></thead>
-            <tbody>
-              ${shown.map(
-                (p) => html`<tr data-peer=${p.name}>
-                  <td><strong>${shortName(p.fqdn || p.name)}</strong><br /><span class="hint mono">${trimDot(p.fqdn)}</span>
-                    ${p.subnetRoutes?.length ? html`<div class="hint mono" data-routes>routes ${p.subnetRoutes.join(', ')}${this.routes.acceptRoutes ? '' : ' (not in use)'}</div>` : ''}
-                    ${p.offersExitNode ? html`<div class="hint">${p.isExitNode ? 'exit node in use' : 'offers an exit node'}</div>` : ''}</td>
-                  <td class="wide-only mono">${p.ips.map((ip) => html`<div>${ip}</div>`)}</td>
-                  <td class="wide-only">${p.os || '–'}</td>
-                  <td>
-                    <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span>${p.online ? 'online' : p.lastSeen ? `last seen ${formatLastSeen(p.lastSeen)}` : 'offline'}
-                    ${p.relayRegionName ? html`<div class="hint">relay ${p.relayRegionName}</div>` : ''}
-                  </td>
-                  <td>${this.actions(p)}</td>
-                </tr>`,
-              )}
-            </tbody>
-          </table>
-          ${matches.length > shown.length
-            ? html`<div class="row" style="margin-top: .75rem" data-more>
-                <span class="hint" role="status">Showing ${shown.length} of ${matches.length}${this.query.trim() ? ' matches' : ' machines'}: search to narrow the list.</span>
-                <button @click=${() => (this.limit += MACHINES_PAGE)}>Show ${Math.min(MACHINES_PAGE, matches.length - shown.length)} more</button>
-              </div>`
-            : ''}`}
+      ${
+        shown.length === 0
+          ? html`<p class="hint">
+              ${this.peers.length ? 'No machine matches.' : 'No other machines in this tailnet yet.'}
+            </p>`
+          : html`<table>
+                <thead>
+                  <tr>
+                    <th>Machine</th>
+                    <th class="wide-only">Addresses</th>
+                    <th class="wide-only">OS</th>
+                    <th>Status</th>
+                    <th></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${shown.map(
+                    (p) =>
+                      html`<tr data-peer=${p.name}>
+                        <td>
+                          <strong>${shortName(p.fqdn || p.name)}</strong><br /><span class="hint mono"
+                            >${trimDot(p.fqdn)}</span
+                          >
+                          ${p.subnetRoutes?.length ? html`<div class="hint mono" data-routes>routes ${p.subnetRoutes.join(', ')}${this.routes.acceptRoutes ? '' : ' (not in use)'}</div>` : ''}
+                          ${p.offersExitNode ? html`<div class="hint">${p.isExitNode ? 'exit node in use' : 'offers an exit node'}</div>` : ''}
+                        </td>
+                        <td class="wide-only mono">${p.ips.map((ip) => html`<div>${ip}</div>`)}</td>
+                        <td class="wide-only">${p.os || '–'}</td>
+                        <td>
+                          <span class="dot ${p.online ? 'on' : ''}" aria-hidden="true"></span
+                          >${p.online ? 'online' : p.lastSeen ? `last seen ${formatLastSeen(p.lastSeen)}` : 'offline'}
+                          ${p.relayRegionName ? html`<div class="hint">relay ${p.relayRegionName}</div>` : ''}
+                        </td>
+                        <td>${this.actions(p)}</td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>
+              ${
+                matches.length > shown.length
+                  ? html`<div class="row" style="margin-top: .75rem" data-more>
+                      <span class="hint" role="status"
+                        >Showing ${shown.length} of ${matches.length}${this.query.trim() ? ' matches' : ' machines'}:
+                        search to narrow the list.</span
+                      >
+                      <button @click=${() => (this.limit += MACHINES_PAGE)}>
+                        Show ${Math.min(MACHINES_PAGE, matches.length - shown.length)} more
+                      </button>
+                    </div>`
+                  : ''
+              }`
+      }
     `;
   }
 }

@@ -44,33 +44,92 @@ export class SettingsView extends LitElement {
       <tt-ssh-keys .node=${this.node}></tt-ssh-keys>
       <h2 style="margin-top: 1.5rem">Known hosts</h2>
       ${this.hosts.length === 0 ? html`<p class="hint">None yet.</p>` : ''}
-      <table><tbody>${this.hosts.map(
-        (h) => html`<tr><td>${h.host}</td><td class="mono">${h.fingerprint}</td>
-          <td><button class="danger" @click=${async () => { await this.node!.knownHostDelete(h.host); await this.refresh(); }}>Forget</button></td>
-          <td>${h.legacyDevice
-            ? html`<span class="legacy-device">Legacy device (SHA-1 allowed)</span>
-              <button aria-label=${`Stop allowing SHA-1 for ${h.host}`} @click=${async () => { await this.node!.knownHostLegacy(h.host, false); await this.refresh(); }}>Stop allowing</button>`
-            : ''}</td></tr>`,
-      )}</tbody></table>
+      <table>
+        <tbody>
+          ${this.hosts.map(
+            (h) =>
+              html`<tr>
+                <td>${h.host}</td>
+                <td class="mono">${h.fingerprint}</td>
+                <td>
+                  <button
+                    class="danger"
+                    @click=${async () => {
+                      await this.node!.knownHostDelete(h.host);
+                      await this.refresh();
+                    }}
+                  >
+                    Forget
+                  </button>
+                </td>
+                <td>
+                  ${
+                    h.legacyDevice
+                      ? html`<span class="legacy-device">Legacy device (SHA-1 allowed)</span>
+                          <button
+                            aria-label=${`Stop allowing SHA-1 for ${h.host}`}
+                            @click=${async () => {
+                              await this.node!.knownHostLegacy(h.host, false);
+                              await this.refresh();
+                            }}
+                          >
+                            Stop allowing
+                          </button>`
+                      : ''
+                  }
+                </td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
       <h2 style="margin-top: 1.5rem">Profiles</h2>
-      <table><tbody>${this.profiles.map(
-        (p) => html`<tr><td>${p.name}</td><td class="hint">${p.controlUrl}</td>
-          <td><button class="danger" @click=${() => this.emit('delete-profile', p.id)}>Remove</button></td></tr>`,
-      )}</tbody></table>
+      <table>
+        <tbody>
+          ${this.profiles.map(
+            (p) =>
+              html`<tr>
+                <td>${p.name}</td>
+                <td class="hint">${p.controlUrl}</td>
+                <td><button class="danger" @click=${() => this.emit('delete-profile', p.id)}>Remove</button></td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
       <h2 style="margin-top: 1.5rem">Session</h2>
-      <p class="hint" id="storage-state" role="status">${this.ephemeral
-        ? 'Kiosk session: nothing is kept in this browser.'
-        : this.storagePersisted === true
-          ? 'Storage: this browser keeps your keys and logins until you wipe them.'
-          : this.storagePersisted === false
-            ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of SSH keys you cannot replace (made or imported with "Allow export").'
-            : 'Storage: not yet known.'}</p>
-      ${this.ephemeral ? '' : html`<label style="margin: .5rem 0"><input type="checkbox" id="reopen-auto" .checked=${this.reopenAuto}
-          @change=${(e: Event) => this.emit('reopen-setting', (e.target as HTMLInputElement).checked)} />
-          On a new visit, reopen the last visit's terminals by themselves</label>`}
+      <p class="hint" id="storage-state" role="status">
+        ${
+          this.ephemeral
+            ? 'Kiosk session: nothing is kept in this browser.'
+            : this.storagePersisted === true
+              ? 'Storage: this browser keeps your keys and logins until you wipe them.'
+              : this.storagePersisted === false
+                ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of SSH keys you cannot replace (made or imported with "Allow export").'
+                : 'Storage: not yet known.'
+        }
+      </p>
+      ${
+        this.ephemeral
+          ? ''
+          : html`<label style="margin: .5rem 0"
+              ><input
+                type="checkbox"
+                id="reopen-auto"
+                .checked=${this.reopenAuto}
+                @change=${(e: Event) => this.emit('reopen-setting', (e.target as HTMLInputElement).checked)}
+              />
+              On a new visit, reopen the last visit's terminals by themselves</label
+            >`
+      }
       <div class="row">
         <button @click=${() => this.emit('sign-out')}>Sign out</button>
-        <button class="danger" @click=${() => { if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe'); }}>Wipe everything</button>
+        <button
+          class="danger"
+          @click=${() => {
+            if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe');
+          }}
+        >
+          Wipe everything
+        </button>
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
     `;

@@ -129,7 +129,8 @@ export class SshKeysView extends LitElement {
     const p1 = this.q<HTMLInputElement>('#export-passphrase').value;
     const p2 = this.q<HTMLInputElement>('#export-passphrase2').value;
     if (p1 !== p2) {
-      this.exportProblem = 'The two passphrases differ; type the same one twice (or leave both empty for an unprotected file).';
+      this.exportProblem =
+        'The two passphrases differ; type the same one twice (or leave both empty for an unprotected file).';
       return;
     }
     const pending = this.node!.sshKeyExport(k.id, { passphrase: p1 || undefined });
@@ -155,7 +156,10 @@ export class SshKeysView extends LitElement {
 
   private renderExport(k: SshKeyView) {
     return html`<div class="card" style="margin-top:.5rem" role="group" aria-label="Export ${k.name}">
-      <p class="hint">Anyone with this file can log in wherever the key is authorized. A passphrase encrypts it the way ssh-keygen does (bcrypt, aes256-ctr).</p>
+      <p class="hint">
+        Anyone with this file can log in wherever the key is authorized. A passphrase encrypts it the way ssh-keygen
+        does (bcrypt, aes256-ctr).
+      </p>
       <label for="export-passphrase">Passphrase for the file (optional)</label>
       <input id="export-passphrase" type="password" autocomplete="new-password" />
       <label for="export-passphrase2">The same passphrase again</label>
@@ -163,26 +167,52 @@ export class SshKeysView extends LitElement {
       ${this.exportProblem ? html`<p class="error" role="alert" id="export-problem">${this.exportProblem}</p>` : ''}
       <div class="row" style="margin-top:.5rem">
         <button class="primary" @click=${() => this.saveExport(k)}>Save file</button>
-        <button @click=${() => { this.exportFor = ''; this.exportProblem = ''; }}>Cancel</button>
+        <button
+          @click=${() => {
+            this.exportFor = '';
+            this.exportProblem = '';
+          }}
+        >
+          Cancel
+        </button>
       </div>
     </div>`;
   }
 
   private renderKey(k: SshKeyView) {
     return html`<div class="card ssh-key" style="margin-top: .5rem" data-key=${k.name}>
-      <div class="row"><strong>${k.name}</strong><span class="hint key-type">${TYPE_NAMES[k.type] ?? k.type}${k.source === 'imported' ? ', imported' : ''}</span><span style="flex:1"></span>
-        <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label="Copy public key of ${k.name}">Copy public key</button>
-        ${k.exportable
-          ? html`<button @click=${() => { this.exportFor = k.id; this.exportProblem = ''; }} aria-label="Export private key of ${k.name}">Export private key…</button>`
-          : ''}
+      <div class="row">
+        <strong>${k.name}</strong
+        ><span class="hint key-type">${TYPE_NAMES[k.type] ?? k.type}${k.source === 'imported' ? ', imported' : ''}</span
+        ><span style="flex:1"></span>
+        <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label="Copy public key of ${k.name}">
+          Copy public key
+        </button>
+        ${
+          k.exportable
+            ? html`<button
+                @click=${() => {
+                  this.exportFor = k.id;
+                  this.exportProblem = '';
+                }}
+                aria-label="Export private key of ${k.name}"
+              >
+                Export private key…
+              </button>`
+            : ''
+        }
         <button class="danger" @click=${() => this.deleteKey(k)} aria-label="Delete key ${k.name}">Delete</button>
       </div>
       <div class="mono key-fingerprint">${k.fingerprint}</div>
       <code class="public-key">${k.publicKey}</code>
-      <p class="hint custody">${k.custody === 'webcrypto'
-        ? 'Held by this browser as a non-extractable key: no script can read its private half.'
-        : 'Kept as bytes in this browser\'s storage: this browser cannot hold this key type as a non-extractable key.'}
-        ${k.exportable ? 'Can be exported.' : 'Cannot be exported (made or imported without "allow export").'}</p>
+      <p class="hint custody">
+        ${
+          k.custody === 'webcrypto'
+            ? 'Held by this browser as a non-extractable key: no script can read its private half.'
+            : "Kept as bytes in this browser's storage: this browser cannot hold this key type as a non-extractable key."
+        }
+        ${k.exportable ? 'Can be exported.' : 'Cannot be exported (made or imported without "allow export").'}
+      </p>
       ${this.exportFor === k.id ? this.renderExport(k) : ''}
     </div>`;
   }
@@ -190,7 +220,10 @@ export class SshKeysView extends LitElement {
   override render() {
     return html`
       <h2>SSH keys</h2>
-      <p class="hint">Put a key's public line into <code>~/.ssh/authorized_keys</code> on the host. Logins with "all my keys" try them in this order.</p>
+      <p class="hint">
+        Put a key's public line into <code>~/.ssh/authorized_keys</code> on the host. Logins with "all my keys" try them
+        in this order.
+      </p>
       <div class="row">
         <label for="key-name" style="margin:0">Key name</label><input id="key-name" placeholder="laptop-browser" />
         <label style="margin:0;font-weight:normal"><input id="key-allow-export" type="checkbox" /> Allow export</label>
@@ -202,17 +235,40 @@ export class SshKeysView extends LitElement {
         <input id="key-file" type="file" @change=${this.pickFile} />
         ${this.fileLabel ? html`<span class="hint" id="key-file-chosen">${this.fileLabel}</span>` : ''}
         <label for="key-text">…or paste it</label>
-        <textarea id="key-text" rows="4" style="width:100%;font-family:ui-monospace,monospace" spellcheck="false" autocomplete="off"
-          placeholder="-----BEGIN OPENSSH PRIVATE KEY-----" @input=${() => { this.fileText = ''; this.fileLabel = ''; }}></textarea>
-        ${this.askPassphrase
-          ? html`<label for="key-passphrase">Passphrase of this key</label>
-              <input id="key-passphrase" type="password" autocomplete="off" @keydown=${(e: KeyboardEvent) => { if (e.key === 'Enter') void this.importKey(); }} />`
-          : ''}
+        <textarea
+          id="key-text"
+          rows="4"
+          style="width:100%;font-family:ui-monospace,monospace"
+          spellcheck="false"
+          autocomplete="off"
+          placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+          @input=${() => {
+            this.fileText = '';
+            this.fileLabel = '';
+          }}
+        ></textarea>
+        ${
+          this.askPassphrase
+            ? html`<label for="key-passphrase">Passphrase of this key</label>
+                <input
+                  id="key-passphrase"
+                  type="password"
+                  autocomplete="off"
+                  @keydown=${(e: KeyboardEvent) => {
+                    if (e.key === 'Enter') void this.importKey();
+                  }}
+                />`
+            : ''
+        }
         <label for="import-name">Name (optional)</label>
         <input id="import-name" placeholder="from the file's comment" />
         <div class="row" style="margin-top:.5rem">
-          <label style="margin:0;font-weight:normal"><input id="import-allow-export" type="checkbox" /> Allow export</label>
-          <button class="primary" ?disabled=${this.importBusy} @click=${this.importKey}>${this.importBusy ? 'Importing…' : 'Import key'}</button>
+          <label style="margin:0;font-weight:normal"
+            ><input id="import-allow-export" type="checkbox" /> Allow export</label
+          >
+          <button class="primary" ?disabled=${this.importBusy} @click=${this.importKey}>
+            ${this.importBusy ? 'Importing…' : 'Import key'}
+          </button>
         </div>
         ${this.importProblem ? html`<p class="error" role="alert" id="import-problem">${this.importProblem}</p>` : ''}
       </section>

@@ -7,8 +7,20 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { hostKeyNote, hostKeyPromptTemplate, type PendingHostKeyPrompt } from './host-key.js';
-import { authPromptTemplate, legacyPromptTemplate, type PendingAuthPrompt, type PendingLegacyPrompt } from './login-prompt.js';
-import type { AuthPrompt, HostKeyPrompt, LegacyPrompt, NodeApi, SshOpenOptions, SshSessionHandle } from '../../app/node-api.js';
+import {
+  authPromptTemplate,
+  legacyPromptTemplate,
+  type PendingAuthPrompt,
+  type PendingLegacyPrompt,
+} from './login-prompt.js';
+import type {
+  AuthPrompt,
+  HostKeyPrompt,
+  LegacyPrompt,
+  NodeApi,
+  SshOpenOptions,
+  SshSessionHandle,
+} from '../../app/node-api.js';
 
 const enc = new TextEncoder();
 /** Bytes handed to xterm.js and not yet parsed, at most (then reading pauses until PENDING_LOW). */
@@ -64,7 +76,13 @@ export class TerminalView extends LitElement {
 
   override firstUpdated() {
     const box = this.querySelector('.term-box') as HTMLElement;
-    this.term = new Terminal({ fontSize: this.fontSize, cursorBlink: true, convertEol: false, scrollback: 5000, allowProposedApi: false });
+    this.term = new Terminal({
+      fontSize: this.fontSize,
+      cursorBlink: true,
+      convertEol: false,
+      scrollback: 5000,
+      allowProposedApi: false,
+    });
     this.fit = new FitAddon();
     this.term.loadAddon(this.fit);
     this.term.open(box);
@@ -86,25 +104,33 @@ export class TerminalView extends LitElement {
   private scrollByTouch(box: HTMLElement) {
     let lastY: number | undefined;
     let rest = 0;
-    box.addEventListener('touchstart', (e) => {
-      lastY = e.touches.length === 1 ? e.touches[0]!.clientY : undefined;
-      rest = 0;
-    }, { passive: true });
-    box.addEventListener('touchmove', (e) => {
-      const term = this.term;
-      if (lastY === undefined || e.touches.length !== 1 || !term || term.rows === 0) return;
-      const y = e.touches[0]!.clientY;
-      rest += lastY - y;
-      lastY = y;
-      const lineHeight = box.clientHeight / term.rows;
-      const lines = Math.trunc(rest / lineHeight);
-      if (lines !== 0) {
-        term.scrollLines(lines);
-        rest -= lines * lineHeight;
-      }
-      // The drag is the terminal's, not the page's.
-      e.preventDefault();
-    }, { passive: false });
+    box.addEventListener(
+      'touchstart',
+      (e) => {
+        lastY = e.touches.length === 1 ? e.touches[0]!.clientY : undefined;
+        rest = 0;
+      },
+      { passive: true },
+    );
+    box.addEventListener(
+      'touchmove',
+      (e) => {
+        const term = this.term;
+        if (lastY === undefined || e.touches.length !== 1 || !term || term.rows === 0) return;
+        const y = e.touches[0]!.clientY;
+        rest += lastY - y;
+        lastY = y;
+        const lineHeight = box.clientHeight / term.rows;
+        const lines = Math.trunc(rest / lineHeight);
+        if (lines !== 0) {
+          term.scrollLines(lines);
+          rest -= lines * lineHeight;
+        }
+        // The drag is the terminal's, not the page's.
+        e.preventDefault();
+      },
+      { passive: false },
+    );
     box.addEventListener('touchend', () => (lastY = undefined), { passive: true });
     box.addEventListener('touchcancel', () => (lastY = undefined), { passive: true });
   }
@@ -153,20 +179,22 @@ export class TerminalView extends LitElement {
         s = attachId
           ? await this.node.sshAttach(attachId)
           : await this.node.sshOpen(
-            { ...this.options, cols: this.term.cols, rows: this.term.rows },
-            {
-              confirmHostKey: (p) => this.askHostKey(p),
-              askAuth: (p) => this.askAuth(p),
-              confirmLegacy: (p) => this.askLegacy(p),
-              // The banner (RFC 4252 §5.4) is the server's text, sequences already removed: shown as is.
-              banner: (text) => this.term?.write(text.replace(/\n/g, '\r\n') + (text.endsWith('\n') ? '' : '\r\n')),
-            },
-          );
+              { ...this.options, cols: this.term.cols, rows: this.term.rows },
+              {
+                confirmHostKey: (p) => this.askHostKey(p),
+                askAuth: (p) => this.askAuth(p),
+                confirmLegacy: (p) => this.askLegacy(p),
+                // The banner (RFC 4252 §5.4) is the server's text, sequences already removed: shown as is.
+                banner: (text) => this.term?.write(text.replace(/\n/g, '\r\n') + (text.endsWith('\n') ? '' : '\r\n')),
+              },
+            );
       } catch (e) {
         if (!attachId) throw e;
-        throw new Error(this.node.workerKind === 'dedicated'
-          ? 'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.'
-          : 'This terminal\'s session ended while the page was away. Press Reconnect for a new session.');
+        throw new Error(
+          this.node.workerKind === 'dedicated'
+            ? 'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.'
+            : "This terminal's session ended while the page was away. Press Reconnect for a new session.",
+        );
       }
       this.session = s;
       this.dispatchEvent(new CustomEvent('session', { detail: s.id, bubbles: true, composed: true }));
@@ -206,7 +234,9 @@ export class TerminalView extends LitElement {
           if (ok) this.term?.focus();
         },
       };
-      void this.updateComplete.then(() => (this.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus());
+      void this.updateComplete.then(() =>
+        (this.querySelector('.host-prompt button.primary') as HTMLButtonElement | null)?.focus(),
+      );
     });
   }
 
@@ -221,7 +251,9 @@ export class TerminalView extends LitElement {
           if (a) this.term?.focus();
         },
       };
-      void this.updateComplete.then(() => (this.querySelector('.auth-prompt input') as HTMLInputElement | null)?.focus());
+      void this.updateComplete.then(() =>
+        (this.querySelector('.auth-prompt input') as HTMLInputElement | null)?.focus(),
+      );
     });
   }
 
@@ -235,7 +267,9 @@ export class TerminalView extends LitElement {
           resolve(ok);
         },
       };
-      void this.updateComplete.then(() => (this.querySelector('.legacy-prompt button.primary') as HTMLButtonElement | null)?.focus());
+      void this.updateComplete.then(() =>
+        (this.querySelector('.legacy-prompt button.primary') as HTMLButtonElement | null)?.focus(),
+      );
     });
   }
 
@@ -260,7 +294,10 @@ export class TerminalView extends LitElement {
         pending += value.byteLength;
         term.write(value, () => {
           pending -= value.byteLength;
-          if (resume && pending <= PENDING_LOW) { resume(); resume = undefined; }
+          if (resume && pending <= PENDING_LOW) {
+            resume();
+            resume = undefined;
+          }
         });
         if (pending > PENDING_HIGH) await new Promise<void>((r) => (resume = r));
       }
@@ -289,28 +326,39 @@ export class TerminalView extends LitElement {
     return html`
       <div class="term-head row">
         <!-- Fingerprints are one long word: let them wrap, or a phone page scrolls sideways. -->
-        <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0">${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span>
+        <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0"
+          >${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span
+        >
         <span style="flex:1"></span>
-        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">A−</button>
-        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="A+ larger text">A+</button>
+        <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">
+          A−
+        </button>
+        <button @click=${() => (this.fontSize = Math.min(32, this.fontSize + 1))} aria-label="A+ larger text">
+          A+
+        </button>
         <button @click=${this.copy} aria-label="Copy selection">Copy</button>
         <button @click=${this.paste} aria-label="Paste">Paste</button>
         ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}
       </div>
-      ${hostKeyPromptTemplate(this.hostPrompt, 'hk')}
-      ${legacyPromptTemplate(this.legacyPrompt, `lg-${this.uid}`)}
+      ${hostKeyPromptTemplate(this.hostPrompt, 'hk')} ${legacyPromptTemplate(this.legacyPrompt, `lg-${this.uid}`)}
       ${authPromptTemplate(this.authPrompt, `ap-${this.uid}`)}
       <div class="term-box" style="flex: 1; min-height: 200px;"></div>
-      ${touch || this.hasAttribute('keybar')
-        ? html`<div class="key-bar row" role="toolbar" aria-label="Terminal keys"
-            @pointerdown=${(e: Event) => e.preventDefault() /* keep the focus (and the on-screen keyboard) in the terminal */}
-            @click=${() => this.term?.focus()}>
-            ${KEYS.map((k) => html`<button aria-label=${k.aria} @click=${() => this.send(k.seq)}>${k.label}</button>`)}
-            <button aria-pressed=${this.ctrlArmed} @click=${() => (this.ctrlArmed = !this.ctrlArmed)}>Ctrl</button>
-            <button aria-pressed=${this.altArmed} @click=${() => (this.altArmed = !this.altArmed)}>Alt</button>
-            <button aria-label="Show keyboard" @click=${this.raiseKeyboard}>⌨</button>
-          </div>`
-        : ''}
+      ${
+        touch || this.hasAttribute('keybar')
+          ? html`<div
+              class="key-bar row"
+              role="toolbar"
+              aria-label="Terminal keys"
+              @pointerdown=${(e: Event) => e.preventDefault() /* keep the focus (and the on-screen keyboard) in the terminal */}
+              @click=${() => this.term?.focus()}
+            >
+              ${KEYS.map((k) => html`<button aria-label=${k.aria} @click=${() => this.send(k.seq)}>${k.label}</button>`)}
+              <button aria-pressed=${this.ctrlArmed} @click=${() => (this.ctrlArmed = !this.ctrlArmed)}>Ctrl</button>
+              <button aria-pressed=${this.altArmed} @click=${() => (this.altArmed = !this.altArmed)}>Alt</button>
+              <button aria-label="Show keyboard" @click=${this.raiseKeyboard}>⌨</button>
+            </div>`
+          : ''
+      }
     `;
   }
 }

@@ -33,8 +33,16 @@ function readTabs(): { title: string; options: SshOpenOptions; sessionId?: strin
     if (raw === null) return undefined;
     const v = JSON.parse(raw) as unknown;
     if (!Array.isArray(v)) return [];
-    return v.filter((t): t is { title: string; options: SshOpenOptions; sessionId?: string } =>
-      !!t && typeof t.title === 'string' && !!t.options && typeof t.options.host === 'string' && typeof t.options.username === 'string' && !!t.options.auth && typeof t.options.auth.type === 'string');
+    return v.filter(
+      (t): t is { title: string; options: SshOpenOptions; sessionId?: string } =>
+        !!t &&
+        typeof t.title === 'string' &&
+        !!t.options &&
+        typeof t.options.host === 'string' &&
+        typeof t.options.username === 'string' &&
+        !!t.options.auth &&
+        typeof t.options.auth.type === 'string',
+    );
   } catch {
     return [];
   }
@@ -42,7 +50,11 @@ function readTabs(): { title: string; options: SshOpenOptions; sessionId?: strin
 
 /** Whether this page is a reload of a tab that already ran tailtab (not a new visit). */
 export function isReload(): boolean {
-  try { return sessionStorage.getItem(TABS_KEY) !== null; } catch { return false; }
+  try {
+    return sessionStorage.getItem(TABS_KEY) !== null;
+  } catch {
+    return false;
+  }
 }
 
 @customElement('tt-ssh-dialog')
@@ -63,13 +75,21 @@ export class SshDialog extends LitElement {
   override willUpdate(changed: Map<string, unknown>) {
     if (changed.has('peer') && this.peer) {
       const last = this.preset?.method;
-      this.method = last && (last !== 'key' || this.keys.length) && (last !== 'none' || this.peer.tailscaleSsh) ? last : this.peer.tailscaleSsh ? 'none' : this.keys.length ? 'key' : 'password';
+      this.method =
+        last && (last !== 'key' || this.keys.length) && (last !== 'none' || this.peer.tailscaleSsh)
+          ? last
+          : this.peer.tailscaleSsh
+            ? 'none'
+            : this.keys.length
+              ? 'key'
+              : 'password';
     }
   }
 
   override updated(changed: Map<string, unknown>) {
     // Keyboard users land in the dialog: the first field takes focus when it opens.
-    if (changed.has('peer') && this.peer) (this.renderRoot.querySelector('#ssh-user') as HTMLInputElement | null)?.focus();
+    if (changed.has('peer') && this.peer)
+      (this.renderRoot.querySelector('#ssh-user') as HTMLInputElement | null)?.focus();
   }
 
   /** Tailscale SSH answers on port 22 only: the method follows the port on such a machine. */
@@ -102,34 +122,77 @@ export class SshDialog extends LitElement {
       rows: 24,
       tailnetAuthenticated: this.method === 'none',
     };
-    this.dispatchEvent(new CustomEvent('ssh-start', { detail: { options, title: `${username}@${shortName(this.peer!.fqdn || this.peer!.name)}`, purpose: this.purpose }, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent('ssh-start', {
+        detail: {
+          options,
+          title: `${username}@${shortName(this.peer!.fqdn || this.peer!.name)}`,
+          purpose: this.purpose,
+        },
+        bubbles: true,
+        composed: true,
+      }),
+    );
   }
 
   override render() {
     if (!this.peer) return html``;
-    return html`<form class="card" @submit=${this.submit} aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'} style="max-width: 460px">
+    return html`<form
+      class="card"
+      @submit=${this.submit}
+      aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'}
+      style="max-width: 460px"
+    >
       <h2>${this.purpose === 'files' ? 'Files on' : 'SSH to'} ${shortName(this.peer.fqdn || this.peer.name)}</h2>
       <label for="ssh-user">User</label>
       <input id="ssh-user" value=${this.preset?.user ?? 'root'} autocomplete="username" />
       <label for="ssh-port">Port</label>
-      <input id="ssh-port" type="number" value=${String(this.preset?.port ?? 22)} min="1" max="65535" @input=${this.portChanged} />
-      ${this.probe && !this.probe.open
-        ? html`<p class="hint" role="status" id="ssh-probe">Nothing answered on port ${this.probe.port} of ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}: no SSH server listens there. Try another port, or start an SSH server on that machine.</p>`
-        : ''}
+      <input
+        id="ssh-port"
+        type="number"
+        value=${String(this.preset?.port ?? 22)}
+        min="1"
+        max="65535"
+        @input=${this.portChanged}
+      />
+      ${
+        this.probe && !this.probe.open
+          ? html`<p class="hint" role="status" id="ssh-probe">
+              Nothing answered on port ${this.probe.port} of
+              ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}:
+              no SSH server listens there. Try another port, or start an SSH server on that machine.
+            </p>`
+          : ''
+      }
       <label for="ssh-method">Log in with</label>
-      <select id="ssh-method" .value=${this.method} @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}>
+      <select
+        id="ssh-method"
+        .value=${this.method}
+        @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}
+      >
         <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
         <option value="password">Password</option>
         <option value="key" ?disabled=${!this.keys.length}>SSH key kept in this browser</option>
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
-      ${this.method === 'key'
-        ? html`<label for="ssh-key">Key</label><select id="ssh-key"><option value="">All my keys, in order</option>${this.keys.map((k) => html`<option value=${k.id} ?selected=${k.id === this.preset?.keyId}>${k.name}</option>`)}</select>`
-        : ''}
+      ${
+        this.method === 'key'
+          ? html`<label for="ssh-key">Key</label
+              ><select id="ssh-key">
+                <option value="">All my keys, in order</option>
+                ${this.keys.map((k) => html`<option value=${k.id} ?selected=${k.id === this.preset?.keyId}>${k.name}</option>`)}
+              </select>`
+          : ''
+      }
       ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
         <button class="primary" type="submit">${this.purpose === 'files' ? 'Open files' : 'Open terminal'}</button>
-        <button type="button" @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}>Cancel</button>
+        <button
+          type="button"
+          @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}
+        >
+          Cancel
+        </button>
       </div>
     </form>`;
   }
@@ -150,7 +213,13 @@ export class TerminalsView extends LitElement {
     // A reload: the terminals this tab had, each attaching to its session in the Worker.
     const saved = readTabs();
     if (saved && !this.tabs.length) {
-      this.tabs = saved.map((t) => ({ id: this.seq++, title: t.title, options: t.options, sessionId: t.sessionId, attachId: t.sessionId }));
+      this.tabs = saved.map((t) => ({
+        id: this.seq++,
+        title: t.title,
+        options: t.options,
+        sessionId: t.sessionId,
+        attachId: t.sessionId,
+      }));
       this.active = this.tabs.at(-1)?.id ?? 0;
     }
     this.persist();
@@ -172,8 +241,18 @@ export class TerminalsView extends LitElement {
   /** Writes the tabs down for a reload, and tells the app (which remembers the visit's terminals). */
   private persist() {
     const list = this.tabs.map((t) => ({ title: t.title, options: withoutSecret(t.options), sessionId: t.sessionId }));
-    try { sessionStorage.setItem(TABS_KEY, JSON.stringify(list)); } catch { /* storage refused: no reattach after a reload */ }
-    this.dispatchEvent(new CustomEvent('terminals-changed', { detail: list.map(({ title, options }) => ({ title, options })), bubbles: true, composed: true }));
+    try {
+      sessionStorage.setItem(TABS_KEY, JSON.stringify(list));
+    } catch {
+      /* storage refused: no reattach after a reload */
+    }
+    this.dispatchEvent(
+      new CustomEvent('terminals-changed', {
+        detail: list.map(({ title, options }) => ({ title, options })),
+        bubbles: true,
+        composed: true,
+      }),
+    );
   }
 
   private onSession(t: Tab, id: string) {
@@ -188,18 +267,34 @@ export class TerminalsView extends LitElement {
       <!-- A toolbar, not a tablist: each terminal has a close button beside its own (a tablist may hold tabs only). -->
       <div class="tabs row" role="toolbar" aria-label="Terminals">
         ${this.tabs.map(
-          (t) => html`<span class="tab ${t.id === this.active ? 'active' : ''}">
-            <button data-tab aria-pressed=${t.id === this.active ? 'true' : 'false'} @click=${() => (this.active = t.id)}>${t.title}</button>
-            <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
-          </span>`,
+          (t) =>
+            html`<span class="tab ${t.id === this.active ? 'active' : ''}">
+              <button
+                data-tab
+                aria-pressed=${t.id === this.active ? 'true' : 'false'}
+                @click=${() => (this.active = t.id)}
+              >
+                ${t.title}
+              </button>
+              <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
+            </span>`,
         )}
       </div>
       ${repeat(
         this.tabs,
         (t) => t.id,
         // Keyed: closing one tab must not hand its element (and session) to the next.
-        (t) => html`<tt-terminal role="region" class="term" ?hidden=${t.id !== this.active} aria-label=${t.title}
-          .node=${this.node} .options=${t.options} .attachId=${t.attachId} @session=${(e: CustomEvent<string>) => this.onSession(t, e.detail)}></tt-terminal>`,
+        (t) =>
+          html`<tt-terminal
+            role="region"
+            class="term"
+            ?hidden=${t.id !== this.active}
+            aria-label=${t.title}
+            .node=${this.node}
+            .options=${t.options}
+            .attachId=${t.attachId}
+            @session=${(e: CustomEvent<string>) => this.onSession(t, e.detail)}
+          ></tt-terminal>`,
       )}
     `;
   }

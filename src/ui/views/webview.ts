@@ -12,7 +12,8 @@ import { targetOf, type ProxyTarget } from '../proxy-origin.js';
  * open popups and dialogs, download. Not granted: navigating tailtab's top window
  * (allow-top-navigation*) — a same-site frame could otherwise replace the page the person trusts.
  */
-export const WEB_VIEW_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads';
+export const WEB_VIEW_SANDBOX =
+  'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads';
 
 export function proxyPath(target: string): string | undefined {
   let u: URL;
@@ -64,8 +65,13 @@ export class WebView extends LitElement {
     this.error = '';
     if (!key || !t || !this.openProxy) return;
     this.openProxy(t).then(
-      (origin) => { if (this.opening === key) this.frameOrigin = origin; },
-      (err: Error) => { if (this.opening === key) this.error = `The web view could not open ${t.host}:${t.port} on its own origin: ${err.message}`; },
+      (origin) => {
+        if (this.opening === key) this.frameOrigin = origin;
+      },
+      (err: Error) => {
+        if (this.opening === key)
+          this.error = `The web view could not open ${t.host}:${t.port} on its own origin: ${err.message}`;
+      },
     );
   }
 
@@ -76,15 +82,24 @@ export class WebView extends LitElement {
 
   private frame(src: string) {
     if (this.proxyOrigin) {
-      return this.frameOrigin !== undefined ? this.iframe(this.frameOrigin + src) : html`<p class="hint">Opening the app on its own origin…</p>`;
+      return this.frameOrigin !== undefined
+        ? this.iframe(this.frameOrigin + src)
+        : html`<p class="hint">Opening the app on its own origin…</p>`;
     }
     if (WebView.sameOriginAllowed) return this.iframe(src);
-    return html`<p class="error" role="note">This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.</p>
+    return html`<p class="error" role="note">
+        This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.
+      </p>
       <button @click=${this.allowSameOrigin}>Show it anyway for this session</button>`;
   }
 
   private iframe(url: string) {
-    return html`<iframe title="Web view of ${this.target}" src=${url} sandbox=${WEB_VIEW_SANDBOX} style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"></iframe>`;
+    return html`<iframe
+      title="Web view of ${this.target}"
+      src=${url}
+      sandbox=${WEB_VIEW_SANDBOX}
+      style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"
+    ></iframe>`;
   }
 
   override render() {
@@ -98,10 +113,18 @@ export class WebView extends LitElement {
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${!this.proxyReady ? html`<p class="hint">Starting the web proxy…</p>` : ''}
       ${src && this.proxyReady && !this.error ? this.frame(src) : ''}
-      ${this.proxyReady && !this.proxyOrigin && WebView.sameOriginAllowed
-        ? html`<p class="error" role="note">This web view shares tailtab's own origin: the app shown here could read tailtab's keys and act as you. Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").</p>`
-        : ''}
-      <p class="hint">Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go through the tailnet.</p>
+      ${
+        this.proxyReady && !this.proxyOrigin && WebView.sameOriginAllowed
+          ? html`<p class="error" role="note">
+              This web view shares tailtab's own origin: the app shown here could read tailtab's keys and act as you.
+              Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").
+            </p>`
+          : ''
+      }
+      <p class="hint">
+        Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go
+        through the tailnet.
+      </p>
     `;
   }
 }

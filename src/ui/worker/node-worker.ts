@@ -19,7 +19,10 @@ const service = new NodeService({
   httpProxy: webProxy(),
 });
 
-const scope = globalThis as unknown as { addEventListener(t: string, cb: (e: MessageEvent) => void): void; onconnect?: unknown };
+const scope = globalThis as unknown as {
+  addEventListener(t: string, cb: (e: MessageEvent) => void): void;
+  onconnect?: unknown;
+};
 if ('onconnect' in scope) {
   scope.addEventListener('connect', (e: MessageEvent) => service.attach(e.ports[0]! as PortLike));
 } else {
