@@ -23,7 +23,15 @@ export function webProxy(): (port: MessagePort, node: NodeLike, bound?: ProxyBin
   return (port, node, bound) => {
     let client = clients.get(node);
     if (!client)
-      clients.set(node, (client = new HttpClient({ dial: (host, p) => node.dial(host, p) as Promise<Conn> })));
+      clients.set(
+        node,
+        (client = new HttpClient({
+          dial: (host, p) => node.dial(host, p) as Promise<Conn>,
+          // The web view stands in for the browser's network: a form POST on a keep-alive
+          // connection the app's server just closed as idle is sent again, as the browser would.
+          resendOnStaleConnection: 'any',
+        })),
+      );
     serveHttpProxy(port as unknown as MessagePortLike, client, {
       // WebSockets of proxied pages (the frame script's shim) get their own TCP connections.
       dial: (host, p) => node.dial(host, p) as Promise<Conn>,

@@ -46,18 +46,16 @@ function handler(req: IncomingMessage, res: ServerResponse) {
     req.on('data', (c) => parts.push(c));
     req.on('end', () => {
       const body = Buffer.concat(parts);
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            method: req.method,
-            te: req.headers['transfer-encoding'] ?? null,
-            cl: req.headers['content-length'] ?? null,
-            sha: sha(body),
-            len: body.length,
-            host: req.headers.host,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          method: req.method,
+          te: req.headers['transfer-encoding'] ?? null,
+          cl: req.headers['content-length'] ?? null,
+          sha: sha(body),
+          len: body.length,
+          host: req.headers.host,
+        }),
+      );
     });
     return;
   }
@@ -360,6 +358,94 @@ describe('HttpClient against node:http', () => {
     c.close();
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
+  });
+});
+
+describe('HttpClient: a reused connection that the server closed as idle', () => {
+  /**
+   * A server that answers the first request on each connection (keep-alive) and closes the
+   * connection without a byte on the second: the race of a server closing an idle connection
+   * while our next request is on its way. `partial` sends the start of a head before closing.
+   */
+  async function idleClosingServer(partial = false) {
+    const seen: string[] = [];
+    const socks = new Set<net.Socket>();
+    const s = net.createServer((sock) => {
+      socks.add(sock);
+      sock.on('error', () => {});
+      let n = 0;
+      sock.on('data', (d) => {
+        const line = d.toString('latin1').split('\r\n')[0];
+        if (!/^[A-Z]+ /.test(line)) return; // a body chunk, not a request line
+        seen.push(`${++n}:${line.split(' ')[0]}`);
+        if (n === 1) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        else if (partial) sock.end('HTTP/1.1 2');
+        else sock.end();
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(s.address() as net.AddressInfo).port}/`,
+      seen,
+      close: async () => {
+        for (const x of socks) x.destroy();
+        await new Promise((r) => s.close(r));
+      },
+    };
+  }
+
+  it('a POST is sent again on a new connection when resending is on (as browsers do), once', async () => {
+    const srv = await idleClosingServer();
+    const dial = netDialer();
+    const c = new HttpClient({ dial, resendOnStaleConnection: 'any' });
+    expect(await (await c.request({ url: srv.url })).text()).toBe('ok');
+    const r = await c.request({ url: srv.url, method: 'POST', body: 'message=hi' });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('ok');
+    // Connection 1 saw GET then the POST it closed on; connection 2 answered the POST.
+    expect(srv.seen).toEqual(['1:GET', '2:POST', '1:POST']);
+    expect(dial.opened).toBe(2);
+    c.close();
+    await srv.close();
+  });
+
+  it('by default (RFC 9112 §9.3.1) a GET is sent again but a POST fails with a worded error', async () => {
+    const srv = await idleClosingServer();
+    const c = new HttpClient({ dial: netDialer() });
+    await (await c.request({ url: srv.url })).text();
+    expect(await (await c.request({ url: srv.url })).text()).toBe('ok');
+    await (await c.request({ url: srv.url })).text(); // warm a third connection's keep-alive
+    const e = await c.request({ url: srv.url, method: 'POST', body: 'x' }).catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(e.message).toMatch(/closed the connection without a response/);
+    c.close();
+    await srv.close();
+  });
+
+  it('nothing is sent again once the response had begun, nor a streamed body', async () => {
+    const srv = await idleClosingServer(true);
+    const c = new HttpClient({ dial: netDialer(), resendOnStaleConnection: 'any' });
+    await (await c.request({ url: srv.url })).text();
+    const e = await c.request({ url: srv.url, method: 'GET' }).catch((x) => x);
+    expect(e).toBeInstanceOf(HttpError);
+    expect(srv.seen).toEqual(['1:GET', '2:GET']);
+    c.close();
+    await srv.close();
+
+    const srv2 = await idleClosingServer();
+    const c2 = new HttpClient({ dial: netDialer(), resendOnStaleConnection: 'any' });
+    await (await c2.request({ url: srv2.url })).text();
+    const body = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        ctl.enqueue(new TextEncoder().encode('streamed'));
+        ctl.close();
+      },
+    });
+    const e2 = await c2.request({ url: srv2.url, method: 'PUT', body }).catch((x) => x);
+    expect(e2).toBeInstanceOf(HttpError);
+    expect(srv2.seen).toEqual(['1:GET', '2:PUT']);
+    c2.close();
+    await srv2.close();
   });
 });
 

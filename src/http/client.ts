@@ -44,6 +44,15 @@ export interface HttpClientOptions {
   redirectPolicy?: (to: URL, from: URL) => boolean;
   /** User-Agent sent when the request has none (default "tailtab"). */
   userAgent?: string;
+  /**
+   * Which requests are sent again, once, on a new connection when a reused keep-alive connection
+   * closes before any byte of the response (the server closed it as idle while the request was on
+   * its way). 'idempotent' (default, RFC 9112 §9.3.1): GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
+   * 'any': every request whose body can be sent again, as browsers do (Chromium's
+   * HttpNetworkTransaction::ShouldResendRequest and Firefox check only "reused, no response
+   * head yet", not the method) — for the web view, which stands in for the browser's own network.
+   */
+  resendOnStaleConnection?: 'idempotent' | 'any';
 }
 
 export interface HttpRequestInit {
@@ -153,6 +162,7 @@ export class HttpClient {
       maxRedirects: opts.maxRedirects ?? 10,
       redirectPolicy: opts.redirectPolicy ?? ((to, from) => to.hostname === from.hostname),
       userAgent: opts.userAgent ?? 'tailtab',
+      resendOnStaleConnection: opts.resendOnStaleConnection ?? 'idempotent',
     };
     this.pool = new ConnectionPool(opts.dial, this.clock, {
       maxPerHost: this.o.maxConnectionsPerHost,
@@ -303,7 +313,7 @@ export class HttpClient {
           err.beforeResponse &&
           err.code === 'closed' &&
           replayable &&
-          IDEMPOTENT.has(method)
+          (this.o.resendOnStaleConnection === 'any' || IDEMPOTENT.has(method))
         )
           continue;
         throw e;
