@@ -60,16 +60,14 @@ beforeAll(async () => {
         res.end(JSON.stringify({ origin: req.headers.origin, referer: req.headers.referer }));
       });
     } else if (u.pathname === '/whoami') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            cookie: req.headers.cookie ?? null,
-            host: req.headers.host,
-            origin: req.headers.origin ?? null,
-            referer: req.headers.referer ?? null,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          cookie: req.headers.cookie ?? null,
+          host: req.headers.host,
+          origin: req.headers.origin ?? null,
+          referer: req.headers.referer ?? null,
+        }),
+      );
     } else if (u.pathname === '/big') {
       res.writeHead(200, { 'content-length': BIG });
       let off = 0;
