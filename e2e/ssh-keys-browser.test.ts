@@ -5,7 +5,7 @@
 // page, and the login from the SSH dialog ("all my keys": a browser-made key Dropbear does not
 // know is tried first) reaches the shell, where `echo ok` runs. IndexedDB then holds a
 // non-extractable CryptoKey for it and no private bytes. Bad files (wrong passphrase, truncated,
-// DSA, PuTTY) each get a sentence; an export without a fresh click is refused, one with a click
+// DSA, a cut PuTTY file) each get a sentence; an export without a fresh click is refused, one with a click
 // saves a passphrase-protected file that Debian's ssh-keygen opens.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ssh-keys-browser.test.ts
 import { execFileSync } from 'node:child_process';
@@ -101,7 +101,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     await importButton().click();
   }
 
-  it('bad key files: truncated, DSA, PuTTY and a wrong passphrase each get a sentence; the right one imports', async () => {
+  it('bad key files: truncated, DSA, a cut PuTTY file and a wrong passphrase each get a sentence; the right one imports', async () => {
     await page.goto(app.url + '/#settings');
     // A browser-made key first: "all my keys" tries it before the imported one (Dropbear does not know it).
     await page.locator('tt-ssh-keys #key-name').fill('made-here');
@@ -122,7 +122,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     );
     await expect
       .poll(problem, { timeout: 10_000 })
-      .toMatch(/^This is a PuTTY key; export it from PuTTYgen as "OpenSSH key \(new format\)"/);
+      .toMatch(/^The PuTTY key file is truncated \(fewer key lines than it says\); copy the whole file/);
     await page.locator('tt-ssh-keys #key-text').fill('');
 
     // The real file, picked: the page asks for its passphrase.
