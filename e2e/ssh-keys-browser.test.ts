@@ -6,7 +6,10 @@
 // know is tried first) reaches the shell, where `echo ok` runs. IndexedDB then holds a
 // non-extractable CryptoKey for it and no private bytes. Bad files (wrong passphrase, truncated,
 // DSA, a cut PuTTY file) each get a sentence; an export without a fresh click is refused, one with a click
-// saves a passphrase-protected file that Debian's ssh-keygen opens.
+// saves a passphrase-protected file that Debian's ssh-keygen opens. Then the widget
+// (ssh-auth="key") on the vendor demo page of the same origin: none of the app's keys listed; the
+// same key file picked inside the widget, its passphrase typed there, "remember" ticked, logs in to
+// the same Dropbear; a later visit lists it (a non-extractable CryptoKey), logs in, Forget removes it.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ssh-keys-browser.test.ts
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,9 +26,9 @@ const SHOTS = join(REPO_ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 const PASSPHRASE = 'correct horse battery';
 
-async function terminalText(page: Page): Promise<string> {
+async function terminalText(page: Page, terminal = 'tt-terminal:not([hidden])'): Promise<string> {
   return page
-    .locator('tt-terminal:not([hidden]) .xterm-rows')
+    .locator(`${terminal} .xterm-rows`)
     .first()
     .innerText()
     .catch(() => '');
@@ -41,6 +44,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
   const keyFile = join(dir, 'id_ed25519');
   let pubLine = '';
   let keyFingerprint = '';
+  let configPath = '';
 
   beforeAll(async () => {
     rig = await startRig({ peers: [{ name: 'peer1' }], sshd: false });
@@ -51,7 +55,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
       encoding: 'utf8',
     }).split(' ')[1];
     db.addAuthorizedKey(pubLine);
-    const configPath = join(rig.dir, 'keys-config.json');
+    configPath = join(rig.dir, 'keys-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
     writeFileSync(
@@ -303,5 +307,115 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     expect(text).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     expect(execFileSync('ssh-keygen', ['-y', '-f', file, '-P', 'export pass'], { encoding: 'utf8' }).trim()).toBe(line);
     expect(() => execFileSync('ssh-keygen', ['-y', '-f', file, '-P', 'wrong'], { stdio: 'pipe' })).toThrow();
+  });
+
+  describe('the widget (ssh-auth="key") on a vendor page, same origin as the app above', () => {
+    const wkey = (w: Page) => w.locator('tailtab-connect tt-widget-key');
+    const wterm = (w: Page) => terminalText(w, 'tailtab-connect tt-terminal');
+    const logins = () => db.log.join('').split(`with ssh-ed25519 key ${keyFingerprint}`).length - 1;
+
+    async function openWidget(): Promise<Page> {
+      const w = await page.context().newPage();
+      w.on('pageerror', (e) => console.log(`[widget page error] ${e.message}`));
+      await w.goto(app.url + '/widget-demo.html?autostart');
+      await wkey(w).locator('#key-file').waitFor({ timeout: 90_000 });
+      return w;
+    }
+
+    async function trustAndShell(w: Page) {
+      const hk = w.locator('tailtab-connect tt-terminal .host-prompt');
+      await hk.waitFor({ timeout: 60_000 });
+      expect((await hk.locator('code').innerText()).trim()).toBe(db.hostKeyFingerprint);
+      await hk.getByRole('button', { name: 'Trust and connect' }).click();
+      await expect.poll(() => wterm(w), { timeout: 60_000 }).toMatch(new RegExp(`${db.user}@\\S*[$#]`));
+      await w.keyboard.type('echo "widget $((40+2))"\n');
+      await expect.poll(() => wterm(w), { timeout: 20_000 }).toContain('widget 42');
+    }
+
+    beforeAll(async () => {
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          controlUrl: '/',
+          allowInsecureDerp: true,
+          widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+          widgetTarget: rig.peer('peer1').fqdn,
+          widgetPort: db.port,
+          widgetMode: 'ssh',
+          widgetUser: db.user,
+          widgetSshAuth: 'key',
+        }),
+      );
+    });
+
+    it('the person picks their passphrase-protected key file inside the widget, ticks "remember", and logs in', async () => {
+      const w = await openWidget();
+      try {
+        // The app's keys on this origin (made-here, e2e-imported, exportable) are not the widget's.
+        expect(await wkey(w).locator('.widget-key').count()).toBe(0);
+        await wkey(w).locator('#key-file').setInputFiles(keyFile);
+        await wkey(w).locator('#key-passphrase').fill('not the passphrase');
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await expect
+          .poll(() => wkey(w).locator('#key-problem').innerText(), { timeout: 20_000 })
+          .toBe('Wrong passphrase for this key.');
+        await wkey(w).locator('#key-passphrase').fill(PASSPHRASE);
+        await wkey(w).locator('#key-remember').check();
+        await w.screenshot({ path: join(SHOTS, 'keys-4-widget-key.png'), fullPage: true });
+        const before = logins();
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await trustAndShell(w);
+        await expect.poll(logins, { timeout: 10_000 }).toBe(before + 1);
+        await w.screenshot({ path: join(SHOTS, 'keys-5-widget-terminal.png'), fullPage: true });
+      } finally {
+        await w.close();
+      }
+    });
+
+    it('a later visit lists the remembered key (a non-extractable CryptoKey) and logs in with it; Forget removes it', async () => {
+      const w = await openWidget();
+      try {
+        const item = wkey(w).locator('.widget-key');
+        await expect.poll(() => item.count(), { timeout: 20_000 }).toBe(1);
+        expect(await item.innerText()).toContain(keyFingerprint);
+        expect(await item.innerText()).toContain('remembered on this device');
+        const stored = await w.evaluate(async () => {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const r = indexedDB.open('tailtab');
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error);
+          });
+          const all = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
+            const r = db.transaction('sshKeys').objectStore('sshKeys').getAll();
+            r.onsuccess = () => resolve(r.result as Record<string, unknown>[]);
+            r.onerror = () => reject(r.error);
+          });
+          db.close();
+          return all
+            .filter((k) => k.scope === 'widget')
+            .map((k) => ({
+              fields: Object.keys(k).sort(),
+              extractable: Object.values(k.signingKeys as Record<string, CryptoKey>).map((c) => c.extractable),
+            }));
+        });
+        expect(stored).toEqual([
+          {
+            fields: ['createdAt', 'id', 'name', 'publicKey', 'scope', 'signingKeys', 'source', 'type'],
+            extractable: [false],
+          },
+        ]);
+        const before = logins();
+        await item.getByRole('button', { name: 'Use this key' }).click();
+        await trustAndShell(w);
+        await expect.poll(logins, { timeout: 10_000 }).toBe(before + 1);
+        await w.locator('tailtab-connect').getByRole('button', { name: 'Use another key' }).click();
+        await wkey(w)
+          .getByRole('button', { name: /^Forget/ })
+          .click();
+        await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(0);
+      } finally {
+        await w.close();
+      }
+    });
   });
 });

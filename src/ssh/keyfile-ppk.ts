@@ -79,11 +79,11 @@ const damaged = (what: string) => new KeyFileError(`the PuTTY key file is damage
 
 /** C.2: "Name: value" lines in a fixed order, base64 blocks after their line counts. */
 function readOuter(text: string): PpkFields {
-  const lines = text.replace(/^\s+/, '').split(/\r\n|\r|\n/);
+  const lines = text.trim().split(/\r\n|\r|\n/);
   let at = 0;
   const field = (name: string): string => {
     const line = lines[at];
-    if (line === undefined || (line.trim() === '' && at >= lines.length - 1))
+    if (line === undefined)
       throw new KeyFileError(
         `the PuTTY key file is truncated (it ends before "${name}:"); copy the whole file`,
         'malformed',
