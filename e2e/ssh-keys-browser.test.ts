@@ -10,6 +10,7 @@
 // (ssh-auth="key") on the vendor demo page of the same origin: none of the app's keys listed; the
 // same key file picked inside the widget, its passphrase typed there, "remember" ticked, logs in to
 // the same Dropbear; a later visit lists it (a non-extractable CryptoKey), logs in, Forget removes it.
+// A PuTTY .ppk made by Debian's puttygen (v3, Argon2id) pasted in the widget logs in for that visit.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ssh-keys-browser.test.ts
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -312,7 +313,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
   describe('the widget (ssh-auth="key") on a vendor page, same origin as the app above', () => {
     const wkey = (w: Page) => w.locator('tailtab-connect tt-widget-key');
     const wterm = (w: Page) => terminalText(w, 'tailtab-connect tt-terminal');
-    const logins = () => db.log.join('').split(`with ssh-ed25519 key ${keyFingerprint}`).length - 1;
+    const logins = (fp = keyFingerprint) => db.log.join('').split(`with ssh-ed25519 key ${fp}`).length - 1;
 
     async function openWidget(): Promise<Page> {
       const w = await page.context().newPage();
@@ -415,6 +416,46 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
         await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(0);
       } finally {
         await w.close();
+      }
+    });
+
+    it("a PuTTY .ppk (v3, Argon2id at puttygen's defaults) pasted in the widget logs in for this visit only", async () => {
+      // Debian's putty-tools (scripts/install.sh): the key a Windows person has from PuTTYgen.
+      const ppk = join(dir, 'widget.ppk');
+      const passFile = join(dir, 'ppk-pass');
+      writeFileSync(passFile, PASSPHRASE);
+      execFileSync('puttygen', ['-q', '-t', 'ed25519', '-C', 'e2e-ppk', '-o', ppk, '--new-passphrase', passFile]);
+      const text = readFileSync(ppk, 'utf8');
+      expect(text).toMatch(
+        /^PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: aes256-cbc\n[\s\S]*Key-Derivation: Argon2id\n/,
+      );
+      const pub = execFileSync('puttygen', [ppk, '-L', '--old-passphrase', passFile], { encoding: 'utf8' }).trim();
+      writeFileSync(`${ppk}.pub`, pub + '\n');
+      const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${ppk}.pub`], { encoding: 'utf8' }).split(
+        ' ',
+      )[1];
+      db.addAuthorizedKey(pub);
+      const w = await openWidget();
+      try {
+        await wkey(w).locator('#key-text').fill(text);
+        await wkey(w).locator('#key-passphrase').fill(PASSPHRASE);
+        const before = logins(fp);
+        const t0 = Date.now();
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await w.locator('tailtab-connect tt-terminal').waitFor({ timeout: 60_000 });
+        console.log(
+          `.ppk import in the widget's Worker (Argon2id, ${/Argon2-Memory: (\d+)/.exec(text)![1]} KiB × ${/Argon2-Passes: (\d+)/.exec(text)![1]} passes): ${Date.now() - t0} ms`,
+        );
+        await trustAndShell(w);
+        await expect.poll(() => logins(fp), { timeout: 10_000 }).toBe(before + 1);
+      } finally {
+        await w.close();
+      }
+      const again = await openWidget();
+      try {
+        expect(await wkey(again).locator('.widget-key').count()).toBe(0);
+      } finally {
+        await again.close();
       }
     });
   });
