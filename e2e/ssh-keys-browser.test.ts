@@ -5,8 +5,12 @@
 // page, and the login from the SSH dialog ("all my keys": a browser-made key Dropbear does not
 // know is tried first) reaches the shell, where `echo ok` runs. IndexedDB then holds a
 // non-extractable CryptoKey for it and no private bytes. Bad files (wrong passphrase, truncated,
-// DSA, PuTTY) each get a sentence; an export without a fresh click is refused, one with a click
-// saves a passphrase-protected file that Debian's ssh-keygen opens.
+// DSA, a cut PuTTY file) each get a sentence; an export without a fresh click is refused, one with a click
+// saves a passphrase-protected file that Debian's ssh-keygen opens. Then the widget
+// (ssh-auth="key") on the vendor demo page of the same origin: none of the app's keys listed; the
+// same key file picked inside the widget, its passphrase typed there, "remember" ticked, logs in to
+// the same Dropbear; a later visit lists it (a non-extractable CryptoKey), logs in, Forget removes it.
+// A PuTTY .ppk made by Debian's puttygen (v3, Argon2id) pasted in the widget logs in for that visit.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/ssh-keys-browser.test.ts
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,9 +27,9 @@ const SHOTS = join(REPO_ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 const PASSPHRASE = 'correct horse battery';
 
-async function terminalText(page: Page): Promise<string> {
+async function terminalText(page: Page, terminal = 'tt-terminal:not([hidden])'): Promise<string> {
   return page
-    .locator('tt-terminal:not([hidden]) .xterm-rows')
+    .locator(`${terminal} .xterm-rows`)
     .first()
     .innerText()
     .catch(() => '');
@@ -41,6 +45,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
   const keyFile = join(dir, 'id_ed25519');
   let pubLine = '';
   let keyFingerprint = '';
+  let configPath = '';
 
   beforeAll(async () => {
     rig = await startRig({ peers: [{ name: 'peer1' }], sshd: false });
@@ -51,7 +56,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
       encoding: 'utf8',
     }).split(' ')[1];
     db.addAuthorizedKey(pubLine);
-    const configPath = join(rig.dir, 'keys-config.json');
+    configPath = join(rig.dir, 'keys-config.json');
     writeFileSync(configPath, '{}');
     app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
     writeFileSync(
@@ -101,7 +106,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     await importButton().click();
   }
 
-  it('bad key files: truncated, DSA, PuTTY and a wrong passphrase each get a sentence; the right one imports', async () => {
+  it('bad key files: truncated, DSA, a cut PuTTY file and a wrong passphrase each get a sentence; the right one imports', async () => {
     await page.goto(app.url + '/#settings');
     // A browser-made key first: "all my keys" tries it before the imported one (Dropbear does not know it).
     await page.locator('tt-ssh-keys #key-name').fill('made-here');
@@ -122,7 +127,7 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     );
     await expect
       .poll(problem, { timeout: 10_000 })
-      .toMatch(/^This is a PuTTY key; export it from PuTTYgen as "OpenSSH key \(new format\)"/);
+      .toMatch(/^The PuTTY key file is truncated \(fewer key lines than it says\); copy the whole file/);
     await page.locator('tt-ssh-keys #key-text').fill('');
 
     // The real file, picked: the page asks for its passphrase.
@@ -303,5 +308,155 @@ describe('ssh keys: an imported, passphrase-protected OpenSSH key logs in to Dro
     expect(text).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     expect(execFileSync('ssh-keygen', ['-y', '-f', file, '-P', 'export pass'], { encoding: 'utf8' }).trim()).toBe(line);
     expect(() => execFileSync('ssh-keygen', ['-y', '-f', file, '-P', 'wrong'], { stdio: 'pipe' })).toThrow();
+  });
+
+  describe('the widget (ssh-auth="key") on a vendor page, same origin as the app above', () => {
+    const wkey = (w: Page) => w.locator('tailtab-connect tt-widget-key');
+    const wterm = (w: Page) => terminalText(w, 'tailtab-connect tt-terminal');
+    const logins = (fp = keyFingerprint) => db.log.join('').split(`with ssh-ed25519 key ${fp}`).length - 1;
+
+    async function openWidget(): Promise<Page> {
+      const w = await page.context().newPage();
+      w.on('pageerror', (e) => console.log(`[widget page error] ${e.message}`));
+      await w.goto(app.url + '/widget-demo.html?autostart');
+      await wkey(w).locator('#key-file').waitFor({ timeout: 90_000 });
+      return w;
+    }
+
+    async function trustAndShell(w: Page) {
+      const hk = w.locator('tailtab-connect tt-terminal .host-prompt');
+      await hk.waitFor({ timeout: 60_000 });
+      expect((await hk.locator('code').innerText()).trim()).toBe(db.hostKeyFingerprint);
+      await hk.getByRole('button', { name: 'Trust and connect' }).click();
+      await expect.poll(() => wterm(w), { timeout: 60_000 }).toMatch(new RegExp(`${db.user}@\\S*[$#]`));
+      await w.keyboard.type('echo "widget $((40+2))"\n');
+      await expect.poll(() => wterm(w), { timeout: 20_000 }).toContain('widget 42');
+    }
+
+    beforeAll(async () => {
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          controlUrl: '/',
+          allowInsecureDerp: true,
+          widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+          widgetTarget: rig.peer('peer1').fqdn,
+          widgetPort: db.port,
+          widgetMode: 'ssh',
+          widgetUser: db.user,
+          widgetSshAuth: 'key',
+        }),
+      );
+    });
+
+    it('the person picks their passphrase-protected key file inside the widget, ticks "remember", and logs in', async () => {
+      const w = await openWidget();
+      try {
+        // The app's keys on this origin (made-here, e2e-imported, exportable) are not the widget's.
+        expect(await wkey(w).locator('.widget-key').count()).toBe(0);
+        await wkey(w).locator('#key-file').setInputFiles(keyFile);
+        await wkey(w).locator('#key-passphrase').fill('not the passphrase');
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await expect
+          .poll(() => wkey(w).locator('#key-problem').innerText(), { timeout: 20_000 })
+          .toBe('Wrong passphrase for this key.');
+        await wkey(w).locator('#key-passphrase').fill(PASSPHRASE);
+        await wkey(w).locator('#key-remember').check();
+        await w.screenshot({ path: join(SHOTS, 'keys-4-widget-key.png'), fullPage: true });
+        const before = logins();
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await trustAndShell(w);
+        await expect.poll(logins, { timeout: 10_000 }).toBe(before + 1);
+        await w.screenshot({ path: join(SHOTS, 'keys-5-widget-terminal.png'), fullPage: true });
+      } finally {
+        await w.close();
+      }
+    });
+
+    it('a later visit lists the remembered key (a non-extractable CryptoKey) and logs in with it; Forget removes it', async () => {
+      const w = await openWidget();
+      try {
+        const item = wkey(w).locator('.widget-key');
+        await expect.poll(() => item.count(), { timeout: 20_000 }).toBe(1);
+        expect(await item.innerText()).toContain(keyFingerprint);
+        expect(await item.innerText()).toContain('remembered on this device');
+        const stored = await w.evaluate(async () => {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const r = indexedDB.open('tailtab');
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error);
+          });
+          const all = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
+            const r = db.transaction('sshKeys').objectStore('sshKeys').getAll();
+            r.onsuccess = () => resolve(r.result as Record<string, unknown>[]);
+            r.onerror = () => reject(r.error);
+          });
+          db.close();
+          return all
+            .filter((k) => k.scope === 'widget')
+            .map((k) => ({
+              fields: Object.keys(k).sort(),
+              extractable: Object.values(k.signingKeys as Record<string, CryptoKey>).map((c) => c.extractable),
+            }));
+        });
+        expect(stored).toEqual([
+          {
+            fields: ['createdAt', 'id', 'name', 'publicKey', 'scope', 'signingKeys', 'source', 'type'],
+            extractable: [false],
+          },
+        ]);
+        const before = logins();
+        await item.getByRole('button', { name: 'Use this key' }).click();
+        await trustAndShell(w);
+        await expect.poll(logins, { timeout: 10_000 }).toBe(before + 1);
+        await w.locator('tailtab-connect').getByRole('button', { name: 'Use another key' }).click();
+        await wkey(w)
+          .getByRole('button', { name: /^Forget/ })
+          .click();
+        await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(0);
+      } finally {
+        await w.close();
+      }
+    });
+
+    it("a PuTTY .ppk (v3, Argon2id at puttygen's defaults) pasted in the widget logs in for this visit only", async () => {
+      // Debian's putty-tools (scripts/install.sh): the key a Windows person has from PuTTYgen.
+      const ppk = join(dir, 'widget.ppk');
+      const passFile = join(dir, 'ppk-pass');
+      writeFileSync(passFile, PASSPHRASE);
+      execFileSync('puttygen', ['-q', '-t', 'ed25519', '-C', 'e2e-ppk', '-o', ppk, '--new-passphrase', passFile]);
+      const text = readFileSync(ppk, 'utf8');
+      expect(text).toMatch(
+        /^PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: aes256-cbc\n[\s\S]*Key-Derivation: Argon2id\n/,
+      );
+      const pub = execFileSync('puttygen', [ppk, '-L', '--old-passphrase', passFile], { encoding: 'utf8' }).trim();
+      writeFileSync(`${ppk}.pub`, pub + '\n');
+      const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${ppk}.pub`], { encoding: 'utf8' }).split(
+        ' ',
+      )[1];
+      db.addAuthorizedKey(pub);
+      const w = await openWidget();
+      try {
+        await wkey(w).locator('#key-text').fill(text);
+        await wkey(w).locator('#key-passphrase').fill(PASSPHRASE);
+        const before = logins(fp);
+        const t0 = Date.now();
+        await wkey(w).getByRole('button', { name: 'Log in with this key' }).click();
+        await w.locator('tailtab-connect tt-terminal').waitFor({ timeout: 60_000 });
+        console.log(
+          `.ppk import in the widget's Worker (Argon2id, ${/Argon2-Memory: (\d+)/.exec(text)![1]} KiB × ${/Argon2-Passes: (\d+)/.exec(text)![1]} passes): ${Date.now() - t0} ms`,
+        );
+        await trustAndShell(w);
+        await expect.poll(() => logins(fp), { timeout: 10_000 }).toBe(before + 1);
+      } finally {
+        await w.close();
+      }
+      const again = await openWidget();
+      try {
+        expect(await wkey(again).locator('.widget-key').count()).toBe(0);
+      } finally {
+        await again.close();
+      }
+    });
   });
 });

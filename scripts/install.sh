@@ -28,6 +28,9 @@ PKGS+=(dropbear-bin)
 # libpam-google-authenticator: e2e/ssh-auth-ui.test.ts gives sshd a real TOTP "Verification code:"
 # PAM prompt (RFC 6238, the code computed by the test) over keyboard-interactive.
 PKGS+=(libpam-google-authenticator)
+# putty-tools: e2e/ssh-keys-browser.test.ts makes a PuTTY .ppk key with puttygen (Argon2id, its
+# defaults) and logs in with it from the widget.
+PKGS+=(putty-tools)
 # nftables: e2e/faults.test.ts drops 5% of the packets in its own network namespace during a transfer.
 PKGS+=(nftables)
 # The Desktop (VNC) journey, e2e/desktop-vnc.test.ts: TigerVNC's Xvnc (an X server with VNC built

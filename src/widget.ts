@@ -19,9 +19,11 @@ export interface TailtabConnectElement extends HTMLElement {
   username: string;
   /**
    * attribute ssh-auth: "none" for Tailscale SSH; "password" to ask the person in the widget's
-   * terminal whatever the server asks (password, a 2FA "Verification code:"), or to use `password`.
+   * terminal whatever the server asks (password, a 2FA "Verification code:"), or to use `password`;
+   * "key" for the person's own SSH key, chosen inside the widget (a key file or paste, its
+   * passphrase, "remember on this device"). No attribute takes a private key.
    */
-  sshAuth: 'none' | 'password';
+  sshAuth: 'none' | 'password' | 'key';
   /** The SSH password (ssh-auth="password") or the VNC password (mode="vnc"); without it the person is asked. */
   password: string;
   /** attribute insecure-derp: plain ws:// relays (test rigs only). */

@@ -42,6 +42,11 @@ export interface AppContext {
   node(): NodeLike | undefined;
   /** The current session's store: memory when ephemeral, else the persistent one. */
   store(): WorkerStore;
+  /**
+   * The store that outlives an ephemeral session (IndexedDB in the Worker): only for what the
+   * person asked to keep there (a widget key with "remember", app/ssh-keys.ts).
+   */
+  persistentStore?(): WorkerStore;
   readonly random: RandomSource;
   readonly now: () => number;
 }

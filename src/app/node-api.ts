@@ -190,6 +190,15 @@ export interface SshKeyView {
   /** 'webcrypto': a non-extractable CryptoKey; 'raw': bytes (this engine lacks the algorithm). */
   custody: 'webcrypto' | 'raw';
   source: 'generated' | 'imported';
+  /** A key the person gave the widget on this site (never listed or used by the app; SECURITY.md). */
+  scope?: 'widget';
+  /** Widget keys: kept in this site's storage ("remember"), not only for this visit. */
+  remembered?: boolean;
+}
+
+/** Which keys: the app's own (Settings), or those imported into the widget on this site. */
+export interface SshKeyScope {
+  scope?: 'widget';
 }
 
 /** An import either stored the key or says why not (the code lets the page ask for a passphrase). */
@@ -207,6 +216,13 @@ export interface SshKeyImportOptions {
   passphrase?: string;
   /** Keep an exportable copy (default off: the key can never leave this browser). */
   allowExport?: boolean;
+  /** 'widget': a key the person gave the widget (kept apart from the app's keys). */
+  scope?: 'widget';
+  /**
+   * Widget keys: keep it in this site's IndexedDB for later visits (default: for this visit only,
+   * in the ephemeral session's memory).
+   */
+  remember?: boolean;
 }
 
 export interface KnownHostView {
@@ -296,11 +312,11 @@ export interface NodeApi {
   readonly workerKind?: 'shared' | 'dedicated';
   /** An SFTP session for moving files to and from the host (same login and host-key checks as sshOpen). */
   sftpOpen(o: SftpOpenOptions, hooks?: SshOpenHooks): Promise<SftpSessionHandle>;
-  sshKeys(): Promise<SshKeyView[]>;
+  sshKeys(o?: SshKeyScope): Promise<SshKeyView[]>;
   sshKeyCreate(name: string, o?: { allowExport?: boolean }): Promise<SshKeyView>;
   /** The person's private key file (OpenSSH, PEM/PKCS#8/PKCS#1/SEC1) as text. */
   sshKeyImport(text: string, o?: SshKeyImportOptions): Promise<SshKeyImportResult>;
-  sshKeyDelete(id: string): Promise<void>;
+  sshKeyDelete(id: string, o?: SshKeyScope): Promise<void>;
   /**
    * The private key as an OpenSSH file, passphrase-protected when one is given: the one way it
    * leaves this browser. Call it from the click handler: without a fresh user gesture

@@ -169,10 +169,10 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
         },
       };
     },
-    sshKeys: () => rpc.call('sshKeys'),
+    sshKeys: (o) => rpc.call('sshKeys', [o]),
     sshKeyCreate: (name, o) => rpc.call('sshKeyCreate', [name, o]),
     sshKeyImport: (text, o) => rpc.call('sshKeyImport', [text, o]),
-    sshKeyDelete: (id) => rpc.call('sshKeyDelete', [id]),
+    sshKeyDelete: (id, o) => rpc.call('sshKeyDelete', [id, o]),
     // Checked here, in the page, synchronously in the caller's click handler (gesture.ts).
     sshKeyExport: (id, o) => {
       const problem = gestureProblem();

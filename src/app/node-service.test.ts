@@ -477,6 +477,51 @@ describe('NodeService', () => {
     expect(await c.sshKeys()).toEqual([]);
   });
 
+  it("the widget's keys: apart from the app's, for the visit unless remembered, then in the persistent store as CryptoKeys; Forget removes them", async () => {
+    const t = setup();
+    const a = t.open();
+    const file = (n: string) => readFileSync(new URL(`../ssh/testdata/${n}`, import.meta.url), 'utf8');
+    // The app's own key on this origin: the widget neither lists nor blocks on it.
+    await a.sshKeyImport(file('ecdsa.key'));
+    await a.up({ ...CFG, ephemeral: true });
+    const visit = await a.sshKeyImport(file('ecdsa.key'), { scope: 'widget' });
+    expect(visit).toMatchObject({ ok: true, key: { scope: 'widget', remembered: false, custody: 'webcrypto' } });
+    const kept = await a.sshKeyImport(file('ed25519-pass.key'), {
+      passphrase: 'pass',
+      scope: 'widget',
+      remember: true,
+    });
+    expect(kept).toMatchObject({ ok: true, key: { scope: 'widget', remembered: true } });
+    expect(await a.sshKeyImport(file('ed25519-pass.key'), { passphrase: 'pass', scope: 'widget' })).toMatchObject({
+      ok: false,
+      code: 'duplicate',
+    });
+    expect((await a.sshKeys({ scope: 'widget' })).map((k) => [k.type, k.remembered])).toEqual([
+      ['ecdsa-sha2-nistp256', false],
+      ['ssh-ed25519', true],
+    ]);
+    // Remembered: in the persistent store, as a non-extractable CryptoKey and no private bytes.
+    const stored = (await t.persistent.sshKeys()).filter((r) => r.scope === 'widget');
+    expect(stored.map((r) => r.type)).toEqual(['ssh-ed25519']);
+    expect(stored[0]!.signingKeys!['ssh-ed25519']!.extractable).toBe(false);
+    expect(stored[0]!.privateFields ?? stored[0]!.exportable).toBeUndefined();
+    await a.release();
+    // A later visit: the remembered key is there, the visit's one is gone; the app sees only its own.
+    const b = t.open();
+    await b.up({ ...CFG, ephemeral: true });
+    const later = await b.sshKeys({ scope: 'widget' });
+    expect(later.map((k) => k.type)).toEqual(['ssh-ed25519']);
+    await b.down();
+    expect((await b.sshKeys()).map((k) => k.type)).toEqual(['ecdsa-sha2-nistp256']);
+    expect(await b.sshKeyExport(later[0]!.id).catch((e: Error) => e.message)).toMatch(/no longer exists/);
+    // Forget: only as a widget key (the app's delete of that id does nothing), then gone.
+    await b.sshKeyDelete(later[0]!.id);
+    expect(await b.sshKeys({ scope: 'widget' })).toHaveLength(1);
+    await b.sshKeyDelete(later[0]!.id, { scope: 'widget' });
+    expect(await b.sshKeys({ scope: 'widget' })).toEqual([]);
+    expect((await t.persistent.sshKeys()).map((r) => r.type)).toEqual(['ecdsa-sha2-nistp256']);
+  });
+
   it('the last window of a remembered session takes the node down without logging out; a window opened meanwhile sees it after', async () => {
     const t = setup();
     const a = t.open();

@@ -15,6 +15,7 @@ import type {
   PeerView,
   SftpOpenOptions,
   SshKeyImportOptions,
+  SshKeyScope,
   SshOpenOptions,
   StatusWireEvent,
   UpConfig,
@@ -34,6 +35,11 @@ import type { ProxyBinding } from '../http/proxy-target.js';
 import { proxyBinding } from './web-proxy.js';
 
 /** Route preferences as they cross from a window (plain data, checked). */
+/** A window's key scope, checked for shape: anything but 'widget' is the app's own keys. */
+function keyScope(o: unknown): 'widget' | undefined {
+  return (o as SshKeyScope | undefined)?.scope === 'widget' ? 'widget' : undefined;
+}
+
 function routePrefs(v: unknown): { acceptRoutes?: boolean; exitNodeId?: string } {
   const p = (v ?? {}) as { acceptRoutes?: unknown; exitNodeId?: unknown };
   if (p.acceptRoutes !== undefined && typeof p.acceptRoutes !== 'boolean')
@@ -138,6 +144,7 @@ export class NodeService {
       requireRunning: () => this.requireRunning(),
       node: () => this.node,
       store: () => this.store,
+      persistentStore: () => deps.persistentStore,
       random: deps.random ?? secureRandom,
       now: deps.now ?? (() => Date.now()),
     };
@@ -277,7 +284,7 @@ export class NodeService {
       tcpClose: (id: string) => this.tcp.close(id),
       hostKeyAnswer: (promptId: string, ok: boolean) => this.hostKeys.answer(promptId, ok),
       loginAnswer: (askId: string, value: unknown) => this.hostKeys.login.answer(askId, value),
-      sshKeys: () => this.keys.list(),
+      sshKeys: (o?: SshKeyScope) => this.keys.list(keyScope(o)),
       sshKeyCreate: (name: string, o?: { allowExport?: boolean }) =>
         this.keys.create(String(name ?? ''), { allowExport: o?.allowExport === true }),
       sshKeyImport: (text: string, o?: SshKeyImportOptions) =>
@@ -285,8 +292,10 @@ export class NodeService {
           name: typeof o?.name === 'string' ? o.name : undefined,
           passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined,
           allowExport: o?.allowExport === true,
+          scope: keyScope(o),
+          remember: o?.remember === true,
         }),
-      sshKeyDelete: (id: string) => this.keys.delete(id),
+      sshKeyDelete: (id: string, o?: SshKeyScope) => this.keys.delete(id, keyScope(o)),
       sshKeyExport: (id: string, o?: { passphrase?: string }) =>
         this.keys.export(id, { passphrase: typeof o?.passphrase === 'string' ? o.passphrase : undefined }),
       knownHosts: () => this.hostKeys.knownHosts(),

@@ -3,6 +3,10 @@
 // stored as non-extractable WebCrypto CryptoKeys where the engine has the algorithm, raw bytes
 // only where it has not. The page sees names, types, fingerprints and public lines; a private key
 // leaves only by export, which only a key made or imported with "allow export" has.
+// Keys the person gives the widget (scope 'widget', SECURITY.md "A key in the widget") are kept
+// apart: the app never lists or offers them, the widget lists and uses only them. The widget's
+// session is ephemeral, so its keys live in memory for the visit, or, with "remember", in the
+// persistent store (this site's IndexedDB) — read by the widget on later visits.
 import { toHex } from '../crypto/bytes.js';
 import {
   cryptoKeySigner,
@@ -28,6 +32,7 @@ import { fromBase64 } from '../crypto/bytes.js';
 import type { SshKeyRecord } from '../platform/idb.js';
 import type { SshKeyImportResult, SshKeyView } from './node-api.js';
 import type { AppContext } from './context.js';
+import type { WorkerStore } from './store.js';
 
 /** Key files bigger than this are not keys (an RSA-16384 OpenSSH file is ~12 KiB). */
 const MAX_KEY_FILE = 64 * 1024;
@@ -36,8 +41,9 @@ function blobOf(k: SshKeyRecord): Uint8Array {
   return fromBase64(k.publicKey.split(' ')[1] ?? '');
 }
 
-function view(k: SshKeyRecord): SshKeyView {
+function view(k: SshKeyRecord, remembered?: boolean): SshKeyView {
   return {
+    ...(k.scope ? { scope: k.scope, remembered: !!remembered } : {}),
     id: k.id,
     name: k.name,
     type: k.type ?? 'ssh-ed25519',
@@ -69,10 +75,26 @@ export class SshKeyring {
     this.subtle = subtle;
   }
 
-  /** Every key, oldest first (the order logins try them in); v2 records are converted here. */
-  private async records(): Promise<SshKeyRecord[]> {
-    const all = (await this.ctx.store().sshKeys()).sort((a, b) => a.createdAt - b.createdAt);
+  /** Every key of one scope, oldest first (the order logins try them in); v2 records are converted here. */
+  private async records(scope?: 'widget'): Promise<SshKeyRecord[]> {
+    const all = (await this.everywhere()).filter((k) => k.scope === scope).map((k) => k.rec);
     return Promise.all(all.map((k) => (k.seed ? this.upgrade(k) : k)));
+  }
+
+  /** Does this store outlive the session (IndexedDB, not an ephemeral session's memory)? */
+  private keeps(store: WorkerStore): boolean {
+    return store === this.ctx.persistentStore?.() || store.persistent;
+  }
+
+  /** The session's keys and, when that is memory (ephemeral), the remembered widget keys too. */
+  private async everywhere(): Promise<{ rec: SshKeyRecord; scope?: 'widget'; kept: boolean }[]> {
+    const here = this.ctx.store();
+    const kept = this.ctx.persistentStore?.();
+    const out = (await here.sshKeys()).map((rec) => ({ rec, scope: rec.scope, kept: this.keeps(here) }));
+    if (kept && kept !== here)
+      for (const rec of await kept.sshKeys())
+        if (rec.scope === 'widget') out.push({ rec, scope: rec.scope, kept: true });
+    return out.sort((a, b) => a.rec.createdAt - b.rec.createdAt);
   }
 
   /**
@@ -98,8 +120,9 @@ export class SshKeyring {
     return rec;
   }
 
-  async list(): Promise<SshKeyView[]> {
-    return (await this.records()).map(view);
+  async list(scope?: 'widget'): Promise<SshKeyView[]> {
+    if (!scope) return (await this.records()).map((k) => view(k));
+    return (await this.everywhere()).filter((k) => k.scope === scope).map((k) => view(k.rec, k.kept));
   }
 
   async create(name: string, o: { allowExport?: boolean } = {}): Promise<SshKeyView> {
@@ -125,7 +148,7 @@ export class SshKeyring {
   /** The person's key file (text): stored as a key, or why not, in a sentence with a code. */
   async import(
     text: string,
-    o: { name?: string; passphrase?: string; allowExport?: boolean } = {},
+    o: { name?: string; passphrase?: string; allowExport?: boolean; scope?: 'widget'; remember?: boolean } = {},
   ): Promise<SshKeyImportResult> {
     if (typeof text !== 'string' || text.length > MAX_KEY_FILE)
       return {
@@ -141,7 +164,7 @@ export class SshKeyring {
       return { ok: false, code: 'malformed', message: `the key file could not be read (${(e as Error).message})` };
     }
     const line = authorizedKeysLine(parsed.key, '');
-    const same = (await this.records()).find((k) => k.publicKey.split(' ').slice(0, 2).join(' ') === line);
+    const same = (await this.records(o.scope)).find((k) => k.publicKey.split(' ').slice(0, 2).join(' ') === line);
     if (same) {
       scrub(parsed.key);
       return { ok: false, code: 'duplicate', message: `this key is already here, as "${same.name}"` };
@@ -154,6 +177,7 @@ export class SshKeyring {
         cleanName(o.name ?? '', cleanName(fallback, 'imported')),
         !!o.allowExport,
         'imported',
+        o.scope === 'widget' ? { scope: 'widget', remember: !!o.remember } : undefined,
       ),
     };
   }
@@ -163,39 +187,51 @@ export class SshKeyring {
     name: string,
     allowExport: boolean,
     source: SshKeyRecord['source'],
+    widget?: { scope: 'widget'; remember: boolean },
   ): Promise<SshKeyView> {
     const blob = publicKeyBlob(key);
     const signingKeys: SigningKeys | undefined = await toSigningKeys(this.subtle, key, blob);
     const fields = privateKeyFields(key);
     // Absent, not undefined: a stored record names only what it holds.
-    const rec = await this.put({
-      name,
-      type: key.type,
-      publicKey: authorizedKeysLine(key, name),
-      source,
-      ...(signingKeys ? { signingKeys } : { privateFields: fields }),
-      ...(allowExport ? { exportable: fields.slice() } : {}),
-    });
+    const rec = await this.put(
+      {
+        name,
+        type: key.type,
+        publicKey: authorizedKeysLine(key, name),
+        source,
+        ...(signingKeys ? { signingKeys } : { privateFields: fields }),
+        ...(allowExport ? { exportable: fields.slice() } : {}),
+        ...(widget ? { scope: widget.scope } : {}),
+      },
+      widget?.remember ? this.ctx.persistentStore?.() : undefined,
+    );
     if (signingKeys) fields.fill(0);
     scrub(key);
     return rec;
   }
 
-  private async put(r: Omit<SshKeyRecord, 'id' | 'createdAt'>): Promise<SshKeyView> {
+  private async put(r: Omit<SshKeyRecord, 'id' | 'createdAt'>, into = this.ctx.store()): Promise<SshKeyView> {
     // createdAt orders logins: strictly increasing even within one millisecond.
-    const last = (await this.ctx.store().sshKeys()).reduce((m, k) => Math.max(m, k.createdAt), 0);
+    const last = (await this.everywhere()).reduce((m, k) => Math.max(m, k.rec.createdAt), 0);
     const rec: SshKeyRecord = { ...r, id: toHex(this.ctx.random(8)), createdAt: Math.max(this.ctx.now(), last + 1) };
-    await this.ctx.store().putSshKey(rec);
-    return view(rec);
+    await into.putSshKey(rec);
+    return view(rec, this.keeps(into));
   }
 
-  delete(id: string): Promise<void> {
-    return this.ctx.store().deleteSshKey(id);
+  /** Deletes a key of that scope (a widget key from the remembered store too). */
+  async delete(id: string, scope?: 'widget'): Promise<void> {
+    const k = (await this.everywhere()).find((e) => e.rec.id === id && e.scope === scope);
+    if (!k) return;
+    await this.ctx.store().deleteSshKey(id);
+    if (scope === 'widget') await this.ctx.persistentStore?.().deleteSshKey(id);
   }
 
-  /** Signers for a login: the one key chosen, or every key in order. */
+  /** Signers for a login: the one key chosen (of either scope), or every one of the app's keys in order. */
   async signers(keyId?: string): Promise<SshSigner[]> {
-    const recs = (await this.records()).filter((k) => keyId === undefined || k.id === keyId);
+    const recs =
+      keyId === undefined
+        ? await this.records()
+        : [...(await this.records()), ...(await this.records('widget'))].filter((k) => k.id === keyId);
     return recs.map((k) => {
       const type = (k.type ?? 'ssh-ed25519') as UserKey['type'];
       if (k.signingKeys && this.subtle) return cryptoKeySigner(this.subtle, type, blobOf(k), k.signingKeys);

@@ -39,6 +39,8 @@ export interface SshKeyRecord {
   privateFields?: Uint8Array;
   /** Secret: the same, kept only when the person chose "allow export" when making or importing it. */
   exportable?: Uint8Array;
+  /** 'widget': given to the widget on this site; neither listed nor used by the app (app/ssh-keys.ts). */
+  scope?: 'widget';
   /** v2 records: the raw Ed25519 seed; ssh-keys.ts converts such a record on first use. */
   seed?: Uint8Array;
 }

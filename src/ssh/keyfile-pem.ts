@@ -21,6 +21,7 @@ import {
   readPrivateKeyFields,
   type ImportedKey,
 } from './keyfile.js';
+import { isEncryptedPpk, isPpkFile, parsePpkPrivateKey } from './keyfile-ppk.js';
 import { privateKeyFields } from './keyfile-write.js';
 import type { UserKey } from './keys.js';
 import { bigintToBytes } from './wire.js';
@@ -101,12 +102,14 @@ export function isPemPrivateKey(text: string): boolean {
 
 /** Does the file need a passphrase before it can be read? */
 export function isEncryptedPrivateKeyFile(text: string): boolean {
+  if (isPpkFile(text)) return isEncryptedPpk(text);
   if (!isPemPrivateKey(text)) return isEncryptedKeyFile(text);
   return /-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text) || /Proc-Type:\s*4,\s*ENCRYPTED/i.test(text);
 }
 
-/** Any private key file a person is likely to have: OpenSSH's own format, or PEM (see above). */
+/** Any private key file a person is likely to have: OpenSSH's own format, PEM (see above) or PuTTY's .ppk. */
 export function parsePrivateKeyFile(text: string, passphrase?: string): ImportedKey {
+  if (isPpkFile(text)) return parsePpkPrivateKey(text, passphrase);
   return isPemPrivateKey(text) ? parsePemPrivateKey(text, passphrase) : parseOpenSshPrivateKey(text, passphrase);
 }
 

@@ -2,7 +2,8 @@
 //   control-url, auth-key (an ephemeral pre-auth key is the natural choice), hostname,
 //   target (MagicDNS name or IP), port, mode ("ssh" | "http" | "vnc"), username, ssh-auth ("none"
 //   for Tailscale SSH | "password": what the server asks — the password, a 2FA code — is asked in
-//   the widget's terminal, unless the page gives `password`), password (SSH or VNC), insecure-derp
+//   the widget's terminal, unless the page gives `password` | "key": the person's own key, picked
+//   or pasted inside the widget, views/widget-key.ts), password (SSH or VNC), insecure-derp
 //   (test rigs only), proxy-origin (mode="http": show the device's page on its own origin under
 //   this one, as the app's web view does — the recommended setup, see startDeviceProxy).
 // It runs its own ephemeral node in a Worker and shows a terminal, the device's web page, or its
@@ -25,6 +26,7 @@ import {
 import { proxyPath, WEB_VIEW_SANDBOX } from './views/webview.js';
 import './views/terminal.js';
 import './views/desktop.js';
+import './views/widget-key.js';
 import type { DesktopTarget } from './views/desktop.js';
 import type { TailtabConnectElement } from '../widget.js';
 
@@ -73,7 +75,11 @@ export class TailtabConnect extends LitElement {
   @property({ type: Number }) port = 0;
   @property() mode: 'ssh' | 'http' | 'vnc' = 'ssh';
   @property() username = 'root';
-  @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' = 'none';
+  /**
+   * "key": the person logs in with their own key, chosen inside the widget (a file or paste, its
+   * passphrase asked there); no attribute carries a key (SECURITY.md "A key in the widget").
+   */
+  @property({ attribute: 'ssh-auth' }) sshAuth: 'none' | 'password' | 'key' = 'none';
   /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked in the terminal. */
   @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
@@ -93,6 +99,8 @@ export class TailtabConnect extends LitElement {
   @state() private phase: 'idle' | 'connecting' | 'ready' | 'error' = 'idle';
   @state() private error = '';
   @state() private sshOptions?: SshOpenOptions;
+  /** ssh-auth="key": the person is choosing their key (tt-widget-key) before the terminal opens. */
+  @state() private choosingKey = false;
   @state() private vncTarget?: DesktopTarget;
   private node?: NodeApi;
   private unsubscribe?: () => void;
@@ -116,6 +124,7 @@ export class TailtabConnect extends LitElement {
       this.phase = 'idle';
       this.status = undefined;
       this.sshOptions = undefined;
+      this.choosingKey = false;
       this.vncTarget = undefined;
       this.deviceProxyReady = false;
       this.deviceOrigin = '';
@@ -185,7 +194,9 @@ export class TailtabConnect extends LitElement {
 
   private async onRunning() {
     this.phase = 'ready';
-    if (this.mode === 'ssh') {
+    if (this.mode === 'ssh' && this.sshAuth === 'key') {
+      this.choosingKey = true;
+    } else if (this.mode === 'ssh') {
       this.sshOptions = {
         host: this.target,
         port: this.port || 22,
@@ -211,6 +222,20 @@ export class TailtabConnect extends LitElement {
         this.error = `The device's web page could not be opened: ${e.message}`;
       });
     }
+  }
+
+  /** ssh-auth="key": the key the person chose or imported in the widget opens the terminal. */
+  private useKey(keyId: string) {
+    this.choosingKey = false;
+    this.sshOptions = {
+      host: this.target,
+      port: this.port || 22,
+      username: this.username,
+      // A server that then asks more (a 2FA code after the key) asks the person in the terminal.
+      auth: { type: 'key', keyId },
+      cols: 80,
+      rows: 24,
+    };
   }
 
   /**
@@ -295,8 +320,28 @@ export class TailtabConnect extends LitElement {
           : ''
       }
       ${
+        this.phase === 'ready' && this.mode === 'ssh' && this.choosingKey
+          ? html`<tt-widget-key
+              .node=${this.node}
+              account=${`${this.username}@${this.target}`}
+              @key-chosen=${(e: CustomEvent<{ keyId: string }>) => this.useKey(e.detail.keyId)}
+            ></tt-widget-key>`
+          : ''
+      }
+      ${
         this.phase === 'ready' && this.mode === 'ssh' && this.sshOptions
-          ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal>`
+          ? html`<tt-terminal .node=${this.node} .options=${this.sshOptions} style="height: 420px"></tt-terminal> ${
+                this.sshAuth === 'key'
+                  ? html`<button
+                      @click=${() => {
+                        this.sshOptions = undefined;
+                        this.choosingKey = true;
+                      }}
+                    >
+                      Use another key
+                    </button>`
+                  : ''
+              }`
           : ''
       }
       ${

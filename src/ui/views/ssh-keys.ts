@@ -230,7 +230,7 @@ export class SshKeysView extends LitElement {
         <button class="primary" @click=${this.createKey}>Create key</button>
       </div>
       <section aria-label="Import a key">
-        <h3>Import your own key <span class="hint">(OpenSSH, PEM or PKCS#8: ed25519, ecdsa, rsa)</span></h3>
+        <h3>Import your own key <span class="hint">(OpenSSH, PEM, PKCS#8 or PuTTY .ppk: ed25519, ecdsa, rsa)</span></h3>
         <label for="key-file">Private key file</label>
         <input id="key-file" type="file" @change=${this.pickFile} />
         ${this.fileLabel ? html`<span class="hint" id="key-file-chosen">${this.fileLabel}</span>` : ''}
