@@ -617,7 +617,12 @@ export class TailtabApp extends LitElement {
       >
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
-        <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
+        <tt-terminals
+          .node=${this.node}
+          .peers=${this.status?.peers ?? []}
+          .shown=${running && this.route === 'terminals'}
+          ?hidden=${!running || this.route !== 'terminals'}
+        ></tt-terminals>
         <tt-files
           .node=${this.node}
           .target=${this.filesTarget}

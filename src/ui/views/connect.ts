@@ -1,6 +1,7 @@
 // Connect: control server, login by pre-auth key or interactively (link + QR code, moving on by
 // itself once approved), ephemeral mode for kiosks, remembered profiles otherwise.
 import { LitElement, html } from 'lit';
+import { controlUrlProblem, machineNameProblem } from '../validate.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeStatusView, UpConfig } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
@@ -39,17 +40,10 @@ export class ConnectView extends LitElement {
   private submit(e: Event) {
     e.preventDefault();
     const controlUrl = this.value('control-url');
-    try {
-      const u = new URL(controlUrl);
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-    } catch {
-      this.localError =
-        'The control server must be an http(s) URL, for example https://controlplane.tailscale.com or your Headscale URL.';
-      return;
-    }
     const hostname = this.value('hostname') || this.defaults.hostname || 'tailtab';
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/.test(hostname)) {
-      this.localError = 'A machine name uses letters, digits and dashes only (at most 63).';
+    const problem = controlUrlProblem(controlUrl) ?? machineNameProblem(hostname);
+    if (problem) {
+      this.localError = problem;
       return;
     }
     this.localError = '';

@@ -4,6 +4,7 @@
 // server. Remote text (desktop name, clipboard, the server's refusal reasons) only ever goes into
 // Lit text bindings and form values, never into markup.
 import { LitElement, css, html } from 'lit';
+import { hostNameProblem, portProblem } from '../validate.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type RFB from '@novnc/novnc';
 import type { NodeApi } from '../../app/node-api.js';
@@ -369,12 +370,14 @@ export class DesktopView extends LitElement {
   private submitForm(e: Event) {
     e.preventDefault();
     const host = (this.renderRoot.querySelector('#vnc-host') as HTMLInputElement).value.trim();
-    const port = Number((this.renderRoot.querySelector('#vnc-port') as HTMLInputElement).value);
-    if (!host) {
-      this.error = 'Enter a machine of your tailnet.';
+    const portText = (this.renderRoot.querySelector('#vnc-port') as HTMLInputElement).value;
+    const port = Number(portText);
+    const hostSays = hostNameProblem(host);
+    if (hostSays) {
+      this.error = hostSays;
       return;
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (portProblem(portText)) {
       this.error = 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).';
       return;
     }

@@ -88,11 +88,34 @@ export class TerminalView extends LitElement {
     this.term.open(box);
     this.fit.fit();
     this.term.onData((d) => this.send(d));
+    // A terminal takes every key (Tab, Esc) for the shell, so a keyboard alone could not leave it
+    // (WCAG 2.1.2, no keyboard trap): Ctrl+] (telnet's escape key) moves the focus out, to the tabs.
+    this.term.attachCustomKeyEventHandler((e) => {
+      if (!(
+        e.type === 'keydown' &&
+        e.ctrlKey &&
+        !e.altKey &&
+        !e.metaKey &&
+        (e.key === ']' || e.code === 'BracketRight')
+      ))
+        return true;
+      e.preventDefault();
+      this.leaveTerminal();
+      return false;
+    });
     this.term.onResize(({ cols, rows }) => this.session?.resize(cols, rows));
     this.resizeObserver = new ResizeObserver(() => this.fit?.fit());
     this.resizeObserver.observe(box);
     this.scrollByTouch(box);
     void this.connect();
+  }
+
+  /** Moves the keyboard focus out of the terminal: to its tab, else to the first of its own buttons. */
+  private leaveTerminal() {
+    const to =
+      (this.closest('tt-terminals')?.querySelector('[data-tab][aria-pressed="true"]') as HTMLElement | null) ??
+      (this.querySelector('.term-head button') as HTMLElement | null);
+    to?.focus();
   }
 
   /**
@@ -330,6 +353,7 @@ export class TerminalView extends LitElement {
           >${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span
         >
         <span style="flex:1"></span>
+        ${touch ? '' : html`<span class="hint leave-hint">Ctrl+] leaves the terminal</span>`}
         <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">
           A−
         </button>

@@ -2,11 +2,12 @@
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
-import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../../app/node-api.js';
+import type { NodeApi, PeerView, SshKeyView, SshOpenOptions, SshSessionListing } from '../../app/node-api.js';
 import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
 import type { SavedConnection } from '../saved-connections.js';
+import { terminalsStrings as S } from '../strings.js';
 import './terminal.js';
 
 interface Tab {
@@ -198,18 +199,85 @@ export class SshDialog extends LitElement {
   }
 }
 
+/** The options a listed session was opened with, as a tab keeps them (its Reconnect logs in so again). */
+function listedOptions(l: SshSessionListing): SshOpenOptions {
+  const auth =
+    l.method === 'none'
+      ? ({ type: 'none' } as const)
+      : l.method === 'password'
+        ? ({ type: 'password', password: '' } as const)
+        : ({ type: 'key' } as const);
+  return {
+    host: l.host,
+    port: l.port,
+    username: l.username,
+    auth,
+    cols: 80,
+    rows: 24,
+    tailnetAuthenticated: l.method === 'none',
+  };
+}
+
 @customElement('tt-terminals')
 export class TerminalsView extends LitElement {
   protected override createRenderRoot() {
     return this;
   }
   @property({ attribute: false }) node?: NodeApi;
+  /** The tailnet's machines, to name a session another tab opened. */
+  @property({ attribute: false }) peers: PeerView[] = [];
+  /** Whether the view is on screen: the sessions other tabs run are listed afresh each time it is. */
+  @property({ type: Boolean }) shown = false;
   @state() tabs: Tab[] = [];
   @state() active = 0;
+  /** Sessions running in the node's Worker that this tab does not show (another tab's). */
+  @state() private elsewhere: SshSessionListing[] = [];
   private seq = 1;
+  private readonly onFocus = () => void this.refreshElsewhere();
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    removeEventListener('focus', this.onFocus);
+  }
+
+  override willUpdate(changed: Map<string, unknown>) {
+    if (changed.has('shown') && this.shown) void this.refreshElsewhere();
+  }
+
+  /** Asks the Worker which sessions run there; keeps those no tab of this page shows. */
+  async refreshElsewhere(): Promise<void> {
+    if (!this.node?.sshList) return;
+    try {
+      const mine = new Set(this.tabs.map((t) => t.sessionId ?? t.attachId));
+      this.elsewhere = (await this.node.sshList()).filter((l) => !mine.has(l.id));
+    } catch {
+      this.elsewhere = []; // the node is not up (yet): nothing runs
+    }
+  }
+
+  private titleOf(l: SshSessionListing): string {
+    const peer = this.peers.find((p) => p.ips.includes(l.host) || p.fqdn === l.host || p.name === l.host);
+    return `${l.username}@${peer ? shortName(peer.fqdn || peer.name) : l.host}`;
+  }
+
+  /** Shows another tab's session here too: its scrollback redrawn, then live; both tabs type into it. */
+  private attachElsewhere(l: SshSessionListing) {
+    const tab: Tab = {
+      id: this.seq++,
+      title: this.titleOf(l),
+      options: listedOptions(l),
+      sessionId: l.id,
+      attachId: l.id,
+    };
+    this.tabs = [...this.tabs, tab];
+    this.active = tab.id;
+    this.elsewhere = this.elsewhere.filter((x) => x.id !== l.id);
+    this.persist();
+  }
 
   override connectedCallback() {
     super.connectedCallback();
+    addEventListener('focus', this.onFocus);
     // A reload: the terminals this tab had, each attaching to its session in the Worker.
     const saved = readTabs();
     if (saved && !this.tabs.length) {
@@ -236,6 +304,8 @@ export class TerminalsView extends LitElement {
     this.tabs = this.tabs.filter((t) => t.id !== id);
     if (this.active === id) this.active = this.tabs.at(-1)?.id ?? 0;
     this.persist();
+    // Another tab may still show the session (it then goes on there): list it again.
+    void this.updateComplete.then(() => this.refreshElsewhere());
   }
 
   /** Writes the tabs down for a reload, and tells the app (which remembers the visit's terminals). */
@@ -261,9 +331,30 @@ export class TerminalsView extends LitElement {
     this.persist();
   }
 
+  private renderElsewhere() {
+    if (!this.elsewhere.length) return '';
+    return html`<section class="card" aria-labelledby="elsewhere-h" data-elsewhere>
+      <h2 id="elsewhere-h">${S.elsewhereHeading}</h2>
+      <p class="hint">${S.elsewhereHint}</p>
+      <ul style="list-style: none; padding: 0; margin: 0">
+        ${this.elsewhere.map((l) => {
+          const title = this.titleOf(l);
+          return html`<li class="row" data-running=${title}>
+            <span>${title}</span>
+            <span class="hint">${S.windowsShowing(l.windows)}</span>
+            <button aria-label=${S.showHereLabel(title)} @click=${() => this.attachElsewhere(l)}>${S.showHere}</button>
+          </li>`;
+        })}
+      </ul>
+    </section>`;
+  }
+
   override render() {
-    if (!this.tabs.length) return html`<p class="hint">No terminal yet: pick a machine and press SSH.</p>`;
+    if (!this.tabs.length)
+      return html`${this.renderElsewhere()}
+        <p class="hint">${S.noTerminal}</p>`;
     return html`
+      ${this.renderElsewhere()}
       <!-- A toolbar, not a tablist: each terminal has a close button beside its own (a tablist may hold tabs only). -->
       <div class="tabs row" role="toolbar" aria-label="Terminals">
         ${this.tabs.map(

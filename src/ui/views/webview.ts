@@ -3,6 +3,7 @@
 // The proxied app's WebSockets go through the frame script's shim (README "WebSockets in the web
 // view"; a Service Worker cannot intercept them itself); absolute links to other origins leave.
 import { LitElement, html } from 'lit';
+import { webAddressProblem } from '../validate.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import { shared } from '../styles.js';
 import { targetOf, type ProxyTarget } from '../proxy-origin.js';
@@ -27,6 +28,8 @@ export function proxyPath(target: string): string | undefined {
   return `/proxy/${encodeURIComponent(u.hostname)}/${port}${u.pathname}${u.search}`;
 }
 
+const WEB_ADDRESS_EXAMPLE = 'Enter an http:// address of a machine in your tailnet, e.g. http://nas:8080/.';
+
 @customElement('tt-webview')
 export class WebView extends LitElement {
   static override styles = [shared];
@@ -46,9 +49,9 @@ export class WebView extends LitElement {
   private go(e: Event) {
     e.preventDefault();
     const input = this.renderRoot.querySelector('#address') as HTMLInputElement;
-    const p = proxyPath(input.value.trim());
-    if (!p) {
-      this.error = 'Enter an http:// address of a machine in your tailnet, e.g. http://nas:8080/';
+    const problem = webAddressProblem(input.value) ?? (proxyPath(input.value.trim()) ? null : WEB_ADDRESS_EXAMPLE);
+    if (problem) {
+      this.error = problem;
       return;
     }
     this.error = '';
