@@ -4,6 +4,7 @@
 // push touches 10,000 DOM rows.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import type { VncProbe } from '../vnc.js';
 import type { PeerView, RoutePrefsView } from '../../app/node-api.js';
 import { formatLastSeen, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
@@ -46,6 +47,8 @@ export class MachinesView extends LitElement {
   @property({ attribute: false }) lastVisit: VisitTerminal[] = [];
   /** What probing a machine's SSH port found (asked when the person opened it), by peer id. */
   @property({ attribute: false }) sshProbe = new Map<string, { port: number; open: boolean; reason?: string }>();
+  /** What a check of ports 5900–5901 found, by peer id (asked when the person pressed Desktop). */
+  @property({ attribute: false }) vncProbe = new Map<string, VncProbe>();
   @state() private query = '';
   /** How many matching rows are shown (grows by MACHINES_PAGE with "Show more"; a new search starts over). */
   @state() private limit = MACHINES_PAGE;
@@ -176,6 +179,7 @@ export class MachinesView extends LitElement {
     const name = shortName(p.fqdn || p.name);
     if (p.browserNode) return html`<span class="hint" data-browser-node>A browser node: nothing to open here.</span>`;
     const probe = this.sshProbe.get(p.id);
+    const vnc = this.vncProbe.get(p.id);
     return html`<div class="row">
         <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
         <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
@@ -183,7 +187,8 @@ export class MachinesView extends LitElement {
         <button @click=${() => this.open(p, 'desktop')} aria-label="Desktop of ${name} (VNC)">Desktop</button>
         ${this.exitButton(p)}
       </div>
-      ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
+      ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}
+      ${vnc && !vnc.open.length ? html`<div class="hint" data-no-vnc>No VNC server answered on ports 5900 and 5901.</div>` : ''}`;
   }
 
   override render() {
