@@ -11,5 +11,5 @@ export const terminalsStrings = {
   windowsShowing: (n: number) =>
     n === 0 ? 'no tab shows it now' : n === 1 ? 'shown in 1 other tab' : `shown in ${n} other tabs`,
   showHere: 'Show here',
-  showHereLabel: (title: string) => `Show ${title} here`,
+  showHereLabel: (title: string) => `Show here: ${title}`,
 };

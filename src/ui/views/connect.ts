@@ -89,7 +89,7 @@ export class ConnectView extends LitElement {
               </div>`
             : ''
         }
-        <form @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
+        <form novalidate @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
           <label for="control-url">Control server</label>
           <input
             id="control-url"
@@ -113,12 +113,7 @@ export class ConnectView extends LitElement {
           <div class="hint">Without a key you get a login link to approve.</div>
 
           <label for="hostname">This browser's machine name</label>
-          <input
-            id="hostname"
-            .value=${d.hostname ?? ''}
-            placeholder="tailtab"
-            pattern="[a-zA-Z0-9][a-zA-Z0-9\\-]{0,62}"
-          />
+          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" />
 
           <div class="row" style="margin-top: .8rem">
             <input id="ephemeral" type="checkbox" .checked=${d.ephemeral ?? false} />

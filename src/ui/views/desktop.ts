@@ -434,7 +434,7 @@ export class DesktopView extends LitElement {
   }
 
   private renderForm() {
-    return html`<form class="connect" @submit=${this.submitForm}>
+    return html`<form class="connect" novalidate @submit=${this.submitForm}>
       <div class="row">
         <div>
           <label for="vnc-host">Machine</label

@@ -139,6 +139,7 @@ export class SshDialog extends LitElement {
   override render() {
     if (!this.peer) return html``;
     return html`<form
+      novalidate
       class="card"
       @submit=${this.submit}
       aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'}
@@ -339,7 +340,7 @@ export class TerminalsView extends LitElement {
       <ul style="list-style: none; padding: 0; margin: 0">
         ${this.elsewhere.map((l) => {
           const title = this.titleOf(l);
-          return html`<li class="row" data-running=${title}>
+          return html`<li class="row" data-running=${title} data-windows=${l.windows}>
             <span>${title}</span>
             <span class="hint">${S.windowsShowing(l.windows)}</span>
             <button aria-label=${S.showHereLabel(title)} @click=${() => this.attachElsewhere(l)}>${S.showHere}</button>
