@@ -1,15 +1,87 @@
-// The sentences a person reads, kept together per view so they can be read (and reviewed) as a
-// whole: one voice, one name for each thing, each error saying what to do. Remote text (host names,
-// user names) is passed in and only ever rendered through Lit text bindings.
+// The sentences a person reads in the terminal and machine views, kept together so they can be
+// read (and reviewed) as a whole: one voice, one name for each thing (a "machine" of the
+// "tailnet", a "terminal", a "tab"), each problem saying what to do next. Remote text (host names,
+// user names, the server's words) is passed in and only ever rendered through Lit text bindings.
+// The checks of typed input word their refusals in validate.ts; the Desktop's in vnc.ts.
+
+/** How a probe's reason reads in brackets: '' when there is none. */
+function why(reason: string | undefined): string {
+  return reason === 'refused' ? ' (connection refused)' : reason ? ` (${reason})` : '';
+}
+
+/** The machines list. */
+export const machinesStrings = {
+  heading: 'Machines',
+  searchLabel: 'Search machines',
+  searchPlaceholder: 'Search name, IP, OS',
+  noMatch: 'No machine matches.',
+  noneYet: 'No other machines in this tailnet yet.',
+  browserNode: 'A browser node: nothing to open here.',
+  ssh: (name: string) => `SSH to ${name}`,
+  files: (name: string) => `Files on ${name}`,
+  web: (name: string) => `Open web view of ${name}`,
+  desktop: (name: string) => `Desktop of ${name} (VNC)`,
+  noSsh: (port: number) => `No SSH server answered on port ${port}.`,
+  noVnc: 'No VNC server answered on ports 5900 and 5901.',
+  recentHeading: 'Recent',
+  lastVisit: (titles: string[]) =>
+    `Your last visit had ${titles.length === 1 ? 'a terminal' : `${titles.length} terminals`} open: ${titles.join(', ')}.`,
+  reopen: (n: number) => `Reopen ${n === 1 ? 'it' : 'them'}`,
+  notInTailnet: ' — this machine is not in the tailnet now',
+  offline: ' — offline',
+};
+
+/** The login dialog (a terminal or Files on a machine). */
+export const sshDialogStrings = {
+  label: (files: boolean) => (files ? 'Files login' : 'SSH login'),
+  heading: (files: boolean, name: string) => `${files ? 'Files on' : 'SSH to'} ${name}`,
+  submit: (files: boolean) => (files ? 'Open files' : 'Open terminal'),
+  /** What a connect to the SSH port found, when nothing answered. */
+  noServer: (port: number, name: string, reason?: string) =>
+    `Nothing answered on port ${port} of ${name}${why(reason)}: no SSH server listens there. Try another port, or start an SSH server on that machine.`,
+  methodTailscale: 'Tailscale SSH (the tailnet authenticates you)',
+  methodPassword: 'Password',
+  methodKey: 'SSH key kept in this browser',
+  allKeys: 'All my keys, in order',
+};
 
 /** The terminals view: the tabs, and the sessions other tabs of this browser run. */
 export const terminalsStrings = {
   noTerminal: 'No terminal yet: pick a machine and press SSH.',
-  elsewhereHeading: 'Running in another tab',
+  elsewhereHeading: 'Other terminals running in this browser',
   elsewhereHint:
-    'These terminals run in this browser for another tab. Shown here too, both tabs see the same screen and both can type, as with tmux attach; closing it in one tab leaves it running in the other.',
+    'Opened in another tab, or in a tab closed a moment ago (kept for a minute). Show one here too: every tab showing it sees the same screen and can type into it, as with tmux attach; closing it in one tab leaves it running in the others.',
   windowsShowing: (n: number) =>
-    n === 0 ? 'no tab shows it now' : n === 1 ? 'shown in 1 other tab' : `shown in ${n} other tabs`,
+    n === 0 ? 'not shown in any tab' : n === 1 ? 'shown in 1 other tab' : `shown in ${n} other tabs`,
   showHere: 'Show here',
   showHereLabel: (title: string) => `Show here: ${title}`,
+  close: (title: string) => `Close ${title}`,
+};
+
+/** One terminal: its state line, its buttons, and how its session ended. */
+export const terminalStrings = {
+  connecting: 'Connecting…',
+  connectingTo: (user: string, host: string) => `Connecting to ${user}@${host}…`,
+  leaveHint: 'Ctrl+] leaves the terminal',
+  endedWithDedicatedWorker:
+    'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+  endedWhileAway: "This terminal's session ended while the page was away. Press Reconnect for a new session.",
+  ended: (exit: { code?: number; signal?: string; error?: string }) =>
+    exit.error === 'closed'
+      ? 'Session closed.'
+      : exit.error
+        ? `Session ended: ${exit.error}`
+        : exit.signal
+          ? `Session ended by signal ${exit.signal}.`
+          : `Session ended with exit status ${exit.code ?? 'unknown'}.`,
+  reconnect: 'Reconnect',
+};
+
+/** How the host key of an open session was vouched for (the terminal's and Files' state line). */
+export const hostKeyStrings = {
+  tailnet: 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.',
+  tailnetPinned: (fp: string) =>
+    `Tailscale SSH: the host key ${fp} matches the one this machine published to the tailnet.`,
+  firstUse: (fp: string) => `First connection: host key ${fp} remembered.`,
+  known: (fp: string) => `Host key ${fp} matches the one remembered.`,
 };

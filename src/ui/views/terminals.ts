@@ -7,7 +7,7 @@ import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
 import type { SavedConnection } from '../saved-connections.js';
-import { terminalsStrings as S } from '../strings.js';
+import { sshDialogStrings as D, terminalsStrings as S } from '../strings.js';
 import './terminal.js';
 
 interface Tab {
@@ -142,10 +142,10 @@ export class SshDialog extends LitElement {
       novalidate
       class="card"
       @submit=${this.submit}
-      aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'}
+      aria-label=${D.label(this.purpose === 'files')}
       style="max-width: 460px"
     >
-      <h2>${this.purpose === 'files' ? 'Files on' : 'SSH to'} ${shortName(this.peer.fqdn || this.peer.name)}</h2>
+      <h2>${D.heading(this.purpose === 'files', shortName(this.peer.fqdn || this.peer.name))}</h2>
       <label for="ssh-user">User</label>
       <input id="ssh-user" value=${this.preset?.user ?? 'root'} autocomplete="username" />
       <label for="ssh-port">Port</label>
@@ -160,9 +160,7 @@ export class SshDialog extends LitElement {
       ${
         this.probe && !this.probe.open
           ? html`<p class="hint" role="status" id="ssh-probe">
-              Nothing answered on port ${this.probe.port} of
-              ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}:
-              no SSH server listens there. Try another port, or start an SSH server on that machine.
+              ${D.noServer(this.probe.port, shortName(this.peer.fqdn || this.peer.name), this.probe.reason)}
             </p>`
           : ''
       }
@@ -172,23 +170,23 @@ export class SshDialog extends LitElement {
         .value=${this.method}
         @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}
       >
-        <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
-        <option value="password">Password</option>
-        <option value="key" ?disabled=${!this.keys.length}>SSH key kept in this browser</option>
+        <option value="none">${D.methodTailscale}</option>
+        <option value="password">${D.methodPassword}</option>
+        <option value="key" ?disabled=${!this.keys.length}>${D.methodKey}</option>
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
       ${
         this.method === 'key'
           ? html`<label for="ssh-key">Key</label
               ><select id="ssh-key">
-                <option value="">All my keys, in order</option>
+                <option value="">${D.allKeys}</option>
                 ${this.keys.map((k) => html`<option value=${k.id} ?selected=${k.id === this.preset?.keyId}>${k.name}</option>`)}
               </select>`
           : ''
       }
       ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
-        <button class="primary" type="submit">${this.purpose === 'files' ? 'Open files' : 'Open terminal'}</button>
+        <button class="primary" type="submit">${D.submit(this.purpose === 'files')}</button>
         <button
           type="button"
           @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}
@@ -340,7 +338,7 @@ export class TerminalsView extends LitElement {
       <ul style="list-style: none; padding: 0; margin: 0">
         ${this.elsewhere.map((l) => {
           const title = this.titleOf(l);
-          return html`<li class="row" data-running=${title} data-windows=${l.windows}>
+          return html`<li class="row" data-running=${title} data-windows=${l.windows} style="margin: 0.25rem 0">
             <span>${title}</span>
             <span class="hint">${S.windowsShowing(l.windows)}</span>
             <button aria-label=${S.showHereLabel(title)} @click=${() => this.attachElsewhere(l)}>${S.showHere}</button>
@@ -368,7 +366,7 @@ export class TerminalsView extends LitElement {
               >
                 ${t.title}
               </button>
-              <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
+              <button aria-label=${S.close(t.title)} @click=${() => this.closeTab(t.id)}>×</button>
             </span>`,
         )}
       </div>
