@@ -2,7 +2,10 @@
 // e2e/helpers/engines.testkit.ts and run in Chromium, Firefox ESR and WebKitGTK: the widget demo
 // reaching a prompt by itself, typed input echoing and `stty size` following a resize; kiosk close
 // (the widget's tab closed: its ephemeral node leaves Headscale); one tab going app → widget page →
-// app; a hostile tailnet web app refused every attack; a phone's width (390×844) with the key bar
+// app; everyday use (a second tab shows the first tab's terminal, both see it and both type, where
+// the engine shows a second tab: not WebKitGTK's MiniBrowser; a shell-text user name refused in
+// words; Desktop's check of 5900-5901 said; screenshots at desktop and phone width); a hostile
+// tailnet web app refused every attack; a phone's width (390×844) with the key bar
 // and touch scrolling where the engine can be a touch screen. Then Chromium as other browsers are:
 // without SharedWorker (Chrome on Android), with storage, Service Worker or Worker refused; and
 // Firefox and WebKit in private mode. Every journey fails on an uncaught page error.
@@ -274,48 +277,56 @@ for (const engine of ENGINES_RUN) {
 
     it('everyday: a second tab shows the running terminal too (both see it, both type); a bad user name and a machine with no VNC server are said in words', async () => {
       need();
-      // The app's tab has root@peer1 open (the journey before). A second tab of this profile lists it.
-      await b.openTab(appUrl + '/#terminals');
-      await b.swapTab();
-      const listed = 'tt-terminals >> [data-running="root@peer1"][data-windows="1"]';
-      await until(
-        'the running terminal listed',
-        () => b.count(listed),
-        (n) => n === 1,
-        60_000,
-      );
-      await shootBoth(b, 'everyday-second-tab-list');
-      await b.click(`${listed} button`);
-      await until(
-        'the scrollback',
-        () => b.text(rowsOf(APP_TERM)),
-        (t) => /back in the app 42/.test(t),
-        30_000,
-      );
-      await b.click(`${APP_TERM} .xterm`);
-      await run(b, APP_TERM, 'echo "second tab $((6*7))"', /second tab 42/);
-      // The first tab sees it, and types too; the second sees that.
-      await b.swapTab();
-      await until(
-        'output of the second tab',
-        () => b.text(rowsOf(APP_TERM)),
-        (t) => /second tab 42/.test(t),
-        30_000,
-      );
-      await b.click(`${APP_TERM} .xterm`);
-      await run(b, APP_TERM, 'echo "first tab $((7*7))"', /first tab 49/);
-      await b.swapTab();
-      await until(
-        'output of the first tab',
-        () => b.text(rowsOf(APP_TERM)),
-        (t) => /first tab 49/.test(t),
-        30_000,
-      );
-      await shootBoth(b, 'everyday-second-tab');
-      // The second tab goes: the terminal goes on in the first.
-      await b.closeTab();
-      await b.click(`${APP_TERM} .xterm`);
-      await run(b, APP_TERM, 'echo "one tab again $((8*8))"', /one tab again 64/);
+      // WebKitGTK's MiniBrowser never shows a tab WebDriver opened, and a page not shown does not
+      // paint (xterm.js draws on animation frames; a screenshot waits for a paint that never comes):
+      // the second tab is journeyed in Chromium and Firefox.
+      if (engine !== 'webkit') {
+        // The app's tab has root@peer1 open (the journey before). A second tab of this profile lists it.
+        await b.openTab(appUrl + '/#terminals');
+        await b.swapTab();
+        const listed = 'tt-terminals >> [data-running="root@peer1"][data-windows="1"]';
+        await until(
+          'the running terminal listed',
+          () => b.count(listed),
+          (n) => n === 1,
+          60_000,
+        );
+        await shootBoth(b, 'everyday-second-tab-list');
+        await b.click(`${listed} button`);
+        await until(
+          'the scrollback',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /back in the app 42/.test(t),
+          30_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "second tab $((6*7))"', /second tab 42/);
+        // The first tab sees it, and types too; the second sees that.
+        await b.swapTab();
+        await until(
+          'output of the second tab',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /second tab 42/.test(t),
+          30_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "first tab $((7*7))"', /first tab 49/);
+        await b.swapTab();
+        await until(
+          'output of the first tab',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /first tab 49/.test(t),
+          30_000,
+        );
+        await shootBoth(b, 'everyday-second-tab');
+        // The second tab goes: the terminal goes on in the first.
+        await b.closeTab();
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "one tab again $((8*8))"', /one tab again 64/);
+      } else
+        console.log(
+          '[webkit] everyday: second tab not journeyed (a tab WebDriver opens is never shown in MiniBrowser)',
+        );
       // A user name no system has: refused in the dialog, nothing opened.
       await b.goto(appUrl + '/#machines');
       await b.click('tt-machines >> tr[data-peer="peer1"] >> button[aria-label^="SSH"]');

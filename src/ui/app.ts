@@ -145,6 +145,12 @@ export class TailtabApp extends LitElement {
         padding: 1rem;
         z-index: 10;
       }
+      /* A dialog fits a phone's width: its widest field (a long option) may not push it past the edge. */
+      .modal > * {
+        min-width: 0;
+        max-width: 100%;
+        box-sizing: border-box;
+      }
     `,
   ];
 

@@ -1,5 +1,5 @@
 // Terminal tabs: several SSH sessions at once, and the dialog that asks how to log in.
-import { LitElement, html } from 'lit';
+import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import type { NodeApi, PeerView, SshKeyView, SshOpenOptions, SshSessionListing } from '../../app/node-api.js';
@@ -60,7 +60,18 @@ export function isReload(): boolean {
 
 @customElement('tt-ssh-dialog')
 export class SshDialog extends LitElement {
-  static override styles = [shared];
+  static override styles = [
+    shared,
+    // Fields as wide as the dialog (a percentage width lets the long option text shrink on a phone).
+    css`
+      :host {
+        display: block;
+      }
+      select {
+        width: 100%;
+      }
+    `,
+  ];
   @property({ attribute: false }) peer?: PeerView;
   @property({ attribute: false }) keys: SshKeyView[] = [];
   /** What the login is for: a terminal, or the file browser (same login, same host-key checks). */
