@@ -10,7 +10,7 @@
 // the SSH dialog, files) and the widget pass axe-core in the light and the dark theme, and are
 // screenshot at desktop and phone width; Desktop on a machine with no VNC server says so (the
 // check of 5900-5901). The whole journey by keyboard alone (connect → machine → SSH → terminal →
-// back, Ctrl+] leaving the terminal), every control reached showing its focus ring, a bad device
+// back, Ctrl+] leaving the terminal), every control reached showing its focus ring, a bad machine
 // name and a bad user name refused in words.
 // Screenshots: test-results/everyday-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/everyday.test.ts
@@ -498,7 +498,7 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
             .catch(() => ''),
         )
         .toBe(
-          "A device name is letters, digits and '-' (not first or last), like laptop-browser; no spaces, dots or other signs.",
+          "A machine name is letters, digits and '-' (not first or last), like laptop-browser; no spaces, dots or other signs.",
         );
       expect((await focused(k))?.id).toBe('hostname');
       await k.keyboard.press('Control+A');

@@ -27,10 +27,10 @@ describe('input checked where it is typed', () => {
 });
 
 describe('machine names, addresses and URLs checked where they are typed', () => {
-  it('a device name is one DNS label', () => {
+  it("this browser's machine name is one DNS label", () => {
     for (const ok of ['laptop', 'laptop-browser', 'a', 'A1', 'x'.repeat(63)])
       expect(machineNameProblem(ok), ok).toBeNull();
-    expect(machineNameProblem('')).toMatch(/Enter a name/);
+    expect(machineNameProblem('')).toMatch(/Enter this browser's machine name/);
     expect(machineNameProblem('-x')).toMatch(/not first or last/);
     expect(machineNameProblem('x-')).toMatch(/not first or last/);
     expect(machineNameProblem('my laptop')).toMatch(/no spaces/);

@@ -27,14 +27,14 @@ const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /**
- * A name this device takes in the tailnet (the connect form): one DNS label (RFC 1123 §2.1:
+ * The name this browser takes in the tailnet (the connect form's "machine name"): one DNS label (RFC 1123 §2.1:
  * letters, digits and '-', not first or last, at most 63), as MagicDNS names machines.
  */
 export function machineNameProblem(name: string): string | null {
-  if (!name) return 'Enter a name for this device, e.g. laptop-browser.';
-  if (name.length > 63) return 'A device name has at most 63 characters.';
+  if (!name) return "Enter this browser's machine name, e.g. laptop-browser.";
+  if (name.length > 63) return 'A machine name has at most 63 characters.';
   if (!LABEL.test(name))
-    return "A device name is letters, digits and '-' (not first or last), like laptop-browser; no spaces, dots or other signs.";
+    return "A machine name is letters, digits and '-' (not first or last), like laptop-browser; no spaces, dots or other signs.";
   return null;
 }
 
