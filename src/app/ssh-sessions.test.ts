@@ -44,7 +44,10 @@ function win(): AppWindow & { events: WorkerEvent[] } {
   return { events, push: (e) => void events.push(e), sessions: new Set(), sftp: new Set(), released: false };
 }
 
-const ctx = { random: (n: number) => crypto.getRandomValues(new Uint8Array(n)) } as unknown as AppContext;
+const ctx = {
+  random: (n: number) => crypto.getRandomValues(new Uint8Array(n)),
+  now: () => Date.now(),
+} as unknown as AppContext;
 const enc = new TextEncoder();
 const text = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c)).join('');
 
@@ -103,6 +106,29 @@ describe('a terminal session shown in two windows', () => {
     await vi.waitFor(() => expect(b.events).toContainEqual({ type: 'ssh-exit', id: opened.id, code: 0 }));
     expect(a.events).toEqual([]);
     expect(s.list()).toEqual([]);
+  });
+
+  it('a window that stops reading holds the other back for STALL_MS at most, then gets a redraw (reset and scrollback) when it reads again', async () => {
+    const s = new SshSessions(ctx, {} as HostKeyChecks, { stallMs: 200 });
+    const a = win();
+    const b = win();
+    const opened = (await s.open(a, { host: 'h', username: 'u', auth: { type: 'none' }, cols: 80, rows: 24 })).value;
+    const shell = shells.at(-1)!;
+    const other = s.attach(b, opened.id).value; // b does not read for now
+    const ra = opened.output.getReader();
+    const reading = readSome(opened.output, ra, 2);
+    shell.out.enqueue(enc.encode('one'));
+    shell.out.enqueue(enc.encode('two'));
+    // a gets both, 'two' only once b has lagged past the stall bound; no unbounded wait.
+    expect(text(await reading)).toBe('onetwo');
+    // b reads at last: it missed both, so it gets a redraw (ESC c, then the scrollback), not a gap.
+    const rb = other.output.getReader();
+    expect(text(await readSome(other.output, rb))).toBe('\x1bconetwo');
+    // And live again for both.
+    const both = Promise.all([readSome(opened.output, ra), readSome(other.output, rb)]);
+    shell.out.enqueue(enc.encode('three'));
+    expect((await both).map(text)).toEqual(['three', 'three']);
+    s.close(opened.id);
   });
 
   it('a window that stops reading holds the others back only by the bounded queue, and leaving frees them', async () => {

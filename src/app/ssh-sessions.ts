@@ -25,7 +25,20 @@ interface Viewer {
   sink?: ReadableStreamDefaultController<Uint8Array>;
   /** The window's stream asked for the next chunk (its pull). */
   demand: boolean;
+  /** It missed output while it lagged (see STALL_MS): its next pull gets a redraw, as tmux redraws a client. */
+  behind?: boolean;
 }
+
+/**
+ * How long a window showing a session that others also show may go without reading before the
+ * output goes on without it (a tab in the background, whose timers the browser throttles, or one
+ * that died without saying so). It then gets a redraw when it reads again: the terminal reset
+ * and the scrollback. One window alone always sets the pace (back-pressure to the server).
+ */
+export const STALL_MS = 5000;
+
+/** ESC c (RIS): the terminal reset before a lagging window's redraw (ECMA-48 §8.3.105). */
+const RESET = new Uint8Array([0x1b, 0x63]);
 
 interface SshRecord {
   id: string;
@@ -58,6 +71,8 @@ export const OUTPUT_QUEUE_BYTES = 256 * 1024;
 
 export interface SshSessionsOptions {
   scrollback?: ScrollbackLimits;
+  /** STALL_MS unless given (tests). */
+  stallMs?: number;
 }
 
 export class SshSessions {
@@ -157,13 +172,16 @@ export class SshSessions {
     const r = merged.getReader();
     try {
       for (;;) {
-        while (waiting(rec)) await new Promise<void>((resolve) => (rec.wake = resolve));
-        rec.wake = undefined;
+        await this.demanded(rec);
         const { value, done } = await r.read();
         if (done) break;
         rec.scrollback.push(value);
         for (const v of rec.viewers.values()) {
           if (!v.sink) continue;
+          if (!v.demand) {
+            v.behind = true; // lagged past STALL_MS: skipped, redrawn on its next read
+            continue;
+          }
           v.demand = false;
           try {
             v.sink.enqueue(value);
@@ -176,6 +194,29 @@ export class SshSessions {
       /* the exit reports why */
     }
     for (const v of rec.viewers.values()) endSink(v);
+  }
+
+  /**
+   * Waits until every window showing the session asked for the next chunk; or, with several
+   * windows, until one has and the others have not for STALL_MS (they are then skipped and
+   * redrawn later). No window asking: the wait has no end, and the SSH window stays shut.
+   */
+  private async demanded(rec: SshRecord): Promise<void> {
+    const stallMs = this.o.stallMs ?? STALL_MS;
+    let since = 0;
+    while (waiting(rec)) {
+      const someone = [...rec.viewers.values()].some((v) => v.sink && v.demand);
+      if (!someone) since = 0;
+      else if (!since) since = this.ctx.now();
+      else if (this.ctx.now() - since >= stallMs) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        rec.wake = resolve;
+        if (someone) timer = setTimeout(resolve, Math.max(1, stallMs - (this.ctx.now() - since)));
+      });
+      clearTimeout(timer);
+    }
+    rec.wake = undefined;
   }
 
   /** Adds `owner` to the session's windows with a new output stream, whose first bytes are `replay`. */
@@ -194,7 +235,17 @@ export class SshSessions {
           v.sink = c;
           if (replay?.length) c.enqueue(replay);
         },
-        pull: () => {
+        pull: (c) => {
+          if (v.behind) {
+            // Missed output: a reset, then what the scrollback holds (bounded), then live again.
+            v.behind = false;
+            const snap = rec.scrollback.snapshot();
+            const redraw = new Uint8Array(RESET.length + snap.length);
+            redraw.set(RESET);
+            redraw.set(snap, RESET.length);
+            c.enqueue(redraw);
+            return;
+          }
           v.demand = true;
           rec.wake?.();
         },
@@ -317,9 +368,9 @@ export class SshSessions {
   }
 }
 
-/** Whether the pump waits: some window showing the session has not asked for the next chunk. */
+/** Whether the pump waits: some window showing the session (and not already skipped) has not asked for the next chunk. */
 function waiting(rec: SshRecord): boolean {
-  for (const v of rec.viewers.values()) if (v.sink && !v.demand) return true;
+  for (const v of rec.viewers.values()) if (v.sink && !v.demand && !v.behind) return true;
   return false;
 }
 

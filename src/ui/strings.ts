@@ -1,4 +1,5 @@
-// The sentences a person reads in the terminal and machine views, kept together so they can be
+// The sentences a person reads in the machines list, the login dialog and its questions, the
+// terminals and the web view, kept together so they can be
 // read (and reviewed) as a whole: one voice, one name for each thing (a "machine" of the
 // "tailnet", a "terminal", a "tab"), each problem saying what to do next. Remote text (host names,
 // user names, the server's words) is passed in and only ever rendered through Lit text bindings.
@@ -84,4 +85,35 @@ export const hostKeyStrings = {
     `Tailscale SSH: the host key ${fp} matches the one this machine published to the tailnet.`,
   firstUse: (fp: string) => `First connection: host key ${fp} remembered.`,
   known: (fp: string) => `Host key ${fp} matches the one remembered.`,
+};
+
+/** The questions a login puts to the person (keyboard-interactive, the legacy-device choice). */
+export const loginPromptStrings = {
+  loginTo: (user: string, host: string) => `Login to ${user}@${host}`,
+  continue: 'Continue',
+  cancel: 'Cancel',
+  legacyTitle: (host: string) => `${host} uses old, weak security`,
+  legacyChoice:
+    'If this is an old device you cannot update, you can connect anyway: tailtab then also accepts SHA-1 and short RSA keys for this host only, and remembers the choice (Settings lists it and can forget it).',
+  legacyConnect: 'Connect anyway (legacy device)',
+};
+
+/** The web view: an app of a machine, shown on an origin of its own. */
+export const webViewStrings = {
+  addressLabel: 'Address',
+  addressPlaceholder: 'http://machine:port/',
+  go: 'Go',
+  addressExample: 'Enter an http:// address of a machine in your tailnet, e.g. http://nas:8080/.',
+  couldNotOpen: (host: string, port: number, why: string) =>
+    `The web view could not open ${host}:${port} on its own origin: ${why}`,
+  opening: 'Opening the app on its own origin…',
+  wouldShareOrigin:
+    "This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.",
+  showAnyway: 'Show it anyway for this session',
+  sharesOrigin:
+    'This web view shares tailtab\'s own origin: the app shown here could read tailtab\'s keys and act as you. Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").',
+  starting: 'Starting the web proxy…',
+  howItWorks:
+    "Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go through the tailnet.",
+  frameTitle: (target: string) => `Web view of ${target}`,
 };
