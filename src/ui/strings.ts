@@ -1,5 +1,5 @@
-// The sentences a person reads in the machines list, the login dialog and its questions, the
-// terminals and the web view, kept together so they can be
+// The sentences a person reads in the connect form, the machines list, the login dialog and its
+// questions, the terminals and the web view, kept together so they can be
 // read (and reviewed) as a whole: one voice, one name for each thing (a "machine" of the
 // "tailnet", a "terminal", a "tab"), each problem saying what to do next. Remote text (host names,
 // user names, the server's words) is passed in and only ever rendered through Lit text bindings.
@@ -116,4 +116,28 @@ export const webViewStrings = {
   howItWorks:
     "Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go through the tailnet.",
   frameTitle: (target: string) => `Web view of ${target}`,
+};
+
+/** The connect form a first visit meets (and a returning one, with its remembered profiles). */
+export const connectStrings = {
+  heading: 'Connect to your tailnet',
+  profilesLabel: 'Remembered profiles',
+  remembered: 'Remembered in this browser:',
+  profileWhere: (hostname: string, controlUrl: string) => `${hostname} on ${controlUrl}`,
+  loginAgain: 'Or log in again',
+  controlLabel: 'Control server',
+  controlHint: "Tailscale's own, or your Headscale server's URL.",
+  keyLabel: 'Auth key (optional)',
+  keyPlaceholder: 'tskey-auth-… or a Headscale pre-auth key',
+  keyHint: 'Without a key you get a login link to approve.',
+  nameLabel: "This browser's machine name",
+  kiosk: 'Kiosk mode: a temporary machine; the tailnet and this browser forget it when this tab closes',
+  advanced: 'Advanced',
+  insecureDerp: 'Allow plain ws:// relays (a local test tailnet only)',
+  controlKeyLabel: 'Control server key (if this page cannot read /key)',
+  connect: 'Connect',
+  connecting: 'Connecting…',
+  approveHeading: 'Approve this browser',
+  approveText: 'Open the link to log in; this page moves on by itself once you approve.',
+  qrLabel: 'Login link as a QR code',
 };
