@@ -2,7 +2,10 @@
 // e2e/helpers/engines.testkit.ts and run in Chromium, Firefox ESR and WebKitGTK: the widget demo
 // reaching a prompt by itself, typed input echoing and `stty size` following a resize; kiosk close
 // (the widget's tab closed: its ephemeral node leaves Headscale); one tab going app → widget page →
-// app; a hostile tailnet web app refused every attack; a phone's width (390×844) with the key bar
+// app; everyday use (a second tab shows the first tab's terminal, both see it and both type, where
+// the engine shows a second tab: not WebKitGTK's MiniBrowser; a shell-text user name refused in
+// words; Desktop's check of 5900-5901 said; screenshots at desktop and phone width); a hostile
+// tailnet web app refused every attack; a phone's width (390×844) with the key bar
 // and touch scrolling where the engine can be a touch screen. Then Chromium as other browsers are:
 // without SharedWorker (Chrome on Android), with storage, Service Worker or Worker refused; and
 // Firefox and WebKit in private mode. Every journey fails on an uncaught page error.
@@ -151,6 +154,14 @@ const ENGINES_RUN = (
   process.env.CI ? ALL_ENGINES : (process.env.TAILTAB_ENGINES?.split(',') ?? ALL_ENGINES)
 ) as EngineName[];
 
+/** Screenshots at desktop width and at a phone's (390×844), then back to desktop width. */
+async function shootBoth(d: EngineDriver, name: string) {
+  await d.screenshot(join(SHOTS, `journey-${d.engine}-${name}-desktop.png`));
+  await d.setViewport(390, 844);
+  await d.screenshot(join(SHOTS, `journey-${d.engine}-${name}-phone.png`));
+  await d.setViewport(1280, 860);
+}
+
 /** A screenshot, bounded: a page that does not paint must not hang the journey's clean-up. */
 const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 20_000))]);
 
@@ -261,6 +272,93 @@ for (const engine of ENGINES_RUN) {
       await b.click(`${APP_TERM} .xterm`);
       await run(b, APP_TERM, 'echo "back in the app $((40+2))"', /back in the app 42/);
       await shot(b, 'app-after-widget');
+      await noPageErrors();
+    }, 300_000);
+
+    it('everyday: a second tab shows the running terminal too (both see it, both type); a bad user name and a machine with no VNC server are said in words', async () => {
+      need();
+      // WebKitGTK's MiniBrowser never shows a tab WebDriver opened, and a page not shown does not
+      // paint (xterm.js draws on animation frames; a screenshot waits for a paint that never comes):
+      // the second tab is journeyed in Chromium and Firefox.
+      if (engine !== 'webkit') {
+        // The app's tab has root@peer1 open (the journey before). A second tab of this profile lists it.
+        await b.openTab(appUrl + '/#terminals');
+        await b.swapTab();
+        const listed = 'tt-terminals >> [data-running="root@peer1"][data-windows="1"]';
+        await until(
+          'the running terminal listed',
+          () => b.count(listed),
+          (n) => n === 1,
+          60_000,
+        );
+        await shootBoth(b, 'everyday-second-tab-list');
+        await b.click(`${listed} button`);
+        await until(
+          'the scrollback',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /back in the app 42/.test(t),
+          30_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "second tab $((6*7))"', /second tab 42/);
+        // The first tab sees it, and types too; the second sees that.
+        await b.swapTab();
+        await until(
+          'output of the second tab',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /second tab 42/.test(t),
+          30_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "first tab $((7*7))"', /first tab 49/);
+        await b.swapTab();
+        await until(
+          'output of the first tab',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /first tab 49/.test(t),
+          30_000,
+        );
+        await shootBoth(b, 'everyday-second-tab');
+        // The second tab goes: the terminal goes on in the first.
+        await b.closeTab();
+        await b.click(`${APP_TERM} .xterm`);
+        await run(b, APP_TERM, 'echo "one tab again $((8*8))"', /one tab again 64/);
+      } else
+        console.log(
+          '[webkit] everyday: second tab not journeyed (a tab WebDriver opens is never shown in MiniBrowser)',
+        );
+      // A user name no system has: refused in the dialog, nothing opened.
+      await b.goto(appUrl + '/#machines');
+      await b.click('tt-machines >> tr[data-peer="peer1"] >> button[aria-label^="SSH"]');
+      await b.waitFor('#ssh-user', 10_000);
+      await b.fill('#ssh-user', 'uname -a; ls /');
+      await b.click('tt-ssh-dialog >> form button.primary[type=submit]');
+      expect(
+        await until(
+          'the refusal',
+          () => b.text('#ssh-problem'),
+          (t) => t !== '',
+          10_000,
+        ),
+      ).toBe(
+        "A user name is letters, digits, '.', '_' and '-' (not first), like alice or svc-backup; spaces and ;|&$ are not part of any.",
+      );
+      await shootBoth(b, 'everyday-bad-user');
+      await b.click('tt-ssh-dialog >> form button[type=button]');
+      // Desktop on peer2, which runs no VNC server: the check of 5900-5901 says so.
+      await b.click('tt-machines >> tr[data-peer="peer2"] >> button[aria-label^="Desktop"]');
+      expect(
+        await until(
+          'the VNC check',
+          () => b.text('tt-desktop >> #vnc-probe'),
+          (t) => t !== '',
+          30_000,
+        ),
+      ).toBe(
+        'Nothing answered on ports 5900 and 5901 of peer2 (connection refused): no VNC server for display :0 or :1 there. Type the port your VNC server listens on, or start one on that machine.',
+      );
+      await shootBoth(b, 'everyday-desktop-no-vnc');
+      await b.goto(appUrl + '/#machines');
       await noPageErrors();
     }, 300_000);
 

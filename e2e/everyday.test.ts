@@ -4,7 +4,14 @@
 // reopens the last visit's terminals in one click, with the dialog preset to the user and port used
 // last; another browser node in the tailnet gets no SSH/Files/Web; a machine with no SSH server is
 // said to have none after the probe; axe-core finds no serious or critical violation on the
-// connect page, the machines list, the SSH dialog and a terminal.
+// connect page, the machines list, the SSH dialog and a terminal. A second tab of the profile lists
+// the terminal the first runs and shows it too (tmux-like: both see its output, both type; closed in
+// one, it goes on in the other). Every view (machines, terminals, web, status, settings, desktop,
+// the SSH dialog, files) and the widget pass axe-core in the light and the dark theme, and are
+// screenshot at desktop and phone width; Desktop on a machine with no VNC server says so (the
+// check of 5900-5901). The whole journey by keyboard alone (connect → machine → SSH → terminal →
+// back, Ctrl+] leaving the terminal), every control reached showing its focus ring, a bad machine
+// name and a bad user name refused in words.
 // Screenshots: test-results/everyday-*.png. Run inside a loopback-only netns:
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/everyday.test.ts
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,6 +61,56 @@ async function axeSerious(page: Page): Promise<string[]> {
           .map((n) => JSON.stringify(n.target))
           .join(', ')}`,
     );
+}
+
+interface Focused {
+  tag: string;
+  id: string;
+  label: string;
+  outline: string;
+  hash: string;
+}
+
+/** The element with the keyboard focus (through shadow roots), how it is named, and its focus ring. */
+async function focused(page: Page): Promise<Focused | null> {
+  return page.evaluate(() => {
+    let a = document.activeElement;
+    while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+    if (!a || a === document.body) return null;
+    const cs = getComputedStyle(a);
+    return {
+      tag: a.tagName.toLowerCase(),
+      id: a.id,
+      label: (a.getAttribute('aria-label') ?? (a as HTMLElement).innerText ?? '').trim().slice(0, 60),
+      outline: `${cs.outlineStyle} ${cs.outlineWidth}`,
+      hash: location.hash,
+    };
+  });
+}
+
+/** Presses Tab (or Shift+Tab) until the focus is on what `want` accepts; every stop on the way must show a focus ring. */
+async function tabTo(page: Page, want: (f: Focused) => boolean, o: { back?: boolean; max?: number } = {}) {
+  const seen: string[] = [];
+  for (let i = 0; i < (o.max ?? 80); i++) {
+    await page.keyboard.press(o.back ? 'Shift+Tab' : 'Tab');
+    const f = await focused(page);
+    if (!f) continue;
+    seen.push(f.label || f.tag);
+    // Focus visible (WCAG 2.4.7): a control the keyboard reaches shows an outline (styles.ts: 3px solid).
+    if (['button', 'a', 'input', 'select', 'summary'].includes(f.tag))
+      expect(f.outline, `focus ring on ${f.tag} "${f.label}"`).toMatch(/^(solid|auto) [1-9]/);
+    if (want(f)) return f;
+  }
+  throw new Error(`Tab never reached the control; it went through: ${seen.join(' | ')}`);
+}
+
+/** The view's screenshots at desktop and phone width (test-results/everyday-view-*.png). */
+async function shoot(page: Page, name: string) {
+  const size = page.viewportSize() ?? { width: 1280, height: 860 };
+  await page.screenshot({ path: join(SHOTS, `everyday-view-${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(SHOTS, `everyday-view-${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(size);
 }
 
 describe('everyday use in Chromium: reload, returning visit, only actions that can work', () => {
@@ -292,5 +349,210 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     await page.keyboard.type('echo "reopened $((5*5))"\n');
     await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain('reopened 25');
     await page.screenshot({ path: join(SHOTS, 'everyday-6-reopened.png'), fullPage: true });
+  });
+
+  it('a second tab of the profile lists the terminal the first runs and shows it too: both see its output, both type into it', async () => {
+    const second = watch(await ctx.newPage());
+    try {
+      await second.goto(app.url + '/#terminals');
+      // The first tab's; the reload's two before it, detached when their tab closed, are listed too for a while (60 s).
+      const running = second
+        .locator('tt-terminals [data-running="root@peer2"]')
+        .filter({ hasText: 'shown in 1 other tab' });
+      await running.waitFor({ timeout: 60_000 });
+      expect(await running.innerText()).toMatch(/root@peer2\s+shown in 1 other tab\s+Show here/);
+      expect(await axeSerious(second)).toEqual([]);
+      await running.getByRole('button', { name: 'Show here: root@peer2' }).click();
+      // What it printed before (the Worker's scrollback), then live.
+      await expect.poll(() => terminalText(second), { timeout: 30_000 }).toContain('reopened 25');
+      await second.locator('tt-terminal:not([hidden]) .xterm').click();
+      await second.keyboard.type('echo "from-second $((3*4)) pid=$$"\n');
+      await expect.poll(() => terminalText(second), { timeout: 20_000 }).toMatch(/from-second 12 pid=\d+/);
+      await expect.poll(() => terminalText(page), { timeout: 20_000 }).toMatch(/from-second 12 pid=\d+/);
+      const pid = /from-second 12 pid=(\d+)/.exec(await terminalText(second))![1];
+      await page.locator('tt-terminal:not([hidden]) .xterm').click();
+      await page.keyboard.type('echo "from-first $((4*4)) pid=$$"\n');
+      await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain(`from-first 16 pid=${pid}`);
+      await expect.poll(() => terminalText(second), { timeout: 20_000 }).toContain(`from-first 16 pid=${pid}`);
+      await second.screenshot({ path: join(SHOTS, 'everyday-7-second-tab.png'), fullPage: true });
+      // Closed in the second tab, it goes on in the first.
+      await second.getByRole('button', { name: 'Close root@peer2' }).click();
+      await page.keyboard.type('echo "still-first $((5*6)) pid=$$"\n');
+      await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain(`still-first 30 pid=${pid}`);
+      // And the second tab lists it again, to show it once more.
+      await second
+        .locator('tt-terminals [data-running="root@peer2"]')
+        .filter({ hasText: 'shown in 1 other tab' })
+        .waitFor({ timeout: 30_000 });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('every view, light and dark, desktop and phone width: no serious or critical accessibility violation; Desktop says no VNC server answers', async () => {
+    const views: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const route of ['machines', 'terminals', 'web', 'status', 'settings']) {
+        await page.goto(app.url + `/#${route}`);
+        await page.locator('tailtab-app nav[aria-label="Main"]').waitFor({ timeout: 60_000 });
+        if (route === 'machines') await page.locator('tt-machines tr[data-peer="peer1"]').waitFor({ timeout: 60_000 });
+        if (route === 'terminals') await expect.poll(() => terminalText(page), { timeout: 60_000 }).toMatch(/[#$]/);
+        if (route === 'web' && scheme === 'light') {
+          // An address the web view cannot open: refused in words where it was typed.
+          await page.locator('tt-webview #address').fill('https://peer1/');
+          await page.locator('tt-webview').getByRole('button', { name: 'Go' }).click();
+          expect(await page.locator('tt-webview p.error[role="alert"]').innerText()).toBe(
+            'The web view opens http:// addresses only (the tailnet already encrypts the traffic): write http:// and the port the app serves plain HTTP on.',
+          );
+        }
+        expect(await axeSerious(page), `${route} (${scheme})`).toEqual([]);
+        await shoot(page, `${route}-${scheme}`);
+        views.push(`${route}-${scheme}`);
+      }
+      // Desktop on a machine with no VNC server: said in words (the check of 5900-5901), in the view and the list.
+      await page.goto(app.url + '/#machines');
+      const row = page.locator('tt-machines tr[data-peer="peer1"]');
+      await row.getByRole('button', { name: 'Desktop of peer1 (VNC)' }).click({ timeout: 60_000 });
+      await expect
+        .poll(
+          () =>
+            page
+              .locator('tt-desktop #vnc-probe')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 30_000 },
+        )
+        .toBe(
+          'Nothing answered on ports 5900 and 5901 of peer1 (connection refused): no VNC server for display :0 or :1 there. Type the port your VNC server listens on, or start one on that machine.',
+        );
+      expect(await page.locator('tt-desktop #vnc-port').inputValue()).toBe('5900');
+      expect(await axeSerious(page), `desktop (${scheme})`).toEqual([]);
+      await shoot(page, `desktop-${scheme}`);
+      await page.goto(app.url + '/#machines');
+      expect(await row.locator('[data-no-vnc]').innerText()).toBe('No VNC server answered on ports 5900 and 5901.');
+      // Files on peer2 (Tailscale SSH as root): the folder listed.
+      await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'Files on peer2' }).click();
+      expect(await axeSerious(page), `SSH dialog (${scheme})`).toEqual([]);
+      await shoot(page, `ssh-dialog-${scheme}`);
+      await page.getByRole('button', { name: 'Open files' }).click();
+      await page.locator('tt-files table').waitFor({ timeout: 60_000 });
+      expect(await axeSerious(page), `files (${scheme})`).toEqual([]);
+      await shoot(page, `files-${scheme}`);
+      views.push(`desktop-${scheme}`, `ssh-dialog-${scheme}`, `files-${scheme}`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(views).toHaveLength(16);
+  });
+
+  it('the widget on a vendor page, light and dark: a prompt, and no serious or critical accessibility violation', async () => {
+    writeFileSync(
+      join(rig.dir, 'app-config.json'),
+      JSON.stringify({
+        controlUrl: app.url,
+        authKey: rig.authKey,
+        allowInsecureDerp: true,
+        widgetMode: 'ssh',
+        widgetTarget: rig.peer('peer2').ipv4,
+        widgetUser: 'root',
+        widgetSshAuth: 'none',
+      }),
+    );
+    const wctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      const w = watch(await wctx.newPage());
+      await w.goto(app.url + '/widget-demo.html?autostart');
+      await expect
+        .poll(
+          () =>
+            w
+              .locator('tailtab-connect .xterm-rows')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 90_000 },
+        )
+        .toMatch(/root@\S*[#$]/);
+      for (const scheme of ['light', 'dark'] as const) {
+        await w.emulateMedia({ colorScheme: scheme });
+        expect(await axeSerious(w), `widget (${scheme})`).toEqual([]);
+        await shoot(w, `widget-${scheme}`);
+      }
+    } finally {
+      await wctx.close();
+    }
+  });
+
+  it('by keyboard alone: connect, a machine, SSH (a bad user name refused in words), the terminal, and back', async () => {
+    // A new visitor's profile, in the dark theme: the connect form is filled in from the keyboard.
+    const kctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'dark' });
+    try {
+      const k = watch(await kctx.newPage());
+      await k.goto(app.url + '/?fresh=1');
+      await k.locator('#hostname').waitFor({ timeout: 30_000 });
+      expect(await axeSerious(k)).toEqual([]);
+      await shoot(k, 'connect-dark');
+      // The control server is filled in; the key and a name are typed.
+      await tabTo(k, (f) => f.id === 'auth-key');
+      await k.keyboard.type(rig.authKey);
+      await tabTo(k, (f) => f.id === 'hostname');
+      // A name that cannot be a machine's: refused in words, nothing sent to control.
+      await k.keyboard.type('my laptop');
+      await k.keyboard.press('Enter');
+      await expect
+        .poll(() =>
+          k
+            .locator('tt-connect p.error[role="alert"]')
+            .innerText()
+            .catch(() => ''),
+        )
+        .toBe(
+          "A machine name is letters, digits and '-' (not first or last), like laptop-browser; no spaces, dots or other signs.",
+        );
+      expect((await focused(k))?.id).toBe('hostname');
+      await k.keyboard.press('Control+A');
+      await k.keyboard.type('everyday-keys');
+      await tabTo(k, (f) => f.id === 'ephemeral', { max: 1 });
+      await k.keyboard.press('Space'); // kiosk mode: this profile leaves no node behind
+      await tabTo(k, (f) => f.tag === 'button' && f.label === 'Connect');
+      await k.keyboard.press('Enter');
+      // The machines list; Tab to peer2's SSH button and press Enter.
+      await k.locator('tt-machines tr[data-peer="peer2"]').waitFor({ timeout: 90_000 });
+      await tabTo(k, (f) => f.label === 'SSH to peer2', { max: 120 });
+      await k.keyboard.press('Enter');
+      // The dialog takes the focus in the user field.
+      await expect.poll(async () => (await focused(k))?.id).toBe('ssh-user');
+      await k.keyboard.press('Control+A');
+      await k.keyboard.type('uname -a; ls /');
+      await k.keyboard.press('Enter');
+      await expect
+        .poll(() =>
+          k
+            .locator('#ssh-problem')
+            .innerText()
+            .catch(() => ''),
+        )
+        .toBe(
+          "A user name is letters, digits, '.', '_' and '-' (not first), like alice or svc-backup; spaces and ;|&$ are not part of any.",
+        );
+      expect(await k.locator('tt-terminals [data-tab]').count()).toBe(0);
+      expect((await focused(k))?.id).toBe('ssh-user'); // still where the person was typing
+      await k.keyboard.press('Control+A');
+      await k.keyboard.type('root');
+      await k.keyboard.press('Enter');
+      await expect.poll(() => terminalText(k), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+      // The terminal has the focus: typing goes to the shell.
+      await k.keyboard.type('echo "keys-only $((6*6))"\n');
+      await expect.poll(() => terminalText(k), { timeout: 20_000 }).toContain('keys-only 36');
+      await shoot(k, 'terminal-dark');
+      // Ctrl+] leaves the terminal (Tab is the shell's); back to Machines from the keyboard.
+      await k.keyboard.press('Control+BracketRight');
+      await expect.poll(async () => (await focused(k))?.label).toBe('root@peer2');
+      await tabTo(k, (f) => f.tag === 'a' && f.label === 'Machines', { back: true });
+      await k.keyboard.press('Enter');
+      await expect.poll(() => k.evaluate(() => location.hash)).toBe('#machines');
+      await k.locator('tt-machines tr[data-peer="peer2"]').waitFor();
+    } finally {
+      await kctx.close();
+    }
   });
 });

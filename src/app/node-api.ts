@@ -119,6 +119,18 @@ export interface SshOpenOptions {
   legacyDevice?: boolean;
 }
 
+/** A running session as a window may list it (to attach): never a secret. */
+export interface SshSessionListing {
+  id: string;
+  host: string;
+  port: number;
+  username: string;
+  /** 'none' for Tailscale SSH, else how the login was made (no password or key in it). */
+  method: 'none' | 'password' | 'key';
+  /** How many windows show it now. */
+  windows: number;
+}
+
 /** File transfer (SFTP) logs in exactly as the terminal does, without a terminal size. */
 export type SftpOpenOptions = Omit<SshOpenOptions, 'cols' | 'rows'>;
 
@@ -306,6 +318,8 @@ export interface NodeApi {
    * lately (a bounded scrollback), then its live output. Refused in words when it has ended.
    */
   sshAttach(id: string): Promise<SshSessionHandle>;
+  /** The terminal sessions running in the node's Worker (any window's), to attach to from this one. */
+  sshList(): Promise<SshSessionListing[]>;
   /** Whether host:port accepts a TCP connection (one connect, short deadline); asked per person's action, never as a scan. */
   probe(host: string, port: number): Promise<{ open: boolean; reason?: string }>;
   /** 'dedicated': the node (and every terminal) ends with this page; 'shared': it outlives a reload. */

@@ -133,6 +133,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     async sshAttach(id: string): Promise<SshSessionHandle> {
       return sshHandle(await rpc.call('sshAttach', [id]));
     },
+    sshList: () => rpc.call('sshList'),
     probe: (host, port) => rpc.call('probe', [host, port]),
     async sftpOpen(o: SftpOpenOptions, hooks: SshOpenHooks = {}): Promise<SftpSessionHandle> {
       const promptId = loginHooks(hooks);

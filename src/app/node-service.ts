@@ -271,10 +271,11 @@ export class NodeService {
       },
       sshOpen: (o: SshOpenOptions & { promptId?: string }) => this.ssh.open(client, o),
       sshAttach: (id: string) => this.ssh.attach(client, String(id)),
+      sshList: () => this.ssh.list(),
       sshWrite: (id: string, data: Uint8Array) => this.ssh.write(id, data),
       probe: (host: string, port: number) => this.probe(String(host), Number(port)),
       sshResize: (id: string, cols: number, rows: number) => this.ssh.resize(id, cols, rows),
-      sshClose: (id: string) => this.ssh.close(id),
+      sshClose: (id: string) => this.ssh.close(id, client),
       sftpOpen: (o: SftpOpenOptions & { promptId?: string }) => this.sftp.open(client, o),
       sftpList: (id: string, path: string) => this.sftp.list(id, path),
       sftpDownload: (id: string, path: string) => this.sftp.download(id, path),
@@ -413,7 +414,7 @@ export class NodeService {
     client.released = true;
     // A remembered session's terminals wait for the window to come back (a reload); a kiosk's end.
     const grace = this.current?.cfg.ephemeral ? 0 : (this.deps.detachGraceMs ?? 0);
-    for (const id of [...client.sessions]) grace > 0 ? this.ssh.detach(id, grace) : this.ssh.close(id);
+    for (const id of [...client.sessions]) grace > 0 ? this.ssh.detach(id, grace, client) : this.ssh.close(id, client);
     for (const id of [...client.sftp]) this.sftp.close(id);
     this.tcp.closeAll(client);
     this.clients.delete(client);

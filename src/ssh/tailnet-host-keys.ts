@@ -15,7 +15,7 @@ export class TailnetHostKeyMismatchError extends Error {
     readonly listedFingerprints: string[],
   ) {
     super(
-      `WARNING: ${host} presented SSH host key ${presentedFingerprint}, which is not one its machine published to the tailnet ` +
+      `WARNING: ${host} presented SSH host key ${presentedFingerprint}, which is none of the host keys its machine published to the tailnet ` +
         `(${listedFingerprints.join(', ') || 'none readable'}). Connection refused.`,
     );
     this.name = 'TailnetHostKeyMismatchError';

@@ -54,6 +54,7 @@ import { NEED_PORT, NODE_PORT, type NeedPortMessage, type NodePortMessage } from
 import './views/webview.js';
 import './views/desktop.js';
 import type { DesktopTarget } from './views/desktop.js';
+import { VNC_PROBE_PORTS, type VncProbe } from './vnc.js';
 import './views/status.js';
 import './views/settings.js';
 
@@ -144,6 +145,12 @@ export class TailtabApp extends LitElement {
         padding: 1rem;
         z-index: 10;
       }
+      /* A dialog fits a phone's width: its widest field (a long option) may not push it past the edge. */
+      .modal > * {
+        min-width: 0;
+        max-width: 100%;
+        box-sizing: border-box;
+      }
     `,
   ];
 
@@ -180,6 +187,8 @@ export class TailtabApp extends LitElement {
   private readonly returningVisit = !isReload();
   /** What a probe found about SSH on a machine, by peer id (asked when the person opens it). */
   @state() private sshProbe = new Map<string, { port: number; open: boolean; reason?: string }>();
+  /** What a check of ports 5900–5901 found on a machine, by peer id (asked when the person presses Desktop). */
+  @state() private vncProbe = new Map<string, VncProbe>();
   @state() private dialogPreset?: SavedConnection;
   /** Whether the browser promised to keep this origin's storage (keys, logins): undefined = not asked. */
   @state() private storagePersisted: boolean | undefined;
@@ -482,8 +491,21 @@ export class TailtabApp extends LitElement {
       return;
     }
     if (req.kind === 'desktop') {
-      this.desktopTarget = { host: req.peer.ips[0] ?? req.peer.fqdn, name: req.peer.name };
+      const host = req.peer.ips[0] ?? req.peer.fqdn;
+      this.desktopTarget = { host, name: req.peer.name };
       location.hash = '#desktop';
+      // Is a VNC server there, on display :0 or :1? Two connects, only now that the person asked.
+      const id = req.peer.id;
+      void Promise.all(VNC_PROBE_PORTS.map((port) => this.node!.probe(host, port).catch(() => undefined))).then(
+        (rs) => {
+          if (rs.some((r) => !r)) return; // the node went down meanwhile: nothing learnt
+          const probe: VncProbe = { host, open: [], reasons: {} };
+          rs.forEach((r, i) =>
+            r!.open ? probe.open.push(VNC_PROBE_PORTS[i]!) : (probe.reasons[VNC_PROBE_PORTS[i]!] = r!.reason),
+          );
+          this.vncProbe = new Map(this.vncProbe).set(id, probe);
+        },
+      );
       return;
     }
     // The user and port used last time for this host, not always "root" on 22.
@@ -617,7 +639,12 @@ export class TailtabApp extends LitElement {
       >
         ${running ? this.renderRoute() : html`<tt-connect .status=${st} .profiles=${this.profiles} .defaults=${this.defaults}></tt-connect>`}
         ${/* Terminals stay mounted (hidden) so sessions survive switching views and a brief reconnect. */ ''}
-        <tt-terminals .node=${this.node} ?hidden=${!running || this.route !== 'terminals'}></tt-terminals>
+        <tt-terminals
+          .node=${this.node}
+          .peers=${this.status?.peers ?? []}
+          .shown=${running && this.route === 'terminals'}
+          ?hidden=${!running || this.route !== 'terminals'}
+        ></tt-terminals>
         <tt-files
           .node=${this.node}
           .target=${this.filesTarget}
@@ -626,6 +653,7 @@ export class TailtabApp extends LitElement {
         <tt-desktop
           .node=${this.node}
           .target=${this.desktopTarget}
+          .probe=${[...this.vncProbe.values()].find((p) => p.host === this.desktopTarget?.host)}
           ownsTitle
           ?hidden=${!running || this.route !== 'desktop'}
         ></tt-desktop>
@@ -665,6 +693,7 @@ export class TailtabApp extends LitElement {
               .recent=${this.saved}
               .lastVisit=${this.lastVisit}
               .sshProbe=${this.sshProbe}
+              .vncProbe=${this.vncProbe}
             ></tt-machines>`
           : ''
       }

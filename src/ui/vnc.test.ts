@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { desktopSizeProblem, KEY_COMBOS, keysymFor, vncEndSentence } from './vnc.js';
+import { desktopSizeProblem, KEY_COMBOS, keysymFor, vncEndSentence, vncProbeSentence } from './vnc.js';
 
 describe('keysymFor', () => {
   it('Latin-1 is its own keysym, other characters are 0x01000000 + code point, control characters have none', () => {
@@ -76,5 +76,20 @@ describe('desktopSizeProblem', () => {
       'The VNC server at h:1 announced a 65535×65535 desktop, larger than this page draws (at most 16384 pixels a side, 64 megapixels); the connection was closed.',
     );
     expect(desktopSizeProblem(16384, 16384, 'h:1')).toMatch(/larger than this page draws/);
+  });
+});
+
+describe('the check of ports 5900-5901 when Desktop is pressed, in words', () => {
+  it('says nothing when display :0 answers, names :1 when only it does, and says why when none does', () => {
+    expect(vncProbeSentence({ host: 'h', open: [5900, 5901], reasons: {} }, 'nas')).toBe('');
+    expect(vncProbeSentence({ host: 'h', open: [5901], reasons: { 5900: 'refused' } }, 'nas')).toBe(
+      'A VNC server answers on port 5901 of nas (display :1).',
+    );
+    expect(vncProbeSentence({ host: 'h', open: [], reasons: { 5900: 'refused', 5901: 'refused' } }, 'nas')).toBe(
+      'Nothing answered on ports 5900 and 5901 of nas (connection refused): no VNC server for display :0 or :1 there. Type the port your VNC server listens on, or start one on that machine.',
+    );
+    expect(vncProbeSentence({ host: 'h', open: [], reasons: { 5900: 'no answer', 5901: 'refused' } }, 'nas')).toMatch(
+      /^Nothing answered on ports 5900 and 5901 of nas \(no answer, refused\)/,
+    );
   });
 });

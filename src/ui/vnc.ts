@@ -105,3 +105,24 @@ export function vncEndSentence(e: VncEnd): string {
     return e.clean ? `The VNC server at ${e.where} closed the connection.` : `The connection to ${e.where} was lost.`;
   return `The VNC server at ${e.where} ended the connection before the desktop was shown.`;
 }
+
+const VNC_BASE = 5900;
+
+/** The ports a Desktop click checks: displays :0 and :1, where VNC servers listen unless told otherwise. */
+export const VNC_PROBE_PORTS = [5900, 5901] as const;
+
+/** What connecting to VNC_PROBE_PORTS of a machine found (asked when the person pressed Desktop). */
+export interface VncProbe {
+  host: string;
+  open: number[];
+  /** Why the others did not answer, in a word or two ('refused', 'no answer'), by port. */
+  reasons: Record<number, string | undefined>;
+}
+
+/** The probe in words, or '' while one of the usual ports answers on port 5900 (nothing to say). */
+export function vncProbeSentence(p: VncProbe, name: string): string {
+  if (p.open.includes(VNC_BASE)) return '';
+  if (p.open.length) return `A VNC server answers on port ${p.open[0]} of ${name} (display :${p.open[0]! - VNC_BASE}).`;
+  const why = [...new Set(Object.values(p.reasons).filter(Boolean))].join(', ');
+  return `Nothing answered on ports 5900 and 5901 of ${name}${why ? ` (${why === 'refused' ? 'connection refused' : why})` : ''}: no VNC server for display :0 or :1 there. Type the port your VNC server listens on, or start one on that machine.`;
+}

@@ -171,7 +171,7 @@ export class TailtabConnect extends LitElement {
       if (ev.status.state === 'running' && this.phase === 'connecting') this.onRunning();
       if (ev.status.state === 'error') {
         this.phase = 'error';
-        this.error = ev.status.error ?? 'The node stopped.';
+        this.error = ev.status.error ?? 'The connection to the tailnet stopped.';
       }
     });
     try {

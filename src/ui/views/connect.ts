@@ -1,6 +1,8 @@
 // Connect: control server, login by pre-auth key or interactively (link + QR code, moving on by
 // itself once approved), ephemeral mode for kiosks, remembered profiles otherwise.
 import { LitElement, html } from 'lit';
+import { controlUrlProblem, machineNameProblem } from '../validate.js';
+import { connectStrings as S } from '../strings.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeStatusView, UpConfig } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
@@ -39,17 +41,10 @@ export class ConnectView extends LitElement {
   private submit(e: Event) {
     e.preventDefault();
     const controlUrl = this.value('control-url');
-    try {
-      const u = new URL(controlUrl);
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-    } catch {
-      this.localError =
-        'The control server must be an http(s) URL, for example https://controlplane.tailscale.com or your Headscale URL.';
-      return;
-    }
     const hostname = this.value('hostname') || this.defaults.hostname || 'tailtab';
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/.test(hostname)) {
-      this.localError = 'A machine name uses letters, digits and dashes only (at most 63).';
+    const problem = controlUrlProblem(controlUrl) ?? machineNameProblem(hostname);
+    if (problem) {
+      this.localError = problem;
       return;
     }
     this.localError = '';
@@ -77,26 +72,26 @@ export class ConnectView extends LitElement {
     const starting = st?.state === 'starting';
     return html`
       <div class="card" style="max-width: 560px; margin: 1.5rem auto;">
-        <h2>Connect to your tailnet</h2>
+        <h2>${S.heading}</h2>
         ${
           this.profiles.length
-            ? html`<div role="group" aria-label="Remembered profiles">
-                <p class="hint">Remembered on this device:</p>
+            ? html`<div role="group" aria-label=${S.profilesLabel}>
+                <p class="hint">${S.remembered}</p>
                 ${this.profiles.map(
                   (p) =>
                     html`<div class="row" style="margin-bottom: .4rem">
                       <button class="primary" @click=${() => this.useProfile(p)} ?disabled=${starting}>
                         ${p.name}
                       </button>
-                      <span class="hint">${p.hostname} on ${p.controlUrl}</span>
+                      <span class="hint">${S.profileWhere(p.hostname, p.controlUrl)}</span>
                     </div>`,
                 )}
-                <h3>Or log in again</h3>
+                <h3>${S.loginAgain}</h3>
               </div>`
             : ''
         }
-        <form @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
-          <label for="control-url">Control server</label>
+        <form novalidate @submit=${this.submit} aria-busy=${starting ? 'true' : 'false'}>
+          <label for="control-url">${S.controlLabel}</label>
           <input
             id="control-url"
             type="url"
@@ -105,42 +100,35 @@ export class ConnectView extends LitElement {
             .value=${d.controlUrl ?? TAILSCALE_CONTROL}
             autocomplete="url"
           />
-          <div class="hint">Tailscale's own, or your Headscale server's URL.</div>
+          <div class="hint">${S.controlHint}</div>
 
-          <label for="auth-key">Auth key (optional)</label>
+          <label for="auth-key">${S.keyLabel}</label>
           <input
             id="auth-key"
             type="password"
             style="width: 100%"
             .value=${d.authKey ?? ''}
             autocomplete="off"
-            placeholder="tskey-auth-… or a Headscale pre-auth key"
+            placeholder=${S.keyPlaceholder}
           />
-          <div class="hint">Without a key you get a login link to approve.</div>
+          <div class="hint">${S.keyHint}</div>
 
-          <label for="hostname">This browser's machine name</label>
-          <input
-            id="hostname"
-            .value=${d.hostname ?? ''}
-            placeholder="tailtab"
-            pattern="[a-zA-Z0-9][a-zA-Z0-9\\-]{0,62}"
-          />
+          <label for="hostname">${S.nameLabel}</label>
+          <input id="hostname" .value=${d.hostname ?? ''} placeholder="tailtab" />
 
           <div class="row" style="margin-top: .8rem">
             <input id="ephemeral" type="checkbox" .checked=${d.ephemeral ?? false} />
-            <label for="ephemeral" style="display:inline; margin:0; font-weight: normal">
-              Kiosk mode: ephemeral node, forget everything when this tab closes
-            </label>
+            <label for="ephemeral" style="display:inline; margin:0; font-weight: normal"> ${S.kiosk} </label>
           </div>
           <details style="margin-top: .6rem">
-            <summary>Advanced</summary>
+            <summary>${S.advanced}</summary>
             <div class="row" style="margin-top: .5rem">
               <input id="insecure-derp" type="checkbox" .checked=${d.allowInsecureDerp ?? false} />
               <label for="insecure-derp" style="display:inline; margin:0; font-weight: normal">
-                Allow plain ws:// relays (a local test tailnet only)
+                ${S.insecureDerp}
               </label>
             </div>
-            <label for="control-key">Control server key (if this page cannot read /key)</label>
+            <label for="control-key">${S.controlKeyLabel}</label>
             <input id="control-key" style="width: 100%" placeholder="mkey:…" />
           </details>
 
@@ -148,17 +136,17 @@ export class ConnectView extends LitElement {
           ${st?.error ? html`<p class="error" role="alert">${st.error}</p>` : ''}
           <div class="row" style="margin-top: 1rem">
             <button class="primary" type="submit" ?disabled=${starting || !!waiting}>
-              ${starting ? 'Connecting…' : 'Connect'}
+              ${starting ? S.connecting : S.connect}
             </button>
           </div>
         </form>
         ${
           waiting
             ? html`<div role="status" style="margin-top: 1rem">
-                <h3>Approve this browser</h3>
-                <p>Open the link to log in; this page moves on by itself once you approve.</p>
+                <h3>${S.approveHeading}</h3>
+                <p>${S.approveText}</p>
                 <p><a href=${st!.authUrl!} target="_blank" rel="noopener noreferrer" class="mono">${st!.authUrl}</a></p>
-                <tt-qr .text=${st!.authUrl!} label="Login link as a QR code"></tt-qr>
+                <tt-qr .text=${st!.authUrl!} label=${S.qrLabel}></tt-qr>
               </div>`
             : ''
         }

@@ -4,13 +4,22 @@
 // server. Remote text (desktop name, clipboard, the server's refusal reasons) only ever goes into
 // Lit text bindings and form values, never into markup.
 import { LitElement, css, html } from 'lit';
+import { hostNameProblem, portProblem } from '../validate.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type RFB from '@novnc/novnc';
 import type { NodeApi } from '../../app/node-api.js';
 import { RfbHandshakeSniffer } from '../../app/rfb-handshake.js';
 import { TcpSocket, type TcpErrorEvent } from '../../app/tcp-socket.js';
 import { shared } from '../styles.js';
-import { desktopSizeProblem, KEY_COMBOS, keysymFor, vncEndSentence, type VncEnd } from '../vnc.js';
+import {
+  desktopSizeProblem,
+  KEY_COMBOS,
+  keysymFor,
+  vncEndSentence,
+  vncProbeSentence,
+  type VncEnd,
+  type VncProbe,
+} from '../vnc.js';
 
 export interface DesktopTarget {
   /** What to dial: a tailnet address or MagicDNS name. */
@@ -102,6 +111,8 @@ export class DesktopView extends LitElement {
   @property({ attribute: false }) password = '';
   /** Connect as soon as a target is set (the widget), instead of showing the form first. */
   @property({ type: Boolean }) autoconnect = false;
+  /** What a check of ports 5900–5901 found, when the person came from the machines list. */
+  @property({ attribute: false }) probe?: VncProbe;
   /** Put the remote desktop's name in the tab's title (the app; not the widget on a vendor's page). */
   @property({ type: Boolean }) ownsTitle = false;
 
@@ -128,6 +139,13 @@ export class DesktopView extends LitElement {
       if (this.phase !== 'idle') this.disconnect();
       this.error = '';
       this.phase = 'idle';
+    }
+    // Only 5901 answers (display :1): the form starts from it, unless the person typed a port already.
+    const p = this.probe;
+    if (changed.has('probe') && p && p.host === this.host && this.phase === 'idle' && !this.target?.port) {
+      const input = this.renderRoot.querySelector('#vnc-port') as HTMLInputElement | null;
+      const untouched = !input || input.value === String(VNC_BASE_PORT);
+      if (untouched && !p.open.includes(VNC_BASE_PORT) && p.open.length) this.port = p.open[0]!;
     }
   }
 
@@ -369,12 +387,14 @@ export class DesktopView extends LitElement {
   private submitForm(e: Event) {
     e.preventDefault();
     const host = (this.renderRoot.querySelector('#vnc-host') as HTMLInputElement).value.trim();
-    const port = Number((this.renderRoot.querySelector('#vnc-port') as HTMLInputElement).value);
-    if (!host) {
-      this.error = 'Enter a machine of your tailnet.';
+    const portText = (this.renderRoot.querySelector('#vnc-port') as HTMLInputElement).value;
+    const port = Number(portText);
+    const hostSays = hostNameProblem(host);
+    if (hostSays) {
+      this.error = hostSays;
       return;
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (portProblem(portText)) {
       this.error = 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).';
       return;
     }
@@ -414,7 +434,7 @@ export class DesktopView extends LitElement {
   }
 
   private renderForm() {
-    return html`<form class="connect" @submit=${this.submitForm}>
+    return html`<form class="connect" novalidate @submit=${this.submitForm}>
       <div class="row">
         <div>
           <label for="vnc-host">Machine</label
@@ -426,6 +446,13 @@ export class DesktopView extends LitElement {
         </div>
         <button class="primary" type="submit">Connect</button>
       </div>
+      ${
+        this.probe && this.probe.host === this.host && vncProbeSentence(this.probe, this.target?.name ?? this.host)
+          ? html`<p class="hint" role="status" id="vnc-probe">
+              ${vncProbeSentence(this.probe, this.target?.name ?? this.host)}
+            </p>`
+          : ''
+      }
       <p class="hint">
         VNC listens on 5900 + the display number (display :1 → 5901). The server's password is asked for when it wants
         one. The connection runs inside the tailnet's encryption.

@@ -48,7 +48,7 @@ export class FilesView extends LitElement {
         background: none;
         padding: 0;
         min-height: 0;
-        color: var(--accent);
+        color: var(--link, var(--accent));
         text-decoration: underline;
         text-align: left;
       }

@@ -3,6 +3,7 @@
 // waits) and the one-line note saying how the connected host's key was checked.
 import { html, type TemplateResult } from 'lit';
 import type { HostKeyPrompt, HostKeyVerdict } from '../../app/node-api.js';
+import { hostKeyStrings as S } from '../strings.js';
 
 export type PendingHostKeyPrompt = HostKeyPrompt & { answer: (ok: boolean) => void };
 
@@ -10,13 +11,13 @@ export type PendingHostKeyPrompt = HostKeyPrompt & { answer: (ok: boolean) => vo
 export function hostKeyNote(hostKey: HostKeyVerdict): string {
   switch (hostKey.verdict) {
     case 'tailnet':
-      return 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.';
+      return S.tailnet;
     case 'tailnet-pinned':
-      return `Tailscale SSH: the host key ${hostKey.fingerprint} matches the one this machine published to the tailnet.`;
+      return S.tailnetPinned(hostKey.fingerprint);
     case 'first-use':
-      return `First connection: host key ${hostKey.fingerprint} remembered.`;
+      return S.firstUse(hostKey.fingerprint);
     default:
-      return `Host key ${hostKey.fingerprint} matches the one remembered.`;
+      return S.known(hostKey.fingerprint);
   }
 }
 

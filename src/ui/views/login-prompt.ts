@@ -5,6 +5,7 @@
 // arrive with control sequences removed (ssh/display-text.ts) and only go into text bindings.
 import { html, type TemplateResult } from 'lit';
 import type { AuthPrompt, LegacyPrompt } from '../../app/node-api.js';
+import { loginPromptStrings as S } from '../strings.js';
 
 export type PendingAuthPrompt = AuthPrompt & { answer: (answers: string[] | undefined) => void };
 export type PendingLegacyPrompt = LegacyPrompt & { answer: (ok: boolean) => void };
@@ -18,7 +19,7 @@ export function authPromptTemplate(p: PendingAuthPrompt | undefined, idPrefix: s
     p.answer(p.prompts.map((_, i) => (form.querySelector(`#${idPrefix}-a${i}`) as HTMLInputElement).value));
   };
   return html`<form class="host-prompt auth-prompt" role="dialog" aria-labelledby="${idPrefix}-title" @submit=${submit}>
-    <strong id="${idPrefix}-title">${p.name || `Login to ${p.username}@${p.host}`}</strong>
+    <strong id="${idPrefix}-title">${p.name || S.loginTo(p.username, p.host)}</strong>
     ${p.instruction ? html`<p class="instruction">${p.instruction}</p>` : ''}
     ${p.prompts.map(
       (q, i) =>
@@ -32,8 +33,8 @@ export function authPromptTemplate(p: PendingAuthPrompt | undefined, idPrefix: s
           />`,
     )}
     <div class="row">
-      <button class="primary" type="submit">Continue</button>
-      <button type="button" @click=${() => p.answer(undefined)}>Cancel</button>
+      <button class="primary" type="submit">${S.continue}</button>
+      <button type="button" @click=${() => p.answer(undefined)}>${S.cancel}</button>
     </div>
   </form>`;
 }
@@ -47,15 +48,12 @@ export function legacyPromptTemplate(p: PendingLegacyPrompt | undefined, idPrefi
     aria-labelledby="${idPrefix}-ltitle"
     aria-describedby="${idPrefix}-ltext"
   >
-    <strong id="${idPrefix}-ltitle">${p.host} uses old, weak security</strong>
+    <strong id="${idPrefix}-ltitle">${S.legacyTitle(p.host)}</strong>
     <p id="${idPrefix}-ltext" class="reason">${p.reason}</p>
-    <p>
-      If this is an old device you cannot update, you can connect anyway: tailtab then also accepts SHA-1 and short RSA
-      keys for this host only, and remembers the choice (Settings lists it and can forget it).
-    </p>
+    <p>${S.legacyChoice}</p>
     <div class="row">
-      <button class="primary" @click=${() => p.answer(true)}>Connect anyway (legacy device)</button>
-      <button @click=${() => p.answer(false)}>Cancel</button>
+      <button class="primary" @click=${() => p.answer(true)}>${S.legacyConnect}</button>
+      <button @click=${() => p.answer(false)}>${S.cancel}</button>
     </div>
   </div>`;
 }

@@ -4,6 +4,8 @@
 // push touches 10,000 DOM rows.
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import type { VncProbe } from '../vnc.js';
+import { machinesStrings as S } from '../strings.js';
 import type { PeerView, RoutePrefsView } from '../../app/node-api.js';
 import { formatLastSeen, shortName, trimDot } from '../format.js';
 import { shared } from '../styles.js';
@@ -46,6 +48,8 @@ export class MachinesView extends LitElement {
   @property({ attribute: false }) lastVisit: VisitTerminal[] = [];
   /** What probing a machine's SSH port found (asked when the person opened it), by peer id. */
   @property({ attribute: false }) sshProbe = new Map<string, { port: number; open: boolean; reason?: string }>();
+  /** What a check of ports 5900–5901 found, by peer id (asked when the person pressed Desktop). */
+  @property({ attribute: false }) vncProbe = new Map<string, VncProbe>();
   @state() private query = '';
   /** How many matching rows are shown (grows by MACHINES_PAGE with "Show more"; a new search starts over). */
   @state() private limit = MACHINES_PAGE;
@@ -134,17 +138,13 @@ export class MachinesView extends LitElement {
     for (const p of this.peers) for (const ip of p.ips) byIp.set(ip, p);
     const byName = new Map(this.peers.map((p) => [p.fqdn, p]));
     return html`<section aria-labelledby="recent-title" style="margin-bottom: 1rem">
-      <h2 id="recent-title" style="margin:0 0 .5rem">Recent</h2>
+      <h2 id="recent-title" style="margin:0 0 .5rem">${S.recentHeading}</h2>
       ${
         this.lastVisit.length
           ? html`<div class="row card" data-last-visit style="margin-bottom: .5rem">
-              <span
-                >Your last visit had
-                ${this.lastVisit.length === 1 ? 'a terminal' : `${this.lastVisit.length} terminals`} open:
-                ${this.lastVisit.map((t) => t.title).join(', ')}.</span
-              >
+              <span>${S.lastVisit(this.lastVisit.map((t) => t.title))}</span>
               <button class="primary" @click=${() => this.emit('reopen-visit')}>
-                Reopen ${this.lastVisit.length === 1 ? 'it' : 'them'}
+                ${S.reopen(this.lastVisit.length)}
               </button>
             </div>`
           : ''
@@ -162,7 +162,7 @@ export class MachinesView extends LitElement {
               ${c.label}
             </button>
             <span class="hint"
-              >${METHOD_WORDS[c.method]}${c.port !== 22 ? `, port ${c.port}` : ''}${gone ? ' — this machine is not in the tailnet now' : peer && !peer.online ? ' — offline' : ''}</span
+              >${METHOD_WORDS[c.method]}${c.port !== 22 ? `, port ${c.port}` : ''}${gone ? S.notInTailnet : peer && !peer.online ? S.offline : ''}</span
             >
             <button @click=${() => this.emit('forget-connection', c.id)} aria-label="Forget ${c.label}">Forget</button>
           </li>`;
@@ -174,16 +174,18 @@ export class MachinesView extends LitElement {
   /** SSH, Files and Web, where they can work: a browser node serves none of them. */
   private actions(p: PeerView) {
     const name = shortName(p.fqdn || p.name);
-    if (p.browserNode) return html`<span class="hint" data-browser-node>A browser node: nothing to open here.</span>`;
+    if (p.browserNode) return html`<span class="hint" data-browser-node>${S.browserNode}</span>`;
     const probe = this.sshProbe.get(p.id);
+    const vnc = this.vncProbe.get(p.id);
     return html`<div class="row">
-        <button @click=${() => this.open(p, 'ssh')} aria-label="SSH to ${name}">SSH</button>
-        <button @click=${() => this.open(p, 'files')} aria-label="Files on ${name}">Files</button>
-        <button @click=${() => this.open(p, 'web')} aria-label="Open web view of ${name}">Web</button>
-        <button @click=${() => this.open(p, 'desktop')} aria-label="Desktop of ${name} (VNC)">Desktop</button>
+        <button @click=${() => this.open(p, 'ssh')} aria-label=${S.ssh(name)}>SSH</button>
+        <button @click=${() => this.open(p, 'files')} aria-label=${S.files(name)}>Files</button>
+        <button @click=${() => this.open(p, 'web')} aria-label=${S.web(name)}>Web</button>
+        <button @click=${() => this.open(p, 'desktop')} aria-label=${S.desktop(name)}>Desktop</button>
         ${this.exitButton(p)}
       </div>
-      ${probe && !probe.open ? html`<div class="hint" data-no-ssh>No SSH server answered on port ${probe.port}.</div>` : ''}`;
+      ${probe && !probe.open ? html`<div class="hint" data-no-ssh>${S.noSsh(probe.port)}</div>` : ''}
+      ${vnc && !vnc.open.length ? html`<div class="hint" data-no-vnc>${S.noVnc}</div>` : ''}`;
   }
 
   override render() {
@@ -192,11 +194,11 @@ export class MachinesView extends LitElement {
     return html`
       ${this.recentSection()}
       <div class="row" style="justify-content: space-between; margin-bottom: .75rem">
-        <h2 style="margin:0">Machines <span class="hint">(${this.peers.length})</span></h2>
+        <h2 style="margin:0">${S.heading} <span class="hint">(${this.peers.length})</span></h2>
         <input
           type="search"
-          aria-label="Search machines"
-          placeholder="Search name, IP, OS"
+          aria-label=${S.searchLabel}
+          placeholder=${S.searchPlaceholder}
           .value=${this.query}
           @input=${(e: Event) => {
             this.query = (e.target as HTMLInputElement).value;
@@ -207,9 +209,7 @@ export class MachinesView extends LitElement {
       ${this.routeControls()}
       ${
         shown.length === 0
-          ? html`<p class="hint">
-              ${this.peers.length ? 'No machine matches.' : 'No other machines in this tailnet yet.'}
-            </p>`
+          ? html`<p class="hint">${this.peers.length ? S.noMatch : S.noneYet}</p>`
           : html`<table>
                 <thead>
                   <tr>

@@ -88,9 +88,17 @@ export class SettingsView extends LitElement {
           ${this.profiles.map(
             (p) =>
               html`<tr>
-                <td>${p.name}</td>
-                <td class="hint">${p.controlUrl}</td>
-                <td><button class="danger" @click=${() => this.emit('delete-profile', p.id)}>Remove</button></td>
+                <td style="overflow-wrap: anywhere">${p.name}</td>
+                <td class="hint wide-only" style="overflow-wrap: anywhere">${p.controlUrl}</td>
+                <td>
+                  <button
+                    class="danger"
+                    aria-label="Remove profile ${p.name}"
+                    @click=${() => this.emit('delete-profile', p.id)}
+                  >
+                    Remove
+                  </button>
+                </td>
               </tr>`,
           )}
         </tbody>

@@ -21,6 +21,7 @@ import type {
   SshOpenOptions,
   SshSessionHandle,
 } from '../../app/node-api.js';
+import { terminalStrings as S } from '../strings.js';
 
 const enc = new TextEncoder();
 /** Bytes handed to xterm.js and not yet parsed, at most (then reading pauses until PENDING_LOW). */
@@ -88,11 +89,34 @@ export class TerminalView extends LitElement {
     this.term.open(box);
     this.fit.fit();
     this.term.onData((d) => this.send(d));
+    // A terminal takes every key (Tab, Esc) for the shell, so a keyboard alone could not leave it
+    // (WCAG 2.1.2, no keyboard trap): Ctrl+] (telnet's escape key) moves the focus out, to the tabs.
+    this.term.attachCustomKeyEventHandler((e) => {
+      if (!(
+        e.type === 'keydown' &&
+        e.ctrlKey &&
+        !e.altKey &&
+        !e.metaKey &&
+        (e.key === ']' || e.code === 'BracketRight')
+      ))
+        return true;
+      e.preventDefault();
+      this.leaveTerminal();
+      return false;
+    });
     this.term.onResize(({ cols, rows }) => this.session?.resize(cols, rows));
     this.resizeObserver = new ResizeObserver(() => this.fit?.fit());
     this.resizeObserver.observe(box);
     this.scrollByTouch(box);
     void this.connect();
+  }
+
+  /** Moves the keyboard focus out of the terminal: to its tab, else to the first of its own buttons. */
+  private leaveTerminal() {
+    const to =
+      (this.closest('tt-terminals')?.querySelector('[data-tab][aria-pressed="true"]') as HTMLElement | null) ??
+      (this.querySelector('.term-head button') as HTMLElement | null);
+    to?.focus();
   }
 
   /**
@@ -172,7 +196,7 @@ export class TerminalView extends LitElement {
     this.attachId = undefined;
     // A password is never kept, not even for this tab: a reopened password login has an empty one,
     // and the server's password question is then put to the person (ssh-connect.ts).
-    if (!attachId) this.term.writeln(`\x1b[2mConnecting to ${this.options.username}@${this.options.host}…\x1b[0m`);
+    if (!attachId) this.term.writeln(`\x1b[2m${S.connectingTo(this.options.username, this.options.host)}\x1b[0m`);
     try {
       let s: SshSessionHandle;
       try {
@@ -190,11 +214,7 @@ export class TerminalView extends LitElement {
             );
       } catch (e) {
         if (!attachId) throw e;
-        throw new Error(
-          this.node.workerKind === 'dedicated'
-            ? 'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.'
-            : "This terminal's session ended while the page was away. Press Reconnect for a new session.",
-        );
+        throw new Error(this.node.workerKind === 'dedicated' ? S.endedWithDedicatedWorker : S.endedWhileAway);
       }
       this.session = s;
       this.dispatchEvent(new CustomEvent('session', { detail: s.id, bubbles: true, composed: true }));
@@ -208,11 +228,7 @@ export class TerminalView extends LitElement {
       // The last bytes (a shell's "logout") may still be on their way: show them before the verdict.
       await Promise.race([pumped, new Promise((r) => setTimeout(r, 1000))]);
       this.phase = 'ended';
-      this.message = exit.error
-        ? `Session ended: ${exit.error}`
-        : exit.signal
-          ? `Session ended by signal ${exit.signal}.`
-          : `Session ended with exit status ${exit.code ?? 'unknown'}.`;
+      this.message = S.ended(exit);
     } catch (e) {
       this.phase = 'ended';
       this.message = (e as Error).message || String(e);
@@ -327,9 +343,10 @@ export class TerminalView extends LitElement {
       <div class="term-head row">
         <!-- Fingerprints are one long word: let them wrap, or a phone page scrolls sideways. -->
         <span class="term-state" role="status" style="overflow-wrap: anywhere; min-width: 0"
-          >${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? 'Connecting…' : this.message}</span
+          >${this.phase === 'open' ? this.hostNote : this.phase === 'connecting' ? S.connecting : this.message}</span
         >
         <span style="flex:1"></span>
+        ${touch ? '' : html`<span class="hint leave-hint">${S.leaveHint}</span>`}
         <button @click=${() => (this.fontSize = Math.max(8, this.fontSize - 1))} aria-label="A− smaller text">
           A−
         </button>
@@ -338,7 +355,7 @@ export class TerminalView extends LitElement {
         </button>
         <button @click=${this.copy} aria-label="Copy selection">Copy</button>
         <button @click=${this.paste} aria-label="Paste">Paste</button>
-        ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>Reconnect</button>` : ''}
+        ${this.phase === 'ended' ? html`<button class="primary" @click=${() => this.connect()}>${S.reconnect}</button>` : ''}
       </div>
       ${hostKeyPromptTemplate(this.hostPrompt, 'hk')} ${legacyPromptTemplate(this.legacyPrompt, `lg-${this.uid}`)}
       ${authPromptTemplate(this.authPrompt, `ap-${this.uid}`)}

@@ -1,12 +1,13 @@
 // Terminal tabs: several SSH sessions at once, and the dialog that asks how to log in.
-import { LitElement, html } from 'lit';
+import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
-import type { NodeApi, PeerView, SshKeyView, SshOpenOptions } from '../../app/node-api.js';
+import type { NodeApi, PeerView, SshKeyView, SshOpenOptions, SshSessionListing } from '../../app/node-api.js';
 import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
 import type { SavedConnection } from '../saved-connections.js';
+import { sshDialogStrings as D, terminalsStrings as S } from '../strings.js';
 import './terminal.js';
 
 interface Tab {
@@ -59,7 +60,18 @@ export function isReload(): boolean {
 
 @customElement('tt-ssh-dialog')
 export class SshDialog extends LitElement {
-  static override styles = [shared];
+  static override styles = [
+    shared,
+    // Fields as wide as the dialog (a percentage width lets the long option text shrink on a phone).
+    css`
+      :host {
+        display: block;
+      }
+      select {
+        width: 100%;
+      }
+    `,
+  ];
   @property({ attribute: false }) peer?: PeerView;
   @property({ attribute: false }) keys: SshKeyView[] = [];
   /** What the login is for: a terminal, or the file browser (same login, same host-key checks). */
@@ -138,12 +150,13 @@ export class SshDialog extends LitElement {
   override render() {
     if (!this.peer) return html``;
     return html`<form
+      novalidate
       class="card"
       @submit=${this.submit}
-      aria-label=${this.purpose === 'files' ? 'Files login' : 'SSH login'}
+      aria-label=${D.label(this.purpose === 'files')}
       style="max-width: 460px"
     >
-      <h2>${this.purpose === 'files' ? 'Files on' : 'SSH to'} ${shortName(this.peer.fqdn || this.peer.name)}</h2>
+      <h2>${D.heading(this.purpose === 'files', shortName(this.peer.fqdn || this.peer.name))}</h2>
       <label for="ssh-user">User</label>
       <input id="ssh-user" value=${this.preset?.user ?? 'root'} autocomplete="username" />
       <label for="ssh-port">Port</label>
@@ -158,9 +171,7 @@ export class SshDialog extends LitElement {
       ${
         this.probe && !this.probe.open
           ? html`<p class="hint" role="status" id="ssh-probe">
-              Nothing answered on port ${this.probe.port} of
-              ${shortName(this.peer.fqdn || this.peer.name)}${this.probe.reason === 'refused' ? ' (connection refused)' : this.probe.reason ? ` (${this.probe.reason})` : ''}:
-              no SSH server listens there. Try another port, or start an SSH server on that machine.
+              ${D.noServer(this.probe.port, shortName(this.peer.fqdn || this.peer.name), this.probe.reason)}
             </p>`
           : ''
       }
@@ -170,23 +181,23 @@ export class SshDialog extends LitElement {
         .value=${this.method}
         @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}
       >
-        <option value="none">Tailscale SSH (the tailnet authenticates you)</option>
-        <option value="password">Password</option>
-        <option value="key" ?disabled=${!this.keys.length}>SSH key kept in this browser</option>
+        <option value="none">${D.methodTailscale}</option>
+        <option value="password">${D.methodPassword}</option>
+        <option value="key" ?disabled=${!this.keys.length}>${D.methodKey}</option>
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
       ${
         this.method === 'key'
           ? html`<label for="ssh-key">Key</label
               ><select id="ssh-key">
-                <option value="">All my keys, in order</option>
+                <option value="">${D.allKeys}</option>
                 ${this.keys.map((k) => html`<option value=${k.id} ?selected=${k.id === this.preset?.keyId}>${k.name}</option>`)}
               </select>`
           : ''
       }
       ${this.problem ? html`<p class="error" role="alert" id="ssh-problem">${this.problem}</p>` : ''}
       <div class="row" style="margin-top: 1rem">
-        <button class="primary" type="submit">${this.purpose === 'files' ? 'Open files' : 'Open terminal'}</button>
+        <button class="primary" type="submit">${D.submit(this.purpose === 'files')}</button>
         <button
           type="button"
           @click=${() => this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }))}
@@ -198,18 +209,85 @@ export class SshDialog extends LitElement {
   }
 }
 
+/** The options a listed session was opened with, as a tab keeps them (its Reconnect logs in so again). */
+function listedOptions(l: SshSessionListing): SshOpenOptions {
+  const auth =
+    l.method === 'none'
+      ? ({ type: 'none' } as const)
+      : l.method === 'password'
+        ? ({ type: 'password', password: '' } as const)
+        : ({ type: 'key' } as const);
+  return {
+    host: l.host,
+    port: l.port,
+    username: l.username,
+    auth,
+    cols: 80,
+    rows: 24,
+    tailnetAuthenticated: l.method === 'none',
+  };
+}
+
 @customElement('tt-terminals')
 export class TerminalsView extends LitElement {
   protected override createRenderRoot() {
     return this;
   }
   @property({ attribute: false }) node?: NodeApi;
+  /** The tailnet's machines, to name a session another tab opened. */
+  @property({ attribute: false }) peers: PeerView[] = [];
+  /** Whether the view is on screen: the sessions other tabs run are listed afresh each time it is. */
+  @property({ type: Boolean }) shown = false;
   @state() tabs: Tab[] = [];
   @state() active = 0;
+  /** Sessions running in the node's Worker that this tab does not show (another tab's). */
+  @state() private elsewhere: SshSessionListing[] = [];
   private seq = 1;
+  private readonly onFocus = () => void this.refreshElsewhere();
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    removeEventListener('focus', this.onFocus);
+  }
+
+  override willUpdate(changed: Map<string, unknown>) {
+    if (changed.has('shown') && this.shown) void this.refreshElsewhere();
+  }
+
+  /** Asks the Worker which sessions run there; keeps those no tab of this page shows. */
+  async refreshElsewhere(): Promise<void> {
+    if (!this.node?.sshList) return;
+    try {
+      const mine = new Set(this.tabs.map((t) => t.sessionId ?? t.attachId));
+      this.elsewhere = (await this.node.sshList()).filter((l) => !mine.has(l.id));
+    } catch {
+      this.elsewhere = []; // the node is not up (yet): nothing runs
+    }
+  }
+
+  private titleOf(l: SshSessionListing): string {
+    const peer = this.peers.find((p) => p.ips.includes(l.host) || p.fqdn === l.host || p.name === l.host);
+    return `${l.username}@${peer ? shortName(peer.fqdn || peer.name) : l.host}`;
+  }
+
+  /** Shows another tab's session here too: its scrollback redrawn, then live; both tabs type into it. */
+  private attachElsewhere(l: SshSessionListing) {
+    const tab: Tab = {
+      id: this.seq++,
+      title: this.titleOf(l),
+      options: listedOptions(l),
+      sessionId: l.id,
+      attachId: l.id,
+    };
+    this.tabs = [...this.tabs, tab];
+    this.active = tab.id;
+    this.elsewhere = this.elsewhere.filter((x) => x.id !== l.id);
+    this.persist();
+  }
 
   override connectedCallback() {
     super.connectedCallback();
+    addEventListener('focus', this.onFocus);
     // A reload: the terminals this tab had, each attaching to its session in the Worker.
     const saved = readTabs();
     if (saved && !this.tabs.length) {
@@ -236,6 +314,8 @@ export class TerminalsView extends LitElement {
     this.tabs = this.tabs.filter((t) => t.id !== id);
     if (this.active === id) this.active = this.tabs.at(-1)?.id ?? 0;
     this.persist();
+    // Another tab may still show the session (it then goes on there): list it again.
+    void this.updateComplete.then(() => this.refreshElsewhere());
   }
 
   /** Writes the tabs down for a reload, and tells the app (which remembers the visit's terminals). */
@@ -261,9 +341,30 @@ export class TerminalsView extends LitElement {
     this.persist();
   }
 
+  private renderElsewhere() {
+    if (!this.elsewhere.length) return '';
+    return html`<section class="card" aria-labelledby="elsewhere-h" data-elsewhere>
+      <h2 id="elsewhere-h">${S.elsewhereHeading}</h2>
+      <p class="hint">${S.elsewhereHint}</p>
+      <ul style="list-style: none; padding: 0; margin: 0">
+        ${this.elsewhere.map((l) => {
+          const title = this.titleOf(l);
+          return html`<li class="row" data-running=${title} data-windows=${l.windows} style="margin: 0.25rem 0">
+            <span>${title}</span>
+            <span class="hint">${S.windowsShowing(l.windows)}</span>
+            <button aria-label=${S.showHereLabel(title)} @click=${() => this.attachElsewhere(l)}>${S.showHere}</button>
+          </li>`;
+        })}
+      </ul>
+    </section>`;
+  }
+
   override render() {
-    if (!this.tabs.length) return html`<p class="hint">No terminal yet: pick a machine and press SSH.</p>`;
+    if (!this.tabs.length)
+      return html`${this.renderElsewhere()}
+        <p class="hint">${S.noTerminal}</p>`;
     return html`
+      ${this.renderElsewhere()}
       <!-- A toolbar, not a tablist: each terminal has a close button beside its own (a tablist may hold tabs only). -->
       <div class="tabs row" role="toolbar" aria-label="Terminals">
         ${this.tabs.map(
@@ -276,7 +377,7 @@ export class TerminalsView extends LitElement {
               >
                 ${t.title}
               </button>
-              <button aria-label="Close ${t.title}" @click=${() => this.closeTab(t.id)}>×</button>
+              <button aria-label=${S.close(t.title)} @click=${() => this.closeTab(t.id)}>×</button>
             </span>`,
         )}
       </div>

@@ -3,6 +3,8 @@
 // The proxied app's WebSockets go through the frame script's shim (README "WebSockets in the web
 // view"; a Service Worker cannot intercept them itself); absolute links to other origins leave.
 import { LitElement, html } from 'lit';
+import { webAddressProblem } from '../validate.js';
+import { webViewStrings as S } from '../strings.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import { shared } from '../styles.js';
 import { targetOf, type ProxyTarget } from '../proxy-origin.js';
@@ -46,9 +48,9 @@ export class WebView extends LitElement {
   private go(e: Event) {
     e.preventDefault();
     const input = this.renderRoot.querySelector('#address') as HTMLInputElement;
-    const p = proxyPath(input.value.trim());
-    if (!p) {
-      this.error = 'Enter an http:// address of a machine in your tailnet, e.g. http://nas:8080/';
+    const problem = webAddressProblem(input.value) ?? (proxyPath(input.value.trim()) ? null : S.addressExample);
+    if (problem) {
+      this.error = problem;
       return;
     }
     this.error = '';
@@ -69,8 +71,7 @@ export class WebView extends LitElement {
         if (this.opening === key) this.frameOrigin = origin;
       },
       (err: Error) => {
-        if (this.opening === key)
-          this.error = `The web view could not open ${t.host}:${t.port} on its own origin: ${err.message}`;
+        if (this.opening === key) this.error = S.couldNotOpen(t.host, t.port, err.message);
       },
     );
   }
@@ -84,18 +85,16 @@ export class WebView extends LitElement {
     if (this.proxyOrigin) {
       return this.frameOrigin !== undefined
         ? this.iframe(this.frameOrigin + src)
-        : html`<p class="hint">Opening the app on its own origin…</p>`;
+        : html`<p class="hint">${S.opening}</p>`;
     }
     if (WebView.sameOriginAllowed) return this.iframe(src);
-    return html`<p class="error" role="note">
-        This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.
-      </p>
-      <button @click=${this.allowSameOrigin}>Show it anyway for this session</button>`;
+    return html`<p class="error" role="note">${S.wouldShareOrigin}</p>
+      <button @click=${this.allowSameOrigin}>${S.showAnyway}</button>`;
   }
 
   private iframe(url: string) {
     return html`<iframe
-      title="Web view of ${this.target}"
+      title=${S.frameTitle(this.target)}
       src=${url}
       sandbox=${WEB_VIEW_SANDBOX}
       style="width:100%; height: calc(100vh - 190px); border: 1px solid var(--border); border-radius: 8px; background: #fff"
@@ -106,25 +105,24 @@ export class WebView extends LitElement {
     const src = this.target ? proxyPath(this.target) : undefined;
     return html`
       <form class="row" @submit=${this.go} style="margin-bottom: .5rem">
-        <label for="address" style="margin:0">Address</label>
-        <input id="address" style="flex:1; min-width: 200px" .value=${this.target} placeholder="http://machine:port/" />
-        <button class="primary" type="submit">Go</button>
+        <label for="address" style="margin:0">${S.addressLabel}</label>
+        <input
+          id="address"
+          style="flex:1; min-width: 200px"
+          .value=${this.target}
+          placeholder=${S.addressPlaceholder}
+        />
+        <button class="primary" type="submit">${S.go}</button>
       </form>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      ${!this.proxyReady ? html`<p class="hint">Starting the web proxy…</p>` : ''}
+      ${!this.proxyReady ? html`<p class="hint">${S.starting}</p>` : ''}
       ${src && this.proxyReady && !this.error ? this.frame(src) : ''}
       ${
         this.proxyReady && !this.proxyOrigin && WebView.sameOriginAllowed
-          ? html`<p class="error" role="note">
-              This web view shares tailtab's own origin: the app shown here could read tailtab's keys and act as you.
-              Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").
-            </p>`
+          ? html`<p class="error" role="note">${S.sharesOrigin}</p>`
           : ''
       }
-      <p class="hint">
-        Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go
-        through the tailnet.
-      </p>
+      <p class="hint">${S.howItWorks}</p>
     `;
   }
 }

@@ -1,0 +1,143 @@
+// The sentences a person reads in the connect form, the machines list, the login dialog and its
+// questions, the terminals and the web view, kept together so they can be
+// read (and reviewed) as a whole: one voice, one name for each thing (a "machine" of the
+// "tailnet", a "terminal", a "tab"), each problem saying what to do next. Remote text (host names,
+// user names, the server's words) is passed in and only ever rendered through Lit text bindings.
+// The checks of typed input word their refusals in validate.ts; the Desktop's in vnc.ts.
+
+/** How a probe's reason reads in brackets: '' when there is none. */
+function why(reason: string | undefined): string {
+  return reason === 'refused' ? ' (connection refused)' : reason ? ` (${reason})` : '';
+}
+
+/** The machines list. */
+export const machinesStrings = {
+  heading: 'Machines',
+  searchLabel: 'Search machines',
+  searchPlaceholder: 'Search name, IP, OS',
+  noMatch: 'No machine matches.',
+  noneYet: 'No other machines in this tailnet yet.',
+  browserNode: 'A browser node: nothing to open here.',
+  ssh: (name: string) => `SSH to ${name}`,
+  files: (name: string) => `Files on ${name}`,
+  web: (name: string) => `Open web view of ${name}`,
+  desktop: (name: string) => `Desktop of ${name} (VNC)`,
+  noSsh: (port: number) => `No SSH server answered on port ${port}.`,
+  noVnc: 'No VNC server answered on ports 5900 and 5901.',
+  recentHeading: 'Recent',
+  lastVisit: (titles: string[]) =>
+    `Your last visit had ${titles.length === 1 ? 'a terminal' : `${titles.length} terminals`} open: ${titles.join(', ')}.`,
+  reopen: (n: number) => `Reopen ${n === 1 ? 'it' : 'them'}`,
+  notInTailnet: ' — this machine is not in the tailnet now',
+  offline: ' — offline',
+};
+
+/** The login dialog (a terminal or Files on a machine). */
+export const sshDialogStrings = {
+  label: (files: boolean) => (files ? 'Files login' : 'SSH login'),
+  heading: (files: boolean, name: string) => `${files ? 'Files on' : 'SSH to'} ${name}`,
+  submit: (files: boolean) => (files ? 'Open files' : 'Open terminal'),
+  /** What a connect to the SSH port found, when nothing answered. */
+  noServer: (port: number, name: string, reason?: string) =>
+    `Nothing answered on port ${port} of ${name}${why(reason)}: no SSH server listens there. Try another port, or start an SSH server on that machine.`,
+  methodTailscale: 'Tailscale SSH (the tailnet authenticates you)',
+  methodPassword: 'Password',
+  methodKey: 'SSH key kept in this browser',
+  allKeys: 'All my keys, in order',
+};
+
+/** The terminals view: the tabs, and the sessions other tabs of this browser run. */
+export const terminalsStrings = {
+  noTerminal: 'No terminal yet: pick a machine and press SSH.',
+  elsewhereHeading: 'Other terminals running in this browser',
+  elsewhereHint:
+    'Opened in another tab, or in a tab closed a moment ago (kept for a minute). Show one here too: every tab showing it sees the same screen and can type into it, as with tmux attach; closing it in one tab leaves it running in the others.',
+  windowsShowing: (n: number) =>
+    n === 0 ? 'not shown in any tab' : n === 1 ? 'shown in 1 other tab' : `shown in ${n} other tabs`,
+  showHere: 'Show here',
+  showHereLabel: (title: string) => `Show here: ${title}`,
+  close: (title: string) => `Close ${title}`,
+};
+
+/** One terminal: its state line, its buttons, and how its session ended. */
+export const terminalStrings = {
+  connecting: 'Connecting…',
+  connectingTo: (user: string, host: string) => `Connecting to ${user}@${host}…`,
+  leaveHint: 'Ctrl+] leaves the terminal',
+  endedWithDedicatedWorker:
+    'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+  endedWhileAway: "This terminal's session ended while the page was away. Press Reconnect for a new session.",
+  ended: (exit: { code?: number; signal?: string; error?: string }) =>
+    exit.error === 'closed'
+      ? 'Session closed.'
+      : exit.error
+        ? `Session ended: ${exit.error}`
+        : exit.signal
+          ? `Session ended by signal ${exit.signal}.`
+          : `Session ended with exit status ${exit.code ?? 'unknown'}.`,
+  reconnect: 'Reconnect',
+};
+
+/** How the host key of an open session was vouched for (the terminal's and Files' state line). */
+export const hostKeyStrings = {
+  tailnet: 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.',
+  tailnetPinned: (fp: string) =>
+    `Tailscale SSH: the host key ${fp} matches the one this machine published to the tailnet.`,
+  firstUse: (fp: string) => `First connection: host key ${fp} remembered.`,
+  known: (fp: string) => `Host key ${fp} matches the one remembered.`,
+};
+
+/** The questions a login puts to the person (keyboard-interactive, the legacy-device choice). */
+export const loginPromptStrings = {
+  loginTo: (user: string, host: string) => `Login to ${user}@${host}`,
+  continue: 'Continue',
+  cancel: 'Cancel',
+  legacyTitle: (host: string) => `${host} uses old, weak security`,
+  legacyChoice:
+    'If this is an old device you cannot update, you can connect anyway: tailtab then also accepts SHA-1 and short RSA keys for this host only, and remembers the choice (Settings lists it and can forget it).',
+  legacyConnect: 'Connect anyway (legacy device)',
+};
+
+/** The web view: an app of a machine, shown on an origin of its own. */
+export const webViewStrings = {
+  addressLabel: 'Address',
+  addressPlaceholder: 'http://machine:port/',
+  go: 'Go',
+  addressExample: 'Enter an http:// address of a machine in your tailnet, e.g. http://nas:8080/.',
+  couldNotOpen: (host: string, port: number, why: string) =>
+    `The web view could not open ${host}:${port} on its own origin: ${why}`,
+  opening: 'Opening the app on its own origin…',
+  wouldShareOrigin:
+    "This web view would share tailtab's own origin: the app shown could read tailtab's keys and act as you.",
+  showAnyway: 'Show it anyway for this session',
+  sharesOrigin:
+    'This web view shares tailtab\'s own origin: the app shown here could read tailtab\'s keys and act as you. Open only hosts you trust, or serve tailtab with a separate proxy origin (README, "Web view isolation").',
+  starting: 'Starting the web proxy…',
+  howItWorks:
+    "Each machine's app runs on an origin of its own. Pages, scripts, styles, images, form posts and WebSockets go through the tailnet.",
+  frameTitle: (target: string) => `Web view of ${target}`,
+};
+
+/** The connect form a first visit meets (and a returning one, with its remembered profiles). */
+export const connectStrings = {
+  heading: 'Connect to your tailnet',
+  profilesLabel: 'Remembered profiles',
+  remembered: 'Remembered in this browser:',
+  profileWhere: (hostname: string, controlUrl: string) => `${hostname} on ${controlUrl}`,
+  loginAgain: 'Or log in again',
+  controlLabel: 'Control server',
+  controlHint: "Tailscale's own, or your Headscale server's URL.",
+  keyLabel: 'Auth key (optional)',
+  keyPlaceholder: 'tskey-auth-… or a Headscale pre-auth key',
+  keyHint: 'Without a key you get a login link to approve.',
+  nameLabel: "This browser's machine name",
+  kiosk: 'Kiosk mode: a temporary machine; the tailnet and this browser forget it when this tab closes',
+  advanced: 'Advanced',
+  insecureDerp: 'Allow plain ws:// relays (a local test tailnet only)',
+  controlKeyLabel: 'Control server key (if this page cannot read /key)',
+  connect: 'Connect',
+  connecting: 'Connecting…',
+  approveHeading: 'Approve this browser',
+  approveText: 'Open the link to log in; this page moves on by itself once you approve.',
+  qrLabel: 'Login link as a QR code',
+};
