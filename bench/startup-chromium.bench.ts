@@ -56,7 +56,7 @@ const WATCH = `async ({ connectedSel, connectedRe, promptRe, deadlineMs }) => {
     const now = performance.now();
     if (connected === undefined && c.test(text(connectedSel))) connected = now;
     if (p.test(text('.xterm-rows'))) return { connected: connected ?? now, prompt: now };
-    if (now > deadlineMs) throw new Error('no prompt within ' + deadlineMs + ' ms; page says: ' + text('[role=status]'));
+    if (now > deadlineMs) throw new Error('no prompt within ' + deadlineMs + ' ms; page says: ' + text('[role=status]') + ' / ' + text('[data-last-visit]'));
     await new Promise((r) => setTimeout(r, 10));
   }
 }`;
