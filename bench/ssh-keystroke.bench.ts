@@ -8,6 +8,8 @@
 // Same rig, same run; median and p95 each. The issue's target: tailtab's median ≤ native + 0.5 ms.
 // A measurement, not a pass/fail test. Runs inside a loopback-only netns.
 //   npm run bench -- ssh-keystroke
+//   TAILTAB_KEYSTROKE_AEAD=nobleEngine   the Worker's WireGuard AEAD engine by its export in aead-batch.ts,
+//                                        or =split: sizeSplitEngine(WebCrypto, noble)
 import { spawn } from 'node:child_process';
 import { startRig, rigBinaries } from '../e2e/rig/index.js';
 import type { BenchRow } from './run.js';
@@ -25,7 +27,10 @@ const WORKER = `
 const { TailnetNode } = await import(self.origin + '/src/node/node.ts');
 const { createLayers } = await import(self.origin + '/src/node/layers.ts');
 const { SshClient, tailnetAuthenticatedVerifier } = await import(self.origin + '/src/ssh/index.ts');
-const node = new TailnetNode(createLayers());
+const aeadName = __AEAD__;
+const aead = aeadName ? await import(self.origin + '/src/noise/wireguard/aead-batch.ts') : undefined;
+const engine = aeadName === 'split' ? aead.sizeSplitEngine(await aead.defaultAeadEngine(), aead.nobleEngine) : aeadName ? aead[aeadName] : undefined;
+const node = new TailnetNode(createLayers(engine ? { aeadEngine: () => engine } : {}));
 const bench = {
   up: (c) => node.up({ ...c, wallClockMs: () => Date.now() }),
   async keystrokes(ip, fqdn, n, remote) {
@@ -57,7 +62,7 @@ self.postMessage({ ready: true });
 `;
 
 const PAGE = `(async () => {
-  const url = URL.createObjectURL(new Blob([${JSON.stringify(WORKER)}], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([${JSON.stringify(WORKER.replace('__AEAD__', JSON.stringify(process.env.TAILTAB_KEYSTROKE_AEAD ?? '')))}], { type: 'text/javascript' }));
   const worker = new Worker(url, { type: 'module', name: 'tailtab-bench-keystroke' });
   const pending = new Map(); let next = 0;
   await new Promise((resolve, reject) => {
