@@ -9,7 +9,7 @@
 // A measurement, not a pass/fail test. Runs inside a loopback-only netns.
 //   npm run bench -- ssh-keystroke
 //   TAILTAB_KEYSTROKE_AEAD=nobleEngine   the Worker's WireGuard AEAD engine by its export in aead-batch.ts,
-//                                        or =split: sizeSplitEngine(WebCrypto, noble)
+//                                        or =webcrypto: WebCrypto for every packet (the default splits by size)
 import { spawn } from 'node:child_process';
 import { startRig, rigBinaries } from '../e2e/rig/index.js';
 import type { BenchRow } from './run.js';
@@ -29,7 +29,7 @@ const { createLayers } = await import(self.origin + '/src/node/layers.ts');
 const { SshClient, tailnetAuthenticatedVerifier } = await import(self.origin + '/src/ssh/index.ts');
 const aeadName = __AEAD__;
 const aead = aeadName ? await import(self.origin + '/src/noise/wireguard/aead-batch.ts') : undefined;
-const engine = aeadName === 'split' ? aead.sizeSplitEngine(await aead.defaultAeadEngine(), aead.nobleEngine) : aeadName ? aead[aeadName] : undefined;
+const engine = aeadName === 'webcrypto' ? await aead.detectWebCryptoEngine() : aeadName ? aead[aeadName] : undefined;
 const node = new TailnetNode(createLayers(engine ? { aeadEngine: () => engine } : {}));
 const bench = {
   up: (c) => node.up({ ...c, wallClockMs: () => Date.now() }),
