@@ -9,7 +9,8 @@
 // Narrowing a run (environment):
 //   TAILTAB_TAILNET_ONLY=download,upload   measurements whose name contains one of these words;
 //   TAILTAB_TAILNET_SIDES=native,chromium  sides among native, node, chromium (ratios need native);
-//   TAILTAB_TAILNET_AEAD=noble             the Chromium Worker's WireGuard AEAD (default: WebCrypto);
+//   TAILTAB_TAILNET_AEAD=noble|webcrypto   the Chromium Worker's WireGuard AEAD for every packet (default:
+//                                          WebCrypto, packets up to 256 bytes through noble: sizeSplitEngine);
 //   TAILTAB_TAILNET_WORKER_TCP='{"recvBuffer":65536}'  netstack TcpConfig overrides in that Worker;
 //   TAILTAB_TAILNET_COUNTERS=1             prints the Chromium Worker's counter deltas per measurement;
 //   TAILTAB_TAILNET_REPEAT=3               each measurement N times on the same rig (one row each);
@@ -216,6 +217,7 @@ const tcpConfig = __TCP__;
 const { createNetStack } = await import(self.origin + '/src/netstack/index.ts');
 const node = new TailnetNode(createLayers({
   ...(aeadName === 'noble' ? { aeadEngine: () => aead.nobleEngine } : {}),
+  ...(aeadName === 'webcrypto' ? { aeadEngine: () => aead.detectWebCryptoEngine() } : {}),
   ...(tcpConfig ? { createNetStack: (o) => createNetStack({ ...o, tcp: tcpConfig }) } : {}),
 }));
 const enc = new TextEncoder();

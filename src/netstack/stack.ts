@@ -103,6 +103,7 @@ const STAT_KEYS = [
   'tcpRtoExpirations',
   'tcpSpuriousRtos',
   'tcpTailLossProbes',
+  'tcpPacingWaits',
   'tcpEarlyRetransmits',
   'tcpFastRecoveries',
   'tcpLostRetransmits',

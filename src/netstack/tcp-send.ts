@@ -9,6 +9,7 @@
 import { ByteQueue } from './buffers.js';
 import { NetStackError } from './errors.js';
 import { encodeIpHeader, PROTO_TCP } from './ip.js';
+import { pacingRate } from './pacing.js';
 import {
   ACK,
   encodeTcpHeader,
@@ -169,6 +170,8 @@ export class TcpSender {
     const finEnd = this.finEnd;
     this.cwndLimited = false;
     const maxBefore = this.max;
+    const now = c.host.clock.now();
+    const rate = pacingRate(c.cc.cwnd, c.rtt.srtt, c.rtt.sampled, c.cc.inSlowStart);
     for (let guard = 0; guard < 10_000; guard++) {
       const wndEdge = this.una + this.wnd;
       if (rec.inRecovery) {
@@ -177,6 +180,7 @@ export class TcpSender {
           this.cwndLimited = true;
           break;
         }
+        if (this.paced(now, rate)) break;
         // Rule 1: the first lost, not yet retransmitted, unSACKed segment.
         if (rec.sendNextLost(finEnd)) continue;
         // Rule 2: new data, if the receive window allows.
@@ -200,14 +204,29 @@ export class TcpSender {
         this.nxt = Math.min(se, this.max);
         continue;
       }
+      if (this.paced(now, rate)) break;
       if (!this.sendNew(finEnd, Math.min(wndEdge, this.nxt + cwndRoom), cwndRoom)) break;
     }
-    if (this.max > maxBefore) rec.schedulePto(c.host.clock.now()); // RFC 8985 §7.2: (re)arm on new data
+    if (this.max > maxBefore) rec.schedulePto(now); // RFC 8985 §7.2: (re)arm on new data
     if (this.wnd === 0 && this.nxt < finEnd && this.max <= this.una && c.timers.persist === 0) {
       // Zero window and nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1).
-      c.timers.persist = c.host.clock.now() + c.rtt.rto;
+      c.timers.persist = now + c.rtt.rto;
     }
     c.armTimer();
+  }
+
+  /**
+   * The pacer holds the next segment: its timer resumes transmit(). Held with cwnd room counts as
+   * cwnd-limited, since the rate is cwnd's over the RTT (CUBIC must still grow, RFC 9438 §4.1).
+   */
+  private paced(now: number, rate: number): boolean {
+    const c = this.conn;
+    const at = c.pacer.check(now, rate, c.mss);
+    if (at === 0) return false;
+    c.timers.pace = at;
+    this.cwndLimited = true;
+    c.host.stats.tcpPacingWaits++;
+    return true;
   }
 
   /** Sends one segment from nxt. Returns false if nothing could be sent. */
@@ -274,6 +293,7 @@ export class TcpSender {
     }
     if (c.timers.rto === 0) c.timers.rto = now + c.rtt.rto;
     c.lastSendAt = now;
+    c.pacer.consume(end - s);
     return end;
   }
 

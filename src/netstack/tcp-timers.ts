@@ -1,7 +1,8 @@
 // A connection's deadlines in one typed record, served by one platform timer (as smoltcp keeps one
 // timer per socket): retransmission (RFC 6298 §5), tail loss probe (RFC 8985 §7.2), delayed ACK
 // (RFC 9293 §3.8.6.3, RFC 5681 §4.2), persist (RFC 9293 §3.8.6.1), keepalive (RFC 1122 §4.2.3.6),
-// TIME_WAIT's 2*MSL (RFC 9293 §3.4.2) and the FIN_WAIT_2 limit (Linux tcp_fin_timeout).
+// TIME_WAIT's 2*MSL (RFC 9293 §3.4.2), the FIN_WAIT_2 limit (Linux tcp_fin_timeout) and the pacer's
+// next release (pacing.ts).
 // Each deadline is an absolute Clock time; 0 means not running. What a deadline does when it fires
 // is the connection's business (TcpConn.onTimer); this file only says when.
 import type { Clock, TimerHandle } from '../platform/clock.js';
@@ -21,6 +22,8 @@ export class TcpTimers {
   timeWait = 0;
   /** End of FIN_WAIT_2 once our side is fully closed. */
   finWait2 = 0;
+  /** The pacer lets the next segment go (pacing.ts). */
+  pace = 0;
 
   /** The platform timer and the time it was set for. */
   handle?: TimerHandle;
@@ -37,6 +40,7 @@ export class TcpTimers {
     if (this.keepAlive > 0 && this.keepAlive < at) at = this.keepAlive;
     if (this.timeWait > 0 && this.timeWait < at) at = this.timeWait;
     if (this.finWait2 > 0 && this.finWait2 < at) at = this.finWait2;
+    if (this.pace > 0 && this.pace < at) at = this.pace;
     return at;
   }
 
@@ -58,6 +62,6 @@ export class TcpTimers {
   stopAll(clock: Clock): void {
     if (this.handle) clock.clearTimeout(this.handle);
     this.handle = undefined;
-    this.rto = this.delAck = this.persist = this.keepAlive = this.timeWait = this.finWait2 = this.tlp = 0;
+    this.rto = this.delAck = this.persist = this.keepAlive = this.timeWait = this.finWait2 = this.tlp = this.pace = 0;
   }
 }

@@ -2,6 +2,7 @@
 // RFC 7323, RFC 1122 §4.2.3.6), what a connection needs from its stack, the socket the application
 // sees, and 32-bit sequence arithmetic (RFC 9293 §3.4).
 import type { Clock } from '../platform/clock.js';
+import type { PacingConfig } from './pacing.js';
 import type { TcpConn } from './tcp.js';
 
 export type TcpState =
@@ -50,6 +51,11 @@ export interface TcpConfig {
    * Off by default: SSH keystrokes and request/response traffic want each write sent at once.
    */
   nagle: boolean;
+  /**
+   * Send pacing (pacing.ts): each window spread over the RTT instead of sent in one burst, so
+   * derper's 32-packet per-client queue is not overrun. Off unless `{ enabled: true }` (pacing.ts says why).
+   */
+  pacing: Partial<PacingConfig>;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -74,6 +80,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   sack: true,
   nagle: false,
+  pacing: {},
 };
 
 /** What a connection needs from the stack that owns it. */

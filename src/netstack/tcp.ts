@@ -16,6 +16,7 @@ import { Cubic } from './cubic.js';
 import { NetStackError } from './errors.js';
 import { ipHeaderLength } from './ip.js';
 import { formatIp } from './addr.js';
+import { DEFAULT_PACING, Pacer } from './pacing.js';
 import { RttEstimator } from './rtt.js';
 import { ACK, FIN, RST, SYN, TCP_HEADER_LEN, type TcpSegment } from './tcp-segment.js';
 import * as handshake from './tcp-handshake.js';
@@ -75,6 +76,8 @@ export class TcpConn implements TcpConnection {
   // ---- timing and congestion
   readonly rtt: RttEstimator;
   readonly cc: Cubic;
+  /** Spreads each window over the RTT (pacing.ts). */
+  readonly pacer: Pacer;
   /** Retransmissions of the segment at SND.UNA (or of the SYN) since the last ACK. */
   retries = 0;
   keepAliveProbes = 0;
@@ -105,6 +108,7 @@ export class TcpConn implements TcpConnection {
     this.rtt = new RttEstimator();
     this.ourMss = cfg.mtu - ipHeaderLength(localIp.length === 4 ? 4 : 6) - TCP_HEADER_LEN;
     this.cc = new Cubic(Math.min(536, this.ourMss));
+    this.pacer = new Pacer({ ...DEFAULT_PACING, ...cfg.pacing });
     this.lastRecvAt = this.lastSendAt = host.clock.now();
     this.sock = new TcpSocket(this);
     this.readable = this.sock.readable;
@@ -444,6 +448,10 @@ export class TcpConn implements TcpConnection {
         this.rcv.sendAck();
       }
       if (t.persist > 0 && now >= t.persist) this.snd.onPersist(now);
+      if (t.pace > 0 && now >= t.pace) {
+        t.pace = 0;
+        this.snd.transmit();
+      }
       if (this.isClosed) return;
       if (t.keepAlive > 0 && now >= t.keepAlive) this.onKeepAlive(now);
     } finally {

@@ -182,6 +182,8 @@ export class TailtabApp extends LitElement {
   /** The terminals of the last visit, offered for one click on a returning visit (not on a reload). */
   @state() private lastVisit: VisitTerminal[] = [];
   @state() private reopenAuto = false;
+  /** The last visit's terminals reopen by themselves as soon as the map lists peers. */
+  private reopenOnMap = false;
   /** The last visit was read: from now on this visit's terminals replace it. */
   private visitLoaded = false;
   private readonly returningVisit = !isReload();
@@ -331,6 +333,10 @@ export class TailtabApp extends LitElement {
     const wasRunning = this.status.state === 'running';
     this.status = s;
     if (s.state === 'running' && !wasRunning) void this.loadSaved();
+    if (this.reopenOnMap && s.peers.length) {
+      this.reopenOnMap = false;
+      this.reopenVisit();
+    }
     if (s.state === 'running' && !wasRunning && this.pendingProfile) {
       void this.saveProfile(this.pendingProfile);
       this.pendingProfile = undefined;
@@ -358,7 +364,11 @@ export class TailtabApp extends LitElement {
       const visit = this.returningVisit ? await loadLastVisit(this.profileId) : [];
       this.visitLoaded = true;
       this.lastVisit = visit.filter((t) => this.saved.some((c) => c.id === t.connectionId));
-      if (this.lastVisit.length && this.reopenAuto) this.reopenVisit();
+      // A returning visit is "running" before its first map lists the peers: reopen once it does.
+      if (this.lastVisit.length && this.reopenAuto) {
+        if (this.status.peers.length) this.reopenVisit();
+        else this.reopenOnMap = true;
+      }
     } catch (e) {
       this.visitLoaded = true;
       this.warn(`saved connections unavailable: ${(e as Error).message}`);

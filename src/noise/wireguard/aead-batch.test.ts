@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { fuzz } from '../../platform/fuzz.testkit.js';
 import { describe, expect, it } from 'vitest';
 import { seal } from '../../crypto/aead.js';
-import { type AeadEngine, defaultAeadEngine, detectWebCryptoEngine, nobleEngine, OrderedQueue } from './aead-batch.js';
+import {
+  type AeadEngine,
+  defaultAeadEngine,
+  detectWebCryptoEngine,
+  nobleEngine,
+  OrderedQueue,
+  sizeSplitEngine,
+} from './aead-batch.js';
 import { ipv4Packet, TestNet } from './test-net.testkit.js';
 
 /** An engine that answers like noble but after random delays, so results complete out of order. */
@@ -22,6 +29,34 @@ function jitteryEngine(seed: number): AeadEngine {
 }
 
 describe('aead-batch', () => {
+  it('sizeSplitEngine sends packets up to maxSmall through the small engine, the rest through the big one, with the same bytes', async () => {
+    const used: string[] = [];
+    const counting = (tag: string): AeadEngine => ({
+      name: 'noble',
+      cipher(key) {
+        const c = nobleEngine.cipher(key);
+        return {
+          seal: (n, p) => (used.push(`${tag} seal`), c.seal(n, p)),
+          open: (n, p) => (used.push(`${tag} open`), c.open(n, p)),
+        };
+      },
+    });
+    const key = new Uint8Array(32).fill(9);
+    const split = sizeSplitEngine(counting('big'), counting('small'), 256).cipher(key);
+    for (const len of [0, 1, 256, 257, 1400]) {
+      const pt = new Uint8Array(len).map((_, i) => i);
+      const ct = await split.seal(len, pt);
+      expect(ct).toEqual(await nobleEngine.cipher(key).seal(len, pt));
+      expect(await split.open(len, ct)).toEqual(pt);
+    }
+    // 0, 1 and 256 bytes go small (their ciphertexts, 16 bytes longer, too); 257 and 1400 go big.
+    expect(used).toEqual([
+      ...Array(3).fill(['small seal', 'small open']).flat(),
+      ...Array(2).fill(['big seal', 'big open']).flat(),
+    ]);
+    expect(sizeSplitEngine(nobleEngine, nobleEngine)).toBe(nobleEngine);
+  });
+
   it('OrderedQueue consumes results in submission order whatever order they settle in', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.nat({ max: 5 }), { minLength: 1, maxLength: 40 }), async (delays) => {
