@@ -83,6 +83,12 @@ export function stunServersOf(derpMap: { regions: { nodes: unknown[] }[] } | und
 
 /** A path that did not open in this long is given up (the peer may not speak WebRTC). */
 const CONNECT_TIMEOUT_MS = 20_000;
+/**
+ * DERP is best-effort (a derper drops when a queue is full or the peer is not on that region yet):
+ * an unanswered offer is sent again this often, with the candidates gathered since in its SDP; the
+ * answerer answers a repeat of the offer it already answered again (same ICE ufrag and fingerprint).
+ */
+const RESEND_MS = 2_000;
 /** Disco pings over the channel: until the first pong, then as a heartbeat. */
 const PROBE_INTERVAL_MS = 1_000;
 const HEARTBEAT_MS = 5_000;
@@ -109,6 +115,9 @@ export interface WebRtcStats {
   candidatesReceived: number;
   /** Answers or candidates that fit no negotiation of ours (late, replayed from an old session). */
   signalsUnexpected: number;
+  /** An offer or answer of a session already applied (resent over lossy DERP): its new candidates used. */
+  duplicateSignals: number;
+  offersResent: number;
   glareWon: number;
   glareLost: number;
   candidatesBuffered: number;
@@ -151,6 +160,9 @@ interface PeerPath {
   pc?: PeerConnectionLike;
   dc?: DataChannelLike;
   remoteDescSet: boolean;
+  /** ICE ufrag and DTLS fingerprint of the remote description applied: a repeat of it is no new session. */
+  remoteSession?: string;
+  opened: boolean;
   pending: IceCandidateInit[];
   startedAt: number;
   lastPongAt?: number;
@@ -172,6 +184,24 @@ export interface PeerPathStatus {
   rxPackets: number;
 }
 
+/** The ICE ufrag and DTLS fingerprint of an SDP (RFC 8839 §5.4, RFC 8122 §5): what names its session. */
+export function sdpSession(sdp: string): string {
+  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? '';
+  const fp = /^a=fingerprint:(.+)$/m.exec(sdp)?.[1]?.trim() ?? '';
+  return `${ufrag} ${fp}`;
+}
+
+/** The candidate lines of an SDP (gathered after the first send), for a peer that already applied it. */
+export function sdpCandidates(sdp: string): IceCandidateInit[] {
+  const mid = /^a=mid:(\S+)/m.exec(sdp)?.[1] ?? '0';
+  const out: IceCandidateInit[] = [];
+  for (const m of sdp.matchAll(/^a=(candidate:[^\r\n]+)/gm)) {
+    if (out.length >= MAX_EARLY_CANDIDATES) break;
+    out.push({ candidate: m[1]!, sdpMid: mid, sdpMLineIndex: 0 });
+  }
+  return out;
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
@@ -188,6 +218,8 @@ export class WebRtcPaths {
     answersReceived: 0,
     candidatesReceived: 0,
     signalsUnexpected: 0,
+    duplicateSignals: 0,
+    offersResent: 0,
     glareWon: 0,
     glareLost: 0,
     candidatesBuffered: 0,
@@ -281,11 +313,18 @@ export class WebRtcPaths {
     } else if (m.type === 'webrtcAnswer') {
       this.stats.answersReceived++;
       const p = this.peers.get(hex);
+      if (p?.pc && p.remoteSession !== undefined && p.remoteSession === sdpSession(m.sdp)) {
+        // The answer again (our offer was resent): only its candidates may be new.
+        this.stats.duplicateSignals++;
+        for (const c of sdpCandidates(m.sdp)) p.pc.addIceCandidate(c).catch(() => undefined);
+        return;
+      }
       if (!p?.pc || p.pc.signalingState !== 'have-local-offer') {
         this.stats.signalsUnexpected++;
         return;
       }
       const pc = p.pc;
+      p.remoteSession = sdpSession(m.sdp);
       void pc
         .setRemoteDescription({ type: 'answer', sdp: m.sdp })
         .then(() => this.remoteDescSet(p, pc))
@@ -346,6 +385,7 @@ export class WebRtcPaths {
       hex,
       state,
       remoteDescSet: false,
+      opened: false,
       pending: old && !old.pc ? old.pending : [],
       startedAt: this.o.clock.now(),
       pings: new Map(),
@@ -386,12 +426,26 @@ export class WebRtcPaths {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed')
         this.fail(p, pc, `connection ${pc.connectionState}`);
     };
-    this.armTimer(p, CONNECT_TIMEOUT_MS, () => {
+    const check = () => {
       if (p.pc !== pc || p.state !== 'connecting') return;
-      this.stats.connectTimeouts++;
-      this.fail(p, pc, `no data channel within ${CONNECT_TIMEOUT_MS / 1000} s (the peer may not speak WebRTC)`);
-    });
+      if (this.o.clock.now() - p.startedAt >= CONNECT_TIMEOUT_MS) {
+        this.stats.connectTimeouts++;
+        this.fail(p, pc, `no data channel within ${CONNECT_TIMEOUT_MS / 1000} s (the peer may not speak WebRTC)`);
+        return;
+      }
+      if (pc.signalingState === 'have-local-offer') this.sendOffer(p, pc, true);
+      this.armTimer(p, RESEND_MS, check);
+    };
+    this.armTimer(p, RESEND_MS, check);
     return pc;
+  }
+
+  private sendOffer(p: PeerPath, pc: PeerConnectionLike, again: boolean): void {
+    const sdp = pc.localDescription?.sdp;
+    if (!sdp) return;
+    if (again) this.stats.offersResent++;
+    else this.stats.offersSent++;
+    this.o.sendSignal(p.nodeKey, { type: 'webrtcOffer', sdp });
   }
 
   private startOffer(nodeKey: Uint8Array, hex: string, failures: number): void {
@@ -410,29 +464,43 @@ export class WebRtcPaths {
       .setLocalDescription()
       .then(() => {
         if (p.pc !== pc) return;
-        const sdp = pc.localDescription?.sdp;
-        if (!sdp) throw new Error('no local description');
-        this.stats.offersSent++;
-        this.o.sendSignal(nodeKey, { type: 'webrtcOffer', sdp });
+        if (!pc.localDescription?.sdp) throw new Error('no local description');
+        this.sendOffer(p, pc, false);
       })
       .catch((e: unknown) => this.fail(p, pc, `cannot make an offer (${String(e)})`));
   }
 
   private onOffer(nodeKey: Uint8Array, hex: string, sdp: string): void {
     const p0 = this.peers.get(hex);
+    if (p0?.pc && p0.remoteSession !== undefined && p0.remoteSession === sdpSession(sdp)) {
+      // The offer we answered, sent again (our answer may have been lost): answer again.
+      this.stats.duplicateSignals++;
+      for (const c of sdpCandidates(sdp)) p0.pc.addIceCandidate(c).catch(() => undefined);
+      const answer = p0.pc.localDescription?.sdp;
+      if (answer && p0.pc.localDescription?.type === 'answer') {
+        this.stats.answersSent++;
+        this.o.sendSignal(nodeKey, { type: 'webrtcAnswer', sdp: answer });
+      }
+      return;
+    }
     if (p0?.pc && p0.pc.signalingState === 'have-local-offer') {
       // Glare: both offered. The lower disco key keeps its offer; the other answers (signal.go).
       const theirs = this.o.peerDiscoKey(nodeKey);
       if (theirs && compareBytes(this.o.ourDiscoKey(), theirs) < 0) {
         this.stats.glareWon++;
+        this.log(p0, 'both sides offered: ours stands (lower disco key)');
+        // Theirs crossed ours on the way; ours may also have been lost: send it again now.
+        this.sendOffer(p0, p0.pc, true);
         return;
       }
       this.stats.glareLost++;
+      this.log(p0, 'both sides offered: answering theirs (higher disco key)');
     }
     // A new offer (also over a path thought up: the peer rebuilds its side) gets a fresh answerer.
     const p = this.newEntry(nodeKey, hex, 'connecting', p0?.failures ?? 0);
     const pc = this.newPeerConnection(p);
     if (!pc) return;
+    p.remoteSession = sdpSession(sdp);
     pc.ondatachannel = (ev) => {
       if (p.pc !== pc) return;
       if (ev.channel.label !== DATA_CHANNEL_LABEL || p.dc) {
@@ -472,7 +540,8 @@ export class WebRtcPaths {
     p.dc = dc;
     dc.binaryType = 'arraybuffer';
     dc.onopen = () => {
-      if (p.pc !== pc || p.dc !== dc) return;
+      if (p.pc !== pc || p.dc !== dc || p.opened) return;
+      p.opened = true;
       this.stats.channelsOpened++;
       p.state = 'open';
       p.failures = 0;
