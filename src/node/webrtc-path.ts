@@ -386,7 +386,9 @@ export class WebRtcPaths {
       state,
       remoteDescSet: false,
       opened: false,
-      pending: old && !old.pc ? old.pending : [],
+      // Candidates held while no remote description was set are the peer's for its current offer
+      // (after glare, the one we now answer): kept.
+      pending: old && !old.remoteDescSet ? old.pending : [],
       startedAt: this.o.clock.now(),
       pings: new Map(),
       failures,
