@@ -16,6 +16,8 @@ export interface ConnectDefaults {
   hostname?: string;
   allowInsecureDerp?: boolean;
   ephemeral?: boolean;
+  /** false: the "relays only" box starts ticked. */
+  webrtc?: boolean;
 }
 
 @customElement('tt-connect')
@@ -60,6 +62,7 @@ export class ConnectView extends LitElement {
       ephemeral: this.checked('ephemeral'),
       profileId: '',
       allowInsecureDerp: this.checked('insecure-derp'),
+      webrtc: !this.checked('no-webrtc'),
       controlKey: this.value('control-key') || undefined,
     };
     this.dispatchEvent(new CustomEvent<UpConfig>('connect', { detail: cfg, bubbles: true, composed: true }));
@@ -138,6 +141,12 @@ export class ConnectView extends LitElement {
               <input id="insecure-derp" type="checkbox" .checked=${d.allowInsecureDerp ?? false} />
               <label for="insecure-derp" style="display:inline; margin:0; font-weight: normal">
                 Allow plain ws:// relays (a local test tailnet only)
+              </label>
+            </div>
+            <div class="row" style="margin-top: .5rem">
+              <input id="no-webrtc" type="checkbox" .checked=${d.webrtc === false} />
+              <label for="no-webrtc" style="display:inline; margin:0; font-weight: normal">
+                Relays only: no direct WebRTC path to other browser nodes
               </label>
             </div>
             <label for="control-key">Control server key (if this page cannot read /key)</label>
