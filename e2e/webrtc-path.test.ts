@@ -7,10 +7,18 @@
 // nothing leaves the machine.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/webrtc-path.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import puppeteer, { type Browser as PBrowser } from 'puppeteer-core';
 import { startRig, type Rig } from './rig/index.js';
 import { startTun, type Tun } from './rig/tun.js';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
+import { FIREFOX } from './helpers/engines.testkit.js';
+
+/** A page of either driver (playwright's Chromium, puppeteer's Firefox): what the test needs of it. */
+interface Page {
+  evaluate(expression: string): Promise<unknown>;
+  goto(url: string): Promise<unknown>;
+}
 
 let rig: Rig;
 let tun: Tun;
@@ -18,6 +26,7 @@ let app: AppServer;
 let browser: Browser;
 let a: Page;
 let b: Page;
+let firefox: PBrowser | undefined;
 
 /** The issue's 64 MiB. */
 const SIZE = 64 << 20;
@@ -44,7 +53,7 @@ const peerOf = async (page: Page, name: string) =>
   (await status(page)).peers.find((p) => p.name.startsWith(name + '.'));
 
 async function up(page: Page, hostname: string, homeRegion: number): Promise<void> {
-  await page.goto(app.url + '/', { waitUntil: 'domcontentloaded' });
+  await page.goto(app.url + '/');
   await page.evaluate(`(async () => {
     const { TailnetNode } = await import('/src/node/node.ts');
     const { createLayers } = await import('/src/node/layers.ts');
@@ -86,10 +95,10 @@ function serveOnce(rx: Page, port: number): Promise<void> {
 }
 
 /** Sends SIZE random bytes from page `tx` to host:port; returns their length and SHA-256. */
-function send(tx: Page, host: string, port: number): Promise<{ length: number; sha256: string }> {
+function send(tx: Page, host: string, port: number, size = SIZE): Promise<{ length: number; sha256: string }> {
   return inPage(
     tx,
-    `const data = new Uint8Array(${SIZE});
+    `const data = new Uint8Array(${size});
     for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536));
     const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
     const c = await node.dial(${JSON.stringify(host)}, ${port}, { timeoutMs: 30000 });
@@ -105,9 +114,11 @@ beforeAll(async () => {
   rig = await startRig({ peers: [], sshd: false });
   app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl });
   browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns']);
-  a = await (await browser.newContext()).newPage();
-  b = await (await browser.newContext()).newPage();
-  for (const p of [a, b]) p.on('pageerror', (e) => console.error('page error:', e));
+  const pa = await (await browser.newContext()).newPage();
+  const pb = await (await browser.newContext()).newPage();
+  for (const p of [pa, pb]) p.on('pageerror', (e) => console.error('page error:', e));
+  a = pa as unknown as Page;
+  b = pb as unknown as Page;
   await Promise.all([up(a, 'rtc-a', 900), up(b, 'rtc-b', 901)]);
 }, 300_000);
 
@@ -127,6 +138,7 @@ afterAll(async () => {
   }
   for (const p of [a, b]) await p?.evaluate('window.__node && window.__node.down()').catch(() => {});
   await browser?.close();
+  await firefox?.close();
   await app?.stop();
   await rig?.stop();
   await tun?.stop();
@@ -191,4 +203,39 @@ describe('WebRTC path between two tailtab nodes in Chromium', () => {
     expect(after.derpTxPackets - before.derpTxPackets).toBeGreaterThan(0);
     expect((await status(b)).counters['webrtc.fallbacks']).toBeGreaterThanOrEqual(1);
   }, 120_000);
+});
+
+describe('WebRTC path between Chromium and Firefox', () => {
+  it('a Firefox node and a Chromium node bring the path up and move 16 MiB over it, none of it over DERP', async () => {
+    firefox = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      extraPrefsFirefox: {
+        'network.captive-portal-service.enabled': false,
+        'network.connectivity-service.enabled': false,
+        // Firefox's counterpart of WebRtcHideLocalIpsWithMdns: host candidates by address, not mDNS name.
+        'media.peerconnection.ice.obfuscate_host_addresses': false,
+      },
+    });
+    const f = ((await firefox.pages())[0] ?? (await firefox.newPage())) as unknown as Page;
+    await up(f, 'rtc-f', 900);
+    await expect.poll(async () => !!(await peerOf(f, 'rtc-a')), { timeout: 60_000, interval: 500 }).toBe(true);
+    await expect.poll(async () => !!(await peerOf(a, 'rtc-f')), { timeout: 60_000, interval: 500 }).toBe(true);
+    await inPage(f, `await node.ping('rtc-a', { timeoutMs: 20000 });`);
+    await expect
+      .poll(async () => (await peerOf(f, 'rtc-a'))?.path?.kind, { timeout: 60_000, interval: 500 })
+      .toBe('webrtc');
+    await expect
+      .poll(async () => (await peerOf(a, 'rtc-f'))?.path?.kind, { timeout: 60_000, interval: 500 })
+      .toBe('webrtc');
+    const before = (await peerOf(f, 'rtc-a'))!;
+    await serveOnce(a, 7103);
+    const sent = await send(f, 'rtc-a', 7103, 16 << 20);
+    expect(await inPage(a, 'return await window.__rxDone;')).toEqual(sent);
+    const after = (await peerOf(f, 'rtc-a'))!;
+    expect(after.derpTxPackets - before.derpTxPackets).toBe(0);
+    expect(after.derpRxPackets - before.derpRxPackets).toBe(0);
+    expect(after.webrtc!.txPackets - before.webrtc!.txPackets).toBeGreaterThan((16 << 20) / 1400);
+  }, 180_000);
 });
