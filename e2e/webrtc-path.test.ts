@@ -13,12 +13,16 @@ import { startRig, type Rig } from './rig/index.js';
 import { startTun, type Tun } from './rig/tun.js';
 import { launchChromium, startAppServer, type AppServer } from './helpers/browser.testkit.js';
 import { FIREFOX } from './helpers/engines.testkit.js';
-
-/** A page of either driver (playwright's Chromium, puppeteer's Firefox): what the test needs of it. */
-interface Page {
-  evaluate(expression: string): Promise<unknown>;
-  goto(url: string): Promise<unknown>;
-}
+import {
+  inTab,
+  received,
+  sendFromTab,
+  serveOnce,
+  tabPeer,
+  tabStatus,
+  upInTab,
+  type Tab as Page,
+} from './helpers/webrtc-tabs.testkit.js';
 
 let rig: Rig;
 let tun: Tun;
@@ -31,83 +35,14 @@ let firefox: PBrowser | undefined;
 /** The issue's 64 MiB. */
 const SIZE = 64 << 20;
 
-interface PeerSt {
-  name: string;
-  ips: string[];
-  path?: { kind: string; rttMs?: number };
-  webrtc?: { state: string; txPackets: number; rxPackets: number };
-  derpTxPackets: number;
-  derpRxPackets: number;
-}
-interface St {
-  self: { ips: string[] };
-  peers: PeerSt[];
-  counters: Record<string, number>;
-  webrtcUnavailable?: string;
-}
-
-const inPage = <T>(page: Page, body: string): Promise<T> =>
-  page.evaluate(`(async () => { const node = window.__node; ${body} })()`) as Promise<T>;
-const status = (page: Page) => inPage<St>(page, 'return JSON.parse(JSON.stringify(node.status()));');
-const peerOf = async (page: Page, name: string) =>
-  (await status(page)).peers.find((p) => p.name.startsWith(name + '.'));
-
-async function up(page: Page, hostname: string, homeRegion: number): Promise<void> {
-  await page.goto(app.url + '/');
-  await page.evaluate(`(async () => {
-    const { TailnetNode } = await import('/src/node/node.ts');
-    const { createLayers } = await import('/src/node/layers.ts');
-    // The page's own RTCPeerConnection, with each data channel kept so the test can close it.
-    window.__channels = [];
-    const createPeerConnection = (config) => {
-      const pc = new RTCPeerConnection(config);
-      const create = pc.createDataChannel.bind(pc);
-      pc.createDataChannel = (label, init) => { const dc = create(label, init); window.__channels.push(dc); return dc; };
-      pc.addEventListener('datachannel', (e) => window.__channels.push(e.channel));
-      return pc;
-    };
-    const node = new TailnetNode(createLayers());
-    window.__node = node;
-    window.__log = [];
-    node.on('log', (t) => window.__log.push(t));
-    await node.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: ${JSON.stringify(hostname)},
-      ephemeral: true, allowInsecureDerp: true, wallClockMs: () => Date.now(), homeRegion: ${homeRegion},
-      webrtc: { createPeerConnection } });
-  })()`);
-}
-
-/** Starts receiving one transfer on `port` in page `rx`; resolves its length and SHA-256 when the sender closes. */
-function serveOnce(rx: Page, port: number): Promise<void> {
-  return inPage(
-    rx,
-    `const l = node.listen(${port});
-    window.__rx = { bytes: 0 };
-    window.__rxDone = (async () => {
-      const c = await l.accept(); l.close();
-      const r = c.readable.getReader(); const parts = [];
-      for (;;) { const { value, done } = await r.read(); if (done) break; parts.push(value); window.__rx.bytes += value.length; }
-      const all = new Uint8Array(window.__rx.bytes); let o = 0; for (const p of parts) { all.set(p, o); o += p.length; }
-      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
-      await c.close();
-      return { length: all.length, sha256: [...d].map((x) => x.toString(16).padStart(2, '0')).join('') };
-    })();`,
-  );
-}
-
-/** Sends SIZE random bytes from page `tx` to host:port; returns their length and SHA-256. */
-function send(tx: Page, host: string, port: number, size = SIZE): Promise<{ length: number; sha256: string }> {
-  return inPage(
-    tx,
-    `const data = new Uint8Array(${size});
-    for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536));
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
-    const c = await node.dial(${JSON.stringify(host)}, ${port}, { timeoutMs: 30000 });
-    const w = c.writable.getWriter();
-    for (let o = 0; o < data.length; o += 32768) await w.write(data.slice(o, o + 32768));
-    await w.close();
-    return { length: data.length, sha256: [...d].map((x) => x.toString(16).padStart(2, '0')).join('') };`,
-  );
-}
+const up = (tab: Page, hostname: string, homeRegion: number) =>
+  upInTab(tab, { appUrl: app.url, authKey: rig.authKey, hostname, homeRegion });
+const inPage = inTab;
+const status = tabStatus;
+const peerOf = tabPeer;
+const send = (tx: Page, host: string, port: number, size = SIZE) =>
+  sendFromTab(tx, host, port, size).then(({ length, sha256 }) => ({ length, sha256 }));
+const rxDone = (rx: Page) => received(rx).then(({ length, sha256 }) => ({ length, sha256 }));
 
 beforeAll(async () => {
   tun = await startTun();
@@ -173,7 +108,7 @@ describe('WebRTC path between two tailtab nodes in Chromium', () => {
     const before = { a: (await peerOf(a, 'rtc-b'))!, b: (await peerOf(b, 'rtc-a'))! };
     await serveOnce(a, 7101);
     const sent = await send(b, 'rtc-a', 7101);
-    const got = await inPage<{ length: number; sha256: string }>(a, 'return await window.__rxDone;');
+    const got = await rxDone(a);
     expect(got).toEqual(sent);
     const after = { a: (await peerOf(a, 'rtc-b'))!, b: (await peerOf(b, 'rtc-a'))! };
     // Per-path counters of both ends: nothing over DERP, thousands of packets over the data channel.
@@ -197,7 +132,7 @@ describe('WebRTC path between two tailtab nodes in Chromium', () => {
     );
     expect(closed).toBe(1);
     const sent = await sending;
-    const got = await inPage<{ length: number; sha256: string }>(a, 'return await window.__rxDone;');
+    const got = await rxDone(a);
     expect(got).toEqual(sent);
     const after = (await peerOf(b, 'rtc-a'))!;
     expect(after.derpTxPackets - before.derpTxPackets).toBeGreaterThan(0);
@@ -232,7 +167,7 @@ describe('WebRTC path between Chromium and Firefox', () => {
     const before = (await peerOf(f, 'rtc-a'))!;
     await serveOnce(a, 7103);
     const sent = await send(f, 'rtc-a', 7103, 16 << 20);
-    expect(await inPage(a, 'return await window.__rxDone;')).toEqual(sent);
+    expect(await rxDone(a)).toEqual(sent);
     const after = (await peerOf(f, 'rtc-a'))!;
     expect(after.derpTxPackets - before.derpTxPackets).toBe(0);
     expect(after.derpRxPackets - before.derpRxPackets).toBe(0);
