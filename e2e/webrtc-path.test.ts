@@ -140,6 +140,38 @@ describe('WebRTC path between two tailtab nodes in Chromium', () => {
   }, 120_000);
 });
 
+describe("WebRTC path of the app's node in a Worker", () => {
+  it('the page hosts the peer connection and hands the data channel to the Worker: pings go over it, not DERP', async () => {
+    const w = (await (await browser.newContext()).newPage()) as unknown as Page;
+    await w.goto(app.url + '/');
+    // The app's own node client: a dedicated Worker (ui/worker/node-worker.ts), this page as its RTC host.
+    await w.evaluate(`(async () => {
+      const { createNodeClient } = await import('/src/ui/node-client.ts');
+      const api = createNodeClient({ name: 'rtc-worker-e2e', dedicated: true });
+      window.__api = api;
+      await api.up({ controlUrl: location.origin, authKey: ${JSON.stringify(rig.authKey)}, hostname: 'rtc-w',
+        ephemeral: true, profileId: '', allowInsecureDerp: true });
+    })()`);
+    const workerPath = () =>
+      w.evaluate(`window.__api.status().then((s) => (s.peers.find((p) => p.name === 'rtc-a') || {}).path)`) as Promise<
+        string | undefined
+      >;
+    await expect.poll(async () => !!(await peerOf(a, 'rtc-w')), { timeout: 60_000, interval: 500 }).toBe(true);
+    await inPage(a, `await node.ping('rtc-w', { timeoutMs: 20000 });`);
+    await expect
+      .poll(async () => (await peerOf(a, 'rtc-w'))?.path?.kind, { timeout: 60_000, interval: 500 })
+      .toBe('webrtc');
+    await expect.poll(workerPath, { timeout: 60_000, interval: 500 }).toBe('webrtc');
+    const before = (await peerOf(a, 'rtc-w'))!;
+    for (let i = 0; i < 10; i++) await inPage(a, `await node.ping('rtc-w', { timeoutMs: 5000 });`);
+    const after = (await peerOf(a, 'rtc-w'))!;
+    expect(after.derpTxPackets - before.derpTxPackets).toBe(0);
+    expect(after.derpRxPackets - before.derpRxPackets).toBe(0);
+    expect(after.webrtc!.rxPackets - before.webrtc!.rxPackets).toBeGreaterThanOrEqual(10);
+    await w.evaluate('window.__api.down()').catch(() => {});
+  }, 120_000);
+});
+
 describe('WebRTC path between Chromium and Firefox', () => {
   it('a Firefox node and a Chromium node bring the path up and move 16 MiB over it, none of it over DERP', async () => {
     firefox = await puppeteer.launch({
