@@ -166,6 +166,18 @@ describe('WebRTC path beside DERP', () => {
     expect(active()).toBe(true);
   });
 
+  it('a peer offering new sessions faster than one per 3 s gets one answerer, the rest dropped and counted', () => {
+    const { a, b } = twoNodes();
+    const offer = (u: string) =>
+      a.codec.seal(b.codec.publicKey, {
+        type: 'webrtcOffer',
+        sdp: `v=0\r\na=ice-ufrag:${u}\r\na=fingerprint:sha-256 X${u}\r\n`,
+      });
+    for (const u of ['x1', 'x2', 'x3']) b.ms.receiveDerp(a.nodeKey, offer(u), 900);
+    expect(b.pcs.length).toBe(1);
+    expect(b.ms.direct!.stats.offersThrottled).toBe(2);
+  });
+
   it('candidates before the offer are held, up to a bound; the rest are dropped and counted', () => {
     const { a, b } = twoNodes();
     for (let i = 0; i < MAX_EARLY_CANDIDATES + 8; i++)

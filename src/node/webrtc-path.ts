@@ -97,6 +97,11 @@ const STALE_MS = 15_000;
 /** Retries after a failure: 15 s (the branch's retry ticker), doubling to 5 min. */
 const RETRY_MIN_MS = 15_000;
 const RETRY_MAX_MS = 300_000;
+/**
+ * A new session offered by a peer (not a repeat of one) at most this often: each costs a peer
+ * connection, and an honest peer re-offers only after a failure (15 s) or on glare (a repeat).
+ */
+const NEW_OFFER_MIN_MS = 3_000;
 /** ICE candidates held until the remote description is set, per peer. */
 export const MAX_EARLY_CANDIDATES = 32;
 /** Data channel send buffer above which packets are dropped (what a full UDP socket does). */
@@ -118,6 +123,8 @@ export interface WebRtcStats {
   /** An offer or answer of a session already applied (resent over lossy DERP): its new candidates used. */
   duplicateSignals: number;
   offersResent: number;
+  /** New sessions a peer offered faster than NEW_OFFER_MIN_MS: dropped. */
+  offersThrottled: number;
   glareWon: number;
   glareLost: number;
   candidatesBuffered: number;
@@ -163,6 +170,8 @@ interface PeerPath {
   /** ICE ufrag and DTLS fingerprint of the remote description applied: a repeat of it is no new session. */
   remoteSession?: string;
   opened: boolean;
+  /** When the peer last offered a new session (NEW_OFFER_MIN_MS). */
+  lastOfferAt?: number;
   pending: IceCandidateInit[];
   startedAt: number;
   lastPongAt?: number;
@@ -220,6 +229,7 @@ export class WebRtcPaths {
     signalsUnexpected: 0,
     duplicateSignals: 0,
     offersResent: 0,
+    offersThrottled: 0,
     glareWon: 0,
     glareLost: 0,
     candidatesBuffered: 0,
@@ -499,7 +509,13 @@ export class WebRtcPaths {
       this.log(p0, 'both sides offered: answering theirs (higher disco key)');
     }
     // A new offer (also over a path thought up: the peer rebuilds its side) gets a fresh answerer.
+    const now = this.o.clock.now();
+    if (p0?.lastOfferAt !== undefined && now - p0.lastOfferAt < NEW_OFFER_MIN_MS) {
+      this.stats.offersThrottled++;
+      return;
+    }
     const p = this.newEntry(nodeKey, hex, 'connecting', p0?.failures ?? 0);
+    p.lastOfferAt = now;
     const pc = this.newPeerConnection(p);
     if (!pc) return;
     p.remoteSession = sdpSession(sdp);
