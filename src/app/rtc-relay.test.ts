@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { RtcRelay, type RtcHostCall, type RtcHostEvent } from './rtc-relay.js';
 import { FakeDataChannel } from '../node/webrtc-path.testkit.js';
 
-function withHost() {
-  const relay = new RtcRelay();
+function withHost(transferChannels = true) {
+  const relay = new RtcRelay({ transferChannels });
   const calls: RtcHostCall[] = [];
   const port = {
     onmessage: null as ((e: MessageEvent) => void) | null,
@@ -90,5 +90,32 @@ describe('RtcRelay (peer connections hosted by a page)', () => {
     pc.ondatachannel = (ev) => got.push(ev.channel.label);
     fromPage({ ev: 'channel', id: (calls[0] as { id: number }).id, channel: new FakeDataChannel('tailscale-wg') });
     expect(got).toEqual(['tailscale-wg']);
+  });
+
+  it('for a SharedWorker the page keeps the channel: sends go over the port, its events and messages come back', async () => {
+    const { relay, calls, fromPage } = withHost(false);
+    const pc = relay.factory({ iceServers: [] });
+    expect(calls[0]).toMatchObject({ op: 'create', transfer: false });
+    const dc = pc.createDataChannel('tailscale-wg', { ordered: false, maxRetransmits: 0 });
+    const ch = calls[1] as Extract<RtcHostCall, { op: 'channel' }>;
+    const id = ch.id;
+    fromPage({ ev: 'channelKept', id, chan: ch.chan, key: 7, label: 'tailscale-wg' });
+    expect(() => dc.send(new Uint8Array([1]))).toThrow(/not open/);
+    let opened = 0;
+    const got: number[] = [];
+    dc.onopen = () => opened++;
+    dc.onmessage = (e) => got.push((e.data as ArrayBuffer).byteLength);
+    fromPage({ ev: 'dc', id, key: 7, what: 'open' });
+    expect(opened).toBe(1);
+    dc.send(new Uint8Array([1, 2, 3]));
+    expect(calls.at(-1)).toMatchObject({ op: 'dcSend', id, key: 7 });
+    expect(new Uint8Array((calls.at(-1) as { data: ArrayBuffer }).data)).toEqual(new Uint8Array([1, 2, 3]));
+    fromPage({ ev: 'dc', id, key: 7, what: 'message', data: new Uint8Array(5).buffer });
+    expect(got).toEqual([5]);
+    let closed = 0;
+    dc.onclose = () => closed++;
+    fromPage({ ev: 'dc', id, key: 7, what: 'close' });
+    expect(closed).toBe(1);
+    expect(dc.readyState).toBe('closed');
   });
 });

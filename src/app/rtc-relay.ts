@@ -4,6 +4,9 @@
 // Worker the moment the page has it (createDataChannel, ondatachannel: transferable RTCDataChannel,
 // Chromium 156 and Firefox 153, checked), so WireGuard packets go straight between the channel and
 // the node here; only signalling calls and state cross the port.
+// A SharedWorker cannot receive an RTCDataChannel (Chromium 156: `messageerror` on its port,
+// checked), so for one the page keeps the channel and relays its messages over the port instead
+// (`transfer: false`): a copy and the page's main thread on the way, but the path still works.
 // A peer connection proxy keeps the page's last signalling state, connection state and local
 // description (every reply and event carries them), which WebRtcPaths reads synchronously.
 import type {
@@ -25,19 +28,25 @@ export interface RtcHostState {
 
 /** Worker → page. */
 export type RtcHostCall =
-  | { op: 'create'; id: number; config: { iceServers: IceServer[] } }
+  | { op: 'create'; id: number; config: { iceServers: IceServer[] }; transfer: boolean }
   | { op: 'channel'; id: number; chan: number; label: string; init: { ordered: boolean; maxRetransmits: number } }
   | { op: 'setLocal'; id: number; seq: number; desc?: SessionDescriptionLike }
   | { op: 'setRemote'; id: number; seq: number; desc: SessionDescriptionLike }
   | { op: 'addCandidate'; id: number; seq: number; candidate: IceCandidateInit }
-  | { op: 'close'; id: number };
+  | { op: 'close'; id: number }
+  /** The page keeps the channel (transfer: false): send on it, close it. */
+  | { op: 'dcSend'; id: number; key: number; data: ArrayBuffer }
+  | { op: 'dcClose'; id: number; key: number };
 
 /** Page → Worker (a channel travels in the transfer list). */
 export type RtcHostEvent =
   | { ev: 'result'; id: number; seq: number; error?: string; state: RtcHostState }
   | { ev: 'state'; id: number; state: RtcHostState }
   | { ev: 'candidate'; id: number; candidate: IceCandidateInit | null; state: RtcHostState }
-  | { ev: 'channel'; id: number; chan?: number; channel: DataChannelLike };
+  | { ev: 'channel'; id: number; chan?: number; channel: DataChannelLike }
+  /** A channel the page keeps (transfer: false), named by `key`, and what happens on it. */
+  | { ev: 'channelKept'; id: number; chan?: number; key: number; label: string }
+  | { ev: 'dc'; id: number; key: number; what: 'open' | 'close' | 'error' | 'message'; data?: ArrayBuffer };
 
 /** Stands in for a channel until the page's real one arrives (transferred), then forwards to it. */
 class ChannelProxy implements DataChannelLike {
@@ -58,6 +67,47 @@ class ChannelProxy implements DataChannelLike {
   get bufferedAmount(): number {
     return this.real?.bufferedAmount ?? 0;
   }
+
+  /** The page keeps the channel: sends and closes go to it over the relay, events come back. */
+  bindKept(post: (m: { op: 'dcSend'; data: ArrayBuffer } | { op: 'dcClose' }) => void): void {
+    let state = 'connecting';
+    this.bind({
+      label: this.label,
+      get readyState() {
+        return state;
+      },
+      bufferedAmount: 0,
+      binaryType: 'arraybuffer',
+      send: (d) => {
+        if (state !== 'open') throw new Error('InvalidStateError: data channel not open');
+        const copy = d.slice();
+        post({ op: 'dcSend', data: copy.buffer });
+      },
+      close: () => {
+        if (state === 'closed') return;
+        state = 'closed';
+        post({ op: 'dcClose' });
+        queueMicrotask(() => this.onclose?.({}));
+      },
+      onopen: null,
+      onclose: null,
+      onerror: null,
+      onmessage: null,
+    });
+    this.keptEvent = (what, data) => {
+      if (what === 'open') {
+        state = 'open';
+        this.onopen?.({});
+      } else if (what === 'close') {
+        if (state === 'closed') return;
+        state = 'closed';
+        this.onclose?.({});
+      } else if (what === 'error') this.onerror?.({});
+      else if (what === 'message' && state === 'open' && data) this.onmessage?.({ data });
+    };
+  }
+
+  keptEvent?: (what: 'open' | 'close' | 'error' | 'message', data?: ArrayBuffer) => void;
 
   bind(real: DataChannelLike): void {
     this.real = real;
@@ -89,6 +139,8 @@ class PeerConnectionProxy implements PeerConnectionLike {
   onconnectionstatechange: ((ev: unknown) => void) | null = null;
   ondatachannel: ((ev: { channel: DataChannelLike }) => void) | null = null;
   readonly channels = new Map<number, ChannelProxy>();
+  /** Channels the page keeps (SharedWorker), by the page's key. */
+  readonly kept = new Map<number, ChannelProxy>();
   readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
   constructor(
@@ -151,6 +203,10 @@ class PeerConnectionProxy implements PeerConnectionLike {
  */
 export class RtcRelay {
   private host?: PostingPort;
+
+  /** transferChannels: false in a SharedWorker (it cannot receive an RTCDataChannel). */
+  constructor(private readonly o: { transferChannels: boolean } = { transferChannels: true }) {}
+
   private readonly pcs = new Map<number, PeerConnectionProxy>();
   private seq = 1;
 
@@ -158,7 +214,7 @@ export class RtcRelay {
     if (!this.host) throw new Error('no page is open to host WebRTC peer connections for the Worker');
     const pc = new PeerConnectionProxy(this, this.nextSeq());
     this.pcs.set(pc.id, pc);
-    this.post({ op: 'create', id: pc.id, config });
+    this.post({ op: 'create', id: pc.id, config, transfer: this.o.transferChannels });
     return pc;
   };
 
@@ -173,7 +229,8 @@ export class RtcRelay {
   }
 
   post(m: RtcHostCall): void {
-    this.host?.postMessage(m);
+    if (m.op === 'dcSend') this.host?.postMessage(m, [m.data]);
+    else this.host?.postMessage(m);
   }
 
   forget(pc: PeerConnectionProxy): void {
@@ -198,6 +255,18 @@ export class RtcRelay {
       pc.apply(m.state);
       const c = m.candidate;
       pc.onicecandidate?.({ candidate: c ? { toJSON: () => c } : null });
+    } else if (m.ev === 'channelKept') {
+      const c = (m.chan !== undefined ? pc.channels.get(m.chan) : undefined) ?? new ChannelProxy(m.label);
+      const key = m.key;
+      c.bindKept((x) => this.post({ ...x, id: pc.id, key }));
+      pc.kept.set(key, c);
+      if (m.chan === undefined) {
+        pc.channels.set(this.nextSeq(), c);
+        pc.ondatachannel?.({ channel: c });
+      }
+    } else if (m.ev === 'dc') {
+      const c = pc.kept.get(m.key);
+      c?.keptEvent?.(m.what, m.data);
     } else if (m.ev === 'channel') {
       const mine = m.chan !== undefined ? pc.channels.get(m.chan) : undefined;
       if (mine) {

@@ -17,14 +17,36 @@ interface PortOut {
 export function hostPeerConnections(port: PortOut): void {
   if (typeof RTCPeerConnection !== 'function') return;
   const pcs = new Map<number, RTCPeerConnection>();
+  /** Whether each peer connection's channels go to the Worker (dedicated) or stay here (SharedWorker). */
+  const transfers = new Map<number, boolean>();
+  /** Channels kept here, by key (SharedWorker: it cannot receive an RTCDataChannel). */
+  const kept = new Map<number, RTCDataChannel>();
+  let nextKey = 1;
   const stateOf = (pc: RTCPeerConnection): RtcHostState => ({
     signalingState: pc.signalingState,
     connectionState: pc.connectionState,
     localDescription: pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null,
   });
   const send = (m: RtcHostEvent, transfer: Transferable[] = []) => port.postMessage(m, transfer);
-  const sendChannel = (id: number, channel: RTCDataChannel, chan?: number) =>
-    send({ ev: 'channel', id, chan, channel } as unknown as RtcHostEvent, [channel as unknown as Transferable]);
+  const sendChannel = (id: number, channel: RTCDataChannel, chan?: number) => {
+    if (transfers.get(id)) {
+      send({ ev: 'channel', id, chan, channel } as unknown as RtcHostEvent, [channel as unknown as Transferable]);
+      return;
+    }
+    const key = nextKey++;
+    kept.set(key, channel);
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => send({ ev: 'dc', id, key, what: 'open' });
+    channel.onclose = () => {
+      kept.delete(key);
+      send({ ev: 'dc', id, key, what: 'close' });
+    };
+    channel.onerror = () => send({ ev: 'dc', id, key, what: 'error' });
+    channel.onmessage = (e) => {
+      if (e.data instanceof ArrayBuffer) send({ ev: 'dc', id, key, what: 'message', data: e.data }, [e.data]);
+    };
+    send({ ev: 'channelKept', id, chan, key, label: channel.label });
+  };
 
   port.onmessage = (e) => {
     const m = e.data as RtcHostCall;
@@ -33,6 +55,7 @@ export function hostPeerConnections(port: PortOut): void {
       if (pcs.size >= MAX_HOSTED || pcs.has(m.id)) return;
       const pc = new RTCPeerConnection({ iceServers: m.config.iceServers });
       pcs.set(m.id, pc);
+      transfers.set(m.id, m.transfer !== false);
       pc.onicecandidate = (ev) =>
         send({
           ev: 'candidate',
@@ -50,6 +73,15 @@ export function hostPeerConnections(port: PortOut): void {
     if (m.op === 'close') {
       pc.close();
       pcs.delete(m.id);
+      transfers.delete(m.id);
+      return;
+    }
+    if (m.op === 'dcSend' || m.op === 'dcClose') {
+      const dc = kept.get(m.key);
+      if (!dc) return;
+      if (m.op === 'dcClose') dc.close();
+      // A full send buffer drops the packet, as a full UDP socket does (WireGuard and TCP recover).
+      else if (dc.readyState === 'open' && dc.bufferedAmount < 1 << 20) dc.send(m.data);
       return;
     }
     if (m.op === 'channel') {

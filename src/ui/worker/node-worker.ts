@@ -14,7 +14,8 @@ import type { PortLike } from '../../platform/port.js';
 
 // The WebRTC path's peer connections live in a page (no RTCPeerConnection in a Worker): each page
 // offers a port for them (ui/rtc-host.ts), the newest is used (app/rtc-relay.ts).
-const relay = new RtcRelay();
+// A SharedWorker cannot receive an RTCDataChannel: there the page keeps the channels and relays.
+const relay = new RtcRelay({ transferChannels: !('onconnect' in globalThis) });
 const offersRtcHost = (port: PortLike) =>
   port.addEventListener('message', (e: MessageEvent) => {
     const m = e.data as { kind?: string; port?: MessagePort } | null;
