@@ -15,7 +15,7 @@ import type {
   PeerConnectionFactory,
   PeerConnectionLike,
   SessionDescriptionLike,
-} from '../node/webrtc-path.js';
+} from '../node/webrtc-peer.js';
 import type { IceCandidateInit } from '../node/webrtc-signal.js';
 import type { PostingPort } from '../platform/port.js';
 

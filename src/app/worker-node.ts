@@ -1,7 +1,7 @@
 // The node the app runs in its Worker: TailnetNode (node/node.ts) over the platform's real layers
 // (node/layers.ts), plus logout.
 import { TailnetNode, type NodeLayers, type UpConfig } from '../node/node.js';
-import type { PeerConnectionFactory } from '../node/webrtc-path.js';
+import type { PeerConnectionFactory } from '../node/webrtc-peer.js';
 import { loadDefaultLayers } from '../node/layers.js';
 import type { NodeLike } from './context.js';
 

@@ -10,7 +10,8 @@ import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import type { WireGuardTimerConfig } from '../noise/wireguard/timers.js';
 import type { FilterRule } from './filter.js';
 import type { RoutePrefs } from './routes.js';
-import type { PeerConnectionFactory, PeerPathStatus } from './webrtc-path.js';
+import type { PeerPathStatus } from './webrtc-path.js';
+import type { PeerConnectionFactory } from './webrtc-peer.js';
 
 // ---- what the node needs from the other layers ----
 

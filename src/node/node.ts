@@ -20,7 +20,7 @@ import { resolveHost } from './magicdns.js';
 import { offeredRoutes, parseIp, type RoutePrefs } from './routes.js';
 import { keyHex } from './node-core.js';
 import { NodePeers } from './node-peers.js';
-import { globalPeerConnectionFactory, stunServersOf } from './webrtc-path.js';
+import { globalPeerConnectionFactory, stunServersOf } from './webrtc-peer.js';
 import type {
   NetMapPeer,
   NodeNetMap,

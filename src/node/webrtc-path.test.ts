@@ -8,7 +8,8 @@ import { VirtualClock } from '../platform/clock.js';
 import { runUntil } from '../platform/virtual-time.testkit.js';
 import { DiscoCodec } from './disco.js';
 import { Magicsock } from './magicsock.js';
-import { MAX_EARLY_CANDIDATES, stunServersOf } from './webrtc-path.js';
+import { MAX_EARLY_CANDIDATES } from './webrtc-path.js';
+import { stunServersOf } from './webrtc-peer.js';
 import { FakePeerConnection } from './webrtc-path.testkit.js';
 
 interface Side {

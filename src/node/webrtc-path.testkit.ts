@@ -2,7 +2,7 @@
 // webrtc-path.ts). Two FakePeerConnections find each other by the ICE ufrag in their SDPs and
 // "connect" once each has both descriptions and one remote candidate, as ICE needs at least one
 // candidate pair; the offerer's data channels then appear on the answerer (ondatachannel) and open.
-import type { DataChannelLike, PeerConnectionLike, SessionDescriptionLike } from './webrtc-path.js';
+import type { DataChannelLike, PeerConnectionLike, SessionDescriptionLike } from './webrtc-peer.js';
 import type { IceCandidateInit } from './webrtc-signal.js';
 
 export class FakeDataChannel implements DataChannelLike {

@@ -6,12 +6,20 @@
 // dropped back to DERP when pings stop being answered or the channel or connection closes: magicsock
 // then sends over DERP again and the WireGuard session (and every TCP connection above it) goes on.
 //
-// Core code: no DOM. The RTCPeerConnection constructor is injected (PeerConnectionFactory): a page
+// Core code: no DOM. The RTCPeerConnection constructor is injected (webrtc-peer.ts): a page
 // passes its own; Chromium and Firefox have none in a dedicated Worker (checked here: Chromium 156
 // `typeof RTCPeerConnection` is "undefined" in a Worker, RTCDataChannel is defined and transferable
 // on creation), so a node in a Worker without a factory reports the path unavailable.
 import { toHex } from '../crypto/bytes.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
+import {
+  sdpCandidates,
+  sdpSession,
+  type DataChannelLike,
+  type IceServer,
+  type PeerConnectionFactory,
+  type PeerConnectionLike,
+} from './webrtc-peer.js';
 import {
   DATA_CHANNEL_LABEL,
   decodeDataChannelMessage,
@@ -19,65 +27,6 @@ import {
   type IceCandidateInit,
   type WebRtcSignal,
 } from './webrtc-signal.js';
-
-// ---- what we need of RTCPeerConnection / RTCDataChannel (structural: no DOM types) ----
-
-export interface DataChannelLike {
-  readonly label: string;
-  readonly readyState: string;
-  readonly bufferedAmount: number;
-  binaryType: string;
-  send(data: Uint8Array): void;
-  close(): void;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-}
-
-export interface SessionDescriptionLike {
-  type: string;
-  sdp?: string;
-}
-
-export interface PeerConnectionLike {
-  readonly signalingState: string;
-  readonly connectionState: string;
-  readonly localDescription: SessionDescriptionLike | null;
-  createDataChannel(label: string, init: { ordered: boolean; maxRetransmits: number }): DataChannelLike;
-  setLocalDescription(d?: SessionDescriptionLike): Promise<void>;
-  setRemoteDescription(d: SessionDescriptionLike): Promise<void>;
-  addIceCandidate(c: IceCandidateInit): Promise<void>;
-  close(): void;
-  onicecandidate: ((ev: { candidate: { toJSON(): IceCandidateInit } | null }) => void) | null;
-  onconnectionstatechange: ((ev: unknown) => void) | null;
-  ondatachannel: ((ev: { channel: DataChannelLike }) => void) | null;
-}
-
-export interface IceServer {
-  urls: string[];
-}
-
-export type PeerConnectionFactory = (config: { iceServers: IceServer[] }) => PeerConnectionLike;
-
-/** The peer connection constructor of this global scope (a page has one; a Worker in Chromium/Firefox has none). */
-export function globalPeerConnectionFactory(): PeerConnectionFactory | undefined {
-  const Ctor = (globalThis as { RTCPeerConnection?: new (c: unknown) => PeerConnectionLike }).RTCPeerConnection;
-  return Ctor ? (config) => new Ctor(config) : undefined;
-}
-
-/** STUN servers of a DERP map: each node's own STUN port (tailcfg.DERPNode.STUNPort: 0 is 3478, -1 off). No third party. */
-export function stunServersOf(derpMap: { regions: { nodes: unknown[] }[] } | undefined): IceServer[] {
-  const urls: string[] = [];
-  for (const r of derpMap?.regions ?? [])
-    for (const n of r.nodes as { hostName?: string; ipv4?: string; ipv6?: string; stunPort?: number }[]) {
-      const port = n.stunPort === undefined || n.stunPort === 0 ? 3478 : n.stunPort;
-      if (port < 0 || port > 65535) continue;
-      const host = n.ipv4 || (n.ipv6 ? `[${n.ipv6}]` : n.hostName);
-      if (host && /^[\w.:[\]-]+$/.test(host)) urls.push(`stun:${host}:${port}`);
-    }
-  return urls.length ? [{ urls: [...new Set(urls)].slice(0, 8) }] : [];
-}
 
 // ---- timings and bounds ----
 
@@ -191,24 +140,6 @@ export interface PeerPathStatus {
   rttMs?: number;
   txPackets: number;
   rxPackets: number;
-}
-
-/** The ICE ufrag and DTLS fingerprint of an SDP (RFC 8839 §5.4, RFC 8122 §5): what names its session. */
-export function sdpSession(sdp: string): string {
-  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? '';
-  const fp = /^a=fingerprint:(.+)$/m.exec(sdp)?.[1]?.trim() ?? '';
-  return `${ufrag} ${fp}`;
-}
-
-/** The candidate lines of an SDP (gathered after the first send), for a peer that already applied it. */
-export function sdpCandidates(sdp: string): IceCandidateInit[] {
-  const mid = /^a=mid:(\S+)/m.exec(sdp)?.[1] ?? '0';
-  const out: IceCandidateInit[] = [];
-  for (const m of sdp.matchAll(/^a=(candidate:[^\r\n]+)/gm)) {
-    if (out.length >= MAX_EARLY_CANDIDATES) break;
-    out.push({ candidate: m[1]!, sdpMid: mid, sdpMLineIndex: 0 });
-  }
-  return out;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -326,7 +257,7 @@ export class WebRtcPaths {
       if (p?.pc && p.remoteSession !== undefined && p.remoteSession === sdpSession(m.sdp)) {
         // The answer again (our offer was resent): only its candidates may be new.
         this.stats.duplicateSignals++;
-        for (const c of sdpCandidates(m.sdp)) p.pc.addIceCandidate(c).catch(() => undefined);
+        for (const c of sdpCandidates(m.sdp, MAX_EARLY_CANDIDATES)) p.pc.addIceCandidate(c).catch(() => undefined);
         return;
       }
       if (!p?.pc || p.pc.signalingState !== 'have-local-offer') {
@@ -487,7 +418,7 @@ export class WebRtcPaths {
     if (p0?.pc && p0.remoteSession !== undefined && p0.remoteSession === sdpSession(sdp)) {
       // The offer we answered, sent again (our answer may have been lost): answer again.
       this.stats.duplicateSignals++;
-      for (const c of sdpCandidates(sdp)) p0.pc.addIceCandidate(c).catch(() => undefined);
+      for (const c of sdpCandidates(sdp, MAX_EARLY_CANDIDATES)) p0.pc.addIceCandidate(c).catch(() => undefined);
       const answer = p0.pc.localDescription?.sdp;
       if (answer && p0.pc.localDescription?.type === 'answer') {
         this.stats.answersSent++;
