@@ -28,6 +28,8 @@ export interface TailtabConnectElement extends HTMLElement {
   password: string;
   /** attribute insecure-derp: plain ws:// relays (test rigs only). */
   insecureDerp: boolean;
+  /** attribute webrtc: "off" for DERP relays only (no direct WebRTC path to other browser nodes). */
+  webrtc: string;
   autostart: boolean;
   /**
    * attribute proxy-origin (mode="http", recommended): an origin serving tailtab's build

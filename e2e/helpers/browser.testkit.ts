@@ -25,13 +25,14 @@ export async function launchPersistentChromium(userDataDir: string): Promise<Bro
   return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. `--disable-features=WebRtcHideLocalIpsWithMdns` for WebRTC host candidates (e2e/rig/tun.ts). */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/install.sh (apt-get install chromium)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
   });
 }
 

@@ -18,6 +18,8 @@ export interface UpConfig {
   allowInsecureDerp?: boolean;
   /** The control server's key when /key cannot be read from this origin (CORS). */
   controlKey?: string;
+  /** The direct WebRTC path to other browser nodes, beside DERP (default on; false: DERP only). */
+  webrtc?: boolean;
 }
 
 export interface PeerView {
@@ -30,6 +32,9 @@ export interface PeerView {
   lastSeen?: string;
   relayRegion?: number;
   relayRegionName?: string;
+  /** The path its packets take now: a WebRTC data channel (with its disco ping RTT) or the DERP relay. */
+  path?: 'webrtc' | 'derp';
+  pathRttMs?: number;
   handshakeAgeMs?: number;
   rxBytes: number;
   txBytes: number;
@@ -81,6 +86,8 @@ export interface NodeStatusView {
   derp: DerpRegionView[];
   control?: ControlView;
   routes?: RoutePrefsView;
+  /** Why the WebRTC path is not in use here (turned off, or no RTCPeerConnection in the Worker). */
+  webrtcUnavailable?: string;
   /** Terminal output waiting in the Worker for pages: bounded per terminal by boundBytes. */
   terminals?: { open: number; queuedBytes: number; peakQueuedBytes: number; boundBytes: number };
 }

@@ -352,6 +352,7 @@ export class NodeService {
         webSocketFactory: this.deps.webSocketFactory,
         allowInsecureDerp: cfg.allowInsecureDerp,
         controlKey: cfg.controlKey,
+        webrtc: { enabled: cfg.webrtc !== false },
         wallClockMs: () => Date.now(),
         onAuthUrl: () => this.pushStatus(),
       });

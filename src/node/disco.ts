@@ -9,6 +9,7 @@
 import { boxBeforeNm, openNonceAndBox, sealWithRandomNonce } from '../crypto/box.js';
 import { concatBytes, equalBytes } from '../crypto/bytes.js';
 import type { RandomSource } from '../crypto/random.js';
+import { decodeSignalPayload, encodeSignalPlaintext, WEBRTC_DISCO_TYPES, type WebRtcSignal } from './webrtc-signal.js';
 
 export const DISCO_MAGIC = new Uint8Array([0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac]);
 const KEY_LEN = 32;
@@ -18,7 +19,8 @@ const TXID_LEN = 12;
 const EP_LEN = 18;
 
 export const DiscoType = { Ping: 0x01, Pong: 0x02, CallMeMaybe: 0x03 } as const;
-const KNOWN_DISCO_TYPES: ReadonlySet<number> = new Set(Object.values(DiscoType));
+// WebRTC signalling types (0x0A-0x0C) live with their payloads in webrtc-signal.ts.
+const KNOWN_DISCO_TYPES: ReadonlySet<number> = new Set([...Object.values(DiscoType), ...WEBRTC_DISCO_TYPES]);
 
 /** The address tailscaled puts in a pong for a DERP-sourced ping: 127.3.3.40:<regionId> (tailcfg.DerpMagicIP). */
 export const DERP_MAGIC_IP = '127.3.3.40';
@@ -31,7 +33,8 @@ export interface IpPort {
 export type DiscoMessage =
   | { type: 'ping'; txId: Uint8Array; nodeKey?: Uint8Array; padding: number }
   | { type: 'pong'; txId: Uint8Array; src: IpPort }
-  | { type: 'callMeMaybe'; endpoints: IpPort[] };
+  | { type: 'callMeMaybe'; endpoints: IpPort[] }
+  | WebRtcSignal;
 
 export function looksLikeDisco(packet: Uint8Array): boolean {
   if (packet.length < HEADER_LEN + NONCE_LEN) return false;
@@ -165,6 +168,8 @@ export function encodeDiscoPlaintext(m: DiscoMessage): Uint8Array {
       return concatBytes(new Uint8Array([DiscoType.Pong, 0]), m.txId, encodeIpPort(m.src));
     case 'callMeMaybe':
       return concatBytes(new Uint8Array([DiscoType.CallMeMaybe, 0]), ...m.endpoints.map(encodeIpPort));
+    default:
+      return encodeSignalPlaintext(m);
   }
 }
 
@@ -196,7 +201,7 @@ export function decodeDiscoPlaintext(p: Uint8Array): DiscoMessage | null {
       return { type: 'callMeMaybe', endpoints };
     }
     default:
-      return null;
+      return decodeSignalPayload(p[0]!, body);
   }
 }
 

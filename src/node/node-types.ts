@@ -10,6 +10,8 @@ import type { AeadEngine } from '../noise/wireguard/aead-batch.js';
 import type { WireGuardTimerConfig } from '../noise/wireguard/timers.js';
 import type { FilterRule } from './filter.js';
 import type { RoutePrefs } from './routes.js';
+import type { PeerPathStatus } from './webrtc-path.js';
+import type { PeerConnectionFactory } from './webrtc-peer.js';
 
 // ---- what the node needs from the other layers ----
 
@@ -165,6 +167,12 @@ export interface UpConfig {
    * retries on its backoff meanwhile, but up() itself never waits for good.
    */
   firstMapTimeoutMs?: number;
+  /**
+   * The direct WebRTC path beside DERP (webrtc-path.ts): on unless `enabled: false`. The peer
+   * connection constructor defaults to this scope's RTCPeerConnection (none in a Worker: the path
+   * is then unavailable unless a factory is passed).
+   */
+  webrtc?: { enabled?: boolean; createPeerConnection?: PeerConnectionFactory };
 }
 
 export type NodeState = 'stopped' | 'starting' | 'needs-login' | 'running' | 'error';
@@ -186,6 +194,12 @@ export interface PeerStatus {
   subnetRoutes?: string[];
   /** The peer offers itself as an exit node (used only when chosen). */
   exitNode?: boolean;
+  /** The path its packets take now: WebRTC (when its disco pings are answered, with their RTT), else DERP. */
+  path?: { kind: 'webrtc'; rttMs?: number } | { kind: 'derp'; region?: number };
+  /** The WebRTC path when one was tried (state, RTT, packets), and WireGuard packets over DERP. */
+  webrtc?: PeerPathStatus;
+  derpTxPackets?: number;
+  derpRxPackets?: number;
 }
 
 export interface NodeStatus {
@@ -201,6 +215,8 @@ export interface NodeStatus {
   counters: Record<string, number>;
   /** The routes the person chose (subnet routes on or off, the exit node). */
   routes: RoutePrefs;
+  /** Why the WebRTC path is not used (turned off, or no RTCPeerConnection here); absent when it is available. */
+  webrtcUnavailable?: string;
 }
 
 /** `debug`: detail for a debug log (WireGuard handshakes per peer), emitted only while someone listens. */

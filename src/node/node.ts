@@ -20,6 +20,7 @@ import { resolveHost } from './magicdns.js';
 import { offeredRoutes, parseIp, type RoutePrefs } from './routes.js';
 import { keyHex } from './node-core.js';
 import { NodePeers } from './node-peers.js';
+import { globalPeerConnectionFactory, stunServersOf } from './webrtc-peer.js';
 import type {
   NetMapPeer,
   NodeNetMap,
@@ -138,6 +139,19 @@ export class TailnetNode extends NodePeers {
       },
       log: (t) => this.log(t),
     });
+    const paths = this.magic.attachWebRtc(
+      {
+        clock: this.clock,
+        createPeerConnection: cfg.webrtc?.createPeerConnection ?? globalPeerConnectionFactory(),
+        unavailableReason:
+          'no RTCPeerConnection in this scope (Chromium and Firefox have none in a Worker; pass webrtc.createPeerConnection)',
+        // STUN only from the DERP map's own servers: derpers answer STUN (no third party).
+        iceServers: () => stunServersOf(this.netmap?.derpMap),
+        log: (t) => this.log(t),
+      },
+      this.nodePublicKey,
+    );
+    if (cfg.webrtc?.enabled === false) paths.setEnabled(false);
     this.wg = new WireGuardDevice({
       privateKey: priv,
       clock: this.clock,
@@ -387,6 +401,9 @@ export class TailnetNode extends NodePeers {
     return (this.netmap?.peers ?? []).map((p) => {
       const ws = this.wg?.peerStatus(p.nodeKey, keyHex(p));
       const fixed = peerStatusParts(p);
+      const region = this.magic?.regionFor(p.nodeKey, keyHex(p));
+      const rtc = this.magic?.direct?.status(keyHex(p));
+      const derp = this.magic?.derpPacketsOf(keyHex(p));
       return {
         ...fixed.routes,
         id: p.id,
@@ -397,7 +414,12 @@ export class TailnetNode extends NodePeers {
         os: p.os,
         lastSeen: p.lastSeen,
         sshHostKeys: p.sshHostKeys,
-        relayRegion: this.magic?.regionFor(p.nodeKey, keyHex(p)),
+        relayRegion: region,
+        path:
+          rtc?.state === 'active' ? { kind: 'webrtc' as const, rttMs: rtc.rttMs } : { kind: 'derp' as const, region },
+        ...(rtc ? { webrtc: rtc } : {}),
+        derpTxPackets: derp?.tx ?? 0,
+        derpRxPackets: derp?.rx ?? 0,
         handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
         rxBytes: ws?.rxBytes ?? 0,
         txBytes: ws?.txBytes ?? 0,
@@ -410,6 +432,7 @@ export class TailnetNode extends NodePeers {
     const counters: Record<string, number> = { ...this.counters };
     for (const [k, v] of Object.entries(this.filter.stats)) counters[`filter.${k}`] = v;
     for (const [k, v] of Object.entries(this.magic?.stats ?? {})) counters[`magicsock.${k}`] = v;
+    for (const [k, v] of Object.entries(this.magic?.direct?.stats ?? {})) if (v) counters[`webrtc.${k}`] = v;
     for (const [k, v] of Object.entries(this.wg?.stats ?? {})) if (v) counters[`wg.${k}`] = v;
     for (const [k, v] of Object.entries(this.stack?.stats ?? {})) if (v) counters[`netstack.${k}`] = v;
     for (const [k, v] of Object.entries(this.control?.stats ?? {}))
@@ -434,7 +457,13 @@ export class TailnetNode extends NodePeers {
       control: this.control?.status?.(),
       counters,
       routes: { ...this.routePrefs },
+      ...(this.magic?.direct?.unavailable ? { webrtcUnavailable: this.magic.direct.unavailable } : {}),
     };
+  }
+
+  /** Turns the WebRTC path on or off at once (off: every peer over DERP, peer connections closed). */
+  setWebRtcEnabled(on: boolean): void {
+    this.magic?.direct?.setEnabled(on);
   }
 
   /** Logs out at control (the node key is expired; the next up() needs an auth key or a login), then down(). */
@@ -452,6 +481,11 @@ export class TailnetNode extends NodePeers {
     this.pongWaiters.clear();
     try {
       this.stack?.close();
+    } catch {
+      /* closing anyway */
+    }
+    try {
+      this.magic?.direct?.close();
     } catch {
       /* closing anyway */
     }

@@ -14,6 +14,8 @@ export interface ProfileRecord {
   hostname: string;
   allowInsecureDerp?: boolean;
   controlKey?: string;
+  /** false: the person chose relays only (no direct WebRTC path). */
+  webrtc?: boolean;
   lastUsedAt: number;
 }
 

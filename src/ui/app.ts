@@ -473,6 +473,7 @@ export class TailtabApp extends LitElement {
           hostname: cfg.hostname,
           allowInsecureDerp: cfg.allowInsecureDerp,
           controlKey: cfg.controlKey,
+          ...(cfg.webrtc === false ? { webrtc: false } : {}),
           lastUsedAt: Date.now(),
         };
     try {
@@ -490,6 +491,7 @@ export class TailtabApp extends LitElement {
       profileId: p.id,
       allowInsecureDerp: p.allowInsecureDerp,
       controlKey: p.controlKey,
+      webrtc: p.webrtc,
     });
   }
 

@@ -4,6 +4,15 @@
 import type { NodeApi } from '../app/node-api.js';
 import { createNodeClientOnPort } from '../app/node-client.js';
 import type { PortLike } from '../platform/port.js';
+import { hostPeerConnections } from './rtc-host.js';
+
+/** Offers the Worker this page's RTCPeerConnection for its WebRTC path (ui/rtc-host.ts, app/rtc-relay.ts). */
+function offerRtcHost(port: { postMessage(m: unknown, t: Transferable[]): void }): void {
+  if (typeof RTCPeerConnection !== 'function' || typeof MessageChannel !== 'function') return;
+  const ch = new MessageChannel();
+  hostPeerConnections(ch.port1);
+  port.postMessage({ kind: 'rtc-host', port: ch.port2 }, [ch.port2]);
+}
 
 /** Not in TypeScript's lib.dom yet (SharedWorkerOptions.extendedLifetime). */
 const EXTENDED_LIFETIME = { extendedLifetime: true };
@@ -25,6 +34,7 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
   const name = o.name ?? 'tailtab-node';
   if (!sharesNodeAcrossWindows(o)) {
     const worker = new Worker(new URL('./worker/node-worker.ts', import.meta.url), { type: 'module', name });
+    offerRtcHost(worker);
     return { ...createNodeClientOnPort(worker as unknown as PortLike), workerKind: 'dedicated' };
   }
   // Spread before `type`: Vite reads `type` from this literal to bundle the Worker as a module.
@@ -42,7 +52,9 @@ export function createNodeClient(o: { name?: string; dedicated?: boolean } = {})
       ),
     ),
   );
-  return { ...createNodeClientOnPort(shared.port, { failed }), workerKind: 'shared' };
+  const client = createNodeClientOnPort(shared.port, { failed });
+  offerRtcHost(shared.port);
+  return { ...client, workerKind: 'shared' };
 }
 
 /** Whether createNodeClient gives this window a node shared with the origin's other windows (a SharedWorker). */

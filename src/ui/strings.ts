@@ -134,6 +134,7 @@ export const connectStrings = {
   kiosk: 'Kiosk mode: a temporary machine; the tailnet and this browser forget it when this tab closes',
   advanced: 'Advanced',
   insecureDerp: 'Allow plain ws:// relays (a local test tailnet only)',
+  relaysOnly: 'Relays only: no direct WebRTC path to other browser nodes',
   controlKeyLabel: 'Control server key (if this page cannot read /key)',
   connect: 'Connect',
   connecting: 'Connecting…',

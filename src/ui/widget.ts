@@ -5,7 +5,8 @@
 //   the widget's terminal, unless the page gives `password` | "key": the person's own key, picked
 //   or pasted inside the widget, views/widget-key.ts), password (SSH or VNC), insecure-derp
 //   (test rigs only), proxy-origin (mode="http": show the device's page on its own origin under
-//   this one, as the app's web view does — the recommended setup, see startDeviceProxy).
+//   this one, as the app's web view does — the recommended setup, see startDeviceProxy), webrtc
+//   ("off": DERP relays only, no direct WebRTC path to other browser nodes).
 // It runs its own ephemeral node in a Worker and shows a terminal, the device's web page, or its
 // desktop (VNC, views/desktop.ts; noVNC is loaded only then).
 import { LitElement, css, html } from 'lit';
@@ -83,6 +84,8 @@ export class TailtabConnect extends LitElement {
   /** For ssh-auth="password": given by the embedding page (a demo); otherwise the person is asked in the terminal. */
   @property() password = '';
   @property({ attribute: 'insecure-derp', type: Boolean }) insecureDerp = false;
+  /** "off": no direct WebRTC path (node/webrtc-path.ts), DERP only. */
+  @property() webrtc = '';
   @property({ type: Boolean }) autostart = false;
   /**
    * attribute proxy-origin: an http(s) origin serving tailtab's build (proxy-host.html, sw.js),
@@ -182,6 +185,7 @@ export class TailtabConnect extends LitElement {
         ephemeral: true,
         profileId: '',
         allowInsecureDerp: this.insecureDerp,
+        webrtc: this.webrtc !== 'off',
       });
       const st = await this.node.status();
       this.status = st;

@@ -18,6 +18,8 @@ export interface ConnectDefaults {
   hostname?: string;
   allowInsecureDerp?: boolean;
   ephemeral?: boolean;
+  /** false: the "relays only" box starts ticked. */
+  webrtc?: boolean;
 }
 
 @customElement('tt-connect')
@@ -55,6 +57,7 @@ export class ConnectView extends LitElement {
       ephemeral: this.checked('ephemeral'),
       profileId: '',
       allowInsecureDerp: this.checked('insecure-derp'),
+      webrtc: !this.checked('no-webrtc'),
       controlKey: this.value('control-key') || undefined,
     };
     this.dispatchEvent(new CustomEvent<UpConfig>('connect', { detail: cfg, bubbles: true, composed: true }));
@@ -127,6 +130,10 @@ export class ConnectView extends LitElement {
               <label for="insecure-derp" style="display:inline; margin:0; font-weight: normal">
                 ${S.insecureDerp}
               </label>
+            </div>
+            <div class="row" style="margin-top: .5rem">
+              <input id="no-webrtc" type="checkbox" .checked=${d.webrtc === false} />
+              <label for="no-webrtc" style="display:inline; margin:0; font-weight: normal"> ${S.relaysOnly} </label>
             </div>
             <label for="control-key">${S.controlKeyLabel}</label>
             <input id="control-key" style="width: 100%" placeholder="mkey:…" />

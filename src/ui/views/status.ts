@@ -82,7 +82,7 @@ export class StatusView extends LitElement {
             <th>Peer</th>
             <th>Handshake</th>
             <th>Received / sent</th>
-            <th class="wide-only">Relay</th>
+            <th class="wide-only">Path</th>
           </tr>
         </thead>
         <tbody>
@@ -92,7 +92,13 @@ export class StatusView extends LitElement {
                 <td><span class="dot ${p.online ? 'on' : ''}"></span>${shortName(p.fqdn || p.name)}</td>
                 <td>${p.handshakeAgeMs !== undefined ? formatAge(p.handshakeAgeMs) : 'none yet'}</td>
                 <td>${formatBytes(p.rxBytes)} / ${formatBytes(p.txBytes)}</td>
-                <td class="wide-only">${p.relayRegionName ?? p.relayRegion ?? '–'}</td>
+                <td class="wide-only">
+                  ${
+                    p.path === 'webrtc'
+                      ? `WebRTC${p.pathRttMs !== undefined ? ` (${Math.round(p.pathRttMs)} ms)` : ''}`
+                      : (p.relayRegionName ?? p.relayRegion ?? '–')
+                  }
+                </td>
               </tr>`,
           )}
         </tbody>
