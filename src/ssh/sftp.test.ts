@@ -219,6 +219,9 @@ interface FakeOptions {
   noExtensions?: boolean;
   /** Fail every WRITE to a path starting with this. */
   failWritesTo?: string;
+  /** Modification times (seconds) by path; files not in it have `now` once it is set. */
+  mtimes?: Map<string, number>;
+  now?: number;
 }
 
 function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
@@ -229,6 +232,10 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
   const out = toClient.writable.getWriter();
   const handles = new Map<string, { path: string; dir?: boolean; done?: boolean }>();
   let nextHandle = 0;
+  const times = (path: string) => {
+    const t = o.mtimes?.get(path) ?? o.now;
+    return t === undefined ? {} : { atime: t, mtime: t };
+  };
   const status = (id: number, code: number, msg = '') =>
     pkt((w) => w.byte(FXP.STATUS).uint32(id).uint32(code).string(msg).string(''));
   const answer = (p: Uint8Array): Uint8Array => {
@@ -266,13 +273,16 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const h = handles.get(r.text())!;
         if (h.done) return status(id, FX.EOF, 'EOF');
         h.done = true;
-        const names = ['.', '..', ...[...files.keys()].map((k) => k.slice(1))];
+        const dir = h.path.endsWith('/') ? h.path : `${h.path}/`;
+        const inDir = [...files.keys()].filter((k) => k.startsWith(dir) && !k.slice(dir.length).includes('/'));
+        const names = ['.', '..', ...inDir.map((k) => k.slice(dir.length))];
         return pkt((w) => {
           w.byte(FXP.NAME).uint32(id).uint32(names.length);
           for (const n of names)
             encodeAttrs(w.string(n).string(`-rw-r--r-- ${n}`), {
-              size: files.get('/' + n)?.length ?? 0,
-              permissions: n.startsWith('.') ? 0o40755 : 0o100644,
+              size: files.get(dir + n)?.length ?? 0,
+              permissions: n === '.' || n === '..' ? 0o40755 : 0o100644,
+              ...times(dir + n),
             });
         });
       }
@@ -324,9 +334,12 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         return files.has(r.text()) ? status(id, FX.OK) : status(id, FX.NO_SUCH_FILE, 'No such file');
       case FXP.LSTAT:
       case FXP.STAT: {
-        const f = files.get(r.text());
+        const path = r.text();
+        const f = files.get(path);
         return f
-          ? pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644 }))
+          ? pkt((w) =>
+              encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644, ...times(path) }),
+            )
           : status(id, FX.NO_SUCH_FILE, 'No such file');
       }
       default:
@@ -399,6 +412,28 @@ describe('sftp client (scripted server)', () => {
       expect(files.get('/d/g')).toEqual(new Uint8Array([9]));
       expect([...files.keys()].filter((k) => k.includes('tailtab-upload'))).toEqual([]);
     }
+  });
+
+  it("uploadAtomic removes a folder's upload temporaries a dead connection left: ours by name, an hour old by the server's clock", async () => {
+    const now = 1_800_000_000;
+    const old = '/d/.report.pdf.0123456789ab.tailtab-upload';
+    const fresh = '/d/.notes.txt.ba9876543210.tailtab-upload'; // another upload, going on now
+    const notOurs = '/d/.report.pdf.tailtab-upload'; // not our pattern
+    const elsewhere = '/e/.x.0123456789ab.tailtab-upload'; // another folder
+    const files = new Map<string, Uint8Array>([old, fresh, notOurs, elsewhere].map((p) => [p, new Uint8Array([1])]));
+    const mtimes = new Map([
+      [old, now - 7200],
+      [fresh, now - 60],
+      [notOurs, now - 7200],
+      [elsewhere, now - 7200],
+    ]);
+    const c = await SftpClient.start(fakeServer(files, { mtimes, now }));
+    expect(await c.uploadAtomic('/d/f', new Blob([rand(1000)]).stream())).toBe(1000);
+    expect([...files.keys()].sort()).toEqual(['/d/f', fresh, notOurs, elsewhere].sort());
+    // Once per folder and session: a temporary left later is not looked for again.
+    files.set(old, new Uint8Array([1]));
+    expect(await c.uploadAtomic('/d/g', new Blob([rand(10)]).stream())).toBe(10);
+    expect(files.has(old)).toBe(true);
   });
 
   it('a download that ends before the size known at its start fails in words', async () => {

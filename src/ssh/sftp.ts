@@ -106,6 +106,10 @@ export interface SftpStartOptions {
 }
 
 const DEFAULT_CHUNK = 32 * 1024;
+/** uploadAtomic's temporary names: `.` + up to 100 characters of the target's name + 12 hex digits. */
+const UPLOAD_TEMP = /^\.[^/]{1,100}\.[0-9a-f]{12}\.tailtab-upload$/;
+/** A temporary upload file untouched this long (seconds, server's clock) was left by a dead connection. */
+export const STALE_UPLOAD_S = 3600;
 const DEFAULT_CONCURRENCY = 16;
 
 type Pending = { resolve: (r: SftpReply) => void; reject: (e: Error) => void };
@@ -118,6 +122,8 @@ export class SftpClient {
   private failure: Error | undefined;
   private versionWaiter: Pending | undefined;
   private closing = false;
+  /** Folders whose stale upload temporaries were looked for in this session (uploadAtomic). */
+  private readonly sweptFolders = new Set<string>();
   version = 0;
   /** Extensions the server announced in VERSION (e.g. posix-rename@openssh.com → "1"). */
   readonly extensions = new Map<string, string>();
@@ -610,7 +616,34 @@ export class SftpClient {
       if (!this.failure) await this.remove(tmp).catch(() => {});
       throw e;
     }
+    if (!this.sweptFolders.has(dir)) {
+      this.sweptFolders.add(dir);
+      await this.removeStaleUploads(dir, target).catch(() => {});
+    }
     return n;
+  }
+
+  /**
+   * Removes the temporary files that uploads to `dir` left when their connection died (then nothing
+   * could remove them): only names of our pattern (uploadAtomic's `.NAME.<12 hex>.tailtab-upload`),
+   * regular files, untouched for STALE_UPLOAD_S by the server's own clock (the mtime of the file
+   * `written` just now), so an upload still going on elsewhere, which writes all the time, is left
+   * alone. Once per folder and session: a folder listing is the cost. Resolves to the count removed.
+   */
+  private async removeStaleUploads(dir: string, written: string): Promise<number> {
+    const now = (await this.stat(written)).mtime;
+    if (now === undefined) return 0;
+    let removed = 0;
+    for (const e of await this.list(dir || '.')) {
+      const a = e.attrs;
+      if (!UPLOAD_TEMP.test(e.filename) || a.mtime === undefined || now - a.mtime < STALE_UPLOAD_S) continue;
+      if (a.permissions === undefined || (a.permissions & 0o170000) !== 0o100000) continue;
+      await this.remove(dir + e.filename).then(
+        () => removed++,
+        () => {},
+      );
+    }
+    return removed;
   }
 
   async readFile(path: string, o: TransferOptions = {}): Promise<Uint8Array> {
