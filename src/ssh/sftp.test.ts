@@ -222,6 +222,8 @@ interface FakeOptions {
   /** Modification times (seconds) by path; files not in it have `now` once it is set. */
   mtimes?: Map<string, number>;
   now?: number;
+  /** Never answer requests of this type (a hung server process). */
+  hangOn?: number;
 }
 
 function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
@@ -351,7 +353,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
     for await (const chunk of toServer.readable as unknown as AsyncIterable<Uint8Array>) {
       const r = framer.push(chunk);
       if (!r.ok) throw new Error(r.error);
-      const replies = r.value.map(answer);
+      const replies = r.value.filter((p) => p[0] !== o.hangOn || p[0] === FXP.INIT).map(answer);
       if (o.reorder) replies.reverse();
       for (const x of replies) await out.write(x);
     }
@@ -516,6 +518,26 @@ describe('sftp client (scripted server)', () => {
     expect(settled).toBe(false);
     clock.advance(1);
     await expect(p).rejects.toThrow('the SFTP server did not answer INIT within 10 s; session closed');
+  });
+
+  it('a server that stops answering ends the session once nothing was answered for the stall timeout', async () => {
+    const clock = new VirtualClock();
+    const files = new Map([['/f', rand(100)]]);
+    const c = await SftpClient.start(fakeServer(files, { hangOn: FXP.OPENDIR }), { clock, stallTimeoutMs: 30_000 });
+    // Answered requests keep the session: no deadline runs while nothing is outstanding.
+    clock.advance(120_000);
+    expect((await c.stat('/f')).size).toBe(100);
+    const listing = c.list('/');
+    let settled = false;
+    listing.catch(() => {}).finally(() => (settled = true));
+    clock.advance(29_999);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await expect(listing).rejects.toThrow(
+      'the SFTP server answered none of 1 outstanding requests for 30 s; session closed',
+    );
+    await expect(c.stat('/f')).rejects.toThrow(/answered none/);
   });
 
   it('the server going away fails pending requests with a "session ended" error', async () => {

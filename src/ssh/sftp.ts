@@ -103,6 +103,12 @@ export interface SftpStartOptions {
   clock?: Clock;
   /** Give up when the server has not answered INIT by then (default 15 s). */
   initTimeoutMs?: number;
+  /**
+   * End the session when requests are outstanding and none has been answered for this long
+   * (default 60 s): an SFTP server process that hangs while its SSH connection lives (keepalives
+   * still answered) would otherwise hold every call for good.
+   */
+  stallTimeoutMs?: number;
 }
 
 const DEFAULT_CHUNK = 32 * 1024;
@@ -132,6 +138,10 @@ export class SftpClient {
   /** Resolves when the session ends: undefined after close(), else the error that ended it. */
   readonly ended: Promise<Error | undefined> = new Promise((r) => (this.endedResolve = r));
 
+  private clock: Clock = realClock;
+  private stallMs = 60_000;
+  private stallTimer: ReturnType<Clock['setTimeout']> | undefined;
+
   private constructor(private readonly d: SftpDuplex) {
     this.writer = d.writable.getWriter();
   }
@@ -158,6 +168,8 @@ export class SftpClient {
   static async start(d: SftpDuplex, o: SftpStartOptions = {}): Promise<SftpClient> {
     const c = new SftpClient(d);
     const clock = o.clock ?? realClock;
+    c.clock = clock;
+    c.stallMs = o.stallTimeoutMs ?? 60_000;
     const timeoutMs = o.initTimeoutMs ?? 15_000;
     const version = new Promise<SftpReply>((resolve, reject) => (c.versionWaiter = { resolve, reject }));
     // A server that accepted the subsystem but never speaks SFTP (a wrong Subsystem line, a
@@ -249,8 +261,24 @@ export class SftpClient {
       return false;
     }
     this.pending.delete(r.id);
+    this.armStall();
     p.resolve(r);
     return true;
+  }
+
+  /** (Re)starts the no-answer deadline while requests are outstanding; stops it when none are. */
+  private armStall(): void {
+    if (this.stallTimer !== undefined) this.clock.clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    if (!this.pending.size || this.failure) return;
+    this.stallTimer = this.clock.setTimeout(() => {
+      this.stallTimer = undefined;
+      this.fail(
+        new SftpSessionError(
+          `the SFTP server answered none of ${this.pending.size} outstanding requests for ${this.stallMs / 1000} s; session closed`,
+        ),
+      );
+    }, this.stallMs);
   }
 
   private fail(e: Error): void {
@@ -260,6 +288,7 @@ export class SftpClient {
     this.versionWaiter = undefined;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    this.armStall();
     this.writer.abort(e).catch(() => {});
     this.d.close?.();
     this.endedResolve(this.closing ? undefined : e);
@@ -272,6 +301,7 @@ export class SftpClient {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0;
     const reply = new Promise<SftpReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.armStall();
     this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.pending.size);
     this.writer
