@@ -12,7 +12,7 @@ import {
   looksLikeDisco,
   DERP_MAGIC_IP,
 } from './disco.js';
-import { RouteTable, buildRouteTable, parseIp, parsePrefix, prefixKey } from './routes.js';
+import { RouteTable, buildRouteTable, parseIPv4, parseIp, parsePrefix, prefixKey } from './routes.js';
 import { PacketFilter } from './filter.js';
 import { resolveHost } from './magicdns.js';
 
@@ -90,6 +90,28 @@ describe('routes', () => {
     expect(t.lookup(parseIp('fd7a:115c:a1e0::7')!)).toBe('v6host');
     expect(t.lookup(parseIp('fd7a:115c:a1e0::8')!)).toBe('v6wide');
   });
+  it('property: parseIPv4 equals the split-and-regex reference on any string of digits and dots', () => {
+    const reference = (ip: string): Uint8Array | null => {
+      const p = ip.split('.');
+      if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return null;
+      return Uint8Array.from(p.map(Number));
+    };
+    const chars = fc.constantFrom(...'0123456789.....x/ '.split(''));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: chars, maxLength: 20 }),
+          fc.ipV4(),
+          fc.tuple(fc.ipV4(), fc.string({ maxLength: 3 })).map(([a, b]) => a + b),
+        ),
+        (s) => {
+          expect(parseIPv4(s)).toEqual(reference(s));
+        },
+      ),
+      fuzz(500),
+    );
+  });
+
   it('property: lookups after random inserts, removes and replaces match a brute-force longest match', () => {
     // Few distinct addresses and lengths so that routes overlap; host routes (/32, /128) live apart from the tries.
     const prefix = fc

@@ -9,16 +9,26 @@ export interface Prefix {
   v6: boolean;
 }
 
+/** Dotted-quad IPv4 ("1.2.3.4": four groups of 1–3 digits, each ≤ 255), or null. One pass, no regex: a map's 20,000 addresses are parsed at once. */
 export function parseIPv4(ip: string): Uint8Array | null {
-  const p = ip.split('.');
-  if (p.length !== 4) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(p[i]!)) return null;
-    const n = Number(p[i]);
-    if (n > 255) return null;
-    out[i] = n;
+  let part = 0;
+  let digits = 0;
+  let n = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (!digits || part === 3) return null;
+      out[part++] = n;
+      digits = n = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      n = n * 10 + (c - 48);
+      digits++;
+      if (n > 255) return null;
+    } else return null;
   }
+  if (!digits || part !== 3) return null;
+  out[3] = n;
   return out;
 }
 
