@@ -195,6 +195,8 @@ export function offeredRoutes(peer: { allowedIPs?: string[] | null; addresses?: 
   const subnets: string[] = [];
   let exitNode = false;
   for (const text of peer.allowedIPs ?? []) {
+    // A peer's own address, in the same words, is neither (no need to parse 20,000 of them).
+    if (own.includes(text) && !text.endsWith('/0')) continue;
     const p = parsePrefix(text);
     if (!p) continue;
     if (p.bits === 0) exitNode = true;
