@@ -213,13 +213,29 @@ describe('SFTP vs OpenSSH internal-sftp', () => {
     // The original is whole: same bytes, same size, same mode.
     expect(await remoteSha()).toBe(originalSha);
     expect((await sftp.stat(path)).size).toBe(original.length);
-    // What the killed upload left: at most its temporary file, never a truncated original.
+    // What the killed upload left: at most its temporary file, never a truncated original. Aged two
+    // hours (as if the connection had died then); beside it a fresh one, as of an upload going on.
     const left = await temps();
     expect(left.length).toBeLessThanOrEqual(1);
-    for (const t of left) await sftp.remove(`${home}/${t}`);
+    const hoursAgo = Math.floor(Date.now() / 1000) - 7200;
+    const dead = `.${tag}-dead.aaaaaaaaaaaa.tailtab-upload`; // one more, in case the kill left none
+    await sftp.writeFile(`${home}/${dead}`, 'cut off');
+    for (const t of [...left, dead]) await sftp.setstat(`${home}/${t}`, { atime: hoursAgo, mtime: hoursAgo });
+    const fresh = `.${tag}-other.0123456789ab.tailtab-upload`;
+    await sftp.writeFile(`${home}/${fresh}`, 'an upload going on');
 
-    // A completed replacement: the new bytes, the old mode, no temporary file.
-    expect(await sftp.uploadAtomic(path, streamOf(replacement))).toBe(replacement.length);
+    // A completed replacement in a new session: the new bytes, the old mode, and the dead
+    // connection's temporary file gone (the one of the upload going on stays).
+    const ssh3 = await SshClient.connect(await connectDuplex(sshd.port), {
+      username: sshd.user,
+      auth: [{ type: 'publickey', key }],
+      hostKeyVerifier: () => {},
+    });
+    const sftp3 = await SftpClient.open(ssh3);
+    expect(await sftp3.uploadAtomic(path, streamOf(replacement))).toBe(replacement.length);
+    ssh3.close();
+    expect(await temps()).toEqual([fresh]);
+    await sftp.remove(`${home}/${fresh}`);
     expect(await remoteSha()).toBe(toHex(sha256(replacement)));
     expect((await sftp.stat(path)).permissions! & 0o777).toBe(0o640);
     expect(await temps()).toEqual([]);

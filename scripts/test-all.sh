@@ -16,6 +16,8 @@ step "lint (eslint: layer order of src/, no DOM in core code)"
 npx eslint .
 step "unit tests (vitest --project unit; property tests with a fresh fast-check seed, printed: FUZZ_SEED replays)"
 npx vitest run --project unit
+step "fuzz, short (npm run fuzz -- --ci: the wire-format parsers again with a second fresh seed, printed; under a minute)"
+npm run --silent fuzz -- --ci
 step "e2e tests against the real programs, in a loopback-only network namespace"
 bash scripts/in-netns.sh npx vitest run --project e2e
 step "all tests passed in $((SECONDS - t0)) s"

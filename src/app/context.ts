@@ -12,7 +12,10 @@ export interface NodeLike {
   down(): Promise<void>;
   /** Logs the node key out at control (an ephemeral node is then deleted by control), then down. */
   logout?(): Promise<void>;
-  status(): NodeStatus;
+  /** `peers: false`: without the per-peer part (see peerStatusChanges). */
+  status(o?: { peers?: boolean }): NodeStatus;
+  /** The peers whose status may have changed since the last call (TailnetNode.peerStatusChanges); without it, every tick is whole. */
+  peerStatusChanges?(): { full: boolean; peers: NodeStatus['peers']; removed: string[] };
   on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void): () => void;
   ping(host: string, o?: { timeoutMs?: number }): Promise<{ ms: number; ip: string }>;
   dial(host: string, port: number, o?: { timeoutMs?: number }): Promise<TcpConnectionLike>;

@@ -13,7 +13,7 @@ import type { HostKeyInfo, HostKeyVerifier } from '../ssh/client.js';
 import type { KnownHostRecord } from '../platform/idb.js';
 import type { HostKeyVerdict, KnownHostView, SshOpenOptions } from './node-api.js';
 import type { AppContext, AppWindow } from './context.js';
-import { LoginPrompts } from './login-prompts.js';
+import { ASK_DEADLINE_MS, LoginPrompts } from './login-prompts.js';
 
 export class HostKeyChecks {
   /** First-contact questions waiting for the person's answer, by prompt id. */
@@ -75,8 +75,18 @@ export class HostKeyChecks {
       const rec = await store.knownHost(hostId);
       if (!rec && o.promptId) {
         // First connection: the person decides, seeing the fingerprint (ssh(1)'s "are you sure").
+        let unanswered = false;
         const ok = await new Promise<boolean>((resolve) => {
-          this.prompts.set(o.promptId!, resolve);
+          // As the login's other questions: unanswered (a window gone, a person away) is declined
+          // after ASK_DEADLINE_MS, by which time any SSH server has given up on the login anyway.
+          const timer = setTimeout(() => {
+            unanswered = true;
+            resolve(false);
+          }, ASK_DEADLINE_MS);
+          this.prompts.set(o.promptId!, (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          });
           owner.push({
             type: 'host-key-prompt',
             promptId: o.promptId!,
@@ -85,6 +95,10 @@ export class HostKeyChecks {
             keyType: info.keyType,
           });
         }).finally(() => this.prompts.delete(o.promptId!));
+        if (unanswered)
+          throw new Error(
+            `Host key ${info.fingerprint} of ${hostId} was not confirmed within ${ASK_DEADLINE_MS / 60_000} minutes; not connected.`,
+          );
         if (!ok) throw new Error(`Host key ${info.fingerprint} of ${hostId} not accepted; not connected.`);
       }
       const adapter: KnownHostsStore = {

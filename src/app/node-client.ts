@@ -32,16 +32,20 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
   const listeners = new Set<(ev: NodeEvent) => void>();
   // The peers as the Worker's status events built them up (whole first, then diffs: node-api.ts StatusWireEvent).
   let peers = new Map<string, PeerView>();
+  // The list as last handed out: the same array while no peer changed (most ticks of a big tailnet).
+  let list: PeerView[] = [];
   rpc.onEvent((raw) => {
     let ev = raw as WorkerEvent;
     if (ev.type === 'status') {
       if (!ev.peersDiff) {
         peers = new Map(ev.status.peers.map((p) => [p.id, p]));
-      } else {
+        list = [...peers.values()];
+      } else if (ev.peersDiff.remove.length || ev.peersDiff.upsert.length) {
         for (const id of ev.peersDiff.remove) peers.delete(id);
         for (const p of ev.peersDiff.upsert) peers.set(p.id, p);
+        list = [...peers.values()];
       }
-      ev = { type: 'status', status: { ...ev.status, peers: [...peers.values()] } };
+      ev = { type: 'status', status: { ...ev.status, peers: list } };
     }
     if (ev.type === 'ssh-exit') {
       const done = exits.get(ev.id);

@@ -6,18 +6,16 @@
 // proxy (web-proxy.ts), and raw TCP connections (tcp-sessions.ts). Nothing here touches the DOM; the page sees only plain data, public keys,
 // and terminal bytes.
 import { secureRandom, type RandomSource } from '../crypto/random.js';
-import type { NodeNetMap } from '../node/node.js';
+import type { NodeNetMap, NodeStatus } from '../node/node.js';
 import type { PortLike } from '../platform/port.js';
 import type { WebSocketFactory } from '../platform/websocket.js';
 import type {
   LogLine,
   NodeStatusView,
-  PeerView,
   SftpOpenOptions,
   SshKeyImportOptions,
   SshKeyScope,
   SshOpenOptions,
-  StatusWireEvent,
   UpConfig,
   WorkerEvent,
 } from './node-api.js';
@@ -31,6 +29,7 @@ import { SshKeyring } from './ssh-keys.js';
 import { SshSessions } from './ssh-sessions.js';
 import { TcpSessions } from './tcp-sessions.js';
 import { toStatusView } from './status.js';
+import { PeerViews, type PeerViewChange } from './status-peers.js';
 import type { ProxyBinding } from '../http/proxy-target.js';
 import { proxyBinding } from './web-proxy.js';
 
@@ -79,41 +78,7 @@ export interface NodeServiceDeps {
 }
 
 const MAX_LOG = 500;
-
-function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  return a === b || (!!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]));
-}
-
-/** Whether a window already has this peer as it is now (every PeerView field; lists by content). */
-function samePeer(a: PeerView, b: PeerView): boolean {
-  for (const k of Object.keys(b) as (keyof PeerView)[]) {
-    const x = a[k],
-      y = b[k];
-    if (x === y) continue;
-    if (Array.isArray(x) && Array.isArray(y) && sameList(x as string[], y as string[])) continue;
-    return false;
-  }
-  return Object.keys(a).length === Object.keys(b).length;
-}
-
-/** The status event for one window: whole the first time, then the peers that changed since its last. */
-function statusFor(c: AppWindow, status: NodeStatusView): StatusWireEvent {
-  const sent = c.sentPeers;
-  const now = new Map<string, PeerView>();
-  for (const p of status.peers) now.set(p.id, p);
-  c.sentPeers = now;
-  if (!sent) return { type: 'status', status };
-  const upsert: PeerView[] = [];
-  for (const p of status.peers) {
-    const was = sent.get(p.id);
-    if (!was || !samePeer(was, p)) upsert.push(p);
-  }
-  const remove: string[] = [];
-  if (sent.size !== now.size - upsert.filter((p) => !sent.has(p.id)).length) {
-    for (const id of sent.keys()) if (!now.has(id)) remove.push(id);
-  }
-  return { type: 'status', status: { ...status, peers: [] }, peersDiff: { upsert, remove } };
-}
+const NO_PEERS = { full: true, peers: [], removed: [] };
 
 export class NodeService {
   private node?: NodeLike;
@@ -138,6 +103,7 @@ export class NodeService {
   private readonly tcp: TcpSessions;
   private readonly keys: SshKeyring;
   private readonly now: () => number;
+  private readonly peerViews = new PeerViews();
 
   constructor(private readonly deps: NodeServiceDeps) {
     const ctx: AppContext = {
@@ -175,11 +141,25 @@ export class NodeService {
     this.broadcast({ type: 'log', line });
   }
 
-  private statusView(): NodeStatusView {
-    if (!this.node) return { state: this.upError ? 'error' : 'stopped', error: this.upError, peers: [], derp: [] };
-    const v = { ...toStatusView(this.node.status(), this.netmap, this.redact), terminals: this.ssh.flowStats() };
+  /** The status whole (O(peers): for a window that asks; the ticks send what changed). */
+  private statusView(st: NodeStatus | undefined = this.node?.status()): NodeStatusView {
+    if (!st) return { state: this.upError ? 'error' : 'stopped', error: this.upError, peers: [], derp: [] };
+    const v = { ...toStatusView(st, this.netmap, this.redact), terminals: this.ssh.flowStats() };
     if (v.state === 'stopped' && this.upError) return { ...v, state: 'error', error: this.upError };
     return v;
+  }
+
+  /** The status without its peers, and the peers' change since the last push (the node's, when it tells). */
+  private statusChange(): { status: NodeStatusView; change: PeerViewChange } {
+    const node = this.node;
+    if (!node)
+      return { status: this.statusView(undefined), change: this.peerViews.update(NO_PEERS, undefined, undefined) };
+    const st = node.peerStatusChanges ? node.status({ peers: false }) : node.status();
+    const change = node.peerStatusChanges?.() ?? { full: true, peers: st.peers, removed: [] };
+    return {
+      status: this.statusView({ ...st, peers: [] }),
+      change: this.peerViews.update(change, this.netmap, st.routes?.exitNodeId, !!node.peerStatusChanges),
+    };
   }
 
   private pushStatus = (): void => {
@@ -189,8 +169,8 @@ export class NodeService {
     }
     this.lastPushAt = this.now();
     if (!this.clients.size) return;
-    const status = this.statusView();
-    for (const c of this.clients) c.push(statusFor(c, status));
+    const { status, change } = this.statusChange();
+    for (const c of this.clients) c.push(this.peerViews.eventFor(c, status, change));
   };
 
   /**

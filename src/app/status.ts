@@ -1,6 +1,6 @@
 // Status mapping (pure): the node's NodeStatus and last netmap → the NodeStatusView a page shows
 // (short names, MagicDNS names, relay region names, DERP state), with errors passed through redact.
-import type { NodeNetMap, NodeStatus } from '../node/node.js';
+import type { NodeNetMap, NodeStatus, PeerStatus } from '../node/node.js';
 import type { ControlView, DerpRegionView, NodeStatusView, PeerView } from './node-api.js';
 
 function shortName(fqdn: string): string {
@@ -28,43 +28,59 @@ function peersById(nm: NodeNetMap | undefined): Map<string, NodeNetMap['peers'][
   return m;
 }
 
+/** What a peer's view needs beyond its own status: the netmap's names and region names, the exit node. */
+export interface PeerViewContext {
+  regionName: Map<number, string>;
+  byId: Map<string, NodeNetMap['peers'][number]>;
+  exitNodeId?: string;
+}
+
+export function peerViewContext(nm: NodeNetMap | undefined, exitNodeId: string | undefined): PeerViewContext {
+  const regionName = new Map<number, string>();
+  for (const r of nm?.derpMap?.regions ?? [])
+    regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
+  return { regionName, byId: peersById(nm), exitNodeId };
+}
+
+/** One peer's NodeStatus part → the page's PeerView. */
+export function toPeerView(p: PeerStatus, ctx: PeerViewContext): PeerView {
+  const { byId, regionName } = ctx;
+  const fqdn = (byId.get(p.id)?.name ?? p.name).replace(/\.$/, '');
+  const relay = p.relayRegion ?? byId.get(p.id)?.homeDerp;
+  return {
+    id: p.id,
+    name: shortName(fqdn),
+    fqdn,
+    ips: p.ips,
+    os: p.os ?? '',
+    online: !!p.online,
+    ...(p.lastSeen ? { lastSeen: p.lastSeen } : {}),
+    tailscaleSsh: !!p.sshHostKeys?.length,
+    // Hostinfo.OS "js": a node in a browser or JavaScript runtime (tailtab, Tailscale's tsconnect),
+    // which runs no SSH, SFTP or web server for others.
+    ...(p.os === 'js' ? { browserNode: true } : {}),
+    relayRegion: relay,
+    relayRegionName: relay !== undefined ? regionName.get(relay) : undefined,
+    ...(p.path ? { path: p.path.kind } : {}),
+    ...(p.path?.kind === 'webrtc' && p.path.rttMs !== undefined ? { pathRttMs: p.path.rttMs } : {}),
+    handshakeAgeMs: p.handshakeAgeMs,
+    rxBytes: p.rxBytes,
+    txBytes: p.txBytes,
+    ...(p.subnetRoutes?.length ? { subnetRoutes: p.subnetRoutes } : {}),
+    ...(p.exitNode ? { offersExitNode: true } : {}),
+    ...(ctx.exitNodeId === p.id ? { isExitNode: true } : {}),
+  };
+}
+
 /** NodeStatus (+ the last netmap for names and DERP region names) → the page's NodeStatusView. */
 export function toStatusView(
   st: NodeStatus,
   nm: NodeNetMap | undefined,
   redact: (s: string) => string = (s) => s,
 ): NodeStatusView {
-  const regionName = new Map<number, string>();
-  for (const r of nm?.derpMap?.regions ?? [])
-    regionName.set(r.regionId, r.regionName || r.regionCode || String(r.regionId));
-  const byId = peersById(nm);
-  const peers: PeerView[] = st.peers.map((p) => {
-    const fqdn = (byId.get(p.id)?.name ?? p.name).replace(/\.$/, '');
-    const relay = p.relayRegion ?? byId.get(p.id)?.homeDerp;
-    return {
-      id: p.id,
-      name: shortName(fqdn),
-      fqdn,
-      ips: p.ips,
-      os: p.os ?? '',
-      online: !!p.online,
-      ...(p.lastSeen ? { lastSeen: p.lastSeen } : {}),
-      tailscaleSsh: !!p.sshHostKeys?.length,
-      // Hostinfo.OS "js": a node in a browser or JavaScript runtime (tailtab, Tailscale's tsconnect),
-      // which runs no SSH, SFTP or web server for others.
-      ...(p.os === 'js' ? { browserNode: true } : {}),
-      relayRegion: relay,
-      relayRegionName: relay !== undefined ? regionName.get(relay) : undefined,
-      ...(p.path ? { path: p.path.kind } : {}),
-      ...(p.path?.kind === 'webrtc' && p.path.rttMs !== undefined ? { pathRttMs: p.path.rttMs } : {}),
-      handshakeAgeMs: p.handshakeAgeMs,
-      rxBytes: p.rxBytes,
-      txBytes: p.txBytes,
-      ...(p.subnetRoutes?.length ? { subnetRoutes: p.subnetRoutes } : {}),
-      ...(p.exitNode ? { offersExitNode: true } : {}),
-      ...(st.routes?.exitNodeId === p.id ? { isExitNode: true } : {}),
-    };
-  });
+  const ctx = peerViewContext(nm, st.routes?.exitNodeId);
+  const regionName = ctx.regionName;
+  const peers: PeerView[] = st.peers.map((p) => toPeerView(p, ctx));
   const derp: DerpRegionView[] = Array.isArray(st.derp)
     ? (st.derp as DerpStatusLike[]).map((d) => ({
         regionId: d.regionId,

@@ -6,7 +6,7 @@
 // readMapResponseMessage/decodeMsg); with Compress:"" the bytes are plain JSON.
 import { utf8 } from '../crypto/bytes.js';
 import type { MapResponse } from './tailcfg.js';
-import { zstdDecode } from './zstd.js';
+import { ZstdStreamDecoder } from './zstd.js';
 
 /**
  * Bound on one message. A full map of 10,000 peers is ~16 MB of JSON (tailscaled asks for zstd and
@@ -47,15 +47,27 @@ export interface MapStreamStats {
   decodedBytes: number;
 }
 
+/** The message being received: its length, how much of it is here, and its text so far. */
+interface BodyInProgress {
+  len: number;
+  got: number;
+  parts: string[];
+  text: TextDecoder;
+  zstd?: ZstdStreamDecoder;
+}
+
 /**
  * Incremental decoder. push() returns the complete messages so far; after the first error it
- * stays failed (the stream must be closed and re-established: framing is lost). Chunks are kept
- * in a list and joined once per message: a 16 MB map arriving in 16 KiB DATA frames is copied
- * twice, not once per frame (which was ~8 GB of copying).
+ * stays failed (the stream must be closed and re-established: framing is lost). A message is
+ * decoded as it arrives, piece by piece: zstd-decoded (ZstdStreamDecoder) and UTF-8-decoded into
+ * string parts, so that after its last byte only JSON.parse is left (a 10,000-peer map is 1.2 MB
+ * of zstd in ~70 HTTP/2 DATA frames; decoding it all at the end took ~0.4 s). Nothing is
+ * re-copied per chunk (once a copy per 16 KiB chunk was ~8 GB for a 16 MB map).
  */
 export class MapStreamDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private readonly head = new Uint8Array(4);
+  private headLen = 0;
+  private body: BodyInProgress | null = null;
   private failed: MapStreamError | null = null;
   readonly stats: MapStreamStats = { messages: 0, bytes: 0, malformed: 0, compressed: 0, decodedBytes: 0 };
   private readonly maxMessage: number;
@@ -71,97 +83,90 @@ export class MapStreamDecoder {
   push(chunk: Uint8Array): MapResponse[] {
     if (this.failed) throw this.failed;
     this.stats.bytes += chunk.length;
-    if (chunk.length) {
-      // A copy: the caller may reuse its buffer.
-      this.chunks.push(chunk.slice());
-      this.buffered += chunk.length;
-    }
     const out: MapResponse[] = [];
-    while (this.buffered >= 4) {
-      const head = this.peek(4);
-      const len = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
-      if (len > this.maxMessage) {
-        return this.fail(`map message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
-      }
-      if (this.buffered - 4 < len) break;
-      this.take(4);
-      let body = this.take(len);
-      if (this.zstd) {
-        try {
-          body = zstdDecode(body, this.maxDecoded);
-        } catch (e) {
-          return this.fail(`map message is not valid zstd (${len} bytes): ${(e as Error).message}`);
+    let at = 0;
+    while (at < chunk.length) {
+      let body = this.body;
+      if (!body) {
+        const k = Math.min(4 - this.headLen, chunk.length - at);
+        this.head.set(chunk.subarray(at, at + k), this.headLen);
+        this.headLen += k;
+        at += k;
+        if (this.headLen < 4) break;
+        this.headLen = 0;
+        const h = this.head;
+        const len = (h[0]! | (h[1]! << 8) | (h[2]! << 16) | (h[3]! << 24)) >>> 0;
+        if (len > this.maxMessage) {
+          return this.fail(`map message of ${len} bytes exceeds the ${this.maxMessage}-byte limit`);
         }
-        this.stats.compressed++;
+        body = this.body = this.startBody(len);
+      } else {
+        const k = Math.min(body.len - body.got, chunk.length - at);
+        body.got += k;
+        this.feed(body, chunk.subarray(at, at + k), body.got === body.len);
+        at += k;
       }
-      this.stats.decodedBytes += body.length;
-      let v: unknown;
-      try {
-        v = JSON.parse(utf8.decode(body));
-      } catch {
-        return this.fail(`map message is not valid JSON (${len} bytes)`);
+      if (body.got === body.len) {
+        this.body = null;
+        out.push(this.finish(body));
       }
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-        return this.fail('map message is not a JSON object');
-      }
-      this.stats.messages++;
-      out.push(v as MapResponse);
     }
     return out;
   }
 
-  /** The first n buffered bytes (n <= buffered), without consuming them. */
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first;
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const c of this.chunks) {
-      const k = Math.min(c.length, n - off);
-      out.set(c.subarray(0, k), off);
-      off += k;
-      if (off === n) break;
-    }
-    return out;
+  private startBody(len: number): BodyInProgress {
+    const body: BodyInProgress = { len, got: 0, parts: [], text: new TextDecoder() };
+    if (this.zstd)
+      body.zstd = new ZstdStreamDecoder(this.maxDecoded, (block) => {
+        this.stats.decodedBytes += block.length;
+        body.parts.push(body.text.decode(block, { stream: true }));
+      });
+    return body;
   }
 
-  /** Consumes n buffered bytes (n <= buffered) into one array. */
-  private take(n: number): Uint8Array {
-    const first = this.chunks[0];
-    if (first && first.length === n) {
-      this.chunks.shift();
-      this.buffered -= n;
-      return first;
+  private feed(body: BodyInProgress, piece: Uint8Array, final: boolean): void {
+    if (!body.zstd) {
+      this.stats.decodedBytes += piece.length;
+      body.parts.push(body.text.decode(piece, { stream: !final }));
+      return;
     }
-    if (first && first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return first.subarray(0, n);
+    try {
+      // A copy: fzstd keeps a partial block until the rest arrives, and the caller may reuse its buffer.
+      body.zstd.push(piece.slice(), final);
+    } catch (e) {
+      this.fail(`map message is not valid zstd (${body.len} bytes): ${(e as Error).message}`);
     }
-    const out = new Uint8Array(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      out.set(c.subarray(0, k), off);
-      off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+  }
+
+  private finish(body: BodyInProgress): MapResponse {
+    if (body.len === 0) this.feed(body, new Uint8Array(0), true);
+    if (body.zstd) {
+      this.stats.compressed++;
+      body.parts.push(body.text.decode());
     }
-    this.buffered -= n;
-    return out;
+    let v: unknown;
+    try {
+      v = JSON.parse(body.parts.length === 1 ? body.parts[0]! : body.parts.join(''));
+    } catch {
+      return this.fail(`map message is not valid JSON (${body.len} bytes)`);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      return this.fail('map message is not a JSON object');
+    }
+    this.stats.messages++;
+    return v as MapResponse;
   }
 
   /** Bytes of a partial message still buffered (non-zero at end of stream = truncated). */
   get pending(): number {
-    return this.buffered;
+    return this.headLen + (this.body ? 4 + this.body.got : 0);
   }
 
   private fail(msg: string): never {
     this.stats.malformed++;
     this.failed = new MapStreamError(msg);
-    this.chunks = [];
-    this.buffered = 0;
+    this.body = null;
+    this.headLen = 0;
     throw this.failed;
   }
 }

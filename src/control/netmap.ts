@@ -15,6 +15,7 @@ import type {
   UserProfile,
 } from './tailcfg.js';
 import { countUnknownMapFields, type UnknownFieldStats } from './map-fields.js';
+import { PeerMap } from './peer-map.js';
 
 export interface NetworkMap {
   /** Our own node as control sees it (addresses, name, key expiry); null before the first map. */
@@ -179,56 +180,59 @@ export function applyMapResponse(prev: NetworkMap, resp: MapResponse, now: strin
     resp.OnlineChange ||
     resp.PeerSeenChange;
   if (touchesPeers) {
-    let peers: Map<NodeID, Node>;
+    let peers: ReadonlyMap<NodeID, Node>;
     if (Array.isArray(resp.Peers)) {
       if (resp.Peers.length > MAX_PEERS) {
         throw new NetMapError(
           `control sent a map of ${resp.Peers.length} peers, more than the ${MAX_PEERS} this node holds`,
         );
       }
-      peers = new Map();
-      for (const p of resp.Peers) if (isNode(p)) peers.set(p.ID, normalizeNode(p));
+      const full = new Map<NodeID, Node>();
+      for (const p of resp.Peers) if (isNode(p)) full.set(p.ID, normalizeNode(p));
+      peers = full;
     } else {
-      peers = new Map(prev.peers);
+      // The next version of the previous peers, sharing their entries (peer-map.ts), not a copy.
+      const next = PeerMap.edit(prev.peers);
       const changed = new Set<NodeID>();
       const removed: NodeID[] = [];
-      if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) if (peers.delete(id)) removed.push(id);
+      if (Array.isArray(resp.PeersRemoved)) for (const id of resp.PeersRemoved) if (next.delete(id)) removed.push(id);
       if (Array.isArray(resp.PeersChanged))
         for (const p of resp.PeersChanged)
           if (isNode(p)) {
-            peers.set(p.ID, normalizeNode(p));
+            next.set(p.ID, normalizeNode(p));
             changed.add(p.ID);
           }
       if (resp.PeerSeenChange && typeof resp.PeerSeenChange === 'object') {
         for (const [id, seen] of Object.entries(resp.PeerSeenChange)) {
-          const n = peers.get(Number(id));
+          const n = next.get(Number(id));
           if (n) {
-            peers.set(n.ID, { ...n, LastSeen: seen ? now : null });
+            next.set(n.ID, { ...n, LastSeen: seen ? now : null });
             changed.add(n.ID);
           }
         }
       }
       if (resp.OnlineChange && typeof resp.OnlineChange === 'object') {
         for (const [id, online] of Object.entries(resp.OnlineChange)) {
-          const n = peers.get(Number(id));
+          const n = next.get(Number(id));
           if (n && typeof online === 'boolean') {
-            peers.set(n.ID, { ...n, Online: online });
+            next.set(n.ID, { ...n, Online: online });
             changed.add(n.ID);
           }
         }
       }
       if (Array.isArray(resp.PeersChangedPatch)) {
         for (const p of resp.PeersChangedPatch) {
-          const n = p && typeof p.NodeID === 'number' ? peers.get(p.NodeID) : undefined;
+          const n = p && typeof p.NodeID === 'number' ? next.get(p.NodeID) : undefined;
           if (!n || !p) {
             if (stats) stats.ignoredPatches++;
             continue;
           }
-          peers.set(n.ID, applyPatch(n, p));
+          next.set(n.ID, applyPatch(n, p));
           changed.add(n.ID);
         }
       }
       nm.peerDelta = { from: prev.peers, changed: [...changed], removed: removed.filter((id) => !changed.has(id)) };
+      peers = next.done();
     }
     if (peers.size > MAX_PEERS) {
       throw new NetMapError(`control sent a map of ${peers.size} peers, more than the ${MAX_PEERS} this node holds`);

@@ -120,6 +120,57 @@ describe('map stream with Compress:"zstd"', () => {
     expect((new MapStreamDecoder({ zstd: true }).push(framed)[0] as { Peers: unknown[] }).Peers).toHaveLength(300);
   });
 
+  it('property: split anywhere, real and mutated zstd messages decode as in one piece, or fail in words', () => {
+    const z = fixture('map-300-peers.checksum.json.zst');
+    const good = [
+      z,
+      fixture('map-300-peers.json.zst'),
+      zstdStored(utf8.encode('{"Domain":"x"}'), { contentSize: false }),
+    ];
+    const framed = (b: Uint8Array) => cat(Uint8Array.of(b.length & 255, (b.length >> 8) & 255, b.length >> 16, 0), b);
+    /** Decoded in one piece by fzstd's one-shot decompress (the reference), or the error kind. */
+    const whole = (b: Uint8Array): string => {
+      try {
+        return utf8.decode(zstdDecode(b, 1 << 20));
+      } catch {
+        return 'error';
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...good),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }),
+        (g, edits, cuts) => {
+          const m = g.slice();
+          for (const [at, v] of edits) m[at % m.length] = v;
+          const wire = framed(m);
+          const dec = new MapStreamDecoder({ zstd: true, maxDecoded: 1 << 20 });
+          const got: unknown[] = [];
+          let failed = false;
+          try {
+            for (let at = 0, i = 0; at < wire.length; at += cuts[i++ % cuts.length]!)
+              got.push(...dec.push(wire.subarray(at, at + cuts[i % cuts.length]!)));
+          } catch (e) {
+            expect(e).toBeInstanceOf(MapStreamError);
+            failed = true;
+          }
+          const ref = whole(m);
+          let refJson: unknown = 'error';
+          try {
+            refJson = ref === 'error' ? 'error' : JSON.parse(ref);
+          } catch {
+            /* not JSON after the edit */
+          }
+          if (refJson !== 'error' && refJson !== null && typeof refJson === 'object' && !Array.isArray(refJson))
+            expect(got).toEqual([refJson]);
+          else expect(failed || got.length === 0).toBe(true);
+        },
+      ),
+      fuzz(60),
+    );
+  });
+
   it('plain JSON where zstd was asked for, or JSON decoding past the cap, is a worded MapStreamError', () => {
     expect(() => new MapStreamDecoder({ zstd: true }).push(encodeMapMessage({ KeepAlive: true }))).toThrow(
       /map message is not valid zstd \(18 bytes\): not a zstd frame/,

@@ -9,6 +9,28 @@ import { generateKeyPair, isLowOrderPoint, sharedSecret } from './x25519.js';
 import { keyFromText, keyToText } from './keys.js';
 import { seededRandom } from './random.js';
 
+describe('hex', () => {
+  it('property: fromHex equals the regex-and-parseInt reference on any string of hex-like characters', () => {
+    const reference = (s: string): Uint8Array | 'invalid' => {
+      if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return 'invalid';
+      return Uint8Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16));
+    };
+    const chars = fc.constantFrom(...'0123456789abcdefABCDEFgG:/@` xX\u00e9'.split(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: chars, maxLength: 70 }), fc.uint8Array().map(toHex)), (s) => {
+        let got: Uint8Array | 'invalid';
+        try {
+          got = fromHex(s);
+        } catch {
+          got = 'invalid';
+        }
+        expect(got).toEqual(reference(s));
+      }),
+      fuzz(500),
+    );
+  });
+});
+
 describe('NaCl box', () => {
   // Vectors from the NaCl distribution's tests/box.c (Alice/Bob), which x/crypto/nacl/box matches.
   const aliceSk = fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');

@@ -12,7 +12,7 @@ import {
   looksLikeDisco,
   DERP_MAGIC_IP,
 } from './disco.js';
-import { RouteTable, buildRouteTable, parseIp, parsePrefix } from './routes.js';
+import { RouteTable, buildRouteTable, parseIPv4, parseIp, parsePrefix, prefixKey } from './routes.js';
 import { PacketFilter } from './filter.js';
 import { resolveHost } from './magicdns.js';
 
@@ -90,6 +90,83 @@ describe('routes', () => {
     expect(t.lookup(parseIp('fd7a:115c:a1e0::7')!)).toBe('v6host');
     expect(t.lookup(parseIp('fd7a:115c:a1e0::8')!)).toBe('v6wide');
   });
+  it('property: parseIPv4 equals the split-and-regex reference on any string of digits and dots', () => {
+    const reference = (ip: string): Uint8Array | null => {
+      const p = ip.split('.');
+      if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return null;
+      return Uint8Array.from(p.map(Number));
+    };
+    const chars = fc.constantFrom(...'0123456789.....x/ '.split(''));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: chars, maxLength: 20 }),
+          fc.ipV4(),
+          fc.tuple(fc.ipV4(), fc.string({ maxLength: 3 })).map(([a, b]) => a + b),
+        ),
+        (s) => {
+          expect(parseIPv4(s)).toEqual(reference(s));
+        },
+      ),
+      fuzz(500),
+    );
+  });
+
+  it('property: lookups after random inserts, removes and replaces match a brute-force longest match', () => {
+    // Few distinct addresses and lengths so that routes overlap; host routes (/32, /128) live apart from the tries.
+    const prefix = fc
+      .tuple(fc.boolean(), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))
+      .map(([v6, a, cut]) => {
+        const bytes = new Uint8Array(v6 ? 16 : 4);
+        bytes[0] = 10;
+        bytes[bytes.length - 1] = a;
+        const max = bytes.length * 8;
+        return { bytes, bits: [max, max - 1, max - 8, 8][cut]!, v6 };
+      });
+    const op = fc.tuple(fc.constantFrom('insert', 'remove', 'replace'), prefix, fc.integer({ min: 0, max: 2 }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const t = new RouteTable<string>();
+        const model = new Map<string, { p: { bytes: Uint8Array; bits: number; v6: boolean }; v: string }>();
+        // Host bits past the length do not count (10.0.0.2/31 and 10.0.0.3/31 are one route).
+        const key = prefixKey;
+        for (const [kind, p, v] of ops) {
+          const k = key(p);
+          const val = `v${v}`;
+          if (kind === 'insert') {
+            t.insert(p, val);
+            model.set(k, { p, v: val });
+          } else if (kind === 'remove') {
+            const ok = t.remove(p, val);
+            expect(ok).toBe(model.get(k)?.v === val);
+            if (ok) model.delete(k);
+          } else {
+            const ok = t.replace(p, val, 'r');
+            expect(ok).toBe(model.get(k)?.v === val);
+            if (ok) model.set(k, { p, v: 'r' });
+          }
+        }
+        expect(t.size).toBe(model.size);
+        for (const v6 of [false, true])
+          for (let a = 0; a < 4; a++) {
+            const ip = new Uint8Array(v6 ? 16 : 4);
+            ip[0] = 10;
+            ip[ip.length - 1] = a;
+            let best: { bits: number; v: string } | undefined;
+            for (const { p, v } of model.values()) {
+              if (p.v6 !== v6) continue;
+              let match = true;
+              for (let i = 0; i < p.bits; i++)
+                if (((ip[i >> 3]! >> (7 - (i & 7))) & 1) !== ((p.bytes[i >> 3]! >> (7 - (i & 7))) & 1)) match = false;
+              if (match && (!best || p.bits > best.bits)) best = { bits: p.bits, v };
+            }
+            expect(t.lookup(ip)).toBe(best?.v);
+          }
+      }),
+      fuzz(200),
+    );
+  });
+
   it('falls back to Addresses and counts bad prefixes', () => {
     const { table, badPrefixes } = buildRouteTable([
       { id: '1', addresses: ['100.64.0.2/32'] },

@@ -21,6 +21,7 @@ import { offeredRoutes, parseIp, type RoutePrefs } from './routes.js';
 import { keyHex } from './node-core.js';
 import { NodePeers } from './node-peers.js';
 import { globalPeerConnectionFactory, stunServersOf } from './webrtc-peer.js';
+import { PeerStatusChanges } from './status-changes.js';
 import type {
   NetMapPeer,
   NodeNetMap,
@@ -76,6 +77,9 @@ function peerStatusParts(p: NetMapPeer) {
 }
 
 export class TailnetNode extends NodePeers {
+  /** Peers whose status changed since peerStatusChanges() last ran (a status tick's work). */
+  private readonly statusChanges = new PeerStatusChanges();
+
   on<K extends keyof NodeEventMap>(ev: K, cb: (v: NodeEventMap[K]) => void): () => void {
     let set = this.listeners.get(ev);
     if (!set) this.listeners.set(ev, (set = new Set()));
@@ -161,7 +165,10 @@ export class TailnetNode extends NodePeers {
       timers: cfg.wireguardTimers,
       send: (peer, d) => this.magic?.sendWireGuard(peer, d),
       onPacket: (peer, ip) => this.inbound(peer, ip),
-      onHandshakeEvent: (peer, ev) => this.handshakeDebug(peer, ev),
+      onHandshakeEvent: (peer, ev) => {
+        this.statusChanges.markActive(toHex(peer));
+        this.handshakeDebug(peer, ev);
+      },
       onReceiveIdle: () => this.stack?.releaseAcks?.(),
     });
     this.homeRegion = cfg.homeRegion;
@@ -240,8 +247,13 @@ export class TailnetNode extends NodePeers {
       // No peer changed.
     } else if (this.routes && d && this.peersVersion && d.from === this.peersVersion) {
       this.applyPeerDelta(d.changed, d.removed);
+      this.statusChanges.markDelta(
+        d.changed.map((p) => p.id),
+        d.removed,
+      );
     } else {
       this.applyPeers(nm.peers.filter((p) => p.nodeKey?.length === 32 || (this.counters.badPeerKeys++, false)));
+      this.statusChanges.markAll();
     }
     this.peersVersion = nm.peersVersion;
     this.filter.setLocalAddresses(nm.self.addresses);
@@ -312,6 +324,7 @@ export class TailnetNode extends NodePeers {
       throw new Error(`exit node ${prefs.exitNodeId} is not a peer in the tailnet`);
     }
     this.routePrefs = { ...prefs };
+    this.statusChanges.markAll();
     if (this.netmap) this.rebuildRoutes(this.peerById.values());
   }
 
@@ -396,38 +409,59 @@ export class TailnetNode extends NodePeers {
     });
   }
 
-  private peerStatuses(): PeerStatus[] {
-    const now = this.clock.now();
-    return (this.netmap?.peers ?? []).map((p) => {
-      const ws = this.wg?.peerStatus(p.nodeKey, keyHex(p));
-      const fixed = peerStatusParts(p);
-      const region = this.magic?.regionFor(p.nodeKey, keyHex(p));
-      const rtc = this.magic?.direct?.status(keyHex(p));
-      const derp = this.magic?.derpPacketsOf(keyHex(p));
-      return {
-        ...fixed.routes,
-        id: p.id,
-        name: p.name,
-        nodeKey: fixed.nodeKey,
-        ips: fixed.ips,
-        online: p.online,
-        os: p.os,
-        lastSeen: p.lastSeen,
-        sshHostKeys: p.sshHostKeys,
-        relayRegion: region,
-        path:
-          rtc?.state === 'active' ? { kind: 'webrtc' as const, rttMs: rtc.rttMs } : { kind: 'derp' as const, region },
-        ...(rtc ? { webrtc: rtc } : {}),
-        derpTxPackets: derp?.tx ?? 0,
-        derpRxPackets: derp?.rx ?? 0,
-        handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
-        rxBytes: ws?.rxBytes ?? 0,
-        txBytes: ws?.txBytes ?? 0,
-      };
-    });
+  private peerStatus(p: NetMapPeer, now: number): PeerStatus {
+    const ws = this.wg?.peerStatus(p.nodeKey, keyHex(p));
+    const fixed = peerStatusParts(p);
+    const region = this.magic?.regionFor(p.nodeKey, keyHex(p));
+    const rtc = this.magic?.direct?.status(keyHex(p));
+    const derp = this.magic?.derpPacketsOf(keyHex(p));
+    return {
+      ...fixed.routes,
+      id: p.id,
+      name: p.name,
+      nodeKey: fixed.nodeKey,
+      ips: fixed.ips,
+      online: p.online,
+      os: p.os,
+      lastSeen: p.lastSeen,
+      sshHostKeys: p.sshHostKeys,
+      relayRegion: region,
+      path: rtc?.state === 'active' ? { kind: 'webrtc' as const, rttMs: rtc.rttMs } : { kind: 'derp' as const, region },
+      ...(rtc ? { webrtc: rtc } : {}),
+      derpTxPackets: derp?.tx ?? 0,
+      derpRxPackets: derp?.rx ?? 0,
+      handshakeAgeMs: ws?.lastHandshakeAt !== undefined ? now - ws.lastHandshakeAt : undefined,
+      rxBytes: ws?.rxBytes ?? 0,
+      txBytes: ws?.txBytes ?? 0,
+    };
   }
 
-  status(): NodeStatus {
+  private peerStatuses(): PeerStatus[] {
+    const now = this.clock.now();
+    return (this.netmap?.peers ?? []).map((p) => this.peerStatus(p, now));
+  }
+
+  /**
+   * The peers whose status may have changed since the last call: all of them (`full`) after a full
+   * map, new route choices or a new home region; else those control's deltas named (`peers`, and
+   * `removed` ids) and those WireGuard talks to. One consumer (the app's status ticks).
+   */
+  peerStatusChanges(): { full: boolean; peers: PeerStatus[]; removed: string[] } {
+    const t = this.statusChanges.take(this.homeRegion, this.peerById, keyHex);
+    if (t.full) return { full: true, peers: this.peerStatuses(), removed: [] };
+    const now = this.clock.now();
+    const peers: PeerStatus[] = [];
+    const removed = t.removed;
+    for (const id of t.ids) {
+      const p = this.peerById.get(id);
+      if (p) peers.push(this.peerStatus(p, now));
+      else removed.push(id);
+    }
+    return { full: false, peers, removed };
+  }
+
+  /** `peers: false`: without the per-peer part (O(peers); peerStatusChanges() gives what changed). */
+  status(o: { peers?: boolean } = {}): NodeStatus {
     const nm = this.netmap;
     const counters: Record<string, number> = { ...this.counters };
     for (const [k, v] of Object.entries(this.filter.stats)) counters[`filter.${k}`] = v;
@@ -452,7 +486,7 @@ export class TailnetNode extends NodePeers {
             }
           : undefined,
       homeRegion: this.homeRegion,
-      peers: this.peerStatuses(),
+      peers: o.peers === false ? [] : this.peerStatuses(),
       derp: this.derp?.status?.(),
       control: this.control?.status?.(),
       counters,
@@ -519,6 +553,7 @@ export class TailnetNode extends NodePeers {
     this.keyRefs.clear();
     this.peersVersion = undefined;
     this.lastRules = undefined;
+    this.statusChanges.markAll();
     this.setState('stopped');
   }
 }

@@ -219,6 +219,11 @@ interface FakeOptions {
   noExtensions?: boolean;
   /** Fail every WRITE to a path starting with this. */
   failWritesTo?: string;
+  /** Modification times (seconds) by path; files not in it have `now` once it is set. */
+  mtimes?: Map<string, number>;
+  now?: number;
+  /** Never answer requests of this type (a hung server process). */
+  hangOn?: number;
 }
 
 function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
@@ -229,6 +234,10 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
   const out = toClient.writable.getWriter();
   const handles = new Map<string, { path: string; dir?: boolean; done?: boolean }>();
   let nextHandle = 0;
+  const times = (path: string) => {
+    const t = o.mtimes?.get(path) ?? o.now;
+    return t === undefined ? {} : { atime: t, mtime: t };
+  };
   const status = (id: number, code: number, msg = '') =>
     pkt((w) => w.byte(FXP.STATUS).uint32(id).uint32(code).string(msg).string(''));
   const answer = (p: Uint8Array): Uint8Array => {
@@ -266,13 +275,16 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         const h = handles.get(r.text())!;
         if (h.done) return status(id, FX.EOF, 'EOF');
         h.done = true;
-        const names = ['.', '..', ...[...files.keys()].map((k) => k.slice(1))];
+        const dir = h.path.endsWith('/') ? h.path : `${h.path}/`;
+        const inDir = [...files.keys()].filter((k) => k.startsWith(dir) && !k.slice(dir.length).includes('/'));
+        const names = ['.', '..', ...inDir.map((k) => k.slice(dir.length))];
         return pkt((w) => {
           w.byte(FXP.NAME).uint32(id).uint32(names.length);
           for (const n of names)
             encodeAttrs(w.string(n).string(`-rw-r--r-- ${n}`), {
-              size: files.get('/' + n)?.length ?? 0,
-              permissions: n.startsWith('.') ? 0o40755 : 0o100644,
+              size: files.get(dir + n)?.length ?? 0,
+              permissions: n === '.' || n === '..' ? 0o40755 : 0o100644,
+              ...times(dir + n),
             });
         });
       }
@@ -324,9 +336,12 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
         return files.has(r.text()) ? status(id, FX.OK) : status(id, FX.NO_SUCH_FILE, 'No such file');
       case FXP.LSTAT:
       case FXP.STAT: {
-        const f = files.get(r.text());
+        const path = r.text();
+        const f = files.get(path);
         return f
-          ? pkt((w) => encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644 }))
+          ? pkt((w) =>
+              encodeAttrs(w.byte(FXP.ATTRS).uint32(id), { size: f.length, permissions: 0o100644, ...times(path) }),
+            )
           : status(id, FX.NO_SUCH_FILE, 'No such file');
       }
       default:
@@ -338,7 +353,7 @@ function fakeServer(files: Map<string, Uint8Array>, o: FakeOptions = {}) {
     for await (const chunk of toServer.readable as unknown as AsyncIterable<Uint8Array>) {
       const r = framer.push(chunk);
       if (!r.ok) throw new Error(r.error);
-      const replies = r.value.map(answer);
+      const replies = r.value.filter((p) => p[0] !== o.hangOn || p[0] === FXP.INIT).map(answer);
       if (o.reorder) replies.reverse();
       for (const x of replies) await out.write(x);
     }
@@ -399,6 +414,28 @@ describe('sftp client (scripted server)', () => {
       expect(files.get('/d/g')).toEqual(new Uint8Array([9]));
       expect([...files.keys()].filter((k) => k.includes('tailtab-upload'))).toEqual([]);
     }
+  });
+
+  it("uploadAtomic removes a folder's upload temporaries a dead connection left: ours by name, an hour old by the server's clock", async () => {
+    const now = 1_800_000_000;
+    const old = '/d/.report.pdf.0123456789ab.tailtab-upload';
+    const fresh = '/d/.notes.txt.ba9876543210.tailtab-upload'; // another upload, going on now
+    const notOurs = '/d/.report.pdf.tailtab-upload'; // not our pattern
+    const elsewhere = '/e/.x.0123456789ab.tailtab-upload'; // another folder
+    const files = new Map<string, Uint8Array>([old, fresh, notOurs, elsewhere].map((p) => [p, new Uint8Array([1])]));
+    const mtimes = new Map([
+      [old, now - 7200],
+      [fresh, now - 60],
+      [notOurs, now - 7200],
+      [elsewhere, now - 7200],
+    ]);
+    const c = await SftpClient.start(fakeServer(files, { mtimes, now }));
+    expect(await c.uploadAtomic('/d/f', new Blob([rand(1000)]).stream())).toBe(1000);
+    expect([...files.keys()].sort()).toEqual(['/d/f', fresh, notOurs, elsewhere].sort());
+    // Once per folder and session: a temporary left later is not looked for again.
+    files.set(old, new Uint8Array([1]));
+    expect(await c.uploadAtomic('/d/g', new Blob([rand(10)]).stream())).toBe(10);
+    expect(files.has(old)).toBe(true);
   });
 
   it('a download that ends before the size known at its start fails in words', async () => {
@@ -481,6 +518,26 @@ describe('sftp client (scripted server)', () => {
     expect(settled).toBe(false);
     clock.advance(1);
     await expect(p).rejects.toThrow('the SFTP server did not answer INIT within 10 s; session closed');
+  });
+
+  it('a server that stops answering ends the session once nothing was answered for the stall timeout', async () => {
+    const clock = new VirtualClock();
+    const files = new Map([['/f', rand(100)]]);
+    const c = await SftpClient.start(fakeServer(files, { hangOn: FXP.OPENDIR }), { clock, stallTimeoutMs: 30_000 });
+    // Answered requests keep the session: no deadline runs while nothing is outstanding.
+    clock.advance(120_000);
+    expect((await c.stat('/f')).size).toBe(100);
+    const listing = c.list('/');
+    let settled = false;
+    listing.catch(() => {}).finally(() => (settled = true));
+    clock.advance(29_999);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await expect(listing).rejects.toThrow(
+      'the SFTP server answered none of 1 outstanding requests for 30 s; session closed',
+    );
+    await expect(c.stat('/f')).rejects.toThrow(/answered none/);
   });
 
   it('the server going away fails pending requests with a "session ended" error', async () => {

@@ -103,9 +103,19 @@ export interface SftpStartOptions {
   clock?: Clock;
   /** Give up when the server has not answered INIT by then (default 15 s). */
   initTimeoutMs?: number;
+  /**
+   * End the session when requests are outstanding and none has been answered for this long
+   * (default 60 s): an SFTP server process that hangs while its SSH connection lives (keepalives
+   * still answered) would otherwise hold every call for good.
+   */
+  stallTimeoutMs?: number;
 }
 
 const DEFAULT_CHUNK = 32 * 1024;
+/** uploadAtomic's temporary names: `.` + up to 100 characters of the target's name + 12 hex digits. */
+const UPLOAD_TEMP = /^\.[^/]{1,100}\.[0-9a-f]{12}\.tailtab-upload$/;
+/** A temporary upload file untouched this long (seconds, server's clock) was left by a dead connection. */
+export const STALE_UPLOAD_S = 3600;
 const DEFAULT_CONCURRENCY = 16;
 
 type Pending = { resolve: (r: SftpReply) => void; reject: (e: Error) => void };
@@ -118,6 +128,8 @@ export class SftpClient {
   private failure: Error | undefined;
   private versionWaiter: Pending | undefined;
   private closing = false;
+  /** Folders whose stale upload temporaries were looked for in this session (uploadAtomic). */
+  private readonly sweptFolders = new Set<string>();
   version = 0;
   /** Extensions the server announced in VERSION (e.g. posix-rename@openssh.com → "1"). */
   readonly extensions = new Map<string, string>();
@@ -125,6 +137,10 @@ export class SftpClient {
   private endedResolve!: (e: Error | undefined) => void;
   /** Resolves when the session ends: undefined after close(), else the error that ended it. */
   readonly ended: Promise<Error | undefined> = new Promise((r) => (this.endedResolve = r));
+
+  private clock: Clock = realClock;
+  private stallMs = 60_000;
+  private stallTimer: ReturnType<Clock['setTimeout']> | undefined;
 
   private constructor(private readonly d: SftpDuplex) {
     this.writer = d.writable.getWriter();
@@ -152,6 +168,8 @@ export class SftpClient {
   static async start(d: SftpDuplex, o: SftpStartOptions = {}): Promise<SftpClient> {
     const c = new SftpClient(d);
     const clock = o.clock ?? realClock;
+    c.clock = clock;
+    c.stallMs = o.stallTimeoutMs ?? 60_000;
     const timeoutMs = o.initTimeoutMs ?? 15_000;
     const version = new Promise<SftpReply>((resolve, reject) => (c.versionWaiter = { resolve, reject }));
     // A server that accepted the subsystem but never speaks SFTP (a wrong Subsystem line, a
@@ -243,8 +261,24 @@ export class SftpClient {
       return false;
     }
     this.pending.delete(r.id);
+    this.armStall();
     p.resolve(r);
     return true;
+  }
+
+  /** (Re)starts the no-answer deadline while requests are outstanding; stops it when none are. */
+  private armStall(): void {
+    if (this.stallTimer !== undefined) this.clock.clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    if (!this.pending.size || this.failure) return;
+    this.stallTimer = this.clock.setTimeout(() => {
+      this.stallTimer = undefined;
+      this.fail(
+        new SftpSessionError(
+          `the SFTP server answered none of ${this.pending.size} outstanding requests for ${this.stallMs / 1000} s; session closed`,
+        ),
+      );
+    }, this.stallMs);
   }
 
   private fail(e: Error): void {
@@ -254,6 +288,7 @@ export class SftpClient {
     this.versionWaiter = undefined;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    this.armStall();
     this.writer.abort(e).catch(() => {});
     this.d.close?.();
     this.endedResolve(this.closing ? undefined : e);
@@ -266,6 +301,7 @@ export class SftpClient {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0;
     const reply = new Promise<SftpReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.armStall();
     this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.pending.size);
     this.writer
@@ -610,7 +646,34 @@ export class SftpClient {
       if (!this.failure) await this.remove(tmp).catch(() => {});
       throw e;
     }
+    if (!this.sweptFolders.has(dir)) {
+      this.sweptFolders.add(dir);
+      await this.removeStaleUploads(dir, target).catch(() => {});
+    }
     return n;
+  }
+
+  /**
+   * Removes the temporary files that uploads to `dir` left when their connection died (then nothing
+   * could remove them): only names of our pattern (uploadAtomic's `.NAME.<12 hex>.tailtab-upload`),
+   * regular files, untouched for STALE_UPLOAD_S by the server's own clock (the mtime of the file
+   * `written` just now), so an upload still going on elsewhere, which writes all the time, is left
+   * alone. Once per folder and session: a folder listing is the cost. Resolves to the count removed.
+   */
+  private async removeStaleUploads(dir: string, written: string): Promise<number> {
+    const now = (await this.stat(written)).mtime;
+    if (now === undefined) return 0;
+    let removed = 0;
+    for (const e of await this.list(dir || '.')) {
+      const a = e.attrs;
+      if (!UPLOAD_TEMP.test(e.filename) || a.mtime === undefined || now - a.mtime < STALE_UPLOAD_S) continue;
+      if (a.permissions === undefined || (a.permissions & 0o170000) !== 0o100000) continue;
+      await this.remove(dir + e.filename).then(
+        () => removed++,
+        () => {},
+      );
+    }
+    return removed;
   }
 
   async readFile(path: string, o: TransferOptions = {}): Promise<Uint8Array> {

@@ -8,7 +8,8 @@
 // events are posted to a fake window port and measured as structured clones (v8.serialize, what
 // postMessage copies). Not through Noise and HTTP/2: their cost is per byte, not per peer.
 //
-// `npm run bench -- scale` (SCALE_PEERS / SCALE_DELTAS override 10,000 / 1,000).
+// `npm run bench -- netmap`: 1,000 and 10,000 peers (NETMAP_PEERS, a comma list, and NETMAP_DELTAS
+// override them and the 1,000 deltas), then 50 deltas of 100 PeersChangedPatch each.
 import { execFileSync } from 'node:child_process';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -29,8 +30,8 @@ import type { BenchRow } from './run.js';
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-const PEERS = Number(process.env.SCALE_PEERS ?? 10_000);
-const DELTAS = Number(process.env.SCALE_DELTAS ?? 1_000);
+const SIZES = (process.env.NETMAP_PEERS ?? '1000,10000').split(',').map(Number);
+const DELTAS = Number(process.env.NETMAP_DELTAS ?? 1_000);
 const CHUNK = 16_384;
 const REGIONS = 20;
 const random = seededRandom(16);
@@ -94,7 +95,7 @@ function peerNode(i: number): Node {
   };
 }
 
-function fullMap(self: Node): MapResponse {
+function fullMap(self: Node, PEERS: number): MapResponse {
   const regions: NonNullable<MapResponse['DERPMap']>['Regions'] = {};
   for (let r = 1; r <= REGIONS; r++) {
     regions[String(r)] = {
@@ -222,6 +223,15 @@ const quantile = (xs: number[], q: number) => {
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  for (const peers of SIZES) {
+    const size = peers >= 1000 ? `${peers / 1000}k` : String(peers);
+    for (const r of await runSize(peers)) rows.push({ ...r, name: `${size}: ${r.name}` });
+  }
+  return rows;
+}
+
+async function runSize(PEERS: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
   const heap0 = heapMb();
   const selfKey = generateKeyPair(random);
   const self: Node = {
@@ -233,7 +243,7 @@ export async function run(): Promise<BenchRow[]> {
     MachineAuthorized: true,
     KeyExpiry: '2027-06-01T00:00:00Z',
   };
-  const wire = encodeMapMessage(fullMap(self));
+  const wire = encodeMapMessage(fullMap(self, PEERS));
   rows.push({
     name: `full map of ${PEERS} peers on the wire (JSON, uncompressed)`,
     value: wire.length / 2 ** 20,
@@ -284,10 +294,16 @@ export async function run(): Promise<BenchRow[]> {
   // FastestCompression), decoded by fzstd; plain JSON where the program is missing.
   const zwire = zstdFramed(wire.subarray(4));
   const decoder = new MapStreamDecoder({ maxMessage: Math.max(DEFAULT_MAX_MAP_MESSAGE, 64 << 20), zstd: !!zwire });
+  // The chunks before the last are decoded as they arrive (while the rest is on the way); what is
+  // left after the last byte is the user's wait.
+  const firstChunks = chunks(zwire ?? wire);
   let t0 = performance.now();
-  let msgs: MapResponse[] = [];
-  for (const c of chunks(zwire ?? wire)) msgs = msgs.concat(decoder.push(c));
-  const tDecode = ms(t0);
+  for (const c of firstChunks.slice(0, -1)) decoder.push(c);
+  const tArriving = ms(t0);
+  t0 = performance.now();
+  const msgs = decoder.push(firstChunks[firstChunks.length - 1]!);
+  const tLast = ms(t0);
+  const tDecode = tArriving + tLast;
   if (zwire)
     rows.push({
       name: 'full map on the wire, zstd -1 (as Headscale sends it)',
@@ -341,7 +357,7 @@ export async function run(): Promise<BenchRow[]> {
     name: `first map: framing + ${zwire ? 'zstd + ' : ''}JSON.parse (16 KiB chunks)`,
     value: tDecode,
     unit: 'ms',
-    note: `plain JSON alone: ${tDecodePlain.toFixed(0)} ms`,
+    note: `after the last chunk: ${tLast.toFixed(0)} ms; plain JSON alone: ${tDecodePlain.toFixed(0)} ms`,
   });
   rows.push({ name: 'first map: applyMapResponse', value: tApply, unit: 'ms' });
   rows.push({ name: 'first map: toPlainNetMap', value: tPlain, unit: 'ms' });
@@ -354,6 +370,11 @@ export async function run(): Promise<BenchRow[]> {
   rows.push({
     name: 'first map: total',
     value: tDecode + tApply + tPlain + tNode,
+    unit: 'ms',
+  });
+  rows.push({
+    name: 'first map: after its last byte (last chunk, JSON.parse, apply, node, status)',
+    value: tLast + tApply + tPlain + tNode,
     unit: 'ms',
     note: 'issue target ≤200 ms',
   });
@@ -456,6 +477,33 @@ export async function run(): Promise<BenchRow[]> {
     note: `${(deltaBytes / 2 ** 20).toFixed(1)} MiB in all, peers in them ${deltaPosts.reduce((a, p) => a + p.peers, 0)}`,
   });
 
+  // The issue's measure: a delta of 100 PeersChangedPatch (endpoints and home region of 100 peers).
+  const big: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const patch: MapResponse = {
+      PeersChangedPatch: Array.from({ length: 100 }, (_, k) => ({
+        NodeID: liveIds[(i * 100 + k * 97) % liveIds.length]!,
+        DERPRegion: 1 + ((i + k) % REGIONS),
+        Endpoints: [`198.18.${i & 255}.${k & 255}:41641`],
+      })),
+    };
+    const w = encodeMapMessage(patch);
+    const s = performance.now();
+    for (const m of deltaDecoder.push(w)) {
+      nm = applyMapResponse(nm, m, new Date().toISOString());
+      control.emit(toPlainNetMap(nm) as NodeNetMap);
+    }
+    big.push(ms(s));
+  }
+  rows.push({
+    name: '100-patch delta: mean (50 of them)',
+    value: big.reduce((a, b) => a + b, 0) / big.length,
+    unit: 'ms',
+    note: `p50 ${quantile(big, 0.5).toFixed(2)} ms, max ${Math.max(...big).toFixed(2)} ms; issue target ≤5 ms`,
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  posted.length = 0;
+
   // A periodic status tick with nothing changed.
   posted.length = 0;
   t0 = performance.now();
@@ -468,6 +516,27 @@ export async function run(): Promise<BenchRow[]> {
     name: 'status tick (nothing changed): message size',
     value: tick.reduce((a, p) => a + p.bytes, 0) / 1024,
     unit: 'KiB',
+  });
+
+  // A tick after one peer went on- or offline.
+  const flip = liveIds[1]!;
+  nm = applyMapResponse(
+    nm,
+    { OnlineChange: { [String(flip)]: !nm.peers.get(flip)!.Online } },
+    new Date().toISOString(),
+  );
+  control.emit(toPlainNetMap(nm) as NodeNetMap);
+  posted.length = 0;
+  t0 = performance.now();
+  (svc as unknown as { pushStatus(): void }).pushStatus();
+  const tTick1 = ms(t0);
+  await new Promise((r) => setTimeout(r, 0));
+  const tick1 = posted.splice(0);
+  rows.push({
+    name: 'status tick (one peer went on- or offline): time',
+    value: tTick1,
+    unit: 'ms',
+    note: `peers in the message: ${tick1.reduce((a, p) => a + p.peers, 0)}`,
   });
 
   rows.push({
