@@ -104,7 +104,14 @@ export class StatusView extends LitElement {
         </tbody>
       </table>
       <h3>Log</h3>
-      <div class="card mono" role="log" aria-live="polite" style="max-height: 260px; overflow: auto; font-size: .8rem">
+      <div
+        class="card mono"
+        role="log"
+        aria-live="polite"
+        aria-label="Log"
+        tabindex="0"
+        style="max-height: 260px; overflow: auto; font-size: .8rem"
+      >
         ${this.log
           .slice(-300)
           .map(
