@@ -3,7 +3,7 @@
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './ports.testkit.js';
 
 export const CHROMIUM = process.env.TAILTAB_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -35,16 +35,7 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.testkit.js';
 
 export interface AppServer {
   url: string;
