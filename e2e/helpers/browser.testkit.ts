@@ -2,7 +2,8 @@
 // for browser journeys and browser-side benchmarks. Headless, no network beyond loopback.
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort } from './ports.testkit.js';
 
 export const CHROMIUM = process.env.TAILTAB_CHROMIUM ?? '/usr/bin/chromium';
@@ -98,4 +99,29 @@ export async function startAppServer(
       }
     },
   };
+}
+
+export type RigApp = AppServer & { configPath: string };
+
+/**
+ * The app served by Vite against a rig's Headscale with a deployment config (TAILTAB_APP_CONFIG)
+ * in the rig's folder: the server starts with an empty config, then `config(app.url)` is written
+ * (a config may name the app's own URL, known only once it runs). configPath is the file, for a
+ * journey that rewrites it.
+ */
+export async function startRigApp(
+  rig: { dir: string; headscaleUrl: string },
+  config: (appUrl: string) => object | Promise<object>,
+  file = 'app-config.json',
+): Promise<RigApp> {
+  const configPath = join(rig.dir, file);
+  writeFileSync(configPath, '{}');
+  const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+  try {
+    writeFileSync(configPath, JSON.stringify(await config(app.url)));
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+  return { ...app, configPath };
 }

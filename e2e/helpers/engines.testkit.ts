@@ -154,6 +154,26 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null>, ti
   }
 }
 
+/** Polls `fn` until `ok` holds of its value; fails with the last value seen. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await fn().catch(() => last);
+    if (last !== undefined && ok(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 /** What every driver does alike once it can evaluate an expression in the page: deep-selector queries, the error list. */
 abstract class DeepSelectorDriver {
   protected readonly pageErrors: string[] = [];
