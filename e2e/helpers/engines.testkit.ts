@@ -103,6 +103,8 @@ export interface EngineDriver {
   openTab(url: string): Promise<void>;
   /** Closes the current tab as a person does (the browser keeps running); the newest other tab becomes current. */
   closeTab(): Promise<void>;
+  /** The newest other tab becomes current and is shown; the current one stays open (a second swap comes back). */
+  swapTab(): Promise<void>;
   /**
    * A finger dragged up `dy` px from the middle of the first match (touch events, as on a phone);
    * throws 'unsupported' where the driver cannot make touch input.
@@ -275,6 +277,13 @@ abstract class PageDriver<P extends PageLike, E extends ElementLike> extends Dee
     const next = this.tabs.pop();
     if (!next) throw new Error('no other tab to go to');
     await this.page.close();
+    this.page = next;
+    await next.bringToFront();
+  }
+  async swapTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    this.tabs.push(this.page);
     this.page = next;
     await next.bringToFront();
   }
@@ -618,6 +627,13 @@ class WebKitDriver extends DeepSelectorDriver implements EngineDriver {
     if (!next) throw new Error('no other tab to go to');
     await this.harvest();
     await this.driver.close();
+    await this.driver.switchTo().window(next);
+  }
+  async swapTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    await this.harvest();
+    this.tabs.push(await this.driver.getWindowHandle());
     await this.driver.switchTo().window(next);
   }
   async swipe(selector: string, dy: number) {
