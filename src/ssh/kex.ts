@@ -15,10 +15,12 @@ import type { RandomSource } from '../crypto/random.js';
 import { isAllZero } from '../crypto/bytes.js';
 import { HOST_KEY_ALGORITHMS } from './hostkey.js';
 import { SshProtocolError } from './transport/packet.js';
-import { bigintToBytes, bytesToBigint, Reader, SshDecodeError, Writer } from './wire.js';
+import { bigintToBytes, bytesToBigint, modPow, Reader, SshDecodeError, Writer } from './wire.js';
 import { modpGroup14, modpGroup16 } from './pi.js';
 import { MSG } from './messages.js';
 import { LEGACY_DEVICE_HINT } from './legacy-device.js';
+// modPow lives with the other bigint helpers in wire.ts; exported here too, where it was first.
+export { modPow } from './wire.js';
 
 export const MLKEM768X25519 = 'mlkem768x25519-sha256';
 /** Preference order: the PQ hybrid first (protects recorded traffic against a future quantum
@@ -366,18 +368,6 @@ export function nistEcdhStart(name: keyof typeof NIST, random: RandomSource): Ke
       return new Writer(80).mpintBytes(x).finish();
     },
   };
-}
-
-export function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
-  }
-  return result;
 }
 
 function mpint(v: bigint): Uint8Array {
