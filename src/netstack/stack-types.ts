@@ -76,6 +76,7 @@ export const STAT_KEYS = [
   'tcpRtoExpirations',
   'tcpSpuriousRtos',
   'tcpTailLossProbes',
+  'tcpPacingWaits',
   'tcpEarlyRetransmits',
   'tcpFastRecoveries',
   'tcpLostRetransmits',
