@@ -38,6 +38,26 @@ export default tseslint.config(
     },
   },
   {
+    // A file is one concept and a function one step (#12): past these sizes a reader loses the
+    // thread. Blank lines and comments do not count (a comment that says why is never a cost).
+    // Tests are exempt: a describe block holds its cases. A justified exception carries an
+    // eslint-disable comment that says why.
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'max-lines': ['error', { max: 600, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    // Not a justified exception but a known debt: <tailtab-app> grew past 600 lines of code while
+    // the everyday work (#22) was being merged, in parallel with the size check. Split it by role
+    // (the connect and profile flow, the tabs and routing, the state pushed from the node) and
+    // remove this entry.
+    files: ['src/ui/app.ts'],
+    rules: { 'max-lines': ['error', { max: 700, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/ui/**', 'src/**/*.test.ts'],
     rules: { 'no-restricted-globals': ['error', ...DOM_GLOBALS] },

@@ -6,12 +6,12 @@
 // streams, so there the bytes cross from the Worker as pull-driven ports (app/stream-port.ts).
 // Screenshots: test-results/desktop-<engine>-*.png.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/desktop-engines.test.ts
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
-import { deep, launchEngine, type EngineDriver, type EngineName } from './helpers/engines.testkit.js';
+import { startRigApp, type AppServer } from './helpers/browser.testkit.js';
+import { deep, launchEngine, until, type EngineDriver, type EngineName } from './helpers/engines.testkit.js';
 import { startXvnc, type Xvnc } from './helpers/xvnc.testkit.js';
 import { REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
@@ -46,18 +46,16 @@ beforeAll(async () => {
     '-c',
     `cd ${dir} && exec bash --norc`,
   ]);
-  const configPath = join(rig.dir, 'desktop-engines-config.json');
-  writeFileSync(configPath, '{}');
-  app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      controlUrl: app.url,
+  app = await startRigApp(
+    rig,
+    (url) => ({
+      controlUrl: url,
       authKey: rig.authKey,
       hostname: 'desktop-engine',
       autoConnect: true,
       allowInsecureDerp: true,
     }),
+    'desktop-engines-config.json',
   );
 }, 300_000);
 
@@ -67,21 +65,6 @@ afterAll(async () => {
   await rig?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Polls `fn` until `ok` holds of its value; fails with the last value seen. */
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn().catch(() => last);
-    if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 500)}`,
-      );
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const CANVAS = 'tt-desktop >> .screen canvas';
 const ALERT = 'tt-desktop >> p.error';

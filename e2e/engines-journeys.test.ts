@@ -14,14 +14,15 @@
 // its own). One rig, one browser per engine (a second one only for the phone, where being a phone
 // is a launch option). Screenshots: test-results/journey-<engine>-*.png.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/engines-journeys.test.ts
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
+import { startRigApp, type AppServer } from './helpers/browser.testkit.js';
 import {
   ALL_ENGINES,
   ChromiumDriver,
   launchEngine,
+  until,
   type EngineDriver,
   type EngineName,
 } from './helpers/engines.testkit.js';
@@ -43,7 +44,6 @@ interface HsNode {
 let rig: Rig;
 let app: AppServer;
 let appUrl = '';
-let configPath = '';
 const started = Date.now();
 const timings: Record<string, number> = {};
 
@@ -54,23 +54,17 @@ beforeAll(async () => {
       { name: 'peer2', homeRegion: 901 },
     ],
   });
-  configPath = join(rig.dir, 'app-config.json');
-  writeFileSync(configPath, '{}');
-  app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-  appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
   // The app: the server filled in, the person gives the key. The widget demo: Tailscale SSH to peer1 as root.
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      controlUrl: '/',
-      allowInsecureDerp: true,
-      widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
-      widgetTarget: rig.peer('peer1').fqdn,
-      widgetMode: 'ssh',
-      widgetUser: 'root',
-      widgetSshAuth: 'none',
-    }),
-  );
+  app = await startRigApp(rig, async () => ({
+    controlUrl: '/',
+    allowInsecureDerp: true,
+    widgetAuthKey: await rig.createAuthKey({ ephemeral: true, reusable: true }),
+    widgetTarget: rig.peer('peer1').fqdn,
+    widgetMode: 'ssh',
+    widgetUser: 'root',
+    widgetSshAuth: 'none',
+  }));
+  appUrl = app.url.replace('127.0.0.1', 'tailtab.localhost');
   timings.rig = Date.now() - started;
 }, 300_000);
 
@@ -81,21 +75,6 @@ afterAll(async () => {
 });
 
 const nodes = async () => JSON.parse(await rig.headscale(['nodes', 'list', '-o', 'json'])) as HsNode[];
-
-/** Polls `fn` until `ok` holds of its value; fails with the last value seen. */
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn().catch(() => last);
-    if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const WIDGET_TERM = 'tailtab-connect >> tt-terminal';
 const APP_TERM = 'tt-terminal:not([hidden])';

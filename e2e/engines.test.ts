@@ -15,8 +15,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAppServer, type AppServer } from './helpers/browser.testkit.js';
-import { ALL_ENGINES, deep, launchEngine, type EngineDriver, type EngineName } from './helpers/engines.testkit.js';
+import { startRigApp, type AppServer } from './helpers/browser.testkit.js';
+import {
+  ALL_ENGINES,
+  deep,
+  launchEngine,
+  until,
+  type EngineDriver,
+  type EngineName,
+} from './helpers/engines.testkit.js';
 import { INDEX_TITLE, REPO_ROOT, startRig, type Rig } from './rig/index.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -32,31 +39,13 @@ beforeAll(async () => {
       { name: 'peer2', homeRegion: 901, ssh: true },
     ],
   });
-  const configPath = join(rig.dir, 'app-config.json');
-  writeFileSync(configPath, '{}');
-  app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
-  writeFileSync(configPath, JSON.stringify({ controlUrl: app.url, allowInsecureDerp: true }));
+  app = await startRigApp(rig, (url) => ({ controlUrl: url, allowInsecureDerp: true }));
 }, 300_000);
 
 afterAll(async () => {
   await app?.stop();
   await rig?.stop();
 });
-
-/** Polls `fn` until `ok` holds of its value; fails with the last value seen. */
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn().catch(() => last);
-    if (last !== undefined && ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 /** Page expression: which of the platform features the app uses this engine has ('yes' or why not). */
 const FEATURES = `(async () => {

@@ -12,7 +12,7 @@ step "type-check (tsc --noEmit)"
 npx tsc --noEmit -p .
 step "format (prettier --check: one layout, so diffs show changes of meaning)"
 npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "run: npx prettier --write ."; exit 1; }
-step "lint (eslint: layer order of src/, no DOM in core code)"
+step "lint (eslint: layer order of src/, no DOM in core code, file and function sizes)"
 npx eslint .
 step "unit tests (vitest --project unit; property tests with a fresh fast-check seed, printed: FUZZ_SEED replays)"
 npx vitest run --project unit

@@ -2,8 +2,9 @@
 // for browser journeys and browser-side benchmarks. Headless, no network beyond loopback.
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './ports.testkit.js';
 
 export const CHROMIUM = process.env.TAILTAB_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -36,16 +37,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.testkit.js';
 
 export interface AppServer {
   url: string;
@@ -108,4 +100,29 @@ export async function startAppServer(
       }
     },
   };
+}
+
+export type RigApp = AppServer & { configPath: string };
+
+/**
+ * The app served by Vite against a rig's Headscale with a deployment config (TAILTAB_APP_CONFIG)
+ * in the rig's folder: the server starts with an empty config, then `config(app.url)` is written
+ * (a config may name the app's own URL, known only once it runs). configPath is the file, for a
+ * journey that rewrites it.
+ */
+export async function startRigApp(
+  rig: { dir: string; headscaleUrl: string },
+  config: (appUrl: string) => object | Promise<object>,
+  file = 'app-config.json',
+): Promise<RigApp> {
+  const configPath = join(rig.dir, file);
+  writeFileSync(configPath, '{}');
+  const app = await startAppServer({ TAILTAB_CONTROL_UPSTREAM: rig.headscaleUrl, TAILTAB_APP_CONFIG: configPath });
+  try {
+    writeFileSync(configPath, JSON.stringify(await config(app.url)));
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+  return { ...app, configPath };
 }

@@ -6,9 +6,8 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import { rigPassword } from '../rig/sshd.js';
-import { USER } from './ssh-sshd.testkit.js';
+import { freePort, waitListening } from './ports.testkit.js';
+import { prepareTestUser, USER } from './ssh-sshd.testkit.js';
 
 export const DROPBEAR = '/usr/sbin/dropbear';
 
@@ -24,29 +23,12 @@ export interface Dropbear {
   log: string[];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /** hostKey: "ed25519" (the default), or "rsa-1024" for an old device's short RSA key. */
 export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}): Promise<Dropbear> {
   // No skipping: a missing server is a failed test that says what to install.
   if (!existsSync(DROPBEAR))
     throw new Error(`missing ${DROPBEAR}: install Debian package dropbear-bin (scripts/install.sh does)`);
-  try {
-    execFileSync('id', [USER], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
-  }
-  const password = await rigPassword();
-  execFileSync('chpasswd', [], { input: `${USER}:${password}\n` });
+  const password = await prepareTestUser();
   const dir = mkdtempSync(join(tmpdir(), 'dropbear-'));
   const rsa = o.hostKey === 'rsa-1024';
   const hostKey = join(dir, rsa ? 'host_rsa' : 'host_ed25519');
@@ -79,19 +61,7 @@ export async function startDropbear(o: { hostKey?: 'ed25519' | 'rsa-1024' } = {}
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   proc.stderr!.on('data', (d) => log.push(String(d)));
-  for (let i = 0; ; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (proc.exitCode !== null || i > 100) throw new Error(`dropbear did not start: ${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitListening(port, proc, log, 'dropbear');
   return {
     port,
     user: USER,

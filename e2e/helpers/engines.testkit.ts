@@ -156,22 +156,163 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null>, ti
   }
 }
 
+/** Polls `fn` until `ok` holds of its value; fails with the last value seen. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await fn().catch(() => last);
+    if (last !== undefined && ok(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 2000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** What every driver does alike once it can evaluate an expression in the page: deep-selector queries, the error list. */
+abstract class DeepSelectorDriver {
+  protected readonly pageErrors: string[] = [];
+  abstract evaluate<T>(expression: string): Promise<T>;
+  count(selector: string) {
+    return this.evaluate<number>(`${deep(selector)}.length`);
+  }
+  text(selector: string) {
+    return this.evaluate<string>(`${deep(selector)}[0]?.innerText ?? ''`);
+  }
+  value(selector: string) {
+    return this.evaluate<string>(`${deep(selector)}[0]?.value ?? ''`);
+  }
+  async waitFor(selector: string, timeoutMs = 30_000) {
+    await poll(selector, async () => ((await this.count(selector)) > 0 ? true : undefined), timeoutMs);
+  }
+  async errors() {
+    return [...this.pageErrors];
+  }
+}
+
+// The page, element and frame calls puppeteer-core (Firefox) and playwright-core (Chromium) share.
+interface FrameLike {
+  evaluate(expression: string): Promise<unknown>;
+  click(selector: string): Promise<void>;
+}
+interface ElementLike {
+  click(): Promise<void>;
+  dispose(): Promise<void>;
+  contentFrame(): Promise<FrameLike | null>;
+}
+interface PageLike {
+  goto(url: string, o: { waitUntil: 'load' }): Promise<unknown>;
+  reload(o: { waitUntil: 'load' }): Promise<unknown>;
+  evaluate(expression: string): Promise<unknown>;
+  evaluateHandle(expression: string): Promise<{ asElement(): unknown; dispose(): Promise<void> }>;
+  keyboard: { type(text: string): Promise<void> };
+  bringToFront(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Firefox's and Chromium's drivers: a page object with the same calls; tabs are pages. */
+abstract class PageDriver<P extends PageLike, E extends ElementLike> extends DeepSelectorDriver {
+  protected tabs: P[] = [];
+  constructor(protected page: P) {
+    super();
+  }
+  /** A new page (tab) in the same browser or context. */
+  protected abstract newPage(): Promise<P>;
+  protected abstract watch(page: P): void;
+
+  protected async handle(selector: string): Promise<E> {
+    const h = await this.page.evaluateHandle(`${deep(selector)}[0] ?? null`);
+    const el = h.asElement() as E | null;
+    if (!el) {
+      await h.dispose();
+      throw new Error(`no element matches ${selector}`);
+    }
+    return el;
+  }
+  async goto(url: string) {
+    await this.page.goto(url, { waitUntil: 'load' });
+  }
+  async reload() {
+    await this.page.reload({ waitUntil: 'load' });
+  }
+  async evaluate<T>(expression: string): Promise<T> {
+    return (await this.page.evaluate(`(async () => (${expression}))()`)) as T;
+  }
+  async click(selector: string) {
+    const el = await this.handle(selector);
+    await el.click();
+    await el.dispose();
+  }
+  async keys(text: string) {
+    await this.page.keyboard.type(text);
+  }
+  private async frame(frameSelector: string): Promise<FrameLike> {
+    const el = await this.handle(frameSelector);
+    const frame = await el.contentFrame();
+    await el.dispose();
+    if (!frame) throw new Error(`${frameSelector} is not a frame`);
+    return frame;
+  }
+  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
+    return (await (await this.frame(frameSelector)).evaluate(`(async () => (${expression}))()`)) as T;
+  }
+  async frameClick(frameSelector: string, selector: string) {
+    await (await this.frame(frameSelector)).click(selector);
+  }
+  async openTab(url: string) {
+    const page = await this.newPage();
+    this.watch(page);
+    this.tabs.push(page);
+    await page.goto(url, { waitUntil: 'load' });
+    await this.page.bringToFront();
+  }
+  async closeTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    await this.page.close();
+    this.page = next;
+    await next.bringToFront();
+  }
+  async swapTab() {
+    const next = this.tabs.pop();
+    if (!next) throw new Error('no other tab to go to');
+    this.tabs.push(this.page);
+    this.page = next;
+    await next.bringToFront();
+  }
+  /** The middle of the first match, in viewport pixels (where a swipe starts). */
+  protected middle(selector: string) {
+    return this.evaluate<{ x: number; y: number }>(
+      `(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
+    );
+  }
+}
+
 // --- Firefox over WebDriver BiDi (puppeteer-core) --------------------------------------------
 
-class FirefoxDriver implements EngineDriver {
+class FirefoxDriver extends PageDriver<PPage, ElementHandle<Element>> implements EngineDriver {
   readonly engine = 'firefox' as const;
-  private readonly pageErrors: string[] = [];
-  private tabs: PPage[] = [];
   constructor(
     private browser: PBrowser,
-    private page: PPage,
+    page: PPage,
     readonly version: string,
     readonly downloadsDir: string,
   ) {
+    super(page);
     this.watch(page);
   }
 
-  private watch(page: PPage) {
+  protected newPage() {
+    return this.browser.newPage();
+  }
+  protected watch(page: PPage) {
     page.on('pageerror', (e) => {
       const text = e instanceof Error ? e.message : String(e);
       this.pageErrors.push(text);
@@ -213,42 +354,6 @@ class FirefoxDriver implements EngineDriver {
     return new FirefoxDriver(browser, page, await browser.version(), downloadsDir);
   }
 
-  private async handle(selector: string): Promise<ElementHandle<Element>> {
-    const h = await this.page.evaluateHandle(`${deep(selector)}[0] ?? null`);
-    const el = h.asElement() as ElementHandle<Element> | null;
-    if (!el) {
-      await h.dispose();
-      throw new Error(`no element matches ${selector}`);
-    }
-    return el;
-  }
-
-  async goto(url: string) {
-    await this.page.goto(url, { waitUntil: 'load' });
-  }
-  async reload() {
-    await this.page.reload({ waitUntil: 'load' });
-  }
-  async evaluate<T>(expression: string): Promise<T> {
-    return (await this.page.evaluate(`(async () => (${expression}))()`)) as T;
-  }
-  count(selector: string) {
-    return this.evaluate<number>(`${deep(selector)}.length`);
-  }
-  text(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.innerText ?? ''`);
-  }
-  value(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.value ?? ''`);
-  }
-  async waitFor(selector: string, timeoutMs = 30_000) {
-    await poll(selector, async () => ((await this.count(selector)) > 0 ? true : undefined), timeoutMs);
-  }
-  async click(selector: string) {
-    const el = await this.handle(selector);
-    await el.click();
-    await el.dispose();
-  }
   async fill(selector: string, value: string) {
     const el = await this.handle(selector);
     await el.evaluate((e) => {
@@ -267,9 +372,6 @@ class FirefoxDriver implements EngineDriver {
     await el.uploadFile(path);
     await el.dispose();
   }
-  async keys(text: string) {
-    await this.page.keyboard.type(text);
-  }
   async screenshot(path: string) {
     await this.page.screenshot({ path: path as `${string}.png`, fullPage: true });
   }
@@ -277,48 +379,8 @@ class FirefoxDriver implements EngineDriver {
     // hasTouch is WebDriver BiDi's emulation.setTouchOverride.
     await this.page.setViewport({ width, height, hasTouch: !!o.touch });
   }
-  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
-    const el = await this.handle(frameSelector);
-    const frame = await el.contentFrame();
-    await el.dispose();
-    if (!frame) throw new Error(`${frameSelector} is not a frame`);
-    return (await frame.evaluate(`(async () => (${expression}))()`)) as T;
-  }
-  async frameClick(frameSelector: string, selector: string) {
-    const el = await this.handle(frameSelector);
-    const frame = await el.contentFrame();
-    await el.dispose();
-    if (!frame) throw new Error(`${frameSelector} is not a frame`);
-    await frame.click(selector);
-  }
-  async errors() {
-    return [...this.pageErrors];
-  }
-  async openTab(url: string) {
-    const page = await this.browser.newPage();
-    this.watch(page);
-    this.tabs.push(page);
-    await page.goto(url, { waitUntil: 'load' });
-    await this.page.bringToFront();
-  }
-  async closeTab() {
-    const next = this.tabs.pop();
-    if (!next) throw new Error('no other tab to go to');
-    await this.page.close();
-    this.page = next;
-    await next.bringToFront();
-  }
-  async swapTab() {
-    const next = this.tabs.pop();
-    if (!next) throw new Error('no other tab to go to');
-    this.tabs.push(this.page);
-    this.page = next;
-    await next.bringToFront();
-  }
   async swipe(selector: string, dy: number) {
-    const r = await this.evaluate<{ x: number; y: number }>(
-      `(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
-    );
+    const r = await this.middle(selector);
     const t = await this.page.touchscreen.touchStart(r.x, r.y + dy / 2);
     for (let i = 1; i <= 5; i++) await t.move(r.x, r.y + dy / 2 - (dy * i) / 5);
     await t.end();
@@ -336,16 +398,17 @@ const RECORD_ERRORS = `if (!window.__ttErrors) { window.__ttErrors = [];
   addEventListener('error', (e) => window.__ttErrors.push(String(e.message)));
   addEventListener('unhandledrejection', (e) => window.__ttErrors.push('unhandled rejection: ' + String(e.reason && e.reason.message || e.reason))); }`;
 
-class WebKitDriver implements EngineDriver {
+class WebKitDriver extends DeepSelectorDriver implements EngineDriver {
   readonly engine = 'webkit' as const;
-  private readonly pageErrors: string[] = [];
   private tabs: string[] = [];
   constructor(
     private driver: WebDriver,
     readonly version: string,
     private procs: ChildProcess[],
     private tmp: string,
-  ) {}
+  ) {
+    super();
+  }
 
   static async launch(o: LaunchOptions): Promise<WebKitDriver> {
     for (const [path, pkg] of [
@@ -483,18 +546,6 @@ class WebKitDriver implements EngineDriver {
     // WebDriver awaits a returned promise.
     return (await this.driver.executeScript(`return (async () => (${expression}))();`)) as T;
   }
-  count(selector: string) {
-    return this.evaluate<number>(`${deep(selector)}.length`);
-  }
-  text(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.innerText ?? ''`);
-  }
-  value(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.value ?? ''`);
-  }
-  async waitFor(selector: string, timeoutMs = 30_000) {
-    await poll(selector, async () => ((await this.count(selector)) > 0 ? true : undefined), timeoutMs);
-  }
   async click(selector: string) {
     await (await this.element(selector)).click();
   }
@@ -559,9 +610,9 @@ class WebKitDriver implements EngineDriver {
       await this.driver.switchTo().defaultContent();
     }
   }
-  async errors() {
+  override async errors() {
     await this.harvest();
-    return [...this.pageErrors];
+    return super.errors();
   }
   async openTab(url: string) {
     await this.harvest();
@@ -622,19 +673,22 @@ class WebKitDriver implements EngineDriver {
 
 // --- Chromium (playwright-core) ------------------------------------------------------------
 
-export class ChromiumDriver implements EngineDriver {
+export class ChromiumDriver extends PageDriver<CPage, CElement<Element>> implements EngineDriver {
   readonly engine = 'chromium' as const;
-  private readonly pageErrors: string[] = [];
-  private tabs: CPage[] = [];
   constructor(
     /** The browser, for Chromium-only journeys that need a context of their own. */
     readonly browser: CBrowser,
     private ctx: CContext,
-    private page: CPage,
+    page: CPage,
     readonly version: string,
     readonly downloadsDir: string,
   ) {
+    super(page);
     this.watch(page);
+  }
+
+  protected newPage() {
+    return this.ctx.newPage();
   }
 
   static async launch(o: LaunchOptions): Promise<ChromiumDriver> {
@@ -661,41 +715,6 @@ export class ChromiumDriver implements EngineDriver {
     page.on('download', (d) => void d.saveAs(join(this.downloadsDir, d.suggestedFilename())).catch(() => {}));
   }
 
-  private async handle(selector: string): Promise<CElement<Element>> {
-    const h = await this.page.evaluateHandle(`${deep(selector)}[0] ?? null`);
-    const el = h.asElement() as CElement<Element> | null;
-    if (!el) {
-      await h.dispose();
-      throw new Error(`no element matches ${selector}`);
-    }
-    return el;
-  }
-  async goto(url: string) {
-    await this.page.goto(url, { waitUntil: 'load' });
-  }
-  async reload() {
-    await this.page.reload({ waitUntil: 'load' });
-  }
-  async evaluate<T>(expression: string): Promise<T> {
-    return (await this.page.evaluate(`(async () => (${expression}))()`)) as T;
-  }
-  count(selector: string) {
-    return this.evaluate<number>(`${deep(selector)}.length`);
-  }
-  text(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.innerText ?? ''`);
-  }
-  value(selector: string) {
-    return this.evaluate<string>(`${deep(selector)}[0]?.value ?? ''`);
-  }
-  async waitFor(selector: string, timeoutMs = 30_000) {
-    await poll(selector, async () => ((await this.count(selector)) > 0 ? true : undefined), timeoutMs);
-  }
-  async click(selector: string) {
-    const el = await this.handle(selector);
-    await el.click();
-    await el.dispose();
-  }
   async fill(selector: string, value: string) {
     const el = await this.handle(selector);
     await el.fill('');
@@ -711,9 +730,6 @@ export class ChromiumDriver implements EngineDriver {
     const el = await this.handle(selector);
     await el.setInputFiles(path);
     await el.dispose();
-  }
-  async keys(text: string) {
-    await this.page.keyboard.type(text);
   }
   async screenshot(path: string) {
     await this.page.screenshot({ path, fullPage: true });
@@ -731,48 +747,8 @@ export class ChromiumDriver implements EngineDriver {
       await this.session()
     ).send('Emulation.setTouchEmulationEnabled', { enabled: !!o.touch, maxTouchPoints: o.touch ? 5 : 1 });
   }
-  async frameEvaluate<T>(frameSelector: string, expression: string): Promise<T> {
-    const el = await this.handle(frameSelector);
-    const frame = await el.contentFrame();
-    await el.dispose();
-    if (!frame) throw new Error(`${frameSelector} is not a frame`);
-    return (await frame.evaluate(`(async () => (${expression}))()`)) as T;
-  }
-  async frameClick(frameSelector: string, selector: string) {
-    const el = await this.handle(frameSelector);
-    const frame = await el.contentFrame();
-    await el.dispose();
-    if (!frame) throw new Error(`${frameSelector} is not a frame`);
-    await frame.click(selector);
-  }
-  async errors() {
-    return [...this.pageErrors];
-  }
-  async openTab(url: string) {
-    const page = await this.ctx.newPage();
-    this.watch(page);
-    this.tabs.push(page);
-    await page.goto(url, { waitUntil: 'load' });
-    await this.page.bringToFront();
-  }
-  async closeTab() {
-    const next = this.tabs.pop();
-    if (!next) throw new Error('no other tab to go to');
-    await this.page.close();
-    this.page = next;
-    await next.bringToFront();
-  }
-  async swapTab() {
-    const next = this.tabs.pop();
-    if (!next) throw new Error('no other tab to go to');
-    this.tabs.push(this.page);
-    this.page = next;
-    await next.bringToFront();
-  }
   async swipe(selector: string, dy: number) {
-    const r = await this.evaluate<{ x: number; y: number }>(
-      `(() => { const b = ${deep(selector)}[0].getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
-    );
+    const r = await this.middle(selector);
     const cdp = await this.session();
     const at = (y: number) => [{ x: r.x, y }];
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(r.y + dy / 2) });

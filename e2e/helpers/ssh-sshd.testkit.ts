@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import type { ByteDuplex } from '../../src/platform/duplex.js';
 import { rigPassword } from '../rig/sshd.js';
+import { freePort, waitListening } from './ports.testkit.js';
 
 export const SSHD = '/usr/sbin/sshd';
 export const USER = 'tailtab';
@@ -34,17 +35,6 @@ export interface Sshd {
   log: string[];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 export interface SshdOptions {
   /** Authenticate through PAM: password auth off, so the password is asked by PAM's prompt
    * over keyboard-interactive (RFC 4256), as on a stock Debian host with PasswordAuthentication no. */
@@ -61,17 +51,25 @@ export interface SshdOptions {
   pamConfig?: string;
 }
 
-export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
-  if (!existsSync(SSHD)) throw new Error(`missing ${SSHD}: install Debian package openssh-server`);
+/**
+ * The test user USER, created if missing, with the rig's password set; returns the password. The
+ * password is machine-wide: the rig's is used, so a rig started meanwhile (another test run on this
+ * machine) does not change it under us.
+ */
+export async function prepareTestUser(): Promise<string> {
   try {
     execFileSync('id', [USER], { stdio: 'ignore' });
   } catch {
     execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
   }
-  // The user's password is machine-wide: use the rig's, so a rig started meanwhile (another test
-  // run on this machine) does not change it under us.
   const password = await rigPassword();
   execFileSync('chpasswd', [], { input: `${USER}:${password}\n` });
+  return password;
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
+  if (!existsSync(SSHD)) throw new Error(`missing ${SSHD}: install Debian package openssh-server`);
+  const password = await prepareTestUser();
   mkdirSync('/run/sshd', { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'ssh-sshd-'));
   chmodSync(dir, 0o755);
@@ -144,21 +142,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       );
     } else proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d) => log.push(String(d)));
-    // Wait until it accepts connections.
-    for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (proc.exitCode !== null) throw new Error(`sshd exited (${proc.exitCode}): ${log.join('')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`sshd did not start: ${log.join('')}`);
+    await waitListening(port, proc, log, 'sshd');
   };
   const stopProc = async () => {
     const p = proc;

@@ -6,9 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import { spawnLogged, waitFor, type RigProcess } from '../rig/proc.js';
-import { freePort } from './browser.testkit.js';
+import { freePort, tcpOpen } from './ports.testkit.js';
 
 export const XVNC = '/usr/bin/Xvnc';
 
@@ -24,17 +23,6 @@ export interface Xvnc {
   /** Starts a long-running X client (stopped by PID with stop()). */
   spawn(name: string, cmd: string, args: string[]): RigProcess;
   stop(): Promise<void>;
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** A display number no X server on this machine uses (lock files are in the shared /tmp). */

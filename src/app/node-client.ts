@@ -19,6 +19,10 @@ import { gestureProblem } from './gesture.js';
 import type { PortLike } from '../platform/port.js';
 
 type ExitInfo = { code?: number; signal?: string; error?: string };
+/** The events that belong to one login in progress (answered by its hooks). */
+type LoginEvent = Extract<WorkerEvent, { type: 'host-key-prompt' | 'auth-prompt' | 'legacy-prompt' | 'ssh-banner' }>;
+/** What sshOpen and sshAttach answer over the port. */
+type OpenedSsh = { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] };
 
 let promptSeq = 0;
 
@@ -55,35 +59,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
       exits.delete(ev.id);
       return;
     }
-    if (ev.type === 'host-key-prompt') {
-      // Without a confirmHostKey hook the key is trusted on first use (SshOpenHooks); a login
-      // already over (no hooks left) is refused.
-      const hooks = logins.get(ev.promptId);
-      const ask = hooks?.confirmHostKey;
-      const answer = ask
-        ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType })
-        : Promise.resolve(!!hooks);
-      void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
-      return;
-    }
-    if (ev.type === 'auth-prompt') {
-      const ask = logins.get(ev.promptId)?.askAuth;
-      const answer = ask
-        ? ask({ host: ev.host, username: ev.username, name: ev.name, instruction: ev.instruction, prompts: ev.prompts })
-        : Promise.resolve(undefined);
-      void answer.catch(() => undefined).then((a) => rpc.call('loginAnswer', [ev.askId, a ?? null]));
-      return;
-    }
-    if (ev.type === 'legacy-prompt') {
-      const ask = logins.get(ev.promptId)?.confirmLegacy;
-      const answer = ask ? ask({ host: ev.host, reason: ev.reason }) : Promise.resolve(false);
-      void answer.catch(() => false).then((ok) => rpc.call('loginAnswer', [ev.askId, ok === true]));
-      return;
-    }
-    if (ev.type === 'ssh-banner') {
-      logins.get(ev.promptId)?.banner?.(ev.text);
-      return;
-    }
+    if (answerLogin(ev, logins, rpc)) return;
     for (const l of listeners) l(ev);
   });
   /** A prompt id for a login with any hook (the Worker asks nothing of a login without one). */
@@ -93,28 +69,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     logins.set(promptId, hooks);
     return promptId;
   };
-  const sshHandle = (r: {
-    id: string;
-    output: ReadableStream<Uint8Array>;
-    hostKey: SshSessionHandle['hostKey'];
-  }): SshSessionHandle => {
-    const exit = new Promise<ExitInfo>((resolve) => {
-      const e = early.get(r.id);
-      if (e) {
-        early.delete(r.id);
-        resolve(e);
-      } else exits.set(r.id, resolve);
-    });
-    return {
-      id: r.id,
-      output: r.output,
-      hostKey: r.hostKey,
-      exit,
-      write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
-      resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
-      close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
-    };
-  };
+  const sshHandle = (r: OpenedSsh) => sshSessionHandle(rpc, r, exits, early);
   return {
     up: (cfg) => rpc.call('up', [cfg]),
     down: (o) => rpc.call('down', [o ?? {}]),
@@ -126,7 +81,7 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     ping: (target) => rpc.call('ping', [target]),
     async sshOpen(o: SshOpenOptions, hooks: SshOpenHooks = {}): Promise<SshSessionHandle> {
       const promptId = loginHooks(hooks);
-      let r: { id: string; output: ReadableStream<Uint8Array>; hostKey: SshSessionHandle['hostKey'] };
+      let r: OpenedSsh;
       try {
         r = await rpc.call('sshOpen', [{ ...o, promptId }]);
       } finally {
@@ -191,5 +146,67 @@ export function createNodeClientOnPort(port: PortLike, o: { failed?: Promise<str
     wipe: () => rpc.call('wipe'),
     release: () => rpc.call('release'),
     logTail: () => rpc.call('logTail'),
+  };
+}
+
+/**
+ * Puts a login's question from the Worker (host key, login prompts, legacy algorithms, banner) to
+ * the hooks of that login and sends the answer back; false for any other event.
+ */
+function answerLogin(ev: WorkerEvent, logins: Map<string, SshOpenHooks>, rpc: RpcClient): ev is LoginEvent {
+  if (ev.type === 'host-key-prompt') {
+    // Without a confirmHostKey hook the key is trusted on first use (SshOpenHooks); a login
+    // already over (no hooks left) is refused.
+    const hooks = logins.get(ev.promptId);
+    const ask = hooks?.confirmHostKey;
+    const answer = ask
+      ? ask({ host: ev.host, fingerprint: ev.fingerprint, keyType: ev.keyType })
+      : Promise.resolve(!!hooks);
+    void answer.catch(() => false).then((ok) => rpc.call('hostKeyAnswer', [ev.promptId, ok]));
+    return true;
+  }
+  if (ev.type === 'auth-prompt') {
+    const ask = logins.get(ev.promptId)?.askAuth;
+    const answer = ask
+      ? ask({ host: ev.host, username: ev.username, name: ev.name, instruction: ev.instruction, prompts: ev.prompts })
+      : Promise.resolve(undefined);
+    void answer.catch(() => undefined).then((a) => rpc.call('loginAnswer', [ev.askId, a ?? null]));
+    return true;
+  }
+  if (ev.type === 'legacy-prompt') {
+    const ask = logins.get(ev.promptId)?.confirmLegacy;
+    const answer = ask ? ask({ host: ev.host, reason: ev.reason }) : Promise.resolve(false);
+    void answer.catch(() => false).then((ok) => rpc.call('loginAnswer', [ev.askId, ok === true]));
+    return true;
+  }
+  if (ev.type === 'ssh-banner') {
+    logins.get(ev.promptId)?.banner?.(ev.text);
+    return true;
+  }
+  return false;
+}
+
+/** The page's handle on an SSH session in the Worker; its exit may have come before it was asked for. */
+function sshSessionHandle(
+  rpc: RpcClient,
+  r: OpenedSsh,
+  exits: Map<string, (e: ExitInfo) => void>,
+  early: Map<string, ExitInfo>,
+): SshSessionHandle {
+  const exit = new Promise<ExitInfo>((resolve) => {
+    const e = early.get(r.id);
+    if (e) {
+      early.delete(r.id);
+      resolve(e);
+    } else exits.set(r.id, resolve);
+  });
+  return {
+    id: r.id,
+    output: r.output,
+    hostKey: r.hostKey,
+    exit,
+    write: (data) => void rpc.call('sshWrite', [r.id, data]).catch(() => {}),
+    resize: (cols, rows) => void rpc.call('sshResize', [r.id, cols, rows]).catch(() => {}),
+    close: () => void rpc.call('sshClose', [r.id]).catch(() => {}),
   };
 }

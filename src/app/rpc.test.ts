@@ -28,8 +28,7 @@ it('carries calls, results, errors, events and transferred streams across a Mess
   const { value } = await output.getReader().read();
   expect([...value!]).toEqual([1, 2, 3]);
   push({ type: 'status', state: 'running' });
-  await new Promise((r) => setTimeout(r, 10));
-  expect(events).toEqual([{ type: 'status', state: 'running' }]);
+  await expect.poll(() => events).toEqual([{ type: 'status', state: 'running' }]);
   port1.close();
   port2.close();
 });

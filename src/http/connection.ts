@@ -141,6 +141,73 @@ export class HttpConnection {
     });
   }
 
+  /** onDone, run at most once: the connection is closed first unless it is reusable. */
+  private doneOnce(
+    onDone: (reusable: boolean, keepAliveMs: number | null) => void,
+  ): (reusable: boolean, ka: number | null) => void {
+    let doneCalled = false;
+    return (reusable, ka) => {
+      if (doneCalled) return;
+      doneCalled = true;
+      if (!reusable) this.close();
+      else this.uses++;
+      onDone(reusable && !this.closed, ka);
+    };
+  }
+
+  /** The request head, then the body by Content-Length or chunked (RFC 9112 §6, §7.1). */
+  private async writeRequest(head: Uint8Array, body: ExchangeRequest['body']): Promise<void> {
+    if (body instanceof Uint8Array) {
+      if (body.length <= 16384) {
+        const both = new Uint8Array(head.length + body.length);
+        both.set(head);
+        both.set(body, head.length);
+        await this.write(both);
+      } else {
+        await this.write(head);
+        await this.write(body);
+      }
+    } else if (body) {
+      await this.write(head);
+      const r = body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await r.read();
+          if (done) break;
+          if (value.length) await this.write(encodeChunk(value));
+        }
+      } catch (e) {
+        r.cancel().catch(() => {});
+        throw asHttpError(e, 'aborted', 'the request body stream failed');
+      }
+      await this.write(LAST_CHUNK);
+    } else {
+      await this.write(head);
+    }
+  }
+
+  /** Reads until the complete response head (1xx skipped); what the parser gave after it is queued. */
+  private async readHead(
+    parser: ResponseParser,
+    req: ExchangeRequest,
+    headDeadline: number,
+  ): Promise<{ first: Extract<ParserEvent, { kind: 'head' }>; queued: ParserEvent[] }> {
+    const queued: ParserEvent[] = [];
+    let first: Extract<ParserEvent, { kind: 'head' }> | undefined;
+    while (!first) {
+      const left = Math.max(0, headDeadline - this.clock.now());
+      const what =
+        parser.bytesSeen === 0 ? 'response' : `complete response head (${parser.bytesSeen} bytes of it came)`;
+      const r = await this.timedRead(left, what, req.signal, req.headersTimeoutMs);
+      const evs = r.done ? parser.finish() : parser.push(r.value);
+      for (const ev of evs) {
+        if (!first && ev.kind === 'head') first = ev;
+        else if (first) queued.push(ev);
+      }
+    }
+    return { first, queued };
+  }
+
   /**
    * Sends one request and resolves with the response head and a body stream. `onDone(reusable)`
    * runs exactly once: when the body has been read to its end, or failed, or was cancelled.
@@ -150,14 +217,7 @@ export class HttpConnection {
     onDone: (reusable: boolean, keepAliveMs: number | null) => void,
   ): Promise<ExchangeResult> {
     const parser = new ResponseParser({ method: req.method });
-    let doneCalled = false;
-    const done = (reusable: boolean, ka: number | null) => {
-      if (doneCalled) return;
-      doneCalled = true;
-      if (!reusable) this.close();
-      else this.uses++;
-      onDone(reusable && !this.closed, ka);
-    };
+    const done = this.doneOnce(onDone);
 
     // Request: head, then the body by Content-Length or chunked (RFC 9112 §6, §7.1).
     let head: Uint8Array;
@@ -170,56 +230,21 @@ export class HttpConnection {
     const headDeadline = this.clock.now() + req.headersTimeoutMs;
     let sendDone = false;
     let sendError: HttpError | null = null;
-    const sending = (async () => {
-      const body = req.body;
-      if (body instanceof Uint8Array) {
-        if (body.length <= 16384) {
-          const both = new Uint8Array(head.length + body.length);
-          both.set(head);
-          both.set(body, head.length);
-          await this.write(both);
-        } else {
-          await this.write(head);
-          await this.write(body);
-        }
-      } else if (body) {
-        await this.write(head);
-        const r = body.getReader();
-        try {
-          for (;;) {
-            const { done, value } = await r.read();
-            if (done) break;
-            if (value.length) await this.write(encodeChunk(value));
-          }
-        } catch (e) {
-          r.cancel().catch(() => {});
-          throw asHttpError(e, 'aborted', 'the request body stream failed');
-        }
-        await this.write(LAST_CHUNK);
-      } else {
-        await this.write(head);
-      }
-      sendDone = true;
-    })().catch((e) => {
-      sendError = asHttpError(e, 'closed', 'sending the request failed');
-    });
+    const sending = this.writeRequest(head, req.body).then(
+      () => {
+        sendDone = true;
+      },
+      (e) => {
+        sendError = asHttpError(e, 'closed', 'sending the request failed');
+      },
+    );
 
     // Response head (skipping 1xx, RFC 9110 §15.2). One deadline from sending the request to the
     // complete head: a server dribbling its head a byte at a time cannot restart it with each read.
-    const queued: ParserEvent[] = [];
-    let first: Extract<ParserEvent, { kind: 'head' }> | undefined;
+    let h: Extract<ParserEvent, { kind: 'head' }>;
+    let queued: ParserEvent[];
     try {
-      while (!first) {
-        const left = Math.max(0, headDeadline - this.clock.now());
-        const what =
-          parser.bytesSeen === 0 ? 'response' : `complete response head (${parser.bytesSeen} bytes of it came)`;
-        const r = await this.timedRead(left, what, req.signal, req.headersTimeoutMs);
-        const evs = r.done ? parser.finish() : parser.push(r.value);
-        for (const ev of evs) {
-          if (!first && ev.kind === 'head') first = ev;
-          else if (first) queued.push(ev);
-        }
-      }
+      ({ first: h, queued } = await this.readHead(parser, req, headDeadline));
     } catch (e) {
       // A write failure explains a closed connection better than the read that noticed it.
       await Promise.race([sending, new Promise((r) => queueMicrotask(() => r(undefined)))]);
@@ -229,7 +254,6 @@ export class HttpConnection {
       throw Object.assign(err, { beforeResponse: parser.bytesSeen === 0 });
     }
 
-    const h = first;
     const kaMatch = /timeout=(\d+)/i.exec(h.head.headers.find(([k]) => k.toLowerCase() === 'keep-alive')?.[1] ?? '');
     const keepAliveMs = kaMatch ? Number(kaMatch[1]) * 1000 : null;
     // Called as soon as the parser has seen the end of the message (its data may still be queued

@@ -124,6 +124,21 @@ function isPort(x: unknown): x is MessagePortLike {
   return !!x && typeof x === 'object' && typeof (x as { postMessage?: unknown }).postMessage === 'function';
 }
 
+/** Both directions' envelope: an object with a numeric id and a type its table has a decoder for. */
+function envelope<D>(
+  data: unknown,
+  table: Readonly<Record<string, D>>,
+): { ok: true; m: Fields; id: number; type: string; decode: D } | Refused {
+  if (!data || typeof data !== 'object') return { ok: false, reason: 'not an object' };
+  const m = data as Fields;
+  if (typeof m.id !== 'number') return { ok: false, reason: 'no numeric id' };
+  const id = m.id;
+  const type = m.type;
+  const decode = typeof type === 'string' && Object.hasOwn(table, type) ? table[type] : undefined;
+  if (!decode) return { ok: false, id, reason: `unknown type ${typeof type === 'string' ? type : typeof type}` };
+  return { ok: true, m, id, type: type as string, decode };
+}
+
 const toNode: {
   [K in ProxyToNode['type']]: (m: Fields, id: number, ports: readonly unknown[]) => ProxyToNodeDecoded | string;
 } = {
@@ -163,20 +178,15 @@ const toNode: {
 
 /** Decodes what the node receives on a Service Worker's port (`ports`: the event's ports). */
 export function decodeToNode(data: unknown, ports: readonly unknown[] = []): Decoded<ProxyToNodeDecoded> {
-  if (!data || typeof data !== 'object') return { ok: false, reason: 'not an object' };
-  const m = data as Fields;
-  if (typeof m.id !== 'number') return { ok: false, reason: 'no numeric id' };
-  const id = m.id;
-  const type = m.type;
-  const decode =
-    typeof type === 'string' && Object.hasOwn(toNode, type) ? toNode[type as ProxyToNode['type']] : undefined;
-  if (!decode) return { ok: false, id, reason: `unknown type ${typeof type === 'string' ? type : typeof type}` };
+  const e = envelope(data, toNode);
+  if (!e.ok) return e;
+  const { m, id, type, decode } = e;
   const r = decode(m, id, ports);
   if (typeof r !== 'string') return { ok: true, msg: r };
   return {
     ok: false,
     id,
-    type: type as string,
+    type,
     reason: r,
     page: type === 'websocket' && isPort(ports[0]) ? ports[0] : undefined,
   };
@@ -203,16 +213,11 @@ const fromNode: { [K in ProxyFromNode['type']]: (m: Fields, id: number) => Proxy
 
 /** Decodes what the Service Worker receives on the node's port. */
 export function decodeFromNode(data: unknown): Decoded<ProxyFromNode> {
-  if (!data || typeof data !== 'object') return { ok: false, reason: 'not an object' };
-  const m = data as Fields;
-  if (typeof m.id !== 'number') return { ok: false, reason: 'no numeric id' };
-  const id = m.id;
-  const type = m.type;
-  const decode =
-    typeof type === 'string' && Object.hasOwn(fromNode, type) ? fromNode[type as ProxyFromNode['type']] : undefined;
-  if (!decode) return { ok: false, id, reason: `unknown type ${typeof type === 'string' ? type : typeof type}` };
+  const e = envelope(data, fromNode);
+  if (!e.ok) return e;
+  const { m, id, type, decode } = e;
   const r = decode(m, id);
-  return typeof r === 'string' ? { ok: false, id, type: type as string, reason: r } : { ok: true, msg: r };
+  return typeof r === 'string' ? { ok: false, id, type, reason: r } : { ok: true, msg: r };
 }
 
 // A proxied page's WebSocket, on the port the 'websocket' message carried (proxy-websocket.ts is

@@ -70,6 +70,19 @@ interface Pending {
   cancelled: boolean;
 }
 
+/** What the requests of one port share: the client, its options, the cookie jar, the bookkeeping. */
+interface ProxyContext {
+  client: HttpClient;
+  opts: HttpProxyOptions;
+  cookies: CookieJar;
+  pending: Map<number, Pending>;
+  stats: HttpProxyHandle['stats'];
+  post: (m: ProxyFromNode, transfer?: Transferable[]) => void;
+  windowBytes: number;
+  stallMs: number;
+  clock: Clock;
+}
+
 export function serveHttpProxy(
   port: MessagePortLike,
   client: HttpClient,
@@ -93,159 +106,14 @@ export function serveHttpProxy(
       /* the other side is gone; in-flight requests end through their stall timeout */
     }
   };
-
-  async function handle(m: Extract<ProxyToNodeDecoded, { type: 'request' }>): Promise<void> {
-    const id = m.id;
-    const p: Pending = { ac: new AbortController(), inflight: 0, wake: null, cancelled: false };
-    pending.set(id, p);
-    stats.requests++;
-    stats.active++;
-    let target: URL | undefined;
-    try {
-      target = parseTarget(m.url);
-      const host = target.hostname.replace(/^\[|\]$/g, '');
-      const tport = Number(target.port || 80);
-      if (opts.allowTarget && !opts.allowTarget(host, tport)) {
-        throw new HttpError(
-          'bad-request',
-          `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
-        );
-      }
-      const method = String(m.method ?? 'GET').toUpperCase();
-      const referrer = m.referrer ?? null;
-      const headers = proxiedRequestHeaders(
-        m.headers,
-        target,
-        method,
-        referrer,
-        cookies.cookieHeader(target),
-        PROXY_PREFIX,
-      );
-      const reqBody = m.body && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
-      // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
-      const res = await client.request({
-        method,
-        url: target,
-        headers,
-        body: reqBody,
-        redirect: 'manual',
-        signal: p.ac.signal,
-        timeoutMs: opts.headersTimeoutMs ?? 300_000,
-        bodyTimeoutMs: opts.bodyTimeoutMs ?? 300_000,
-      });
-      cookies.setFromResponse(target, res.headers.getAll('set-cookie'), res.headers.get('date'));
-      let outHeaders = rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX);
-      let body = res.body;
-      // Absolute links to the app's own origin in its HTML/CSS are mapped into the proxy too
-      // (only on bodies we can read: decoded or never encoded). Their length changes.
-      if (rewritesLinks(res.headers.get('content-type')) && !res.headers.has('content-encoding')) {
-        body = body.pipeThrough(OriginLinkRewriter.stream(target, PROXY_PREFIX));
-        outHeaders = outHeaders.filter(([k]) => k.toLowerCase() !== 'content-length');
-        // A document loaded into the web-view frame gets the frame script first (src/ui/sw/frame-script.ts):
-        // it gives the app its own paths back, which single-page apps' routers need.
-        const ct = (res.headers.get('content-type') ?? '').toLowerCase();
-        if (
-          (m.destination === 'iframe' || m.destination === 'frame') &&
-          ct.startsWith('text/html') &&
-          method !== 'HEAD'
-        ) {
-          body = body.pipeThrough(FrameScriptInjector.stream());
-        }
-      }
-      post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: outHeaders });
-      opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
-      const reader = body.getReader();
-      try {
-        for (;;) {
-          while (p.inflight >= windowBytes && !p.cancelled) {
-            await new Promise<void>((resolve, reject) => {
-              let t: TimerHandle | undefined = undefined;
-              p.wake = () => {
-                clock.clearTimeout(t);
-                p.wake = null;
-                resolve();
-              };
-              t = clock.setTimeout(() => {
-                p.wake = null;
-                reject(new HttpError('timeout', `the frame stopped reading for ${stallMs} ms`));
-              }, stallMs);
-            });
-          }
-          if (p.cancelled) {
-            await reader.cancel().catch(() => {});
-            return;
-          }
-          const { done, value } = await reader.read();
-          if (done) break;
-          if (p.cancelled) {
-            await reader.cancel().catch(() => {});
-            return;
-          }
-          // A copy of exactly this chunk, so the transfer does not detach a shared read buffer.
-          const data = value.slice().buffer;
-          p.inflight += value.length;
-          stats.bytes += value.length;
-          post({ type: 'chunk', id, data }, [data]);
-        }
-      } catch (e) {
-        reader.cancel().catch(() => {});
-        throw e;
-      }
-      post({ type: 'end', id });
-    } catch (e) {
-      if (p.cancelled) return;
-      stats.errors++;
-      const msg = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
-      opts.log?.(`web view ${target?.host ?? '?'}: ${msg}`);
-      post({ type: 'error', id, message: msg, code: e instanceof HttpError ? e.code : 'internal' });
-    } finally {
-      pending.delete(id);
-      stats.active--;
-    }
-  }
-
-  function openWebSocket(page: MessagePortLike, url: string, protocols: string[]): void {
-    const refuse = (why: string) => {
-      stats.errors++;
-      opts.log?.(`web view WebSocket refused: ${why}`);
-      try {
-        page.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
-      } catch {
-        /* the page is gone */
-      }
-    };
-    let target: URL;
-    try {
-      target = parseTarget(url);
-    } catch (e) {
-      return refuse((e as Error).message);
-    }
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    const tport = Number(target.port || 80);
-    if (opts.allowTarget && !opts.allowTarget(host, tport))
-      return refuse(
-        `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
-      );
-    if (!opts.dial) return refuse('this node has no dialer for WebSockets');
-    stats.websockets++;
-    bridgeWebSocket(page, {
-      dial: opts.dial,
-      target,
-      protocols,
-      cookies,
-      maxMessageBytes: opts.maxWebSocketMessageBytes,
-      windowBytes,
-      clock,
-      log: opts.log,
-    });
-  }
+  const ctx: ProxyContext = { client, opts, cookies, pending, stats, post, windowBytes, stallMs, clock };
 
   // One small function per message type; what arrives was decoded first (proxy-protocol.ts).
   const handlers: { [K in ProxyToNodeDecoded['type']]: (m: Extract<ProxyToNodeDecoded, { type: K }>) => void } = {
     request(m) {
       if (pending.has(m.id))
         return refuse({ ok: false, id: m.id, type: 'request', reason: 'request id already in flight' });
-      void handle(m);
+      void handle(ctx, m);
     },
     ack(m) {
       const p = pending.get(m.id);
@@ -254,7 +122,7 @@ export function serveHttpProxy(
         p.wake?.();
       }
     },
-    websocket: (m) => openWebSocket(m.page, m.url, m.protocols),
+    websocket: (m) => openWebSocket(ctx, m.page, m.url, m.protocols),
     // The Service Worker checks the node is alive while a response is slow to come.
     ping: (m) => post({ type: 'pong', id: m.id }),
     cancel(m) {
@@ -298,4 +166,154 @@ export function serveHttpProxy(
       }
     },
   };
+}
+
+/** One proxied request: fetched over the tailnet, its body streamed back within the window. */
+async function handle(ctx: ProxyContext, m: Extract<ProxyToNodeDecoded, { type: 'request' }>): Promise<void> {
+  const { client, opts, cookies, pending, stats, post, windowBytes, stallMs, clock } = ctx;
+  const id = m.id;
+  const p: Pending = { ac: new AbortController(), inflight: 0, wake: null, cancelled: false };
+  pending.set(id, p);
+  stats.requests++;
+  stats.active++;
+  let target: URL | undefined;
+  try {
+    target = parseTarget(m.url);
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const tport = Number(target.port || 80);
+    if (opts.allowTarget && !opts.allowTarget(host, tport)) {
+      throw new HttpError(
+        'bad-request',
+        `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
+      );
+    }
+    const method = String(m.method ?? 'GET').toUpperCase();
+    const referrer = m.referrer ?? null;
+    const headers = proxiedRequestHeaders(
+      m.headers,
+      target,
+      method,
+      referrer,
+      cookies.cookieHeader(target),
+      PROXY_PREFIX,
+    );
+    const reqBody = m.body && method !== 'GET' && method !== 'HEAD' ? new Uint8Array(m.body) : null;
+    // Redirects are passed to the frame (rewritten into /proxy/), so its URL stays the app's URL.
+    const res = await client.request({
+      method,
+      url: target,
+      headers,
+      body: reqBody,
+      redirect: 'manual',
+      signal: p.ac.signal,
+      timeoutMs: opts.headersTimeoutMs ?? 300_000,
+      bodyTimeoutMs: opts.bodyTimeoutMs ?? 300_000,
+    });
+    cookies.setFromResponse(target, res.headers.getAll('set-cookie'), res.headers.get('date'));
+    let outHeaders = rewriteResponseHeaders(res.headers.entries(), target, PROXY_PREFIX);
+    let body = res.body;
+    // Absolute links to the app's own origin in its HTML/CSS are mapped into the proxy too
+    // (only on bodies we can read: decoded or never encoded). Their length changes.
+    if (rewritesLinks(res.headers.get('content-type')) && !res.headers.has('content-encoding')) {
+      body = body.pipeThrough(OriginLinkRewriter.stream(target, PROXY_PREFIX));
+      outHeaders = outHeaders.filter(([k]) => k.toLowerCase() !== 'content-length');
+      // A document loaded into the web-view frame gets the frame script first (src/ui/sw/frame-script.ts):
+      // it gives the app its own paths back, which single-page apps' routers need.
+      const ct = (res.headers.get('content-type') ?? '').toLowerCase();
+      if (
+        (m.destination === 'iframe' || m.destination === 'frame') &&
+        ct.startsWith('text/html') &&
+        method !== 'HEAD'
+      ) {
+        body = body.pipeThrough(FrameScriptInjector.stream());
+      }
+    }
+    post({ type: 'response', id, status: res.status, statusText: res.statusText, headers: outHeaders });
+    opts.log?.(`web view ${method} ${target.host}${target.pathname} → ${res.status}`);
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        while (p.inflight >= windowBytes && !p.cancelled) {
+          await new Promise<void>((resolve, reject) => {
+            let t: TimerHandle | undefined = undefined;
+            p.wake = () => {
+              clock.clearTimeout(t);
+              p.wake = null;
+              resolve();
+            };
+            t = clock.setTimeout(() => {
+              p.wake = null;
+              reject(new HttpError('timeout', `the frame stopped reading for ${stallMs} ms`));
+            }, stallMs);
+          });
+        }
+        if (p.cancelled) {
+          await reader.cancel().catch(() => {});
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (p.cancelled) {
+          await reader.cancel().catch(() => {});
+          return;
+        }
+        // A copy of exactly this chunk, so the transfer does not detach a shared read buffer.
+        const data = value.slice().buffer;
+        p.inflight += value.length;
+        stats.bytes += value.length;
+        post({ type: 'chunk', id, data }, [data]);
+      }
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
+    }
+    post({ type: 'end', id });
+  } catch (e) {
+    if (p.cancelled) return;
+    stats.errors++;
+    const msg = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    opts.log?.(`web view ${target?.host ?? '?'}: ${msg}`);
+    post({ type: 'error', id, message: msg, code: e instanceof HttpError ? e.code : 'internal' });
+  } finally {
+    pending.delete(id);
+    stats.active--;
+  }
+}
+
+/** A proxied page's WebSocket, bridged to the target over the node's TCP (proxy-websocket.ts), or refused. */
+function openWebSocket(ctx: ProxyContext, page: MessagePortLike, url: string, protocols: string[]): void {
+  const { opts, cookies, stats, windowBytes, clock } = ctx;
+  const refuse = (why: string) => {
+    stats.errors++;
+    opts.log?.(`web view WebSocket refused: ${why}`);
+    try {
+      page.postMessage({ type: 'close', code: 1006, reason: '', wasClean: false });
+    } catch {
+      /* the page is gone */
+    }
+  };
+  let target: URL;
+  try {
+    target = parseTarget(url);
+  } catch (e) {
+    return refuse((e as Error).message);
+  }
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const tport = Number(target.port || 80);
+  if (opts.allowTarget && !opts.allowTarget(host, tport))
+    return refuse(
+      `${host}:${tport} is not a machine this web view may reach (not in the tailnet, or another app's host and port)`,
+    );
+  if (!opts.dial) return refuse('this node has no dialer for WebSockets');
+  stats.websockets++;
+  bridgeWebSocket(page, {
+    dial: opts.dial,
+    target,
+    protocols,
+    cookies,
+    maxMessageBytes: opts.maxWebSocketMessageBytes,
+    windowBytes,
+    clock,
+    log: opts.log,
+  });
 }

@@ -87,6 +87,33 @@ export class TailnetNode extends NodePeers {
     return () => set!.delete(cb as (v: unknown) => void);
   }
 
+  /** The control client, logged in (pre-auth key or interactive); a failure leaves the node in 'error'. */
+  private async loginControl(cfg: UpConfig, discoPublicKey: Uint8Array) {
+    try {
+      return await this.layers.startControl({
+        controlUrl: cfg.controlUrl,
+        authKey: cfg.authKey,
+        hostname: cfg.hostname,
+        ephemeral: cfg.ephemeral,
+        storage: cfg.storage,
+        webSocketFactory: cfg.webSocketFactory,
+        clock: this.clock,
+        random: this.random,
+        discoPublicKey,
+        controlKey: cfg.controlKey,
+        log: (t) => this.log(t),
+        onAuthUrl: (url) => {
+          this.authUrl = url;
+          this.setState('needs-login');
+          cfg.onAuthUrl?.(url);
+        },
+      });
+    } catch (e) {
+      this.setState('error', String((e as Error)?.message ?? e));
+      throw e;
+    }
+  }
+
   /** Logs in and starts following the network map; resolves once the first netmap is applied. */
   async up(cfg: UpConfig): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') throw new Error(`node is ${this.state}`);
@@ -106,29 +133,7 @@ export class TailnetNode extends NodePeers {
     const disco = generateKeyPair(this.random);
     this.discoPublicKey = disco.publicKey;
     const discoCodec = new DiscoCodec(disco.privateKey, disco.publicKey, this.random);
-    try {
-      this.control = await this.layers.startControl({
-        controlUrl: cfg.controlUrl,
-        authKey: cfg.authKey,
-        hostname: cfg.hostname,
-        ephemeral: cfg.ephemeral,
-        storage: cfg.storage,
-        webSocketFactory: cfg.webSocketFactory,
-        clock: this.clock,
-        random: this.random,
-        discoPublicKey: disco.publicKey,
-        controlKey: cfg.controlKey,
-        log: (t) => this.log(t),
-        onAuthUrl: (url) => {
-          this.authUrl = url;
-          this.setState('needs-login');
-          cfg.onAuthUrl?.(url);
-        },
-      });
-    } catch (e) {
-      this.setState('error', String((e as Error)?.message ?? e));
-      throw e;
-    }
+    this.control = await this.loginControl(cfg, disco.publicKey);
     const priv = asStaticKey(this.control.nodePrivateKey);
     this.nodePublicKey = priv.publicKey;
     this.magic = new Magicsock({

@@ -6,7 +6,7 @@ import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { equalBytes, toBase64 } from '../crypto/bytes.js';
-import { bigintToBytes, Reader, SshDecodeError, Writer } from './wire.js';
+import { bigintToBytes, modPow, Reader, SshDecodeError, Writer } from './wire.js';
 import { LEGACY_DEVICE_HINT } from './legacy-device.js';
 
 export const HOST_KEY_ALGORITHMS = [
@@ -72,18 +72,6 @@ export function parseHostKey(blob: Uint8Array, minRsaBits = MIN_RSA_BITS): HostK
     return { type, e, n, bits, blob };
   }
   throw new SshDecodeError(`unsupported host key type ${JSON.stringify(type.slice(0, 40))}`);
-}
-
-function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
-  }
-  return result;
 }
 
 // DigestInfo DER prefixes, RFC 8017 §9.2 note 1.

@@ -15,10 +15,12 @@ import type { RandomSource } from '../crypto/random.js';
 import { isAllZero } from '../crypto/bytes.js';
 import { HOST_KEY_ALGORITHMS } from './hostkey.js';
 import { SshProtocolError } from './transport/packet.js';
-import { bigintToBytes, bytesToBigint, Reader, SshDecodeError, Writer } from './wire.js';
+import { bigintToBytes, bytesToBigint, modPow, Reader, SshDecodeError, Writer } from './wire.js';
 import { modpGroup14, modpGroup16 } from './pi.js';
 import { MSG } from './messages.js';
-import { LEGACY_DEVICE_HINT } from './legacy-device.js';
+import { LEGACY_ADVICE, LEGACY_DEVICE_HINT } from './legacy-device.js';
+// modPow lives with the other bigint helpers in wire.ts; exported here too, where it was first.
+export { modPow } from './wire.js';
 
 export const MLKEM768X25519 = 'mlkem768x25519-sha256';
 /** Preference order: the PQ hybrid first (protects recorded traffic against a future quantum
@@ -188,35 +190,6 @@ const ALL_SUPPORTED: ReadonlySet<string> = new Set([
   'none',
 ]);
 
-/** Server-only algorithms we refuse on purpose, with what to change on the device instead. */
-const LEGACY_ADVICE: Record<string, (server: string[]) => string | undefined> = {
-  'key exchange': (s) =>
-    s.some((k) => /^diffie-hellman-group(1|14|-exchange)-sha1$/.test(k))
-      ? 'it only offers SHA-1 key exchange (diffie-hellman-*-sha1), which tailtab refuses; enable curve25519-sha256 or diffie-hellman-group14-sha256 on the device (OpenSSH: KexAlgorithms in sshd_config; Dropbear ≥ 2020.79 has them built in)'
-      : undefined,
-  'host key': (s) =>
-    s.includes('ssh-rsa')
-      ? 'it only signs with ssh-rsa (RSA with SHA-1), which tailtab refuses; enable rsa-sha2-256/rsa-sha2-512 (OpenSSH ≥ 7.2: HostKeyAlgorithms in sshd_config) or give the device an Ed25519 or ECDSA host key (ssh-keygen -A)'
-      : s.includes('ssh-dss')
-        ? 'it only has a DSA (ssh-dss) host key, which tailtab refuses; give the device an Ed25519 or ECDSA host key (ssh-keygen -A)'
-        : undefined,
-  'client-to-server MAC': (s) => macAdvice(s),
-  'server-to-client MAC': (s) => macAdvice(s),
-  'client-to-server cipher': (s) => cipherAdvice(s),
-  'server-to-client cipher': (s) => cipherAdvice(s),
-};
-
-function macAdvice(s: string[]): string | undefined {
-  return s.some((m) => m.startsWith('hmac-sha1') || m.startsWith('hmac-md5') || m.startsWith('umac-'))
-    ? 'it only offers SHA-1/MD5/UMAC message authentication, which tailtab refuses; enable hmac-sha2-256 (OpenSSH: MACs in sshd_config) or an AES-GCM / chacha20-poly1305 cipher'
-    : undefined;
-}
-function cipherAdvice(s: string[]): string | undefined {
-  return s.some((c) => c.endsWith('-cbc') || c === '3des-cbc' || c.startsWith('arcfour'))
-    ? 'it only offers CBC or RC4 ciphers, which tailtab refuses; enable aes128-ctr or aes128-gcm@openssh.com (OpenSSH: Ciphers in sshd_config)'
-    : undefined;
-}
-
 function pick(what: string, client: string[], server: string[]): string {
   for (const c of client) if (server.includes(c)) return c;
   // Advice only when the server has nothing we could speak at all (not when our offer was narrowed).
@@ -366,18 +339,6 @@ export function nistEcdhStart(name: keyof typeof NIST, random: RandomSource): Ke
       return new Writer(80).mpintBytes(x).finish();
     },
   };
-}
-
-export function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
-  }
-  return result;
 }
 
 function mpint(v: bigint): Uint8Array {

@@ -7,7 +7,7 @@ import type { SshClient } from './client.js';
 import { realClock, type Clock } from '../platform/clock.js';
 import { concatBytes, toHex } from '../crypto/bytes.js';
 import { secureRandom, type RandomSource } from '../crypto/random.js';
-import { sanitize } from './transport/transport.js';
+import { errText, sanitize } from './transport/errors.js';
 import {
   FX,
   FXF,
@@ -702,8 +702,4 @@ export class SftpClient {
     this.closing = true;
     this.fail(new SftpSessionError('the SFTP session was closed'));
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -161,3 +161,16 @@ export function bigintToBytes(v: bigint, length: number): Uint8Array {
   if (x !== 0n) throw new Error('bigint does not fit');
   return out;
 }
+
+/** base^exp mod mod, by square-and-multiply (RSA and finite-field Diffie-Hellman). */
+export function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let result = 1n;
+  let b = base % mod;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % mod;
+    b = (b * b) % mod;
+    e >>= 1n;
+  }
+  return result;
+}

@@ -33,6 +33,9 @@ import {
 } from '../hostkey.js';
 import { DISCONNECT, MSG } from '../messages.js';
 import { Reader, SshDecodeError, Writer } from '../wire.js';
+import { describe, errText, HostKeyRefused, sanitize, SshError } from './errors.js';
+
+export { HostKeyRefused, sanitize, SshError } from './errors.js';
 
 export interface HostKeyInfo {
   /** Negotiated signature algorithm, e.g. "rsa-sha2-512". */
@@ -44,13 +47,6 @@ export interface HostKeyInfo {
 
 /** Resolve to accept the server's host key; throw (with a message for the user) to refuse it. */
 export type HostKeyVerifier = (info: HostKeyInfo) => Promise<void> | void;
-
-export class SshError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SshError';
-  }
-}
 
 const CIPHERS: Record<string, CipherSpec> = {
   [chacha20Poly1305.name]: chacha20Poly1305,
@@ -580,26 +576,4 @@ export class Transport {
       .finally(() => this.reader.cancel().catch(() => {}));
     this.closedResolve(local ? undefined : err);
   }
-}
-
-export class HostKeyRefused extends SshError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HostKeyRefused';
-  }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function describe(e: unknown): string {
-  if (e instanceof SshProtocolError) return `SSH protocol error: ${e.message}`;
-  if (e instanceof SshDecodeError) return `SSH protocol error: malformed message (${e.message})`;
-  return errText(e);
-}
-
-/** Server-provided text shown to a user: strip control characters (RFC 4251 §9.2). */
-export function sanitize(text: string): string {
-  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').slice(0, 1000);
 }

@@ -16,6 +16,10 @@
 import type { WebSocketToNode, WebSocketToPage } from '../../http/proxy-protocol.js';
 import type { WebSocketHandOffMessage } from './messages.js';
 
+// One function on purpose: it runs as the page's first script, and its WebSocket class closes over
+// what the steps above it found (the /proxy/ prefix, the app's host and port, the native
+// WebSocket, the live sockets); most of its length is that class's body.
+// eslint-disable-next-line max-lines-per-function
 function frameScript(): void {
   if (window.top === window) return;
   const m = /^\/proxy\/([^/]+)\/(\d{1,5})(?=\/|$)/.exec(location.pathname);
