@@ -251,6 +251,19 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
       .toBe(
         'Nothing answered on port 22 of peer1 (connection refused): no SSH server listens there. Try another port, or start an SSH server on that machine.',
       );
+    // peer1 runs no Tailscale SSH (it published no SSH host keys) and this browser has no key yet: both say so.
+    expect(
+      await page
+        .locator('#ssh-method option')
+        .evaluateAll((os) =>
+          os.map((o) => `${(o as HTMLOptionElement).disabled ? '(off) ' : ''}${o.textContent!.trim()}`),
+        ),
+    ).toEqual([
+      '(off) Tailscale SSH (this machine does not run it)',
+      'Password',
+      '(off) SSH key kept in this browser (none yet: add one in Settings)',
+    ]);
+    expect(await page.locator('#ssh-method').inputValue()).toBe('password');
     await page.screenshot({ path: join(SHOTS, 'everyday-2-no-sshd.png'), fullPage: true });
     await page.locator('#ssh-user').fill(sshd.user);
     await page.locator('#ssh-port').fill(String(sshd.port));

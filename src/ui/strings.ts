@@ -41,8 +41,11 @@ export const sshDialogStrings = {
   noServer: (port: number, name: string, reason?: string) =>
     `Nothing answered on port ${port} of ${name}${why(reason)}: no SSH server listens there. Try another port, or start an SSH server on that machine.`,
   methodTailscale: 'Tailscale SSH (the tailnet authenticates you)',
+  /** On a machine that published no SSH host keys to the tailnet: it does not run Tailscale SSH. */
+  methodTailscaleNotHere: 'Tailscale SSH (this machine does not run it)',
   methodPassword: 'Password',
   methodKey: 'SSH key kept in this browser',
+  methodKeyNone: 'SSH key kept in this browser (none yet: add one in Settings)',
   allKeys: 'All my keys, in order',
 };
 
