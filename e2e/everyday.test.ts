@@ -2,7 +2,7 @@
 // a reload with two terminals open keeps both sessions (same remote shell, the output from before
 // the reload redrawn, new input echoed); a returning visit (new tab after the last one closed)
 // reopens the last visit's terminals in one click, with the dialog preset to the user and port used
-// last; another browser node in the tailnet gets no SSH/Files/Web; a machine with no SSH server is
+// last, and by itself with the setting on (its prompt shown once the tailnet lists the machine); another browser node in the tailnet gets no SSH/Files/Web; a machine with no SSH server is
 // said to have none after the probe; axe-core finds no serious or critical violation on the
 // connect page, the machines list, the SSH dialog and a terminal. A second tab of the profile lists
 // the terminal the first runs and shows it too (tmux-like: both see its output, both type; closed in
@@ -400,6 +400,31 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     } finally {
       await second.close();
     }
+  });
+
+  it('with "reopen them by themselves" on, a returning visit reopens the last terminal unasked and shows its prompt', async () => {
+    await page.goto(app.url + '/#settings');
+    const auto = page.locator('#reopen-auto');
+    await auto.check({ timeout: 60_000 });
+    // Kept in this browser: a reload reads it back.
+    await page.reload();
+    await expect.poll(() => auto.isChecked().catch(() => false), { timeout: 60_000 }).toBe(true);
+    // The last tab goes; a new one is a new visit: it waits for the tailnet's machines, then reopens.
+    await page.close({ runBeforeUnload: true });
+    page = watch(await ctx.newPage());
+    await page.goto(app.url + '/#machines');
+    await expect
+      .poll(() => page.locator('tt-terminals [data-tab]').allInnerTexts(), { timeout: 60_000 })
+      .toEqual(['root@peer2']);
+    await expect.poll(() => terminalText(page), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+    expect(new URL(page.url()).hash).toBe('#terminals');
+    await page.locator('tt-terminal:not([hidden]) .xterm').click();
+    await page.keyboard.type('echo "by-itself $((6*6))"\n');
+    await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain('by-itself 36');
+    await page.screenshot({ path: join(SHOTS, 'everyday-8-reopened-by-itself.png'), fullPage: true });
+    // Back to asking, as the rest of the file expects.
+    await page.goto(app.url + '/#settings');
+    await auto.uncheck({ timeout: 60_000 });
   });
 
   it('every view, light and dark, desktop and phone width: no serious or critical accessibility violation; Desktop says no VNC server answers', async () => {

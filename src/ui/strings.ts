@@ -144,3 +144,55 @@ export const connectStrings = {
   approveText: 'Open the link to log in; this page moves on by itself once you approve.',
   qrLabel: 'Login link as a QR code',
 };
+
+/** Status: this browser's machine, the relays, the other machines, the log. */
+export const statusStrings = {
+  thisBrowser: 'This browser',
+  state: 'State:',
+  name: 'Name:',
+  addresses: 'Addresses:',
+  control: 'Control server:',
+  /** ", next try in 3 s" while a connection waits out its backoff. */
+  retry: (ms: number | undefined) =>
+    ms === undefined ? '' : ms < 1000 ? ', trying again now' : `, next try in ${Math.ceil(ms / 1000)} s`,
+  queueLabel: 'Terminal output waiting:',
+  queue: (now: string, peak: string, bound: string) => `${now} (most at once ${peak}, at most ${bound} per terminal)`,
+  relaysHeading: 'Relays (DERP)',
+  region: 'Region',
+  stateColumn: 'State',
+  rtt: 'Round trip',
+  inOut: 'In / out',
+  drops: 'Dropped',
+  home: '(home)',
+  machinesHeading: 'Machines',
+  machine: 'Machine',
+  handshake: 'Last handshake',
+  noHandshake: 'none yet',
+  receivedSent: 'Received / sent',
+  relay: 'Relay',
+  logHeading: 'Log',
+};
+
+/** Settings: remembered host keys, profiles, what this browser keeps. */
+export const settingsStrings = {
+  knownHostsHeading: 'Known hosts',
+  noKnownHosts: 'None yet: the first login to a machine remembers its host key here.',
+  forget: 'Forget',
+  forgetLabel: (host: string) => `Forget the host key of ${host}`,
+  legacy: 'Legacy device (SHA-1 allowed)',
+  stopLegacyLabel: (host: string) => `Stop allowing SHA-1 for ${host}`,
+  stopLegacy: 'Stop allowing',
+  profilesHeading: 'Profiles',
+  remove: 'Remove',
+  removeLabel: (name: string) => `Remove profile ${name}`,
+  sessionHeading: 'This browser',
+  kiosk: 'Kiosk mode: this browser keeps nothing, and the tailnet forgets this machine when the tab closes.',
+  persisted: 'Storage: this browser keeps your keys and logins until you wipe them.',
+  notPersisted:
+    'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of any SSH key you cannot replace (one made or imported with "Allow export").',
+  storageUnknown: 'Storage: not known yet.',
+  reopenAuto: "On a new visit, reopen the last visit's terminals by themselves",
+  signOut: 'Sign out',
+  wipe: 'Wipe everything',
+  wipeConfirm: 'Delete every key, profile and setting of tailtab in this browser?',
+};
