@@ -196,3 +196,34 @@ export const settingsStrings = {
   wipe: 'Wipe everything',
   wipeConfirm: 'Delete every key, profile and setting of tailtab in this browser?',
 };
+
+/** Files: the folders of a machine, over the same SSH login as a terminal. */
+export const filesStrings = {
+  noneOpen: 'No files open yet: pick a machine and press Files.',
+  heading: (title: string) => `Files on ${title}`,
+  connecting: (title: string) => `Connecting to ${title}…`,
+  couldNotOpen: (title: string, why: string) => `Could not open files on ${title}: ${why}`,
+  tryAgain: 'Try again',
+  goToLabel: 'Go to folder',
+  goToPlaceholder: '/folder/on/the/machine',
+  go: 'Go',
+  uploadLabel: 'Upload a file to this folder',
+  name: 'Name',
+  size: 'Size',
+  modified: 'Modified',
+  bytes: (n: number) => `${n} bytes`,
+  up: (parent: string) => `Up to ${parent}`,
+  openFolder: (name: string) => `Open folder ${name}`,
+  download: 'Download',
+  downloadLabel: (name: string) => `Download ${name}`,
+  empty: 'This folder is empty.',
+  downloading: (name: string, got: string, size?: string) =>
+    `Downloading ${name}: ${got}${size !== undefined ? ` of ${size}` : ''}`,
+  downloaded: (name: string, got: string) => `Downloaded ${name} (${got}).`,
+  replace: (name: string, folder: string) => `${name} is already in ${folder}. Replace it?`,
+  kept: (name: string) => `Kept the existing ${name}; nothing uploaded.`,
+  isFolder: (name: string, folder: string) =>
+    `${folder} already has a folder named ${name}: rename the file, or upload it to another folder.`,
+  uploading: (name: string, sent: string, size: string) => `Uploading ${name}: ${sent} of ${size}`,
+  uploaded: (name: string, written: string) => `Uploaded ${name} (${written}).`,
+};
