@@ -227,3 +227,51 @@ export const filesStrings = {
   uploading: (name: string, sent: string, size: string) => `Uploading ${name}: ${sent} of ${size}`,
   uploaded: (name: string, written: string) => `Uploaded ${name} (${written}).`,
 };
+
+/** Settings → SSH keys: make, import, list, export, delete. */
+export const sshKeysStrings = {
+  heading: 'SSH keys',
+  intro:
+    'Put a key\'s public line into ~/.ssh/authorized_keys on the machine you log in to. Logins with "All my keys" try them in the order listed here.',
+  nameLabel: 'Key name',
+  namePlaceholder: 'laptop-browser',
+  allowExport: 'Allow export',
+  create: 'Create key',
+  importSection: 'Import a key',
+  importHeading: 'Import your own key',
+  importFormats: '(OpenSSH, PEM, PKCS#8 or PuTTY .ppk: Ed25519, ECDSA, RSA)',
+  fileLabel: 'Private key file',
+  pasteLabel: '…or paste it',
+  passphraseLabel: 'Passphrase of this key',
+  importNameLabel: 'Name (optional)',
+  importNamePlaceholder: "from the file's comment",
+  importing: 'Importing…',
+  import: 'Import key',
+  tooBig: (name: string, size: number) =>
+    `"${name}" is ${size} bytes: too big to be a private key. Choose the key file itself (e.g. ~/.ssh/id_ed25519, not the .pub).`,
+  fileChosen: (name: string, size: number) => `${name} (${size} bytes)`,
+  nothingToImport: 'Choose your private key file, or paste its text, first.',
+  passphrasesDiffer:
+    'The two passphrases differ: type the same one twice (or leave both empty for a file without a passphrase).',
+  deleteConfirm: (name: string) => `Delete the key "${name}"? Logins that use it stop working.`,
+  exportGroup: (name: string) => `Export ${name}`,
+  exportWarning:
+    'Anyone with this file can log in wherever the key is authorized. A passphrase encrypts it the way ssh-keygen does (bcrypt, aes256-ctr).',
+  exportPassphrase: 'Passphrase for the file (optional)',
+  exportPassphrase2: 'The same passphrase again',
+  saveFile: 'Save file',
+  cancel: 'Cancel',
+  imported: ', imported',
+  copyPublic: 'Copy public key',
+  copyPublicLabel: (name: string) => `Copy public key of ${name}`,
+  exportPrivate: 'Export private key…',
+  exportPrivateLabel: (name: string) => `Export private key of ${name}`,
+  delete: 'Delete',
+  deleteLabel: (name: string) => `Delete key ${name}`,
+  heldWebCrypto:
+    'Held by this browser as a non-extractable key: no script, this page included, can read its private half.',
+  heldBytes:
+    "Kept as bytes in this browser's storage: this browser cannot hold this type of key as a non-extractable one.",
+  exportable: 'Can be exported.',
+  notExportable: 'Cannot be exported (made or imported without "Allow export").',
+};
