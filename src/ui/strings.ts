@@ -275,3 +275,44 @@ export const sshKeysStrings = {
   exportable: 'Can be exported.',
   notExportable: 'Cannot be exported (made or imported without "Allow export").',
 };
+
+/** The widget (<tailtab-connect>) on a vendor's page: one device, reached through the tailnet. */
+export const widgetStrings = {
+  /** The status line: "tailtab: ready as 100.64.0.3" (the phase words are what e2e journeys wait for). */
+  status: (phase: string, ip?: string) => `tailtab: ${phase}${ip ? ` as ${ip}` : ''}`,
+  waitingForApproval: 'waiting for login approval',
+  connect: 'Connect to device',
+  tryAgain: 'Try again',
+  anotherKey: 'Use another key',
+  frameTitle: 'Device web page',
+  missingAttributes:
+    'This page set the widget up without its control-url and target attributes: the site needs to add them.',
+  badProxyOrigin: (why: string) => `The site set the widget's proxy-origin attribute wrongly: ${why}.`,
+  noServiceWorker:
+    "This browser gives tailtab no Service Worker here (a private window?), which the device's web page needs.",
+  stopped: 'The connection to the tailnet stopped.',
+  pageNotOpened: (why: string) => `The device's web page could not be opened: ${why}`,
+  pageStopped: (why: string) => `The device's web page stopped: ${why}`,
+};
+
+/** The widget's "log in with your own key" step. */
+export const widgetKeyStrings = {
+  section: 'Your SSH key',
+  heading: (account: string) => `Log in${account ? ` as ${account}` : ''} with your SSH key`,
+  remembered: 'remembered on this device',
+  thisVisit: 'this visit only',
+  use: 'Use this key',
+  forget: 'Forget',
+  forgetLabel: (name: string) => `Forget ${name}`,
+  fileLabel: 'Use a key file…',
+  pasteLabel: 'or paste the private key',
+  passphraseLabel: 'Passphrase (if the key has one)',
+  remember: 'Remember this key on this device, for this site',
+  about:
+    "OpenSSH, PEM or PuTTY (.ppk) keys. The key stays in this browser (held, where the browser can, so that no script can read it back); this site's page can use it while you are here. Unless you tick Remember, it is gone when you leave.",
+  reading: 'Reading the key…',
+  submit: 'Log in with this key',
+  tooBig: sshKeysStrings.tooBig,
+  fileChosen: sshKeysStrings.fileChosen,
+  nothingToUse: 'Choose your private key file, or paste its text, first.',
+};
