@@ -316,3 +316,45 @@ export const widgetKeyStrings = {
   fileChosen: sshKeysStrings.fileChosen,
   nothingToUse: 'Choose your private key file, or paste its text, first.',
 };
+
+/** Desktop (VNC): the form, the password step, the toolbar, the text and clipboard panel. The probe's and the server's words: vnc.ts. */
+export const desktopStrings = {
+  heading: 'Desktop',
+  of: (title: string) => ` of ${title}`,
+  connecting: (where: string) => `Connecting to ${where}…`,
+  passwordLabel: (where: string) => `VNC password for ${where}`,
+  unlock: 'Unlock',
+  cancel: 'Cancel',
+  reconnect: 'Reconnect',
+  screen: 'Remote desktop',
+  machine: 'Machine',
+  machinePlaceholder: 'name or 100.x.y.z',
+  port: 'Port',
+  connect: 'Connect',
+  about:
+    "VNC listens on 5900 + the display number (display :1 → 5901). The desktop's password is asked for when it has one. The connection runs inside the tailnet's encryption.",
+  badPort: 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).',
+  clientNotLoaded: (why: string) => `The VNC client could not be loaded: ${why}`,
+  controls: 'Desktop controls',
+  fit: 'Fit',
+  actualSize: '1:1',
+  viewOnly: 'View only',
+  sendKeys: 'Send keys',
+  sendKeysPick: 'Send keys…',
+  textAndClipboard: 'Text and clipboard',
+  fullScreen: 'Full screen',
+  disconnect: 'Disconnect',
+  textLabel: 'Text to type or to put on the remote clipboard',
+  typeIt: 'Type it',
+  sendClipboard: 'Send to remote clipboard',
+  pasteFromDevice: 'Paste from this device',
+  remoteClipboard: 'Remote clipboard',
+  nothingCopied: '(nothing copied on the remote desktop yet)',
+  typed: (n: number) => `Typed ${n} ${n === 1 ? 'character' : 'characters'}.`,
+  sent: 'Sent to the remote clipboard.',
+  cannotReadClipboard:
+    'This browser did not let the page read your clipboard: paste into the box (Ctrl+V) and press "Send to remote clipboard".',
+  copied: 'The remote clipboard was copied to this device.',
+  cannotCopy:
+    'The remote clipboard is shown under "Text and clipboard" (this browser did not let the page copy it by itself).',
+};
