@@ -431,7 +431,7 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     await page.screenshot({ path: join(SHOTS, 'everyday-8-reopened-by-itself.png'), fullPage: true });
     // Back to asking, as the rest of the file expects.
     await page.goto(app.url + '/#settings');
-    await auto.uncheck({ timeout: 60_000 });
+    await page.locator('#reopen-auto').uncheck({ timeout: 60_000 });
   });
 
   it('every view, light and dark, desktop and phone width: no serious or critical accessibility violation; Desktop says no VNC server answers', async () => {
