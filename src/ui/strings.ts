@@ -1,6 +1,7 @@
-// The sentences a person reads in the connect form, the machines list, the login dialog and its
-// questions, the terminals and the web view, kept together so they can be
-// read (and reviewed) as a whole: one voice, one name for each thing (a "machine" of the
+// The sentences a person reads in every view (the connect form, the machines list, the login
+// dialog and its questions, the terminals, the web view, files, desktop, status, settings, SSH
+// keys, and the widget on a vendor's page), kept together so they can be read (and reviewed) as a
+// whole: one voice, one name for each thing (a "machine" of the
 // "tailnet", a "terminal", a "tab"), each problem saying what to do next. Remote text (host names,
 // user names, the server's words) is passed in and only ever rendered through Lit text bindings.
 // The checks of typed input word their refusals in validate.ts; the Desktop's in vnc.ts.
