@@ -215,7 +215,9 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     const row = page.locator('tt-machines tr[data-peer="everyday-other"]');
     await row.waitFor({ timeout: 60_000 });
     expect(await row.getByRole('button').count()).toBe(0);
-    expect(await row.locator('[data-browser-node]').innerText()).toBe('A browser node: nothing to open here.');
+    expect(await row.locator('[data-browser-node]').innerText()).toBe(
+      'Another browser running tailtab: nothing to open here.',
+    );
     // The rig's machines keep theirs.
     expect(
       await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).count(),
@@ -314,7 +316,7 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
       await expect
         .poll(() => state.innerText().catch(() => ''), { timeout: 30_000 })
         .toBe(
-          'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+          "This terminal ended with the page reload: in this browser, tailtab's connection to the tailnet lives in the page and ends with it. Press Reconnect for a new session.",
         );
       await p.locator('tt-terminal:not([hidden])').getByRole('button', { name: 'Reconnect' }).click();
       await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);

@@ -18,7 +18,7 @@ export const machinesStrings = {
   searchPlaceholder: 'Search name, IP, OS',
   noMatch: 'No machine matches.',
   noneYet: 'No other machines in this tailnet yet.',
-  browserNode: 'A browser node: nothing to open here.',
+  browserNode: 'Another browser running tailtab: nothing to open here.',
   ssh: (name: string) => `SSH to ${name}`,
   files: (name: string) => `Files on ${name}`,
   web: (name: string) => `Open web view of ${name}`,
@@ -69,7 +69,7 @@ export const terminalStrings = {
   connectingTo: (user: string, host: string) => `Connecting to ${user}@${host}…`,
   leaveHint: 'Ctrl+] leaves the terminal',
   endedWithDedicatedWorker:
-    'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+    "This terminal ended with the page reload: in this browser, tailtab's connection to the tailnet lives in the page and ends with it. Press Reconnect for a new session.",
   endedWhileAway: "This terminal's session ended while the page was away. Press Reconnect for a new session.",
   ended: (exit: { code?: number; signal?: string; error?: string }) =>
     exit.error === 'closed'
@@ -84,7 +84,7 @@ export const terminalStrings = {
 
 /** How the host key of an open session was vouched for (the terminal's and Files' state line). */
 export const hostKeyStrings = {
-  tailnet: 'Tailscale SSH: the tailnet vouches for this host; no host key pinned.',
+  tailnet: 'Tailscale SSH: the tailnet vouches for this machine, so no host key is checked.',
   tailnetPinned: (fp: string) =>
     `Tailscale SSH: the host key ${fp} matches the one this machine published to the tailnet.`,
   firstUse: (fp: string) => `First connection: host key ${fp} remembered.`,
