@@ -2,7 +2,7 @@
 // a reload with two terminals open keeps both sessions (same remote shell, the output from before
 // the reload redrawn, new input echoed); a returning visit (new tab after the last one closed)
 // reopens the last visit's terminals in one click, with the dialog preset to the user and port used
-// last; another browser node in the tailnet gets no SSH/Files/Web; a machine with no SSH server is
+// last, and by itself with the setting on (its prompt shown once the tailnet lists the machine); another browser node in the tailnet gets no SSH/Files/Web; a machine with no SSH server is
 // said to have none after the probe; axe-core finds no serious or critical violation on the
 // connect page, the machines list, the SSH dialog and a terminal. A second tab of the profile lists
 // the terminal the first runs and shows it too (tmux-like: both see its output, both type; closed in
@@ -215,7 +215,9 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     const row = page.locator('tt-machines tr[data-peer="everyday-other"]');
     await row.waitFor({ timeout: 60_000 });
     expect(await row.getByRole('button').count()).toBe(0);
-    expect(await row.locator('[data-browser-node]').innerText()).toBe('A browser node: nothing to open here.');
+    expect(await row.locator('[data-browser-node]').innerText()).toBe(
+      'Another browser running tailtab: nothing to open here.',
+    );
     // The rig's machines keep theirs.
     expect(
       await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).count(),
@@ -251,6 +253,19 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
       .toBe(
         'Nothing answered on port 22 of peer1 (connection refused): no SSH server listens there. Try another port, or start an SSH server on that machine.',
       );
+    // peer1 runs no Tailscale SSH (it published no SSH host keys) and this browser has no key yet: both say so.
+    expect(
+      await page
+        .locator('#ssh-method option')
+        .evaluateAll((os) =>
+          os.map((o) => `${(o as HTMLOptionElement).disabled ? '(off) ' : ''}${o.textContent!.trim()}`),
+        ),
+    ).toEqual([
+      '(off) Tailscale SSH (this machine does not run it)',
+      'Password',
+      '(off) SSH key kept in this browser (none yet: add one in Settings)',
+    ]);
+    expect(await page.locator('#ssh-method').inputValue()).toBe('password');
     await page.screenshot({ path: join(SHOTS, 'everyday-2-no-sshd.png'), fullPage: true });
     await page.locator('#ssh-user').fill(sshd.user);
     await page.locator('#ssh-port').fill(String(sshd.port));
@@ -301,7 +316,7 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
       await expect
         .poll(() => state.innerText().catch(() => ''), { timeout: 30_000 })
         .toBe(
-          'This terminal ended with the page reload: here the node runs in a dedicated Worker, which ends with its page. Press Reconnect for a new session.',
+          "This terminal ended with the page reload: in this browser, tailtab's connection to the tailnet lives in the page and ends with it. Press Reconnect for a new session.",
         );
       await p.locator('tt-terminal:not([hidden])').getByRole('button', { name: 'Reconnect' }).click();
       await expect.poll(() => terminalText(p), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
@@ -387,6 +402,38 @@ describe('everyday use in Chromium: reload, returning visit, only actions that c
     } finally {
       await second.close();
     }
+  });
+
+  it('with "reopen them by themselves" on, a returning visit reopens the last terminal unasked and shows its prompt', async () => {
+    await page.goto(app.url + '/#settings');
+    const auto = page.locator('#reopen-auto');
+    await auto.check({ timeout: 60_000 });
+    // Kept in this browser: a reload reads it back.
+    await page.reload();
+    await expect.poll(() => auto.isChecked().catch(() => false), { timeout: 60_000 }).toBe(true);
+    // This visit's one terminal, opened afresh (the second tab's close above left the visit's list empty).
+    await page.goto(app.url + '/#terminals');
+    await page.getByRole('button', { name: 'Close root@peer2' }).click({ timeout: 60_000 });
+    await page.goto(app.url + '/#machines');
+    await page.locator('tt-machines tr[data-peer="peer2"]').getByRole('button', { name: 'SSH to peer2' }).click();
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    await expect.poll(() => terminalText(page), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+    // The last tab goes; a new one is a new visit: it waits for the tailnet's machines, then reopens.
+    await page.close({ runBeforeUnload: true });
+    page = watch(await ctx.newPage());
+    await page.goto(app.url + '/#machines');
+    await expect
+      .poll(() => page.locator('tt-terminals [data-tab]').allInnerTexts(), { timeout: 60_000 })
+      .toEqual(['root@peer2']);
+    await expect.poll(() => terminalText(page), { timeout: 60_000 }).toMatch(/root@\S*[#$]/);
+    expect(new URL(page.url()).hash).toBe('#terminals');
+    await page.locator('tt-terminal:not([hidden]) .xterm').click();
+    await page.keyboard.type('echo "by-itself $((6*6))"\n');
+    await expect.poll(() => terminalText(page), { timeout: 20_000 }).toContain('by-itself 36');
+    await page.screenshot({ path: join(SHOTS, 'everyday-8-reopened-by-itself.png'), fullPage: true });
+    // Back to asking, as the rest of the file expects.
+    await page.goto(app.url + '/#settings');
+    await page.locator('#reopen-auto').uncheck({ timeout: 60_000 });
   });
 
   it('every view, light and dark, desktop and phone width: no serious or critical accessibility violation; Desktop says no VNC server answers', async () => {

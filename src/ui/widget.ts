@@ -15,6 +15,7 @@ import { hostColors, terminalStyles } from './terminal-styles.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, NodeStatusView, SshOpenOptions } from '../app/node-api.js';
 import { missingRequirement } from './features.js';
+import { widgetStrings as W } from './strings.js';
 import { createNodeClient } from './node-client.js';
 import { NEED_PORT, NODE_PORT, type NodePortMessage } from './sw/messages.js';
 import {
@@ -141,7 +142,7 @@ export class TailtabConnect extends LitElement {
     if (this.phase === 'connecting' || this.phase === 'ready') return;
     if (!this.controlUrl || !this.target) {
       this.phase = 'error';
-      this.error = 'The widget needs control-url and target attributes.';
+      this.error = W.missingAttributes;
       return;
     }
     if (this.mode === 'http' && this.proxyOrigin) {
@@ -149,15 +150,13 @@ export class TailtabConnect extends LitElement {
         chooseProxyOrigin(this.proxyOrigin, location);
       } catch (e) {
         this.phase = 'error';
-        this.error = `The widget's proxy-origin attribute: ${(e as Error).message}.`;
+        this.error = W.badProxyOrigin((e as Error).message);
         return;
       }
     }
     const missing =
       missingRequirement() ??
-      (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function'
-        ? "This browser gives tailtab no Service Worker here (a private window?), which the device's web page needs."
-        : undefined);
+      (this.mode === 'http' && typeof navigator.serviceWorker?.register !== 'function' ? W.noServiceWorker : undefined);
     if (missing) {
       this.phase = 'error';
       this.error = missing;
@@ -174,7 +173,7 @@ export class TailtabConnect extends LitElement {
       if (ev.status.state === 'running' && this.phase === 'connecting') this.onRunning();
       if (ev.status.state === 'error') {
         this.phase = 'error';
-        this.error = ev.status.error ?? 'The connection to the tailnet stopped.';
+        this.error = ev.status.error ?? W.stopped;
       }
     });
     try {
@@ -223,7 +222,7 @@ export class TailtabConnect extends LitElement {
     } else {
       await this.startDeviceProxy({ host: this.target, port: this.port || 80 }).catch((e: Error) => {
         this.phase = 'error';
-        this.error = `The device's web page could not be opened: ${e.message}`;
+        this.error = W.pageNotOpened(e.message);
       });
     }
   }
@@ -262,7 +261,7 @@ export class TailtabConnect extends LitElement {
     this.proxyHost = await startProxyHost(origin, newPort, {
       onError: (message) => {
         this.phase = 'error';
-        this.error = `The device's web page stopped: ${message}`;
+        this.error = W.pageStopped(message);
       },
     });
     this.deviceOrigin = origin;
@@ -304,12 +303,10 @@ export class TailtabConnect extends LitElement {
   }
 
   override render() {
-    const label = this.status?.state === 'needs-login' ? 'waiting for login approval' : this.phase;
+    const label = this.status?.state === 'needs-login' ? W.waitingForApproval : this.phase;
     return html`
-      <div class="status" role="status">
-        tailtab: ${label}${this.status?.self ? ` as ${this.status.self.ips[0]}` : ''}
-      </div>
-      ${this.phase === 'idle' ? html`<button @click=${() => this.start()}>Connect to device</button>` : ''}
+      <div class="status" role="status">${W.status(label, this.status?.self?.ips[0])}</div>
+      ${this.phase === 'idle' ? html`<button @click=${() => this.start()}>${W.connect}</button>` : ''}
       ${
         this.phase === 'error'
           ? html`<p class="error" role="alert">${this.error}</p>
@@ -319,7 +316,7 @@ export class TailtabConnect extends LitElement {
                   void this.start();
                 }}
               >
-                Try again
+                ${W.tryAgain}
               </button>`
           : ''
       }
@@ -342,7 +339,7 @@ export class TailtabConnect extends LitElement {
                         this.choosingKey = true;
                       }}
                     >
-                      Use another key
+                      ${W.anotherKey}
                     </button>`
                   : ''
               }`
@@ -361,7 +358,7 @@ export class TailtabConnect extends LitElement {
       ${
         this.phase === 'ready' && this.mode === 'http' && this.deviceProxyReady
           ? html`<iframe
-              title="Device web page"
+              title=${W.frameTitle}
               sandbox=${WEB_VIEW_SANDBOX}
               src=${this.deviceOrigin + (proxyPath(`http://${this.target}:${this.port || 80}/`) ?? '')}
             ></iframe>`

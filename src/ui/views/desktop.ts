@@ -20,6 +20,7 @@ import {
   type VncEnd,
   type VncProbe,
 } from '../vnc.js';
+import { desktopStrings as S } from '../strings.js';
 
 export interface DesktopTarget {
   /** What to dial: a tailnet address or MagicDNS name. */
@@ -190,7 +191,7 @@ export class DesktopView extends LitElement {
       // noVNC only when a desktop is opened: the app's first load stays as small as it was.
       RfbClass = (await import('@novnc/novnc')).default;
     } catch (e) {
-      return this.finish(end, `The VNC client could not be loaded: ${(e as Error).message}`);
+      return this.finish(end, S.clientNotLoaded((e as Error).message));
     }
     let handle;
     try {
@@ -344,13 +345,13 @@ export class DesktopView extends LitElement {
       this.rfb.sendKey(ks, null, true);
       this.rfb.sendKey(ks, null, false);
     }
-    this.clipNote = `Typed ${[...t].length} characters.`;
+    this.clipNote = S.typed([...t].length);
   }
 
   private sendClipboard() {
     if (!this.rfb || this.viewOnly) return;
     this.rfb.clipboardPasteFrom(this.text().value);
-    this.clipNote = 'Sent to the remote clipboard.';
+    this.clipNote = S.sent;
   }
 
   /** This device's clipboard (the browser asks the person, or refuses outside a click). */
@@ -360,8 +361,7 @@ export class DesktopView extends LitElement {
       this.text().value = t;
       this.sendClipboard();
     } catch {
-      this.clipNote =
-        'This browser did not let the page read your clipboard: paste into the box (Ctrl+V) and press "Send to remote clipboard".';
+      this.clipNote = S.cannotReadClipboard;
     }
   }
 
@@ -369,10 +369,9 @@ export class DesktopView extends LitElement {
     this.remoteClip = text;
     try {
       await navigator.clipboard.writeText(text);
-      this.clipNote = 'The remote clipboard was copied to this device.';
+      this.clipNote = S.copied;
     } catch {
-      this.clipNote =
-        'The remote clipboard is shown under "Text and clipboard" (this browser did not let the page copy it by itself).';
+      this.clipNote = S.cannotCopy;
     }
   }
 
@@ -395,7 +394,7 @@ export class DesktopView extends LitElement {
       return;
     }
     if (portProblem(portText)) {
-      this.error = 'The port is a number from 1 to 65535 (5900 + the display number, e.g. 5901 for :1).';
+      this.error = S.badPort;
       return;
     }
     this.host = host;
@@ -408,28 +407,28 @@ export class DesktopView extends LitElement {
     const live = this.phase === 'connecting' || this.phase === 'password' || this.phase === 'connected';
     return html`
       <h2>
-        Desktop${title ? html` of ${title}` : ''}${this.desktopName ? html`: <span class="desktop-name">${this.desktopName}</span>` : ''}
+        ${S.heading}${title ? S.of(title) : ''}${this.desktopName ? html`: <span class="desktop-name">${this.desktopName}</span>` : ''}
       </h2>
       ${live ? '' : this.renderForm()}
-      ${this.phase === 'connecting' ? html`<p class="hint" role="status">Connecting to ${this.where}…</p>` : ''}
+      ${this.phase === 'connecting' ? html`<p class="hint" role="status">${S.connecting(this.where)}</p>` : ''}
       ${
         this.phase === 'password'
           ? html`<form class="row password" @submit=${this.sendPassword} style="align-items: end">
               <div>
-                <label for="vnc-password">VNC password for ${this.where}</label
+                <label for="vnc-password">${S.passwordLabel(this.where)}</label
                 ><input id="vnc-password" type="password" autocomplete="off" />
               </div>
-              <button class="primary" type="submit">Unlock</button>
-              <button type="button" @click=${() => this.disconnect()}>Cancel</button>
+              <button class="primary" type="submit">${S.unlock}</button>
+              <button type="button" @click=${() => this.disconnect()}>${S.cancel}</button>
             </form>`
           : ''
       }
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      ${this.phase === 'ended' ? html`<div class="row"><button class="primary" @click=${() => this.connect()}>Reconnect</button></div>` : ''}
+      ${this.phase === 'ended' ? html`<div class="row"><button class="primary" @click=${() => this.connect()}>${S.reconnect}</button></div>` : ''}
       ${this.phase === 'connected' ? this.renderToolbar() : ''}
       ${this.phase === 'connected' && this.panel ? this.renderPanel() : ''}
       ${this.clipNote && this.phase === 'connected' ? html`<p class="hint clip-note" role="status">${this.clipNote}</p>` : ''}
-      <div class="screen ${live ? '' : 'idle'}" aria-label="Remote desktop"></div>
+      <div class="screen ${live ? '' : 'idle'}" aria-label=${S.screen}></div>
     `;
   }
 
@@ -437,14 +436,14 @@ export class DesktopView extends LitElement {
     return html`<form class="connect" novalidate @submit=${this.submitForm}>
       <div class="row">
         <div>
-          <label for="vnc-host">Machine</label
-          ><input id="vnc-host" .value=${this.host} placeholder="name or 100.x.y.z" />
+          <label for="vnc-host">${S.machine}</label
+          ><input id="vnc-host" .value=${this.host} placeholder=${S.machinePlaceholder} />
         </div>
         <div>
-          <label for="vnc-port">Port</label
+          <label for="vnc-port">${S.port}</label
           ><input id="vnc-port" type="number" min="1" max="65535" .value=${String(this.port)} />
         </div>
-        <button class="primary" type="submit">Connect</button>
+        <button class="primary" type="submit">${S.connect}</button>
       </div>
       ${
         this.probe && this.probe.host === this.host && vncProbeSentence(this.probe, this.target?.name ?? this.host)
@@ -453,18 +452,17 @@ export class DesktopView extends LitElement {
             </p>`
           : ''
       }
-      <p class="hint">
-        VNC listens on 5900 + the display number (display :1 → 5901). The server's password is asked for when it wants
-        one. The connection runs inside the tailnet's encryption.
-      </p>
+      <p class="hint">${S.about}</p>
     </form>`;
   }
 
   private renderToolbar() {
-    return html`<div class="row toolbar" role="toolbar" aria-label="Desktop controls">
-      <button aria-pressed=${String(this.fit)} @click=${() => this.setFit(true)}>Fit</button>
-      <button aria-pressed=${String(!this.fit)} @click=${() => this.setFit(false)}>1:1</button>
-      <button aria-pressed=${String(this.viewOnly)} @click=${() => this.setViewOnly(!this.viewOnly)}>View only</button>
+    return html`<div class="row toolbar" role="toolbar" aria-label=${S.controls}>
+      <button aria-pressed=${String(this.fit)} @click=${() => this.setFit(true)}>${S.fit}</button>
+      <button aria-pressed=${String(!this.fit)} @click=${() => this.setFit(false)}>${S.actualSize}</button>
+      <button aria-pressed=${String(this.viewOnly)} @click=${() => this.setViewOnly(!this.viewOnly)}>
+        ${S.viewOnly}
+      </button>
       <button
         ?disabled=${this.viewOnly}
         @click=${() => {
@@ -474,28 +472,30 @@ export class DesktopView extends LitElement {
       >
         Ctrl+Alt+Del
       </button>
-      <select aria-label="Send keys" ?disabled=${this.viewOnly} @change=${this.sendCombo}>
-        <option value="">Send keys…</option>
+      <select aria-label=${S.sendKeys} ?disabled=${this.viewOnly} @change=${this.sendCombo}>
+        <option value="">${S.sendKeysPick}</option>
         ${KEY_COMBOS.map((c) => html`<option value=${c.label}>${c.label}</option>`)}
       </select>
-      <button aria-pressed=${String(this.panel)} @click=${() => (this.panel = !this.panel)}>Text and clipboard</button>
-      <button @click=${() => this.fullscreen()}>Full screen</button>
-      <button @click=${() => this.disconnect()}>Disconnect</button>
+      <button aria-pressed=${String(this.panel)} @click=${() => (this.panel = !this.panel)}>
+        ${S.textAndClipboard}
+      </button>
+      <button @click=${() => this.fullscreen()}>${S.fullScreen}</button>
+      <button @click=${() => this.disconnect()}>${S.disconnect}</button>
     </div>`;
   }
 
   private renderPanel() {
     return html`<div class="panel card">
-      <label for="vnc-text">Text to type or to put on the remote clipboard</label>
+      <label for="vnc-text">${S.textLabel}</label>
       <textarea id="vnc-text" autocomplete="off" spellcheck="false"></textarea>
       <div class="row">
-        <button ?disabled=${this.viewOnly} @click=${() => this.typeText()}>Type it</button>
-        <button ?disabled=${this.viewOnly} @click=${() => this.sendClipboard()}>Send to remote clipboard</button>
-        <button ?disabled=${this.viewOnly} @click=${() => this.pasteFromDevice()}>Paste from this device</button>
+        <button ?disabled=${this.viewOnly} @click=${() => this.typeText()}>${S.typeIt}</button>
+        <button ?disabled=${this.viewOnly} @click=${() => this.sendClipboard()}>${S.sendClipboard}</button>
+        <button ?disabled=${this.viewOnly} @click=${() => this.pasteFromDevice()}>${S.pasteFromDevice}</button>
       </div>
-      <label>Remote clipboard</label>
+      <label>${S.remoteClipboard}</label>
       <div class="remote-clip mono" aria-live="polite">
-        ${this.remoteClip || html`<span class="hint">(nothing copied on the remote desktop yet)</span>`}
+        ${this.remoteClip || html`<span class="hint">${S.nothingCopied}</span>`}
       </div>
     </div>`;
   }

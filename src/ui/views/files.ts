@@ -14,6 +14,7 @@ import {
 import type { FileEntryView, HostKeyPrompt, NodeApi, SftpOpenOptions, SftpSessionHandle } from '../../app/node-api.js';
 import { formatBytes } from '../format.js';
 import { formatMtime, joinPath, parentPath } from '../remote-path.js';
+import { filesStrings as S } from '../strings.js';
 import { shared } from '../styles.js';
 import { downloadWorker, streamDownloadViaServiceWorker } from '../sw-download.js';
 import { readChunks } from '../../platform/streams.js';
@@ -151,7 +152,7 @@ export class FilesView extends LitElement {
       await this.go(s.home);
     } catch (e) {
       this.phase = 'failed';
-      this.error = `Could not open files on ${this.target.title}: ${(e as Error).message}`;
+      this.error = S.couldNotOpen(this.target.title, (e as Error).message);
     }
     this.authPrompt?.answer(undefined);
     this.legacyPrompt?.answer(false);
@@ -183,7 +184,11 @@ export class FilesView extends LitElement {
     try {
       const { size, data } = await this.session.download(path);
       const show = (got: number) =>
-        (this.progress = `Downloading ${entry.name}: ${formatBytes(got)}${size !== undefined ? ` of ${formatBytes(size)}` : ''}`);
+        (this.progress = S.downloading(
+          entry.name,
+          formatBytes(got),
+          size !== undefined ? formatBytes(size) : undefined,
+        ));
       // Streamed to disk by the Service Worker when one serves this page (a multi-GB file never
       // sits in the tab); otherwise collected into a Blob below.
       const sw = await downloadWorker();
@@ -191,7 +196,7 @@ export class FilesView extends LitElement {
         const got = await streamDownloadViaServiceWorker(sw, data, entry.name, size, this.renderRoot, {
           onBytes: show,
         });
-        this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
+        this.progress = S.downloaded(entry.name, formatBytes(got));
         return;
       }
       const { parts, total: got } = await readChunks(data, show);
@@ -205,7 +210,7 @@ export class FilesView extends LitElement {
       a.remove();
       // The browser reads the object URL after click() returns: revoke once it has had the chance.
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      this.progress = `Downloaded ${entry.name} (${formatBytes(got)}).`;
+      this.progress = S.downloaded(entry.name, formatBytes(got));
     } catch (e) {
       this.progress = '';
       this.error = (e as Error).message;
@@ -222,22 +227,20 @@ export class FilesView extends LitElement {
     this.error = '';
     // SFTP OPEN with TRUNC replaces a file silently: ask first, as a file manager does.
     const existing = this.entries.find((x) => x.name === file.name);
-    if (existing && (existing.dir || !confirm(`${file.name} is already in ${this.path}. Replace it?`))) {
-      this.progress = existing.dir ? '' : `Kept the existing ${file.name}; nothing uploaded.`;
-      if (existing.dir) this.error = `${file.name} is a folder in ${this.path}; pick another file name.`;
+    if (existing && (existing.dir || !confirm(S.replace(file.name, this.path)))) {
+      this.progress = existing.dir ? '' : S.kept(file.name);
+      if (existing.dir) this.error = S.isFolder(file.name, this.path);
       input.value = '';
       return;
     }
     this.busy = true;
-    this.progress = `Uploading ${file.name}: 0 B of ${formatBytes(file.size)}`;
+    this.progress = S.uploading(file.name, formatBytes(0), formatBytes(file.size));
     try {
       const data = file
         .stream()
-        .pipeThrough(
-          counting((n) => (this.progress = `Uploading ${file.name}: ${formatBytes(n)} of ${formatBytes(file.size)}`)),
-        );
+        .pipeThrough(counting((n) => (this.progress = S.uploading(file.name, formatBytes(n), formatBytes(file.size)))));
       const written = await this.session.upload(path, data);
-      this.progress = `Uploaded ${file.name} (${formatBytes(written)}).`;
+      this.progress = S.uploaded(file.name, formatBytes(written));
       input.value = '';
       await this.go(this.path);
     } catch (err) {
@@ -255,17 +258,17 @@ export class FilesView extends LitElement {
   }
 
   override render() {
-    if (!this.target) return html`<p class="hint">No files open yet: pick a machine and press Files.</p>`;
+    if (!this.target) return html`<p class="hint">${S.noneOpen}</p>`;
     return html`
       <h2 id="files-title" tabindex="-1">
-        Files on ${this.target.title}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}
+        ${S.heading(this.target.title)}${this.path ? html`: <span class="mono">${this.path}</span>` : ''}
       </h2>
       ${hostKeyPromptTemplate(this.hostPrompt, 'fhk')} ${legacyPromptTemplate(this.legacyPrompt, 'flg')}
       ${authPromptTemplate(this.authPrompt, 'fap')}
-      ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">Connecting to ${this.target.title}…</p>` : ''}
+      ${this.phase === 'connecting' && !this.hostPrompt ? html`<p class="hint" role="status">${S.connecting(this.target.title)}</p>` : ''}
       ${this.phase === 'open' ? html`<p class="hint files-host">${this.hostNote}</p>` : ''}
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      ${this.phase === 'failed' ? html`<button @click=${() => this.connect()}>Try again</button>` : ''}
+      ${this.phase === 'failed' ? html`<button @click=${() => this.connect()}>${S.tryAgain}</button>` : ''}
       ${this.phase === 'open' ? this.renderListing() : ''}
     `;
   }
@@ -275,13 +278,13 @@ export class FilesView extends LitElement {
       <div class="row toolbar">
         <form class="row" @submit=${this.goTo} style="align-items: end">
           <div>
-            <label for="files-path">Go to folder</label
-            ><input id="files-path" class="mono" placeholder="/path/on/host" />
+            <label for="files-path">${S.goToLabel}</label
+            ><input id="files-path" class="mono" placeholder=${S.goToPlaceholder} />
           </div>
-          <button type="submit" ?disabled=${this.busy}>Go</button>
+          <button type="submit" ?disabled=${this.busy}>${S.go}</button>
         </form>
         <div>
-          <label for="files-upload">Upload a file here</label
+          <label for="files-upload">${S.uploadLabel}</label
           ><input id="files-upload" type="file" ?disabled=${this.busy} @change=${this.upload} />
         </div>
       </div>
@@ -289,9 +292,9 @@ export class FilesView extends LitElement {
       <table aria-labelledby="files-title">
         <thead>
           <tr>
-            <th>Name</th>
-            <th class="num">Size</th>
-            <th class="wide-only">Modified</th>
+            <th>${S.name}</th>
+            <th class="num">${S.size}</th>
+            <th class="wide-only">${S.modified}</th>
             <th></th>
           </tr>
         </thead>
@@ -302,7 +305,7 @@ export class FilesView extends LitElement {
                   <td colspan="4">
                     <button
                       class="name-btn"
-                      aria-label="Up to ${parentPath(this.path)}"
+                      aria-label=${S.up(parentPath(this.path))}
                       @click=${() => this.go(parentPath(this.path))}
                     >
                       ..
@@ -319,7 +322,7 @@ export class FilesView extends LitElement {
                     e.dir
                       ? html`<button
                           class="name-btn"
-                          aria-label="Open folder ${e.name}"
+                          aria-label=${S.openFolder(e.name)}
                           @click=${() => this.go(joinPath(this.path, e.name))}
                         >
                           ${e.name}/
@@ -327,18 +330,18 @@ export class FilesView extends LitElement {
                       : html`<span class="mono">${e.name}</span>`
                   }
                 </td>
-                <td class="num" title=${e.dir || e.size === undefined ? '' : `${e.size} bytes`}>
+                <td class="num" title=${e.dir || e.size === undefined ? '' : S.bytes(e.size)}>
                   ${e.dir || e.size === undefined ? '' : formatBytes(e.size)}
                 </td>
                 <td class="wide-only">${formatMtime(e.mtime)}</td>
                 <td>
-                  ${e.dir ? '' : html`<button ?disabled=${this.busy} aria-label="Download ${e.name}" @click=${() => this.download(e)}>Download</button>`}
+                  ${e.dir ? '' : html`<button ?disabled=${this.busy} aria-label=${S.downloadLabel(e.name)} @click=${() => this.download(e)}>${S.download}</button>`}
                 </td>
               </tr>`,
           )}
         </tbody>
       </table>
-      ${this.entries.length ? '' : html`<p class="hint">This folder is empty.</p>`}
+      ${this.entries.length ? '' : html`<p class="hint">${S.empty}</p>`}
     `;
   }
 }

@@ -1,9 +1,10 @@
 // Settings: SSH keys (ssh-keys.ts: create, import, list, export, delete), known hosts, profiles,
-// sign out, wipe.
+// sign out, wipe. Its sentences: strings.ts (settingsStrings).
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { KnownHostView, NodeApi } from '../../app/node-api.js';
 import type { ProfileRecord } from '../../platform/idb.js';
+import { settingsStrings as S } from '../strings.js';
 import { shared } from '../styles.js';
 import './ssh-keys.js';
 
@@ -42,8 +43,8 @@ export class SettingsView extends LitElement {
   override render() {
     return html`
       <tt-ssh-keys .node=${this.node}></tt-ssh-keys>
-      <h2 style="margin-top: 1.5rem">Known hosts</h2>
-      ${this.hosts.length === 0 ? html`<p class="hint">None yet.</p>` : ''}
+      <h2 style="margin-top: 1.5rem">${S.knownHostsHeading}</h2>
+      ${this.hosts.length === 0 ? html`<p class="hint">${S.noKnownHosts}</p>` : ''}
       <table>
         <tbody>
           ${this.hosts.map(
@@ -54,26 +55,27 @@ export class SettingsView extends LitElement {
                 <td>
                   <button
                     class="danger"
+                    aria-label=${S.forgetLabel(h.host)}
                     @click=${async () => {
                       await this.node!.knownHostDelete(h.host);
                       await this.refresh();
                     }}
                   >
-                    Forget
+                    ${S.forget}
                   </button>
                 </td>
                 <td>
                   ${
                     h.legacyDevice
-                      ? html`<span class="legacy-device">Legacy device (SHA-1 allowed)</span>
+                      ? html`<span class="legacy-device">${S.legacy}</span>
                           <button
-                            aria-label=${`Stop allowing SHA-1 for ${h.host}`}
+                            aria-label=${S.stopLegacyLabel(h.host)}
                             @click=${async () => {
                               await this.node!.knownHostLegacy(h.host, false);
                               await this.refresh();
                             }}
                           >
-                            Stop allowing
+                            ${S.stopLegacy}
                           </button>`
                       : ''
                   }
@@ -82,7 +84,7 @@ export class SettingsView extends LitElement {
           )}
         </tbody>
       </table>
-      <h2 style="margin-top: 1.5rem">Profiles</h2>
+      <h2 style="margin-top: 1.5rem">${S.profilesHeading}</h2>
       <table>
         <tbody>
           ${this.profiles.map(
@@ -93,26 +95,26 @@ export class SettingsView extends LitElement {
                 <td>
                   <button
                     class="danger"
-                    aria-label="Remove profile ${p.name}"
+                    aria-label=${S.removeLabel(p.name)}
                     @click=${() => this.emit('delete-profile', p.id)}
                   >
-                    Remove
+                    ${S.remove}
                   </button>
                 </td>
               </tr>`,
           )}
         </tbody>
       </table>
-      <h2 style="margin-top: 1.5rem">Session</h2>
+      <h2 style="margin-top: 1.5rem">${S.sessionHeading}</h2>
       <p class="hint" id="storage-state" role="status">
         ${
           this.ephemeral
-            ? 'Kiosk session: nothing is kept in this browser.'
+            ? S.kiosk
             : this.storagePersisted === true
-              ? 'Storage: this browser keeps your keys and logins until you wipe them.'
+              ? S.persisted
               : this.storagePersisted === false
-                ? 'Storage: this browser may clear your keys and logins when it runs short of space (it did not grant persistent storage). Keep a copy of SSH keys you cannot replace (made or imported with "Allow export").'
-                : 'Storage: not yet known.'
+                ? S.notPersisted
+                : S.storageUnknown
         }
       </p>
       ${
@@ -125,18 +127,18 @@ export class SettingsView extends LitElement {
                 .checked=${this.reopenAuto}
                 @change=${(e: Event) => this.emit('reopen-setting', (e.target as HTMLInputElement).checked)}
               />
-              On a new visit, reopen the last visit's terminals by themselves</label
+              ${S.reopenAuto}</label
             >`
       }
       <div class="row">
-        <button @click=${() => this.emit('sign-out')}>Sign out</button>
+        <button @click=${() => this.emit('sign-out')}>${S.signOut}</button>
         <button
           class="danger"
           @click=${() => {
-            if (confirm('Delete every key, profile and setting of this app in this browser?')) this.emit('wipe');
+            if (confirm(S.wipeConfirm)) this.emit('wipe');
           }}
         >
-          Wipe everything
+          ${S.wipe}
         </button>
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}

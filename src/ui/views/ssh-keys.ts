@@ -6,6 +6,7 @@
 import { LitElement, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, SshKeyView } from '../../app/node-api.js';
+import { sshKeysStrings as S } from '../strings.js';
 import { shared } from '../styles.js';
 
 /** As the Worker's limit (app/ssh-keys.ts): bigger is not a key file. */
@@ -74,19 +75,19 @@ export class SshKeysView extends LitElement {
     this.importProblem = '';
     if (!f) return;
     if (f.size > MAX_KEY_FILE) {
-      this.importProblem = `"${f.name}" is ${f.size} bytes: too big to be a private key; choose the key file itself (e.g. ~/.ssh/id_ed25519, not the .pub).`;
+      this.importProblem = S.tooBig(f.name, f.size);
       input.value = '';
       return;
     }
     this.fileText = await f.text();
-    this.fileLabel = `${f.name} (${f.size} bytes)`;
+    this.fileLabel = S.fileChosen(f.name, f.size);
   }
 
   private async importKey() {
     const pasted = this.q<HTMLTextAreaElement>('#key-text');
     const text = this.fileText || pasted.value;
     if (!text.trim()) {
-      this.importProblem = 'Choose your private key file, or paste its text, first.';
+      this.importProblem = S.nothingToImport;
       return;
     }
     const passphrase = this.askPassphrase ? this.q<HTMLInputElement>('#key-passphrase').value : undefined;
@@ -129,8 +130,7 @@ export class SshKeysView extends LitElement {
     const p1 = this.q<HTMLInputElement>('#export-passphrase').value;
     const p2 = this.q<HTMLInputElement>('#export-passphrase2').value;
     if (p1 !== p2) {
-      this.exportProblem =
-        'The two passphrases differ; type the same one twice (or leave both empty for an unprotected file).';
+      this.exportProblem = S.passphrasesDiffer;
       return;
     }
     const pending = this.node!.sshKeyExport(k.id, { passphrase: p1 || undefined });
@@ -149,31 +149,28 @@ export class SshKeysView extends LitElement {
   }
 
   private async deleteKey(k: SshKeyView) {
-    if (!confirm(`Delete the key "${k.name}"? Logins that use it stop working.`)) return;
+    if (!confirm(S.deleteConfirm(k.name))) return;
     await this.node!.sshKeyDelete(k.id);
     await this.refresh();
   }
 
   private renderExport(k: SshKeyView) {
-    return html`<div class="card" style="margin-top:.5rem" role="group" aria-label="Export ${k.name}">
-      <p class="hint">
-        Anyone with this file can log in wherever the key is authorized. A passphrase encrypts it the way ssh-keygen
-        does (bcrypt, aes256-ctr).
-      </p>
-      <label for="export-passphrase">Passphrase for the file (optional)</label>
+    return html`<div class="card" style="margin-top:.5rem" role="group" aria-label=${S.exportGroup(k.name)}>
+      <p class="hint">${S.exportWarning}</p>
+      <label for="export-passphrase">${S.exportPassphrase}</label>
       <input id="export-passphrase" type="password" autocomplete="new-password" />
-      <label for="export-passphrase2">The same passphrase again</label>
+      <label for="export-passphrase2">${S.exportPassphrase2}</label>
       <input id="export-passphrase2" type="password" autocomplete="new-password" />
       ${this.exportProblem ? html`<p class="error" role="alert" id="export-problem">${this.exportProblem}</p>` : ''}
       <div class="row" style="margin-top:.5rem">
-        <button class="primary" @click=${() => this.saveExport(k)}>Save file</button>
+        <button class="primary" @click=${() => this.saveExport(k)}>${S.saveFile}</button>
         <button
           @click=${() => {
             this.exportFor = '';
             this.exportProblem = '';
           }}
         >
-          Cancel
+          ${S.cancel}
         </button>
       </div>
     </div>`;
@@ -183,10 +180,10 @@ export class SshKeysView extends LitElement {
     return html`<div class="card ssh-key" style="margin-top: .5rem" data-key=${k.name}>
       <div class="row">
         <strong>${k.name}</strong
-        ><span class="hint key-type">${TYPE_NAMES[k.type] ?? k.type}${k.source === 'imported' ? ', imported' : ''}</span
+        ><span class="hint key-type">${TYPE_NAMES[k.type] ?? k.type}${k.source === 'imported' ? S.imported : ''}</span
         ><span style="flex:1"></span>
-        <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label="Copy public key of ${k.name}">
-          Copy public key
+        <button @click=${() => navigator.clipboard.writeText(k.publicKey)} aria-label=${S.copyPublicLabel(k.name)}>
+          ${S.copyPublic}
         </button>
         ${
           k.exportable
@@ -195,23 +192,20 @@ export class SshKeysView extends LitElement {
                   this.exportFor = k.id;
                   this.exportProblem = '';
                 }}
-                aria-label="Export private key of ${k.name}"
+                aria-label=${S.exportPrivateLabel(k.name)}
               >
-                Export private key…
+                ${S.exportPrivate}
               </button>`
             : ''
         }
-        <button class="danger" @click=${() => this.deleteKey(k)} aria-label="Delete key ${k.name}">Delete</button>
+        <button class="danger" @click=${() => this.deleteKey(k)} aria-label=${S.deleteLabel(k.name)}>
+          ${S.delete}
+        </button>
       </div>
       <div class="mono key-fingerprint">${k.fingerprint}</div>
       <code class="public-key">${k.publicKey}</code>
       <p class="hint custody">
-        ${
-          k.custody === 'webcrypto'
-            ? 'Held by this browser as a non-extractable key: no script can read its private half.'
-            : "Kept as bytes in this browser's storage: this browser cannot hold this key type as a non-extractable key."
-        }
-        ${k.exportable ? 'Can be exported.' : 'Cannot be exported (made or imported without "allow export").'}
+        ${k.custody === 'webcrypto' ? S.heldWebCrypto : S.heldBytes} ${k.exportable ? S.exportable : S.notExportable}
       </p>
       ${this.exportFor === k.id ? this.renderExport(k) : ''}
     </div>`;
@@ -219,22 +213,22 @@ export class SshKeysView extends LitElement {
 
   override render() {
     return html`
-      <h2>SSH keys</h2>
-      <p class="hint">
-        Put a key's public line into <code>~/.ssh/authorized_keys</code> on the host. Logins with "all my keys" try them
-        in this order.
-      </p>
+      <h2>${S.heading}</h2>
+      <p class="hint">${S.intro}</p>
       <div class="row">
-        <label for="key-name" style="margin:0">Key name</label><input id="key-name" placeholder="laptop-browser" />
-        <label style="margin:0;font-weight:normal"><input id="key-allow-export" type="checkbox" /> Allow export</label>
-        <button class="primary" @click=${this.createKey}>Create key</button>
+        <label for="key-name" style="margin:0">${S.nameLabel}</label
+        ><input id="key-name" placeholder=${S.namePlaceholder} />
+        <label style="margin:0;font-weight:normal"
+          ><input id="key-allow-export" type="checkbox" /> ${S.allowExport}</label
+        >
+        <button class="primary" @click=${this.createKey}>${S.create}</button>
       </div>
-      <section aria-label="Import a key">
-        <h3>Import your own key <span class="hint">(OpenSSH, PEM, PKCS#8 or PuTTY .ppk: ed25519, ecdsa, rsa)</span></h3>
-        <label for="key-file">Private key file</label>
+      <section aria-label=${S.importSection}>
+        <h3>${S.importHeading} <span class="hint">${S.importFormats}</span></h3>
+        <label for="key-file">${S.fileLabel}</label>
         <input id="key-file" type="file" @change=${this.pickFile} />
         ${this.fileLabel ? html`<span class="hint" id="key-file-chosen">${this.fileLabel}</span>` : ''}
-        <label for="key-text">…or paste it</label>
+        <label for="key-text">${S.pasteLabel}</label>
         <textarea
           id="key-text"
           rows="4"
@@ -249,7 +243,7 @@ export class SshKeysView extends LitElement {
         ></textarea>
         ${
           this.askPassphrase
-            ? html`<label for="key-passphrase">Passphrase of this key</label>
+            ? html`<label for="key-passphrase">${S.passphraseLabel}</label>
                 <input
                   id="key-passphrase"
                   type="password"
@@ -260,14 +254,14 @@ export class SshKeysView extends LitElement {
                 />`
             : ''
         }
-        <label for="import-name">Name (optional)</label>
-        <input id="import-name" placeholder="from the file's comment" />
+        <label for="import-name">${S.importNameLabel}</label>
+        <input id="import-name" placeholder=${S.importNamePlaceholder} />
         <div class="row" style="margin-top:.5rem">
           <label style="margin:0;font-weight:normal"
-            ><input id="import-allow-export" type="checkbox" /> Allow export</label
+            ><input id="import-allow-export" type="checkbox" /> ${S.allowExport}</label
           >
           <button class="primary" ?disabled=${this.importBusy} @click=${this.importKey}>
-            ${this.importBusy ? 'Importing…' : 'Import key'}
+            ${this.importBusy ? S.importing : S.import}
           </button>
         </div>
         ${this.importProblem ? html`<p class="error" role="alert" id="import-problem">${this.importProblem}</p>` : ''}

@@ -1,14 +1,17 @@
-// Status: this node, DERP regions with RTT, per-peer handshake age and bytes, and a log panel.
+// Status: this browser's machine, DERP regions with RTT, per-peer handshake age and bytes, and a log panel.
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { LogLine, NodeStatusView } from '../../app/node-api.js';
 import { formatAge, formatBytes, shortName } from '../format.js';
+import { statusStrings as S } from '../strings.js';
 import { shared } from '../styles.js';
 
-/** ", next try in 3 s" while a connection waits out its backoff (text only: lit escapes it). */
-function retry(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  return ms < 1000 ? ', trying again now' : `, next try in ${Math.ceil(ms / 1000)} s`;
+const retry = S.retry;
+
+/** The path a machine's packets take: the WebRTC path with its round trip, or the relay's name. */
+function pathText(p: NodeStatusView['peers'][number]): string {
+  if (p.path === 'webrtc') return `WebRTC${p.pathRttMs !== undefined ? ` (${Math.round(p.pathRttMs)} ms)` : ''}`;
+  return String(p.relayRegionName ?? p.relayRegion ?? '–');
 }
 
 @customElement('tt-status')
@@ -21,20 +24,20 @@ export class StatusView extends LitElement {
     const st = this.status;
     if (!st) return html``;
     return html`
-      <h2>This browser</h2>
+      <h2>${S.thisBrowser}</h2>
       <div class="card">
-        <div><strong>State:</strong> ${st.state}</div>
+        <div><strong>${S.state}</strong> ${st.state}</div>
         ${
           st.self
-            ? html`<div><strong>Name:</strong> ${st.self.fqdn || st.self.name}</div>
-                <div><strong>Addresses:</strong> <span class="mono">${st.self.ips.join(', ')}</span></div>`
+            ? html`<div><strong>${S.name}</strong> ${st.self.fqdn || st.self.name}</div>
+                <div><strong>${S.addresses}</strong> <span class="mono">${st.self.ips.join(', ')}</span></div>`
             : ''
         }
         ${st.error ? html`<p class="error" role="alert">${st.error}</p>` : ''}
         ${
           st.control
             ? html`<div data-testid="control-state">
-                  <strong>Control:</strong> ${st.control.state}${retry(st.control.retryInMs)}
+                  <strong>${S.control}</strong> ${st.control.state}${retry(st.control.retryInMs)}
                 </div>
                 ${st.control.error && st.control.state !== 'streaming' ? html`<div class="hint">${st.control.error}</div>` : ''}`
             : ''
@@ -42,29 +45,32 @@ export class StatusView extends LitElement {
         ${
           st.terminals?.open
             ? html`<div data-terminal-queue=${st.terminals.peakQueuedBytes}>
-                <strong>Terminal output waiting:</strong> ${formatBytes(st.terminals.queuedBytes)} (most at once
-                ${formatBytes(st.terminals.peakQueuedBytes)}, bound ${formatBytes(st.terminals.boundBytes)} per
-                terminal)
+                <strong>${S.queueLabel}</strong>
+                ${S.queue(
+                  formatBytes(st.terminals.queuedBytes),
+                  formatBytes(st.terminals.peakQueuedBytes),
+                  formatBytes(st.terminals.boundBytes),
+                )}
               </div>`
             : ''
         }
       </div>
-      <h3>Relays (DERP)</h3>
+      <h3>${S.relaysHeading}</h3>
       <table>
         <thead>
           <tr>
-            <th>Region</th>
-            <th>State</th>
-            <th>RTT</th>
-            <th class="wide-only">In / out</th>
-            <th class="wide-only">Drops</th>
+            <th>${S.region}</th>
+            <th>${S.stateColumn}</th>
+            <th>${S.rtt}</th>
+            <th class="wide-only">${S.inOut}</th>
+            <th class="wide-only">${S.drops}</th>
           </tr>
         </thead>
         <tbody>
           ${st.derp.map(
             (r) =>
               html`<tr>
-                <td>${r.regionName} ${r.home ? html`<strong>(home)</strong>` : ''}</td>
+                <td>${r.regionName} ${r.home ? html`<strong>${S.home}</strong>` : ''}</td>
                 <td>
                   ${r.state}${retry(r.retryInMs)}${r.lastError && r.state !== 'connected' ? html`<div class="hint">${r.lastError}</div>` : ''}
                 </td>
@@ -75,14 +81,14 @@ export class StatusView extends LitElement {
           )}
         </tbody>
       </table>
-      <h3>Peers</h3>
+      <h3>${S.machinesHeading}</h3>
       <table>
         <thead>
           <tr>
-            <th>Peer</th>
-            <th>Handshake</th>
-            <th>Received / sent</th>
-            <th class="wide-only">Path</th>
+            <th>${S.machine}</th>
+            <th>${S.handshake}</th>
+            <th>${S.receivedSent}</th>
+            <th class="wide-only">${S.path}</th>
           </tr>
         </thead>
         <tbody>
@@ -90,25 +96,19 @@ export class StatusView extends LitElement {
             (p) =>
               html`<tr>
                 <td><span class="dot ${p.online ? 'on' : ''}"></span>${shortName(p.fqdn || p.name)}</td>
-                <td>${p.handshakeAgeMs !== undefined ? formatAge(p.handshakeAgeMs) : 'none yet'}</td>
+                <td>${p.handshakeAgeMs !== undefined ? formatAge(p.handshakeAgeMs) : S.noHandshake}</td>
                 <td>${formatBytes(p.rxBytes)} / ${formatBytes(p.txBytes)}</td>
-                <td class="wide-only">
-                  ${
-                    p.path === 'webrtc'
-                      ? `WebRTC${p.pathRttMs !== undefined ? ` (${Math.round(p.pathRttMs)} ms)` : ''}`
-                      : (p.relayRegionName ?? p.relayRegion ?? '–')
-                  }
-                </td>
+                <td class="wide-only">${pathText(p)}</td>
               </tr>`,
           )}
         </tbody>
       </table>
-      <h3>Log</h3>
+      <h3>${S.logHeading}</h3>
       <div
         class="card mono"
         role="log"
         aria-live="polite"
-        aria-label="Log"
+        aria-label=${S.logHeading}
         tabindex="0"
         style="max-height: 260px; overflow: auto; font-size: .8rem"
       >

@@ -7,6 +7,7 @@ import { shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
 import type { SavedConnection } from '../saved-connections.js';
+import { initialMethod, loginMethods, type LoginMethod } from '../login-methods.js';
 import { sshDialogStrings as D, terminalsStrings as S } from '../strings.js';
 import './terminal.js';
 
@@ -80,21 +81,13 @@ export class SshDialog extends LitElement {
   @property({ attribute: false }) preset?: SavedConnection;
   /** What a connect to the SSH port found, when one was tried. */
   @property({ attribute: false }) probe?: { port: number; open: boolean; reason?: string };
-  @state() private method: 'none' | 'password' | 'key' = 'password';
+  @state() private method: LoginMethod = 'password';
   /** What is wrong with the form as typed, in words (shown, and nothing is opened). */
   @state() private problem = '';
 
   override willUpdate(changed: Map<string, unknown>) {
     if (changed.has('peer') && this.peer) {
-      const last = this.preset?.method;
-      this.method =
-        last && (last !== 'key' || this.keys.length) && (last !== 'none' || this.peer.tailscaleSsh)
-          ? last
-          : this.peer.tailscaleSsh
-            ? 'none'
-            : this.keys.length
-              ? 'key'
-              : 'password';
+      this.method = initialMethod(this.peer, this.keys.length, this.preset?.method);
     }
   }
 
@@ -181,9 +174,12 @@ export class SshDialog extends LitElement {
         .value=${this.method}
         @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as never)}
       >
-        <option value="none">${D.methodTailscale}</option>
-        <option value="password">${D.methodPassword}</option>
-        <option value="key" ?disabled=${!this.keys.length}>${D.methodKey}</option>
+        ${loginMethods(this.peer, this.keys.length).map(
+          (c) =>
+            html`<option value=${c.value} ?disabled=${c.disabled} ?selected=${c.value === this.method}>
+              ${c.label}
+            </option>`,
+        )}
       </select>
       ${this.method === 'password' ? html`<label for="ssh-password">Password</label><input id="ssh-password" type="password" autocomplete="current-password" />` : ''}
       ${

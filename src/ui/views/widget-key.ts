@@ -7,6 +7,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { NodeApi, SshKeyView } from '../../app/node-api.js';
+import { widgetKeyStrings as K } from '../strings.js';
 
 /** As the Worker's limit (app/ssh-keys.ts): bigger is not a key file. */
 const MAX_KEY_FILE = 64 * 1024;
@@ -106,12 +107,12 @@ export class WidgetKeyView extends LitElement {
     this.problem = '';
     if (!f) return;
     if (f.size > MAX_KEY_FILE) {
-      this.problem = `"${f.name}" is ${f.size} bytes: too big to be a private key; choose the key file itself (e.g. ~/.ssh/id_ed25519, not the .pub).`;
+      this.problem = K.tooBig(f.name, f.size);
       input.value = '';
       return;
     }
     this.fileText = await f.text();
-    this.fileLabel = `${f.name} (${f.size} bytes)`;
+    this.fileLabel = K.fileChosen(f.name, f.size);
   }
 
   private async submit(e: Event) {
@@ -119,7 +120,7 @@ export class WidgetKeyView extends LitElement {
     const pasted = this.q<HTMLTextAreaElement>('#key-text');
     const text = this.fileText || pasted.value;
     if (!text.trim()) {
-      this.problem = 'Choose your private key file, or paste its text, first.';
+      this.problem = K.nothingToUse;
       return;
     }
     const pp = this.q<HTMLInputElement>('#key-passphrase');
@@ -152,8 +153,8 @@ export class WidgetKeyView extends LitElement {
   }
 
   override render() {
-    return html`<section aria-label="Your SSH key">
-      <p><strong>Log in${this.account ? ` as ${this.account}` : ''} with your SSH key</strong></p>
+    return html`<section aria-label=${K.section}>
+      <p><strong>${K.heading(this.account)}</strong></p>
       ${
         this.keys.length
           ? html`<ul>
@@ -161,9 +162,9 @@ export class WidgetKeyView extends LitElement {
                 (k) =>
                   html`<li class="widget-key">
                     <span>${k.name}</span> <code>${k.fingerprint}</code>
-                    <span class="hint">${k.remembered ? 'remembered on this device' : 'this visit only'}</span>
-                    <button @click=${() => this.use(k.id)}>Use this key</button>
-                    <button @click=${() => this.forget(k)} aria-label="Forget ${k.name}">Forget</button>
+                    <span class="hint">${k.remembered ? K.remembered : K.thisVisit}</span>
+                    <button @click=${() => this.use(k.id)}>${K.use}</button>
+                    <button @click=${() => this.forget(k)} aria-label=${K.forgetLabel(k.name)}>${K.forget}</button>
                   </li>`,
               )}
             </ul>`
@@ -171,12 +172,12 @@ export class WidgetKeyView extends LitElement {
       }
       <form @submit=${(e: Event) => this.submit(e)}>
         <label
-          >Use a key file…
+          >${K.fileLabel}
           <input id="key-file" type="file" @change=${(e: Event) => this.pickFile(e)} />
         </label>
         ${this.fileLabel ? html`<p class="hint" id="key-file-chosen">${this.fileLabel}</p>` : ''}
         <label
-          >or paste the private key
+          >${K.pasteLabel}
           <textarea
             id="key-text"
             spellcheck="false"
@@ -184,14 +185,10 @@ export class WidgetKeyView extends LitElement {
             placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
           ></textarea>
         </label>
-        <label>Passphrase (if the key has one) <input id="key-passphrase" type="password" autocomplete="off" /></label>
-        <label><input id="key-remember" type="checkbox" /> Remember this key on this device, for this site</label>
-        <p class="hint">
-          OpenSSH, PEM or PuTTY (.ppk) keys. The key stays in this browser (held, where the browser can, so that no
-          script can read it back); this site's page can use it while you are here. Not remembered, it is gone when you
-          leave.
-        </p>
-        <button type="submit" ?disabled=${this.busy}>${this.busy ? 'Reading the key…' : 'Log in with this key'}</button>
+        <label>${K.passphraseLabel} <input id="key-passphrase" type="password" autocomplete="off" /></label>
+        <label><input id="key-remember" type="checkbox" /> ${K.remember}</label>
+        <p class="hint">${K.about}</p>
+        <button type="submit" ?disabled=${this.busy}>${this.busy ? K.reading : K.submit}</button>
         <p class="problem" id="key-problem" role="alert">${this.problem}</p>
       </form>
     </section>`;
