@@ -28,6 +28,7 @@ import {
   loginMethodOf,
   rememberConnection,
   saveLastVisit,
+  visitWithOthers,
   saveReopenSetting,
   toOptions,
   type SavedConnection,
@@ -391,11 +392,24 @@ export class TailtabApp extends LitElement {
         method: loginMethodOf(t.options.auth),
       }),
     }));
-    if (terms.length) this.lastVisit = [];
-    void saveLastVisit(this.profileId, terms).catch((e: Error) =>
-      this.warn(`remembering this visit's terminals: ${e.message}`),
-    );
+    const profileId = this.profileId;
+    const node = this.node;
+    const peers = this.status?.peers ?? [];
+    const titleOf = (l: { host: string; username: string }) => {
+      const p = peers.find((x) => x.ips.includes(l.host));
+      return `${l.username}@${p ? shortName(p.fqdn || p.name) : l.host}`;
+    };
+    // In order (a later change must not be overwritten by an earlier one finishing late).
+    this.visitSaving = this.visitSaving
+      .then(async () => {
+        const running = node?.workerKind === 'shared' ? await node.sshList().catch(() => []) : [];
+        const visit = visitWithOthers(terms, running, titleOf);
+        if (visit.length) this.lastVisit = [];
+        await saveLastVisit(profileId, visit);
+      })
+      .catch((e: Error) => this.warn(`remembering this visit's terminals: ${e.message}`));
   }
+  private visitSaving: Promise<void> = Promise.resolve();
 
   /** Opens a saved connection: at once, or through the dialog when a password is needed. */
   private reopen(c: SavedConnection) {

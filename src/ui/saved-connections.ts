@@ -5,7 +5,7 @@
 // itself stays in the Worker's store). Records are checked when read: a damaged one is dropped with
 // a message, never a blank page.
 import { openTailtabDb } from '../platform/idb.js';
-import type { SshOpenOptions } from '../app/node-api.js';
+import type { SshOpenOptions, SshSessionListing } from '../app/node-api.js';
 
 export type LoginMethod = 'none' | 'password' | 'key';
 
@@ -145,6 +145,30 @@ export async function loadLastVisit(profileId: string): Promise<VisitTerminal[]>
         .filter((t): t is VisitTerminal => !!t && typeof t.title === 'string' && typeof t.connectionId === 'string')
         .slice(0, MAX_SAVED)
     : [];
+}
+
+/**
+ * The visit to remember: this window's terminals, and the shells other windows of the profile still
+ * show from the same Worker (`windows > 0`), so that closing a view of a shared shell in one tab
+ * does not forget the shell another tab still runs. Per connection, the larger count of the two.
+ */
+export function visitWithOthers(
+  mine: VisitTerminal[],
+  running: Pick<SshSessionListing, 'host' | 'port' | 'username' | 'method' | 'windows'>[],
+  titleOf: (l: Pick<SshSessionListing, 'host' | 'username'>) => string,
+): VisitTerminal[] {
+  const out = [...mine];
+  const count = new Map<string, number>();
+  for (const t of mine) count.set(t.connectionId, (count.get(t.connectionId) ?? 0) + 1);
+  for (const l of running) {
+    if (l.windows <= 0) continue;
+    const id = connectionId({ host: l.host, user: l.username, port: l.port, method: l.method });
+    const n = count.get(id) ?? 0;
+    // One of mine may be this very shell: only shells beyond this window's own count are added.
+    if (n > 0) count.set(id, n - 1);
+    else out.push({ title: titleOf(l), connectionId: id });
+  }
+  return out;
 }
 
 export async function saveLastVisit(profileId: string, terminals: VisitTerminal[]): Promise<void> {
