@@ -12,13 +12,13 @@
 //   TAILTAB_TAILNET_AEAD=noble|webcrypto   the Chromium Worker's WireGuard AEAD for every packet (default:
 //                                          WebCrypto, packets up to 256 bytes through noble: sizeSplitEngine);
 //   TAILTAB_TAILNET_WORKER_TCP='{"recvBuffer":65536}'  netstack TcpConfig overrides in that Worker;
-//   TAILTAB_TAILNET_COUNTERS=1             prints the Chromium Worker's counter deltas per measurement;
+//   TAILTAB_TAILNET_COUNTERS=1             prints the Chromium Worker's and the Node.js node's counter deltas per measurement;
 //   TAILTAB_TAILNET_REPEAT=3               each measurement N times on the same rig (one row each);
 //   TAILTAB_TAILNET_PROFILE=/tmp/prof      CPU-profiles the Chromium Worker (CDP Profiler) during
 //     each of its measurements into <dir>/chromium-<n>.cpuprofile; bench/cpuprofile-summary.ts
 //     prints self time by function.
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesSha256, deterministicBytes, startRig, type RigPeer } from '../e2e/rig/index.js';
 import {
@@ -55,6 +55,14 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
+/** This thread's [on-CPU ns, run-queue wait ns, timeslices] (Linux /proc/thread-self/schedstat), or undefined. */
+function schedstat(): number[] | undefined {
+  try {
+    return readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+  } catch {
+    return undefined;
+  }
+}
 const mbps = (bytes: number, ms: number) => bytes / (1 << 20) / (ms / 1000);
 
 /** Parses a Go time.Duration string ("1.234ms", "850µs", "2s"). */
@@ -507,7 +515,29 @@ export async function measure(): Promise<BenchRow[]> {
         ] as const) {
           if (!side) continue;
           progress(`${name}: ${label}…`);
+          const nodeBefore = side === ours && process.env.TAILTAB_TAILNET_COUNTERS ? node.status().counters : undefined;
+          const cpu0 = process.cpuUsage();
+          const sched0 = schedstat();
+          const t0 = performance.now();
           const o = await withDerpStats(`${name}, ${label}`, () => f(side));
+          if (nodeBefore) {
+            const cpu = process.cpuUsage(cpu0);
+            const sched = schedstat();
+            // On a machine with more runnable threads than cores, time our one thread spends waiting
+            // for a core looks like idle time in a CPU profile; Linux counts it (schedstat: on-CPU, run-queue wait).
+            const thread =
+              sched && sched0
+                ? `main thread ${((sched[0]! - sched0[0]!) / 1e6).toFixed(0)} ms on a core and ${((sched[1]! - sched0[1]!) / 1e6).toFixed(0)} ms waiting for one, `
+                : '';
+            progress(
+              `Node.js during ${name}: ${thread}process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, wall ${(performance.now() - t0).toFixed(0)} ms`,
+            );
+            const after = node.status().counters;
+            const delta = Object.entries(after)
+              .filter(([k, v]) => v !== (nodeBefore[k] ?? 0))
+              .map(([k, v]) => `${k}=${v - (nodeBefore[k] ?? 0)}`);
+            progress(`Node.js counters during ${name}: ${delta.join(' ')}`);
+          }
           rows.push({
             name: `${name}: ${label} ↔ tailscaled`,
             value: o,

@@ -92,6 +92,11 @@ export class TcpReceiver {
     const c = this.conn;
     const avail = c.sock.readCancelled || c.sock.readClosed ? c.host.cfg.recvBuffer : c.sock.freeRecvSpace();
     let edge = this.nxt + avail;
+    // While a hole is open the right edge stays put: a SACK sender takes an ACK as a duplicate only
+    // with an unchanged window (RFC 5681 §2 (e); gVisor snd.go isDupAck resets its count otherwise),
+    // so a window that moved as the reader drained would turn a fast retransmit into a timeout. The
+    // sender has the hole outstanding, so its retransmission timer runs and nothing waits on this.
+    if (!this.ooo.empty && this.advEdge > this.nxt) edge = this.advEdge;
     const threshold = Math.min(c.host.cfg.recvBuffer / 2, c.mss);
     if (edge < this.advEdge || (edge - this.advEdge < threshold && this.advEdge - this.nxt >= threshold))
       edge = Math.max(edge, this.advEdge);
@@ -106,6 +111,9 @@ export class TcpReceiver {
     // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): announce the opened window only once it grew
     // by min(half the buffer, one MSS); a window that was closed is announced at once.
     if (c.state === 'CLOSED' || c.state === 'SYN_SENT' || c.state === 'SYN_RECEIVED') return;
+    // During a hole a window update is an ACK without new SACK information, which resets a SACK
+    // sender's duplicate count (gVisor snd.go isDupAck); the ACK that closes the hole announces it.
+    if (!this.ooo.empty) return;
     const before = this.advEdge - this.nxt;
     // What the 16-bit field can carry at our scale is the most we could announce.
     const avail = Math.min(c.sock.freeRecvSpace(), 65535 * 2 ** this.wscale);

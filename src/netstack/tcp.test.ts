@@ -169,6 +169,40 @@ describe('TCP against a scripted peer', () => {
     expect(s.out.at(-1)!.ack).toBe((s.peerSeq + 3) >>> 0);
   });
 
+  it('while a hole is open every duplicate ACK carries new SACK information and the same window, though the reader drains', async () => {
+    // A SACK sender counts an ACK as a duplicate only with new SACK information and an unchanged
+    // window (RFC 5681 §2 (e); gVisor's snd.go isDupAck resets its count otherwise), so a window that
+    // moves as the reader drains turns a fast retransmit into a retransmission timeout.
+    const s = new Scripted();
+    const c = await s.open({ mss: 1000, windowScale: 7, sackPermitted: true });
+    const r = c.readable.getReader();
+    const ack = s.ourIsn + 1;
+    const seg = (i: number) => s.send(ACK, s.peerSeq + i * 1000, ack, { payload: new Uint8Array(1000).fill(i) });
+    // 40 segments in order, not yet read: the advertised window shrinks by what is buffered.
+    for (let i = 0; i < 40; i++) seg(i);
+    await drive(s.clock, Promise.resolve());
+    s.out.length = 0;
+    // Segment 40 is lost; 41..46 arrive while the reader takes what was buffered between them.
+    let read = 0;
+    for (let i = 41; i <= 46; i++) {
+      seg(i);
+      for (let k = 0; k < 8 && read < 40_000; k++) read += (await r.read()).value!.length;
+    }
+    await drive(s.clock, Promise.resolve());
+    expect(read).toBe(40_000);
+    const hole = (s.peerSeq + 40_000) >>> 0;
+    expect(s.out.map((x) => x.ack)).toEqual(Array(6).fill(hole));
+    expect(s.out.map((x) => x.sack![0][1])).toEqual([1, 2, 3, 4, 5, 6].map((k) => (hole + 1000 + k * 1000) >>> 0));
+    expect(new Set(s.out.map((x) => x.window)).size).toBe(1);
+    // The retransmission fills the hole: the cumulative ACK moves and announces the drained buffer.
+    const before = s.out[0].window;
+    s.out.length = 0;
+    seg(40);
+    expect(s.out.map((x) => x.ack)).toEqual([(hole + 7000) >>> 0]);
+    expect(s.out[0].window).toBeGreaterThan(before);
+    expect(s.out[0].sack).toBeUndefined();
+  });
+
   it('PAWS (RFC 7323 §5): data with a timestamp older than the last in-order one is dropped and ACKed; a fresh timestamp gets it in', async () => {
     const s = new Scripted();
     const c = await s.open({ mss: 1000, timestamps: [1000, 0] });
