@@ -315,6 +315,11 @@ class FirefoxDriver extends PageDriver<PPage, ElementHandle<Element>> implements
   protected watch(page: PPage) {
     page.on('pageerror', (e) => {
       const text = e instanceof Error ? e.message : String(e);
+      // Firefox reports an ICE negotiation that found no route as a page error although no script
+      // threw: the WebRTC path to another browser node failed (in a namespace without the TUN of
+      // e2e/rig/tun.ts there is no candidate at all) and the node stays on DERP, as designed
+      // (e2e/webrtc-path.test.ts proves the fallback). An engine notice, not an error of the page.
+      if (/^WebRTC: ICE failed/.test(text)) return void console.log(`[firefox notice] ${text}`);
       this.pageErrors.push(text);
       console.log(`[firefox page error] ${text}`);
     });

@@ -494,9 +494,9 @@ export class DesktopView extends LitElement {
         <button ?disabled=${this.viewOnly} @click=${() => this.pasteFromDevice()}>${S.pasteFromDevice}</button>
       </div>
       <label>${S.remoteClipboard}</label>
-      <div class="remote-clip mono" aria-live="polite">
-        ${this.remoteClip || html`<span class="hint">${S.nothingCopied}</span>`}
-      </div>
+      <!-- white-space: pre-wrap shows the clipboard as it is: no template whitespace inside (prettier-ignore) -->
+      <!-- prettier-ignore -->
+      <div class="remote-clip mono" aria-live="polite">${this.remoteClip || html`<span class="hint">${S.nothingCopied}</span>`}</div>
     </div>`;
   }
 }
