@@ -14,13 +14,18 @@
 // its own). One rig, one browser per engine (a second one only for the phone, where being a phone
 // is a launch option). Screenshots: test-results/journey-<engine>-*.png.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/engines-journeys.test.ts
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRigApp, type AppServer } from './helpers/browser.testkit.js';
 import {
   ALL_ENGINES,
   ChromiumDriver,
+  deep,
   launchEngine,
   until,
   type EngineDriver,
@@ -125,6 +130,51 @@ async function run(b: EngineDriver, term: string, cmd: string, marker: RegExp) {
     (t) => marker.test(t),
     30_000,
   );
+}
+
+// The large file of the reload journey: numbered lines of one length (shorter than the terminal
+// is wide, so one line of the file is one row of xterm.js), the same bytes the test computes here.
+const BIG_PAYLOAD = ' tailtab reload journey, the quick brown fox 0123456789';
+const bigLine = (n: number) => `L${String(n).padStart(7, '0')}${BIG_PAYLOAD}`;
+const bigLines = (from: number, to: number) =>
+  Buffer.from(Array.from({ length: to - from + 1 }, (_, i) => bigLine(from + i) + '\n').join(''));
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Every row xterm.js holds for the shown terminal (its scrollback, then the screen), as text: what
+ * a person scrolls through. Read from the view's xterm.js instance (its `term` field): the DOM
+ * has the screen's rows only.
+ */
+const termLines = (b: EngineDriver) =>
+  b.evaluate<string[]>(
+    `(() => { const buf = ${deep(APP_TERM)}[0]?.term?.buffer.active; const out = []; for (let i = 0; i < (buf?.length ?? 0); i++) out.push(buf.getLine(i)?.translateToString(true) ?? ''); return out; })()`,
+  );
+
+/**
+ * A FIFO the remote `cat` reads after the file: the test writes into it, so output goes on for
+ * as long as the journey needs (before, during and after a reload), whatever the engine's speed.
+ */
+async function fifoWriter(path: string) {
+  await promisify(execFile)('mkfifo', [path]);
+  // Opening for writing waits for the reader (cat, once it has printed the file before it).
+  const opening = open(path, 'w');
+  let fh: FileHandle | undefined;
+  return {
+    async write(b: Uint8Array) {
+      fh ??= await Promise.race([
+        opening,
+        new Promise<never>((_, no) =>
+          setTimeout(() => no(new Error('cat did not open the FIFO in 60 s')), 60_000).unref(),
+        ),
+      ]);
+      await fh.write(b);
+    },
+    /** Ends cat's input; a writer still waiting for a reader is let go (a reader that gives up at once). */
+    async close() {
+      if (!fh) closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      await (fh ?? (await opening)).close();
+    },
+  };
 }
 
 // TAILTAB_ENGINES=webkit,firefox runs only those (while working on one engine); under CI the
@@ -340,6 +390,120 @@ for (const engine of ENGINES_RUN) {
       await b.goto(appUrl + '/#machines');
       await noPageErrors();
     }, 300_000);
+
+    it('a reload during a running `cat` of a large file keeps the same shell and its scrollback, what arrives intact (SHA-256); a returning visit reopens the last terminal in one click', async () => {
+      need();
+      // The app's tab has root@peer1 open (the journeys before).
+      await b.goto(appUrl + '/#terminals');
+      await until(
+        'the prompt',
+        () => b.text(rowsOf(APP_TERM)),
+        (t) => /root@\S*[#$]/.test(t),
+        60_000,
+      );
+      await b.click(`${APP_TERM} .xterm`);
+      const pid = /before reload pid=(\d+)/.exec(
+        await run(b, APP_TERM, 'echo "before reload pid=$$"', /before reload pid=\d+/),
+      )![1]!;
+      // 40,000 lines from a file (2.6 MB, at the pace the terminal draws), then from the FIFO:
+      // 2,000 more seen before the reload, 1,000 sent as it starts, 500 after it, 500 once the
+      // terminal is back. 44,000 lines (2.8 MB) in all.
+      const [FILE_END, SEEN, DURING, AFTER, TOTAL] = [40_000, 42_000, 43_000, 43_500, 44_000];
+      const dir = join(rig.dir, `reload-${engine}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'big.txt'), bigLines(1, FILE_END));
+      const fifo = await fifoWriter(join(dir, 'more'));
+      try {
+        await b.keys(`cat ${dir}/big.txt ${dir}/more; echo "cat-done $((6*7)) pid=$$"\n`);
+        await fifo.write(bigLines(FILE_END + 1, SEEN));
+        await until(
+          `line ${SEEN} on the screen`,
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => t.includes(bigLine(SEEN)),
+          60_000,
+        );
+        const during = fifo.write(bigLines(SEEN + 1, DURING));
+        const reloadedAt = Date.now();
+        await b.reload();
+        await during;
+        await fifo.write(bigLines(DURING + 1, AFTER));
+        // The same terminal again, redrawn from the Worker's scrollback: the lines seen before the reload.
+        await until(
+          'the scrollback from before the reload',
+          () => termLines(b),
+          (l) => l.includes(bigLine(SEEN)),
+          60_000,
+        );
+        console.log(
+          `[${engine}] reload during cat: the terminal redrawn ${Date.now() - reloadedAt} ms after the reload began`,
+        );
+        await fifo.write(bigLines(AFTER + 1, TOTAL));
+      } finally {
+        await fifo.close();
+      }
+      const done = await until(
+        'cat to end',
+        () => b.text(rowsOf(APP_TERM)),
+        (t) => /cat-done 42 pid=\d+/.test(t),
+        60_000,
+      );
+      // The same shell: cat ran in it from before the reload to after.
+      expect(/cat-done 42 pid=(\d+)/.exec(done)![1]).toBe(pid);
+      // What the terminal holds of the file: consecutive lines up to the last, spanning the reload
+      // (lines seen before it, sent during it and after it), and byte for byte the file's.
+      const rows = await termLines(b);
+      let end = rows.length - 1;
+      while (end >= 0 && !/^L\d{7} /.test(rows[end]!)) end--;
+      let start = end;
+      while (
+        start > 0 &&
+        rows[start - 1]!.startsWith(`L${String(Number(rows[start]!.slice(1, 8)) - 1).padStart(7, '0')} `)
+      )
+        start--;
+      const [first, last] = [Number(rows[start]!.slice(1, 8)), Number(rows[end]!.slice(1, 8))];
+      console.log(`[${engine}] reload during cat: the terminal holds lines ${first}-${last} of ${TOTAL}`);
+      expect(last).toBe(TOTAL);
+      expect(first).toBeLessThanOrEqual(SEEN);
+      const got = Buffer.from(rows.slice(start, end + 1).join('\n') + '\n');
+      expect(sha256(got)).toBe(sha256(bigLines(first, TOTAL)));
+      await shot(b, 'reload-during-cat');
+
+      // A returning visit: the app's tab is closed (another one keeps the browser running), and a
+      // new tab of this profile offers the last visit's terminal; one click, and its prompt.
+      // WebKitGTK's MiniBrowser does not show a tab WebDriver opened (see the second tab, above).
+      if (engine !== 'webkit') {
+        await b.openTab('about:blank');
+        await b.closeTab();
+        await b.goto(appUrl + '/#machines');
+        const offer = 'tt-machines >> [data-last-visit]';
+        expect(
+          await until(
+            'the last visit offered',
+            () => b.text(offer),
+            (t) => t !== '',
+            90_000,
+          ),
+        ).toBe('Your last visit had a terminal open: root@peer1.\nReopen it');
+        expect(await b.count('tt-terminals >> [data-tab]')).toBe(0);
+        await shot(b, 'returning-visit');
+        await b.click(`${offer} >> button`);
+        await until(
+          'the reopened prompt',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /root@\S*[#$]/.test(t),
+          60_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        const again = /reopened pid=(\d+)/.exec(
+          await run(b, APP_TERM, 'echo "reopened pid=$$"', /reopened pid=\d+/),
+        )![1];
+        // A new login (the last visit's shell ended, or was left for its 60 s), not the old one shown.
+        expect(again).not.toBe(pid);
+        await shot(b, 'returning-visit-reopened');
+      } else
+        console.log('[webkit] returning visit not journeyed (a tab WebDriver opens is never shown in MiniBrowser)');
+      await noPageErrors();
+    }, 180_000);
 
     it("a hostile tailnet web app cannot read another app's logged-in page, slip the Service Worker a port, reach tailtab's storage or navigate tailtab away", async () => {
       need();
