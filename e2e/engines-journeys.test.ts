@@ -4,7 +4,11 @@
 // (the widget's tab closed: its ephemeral node leaves Headscale); one tab going app → widget page →
 // app; everyday use (a second tab shows the first tab's terminal, both see it and both type, where
 // the engine shows a second tab: not WebKitGTK's MiniBrowser; a shell-text user name refused in
-// words; Desktop's check of 5900-5901 said; screenshots at desktop and phone width); a hostile
+// words; Desktop's check of 5900-5901 said; screenshots at desktop and phone width); a reload
+// during a running `cat` of a large file (same shell, its scrollback redrawn, what the terminal
+// holds byte for byte the file's) and a returning visit reopening the last terminal in one click
+// (not in WebKitGTK's MiniBrowser: the new tab); the keyboard alone from the machines to a terminal
+// and back (Tab, Enter, Ctrl+] out of the terminal, every control with its focus ring); a hostile
 // tailnet web app refused every attack; a phone's width (390×844) with the key bar
 // and touch scrolling where the engine can be a touch screen. Then Chromium as other browsers are:
 // without SharedWorker (Chrome on Android), with storage, Service Worker or Worker refused; and
@@ -14,13 +18,18 @@
 // its own). One rig, one browser per engine (a second one only for the phone, where being a phone
 // is a launch option). Screenshots: test-results/journey-<engine>-*.png.
 //   bash scripts/in-netns.sh npx vitest run --project e2e e2e/engines-journeys.test.ts
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRigApp, type AppServer } from './helpers/browser.testkit.js';
 import {
   ALL_ENGINES,
   ChromiumDriver,
+  deep,
   launchEngine,
   until,
   type EngineDriver,
@@ -28,6 +37,7 @@ import {
 } from './helpers/engines.testkit.js';
 import { REPO_ROOT, startRig, type Rig } from './rig/index.js';
 import { NO_SERVICE_WORKER } from '../src/ui/features.js';
+import { terminalStrings } from '../src/ui/strings.js';
 
 const SHOTS = join(REPO_ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
@@ -125,6 +135,89 @@ async function run(b: EngineDriver, term: string, cmd: string, marker: RegExp) {
     (t) => marker.test(t),
     30_000,
   );
+}
+
+// The large file of the reload journey: numbered lines of one length (shorter than the terminal
+// is wide, so one line of the file is one row of xterm.js), the same bytes the test computes here.
+const BIG_PAYLOAD = ' tailtab reload journey, the quick brown fox 0123456789';
+const bigLine = (n: number) => `L${String(n).padStart(7, '0')}${BIG_PAYLOAD}`;
+const bigLines = (from: number, to: number) =>
+  Buffer.from(Array.from({ length: to - from + 1 }, (_, i) => bigLine(from + i) + '\n').join(''));
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Every row xterm.js holds for the shown terminal (its scrollback, then the screen), as text: what
+ * a person scrolls through. Read from the view's xterm.js instance (its `term` field): the DOM
+ * has the screen's rows only.
+ */
+const termLines = (b: EngineDriver) =>
+  b.evaluate<string[]>(
+    `(() => { const buf = ${deep(APP_TERM)}[0]?.term?.buffer.active; const out = []; for (let i = 0; i < (buf?.length ?? 0); i++) out.push(buf.getLine(i)?.translateToString(true) ?? ''); return out; })()`,
+  );
+
+/**
+ * A FIFO the remote `cat` reads after the file: the test writes into it, so output goes on for
+ * as long as the journey needs (before, during and after a reload), whatever the engine's speed.
+ */
+async function fifoWriter(path: string) {
+  await promisify(execFile)('mkfifo', [path]);
+  // Opening for writing waits for the reader (cat, once it has printed the file before it).
+  const opening = open(path, 'w');
+  let fh: FileHandle | undefined;
+  return {
+    async write(b: Uint8Array) {
+      fh ??= await Promise.race([
+        opening,
+        new Promise<never>((_, no) =>
+          setTimeout(() => no(new Error('cat did not open the FIFO in 60 s')), 60_000).unref(),
+        ),
+      ]);
+      await fh.write(b);
+    },
+    /** Ends cat's input; a writer still waiting for a reader is let go (a reader that gives up at once). */
+    async close() {
+      if (!fh) closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      await (fh ?? (await opening)).close();
+    },
+  };
+}
+
+interface Focused {
+  tag: string;
+  id: string;
+  label: string;
+  outline: string;
+}
+
+/** The element with the keyboard focus (through shadow roots), how it is named, and its focus ring. */
+const focused = (b: EngineDriver) =>
+  b.evaluate<Focused | null>(`(() => {
+    let a = document.activeElement;
+    while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+    if (!a || a === document.body) return null;
+    const cs = getComputedStyle(a);
+    return { tag: a.tagName.toLowerCase(), id: a.id, label: (a.getAttribute('aria-label') ?? a.innerText ?? '').trim().slice(0, 60), outline: cs.outlineStyle + ' ' + cs.outlineWidth };
+  })()`);
+
+/** Presses Tab (or Shift+Tab) until the focus is on what `want` accepts; every control on the way must show a focus ring. */
+async function tabTo(b: EngineDriver, want: (f: Focused) => boolean, o: { back?: boolean; max?: number } = {}) {
+  const seen: string[] = [];
+  let back = !!o.back;
+  for (let i = 0; i < (o.max ?? 120); i++) {
+    await b.press(back ? 'Shift+Tab' : 'Tab');
+    const f = await focused(b);
+    if (!f) continue;
+    // Past the page's last control the focus leaves for the browser's own (the page keeps its
+    // activeElement): the control is behind where the focus started, so go back, as a person would.
+    if (seen.length && seen[seen.length - 1] === (f.label || f.tag) && seen[seen.length - 2] === seen[seen.length - 1])
+      back = !back;
+    seen.push(f.label || f.tag);
+    // Focus visible (WCAG 2.4.7): a control the keyboard reaches shows an outline (styles.ts: 3px solid).
+    if (['button', 'a', 'input', 'select', 'summary'].includes(f.tag))
+      expect(f.outline, `focus ring on ${f.tag} "${f.label}"`).toMatch(/^(solid|auto) [1-9]/);
+    if (want(f)) return f;
+  }
+  throw new Error(`Tab never reached the control; it went through: ${seen.join(' | ')}`);
 }
 
 // TAILTAB_ENGINES=webkit,firefox runs only those (while working on one engine); under CI the
@@ -340,6 +433,216 @@ for (const engine of ENGINES_RUN) {
       await b.goto(appUrl + '/#machines');
       await noPageErrors();
     }, 300_000);
+
+    it('a reload during a running `cat` of a large file keeps the same shell and its scrollback, what arrives intact (SHA-256); a returning visit reopens the last terminal in one click', async () => {
+      need();
+      // The app's tab has root@peer1 open (the journeys before).
+      await b.goto(appUrl + '/#terminals');
+      await until(
+        'the prompt',
+        () => b.text(rowsOf(APP_TERM)),
+        (t) => /root@\S*[#$]/.test(t),
+        60_000,
+      );
+      await b.click(`${APP_TERM} .xterm`);
+      const pid = /before reload pid=(\d+)/.exec(
+        await run(b, APP_TERM, 'echo "before reload pid=$$"', /before reload pid=\d+/),
+      )![1]!;
+      // 40,000 lines from a file (2.6 MB, at the pace the terminal draws), then from the FIFO:
+      // 2,000 more seen before the reload, 1,000 sent as it starts, 500 after it, 500 once the
+      // terminal is back. 44,000 lines (2.8 MB) in all.
+      const [FILE_END, SEEN, DURING, AFTER, TOTAL] = [40_000, 42_000, 43_000, 43_500, 44_000];
+      const dir = join(rig.dir, `reload-${engine}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'big.txt'), bigLines(1, FILE_END));
+      const fifo = await fifoWriter(join(dir, 'more'));
+      // Chromium keeps the node's SharedWorker through a reload (extendedLifetime, Chrome ≥ 148:
+      // ui/node-client.ts), and so does WebKitGTK (seen here). Firefox ends it with the page's last
+      // window, as at kiosk close: the reloaded page starts the node again (the connect page for a
+      // moment), finds its session gone, says so, and offers Reconnect.
+      const kept = engine !== 'firefox';
+      const inner = async () => {
+        await b.keys(`cat ${dir}/big.txt ${dir}/more; echo "cat-done $((6*7)) pid=$$"\n`);
+        await fifo.write(bigLines(FILE_END + 1, SEEN));
+        await until(
+          `line ${SEEN} on the screen`,
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => t.includes(bigLine(SEEN)),
+          60_000,
+        );
+        const during = fifo.write(bigLines(SEEN + 1, DURING));
+        const reloadedAt = Date.now();
+        await b.reload();
+        if (!kept) {
+          // The shell went with the Worker (cat with it: the write into the FIFO fails or is taken by nobody).
+          await during.catch(() => {});
+          await until(
+            'the words for the ended session',
+            () => b.text(`${APP_TERM} .term-state`),
+            (t) => t === terminalStrings.endedWhileAway,
+            60_000,
+          );
+          return;
+        }
+        await during;
+        await fifo.write(bigLines(DURING + 1, AFTER));
+        // The same terminal again, redrawn from the Worker's scrollback: the lines seen before the reload.
+        await until(
+          'the scrollback from before the reload',
+          () => termLines(b),
+          (l) => l.includes(bigLine(SEEN)),
+          60_000,
+        );
+        console.log(
+          `[${engine}] reload during cat: the terminal redrawn ${Date.now() - reloadedAt} ms after the reload began`,
+        );
+        await fifo.write(bigLines(AFTER + 1, TOTAL));
+      };
+      try {
+        await inner();
+      } finally {
+        await fifo.close();
+      }
+      if (kept) {
+        const done = await until(
+          'cat to end',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /cat-done 42 pid=\d+/.test(t),
+          60_000,
+        );
+        // The same shell: cat ran in it from before the reload to after.
+        expect(/cat-done 42 pid=(\d+)/.exec(done)![1]).toBe(pid);
+        // What the terminal holds of the file: consecutive lines up to the last, spanning the reload
+        // (lines seen before it, sent during it and after it), and byte for byte the file's.
+        const rows = await termLines(b);
+        let end = rows.length - 1;
+        while (end >= 0 && !/^L\d{7} /.test(rows[end]!)) end--;
+        expect(end, 'a line of the file in the terminal').toBeGreaterThanOrEqual(0);
+        let start = end;
+        while (
+          start > 0 &&
+          rows[start - 1]!.startsWith(`L${String(Number(rows[start]!.slice(1, 8)) - 1).padStart(7, '0')} `)
+        )
+          start--;
+        const [first, last] = [Number(rows[start]!.slice(1, 8)), Number(rows[end]!.slice(1, 8))];
+        console.log(`[${engine}] reload during cat: the terminal holds lines ${first}-${last} of ${TOTAL}`);
+        expect(last).toBe(TOTAL);
+        expect(first).toBeLessThanOrEqual(SEEN);
+        const got = Buffer.from(rows.slice(start, end + 1).join('\n') + '\n');
+        expect(sha256(got)).toBe(sha256(bigLines(first, TOTAL)));
+        await shot(b, 'reload-during-cat');
+      } else {
+        const reconnect = `${APP_TERM} button.primary`;
+        await until(
+          'Reconnect shown (the node up again)',
+          () => b.evaluate<boolean>(`!!${deep(reconnect)}[0]?.getClientRects().length`),
+          (v) => v,
+          90_000,
+        );
+        await shot(b, 'reload-during-cat-ended');
+        await b.click(reconnect);
+        await until(
+          'the prompt after Reconnect',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /root@\S*[#$]/.test(t),
+          60_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        const fresh = /reconnected pid=(\d+)/.exec(
+          await run(b, APP_TERM, 'echo "reconnected pid=$$"', /reconnected pid=\d+/),
+        )![1];
+        expect(fresh).not.toBe(pid);
+        console.log(
+          `[${engine}] reload during cat: the session ended with the SharedWorker; Reconnect gave a new shell`,
+        );
+      }
+
+      // A returning visit: the app's tab is closed (another one keeps the browser running), and a
+      // new tab of this profile offers the last visit's terminal; one click, and its prompt.
+      // WebKitGTK's MiniBrowser does not show a tab WebDriver opened (see the second tab, above).
+      if (engine !== 'webkit') {
+        await b.openTab('about:blank');
+        await b.closeTab();
+        await b.goto(appUrl + '/#machines');
+        const offer = 'tt-machines >> [data-last-visit]';
+        expect(
+          await until(
+            'the last visit offered',
+            () => b.text(offer),
+            (t) => t !== '',
+            90_000,
+          ),
+        ).toBe('Your last visit had a terminal open: root@peer1.\nReopen it');
+        expect(await b.count('tt-terminals >> [data-tab]')).toBe(0);
+        await shot(b, 'returning-visit');
+        await b.click(`${offer} >> button`);
+        await until(
+          'the reopened prompt',
+          () => b.text(rowsOf(APP_TERM)),
+          (t) => /root@\S*[#$]/.test(t),
+          60_000,
+        );
+        await b.click(`${APP_TERM} .xterm`);
+        const again = /reopened pid=(\d+)/.exec(
+          await run(b, APP_TERM, 'echo "reopened pid=$$"', /reopened pid=\d+/),
+        )![1];
+        // A new login (the last visit's shell ended, or was left for its 60 s), not the old one shown.
+        expect(again).not.toBe(pid);
+        await shot(b, 'returning-visit-reopened');
+      } else
+        console.log('[webkit] returning visit not journeyed (a tab WebDriver opens is never shown in MiniBrowser)');
+      await noPageErrors();
+    }, 180_000);
+
+    it('by keyboard alone: a machine, SSH, the terminal, and back to the machines', async () => {
+      need();
+      await b.goto(appUrl + '/#machines');
+      await b.waitFor('tt-machines >> tr[data-peer="peer1"]', 60_000);
+      await tabTo(b, (f) => f.label === 'SSH to peer1');
+      await b.press('Enter');
+      // The dialog takes the focus in the user field, preset to the user used last.
+      await until(
+        'the focus in the user field',
+        async () => (await focused(b))?.id,
+        (id) => id === 'ssh-user',
+        10_000,
+      );
+      expect(await b.value('#ssh-user')).toBe('root');
+      const before = await b.count('tt-terminals >> [data-tab]');
+      await b.press('Enter');
+      await until(
+        'a new terminal',
+        () => b.count('tt-terminals >> [data-tab]'),
+        (n) => n === before + 1,
+        30_000,
+      );
+      await until(
+        'the prompt',
+        () => b.text(rowsOf(APP_TERM)),
+        (t) => /root@\S*[#$]/.test(t),
+        60_000,
+      );
+      // The terminal has the focus: typing goes to the shell.
+      await run(b, APP_TERM, 'echo "keys-only $((6*6))"', /keys-only 36/);
+      // Ctrl+] leaves the terminal (Tab is the shell's); back to Machines from the keyboard.
+      await b.press('Control+]');
+      await until(
+        "the focus on the terminal's tab",
+        async () => (await focused(b))?.label,
+        (l) => l === 'root@peer1',
+        10_000,
+      );
+      await tabTo(b, (f) => f.tag === 'a' && f.label === 'Machines', { back: true, max: 40 });
+      await b.press('Enter');
+      await until(
+        'the machines view',
+        () => b.evaluate<string>('location.hash'),
+        (h) => h === '#machines',
+        10_000,
+      );
+      await shot(b, 'keyboard-only');
+      await noPageErrors();
+    }, 120_000);
 
     it("a hostile tailnet web app cannot read another app's logged-in page, slip the Service Worker a port, reach tailtab's storage or navigate tailtab away", async () => {
       need();

@@ -20,7 +20,12 @@ import type {
   ElementHandle as CElement,
   Page as CPage,
 } from 'playwright-core';
-import puppeteer, { type Browser as PBrowser, type ElementHandle, type Page as PPage } from 'puppeteer-core';
+import puppeteer, {
+  type Browser as PBrowser,
+  type ElementHandle,
+  type KeyInput,
+  type Page as PPage,
+} from 'puppeteer-core';
 import { Builder, Key, type WebDriver, type WebElement } from 'selenium-webdriver';
 import * as seleniumInput from 'selenium-webdriver/lib/input.js';
 
@@ -91,6 +96,8 @@ export interface EngineDriver {
   readonly downloadsDir?: string;
   /** Types into whatever has the focus; '\n' presses Enter. */
   keys(text: string): Promise<void>;
+  /** Presses one key, with modifiers held: 'Tab', 'Shift+Tab', 'Enter', 'Space', 'Control+]'. */
+  press(key: string): Promise<void>;
   screenshot(path: string): Promise<void>;
   /** Changes the page's viewport (the window's inner size); `touch` also emulates a touch screen where the driver can. */
   setViewport(width: number, height: number, o?: { touch?: boolean }): Promise<void>;
@@ -212,7 +219,12 @@ interface PageLike {
   reload(o: { waitUntil: 'load' }): Promise<unknown>;
   evaluate(expression: string): Promise<unknown>;
   evaluateHandle(expression: string): Promise<{ asElement(): unknown; dispose(): Promise<void> }>;
-  keyboard: { type(text: string): Promise<void> };
+  keyboard: {
+    type(text: string): Promise<void>;
+    down(key: KeyInput): Promise<void>;
+    up(key: KeyInput): Promise<void>;
+    press(key: KeyInput): Promise<void>;
+  };
   bringToFront(): Promise<void>;
   close(): Promise<void>;
 }
@@ -252,6 +264,16 @@ abstract class PageDriver<P extends PageLike, E extends ElementLike> extends Dee
   }
   async keys(text: string) {
     await this.page.keyboard.type(text);
+  }
+  async press(key: string) {
+    // puppeteer-core and playwright-core name keys alike (KeyboardEvent.key and .code values).
+    const [k, ...mods] = key
+      .split('+')
+      .map((x) => x as KeyInput)
+      .reverse();
+    for (const m of mods) await this.page.keyboard.down(m);
+    await this.page.keyboard.press(k!);
+    for (const m of mods.reverse()) await this.page.keyboard.up(m);
   }
   private async frame(frameSelector: string): Promise<FrameLike> {
     const el = await this.handle(frameSelector);
@@ -581,6 +603,24 @@ class WebKitDriver extends DeepSelectorDriver implements EngineDriver {
       .actions()
       .sendKeys(...seq)
       .perform();
+  }
+  async press(key: string) {
+    const named: Record<string, string> = {
+      Tab: Key.TAB,
+      Enter: Key.ENTER,
+      Space: Key.SPACE,
+      Shift: Key.SHIFT,
+      Control: Key.CONTROL,
+    };
+    const [k, ...mods] = key
+      .split('+')
+      .map((x) => named[x] ?? x)
+      .reverse();
+    let a = this.driver.actions();
+    for (const m of mods) a = a.keyDown(m);
+    a = a.sendKeys(k!);
+    for (const m of mods.reverse()) a = a.keyUp(m);
+    await a.perform();
   }
   async screenshot(path: string) {
     await this.harvest();
