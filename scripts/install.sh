@@ -101,8 +101,9 @@ PY
 # absent or complete, and a lock keeps two installs from building the same version at once).
 # GOTOOLCHAIN=auto: a version whose go.mod needs a newer Go (tailscale v1.104 needs 1.27.4) gets
 # that toolchain from the Go module proxy, and only for its own build.
+# An optional 4th argument is a source folder already in place (a branch build, below): no module download.
 build() {
-  local kind=$1 ver=$2 bins=$3 dir mod pkgs=() missing=() want=() b t0 srcdir tmp
+  local kind=$1 ver=$2 bins=$3 srcdir=${4:-} dir mod pkgs=() missing=() want=() b t0 tmp
   dir=$ROOT/.rig/bin/$kind-$ver
   IFS=, read -ra want <<<"$bins"
   for b in "${want[@]}"; do [ -x "$dir/$b" ] || missing+=("$b"); done
@@ -117,7 +118,7 @@ build() {
   esac
   say "building $kind $ver: ${missing[*]} (a few minutes on 2 cores; cached afterwards)"
   t0=$SECONDS
-  srcdir=$(cd /tmp && GOTOOLCHAIN=auto GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d.get("Dir") or sys.exit(d.get("Error","no Dir")))')
+  [ -n "$srcdir" ] || srcdir=$(cd /tmp && GOTOOLCHAIN=auto GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d.get("Dir") or sys.exit(d.get("Error","no Dir")))')
   tmp=$(mktemp -d "$dir/.build.XXXXXX")
   if ! (cd "$srcdir" && GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false go build -o "$tmp/" "${pkgs[@]}"); then
     rm -rf "$tmp"
@@ -130,6 +131,40 @@ build() {
   exec 9>&-
 }
 while read -r kind ver bins; do build "$kind" "$ver" "$bins"; done <<<"$want_list"
+
+# --- optional: tailscaled of the WebRTC branch (issue #20) --------------------------------------
+# TAILTAB_WEBRTC_PEER=1 builds tailscaled and the CLI of tailscale/tailscale's branch
+# adrianosela/demo-may-19-webrtc at commit cab3f319f (the WebRTC path in magicsock) into
+# .rig/bin/tailscale-webrtc-cab3f319f/, the peer of e2e/webrtc-tailscaled.test.ts. The module proxy
+# does not serve a branch commit (tailscale.com@cab3f319f...: 403 "This module version is not
+# available"), so the source comes from git: TAILTAB_TAILSCALE_GIT names a clone of
+# tailscale/tailscale that has the commit, else the branch is cloned from GitHub. Its dependencies
+# (pion/webrtc v4 among them) do come from the module proxy.
+WEBRTC_COMMIT=cab3f319fd05a014175bc7d81ca89985fc9e226a
+if [ "${TAILTAB_WEBRTC_PEER:-}" = 1 ]; then
+  wdir=$ROOT/.rig/bin/tailscale-webrtc-${WEBRTC_COMMIT:0:9}
+  if [ -x "$wdir/tailscaled" ] && [ -x "$wdir/tailscale" ]; then
+    say "present: $wdir/{tailscaled,tailscale}"
+  else
+    wsrc=$(mktemp -d /tmp/tailtab-ts-webrtc.XXXXXX)
+    wgit=${TAILTAB_TAILSCALE_GIT:-}
+    if [ -z "$wgit" ]; then
+      wgit=$wsrc/git
+      say "cloning tailscale/tailscale branch adrianosela/demo-may-19-webrtc (no TAILTAB_TAILSCALE_GIT given)"
+      git clone --quiet --bare --filter=blob:none --single-branch --branch adrianosela/demo-may-19-webrtc \
+        https://github.com/tailscale/tailscale.git "$wgit"
+    fi
+    if ! git -C "$wgit" cat-file -e "$WEBRTC_COMMIT^{commit}" 2>/dev/null; then
+      say "ERROR: $wgit has no commit $WEBRTC_COMMIT (branch adrianosela/demo-may-19-webrtc of tailscale/tailscale)"
+      exit 1
+    fi
+    mkdir -p "$wsrc/src"
+    git -C "$wgit" archive "$WEBRTC_COMMIT" | tar -x -C "$wsrc/src"
+    (cd "$wsrc/src" && GOTOOLCHAIN=auto go mod download)
+    build tailscale "webrtc-${WEBRTC_COMMIT:0:9}" tailscaled,tailscale "$wsrc/src"
+    rm -rf "$wsrc"
+  fi
+fi
 
 # --- the rig's SSH login user -----------------------------------------------------------------
 if ! id tailtab >/dev/null 2>&1; then

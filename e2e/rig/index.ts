@@ -51,9 +51,12 @@ export function rigVersions(
     headscale: over.headscale ?? (env.TAILTAB_HEADSCALE_VERSION || undefined) ?? PINNED_VERSIONS.headscale,
   };
   for (const [k, x] of Object.entries(v)) {
-    // A path component of .rig/bin: only release tags.
-    if (!/^v\d+\.\d+\.\d+$/.test(x))
-      throw new Error(`rig ${k} version ${JSON.stringify(x)} is not a release tag like v1.102.3`);
+    // A path component of .rig/bin: a release tag, or a branch build named <name>-<9 hex of its
+    // commit> (scripts/install.sh: TAILTAB_WEBRTC_PEER=1 builds tailscale-webrtc-cab3f319f).
+    if (!/^v\d+\.\d+\.\d+$/.test(x) && !/^[a-z][a-z0-9]*-[0-9a-f]{9}$/.test(x))
+      throw new Error(
+        `rig ${k} version ${JSON.stringify(x)} is not a release tag like v1.102.3 (nor a branch build like webrtc-cab3f319f)`,
+      );
   }
   return v;
 }

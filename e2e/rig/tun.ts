@@ -7,6 +7,7 @@
 // other address goes into it and is dropped there. Nothing leaves the machine: the namespace has
 // no other interface, and startTun refuses to run where it has one.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** TEST-NET-1 (RFC 5737): documentation space, never routed anywhere. */
 export const TUN_ADDRESS = '192.0.2.1';
@@ -34,6 +35,17 @@ function links(): string[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+}
+
+/** The IPv4 name servers of /etc/resolv.conf (IPv6 has no route here at all). */
+function nameservers(): string[] {
+  let conf = '';
+  try {
+    conf = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return [];
+  }
+  return [...conf.matchAll(/^\s*nameserver\s+(\d{1,3}(?:\.\d{1,3}){3})\s*$/gm)].map((m) => m[1]!);
 }
 
 /** Creates and holds the TUN interface, with TUN_ADDRESS and the default route through it. */
@@ -67,6 +79,11 @@ export async function startTun(): Promise<Tun> {
   execFileSync('ip', ['addr', 'add', `${TUN_ADDRESS}/24`, 'dev', TUN_NAME]);
   execFileSync('ip', ['link', 'set', TUN_NAME, 'up']);
   execFileSync('ip', ['route', 'add', 'default', 'dev', TUN_NAME]);
+  // The resolver's servers (/etc/resolv.conf) would now be routed into the TUN and time out (5 s a
+  // try) instead of failing at once as with loopback alone: a program resolving a public name —
+  // tailscaled of the WebRTC branch resolves its STUN server stun.l.google.com, and closing a peer
+  // connection waits for that — would stall. Unreachable routes make the lookup fail at once again.
+  for (const ns of nameservers()) execFileSync('ip', ['route', 'add', 'unreachable', `${ns}/32`]);
   const pid = proc.pid!;
   return {
     name: TUN_NAME,
