@@ -34,7 +34,7 @@ import {
   type SavedConnection,
   type VisitTerminal,
 } from './saved-connections.js';
-import { shortName } from './format.js';
+import { sessionTitle, shortName } from './format.js';
 import './views/connect.js';
 import './views/machines.js';
 import './views/terminals.js';
@@ -395,10 +395,7 @@ export class TailtabApp extends LitElement {
     const profileId = this.profileId;
     const node = this.node;
     const peers = this.status?.peers ?? [];
-    const titleOf = (l: { host: string; username: string }) => {
-      const p = peers.find((x) => x.ips.includes(l.host));
-      return `${l.username}@${p ? shortName(p.fqdn || p.name) : l.host}`;
-    };
+    const titleOf = (l: { host: string; username: string }) => sessionTitle(l, peers);
     // In order (a later change must not be overwritten by an earlier one finishing late).
     this.visitSaving = this.visitSaving
       .then(async () => {

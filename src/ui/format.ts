@@ -40,6 +40,15 @@ export function shortName(fqdn: string): string {
   return trimDot(fqdn).split('.')[0] ?? fqdn;
 }
 
+/** A terminal's title for a session: user@machine, the machine found by address or name. */
+export function sessionTitle(
+  l: { host: string; username: string },
+  peers: readonly { ips: string[]; fqdn: string; name: string }[],
+): string {
+  const peer = peers.find((p) => p.ips.includes(l.host) || p.fqdn === l.host || p.name === l.host);
+  return `${l.username}@${peer ? shortName(peer.fqdn || peer.name) : l.host}`;
+}
+
 /** Case-insensitive match of a search query against a peer's names, IPs and OS. */
 export function matchesQuery(query: string, fields: (string | undefined)[]): boolean {
   const q = query.trim().toLowerCase();

@@ -3,7 +3,7 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import type { NodeApi, PeerView, SshKeyView, SshOpenOptions, SshSessionListing } from '../../app/node-api.js';
-import { shortName } from '../format.js';
+import { sessionTitle, shortName } from '../format.js';
 import { shared } from '../styles.js';
 import { portProblem, sshUserProblem } from '../validate.js';
 import type { SavedConnection } from '../saved-connections.js';
@@ -262,8 +262,7 @@ export class TerminalsView extends LitElement {
   }
 
   private titleOf(l: SshSessionListing): string {
-    const peer = this.peers.find((p) => p.ips.includes(l.host) || p.fqdn === l.host || p.name === l.host);
-    return `${l.username}@${peer ? shortName(peer.fqdn || peer.name) : l.host}`;
+    return sessionTitle(l, this.peers);
   }
 
   /** Shows another tab's session here too: its scrollback redrawn, then live; both tabs type into it. */
